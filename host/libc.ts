@@ -1,0 +1,169 @@
+/**
+ * The one FFI boundary to the host's C library. Every other module reaches the host kernel
+ * through the functions exported here (or through host/ files that import `libc`), so that the
+ * unsafe surface is small and reviewed in one place.
+ *
+ * Conventions: raw functions return what libc returns (-1 with errno set on failure);
+ * `check*` wrappers turn -1 into a thrown `HostError` that carries the errno and what was done.
+ *
+ * @module
+ */
+
+import { errnoName } from "./errno.ts";
+
+const I64 = "i64" as const;
+
+// SAFETY: every symbol below is declared with the exact C signature from glibc on x86-64 Linux.
+// Variadic functions (syscall, ptrace, open, fcntl) are declared with fixed integer parameters;
+// the x86-64 SysV ABI passes integer variadic arguments in the same registers as fixed ones, so
+// the callee reads the values we pass.
+export const libc = Deno.dlopen("libc.so.6", {
+  syscall: { parameters: [I64, I64, I64, I64, I64, I64, I64], result: I64 },
+  __errno_location: { parameters: [], result: "pointer" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  getpid: { parameters: [], result: "i32" },
+  getppid: { parameters: [], result: "i32" },
+  gettid: { parameters: [], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  pread: { parameters: ["i32", "buffer", "usize", I64], result: "isize" },
+  pwrite: { parameters: ["i32", "buffer", "usize", I64], result: "isize" },
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", I64], result: "i32" },
+  dup: { parameters: ["i32"], result: "i32" },
+  dup2: { parameters: ["i32", "i32"], result: "i32" },
+  dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  ftruncate: { parameters: ["i32", I64], result: "i32" },
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", I64], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // The same call, made on a runtime thread so that the event loop stays free while a
+  // tracee or child runs. waitpid may reap tracees of any thread in our thread group.
+  waitpid_async: {
+    name: "waitpid",
+    parameters: ["i32", "buffer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  posix_spawn_file_actions_addclose: { parameters: ["buffer", "i32"], result: "i32" },
+  posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" },
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+  posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
+  posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  recvmsg_async: {
+    name: "recvmsg",
+    parameters: ["i32", "buffer", "i32"],
+    result: "isize",
+    nonblocking: true,
+  },
+  prctl: { parameters: ["i32", I64, I64, I64, I64], result: "i32" },
+  setsid: { parameters: [], result: "i32" },
+});
+
+const sym = libc.symbols;
+
+/** The calling thread's errno, read right after a failed call. */
+export function errno(): number {
+  // SAFETY: __errno_location returns the address of this thread's errno, valid for the
+  // thread's lifetime; we read 4 bytes from it.
+  return new Deno.UnsafePointerView(sym.__errno_location()!).getInt32(0);
+}
+
+/** A failed host call: carries the errno and what was being done. */
+export class HostError extends Error {
+  constructor(readonly op: string, readonly errno: number) {
+    super(`host: ${op}: ${errnoName(errno)} (${errno})`);
+    this.name = "HostError";
+  }
+}
+
+/** Throws HostError when `ret` is -1; returns `ret` otherwise. */
+export function check(op: string, ret: number): number {
+  if (ret === -1) throw new HostError(op, errno());
+  return ret;
+}
+
+/** A NUL-terminated copy of `s` for passing to C. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const b = new TextEncoder().encode(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}
+
+/**
+ * Raw system call: returns the kernel's value, or -errno (the libc wrapper's -1 plus errno is
+ * folded back into the kernel convention so callers need one comparison).
+ */
+export function rawSyscall(
+  nr: number,
+  a0: bigint = 0n,
+  a1: bigint = 0n,
+  a2: bigint = 0n,
+  a3: bigint = 0n,
+  a4: bigint = 0n,
+  a5: bigint = 0n,
+): bigint {
+  const r = sym.syscall(BigInt(nr), a0, a1, a2, a3, a4, a5) as bigint;
+  if (r === -1n) return -BigInt(errno());
+  return r;
+}
+
+export function closeFd(fd: number): void {
+  sym.close(fd);
+}
+
+/** Writes all of `data` to `fd`, retrying on short writes and EINTR. */
+export function writeAll(fd: number, data: Uint8Array<ArrayBuffer>): void {
+  let off = 0;
+  while (off < data.length) {
+    const n = Number(sym.write(fd, data.subarray(off), BigInt(data.length - off)));
+    if (n < 0) {
+      const e = errno();
+      if (e === 4) continue;
+      throw new HostError(`write fd ${fd}`, e);
+    }
+    off += n;
+  }
+}
+
+/** pread into `buf` at `offset`; returns bytes read. */
+export function preadFd(fd: number, buf: Uint8Array<ArrayBuffer>, offset: number): number {
+  for (;;) {
+    const n = Number(sym.pread(fd, buf, BigInt(buf.length), BigInt(offset)));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e !== 4) throw new HostError(`pread fd ${fd}`, e);
+  }
+}
+
+/** Creates a pipe; returns [readEnd, writeEnd]. */
+export function pipe(flags = 0): [number, number] {
+  const fds = new Int32Array(2);
+  check("pipe2", sym.pipe2(new Uint8Array(fds.buffer), flags));
+  return [fds[0], fds[1]];
+}
+
+/** Creates a Unix socketpair; returns both ends. */
+export function socketpair(type: number, flags = 0): [number, number] {
+  const fds = new Int32Array(2);
+  check("socketpair", sym.socketpair(1, /* AF_UNIX */ type | flags, 0, new Uint8Array(fds.buffer)));
+  return [fds[0], fds[1]];
+}

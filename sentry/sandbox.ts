@@ -1,0 +1,48 @@
+/**
+ * The Sentry as the boot process sees it: one sandbox running one container's init process.
+ * sentry/boot.ts builds it from the spec and drives it from the control socket.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+
+/** What the Sentry needs to start the container's init process. */
+export interface InitSpec {
+  /** process.args; args[0] is resolved against PATH from env when it has no slash. */
+  args: string[];
+  /** process.env as KEY=VALUE. */
+  env: string[];
+  /** process.cwd, absolute. */
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  umask?: number;
+  /** hostname from the spec (uname nodename). */
+  hostname: string;
+  rlimits: { type: string; soft: number; hard: number }[];
+}
+
+export interface SandboxOptions {
+  /** "ptrace" or "kvm". */
+  platform: string;
+  /** --strace: log every syscall to the debug log. */
+  strace: boolean;
+  log: Logger;
+  /** The connected LISAFS socket to the container's Gofer. */
+  goferFd: number;
+  /** Host descriptors that become the container's stdin, stdout and stderr. */
+  stdio: [number, number, number];
+}
+
+/** A failure to set up the container that the user must see (missing executable, bad ELF...). */
+export class SandboxError extends Error {
+  constructor(message: string, readonly errno = 0, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SandboxError";
+  }
+}
+
+/** The lifecycle a sandbox reports to the control socket. */
+export type SandboxStatus = "created" | "running" | "stopped";
