@@ -50,6 +50,15 @@ export const libc = Deno.dlopen("libc.so.6", {
     result: "i32",
     nonblocking: true,
   },
+  // Peeks (WNOWAIT) at the next child or tracee status on a runtime thread; the JavaScript
+  // thread then consumes it with waitpid, so statuses are only ever consumed by one thread.
+  waitid_async: {
+    name: "waitid",
+    parameters: ["i32", "i32", "buffer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   posix_spawn: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",

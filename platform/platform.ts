@@ -1,0 +1,63 @@
+/**
+ * The platform interface (DESIGN.md): a platform only executes application code. The Sentry
+ * owns all application memory (the memory file) and every scheduling decision.
+ *
+ * One deliberate difference from DESIGN.md's sketch: `Context.switch` returns a Promise. The
+ * Sentry runs on one JavaScript thread that also serves the control socket and host I/O, so a
+ * platform must be able to wait for the application without blocking that thread. Platforms
+ * resolve synchronously-completed switches without a thread hop (see ptrace/context.ts).
+ *
+ * @module
+ */
+
+import type { Registers } from "./registers.ts";
+
+/** Page protections, as PROT_* in Linux. */
+export const PROT_NONE = 0;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const PROT_EXEC = 4;
+
+/** Why the application stopped running. */
+export type SwitchResult =
+  /** The application made a system call; the registers hold its number and arguments. */
+  | { kind: "syscall" }
+  /** A memory fault at `addr`; `access` is PROT_* of the attempted access where known. */
+  | { kind: "fault"; signo: number; code: number; addr: bigint; access: number }
+  /** A synchronous signal raised by an instruction (SIGILL, SIGFPE, SIGTRAP...). */
+  | { kind: "signal"; signo: number; code: number; addr: bigint }
+  /** Context.interrupt() was called, or the host asked the task to stop. */
+  | { kind: "interrupted" }
+  /** The platform lost the context (its host thread died); the task cannot continue. */
+  | { kind: "lost"; reason: string };
+
+export interface Platform {
+  readonly name: string;
+  /** The highest application address plus one. */
+  readonly maxUserAddress: bigint;
+  /** A new, empty address space; one per mm. */
+  newAddressSpace(): AddressSpace;
+  /** A new execution context; one per task. */
+  newContext(): Context;
+  /** Releases everything the platform holds. */
+  release(): void;
+}
+
+export interface AddressSpace {
+  /**
+   * Maps [fileOffset, fileOffset+length) of the memory file at addr with prot, replacing
+   * whatever was mapped there. addr, length and fileOffset are page-aligned.
+   */
+  mapFile(addr: bigint, length: bigint, fileOffset: bigint, prot: number): void;
+  /** Removes any mapping in [addr, addr+length). */
+  unmap(addr: bigint, length: bigint): void;
+  release(): void;
+}
+
+export interface Context {
+  /** Runs regs in as until something needs the Sentry; regs are updated in place. */
+  switch(as: AddressSpace, regs: Registers): Promise<SwitchResult>;
+  /** Makes a running or future switch return "interrupted" as soon as possible. */
+  interrupt(): void;
+  release(): void;
+}

@@ -1,0 +1,105 @@
+/**
+ * A task's execution context on the ptrace platform.
+ *
+ * @module
+ */
+
+import { PTRACE, ptrace, PTRACE_EVENT, ptraceBuf } from "../../host/ptrace.ts";
+import { W } from "../../host/spawn.ts";
+import type { AddressSpace, Context, SwitchResult } from "../platform.ts";
+import { R, type Registers } from "../registers.ts";
+import type { Subprocess } from "./subprocess.ts";
+import type { Waiter } from "./waiter.ts";
+
+const SIGTRAP = 5;
+const SIGSEGV = 11;
+const SIGBUS = 7;
+const SIGILL = 4;
+const SIGFPE = 8;
+const NO_SYSCALL = 0xffff_ffff_ffff_ffffn;
+const SYSCALL_STOP = SIGTRAP | 0x80; // with PTRACE_O_TRACESYSGOOD
+
+// How many times a switch polls for the stop before handing the wait to a runtime thread.
+// A system call by the application comes back within a few microseconds; polling that long
+// is far cheaper than a thread hop, and a longer run falls through to the asynchronous wait.
+const SPIN_POLLS = 40;
+
+/** Implements Context for the ptrace platform. */
+export class PtraceContext implements Context {
+  #siginfo = new Uint8Array(128);
+  #running: number | null = null;
+  #interrupted = false;
+
+  constructor(readonly waiter: Waiter) {}
+
+  /** Implements Context.switch. */
+  async switch(as: AddressSpace, regs: Registers): Promise<SwitchResult> {
+    const sub = as as Subprocess;
+    const tid = sub.pid;
+    if (this.#interrupted) {
+      this.#interrupted = false;
+      return { kind: "interrupted" };
+    }
+    try {
+      // The host must never restart a system call on its own: restarts are the Sentry's
+      // (it rewinds rip itself), so the stub always resumes as if no syscall were in progress.
+      regs.r[R.orig_rax] = NO_SYSCALL;
+      ptraceBuf(PTRACE.SETREGS, tid, regs.bytes);
+      ptrace(PTRACE.SYSEMU, tid);
+    } catch (e) {
+      return { kind: "lost", reason: String(e) };
+    }
+    let st: number | null = null;
+    for (let i = 0; i < SPIN_POLLS && st === null; i++) st = this.waiter.poll(tid);
+    if (st === null) {
+      this.#running = tid;
+      try {
+        st = await this.waiter.wait(tid);
+      } finally {
+        this.#running = null;
+      }
+    }
+    return this.#decode(tid, st, regs);
+  }
+
+  #decode(tid: number, st: number, regs: Registers): SwitchResult {
+    if (st === -1 || !W.stopped(st)) {
+      return { kind: "lost", reason: `stub thread ${tid} ended (status ${st})` };
+    }
+    ptraceBuf(PTRACE.GETREGS, tid, regs.bytes);
+    const sig = W.stopSig(st);
+    if (sig === SYSCALL_STOP) return { kind: "syscall" };
+    if (W.event(st) === PTRACE_EVENT.STOP) {
+      this.#interrupted = false;
+      return { kind: "interrupted" };
+    }
+    if (sig === SIGSEGV || sig === SIGBUS || sig === SIGILL || sig === SIGFPE || sig === SIGTRAP) {
+      ptraceBuf(PTRACE.GETSIGINFO, tid, this.#siginfo);
+      const v = new DataView(this.#siginfo.buffer);
+      const code = v.getInt32(8, true);
+      const addr = v.getBigUint64(16, true);
+      // A signal sent by someone (si_code <= 0) rather than raised by an instruction is an
+      // interruption from the host's point of view; the Sentry owns application signals.
+      if (code <= 0) return { kind: "interrupted" };
+      if (sig === SIGSEGV || sig === SIGBUS) {
+        return { kind: "fault", signo: sig, code, addr, access: 0 };
+      }
+      return { kind: "signal", signo: sig, code, addr };
+    }
+    return { kind: "interrupted" };
+  }
+
+  /** Implements Context.interrupt. */
+  interrupt(): void {
+    this.#interrupted = true;
+    if (this.#running !== null) {
+      try {
+        ptrace(PTRACE.INTERRUPT, this.#running);
+      } catch {
+        // The thread is already stopped or gone; the pending switch returns anyway.
+      }
+    }
+  }
+
+  release(): void {}
+}

@@ -1,0 +1,172 @@
+/**
+ * A stub process: the host process that one application address space lives in.
+ *
+ * @module
+ */
+
+import { check, cstr, libc } from "../../host/libc.ts";
+import { PTRACE, ptrace, PTRACE_EVENT, PTRACE_O, ptraceBuf } from "../../host/ptrace.ts";
+import { hostKill, spawn, W } from "../../host/spawn.ts";
+import type { AddressSpace } from "../platform.ts";
+import { R, Registers } from "../registers.ts";
+import { INITIAL_INJECT_ADDR, INJECT_OFFSET, STUB_ADDR } from "./stub.ts";
+import type { Waiter } from "./waiter.ts";
+
+const SYS_mmap = 9;
+const SYS_munmap = 11;
+const MAP_SHARED = 1;
+const MAP_FIXED = 0x10;
+const PROT_READ = 1;
+const PROT_EXEC = 4;
+const SIGTRAP = 5;
+const SIGKILL = 9;
+/** The memory file's descriptor number inside every stub. */
+export const STUB_MEMORY_FD = 3;
+
+/** What a stub needs from the platform that owns it. */
+export interface StubHost {
+  waiter: Waiter;
+  /** An executable memfd holding the stub ELF. */
+  stubExecFd: number;
+  memoryFd: number;
+  /** Offset in the memory file of the page holding the stub image. */
+  stubPageOffset: bigint;
+}
+
+/** Implements AddressSpace for the ptrace platform. */
+export class Subprocess implements AddressSpace {
+  readonly pid: number;
+  /** Registers of a freshly stopped stub thread: the template for segment registers. */
+  readonly initRegs = new Registers();
+  #scratch = new Registers();
+  #injectAddr = INITIAL_INJECT_ADDR;
+  #released = false;
+
+  constructor(readonly host: StubHost) {
+    this.pid = spawn({
+      path: `/proc/${Deno.pid}/fd/${host.stubExecFd}`,
+      argv: ["runsc-stub"],
+      env: [],
+      fds: [[STUB_MEMORY_FD, host.memoryFd]],
+    });
+    try {
+      // EXITKILL: a stub never outlives the Sentry that traces it.
+      ptrace(
+        PTRACE.SEIZE,
+        this.pid,
+        0n,
+        BigInt(PTRACE_O.TRACESYSGOOD | PTRACE_O.EXITKILL),
+      );
+      ptrace(PTRACE.INTERRUPT, this.pid);
+      const st = host.waiter.waitSync(this.pid);
+      if (!W.stopped(st)) throw new Error(`stub ${this.pid} did not stop: status ${st}`);
+      ptraceBuf(PTRACE.GETREGS, this.pid, this.initRegs.bytes);
+      // The stub was stopped inside pause(); a template must not look like a syscall in
+      // progress, or resuming it would make the host restart that syscall.
+      this.initRegs.r[R.orig_rax] = 0xffff_ffff_ffff_ffffn;
+      this.initRegs.r[R.rax] = 0n;
+      // Move the stub's code to the top of the address space, then clear everything the host
+      // put below it (ELF image, stack, vDSO), so the whole range is the application's.
+      const r = this.inject(
+        SYS_mmap,
+        STUB_ADDR,
+        4096n,
+        BigInt(PROT_READ | PROT_EXEC),
+        BigInt(MAP_SHARED | MAP_FIXED),
+        BigInt(STUB_MEMORY_FD),
+        host.stubPageOffset,
+      );
+      if (r !== STUB_ADDR) throw new Error(`stub relocation failed: ${r}`);
+      this.#injectAddr = STUB_ADDR + BigInt(INJECT_OFFSET);
+      const u = this.inject(SYS_munmap, 0n, STUB_ADDR);
+      if (u !== 0n) throw new Error(`stub clean-up failed: ${u}`);
+    } catch (e) {
+      this.release();
+      throw e;
+    }
+  }
+
+  /**
+   * Runs one host system call in the stub and returns its raw result (negative errno on
+   * failure). Precondition: the stub's main thread is stopped.
+   */
+  inject(nr: number, ...args: bigint[]): bigint {
+    const s = this.#scratch;
+    s.copyFrom(this.initRegs);
+    s.r[R.rax] = BigInt(nr);
+    s.r[R.orig_rax] = 0xffff_ffff_ffff_ffffn; // no syscall restart on resume
+    s.r[R.rdi] = args[0] ?? 0n;
+    s.r[R.rsi] = args[1] ?? 0n;
+    s.r[R.rdx] = args[2] ?? 0n;
+    s.r[R.r10] = args[3] ?? 0n;
+    s.r[R.r8] = args[4] ?? 0n;
+    s.r[R.r9] = args[5] ?? 0n;
+    s.rip = this.#injectAddr;
+    ptraceBuf(PTRACE.SETREGS, this.pid, s.bytes);
+    ptrace(PTRACE.CONT, this.pid);
+    for (;;) {
+      const st = this.host.waiter.waitSync(this.pid);
+      if (st === -1 || !W.stopped(st)) {
+        throw new Error(`stub ${this.pid} died during injected syscall ${nr}: status ${st}`);
+      }
+      const sig = W.stopSig(st);
+      if (sig === SIGTRAP && W.event(st) === 0) break;
+      // Anything else (a group stop, a stray host signal) is not ours to deliver: the stub
+      // runs no application code here. Resume it to reach the int3.
+      if (W.event(st) === PTRACE_EVENT.STOP) ptrace(PTRACE.CONT, this.pid);
+      else ptrace(PTRACE.CONT, this.pid, 0n, 0n);
+    }
+    ptraceBuf(PTRACE.GETREGS, this.pid, s.bytes);
+    return BigInt.asIntN(64, s.r[R.rax]);
+  }
+
+  /** Implements AddressSpace.mapFile. */
+  mapFile(addr: bigint, length: bigint, fileOffset: bigint, prot: number): void {
+    const r = this.inject(
+      SYS_mmap,
+      addr,
+      length,
+      BigInt(prot),
+      BigInt(MAP_SHARED | MAP_FIXED),
+      BigInt(STUB_MEMORY_FD),
+      fileOffset,
+    );
+    if (r !== addr) throw new Error(`stub mmap ${addr.toString(16)} failed: ${r}`);
+  }
+
+  /** Implements AddressSpace.unmap. */
+  unmap(addr: bigint, length: bigint): void {
+    const r = this.inject(SYS_munmap, addr, length);
+    if (r !== 0n) throw new Error(`stub munmap ${addr.toString(16)} failed: ${r}`);
+  }
+
+  /** Implements AddressSpace.release: the stub is killed and reaped. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    hostKill(this.pid, SIGKILL);
+    // Reap it now so that no zombie or stale status is left for the waiter.
+    try {
+      for (;;) {
+        const st = this.host.waiter.waitSync(this.pid);
+        if (st === -1 || W.exited(st) || W.signaled(st)) break;
+      }
+    } catch {
+      // Already reaped: nothing is left of it.
+    }
+    this.host.waiter.forget(this.pid);
+  }
+}
+
+/** Creates the executable memfd holding the stub image. */
+export function stubExecutable(image: Uint8Array<ArrayBuffer>): number {
+  const fd = check("memfd_create stub", libc.symbols.memfd_create(cstr("runsc-stub"), 1));
+  let off = 0;
+  while (off < image.length) {
+    off += check(
+      "write stub",
+      Number(libc.symbols.write(fd, image.subarray(off), BigInt(image.length - off))),
+    );
+  }
+  return fd;
+}

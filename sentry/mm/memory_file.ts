@@ -1,0 +1,158 @@
+/**
+ * The memory file: one memfd that backs all application memory (DESIGN.md). The Sentry maps
+ * it whole into its own address space and copies application memory in and out through that
+ * mapping; platforms map ranges of it into the application's address space.
+ *
+ * @module
+ */
+
+import { check, cstr, errno, HostError, libc, rawSyscall } from "../../host/libc.ts";
+
+export const PAGE_SIZE = 4096n;
+export const PAGE = 4096;
+
+const PROT_RW = 3;
+const MAP_SHARED = 1;
+const MAP_NORESERVE = 0x4000;
+const MFD_CLOEXEC = 1;
+const SYS_fallocate = 285;
+const FALLOC_FL_KEEP_SIZE = 1;
+const FALLOC_FL_PUNCH_HOLE = 2;
+
+// Views are made per chunk: typed arrays over the whole (sparse, very large) file would exceed
+// what V8 allows for one array, and a view per access would allocate on every copy.
+const CHUNK = 1 << 30;
+
+export function pageRoundDown(v: bigint): bigint {
+  return v & ~(PAGE_SIZE - 1n);
+}
+export function pageRoundUp(v: bigint): bigint {
+  return (v + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
+}
+
+/** A range allocator over the memory file with first-fit reuse of freed ranges. */
+export class MemoryFile {
+  readonly fd: number;
+  readonly size: bigint;
+  #base: Deno.PointerObject;
+  #chunks: (Uint8Array | undefined)[] = [];
+  #next = 0n;
+  #free: { off: bigint; len: bigint }[] = [];
+  /** Bytes currently allocated, for accounting. */
+  used = 0n;
+
+  /** Creates a sparse memory file of `size` bytes (only touched pages use memory). */
+  constructor(size: bigint = 64n << 30n) {
+    this.fd = check("memfd_create", libc.symbols.memfd_create(cstr("runsc-memory"), MFD_CLOEXEC));
+    check("ftruncate memory file", libc.symbols.ftruncate(this.fd, size));
+    this.size = size;
+    const p = libc.symbols.mmap(null, size, PROT_RW, MAP_SHARED | MAP_NORESERVE, this.fd, 0n);
+    if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) {
+      throw new HostError("mmap memory file", errno());
+    }
+    this.#base = p;
+  }
+
+  /** Allocates `length` bytes (page-aligned), zero-filled; returns the file offset. */
+  allocate(length: bigint): bigint {
+    const len = pageRoundUp(length);
+    for (let i = 0; i < this.#free.length; i++) {
+      const f = this.#free[i];
+      if (f.len >= len) {
+        const off = f.off;
+        f.off += len;
+        f.len -= len;
+        if (f.len === 0n) this.#free.splice(i, 1);
+        this.used += len;
+        return off;
+      }
+    }
+    if (this.#next + len > this.size) {
+      throw new HostError("memory file allocate", 12 /* ENOMEM */);
+    }
+    const off = this.#next;
+    this.#next += len;
+    this.used += len;
+    return off;
+  }
+
+  /** Returns a range to the allocator and its pages to the host (they read as zero again). */
+  free(off: bigint, length: bigint): void {
+    const len = pageRoundUp(length);
+    rawSyscall(
+      SYS_fallocate,
+      BigInt(this.fd),
+      BigInt(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE),
+      off,
+      len,
+    );
+    this.used -= len;
+    this.#free.push({ off, len });
+  }
+
+  #chunk(i: number): Uint8Array {
+    let c = this.#chunks[i];
+    if (!c) {
+      // SAFETY: the mapping covers [base, base+size) for the Sentry's lifetime and is never
+      // unmapped, so a view of a 1 GiB chunk inside it stays valid.
+      c = new Uint8Array(
+        Deno.UnsafePointerView.getArrayBuffer(this.#base, CHUNK, i * CHUNK),
+      );
+      this.#chunks[i] = c;
+    }
+    return c;
+  }
+
+  /** Copies file bytes [off, off+dst.length) into dst. */
+  read(off: bigint, dst: Uint8Array): void {
+    let o = Number(off);
+    let done = 0;
+    while (done < dst.length) {
+      const ci = Math.floor(o / CHUNK);
+      const co = o % CHUNK;
+      const n = Math.min(dst.length - done, CHUNK - co);
+      dst.set(this.#chunk(ci).subarray(co, co + n), done);
+      done += n;
+      o += n;
+    }
+  }
+
+  /** Copies src into the file at off. */
+  write(off: bigint, src: Uint8Array): void {
+    let o = Number(off);
+    let done = 0;
+    while (done < src.length) {
+      const ci = Math.floor(o / CHUNK);
+      const co = o % CHUNK;
+      const n = Math.min(src.length - done, CHUNK - co);
+      this.#chunk(ci).set(src.subarray(done, done + n), co);
+      done += n;
+      o += n;
+    }
+  }
+
+  /** Zeroes [off, off+len). */
+  zero(off: bigint, len: number): void {
+    let o = Number(off);
+    let left = len;
+    while (left > 0) {
+      const ci = Math.floor(o / CHUNK);
+      const co = o % CHUNK;
+      const n = Math.min(left, CHUNK - co);
+      this.#chunk(ci).fill(0, co, co + n);
+      left -= n;
+      o += n;
+    }
+  }
+
+  /**
+   * A view of [off, off+len) when it lies inside one chunk (the common case for small
+   * copies), or null when the caller must copy with read/write.
+   */
+  slice(off: bigint, len: number): Uint8Array | null {
+    const o = Number(off);
+    const co = o % CHUNK;
+    if (co + len > CHUNK) return null;
+    return this.#chunk(Math.floor(o / CHUNK)).subarray(co, co + len);
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * A task's memory manager (Linux's mm_struct): the VMAs of one address space, brk, and
+ * copy-in/copy-out of application memory through the Sentry's mapping of the memory file.
+ *
+ * Every VMA is backed by a contiguous range of the memory file and is mapped into the
+ * platform's address space as soon as it is created, so the application never faults on
+ * memory the Sentry gave it. Lazy population and copy-on-write belong to fork, which later
+ * work adds; VMAs already carry what that needs (their file range and protections).
+ *
+ * @module
+ */
+
+import type { AddressSpace } from "../../platform/platform.ts";
+import { PROT_READ, PROT_WRITE } from "../../platform/platform.ts";
+import { Errno } from "../../host/errno.ts";
+import { SysError } from "../syscalls/errors.ts";
+import { MemoryFile, PAGE_SIZE, pageRoundDown, pageRoundUp } from "./memory_file.ts";
+
+/** One virtual memory area. */
+export interface Vma {
+  start: bigint;
+  end: bigint;
+  prot: number;
+  /** Memory file offset backing `start`; the range is contiguous. */
+  fileOffset: bigint;
+  /** A name for /proc/self/maps ("[heap]", "[stack]", the ELF path...). */
+  name: string;
+}
+
+const STACK_SIZE = 8n << 20n;
+/** Gap between the stack's reserved region and the top of the mmap area. */
+const STACK_GAP = 128n << 20n;
+/** Where brk-less programs and ET_DYN executables without an interpreter are placed. */
+export const ELF_ET_DYN_BASE = 0x5555_5555_4000n;
+const MIN_ADDR = 0x10000n;
+
+export class MemoryManager {
+  readonly vmas: Vma[] = [];
+  brkStart = 0n;
+  brk = 0n;
+  /** Start of the heap VMA once brk has grown. */
+  #heap: Vma | null = null;
+  readonly stackTop: bigint;
+  readonly mmapBase: bigint;
+  #enc = new TextEncoder();
+  #dec = new TextDecoder();
+
+  constructor(
+    readonly as: AddressSpace,
+    readonly mf: MemoryFile,
+    readonly maxAddress: bigint,
+  ) {
+    this.stackTop = pageRoundDown(maxAddress - 0x10000n);
+    this.mmapBase = pageRoundDown(this.stackTop - STACK_SIZE - STACK_GAP);
+  }
+
+  /** Maps the initial stack; returns its top. */
+  mapStack(): bigint {
+    this.mapAnonymous(this.stackTop - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, "[stack]");
+    return this.stackTop;
+  }
+
+  /** Finds a free range of `length` bytes, preferring the highest below the mmap base. */
+  findGap(length: bigint, below = this.mmapBase): bigint | null {
+    let top = below;
+    for (let i = this.vmas.length - 1; i >= 0; i--) {
+      const v = this.vmas[i];
+      if (v.start >= top) continue;
+      if (v.end <= top && top - v.end >= length) return top - length;
+      top = v.start < top ? v.start : top;
+    }
+    return top - MIN_ADDR >= length ? top - length : null;
+  }
+
+  /** True if any VMA overlaps [start, end). */
+  overlaps(start: bigint, end: bigint): boolean {
+    return this.vmas.some((v) => v.start < end && start < v.end);
+  }
+
+  /**
+   * Creates an anonymous mapping at [addr, addr+length), replacing what was there, backed by
+   * fresh zeroed memory. Preconditions: page-aligned, inside the user range.
+   */
+  mapAnonymous(addr: bigint, length: bigint, prot: number, name = ""): Vma {
+    const len = pageRoundUp(length);
+    // The platform's mapFile replaces what was mapped, so only the bookkeeping is undone here.
+    this.unmapRange(addr, addr + len, false);
+    const fileOffset = this.mf.allocate(len);
+    const vma: Vma = { start: addr, end: addr + len, prot, fileOffset, name };
+    this.#insert(vma);
+    this.as.mapFile(addr, len, fileOffset, prot);
+    return vma;
+  }
+
+  #insert(vma: Vma): void {
+    let i = 0;
+    while (i < this.vmas.length && this.vmas[i].start < vma.start) i++;
+    this.vmas.splice(i, 0, vma);
+  }
+
+  /** True if [start, end) lies in the user range. */
+  validRange(start: bigint, end: bigint): boolean {
+    return start >= MIN_ADDR && end <= this.maxAddress && start < end;
+  }
+
+  /** Removes [start, end) from the VMAs, the address space and the memory file. */
+  unmapRange(start: bigint, end: bigint, updateAs = true): void {
+    let touched = false;
+    for (let i = 0; i < this.vmas.length; i++) {
+      const v = this.vmas[i];
+      if (v.end <= start || v.start >= end) continue;
+      touched = true;
+      const cutStart = v.start > start ? v.start : start;
+      const cutEnd = v.end < end ? v.end : end;
+      this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
+      const pieces: Vma[] = [];
+      if (v.start < cutStart) pieces.push({ ...v, end: cutStart });
+      if (cutEnd < v.end) {
+        pieces.push({ ...v, start: cutEnd, fileOffset: v.fileOffset + (cutEnd - v.start) });
+      }
+      if (this.#heap === v) this.#heap = pieces[0] ?? null;
+      this.vmas.splice(i, 1, ...pieces);
+      i += pieces.length - 1;
+    }
+    if (touched && updateAs) this.as.unmap(start, end - start);
+  }
+
+  /** Changes protections of [start, end); fails with ENOMEM where nothing is mapped. */
+  protect(start: bigint, end: bigint, prot: number): void {
+    // Linux requires the whole range to be mapped.
+    let cur = start;
+    for (const v of this.vmas) {
+      if (v.end <= cur || v.start >= end) continue;
+      if (v.start > cur) throw new SysError(Errno.ENOMEM);
+      cur = v.end;
+      if (cur >= end) break;
+    }
+    if (cur < end) throw new SysError(Errno.ENOMEM);
+    for (let i = 0; i < this.vmas.length; i++) {
+      const v = this.vmas[i];
+      if (v.end <= start || v.start >= end) continue;
+      const s = v.start > start ? v.start : start;
+      const e = v.end < end ? v.end : end;
+      const pieces: Vma[] = [];
+      if (v.start < s) pieces.push({ ...v, end: s });
+      const mid = { ...v, start: s, end: e, prot, fileOffset: v.fileOffset + (s - v.start) };
+      pieces.push(mid);
+      if (e < v.end) pieces.push({ ...v, start: e, fileOffset: v.fileOffset + (e - v.start) });
+      if (this.#heap === v) this.#heap = null;
+      this.vmas.splice(i, 1, ...pieces);
+      i += pieces.length - 1;
+      this.as.mapFile(mid.start, mid.end - mid.start, mid.fileOffset, prot);
+    }
+  }
+
+  /** Sets the program break (brk(2) semantics: returns the new or unchanged break). */
+  setBrk(addr: bigint): bigint {
+    if (addr < this.brkStart) return this.brk;
+    const oldTop = pageRoundUp(this.brk);
+    const newTop = pageRoundUp(addr);
+    if (newTop > oldTop) {
+      if (newTop > this.mmapBase || this.overlaps(oldTop, newTop)) return this.brk;
+      const vma = this.mapAnonymous(oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, "[heap]");
+      this.#heap = vma;
+    } else if (newTop < oldTop) {
+      this.unmapRange(newTop, oldTop);
+    }
+    this.brk = addr;
+    return addr;
+  }
+
+  #find(addr: bigint): Vma | undefined {
+    // VMAs are few (tens); a linear scan from the most recently used is cheap.
+    for (const v of this.vmas) if (addr >= v.start && addr < v.end) return v;
+    return undefined;
+  }
+
+  /**
+   * Calls fn for each piece of [addr, addr+len) with its memory file offset, after checking
+   * that every byte is mapped with `need` protection. Throws EFAULT otherwise.
+   */
+  #walk(
+    addr: bigint,
+    len: number,
+    need: number,
+    fn: (fileOffset: bigint, done: number, n: number) => void,
+  ): void {
+    let done = 0;
+    let a = addr;
+    while (done < len) {
+      const v = this.#find(a);
+      if (!v || (v.prot & need) !== need) throw new SysError(Errno.EFAULT);
+      const n = Math.min(len - done, Number(v.end - a));
+      fn(v.fileOffset + (a - v.start), done, n);
+      done += n;
+      a += BigInt(n);
+    }
+  }
+
+  /** Copies len bytes of application memory at addr. Throws EFAULT. */
+  copyIn(addr: bigint, len: number): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(len);
+    this.#walk(addr, len, PROT_READ, (off, done, n) => {
+      this.mf.read(off, out.subarray(done, done + n));
+    });
+    return out;
+  }
+
+  /** Copies data into application memory at addr. Throws EFAULT. */
+  copyOut(addr: bigint, data: Uint8Array): void {
+    this.#walk(addr, data.length, PROT_WRITE, (off, done, n) => {
+      this.mf.write(off, data.subarray(done, done + n));
+    });
+  }
+
+  /** Like copyOut but ignores protections: for the loader writing read-only segments. */
+  copyOutForce(addr: bigint, data: Uint8Array): void {
+    this.#walk(addr, data.length, 0, (off, done, n) => {
+      this.mf.write(off, data.subarray(done, done + n));
+    });
+  }
+
+  /** Reads a NUL-terminated string of at most max bytes. Throws EFAULT, ENAMETOOLONG. */
+  copyInString(addr: bigint, max = 4096): string {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let a = addr;
+    while (total < max) {
+      // Read up to the end of the page so a string ending near unmapped memory is fine.
+      const pageLeft = Number(PAGE_SIZE - (a & (PAGE_SIZE - 1n)));
+      const n = Math.min(pageLeft, max - total);
+      const b = this.copyIn(a, n);
+      const z = b.indexOf(0);
+      if (z >= 0) {
+        chunks.push(b.subarray(0, z));
+        total += z;
+        const all = new Uint8Array(total);
+        let o = 0;
+        for (const c of chunks) {
+          all.set(c, o);
+          o += c.length;
+        }
+        return this.#dec.decode(all);
+      }
+      chunks.push(b);
+      total += n;
+      a += BigInt(n);
+    }
+    throw new SysError(Errno.ENAMETOOLONG);
+  }
+
+  /** Reads a NULL-terminated array of string pointers (argv/envp). */
+  copyInStringArray(addr: bigint, maxCount = 0x7fffffff): string[] {
+    const out: string[] = [];
+    if (addr === 0n) return out;
+    for (let i = 0; i < maxCount; i++) {
+      const p = this.readU64(addr + BigInt(i * 8));
+      if (p === 0n) return out;
+      out.push(this.copyInString(p, 128 * 1024));
+    }
+    throw new SysError(Errno.E2BIG);
+  }
+
+  readU64(addr: bigint): bigint {
+    return new DataView(this.copyIn(addr, 8).buffer).getBigUint64(0, true);
+  }
+  writeU64(addr: bigint, v: bigint): void {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
+    this.copyOut(addr, b);
+  }
+  writeU32(addr: bigint, v: number): void {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v >>> 0, true);
+    this.copyOut(addr, b);
+  }
+  encode(s: string): Uint8Array {
+    return this.#enc.encode(s);
+  }
+
+  /** Releases every mapping and the address space. */
+  release(): void {
+    for (const v of this.vmas) this.mf.free(v.fileOffset, v.end - v.start);
+    this.vmas.length = 0;
+    this.as.release();
+  }
+}
