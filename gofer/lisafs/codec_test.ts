@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { array, decode, DecodeError, encode, str, struct, u16, u32, u64 } from "./codec.ts";
+import { MESSAGES, MID } from "./message.ts";
+
+Deno.test("codec round-trips every field type through one description", () => {
+  const c = struct({ a: u16, b: u64, names: array(str), nested: struct({ x: u32 }) });
+  const v = { a: 7, b: 1n << 63n, names: ["", "é", "x".repeat(1000)], nested: { x: 0xffffffff } };
+  assert.deepEqual(decode(c, encode(c, v)), v);
+});
+
+Deno.test("codec round-trips the implemented messages", () => {
+  const stat = {
+    mode: 0o100644,
+    nlink: 1,
+    uid: 0,
+    gid: 0,
+    rdev: 0,
+    blksize: 4096,
+    size: 2 ** 40,
+    blocks: 8,
+    ino: 42n,
+    dev: 2049n,
+    atimeNs: 1n,
+    mtimeNs: 2n,
+    ctimeNs: 3n,
+  };
+  const walk = { status: 2, inodes: [{ fd: 1, stat }, { fd: 2 ** 40, stat }] };
+  assert.deepEqual(decode(MESSAGES[MID.Walk].resp, encode(MESSAGES[MID.Walk].resp, walk)), walk);
+  const pread = { data: new Uint8Array([1, 2, 3]) };
+  assert.deepEqual(
+    decode(MESSAGES[MID.PRead].resp, encode(MESSAGES[MID.PRead].resp, pread)),
+    pread,
+  );
+});
+
+Deno.test("codec decode refuses truncation, trailing bytes, count lies and bad UTF-8", () => {
+  const c = struct({ n: u32, s: str });
+  const good = encode(c, { n: 1, s: "abc" });
+  assert.throws(() => decode(c, good.subarray(0, good.length - 1)), DecodeError);
+  const long = new Uint8Array(good.length + 1);
+  long.set(good);
+  assert.throws(() => decode(c, long), DecodeError);
+  assert.throws(() => decode(array(u32), new Uint8Array([255, 255, 255, 255])), DecodeError);
+  assert.throws(() => decode(str, new Uint8Array([1, 0, 0, 0, 0xff])), DecodeError);
+});

@@ -1,0 +1,98 @@
+/**
+ * Test helpers: a bundle with a small root file system, and a real gofer process serving it
+ * on a socketpair.
+ *
+ * @module
+ */
+
+import { closeFd, socketpair } from "../../host/libc.ts";
+import { hostKill, spawn, W, waitpid } from "../../host/spawn.ts";
+
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const WNOHANG = 1;
+
+/** The contents of hello.txt in the test root. */
+export const HELLO = "hello from the gofer\n";
+
+/**
+ * Creates `<tmp>/bundle/{config.json, rootfs/...}` and a file beside rootfs that the gofer must
+ * never reach. Returns the bundle's path.
+ */
+export function makeBundle(readonly: boolean): string {
+  const bundle = Deno.makeTempDirSync({ prefix: "runsc-gofer-test-" });
+  const root = `${bundle}/rootfs`;
+  Deno.mkdirSync(`${root}/dir/sub`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/hello.txt`, HELLO);
+  Deno.writeTextFileSync(`${root}/dir/sub/file.txt`, "nested\n");
+  Deno.symlinkSync("/etc", `${root}/abs`);
+  Deno.symlinkSync("../../etc", `${root}/esc`);
+  Deno.symlinkSync("../hello.txt", `${root}/dir/link`);
+  Deno.writeTextFileSync(`${bundle}/outside.txt`, "secret\n");
+  Deno.writeTextFileSync(
+    `${bundle}/config.json`,
+    JSON.stringify({ ociVersion: "1.0.2", root: { path: "rootfs", readonly } }),
+  );
+  return bundle;
+}
+
+/** A running gofer and our end of its socket. */
+export class GoferProcess {
+  sock: number;
+  readonly pid: number;
+  readonly bundle: string;
+
+  constructor(readonly readonly = false) {
+    this.bundle = makeBundle(readonly);
+    const [ours, theirs] = socketpair(SOCK_STREAM, SOCK_CLOEXEC);
+    const entry = new URL("../testdata/serve.ts", import.meta.url).pathname;
+    this.pid = spawn({
+      path: Deno.execPath(),
+      argv: [
+        "deno",
+        "run",
+        "-A",
+        entry,
+        "--bundle",
+        this.bundle,
+        "--sock-fd",
+        "3",
+        "--debug",
+        "--debug-log",
+        `${this.bundle}/gofer.log`,
+      ],
+      fds: [[3, theirs]],
+    });
+    closeFd(theirs);
+    this.sock = ours;
+  }
+
+  /** Closes our end (if still open) and returns the gofer's exit code. */
+  async stop(): Promise<number> {
+    if (this.sock >= 0) closeFd(this.sock);
+    this.sock = -1;
+    const deadline = Date.now() + 15_000;
+    try {
+      for (;;) {
+        const st = waitpid(this.pid, WNOHANG);
+        if (st) return W.exited(st.raw) ? W.exitCode(st.raw) : 128 + W.termSig(st.raw);
+        if (Date.now() > deadline) {
+          hostKill(this.pid, 9);
+          throw new Error(`gofer ${this.pid} did not exit`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      Deno.removeSync(this.bundle, { recursive: true });
+    }
+  }
+
+  /** The gofer's debug log so far. */
+  logText(): string {
+    try {
+      return Deno.readTextFileSync(`${this.bundle}/gofer.log`);
+    } catch {
+      return "";
+    }
+  }
+}

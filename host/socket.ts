@@ -1,0 +1,166 @@
+/**
+ * sendmsg(2)/recvmsg(2) on Unix sockets with SCM_RIGHTS, through FFI: the Gofer donates host
+ * file descriptors to the Sentry this way.
+ *
+ * Struct layouts are x86-64 Linux (glibc):
+ *
+ * ```
+ * struct iovec   { void *iov_base; size_t iov_len; }                          // 16 bytes
+ * struct msghdr  { void *msg_name; socklen_t msg_namelen; (pad 4)             // 0, 8
+ *                  struct iovec *msg_iov; size_t msg_iovlen;                  // 16, 24
+ *                  void *msg_control; size_t msg_controllen; int msg_flags; } // 32, 40, 48; 56 bytes
+ * struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; data... } // data at 16
+ * ```
+ *
+ * @module
+ */
+
+import { errno, HostError, libc } from "./libc.ts";
+
+const sym = libc.symbols;
+
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_CTRUNC = 0x8;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const EINTR = 4;
+
+const MSGHDR_SIZE = 56;
+const IOVEC_SIZE = 16;
+const CMSG_HDR_SIZE = 16;
+
+/** The most descriptors one message may carry (the kernel's SCM_MAX_FD is 253). */
+export const MAX_FDS_PER_MESSAGE = 64;
+
+/** CMSG_SPACE(n * sizeof(int)): a header plus n ints, padded to 8 bytes. */
+function cmsgSpace(nfds: number): number {
+  return CMSG_HDR_SIZE + ((nfds * 4 + 7) & ~7);
+}
+
+/** The address of `buf`'s first byte (its byteOffset included), as a bigint. */
+function addr(buf: Uint8Array<ArrayBuffer>): bigint {
+  if (buf.length === 0) return 0n;
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+}
+
+/**
+ * Builds a msghdr with one iovec over `data` and, when `control` is given, that control
+ * buffer. The returned object holds every buffer the msghdr points to.
+ */
+function msghdr(
+  data: Uint8Array<ArrayBuffer>,
+  control: Uint8Array<ArrayBuffer> | null,
+): { hdr: Uint8Array<ArrayBuffer>; keep: unknown[] } {
+  const iov = new BigUint64Array(IOVEC_SIZE / 8);
+  iov[0] = addr(data);
+  iov[1] = BigInt(data.length);
+  const hdr = new Uint8Array(MSGHDR_SIZE);
+  const v = new DataView(hdr.buffer);
+  const iovBytes = new Uint8Array(iov.buffer);
+  v.setBigUint64(16, addr(iovBytes), true);
+  v.setBigUint64(24, 1n, true);
+  if (control && control.length > 0) {
+    v.setBigUint64(32, addr(control), true);
+    v.setBigUint64(40, BigInt(control.length), true);
+  }
+  // SAFETY: the msghdr stores raw addresses of `iovBytes`, `data` and `control`; the caller
+  // keeps the returned `keep` array (and so every buffer) alive across the FFI call that reads
+  // them, and the V8 heap does not move the backing stores of these typed arrays' buffers.
+  return { hdr, keep: [iovBytes, data, control] };
+}
+
+/**
+ * Sends `data` on socket `fd` with one sendmsg call, attaching `fds` as SCM_RIGHTS.
+ * Returns the number of bytes sent (possibly fewer than `data.length`). Retries EINTR; throws
+ * HostError on failure. SIGPIPE is suppressed (EPIPE is thrown instead).
+ */
+export function sendMsg(
+  fd: number,
+  data: Uint8Array<ArrayBuffer>,
+  fds: readonly number[] = [],
+): number {
+  if (fds.length > MAX_FDS_PER_MESSAGE) {
+    throw new RangeError(`host: sendmsg: ${fds.length} descriptors exceed ${MAX_FDS_PER_MESSAGE}`);
+  }
+  let control: Uint8Array<ArrayBuffer> | null = null;
+  if (fds.length > 0) {
+    control = new Uint8Array(cmsgSpace(fds.length));
+    const c = new DataView(control.buffer);
+    c.setBigUint64(0, BigInt(CMSG_HDR_SIZE + fds.length * 4), true);
+    c.setInt32(8, SOL_SOCKET, true);
+    c.setInt32(12, SCM_RIGHTS, true);
+    fds.forEach((f, i) => c.setInt32(CMSG_HDR_SIZE + i * 4, f, true));
+  }
+  const m = msghdr(data, control);
+  for (;;) {
+    const n = Number(sym.sendmsg(fd, m.hdr, MSG_NOSIGNAL));
+    if (n >= 0) {
+      void m.keep;
+      return n;
+    }
+    const e = errno();
+    if (e !== EINTR) throw new HostError(`sendmsg fd ${fd}`, e);
+  }
+}
+
+/**
+ * Sends all of `data`, attaching `fds` to the first chunk (a stream socket delivers them with
+ * the first byte of that chunk).
+ */
+export function sendAll(
+  fd: number,
+  data: Uint8Array<ArrayBuffer>,
+  fds: readonly number[] = [],
+): void {
+  let off = sendMsg(fd, data, fds);
+  while (off < data.length) off += sendMsg(fd, data.subarray(off));
+}
+
+/** What one recvmsg call returned. */
+export interface Received {
+  /** Bytes received; 0 at end of stream. */
+  n: number;
+  /** Descriptors received (close-on-exec), in order. */
+  fds: number[];
+  /** The kernel dropped descriptors that did not fit (MSG_CTRUNC); those are lost. */
+  truncatedFds: boolean;
+}
+
+/**
+ * Receives into `buf` with one recvmsg call, accepting up to `maxFds` descriptors (received
+ * close-on-exec). Blocks this thread. Retries EINTR; throws HostError on failure.
+ */
+export function recvMsg(
+  fd: number,
+  buf: Uint8Array<ArrayBuffer>,
+  maxFds = MAX_FDS_PER_MESSAGE,
+): Received {
+  const control = new Uint8Array(cmsgSpace(Math.max(1, maxFds)));
+  const m = msghdr(buf, control);
+  let n: number;
+  for (;;) {
+    n = Number(sym.recvmsg(fd, m.hdr, MSG_CMSG_CLOEXEC));
+    if (n >= 0) break;
+    const e = errno();
+    if (e !== EINTR) throw new HostError(`recvmsg fd ${fd}`, e);
+  }
+  void m.keep;
+  const hv = new DataView(m.hdr.buffer);
+  const controlLen = Number(hv.getBigUint64(40, true));
+  const flags = hv.getInt32(48, true);
+  const fds: number[] = [];
+  const c = new DataView(control.buffer);
+  // Walk the cmsg chain (CMSG_FIRSTHDR/CMSG_NXTHDR) within what the kernel filled in.
+  let off = 0;
+  while (off + CMSG_HDR_SIZE <= controlLen) {
+    const len = Number(c.getBigUint64(off, true));
+    if (len < CMSG_HDR_SIZE || off + len > controlLen) break;
+    if (c.getInt32(off + 8, true) === SOL_SOCKET && c.getInt32(off + 12, true) === SCM_RIGHTS) {
+      const count = (len - CMSG_HDR_SIZE) >> 2;
+      for (let i = 0; i < count; i++) fds.push(c.getInt32(off + CMSG_HDR_SIZE + i * 4, true));
+    }
+    off += (len + 7) & ~7;
+  }
+  return { n, fds, truncatedFds: (flags & MSG_CTRUNC) !== 0 };
+}
