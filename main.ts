@@ -1,0 +1,47 @@
+/**
+ * runsc: gVisor's OCI runtime in TypeScript. One program holds every role and dispatches on its
+ * first word: `boot` (the sandbox), `gofer` (the file proxy), anything else (the runtime CLI).
+ *
+ * @module
+ */
+
+import { bootMain } from "./sentry/boot.ts";
+import { cliMain } from "./oci/cli.ts";
+import { parseFlags } from "./oci/flags.ts";
+import { GLOBAL_FLAGS } from "./oci/global.ts";
+
+/** Runs the role named by the first non-flag word of `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let role = "";
+  let roleArgs: string[] = [];
+  try {
+    const { rest, given } = parseFlags(args, GLOBAL_FLAGS);
+    if (rest[0] === "boot" || rest[0] === "gofer") {
+      role = rest[0];
+      // Global flags given before the role word are handed to it as its own.
+      roleArgs = [...given, ...rest.slice(1)];
+    }
+  } catch {
+    // A bad global flag: the CLI reports it.
+  }
+  if (role === "boot") return await bootMain(roleArgs);
+  if (role === "gofer") {
+    // Imported on demand: the CLI and boot roles never load the gofer's code.
+    const { goferMain } = await import("./gofer/gofer.ts");
+    return await goferMain(roleArgs);
+  }
+  return await cliMain(args);
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    // Only boot and gofer get here (the CLI reports its own errors); their stdio may be the
+    // container's, so the message goes to stderr only as a last resort.
+    console.error(`runsc: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    code = 128;
+  }
+  Deno.exit(code);
+}

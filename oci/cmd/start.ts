@@ -1,0 +1,33 @@
+/**
+ * `runsc start <id>`: starts a created container's program.
+ *
+ * @module
+ */
+
+import { CliError, type Command, type Context } from "../command.ts";
+import { liveStatus, request } from "../container.ts";
+
+/** Starts container `id`, which must be created and not yet started. */
+export async function startContainer(ctx: Context, id: string): Promise<void> {
+  using lock = await ctx.store.lock(id);
+  void lock;
+  const st = ctx.store.read(id);
+  const { status } = await liveStatus(ctx, st);
+  if (status !== "created") {
+    throw new CliError(`cannot start container "${id}" in state ${status}`);
+  }
+  await request(ctx, id, { cmd: "start" });
+  ctx.store.write({ ...st, status: "running" });
+}
+
+export const startCommand: Command = {
+  name: "start",
+  summary: "start a created container",
+  usage: "<container-id>",
+  args: { min: 1, max: 1 },
+  flags: [],
+  async run(ctx, [id]) {
+    await startContainer(ctx, id);
+    return 0;
+  },
+};

@@ -1,0 +1,194 @@
+/**
+ * The runtime's global flags: those that come before the command word, as containerd and users
+ * pass them (`runsc --root /run/x --debug create ...`), and the subset handed on to the boot and
+ * gofer processes.
+ *
+ * @module
+ */
+
+import { bool, type FlagDef, type FlagValues, str } from "./flags.ts";
+
+/** The version this runtime reports. */
+export const VERSION = "0.1.0";
+/** The OCI runtime spec version implemented. */
+export const SPEC_VERSION = "1.1.0";
+
+/** Every global flag, with gVisor's names and defaults. */
+export const GLOBAL_FLAGS: readonly FlagDef[] = [
+  {
+    name: "root",
+    kind: "string",
+    default: "/var/run/runsc",
+    help: "root directory for storage of container state",
+  },
+  {
+    name: "log",
+    kind: "string",
+    default: "",
+    help: "file path where internal debug information and errors are written",
+  },
+  {
+    name: "log-format",
+    kind: "string",
+    default: "text",
+    choices: ["text", "json"],
+    help: "log format: text or json",
+  },
+  { name: "debug", kind: "bool", default: false, help: "enable debug logging" },
+  {
+    name: "debug-log",
+    kind: "string",
+    default: "",
+    help: "additional location for logs; a directory ending in / gets one file per process",
+  },
+  {
+    name: "debug-log-format",
+    kind: "string",
+    default: "text",
+    choices: ["text", "json"],
+    help: "log format for --debug-log",
+  },
+  {
+    name: "platform",
+    kind: "string",
+    default: "ptrace",
+    choices: ["ptrace", "kvm"],
+    help: "the platform that runs the application: ptrace or kvm",
+  },
+  {
+    name: "network",
+    kind: "string",
+    default: "sandbox",
+    choices: ["none", "sandbox", "host"],
+    help: "network stack: none, sandbox or host",
+  },
+  {
+    name: "overlay2",
+    kind: "string",
+    default: "root:self",
+    help: "overlay for the root and mounts: {root,all}:{memory,self,/dir} or none",
+  },
+  {
+    name: "overlay",
+    kind: "bool",
+    default: false,
+    help: "legacy: an in-memory overlay over every mount",
+  },
+  {
+    name: "file-access",
+    kind: "string",
+    default: "exclusive",
+    choices: ["exclusive", "shared"],
+    help: "file access mode for the root: exclusive or shared",
+  },
+  {
+    name: "file-access-mounts",
+    kind: "string",
+    default: "shared",
+    choices: ["exclusive", "shared"],
+    help: "file access mode for bind mounts",
+  },
+  {
+    name: "strace",
+    kind: "bool",
+    default: false,
+    help: "log every system call of the application",
+  },
+  {
+    name: "systemd-cgroup",
+    kind: "bool",
+    default: false,
+    help: "use systemd for cgroups (accepted, not used)",
+  },
+  { name: "rootless", kind: "bool", default: false, help: "run without root (accepted, not used)" },
+  {
+    name: "ignore-cgroups",
+    kind: "bool",
+    default: false,
+    help: "do not configure cgroups (accepted)",
+  },
+  {
+    name: "criu",
+    kind: "string",
+    default: "",
+    help: "path to criu (accepted for runc compatibility, ignored)",
+  },
+  {
+    name: "panic-log",
+    kind: "string",
+    default: "",
+    help: "file path where panic reports are written (accepted)",
+  },
+  {
+    name: "alsologtostderr",
+    kind: "bool",
+    default: false,
+    help: "also write debug logs to stderr (CLI only)",
+  },
+  {
+    name: "version",
+    kind: "bool",
+    default: false,
+    help: "print the version and exit",
+    aliases: ["v"],
+  },
+  { name: "help", kind: "bool", default: false, help: "print usage and exit", aliases: ["h"] },
+];
+
+/** Flags that the CLI hands on to the boot and gofer processes unchanged. */
+const PASSED_ON = [
+  "root",
+  "log",
+  "log-format",
+  "debug",
+  "debug-log",
+  "debug-log-format",
+  "platform",
+  "network",
+  "overlay2",
+  "overlay",
+  "file-access",
+  "file-access-mounts",
+  "strace",
+];
+
+/** Global configuration as the commands see it. */
+export interface GlobalConfig {
+  root: string;
+  log: string;
+  logFormat: "text" | "json";
+  debug: boolean;
+  debugLog: string;
+  debugLogFormat: "text" | "json";
+  platform: string;
+  network: string;
+  overlay2: string;
+  fileAccess: string;
+  strace: boolean;
+  /** The global flags as `--name=value` words, to pass on to boot and gofer. */
+  passOn: string[];
+}
+
+/** Builds the configuration from parsed global flags. */
+export function globalConfig(v: FlagValues): GlobalConfig {
+  const passOn: string[] = [];
+  for (const name of PASSED_ON) {
+    const value = v[name];
+    if (value === true) passOn.push(`--${name}`);
+    else if (typeof value === "string" && value !== "") passOn.push(`--${name}=${value}`);
+  }
+  return {
+    root: str(v, "root"),
+    log: str(v, "log"),
+    logFormat: str(v, "log-format") === "json" ? "json" : "text",
+    debug: bool(v, "debug"),
+    debugLog: str(v, "debug-log"),
+    debugLogFormat: str(v, "debug-log-format") === "json" ? "json" : "text",
+    platform: str(v, "platform"),
+    network: str(v, "network"),
+    overlay2: bool(v, "overlay") ? "all:memory" : str(v, "overlay2"),
+    fileAccess: str(v, "file-access"),
+    strace: bool(v, "strace"),
+    passOn,
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Re-executing ourselves in another role (`runsc boot`, `runsc gofer`).
+ *
+ * From source, `Deno.execPath()` is the deno binary and the entry script must be named again;
+ * from a `deno compile` binary, the binary is the whole program. The one robust signal is the
+ * executable's name: a compiled runtime is never called `deno`.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** True when running from source under the deno binary (not a compiled runsc). */
+export function runningFromSource(): boolean {
+  return /^deno(\.exe)?$/.test(basename(Deno.execPath()));
+}
+
+/** Absolute path of main.ts (meaningful only when running from source). */
+export function mainScript(): string {
+  return fileURLToPath(new URL("../main.ts", import.meta.url));
+}
+
+/**
+ * The argv that runs this program as `role` with `args`: argv[0] is the absolute executable.
+ * From source the permissions are all granted (`-A`), as the roles need FFI, files and sockets.
+ */
+export function selfArgv(role: string, args: readonly string[]): string[] {
+  const exe = Deno.execPath();
+  if (runningFromSource()) return [exe, "run", "-A", "--quiet", mainScript(), role, ...args];
+  return [exe, role, ...args];
+}

@@ -1,0 +1,180 @@
+/**
+ * The `runsc boot` process: one sandbox running one container.
+ *
+ * Started by `runsc create` with the gofer's socket on `--gofer-fd`, a pipe on `--ready-fd`, and
+ * the container's stdio on 0, 1 and 2 (so nothing here writes to them). It loads the spec, builds
+ * the Sentry's sandbox, reports readiness (one JSON line on the pipe), then serves the control
+ * socket `<root>/<id>/ctl.sock` until a `destroy` request.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { closeFd, writeAll } from "../host/libc.ts";
+import { log } from "../log.ts";
+import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
+import { GLOBAL_FLAGS } from "../oci/global.ts";
+import { initSpec, loadSpec } from "../oci/spec.ts";
+import { validateId } from "../oci/state.ts";
+import { type ControlRequest, type ProcessInfo, serveControl } from "./control.ts";
+import type { InitSpec, SandboxOptions, SandboxStatus } from "./sandbox.ts";
+
+/** The Sentry's sandbox as boot drives it (implemented by sentry/kernel/sandbox_impl.ts). */
+interface SandboxLike {
+  start(): void;
+  signal(signo: number): void;
+  readonly exited: Promise<number>;
+  status(): SandboxStatus;
+  processes(): ProcessInfo[];
+  destroy(): void;
+}
+
+/** Loads the Sentry on demand, so that the CLI and gofer roles never load the kernel. */
+async function loadSandbox(): Promise<
+  { create(opts: SandboxOptions, spec: InitSpec): Promise<SandboxLike> }
+> {
+  const mod = await import("./kernel/sandbox_impl.ts");
+  return mod.Sandbox;
+}
+
+const BOOT_FLAGS: readonly FlagDef[] = [
+  { name: "bundle", kind: "string", default: "", help: "absolute path of the bundle" },
+  { name: "id", kind: "string", default: "", help: "container id" },
+  { name: "gofer-fd", kind: "string", default: "-1", help: "LISAFS socket to the gofer" },
+  { name: "ready-fd", kind: "string", default: "-1", help: "pipe to report readiness on" },
+];
+
+/** Converts a Linux wait status into a shell-style exit status (128+signal when killed). */
+export function exitStatusOf(waitStatus: number): number {
+  const sig = waitStatus & 0x7f;
+  if (sig !== 0 && sig !== 0x7f) return 128 + sig;
+  return (waitStatus >> 8) & 0xff;
+}
+
+/** Resolves `--debug-log`: a directory (ending in "/") gets one file per process. */
+export function debugLogPath(flag: string, id: string, role: string): string {
+  if (flag === "") return "";
+  const expanded = flag.replaceAll("%ID%", id).replaceAll("%COMMAND%", role);
+  return expanded.endsWith("/") ? join(expanded, `runsc.${id}.${role}.log`) : expanded;
+}
+
+/** Entry point of `runsc boot`; returns the process exit code. */
+export async function bootMain(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, [...GLOBAL_FLAGS, ...BOOT_FLAGS], {
+    interleaved: true,
+    context: "boot",
+  });
+  const id = str(values, "id");
+  const bundle = str(values, "bundle");
+  const root = str(values, "root");
+  const goferFd = Number(str(values, "gofer-fd"));
+  const readyFd = Number(str(values, "ready-fd"));
+  validateId(id);
+
+  log.prefix = `boot[${id}] `;
+  log.minLevel = bool(values, "debug") ? "debug" : "warning";
+  const debugLog = debugLogPath(str(values, "debug-log"), id, "boot");
+  const logFormat = str(values, "log-format") === "json" ? "json" : "text";
+  if (debugLog) {
+    const fmt = str(values, "debug-log-format") === "json" ? "json" : "text";
+    log.addSink({ path: debugLog, format: fmt });
+  }
+  if (str(values, "log")) log.addSink({ path: str(values, "log"), format: logFormat });
+
+  let readySent = false;
+  const ready = (msg: { ok: true } | { ok: false; error: string }) => {
+    if (readySent || readyFd < 0) return;
+    readySent = true;
+    try {
+      writeAll(readyFd, new TextEncoder().encode(JSON.stringify(msg) + "\n"));
+    } catch (e) {
+      log.warning(`cannot report readiness: ${(e as Error).message}`);
+    }
+    closeFd(readyFd);
+  };
+
+  let sb: SandboxLike;
+  try {
+    const spec = loadSpec(bundle);
+    const Sandbox = await loadSandbox();
+    sb = await Sandbox.create({
+      platform: str(values, "platform") || "ptrace",
+      strace: bool(values, "strace"),
+      log,
+      goferFd,
+      stdio: [0, 1, 2],
+    }, initSpec(spec));
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    log.error(`cannot create sandbox: ${msg}`);
+    ready({ ok: false, error: msg });
+    return 1;
+  }
+
+  let exitStatus: number | undefined;
+  const exited = sb.exited.then((ws) => {
+    exitStatus = exitStatusOf(ws);
+    log.debug(`init exited`, { waitStatus: ws, exitStatus });
+    return exitStatus;
+  });
+
+  let destroyRequested!: () => void;
+  const destroyed = new Promise<void>((r) => destroyRequested = r);
+
+  const handle = async (req: ControlRequest): Promise<Record<string, unknown>> => {
+    log.debug(`control request`, { req });
+    switch (req.cmd) {
+      case "start": {
+        const st = sb.status();
+        if (st !== "created") throw new Error(`cannot start a container that is ${st}`);
+        sb.start();
+        return {};
+      }
+      case "signal": {
+        if (!Number.isInteger(req.signo) || req.signo < 0 || req.signo > 64) {
+          throw new Error(`invalid signal ${req.signo}`);
+        }
+        if (sb.status() === "stopped") throw new Error("container is not running");
+        if (req.signo !== 0) sb.signal(req.signo);
+        return {};
+      }
+      case "wait":
+        return { exitStatus: await exited };
+      case "state": {
+        const status = sb.status();
+        return exitStatus === undefined ? { status } : { status, exitStatus };
+      }
+      case "ps":
+        return { processes: sb.processes() };
+      case "destroy":
+        // Reply first; the boot process ends right after.
+        setTimeout(destroyRequested, 20);
+        return {};
+      default:
+        throw new Error(`unknown request ${JSON.stringify((req as { cmd: unknown }).cmd)}`);
+    }
+  };
+
+  let server;
+  try {
+    server = serveControl(join(root, id, "ctl.sock"), handle);
+  } catch (e) {
+    const msg = `cannot listen on the control socket: ${(e as Error).message}`;
+    log.error(msg);
+    ready({ ok: false, error: msg });
+    sb.destroy();
+    return 1;
+  }
+  ready({ ok: true });
+  log.debug("sandbox created, waiting for start");
+
+  await destroyed;
+  log.debug("destroying sandbox");
+  server.close();
+  try {
+    sb.destroy();
+  } catch (e) {
+    log.warning(`destroy: ${(e as Error).message}`);
+  }
+  return 0;
+}

@@ -1,0 +1,195 @@
+/**
+ * The control socket between the CLI and a running `runsc boot`: a Unix stream socket at
+ * `<root>/<id>/ctl.sock` carrying newline-delimited JSON. Each request line gets one reply line,
+ * in order; `wait` replies only once init has exited.
+ *
+ * The boot process serves it with `serveControl`; the CLI calls `control()`.
+ *
+ * @module
+ */
+
+/** What a client may ask of the sandbox. */
+export type ControlRequest =
+  | { cmd: "start" }
+  /** Deliver `signo` to init (with `all`, to every process of the container). */
+  | { cmd: "signal"; signo: number; all?: boolean }
+  /** Reply when init has exited, with its exit status. */
+  | { cmd: "wait" }
+  | { cmd: "state" }
+  | { cmd: "ps" }
+  /** Kill everything and make the boot process exit after replying. */
+  | { cmd: "destroy" };
+
+/** One process inside the sandbox as `ps` reports it. */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  cmd: string;
+}
+
+/** The success payload of each request. */
+export interface ControlReplies {
+  start: Record<never, never>;
+  signal: Record<never, never>;
+  /** 128+signal when init was killed by a signal, its exit code otherwise. */
+  wait: { exitStatus: number };
+  /** The sandbox's status and, once stopped, init's exit status. */
+  state: { status: "created" | "running" | "stopped"; exitStatus?: number };
+  ps: { processes: ProcessInfo[] };
+  destroy: Record<never, never>;
+}
+
+/** A reply line on the wire. */
+export type ControlReply =
+  | ({ ok: true } & Record<string, unknown>)
+  | { ok: false; error: string };
+
+/** The sandbox answered with an error (the message is the sandbox's). */
+export class ControlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ControlError";
+  }
+}
+
+/** Nobody serves the socket: the boot process is gone, so the container has stopped. */
+export class ControlUnavailable extends Error {
+  constructor(readonly path: string, options?: ErrorOptions) {
+    super(`control socket ${path}: the sandbox is not running`, options);
+    this.name = "ControlUnavailable";
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** Reads newline-delimited lines from a connection until it closes. */
+async function* lines(conn: Deno.Conn): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  const chunk = new Uint8Array(64 * 1024);
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await conn.read(chunk);
+    } catch {
+      n = null;
+    }
+    if (n === null) return;
+    buf += decoder.decode(chunk.subarray(0, n), { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.trim() !== "") yield line;
+    }
+  }
+}
+
+async function writeAllConn(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+/**
+ * Sends one request to the sandbox at `path` and returns its reply payload.
+ * Throws ControlUnavailable when nothing listens there, ControlError when the sandbox refuses.
+ */
+export async function control<C extends ControlRequest["cmd"]>(
+  path: string,
+  req: Extract<ControlRequest, { cmd: C }>,
+): Promise<ControlReplies[C]> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+  } catch (e) {
+    throw new ControlUnavailable(path, { cause: e });
+  }
+  try {
+    await writeAllConn(conn, encoder.encode(JSON.stringify(req) + "\n"));
+    for await (const line of lines(conn)) {
+      const reply = JSON.parse(line) as ControlReply;
+      if (!reply.ok) throw new ControlError(reply.error);
+      const { ok: _, ...payload } = reply;
+      return payload as unknown as ControlReplies[C];
+    }
+    // The boot process went away before answering: for destroy that is the answer.
+    if (req.cmd === "destroy") return {} as ControlReplies[C];
+    throw new ControlUnavailable(path);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** Handles one request; throw to reply `{ok:false,error}` with the error's message. */
+export type ControlHandler = (req: ControlRequest) => Promise<Record<string, unknown>>;
+
+/** A running control server. */
+export interface ControlServer {
+  /** Stops accepting and closes every connection. */
+  close(): void;
+  /** Settles when the accept loop has ended. */
+  readonly done: Promise<void>;
+}
+
+/**
+ * Serves the control protocol at `path` (a stale socket file there is replaced). Requests on one
+ * connection are answered in order; connections are independent, so a pending `wait` does not
+ * hold up `state` from another client.
+ */
+export function serveControl(path: string, handler: ControlHandler): ControlServer {
+  try {
+    Deno.removeSync(path);
+  } catch { /* none there */ }
+  const listener = Deno.listen({ transport: "unix", path });
+  const conns = new Set<Deno.Conn>();
+  const serveConn = async (conn: Deno.Conn) => {
+    conns.add(conn);
+    try {
+      for await (const line of lines(conn)) {
+        let reply: ControlReply;
+        try {
+          const req = JSON.parse(line) as ControlRequest;
+          if (typeof req !== "object" || req === null || typeof req.cmd !== "string") {
+            throw new Error(`malformed request ${line.slice(0, 80)}`);
+          }
+          reply = { ok: true, ...(await handler(req)) };
+        } catch (e) {
+          reply = { ok: false, error: e instanceof Error ? e.message : String(e) };
+        }
+        try {
+          await writeAllConn(conn, encoder.encode(JSON.stringify(reply) + "\n"));
+        } catch {
+          return; // the client went away
+        }
+      }
+    } finally {
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+  };
+  const done = (async () => {
+    try {
+      for await (const conn of listener) serveConn(conn);
+    } catch { /* closed */ }
+  })();
+  return {
+    close() {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      try {
+        Deno.removeSync(path);
+      } catch { /* already gone */ }
+    },
+    done,
+  };
+}

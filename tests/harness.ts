@@ -1,0 +1,206 @@
+/**
+ * Shared helpers for the tests: the deno binary, test programs compiled from tests/progs/*.c
+ * (static, cached by source hash), OCI bundles in temporary directories, and running runsc
+ * (main.ts from source) as a subprocess.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const REPO: string = dirname(dirname(fileURLToPath(import.meta.url)));
+/** main.ts, run from source. */
+export const MAIN: string = join(REPO, "main.ts");
+/** The deno binary running the tests. */
+export const DENO: string = Deno.execPath();
+/** Where compiled test programs are cached. */
+export const CACHE_DIR: string = Deno.env.get("RUNSC_TEST_CACHE") ?? join(REPO, ".cache", "progs");
+
+/** Whether the tests run as root (the lifecycle tests need it). */
+export const IS_ROOT: boolean = Deno.uid() === 0;
+
+async function sha256(data: Uint8Array<ArrayBuffer> | string): Promise<string> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** How to build a test program. */
+export interface CompileOptions {
+  /** Build a static PIE (`-static-pie`) instead of a static executable. */
+  pie?: boolean;
+  /** Extra gcc flags. */
+  flags?: string[];
+}
+
+/**
+ * Compiles tests/progs/<name>.c with `gcc -static -O2` (or `-static-pie`) and returns the
+ * executable's path. Results are cached by the hash of the source and flags.
+ */
+export async function compileProg(name: string, opts: CompileOptions = {}): Promise<string> {
+  const src = join(REPO, "tests", "progs", `${name}.c`);
+  const source = await Deno.readFile(src);
+  const flags = [opts.pie ? "-static-pie" : "-static", "-O2", ...(opts.flags ?? [])];
+  const key = (await sha256(new TextDecoder().decode(source) + "\0" + flags.join(" "))).slice(0, 16);
+  const out = join(CACHE_DIR, `${name}${opts.pie ? "-pie" : ""}-${key}`);
+  try {
+    await Deno.stat(out);
+    return out;
+  } catch { /* not built yet */ }
+  await Deno.mkdir(CACHE_DIR, { recursive: true });
+  const tmp = `${out}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const r = await new Deno.Command("gcc", {
+    args: [...flags, "-o", tmp, src],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!r.success) {
+    throw new Error(`gcc ${name}.c failed:\n${new TextDecoder().decode(r.stderr)}`);
+  }
+  await Deno.rename(tmp, out);
+  return out;
+}
+
+/** What goes into a test bundle. */
+export interface BundleOptions {
+  /** process.args; args[0] is the program's path inside the rootfs. */
+  args: string[];
+  /** Files to put in rootfs: path inside rootfs -> host file to copy, or contents. */
+  files?: Record<string, string | { text: string; mode?: number }>;
+  env?: string[];
+  cwd?: string;
+  /** Changes applied to config.json after the defaults (a shallow merge at the top level). */
+  config?: Record<string, unknown>;
+  /** Raw text to write as config.json instead of a generated one. */
+  rawConfig?: string;
+}
+
+/** A bundle on disk; `cleanup()` removes it. */
+export interface Bundle {
+  dir: string;
+  rootfs: string;
+  config: Record<string, unknown>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Makes a bundle in a temporary directory: rootfs/ with the given files (copied, mode kept or
+ * set) and a config.json running `args`.
+ */
+export async function makeBundle(opts: BundleOptions): Promise<Bundle> {
+  const dir = await Deno.makeTempDir({ prefix: "runsc-bundle-" });
+  const rootfs = join(dir, "rootfs");
+  await Deno.mkdir(rootfs);
+  for (const [path, src] of Object.entries(opts.files ?? {})) {
+    const dest = join(rootfs, path);
+    await Deno.mkdir(dirname(dest), { recursive: true });
+    if (typeof src === "string") {
+      await Deno.copyFile(src, dest);
+      await Deno.chmod(dest, 0o755);
+    } else {
+      await Deno.writeTextFile(dest, src.text, { mode: src.mode ?? 0o644 });
+    }
+  }
+  const config: Record<string, unknown> = {
+    ociVersion: "1.1.0",
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: opts.args,
+      env: opts.env ?? ["PATH=/usr/bin:/bin"],
+      cwd: opts.cwd ?? "/",
+    },
+    root: { path: "rootfs", readonly: true },
+    hostname: "runsc-test",
+    mounts: [],
+    ...opts.config,
+  };
+  await Deno.writeTextFile(
+    join(dir, "config.json"),
+    opts.rawConfig ?? JSON.stringify(config, null, 2),
+  );
+  return { dir, rootfs, config, cleanup: () => Deno.remove(dir, { recursive: true }) };
+}
+
+/** The outcome of one runsc invocation. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for one runsc invocation. */
+export interface RunscOptions {
+  /** Working directory (default: the repository). */
+  cwd?: string;
+  /** Give up and kill it after this long (default 60 s). */
+  timeoutMs?: number;
+  /** Text fed to its stdin (default: none, stdin is /dev/null). */
+  stdin?: string;
+}
+
+/** Runs `deno run -A main.ts ...args` and captures its output and exit code. */
+export async function runsc(args: string[], opts: RunscOptions = {}): Promise<RunResult> {
+  const child = new Deno.Command(DENO, {
+    args: ["run", "-A", "--quiet", MAIN, ...args],
+    cwd: opts.cwd ?? REPO,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, opts.timeoutMs ?? 60_000);
+  try {
+    const r = await child.output();
+    const dec = new TextDecoder();
+    return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A temporary `--root` for one test; `cleanup()` force-deletes what is left and removes it. */
+export interface TestRoot {
+  root: string;
+  /** runsc with `--root <root>` and `extra` global flags before `args`. */
+  runsc(args: string[], opts?: RunscOptions, extra?: string[]): Promise<RunResult>;
+  cleanup(): Promise<void>;
+}
+
+/** Makes a temporary state root (under /tmp, short enough for Unix socket paths). */
+export async function makeRoot(): Promise<TestRoot> {
+  const root = await Deno.makeTempDir({ prefix: "runsc-root-" });
+  const t: TestRoot = {
+    root,
+    runsc: (args, opts, extra = []) => runsc(["--root", root, ...extra, ...args], opts),
+    async cleanup() {
+      try {
+        for (const e of Deno.readDirSync(root)) {
+          if (e.isDirectory) await runsc(["--root", root, "delete", "--force", e.name]);
+        }
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
+    },
+  };
+  return t;
+}
+
+/** Lists a directory's entries (empty when it does not exist). */
+export function listDir(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,5 @@
+// Spins forever; the test kills it.
+int main(void) {
+  for (;;) {
+  }
+}
