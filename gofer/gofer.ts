@@ -4,8 +4,8 @@
  * until the Sentry closes it.
  *
  * Flags: `--bundle <dir>` (absolute), `--sock-fd <n>` (a connected SOCK_STREAM Unix socket),
- * and the global `--debug`, `--debug-log <path>`, `--log <path>`, `--log-format text|json`.
- * The gofer never writes to its stdout or stderr.
+ * `--id <container>` (for log paths: `%ID%` and `%COMMAND%` are replaced), and the global
+ * `--debug`, `--debug-log <path>`, `--log <path>`, `--log-format text|json`. The gofer never writes to its stdout or stderr.
  *
  * @module
  */
@@ -52,12 +52,14 @@ export function readBundleRoot(bundle: string): GoferRoot {
 
 function configureLog(
   values: { debug?: boolean; "debug-log"?: string; log?: string; "log-format"?: string },
+  id: string,
 ): void {
   const format = values["log-format"] === "json" ? "json" : "text";
   if (values.debug) log.minLevel = "debug";
   for (const p of [values.log, values["debug-log"]]) {
     if (!p) continue;
-    let path = p;
+    // gVisor's log path patterns.
+    let path = p.replaceAll("%ID%", id).replaceAll("%COMMAND%", "gofer");
     try {
       if (Deno.statSync(p).isDirectory) path = join(p, "runsc.gofer.log");
     } catch { /* a file to be created */ }
@@ -84,6 +86,7 @@ export async function goferMain(args: string[]): Promise<number> {
       "debug-log": { type: "string" },
       log: { type: "string" },
       "log-format": { type: "string" },
+      id: { type: "string" },
     },
   });
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
@@ -92,7 +95,7 @@ export async function goferMain(args: string[]): Promise<number> {
     "debug-log": str(values["debug-log"]),
     log: str(values.log),
     "log-format": str(values["log-format"]),
-  });
+  }, str(values.id) ?? "");
   let rootFd = -1;
   let sock = -1;
   try {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { Errno } from "../../host/errno.ts";
-import { closeFd, preadFd } from "../../host/libc.ts";
+import { closeFd, libc, pipe, preadFd } from "../../host/libc.ts";
+import { hostKill, W, waitpid } from "../../host/spawn.ts";
 import {
+  O_CLOEXEC,
   O_RDONLY,
   O_RDWR,
   O_TRUNC,
@@ -224,4 +226,35 @@ Deno.test("an oversized payloadLen is answered with EMSGSIZE, then the gofer clo
     assert.equal(decode(ErrorResp, r.payload).errno, 90 /* EMSGSIZE */);
     assert.equal(recvMessage(g.sock, MAX_MESSAGE_SIZE), null, "then end of stream");
   });
+});
+
+Deno.test("descriptors sent by the client are dropped, not kept", async () => {
+  await withGofer({}, (c, g) => {
+    const { root } = c.mount();
+    const [r, w] = pipe(O_CLOEXEC);
+    sendMessage(g.sock, MID.FStat, encode(MESSAGES[MID.FStat].req, { fd: root }), [w]);
+    closeFd(w);
+    const resp = recvMessage(g.sock, MAX_MESSAGE_SIZE);
+    assert.equal(resp?.mid, MID.FStat);
+    // The gofer closed its copy of the write end: the pipe reads end of file.
+    const buf = new Uint8Array(1);
+    assert.equal(Number(libc.symbols.read(r, buf, 1n)), 0);
+    closeFd(r);
+  });
+});
+
+Deno.test("the client reports a gofer that went away as EIO", () => {
+  const g = new GoferProcess(false);
+  try {
+    const c = new LisafsClient(g.sock);
+    const { root } = c.mount();
+    hostKill(g.pid, 9);
+    // Reap it first, so that the call cannot race with a still-running gofer.
+    const st = waitpid(g.pid, 0);
+    assert.equal(st && W.termSig(st.raw), 9);
+    assertErrno(() => c.fstat(root), Errno.EIO);
+  } finally {
+    closeFd(g.sock);
+    Deno.removeSync(g.bundle, { recursive: true });
+  }
 });
