@@ -43,7 +43,10 @@ export async function compileProg(name: string, opts: CompileOptions = {}): Prom
   const src = join(REPO, "tests", "progs", `${name}.c`);
   const source = await Deno.readFile(src);
   const flags = [opts.pie ? "-static-pie" : "-static", "-O2", ...(opts.flags ?? [])];
-  const key = (await sha256(new TextDecoder().decode(source) + "\0" + flags.join(" "))).slice(0, 16);
+  const key = (await sha256(new TextDecoder().decode(source) + "\0" + flags.join(" "))).slice(
+    0,
+    16,
+  );
   const out = join(CACHE_DIR, `${name}${opts.pie ? "-pie" : ""}-${key}`);
   try {
     await Deno.stat(out);
@@ -139,12 +142,23 @@ export interface RunscOptions {
   timeoutMs?: number;
   /** Text fed to its stdin (default: none, stdin is /dev/null). */
   stdin?: string;
+  /**
+   * Send stdout to this file and stderr to `<file>.err` instead of pipes. Needed for `create`
+   * and `run --detach`: the sandbox inherits the CLI's stdio and keeps it open after the CLI
+   * exits, so a pipe would not reach EOF until the container is deleted. The result's stdout
+   * and stderr hold what the files contain when the CLI exits.
+   */
+  outputFile?: string;
 }
 
 /** Runs `deno run -A main.ts ...args` and captures its output and exit code. */
 export async function runsc(args: string[], opts: RunscOptions = {}): Promise<RunResult> {
-  const child = new Deno.Command(DENO, {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
+  const argv = [DENO, "run", "-A", "--quiet", MAIN, ...args];
+  const file = opts.outputFile;
+  const child = new Deno.Command(file ? "/bin/sh" : DENO, {
+    args: file
+      ? ["-c", 'out="$1"; shift; exec "$@" >>"$out" 2>>"$out.err"', "sh", file, ...argv]
+      : argv.slice(1),
     cwd: opts.cwd ?? REPO,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
@@ -163,6 +177,9 @@ export async function runsc(args: string[], opts: RunscOptions = {}): Promise<Ru
   try {
     const r = await child.output();
     const dec = new TextDecoder();
+    if (file) {
+      return { code: r.code, stdout: readOr(file), stderr: readOr(`${file}.err`) };
+    }
     return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
   } finally {
     clearTimeout(timer);
@@ -194,6 +211,25 @@ export async function makeRoot(): Promise<TestRoot> {
     },
   };
   return t;
+}
+
+/** A file's text, or "" when it does not exist. */
+export function readOr(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/** Polls `cond` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. */
+export async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return cond();
 }
 
 /** Lists a directory's entries (empty when it does not exist). */
