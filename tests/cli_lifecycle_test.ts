@@ -1,0 +1,240 @@
+/**
+ * Container lifecycles through the CLI, with programs from tests/progs running in the Sentry:
+ * create/state/start/wait/delete, run and its exit status, kill, two containers at once, and
+ * create failing cleanly on a missing or non-ELF executable.
+ *
+ * These need root (ptrace of the sandbox's stub processes) and the Sentry
+ * (sentry/kernel/sandbox_impl.ts); without them they are skipped with the reason.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  compileProg,
+  IS_ROOT,
+  listDir,
+  makeBundle,
+  makeRoot,
+  readOr,
+  REPO,
+  type TestRoot,
+  waitFor,
+} from "./harness.ts";
+
+function sentryBuilt(): boolean {
+  try {
+    Deno.statSync(join(REPO, "sentry", "kernel", "sandbox_impl.ts"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const SKIP = !IS_ROOT
+  ? "needs root"
+  : !sentryBuilt()
+  ? "the Sentry (sentry/kernel/sandbox_impl.ts) is not built yet"
+  : "";
+if (SKIP) console.warn(`cli_lifecycle_test: skipped: ${SKIP}`);
+
+function lifecycleTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: SKIP !== "", sanitizeResources: false, sanitizeOps: false, fn });
+}
+
+/** Whether `pid` is a live process (zombies count as gone). */
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function state(t: TestRoot, id: string): Promise<{ status: string; pid: number }> {
+  const r = await t.runsc(["state", id]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+lifecycleTest("create, state, start, wait, state, delete run hello in the sandbox", async () => {
+  const hello = await compileProg("hello");
+  const t = await makeRoot();
+  const b = await makeBundle({
+    args: ["/bin/hello", "one", "two"],
+    files: { "/bin/hello": hello },
+    env: ["PATH=/bin", "FOO=bar"],
+  });
+  const out = join(b.dir, "out");
+  try {
+    const pidFile = join(b.dir, "pid");
+    const c = await t.runsc(
+      ["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"],
+      { outputFile: out },
+    );
+    assert.equal(c.code, 0, c.stderr);
+    const created = await state(t, "c1");
+    assert.equal(created.status, "created");
+    assert.equal(Number(readOr(pidFile)), created.pid);
+    assert.ok(created.pid > 0);
+
+    const s = await t.runsc(["start", "c1"]);
+    assert.equal(s.code, 0, s.stderr);
+    const w = await t.runsc(["wait", "c1"]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.deepEqual(JSON.parse(w.stdout), { id: "c1", exitStatus: 0 });
+    assert.equal((await state(t, "c1")).status, "stopped");
+
+    const again = await t.runsc(["start", "c1"]);
+    assert.equal(again.code, 128);
+    assert.match(again.stderr, /cannot start container "c1" in state stopped/);
+
+    const d = await t.runsc(["delete", "c1"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.deepEqual(listDir(t.root), []);
+    assert.ok(
+      await waitFor(() => !Deno.statSync(`/proc/${created.pid}`).isDirectory, 5000).catch(() =>
+        true
+      ),
+    );
+
+    const text = readOr(out);
+    assert.match(text, /^hello, world$/m);
+    assert.match(text, /^argv\[0\]=\/bin\/hello$/m);
+    assert.match(text, /^argv\[2\]=two$/m);
+    assert.match(text, /^cwd=\/$/m);
+    assert.match(text, /^FOO=bar$/m);
+  } finally {
+    await b.cleanup();
+    await t.cleanup();
+  }
+});
+
+lifecycleTest("run exits with the program's exit status", async () => {
+  const prog = await compileProg("exit_code");
+  const t = await makeRoot();
+  try {
+    for (const code of [0, 3, 255]) {
+      const b = await makeBundle({
+        args: ["/exit_code", String(code)],
+        files: { "/exit_code": prog },
+      });
+      try {
+        const r = await t.runsc(["run", "--bundle", b.dir, `e${code}`]);
+        assert.equal(r.code, code, r.stderr);
+        assert.deepEqual(listDir(t.root), [], "run deletes the container");
+      } finally {
+        await b.cleanup();
+      }
+    }
+  } finally {
+    await t.cleanup();
+  }
+});
+
+lifecycleTest("run prints the output of a static-pie program", async () => {
+  const hello = await compileProg("hello", { pie: true });
+  const t = await makeRoot();
+  const b = await makeBundle({ args: ["/hello"], files: { "/hello": hello }, env: ["FOO=pie"] });
+  try {
+    const r = await t.runsc(["run", "--bundle", b.dir, "pie"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^hello, world$/m);
+    assert.match(r.stdout, /^FOO=pie$/m);
+  } finally {
+    await b.cleanup();
+    await t.cleanup();
+  }
+});
+
+lifecycleTest("kill KILL stops a spinning program with status 137", async () => {
+  const spin = await compileProg("spin");
+  const t = await makeRoot();
+  const b = await makeBundle({ args: ["/spin"], files: { "/spin": spin } });
+  try {
+    const r = await t.runsc(["run", "--detach", "--bundle", b.dir, "s1"], {
+      outputFile: join(b.dir, "out"),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await state(t, "s1")).status, "running");
+
+    const refused = await t.runsc(["delete", "s1"]);
+    assert.equal(refused.code, 128);
+    assert.match(refused.stderr, /not stopped: running/);
+
+    const k = await t.runsc(["kill", "s1", "KILL"]);
+    assert.equal(k.code, 0, k.stderr);
+    const w = await t.runsc(["wait", "s1"]);
+    assert.deepEqual(JSON.parse(w.stdout), { id: "s1", exitStatus: 137 });
+    assert.equal((await state(t, "s1")).status, "stopped");
+    const k2 = await t.runsc(["kill", "s1"]);
+    assert.equal(k2.code, 128);
+    assert.match(k2.stderr, /is not running/);
+    assert.equal((await t.runsc(["delete", "s1"])).code, 0);
+  } finally {
+    await b.cleanup();
+    await t.cleanup();
+  }
+});
+
+lifecycleTest("two containers run at once and are listed; delete --force ends both", async () => {
+  const spin = await compileProg("spin");
+  const t = await makeRoot();
+  const b = await makeBundle({ args: ["/spin"], files: { "/spin": spin } });
+  try {
+    const [a, c] = await Promise.all(
+      ["a", "b"].map((id) =>
+        t.runsc(["run", "-d", "--bundle", b.dir, id], { outputFile: join(b.dir, `out-${id}`) })
+      ),
+    );
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(c.code, 0, c.stderr);
+    const list = await t.runsc(["list", "--format=json"]);
+    const rows = JSON.parse(list.stdout) as { id: string; status: string; pid: number }[];
+    assert.deepEqual(rows.map((r) => [r.id, r.status]), [["a", "running"], ["b", "running"]]);
+    assert.notEqual(rows[0].pid, rows[1].pid);
+    const quiet = await t.runsc(["list", "-q"]);
+    assert.equal(quiet.stdout, "a\nb\n");
+    const ps = await t.runsc(["ps", "a"]);
+    assert.equal(ps.code, 0, ps.stderr);
+    assert.match(ps.stdout, /spin/);
+
+    const d = await t.runsc(["delete", "--force", "a", "b"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.deepEqual(listDir(t.root), []);
+    for (const r of rows) {
+      assert.ok(await waitFor(() => !alive(r.pid), 5000), `boot ${r.pid} is gone`);
+    }
+  } finally {
+    await b.cleanup();
+    await t.cleanup();
+  }
+});
+
+lifecycleTest("create fails cleanly when the executable is missing or not ELF", async () => {
+  const t = await makeRoot();
+  const missing = await makeBundle({ args: ["/nope"] });
+  const text = await makeBundle({
+    args: ["/script"],
+    files: { "/script": { text: "just some text\n", mode: 0o755 } },
+  });
+  try {
+    const m = await t.runsc(["create", "--bundle", missing.dir, "m"], {
+      outputFile: join(missing.dir, "out"),
+    });
+    assert.equal(m.code, 128);
+    assert.match(m.stderr, /\/nope/);
+    assert.deepEqual(listDir(t.root), []);
+
+    const x = await t.runsc(["create", "--bundle", text.dir, "x"], {
+      outputFile: join(text.dir, "out"),
+    });
+    assert.equal(x.code, 128);
+    assert.match(x.stderr, /\/script/);
+    assert.deepEqual(listDir(t.root), []);
+  } finally {
+    await missing.cleanup();
+    await text.cleanup();
+    await t.cleanup();
+  }
+});
