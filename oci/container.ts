@@ -27,6 +27,8 @@ const O_RDWR = 2;
 const AT_FDCWD = -100;
 const WNOHANG = 1;
 const SIGKILL = 9;
+/** sun_path holds 108 bytes including the terminating NUL. */
+const UNIX_PATH_MAX = 107;
 
 /** How long create waits for the sandbox to report that it is ready. */
 const READY_TIMEOUT_MS = 120_000;
@@ -133,6 +135,12 @@ export async function createContainer(
   const bundle = resolve(opts.bundle);
   const spec = loadSpec(bundle);
   const { store, global } = ctx;
+  const sockPath = store.socketPath(id);
+  if (new TextEncoder().encode(sockPath).length > UNIX_PATH_MAX) {
+    throw new CliError(
+      `control socket path ${sockPath} is longer than ${UNIX_PATH_MAX} bytes; use a shorter --root or id`,
+    );
+  }
   using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));
   void lock;
   let goferPid = 0;
@@ -181,6 +189,8 @@ export async function createContainer(
       setsid: true,
     });
     log.debug(`started gofer ${goferPid} and boot ${bootPid}`, { id });
+    // Recorded at once, so that `delete --force` can clean up after a create that was killed.
+    store.write({ ...store.read(id), pid: bootPid, goferPid });
     for (const fd of [goferEnd, bootEnd, readyWrite, devNull]) closeFd(fd);
     fds.length = 0;
     fds.push(readyRead);

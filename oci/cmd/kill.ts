@@ -24,6 +24,8 @@ export const killCommand: Command = {
     if (signo === null) throw new CliError(`invalid signal "${sigArg}"`);
     const st = ctx.store.read(id);
     const { status } = await liveStatus(ctx, st);
+    // As runc: --all on a stopped container is not an error (cleanup calls it blindly).
+    if (status === "stopped" && bool(flags, "all")) return 0;
     if (status !== "created" && status !== "running") {
       throw new CliError(`container "${id}" is not running (${status})`);
     }
