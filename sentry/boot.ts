@@ -9,7 +9,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { closeFd, writeAll } from "../host/libc.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
@@ -75,11 +75,16 @@ export async function bootMain(args: string[]): Promise<number> {
   log.minLevel = bool(values, "debug") ? "debug" : "warning";
   const debugLog = debugLogPath(str(values, "debug-log"), id, "boot");
   const logFormat = str(values, "log-format") === "json" ? "json" : "text";
-  if (debugLog) {
-    const fmt = str(values, "debug-log-format") === "json" ? "json" : "text";
-    log.addSink({ path: debugLog, format: fmt });
-  }
-  if (str(values, "log")) log.addSink({ path: str(values, "log"), format: logFormat });
+  const addSink = (path: string, format: "text" | "json") => {
+    try {
+      Deno.mkdirSync(dirname(path), { recursive: true });
+      log.addSink({ path, format });
+    } catch {
+      // A log that cannot be opened must not stop the sandbox (and stdio is the container's).
+    }
+  };
+  if (debugLog) addSink(debugLog, str(values, "debug-log-format") === "json" ? "json" : "text");
+  if (str(values, "log")) addSink(str(values, "log"), logFormat);
 
   let readySent = false;
   const ready = (msg: { ok: true } | { ok: false; error: string }) => {
