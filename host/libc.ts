@@ -27,6 +27,14 @@ export const libc = Deno.dlopen("libc.so.6", {
   close: { parameters: ["i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // A read that may wait (a terminal, a pipe): made on a runtime thread so that the Sentry's
+  // event loop keeps running other tasks meanwhile.
+  read_async: {
+    name: "read",
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
   pread: { parameters: ["i32", "buffer", "usize", I64], result: "isize" },
   pwrite: { parameters: ["i32", "buffer", "usize", I64], result: "isize" },
   openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },

@@ -1,0 +1,117 @@
+/**
+ * The initial process stack: argument and environment strings, the auxiliary vector, and the
+ * pointer arrays, laid out as Linux's create_elf_tables does, so that a C runtime reads them
+ * where it expects.
+ *
+ * @module
+ */
+
+import type { MemoryManager } from "../mm/mm.ts";
+
+export const AT = {
+  NULL: 0,
+  PHDR: 3,
+  PHENT: 4,
+  PHNUM: 5,
+  PAGESZ: 6,
+  BASE: 7,
+  FLAGS: 8,
+  ENTRY: 9,
+  UID: 11,
+  EUID: 12,
+  GID: 13,
+  EGID: 14,
+  PLATFORM: 15,
+  HWCAP: 16,
+  CLKTCK: 17,
+  SECURE: 23,
+  RANDOM: 25,
+  HWCAP2: 26,
+  EXECFN: 31,
+  SYSINFO_EHDR: 33,
+  MINSIGSTKSZ: 51,
+} as const;
+
+/** The host's own auxv values that describe the CPU, which the application sees unchanged. */
+function hostAuxv(): Map<number, bigint> {
+  const m = new Map<number, bigint>();
+  try {
+    const b = Deno.readFileSync("/proc/self/auxv");
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (let o = 0; o + 16 <= b.length; o += 16) {
+      m.set(Number(v.getBigUint64(o, true)), v.getBigUint64(o + 8, true));
+    }
+  } catch {
+    // Without /proc the CPU capability words stay 0; the C library then probes CPUID itself.
+  }
+  return m;
+}
+
+let cachedHostAuxv: Map<number, bigint> | undefined;
+
+export interface StackImage {
+  argv: string[];
+  envp: string[];
+  execfn: string;
+  /** Pairs for the auxiliary vector, not counting the ones added here. */
+  auxv: [number, bigint][];
+}
+
+/**
+ * Writes the initial stack below `top` and returns the stack pointer, which points at argc.
+ */
+export function setupStack(mm: MemoryManager, top: bigint, img: StackImage): bigint {
+  cachedHostAuxv ??= hostAuxv();
+  const enc = new TextEncoder();
+  let sp = top;
+  const push = (bytes: Uint8Array): bigint => {
+    sp -= BigInt(bytes.length);
+    mm.copyOut(sp, bytes);
+    return sp;
+  };
+  const pushString = (s: string): bigint => {
+    const b = enc.encode(s);
+    const z = new Uint8Array(b.length + 1);
+    z.set(b);
+    return push(z);
+  };
+  sp -= 8n; // end marker, as Linux leaves one word of zeroes at the very top
+  const execfn = pushString(img.execfn);
+  const envPtrs = img.envp.map(pushString);
+  const argPtrs = img.argv.map(pushString);
+  const platform = pushString("x86_64");
+  sp &= ~15n;
+  const random = push(crypto.getRandomValues(new Uint8Array(16)));
+
+  const auxv: [number, bigint][] = [
+    ...img.auxv,
+    [AT.PAGESZ, 4096n],
+    [AT.CLKTCK, 100n],
+    [AT.HWCAP, cachedHostAuxv.get(AT.HWCAP) ?? 0n],
+    [AT.HWCAP2, cachedHostAuxv.get(AT.HWCAP2) ?? 0n],
+    [AT.PLATFORM, platform],
+    [AT.RANDOM, random],
+    [AT.EXECFN, execfn],
+    [AT.SECURE, 0n],
+  ];
+  const minsig = cachedHostAuxv.get(AT.MINSIGSTKSZ);
+  if (minsig !== undefined) auxv.push([AT.MINSIGSTKSZ, minsig]);
+  auxv.push([AT.NULL, 0n]);
+
+  // argc, argv[], NULL, envp[], NULL, auxv pairs: align so that sp ends 16-byte aligned.
+  const words = 1 + argPtrs.length + 1 + envPtrs.length + 1 + auxv.length * 2;
+  sp &= ~15n;
+  if (words % 2 === 1) sp -= 8n;
+  const table = new BigUint64Array(words);
+  let i = 0;
+  table[i++] = BigInt(img.argv.length);
+  for (const p of argPtrs) table[i++] = p;
+  table[i++] = 0n;
+  for (const p of envPtrs) table[i++] = p;
+  table[i++] = 0n;
+  for (const [k, v] of auxv) {
+    table[i++] = BigInt(k);
+    table[i++] = v;
+  }
+  return push(new Uint8Array(table.buffer));
+}

@@ -1,0 +1,158 @@
+/**
+ * The system call table, as data: number -> name, handler, support status and the shape of
+ * the arguments for --strace. Each family file (sys_*.ts) describes its calls; numbers with no
+ * handler answer ENOSYS. The compatibility list is generated from this table.
+ *
+ * @module
+ */
+
+import { Errno, errnoName } from "../../host/errno.ts";
+import type { Task } from "../kernel/task.ts";
+import { SysError } from "./errors.ts";
+import { SYSCALL_NAMES } from "./linux64.ts";
+import { syscalls as mmap } from "./sys_mmap.ts";
+import { syscalls as readWrite } from "./sys_read_write.ts";
+import { syscalls as thread } from "./sys_thread.ts";
+import { syscalls as identity } from "./sys_identity.ts";
+import { syscalls as tls } from "./sys_tls.ts";
+import { syscalls as rlimit } from "./sys_rlimit.ts";
+import { syscalls as utsname } from "./sys_utsname.ts";
+import { syscalls as random } from "./sys_random.ts";
+import { syscalls as stat } from "./sys_stat.ts";
+import { syscalls as ioctl } from "./sys_ioctl.ts";
+import { syscalls as file } from "./sys_file.ts";
+
+export type SyscallReturn = number | bigint;
+/** Every handler: decode arguments from the task's registers, work, return a value. */
+export type SyscallHandler = (t: Task) => SyscallReturn | Promise<SyscallReturn>;
+export type Support = "supported" | "partial" | "unimplemented";
+
+/**
+ * How --strace prints an argument: d decimal, x hex, s path string, b buffer whose length is
+ * the next argument (printed after the call for reads), i the return value only.
+ */
+export type ArgKind = "d" | "x" | "s" | "b" | "o";
+
+export interface SyscallDef {
+  handler?: SyscallHandler;
+  support?: Support;
+  /** What is missing for partial support, or why it is not implemented. */
+  note?: string;
+  args?: ArgKind[];
+}
+
+export interface SyscallEntry extends SyscallDef {
+  nr: number;
+  name: string;
+  support: Support;
+}
+
+const families: Record<string, SyscallDef>[] = [
+  readWrite,
+  mmap,
+  thread,
+  identity,
+  tls,
+  rlimit,
+  utsname,
+  random,
+  stat,
+  ioctl,
+  file,
+];
+
+function buildTable(): SyscallEntry[] {
+  const byName = new Map<string, SyscallDef>();
+  for (const f of families) {
+    for (const [name, def] of Object.entries(f)) {
+      if (byName.has(name)) throw new Error(`syscall ${name} is described twice`);
+      byName.set(name, def);
+    }
+  }
+  const table: SyscallEntry[] = [];
+  SYSCALL_NAMES.forEach((name, nr) => {
+    const def = byName.get(name);
+    byName.delete(name);
+    table[nr] = {
+      ...def,
+      nr,
+      name,
+      support: def?.support ?? (def?.handler ? "supported" : "unimplemented"),
+    };
+  });
+  if (byName.size > 0) throw new Error(`unknown syscalls described: ${[...byName.keys()]}`);
+  return table;
+}
+
+/** The x86-64 table. */
+export const SYSCALL_TABLE: readonly SyscallEntry[] = buildTable();
+
+/** Serves one system call of t: reads its number and arguments, writes its result. */
+export class SyscallDispatcher {
+  constructor(readonly strace: boolean, readonly trace: (line: string) => void) {}
+
+  async dispatch(t: Task): Promise<void> {
+    const nr = t.regs.sysno;
+    const entry = nr >= 0 && nr < SYSCALL_TABLE.length ? SYSCALL_TABLE[nr] : undefined;
+    const before = this.strace ? formatCall(t, entry, nr) : "";
+    let ret: bigint;
+    try {
+      if (!entry?.handler) {
+        ret = -BigInt(Errno.ENOSYS);
+      } else {
+        let r = entry.handler(t);
+        if (r instanceof Promise) r = await r;
+        ret = BigInt(r);
+      }
+    } catch (e) {
+      if (e instanceof SysError) {
+        ret = -BigInt(e.errno);
+      } else {
+        throw e;
+      }
+    }
+    if (this.strace) {
+      const res = ret < 0n && ret > -4096n
+        ? `${ret} ${errnoName(Number(-ret))}`
+        : `${ret >= 0x10000n ? "0x" + ret.toString(16) : ret}`;
+      this.trace(`[${t.tid}] ${before} = ${res}`);
+    }
+    if (!t.exiting) t.regs.setReturn(ret);
+  }
+}
+
+function formatCall(t: Task, entry: SyscallEntry | undefined, nr: number): string {
+  if (!entry) return `syscall_${nr}(...)`;
+  const kinds: ArgKind[] = entry.args ?? ["x", "x", "x"];
+  const parts: string[] = [];
+  for (let i = 0; i < kinds.length; i++) {
+    const v = t.regs.arg(i);
+    switch (kinds[i]) {
+      case "d":
+        parts.push(String(BigInt.asIntN(64, v)));
+        break;
+      case "o":
+        parts.push("0" + v.toString(8));
+        break;
+      case "s":
+        try {
+          parts.push(JSON.stringify(t.mm.copyInString(v, 256)));
+        } catch {
+          parts.push(`0x${v.toString(16)}`);
+        }
+        break;
+      case "b": {
+        const n = Math.min(Number(t.regs.arg(i + 1)), 32);
+        try {
+          parts.push(JSON.stringify(new TextDecoder().decode(t.mm.copyIn(v, n))));
+        } catch {
+          parts.push(`0x${v.toString(16)}`);
+        }
+        break;
+      }
+      default:
+        parts.push(`0x${v.toString(16)}`);
+    }
+  }
+  return `${entry.name}(${parts.join(", ")})`;
+}
