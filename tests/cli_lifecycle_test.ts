@@ -78,6 +78,11 @@ lifecycleTest("create, state, start, wait, state, delete run hello in the sandbo
     assert.equal(Number(readOr(pidFile)), created.pid);
     assert.ok(created.pid > 0);
 
+    const dup = await t.runsc(["create", "--bundle", b.dir, "c1"], { outputFile: out });
+    assert.equal(dup.code, 128);
+    assert.match(dup.stderr, /container with id "c1" already exists/);
+    assert.equal((await state(t, "c1")).status, "created", "the first c1 is untouched");
+
     const s = await t.runsc(["start", "c1"]);
     assert.equal(s.code, 0, s.stderr);
     const w = await t.runsc(["wait", "c1"]);
@@ -171,6 +176,27 @@ lifecycleTest("kill KILL stops a spinning program with status 137", async () => 
     assert.equal(k2.code, 128);
     assert.match(k2.stderr, /is not running/);
     assert.equal((await t.runsc(["delete", "s1"])).code, 0);
+  } finally {
+    await b.cleanup();
+    await t.cleanup();
+  }
+});
+
+lifecycleTest("run exits 128+signal when the program is killed", async () => {
+  const spin = await compileProg("spin");
+  const t = await makeRoot();
+  const b = await makeBundle({ args: ["/spin"], files: { "/spin": spin } });
+  try {
+    const running = t.runsc(["run", "--bundle", b.dir, "r1"]);
+    assert.ok(
+      await waitFor(() => readOr(join(t.root, "r1", "state.json")).includes('"running"'), 30_000),
+      "r1 starts",
+    );
+    const k = await t.runsc(["kill", "r1", "SIGTERM"]);
+    assert.equal(k.code, 0, k.stderr);
+    const r = await running;
+    assert.equal(r.code, 128 + 15, r.stderr);
+    assert.deepEqual(listDir(t.root), []);
   } finally {
     await b.cleanup();
     await t.cleanup();
