@@ -291,11 +291,12 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   const sock = store.socketPath(id);
   if (status === "running") {
     try {
-      await control(sock, { cmd: "signal", signo: SIGKILL, all: true });
+      await control(sock, { cmd: "signal", signo: SIGKILL, all: true }, { timeoutMs: 5000 });
     } catch { /* it may have stopped meanwhile */ }
   }
   try {
-    await control(sock, { cmd: "destroy" });
+    // A wedged sandbox gets a few seconds; then its process is killed below.
+    await control(sock, { cmd: "destroy" }, { timeoutMs: 5000 });
   } catch (e) {
     if (!(e instanceof ControlUnavailable)) log.warning(`destroy ${id}: ${(e as Error).message}`);
   }

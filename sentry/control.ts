@@ -90,13 +90,26 @@ async function writeAllConn(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   while (off < data.length) off += await conn.write(data.subarray(off));
 }
 
+/** The sandbox did not answer in time (it may be wedged; the caller decides what follows). */
+export class ControlTimeout extends ControlError {
+  constructor(readonly path: string, cmd: string, ms: number) {
+    super(`control socket ${path}: no answer to ${cmd} within ${ms / 1000}s`);
+    this.name = "ControlTimeout";
+  }
+}
+
+/** How long requests other than `wait` may take by default. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
 /**
  * Sends one request to the sandbox at `path` and returns its reply payload.
- * Throws ControlUnavailable when nothing listens there, ControlError when the sandbox refuses.
+ * Throws ControlUnavailable when nothing listens there, ControlError when the sandbox refuses,
+ * ControlTimeout after `timeoutMs` (default: none for `wait`, DEFAULT_TIMEOUT_MS otherwise).
  */
 export async function control<C extends ControlRequest["cmd"]>(
   path: string,
   req: Extract<ControlRequest, { cmd: C }>,
+  opts: { timeoutMs?: number } = {},
 ): Promise<ControlReplies[C]> {
   let conn: Deno.UnixConn;
   try {
@@ -104,6 +117,19 @@ export async function control<C extends ControlRequest["cmd"]>(
   } catch (e) {
     throw new ControlUnavailable(path, { cause: e });
   }
+  const close = () => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  const timeoutMs = opts.timeoutMs ?? (req.cmd === "wait" ? 0 : DEFAULT_TIMEOUT_MS);
+  let timedOut = false;
+  const timer = timeoutMs > 0
+    ? setTimeout(() => {
+      timedOut = true;
+      close();
+    }, timeoutMs)
+    : undefined;
   try {
     await writeAllConn(conn, encoder.encode(JSON.stringify(req) + "\n"));
     for await (const line of lines(conn)) {
@@ -112,13 +138,18 @@ export async function control<C extends ControlRequest["cmd"]>(
       const { ok: _, ...payload } = reply;
       return payload as unknown as ControlReplies[C];
     }
+    if (timedOut) throw new ControlTimeout(path, req.cmd, timeoutMs);
     // The boot process went away before answering: for destroy that is the answer.
     if (req.cmd === "destroy") return {} as ControlReplies[C];
     throw new ControlUnavailable(path);
+  } catch (e) {
+    if (timedOut && !(e instanceof ControlTimeout)) {
+      throw new ControlTimeout(path, req.cmd, timeoutMs);
+    }
+    throw e;
   } finally {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
+    clearTimeout(timer);
+    close();
   }
 }
 

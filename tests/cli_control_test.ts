@@ -9,6 +9,7 @@ import {
   control,
   ControlError,
   type ControlRequest,
+  ControlTimeout,
   ControlUnavailable,
   serveControl,
 } from "../sentry/control.ts";
@@ -78,4 +79,20 @@ Deno.test("control() reports an absent sandbox as ControlUnavailable", async () 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("control() gives up on a sandbox that does not answer", async () => {
+  await withServer(
+    (req) => req.cmd === "state" ? new Promise(() => {}) : Promise.resolve({}),
+    async (path) => {
+      await assert.rejects(
+        () => control(path, { cmd: "state" }, { timeoutMs: 100 }),
+        (e) => {
+          assert(e instanceof ControlTimeout);
+          assert.match(e.message, /no answer to state within 0\.1s/);
+          return true;
+        },
+      );
+    },
+  );
 });
