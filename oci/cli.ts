@@ -5,7 +5,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { log } from "../log.ts";
 import { ControlError, ControlUnavailable } from "../sentry/control.ts";
 import { CliError, type Command, type Context } from "./command.ts";
@@ -20,7 +20,7 @@ import { startCommand } from "./cmd/start.ts";
 import { stateCommand } from "./cmd/state.ts";
 import { waitCommand } from "./cmd/wait.ts";
 import { bool, formatFlags, parseFlags, UsageError } from "./flags.ts";
-import { GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
+import { debugLogPath, GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
 import { SpecError } from "./spec.ts";
 import { StateError, StateStore } from "./state.ts";
 
@@ -101,9 +101,6 @@ export async function cliMain(args: string[]): Promise<number> {
     // Errors go to --log for containerd; --debug adds debug messages (and --debug-log).
     log.minLevel = config.debug ? "debug" : "error";
     if (config.log) log.addSink({ path: config.log, format: config.logFormat });
-    if (config.debug && config.debugLog && !config.debugLog.endsWith("/")) {
-      log.addSink({ path: config.debugLog, format: config.debugLogFormat });
-    }
     if (bool(global.values, "alsologtostderr")) log.addSink({ fd: 2, format: "text" });
     logReady = true;
 
@@ -143,6 +140,16 @@ export async function cliMain(args: string[]): Promise<number> {
         }` +
           `\nUsage: runsc ${name} [flags] ${command.usage}`,
       );
+    }
+    if (config.debug && config.debugLog) {
+      // Like boot and gofer: %ID% and %COMMAND% expand, a directory gets one file per role.
+      const path = debugLogPath(config.debugLog, parsed.rest[0] ?? "", name);
+      try {
+        Deno.mkdirSync(dirname(path), { recursive: true });
+        log.addSink({ path, format: config.debugLogFormat });
+      } catch (e) {
+        throw new CliError(`cannot open --debug-log ${path}: ${(e as Error).message}`);
+      }
     }
     const ctx: Context = { global: config, store: new StateStore(resolve(config.root)), out };
     log.debug(`runsc ${name}`, { args });

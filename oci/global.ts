@@ -6,6 +6,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import { bool, type FlagDef, type FlagValues, str } from "./flags.ts";
 
 /** The version this runtime reports. */
@@ -191,4 +192,12 @@ export function globalConfig(v: FlagValues): GlobalConfig {
     strace: bool(v, "strace"),
     passOn,
   };
+}
+
+/** Resolves `--debug-log`: a directory (ending in "/") gets one file per process. */
+export function debugLogPath(flag: string, id: string, role: string): string {
+  if (flag === "") return "";
+  const expanded = flag.replaceAll("%ID%", id).replaceAll("%COMMAND%", role);
+  const file = ["runsc", id, role].filter((p) => p !== "").join(".") + ".log";
+  return expanded.endsWith("/") ? join(expanded, file) : expanded;
 }

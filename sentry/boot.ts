@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { closeFd, writeAll } from "../host/libc.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
-import { GLOBAL_FLAGS } from "../oci/global.ts";
+import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
 import { initSpec, loadSpec } from "../oci/spec.ts";
 import { validateId } from "../oci/state.ts";
 import { type ControlRequest, type ProcessInfo, serveControl } from "./control.ts";
@@ -49,13 +49,6 @@ export function exitStatusOf(waitStatus: number): number {
   const sig = waitStatus & 0x7f;
   if (sig !== 0 && sig !== 0x7f) return 128 + sig;
   return (waitStatus >> 8) & 0xff;
-}
-
-/** Resolves `--debug-log`: a directory (ending in "/") gets one file per process. */
-export function debugLogPath(flag: string, id: string, role: string): string {
-  if (flag === "") return "";
-  const expanded = flag.replaceAll("%ID%", id).replaceAll("%COMMAND%", role);
-  return expanded.endsWith("/") ? join(expanded, `runsc.${id}.${role}.log`) : expanded;
 }
 
 /** Entry point of `runsc boot`; returns the process exit code. */
