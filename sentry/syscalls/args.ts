@@ -28,13 +28,20 @@ export function argI64(t: Task, i: number): bigint {
   return BigInt.asIntN(64, t.regs.arg(i));
 }
 
+/** Linux caps one read or write at MAX_RW_COUNT (2 GiB - 4 KiB). */
+export const MAX_RW_COUNT = 0x7ffff000;
+
 /**
- * Argument i as a byte count for a copy. Counts beyond what one call moves at once are
- * rejected the way Linux rejects them for its own buffers (EINVAL when negative as ssize_t).
+ * Argument i as a byte count for a copy, capped at MAX_RW_COUNT. Callers that take a user
+ * buffer check it with accessOk first, as Linux does, so a huge count over a small buffer is
+ * EFAULT rather than EINVAL.
  */
 export function argSize(t: Task, i: number): number {
-  const v = BigInt.asIntN(64, t.regs.arg(i));
-  if (v < 0n) throw new SysError(Errno.EINVAL);
-  // Linux caps one read or write at MAX_RW_COUNT (2 GiB - 4 KiB).
-  return v > 0x7ffff000n ? 0x7ffff000 : Number(v);
+  const v = t.regs.arg(i);
+  return v > BigInt(MAX_RW_COUNT) ? MAX_RW_COUNT : Number(v);
+}
+
+/** Linux's access_ok: [addr, addr+len) must lie below the top of user memory. */
+export function accessOk(t: Task, addr: bigint, len: bigint): void {
+  if (len > t.mm.maxAddress || addr > t.mm.maxAddress - len) throw new SysError(Errno.EFAULT);
 }

@@ -55,12 +55,12 @@ function getcwd(t: Task): number {
 
 /** Implements Linux syscall readlinkat(2). */
 function readlinkat(t: Task): number {
-  return readlinkCommon(t, argInt(t, 0), argPtr(t, 1), argPtr(t, 2), argSize(t, 3));
+  return readlinkCommon(t, argInt(t, 0), argPtr(t, 1), argPtr(t, 2), argInt(t, 3));
 }
 
 /** Implements Linux syscall readlink(2). */
 function readlink(t: Task): number {
-  return readlinkCommon(t, AT_FDCWD, argPtr(t, 0), argPtr(t, 1), argSize(t, 2));
+  return readlinkCommon(t, AT_FDCWD, argPtr(t, 0), argPtr(t, 1), argInt(t, 2));
 }
 
 export const syscalls: Record<string, SyscallDef> = {

@@ -43,7 +43,6 @@ function mmap(t: Task): bigint {
     throw new SysError(Errno.EINVAL);
   }
   if (length === 0n || !aligned(offset)) throw new SysError(Errno.EINVAL);
-  if ((prot & ~PROT_ALL) !== 0) throw new SysError(Errno.EINVAL);
   if ((flags & MAP_ANONYMOUS) === 0) {
     // File-backed mappings need the VFS's mappable files (the "files and I/O" work).
     throw new SysError(Errno.ENODEV);
@@ -69,7 +68,8 @@ function mmap(t: Task): bigint {
       at = gap;
     }
   }
-  t.mm.mapAnonymous(at, len, prot);
+  // Linux ignores protection bits it does not know in mmap (unlike mprotect).
+  t.mm.mapAnonymous(at, len, prot & PROT_ALL);
   return at;
 }
 

@@ -6,7 +6,7 @@
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { argInt, argPtr, argSize } from "./args.ts";
+import { accessOk, argInt, argPtr, argSize } from "./args.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
 
@@ -23,6 +23,7 @@ function getrandom(t: Task): number {
     throw new SysError(Errno.EINVAL);
   }
   if ((flags & GRND_RANDOM) && (flags & GRND_INSECURE)) throw new SysError(Errno.EINVAL);
+  accessOk(t, argPtr(t, 0), argPtr(t, 1));
   const len = Math.min(argSize(t, 1), MAX);
   const b = new Uint8Array(len);
   // getRandomValues fills at most 65536 bytes at a time.

@@ -6,7 +6,7 @@
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { argInt, argPtr, argSize } from "./args.ts";
+import { accessOk, argInt, argPtr, argSize } from "./args.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
 
@@ -18,6 +18,7 @@ const UIO_MAXIOV = 1024;
 async function read(t: Task): Promise<number> {
   const file = t.fdTable.get(argInt(t, 0));
   const addr = argPtr(t, 1);
+  accessOk(t, addr, argPtr(t, 2));
   const len = Math.min(argSize(t, 2), CHUNK);
   const buf = new Uint8Array(len);
   const n = await file.read(t, buf);
@@ -41,6 +42,7 @@ async function writeAll(t: Task, fd: number, data: Uint8Array<ArrayBuffer>): Pro
 function write(t: Task): Promise<number> {
   const fd = argInt(t, 0);
   t.fdTable.get(fd);
+  accessOk(t, argPtr(t, 1), argPtr(t, 2));
   return writeAll(t, fd, t.mm.copyIn(argPtr(t, 1), argSize(t, 2)));
 }
 
