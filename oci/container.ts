@@ -168,6 +168,7 @@ export async function createContainer(
       argv: goferArgv,
       fds: [[0, devNull], [1, devNull], [2, devNull], [3, goferEnd]],
       setsid: true,
+      cwd: "/",
     });
     const bootArgv = selfArgv("boot", [
       "--bundle",
@@ -187,6 +188,7 @@ export async function createContainer(
       argv: bootArgv,
       fds: [[3, bootEnd], [4, readyWrite]],
       setsid: true,
+      cwd: "/",
     });
     log.debug(`started gofer ${goferPid} and boot ${bootPid}`, { id });
     // Recorded at once, so that `delete --force` can clean up after a create that was killed.

@@ -63,3 +63,17 @@ Deno.test("globalConfig() passes on the flags boot and gofer need", () => {
   assert(c.passOn.includes("--root=/var/run/runsc"));
   assert(!c.passOn.some((f) => f.startsWith("--systemd-cgroup")));
 });
+
+Deno.test("globalConfig() makes path flags absolute, keeping a directory's slash", () => {
+  const { values } = parseFlags(
+    ["--root", "r", "--log=l.json", "--debug-log", "logs/"],
+    GLOBAL_FLAGS,
+  );
+  const c = globalConfig(values);
+  const cwd = Deno.cwd();
+  assert.equal(c.root, `${cwd}/r`);
+  assert.equal(c.log, `${cwd}/l.json`);
+  assert.equal(c.debugLog, `${cwd}/logs/`);
+  assert(c.passOn.includes(`--debug-log=${cwd}/logs/`));
+  assert(c.passOn.includes(`--log=${cwd}/l.json`));
+});

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { bool, type FlagDef, type FlagValues, str } from "./flags.ts";
 
 /** The version this runtime reports. */
@@ -153,6 +153,15 @@ const PASSED_ON = [
   "strace",
 ];
 
+/** Flags whose values are host paths. */
+const PATH_FLAGS = new Set(["root", "log", "debug-log"]);
+
+/** `p` made absolute against the working directory, keeping a trailing "/" (a directory). */
+function absolute(p: string): string {
+  const abs = resolve(p);
+  return p.endsWith("/") && !abs.endsWith("/") ? abs + "/" : abs;
+}
+
 /** Global configuration as the commands see it. */
 export interface GlobalConfig {
   root: string;
@@ -174,16 +183,20 @@ export interface GlobalConfig {
 export function globalConfig(v: FlagValues): GlobalConfig {
   const passOn: string[] = [];
   for (const name of PASSED_ON) {
-    const value = v[name];
+    let value = v[name];
+    // Boot and gofer run in "/", so relative paths are made absolute first.
+    if (PATH_FLAGS.has(name) && typeof value === "string" && value !== "") {
+      value = absolute(value);
+    }
     if (value === true) passOn.push(`--${name}`);
     else if (typeof value === "string" && value !== "") passOn.push(`--${name}=${value}`);
   }
   return {
-    root: str(v, "root"),
-    log: str(v, "log"),
+    root: absolute(str(v, "root")),
+    log: str(v, "log") && absolute(str(v, "log")),
     logFormat: str(v, "log-format") === "json" ? "json" : "text",
     debug: bool(v, "debug"),
-    debugLog: str(v, "debug-log"),
+    debugLog: str(v, "debug-log") && absolute(str(v, "debug-log")),
     debugLogFormat: str(v, "debug-log-format") === "json" ? "json" : "text",
     platform: str(v, "platform"),
     network: str(v, "network"),
