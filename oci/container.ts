@@ -135,6 +135,12 @@ export async function createContainer(
   const bundle = resolve(opts.bundle);
   const spec = loadSpec(bundle);
   const { store, global } = ctx;
+  if (spec.process?.terminal && opts.consoleSocket) {
+    // The caller would wait forever for a pty master on the socket.
+    throw new CliError(
+      `creating container "${id}": process.terminal with --console-socket is not supported yet`,
+    );
+  }
   const sockPath = store.socketPath(id);
   if (new TextEncoder().encode(sockPath).length > UNIX_PATH_MAX) {
     throw new CliError(
