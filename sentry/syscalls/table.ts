@@ -21,6 +21,7 @@ import { syscalls as random } from "./sys_random.ts";
 import { syscalls as stat } from "./sys_stat.ts";
 import { syscalls as ioctl } from "./sys_ioctl.ts";
 import { syscalls as file } from "./sys_file.ts";
+import { syscalls as time } from "./sys_time.ts";
 
 export type SyscallReturn = number | bigint;
 /** Every handler: decode arguments from the task's registers, work, return a value. */
@@ -59,6 +60,7 @@ const families: Record<string, SyscallDef>[] = [
   stat,
   ioctl,
   file,
+  time,
 ];
 
 function buildTable(): SyscallEntry[] {
