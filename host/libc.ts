@@ -44,6 +44,7 @@ export const libc = Deno.dlopen("libc.so.6", {
   dup2: { parameters: ["i32", "i32"], result: "i32" },
   dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  lseek: { parameters: ["i32", I64, "i32"], result: I64 },
   ftruncate: { parameters: ["i32", I64], result: "i32" },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },

@@ -59,5 +59,12 @@ export interface Context {
   switch(as: AddressSpace, regs: Registers): Promise<SwitchResult>;
   /** Makes a running or future switch return "interrupted" as soon as possible. */
   interrupt(): void;
+  /**
+   * The task's floating-point and SSE state in FXSAVE format (512 bytes), for signal frames
+   * and fork. Valid between switches.
+   */
+  fpState(): Uint8Array<ArrayBuffer>;
+  /** Replaces the floating-point state (FXSAVE format); applied before the next switch. */
+  setFpState(state: Uint8Array<ArrayBuffer>): void;
   release(): void;
 }

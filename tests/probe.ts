@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
 
 export const PLATFORMS: string[] = (Deno.env.get("RUNSC_TEST_PLATFORMS") ?? "ptrace").split(",");
@@ -54,15 +54,16 @@ const SIGNALS: Record<string, number> = {
   SIGSYS: 31,
 };
 
-/** Runs the program natively from a directory laid out like the sandbox's rootfs. */
+/**
+ * Runs the program natively in a chroot laid out like the sandbox's rootfs (the program at
+ * /<prog> and the probe's files), so that paths mean the same thing in both runs.
+ */
 async function native(exe: string, p: Probe): Promise<Outcome> {
   const dir = await Deno.makeTempDir({ prefix: "runsc-native-" });
   try {
-    const path = join(dir, p.prog);
-    await Deno.copyFile(exe, path);
-    await Deno.chmod(path, 0o755);
-    const child = new Deno.Command(path, {
-      args: p.args ?? [],
+    await populate(dir, { [p.prog]: exe, ...p.files });
+    const child = new Deno.Command("/usr/sbin/chroot", {
+      args: [dir, `/${p.prog}`, ...(p.args ?? [])],
       cwd: "/",
       env: Object.fromEntries(["PATH=/usr/bin:/bin", ...(p.env ?? [])].map((e) => {
         const i = e.indexOf("=");
@@ -83,6 +84,23 @@ async function native(exe: string, p: Probe): Promise<Outcome> {
     return { stdout: new TextDecoder().decode(r.stdout), status };
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Puts files into a root directory as makeBundle does (host copies, or text). */
+async function populate(
+  root: string,
+  files: Record<string, string | { text: string; mode?: number }>,
+): Promise<void> {
+  for (const [path, src] of Object.entries(files)) {
+    const dest = join(root, path);
+    await Deno.mkdir(dirname(dest), { recursive: true });
+    if (typeof src === "string") {
+      await Deno.copyFile(src, dest);
+      await Deno.chmod(dest, 0o755);
+    } else {
+      await Deno.writeTextFile(dest, src.text, { mode: src.mode ?? 0o644 });
+    }
   }
 }
 

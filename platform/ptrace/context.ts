@@ -16,6 +16,7 @@ const SIGSEGV = 11;
 const SIGBUS = 7;
 const SIGILL = 4;
 const SIGFPE = 8;
+const FXSAVE_SIZE = 512;
 const NO_SYSCALL = 0xffff_ffff_ffff_ffffn;
 const SYSCALL_STOP = SIGTRAP | 0x80; // with PTRACE_O_TRACESYSGOOD
 
@@ -29,13 +30,32 @@ export class PtraceContext implements Context {
   #siginfo = new Uint8Array(128);
   #running: number | null = null;
   #interrupted = false;
+  /** The stub thread this context runs in, in the address space it belongs to. */
+  #bound: { sub: Subprocess; tid: number } | null = null;
+  #pendingFp: Uint8Array<ArrayBuffer> | null = null;
 
   constructor(readonly waiter: Waiter) {}
 
   /** Implements Context.switch. */
   async switch(as: AddressSpace, regs: Registers): Promise<SwitchResult> {
     const sub = as as Subprocess;
-    const tid = sub.pid;
+    if (this.#bound?.sub !== sub) {
+      this.#unbind();
+      try {
+        this.#bound = { sub, tid: sub.newThread() };
+      } catch (e) {
+        return { kind: "lost", reason: String(e) };
+      }
+    }
+    const tid = this.#bound.tid;
+    if (this.#pendingFp) {
+      try {
+        ptraceBuf(PTRACE.SETFPREGS, tid, this.#pendingFp);
+      } catch (e) {
+        return { kind: "lost", reason: String(e) };
+      }
+      this.#pendingFp = null;
+    }
     if (this.#interrupted) {
       this.#interrupted = false;
       return { kind: "interrupted" };
@@ -89,6 +109,26 @@ export class PtraceContext implements Context {
     return { kind: "interrupted" };
   }
 
+  /** Implements Context.fpState with PTRACE_GETFPREGS (struct user_fpregs_struct). */
+  fpState(): Uint8Array<ArrayBuffer> {
+    if (this.#pendingFp) return this.#pendingFp.slice();
+    const b = new Uint8Array(FXSAVE_SIZE);
+    if (!this.#bound) {
+      // Never ran: the state a new thread starts with (x87 control word 0x37f, MXCSR 0x1f80).
+      const v = new DataView(b.buffer);
+      v.setUint16(0, 0x37f, true);
+      v.setUint32(24, 0x1f80, true);
+      return b;
+    }
+    ptraceBuf(PTRACE.GETFPREGS, this.#bound.tid, b);
+    return b;
+  }
+
+  /** Implements Context.setFpState. */
+  setFpState(state: Uint8Array<ArrayBuffer>): void {
+    this.#pendingFp = state.slice(0, FXSAVE_SIZE);
+  }
+
   /** Implements Context.interrupt. */
   interrupt(): void {
     this.#interrupted = true;
@@ -101,5 +141,13 @@ export class PtraceContext implements Context {
     }
   }
 
-  release(): void {}
+  #unbind(): void {
+    if (this.#bound) this.#bound.sub.releaseThread(this.#bound.tid);
+    this.#bound = null;
+  }
+
+  /** Implements Context.release: the stub thread ends. */
+  release(): void {
+    this.#unbind();
+  }
 }

@@ -14,6 +14,11 @@ import type { Waiter } from "./waiter.ts";
 
 const SYS_mmap = 9;
 const SYS_munmap = 11;
+const SYS_clone = 56;
+const SYS_exit = 60;
+// A host thread sharing everything with the control thread (CLONE_VM, FS, FILES, SIGHAND,
+// THREAD, SYSVSEM), as a thread of the same process.
+const THREAD_CLONE_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
 const MAP_SHARED = 1;
 const MAP_FIXED = 0x10;
 const PROT_READ = 1;
@@ -40,6 +45,8 @@ export class Subprocess implements AddressSpace {
   readonly initRegs = new Registers();
   #scratch = new Registers();
   #injectAddr = INITIAL_INJECT_ADDR;
+  #eventMsg = new Uint8Array(8);
+  #threads = new Set<number>();
   #released = false;
 
   constructor(readonly host: StubHost) {
@@ -55,7 +62,7 @@ export class Subprocess implements AddressSpace {
         PTRACE.SEIZE,
         this.pid,
         0n,
-        BigInt(PTRACE_O.TRACESYSGOOD | PTRACE_O.EXITKILL),
+        BigInt(PTRACE_O.TRACESYSGOOD | PTRACE_O.EXITKILL | PTRACE_O.TRACECLONE),
       );
       ptrace(PTRACE.INTERRUPT, this.pid);
       const st = host.waiter.waitSync(this.pid);
@@ -87,10 +94,15 @@ export class Subprocess implements AddressSpace {
   }
 
   /**
-   * Runs one host system call in the stub and returns its raw result (negative errno on
-   * failure). Precondition: the stub's main thread is stopped.
+   * Runs one host system call in the stub's control thread and returns its raw result
+   * (negative errno on failure). The control thread runs no application code and is stopped
+   * whenever no injection is under way, so address-space changes never wait for a task.
    */
   inject(nr: number, ...args: bigint[]): bigint {
+    return this.#injectIn(this.pid, nr, args).ret;
+  }
+
+  #injectIn(tid: number, nr: number, args: bigint[]): { ret: bigint; cloned: number } {
     const s = this.#scratch;
     s.copyFrom(this.initRegs);
     s.r[R.rax] = BigInt(nr);
@@ -102,22 +114,52 @@ export class Subprocess implements AddressSpace {
     s.r[R.r8] = args[4] ?? 0n;
     s.r[R.r9] = args[5] ?? 0n;
     s.rip = this.#injectAddr;
-    ptraceBuf(PTRACE.SETREGS, this.pid, s.bytes);
-    ptrace(PTRACE.CONT, this.pid);
+    ptraceBuf(PTRACE.SETREGS, tid, s.bytes);
+    ptrace(PTRACE.CONT, tid);
+    let cloned = 0;
     for (;;) {
-      const st = this.host.waiter.waitSync(this.pid);
+      const st = this.host.waiter.waitSync(tid);
       if (st === -1 || !W.stopped(st)) {
+        if (nr === SYS_exit) return { ret: 0n, cloned };
         throw new Error(`stub ${this.pid} died during injected syscall ${nr}: status ${st}`);
       }
       const sig = W.stopSig(st);
-      if (sig === SIGTRAP && W.event(st) === 0) break;
+      const event = W.event(st);
+      if (sig === SIGTRAP && event === 0) break;
+      if (event === PTRACE_EVENT.CLONE) {
+        ptraceBuf(PTRACE.GETEVENTMSG, tid, this.#eventMsg);
+        cloned = Number(new DataView(this.#eventMsg.buffer).getBigUint64(0, true));
+      }
       // Anything else (a group stop, a stray host signal) is not ours to deliver: the stub
       // runs no application code here. Resume it to reach the int3.
-      if (W.event(st) === PTRACE_EVENT.STOP) ptrace(PTRACE.CONT, this.pid);
-      else ptrace(PTRACE.CONT, this.pid, 0n, 0n);
+      ptrace(PTRACE.CONT, tid);
     }
-    ptraceBuf(PTRACE.GETREGS, this.pid, s.bytes);
-    return BigInt.asIntN(64, s.r[R.rax]);
+    ptraceBuf(PTRACE.GETREGS, tid, s.bytes);
+    return { ret: BigInt.asIntN(64, s.r[R.rax]), cloned };
+  }
+
+  /**
+   * A new stub thread for a task, stopped and ready for Context.switch. It is cloned from
+   * the control thread, which ptrace attaches to us with the same options.
+   */
+  newThread(): number {
+    const { ret, cloned } = this.#injectIn(this.pid, SYS_clone, [BigInt(THREAD_CLONE_FLAGS)]);
+    if (ret < 0n || cloned === 0) throw new Error(`stub thread clone failed: ${ret}`);
+    const st = this.host.waiter.waitSync(cloned);
+    if (!W.stopped(st)) throw new Error(`stub thread ${cloned} did not stop: status ${st}`);
+    this.#threads.add(cloned);
+    return cloned;
+  }
+
+  /** Ends a stub thread made by newThread. Precondition: it is stopped. */
+  releaseThread(tid: number): void {
+    if (!this.#threads.delete(tid) || this.#released) return;
+    try {
+      this.#injectIn(tid, SYS_exit, [0n]);
+    } catch {
+      // Already gone with its process.
+    }
+    this.host.waiter.forget(tid);
   }
 
   /** Implements AddressSpace.mapFile. */
@@ -145,6 +187,16 @@ export class Subprocess implements AddressSpace {
     if (this.#released) return;
     this.#released = true;
     hostKill(this.pid, SIGKILL);
+    // Reap the task threads first: each traced thread reports its own exit.
+    for (const tid of this.#threads) {
+      try {
+        this.host.waiter.waitSync(tid);
+      } catch {
+        // Already reaped.
+      }
+      this.host.waiter.forget(tid);
+    }
+    this.#threads.clear();
     // Reap it now so that no zombie or stale status is left for the waiter.
     try {
       for (;;) {

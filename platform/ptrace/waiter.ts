@@ -55,7 +55,10 @@ export class Waiter {
     if (now !== null) return Promise.resolve(now);
     return new Promise((resolve) => {
       this.#waiters.set(tid, resolve);
-      this.#peek();
+      this.#peek().catch(() => {
+        // Nothing can be learnt about the tracees any more: wake everyone as "gone".
+        for (const [t] of this.#waiters) this.#deliver(t, -1);
+      });
     });
   }
 
@@ -85,9 +88,14 @@ export class Waiter {
         }
         const pid = new DataView(this.#siginfo.buffer).getInt32(16, true);
         if (pid === 0) continue;
-        // The status may already have been taken by a poll on this thread; then there is
-        // nothing to deliver.
-        const st = waitpid(pid, WNOHANG | WALL);
+        // The status may already have been taken on this thread (a poll, or the reaping of
+        // a released stub); then there is nothing to deliver.
+        let st = null;
+        try {
+          st = waitpid(pid, WNOHANG | WALL);
+        } catch {
+          // ECHILD: reaped meanwhile.
+        }
         if (st !== null) this.#deliver(st.pid, st.raw);
       }
     } finally {

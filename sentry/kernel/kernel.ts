@@ -10,6 +10,7 @@ import type { Platform } from "../../platform/platform.ts";
 import type { GoferFs } from "../fs/gofer.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
 import { SyscallDispatcher } from "../syscalls/table.ts";
+import { FutexManager } from "./futex.ts";
 import { SIG } from "./signals.ts";
 import type { Task, ThreadGroup } from "./task.ts";
 
@@ -30,6 +31,9 @@ export class Kernel {
   readonly syscalls: SyscallDispatcher;
   readonly tasks = new Map<number, Task>();
   readonly threadGroups = new Map<number, ThreadGroup>();
+  readonly futexes = new FutexManager();
+  /** When the sandbox started (ms since the epoch), for uptime and sysinfo. */
+  readonly bootTime = Date.now();
   hostname: string;
   domainname = "(none)";
   #lastPid = 0;
@@ -53,12 +57,34 @@ export class Kernel {
     }
   }
 
-  /** Called when a thread group's last task is gone. */
+  /** The sandbox's init process, if it is still there. */
+  get init(): ThreadGroup | undefined {
+    return this.threadGroups.get(1);
+  }
+
+  /**
+   * Called when a thread group's last task is gone, before it becomes a zombie: its children
+   * go to the nearest subreaper or to init, and when init dies the PID namespace goes too.
+   */
   threadGroupExited(tg: ThreadGroup): void {
-    this.threadGroups.delete(tg.pid);
-    // When init dies the PID namespace goes with it, as on Linux.
     if (tg.pid === 1) {
-      for (const other of this.threadGroups.values()) other.sendSignal(SIG.KILL);
+      for (const other of this.threadGroups.values()) {
+        if (other !== tg) other.sendSignal(SIG.KILL);
+      }
     }
+    let reaper: ThreadGroup | null | undefined = tg.parent;
+    while (reaper && !reaper.subreaper) reaper = reaper.parent;
+    reaper ??= this.init;
+    if (reaper === tg || reaper?.exiting) reaper = undefined;
+    for (const child of tg.children) {
+      child.parent = reaper ?? null;
+      if (reaper) {
+        reaper.children.add(child);
+        if (child.zombie) reaper.childEvents.notify();
+      } else if (child.zombie) {
+        this.threadGroups.delete(child.pid);
+      }
+    }
+    tg.children.clear();
   }
 }

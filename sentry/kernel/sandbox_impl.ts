@@ -92,7 +92,6 @@ export class Sandbox {
       const as = platform.newAddressSpace();
       const mm = new MemoryManager(as, mf, platform.maxUserAddress);
       const task = new Task(kernel, tg, pid, mm, platform.newContext());
-      kernel.tasks.set(pid, task);
       try {
         const path = lookPath(kernel, spec.args[0], spec.env, spec.cwd);
         const r = loadExecutable(kernel, mm, task.regs, {
@@ -104,7 +103,8 @@ export class Sandbox {
           gid: spec.gid,
         });
         tg.exe = r.exe;
-        tg.argv = spec.args;
+        tg.argv = r.argv;
+        tg.envp = spec.env;
         tg.comm = r.exe.slice(r.exe.lastIndexOf("/") + 1).slice(0, 15);
       } catch (e) {
         if (e instanceof SysError) {
@@ -136,14 +136,13 @@ export class Sandbox {
   /** Delivers a signal to init's thread group. */
   signal(signo: number): void {
     if (this.#status === "created") {
-      // Not started: a fatal signal ends it before it ever runs.
+      // Not started: a fatal signal ends it before it ever runs; its loop only cleans up.
       this.init.tg.beginExit(signaledStatus(signo));
-      this.#status = "stopped";
-      this.init.tg.finish();
-      this.init.mm.release();
+      this.#status = "running";
+      this.init.run().catch((e) => this.kernel.log.error(`init: ${e}`));
       return;
     }
-    this.init.tg.sendSignal(signo);
+    this.init.tg.sendSignal({ signo, errno: 0, code: 0, /* SI_USER */ pid: 0, uid: 0 });
   }
 
   status(): SandboxStatus {
@@ -162,7 +161,7 @@ export class Sandbox {
   destroy(): void {
     if (this.#released) return;
     this.#released = true;
-    for (const tg of this.kernel.threadGroups.values()) tg.sendSignal(9);
+    for (const tg of this.kernel.threadGroups.values()) tg.beginExit(signaledStatus(9));
     this.kernel.platform.release();
   }
 }

@@ -3,16 +3,34 @@
  *
  * A task runs its application code through the platform and serves what comes back: system
  * calls through the syscall table, faults and signals through the signal rules. Each task's
- * loop is an async function; a task that waits in the Sentry awaits, and the others go on.
+ * loop is an async function; a task that waits in the Sentry awaits (through Task.block, which
+ * a signal can interrupt), and the other tasks go on.
  *
  * @module
  */
 
+import { Errno } from "../../host/errno.ts";
 import type { Context } from "../../platform/platform.ts";
-import { Registers } from "../../platform/registers.ts";
+import { R, Registers } from "../../platform/registers.ts";
 import type { MemoryManager } from "../mm/mm.ts";
+import { SysError } from "../syscalls/errors.ts";
 import type { FdTable } from "../vfs/fd_table.ts";
 import type { Kernel } from "./kernel.ts";
+import {
+  CLD,
+  PendingSignals,
+  SA,
+  SI,
+  SIG_DFL,
+  SIG_IGN,
+  sigbit,
+  type SigInfo,
+  SignalHandlers,
+  type SignalStack,
+  SS_DISABLE,
+  UNBLOCKABLE,
+} from "./signal.ts";
+import { setupSignalFrame } from "./signal_frame.ts";
 import { defaultAction, SIG, signalName } from "./signals.ts";
 
 /** Linux wait status encodings. */
@@ -22,6 +40,10 @@ export function exitedStatus(code: number): number {
 export function signaledStatus(sig: number): number {
   return sig & 0x7f;
 }
+export function stoppedStatus(sig: number): number {
+  return (sig << 8) | 0x7f;
+}
+export const CONTINUED_STATUS = 0xffff;
 
 /** Resource limits, as getrlimit(2) reports them (RLIM_INFINITY is 2^64-1). */
 export interface Rlimit {
@@ -29,39 +51,94 @@ export interface Rlimit {
   max: bigint;
 }
 
-/** A process: the tasks sharing a PID, FD table, limits and exit status. */
+/** A broadcast wake-up: waiters await `wait()`; `notify()` wakes them all. */
+export class Notifier {
+  #waiters: (() => void)[] = [];
+  wait(): Promise<void> {
+    return new Promise((r) => this.#waiters.push(r));
+  }
+  notify(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const r of w) r();
+  }
+}
+
+const RESTART_ERRNOS = new Set<number>([
+  Errno.ERESTARTSYS,
+  Errno.ERESTARTNOINTR,
+  Errno.ERESTARTNOHAND,
+  Errno.ERESTART_RESTARTBLOCK,
+]);
+
+/** A process: the tasks sharing a PID, FD table, signal dispositions and exit status. */
 export class ThreadGroup {
   readonly tasks = new Set<Task>();
+  readonly children = new Set<ThreadGroup>();
+  /** Signals sent to the process as a whole. */
+  readonly pending = new PendingSignals();
   /** Wait status once the group has exited. */
   exitStatus: number | null = null;
-  /** Set by exit_group or a fatal signal: every task stops at its next chance. */
+  /** Set by exit_group, execve from another thread, or a fatal signal. */
   exiting = false;
+  /** A zombie: exited, waiting to be reaped by its parent. */
+  zombie = false;
+  /** Resolves with the wait status when the group has exited. */
   readonly exited: Promise<number>;
   #resolveExited!: (status: number) => void;
+  /** Woken when a child changes state (exit, stop, continue), for wait4. */
+  readonly childEvents = new Notifier();
+  /** Group stop (SIGSTOP and friends) in force. */
+  stopped = false;
+  readonly continued = new Notifier();
+  /** A stop or continue not yet reported to the parent's wait (WUNTRACED / WCONTINUED). */
+  stopReport: number | null = null;
+  continueReport = false;
+  /** The signal sent to the parent on exit (clone's CSIGNAL; SIGCHLD for fork). */
+  exitSignal: number = SIG.CHLD;
+  /** PR_SET_CHILD_SUBREAPER. */
+  subreaper = false;
   /** The executable's path, for /proc/self/exe. */
   exe = "";
   /** The command name (comm), at most 15 bytes. */
   comm = "";
   argv: string[] = [];
+  envp: string[] = [];
   uid = 0;
   gid = 0;
+  euid = 0;
+  egid = 0;
+  suid = 0;
+  sgid = 0;
+  groups: number[] = [];
   umask = 0o022;
   /** Working directory (path from the container's root). */
   cwd = "/";
+  pgid: number;
+  sid: number;
   readonly rlimits = new Map<number, Rlimit>();
+  /** prctl state. */
+  noNewPrivs = false;
+  dumpable = 1;
+  /** Start time (ms since the epoch) for /proc and times(). */
+  readonly startTime = Date.now();
 
   constructor(
     readonly kernel: Kernel,
     readonly pid: number,
-    readonly parent: ThreadGroup | null,
-    readonly fdTable: FdTable,
+    public parent: ThreadGroup | null,
+    public fdTable: FdTable,
+    public handlers: SignalHandlers = new SignalHandlers(),
   ) {
     this.exited = new Promise((r) => (this.#resolveExited = r));
+    this.pgid = parent?.pgid ?? pid;
+    this.sid = parent?.sid ?? pid;
+    parent?.children.add(this);
   }
 
   get leader(): Task | undefined {
     for (const t of this.tasks) if (t.tid === this.pid) return t;
-    return undefined;
+    return this.tasks.values().next().value;
   }
 
   /** Starts the group's exit with wait status `status`; the first exit wins. */
@@ -69,56 +146,239 @@ export class ThreadGroup {
     if (this.exiting) return;
     this.exiting = true;
     this.exitStatus = status;
-    for (const t of this.tasks) t.ctx.interrupt();
+    if (this.stopped) {
+      this.stopped = false;
+      this.continued.notify();
+    }
+    for (const t of this.tasks) t.wake();
   }
 
   /**
-   * Delivers a signal to the group. Without handlers (later work adds them) the default
-   * action applies: terminate, or ignore.
+   * Sends a signal to the process (kill(2)): queued for the group and delivered by whichever
+   * task does not block it.
    */
-  sendSignal(sig: number): void {
-    if (sig === 0 || this.exiting) return;
-    const action = sig === SIG.KILL ? "term" : defaultAction(sig);
-    this.kernel.log.debug(`pid ${this.pid}: ${signalName(sig)} (${action})`);
-    if (action === "term" || action === "core") this.beginExit(signaledStatus(sig));
+  sendSignal(info: SigInfo | number): void {
+    const i: SigInfo = typeof info === "number" ? { signo: info, errno: 0, code: SI.KERNEL } : info;
+    const sig = i.signo;
+    if (sig === 0 || this.exiting || this.zombie) return;
+    this.kernel.log.debug(`pid ${this.pid}: ${signalName(sig)} sent`);
+    if (sig === SIG.KILL) {
+      this.beginExit(signaledStatus(SIG.KILL));
+      return;
+    }
+    if (!this.#prepare(sig)) return;
+    this.pending.enqueue(i);
+    // Wake one task that will take it: prefer one that does not block it.
+    for (const t of this.tasks) {
+      if (!(t.sigmask & sigbit(sig))) {
+        t.wake();
+        return;
+      }
+    }
   }
 
-  /** Called when the group's last task has gone. */
+  /**
+   * What happens at send time, before queueing (Linux's prepare_signal): SIGCONT resumes a
+   * stopped group and cancels pending stops; a stop signal cancels a pending SIGCONT; a signal
+   * whose disposition ignores it is dropped. Returns whether to queue it.
+   */
+  #prepare(sig: number): boolean {
+    const stops = [SIG.STOP, SIG.TSTP, SIG.TTIN, SIG.TTOU];
+    if (sig === SIG.CONT) {
+      for (const s of stops) {
+        this.pending.discard(s);
+        for (const t of this.tasks) t.pending.discard(s);
+      }
+      if (this.stopped) {
+        this.stopped = false;
+        this.stopReport = null;
+        this.continueReport = true;
+        this.continued.notify();
+        this.notifyParent(CLD.CONTINUED, SIG.CONT);
+      }
+    } else if (stops.includes(sig as typeof stops[number])) {
+      this.pending.discard(SIG.CONT);
+      for (const t of this.tasks) t.pending.discard(SIG.CONT);
+    }
+    return !this.ignores(sig);
+  }
+
+  /** True if a signal would be dropped on arrival (ignored and not blocked by every task). */
+  ignores(sig: number): boolean {
+    const a = this.handlers.actions[sig];
+    const ignored = a.handler === SIG_IGN ||
+      (a.handler === SIG_DFL && (defaultAction(sig) === "ignore" ||
+        (sig === SIG.CONT)));
+    if (!ignored) return false;
+    // A blocked signal stays pending even if ignored, as sigwait may take it.
+    for (const t of this.tasks) if (t.sigmask & sigbit(sig)) return false;
+    return true;
+  }
+
+  /** Tells the parent about a state change: SIGCHLD (unless it asked not to) and a wake-up. */
+  notifyParent(code: number, status: number): void {
+    const p = this.parent;
+    if (!p) return;
+    const chld = p.handlers.actions[SIG.CHLD];
+    const quiet = (code === CLD.STOPPED || code === CLD.CONTINUED) &&
+      (chld.flags & SA.NOCLDSTOP) !== 0n;
+    if (!quiet && (code !== CLD.EXITED && code !== CLD.KILLED && code !== CLD.DUMPED)) {
+      p.sendSignal({ signo: SIG.CHLD, errno: 0, code, pid: this.pid, uid: this.uid, status });
+    }
+    p.childEvents.notify();
+  }
+
+  /** Called when the group's last task has gone: becomes a zombie or is reaped at once. */
   finish(): void {
-    this.fdTable.closeAll();
     this.exitStatus ??= exitedStatus(0);
-    this.#resolveExited(this.exitStatus);
+    this.fdTable.closeAll();
+    this.kernel.threadGroupExited(this);
+    const st = this.exitStatus;
+    const code = (st & 0x7f) === 0 ? CLD.EXITED : CLD.KILLED;
+    const status = code === CLD.EXITED ? (st >> 8) & 0xff : st & 0x7f;
+    const p = this.parent;
+    if (!p) {
+      this.zombie = true;
+      this.#resolveExited(st);
+      return;
+    }
+    const act = p.handlers.actions[SIG.CHLD];
+    const autoReap = this.exitSignal === SIG.CHLD &&
+      (act.handler === SIG_IGN || (act.flags & SA.NOCLDWAIT) !== 0n);
+    this.zombie = true;
+    if (this.exitSignal > 0 && !autoReap) {
+      p.sendSignal({
+        signo: this.exitSignal,
+        errno: 0,
+        code,
+        pid: this.pid,
+        uid: this.uid,
+        status,
+      });
+    }
+    if (autoReap) this.reap();
+    p.childEvents.notify();
+    this.#resolveExited(st);
+  }
+
+  /** Removes a zombie for good (wait4 took it). */
+  reap(): void {
+    this.parent?.children.delete(this);
+    this.kernel.threadGroups.delete(this.pid);
   }
 }
 
 /** A thread of execution. */
 export class Task {
   readonly regs = new Registers();
+  /** Blocked signals. */
+  sigmask = 0n;
+  /** Mask to restore after a sigsuspend-style temporary mask, once a handler is set up. */
+  savedMask: bigint | null = null;
+  /** Signals sent to this thread (tkill, faults). */
+  readonly pending = new PendingSignals();
+  altStack: SignalStack = { sp: 0n, flags: SS_DISABLE, size: 0n };
   /** set_tid_address(2): cleared and futex-woken at exit. */
   clearChildTid = 0n;
   /** set_robust_list(2) head. */
   robustList = 0n;
   /** Set when this task must leave its loop (exit, or its group exits). */
   exiting = false;
+  /** vfork: resolves the parent's wait when this task execs or exits. */
+  vforkDone: (() => void) | null = null;
+  /** Thread name (PR_SET_NAME). */
+  name = "";
+  #wake: (() => void) | null = null;
+  #inPlatform = false;
 
   constructor(
     readonly kernel: Kernel,
-    readonly tg: ThreadGroup,
-    readonly tid: number,
+    public tg: ThreadGroup,
+    public tid: number,
     public mm: MemoryManager,
     readonly ctx: Context,
   ) {
     tg.tasks.add(this);
+    kernel.tasks.set(tid, this);
   }
 
   get fdTable(): FdTable {
     return this.tg.fdTable;
   }
 
-  /** exit(2) for this task alone. */
+  /** Sets the signal mask; SIGKILL and SIGSTOP can never be blocked. */
+  setSignalMask(mask: bigint): void {
+    this.sigmask = mask & ~UNBLOCKABLE;
+    if (this.#deliverable()) this.wake();
+  }
+
+  /** Sends a signal to this thread alone (tkill(2), faults). */
+  sendSignal(info: SigInfo): void {
+    if (this.tg.exiting || this.exiting) return;
+    if (info.signo === SIG.KILL) {
+      this.tg.beginExit(signaledStatus(SIG.KILL));
+      return;
+    }
+    if (this.tg.ignores(info.signo) && info.code <= 0) return;
+    this.pending.enqueue(info);
+    if (!(this.sigmask & sigbit(info.signo))) this.wake();
+  }
+
+  /** Forces a synchronous signal (a fault): it cannot be blocked or ignored. */
+  forceSignal(info: SigInfo): void {
+    const a = this.tg.handlers.actions[info.signo];
+    if (a.handler === SIG_IGN || (this.sigmask & sigbit(info.signo))) {
+      a.handler = SIG_DFL;
+      this.sigmask &= ~sigbit(info.signo);
+    }
+    this.pending.enqueue(info);
+  }
+
+  /** True if something must run before the task returns to its application code. */
+  #deliverable(): boolean {
+    return this.exiting || this.tg.exiting || this.tg.stopped ||
+      ((this.pending.mask | this.tg.pending.mask) & ~this.sigmask) !== 0n;
+  }
+
+  /** Makes the task look at its signals now: ends a blocking wait or a platform switch. */
+  wake(): void {
+    if (this.#wake) {
+      const w = this.#wake;
+      this.#wake = null;
+      w();
+    } else if (this.#inPlatform) {
+      this.ctx.interrupt();
+    }
+  }
+
+  /**
+   * Waits for p in a system call. A signal to deliver (or the task's exit) ends the wait with
+   * SysError(interruptErrno): ERESTARTSYS by default, so that the call restarts or fails with
+   * EINTR by the handler's SA_RESTART.
+   */
+  block<T>(p: Promise<T>, interruptErrno: number = Errno.ERESTARTSYS): Promise<T> {
+    if (this.#deliverable()) return Promise.reject(new SysError(interruptErrno));
+    return new Promise<T>((resolve, reject) => {
+      const wake = () => reject(new SysError(interruptErrno));
+      this.#wake = wake;
+      p.then(
+        (v) => {
+          if (this.#wake === wake) this.#wake = null;
+          resolve(v);
+        },
+        (e) => {
+          if (this.#wake === wake) this.#wake = null;
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** exit(2) for this task alone: the last task's exit ends the group with `code`. */
   exitTask(code: number): void {
     this.exiting = true;
-    if (this.tg.tasks.size === 1) this.tg.beginExit(exitedStatus(code));
+    const others = [...this.tg.tasks].filter((t) => t !== this && !t.exiting);
+    if (others.length === 0) this.tg.beginExit(exitedStatus(code));
   }
 
   /** Runs the task until it exits. */
@@ -126,27 +386,39 @@ export class Task {
     const k = this.kernel;
     try {
       while (!this.exiting && !this.tg.exiting) {
-        const r = await this.ctx.switch(this.mm.as, this.regs);
-        if (this.tg.exiting) break;
+        await this.#deliverSignals(null);
+        if (this.exiting || this.tg.exiting) break;
+        this.#inPlatform = true;
+        let r;
+        try {
+          r = await this.ctx.switch(this.mm.as, this.regs);
+        } finally {
+          this.#inPlatform = false;
+        }
+        if (this.exiting || this.tg.exiting) break;
         switch (r.kind) {
-          case "syscall":
+          case "syscall": {
+            const sysno = this.regs.sysno;
             await k.syscalls.dispatch(this);
+            const ret = -Number(BigInt.asIntN(64, this.regs.r[R.rax]));
+            if (RESTART_ERRNOS.has(ret)) await this.#deliverSignals({ sysno, errno: ret });
             break;
+          }
           case "fault":
             k.log.debug(
               `tid ${this.tid}: ${signalName(r.signo)} at 0x${r.addr.toString(16)} ` +
                 `rip 0x${this.regs.rip.toString(16)}`,
             );
-            this.tg.sendSignal(r.signo);
+            this.forceSignal({ signo: r.signo, errno: 0, code: r.code, addr: r.addr });
             break;
           case "signal":
-            this.tg.sendSignal(r.signo);
+            this.forceSignal({ signo: r.signo, errno: 0, code: r.code, addr: r.addr });
             break;
           case "interrupted":
             break;
           case "lost":
             k.log.warning(`tid ${this.tid}: platform lost the task: ${r.reason}`);
-            this.tg.sendSignal(SIG.KILL);
+            this.tg.beginExit(signaledStatus(SIG.KILL));
             break;
         }
       }
@@ -160,14 +432,102 @@ export class Task {
     }
   }
 
+  /**
+   * Handles pending signals before returning to the application: default actions, group
+   * stops, and at most one handler frame. `restart` is the interrupted system call, whose
+   * -ERESTART* result becomes EINTR or a restart by the rules of SA_RESTART.
+   */
+  async #deliverSignals(restart: { sysno: number; errno: number } | null): Promise<void> {
+    for (;;) {
+      if (this.exiting || this.tg.exiting) return;
+      if (this.tg.stopped) {
+        // Group stop: wait for SIGCONT (or SIGKILL, which ends the stop through beginExit).
+        await this.tg.continued.wait();
+        continue;
+      }
+      const info = this.pending.dequeue(this.sigmask) ?? this.tg.pending.dequeue(this.sigmask);
+      if (!info) break;
+      const sig = info.signo;
+      const action = this.tg.handlers.actions[sig];
+      if (action.handler === SIG_IGN) continue;
+      if (action.handler === SIG_DFL) {
+        const what = defaultAction(sig);
+        if (what === "ignore" || what === "continue") continue;
+        if (what === "stop") {
+          this.#groupStop(sig);
+          continue;
+        }
+        this.tg.beginExit(signaledStatus(sig));
+        return;
+      }
+      // A handler runs: fix up the interrupted system call first.
+      if (restart) {
+        const e = restart.errno;
+        const restartIt = e === Errno.ERESTARTNOINTR ||
+          (e === Errno.ERESTARTSYS && (action.flags & SA.RESTART) !== 0n);
+        if (restartIt) this.#restartSyscall(restart.sysno);
+        else this.regs.setReturn(-BigInt(Errno.EINTR));
+        restart = null;
+      }
+      const oldMask = this.savedMask ?? this.sigmask;
+      this.savedMask = null;
+      try {
+        setupSignalFrame(this, info, action, oldMask);
+      } catch (e) {
+        if (!(e instanceof SysError)) throw e;
+        // The frame could not be written: the task dies of SIGSEGV, as on Linux.
+        this.tg.beginExit(signaledStatus(SIG.SEGV));
+        return;
+      }
+      let mask = this.sigmask | action.mask;
+      if (!(action.flags & SA.NODEFER)) mask |= sigbit(sig);
+      this.sigmask = mask & ~UNBLOCKABLE;
+      if (action.flags & SA.RESETHAND) {
+        action.handler = SIG_DFL;
+        action.flags &= ~SA.SIGINFO;
+      }
+      return;
+    }
+    // No handler ran: an interrupted call restarts transparently.
+    if (restart) this.#restartSyscall(restart.sysno);
+    if (this.savedMask !== null) {
+      this.sigmask = this.savedMask;
+      this.savedMask = null;
+    }
+  }
+
+  #restartSyscall(sysno: number): void {
+    this.regs.r[R.rax] = BigInt(sysno);
+    this.regs.rip -= 2n; // back onto the 2-byte `syscall` instruction
+  }
+
+  #groupStop(sig: number): void {
+    const tg = this.tg;
+    if (tg.stopped) return;
+    tg.stopped = true;
+    tg.stopReport = stoppedStatus(sig);
+    tg.continueReport = false;
+    for (const t of tg.tasks) if (t !== this) t.wake();
+    tg.notifyParent(CLD.STOPPED, sig);
+  }
+
   #exitCleanup(): void {
-    this.tg.tasks.delete(this);
+    const tg = this.tg;
+    // CLONE_CHILD_CLEARTID: tell a joiner that this thread is gone.
+    if (this.clearChildTid !== 0n && this.mm.users > 0) {
+      try {
+        this.mm.writeU32(this.clearChildTid, 0);
+        this.kernel.futexes.wake(this.mm, this.clearChildTid, 1, 0xffffffff);
+      } catch {
+        // Unmapped by now: nothing to clear.
+      }
+    }
+    this.vforkDone?.();
+    this.vforkDone = null;
+    tg.tasks.delete(this);
     this.kernel.tasks.delete(this.tid);
     this.ctx.release();
-    if (this.tg.tasks.size === 0) {
-      this.mm.release();
-      this.tg.finish();
-      this.kernel.threadGroupExited(this.tg);
-    }
+    this.mm.decUsers();
+    if (tg.tasks.size === 0) tg.finish();
   }
 }

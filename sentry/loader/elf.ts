@@ -120,6 +120,18 @@ export function parseElf(read: ReadAt): ElfInfo {
   return { type, entry, phoff, phentsize, phdrs, interp };
 }
 
+/** Bytes spanned by the PT_LOAD segments, page-aligned: what an ET_DYN object needs free. */
+export function elfSpan(elf: ElfInfo): bigint {
+  const loads = elf.phdrs.filter((p) => p.type === PT_LOAD);
+  let lo = loads[0].vaddr;
+  let hi = 0n;
+  for (const p of loads) {
+    if (p.vaddr < lo) lo = p.vaddr;
+    if (p.vaddr + p.memsz > hi) hi = p.vaddr + p.memsz;
+  }
+  return pageRoundUp(hi) - pageRoundDown(lo);
+}
+
 function protOf(flags: number): number {
   return (flags & PF_R ? PROT_READ : 0) | (flags & PF_W ? PROT_WRITE : 0) |
     (flags & PF_X ? PROT_EXEC : 0);

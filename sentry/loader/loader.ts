@@ -12,7 +12,7 @@ import { S_IFMT, S_IFREG } from "../fs/gofer.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { MemoryManager } from "../mm/mm.ts";
 import { SysError } from "../syscalls/errors.ts";
-import { loadElf, parseElf } from "./elf.ts";
+import { elfSpan, loadElf, parseElf } from "./elf.ts";
 import { AT, setupStack } from "./stack.ts";
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -30,6 +30,8 @@ export interface LoadRequest {
 export interface LoadResult {
   /** Canonical path of the executable (for /proc/self/exe). */
   exe: string;
+  /** argv as the program sees it (an interpreter's line prepended for scripts). */
+  argv: string[];
 }
 
 /**
@@ -65,8 +67,64 @@ export function initialRegisters(regs: Registers, entry: bigint, sp: bigint): vo
   regs.rsp = sp;
 }
 
+/** An opened executable: its canonical path and a host descriptor to read it. */
+interface OpenedFile {
+  path: string;
+  hostFd: number;
+}
+
+/** Opens path for execution: a regular file with an execute bit. */
+function openForExec(k: Kernel, path: string, cwd: string): OpenedFile {
+  const r = k.fs.resolve(path, cwd, true);
+  try {
+    if ((r.stat.mode & S_IFMT) !== S_IFREG) {
+      throw new SysError(Errno.EACCES, `${path} is not a regular file`);
+    }
+    if ((r.stat.mode & 0o111) === 0) {
+      throw new SysError(Errno.EACCES, `${path} is not executable`);
+    }
+    return { path: r.path, hostFd: k.fs.openHost(r) };
+  } finally {
+    k.fs.release(r.fd);
+  }
+}
+
+/** Longest `#!` line Linux reads (BINPRM_BUF_SIZE). */
+const BINPRM_BUF_SIZE = 256;
+/** Nesting of `#!` interpreters Linux allows. */
+const MAX_INTERP_DEPTH = 4;
+/** One argument or environment string (MAX_ARG_STRLEN). */
+const MAX_ARG_STRLEN = 32 * 4096;
+
+/** Parses a `#!` line: the interpreter and its one optional argument. */
+function parseShebang(head: Uint8Array): { interp: string; arg: string | null } {
+  let end = head.indexOf(0x0a);
+  if (end < 0) end = head.length;
+  const line = new TextDecoder().decode(head.subarray(2, end)).replace(/^[ \t]+/, "").trimEnd();
+  if (line === "") throw new SysError(Errno.ENOEXEC, "empty #! line");
+  const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(line)!;
+  return { interp: m[1], arg: m[2] ?? null };
+}
+
 /**
- * Loads the executable into mm (which must be empty) and sets regs to start it.
+ * Checks execve's argument limits: each string at most MAX_ARG_STRLEN, and all of them, with
+ * their pointers, within a quarter of the stack limit (E2BIG otherwise).
+ */
+export function checkArgLimits(argv: string[], envp: string[], stackLimit: bigint): void {
+  const enc = new TextEncoder();
+  let total = 0;
+  for (const s of [...argv, ...envp]) {
+    const n = enc.encode(s).length + 1;
+    if (n > MAX_ARG_STRLEN) throw new SysError(Errno.E2BIG);
+    total += n + 8;
+  }
+  const limit = stackLimit / 4n > 32n * 4096n ? stackLimit / 4n : 32n * 4096n;
+  if (BigInt(total) > limit) throw new SysError(Errno.E2BIG);
+}
+
+/**
+ * Loads the executable into mm (which must be empty) and sets regs to start it: static and
+ * dynamic ELF (the PT_INTERP interpreter is loaded too) and `#!` scripts.
  * Throws SysError with the errno execve would return and a message for the user.
  */
 export function loadExecutable(
@@ -75,53 +133,66 @@ export function loadExecutable(
   regs: Registers,
   req: LoadRequest,
 ): LoadResult {
-  const r = k.fs.resolve(req.path, req.cwd, true);
-  let hostFd = -1;
-  try {
-    if ((r.stat.mode & S_IFMT) !== S_IFREG) {
-      throw new SysError(Errno.EACCES, `${req.path} is not a regular file`);
+  let path = req.path;
+  let argv = req.argv;
+  for (let depth = 0;; depth++) {
+    const file = openForExec(k, path, req.cwd);
+    try {
+      const read = (buf: Uint8Array<ArrayBuffer>, off: number) => preadFd(file.hostFd, buf, off);
+      const head = new Uint8Array(BINPRM_BUF_SIZE);
+      const n = read(head, 0);
+      if (n >= 2 && head[0] === 0x23 && head[1] === 0x21) {
+        if (depth >= MAX_INTERP_DEPTH) throw new SysError(Errno.ELOOP);
+        const { interp, arg } = parseShebang(head.subarray(0, n));
+        argv = [interp, ...(arg !== null ? [arg] : []), path, ...argv.slice(1)];
+        path = interp;
+        continue;
+      }
+      const elf = parseElf(read);
+      const loaded = loadElf(mm, elf, read);
+      let entry = loaded.entry;
+      let interpBase = 0n;
+      if (elf.interp !== null) {
+        const ifile = openForExec(k, elf.interp, "/");
+        try {
+          const iread = (b: Uint8Array<ArrayBuffer>, off: number) => preadFd(ifile.hostFd, b, off);
+          const ielf = parseElf(iread);
+          if (ielf.interp !== null) {
+            throw new SysError(Errno.ELIBBAD, "interpreter has an interpreter");
+          }
+          const base = mm.findGap(elfSpan(ielf));
+          if (base === null) throw new SysError(Errno.ENOMEM);
+          const iloaded = loadElf(mm, ielf, iread, base);
+          entry = iloaded.entry;
+          interpBase = iloaded.bias;
+        } finally {
+          closeFd(ifile.hostFd);
+        }
+      }
+      mm.brkStart = loaded.end;
+      mm.brk = loaded.end;
+      const top = mm.mapStack();
+      const sp = setupStack(mm, top, {
+        argv,
+        envp: req.envp,
+        execfn: req.path,
+        auxv: [
+          [AT.PHDR, loaded.phdr],
+          [AT.PHENT, BigInt(loaded.phent)],
+          [AT.PHNUM, BigInt(loaded.phnum)],
+          [AT.BASE, interpBase],
+          [AT.FLAGS, 0n],
+          [AT.ENTRY, loaded.entry],
+          [AT.UID, BigInt(req.uid)],
+          [AT.EUID, BigInt(req.uid)],
+          [AT.GID, BigInt(req.gid)],
+          [AT.EGID, BigInt(req.gid)],
+        ],
+      });
+      initialRegisters(regs, entry, sp);
+      return { exe: file.path, argv };
+    } finally {
+      closeFd(file.hostFd);
     }
-    if ((r.stat.mode & 0o111) === 0) {
-      throw new SysError(Errno.EACCES, `${req.path} is not executable`);
-    }
-    hostFd = k.fs.openHost(r);
-  } finally {
-    k.fs.release(r.fd);
-  }
-  try {
-    const read = (buf: Uint8Array<ArrayBuffer>, off: number) => preadFd(hostFd, buf, off);
-    const elf = parseElf(read);
-    if (elf.interp !== null) {
-      throw new SysError(
-        Errno.ENOEXEC,
-        `${req.path} is dynamically linked (interpreter ${elf.interp}); ` +
-          "only static executables run so far",
-      );
-    }
-    const loaded = loadElf(mm, elf, read);
-    mm.brkStart = loaded.end;
-    mm.brk = loaded.end;
-    const top = mm.mapStack();
-    const sp = setupStack(mm, top, {
-      argv: req.argv,
-      envp: req.envp,
-      execfn: req.path,
-      auxv: [
-        [AT.PHDR, loaded.phdr],
-        [AT.PHENT, BigInt(loaded.phent)],
-        [AT.PHNUM, BigInt(loaded.phnum)],
-        [AT.BASE, 0n],
-        [AT.FLAGS, 0n],
-        [AT.ENTRY, loaded.entry],
-        [AT.UID, BigInt(req.uid)],
-        [AT.EUID, BigInt(req.uid)],
-        [AT.GID, BigInt(req.gid)],
-        [AT.EGID, BigInt(req.gid)],
-      ],
-    });
-    initialRegisters(regs, loaded.entry, sp);
-    return { exe: r.path };
-  } finally {
-    closeFd(hostFd);
   }
 }

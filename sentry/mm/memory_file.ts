@@ -16,6 +16,8 @@ const MAP_SHARED = 1;
 const MAP_NORESERVE = 0x4000;
 const MFD_CLOEXEC = 1;
 const SYS_fallocate = 285;
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
 const FALLOC_FL_KEEP_SIZE = 1;
 const FALLOC_FL_PUNCH_HOLE = 2;
 
@@ -128,6 +130,25 @@ export class MemoryFile {
       this.#chunk(ci).set(src.subarray(done, done + n), co);
       done += n;
       o += n;
+    }
+  }
+
+  /**
+   * Copies [src, src+len) to [dst, dst+len), touching only the pages that hold data in the
+   * source: holes stay holes, so copying a mostly untouched stack costs nothing.
+   */
+  copyRange(src: bigint, dst: bigint, len: bigint): void {
+    const end = src + len;
+    let pos = src;
+    while (pos < end) {
+      const data = BigInt(libc.symbols.lseek(this.fd, pos, SEEK_DATA));
+      if (data < 0n || data >= end) return;
+      let hole = BigInt(libc.symbols.lseek(this.fd, data, SEEK_HOLE));
+      if (hole < 0n || hole > end) hole = end;
+      const buf = new Uint8Array(Number(hole - data));
+      this.read(data, buf);
+      this.write(dst + (data - src), buf);
+      pos = hole;
     }
   }
 

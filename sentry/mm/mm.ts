@@ -25,6 +25,12 @@ export interface Vma {
   fileOffset: bigint;
   /** A name for /proc/self/maps ("[heap]", "[stack]", the ELF path...). */
   name: string;
+  /**
+   * MAP_SHARED: the memory file range is shared with other address spaces (after fork) and
+   * is not copied on fork. Its pages are not returned to the memory file on unmap until
+   * reference counting of ranges lands (a bounded leak, never a corruption).
+   */
+  shared?: boolean;
 }
 
 const STACK_SIZE = 8n << 20n;
@@ -44,6 +50,8 @@ export class MemoryManager {
   readonly mmapBase: bigint;
   #enc = new TextEncoder();
   #dec = new TextDecoder();
+  /** Tasks using this address space (CLONE_VM shares it); released when the last goes. */
+  users = 1;
 
   constructor(
     readonly as: AddressSpace,
@@ -112,7 +120,7 @@ export class MemoryManager {
       touched = true;
       const cutStart = v.start > start ? v.start : start;
       const cutEnd = v.end < end ? v.end : end;
-      this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
+      if (!v.shared) this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
       const pieces: Vma[] = [];
       if (v.start < cutStart) pieces.push({ ...v, end: cutStart });
       if (cutEnd < v.end) {
@@ -278,9 +286,44 @@ export class MemoryManager {
     return this.#enc.encode(s);
   }
 
+  /**
+   * A copy for fork: a new address space with every private VMA copied (only the pages that
+   * hold data) and every shared VMA mapping the same memory.
+   */
+  fork(as: AddressSpace): MemoryManager {
+    const child = new MemoryManager(as, this.mf, this.maxAddress);
+    child.brkStart = this.brkStart;
+    child.brk = this.brk;
+    for (const v of this.vmas) {
+      const len = v.end - v.start;
+      let fileOffset = v.fileOffset;
+      if (!v.shared) {
+        fileOffset = this.mf.allocate(len);
+        this.mf.copyRange(v.fileOffset, fileOffset, len);
+      }
+      const c: Vma = { ...v, fileOffset };
+      child.vmas.push(c);
+      if (v === this.#heap) child.#heap = c;
+      as.mapFile(c.start, len, fileOffset, c.prot);
+    }
+    return child;
+  }
+
+  /** The memory file offset backing addr, for futex keys. Throws EFAULT. */
+  translate(addr: bigint): bigint {
+    const v = this.#find(addr);
+    if (!v) throw new SysError(Errno.EFAULT);
+    return v.fileOffset + (addr - v.start);
+  }
+
+  /** Drops one user; the last releases everything. */
+  decUsers(): void {
+    if (--this.users === 0) this.release();
+  }
+
   /** Releases every mapping and the address space. */
   release(): void {
-    for (const v of this.vmas) this.mf.free(v.fileOffset, v.end - v.start);
+    for (const v of this.vmas) if (!v.shared) this.mf.free(v.fileOffset, v.end - v.start);
     this.vmas.length = 0;
     this.as.release();
   }

@@ -69,7 +69,8 @@ function mmap(t: Task): bigint {
     }
   }
   // Linux ignores protection bits it does not know in mmap (unlike mprotect).
-  t.mm.mapAnonymous(at, len, prot & PROT_ALL);
+  const vma = t.mm.mapAnonymous(at, len, prot & PROT_ALL);
+  vma.shared = type !== MAP_PRIVATE;
   return at;
 }
 

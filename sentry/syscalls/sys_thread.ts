@@ -1,15 +1,35 @@
 /**
- * Thread and process identity and exit: getpid, gettid, getppid, set_tid_address,
- * set_robust_list, rseq, exit, exit_group.
+ * Tasks and processes: clone, clone3, fork, vfork, execve, execveat, exit, exit_group, wait4,
+ * waitid, the id calls (getpid, gettid, getppid), set_tid_address, set_robust_list, and
+ * sessions and process groups (setsid, setpgid, getpgid, getpgrp, getsid).
  *
  * @module
  */
 
 import { Errno } from "../../host/errno.ts";
-import { exitedStatus, type Task } from "../kernel/task.ts";
+import { CLD } from "../kernel/signal.ts";
+import { SIG } from "../kernel/signals.ts";
+import { CLONE, type CloneArgs, cloneTask } from "../kernel/task_clone.ts";
+import { execTask } from "../kernel/task_exec.ts";
+import { CONTINUED_STATUS, exitedStatus, type Task, type ThreadGroup } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
+import { AT_FDCWD } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
+
+const WNOHANG = 1;
+const WUNTRACED = 2;
+const WEXITED = 4;
+const WCONTINUED = 8;
+const WNOWAIT = 0x01000000;
+const WNOTHREAD = 0x20000000;
+const WALL = 0x40000000;
+const WCLONE = 0x80000000 | 0;
+const P_ALL = 0;
+const P_PID = 1;
+const P_PGID = 2;
+const AT_EMPTY_PATH = 0x1000;
+const AT_SYMLINK_NOFOLLOW = 0x100;
 
 /** Implements Linux syscall getpid(2). */
 function getpid(t: Task): number {
@@ -53,6 +73,272 @@ function exitGroup(t: Task): number {
   return 0;
 }
 
+/** Creates the child and, for vfork, waits until it execs or exits. */
+async function doClone(t: Task, a: CloneArgs): Promise<number> {
+  const child = cloneTask(t, a);
+  let vforkDone: Promise<void> | null = null;
+  if (a.flags & CLONE.VFORK) vforkDone = new Promise((r) => (child.vforkDone = r));
+  child.run().catch((e) => t.kernel.log.error(`task ${child.tid}: ${e}`));
+  if (vforkDone) await vforkDone;
+  return child.tid;
+}
+
+/** Implements Linux syscall clone(2) (x86-64 order: flags, stack, parent_tid, child_tid, tls). */
+function clone(t: Task): Promise<number> {
+  const flags = argPtr(t, 0);
+  return doClone(t, {
+    flags: flags & ~0xffn,
+    exitSignal: Number(flags & 0xffn),
+    stack: argPtr(t, 1),
+    parentTid: argPtr(t, 2),
+    childTid: argPtr(t, 3),
+    tls: argPtr(t, 4),
+  });
+}
+
+/** Implements Linux syscall clone3(2). */
+function clone3(t: Task): Promise<number> {
+  const size = Number(argPtr(t, 1));
+  if (size < 64 || size > 4096) throw new SysError(Errno.EINVAL);
+  const v = new DataView(t.mm.copyIn(argPtr(t, 0), 88 < size ? 88 : size).buffer);
+  const flags = v.getBigUint64(0, true);
+  if (flags & CLONE.PIDFD) throw new SysError(Errno.EINVAL);
+  const exitSignal = v.getBigUint64(32, true);
+  const stack = v.getBigUint64(40, true);
+  const stackSize = v.getBigUint64(48, true);
+  if (exitSignal > 64n || (flags & 0xffn)) throw new SysError(Errno.EINVAL);
+  if ((stack === 0n) !== (stackSize === 0n)) throw new SysError(Errno.EINVAL);
+  if (size >= 72 && v.getBigUint64(64, true) !== 0n) throw new SysError(Errno.EINVAL); // set_tid
+  return doClone(t, {
+    flags,
+    exitSignal: Number(exitSignal),
+    stack: stack === 0n ? 0n : stack + stackSize,
+    parentTid: v.getBigUint64(24, true),
+    childTid: v.getBigUint64(16, true),
+    tls: v.getBigUint64(56, true),
+  });
+}
+
+/** Implements Linux syscall fork(2). */
+function fork(t: Task): Promise<number> {
+  return doClone(t, {
+    flags: 0n,
+    exitSignal: SIG.CHLD,
+    stack: 0n,
+    parentTid: 0n,
+    childTid: 0n,
+    tls: 0n,
+  });
+}
+
+/** Implements Linux syscall vfork(2). */
+function vfork(t: Task): Promise<number> {
+  return doClone(t, {
+    flags: CLONE.VM | CLONE.VFORK,
+    exitSignal: SIG.CHLD,
+    stack: 0n,
+    parentTid: 0n,
+    childTid: 0n,
+    tls: 0n,
+  });
+}
+
+function execArgs(t: Task, argvAddr: bigint, envpAddr: bigint): [string[], string[]] {
+  return [t.mm.copyInStringArray(argvAddr, 0x7fffffff), t.mm.copyInStringArray(envpAddr)];
+}
+
+/** Implements Linux syscall execve(2). */
+function execve(t: Task): number {
+  const path = t.mm.copyInString(argPtr(t, 0));
+  if (path === "") throw new SysError(Errno.ENOENT);
+  const [argv, envp] = execArgs(t, argPtr(t, 1), argPtr(t, 2));
+  execTask(t, path, argv, envp);
+  return 0;
+}
+
+/** Implements Linux syscall execveat(2) for absolute paths and AT_FDCWD. */
+function execveat(t: Task): number {
+  const dirfd = argInt(t, 0);
+  const path = t.mm.copyInString(argPtr(t, 1));
+  const flags = argInt(t, 4);
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) throw new SysError(Errno.EINVAL);
+  if (path === "" || (!path.startsWith("/") && dirfd !== AT_FDCWD)) {
+    // Executing through a descriptor needs the descriptor's path from the VFS.
+    t.fdTable.get(dirfd);
+    throw new SysError(Errno.ENOSYS);
+  }
+  const [argv, envp] = execArgs(t, argPtr(t, 2), argPtr(t, 3));
+  execTask(t, path, argv, envp);
+  return 0;
+}
+
+interface WaitResult {
+  child: ThreadGroup;
+  /** The wait status (wait4). */
+  status: number;
+  /** CLD_* for waitid. */
+  code: number;
+  /** Exit code or signal number for waitid's si_status. */
+  siStatus: number;
+}
+
+/**
+ * Finds a child matching `match` with something to report under `options`, waiting (unless
+ * WNOHANG) until one has. Returns null for WNOHANG with nothing to report. Throws ECHILD when
+ * no child matches at all.
+ */
+async function waitChild(
+  t: Task,
+  match: (c: ThreadGroup) => boolean,
+  options: number,
+): Promise<WaitResult | null> {
+  for (;;) {
+    const kids = [...t.tg.children].filter((c) => {
+      if (!match(c)) return false;
+      if (options & WALL) return true;
+      // Without __WALL: __WCLONE selects children that signal with something else than
+      // SIGCHLD, and its absence the others.
+      const isClone = c.exitSignal !== SIG.CHLD;
+      return (options & WCLONE) ? isClone : !isClone;
+    });
+    if (kids.length === 0) throw new SysError(Errno.ECHILD);
+    for (const c of kids) {
+      if (c.zombie && (options & WEXITED)) {
+        const st = c.exitStatus!;
+        const exited = (st & 0x7f) === 0;
+        if (!(options & WNOWAIT)) c.reap();
+        return {
+          child: c,
+          status: st,
+          code: exited ? CLD.EXITED : CLD.KILLED,
+          siStatus: exited ? (st >> 8) & 0xff : st & 0x7f,
+        };
+      }
+      if ((options & WUNTRACED) && c.stopReport !== null) {
+        const st = c.stopReport;
+        if (!(options & WNOWAIT)) c.stopReport = null;
+        return { child: c, status: st, code: CLD.STOPPED, siStatus: (st >> 8) & 0xff };
+      }
+      if ((options & WCONTINUED) && c.continueReport) {
+        if (!(options & WNOWAIT)) c.continueReport = false;
+        return { child: c, status: CONTINUED_STATUS, code: CLD.CONTINUED, siStatus: SIG.CONT };
+      }
+    }
+    if (options & WNOHANG) return null;
+    await t.block(t.tg.childEvents.wait());
+  }
+}
+
+const RUSAGE_SIZE = 144;
+
+/** Implements Linux syscall wait4(2). */
+async function wait4(t: Task): Promise<number> {
+  const pid = argInt(t, 0);
+  const statusAddr = argPtr(t, 1);
+  const options = argInt(t, 2);
+  const rusage = argPtr(t, 3);
+  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE)) {
+    throw new SysError(Errno.EINVAL);
+  }
+  const pgid = t.tg.pgid;
+  const match = pid < -1
+    ? (c: ThreadGroup) => c.pgid === -pid
+    : pid === -1
+    ? () => true
+    : pid === 0
+    ? (c: ThreadGroup) => c.pgid === pgid
+    : (c: ThreadGroup) => c.pid === pid;
+  const r = await waitChild(t, match, options | WEXITED);
+  if (!r) return 0;
+  if (statusAddr !== 0n) t.mm.writeU32(statusAddr, r.status);
+  if (rusage !== 0n) t.mm.copyOut(rusage, new Uint8Array(RUSAGE_SIZE));
+  return r.child.pid;
+}
+
+/** Implements Linux syscall waitid(2). */
+async function waitid(t: Task): Promise<number> {
+  const idtype = argInt(t, 0);
+  const id = argInt(t, 1);
+  const infop = argPtr(t, 2);
+  const options = argInt(t, 3);
+  const rusage = argPtr(t, 4);
+  if (
+    options & ~(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE)
+  ) {
+    throw new SysError(Errno.EINVAL);
+  }
+  if (!(options & (WEXITED | WUNTRACED | WCONTINUED))) throw new SysError(Errno.EINVAL);
+  let match: (c: ThreadGroup) => boolean;
+  switch (idtype) {
+    case P_ALL:
+      match = () => true;
+      break;
+    case P_PID:
+      match = (c) => c.pid === id;
+      break;
+    case P_PGID: {
+      const pg = id === 0 ? t.tg.pgid : id;
+      match = (c) => c.pgid === pg;
+      break;
+    }
+    default:
+      throw new SysError(Errno.EINVAL);
+  }
+  const r = await waitChild(t, match, options);
+  if (infop !== 0n) {
+    const b = new Uint8Array(128);
+    if (r) {
+      const v = new DataView(b.buffer);
+      v.setInt32(0, SIG.CHLD, true);
+      v.setInt32(8, r.code, true);
+      v.setInt32(16, r.child.pid, true);
+      v.setUint32(20, r.child.uid, true);
+      v.setInt32(24, r.siStatus, true);
+    }
+    t.mm.copyOut(infop, b);
+  }
+  if (rusage !== 0n) t.mm.copyOut(rusage, new Uint8Array(RUSAGE_SIZE));
+  return 0;
+}
+
+/** Implements Linux syscall setsid(2). */
+function setsid(t: Task): number {
+  const tg = t.tg;
+  for (const g of t.kernel.threadGroups.values()) {
+    if (g.pgid === tg.pid) throw new SysError(Errno.EPERM);
+  }
+  tg.sid = tg.pid;
+  tg.pgid = tg.pid;
+  return tg.sid;
+}
+
+/** Implements Linux syscall setpgid(2). */
+function setpgid(t: Task): number {
+  const pid = argInt(t, 0) || t.tg.pid;
+  let pgid = argInt(t, 1);
+  if (pgid < 0) throw new SysError(Errno.EINVAL);
+  const target = t.kernel.threadGroups.get(pid);
+  if (!target || (target !== t.tg && target.parent !== t.tg)) throw new SysError(Errno.ESRCH);
+  if (target.sid !== t.tg.sid) throw new SysError(Errno.EPERM);
+  if (target.sid === target.pid) throw new SysError(Errno.EPERM);
+  if (pgid === 0) pgid = target.pid;
+  if (pgid !== target.pid) {
+    const exists = [...t.kernel.threadGroups.values()].some((g) =>
+      g.pgid === pgid && g.sid === t.tg.sid
+    );
+    if (!exists) throw new SysError(Errno.EPERM);
+  }
+  target.pgid = pgid;
+  return 0;
+}
+
+function lookup(t: Task, pid: number): ThreadGroup {
+  if (pid === 0) return t.tg;
+  const g = t.kernel.threadGroups.get(pid);
+  if (!g) throw new SysError(Errno.ESRCH);
+  return g;
+}
+
 export const syscalls: Record<string, SyscallDef> = {
   getpid: { handler: getpid, args: [] },
   gettid: { handler: gettid, args: [] },
@@ -61,6 +347,29 @@ export const syscalls: Record<string, SyscallDef> = {
   set_robust_list: { handler: setRobustList, args: ["x", "d"] },
   exit: { handler: exit, args: ["d"] },
   exit_group: { handler: exitGroup, args: ["d"] },
+  clone: { handler: clone, args: ["x", "x", "x", "x", "x"] },
+  clone3: {
+    handler: clone3,
+    support: "partial",
+    note: "no pidfd, set_tid or cgroup",
+    args: ["x", "d"],
+  },
+  fork: { handler: fork, args: [] },
+  vfork: { handler: vfork, args: [] },
+  execve: { handler: execve, args: ["s", "x", "x"] },
+  execveat: {
+    handler: execveat,
+    support: "partial",
+    note: "absolute paths and AT_FDCWD; executing a descriptor answers ENOSYS",
+    args: ["d", "s", "x", "x", "x"],
+  },
+  wait4: { handler: wait4, args: ["d", "x", "x", "x"] },
+  waitid: { handler: waitid, args: ["d", "d", "x", "x", "x"] },
+  setsid: { handler: setsid, args: [] },
+  setpgid: { handler: setpgid, args: ["d", "d"] },
+  getpgid: { handler: (t: Task) => lookup(t, argInt(t, 0)).pgid, args: ["d"] },
+  getpgrp: { handler: (t: Task) => t.tg.pgid, args: [] },
+  getsid: { handler: (t: Task) => lookup(t, argInt(t, 0)).sid, args: ["d"] },
   rseq: {
     support: "unimplemented",
     note: "restartable sequences are not offered; the C library falls back",

@@ -1,5 +1,6 @@
 /**
- * Clocks: clock_gettime(2), clock_getres(2), gettimeofday(2), time(2).
+ * Clocks and sleeping: clock_gettime(2), clock_getres(2), gettimeofday(2), time(2),
+ * nanosleep(2), clock_nanosleep(2), alarm(2), setitimer(2), getitimer(2).
  *
  * The realtime and monotonic clocks are the host's. Applications have no vDSO here, so every
  * read of the time is a system call.
@@ -9,7 +10,8 @@
 
 import { Errno } from "../../host/errno.ts";
 import { libc } from "../../host/libc.ts";
-import type { Task } from "../kernel/task.ts";
+import type { Task, ThreadGroup } from "../kernel/task.ts";
+import { SIG } from "../kernel/signals.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
@@ -82,6 +84,185 @@ function time(t: Task): bigint {
   return secs;
 }
 
+/** Reads a struct timespec; returns milliseconds. EINVAL for a malformed one. */
+export function readTimespec(t: Task, addr: bigint): number {
+  const v = new DataView(t.mm.copyIn(addr, 16).buffer);
+  const sec = v.getBigInt64(0, true);
+  const nsec = v.getBigInt64(8, true);
+  if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw new SysError(Errno.EINVAL);
+  return Number(sec) * 1000 + Number(nsec) / 1e6;
+}
+
+function writeTimespec(t: Task, addr: bigint, ms: number): void {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  const ns = BigInt(Math.max(0, Math.round(ms * 1e6)));
+  v.setBigInt64(0, ns / 1_000_000_000n, true);
+  v.setBigInt64(8, ns % 1_000_000_000n, true);
+  t.mm.copyOut(addr, b);
+}
+
+function clockMs(clock: number): number {
+  const v = new DataView(hostTime(clock).buffer);
+  return Number(v.getBigInt64(0, true)) * 1000 + Number(v.getBigInt64(8, true)) / 1e6;
+}
+
+/**
+ * Sleeps until `deadline` on `clock` (ms); a signal ends the sleep with ERESTART_RESTARTBLOCK,
+ * writing the time left to `rem` when given.
+ */
+async function sleepUntil(t: Task, clock: number, deadline: number, rem: bigint): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const left = () => Math.max(0, deadline - clockMs(clock));
+  try {
+    await t.block(
+      new Promise<void>((r) => (timer = setTimeout(r, left()))),
+      Errno.ERESTART_RESTARTBLOCK,
+    );
+    // Host timers may fire a little early; finish the sleep so it is never short.
+    for (let l = left(); l > 0; l = left()) {
+      await t.block(
+        new Promise<void>((r) => (timer = setTimeout(r, l))),
+        Errno.ERESTART_RESTARTBLOCK,
+      );
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof SysError && rem !== 0n) writeTimespec(t, rem, left());
+    throw e;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/** Implements Linux syscall nanosleep(2). */
+function nanosleep(t: Task): Promise<number> {
+  const ms = readTimespec(t, argPtr(t, 0));
+  return sleepUntil(t, CLOCK_MONOTONIC, clockMs(CLOCK_MONOTONIC) + ms, argPtr(t, 1));
+}
+
+const TIMER_ABSTIME = 1;
+
+/** Implements Linux syscall clock_nanosleep(2). */
+function clockNanosleep(t: Task): Promise<number> {
+  const clock = argInt(t, 0);
+  const flags = argInt(t, 1);
+  if (!HOST_CLOCKS.has(clock)) throw new SysError(Errno.EINVAL);
+  const ms = readTimespec(t, argPtr(t, 2));
+  const abs = (flags & TIMER_ABSTIME) !== 0;
+  return sleepUntil(t, clock, abs ? ms : clockMs(clock) + ms, abs ? 0n : argPtr(t, 3));
+}
+
+/** An interval timer of a process (ITIMER_REAL and, on wall time, VIRTUAL and PROF). */
+interface ITimer {
+  deadline: number;
+  intervalMs: number;
+  handle: ReturnType<typeof setTimeout>;
+}
+
+const ITIMER_SIGNALS = [SIG.ALRM, SIG.VTALRM, SIG.PROF];
+const itimers = new WeakMap<ThreadGroup, (ITimer | null)[]>();
+
+function timersOf(tg: ThreadGroup): (ITimer | null)[] {
+  let a = itimers.get(tg);
+  if (!a) {
+    a = [null, null, null];
+    itimers.set(tg, a);
+  }
+  return a;
+}
+
+/** Arms (or, with valueMs 0, disarms) timer `which`; returns the old [value, interval] ms. */
+function setITimer(
+  tg: ThreadGroup,
+  which: number,
+  valueMs: number,
+  intervalMs: number,
+): [number, number] {
+  const a = timersOf(tg);
+  const old = a[which];
+  const prev: [number, number] = old
+    ? [Math.max(0, old.deadline - performance.now()), old.intervalMs]
+    : [0, 0];
+  if (old) clearTimeout(old.handle);
+  a[which] = null;
+  if (valueMs > 0) {
+    const arm = (ms: number) => {
+      const it: ITimer = {
+        deadline: performance.now() + ms,
+        intervalMs,
+        handle: setTimeout(() => {
+          a[which] = null;
+          if (tg.exiting || tg.zombie) return;
+          tg.sendSignal({ signo: ITIMER_SIGNALS[which], errno: 0, code: 0x80 /* SI_KERNEL */ });
+          if (intervalMs > 0) arm(intervalMs);
+        }, ms),
+      };
+      a[which] = it;
+    };
+    arm(valueMs);
+  }
+  return prev;
+}
+
+function readTimeval(t: Task, addr: bigint, off: number): number {
+  const v = new DataView(t.mm.copyIn(addr + BigInt(off), 16).buffer);
+  const sec = v.getBigInt64(0, true);
+  const usec = v.getBigInt64(8, true);
+  if (sec < 0n || usec < 0n || usec >= 1_000_000n) throw new SysError(Errno.EINVAL);
+  return Number(sec) * 1000 + Number(usec) / 1000;
+}
+
+function encodeItimerval([value, interval]: [number, number]): Uint8Array {
+  const b = new Uint8Array(32);
+  const v = new DataView(b.buffer);
+  const put = (o: number, ms: number) => {
+    const us = BigInt(Math.ceil(ms * 1000));
+    v.setBigInt64(o, us / 1_000_000n, true);
+    v.setBigInt64(o + 8, us % 1_000_000n, true);
+  };
+  put(0, interval);
+  put(16, value);
+  return b;
+}
+
+/** Implements Linux syscall setitimer(2). */
+function setitimer(t: Task): number {
+  const which = argInt(t, 0);
+  if (which < 0 || which > 2) throw new SysError(Errno.EINVAL);
+  const nv = argPtr(t, 1);
+  const ov = argPtr(t, 2);
+  let interval = 0;
+  let value = 0;
+  if (nv !== 0n) {
+    interval = readTimeval(t, nv, 0);
+    value = readTimeval(t, nv, 16);
+  }
+  const old = setITimer(t.tg, which, value, interval);
+  if (ov !== 0n) t.mm.copyOut(ov, encodeItimerval(old));
+  return 0;
+}
+
+/** Implements Linux syscall getitimer(2). */
+function getitimer(t: Task): number {
+  const which = argInt(t, 0);
+  if (which < 0 || which > 2) throw new SysError(Errno.EINVAL);
+  const it = timersOf(t.tg)[which];
+  const cur: [number, number] = it
+    ? [Math.max(0, it.deadline - performance.now()), it.intervalMs]
+    : [0, 0];
+  t.mm.copyOut(argPtr(t, 1), encodeItimerval(cur));
+  return 0;
+}
+
+/** Implements Linux syscall alarm(2). */
+function alarm(t: Task): number {
+  const secs = Number(BigInt.asUintN(32, argPtr(t, 0)));
+  const [old] = setITimer(t.tg, 0, secs * 1000, 0);
+  // Linux rounds a partial second up, and never reports 0 for a pending alarm.
+  return old > 0 ? Math.max(1, Math.round(old / 1000)) : 0;
+}
+
 const cpuNote = "host realtime, monotonic and boottime clocks; CPU-time clocks answer EINVAL";
 
 export const syscalls: Record<string, SyscallDef> = {
@@ -89,4 +270,19 @@ export const syscalls: Record<string, SyscallDef> = {
   clock_getres: { handler: clockGetres, support: "partial", note: cpuNote, args: ["d", "x"] },
   gettimeofday: { handler: gettimeofday, args: ["x", "x"] },
   time: { handler: time, args: ["x"] },
+  nanosleep: { handler: nanosleep, args: ["x", "x"] },
+  clock_nanosleep: {
+    handler: clockNanosleep,
+    support: "partial",
+    note: cpuNote,
+    args: ["d", "d", "x", "x"],
+  },
+  setitimer: {
+    handler: setitimer,
+    support: "partial",
+    note: "ITIMER_VIRTUAL and ITIMER_PROF count wall time, not CPU time",
+    args: ["d", "x", "x"],
+  },
+  getitimer: { handler: getitimer, args: ["d", "x"] },
+  alarm: { handler: alarm, args: ["d"] },
 };

@@ -22,6 +22,8 @@ import { syscalls as stat } from "./sys_stat.ts";
 import { syscalls as ioctl } from "./sys_ioctl.ts";
 import { syscalls as file } from "./sys_file.ts";
 import { syscalls as time } from "./sys_time.ts";
+import { syscalls as signal } from "./sys_signal.ts";
+import { syscalls as futex } from "./sys_futex.ts";
 
 export type SyscallReturn = number | bigint;
 /** Every handler: decode arguments from the task's registers, work, return a value. */
@@ -61,6 +63,8 @@ const families: Record<string, SyscallDef>[] = [
   ioctl,
   file,
   time,
+  signal,
+  futex,
 ];
 
 function buildTable(): SyscallEntry[] {

@@ -60,6 +60,23 @@ export class FdTable {
     if (n === 0) file.release();
   }
 
+  /** A copy for fork: the same descriptions (shared offsets and flags) at the same numbers. */
+  fork(): FdTable {
+    const t = new FdTable();
+    t.limit = this.limit;
+    this.#fds.forEach((e, fd) => {
+      if (e) t.set(fd, e.file, e.cloexec);
+    });
+    return t;
+  }
+
+  /** Closes the descriptors marked close-on-exec (execve). */
+  closeOnExec(): void {
+    this.#fds.forEach((e, fd) => {
+      if (e?.cloexec) this.close(fd);
+    });
+  }
+
   /** Closes every descriptor. */
   closeAll(): void {
     for (let fd = 0; fd < this.#fds.length; fd++) if (this.#fds[fd]) this.close(fd);

@@ -1,4 +1,4 @@
-// What a process learns about itself at start: uname, limits, TLS, its executable, cwd, stdio.
+// What a process learns about itself at start: uname, limits, TLS, cwd, stdio.
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,11 +29,6 @@ int main(int argc, char **argv) {
   printf("fs base is the thread pointer: %s\n", fs == (unsigned long)__builtin_thread_pointer() ? "yes" : "no");
   printf("tls_var=%d\n", tls_var);
 
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  exe[n > 0 ? n : 0] = 0;
-  const char *base = strrchr(exe, '/');
-  printf("exe basename=%s\n", base ? base + 1 : exe);
   printf("argv[1]=%s\n", argc > 1 ? argv[1] : "(none)");
 
   char cwd[4096];

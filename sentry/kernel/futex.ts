@@ -1,0 +1,94 @@
+/**
+ * Futex wait queues (futex(2)).
+ *
+ * Waiters are keyed by the memory file offset of the futex word. Private memory is never
+ * shared between address spaces (fork copies it), so the offset names one word for private
+ * and shared futexes alike. The Sentry serves every futex call on one thread, so checking
+ * the word and queueing the waiter is atomic with respect to wakers.
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import type { MemoryManager } from "../mm/mm.ts";
+import { SysError } from "../syscalls/errors.ts";
+
+interface Waiter {
+  key: bigint;
+  bitset: number;
+  wake: () => void;
+}
+
+export class FutexManager {
+  #queues = new Map<bigint, Waiter[]>();
+
+  /** The key of the futex word at addr; EINVAL if misaligned, EFAULT if unmapped. */
+  key(mm: MemoryManager, addr: bigint): bigint {
+    if (addr & 3n) throw new SysError(Errno.EINVAL);
+    return mm.translate(addr);
+  }
+
+  /**
+   * Queues a waiter on the word at addr and returns a promise that resolves when it is woken,
+   * and a cancel function that removes it (for timeouts and signals).
+   */
+  enqueue(mm: MemoryManager, addr: bigint, bitset: number): {
+    woken: Promise<void>;
+    cancel: () => void;
+  } {
+    const key = this.key(mm, addr);
+    let wake!: () => void;
+    const woken = new Promise<void>((r) => (wake = r));
+    const w: Waiter = { key, bitset, wake };
+    const q = this.#queues.get(key);
+    if (q) q.push(w);
+    else this.#queues.set(key, [w]);
+    return { woken, cancel: () => this.#remove(w) };
+  }
+
+  #remove(w: Waiter): void {
+    const q = this.#queues.get(w.key);
+    if (!q) return;
+    const i = q.indexOf(w);
+    if (i >= 0) q.splice(i, 1);
+    if (q.length === 0) this.#queues.delete(w.key);
+  }
+
+  /** Wakes up to n waiters on addr whose bitset intersects `bitset`; returns how many. */
+  wake(mm: MemoryManager, addr: bigint, n: number, bitset: number): number {
+    return this.wakeKey(this.key(mm, addr), n, bitset);
+  }
+
+  wakeKey(key: bigint, n: number, bitset: number): number {
+    const q = this.#queues.get(key);
+    if (!q) return 0;
+    let woken = 0;
+    for (let i = 0; i < q.length && woken < n;) {
+      if ((q[i].bitset & bitset) !== 0) {
+        const [w] = q.splice(i, 1);
+        w.wake();
+        woken++;
+      } else {
+        i++;
+      }
+    }
+    if (q.length === 0) this.#queues.delete(key);
+    return woken;
+  }
+
+  /** Wakes up to nWake waiters on key1 and moves up to nRequeue of the rest to key2. */
+  requeue(key1: bigint, key2: bigint, nWake: number, nRequeue: number): number {
+    const woken = this.wakeKey(key1, nWake, 0xffffffff);
+    const q = this.#queues.get(key1);
+    if (!q) return woken;
+    const moved = q.splice(0, nRequeue);
+    if (q.length === 0) this.#queues.delete(key1);
+    for (const w of moved) {
+      w.key = key2;
+      const q2 = this.#queues.get(key2);
+      if (q2) q2.push(w);
+      else this.#queues.set(key2, [w]);
+    }
+    return woken + moved.length;
+  }
+}

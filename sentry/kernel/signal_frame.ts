@@ -1,0 +1,155 @@
+/**
+ * The x86-64 signal frame (struct rt_sigframe): what a handler receives on its stack, and
+ * what rt_sigreturn(2) restores from.
+ *
+ * Layout: pretcode (8) | ucontext (304: flags, link, stack_t, sigcontext, sigmask) |
+ * siginfo (128); the FXSAVE area sits below the red zone, 64-byte aligned, and
+ * sigcontext.fpstate points at it.
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import { R } from "../../platform/registers.ts";
+import { SysError } from "../syscalls/errors.ts";
+import {
+  encodeSigInfo,
+  SA,
+  type SigAction,
+  type SigInfo,
+  SIGINFO_SIZE,
+  SS_AUTODISARM,
+  SS_DISABLE,
+  SS_ONSTACK,
+  UNBLOCKABLE,
+} from "./signal.ts";
+import type { Task } from "./task.ts";
+
+const REDZONE = 128n;
+const FXSAVE_SIZE = 512;
+const UCONTEXT_SIZE = 304;
+const FRAME_SIZE = 8 + UCONTEXT_SIZE + SIGINFO_SIZE;
+const UC_OFF = 8;
+const MCONTEXT_OFF = UC_OFF + 40;
+const SIGMASK_OFF = UC_OFF + 296;
+const INFO_OFF = UC_OFF + UCONTEXT_SIZE;
+const UC_SIGCONTEXT_SS = 2;
+const UC_STRICT_RESTORE_SS = 4;
+/** The flags a signal handler may change on return (FIX_EFLAGS). */
+const FIX_EFLAGS = 0x50dd5n;
+const USER_CS = 0x33n;
+const USER_SS = 0x2bn;
+
+/** sigcontext register order (struct sigcontext_64), as indices into Registers.r. */
+const SIGCONTEXT_REGS = [
+  R.r8,
+  R.r9,
+  R.r10,
+  R.r11,
+  R.r12,
+  R.r13,
+  R.r14,
+  R.r15,
+  R.rdi,
+  R.rsi,
+  R.rbp,
+  R.rbx,
+  R.rdx,
+  R.rax,
+  R.rcx,
+  R.rsp,
+  R.rip,
+  R.eflags,
+];
+
+/** True if sp lies on the task's alternate signal stack. */
+export function onAltStack(t: Task, sp: bigint): boolean {
+  const s = t.altStack;
+  return s.size > 0n && sp > s.sp && sp - s.sp <= s.size;
+}
+
+/**
+ * Builds the frame for `info` on the task's stack and points the registers at the handler.
+ * `oldMask` is the mask to restore on sigreturn. Throws SysError(EFAULT) when the stack is not
+ * writable; the caller then forces SIGSEGV, as Linux does.
+ */
+export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldMask: bigint) {
+  const regs = t.regs;
+  if (!(action.flags & SA.RESTORER)) throw new SysError(Errno.EFAULT);
+  let sp = regs.rsp - REDZONE;
+  const alt = t.altStack;
+  const wasOnAlt = onAltStack(t, regs.rsp);
+  if ((action.flags & SA.ONSTACK) && alt.size > 0n && !wasOnAlt) {
+    sp = alt.sp + alt.size;
+  }
+  sp = (sp - BigInt(FXSAVE_SIZE)) & ~63n;
+  const fpAddr = sp;
+  const frame = ((sp - BigInt(FRAME_SIZE)) & ~15n) - 8n;
+
+  const b = new Uint8Array(FRAME_SIZE);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, action.restorer, true);
+  v.setBigUint64(UC_OFF, BigInt(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS), true);
+  v.setBigUint64(UC_OFF + 16, alt.sp, true);
+  v.setInt32(
+    UC_OFF + 24,
+    alt.size === 0n ? SS_DISABLE : (wasOnAlt ? SS_ONSTACK : 0) | (alt.flags & SS_AUTODISARM),
+    true,
+  );
+  v.setBigUint64(UC_OFF + 32, alt.size, true);
+  SIGCONTEXT_REGS.forEach((r, i) => v.setBigUint64(MCONTEXT_OFF + i * 8, regs.r[r], true));
+  v.setUint16(MCONTEXT_OFF + 144, Number(regs.r[R.cs]), true);
+  v.setUint16(MCONTEXT_OFF + 150, Number(regs.r[R.ss]), true);
+  if (info.addr !== undefined) {
+    v.setBigUint64(MCONTEXT_OFF + 160, 14n, true); // trapno: page fault
+    v.setBigUint64(MCONTEXT_OFF + 176, info.addr, true); // cr2
+  }
+  v.setBigUint64(MCONTEXT_OFF + 168, oldMask & 0xffffffffn, true); // oldmask
+  v.setBigUint64(MCONTEXT_OFF + 184, fpAddr, true);
+  v.setBigUint64(SIGMASK_OFF, oldMask, true);
+  b.set(encodeSigInfo(info), INFO_OFF);
+
+  t.mm.copyOut(fpAddr, t.ctx.fpState());
+  t.mm.copyOut(frame, b);
+  if (alt.flags & SS_AUTODISARM) t.altStack = { sp: 0n, flags: SS_DISABLE, size: 0n };
+
+  regs.r[R.rdi] = BigInt(info.signo);
+  regs.r[R.rsi] = frame + BigInt(INFO_OFF);
+  regs.r[R.rdx] = frame + BigInt(UC_OFF);
+  regs.r[R.rax] = 0n;
+  regs.rsp = frame;
+  regs.rip = action.handler;
+  regs.r[R.cs] = USER_CS;
+  regs.r[R.ss] = USER_SS;
+  // The handler starts with the direction and trap flags clear, as the ABI requires.
+  regs.r[R.eflags] &= ~(0x400n | 0x100n | 0x40000n);
+}
+
+/**
+ * Implements the heart of rt_sigreturn(2): restores registers, mask, alternate stack and FPU
+ * state from the frame whose ucontext is at rsp. Returns the restored rax.
+ */
+export function restoreSignalFrame(t: Task): bigint {
+  const regs = t.regs;
+  const uc = regs.rsp;
+  const b = t.mm.copyIn(uc, UCONTEXT_SIZE);
+  const v = new DataView(b.buffer);
+  const mc = MCONTEXT_OFF - UC_OFF;
+  const eflags = regs.r[R.eflags];
+  SIGCONTEXT_REGS.forEach((r, i) => (regs.r[r] = v.getBigUint64(mc + i * 8, true)));
+  regs.r[R.eflags] = (eflags & ~FIX_EFLAGS) | (regs.r[R.eflags] & FIX_EFLAGS);
+  regs.r[R.cs] = USER_CS;
+  regs.r[R.ss] = USER_SS;
+  t.setSignalMask(v.getBigUint64(SIGMASK_OFF - UC_OFF, true) & ~UNBLOCKABLE);
+  const ssSp = v.getBigUint64(16, true);
+  const ssFlags = v.getInt32(24, true);
+  const ssSize = v.getBigUint64(32, true);
+  if (!onAltStack(t, regs.rsp)) {
+    t.altStack = ssFlags & SS_DISABLE
+      ? { sp: 0n, flags: SS_DISABLE, size: 0n }
+      : { sp: ssSp, flags: ssFlags & SS_AUTODISARM, size: ssSize };
+  }
+  const fp = v.getBigUint64(mc + 184, true);
+  if (fp !== 0n) t.ctx.setFpState(t.mm.copyIn(fp, FXSAVE_SIZE));
+  return regs.r[R.rax];
+}

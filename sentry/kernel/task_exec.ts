@@ -1,0 +1,80 @@
+/**
+ * execve(2): replace the calling process's image.
+ *
+ * @module
+ */
+
+import { checkArgLimits, loadExecutable } from "../loader/loader.ts";
+import { MemoryManager } from "../mm/mm.ts";
+import { RLIMIT } from "../syscalls/sys_rlimit.ts";
+import { SS_DISABLE } from "./signal.ts";
+import type { Task } from "./task.ts";
+
+/**
+ * Loads `path` into a new address space and switches the task to it. On failure the task is
+ * untouched and the SysError propagates (execve returns it). On success the other threads of
+ * the process end, close-on-exec descriptors close, caught signals reset, and a vfork parent
+ * resumes.
+ */
+export function execTask(t: Task, path: string, argv: string[], envp: string[]): void {
+  const k = t.kernel;
+  const tg = t.tg;
+  checkArgLimits(argv, envp, tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? 8n << 20n);
+  const as = k.platform.newAddressSpace();
+  const mm = new MemoryManager(as, k.mf, k.platform.maxUserAddress);
+  let loaded;
+  try {
+    loaded = loadExecutable(k, mm, t.regs, {
+      path,
+      argv,
+      envp,
+      cwd: tg.cwd,
+      uid: tg.euid,
+      gid: tg.egid,
+    });
+  } catch (e) {
+    mm.release();
+    throw e;
+  }
+  // Past the point of no return.
+  for (const o of tg.tasks) {
+    if (o !== t) {
+      o.exiting = true;
+      o.wake();
+    }
+  }
+  if (t.clearChildTid !== 0n) {
+    try {
+      t.mm.writeU32(t.clearChildTid, 0);
+      k.futexes.wake(t.mm, t.clearChildTid, 1, 0xffffffff);
+    } catch {
+      // Not mapped any more.
+    }
+    t.clearChildTid = 0n;
+  }
+  const old = t.mm;
+  t.mm = mm;
+  old.decUsers();
+  tg.fdTable.closeOnExec();
+  tg.handlers = tg.handlers.fork();
+  tg.handlers.resetForExec();
+  t.altStack = { sp: 0n, flags: SS_DISABLE, size: 0n };
+  t.savedMask = null;
+  t.ctx.setFpState(initialFpState());
+  tg.exe = loaded.exe;
+  tg.argv = loaded.argv;
+  tg.envp = envp;
+  tg.comm = loaded.exe.slice(loaded.exe.lastIndexOf("/") + 1).slice(0, 15);
+  t.name = tg.comm;
+  t.vforkDone?.();
+  t.vforkDone = null;
+}
+
+/** The FPU state a new program starts with (x87 control word 0x37f, MXCSR 0x1f80). */
+function initialFpState(): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(512);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, 0x37f, true);
+  v.setUint32(24, 0x1f80, true);
+  return b;
+}
