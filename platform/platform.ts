@@ -66,5 +66,7 @@ export interface Context {
   fpState(): Uint8Array<ArrayBuffer>;
   /** Replaces the floating-point state (FXSAVE format); applied before the next switch. */
   setFpState(state: Uint8Array<ArrayBuffer>): void;
+  /** CPU time the task's code has used so far, in nanoseconds (for getrusage and times). */
+  cpuTime(): { user: bigint; sys: bigint };
   release(): void;
 }

@@ -21,4 +21,5 @@ probeTests([
   },
   { prog: "itimer" },
   { prog: "sigchld" },
+  { prog: "process_misc" },
 ]);

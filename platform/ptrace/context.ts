@@ -17,6 +17,8 @@ const SIGBUS = 7;
 const SIGILL = 4;
 const SIGFPE = 8;
 const FXSAVE_SIZE = 512;
+/** One clock tick (USER_HZ = 100) in nanoseconds. */
+const TICK_NS = 10_000_000n;
 const NO_SYSCALL = 0xffff_ffff_ffff_ffffn;
 const SYSCALL_STOP = SIGTRAP | 0x80; // with PTRACE_O_TRACESYSGOOD
 
@@ -33,6 +35,9 @@ export class PtraceContext implements Context {
   /** The stub thread this context runs in, in the address space it belongs to. */
   #bound: { sub: Subprocess; tid: number } | null = null;
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
+  /** CPU time of stub threads this context ran in before the current one. */
+  #cpuDone = { user: 0n, sys: 0n };
+  #cpuBase = { user: 0n, sys: 0n };
 
   constructor(readonly waiter: Waiter) {}
 
@@ -129,6 +134,28 @@ export class PtraceContext implements Context {
     this.#pendingFp = state.slice(0, FXSAVE_SIZE);
   }
 
+  /**
+   * Implements Context.cpuTime from the host's accounting of the stub thread, which runs
+   * only this task's code (its system calls are the Sentry's, counted there).
+   */
+  cpuTime(): { user: bigint; sys: bigint } {
+    const b = this.#bound;
+    if (b) {
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${b.sub.pid}/task/${b.tid}/stat`);
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        // Fields 14 and 15 (utime, stime), counted from the state field (3), in clock ticks.
+        this.#cpuBase = {
+          user: this.#cpuDone.user + BigInt(f[11]) * TICK_NS,
+          sys: this.#cpuDone.sys + BigInt(f[12]) * TICK_NS,
+        };
+      } catch {
+        // The thread is gone: the last reading stands.
+      }
+    }
+    return this.#cpuBase;
+  }
+
   /** Implements Context.interrupt. */
   interrupt(): void {
     this.#interrupted = true;
@@ -142,7 +169,10 @@ export class PtraceContext implements Context {
   }
 
   #unbind(): void {
-    if (this.#bound) this.#bound.sub.releaseThread(this.#bound.tid);
+    if (this.#bound) {
+      this.#cpuDone = this.cpuTime();
+      this.#bound.sub.releaseThread(this.#bound.tid);
+    }
     this.#bound = null;
   }
 

@@ -77,6 +77,7 @@ export class Kernel {
     reaper ??= this.init;
     if (reaper === tg || reaper?.exiting) reaper = undefined;
     for (const child of tg.children) {
+      if (child.pdeathSignal) child.sendSignal(child.pdeathSignal);
       child.parent = reaper ?? null;
       if (reaper) {
         reaper.children.add(child);

@@ -78,8 +78,9 @@ export class Sandbox {
       fdTable.set(2, new HostFile(opts.stdio[2], O_WRONLY));
       const pid = kernel.allocPid();
       const tg = new ThreadGroup(kernel, pid, null, fdTable);
-      tg.uid = spec.uid;
-      tg.gid = spec.gid;
+      tg.uid = tg.euid = tg.suid = spec.uid;
+      tg.gid = tg.egid = tg.sgid = spec.gid;
+      tg.groups = [...spec.additionalGids];
       if (spec.umask !== undefined) tg.umask = spec.umask;
       tg.cwd = spec.cwd;
       for (const [r, l] of defaultRlimits()) tg.rlimits.set(r, l);

@@ -120,6 +120,16 @@ export class ThreadGroup {
   /** prctl state. */
   noNewPrivs = false;
   dumpable = 1;
+  /** PR_SET_PDEATHSIG: sent to this process when its parent exits. */
+  pdeathSignal = 0;
+  keepCaps = false;
+  /** Nice value (setpriority). */
+  nice = 0;
+  /** personality(2) flags. */
+  personality = 0;
+  /** CPU time of this group's exited threads, and of its reaped children (ns). */
+  readonly cpuExited = { user: 0n, sys: 0n };
+  readonly cpuChildren = { user: 0n, sys: 0n };
   /** Start time (ms since the epoch) for /proc and times(). */
   readonly startTime = Date.now();
 
@@ -261,8 +271,25 @@ export class ThreadGroup {
     this.#resolveExited(st);
   }
 
-  /** Removes a zombie for good (wait4 took it). */
+  /** CPU time of the whole group so far (live and exited threads). */
+  cpuTime(): { user: bigint; sys: bigint } {
+    let user = this.cpuExited.user;
+    let sys = this.cpuExited.sys;
+    for (const t of this.tasks) {
+      const c = t.ctx.cpuTime();
+      user += c.user;
+      sys += c.sys;
+    }
+    return { user, sys };
+  }
+
+  /** Removes a zombie for good (wait4 took it); its CPU time goes to the parent's children. */
   reap(): void {
+    if (this.parent) {
+      const c = this.cpuTime();
+      this.parent.cpuChildren.user += c.user + this.cpuChildren.user;
+      this.parent.cpuChildren.sys += c.sys + this.cpuChildren.sys;
+    }
     this.parent?.children.delete(this);
     this.kernel.threadGroups.delete(this.pid);
   }
@@ -524,6 +551,9 @@ export class Task {
     }
     this.vforkDone?.();
     this.vforkDone = null;
+    const cpu = this.ctx.cpuTime();
+    tg.cpuExited.user += cpu.user;
+    tg.cpuExited.sys += cpu.sys;
     tg.tasks.delete(this);
     this.kernel.tasks.delete(this.tid);
     this.ctx.release();

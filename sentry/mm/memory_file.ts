@@ -81,15 +81,23 @@ export class MemoryFile {
   /** Returns a range to the allocator and its pages to the host (they read as zero again). */
   free(off: bigint, length: bigint): void {
     const len = pageRoundUp(length);
+    this.decommit(off, len);
+    this.used -= len;
+    this.#free.push({ off, len });
+  }
+
+  /**
+   * Returns the pages of an allocated range to the host, keeping the range allocated: they
+   * read as zero when next touched (madvise(MADV_DONTNEED)).
+   */
+  decommit(off: bigint, length: bigint): void {
     rawSyscall(
       SYS_fallocate,
       BigInt(this.fd),
       BigInt(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE),
       off,
-      len,
+      pageRoundUp(length),
     );
-    this.used -= len;
-    this.#free.push({ off, len });
   }
 
   #chunk(i: number): Uint8Array {

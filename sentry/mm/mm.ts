@@ -316,6 +316,80 @@ export class MemoryManager {
     return v.fileOffset + (addr - v.start);
   }
 
+  /**
+   * Maps existing memory file pages at [addr, addr+length) (MAP_SHARED of a memory-backed
+   * file): no copy, and never freed or copied by this address space.
+   */
+  mapShared(addr: bigint, length: bigint, fileOffset: bigint, prot: number, name = ""): Vma {
+    this.unmapRange(addr, addr + length, false);
+    const vma: Vma = { start: addr, end: addr + length, prot, fileOffset, name, shared: true };
+    this.#insert(vma);
+    this.as.mapFile(addr, length, fileOffset, prot);
+    return vma;
+  }
+
+  /**
+   * Moves the mappings of [from, from+len) to [to, to+len) without copying (mremap): the
+   * same memory file ranges appear at the new address.
+   */
+  move(from: bigint, len: bigint, to: bigint): void {
+    const moved: Vma[] = [];
+    for (const v of this.vmas) {
+      if (v.end <= from || v.start >= from + len) continue;
+      const s = v.start > from ? v.start : from;
+      const e = v.end < from + len ? v.end : from + len;
+      moved.push({
+        ...v,
+        start: s - from + to,
+        end: e - from + to,
+        fileOffset: v.fileOffset + (s - v.start),
+      });
+    }
+    // Detach the old range without returning its memory, then attach the new one.
+    this.#detach(from, from + len);
+    this.unmapRange(to, to + len, false);
+    for (const v of moved) {
+      this.#insert(v);
+      this.as.mapFile(v.start, v.end - v.start, v.fileOffset, v.prot);
+    }
+  }
+
+  /** Removes VMAs in [start, end) from bookkeeping and the address space, keeping memory. */
+  #detach(start: bigint, end: bigint): void {
+    for (let i = 0; i < this.vmas.length; i++) {
+      const v = this.vmas[i];
+      if (v.end <= start || v.start >= end) continue;
+      const cutStart = v.start > start ? v.start : start;
+      const cutEnd = v.end < end ? v.end : end;
+      const pieces: Vma[] = [];
+      if (v.start < cutStart) pieces.push({ ...v, end: cutStart });
+      if (cutEnd < v.end) {
+        pieces.push({ ...v, start: cutEnd, fileOffset: v.fileOffset + (cutEnd - v.start) });
+      }
+      if (this.#heap === v) this.#heap = pieces[0] ?? null;
+      this.vmas.splice(i, 1, ...pieces);
+      i += pieces.length - 1;
+    }
+    this.as.unmap(start, end - start);
+  }
+
+  /** The VMAs overlapping [start, end), in address order. */
+  vmasIn(start: bigint, end: bigint): Vma[] {
+    return this.vmas.filter((v) => v.start < end && start < v.end);
+  }
+
+  /** True if every byte of [start, end) is mapped. */
+  fullyMapped(start: bigint, end: bigint): boolean {
+    let cur = start;
+    for (const v of this.vmas) {
+      if (v.end <= cur || v.start >= end) continue;
+      if (v.start > cur) return false;
+      cur = v.end;
+      if (cur >= end) return true;
+    }
+    return cur >= end;
+  }
+
   /** Drops one user; the last releases everything. */
   decUsers(): void {
     if (--this.users === 0) this.release();

@@ -8,6 +8,8 @@ import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { PAGE_SIZE, pageRoundUp } from "../mm/memory_file.ts";
 import { argInt, argPtr } from "./args.ts";
+import { preadFd } from "../../host/libc.ts";
+import { PROT_WRITE } from "../../platform/platform.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
 
@@ -35,7 +37,8 @@ function brk(t: Task): bigint {
 function mmap(t: Task): bigint {
   const addr = argPtr(t, 0);
   const length = argPtr(t, 1);
-  const prot = argInt(t, 2);
+  // Linux ignores protection bits it does not know in mmap (unlike mprotect).
+  const prot = argInt(t, 2) & PROT_ALL;
   const flags = argInt(t, 3);
   const offset = argPtr(t, 5);
   const type = flags & MAP_TYPE;
@@ -43,10 +46,6 @@ function mmap(t: Task): bigint {
     throw new SysError(Errno.EINVAL);
   }
   if (length === 0n || !aligned(offset)) throw new SysError(Errno.EINVAL);
-  if ((flags & MAP_ANONYMOUS) === 0) {
-    // File-backed mappings need the VFS's mappable files (the "files and I/O" work).
-    throw new SysError(Errno.ENODEV);
-  }
   const len = pageRoundUp(length);
   if (len === 0n || len > t.mm.maxAddress) throw new SysError(Errno.ENOMEM);
   const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;
@@ -68,10 +67,209 @@ function mmap(t: Task): bigint {
       at = gap;
     }
   }
-  // Linux ignores protection bits it does not know in mmap (unlike mprotect).
-  const vma = t.mm.mapAnonymous(at, len, prot & PROT_ALL);
-  vma.shared = type !== MAP_PRIVATE;
+  if (flags & MAP_ANONYMOUS) {
+    const vma = t.mm.mapAnonymous(at, len, prot);
+    vma.shared = type !== MAP_PRIVATE;
+    return at;
+  }
+  mapFile(t, argInt(t, 4), at, len, prot, type !== MAP_PRIVATE, offset);
   return at;
+}
+
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+
+/**
+ * Maps a file. Private mappings (and shared ones of files whose pages live outside the memory
+ * file) get a copy of the file's contents; shared mappings of memory-backed files (tmpfs,
+ * memfd) map the file's own pages, so writes are shared with every mapper and with read(2).
+ */
+function mapFile(
+  t: Task,
+  fd: number,
+  at: bigint,
+  len: bigint,
+  prot: number,
+  shared: boolean,
+  offset: bigint,
+): void {
+  const file = t.fdTable.get(fd);
+  const m = file.mappable?.() ?? null;
+  if (!m) throw new SysError(Errno.ENODEV);
+  const acc = file.flags & O_ACCMODE;
+  if (acc === O_WRONLY) throw new SysError(Errno.EACCES);
+  if (shared && (prot & PROT_WRITE) && acc !== O_RDWR) throw new SysError(Errno.EACCES);
+  const mf = t.mm.mf;
+  if (m.kind === "memory" && shared) {
+    // One VMA per run of contiguous pages of the file.
+    const first = Number(offset / PAGE_SIZE);
+    const pages = Number(len / PAGE_SIZE);
+    let runStart = 0;
+    let runOff = m.page(first, true)!;
+    for (let i = 1; i <= pages; i++) {
+      const off = i < pages ? m.page(first + i, true)! : -1n;
+      if (off !== runOff + BigInt(i - runStart) * PAGE_SIZE) {
+        const a = at + BigInt(runStart) * PAGE_SIZE;
+        t.mm.mapShared(a, BigInt(i - runStart) * PAGE_SIZE, runOff, prot);
+        runStart = i;
+        runOff = off;
+      }
+    }
+    return;
+  }
+  const vma = t.mm.mapAnonymous(at, len, prot);
+  if (m.kind === "memory") {
+    const first = Number(offset / PAGE_SIZE);
+    for (let i = 0; i < Number(len / PAGE_SIZE); i++) {
+      const src = m.page(first + i, false);
+      if (src !== null) mf.copyRange(src, vma.fileOffset + BigInt(i) * PAGE_SIZE, PAGE_SIZE);
+    }
+  } else {
+    // Pages past the end of the file read as zeroes (Linux would raise SIGBUS on them).
+    const buf = new Uint8Array(Number(len));
+    let done = 0;
+    while (done < buf.length) {
+      const n = preadFd(
+        m.fd,
+        buf.subarray(done) as Uint8Array<ArrayBuffer>,
+        Number(m.offset + offset) + done,
+      );
+      if (n <= 0) break;
+      done += n;
+    }
+    mf.write(vma.fileOffset, buf.subarray(0, done));
+  }
+}
+
+const MADV = {
+  NORMAL: 0,
+  RANDOM: 1,
+  SEQUENTIAL: 2,
+  WILLNEED: 3,
+  DONTNEED: 4,
+  FREE: 8,
+  REMOVE: 9,
+  DONTFORK: 10,
+  DOFORK: 11,
+  MERGEABLE: 12,
+  UNMERGEABLE: 13,
+  HUGEPAGE: 14,
+  NOHUGEPAGE: 15,
+  DONTDUMP: 16,
+  DODUMP: 17,
+  WIPEONFORK: 18,
+  KEEPONFORK: 19,
+  COLD: 20,
+  PAGEOUT: 21,
+};
+const KNOWN_ADVICE = new Set(Object.values(MADV));
+
+/** Implements Linux syscall madvise(2): DONTNEED and FREE zero private memory. */
+function madvise(t: Task): number {
+  const addr = argPtr(t, 0);
+  const len = pageRoundUp(argPtr(t, 1));
+  const advice = argInt(t, 2);
+  if (!aligned(addr) || !KNOWN_ADVICE.has(advice)) throw new SysError(Errno.EINVAL);
+  if (len === 0n) return 0;
+  if (!t.mm.fullyMapped(addr, addr + len)) throw new SysError(Errno.ENOMEM);
+  if (advice === MADV.DONTNEED || advice === MADV.FREE || advice === MADV.REMOVE) {
+    for (const v of t.mm.vmasIn(addr, addr + len)) {
+      if (v.shared) continue;
+      const s = v.start > addr ? v.start : addr;
+      const e = v.end < addr + len ? v.end : addr + len;
+      // Fresh zeroed pages, returned to the host until touched again.
+      t.mm.mf.decommit(v.fileOffset + (s - v.start), e - s);
+    }
+  }
+  return 0;
+}
+
+const MREMAP_MAYMOVE = 1;
+const MREMAP_FIXED = 2;
+const MREMAP_DONTUNMAP = 4;
+
+/** Implements Linux syscall mremap(2). */
+function mremap(t: Task): bigint {
+  const old = argPtr(t, 0);
+  const oldLen = pageRoundUp(argPtr(t, 1));
+  const newLen = pageRoundUp(argPtr(t, 2));
+  const flags = argInt(t, 3);
+  const newAddr = argPtr(t, 4);
+  if (!aligned(old) || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP))) {
+    throw new SysError(Errno.EINVAL);
+  }
+  if (newLen === 0n || ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))) {
+    throw new SysError(Errno.EINVAL);
+  }
+  if (flags & MREMAP_DONTUNMAP) throw new SysError(Errno.EINVAL);
+  if (oldLen === 0n) throw new SysError(Errno.EINVAL); // duplicating shared mappings: not offered
+  const vmas = t.mm.vmasIn(old, old + oldLen);
+  if (!t.mm.fullyMapped(old, old + oldLen) || vmas.length === 0) throw new SysError(Errno.EFAULT);
+  const prot = vmas[vmas.length - 1].prot;
+  const shared = vmas.some((v) => v.shared);
+  if (flags & MREMAP_FIXED) {
+    if (!aligned(newAddr) || !t.mm.validRange(newAddr, newAddr + newLen)) {
+      throw new SysError(Errno.EINVAL);
+    }
+    if (newAddr < old + oldLen && old < newAddr + newLen) throw new SysError(Errno.EINVAL);
+    const keep = oldLen < newLen ? oldLen : newLen;
+    t.mm.move(old, keep, newAddr);
+    if (oldLen > keep) t.mm.unmapRange(old + keep, old + oldLen);
+    if (newLen > keep) growAt(t, newAddr + keep, newLen - keep, prot, shared);
+    return newAddr;
+  }
+  if (newLen <= oldLen) {
+    if (newLen < oldLen) t.mm.unmapRange(old + newLen, old + oldLen);
+    return old;
+  }
+  // Grow in place if the pages after are free.
+  const extra = newLen - oldLen;
+  if (t.mm.validRange(old + oldLen, old + newLen) && !t.mm.overlaps(old + oldLen, old + newLen)) {
+    growAt(t, old + oldLen, extra, prot, shared);
+    return old;
+  }
+  if (!(flags & MREMAP_MAYMOVE)) throw new SysError(Errno.ENOMEM);
+  const to = t.mm.findGap(newLen);
+  if (to === null) throw new SysError(Errno.ENOMEM);
+  t.mm.move(old, oldLen, to);
+  growAt(t, to + oldLen, extra, prot, shared);
+  return to;
+}
+
+function growAt(t: Task, addr: bigint, len: bigint, prot: number, shared: boolean): void {
+  const v = t.mm.mapAnonymous(addr, len, prot);
+  if (shared) v.shared = true;
+}
+
+/** Implements Linux syscall msync(2): memory is the file's own or a private copy. */
+function msync(t: Task): number {
+  const addr = argPtr(t, 0);
+  const len = pageRoundUp(argPtr(t, 1));
+  const flags = argInt(t, 2);
+  if (!aligned(addr) || (flags & ~7) || ((flags & 1) && (flags & 4))) {
+    throw new SysError(Errno.EINVAL);
+  }
+  if (!t.mm.fullyMapped(addr, addr + len)) throw new SysError(Errno.ENOMEM);
+  return 0;
+}
+
+/** Implements Linux syscall mincore(2): every mapped page is resident. */
+function mincore(t: Task): number {
+  const addr = argPtr(t, 0);
+  const len = pageRoundUp(argPtr(t, 1));
+  if (!aligned(addr)) throw new SysError(Errno.EINVAL);
+  if (!t.mm.fullyMapped(addr, addr + len)) throw new SysError(Errno.ENOMEM);
+  t.mm.copyOut(argPtr(t, 2), new Uint8Array(Number(len / PAGE_SIZE)).fill(1));
+  return 0;
+}
+
+/** mlock and friends: memory is never swapped here, so locking always succeeds. */
+function mlockRange(t: Task): number {
+  const addr = argPtr(t, 0) & ~(PAGE_SIZE - 1n);
+  const len = pageRoundUp(argPtr(t, 1));
+  if (!t.mm.fullyMapped(addr, addr + len)) throw new SysError(Errno.ENOMEM);
+  return 0;
 }
 
 /** Implements Linux syscall munmap(2). */
@@ -100,9 +298,23 @@ export const syscalls: Record<string, SyscallDef> = {
   mmap: {
     handler: mmap,
     support: "partial",
-    note: "anonymous mappings only; file mappings answer ENODEV",
+    note: "shared writable mappings of gofer files are private copies (not written back)",
     args: ["x", "d", "x", "x", "d", "x"],
   },
+  madvise: { handler: madvise, args: ["x", "d", "d"] },
+  mremap: {
+    handler: mremap,
+    support: "partial",
+    note: "no MREMAP_DONTUNMAP or old_size 0 duplication",
+    args: ["x", "d", "d", "x", "x"],
+  },
+  msync: { handler: msync, args: ["x", "d", "x"] },
+  mincore: { handler: mincore, args: ["x", "d", "x"] },
+  mlock: { handler: mlockRange, args: ["x", "d"] },
+  munlock: { handler: mlockRange, args: ["x", "d"] },
+  mlock2: { handler: mlockRange, args: ["x", "d", "x"] },
+  mlockall: { handler: () => 0, args: ["x"] },
+  munlockall: { handler: () => 0, args: [] },
   munmap: { handler: munmap, args: ["x", "d"] },
   mprotect: { handler: mprotect, args: ["x", "d", "x"] },
 };

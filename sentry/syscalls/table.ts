@@ -24,6 +24,10 @@ import { syscalls as file } from "./sys_file.ts";
 import { syscalls as time } from "./sys_time.ts";
 import { syscalls as signal } from "./sys_signal.ts";
 import { syscalls as futex } from "./sys_futex.ts";
+import { syscalls as prctl } from "./sys_prctl.ts";
+import { syscalls as sched } from "./sys_sched.ts";
+import { syscalls as rusage } from "./sys_rusage.ts";
+import { syscalls as timer } from "./sys_timer.ts";
 
 export type SyscallReturn = number | bigint;
 /** Every handler: decode arguments from the task's registers, work, return a value. */
@@ -65,6 +69,10 @@ const families: Record<string, SyscallDef>[] = [
   time,
   signal,
   futex,
+  prctl,
+  sched,
+  rusage,
+  timer,
 ];
 
 function buildTable(): SyscallEntry[] {

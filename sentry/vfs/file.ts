@@ -10,7 +10,21 @@ import type { Task } from "../kernel/task.ts";
 /** Result of an operation that may have to wait (for input, for a peer). */
 export type MaybeAsync<T> = T | Promise<T>;
 
+/**
+ * What mmap can map of a file: a host descriptor (gofer files; mapped as a private copy) or
+ * pages of the memory file (tmpfs, memfd; shared mappings map them in place).
+ */
+export type Mappable =
+  | { kind: "host"; fd: number; offset: bigint }
+  | {
+    kind: "memory";
+    /** Memory-file offset of page `index` of the file; null for a hole when !allocate. */
+    page(index: number, allocate: boolean): bigint | null;
+  };
+
 export interface FileDescription {
+  /** What mmap can map, or null (ENODEV). */
+  mappable?(): Mappable | null;
   /** Reads into dst; returns bytes read (0 at end of file). Throws SysError. */
   read(t: Task, dst: Uint8Array<ArrayBuffer>): MaybeAsync<number>;
   /** Writes src; returns bytes written. Throws SysError. */
