@@ -41,10 +41,10 @@ const fsLib = Deno.dlopen("libc.so.6", {
   fsetxattr: { parameters: ["i32", "buffer", "buffer", "usize", "i32"], result: "i32" },
   flistxattr: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   fremovexattr: { parameters: ["i32", "buffer"], result: "i32" },
-  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
-  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
-  llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
-  lremovexattr: { parameters: ["buffer", "buffer"], result: "i32" },
+  getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  setxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
+  listxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  removexattr: { parameters: ["buffer", "buffer"], result: "i32" },
 });
 
 export const O_RDONLY = 0;
@@ -344,8 +344,9 @@ export function pwrite(fd: number, data: Uint8Array<ArrayBuffer>, offset: bigint
 
 /**
  * Extended attributes of the inode held by descriptor `fd`. An O_PATH descriptor cannot be
- * used with f*xattr, so those go through `/proc/self/fd/N` with the l* calls: the magic link
- * leads to exactly that inode and the l* variants do not follow it further.
+ * used with f*xattr, so those go through `/proc/self/fd/N`: following that magic link lands on
+ * exactly the inode the descriptor holds (a symlink's own inode included: the kernel does not
+ * follow the place a magic link jumps to).
  */
 export class Xattr {
   #fd: number;
@@ -363,7 +364,7 @@ export class Xattr {
     const len = retry(`getxattr ${JSON.stringify(name)}`, () =>
       Number(
         this.#path
-          ? fs.lgetxattr(this.#path, n, buf, big(size))
+          ? fs.getxattr(this.#path, n, buf, big(size))
           : fs.fgetxattr(this.#fd, n, buf, big(size)),
       ));
     return size === 0 ? new Uint8Array(len) : buf.slice(0, len);
@@ -376,7 +377,7 @@ export class Xattr {
       `setxattr ${JSON.stringify(name)}`,
       () =>
         this.#path
-          ? fs.lsetxattr(this.#path, n, value, big(value.length), flags)
+          ? fs.setxattr(this.#path, n, value, big(value.length), flags)
           : fs.fsetxattr(this.#fd, n, value, big(value.length), flags),
     );
   }
@@ -387,7 +388,7 @@ export class Xattr {
     const len = retry(`listxattr fd ${this.#fd}`, () =>
       Number(
         this.#path
-          ? fs.llistxattr(this.#path, buf, big(size))
+          ? fs.listxattr(this.#path, buf, big(size))
           : fs.flistxattr(this.#fd, buf, big(size)),
       ));
     const text = new TextDecoder().decode(buf.subarray(0, len));
@@ -399,7 +400,7 @@ export class Xattr {
     const n = cstr(name);
     retry(
       `removexattr ${JSON.stringify(name)}`,
-      () => this.#path ? fs.lremovexattr(this.#path, n) : fs.fremovexattr(this.#fd, n),
+      () => this.#path ? fs.removexattr(this.#path, n) : fs.fremovexattr(this.#fd, n),
     );
   }
 }
