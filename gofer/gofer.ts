@@ -3,9 +3,13 @@
  * bundle's config.json) as an O_PATH directory and serves LISAFS on the socket it was given
  * until the Sentry closes it.
  *
+ * It serves the root ("/") and the spec's bind mounts (mounts of type "bind", or with a "bind" or
+ * "rbind" option), each under its destination, read-only where the spec says so.
+ *
  * Flags: `--bundle <dir>` (absolute), `--sock-fd <n>` (a connected SOCK_STREAM Unix socket),
- * `--id <container>` (for log paths: `%ID%` and `%COMMAND%` are replaced), and the global
- * `--debug`, `--debug-log <path>`, `--log <path>`, `--log-format text|json`. The gofer never writes to its stdout or stderr.
+ * `--id <container>` (for log paths: `%ID%` and `%COMMAND%` are replaced), `--confine` (it was
+ * started in new namespaces: see confine.ts), and the global `--debug`, `--debug-log <path>`,
+ * `--log <path>`, `--log-format text|json`. The gofer never writes to its stdout or stderr.
  *
  * @module
  */
@@ -13,9 +17,20 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { closeFd, HostError } from "../host/libc.ts";
-import { fstat, O_CLOEXEC, O_DIRECTORY, O_PATH, openAt, S_IFDIR, S_IFMT } from "../host/fsops.ts";
+import {
+  fstat,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_PATH,
+  openAt,
+  S_IFDIR,
+  S_IFMT,
+  umask,
+} from "../host/fsops.ts";
+import { geteuid } from "../host/namespace.ts";
 import { log } from "../log.ts";
-import { Connection } from "./lisafs/server.ts";
+import { confine, type MountSource } from "./confine.ts";
+import { Connection, type ServedMount } from "./lisafs/server.ts";
 
 const AT_FDCWD = -100;
 
@@ -32,6 +47,51 @@ export interface GoferRoot {
   /** Absolute host path of the root file system. */
   path: string;
   readonly: boolean;
+}
+
+/** A bind mount of the spec, as the gofer serves it. */
+export interface GoferBind {
+  /** The destination in the container, as the spec gives it. */
+  destination: string;
+  /** Absolute host path of the source. */
+  source: string;
+  readonly: boolean;
+  recursive: boolean;
+}
+
+/** Whether a spec mount is a bind mount (served by the gofer). */
+export function isBindMount(m: { type?: unknown; options?: unknown }): boolean {
+  const opts = Array.isArray(m.options) ? m.options : [];
+  return m.type === "bind" || opts.includes("bind") || opts.includes("rbind");
+}
+
+/** The bind mounts of a bundle's config.json (sources relative to the bundle are resolved). */
+export function readBundleBinds(bundle: string): GoferBind[] {
+  const spec = readSpec(bundle) as { mounts?: unknown };
+  if (!Array.isArray(spec.mounts)) return [];
+  const out: GoferBind[] = [];
+  for (const m of spec.mounts) {
+    if (typeof m !== "object" || m === null || !isBindMount(m)) continue;
+    const { destination, source, options } = m as Record<string, unknown>;
+    if (typeof destination !== "string" || typeof source !== "string") continue;
+    const opts = Array.isArray(options) ? options : [];
+    out.push({
+      destination,
+      source: resolve(bundle, source),
+      readonly: opts.includes("ro"),
+      recursive: opts.includes("rbind"),
+    });
+  }
+  return out;
+}
+
+function readSpec(bundle: string): Record<string, unknown> {
+  const file = join(bundle, "config.json");
+  try {
+    return JSON.parse(Deno.readTextFileSync(file));
+  } catch (e) {
+    throw new GoferError(`read ${JSON.stringify(file)}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** Reads `root.path` (relative to the bundle, or absolute) and `root.readonly` of a bundle. */
@@ -87,6 +147,7 @@ export async function goferMain(args: string[]): Promise<number> {
       log: { type: "string" },
       "log-format": { type: "string" },
       id: { type: "string" },
+      confine: { type: "boolean" },
     },
   });
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
@@ -96,7 +157,8 @@ export async function goferMain(args: string[]): Promise<number> {
     log: str(values.log),
     "log-format": str(values["log-format"]),
   }, str(values.id) ?? "");
-  let rootFd = -1;
+  const opened: MountSource[] = [];
+  let served: ServedMount[] = [];
   let sock = -1;
   try {
     const bundle = str(values.bundle);
@@ -105,21 +167,42 @@ export async function goferMain(args: string[]): Promise<number> {
     if (!/^\d+$/.test(sockArg)) throw new GoferError("--sock-fd <n> is required");
     sock = Number(sockArg);
     const root = readBundleRoot(bundle);
-    try {
-      rootFd = openAt(AT_FDCWD, root.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    } catch (e) {
-      throw new GoferError(`open root ${JSON.stringify(root.path)}: ${(e as Error).message}`, {
-        cause: e,
+    opened.push({
+      path: "/",
+      fd: openSource(root.path, "root", true),
+      readonly: root.readonly,
+      recursive: true,
+    });
+    for (const b of readBundleBinds(bundle)) {
+      opened.push({
+        path: b.destination,
+        fd: openSource(b.source, `mount ${b.destination}`, false),
+        readonly: b.readonly,
+        recursive: b.recursive,
       });
     }
-    if ((fstat(rootFd).mode & S_IFMT) !== S_IFDIR) {
-      throw new GoferError(`root ${JSON.stringify(root.path)} is not a directory`);
+    if (values.confine === true) {
+      served = confine(opened);
+    } else {
+      served = opened.map((o) => ({ path: o.path, fd: o.fd, readonly: o.readonly }));
+      opened.length = 0;
+      log.debug(
+        "gofer: confinement not set up: " +
+          (geteuid() === 0
+            ? "started without --confine (no namespaces, pivot_root or capability drop)"
+            : "not root (no namespaces, pivot_root or capability drop); " +
+              "paths outside the root are still refused"),
+      );
     }
-    log.debug(
-      "gofer: confinement not set up (no mount namespace, pivot_root or capability drop yet)",
-    );
-    log.info("gofer: serving", { root: root.path, readonly: root.readonly, sockFd: sock });
-    const code = new Connection(sock, rootFd, root.readonly).serve();
+    // The Sentry applies the application's umask itself: modes arrive final.
+    umask(0);
+    log.info("gofer: serving", {
+      root: root.path,
+      readonly: root.readonly,
+      mounts: served.length - 1,
+      sockFd: sock,
+    });
+    const code = new Connection(sock, served).serve();
     log.info("gofer: connection closed", { code });
     return code;
   } catch (e) {
@@ -130,7 +213,25 @@ export async function goferMain(args: string[]): Promise<number> {
     log.error(`gofer: unexpected failure: ${String(e)}`);
     return 1;
   } finally {
-    if (rootFd >= 0) closeFd(rootFd);
+    for (const o of opened) closeFd(o.fd);
+    for (const m of served) closeFd(m.fd);
     if (sock >= 0) closeFd(sock);
   }
+}
+
+/** Opens a root or mount source O_PATH; `dir`: it must be a directory. */
+function openSource(path: string, what: string, dir: boolean): number {
+  let fd: number;
+  try {
+    fd = openAt(AT_FDCWD, path, O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+  } catch (e) {
+    throw new GoferError(`open ${what} ${JSON.stringify(path)}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  if (dir && (fstat(fd).mode & S_IFMT) !== S_IFDIR) {
+    closeFd(fd);
+    throw new GoferError(`${what} ${JSON.stringify(path)} is not a directory`);
+  }
+  return fd;
 }

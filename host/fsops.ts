@@ -1,6 +1,9 @@
 /**
  * File-system calls on host descriptors, for the Gofer: openat, fstat, fstatfs, readlinkat,
- * getdents64, lseek. Each throws HostError (with the errno) on failure and retries EINTR.
+ * getdents64, lseek, and the *at calls that create, link, rename and remove names, change
+ * attributes, and read and write extended attributes. Each throws HostError (with the errno)
+ * on failure and retries EINTR. None of them follows a symlink in the last component unless the
+ * caller passes a flag that says so.
  *
  * Struct layouts are x86-64 Linux (glibc): `struct stat` is 144 bytes, `struct statfs` 120.
  *
@@ -19,6 +22,29 @@ const fsLib = Deno.dlopen("libc.so.6", {
   readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  mknodat: { parameters: ["i32", "buffer", "u32", "u64"], result: "i32" },
+  symlinkat: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
+  linkat: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "i32" },
+  unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  renameat2: { parameters: ["i32", "buffer", "i32", "buffer", "u32"], result: "i32" },
+  fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  fchmodat: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  umask: { parameters: ["u32"], result: "u32" },
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
+  fsync: { parameters: ["i32"], result: "i32" },
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  fgetxattr: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
+  fsetxattr: { parameters: ["i32", "buffer", "buffer", "usize", "i32"], result: "i32" },
+  flistxattr: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  fremovexattr: { parameters: ["i32", "buffer"], result: "i32" },
+  getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  setxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
+  listxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  removexattr: { parameters: ["buffer", "buffer"], result: "i32" },
 });
 
 export const O_RDONLY = 0;
@@ -166,5 +192,215 @@ export function lseek(fd: number, offset: bigint, whence: number): bigint {
     if (r !== -1n) return r;
     const e = errno();
     if (e !== EINTR) throw new HostError(`lseek fd ${fd}`, e);
+  }
+}
+
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_SYMLINK_FOLLOW = 0x400;
+export const AT_EMPTY_PATH = 0x1000;
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+
+const fs = fsLib.symbols;
+const big = (n: number | bigint) => BigInt(n);
+
+/** mkdirat(2). */
+export function mkdirAt(dirFd: number, name: string, mode: number): void {
+  const p = cstr(name);
+  retry(`mkdirat ${JSON.stringify(name)}`, () => fs.mkdirat(dirFd, p, mode));
+}
+
+/** mknodat(2); `dev` is the kernel's encoded device number. */
+export function mknodAt(dirFd: number, name: string, mode: number, dev: bigint): void {
+  const p = cstr(name);
+  retry(`mknodat ${JSON.stringify(name)}`, () => fs.mknodat(dirFd, p, mode, dev));
+}
+
+/** The kernel's device number of (major, minor), as makedev(3) builds it. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = big(major >>> 0), mi = big(minor >>> 0);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) |
+    (mi & 0xffn);
+}
+
+/** symlinkat(2): creates `name` in `dirFd` pointing at `target` (never resolved here). */
+export function symlinkAt(target: string, dirFd: number, name: string): void {
+  const t = cstr(target), p = cstr(name);
+  retry(`symlinkat ${JSON.stringify(name)}`, () => fs.symlinkat(t, dirFd, p));
+}
+
+/**
+ * linkat(2) of the inode O_PATH descriptor `fd` holds as `name` in `dirFd`. AT_EMPTY_PATH needs
+ * CAP_DAC_READ_SEARCH (ENOENT without it); then the inode is named through `/proc/self/fd/N`,
+ * whose magic link leads to that inode and nowhere else.
+ */
+export function linkFdAt(fd: number, dirFd: number, name: string): void {
+  const empty = cstr(""), p = cstr(name);
+  const op = `linkat ${JSON.stringify(name)}`;
+  try {
+    retry(op, () => fs.linkat(fd, empty, dirFd, p, AT_EMPTY_PATH));
+  } catch (e) {
+    if (!(e instanceof HostError) || e.errno !== 2 /* ENOENT */) throw e;
+    const proc = cstr(`/proc/self/fd/${fd}`);
+    retry(op, () => fs.linkat(AT_FDCWD, proc, dirFd, p, AT_SYMLINK_FOLLOW));
+  }
+}
+
+/** unlinkat(2); `flags` may hold AT_REMOVEDIR. */
+export function unlinkAt(dirFd: number, name: string, flags: number): void {
+  const p = cstr(name);
+  retry(`unlinkat ${JSON.stringify(name)}`, () => fs.unlinkat(dirFd, p, flags));
+}
+
+/** renameat2(2); `flags` may hold RENAME_NOREPLACE, RENAME_EXCHANGE or RENAME_WHITEOUT. */
+export function renameAt2(
+  oldDir: number,
+  oldName: string,
+  newDir: number,
+  newName: string,
+  flags: number,
+): void {
+  const o = cstr(oldName), n = cstr(newName);
+  retry(
+    `renameat2 ${JSON.stringify(oldName)} -> ${JSON.stringify(newName)}`,
+    () => fs.renameat2(oldDir, o, newDir, n, flags),
+  );
+}
+
+/**
+ * fchownat(fd, "", uid, gid, AT_EMPTY_PATH): changes the owner of the inode descriptor `fd`
+ * holds (O_PATH descriptors included, symlinks themselves). -1 leaves an id unchanged.
+ */
+export function fchownFd(fd: number, uid: number, gid: number): void {
+  const empty = cstr("");
+  retry(
+    `fchownat fd ${fd}`,
+    () => fs.fchownat(fd, empty, uid >>> 0, gid >>> 0, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW),
+  );
+}
+
+/** fchmod(2) on an opened (not O_PATH) descriptor. */
+export function fchmod(fd: number, mode: number): void {
+  retry(`fchmod fd ${fd}`, () => fs.fchmod(fd, mode));
+}
+
+/**
+ * chmod of the inode O_PATH descriptor `fd` holds, through `/proc/self/fd/N` (fchmod refuses
+ * O_PATH descriptors). The caller must not pass a symlink's descriptor.
+ */
+export function chmodFd(fd: number, mode: number): void {
+  const p = cstr(`/proc/self/fd/${fd}`);
+  retry(`fchmodat fd ${fd}`, () => fs.fchmodat(AT_FDCWD, p, mode, 0));
+}
+
+/** umask(2); returns the previous mask. */
+export function umask(mask: number): number {
+  return fs.umask(mask);
+}
+
+/** A utimensat time: nanoseconds since the epoch, or UTIME_NOW / UTIME_OMIT. */
+export type TimeSpec = { sec: bigint; nsec: bigint };
+export const UTIME_NOW = (1 << 30) - 1;
+export const UTIME_OMIT = (1 << 30) - 2;
+
+/**
+ * utimensat(fd, "", times, AT_EMPTY_PATH): sets the access and modification times of the
+ * inode `fd` holds (O_PATH descriptors included).
+ */
+export function utimensFd(fd: number, atime: TimeSpec, mtime: TimeSpec): void {
+  const t = new BigInt64Array([atime.sec, atime.nsec, mtime.sec, mtime.nsec]);
+  const empty = cstr("");
+  retry(
+    `utimensat fd ${fd}`,
+    () => fs.utimensat(fd, empty, new Uint8Array(t.buffer), AT_EMPTY_PATH),
+  );
+}
+
+/** ftruncate(2). */
+export function ftruncate(fd: number, size: bigint): void {
+  retry(`ftruncate fd ${fd}`, () => fs.ftruncate(fd, size));
+}
+
+/** fallocate(2). */
+export function fallocate(fd: number, mode: number, offset: bigint, length: bigint): void {
+  retry(`fallocate fd ${fd}`, () => fs.fallocate(fd, mode, offset, length));
+}
+
+/** fsync(2). */
+export function fsync(fd: number): void {
+  retry(`fsync fd ${fd}`, () => fs.fsync(fd));
+}
+
+/** pwrite(2) of `data` at `offset`; returns the bytes written (possibly fewer). */
+export function pwrite(fd: number, data: Uint8Array<ArrayBuffer>, offset: bigint): number {
+  return retry(
+    `pwrite fd ${fd}`,
+    () => Number(fs.pwrite(fd, data, big(data.length), offset)),
+  );
+}
+
+/**
+ * Extended attributes of the inode held by descriptor `fd`. An O_PATH descriptor cannot be
+ * used with f*xattr, so those go through `/proc/self/fd/N`: following that magic link lands on
+ * exactly the inode the descriptor holds (a symlink's own inode included: the kernel does not
+ * follow the place a magic link jumps to).
+ */
+export class Xattr {
+  #fd: number;
+  #path: Uint8Array<ArrayBuffer> | null;
+  /** @param opath whether `fd` is an O_PATH descriptor. */
+  constructor(fd: number, opath: boolean) {
+    this.#fd = fd;
+    this.#path = opath ? cstr(`/proc/self/fd/${fd}`) : null;
+  }
+
+  /** getxattr: the value of `name`, at most `size` bytes (0: ask for the size only). */
+  get(name: string, size: number): Uint8Array<ArrayBuffer> {
+    const n = cstr(name);
+    const buf = new Uint8Array(size);
+    const len = retry(`getxattr ${JSON.stringify(name)}`, () =>
+      Number(
+        this.#path
+          ? fs.getxattr(this.#path, n, buf, big(size))
+          : fs.fgetxattr(this.#fd, n, buf, big(size)),
+      ));
+    return size === 0 ? new Uint8Array(len) : buf.slice(0, len);
+  }
+
+  /** setxattr with `flags` XATTR_CREATE (1) or XATTR_REPLACE (2). */
+  set(name: string, value: Uint8Array<ArrayBuffer>, flags: number): void {
+    const n = cstr(name);
+    retry(
+      `setxattr ${JSON.stringify(name)}`,
+      () =>
+        this.#path
+          ? fs.setxattr(this.#path, n, value, big(value.length), flags)
+          : fs.fsetxattr(this.#fd, n, value, big(value.length), flags),
+    );
+  }
+
+  /** listxattr: the names, or ERANGE when they take more than `size` bytes. */
+  list(size: number): string[] {
+    const buf = new Uint8Array(size);
+    const len = retry(`listxattr fd ${this.#fd}`, () =>
+      Number(
+        this.#path
+          ? fs.listxattr(this.#path, buf, big(size))
+          : fs.flistxattr(this.#fd, buf, big(size)),
+      ));
+    const text = new TextDecoder().decode(buf.subarray(0, len));
+    return text.split("\0").filter((s) => s !== "");
+  }
+
+  /** removexattr. */
+  remove(name: string): void {
+    const n = cstr(name);
+    retry(
+      `removexattr ${JSON.stringify(name)}`,
+      () => this.#path ? fs.removexattr(this.#path, n) : fs.fremovexattr(this.#fd, n),
+    );
   }
 }

@@ -164,3 +164,101 @@ export function recvMsg(
   }
   return { n, fds, truncatedFds: (flags & MSG_CTRUNC) !== 0 };
 }
+
+// SAFETY: glibc's exact signatures on x86-64; sockaddr buffers are owned by the caller for the
+// duration of each call.
+const sockLib = Deno.dlopen("libc.so.6", {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+});
+const ss = sockLib.symbols;
+
+const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+/** sun_path's size in struct sockaddr_un (108 bytes, NUL included). */
+const SUN_PATH_SIZE = 108;
+
+function retrySock(op: string, call: () => number): number {
+  for (;;) {
+    const r = call();
+    if (r !== -1) return r;
+    const e = errno();
+    if (e !== EINTR) throw new HostError(op, e);
+  }
+}
+
+/** struct sockaddr_un {sa_family u16; sun_path char[108]} for a filesystem `path`. */
+function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {
+  const p = new TextEncoder().encode(path);
+  if (p.length >= SUN_PATH_SIZE) throw new HostError(`sockaddr_un ${JSON.stringify(path)}`, 36);
+  const a = new Uint8Array(2 + SUN_PATH_SIZE);
+  new DataView(a.buffer).setUint16(0, AF_UNIX, true);
+  a.set(p, 2);
+  return a;
+}
+
+/** socket(AF_UNIX, type | SOCK_CLOEXEC, 0). */
+export function unixSocket(type: number): number {
+  return retrySock("socket AF_UNIX", () => ss.socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+}
+
+/** bind(2) to filesystem `path`. */
+export function bindUnix(fd: number, path: string): void {
+  const a = sockaddrUn(path);
+  retrySock(`bind ${JSON.stringify(path)}`, () => ss.bind(fd, a, a.length));
+}
+
+/** connect(2) to filesystem `path`. */
+export function connectUnix(fd: number, path: string): void {
+  const a = sockaddrUn(path);
+  retrySock(`connect ${JSON.stringify(path)}`, () => ss.connect(fd, a, a.length));
+}
+
+/** listen(2). */
+export function listenFd(fd: number, backlog: number): void {
+  retrySock(`listen fd ${fd}`, () => ss.listen(fd, backlog));
+}
+
+/**
+ * accept4(2), close-on-exec; `flags` may add SOCK_NONBLOCK. Returns the new socket and the
+ * peer's bound path ("" when unbound).
+ */
+export function acceptUnix(fd: number, flags = 0): { fd: number; peer: string } {
+  const a = new Uint8Array(2 + SUN_PATH_SIZE);
+  const len = new Uint32Array([a.length]);
+  const nfd = retrySock(
+    `accept4 fd ${fd}`,
+    () => ss.accept4(fd, a, new Uint8Array(len.buffer), flags | SOCK_CLOEXEC),
+  );
+  const end = Math.min(len[0], a.length);
+  let path = a.subarray(2, Math.max(2, end));
+  const nul = path.indexOf(0);
+  if (nul >= 0) path = path.subarray(0, nul);
+  return { fd: nfd, peer: new TextDecoder().decode(path) };
+}
+
+/** getsockopt(fd, SOL_SOCKET, SO_TYPE): the socket's type. */
+export function socketType(fd: number): number {
+  const v = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  retrySock(
+    `getsockopt fd ${fd}`,
+    () =>
+      ss.getsockopt(
+        fd,
+        SOL_SOCKET,
+        3, /* SO_TYPE */
+        new Uint8Array(v.buffer),
+        new Uint8Array(len.buffer),
+      ),
+  );
+  return v[0];
+}

@@ -7,6 +7,7 @@
  */
 
 import { resolve } from "node:path";
+import { confinedArgv } from "../gofer/confine.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
 import { log } from "../log.ts";
@@ -160,7 +161,8 @@ export async function createContainer(
     const devNull = openDevNull();
     fds.push(devNull);
 
-    const goferArgv = selfArgv("gofer", [
+    // As root, the gofer starts in its own namespaces (gofer/confine.ts).
+    const goferArgv = confinedArgv(selfArgv("gofer", [
       "--bundle",
       bundle,
       "--sock-fd",
@@ -168,7 +170,7 @@ export async function createContainer(
       "--id",
       id,
       ...global.passOn,
-    ]);
+    ]));
     goferPid = spawn({
       path: goferArgv[0],
       argv: goferArgv,

@@ -293,6 +293,8 @@ export function initSpec(spec: Spec): InitSpec {
     umask: p.user.umask,
     hostname: spec.hostname ?? "",
     rlimits: (p.rlimits ?? []).map((r) => ({ type: r.type, soft: r.soft, hard: r.hard })),
+    rootReadonly: spec.root?.readonly ?? false,
+    mounts: (spec.mounts ?? []).map((m) => ({ ...m, options: [...(m.options ?? [])] })),
   };
 }
 

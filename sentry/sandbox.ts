@@ -22,6 +22,10 @@ export interface InitSpec {
   /** hostname from the spec (uname nodename). */
   hostname: string;
   rlimits: { type: string; soft: number; hard: number }[];
+  /** root.readonly. */
+  rootReadonly?: boolean;
+  /** The spec's mounts, in order. */
+  mounts?: { destination: string; type?: string; source?: string; options?: string[] }[];
 }
 
 export interface SandboxOptions {

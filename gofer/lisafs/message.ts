@@ -11,6 +11,7 @@ import {
   bytes,
   type Codec,
   i32,
+  i64,
   type Infer,
   str,
   struct,
@@ -23,7 +24,8 @@ import {
 
 /**
  * Message ids. Append only: a number, once given, keeps its meaning forever. The values follow
- * gVisor's pkg/lisafs/message.go (0..31 checked there; 32 follows later upstream versions).
+ * gVisor's pkg/lisafs/message.go (0..31 checked there; 32 follows later upstream versions);
+ * 33 is this implementation's own.
  */
 export const MID = {
   Error: 0,
@@ -59,6 +61,8 @@ export const MID = {
   Listen: 30,
   Accept: 31,
   ConnectWithCreds: 32,
+  // Ours, not upstream's: RenameAt with renameat2(2) flags.
+  RenameAt2: 33,
 } as const;
 
 /** A message id. */
@@ -77,8 +81,8 @@ export const HEADER_SIZE = 8;
 export const MAX_MESSAGE_SIZE = 1 << 20;
 
 /**
- * Messages that modify the file system. On a read-only root they fail with EROFS; the others
- * that this implementation does not yet serve fail with ENOSYS.
+ * Messages that modify the file system: on a node of a read-only mount they fail with EROFS
+ * (before anything else is checked, so a read-only mount answers EROFS however it is asked).
  */
 export const WRITE_MESSAGES: ReadonlySet<number> = new Set([
   MID.SetStat,
@@ -91,10 +95,24 @@ export const WRITE_MESSAGES: ReadonlySet<number> = new Set([
   MID.FAllocate,
   MID.UnlinkAt,
   MID.RenameAt,
+  MID.RenameAt2,
   MID.FSetXattr,
   MID.FRemoveXattr,
   MID.BindAt,
 ]);
+
+/** SetStat mask bits (the statx STATX_* values). */
+export const SetStatMask = {
+  Mode: 0x2,
+  Uid: 0x8,
+  Gid: 0x10,
+  Atime: 0x20,
+  Mtime: 0x40,
+  Size: 0x200,
+} as const;
+
+/** A uid or gid that means "leave unchanged" (and, for creation, "the gofer's own"). */
+export const NO_ID = 0xffffffff;
 
 /** Why a Walk stopped. */
 export const WalkStatus = {
@@ -151,8 +169,13 @@ export type StatFS = Infer<typeof StatFSCodec>;
 export const DirentCodec = struct({ ino: u64, off: u64, type: u8, name: str });
 export type Dirent = Infer<typeof DirentCodec>;
 
+/** A point in time: seconds and nanoseconds, nsec may be UTIME_NOW or UTIME_OMIT. */
+export const TimespecCodec = struct({ sec: i64, nsec: i64 });
+export type Timespec = Infer<typeof TimespecCodec>;
+
 const none = struct({});
 const fdOnly = struct({ fd: fdid });
+const childResp = struct({ child: InodeCodec });
 
 /** A request/response pair. */
 export interface MessageSpec<Req, Resp> {
@@ -169,10 +192,67 @@ export const ErrorResp = struct({ errno: u32 });
 
 /** Every message this implementation encodes, indexed by id. */
 export const MESSAGES = {
+  // path: "/" for the root file system, or a bind mount's destination as the spec gives it.
   [MID.Mount]: spec(
-    none,
-    struct({ root: InodeCodec, maxMessageSize: u32, supported: array(u16) }),
+    struct({ path: str }),
+    struct({ root: InodeCodec, readonly: u8, maxMessageSize: u32, supported: array(u16) }),
   ),
+  [MID.SetStat]: spec(
+    struct({
+      fd: fdid,
+      mask: u32,
+      mode: u32,
+      uid: u32,
+      gid: u32,
+      size: u64,
+      atime: TimespecCodec,
+      mtime: TimespecCodec,
+    }),
+    // The mask bits that were not applied, and the errno of the first failure.
+    struct({ failureMask: u32, failureErrno: u32 }),
+  ),
+  [MID.OpenCreateAt]: spec(
+    struct({ dirFd: fdid, name: str, flags: u32, mode: u32, uid: u32, gid: u32 }),
+    struct({ child: InodeCodec, openFd: fdid }),
+  ),
+  [MID.FSync]: spec(struct({ fds: array(fdid) }), none),
+  [MID.PWrite]: spec(struct({ fd: fdid, offset: u64, data: bytes }), struct({ count: u64n })),
+  [MID.MkdirAt]: spec(
+    struct({ dirFd: fdid, name: str, mode: u32, uid: u32, gid: u32 }),
+    childResp,
+  ),
+  [MID.MknodAt]: spec(
+    struct({ dirFd: fdid, name: str, mode: u32, uid: u32, gid: u32, major: u32, minor: u32 }),
+    childResp,
+  ),
+  [MID.SymlinkAt]: spec(
+    struct({ dirFd: fdid, name: str, target: str, uid: u32, gid: u32 }),
+    childResp,
+  ),
+  [MID.LinkAt]: spec(struct({ dirFd: fdid, name: str, target: fdid }), childResp),
+  [MID.FAllocate]: spec(struct({ fd: fdid, mode: u32, offset: u64, length: u64 }), none),
+  [MID.Flush]: spec(fdOnly, none),
+  [MID.Connect]: spec(struct({ fd: fdid, sockType: u32 }), none),
+  [MID.UnlinkAt]: spec(struct({ dirFd: fdid, name: str, flags: u32 }), none),
+  [MID.RenameAt]: spec(
+    struct({ oldDirFd: fdid, oldName: str, newDirFd: fdid, newName: str }),
+    none,
+  ),
+  [MID.RenameAt2]: spec(
+    struct({ oldDirFd: fdid, oldName: str, newDirFd: fdid, newName: str, flags: u32 }),
+    none,
+  ),
+  [MID.FGetXattr]: spec(struct({ fd: fdid, name: str, size: u32 }), struct({ value: bytes })),
+  [MID.FSetXattr]: spec(struct({ fd: fdid, name: str, value: bytes, flags: u32 }), none),
+  [MID.FListXattr]: spec(struct({ fd: fdid, size: u32 }), struct({ names: array(str) })),
+  [MID.FRemoveXattr]: spec(struct({ fd: fdid, name: str }), none),
+  [MID.BindAt]: spec(
+    struct({ dirFd: fdid, name: str, sockType: u32, mode: u32, uid: u32, gid: u32 }),
+    struct({ child: InodeCodec, boundSocketFd: fdid }),
+  ),
+  [MID.Listen]: spec(struct({ fd: fdid, backlog: i32 }), none),
+  [MID.Accept]: spec(fdOnly, struct({ peerAddr: str })),
+  [MID.ConnectWithCreds]: spec(struct({ fd: fdid, sockType: u32, uid: u32, gid: u32 }), none),
   [MID.FStat]: spec(fdOnly, StatCodec),
   [MID.Walk]: spec(
     struct({ dirFd: fdid, names: array(str) }),

@@ -162,7 +162,7 @@ Deno.test("errors are answered and the gofer keeps serving", async () => {
     c.fstat(root); // the failed Close closed nothing
     assert.equal(rawErrno(g.sock, 200, new Uint8Array(0)), Errno.ENOSYS, "unknown MID");
     assert.equal(rawErrno(g.sock, MID.Error, new Uint8Array(0)), Errno.EINVAL, "Error request");
-    assert.equal(rawErrno(g.sock, MID.FSync, new Uint8Array(4)), Errno.ENOSYS, "unimplemented");
+    assert.equal(rawErrno(g.sock, MID.Channel, new Uint8Array(0)), Errno.EOPNOTSUPP, "Channel");
     assert.equal(rawErrno(g.sock, MID.FStat, new Uint8Array(3)), Errno.EINVAL, "short payload");
     const fstat = encode(MESSAGES[MID.FStat].req, { fd: root });
     const long = new Uint8Array(fstat.length + 1);
@@ -173,8 +173,7 @@ Deno.test("errors are answered and the gofer keeps serving", async () => {
     new DataView(lie.buffer).setUint32(8, 0xffffffff, true);
     assert.equal(rawErrno(g.sock, MID.Walk, lie), Errno.EINVAL, "array count lie");
     assert.equal(rawErrno(g.sock, MID.FStat, fstat), 0, "still serving");
-    // Writes on a writable root are not implemented yet.
-    assert.equal(rawErrno(g.sock, MID.PWrite, new Uint8Array(0)), Errno.ENOSYS, "PWrite");
+    assert.equal(rawErrno(g.sock, MID.PWrite, new Uint8Array(0)), Errno.EINVAL, "empty PWrite");
     const f = c.walk(root, ["hello.txt"]).inodes[0];
     const { openFd, hostFd } = c.openAt(f.fd, O_RDWR);
     assert.ok(hostFd >= 0);

@@ -7,6 +7,7 @@
 
 import { closeFd, socketpair } from "../../host/libc.ts";
 import { hostKill, spawn, W, waitpid } from "../../host/spawn.ts";
+import { confinedArgv } from "../confine.ts";
 
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;
@@ -15,11 +16,24 @@ const WNOHANG = 1;
 /** The contents of hello.txt in the test root. */
 export const HELLO = "hello from the gofer\n";
 
+/** How a test gofer is set up. */
+export interface GoferOptions {
+  /** root.readonly */
+  readonly?: boolean;
+  /**
+   * Bind mounts: /data (bundle's data/, writable), /ro (bundle's rodata/, rbind,ro) and
+   * /etc/one.txt (the bundle's one.txt, a file).
+   */
+  mounts?: boolean;
+  /** Start it as `runsc create` does: confined when root. */
+  confine?: boolean;
+}
+
 /**
  * Creates `<tmp>/bundle/{config.json, rootfs/...}` and a file beside rootfs that the gofer must
  * never reach. Returns the bundle's path.
  */
-export function makeBundle(readonly: boolean): string {
+export function makeBundle(readonly: boolean, mounts = false): string {
   const bundle = Deno.makeTempDirSync({ prefix: "runsc-gofer-test-" });
   const root = `${bundle}/rootfs`;
   Deno.mkdirSync(`${root}/dir/sub`, { recursive: true });
@@ -29,10 +43,21 @@ export function makeBundle(readonly: boolean): string {
   Deno.symlinkSync("../../etc", `${root}/esc`);
   Deno.symlinkSync("../hello.txt", `${root}/dir/link`);
   Deno.writeTextFileSync(`${bundle}/outside.txt`, "secret\n");
-  Deno.writeTextFileSync(
-    `${bundle}/config.json`,
-    JSON.stringify({ ociVersion: "1.0.2", root: { path: "rootfs", readonly } }),
-  );
+  const spec: Record<string, unknown> = { ociVersion: "1.0.2", root: { path: "rootfs", readonly } };
+  if (mounts) {
+    Deno.mkdirSync(`${bundle}/data`);
+    Deno.writeTextFileSync(`${bundle}/data/d.txt`, "data\n");
+    Deno.mkdirSync(`${bundle}/rodata`);
+    Deno.writeTextFileSync(`${bundle}/rodata/r.txt`, "read only\n");
+    Deno.writeTextFileSync(`${bundle}/one.txt`, "one file\n");
+    spec.mounts = [
+      { destination: "/proc", type: "proc", source: "proc" },
+      { destination: "/data", type: "bind", source: "data" },
+      { destination: "/ro", source: `${bundle}/rodata`, options: ["rbind", "ro"] },
+      { destination: "/etc/one.txt", source: "one.txt", options: ["bind"] },
+    ];
+  }
+  Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify(spec));
   return bundle;
 }
 
@@ -42,27 +67,26 @@ export class GoferProcess {
   readonly pid: number;
   readonly bundle: string;
 
-  constructor(readonly readonly = false) {
-    this.bundle = makeBundle(readonly);
+  constructor(opts: GoferOptions | boolean = {}) {
+    const o = typeof opts === "boolean" ? { readonly: opts } : opts;
+    this.bundle = makeBundle(o.readonly ?? false, o.mounts ?? false);
     const [ours, theirs] = socketpair(SOCK_STREAM, SOCK_CLOEXEC);
     const entry = new URL("../testdata/serve.ts", import.meta.url).pathname;
-    this.pid = spawn({
-      path: Deno.execPath(),
-      argv: [
-        "deno",
-        "run",
-        "-A",
-        entry,
-        "--bundle",
-        this.bundle,
-        "--sock-fd",
-        "3",
-        "--debug",
-        "--debug-log",
-        `${this.bundle}/gofer.log`,
-      ],
-      fds: [[3, theirs]],
-    });
+    const argv = [
+      Deno.execPath(),
+      "run",
+      "-A",
+      entry,
+      "--bundle",
+      this.bundle,
+      "--sock-fd",
+      "3",
+      "--debug",
+      "--debug-log",
+      `${this.bundle}/gofer.log`,
+    ];
+    const run = o.confine ? confinedArgv(argv) : argv;
+    this.pid = spawn({ path: run[0], argv: run, fds: [[3, theirs]] });
     closeFd(theirs);
     this.sock = ours;
   }

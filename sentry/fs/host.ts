@@ -1,6 +1,7 @@
 /**
  * Host-backed file descriptions: host descriptors handed to the Sentry (the container's stdio)
- * that the application reads and writes through the Sentry.
+ * that the application reads and writes through the Sentry. Reads that may wait run on a
+ * runtime thread, so other tasks go on meanwhile.
  *
  * @module
  */
@@ -9,22 +10,44 @@ import { Errno } from "../../host/errno.ts";
 import { closeFd, errno, libc } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
-import type { FileDescription } from "../vfs/file.ts";
+import { FileDescriptionBase, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from "../vfs/file.ts";
+import type { Attr } from "../vfs/inode.ts";
+import { pipefs } from "./pipe.ts";
 
 const TCGETS = 0x5401;
 const TIOCGWINSZ = 0x5413;
 /** Sizes of what the terminal ioctls we pass through copy out. */
 const IOCTL_OUT_SIZE: Record<number, number> = { [TCGETS]: 36, [TIOCGWINSZ]: 8 };
 
-/** Implements FileDescription over a host descriptor. */
-export class HostFile implements FileDescription {
-  flags: number;
+/** Decodes a host struct stat (x86-64 layout). */
+export function decodeHostStat(b: Uint8Array<ArrayBuffer>): Attr {
+  const v = new DataView(b.buffer);
+  const ts = (o: number) => v.getBigInt64(o, true) * 1_000_000_000n + v.getBigInt64(o + 8, true);
+  return {
+    dev: v.getBigUint64(0, true),
+    ino: v.getBigUint64(8, true),
+    nlink: Number(v.getBigUint64(16, true)),
+    mode: v.getUint32(24, true),
+    uid: v.getUint32(28, true),
+    gid: v.getUint32(32, true),
+    rdev: Number(v.getBigUint64(40, true)),
+    size: v.getBigInt64(48, true),
+    blksize: Number(v.getBigInt64(56, true)),
+    blocks: v.getBigInt64(64, true),
+    atimeNs: ts(72),
+    mtimeNs: ts(88),
+    ctimeNs: ts(104),
+  };
+}
 
+/** Implements FileDescription over a host descriptor. */
+export class HostFile extends FileDescriptionBase {
   constructor(readonly hostFd: number, flags: number, readonly owned = false) {
-    this.flags = flags;
+    super(flags);
   }
 
-  async read(_t: Task, dst: Uint8Array<ArrayBuffer>): Promise<number> {
+  override async read(_t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
+    if (offset !== undefined) throw new SysError(Errno.ESPIPE);
     for (;;) {
       const n = Number(await libc.symbols.read_async(this.hostFd, dst, BigInt(dst.length)));
       if (n >= 0) return n;
@@ -34,7 +57,8 @@ export class HostFile implements FileDescription {
     }
   }
 
-  write(_t: Task, src: Uint8Array<ArrayBuffer>): number {
+  override write(_t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): number {
+    if (offset !== undefined) throw new SysError(Errno.ESPIPE);
     for (;;) {
       const n = Number(libc.symbols.write(this.hostFd, src, BigInt(src.length)));
       if (n >= 0) return n;
@@ -43,11 +67,21 @@ export class HostFile implements FileDescription {
     }
   }
 
-  stat(_t: Task, out: Uint8Array<ArrayBuffer>): void {
-    if (libc.symbols.fstat(this.hostFd, out) !== 0) throw new SysError(errno());
+  stat(_t: Task): Attr {
+    const b = new Uint8Array(144);
+    if (libc.symbols.fstat(this.hostFd, b) !== 0) throw new SysError(errno());
+    const a = decodeHostStat(b);
+    // The host's device numbers mean nothing inside; keep the type, owner and mode.
+    a.dev = pipefs.dev;
+    return a;
   }
 
-  ioctl(t: Task, request: number, arg: bigint): number {
+  override readiness(mask: number): number {
+    // Waiting on host descriptors is not wired to poll yet: they always look ready.
+    return mask & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+  }
+
+  override ioctl(t: Task, request: number, arg: bigint): number {
     const size = IOCTL_OUT_SIZE[request];
     if (size === undefined) throw new SysError(Errno.ENOTTY);
     const buf = new Uint8Array(64);
@@ -58,7 +92,7 @@ export class HostFile implements FileDescription {
     return 0;
   }
 
-  release(): void {
+  override release(): void {
     if (this.owned) closeFd(this.hostFd);
   }
 }

@@ -7,9 +7,9 @@
 
 import type { Logger } from "../../log.ts";
 import type { Platform } from "../../platform/platform.ts";
-import type { GoferFs } from "../fs/gofer.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
 import { SyscallDispatcher } from "../syscalls/table.ts";
+import type { VirtualFilesystem } from "../vfs/vfs.ts";
 import { FutexManager } from "./futex.ts";
 import { SIG } from "./signals.ts";
 import type { Task, ThreadGroup } from "./task.ts";
@@ -18,7 +18,6 @@ export interface KernelOptions {
   platform: Platform;
   memoryFile: MemoryFile;
   log: Logger;
-  fs: GoferFs;
   strace: boolean;
   hostname: string;
 }
@@ -27,7 +26,8 @@ export class Kernel {
   readonly platform: Platform;
   readonly mf: MemoryFile;
   readonly log: Logger;
-  readonly fs: GoferFs;
+  /** The mount tree (set by the sandbox right after construction). */
+  vfs!: VirtualFilesystem;
   readonly syscalls: SyscallDispatcher;
   readonly tasks = new Map<number, Task>();
   readonly threadGroups = new Map<number, ThreadGroup>();
@@ -42,7 +42,6 @@ export class Kernel {
     this.platform = opts.platform;
     this.mf = opts.memoryFile;
     this.log = opts.log;
-    this.fs = opts.fs;
     this.hostname = opts.hostname;
     this.syscalls = new SyscallDispatcher(opts.strace, (line) => this.log.info(line));
   }

@@ -8,7 +8,7 @@ import { LisafsClient } from "../../gofer/lisafs/client.ts";
 import { HostError } from "../../host/libc.ts";
 import { PtracePlatform } from "../../platform/ptrace/ptrace.ts";
 import type { Platform } from "../../platform/platform.ts";
-import { GoferFs } from "../fs/gofer.ts";
+import { buildMountTree } from "../fs/mount_tree.ts";
 import { HostFile } from "../fs/host.ts";
 import { loadExecutable, lookPath } from "../loader/loader.ts";
 import { MemoryFile } from "../mm/memory_file.ts";
@@ -22,6 +22,7 @@ import {
 import { SysError } from "../syscalls/errors.ts";
 import { defaultRlimits, RLIMIT } from "../syscalls/sys_rlimit.ts";
 import { FdTable } from "../vfs/fd_table.ts";
+import { FsContext, initFsContext } from "../vfs/fs_context.ts";
 import { Kernel } from "./kernel.ts";
 import { signaledStatus, Task, ThreadGroup } from "./task.ts";
 import { errnoName } from "../../host/errno.ts";
@@ -63,14 +64,19 @@ export class Sandbox {
     let platform: Platform | undefined;
     try {
       platform = newPlatform(opts.platform, mf);
-      const fs = new GoferFs(new LisafsClient(opts.goferFd));
       const kernel = new Kernel({
         platform,
         memoryFile: mf,
         log: opts.log,
-        fs,
         strace: opts.strace,
         hostname: spec.hostname || "localhost",
+      });
+      kernel.vfs = buildMountTree(kernel, {
+        client: new LisafsClient(opts.goferFd),
+        rootReadonly: spec.rootReadonly ?? false,
+        mounts: spec.mounts ?? [],
+        mf,
+        log: opts.log,
       });
       const fdTable = new FdTable();
       fdTable.set(0, new HostFile(opts.stdio[0], O_RDONLY));
@@ -83,6 +89,7 @@ export class Sandbox {
       tg.groups = [...spec.additionalGids];
       if (spec.umask !== undefined) tg.umask = spec.umask;
       tg.cwd = spec.cwd;
+      FsContext.set(tg, initFsContext(kernel, spec.cwd, tg.umask));
       for (const [r, l] of defaultRlimits()) tg.rlimits.set(r, l);
       for (const l of spec.rlimits) {
         const r = RLIMIT[l.type];

@@ -6,9 +6,8 @@
  */
 
 import { Errno } from "../../host/errno.ts";
-import { closeFd, preadFd } from "../../host/libc.ts";
 import { R, type Registers } from "../../platform/registers.ts";
-import { S_IFMT, S_IFREG } from "../fs/gofer.ts";
+import { type ExecContext, isExecutable, type OpenExecutable, openExecutable } from "../fs/exec.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { MemoryManager } from "../mm/mm.ts";
 import { SysError } from "../syscalls/errors.ts";
@@ -45,9 +44,7 @@ export function lookPath(k: Kernel, name: string, env: string[], cwd: string): s
   for (const dir of pathVar.split(":")) {
     const candidate = `${dir === "" ? "." : dir}/${name}`;
     try {
-      const r = k.fs.resolve(candidate, cwd, true);
-      k.fs.release(r.fd);
-      if ((r.stat.mode & S_IFMT) === S_IFREG) return candidate;
+      if (isExecutable(k, execContext(k, cwd), candidate)) return candidate;
       lastErr = Errno.EACCES;
     } catch (e) {
       if (!(e instanceof SysError)) throw e;
@@ -67,26 +64,19 @@ export function initialRegisters(regs: Registers, entry: bigint, sp: bigint): vo
   regs.rsp = sp;
 }
 
-/** An opened executable: its canonical path and a host descriptor to read it. */
-interface OpenedFile {
-  path: string;
-  hostFd: number;
+/** The root, and cwd (a path from the root) resolved, as who execs sees them. */
+function execContext(k: Kernel, cwd: string): ExecContext {
+  const root = k.vfs.root;
+  const creds = { uid: 0, gid: 0, groups: [] };
+  const dir = k.vfs.resolve({ t: undefined as never, root, start: root, creds }, cwd, {
+    follow: true,
+  });
+  return { root, cwd: dir, creds };
 }
 
 /** Opens path for execution: a regular file with an execute bit. */
-function openForExec(k: Kernel, path: string, cwd: string): OpenedFile {
-  const r = k.fs.resolve(path, cwd, true);
-  try {
-    if ((r.stat.mode & S_IFMT) !== S_IFREG) {
-      throw new SysError(Errno.EACCES, `${path} is not a regular file`);
-    }
-    if ((r.stat.mode & 0o111) === 0) {
-      throw new SysError(Errno.EACCES, `${path} is not executable`);
-    }
-    return { path: r.path, hostFd: k.fs.openHost(r) };
-  } finally {
-    k.fs.release(r.fd);
-  }
+function openForExec(k: Kernel, path: string, cwd: string): OpenExecutable {
+  return openExecutable(k, execContext(k, cwd), path);
 }
 
 /** Longest `#!` line Linux reads (BINPRM_BUF_SIZE). */
@@ -138,7 +128,7 @@ export function loadExecutable(
   for (let depth = 0;; depth++) {
     const file = openForExec(k, path, req.cwd);
     try {
-      const read = (buf: Uint8Array<ArrayBuffer>, off: number) => preadFd(file.hostFd, buf, off);
+      const read = (buf: Uint8Array<ArrayBuffer>, off: number) => file.readAt(buf, off);
       const head = new Uint8Array(BINPRM_BUF_SIZE);
       const n = read(head, 0);
       if (n >= 2 && head[0] === 0x23 && head[1] === 0x21) {
@@ -155,7 +145,7 @@ export function loadExecutable(
       if (elf.interp !== null) {
         const ifile = openForExec(k, elf.interp, "/");
         try {
-          const iread = (b: Uint8Array<ArrayBuffer>, off: number) => preadFd(ifile.hostFd, b, off);
+          const iread = (b: Uint8Array<ArrayBuffer>, off: number) => ifile.readAt(b, off);
           const ielf = parseElf(iread);
           if (ielf.interp !== null) {
             throw new SysError(Errno.ELIBBAD, "interpreter has an interpreter");
@@ -166,7 +156,7 @@ export function loadExecutable(
           entry = iloaded.entry;
           interpBase = iloaded.bias;
         } finally {
-          closeFd(ifile.hostFd);
+          ifile.close();
         }
       }
       mm.brkStart = loaded.end;
@@ -192,7 +182,7 @@ export function loadExecutable(
       initialRegisters(regs, entry, sp);
       return { exe: file.path, argv };
     } finally {
-      closeFd(file.hostFd);
+      file.close();
     }
   }
 }

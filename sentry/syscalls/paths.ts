@@ -1,24 +1,59 @@
 /**
- * Resolution of the path arguments of *at() system calls.
+ * Path arguments of the *at() system calls: where a relative path starts (the working
+ * directory for AT_FDCWD, else the directory an FD names) and the resolve context for a task.
  *
  * @module
  */
 
 import { Errno } from "../../host/errno.ts";
-import type { Resolved } from "../fs/gofer.ts";
 import type { Task } from "../kernel/task.ts";
+import { FsContext } from "../vfs/fs_context.ts";
+import { credsOf } from "../vfs/inode.ts";
+import type { ResolveContext, VirtualDentry } from "../vfs/vfs.ts";
 import { SysError } from "./errors.ts";
 
 export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_SYMLINK_FOLLOW = 0x400;
+export const AT_NO_AUTOMOUNT = 0x800;
+export const AT_EMPTY_PATH = 0x1000;
+export const AT_EACCESS = 0x200;
 
-/**
- * Resolves `path` relative to dirfd (AT_FDCWD: the working directory). Descriptors for
- * directories come with the VFS; until then a relative path needs AT_FDCWD.
- */
-export function resolveAt(t: Task, dirfd: number, path: string, follow: boolean): Resolved {
-  if (!path.startsWith("/") && dirfd !== AT_FDCWD) {
-    t.fdTable.get(dirfd);
+/** The directory dirfd names (AT_FDCWD: the working directory). Throws EBADF, ENOTDIR. */
+export function dirOf(t: Task, dirfd: number): VirtualDentry {
+  if (dirfd === AT_FDCWD) return FsContext.of(t.tg).cwd;
+  const f = t.fdTable.get(dirfd);
+  if (!f.vd) throw new SysError(Errno.ENOTDIR);
+  return f.vd;
+}
+
+/** The resolve context for t with relative paths starting at dirfd. */
+export function contextAt(t: Task, dirfd: number, path = ""): ResolveContext {
+  const fsc = FsContext.of(t.tg);
+  // An absolute path ignores dirfd entirely, even a bad one.
+  const start = path.startsWith("/") ? fsc.cwd : dirOf(t, dirfd);
+  if (!path.startsWith("/") && path !== "" && !start.inode.isDir) {
     throw new SysError(Errno.ENOTDIR);
   }
-  return t.kernel.fs.resolve(path, t.tg.cwd, follow);
+  return { t, root: fsc.root, start, creds: credsOf(t) };
+}
+
+/** Reads a path argument (EFAULT, ENAMETOOLONG). */
+export function copyInPath(t: Task, addr: bigint): string {
+  return t.mm.copyInString(addr, 4096);
+}
+
+/**
+ * The file an *at() call names: with AT_EMPTY_PATH and "" it is dirfd itself; otherwise the
+ * path resolved from dirfd (following a final symlink when follow).
+ */
+export function resolveAt(
+  t: Task,
+  dirfd: number,
+  path: string,
+  opts: { follow: boolean; emptyPath?: boolean; directory?: boolean },
+): VirtualDentry {
+  if (path === "" && opts.emptyPath) return dirOf(t, dirfd);
+  return t.kernel.vfs.resolve(contextAt(t, dirfd, path), path, opts);
 }

@@ -1,16 +1,137 @@
 /**
- * close(2), getcwd(2), readlink(2), readlinkat(2).
+ * Opening and closing files and managing descriptors: open(2), openat(2), openat2(2),
+ * creat(2), close(2), close_range(2), dup(2), dup2(2), dup3(2), fcntl(2), flock(2).
  *
  * @module
  */
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { argInt, argPtr, argSize } from "./args.ts";
+import { PipeFile } from "../fs/pipe.ts";
+import {
+  type FileDescription,
+  type MaybeAsync,
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_LARGEFILE,
+  O_NOFOLLOW,
+  O_PATH,
+  O_TMPFILE,
+  O_TRUNC,
+  O_WRONLY,
+  SETFL_MASK,
+} from "../vfs/file.ts";
+import { FsContext } from "../vfs/fs_context.ts";
+import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "./errors.ts";
-import { AT_FDCWD, resolveAt } from "./paths.ts";
+import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
-import { S_IFLNK, S_IFMT } from "../fs/gofer.ts";
+
+const F_DUPFD = 0;
+const F_GETFD = 1;
+const F_SETFD = 2;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const F_GETLK = 5;
+const F_SETLK = 6;
+const F_SETLKW = 7;
+const F_SETOWN = 8;
+const F_GETOWN = 9;
+const F_SETSIG = 10;
+const F_GETSIG = 11;
+const F_OFD_GETLK = 36;
+const F_OFD_SETLK = 37;
+const F_OFD_SETLKW = 38;
+const F_DUPFD_CLOEXEC = 1030;
+const F_SETPIPE_SZ = 1031;
+const F_GETPIPE_SZ = 1032;
+const F_ADD_SEALS = 1033;
+const F_GET_SEALS = 1034;
+const FD_CLOEXEC = 1;
+const F_UNLCK = 2;
+
+/** Open flags Linux accepts; others are ignored by open and refused by openat2. */
+const VALID_OPEN = 0o37777777;
+
+async function doOpen(
+  t: Task,
+  dirfd: number,
+  path: string,
+  flags: number,
+  mode: number,
+): Promise<number> {
+  if ((flags & O_TMPFILE) === O_TMPFILE && (flags & O_ACCMODE) === 0) {
+    throw new SysError(Errno.EINVAL);
+  }
+  if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  const ctx = contextAt(t, dirfd, path);
+  const fsc = FsContext.of(t.tg);
+  let f: MaybeAsync<FileDescription> = t.kernel.vfs.open(ctx, path, flags, mode, fsc.umask);
+  if (f instanceof Promise) f = await f;
+  f.flags = (f.flags & ~(O_CLOEXEC | O_CREAT | O_TRUNC)) | O_LARGEFILE;
+  try {
+    return t.fdTable.install(f, (flags & O_CLOEXEC) !== 0);
+  } catch (e) {
+    f.release();
+    throw e;
+  }
+}
+
+/** Implements Linux syscall open(2). */
+function open(t: Task): Promise<number> {
+  return doOpen(t, AT_FDCWD, copyInPath(t, argPtr(t, 0)), argInt(t, 1), argU32(t, 2));
+}
+
+/** Implements Linux syscall openat(2). */
+function openat(t: Task): Promise<number> {
+  return doOpen(t, argInt(t, 0), copyInPath(t, argPtr(t, 1)), argInt(t, 2), argU32(t, 3));
+}
+
+/** Implements Linux syscall creat(2). */
+function creat(t: Task): Promise<number> {
+  const flags = O_CREAT | O_WRONLY | O_TRUNC;
+  return doOpen(t, AT_FDCWD, copyInPath(t, argPtr(t, 0)), flags, argU32(t, 1));
+}
+
+const RESOLVE_NO_XDEV = 1;
+const RESOLVE_NO_MAGICLINKS = 2;
+const RESOLVE_NO_SYMLINKS = 4;
+const RESOLVE_BENEATH = 8;
+const RESOLVE_IN_ROOT = 0x10;
+const RESOLVE_CACHED = 0x20;
+
+/** Implements Linux syscall openat2(2). */
+function openat2(t: Task): Promise<number> {
+  const size = Number(t.regs.arg(3));
+  if (size < 24) throw new SysError(Errno.EINVAL);
+  if (size > 4096) throw new SysError(Errno.E2BIG);
+  const raw = t.mm.copyIn(argPtr(t, 2), size);
+  if (raw.subarray(24).some((b) => b !== 0)) throw new SysError(Errno.E2BIG);
+  const v = new DataView(raw.buffer);
+  const flags = v.getBigUint64(0, true);
+  const mode = v.getBigUint64(8, true);
+  const resolve = v.getBigUint64(16, true);
+  if (flags > BigInt(VALID_OPEN) || (Number(flags) & ~VALID_OPEN)) {
+    throw new SysError(Errno.EINVAL);
+  }
+  const f = Number(flags);
+  if (mode > 0o7777n || (mode !== 0n && !(f & O_CREAT) && (f & O_TMPFILE) !== O_TMPFILE)) {
+    throw new SysError(Errno.EINVAL);
+  }
+  const all = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
+    RESOLVE_IN_ROOT | RESOLVE_CACHED;
+  if (resolve & ~BigInt(all)) throw new SysError(Errno.EINVAL);
+  if ((resolve & BigInt(RESOLVE_BENEATH)) && (resolve & BigInt(RESOLVE_IN_ROOT))) {
+    throw new SysError(Errno.EINVAL);
+  }
+  if (resolve & BigInt(RESOLVE_CACHED)) throw new SysError(Errno.EAGAIN);
+  const path = copyInPath(t, argPtr(t, 1));
+  let fl = f;
+  if (resolve & BigInt(RESOLVE_NO_SYMLINKS)) fl |= O_NOFOLLOW;
+  return doOpen(t, argInt(t, 0), path, fl, Number(mode));
+}
 
 /** Implements Linux syscall close(2). */
 function close(t: Task): number {
@@ -18,64 +139,148 @@ function close(t: Task): number {
   return 0;
 }
 
-/** /proc/self/exe and /proc/<pid>/exe: the only procfs links before procfs exists. */
-function procExe(t: Task, path: string): string | null {
-  const m = /^\/proc\/(self|\d+)\/exe$/.exec(path);
-  if (!m) return null;
-  const tg = m[1] === "self" ? t.tg : t.kernel.threadGroups.get(Number(m[1]));
-  if (!tg) throw new SysError(Errno.ENOENT);
-  return tg.exe;
-}
+const CLOSE_RANGE_UNSHARE = 2;
+const CLOSE_RANGE_CLOEXEC = 4;
 
-function readlinkCommon(t: Task, dirfd: number, pathAddr: bigint, buf: bigint, size: number) {
-  if (size <= 0) throw new SysError(Errno.EINVAL);
-  const path = t.mm.copyInString(pathAddr);
-  let target = procExe(t, path);
-  if (target === null) {
-    const r = resolveAt(t, dirfd, path, false);
-    try {
-      if ((r.stat.mode & S_IFMT) !== S_IFLNK) throw new SysError(Errno.EINVAL);
-      target = t.kernel.fs.client.readLinkAt(r.fd);
-    } finally {
-      t.kernel.fs.release(r.fd);
-    }
+/** Implements Linux syscall close_range(2). */
+function closeRange(t: Task): number {
+  const first = argU32(t, 0), last = argU32(t, 1), flags = argU32(t, 2);
+  if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) throw new SysError(Errno.EINVAL);
+  if (first > last) throw new SysError(Errno.EINVAL);
+  for (const fd of t.fdTable.fds()) {
+    if (fd < first || fd > last) continue;
+    if (flags & CLOSE_RANGE_CLOEXEC) t.fdTable.setCloexec(fd, true);
+    else t.fdTable.close(fd);
   }
-  const bytes = new TextEncoder().encode(target).subarray(0, size);
-  t.mm.copyOut(buf, bytes);
-  return bytes.length;
+  return 0;
 }
 
-/** Implements Linux syscall getcwd(2): returns the length including the NUL. */
-function getcwd(t: Task): number {
-  const path = new TextEncoder().encode(t.tg.cwd + "\0");
-  if (argSize(t, 1) < path.length) throw new SysError(Errno.ERANGE);
-  t.mm.copyOut(argPtr(t, 0), path);
-  return path.length;
+/** Implements Linux syscall dup(2). */
+function dup(t: Task): number {
+  return t.fdTable.install(t.fdTable.get(argInt(t, 0)));
 }
 
-/** Implements Linux syscall readlinkat(2). */
-function readlinkat(t: Task): number {
-  return readlinkCommon(t, argInt(t, 0), argPtr(t, 1), argPtr(t, 2), argInt(t, 3));
+/** Implements Linux syscall dup2(2). */
+function dup2(t: Task): number {
+  const oldfd = argInt(t, 0), newfd = argInt(t, 1);
+  const f = t.fdTable.get(oldfd);
+  if (oldfd === newfd) return newfd;
+  if (newfd < 0 || newfd >= t.fdTable.limit) throw new SysError(Errno.EBADF);
+  t.fdTable.set(newfd, f);
+  return newfd;
 }
 
-/** Implements Linux syscall readlink(2). */
-function readlink(t: Task): number {
-  return readlinkCommon(t, AT_FDCWD, argPtr(t, 0), argPtr(t, 1), argInt(t, 2));
+/** Implements Linux syscall dup3(2). */
+function dup3(t: Task): number {
+  const oldfd = argInt(t, 0), newfd = argInt(t, 1), flags = argInt(t, 2);
+  if (flags & ~O_CLOEXEC) throw new SysError(Errno.EINVAL);
+  if (oldfd === newfd) throw new SysError(Errno.EINVAL);
+  const f = t.fdTable.get(oldfd);
+  if (newfd < 0 || newfd >= t.fdTable.limit) throw new SysError(Errno.EBADF);
+  t.fdTable.set(newfd, f, (flags & O_CLOEXEC) !== 0);
+  return newfd;
+}
+
+/** Implements Linux syscall fcntl(2). */
+function fcntl(t: Task): number {
+  const fd = argInt(t, 0), cmd = argInt(t, 1);
+  const f = t.fdTable.get(fd);
+  const arg = t.regs.arg(2);
+  const path = (f.flags & O_PATH) !== 0;
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      const min = Number(BigInt.asIntN(32, arg));
+      if (min < 0 || min >= t.fdTable.limit) throw new SysError(Errno.EINVAL);
+      return t.fdTable.install(f, cmd === F_DUPFD_CLOEXEC, min);
+    }
+    case F_GETFD:
+      return t.fdTable.getCloexec(fd) ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      t.fdTable.setCloexec(fd, (Number(arg & 0xffffffffn) & FD_CLOEXEC) !== 0);
+      return 0;
+    case F_GETFL:
+      return f.flags;
+    case F_SETFL: {
+      if (path) throw new SysError(Errno.EBADF);
+      const v = Number(arg & 0xffffffffn);
+      f.flags = (f.flags & ~SETFL_MASK) | (v & SETFL_MASK);
+      return 0;
+    }
+    case F_GETLK:
+    case F_OFD_GETLK: {
+      if (path) throw new SysError(Errno.EBADF);
+      // No other process holds a lock the Sentry knows of yet: report the range unlocked.
+      const p = argPtr(t, 2);
+      const b = t.mm.copyIn(p, 32);
+      new DataView(b.buffer).setInt16(0, F_UNLCK, true);
+      t.mm.copyOut(p, b);
+      return 0;
+    }
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+      if (path) throw new SysError(Errno.EBADF);
+      t.mm.copyIn(argPtr(t, 2), 32);
+      return 0;
+    case F_GETOWN:
+    case F_GETSIG:
+      return 0;
+    case F_SETOWN:
+    case F_SETSIG:
+      return 0;
+    case F_SETPIPE_SZ:
+    case F_GETPIPE_SZ: {
+      if (!(f instanceof PipeFile)) throw new SysError(Errno.EBADF);
+      if (cmd === F_GETPIPE_SZ) return f.pipe.capacity;
+      const want = Number(arg & 0xffffffffn);
+      if (want > 1048576) throw new SysError(Errno.EPERM);
+      let size = 4096;
+      while (size < want) size *= 2;
+      if (size < f.pipe.size) throw new SysError(Errno.EBUSY);
+      f.pipe.capacity = size;
+      f.pipe.queue.notify();
+      return size;
+    }
+    case F_ADD_SEALS:
+    case F_GET_SEALS:
+      throw new SysError(Errno.EINVAL);
+    default:
+      throw new SysError(Errno.EINVAL);
+  }
+}
+
+/** Implements Linux syscall flock(2): succeeds (advisory locks between processes: later). */
+function flock(t: Task): number {
+  const f = t.fdTable.get(argInt(t, 0));
+  if (f.flags & O_PATH) throw new SysError(Errno.EBADF);
+  const op = argInt(t, 1) & ~4;
+  if (op !== 1 && op !== 2 && op !== 8) throw new SysError(Errno.EINVAL);
+  return 0;
 }
 
 export const syscalls: Record<string, SyscallDef> = {
-  close: { handler: close, args: ["d"] },
-  getcwd: { handler: getcwd, args: ["x", "d"] },
-  readlinkat: {
-    handler: readlinkat,
+  open: { handler: open, args: ["s", "x", "o"] },
+  openat: { handler: openat, args: ["d", "s", "x", "o"] },
+  openat2: {
+    handler: openat2,
     support: "partial",
-    note: "/proc/<pid>/exe and links on the root filesystem",
+    note: "RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_XDEV and RESOLVE_NO_MAGICLINKS are " +
+      "accepted but not enforced",
     args: ["d", "s", "x", "d"],
   },
-  readlink: {
-    handler: readlink,
+  creat: { handler: creat, args: ["s", "o"] },
+  close: { handler: close, args: ["d"] },
+  close_range: { handler: closeRange, args: ["d", "d", "x"] },
+  dup: { handler: dup, args: ["d"] },
+  dup2: { handler: dup2, args: ["d", "d"] },
+  dup3: { handler: dup3, args: ["d", "d", "x"] },
+  fcntl: {
+    handler: fcntl,
     support: "partial",
-    note: "/proc/<pid>/exe and links on the root filesystem",
-    args: ["s", "x", "d"],
+    note: "record locks always succeed and F_GETLK reports no conflict; no seals",
+    args: ["d", "d", "x"],
   },
+  flock: { handler: flock, support: "partial", note: "locks always succeed", args: ["d", "x"] },
 };

@@ -1,77 +1,181 @@
 /**
- * fstat(2), newfstatat(2), stat(2), lstat(2).
+ * File attributes and access checks: stat(2), lstat(2), fstat(2), newfstatat(2), statx(2),
+ * access(2), faccessat(2), faccessat2(2), statfs(2), fstatfs(2).
  *
  * @module
  */
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { encodeStat, STAT_SIZE } from "../vfs/stat.ts";
-import { argInt, argPtr } from "./args.ts";
+import type { Attr, FsStat } from "../vfs/inode.ts";
+import { checkPermission, credsOf, MAY_EXEC, MAY_READ, MAY_WRITE } from "../vfs/inode.ts";
+import { encodeStat, encodeStatx } from "../vfs/stat.ts";
+import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "./errors.ts";
-import { AT_FDCWD, resolveAt } from "./paths.ts";
+import {
+  AT_EACCESS,
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_NO_AUTOMOUNT,
+  AT_SYMLINK_NOFOLLOW,
+  contextAt,
+  copyInPath,
+} from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
 
-const AT_SYMLINK_NOFOLLOW = 0x100;
-const AT_NO_AUTOMOUNT = 0x800;
-const AT_EMPTY_PATH = 0x1000;
-
-function fstatFd(t: Task, fd: number, addr: bigint): number {
-  const out = new Uint8Array(STAT_SIZE);
-  t.fdTable.get(fd).stat(t, out);
-  t.mm.copyOut(addr, out);
-  return 0;
+/** Attributes of what (dirfd, path, flags) names; "" with AT_EMPTY_PATH is dirfd itself. */
+function attrAt(t: Task, dirfd: number, path: string, flags: number): { a: Attr; mnt: number } {
+  if (path === "") {
+    if (!(flags & AT_EMPTY_PATH)) throw new SysError(Errno.ENOENT);
+    if (dirfd !== AT_FDCWD) {
+      const f = t.fdTable.get(dirfd);
+      return { a: f.stat(t), mnt: f.vd?.mount.id ?? 0 };
+    }
+    path = ".";
+  }
+  const vd = t.kernel.vfs.resolve(contextAt(t, dirfd, path), path, {
+    follow: !(flags & AT_SYMLINK_NOFOLLOW),
+  });
+  return { a: vd.inode.stat(), mnt: vd.mount.id };
 }
 
-function statPath(t: Task, dirfd: number, path: string, addr: bigint, follow: boolean): number {
-  const r = resolveAt(t, dirfd, path, follow);
-  t.kernel.fs.release(r.fd);
-  t.mm.copyOut(addr, encodeStat(r.stat));
+function statAt(t: Task, dirfd: number, path: string, addr: bigint, flags: number): number {
+  t.mm.copyOut(addr, encodeStat(attrAt(t, dirfd, path, flags).a));
   return 0;
 }
 
 /** Implements Linux syscall fstat(2). */
 function fstat(t: Task): number {
-  return fstatFd(t, argInt(t, 0), argPtr(t, 1));
+  t.mm.copyOut(argPtr(t, 1), encodeStat(t.fdTable.get(argInt(t, 0)).stat(t)));
+  return 0;
 }
 
 /** Implements Linux syscall newfstatat(2). */
 function newfstatat(t: Task): number {
-  const dirfd = argInt(t, 0);
   const flags = argInt(t, 3);
-  if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH)) !== 0) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH)) {
     throw new SysError(Errno.EINVAL);
   }
-  const path = t.mm.copyInString(argPtr(t, 1));
-  if (path === "") {
-    if (!(flags & AT_EMPTY_PATH)) throw new SysError(Errno.ENOENT);
-    if (dirfd === AT_FDCWD) return statPath(t, dirfd, ".", argPtr(t, 2), true);
-    return fstatFd(t, dirfd, argPtr(t, 2));
+  return statAt(t, argInt(t, 0), copyInPath(t, argPtr(t, 1)), argPtr(t, 2), flags);
+}
+
+const AT_STATX_SYNC_TYPE = 0x6000;
+const AT_STATX_DONT_SYNC = 0x4000;
+const STATX_RESERVED = 0x80000000;
+
+/** Implements Linux syscall statx(2). */
+function statx(t: Task): number {
+  const flags = argInt(t, 2);
+  const mask = argU32(t, 3);
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE)) {
+    throw new SysError(Errno.EINVAL);
   }
-  return statPath(t, dirfd, path, argPtr(t, 2), !(flags & AT_SYMLINK_NOFOLLOW));
+  if ((flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) throw new SysError(Errno.EINVAL);
+  if (mask & STATX_RESERVED) throw new SysError(Errno.EINVAL);
+  void AT_STATX_DONT_SYNC;
+  const path = copyInPath(t, argPtr(t, 1));
+  const { a, mnt } = attrAt(t, argInt(t, 0), path, flags);
+  t.mm.copyOut(argPtr(t, 4), encodeStatx(a, mnt));
+  return 0;
 }
 
-/** Implements Linux syscall stat(2). */
-function stat(t: Task): number {
-  return statPath(t, AT_FDCWD, t.mm.copyInString(argPtr(t, 0)), argPtr(t, 1), true);
+const F_OK = 0, X_OK = 1, W_OK = 2, R_OK = 4;
+
+function accessAt(t: Task, dirfd: number, path: string, mode: number, flags: number): number {
+  if (mode & ~(F_OK | X_OK | W_OK | R_OK)) throw new SysError(Errno.EINVAL);
+  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) {
+    throw new SysError(Errno.EINVAL);
+  }
+  let vd;
+  if (path === "" && (flags & AT_EMPTY_PATH)) {
+    const f = dirfd === AT_FDCWD ? undefined : t.fdTable.get(dirfd);
+    vd = f ? f.vd : t.kernel.vfs.resolve(contextAt(t, dirfd, "."), ".", { follow: true });
+    if (!vd) return 0;
+  } else {
+    vd = t.kernel.vfs.resolve(contextAt(t, dirfd, path), path, {
+      follow: !(flags & AT_SYMLINK_NOFOLLOW),
+    });
+  }
+  let may = 0;
+  if (mode & R_OK) may |= MAY_READ;
+  if (mode & W_OK) may |= MAY_WRITE;
+  if (mode & X_OK) may |= MAY_EXEC;
+  if (may === 0) return 0;
+  const type = vd.inode.mode & 0o170000;
+  if ((may & MAY_WRITE) && vd.mount.readonly && (type === 0o100000 || type === 0o040000)) {
+    throw new SysError(Errno.EROFS);
+  }
+  checkPermission(credsOf(t), vd.inode, may);
+  return 0;
 }
 
-/** Implements Linux syscall lstat(2). */
-function lstat(t: Task): number {
-  return statPath(t, AT_FDCWD, t.mm.copyInString(argPtr(t, 0)), argPtr(t, 1), false);
+function encodeStatfs(s: FsStat): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(120);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, s.type, true);
+  v.setBigUint64(8, s.blockSize, true);
+  v.setBigUint64(16, s.blocks, true);
+  v.setBigUint64(24, s.blocksFree, true);
+  v.setBigUint64(32, s.blocksAvailable, true);
+  v.setBigUint64(40, s.files, true);
+  v.setBigUint64(48, s.filesFree, true);
+  // f_fsid (2 ints) stays zero.
+  v.setBigUint64(64, s.nameLength, true);
+  v.setBigUint64(72, s.blockSize, true); // f_frsize
+  v.setBigUint64(80, 0x20n | 0x400n, true); // f_flags: ST_VALID-like bits (nosuid unknown)
+  return b;
 }
 
-const pathNote =
-  "paths resolve on the container's root filesystem only (no procfs, devfs, tmpfs yet)";
+/** Implements Linux syscall statfs(2). */
+function statfs(t: Task): number {
+  const path = copyInPath(t, argPtr(t, 0));
+  const vd = t.kernel.vfs.resolve(contextAt(t, AT_FDCWD, path), path, { follow: true });
+  t.mm.copyOut(argPtr(t, 1), encodeStatfs(vd.mount.fs.statfs()));
+  return 0;
+}
+
+/** Implements Linux syscall fstatfs(2). */
+function fstatfs(t: Task): number {
+  const f = t.fdTable.get(argInt(t, 0));
+  const fs = f.vd?.mount.fs.statfs() ?? {
+    type: 0x50495045n, // PIPEFS_MAGIC
+    blockSize: 4096n,
+    blocks: 0n,
+    blocksFree: 0n,
+    blocksAvailable: 0n,
+    files: 0n,
+    filesFree: 0n,
+    nameLength: 255n,
+  };
+  t.mm.copyOut(argPtr(t, 1), encodeStatfs(fs));
+  return 0;
+}
+
+const p = (t: Task, i: number) => copyInPath(t, argPtr(t, i));
 
 export const syscalls: Record<string, SyscallDef> = {
   fstat: { handler: fstat, args: ["d", "x"] },
-  newfstatat: {
-    handler: newfstatat,
-    support: "partial",
-    note: pathNote,
-    args: ["d", "s", "x", "x"],
+  newfstatat: { handler: newfstatat, args: ["d", "s", "x", "x"] },
+  stat: { handler: (t) => statAt(t, AT_FDCWD, p(t, 0), argPtr(t, 1), 0), args: ["s", "x"] },
+  lstat: {
+    handler: (t) => statAt(t, AT_FDCWD, p(t, 0), argPtr(t, 1), AT_SYMLINK_NOFOLLOW),
+    args: ["s", "x"],
   },
-  stat: { handler: stat, support: "partial", note: pathNote, args: ["s", "x"] },
-  lstat: { handler: lstat, support: "partial", note: pathNote, args: ["s", "x"] },
+  statx: {
+    handler: statx,
+    support: "partial",
+    note: "no birth time (ctime is reported); attributes are empty",
+    args: ["d", "s", "x", "x", "x"],
+  },
+  access: { handler: (t) => accessAt(t, AT_FDCWD, p(t, 0), argInt(t, 1), 0), args: ["s", "o"] },
+  faccessat: {
+    handler: (t) => accessAt(t, argInt(t, 0), p(t, 1), argInt(t, 2), 0),
+    args: ["d", "s", "o"],
+  },
+  faccessat2: {
+    handler: (t) => accessAt(t, argInt(t, 0), p(t, 1), argInt(t, 2), argInt(t, 3)),
+    args: ["d", "s", "o", "x"],
+  },
+  statfs: { handler: statfs, args: ["s", "x"] },
+  fstatfs: { handler: fstatfs, args: ["d", "x"] },
 };

@@ -21,6 +21,11 @@ import { syscalls as random } from "./sys_random.ts";
 import { syscalls as stat } from "./sys_stat.ts";
 import { syscalls as ioctl } from "./sys_ioctl.ts";
 import { syscalls as file } from "./sys_file.ts";
+import { syscalls as fsOps } from "./sys_fs.ts";
+import { syscalls as setstat } from "./sys_setstat.ts";
+import { syscalls as fscontext } from "./sys_fscontext.ts";
+import { syscalls as getdents } from "./sys_getdents.ts";
+import { syscalls as sync } from "./sys_sync.ts";
 import { syscalls as time } from "./sys_time.ts";
 import { syscalls as signal } from "./sys_signal.ts";
 import { syscalls as futex } from "./sys_futex.ts";
@@ -66,6 +71,11 @@ const families: Record<string, SyscallDef>[] = [
   stat,
   ioctl,
   file,
+  fsOps,
+  setstat,
+  fscontext,
+  getdents,
+  sync,
   time,
   signal,
   futex,

@@ -1,6 +1,7 @@
 /**
  * A file descriptor table (Linux's files_struct): descriptor numbers to file descriptions,
- * with the close-on-exec flag per descriptor.
+ * with the close-on-exec flag per descriptor. Descriptions are shared, not copied, by dup and
+ * fork, so offsets and status flags are shared as on Linux.
  *
  * @module
  */
@@ -17,16 +18,49 @@ interface Entry {
 /** Counts how many descriptors (in any table) refer to each description. */
 const refs = new WeakMap<FileDescription, number>();
 
+/** Takes a reference on file (for holders other than FD tables: SCM_RIGHTS in flight, epoll). */
+export function incRef(file: FileDescription): void {
+  refs.set(file, (refs.get(file) ?? 0) + 1);
+}
+
+/** Drops a reference taken with incRef; the last one releases the description. */
+export function decRef(file: FileDescription): void {
+  const n = (refs.get(file) ?? 1) - 1;
+  refs.set(file, n);
+  if (n === 0) file.release();
+}
+
 export class FdTable {
   #fds: (Entry | undefined)[] = [];
   /** RLIMIT_NOFILE: descriptors must be below this. */
   limit = 1024 * 1024;
+  /** Called after a descriptor goes away (epoll drops its watches, locks are released). */
+  onClose?: (fd: number, file: FileDescription) => void;
 
   /** The description behind fd; throws EBADF. */
   get(fd: number): FileDescription {
     const e = fd >= 0 ? this.#fds[fd] : undefined;
     if (!e) throw new SysError(Errno.EBADF);
     return e.file;
+  }
+
+  /** The description behind fd, or undefined. */
+  peek(fd: number): FileDescription | undefined {
+    return fd >= 0 ? this.#fds[fd]?.file : undefined;
+  }
+
+  /** The close-on-exec flag of fd; throws EBADF. */
+  getCloexec(fd: number): boolean {
+    const e = fd >= 0 ? this.#fds[fd] : undefined;
+    if (!e) throw new SysError(Errno.EBADF);
+    return e.cloexec;
+  }
+
+  /** Sets the close-on-exec flag of fd; throws EBADF. */
+  setCloexec(fd: number, cloexec: boolean): void {
+    const e = fd >= 0 ? this.#fds[fd] : undefined;
+    if (!e) throw new SysError(Errno.EBADF);
+    e.cloexec = cloexec;
   }
 
   /** Installs file at the lowest free descriptor >= min; returns it. Throws EMFILE. */
@@ -38,12 +72,16 @@ export class FdTable {
     return fd;
   }
 
-  /** Puts file at fd, closing what was there. */
+  /** Puts file at fd, closing what was there. Throws EBADF beyond the limit. */
   set(fd: number, file: FileDescription, cloexec = false): void {
-    refs.set(file, (refs.get(file) ?? 0) + 1);
+    if (fd < 0 || fd >= this.limit) throw new SysError(Errno.EBADF);
+    incRef(file);
     const old = this.#fds[fd];
     this.#fds[fd] = { file, cloexec };
-    if (old) this.#unref(old.file);
+    if (old) {
+      this.onClose?.(fd, old.file);
+      decRef(old.file);
+    }
   }
 
   /** Closes fd; throws EBADF. */
@@ -51,30 +89,31 @@ export class FdTable {
     const e = fd >= 0 ? this.#fds[fd] : undefined;
     if (!e) throw new SysError(Errno.EBADF);
     this.#fds[fd] = undefined;
-    this.#unref(e.file);
+    this.onClose?.(fd, e.file);
+    decRef(e.file);
   }
 
-  #unref(file: FileDescription): void {
-    const n = (refs.get(file) ?? 1) - 1;
-    refs.set(file, n);
-    if (n === 0) file.release();
+  /** Every open descriptor, ascending. */
+  fds(): number[] {
+    const out: number[] = [];
+    this.#fds.forEach((e, fd) => e && out.push(fd));
+    return out;
   }
 
-  /** A copy for fork: the same descriptions (shared offsets and flags) at the same numbers. */
+  /**
+   * A copy for fork(2) (clone without CLONE_FILES): the same descriptions at the same
+   * numbers with the same close-on-exec flags.
+   */
   fork(): FdTable {
     const t = new FdTable();
     t.limit = this.limit;
-    this.#fds.forEach((e, fd) => {
-      if (e) t.set(fd, e.file, e.cloexec);
-    });
+    this.#fds.forEach((e, fd) => e && t.set(fd, e.file, e.cloexec));
     return t;
   }
 
-  /** Closes the descriptors marked close-on-exec (execve). */
+  /** Closes every close-on-exec descriptor (execve). */
   closeOnExec(): void {
-    this.#fds.forEach((e, fd) => {
-      if (e?.cloexec) this.close(fd);
-    });
+    this.#fds.forEach((e, fd) => e?.cloexec && this.close(fd));
   }
 
   /** Closes every descriptor. */

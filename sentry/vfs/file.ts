@@ -1,18 +1,74 @@
 /**
- * File descriptions (Linux's struct file): what an FD refers to. Each filesystem implements
- * FileDescription; the FD table shares one description among dup'd descriptors.
+ * File descriptions (Linux's struct file): what an FD refers to. Each kind of file implements
+ * FileDescription; the FD table shares one description among dup'd and inherited descriptors,
+ * so the offset and status flags are shared as on Linux.
  *
  * @module
  */
 
+import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
+import { SysError } from "../syscalls/errors.ts";
+import { type Attr, type DirEntry, direntType, type Inode, nowNs, S_IFDIR } from "./inode.ts";
+import { parentOf, type VirtualDentry } from "./vfs.ts";
+import { WaitQueue } from "./waiter.ts";
 
 /** Result of an operation that may have to wait (for input, for a peer). */
 export type MaybeAsync<T> = T | Promise<T>;
 
+export const O_ACCMODE = 3;
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_NOCTTY = 0o400;
+export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
+export const O_NONBLOCK = 0o4000;
+export const O_DSYNC = 0o10000;
+export const O_ASYNC = 0o20000;
+export const O_DIRECT = 0o40000;
+export const O_LARGEFILE = 0o100000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const O_NOATIME = 0o1000000;
+export const O_CLOEXEC = 0o2000000;
+export const O_SYNC = 0o4010000;
+export const O_PATH = 0o10000000;
+export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
+
+/** Status flags that F_SETFL may change. */
+export const SETFL_MASK = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+
+export const SEEK_SET = 0;
+export const SEEK_CUR = 1;
+export const SEEK_END = 2;
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
+
+export const POLLIN = 0x1;
+export const POLLPRI = 0x2;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
+export const POLLRDNORM = 0x40;
+export const POLLRDBAND = 0x80;
+export const POLLWRNORM = 0x100;
+export const POLLWRBAND = 0x200;
+export const POLLRDHUP = 0x2000;
+
+/** A directory entry with the offset getdents64 reports for the entry after it. */
+export interface Dirent extends DirEntry {
+  off: bigint;
+}
+
 /**
- * What mmap can map of a file: a host descriptor (gofer files; mapped as a private copy) or
- * pages of the memory file (tmpfs, memfd; shared mappings map them in place).
+ * What file-backed mmap maps: a host descriptor at an offset (gofer files: the donated host
+ * FD), or pages of the memory file (tmpfs files; `pages(first, count, allocate)` gives the
+ * memory-file offset of each page, allocating missing ones when asked, so MAP_SHARED writes are
+ * seen by read(2)).
  */
 export type Mappable =
   | { kind: "host"; fd: number; offset: bigint }
@@ -23,20 +79,235 @@ export type Mappable =
   };
 
 export interface FileDescription {
-  /** What mmap can map, or null (ENODEV). */
-  mappable?(): Mappable | null;
-  /** Reads into dst; returns bytes read (0 at end of file). Throws SysError. */
-  read(t: Task, dst: Uint8Array<ArrayBuffer>): MaybeAsync<number>;
-  /** Writes src; returns bytes written. Throws SysError. */
-  write(t: Task, src: Uint8Array<ArrayBuffer>): MaybeAsync<number>;
-  /** Fills a Linux struct stat (144 bytes, x86-64 layout). Throws SysError. */
-  stat(t: Task, out: Uint8Array<ArrayBuffer>): void;
+  /** File status flags and the access mode (O_RDWR, O_APPEND, O_NONBLOCK...). */
+  flags: number;
+  /** How the file was reached, for files opened by path (fchdir, /proc/self/fd, *at calls). */
+  readonly vd?: VirtualDentry;
+  /** Reads into dst at the file offset, or at `offset` (pread); returns bytes read. */
+  read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): MaybeAsync<number>;
+  /** Writes src at the file offset, or at `offset` (pwrite); returns bytes written. */
+  write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): MaybeAsync<number>;
+  /** lseek(2); returns the new offset. */
+  seek(t: Task, offset: bigint, whence: number): bigint;
+  /** Attributes for fstat. */
+  stat(t: Task): Attr;
   /** ioctl(2); returns the result. Throws SysError (ENOTTY by default). */
   ioctl(t: Task, request: number, arg: bigint): MaybeAsync<number>;
+  /** The next directory entries, or ENOTDIR. */
+  getdents(t: Task): Dirent[];
+  /** Moves the directory position past the entries getdents returned that were consumed. */
+  advanceDir?(off: bigint): void;
+  /** Which of mask's poll events are ready now. */
+  readiness(mask: number): number;
+  /** Notified when readiness may have changed. */
+  readonly queue: WaitQueue;
+  /** What mmap can map, or null (ENODEV). */
+  mappable?(): Mappable | null;
   /** Called when the last descriptor referring to it is closed. */
   release(): void;
-  /** File status flags (O_APPEND, O_NONBLOCK...). */
+}
+
+/** Defaults for every kind of file: what Linux answers for unsupported operations. */
+export abstract class FileDescriptionBase implements FileDescription {
   flags: number;
+  #queue?: WaitQueue;
+
+  constructor(flags: number, readonly vd?: VirtualDentry) {
+    this.flags = flags;
+  }
+
+  get queue(): WaitQueue {
+    return this.#queue ??= new WaitQueue();
+  }
+
+  /** Whether the access mode allows reading. */
+  get readable(): boolean {
+    return (this.flags & O_ACCMODE) !== O_WRONLY && !(this.flags & O_PATH);
+  }
+  get writable(): boolean {
+    const m = this.flags & O_ACCMODE;
+    return (m === O_WRONLY || m === O_RDWR) && !(this.flags & O_PATH);
+  }
+
+  read(_t: Task, _dst: Uint8Array<ArrayBuffer>, _offset?: bigint): MaybeAsync<number> {
+    throw new SysError(Errno.EINVAL);
+  }
+  write(_t: Task, _src: Uint8Array<ArrayBuffer>, _offset?: bigint): MaybeAsync<number> {
+    throw new SysError(Errno.EINVAL);
+  }
+  seek(_t: Task, _offset: bigint, _whence: number): bigint {
+    throw new SysError(Errno.ESPIPE);
+  }
+  abstract stat(t: Task): Attr;
+  ioctl(_t: Task, _request: number, _arg: bigint): MaybeAsync<number> {
+    throw new SysError(Errno.ENOTTY);
+  }
+  getdents(_t: Task): Dirent[] {
+    throw new SysError(Errno.ENOTDIR);
+  }
+  readiness(mask: number): number {
+    return mask & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+  }
+  release(): void {}
+}
+
+/** Applies lseek's rules to a seekable file of `size` bytes at `cur`. */
+export function seekOffset(cur: bigint, size: bigint, offset: bigint, whence: number): bigint {
+  let n: bigint;
+  switch (whence) {
+    case SEEK_SET:
+      n = offset;
+      break;
+    case SEEK_CUR:
+      n = cur + offset;
+      break;
+    case SEEK_END:
+      n = size + offset;
+      break;
+    case SEEK_DATA:
+      if (offset < 0n || offset >= size) throw new SysError(Errno.ENXIO);
+      n = offset;
+      break;
+    case SEEK_HOLE:
+      if (offset < 0n || offset >= size) throw new SysError(Errno.ENXIO);
+      n = size;
+      break;
+    default:
+      throw new SysError(Errno.EINVAL);
+  }
+  if (n < 0n) throw new SysError(Errno.EINVAL);
+  return n;
+}
+
+/** The data operations a regular file's inode offers RegularFile. */
+export interface RegularData {
+  readAt(off: bigint, dst: Uint8Array<ArrayBuffer>): number;
+  writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number;
+  size(): bigint;
+  mappable?(): Mappable | null;
+}
+
+/** An open regular file (or any inode with positional data): offset, O_APPEND, pread. */
+export class RegularFile extends FileDescriptionBase {
+  offset = 0n;
+
+  constructor(
+    readonly inode: Inode,
+    readonly data: RegularData,
+    vd: VirtualDentry,
+    flags: number,
+  ) {
+    super(flags, vd);
+  }
+
+  override read(_t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): number {
+    if (!this.readable) throw new SysError(Errno.EBADF);
+    const at = offset ?? this.offset;
+    const n = this.data.readAt(at, dst);
+    if (offset === undefined) this.offset += BigInt(n);
+    return n;
+  }
+
+  override write(_t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): number {
+    if (!this.writable) throw new SysError(Errno.EBADF);
+    if (this.inode.fs.readonly) throw new SysError(Errno.EROFS);
+    // O_APPEND writes go to the end even for pwrite, as on Linux.
+    const append = (this.flags & O_APPEND) !== 0;
+    const at = append ? this.data.size() : offset ?? this.offset;
+    if (at + BigInt(src.length) > 0x7fffffffffffffffn) throw new SysError(Errno.EFBIG);
+    const n = this.data.writeAt(at, src);
+    if (offset === undefined || append) {
+      if (offset === undefined) this.offset = at + BigInt(n);
+    }
+    if (n > 0) this.inode.mtimeNs = this.inode.ctimeNs = nowNs();
+    return n;
+  }
+
+  override seek(_t: Task, offset: bigint, whence: number): bigint {
+    this.offset = seekOffset(this.offset, this.data.size(), offset, whence);
+    return this.offset;
+  }
+
+  stat(_t: Task): Attr {
+    return this.inode.stat();
+  }
+
+  mappable(): Mappable | null {
+    return this.data.mappable?.() ?? null;
+  }
+}
+
+/** An open directory: getdents over a snapshot of the entries taken at offset 0. */
+export class DirectoryFile extends FileDescriptionBase {
+  #entries: Dirent[] | null = null;
+  #pos = 0n;
+
+  constructor(readonly inode: Inode, vd: VirtualDentry, flags: number) {
+    super(flags, vd);
+  }
+
+  override read(): number {
+    throw new SysError(Errno.EISDIR);
+  }
+  override write(): number {
+    throw new SysError(Errno.EBADF);
+  }
+
+  override getdents(_t: Task): Dirent[] {
+    if (this.flags & O_PATH) throw new SysError(Errno.EBADF);
+    if (this.#entries === null || this.#pos === 0n) {
+      const parent = parentOf(this.vd!);
+      const list: DirEntry[] = [
+        { name: ".", ino: this.inode.ino, type: direntType(S_IFDIR) },
+        { name: "..", ino: parent.dentry.inode.ino, type: direntType(S_IFDIR) },
+        ...this.inode.entries(),
+      ];
+      this.#entries = list.map((e, i) => ({ ...e, off: BigInt(i + 1) }));
+    }
+    this.inode.atimeNs = nowNs();
+    return this.#entries.slice(Number(this.#pos));
+  }
+
+  advanceDir(off: bigint): void {
+    this.#pos = off;
+  }
+
+  override seek(_t: Task, offset: bigint, whence: number): bigint {
+    if (whence === SEEK_SET && offset >= 0n) this.#pos = offset;
+    else if (whence === SEEK_CUR && this.#pos + offset >= 0n) this.#pos += offset;
+    else throw new SysError(Errno.EINVAL);
+    if (this.#pos === 0n) this.#entries = null;
+    return this.#pos;
+  }
+
+  stat(_t: Task): Attr {
+    return this.inode.stat();
+  }
+}
+
+/** An O_PATH descriptor: only names a file. */
+export class PathFile extends FileDescriptionBase {
+  constructor(readonly inode: Inode, vd: VirtualDentry, flags: number) {
+    super(flags, vd);
+  }
+  override read(): number {
+    throw new SysError(Errno.EBADF);
+  }
+  override write(): number {
+    throw new SysError(Errno.EBADF);
+  }
+  override seek(): bigint {
+    throw new SysError(Errno.EBADF);
+  }
+  override ioctl(): number {
+    throw new SysError(Errno.EBADF);
+  }
+  override getdents(): Dirent[] {
+    throw new SysError(Errno.EBADF);
+  }
+  stat(_t: Task): Attr {
+    return this.inode.stat();
+  }
 }
 
 /** Size of struct stat on x86-64. */

@@ -1,0 +1,165 @@
+/**
+ * The Gofer's confinement. `runsc create`, when it runs as root, starts the gofer through
+ * util-linux `unshare` so that the whole process (every thread Deno starts) begins life in its
+ * own mount, IPC, UTS, network (empty) and PID namespaces: unshare(2) from inside Deno could
+ * not do that, since it applies to the calling thread only for the mount namespace (CLONE_NEWNS
+ * unshares the fs_struct) and a new PID namespace takes effect only for children, which Deno
+ * cannot fork. The gofer then, in its private mount namespace:
+ *
+ * 1. opens the rootfs and each bind mount's source while the host's tree is still visible;
+ * 2. mounts a tmpfs over /tmp as the new root, binds the rootfs at /root and bind mount `i` at
+ *    /m<i> from those descriptors, remounting read-only what the spec asks to be, and mounts a
+ *    procfs of its own PID namespace at /proc (for `/proc/self/fd/N` reopens);
+ * 3. pivot_root into that tmpfs and detaches the host's tree, so that nothing else exists;
+ * 4. reduces its capabilities to those that serving files needs.
+ *
+ * Capabilities are per thread in Linux; capset changes the JavaScript thread, which serves
+ * every request. Deno's other threads (V8 workers, tokio) keep theirs; they run no request
+ * code, but a compromised gofer could use them. The mount namespace, the pivot and the empty
+ * network namespace hold for all threads.
+ *
+ * @module
+ */
+
+import { closeFd } from "../host/libc.ts";
+import {
+  fstat,
+  O_CLOEXEC,
+  O_CREAT,
+  O_PATH,
+  O_WRONLY,
+  openAt,
+  S_IFDIR,
+  S_IFMT,
+} from "../host/fsops.ts";
+import {
+  Cap,
+  geteuid,
+  limitCapabilities,
+  MNT_DETACH,
+  mount,
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_REC,
+  MS_REMOUNT,
+  pivotRoot,
+  umount2,
+} from "../host/namespace.ts";
+import { log } from "../log.ts";
+import type { ServedMount } from "./lisafs/server.ts";
+
+const AT_FDCWD = -100;
+/** Where the new root is assembled, inside the gofer's private mount namespace. */
+const STAGING = "/tmp";
+const UNSHARE = "/usr/bin/unshare";
+
+/** The flag `runsc create` adds when it started the gofer in new namespaces. */
+export const CONFINE_FLAG = "--confine";
+
+/** A file system to serve, opened on the host before confinement. */
+export interface MountSource {
+  /** "/" or the mount's destination in the container. */
+  path: string;
+  /** O_PATH descriptor of the source (owned by the caller). */
+  fd: number;
+  readonly: boolean;
+  /** rbind: bring the source's submounts along. */
+  recursive: boolean;
+}
+
+/** Capabilities the gofer keeps: owners, modes and permission bypass for the files it serves. */
+export const GOFER_CAPS: readonly number[] = [
+  Cap.CHOWN,
+  Cap.DAC_OVERRIDE,
+  Cap.DAC_READ_SEARCH,
+  Cap.FOWNER,
+  Cap.FSETID,
+  // ConnectWithCreds connects with the application's ids as SO_PEERCRED.
+  Cap.SETUID,
+  Cap.SETGID,
+];
+
+/**
+ * The argv that starts the gofer `argv` (as `selfArgv("gofer", ...)` builds it) confined: under
+ * `unshare` with new namespaces when this process is root and unshare exists; unchanged (and
+ * unconfined) otherwise.
+ */
+export function confinedArgv(argv: readonly string[]): string[] {
+  if (geteuid() !== 0) return [...argv];
+  try {
+    Deno.statSync(UNSHARE);
+  } catch {
+    return [...argv];
+  }
+  return [
+    UNSHARE,
+    "--mount",
+    "--ipc",
+    "--uts",
+    "--net",
+    "--pid",
+    "--fork",
+    // unshare waits for the gofer; SIGKILL of unshare kills the gofer too.
+    "--kill-child",
+    "--propagation",
+    "private",
+    "--",
+    ...argv,
+    CONFINE_FLAG,
+  ];
+}
+
+function mkdirOrFile(path: string, dir: boolean): void {
+  if (dir) {
+    Deno.mkdirSync(path);
+  } else {
+    closeFd(openAt(AT_FDCWD, path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600));
+  }
+}
+
+/** Binds the inode `fd` holds at `target`, read-only if asked. */
+function bindFd(fd: number, target: string, readonly: boolean, recursive: boolean): void {
+  // The magic link names exactly the inode we opened: no path is resolved again.
+  mount(`/proc/self/fd/${fd}`, target, null, MS_BIND | (recursive ? MS_REC : 0));
+  if (readonly) mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY);
+}
+
+/**
+ * Builds the gofer's view (see the module comment) from `sources` and pivots into it. Returns
+ * the served mounts with descriptors opened inside the new root; the caller closes `sources`'
+ * descriptors. Throws HostError if any step fails: a gofer that was asked to confine itself
+ * and could not does not serve.
+ */
+export function confine(sources: readonly MountSource[]): ServedMount[] {
+  mount(null, "/", null, MS_REC | MS_PRIVATE);
+  mount("runsc-gofer", STAGING, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755");
+  const names = sources.map((s, i) => (s.path === "/" ? "root" : `m${i}`));
+  sources.forEach((s, i) => {
+    const target = `${STAGING}/${names[i]}`;
+    mkdirOrFile(target, (fstat(s.fd).mode & S_IFMT) === S_IFDIR);
+    bindFd(s.fd, target, s.readonly, s.recursive);
+  });
+  Deno.mkdirSync(`${STAGING}/proc`);
+  mount("proc", `${STAGING}/proc`, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the
+  // staging tmpfs as the only tree this process (every thread of it) can reach.
+  Deno.chdir(STAGING);
+  pivotRoot(".", ".");
+  umount2(".", MNT_DETACH);
+  Deno.chdir("/");
+  mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  const served = sources.map((s, i) => ({
+    path: s.path,
+    fd: openAt(AT_FDCWD, `/${names[i]}`, O_PATH | O_CLOEXEC),
+    readonly: s.readonly,
+  }));
+  limitCapabilities(GOFER_CAPS);
+  log.debug("gofer: confined", {
+    mounts: served.map((m, i) => `${m.path} -> /${names[i]}${m.readonly ? " (ro)" : ""}`),
+  });
+  return served;
+}

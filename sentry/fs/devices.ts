@@ -1,0 +1,85 @@
+/**
+ * Character devices the Sentry implements, found by device number when a device node is opened
+ * (devfs's nodes, or nodes made with mknod on tmpfs): null, zero, full, random, urandom.
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import type { Task } from "../kernel/task.ts";
+import { SysError } from "../syscalls/errors.ts";
+import { type FileDescription, FileDescriptionBase } from "../vfs/file.ts";
+import type { Attr, Inode } from "../vfs/inode.ts";
+import type { VirtualDentry } from "../vfs/vfs.ts";
+
+/** Linux's new_encode_dev. */
+export function makedev(major: number, minor: number): number {
+  return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
+}
+export function major(dev: number): number {
+  return (dev >>> 8) & 0xfff;
+}
+export function minor(dev: number): number {
+  return (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+}
+
+type Kind = "null" | "zero" | "full" | "random";
+
+/** The memory devices (major 1). */
+export const MEM_DEVICES: Record<string, { minor: number; kind: Kind }> = {
+  null: { minor: 3, kind: "null" },
+  zero: { minor: 5, kind: "zero" },
+  full: { minor: 7, kind: "full" },
+  random: { minor: 8, kind: "random" },
+  urandom: { minor: 9, kind: "random" },
+};
+
+class MemDeviceFile extends FileDescriptionBase {
+  constructor(readonly kind: Kind, readonly inode: Inode, vd: VirtualDentry, flags: number) {
+    super(flags, vd);
+  }
+
+  override read(_t: Task, dst: Uint8Array<ArrayBuffer>): number {
+    switch (this.kind) {
+      case "null":
+        return 0;
+      case "zero":
+      case "full":
+        dst.fill(0);
+        return dst.length;
+      case "random":
+        for (let o = 0; o < dst.length; o += 65536) {
+          crypto.getRandomValues(dst.subarray(o, o + 65536));
+        }
+        return dst.length;
+    }
+  }
+
+  override write(_t: Task, src: Uint8Array<ArrayBuffer>): number {
+    if (this.kind === "full") throw new SysError(Errno.ENOSPC);
+    return src.length;
+  }
+
+  override seek(): bigint {
+    return 0n;
+  }
+
+  stat(_t: Task): Attr {
+    return this.inode.stat();
+  }
+}
+
+/** Opens the device that inode's rdev names. Throws ENXIO for devices that do not exist. */
+export function openDevice(
+  _t: Task,
+  inode: Inode,
+  vd: VirtualDentry,
+  flags: number,
+): FileDescription {
+  if (major(inode.rdev) === 1) {
+    for (const d of Object.values(MEM_DEVICES)) {
+      if (d.minor === minor(inode.rdev)) return new MemDeviceFile(d.kind, inode, vd, flags);
+    }
+  }
+  throw new SysError(Errno.ENXIO);
+}

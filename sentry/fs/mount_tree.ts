@@ -1,0 +1,181 @@
+/**
+ * The sandbox's mount tree, built from the spec: the gofer-backed root, then the spec's mounts
+ * in order (proc, sysfs, tmpfs, devpts, mqueue), then what every container gets when the spec
+ * leaves it out (/proc, /dev, /sys, and a tmpfs on /tmp), as gVisor does.
+ *
+ * @module
+ */
+
+import type { LisafsClient } from "../../gofer/lisafs/client.ts";
+import { Errno } from "../../host/errno.ts";
+import type { Logger } from "../../log.ts";
+import type { Kernel } from "../kernel/kernel.ts";
+import type { MemoryFile } from "../mm/memory_file.ts";
+import { SysError } from "../syscalls/errors.ts";
+import { type Filesystem, ROOT_CREDS, S_IFDIR } from "../vfs/inode.ts";
+import { type MountOptions, VirtualDentry, VirtualFilesystem } from "../vfs/vfs.ts";
+import { newDevfs } from "./devfs.ts";
+import { GoferFilesystem, GoferInode, SyntheticDir } from "./gofer.ts";
+import { ProcFilesystem } from "./procfs.ts";
+import { newSysfs } from "./sysfs.ts";
+import { TmpfsDir, TmpfsFilesystem } from "./tmpfs.ts";
+
+/** One spec mount, as the Sentry receives it. */
+export interface MountSpec {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+export interface MountTreeOptions {
+  client: LisafsClient;
+  rootReadonly: boolean;
+  mounts: MountSpec[];
+  mf: MemoryFile;
+  log: Logger;
+}
+
+/** Parses tmpfs-style size= values (bytes, or with k/m/g). */
+function parseSize(v: string): bigint | undefined {
+  const m = /^(\d+)([kmgKMG]?)$/.exec(v);
+  if (!m) return undefined;
+  const mult = { "": 1n, k: 1024n, m: 1n << 20n, g: 1n << 30n }[m[2].toLowerCase()]!;
+  return BigInt(m[1]) * mult;
+}
+
+function mountOptions(spec: MountSpec): {
+  opts: MountOptions;
+  mode?: number;
+  size?: bigint;
+  uid?: number;
+  gid?: number;
+} {
+  const opts: MountOptions = { source: spec.source, extra: [] };
+  let mode: number | undefined, size: bigint | undefined, uid: number | undefined;
+  let gid: number | undefined;
+  for (const o of spec.options ?? []) {
+    const [k, v] = o.split("=", 2);
+    switch (k) {
+      case "ro":
+        opts.readonly = true;
+        break;
+      case "rw":
+        opts.readonly = false;
+        break;
+      case "nosuid":
+        opts.nosuid = true;
+        break;
+      case "nodev":
+        opts.nodev = true;
+        break;
+      case "noexec":
+        opts.noexec = true;
+        break;
+      case "mode":
+        mode = parseInt(v, 8);
+        break;
+      case "size":
+        size = parseSize(v);
+        break;
+      case "uid":
+        uid = Number(v);
+        break;
+      case "gid":
+        gid = Number(v);
+        break;
+    }
+  }
+  return { opts, mode, size, uid, gid };
+}
+
+/**
+ * Makes the directory at path (and its parents) so something can be mounted there: a real
+ * directory on tmpfs, a synthetic one on the gofer-backed root.
+ */
+function mkdirAll(vfs: VirtualFilesystem, path: string, k: Kernel): VirtualDentry {
+  let cur = vfs.root;
+  for (const name of path.split("/").filter((c) => c !== "" && c !== ".")) {
+    const next = vfs.lookupChild(cur, name);
+    if (next) {
+      if (!next.inode.isDir) throw new SysError(Errno.ENOTDIR, `mountpoint ${path}`);
+      cur = next;
+      continue;
+    }
+    const dir = cur.inode;
+    if (dir instanceof TmpfsDir) {
+      dir.mkdir(name, S_IFDIR | 0o755, ROOT_CREDS);
+    } else if (dir instanceof GoferInode || dir instanceof SyntheticDir) {
+      const children = dir instanceof GoferInode ? dir.synthetic : dir.children;
+      children.set(name, new SyntheticDir(dir.fs));
+    } else {
+      throw new SysError(Errno.EROFS, `cannot make mountpoint ${path}`);
+    }
+    cur = vfs.lookupChild(cur, name)!;
+  }
+  void k;
+  return cur;
+}
+
+/** Builds the mount tree for kernel k. */
+export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesystem {
+  const vfs = new VirtualFilesystem();
+  const rootFs = new GoferFilesystem(o.client, o.rootReadonly);
+  vfs.mountRoot(rootFs, { readonly: o.rootReadonly, source: "none" });
+  const seen = new Set<string>();
+  const norm = (p: string) => "/" + p.split("/").filter((c) => c !== "" && c !== ".").join("/");
+  const mounts = o.mounts.map((m) => ({ ...m, destination: norm(m.destination) }));
+  for (const [dest, type] of [["/proc", "proc"], ["/dev", "devtmpfs"], ["/sys", "sysfs"]]) {
+    if (!mounts.some((m) => m.destination === dest)) mounts.unshift({ destination: dest, type });
+  }
+  if (!mounts.some((m) => m.destination === "/tmp")) {
+    mounts.push({ destination: "/tmp", type: "tmpfs", options: ["mode=1777"] });
+  }
+  // Parents before children, keeping the spec's order otherwise.
+  mounts.sort((a, b) => a.destination.split("/").length - b.destination.split("/").length);
+  for (const m of mounts) {
+    const { opts, mode, size, uid, gid } = mountOptions(m);
+    const isBind = m.type === "bind" ||
+      (m.options ?? []).some((x) => x === "bind" || x === "rbind");
+    let fs: Filesystem;
+    switch (isBind ? "bind" : m.type) {
+      case "proc":
+        fs = new ProcFilesystem(k, vfs);
+        break;
+      case "sysfs":
+        fs = newSysfs(o.mf);
+        break;
+      case "devtmpfs":
+        fs = newDevfs(o.mf, { mode, size });
+        break;
+      case "tmpfs":
+        fs = m.destination === "/dev"
+          ? newDevfs(o.mf, { mode, size })
+          : new TmpfsFilesystem(o.mf, { mode: mode ?? 0o1777, size, uid, gid });
+        break;
+      case "devpts":
+        fs = new TmpfsFilesystem(o.mf, { mode: 0o755, name: "devpts" });
+        break;
+      case "mqueue":
+        fs = new TmpfsFilesystem(o.mf, { mode: 0o1777, name: "mqueue" });
+        break;
+      default:
+        o.log.warning(
+          `mount ${m.destination}: type ${m.type ?? "(none)"}${isBind ? " (bind)" : ""} ` +
+            "is not supported yet; skipped",
+        );
+        continue;
+    }
+    let at: VirtualDentry;
+    try {
+      at = mkdirAll(vfs, m.destination, k);
+    } catch (e) {
+      o.log.warning(`mount ${m.destination}: ${e instanceof Error ? e.message : e}; skipped`);
+      continue;
+    }
+    opts.source ??= m.type;
+    vfs.mountAt(fs, at, opts);
+    seen.add(m.destination);
+  }
+  return vfs;
+}

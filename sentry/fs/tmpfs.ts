@@ -1,0 +1,393 @@
+/**
+ * tmpfs: a filesystem kept in the Sentry. Directory trees live in JavaScript maps; the data of
+ * regular files lives in pages of the memory file, so files can be sparse, a size limit can be
+ * enforced in pages, and mmap can map the very pages read(2) and write(2) use.
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import type { Task } from "../kernel/task.ts";
+import { type MemoryFile, PAGE } from "../mm/memory_file.ts";
+import { SysError } from "../syscalls/errors.ts";
+import {
+  DirectoryFile,
+  type FileDescription,
+  type Mappable,
+  type MaybeAsync,
+  type RegularData,
+  RegularFile,
+} from "../vfs/file.ts";
+import {
+  type Creds,
+  type DirEntry,
+  direntType,
+  Filesystem,
+  type FsStat,
+  Inode,
+  nowNs,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+  S_ISGID,
+} from "../vfs/inode.ts";
+import type { VirtualDentry } from "../vfs/vfs.ts";
+import { openDevice } from "./devices.ts";
+import { openFifo, Pipe } from "./pipe.ts";
+
+const TMPFS_MAGIC = 0x01021994n;
+
+export interface TmpfsOptions {
+  /** Mode of the root directory (default 01777, as Linux's tmpfs). */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Size limit in bytes (default: none). */
+  size?: bigint;
+  name?: string;
+}
+
+export class TmpfsFilesystem extends Filesystem {
+  readonly name: string;
+  readonly #root: TmpfsDir;
+  /** Pages in use by all files, against maxPages. */
+  usedPages = 0;
+  readonly maxPages: number;
+
+  constructor(readonly mf: MemoryFile, opts: TmpfsOptions = {}) {
+    super();
+    this.name = opts.name ?? "tmpfs";
+    this.maxPages = opts.size ? Number(opts.size / 4096n) : Number.MAX_SAFE_INTEGER;
+    this.#root = new TmpfsDir(this, S_IFDIR | (opts.mode ?? 0o1777), opts.uid ?? 0, opts.gid ?? 0);
+    this.#root.nlink = 2;
+  }
+
+  root(): TmpfsDir {
+    return this.#root;
+  }
+
+  override statfs(): FsStat {
+    const total = this.maxPages === Number.MAX_SAFE_INTEGER ? 1 << 20 : this.maxPages;
+    const free = BigInt(Math.max(0, total - this.usedPages));
+    return {
+      type: TMPFS_MAGIC,
+      blockSize: 4096n,
+      blocks: BigInt(total),
+      blocksFree: free,
+      blocksAvailable: free,
+      files: 1n << 20n,
+      filesFree: 1n << 20n,
+      nameLength: 255n,
+    };
+  }
+}
+
+/** Mode bits and group of a new file in dir (setgid directories pass their group on). */
+function newOwner(dir: Inode, mode: number, c: Creds): { mode: number; gid: number } {
+  if (dir.mode & S_ISGID) {
+    return { mode: (mode & S_IFMT) === S_IFDIR ? mode | S_ISGID : mode, gid: dir.gid };
+  }
+  return { mode, gid: c.gid };
+}
+
+export class TmpfsDir extends Inode {
+  readonly children = new Map<string, Inode>();
+  declare readonly fs: TmpfsFilesystem;
+
+  override lookup(name: string): Inode | null {
+    return this.children.get(name) ?? null;
+  }
+
+  override entries(): DirEntry[] {
+    return [...this.children].map(([name, i]) => ({ name, ino: i.ino, type: direntType(i.mode) }));
+  }
+
+  #add(name: string, ino: Inode): Inode {
+    if (this.fs.readonly) throw new SysError(Errno.EROFS);
+    if (this.children.has(name)) throw new SysError(Errno.EEXIST);
+    this.children.set(name, ino);
+    this.mtimeNs = this.ctimeNs = nowNs();
+    return ino;
+  }
+
+  override mknod(name: string, mode: number, rdev: number, c: Creds): Inode {
+    const o = newOwner(this, mode, c);
+    let ino: Inode;
+    switch (mode & S_IFMT) {
+      case S_IFREG:
+        ino = new TmpfsRegular(this.fs, o.mode, c.uid, o.gid);
+        break;
+      case S_IFIFO:
+        ino = new TmpfsFifo(this.fs, o.mode, c.uid, o.gid);
+        break;
+      case S_IFSOCK:
+        ino = new TmpfsSocket(this.fs, o.mode, c.uid, o.gid);
+        break;
+      case S_IFCHR:
+      case S_IFBLK:
+        ino = new TmpfsDevice(this.fs, o.mode, c.uid, o.gid);
+        ino.rdev = rdev;
+        break;
+      default:
+        throw new SysError(Errno.EINVAL);
+    }
+    return this.#add(name, ino);
+  }
+
+  override mkdir(name: string, mode: number, c: Creds): Inode {
+    const o = newOwner(this, mode, c);
+    const d = new TmpfsDir(this.fs, o.mode, c.uid, o.gid);
+    d.nlink = 2;
+    this.#add(name, d);
+    this.nlink++;
+    return d;
+  }
+
+  override symlink(name: string, target: string, c: Creds): Inode {
+    return this.#add(name, new TmpfsSymlink(this.fs, 0o120777, c.uid, c.gid, target));
+  }
+
+  override link(name: string, target: Inode): void {
+    if (target.fs !== this.fs) throw new SysError(Errno.EXDEV);
+    if (target.nlink === 0) throw new SysError(Errno.ENOENT);
+    this.#add(name, target);
+    target.nlink++;
+    target.ctimeNs = nowNs();
+  }
+
+  override unlink(name: string): void {
+    const ino = this.children.get(name);
+    if (!ino) throw new SysError(Errno.ENOENT);
+    if (this.fs.readonly) throw new SysError(Errno.EROFS);
+    this.children.delete(name);
+    ino.nlink--;
+    ino.ctimeNs = this.mtimeNs = this.ctimeNs = nowNs();
+    if (ino instanceof TmpfsRegular) ino.maybeFree();
+  }
+
+  override rmdir(name: string): void {
+    const ino = this.children.get(name);
+    if (!ino) throw new SysError(Errno.ENOENT);
+    if (!(ino instanceof TmpfsDir)) throw new SysError(Errno.ENOTDIR);
+    if (ino.children.size > 0) throw new SysError(Errno.ENOTEMPTY);
+    if (this.fs.readonly) throw new SysError(Errno.EROFS);
+    this.children.delete(name);
+    ino.nlink = 0;
+    this.nlink--;
+    this.mtimeNs = this.ctimeNs = nowNs();
+  }
+
+  override rename(oldName: string, newDir: Inode, newName: string, exchange: boolean): void {
+    if (!(newDir instanceof TmpfsDir) || newDir.fs !== this.fs) throw new SysError(Errno.EXDEV);
+    const src = this.children.get(oldName);
+    if (!src) throw new SysError(Errno.ENOENT);
+    const dst = newDir.children.get(newName);
+    if (exchange) {
+      if (!dst) throw new SysError(Errno.ENOENT);
+      this.children.set(oldName, dst);
+      newDir.children.set(newName, src);
+      if (src.isDir !== dst.isDir && this !== newDir) {
+        const [a, b] = src.isDir ? [this, newDir] : [newDir, this];
+        a.nlink--;
+        b.nlink++;
+      }
+    } else {
+      if (dst instanceof TmpfsDir && dst.children.size > 0) throw new SysError(Errno.ENOTEMPTY);
+      this.children.delete(oldName);
+      if (dst) {
+        dst.nlink = dst.isDir ? 0 : dst.nlink - 1;
+        if (dst.isDir) newDir.nlink--;
+        if (dst instanceof TmpfsRegular) dst.maybeFree();
+      }
+      newDir.children.set(newName, src);
+      if (src.isDir && this !== newDir) {
+        this.nlink--;
+        newDir.nlink++;
+      }
+    }
+    const now = nowNs();
+    this.mtimeNs =
+      this.ctimeNs =
+      newDir.mtimeNs =
+      newDir.ctimeNs =
+      src.ctimeNs =
+        now;
+  }
+
+  open(_t: Task, vd: VirtualDentry, flags: number): FileDescription {
+    return new DirectoryFile(this, vd, flags);
+  }
+}
+
+/** A regular file whose data is pages of the memory file. */
+export class TmpfsRegular extends Inode implements RegularData {
+  declare readonly fs: TmpfsFilesystem;
+  readonly #pages = new Map<number, bigint>();
+  #size = 0n;
+  /** Open descriptions: the data stays while any is open after the last unlink. */
+  opens = 0;
+
+  override size(): bigint {
+    return this.#size;
+  }
+
+  override stat() {
+    const a = super.stat();
+    a.blocks = BigInt(this.#pages.size * 8);
+    return a;
+  }
+
+  #page(index: number, allocate: boolean): bigint | null {
+    let off = this.#pages.get(index);
+    if (off === undefined) {
+      if (!allocate) return null;
+      if (this.fs.usedPages >= this.fs.maxPages) throw new SysError(Errno.ENOSPC);
+      off = this.fs.mf.allocate(BigInt(PAGE));
+      this.fs.usedPages++;
+      this.#pages.set(index, off);
+    }
+    return off;
+  }
+
+  readAt(off: bigint, dst: Uint8Array<ArrayBuffer>): number {
+    if (off >= this.#size) return 0;
+    const n = Number(
+      this.#size - off < BigInt(dst.length) ? this.#size - off : BigInt(dst.length),
+    );
+    let done = 0;
+    let pos = Number(off);
+    while (done < n) {
+      const pi = Math.floor(pos / PAGE);
+      const po = pos % PAGE;
+      const m = Math.min(PAGE - po, n - done);
+      const p = this.#page(pi, false);
+      if (p === null) dst.fill(0, done, done + m);
+      else this.fs.mf.read(p + BigInt(po), dst.subarray(done, done + m));
+      done += m;
+      pos += m;
+    }
+    this.atimeNs = nowNs();
+    return n;
+  }
+
+  writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
+    let done = 0;
+    let pos = Number(off);
+    try {
+      while (done < src.length) {
+        const pi = Math.floor(pos / PAGE);
+        const po = pos % PAGE;
+        const m = Math.min(PAGE - po, src.length - done);
+        const p = this.#page(pi, true)!;
+        this.fs.mf.write(p + BigInt(po), src.subarray(done, done + m));
+        done += m;
+        pos += m;
+      }
+    } catch (e) {
+      if (done === 0) throw e;
+    }
+    const end = off + BigInt(done);
+    if (end > this.#size) this.#size = end;
+    return done;
+  }
+
+  override truncate(size: bigint): void {
+    if (size < this.#size) {
+      const keep = Number((size + BigInt(PAGE) - 1n) / BigInt(PAGE));
+      for (const [i, p] of this.#pages) {
+        if (i >= keep) {
+          this.fs.mf.free(p, BigInt(PAGE));
+          this.fs.usedPages--;
+          this.#pages.delete(i);
+        }
+      }
+      const tail = Number(size % BigInt(PAGE));
+      const last = this.#pages.get(keep - 1);
+      if (tail !== 0 && last !== undefined) this.fs.mf.zero(last + BigInt(tail), PAGE - tail);
+    }
+    this.#size = size;
+  }
+
+  /** fallocate(2) mode 0 / KEEP_SIZE: allocates the pages of [off, off+len). */
+  allocate(off: bigint, len: bigint, keepSize: boolean): void {
+    const first = Number(off / BigInt(PAGE));
+    const end = Number((off + len + BigInt(PAGE) - 1n) / BigInt(PAGE));
+    for (let i = first; i < end; i++) this.#page(i, true);
+    if (!keepSize && off + len > this.#size) this.#size = off + len;
+  }
+
+  /** Frees the data once no name and no open description is left. */
+  maybeFree(): void {
+    if (this.nlink > 0 || this.opens > 0) return;
+    for (const p of this.#pages.values()) this.fs.mf.free(p, BigInt(PAGE));
+    this.fs.usedPages -= this.#pages.size;
+    this.#pages.clear();
+    this.#size = 0n;
+  }
+
+  mappable(): Mappable {
+    return { kind: "memory", page: (i, allocate) => this.#page(i, allocate) };
+  }
+
+  open(_t: Task, vd: VirtualDentry, flags: number): FileDescription {
+    return new TmpfsFile(this, vd, flags);
+  }
+}
+
+/** An open tmpfs file: keeps the data alive after unlink until closed. */
+class TmpfsFile extends RegularFile {
+  constructor(readonly file: TmpfsRegular, vd: VirtualDentry, flags: number) {
+    super(file, file, vd, flags);
+    file.opens++;
+  }
+  override release(): void {
+    this.file.opens--;
+    this.file.maybeFree();
+  }
+}
+
+export class TmpfsSymlink extends Inode {
+  constructor(fs: Filesystem, mode: number, uid: number, gid: number, readonly target: string) {
+    super(fs, S_IFLNK | (mode & 0o777), uid, gid);
+  }
+  override size(): bigint {
+    return BigInt(new TextEncoder().encode(this.target).length);
+  }
+  override readlink(_t: Task): string {
+    this.atimeNs = nowNs();
+    return this.target;
+  }
+  open(): FileDescription {
+    throw new SysError(Errno.ELOOP);
+  }
+}
+
+/** A named pipe: every open shares one pipe. */
+export class TmpfsFifo extends Inode {
+  readonly pipe = new Pipe();
+  open(t: Task, vd: VirtualDentry, flags: number): MaybeAsync<FileDescription> {
+    return openFifo(t, this.pipe, this, vd, flags);
+  }
+}
+
+/** A socket file: what bind(2) leaves; opening it fails with ENXIO. */
+export class TmpfsSocket extends Inode {
+  /** The listening socket bound here, for connect(2). */
+  endpoint: unknown = null;
+  open(): FileDescription {
+    throw new SysError(Errno.ENXIO);
+  }
+}
+
+/** A character or block device node; opening it opens the device its rdev names. */
+export class TmpfsDevice extends Inode {
+  open(t: Task, vd: VirtualDentry, flags: number): MaybeAsync<FileDescription> {
+    if ((this.mode & S_IFMT) === S_IFBLK) throw new SysError(Errno.ENXIO);
+    return openDevice(t, this, vd, flags);
+  }
+}

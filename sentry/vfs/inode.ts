@@ -1,0 +1,300 @@
+/**
+ * Inodes and filesystems: what every filesystem (tmpfs, the gofer-backed root, procfs, devfs,
+ * sysfs, pipefs) implements. An Inode is one file; the VFS reaches it through dentries
+ * (sentry/vfs/vfs.ts) and opens it into a file description (sentry/vfs/file.ts).
+ *
+ * Operations that a kind of file does not support throw the errno Linux gives for it (ENOTDIR
+ * for directory operations on a non-directory, EINVAL for readlink on a non-symlink, EPERM for
+ * links to directories...).
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import type { Task } from "../kernel/task.ts";
+import { SysError } from "../syscalls/errors.ts";
+import type { FileDescription, MaybeAsync } from "./file.ts";
+import type { VirtualDentry } from "./vfs.ts";
+
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+export const S_ISVTX = 0o1000;
+
+/** d_type values of getdents64, from a mode. */
+export function direntType(mode: number): number {
+  return (mode & S_IFMT) >>> 12;
+}
+
+/** Access bits for permission checks. */
+export const MAY_EXEC = 1;
+export const MAY_WRITE = 2;
+export const MAY_READ = 4;
+
+/** Who is asking: the credentials permission checks use. */
+export interface Creds {
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+}
+
+export const ROOT_CREDS: Creds = { uid: 0, gid: 0, groups: [] };
+
+/** The credentials of a task. */
+export function credsOf(t: Task): Creds {
+  return { uid: t.tg.uid, gid: t.tg.gid, groups: [] };
+}
+
+/**
+ * Linux's generic_permission: the owner, group or other bits of mode grant `may`; root
+ * (CAP_DAC_OVERRIDE) may read and write anything and execute what has any execute bit or is a
+ * directory. Throws EACCES.
+ */
+export function checkPermission(c: Creds, ino: Inode, may: number): void {
+  const mode = ino.mode;
+  if (c.uid === 0) {
+    if (!(may & MAY_EXEC) || (mode & S_IFMT) === S_IFDIR || (mode & 0o111) !== 0) return;
+    throw new SysError(Errno.EACCES);
+  }
+  let bits: number;
+  if (c.uid === ino.uid) bits = (mode >> 6) & 7;
+  else if (c.gid === ino.gid || c.groups.includes(ino.gid)) bits = (mode >> 3) & 7;
+  else bits = mode & 7;
+  if ((bits & may) !== may) throw new SysError(Errno.EACCES);
+}
+
+/** Whether c owns ino or is root (CAP_FOWNER): who may chmod, utimes and so on. */
+export function isOwner(c: Creds, ino: Inode): boolean {
+  return c.uid === 0 || c.uid === ino.uid;
+}
+
+/** Attribute changes for setAttr (chmod, chown, truncate, utimes). */
+export interface AttrChange {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: bigint;
+  atimeNs?: bigint;
+  mtimeNs?: bigint;
+}
+
+/** Attributes, as stat reports them; times in nanoseconds since the epoch. */
+export interface Attr {
+  dev: bigint;
+  ino: bigint;
+  nlink: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: bigint;
+  blksize: number;
+  blocks: bigint;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** One directory entry as getdents64 lists it. */
+export interface DirEntry {
+  name: string;
+  ino: bigint;
+  type: number;
+}
+
+/** statfs(2) answers. */
+export interface FsStat {
+  type: bigint;
+  blockSize: bigint;
+  blocks: bigint;
+  blocksFree: bigint;
+  blocksAvailable: bigint;
+  files: bigint;
+  filesFree: bigint;
+  nameLength: bigint;
+}
+
+let nextDev = 0x100n;
+
+/** A filesystem instance: its device number and mount-wide properties. */
+export abstract class Filesystem {
+  /** st_dev of every file in it. */
+  readonly dev: bigint = nextDev++;
+  #nextIno = 1n;
+  /** Whether the VFS may cache lookups (false for files that come and go, as in procfs). */
+  cacheDentries = true;
+  /** Refuses every change (a read-only root). */
+  readonly = false;
+
+  abstract readonly name: string;
+  abstract root(): Inode;
+
+  /** A fresh inode number. */
+  nextIno(): bigint {
+    return this.#nextIno++;
+  }
+
+  /** statfs(2) of this filesystem. */
+  statfs(): FsStat {
+    return {
+      type: 0x01021994n,
+      blockSize: 4096n,
+      blocks: 0n,
+      blocksFree: 0n,
+      blocksAvailable: 0n,
+      files: 0n,
+      filesFree: 0n,
+      nameLength: 255n,
+    };
+  }
+}
+
+/** Nanoseconds since the epoch, now. */
+export function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/**
+ * One file. Subclasses override what their kind of file supports; the defaults answer the
+ * errno Linux gives for the operation on a file that does not support it.
+ */
+export abstract class Inode {
+  ino: bigint;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink = 1;
+  rdev = 0;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+
+  constructor(readonly fs: Filesystem, mode: number, uid = 0, gid = 0, ino?: bigint) {
+    this.ino = ino ?? fs.nextIno();
+    this.mode = mode;
+    this.uid = uid;
+    this.gid = gid;
+    this.atimeNs = this.mtimeNs = this.ctimeNs = nowNs();
+  }
+
+  get type(): number {
+    return this.mode & S_IFMT;
+  }
+  get isDir(): boolean {
+    return this.type === S_IFDIR;
+  }
+  get isSymlink(): boolean {
+    return this.type === S_IFLNK;
+  }
+
+  /** The file's size in bytes. */
+  size(): bigint {
+    return 0n;
+  }
+
+  /** The attributes stat reports. */
+  stat(): Attr {
+    const size = this.size();
+    return {
+      dev: this.fs.dev,
+      ino: this.ino,
+      nlink: this.nlink,
+      mode: this.mode,
+      uid: this.uid,
+      gid: this.gid,
+      rdev: this.rdev,
+      size,
+      blksize: 4096,
+      blocks: (size + 511n) / 512n,
+      atimeNs: this.atimeNs,
+      mtimeNs: this.mtimeNs,
+      ctimeNs: this.ctimeNs,
+    };
+  }
+
+  /** Changes attributes (permission checks are the caller's). */
+  setAttr(c: AttrChange): void {
+    if (this.fs.readonly) throw new SysError(Errno.EROFS);
+    if (c.size !== undefined) {
+      if (this.isDir) throw new SysError(Errno.EISDIR);
+      if (this.type !== S_IFREG) throw new SysError(Errno.EINVAL);
+      this.truncate(c.size);
+      this.mtimeNs = nowNs();
+    }
+    if (c.mode !== undefined) this.mode = (this.mode & S_IFMT) | (c.mode & 0o7777);
+    if (c.uid !== undefined) this.uid = c.uid;
+    if (c.gid !== undefined) this.gid = c.gid;
+    if (c.atimeNs !== undefined) this.atimeNs = c.atimeNs;
+    if (c.mtimeNs !== undefined) this.mtimeNs = c.mtimeNs;
+    this.ctimeNs = nowNs();
+  }
+
+  /** Sets the size of a regular file. */
+  truncate(_size: bigint): void {
+    throw new SysError(Errno.EINVAL);
+  }
+
+  /** Opens the file; vd is how it was reached. */
+  abstract open(t: Task, vd: VirtualDentry, flags: number): MaybeAsync<FileDescription>;
+
+  // Directories.
+
+  /** The child called name, or null. */
+  lookup(_name: string): Inode | null {
+    throw new SysError(Errno.ENOTDIR);
+  }
+  /** Every child, in a stable order. */
+  entries(): DirEntry[] {
+    throw new SysError(Errno.ENOTDIR);
+  }
+  /** Creates a regular file, FIFO, socket or device node. */
+  mknod(_name: string, _mode: number, _rdev: number, _c: Creds): Inode {
+    throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
+  }
+  mkdir(_name: string, _mode: number, _c: Creds): Inode {
+    throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
+  }
+  symlink(_name: string, _target: string, _c: Creds): Inode {
+    throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
+  }
+  /** Adds a hard link to target. */
+  link(_name: string, _target: Inode): void {
+    throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
+  }
+  /** Removes a non-directory child. */
+  unlink(_name: string): void {
+    throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
+  }
+  /** Removes an empty directory child. */
+  rmdir(_name: string): void {
+    throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
+  }
+  /**
+   * Moves child oldName to newDir/newName (same filesystem), replacing what is there (the VFS
+   * has checked types and emptiness).
+   */
+  rename(_oldName: string, _newDir: Inode, _newName: string, _exchange: boolean): void {
+    throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
+  }
+
+  // Symlinks.
+
+  /** The symlink's target. */
+  readlink(_t: Task): string {
+    throw new SysError(Errno.EINVAL);
+  }
+  /**
+   * For procfs's magic links (/proc/self/fd/N, exe, cwd): the file they stand for, reached
+   * without reading a path. Null for ordinary symlinks.
+   */
+  magicLink(_t: Task): VirtualDentry | null {
+    return null;
+  }
+}
