@@ -22,6 +22,7 @@ export const libc = Deno.dlopen("libc.so.6", {
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   getpid: { parameters: [], result: "i32" },
+  sched_yield: { parameters: [], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   getppid: { parameters: [], result: "i32" },
   gettid: { parameters: [], result: "i32" },

@@ -31,11 +31,38 @@ export class PtracePlatform implements Platform {
     mf.write(this.stubPageOffset, image);
   }
 
-  /** Implements Platform.newAddressSpace: spawns and attaches a stub. */
+  /**
+   * Implements Platform.newAddressSpace: takes the spare stub, made while the Sentry was
+   * idle, and has the next one made once the current work yields, so that fork and exec
+   * rarely wait for a stub to start.
+   */
   newAddressSpace(): AddressSpace {
-    const s = new Subprocess(this);
+    const s = this.#spare ?? new Subprocess(this);
+    this.#spare = null;
     this.#spaces.add(s);
+    this.#prepareSpare();
     return s;
+  }
+
+  #spare: Subprocess | null = null;
+  #spareTimer: ReturnType<typeof setTimeout> | undefined;
+
+  #prepareSpare(): void {
+    if (this.#spareTimer !== undefined || this.#released) return;
+    this.#spareTimer = setTimeout(() => {
+      this.#spareTimer = undefined;
+      if (this.#released || this.#spare) return;
+      try {
+        this.#spare = new Subprocess(this);
+      } catch {
+        // Made on demand next time.
+      }
+    }, 0);
+  }
+
+  /** Called by a stub when it is released. */
+  forget(s: Subprocess): void {
+    this.#spaces.delete(s);
   }
 
   /** Implements Platform.newContext. */
@@ -43,7 +70,13 @@ export class PtracePlatform implements Platform {
     return new PtraceContext(this.waiter);
   }
 
+  #released = false;
+
   release(): void {
+    this.#released = true;
+    if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
+    this.#spare?.release();
+    this.#spare = null;
     for (const s of this.#spaces) s.release();
     this.#spaces.clear();
     closeFd(this.stubExecFd);

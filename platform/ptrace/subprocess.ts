@@ -25,6 +25,8 @@ const PROT_READ = 1;
 const PROT_EXEC = 4;
 const SIGTRAP = 5;
 const SIGKILL = 9;
+/** Idle stub threads kept per address space for reuse. */
+const MAX_IDLE_THREADS = 8;
 /** The memory file's descriptor number inside every stub. */
 export const STUB_MEMORY_FD = 3;
 
@@ -36,6 +38,8 @@ export interface StubHost {
   memoryFd: number;
   /** Offset in the memory file of the page holding the stub image. */
   stubPageOffset: bigint;
+  /** Told when a stub is released. */
+  forget(s: Subprocess): void;
 }
 
 /** Implements AddressSpace for the ptrace platform. */
@@ -47,6 +51,8 @@ export class Subprocess implements AddressSpace {
   #injectAddr = INITIAL_INJECT_ADDR;
   #eventMsg = new Uint8Array(8);
   #threads = new Set<number>();
+  /** Stopped threads no task uses, ready for newThread. */
+  #idle: number[] = [];
   #released = false;
 
   constructor(readonly host: StubHost) {
@@ -143,6 +149,10 @@ export class Subprocess implements AddressSpace {
    * the control thread, which ptrace attaches to us with the same options.
    */
   newThread(): number {
+    // A thread a finished task left behind is as good as a new one: the next switch sets all
+    // of its registers and its FPU state is the new task's (Context.setFpState).
+    const idle = this.#idle.pop();
+    if (idle !== undefined) return idle;
     const { ret, cloned } = this.#injectIn(this.pid, SYS_clone, [BigInt(THREAD_CLONE_FLAGS)]);
     if (ret < 0n || cloned === 0) throw new Error(`stub thread clone failed: ${ret}`);
     const st = this.host.waiter.waitSync(cloned);
@@ -151,9 +161,17 @@ export class Subprocess implements AddressSpace {
     return cloned;
   }
 
-  /** Ends a stub thread made by newThread. Precondition: it is stopped. */
+  /**
+   * Gives back a stub thread made by newThread; it is kept stopped for the next task, up to a
+   * few, and ended beyond that. Precondition: it is stopped.
+   */
   releaseThread(tid: number): void {
-    if (!this.#threads.delete(tid) || this.#released) return;
+    if (!this.#threads.has(tid) || this.#released) return;
+    if (this.#idle.length < MAX_IDLE_THREADS) {
+      this.#idle.push(tid);
+      return;
+    }
+    this.#threads.delete(tid);
     try {
       this.#injectIn(tid, SYS_exit, [0n]);
     } catch {
@@ -186,6 +204,7 @@ export class Subprocess implements AddressSpace {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.host.forget(this);
     hostKill(this.pid, SIGKILL);
     // Reap the task threads first: each traced thread reports its own exit.
     for (const tid of this.#threads) {
