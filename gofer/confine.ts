@@ -69,6 +69,8 @@ export interface MountSource {
   readonly: boolean;
   /** rbind: bring the source's submounts along. */
   recursive: boolean;
+  /** Its overlay filestore (filestore.ts), or -1 / absent; handed on to the served mount. */
+  filestore?: number;
 }
 
 /** Capabilities the gofer keeps: owners, modes and permission bypass for the files it serves. */
@@ -131,7 +133,7 @@ function bindFd(fd: number, target: string, readonly: boolean, recursive: boolea
 /**
  * Builds the gofer's view (see the module comment) from `sources` and pivots into it. Returns
  * the served mounts with descriptors opened inside the new root; the caller closes `sources`'
- * descriptors. Throws HostError if any step fails: a gofer that was asked to confine itself
+ * descriptors (not their filestores, which move to the served mounts). Throws HostError if any step fails: a gofer that was asked to confine itself
  * and could not does not serve.
  */
 export function confine(sources: readonly MountSource[]): ServedMount[] {
@@ -156,6 +158,7 @@ export function confine(sources: readonly MountSource[]): ServedMount[] {
     path: s.path,
     fd: openAt(AT_FDCWD, `/${names[i]}`, O_PATH | O_CLOEXEC),
     readonly: s.readonly,
+    filestore: s.filestore,
   }));
   limitCapabilities(GOFER_CAPS);
   log.debug("gofer: confined", {

@@ -9,7 +9,9 @@
  * Flags: `--bundle <dir>` (absolute), `--sock-fd <n>` (a connected SOCK_STREAM Unix socket),
  * `--id <container>` (for log paths: `%ID%` and `%COMMAND%` are replaced), `--confine` (it was
  * started in new namespaces: see confine.ts), and the global `--debug`, `--debug-log <path>`,
- * `--log <path>`, `--log-format text|json`. The gofer never writes to its stdout or stderr.
+ * `--log <path>`, `--log-format text|json`, and `--overlay2` (canonical, as the CLI passes it on:
+ * the gofer makes the overlay filestores, filestore.ts; without the flag it makes none). The
+ * gofer never writes to its stdout or stderr.
  *
  * @module
  */
@@ -29,7 +31,9 @@ import {
 } from "../host/fsops.ts";
 import { geteuid } from "../host/namespace.ts";
 import { log } from "../log.ts";
+import { parseOverlay2 } from "../oci/overlay.ts";
 import { confine, type MountSource } from "./confine.ts";
+import { createFilestore } from "./filestore.ts";
 import { Connection, type ServedMount } from "./lisafs/server.ts";
 
 const AT_FDCWD = -100;
@@ -148,6 +152,7 @@ export async function goferMain(args: string[]): Promise<number> {
       "log-format": { type: "string" },
       id: { type: "string" },
       confine: { type: "boolean" },
+      overlay2: { type: "string" },
     },
   });
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
@@ -181,10 +186,22 @@ export async function goferMain(args: string[]): Promise<number> {
         recursive: b.recursive,
       });
     }
+    // Filestores are made while the host's tree is visible (a dir= directory is outside).
+    const overlay = str(values.overlay2);
+    if (overlay) {
+      const o = parseOverlay2(overlay);
+      const id = str(values.id) ?? "";
+      for (const m of opened) m.filestore = createFilestore(o, m, id);
+      log.debug("gofer: overlay filestores", {
+        overlay2: overlay,
+        mounts: opened.filter((m) => (m.filestore ?? -1) >= 0).map((m) => m.path),
+      });
+    }
     if (values.confine === true) {
       served = confine(opened);
+      for (const o of opened) o.filestore = -1; // moved to `served`
     } else {
-      served = opened.map((o) => ({ path: o.path, fd: o.fd, readonly: o.readonly }));
+      served = opened.map((o) => ({ ...o }));
       opened.length = 0;
       log.debug(
         "gofer: confinement not set up: " +
@@ -215,6 +232,7 @@ export async function goferMain(args: string[]): Promise<number> {
   } finally {
     for (const o of opened) closeFd(o.fd);
     for (const m of served) closeFd(m.fd);
+    for (const m of [...opened, ...served]) if ((m.filestore ?? -1) >= 0) closeFd(m.filestore!);
     if (sock >= 0) closeFd(sock);
   }
 }

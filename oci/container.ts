@@ -8,6 +8,7 @@
 
 import { resolve } from "node:path";
 import { confinedArgv } from "../gofer/confine.ts";
+import { removeFilestores } from "../gofer/filestore.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
 import { log } from "../log.ts";
@@ -235,6 +236,7 @@ export async function createContainer(
   } catch (e) {
     if (bootPid) await killAndWait(bootPid, bootWords(id), 0);
     if (goferPid) await killAndWait(goferPid, goferWords(bundle), 0);
+    for (const err of removeFilestores(bundle, id)) log.warning(err);
     store.remove(id);
     if (e instanceof HostError) throw new CliError(`creating container "${id}": ${e.message}`);
     throw e;
@@ -312,5 +314,7 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   }
   if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
   if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
+  // The overlay's `self` filestores are the container's; they go with it.
+  for (const err of removeFilestores(st.bundle, id)) log.warning(err);
   store.remove(id);
 }

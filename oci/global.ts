@@ -8,6 +8,7 @@
 
 import { join, resolve } from "node:path";
 import { bool, type FlagDef, type FlagValues, str } from "./flags.ts";
+import { type FileConfig, fileConfig, formatOverlay2 } from "./overlay.ts";
 
 /** The version this runtime reports. */
 export const VERSION = "0.1.0";
@@ -66,8 +67,10 @@ export const GLOBAL_FLAGS: readonly FlagDef[] = [
   {
     name: "overlay2",
     kind: "string",
-    default: "root:self",
-    help: "overlay for the root and mounts: {root,all}:{memory,self,/dir} or none",
+    // "" means not given: the default is root:self, or none with --file-access=shared.
+    default: "",
+    help: "overlay for the root and mounts: none or {root|all}:{memory|self|dir=/abs/path}" +
+      "[,size=N] (default root:self; none with --file-access=shared)",
   },
   {
     name: "overlay",
@@ -146,8 +149,7 @@ const PASSED_ON = [
   "debug-log-format",
   "platform",
   "network",
-  "overlay2",
-  "overlay",
+  // overlay2 is passed on in its canonical form (which also stands for --overlay).
   "file-access",
   "file-access-mounts",
   "strace",
@@ -172,16 +174,29 @@ export interface GlobalConfig {
   debugLogFormat: "text" | "json";
   platform: string;
   network: string;
+  /** The canonical --overlay2 (see overlay.ts); --overlay is folded in. */
   overlay2: string;
   fileAccess: string;
+  /** --overlay2, --file-access and --file-access-mounts parsed, defaults applied. */
+  files: FileConfig;
   strace: boolean;
   /** The global flags as `--name=value` words, to pass on to boot and gofer. */
   passOn: string[];
 }
 
-/** Builds the configuration from parsed global flags. */
+/**
+ * Builds the configuration from parsed global flags. Throws UsageError for an invalid
+ * --overlay2 or a combination that is refused (overlay.ts).
+ */
 export function globalConfig(v: FlagValues): GlobalConfig {
-  const passOn: string[] = [];
+  const files = fileConfig({
+    overlay2: str(v, "overlay2"),
+    overlay: bool(v, "overlay"),
+    fileAccess: str(v, "file-access"),
+    fileAccessMounts: str(v, "file-access-mounts"),
+  });
+  const overlay2 = formatOverlay2(files.overlay2);
+  const passOn: string[] = [`--overlay2=${overlay2}`];
   for (const name of PASSED_ON) {
     let value = v[name];
     // Boot and gofer run in "/", so relative paths are made absolute first.
@@ -200,8 +215,9 @@ export function globalConfig(v: FlagValues): GlobalConfig {
     debugLogFormat: str(v, "debug-log-format") === "json" ? "json" : "text",
     platform: str(v, "platform"),
     network: str(v, "network"),
-    overlay2: bool(v, "overlay") ? "all:memory" : str(v, "overlay2"),
-    fileAccess: str(v, "file-access"),
+    overlay2,
+    fileAccess: files.fileAccess,
+    files,
     strace: bool(v, "strace"),
     passOn,
   };

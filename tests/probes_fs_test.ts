@@ -6,4 +6,8 @@ import { probeTests } from "./probe.ts";
 
 probeTests([
   { prog: "fs_files" },
+  { prog: "fs_paths" },
+  { prog: "fs_proc_dev", args: ["arg1"] },
+  { prog: "fs_pipe_poll" },
+  { prog: "fs_pipe_poll", args: ["sigpipe"] },
 ]);

@@ -122,13 +122,21 @@ export class LisafsClient {
    * Mount: a control FD id for the top of the file system served at `path`: "/" (the default)
    * for the container's root, or a bind mount's destination exactly as the spec gives it
    * (ENOENT when the gofer serves none there). `readonly` says that writes there get EROFS.
+   * `filestoreFd` is the overlay filestore of this mount (a read-write host file the caller
+   * owns, to back the overlay's upper tmpfs), or -1 when --overlay2 gives it none.
    * Call it first; it may be called again for each mount.
    */
-  mount(path = "/"): { root: number; stat: Stat; readonly: boolean } {
-    const { resp } = this.call(MID.Mount, { path });
+  mount(path = "/"): { root: number; stat: Stat; readonly: boolean; filestoreFd: number } {
+    const { resp, fds } = this.call(MID.Mount, { path });
     this.#maxMessageSize = resp.maxMessageSize;
     this.#supported = new Set(resp.supported);
-    return { root: resp.root.fd, stat: resp.root.stat, readonly: resp.readonly !== 0 };
+    const filestoreFd = resp.filestore !== 0 ? firstFd(fds) : firstFd([-1, ...fds]);
+    return {
+      root: resp.root.fd,
+      stat: resp.root.stat,
+      readonly: resp.readonly !== 0,
+      filestoreFd,
+    };
   }
 
   /**

@@ -195,7 +195,14 @@ export const MESSAGES = {
   // path: "/" for the root file system, or a bind mount's destination as the spec gives it.
   [MID.Mount]: spec(
     struct({ path: str }),
-    struct({ root: InodeCodec, readonly: u8, maxMessageSize: u32, supported: array(u16) }),
+    // filestore: 1 when the overlay filestore of this mount comes donated with the response.
+    struct({
+      root: InodeCodec,
+      readonly: u8,
+      filestore: u8,
+      maxMessageSize: u32,
+      supported: array(u16),
+    }),
   ),
   [MID.SetStat]: spec(
     struct({

@@ -79,6 +79,7 @@ import {
   Xattr,
 } from "../../host/fsops.ts";
 import { log } from "../../log.ts";
+import { isFilestoreName } from "../filestore.ts";
 import { closeAll, FramingError, recvMessage, sendMessage } from "./channel.ts";
 import { decode, DecodeError, encode } from "./codec.ts";
 import {
@@ -121,6 +122,8 @@ export interface ServedMount {
   readonly fd: number;
   /** Refuse every modification with EROFS. */
   readonly readonly: boolean;
+  /** The overlay filestore of this mount (filestore.ts), donated with Mount; -1 or absent: none. */
+  readonly filestore?: number;
 }
 
 /** A file node, held as an O_PATH host descriptor. */
@@ -205,6 +208,14 @@ export function checkName(name: string): void {
   }
 }
 
+/** checkName, and the name must not be a (hidden) overlay filestore's: EPERM. */
+function checkNewName(name: string): void {
+  checkName(name);
+  if (isFilestoreName(name)) {
+    throw new LinuxError(Errno.EPERM, `${JSON.stringify(name)} is reserved for overlay filestores`);
+  }
+}
+
 function checkXattrName(name: string): void {
   if (name === "" || name.includes("\0")) {
     throw new LinuxError(Errno.EINVAL, `invalid xattr name ${JSON.stringify(name)}`);
@@ -251,6 +262,8 @@ function walkHost(
     for (const name of names) {
       let host: number;
       try {
+        // Overlay filestores do not exist for the application.
+        if (isFilestoreName(name)) throw new HostError("walk", Errno.ENOENT);
         host = openAt(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
       } catch (e) {
         if (hostErrno(e) !== Errno.ENOENT) throw e;
@@ -330,7 +343,7 @@ function adoptNew(
 function writableDir(c: Connection, dirFd: number, name: string): ControlFd {
   const dir = c.control(dirFd);
   c.writable(dir);
-  checkName(name);
+  checkNewName(name);
   c.requireDir(dir);
   return dir;
 }
@@ -423,8 +436,8 @@ function rename(
   const to = c.control(req.newDirFd);
   c.writable(from);
   c.writable(to);
-  checkName(req.oldName);
-  checkName(req.newName);
+  checkNewName(req.oldName);
+  checkNewName(req.newName);
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) {
     throw new LinuxError(Errno.EINVAL, `rename flags 0x${flags.toString(16)}`);
   }
@@ -442,13 +455,16 @@ const HANDLERS: { [M in ImplementedMID]: Handler<M> } = {
     const st = fstat(m.fd);
     const host = reopen(m.fd, O_PATH);
     const fd = c.add({ kind: "control", host, mount: m });
+    const filestore = m.filestore !== undefined && m.filestore >= 0;
     return {
       resp: {
         root: { fd, stat: toStat(st) },
         readonly: m.readonly ? 1 : 0,
+        filestore: filestore ? 1 : 0,
         maxMessageSize: MAX_MESSAGE_SIZE,
         supported: SUPPORTED,
       },
+      donate: filestore ? [m.filestore!] : [],
     };
   },
 
@@ -727,7 +743,8 @@ const HANDLERS: { [M in ImplementedMID]: Handler<M> } = {
     if (count < 0) lseek(f.host, 0n, 0 /* SEEK_SET */);
     const buf = new Uint8Array(size);
     const n = getdents64(f.host, buf);
-    return { resp: { dirents: parseDirents(buf.subarray(0, n)) } };
+    const dirents = parseDirents(buf.subarray(0, n)).filter((d) => !isFilestoreName(d.name));
+    return { resp: { dirents } };
   },
 
   [MID.FGetXattr]: (c, { fd, name, size }) => {

@@ -27,6 +27,8 @@ export interface GoferOptions {
   mounts?: boolean;
   /** Start it as `runsc create` does: confined when root. */
   confine?: boolean;
+  /** More gofer flags (e.g. `--overlay2=root:self`, `--id=x`). */
+  args?: string[];
 }
 
 /**
@@ -68,7 +70,7 @@ export class GoferProcess {
   readonly bundle: string;
 
   constructor(opts: GoferOptions | boolean = {}) {
-    const o = typeof opts === "boolean" ? { readonly: opts } : opts;
+    const o: GoferOptions = typeof opts === "boolean" ? { readonly: opts } : opts;
     this.bundle = makeBundle(o.readonly ?? false, o.mounts ?? false);
     const [ours, theirs] = socketpair(SOCK_STREAM, SOCK_CLOEXEC);
     const entry = new URL("../testdata/serve.ts", import.meta.url).pathname;
@@ -84,6 +86,7 @@ export class GoferProcess {
       "--debug",
       "--debug-log",
       `${this.bundle}/gofer.log`,
+      ...(o.args ?? []),
     ];
     const run = o.confine ? confinedArgv(argv) : argv;
     this.pid = spawn({ path: run[0], argv: run, fds: [[3, theirs]] });

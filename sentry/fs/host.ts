@@ -11,7 +11,8 @@ import { closeFd, errno, libc } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { FileDescriptionBase, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from "../vfs/file.ts";
-import type { Attr } from "../vfs/inode.ts";
+import { type Attr, Inode } from "../vfs/inode.ts";
+import type { VirtualDentry } from "../vfs/vfs.ts";
 import { pipefs } from "./pipe.ts";
 
 const TCGETS = 0x5401;
@@ -92,7 +93,27 @@ export class HostFile extends FileDescriptionBase {
     return 0;
   }
 
+  reopenInode(): Inode {
+    return new HostInode(this);
+  }
+
   override release(): void {
     if (this.owned) closeFd(this.hostFd);
+  }
+}
+
+/** A host descriptor seen as an inode: opening it again duplicates the host descriptor. */
+class HostInode extends Inode {
+  constructor(readonly file: HostFile) {
+    const a = file.stat(undefined as never);
+    super(pipefs, a.mode, a.uid, a.gid, a.ino);
+  }
+  override stat(): Attr {
+    return this.file.stat(undefined as never);
+  }
+  open(_t: Task, _vd: VirtualDentry, flags: number): HostFile {
+    const fd = libc.symbols.dup(this.file.hostFd);
+    if (fd < 0) throw new SysError(errno());
+    return new HostFile(fd, flags, true);
   }
 }

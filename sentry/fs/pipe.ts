@@ -34,9 +34,23 @@ export const MAX_PIPE_SIZE = 1048576;
 const SIGPIPE = 13;
 const FIONREAD = 0x541b;
 
-/** The buffer and the ends' counts of one pipe. */
+const PAGE = 4096;
+
+/** One page of pipe data: bytes [start, end) are unread. */
+interface PipeBuffer {
+  data: Uint8Array;
+  start: number;
+  end: number;
+}
+
+/**
+ * The buffer and the ends' counts of one pipe. Data sits in page-sized buffers, a fixed number
+ * of them (capacity / 4096), as on Linux: a write fills the last page only with what fits of
+ * its sub-page tail, and otherwise needs free pages, which is what makes writes of at most
+ * PIPE_BUF bytes atomic and decides when a nonblocking write fails with EAGAIN.
+ */
 export class Pipe {
-  #chunks: Uint8Array[] = [];
+  #bufs: PipeBuffer[] = [];
   /** Bytes buffered. */
   size = 0;
   capacity = DEFAULT_PIPE_SIZE;
@@ -45,26 +59,51 @@ export class Pipe {
   /** Whether a writer ever opened it (a FIFO read before any writer does not see EOF yet). */
   hadWriter = false;
   readonly queue = new WaitQueue();
-  /** Bumped each time a reader or writer opens, for FIFO opens waiting for a peer. */
-  opens = 0;
+
+  /** Pages in use. */
+  get used(): number {
+    return this.#bufs.length;
+  }
+  get full(): boolean {
+    return this.#bufs.length >= this.capacity / PAGE;
+  }
 
   take(dst: Uint8Array): number {
     let n = 0;
-    while (n < dst.length && this.#chunks.length > 0) {
-      const c = this.#chunks[0];
-      const m = Math.min(c.length, dst.length - n);
-      dst.set(c.subarray(0, m), n);
+    while (n < dst.length && this.#bufs.length > 0) {
+      const b = this.#bufs[0];
+      const m = Math.min(b.end - b.start, dst.length - n);
+      dst.set(b.data.subarray(b.start, b.start + m), n);
       n += m;
-      if (m === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(m);
+      b.start += m;
+      if (b.start === b.end) this.#bufs.shift();
     }
     this.size -= n;
     return n;
   }
 
-  put(src: Uint8Array): void {
-    this.#chunks.push(src.slice());
-    this.size += src.length;
+  /**
+   * Adds what it can of src (all of it or nothing when atomic); returns the bytes taken.
+   * `first` says whether this is the write's first piece (only that one may merge).
+   */
+  put(src: Uint8Array, first: boolean): number {
+    let done = 0;
+    const tail = src.length % PAGE;
+    const last = this.#bufs[this.#bufs.length - 1];
+    if (first && tail && last && last.end + tail <= PAGE) {
+      last.data.set(src.subarray(0, tail), last.end);
+      last.end += tail;
+      done = tail;
+    }
+    while (done < src.length && !this.full) {
+      const m = Math.min(PAGE, src.length - done);
+      const data = new Uint8Array(PAGE);
+      data.set(src.subarray(done, done + m));
+      this.#bufs.push({ data, start: 0, end: m });
+      done += m;
+    }
+    this.size += done;
+    return done;
   }
 }
 
@@ -99,7 +138,6 @@ export class PipeFile extends FileDescriptionBase {
       pipe.writers++;
       pipe.hadWriter = true;
     }
-    pipe.opens++;
     pipe.queue.notify();
   }
 
@@ -132,29 +170,27 @@ export class PipeFile extends FileDescriptionBase {
     if (!this.#writes) throw new SysError(Errno.EBADF);
     const p = this.pipe;
     let done = 0;
-    const atomic = src.length <= PIPE_BUF;
     for (;;) {
       if (p.readers === 0) {
         if (done > 0) return done;
-        t.tg.sendSignal(SIGPIPE);
+        t.sendSignal({ signo: SIGPIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
         throw new SysError(Errno.EPIPE);
       }
-      const room = p.capacity - p.size;
-      const left = src.length - done;
-      if (left === 0) return done;
-      if (room > 0 && (!atomic || room >= left)) {
-        const n = Math.min(room, left);
-        p.put(src.subarray(done, done + n));
-        done += n;
-        p.queue.notify();
-        if (done === src.length) return done;
-        continue;
-      }
+      const n = p.put(src.subarray(done), done === 0);
+      if (n > 0) p.queue.notify();
+      done += n;
+      if (done === src.length) return done;
       if (this.flags & O_NONBLOCK) {
         if (done > 0) return done;
         throw new SysError(Errno.EAGAIN);
       }
-      await waitOn(t, [p.queue]);
+      try {
+        await waitOn(t, [p.queue]);
+      } catch (e) {
+        // Interrupted after a partial write: report what was written.
+        if (done > 0) return done;
+        throw e;
+      }
     }
   }
 
@@ -166,9 +202,7 @@ export class PipeFile extends FileDescriptionBase {
       if (p.writers === 0 && p.hadWriter) r |= POLLHUP;
     }
     if (this.#writes) {
-      if (p.capacity - p.size >= PIPE_BUF || p.capacity - p.size === p.capacity) {
-        r |= POLLOUT | POLLWRNORM;
-      }
+      if (!p.full) r |= POLLOUT | POLLWRNORM;
       if (p.readers === 0) r |= POLLERR;
     }
     return r & (mask | POLLERR | POLLHUP);
@@ -186,10 +220,27 @@ export class PipeFile extends FileDescriptionBase {
     return this.attr();
   }
 
+  reopenInode(): Inode {
+    return new PipeInode(this.pipe, this.attr);
+  }
+
   override release(): void {
     if (this.#reads) this.pipe.readers--;
     if (this.#writes) this.pipe.writers--;
     this.pipe.queue.notify();
+  }
+}
+
+/** An anonymous pipe seen as a FIFO, for opening it again through /proc/self/fd. */
+class PipeInode extends Inode {
+  constructor(readonly pipe: Pipe, readonly attr: () => Attr) {
+    super(pipefs, S_IFIFO | 0o600, 0, 0, attr().ino);
+  }
+  override stat(): Attr {
+    return this.attr();
+  }
+  open(t: Task, vd: VirtualDentry, flags: number): Promise<PipeFile> {
+    return openFifo(t, this.pipe, this, vd, flags);
   }
 }
 

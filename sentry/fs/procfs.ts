@@ -31,7 +31,7 @@ import {
   S_IFLNK,
   S_IFREG,
 } from "../vfs/inode.ts";
-import { VirtualDentry, type VirtualFilesystem } from "../vfs/vfs.ts";
+import { Dentry, Mount, VirtualDentry, type VirtualFilesystem } from "../vfs/vfs.ts";
 
 const PROC_SUPER_MAGIC = 0x9fa0n;
 const BOOT_NS = BigInt(Date.now()) * 1_000_000n;
@@ -77,6 +77,19 @@ class ProcDir extends Inode {
   override lookup(name: string): Inode | null {
     const f = this.list().get(name);
     return f ? f() : null;
+  }
+  // procfs refuses new names the way its lookups do: the name is not found.
+  override mknod(): Inode {
+    throw new SysError(Errno.ENOENT);
+  }
+  override mkdir(): Inode {
+    throw new SysError(Errno.ENOENT);
+  }
+  override symlink(): Inode {
+    throw new SysError(Errno.ENOENT);
+  }
+  override link(): void {
+    throw new SysError(Errno.ENOENT);
   }
   override entries(): DirEntry[] {
     return [...this.list()].map(([name, f]) => {
@@ -310,6 +323,15 @@ function describe(fs: ProcFilesystem, tg: ThreadGroup, f: FileDescription, t: Ta
   return `anon_inode:[${a.ino}]`;
 }
 
+/** Where a magic link to f leads: its path, or the inode of an anonymous file (a pipe). */
+function fileVd(f: FileDescription): VirtualDentry | null {
+  if (f.vd) return f.vd;
+  const ino = f.reopenInode?.();
+  if (!ino) return null;
+  const m = new Mount(ino.fs, new Dentry("", null, ino), null, null, { anonymous: true });
+  return new VirtualDentry(m, m.root);
+}
+
 function pidDir(fs: ProcFilesystem, tg: ThreadGroup): Inode {
   const key = `${tg.pid}`;
   const k = fs.kernel;
@@ -398,7 +420,7 @@ function fdEntries(fs: ProcFilesystem, tg: ThreadGroup, info: boolean): Map<stri
           return `pos:\t${pos}\nflags:\t0${flags.toString(8)}\nmnt_id:\t${f.vd?.mount.id ?? 0}\n`;
         });
       }
-      const l = new ProcLink(fs, key, (t) => describe(fs, tg, f, t), () => f.vd ?? null);
+      const l = new ProcLink(fs, key, (t) => describe(fs, tg, f, t), () => fileVd(f));
       l.mode = S_IFLNK | 0o700;
       return l;
     });

@@ -238,7 +238,7 @@ function fcntl(t: Task): number {
       if (want > 1048576) throw new SysError(Errno.EPERM);
       let size = 4096;
       while (size < want) size *= 2;
-      if (size < f.pipe.size) throw new SysError(Errno.EBUSY);
+      if (size / 4096 < f.pipe.used) throw new SysError(Errno.EBUSY);
       f.pipe.capacity = size;
       f.pipe.queue.notify();
       return size;

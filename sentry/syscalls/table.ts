@@ -26,6 +26,9 @@ import { syscalls as setstat } from "./sys_setstat.ts";
 import { syscalls as fscontext } from "./sys_fscontext.ts";
 import { syscalls as getdents } from "./sys_getdents.ts";
 import { syscalls as sync } from "./sys_sync.ts";
+import { syscalls as pipe } from "./sys_pipe.ts";
+import { syscalls as poll } from "./sys_poll.ts";
+import { syscalls as epoll } from "./sys_epoll.ts";
 import { syscalls as time } from "./sys_time.ts";
 import { syscalls as signal } from "./sys_signal.ts";
 import { syscalls as futex } from "./sys_futex.ts";
@@ -76,6 +79,9 @@ const families: Record<string, SyscallDef>[] = [
   fscontext,
   getdents,
   sync,
+  pipe,
+  poll,
+  epoll,
   time,
   signal,
   futex,

@@ -23,6 +23,11 @@ export function incRef(file: FileDescription): void {
   refs.set(file, (refs.get(file) ?? 0) + 1);
 }
 
+/** How many references (descriptors and holders) file has. */
+export function refCount(file: FileDescription): number {
+  return refs.get(file) ?? 0;
+}
+
 /** Drops a reference taken with incRef; the last one releases the description. */
 export function decRef(file: FileDescription): void {
   const n = (refs.get(file) ?? 1) - 1;

@@ -103,6 +103,11 @@ export interface FileDescription {
   readonly queue: WaitQueue;
   /** What mmap can map, or null (ENODEV). */
   mappable?(): Mappable | null;
+  /**
+   * For files without a path (pipes, host descriptors): an inode whose open makes a new
+   * description of the same object, for opening /proc/self/fd/N.
+   */
+  reopenInode?(): Inode | null;
   /** Called when the last descriptor referring to it is closed. */
   release(): void;
 }

@@ -73,6 +73,8 @@ export interface MountOptions {
   source?: string;
   /** Options shown in /proc/mounts besides rw/ro. */
   extra?: string[];
+  /** Not in the tree (memfd, pipes): paths show from the mount's root without a prefix. */
+  anonymous?: boolean;
 }
 
 /** A filesystem attached to the tree. */
@@ -314,6 +316,7 @@ export class VirtualFilesystem {
       if (cur.equals(root)) break;
       if (cur.dentry === cur.mount.root) {
         if (!cur.mount.parent || !cur.mount.mountpoint) {
+          if (cur.mount.opts.anonymous) return "/" + parts.reverse().join("/");
           return "(unreachable)/" + parts.reverse().join("/");
         }
         cur = new VirtualDentry(cur.mount.parent, cur.mount.mountpoint);

@@ -3,15 +3,13 @@
  * their readiness may have changed, and the helper a syscall uses to wait on them.
  *
  * A task that waits returns a Promise from its handler; its loop awaits it while the others run.
- * interruptTask() wakes a waiting task (its group exiting, a signal): the wait then fails with
- * EINTR.
+ * A signal ends the wait through Task.block.
  *
  * @module
  */
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "../syscalls/errors.ts";
 
 /** Callbacks to run when something changes. */
 export class WaitQueue {
@@ -33,56 +31,29 @@ export class WaitQueue {
   }
 }
 
-const wakers = new WeakMap<Task, Set<() => void>>();
-
 /**
- * Wakes every wait of t, which then fails with EINTR if t must stop (its group exits) or
- * `interrupted` says so. The kernel calls it when it delivers a signal or kills a group.
+ * Waits until one of queues notifies (true) or timeoutMs passes (false). A signal for t ends
+ * the wait with SysError(interruptErrno) (ERESTARTSYS by default: see Task.block).
  */
-export function interruptTask(t: Task): void {
-  const s = wakers.get(t);
-  if (s) { for (const w of [...s]) w(); }
-}
-
-/** Whether t must leave a wait. */
-function mustStop(t: Task): boolean {
-  return t.exiting || t.tg.exiting || (interruptHook?.(t) ?? false);
-}
-
-let interruptHook: ((t: Task) => boolean) | undefined;
-
-/** Lets the kernel say when a wait must end with EINTR (a signal is pending for t). */
-export function setInterruptHook(fn: (t: Task) => boolean): void {
-  interruptHook = fn;
-}
-
-/**
- * Waits until one of queues notifies, timeoutMs passes (returns false), or t is interrupted
- * (throws EINTR). Returns true when notified.
- */
-export function waitOn(t: Task, queues: WaitQueue[], timeoutMs?: number): Promise<boolean> {
-  if (mustStop(t)) return Promise.reject(new SysError(Errno.EINTR));
-  return new Promise((resolve, reject) => {
-    const unsub: (() => void)[] = [];
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let set = wakers.get(t);
-    if (!set) wakers.set(t, set = new Set());
-    const done = (how: "notified" | "timeout" | "interrupt") => {
-      for (const u of unsub) u();
-      set!.delete(onInterrupt);
-      if (timer !== undefined) clearTimeout(timer);
-      if (how === "interrupt") reject(new SysError(Errno.EINTR));
-      else resolve(how === "notified");
-    };
-    const onInterrupt = () => {
-      if (mustStop(t)) done("interrupt");
-    };
-    set.add(onInterrupt);
-    for (const q of queues) unsub.push(q.subscribe(() => done("notified")));
+export function waitOn(
+  t: Task,
+  queues: WaitQueue[],
+  timeoutMs?: number,
+  interruptErrno: number = Errno.ERESTARTSYS,
+): Promise<boolean> {
+  const unsub: (() => void)[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cleanup = () => {
+    for (const u of unsub) u();
+    if (timer !== undefined) clearTimeout(timer);
+  };
+  const p = new Promise<boolean>((resolve) => {
+    for (const q of queues) unsub.push(q.subscribe(() => resolve(true)));
     if (timeoutMs !== undefined && timeoutMs >= 0) {
-      timer = setTimeout(() => done("timeout"), timeoutMs);
+      timer = setTimeout(() => resolve(false), timeoutMs);
     }
   });
+  return t.block(p, interruptErrno).finally(cleanup);
 }
 
 /**

@@ -1,0 +1,37 @@
+/**
+ * The anonymous inode filesystem that eventfd, epoll, timerfd and signalfd descriptions live
+ * on: they share one inode, as on Linux.
+ *
+ * @module
+ */
+
+import { type Attr, Filesystem, type Inode } from "../vfs/inode.ts";
+
+class AnonFs extends Filesystem {
+  readonly name = "anon_inodefs";
+  root(): Inode {
+    throw new Error("anon_inodefs has no root");
+  }
+}
+
+export const anonfs: Filesystem = new AnonFs();
+const ANON_INO = anonfs.nextIno();
+
+/** The attributes every anonymous-inode file reports. */
+export function anonAttr(t: bigint): Attr {
+  return {
+    dev: anonfs.dev,
+    ino: ANON_INO,
+    nlink: 1,
+    mode: 0o600,
+    uid: 0,
+    gid: 0,
+    rdev: 0,
+    size: 0n,
+    blksize: 4096,
+    blocks: 0n,
+    atimeNs: t,
+    mtimeNs: t,
+    ctimeNs: t,
+  };
+}
