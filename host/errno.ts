@@ -277,7 +277,15 @@ export const Errno = {
   ERESTART_RESTARTBLOCK: 516,
 } as const;
 
+/** The kernel-internal restart codes a syscall may end with before signal handling. */
+const RESTART_NAMES: Record<number, string> = {
+  512: "ERESTARTSYS",
+  513: "ERESTARTNOINTR",
+  514: "ERESTARTNOHAND",
+  516: "ERESTART_RESTARTBLOCK",
+};
+
 /** The symbolic name of an errno, or `errno N` when unknown. */
 export function errnoName(e: number): string {
-  return ERRNO_NAMES[e] ?? `errno ${e}`;
+  return ERRNO_NAMES[e] ?? RESTART_NAMES[e] ?? `errno ${e}`;
 }

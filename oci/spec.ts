@@ -295,7 +295,15 @@ export function initSpec(spec: Spec): InitSpec {
     rlimits: (p.rlimits ?? []).map((r) => ({ type: r.type, soft: r.soft, hard: r.hard })),
     rootReadonly: spec.root?.readonly ?? false,
     mounts: (spec.mounts ?? []).map((m) => ({ ...m, options: [...(m.options ?? [])] })),
+    memoryLimit: memoryLimitOf(spec),
   };
+}
+
+/** linux.resources.memory.limit when it is a positive number of bytes. */
+function memoryLimitOf(spec: Spec): number | undefined {
+  const mem = spec.linux?.resources?.memory as { limit?: unknown } | undefined;
+  const limit = mem?.limit;
+  return typeof limit === "number" && limit > 0 ? limit : undefined;
 }
 
 const DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];

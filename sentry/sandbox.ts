@@ -24,6 +24,11 @@ export interface InitSpec {
   rlimits: { type: string; soft: number; hard: number }[];
   /** root.readonly. */
   rootReadonly?: boolean;
+  /**
+   * linux.resources.memory.limit: application memory beyond it is refused with ENOMEM.
+   * Absent: the host's memory.
+   */
+  memoryLimit?: number;
   /** The spec's mounts, in order. */
   mounts?: { destination: string; type?: string; source?: string; options?: string[] }[];
 }

@@ -61,6 +61,7 @@ export class Sandbox {
   static async create(opts: SandboxOptions, spec: InitSpec): Promise<Sandbox> {
     await Promise.resolve();
     const mf = new MemoryFile();
+    if (spec.memoryLimit !== undefined) mf.limit = BigInt(spec.memoryLimit);
     let platform: Platform | undefined;
     try {
       platform = newPlatform(opts.platform, mf);

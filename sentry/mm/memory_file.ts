@@ -7,6 +7,8 @@
  */
 
 import { check, cstr, errno, HostError, libc, rawSyscall } from "../../host/libc.ts";
+import { Errno } from "../../host/errno.ts";
+import { SysError } from "../syscalls/errors.ts";
 
 export const PAGE_SIZE = 4096n;
 export const PAGE = 4096;
@@ -25,6 +27,17 @@ const FALLOC_FL_PUNCH_HOLE = 2;
 // what V8 allows for one array, and a view per access would allocate on every copy.
 const CHUNK = 1 << 30;
 
+/** The host's MemTotal, or 1 TiB when it cannot be read. */
+function hostMemTotal(): bigint {
+  try {
+    const m = /MemTotal:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/meminfo"));
+    if (m) return BigInt(m[1]) * 1024n;
+  } catch {
+    // No /proc: no limit beyond the file's size.
+  }
+  return 1n << 40n;
+}
+
 export function pageRoundDown(v: bigint): bigint {
   return v & ~(PAGE_SIZE - 1n);
 }
@@ -42,6 +55,13 @@ export class MemoryFile {
   #free: { off: bigint; len: bigint }[] = [];
   /** Bytes currently allocated, for accounting. */
   used = 0n;
+  /**
+   * Most bytes of memory the application may hold (pages touched, not ranges reserved):
+   * allocations fail with ENOMEM beyond it, so that a runaway program sees ENOMEM rather
+   * than the host's OOM killer.
+   */
+  limit: bigint = hostMemTotal();
+  #stat = new Uint8Array(144);
 
   /** Creates a sparse memory file of `size` bytes (only touched pages use memory). */
   constructor(size: bigint = 64n << 30n) {
@@ -55,9 +75,19 @@ export class MemoryFile {
     this.#base = p;
   }
 
-  /** Allocates `length` bytes (page-aligned), zero-filled; returns the file offset. */
+  /** Bytes of the file that hold data (touched pages), from the host's block count. */
+  resident(): bigint {
+    if (libc.symbols.fstat(this.fd, this.#stat) !== 0) return 0n;
+    return new DataView(this.#stat.buffer).getBigInt64(64, true) * 512n;
+  }
+
+  /**
+   * Allocates `length` bytes (page-aligned), zero-filled; returns the file offset. Throws
+   * SysError(ENOMEM) when the memory in use has reached the limit.
+   */
   allocate(length: bigint): bigint {
     const len = pageRoundUp(length);
+    if (this.resident() >= this.limit) throw new SysError(Errno.ENOMEM);
     for (let i = 0; i < this.#free.length; i++) {
       const f = this.#free[i];
       if (f.len >= len) {
@@ -69,9 +99,7 @@ export class MemoryFile {
         return off;
       }
     }
-    if (this.#next + len > this.size) {
-      throw new HostError("memory file allocate", 12 /* ENOMEM */);
-    }
+    if (this.#next + len > this.size) throw new SysError(Errno.ENOMEM);
     const off = this.#next;
     this.#next += len;
     this.used += len;

@@ -168,8 +168,13 @@ export class MemoryManager {
     const newTop = pageRoundUp(addr);
     if (newTop > oldTop) {
       if (newTop > this.mmapBase || this.overlaps(oldTop, newTop)) return this.brk;
-      const vma = this.mapAnonymous(oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, "[heap]");
-      this.#heap = vma;
+      try {
+        this.#heap = this.mapAnonymous(oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, "[heap]");
+      } catch (e) {
+        // brk(2) reports failure by leaving the break where it was, never by an error.
+        if (e instanceof SysError) return this.brk;
+        throw e;
+      }
     } else if (newTop < oldTop) {
       this.unmapRange(newTop, oldTop);
     }
@@ -294,6 +299,16 @@ export class MemoryManager {
     const child = new MemoryManager(as, this.mf, this.maxAddress);
     child.brkStart = this.brkStart;
     child.brk = this.brk;
+    try {
+      this.#copyInto(child, as);
+    } catch (e) {
+      child.release();
+      throw e;
+    }
+    return child;
+  }
+
+  #copyInto(child: MemoryManager, as: AddressSpace): void {
     for (const v of this.vmas) {
       const len = v.end - v.start;
       let fileOffset = v.fileOffset;
@@ -306,7 +321,6 @@ export class MemoryManager {
       if (v === this.#heap) child.#heap = c;
       as.mapFile(c.start, len, fileOffset, c.prot);
     }
-    return child;
   }
 
   /** The memory file offset backing addr, for futex keys. Throws EFAULT. */

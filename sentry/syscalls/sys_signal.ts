@@ -321,15 +321,15 @@ async function rtSigtimedwait(t: Task): Promise<number> {
 }
 
 export const syscalls: Record<string, SyscallDef> = {
-  rt_sigaction: { handler: rtSigaction, args: ["d", "x", "x", "d"] },
+  rt_sigaction: { handler: rtSigaction, args: ["S", "x", "x", "d"] },
   rt_sigprocmask: { handler: rtSigprocmask, args: ["d", "x", "x", "d"] },
   rt_sigreturn: { handler: rtSigreturn, args: [] },
   sigaltstack: { handler: sigaltstack, args: ["x", "x"] },
-  kill: { handler: kill, args: ["d", "d"] },
-  tkill: { handler: tkill, args: ["d", "d"] },
-  tgkill: { handler: tgkill, args: ["d", "d", "d"] },
-  rt_sigqueueinfo: { handler: rtSigqueueinfo, args: ["d", "d", "x"] },
-  rt_tgsigqueueinfo: { handler: rtTgsigqueueinfo, args: ["d", "d", "d", "x"] },
+  kill: { handler: kill, args: ["d", "S"] },
+  tkill: { handler: tkill, args: ["d", "S"] },
+  tgkill: { handler: tgkill, args: ["d", "d", "S"] },
+  rt_sigqueueinfo: { handler: rtSigqueueinfo, args: ["d", "S", "x"] },
+  rt_tgsigqueueinfo: { handler: rtTgsigqueueinfo, args: ["d", "d", "S", "x"] },
   rt_sigpending: { handler: rtSigpending, args: ["x", "d"] },
   rt_sigsuspend: { handler: rtSigsuspend, args: ["x", "d"] },
   rt_sigtimedwait: { handler: rtSigtimedwait, args: ["x", "x", "x", "d"] },

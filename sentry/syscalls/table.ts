@@ -10,6 +10,7 @@ import { Errno, errnoName } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "./errors.ts";
 import { SYSCALL_NAMES } from "./linux64.ts";
+import { signalName } from "../kernel/signals.ts";
 import { syscalls as mmap } from "./sys_mmap.ts";
 import { syscalls as readWrite } from "./sys_read_write.ts";
 import { syscalls as thread } from "./sys_thread.ts";
@@ -43,10 +44,11 @@ export type SyscallHandler = (t: Task) => SyscallReturn | Promise<SyscallReturn>
 export type Support = "supported" | "partial" | "unimplemented";
 
 /**
- * How --strace prints an argument: d decimal, x hex, s path string, b buffer whose length is
- * the next argument (printed after the call for reads), i the return value only.
+ * How --strace prints an argument: d a C int (AT_FDCWD shows as such), l a 64-bit signed
+ * value, x hex, o octal, s a path string, b a buffer whose length is the next argument,
+ * S a signal number by name.
  */
-export type ArgKind = "d" | "x" | "s" | "b" | "o";
+export type ArgKind = "d" | "l" | "x" | "s" | "b" | "o" | "S";
 
 export interface SyscallDef {
   handler?: SyscallHandler;
@@ -158,8 +160,16 @@ function formatCall(t: Task, entry: SyscallEntry | undefined, nr: number): strin
   for (let i = 0; i < kinds.length; i++) {
     const v = t.regs.arg(i);
     switch (kinds[i]) {
-      case "d":
+      case "d": {
+        const n = Number(BigInt.asIntN(32, v));
+        parts.push(n === -100 ? "AT_FDCWD" : String(n));
+        break;
+      }
+      case "l":
         parts.push(String(BigInt.asIntN(64, v)));
+        break;
+      case "S":
+        parts.push(v > 0n && v <= 64n ? signalName(Number(v)) : String(BigInt.asIntN(32, v)));
         break;
       case "o":
         parts.push("0" + v.toString(8));
