@@ -54,6 +54,11 @@ export class PtraceContext implements Context {
       }
     }
     const tid = this.#bound.tid;
+    try {
+      sub.flush();
+    } catch (e) {
+      return { kind: "lost", reason: String(e) };
+    }
     if (this.#pendingFp) {
       try {
         ptraceBuf(PTRACE.SETFPREGS, tid, this.#pendingFp);

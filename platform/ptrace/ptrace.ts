@@ -8,7 +8,7 @@
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
 import type { AddressSpace, Context, Platform } from "../platform.ts";
 import { PtraceContext } from "./context.ts";
-import { STUB_ADDR, stubImage } from "./stub.ts";
+import { DATA_ADDR, stubImage } from "./stub.ts";
 import { stubExecutable, Subprocess } from "./subprocess.ts";
 import { Waiter } from "./waiter.ts";
 import { closeFd } from "../../host/libc.ts";
@@ -16,11 +16,13 @@ import { closeFd } from "../../host/libc.ts";
 /** Implements Platform with ptrace. */
 export class PtracePlatform implements Platform {
   readonly name = "ptrace";
-  readonly maxUserAddress = STUB_ADDR;
+  readonly maxUserAddress = DATA_ADDR;
   readonly waiter = new Waiter();
   readonly stubExecFd: number;
   readonly memoryFd: number;
   readonly stubPageOffset: bigint;
+  readonly batchPageOffset: bigint;
+  readonly #mf: MemoryFile;
   #spaces = new Set<Subprocess>();
 
   constructor(mf: MemoryFile) {
@@ -29,6 +31,8 @@ export class PtracePlatform implements Platform {
     this.memoryFd = mf.fd;
     this.stubPageOffset = mf.allocate(4096n);
     mf.write(this.stubPageOffset, image);
+    this.batchPageOffset = mf.allocate(4096n);
+    this.#mf = mf;
   }
 
   /**
@@ -60,6 +64,13 @@ export class PtracePlatform implements Platform {
     }, 0);
   }
 
+  writeBatch(data: Uint8Array): void {
+    this.#mf.write(this.batchPageOffset, data);
+  }
+  readBatch(out: Uint8Array): void {
+    this.#mf.read(this.batchPageOffset, out);
+  }
+
   /** Called by a stub when it is released. */
   forget(s: Subprocess): void {
     this.#spaces.delete(s);
@@ -75,9 +86,11 @@ export class PtracePlatform implements Platform {
   release(): void {
     this.#released = true;
     if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
-    this.#spare?.release();
+    const all = [...this.#spaces];
+    if (this.#spare) all.push(this.#spare);
     this.#spare = null;
-    for (const s of this.#spaces) s.release();
+    for (const s of all) s.release();
+    for (const s of all) s.reap();
     this.#spaces.clear();
     closeFd(this.stubExecFd);
   }

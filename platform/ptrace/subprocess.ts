@@ -9,7 +9,15 @@ import { PTRACE, ptrace, PTRACE_EVENT, PTRACE_O, ptraceBuf } from "../../host/pt
 import { hostKill, spawn, W } from "../../host/spawn.ts";
 import type { AddressSpace } from "../platform.ts";
 import { R, Registers } from "../registers.ts";
-import { INITIAL_INJECT_ADDR, INJECT_OFFSET, STUB_ADDR } from "./stub.ts";
+import {
+  BATCH_MAX,
+  BATCH_OFFSET,
+  BATCH_RECORD,
+  DATA_ADDR,
+  INITIAL_INJECT_ADDR,
+  INJECT_OFFSET,
+  STUB_ADDR,
+} from "./stub.ts";
 import type { Waiter } from "./waiter.ts";
 
 const SYS_mmap = 9;
@@ -23,6 +31,7 @@ const MAP_SHARED = 1;
 const MAP_FIXED = 0x10;
 const PROT_READ = 1;
 const PROT_EXEC = 4;
+const PROT_WRITE = 2;
 const SIGTRAP = 5;
 const SIGKILL = 9;
 /** Idle stub threads kept per address space for reuse. */
@@ -40,6 +49,11 @@ export interface StubHost {
   stubPageOffset: bigint;
   /** Told when a stub is released. */
   forget(s: Subprocess): void;
+  /** Offset in the memory file of the batch page (one for every stub: batches never overlap). */
+  batchPageOffset: bigint;
+  /** Writes and reads the batch page. */
+  writeBatch(data: Uint8Array): void;
+  readBatch(out: Uint8Array): void;
 }
 
 /** Implements AddressSpace for the ptrace platform. */
@@ -54,6 +68,7 @@ export class Subprocess implements AddressSpace {
   /** Stopped threads no task uses, ready for newThread. */
   #idle: number[] = [];
   #released = false;
+  #reaped = false;
 
   constructor(readonly host: StubHost) {
     this.pid = spawn({
@@ -91,7 +106,17 @@ export class Subprocess implements AddressSpace {
       );
       if (r !== STUB_ADDR) throw new Error(`stub relocation failed: ${r}`);
       this.#injectAddr = STUB_ADDR + BigInt(INJECT_OFFSET);
-      const u = this.inject(SYS_munmap, 0n, STUB_ADDR);
+      const d = this.inject(
+        SYS_mmap,
+        DATA_ADDR,
+        4096n,
+        BigInt(PROT_READ | PROT_WRITE),
+        BigInt(MAP_SHARED | MAP_FIXED),
+        BigInt(STUB_MEMORY_FD),
+        host.batchPageOffset,
+      );
+      if (d !== DATA_ADDR) throw new Error(`stub batch page mapping failed: ${d}`);
+      const u = this.inject(SYS_munmap, 0n, DATA_ADDR);
       if (u !== 0n) throw new Error(`stub clean-up failed: ${u}`);
     } catch (e) {
       this.release();
@@ -180,24 +205,71 @@ export class Subprocess implements AddressSpace {
     this.host.waiter.forget(tid);
   }
 
-  /** Implements AddressSpace.mapFile. */
+  /** Address-space changes not yet made in the stub; flush() makes them in one stop. */
+  #pending: bigint[][] = [];
+
+  /** Implements AddressSpace.mapFile: queued until the next flush (before any switch). */
   mapFile(addr: bigint, length: bigint, fileOffset: bigint, prot: number): void {
-    const r = this.inject(
-      SYS_mmap,
+    this.#pending.push([
+      BigInt(SYS_mmap),
       addr,
       length,
       BigInt(prot),
       BigInt(MAP_SHARED | MAP_FIXED),
       BigInt(STUB_MEMORY_FD),
       fileOffset,
-    );
-    if (r !== addr) throw new Error(`stub mmap ${addr.toString(16)} failed: ${r}`);
+    ]);
   }
 
-  /** Implements AddressSpace.unmap. */
+  /** Implements AddressSpace.unmap: queued until the next flush. */
   unmap(addr: bigint, length: bigint): void {
-    const r = this.inject(SYS_munmap, addr, length);
-    if (r !== 0n) throw new Error(`stub munmap ${addr.toString(16)} failed: ${r}`);
+    this.#pending.push([BigInt(SYS_munmap), addr, length, 0n, 0n, 0n, 0n]);
+  }
+
+  /**
+   * Makes the queued changes in the stub: up to BATCH_MAX per stop of the control thread,
+   * which runs them from the batch page. Throws if the host refuses one (the address space
+   * no longer matches the Sentry's view, so the caller must not run the application).
+   */
+  flush(): void {
+    while (this.#pending.length > 0) {
+      const ops = this.#pending.splice(0, BATCH_MAX);
+      const page = new Uint8Array(8 + ops.length * BATCH_RECORD);
+      const v = new DataView(page.buffer);
+      v.setBigUint64(0, BigInt(ops.length), true);
+      ops.forEach((op, i) =>
+        op.forEach((w, j) => v.setBigUint64(8 + i * BATCH_RECORD + j * 8, w, true))
+      );
+      this.host.writeBatch(page);
+      this.#runBatch();
+      this.host.readBatch(page);
+      ops.forEach((op, i) => {
+        const r = BigInt.asIntN(64, v.getBigUint64(8 + i * BATCH_RECORD, true));
+        const ok = op[0] === BigInt(SYS_mmap) ? r === op[1] : r === 0n;
+        if (!ok) {
+          this.#pending.length = 0;
+          throw new Error(
+            `stub ${op[0] === BigInt(SYS_mmap) ? "mmap" : "munmap"} ` +
+              `0x${op[1].toString(16)} failed: ${r}`,
+          );
+        }
+      });
+    }
+  }
+
+  /** Runs the batch loop in the control thread, to its int3. */
+  #runBatch(): void {
+    const s = this.#scratch;
+    s.copyFrom(this.initRegs);
+    s.rip = STUB_ADDR + BigInt(BATCH_OFFSET);
+    ptraceBuf(PTRACE.SETREGS, this.pid, s.bytes);
+    ptrace(PTRACE.CONT, this.pid);
+    for (;;) {
+      const st = this.host.waiter.waitSync(this.pid);
+      if (st === -1 || !W.stopped(st)) throw new Error(`stub ${this.pid} died in a batch: ${st}`);
+      if (W.stopSig(st) === SIGTRAP && W.event(st) === 0) return;
+      ptrace(PTRACE.CONT, this.pid);
+    }
   }
 
   /** Implements AddressSpace.release: the stub is killed and reaped. */
@@ -206,6 +278,15 @@ export class Subprocess implements AddressSpace {
     this.#released = true;
     this.host.forget(this);
     hostKill(this.pid, SIGKILL);
+    // Reaping waits for the host to tear the process down, which takes a while for a large
+    // address space; do it after the current work (an exec, an exit) has gone on.
+    setTimeout(() => this.reap(), 0);
+  }
+
+  /** Collects the exit of a killed stub and its threads. Safe to call more than once. */
+  reap(): void {
+    if (this.#reaped) return;
+    this.#reaped = true;
     // Reap the task threads first: each traced thread reports its own exit.
     for (const tid of this.#threads) {
       try {

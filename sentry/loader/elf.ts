@@ -165,10 +165,14 @@ export function loadElf(
   // each page range gets its final protections.
   mm.mapAnonymous(lo, hi - lo, PROT_READ | PROT_WRITE);
   for (const p of loads) {
-    if (p.filesz > 0) {
-      const data = readExact(read, p.offset, p.filesz);
-      mm.copyOutForce(p.vaddr + bias, data);
-    }
+    if (p.filesz === 0) continue;
+    // Read the file straight into the new image's memory.
+    const got = mm.fillDirect(
+      p.vaddr + bias,
+      p.filesz,
+      (view, done) => read(view, p.offset + done),
+    );
+    if (got < p.filesz) throw noexec("file is truncated");
   }
   // Final protections: page ranges with the union of the segments that touch them; gaps
   // between segments become inaccessible.

@@ -181,10 +181,26 @@ export class MemoryFile {
       if (data < 0n || data >= end) return;
       let hole = BigInt(libc.symbols.lseek(this.fd, data, SEEK_HOLE));
       if (hole < 0n || hole > end) hole = end;
-      const buf = new Uint8Array(Number(hole - data));
-      this.read(data, buf);
-      this.write(dst + (data - src), buf);
+      this.#copy(data, dst + (data - src), Number(hole - data));
       pos = hole;
+    }
+  }
+
+  /** Copies len bytes within the file, view to view, without a temporary buffer. */
+  #copy(src: bigint, dst: bigint, len: number): void {
+    let s = Number(src);
+    let d = Number(dst);
+    while (len > 0) {
+      const sc = Math.floor(s / CHUNK);
+      const dc = Math.floor(d / CHUNK);
+      const so = s % CHUNK;
+      const doff = d % CHUNK;
+      const n = Math.min(len, CHUNK - so, CHUNK - doff);
+      if (sc === dc) this.#chunk(sc).copyWithin(doff, so, so + n);
+      else this.#chunk(dc).set(this.#chunk(sc).subarray(so, so + n), doff);
+      s += n;
+      d += n;
+      len -= n;
     }
   }
 
@@ -200,6 +216,13 @@ export class MemoryFile {
       left -= n;
       o += n;
     }
+  }
+
+  /** A view of [off, off+n) for the largest n <= len that stays inside one chunk. */
+  viewUpTo(off: bigint, len: number): Uint8Array {
+    const o = Number(off);
+    const co = o % CHUNK;
+    return this.#chunk(Math.floor(o / CHUNK)).subarray(co, co + Math.min(len, CHUNK - co));
   }
 
   /**

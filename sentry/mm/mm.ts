@@ -226,6 +226,35 @@ export class MemoryManager {
     });
   }
 
+  /**
+   * Fills [addr, addr+len) by calling fill(view, done) for each piece, where view is the
+   * memory itself (no copy): for the loader reading a file straight into a new image.
+   * Ignores protections. Returns the bytes filled (fill returns how many it put; less ends).
+   */
+  fillDirect(
+    addr: bigint,
+    len: number,
+    fill: (view: Uint8Array<ArrayBuffer>, done: number) => number,
+  ): number {
+    let total = 0;
+    let stop = false;
+    this.#walk(addr, len, 0, (off, done, n) => {
+      if (stop) return;
+      let got = 0;
+      while (got < n) {
+        const view = this.mf.viewUpTo(off + BigInt(got), n - got);
+        const m = fill(view as Uint8Array<ArrayBuffer>, done + got);
+        if (m <= 0) {
+          stop = true;
+          break;
+        }
+        got += m;
+      }
+      total += got;
+    });
+    return total;
+  }
+
   /** Like copyOut but ignores protections: for the loader writing read-only segments. */
   copyOutForce(addr: bigint, data: Uint8Array): void {
     this.#walk(addr, data.length, 0, (off, done, n) => {
