@@ -16,9 +16,18 @@ import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
 export const PLATFORMS: string[] = (Deno.env.get("RUNSC_TEST_PLATFORMS") ?? "ptrace").split(",");
 
 export interface Probe {
-  /** tests/progs/<prog>.c */
-  prog: string;
+  /** tests/progs/<prog>.c, compiled and placed at /<prog>. */
+  prog?: string;
   args?: string[];
+  /** The command to run (default: /<prog> with args). */
+  argv?: string[];
+  /**
+   * A prepared root filesystem used as it is by both runs (natively as the chroot, in the
+   * sandbox as the read-only root); with it, prog and files are not allowed.
+   */
+  rootfs?: () => Promise<string>;
+  /** Test name (default: the program and its arguments). */
+  name?: string;
   /** Build with -static-pie. */
   pie?: boolean;
   /** Extra files in the rootfs (see makeBundle). */
@@ -31,6 +40,7 @@ export interface Probe {
 
 interface Outcome {
   stdout: string;
+  stderr: string;
   /** Exit code, or 128 + signal as a shell (and `runsc run`) reports it. */
   status: number;
 }
@@ -55,36 +65,38 @@ const SIGNALS: Record<string, number> = {
 };
 
 /**
- * Runs the program natively in a chroot laid out like the sandbox's rootfs (the program at
- * /<prog> and the probe's files), so that paths mean the same thing in both runs.
+ * Runs the program natively in a chroot of the rootfs the sandbox gets, so that paths mean
+ * the same thing in both runs.
  */
-async function native(exe: string, p: Probe): Promise<Outcome> {
-  const dir = await Deno.makeTempDir({ prefix: "runsc-native-" });
-  try {
-    await populate(dir, { [p.prog]: exe, ...p.files });
-    const child = new Deno.Command("/usr/sbin/chroot", {
-      args: [dir, `/${p.prog}`, ...(p.args ?? [])],
-      cwd: "/",
-      env: Object.fromEntries(["PATH=/usr/bin:/bin", ...(p.env ?? [])].map((e) => {
-        const i = e.indexOf("=");
-        return [e.slice(0, i), e.slice(i + 1)];
-      })),
-      clearEnv: true,
-      stdin: p.stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (p.stdin !== undefined) {
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(p.stdin));
-      await w.close();
-    }
-    const r = await child.output();
-    const status = r.signal ? 128 + (SIGNALS[r.signal] ?? 0) : r.code;
-    return { stdout: new TextDecoder().decode(r.stdout), status };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+async function native(root: string, argv: string[], p: Probe): Promise<Outcome> {
+  // A private mount namespace gives the chroot /proc and /dev, as the sandbox has, and takes
+  // them away again when the program ends.
+  const setup = 'mkdir -p "$1/proc" "$1/dev" 2>/dev/null; mount -t proc proc "$1/proc" && ' +
+    'mount --rbind /dev "$1/dev" && exec /usr/sbin/chroot "$@"';
+  const child = new Deno.Command("/usr/bin/unshare", {
+    args: ["--mount", "--propagation", "private", "/bin/sh", "-c", setup, "sh", root, ...argv],
+    cwd: "/",
+    env: Object.fromEntries(["PATH=/usr/bin:/bin", ...(p.env ?? [])].map((e) => {
+      const i = e.indexOf("=");
+      return [e.slice(0, i), e.slice(i + 1)];
+    })),
+    clearEnv: true,
+    stdin: p.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (p.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(p.stdin));
+    await w.close();
   }
+  const r = await child.output();
+  const status = r.signal ? 128 + (SIGNALS[r.signal] ?? 0) : r.code;
+  return {
+    stdout: new TextDecoder().decode(r.stdout),
+    stderr: new TextDecoder().decode(r.stderr),
+    status,
+  };
 }
 
 /** Puts files into a root directory as makeBundle does (host copies, or text). */
@@ -95,6 +107,8 @@ async function populate(
   for (const [path, src] of Object.entries(files)) {
     const dest = join(root, path);
     await Deno.mkdir(dirname(dest), { recursive: true });
+    await Deno.mkdir(join(root, "proc"), { recursive: true });
+    await Deno.mkdir(join(root, "dev"), { recursive: true });
     if (typeof src === "string") {
       await Deno.copyFile(src, dest);
       await Deno.chmod(dest, 0o755);
@@ -111,32 +125,49 @@ export function probeTests(probes: Probe[]): void {
   }
   for (const platform of PLATFORMS) {
     for (const probe of probes) {
-      const label = `${probe.prog}${probe.args?.length ? " " + probe.args.join(" ") : ""}${
-        probe.pie ? " (static-pie)" : ""
-      }`;
+      const argv = probe.argv ?? [`/${probe.prog}`, ...(probe.args ?? [])];
+      const label = probe.name ??
+        `${argv.join(" ").replace(/^\//, "")}${probe.pie ? " (static-pie)" : ""}`;
       Deno.test({
         name: `${label} behaves the same in the sandbox (${platform}) as natively`,
         ignore: !IS_ROOT,
         async fn() {
-          const exe = await compileProg(probe.prog, { pie: probe.pie });
-          const want = await native(exe, probe);
+          let rootfs: string;
+          let made: string | null = null;
+          if (probe.rootfs) {
+            if (probe.prog || probe.files) throw new Error("a prepared rootfs takes no files");
+            rootfs = await probe.rootfs();
+          } else {
+            const files = { ...probe.files };
+            if (probe.prog) {
+              files[probe.prog] = await compileProg(probe.prog, { pie: probe.pie });
+            }
+            made = await Deno.makeTempDir({ prefix: "runsc-probe-root-" });
+            await populate(made, files);
+            rootfs = made;
+          }
           const bundle = await makeBundle({
-            args: [`/${probe.prog}`, ...(probe.args ?? [])],
-            files: { [probe.prog]: exe, ...probe.files },
+            args: argv,
             env: ["PATH=/usr/bin:/bin", ...(probe.env ?? [])],
+            config: { root: { path: rootfs, readonly: true } },
           });
           const root = await makeRoot();
           try {
+            // The sandbox first: its root is read-only, so only the native run can leave
+            // anything behind in the shared rootfs.
             const got = await root.runsc(
               ["run", "--bundle", bundle.dir, "probe"],
               { stdin: probe.stdin },
               [`--platform=${platform}`],
             );
-            assert.equal(got.stdout, want.stdout, `stdout differs; stderr: ${got.stderr}`);
-            assert.equal(got.code, want.status, `status differs; stderr: ${got.stderr}`);
+            const want = await native(rootfs, argv, probe);
+            const why = `sandbox stderr: ${got.stderr}\nnative stderr: ${want.stderr}`;
+            assert.equal(got.stdout, want.stdout, `stdout differs; ${why}`);
+            assert.equal(got.code, want.status, `status differs; ${why}`);
           } finally {
             await root.cleanup();
             await bundle.cleanup();
+            if (made) await Deno.remove(made, { recursive: true });
           }
         },
       });

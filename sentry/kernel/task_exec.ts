@@ -31,6 +31,7 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
       cwd: tg.cwd,
       uid: tg.euid,
       gid: tg.egid,
+      task: t,
     });
   } catch (e) {
     mm.release();

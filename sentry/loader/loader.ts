@@ -9,6 +9,9 @@ import { Errno } from "../../host/errno.ts";
 import { R, type Registers } from "../../platform/registers.ts";
 import { type ExecContext, isExecutable, type OpenExecutable, openExecutable } from "../fs/exec.ts";
 import type { Kernel } from "../kernel/kernel.ts";
+import type { Task } from "../kernel/task.ts";
+import { FsContext } from "../vfs/fs_context.ts";
+import { credsOf } from "../vfs/inode.ts";
 import type { MemoryManager } from "../mm/mm.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { elfSpan, loadElf, parseElf } from "./elf.ts";
@@ -24,6 +27,8 @@ export interface LoadRequest {
   cwd: string;
   uid: number;
   gid: number;
+  /** The task that execs: paths resolve from its root and working directory, as it. */
+  task?: Task;
 }
 
 export interface LoadResult {
@@ -64,8 +69,20 @@ export function initialRegisters(regs: Registers, entry: bigint, sp: bigint): vo
   regs.rsp = sp;
 }
 
-/** The root, and cwd (a path from the root) resolved, as who execs sees them. */
-function execContext(k: Kernel, cwd: string): ExecContext {
+/**
+ * The root, and cwd (a path from the root) resolved, as who execs sees them: the task's own
+ * filesystem context when there is a task, the tree's root for the container's first process.
+ */
+function execContext(k: Kernel, cwd: string, task?: Task): ExecContext {
+  if (task) {
+    const c = FsContext.of(task.tg);
+    return {
+      root: c.root,
+      cwd: cwd === "/" ? c.root : c.cwd,
+      creds: credsOf(task),
+      task,
+    };
+  }
   const root = k.vfs.root;
   const creds = { uid: 0, gid: 0, groups: [] };
   const dir = k.vfs.resolve({ t: undefined as never, root, start: root, creds }, cwd, {
@@ -75,8 +92,8 @@ function execContext(k: Kernel, cwd: string): ExecContext {
 }
 
 /** Opens path for execution: a regular file with an execute bit. */
-function openForExec(k: Kernel, path: string, cwd: string): OpenExecutable {
-  return openExecutable(k, execContext(k, cwd), path);
+function openForExec(k: Kernel, path: string, cwd: string, task?: Task): OpenExecutable {
+  return openExecutable(k, execContext(k, cwd, task), path);
 }
 
 /** Longest `#!` line Linux reads (BINPRM_BUF_SIZE). */
@@ -126,7 +143,7 @@ export function loadExecutable(
   let path = req.path;
   let argv = req.argv;
   for (let depth = 0;; depth++) {
-    const file = openForExec(k, path, req.cwd);
+    const file = openForExec(k, path, req.cwd, req.task);
     try {
       const read = (buf: Uint8Array<ArrayBuffer>, off: number) => file.readAt(buf, off);
       const head = new Uint8Array(BINPRM_BUF_SIZE);
@@ -143,7 +160,7 @@ export function loadExecutable(
       let entry = loaded.entry;
       let interpBase = 0n;
       if (elf.interp !== null) {
-        const ifile = openForExec(k, elf.interp, "/");
+        const ifile = openForExec(k, elf.interp, "/", req.task);
         try {
           const iread = (b: Uint8Array<ArrayBuffer>, off: number) => ifile.readAt(b, off);
           const ielf = parseElf(iread);
