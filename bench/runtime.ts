@@ -1,7 +1,7 @@
 /**
  * Whole-runtime benchmarks: each workload natively, under our runsc, and under gVisor's runsc
  * (ptrace platform, --network=none) when it is installed, measured side by side in one run, with
- * ratios to native taken pair by pair.
+ * ratios to native taken pair by pair. The workloads are in workloads.ts.
  *
  * Usage: deno task bench [--runs N] [--only NAME] [--platform ptrace]
  * Progress goes to stderr when it is a terminal; the table goes to stdout.
@@ -11,7 +11,8 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { compileProg, makeBundle, makeRoot, runsc } from "../tests/harness.ts";
+import { compileProg, makeBundle } from "../tests/harness.ts";
+import { type Metric, type Workload, WORKLOADS } from "./workloads.ts";
 
 const { values: opts } = parseArgs({
   args: Deno.args,
@@ -22,6 +23,8 @@ const { values: opts } = parseArgs({
   },
 });
 const RUNS = Math.max(1, Number(opts.runs));
+/** How long one run may take before it is killed and counted as failed. */
+const TIMEOUT_MS = 120_000;
 const GVISOR = ["/usr/bin/runsc", "/usr/local/bin/runsc"].find((p) => {
   try {
     return Deno.statSync(p).isFile;
@@ -34,68 +37,200 @@ function progress(msg: string): void {
   if (tty) Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${msg}`));
 }
 
-/** What a workload measures: wall time of the whole run, or a figure the program prints. */
-type Measure = { kind: "wall" } | { kind: "reported"; key: string; unit: string };
-
-interface Workload {
-  name: string;
-  prog: string;
-  args: string[];
-  measure: Measure;
-  /** Other tests/progs programs the workload runs, placed at /<name> in the rootfs. */
-  extra?: string[];
-}
-
-const perOp: Measure = { kind: "reported", key: "ns_per_op", unit: "ns/op" };
-
-const WORKLOADS: Workload[] = [
-  { name: "run static true (wall)", prog: "true", args: [], measure: { kind: "wall" } },
-  {
-    name: "getppid (in sandbox)",
-    prog: "getppid_loop",
-    args: ["20000"],
-    measure: perOp,
-  },
-  {
-    name: "fork+exec+wait true",
-    prog: "bench_fork_exec",
-    args: ["100"],
-    measure: perOp,
-    extra: ["true"],
-  },
-  { name: "thread create+join", prog: "bench_threads", args: ["300"], measure: perOp },
-  { name: "futex ping-pong", prog: "bench_futex", args: ["5000"], measure: perOp },
-  { name: "signal round trip", prog: "bench_signal", args: ["5000"], measure: perOp },
-  { name: "first touch per page", prog: "bench_touch", args: ["64"], measure: perOp },
-];
-
 type Runner = "native" | "runsc-ts" | "gvisor";
+const RUNNERS: Runner[] = ["native", "runsc-ts", "gvisor"];
 
-interface Sample {
-  ms: number;
-  stdout: string;
+/** One run's figures: a number per metric key, or why that metric has none. */
+type Sample = Map<string, number | { failed: string }>;
+
+function metricsOf(w: Workload): Metric[] {
+  return w.measure.kind === "wall" ? [{ key: "wall", unit: "ms" }] : w.measure.metrics;
 }
 
-async function timed(cmd: string, args: string[]): Promise<Sample> {
+/** The last non-empty line of a text. */
+function lastLine(text: string): string {
+  return text.trim().split("\n").filter((l) => l.trim()).at(-1)?.trim() ?? "";
+}
+
+/** A reason shortened for a table cell. */
+function short(why: string): string {
+  return why.length > 60 ? why.slice(0, 57) + "..." : why;
+}
+
+/** Runs a command to its end (or kills it after TIMEOUT_MS) and reads its figures. */
+async function sample(w: Workload, cmd: string, args: string[]): Promise<Sample> {
+  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, TIMEOUT_MS);
   const t0 = performance.now();
-  const r = await new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const r = await child.output().finally(() => clearTimeout(timer));
   const ms = performance.now() - t0;
-  if (!r.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(r.stderr)}`);
+  const stdout = new TextDecoder().decode(r.stdout);
+  const why = timedOut
+    ? `timed out after ${TIMEOUT_MS / 1000} s`
+    : lastLine(new TextDecoder().decode(r.stderr)) || `exit status ${r.code}`;
+  const s: Sample = new Map();
+  for (const m of metricsOf(w)) {
+    if (m.key === "wall") {
+      s.set(m.key, r.success ? ms : { failed: why });
+      continue;
+    }
+    const got = new RegExp(`^${m.key}=(.*)$`, "m").exec(stdout)?.[1].trim();
+    if (got !== undefined && /^[0-9.]+$/.test(got)) s.set(m.key, Number(got));
+    else s.set(m.key, { failed: got?.replace(/^failed: /, "") || why });
   }
-  return { ms, stdout: new TextDecoder().decode(r.stdout) };
+  return s;
 }
 
-function value(w: Workload, s: Sample): number {
-  if (w.measure.kind === "wall") return s.ms;
-  const m = new RegExp(`${w.measure.key}=([0-9.]+)`).exec(s.stdout);
-  if (!m) throw new Error(`${w.name}: no ${w.measure.key}= in output: ${s.stdout}`);
-  return Number(m[1]);
+/** Whether a sample has no figure at all (the run as a whole failed). */
+const dead = (s: Sample) => [...s.values()].every((v) => typeof v !== "number");
+
+/** The command line for one runner; `id` names the container. */
+function command(
+  w: Workload,
+  runner: Runner,
+  bundle: string,
+  rootfs: string,
+  state: string,
+  id: string,
+): [string, string[]] {
+  const prog = [`/${w.prog}`, ...w.args];
+  if (runner === "native") {
+    // In a chroot of the same rootfs, so that paths mean the same (a chroot adds well under a
+    // millisecond to start-up); tmpfs mounts of the spec are mounted in a private namespace.
+    const tmpfs = ((w.config?.mounts ?? []) as { destination: string; type: string }[])
+      .filter((m) => m.type === "tmpfs").map((m) => m.destination);
+    if (!tmpfs.length) return ["/usr/sbin/chroot", [rootfs, ...prog]];
+    const script = tmpfs.map((d) => `mkdir -p "$0${d}" && mount -t tmpfs tmpfs "$0${d}" && `)
+      .join("") + 'exec chroot "$0" "$@"';
+    return ["/usr/bin/unshare", [
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      script,
+      rootfs,
+      ...prog,
+    ]];
+  }
+  if (runner === "runsc-ts") {
+    return [Deno.execPath(), [
+      "run",
+      "-A",
+      "--quiet",
+      join(import.meta.dirname!, "..", "main.ts"),
+      "--root",
+      state,
+      `--platform=${opts.platform}`,
+      ...w.flags ?? [],
+      "run",
+      "--bundle",
+      bundle,
+      id,
+    ]];
+  }
+  return [GVISOR!, [
+    "--root",
+    state,
+    "--platform=ptrace",
+    "--network=none",
+    ...w.gvisorFlags ?? w.flags ?? [],
+    "run",
+    "--bundle",
+    bundle,
+    id,
+  ]];
+}
+
+/** Footnotes collected while running: why gVisor shows "-" for a workload. */
+const notes: string[] = [];
+
+/** What happened to one runner: its samples, or why it has none. */
+type Outcome = { samples: Sample[] } | { refused: number } | { failed: Sample };
+
+async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
+  const files: Record<string, string> = { [w.prog]: await compileProg(w.prog) };
+  for (const e of w.extra ?? []) files[e] = await compileProg(e);
+  const bundle = await makeBundle({ args: [`/${w.prog}`, ...w.args], files, config: w.config });
+  progress(`${w.name}: preparing the rootfs`);
+  await w.prepare?.(bundle.rootfs);
+  const state = {
+    "runsc-ts": await Deno.makeTempDir({ prefix: "runsc-root-" }),
+    gvisor: await Deno.makeTempDir({ prefix: "runsc-gvisor-root-" }),
+    native: "",
+  };
+  const runners = RUNNERS.filter((r) => r !== "gvisor" || GVISOR);
+  const out = new Map<Runner, Outcome>();
+  let n = 0;
+  const run = (r: Runner) =>
+    sample(w, ...command(w, r, bundle.dir, bundle.rootfs, state[r], `${r[0]}${n++}`));
+  try {
+    // Warm-up (compile caches, page cache); a runner that fails outright here is not run again.
+    for (const r of runners) {
+      progress(`${w.name}: warm-up ${r}`);
+      const s = await run(r);
+      if (!dead(s)) out.set(r, { samples: [] });
+      else if (r === "gvisor" && (w.gvisorFlags ?? w.flags)?.length) {
+        const flags = (w.gvisorFlags ?? w.flags)!.join(" ");
+        const why = (s.values().next().value as { failed: string }).failed;
+        notes.push(`gVisor's runsc refused ${flags}: ${why}`);
+        out.set(r, { refused: notes.length });
+      } else out.set(r, { failed: s });
+    }
+    // The runners interleaved run by run, so that drift in the machine's load affects each alike.
+    for (let i = 0; i < RUNS; i++) {
+      for (const r of runners) {
+        const o = out.get(r)!;
+        if (!("samples" in o)) continue;
+        progress(`${w.name}: run ${i + 1}/${RUNS} ${r}`);
+        const s = await run(r);
+        if (dead(s)) out.set(r, { failed: s });
+        else o.samples.push(s);
+      }
+    }
+  } finally {
+    await cleanup(state["runsc-ts"], state.gvisor);
+    await bundle.cleanup();
+  }
+  return out;
+}
+
+/** Deletes what runs left behind (after a failure or a timeout) and the state roots. */
+async function cleanup(ours: string, gvisor: string): Promise<void> {
+  const ids = (dir: string) => [...Deno.readDirSync(dir)].filter((e) => e.isDirectory);
+  for (const e of ids(ours)) {
+    await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        join(import.meta.dirname!, "..", "main.ts"),
+        "--root",
+        ours,
+        "delete",
+        "--force",
+        e.name,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  }
+  for (const e of GVISOR ? ids(gvisor) : []) {
+    await new Deno.Command(GVISOR!, {
+      args: ["--root", gvisor, "delete", "--force", e.name],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  }
+  await Deno.remove(ours, { recursive: true }).catch(() => {});
+  await Deno.remove(gvisor, { recursive: true }).catch(() => {});
 }
 
 function median(xs: number[]): number {
@@ -104,63 +239,27 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-async function bench(w: Workload): Promise<Map<Runner, number[]>> {
-  const exe = await compileProg(w.prog);
-  const files: Record<string, string> = { [w.prog]: exe };
-  for (const e of w.extra ?? []) files[e] = await compileProg(e);
-  const bundle = await makeBundle({ args: [`/${w.prog}`, ...w.args], files });
-  const root = await makeRoot();
-  const groot = await Deno.makeTempDir({ prefix: "runsc-gvisor-root-" });
-  const results = new Map<Runner, number[]>([["native", []], ["runsc-ts", []]]);
-  if (GVISOR) results.set("gvisor", []);
-  try {
-    // Warm-up (compile caches, page cache), then the runners interleaved run by run so that
-    // drift in the machine's load affects each alike.
-    await runsc(["--root", root.root, "run", "--bundle", bundle.dir, "warm"]);
-    for (let i = 0; i < RUNS; i++) {
-      progress(`${w.name}: run ${i + 1}/${RUNS}`);
-      // Natively in a chroot of the same rootfs, so that paths mean the same (a chroot adds
-      // well under a millisecond to the start-up measurement).
-      const native = await timed("/usr/sbin/chroot", [bundle.rootfs, `/${w.prog}`, ...w.args]);
-      results.get("native")!.push(value(w, native));
-      const ours = await timed(Deno.execPath(), [
-        "run",
-        "-A",
-        join(import.meta.dirname!, "..", "main.ts"),
-        "--root",
-        root.root,
-        `--platform=${opts.platform}`,
-        "run",
-        "--bundle",
-        bundle.dir,
-        `b${i}`,
-      ]);
-      results.get("runsc-ts")!.push(value(w, ours));
-      if (GVISOR) {
-        const g = await timed(GVISOR, [
-          "--root",
-          groot,
-          "--platform=ptrace",
-          "--network=none",
-          "run",
-          "--bundle",
-          bundle.dir,
-          `g${i}`,
-        ]);
-        results.get("gvisor")!.push(value(w, g));
-      }
-    }
-  } finally {
-    await root.cleanup();
-    await Deno.remove(groot, { recursive: true }).catch(() => {});
-    await bundle.cleanup();
-  }
-  return results;
+function fmt(v: number, unit: string): string {
+  return `${v < 10 ? v.toFixed(2) : v < 1000 ? v.toFixed(1) : v.toFixed(0)} ${unit}`;
 }
 
-function fmt(v: number | undefined, unit: string): string {
-  if (v === undefined) return "-";
-  return `${v < 10 ? v.toFixed(2) : v < 1000 ? v.toFixed(1) : v.toFixed(0)} ${unit}`;
+/** One metric of one runner: its values run by run, or the table cell that says why not. */
+function series(o: Outcome | undefined, key: string): number[] | string {
+  if (!o) return "-";
+  if ("refused" in o) return `- [${o.refused}]`;
+  const all = "failed" in o ? [o.failed] : o.samples;
+  const bad = all.map((s) => s.get(key)).find((v) => typeof v !== "number");
+  if (bad) return `failed: ${short((bad as { failed: string }).failed)}`;
+  return all.map((s) => s.get(key) as number);
+}
+
+/** The slowdown of `a` against `ref`, run by run (>1: slower), as a median. */
+function slowdown(m: Metric, a: number[] | string, ref: number[] | string): string {
+  if (typeof a === "string" || typeof ref === "string") return "-";
+  const n = Math.min(a.length, ref.length);
+  const r = a.slice(0, n).map((x, i) => m.higherIsBetter ? ref[i] / x : x / ref[i]);
+  const v = median(r);
+  return `${v < 10 ? v.toFixed(2) : v.toFixed(1)}x`;
 }
 
 const rows: string[][] = [[
@@ -168,36 +267,35 @@ const rows: string[][] = [[
   "native",
   "runsc-ts",
   "gVisor",
-  "ts/native",
+  "slowdown ts/native",
   "gVisor/native",
   "ts/gVisor",
 ]];
-for (const w of WORKLOADS) {
-  if (opts.only && !w.name.includes(opts.only)) continue;
+const selected = WORKLOADS.filter((w) => !opts.only || w.name.includes(opts.only));
+for (const w of selected) {
   const r = await bench(w);
-  const unit = w.measure.kind === "wall" ? "ms" : w.measure.unit;
-  const n = median(r.get("native")!);
-  const ts = median(r.get("runsc-ts")!);
-  const g = r.has("gvisor") ? median(r.get("gvisor")!) : undefined;
-  // Ratios pair by pair: run i of each runner against run i of native.
-  const pairRatio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]));
-  const tsN = pairRatio(r.get("runsc-ts")!, r.get("native")!);
-  const gN = g !== undefined ? pairRatio(r.get("gvisor")!, r.get("native")!) : undefined;
-  const tsG = g !== undefined ? pairRatio(r.get("runsc-ts")!, r.get("gvisor")!) : undefined;
-  rows.push([
-    w.name,
-    fmt(n, unit),
-    fmt(ts, unit),
-    fmt(g, unit),
-    `${tsN.toFixed(1)}x`,
-    gN !== undefined ? `${gN.toFixed(1)}x` : "-",
-    tsG !== undefined ? `${tsG.toFixed(2)}x` : "-",
-  ]);
+  for (const m of metricsOf(w)) {
+    const [n, ts, g] = RUNNERS.map((x) => series(r.get(x), m.key));
+    const cell = (s: number[] | string) => typeof s === "string" ? s : fmt(median(s), m.unit);
+    rows.push([
+      m.label ? `${w.name}: ${m.label}` : w.name,
+      cell(n),
+      cell(ts),
+      cell(g),
+      slowdown(m, ts, n),
+      slowdown(m, g, n),
+      slowdown(m, ts, g),
+    ]);
+  }
 }
 progress("");
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join("  "));
+for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
 console.log(
   `\n${RUNS} runs each, medians; platform ${opts.platform}` +
-    (GVISOR ? `; gVisor: ${GVISOR} --platform=ptrace --network=none` : "; gVisor not installed"),
+    (GVISOR ? `; gVisor: ${GVISOR} --platform=ptrace --network=none` : "; gVisor not installed") +
+    ".\nSlowdowns are medians of run-by-run ratios, >1 meaning slower: time over time, or for " +
+    "MB/s the\ninverse (reference MB/s over MB/s). Flags after a workload's name go to both " +
+    "runsc's.",
 );
+notes.forEach((n, i) => console.log(`[${i + 1}] ${n}`));

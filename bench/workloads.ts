@@ -1,0 +1,160 @@
+/**
+ * The workloads of the whole-runtime benchmark (bench/runtime.ts): which tests/progs program
+ * runs, with which arguments, in which bundle, under which runsc flags, and which figures it
+ * prints.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** One figure a program prints as `key=<number>` (or `key=failed: <reason>`); one table row. */
+export interface Metric {
+  key: string;
+  unit: string;
+  /** Appended to the workload's name in the table. */
+  label?: string;
+  /** Throughput (MB/s): ratios are taken the other way round, so that >1 still means slower. */
+  higherIsBetter?: boolean;
+}
+
+/** What a workload measures: wall time of the whole run, or figures the program prints. */
+export type Measure = { kind: "wall" } | { kind: "reported"; metrics: Metric[] };
+
+export interface Workload {
+  name: string;
+  prog: string;
+  args: string[];
+  measure: Measure;
+  /** Other tests/progs programs the workload runs, placed at /<name> in the rootfs. */
+  extra?: string[];
+  /** Global flags given to both our runsc and gVisor's (before `run`). */
+  flags?: string[];
+  /** Global flags for gVisor's runsc instead of `flags`, where they differ. */
+  gvisorFlags?: string[];
+  /** Top-level config.json changes (makeBundle's `config`): mounts, a writable root. */
+  config?: Record<string, unknown>;
+  /** Fills the rootfs before any run (the files a program reads), outside all timings. */
+  prepare?: (rootfs: string) => Promise<void>;
+}
+
+const perOp: Measure = { kind: "reported", metrics: [{ key: "ns_per_op", unit: "ns/op" }] };
+
+/** Writes `n` files of `size` bytes named `<prefix>0000`... into rootfs/dir. */
+function manyFiles(dir: string, n: number, size: number, prefix: string, digits: number) {
+  return async (rootfs: string) => {
+    const d = join(rootfs, dir);
+    await Deno.mkdir(d, { recursive: true });
+    const data = new Uint8Array(size).fill(0x66);
+    for (let i = 0; i < n; i++) {
+      await Deno.writeFile(join(d, prefix + String(i).padStart(digits, "0")), data);
+    }
+  };
+}
+
+/** Writes one file of `mib` MiB at rootfs/path. */
+function bigFile(path: string, mib: number) {
+  return async (rootfs: string) => {
+    const f = await Deno.open(join(rootfs, path), { write: true, create: true, truncate: true });
+    const chunk = new Uint8Array(1 << 20).fill(0x72);
+    for (let i = 0; i < mib; i++) await f.write(chunk);
+    f.close();
+  };
+}
+
+const writableRoot = { root: { path: "rootfs", readonly: false } };
+const tmpfsTmp = { mounts: [{ destination: "/tmp", type: "tmpfs", source: "tmpfs" }] };
+
+const RW_MIB = 64;
+const rw: Measure = {
+  kind: "reported",
+  metrics: [
+    { key: "write_mb_s", unit: "MB/s", label: "write", higherIsBetter: true },
+    { key: "read_mb_s", unit: "MB/s", label: "read", higherIsBetter: true },
+  ],
+};
+
+/** Write then read 64 MiB on the gofer-backed root under one --overlay2 mode. */
+function rootRw(overlay: string): Workload {
+  return {
+    name: `fs root, overlay2=${overlay}, 64 MiB`,
+    prog: "bench_fs_rw",
+    // Writes /rw; reads /data, a file of the bundle, so that reads come from the host file.
+    args: ["/rw", "/data", String(RW_MIB)],
+    measure: rw,
+    flags: [`--overlay2=${overlay}`],
+    config: writableRoot,
+    prepare: bigFile("data", RW_MIB),
+  };
+}
+
+/** stat, open-read-close and create-write-unlink over 1000 files of the root, under `flags`. */
+function files(label: string, flags: string[]): Workload {
+  return {
+    name: `files x1000, ${label}`,
+    prog: "bench_fs_files",
+    args: ["/files", "1000", "3"],
+    measure: {
+      kind: "reported",
+      metrics: [
+        { key: "stat_ns", unit: "ns/op", label: "stat" },
+        { key: "orc_ns", unit: "ns/op", label: "open-read-close" },
+        { key: "cwu_ns", unit: "ns/op", label: "create-write-unlink" },
+      ],
+    },
+    flags,
+    config: writableRoot,
+    prepare: manyFiles("files", 1000, 256, "f", 4),
+  };
+}
+
+export const WORKLOADS: Workload[] = [
+  { name: "run static true (wall)", prog: "true", args: [], measure: { kind: "wall" } },
+  { name: "getppid (in sandbox)", prog: "getppid_loop", args: ["20000"], measure: perOp },
+  {
+    name: "fork+exec+wait true",
+    prog: "bench_fork_exec",
+    args: ["100"],
+    measure: perOp,
+    extra: ["true"],
+  },
+  { name: "thread create+join", prog: "bench_threads", args: ["300"], measure: perOp },
+  { name: "futex ping-pong", prog: "bench_futex", args: ["5000"], measure: perOp },
+  { name: "signal round trip", prog: "bench_signal", args: ["5000"], measure: perOp },
+  { name: "first touch per page", prog: "bench_touch", args: ["64"], measure: perOp },
+  // Files and I/O (issue 5).
+  {
+    name: "fs /tmp (tmpfs), 64 MiB",
+    prog: "bench_fs_rw",
+    args: ["/tmp/rw", "/tmp/rw", String(RW_MIB)],
+    measure: rw,
+    config: tmpfsTmp,
+  },
+  rootRw("root:self"),
+  rootRw("none"),
+  {
+    name: "getdents64, 10,000 entries",
+    prog: "bench_fs_getdents",
+    args: ["/d", "10000", "10"],
+    measure: {
+      kind: "reported",
+      metrics: [
+        { key: "first_us", unit: "us", label: "first listing" },
+        { key: "us_per_listing", unit: "us", label: "next listings" },
+      ],
+    },
+    prepare: manyFiles("d", 10000, 0, "e", 5),
+  },
+  {
+    name: "pipe between 2 processes, 64 MiB",
+    prog: "bench_fs_pipe",
+    args: [String(RW_MIB)],
+    measure: { kind: "reported", metrics: [{ key: "mb_s", unit: "MB/s", higherIsBetter: true }] },
+  },
+  { name: "epoll wait/wake round trip", prog: "bench_fs_epoll", args: ["2000"], measure: perOp },
+  // The gofer-backed root under each overlay and file-access mode (issue 6).
+  files("overlay2=none", ["--overlay2=none"]),
+  files("overlay2=root:memory", ["--overlay2=root:memory"]),
+  files("overlay2=root:self", ["--overlay2=root:self"]),
+  files("file-access=shared", ["--file-access=shared"]),
+];
