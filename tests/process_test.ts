@@ -22,4 +22,5 @@ probeTests([
   { prog: "itimer" },
   { prog: "sigchld" },
   { prog: "process_misc" },
+  { prog: "futex_robust" },
 ]);

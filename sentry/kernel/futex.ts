@@ -19,6 +19,48 @@ interface Waiter {
   wake: () => void;
 }
 
+const FUTEX_WAITERS = 0x80000000;
+const FUTEX_OWNER_DIED = 0x40000000;
+const FUTEX_TID_MASK = 0x3fffffff;
+/** Entries of a robust list walked at most (ROBUST_LIST_LIMIT), so a loop cannot hang us. */
+const ROBUST_LIST_LIMIT = 2048;
+
+/**
+ * Releases the robust futexes a dying thread holds (the list set_robust_list registered):
+ * each word whose owner is `tid` gets FUTEX_OWNER_DIED, and one waiter is woken, so that
+ * the next locker learns the owner died instead of waiting for ever.
+ */
+export function exitRobustList(
+  futexes: FutexManager,
+  mm: MemoryManager,
+  head: bigint,
+  tid: number,
+): void {
+  if (head === 0n) return;
+  const release = (entry: bigint, offset: bigint) => {
+    const addr = entry + offset;
+    const b = mm.copyIn(addr, 4);
+    const word = new DataView(b.buffer).getUint32(0, true);
+    if ((word & FUTEX_TID_MASK) !== tid) return;
+    mm.writeU32(addr, ((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0);
+    if (word & FUTEX_WAITERS) futexes.wake(mm, addr, 1, 0xffffffff);
+  };
+  try {
+    const offset = BigInt.asIntN(64, mm.readU64(head + 8n));
+    const pending = mm.readU64(head + 16n);
+    let entry = mm.readU64(head);
+    for (let n = 0; entry !== head && entry !== 0n && n < ROBUST_LIST_LIMIT; n++) {
+      const next = mm.readU64(entry);
+      // The entry being taken or released right now is handled last (list_op_pending).
+      if (entry !== pending) release(entry, offset);
+      entry = next;
+    }
+    if (pending !== 0n) release(pending, offset);
+  } catch {
+    // A corrupt list or unmapped memory: stop, as Linux does.
+  }
+}
+
 export class FutexManager {
   #queues = new Map<bigint, Waiter[]>();
 

@@ -31,6 +31,7 @@ import {
   UNBLOCKABLE,
 } from "./signal.ts";
 import { setupSignalFrame } from "./signal_frame.ts";
+import { exitRobustList } from "./futex.ts";
 import { defaultAction, SIG, signalName } from "./signals.ts";
 
 /** Linux wait status encodings. */
@@ -540,6 +541,7 @@ export class Task {
 
   #exitCleanup(): void {
     const tg = this.tg;
+    if (this.mm.users > 0) exitRobustList(this.kernel.futexes, this.mm, this.robustList, this.tid);
     // CLONE_CHILD_CLEARTID: tell a joiner that this thread is gone.
     if (this.clearChildTid !== 0n && this.mm.users > 0) {
       try {

@@ -9,6 +9,7 @@ import { MemoryManager } from "../mm/mm.ts";
 import { RLIMIT } from "../syscalls/sys_rlimit.ts";
 import { SS_DISABLE } from "./signal.ts";
 import type { Task } from "./task.ts";
+import { exitRobustList } from "./futex.ts";
 
 /**
  * Loads `path` into a new address space and switches the task to it. On failure the task is
@@ -44,6 +45,8 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
       o.wake();
     }
   }
+  exitRobustList(k.futexes, t.mm, t.robustList, t.tid);
+  t.robustList = 0n;
   if (t.clearChildTid !== 0n) {
     try {
       t.mm.writeU32(t.clearChildTid, 0);
