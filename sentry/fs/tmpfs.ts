@@ -103,6 +103,17 @@ export class TmpfsDir extends Inode {
     return this.children.get(name) ?? null;
   }
 
+  /** Linux's tmpfs counts a made-up 20 bytes per entry, and 40 for . and .. */
+  override size(): bigint {
+    return BigInt(40 + 20 * this.children.size);
+  }
+
+  override stat() {
+    const a = super.stat();
+    a.blocks = 0n;
+    return a;
+  }
+
   override entries(): DirEntry[] {
     return [...this.children].map(([name, i]) => ({ name, ino: i.ino, type: direntType(i.mode) }));
   }
@@ -361,6 +372,12 @@ export class TmpfsSymlink extends Inode {
   override readlink(_t: Task): string {
     this.atimeNs = nowNs();
     return this.target;
+  }
+  override stat() {
+    const a = super.stat();
+    // Short targets live in the inode, as on Linux; longer ones take a page.
+    a.blocks = a.size < 128n ? 0n : 8n;
+    return a;
   }
   open(): FileDescription {
     throw new SysError(Errno.ELOOP);

@@ -7,6 +7,7 @@
 import { LisafsClient } from "../../gofer/lisafs/client.ts";
 import { HostError } from "../../host/libc.ts";
 import { PtracePlatform } from "../../platform/ptrace/ptrace.ts";
+import { KvmPlatform } from "../../platform/kvm/kvm.ts";
 import type { Platform } from "../../platform/platform.ts";
 import { buildMountTree } from "../fs/mount_tree.ts";
 import { HostFile } from "../fs/host.ts";
@@ -35,7 +36,14 @@ function newPlatform(name: string, mf: MemoryFile): Platform {
     case "ptrace":
       return new PtracePlatform(mf);
     case "kvm":
-      throw new SandboxError("platform kvm is not available yet; use --platform=ptrace");
+      try {
+        return new KvmPlatform(mf);
+      } catch (e) {
+        throw new SandboxError(
+          `platform kvm is unusable here (${e instanceof Error ? e.message : e}); ` +
+            "use --platform=ptrace",
+        );
+      }
     default:
       throw new SandboxError(`unknown platform ${JSON.stringify(name)}`);
   }

@@ -1,0 +1,213 @@
+/**
+ * Platform conformance: the same expectations, run against every platform (ptrace and kvm).
+ * A platform that cannot run here (not root, /dev/kvm missing or unusable) is skipped with
+ * the reason.
+ */
+
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { MemoryFile } from "../sentry/mm/memory_file.ts";
+import { KvmPlatform } from "./kvm/kvm.ts";
+import { type AddressSpace, type Platform, PROT_EXEC, PROT_READ, PROT_WRITE } from "./platform.ts";
+import { PtracePlatform } from "./ptrace/ptrace.ts";
+import { R, Registers } from "./registers.ts";
+
+const CODE = 0x400000n;
+const DATA = 0x500000n;
+const SIGILL = 4, SIGTRAP = 5, SIGFPE = 8, SIGSEGV = 11;
+
+/** Why a platform cannot be tested here, or null. */
+function unavailable(name: string): string | null {
+  if (Deno.uid() !== 0) return "needs root";
+  if (name !== "kvm") return null;
+  try {
+    new KvmPlatform(new MemoryFile(1n << 20n)).release();
+    return null;
+  } catch (e) {
+    return `KVM is unusable here: ${e instanceof Error ? e.message : e}`;
+  }
+}
+
+const PLATFORMS: Record<string, (mf: MemoryFile) => Platform> = {
+  ptrace: (mf) => new PtracePlatform(mf),
+  kvm: (mf) => new KvmPlatform(mf),
+};
+
+interface Setup {
+  mf: MemoryFile;
+  p: Platform;
+  as: AddressSpace;
+  regs: Registers;
+  data: bigint;
+}
+
+function setup(name: string, code: number[]): Setup {
+  const mf = new MemoryFile(1n << 30n);
+  const p = PLATFORMS[name](mf);
+  const as = p.newAddressSpace();
+  const off = mf.allocate(4096n);
+  mf.write(off, new Uint8Array(code));
+  as.mapFile(CODE, 4096n, off, PROT_READ | PROT_EXEC);
+  const data = mf.allocate(4096n);
+  as.mapFile(DATA, 4096n, data, PROT_READ | PROT_WRITE);
+  const regs = new Registers();
+  regs.r[R.cs] = 0x33n;
+  regs.r[R.ss] = 0x2bn;
+  regs.r[R.eflags] = 0x202n;
+  regs.rip = CODE;
+  regs.rsp = DATA + 4096n;
+  return { mf, p, as, regs, data };
+}
+
+// mov eax, imm32 ; syscall
+const sys = (nr: number) => [0xb8, nr & 0xff, (nr >> 8) & 0xff, 0, 0, 0x0f, 0x05];
+
+for (const name of Object.keys(PLATFORMS)) {
+  const why = unavailable(name);
+  if (why) console.warn(`skipping ${name} conformance tests: ${why}`);
+  const test = (desc: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `${name}: ${desc}`, ignore: why !== null, fn });
+
+  test("general registers survive a round trip through the Sentry", async () => {
+    const { p, as, regs } = setup(name, [...sys(39), ...sys(39)]);
+    const ctx = p.newContext();
+    try {
+      const gprs = [R.rbx, R.rdx, R.rsi, R.rdi, R.rbp, R.r8, R.r9, R.r10, R.r12, R.r13, R.r14];
+      gprs.forEach((g, i) => (regs.r[g] = 0x1111_0000_0000_0000n + BigInt(i)));
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.sysno, 39);
+      assertEquals(regs.rip, CODE + 7n);
+      assertEquals(regs.rsp, DATA + 4096n);
+      gprs.forEach((g, i) => assertEquals(regs.r[g], 0x1111_0000_0000_0000n + BigInt(i)));
+      // What the Sentry changes is what the application sees next.
+      gprs.forEach((g, i) => (regs.r[g] = 0x2222_0000_0000_0000n + BigInt(i)));
+      regs.r[R.r15] = 0x1234n;
+      regs.setReturn(77n);
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.rip, CODE + 14n);
+      gprs.forEach((g, i) => assertEquals(regs.r[g], 0x2222_0000_0000_0000n + BigInt(i)));
+      assertEquals(regs.r[R.r15], 0x1234n);
+      // syscall itself leaves the return address in rcx and rflags in r11.
+      assertEquals(regs.r[R.rcx], CODE + 14n);
+    } finally {
+      p.release();
+    }
+  });
+
+  test("the syscall return value and a written register reach the application", async () => {
+    // mov eax,110 ; syscall ; mov edi,eax ; mov eax,60 ; syscall
+    const { p, as, regs } = setup(name, [...sys(110), 0x89, 0xc7, ...sys(60)]);
+    const ctx = p.newContext();
+    try {
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.sysno, 110);
+      regs.setReturn(4242n);
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.sysno, 60);
+      assertEquals(regs.arg(0), 4242n);
+    } finally {
+      p.release();
+    }
+  });
+
+  const faults: [string, number[], (r: { kind: string; signo?: number; addr?: bigint }) => void][] =
+    [
+      ["a page fault is reported with its address", [
+        0x48,
+        0x8b,
+        0x04,
+        0x25,
+        0x78,
+        0x56,
+        0x34,
+        0x12,
+      ], (r) => {
+        assertEquals([r.kind, r.signo, r.addr], ["fault", SIGSEGV, 0x12345678n]);
+      }],
+      ["a general protection fault (hlt at CPL3) is SIGSEGV", [0xf4], (r) => {
+        assertEquals([r.kind, r.signo], ["fault", SIGSEGV]);
+      }],
+      ["an invalid opcode (ud2) is SIGILL", [0x0f, 0x0b], (r) => {
+        assertEquals([r.kind, r.signo], ["signal", SIGILL]);
+      }],
+      ["a divide error is SIGFPE", [0x31, 0xc9, 0xf7, 0xf1], (r) => {
+        assertEquals([r.kind, r.signo], ["signal", SIGFPE]);
+      }],
+      ["int3 is SIGTRAP", [0xcc], (r) => {
+        assertEquals([r.kind, r.signo], ["signal", SIGTRAP]);
+      }],
+    ];
+  for (const [desc, code, check] of faults) {
+    test(desc, async () => {
+      const { p, as, regs } = setup(name, code);
+      try {
+        check(await p.newContext().switch(as, regs));
+      } finally {
+        p.release();
+      }
+    });
+  }
+
+  test("mapFile and unmap are honoured", async () => {
+    // mov rax, [DATA] ; mov edi, eax ; mov eax, 39 ; syscall ; jmp back to the start
+    const code = [0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, 0x89, 0xc7, ...sys(39)];
+    code.push(0xeb, (256 - (code.length + 2)) & 0xff);
+    const { mf, p, as, regs, data } = setup(name, code);
+    const ctx = p.newContext();
+    try {
+      mf.write(data, new Uint8Array([0x11, 0, 0, 0]));
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.arg(0), 0x11n);
+      // Another page at the same address.
+      const other = mf.allocate(4096n);
+      mf.write(other, new Uint8Array([0x22, 0, 0, 0]));
+      as.mapFile(DATA, 4096n, other, PROT_READ);
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.arg(0), 0x22n);
+      as.unmap(DATA, 4096n);
+      const r = await ctx.switch(as, regs);
+      assertEquals([r.kind, r.kind === "fault" ? r.addr : 0n], ["fault", DATA]);
+    } finally {
+      p.release();
+    }
+  });
+
+  test("memory written by the application is seen in the memory file", async () => {
+    // mov dword [DATA+16], 0xdeadbeef ; mov eax, 39 ; syscall
+    const { mf, p, as, regs, data } = setup(name, [
+      0xc7,
+      0x04,
+      0x25,
+      0x10,
+      0x00,
+      0x50,
+      0x00,
+      0xef,
+      0xbe,
+      0xad,
+      0xde,
+      ...sys(39),
+    ]);
+    try {
+      assertEquals((await p.newContext().switch(as, regs)).kind, "syscall");
+      const b = new Uint8Array(4);
+      mf.read(data + 16n, b);
+      assertEquals(new DataView(b.buffer).getUint32(0, true), 0xdeadbeef);
+    } finally {
+      p.release();
+    }
+  });
+
+  test("interrupt stops a spinning task", async () => {
+    const { p, as, regs } = setup(name, [0xeb, 0xfe]); // jmp .
+    const ctx = p.newContext();
+    try {
+      const timer = setTimeout(() => ctx.interrupt(), 50);
+      const r = await ctx.switch(as, regs);
+      clearTimeout(timer);
+      assertEquals(r.kind, "interrupted");
+      assertEquals(regs.rip, CODE);
+    } finally {
+      p.release();
+    }
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * An application address space on the KVM platform: one page-table tree whose user half maps
+ * memory-file pages, and whose kernel half is the machine's, shared by every tree.
+ *
+ * @module
+ */
+
+import type { AddressSpace } from "../platform.ts";
+import type { Machine } from "./machine.ts";
+import { PageTables } from "./page_tables.ts";
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
+import type { Vcpu } from "./machine.ts";
+import { KERNEL_BASE, MMIO_PHYS, PAGE } from "./ring0.ts";
+
+/** Implements AddressSpace for KVM: mapFile and unmap only write page-table entries. */
+export class KvmAddressSpace implements AddressSpace {
+  readonly tables: PageTables;
+  #released = false;
+
+  constructor(readonly machine: Machine) {
+    this.tables = new PageTables(machine.mem);
+    this.tables.share(Number(KERNEL_BASE & 0xffff_ffff_ffffn), machine.kernelPdpt);
+  }
+
+  /** vCPUs whose user pages this address space maps. */
+  #vcpus = new Set<number>();
+
+  /** Maps v's trampoline, save page and MMIO page, once. */
+  mapUserPages(v: Vcpu): void {
+    if (this.#vcpus.has(v.id)) return;
+    this.#vcpus.add(v.id);
+    const base = Number(v.userPages);
+    this.tables.map(base, PAGE, this.machine.trampolinePage, PROT_READ | PROT_EXEC);
+    this.tables.map(base + PAGE, PAGE, v.userSavePage, PROT_READ | PROT_WRITE);
+    this.tables.map(base + 2 * PAGE, PAGE, Number(MMIO_PHYS), PROT_READ | PROT_WRITE);
+  }
+
+  /** Implements AddressSpace.mapFile: guest physical addresses are memory-file offsets. */
+  mapFile(addr: bigint, length: bigint, fileOffset: bigint, prot: number): void {
+    this.tables.map(Number(addr), Number(length), Number(fileOffset), prot);
+  }
+
+  /** Implements AddressSpace.unmap. */
+  unmap(addr: bigint, length: bigint): void {
+    this.tables.unmap(Number(addr), Number(length));
+  }
+
+  /** Implements AddressSpace.release: the tree's pages go back to the memory file. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.machine.forgetTables(this.tables);
+    this.tables.release();
+  }
+}

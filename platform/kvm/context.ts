@@ -1,0 +1,392 @@
+/**
+ * A task's execution context on the KVM platform: a vCPU of its own, run by the JavaScript
+ * thread.
+ *
+ * Why KVM_RUN is a synchronous FFI call on the JavaScript thread: a round trip for a system
+ * call is one KVM_RUN here (the registers move through the save area in memory, ring0.ts),
+ * which costs about 3 µs. A nonblocking FFI call would add a hop to a runtime thread and a
+ * wake-up of the event loop on every exit, several times that cost, and is what the
+ * benchmark in bench/ measured against (see platform/kvm/README.md). The price of running
+ * synchronously is that the thread is inside the guest while application code runs; a host
+ * timer (machine.ts) sends KICK_SIGNAL to this thread every 10 ms, which KVM_RUN alone
+ * accepts (the signal is blocked otherwise, and KVM_SET_SIGNAL_MASK unblocks it inside the
+ * guest), so KVM_RUN returns EINTR and the event loop gets a turn: control requests, timers
+ * and Context.interrupt are then seen within a tick.
+ *
+ * The vCPU keeps the task's FPU, SSE and AVX state between switches, since no other task runs
+ * on it; fpState/setFpState move it through KVM_GET/SET_XSAVE.
+ *
+ * @module
+ */
+
+import { EXIT, KREG, kvmRun, RUN, takePendingSignal } from "../../host/kvm.ts";
+import type { AddressSpace, Context, SwitchResult } from "../platform.ts";
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
+import { R, type Registers } from "../registers.ts";
+import type { KvmAddressSpace } from "./address_space.ts";
+import { KICK_SIGNAL, type Machine, type Vcpu } from "./machine.ts";
+import { EXIT_PORT, KERNEL_BASE, MMIO_PHYS, SAVE, SEL } from "./ring0.ts";
+
+const EINTR = 4;
+const ENOSYS = 38n;
+const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11;
+const SI_KERNEL = 0x80;
+const FPE_INTDIV = 1, FPE_FLTINV = 7, ILL_ILLOPN = 2, TRAP_TRACE = 2, BUS_ADRALN = 1;
+const SEGV_MAPERR = 1, SEGV_ACCERR = 2;
+/** rflags bits the application may set (arithmetic flags, TF, DF, RF, AC, ID). */
+const USER_FLAGS = 0x0025_0dd5n;
+/** IF and the always-one bit. */
+const FLAGS_FIXED = 0x202n;
+const FPSTATE_SIZE = 512;
+
+const INTERRUPTED: SwitchResult = { kind: "interrupted" };
+const SYSCALL: SwitchResult = { kind: "syscall" };
+
+// Exception frame words, as indices into Vcpu.frame (the 8 words below the stack top).
+const F_ERROR = 2, F_RIP = 3, F_CS = 4, F_RFLAGS = 5, F_RSP = 6;
+
+/** Lets the event loop run (timers, I/O, other tasks) before the guest goes on. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Implements Context for KVM. */
+export class KvmContext implements Context {
+  #vcpu: Vcpu | null = null;
+  #interrupted = false;
+  #pendingFp: Uint8Array<ArrayBuffer> | null = null;
+  #sigScratch = new Uint8Array(24);
+  /** Time spent inside KVM_RUN, in ms: the application's CPU time as far as we can tell. */
+  #runMs = 0;
+
+  constructor(readonly machine: Machine) {}
+
+  #acquire(): Vcpu {
+    return (this.#vcpu ??= this.machine.acquire());
+  }
+
+  /** Implements Context.switch. */
+  async switch(as: AddressSpace, regs: Registers): Promise<SwitchResult> {
+    if (this.#interrupted) {
+      this.#interrupted = false;
+      return INTERRUPTED;
+    }
+    const space = as as KvmAddressSpace;
+    const v = this.#acquire();
+    if (this.#pendingFp) this.#applyFp(v);
+    this.#load(v, space, regs);
+    for (;;) {
+      const t0 = performance.now();
+      const r = kvmRun(v.fd);
+      this.#runMs += performance.now() - t0;
+      if (r === 0) {
+        const result = this.#exit(v, regs);
+        if (result) return result;
+        continue;
+      }
+      if (r !== -EINTR) return { kind: "lost", reason: `KVM_RUN failed: errno ${-r}` };
+      // A kick (or another signal for this thread): give the event loop its turn.
+      takePendingSignal(KICK_SIGNAL, this.#sigScratch);
+      await yieldToEventLoop();
+      const stale = space.tables.generation !== v.generation;
+      if (!this.#interrupted && !stale) continue;
+      const where = this.#stop(v, regs);
+      if (where === "saving") continue; // it reaches its exit promptly; report that exit
+      if (this.#interrupted) {
+        this.#interrupted = false;
+        return INTERRUPTED;
+      }
+      // The address space changed while the guest ran: enter again, which loads the
+      // page-table root again and so flushes the TLB.
+      this.#load(v, space, regs);
+    }
+  }
+
+  /** Puts regs and the address space into the vCPU for the next KVM_RUN. */
+  #load(v: Vcpu, space: KvmAddressSpace, regs: Registers): void {
+    const t = space.tables;
+    if (t.zappedGeneration !== t.generation) {
+      this.machine.zapShadowTables();
+      t.zappedGeneration = t.generation;
+    }
+    const newRoot = v.tables !== t || v.generation !== t.generation;
+    const oldGone = v.tables === null;
+    if (v.tables !== t) space.mapUserPages(v);
+    v.tables = t;
+    v.generation = t.generation;
+    const r = regs.r;
+    const flags = (r[R.eflags] & USER_FLAGS) | FLAGS_FIXED;
+    if (v.mode !== "kernel") {
+      if (v.mode === "trampoline") {
+        // The vCPU waits in the trampoline, which loads everything from its save page.
+        const u = v.userSave;
+        u.set(r);
+        u[R.eflags] = flags;
+      } else {
+        // The vCPU was stopped in application code: set its registers directly.
+        this.#toKregs(v, regs, flags);
+        v.setRegs();
+      }
+      if (v.fsBase !== r[R.fs_base] || v.gsBase !== r[R.gs_base]) {
+        v.setBases(r[R.fs_base], r[R.gs_base]);
+        v.fsBase = r[R.fs_base];
+        v.gsBase = r[R.gs_base];
+      }
+      if (newRoot) v.setCr3(t.root);
+      return;
+    }
+    // The vCPU waits at CPL0 in the exception path: the restore path takes everything from
+    // the save area.
+    const s = v.save;
+    s.set(r);
+    s[R.cs] = BigInt(SEL.userCs);
+    s[R.ss] = BigInt(SEL.userDs);
+    s[R.eflags] = flags;
+    if (v.fsBase !== s[R.fs_base] || v.gsBase !== s[R.gs_base]) {
+      s[SAVE.loadBases] = 1n;
+      v.fsBase = s[R.fs_base];
+      v.gsBase = s[R.gs_base];
+    } else {
+      s[SAVE.loadBases] = 0n;
+    }
+    s[SAVE.cr3] = 0n;
+    if (newRoot) {
+      // The restore path runs on the current root before it loads the new one, so a root
+      // whose pages are already freed must be replaced from outside first.
+      if (oldGone) v.setCr3(t.root);
+      else s[SAVE.cr3] = BigInt(t.root);
+    }
+    if (v.entry === "restore") {
+      v.setRestartRegs();
+      v.entry = "resume";
+    }
+  }
+
+  #toKregs(v: Vcpu, regs: Registers, flags: bigint): void {
+    const k = v.kregs;
+    const r = regs.r;
+    k[KREG.rax] = r[R.rax];
+    k[KREG.rbx] = r[R.rbx];
+    k[KREG.rcx] = r[R.rcx];
+    k[KREG.rdx] = r[R.rdx];
+    k[KREG.rsi] = r[R.rsi];
+    k[KREG.rdi] = r[R.rdi];
+    k[KREG.rsp] = r[R.rsp];
+    k[KREG.rbp] = r[R.rbp];
+    k[KREG.r8] = r[R.r8];
+    k[KREG.r9] = r[R.r9];
+    k[KREG.r10] = r[R.r10];
+    k[KREG.r11] = r[R.r11];
+    k[KREG.r12] = r[R.r12];
+    k[KREG.r13] = r[R.r13];
+    k[KREG.r14] = r[R.r14];
+    k[KREG.r15] = r[R.r15];
+    k[KREG.rip] = r[R.rip];
+    k[KREG.rflags] = flags;
+  }
+
+  /**
+   * Stops treating the guest as running after a kick, and says where it was: in application
+   * code (its registers are copied to regs), on a path that saves registers (let it reach its
+   * exit), or on a path that restores them (regs still hold what it was restoring).
+   */
+  #stop(v: Vcpu, regs: Registers): "user" | "saving" | "restore" {
+    const k = v.getRegs();
+    const rip = k[KREG.rip];
+    if (rip >= KERNEL_BASE) {
+      const off = Number(rip - v.region);
+      if (this.machine.code.saveRanges.some(([a, b]) => off >= a && off < b)) return "saving";
+      v.mode = "kernel";
+      v.entry = "restore";
+      return "restore";
+    }
+    const tramp = this.machine.trampoline;
+    if (rip >= v.userPages && rip < v.userPages + BigInt(tramp.end)) {
+      if (rip < v.userPages + BigInt(tramp.exited)) return "saving";
+      // Restoring what regs hold: the next entry sets them directly instead.
+      v.mode = "user";
+      return "restore";
+    }
+    v.mode = "user";
+    this.#fromKregs(k, regs);
+    regs.r[R.rip] = rip;
+    regs.r[R.eflags] = k[KREG.rflags];
+    return "user";
+  }
+
+  #fromKregs(k: BigUint64Array, regs: Registers): void {
+    const r = regs.r;
+    r[R.rax] = k[KREG.rax];
+    r[R.rbx] = k[KREG.rbx];
+    r[R.rcx] = k[KREG.rcx];
+    r[R.rdx] = k[KREG.rdx];
+    r[R.rsi] = k[KREG.rsi];
+    r[R.rdi] = k[KREG.rdi];
+    r[R.rsp] = k[KREG.rsp];
+    r[R.rbp] = k[KREG.rbp];
+    r[R.r8] = k[KREG.r8];
+    r[R.r9] = k[KREG.r9];
+    r[R.r10] = k[KREG.r10];
+    r[R.r11] = k[KREG.r11];
+    r[R.r12] = k[KREG.r12];
+    r[R.r13] = k[KREG.r13];
+    r[R.r14] = k[KREG.r14];
+    r[R.r15] = k[KREG.r15];
+    r[R.cs] = BigInt(SEL.userCs);
+    r[R.ss] = BigInt(SEL.userDs);
+  }
+
+  /** Turns a completed KVM_RUN into a SwitchResult, or null to run on. */
+  #exit(v: Vcpu, regs: Registers): SwitchResult | null {
+    const reason = v.run.getUint32(RUN.exitReason, true);
+    const r = regs.r;
+    if (reason === EXIT.MMIO && v.run.getBigUint64(RUN.union, true) === MMIO_PHYS) {
+      // The trampoline: `syscall` put the return address in rcx and rflags in r11, as on
+      // Linux, and the trampoline saved every register. The number goes to orig_rax and rax
+      // reads -ENOSYS, as at a PTRACE_SYSEMU stop.
+      v.mode = "trampoline";
+      const u = v.userSave;
+      const fs = r[R.fs_base], gs = r[R.gs_base];
+      r.set(u);
+      r[R.fs_base] = fs;
+      r[R.gs_base] = gs;
+      r[R.rip] = u[R.rcx];
+      r[R.eflags] = u[R.r11];
+      r[R.cs] = BigInt(SEL.userCs);
+      r[R.ss] = BigInt(SEL.userDs);
+      r[R.orig_rax] = u[R.rax];
+      r[R.rax] = BigInt.asUintN(64, -ENOSYS);
+      return SYSCALL;
+    }
+    if (reason !== EXIT.IO || v.run.getUint16(RUN.union + 2, true) !== EXIT_PORT) {
+      return { kind: "lost", reason: this.#describeExit(v, reason) };
+    }
+    // The exception path, at CPL0.
+    v.mode = "kernel";
+    const s = v.save;
+    const saved = r.slice();
+    r.set(s.subarray(0, r.length));
+    r[R.fs_base] = saved[R.fs_base];
+    r[R.gs_base] = saved[R.gs_base];
+    const f = v.frame;
+    const vector = Number(s[SAVE.exit]);
+    if ((f[F_CS] & 3n) !== 3n) {
+      if (f[F_RIP] === v.region + BigInt(this.machine.code.iretq)) {
+        // The return to the application faulted (a non-canonical rip, say): as on Linux, the
+        // task gets SIGSEGV with the registers it would have resumed with.
+        r.set(saved);
+        return { kind: "fault", signo: SIGSEGV, code: SI_KERNEL, addr: 0n, access: 0 };
+      }
+      return {
+        kind: "lost",
+        reason: `guest kernel exception ${vector} at 0x${f[F_RIP].toString(16)} ` +
+          `(error 0x${f[F_ERROR].toString(16)}, cr2 0x${s[SAVE.cr2].toString(16)})`,
+      };
+    }
+    r[R.rip] = f[F_RIP];
+    r[R.eflags] = f[F_RFLAGS];
+    r[R.rsp] = f[F_RSP];
+    r[R.cs] = BigInt(SEL.userCs);
+    r[R.ss] = BigInt(SEL.userDs);
+    return this.#exception(vector, Number(f[F_ERROR]), s[SAVE.cr2], f[F_RIP]);
+  }
+
+  /** What Linux would send for an exception raised by application code. */
+  #exception(vector: number, error: number, cr2: bigint, rip: bigint): SwitchResult {
+    const fault = (signo: number, code: number, addr = 0n, access = 0): SwitchResult => ({
+      kind: "fault",
+      signo,
+      code,
+      addr,
+      access,
+    });
+    const signal = (signo: number, code: number, addr = 0n): SwitchResult => ({
+      kind: "signal",
+      signo,
+      code,
+      addr,
+    });
+    switch (vector) {
+      case 0: // #DE
+        return signal(SIGFPE, FPE_INTDIV, rip);
+      case 1: // #DB
+        return signal(SIGTRAP, TRAP_TRACE, rip);
+      case 3: // #BP (int3)
+        return signal(SIGTRAP, SI_KERNEL);
+      case 4: // #OF
+      case 5: // #BR
+      case 13: // #GP
+        return fault(SIGSEGV, SI_KERNEL);
+      case 6: // #UD
+        return signal(SIGILL, ILL_ILLOPN, rip);
+      case 11: // #NP
+      case 12: // #SS
+        return fault(SIGBUS, SI_KERNEL);
+      case 14: { // #PF
+        const access = error & 0x10 ? PROT_EXEC : error & 2 ? PROT_WRITE : PROT_READ;
+        return fault(SIGSEGV, error & 1 ? SEGV_ACCERR : SEGV_MAPERR, cr2, access);
+      }
+      case 16: // #MF
+      case 19: // #XM
+        return signal(SIGFPE, FPE_FLTINV, rip);
+      case 17: // #AC
+        return fault(SIGBUS, BUS_ADRALN);
+      default:
+        return { kind: "lost", reason: `unexpected exception ${vector} at 0x${rip.toString(16)}` };
+    }
+  }
+
+  #describeExit(v: Vcpu, reason: number): string {
+    const u = RUN.union;
+    switch (reason) {
+      case EXIT.SHUTDOWN:
+        return "the guest shut down (triple fault)";
+      case EXIT.FAIL_ENTRY:
+        return `vCPU entry failed: hardware reason 0x${v.run.getBigUint64(u, true).toString(16)}`;
+      case EXIT.INTERNAL_ERROR:
+        return `KVM internal error, suberror ${v.run.getUint32(u, true)}`;
+      default:
+        return `unexpected KVM exit reason ${reason}`;
+    }
+  }
+
+  /**
+   * Implements Context.cpuTime: the time this task spent in KVM_RUN, all counted as user time
+   * (the guest kernel's share, a few instructions per exit, is not told apart).
+   */
+  cpuTime(): { user: bigint; sys: bigint } {
+    return { user: BigInt(Math.round(this.#runMs * 1e6)), sys: 0n };
+  }
+
+  /** Implements Context.interrupt. */
+  interrupt(): void {
+    this.#interrupted = true;
+  }
+
+  /** Implements Context.fpState: the legacy (FXSAVE) part of the vCPU's XSAVE area. */
+  fpState(): Uint8Array<ArrayBuffer> {
+    if (this.#pendingFp) return this.#pendingFp.slice();
+    return this.#acquire().getXsave().slice(0, FPSTATE_SIZE);
+  }
+
+  /** Implements Context.setFpState; applied before the next switch. */
+  setFpState(state: Uint8Array<ArrayBuffer>): void {
+    this.#pendingFp = state.slice(0, FPSTATE_SIZE);
+  }
+
+  #applyFp(v: Vcpu): void {
+    const x = v.getXsave();
+    x.set(this.#pendingFp!);
+    // XSTATE_BV: the x87 and SSE components now hold data.
+    const h = new DataView(x.buffer);
+    h.setBigUint64(FPSTATE_SIZE, h.getBigUint64(FPSTATE_SIZE, true) | 3n, true);
+    v.setXsave(x);
+    this.#pendingFp = null;
+  }
+
+  /** Implements Context.release: the vCPU goes back to the machine's pool. */
+  release(): void {
+    if (this.#vcpu) this.machine.releaseVcpu(this.#vcpu);
+    this.#vcpu = null;
+  }
+}

@@ -1,0 +1,444 @@
+/**
+ * The virtual machine: /dev/kvm, one VM whose guest physical memory is the memory file, the
+ * kernel half shared by every address space, and the vCPUs with their CPL0 state.
+ *
+ * @module
+ */
+
+import {
+  blockSignal,
+  CPUID_ENTRY_SIZE,
+  deleteTimer,
+  gettid,
+  ioctl,
+  ioctlBuf,
+  KREG,
+  KVM,
+  KVM_API_VERSION,
+  KvmError,
+  mapShared,
+  openKvm,
+  putDtable,
+  putSegment,
+  REGS_SIZE,
+  type Segment,
+  SREGS,
+  SREGS_SIZE,
+  threadTimer,
+  view,
+  XCRS_SIZE,
+  XSAVE_SIZE,
+} from "../../host/kvm.ts";
+import { closeFd } from "../../host/libc.ts";
+import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
+import { PageTables } from "./page_tables.ts";
+import { PhysicalMemory } from "./physical.ts";
+import {
+  assemble,
+  assembleTrampoline,
+  type CodeMap,
+  GDT_LIMIT,
+  IDT_LIMIT,
+  KERNEL_BASE,
+  OFF,
+  PAGE,
+  regionBase,
+  SAVE,
+  SEL,
+  type TrampolineMap,
+  TSS_LIMIT,
+  userPages,
+  writeTables,
+} from "./ring0.ts";
+
+/** The signal that kicks the JavaScript thread out of KVM_RUN (see context.ts). */
+export const KICK_SIGNAL = 40; // SIGRTMIN+6 in glibc's numbering
+/** How long guest code runs before the event loop gets a turn. */
+const KICK_PERIOD_NS = 10_000_000n;
+
+const CR0_PE = 1, CR0_MP = 2, CR0_ET = 0x10, CR0_NE = 0x20, CR0_WP = 0x10000, CR0_PG = 0x8000_0000;
+const CR4_PAE = 0x20, CR4_PGE = 0x80, CR4_OSFXSR = 0x200, CR4_OSXMMEXCPT = 0x400;
+const CR4_OSXSAVE = 0x40000;
+const EFER_SCE = 1, EFER_LME = 0x100, EFER_LMA = 0x400, EFER_NXE = 0x800;
+const MSR_STAR = 0xc000_0081, MSR_LSTAR = 0xc000_0082, MSR_CSTAR = 0xc000_0083;
+const MSR_SFMASK = 0xc000_0084;
+const MSR_FS_BASE = 0xc000_0100, MSR_GS_BASE = 0xc000_0101;
+/** rflags bits cleared on syscall: TF, IF, DF, IOPL, NT, AC, as on Linux. */
+const SYSCALL_MASK = 0x47700n;
+const RFLAGS_RESERVED = 2n;
+
+/** The kernel-half address as the page-table code takes it (bits 0-47, a safe number). */
+function kva(va: bigint): number {
+  return Number(va & 0xffff_ffff_ffffn);
+}
+
+/** One vCPU and its region of the kernel half. */
+export class Vcpu {
+  readonly fd: number;
+  readonly region: bigint;
+  /** The kvm_run page's exit_reason, read after each KVM_RUN. */
+  readonly run: DataView;
+  /** Registers in and out (user_regs_struct order, then SAVE.*). */
+  readonly save: BigUint64Array<ArrayBuffer>;
+  /** The exception stack's top 8 words, where the CPU and the vector stub leave the frame. */
+  readonly frame: BigUint64Array<ArrayBuffer>;
+  /** Where this vCPU's trampoline, save page and MMIO page sit in every address space. */
+  readonly userPages: bigint;
+  /** The trampoline's save page (user_regs_struct order). */
+  readonly userSave: BigUint64Array<ArrayBuffer>;
+  readonly userSavePage: number;
+  /** The page tables this vCPU last ran and their generation then. */
+  tables: PageTables | null = null;
+  generation = -1;
+  /** The FS and GS bases the guest holds (null: unknown, write them). */
+  fsBase: bigint | null = null;
+  gsBase: bigint | null = null;
+  /**
+   * How the next KVM_RUN must start: "resume" continues after the last exit (into the
+   * restore path); "restore" restarts the restore path from the top; "kernel" first puts the
+   * vCPU back at CPL0 (it was stopped in application code).
+   */
+  entry: "resume" | "restore" = "resume";
+  /**
+   * Where the vCPU stopped: "trampoline", at the syscall trampoline's exit (the next entry
+   * leaves the registers in its save page); "kernel", in the exception path at CPL0 (the
+   * next entry goes through the restore path and iretq); "user", in application code after
+   * a kick (the next entry sets the registers with KVM_SET_REGS).
+   */
+  mode: "kernel" | "user" | "trampoline" = "kernel";
+  /** kvm_regs for KVM_GET_REGS/KVM_SET_REGS. */
+  readonly kregs: BigUint64Array<ArrayBuffer>;
+  #regs = new Uint8Array(REGS_SIZE);
+  #msrs = new Uint8Array(8 + 2 * 16);
+  #sregs = new Uint8Array(SREGS_SIZE);
+
+  constructor(readonly m: Machine, readonly id: number) {
+    this.fd = ioctl(m.vm, KVM.CREATE_VCPU, id, `create vcpu ${id}`);
+    this.kregs = new BigUint64Array(this.#regs.buffer);
+    this.region = regionBase(id);
+    const runMap = mapShared(this.fd, BigInt(m.runSize));
+    this.run = new DataView(view(runMap, m.runSize).buffer);
+
+    // Region: the shared code page, then IDT, data (GDT, TSS, save area) and stack pages.
+    const idt = m.mem.allocatePage(), data = m.mem.allocatePage(), stack = m.mem.allocatePage();
+    const kt = m.kernelTables;
+    kt.map(kva(this.region), PAGE, m.codePage, PROT_READ | PROT_EXEC, true);
+    kt.map(kva(this.region) + PAGE, PAGE, idt, PROT_READ, true);
+    kt.map(kva(this.region) + 2 * PAGE, PAGE, data, PROT_READ | PROT_WRITE, true);
+    kt.map(kva(this.region) + 3 * PAGE, PAGE, stack, PROT_READ | PROT_WRITE, true);
+    writeTables(this.region, m.mem.bytes(idt, PAGE), m.mem.bytes(data, PAGE));
+    this.save = m.mem.words(data + OFF.save - 2 * PAGE, SAVE.words);
+    this.userPages = userPages(id);
+    this.userSavePage = m.mem.allocatePage();
+    this.userSave = m.mem.words(this.userSavePage, 27);
+    this.frame = m.mem.words(stack + PAGE - 64, 8);
+
+    ioctlBuf(this.fd, KVM.SET_CPUID2, m.cpuid, "set cpuid");
+    this.#setSregs(m.kernelTables.root);
+    this.#setMsrs();
+    if (m.xsave) this.#setXcr0();
+    this.setRestartRegs();
+    const mask = new Uint8Array(12);
+    new DataView(mask.buffer).setUint32(0, 8, true);
+    mask.set(m.runMask, 4);
+    ioctlBuf(this.fd, KVM.SET_SIGNAL_MASK, mask, "set signal mask");
+  }
+
+  /** Puts the vCPU at CPL0 in long mode with this region's tables and the given root. */
+  #setSregs(cr3: number): void {
+    const b = new Uint8Array(SREGS_SIZE);
+    const v = new DataView(b.buffer);
+    const flat = { base: 0n, limit: 0xffff_ffff, present: 1, dpl: 0, s: 1, g: 1 };
+    const code: Segment = { ...flat, selector: SEL.kernelCs, type: 0xb, db: 0, l: 1 };
+    const data: Segment = { ...flat, selector: SEL.kernelDs, type: 0x3, db: 1, l: 0 };
+    // Null selectors in ds/es/fs/gs, as in a Linux process: nothing for iretq to reload, so the
+    // FS and GS bases written by the restore path survive the return to CPL3.
+    const nul: Segment = { ...data, selector: 0 };
+    putSegment(v, SREGS.cs, code);
+    putSegment(v, SREGS.ss, data);
+    for (const s of [SREGS.ds, SREGS.es, SREGS.fs, SREGS.gs]) putSegment(v, s, nul);
+    putSegment(v, SREGS.tr, {
+      base: this.region + BigInt(OFF.tss),
+      limit: TSS_LIMIT,
+      selector: SEL.tss,
+      type: 0xb,
+      present: 1,
+      dpl: 0,
+      db: 0,
+      s: 0,
+      l: 0,
+      g: 0,
+    });
+    putSegment(v, SREGS.ldt, {
+      base: 0n,
+      limit: 0,
+      selector: 0,
+      type: 2,
+      present: 0,
+      dpl: 0,
+      db: 0,
+      s: 0,
+      l: 0,
+      g: 0,
+      unusable: 1,
+    });
+    putDtable(v, SREGS.gdt, this.region + BigInt(OFF.gdt), GDT_LIMIT);
+    putDtable(v, SREGS.idt, this.region + BigInt(OFF.idt), IDT_LIMIT);
+    v.setBigUint64(
+      SREGS.cr0,
+      BigInt(CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP) | BigInt(CR0_PG),
+      true,
+    );
+    v.setBigUint64(SREGS.cr3, BigInt(cr3), true);
+    const cr4 = CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT | (this.m.xsave ? CR4_OSXSAVE : 0);
+    v.setBigUint64(SREGS.cr4, BigInt(cr4), true);
+    v.setBigUint64(SREGS.efer, BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE), true);
+    ioctlBuf(this.fd, KVM.SET_SREGS, b, "set sregs");
+  }
+
+  #setMsrs(): void {
+    const msrs: [number, bigint][] = [
+      // syscall: CS 0x10 / SS 0x18; sysret (unused) would give 0x33 / 0x2b.
+      [MSR_STAR, (BigInt(SEL.user32Cs) << 48n) | (BigInt(SEL.kernelCs) << 32n)],
+      [MSR_LSTAR, this.userPages],
+      [MSR_CSTAR, this.userPages],
+      [MSR_SFMASK, SYSCALL_MASK],
+    ];
+    const b = new Uint8Array(8 + 16 * msrs.length);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, msrs.length, true);
+    msrs.forEach(([index, value], i) => {
+      v.setUint32(8 + 16 * i, index, true);
+      v.setBigUint64(8 + 16 * i + 8, value, true);
+    });
+    const n = ioctlBuf(this.fd, KVM.SET_MSRS, b, "set msrs");
+    if (n !== msrs.length) throw new KvmError(`set msrs: only ${n} of ${msrs.length} set`, 22);
+  }
+
+  /** XCR0: every state component the host offers, so glibc picks AVX routines as natively. */
+  #setXcr0(): void {
+    const b = new Uint8Array(XCRS_SIZE);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, 1, true);
+    v.setUint32(8, 0, true);
+    v.setBigUint64(16, this.m.xcr0, true);
+    ioctlBuf(this.fd, KVM.SET_XCRS, b, "set xcr0");
+  }
+
+  /** Makes the next KVM_RUN start at the top of the restore path (the vCPU is at CPL0). */
+  setRestartRegs(): void {
+    const v = new DataView(this.#regs.buffer);
+    this.#regs.fill(0);
+    v.setBigUint64(KREG.rip * 8, this.region + BigInt(OFF.restore), true);
+    v.setBigUint64(KREG.rflags * 8, RFLAGS_RESERVED, true);
+    v.setBigUint64(KREG.rsp * 8, this.region + BigInt(OFF.stackTop), true);
+    ioctlBuf(this.fd, KVM.SET_REGS, this.#regs, "set regs");
+  }
+
+  /** Reads the vCPU's general registers into kregs. */
+  getRegs(): BigUint64Array<ArrayBuffer> {
+    ioctlBuf(this.fd, KVM.GET_REGS, this.#regs, "get regs");
+    return this.kregs;
+  }
+
+  /** Writes kregs to the vCPU. */
+  setRegs(): void {
+    ioctlBuf(this.fd, KVM.SET_REGS, this.#regs, "set regs");
+  }
+
+  /** Sets the FS and GS bases of a vCPU stopped at CPL3. */
+  setBases(fs: bigint, gs: bigint): void {
+    const v = new DataView(this.#msrs.buffer);
+    v.setUint32(0, 2, true);
+    v.setUint32(8, MSR_FS_BASE, true);
+    v.setBigUint64(16, fs, true);
+    v.setUint32(24, MSR_GS_BASE, true);
+    v.setBigUint64(32, gs, true);
+    ioctlBuf(this.fd, KVM.SET_MSRS, this.#msrs, "set fs/gs base");
+  }
+
+  /** Loads a page-table root into a vCPU stopped at CPL3 (and so flushes its TLB). */
+  setCr3(cr3: number): void {
+    ioctlBuf(this.fd, KVM.GET_SREGS, this.#sregs, "get sregs");
+    new DataView(this.#sregs.buffer).setBigUint64(SREGS.cr3, BigInt(cr3), true);
+    ioctlBuf(this.fd, KVM.SET_SREGS, this.#sregs, "set sregs");
+  }
+
+  getXsave(): Uint8Array<ArrayBuffer> {
+    const b = new Uint8Array(XSAVE_SIZE);
+    ioctlBuf(this.fd, KVM.GET_XSAVE, b, "get xsave");
+    return b;
+  }
+
+  setXsave(b: Uint8Array<ArrayBuffer>): void {
+    ioctlBuf(this.fd, KVM.SET_XSAVE, b, "set xsave");
+  }
+}
+
+/** The VM: device, memory, shared kernel half, vCPU pool. */
+export class Machine {
+  readonly kvm: number;
+  readonly vm: number;
+  readonly mem: PhysicalMemory;
+  readonly runSize: number;
+  readonly cpuid: Uint8Array<ArrayBuffer>;
+  readonly xcr0: bigint;
+  /** Whether guests may use XSAVE (and so AVX): only when KVM offers it in CPUID. */
+  readonly xsave: boolean;
+  readonly code: CodeMap;
+  readonly codePage: number;
+  /** The page holding the syscall trampoline (every vCPU's user pages map it). */
+  readonly trampolinePage: number;
+  readonly trampoline: TrampolineMap;
+  /** The kernel half's PDPT, shared by every address space's PML4. */
+  readonly kernelPdpt: number;
+  /** A tree holding only the kernel half: the root vCPUs start with. */
+  readonly kernelTables: PageTables;
+  /** The signal mask KVM_RUN runs with: ours without KICK_SIGNAL. */
+  readonly runMask: Uint8Array<ArrayBuffer>;
+  #timer: number;
+  #vcpus: Vcpu[] = [];
+  #free: Vcpu[] = [];
+  #initialXsave: Uint8Array<ArrayBuffer> | null = null;
+  #released = false;
+
+  constructor(mf: MemoryFile, devicePath: string) {
+    this.kvm = openKvm(devicePath);
+    try {
+      const version = ioctl(this.kvm, KVM.GET_API_VERSION, 0, "get api version");
+      if (version !== KVM_API_VERSION) {
+        throw new KvmError(`${devicePath} speaks KVM API ${version}, not ${KVM_API_VERSION}`, 22);
+      }
+      this.vm = ioctl(this.kvm, KVM.CREATE_VM, 0, "create vm");
+    } catch (e) {
+      closeFd(this.kvm);
+      throw e;
+    }
+    this.mem = new PhysicalMemory(mf);
+    this.#setSlot(mf.size);
+    this.runSize = ioctl(this.kvm, KVM.GET_VCPU_MMAP_SIZE, 0, "get vcpu mmap size");
+    this.cpuid = supportedCpuid(this.kvm);
+    this.xcr0 = xcr0From(this.cpuid);
+    this.xsave = hasXsave(this.cpuid);
+
+    this.code = assemble();
+    this.codePage = this.mem.allocatePage();
+    this.mem.bytes(this.codePage, PAGE).set(this.code.bytes);
+    this.kernelPdpt = this.mem.allocatePage();
+    this.kernelTables = new PageTables(this.mem);
+    this.kernelTables.share(kva(KERNEL_BASE), this.kernelPdpt);
+    this.trampoline = assembleTrampoline();
+    this.trampolinePage = this.mem.allocatePage();
+    this.mem.bytes(this.trampolinePage, PAGE).set(this.trampoline.bytes);
+
+    this.runMask = blockSignal(KICK_SIGNAL);
+    const m = new DataView(this.runMask.buffer);
+    m.setBigUint64(0, m.getBigUint64(0, true) & ~(1n << BigInt(KICK_SIGNAL - 1)), true);
+    this.#timer = threadTimer(KICK_SIGNAL, gettid(), KICK_PERIOD_NS);
+  }
+
+  /** Registers the memory file as guest memory at guest physical 0 (size 0: removes it). */
+  #setSlot(size: bigint): void {
+    const region = new Uint8Array(32);
+    const rv = new DataView(region.buffer);
+    rv.setUint32(0, 0, true); // slot
+    rv.setBigUint64(8, 0n, true); // guest physical address: memory file offset 0
+    rv.setBigUint64(16, size, true);
+    rv.setBigUint64(24, this.mem.hostAddress, true);
+    ioctlBuf(this.vm, KVM.SET_USER_MEMORY_REGION, region, "register the memory file");
+  }
+
+  /**
+   * Makes KVM forget every translation it derived from the page tables. KVM may shadow guest
+   * page tables (it does on this kind of host) and only notices changes the guest itself
+   * writes; the Sentry writes them from outside, so after a present entry changed, the
+   * shadows must go. Removing and re-adding the memory slot drops them all.
+   */
+  zapShadowTables(): void {
+    this.#setSlot(0n);
+    this.#setSlot(this.mem.size);
+  }
+
+  /** A vCPU for a new context: a released one (its FPU state reset) or a new one. */
+  acquire(): Vcpu {
+    const v = this.#free.pop();
+    if (v) {
+      if (this.#initialXsave) v.setXsave(this.#initialXsave);
+      return v;
+    }
+    const n = new Vcpu(this, this.#vcpus.length);
+    this.#vcpus.push(n);
+    this.#initialXsave ??= n.getXsave();
+    return n;
+  }
+
+  /** Returns a vCPU to the pool: KVM cannot destroy one vCPU, only the whole VM. */
+  releaseVcpu(v: Vcpu): void {
+    this.#free.push(v);
+  }
+
+  /** Called when a page-table tree is released: no vCPU may keep it as its root. */
+  forgetTables(t: PageTables): void {
+    for (const v of this.#vcpus) {
+      if (v.tables === t) {
+        v.tables = null;
+        // Its CR3 still names t's root, whose pages are about to be reused: the next switch
+        // loads another root before the guest runs (setCr3, or the restore path).
+      }
+    }
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    deleteTimer(this.#timer);
+    for (const v of this.#vcpus) closeFd(v.fd);
+    closeFd(this.vm);
+    closeFd(this.kvm);
+    this.mem.release();
+  }
+}
+
+/** KVM_GET_SUPPORTED_CPUID as a struct kvm_cpuid2 ready for KVM_SET_CPUID2. */
+function supportedCpuid(kvm: number): Uint8Array<ArrayBuffer> {
+  for (let n = 64;; n *= 2) {
+    const b = new Uint8Array(8 + n * CPUID_ENTRY_SIZE);
+    new DataView(b.buffer).setUint32(0, n, true);
+    try {
+      ioctlBuf(kvm, KVM.GET_SUPPORTED_CPUID, b, "get supported cpuid");
+    } catch (e) {
+      if (e instanceof KvmError && e.errno === 7 /* E2BIG */ && n < 4096) continue;
+      throw e;
+    }
+    const nent = new DataView(b.buffer).getUint32(0, true);
+    return b.slice(0, 8 + nent * CPUID_ENTRY_SIZE);
+  }
+}
+
+function cpuidEntry(cpuid: Uint8Array<ArrayBuffer>, fn: number, idx: number): DataView | null {
+  const v = new DataView(cpuid.buffer);
+  const n = v.getUint32(0, true);
+  for (let i = 0; i < n; i++) {
+    const e = 8 + i * CPUID_ENTRY_SIZE;
+    if (v.getUint32(e, true) === fn && v.getUint32(e + 4, true) === idx) {
+      return new DataView(cpuid.buffer, e, CPUID_ENTRY_SIZE);
+    }
+  }
+  return null;
+}
+
+/** The XCR0 bits leaf 0xd offers (x87 and SSE at least). */
+function xcr0From(cpuid: Uint8Array<ArrayBuffer>): bigint {
+  const e = cpuidEntry(cpuid, 0xd, 0);
+  if (!e) return 3n;
+  // eax (offset 12) and edx (offset 24) of the entry: the supported user state components.
+  const bits = BigInt(e.getUint32(12, true)) | (BigInt(e.getUint32(24, true)) << 32n);
+  // Only user state (not supervisor-only components, which XCR0 cannot enable anyway).
+  return (bits & 0xffn) | 3n;
+}
+
+function hasXsave(cpuid: Uint8Array<ArrayBuffer>): boolean {
+  const e = cpuidEntry(cpuid, 1, 0);
+  return e !== null && (e.getUint32(20, true) & (1 << 26)) !== 0; // ecx bit 26
+}

@@ -1,0 +1,398 @@
+/**
+ * What the guest runs at CPL0: a few hundred bytes of code that the Sentry assembles here, and
+ * the descriptor tables (GDT, TSS, IDT) that route `syscall` and every exception to it.
+ *
+ * The guest kernel does no work of its own. Its code only moves the application's registers
+ * between the CPU and a save area in memory, then halts: each `hlt` is a KVM_EXIT_HLT that
+ * returns KVM_RUN to the Sentry, which reads and writes the save area directly in the memory
+ * file. The next KVM_RUN resumes after the `hlt`, at a jump to the restore path, which loads
+ * the (possibly changed) registers from the save area and `iretq`s to the application. A
+ * whole round trip is thus one KVM_RUN, with no KVM_GET_REGS or KVM_SET_REGS.
+ *
+ * Every vCPU has a region of REGION_SIZE bytes in the kernel half of every address space:
+ *
+ *   page 0  code (the same physical page for every vCPU; all its data references are
+ *           rip-relative, so one copy serves every region)
+ *   page 1  IDT
+ *   page 2  GDT, TSS, save area
+ *   page 3  the exception stack (TSS IST1 and RSP0)
+ *
+ * The save area holds the application's registers in struct user_regs_struct order (so it
+ * copies to and from Registers.r as one block), then SAVE.cr3 and SAVE.cr2.
+ *
+ * @module
+ */
+
+import { R } from "../registers.ts";
+
+export const PAGE = 4096;
+/** The first address of the upper (kernel) half. */
+export const KERNEL_BASE = 0xffff_8000_0000_0000n;
+/**
+ * Application-visible pages of each vCPU, at the top of the lower half above every
+ * application mapping (the platform's maxUserAddress): the syscall trampoline (LSTAR), its
+ * register save page, and a page mapped to a guest physical address that no memory backs.
+ */
+export const USER_PAGES_BASE = 0x7fff_f000_0000n;
+export const USER_PAGES_STRIDE = 3 * 4096;
+/** Where the trampoline's store lands: outside the memory slot, so a KVM_EXIT_MMIO. */
+export const MMIO_PHYS = 1n << 40n;
+/** The user-visible pages of vCPU `id`: trampoline code, save page, MMIO page. */
+export function userPages(id: number): bigint {
+  return USER_PAGES_BASE + BigInt(id) * BigInt(USER_PAGES_STRIDE);
+}
+/** The kernel-half address of vCPU `id`'s region. */
+export function regionBase(id: number): bigint {
+  return KERNEL_BASE + BigInt(id + 1) * BigInt(REGION_SIZE);
+}
+export const REGION_SIZE = 4 * PAGE;
+export const REGION_PAGES = 4;
+
+/** Offsets within a region. */
+export const OFF = {
+  restore: 0x000,
+  common: 0x200,
+  vectors: 0x400,
+  idt: PAGE,
+  gdt: 2 * PAGE,
+  tss: 2 * PAGE + 0x100,
+  save: 2 * PAGE + 0x800,
+  stackTop: 4 * PAGE,
+} as const;
+
+/** Qword indices in the save area beyond the user_regs_struct (0..26). */
+export const SAVE = {
+  /** In: the page-table root to load before returning to the application, or 0. */
+  cr3: 27,
+  /** Out: CR2 at the last exception. */
+  cr2: 28,
+  /** Out: the exception vector that stopped the guest. */
+  exit: 29,
+  /** In: nonzero when the FS and GS bases must be written before returning. */
+  loadBases: 30,
+  words: 31,
+} as const;
+
+/** Exception frame on the IST stack, in qwords below stackTop. */
+export const FRAME = {
+  vector: 7,
+  error: 6,
+  rip: 5,
+  cs: 4,
+  rflags: 3,
+  rsp: 2,
+  ss: 1,
+} as const;
+
+export const VECTORS = 32;
+/** The I/O port the exception path writes to leave the guest (see Asm.exit). */
+export const EXIT_PORT = 0xf4;
+
+const VECTOR_STRIDE = 16;
+/** Vectors for which the CPU pushes an error code. */
+const HAS_ERROR = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+
+/** GDT selectors, in the layout Linux uses so that user cs/ss are 0x33/0x2b as on the host. */
+export const SEL = {
+  kernelCs: 0x10,
+  kernelDs: 0x18,
+  user32Cs: 0x23,
+  userDs: 0x2b,
+  userCs: 0x33,
+  tss: 0x40,
+} as const;
+const GDT_ENTRIES = 10;
+export const GDT_LIMIT = GDT_ENTRIES * 8 - 1;
+export const IDT_LIMIT = 256 * 16 - 1;
+export const TSS_LIMIT = 0x67;
+
+// Register numbers as x86 encodes them, by user_regs_struct index.
+const ENCODING: Record<number, number> = {
+  [R.r15]: 15,
+  [R.r14]: 14,
+  [R.r13]: 13,
+  [R.r12]: 12,
+  [R.rbp]: 5,
+  [R.rbx]: 3,
+  [R.r11]: 11,
+  [R.r10]: 10,
+  [R.r9]: 9,
+  [R.r8]: 8,
+  [R.rax]: 0,
+  [R.rcx]: 1,
+  [R.rdx]: 2,
+  [R.rsi]: 6,
+  [R.rdi]: 7,
+};
+const RAX = 0, RSP = 4;
+const MSR_FS_BASE = 0xc000_0100, MSR_GS_BASE = 0xc000_0101;
+/** The general registers other than rsp, rax last so that it can serve as scratch before. */
+const GPRS = [
+  R.r15,
+  R.r14,
+  R.r13,
+  R.r12,
+  R.rbp,
+  R.rbx,
+  R.r11,
+  R.r10,
+  R.r9,
+  R.r8,
+  R.rcx,
+  R.rdx,
+  R.rsi,
+  R.rdi,
+  R.rax,
+];
+
+/** A tiny x86-64 assembler: just the instructions the guest kernel needs. */
+class Asm {
+  readonly b: number[] = [];
+  constructor(readonly origin: number) {}
+
+  get pc(): number {
+    return this.origin + this.b.length;
+  }
+  #u32(v: number): void {
+    this.b.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+  }
+  /** REX.W with R set for registers 8-15 in the ModRM reg field. */
+  #rexW(reg: number): number {
+    return 0x48 | (reg >= 8 ? 4 : 0);
+  }
+  /** op reg, [rip + (target - end of instruction)] */
+  #ripRel(op: number, reg: number, target: number, trailing = 0): void {
+    this.b.push(this.#rexW(reg), op, 0x05 | ((reg & 7) << 3));
+    this.#u32(target - (this.pc + 4 + trailing));
+  }
+  /** mov [target], reg */
+  store(target: number, reg: number): void {
+    this.#ripRel(0x89, reg, target);
+  }
+  /** mov reg, [target] */
+  load(reg: number, target: number): void {
+    this.#ripRel(0x8b, reg, target);
+  }
+  /** lea reg, [target] */
+  lea(reg: number, target: number): void {
+    this.#ripRel(0x8d, reg, target);
+  }
+  /** out EXIT_PORT, al: a KVM_EXIT_IO that the host kernel cannot absorb. */
+  exit(): void {
+    this.b.push(0xe6, EXIT_PORT);
+  }
+  iretq(): void {
+    this.b.push(0x48, 0xcf);
+  }
+  pushImm8(v: number): void {
+    this.b.push(0x6a, v & 0xff);
+  }
+  jmp(target: number): void {
+    this.b.push(0xe9);
+    this.#u32(target - (this.pc + 4));
+  }
+  /** test rax, rax ; jz over the next `skip` bytes */
+  jzRaxSkip(skip: number): void {
+    this.b.push(0x48, 0x85, 0xc0, 0x74, skip);
+  }
+  movRaxCr2(): void {
+    this.b.push(0x0f, 0x20, 0xd0);
+  }
+  movCr3Rax(): void {
+    this.b.push(0x0f, 0x22, 0xd8);
+  }
+  /** mov [target], al */
+  storeAl(target: number): void {
+    this.b.push(0x88, 0x05);
+    this.#u32(target - (this.pc + 4));
+  }
+  popfq(): void {
+    this.b.push(0x9d);
+  }
+  /** jmp [target] */
+  jmpIndirect(target: number): void {
+    this.b.push(0xff, 0x25);
+    this.#u32(target - (this.pc + 4));
+  }
+  /** mov rax, [rsp] */
+  loadRaxFromStack(): void {
+    this.b.push(0x48, 0x8b, 0x04, 0x24);
+  }
+  /** mov ecx, imm32 */
+  movEcx(imm: number): void {
+    this.b.push(0xb9);
+    this.#u32(imm);
+  }
+  /** mov eax, [target] ; mov edx, [target+4] (32-bit loads, rip-relative) */
+  loadEdxEax(target: number): void {
+    this.b.push(0x8b, 0x05);
+    this.#u32(target - (this.pc + 4));
+    this.b.push(0x8b, 0x15);
+    this.#u32(target + 4 - (this.pc + 4));
+  }
+  wrmsr(): void {
+    this.b.push(0x0f, 0x30);
+  }
+  padTo(off: number): void {
+    if (this.pc > off) throw new Error(`ring0: code overflows into 0x${off.toString(16)}`);
+    while (this.pc < off) this.b.push(0xcc);
+  }
+}
+
+const saveSlot = (i: number) => OFF.save + i * 8;
+
+/** Offsets, within a region, of the instructions the context needs to recognise. */
+export interface CodeMap {
+  /** The code page's bytes. */
+  bytes: Uint8Array<ArrayBuffer>;
+  /** rip after the exception path's hlt. */
+  exceptionExit: number;
+  /** The iretq that returns to the application. */
+  iretq: number;
+  /** [start, end) of the paths that save registers, up to and including their hlt. */
+  saveRanges: [number, number][];
+}
+
+/** Assembles the code page. */
+export function assemble(): CodeMap {
+  const a = new Asm(0);
+
+  // Restore: page-table switch if asked, FS/GS bases, general registers, then iretq with
+  // the frame (rip, cs, rflags, rsp, ss) that sits in the save area in that order already.
+  a.load(RAX, saveSlot(SAVE.cr3));
+  a.jzRaxSkip(3);
+  a.movCr3Rax();
+  // FS and GS bases through their MSRs (FSGSBASE is not offered to guests everywhere), only
+  // when they changed: an MSR write may cost a trap to the host.
+  a.load(RAX, saveSlot(SAVE.loadBases));
+  a.jzRaxSkip(2 * (5 + 12 + 2));
+  a.movEcx(MSR_FS_BASE);
+  a.loadEdxEax(saveSlot(R.fs_base));
+  a.wrmsr();
+  a.movEcx(MSR_GS_BASE);
+  a.loadEdxEax(saveSlot(R.gs_base));
+  a.wrmsr();
+  for (const r of GPRS) a.load(ENCODING[r], saveSlot(r));
+  a.lea(RSP, saveSlot(R.rip));
+  const iretq = a.pc;
+  a.iretq();
+
+  // Exceptions: the vector stub pushed (error code, vector) onto the IST stack below the
+  // CPU's frame; the Sentry reads that frame from memory.
+  a.padTo(OFF.common);
+  const commonStart = a.pc;
+  for (const r of GPRS) a.store(saveSlot(r), ENCODING[r]);
+  a.movRaxCr2();
+  a.store(saveSlot(SAVE.cr2), RAX);
+  a.loadRaxFromStack(); // the vector, pushed last by the vector stub
+  a.store(saveSlot(SAVE.exit), RAX);
+  a.exit();
+  const exceptionExit = a.pc;
+  a.jmp(OFF.restore);
+
+  for (let v = 0; v < VECTORS; v++) {
+    a.padTo(OFF.vectors + v * VECTOR_STRIDE);
+    if (!HAS_ERROR.has(v)) a.pushImm8(0);
+    a.pushImm8(v);
+    a.jmp(OFF.common);
+  }
+  const vectorsEnd = a.pc;
+  a.padTo(PAGE);
+  return {
+    bytes: new Uint8Array(a.b),
+    exceptionExit,
+    iretq,
+    saveRanges: [
+      [commonStart, exceptionExit],
+      [OFF.vectors, vectorsEnd],
+    ],
+  };
+}
+
+/** Offsets in the trampoline code page. */
+export interface TrampolineMap {
+  bytes: Uint8Array<ArrayBuffer>;
+  /** rip once the registers are saved and the exit store is done. */
+  exited: number;
+  /** The end of the code. */
+  end: number;
+}
+
+/**
+ * Assembles the syscall trampoline, run at CPL3 (see the module comment): save every
+ * register to the save page, store to the MMIO page (the exit), then load the registers the
+ * Sentry left in the save page, rflags through popfq with the save page as a stack, and jump
+ * to the saved rip. It never touches the application's stack.
+ */
+export function assembleTrampoline(): TrampolineMap {
+  const a = new Asm(0);
+  const slot = (i: number) => PAGE + i * 8;
+  for (const r of GPRS) a.store(slot(r), ENCODING[r]);
+  a.store(slot(R.rsp), RSP);
+  a.storeAl(2 * PAGE);
+  const exited = a.pc;
+  a.lea(RSP, slot(R.eflags));
+  a.popfq();
+  a.load(RSP, slot(R.rsp));
+  for (const r of GPRS) a.load(ENCODING[r], slot(r));
+  a.jmpIndirect(slot(R.rip));
+  const end = a.pc;
+  return { bytes: new Uint8Array(a.b), exited, end };
+}
+
+/** A code or data segment descriptor for long mode. */
+function segment(code: boolean, dpl: number, long: boolean): bigint {
+  // access byte: present, DPL, S (code/data), type (code: execute/read; data: read/write),
+  // accessed. Limit 0xfffff with 4 KiB granularity; base 0.
+  const type = code ? 0xb : 0x3;
+  const access = 0x80 | (dpl << 5) | 0x10 | type;
+  const flags = code && long ? 0xa : 0xc; // G + L for 64-bit code, G + D/B otherwise
+  return 0xffffn | (BigInt(access) << 40n) | (0xfn << 48n) | (BigInt(flags) << 52n);
+}
+
+/**
+ * Writes a vCPU's IDT, GDT and TSS into its region's pages (given as the bytes of pages 1
+ * and 2); `region` is the region's guest virtual address.
+ */
+export function writeTables(
+  region: bigint,
+  idtPage: Uint8Array<ArrayBuffer>,
+  dataPage: Uint8Array<ArrayBuffer>,
+): void {
+  const idt = new DataView(idtPage.buffer, idtPage.byteOffset, PAGE);
+  idtPage.fill(0);
+  for (let v = 0; v < VECTORS; v++) {
+    const handler = region + BigInt(OFF.vectors + v * VECTOR_STRIDE);
+    const e = v * 16;
+    idt.setUint16(e, Number(handler & 0xffffn), true);
+    idt.setUint16(e + 2, SEL.kernelCs, true);
+    idt.setUint8(e + 4, 1); // IST1: always a known stack, whatever the CPL at the fault
+    // Interrupt gate (0xe), present; DPL 3 for int3 (and into) so that user code may raise
+    // them as on Linux, DPL 0 otherwise (an `int n` from user mode then is a #GP).
+    const dpl = v === 3 || v === 4 ? 3 : 0;
+    idt.setUint8(e + 5, 0x80 | (dpl << 5) | 0xe);
+    idt.setUint16(e + 6, Number((handler >> 16n) & 0xffffn), true);
+    idt.setUint32(e + 8, Number(handler >> 32n), true);
+  }
+
+  const d = new DataView(dataPage.buffer, dataPage.byteOffset, PAGE);
+  dataPage.fill(0);
+  const gdt = OFF.gdt - 2 * PAGE;
+  d.setBigUint64(gdt + 2 * 8, segment(true, 0, true), true);
+  d.setBigUint64(gdt + 3 * 8, segment(false, 0, false), true);
+  d.setBigUint64(gdt + 4 * 8, segment(true, 3, false), true);
+  d.setBigUint64(gdt + 5 * 8, segment(false, 3, false), true);
+  d.setBigUint64(gdt + 6 * 8, segment(true, 3, true), true);
+  // 64-bit TSS descriptor (16 bytes): available TSS (type 9), present.
+  const tss = region + BigInt(OFF.tss);
+  const lo = BigInt(TSS_LIMIT) | ((tss & 0xffffffn) << 16n) | (0x89n << 40n) |
+    (((tss >> 24n) & 0xffn) << 56n);
+  d.setBigUint64(gdt + 8 * 8, lo, true);
+  d.setBigUint64(gdt + 9 * 8, tss >> 32n, true);
+
+  const t = OFF.tss - 2 * PAGE;
+  const stackTop = region + BigInt(OFF.stackTop);
+  d.setBigUint64(t + 4, stackTop, true); // RSP0
+  d.setBigUint64(t + 36, stackTop, true); // IST1
+  d.setUint16(t + 102, 104, true); // I/O map base beyond the limit: no I/O bitmap
+}
