@@ -69,10 +69,11 @@ const SIGNALS: Record<string, number> = {
  * the same thing in both runs.
  */
 async function native(root: string, argv: string[], p: Probe): Promise<Outcome> {
-  // A private mount namespace gives the chroot /proc and /dev, as the sandbox has, and takes
-  // them away again when the program ends.
-  const setup = 'mkdir -p "$1/proc" "$1/dev" 2>/dev/null; mount -t proc proc "$1/proc" && ' +
-    'mount --rbind /dev "$1/dev" && exec /usr/sbin/chroot "$@"';
+  // A private mount namespace gives the chroot /proc, /dev and an empty /tmp, as the sandbox
+  // has, and takes them away again when the program ends: nothing is left in the rootfs.
+  const setup =
+    'mkdir -p "$1/proc" "$1/dev" "$1/tmp" 2>/dev/null; mount -t proc proc "$1/proc" && ' +
+    'mount --rbind /dev "$1/dev" && mount -t tmpfs tmpfs "$1/tmp" && exec /usr/sbin/chroot "$@"';
   const child = new Deno.Command("/usr/bin/unshare", {
     args: ["--mount", "--propagation", "private", "/bin/sh", "-c", setup, "sh", root, ...argv],
     cwd: "/",

@@ -1,10 +1,9 @@
 /**
  * Futex wait queues (futex(2)).
  *
- * Waiters are keyed by the memory file offset of the futex word. Private memory is never
- * shared between address spaces (fork copies it), so the offset names one word for private
- * and shared futexes alike. The Sentry serves every futex call on one thread, so checking
- * the word and queueing the waiter is atomic with respect to wakers.
+ * Waiters are keyed by MemoryManager.futexKey: the memory itself for shared memory, and the
+ * address space and address for private memory. The Sentry serves every futex call on one
+ * thread, so checking the word and queueing the waiter is atomic with respect to wakers.
  *
  * @module
  */
@@ -67,7 +66,7 @@ export class FutexManager {
   /** The key of the futex word at addr; EINVAL if misaligned, EFAULT if unmapped. */
   key(mm: MemoryManager, addr: bigint): bigint {
     if (addr & 3n) throw new SysError(Errno.EINVAL);
-    return mm.translate(addr);
+    return mm.futexKey(addr);
   }
 
   /**

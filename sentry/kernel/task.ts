@@ -433,6 +433,8 @@ export class Task {
             break;
           }
           case "fault":
+            // A write to memory shared copy-on-write since fork is the Sentry's to resolve.
+            if (this.mm.handleFault(r.addr)) break;
             k.log.debug(
               `tid ${this.tid}: ${signalName(r.signo)} at 0x${r.addr.toString(16)} ` +
                 `rip 0x${this.regs.rip.toString(16)}`,

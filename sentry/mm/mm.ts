@@ -3,9 +3,9 @@
  * copy-in/copy-out of application memory through the Sentry's mapping of the memory file.
  *
  * Every VMA is backed by a contiguous range of the memory file and is mapped into the
- * platform's address space as soon as it is created, so the application never faults on
- * memory the Sentry gave it. Lazy population and copy-on-write belong to fork, which later
- * work adds; VMAs already carry what that needs (their file range and protections).
+ * platform's address space as soon as it is created. After fork, private VMAs share their
+ * memory copy-on-write (cow.ts): they are mapped without write permission, and the Sentry
+ * resolves the write fault (handleFault) or its own write (copyOut) by copying.
  *
  * @module
  */
@@ -15,6 +15,9 @@ import { PROT_READ, PROT_WRITE } from "../../platform/platform.ts";
 import { Errno } from "../../host/errno.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { MemoryFile, PAGE_SIZE, pageRoundDown, pageRoundUp } from "./memory_file.ts";
+import { CowRange } from "./cow.ts";
+
+let nextMmId = 1n;
 
 /** One virtual memory area. */
 export interface Vma {
@@ -31,6 +34,8 @@ export interface Vma {
    * reference counting of ranges lands (a bounded leak, never a corruption).
    */
   shared?: boolean;
+  /** Copy-on-write: the range is shared with other address spaces until this VMA writes. */
+  cow?: CowRange;
 }
 
 const STACK_SIZE = 8n << 20n;
@@ -52,6 +57,8 @@ export class MemoryManager {
   #dec = new TextDecoder();
   /** Tasks using this address space (CLONE_VM shares it); released when the last goes. */
   users = 1;
+  /** Identifies this address space in futex keys of private memory. */
+  readonly id: bigint = nextMmId++;
 
   constructor(
     readonly as: AddressSpace,
@@ -104,6 +111,54 @@ export class MemoryManager {
     let i = 0;
     while (i < this.vmas.length && this.vmas[i].start < vma.start) i++;
     this.vmas.splice(i, 0, vma);
+    vma.cow?.users.add(vma);
+  }
+
+  /**
+   * Replaces vmas[i] with pieces (split or cut), keeping copy-on-write bookkeeping: the
+   * pieces join the old VMA's range before it leaves, so the range is never seen unused.
+   */
+  #replace(i: number, pieces: Vma[]): void {
+    const old = this.vmas[i];
+    for (const p of pieces) p.cow?.users.add(p);
+    this.vmas.splice(i, 1, ...pieces);
+    old.cow?.leave(old);
+  }
+
+  /** The address space's mapping of v: without write permission while it shares memory. */
+  #mapVma(v: Vma, start = v.start, end = v.end): void {
+    const prot = v.cow ? v.prot & ~PROT_WRITE : v.prot;
+    this.as.mapFile(start, end - start, v.fileOffset + (start - v.start), prot);
+  }
+
+  /**
+   * Gives v memory of its own: a copy of the pages that hold data, or the shared range itself
+   * when no other VMA maps it any more. Then it may be written.
+   */
+  #breakCow(v: Vma): void {
+    const r = v.cow!;
+    if (r.sharedWithOthers(v)) {
+      const len = v.end - v.start;
+      const off = this.mf.allocate(len);
+      this.mf.copyRange(v.fileOffset, off, len);
+      r.leave(v);
+      v.fileOffset = off;
+    } else {
+      r.claim(v);
+    }
+    v.cow = undefined;
+    this.#mapVma(v);
+  }
+
+  /**
+   * Resolves a fault at addr that the Sentry caused (copy-on-write). Returns false when it is
+   * the application's fault, to be delivered as a signal.
+   */
+  handleFault(addr: bigint): boolean {
+    const v = this.#find(addr);
+    if (!v || !v.cow || !(v.prot & PROT_WRITE)) return false;
+    this.#breakCow(v);
+    return true;
   }
 
   /** True if [start, end) lies in the user range. */
@@ -120,14 +175,16 @@ export class MemoryManager {
       touched = true;
       const cutStart = v.start > start ? v.start : start;
       const cutEnd = v.end < end ? v.end : end;
-      if (!v.shared) this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
+      if (!v.shared && !v.cow) {
+        this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
+      }
       const pieces: Vma[] = [];
       if (v.start < cutStart) pieces.push({ ...v, end: cutStart });
       if (cutEnd < v.end) {
         pieces.push({ ...v, start: cutEnd, fileOffset: v.fileOffset + (cutEnd - v.start) });
       }
       if (this.#heap === v) this.#heap = pieces[0] ?? null;
-      this.vmas.splice(i, 1, ...pieces);
+      this.#replace(i, pieces);
       i += pieces.length - 1;
     }
     if (touched && updateAs) this.as.unmap(start, end - start);
@@ -155,9 +212,9 @@ export class MemoryManager {
       pieces.push(mid);
       if (e < v.end) pieces.push({ ...v, start: e, fileOffset: v.fileOffset + (e - v.start) });
       if (this.#heap === v) this.#heap = null;
-      this.vmas.splice(i, 1, ...pieces);
+      this.#replace(i, pieces);
       i += pieces.length - 1;
-      this.as.mapFile(mid.start, mid.end - mid.start, mid.fileOffset, prot);
+      this.#mapVma(mid);
     }
   }
 
@@ -203,6 +260,8 @@ export class MemoryManager {
     while (done < len) {
       const v = this.#find(a);
       if (!v || (v.prot & need) !== need) throw new SysError(Errno.EFAULT);
+      // The Sentry writing for the application is a write like any other.
+      if ((need & PROT_WRITE) && v.cow) this.#breakCow(v);
       const n = Math.min(len - done, Number(v.end - a));
       fn(v.fileOffset + (a - v.start), done, n);
       done += n;
@@ -337,26 +396,34 @@ export class MemoryManager {
     return child;
   }
 
-  #copyInto(child: MemoryManager, as: AddressSpace): void {
+  /**
+   * Gives the child every VMA: shared ones map the same memory; private ones share theirs
+   * copy-on-write, both sides losing write permission until they write.
+   */
+  #copyInto(child: MemoryManager, _as: AddressSpace): void {
     for (const v of this.vmas) {
-      const len = v.end - v.start;
-      let fileOffset = v.fileOffset;
-      if (!v.shared) {
-        fileOffset = this.mf.allocate(len);
-        this.mf.copyRange(v.fileOffset, fileOffset, len);
+      if (!v.shared && !v.cow) {
+        v.cow = new CowRange(this.mf, v.fileOffset, v.end - v.start);
+        v.cow.users.add(v);
+        if (v.prot & PROT_WRITE) this.#mapVma(v);
       }
-      const c: Vma = { ...v, fileOffset };
+      const c: Vma = { ...v };
       child.vmas.push(c);
+      c.cow?.users.add(c);
       if (v === this.#heap) child.#heap = c;
-      as.mapFile(c.start, len, fileOffset, c.prot);
+      child.#mapVma(c);
     }
   }
 
-  /** The memory file offset backing addr, for futex keys. Throws EFAULT. */
-  translate(addr: bigint): bigint {
+  /**
+   * The futex key of the word at addr: the memory itself for shared memory, the address
+   * space and address for private memory (which fork shares copy-on-write). Throws EFAULT.
+   */
+  futexKey(addr: bigint): bigint {
     const v = this.#find(addr);
     if (!v) throw new SysError(Errno.EFAULT);
-    return v.fileOffset + (addr - v.start);
+    if (v.shared) return v.fileOffset + (addr - v.start);
+    return (this.id << 64n) | addr;
   }
 
   /**
@@ -367,7 +434,7 @@ export class MemoryManager {
     this.unmapRange(addr, addr + length, false);
     const vma: Vma = { start: addr, end: addr + length, prot, fileOffset, name, shared: true };
     this.#insert(vma);
-    this.as.mapFile(addr, length, fileOffset, prot);
+    this.#mapVma(vma);
     return vma;
   }
 
@@ -388,12 +455,14 @@ export class MemoryManager {
         fileOffset: v.fileOffset + (s - v.start),
       });
     }
-    // Detach the old range without returning its memory, then attach the new one.
+    // Detach the old range without returning its memory, then attach the new one; moved
+    // copy-on-write pieces join their range first so that it never looks unused.
+    for (const v of moved) v.cow?.users.add(v);
     this.#detach(from, from + len);
     this.unmapRange(to, to + len, false);
     for (const v of moved) {
       this.#insert(v);
-      this.as.mapFile(v.start, v.end - v.start, v.fileOffset, v.prot);
+      this.#mapVma(v);
     }
   }
 
@@ -410,7 +479,7 @@ export class MemoryManager {
         pieces.push({ ...v, start: cutEnd, fileOffset: v.fileOffset + (cutEnd - v.start) });
       }
       if (this.#heap === v) this.#heap = pieces[0] ?? null;
-      this.vmas.splice(i, 1, ...pieces);
+      this.#replace(i, pieces);
       i += pieces.length - 1;
     }
     this.as.unmap(start, end - start);
@@ -440,7 +509,10 @@ export class MemoryManager {
 
   /** Releases every mapping and the address space. */
   release(): void {
-    for (const v of this.vmas) if (!v.shared) this.mf.free(v.fileOffset, v.end - v.start);
+    for (const v of this.vmas) {
+      if (v.cow) v.cow.leave(v);
+      else if (!v.shared) this.mf.free(v.fileOffset, v.end - v.start);
+    }
     this.vmas.length = 0;
     this.as.release();
   }

@@ -178,6 +178,11 @@ function madvise(t: Task): number {
       if (v.shared) continue;
       const s = v.start > addr ? v.start : addr;
       const e = v.end < addr + len ? v.end : addr + len;
+      if (v.cow) {
+        // Its pages are another process's too: fresh zeroed memory replaces them here.
+        t.mm.mapAnonymous(s, e - s, v.prot, v.name);
+        continue;
+      }
       // Fresh zeroed pages, returned to the host until touched again.
       t.mm.mf.decommit(v.fileOffset + (s - v.start), e - s);
     }
