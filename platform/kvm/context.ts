@@ -45,9 +45,13 @@ const SYSCALL: SwitchResult = { kind: "syscall" };
 // Exception frame words, as indices into Vcpu.frame (the 8 words below the stack top).
 const F_ERROR = 2, F_RIP = 3, F_CS = 4, F_RFLAGS = 5, F_RSP = 6;
 
-/** Lets the event loop run (timers, I/O, other tasks) before the guest goes on. */
+/**
+ * Lets the event loop run (timers, I/O, other tasks) before the guest goes on. setImmediate
+ * rather than setTimeout(0): a zero timeout costs about 2 ms here, which every 10 ms kick
+ * would pay; an immediate costs microseconds and still lets timers and I/O run.
+ */
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Implements Context for KVM. */
