@@ -3,6 +3,10 @@
  * through Context.switch (application -> Sentry -> application), and how fast application
  * code runs between switches (a CPU-bound loop), on each platform that works here.
  *
+ * Also: the cost of entering and leaving KVM_RUN (immediate_exit, no guest code) made
+ * synchronously on the JavaScript thread and as a nonblocking FFI call on a runtime thread,
+ * the measurement behind platform/kvm/context.ts's choice.
+ *
  * Usage: deno run -A bench/platform_bench.ts [--n 5000]
  *
  * @module
@@ -11,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { MemoryFile } from "../sentry/mm/memory_file.ts";
 import { KvmPlatform } from "../platform/kvm/kvm.ts";
+import { kvmRun, kvmRunAsync } from "../host/kvm.ts";
 import { type Platform, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform/platform.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import { R, Registers } from "../platform/registers.ts";
@@ -99,6 +104,27 @@ for (
 }
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join("  "));
+try {
+  const mf = new MemoryFile(1n << 30n);
+  const p = new KvmPlatform(mf);
+  const v = p.machine.acquire();
+  v.run.setUint8(1, 1); // kvm_run.immediate_exit
+  const time = async (f: () => Promise<number> | number) => {
+    await f();
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) await f();
+    return ((performance.now() - t0) * 1e3) / N;
+  };
+  const sync = await time(() => kvmRun(v.fd));
+  const async = await time(() => kvmRunAsync(v.fd));
+  console.log(
+    `\nKVM_RUN with immediate_exit: ${sync.toFixed(2)} µs on the JavaScript thread, ` +
+      `${async.toFixed(2)} µs as a nonblocking call`,
+  );
+  p.release();
+} catch (e) {
+  console.log(`\nKVM_RUN cost: unavailable: ${e instanceof Error ? e.message : e}`);
+}
 if (results.ptrace && results.kvm) {
   console.log(
     `\nkvm/ptrace: syscall ${(results.kvm.syscallUs / results.ptrace.syscallUs).toFixed(2)}x, ` +
