@@ -20,6 +20,14 @@ import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
 const lib = Deno.dlopen("libc.so.6", {
   ioctl_int: { name: "ioctl", parameters: ["i32", "usize", "usize"], result: "i32" },
   ioctl_buf: { name: "ioctl", parameters: ["i32", "usize", "buffer"], result: "i32" },
+  // KVM_RUN on a runtime thread. Not used by the platform (see platform/kvm/context.ts); kept
+  // for the measurement in bench/platform_bench.ts --async that chose the synchronous call.
+  ioctl_int_async: {
+    name: "ioctl",
+    parameters: ["i32", "usize", "usize"],
+    result: "i32",
+    nonblocking: true,
+  },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
@@ -193,6 +201,11 @@ export function ioctlBuf(
 export function kvmRun(vcpuFd: number): number {
   const r = sym.ioctl_int(vcpuFd, RUN_REQUEST, 0n);
   return r < 0 ? -errno() : r;
+}
+
+/** KVM_RUN on a runtime thread (for measurement only): 0 or -1. */
+export function kvmRunAsync(vcpuFd: number): Promise<number> {
+  return sym.ioctl_int_async(vcpuFd, RUN_REQUEST, 0n);
 }
 
 /** A shared mapping of fd (the vCPU's kvm_run page, or the memory file). */

@@ -10,4 +10,5 @@ probeTests([
   { prog: "fs_proc_dev", args: ["arg1"] },
   { prog: "fs_pipe_poll" },
   { prog: "fs_pipe_poll", args: ["sigpipe"] },
+  { prog: "fs_unix" },
 ]);

@@ -2,19 +2,18 @@
  * A task's execution context on the KVM platform: a vCPU of its own, run by the JavaScript
  * thread.
  *
- * Why KVM_RUN is a synchronous FFI call on the JavaScript thread: a round trip for a system
- * call is one KVM_RUN here (the registers move through the save area in memory, ring0.ts),
- * which costs about 3 µs. A nonblocking FFI call would add a hop to a runtime thread and a
- * wake-up of the event loop on every exit, several times that cost, and is what the
- * benchmark in bench/ measured against (see platform/kvm/README.md). The price of running
- * synchronously is that the thread is inside the guest while application code runs; a host
- * timer (machine.ts) sends KICK_SIGNAL to this thread every 10 ms, which KVM_RUN alone
- * accepts (the signal is blocked otherwise, and KVM_SET_SIGNAL_MASK unblocks it inside the
- * guest), so KVM_RUN returns EINTR and the event loop gets a turn: control requests, timers
- * and Context.interrupt are then seen within a tick.
+ * Why KVM_RUN is a synchronous FFI call on the JavaScript thread: measured here
+ * (bench/platform_bench.ts), entering and leaving KVM_RUN costs about 9 µs synchronously
+ * and about 24 µs as a nonblocking call (a hop to a runtime thread and a wake-up of the event
+ * loop on every exit). A vCPU does accept ioctls from another thread, but every exit would
+ * pay the hop. The price of running synchronously is that the thread is inside the guest
+ * while application code runs; a host timer (machine.ts) sends KICK_SIGNAL to this thread
+ * every 10 ms, a signal it blocks except inside KVM_RUN (KVM_SET_SIGNAL_MASK), so KVM_RUN
+ * returns EINTR and the event loop gets a turn: control requests, timers and
+ * Context.interrupt are seen within a tick. Only one vCPU runs at a time as a result.
  *
- * The vCPU keeps the task's FPU, SSE and AVX state between switches, since no other task runs
- * on it; fpState/setFpState move it through KVM_GET/SET_XSAVE.
+ * The vCPU keeps the task's FPU and SSE state between switches, since no other task runs on
+ * it; fpState/setFpState move it through KVM_GET/SET_XSAVE.
  *
  * @module
  */
@@ -45,9 +44,13 @@ const SYSCALL: SwitchResult = { kind: "syscall" };
 // Exception frame words, as indices into Vcpu.frame (the 8 words below the stack top).
 const F_ERROR = 2, F_RIP = 3, F_CS = 4, F_RFLAGS = 5, F_RSP = 6;
 
-/** Lets the event loop run (timers, I/O, other tasks) before the guest goes on. */
+/**
+ * Lets the event loop run (timers, I/O, other tasks) before the guest goes on. setImmediate
+ * rather than setTimeout(0): a zero timeout costs about 2 ms here, which every 10 ms kick
+ * would pay; an immediate costs microseconds and still lets timers and I/O run.
+ */
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Implements Context for KVM. */
@@ -105,7 +108,7 @@ export class KvmContext implements Context {
   /** Puts regs and the address space into the vCPU for the next KVM_RUN. */
   #load(v: Vcpu, space: KvmAddressSpace, regs: Registers): void {
     const t = space.tables;
-    if (t.zappedGeneration !== t.generation) {
+    if (t.zappedGeneration !== t.generation || this.machine.shadowsStale) {
       this.machine.zapShadowTables();
       t.zappedGeneration = t.generation;
     }

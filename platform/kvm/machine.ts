@@ -356,6 +356,7 @@ export class Machine {
    * shadows must go. Removing and re-adding the memory slot drops them all.
    */
   zapShadowTables(): void {
+    this.shadowsStale = false;
     this.#setSlot(0n);
     this.#setSlot(this.mem.size);
   }
@@ -378,8 +379,16 @@ export class Machine {
     this.#free.push(v);
   }
 
+  /**
+   * Set when a page-table tree was released: KVM may still hold shadows of its pages, which
+   * could be taken for the shadows of a new tree that reuses them, so they must go before
+   * any vCPU runs again.
+   */
+  shadowsStale = false;
+
   /** Called when a page-table tree is released: no vCPU may keep it as its root. */
   forgetTables(t: PageTables): void {
+    this.shadowsStale = true;
     for (const v of this.#vcpus) {
       if (v.tables === t) {
         v.tables = null;

@@ -1,13 +1,23 @@
 /**
- * What the guest runs at CPL0: a few hundred bytes of code that the Sentry assembles here, and
- * the descriptor tables (GDT, TSS, IDT) that route `syscall` and every exception to it.
+ * What the guest runs besides the application: code the Sentry assembles here, and the
+ * descriptor tables (GDT, TSS, IDT) that route exceptions to it.
  *
- * The guest kernel does no work of its own. Its code only moves the application's registers
- * between the CPU and a save area in memory, then halts: each `hlt` is a KVM_EXIT_HLT that
- * returns KVM_RUN to the Sentry, which reads and writes the save area directly in the memory
- * file. The next KVM_RUN resumes after the `hlt`, at a jump to the restore path, which loads
- * the (possibly changed) registers from the save area and `iretq`s to the application. A
- * whole round trip is thus one KVM_RUN, with no KVM_GET_REGS or KVM_SET_REGS.
+ * System calls. On the KVM of these machines (kvm_pvm, see README.md) `syscall` from CPL3
+ * jumps to LSTAR but stays at CPL3, and every vCPU ioctl costs about as much as a whole exit,
+ * so registers must not move through KVM_GET_REGS/KVM_SET_REGS. LSTAR therefore points at a
+ * trampoline that runs at CPL3 in each vCPU's user pages (userPages): it stores every
+ * register into the save page next to it, then stores a byte to the page after, which maps a
+ * guest physical address no memory backs: a KVM_EXIT_MMIO, with the store already done. The
+ * Sentry reads the registers from the save page and writes the new ones there; the next
+ * KVM_RUN resumes after the store, where the trampoline loads them back (rflags through
+ * popfq with the save page as its stack) and jumps to the saved rip. One KVM_RUN per system
+ * call, and the application's stack is never touched.
+ *
+ * Exceptions go through the IDT to CPL0 (IST1 stack, so the frame is always at a known
+ * place). The common path stores the registers, CR2 and the vector into the region's save
+ * area and leaves with `out EXIT_PORT` (a `hlt` would be absorbed by the host kernel). The
+ * next KVM_RUN goes on to the restore path: page-table root and FS/GS bases if asked, the
+ * registers, then iretq with the frame that sits in the save area in user_regs_struct order.
  *
  * Every vCPU has a region of REGION_SIZE bytes in the kernel half of every address space:
  *
@@ -17,8 +27,8 @@
  *   page 2  GDT, TSS, save area
  *   page 3  the exception stack (TSS IST1 and RSP0)
  *
- * The save area holds the application's registers in struct user_regs_struct order (so it
- * copies to and from Registers.r as one block), then SAVE.cr3 and SAVE.cr2.
+ * The save areas hold the application's registers in struct user_regs_struct order, so they
+ * copy to and from Registers.r as one block.
  *
  * @module
  */

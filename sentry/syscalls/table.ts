@@ -30,6 +30,7 @@ import { syscalls as sync } from "./sys_sync.ts";
 import { syscalls as pipe } from "./sys_pipe.ts";
 import { syscalls as poll } from "./sys_poll.ts";
 import { syscalls as epoll } from "./sys_epoll.ts";
+import { syscalls as socket } from "./sys_socket.ts";
 import { syscalls as time } from "./sys_time.ts";
 import { syscalls as signal } from "./sys_signal.ts";
 import { syscalls as futex } from "./sys_futex.ts";
@@ -84,6 +85,7 @@ const families: Record<string, SyscallDef>[] = [
   pipe,
   poll,
   epoll,
+  socket,
   time,
   signal,
   futex,
