@@ -261,8 +261,8 @@ function flock(t: Task): number {
 }
 
 export const syscalls: Record<string, SyscallDef> = {
-  open: { handler: open, args: ["s", "x", "o"] },
-  openat: { handler: openat, args: ["d", "s", "x", "o"] },
+  open: { handler: open, args: ["s", "O", "o"] },
+  openat: { handler: openat, args: ["d", "s", "O", "o"] },
   openat2: {
     handler: openat2,
     support: "partial",

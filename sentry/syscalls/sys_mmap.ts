@@ -9,6 +9,8 @@ import type { Task } from "../kernel/task.ts";
 import { PAGE_SIZE, pageRoundUp } from "../mm/memory_file.ts";
 import { argInt, argPtr } from "./args.ts";
 import { preadFd } from "../../host/libc.ts";
+import type { VirtualDentry } from "../vfs/vfs.ts";
+import { FsContext } from "../vfs/fs_context.ts";
 import { PROT_WRITE } from "../../platform/platform.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
@@ -111,14 +113,14 @@ function mapFile(
       const off = i < pages ? m.page(first + i, true)! : -1n;
       if (off !== runOff + BigInt(i - runStart) * PAGE_SIZE) {
         const a = at + BigInt(runStart) * PAGE_SIZE;
-        t.mm.mapShared(a, BigInt(i - runStart) * PAGE_SIZE, runOff, prot);
+        t.mm.mapShared(a, BigInt(i - runStart) * PAGE_SIZE, runOff, prot, fileName(t, file));
         runStart = i;
         runOff = off;
       }
     }
     return;
   }
-  const vma = t.mm.mapAnonymous(at, len, prot);
+  const vma = t.mm.mapAnonymous(at, len, prot, fileName(t, file));
   if (m.kind === "memory") {
     const first = Number(offset / PAGE_SIZE);
     for (let i = 0; i < Number(len / PAGE_SIZE); i++) {
@@ -139,6 +141,16 @@ function mapFile(
       done += n;
     }
     mf.write(vma.fileOffset, buf.subarray(0, done));
+  }
+}
+
+/** The path /proc/<pid>/maps shows for a mapping of file. */
+function fileName(t: Task, file: { vd?: VirtualDentry }): string {
+  if (!file.vd) return "";
+  try {
+    return t.kernel.vfs.pathOf(file.vd, FsContext.of(t.tg).root);
+  } catch {
+    return "";
   }
 }
 
@@ -304,7 +316,7 @@ export const syscalls: Record<string, SyscallDef> = {
     handler: mmap,
     support: "partial",
     note: "shared writable mappings of gofer files are private copies (not written back)",
-    args: ["x", "l", "x", "x", "d", "x"],
+    args: ["x", "l", "P", "M", "d", "x"],
   },
   madvise: { handler: madvise, args: ["x", "l", "d"] },
   mremap: {
@@ -321,5 +333,5 @@ export const syscalls: Record<string, SyscallDef> = {
   mlockall: { handler: () => 0, args: ["x"] },
   munlockall: { handler: () => 0, args: [] },
   munmap: { handler: munmap, args: ["x", "l"] },
-  mprotect: { handler: mprotect, args: ["x", "l", "x"] },
+  mprotect: { handler: mprotect, args: ["x", "l", "P"] },
 };

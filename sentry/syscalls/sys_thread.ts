@@ -15,6 +15,7 @@ import { CONTINUED_STATUS, exitedStatus, type Task, type ThreadGroup } from "../
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import { AT_FDCWD } from "./paths.ts";
+import { FsContext } from "../vfs/fs_context.ts";
 import type { SyscallDef } from "./table.ts";
 
 const WNOHANG = 1;
@@ -156,16 +157,21 @@ function execve(t: Task): number {
   return 0;
 }
 
-/** Implements Linux syscall execveat(2) for absolute paths and AT_FDCWD. */
+/**
+ * Implements Linux syscall execveat(2): a path relative to a directory descriptor, or with
+ * AT_EMPTY_PATH the file the descriptor itself refers to (fexecve).
+ */
 function execveat(t: Task): number {
   const dirfd = argInt(t, 0);
-  const path = t.mm.copyInString(argPtr(t, 1));
+  let path = t.mm.copyInString(argPtr(t, 1));
   const flags = argInt(t, 4);
   if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) throw new SysError(Errno.EINVAL);
-  if (path === "" || (!path.startsWith("/") && dirfd !== AT_FDCWD)) {
-    // Executing through a descriptor needs the descriptor's path from the VFS.
-    t.fdTable.get(dirfd);
-    throw new SysError(Errno.ENOSYS);
+  if (path === "" && !(flags & AT_EMPTY_PATH)) throw new SysError(Errno.ENOENT);
+  if (!path.startsWith("/") && dirfd !== AT_FDCWD) {
+    const vd = t.fdTable.get(dirfd).vd;
+    if (!vd) throw new SysError(path === "" ? Errno.EACCES : Errno.ENOTDIR);
+    const base = t.kernel.vfs.pathOf(vd, FsContext.of(t.tg).root);
+    path = path === "" ? base : `${base === "/" ? "" : base}/${path}`;
   }
   const [argv, envp] = execArgs(t, argPtr(t, 2), argPtr(t, 3));
   execTask(t, path, argv, envp);
@@ -347,7 +353,7 @@ export const syscalls: Record<string, SyscallDef> = {
   set_robust_list: { handler: setRobustList, args: ["x", "d"] },
   exit: { handler: exit, args: ["d"] },
   exit_group: { handler: exitGroup, args: ["d"] },
-  clone: { handler: clone, args: ["x", "x", "x", "x", "x"] },
+  clone: { handler: clone, args: ["C", "x", "x", "x", "x"] },
   clone3: {
     handler: clone3,
     support: "partial",
@@ -357,14 +363,9 @@ export const syscalls: Record<string, SyscallDef> = {
   fork: { handler: fork, args: [] },
   vfork: { handler: vfork, args: [] },
   execve: { handler: execve, args: ["s", "x", "x"] },
-  execveat: {
-    handler: execveat,
-    support: "partial",
-    note: "absolute paths and AT_FDCWD; executing a descriptor answers ENOSYS",
-    args: ["d", "s", "x", "x", "x"],
-  },
-  wait4: { handler: wait4, args: ["d", "x", "x", "x"] },
-  waitid: { handler: waitid, args: ["d", "d", "x", "x", "x"] },
+  execveat: { handler: execveat, args: ["d", "s", "x", "x", "x"] },
+  wait4: { handler: wait4, args: ["d", "x", "W", "x"] },
+  waitid: { handler: waitid, args: ["d", "d", "x", "W", "x"] },
   setsid: { handler: setsid, args: [] },
   setpgid: { handler: setpgid, args: ["d", "d"] },
   getpgid: { handler: (t: Task) => lookup(t, argInt(t, 0)).pgid, args: ["d"] },

@@ -10,7 +10,7 @@ import { Errno, errnoName } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "./errors.ts";
 import { SYSCALL_NAMES } from "./linux64.ts";
-import { signalName } from "../kernel/signals.ts";
+import { formatCall } from "./strace.ts";
 import { syscalls as mmap } from "./sys_mmap.ts";
 import { syscalls as readWrite } from "./sys_read_write.ts";
 import { syscalls as thread } from "./sys_thread.ts";
@@ -45,11 +45,12 @@ export type SyscallHandler = (t: Task) => SyscallReturn | Promise<SyscallReturn>
 export type Support = "supported" | "partial" | "unimplemented";
 
 /**
- * How --strace prints an argument: d a C int (AT_FDCWD shows as such), l a 64-bit signed
- * value, x hex, o octal, s a path string, b a buffer whose length is the next argument,
- * S a signal number by name.
+ * How --strace prints an argument (strace.ts): d a C int (AT_FDCWD shows as such), l a 64-bit
+ * signed value, x hex, o octal, s a path string, b a buffer whose length is the next argument,
+ * S a signal by name, and flag words by name: P mmap/mprotect protections, M mmap flags,
+ * O open flags, C clone flags, W wait options.
  */
-export type ArgKind = "d" | "l" | "x" | "s" | "b" | "o" | "S";
+export type ArgKind = "d" | "l" | "x" | "s" | "b" | "o" | "S" | "P" | "M" | "O" | "C" | "W";
 
 export interface SyscallDef {
   handler?: SyscallHandler;
@@ -153,48 +154,4 @@ export class SyscallDispatcher {
     }
     if (!t.exiting) t.regs.setReturn(ret);
   }
-}
-
-function formatCall(t: Task, entry: SyscallEntry | undefined, nr: number): string {
-  if (!entry) return `syscall_${nr}(...)`;
-  const kinds: ArgKind[] = entry.args ?? ["x", "x", "x"];
-  const parts: string[] = [];
-  for (let i = 0; i < kinds.length; i++) {
-    const v = t.regs.arg(i);
-    switch (kinds[i]) {
-      case "d": {
-        const n = Number(BigInt.asIntN(32, v));
-        parts.push(n === -100 ? "AT_FDCWD" : String(n));
-        break;
-      }
-      case "l":
-        parts.push(String(BigInt.asIntN(64, v)));
-        break;
-      case "S":
-        parts.push(v > 0n && v <= 64n ? signalName(Number(v)) : String(BigInt.asIntN(32, v)));
-        break;
-      case "o":
-        parts.push("0" + v.toString(8));
-        break;
-      case "s":
-        try {
-          parts.push(JSON.stringify(t.mm.copyInString(v, 256)));
-        } catch {
-          parts.push(`0x${v.toString(16)}`);
-        }
-        break;
-      case "b": {
-        const n = Math.min(Number(t.regs.arg(i + 1)), 32);
-        try {
-          parts.push(JSON.stringify(new TextDecoder().decode(t.mm.copyIn(v, n))));
-        } catch {
-          parts.push(`0x${v.toString(16)}`);
-        }
-        break;
-      }
-      default:
-        parts.push(`0x${v.toString(16)}`);
-    }
-  }
-  return `${entry.name}(${parts.join(", ")})`;
 }
