@@ -180,8 +180,9 @@ async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
       else if (r === "gvisor" && (w.gvisorFlags ?? w.flags)?.length) {
         const flags = (w.gvisorFlags ?? w.flags)!.join(" ");
         const why = (s.values().next().value as { failed: string }).failed;
-        notes.push(`gVisor's runsc refused ${flags}: ${why}`);
-        out.set(r, { refused: notes.length });
+        const note = `gVisor's runsc refused ${flags}: ${why}`;
+        if (!notes.includes(note)) notes.push(note);
+        out.set(r, { refused: notes.indexOf(note) + 1 });
       } else out.set(r, { failed: s });
     }
     // The runners interleaved run by run, so that drift in the machine's load affects each alike.

@@ -272,6 +272,8 @@ export function takePendingSignal(signo: number, scratch: Uint8Array<ArrayBuffer
   // scratch: 8 bytes of sigset + 16 of a zero timespec.
   scratch.fill(0);
   scratch.set(sigset(signo));
+  // SAFETY: scratch is alive across the call and holds the sigset (8 bytes) and the zero
+  // timespec (16 bytes) the kernel reads; no siginfo pointer is passed.
   const sp = Deno.UnsafePointer.value(Deno.UnsafePointer.of(scratch));
   const r = rawSyscall(SYS_rt_sigtimedwait, BigInt(sp), 0n, BigInt(sp) + 8n, 8n);
   return r === BigInt(signo);
@@ -292,6 +294,8 @@ export function threadTimer(signo: number, tid: number, periodNs: bigint): numbe
   v.setInt32(12, SIGEV_THREAD_ID, true); // sigev_notify
   v.setInt32(16, tid, true); // sigev_notify_thread_id
   const id = new Int32Array(1);
+  // SAFETY: ev (a 64-byte struct sigevent) and id (the timer_t the kernel writes) outlive the
+  // synchronous call; likewise spec (a struct itimerspec) below.
   const r = rawSyscall(
     SYS_timer_create,
     BigInt(CLOCK_MONOTONIC),

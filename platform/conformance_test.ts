@@ -211,3 +211,13 @@ for (const name of Object.keys(PLATFORMS)) {
     }
   });
 }
+
+Deno.test("kvm: a missing device is reported with its path", () => {
+  const mf = new MemoryFile(1n << 20n);
+  try {
+    new KvmPlatform(mf, "/nonexistent/kvm").release();
+    throw new Error("no error");
+  } catch (e) {
+    assertEquals(String(e).includes("open /nonexistent/kvm: ENOENT"), true, String(e));
+  }
+});

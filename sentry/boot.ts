@@ -100,6 +100,7 @@ export async function bootMain(args: string[]): Promise<number> {
       strace: bool(values, "strace"),
       log,
       goferFd,
+      overlay2: str(values, "overlay2"),
       stdio: [0, 1, 2],
     }, initSpec(spec));
   } catch (e) {

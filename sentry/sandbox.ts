@@ -41,6 +41,8 @@ export interface SandboxOptions {
   log: Logger;
   /** The connected LISAFS socket to the container's Gofer. */
   goferFd: number;
+  /** --overlay2 (canonical form), for the root's overlay. */
+  overlay2?: string;
   /** Host descriptors that become the container's stdin, stdout and stderr. */
   stdio: [number, number, number];
 }

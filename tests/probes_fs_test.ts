@@ -11,4 +11,5 @@ probeTests([
   { prog: "fs_pipe_poll" },
   { prog: "fs_pipe_poll", args: ["sigpipe"] },
   { prog: "fs_unix" },
+  { prog: "fs_locks_splice" },
 ]);

@@ -255,11 +255,11 @@ const saveSlot = (i: number) => OFF.save + i * 8;
 export interface CodeMap {
   /** The code page's bytes. */
   bytes: Uint8Array<ArrayBuffer>;
-  /** rip after the exception path's hlt. */
+  /** rip after the exception path's exit. */
   exceptionExit: number;
   /** The iretq that returns to the application. */
   iretq: number;
-  /** [start, end) of the paths that save registers, up to and including their hlt. */
+  /** [start, end) of the paths that save registers, up to and including their exit. */
   saveRanges: [number, number][];
 }
 

@@ -30,6 +30,7 @@ import {
   RegularFile,
 } from "../vfs/file.ts";
 import {
+  type AttrChange,
   type Creds,
   type DirEntry,
   direntType,
@@ -47,6 +48,9 @@ import type { VirtualDentry } from "../vfs/vfs.ts";
 import { openDevice } from "./devices.ts";
 
 export { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG };
+
+const AT_REMOVEDIR = 0x200;
+const RENAME_EXCHANGE = 2;
 
 /** Turns a Gofer error into the errno the application sees. */
 function sysErr(e: unknown): never {
@@ -67,6 +71,9 @@ export class GoferFilesystem extends Filesystem {
     } catch (e) {
       sysErr(e);
     }
+    if (m.readonly) this.readonly = true;
+    // Overlay upper layers live in the memory file for now; a donated filestore is not used.
+    if (m.filestoreFd >= 0) closeFd(m.filestoreFd);
     this.#root = new GoferInode(this, m.root, m.stat);
   }
 
@@ -100,6 +107,8 @@ export class GoferInode extends Inode {
   #target?: string;
   /** Mountpoints the root lacks: directories that exist only in the Sentry. */
   readonly synthetic = new Map<string, Inode>();
+  /** A socket bound here by an application in the sandbox. */
+  endpoint: unknown = null;
 
   constructor(fs: GoferFilesystem, readonly controlFd: number, s: Stat) {
     super(fs, s.mode, s.uid, s.gid, s.ino);
@@ -177,36 +186,110 @@ export class GoferInode extends Inode {
     }
   }
 
-  #refuseWrite(): never {
-    // Write-type LISAFS messages are not served yet: the root is read-only in effect.
-    throw new SysError(Errno.EROFS);
+  /** Runs a Gofer call that changes the tree, turning its errors into errnos. */
+  #change<T>(fn: () => T): T {
+    if (this.fs.readonly) throw new SysError(Errno.EROFS);
+    try {
+      return fn();
+    } catch (e) {
+      sysErr(e);
+    }
   }
-  override mknod(_n: string, _m: number, _r: number, _c: Creds): Inode {
-    this.#refuseWrite();
+
+  #child(n: { fd: number; stat: Stat }): GoferInode {
+    this.mtimeNs = this.ctimeNs = nowNs();
+    return new GoferInode(this.fs, n.fd, n.stat);
   }
-  override mkdir(_n: string, _m: number, _c: Creds): Inode {
-    this.#refuseWrite();
+
+  override mknod(name: string, mode: number, _rdev: number, c: Creds): Inode {
+    return this.#child(
+      this.#change(() =>
+        this.fs.client.mknodAt(this.controlFd, name, mode, { uid: c.uid, gid: c.gid })
+      ),
+    );
   }
-  override symlink(_n: string, _t: string, _c: Creds): Inode {
-    this.#refuseWrite();
+  override mkdir(name: string, mode: number, c: Creds): Inode {
+    const d = this.#child(
+      this.#change(() =>
+        this.fs.client.mkdirAt(this.controlFd, name, mode & 0o7777, { uid: c.uid, gid: c.gid })
+      ),
+    );
+    this.nlink++;
+    return d;
   }
-  override link(_n: string, _t: Inode): void {
-    this.#refuseWrite();
+  override symlink(name: string, target: string, c: Creds): Inode {
+    return this.#child(
+      this.#change(() =>
+        this.fs.client.symlinkAt(this.controlFd, name, target, { uid: c.uid, gid: c.gid })
+      ),
+    );
   }
-  override unlink(_n: string): void {
-    this.#refuseWrite();
+  override link(name: string, target: Inode): void {
+    if (!(target instanceof GoferInode) || target.fs !== this.fs) {
+      throw new SysError(Errno.EXDEV);
+    }
+    this.#change(() => this.fs.client.linkAt(this.controlFd, name, target.controlFd));
+    target.nlink++;
+    this.mtimeNs = this.ctimeNs = nowNs();
   }
-  override rmdir(_n: string): void {
-    this.#refuseWrite();
+  override unlink(name: string): void {
+    this.#change(() => this.fs.client.unlinkAt(this.controlFd, name, 0));
+    this.mtimeNs = this.ctimeNs = nowNs();
   }
-  override rename(_o: string, _d: Inode, _n: string, _x: boolean): void {
-    this.#refuseWrite();
+  override rmdir(name: string): void {
+    if (this.synthetic.has(name)) throw new SysError(Errno.EBUSY);
+    this.#change(() => this.fs.client.unlinkAt(this.controlFd, name, AT_REMOVEDIR));
+    this.nlink--;
+    this.mtimeNs = this.ctimeNs = nowNs();
   }
-  override truncate(_size: bigint): void {
-    this.#refuseWrite();
+  override rename(oldName: string, newDir: Inode, newName: string, exchange: boolean): void {
+    if (!(newDir instanceof GoferInode) || newDir.fs !== this.fs) {
+      throw new SysError(Errno.EXDEV);
+    }
+    this.#change(() =>
+      this.fs.client.renameAt(
+        this.controlFd,
+        oldName,
+        newDir.controlFd,
+        newName,
+        exchange ? RENAME_EXCHANGE : 0,
+      )
+    );
+    this.mtimeNs =
+      this.ctimeNs =
+      newDir.mtimeNs =
+      newDir.ctimeNs =
+        nowNs();
   }
-  override setAttr(): void {
-    this.#refuseWrite();
+  override truncate(size: bigint): void {
+    this.setAttr({ size });
+  }
+  override setAttr(c: AttrChange): void {
+    if (c.size !== undefined) {
+      if (this.isDir) throw new SysError(Errno.EISDIR);
+      if ((this.mode & S_IFMT) !== S_IFREG) throw new SysError(Errno.EINVAL);
+    }
+    const ts = (ns: bigint | undefined) =>
+      ns === undefined ? undefined : { sec: ns / 1_000_000_000n, nsec: ns % 1_000_000_000n };
+    const r = this.#change(() =>
+      this.fs.client.setStat(this.controlFd, {
+        mode: c.mode === undefined ? undefined : c.mode & 0o7777,
+        uid: c.uid,
+        gid: c.gid,
+        size: c.size,
+        atime: ts(c.atimeNs),
+        mtime: ts(c.mtimeNs ?? (c.size !== undefined ? nowNs() : undefined)),
+      })
+    );
+    if (r.failureMask !== 0) throw new SysError(r.failureErrno || Errno.EPERM);
+    if (c.mode !== undefined) this.mode = (this.mode & S_IFMT) | (c.mode & 0o7777);
+    if (c.uid !== undefined) this.uid = c.uid;
+    if (c.gid !== undefined) this.gid = c.gid;
+    if (c.size !== undefined) this.#size = c.size;
+    if (c.atimeNs !== undefined) this.atimeNs = c.atimeNs;
+    if (c.mtimeNs !== undefined) this.mtimeNs = c.mtimeNs;
+    else if (c.size !== undefined) this.mtimeNs = nowNs();
+    this.ctimeNs = nowNs();
   }
 
   /** Opens the file on the Gofer and returns its donated host FD (owned by the caller). */

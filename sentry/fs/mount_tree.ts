@@ -16,6 +16,7 @@ import { type Filesystem, ROOT_CREDS, S_IFDIR } from "../vfs/inode.ts";
 import { type MountOptions, VirtualDentry, VirtualFilesystem } from "../vfs/vfs.ts";
 import { newDevfs } from "./devfs.ts";
 import { GoferFilesystem, GoferInode, SyntheticDir } from "./gofer.ts";
+import { OverlayFilesystem, OverlayInode } from "./overlay.ts";
 import { ProcFilesystem } from "./procfs.ts";
 import { newSysfs } from "./sysfs.ts";
 import { TmpfsDir, TmpfsFilesystem } from "./tmpfs.ts";
@@ -34,6 +35,8 @@ export interface MountTreeOptions {
   mounts: MountSpec[];
   mf: MemoryFile;
   log: Logger;
+  /** --overlay2 as the CLI passes it on (canonical): none, or {root|all}:medium[,size=N]. */
+  overlay2?: string;
 }
 
 /** Parses tmpfs-style size= values (bytes, or with k/m/g). */
@@ -105,6 +108,8 @@ function mkdirAll(vfs: VirtualFilesystem, path: string, k: Kernel): VirtualDentr
     const dir = cur.inode;
     if (dir instanceof TmpfsDir) {
       dir.mkdir(name, S_IFDIR | 0o755, ROOT_CREDS);
+    } else if (dir instanceof OverlayInode) {
+      dir.mkdir(name, S_IFDIR | 0o755, ROOT_CREDS);
     } else if (dir instanceof GoferInode || dir instanceof SyntheticDir) {
       const children = dir instanceof GoferInode ? dir.synthetic : dir.children;
       children.set(name, new SyntheticDir(dir.fs));
@@ -120,7 +125,18 @@ function mkdirAll(vfs: VirtualFilesystem, path: string, k: Kernel): VirtualDentr
 /** Builds the mount tree for kernel k. */
 export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesystem {
   const vfs = new VirtualFilesystem();
-  const rootFs = new GoferFilesystem(o.client, o.rootReadonly);
+  const goferRoot = new GoferFilesystem(o.client, o.rootReadonly);
+  const [scope, rest = ""] = (o.overlay2 || "none").split(":");
+  const sizeMatch = /size=(\d+)/.exec(rest);
+  let rootFs: Filesystem = goferRoot;
+  // A read-only root gets no overlay, as in gVisor: nothing can change it anyway.
+  if ((scope === "root" || scope === "all") && !o.rootReadonly) {
+    const upper = new TmpfsFilesystem(o.mf, {
+      mode: 0o755,
+      size: sizeMatch ? BigInt(sizeMatch[1]) : undefined,
+    });
+    rootFs = new OverlayFilesystem(upper, goferRoot);
+  }
   vfs.mountRoot(rootFs, { readonly: o.rootReadonly, source: "none" });
   const seen = new Set<string>();
   const norm = (p: string) => "/" + p.split("/").filter((c) => c !== "" && c !== ".").join("/");

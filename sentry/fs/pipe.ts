@@ -82,6 +82,19 @@ export class Pipe {
     return n;
   }
 
+  /** A copy of up to n buffered bytes, leaving them buffered (tee). */
+  peek(n: number): Uint8Array {
+    const out = new Uint8Array(Math.min(n, this.size));
+    let o = 0;
+    for (const b of this.#bufs) {
+      if (o >= out.length) break;
+      const m = Math.min(b.end - b.start, out.length - o);
+      out.set(b.data.subarray(b.start, b.start + m), o);
+      o += m;
+    }
+    return out;
+  }
+
   /**
    * Adds what it can of src (all of it or nothing when atomic); returns the bytes taken.
    * `first` says whether this is the write's first piece (only that one may merge).

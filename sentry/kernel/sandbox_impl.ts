@@ -86,6 +86,7 @@ export class Sandbox {
         mounts: spec.mounts ?? [],
         mf,
         log: opts.log,
+        overlay2: opts.overlay2,
       });
       const fdTable = new FdTable();
       fdTable.set(0, new HostFile(opts.stdio[0], O_RDONLY));

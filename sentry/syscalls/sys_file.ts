@@ -24,6 +24,16 @@ import {
   SETFL_MASK,
 } from "../vfs/file.ts";
 import { FsContext } from "../vfs/fs_context.ts";
+import {
+  conflict,
+  F_RDLCK,
+  F_UNLCK,
+  F_WRLCK,
+  flock as flockInode,
+  lockEnd,
+  lockRange,
+  setRangeLock,
+} from "../vfs/lock.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "./errors.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
@@ -50,7 +60,6 @@ const F_GETPIPE_SZ = 1032;
 const F_ADD_SEALS = 1033;
 const F_GET_SEALS = 1034;
 const FD_CLOEXEC = 1;
-const F_UNLCK = 2;
 
 /** Open flags Linux accepts; others are ignored by open and refused by openat2. */
 const VALID_OPEN = 0o37777777;
@@ -181,8 +190,59 @@ function dup3(t: Task): number {
   return newfd;
 }
 
+/** Reads a struct flock and turns it into an owned range of f's file. */
+function readFlock(t: Task, f: FileDescription, ofd: boolean) {
+  if (!f.vd) throw new SysError(Errno.EINVAL);
+  const addr = argPtr(t, 2);
+  const v = new DataView(t.mm.copyIn(addr, 32).buffer);
+  const type = v.getInt16(0, true);
+  const whence = v.getInt16(2, true);
+  const start = v.getBigInt64(8, true);
+  const len = v.getBigInt64(16, true);
+  if (ofd && v.getInt32(24, true) !== 0) throw new SysError(Errno.EINVAL);
+  const offset = (f as { offset?: bigint }).offset ?? 0n;
+  const [s, e] = lockRange(whence, start, len, offset, f.vd.inode.size());
+  return { addr, type, s, e, ino: f.vd.inode, owner: ofd ? f : t.fdTable };
+}
+
+/** F_GETLK and F_OFD_GETLK: the first lock that would conflict, or F_UNLCK. */
+function getLock(t: Task, f: FileDescription, ofd: boolean): number {
+  const r = readFlock(t, f, ofd);
+  if (r.type !== F_RDLCK && r.type !== F_WRLCK) throw new SysError(Errno.EINVAL);
+  const c = conflict(r.ino, r.owner, r.type, r.s, r.e);
+  const out = new Uint8Array(32);
+  const v = new DataView(out.buffer);
+  if (!c) {
+    v.setInt16(0, F_UNLCK, true);
+    v.setBigInt64(8, r.s, true);
+    v.setBigInt64(16, lockEnd(r.e) === 0n ? 0n : r.e - r.s, true);
+    v.setInt32(24, 0, true);
+  } else {
+    v.setInt16(0, c.type, true);
+    v.setBigInt64(8, c.start, true);
+    v.setBigInt64(16, lockEnd(c.end) === 0n ? 0n : c.end - c.start, true);
+    v.setInt32(24, c.pid, true);
+  }
+  t.mm.copyOut(r.addr, out);
+  return 0;
+}
+
+/** F_SETLK(W) and F_OFD_SETLK(W). */
+async function setLock(t: Task, f: FileDescription, ofd: boolean, wait: boolean): Promise<number> {
+  const r = readFlock(t, f, ofd);
+  const acc = f.flags & O_ACCMODE;
+  if (r.type === F_RDLCK && acc === O_WRONLY) throw new SysError(Errno.EBADF);
+  if (r.type === F_WRLCK && acc === 0) throw new SysError(Errno.EBADF);
+  if (r.type !== F_RDLCK && r.type !== F_WRLCK && r.type !== F_UNLCK) {
+    throw new SysError(Errno.EINVAL);
+  }
+  const lock = { owner: r.owner, pid: ofd ? -1 : t.tg.pid, type: r.type, start: r.s, end: r.e };
+  await setRangeLock(t, r.ino, lock, wait);
+  return 0;
+}
+
 /** Implements Linux syscall fcntl(2). */
-function fcntl(t: Task): number {
+function fcntl(t: Task): number | Promise<number> {
   const fd = argInt(t, 0), cmd = argInt(t, 1);
   const f = t.fdTable.get(fd);
   const arg = t.regs.arg(2);
@@ -208,22 +268,20 @@ function fcntl(t: Task): number {
       return 0;
     }
     case F_GETLK:
-    case F_OFD_GETLK: {
+    case F_OFD_GETLK:
       if (path) throw new SysError(Errno.EBADF);
-      // No other process holds a lock the Sentry knows of yet: report the range unlocked.
-      const p = argPtr(t, 2);
-      const b = t.mm.copyIn(p, 32);
-      new DataView(b.buffer).setInt16(0, F_UNLCK, true);
-      t.mm.copyOut(p, b);
-      return 0;
-    }
+      return getLock(t, f, cmd === F_OFD_GETLK);
     case F_SETLK:
     case F_SETLKW:
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
       if (path) throw new SysError(Errno.EBADF);
-      t.mm.copyIn(argPtr(t, 2), 32);
-      return 0;
+      return setLock(
+        t,
+        f,
+        cmd === F_OFD_SETLK || cmd === F_OFD_SETLKW,
+        cmd === F_SETLKW || cmd === F_OFD_SETLKW,
+      );
     case F_GETOWN:
     case F_GETSIG:
       return 0;
@@ -251,12 +309,15 @@ function fcntl(t: Task): number {
   }
 }
 
-/** Implements Linux syscall flock(2): succeeds (advisory locks between processes: later). */
-function flock(t: Task): number {
+/** Implements Linux syscall flock(2). */
+async function flock(t: Task): Promise<number> {
   const f = t.fdTable.get(argInt(t, 0));
   if (f.flags & O_PATH) throw new SysError(Errno.EBADF);
-  const op = argInt(t, 1) & ~4;
-  if (op !== 1 && op !== 2 && op !== 8) throw new SysError(Errno.EINVAL);
+  const op = argInt(t, 1);
+  const kind = op & ~4;
+  if (kind !== 1 && kind !== 2 && kind !== 8) throw new SysError(Errno.EINVAL);
+  if (!f.vd) throw new SysError(Errno.EINVAL);
+  await flockInode(t, f.vd.inode, f, op);
   return 0;
 }
 
@@ -279,8 +340,8 @@ export const syscalls: Record<string, SyscallDef> = {
   fcntl: {
     handler: fcntl,
     support: "partial",
-    note: "record locks always succeed and F_GETLK reports no conflict; no seals",
+    note: "no seals; no deadlock detection for F_SETLKW",
     args: ["d", "d", "x"],
   },
-  flock: { handler: flock, support: "partial", note: "locks always succeed", args: ["d", "x"] },
+  flock: { handler: flock, args: ["d", "x"] },
 };

@@ -8,7 +8,6 @@
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { TmpfsSocket } from "../fs/tmpfs.ts";
 import {
   boundAt,
   SOCK_DGRAM,
@@ -176,9 +175,11 @@ function bind(t: Task): number {
       if (e instanceof SysError && e.errno === Errno.EEXIST) throw new SysError(Errno.EADDRINUSE);
       throw e;
     }
-    if (ino instanceof TmpfsSocket) ino.endpoint = s;
+    // Socket files of every filesystem keep the bound socket in `endpoint`.
+    const holder = ino as { endpoint?: unknown };
+    if ("endpoint" in holder) holder.endpoint = s;
     s.bind(ns, a, () => {
-      if (ino instanceof TmpfsSocket && ino.endpoint === s) ino.endpoint = null;
+      if (holder.endpoint === s) holder.endpoint = null;
     });
     return 0;
   }

@@ -31,6 +31,7 @@ import { syscalls as pipe } from "./sys_pipe.ts";
 import { syscalls as poll } from "./sys_poll.ts";
 import { syscalls as epoll } from "./sys_epoll.ts";
 import { syscalls as socket } from "./sys_socket.ts";
+import { syscalls as splice } from "./sys_splice.ts";
 import { syscalls as time } from "./sys_time.ts";
 import { syscalls as signal } from "./sys_signal.ts";
 import { syscalls as futex } from "./sys_futex.ts";
@@ -87,6 +88,7 @@ const families: Record<string, SyscallDef>[] = [
   poll,
   epoll,
   socket,
+  splice,
   time,
   signal,
   futex,

@@ -9,6 +9,7 @@
 import { Errno } from "../../host/errno.ts";
 import { SysError } from "../syscalls/errors.ts";
 import type { FileDescription } from "./file.ts";
+import { releaseLocks } from "./lock.ts";
 
 interface Entry {
   file: FileDescription;
@@ -32,7 +33,11 @@ export function refCount(file: FileDescription): number {
 export function decRef(file: FileDescription): void {
   const n = (refs.get(file) ?? 1) - 1;
   refs.set(file, n);
-  if (n === 0) file.release();
+  if (n === 0) {
+    // OFD and flock locks belong to the description.
+    releaseLocks(file);
+    file.release();
+  }
 }
 
 export class FdTable {
@@ -83,10 +88,7 @@ export class FdTable {
     incRef(file);
     const old = this.#fds[fd];
     this.#fds[fd] = { file, cloexec };
-    if (old) {
-      this.onClose?.(fd, old.file);
-      decRef(old.file);
-    }
+    if (old) this.#closed(fd, old.file);
   }
 
   /** Closes fd; throws EBADF. */
@@ -94,8 +96,14 @@ export class FdTable {
     const e = fd >= 0 ? this.#fds[fd] : undefined;
     if (!e) throw new SysError(Errno.EBADF);
     this.#fds[fd] = undefined;
-    this.onClose?.(fd, e.file);
-    decRef(e.file);
+    this.#closed(fd, e.file);
+  }
+
+  #closed(fd: number, file: FileDescription): void {
+    // Closing any descriptor of a file drops the process's record locks on it (POSIX).
+    if (file.vd) releaseLocks(this, file.vd.inode);
+    this.onClose?.(fd, file);
+    decRef(file);
   }
 
   /** Every open descriptor, ascending. */

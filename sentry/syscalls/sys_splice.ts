@@ -1,0 +1,182 @@
+/**
+ * Moving data between descriptors inside the Sentry: sendfile(2), splice(2), tee(2),
+ * copy_file_range(2). Each is a read from one description and a write to the other through a
+ * Sentry buffer; none of them needs the data to pass through application memory.
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import type { Task } from "../kernel/task.ts";
+import { PipeFile } from "../fs/pipe.ts";
+import {
+  type FileDescription,
+  O_ACCMODE,
+  O_APPEND,
+  O_PATH,
+  O_RDONLY,
+  O_WRONLY,
+} from "../vfs/file.ts";
+import { argInt, argPtr, argU32, MAX_RW_COUNT } from "./args.ts";
+import { SysError } from "./errors.ts";
+import type { SyscallDef } from "./table.ts";
+
+const CHUNK = 1 << 20;
+const SPLICE_F_NONBLOCK = 2;
+
+function readable(f: FileDescription): void {
+  if ((f.flags & O_PATH) || (f.flags & O_ACCMODE) === O_WRONLY) throw new SysError(Errno.EBADF);
+}
+function writable(f: FileDescription): void {
+  if ((f.flags & O_PATH) || (f.flags & O_ACCMODE) === O_RDONLY) throw new SysError(Errno.EBADF);
+}
+
+/**
+ * Copies up to count bytes from `src` (at *inOff when given, else its offset) to `dst` (at
+ * *outOff when given). Stops at end of input or a short write; returns bytes moved.
+ */
+async function transfer(
+  t: Task,
+  src: FileDescription,
+  dst: FileDescription,
+  count: number,
+  inOff: { v: bigint } | null,
+  outOff: { v: bigint } | null,
+): Promise<number> {
+  let done = 0;
+  while (done < count) {
+    const buf = new Uint8Array(Math.min(CHUNK, count - done));
+    let n = src.read(t, buf, inOff ? inOff.v : undefined);
+    if (n instanceof Promise) n = await n;
+    if (n === 0) break;
+    if (inOff) inOff.v += BigInt(n);
+    let w = dst.write(t, buf.subarray(0, n), outOff ? outOff.v : undefined);
+    if (w instanceof Promise) w = await w;
+    if (outOff) outOff.v += BigInt(w);
+    done += w;
+    if (w < n) {
+      // Give back what was read but not written, for files with an offset.
+      if (!inOff && !(src instanceof PipeFile)) src.seek(t, BigInt(w - n), 1);
+      else if (inOff) inOff.v -= BigInt(n - w);
+      break;
+    }
+    // After the first piece, stop rather than wait for more input.
+    if (n < buf.length) break;
+  }
+  return done;
+}
+
+/** Reads a loff_t argument (NULL: none). */
+function readOff(t: Task, addr: bigint): { v: bigint } | null {
+  if (addr === 0n) return null;
+  const v = new DataView(t.mm.copyIn(addr, 8).buffer).getBigInt64(0, true);
+  if (v < 0n) throw new SysError(Errno.EINVAL);
+  return { v };
+}
+
+function writeOff(t: Task, addr: bigint, off: { v: bigint } | null): void {
+  if (addr !== 0n && off) t.mm.writeU64(addr, off.v);
+}
+
+/** Implements Linux syscall sendfile(2). */
+async function sendfile(t: Task): Promise<number> {
+  const out = t.fdTable.get(argInt(t, 0));
+  const inp = t.fdTable.get(argInt(t, 1));
+  readable(inp);
+  writable(out);
+  if (out.flags & O_APPEND) throw new SysError(Errno.EINVAL);
+  const offAddr = argPtr(t, 2);
+  const off = readOff(t, offAddr);
+  if (off && inp instanceof PipeFile) throw new SysError(Errno.ESPIPE);
+  const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(3)) & 0xffffffffn), MAX_RW_COUNT);
+  const n = await transfer(t, inp, out, count, off, null);
+  writeOff(t, offAddr, off);
+  return n;
+}
+
+/** Implements Linux syscall splice(2): one end must be a pipe. */
+async function splice(t: Task): Promise<number> {
+  const inp = t.fdTable.get(argInt(t, 0));
+  const inOffAddr = argPtr(t, 1);
+  const out = t.fdTable.get(argInt(t, 2));
+  const outOffAddr = argPtr(t, 3);
+  const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(4))), MAX_RW_COUNT);
+  const flags = argU32(t, 5);
+  readable(inp);
+  writable(out);
+  if (!(inp instanceof PipeFile) && !(out instanceof PipeFile)) throw new SysError(Errno.EINVAL);
+  if (
+    (inp instanceof PipeFile && inOffAddr !== 0n) || (out instanceof PipeFile && outOffAddr !== 0n)
+  ) {
+    throw new SysError(Errno.ESPIPE);
+  }
+  if (out.flags & O_APPEND) throw new SysError(Errno.EINVAL);
+  if (count === 0) return 0;
+  const inOff = readOff(t, inOffAddr);
+  const outOff = readOff(t, outOffAddr);
+  const saved = [inp.flags, out.flags];
+  if (flags & SPLICE_F_NONBLOCK) {
+    if (inp instanceof PipeFile) inp.flags |= 0o4000;
+    if (out instanceof PipeFile) out.flags |= 0o4000;
+  }
+  try {
+    const n = await transfer(t, inp, out, count, inOff, outOff);
+    writeOff(t, inOffAddr, inOff);
+    writeOff(t, outOffAddr, outOff);
+    return n;
+  } finally {
+    if (flags & SPLICE_F_NONBLOCK) [inp.flags, out.flags] = saved;
+  }
+}
+
+/** Implements Linux syscall copy_file_range(2). */
+async function copyFileRange(t: Task): Promise<number> {
+  const inp = t.fdTable.get(argInt(t, 0));
+  const inOffAddr = argPtr(t, 1);
+  const out = t.fdTable.get(argInt(t, 2));
+  const outOffAddr = argPtr(t, 3);
+  const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(4))), MAX_RW_COUNT);
+  if (argU32(t, 5) !== 0) throw new SysError(Errno.EINVAL);
+  readable(inp);
+  writable(out);
+  if (out.flags & O_APPEND) throw new SysError(Errno.EBADF);
+  if (!inp.vd || !out.vd) throw new SysError(Errno.EINVAL);
+  if (inp.vd.inode.isDir || out.vd.inode.isDir) throw new SysError(Errno.EISDIR);
+  const inOff = readOff(t, inOffAddr);
+  const outOff = readOff(t, outOffAddr);
+  const n = await transfer(t, inp, out, count, inOff, outOff);
+  writeOff(t, inOffAddr, inOff);
+  writeOff(t, outOffAddr, outOff);
+  return n;
+}
+
+/** Implements Linux syscall tee(2): duplicates pipe data without consuming it. */
+function tee(t: Task): number {
+  const inp = t.fdTable.get(argInt(t, 0));
+  const out = t.fdTable.get(argInt(t, 1));
+  if (!(inp instanceof PipeFile) || !(out instanceof PipeFile) || inp.pipe === out.pipe) {
+    throw new SysError(Errno.EINVAL);
+  }
+  const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(2))), CHUNK);
+  const data = inp.pipe.peek(count);
+  if (data.length === 0) {
+    if (inp.pipe.writers === 0) return 0;
+    throw new SysError(Errno.EAGAIN);
+  }
+  const n = out.pipe.put(data, true);
+  if (n === 0) throw new SysError(Errno.EAGAIN);
+  out.pipe.queue.notify();
+  return n;
+}
+
+export const syscalls: Record<string, SyscallDef> = {
+  sendfile: { handler: sendfile, args: ["d", "d", "x", "d"] },
+  splice: { handler: splice, args: ["d", "x", "d", "x", "d", "x"] },
+  tee: {
+    handler: tee,
+    support: "partial",
+    note: "never waits: EAGAIN when the input pipe is empty or the output full",
+    args: ["d", "d", "d", "x"],
+  },
+  copy_file_range: { handler: copyFileRange, args: ["d", "x", "d", "x", "d", "x"] },
+};
