@@ -23,4 +23,5 @@ probeTests([
   { prog: "sigchld" },
   { prog: "process_misc" },
   { prog: "futex_robust" },
+  { prog: "stack_growth" },
 ]);

@@ -109,6 +109,7 @@ export class Sandbox {
       kernel.threadGroups.set(pid, tg);
       const as = platform.newAddressSpace();
       const mm = new MemoryManager(as, mf, platform.maxUserAddress);
+      mm.stackLimit = tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? mm.stackLimit;
       const task = new Task(kernel, tg, pid, mm, platform.newContext());
       try {
         const path = lookPath(kernel, spec.args[0], spec.env, spec.cwd);

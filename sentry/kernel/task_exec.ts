@@ -23,6 +23,7 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
   checkArgLimits(argv, envp, tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? 8n << 20n);
   const as = k.platform.newAddressSpace();
   const mm = new MemoryManager(as, k.mf, k.platform.maxUserAddress);
+  mm.stackLimit = tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? mm.stackLimit;
   let loaded;
   try {
     loaded = loadExecutable(k, mm, t.regs, {

@@ -36,6 +36,8 @@ export interface Vma {
   shared?: boolean;
   /** Copy-on-write: the range is shared with other address spaces until this VMA writes. */
   cow?: CowRange;
+  /** MAP_GROWSDOWN (and the main stack): a fault just below it extends it downwards. */
+  growsDown?: boolean;
 }
 
 const STACK_SIZE = 8n << 20n;
@@ -71,8 +73,27 @@ export class MemoryManager {
 
   /** Maps the initial stack; returns its top. */
   mapStack(): bigint {
-    this.mapAnonymous(this.stackTop - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, "[stack]");
+    const v = this.mapAnonymous(
+      this.stackTop - STACK_SIZE,
+      STACK_SIZE,
+      PROT_READ | PROT_WRITE,
+      "[stack]",
+    );
+    v.growsDown = true;
     return this.stackTop;
+  }
+
+  /**
+   * How far a grows-down VMA may reach below its top: RLIMIT_STACK, but never into the mmap
+   * area below the stack's reserved region.
+   */
+  #stackLimit: bigint = STACK_SIZE;
+  get stackLimit(): bigint {
+    return this.#stackLimit;
+  }
+  set stackLimit(v: bigint) {
+    const most = STACK_SIZE + STACK_GAP;
+    this.#stackLimit = v < most ? v : most;
   }
 
   /** Finds a free range of `length` bytes, preferring the highest below the mmap base. */
@@ -151,10 +172,31 @@ export class MemoryManager {
   }
 
   /**
+   * Extends the grows-down VMA just above addr down to addr's page, as Linux grows stacks:
+   * within the stack limit and never into another mapping (keeping a one-page guard gap).
+   */
+  #grow(addr: bigint): boolean {
+    if (this.#find(addr)) return false;
+    const page = pageRoundDown(addr);
+    const above = this.vmas.find((v) => v.start > addr);
+    if (!above?.growsDown) return false;
+    // The stack's top: the end of the run of grows-down VMAs that earlier growth made.
+    let end = above.end;
+    for (const v of this.vmas) if (v.growsDown && v.start === end) end = v.end;
+    if (end - page > this.stackLimit) return false;
+    const below = this.vmas.filter((v) => v.end <= above.start).pop();
+    if (below && below.end + PAGE_SIZE > page) return false;
+    const v = this.mapAnonymous(page, above.start - page, above.prot, above.name);
+    v.growsDown = true;
+    return true;
+  }
+
+  /**
    * Resolves a fault at addr that the Sentry caused (copy-on-write). Returns false when it is
    * the application's fault, to be delivered as a signal.
    */
   handleFault(addr: bigint): boolean {
+    if (this.#grow(addr)) return true;
     const v = this.#find(addr);
     if (!v || !v.cow || !(v.prot & PROT_WRITE)) return false;
     this.#breakCow(v);

@@ -21,6 +21,7 @@ const MAP_SHARED_VALIDATE = 0x3;
 const MAP_TYPE = 0xf;
 const MAP_FIXED = 0x10;
 const MAP_ANONYMOUS = 0x20;
+const MAP_GROWSDOWN = 0x100;
 const MAP_FIXED_NOREPLACE = 0x100000;
 const PROT_ALL = 0x7;
 const PROT_GROWSDOWN = 0x01000000;
@@ -72,6 +73,7 @@ function mmap(t: Task): bigint {
   if (flags & MAP_ANONYMOUS) {
     const vma = t.mm.mapAnonymous(at, len, prot);
     vma.shared = type !== MAP_PRIVATE;
+    if (flags & MAP_GROWSDOWN) vma.growsDown = true;
     return at;
   }
   mapFile(t, argInt(t, 4), at, len, prot, type !== MAP_PRIVATE, offset);

@@ -69,6 +69,9 @@ function change(tg: ThreadGroup, resource: number, next: Rlimit, privileged: boo
   if (next.cur > next.max) throw new SysError(Errno.EINVAL);
   if (next.max > cur.max && !privileged) throw new SysError(Errno.EPERM);
   tg.rlimits.set(resource, next);
+  if (resource === RLIMIT.RLIMIT_STACK) {
+    for (const t of tg.tasks) t.mm.stackLimit = next.cur;
+  }
   if (resource === RLIMIT.RLIMIT_NOFILE) {
     tg.fdTable.limit = next.cur > 0x7fffffffn ? 0x7fffffff : Number(next.cur);
   }
