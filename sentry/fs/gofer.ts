@@ -62,12 +62,13 @@ export class GoferFilesystem extends Filesystem {
   readonly name = "9p";
   readonly #root: GoferInode;
 
-  constructor(readonly client: LisafsClient, ro = false) {
+  /** @param path "/" for the container's root, or a bind mount's destination. */
+  constructor(readonly client: LisafsClient, ro = false, readonly path = "/") {
     super();
     this.readonly = ro;
     let m;
     try {
-      m = client.mount();
+      m = client.mount(path);
     } catch (e) {
       sysErr(e);
     }
@@ -316,6 +317,16 @@ export class GoferInode extends Inode {
       default:
         throw new SysError(Errno.ENXIO);
     }
+  }
+}
+
+/** An empty file made in the Sentry for a file bind mount's mountpoint the root lacks. */
+export class SyntheticFile extends Inode {
+  constructor(fs: Filesystem) {
+    super(fs, S_IFREG | 0o644);
+  }
+  open(): FileDescription {
+    throw new SysError(Errno.ENOENT);
   }
 }
 

@@ -12,10 +12,10 @@ import type { Logger } from "../../log.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
 import { SysError } from "../syscalls/errors.ts";
-import { type Filesystem, ROOT_CREDS, S_IFDIR } from "../vfs/inode.ts";
+import { type Filesystem, ROOT_CREDS, S_IFDIR, S_IFREG } from "../vfs/inode.ts";
 import { type MountOptions, VirtualDentry, VirtualFilesystem } from "../vfs/vfs.ts";
 import { newDevfs } from "./devfs.ts";
-import { GoferFilesystem, GoferInode, SyntheticDir } from "./gofer.ts";
+import { GoferFilesystem, GoferInode, SyntheticDir, SyntheticFile } from "./gofer.ts";
 import { OverlayFilesystem, OverlayInode } from "./overlay.ts";
 import { ProcFilesystem } from "./procfs.ts";
 import { newSysfs } from "./sysfs.ts";
@@ -96,29 +96,30 @@ function mountOptions(spec: MountSpec): {
  * Makes the directory at path (and its parents) so something can be mounted there: a real
  * directory on tmpfs, a synthetic one on the gofer-backed root.
  */
-function mkdirAll(vfs: VirtualFilesystem, path: string, k: Kernel): VirtualDentry {
+function mkdirAll(vfs: VirtualFilesystem, path: string, file = false): VirtualDentry {
   let cur = vfs.root;
-  for (const name of path.split("/").filter((c) => c !== "" && c !== ".")) {
+  const names = path.split("/").filter((c) => c !== "" && c !== ".");
+  names.forEach((name, i) => {
+    const last = i === names.length - 1;
+    const wantFile = file && last;
     const next = vfs.lookupChild(cur, name);
     if (next) {
-      if (!next.inode.isDir) throw new SysError(Errno.ENOTDIR, `mountpoint ${path}`);
+      if (!wantFile && !next.inode.isDir) throw new SysError(Errno.ENOTDIR, `mountpoint ${path}`);
       cur = next;
-      continue;
+      return;
     }
     const dir = cur.inode;
-    if (dir instanceof TmpfsDir) {
-      dir.mkdir(name, S_IFDIR | 0o755, ROOT_CREDS);
-    } else if (dir instanceof OverlayInode) {
-      dir.mkdir(name, S_IFDIR | 0o755, ROOT_CREDS);
+    if (dir instanceof TmpfsDir || dir instanceof OverlayInode) {
+      if (wantFile) dir.mknod(name, S_IFREG | 0o644, 0, ROOT_CREDS);
+      else dir.mkdir(name, S_IFDIR | 0o755, ROOT_CREDS);
     } else if (dir instanceof GoferInode || dir instanceof SyntheticDir) {
       const children = dir instanceof GoferInode ? dir.synthetic : dir.children;
-      children.set(name, new SyntheticDir(dir.fs));
+      children.set(name, wantFile ? new SyntheticFile(dir.fs) : new SyntheticDir(dir.fs));
     } else {
       throw new SysError(Errno.EROFS, `cannot make mountpoint ${path}`);
     }
     cur = vfs.lookupChild(cur, name)!;
-  }
-  void k;
+  });
   return cur;
 }
 
@@ -175,16 +176,30 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
       case "mqueue":
         fs = new TmpfsFilesystem(o.mf, { mode: 0o1777, name: "mqueue" });
         break;
+      case "bind": {
+        try {
+          const g = new GoferFilesystem(o.client, !!opts.readonly, m.destination);
+          fs = g;
+          if (scope === "all" && !g.readonly && g.root().isDir) {
+            fs = new OverlayFilesystem(new TmpfsFilesystem(o.mf, { mode: 0o755 }), g);
+          }
+        } catch (e) {
+          o.log.warning(
+            `bind mount ${m.destination}: ${e instanceof Error ? e.message : e}; skipped`,
+          );
+          continue;
+        }
+        break;
+      }
       default:
         o.log.warning(
-          `mount ${m.destination}: type ${m.type ?? "(none)"}${isBind ? " (bind)" : ""} ` +
-            "is not supported yet; skipped",
+          `mount ${m.destination}: type ${m.type ?? "(none)"} is not supported yet; skipped`,
         );
         continue;
     }
     let at: VirtualDentry;
     try {
-      at = mkdirAll(vfs, m.destination, k);
+      at = mkdirAll(vfs, m.destination, !fs.root().isDir);
     } catch (e) {
       o.log.warning(`mount ${m.destination}: ${e instanceof Error ? e.message : e}; skipped`);
       continue;

@@ -175,7 +175,8 @@ export class VirtualFilesystem {
 
   /** Mounts fs on the directory at. */
   mountAt(fs: Filesystem, at: VirtualDentry, opts: MountOptions): Mount {
-    if (!at.inode.isDir) throw new SysError(Errno.ENOTDIR);
+    // Directories mount on directories, files on non-directories.
+    if (at.inode.isDir !== fs.root().isDir) throw new SysError(Errno.ENOTDIR);
     const m = new Mount(fs, new Dentry(at.dentry.name, null, fs.root()), at.mount, at.dentry, opts);
     at.mount.children.set(at.dentry, m);
     at.dentry.mounts++;

@@ -1,0 +1,64 @@
+/**
+ * Bind mounts from the spec served by the Gofer: a read-only directory (EROFS on create), a
+ * read-write directory (writes reach the host), and a file mounted over a path the rootfs lacks.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
+import { PLATFORMS } from "./probe.ts";
+
+for (const platform of PLATFORMS) {
+  Deno.test({
+    name: `bind mounts of directories and a file (${platform})`,
+    ignore: !IS_ROOT,
+    async fn() {
+      const exe = await compileProg("fs_bind");
+      const ro = await Deno.makeTempDir({ prefix: "runsc-bind-ro-" });
+      const rw = await Deno.makeTempDir({ prefix: "runsc-bind-rw-" });
+      const file = await Deno.makeTempFile({ prefix: "runsc-bind-file-" });
+      await Deno.writeTextFile(`${ro}/hello.txt`, "hello from ro\n");
+      await Deno.writeTextFile(`${rw}/data.txt`, "rw data\n");
+      await Deno.writeTextFile(file, "single file\n");
+      const bundle = await makeBundle({
+        args: ["/fs_bind"],
+        files: { fs_bind: exe },
+        config: {
+          mounts: [
+            { destination: "/mnt/ro", type: "bind", source: ro, options: ["rbind", "ro"] },
+            { destination: "/mnt/rw", type: "bind", source: rw, options: ["rbind", "rw"] },
+            {
+              destination: "/etc/single.conf",
+              type: "bind",
+              source: file,
+              options: ["bind", "ro"],
+            },
+          ],
+        },
+      });
+      const root = await makeRoot();
+      try {
+        const got = await root.runsc(["run", "--bundle", bundle.dir, "bind"], {}, [
+          `--platform=${platform}`,
+        ]);
+        assert.equal(got.code, 0, got.stderr);
+        const lines = got.stdout.split("\n");
+        assert.deepEqual(lines.slice(0, 5), [
+          "/mnt/ro/hello.txt: hello from ro",
+          "/mnt/rw/data.txt: rw data",
+          "/etc/single.conf: single file",
+          "create in ro: Read-only file system",
+          "create in rw: ok",
+        ]);
+        assert.match(got.stdout, / \/mnt\/ro \S+ ro /);
+        assert.match(got.stdout, / \/mnt\/rw \S+ rw /);
+        assert.equal(await Deno.readTextFile(`${rw}/new`), "from sandbox\n");
+      } finally {
+        await root.cleanup();
+        await bundle.cleanup();
+        for (const p of [ro, rw, file]) await Deno.remove(p, { recursive: true });
+      }
+    },
+  });
+}
