@@ -12,4 +12,5 @@ probeTests([
   { prog: "fs_pipe_poll", args: ["sigpipe"] },
   { prog: "fs_unix" },
   { prog: "fs_locks_splice" },
+  { prog: "fs_xattr_tmpfile" },
 ]);

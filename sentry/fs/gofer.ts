@@ -293,6 +293,30 @@ export class GoferInode extends Inode {
     this.ctimeNs = nowNs();
   }
 
+  override getxattr(name: string): Uint8Array {
+    try {
+      return this.fs.client.getXattr(this.controlFd, name, 65536);
+    } catch (e) {
+      sysErr(e);
+    }
+  }
+  override listxattr(): string[] {
+    try {
+      return this.fs.client.listXattr(this.controlFd, 65536);
+    } catch (e) {
+      if (e instanceof LisafsError && e.errno === Errno.EOPNOTSUPP) return [];
+      sysErr(e);
+    }
+  }
+  override setxattr(name: string, value: Uint8Array, flags: number): void {
+    this.#change(() =>
+      this.fs.client.setXattr(this.controlFd, name, value as Uint8Array<ArrayBuffer>, flags)
+    );
+  }
+  override removexattr(name: string): void {
+    this.#change(() => this.fs.client.removeXattr(this.controlFd, name));
+  }
+
   /** Opens the file on the Gofer and returns its donated host FD (owned by the caller). */
   openHost(flags: number): number {
     let opened;

@@ -301,6 +301,19 @@ export class OverlayInode extends Inode {
     return this.top.readlink(t);
   }
 
+  override getxattr(name: string): Uint8Array {
+    return this.top.getxattr(name);
+  }
+  override listxattr(): string[] {
+    return this.top.listxattr();
+  }
+  override setxattr(name: string, value: Uint8Array, flags: number): void {
+    this.copyUp().setxattr(name, value, flags);
+  }
+  override removexattr(name: string): void {
+    this.copyUp().removexattr(name);
+  }
+
   open(t: Task, vd: VirtualDentry, flags: number): MaybeAsync<FileDescription> {
     if (this.isDir) return new DirectoryFile(this, vd, flags);
     const writes = (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;

@@ -344,7 +344,7 @@ function pidDir(fs: ProcFilesystem, tg: ThreadGroup): Inode {
       file("cmdline", () => tg.argv.length ? tg.argv.join("\0") + "\0" : ""),
       file("comm", () => tg.comm + "\n"),
       file("environ", () => {
-        const env = (tg as unknown as { envv?: string[] }).envv ?? [];
+        const env = tg.envp;
         return env.length ? env.join("\0") + "\0" : "";
       }),
       file("stat", () => pidStat(tg)),

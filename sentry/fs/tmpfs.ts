@@ -87,6 +87,48 @@ export class TmpfsFilesystem extends Filesystem {
   }
 }
 
+/** Extended attributes of tmpfs files (user.*, trusted.*, security.*), as tmpfs keeps them. */
+const xattrs = new WeakMap<Inode, Map<string, Uint8Array>>();
+const XATTR_CREATE = 1;
+const XATTR_REPLACE = 2;
+
+function xattrsOf(ino: Inode, name: string | null): Map<string, Uint8Array> {
+  if (name !== null && !/^(user|trusted|security)\./.test(name)) {
+    throw new SysError(Errno.EOPNOTSUPP);
+  }
+  // user.* attributes exist only on regular files and directories.
+  const t = ino.mode & S_IFMT;
+  if (name?.startsWith("user.") && t !== S_IFREG && t !== S_IFDIR) {
+    throw new SysError(Errno.EPERM);
+  }
+  let m = xattrs.get(ino);
+  if (!m) xattrs.set(ino, m = new Map());
+  return m;
+}
+
+/** The xattr operations of tmpfs inodes. */
+export const tmpfsXattrs = {
+  get(ino: Inode, name: string): Uint8Array {
+    const v = xattrsOf(ino, name).get(name);
+    if (!v) throw new SysError(Errno.ENODATA);
+    return v;
+  },
+  set(ino: Inode, name: string, value: Uint8Array, flags: number): void {
+    const m = xattrsOf(ino, name);
+    if ((flags & XATTR_CREATE) && m.has(name)) throw new SysError(Errno.EEXIST);
+    if ((flags & XATTR_REPLACE) && !m.has(name)) throw new SysError(Errno.ENODATA);
+    m.set(name, value.slice());
+    ino.ctimeNs = nowNs();
+  },
+  list(ino: Inode): string[] {
+    return [...(xattrs.get(ino)?.keys() ?? [])];
+  },
+  remove(ino: Inode, name: string): void {
+    if (!xattrsOf(ino, name).delete(name)) throw new SysError(Errno.ENODATA);
+    ino.ctimeNs = nowNs();
+  },
+};
+
 /** Mode bits and group of a new file in dir (setgid directories pass their group on). */
 function newOwner(dir: Inode, mode: number, c: Creds): { mode: number; gid: number } {
   if (dir.mode & S_ISGID) {
@@ -165,7 +207,9 @@ export class TmpfsDir extends Inode {
 
   override link(name: string, target: Inode): void {
     if (target.fs !== this.fs) throw new SysError(Errno.EXDEV);
-    if (target.nlink === 0) throw new SysError(Errno.ENOENT);
+    if (target.nlink === 0 && !(target as { linkable?: boolean }).linkable) {
+      throw new SysError(Errno.ENOENT);
+    }
     this.#add(name, target);
     target.nlink++;
     target.ctimeNs = nowNs();
@@ -242,6 +286,8 @@ export class TmpfsRegular extends Inode implements RegularData {
   #size = 0n;
   /** Open descriptions: the data stays while any is open after the last unlink. */
   opens = 0;
+  /** An O_TMPFILE file without O_EXCL: linkat may give it a name. */
+  linkable = false;
 
   override size(): bigint {
     return this.#size;
@@ -407,4 +453,32 @@ export class TmpfsDevice extends Inode {
     if ((this.mode & S_IFMT) === S_IFBLK) throw new SysError(Errno.ENXIO);
     return openDevice(t, this, vd, flags);
   }
+}
+
+// Every tmpfs inode keeps extended attributes.
+for (const C of [TmpfsDir, TmpfsRegular, TmpfsSymlink, TmpfsFifo, TmpfsSocket, TmpfsDevice]) {
+  Object.defineProperties(C.prototype, {
+    getxattr: {
+      value(this: Inode, name: string) {
+        return tmpfsXattrs.get(this, name);
+      },
+    },
+    setxattr: {
+      value(this: Inode, name: string, value: Uint8Array, flags: number) {
+        if (this.fs.readonly) throw new SysError(Errno.EROFS);
+        tmpfsXattrs.set(this, name, value, flags);
+      },
+    },
+    listxattr: {
+      value(this: Inode) {
+        return tmpfsXattrs.list(this);
+      },
+    },
+    removexattr: {
+      value(this: Inode, name: string) {
+        if (this.fs.readonly) throw new SysError(Errno.EROFS);
+        tmpfsXattrs.remove(this, name);
+      },
+    },
+  });
 }

@@ -71,7 +71,7 @@ async function doOpen(
   flags: number,
   mode: number,
 ): Promise<number> {
-  if ((flags & O_TMPFILE) === O_TMPFILE && (flags & O_ACCMODE) === 0) {
+  if ((flags & O_TMPFILE) === O_TMPFILE && ((flags & O_ACCMODE) === 0 || (flags & O_CREAT))) {
     throw new SysError(Errno.EINVAL);
   }
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;

@@ -32,6 +32,7 @@ import { syscalls as poll } from "./sys_poll.ts";
 import { syscalls as epoll } from "./sys_epoll.ts";
 import { syscalls as socket } from "./sys_socket.ts";
 import { syscalls as splice } from "./sys_splice.ts";
+import { syscalls as xattr } from "./sys_xattr.ts";
 import { syscalls as time } from "./sys_time.ts";
 import { syscalls as signal } from "./sys_signal.ts";
 import { syscalls as futex } from "./sys_futex.ts";
@@ -89,6 +90,7 @@ const families: Record<string, SyscallDef>[] = [
   epoll,
   socket,
   splice,
+  xattr,
   time,
   signal,
   futex,

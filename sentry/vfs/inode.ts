@@ -284,6 +284,24 @@ export abstract class Inode {
     throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
   }
 
+  // Extended attributes: filesystems without them answer EOPNOTSUPP (ENOTSUP).
+
+  /** The value of xattr name; ENODATA when it is not set. */
+  getxattr(_name: string): Uint8Array {
+    throw new SysError(Errno.EOPNOTSUPP);
+  }
+  /** Sets xattr name; flags XATTR_CREATE (1) or XATTR_REPLACE (2). */
+  setxattr(_name: string, _value: Uint8Array, _flags: number): void {
+    throw new SysError(Errno.EOPNOTSUPP);
+  }
+  /** The names of the xattrs set. */
+  listxattr(): string[] {
+    return [];
+  }
+  removexattr(_name: string): void {
+    throw new SysError(Errno.EOPNOTSUPP);
+  }
+
   // Symlinks.
 
   /** The symlink's target. */

@@ -354,9 +354,7 @@ export class VirtualFilesystem {
   ): MaybeAsync<FileDescription> {
     let vd: VirtualDentry;
     let created = false;
-    if ((flags & O_TMPFILE) === O_TMPFILE) {
-      throw new SysError(Errno.EOPNOTSUPP);
-    }
+    if ((flags & O_TMPFILE) === O_TMPFILE) return this.#openTmpfile(ctx, path, flags, mode, umask);
     if (flags & O_CREAT) {
       const p = this.resolveParent(ctx, path);
       if (p.name === "" || p.name === "." || p.name === "..") throw new SysError(Errno.EISDIR);
@@ -391,6 +389,35 @@ export class VirtualFilesystem {
       if (vd.inode.isSymlink && !(flags & O_PATH)) throw new SysError(Errno.ELOOP);
     }
     return this.openAt(ctx, vd, flags, created);
+  }
+
+  static #tmpSeq = 0;
+
+  /**
+   * O_TMPFILE: an unnamed regular file in the directory path names, made as a hidden name
+   * that is removed once open. linkat(AT_EMPTY_PATH) can give it a name unless O_EXCL.
+   */
+  async #openTmpfile(
+    ctx: ResolveContext,
+    path: string,
+    flags: number,
+    mode: number,
+    umask: number,
+  ): Promise<FileDescription> {
+    const dir = this.resolve(ctx, path, { follow: true, directory: true });
+    this.#mayModify(ctx, dir);
+    const name = `.runsc-tmpfile-${VirtualFilesystem.#tmpSeq++}`;
+    const ino = dir.inode.mknod(name, S_IFREG | (mode & 0o7777 & ~umask), 0, ctx.creds);
+    const d = new Dentry(`#${ino.ino}`, dir.dentry, ino);
+    let f: FileDescription;
+    try {
+      f = await ino.open(ctx.t, new VirtualDentry(dir.mount, d), flags & ~(O_TMPFILE | O_CREAT));
+    } finally {
+      dir.inode.unlink(name);
+    }
+    d.deleted = true;
+    (ino as { linkable?: boolean }).linkable = (flags & O_EXCL) === 0;
+    return f;
   }
 
   /** Opens a resolved file: access checks, O_TRUNC, then the inode's own open. */
