@@ -53,7 +53,7 @@ async function measure(make: (mf: MemoryFile) => Platform) {
   const mf = new MemoryFile(1n << 30n);
   const p = make(mf);
   try {
-    const run = async (code: number[]) => {
+    const run = (code: number[]) => {
       const as = p.newAddressSpace();
       const off = mf.allocate(4096n);
       mf.write(off, new Uint8Array(code));
@@ -67,7 +67,7 @@ async function measure(make: (mf: MemoryFile) => Platform) {
       regs.rsp = 0x501000n;
       return { ctx: p.newContext(), as, regs };
     };
-    const s = await run(SYSCALL_LOOP);
+    const s = run(SYSCALL_LOOP);
     for (let i = 0; i < 200; i++) await s.ctx.switch(s.as, s.regs);
     let t0 = performance.now();
     for (let i = 0; i < N; i++) {
@@ -75,7 +75,7 @@ async function measure(make: (mf: MemoryFile) => Platform) {
       s.regs.setReturn(1n);
     }
     const syscallUs = ((performance.now() - t0) * 1e3) / N;
-    const c = await run(CPU_LOOP);
+    const c = run(CPU_LOOP);
     t0 = performance.now();
     const r = await c.ctx.switch(c.as, c.regs);
     if (r.kind !== "syscall") throw new Error(`cpu loop ended with ${r.kind}`);

@@ -4,42 +4,17 @@
  * @module
  */
 
-/** Signal numbers by name, without the SIG prefix. */
+import { SIG } from "../sentry/kernel/signals.ts";
+
+/**
+ * Signal numbers by name, without the SIG prefix: the kernel's names and the aliases that
+ * kill(1) accepts.
+ */
 export const SIGNALS: Readonly<Record<string, number>> = {
-  HUP: 1,
-  INT: 2,
-  QUIT: 3,
-  ILL: 4,
-  TRAP: 5,
-  ABRT: 6,
-  IOT: 6,
-  BUS: 7,
-  FPE: 8,
-  KILL: 9,
-  USR1: 10,
-  SEGV: 11,
-  USR2: 12,
-  PIPE: 13,
-  ALRM: 14,
-  TERM: 15,
-  STKFLT: 16,
-  CHLD: 17,
-  CLD: 17,
-  CONT: 18,
-  STOP: 19,
-  TSTP: 20,
-  TTIN: 21,
-  TTOU: 22,
-  URG: 23,
-  XCPU: 24,
-  XFSZ: 25,
-  VTALRM: 26,
-  PROF: 27,
-  WINCH: 28,
-  IO: 29,
-  POLL: 29,
-  PWR: 30,
-  SYS: 31,
+  ...SIG,
+  IOT: SIG.ABRT,
+  CLD: SIG.CHLD,
+  POLL: SIG.IO,
 };
 
 /**

@@ -210,6 +210,23 @@ export class MemoryManager {
 
   /** Removes [start, end) from the VMAs, the address space and the memory file. */
   unmapRange(start: bigint, end: bigint, updateAs = true): void {
+    const touched = this.#cut(start, end, (v, cutStart, cutEnd) => {
+      if (!v.shared && !v.cow) {
+        this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
+      }
+    });
+    if (touched && updateAs) this.as.unmap(start, end - start);
+  }
+
+  /**
+   * Takes [start, end) out of the VMAs, splitting the ones that straddle its ends; `cut` is
+   * told each part removed, before it goes. Returns whether anything was mapped there.
+   */
+  #cut(
+    start: bigint,
+    end: bigint,
+    cut: (v: Vma, cutStart: bigint, cutEnd: bigint) => void,
+  ): boolean {
     let touched = false;
     for (let i = 0; i < this.vmas.length; i++) {
       const v = this.vmas[i];
@@ -217,9 +234,7 @@ export class MemoryManager {
       touched = true;
       const cutStart = v.start > start ? v.start : start;
       const cutEnd = v.end < end ? v.end : end;
-      if (!v.shared && !v.cow) {
-        this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
-      }
+      cut(v, cutStart, cutEnd);
       const pieces: Vma[] = [];
       if (v.start < cutStart) pieces.push({ ...v, end: cutStart });
       if (cutEnd < v.end) {
@@ -229,7 +244,7 @@ export class MemoryManager {
       this.#replace(i, pieces);
       i += pieces.length - 1;
     }
-    if (touched && updateAs) this.as.unmap(start, end - start);
+    return touched;
   }
 
   /** Changes protections of [start, end); fails with ENOMEM where nothing is mapped. */
@@ -510,20 +525,7 @@ export class MemoryManager {
 
   /** Removes VMAs in [start, end) from bookkeeping and the address space, keeping memory. */
   #detach(start: bigint, end: bigint): void {
-    for (let i = 0; i < this.vmas.length; i++) {
-      const v = this.vmas[i];
-      if (v.end <= start || v.start >= end) continue;
-      const cutStart = v.start > start ? v.start : start;
-      const cutEnd = v.end < end ? v.end : end;
-      const pieces: Vma[] = [];
-      if (v.start < cutStart) pieces.push({ ...v, end: cutStart });
-      if (cutEnd < v.end) {
-        pieces.push({ ...v, start: cutEnd, fileOffset: v.fileOffset + (cutEnd - v.start) });
-      }
-      if (this.#heap === v) this.#heap = pieces[0] ?? null;
-      this.#replace(i, pieces);
-      i += pieces.length - 1;
-    }
+    this.#cut(start, end, () => {});
     this.as.unmap(start, end - start);
   }
 
