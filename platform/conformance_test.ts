@@ -197,6 +197,25 @@ for (const name of Object.keys(PLATFORMS)) {
     }
   });
 
+  test("the FS base is the task's, and a change between switches is honoured", async () => {
+    // mov rax, fs:[0] ; mov edi, eax ; mov eax, 39 ; syscall ; jmp back to the start
+    const code = [0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0, 0x89, 0xc7, ...sys(39)];
+    code.push(0xeb, (256 - (code.length + 2)) & 0xff);
+    const { mf, p, as, regs, data } = setup(name, code);
+    const ctx = p.newContext();
+    try {
+      mf.write(data, new Uint8Array([0x55, 0, 0, 0, 0, 0, 0, 0, 0x66]));
+      regs.r[R.fs_base] = DATA;
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.arg(0), 0x55n);
+      regs.r[R.fs_base] = DATA + 8n;
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.arg(0), 0x66n);
+    } finally {
+      p.release();
+    }
+  });
+
   test("interrupt stops a spinning task", async () => {
     const { p, as, regs } = setup(name, [0xeb, 0xfe]); // jmp .
     const ctx = p.newContext();

@@ -13,4 +13,5 @@ probeTests([
   { prog: "fs_unix" },
   { prog: "fs_locks_splice" },
   { prog: "fs_xattr_tmpfile" },
+  { prog: "fs_stdin", stdin: "hello from stdin\n" },
 ]);

@@ -91,32 +91,36 @@ export class KvmContext implements Context {
       // A kick (or another signal for this thread): give the event loop its turn.
       takePendingSignal(KICK_SIGNAL, this.#sigScratch);
       await yieldToEventLoop();
-      const stale = space.tables.generation !== v.generation;
-      if (!this.#interrupted && !stale) continue;
-      const where = this.#stop(v, regs);
-      if (where === "saving") continue; // it reaches its exit promptly; report that exit
-      if (this.#interrupted) {
-        this.#interrupted = false;
-        return INTERRUPTED;
-      }
-      // The address space changed while the guest ran: enter again, which loads the
-      // page-table root again and so flushes the TLB.
-      this.#load(v, space, regs);
+      // The address space may have changed meanwhile (another thread's munmap, say).
+      this.#dropStaleShadows(space);
+      if (!this.#interrupted) continue;
+      // It reaches its exit promptly from there; report that exit (interrupted stays set).
+      if (this.#stop(v, regs) === "saving") continue;
+      this.#interrupted = false;
+      return INTERRUPTED;
+    }
+  }
+
+  /**
+   * After entries were changed or removed, or a tree freed, KVM's shadows of the tables must
+   * go (machine.ts); that also flushes every vCPU's TLB.
+   */
+  #dropStaleShadows(space: KvmAddressSpace): void {
+    const t = space.tables;
+    if (t.zappedGeneration !== t.generation || this.machine.shadowsStale) {
+      this.machine.zapShadowTables();
+      t.zappedGeneration = t.generation;
     }
   }
 
   /** Puts regs and the address space into the vCPU for the next KVM_RUN. */
   #load(v: Vcpu, space: KvmAddressSpace, regs: Registers): void {
     const t = space.tables;
-    if (t.zappedGeneration !== t.generation || this.machine.shadowsStale) {
-      this.machine.zapShadowTables();
-      t.zappedGeneration = t.generation;
-    }
-    const newRoot = v.tables !== t || v.generation !== t.generation;
+    this.#dropStaleShadows(space);
+    const newRoot = v.tables !== t;
     const oldGone = v.tables === null;
     if (v.tables !== t) space.mapUserPages(v);
     v.tables = t;
-    v.generation = t.generation;
     const r = regs.r;
     const flags = (r[R.eflags] & USER_FLAGS) | FLAGS_FIXED;
     if (v.mode !== "kernel") {

@@ -91,9 +91,8 @@ export class Vcpu {
   /** The trampoline's save page (user_regs_struct order). */
   readonly userSave: BigUint64Array<ArrayBuffer>;
   readonly userSavePage: number;
-  /** The page tables this vCPU last ran and their generation then. */
+  /** The page tables this vCPU last ran (its root is in its CR3). */
   tables: PageTables | null = null;
-  generation = -1;
   /** The FS and GS bases the guest holds (null: unknown, write them). */
   fsBase: bigint | null = null;
   gsBase: bigint | null = null;

@@ -30,9 +30,9 @@ export class PageTables {
   /** Table pages allocated under the root for the user half (the kernel half is shared). */
   #pages: number[] = [];
   /**
-   * Bumped whenever a present entry is changed or removed: a vCPU that last ran this tree at
-   * another generation must flush its TLB before running it again. Entries only added need
-   * no flush, since non-present translations are never cached.
+   * Bumped whenever a present entry is changed or removed: the guest's cached translations
+   * (TLB, and KVM's shadows of the tables) must be dropped before the tree runs again.
+   * Entries only added need nothing, since non-present translations are never cached.
    */
   generation = 0;
   /** The generation at which KVM last dropped its shadows of these tables (machine.ts). */

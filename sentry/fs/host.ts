@@ -7,10 +7,10 @@
  */
 
 import { Errno } from "../../host/errno.ts";
-import { closeFd, errno, libc } from "../../host/libc.ts";
+import { closeFd, errno, libc, rawSyscall } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
-import { FileDescriptionBase, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from "../vfs/file.ts";
+import { FileDescriptionBase, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from "../vfs/file.ts";
 import { type Attr, Inode } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { pipefs } from "./pipe.ts";
@@ -41,14 +41,51 @@ export function decodeHostStat(b: Uint8Array<ArrayBuffer>): Attr {
   };
 }
 
+const SYS_poll = 7;
+/** How often a waiter on a host descriptor looks again (no host event reaches the Sentry). */
+const POLL_INTERVAL_MS = 10;
+
+/** The host's poll(2) of one descriptor with a zero timeout: the ready events. */
+export function hostPoll(fd: number, events: number): number {
+  const pfd = new Uint8Array(8);
+  const v = new DataView(pfd.buffer);
+  v.setInt32(0, fd, true);
+  v.setInt16(4, events, true);
+  // SAFETY: pfd is a live 8-byte struct pollfd for the duration of this synchronous call.
+  const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(pfd)));
+  const r = rawSyscall(SYS_poll, ptr, 1n, 0n);
+  if (r < 0n) return 0;
+  return v.getUint16(6, true);
+}
+
 /** Implements FileDescription over a host descriptor. */
 export class HostFile extends FileDescriptionBase {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
   constructor(readonly hostFd: number, flags: number, readonly owned = false) {
     super(flags);
   }
 
+  /**
+   * Notifies waiters on the queue every few milliseconds while some are subscribed, so that
+   * poll and epoll on a host descriptor see it become ready.
+   */
+  #watch(): void {
+    if (this.#timer !== undefined) return;
+    const tick = () => {
+      this.#timer = undefined;
+      if (this.queue.size === 0) return;
+      if (hostPoll(this.hostFd, POLLIN | POLLOUT) !== 0) this.queue.notify();
+      this.#timer = setTimeout(tick, POLL_INTERVAL_MS);
+    };
+    this.#timer = setTimeout(tick, POLL_INTERVAL_MS);
+  }
+
   override async read(_t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
+    if ((this.flags & O_NONBLOCK) && !(hostPoll(this.hostFd, POLLIN) & (POLLIN | POLLHUP))) {
+      throw new SysError(Errno.EAGAIN);
+    }
     for (;;) {
       const n = Number(await libc.symbols.read_async(this.hostFd, dst, BigInt(dst.length)));
       if (n >= 0) return n;
@@ -78,8 +115,14 @@ export class HostFile extends FileDescriptionBase {
   }
 
   override readiness(mask: number): number {
-    // Waiting on host descriptors is not wired to poll yet: they always look ready.
-    return mask & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+    const r = hostPoll(this.hostFd, mask & 0xffff);
+    if (r === 0) this.#watch();
+    return r & (mask | POLLERR | POLLHUP);
+  }
+
+  override release(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.owned) closeFd(this.hostFd);
   }
 
   override ioctl(t: Task, request: number, arg: bigint): number {
@@ -95,10 +138,6 @@ export class HostFile extends FileDescriptionBase {
 
   reopenInode(): Inode {
     return new HostInode(this);
-  }
-
-  override release(): void {
-    if (this.owned) closeFd(this.hostFd);
   }
 }
 
