@@ -1,0 +1,88 @@
+// Calls system calls with random arguments (argv[1] iterations, argv[2] seed) from throw-away
+// child processes, and prints how many calls it made. The sandbox must survive all of it: a
+// bad argument is the application's problem, never the Sentry's. Calls that would end or
+// wedge the fuzzer itself (exit, signals to others, unmapping its own code, changing its TLS
+// or signal handling) are skipped; blocking calls are cut short by an interval timer.
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static uint64_t state;
+static uint64_t rnd(void) {
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
+static char scratch[65536] __attribute__((aligned(4096)));
+
+static int skipped(long nr) {
+  switch (nr) {
+    case SYS_exit: case SYS_exit_group: case SYS_kill: case SYS_tkill: case SYS_tgkill:
+    case SYS_rt_sigqueueinfo: case SYS_rt_tgsigqueueinfo: case SYS_fork: case SYS_vfork:
+    case SYS_clone: case SYS_clone3: case SYS_execve: case SYS_execveat: case SYS_rt_sigreturn:
+    case SYS_munmap: case SYS_mremap: case SYS_mprotect: case SYS_madvise: case SYS_brk:
+    case SYS_mmap: case SYS_arch_prctl: case SYS_rt_sigaction: case SYS_rt_sigprocmask:
+    case SYS_sigaltstack: case SYS_rt_sigsuspend: case SYS_pause: case SYS_prctl:
+    case SYS_close: case SYS_close_range: case SYS_dup2: case SYS_dup3: case SYS_setitimer:
+    case SYS_alarm: case SYS_timer_create: case SYS_timer_settime: case SYS_seccomp:
+    case SYS_set_tid_address: case SYS_set_robust_list: case SYS_setrlimit: case SYS_prlimit64:
+    case SYS_shutdown: case SYS_reboot: case SYS_setsid: case SYS_setpgid:
+      return 1;
+  }
+  return 0;
+}
+
+static uint64_t arg(void) {
+  switch (rnd() % 8) {
+    case 0: return 0;
+    case 1: return (uint64_t)(scratch + (rnd() % 32768));
+    case 2: return rnd() % 64;
+    case 3: return (uint64_t)-1;
+    case 4: return rnd() % 4096;
+    case 5: return (uint64_t)(uintptr_t)"/tmp/fuzz";
+    case 6: return 0xffffffffffff0000ULL;
+    default: return rnd();
+  }
+}
+
+static void on_alarm(int s) { (void)s; }
+
+int main(int argc, char **argv) {
+  long iterations = argc > 1 ? atol(argv[1]) : 2000;
+  state = argc > 2 ? strtoull(argv[2], NULL, 10) : 88172645463325252ULL;
+  setvbuf(stdout, NULL, _IONBF, 0);
+  long done = 0, children = 0;
+  while (done < iterations) {
+    uint64_t seed = rnd();
+    pid_t c = fork();
+    if (c == 0) {
+      state = seed | 1;
+      struct sigaction sa;
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = on_alarm;  // no SA_RESTART: a blocked call returns EINTR
+      sigaction(SIGALRM, &sa, NULL);
+      struct itimerval it = {{0, 5000}, {0, 5000}};
+      setitimer(ITIMER_REAL, &it, NULL);
+      for (int i = 0; i < 100; i++) {
+        long nr = (long)(rnd() % 450);
+        if (skipped(nr)) continue;
+        syscall(nr, arg(), arg(), arg(), arg(), arg(), arg());
+      }
+      _exit(0);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    children++;
+    done += 100;
+  }
+  printf("fuzzed %ld calls in %ld children\n", done, children);
+  return 0;
+}
