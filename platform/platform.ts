@@ -60,11 +60,12 @@ export interface Context {
   /** Makes a running or future switch return "interrupted" as soon as possible. */
   interrupt(): void;
   /**
-   * The task's floating-point and SSE state in FXSAVE format (512 bytes), for signal frames
-   * and fork. Valid between switches.
+   * The task's floating-point, SSE and AVX state, for signal frames and fork: an XSAVE area in
+   * the standard (non-compacted) format, or just its first 512 bytes (the FXSAVE image) on a
+   * platform that keeps no more. Valid between switches.
    */
   fpState(): Uint8Array<ArrayBuffer>;
-  /** Replaces the floating-point state (FXSAVE format); applied before the next switch. */
+  /** Replaces the state (a full XSAVE area or an FXSAVE image); applied before the next switch. */
   setFpState(state: Uint8Array<ArrayBuffer>): void;
   /** CPU time the task's code has used so far, in nanoseconds (for getrusage and times). */
   cpuTime(): { user: bigint; sys: bigint };

@@ -24,4 +24,5 @@ probeTests([
   { prog: "process_misc" },
   { prog: "futex_robust" },
   { prog: "stack_growth" },
+  { prog: "signal_avx" },
 ]);

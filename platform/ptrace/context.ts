@@ -18,6 +18,9 @@ const SIGBUS = 7;
 const SIGILL = 4;
 const SIGFPE = 8;
 const FXSAVE_SIZE = 512;
+/** The largest XSAVE area we handle (the standard format of today's CPUs is under 3 KiB). */
+const XSTATE_MAX = 4096;
+const NT_X86_XSTATE = 0x202n;
 /** One clock tick (USER_HZ = 100) in nanoseconds. */
 const TICK_NS = 10_000_000n;
 const NO_SYSCALL = 0xffff_ffff_ffff_ffffn;
@@ -61,7 +64,9 @@ export class PtraceContext implements Context {
     }
     if (this.#pendingFp) {
       try {
-        ptraceBuf(PTRACE.SETFPREGS, tid, this.#pendingFp);
+        const fp = this.#pendingFp;
+        if (fp.length > FXSAVE_SIZE) this.#xstate(PTRACE.SETREGSET, tid, fp);
+        else ptraceBuf(PTRACE.SETFPREGS, tid, fp);
       } catch (e) {
         return { kind: "lost", reason: String(e) };
       }
@@ -125,24 +130,39 @@ export class PtraceContext implements Context {
     return { kind: "interrupted" };
   }
 
-  /** Implements Context.fpState with PTRACE_GETFPREGS (struct user_fpregs_struct). */
+  /**
+   * Implements Context.fpState with PTRACE_GETREGSET(NT_X86_XSTATE): the whole XSAVE area,
+   * AVX included, so that a signal handler cannot clobber the state of the code it interrupted.
+   */
   fpState(): Uint8Array<ArrayBuffer> {
     if (this.#pendingFp) return this.#pendingFp.slice();
-    const b = new Uint8Array(FXSAVE_SIZE);
     if (!this.#bound) {
       // Never ran: the state a new thread starts with (x87 control word 0x37f, MXCSR 0x1f80).
+      const b = new Uint8Array(FXSAVE_SIZE);
       const v = new DataView(b.buffer);
       v.setUint16(0, 0x37f, true);
       v.setUint32(24, 0x1f80, true);
       return b;
     }
-    ptraceBuf(PTRACE.GETFPREGS, this.#bound.tid, b);
-    return b;
+    const buf = new Uint8Array(XSTATE_MAX);
+    const len = this.#xstate(PTRACE.GETREGSET, this.#bound.tid, buf);
+    return buf.slice(0, len);
   }
 
-  /** Implements Context.setFpState. */
+  /** Implements Context.setFpState: an FXSAVE image or a whole XSAVE area. */
   setFpState(state: Uint8Array<ArrayBuffer>): void {
-    this.#pendingFp = state.slice(0, FXSAVE_SIZE);
+    this.#pendingFp = state.slice(0, Math.min(state.length, XSTATE_MAX));
+  }
+
+  /** GETREGSET/SETREGSET of NT_X86_XSTATE through an iovec; returns the bytes moved. */
+  #xstate(req: number, tid: number, buf: Uint8Array<ArrayBuffer>): number {
+    const iov = new BigUint64Array(2);
+    // SAFETY: buf stays referenced for the whole ptrace call, which reads or writes at most
+    // iov[1] bytes of it.
+    iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+    iov[1] = BigInt(buf.length);
+    ptraceBuf(req, tid, new Uint8Array(iov.buffer), NT_X86_XSTATE);
+    return Number(iov[1]);
   }
 
   /**

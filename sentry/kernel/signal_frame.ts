@@ -3,8 +3,10 @@
  * what rt_sigreturn(2) restores from.
  *
  * Layout: pretcode (8) | ucontext (304: flags, link, stack_t, sigcontext, sigmask) |
- * siginfo (128); the FXSAVE area sits below the red zone, 64-byte aligned, and
- * sigcontext.fpstate points at it.
+ * siginfo (128); the FPU state sits below the red zone, 64-byte aligned, and sigcontext.fpstate
+ * points at it. With a whole XSAVE area (AVX and beyond) it is marked as Linux marks it: the
+ * software bytes of the FXSAVE image carry FP_XSTATE_MAGIC1 and the sizes, FP_XSTATE_MAGIC2
+ * follows the area, and uc_flags has UC_FP_XSTATE.
  *
  * @module
  */
@@ -33,7 +35,12 @@ const UC_OFF = 8;
 const MCONTEXT_OFF = UC_OFF + 40;
 const SIGMASK_OFF = UC_OFF + 296;
 const INFO_OFF = UC_OFF + UCONTEXT_SIZE;
+const UC_FP_XSTATE = 1;
 const UC_SIGCONTEXT_SS = 2;
+const FP_XSTATE_MAGIC1 = 0x46505853;
+const FP_XSTATE_MAGIC2 = 0x46505845;
+/** Offset of the software-reserved bytes in the FXSAVE image. */
+const SW_RESERVED = 464;
 const UC_STRICT_RESTORE_SS = 4;
 /** The flags a signal handler may change on return (FIX_EFLAGS). */
 const FIX_EFLAGS = 0x50dd5n;
@@ -82,14 +89,20 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
   if ((action.flags & SA.ONSTACK) && alt.size > 0n && !wasOnAlt) {
     sp = alt.sp + alt.size;
   }
-  sp = (sp - BigInt(FXSAVE_SIZE)) & ~63n;
+  const fp = t.ctx.fpState();
+  const xstate = fp.length > FXSAVE_SIZE;
+  sp = (sp - BigInt(fp.length + (xstate ? 4 : 0))) & ~63n;
   const fpAddr = sp;
   const frame = ((sp - BigInt(FRAME_SIZE)) & ~15n) - 8n;
 
   const b = new Uint8Array(FRAME_SIZE);
   const v = new DataView(b.buffer);
   v.setBigUint64(0, action.restorer, true);
-  v.setBigUint64(UC_OFF, BigInt(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS), true);
+  v.setBigUint64(
+    UC_OFF,
+    BigInt(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS | (xstate ? UC_FP_XSTATE : 0)),
+    true,
+  );
   v.setBigUint64(UC_OFF + 16, alt.sp, true);
   v.setInt32(
     UC_OFF + 24,
@@ -109,7 +122,21 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
   v.setBigUint64(SIGMASK_OFF, oldMask, true);
   b.set(encodeSigInfo(info), INFO_OFF);
 
-  t.mm.copyOut(fpAddr, t.ctx.fpState());
+  if (xstate) {
+    // The ptrace regset's software bytes start with the enabled features (XCR0); the frame's
+    // say what kind of area this is.
+    const fv = new DataView(fp.buffer);
+    const xfeatures = fv.getBigUint64(SW_RESERVED, true);
+    fp.fill(0, SW_RESERVED, FXSAVE_SIZE);
+    fv.setUint32(SW_RESERVED, FP_XSTATE_MAGIC1, true);
+    fv.setUint32(SW_RESERVED + 4, fp.length + 4, true);
+    fv.setBigUint64(SW_RESERVED + 8, xfeatures, true);
+    fv.setUint32(SW_RESERVED + 16, fp.length, true);
+    const m2 = new Uint8Array(4);
+    new DataView(m2.buffer).setUint32(0, FP_XSTATE_MAGIC2, true);
+    t.mm.copyOut(fpAddr + BigInt(fp.length), m2);
+  }
+  t.mm.copyOut(fpAddr, fp);
   t.mm.copyOut(frame, b);
   if (alt.flags & SS_AUTODISARM) t.altStack = { sp: 0n, flags: SS_DISABLE, size: 0n };
 
@@ -150,6 +177,32 @@ export function restoreSignalFrame(t: Task): bigint {
       : { sp: ssSp, flags: ssFlags & SS_AUTODISARM, size: ssSize };
   }
   const fp = v.getBigUint64(mc + 184, true);
-  if (fp !== 0n) t.ctx.setFpState(t.mm.copyIn(fp, FXSAVE_SIZE));
+  if (fp !== 0n) t.ctx.setFpState(readFpState(t, fp));
   return regs.r[R.rax];
+}
+
+/**
+ * The FPU state a frame holds: the whole XSAVE area when both magics and the sizes agree (and
+ * the size is sane), else the FXSAVE image, as Linux decides.
+ */
+function readFpState(t: Task, addr: bigint): Uint8Array<ArrayBuffer> {
+  const fx = t.mm.copyIn(addr, FXSAVE_SIZE);
+  const v = new DataView(fx.buffer);
+  const size = v.getUint32(SW_RESERVED + 16, true);
+  if (
+    v.getUint32(SW_RESERVED, true) !== FP_XSTATE_MAGIC1 ||
+    v.getUint32(SW_RESERVED + 4, true) !== size + 4 ||
+    size <= FXSAVE_SIZE || size > 8192
+  ) {
+    return fx;
+  }
+  const m2 = t.mm.copyIn(addr + BigInt(size), 4);
+  if (new DataView(m2.buffer).getUint32(0, true) !== FP_XSTATE_MAGIC2) return fx;
+  const area = t.mm.copyIn(addr, size);
+  // Give the regset back the software bytes it expects: the enabled features first.
+  const av = new DataView(area.buffer);
+  const xfeatures = av.getBigUint64(SW_RESERVED + 8, true);
+  area.fill(0, SW_RESERVED, FXSAVE_SIZE);
+  av.setBigUint64(SW_RESERVED, xfeatures, true);
+  return area;
 }
