@@ -14,4 +14,5 @@ probeTests([
   { prog: "fs_locks_splice" },
   { prog: "fs_xattr_tmpfile" },
   { prog: "fs_stdin", stdin: "hello from stdin\n" },
+  { prog: "fs_pty" },
 ]);

@@ -19,6 +19,7 @@ import { GoferFilesystem, GoferInode, SyntheticDir, SyntheticFile } from "./gofe
 import { OverlayFilesystem, OverlayInode } from "./overlay.ts";
 import { ProcFilesystem } from "./procfs.ts";
 import { newSysfs } from "./sysfs.ts";
+import { DevptsFilesystem } from "./tty.ts";
 import { TmpfsDir, TmpfsFilesystem } from "./tmpfs.ts";
 
 /** One spec mount, as the Sentry receives it. */
@@ -142,7 +143,11 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
   const seen = new Set<string>();
   const norm = (p: string) => "/" + p.split("/").filter((c) => c !== "" && c !== ".").join("/");
   const mounts = o.mounts.map((m) => ({ ...m, destination: norm(m.destination) }));
-  for (const [dest, type] of [["/proc", "proc"], ["/dev", "devtmpfs"], ["/sys", "sysfs"]]) {
+  const defaults = [["/proc", "proc"], ["/dev", "devtmpfs"], ["/dev/pts", "devpts"], [
+    "/sys",
+    "sysfs",
+  ]];
+  for (const [dest, type] of defaults.reverse()) {
     if (!mounts.some((m) => m.destination === dest)) mounts.unshift({ destination: dest, type });
   }
   if (!mounts.some((m) => m.destination === "/tmp")) {
@@ -171,7 +176,7 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
           : new TmpfsFilesystem(o.mf, { mode: mode ?? 0o1777, size, uid, gid });
         break;
       case "devpts":
-        fs = new TmpfsFilesystem(o.mf, { mode: 0o755, name: "devpts" });
+        fs = new DevptsFilesystem(k);
         break;
       case "mqueue":
         fs = new TmpfsFilesystem(o.mf, { mode: 0o1777, name: "mqueue" });
