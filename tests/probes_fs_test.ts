@@ -15,4 +15,5 @@ probeTests([
   { prog: "fs_xattr_tmpfile" },
   { prog: "fs_stdin", stdin: "hello from stdin\n" },
   { prog: "fs_pty" },
+  { prog: "fs_timerfd_dents" },
 ]);
