@@ -16,4 +16,5 @@ probeTests([
   { prog: "fs_stdin", stdin: "hello from stdin\n" },
   { prog: "fs_pty" },
   { prog: "fs_timerfd_dents" },
+  { prog: "fs_signalfd" },
 ]);
