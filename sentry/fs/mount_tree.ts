@@ -38,6 +38,9 @@ export interface MountTreeOptions {
   log: Logger;
   /** --overlay2 as the CLI passes it on (canonical): none, or {root|all}:medium[,size=N]. */
   overlay2?: string;
+  /** --file-access for the root and --file-access-mounts for bind mounts. */
+  fileAccess?: string;
+  fileAccessMounts?: string;
 }
 
 /** Parses tmpfs-style size= values (bytes, or with k/m/g). */
@@ -127,7 +130,7 @@ function mkdirAll(vfs: VirtualFilesystem, path: string, file = false): VirtualDe
 /** Builds the mount tree for kernel k. */
 export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesystem {
   const vfs = new VirtualFilesystem();
-  const goferRoot = new GoferFilesystem(o.client, o.rootReadonly);
+  const goferRoot = new GoferFilesystem(o.client, o.rootReadonly, "/", o.fileAccess === "shared");
   const [scope, rest = ""] = (o.overlay2 || "none").split(":");
   const sizeMatch = /size=(\d+)/.exec(rest);
   let rootFs: Filesystem = goferRoot;
@@ -183,7 +186,12 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
         break;
       case "bind": {
         try {
-          const g = new GoferFilesystem(o.client, !!opts.readonly, m.destination);
+          const g = new GoferFilesystem(
+            o.client,
+            !!opts.readonly,
+            m.destination,
+            (o.fileAccessMounts ?? "shared") === "shared",
+          );
           fs = g;
           if (scope === "all" && !g.readonly && g.root().isDir) {
             fs = new OverlayFilesystem(new TmpfsFilesystem(o.mf, { mode: 0o755 }), g);
