@@ -52,9 +52,12 @@ function lastLine(text: string): string {
   return text.trim().split("\n").filter((l) => l.trim()).at(-1)?.trim() ?? "";
 }
 
-/** A reason shortened for a table cell. */
-function short(why: string): string {
-  return why.length > 60 ? why.slice(0, 57) + "..." : why;
+/** Footnotes collected while running: refusals, and failures too long for a cell. */
+const notes: string[] = [];
+/** The number of a footnote (the same text keeps one number). */
+function note(text: string): number {
+  if (!notes.includes(text)) notes.push(text);
+  return notes.indexOf(text) + 1;
 }
 
 /** Runs a command to its end (or kills it after TIMEOUT_MS) and reads its figures. */
@@ -149,9 +152,6 @@ function command(
   ]];
 }
 
-/** Footnotes collected while running: why gVisor shows "-" for a workload. */
-const notes: string[] = [];
-
 /** What happened to one runner: its samples, or why it has none. */
 type Outcome = { samples: Sample[] } | { refused: number } | { failed: Sample };
 
@@ -180,9 +180,7 @@ async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
       else if (r === "gvisor" && (w.gvisorFlags ?? w.flags)?.length) {
         const flags = (w.gvisorFlags ?? w.flags)!.join(" ");
         const why = (s.values().next().value as { failed: string }).failed;
-        const note = `gVisor's runsc refused ${flags}: ${why}`;
-        if (!notes.includes(note)) notes.push(note);
-        out.set(r, { refused: notes.indexOf(note) + 1 });
+        out.set(r, { refused: note(`gVisor's runsc refused ${flags}: ${why}`) });
       } else out.set(r, { failed: s });
     }
     // The runners interleaved run by run, so that drift in the machine's load affects each alike.
@@ -191,7 +189,10 @@ async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
         const o = out.get(r)!;
         if (!("samples" in o)) continue;
         progress(`${w.name}: run ${i + 1}/${RUNS} ${r}`);
-        const s = await run(r);
+        // A run that fails outright after the warm-up worked is tried once more (the machine is
+        // shared, and sandboxes sometimes fail to start under load) before the runner is given up.
+        let s = await run(r);
+        if (dead(s)) s = await run(r);
         if (dead(s)) out.set(r, { failed: s });
         else o.samples.push(s);
       }
@@ -245,13 +246,14 @@ function fmt(v: number, unit: string): string {
 }
 
 /** One metric of one runner: its values run by run, or the table cell that says why not. */
-function series(o: Outcome | undefined, key: string): number[] | string {
+function series(o: Outcome | undefined, r: Runner, key: string): number[] | string {
   if (!o) return "-";
   if ("refused" in o) return `- [${o.refused}]`;
   const all = "failed" in o ? [o.failed] : o.samples;
   const bad = all.map((s) => s.get(key)).find((v) => typeof v !== "number");
-  if (bad) return `failed: ${short((bad as { failed: string }).failed)}`;
-  return all.map((s) => s.get(key) as number);
+  if (!bad) return all.map((s) => s.get(key) as number);
+  const why = (bad as { failed: string }).failed;
+  return why.length <= 50 ? `failed: ${why}` : `failed [${note(`${r}: ${why}`)}]`;
 }
 
 /** The slowdown of `a` against `ref`, run by run (>1: slower), as a median. */
@@ -276,7 +278,7 @@ const selected = WORKLOADS.filter((w) => !opts.only || w.name.includes(opts.only
 for (const w of selected) {
   const r = await bench(w);
   for (const m of metricsOf(w)) {
-    const [n, ts, g] = RUNNERS.map((x) => series(r.get(x), m.key));
+    const [n, ts, g] = RUNNERS.map((x) => series(r.get(x), x, m.key));
     const cell = (s: number[] | string) => typeof s === "string" ? s : fmt(median(s), m.unit);
     rows.push([
       m.label ? `${w.name}: ${m.label}` : w.name,

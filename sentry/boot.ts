@@ -101,6 +101,8 @@ export async function bootMain(args: string[]): Promise<number> {
       log,
       goferFd,
       overlay2: str(values, "overlay2"),
+      fileAccess: str(values, "file-access"),
+      fileAccessMounts: str(values, "file-access-mounts"),
       stdio: [0, 1, 2],
     }, initSpec(spec));
   } catch (e) {

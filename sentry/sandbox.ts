@@ -43,6 +43,9 @@ export interface SandboxOptions {
   goferFd: number;
   /** --overlay2 (canonical form), for the root's overlay. */
   overlay2?: string;
+  /** --file-access and --file-access-mounts: exclusive or shared. */
+  fileAccess?: string;
+  fileAccessMounts?: string;
   /** Host descriptors that become the container's stdin, stdout and stderr. */
   stdio: [number, number, number];
 }

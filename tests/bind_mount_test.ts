@@ -62,3 +62,44 @@ for (const platform of PLATFORMS) {
     },
   });
 }
+
+for (const platform of PLATFORMS) {
+  Deno.test({
+    name: `a shared bind mount sees changes made on the host (${platform})`,
+    ignore: !IS_ROOT,
+    async fn() {
+      const exe = await compileProg("fs_shared");
+      const dir = await Deno.makeTempDir({ prefix: "runsc-bind-shared-" });
+      await Deno.writeTextFile(`${dir}/doomed`, "x");
+      const bundle = await makeBundle({
+        args: ["/fs_shared"],
+        files: { fs_shared: exe },
+        config: {
+          mounts: [{ destination: "/mnt/shared", type: "bind", source: dir, options: ["rbind"] }],
+        },
+      });
+      const root = await makeRoot();
+      try {
+        const run = root.runsc(["run", "--bundle", bundle.dir, "shared"], {}, [
+          `--platform=${platform}`,
+        ]);
+        for (let i = 0; i < 500; i++) {
+          if (await Deno.stat(`${dir}/started`).then(() => true, () => false)) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await Deno.writeTextFile(`${dir}/late`, "y");
+        await Deno.remove(`${dir}/doomed`);
+        const got = await run;
+        assert.equal(got.code, 0, got.stderr);
+        assert.equal(
+          got.stdout,
+          "before: absent\ndoomed: present\nlate file seen: yes\nremoved file gone: yes\n",
+        );
+      } finally {
+        await root.cleanup();
+        await bundle.cleanup();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}

@@ -14,4 +14,7 @@ probeTests([
   { prog: "fs_locks_splice" },
   { prog: "fs_xattr_tmpfile" },
   { prog: "fs_stdin", stdin: "hello from stdin\n" },
+  { prog: "fs_pty" },
+  { prog: "fs_timerfd_dents" },
+  { prog: "fs_signalfd" },
 ]);

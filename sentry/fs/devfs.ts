@@ -18,6 +18,7 @@ export function newDevfs(mf: MemoryFile, opts: { mode?: number; size?: bigint } 
   for (const [name, d] of Object.entries(MEM_DEVICES)) {
     root.mknod(name, S_IFCHR | 0o666, makedev(1, d.minor), ROOT_CREDS);
   }
+  root.mknod("tty", S_IFCHR | 0o666, makedev(5, 0), ROOT_CREDS);
   root.symlink("fd", "/proc/self/fd", ROOT_CREDS);
   root.symlink("stdin", "/proc/self/fd/0", ROOT_CREDS);
   root.symlink("stdout", "/proc/self/fd/1", ROOT_CREDS);

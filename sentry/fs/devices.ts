@@ -11,6 +11,7 @@ import { SysError } from "../syscalls/errors.ts";
 import { type FileDescription, FileDescriptionBase } from "../vfs/file.ts";
 import type { Attr, Inode } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
+import { devptsFor, openControllingTty } from "./tty.ts";
 
 /** Linux's new_encode_dev. */
 export function makedev(major: number, minor: number): number {
@@ -71,11 +72,26 @@ class MemDeviceFile extends FileDescriptionBase {
 
 /** Opens the device that inode's rdev names. Throws ENXIO for devices that do not exist. */
 export function openDevice(
-  _t: Task,
+  t: Task,
   inode: Inode,
   vd: VirtualDentry,
   flags: number,
 ): FileDescription {
+  if (major(inode.rdev) === 5) {
+    // tty, console (the container has no console of its own), ptmx.
+    if (minor(inode.rdev) === 0) return openControllingTty(t, flags);
+    if (minor(inode.rdev) === 2) {
+      const pts = devptsFor(t.kernel);
+      if (!pts) throw new SysError(Errno.ENODEV);
+      return pts.ptmx.open(t, vd, flags);
+    }
+  }
+  if (major(inode.rdev) === 136) {
+    const pts = devptsFor(t.kernel);
+    const p = pts?.ptys.get(minor(inode.rdev));
+    if (!pts || !p) throw new SysError(Errno.ENXIO);
+    return pts.inodeFor(p).open(t, vd, flags);
+  }
   if (major(inode.rdev) === 1) {
     for (const d of Object.values(MEM_DEVICES)) {
       if (d.minor === minor(inode.rdev)) return new MemDeviceFile(d.kind, inode, vd, flags);

@@ -62,10 +62,15 @@ export class GoferFilesystem extends Filesystem {
   readonly name = "9p";
   readonly #root: GoferInode;
 
-  /** @param path "/" for the container's root, or a bind mount's destination. */
-  constructor(readonly client: LisafsClient, ro = false, readonly path = "/") {
+  /**
+   * @param path "/" for the container's root, or a bind mount's destination.
+   * @param shared --file-access=shared: look names up again on every walk, so that changes
+   * made on the host are seen (exclusive access caches dentries and attributes).
+   */
+  constructor(readonly client: LisafsClient, ro = false, readonly path = "/", shared = false) {
     super();
     this.readonly = ro;
+    this.cacheDentries = !shared;
     let m;
     try {
       m = client.mount(path);

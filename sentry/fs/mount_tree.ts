@@ -19,6 +19,7 @@ import { GoferFilesystem, GoferInode, SyntheticDir, SyntheticFile } from "./gofe
 import { OverlayFilesystem, OverlayInode } from "./overlay.ts";
 import { ProcFilesystem } from "./procfs.ts";
 import { newSysfs } from "./sysfs.ts";
+import { DevptsFilesystem } from "./tty.ts";
 import { TmpfsDir, TmpfsFilesystem } from "./tmpfs.ts";
 
 /** One spec mount, as the Sentry receives it. */
@@ -37,6 +38,9 @@ export interface MountTreeOptions {
   log: Logger;
   /** --overlay2 as the CLI passes it on (canonical): none, or {root|all}:medium[,size=N]. */
   overlay2?: string;
+  /** --file-access for the root and --file-access-mounts for bind mounts. */
+  fileAccess?: string;
+  fileAccessMounts?: string;
 }
 
 /** Parses tmpfs-style size= values (bytes, or with k/m/g). */
@@ -126,7 +130,7 @@ function mkdirAll(vfs: VirtualFilesystem, path: string, file = false): VirtualDe
 /** Builds the mount tree for kernel k. */
 export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesystem {
   const vfs = new VirtualFilesystem();
-  const goferRoot = new GoferFilesystem(o.client, o.rootReadonly);
+  const goferRoot = new GoferFilesystem(o.client, o.rootReadonly, "/", o.fileAccess === "shared");
   const [scope, rest = ""] = (o.overlay2 || "none").split(":");
   const sizeMatch = /size=(\d+)/.exec(rest);
   let rootFs: Filesystem = goferRoot;
@@ -142,7 +146,11 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
   const seen = new Set<string>();
   const norm = (p: string) => "/" + p.split("/").filter((c) => c !== "" && c !== ".").join("/");
   const mounts = o.mounts.map((m) => ({ ...m, destination: norm(m.destination) }));
-  for (const [dest, type] of [["/proc", "proc"], ["/dev", "devtmpfs"], ["/sys", "sysfs"]]) {
+  const defaults = [["/proc", "proc"], ["/dev", "devtmpfs"], ["/dev/pts", "devpts"], [
+    "/sys",
+    "sysfs",
+  ]];
+  for (const [dest, type] of defaults.reverse()) {
     if (!mounts.some((m) => m.destination === dest)) mounts.unshift({ destination: dest, type });
   }
   if (!mounts.some((m) => m.destination === "/tmp")) {
@@ -171,14 +179,19 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
           : new TmpfsFilesystem(o.mf, { mode: mode ?? 0o1777, size, uid, gid });
         break;
       case "devpts":
-        fs = new TmpfsFilesystem(o.mf, { mode: 0o755, name: "devpts" });
+        fs = new DevptsFilesystem(k);
         break;
       case "mqueue":
         fs = new TmpfsFilesystem(o.mf, { mode: 0o1777, name: "mqueue" });
         break;
       case "bind": {
         try {
-          const g = new GoferFilesystem(o.client, !!opts.readonly, m.destination);
+          const g = new GoferFilesystem(
+            o.client,
+            !!opts.readonly,
+            m.destination,
+            (o.fileAccessMounts ?? "shared") === "shared",
+          );
           fs = g;
           if (scope === "all" && !g.readonly && g.root().isDir) {
             fs = new OverlayFilesystem(new TmpfsFilesystem(o.mf, { mode: 0o755 }), g);

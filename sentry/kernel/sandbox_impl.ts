@@ -87,6 +87,8 @@ export class Sandbox {
         mf,
         log: opts.log,
         overlay2: opts.overlay2,
+        fileAccess: opts.fileAccess,
+        fileAccessMounts: opts.fileAccessMounts,
       });
       const fdTable = new FdTable();
       fdTable.set(0, new HostFile(opts.stdio[0], O_RDONLY));

@@ -1,23 +1,55 @@
 /**
- * ioctl(2).
+ * ioctl(2): the requests every descriptor answers (FIONBIO, FIOCLEX, FIONCLEX, FIOASYNC),
+ * then the file's own (terminals, pipes, sockets).
  *
  * @module
  */
 
+import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
+import { O_ASYNC, O_NONBLOCK, O_PATH } from "../vfs/file.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
+import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
 
-/** Implements Linux syscall ioctl(2) by handing the request to the file. */
+const FIONBIO = 0x5421;
+const FIONCLEX = 0x5450;
+const FIOCLEX = 0x5451;
+const FIOASYNC = 0x5452;
+
+/** Implements Linux syscall ioctl(2). */
 function ioctl(t: Task): number | Promise<number> {
-  return t.fdTable.get(argInt(t, 0)).ioctl(t, argU32(t, 1), argPtr(t, 2));
+  const fd = argInt(t, 0);
+  const f = t.fdTable.get(fd);
+  const request = argU32(t, 1);
+  const arg = argPtr(t, 2);
+  switch (request) {
+    case FIOCLEX:
+      t.fdTable.setCloexec(fd, true);
+      return 0;
+    case FIONCLEX:
+      t.fdTable.setCloexec(fd, false);
+      return 0;
+  }
+  if (f.flags & O_PATH) throw new SysError(Errno.EBADF);
+  switch (request) {
+    case FIONBIO:
+    case FIOASYNC: {
+      const on = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true) !== 0;
+      const bit = request === FIONBIO ? O_NONBLOCK : O_ASYNC;
+      f.flags = on ? f.flags | bit : f.flags & ~bit;
+      return 0;
+    }
+  }
+  return f.ioctl(t, request, arg);
 }
 
 export const syscalls: Record<string, SyscallDef> = {
   ioctl: {
     handler: ioctl,
     support: "partial",
-    note: "TCGETS and TIOCGWINSZ on host terminals; others answer ENOTTY",
+    note: "terminal requests on the Sentry's ptys (and TCGETS/TIOCGWINSZ on host terminals), " +
+      "FIONREAD on pipes, FIONBIO/FIOCLEX/FIONCLEX/FIOASYNC everywhere; others answer ENOTTY",
     args: ["d", "x", "x"],
   },
 };

@@ -33,6 +33,8 @@ import { syscalls as epoll } from "./sys_epoll.ts";
 import { syscalls as socket } from "./sys_socket.ts";
 import { syscalls as splice } from "./sys_splice.ts";
 import { syscalls as xattr } from "./sys_xattr.ts";
+import { syscalls as timerfd } from "./sys_timerfd.ts";
+import { syscalls as signalfd } from "./sys_signalfd.ts";
 import { syscalls as time } from "./sys_time.ts";
 import { syscalls as signal } from "./sys_signal.ts";
 import { syscalls as futex } from "./sys_futex.ts";
@@ -91,6 +93,8 @@ const families: Record<string, SyscallDef>[] = [
   socket,
   splice,
   xattr,
+  timerfd,
+  signalfd,
   time,
   signal,
   futex,

@@ -202,14 +202,17 @@ export class VirtualFilesystem {
   lookupChild(dir: VirtualDentry, name: string): VirtualDentry | null {
     const d = dir.dentry;
     let child = d.children.get(name);
-    if (!child || !dir.mount.fs.cacheDentries) {
+    // Filesystems that revalidate (procfs, shared gofer mounts) look up again, except at
+    // mountpoints, which stay pinned.
+    if (!child || (!dir.mount.fs.cacheDentries && child.mounts === 0)) {
       const ino = d.inode.lookup(name);
-      if (!ino) return null;
-      if (child && child.inode === ino) {
-        // still the same
-      } else {
+      if (!ino) {
+        if (child && child.mounts === 0) d.children.delete(name);
+        return null;
+      }
+      if (!child || child.inode !== ino) {
         child = new Dentry(name, d, ino);
-        if (dir.mount.fs.cacheDentries) d.children.set(name, child);
+        d.children.set(name, child);
       }
     }
     return this.#crossMounts(new VirtualDentry(dir.mount, child));
@@ -218,7 +221,7 @@ export class VirtualFilesystem {
   /** Records a child just created in dir; returns where it is. */
   #added(dir: VirtualDentry, name: string, ino: Inode): VirtualDentry {
     const child = new Dentry(name, dir.dentry, ino);
-    if (dir.mount.fs.cacheDentries) dir.dentry.children.set(name, child);
+    dir.dentry.children.set(name, child);
     return new VirtualDentry(dir.mount, child);
   }
 
@@ -539,11 +542,12 @@ export class VirtualFilesystem {
   /** The child dentry without crossing mounts (for removal and rename). */
   #lookupNoCross(dir: VirtualDentry, name: string): Dentry | null {
     const cached = dir.dentry.children.get(name);
-    if (cached && dir.mount.fs.cacheDentries) return cached;
+    if (cached && (dir.mount.fs.cacheDentries || cached.mounts > 0)) return cached;
     const ino = dir.dentry.inode.lookup(name);
     if (!ino) return null;
+    if (cached && cached.inode === ino) return cached;
     const d = new Dentry(name, dir.dentry, ino);
-    if (dir.mount.fs.cacheDentries) dir.dentry.children.set(name, d);
+    dir.dentry.children.set(name, d);
     return d;
   }
 
@@ -608,13 +612,13 @@ export class VirtualFilesystem {
     if (dst && (flags & EXCHANGE)) {
       dst.name = o.name;
       dst.parent = o.parent.dentry;
-      if (o.parent.mount.fs.cacheDentries) o.parent.dentry.children.set(o.name, dst);
+      o.parent.dentry.children.set(o.name, dst);
     } else if (dst) {
       dst.deleted = true;
     }
     src.name = n.name;
     src.parent = n.parent.dentry;
-    if (n.parent.mount.fs.cacheDentries) n.parent.dentry.children.set(n.name, src);
+    n.parent.dentry.children.set(n.name, src);
   }
 
   /** chmod/chown/utimes permission: the owner or root. */

@@ -27,6 +27,11 @@ static void fs_setup(void) {
   chmod("/dev/full", 0666);
   chmod("/dev/random", 0666);
   chmod("/dev/urandom", 0666);
+  mkdir("/dev/pts", 0755);
+  mount("devpts", "/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666,mode=0620");
+  symlink("pts/ptmx", "/dev/ptmx");
+  mknod("/dev/tty", S_IFCHR | 0666, makedev(5, 0));
+  chmod("/dev/tty", 0666);
   symlink("/proc/self/fd", "/dev/fd");
   symlink("/proc/self/fd/0", "/dev/stdin");
   symlink("/proc/self/fd/1", "/dev/stdout");

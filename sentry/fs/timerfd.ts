@@ -1,0 +1,117 @@
+/**
+ * timerfd: a timer on the host's realtime or monotonic clock whose expirations are read as a
+ * count. Timers run on the Sentry's event loop (millisecond resolution).
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import { libc } from "../../host/libc.ts";
+import type { Task } from "../kernel/task.ts";
+import { SysError } from "../syscalls/errors.ts";
+import { FileDescriptionBase, O_NONBLOCK, POLLIN, POLLRDNORM } from "../vfs/file.ts";
+import { type Attr, nowNs } from "../vfs/inode.ts";
+import { waitOn } from "../vfs/waiter.ts";
+import { anonAttr } from "./anon.ts";
+
+export const CLOCK_REALTIME = 0;
+export const CLOCK_MONOTONIC = 1;
+export const CLOCK_BOOTTIME = 7;
+
+/** The host clock's time in nanoseconds. */
+export function clockNow(clock: number): bigint {
+  const ts = new Uint8Array(16);
+  if (libc.symbols.clock_gettime(clock, ts) !== 0) throw new SysError(Errno.EINVAL);
+  const v = new DataView(ts.buffer);
+  return v.getBigInt64(0, true) * 1_000_000_000n + v.getBigInt64(8, true);
+}
+
+export class TimerFd extends FileDescriptionBase {
+  readonly anonName = "[timerfd]";
+  readonly #attr: Attr = anonAttr(nowNs());
+  /** Expirations not yet read. */
+  expirations = 0n;
+  /** Clock time of the next expiry (0: disarmed), and the period (0: one shot). */
+  next = 0n;
+  interval = 0n;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(readonly clock: number, flags: number) {
+    super(flags);
+  }
+
+  /** Arms (value > 0) or disarms the timer; value is absolute clock time when abs. */
+  set(value: bigint, interval: bigint, abs: boolean): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.expirations = 0n;
+    this.interval = interval;
+    if (value === 0n) {
+      this.next = 0n;
+      return;
+    }
+    this.next = abs ? value : clockNow(this.clock) + value;
+    this.#schedule();
+  }
+
+  /** Time left before the next expiry (0 when disarmed). */
+  remaining(): bigint {
+    if (this.next === 0n) return 0n;
+    const left = this.next - clockNow(this.clock);
+    return left > 0n ? left : 1n;
+  }
+
+  #schedule(): void {
+    const delayNs = this.next - clockNow(this.clock);
+    const ms = delayNs <= 0n ? 0 : Number((delayNs + 999_999n) / 1_000_000n);
+    this.#timer = setTimeout(() => this.#fire(), ms);
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const now = clockNow(this.clock);
+    if (this.next === 0n || now < this.next) {
+      if (this.next !== 0n) this.#schedule();
+      return;
+    }
+    if (this.interval > 0n) {
+      const missed = (now - this.next) / this.interval + 1n;
+      this.expirations += missed;
+      this.next += missed * this.interval;
+      this.#schedule();
+    } else {
+      this.expirations += 1n;
+      this.next = 0n;
+    }
+    this.queue.notify();
+  }
+
+  override async read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
+    if (offset !== undefined) throw new SysError(Errno.ESPIPE);
+    if (dst.length < 8) throw new SysError(Errno.EINVAL);
+    while (this.expirations === 0n) {
+      if (this.flags & O_NONBLOCK) throw new SysError(Errno.EAGAIN);
+      await waitOn(t, [this.queue]);
+    }
+    new DataView(dst.buffer, dst.byteOffset).setBigUint64(0, this.expirations, true);
+    this.expirations = 0n;
+    return 8;
+  }
+
+  override write(): number {
+    throw new SysError(Errno.EINVAL);
+  }
+
+  override readiness(mask: number): number {
+    return this.expirations > 0n ? mask & (POLLIN | POLLRDNORM) : 0;
+  }
+
+  stat(_t: Task): Attr {
+    return this.#attr;
+  }
+
+  override release(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
