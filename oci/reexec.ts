@@ -16,8 +16,14 @@ export function runningFromSource(): boolean {
   return /^deno(\.exe)?$/.test(basename(Deno.execPath()));
 }
 
-/** Absolute path of main.ts (meaningful only when running from source). */
+/**
+ * Absolute path of the entry script (meaningful only when running from source): main.ts, or
+ * the single-file bundle (`deno task bundle`) when that is what runs, so that boot and gofer
+ * start as fast as the CLI did.
+ */
 export function mainScript(): string {
+  const main = Deno.mainModule;
+  if (main.startsWith("file:") && /(\/main\.ts|\.js)$/.test(main)) return fileURLToPath(main);
   return fileURLToPath(new URL("../main.ts", import.meta.url));
 }
 
