@@ -147,6 +147,22 @@ for (const name of Object.keys(PLATFORMS)) {
     });
   }
 
+  test("a task resumes after a trap with the registers the Sentry gives it", async () => {
+    // int3 ; mov eax, 39 ; syscall
+    const { p, as, regs } = setup(name, [0xcc, ...sys(39)]);
+    const ctx = p.newContext();
+    try {
+      regs.r[R.rbx] = 0xabcn;
+      const r = await ctx.switch(as, regs);
+      assertEquals([r.kind, regs.rip, regs.r[R.rbx]], ["signal", CODE + 1n, 0xabcn]);
+      regs.r[R.rbx] = 0xdefn;
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals([regs.rip, regs.r[R.rbx]], [CODE + 8n, 0xdefn]);
+    } finally {
+      p.release();
+    }
+  });
+
   test("mapFile and unmap are honoured", async () => {
     // mov rax, [DATA] ; mov edi, eax ; mov eax, 39 ; syscall ; jmp back to the start
     const code = [0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, 0x89, 0xc7, ...sys(39)];
@@ -216,8 +232,8 @@ for (const name of Object.keys(PLATFORMS)) {
     }
   });
 
-  test("interrupt stops a spinning task", async () => {
-    const { p, as, regs } = setup(name, [0xeb, 0xfe]); // jmp .
+  test("interrupt stops a spinning task, which then resumes where the Sentry says", async () => {
+    const { p, as, regs } = setup(name, [0xeb, 0xfe, ...sys(39)]); // jmp . ; then a syscall
     const ctx = p.newContext();
     try {
       const timer = setTimeout(() => ctx.interrupt(), 50);
@@ -225,6 +241,9 @@ for (const name of Object.keys(PLATFORMS)) {
       clearTimeout(timer);
       assertEquals(r.kind, "interrupted");
       assertEquals(regs.rip, CODE);
+      regs.rip = CODE + 2n;
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.rip, CODE + 9n);
     } finally {
       p.release();
     }
