@@ -33,7 +33,9 @@ import {
   S_IFMT,
 } from "../host/fsops.ts";
 import {
+  attachMountTree,
   Cap,
+  cloneMountTree,
   geteuid,
   limitCapabilities,
   MNT_DETACH,
@@ -123,13 +125,6 @@ function mkdirOrFile(path: string, dir: boolean): void {
   }
 }
 
-/** Binds the inode `fd` holds at `target`, read-only if asked. */
-function bindFd(fd: number, target: string, readonly: boolean, recursive: boolean): void {
-  // The magic link names exactly the inode we opened: no path is resolved again.
-  mount(`/proc/self/fd/${fd}`, target, null, MS_BIND | (recursive ? MS_REC : 0));
-  if (readonly) mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY);
-}
-
 /**
  * Builds the gofer's view (see the module comment) from `sources` and pivots into it. Returns
  * the served mounts with descriptors opened inside the new root; the caller closes `sources`'
@@ -138,12 +133,17 @@ function bindFd(fd: number, target: string, readonly: boolean, recursive: boolea
  */
 export function confine(sources: readonly MountSource[]): ServedMount[] {
   mount(null, "/", null, MS_REC | MS_PRIVATE);
+  // Copies of the sources' mount trees are taken before the staging tmpfs exists: a source at
+  // or above STAGING (the host's "/", or its /tmp) must show the host's tree, not the staging.
+  const trees = sources.map((s) => cloneMountTree(s.fd, s.recursive));
   mount("runsc-gofer", STAGING, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755");
   const names = sources.map((s, i) => (s.path === "/" ? "root" : `m${i}`));
   sources.forEach((s, i) => {
     const target = `${STAGING}/${names[i]}`;
     mkdirOrFile(target, (fstat(s.fd).mode & S_IFMT) === S_IFDIR);
-    bindFd(s.fd, target, s.readonly, s.recursive);
+    attachMountTree(trees[i], target);
+    closeFd(trees[i]);
+    if (s.readonly) mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY);
   });
   Deno.mkdirSync(`${STAGING}/proc`);
   mount("proc", `${STAGING}/proc`, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);

@@ -91,6 +91,50 @@ export function pivotRoot(newRoot: string, putOld: string): void {
   if (r < 0n) throw new HostError(`pivot_root ${JSON.stringify(newRoot)}`, Number(-r));
 }
 
+const SYS_OPEN_TREE = 428;
+const SYS_MOVE_MOUNT = 429;
+const OPEN_TREE_CLONE = 1n;
+const OPEN_TREE_CLOEXEC = 0o2000000n;
+const AT_EMPTY_PATH = 0x1000n;
+const AT_RECURSIVE = 0x8000n;
+const MOVE_MOUNT_F_EMPTY_PATH = 0x4n;
+const AT_FDCWD = -100n;
+
+/**
+ * open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at `fd` (and, if
+ * recursive, of everything mounted below it), as it is now. Returns the new mount's fd.
+ */
+export function cloneMountTree(fd: number, recursive: boolean): number {
+  const empty = cstr("");
+  // SAFETY: `empty` stays referenced until the syscall returns.
+  const r = rawSyscall(
+    SYS_OPEN_TREE,
+    BigInt(fd),
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(empty))),
+    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0n),
+  );
+  if (r < 0n) throw new HostError(`open_tree of fd ${fd}`, Number(-r));
+  return Number(r);
+}
+
+/** move_mount(2) of the detached mount `treeFd` onto `target`. */
+export function attachMountTree(treeFd: number, target: string): void {
+  const empty = cstr("");
+  const to = cstr(target);
+  // SAFETY: `empty` and `to` stay referenced until the syscall returns.
+  const ptr = (x: Uint8Array<ArrayBuffer>) =>
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(x)));
+  const r = rawSyscall(
+    SYS_MOVE_MOUNT,
+    BigInt(treeFd),
+    ptr(empty),
+    AT_FDCWD,
+    ptr(to),
+    MOVE_MOUNT_F_EMPTY_PATH,
+  );
+  if (r < 0n) throw new HostError(`move_mount onto ${JSON.stringify(target)}`, Number(-r));
+}
+
 /** The effective uid of this process. */
 export function geteuid(): number {
   return ns.geteuid();

@@ -15,6 +15,7 @@ import { killCommand } from "./cmd/kill.ts";
 import { listCommand } from "./cmd/list.ts";
 import { psCommand } from "./cmd/ps.ts";
 import { runCommand } from "./cmd/run.ts";
+import { doCommand } from "./cmd/do.ts";
 import { specCommand } from "./cmd/spec.ts";
 import { startCommand } from "./cmd/start.ts";
 import { stateCommand } from "./cmd/state.ts";
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   waitCommand,
   deleteCommand,
   psCommand,
+  doCommand,
   specCommand,
 ];
 
@@ -127,7 +129,7 @@ export async function cliMain(args: string[]): Promise<number> {
     const parsed = parseFlags(rest, [
       ...command.flags,
       { name: "help", kind: "bool", default: false, aliases: ["h"], help: "" },
-    ], { interleaved: true, context: name });
+    ], { interleaved: command.interleaved ?? true, context: name });
     if (bool(parsed.values, "help")) {
       out(commandHelp(command));
       return 0;

@@ -27,6 +27,11 @@ export interface Command {
   flags: readonly FlagDef[];
   /** Positional argument count bounds (inclusive); max -1 for no limit. */
   args: { min: number; max: number };
+  /**
+   * Whether flags may follow positional arguments (default true). A command that takes a
+   * command line of its own (`do`) says false, so that the program's flags stay its own.
+   */
+  interleaved?: boolean;
   run(ctx: Context, args: string[], flags: FlagValues): Promise<number>;
 }
 
