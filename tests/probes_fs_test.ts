@@ -17,4 +17,5 @@ probeTests([
   { prog: "fs_pty" },
   { prog: "fs_timerfd_dents" },
   { prog: "fs_signalfd" },
+  { prog: "fs_inotify" },
 ]);

@@ -24,6 +24,7 @@ import {
   S_ISUID,
 } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
+import { IN_ATTRIB, IN_MODIFY, notifyVd } from "../vfs/inotify.ts";
 import { argI64, argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "./errors.ts";
 import {
@@ -55,6 +56,7 @@ function chmodVd(t: Task, vd: VirtualDentry, mode: number): number {
   let m = mode & 0o7777;
   if (c.uid !== 0 && c.gid !== vd.inode.gid && !c.groups.includes(vd.inode.gid)) m &= ~S_ISGID;
   vd.inode.setAttr({ mode: m });
+  notifyVd(vd, IN_ATTRIB);
   return 0;
 }
 
@@ -80,6 +82,7 @@ function chownVd(t: Task, vd: VirtualDentry, uid: number, gid: number): number {
     if (m !== ino.mode) change.mode = m & 0o7777;
   }
   ino.setAttr(change);
+  notifyVd(vd, IN_ATTRIB);
   return 0;
 }
 
@@ -121,6 +124,7 @@ function setTimes(t: Task, vd: VirtualDentry, times: [bigint | null, bigint | nu
     atimeNs: times === null ? now : pick(times[0]),
     mtimeNs: times === null ? now : pick(times[1]),
   });
+  notifyVd(vd, IN_ATTRIB);
   return 0;
 }
 
@@ -192,6 +196,7 @@ function truncateVd(vd: VirtualDentry, len: bigint): number {
   if ((ino.mode & S_IFMT) !== S_IFREG) throw new SysError(Errno.EINVAL);
   writable(vd);
   ino.setAttr({ size: len });
+  notifyVd(vd, IN_MODIFY);
   return 0;
 }
 

@@ -35,6 +35,7 @@ import { syscalls as splice } from "./sys_splice.ts";
 import { syscalls as xattr } from "./sys_xattr.ts";
 import { syscalls as timerfd } from "./sys_timerfd.ts";
 import { syscalls as signalfd } from "./sys_signalfd.ts";
+import { syscalls as inotify } from "./sys_inotify.ts";
 import { syscalls as time } from "./sys_time.ts";
 import { syscalls as signal } from "./sys_signal.ts";
 import { syscalls as futex } from "./sys_futex.ts";
@@ -95,6 +96,7 @@ const families: Record<string, SyscallDef>[] = [
   xattr,
   timerfd,
   signalfd,
+  inotify,
   time,
   signal,
   futex,

@@ -9,6 +9,7 @@
 import { Errno } from "../../host/errno.ts";
 import { SysError } from "../syscalls/errors.ts";
 import type { FileDescription } from "./file.ts";
+import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, notifyVd } from "./inotify.ts";
 import { releaseLocks } from "./lock.ts";
 
 interface Entry {
@@ -36,6 +37,10 @@ export function decRef(file: FileDescription): void {
   if (n === 0) {
     // OFD and flock locks belong to the description.
     releaseLocks(file);
+    if (file.vd) {
+      const acc = file.flags & 3;
+      notifyVd(file.vd, acc === 1 || acc === 2 ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+    }
     file.release();
   }
 }

@@ -11,6 +11,7 @@ import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { type Attr, type DirEntry, direntType, type Inode, nowNs, S_IFDIR } from "./inode.ts";
 import { parentOf, type VirtualDentry } from "./vfs.ts";
+import { IN_ACCESS, IN_MODIFY, notifyVd } from "./inotify.ts";
 import { WaitQueue } from "./waiter.ts";
 
 /** Result of an operation that may have to wait (for input, for a peer). */
@@ -210,6 +211,7 @@ export class RegularFile extends FileDescriptionBase {
     const at = offset ?? this.offset;
     const n = this.data.readAt(at, dst);
     if (offset === undefined) this.offset += BigInt(n);
+    if (n > 0) notifyVd(this.vd, IN_ACCESS);
     return n;
   }
 
@@ -224,7 +226,10 @@ export class RegularFile extends FileDescriptionBase {
     if (offset === undefined || append) {
       if (offset === undefined) this.offset = at + BigInt(n);
     }
-    if (n > 0) this.inode.mtimeNs = this.inode.ctimeNs = nowNs();
+    if (n > 0) {
+      this.inode.mtimeNs = this.inode.ctimeNs = nowNs();
+      notifyVd(this.vd, IN_MODIFY);
+    }
     return n;
   }
 

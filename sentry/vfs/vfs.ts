@@ -31,6 +31,7 @@ import {
   S_IFREG,
   S_ISVTX,
 } from "./inode.ts";
+import { IN_OPEN, notify, notifyCreate, notifyDelete, notifyRename, notifyVd } from "./inotify.ts";
 import {
   type FileDescription,
   type MaybeAsync,
@@ -374,6 +375,7 @@ export class VirtualFilesystem {
         );
         vd = this.#added(p.parent, p.name, ino);
         created = true;
+        notifyCreate(p.parent.inode, p.name, ino);
       } else {
         if (flags & O_EXCL) throw new SysError(Errno.EEXIST);
         if (child.inode.isSymlink) {
@@ -450,7 +452,10 @@ export class VirtualFilesystem {
     if ((flags & O_TRUNC) && type === S_IFREG && !created && ino.size() !== 0n) {
       ino.setAttr({ size: 0n });
     }
-    return ino.open(ctx.t, vd, flags & ~(O_CREAT | O_EXCL | O_TRUNC));
+    const f = ino.open(ctx.t, vd, flags & ~(O_CREAT | O_EXCL | O_TRUNC));
+    if (f instanceof Promise) return f.then((f) => (notifyVd(vd, IN_OPEN), f));
+    notifyVd(vd, IN_OPEN);
+    return f;
   }
 
   /** mkdir(2). */
@@ -462,6 +467,7 @@ export class VirtualFilesystem {
     this.#mayModify(ctx, p.parent);
     const ino = p.parent.inode.mkdir(p.name, S_IFDIR | (mode & 0o7777 & ~umask), ctx.creds);
     this.#added(p.parent, p.name, ino);
+    notifyCreate(p.parent.inode, p.name, ino);
   }
 
   /** mknod(2) for regular files, FIFOs, sockets and devices (type in mode). */
@@ -479,6 +485,7 @@ export class VirtualFilesystem {
       ctx.creds,
     );
     this.#added(p.parent, p.name, ino);
+    notifyCreate(p.parent.inode, p.name, ino);
     return ino;
   }
 
@@ -494,6 +501,7 @@ export class VirtualFilesystem {
     this.#mayModify(ctx, p.parent);
     const ino = p.parent.inode.symlink(p.name, target, ctx.creds);
     this.#added(p.parent, p.name, ino);
+    notifyCreate(p.parent.inode, p.name, ino);
   }
 
   /** link(2): oldVd is the resolved existing file. */
@@ -508,6 +516,8 @@ export class VirtualFilesystem {
     this.#mayModify(ctx, p.parent);
     p.parent.inode.link(p.name, oldVd.inode);
     this.#added(p.parent, p.name, oldVd.inode);
+    notify(oldVd.inode, 0x4 /* IN_ATTRIB */);
+    notifyCreate(p.parent.inode, p.name, oldVd.inode);
   }
 
   /** unlink(2) and rmdir(2). */
@@ -533,6 +543,7 @@ export class VirtualFilesystem {
     if (dir) p.parent.inode.rmdir(p.name);
     else p.parent.inode.unlink(p.name);
     this.#removed(p.parent, p.name);
+    notifyDelete(p.parent.inode, p.name, child.inode);
   }
 
   #isRootOfSomething(_parent: VirtualDentry, _child: Dentry): boolean {
@@ -606,6 +617,7 @@ export class VirtualFilesystem {
     this.#mayModify(ctx, n.parent);
     if (dst) this.#mayDelete(ctx, n.parent, dst.inode);
     o.parent.inode.rename(o.name, n.parent.inode, n.name, (flags & EXCHANGE) !== 0);
+    notifyRename(o.parent.inode, o.name, n.parent.inode, n.name, src.inode);
     // Move the dentries as the inodes moved.
     o.parent.dentry.children.delete(o.name);
     n.parent.dentry.children.delete(n.name);
