@@ -16,6 +16,7 @@ import { listCommand } from "./cmd/list.ts";
 import { psCommand } from "./cmd/ps.ts";
 import { runCommand } from "./cmd/run.ts";
 import { doCommand } from "./cmd/do.ts";
+import { execCommand } from "./cmd/exec.ts";
 import { specCommand } from "./cmd/spec.ts";
 import { startCommand } from "./cmd/start.ts";
 import { stateCommand } from "./cmd/state.ts";
@@ -39,6 +40,7 @@ export const COMMANDS: readonly Command[] = [
   waitCommand,
   deleteCommand,
   psCommand,
+  execCommand,
   doCommand,
   specCommand,
 ];

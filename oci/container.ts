@@ -268,7 +268,9 @@ export async function liveStatus(ctx: Context, st: ContainerState): Promise<Live
 }
 
 /** Sends a control request, turning an unreachable sandbox into "not running". */
-export async function request<C extends "start" | "signal" | "wait" | "ps">(
+export async function request<
+  C extends "start" | "signal" | "wait" | "ps" | "exec" | "waitpid",
+>(
   ctx: Context,
   id: string,
   req: Parameters<typeof control<C>>[1],

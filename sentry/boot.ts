@@ -10,7 +10,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { closeFd, writeAll } from "../host/libc.ts";
+import { closeFd, rawSyscall, writeAll } from "../host/libc.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
 import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
@@ -26,8 +26,38 @@ interface SandboxLike {
   readonly exited: Promise<number>;
   status(): SandboxStatus;
   processes(): ProcessInfo[];
+  exec(spec: InitSpec, stdio: [number, number, number]): number;
+  waitPid(pid: number): Promise<number>;
   destroy(): void;
 }
+
+/**
+ * Takes descriptors 0-2 of host process `pid` (the `runsc exec` CLI) for a new process in the
+ * sandbox, with pidfd_getfd: the very open files the caller passed (pipes, files, a terminal),
+ * sharing their offsets, as if inherited.
+ */
+function takeStdio(pid: number): [number, number, number] {
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`invalid stdio pid ${pid}`);
+  const pidfd = Number(rawSyscall(SYS_PIDFD_OPEN, BigInt(pid), 0n));
+  if (pidfd < 0) throw new Error(`cannot reach process ${pid}: errno ${-pidfd}`);
+  const fds: number[] = [];
+  try {
+    for (let n = 0; n < 3; n++) {
+      const fd = Number(rawSyscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(n), 0n));
+      if (fd < 0) throw new Error(`cannot take descriptor ${n} of process ${pid}: errno ${-fd}`);
+      fds.push(fd);
+    }
+  } catch (e) {
+    for (const fd of fds) closeFd(fd);
+    throw e;
+  } finally {
+    closeFd(pidfd);
+  }
+  return fds as [number, number, number];
+}
+
+const SYS_PIDFD_OPEN = 434;
+const SYS_PIDFD_GETFD = 438;
 
 /** Loads the Sentry on demand, so that the CLI and gofer roles never load the kernel. */
 async function loadSandbox(): Promise<
@@ -92,8 +122,10 @@ export async function bootMain(args: string[]): Promise<number> {
   };
 
   let sb: SandboxLike;
+  let baseSpec: InitSpec;
   try {
     const spec = loadSpec(bundle);
+    baseSpec = initSpec(spec);
     const Sandbox = await loadSandbox();
     sb = await Sandbox.create({
       platform: str(values, "platform") || "ptrace",
@@ -104,7 +136,7 @@ export async function bootMain(args: string[]): Promise<number> {
       fileAccess: str(values, "file-access"),
       fileAccessMounts: str(values, "file-access-mounts"),
       stdio: [0, 1, 2],
-    }, initSpec(spec));
+    }, baseSpec);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     log.error(`cannot create sandbox: ${msg}`);
@@ -147,6 +179,23 @@ export async function bootMain(args: string[]): Promise<number> {
       }
       case "ps":
         return { processes: sb.processes() };
+      case "exec": {
+        const p = req.process;
+        if (!Array.isArray(p?.args) || p.args.length === 0) throw new Error("exec needs args");
+        const stdio = takeStdio(req.stdioPid);
+        const pid = sb.exec({
+          ...baseSpec,
+          args: p.args,
+          env: p.env,
+          cwd: p.cwd,
+          uid: p.uid,
+          gid: p.gid,
+          additionalGids: p.additionalGids,
+        }, stdio);
+        return { pid };
+      }
+      case "waitpid":
+        return { exitStatus: exitStatusOf(await sb.waitPid(req.pid)) };
       case "destroy":
         // Reply first; the boot process ends right after.
         setTimeout(destroyRequested, 20);

@@ -18,7 +18,24 @@ export type ControlRequest =
   | { cmd: "state" }
   | { cmd: "ps" }
   /** Kill everything and make the boot process exit after replying. */
-  | { cmd: "destroy" };
+  | { cmd: "destroy" }
+  /**
+   * Start another process in the running container (`runsc exec`). Its stdio are the
+   * descriptors 0-2 of host process `stdioPid` (the CLI), reopened by the sandbox.
+   */
+  | { cmd: "exec"; process: ExecProcess; stdioPid: number }
+  /** Reply when a process that exec started has exited, with its exit status. */
+  | { cmd: "waitpid"; pid: number };
+
+/** What `runsc exec` runs. */
+export interface ExecProcess {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+}
 
 /** One process inside the sandbox as `ps` reports it. */
 export interface ProcessInfo {
@@ -37,6 +54,8 @@ export interface ControlReplies {
   state: { status: "created" | "running" | "stopped"; exitStatus?: number };
   ps: { processes: ProcessInfo[] };
   destroy: Record<never, never>;
+  exec: { pid: number };
+  waitpid: { exitStatus: number };
 }
 
 /** A reply line on the wire. */
@@ -104,7 +123,8 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 /**
  * Sends one request to the sandbox at `path` and returns its reply payload.
  * Throws ControlUnavailable when nothing listens there, ControlError when the sandbox refuses,
- * ControlTimeout after `timeoutMs` (default: none for `wait`, DEFAULT_TIMEOUT_MS otherwise).
+ * ControlTimeout after `timeoutMs` (default: none for `wait` and `waitpid`, DEFAULT_TIMEOUT_MS
+ * otherwise).
  */
 export async function control<C extends ControlRequest["cmd"]>(
   path: string,
@@ -122,7 +142,8 @@ export async function control<C extends ControlRequest["cmd"]>(
       conn.close();
     } catch { /* already closed */ }
   };
-  const timeoutMs = opts.timeoutMs ?? (req.cmd === "wait" ? 0 : DEFAULT_TIMEOUT_MS);
+  const timeoutMs = opts.timeoutMs ??
+    (req.cmd === "wait" || req.cmd === "waitpid" ? 0 : DEFAULT_TIMEOUT_MS);
   let timedOut = false;
   const timer = timeoutMs > 0
     ? setTimeout(() => {

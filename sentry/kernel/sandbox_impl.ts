@@ -5,7 +5,8 @@
  */
 
 import { LisafsClient } from "../../gofer/lisafs/client.ts";
-import { HostError } from "../../host/libc.ts";
+import { closeFd, HostError } from "../../host/libc.ts";
+import type { FileDescription } from "../vfs/file.ts";
 import { PtracePlatform } from "../../platform/ptrace/ptrace.ts";
 import { KvmPlatform } from "../../platform/kvm/kvm.ts";
 import type { Platform } from "../../platform/platform.ts";
@@ -49,6 +50,80 @@ function newPlatform(name: string, mf: MemoryFile): Platform {
   }
 }
 
+/**
+ * Creates a process from spec (the container's init, or one that `runsc exec` adds) with the
+ * given files as its descriptors 0, 1 and 2, and loads its executable. It does not run yet.
+ * Throws SandboxError with what the user must see.
+ */
+function newProcess(
+  kernel: Kernel,
+  spec: InitSpec,
+  stdio: FileDescription[],
+): Task {
+  const platform = kernel.platform;
+  const fdTable = new FdTable();
+  stdio.forEach((f, i) => fdTable.set(i, f));
+  const pid = kernel.allocPid();
+  const tg = new ThreadGroup(kernel, pid, null, fdTable);
+  tg.uid = tg.euid = tg.suid = spec.uid;
+  tg.gid = tg.egid = tg.sgid = spec.gid;
+  tg.groups = [...spec.additionalGids];
+  if (spec.umask !== undefined) tg.umask = spec.umask;
+  tg.cwd = spec.cwd;
+  for (const [r, l] of defaultRlimits()) tg.rlimits.set(r, l);
+  for (const l of spec.rlimits) {
+    const r = RLIMIT[l.type];
+    if (r === undefined) throw new SandboxError(`unknown rlimit ${l.type}`);
+    tg.rlimits.set(r, { cur: BigInt(l.soft), max: BigInt(l.hard) });
+  }
+  kernel.threadGroups.set(pid, tg);
+  const fail = (e: unknown): never => {
+    kernel.threadGroups.delete(pid);
+    fdTable.closeAll();
+    if (e instanceof SysError) {
+      throw new SandboxError(
+        `cannot start ${JSON.stringify(spec.args[0])}: ${e.message}` +
+          (e.message === errnoName(e.errno) ? "" : ` (${errnoName(e.errno)})`),
+        e.errno,
+        { cause: e },
+      );
+    }
+    throw e;
+  };
+  try {
+    FsContext.set(tg, initFsContext(kernel, spec.cwd, tg.umask));
+  } catch (e) {
+    fail(e);
+  }
+  const as = platform.newAddressSpace();
+  const mm = new MemoryManager(as, kernel.mf, platform.maxUserAddress);
+  mm.stackLimit = tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? mm.stackLimit;
+  const task = new Task(kernel, tg, pid, mm, platform.newContext());
+  try {
+    const path = lookPath(kernel, spec.args[0], spec.env, spec.cwd);
+    const r = loadExecutable(kernel, mm, task.regs, {
+      path,
+      argv: spec.args,
+      envp: spec.env,
+      cwd: spec.cwd,
+      uid: spec.uid,
+      gid: spec.gid,
+    });
+    tg.exe = r.exe;
+    tg.argv = r.argv;
+    tg.envp = spec.env;
+    tg.comm = r.exe.slice(r.exe.lastIndexOf("/") + 1).slice(0, 15);
+  } catch (e) {
+    // Not started: its loop only cleans up (address space, context, descriptors).
+    tg.beginExit(signaledStatus(9));
+    task.run().catch(() => {});
+    kernel.threadGroups.delete(pid);
+    if (e instanceof SysError) fail(e);
+    throw e;
+  }
+  return task;
+}
+
 export class Sandbox {
   readonly exited: Promise<number>;
   #status: SandboxStatus = "created";
@@ -90,54 +165,8 @@ export class Sandbox {
         fileAccess: opts.fileAccess,
         fileAccessMounts: opts.fileAccessMounts,
       });
-      const fdTable = new FdTable();
-      fdTable.set(0, new HostFile(opts.stdio[0], O_RDONLY));
-      fdTable.set(1, new HostFile(opts.stdio[1], O_WRONLY));
-      fdTable.set(2, new HostFile(opts.stdio[2], O_WRONLY));
-      const pid = kernel.allocPid();
-      const tg = new ThreadGroup(kernel, pid, null, fdTable);
-      tg.uid = tg.euid = tg.suid = spec.uid;
-      tg.gid = tg.egid = tg.sgid = spec.gid;
-      tg.groups = [...spec.additionalGids];
-      if (spec.umask !== undefined) tg.umask = spec.umask;
-      tg.cwd = spec.cwd;
-      FsContext.set(tg, initFsContext(kernel, spec.cwd, tg.umask));
-      for (const [r, l] of defaultRlimits()) tg.rlimits.set(r, l);
-      for (const l of spec.rlimits) {
-        const r = RLIMIT[l.type];
-        if (r === undefined) throw new SandboxError(`unknown rlimit ${l.type}`);
-        tg.rlimits.set(r, { cur: BigInt(l.soft), max: BigInt(l.hard) });
-      }
-      kernel.threadGroups.set(pid, tg);
-      const as = platform.newAddressSpace();
-      const mm = new MemoryManager(as, mf, platform.maxUserAddress);
-      mm.stackLimit = tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? mm.stackLimit;
-      const task = new Task(kernel, tg, pid, mm, platform.newContext());
-      try {
-        const path = lookPath(kernel, spec.args[0], spec.env, spec.cwd);
-        const r = loadExecutable(kernel, mm, task.regs, {
-          path,
-          argv: spec.args,
-          envp: spec.env,
-          cwd: spec.cwd,
-          uid: spec.uid,
-          gid: spec.gid,
-        });
-        tg.exe = r.exe;
-        tg.argv = r.argv;
-        tg.envp = spec.env;
-        tg.comm = r.exe.slice(r.exe.lastIndexOf("/") + 1).slice(0, 15);
-      } catch (e) {
-        if (e instanceof SysError) {
-          throw new SandboxError(
-            `cannot start ${JSON.stringify(spec.args[0])}: ${e.message}` +
-              (e.message === errnoName(e.errno) ? "" : ` (${errnoName(e.errno)})`),
-            e.errno,
-            { cause: e },
-          );
-        }
-        throw e;
-      }
+      const stdio = opts.stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY));
+      const task = newProcess(kernel, spec, stdio);
       return new Sandbox(kernel, task, mf);
     } catch (e) {
       platform?.release();
@@ -145,6 +174,32 @@ export class Sandbox {
       if (e instanceof HostError) throw new SandboxError(`sandbox setup failed: ${e.message}`);
       throw e;
     }
+  }
+
+  /**
+   * Runs another process in the running sandbox (`runsc exec`): its descriptors 0-2 are
+   * the given host descriptors, which the sandbox then owns. Returns its pid.
+   */
+  exec(spec: InitSpec, stdio: [number, number, number]): number {
+    if (this.#status !== "running") {
+      for (const fd of stdio) if (fd >= 0) closeFd(fd);
+      throw new SandboxError(`cannot exec in a container that is ${this.#status}`);
+    }
+    const files = stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY, true));
+    const task = newProcess(this.kernel, spec, files);
+    task.run().catch((e) => this.kernel.log.error(`exec ${task.tid}: ${e}`));
+    return task.tg.pid;
+  }
+
+  /** Waits for a process that exec started to exit; returns its wait status and reaps it. */
+  async waitPid(pid: number): Promise<number> {
+    const tg = this.kernel.threadGroups.get(pid);
+    if (!tg || tg.parent !== null || tg === this.init.tg) {
+      throw new SandboxError(`no process ${pid} started by exec`);
+    }
+    const status = await tg.exited;
+    tg.reap();
+    return status;
   }
 
   /** Starts init running. */
