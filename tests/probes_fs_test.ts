@@ -18,4 +18,5 @@ probeTests([
   { prog: "fs_timerfd_dents" },
   { prog: "fs_signalfd" },
   { prog: "fs_inotify" },
+  { prog: "fs_mount" },
 ]);

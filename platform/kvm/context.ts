@@ -24,7 +24,7 @@ import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
 import type { KvmAddressSpace } from "./address_space.ts";
 import { KICK_SIGNAL, type Machine, type Vcpu } from "./machine.ts";
-import { EXIT_PORT, KERNEL_BASE, MMIO_PHYS, SAVE, SEL } from "./ring0.ts";
+import { EXIT_PORT, FRAME, KERNEL_BASE, MMIO_PHYS, OFF, SEL } from "./ring0.ts";
 
 const EINTR = 4;
 const ENOSYS = 38n;
@@ -41,8 +41,8 @@ const FPSTATE_SIZE = 512;
 const INTERRUPTED: SwitchResult = { kind: "interrupted" };
 const SYSCALL: SwitchResult = { kind: "syscall" };
 
-// Exception frame words, as indices into Vcpu.frame (the 8 words below the stack top).
-const F_ERROR = 2, F_RIP = 3, F_CS = 4, F_RFLAGS = 5, F_RSP = 6;
+/** rflags at CPL0 before the iretq: interrupts off. */
+const RFLAGS_KERNEL = 2n;
 
 /**
  * Lets the event loop run (timers, I/O, other tasks) before the guest goes on. setImmediate
@@ -118,55 +118,40 @@ export class KvmContext implements Context {
     const t = space.tables;
     this.#dropStaleShadows(space);
     const newRoot = v.tables !== t;
-    const oldGone = v.tables === null;
     if (v.tables !== t) space.mapUserPages(v);
     v.tables = t;
     const r = regs.r;
     const flags = (r[R.eflags] & USER_FLAGS) | FLAGS_FIXED;
-    if (v.mode !== "kernel") {
-      if (v.mode === "trampoline") {
-        // The vCPU waits in the trampoline, which loads everything from its save page.
-        const u = v.userSave;
-        u.set(r);
-        u[R.eflags] = flags;
-      } else {
-        // The vCPU was stopped in application code: set its registers directly.
-        this.#toKregs(v, regs, flags);
-        v.setRegs();
-      }
-      if (v.fsBase !== r[R.fs_base] || v.gsBase !== r[R.gs_base]) {
-        v.setBases(r[R.fs_base], r[R.gs_base]);
-        v.fsBase = r[R.fs_base];
-        v.gsBase = r[R.gs_base];
-      }
-      if (newRoot) v.setCr3(t.root);
-      return;
-    }
-    // The vCPU waits at CPL0 in the exception path: the restore path takes everything from
-    // the save area.
-    const s = v.save;
-    s.set(r);
-    s[R.cs] = BigInt(SEL.userCs);
-    s[R.ss] = BigInt(SEL.userDs);
-    s[R.eflags] = flags;
-    if (v.fsBase !== s[R.fs_base] || v.gsBase !== s[R.gs_base]) {
-      s[SAVE.loadBases] = 1n;
-      v.fsBase = s[R.fs_base];
-      v.gsBase = s[R.gs_base];
+    if (v.mode === "trampoline") {
+      // The vCPU waits in the trampoline, which loads everything from its save page.
+      const u = v.userSave;
+      u.set(r);
+      u[R.eflags] = flags;
+    } else if (v.mode === "user") {
+      // The vCPU was stopped in application code: set its registers directly.
+      this.#toKregs(v, regs, flags);
+      v.setRegs();
     } else {
-      s[SAVE.loadBases] = 0n;
+      // The vCPU waits at CPL0 in an exception stub: iretq to the application, with the
+      // frame written on the exception stack and every other register set directly.
+      const f = v.frame;
+      f[FRAME.rip] = r[R.rip];
+      f[FRAME.cs] = BigInt(SEL.userCs);
+      f[FRAME.rflags] = flags;
+      f[FRAME.rsp] = r[R.rsp];
+      f[FRAME.ss] = BigInt(SEL.userDs);
+      this.#toKregs(v, regs, RFLAGS_KERNEL);
+      const k = v.kregs;
+      k[KREG.rip] = v.region + BigInt(this.machine.code.iretq);
+      k[KREG.rsp] = v.region + BigInt(OFF.stackTop) - 8n * BigInt(FRAME.words - FRAME.rip);
+      v.setRegs();
     }
-    s[SAVE.cr3] = 0n;
-    if (newRoot) {
-      // The restore path runs on the current root before it loads the new one, so a root
-      // whose pages are already freed must be replaced from outside first.
-      if (oldGone) v.setCr3(t.root);
-      else s[SAVE.cr3] = BigInt(t.root);
+    if (v.fsBase !== r[R.fs_base] || v.gsBase !== r[R.gs_base]) {
+      v.setBases(r[R.fs_base], r[R.gs_base]);
+      v.fsBase = r[R.fs_base];
+      v.gsBase = r[R.gs_base];
     }
-    if (v.entry === "restore") {
-      v.setRestartRegs();
-      v.entry = "resume";
-    }
+    if (newRoot) v.setCr3(t.root);
   }
 
   #toKregs(v: Vcpu, regs: Registers, flags: bigint): void {
@@ -201,10 +186,12 @@ export class KvmContext implements Context {
     const k = v.getRegs();
     const rip = k[KREG.rip];
     if (rip >= KERNEL_BASE) {
+      // In a vector stub (it reaches its exit promptly), or at the iretq, whose registers
+      // are what regs hold: the next entry sets them again.
+      const [a, b] = this.machine.code.stubs;
       const off = Number(rip - v.region);
-      if (this.machine.code.saveRanges.some(([a, b]) => off >= a && off < b)) return "saving";
+      if (off >= a && off < b) return "saving";
       v.mode = "kernel";
-      v.entry = "restore";
       return "restore";
     }
     const tramp = this.machine.trampoline;
@@ -268,34 +255,28 @@ export class KvmContext implements Context {
     if (reason !== EXIT.IO || v.run.getUint16(RUN.union + 2, true) !== EXIT_PORT) {
       return { kind: "lost", reason: this.#describeExit(v, reason) };
     }
-    // The exception path, at CPL0.
+    // An exception stub, at CPL0: the frame is on the exception stack, the rest in the vCPU.
     v.mode = "kernel";
-    const s = v.save;
-    const saved = r.slice();
-    r.set(s.subarray(0, r.length));
-    r[R.fs_base] = saved[R.fs_base];
-    r[R.gs_base] = saved[R.gs_base];
     const f = v.frame;
-    const vector = Number(s[SAVE.exit]);
-    if ((f[F_CS] & 3n) !== 3n) {
-      if (f[F_RIP] === v.region + BigInt(this.machine.code.iretq)) {
+    const vector = Number(f[FRAME.vector]);
+    if ((f[FRAME.cs] & 3n) !== 3n) {
+      if (f[FRAME.rip] === v.region + BigInt(this.machine.code.iretq)) {
         // The return to the application faulted (a non-canonical rip, say): as on Linux, the
         // task gets SIGSEGV with the registers it would have resumed with.
-        r.set(saved);
         return { kind: "fault", signo: SIGSEGV, code: SI_KERNEL, addr: 0n, access: 0 };
       }
       return {
         kind: "lost",
-        reason: `guest kernel exception ${vector} at 0x${f[F_RIP].toString(16)} ` +
-          `(error 0x${f[F_ERROR].toString(16)}, cr2 0x${s[SAVE.cr2].toString(16)})`,
+        reason: `guest kernel exception ${vector} at 0x${f[FRAME.rip].toString(16)} ` +
+          `(error 0x${f[FRAME.error].toString(16)}, cr2 0x${f[FRAME.cr2].toString(16)})`,
       };
     }
-    r[R.rip] = f[F_RIP];
-    r[R.eflags] = f[F_RFLAGS];
-    r[R.rsp] = f[F_RSP];
-    r[R.cs] = BigInt(SEL.userCs);
-    r[R.ss] = BigInt(SEL.userDs);
-    return this.#exception(vector, Number(f[F_ERROR]), s[SAVE.cr2], f[F_RIP]);
+    this.#fromKregs(v.getRegs(), regs);
+    r[R.rax] = f[FRAME.rax];
+    r[R.rip] = f[FRAME.rip];
+    r[R.eflags] = f[FRAME.rflags];
+    r[R.rsp] = f[FRAME.rsp];
+    return this.#exception(vector, Number(f[FRAME.error]), f[FRAME.cr2], f[FRAME.rip]);
   }
 
   /** What Linux would send for an exception raised by application code. */
@@ -370,25 +351,31 @@ export class KvmContext implements Context {
     this.#interrupted = true;
   }
 
-  /** Implements Context.fpState: the legacy (FXSAVE) part of the vCPU's XSAVE area. */
+  /**
+   * Implements Context.fpState: the vCPU's XSAVE area (KVM_GET_XSAVE, standard format), cut
+   * to the size CPUID leaf 0xd gives for every component, AVX included.
+   */
   fpState(): Uint8Array<ArrayBuffer> {
     if (this.#pendingFp) return this.#pendingFp.slice();
-    return this.#acquire().getXsave().slice(0, FPSTATE_SIZE);
+    return this.#acquire().getXsave().slice(0, this.machine.xsaveSize);
   }
 
-  /** Implements Context.setFpState; applied before the next switch. */
+  /** Implements Context.setFpState (an FXSAVE image or a whole XSAVE area). */
   setFpState(state: Uint8Array<ArrayBuffer>): void {
-    this.#pendingFp = state.slice(0, FPSTATE_SIZE);
+    this.#pendingFp = state.slice(0, Math.min(state.length, this.machine.xsaveSize));
   }
 
   #applyFp(v: Vcpu): void {
-    const x = v.getXsave();
-    x.set(this.#pendingFp!);
-    // XSTATE_BV: the x87 and SSE components now hold data.
-    const h = new DataView(x.buffer);
-    h.setBigUint64(FPSTATE_SIZE, h.getBigUint64(FPSTATE_SIZE, true) | 3n, true);
-    v.setXsave(x);
+    const fp = this.#pendingFp!;
     this.#pendingFp = null;
+    const x = v.getXsave();
+    x.set(fp);
+    if (fp.length <= FPSTATE_SIZE) {
+      // An FXSAVE image: XSTATE_BV must say the x87 and SSE components hold data.
+      const h = new DataView(x.buffer);
+      h.setBigUint64(FPSTATE_SIZE, h.getBigUint64(FPSTATE_SIZE, true) | 3n, true);
+    }
+    v.setXsave(x);
   }
 
   /** Implements Context.release: the vCPU goes back to the machine's pool. */

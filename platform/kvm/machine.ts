@@ -12,7 +12,6 @@ import {
   gettid,
   ioctl,
   ioctlBuf,
-  KREG,
   KVM,
   KVM_API_VERSION,
   KvmError,
@@ -38,13 +37,13 @@ import {
   assemble,
   assembleTrampoline,
   type CodeMap,
+  FRAME,
   GDT_LIMIT,
   IDT_LIMIT,
   KERNEL_BASE,
   OFF,
   PAGE,
   regionBase,
-  SAVE,
   SEL,
   type TrampolineMap,
   TSS_LIMIT,
@@ -69,7 +68,6 @@ const MSR_SFMASK = 0xc000_0084;
 const MSR_FS_BASE = 0xc000_0100, MSR_GS_BASE = 0xc000_0101;
 /** rflags bits cleared on syscall: TF, IF, DF, IOPL, NT, AC, as on Linux. */
 const SYSCALL_MASK = 0x47700n;
-const RFLAGS_RESERVED = 2n;
 
 /** The kernel-half address as the page-table code takes it (bits 0-47, a safe number). */
 function kva(va: bigint): number {
@@ -82,9 +80,7 @@ export class Vcpu {
   readonly region: bigint;
   /** The kvm_run page's exit_reason, read after each KVM_RUN. */
   readonly run: DataView;
-  /** Registers in and out (user_regs_struct order, then SAVE.*). */
-  readonly save: BigUint64Array<ArrayBuffer>;
-  /** The exception stack's top 8 words, where the CPU and the vector stub leave the frame. */
+  /** The exception stack's top words, where the CPU and the vector stub leave the frame. */
   readonly frame: BigUint64Array<ArrayBuffer>;
   /** Where this vCPU's trampoline, save page and MMIO page sit in every address space. */
   readonly userPages: bigint;
@@ -97,16 +93,10 @@ export class Vcpu {
   fsBase: bigint | null = null;
   gsBase: bigint | null = null;
   /**
-   * How the next KVM_RUN must start: "resume" continues after the last exit (into the
-   * restore path); "restore" restarts the restore path from the top; "kernel" first puts the
-   * vCPU back at CPL0 (it was stopped in application code).
-   */
-  entry: "resume" | "restore" = "resume";
-  /**
    * Where the vCPU stopped: "trampoline", at the syscall trampoline's exit (the next entry
-   * leaves the registers in its save page); "kernel", in the exception path at CPL0 (the
-   * next entry goes through the restore path and iretq); "user", in application code after
-   * a kick (the next entry sets the registers with KVM_SET_REGS).
+   * leaves the registers in its save page); "kernel", at CPL0 in an exception stub (the next
+   * entry sets the registers with KVM_SET_REGS, rip at an iretq); "user", in application
+   * code after a kick (the next entry sets the registers with KVM_SET_REGS).
    */
   mode: "kernel" | "user" | "trampoline" = "kernel";
   /** kvm_regs for KVM_GET_REGS/KVM_SET_REGS. */
@@ -130,17 +120,15 @@ export class Vcpu {
     kt.map(kva(this.region) + 2 * PAGE, PAGE, data, PROT_READ | PROT_WRITE, true);
     kt.map(kva(this.region) + 3 * PAGE, PAGE, stack, PROT_READ | PROT_WRITE, true);
     writeTables(this.region, m.mem.bytes(idt, PAGE), m.mem.bytes(data, PAGE));
-    this.save = m.mem.words(data + OFF.save - 2 * PAGE, SAVE.words);
     this.userPages = userPages(id);
     this.userSavePage = m.mem.allocatePage();
     this.userSave = m.mem.words(this.userSavePage, 27);
-    this.frame = m.mem.words(stack + PAGE - 64, 8);
+    this.frame = m.mem.words(stack + PAGE - 8 * FRAME.words, FRAME.words);
 
     ioctlBuf(this.fd, KVM.SET_CPUID2, m.cpuid, "set cpuid");
     this.#setSregs(m.kernelTables.root);
     this.#setMsrs();
     if (m.xsave) this.#setXcr0();
-    this.setRestartRegs();
     const mask = new Uint8Array(12);
     new DataView(mask.buffer).setUint32(0, 8, true);
     mask.set(m.runMask, 4);
@@ -228,16 +216,6 @@ export class Vcpu {
     ioctlBuf(this.fd, KVM.SET_XCRS, b, "set xcr0");
   }
 
-  /** Makes the next KVM_RUN start at the top of the restore path (the vCPU is at CPL0). */
-  setRestartRegs(): void {
-    const v = new DataView(this.#regs.buffer);
-    this.#regs.fill(0);
-    v.setBigUint64(KREG.rip * 8, this.region + BigInt(OFF.restore), true);
-    v.setBigUint64(KREG.rflags * 8, RFLAGS_RESERVED, true);
-    v.setBigUint64(KREG.rsp * 8, this.region + BigInt(OFF.stackTop), true);
-    ioctlBuf(this.fd, KVM.SET_REGS, this.#regs, "set regs");
-  }
-
   /** Reads the vCPU's general registers into kregs. */
   getRegs(): BigUint64Array<ArrayBuffer> {
     ioctlBuf(this.fd, KVM.GET_REGS, this.#regs, "get regs");
@@ -288,6 +266,8 @@ export class Machine {
   readonly xcr0: bigint;
   /** Whether guests may use XSAVE (and so AVX): only when KVM offers it in CPUID. */
   readonly xsave: boolean;
+  /** Bytes of the standard-format XSAVE area that hold state (CPUID 0xd.0 ecx), at least 576. */
+  readonly xsaveSize: number;
   readonly code: CodeMap;
   readonly codePage: number;
   /** The page holding the syscall trampoline (every vCPU's user pages map it). */
@@ -324,6 +304,7 @@ export class Machine {
     this.cpuid = supportedCpuid(this.kvm);
     this.xcr0 = xcr0From(this.cpuid);
     this.xsave = hasXsave(this.cpuid);
+    this.xsaveSize = xsaveSize(this.cpuid);
 
     this.code = assemble();
     this.codePage = this.mem.allocatePage();
@@ -453,6 +434,12 @@ function xcr0From(cpuid: Uint8Array<ArrayBuffer>): bigint {
   const bits = BigInt(e.getUint32(12, true)) | (BigInt(e.getUint32(24, true)) << 32n);
   // Only user state (not supervisor-only components, which XCR0 cannot enable anyway).
   return (bits & 0xffn) | 3n;
+}
+
+function xsaveSize(cpuid: Uint8Array<ArrayBuffer>): number {
+  const e = cpuidEntry(cpuid, 0xd, 0);
+  const size = e ? e.getUint32(20, true) : 0; // ecx
+  return Math.min(XSAVE_SIZE, Math.max(512 + 64, size));
 }
 
 function hasXsave(cpuid: Uint8Array<ArrayBuffer>): boolean {

@@ -13,22 +13,22 @@
  * popfq with the save page as its stack) and jumps to the saved rip. One KVM_RUN per system
  * call, and the application's stack is never touched.
  *
- * Exceptions go through the IDT to CPL0 (IST1 stack, so the frame is always at a known
- * place). The common path stores the registers, CR2 and the vector into the region's save
- * area and leaves with `out EXIT_PORT` (a `hlt` would be absorbed by the host kernel). The
- * next KVM_RUN goes on to the restore path: page-table root and FS/GS bases if asked, the
- * registers, then iretq with the frame that sits in the save area in user_regs_struct order.
+ * Exceptions go through the IDT to CPL0, on the IST1 stack so that the frame is always at a
+ * known place. CPL0 code is emulated instruction by instruction here, so the vector stubs do
+ * the least: push the error code and vector, rax and CR2, and leave with `out EXIT_PORT` (a
+ * `hlt` would be absorbed by the host kernel). The Sentry reads the frame from memory and the
+ * rest with KVM_GET_REGS; to return, it writes an iret frame on the same stack and sets every
+ * register with KVM_SET_REGS, rip at the page's `iretq`.
  *
  * Every vCPU has a region of REGION_SIZE bytes in the kernel half of every address space:
  *
- *   page 0  code (the same physical page for every vCPU; all its data references are
- *           rip-relative, so one copy serves every region)
+ *   page 0  code (the same physical page for every vCPU: the iretq and the vector stubs)
  *   page 1  IDT
- *   page 2  GDT, TSS, save area
+ *   page 2  GDT and TSS
  *   page 3  the exception stack (TSS IST1 and RSP0)
  *
- * The save areas hold the application's registers in struct user_regs_struct order, so they
- * copy to and from Registers.r as one block.
+ * The trampoline's save page holds the application's registers in struct user_regs_struct
+ * order, so it copies to and from Registers.r as one block.
  *
  * @module
  */
@@ -60,38 +60,25 @@ export const REGION_PAGES = 4;
 
 /** Offsets within a region. */
 export const OFF = {
-  restore: 0x000,
-  common: 0x200,
-  vectors: 0x400,
+  vectors: 0x100,
   idt: PAGE,
   gdt: 2 * PAGE,
   tss: 2 * PAGE + 0x100,
-  save: 2 * PAGE + 0x800,
   stackTop: 4 * PAGE,
 } as const;
 
-/** Qword indices in the save area beyond the user_regs_struct (0..26). */
-export const SAVE = {
-  /** In: the page-table root to load before returning to the application, or 0. */
-  cr3: 27,
-  /** Out: CR2 at the last exception. */
-  cr2: 28,
-  /** Out: the exception vector that stopped the guest. */
-  exit: 29,
-  /** In: nonzero when the FS and GS bases must be written before returning. */
-  loadBases: 30,
-  words: 31,
-} as const;
-
-/** Exception frame on the IST stack, in qwords below stackTop. */
+/** The exception frame on the IST stack, as indices into the 9 words below its top. */
 export const FRAME = {
-  vector: 7,
-  error: 6,
-  rip: 5,
-  cs: 4,
-  rflags: 3,
-  rsp: 2,
-  ss: 1,
+  cr2: 0,
+  rax: 1,
+  vector: 2,
+  error: 3,
+  rip: 4,
+  cs: 5,
+  rflags: 6,
+  rsp: 7,
+  ss: 8,
+  words: 9,
 } as const;
 
 export const VECTORS = 32;
@@ -134,8 +121,7 @@ const ENCODING: Record<number, number> = {
   [R.rsi]: 6,
   [R.rdi]: 7,
 };
-const RAX = 0, RSP = 4;
-const MSR_FS_BASE = 0xc000_0100, MSR_GS_BASE = 0xc000_0101;
+const RSP = 4;
 /** The general registers other than rsp, rax last so that it can serve as scratch before. */
 const GPRS = [
   R.r15,
@@ -197,19 +183,8 @@ class Asm {
   pushImm8(v: number): void {
     this.b.push(0x6a, v & 0xff);
   }
-  jmp(target: number): void {
-    this.b.push(0xe9);
-    this.#u32(target - (this.pc + 4));
-  }
-  /** test rax, rax ; jz over the next `skip` bytes */
-  jzRaxSkip(skip: number): void {
-    this.b.push(0x48, 0x85, 0xc0, 0x74, skip);
-  }
   movRaxCr2(): void {
     this.b.push(0x0f, 0x20, 0xd0);
-  }
-  movCr3Rax(): void {
-    this.b.push(0x0f, 0x22, 0xd8);
   }
   /** mov [target], al */
   storeAl(target: number): void {
@@ -224,24 +199,8 @@ class Asm {
     this.b.push(0xff, 0x25);
     this.#u32(target - (this.pc + 4));
   }
-  /** mov rax, [rsp] */
-  loadRaxFromStack(): void {
-    this.b.push(0x48, 0x8b, 0x04, 0x24);
-  }
-  /** mov ecx, imm32 */
-  movEcx(imm: number): void {
-    this.b.push(0xb9);
-    this.#u32(imm);
-  }
-  /** mov eax, [target] ; mov edx, [target+4] (32-bit loads, rip-relative) */
-  loadEdxEax(target: number): void {
-    this.b.push(0x8b, 0x05);
-    this.#u32(target - (this.pc + 4));
-    this.b.push(0x8b, 0x15);
-    this.#u32(target + 4 - (this.pc + 4));
-  }
-  wrmsr(): void {
-    this.b.push(0x0f, 0x30);
+  pushRax(): void {
+    this.b.push(0x50);
   }
   padTo(off: number): void {
     if (this.pc > off) throw new Error(`ring0: code overflows into 0x${off.toString(16)}`);
@@ -249,74 +208,42 @@ class Asm {
   }
 }
 
-const saveSlot = (i: number) => OFF.save + i * 8;
-
 /** Offsets, within a region, of the instructions the context needs to recognise. */
 export interface CodeMap {
   /** The code page's bytes. */
   bytes: Uint8Array<ArrayBuffer>;
-  /** rip after the exception path's exit. */
-  exceptionExit: number;
   /** The iretq that returns to the application. */
   iretq: number;
-  /** [start, end) of the paths that save registers, up to and including their exit. */
-  saveRanges: [number, number][];
+  /** [start, end) of the vector stubs, which run up to their exit. */
+  stubs: [number, number];
 }
 
-/** Assembles the code page. */
+/**
+ * Assembles the code page: an `iretq` (the way back to the application: the Sentry sets
+ * every register with KVM_SET_REGS, rip at this instruction and rsp at an iret frame it wrote
+ * on the exception stack), and one stub per vector.
+ *
+ * CPL0 code is emulated instruction by instruction on this host (README.md), so the stubs
+ * do the least: push the error code (0 where the CPU pushes none) and the vector, push rax
+ * and CR2 (read through rax), and leave with `out`. The Sentry reads the rest of the
+ * registers with KVM_GET_REGS.
+ */
 export function assemble(): CodeMap {
   const a = new Asm(0);
-
-  // Restore: page-table switch if asked, FS/GS bases, general registers, then iretq with
-  // the frame (rip, cs, rflags, rsp, ss) that sits in the save area in that order already.
-  a.load(RAX, saveSlot(SAVE.cr3));
-  a.jzRaxSkip(3);
-  a.movCr3Rax();
-  // FS and GS bases through their MSRs (FSGSBASE is not offered to guests everywhere), only
-  // when they changed: an MSR write may cost a trap to the host.
-  a.load(RAX, saveSlot(SAVE.loadBases));
-  a.jzRaxSkip(2 * (5 + 12 + 2));
-  a.movEcx(MSR_FS_BASE);
-  a.loadEdxEax(saveSlot(R.fs_base));
-  a.wrmsr();
-  a.movEcx(MSR_GS_BASE);
-  a.loadEdxEax(saveSlot(R.gs_base));
-  a.wrmsr();
-  for (const r of GPRS) a.load(ENCODING[r], saveSlot(r));
-  a.lea(RSP, saveSlot(R.rip));
   const iretq = a.pc;
   a.iretq();
-
-  // Exceptions: the vector stub pushed (error code, vector) onto the IST stack below the
-  // CPU's frame; the Sentry reads that frame from memory.
-  a.padTo(OFF.common);
-  const commonStart = a.pc;
-  for (const r of GPRS) a.store(saveSlot(r), ENCODING[r]);
-  a.movRaxCr2();
-  a.store(saveSlot(SAVE.cr2), RAX);
-  a.loadRaxFromStack(); // the vector, pushed last by the vector stub
-  a.store(saveSlot(SAVE.exit), RAX);
-  a.exit();
-  const exceptionExit = a.pc;
-  a.jmp(OFF.restore);
-
   for (let v = 0; v < VECTORS; v++) {
     a.padTo(OFF.vectors + v * VECTOR_STRIDE);
     if (!HAS_ERROR.has(v)) a.pushImm8(0);
     a.pushImm8(v);
-    a.jmp(OFF.common);
+    a.pushRax();
+    a.movRaxCr2();
+    a.pushRax();
+    a.exit();
   }
-  const vectorsEnd = a.pc;
+  const stubsEnd = a.pc;
   a.padTo(PAGE);
-  return {
-    bytes: new Uint8Array(a.b),
-    exceptionExit,
-    iretq,
-    saveRanges: [
-      [commonStart, exceptionExit],
-      [OFF.vectors, vectorsEnd],
-    ],
-  };
+  return { bytes: new Uint8Array(a.b), iretq, stubs: [OFF.vectors, stubsEnd] };
 }
 
 /** Offsets in the trampoline code page. */

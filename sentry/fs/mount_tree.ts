@@ -51,7 +51,45 @@ function parseSize(v: string): bigint | undefined {
   return BigInt(m[1]) * mult;
 }
 
-function mountOptions(spec: MountSpec): {
+/**
+ * A new filesystem of a type the Sentry implements itself (not bind mounts): proc, sysfs,
+ * devtmpfs, tmpfs, devpts, mqueue. Null for other types.
+ */
+export function newFilesystem(
+  k: Kernel,
+  vfs: VirtualFilesystem,
+  mf: MemoryFile,
+  type: string | undefined,
+  destination: string,
+  o: { mode?: number; size?: bigint; uid?: number; gid?: number },
+): Filesystem | null {
+  switch (type) {
+    case "proc":
+      return new ProcFilesystem(k, vfs);
+    case "sysfs":
+      return newSysfs(mf);
+    case "devtmpfs":
+      return newDevfs(mf, { mode: o.mode, size: o.size });
+    case "tmpfs":
+      return destination === "/dev"
+        ? newDevfs(mf, { mode: o.mode, size: o.size })
+        : new TmpfsFilesystem(mf, {
+          mode: o.mode ?? 0o1777,
+          size: o.size,
+          uid: o.uid,
+          gid: o.gid,
+        });
+    case "devpts":
+      return new DevptsFilesystem(k);
+    case "mqueue":
+      return new TmpfsFilesystem(mf, { mode: 0o1777, name: "mqueue" });
+    default:
+      return null;
+  }
+}
+
+/** Parses spec options or mount(2) data ("mode=755,size=1m", "ro", "nosuid"...). */
+export function mountOptions(spec: MountSpec): {
   opts: MountOptions;
   mode?: number;
   size?: bigint;
@@ -163,27 +201,18 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
     const isBind = m.type === "bind" ||
       (m.options ?? []).some((x) => x === "bind" || x === "rbind");
     let fs: Filesystem;
-    switch (isBind ? "bind" : m.type) {
-      case "proc":
-        fs = new ProcFilesystem(k, vfs);
+    switch (isBind ? "bind" : "own") {
+      case "own": {
+        const made = newFilesystem(k, vfs, o.mf, m.type, m.destination, { mode, size, uid, gid });
+        if (!made) {
+          o.log.warning(
+            `mount ${m.destination}: type ${m.type ?? "(none)"} is not supported yet; skipped`,
+          );
+          continue;
+        }
+        fs = made;
         break;
-      case "sysfs":
-        fs = newSysfs(o.mf);
-        break;
-      case "devtmpfs":
-        fs = newDevfs(o.mf, { mode, size });
-        break;
-      case "tmpfs":
-        fs = m.destination === "/dev"
-          ? newDevfs(o.mf, { mode, size })
-          : new TmpfsFilesystem(o.mf, { mode: mode ?? 0o1777, size, uid, gid });
-        break;
-      case "devpts":
-        fs = new DevptsFilesystem(k);
-        break;
-      case "mqueue":
-        fs = new TmpfsFilesystem(o.mf, { mode: 0o1777, name: "mqueue" });
-        break;
+      }
       case "bind": {
         try {
           const g = new GoferFilesystem(
@@ -204,11 +233,6 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
         }
         break;
       }
-      default:
-        o.log.warning(
-          `mount ${m.destination}: type ${m.type ?? "(none)"} is not supported yet; skipped`,
-        );
-        continue;
     }
     let at: VirtualDentry;
     try {

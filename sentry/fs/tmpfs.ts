@@ -288,6 +288,12 @@ export class TmpfsRegular extends Inode implements RegularData {
   opens = 0;
   /** An O_TMPFILE file without O_EXCL: linkat may give it a name. */
   linkable = false;
+  /**
+   * Pages were handed to mmap: they may be mapped somewhere, so they are never returned to the
+   * memory file (until mappings count their pages, a bounded leak rather than a page reused
+   * under a live mapping).
+   */
+  #mapped = false;
 
   override size(): bigint {
     return this.#size;
@@ -358,7 +364,8 @@ export class TmpfsRegular extends Inode implements RegularData {
       const keep = Number((size + BigInt(PAGE) - 1n) / BigInt(PAGE));
       for (const [i, p] of this.#pages) {
         if (i >= keep) {
-          this.fs.mf.free(p, BigInt(PAGE));
+          if (this.#mapped) this.fs.mf.zero(p, PAGE);
+          else this.fs.mf.free(p, BigInt(PAGE));
           this.fs.usedPages--;
           this.#pages.delete(i);
         }
@@ -381,14 +388,20 @@ export class TmpfsRegular extends Inode implements RegularData {
   /** Frees the data once no name and no open description is left. */
   maybeFree(): void {
     if (this.nlink > 0 || this.opens > 0) return;
-    for (const p of this.#pages.values()) this.fs.mf.free(p, BigInt(PAGE));
+    if (!this.#mapped) { for (const p of this.#pages.values()) this.fs.mf.free(p, BigInt(PAGE)); }
     this.fs.usedPages -= this.#pages.size;
     this.#pages.clear();
     this.#size = 0n;
   }
 
   mappable(): Mappable {
-    return { kind: "memory", page: (i, allocate) => this.#page(i, allocate) };
+    return {
+      kind: "memory",
+      page: (i, allocate) => {
+        this.#mapped = true;
+        return this.#page(i, allocate);
+      },
+    };
   }
 
   open(_t: Task, vd: VirtualDentry, flags: number): FileDescription {

@@ -291,9 +291,11 @@ function readMsgHdr(t: Task, addr: bigint): MsgHdr {
 
 /** Implements Linux syscall sendmsg(2). */
 function sendmsg(t: Task): Promise<number> {
-  const s = sockOf(t, argInt(t, 0));
-  const m = readMsgHdr(t, argPtr(t, 1));
-  const flags = argInt(t, 2);
+  return sendmsgAt(t, sockOf(t, argInt(t, 0)), argPtr(t, 1), argInt(t, 2));
+}
+
+function sendmsgAt(t: Task, s: UnixSocket, hdr: bigint, flags: number): Promise<number> {
+  const m = readMsgHdr(t, hdr);
   const total = m.iov.reduce((a, [, l]) => a + l, 0);
   const data = new Uint8Array(total);
   let o = 0;
@@ -333,11 +335,12 @@ function sendmsg(t: Task): Promise<number> {
 }
 
 /** Implements Linux syscall recvmsg(2). */
-async function recvmsg(t: Task): Promise<number> {
-  const s = sockOf(t, argInt(t, 0));
-  const addr = argPtr(t, 1);
+function recvmsg(t: Task): Promise<number> {
+  return recvmsgAt(t, sockOf(t, argInt(t, 0)), argPtr(t, 1), argInt(t, 2));
+}
+
+async function recvmsgAt(t: Task, s: UnixSocket, addr: bigint, flags: number): Promise<number> {
   const m = readMsgHdr(t, addr);
-  const flags = argInt(t, 2);
   const max = m.iov.reduce((a, [, l]) => a + l, 0);
   const r = await s.recv(t, max, flags);
   let o = 0;
@@ -397,6 +400,52 @@ async function recvmsg(t: Task): Promise<number> {
     t.mm.writeU32(addr + 8n, 0);
   }
   return flags & MSG_TRUNC ? r.full : r.n;
+}
+
+const MSG_DONTWAIT = 0x40;
+const MSG_WAITFORONE = 0x10000;
+
+/** Implements Linux syscall sendmmsg(2): sends each mmsghdr until one fails. */
+async function sendmmsg(t: Task): Promise<number> {
+  const s = sockOf(t, argInt(t, 0));
+  const vec = argPtr(t, 1);
+  const n = Math.min(argU32(t, 2), 1024);
+  const flags = argInt(t, 3);
+  let done = 0;
+  for (; done < n; done++) {
+    const hdr = vec + BigInt(done * 64);
+    let sent: number;
+    try {
+      sent = await sendmsgAt(t, s, hdr, flags);
+    } catch (e) {
+      if (done > 0) break;
+      throw e;
+    }
+    t.mm.writeU32(hdr + 56n, sent);
+  }
+  return done;
+}
+
+/** Implements Linux syscall recvmmsg(2) (the timeout is not applied). */
+async function recvmmsg(t: Task): Promise<number> {
+  const s = sockOf(t, argInt(t, 0));
+  const vec = argPtr(t, 1);
+  const n = Math.min(argU32(t, 2), 1024);
+  let flags = argInt(t, 3);
+  let done = 0;
+  for (; done < n; done++) {
+    const hdr = vec + BigInt(done * 64);
+    let got: number;
+    try {
+      got = await recvmsgAt(t, s, hdr, flags);
+    } catch (e) {
+      if (done > 0) break;
+      throw e;
+    }
+    t.mm.writeU32(hdr + 56n, got);
+    if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
+  }
+  return done;
 }
 
 const SO_TYPE = 3, SO_ERROR = 4, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_PASSCRED = 16;
@@ -501,6 +550,13 @@ export const syscalls: Record<string, SyscallDef> = {
   recvfrom: { handler: recvfrom, args: ["d", "x", "d", "x", "x", "x"] },
   sendmsg: { handler: sendmsg, args: ["d", "x", "x"] },
   recvmsg: { handler: recvmsg, args: ["d", "x", "x"] },
+  sendmmsg: { handler: sendmmsg, args: ["d", "x", "d", "x"] },
+  recvmmsg: {
+    handler: recvmmsg,
+    support: "partial",
+    note: "the timeout argument is ignored",
+    args: ["d", "x", "d", "x", "x"],
+  },
   getsockopt: {
     handler: getsockopt,
     support: "partial",

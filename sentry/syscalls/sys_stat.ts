@@ -8,6 +8,7 @@
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import type { Attr, FsStat } from "../vfs/inode.ts";
+import type { Mount } from "../vfs/vfs.ts";
 import { checkPermission, credsOf, MAY_EXEC, MAY_READ, MAY_WRITE } from "../vfs/inode.ts";
 import { encodeStat, encodeStatx } from "../vfs/stat.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
@@ -109,7 +110,18 @@ function accessAt(t: Task, dirfd: number, path: string, mode: number, flags: num
   return 0;
 }
 
-function encodeStatfs(s: FsStat): Uint8Array<ArrayBuffer> {
+/** statfs f_flags for a mount: ST_VALID and the mount's options. */
+function mountFlags(m: Mount | undefined): bigint {
+  if (!m) return 0x20n;
+  let f = 0x20n; // ST_VALID
+  if (m.readonly) f |= 1n;
+  if (m.opts.nosuid) f |= 2n;
+  if (m.opts.nodev) f |= 4n;
+  if (m.opts.noexec) f |= 8n;
+  return f;
+}
+
+function encodeStatfs(s: FsStat, flags: bigint): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(120);
   const v = new DataView(b.buffer);
   v.setBigUint64(0, s.type, true);
@@ -122,7 +134,7 @@ function encodeStatfs(s: FsStat): Uint8Array<ArrayBuffer> {
   // f_fsid (2 ints) stays zero.
   v.setBigUint64(64, s.nameLength, true);
   v.setBigUint64(72, s.blockSize, true); // f_frsize
-  v.setBigUint64(80, 0x20n | 0x400n, true); // f_flags: ST_VALID-like bits (nosuid unknown)
+  v.setBigUint64(80, flags, true);
   return b;
 }
 
@@ -130,7 +142,7 @@ function encodeStatfs(s: FsStat): Uint8Array<ArrayBuffer> {
 function statfs(t: Task): number {
   const path = copyInPath(t, argPtr(t, 0));
   const vd = t.kernel.vfs.resolve(contextAt(t, AT_FDCWD, path), path, { follow: true });
-  t.mm.copyOut(argPtr(t, 1), encodeStatfs(vd.mount.fs.statfs()));
+  t.mm.copyOut(argPtr(t, 1), encodeStatfs(vd.mount.fs.statfs(), mountFlags(vd.mount)));
   return 0;
 }
 
@@ -147,7 +159,7 @@ function fstatfs(t: Task): number {
     filesFree: 0n,
     nameLength: 255n,
   };
-  t.mm.copyOut(argPtr(t, 1), encodeStatfs(fs));
+  t.mm.copyOut(argPtr(t, 1), encodeStatfs(fs, mountFlags(f.vd?.mount)));
   return 0;
 }
 

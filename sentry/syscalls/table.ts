@@ -36,6 +36,8 @@ import { syscalls as xattr } from "./sys_xattr.ts";
 import { syscalls as timerfd } from "./sys_timerfd.ts";
 import { syscalls as signalfd } from "./sys_signalfd.ts";
 import { syscalls as inotify } from "./sys_inotify.ts";
+import { syscalls as mountCalls } from "./sys_mount.ts";
+import { syscalls as fadvise } from "./sys_fadvise.ts";
 import { syscalls as time } from "./sys_time.ts";
 import { syscalls as signal } from "./sys_signal.ts";
 import { syscalls as futex } from "./sys_futex.ts";
@@ -97,6 +99,8 @@ const families: Record<string, SyscallDef>[] = [
   timerfd,
   signalfd,
   inotify,
+  mountCalls,
+  fadvise,
   time,
   signal,
   futex,

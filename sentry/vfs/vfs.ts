@@ -174,15 +174,30 @@ export class VirtualFilesystem {
     return new VirtualDentry(this.rootMount, this.rootMount.root);
   }
 
-  /** Mounts fs on the directory at. */
-  mountAt(fs: Filesystem, at: VirtualDentry, opts: MountOptions): Mount {
+  /**
+   * Mounts fs on the directory at; `root` is the dentry to show there (a bind mount of a
+   * subtree), the filesystem's root by default.
+   */
+  mountAt(fs: Filesystem, at: VirtualDentry, opts: MountOptions, root?: Dentry): Mount {
+    const top = root ?? new Dentry(at.dentry.name, null, fs.root());
     // Directories mount on directories, files on non-directories.
-    if (at.inode.isDir !== fs.root().isDir) throw new SysError(Errno.ENOTDIR);
-    const m = new Mount(fs, new Dentry(at.dentry.name, null, fs.root()), at.mount, at.dentry, opts);
+    if (at.inode.isDir !== top.inode.isDir) throw new SysError(Errno.ENOTDIR);
+    const m = new Mount(fs, top, at.mount, at.dentry, opts);
     at.mount.children.set(at.dentry, m);
     at.dentry.mounts++;
     this.mounts.push(m);
     return m;
+  }
+
+  /** Unmounts the mount whose root vd is. Throws EINVAL (not a mount root), EBUSY. */
+  umount(vd: VirtualDentry): void {
+    const m = vd.mount;
+    if (vd.dentry !== m.root || !m.parent || !m.mountpoint) throw new SysError(Errno.EINVAL);
+    if (m.children.size > 0) throw new SysError(Errno.EBUSY);
+    if (m.parent.children.get(m.mountpoint) === m) m.parent.children.delete(m.mountpoint);
+    m.mountpoint.mounts--;
+    const i = this.mounts.indexOf(m);
+    if (i >= 0) this.mounts.splice(i, 1);
   }
 
   /** The topmost mount's root above vd, if something is mounted there. */
