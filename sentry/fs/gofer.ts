@@ -81,11 +81,19 @@ export class GoferFilesystem extends Filesystem {
     // Overlay upper layers live in the memory file for now; a donated filestore is not used.
     if (m.filestoreFd >= 0) closeFd(m.filestoreFd);
     this.#root = new GoferInode(this, m.root, m.stat);
+    this.inodes.set(m.stat.ino, this.#root);
   }
 
   root(): GoferInode {
     return this.#root;
   }
+
+  /**
+   * Inodes by host inode number, so that a name looked up again (shared access revalidates
+   * every walk) finds the inode it already had: one Gofer control FD per file, not one per
+   * lookup, and hard links share an inode.
+   */
+  readonly inodes = new Map<bigint, GoferInode>();
 
   /** Releases a control FD id on the Gofer, ignoring a dead connection. */
   closeFd(fd: number): void {
@@ -108,8 +116,8 @@ export class GoferFilesystem extends Filesystem {
 /** A file on the Gofer, named by its control FD. */
 export class GoferInode extends Inode {
   declare readonly fs: GoferFilesystem;
-  #size: bigint;
-  #blocks: bigint;
+  #size = 0n;
+  #blocks = 0n;
   #target?: string;
   /** Mountpoints the root lacks: directories that exist only in the Sentry. */
   readonly synthetic = new Map<string, Inode>();
@@ -118,6 +126,14 @@ export class GoferInode extends Inode {
 
   constructor(fs: GoferFilesystem, readonly controlFd: number, s: Stat) {
     super(fs, s.mode, s.uid, s.gid, s.ino);
+    this.refresh(s);
+  }
+
+  /** Takes the attributes the Gofer reported. */
+  refresh(s: Stat): void {
+    this.mode = s.mode;
+    this.uid = s.uid;
+    this.gid = s.gid;
     this.nlink = s.nlink;
     this.rdev = s.rdev;
     this.#size = BigInt(s.size);
@@ -125,6 +141,7 @@ export class GoferInode extends Inode {
     this.atimeNs = s.atimeNs;
     this.mtimeNs = s.mtimeNs;
     this.ctimeNs = s.ctimeNs;
+    this.#target = undefined;
   }
 
   override size(): bigint {
@@ -152,7 +169,17 @@ export class GoferInode extends Inode {
       sysErr(e);
     }
     if (w.status === "missing" || w.inodes.length === 0) return null;
-    return new GoferInode(this.fs, w.inodes[0].fd, w.inodes[0].stat);
+    const node = w.inodes[0];
+    const known = this.fs.inodes.get(node.stat.ino);
+    if (known && (known.mode & S_IFMT) === (node.stat.mode & S_IFMT)) {
+      // The same file again: keep the inode (and its control FD), refresh what may change.
+      this.fs.closeFd(node.fd);
+      known.refresh(node.stat);
+      return known;
+    }
+    const ino = new GoferInode(this.fs, node.fd, node.stat);
+    this.fs.inodes.set(node.stat.ino, ino);
+    return ino;
   }
 
   override entries(): DirEntry[] {
