@@ -24,6 +24,7 @@ import {
   SREGS,
   SREGS_SIZE,
   threadTimer,
+  unmap,
   view,
   XCRS_SIZE,
   XSAVE_SIZE,
@@ -78,6 +79,7 @@ function kva(va: bigint): number {
 export class Vcpu {
   readonly fd: number;
   readonly region: bigint;
+  readonly runMap: Deno.PointerObject;
   /** The kvm_run page's exit_reason, read after each KVM_RUN. */
   readonly run: DataView;
   /** The exception stack's top words, where the CPU and the vector stub leave the frame. */
@@ -109,8 +111,8 @@ export class Vcpu {
     this.fd = ioctl(m.vm, KVM.CREATE_VCPU, id, `create vcpu ${id}`);
     this.kregs = new BigUint64Array(this.#regs.buffer);
     this.region = regionBase(id);
-    const runMap = mapShared(this.fd, BigInt(m.runSize));
-    this.run = new DataView(view(runMap, m.runSize).buffer);
+    this.runMap = mapShared(this.fd, BigInt(m.runSize));
+    this.run = new DataView(view(this.runMap, m.runSize).buffer);
 
     // Region: the shared code page, then IDT, data (GDT, TSS, save area) and stack pages.
     const idt = m.mem.allocatePage(), data = m.mem.allocatePage(), stack = m.mem.allocatePage();
@@ -391,7 +393,10 @@ export class Machine {
     if (this.#released) return;
     this.#released = true;
     deleteTimer(this.#timer);
-    for (const v of this.#vcpus) closeFd(v.fd);
+    for (const v of this.#vcpus) {
+      unmap(v.runMap, BigInt(this.runSize));
+      closeFd(v.fd);
+    }
     closeFd(this.vm);
     closeFd(this.kvm);
     this.mem.release();
