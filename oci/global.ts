@@ -58,6 +58,12 @@ export const GLOBAL_FLAGS: readonly FlagDef[] = [
     help: "the platform that runs the application: ptrace or kvm",
   },
   {
+    name: "platform_device_path",
+    kind: "string",
+    default: "",
+    help: "the device the kvm platform opens (default /dev/kvm)",
+  },
+  {
     name: "network",
     kind: "string",
     default: "sandbox",
@@ -148,6 +154,7 @@ const PASSED_ON = [
   "debug-log",
   "debug-log-format",
   "platform",
+  "platform_device_path",
   "network",
   // overlay2 is passed on in its canonical form (which also stands for --overlay).
   "file-access",

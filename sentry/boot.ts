@@ -129,6 +129,7 @@ export async function bootMain(args: string[]): Promise<number> {
     const Sandbox = await loadSandbox();
     sb = await Sandbox.create({
       platform: str(values, "platform") || "ptrace",
+      platformDevicePath: str(values, "platform_device_path") || undefined,
       strace: bool(values, "strace"),
       log,
       goferFd,

@@ -36,6 +36,8 @@ export interface InitSpec {
 export interface SandboxOptions {
   /** "ptrace" or "kvm". */
   platform: string;
+  /** --platform_device_path: the device the kvm platform opens (default /dev/kvm). */
+  platformDevicePath?: string;
   /** --strace: log every syscall to the debug log. */
   strace: boolean;
   log: Logger;

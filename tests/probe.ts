@@ -3,8 +3,7 @@
  * must print the same output and end with the same status. Each *_test.ts file lists its
  * probes and calls probeTests().
  *
- * The suite is a parameter of the platform: RUNSC_TEST_PLATFORMS (comma-separated, default
- * "ptrace") names the platforms every probe runs on.
+ * The suite is a parameter of the platform (PLATFORMS below): every probe runs on each.
  *
  * @module
  */
@@ -13,7 +12,23 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
 
-export const PLATFORMS: string[] = (Deno.env.get("RUNSC_TEST_PLATFORMS") ?? "ptrace").split(",");
+/** Why `platform` cannot run here, or null when it can. */
+export function platformUnavailable(platform: string): string | null {
+  if (platform !== "kvm") return null;
+  try {
+    Deno.openSync("/dev/kvm", { read: true, write: true }).close();
+    return null;
+  } catch (e) {
+    return `/dev/kvm is not usable here (${(e as Error).message})`;
+  }
+}
+
+/**
+ * The platforms every probe runs on: RUNSC_TEST_PLATFORMS (comma-separated), or ptrace and,
+ * where /dev/kvm is usable, kvm too.
+ */
+export const PLATFORMS: string[] = Deno.env.get("RUNSC_TEST_PLATFORMS")?.split(",") ??
+  ["ptrace", ...(platformUnavailable("kvm") === null ? ["kvm"] : [])];
 
 export interface Probe {
   /** tests/progs/<prog>.c, compiled and placed at /<prog>. */
@@ -125,13 +140,15 @@ export function probeTests(probes: Probe[]): void {
     console.warn("probe tests skipped: running containers needs root");
   }
   for (const platform of PLATFORMS) {
+    const unavailable = platformUnavailable(platform);
+    if (unavailable) console.warn(`probe tests on ${platform} skipped: ${unavailable}`);
     for (const probe of probes) {
       const argv = probe.argv ?? [`/${probe.prog}`, ...(probe.args ?? [])];
       const label = probe.name ??
         `${argv.join(" ").replace(/^\//, "")}${probe.pie ? " (static-pie)" : ""}`;
       Deno.test({
         name: `${label} behaves the same in the sandbox (${platform}) as natively`,
-        ignore: !IS_ROOT,
+        ignore: !IS_ROOT || unavailable !== null,
         async fn() {
           let rootfs: string;
           let made: string | null = null;

@@ -32,13 +32,13 @@ import { errnoName } from "../../host/errno.ts";
 const O_RDONLY = 0;
 const O_WRONLY = 1;
 
-function newPlatform(name: string, mf: MemoryFile): Platform {
+function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Platform {
   switch (name) {
     case "ptrace":
       return new PtracePlatform(mf);
     case "kvm":
       try {
-        return new KvmPlatform(mf);
+        return devicePath ? new KvmPlatform(mf, devicePath) : new KvmPlatform(mf);
       } catch (e) {
         throw new SandboxError(
           `platform kvm is unusable here (${e instanceof Error ? e.message : e}); ` +
@@ -147,7 +147,7 @@ export class Sandbox {
     if (spec.memoryLimit !== undefined) mf.limit = BigInt(spec.memoryLimit);
     let platform: Platform | undefined;
     try {
-      platform = newPlatform(opts.platform, mf);
+      platform = newPlatform(opts.platform, mf, opts.platformDevicePath);
       const kernel = new Kernel({
         platform,
         memoryFile: mf,
