@@ -2,7 +2,8 @@
  * Acceptance: real programs, natively and in the sandbox with identical output required.
  * Static busybox's shell (pipelines, subshells, command substitution, background jobs and
  * wait, traps, killing a job, exit statuses) and dynamically linked Debian programs (ls,
- * Python with threads and a subprocess).
+ * coreutils, the sqlite3 CLI, and Python: threads, subprocesses with pipes, selectors, files,
+ * os.walk, tempfile, shutil.copytree, sqlite3 on /tmp and on the root filesystem).
  */
 
 import { type Probe, probeTests } from "./probe.ts";
@@ -52,6 +53,34 @@ if (haveBusybox()) {
   );
 }
 
+// Python's file work: what programs do with files every day, checked by results.
+const PY_FILES = `
+import os, tempfile, shutil, sqlite3, subprocess, selectors
+with tempfile.TemporaryDirectory() as d:
+    for i in range(3):
+        os.makedirs(os.path.join(d, "src", f"sub{i}"))
+        with open(os.path.join(d, "src", f"sub{i}", "f.txt"), "w") as f:
+            f.write("x" * (i + 1))
+    shutil.copytree(os.path.join(d, "src"), os.path.join(d, "dst"))
+    walked = sorted((os.path.relpath(r, d), sorted(fs)) for r, _, fs in os.walk(os.path.join(d, "dst")))
+    print(walked)
+    print(sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs))
+for path in ["/tmp/t.db", "/data/root.db"]:
+    db = sqlite3.connect(path)
+    db.execute("create table if not exists t(k text primary key, v int)")
+    db.executemany("insert or replace into t values(?, ?)", [(str(i), i * i) for i in range(100)])
+    db.commit()
+    print(path, db.execute("select count(*), sum(v) from t").fetchone())
+    db.close()
+p = subprocess.Popen(["/bin/cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+sel = selectors.DefaultSelector()
+sel.register(p.stdout, selectors.EVENT_READ)
+p.stdin.write(b"through a pipe\\n")
+p.stdin.close()
+events = sel.select(timeout=10)
+print(len(events), p.stdout.read(), p.wait())
+`;
+
 if (haveDebianPrograms()) {
   probeTests([
     {
@@ -76,6 +105,28 @@ if (haveDebianPrograms()) {
         ].join("\n"),
       ],
       env: ["PYTHONDONTWRITEBYTECODE=1"],
+      rootfs: debianRootfs,
+    },
+    {
+      name: "python3 with files, os.walk, tempfile, shutil, selectors and sqlite3",
+      argv: ["/usr/bin/python3", "-c", PY_FILES],
+      env: ["PYTHONDONTWRITEBYTECODE=1"],
+      rootfs: debianRootfs,
+      writableRoot: true,
+    },
+    {
+      name: "coreutils and the sqlite3 CLI",
+      argv: [
+        "/bin/sh",
+        "-c",
+        [
+          "cd /tmp && cp /data/a.txt x && mv x y && cat y /data/b.txt | sort | sha256sum",
+          "printf 'create table t(a);insert into t values(1),(2),(3);select sum(a) from t;' " +
+          "| sqlite3 /tmp/db.sqlite",
+          "sqlite3 /tmp/db.sqlite 'select count(*) from t;'",
+          "ls /data | wc -l; head -c 5 /data/b.txt; echo",
+        ].join("\n"),
+      ],
       rootfs: debianRootfs,
     },
   ]);

@@ -43,6 +43,11 @@ export interface Probe {
   rootfs?: () => Promise<string>;
   /** Test name (default: the program and its arguments). */
   name?: string;
+  /**
+   * A writable root: the sandbox's is overlaid (its default --overlay2), the native run's is
+   * an overlayfs; neither changes the rootfs.
+   */
+  writableRoot?: boolean;
   /** Build with -static-pie. */
   pie?: boolean;
   /** Extra files in the rootfs (see makeBundle). */
@@ -85,10 +90,23 @@ const SIGNALS: Record<string, number> = {
  */
 async function native(root: string, argv: string[], p: Probe): Promise<Outcome> {
   // A private mount namespace gives the chroot /proc, /dev and an empty /tmp, as the sandbox
-  // has, and takes them away again when the program ends: nothing is left in the rootfs.
-  const setup =
-    'mkdir -p "$1/proc" "$1/dev" "$1/tmp" 2>/dev/null; mount -t proc proc "$1/proc" && ' +
-    'mount --rbind /dev "$1/dev" && mount -t tmpfs tmpfs "$1/tmp" && exec /usr/sbin/chroot "$@"';
+  // has, and takes them away again when the program ends: nothing is left in the rootfs. A
+  // writable root is an overlayfs over it, with the upper layer thrown away afterwards.
+  const scratch = p.writableRoot ? await Deno.makeTempDir({ prefix: "runsc-native-upper-" }) : "";
+  const setup = [
+    'root="$1"; shift',
+    ...(scratch
+      ? [
+        `mkdir -p "${scratch}/upper" "${scratch}/work" "${scratch}/merged"`,
+        `mount -t overlay overlay -o "lowerdir=$root,upperdir=${scratch}/upper,` +
+        `workdir=${scratch}/work" "${scratch}/merged" || exit 125`,
+        `root="${scratch}/merged"`,
+      ]
+      : []),
+    'mkdir -p "$root/proc" "$root/dev" "$root/tmp" 2>/dev/null',
+    'mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" && ' +
+    'mount -t tmpfs tmpfs "$root/tmp" && exec /usr/sbin/chroot "$root" "$@"',
+  ].join("\n");
   const child = new Deno.Command("/usr/bin/unshare", {
     args: ["--mount", "--propagation", "private", "/bin/sh", "-c", setup, "sh", root, ...argv],
     cwd: "/",
@@ -167,7 +185,7 @@ export function probeTests(probes: Probe[]): void {
           const bundle = await makeBundle({
             args: argv,
             env: ["PATH=/usr/bin:/bin", ...(probe.env ?? [])],
-            config: { root: { path: rootfs, readonly: true } },
+            config: { root: { path: rootfs, readonly: !probe.writableRoot } },
           });
           const root = await makeRoot();
           try {

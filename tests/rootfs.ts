@@ -98,6 +98,12 @@ function hostPython(): string | null {
   }
 }
 
+/**
+ * The name of the cached Debian rootfs: a new name whenever what it holds changes, so that an
+ * old cache is never used for new tests.
+ */
+const DEBIAN_ROOTFS = "debian-2";
+
 /** True when the host has what the Debian rootfs needs (ls, and python3 with its library). */
 export function haveDebianPrograms(): boolean {
   const py = hostPython();
@@ -109,8 +115,21 @@ export function haveDebianPrograms(): boolean {
  * with its standard library and the libraries its extension modules need.
  */
 export function debianRootfs(): Promise<string> {
-  return cached("debian", async (dir) => {
-    for (const p of ["/bin/ls", "/bin/cat", "/bin/echo"]) await copyWithLibs(dir, p);
+  return cached(DEBIAN_ROOTFS, async (dir) => {
+    const programs = [
+      "/bin/ls",
+      "/bin/cat",
+      "/bin/echo",
+      "/bin/sh",
+      "/usr/bin/cp",
+      "/usr/bin/mv",
+      "/usr/bin/sort",
+      "/usr/bin/sha256sum",
+      "/usr/bin/wc",
+      "/usr/bin/head",
+      "/usr/bin/sqlite3",
+    ];
+    for (const p of programs) if (exists(p)) await copyWithLibs(dir, p);
     const py = hostPython()!;
     const ver = py.split("/").pop()!;
     await copyWithLibs(dir, py);
