@@ -61,6 +61,11 @@ function sysErr(e: unknown): never {
 export class GoferFilesystem extends Filesystem {
   readonly name = "9p";
   readonly #root: GoferInode;
+  /**
+   * The overlay filestore the Gofer made for this mount (--overlay2 with self or dir=), a
+   * host file for the overlay's upper layer to keep its data in; -1 when there is none.
+   */
+  readonly filestoreFd: number;
 
   /**
    * @param path "/" for the container's root, or a bind mount's destination.
@@ -78,8 +83,7 @@ export class GoferFilesystem extends Filesystem {
       sysErr(e);
     }
     if (m.readonly) this.readonly = true;
-    // Overlay upper layers live in the memory file for now; a donated filestore is not used.
-    if (m.filestoreFd >= 0) closeFd(m.filestoreFd);
+    this.filestoreFd = m.filestoreFd;
     this.#root = new GoferInode(this, m.root, m.stat);
     this.inodes.set(m.stat.ino, this.#root);
   }

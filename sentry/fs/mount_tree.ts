@@ -10,7 +10,7 @@ import type { LisafsClient } from "../../gofer/lisafs/client.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Logger } from "../../log.ts";
 import type { Kernel } from "../kernel/kernel.ts";
-import type { MemoryFile } from "../mm/memory_file.ts";
+import { MemoryFile } from "../mm/memory_file.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { type Filesystem, ROOT_CREDS, S_IFDIR, S_IFREG } from "../vfs/inode.ts";
 import { type MountOptions, VirtualDentry, VirtualFilesystem } from "../vfs/vfs.ts";
@@ -21,6 +21,7 @@ import { ProcFilesystem } from "./procfs.ts";
 import { newSysfs } from "./sysfs.ts";
 import { DevptsFilesystem } from "./tty.ts";
 import { TmpfsDir, TmpfsFilesystem } from "./tmpfs.ts";
+import { closeFd } from "../../host/libc.ts";
 
 /** One spec mount, as the Sentry receives it. */
 export interface MountSpec {
@@ -165,6 +166,22 @@ function mkdirAll(vfs: VirtualFilesystem, path: string, file = false): VirtualDe
   return cur;
 }
 
+/**
+ * Where an overlay's upper layer keeps file data: the filestore the Gofer made for the mount
+ * (`self`: a file beside the overlaid tree; `dir=`: an unlinked file there), so that what the
+ * application writes goes to the host's disk rather than memory; else the memory file.
+ */
+function upperStore(g: GoferFilesystem, mf: MemoryFile): MemoryFile {
+  if (g.filestoreFd < 0) return mf;
+  const store = new MemoryFile(FILESTORE_SIZE, g.filestoreFd);
+  // Its pages are on disk: memory accounting does not apply to them.
+  store.limit = FILESTORE_SIZE;
+  return store;
+}
+
+/** The sparse size of a filestore; only what is written uses disk. */
+const FILESTORE_SIZE = 1n << 40n;
+
 /** Builds the mount tree for kernel k. */
 export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesystem {
   const vfs = new VirtualFilesystem();
@@ -174,11 +191,13 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
   let rootFs: Filesystem = goferRoot;
   // A read-only root gets no overlay, as in gVisor: nothing can change it anyway.
   if ((scope === "root" || scope === "all") && !o.rootReadonly) {
-    const upper = new TmpfsFilesystem(o.mf, {
+    const upper = new TmpfsFilesystem(upperStore(goferRoot, o.mf), {
       mode: 0o755,
       size: sizeMatch ? BigInt(sizeMatch[1]) : undefined,
     });
     rootFs = new OverlayFilesystem(upper, goferRoot);
+  } else if (goferRoot.filestoreFd >= 0) {
+    closeFd(goferRoot.filestoreFd);
   }
   vfs.mountRoot(rootFs, { readonly: o.rootReadonly, source: "none" });
   const seen = new Set<string>();
@@ -223,7 +242,12 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
           );
           fs = g;
           if (scope === "all" && !g.readonly && g.root().isDir) {
-            fs = new OverlayFilesystem(new TmpfsFilesystem(o.mf, { mode: 0o755 }), g);
+            fs = new OverlayFilesystem(
+              new TmpfsFilesystem(upperStore(g, o.mf), { mode: 0o755 }),
+              g,
+            );
+          } else if (g.filestoreFd >= 0) {
+            closeFd(g.filestoreFd);
           }
         } catch (e) {
           o.log.warning(

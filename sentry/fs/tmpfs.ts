@@ -401,6 +401,7 @@ export class TmpfsRegular extends Inode implements RegularData {
         this.#mapped = true;
         return this.#page(i, allocate);
       },
+      store: this.fs.mf,
     };
   }
 

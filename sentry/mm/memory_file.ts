@@ -63,9 +63,13 @@ export class MemoryFile {
   limit: bigint = hostMemTotal();
   #stat = new Uint8Array(144);
 
-  /** Creates a sparse memory file of `size` bytes (only touched pages use memory). */
-  constructor(size: bigint = 64n << 30n) {
-    this.fd = check("memfd_create", libc.symbols.memfd_create(cstr("runsc-memory"), MFD_CLOEXEC));
+  /**
+   * Creates a sparse memory file of `size` bytes (only touched pages use memory): a new memfd,
+   * or, given `fd`, a host file the caller hands over (an overlay's filestore on disk).
+   */
+  constructor(size: bigint = 64n << 30n, fd?: number) {
+    this.fd = fd ??
+      check("memfd_create", libc.symbols.memfd_create(cstr("runsc-memory"), MFD_CLOEXEC));
     check("ftruncate memory file", libc.symbols.ftruncate(this.fd, size));
     this.size = size;
     const p = libc.symbols.mmap(null, size, PROT_RW, MAP_SHARED | MAP_NORESERVE, this.fd, 0n);

@@ -105,7 +105,10 @@ function mapFile(
   if (acc === O_WRONLY) throw new SysError(Errno.EACCES);
   if (shared && (prot & PROT_WRITE) && acc !== O_RDWR) throw new SysError(Errno.EACCES);
   const mf = t.mm.mf;
-  if (m.kind === "memory" && shared) {
+  // Pages in another file than the memory file (an overlay's filestore) cannot be mapped in
+  // place: such mappings are copies, shared or not.
+  const inPlace = m.kind === "memory" && (m.store === undefined || m.store === mf);
+  if (m.kind === "memory" && shared && inPlace) {
     // One VMA per run of contiguous pages of the file.
     const first = Number(offset / PAGE_SIZE);
     const pages = Number(len / PAGE_SIZE);
@@ -125,9 +128,17 @@ function mapFile(
   const vma = t.mm.mapAnonymous(at, len, prot, fileName(t, file));
   if (m.kind === "memory") {
     const first = Number(offset / PAGE_SIZE);
+    const page = new Uint8Array(Number(PAGE_SIZE));
     for (let i = 0; i < Number(len / PAGE_SIZE); i++) {
       const src = m.page(first + i, false);
-      if (src !== null) mf.copyRange(src, vma.fileOffset + BigInt(i) * PAGE_SIZE, PAGE_SIZE);
+      if (src === null) continue;
+      const dst = vma.fileOffset + BigInt(i) * PAGE_SIZE;
+      if (inPlace) {
+        mf.copyRange(src, dst, PAGE_SIZE);
+      } else {
+        m.store!.read(src, page);
+        mf.write(dst, page);
+      }
     }
   } else {
     // Pages past the end of the file read as zeroes (Linux would raise SIGBUS on them).
@@ -317,7 +328,8 @@ export const syscalls: Record<string, SyscallDef> = {
   mmap: {
     handler: mmap,
     support: "partial",
-    note: "shared writable mappings of gofer files are private copies (not written back)",
+    note: "shared writable mappings of gofer files and of overlay files kept in a filestore " +
+      "are private copies (not written back)",
     args: ["x", "l", "P", "M", "d", "x"],
   },
   madvise: { handler: madvise, args: ["x", "l", "d"] },

@@ -8,6 +8,7 @@
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
+import type { MemoryFile } from "../mm/memory_file.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { type Attr, type DirEntry, direntType, type Inode, nowNs, S_IFDIR } from "./inode.ts";
 import { parentOf, type VirtualDentry } from "./vfs.ts";
@@ -77,6 +78,11 @@ export type Mappable =
     kind: "memory";
     /** Memory-file offset of page `index` of the file; null for a hole when !allocate. */
     page(index: number, allocate: boolean): bigint | null;
+    /**
+     * The file the pages are in, when it is not the memory file the platform maps (an
+     * overlay's filestore): mappings then get copies.
+     */
+    store?: MemoryFile;
   };
 
 export interface FileDescription {
