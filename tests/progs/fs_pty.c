@@ -18,16 +18,35 @@ static void show(const char *what, long r) {
   else printf("%s: %ld\n", what, r);
 }
 
-static void readshow(const char *what, int fd) {
-  char buf[128];
-  int n = read(fd, buf, sizeof buf);
-  if (n < 0) { printf("%s: %s\n", what, strerror(errno)); return; }
+static void print_read(const char *what, const char *buf, int n) {
   printf("%s: %d [", what, n);
   for (int i = 0; i < n; i++) {
     if (buf[i] >= 32 && buf[i] < 127) putchar(buf[i]);
     else printf("\\x%02x", (unsigned char)buf[i]);
   }
   printf("]\n");
+}
+
+static void readshow(const char *what, int fd) {
+  char buf[128];
+  int n = read(fd, buf, sizeof buf);
+  if (n < 0) { printf("%s: %s\n", what, strerror(errno)); return; }
+  print_read(what, buf, n);
+}
+
+// Reads on the master side: Linux moves a pty's output (echo included) to the master
+// asynchronously, so one read may see part of it. Collect until 100 ms pass with nothing new.
+static void readshow_master(const char *what, int fd) {
+  char buf[128];
+  int n = read(fd, buf, sizeof buf);
+  if (n < 0) { printf("%s: %s\n", what, strerror(errno)); return; }
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  while (n < (int)sizeof buf && poll(&p, 1, 100) > 0 && (p.revents & POLLIN)) {
+    int m = read(fd, buf + n, sizeof buf - n);
+    if (m <= 0) break;
+    n += m;
+  }
+  print_read(what, buf, n);
 }
 
 int main(void) {
@@ -48,12 +67,12 @@ int main(void) {
 
   write(m, "hello\r", 6);
   readshow("slave reads a line", s);
-  readshow("master reads the echo", m);
+  readshow_master("master reads the echo", m);
   write(s, "out\n", 4);
-  readshow("master reads slave output", m);
+  readshow_master("master reads slave output", m);
   write(m, "ab\x7f" "c\n", 5);
   readshow("slave reads after erase", s);
-  readshow("echo of erase", m);
+  readshow_master("echo of erase", m);
   write(m, "\x04", 1);
   readshow("slave reads EOF", s);
   write(m, "partial", 7);
@@ -62,7 +81,7 @@ int main(void) {
   fcntl(s, F_SETFL, 0);
   write(m, "\n", 1);
   readshow("line completed", s);
-  readshow("echo", m);
+  readshow_master("echo", m);
 
   struct termios raw = t;
   cfmakeraw(&raw);
@@ -70,7 +89,7 @@ int main(void) {
   write(m, "xyz", 3);
   readshow("raw read", s);
   write(s, "a\nb", 3);
-  readshow("raw output", m);
+  readshow_master("raw output", m);
 
   struct winsize ws = {.ws_row = 24, .ws_col = 80};
   show("TIOCSWINSZ", ioctl(m, TIOCSWINSZ, &ws));
@@ -88,7 +107,7 @@ int main(void) {
   show("TIOCGPGRP without ctty", ioctl(s, TIOCGPGRP, &avail));
   show("open /dev/tty without ctty", open("/dev/tty", O_RDWR));
   close(s);
-  readshow("master after slave closed", m);
+  readshow_master("master after slave closed", m);
   int m2 = open("/dev/ptmx", O_RDWR | O_NOCTTY);
   show("second pty locked open", open(ptsname(m2), O_RDWR | O_NOCTTY));
   int n = -1;
