@@ -25,4 +25,5 @@ probeTests([
   { prog: "futex_robust" },
   { prog: "stack_growth" },
   { prog: "signal_avx" },
+  { prog: "proc_smaps" },
 ]);

@@ -9,6 +9,7 @@
 import { Errno } from "../../host/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
+import type { Vma } from "../mm/mm.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { UTS } from "../syscalls/sys_utsname.ts";
 import {
@@ -354,6 +355,7 @@ function pidDir(fs: ProcFilesystem, tg: ThreadGroup): Inode {
       }),
       file("status", () => pidStatus(tg)),
       file("maps", () => maps(tg)),
+      file("smaps", () => smaps(tg)),
       file("mounts", () => mountsText(fs, tg, false)),
       file("mountinfo", () => mountsText(fs, tg, true)),
       file("limits", () => limits(tg)),
@@ -506,15 +508,69 @@ function pidStatus(tg: ThreadGroup): string {
   ].join("\n") + "\n";
 }
 
+/** The /proc/[pid]/maps line of a VMA. */
+function mapsLine(v: Vma): string {
+  const hex = (x: bigint, w: number) => x.toString(16).padStart(w, "0");
+  const p = (v.prot & 1 ? "r" : "-") + (v.prot & 2 ? "w" : "-") + (v.prot & 4 ? "x" : "-") +
+    (v.shared ? "s" : "p");
+  const line = `${hex(v.start, 8)}-${hex(v.end, 8)} ${p} 00000000 00:00 0`;
+  return v.name ? `${line.padEnd(73)}${v.name}\n` : `${line}\n`;
+}
+
 function maps(tg: ThreadGroup): string {
   const mm = tg.leader?.mm;
   if (!mm) return "";
-  const hex = (v: bigint, w: number) => v.toString(16).padStart(w, "0");
+  return mm.vmas.map(mapsLine).join("");
+}
+
+/**
+ * /proc/[pid]/smaps: each VMA with its size and what of it is resident (pages the memory
+ * file holds). Copy-on-write pages shared with another process count as shared.
+ */
+function smaps(tg: ThreadGroup): string {
+  const mm = tg.leader?.mm;
+  if (!mm) return "";
+  const kb = (bytes: bigint) => `${bytes / 1024n} kB`.padStart(12);
   return mm.vmas.map((v) => {
-    const p = (v.prot & 1 ? "r" : "-") + (v.prot & 2 ? "w" : "-") + (v.prot & 4 ? "x" : "-") +
-      (v.shared ? "s" : "p");
-    const line = `${hex(v.start, 8)}-${hex(v.end, 8)} ${p} 00000000 00:00 0`;
-    return v.name ? `${line.padEnd(73)}${v.name}\n` : `${line}\n`;
+    const size = v.end - v.start;
+    const rss = mm.mf.residentIn(v.fileOffset, size);
+    const shared = v.shared || v.cow !== undefined;
+    const fields: [string, bigint | string][] = [
+      ["Size", size],
+      ["KernelPageSize", 4096n],
+      ["MMUPageSize", 4096n],
+      ["Rss", rss],
+      ["Pss", rss],
+      ["Shared_Clean", 0n],
+      ["Shared_Dirty", shared ? rss : 0n],
+      ["Private_Clean", 0n],
+      ["Private_Dirty", shared ? 0n : rss],
+      ["Referenced", rss],
+      ["Anonymous", v.name.startsWith("/") ? 0n : rss],
+      ["LazyFree", 0n],
+      ["AnonHugePages", 0n],
+      ["ShmemPmdMapped", 0n],
+      ["FilePmdMapped", 0n],
+      ["Shared_Hugetlb", 0n],
+      ["Private_Hugetlb", 0n],
+      ["Swap", 0n],
+      ["SwapPss", 0n],
+      ["Locked", 0n],
+    ];
+    const flags = [
+      v.prot & 1 ? "rd" : "",
+      v.prot & 2 ? "wr" : "",
+      v.prot & 4 ? "ex" : "",
+      v.shared ? "sh" : "",
+      "mr",
+      "mw",
+      "me",
+      v.growsDown ? "gd" : "",
+      "ac",
+    ].filter((f) => f).join(" ");
+    return mapsLine(v) +
+      fields.map(([k, x]) => `${(k + ":").padEnd(16)}${kb(x as bigint)}\n`).join("") +
+      `THPeligible:    0\nVmFlags: ${flags}\n`;
   }).join("");
 }
 

@@ -190,6 +190,22 @@ export class MemoryFile {
     }
   }
 
+  /** Bytes of [off, off+len) that hold data (pages touched), from the file's holes. */
+  residentIn(off: bigint, len: bigint): bigint {
+    const end = off + len;
+    let pos = off;
+    let total = 0n;
+    while (pos < end) {
+      const data = BigInt(libc.symbols.lseek(this.fd, pos, SEEK_DATA));
+      if (data < 0n || data >= end) break;
+      let hole = BigInt(libc.symbols.lseek(this.fd, data, SEEK_HOLE));
+      if (hole < 0n || hole > end) hole = end;
+      total += hole - data;
+      pos = hole;
+    }
+    return total;
+  }
+
   /** Copies len bytes within the file, view to view, without a temporary buffer. */
   #copy(src: bigint, dst: bigint, len: number): void {
     let s = Number(src);
