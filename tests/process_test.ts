@@ -26,4 +26,5 @@ probeTests([
   { prog: "stack_growth" },
   { prog: "signal_avx" },
   { prog: "proc_smaps" },
+  { prog: "tty_jobctl" },
 ]);

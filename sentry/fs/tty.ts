@@ -55,7 +55,8 @@ const ISIG = 1, ICANON = 2, ECHO = 0o10, ECHOE = 0o20, ECHOK = 0o40, ECHONL = 0o
 const ECHOCTL = 0o1000;
 const VINTR = 0, VQUIT = 1, VERASE = 2, VKILL = 3, VEOF = 4, VTIME = 5, VMIN = 6;
 const VSUSP = 10, VEOL = 11, VEOL2 = 16;
-const SIGINT = 2, SIGQUIT = 3, SIGTSTP = 20, SIGWINCH = 28;
+const SIGINT = 2, SIGQUIT = 3, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22, SIGWINCH = 28;
+const TOSTOP = 0o400;
 const TERMIOS_SIZE = 36;
 const PTS_MAJOR = 136;
 
@@ -256,6 +257,43 @@ export class Pty {
   }
 }
 
+/**
+ * A process group is orphaned when none of its members has a parent in another group of the
+ * same session: nobody is left to continue it if it stops, so the terminal answers EIO.
+ */
+function orphanedPgrp(k: Kernel, pgid: number, sid: number): boolean {
+  for (const tg of k.threadGroups.values()) {
+    if (tg.pgid !== pgid || tg.zombie) continue;
+    const p = tg.parent;
+    if (p && p.pgid !== pgid && p.sid === sid) return false;
+  }
+  return true;
+}
+
+/**
+ * Job control on the slave side (Linux's job_control/tty_check_change): a process in the
+ * background of the terminal's session that reads (SIGTTIN), or writes with TOSTOP or changes
+ * the terminal (SIGTTOU), stops its whole process group; the call restarts once continued.
+ * With the signal ignored or blocked, a read fails with EIO and a write or change goes through;
+ * an orphaned group gets EIO.
+ */
+function jobControl(t: Task, pty: Pty, file: TtyFile, sig: number): void {
+  const tg = t.tg;
+  if (file.master || pty.sid === 0 || pty.sid !== tg.sid || !pty.fgPgrp) return;
+  if (tg.pgid === pty.fgPgrp) return;
+  const a = tg.handlers.actions[sig];
+  const ignored = a.handler === 1n || (t.sigmask & (1n << BigInt(sig - 1))) !== 0n;
+  if (ignored) {
+    if (sig === SIGTTOU) return;
+    throw new SysError(Errno.EIO);
+  }
+  if (orphanedPgrp(pty.kernel, tg.pgid, tg.sid)) throw new SysError(Errno.EIO);
+  for (const g of pty.kernel.threadGroups.values()) {
+    if (g.pgid === tg.pgid) g.sendSignal({ signo: sig, errno: 0, code: 0x80 /* SI_KERNEL */ });
+  }
+  throw new SysError(Errno.ERESTARTSYS);
+}
+
 /** The terminal ioctls both ends answer. */
 function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile): number {
   switch (request) {
@@ -265,6 +303,7 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
     case TCSETS:
     case TCSETSW:
     case TCSETSF:
+      jobControl(t, pty, file, SIGTTOU);
       pty.termios = t.mm.copyIn(arg, TERMIOS_SIZE);
       if (request === TCSETSF) pty.flush(0);
       pty.queue.notify();
@@ -291,6 +330,7 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
       t.mm.writeU32(arg, pty.fgPgrp || 0);
       return 0;
     case TIOCSPGRP: {
+      jobControl(t, pty, file, SIGTTOU);
       const pg = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true);
       if (pg < 0) throw new SysError(Errno.EINVAL);
       if (pty.sid !== t.tg.sid) throw new SysError(Errno.ENOTTY);
@@ -354,6 +394,7 @@ export class TtyFile extends FileDescriptionBase {
 
   override async read(t: Task, dst: Uint8Array<ArrayBuffer>): Promise<number> {
     const p = this.pty;
+    jobControl(t, p, this, SIGTTIN);
     for (;;) {
       if (this.master) {
         if (p.masterAvailable > 0) {
@@ -377,7 +418,8 @@ export class TtyFile extends FileDescriptionBase {
     }
   }
 
-  override write(_t: Task, src: Uint8Array<ArrayBuffer>): number {
+  override write(t: Task, src: Uint8Array<ArrayBuffer>): number {
+    if (!this.master && (this.pty.lflag & TOSTOP)) jobControl(t, this.pty, this, SIGTTOU);
     if (this.master) {
       this.pty.input(src);
     } else {
