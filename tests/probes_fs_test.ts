@@ -19,4 +19,5 @@ probeTests([
   { prog: "fs_signalfd" },
   { prog: "fs_inotify" },
   { prog: "fs_mount" },
+  { prog: "epoll_exclusive" },
 ]);

@@ -37,6 +37,11 @@ interface Interest {
   data: bigint;
   /** Edge-triggered: something happened since the last report. */
   edge: boolean;
+  /**
+   * EPOLLEXCLUSIVE: an event was given to this instance (and it stays ready while the file
+   * is); an event given to another instance watching the same file does not count here.
+   */
+  pending: boolean;
   /** One-shot: reported, disabled until EPOLL_CTL_MOD. */
   disabled: boolean;
   unsubscribe: () => void;
@@ -67,13 +72,24 @@ export class EpollFile extends FileDescriptionBase {
       events,
       data,
       edge: true,
+      pending: true,
       disabled: false,
       unsubscribe: () => {},
     };
-    it.unsubscribe = file.queue.subscribe(() => {
-      it.edge = true;
-      this.queue.notify();
-    });
+    it.unsubscribe = events & EPOLLEXCLUSIVE
+      ? file.queue.subscribeExclusive((wake) => {
+        // Only the instance an event is given to sees it, as only its ready list gets it.
+        if (!wake) return false;
+        it.edge = true;
+        it.pending = true;
+        if (this.queue.size === 0) return false;
+        this.queue.notify();
+        return true;
+      })
+      : file.queue.subscribe(() => {
+        it.edge = true;
+        this.queue.notify();
+      });
     let m = this.#interests.get(file);
     if (!m) this.#interests.set(file, m = new Map());
     m.set(fd, it);
@@ -119,11 +135,13 @@ export class EpollFile extends FileDescriptionBase {
         if (out.length >= max) return out;
         if (it.disabled) continue;
         if ((it.events & EPOLLET) && !it.edge) continue;
+        if ((it.events & EPOLLEXCLUSIVE) && !it.pending) continue;
         const mask = (it.events & 0xffff) | POLLERR | POLLHUP;
         const r = it.file.readiness(mask);
         void t;
         if (r === 0) {
           it.edge = false;
+          it.pending = false;
           continue;
         }
         out.push({ events: r, data: it.data });

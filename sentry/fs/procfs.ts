@@ -439,13 +439,20 @@ function vmSize(tg: ThreadGroup): bigint {
 function pidStat(tg: ThreadGroup): string {
   const ppid = tg.parent?.pid ?? 0;
   const vsz = vmSize(tg);
+  // Times are in clock ticks (USER_HZ = 100).
+  const ticks = (ns: bigint) => ns / 10_000_000n;
+  const cpu = tg.cpuTime();
+  const mm = tg.leader?.mm;
+  const rss = mm
+    ? mm.vmas.reduce((n, v) => n + mm.mf.residentIn(v.fileOffset, v.end - v.start), 0n)
+    : 0n;
   const f: (string | number | bigint)[] = [
     tg.pid,
     `(${tg.comm})`,
-    tg.exiting ? "Z" : "R",
+    tg.zombie ? "Z" : tg.stopped ? "T" : "R",
     ppid,
-    tg.pid,
-    tg.pid,
+    tg.pgid,
+    tg.sid,
     0,
     -1,
     0x400000,
@@ -453,17 +460,17 @@ function pidStat(tg: ThreadGroup): string {
     0,
     0,
     0,
-    0,
-    0,
-    0,
-    0,
-    20,
-    0,
+    ticks(cpu.user),
+    ticks(cpu.sys),
+    ticks(tg.cpuChildren.user),
+    ticks(tg.cpuChildren.sys),
+    20 + tg.nice,
+    tg.nice,
     tg.tasks.size,
     0,
-    0,
+    BigInt(Math.max(0, Math.floor((tg.startTime - tg.kernel.bootTime) / 10))),
     vsz,
-    vsz / 4096n,
+    rss / 4096n,
     "18446744073709551615",
   ];
   while (f.length < 52) f.push(0);

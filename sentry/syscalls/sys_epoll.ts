@@ -129,12 +129,7 @@ export const syscalls: Record<string, SyscallDef> = {
     args: ["d"],
   },
   epoll_create1: { handler: (t) => create(t, argInt(t, 0)), args: ["x"] },
-  epoll_ctl: {
-    handler: epollCtl,
-    support: "partial",
-    note: "EPOLLEXCLUSIVE is accepted and wakes every waiter",
-    args: ["d", "d", "d", "x"],
-  },
+  epoll_ctl: { handler: epollCtl, args: ["d", "d", "d", "x"] },
   epoll_wait: { handler: (t) => wait(t, msDeadline(argInt(t, 3))), args: ["d", "x", "d", "d"] },
   epoll_pwait: {
     handler: (t) => wait(t, msDeadline(argInt(t, 3)), [argPtr(t, 4), Number(t.regs.arg(5))]),

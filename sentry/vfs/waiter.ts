@@ -14,6 +14,8 @@ import type { Task } from "../kernel/task.ts";
 /** Callbacks to run when something changes. */
 export class WaitQueue {
   #waiters = new Set<() => void>();
+  /** EPOLLEXCLUSIVE subscribers: told with wake=false once one of them has woken someone. */
+  #exclusive: ((wake: boolean) => boolean)[] = [];
 
   /** Registers fn; returns what unregisters it. */
   subscribe(fn: () => void): () => void {
@@ -21,13 +23,35 @@ export class WaitQueue {
     return () => this.#waiters.delete(fn);
   }
 
-  /** Wakes every waiter. */
+  /**
+   * Registers an exclusive subscriber (EPOLLEXCLUSIVE): of those, each notify wakes only the
+   * first that has a waiter (fn returns whether it woke one), in turn.
+   */
+  subscribeExclusive(fn: (wake: boolean) => boolean): () => void {
+    this.#exclusive.push(fn);
+    return () => {
+      const i = this.#exclusive.indexOf(fn);
+      if (i >= 0) this.#exclusive.splice(i, 1);
+    };
+  }
+
+  /** Wakes every waiter, and one exclusive subscriber. */
   notify(): void {
     for (const w of [...this.#waiters]) w();
+    let woken = false;
+    const ex = [...this.#exclusive];
+    for (let i = 0; i < ex.length; i++) {
+      if (ex[i](!woken) && !woken) {
+        woken = true;
+        // The next event goes to the next one first.
+        const at = this.#exclusive.indexOf(ex[i]);
+        if (at >= 0) this.#exclusive.push(...this.#exclusive.splice(at, 1));
+      }
+    }
   }
 
   get size(): number {
-    return this.#waiters.size;
+    return this.#waiters.size + this.#exclusive.length;
   }
 }
 
