@@ -20,4 +20,6 @@ probeTests([
   { prog: "fs_inotify" },
   { prog: "fs_mount" },
   { prog: "epoll_exclusive" },
+  { prog: "tee_wait" },
+  { prog: "lock_deadlock" },
 ]);

@@ -340,7 +340,7 @@ export const syscalls: Record<string, SyscallDef> = {
   fcntl: {
     handler: fcntl,
     support: "partial",
-    note: "no seals; no deadlock detection for F_SETLKW",
+    note: "no memfd seals (F_ADD_SEALS, F_GET_SEALS)",
     args: ["d", "d", "x"],
   },
   flock: { handler: flock, args: ["d", "x"] },

@@ -19,10 +19,10 @@ import {
 } from "../vfs/file.ts";
 import { argInt, argPtr, argU32, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "./errors.ts";
+import { blockUntil } from "../vfs/waiter.ts";
 import type { SyscallDef } from "./table.ts";
 
 const CHUNK = 1 << 20;
-const SPLICE_F_NONBLOCK = 2;
 
 function readable(f: FileDescription): void {
   if ((f.flags & O_PATH) || (f.flags & O_ACCMODE) === O_WRONLY) throw new SysError(Errno.EBADF);
@@ -151,32 +151,43 @@ async function copyFileRange(t: Task): Promise<number> {
 }
 
 /** Implements Linux syscall tee(2): duplicates pipe data without consuming it. */
-function tee(t: Task): number {
+/**
+ * Implements Linux syscall tee(2): copies data from one pipe to another without consuming it,
+ * waiting for data and for room unless SPLICE_F_NONBLOCK.
+ */
+function tee(t: Task): number | Promise<number> {
   const inp = t.fdTable.get(argInt(t, 0));
   const out = t.fdTable.get(argInt(t, 1));
   if (!(inp instanceof PipeFile) || !(out instanceof PipeFile) || inp.pipe === out.pipe) {
     throw new SysError(Errno.EINVAL);
   }
   const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(2))), CHUNK);
-  const data = inp.pipe.peek(count);
-  if (data.length === 0) {
-    if (inp.pipe.writers === 0) return 0;
-    throw new SysError(Errno.EAGAIN);
-  }
-  const n = out.pipe.put(data, true);
-  if (n === 0) throw new SysError(Errno.EAGAIN);
-  out.pipe.queue.notify();
-  return n;
+  const nonblock = (argInt(t, 3) & SPLICE_F_NONBLOCK) !== 0;
+  const attempt = (): number | undefined => {
+    const data = inp.pipe.peek(count);
+    if (data.length === 0) {
+      if (inp.pipe.writers === 0) return 0;
+      if (nonblock) throw new SysError(Errno.EAGAIN);
+      return undefined;
+    }
+    const n = out.pipe.put(data, true);
+    if (n === 0) {
+      if (nonblock) throw new SysError(Errno.EAGAIN);
+      return undefined;
+    }
+    out.pipe.queue.notify();
+    return n;
+  };
+  const now = attempt();
+  if (now !== undefined) return now;
+  return blockUntil(t, [inp.pipe.queue, out.pipe.queue], attempt);
 }
+
+const SPLICE_F_NONBLOCK = 2;
 
 export const syscalls: Record<string, SyscallDef> = {
   sendfile: { handler: sendfile, args: ["d", "d", "x", "d"] },
   splice: { handler: splice, args: ["d", "x", "d", "x", "d", "x"] },
-  tee: {
-    handler: tee,
-    support: "partial",
-    note: "never waits: EAGAIN when the input pipe is empty or the output full",
-    args: ["d", "d", "d", "x"],
-  },
+  tee: { handler: tee, args: ["d", "d", "d", "x"] },
   copy_file_range: { handler: copyFileRange, args: ["d", "x", "d", "x", "d", "x"] },
 };

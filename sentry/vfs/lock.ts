@@ -100,13 +100,39 @@ export async function setRangeLock(
   wait: boolean,
 ): Promise<void> {
   for (;;) {
-    if (l.type === F_UNLCK || !conflict(ino, l.owner, l.type, l.start, l.end)) {
+    const c = l.type === F_UNLCK ? null : conflict(ino, l.owner, l.type, l.start, l.end);
+    if (!c) {
       apply(ino, l);
       return;
     }
     if (!wait) throw new SysError(Errno.EAGAIN);
-    await waitOn(t, [stateOf(ino).queue]);
+    // A process waiting for a process that waits for it would wait for ever: POSIX locks
+    // (not OFD locks) report that as EDEADLK, as Linux does.
+    if (l.pid >= 0 && c.pid >= 0 && wouldDeadlock(l.owner, c.owner)) {
+      throw new SysError(Errno.EDEADLK);
+    }
+    waitsFor.set(l.owner, c.owner);
+    try {
+      await waitOn(t, [stateOf(ino).queue]);
+    } finally {
+      waitsFor.delete(l.owner);
+    }
   }
+}
+
+/** POSIX lock owners waiting in F_SETLKW, and the owner each waits for. */
+const waitsFor = new Map<LockOwner, LockOwner>();
+/** How far the waits-for chain is followed (Linux's MAX_DEADLK_ITERATIONS). */
+const MAX_DEADLOCK_CHAIN = 10;
+
+/** True if blocker waits, directly or through others, for me. */
+function wouldDeadlock(me: LockOwner, blocker: LockOwner): boolean {
+  let o: LockOwner | undefined = blocker;
+  for (let i = 0; o !== undefined && i < MAX_DEADLOCK_CHAIN; i++) {
+    if (o === me) return true;
+    o = waitsFor.get(o);
+  }
+  return false;
 }
 
 /** Turns (whence, start, len) at file offset/size into [start, end). Throws EINVAL. */
