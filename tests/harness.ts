@@ -140,6 +140,8 @@ export interface RunscOptions {
   cwd?: string;
   /** Give up and kill it after this long (default 60 s). */
   timeoutMs?: number;
+  /** Called after a timeout killed it (makeRoot's runsc deletes its containers). */
+  onTimeout?: () => void;
   /** Text fed to its stdin (default: none, stdin is /dev/null). */
   stdin?: string;
   /**
@@ -173,6 +175,9 @@ export async function runsc(args: string[], opts: RunscOptions = {}): Promise<Ru
     try {
       child.kill("SIGKILL");
     } catch { /* already gone */ }
+    // The sandbox's processes hold the CLI's stdio: they must go too, or the output pipes
+    // never close and the test hangs instead of failing.
+    opts.onTimeout?.();
   }, opts.timeoutMs ?? 60_000);
   try {
     const r = await child.output();
@@ -194,12 +199,33 @@ export interface TestRoot {
   cleanup(): Promise<void>;
 }
 
+/**
+ * Kills what runs for every container under root (boot, gofer): the last resort of a test
+ * whose sandbox hangs, so that it fails instead of waiting for ever.
+ */
+function forceDeleteAll(root: string): void {
+  for (const e of listDir(root)) {
+    try {
+      const st = JSON.parse(Deno.readTextFileSync(join(root, e, "state.json")));
+      for (const pid of [st.pid, st.goferPid]) {
+        if (typeof pid === "number" && pid > 0) Deno.kill(pid, "SIGKILL");
+      }
+    } catch {
+      // Not a container, or gone already.
+    }
+  }
+}
+
 /** Makes a temporary state root (under /tmp, short enough for Unix socket paths). */
 export async function makeRoot(): Promise<TestRoot> {
   const root = await Deno.makeTempDir({ prefix: "runsc-root-" });
   const t: TestRoot = {
     root,
-    runsc: (args, opts, extra = []) => runsc(["--root", root, ...extra, ...args], opts),
+    runsc: (args, opts, extra = []) =>
+      runsc(["--root", root, ...extra, ...args], {
+        onTimeout: () => forceDeleteAll(root),
+        ...opts,
+      }),
     async cleanup() {
       try {
         for (const e of Deno.readDirSync(root)) {

@@ -22,4 +22,5 @@ probeTests([
   { prog: "epoll_exclusive" },
   { prog: "tee_wait" },
   { prog: "lock_deadlock" },
+  { prog: "openat2_resolve" },
 ]);

@@ -24,6 +24,7 @@ import {
   SETFL_MASK,
 } from "../vfs/file.ts";
 import { FsContext } from "../vfs/fs_context.ts";
+import type { ResolveContext } from "../vfs/vfs.ts";
 import {
   conflict,
   F_RDLCK,
@@ -70,12 +71,14 @@ async function doOpen(
   path: string,
   flags: number,
   mode: number,
+  resolve = 0n,
 ): Promise<number> {
   if ((flags & O_TMPFILE) === O_TMPFILE && ((flags & O_ACCMODE) === 0 || (flags & O_CREAT))) {
     throw new SysError(Errno.EINVAL);
   }
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  const ctx = contextAt(t, dirfd, path);
+  let ctx = contextAt(t, dirfd, path);
+  if (resolve !== 0n) ctx = restricted(t, dirfd, path, ctx, resolve);
   const fsc = FsContext.of(t.tg);
   let f: MaybeAsync<FileDescription> = t.kernel.vfs.open(ctx, path, flags, mode, fsc.umask);
   if (f instanceof Promise) f = await f;
@@ -137,9 +140,36 @@ function openat2(t: Task): Promise<number> {
   }
   if (resolve & BigInt(RESOLVE_CACHED)) throw new SysError(Errno.EAGAIN);
   const path = copyInPath(t, argPtr(t, 1));
-  let fl = f;
-  if (resolve & BigInt(RESOLVE_NO_SYMLINKS)) fl |= O_NOFOLLOW;
-  return doOpen(t, argInt(t, 0), path, fl, Number(mode));
+  return doOpen(t, argInt(t, 0), path, f, Number(mode), resolve);
+}
+
+/**
+ * The resolution context of openat2's RESOLVE_* flags: RESOLVE_IN_ROOT makes the directory
+ * the root (absolute paths and ".." stay inside it); the others restrict the walk.
+ */
+function restricted(
+  t: Task,
+  dirfd: number,
+  path: string,
+  ctx: ResolveContext,
+  resolve: bigint,
+): ResolveContext {
+  const has = (f: number) => (resolve & BigInt(f)) !== 0n;
+  if (has(RESOLVE_IN_ROOT)) {
+    // Resolved against dirfd even for an absolute path.
+    const dir = path.startsWith("/") ? contextAt(t, dirfd, "x").start : ctx.start;
+    ctx = { ...ctx, root: dir, start: dir };
+  }
+  return {
+    ...ctx,
+    restrict: {
+      beneath: has(RESOLVE_BENEATH),
+      noXdev: has(RESOLVE_NO_XDEV),
+      inRoot: has(RESOLVE_IN_ROOT),
+      noMagicLinks: has(RESOLVE_NO_MAGICLINKS),
+      noSymlinks: has(RESOLVE_NO_SYMLINKS),
+    },
+  };
 }
 
 /** Implements Linux syscall close(2). */
@@ -326,9 +356,6 @@ export const syscalls: Record<string, SyscallDef> = {
   openat: { handler: openat, args: ["d", "s", "O", "o"] },
   openat2: {
     handler: openat2,
-    support: "partial",
-    note: "RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_XDEV and RESOLVE_NO_MAGICLINKS are " +
-      "accepted but not enforced",
     args: ["d", "s", "x", "d"],
   },
   creat: { handler: creat, args: ["s", "o"] },

@@ -132,6 +132,22 @@ export interface ResolveContext {
   /** Where relative paths start. */
   start: VirtualDentry;
   creds: Creds;
+  /** openat2's RESOLVE_* restrictions, when any. */
+  restrict?: ResolveRestrictions;
+}
+
+/** openat2(2)'s RESOLVE_* flags, as the walk enforces them. */
+export interface ResolveRestrictions {
+  /** RESOLVE_BENEATH: never leave `start` (absolute paths, "..", absolute links: EXDEV). */
+  beneath?: boolean;
+  /** RESOLVE_IN_ROOT: the root is the starting directory; magic links are refused (EXDEV). */
+  inRoot?: boolean;
+  /** RESOLVE_NO_XDEV: never cross a mount (EXDEV). */
+  noXdev?: boolean;
+  /** RESOLVE_NO_MAGICLINKS: no /proc magic links (ELOOP). */
+  noMagicLinks?: boolean;
+  /** RESOLVE_NO_SYMLINKS: no symlinks at all (ELOOP). */
+  noSymlinks?: boolean;
 }
 
 export interface ResolveOptions {
@@ -262,6 +278,11 @@ export class VirtualFilesystem {
     links: { n: number },
   ): VirtualDentry {
     const pending = components.slice().reverse();
+    const r = ctx.restrict;
+    const move = (to: VirtualDentry) => {
+      if (r?.noXdev && to.mount !== cur.mount) throw new SysError(Errno.EXDEV);
+      cur = to;
+    };
     while (pending.length > 0) {
       const name = pending.pop()!;
       if (name === "" || name === ".") {
@@ -271,7 +292,10 @@ export class VirtualFilesystem {
       if (!cur.inode.isDir) throw new SysError(Errno.ENOTDIR);
       checkPermission(ctx.creds, cur.inode, MAY_EXEC);
       if (name === "..") {
-        cur = parentOf(cur, ctx.root);
+        if (r?.beneath && cur.mount === ctx.start.mount && cur.dentry === ctx.start.dentry) {
+          throw new SysError(Errno.EXDEV);
+        }
+        move(parentOf(cur, ctx.root));
         continue;
       }
       if (name.length > NAME_MAX && new TextEncoder().encode(name).length > NAME_MAX) {
@@ -281,20 +305,26 @@ export class VirtualFilesystem {
       if (!child) throw new SysError(Errno.ENOENT);
       const last = pending.length === 0;
       if (child.inode.isSymlink && (!last || follow)) {
+        if (r?.noSymlinks) throw new SysError(Errno.ELOOP);
         if (++links.n > MAXSYMLINKS) throw new SysError(Errno.ELOOP);
         const magic = child.inode.magicLink(ctx.t);
         if (magic) {
-          cur = magic;
+          if (r?.noMagicLinks) throw new SysError(Errno.ELOOP);
+          if (r?.beneath || r?.inRoot) throw new SysError(Errno.EXDEV);
+          move(magic);
           continue;
         }
         const target = child.inode.readlink(ctx.t);
         if (target === "") throw new SysError(Errno.ENOENT);
         const parts = target.split("/");
-        if (target.startsWith("/")) cur = ctx.root;
+        if (target.startsWith("/")) {
+          if (r?.beneath) throw new SysError(Errno.EXDEV);
+          move(ctx.root);
+        }
         for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]);
         continue;
       }
-      cur = child;
+      move(child);
     }
     return cur;
   }
@@ -302,6 +332,7 @@ export class VirtualFilesystem {
   /** Resolves path to the file it names. Throws ENOENT, ENOTDIR, ELOOP, EACCES... */
   resolve(ctx: ResolveContext, path: string, opts: ResolveOptions): VirtualDentry {
     checkPathLength(path);
+    if (ctx.restrict?.beneath && path.startsWith("/")) throw new SysError(Errno.EXDEV);
     const start = path.startsWith("/") ? ctx.root : ctx.start;
     const trailing = path.endsWith("/");
     const vd = this.#walk(ctx, start, path.split("/"), opts.follow || trailing, { n: 0 });
@@ -317,6 +348,7 @@ export class VirtualFilesystem {
     const cut = trimmed.lastIndexOf("/");
     const name = trimmed.slice(cut + 1);
     const dirPath = cut < 0 ? "" : trimmed.slice(0, cut + 1);
+    if (ctx.restrict?.beneath && path.startsWith("/")) throw new SysError(Errno.EXDEV);
     const start = path.startsWith("/") ? ctx.root : ctx.start;
     const parent = dirPath === ""
       ? start
