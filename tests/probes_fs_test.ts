@@ -23,4 +23,5 @@ probeTests([
   { prog: "tee_wait" },
   { prog: "lock_deadlock" },
   { prog: "openat2_resolve" },
+  { prog: "recvmmsg_timeout" },
 ]);

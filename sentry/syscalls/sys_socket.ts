@@ -23,6 +23,7 @@ import { FsContext } from "../vfs/fs_context.ts";
 import { checkPermission, credsOf, MAY_WRITE, S_IFMT, S_IFSOCK } from "../vfs/inode.ts";
 import { accessOk, argInt, argPtr, argSize, argU32 } from "./args.ts";
 import { SysError } from "./errors.ts";
+import { readTimespec } from "./sys_time.ts";
 import { AT_FDCWD, contextAt } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
 
@@ -432,6 +433,10 @@ async function recvmmsg(t: Task): Promise<number> {
   const vec = argPtr(t, 1);
   const n = Math.min(argU32(t, 2), 1024);
   let flags = argInt(t, 3);
+  // As on Linux, the timeout is looked at after each message received (it cannot cut short
+  // the wait for one), and what is left of it is written back.
+  const tsAddr = argPtr(t, 4);
+  const deadline = tsAddr === 0n ? null : performance.now() + readTimespec(t, tsAddr);
   let done = 0;
   for (; done < n; done++) {
     const hdr = vec + BigInt(done * 64);
@@ -444,6 +449,18 @@ async function recvmmsg(t: Task): Promise<number> {
     }
     t.mm.writeU32(hdr + 56n, got);
     if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
+    if (deadline !== null && performance.now() >= deadline) {
+      done++;
+      break;
+    }
+  }
+  if (deadline !== null) {
+    const left = BigInt(Math.max(0, Math.floor((deadline - performance.now()) * 1e6)));
+    const b = new Uint8Array(16);
+    const v = new DataView(b.buffer);
+    v.setBigInt64(0, left / 1_000_000_000n, true);
+    v.setBigInt64(8, left % 1_000_000_000n, true);
+    t.mm.copyOut(tsAddr, b);
   }
   return done;
 }
@@ -553,8 +570,6 @@ export const syscalls: Record<string, SyscallDef> = {
   sendmmsg: { handler: sendmmsg, args: ["d", "x", "d", "x"] },
   recvmmsg: {
     handler: recvmmsg,
-    support: "partial",
-    note: "the timeout argument is ignored",
     args: ["d", "x", "d", "x", "x"],
   },
   getsockopt: {
