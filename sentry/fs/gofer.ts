@@ -186,7 +186,25 @@ export class GoferInode extends Inode {
     return ino;
   }
 
+  /**
+   * The directory's listing, kept with exclusive access (only the Sentry changes the tree, and
+   * every change through it drops the listing): listing a large directory again costs no
+   * round trips to the Gofer.
+   */
+  #listing?: DirEntry[];
+
   override entries(): DirEntry[] {
+    const listed = this.#listing ?? this.#list();
+    if (this.fs.cacheDentries) this.#listing = listed;
+    const out = listed.filter((d) => !this.synthetic.has(d.name));
+    for (const [name, i] of this.synthetic) {
+      out.push({ name, ino: i.ino, type: direntType(i.mode) });
+    }
+    return out;
+  }
+
+  /** The directory's entries as the Gofer lists them, without "." and "..". */
+  #list(): DirEntry[] {
     const out: DirEntry[] = [];
     let openFd;
     try {
@@ -199,7 +217,7 @@ export class GoferInode extends Inode {
         const ds = this.fs.client.getdents64(openFd, 65536);
         if (ds.length === 0) break;
         for (const d of ds) {
-          if (d.name === "." || d.name === ".." || this.synthetic.has(d.name)) continue;
+          if (d.name === "." || d.name === "..") continue;
           out.push({ name: d.name, ino: d.ino, type: d.type });
         }
       }
@@ -207,9 +225,6 @@ export class GoferInode extends Inode {
       sysErr(e);
     } finally {
       this.fs.closeFd(openFd);
-    }
-    for (const [name, i] of this.synthetic) {
-      out.push({ name, ino: i.ino, type: direntType(i.mode) });
     }
     return out;
   }
@@ -226,6 +241,7 @@ export class GoferInode extends Inode {
   /** Runs a Gofer call that changes the tree, turning its errors into errnos. */
   #change<T>(fn: () => T): T {
     if (this.fs.readonly) throw new SysError(Errno.EROFS);
+    this.#listing = undefined;
     try {
       return fn();
     } catch (e) {
@@ -283,6 +299,7 @@ export class GoferInode extends Inode {
     if (!(newDir instanceof GoferInode) || newDir.fs !== this.fs) {
       throw new SysError(Errno.EXDEV);
     }
+    newDir.#listing = undefined;
     this.#change(() =>
       this.fs.client.renameAt(
         this.controlFd,
