@@ -58,6 +58,9 @@ function sysErr(e: unknown): never {
   throw e;
 }
 
+/** How many FD ids are released in one Close message. */
+const CLOSE_BATCH = 64;
+
 export class GoferFilesystem extends Filesystem {
   readonly name = "9p";
   readonly #root: GoferInode;
@@ -99,12 +102,28 @@ export class GoferFilesystem extends Filesystem {
    */
   readonly inodes = new Map<bigint, GoferInode>();
 
-  /** Releases a control FD id on the Gofer, ignoring a dead connection. */
+  /** FD ids released but not yet told to the Gofer. */
+  #closing: number[] = [];
+
+  /**
+   * Releases a control or open FD id on the Gofer. Ids are never reused, so the Close can wait:
+   * they go in batches (one message for many), saving a round trip per open file.
+   */
   closeFd(fd: number): void {
+    this.#closing.push(fd);
+    if (this.#closing.length >= CLOSE_BATCH) this.flushCloses();
+  }
+
+  /** Sends the pending Closes, ignoring a dead connection. */
+  flushCloses(): void {
+    const fds = this.#closing;
+    this.#closing = [];
+    if (fds.length === 0) return;
     try {
-      this.client.close([fd]);
+      this.client.close(fds);
     } catch {
-      // The connection is gone; the Gofer dropped its FDs with it.
+      // The connection is gone (the Gofer dropped its FDs with it), or an id was already
+      // gone: nothing is left to release.
     }
   }
 
