@@ -51,10 +51,10 @@ import {
   pivotRoot,
   umount2,
 } from "../host/namespace.ts";
+import { AT_FDCWD } from "../host/fcntl.ts";
 import { log } from "../log.ts";
 import type { ServedMount } from "./lisafs/server.ts";
 
-const AT_FDCWD = -100;
 /** Where the new root is assembled, inside the gofer's private mount namespace. */
 const STAGING = "/tmp";
 const UNSHARE = "/usr/bin/unshare";

@@ -30,13 +30,12 @@ import {
   umask,
 } from "../host/fsops.ts";
 import { geteuid } from "../host/namespace.ts";
+import { AT_FDCWD } from "../host/fcntl.ts";
 import { log } from "../log.ts";
 import { parseOverlay2 } from "../oci/overlay.ts";
 import { confine, type MountSource } from "./confine.ts";
 import { createFilestore } from "./filestore.ts";
 import { Connection, type ServedMount } from "./lisafs/server.ts";
-
-const AT_FDCWD = -100;
 
 /** A gofer that cannot start: bad flags or bundle. */
 export class GoferError extends Error {

@@ -11,6 +11,44 @@
  */
 
 import { check, cstr, errno, HostError, libc } from "./libc.ts";
+import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "./fcntl.ts";
+export {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_REMOVEDIR,
+  AT_SYMLINK_FOLLOW,
+  AT_SYMLINK_NOFOLLOW,
+  O_ACCMODE,
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_LARGEFILE,
+  O_NOATIME,
+  O_NOCTTY,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_PATH,
+  O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+  RENAME_WHITEOUT,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+  UTIME_NOW,
+  UTIME_OMIT,
+} from "./fcntl.ts";
 
 const EINTR = 4;
 
@@ -46,33 +84,6 @@ const fsLib = Deno.dlopen("libc.so.6", {
   listxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   removexattr: { parameters: ["buffer", "buffer"], result: "i32" },
 });
-
-export const O_RDONLY = 0;
-export const O_WRONLY = 1;
-export const O_RDWR = 2;
-export const O_ACCMODE = 3;
-export const O_CREAT = 0o100;
-export const O_EXCL = 0o200;
-export const O_NOCTTY = 0o400;
-export const O_TRUNC = 0o1000;
-export const O_APPEND = 0o2000;
-export const O_NONBLOCK = 0o4000;
-export const O_DIRECT = 0o40000;
-export const O_LARGEFILE = 0o100000;
-export const O_DIRECTORY = 0o200000;
-export const O_NOFOLLOW = 0o400000;
-export const O_NOATIME = 0o1000000;
-export const O_CLOEXEC = 0o2000000;
-export const O_PATH = 0o10000000;
-
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
 
 /** struct stat, decoded. Times are nanoseconds since the epoch. */
 export interface HostStat {
@@ -195,15 +206,6 @@ export function lseek(fd: number, offset: bigint, whence: number): bigint {
   }
 }
 
-export const AT_FDCWD = -100;
-export const AT_SYMLINK_NOFOLLOW = 0x100;
-export const AT_REMOVEDIR = 0x200;
-export const AT_SYMLINK_FOLLOW = 0x400;
-export const AT_EMPTY_PATH = 0x1000;
-export const RENAME_NOREPLACE = 1;
-export const RENAME_EXCHANGE = 2;
-export const RENAME_WHITEOUT = 4;
-
 const fs = fsLib.symbols;
 const big = (n: number | bigint) => BigInt(n);
 
@@ -303,8 +305,6 @@ export function umask(mask: number): number {
 
 /** A utimensat time: nanoseconds since the epoch, or UTIME_NOW / UTIME_OMIT. */
 export type TimeSpec = { sec: bigint; nsec: bigint };
-export const UTIME_NOW = (1 << 30) - 1;
-export const UTIME_OMIT = (1 << 30) - 2;
 
 /**
  * utimensat(fd, "", times, AT_EMPTY_PATH): sets the access and modification times of the

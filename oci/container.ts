@@ -11,6 +11,7 @@ import { confinedArgv } from "../gofer/confine.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
+import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
 import { log } from "../log.ts";
 import {
   control,
@@ -24,9 +25,6 @@ import { loadSpec } from "./spec.ts";
 import { type ContainerState, newState, type Status, writeFileAtomic } from "./state.ts";
 
 const SOCK_STREAM = 1;
-const O_CLOEXEC = 0x80000;
-const O_RDWR = 2;
-const AT_FDCWD = -100;
 const WNOHANG = 1;
 const SIGKILL = 9;
 /** sun_path holds 108 bytes including the terminating NUL. */

@@ -11,14 +11,16 @@ import { FsContext } from "../vfs/fs_context.ts";
 import { credsOf } from "../vfs/inode.ts";
 import type { ResolveContext, VirtualDentry } from "../vfs/vfs.ts";
 import { SysError } from "./errors.ts";
-
-export const AT_FDCWD = -100;
-export const AT_SYMLINK_NOFOLLOW = 0x100;
-export const AT_REMOVEDIR = 0x200;
-export const AT_SYMLINK_FOLLOW = 0x400;
-export const AT_NO_AUTOMOUNT = 0x800;
-export const AT_EMPTY_PATH = 0x1000;
-export const AT_EACCESS = 0x200;
+import { AT_FDCWD } from "../../host/fcntl.ts";
+export {
+  AT_EACCESS,
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_NO_AUTOMOUNT,
+  AT_REMOVEDIR,
+  AT_SYMLINK_FOLLOW,
+  AT_SYMLINK_NOFOLLOW,
+} from "../../host/fcntl.ts";
 
 /** The directory dirfd names (AT_FDCWD: the working directory). Throws EBADF, ENOTDIR. */
 export function dirOf(t: Task, dirfd: number): VirtualDentry {

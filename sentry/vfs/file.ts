@@ -14,31 +14,43 @@ import { type Attr, type DirEntry, direntType, type Inode, nowNs, S_IFDIR } from
 import { parentOf, type VirtualDentry } from "./vfs.ts";
 import { IN_ACCESS, IN_MODIFY, notifyVd } from "./inotify.ts";
 import { WaitQueue } from "./waiter.ts";
+import {
+  O_ACCMODE,
+  O_APPEND,
+  O_ASYNC,
+  O_DIRECT,
+  O_NOATIME,
+  O_NONBLOCK,
+  O_PATH,
+  O_RDWR,
+  O_WRONLY,
+} from "../../host/fcntl.ts";
+export {
+  O_ACCMODE,
+  O_APPEND,
+  O_ASYNC,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECT,
+  O_DIRECTORY,
+  O_DSYNC,
+  O_EXCL,
+  O_LARGEFILE,
+  O_NOATIME,
+  O_NOCTTY,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_PATH,
+  O_RDONLY,
+  O_RDWR,
+  O_SYNC,
+  O_TMPFILE,
+  O_TRUNC,
+  O_WRONLY,
+} from "../../host/fcntl.ts";
 
 /** Result of an operation that may have to wait (for input, for a peer). */
 export type MaybeAsync<T> = T | Promise<T>;
-
-export const O_ACCMODE = 3;
-export const O_RDONLY = 0;
-export const O_WRONLY = 1;
-export const O_RDWR = 2;
-export const O_CREAT = 0o100;
-export const O_EXCL = 0o200;
-export const O_NOCTTY = 0o400;
-export const O_TRUNC = 0o1000;
-export const O_APPEND = 0o2000;
-export const O_NONBLOCK = 0o4000;
-export const O_DSYNC = 0o10000;
-export const O_ASYNC = 0o20000;
-export const O_DIRECT = 0o40000;
-export const O_LARGEFILE = 0o100000;
-export const O_DIRECTORY = 0o200000;
-export const O_NOFOLLOW = 0o400000;
-export const O_NOATIME = 0o1000000;
-export const O_CLOEXEC = 0o2000000;
-export const O_SYNC = 0o4010000;
-export const O_PATH = 0o10000000;
-export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
 
 /** Status flags that F_SETFL may change. */
 export const SETFL_MASK = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;

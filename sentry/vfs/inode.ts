@@ -15,18 +15,20 @@ import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
 import type { FileDescription, MaybeAsync } from "./file.ts";
 import type { VirtualDentry } from "./vfs.ts";
-
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
-export const S_ISUID = 0o4000;
-export const S_ISGID = 0o2000;
-export const S_ISVTX = 0o1000;
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../../host/fcntl.ts";
+export {
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+  S_ISGID,
+  S_ISUID,
+  S_ISVTX,
+} from "../../host/fcntl.ts";
 
 /** d_type values of getdents64, from a mode. */
 export function direntType(mode: number): number {
