@@ -3,36 +3,10 @@ import { Errno } from "../host/errno.ts";
 import { closeFd, preadFd, writeAll } from "../host/libc.ts";
 import { fstat, S_IFMT, S_IFREG } from "../host/fsops.ts";
 import { geteuid } from "../host/namespace.ts";
-import { LisafsClient, LisafsError } from "./lisafs/client.ts";
-import { type GoferOptions, GoferProcess } from "./lisafs/testutil.ts";
+import { lisafsErrno, withGofer } from "./lisafs/testutil.ts";
 import { filestoreName, removeFilestores } from "./filestore.ts";
 
 const MODES = [false, ...(geteuid() === 0 ? [true] : [])];
-
-async function withGofer(
-  opts: GoferOptions,
-  body: (c: LisafsClient, g: GoferProcess) => void,
-): Promise<void> {
-  const g = new GoferProcess(opts);
-  let log = "";
-  try {
-    body(new LisafsClient(g.sock), g);
-  } finally {
-    log = g.logText();
-    const code = await g.stop();
-    assert.equal(code, 0, `gofer exit code; log:\n${log}`);
-  }
-}
-
-function errnoOf(f: () => unknown): number {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LisafsError) return e.errno;
-    throw e;
-  }
-  return 0;
-}
 
 for (const confine of MODES) {
   const name = confine ? "confined" : "unconfined";
@@ -59,12 +33,12 @@ for (const confine of MODES) {
         const names = c.getdents64(dir.openFd, 65536).map((d) => d.name);
         assert.ok(names.includes("hello.txt"));
         assert.ok(!names.some((n) => n.startsWith(".gvisor.filestore.")), names.join(" "));
-        assert.equal(errnoOf(() => c.mkdirAt(m.root, filestoreName("x"), 0o755)), Errno.EPERM);
+        assert.equal(lisafsErrno(() => c.mkdirAt(m.root, filestoreName("x"), 0o755)), Errno.EPERM);
         assert.equal(
-          errnoOf(() => c.renameAt(m.root, "hello.txt", m.root, filestoreName(id))),
+          lisafsErrno(() => c.renameAt(m.root, "hello.txt", m.root, filestoreName(id))),
           Errno.EPERM,
         );
-        assert.equal(errnoOf(() => c.unlinkAt(m.root, filestoreName(id))), Errno.EPERM);
+        assert.equal(lisafsErrno(() => c.unlinkAt(m.root, filestoreName(id))), Errno.EPERM);
         // root: only the root is overlaid.
         const data = c.mount("/data");
         assert.equal(data.filestoreFd, -1);

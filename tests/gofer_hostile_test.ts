@@ -12,7 +12,6 @@ import { SOCK_STREAM } from "../host/socket.ts";
 import { geteuid } from "../host/namespace.ts";
 import { recvMessage, sendMessage } from "../gofer/lisafs/channel.ts";
 import { decode, encode } from "../gofer/lisafs/codec.ts";
-import { LisafsClient, LisafsError } from "../gofer/lisafs/client.ts";
 import {
   ErrorResp,
   HEADER_SIZE,
@@ -22,34 +21,9 @@ import {
   MID,
   type Req,
 } from "../gofer/lisafs/message.ts";
-import { type GoferOptions, GoferProcess } from "../gofer/lisafs/testutil.ts";
+import { lisafsErrno, withGofer } from "../gofer/lisafs/testutil.ts";
 
 const confine = geteuid() === 0;
-
-async function withGofer(
-  opts: GoferOptions,
-  body: (c: LisafsClient, g: GoferProcess) => void | Promise<void>,
-): Promise<void> {
-  const g = new GoferProcess({ confine, ...opts });
-  let log = "";
-  try {
-    await body(new LisafsClient(g.sock), g);
-  } finally {
-    log = g.logText();
-    const code = await g.stop();
-    assert.equal(code, 0, `gofer exit code; log:\n${log}`);
-  }
-}
-
-function errnoOf(f: () => unknown): number {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LisafsError) return e.errno;
-    throw e;
-  }
-  return 0;
-}
 
 /** Sends a raw message; returns the response's errno, or 0 for a non-Error response. */
 function rawErrno(sock: number, mid: number, payload: Uint8Array<ArrayBuffer>): number {
@@ -78,7 +52,7 @@ function snapshot(dir: string): string[] {
 const BAD_NAMES = ["..", ".", "", "a/b", "/etc", "../outside.txt", "x\0y", "n".repeat(256)];
 
 Deno.test("every *At message refuses '..', '.', '', '/' and NUL names and changes nothing", async () => {
-  await withGofer({}, (c, g) => {
+  await withGofer({ confine }, (c, g) => {
     const { root } = c.mount();
     const before = snapshot(g.bundle);
     const hello = c.walk(root, ["hello.txt"]).inodes[0].fd;
@@ -101,7 +75,7 @@ Deno.test("every *At message refuses '..', '.', '', '/' and NUL names and change
       ];
       // The WalkStat "" at the start is allowed (the directory itself); later it is not.
       for (const [what, f] of cases) {
-        assert.equal(errnoOf(f), want, `${what} ${JSON.stringify(name.slice(0, 20))}`);
+        assert.equal(lisafsErrno(f), want, `${what} ${JSON.stringify(name.slice(0, 20))}`);
       }
     }
     assert.deepEqual(
@@ -112,7 +86,7 @@ Deno.test("every *At message refuses '..', '.', '', '/' and NUL names and change
 });
 
 Deno.test("symlinks out of the root are never followed, by any message", async () => {
-  await withGofer({}, (c, g) => {
+  await withGofer({ confine }, (c, g) => {
     const { root } = c.mount();
     const etcBefore = Deno.statSync("/etc").mtime?.getTime();
     for (const link of ["abs", "esc"]) {
@@ -132,13 +106,13 @@ Deno.test("symlinks out of the root are never followed, by any message", async (
           () => c.renameAt(l, "passwd", root, "stolen"),
           () => c.bindAt(l, "pwned", SOCK_STREAM, 0o755),
         ]
-      ) assert.equal(errnoOf(f), Errno.ENOTDIR);
-      assert.equal(errnoOf(() => c.openAt(l, O_RDONLY)), Errno.ELOOP);
+      ) assert.equal(lisafsErrno(f), Errno.ENOTDIR);
+      assert.equal(lisafsErrno(() => c.openAt(l, O_RDONLY)), Errno.ELOOP);
       // Creating over the link's name does not write through it.
-      assert.equal(errnoOf(() => c.openCreateAt(root, link, O_RDWR, 0o644)), Errno.EEXIST);
+      assert.equal(lisafsErrno(() => c.openCreateAt(root, link, O_RDWR, 0o644)), Errno.EEXIST);
       const t = c.setStat(l, { size: 0n, mode: 0o777 });
       assert.notEqual(t.failureMask, 0, "size and mode of a symlink fail");
-      assert.equal(errnoOf(() => c.connect(l, SOCK_STREAM)), Errno.ECONNREFUSED);
+      assert.equal(lisafsErrno(() => c.connect(l, SOCK_STREAM)), Errno.ECONNREFUSED);
     }
     assert.ok(Deno.statSync("/etc/passwd").size > 0);
     assert.equal(Deno.statSync("/etc").mtime?.getTime(), etcBefore);
@@ -148,7 +122,7 @@ Deno.test("symlinks out of the root are never followed, by any message", async (
 });
 
 Deno.test("a symlink swapped in by rename during walks never leads outside", async () => {
-  await withGofer({}, async (c, g) => {
+  await withGofer({ confine }, async (c, g) => {
     const r = `${g.bundle}/rootfs`;
     Deno.mkdirSync(`${r}/swap`);
     Deno.writeTextFileSync(`${r}/swap/passwd`, "inside\n");
@@ -190,7 +164,7 @@ Deno.test("a symlink swapped in by rename during walks never leads outside", asy
 });
 
 Deno.test("a file replaced by a FIFO or a socket: held nodes keep their inode, opens never hang", async () => {
-  await withGofer({}, (c, g) => {
+  await withGofer({ confine }, (c, g) => {
     const r = `${g.bundle}/rootfs`;
     const { root } = c.mount();
     const held = c.walk(root, ["hello.txt"]).inodes[0];
@@ -204,16 +178,16 @@ Deno.test("a file replaced by a FIFO or a socket: held nodes keep their inode, o
     const fifo = c.walk(root, ["hello.txt"]).inodes[0];
     assert.equal(fifo.stat.mode & S_IFMT, S_IFIFO);
     const t0 = Date.now();
-    assert.equal(errnoOf(() => c.openAt(fifo.fd, O_RDONLY)), Errno.ENXIO);
-    assert.equal(errnoOf(() => c.openAt(fifo.fd, O_RDWR)), Errno.ENXIO);
-    assert.equal(errnoOf(() => c.connect(fifo.fd, SOCK_STREAM)), Errno.ECONNREFUSED);
+    assert.equal(lisafsErrno(() => c.openAt(fifo.fd, O_RDONLY)), Errno.ENXIO);
+    assert.equal(lisafsErrno(() => c.openAt(fifo.fd, O_RDWR)), Errno.ENXIO);
+    assert.equal(lisafsErrno(() => c.connect(fifo.fd, SOCK_STREAM)), Errno.ECONNREFUSED);
     // A socket file: opening it is refused; once nobody listens, connecting is refused too.
     Deno.removeSync(`${r}/hello.txt`);
     const l = Deno.listen({ transport: "unix", path: `${r}/hello.txt` });
     const sock = c.walk(root, ["hello.txt"]).inodes[0];
-    assert.equal(errnoOf(() => c.openAt(sock.fd, O_RDONLY)), Errno.ENXIO);
+    assert.equal(lisafsErrno(() => c.openAt(sock.fd, O_RDONLY)), Errno.ENXIO);
     l.close();
-    assert.equal(errnoOf(() => c.connect(sock.fd, SOCK_STREAM)), Errno.ECONNREFUSED);
+    assert.equal(lisafsErrno(() => c.connect(sock.fd, SOCK_STREAM)), Errno.ECONNREFUSED);
     assert.ok(Date.now() - t0 < 5000, "no open blocked");
   });
 });
@@ -262,7 +236,7 @@ function encodeReq(mid: ImplementedMID, req: unknown): Uint8Array<ArrayBuffer> {
 }
 
 Deno.test("unknown FD ids and FD ids of the wrong kind are EBADF for every message", async () => {
-  await withGofer({}, (c, g) => {
+  await withGofer({ confine }, (c, g) => {
     const { root } = c.mount();
     const before = snapshot(`${g.bundle}/rootfs`);
     for (const [mid, req] of samples(987654)) {
@@ -287,7 +261,7 @@ Deno.test("unknown FD ids and FD ids of the wrong kind are EBADF for every messa
     }
     // Closed ids stay dead; ids are never reused.
     c.close([openFd]);
-    assert.equal(errnoOf(() => c.pread(openFd, 0n, 1)), Errno.EBADF);
+    assert.equal(lisafsErrno(() => c.pread(openFd, 0n, 1)), Errno.EBADF);
     const again = c.openAt(f.fd, O_RDONLY);
     closeFd(again.hostFd);
     assert.ok(again.openFd > openFd);
@@ -296,7 +270,7 @@ Deno.test("unknown FD ids and FD ids of the wrong kind are EBADF for every messa
 });
 
 Deno.test("truncated, padded and garbage payloads of every message are answered and harmless", async () => {
-  await withGofer({}, (c, g) => {
+  await withGofer({ confine }, (c, g) => {
     const { root } = c.mount();
     const before = snapshot(g.bundle).filter((l) => !l.includes("gofer.log"));
     for (const [mid, req] of samples(root)) {

@@ -18,28 +18,13 @@ import {
 } from "../../host/fsops.ts";
 import { SOCK_STREAM } from "../../host/socket.ts";
 import { geteuid } from "../../host/namespace.ts";
-import { LisafsClient, LisafsError, SetStatMask } from "./client.ts";
-import { type GoferOptions, GoferProcess } from "./testutil.ts";
+import { LisafsError, SetStatMask } from "./client.ts";
+import { withGofer } from "./testutil.ts";
 
 const MODES: { name: string; confine: boolean }[] = [
   { name: "unconfined", confine: false },
   ...(geteuid() === 0 ? [{ name: "confined", confine: true }] : []),
 ];
-
-async function withGofer(
-  opts: GoferOptions,
-  body: (c: LisafsClient, g: GoferProcess) => void | Promise<void>,
-): Promise<void> {
-  const g = new GoferProcess(opts);
-  let log = "";
-  try {
-    await body(new LisafsClient(g.sock), g);
-  } finally {
-    log = g.logText();
-    const code = await g.stop();
-    assert.equal(code, 0, `gofer exit code; log:\n${log}`);
-  }
-}
 
 function assertErrno(f: () => unknown, errno: number, what = ""): void {
   assert.throws(f, (e: unknown) => {

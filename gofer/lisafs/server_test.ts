@@ -18,23 +18,9 @@ import { recvMessage, sendMessage } from "./channel.ts";
 import { decode, encode } from "./codec.ts";
 import { LisafsClient, LisafsError } from "./client.ts";
 import { ErrorResp, MAX_MESSAGE_SIZE, MESSAGES, MID } from "./message.ts";
-import { GoferProcess, HELLO } from "./testutil.ts";
+import { GoferProcess, HELLO, withGofer } from "./testutil.ts";
 
 /** Runs `body` against a fresh gofer and checks that it exits with `code`. */
-async function withGofer(
-  opts: { readonly?: boolean; code?: number },
-  body: (c: LisafsClient, g: GoferProcess) => void,
-): Promise<void> {
-  const g = new GoferProcess(opts.readonly ?? false);
-  let log = "";
-  try {
-    body(new LisafsClient(g.sock), g);
-  } finally {
-    log = g.logText();
-    const code = await g.stop();
-    assert.equal(code, opts.code ?? 0, `gofer exit code; log:\n${log}`);
-  }
-}
 
 function assertErrno(f: () => unknown, errno: number): void {
   assert.throws(f, (e: unknown) => {

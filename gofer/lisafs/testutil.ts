@@ -8,6 +8,7 @@
 import { closeFd, socketpair } from "../../host/libc.ts";
 import { hostKill, spawn, W, waitpid } from "../../host/spawn.ts";
 import { confinedArgv } from "../confine.ts";
+import { LisafsClient, LisafsError } from "./client.ts";
 
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;
@@ -122,4 +123,35 @@ export class GoferProcess {
       return "";
     }
   }
+}
+
+/**
+ * Runs body against a client of a fresh gofer, then stops the gofer and checks its exit code
+ * (0 unless `code` says otherwise), showing its log when that fails.
+ */
+export async function withGofer(
+  opts: GoferOptions & { code?: number },
+  body: (c: LisafsClient, g: GoferProcess) => void | Promise<void>,
+): Promise<void> {
+  const g = new GoferProcess(opts);
+  let log = "", code = -1;
+  try {
+    await body(new LisafsClient(g.sock), g);
+  } finally {
+    log = g.logText();
+    code = await g.stop();
+  }
+  const want = opts.code ?? 0;
+  if (code !== want) throw new Error(`gofer exit code ${code}, want ${want}; log:\n${log}`);
+}
+
+/** The errno of the LisafsError that f throws, or 0 when f succeeds. */
+export function lisafsErrno(f: () => unknown): number {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof LisafsError) return e.errno;
+    throw e;
+  }
+  return 0;
 }
