@@ -41,12 +41,15 @@ export interface CompileOptions {
  */
 export async function compileProg(name: string, opts: CompileOptions = {}): Promise<string> {
   const src = join(REPO, "tests", "progs", `${name}.c`);
-  const source = await Deno.readFile(src);
-  const flags = [opts.pie ? "-static-pie" : "-static", "-O2", ...(opts.flags ?? [])];
-  const key = (await sha256(new TextDecoder().decode(source) + "\0" + flags.join(" "))).slice(
-    0,
-    16,
+  const source = await Deno.readTextFile(src);
+  // The probes' own headers (#include "x.h") are part of what is built, so they are part of the key.
+  const headers = await Promise.all(
+    [...source.matchAll(/^#include "([^"]+)"/gm)].map((m) =>
+      Deno.readTextFile(join(REPO, "tests", "progs", m[1]))
+    ),
   );
+  const flags = [opts.pie ? "-static-pie" : "-static", "-O2", ...(opts.flags ?? [])];
+  const key = (await sha256([source, ...headers, flags.join(" ")].join("\0"))).slice(0, 16);
   const out = join(CACHE_DIR, `${name}${opts.pie ? "-pie" : ""}-${key}`);
   try {
     await Deno.stat(out);

@@ -13,11 +13,7 @@
 #include <unistd.h>
 
 #include "fs_setup.h"
-
-static void show(const char *what, long r) {
-  if (r < 0) printf("%s: %s\n", what, strerror(errno));
-  else printf("%s: %ld\n", what, r);
-}
+#include "probe.h"
 
 static int lk(int fd, int cmd, short type, off_t start, off_t len) {
   struct flock f = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};

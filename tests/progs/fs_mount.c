@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -11,11 +12,7 @@
 #include <unistd.h>
 
 #include "fs_setup.h"
-
-static void show(const char *what, long r) {
-  if (r < 0) printf("%s: %s\n", what, strerror(errno));
-  else printf("%s: %ld\n", what, r);
-}
+#include "probe.h"
 
 int main(void) {
   fs_setup();

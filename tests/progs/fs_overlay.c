@@ -10,11 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void show(const char *what, long r) {
-  if (r < 0) printf("%s: %s\n", what, strerror(errno));
-  else printf("%s: %ld\n", what, r);
-}
+#include "probe.h"
 
 static int cmp(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);

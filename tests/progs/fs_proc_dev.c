@@ -12,11 +12,7 @@
 #include <unistd.h>
 
 #include "fs_setup.h"
-
-static void show(const char *what, long r) {
-  if (r < 0) printf("%s: %s\n", what, strerror(errno));
-  else printf("%s: %ld\n", what, r);
-}
+#include "probe.h"
 
 static char text[65536];
 

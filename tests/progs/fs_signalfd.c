@@ -9,11 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <fcntl.h>
-
-static void show(const char *what, long r) {
-  if (r < 0) printf("%s: %s\n", what, strerror(errno));
-  else printf("%s: %ld\n", what, r);
-}
+#include "probe.h"
 
 int main(void) {
   sigset_t set;

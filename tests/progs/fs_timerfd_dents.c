@@ -14,11 +14,7 @@
 #include <unistd.h>
 
 #include "fs_setup.h"
-
-static void show(const char *what, long r) {
-  if (r < 0) printf("%s: %s\n", what, strerror(errno));
-  else printf("%s: %ld\n", what, r);
-}
+#include "probe.h"
 
 int main(void) {
   fs_setup();

@@ -15,11 +15,7 @@
 #include <unistd.h>
 
 #include "fs_setup.h"
-
-static void show(const char *what, long r) {
-  if (r < 0) printf("%s: %s\n", what, strerror(errno));
-  else printf("%s: %ld\n", what, r);
-}
+#include "probe.h"
 
 static int send_fd(int sock, int fd, const char *msg) {
   char cbuf[CMSG_SPACE(sizeof(int))];
