@@ -10,6 +10,7 @@
  * @module
  */
 
+import { Errno } from "./errno.ts";
 import { check, cstr, errno, HostError, libc } from "./libc.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "./fcntl.ts";
 export {
@@ -49,8 +50,6 @@ export {
   UTIME_NOW,
   UTIME_OMIT,
 } from "./fcntl.ts";
-
-const EINTR = 4;
 
 // SAFETY: each symbol is declared with glibc's exact C signature on x86-64 (getdents64 exists
 // in glibc since 2.30; this host has 2.36). Pointers are passed as buffers that the caller owns
@@ -119,7 +118,7 @@ function retry(op: string, call: () => number): number {
     const r = call();
     if (r !== -1) return r;
     const e = errno();
-    if (e !== EINTR) throw new HostError(op, e);
+    if (e !== Errno.EINTR) throw new HostError(op, e);
   }
 }
 
@@ -202,7 +201,7 @@ export function lseek(fd: number, offset: bigint, whence: number): bigint {
     const r = fsLib.symbols.lseek(fd, offset, whence) as bigint;
     if (r !== -1n) return r;
     const e = errno();
-    if (e !== EINTR) throw new HostError(`lseek fd ${fd}`, e);
+    if (e !== Errno.EINTR) throw new HostError(`lseek fd ${fd}`, e);
   }
 }
 

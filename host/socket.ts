@@ -15,6 +15,7 @@
  * @module
  */
 
+import { Errno } from "./errno.ts";
 import { errno, HostError, libc } from "./libc.ts";
 
 const sym = libc.symbols;
@@ -24,7 +25,6 @@ const SCM_RIGHTS = 1;
 const MSG_CTRUNC = 0x8;
 const MSG_NOSIGNAL = 0x4000;
 const MSG_CMSG_CLOEXEC = 0x40000000;
-const EINTR = 4;
 
 const MSGHDR_SIZE = 56;
 const IOVEC_SIZE = 16;
@@ -100,7 +100,7 @@ export function sendMsg(
       return n;
     }
     const e = errno();
-    if (e !== EINTR) throw new HostError(`sendmsg fd ${fd}`, e);
+    if (e !== Errno.EINTR) throw new HostError(`sendmsg fd ${fd}`, e);
   }
 }
 
@@ -143,7 +143,7 @@ export function recvMsg(
     n = Number(sym.recvmsg(fd, m.hdr, MSG_CMSG_CLOEXEC));
     if (n >= 0) break;
     const e = errno();
-    if (e !== EINTR) throw new HostError(`recvmsg fd ${fd}`, e);
+    if (e !== Errno.EINTR) throw new HostError(`recvmsg fd ${fd}`, e);
   }
   void m.keep;
   const hv = new DataView(m.hdr.buffer);
@@ -191,7 +191,7 @@ function retrySock(op: string, call: () => number): number {
     const r = call();
     if (r !== -1) return r;
     const e = errno();
-    if (e !== EINTR) throw new HostError(op, e);
+    if (e !== Errno.EINTR) throw new HostError(op, e);
   }
 }
 

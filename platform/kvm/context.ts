@@ -18,6 +18,7 @@
  * @module
  */
 
+import { Errno } from "../../host/errno.ts";
 import { EXIT, KREG, kvmRun, RUN, takePendingSignal } from "../../host/kvm.ts";
 import type { AddressSpace, Context, SwitchResult } from "../platform.ts";
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
@@ -26,7 +27,6 @@ import type { KvmAddressSpace } from "./address_space.ts";
 import { KICK_SIGNAL, type Machine, type Vcpu } from "./machine.ts";
 import { EXIT_PORT, FRAME, KERNEL_BASE, MMIO_PHYS, OFF, SEL } from "./ring0.ts";
 
-const EINTR = 4;
 const ENOSYS = 38n;
 const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11;
 const SI_KERNEL = 0x80;
@@ -87,7 +87,7 @@ export class KvmContext implements Context {
         if (result) return result;
         continue;
       }
-      if (r !== -EINTR) return { kind: "lost", reason: `KVM_RUN failed: errno ${-r}` };
+      if (r !== -Errno.EINTR) return { kind: "lost", reason: `KVM_RUN failed: errno ${-r}` };
       // A kick (or another signal for this thread): give the event loop its turn.
       takePendingSignal(KICK_SIGNAL, this.#sigScratch);
       await yieldToEventLoop();
