@@ -4,9 +4,10 @@
  * Numbers and layouts are those of Linux's x86-64 KVM API (include/uapi/linux/kvm.h and the
  * x86 asm/kvm.h), written out here from the documented ABI.
  *
- * Every vCPU ioctl is made on the JavaScript thread, synchronously: see platform/kvm/context.ts
- * for why KVM_RUN is not a nonblocking call, and how a host timer signal keeps that thread
- * responsive while guest code runs.
+ * Every vCPU ioctl is made synchronously, KVM_RUN on the JavaScript thread or on a vCPU runner
+ * thread (platform/kvm/runner.ts); see platform/kvm/context.ts for why KVM_RUN is never a
+ * nonblocking call, and how a host timer signal keeps the JavaScript thread responsive while
+ * guest code runs on it.
  *
  * @module
  */
@@ -21,7 +22,7 @@ const lib = Deno.dlopen("libc.so.6", {
   ioctl_int: { name: "ioctl", parameters: ["i32", "usize", "usize"], result: "i32" },
   ioctl_buf: { name: "ioctl", parameters: ["i32", "usize", "buffer"], result: "i32" },
   // KVM_RUN on a runtime thread. Not used by the platform (see platform/kvm/context.ts); kept
-  // for the measurement in bench/platform_bench.ts --async that chose the synchronous call.
+  // for the measurement in bench/platform_bench.ts that chose the synchronous call.
   ioctl_int_async: {
     name: "ioctl",
     parameters: ["i32", "usize", "usize"],
@@ -32,6 +33,17 @@ const lib = Deno.dlopen("libc.so.6", {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   pthread_sigmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  // A futex wait on a runtime thread: how the event loop hears that a vCPU runner thread
+  // finished (platform/kvm/runner.ts).
+  futex_wait_async: {
+    name: "syscall",
+    parameters: ["i64", "u64", "i64", "i64", "i64"],
+    result: "i64",
+    nonblocking: true,
+  },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  pthread_create: { parameters: ["buffer", "pointer", "pointer", "pointer"], result: "i32" },
+  pthread_detach: { parameters: ["u64"], result: "i32" },
 });
 
 const sym = lib.symbols;
@@ -218,6 +230,36 @@ export function mapShared(fd: number, length: bigint, offset = 0n): Deno.Pointer
   return p;
 }
 
+/** A private anonymous mapping of length bytes, zeroed, readable and writable. */
+export function mapAnonymous(length: bigint): Deno.PointerObject {
+  const PROT_RW = 3, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
+  const p = sym.mmap(null, length, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0n);
+  if (p === null || Deno.UnsafePointer.value(p) === 0xffff_ffff_ffff_ffffn) {
+    throw new KvmError("mmap", errno());
+  }
+  return p;
+}
+
+/** Makes a mapping read-only and executable (code assembled into it is final). */
+export function sealCode(p: Deno.PointerObject, length: bigint): void {
+  const PROT_READ = 1, PROT_EXEC = 4;
+  if (sym.mprotect(p, length, PROT_READ | PROT_EXEC) !== 0) throw new KvmError("mprotect", errno());
+}
+
+/**
+ * Starts a detached host thread at `code` (machine code taking one argument, `arg`, in rdi,
+ * and never returning: it ends with the exit system call).
+ */
+export function startThread(code: Deno.PointerObject, arg: Deno.PointerObject): void {
+  const id = new BigUint64Array(1);
+  // SAFETY: code points at a sealed mapping holding a complete routine that follows the
+  // start-routine ABI for as long as the process lives (the mapping is never unmapped while
+  // a thread may run it); arg points at memory that outlives the thread.
+  const r = sym.pthread_create(new Uint8Array(id.buffer), null, code, arg);
+  if (r !== 0) throw new KvmError("pthread_create", r);
+  sym.pthread_detach(id[0]);
+}
+
 export function unmap(p: Deno.PointerObject, length: bigint): void {
   sym.munmap(p, length);
 }
@@ -317,4 +359,33 @@ export function threadTimer(signo: number, tid: number, periodNs: bigint): numbe
 
 export function deleteTimer(id: number): void {
   rawSyscall(SYS_timer_delete, BigInt(id));
+}
+
+const SYS_futex = 202;
+const SYS_tgkill = 234;
+const FUTEX_WAKE_PRIVATE = 1 | 128;
+
+/** Wakes the threads waiting (FUTEX_WAIT_PRIVATE) on the 32-bit word at address. */
+export function futexWake(address: bigint): void {
+  rawSyscall(SYS_futex, address, BigInt(FUTEX_WAKE_PRIVATE), 0x7fff_ffffn);
+}
+
+/**
+ * Resolves once the 32-bit word at address no longer holds `expected` and a waker called
+ * futexWake (or at once if it already differs).
+ */
+export function futexWaitAsync(address: bigint, expected: number): Promise<bigint> {
+  const FUTEX_WAIT_PRIVATE = 128;
+  return sym.futex_wait_async(
+    BigInt(SYS_futex),
+    address,
+    BigInt(FUTEX_WAIT_PRIVATE),
+    BigInt(expected),
+    0n,
+  );
+}
+
+/** Sends signo to thread tid of this process. */
+export function tgkill(tid: number, signo: number): void {
+  rawSyscall(SYS_tgkill, BigInt(Deno.pid), BigInt(tid), BigInt(signo));
 }

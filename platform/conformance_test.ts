@@ -248,6 +248,45 @@ for (const name of Object.keys(PLATFORMS)) {
       p.release();
     }
   });
+
+  test("two tasks run at the same time", async () => {
+    // A and B hand a token back and forth through memory, ROUNDS times, without a system
+    // call: done in milliseconds when both run at once, never if only one runs at a time
+    // (each hand-over would wait for a preemption).
+    const ROUNDS = 20_000;
+    const code = new Array(0x300).fill(0xcc);
+    const imm32 = (v: number | bigint) =>
+      [0, 8, 16, 24].map((s) => Number(BigInt(v) >> BigInt(s)) & 0xff);
+    const store = (addr: bigint, v: number) => [0xc7, 0x04, 0x25, ...imm32(addr), ...imm32(v)];
+    const cmp1 = (addr: bigint) => [0x83, 0x3c, 0x25, ...imm32(addr), 1];
+    const ping = DATA, pong = DATA + 4n;
+    const loop = [0xff, 0xc9, 0x75, 0xdc]; // dec ecx ; jnz back to the loop's head (offset 5)
+    const a = [0xb9, ...imm32(ROUNDS), ...store(ping, 1), ...cmp1(pong), 0x75, 0xf6];
+    a.push(...store(pong, 0), ...loop, ...sys(39));
+    const b = [0xb9, ...imm32(ROUNDS), ...cmp1(ping), 0x75, 0xf6, ...store(ping, 0)];
+    b.push(...store(pong, 1), ...loop, ...sys(39));
+    code.splice(0x100, a.length, ...a);
+    code.splice(0x200, b.length, ...b);
+    const { p, as, regs } = setup(name, code);
+    const ctxA = p.newContext(), ctxB = p.newContext();
+    const regsB = new Registers();
+    regsB.r.set(regs.r);
+    regs.rip = CODE + 0x100n;
+    regsB.rip = CODE + 0x200n;
+    regsB.rsp = DATA + 2048n;
+    const timer = setTimeout(() => (ctxA.interrupt(), ctxB.interrupt()), 10_000);
+    try {
+      const [ra, rb] = await Promise.all([ctxA.switch(as, regs), ctxB.switch(as, regsB)]);
+      assertEquals([ra.kind, rb.kind], ["syscall", "syscall"]);
+      assertEquals([regs.rip, regsB.rip], [
+        CODE + 0x100n + BigInt(a.length),
+        CODE + 0x200n + BigInt(b.length),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      p.release();
+    }
+  });
 }
 
 Deno.test("kvm: a missing device is reported with its path", () => {

@@ -38,11 +38,24 @@ export class KvmAddressSpace implements AddressSpace {
   /** Implements AddressSpace.mapFile: guest physical addresses are memory-file offsets. */
   mapFile(addr: bigint, length: bigint, fileOffset: bigint, prot: number): void {
     this.tables.map(Number(addr), Number(length), Number(fileOffset), prot);
+    this.#shootDown();
   }
 
   /** Implements AddressSpace.unmap. */
   unmap(addr: bigint, length: bigint): void {
     this.tables.unmap(Number(addr), Number(length));
+    this.#shootDown();
+  }
+
+  /**
+   * When entries changed while vCPUs run on runner threads, KVM's shadows go now, before the
+   * caller reuses what was unmapped; otherwise the next switch drops them (context.ts).
+   */
+  #shootDown(): void {
+    const t = this.tables;
+    if (t.zappedGeneration === t.generation || this.machine.runners.busy === 0) return;
+    this.machine.zapShadowTables();
+    t.zappedGeneration = t.generation;
   }
 
   /** Implements AddressSpace.release: the tree's pages go back to the memory file. */

@@ -1,19 +1,22 @@
 /**
- * A task's execution context on the KVM platform: a vCPU of its own, run by the JavaScript
- * thread.
+ * A task's execution context on the KVM platform: a vCPU of its own, run either by the
+ * JavaScript thread itself or by a runner thread (runner.ts).
  *
- * Why KVM_RUN is a synchronous FFI call on the JavaScript thread: measured here
- * (bench/platform_bench.ts), entering and leaving KVM_RUN costs about 9 µs synchronously
- * and about 24 µs as a nonblocking call (a hop to a runtime thread and a wake-up of the event
- * loop on every exit). A vCPU does accept ioctls from another thread, but every exit would
- * pay the hop. The price of running synchronously is that the thread is inside the guest
- * while application code runs; a host timer (machine.ts) sends KICK_SIGNAL to this thread
+ * Why the JavaScript thread runs a vCPU itself at all: measured here
+ * (bench/platform_bench.ts), entering and leaving KVM_RUN synchronously costs about 7 µs,
+ * and hearing of another thread's exit on the event loop costs tens of µs more. So a switch
+ * runs its vCPU inline when no other context holds the JavaScript thread that way: a task
+ * that makes system calls pays only the exit. The price is that the thread is inside the
+ * guest while application code runs; a host timer (machine.ts) sends KICK_SIGNAL to it
  * every 10 ms, a signal it blocks except inside KVM_RUN (KVM_SET_SIGNAL_MASK), so KVM_RUN
- * returns EINTR and the event loop gets a turn: control requests, timers and
- * Context.interrupt are seen within a tick. Only one vCPU runs at a time as a result.
+ * returns EINTR and the event loop gets a turn. A task that computes for more than
+ * MIGRATE_AFTER_MS without leaving the guest moves to a runner, and so does every task
+ * that switches while another holds the thread: those run in parallel, on as many host
+ * CPUs as there are.
  *
  * The vCPU keeps the task's FPU and SSE state between switches, since no other task runs on
- * it; fpState/setFpState move it through KVM_GET/SET_XSAVE.
+ * it; fpState/setFpState move it through KVM_GET/SET_XSAVE. No ioctl is made on a vCPU while
+ * a runner has it in KVM_RUN (KVM would hold the caller until the run ends).
  *
  * @module
  */
@@ -39,6 +42,8 @@ const FLAGS_FIXED = 0x202n;
 const FPSTATE_SIZE = 512;
 
 const INTERRUPTED: SwitchResult = { kind: "interrupted" };
+/** Guest time within one switch after which a task moves from the JavaScript thread to a runner. */
+const MIGRATE_AFTER_MS = 2;
 const SYSCALL: SwitchResult = { kind: "syscall" };
 
 /** rflags at CPL0 before the iretq: interrupts off. */
@@ -57,6 +62,8 @@ function yieldToEventLoop(): Promise<void> {
 export class KvmContext implements Context {
   #vcpu: Vcpu | null = null;
   #interrupted = false;
+  /** The vCPU while a runner thread runs it. */
+  #running: Vcpu | null = null;
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
   #sigScratch = new Uint8Array(24);
   /** Time spent inside KVM_RUN, in ms: the application's CPU time as far as we can tell. */
@@ -76,29 +83,69 @@ export class KvmContext implements Context {
     }
     const space = as as KvmAddressSpace;
     const v = this.#acquire();
+    const m = this.machine;
     if (this.#pendingFp) this.#applyFp(v);
     this.#load(v, space, regs);
-    for (;;) {
-      const t0 = performance.now();
-      const r = kvmRun(v.fd);
-      this.#runMs += performance.now() - t0;
-      if (r === 0) {
-        const result = this.#exit(v, regs);
-        if (result) return result;
-        continue;
+    // The JavaScript thread runs this vCPU itself if no other context holds it: the fast
+    // path. Otherwise, or once this one has computed for a while, a runner thread does.
+    let inline = m.inlineOwner === null;
+    if (inline) m.inlineOwner = this;
+    let guestMs = 0;
+    try {
+      for (;;) {
+        let r: number;
+        const t0 = performance.now();
+        if (inline) {
+          if (!m.runners.enterInline()) {
+            // A runner finished meanwhile: let its task go on first.
+            m.runners.collect();
+            await yieldToEventLoop();
+            if (this.#interrupted) return this.#takeInterrupt();
+            this.#dropStaleShadows(space);
+            continue;
+          }
+          r = kvmRun(v.fd);
+          m.runners.leaveInline();
+        } else {
+          this.#running = v;
+          r = await m.runners.run(v.id, v.fd);
+          this.#running = null;
+        }
+        const dt = performance.now() - t0;
+        this.#runMs += dt;
+        guestMs += dt;
+        if (r === 0) {
+          const result = this.#exit(v, regs);
+          if (result) return result;
+          continue;
+        }
+        if (r !== -Errno.EINTR) return { kind: "lost", reason: `KVM_RUN failed: errno ${-r}` };
+        if (inline) {
+          // A kick: the timer's, or a runner's that finished. Give the event loop its turn,
+          // and move a task that keeps computing to a runner so that the thread is free.
+          takePendingSignal(KICK_SIGNAL, this.#sigScratch);
+          m.runners.collect();
+          if (guestMs >= MIGRATE_AFTER_MS) {
+            inline = false;
+            m.inlineOwner = null;
+          }
+          await yieldToEventLoop();
+        }
+        // The address space may have changed meanwhile (another thread's munmap, say).
+        this.#dropStaleShadows(space);
+        if (!this.#interrupted) continue;
+        // It reaches its exit promptly from there; report that exit (interrupted stays set).
+        if (this.#stop(v, regs) === "saving") continue;
+        return this.#takeInterrupt();
       }
-      if (r !== -Errno.EINTR) return { kind: "lost", reason: `KVM_RUN failed: errno ${-r}` };
-      // A kick (or another signal for this thread): give the event loop its turn.
-      takePendingSignal(KICK_SIGNAL, this.#sigScratch);
-      await yieldToEventLoop();
-      // The address space may have changed meanwhile (another thread's munmap, say).
-      this.#dropStaleShadows(space);
-      if (!this.#interrupted) continue;
-      // It reaches its exit promptly from there; report that exit (interrupted stays set).
-      if (this.#stop(v, regs) === "saving") continue;
-      this.#interrupted = false;
-      return INTERRUPTED;
+    } finally {
+      if (inline && m.inlineOwner === this) m.inlineOwner = null;
     }
+  }
+
+  #takeInterrupt(): SwitchResult {
+    this.#interrupted = false;
+    return INTERRUPTED;
   }
 
   /**
@@ -349,6 +396,8 @@ export class KvmContext implements Context {
   /** Implements Context.interrupt. */
   interrupt(): void {
     this.#interrupted = true;
+    // On a runner, the guest is stopped now; inline, the next timer kick sees the flag.
+    if (this.#running) this.machine.runners.kick(this.#running.id);
   }
 
   /**

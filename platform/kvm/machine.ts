@@ -21,6 +21,7 @@ import {
   putSegment,
   REGS_SIZE,
   type Segment,
+  sigset,
   SREGS,
   SREGS_SIZE,
   threadTimer,
@@ -33,6 +34,7 @@ import { closeFd } from "../../host/libc.ts";
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import { PageTables } from "./page_tables.ts";
+import { Runners } from "./runner.ts";
 import { PhysicalMemory } from "./physical.ts";
 import {
   assemble,
@@ -279,8 +281,15 @@ export class Machine {
   readonly kernelPdpt: number;
   /** A tree holding only the kernel half: the root vCPUs start with. */
   readonly kernelTables: PageTables;
-  /** The signal mask KVM_RUN runs with: ours without KICK_SIGNAL. */
+  /** The signal mask KVM_RUN runs with: every signal blocked but KICK_SIGNAL. */
   readonly runMask: Uint8Array<ArrayBuffer>;
+  /** Host threads that run vCPUs besides the JavaScript thread (runner.ts). */
+  readonly runners: Runners;
+  /**
+   * The context whose vCPU the JavaScript thread runs itself (context.ts): at most one at a
+   * time, since KVM_RUN holds the thread.
+   */
+  inlineOwner: object | null = null;
   #timer: number;
   #vcpus: Vcpu[] = [];
   #free: Vcpu[] = [];
@@ -318,10 +327,14 @@ export class Machine {
     this.trampolinePage = this.mem.allocatePage();
     this.mem.bytes(this.trampolinePage, PAGE).set(this.trampoline.bytes);
 
-    this.runMask = blockSignal(KICK_SIGNAL);
+    blockSignal(KICK_SIGNAL);
+    // Inside KVM_RUN only a kick gets through: a process signal (SIGCHLD, or the event
+    // loop's own) goes to a thread that is not running a guest, rather than ending a run.
+    this.runMask = sigset(KICK_SIGNAL);
     const m = new DataView(this.runMask.buffer);
-    m.setBigUint64(0, m.getBigUint64(0, true) & ~(1n << BigInt(KICK_SIGNAL - 1)), true);
+    m.setBigUint64(0, ~m.getBigUint64(0, true) & 0xffff_ffff_ffff_ffffn, true);
     this.#timer = threadTimer(KICK_SIGNAL, gettid(), KICK_PERIOD_NS);
+    this.runners = new Runners(KICK_SIGNAL);
   }
 
   /**
@@ -345,6 +358,8 @@ export class Machine {
    * shadows must go. Removing and re-adding the memory slot drops them all.
    */
   zapShadowTables(): void {
+    // With vCPUs running on runner threads, the memory-slot change makes KVM kick them and
+    // wait until none uses an old shadow: the shoot-down is done when this returns.
     this.shadowsStale = false;
     // Removing a slot makes KVM drop every shadow page, whatever the slot holds: toggling a
     // one-page slot does it in microseconds where toggling the 64 GiB one takes tens of ms.
@@ -380,6 +395,7 @@ export class Machine {
   /** Called when a page-table tree is released: no vCPU may keep it as its root. */
   forgetTables(t: PageTables): void {
     this.shadowsStale = true;
+    if (this.runners.busy > 0) this.zapShadowTables();
     for (const v of this.#vcpus) {
       if (v.tables === t) {
         v.tables = null;
@@ -392,6 +408,7 @@ export class Machine {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.runners.release();
     deleteTimer(this.#timer);
     for (const v of this.#vcpus) {
       unmap(v.runMap, BigInt(this.runSize));

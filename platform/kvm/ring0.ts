@@ -34,6 +34,7 @@
  */
 
 import { R } from "../registers.ts";
+import { Asm } from "./asm.ts";
 
 export const PAGE = 4096;
 /** The first address of the upper (kernel) half. */
@@ -141,73 +142,6 @@ const GPRS = [
   R.rax,
 ];
 
-/** A tiny x86-64 assembler: just the instructions the guest kernel needs. */
-class Asm {
-  readonly b: number[] = [];
-  constructor(readonly origin: number) {}
-
-  get pc(): number {
-    return this.origin + this.b.length;
-  }
-  #u32(v: number): void {
-    this.b.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-  }
-  /** REX.W with R set for registers 8-15 in the ModRM reg field. */
-  #rexW(reg: number): number {
-    return 0x48 | (reg >= 8 ? 4 : 0);
-  }
-  /** op reg, [rip + (target - end of instruction)] */
-  #ripRel(op: number, reg: number, target: number, trailing = 0): void {
-    this.b.push(this.#rexW(reg), op, 0x05 | ((reg & 7) << 3));
-    this.#u32(target - (this.pc + 4 + trailing));
-  }
-  /** mov [target], reg */
-  store(target: number, reg: number): void {
-    this.#ripRel(0x89, reg, target);
-  }
-  /** mov reg, [target] */
-  load(reg: number, target: number): void {
-    this.#ripRel(0x8b, reg, target);
-  }
-  /** lea reg, [target] */
-  lea(reg: number, target: number): void {
-    this.#ripRel(0x8d, reg, target);
-  }
-  /** out EXIT_PORT, al: a KVM_EXIT_IO that the host kernel cannot absorb. */
-  exit(): void {
-    this.b.push(0xe6, EXIT_PORT);
-  }
-  iretq(): void {
-    this.b.push(0x48, 0xcf);
-  }
-  pushImm8(v: number): void {
-    this.b.push(0x6a, v & 0xff);
-  }
-  movRaxCr2(): void {
-    this.b.push(0x0f, 0x20, 0xd0);
-  }
-  /** mov [target], al */
-  storeAl(target: number): void {
-    this.b.push(0x88, 0x05);
-    this.#u32(target - (this.pc + 4));
-  }
-  popfq(): void {
-    this.b.push(0x9d);
-  }
-  /** jmp [target] */
-  jmpIndirect(target: number): void {
-    this.b.push(0xff, 0x25);
-    this.#u32(target - (this.pc + 4));
-  }
-  pushRax(): void {
-    this.b.push(0x50);
-  }
-  padTo(off: number): void {
-    if (this.pc > off) throw new Error(`ring0: code overflows into 0x${off.toString(16)}`);
-    while (this.pc < off) this.b.push(0xcc);
-  }
-}
-
 /** Offsets, within a region, of the instructions the context needs to recognise. */
 export interface CodeMap {
   /** The code page's bytes. */
@@ -239,7 +173,7 @@ export function assemble(): CodeMap {
     a.pushRax();
     a.movRaxCr2();
     a.pushRax();
-    a.exit();
+    a.outAl(EXIT_PORT);
   }
   const stubsEnd = a.pc;
   a.padTo(PAGE);
