@@ -3,7 +3,8 @@
  * (ptrace platform, --network=none) when it is installed, measured side by side in one run, with
  * ratios to native taken pair by pair. The workloads are in workloads.ts.
  *
- * Usage: deno task bench [--runs N] [--only NAME] [--platform ptrace]
+ * Usage: deno task bench [--runs N] [--only NAME] [--platform ptrace[,kvm]]
+ * Each platform named is a column of its own (ours), all measured in the same run.
  * Progress goes to stderr when it is a terminal; the table goes to stdout.
  *
  * @module
@@ -37,8 +38,14 @@ function progress(msg: string): void {
   if (tty) Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${msg}`));
 }
 
-type Runner = "native" | "runsc-ts" | "gvisor";
-const RUNNERS: Runner[] = ["native", "runsc-ts", "gvisor"];
+/** "native", "gvisor", or ours on a platform: "ts:ptrace", "ts:kvm". */
+type Runner = string;
+const PLATFORMS = opts.platform.split(",").map((p) => p.trim()).filter((p) => p);
+const OURS: Runner[] = PLATFORMS.map((p) => `ts:${p}`);
+const RUNNERS: Runner[] = ["native", ...OURS, "gvisor"];
+/** A runner's column heading. */
+const heading = (r: Runner) =>
+  r === "gvisor" ? "gVisor" : r.startsWith("ts:") ? `runsc-ts ${r.slice(3)}` : r;
 
 /** One run's figures: a number per metric key, or why that metric has none. */
 type Sample = Map<string, number | { failed: string }>;
@@ -123,7 +130,7 @@ function command(
       ...prog,
     ]];
   }
-  if (runner === "runsc-ts") {
+  if (runner.startsWith("ts:")) {
     return [Deno.execPath(), [
       "run",
       "-A",
@@ -131,7 +138,7 @@ function command(
       join(import.meta.dirname!, "..", "main.ts"),
       "--root",
       state,
-      `--platform=${opts.platform}`,
+      `--platform=${runner.slice(3)}`,
       ...w.flags ?? [],
       "run",
       "--bundle",
@@ -161,16 +168,17 @@ async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
   const bundle = await makeBundle({ args: [`/${w.prog}`, ...w.args], files, config: w.config });
   progress(`${w.name}: preparing the rootfs`);
   await w.prepare?.(bundle.rootfs);
-  const state = {
-    "runsc-ts": await Deno.makeTempDir({ prefix: "runsc-root-" }),
+  const state: Record<Runner, string> = {
+    ours: await Deno.makeTempDir({ prefix: "runsc-root-" }),
     gvisor: await Deno.makeTempDir({ prefix: "runsc-gvisor-root-" }),
     native: "",
   };
+  for (const r of OURS) state[r] = state.ours;
   const runners = RUNNERS.filter((r) => r !== "gvisor" || GVISOR);
   const out = new Map<Runner, Outcome>();
   let n = 0;
   const run = (r: Runner) =>
-    sample(w, ...command(w, r, bundle.dir, bundle.rootfs, state[r], `${r[0]}${n++}`));
+    sample(w, ...command(w, r, bundle.dir, bundle.rootfs, state[r], `${r[0]}${r.at(-1)}${n++}`));
   try {
     // Warm-up (compile caches, page cache); a runner that fails outright here is not run again.
     for (const r of runners) {
@@ -198,7 +206,7 @@ async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
       }
     }
   } finally {
-    await cleanup(state["runsc-ts"], state.gvisor);
+    await cleanup(state.ours, state.gvisor);
     await bundle.cleanup();
   }
   return out;
@@ -267,27 +275,23 @@ function slowdown(m: Metric, a: number[] | string, ref: number[] | string): stri
 
 const rows: string[][] = [[
   "workload",
-  "native",
-  "runsc-ts",
-  "gVisor",
-  "slowdown ts/native",
+  ...RUNNERS.map(heading),
+  ...OURS.map((r) => `${heading(r)}/native`),
   "gVisor/native",
-  "ts/gVisor",
+  ...OURS.map((r) => `${heading(r)}/gVisor`),
 ]];
 const selected = WORKLOADS.filter((w) => !opts.only || w.name.includes(opts.only));
 for (const w of selected) {
   const r = await bench(w);
   for (const m of metricsOf(w)) {
-    const [n, ts, g] = RUNNERS.map((x) => series(r.get(x), x, m.key));
-    const cell = (s: number[] | string) => typeof s === "string" ? s : fmt(median(s), m.unit);
+    const s = new Map(RUNNERS.map((x) => [x, series(r.get(x), x, m.key)]));
+    const cell = (v: number[] | string) => typeof v === "string" ? v : fmt(median(v), m.unit);
     rows.push([
       m.label ? `${w.name}: ${m.label}` : w.name,
-      cell(n),
-      cell(ts),
-      cell(g),
-      slowdown(m, ts, n),
-      slowdown(m, g, n),
-      slowdown(m, ts, g),
+      ...RUNNERS.map((x) => cell(s.get(x)!)),
+      ...OURS.map((x) => slowdown(m, s.get(x)!, s.get("native")!)),
+      slowdown(m, s.get("gvisor")!, s.get("native")!),
+      ...OURS.map((x) => slowdown(m, s.get(x)!, s.get("gvisor")!)),
     ]);
   }
 }
@@ -295,7 +299,7 @@ progress("");
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
 console.log(
-  `\n${RUNS} runs each, medians; platform ${opts.platform}` +
+  `\n${RUNS} runs each, medians; our platforms: ${PLATFORMS.join(", ")}` +
     (GVISOR ? `; gVisor: ${GVISOR} --platform=ptrace --network=none` : "; gVisor not installed") +
     ".\nSlowdowns are medians of run-by-run ratios, >1 meaning slower: time over time, or for " +
     "MB/s the\ninverse (reference MB/s over MB/s). Flags after a workload's name go to both " +

@@ -39,6 +39,7 @@ export interface Workload {
 }
 
 const perOp: Measure = { kind: "reported", metrics: [{ key: "ns_per_op", unit: "ns/op" }] };
+const cpuMs: Measure = { kind: "reported", metrics: [{ key: "ms", unit: "ms" }] };
 
 /** Writes `n` files of `size` bytes named `<prefix>0000`... into rootfs/dir. */
 function manyFiles(dir: string, n: number, size: number, prefix: string, digits: number) {
@@ -122,6 +123,10 @@ export const WORKLOADS: Workload[] = [
   { name: "futex ping-pong", prog: "bench_futex", args: ["5000"], measure: perOp },
   { name: "signal round trip", prog: "bench_signal", args: ["5000"], measure: perOp },
   { name: "first touch per page", prog: "bench_touch", args: ["64"], measure: perOp },
+  // Application code between system calls runs at hardware speed on either platform; with
+  // two threads, on two host CPUs at once.
+  { name: "CPU-bound loop, 1 thread", prog: "bench_cpu", args: ["200", "1"], measure: cpuMs },
+  { name: "CPU-bound loop, 2 threads", prog: "bench_cpu", args: ["200", "2"], measure: cpuMs },
   // Files and I/O (issue 5).
   {
     name: "fs /tmp (tmpfs), 64 MiB",
