@@ -187,6 +187,30 @@ for (const name of Object.keys(PLATFORMS)) {
     }
   });
 
+  test("write rights taken away and given back over the same page are honoured", async () => {
+    // mov dword [DATA+16], 7 ; mov eax, 39 ; syscall ; jmp back to the start
+    const store = [0xc7, 0x04, 0x25, 0x10, 0x00, 0x50, 0x00, 7, 0, 0, 0];
+    const code = [...store, ...sys(39)];
+    code.push(0xeb, (256 - (code.length + 2)) & 0xff);
+    const { mf, p, as, regs, data } = setup(name, code);
+    const ctx = p.newContext();
+    try {
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      as.mapFile(DATA, 4096n, data, PROT_READ);
+      const r = await ctx.switch(as, regs);
+      assertEquals([r.kind, r.kind === "fault" ? r.addr : 0n], ["fault", DATA + 16n]);
+      assertEquals(regs.rip, CODE);
+      mf.write(data + 16n, new Uint8Array([0]));
+      as.mapFile(DATA, 4096n, data, PROT_READ | PROT_WRITE);
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      const b = new Uint8Array(1);
+      mf.read(data + 16n, b);
+      assertEquals(b[0], 7);
+    } finally {
+      p.release();
+    }
+  });
+
   test("memory written by the application is seen in the memory file", async () => {
     // mov dword [DATA+16], 0xdeadbeef ; mov eax, 39 ; syscall
     const { mf, p, as, regs, data } = setup(name, [

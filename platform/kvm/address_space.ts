@@ -63,6 +63,6 @@ export class KvmAddressSpace implements AddressSpace {
     if (this.#released) return;
     this.#released = true;
     this.machine.forgetTables(this.tables);
-    this.tables.release();
+    this.machine.retireTablePages(this.tables.release());
   }
 }

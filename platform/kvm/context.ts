@@ -154,7 +154,7 @@ export class KvmContext implements Context {
    */
   #dropStaleShadows(space: KvmAddressSpace): void {
     const t = space.tables;
-    if (t.zappedGeneration !== t.generation || this.machine.shadowsStale) {
+    if (t.zappedGeneration !== t.generation) {
       this.machine.zapShadowTables();
       t.zappedGeneration = t.generation;
     }

@@ -56,6 +56,8 @@ import {
 
 /** Where the one-page slot that zapShadowTables toggles sits, beyond the memory file. */
 const ZAP_SLOT_GPA = 1n << 41n;
+/** Page-table pages of released trees kept before a zap is made for them (4 MiB). */
+const QUARANTINE_PAGES = 1024;
 
 /** The signal that kicks the JavaScript thread out of KVM_RUN (see context.ts). */
 export const KICK_SIGNAL = 40; // SIGRTMIN+6 in glibc's numbering
@@ -355,16 +357,36 @@ export class Machine {
    * Makes KVM forget every translation it derived from the page tables. KVM may shadow guest
    * page tables (it does on this kind of host) and only notices changes the guest itself
    * writes; the Sentry writes them from outside, so after a present entry changed, the
-   * shadows must go. Removing and re-adding the memory slot drops them all.
+   * shadows must go. Moving a memory slot drops them all.
    */
   zapShadowTables(): void {
     // With vCPUs running on runner threads, the memory-slot change makes KVM kick them and
     // wait until none uses an old shadow: the shoot-down is done when this returns.
-    this.shadowsStale = false;
-    // Removing a slot makes KVM drop every shadow page, whatever the slot holds: toggling a
-    // one-page slot does it in microseconds where toggling the 64 GiB one takes tens of ms.
-    this.#setSlot(0n, 1, ZAP_SLOT_GPA);
-    this.#setSlot(BigInt(PAGE), 1, ZAP_SLOT_GPA);
+    // Moving (or removing) a slot makes KVM drop every shadow page, whatever the slot holds.
+    // A one-page slot, moved between two addresses: one ioctl of about 70 µs here, where
+    // removing and re-adding it took two (250 µs) and toggling the whole file tens of ms.
+    this.#zapSlotMoved = !this.#zapSlotMoved;
+    this.#setSlot(BigInt(PAGE), 1, ZAP_SLOT_GPA + (this.#zapSlotMoved ? BigInt(PAGE) : 0n));
+    this.zaps++;
+    for (const p of this.#quarantine) this.mem.freePage(p);
+    this.#quarantine = [];
+  }
+  #zapSlotMoved = false;
+  /** How many times the shadows were dropped (for tests and measurement). */
+  zaps = 0;
+
+  /**
+   * Page-table pages of released trees, kept from reuse until the next zap: KVM may still
+   * hold shadows of them, which a new tree reusing the pages could be given. Waiting for a
+   * zap that happens anyway (most address-space changes need one) spares one per exit and
+   * exec; past QUARANTINE_PAGES a zap is made for them alone.
+   */
+  #quarantine: number[] = [];
+
+  /** Takes the pages of a released tree (see #quarantine). */
+  retireTablePages(pages: number[]): void {
+    for (const p of pages) this.#quarantine.push(p);
+    if (this.#quarantine.length > QUARANTINE_PAGES) this.zapShadowTables();
   }
 
   /** A vCPU for a new context: a released one (its FPU state reset) or a new one. */
@@ -385,22 +407,13 @@ export class Machine {
     this.#free.push(v);
   }
 
-  /**
-   * Set when a page-table tree was released: KVM may still hold shadows of its pages, which
-   * could be taken for the shadows of a new tree that reuses them, so they must go before
-   * any vCPU runs again.
-   */
-  shadowsStale = false;
-
   /** Called when a page-table tree is released: no vCPU may keep it as its root. */
   forgetTables(t: PageTables): void {
-    this.shadowsStale = true;
-    if (this.runners.busy > 0) this.zapShadowTables();
     for (const v of this.#vcpus) {
       if (v.tables === t) {
         v.tables = null;
-        // Its CR3 still names t's root, whose pages are about to be reused: the next switch
-        // loads another root before the guest runs (setCr3, or the restore path).
+        // Its CR3 still names t's root, which stays out of reuse until the next zap; the
+        // next switch loads another root before the guest runs (setCr3, or the restore path).
       }
     }
   }

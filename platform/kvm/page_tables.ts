@@ -19,6 +19,18 @@ const TABLE_FLAGS = P | W | U | A;
 const PAGE = 4096;
 const TWO32 = 0x1_0000_0000;
 
+/**
+ * Whether a present leaf entry (oldLo, oldHi) changing to (newLo, newHi) takes something
+ * away: another page, or write, user or execute rights.
+ */
+function narrows(oldLo: number, oldHi: number, newLo: number, newHi: number): boolean {
+  if (!(newLo & P)) return true;
+  if ((oldLo & ~0xfff) !== (newLo & ~0xfff) || (oldHi & ~NX_HI) !== (newHi & ~NX_HI)) return true;
+  if (oldLo & W && !(newLo & W)) return true;
+  if (oldLo & U && !(newLo & U)) return true;
+  return !(oldHi & NX_HI) && (newHi & NX_HI) !== 0;
+}
+
 /** Index of the level-`level` table entry for va (level 3: PML4 ... level 0: PT). */
 function index(va: number, level: number): number {
   return Math.floor(va / 2 ** (12 + 9 * level)) % 512;
@@ -30,9 +42,11 @@ export class PageTables {
   /** Table pages allocated under the root for the user half (the kernel half is shared). */
   #pages: number[] = [];
   /**
-   * Bumped whenever a present entry is changed or removed: the guest's cached translations
-   * (TLB, and KVM's shadows of the tables) must be dropped before the tree runs again.
-   * Entries only added need nothing, since non-present translations are never cached.
+   * Bumped whenever a present entry is removed, or changed to another page or to fewer
+   * rights: the guest's cached translations (TLB, and KVM's shadows of the tables) must be
+   * dropped before the tree runs again. Entries added, or given more rights over the same
+   * page, need nothing: a cached translation that allows less only faults, and the fault
+   * makes KVM walk the tables again (as a CPU's TLB miss would).
    */
   generation = 0;
   /** The generation at which KVM last dropped its shadows of these tables (machine.ts). */
@@ -92,7 +106,7 @@ export class PageTables {
         const i = (first + j) * 2;
         const newLo = ((phys % TWO32) | lo) >>> 0;
         const newHi = (Math.floor(phys / TWO32) | nx) >>> 0;
-        if (t[i] & P && (t[i] !== newLo || t[i + 1] !== newHi)) dirty = true;
+        if (t[i] & P && narrows(t[i], t[i + 1], newLo, newHi)) dirty = true;
         t[i] = newLo;
         t[i + 1] = newHi;
       }
@@ -130,9 +144,13 @@ export class PageTables {
     t[i + 1] = Math.floor(table / TWO32);
   }
 
-  /** Frees every table page this tree allocated. */
-  release(): void {
-    for (const p of this.#pages) this.mem.freePage(p);
+  /**
+   * Gives up the tree: returns every table page it allocated, for the caller to free once
+   * no translation cached from them can be used (Machine.retireTablePages).
+   */
+  release(): number[] {
+    const pages = this.#pages;
     this.#pages = [];
+    return pages;
   }
 }
