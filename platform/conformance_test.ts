@@ -7,6 +7,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { MemoryFile } from "../sentry/mm/memory_file.ts";
 import { KvmPlatform } from "./kvm/kvm.ts";
+import { USER_PAGES_BASE } from "./kvm/ring0.ts";
 import { type AddressSpace, type Platform, PROT_EXEC, PROT_READ, PROT_WRITE } from "./platform.ts";
 import { PtracePlatform } from "./ptrace/ptrace.ts";
 import { R, Registers } from "./registers.ts";
@@ -321,4 +322,62 @@ Deno.test("kvm: a missing device is reported with its path", () => {
   } catch (e) {
     assertEquals(String(e).includes("open /nonexistent/kvm: ENOENT"), true, String(e));
   }
+});
+
+Deno.test({
+  name: "kvm: a process cannot read the registers another process saves on a shared vCPU",
+  ignore: unavailable("kvm") !== null,
+  fn: async () => {
+    const mf = new MemoryFile(1n << 30n);
+    const p = new KvmPlatform(mf);
+    try {
+      const space = (code: number[]) => {
+        const as = p.newAddressSpace();
+        const off = mf.allocate(4096n);
+        mf.write(off, new Uint8Array(code));
+        as.mapFile(CODE, 4096n, off, PROT_READ | PROT_EXEC);
+        as.mapFile(DATA, 4096n, mf.allocate(4096n), PROT_READ | PROT_WRITE);
+        return as;
+      };
+      const regsAt = (rbx: bigint) => {
+        const regs = new Registers();
+        regs.r[R.cs] = 0x33n;
+        regs.r[R.ss] = 0x2bn;
+        regs.r[R.eflags] = 0x202n;
+        regs.rip = CODE;
+        regs.rsp = DATA + 4096n;
+        regs.r[R.rbx] = rbx;
+        return regs;
+      };
+      // Process A runs on vCPU 0 once, so its address space maps vCPU 0's user pages.
+      const a = space(sys(39));
+      const x = p.newContext();
+      assertEquals((await x.switch(a, regsAt(0xa0an))).kind, "syscall");
+      x.release();
+      // Process B's task now holds vCPU 0 and has saved its registers there.
+      const y = p.newContext();
+      assertEquals((await y.switch(space(sys(39)), regsAt(0xb0bn))).kind, "syscall");
+      // Another task of A, on vCPU 1, reads where vCPU 0's saved rbx sits in A's mapping:
+      // movabs rax, [addr] ; mov rdi, rax ; syscall
+      const addr = USER_PAGES_BASE + 4096n + BigInt(8 * R.rbx);
+      const read = [
+        0x48,
+        0xa1,
+        ...[0, 8, 16, 24, 32, 40, 48, 56].map((s) => Number((addr >> BigInt(s)) & 0xffn)),
+      ];
+      const z = p.newContext();
+      const codeZ = [...read, 0x48, 0x89, 0xc7, ...sys(39)];
+      const offZ = mf.allocate(4096n);
+      mf.write(offZ, new Uint8Array(codeZ));
+      a.mapFile(CODE + 4096n, 4096n, offZ, PROT_READ | PROT_EXEC);
+      const regsZ = regsAt(0n);
+      regsZ.rip = CODE + 4096n;
+      assertEquals((await z.switch(a, regsZ)).kind, "syscall");
+      assertEquals(regsZ.arg(0) === 0xb0bn, false, "B's rbx is readable from A");
+      y.release();
+      z.release();
+    } finally {
+      p.release();
+    }
+  },
 });

@@ -22,17 +22,31 @@ export class KvmAddressSpace implements AddressSpace {
     this.tables.share(Number(KERNEL_BASE & 0xffff_ffff_ffffn), machine.kernelPdpt);
   }
 
-  /** vCPUs whose user pages this address space maps. */
-  #vcpus = new Set<number>();
+  /**
+   * The save page of each vCPU that ran here. A save page holds a task's registers between
+   * its trampoline and the Sentry, and the application can write it (it runs at CPL3 like
+   * the trampoline). Were it one page per vCPU, shared by every address space the vCPU ran,
+   * a process could read and rewrite the registers of another process's task that runs on
+   * that vCPU later; one page per (address space, vCPU) leaves a process only its own.
+   */
+  #saves = new Map<number, { page: number; words: BigUint64Array<ArrayBuffer> }>();
 
-  /** Maps v's trampoline, save page and MMIO page, once. */
-  mapUserPages(v: Vcpu): void {
-    if (this.#vcpus.has(v.id)) return;
-    this.#vcpus.add(v.id);
-    const base = Number(v.userPages);
-    this.tables.map(base, PAGE, this.machine.trampolinePage, PROT_READ | PROT_EXEC);
-    this.tables.map(base + PAGE, PAGE, v.userSavePage, PROT_READ | PROT_WRITE);
-    this.tables.map(base + 2 * PAGE, PAGE, Number(MMIO_PHYS), PROT_READ | PROT_WRITE);
+  /**
+   * Maps v's trampoline, save page and MMIO page here (once), and points v.userSave at this
+   * address space's save page for it.
+   */
+  enterVcpu(v: Vcpu): void {
+    let save = this.#saves.get(v.id);
+    if (!save) {
+      const page = this.machine.mem.allocatePage();
+      save = { page, words: this.machine.mem.words(page, 27) };
+      this.#saves.set(v.id, save);
+      const base = Number(v.userPages);
+      this.tables.map(base, PAGE, this.machine.trampolinePage, PROT_READ | PROT_EXEC);
+      this.tables.map(base + PAGE, PAGE, page, PROT_READ | PROT_WRITE);
+      this.tables.map(base + 2 * PAGE, PAGE, Number(MMIO_PHYS), PROT_READ | PROT_WRITE);
+    }
+    v.userSave = save.words;
   }
 
   /** Implements AddressSpace.mapFile: guest physical addresses are memory-file offsets. */
@@ -64,5 +78,7 @@ export class KvmAddressSpace implements AddressSpace {
     this.#released = true;
     this.machine.forgetTables(this.tables);
     this.machine.retireTablePages(this.tables.release());
+    for (const { page } of this.#saves.values()) this.machine.mem.freePage(page);
+    this.#saves.clear();
   }
 }

@@ -165,7 +165,7 @@ export class KvmContext implements Context {
     const t = space.tables;
     this.#dropStaleShadows(space);
     const newRoot = v.tables !== t;
-    if (v.tables !== t) space.mapUserPages(v);
+    if (v.tables !== t) space.enterVcpu(v);
     v.tables = t;
     const r = regs.r;
     const flags = (r[R.eflags] & USER_FLAGS) | FLAGS_FIXED;

@@ -90,9 +90,11 @@ export class Vcpu {
   readonly frame: BigUint64Array<ArrayBuffer>;
   /** Where this vCPU's trampoline, save page and MMIO page sit in every address space. */
   readonly userPages: bigint;
-  /** The trampoline's save page (user_regs_struct order). */
-  readonly userSave: BigUint64Array<ArrayBuffer>;
-  readonly userSavePage: number;
+  /**
+   * The trampoline's save page (user_regs_struct order) in the address space this vCPU last
+   * ran: each address space has its own for each vCPU (address_space.ts says why).
+   */
+  userSave: BigUint64Array<ArrayBuffer> = new BigUint64Array(27);
   /** The page tables this vCPU last ran (its root is in its CR3). */
   tables: PageTables | null = null;
   /** The FS and GS bases the guest holds (null: unknown, write them). */
@@ -127,8 +129,6 @@ export class Vcpu {
     kt.map(kva(this.region) + 3 * PAGE, PAGE, stack, PROT_READ | PROT_WRITE, true);
     writeTables(this.region, m.mem.bytes(idt, PAGE), m.mem.bytes(data, PAGE));
     this.userPages = userPages(id);
-    this.userSavePage = m.mem.allocatePage();
-    this.userSave = m.mem.words(this.userSavePage, 27);
     this.frame = m.mem.words(stack + PAGE - 8 * FRAME.words, FRAME.words);
 
     ioctlBuf(this.fd, KVM.SET_CPUID2, m.cpuid, "set cpuid");
