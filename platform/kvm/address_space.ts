@@ -29,7 +29,10 @@ export class KvmAddressSpace implements AddressSpace {
    * a process could read and rewrite the registers of another process's task that runs on
    * that vCPU later; one page per (address space, vCPU) leaves a process only its own.
    */
-  #saves = new Map<number, { page: number; words: BigUint64Array<ArrayBuffer> }>();
+  #saves = new Map<
+    number,
+    { page: number; words: BigUint64Array<ArrayBuffer>; frame: BigUint64Array<ArrayBuffer> }
+  >();
 
   /**
    * Maps v's trampoline, save page and MMIO page here (once), and points v.userSave at this
@@ -39,7 +42,8 @@ export class KvmAddressSpace implements AddressSpace {
     let save = this.#saves.get(v.id);
     if (!save) {
       const page = this.machine.mem.allocatePage();
-      save = { page, words: this.machine.mem.words(page, 27) };
+      const mem = this.machine.mem;
+      save = { page, words: mem.words(page, 27), frame: mem.words(page, PAGE / 8) };
       this.#saves.set(v.id, save);
       const base = Number(v.userPages);
       this.tables.map(base, PAGE, this.machine.trampolinePage, PROT_READ | PROT_EXEC);
@@ -47,6 +51,7 @@ export class KvmAddressSpace implements AddressSpace {
       this.tables.map(base + 2 * PAGE, PAGE, Number(MMIO_PHYS), PROT_READ | PROT_WRITE);
     }
     v.userSave = save.words;
+    v.userFrame = save.frame;
   }
 
   /** Implements AddressSpace.mapFile: guest physical addresses are memory-file offsets. */

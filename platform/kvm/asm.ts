@@ -190,21 +190,8 @@ export class Asm {
     this.#rel32(l);
   }
 
-  /** out port, al */
-  outAl(port: number): void {
-    this.b.push(0xe6, port & 0xff);
-  }
-  iretq(): void {
-    this.b.push(0x48, 0xcf);
-  }
   pushImm8(v: number): void {
     this.b.push(0x6a, v & 0xff);
-  }
-  pushRax(): void {
-    this.b.push(0x50);
-  }
-  movRaxCr2(): void {
-    this.b.push(0x0f, 0x20, 0xd0);
   }
   popfq(): void {
     this.b.push(0x9d);

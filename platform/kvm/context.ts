@@ -28,7 +28,7 @@ import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
 import type { KvmAddressSpace } from "./address_space.ts";
 import { KICK_SIGNAL, type Machine, type Vcpu } from "./machine.ts";
-import { EXIT_PORT, FRAME, KERNEL_BASE, MMIO_PHYS, OFF, SEL } from "./ring0.ts";
+import { EXC_FRAME, MMIO_EXCEPTION, MMIO_PHYS, SEL } from "./ring0.ts";
 
 const ENOSYS = 38n;
 const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11;
@@ -45,9 +45,6 @@ const INTERRUPTED: SwitchResult = { kind: "interrupted" };
 /** Guest time within one switch after which a task moves from the JavaScript thread to a runner. */
 const MIGRATE_AFTER_MS = 2;
 const SYSCALL: SwitchResult = { kind: "syscall" };
-
-/** rflags at CPL0 before the iretq: interrupts off. */
-const RFLAGS_KERNEL = 2n;
 
 /**
  * Lets the event loop run (timers, I/O, other tasks) before the guest goes on. setImmediate
@@ -174,23 +171,9 @@ export class KvmContext implements Context {
       const u = v.userSave;
       u.set(r);
       u[R.eflags] = flags;
-    } else if (v.mode === "user") {
+    } else {
       // The vCPU was stopped in application code: set its registers directly.
       this.#toKregs(v, regs, flags);
-      v.setRegs();
-    } else {
-      // The vCPU waits at CPL0 in an exception stub: iretq to the application, with the
-      // frame written on the exception stack and every other register set directly.
-      const f = v.frame;
-      f[FRAME.rip] = r[R.rip];
-      f[FRAME.cs] = BigInt(SEL.userCs);
-      f[FRAME.rflags] = flags;
-      f[FRAME.rsp] = r[R.rsp];
-      f[FRAME.ss] = BigInt(SEL.userDs);
-      this.#toKregs(v, regs, RFLAGS_KERNEL);
-      const k = v.kregs;
-      k[KREG.rip] = v.region + BigInt(this.machine.code.iretq);
-      k[KREG.rsp] = v.region + BigInt(OFF.stackTop) - 8n * BigInt(FRAME.words - FRAME.rip);
       v.setRegs();
     }
     if (v.fsBase !== r[R.fs_base] || v.gsBase !== r[R.gs_base]) {
@@ -232,18 +215,11 @@ export class KvmContext implements Context {
   #stop(v: Vcpu, regs: Registers): "user" | "saving" | "restore" {
     const k = v.getRegs();
     const rip = k[KREG.rip];
-    if (rip >= KERNEL_BASE) {
-      // In a vector stub (it reaches its exit promptly), or at the iretq, whose registers
-      // are what regs hold: the next entry sets them again.
-      const [a, b] = this.machine.code.stubs;
-      const off = Number(rip - v.region);
-      if (off >= a && off < b) return "saving";
-      v.mode = "kernel";
-      return "restore";
-    }
     const tramp = this.machine.trampoline;
     if (rip >= v.userPages && rip < v.userPages + BigInt(tramp.end)) {
-      if (rip < v.userPages + BigInt(tramp.exited)) return "saving";
+      const off = Number(rip - v.userPages);
+      // Saving (a system call's or an exception's): it reaches its exit promptly.
+      if (off < tramp.exited || (off >= tramp.vectors && off < tramp.excExited)) return "saving";
       // Restoring what regs hold: the next entry sets them directly instead.
       v.mode = "user";
       return "restore";
@@ -299,31 +275,33 @@ export class KvmContext implements Context {
       r[R.rax] = BigInt.asUintN(64, -ENOSYS);
       return SYSCALL;
     }
-    if (reason !== EXIT.IO || v.run.getUint16(RUN.union + 2, true) !== EXIT_PORT) {
+    if (reason !== EXIT.MMIO || v.run.getBigUint64(RUN.union, true) !== MMIO_EXCEPTION) {
       return { kind: "lost", reason: this.#describeExit(v, reason) };
     }
-    // An exception stub, at CPL0: the frame is on the exception stack, the rest in the vCPU.
-    v.mode = "kernel";
-    const f = v.frame;
-    const vector = Number(f[FRAME.vector]);
-    if ((f[FRAME.cs] & 3n) !== 3n) {
-      if (f[FRAME.rip] === v.region + BigInt(this.machine.code.iretq)) {
-        // The return to the application faulted (a non-canonical rip, say): as on Linux, the
-        // task gets SIGSEGV with the registers it would have resumed with.
-        return { kind: "fault", signo: SIGSEGV, code: SI_KERNEL, addr: 0n, access: 0 };
-      }
-      return {
-        kind: "lost",
-        reason: `guest kernel exception ${vector} at 0x${f[FRAME.rip].toString(16)} ` +
-          `(error 0x${f[FRAME.error].toString(16)}, cr2 0x${f[FRAME.cr2].toString(16)})`,
-      };
+    // A vector stub: the frame is at the top of the save page, the registers below. The
+    // application can write that page, so what it says only decides what this task gets.
+    v.mode = "trampoline";
+    const u = v.userSave, f = v.userFrame;
+    const vector = Number(f[EXC_FRAME.vector] & 0xffn);
+    const rip = f[EXC_FRAME.rip];
+    const fs = r[R.fs_base], gs = r[R.gs_base];
+    r.set(u);
+    r[R.fs_base] = fs;
+    r[R.gs_base] = gs;
+    r[R.cs] = BigInt(SEL.userCs);
+    r[R.ss] = BigInt(SEL.userDs);
+    const tramp = BigInt(this.machine.trampoline.restored);
+    if (rip >= v.userPages + BigInt(this.machine.trampoline.exited) && rip < v.userPages + tramp) {
+      // The way back to the application faulted (a non-canonical rip, say): as on Linux, the
+      // task gets SIGSEGV with the registers it would have resumed with, which the save page
+      // still holds (the restore path only reads it).
+      return { kind: "fault", signo: SIGSEGV, code: SI_KERNEL, addr: 0n, access: 0 };
     }
-    this.#fromKregs(v.getRegs(), regs);
-    r[R.rax] = f[FRAME.rax];
-    r[R.rip] = f[FRAME.rip];
-    r[R.eflags] = f[FRAME.rflags];
-    r[R.rsp] = f[FRAME.rsp];
-    return this.#exception(vector, Number(f[FRAME.error]), f[FRAME.cr2], f[FRAME.rip]);
+    r[R.rip] = rip;
+    r[R.eflags] = f[EXC_FRAME.rflags];
+    r[R.rsp] = f[EXC_FRAME.rsp];
+    const cr2 = vector === 14 ? v.getCr2() : 0n;
+    return this.#exception(vector, Number(f[EXC_FRAME.error] & 0xffff_ffffn), cr2, rip);
   }
 
   /** What Linux would send for an exception raised by application code. */
@@ -367,7 +345,9 @@ export class KvmContext implements Context {
       case 17: // #AC
         return fault(SIGBUS, BUS_ADRALN);
       default:
-        return { kind: "lost", reason: `unexpected exception ${vector} at 0x${rip.toString(16)}` };
+        // Not raised by application code (a double fault, a machine check), or a frame the
+        // application rewrote: the task, not the sandbox, pays.
+        return fault(SIGSEGV, SI_KERNEL);
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * The virtual machine: /dev/kvm, one VM whose guest physical memory is the memory file, the
- * kernel half shared by every address space, and the vCPUs with their CPL0 state.
+ * kernel half shared by every address space (descriptor tables only), and the vCPUs with
+ * their privileged state.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import {
   gettid,
   ioctl,
   ioctlBuf,
+  KREG,
   KVM,
   KVM_API_VERSION,
   KvmError,
@@ -32,15 +34,12 @@ import {
 } from "../../host/kvm.ts";
 import { closeFd } from "../../host/libc.ts";
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
-import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
+import { PROT_READ } from "../platform.ts";
 import { PageTables } from "./page_tables.ts";
 import { Runners } from "./runner.ts";
 import { PhysicalMemory } from "./physical.ts";
 import {
-  assemble,
   assembleTrampoline,
-  type CodeMap,
-  FRAME,
   GDT_LIMIT,
   IDT_LIMIT,
   KERNEL_BASE,
@@ -86,8 +85,6 @@ export class Vcpu {
   readonly runMap: Deno.PointerObject;
   /** The kvm_run page's exit_reason, read after each KVM_RUN. */
   readonly run: DataView;
-  /** The exception stack's top words, where the CPU and the vector stub leave the frame. */
-  readonly frame: BigUint64Array<ArrayBuffer>;
   /** Where this vCPU's trampoline, save page and MMIO page sit in every address space. */
   readonly userPages: bigint;
   /**
@@ -95,18 +92,19 @@ export class Vcpu {
    * ran: each address space has its own for each vCPU (address_space.ts says why).
    */
   userSave: BigUint64Array<ArrayBuffer> = new BigUint64Array(27);
+  /** The same save page as a whole, for the exception frame at its top (EXC_FRAME). */
+  userFrame: BigUint64Array<ArrayBuffer> = new BigUint64Array(512);
   /** The page tables this vCPU last ran (its root is in its CR3). */
   tables: PageTables | null = null;
   /** The FS and GS bases the guest holds (null: unknown, write them). */
   fsBase: bigint | null = null;
   gsBase: bigint | null = null;
   /**
-   * Where the vCPU stopped: "trampoline", at the syscall trampoline's exit (the next entry
-   * leaves the registers in its save page); "kernel", at CPL0 in an exception stub (the next
-   * entry sets the registers with KVM_SET_REGS, rip at an iretq); "user", in application
-   * code after a kick (the next entry sets the registers with KVM_SET_REGS).
+   * Where the vCPU stopped: "trampoline", at an exit of the trampoline, or where it starts,
+   * at its restore path (the next entry leaves the registers in the save page); "user", in
+   * application code after a kick (the next entry sets the registers with KVM_SET_REGS).
    */
-  mode: "kernel" | "user" | "trampoline" = "kernel";
+  mode: "user" | "trampoline" = "trampoline";
   /** kvm_regs for KVM_GET_REGS/KVM_SET_REGS. */
   readonly kregs: BigUint64Array<ArrayBuffer>;
   #regs = new Uint8Array(REGS_SIZE);
@@ -120,16 +118,19 @@ export class Vcpu {
     this.runMap = mapShared(this.fd, BigInt(m.runSize));
     this.run = new DataView(view(this.runMap, m.runSize).buffer);
 
-    // Region: the shared code page, then IDT, data (GDT, TSS, save area) and stack pages.
-    const idt = m.mem.allocatePage(), data = m.mem.allocatePage(), stack = m.mem.allocatePage();
+    // Region: the IDT, then the GDT and TSS.
+    const idt = m.mem.allocatePage(), data = m.mem.allocatePage();
     const kt = m.kernelTables;
-    kt.map(kva(this.region), PAGE, m.codePage, PROT_READ | PROT_EXEC, true);
-    kt.map(kva(this.region) + PAGE, PAGE, idt, PROT_READ, true);
-    kt.map(kva(this.region) + 2 * PAGE, PAGE, data, PROT_READ | PROT_WRITE, true);
-    kt.map(kva(this.region) + 3 * PAGE, PAGE, stack, PROT_READ | PROT_WRITE, true);
-    writeTables(this.region, m.mem.bytes(idt, PAGE), m.mem.bytes(data, PAGE));
+    kt.map(kva(this.region), PAGE, idt, PROT_READ, true);
+    kt.map(kva(this.region) + PAGE, PAGE, data, PROT_READ, true);
     this.userPages = userPages(id);
-    this.frame = m.mem.words(stack + PAGE - 8 * FRAME.words, FRAME.words);
+    writeTables(
+      this.region,
+      this.userPages,
+      m.trampoline,
+      m.mem.bytes(idt, PAGE),
+      m.mem.bytes(data, PAGE),
+    );
 
     ioctlBuf(this.fd, KVM.SET_CPUID2, m.cpuid, "set cpuid");
     this.#setSregs(m.kernelTables.root);
@@ -139,17 +140,31 @@ export class Vcpu {
     new DataView(mask.buffer).setUint32(0, 8, true);
     mask.set(m.runMask, 4);
     ioctlBuf(this.fd, KVM.SET_SIGNAL_MASK, mask, "set signal mask");
+    // Start in the trampoline's restore path: the first switch fills the save page.
+    this.getRegs();
+    this.kregs[KREG.rip] = this.userPages + BigInt(m.trampoline.exited);
+    this.kregs[KREG.rflags] = 0x202n;
+    this.setRegs();
   }
 
-  /** Puts the vCPU at CPL0 in long mode with this region's tables and the given root. */
+  /** The faulting address of the last page fault (CR2), which CPL3 code cannot read. */
+  getCr2(): bigint {
+    ioctlBuf(this.fd, KVM.GET_SREGS, this.#sregs, "get sregs");
+    return new DataView(this.#sregs.buffer).getBigUint64(SREGS.cr2, true);
+  }
+
+  /**
+   * Puts the vCPU in long mode at CPL3 (KVM lets the privilege level be chosen only before
+   * the first run) with this region's tables and the given root.
+   */
   #setSregs(cr3: number): void {
     const b = new Uint8Array(SREGS_SIZE);
     const v = new DataView(b.buffer);
     const flat = { base: 0n, limit: 0xffff_ffff, present: 1, dpl: 0, s: 1, g: 1 };
-    const code: Segment = { ...flat, selector: SEL.kernelCs, type: 0xb, db: 0, l: 1 };
-    const data: Segment = { ...flat, selector: SEL.kernelDs, type: 0x3, db: 1, l: 0 };
-    // Null selectors in ds/es/fs/gs, as in a Linux process: nothing for iretq to reload, so the
-    // FS and GS bases written by the restore path survive the return to CPL3.
+    const code: Segment = { ...flat, selector: SEL.userCs, dpl: 3, type: 0xb, db: 0, l: 1 };
+    const data: Segment = { ...flat, selector: SEL.userDs, dpl: 3, type: 0x3, db: 1, l: 0 };
+    // Null selectors in ds/es/fs/gs, as in a Linux process: nothing for an exception's delivery
+    // to reload, so the FS and GS bases set with KVM_SET_MSRS stay.
     const nul: Segment = { ...data, selector: 0 };
     putSegment(v, SREGS.cs, code);
     putSegment(v, SREGS.ss, data);
@@ -274,8 +289,6 @@ export class Machine {
   readonly xsave: boolean;
   /** Bytes of the standard-format XSAVE area that hold state (CPUID 0xd.0 ecx), at least 576. */
   readonly xsaveSize: number;
-  readonly code: CodeMap;
-  readonly codePage: number;
   /** The page holding the syscall trampoline (every vCPU's user pages map it). */
   readonly trampolinePage: number;
   readonly trampoline: TrampolineMap;
@@ -319,9 +332,6 @@ export class Machine {
     this.xsave = hasXsave(this.cpuid);
     this.xsaveSize = xsaveSize(this.cpuid);
 
-    this.code = assemble();
-    this.codePage = this.mem.allocatePage();
-    this.mem.bytes(this.codePage, PAGE).set(this.code.bytes);
     this.kernelPdpt = this.mem.allocatePage();
     this.kernelTables = new PageTables(this.mem);
     this.kernelTables.share(kva(KERNEL_BASE), this.kernelPdpt);

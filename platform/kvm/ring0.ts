@@ -13,22 +13,26 @@
  * popfq with the save page as its stack) and jumps to the saved rip. One KVM_RUN per system
  * call, and the application's stack is never touched.
  *
- * Exceptions go through the IDT to CPL0, on the IST1 stack so that the frame is always at a
- * known place. CPL0 code is emulated instruction by instruction here, so the vector stubs do
- * the least: push the error code and vector, rax and CR2, and leave with `out EXIT_PORT` (a
- * `hlt` would be absorbed by the host kernel). The Sentry reads the frame from memory and the
- * rest with KVM_GET_REGS; to return, it writes an iret frame on the same stack and sets every
- * register with KVM_SET_REGS, rip at the page's `iretq`.
+ * Exceptions take the same way out. Every IDT gate names the user code segment and IST1,
+ * whose stack is the top of the save page: an exception at CPL3 stays at CPL3 (no privilege
+ * change), the CPU writes its frame there, and a stub in the trampoline page pushes the
+ * vector (and a zero error code where the CPU pushes none), saves every register and leaves
+ * with a store to the MMIO page's second word. CPL0 code is emulated instruction by
+ * instruction on this host (README.md); running none at all made an exception's round trip
+ * about half as long as through CPL0 stubs, and it needs no KVM_GET/SET_REGS: only a page
+ * fault asks for CR2 (KVM_GET_SREGS), which CPL3 cannot read. The vCPU starts at CPL3 too,
+ * in the trampoline's restore path, so the guest never runs at CPL0.
  *
- * Every vCPU has a region of REGION_SIZE bytes in the kernel half of every address space:
+ * Every vCPU has a region of REGION_SIZE bytes in the kernel half of every address space,
+ * which the guest only reads while delivering an exception:
  *
- *   page 0  code (the same physical page for every vCPU: the iretq and the vector stubs)
- *   page 1  IDT
- *   page 2  GDT and TSS
- *   page 3  the exception stack (TSS IST1 and RSP0)
+ *   page 0  IDT
+ *   page 1  GDT and TSS
  *
  * The trampoline's save page holds the application's registers in struct user_regs_struct
- * order, so it copies to and from Registers.r as one block.
+ * order, so it copies to and from Registers.r as one block, and at its top the exception
+ * frame (EXC_FRAME). The application can write that page: it is its own (one per address
+ * space and vCPU, address_space.ts), and nothing read from it is trusted beyond the task.
  *
  * @module
  */
@@ -48,6 +52,8 @@ export const USER_PAGES_BASE = 0x7fff_f000_0000n;
 export const USER_PAGES_STRIDE = 3 * 4096;
 /** Where the trampoline's store lands: outside the memory slot, so a KVM_EXIT_MMIO. */
 export const MMIO_PHYS = 1n << 40n;
+/** Where the exception path's store lands instead, so that the exit tells which it is. */
+export const MMIO_EXCEPTION = MMIO_PHYS + 8n;
 /** The user-visible pages of vCPU `id`: trampoline code, save page, MMIO page. */
 export function userPages(id: number): bigint {
   return USER_PAGES_BASE + BigInt(id) * BigInt(USER_PAGES_STRIDE);
@@ -56,36 +62,31 @@ export function userPages(id: number): bigint {
 export function regionBase(id: number): bigint {
   return KERNEL_BASE + BigInt(id + 1) * BigInt(REGION_SIZE);
 }
-export const REGION_SIZE = 4 * PAGE;
-export const REGION_PAGES = 4;
+export const REGION_SIZE = 2 * PAGE;
+export const REGION_PAGES = 2;
 
 /** Offsets within a region. */
 export const OFF = {
-  vectors: 0x100,
-  idt: PAGE,
-  gdt: 2 * PAGE,
-  tss: 2 * PAGE + 0x100,
-  stackTop: 4 * PAGE,
+  idt: 0,
+  gdt: PAGE,
+  tss: PAGE + 0x100,
 } as const;
 
-/** The exception frame on the IST stack, as indices into the 9 words below its top. */
-export const FRAME = {
-  cr2: 0,
-  rax: 1,
-  vector: 2,
-  error: 3,
-  rip: 4,
-  cs: 5,
-  rflags: 6,
-  rsp: 7,
-  ss: 8,
-  words: 9,
+/**
+ * The exception frame at the top of the save page, as indices of its 64-bit words: what the
+ * CPU pushes (ss, rsp, rflags, cs, rip, the error code for some vectors) and the stub below.
+ */
+export const EXC_FRAME = {
+  vector: 505,
+  error: 506,
+  rip: 507,
+  cs: 508,
+  rflags: 509,
+  rsp: 510,
+  ss: 511,
 } as const;
 
 export const VECTORS = 32;
-/** The I/O port the exception path writes to leave the guest (see Asm.exit). */
-export const EXIT_PORT = 0xf4;
-
 const VECTOR_STRIDE = 16;
 /** Vectors for which the CPU pushes an error code. */
 const HAS_ERROR = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
@@ -142,58 +143,28 @@ const GPRS = [
   R.rax,
 ];
 
-/** Offsets, within a region, of the instructions the context needs to recognise. */
-export interface CodeMap {
-  /** The code page's bytes. */
-  bytes: Uint8Array<ArrayBuffer>;
-  /** The iretq that returns to the application. */
-  iretq: number;
-  /** [start, end) of the vector stubs, which run up to their exit. */
-  stubs: [number, number];
-}
-
-/**
- * Assembles the code page: an `iretq` (the way back to the application: the Sentry sets
- * every register with KVM_SET_REGS, rip at this instruction and rsp at an iret frame it wrote
- * on the exception stack), and one stub per vector.
- *
- * CPL0 code is emulated instruction by instruction on this host (README.md), so the stubs
- * do the least: push the error code (0 where the CPU pushes none) and the vector, push rax
- * and CR2 (read through rax), and leave with `out`. The Sentry reads the rest of the
- * registers with KVM_GET_REGS.
- */
-export function assemble(): CodeMap {
-  const a = new Asm(0);
-  const iretq = a.pc;
-  a.iretq();
-  for (let v = 0; v < VECTORS; v++) {
-    a.padTo(OFF.vectors + v * VECTOR_STRIDE);
-    if (!HAS_ERROR.has(v)) a.pushImm8(0);
-    a.pushImm8(v);
-    a.pushRax();
-    a.movRaxCr2();
-    a.pushRax();
-    a.outAl(EXIT_PORT);
-  }
-  const stubsEnd = a.pc;
-  a.padTo(PAGE);
-  return { bytes: new Uint8Array(a.b), iretq, stubs: [OFF.vectors, stubsEnd] };
-}
-
 /** Offsets in the trampoline code page. */
 export interface TrampolineMap {
   bytes: Uint8Array<ArrayBuffer>;
-  /** rip once the registers are saved and the exit store is done. */
+  /** Where the restore path starts: rip once a system call's exit store is done. */
   exited: number;
+  /** The end of the restore path. */
+  restored: number;
+  /** The first vector stub (VECTOR_STRIDE bytes each). */
+  vectors: number;
+  /** rip once an exception's exit store is done (a jump to `exited` follows). */
+  excExited: number;
   /** The end of the code. */
   end: number;
 }
 
 /**
- * Assembles the syscall trampoline, run at CPL3 (see the module comment): save every
- * register to the save page, store to the MMIO page (the exit), then load the registers the
- * Sentry left in the save page, rflags through popfq with the save page as a stack, and jump
- * to the saved rip. It never touches the application's stack.
+ * Assembles the trampoline page, run at CPL3 (see the module comment). The system call
+ * entry (LSTAR): save every register to the save page, store to the MMIO page (the exit),
+ * then load the registers the Sentry left in the save page, rflags through popfq with the
+ * save page as a stack, and jump to the saved rip. The vector stubs: push the vector, save
+ * every register but rsp (the frame has it), store to the MMIO page's second word, and go
+ * on into the same restore path. Neither touches the application's stack.
  */
 export function assembleTrampoline(): TrampolineMap {
   const a = new Asm(0);
@@ -202,13 +173,31 @@ export function assembleTrampoline(): TrampolineMap {
   a.store(slot(R.rsp), RSP);
   a.storeAl(2 * PAGE);
   const exited = a.pc;
+  const restore = a.label();
+  a.bind(restore);
   a.lea(RSP, slot(R.eflags));
   a.popfq();
   a.load(RSP, slot(R.rsp));
   for (const r of GPRS) a.load(ENCODING[r], slot(r));
   a.jmpIndirect(slot(R.rip));
+  const restored = a.pc;
+
+  const common = a.label();
+  const vectors = (a.pc + VECTOR_STRIDE - 1) & ~(VECTOR_STRIDE - 1);
+  for (let v = 0; v < VECTORS; v++) {
+    a.padTo(vectors + v * VECTOR_STRIDE);
+    if (!HAS_ERROR.has(v)) a.pushImm8(0);
+    a.pushImm8(v);
+    a.jmp(common);
+  }
+  a.bind(common);
+  for (const r of GPRS) a.store(slot(r), ENCODING[r]);
+  a.storeAl(2 * PAGE + Number(MMIO_EXCEPTION - MMIO_PHYS));
+  const excExited = a.pc;
+  a.jmp(restore);
   const end = a.pc;
-  return { bytes: new Uint8Array(a.b), exited, end };
+  if (end > PAGE) throw new Error("ring0: the trampoline overflows its page");
+  return { bytes: new Uint8Array(a.b), exited, restored, vectors, excExited, end };
 }
 
 /** A code or data segment descriptor for long mode. */
@@ -222,22 +211,24 @@ function segment(code: boolean, dpl: number, long: boolean): bigint {
 }
 
 /**
- * Writes a vCPU's IDT, GDT and TSS into its region's pages (given as the bytes of pages 1
- * and 2); `region` is the region's guest virtual address.
+ * Writes a vCPU's IDT, GDT and TSS into its region's pages (given as the bytes of pages 0
+ * and 1); `region` is the region's guest virtual address, `user` the vCPU's user pages.
  */
 export function writeTables(
   region: bigint,
+  user: bigint,
+  trampoline: TrampolineMap,
   idtPage: Uint8Array<ArrayBuffer>,
   dataPage: Uint8Array<ArrayBuffer>,
 ): void {
   const idt = new DataView(idtPage.buffer, idtPage.byteOffset, PAGE);
   idtPage.fill(0);
   for (let v = 0; v < VECTORS; v++) {
-    const handler = region + BigInt(OFF.vectors + v * VECTOR_STRIDE);
+    const handler = user + BigInt(trampoline.vectors + v * VECTOR_STRIDE);
     const e = v * 16;
     idt.setUint16(e, Number(handler & 0xffffn), true);
-    idt.setUint16(e + 2, SEL.kernelCs, true);
-    idt.setUint8(e + 4, 1); // IST1: always a known stack, whatever the CPL at the fault
+    idt.setUint16(e + 2, SEL.userCs, true);
+    idt.setUint8(e + 4, 1); // IST1: the top of the save page, whatever rsp held
     // Interrupt gate (0xe), present; DPL 3 for int3 (and into) so that user code may raise
     // them as on Linux, DPL 0 otherwise (an `int n` from user mode then is a #GP).
     const dpl = v === 3 || v === 4 ? 3 : 0;
@@ -248,7 +239,7 @@ export function writeTables(
 
   const d = new DataView(dataPage.buffer, dataPage.byteOffset, PAGE);
   dataPage.fill(0);
-  const gdt = OFF.gdt - 2 * PAGE;
+  const gdt = OFF.gdt - PAGE;
   d.setBigUint64(gdt + 2 * 8, segment(true, 0, true), true);
   d.setBigUint64(gdt + 3 * 8, segment(false, 0, false), true);
   d.setBigUint64(gdt + 4 * 8, segment(true, 3, false), true);
@@ -261,9 +252,9 @@ export function writeTables(
   d.setBigUint64(gdt + 8 * 8, lo, true);
   d.setBigUint64(gdt + 9 * 8, tss >> 32n, true);
 
-  const t = OFF.tss - 2 * PAGE;
-  const stackTop = region + BigInt(OFF.stackTop);
-  d.setBigUint64(t + 4, stackTop, true); // RSP0
+  const t = OFF.tss - PAGE;
+  const stackTop = user + 2n * BigInt(PAGE); // the end of the save page
+  d.setBigUint64(t + 4, stackTop, true); // RSP0 (never used: nothing enters CPL0)
   d.setBigUint64(t + 36, stackTop, true); // IST1
   d.setUint16(t + 102, 104, true); // I/O map base beyond the limit: no I/O bitmap
 }
