@@ -212,9 +212,11 @@ export class GoferInode extends Inode {
    */
   #listing?: DirEntry[];
 
-  override entries(): DirEntry[] {
+  override entries(): readonly DirEntry[] {
     const listed = this.#listing ?? this.#list();
     if (this.fs.cacheDentries) this.#listing = listed;
+    // The cached array itself: a change to the directory drops it rather than editing it.
+    if (this.synthetic.size === 0) return listed;
     const out = listed.filter((d) => !this.synthetic.has(d.name));
     for (const [name, i] of this.synthetic) {
       out.push({ name, ino: i.ino, type: direntType(i.mode) });

@@ -73,10 +73,12 @@ export const POLLWRNORM = 0x100;
 export const POLLWRBAND = 0x200;
 export const POLLRDHUP = 0x2000;
 
-/** A directory entry with the offset getdents64 reports for the entry after it. */
-export interface Dirent extends DirEntry {
-  off: bigint;
-}
+/**
+ * Takes one entry of a directory listing and the offset of the entry after it (the d_off that
+ * seekdir and lseek accept); returns false when it has no room for the entry, which is then not
+ * consumed and ends the listing call.
+ */
+export type DirentSink = (e: DirEntry, next: number) => boolean;
 
 /**
  * What file-backed mmap maps: a host descriptor at an offset (gofer files: the donated host
@@ -112,10 +114,11 @@ export interface FileDescription {
   stat(t: Task): Attr;
   /** ioctl(2); returns the result. Throws SysError (ENOTTY by default). */
   ioctl(t: Task, request: number, arg: bigint): MaybeAsync<number>;
-  /** The next directory entries, or ENOTDIR. */
-  getdents(t: Task): Dirent[];
-  /** Moves the directory position past the entries getdents returned that were consumed. */
-  advanceDir?(off: bigint): void;
+  /**
+   * Hands sink the entries from the directory position on, until it refuses one or the
+   * listing ends, and moves the position past those it took. ENOTDIR for other files.
+   */
+  iterDirents(t: Task, sink: DirentSink): void;
   /** Which of mask's poll events are ready now. */
   readiness(mask: number): number;
   /** Notified when readiness may have changed. */
@@ -166,7 +169,7 @@ export abstract class FileDescriptionBase implements FileDescription {
   ioctl(_t: Task, _request: number, _arg: bigint): MaybeAsync<number> {
     throw new SysError(Errno.ENOTTY);
   }
-  getdents(_t: Task): Dirent[] {
+  iterDirents(_t: Task, _sink: DirentSink): void {
     throw new SysError(Errno.ENOTDIR);
   }
   readiness(mask: number): number {
@@ -265,9 +268,18 @@ export class RegularFile extends FileDescriptionBase {
   }
 }
 
-/** An open directory: getdents over a snapshot of the entries taken at offset 0. */
+/**
+ * An open directory: getdents over a snapshot of the entries taken at offset 0. Entry i of the
+ * snapshot (. and .. first) has offset i, so d_off is i + 1 and a seek is an index.
+ */
 export class DirectoryFile extends FileDescriptionBase {
-  #entries: Dirent[] | null = null;
+  /** . and .. of the snapshot. */
+  #dots: DirEntry[] = [];
+  /**
+   * The inode's entries when the snapshot was taken: the inode may share this array with other
+   * listings (a cached one), so it is only read.
+   */
+  #entries: readonly DirEntry[] | null = null;
   #pos = 0n;
 
   constructor(readonly inode: Inode, vd: VirtualDentry, flags: number) {
@@ -281,23 +293,26 @@ export class DirectoryFile extends FileDescriptionBase {
     throw new SysError(Errno.EBADF);
   }
 
-  override getdents(_t: Task): Dirent[] {
+  override iterDirents(_t: Task, sink: DirentSink): void {
     if (this.flags & O_PATH) throw new SysError(Errno.EBADF);
     if (this.#entries === null || this.#pos === 0n) {
       const parent = parentOf(this.vd!);
-      const list: DirEntry[] = [
+      this.#dots = [
         { name: ".", ino: this.inode.ino, type: direntType(S_IFDIR) },
         { name: "..", ino: parent.dentry.inode.ino, type: direntType(S_IFDIR) },
-        ...this.inode.entries(),
       ];
-      this.#entries = list.map((e, i) => ({ ...e, off: BigInt(i + 1) }));
+      this.#entries = this.inode.entries();
     }
     this.inode.atimeNs = nowNs();
-    return this.#entries.slice(Number(this.#pos));
-  }
-
-  advanceDir(off: bigint): void {
-    this.#pos = off;
+    const list = this.#entries;
+    const end = list.length + 2;
+    // Positions past the end (a seek may go anywhere) list nothing and stay where they are.
+    if (this.#pos >= BigInt(end)) return;
+    let i = Number(this.#pos);
+    for (; i < end; i++) {
+      if (!sink(i < 2 ? this.#dots[i] : list[i - 2], i + 1)) break;
+    }
+    this.#pos = BigInt(i);
   }
 
   override seek(_t: Task, offset: bigint, whence: number): bigint {
@@ -330,7 +345,7 @@ export class PathFile extends FileDescriptionBase {
   override ioctl(): number {
     throw new SysError(Errno.EBADF);
   }
-  override getdents(): Dirent[] {
+  override iterDirents(): void {
     throw new SysError(Errno.EBADF);
   }
   stat(_t: Task): Attr {

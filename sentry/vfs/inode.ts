@@ -109,6 +109,11 @@ export interface DirEntry {
   name: string;
   ino: bigint;
   type: number;
+  /**
+   * The name as getdents writes it (UTF-8), set by the first listing that writes the entry:
+   * cached listings hand out the same entries again, and their names need encoding only once.
+   */
+  nameBytes?: Uint8Array;
 }
 
 /** statfs(2) answers. */
@@ -252,8 +257,11 @@ export abstract class Inode {
   lookup(_name: string): Inode | null {
     throw new SysError(Errno.ENOTDIR);
   }
-  /** Every child, in a stable order. */
-  entries(): DirEntry[] {
+  /**
+   * Every child, in a stable order. The array may be one the inode keeps and hands out again
+   * (a cached listing): callers only read it.
+   */
+  entries(): readonly DirEntry[] {
     throw new SysError(Errno.ENOTDIR);
   }
   /** Creates a regular file, FIFO, socket or device node. */
