@@ -1,6 +1,11 @@
 /**
  * Directory listing: getdents64(2) and getdents(2).
  *
+ * A listing is packed into records once and kept with the entries array it came from (a
+ * WeakMap, so it goes when the array does): inodes that cache their listing (the gofer's, with
+ * exclusive access) hand out the same array at every open, and each call is then one copy of
+ * the records that fit.
+ *
  * @module
  */
 
@@ -13,61 +18,93 @@ import type { SyscallDef } from "./table.ts";
 
 const enc = new TextEncoder();
 
-/** The largest buffer one call fills; Linux has no limit, but a listing is rarely that long. */
+/** The most one call lists; Linux has no limit, but copying more at once gains nothing. */
 const MAX_COUNT = 1 << 20;
 
-/**
- * Where records are assembled before one copy-out. Handlers run one at a time and do not
- * yield between packing and copying out, so one buffer serves every call; it grows to the
- * largest count asked for.
- */
-let scratch = new Uint8Array(32768);
-let view = new DataView(scratch.buffer);
+/** A list's entries as records back to back; record i spans starts[i] to starts[i + 1]. */
+interface Packed {
+  bytes: Uint8Array;
+  starts: Uint32Array;
+  /** What the offsets in the records were computed from. */
+  base: number;
+}
+
+/** Packed lists by layout: [0] the 64-bit one, [1] the old one. */
+const packedLists = new WeakMap<readonly DirEntry[], [Packed?, Packed?]>();
 
 /**
- * Implements Linux syscalls getdents64(2) and, with old, getdents(2): records of
- * ino (8), d_off (8), reclen (2), then type (1) and the name in the 64-bit layout, or the
- * name, a NUL and type in the last byte in the old one; each padded to 8 bytes.
+ * Records for list in the 64-bit layout: ino (8), d_off (8), reclen (2), type (1), the name
+ * and a NUL; in the old one (getdents): ino, d_off, reclen, the name, a NUL and the type in the
+ * record's last byte. Each is padded with zeros to 8 bytes.
+ */
+function pack(list: readonly DirEntry[], base: number, old: boolean): Packed {
+  const head = old ? 18 : 19;
+  const tail = old ? 2 : 1;
+  const names = list.map((e) => enc.encode(e.name));
+  const starts = new Uint32Array(list.length + 1);
+  let size = 0;
+  for (let i = 0; i < list.length; i++) {
+    starts[i] = size;
+    size += (head + names[i].length + tail + 7) & ~7;
+  }
+  starts[list.length] = size;
+  const bytes = new Uint8Array(size);
+  const v = new DataView(bytes.buffer);
+  for (let i = 0; i < list.length; i++) {
+    const o = starts[i];
+    const reclen = starts[i + 1] - o;
+    const next = base + i + 1;
+    v.setBigUint64(o, list[i].ino, true);
+    v.setUint32(o + 8, next >>> 0, true);
+    v.setUint32(o + 12, Math.floor(next / 0x1_0000_0000), true);
+    v.setUint16(o + 16, reclen, true);
+    bytes.set(names[i], o + head);
+    bytes[old ? o + reclen - 1 : o + 18] = list[i].type;
+  }
+  return { bytes, starts, base };
+}
+
+function packed(list: readonly DirEntry[], base: number, old: boolean): Packed {
+  let layouts = packedLists.get(list);
+  if (!layouts) packedLists.set(list, layouts = [undefined, undefined]);
+  const k = old ? 1 : 0;
+  let p = layouts[k];
+  if (p?.base !== base) layouts[k] = p = pack(list, base, old);
+  return p;
+}
+
+/**
+ * Implements Linux syscalls getdents64(2) and, with old, getdents(2): as many whole records as
+ * fit in count bytes, EINVAL when entries remain but not one fits.
  */
 function getdentsCommon(t: Task, old: boolean): number {
   const f = t.fdTable.get(argInt(t, 0));
   const addr = argPtr(t, 1);
   const count = Math.min(argU32(t, 2), MAX_COUNT);
   accessOk(t, addr, BigInt(count));
-  if (scratch.length < count) {
-    scratch = new Uint8Array(count);
-    view = new DataView(scratch.buffer);
-  }
-  const buf = scratch;
-  const v = view;
-  const head = old ? 18 : 19;
-  const tail = old ? 2 : 1;
-  let o = 0;
+  let written = 0;
   let offered = false;
-  f.iterDirents(t, (e: DirEntry, next: number) => {
+  f.iterDirents(t, (list, from, base) => {
+    if (from >= list.length) return from;
     offered = true;
-    const name = e.nameBytes ??= enc.encode(e.name);
-    const reclen = (head + name.length + tail + 7) & ~7;
-    if (o + reclen > count) return false;
-    v.setBigUint64(o, e.ino, true);
-    v.setUint32(o + 8, next >>> 0, true);
-    v.setUint32(o + 12, Math.floor(next / 0x1_0000_0000), true);
-    v.setUint16(o + 16, reclen, true);
-    buf.set(name, o + head);
-    // The buffer is reused: the name's NUL and the padding must be written, not assumed.
-    buf.fill(0, o + head + name.length, o + reclen);
-    if (old) buf[o + reclen - 1] = e.type;
-    else buf[o + 18] = e.type;
-    o += reclen;
-    return true;
+    const { bytes, starts } = packed(list, base, old);
+    // The last record that ends within the room left.
+    const limit = starts[from] + count - written;
+    let lo = from;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (starts[mid] <= limit) lo = mid;
+      else hi = mid - 1;
+    }
+    if (lo > from) {
+      t.mm.copyOut(addr + BigInt(written), bytes.subarray(starts[from], starts[lo]));
+      written += starts[lo] - starts[from];
+    }
+    return lo;
   });
-  if (o === 0) {
-    // Entries remain but not one fits.
-    if (offered) throw new SysError(Errno.EINVAL);
-    return 0;
-  }
-  t.mm.copyOut(addr, buf.subarray(0, o));
-  return o;
+  if (written === 0 && offered) throw new SysError(Errno.EINVAL);
+  return written;
 }
 
 export const syscalls: Record<string, SyscallDef> = {

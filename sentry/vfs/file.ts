@@ -74,11 +74,12 @@ export const POLLWRBAND = 0x200;
 export const POLLRDHUP = 0x2000;
 
 /**
- * Takes one entry of a directory listing and the offset of the entry after it (the d_off that
- * seekdir and lseek accept); returns false when it has no room for the entry, which is then not
- * consumed and ends the listing call.
+ * Takes entries of a directory listing, from index `from` of `list` on, until one does not fit,
+ * and returns the index after the last one taken. Entry i's offset (the d_off that seekdir and
+ * lseek accept, naming the entry after it) is base + i + 1. The list is never changed once
+ * handed out, so a sink may keep what it derives from it (the records it packed).
  */
-export type DirentSink = (e: DirEntry, next: number) => boolean;
+export type DirentSink = (list: readonly DirEntry[], from: number, base: number) => number;
 
 /**
  * What file-backed mmap maps: a host descriptor at an offset (gofer files: the donated host
@@ -115,8 +116,8 @@ export interface FileDescription {
   /** ioctl(2); returns the result. Throws SysError (ENOTTY by default). */
   ioctl(t: Task, request: number, arg: bigint): MaybeAsync<number>;
   /**
-   * Hands sink the entries from the directory position on, until it refuses one or the
-   * listing ends, and moves the position past those it took. ENOTDIR for other files.
+   * Hands sink the entries from the directory position on and moves the position past those
+   * it took. ENOTDIR for other files.
    */
   iterDirents(t: Task, sink: DirentSink): void;
   /** Which of mask's poll events are ready now. */
@@ -304,14 +305,11 @@ export class DirectoryFile extends FileDescriptionBase {
       this.#entries = this.inode.entries();
     }
     this.inode.atimeNs = nowNs();
-    const list = this.#entries;
-    const end = list.length + 2;
     // Positions past the end (a seek may go anywhere) list nothing and stay where they are.
-    if (this.#pos >= BigInt(end)) return;
+    if (this.#pos >= BigInt(this.#entries.length + 2)) return;
     let i = Number(this.#pos);
-    for (; i < end; i++) {
-      if (!sink(i < 2 ? this.#dots[i] : list[i - 2], i + 1)) break;
-    }
+    if (i < 2) i = sink(this.#dots, i, 0);
+    if (i >= 2) i = 2 + sink(this.#entries, i - 2, 2);
     this.#pos = BigInt(i);
   }
 

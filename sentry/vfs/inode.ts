@@ -109,11 +109,6 @@ export interface DirEntry {
   name: string;
   ino: bigint;
   type: number;
-  /**
-   * The name as getdents writes it (UTF-8), set by the first listing that writes the entry:
-   * cached listings hand out the same entries again, and their names need encoding only once.
-   */
-  nameBytes?: Uint8Array;
 }
 
 /** statfs(2) answers. */
@@ -259,7 +254,8 @@ export abstract class Inode {
   }
   /**
    * Every child, in a stable order. The array may be one the inode keeps and hands out again
-   * (a cached listing): callers only read it.
+   * (a cached listing): neither the caller nor the inode changes it afterwards, so that what is
+   * derived from it (getdents' packed records) can be kept with it.
    */
   entries(): readonly DirEntry[] {
     throw new SysError(Errno.ENOTDIR);
