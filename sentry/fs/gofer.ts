@@ -235,7 +235,9 @@ export class GoferInode extends Inode {
     }
     try {
       for (;;) {
-        const ds = this.fs.client.getdents64(openFd, 65536);
+        // As much as one response can carry (the Gofer answers at most half a message of host
+        // records, whose encoding is no larger): a large directory in one or two round trips.
+        const ds = this.fs.client.getdents64(openFd, this.fs.client.maxMessageSize >> 1);
         if (ds.length === 0) break;
         for (const d of ds) {
           if (d.name === "." || d.name === "..") continue;

@@ -17,6 +17,7 @@ import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
 
 const enc = new TextEncoder();
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** The most one call lists; Linux has no limit, but copying more at once gains nothing. */
 const MAX_COUNT = 1 << 20;
@@ -40,12 +41,13 @@ const packedLists = new WeakMap<readonly DirEntry[], [Packed?, Packed?]>();
 function pack(list: readonly DirEntry[], base: number, old: boolean): Packed {
   const head = old ? 18 : 19;
   const tail = old ? 2 : 1;
-  const names = list.map((e) => enc.encode(e.name));
+  // Most names are ASCII, written a character a byte; only the others are encoded.
+  const names = list.map((e) => NON_ASCII.test(e.name) ? enc.encode(e.name) : null);
   const starts = new Uint32Array(list.length + 1);
   let size = 0;
   for (let i = 0; i < list.length; i++) {
     starts[i] = size;
-    size += (head + names[i].length + tail + 7) & ~7;
+    size += (head + (names[i]?.length ?? list[i].name.length) + tail + 7) & ~7;
   }
   starts[list.length] = size;
   const bytes = new Uint8Array(size);
@@ -58,7 +60,12 @@ function pack(list: readonly DirEntry[], base: number, old: boolean): Packed {
     v.setUint32(o + 8, next >>> 0, true);
     v.setUint32(o + 12, Math.floor(next / 0x1_0000_0000), true);
     v.setUint16(o + 16, reclen, true);
-    bytes.set(names[i], o + head);
+    const encoded = names[i];
+    if (encoded) bytes.set(encoded, o + head);
+    else {
+      const name = list[i].name;
+      for (let j = 0; j < name.length; j++) bytes[o + head + j] = name.charCodeAt(j);
+    }
     bytes[old ? o + reclen - 1 : o + 18] = list[i].type;
   }
   return { bytes, starts, base };
