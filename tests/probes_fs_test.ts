@@ -4,6 +4,11 @@
 
 import { probeTests } from "./probe.ts";
 
+/** A directory of the rootfs (so gofer-backed in the sandbox) too long for one getdents call. */
+const manyFiles = Object.fromEntries(
+  Array.from({ length: 2000 }, (_, i) => [`gd/f-${String(i).padStart(4, "0")}`, { text: "" }]),
+);
+
 probeTests([
   { prog: "fs_files" },
   { prog: "fs_paths" },
@@ -16,6 +21,13 @@ probeTests([
   { prog: "fs_stdin", stdin: "hello from stdin\n" },
   { prog: "fs_pty" },
   { prog: "fs_timerfd_dents" },
+  {
+    prog: "fs_timerfd_dents",
+    args: ["/gd"],
+    name: "directory offsets on the root (fs_timerfd_dents /gd)",
+    files: manyFiles,
+    writableRoot: true,
+  },
   { prog: "fs_signalfd" },
   { prog: "fs_inotify" },
   { prog: "fs_mount" },

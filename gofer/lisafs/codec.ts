@@ -69,6 +69,12 @@ export class Writer {
     const off = this.#grow(b.length);
     this.#buf.set(b, off);
   }
+  /** Writes s a character a byte. Precondition: s is ASCII (so this is its UTF-8). */
+  ascii(s: string): void {
+    const off = this.#grow(s.length);
+    const b = this.#buf;
+    for (let i = 0; i < s.length; i++) b[off + i] = s.charCodeAt(i);
+  }
 
   /** The bytes written so far (a copy-free view). */
   bytes(): Uint8Array<ArrayBuffer> {
@@ -165,12 +171,37 @@ export const bytes: Codec<Uint8Array<ArrayBuffer>> = {
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** The longest string decoded a byte a character: a file name's limit. */
+const ASCII_MAX = 255;
+
+/**
+ * b as a string if it is short and ASCII, else null. Names, the bulk of the strings here,
+ * usually are: built a character at a time they cost a fraction of a decoder call.
+ */
+export function asciiString(b: Uint8Array): string | null {
+  if (b.length > ASCII_MAX) return null;
+  let s = "";
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c >= 0x80) return null;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
 
 /** A UTF-8 string preceded by its u32 byte length (LISAFS's SizedString). */
 export const str: Codec<string> = {
-  write: (w, v) => bytes.write(w, utf8Encoder.encode(v)),
+  write: (w, v) => {
+    if (NON_ASCII.test(v)) return bytes.write(w, utf8Encoder.encode(v));
+    w.u32(v.length);
+    w.ascii(v);
+  },
   read: (r) => {
     const b = r.raw(r.u32());
+    const a = asciiString(b);
+    if (a !== null) return a;
     try {
       return utf8Decoder.decode(b);
     } catch {
@@ -206,14 +237,18 @@ export type StructOf<F extends Fields> = { [K in keyof F]: Infer<F[K]> };
 
 /** A struct: its fields in declaration order, no padding. */
 export function struct<F extends Fields>(fields: F): Codec<StructOf<F>> {
-  const entries = Object.entries(fields);
+  // Plain arrays indexed in a loop: a struct codec runs once per array element, and many
+  // messages carry thousands (directory entries).
+  const keys = Object.keys(fields);
+  const codecs = keys.map((k) => fields[k]);
   return {
     write: (w, v) => {
-      for (const [k, c] of entries) c.write(w, (v as Record<string, unknown>)[k]);
+      const o = v as Record<string, unknown>;
+      for (let i = 0; i < keys.length; i++) codecs[i].write(w, o[keys[i]]);
     },
     read: (r) => {
       const out: Record<string, unknown> = {};
-      for (const [k, c] of entries) out[k] = c.read(r);
+      for (let i = 0; i < keys.length; i++) out[keys[i]] = codecs[i].read(r);
       return out as StructOf<F>;
     },
   };

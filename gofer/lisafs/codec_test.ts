@@ -43,3 +43,15 @@ Deno.test("codec decode refuses truncation, trailing bytes, count lies and bad U
   assert.throws(() => decode(array(u32), new Uint8Array([255, 255, 255, 255])), DecodeError);
   assert.throws(() => decode(str, new Uint8Array([1, 0, 0, 0, 0xff])), DecodeError);
 });
+
+Deno.test("str writes the same bytes as TextEncoder for ASCII, other and long strings", () => {
+  const utf8 = new TextEncoder();
+  for (const s of ["", "e00001", "caf\u00e9", "\u{1f600}x", "a".repeat(300), "\x01\x7f"]) {
+    const b = utf8.encode(s);
+    const want = new Uint8Array(4 + b.length);
+    new DataView(want.buffer).setUint32(0, b.length, true);
+    want.set(b, 4);
+    assert.deepEqual(encode(str, s), want);
+    assert.equal(decode(str, want), s);
+  }
+});

@@ -81,7 +81,7 @@ import {
 import { log } from "../../log.ts";
 import { isFilestoreName } from "../filestore.ts";
 import { closeAll, FramingError, recvMessage, sendMessage } from "./channel.ts";
-import { decode, DecodeError, encode } from "./codec.ts";
+import { asciiString, decode, DecodeError, encode } from "./codec.ts";
 import {
   type Dirent,
   ErrorResp,
@@ -814,6 +814,11 @@ function xattrOf(f: AnyFd): Xattr {
 
 const lossyUtf8 = new TextDecoder();
 
+/** A host name as a string, invalid UTF-8 replaced (U+FFFD); ASCII without the decoder. */
+function lossyName(b: Uint8Array): string {
+  return asciiString(b) ?? lossyUtf8.decode(b);
+}
+
 // Room left in a message for data after the header and the length fields.
 const MAX_PREAD = MAX_MESSAGE_SIZE - HEADER_SIZE - 64;
 // Each entry's wire form may be a byte longer than its linux_dirent64 record.
@@ -832,7 +837,7 @@ function parseDirents(b: Uint8Array<ArrayBuffer>): Dirent[] {
       ino: v.getBigUint64(off, true),
       off: v.getBigUint64(off + 8, true),
       type: v.getUint8(off + 18),
-      name: lossyUtf8.decode(nul < 0 ? nameBytes : nameBytes.subarray(0, nul)),
+      name: lossyName(nul < 0 ? nameBytes : nameBytes.subarray(0, nul)),
     });
     off += reclen;
   }

@@ -212,9 +212,11 @@ export class GoferInode extends Inode {
    */
   #listing?: DirEntry[];
 
-  override entries(): DirEntry[] {
+  override entries(): readonly DirEntry[] {
     const listed = this.#listing ?? this.#list();
     if (this.fs.cacheDentries) this.#listing = listed;
+    // The cached array itself: a change to the directory drops it rather than editing it.
+    if (this.synthetic.size === 0) return listed;
     const out = listed.filter((d) => !this.synthetic.has(d.name));
     for (const [name, i] of this.synthetic) {
       out.push({ name, ino: i.ino, type: direntType(i.mode) });
@@ -233,7 +235,9 @@ export class GoferInode extends Inode {
     }
     try {
       for (;;) {
-        const ds = this.fs.client.getdents64(openFd, 65536);
+        // As much as one response can carry (the Gofer answers at most half a message of host
+        // records, whose encoding is no larger): a large directory in one or two round trips.
+        const ds = this.fs.client.getdents64(openFd, this.fs.client.maxMessageSize >> 1);
         if (ds.length === 0) break;
         for (const d of ds) {
           if (d.name === "." || d.name === "..") continue;

@@ -142,13 +142,14 @@ export class OverlayInode extends Inode {
     return new OverlayInode(this.fs, this, name, up, low, hasLower);
   }
 
-  override entries(): DirEntry[] {
+  override entries(): readonly DirEntry[] {
+    // One layer alone needs no merge; a directory never copied up lists its lower one as is.
+    if (!this.#lowerVisible()) return this.upper?.entries() ?? [];
+    if (!this.upper) return this.lower!.entries();
     const out = new Map<string, DirEntry>();
-    if (this.#lowerVisible()) {
-      const wh = this.#state()?.whiteouts;
-      for (const e of this.lower!.entries()) if (!wh?.has(e.name)) out.set(e.name, e);
-    }
-    if (this.upper) { for (const e of this.upper.entries()) out.set(e.name, e); }
+    const wh = this.#state()?.whiteouts;
+    for (const e of this.lower!.entries()) if (!wh?.has(e.name)) out.set(e.name, e);
+    for (const e of this.upper.entries()) out.set(e.name, e);
     return [...out.values()];
   }
 

@@ -15,7 +15,8 @@ function setup() {
   return { ov, lower, root: ov.root() };
 }
 
-const names = (i: { entries(): { name: string }[] }) => i.entries().map((e) => e.name).sort();
+const names = (i: { entries(): readonly { name: string }[] }) =>
+  i.entries().map((e) => e.name).sort();
 
 Deno.test("overlay: renaming a copied-up lower file leaves a whiteout behind", () => {
   const { root } = setup();

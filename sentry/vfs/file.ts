@@ -73,10 +73,13 @@ export const POLLWRNORM = 0x100;
 export const POLLWRBAND = 0x200;
 export const POLLRDHUP = 0x2000;
 
-/** A directory entry with the offset getdents64 reports for the entry after it. */
-export interface Dirent extends DirEntry {
-  off: bigint;
-}
+/**
+ * Takes entries of a directory listing, from index `from` of `list` on, until one does not fit,
+ * and returns the index after the last one taken. Entry i's offset (the d_off that seekdir and
+ * lseek accept, naming the entry after it) is base + i + 1. The list is never changed once
+ * handed out, so a sink may keep what it derives from it (the records it packed).
+ */
+export type DirentSink = (list: readonly DirEntry[], from: number, base: number) => number;
 
 /**
  * What file-backed mmap maps: a host descriptor at an offset (gofer files: the donated host
@@ -112,10 +115,11 @@ export interface FileDescription {
   stat(t: Task): Attr;
   /** ioctl(2); returns the result. Throws SysError (ENOTTY by default). */
   ioctl(t: Task, request: number, arg: bigint): MaybeAsync<number>;
-  /** The next directory entries, or ENOTDIR. */
-  getdents(t: Task): Dirent[];
-  /** Moves the directory position past the entries getdents returned that were consumed. */
-  advanceDir?(off: bigint): void;
+  /**
+   * Hands sink the entries from the directory position on and moves the position past those
+   * it took. ENOTDIR for other files.
+   */
+  iterDirents(t: Task, sink: DirentSink): void;
   /** Which of mask's poll events are ready now. */
   readiness(mask: number): number;
   /** Notified when readiness may have changed. */
@@ -166,7 +170,7 @@ export abstract class FileDescriptionBase implements FileDescription {
   ioctl(_t: Task, _request: number, _arg: bigint): MaybeAsync<number> {
     throw new SysError(Errno.ENOTTY);
   }
-  getdents(_t: Task): Dirent[] {
+  iterDirents(_t: Task, _sink: DirentSink): void {
     throw new SysError(Errno.ENOTDIR);
   }
   readiness(mask: number): number {
@@ -265,9 +269,18 @@ export class RegularFile extends FileDescriptionBase {
   }
 }
 
-/** An open directory: getdents over a snapshot of the entries taken at offset 0. */
+/**
+ * An open directory: getdents over a snapshot of the entries taken at offset 0. Entry i of the
+ * snapshot (. and .. first) has offset i, so d_off is i + 1 and a seek is an index.
+ */
 export class DirectoryFile extends FileDescriptionBase {
-  #entries: Dirent[] | null = null;
+  /** . and .. of the snapshot. */
+  #dots: DirEntry[] = [];
+  /**
+   * The inode's entries when the snapshot was taken: the inode may share this array with other
+   * listings (a cached one), so it is only read.
+   */
+  #entries: readonly DirEntry[] | null = null;
   #pos = 0n;
 
   constructor(readonly inode: Inode, vd: VirtualDentry, flags: number) {
@@ -281,23 +294,23 @@ export class DirectoryFile extends FileDescriptionBase {
     throw new SysError(Errno.EBADF);
   }
 
-  override getdents(_t: Task): Dirent[] {
+  override iterDirents(_t: Task, sink: DirentSink): void {
     if (this.flags & O_PATH) throw new SysError(Errno.EBADF);
     if (this.#entries === null || this.#pos === 0n) {
       const parent = parentOf(this.vd!);
-      const list: DirEntry[] = [
+      this.#dots = [
         { name: ".", ino: this.inode.ino, type: direntType(S_IFDIR) },
         { name: "..", ino: parent.dentry.inode.ino, type: direntType(S_IFDIR) },
-        ...this.inode.entries(),
       ];
-      this.#entries = list.map((e, i) => ({ ...e, off: BigInt(i + 1) }));
+      this.#entries = this.inode.entries();
     }
     this.inode.atimeNs = nowNs();
-    return this.#entries.slice(Number(this.#pos));
-  }
-
-  advanceDir(off: bigint): void {
-    this.#pos = off;
+    // Positions past the end (a seek may go anywhere) list nothing and stay where they are.
+    if (this.#pos >= BigInt(this.#entries.length + 2)) return;
+    let i = Number(this.#pos);
+    if (i < 2) i = sink(this.#dots, i, 0);
+    if (i >= 2) i = 2 + sink(this.#entries, i - 2, 2);
+    this.#pos = BigInt(i);
   }
 
   override seek(_t: Task, offset: bigint, whence: number): bigint {
@@ -330,7 +343,7 @@ export class PathFile extends FileDescriptionBase {
   override ioctl(): number {
     throw new SysError(Errno.EBADF);
   }
-  override getdents(): Dirent[] {
+  override iterDirents(): void {
     throw new SysError(Errno.EBADF);
   }
   stat(_t: Task): Attr {

@@ -252,8 +252,12 @@ export abstract class Inode {
   lookup(_name: string): Inode | null {
     throw new SysError(Errno.ENOTDIR);
   }
-  /** Every child, in a stable order. */
-  entries(): DirEntry[] {
+  /**
+   * Every child, in a stable order. The array may be one the inode keeps and hands out again
+   * (a cached listing): neither the caller nor the inode changes it afterwards, so that what is
+   * derived from it (getdents' packed records) can be kept with it.
+   */
+  entries(): readonly DirEntry[] {
     throw new SysError(Errno.ENOTDIR);
   }
   /** Creates a regular file, FIFO, socket or device node. */
