@@ -51,6 +51,8 @@ export class MemoryManager {
   readonly vmas: Vma[] = [];
   brkStart = 0n;
   brk = 0n;
+  /** Index in vmas of the VMA #find returned last. */
+  #lastFound = 0;
   /** Start of the heap VMA once brk has grown. */
   #heap: Vma | null = null;
   readonly stackTop: bigint;
@@ -297,8 +299,19 @@ export class MemoryManager {
   }
 
   #find(addr: bigint): Vma | undefined {
-    // VMAs are few (tens); a linear scan from the most recently used is cheap.
-    for (const v of this.vmas) if (addr >= v.start && addr < v.end) return v;
+    // Copies walk one buffer page by page: the VMA found last is checked first. It is
+    // remembered by index and checked in full, so that a changed list can never make it lie.
+    const vs = this.vmas;
+    const last = vs[this.#lastFound];
+    if (last && addr >= last.start && addr < last.end) return last;
+    // VMAs are few (tens); a linear scan is cheap.
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
+      if (addr >= v.start && addr < v.end) {
+        this.#lastFound = i;
+        return v;
+      }
+    }
     return undefined;
   }
 
