@@ -24,6 +24,9 @@ static int avail(int fd) {
 
 static void on_alarm(int sig) { (void)sig; }
 
+static volatile int sigpipes;
+static void on_sigpipe(int sig) { (void)sig; sigpipes++; }
+
 int main(void) {
   int p[2];
   char buf[16384];
@@ -130,6 +133,25 @@ int main(void) {
   wait(NULL);
   printf("read %ld bytes, %ld wrong\n", got, bad);
   close(p[0]);
+
+  // The reader goes while a write waits for room: the write reports what it wrote, and
+  // SIGPIPE is raised all the same.
+  pipe(p);
+  struct sigaction sp = {0};
+  sp.sa_handler = on_sigpipe;
+  sigaction(SIGPIPE, &sp, NULL);
+  fflush(stdout);
+  if (fork() == 0) {
+    close(p[1]);
+    while (avail(p[0]) < 65536) usleep(1000);
+    _exit(0);
+  }
+  close(p[0]);
+  char *more = calloc(1, 1 << 18);
+  show("write whose reader goes", write(p[1], more, 1 << 18));
+  printf("SIGPIPEs: %d\n", sigpipes);
+  wait(NULL);
+  close(p[1]);
 
   // A blocking write cut short by a signal reports what it wrote.
   pipe(p);
