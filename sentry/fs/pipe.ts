@@ -95,8 +95,8 @@ export class Pipe {
       start[i] = this.#start[j];
       end[i] = this.#end[j];
     }
-    // Spare pages move along, up to the new size, for reuse.
-    for (let i = 0; i < n && pages.length < slots; i++) {
+    // Spare pages (those of the free slots) move along, up to the new size, for reuse.
+    for (let i = 0; i < n - this.#used && pages.length < slots; i++) {
       const j = (this.#head + this.#used + i) % n;
       if (this.#pages[j]) pages.push(this.#pages[j]);
     }

@@ -74,3 +74,18 @@ Deno.test("Pipe.setCapacity() keeps buffered data and refuses to drop any (EBUSY
   assert.equal(p.take(new BufferIo(out)), src.length);
   assert.deepEqual(out, src);
 });
+
+Deno.test("Pipe.setCapacity() never lets two slots share a page", () => {
+  const p = new Pipe();
+  put(p, 16 * 4096);
+  take(p, 16 * 4096);
+  const a = new Uint8Array(3 * 4096).fill(1);
+  p.put(new BufferIo(a), true);
+  p.setCapacity(32 * 4096);
+  const b = new Uint8Array(29 * 4096).fill(2);
+  assert.equal(p.put(new BufferIo(b), true), b.length);
+  const out = new Uint8Array(32 * 4096);
+  assert.equal(p.take(new BufferIo(out)), out.length);
+  assert.deepEqual(out.subarray(0, a.length), a);
+  assert.deepEqual(out.subarray(a.length), b);
+});
