@@ -15,6 +15,7 @@ probeTests([
   { prog: "fs_proc_dev", args: ["arg1"] },
   { prog: "fs_pipe_poll" },
   { prog: "fs_pipe_poll", args: ["sigpipe"] },
+  { prog: "fs_pipe_io" },
   { prog: "fs_unix" },
   { prog: "fs_locks_splice" },
   { prog: "fs_xattr_tmpfile" },

@@ -27,6 +27,7 @@ import {
 import { type Attr, Filesystem, Inode, nowNs, S_IFIFO } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
+import { BufferIo, doneOrFault, type IoSequence } from "../mm/io.ts";
 
 export const PIPE_BUF = 4096;
 export const DEFAULT_PIPE_SIZE = 65536;
@@ -36,87 +37,167 @@ const FIONREAD = 0x541b;
 
 const PAGE = 4096;
 
-/** One page of pipe data: bytes [start, end) are unread. */
-interface PipeBuffer {
-  data: Uint8Array;
-  start: number;
-  end: number;
-}
-
 /**
- * The buffer and the ends' counts of one pipe. Data sits in page-sized buffers, a fixed number
- * of them (capacity / 4096), as on Linux: a write fills the last page only with what fits of
- * its sub-page tail, and otherwise needs free pages, which is what makes writes of at most
- * PIPE_BUF bytes atomic and decides when a nonblocking write fails with EAGAIN.
+ * The buffer and the ends' counts of one pipe. Data sits in page-sized slots, a fixed number
+ * of them (capacity / 4096), kept as a ring as on Linux: a write fills the last slot only with
+ * what fits of its sub-page tail, and otherwise needs free slots, which is what makes writes
+ * of at most PIPE_BUF bytes atomic and decides when a nonblocking write fails with EAGAIN.
+ * A slot's page is allocated when first used and kept for reuse, so that steady traffic
+ * allocates nothing.
  */
 export class Pipe {
-  #bufs: PipeBuffer[] = [];
+  #pages: Uint8Array[] = [];
+  /** Unread bytes of slot i are pages[i][start[i], end[i]). */
+  #start = new Int32Array(DEFAULT_PIPE_SIZE / PAGE);
+  #end = new Int32Array(DEFAULT_PIPE_SIZE / PAGE);
+  /** The oldest slot in use, and how many are in use after it (wrapping). */
+  #head = 0;
+  #used = 0;
   /** Bytes buffered. */
   size = 0;
-  capacity = DEFAULT_PIPE_SIZE;
   readers = 0;
   writers = 0;
   /** Whether a writer ever opened it (a FIFO read before any writer does not see EOF yet). */
   hadWriter = false;
+  /** Notified on every change, for poll and epoll. */
   readonly queue = new WaitQueue();
+  /** Readers blocked on an empty pipe: woken when data arrives or the last writer goes. */
+  readonly readWait = new WaitQueue();
+  /** Writers blocked on a full pipe: woken when a slot frees or the last reader goes. */
+  readonly writeWait = new WaitQueue();
 
-  /** Pages in use. */
+  /** Bytes the pipe holds at most (F_GETPIPE_SZ). */
+  get capacity(): number {
+    return this.#start.length * PAGE;
+  }
+  /** Slots in use. */
   get used(): number {
-    return this.#bufs.length;
+    return this.#used;
   }
   get full(): boolean {
-    return this.#bufs.length >= this.capacity / PAGE;
-  }
-
-  take(dst: Uint8Array): number {
-    let n = 0;
-    while (n < dst.length && this.#bufs.length > 0) {
-      const b = this.#bufs[0];
-      const m = Math.min(b.end - b.start, dst.length - n);
-      dst.set(b.data.subarray(b.start, b.start + m), n);
-      n += m;
-      b.start += m;
-      if (b.start === b.end) this.#bufs.shift();
-    }
-    this.size -= n;
-    return n;
-  }
-
-  /** A copy of up to n buffered bytes, leaving them buffered (tee). */
-  peek(n: number): Uint8Array {
-    const out = new Uint8Array(Math.min(n, this.size));
-    let o = 0;
-    for (const b of this.#bufs) {
-      if (o >= out.length) break;
-      const m = Math.min(b.end - b.start, out.length - o);
-      out.set(b.data.subarray(b.start, b.start + m), o);
-      o += m;
-    }
-    return out;
+    return this.#used >= this.#start.length;
   }
 
   /**
-   * Adds what it can of src (all of it or nothing when atomic); returns the bytes taken.
-   * `first` says whether this is the write's first piece (only that one may merge).
+   * Sets the capacity (F_SETPIPE_SZ), a power-of-two multiple of the page size. Throws EBUSY
+   * when the data buffered needs more slots than that.
    */
-  put(src: Uint8Array, first: boolean): number {
+  setCapacity(bytes: number): void {
+    const slots = bytes / PAGE;
+    if (slots < this.#used) throw new SysError(Errno.EBUSY);
+    const pages: Uint8Array[] = [];
+    const start = new Int32Array(slots);
+    const end = new Int32Array(slots);
+    const n = this.#start.length;
+    for (let i = 0; i < this.#used; i++) {
+      const j = (this.#head + i) % n;
+      pages.push(this.#pages[j]);
+      start[i] = this.#start[j];
+      end[i] = this.#end[j];
+    }
+    // Spare pages (those of the free slots) move along, up to the new size, for reuse.
+    for (let i = 0; i < n - this.#used && pages.length < slots; i++) {
+      const j = (this.#head + this.#used + i) % n;
+      if (this.#pages[j]) pages.push(this.#pages[j]);
+    }
+    this.#pages = pages;
+    this.#start = start;
+    this.#end = end;
+    this.#head = 0;
+    this.notifyAll();
+  }
+
+  /**
+   * Moves buffered bytes into dst until it is full or the pipe is empty; returns the bytes
+   * moved. A piece that faults part way stays buffered whole, as on Linux (whatever part of
+   * it reached dst does not count as read).
+   */
+  take(dst: IoSequence): number {
+    const n = this.#start.length;
     let done = 0;
-    const tail = src.length % PAGE;
-    const last = this.#bufs[this.#bufs.length - 1];
-    if (first && tail && last && last.end + tail <= PAGE) {
-      last.data.set(src.subarray(0, tail), last.end);
-      last.end += tail;
-      done = tail;
+    let freed = false;
+    while (this.#used > 0 && dst.remaining > 0) {
+      const h = this.#head;
+      const s = this.#start[h];
+      const e = this.#end[h];
+      const want = Math.min(e - s, dst.remaining);
+      if (dst.copyOut(this.#pages[h].subarray(s, s + want)) < want) break;
+      done += want;
+      if (s + want === e) {
+        this.#head = (h + 1) % n;
+        this.#used--;
+        freed = true;
+      } else {
+        this.#start[h] = s + want;
+      }
     }
-    while (done < src.length && !this.full) {
-      const m = Math.min(PAGE, src.length - done);
-      const data = new Uint8Array(PAGE);
-      data.set(src.subarray(done, done + m));
-      this.#bufs.push({ data, start: 0, end: m });
-      done += m;
-    }
-    this.size += done;
+    this.size -= done;
+    if (done > 0) this.queue.notify();
+    if (freed) this.writeWait.notify();
     return done;
+  }
+
+  /** Copies up to dst.length buffered bytes into dst, leaving them buffered (tee). */
+  peek(dst: Uint8Array): number {
+    const n = this.#start.length;
+    let o = 0;
+    for (let i = 0; i < this.#used && o < dst.length; i++) {
+      const j = (this.#head + i) % n;
+      const m = Math.min(this.#end[j] - this.#start[j], dst.length - o);
+      dst.set(this.#pages[j].subarray(this.#start[j], this.#start[j] + m), o);
+      o += m;
+    }
+    return o;
+  }
+
+  /**
+   * Adds what it can of src: all of it or nothing when it is a whole write of at most PIPE_BUF
+   * bytes. `first` says whether this is the write's first piece (only that one may merge into
+   * the last slot, and only its sub-page tail, as on Linux). Returns the bytes taken; fewer
+   * than src.remaining when the pipe filled or src faulted (a page that faults part way is
+   * dropped whole, as on Linux).
+   */
+  put(src: IoSequence, first: boolean): number {
+    const n = this.#start.length;
+    let done = 0;
+    const tail = src.remaining % PAGE;
+    if (first && tail && this.#used > 0) {
+      const last = (this.#head + this.#used - 1) % n;
+      const e = this.#end[last];
+      if (e + tail <= PAGE) {
+        // Committed only once copied, so that a fault leaves no stray bytes behind.
+        if (src.copyIn(this.#pages[last].subarray(e, e + tail)) < tail) return 0;
+        this.#end[last] = e + tail;
+        done = tail;
+      }
+    }
+    while (src.remaining > 0 && this.#used < n) {
+      const j = (this.#head + this.#used) % n;
+      const page = this.#pages[j] ??= new Uint8Array(PAGE);
+      const want = Math.min(PAGE, src.remaining);
+      if (src.copyIn(page.subarray(0, want)) < want) break;
+      this.#start[j] = 0;
+      this.#end[j] = want;
+      this.#used++;
+      done += want;
+    }
+    return this.#added(done);
+  }
+
+  #added(n: number): number {
+    this.size += n;
+    if (n > 0) {
+      this.queue.notify();
+      this.readWait.notify();
+    }
+    return n;
+  }
+
+  /** Wakes everyone: an end opened or closed, or the capacity changed. */
+  notifyAll(): void {
+    this.queue.notify();
+    this.readWait.notify();
+    this.writeWait.notify();
   }
 }
 
@@ -151,59 +232,86 @@ export class PipeFile extends FileDescriptionBase {
       pipe.writers++;
       pipe.hadWriter = true;
     }
-    pipe.queue.notify();
+    pipe.notifyAll();
   }
 
   override get queue(): WaitQueue {
     return this.pipe.queue;
   }
 
-  override async read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
+  override read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): MaybeAsync<number> {
+    return this.readTo(t, new BufferIo(dst), offset);
+  }
+
+  override write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): MaybeAsync<number> {
+    return this.writeFrom(t, new BufferIo(src), offset);
+  }
+
+  /** Implements FileDescription.readTo: from the pipe's pages straight into dst. */
+  readTo(t: Task, dst: IoSequence, offset?: bigint): MaybeAsync<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
     if (!this.#reads) throw new SysError(Errno.EBADF);
-    if (dst.length === 0) return 0;
-    const p = this.pipe;
-    for (;;) {
-      if (p.size > 0) {
-        const n = p.take(dst);
-        p.queue.notify();
-        return n;
-      }
+    if (dst.remaining === 0) return 0;
+    const attempt = (): number | undefined => {
+      const p = this.pipe;
+      if (p.size > 0) return doneOrFault(dst, p.take(dst));
       if (p.writers === 0 && p.hadWriter) return 0;
       if (this.flags & O_NONBLOCK) {
         if (p.writers === 0) return 0;
         throw new SysError(Errno.EAGAIN);
       }
-      await waitOn(t, [p.queue]);
-    }
+      return undefined;
+    };
+    return attempt() ?? this.#block(t, this.pipe.readWait, attempt, () => 0);
   }
 
-  override async write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
+  /** Implements FileDescription.writeFrom: from src straight into the pipe's pages. */
+  writeFrom(t: Task, src: IoSequence, offset?: bigint): MaybeAsync<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
     if (!this.#writes) throw new SysError(Errno.EBADF);
-    const p = this.pipe;
+    // A null write succeeds even with no reader left, as on Linux.
+    if (src.remaining === 0) return 0;
     let done = 0;
-    for (;;) {
+    let first = true;
+    const attempt = (): number | undefined => {
+      const p = this.pipe;
       if (p.readers === 0) {
-        if (done > 0) return done;
+        // Linux raises SIGPIPE even when part of the write went through.
         t.sendSignal({ signo: SIGPIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
+        if (done > 0) return done;
         throw new SysError(Errno.EPIPE);
       }
-      const n = p.put(src.subarray(done), done === 0);
-      if (n > 0) p.queue.notify();
-      done += n;
-      if (done === src.length) return done;
+      done += p.put(src, first);
+      first = false;
+      if (src.remaining === 0 || src.faulted) return doneOrFault(src, done);
       if (this.flags & O_NONBLOCK) {
         if (done > 0) return done;
         throw new SysError(Errno.EAGAIN);
       }
+      return undefined;
+    };
+    return attempt() ?? this.#block(t, this.pipe.writeWait, attempt, () => done);
+  }
+
+  /**
+   * Waits on q and tries again until attempt has an answer. Interrupted by a signal after a
+   * partial transfer, the call reports what it moved rather than failing.
+   */
+  async #block(
+    t: Task,
+    q: WaitQueue,
+    attempt: () => number | undefined,
+    partial: () => number,
+  ): Promise<number> {
+    for (;;) {
       try {
-        await waitOn(t, [p.queue]);
+        await waitOn(t, [q]);
       } catch (e) {
-        // Interrupted after a partial write: report what was written.
-        if (done > 0) return done;
+        if (partial() > 0) return partial();
         throw e;
       }
+      const r = attempt();
+      if (r !== undefined) return r;
     }
   }
 
@@ -240,7 +348,7 @@ export class PipeFile extends FileDescriptionBase {
   override release(): void {
     if (this.#reads) this.pipe.readers--;
     if (this.#writes) this.pipe.writers--;
-    this.pipe.queue.notify();
+    this.pipe.notifyAll();
   }
 }
 

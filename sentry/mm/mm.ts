@@ -51,6 +51,8 @@ export class MemoryManager {
   readonly vmas: Vma[] = [];
   brkStart = 0n;
   brk = 0n;
+  /** Index in vmas of the VMA #find returned last. */
+  #lastFound = 0;
   /** Start of the heap VMA once brk has grown. */
   #heap: Vma | null = null;
   readonly stackTop: bigint;
@@ -297,8 +299,19 @@ export class MemoryManager {
   }
 
   #find(addr: bigint): Vma | undefined {
-    // VMAs are few (tens); a linear scan from the most recently used is cheap.
-    for (const v of this.vmas) if (addr >= v.start && addr < v.end) return v;
+    // Copies walk one buffer page by page: the VMA found last is checked first. It is
+    // remembered by index and checked in full, so that a changed list can never make it lie.
+    const vs = this.vmas;
+    const last = vs[this.#lastFound];
+    if (last && addr >= last.start && addr < last.end) return last;
+    // VMAs are few (tens); a linear scan is cheap.
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
+      if (addr >= v.start && addr < v.end) {
+        this.#lastFound = i;
+        return v;
+      }
+    }
     return undefined;
   }
 
@@ -312,11 +325,21 @@ export class MemoryManager {
     need: number,
     fn: (fileOffset: bigint, done: number, n: number) => void,
   ): void {
+    if (this.#walkUpTo(addr, len, need, fn) < len) throw new SysError(Errno.EFAULT);
+  }
+
+  /** Like #walk, but stops at the first byte that fails the check; returns the bytes walked. */
+  #walkUpTo(
+    addr: bigint,
+    len: number,
+    need: number,
+    fn: (fileOffset: bigint, done: number, n: number) => void,
+  ): number {
     let done = 0;
     let a = addr;
     while (done < len) {
       const v = this.#find(a);
-      if (!v || (v.prot & need) !== need) throw new SysError(Errno.EFAULT);
+      if (!v || (v.prot & need) !== need) break;
       // The Sentry writing for the application is a write like any other.
       if ((need & PROT_WRITE) && v.cow) this.#breakCow(v);
       const n = Math.min(len - done, Number(v.end - a));
@@ -324,6 +347,7 @@ export class MemoryManager {
       done += n;
       a += BigInt(n);
     }
+    return done;
   }
 
   /** Copies len bytes of application memory at addr. Throws EFAULT. */
@@ -339,6 +363,23 @@ export class MemoryManager {
   copyOut(addr: bigint, data: Uint8Array): void {
     this.#walk(addr, data.length, PROT_WRITE, (off, done, n) => {
       this.mf.write(off, data.subarray(done, done + n));
+    });
+  }
+
+  /**
+   * Copies application memory at addr into dst up to the first byte that is not readable;
+   * returns the bytes copied (for reads and writes that end short at a fault rather than fail).
+   */
+  copyInUpTo(addr: bigint, dst: Uint8Array): number {
+    return this.#walkUpTo(addr, dst.length, PROT_READ, (off, done, n) => {
+      this.mf.read(off, dst.subarray(done, done + n));
+    });
+  }
+
+  /** Copies src into application memory at addr up to the first byte that is not writable. */
+  copyOutUpTo(addr: bigint, src: Uint8Array): number {
+    return this.#walkUpTo(addr, src.length, PROT_WRITE, (off, done, n) => {
+      this.mf.write(off, src.subarray(done, done + n));
     });
   }
 

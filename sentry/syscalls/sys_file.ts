@@ -326,9 +326,7 @@ function fcntl(t: Task): number | Promise<number> {
       if (want > 1048576) throw new SysError(Errno.EPERM);
       let size = 4096;
       while (size < want) size *= 2;
-      if (size / 4096 < f.pipe.used) throw new SysError(Errno.EBUSY);
-      f.pipe.capacity = size;
-      f.pipe.queue.notify();
+      f.pipe.setCapacity(size);
       return size;
     }
     case F_ADD_SEALS:

@@ -6,9 +6,10 @@
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import type { FileDescription } from "../vfs/file.ts";
+import type { FileDescription, MaybeAsync } from "../vfs/file.ts";
 import { accessOk, argI64, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "./errors.ts";
+import { UserIo } from "../mm/io.ts";
 import type { SyscallDef } from "./table.ts";
 
 /** Largest piece copied through the Sentry at once; longer writes are done piecewise. */
@@ -29,7 +30,21 @@ function checkOffset(off: bigint): bigint {
   return off;
 }
 
-async function readInto(
+/**
+ * Reads into iovs: straight into application memory for files that can (readTo), else
+ * through one Sentry buffer.
+ */
+function readInto(
+  t: Task,
+  file: FileDescription,
+  iovs: [bigint, number][],
+  offset?: bigint,
+): MaybeAsync<number> {
+  if (file.readTo) return file.readTo(t, new UserIo(t.mm, iovs), offset);
+  return readBuffered(t, file, iovs, offset);
+}
+
+async function readBuffered(
   t: Task,
   file: FileDescription,
   iovs: [bigint, number][],
@@ -91,52 +106,65 @@ function gather(t: Task, iovs: [bigint, number][]): Uint8Array<ArrayBuffer> {
   const data = new Uint8Array(total);
   let o = 0;
   for (const [base, len] of iovs) {
-    if (len === 0) continue;
-    data.set(t.mm.copyIn(base, len), o);
+    if (t.mm.copyInUpTo(base, data.subarray(o, o + len)) < len) throw new SysError(Errno.EFAULT);
     o += len;
   }
   return data;
 }
 
 /** Implements Linux syscall read(2). */
-function read(t: Task): Promise<number> {
+function read(t: Task): MaybeAsync<number> {
   const file = fileFor(t, argInt(t, 0));
   accessOk(t, argPtr(t, 1), argPtr(t, 2));
   return readInto(t, file, [[argPtr(t, 1), argSize(t, 2)]]);
 }
 
+/**
+ * Writes the bytes of iovs: straight from application memory for files that can take them so
+ * (writeFrom), else gathered into one Sentry buffer (one write, so atomic on pipes either way).
+ */
+function writeFrom(
+  t: Task,
+  file: FileDescription,
+  iovs: [bigint, number][],
+  offset?: bigint,
+): MaybeAsync<number> {
+  if (file.writeFrom) return file.writeFrom(t, new UserIo(t.mm, iovs), offset);
+  return writeAll(t, file, gather(t, iovs), offset);
+}
+
 /** Implements Linux syscall write(2). */
-function write(t: Task): Promise<number> {
+function write(t: Task): MaybeAsync<number> {
   const file = fileFor(t, argInt(t, 0));
   accessOk(t, argPtr(t, 1), argPtr(t, 2));
-  return writeAll(t, file, t.mm.copyIn(argPtr(t, 1), argSize(t, 2)));
+  return writeFrom(t, file, [[argPtr(t, 1), argSize(t, 2)]]);
 }
 
 /** Implements Linux syscall pread64(2). */
-function pread64(t: Task): Promise<number> {
+function pread64(t: Task): MaybeAsync<number> {
   const file = fileFor(t, argInt(t, 0));
   accessOk(t, argPtr(t, 1), argPtr(t, 2));
   return readInto(t, file, [[argPtr(t, 1), argSize(t, 2)]], checkOffset(argI64(t, 3)));
 }
 
 /** Implements Linux syscall pwrite64(2). */
-function pwrite64(t: Task): Promise<number> {
+function pwrite64(t: Task): MaybeAsync<number> {
   const file = fileFor(t, argInt(t, 0));
   accessOk(t, argPtr(t, 1), argPtr(t, 2));
   const off = checkOffset(argI64(t, 3));
-  return writeAll(t, file, t.mm.copyIn(argPtr(t, 1), argSize(t, 2)), off);
+  return writeFrom(t, file, [[argPtr(t, 1), argSize(t, 2)]], off);
 }
 
 /** Implements Linux syscall readv(2). */
-function readv(t: Task): Promise<number> {
+function readv(t: Task): MaybeAsync<number> {
   const file = fileFor(t, argInt(t, 0));
   return readInto(t, file, copyInIovecs(t, argPtr(t, 1), argInt(t, 2)));
 }
 
 /** Implements Linux syscall writev(2): one write of the gathered buffers (atomic on pipes). */
-function writev(t: Task): Promise<number> {
+function writev(t: Task): MaybeAsync<number> {
   const file = fileFor(t, argInt(t, 0));
-  return writeAll(t, file, gather(t, copyInIovecs(t, argPtr(t, 1), argInt(t, 2))));
+  return writeFrom(t, file, copyInIovecs(t, argPtr(t, 1), argInt(t, 2)));
 }
 
 /** The offset of preadv/pwritev: split in two registers; -1 means the file offset (v2). */
@@ -147,17 +175,16 @@ function vOffset(t: Task, v2: boolean): bigint | undefined {
 }
 
 /** Implements Linux syscall preadv(2) (and preadv2(2) without flags). */
-function preadvCommon(t: Task, v2: boolean): Promise<number> {
+function preadvCommon(t: Task, v2: boolean): MaybeAsync<number> {
   const file = fileFor(t, argInt(t, 0));
   if (v2 && argInt(t, 5) & ~0x1f) throw new SysError(Errno.EOPNOTSUPP);
   return readInto(t, file, copyInIovecs(t, argPtr(t, 1), argInt(t, 2)), vOffset(t, v2));
 }
 
-function pwritevCommon(t: Task, v2: boolean): Promise<number> {
+function pwritevCommon(t: Task, v2: boolean): MaybeAsync<number> {
   const file = fileFor(t, argInt(t, 0));
   if (v2 && argInt(t, 5) & ~0x1f) throw new SysError(Errno.EOPNOTSUPP);
-  const data = gather(t, copyInIovecs(t, argPtr(t, 1), argInt(t, 2)));
-  return writeAll(t, file, data, vOffset(t, v2));
+  return writeFrom(t, file, copyInIovecs(t, argPtr(t, 1), argInt(t, 2)), vOffset(t, v2));
 }
 
 /** Implements Linux syscall lseek(2). */

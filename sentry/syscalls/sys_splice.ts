@@ -9,6 +9,7 @@
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { PipeFile } from "../fs/pipe.ts";
+import { BufferIo } from "../mm/io.ts";
 import {
   type FileDescription,
   O_ACCMODE,
@@ -164,18 +165,17 @@ function tee(t: Task): number | Promise<number> {
   const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(2))), CHUNK);
   const nonblock = (argInt(t, 3) & SPLICE_F_NONBLOCK) !== 0;
   const attempt = (): number | undefined => {
-    const data = inp.pipe.peek(count);
-    if (data.length === 0) {
+    const data = new Uint8Array(Math.min(count, inp.pipe.size));
+    if (inp.pipe.peek(data) === 0) {
       if (inp.pipe.writers === 0) return 0;
       if (nonblock) throw new SysError(Errno.EAGAIN);
       return undefined;
     }
-    const n = out.pipe.put(data, true);
+    const n = out.pipe.put(new BufferIo(data), true);
     if (n === 0) {
       if (nonblock) throw new SysError(Errno.EAGAIN);
       return undefined;
     }
-    out.pipe.queue.notify();
     return n;
   };
   const now = attempt();

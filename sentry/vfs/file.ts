@@ -8,6 +8,7 @@
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
+import type { IoSequence } from "../mm/io.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { type Attr, type DirEntry, direntType, type Inode, nowNs, S_IFDIR } from "./inode.ts";
@@ -109,6 +110,15 @@ export interface FileDescription {
   read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): MaybeAsync<number>;
   /** Writes src at the file offset, or at `offset` (pwrite); returns bytes written. */
   write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): MaybeAsync<number>;
+  /**
+   * Like read, into application memory (or any IoSequence) without a Sentry buffer between:
+   * read(2) and readv(2) use it where a file has it. Returns fewer bytes than dst holds when
+   * a fault stopped the copy, or throws EFAULT when the fault came first; bytes not delivered
+   * are not consumed.
+   */
+  readTo?(t: Task, dst: IoSequence, offset?: bigint): MaybeAsync<number>;
+  /** Like write, from application memory (or any IoSequence); faults as for readTo. */
+  writeFrom?(t: Task, src: IoSequence, offset?: bigint): MaybeAsync<number>;
   /** lseek(2); returns the new offset. */
   seek(t: Task, offset: bigint, whence: number): bigint;
   /** Attributes for fstat. */
