@@ -23,6 +23,7 @@ probeTests([
   { prog: "sigchld" },
   { prog: "process_misc" },
   { prog: "futex_robust" },
+  { prog: "futex_ops" },
   { prog: "stack_growth" },
   { prog: "signal_avx" },
   { prog: "proc_smaps" },
