@@ -12,7 +12,7 @@ import { Errno } from "../../host/errno.ts";
 import type { MemoryManager } from "../mm/mm.ts";
 import { SysError } from "../syscalls/errors.ts";
 
-interface Waiter {
+export interface Waiter {
   key: bigint;
   bitset: number;
   wake: () => void;
@@ -70,24 +70,19 @@ export class FutexManager {
   }
 
   /**
-   * Queues a waiter on the word at addr and returns a promise that resolves when it is woken,
-   * and a cancel function that removes it (for timeouts and signals).
+   * Queues a waiter on `key` (from key()); `wake` is called once, after the waiter has left
+   * the queue, if a wake-up picks it. Returns the waiter for cancel().
    */
-  enqueue(mm: MemoryManager, addr: bigint, bitset: number): {
-    woken: Promise<void>;
-    cancel: () => void;
-  } {
-    const key = this.key(mm, addr);
-    let wake!: () => void;
-    const woken = new Promise<void>((r) => (wake = r));
+  enqueue(key: bigint, bitset: number, wake: () => void): Waiter {
     const w: Waiter = { key, bitset, wake };
     const q = this.#queues.get(key);
     if (q) q.push(w);
     else this.#queues.set(key, [w]);
-    return { woken, cancel: () => this.#remove(w) };
+    return w;
   }
 
-  #remove(w: Waiter): void {
+  /** Takes a waiter off its queue (a timeout, a signal); nothing if a wake-up took it. */
+  cancel(w: Waiter): void {
     const q = this.#queues.get(w.key);
     if (!q) return;
     const i = q.indexOf(w);

@@ -368,6 +368,11 @@ export class Task {
       ((this.pending.mask | this.tg.pending.mask) & ~this.sigmask) !== 0n;
   }
 
+  /** Whether #deliverSignals(null) has anything to do: a signal, a stop, a mask to restore. */
+  #mustDeliver(): boolean {
+    return this.savedMask !== null || this.#deliverable();
+  }
+
   /** Makes the task look at its signals now: ends a blocking wait or a platform switch. */
   wake(): void {
     if (this.#wake) {
@@ -402,6 +407,38 @@ export class Task {
     });
   }
 
+  /**
+   * Waits in a system call until the waker calls the function `arm` is given, which settles
+   * the wait directly: a wake-up reaches the task in one microtask, where block's promise
+   * layers cost one each, and each is paid again for every turn of another task's poll loop.
+   * `arm` returns how to withdraw the waiter; a signal withdraws it before the wait ends with
+   * SysError(interruptErrno), so that no wake-up is spent on a task that will not take it.
+   * Precondition: `arm` queues the waiter and nothing else can fail after it has.
+   */
+  sleep<T>(
+    arm: (wake: (v: T) => void) => () => void,
+    interruptErrno: number = Errno.ERESTARTSYS,
+  ): Promise<T> {
+    if (this.#deliverable()) return Promise.reject(new SysError(interruptErrno));
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    let withdraw: (() => void) | null = null;
+    const interrupt = () => {
+      withdraw?.();
+      reject(new SysError(interruptErrno));
+    };
+    this.#wake = interrupt;
+    try {
+      withdraw = arm((v) => {
+        if (this.#wake === interrupt) this.#wake = null;
+        resolve(v);
+      });
+    } catch (e) {
+      if (this.#wake === interrupt) this.#wake = null;
+      throw e;
+    }
+    return promise;
+  }
+
   /** exit(2) for this task alone: the last task's exit ends the group with `code`. */
   exitTask(code: number): void {
     this.exiting = true;
@@ -412,9 +449,11 @@ export class Task {
   /** Runs the task until it exits. */
   async run(): Promise<void> {
     const k = this.kernel;
+    // A new task's first step waits for the system call that made it (clone, exec) to end.
+    await null;
     try {
       while (!this.exiting && !this.tg.exiting) {
-        await this.#deliverSignals(null);
+        if (this.#mustDeliver()) await this.#deliverSignals(null);
         if (this.exiting || this.tg.exiting) break;
         this.#inPlatform = true;
         let r;
@@ -427,7 +466,8 @@ export class Task {
         switch (r.kind) {
           case "syscall": {
             const sysno = this.regs.sysno;
-            await k.syscalls.dispatch(this);
+            const waiting = k.syscalls.dispatch(this);
+            if (waiting) await waiting;
             const ret = -Number(BigInt.asIntN(64, this.regs.r[R.rax]));
             if (RESTART_ERRNOS.has(ret)) await this.#deliverSignals({ sysno, errno: ret });
             break;

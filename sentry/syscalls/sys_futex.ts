@@ -41,23 +41,27 @@ async function wait(
 ): Promise<number> {
   if (bitset === 0) throw new SysError(Errno.EINVAL);
   const k = t.kernel.futexes;
-  // Queue before reading: no waker can run in between on the Sentry's one thread, and the
-  // key check fails early for unmapped memory.
-  const w = k.enqueue(t.mm, addr, bitset);
+  const key = k.key(t.mm, addr);
+  // The check and the queueing are one step: no waker runs in between on the Sentry's one
+  // thread.
+  if (readWord(t, addr) !== (val >>> 0)) throw new SysError(Errno.EAGAIN);
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    if (readWord(t, addr) !== (val >>> 0)) throw new SysError(Errno.EAGAIN);
-    const waits: Promise<"woken" | "timeout">[] = [w.woken.then(() => "woken" as const)];
-    if (deadline) {
-      const now = deadline.realtime ? Date.now() : performance.now();
-      const left = Math.max(0, deadline.ms - now);
-      waits.push(new Promise((r) => (timer = setTimeout(() => r("timeout"), left))));
-    }
-    const r = await t.block(Promise.race(waits));
+    const r = await t.sleep<"woken" | "timeout">((done) => {
+      const w = k.enqueue(key, bitset, () => done("woken"));
+      if (deadline) {
+        const now = deadline.realtime ? Date.now() : performance.now();
+        timer = setTimeout(() => {
+          // Off the queue at once: a wake-up from now on is for someone else.
+          k.cancel(w);
+          done("timeout");
+        }, Math.max(0, deadline.ms - now));
+      }
+      return () => k.cancel(w);
+    });
     if (r === "timeout") throw new SysError(Errno.ETIMEDOUT);
     return 0;
   } finally {
-    w.cancel();
     if (timer !== undefined) clearTimeout(timer);
   }
 }
