@@ -67,7 +67,10 @@ export interface Context {
   fpState(): Uint8Array<ArrayBuffer>;
   /** Replaces the state (a full XSAVE area or an FXSAVE image); applied before the next switch. */
   setFpState(state: Uint8Array<ArrayBuffer>): void;
-  /** CPU time the task's code has used so far, in nanoseconds (for getrusage and times). */
+  /**
+   * CPU time the task's code has used so far, in nanoseconds (for getrusage and times); after
+   * release, the final figure, at no further cost.
+   */
   cpuTime(): { user: bigint; sys: bigint };
   release(): void;
 }

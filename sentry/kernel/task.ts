@@ -595,12 +595,14 @@ export class Task {
     }
     this.vforkDone?.();
     this.vforkDone = null;
+    // Released first: the context reads its final CPU time as it lets go of its thread, and
+    // a reading costs tens of microseconds on ptrace (a /proc file).
+    this.ctx.release();
     const cpu = this.ctx.cpuTime();
     tg.cpuExited.user += cpu.user;
     tg.cpuExited.sys += cpu.sys;
     tg.tasks.delete(this);
     this.kernel.tasks.delete(this.tid);
-    this.ctx.release();
     this.mm.decUsers();
     if (tg.tasks.size === 0) tg.finish();
   }

@@ -74,18 +74,20 @@ function exitGroup(t: Task): number {
   return 0;
 }
 
-/** Creates the child and, for vfork, waits until it execs or exits. */
-async function doClone(t: Task, a: CloneArgs): Promise<number> {
+/**
+ * Creates the child and, for vfork, waits until it execs or exits. Otherwise the call ends at
+ * once, with no promise for the caller's loop to await.
+ */
+function doClone(t: Task, a: CloneArgs): number | Promise<number> {
   const child = cloneTask(t, a);
   let vforkDone: Promise<void> | null = null;
   if (a.flags & CLONE.VFORK) vforkDone = new Promise((r) => (child.vforkDone = r));
   child.run().catch((e) => t.kernel.log.error(`task ${child.tid}: ${e}`));
-  if (vforkDone) await vforkDone;
-  return child.tid;
+  return vforkDone ? vforkDone.then(() => child.tid) : child.tid;
 }
 
 /** Implements Linux syscall clone(2) (x86-64 order: flags, stack, parent_tid, child_tid, tls). */
-function clone(t: Task): Promise<number> {
+function clone(t: Task): number | Promise<number> {
   const flags = argPtr(t, 0);
   return doClone(t, {
     flags: flags & ~0xffn,
@@ -98,7 +100,7 @@ function clone(t: Task): Promise<number> {
 }
 
 /** Implements Linux syscall clone3(2). */
-function clone3(t: Task): Promise<number> {
+function clone3(t: Task): number | Promise<number> {
   const size = Number(argPtr(t, 1));
   if (size < 64 || size > 4096) throw new SysError(Errno.EINVAL);
   const v = new DataView(t.mm.copyIn(argPtr(t, 0), 88 < size ? 88 : size).buffer);
@@ -121,7 +123,7 @@ function clone3(t: Task): Promise<number> {
 }
 
 /** Implements Linux syscall fork(2). */
-function fork(t: Task): Promise<number> {
+function fork(t: Task): number | Promise<number> {
   return doClone(t, {
     flags: 0n,
     exitSignal: SIG.CHLD,
@@ -133,7 +135,7 @@ function fork(t: Task): Promise<number> {
 }
 
 /** Implements Linux syscall vfork(2). */
-function vfork(t: Task): Promise<number> {
+function vfork(t: Task): number | Promise<number> {
   return doClone(t, {
     flags: CLONE.VM | CLONE.VFORK,
     exitSignal: SIG.CHLD,
