@@ -24,6 +24,7 @@ probeTests([
   { prog: "process_misc" },
   { prog: "futex_robust" },
   { prog: "futex_ops" },
+  { prog: "thread_cputime" },
   { prog: "stack_growth" },
   { prog: "signal_avx" },
   { prog: "proc_smaps" },

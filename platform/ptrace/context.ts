@@ -9,7 +9,7 @@ import { W } from "../../host/spawn.ts";
 import { libc } from "../../host/libc.ts";
 import type { AddressSpace, Context, SwitchResult } from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
-import type { Subprocess } from "./subprocess.ts";
+import type { Subprocess, ThreadTimes } from "./subprocess.ts";
 import type { Waiter } from "./waiter.ts";
 
 const SIGTRAP = 5;
@@ -21,8 +21,6 @@ const FXSAVE_SIZE = 512;
 /** The largest XSAVE area we handle (the standard format of today's CPUs is under 3 KiB). */
 const XSTATE_MAX = 4096;
 const NT_X86_XSTATE = 0x202n;
-/** One clock tick (USER_HZ = 100) in nanoseconds. */
-const TICK_NS = 10_000_000n;
 const NO_SYSCALL = 0xffff_ffff_ffff_ffffn;
 const SYSCALL_STOP = SIGTRAP | 0x80; // with PTRACE_O_TRACESYSGOOD
 
@@ -36,8 +34,11 @@ export class PtraceContext implements Context {
   #siginfo = new Uint8Array(128);
   #running: number | null = null;
   #interrupted = false;
-  /** The stub thread this context runs in, in the address space it belongs to. */
-  #bound: { sub: Subprocess; tid: number } | null = null;
+  /**
+   * The stub thread this context runs in, in the address space it belongs to; `base` is what
+   * the thread had used before, `last` the latest reading.
+   */
+  #bound: { sub: Subprocess; tid: number; base: ThreadTimes; last: ThreadTimes } | null = null;
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
   /** CPU time of stub threads this context ran in before the current one. */
   #cpuDone = { user: 0n, sys: 0n };
@@ -51,7 +52,8 @@ export class PtraceContext implements Context {
     if (this.#bound?.sub !== sub) {
       this.#unbind();
       try {
-        this.#bound = { sub, tid: sub.newThread() };
+        const { tid, times } = sub.newThread();
+        this.#bound = { sub, tid, base: times, last: times };
       } catch (e) {
         return { kind: "lost", reason: String(e) };
       }
@@ -170,22 +172,19 @@ export class PtraceContext implements Context {
 
   /**
    * Implements Context.cpuTime from the host's accounting of the stub thread, which runs
-   * only this task's code (its system calls are the Sentry's, counted there).
+   * only this task's code (its system calls are the Sentry's, counted there) since the task
+   * took it.
    */
   cpuTime(): { user: bigint; sys: bigint } {
     const b = this.#bound;
-    if (b) {
-      try {
-        const stat = Deno.readTextFileSync(`/proc/${b.sub.pid}/task/${b.tid}/stat`);
-        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        // Fields 14 and 15 (utime, stime), counted from the state field (3), in clock ticks.
-        this.#cpuBase = {
-          user: this.#cpuDone.user + BigInt(f[11]) * TICK_NS,
-          sys: this.#cpuDone.sys + BigInt(f[12]) * TICK_NS,
-        };
-      } catch {
-        // The thread is gone: the last reading stands.
-      }
+    // Gone, the thread leaves the last reading standing.
+    const now = b?.sub.threadTimes(b.tid);
+    if (b && now) {
+      b.last = now;
+      this.#cpuBase = {
+        user: this.#cpuDone.user + now.user - b.base.user,
+        sys: this.#cpuDone.sys + now.sys - b.base.sys,
+      };
     }
     return this.#cpuBase;
   }
@@ -205,7 +204,7 @@ export class PtraceContext implements Context {
   #unbind(): void {
     if (this.#bound) {
       this.#cpuDone = this.cpuTime();
-      this.#bound.sub.releaseThread(this.#bound.tid);
+      this.#bound.sub.releaseThread(this.#bound.tid, this.#bound.last);
     }
     this.#bound = null;
   }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { check, cstr, libc } from "../../host/libc.ts";
+import { check, closeFd, cstr, libc, preadFd } from "../../host/libc.ts";
 import { PTRACE, ptrace, PTRACE_EVENT, PTRACE_O, ptraceBuf } from "../../host/ptrace.ts";
 import { hostKill, spawn, W } from "../../host/spawn.ts";
 import type { AddressSpace } from "../platform.ts";
@@ -36,6 +36,10 @@ const SIGTRAP = 5;
 const SIGKILL = 9;
 /** Idle stub threads kept per address space for reuse. */
 const MAX_IDLE_THREADS = 8;
+const AT_FDCWD = -100;
+const O_RDONLY_CLOEXEC = 0x80000;
+/** One clock tick (USER_HZ = 100) in nanoseconds. */
+const TICK_NS = 10_000_000n;
 /** The memory file's descriptor number inside every stub. */
 export const STUB_MEMORY_FD = 3;
 
@@ -56,6 +60,12 @@ export interface StubHost {
   readBatch(out: Uint8Array): void;
 }
 
+/** CPU time a stub thread has used, as the host counts it (utime, stime), in nanoseconds. */
+export interface ThreadTimes {
+  user: bigint;
+  sys: bigint;
+}
+
 /** Implements AddressSpace for the ptrace platform. */
 export class Subprocess implements AddressSpace {
   readonly pid: number;
@@ -65,8 +75,14 @@ export class Subprocess implements AddressSpace {
   #injectAddr = INITIAL_INJECT_ADDR;
   #eventMsg = new Uint8Array(8);
   #threads = new Set<number>();
-  /** Stopped threads no task uses, ready for newThread. */
-  #idle: number[] = [];
+  /** Stopped threads no task uses, ready for newThread, with the CPU time they had used. */
+  #idle: { tid: number; times: ThreadTimes }[] = [];
+  /**
+   * Each thread's /proc stat file, held open: reading it again costs a third of opening it
+   * anew, and every task's exit reads it.
+   */
+  #statFds = new Map<number, number>();
+  #statBuf = new Uint8Array(1024);
   #released = false;
   #reaped = false;
 
@@ -170,10 +186,11 @@ export class Subprocess implements AddressSpace {
   }
 
   /**
-   * A new stub thread for a task, stopped and ready for Context.switch. It is cloned from
-   * the control thread, which ptrace attaches to us with the same options.
+   * A new stub thread for a task, stopped and ready for Context.switch, and the CPU time it
+   * has used so far (a reused thread's is its earlier tasks'). It is cloned from the control
+   * thread, which ptrace attaches to us with the same options.
    */
-  newThread(): number {
+  newThread(): { tid: number; times: ThreadTimes } {
     // A thread a finished task left behind is as good as a new one: the next switch sets all
     // of its registers and its FPU state is the new task's (Context.setFpState).
     const idle = this.#idle.pop();
@@ -183,20 +200,48 @@ export class Subprocess implements AddressSpace {
     const st = this.host.waiter.waitSync(cloned);
     if (!W.stopped(st)) throw new Error(`stub thread ${cloned} did not stop: status ${st}`);
     this.#threads.add(cloned);
-    return cloned;
+    const path = cstr(`/proc/${this.pid}/task/${cloned}/stat`);
+    const fd = libc.symbols.openat(AT_FDCWD, path, O_RDONLY_CLOEXEC, 0);
+    if (fd >= 0) this.#statFds.set(cloned, fd);
+    return { tid: cloned, times: this.threadTimes(cloned) ?? { user: 0n, sys: 0n } };
+  }
+
+  /** The CPU time stub thread `tid` has used, or null once it is gone. */
+  threadTimes(tid: number): ThreadTimes | null {
+    const fd = this.#statFds.get(tid);
+    if (fd === undefined) return null;
+    let stat: string;
+    try {
+      stat = new TextDecoder().decode(this.#statBuf.subarray(0, preadFd(fd, this.#statBuf, 0)));
+    } catch {
+      return null;
+    }
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (f.length < 13) return null;
+    // Fields 14 and 15 (utime, stime), counted from the state field (3), in clock ticks.
+    return { user: BigInt(f[11]) * TICK_NS, sys: BigInt(f[12]) * TICK_NS };
+  }
+
+  #closeStat(tid: number): void {
+    const fd = this.#statFds.get(tid);
+    if (fd === undefined) return;
+    this.#statFds.delete(tid);
+    closeFd(fd);
   }
 
   /**
-   * Gives back a stub thread made by newThread; it is kept stopped for the next task, up to a
-   * few, and ended beyond that. Precondition: it is stopped.
+   * Gives back a stub thread made by newThread, with the CPU time it had used when its task
+   * let go of it; it is kept stopped for the next task, up to a few, and ended beyond that.
+   * Precondition: it is stopped.
    */
-  releaseThread(tid: number): void {
+  releaseThread(tid: number, times: ThreadTimes): void {
     if (!this.#threads.has(tid) || this.#released) return;
     if (this.#idle.length < MAX_IDLE_THREADS) {
-      this.#idle.push(tid);
+      this.#idle.push({ tid, times });
       return;
     }
     this.#threads.delete(tid);
+    this.#closeStat(tid);
     try {
       this.#injectIn(tid, SYS_exit, [0n]);
     } catch {
@@ -295,6 +340,7 @@ export class Subprocess implements AddressSpace {
         // Already reaped.
       }
       this.host.waiter.forget(tid);
+      this.#closeStat(tid);
     }
     this.#threads.clear();
     // Reap it now so that no zombie or stale status is left for the waiter.
