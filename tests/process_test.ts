@@ -25,6 +25,7 @@ probeTests([
   { prog: "futex_robust" },
   { prog: "futex_ops" },
   { prog: "thread_cputime" },
+  { prog: "thread_fpu" },
   { prog: "stack_growth" },
   { prog: "signal_avx" },
   { prog: "proc_smaps" },

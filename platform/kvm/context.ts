@@ -22,7 +22,7 @@
  */
 
 import { Errno } from "../../host/errno.ts";
-import { EXIT, KREG, kvmRun, RUN, takePendingSignal } from "../../host/kvm.ts";
+import { EXIT, KREG, kvmRun, RUN, takePendingSignal, XSAVE_SIZE } from "../../host/kvm.ts";
 import type { AddressSpace, Context, SwitchResult } from "../platform.ts";
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
@@ -82,6 +82,7 @@ export class KvmContext implements Context {
     const v = this.#acquire();
     const m = this.machine;
     if (this.#pendingFp) this.#applyFp(v);
+    else if (v.staleFp) this.#resetFp(v);
     this.#load(v, space, regs);
     // The JavaScript thread runs this vCPU itself if no other context holds it: the fast
     // path. Otherwise, or once this one has computed for a while, a runner thread does.
@@ -386,7 +387,9 @@ export class KvmContext implements Context {
    */
   fpState(): Uint8Array<ArrayBuffer> {
     if (this.#pendingFp) return this.#pendingFp.slice();
-    return this.#acquire().getXsave().slice(0, this.machine.xsaveSize);
+    const v = this.#acquire();
+    if (v.staleFp) return this.machine.initialXsave().slice(0, this.machine.xsaveSize);
+    return v.getXsave().slice(0, this.machine.xsaveSize);
   }
 
   /** Implements Context.setFpState (an FXSAVE image or a whole XSAVE area). */
@@ -394,10 +397,23 @@ export class KvmContext implements Context {
     this.#pendingFp = state.slice(0, Math.min(state.length, this.machine.xsaveSize));
   }
 
+  #resetFp(v: Vcpu): void {
+    v.setXsave(this.machine.initialXsave());
+    v.staleFp = false;
+  }
+
   #applyFp(v: Vcpu): void {
     const fp = this.#pendingFp!;
     this.#pendingFp = null;
-    const x = v.getXsave();
+    // A whole area (what fpState gives, for clone and fork) replaces everything the vCPU
+    // holds, so it needs no KVM_GET_XSAVE first; a shorter one (an FXSAVE image) only its
+    // part, the rest staying this task's or, on a vCPU just taken, the initial state.
+    const x = fp.length >= this.machine.xsaveSize
+      ? new Uint8Array(XSAVE_SIZE)
+      : v.staleFp
+      ? this.machine.initialXsave()
+      : v.getXsave();
+    v.staleFp = false;
     x.set(fp);
     if (fp.length <= FPSTATE_SIZE) {
       // An FXSAVE image: XSTATE_BV must say the x87 and SSE components hold data.

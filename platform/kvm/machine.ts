@@ -105,6 +105,11 @@ export class Vcpu {
    * application code after a kick (the next entry sets the registers with KVM_SET_REGS).
    */
   mode: "user" | "trampoline" = "trampoline";
+  /**
+   * The FPU state is a former owner's (a released vCPU taken again): the next owner's own
+   * state or the initial one must replace it before the guest runs or anyone reads it.
+   */
+  staleFp = false;
   /** kvm_regs for KVM_GET_REGS/KVM_SET_REGS. */
   readonly kregs: BigUint64Array<ArrayBuffer>;
   #regs = new Uint8Array(REGS_SIZE);
@@ -399,17 +404,26 @@ export class Machine {
     if (this.#quarantine.length > QUARANTINE_PAGES) this.zapShadowTables();
   }
 
-  /** A vCPU for a new context: a released one (its FPU state reset) or a new one. */
+  /**
+   * A vCPU for a new context: a released one, whose FPU state is stale (Vcpu.staleFp), or a
+   * new one. The reset is left to the context: a new thread or process brings its own state,
+   * and each vCPU ioctl costs about as much as an exit here.
+   */
   acquire(): Vcpu {
     const v = this.#free.pop();
     if (v) {
-      if (this.#initialXsave) v.setXsave(this.#initialXsave);
+      v.staleFp = true;
       return v;
     }
     const n = new Vcpu(this, this.#vcpus.length);
     this.#vcpus.push(n);
     this.#initialXsave ??= n.getXsave();
     return n;
+  }
+
+  /** The FPU state a new vCPU starts with, as KVM_GET_XSAVE gives it (a copy). */
+  initialXsave(): Uint8Array<ArrayBuffer> {
+    return this.#initialXsave!.slice();
   }
 
   /** Returns a vCPU to the pool: KVM cannot destroy one vCPU, only the whole VM. */
