@@ -127,6 +127,30 @@ export class GoferFilesystem extends Filesystem {
     }
   }
 
+  /**
+   * Shared access: one WalkStat for a whole run of cached path components rather than a Walk
+   * for each. A component still stands when the Gofer finds the same inode (number and type)
+   * under its name; its attributes are refreshed from the same answer.
+   */
+  override revalidate(dir: Inode, names: readonly string[], inodes: readonly Inode[]): number {
+    if (!(dir instanceof GoferInode) || dir.fs !== this) return 0;
+    let stats;
+    try {
+      stats = this.client.walkStat(dir.controlFd, names as string[]);
+    } catch {
+      // Left to the lookups one by one, which answer the right errno.
+      return 0;
+    }
+    let n = 0;
+    for (; n < stats.length; n++) {
+      const ino = inodes[n], s = stats[n];
+      if (!(ino instanceof GoferInode) || ino.fs !== this) break;
+      if (ino.ino !== s.ino || (ino.mode & S_IFMT) !== (s.mode & S_IFMT)) break;
+      ino.refresh(s);
+    }
+    return n;
+  }
+
   override statfs(): FsStat {
     try {
       return this.client.fstatfs(this.#root.controlFd);
