@@ -15,7 +15,7 @@
  */
 
 import { Errno } from "../../host/errno.ts";
-import { closeFd, errno, libc, preadFd } from "../../host/libc.ts";
+import { closeFd, dupCloexec, errno, HostError, libc, preadFd } from "../../host/libc.ts";
 import { type LisafsClient, LisafsError, type Stat } from "../../gofer/lisafs/client.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
@@ -26,6 +26,7 @@ import {
   type MaybeAsync,
   O_ACCMODE,
   O_RDONLY,
+  O_RDWR,
   type RegularData,
   RegularFile,
 } from "../vfs/file.ts";
@@ -60,6 +61,12 @@ function sysErr(e: unknown): never {
 
 /** How many FD ids are released in one Close message. */
 const CLOSE_BATCH = 64;
+
+/**
+ * How many inodes keep their host FDs for the next open. Each may hold one per access mode;
+ * the bound keeps the Sentry well inside its descriptor limit however many files are opened.
+ */
+const HOST_FD_CACHE = 256;
 
 export class GoferFilesystem extends Filesystem {
   readonly name = "9p";
@@ -101,6 +108,19 @@ export class GoferFilesystem extends Filesystem {
    * lookup, and hard links share an inode.
    */
   readonly inodes = new Map<bigint, GoferInode>();
+
+  /** Inodes that keep host FDs, least recently opened first. */
+  readonly #withHostFds = new Set<GoferInode>();
+
+  /** Notes that `ino` keeps host FDs now; evicts the least recently opened beyond the bound. */
+  keepsHostFds(ino: GoferInode): void {
+    this.#withHostFds.delete(ino);
+    this.#withHostFds.add(ino);
+    if (this.#withHostFds.size <= HOST_FD_CACHE) return;
+    const oldest = this.#withHostFds.values().next().value!;
+    this.#withHostFds.delete(oldest);
+    oldest.dropHostFds();
+  }
 
   /** FD ids released but not yet told to the Gofer. */
   #closing: number[] = [];
@@ -417,17 +437,46 @@ export class GoferInode extends Inode {
     this.#change(() => this.fs.client.removeXattr(this.controlFd, name));
   }
 
-  /** Opens the file on the Gofer and returns its donated host FD (owned by the caller). */
-  openHost(flags: number): number {
-    let opened;
-    try {
-      opened = this.fs.client.openAt(this.controlFd, flags & O_ACCMODE);
-    } catch (e) {
-      sysErr(e);
+  /**
+   * Host FDs the Gofer donated, by access mode (O_RDONLY, O_WRONLY, O_RDWR), kept so that
+   * opening the file again costs a dup instead of a round trip. They name the host inode, not
+   * a path: with shared access a file replaced on the host is a new inode (lookups compare
+   * inode numbers), and data changed on the host is read through the same FD.
+   */
+  readonly #hostFds = [-1, -1, -1];
+
+  /** Closes the kept host FDs (the files opened from them hold their own duplicates). */
+  dropHostFds(): void {
+    for (let i = 0; i < this.#hostFds.length; i++) {
+      if (this.#hostFds[i] >= 0) closeFd(this.#hostFds[i]);
+      this.#hostFds[i] = -1;
     }
-    this.fs.closeFd(opened.openFd);
-    if (opened.hostFd < 0) throw new SysError(Errno.EIO, "the gofer donated no host file");
-    return opened.hostFd;
+  }
+
+  /** A host FD of the file open with `flags`' access mode, owned by the caller. */
+  openHost(flags: number): number {
+    const acc = flags & O_ACCMODE;
+    let kept = this.#hostFds[acc];
+    if (kept === undefined) throw new SysError(Errno.EINVAL);
+    if (kept < 0 && acc !== O_RDWR) kept = this.#hostFds[O_RDWR];
+    if (kept < 0) {
+      let opened;
+      try {
+        opened = this.fs.client.openAt(this.controlFd, acc);
+      } catch (e) {
+        sysErr(e);
+      }
+      this.fs.closeFd(opened.openFd);
+      if (opened.hostFd < 0) throw new SysError(Errno.EIO, "the gofer donated no host file");
+      kept = this.#hostFds[acc] = opened.hostFd;
+    }
+    this.fs.keepsHostFds(this);
+    try {
+      return dupCloexec(kept);
+    } catch (e) {
+      if (e instanceof HostError) throw new SysError(e.errno);
+      throw e;
+    }
   }
 
   open(t: Task, vd: VirtualDentry, flags: number): MaybeAsync<FileDescription> {

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { closeFd, preadFd, writeAll } from "../../host/libc.ts";
+import { MID } from "../../gofer/lisafs/message.ts";
+import { withGofer } from "../../gofer/lisafs/testutil.ts";
+import type { LisafsClient } from "../../gofer/lisafs/client.ts";
+import { O_RDONLY, O_WRONLY } from "../vfs/file.ts";
+import { ROOT_CREDS, S_IFREG } from "../vfs/inode.ts";
+import { GoferFilesystem, type GoferInode } from "./gofer.ts";
+
+/** Counts the requests of each message id the client sends. */
+function countCalls(c: LisafsClient): Map<number, number> {
+  const counts = new Map<number, number>();
+  const call = c.call.bind(c);
+  c.call = ((mid: number, req: unknown) => {
+    counts.set(mid, (counts.get(mid) ?? 0) + 1);
+    return call(mid as never, req as never);
+  }) as typeof c.call;
+  return counts;
+}
+
+function readAll(fd: number): string {
+  const b = new Uint8Array(64);
+  return new TextDecoder().decode(b.subarray(0, preadFd(fd, b, 0)));
+}
+
+Deno.test("gofer fs: opening a file again costs no OpenAt, and a write open writes", async () => {
+  await withGofer({}, (c) => {
+    const fs = new GoferFilesystem(c);
+    const calls = countCalls(c);
+    const f = fs.root().mknod("again", S_IFREG | 0o644, 0, ROOT_CREDS) as GoferInode;
+    const r1 = f.openHost(O_RDONLY);
+    const r2 = f.openHost(O_RDONLY);
+    assert.notEqual(r1, r2);
+    assert.equal(calls.get(MID.OpenAt), 1);
+    const w = f.openHost(O_WRONLY);
+    assert.equal(calls.get(MID.OpenAt), 2);
+    writeAll(w, new TextEncoder().encode("data"));
+    // Closing one open file's FD leaves the others working.
+    closeFd(r1);
+    assert.equal(readAll(r2), "data");
+    for (const fd of [r2, w]) closeFd(fd);
+  });
+});
+
+Deno.test("gofer fs: files stay open past the bound on kept host FDs", async () => {
+  await withGofer({}, (c) => {
+    const fs = new GoferFilesystem(c);
+    const fds: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const f = fs.root().mknod(`n${i}`, S_IFREG | 0o644, 0, ROOT_CREDS) as GoferInode;
+      const w = f.openHost(O_WRONLY);
+      writeAll(w, new TextEncoder().encode(`file ${i}`));
+      closeFd(w);
+      fds.push(f.openHost(O_RDONLY));
+    }
+    fds.forEach((fd, i) => assert.equal(readAll(fd), `file ${i}`));
+    for (const fd of fds) closeFd(fd);
+    fs.flushCloses();
+  });
+});
