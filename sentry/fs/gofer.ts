@@ -62,6 +62,9 @@ function sysErr(e: unknown): never {
 /** How many FD ids are released in one Close message. */
 const CLOSE_BATCH = 64;
 
+/** How many missing names a directory remembers (exclusive access). */
+const ABSENT_MAX = 4096;
+
 /**
  * How many inodes keep their host FDs for the next open. Each may hold one per access mode;
  * the bound keeps the Sentry well inside its descriptor limit however many files are opened.
@@ -224,18 +227,41 @@ export class GoferInode extends Inode {
     return a;
   }
 
+  /**
+   * Names known missing from this directory, kept with exclusive access (only the Sentry
+   * changes the tree, and every change through it updates the set): looking a missing name up
+   * again, as creating a file does first, costs no round trip.
+   */
+  #absent?: Set<string>;
+
+  /** Notes that `name` is missing (exclusive access only). */
+  #gone(name: string): void {
+    if (!this.fs.cacheDentries) return;
+    this.#absent ??= new Set();
+    // A bound on memory, not a cache policy: starting over costs a round trip per name.
+    if (this.#absent.size >= ABSENT_MAX) this.#absent.clear();
+    this.#absent.add(name);
+  }
+
   override lookup(name: string): Inode | null {
     if (!this.isDir) throw new SysError(Errno.ENOTDIR);
     const syn = this.synthetic.get(name);
     if (syn) return syn;
+    if (this.#absent?.has(name)) return null;
     let w;
     try {
       w = this.fs.client.walk(this.controlFd, [name]);
     } catch (e) {
-      if (e instanceof LisafsError && e.errno === Errno.ENOENT) return null;
+      if (e instanceof LisafsError && e.errno === Errno.ENOENT) {
+        this.#gone(name);
+        return null;
+      }
       sysErr(e);
     }
-    if (w.status === "missing" || w.inodes.length === 0) return null;
+    if (w.status === "missing" || w.inodes.length === 0) {
+      this.#gone(name);
+      return null;
+    }
     const node = w.inodes[0];
     const known = this.fs.inodes.get(node.stat.ino);
     if (known && (known.mode & S_IFMT) === (node.stat.mode & S_IFMT)) {
@@ -305,10 +331,15 @@ export class GoferInode extends Inode {
     }
   }
 
-  /** Runs a Gofer call that changes the tree, turning its errors into errnos. */
-  #change<T>(fn: () => T): T {
+  /**
+   * Runs a Gofer call that changes the tree, turning its errors into errnos. `made` is a name
+   * the call may create: it is no longer known missing, even if the call fails (it may have
+   * got that far).
+   */
+  #change<T>(fn: () => T, made?: string): T {
     if (this.fs.readonly) throw new SysError(Errno.EROFS);
     this.#listing = undefined;
+    if (made !== undefined) this.#absent?.delete(made);
     try {
       return fn();
     } catch (e) {
@@ -322,16 +353,29 @@ export class GoferInode extends Inode {
   }
 
   override mknod(name: string, mode: number, _rdev: number, c: Creds): Inode {
-    return this.#child(
-      this.#change(() =>
-        this.fs.client.mknodAt(this.controlFd, name, mode, { uid: c.uid, gid: c.gid })
-      ),
+    const owner = { uid: c.uid, gid: c.gid };
+    if ((mode & S_IFMT) !== S_IFREG) {
+      return this.#child(
+        this.#change(() => this.fs.client.mknodAt(this.controlFd, name, mode, owner), name),
+      );
+    }
+    // A regular file is made open (O_RDWR serves every later open): creating a file to open
+    // it, as open(O_CREAT) does, costs one round trip, not two.
+    const made = this.#change(
+      () => this.fs.client.openCreateAt(this.controlFd, name, O_RDWR, mode & 0o7777, owner),
+      name,
     );
+    this.fs.closeFd(made.openFd);
+    const ino = this.#child(made.child);
+    if (made.hostFd >= 0) ino.#keep(O_RDWR, made.hostFd);
+    return ino;
   }
   override mkdir(name: string, mode: number, c: Creds): Inode {
     const d = this.#child(
-      this.#change(() =>
-        this.fs.client.mkdirAt(this.controlFd, name, mode & 0o7777, { uid: c.uid, gid: c.gid })
+      this.#change(
+        () =>
+          this.fs.client.mkdirAt(this.controlFd, name, mode & 0o7777, { uid: c.uid, gid: c.gid }),
+        name,
       ),
     );
     this.nlink++;
@@ -339,8 +383,9 @@ export class GoferInode extends Inode {
   }
   override symlink(name: string, target: string, c: Creds): Inode {
     return this.#child(
-      this.#change(() =>
-        this.fs.client.symlinkAt(this.controlFd, name, target, { uid: c.uid, gid: c.gid })
+      this.#change(
+        () => this.fs.client.symlinkAt(this.controlFd, name, target, { uid: c.uid, gid: c.gid }),
+        name,
       ),
     );
   }
@@ -348,17 +393,25 @@ export class GoferInode extends Inode {
     if (!(target instanceof GoferInode) || target.fs !== this.fs) {
       throw new SysError(Errno.EXDEV);
     }
-    this.#change(() => this.fs.client.linkAt(this.controlFd, name, target.controlFd));
+    this.#change(() => this.fs.client.linkAt(this.controlFd, name, target.controlFd), name);
     target.nlink++;
     this.mtimeNs = this.ctimeNs = nowNs();
   }
   override unlink(name: string): void {
     this.#change(() => this.fs.client.unlinkAt(this.controlFd, name, 0));
+    this.#gone(name);
     this.mtimeNs = this.ctimeNs = nowNs();
+  }
+  override unlinked(): void {
+    if (this.nlink > 0) this.nlink--;
+    // The last name gone: a kept host FD must not keep the host file's blocks alive (open
+    // files hold their own duplicates).
+    if (this.nlink === 0) this.dropHostFds();
   }
   override rmdir(name: string): void {
     if (this.synthetic.has(name)) throw new SysError(Errno.EBUSY);
     this.#change(() => this.fs.client.unlinkAt(this.controlFd, name, AT_REMOVEDIR));
+    this.#gone(name);
     this.nlink--;
     this.mtimeNs = this.ctimeNs = nowNs();
   }
@@ -367,6 +420,7 @@ export class GoferInode extends Inode {
       throw new SysError(Errno.EXDEV);
     }
     newDir.#listing = undefined;
+    newDir.#absent?.delete(newName);
     this.#change(() =>
       this.fs.client.renameAt(
         this.controlFd,
@@ -376,6 +430,7 @@ export class GoferInode extends Inode {
         exchange ? RENAME_EXCHANGE : 0,
       )
     );
+    if (!exchange && (this !== newDir || oldName !== newName)) this.#gone(oldName);
     this.mtimeNs =
       this.ctimeNs =
       newDir.mtimeNs =
@@ -451,6 +506,13 @@ export class GoferInode extends Inode {
       if (this.#hostFds[i] >= 0) closeFd(this.#hostFds[i]);
       this.#hostFds[i] = -1;
     }
+  }
+
+  /** Keeps `hostFd` (owned from now on) as the host FD of access mode `acc`. */
+  #keep(acc: number, hostFd: number): void {
+    if (this.#hostFds[acc] >= 0) closeFd(this.#hostFds[acc]);
+    this.#hostFds[acc] = hostFd;
+    this.fs.keepsHostFds(this);
   }
 
   /** A host FD of the file open with `flags`' access mode, owned by the caller. */

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { closeFd, preadFd, writeAll } from "../../host/libc.ts";
 import { MID } from "../../gofer/lisafs/message.ts";
-import { withGofer } from "../../gofer/lisafs/testutil.ts";
+import { HELLO, withGofer } from "../../gofer/lisafs/testutil.ts";
 import type { LisafsClient } from "../../gofer/lisafs/client.ts";
 import { O_RDONLY, O_WRONLY } from "../vfs/file.ts";
-import { ROOT_CREDS, S_IFREG } from "../vfs/inode.ts";
+import { ROOT_CREDS, S_IFDIR, S_IFREG } from "../vfs/inode.ts";
 import { GoferFilesystem, type GoferInode } from "./gofer.ts";
 
 /** Counts the requests of each message id the client sends. */
@@ -27,7 +27,7 @@ Deno.test("gofer fs: opening a file again costs no OpenAt, and a write open writ
   await withGofer({}, (c) => {
     const fs = new GoferFilesystem(c);
     const calls = countCalls(c);
-    const f = fs.root().mknod("again", S_IFREG | 0o644, 0, ROOT_CREDS) as GoferInode;
+    const f = fs.root().lookup("hello.txt") as GoferInode;
     const r1 = f.openHost(O_RDONLY);
     const r2 = f.openHost(O_RDONLY);
     assert.notEqual(r1, r2);
@@ -37,8 +37,24 @@ Deno.test("gofer fs: opening a file again costs no OpenAt, and a write open writ
     writeAll(w, new TextEncoder().encode("data"));
     // Closing one open file's FD leaves the others working.
     closeFd(r1);
-    assert.equal(readAll(r2), "data");
+    assert.equal(readAll(r2), "data" + HELLO.slice(4));
     for (const fd of [r2, w]) closeFd(fd);
+  });
+});
+
+Deno.test("gofer fs: a file made is open already (one round trip to create and open)", async () => {
+  await withGofer({}, (c) => {
+    const fs = new GoferFilesystem(c);
+    const calls = countCalls(c);
+    const f = fs.root().mknod("made", S_IFREG | 0o600, 0, ROOT_CREDS) as GoferInode;
+    assert.equal(f.mode, S_IFREG | 0o600);
+    const w = f.openHost(O_WRONLY);
+    writeAll(w, new TextEncoder().encode("new"));
+    const r = f.openHost(O_RDONLY);
+    assert.equal(readAll(r), "new");
+    assert.deepEqual([...calls.keys()], [MID.OpenCreateAt]);
+    for (const fd of [r, w]) closeFd(fd);
+    fs.flushCloses();
   });
 });
 
@@ -55,6 +71,33 @@ Deno.test("gofer fs: files stay open past the bound on kept host FDs", async () 
     }
     fds.forEach((fd, i) => assert.equal(readAll(fd), `file ${i}`));
     for (const fd of fds) closeFd(fd);
+    fs.flushCloses();
+  });
+});
+
+Deno.test("gofer fs: names known missing are found once made, and gone once removed", async () => {
+  await withGofer({}, (c) => {
+    const fs = new GoferFilesystem(c);
+    const root = fs.root();
+    const calls = countCalls(c);
+    for (const n of ["f", "d", "l", "h", "moved"]) assert.equal(root.lookup(n), null);
+    assert.equal(root.lookup("f"), null);
+    assert.equal(calls.get(MID.Walk), 5, "a missing name is looked up once");
+    const f = root.mknod("f", S_IFREG | 0o644, 0, ROOT_CREDS);
+    assert.equal(root.lookup("f")?.ino, f.ino);
+    root.mkdir("d", S_IFDIR | 0o755, ROOT_CREDS);
+    assert.ok(root.lookup("d")?.isDir);
+    root.symlink("l", "f", ROOT_CREDS);
+    assert.ok(root.lookup("l")?.isSymlink);
+    root.link("h", f);
+    assert.equal(root.lookup("h")?.ino, f.ino);
+    root.rename("h", root, "moved", false);
+    assert.equal(root.lookup("h"), null);
+    assert.equal(root.lookup("moved")?.ino, f.ino);
+    root.unlink("moved");
+    assert.equal(root.lookup("moved"), null);
+    root.rmdir("d");
+    assert.equal(root.lookup("d"), null);
     fs.flushCloses();
   });
 });

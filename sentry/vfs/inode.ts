@@ -288,6 +288,11 @@ export abstract class Inode {
   unlink(_name: string): void {
     throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
   }
+  /**
+   * Called on a non-directory after its directory removed one of its names (unlink, or a
+   * rename over it), for filesystems whose directories do not track their children's links.
+   */
+  unlinked(): void {}
   /** Removes an empty directory child. */
   rmdir(_name: string): void {
     throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);

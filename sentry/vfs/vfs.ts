@@ -496,6 +496,7 @@ export class VirtualFilesystem {
       f = await ino.open(ctx.t, new VirtualDentry(dir.mount, d), flags & ~(O_TMPFILE | O_CREAT));
     } finally {
       dir.inode.unlink(name);
+      ino.unlinked();
     }
     d.deleted = true;
     (ino as { linkable?: boolean }).linkable = (flags & O_EXCL) === 0;
@@ -618,7 +619,10 @@ export class VirtualFilesystem {
       throw new SysError(Errno.EBUSY);
     }
     if (dir) p.parent.inode.rmdir(p.name);
-    else p.parent.inode.unlink(p.name);
+    else {
+      p.parent.inode.unlink(p.name);
+      child.inode.unlinked();
+    }
     this.#removed(p.parent, p.name);
     notifyDelete(p.parent.inode, p.name, child.inode);
   }
@@ -704,6 +708,7 @@ export class VirtualFilesystem {
       o.parent.dentry.children.set(o.name, dst);
     } else if (dst) {
       dst.deleted = true;
+      if (!dst.inode.isDir) dst.inode.unlinked();
     }
     src.name = n.name;
     src.parent = n.parent.dentry;
