@@ -66,10 +66,11 @@ const CLOSE_BATCH = 64;
 const ABSENT_MAX = 4096;
 
 /**
- * How many inodes keep their host FDs for the next open. Each may hold one per access mode;
- * the bound keeps the Sentry well inside its descriptor limit however many files are opened.
+ * How many host FDs inodes keep for their next open, all together: a working set of a couple
+ * of thousand files (gVisor keeps 1000 dentries with their FDs by default), well inside the
+ * Sentry's descriptor limit however many files are opened.
  */
-const HOST_FD_CACHE = 256;
+const KEPT_HOST_FDS = 2048;
 
 export class GoferFilesystem extends Filesystem {
   readonly name = "9p";
@@ -115,14 +116,28 @@ export class GoferFilesystem extends Filesystem {
   /** Inodes that keep host FDs, least recently opened first. */
   readonly #withHostFds = new Set<GoferInode>();
 
-  /** Notes that `ino` keeps host FDs now; evicts the least recently opened beyond the bound. */
-  keepsHostFds(ino: GoferInode): void {
+  /** How many host FDs the inodes keep. */
+  #keptFds = 0;
+
+  /**
+   * Notes that `ino` was opened and keeps `added` more host FDs; drops those of the least
+   * recently opened inodes beyond the bound.
+   */
+  keepsHostFds(ino: GoferInode, added: number): void {
     this.#withHostFds.delete(ino);
     this.#withHostFds.add(ino);
-    if (this.#withHostFds.size <= HOST_FD_CACHE) return;
-    const oldest = this.#withHostFds.values().next().value!;
-    this.#withHostFds.delete(oldest);
-    oldest.dropHostFds();
+    this.#keptFds += added;
+    while (this.#keptFds > KEPT_HOST_FDS) {
+      const oldest = this.#withHostFds.values().next().value!;
+      if (oldest === ino) break;
+      oldest.dropHostFds();
+    }
+  }
+
+  /** Notes that `ino` closed the `n` host FDs it kept. */
+  droppedHostFds(ino: GoferInode, n: number): void {
+    this.#withHostFds.delete(ino);
+    this.#keptFds -= n;
   }
 
   /** FD ids released but not yet told to the Gofer. */
@@ -167,7 +182,7 @@ export class GoferFilesystem extends Filesystem {
     let n = 0;
     for (; n < stats.length; n++) {
       const ino = inodes[n], s = stats[n];
-      if (!(ino instanceof GoferInode) || ino.fs !== this) break;
+      if (!(ino instanceof GoferInode) || ino.fs !== this || ino.released) break;
       if (ino.ino !== s.ino || (ino.mode & S_IFMT) !== (s.mode & S_IFMT)) break;
       ino.refresh(s);
     }
@@ -406,7 +421,37 @@ export class GoferInode extends Inode {
     if (this.nlink > 0) this.nlink--;
     // The last name gone: a kept host FD must not keep the host file's blocks alive (open
     // files hold their own duplicates).
-    if (this.nlink === 0) this.dropHostFds();
+    if (this.nlink === 0) {
+      this.dropHostFds();
+      this.#releaseIfUnused();
+    }
+  }
+
+  /** Regular files open on this inode (an unlinked file's control FD lives until they close). */
+  #opens = 0;
+  /** The control FD was given back: the file is unlinked and nothing refers to it. */
+  #released = false;
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /**
+   * Gives the control FD of an unlinked regular file nobody has open back to the Gofer. Held,
+   * it would keep the deleted host file (and its blocks) alive, and hosts slow down as such
+   * orphans pile up: on ext4 each create then costs a millisecond.
+   */
+  #releaseIfUnused(): void {
+    if (this.nlink > 0 || this.#opens > 0 || this.#released) return;
+    if ((this.mode & S_IFMT) !== S_IFREG) return;
+    this.#released = true;
+    if (this.fs.inodes.get(this.ino) === this) this.fs.inodes.delete(this.ino);
+    this.fs.closeFd(this.controlFd);
+  }
+
+  /** Called when a regular file opened on this inode is closed. */
+  fileClosed(): void {
+    this.#opens--;
+    this.#releaseIfUnused();
   }
   override rmdir(name: string): void {
     if (this.synthetic.has(name)) throw new SysError(Errno.EBUSY);
@@ -502,17 +547,22 @@ export class GoferInode extends Inode {
 
   /** Closes the kept host FDs (the files opened from them hold their own duplicates). */
   dropHostFds(): void {
+    let n = 0;
     for (let i = 0; i < this.#hostFds.length; i++) {
-      if (this.#hostFds[i] >= 0) closeFd(this.#hostFds[i]);
+      if (this.#hostFds[i] < 0) continue;
+      closeFd(this.#hostFds[i]);
       this.#hostFds[i] = -1;
+      n++;
     }
+    this.fs.droppedHostFds(this, n);
   }
 
   /** Keeps `hostFd` (owned from now on) as the host FD of access mode `acc`. */
   #keep(acc: number, hostFd: number): void {
-    if (this.#hostFds[acc] >= 0) closeFd(this.#hostFds[acc]);
+    const had = this.#hostFds[acc] >= 0;
+    if (had) closeFd(this.#hostFds[acc]);
     this.#hostFds[acc] = hostFd;
-    this.fs.keepsHostFds(this);
+    this.fs.keepsHostFds(this, had ? 0 : 1);
   }
 
   /** A host FD of the file open with `flags`' access mode, owned by the caller. */
@@ -530,9 +580,11 @@ export class GoferInode extends Inode {
       }
       this.fs.closeFd(opened.openFd);
       if (opened.hostFd < 0) throw new SysError(Errno.EIO, "the gofer donated no host file");
-      kept = this.#hostFds[acc] = opened.hostFd;
+      this.#keep(acc, opened.hostFd);
+      kept = opened.hostFd;
+    } else {
+      this.fs.keepsHostFds(this, 0);
     }
-    this.fs.keepsHostFds(this);
     try {
       return dupCloexec(kept);
     } catch (e) {
@@ -543,8 +595,11 @@ export class GoferInode extends Inode {
 
   open(t: Task, vd: VirtualDentry, flags: number): MaybeAsync<FileDescription> {
     switch (this.mode & S_IFMT) {
-      case S_IFREG:
-        return new GoferFile(this, new HostData(this.openHost(flags), this), vd, flags);
+      case S_IFREG: {
+        const f = new GoferFile(this, new HostData(this.openHost(flags), this), vd, flags);
+        this.#opens++;
+        return f;
+      }
       case S_IFDIR:
         return new DirectoryFile(this, vd, flags);
       case S_IFCHR:
@@ -625,5 +680,6 @@ class GoferFile extends RegularFile {
   }
   override release(): void {
     closeFd(this.host.hostFd);
+    this.host.inode.fileClosed();
   }
 }

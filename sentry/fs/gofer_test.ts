@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { closeFd, preadFd, writeAll } from "../../host/libc.ts";
 import { MID } from "../../gofer/lisafs/message.ts";
-import { HELLO, withGofer } from "../../gofer/lisafs/testutil.ts";
+import { HELLO, lisafsErrno, withGofer } from "../../gofer/lisafs/testutil.ts";
+import { Errno } from "../../host/errno.ts";
 import type { LisafsClient } from "../../gofer/lisafs/client.ts";
-import { O_RDONLY, O_WRONLY } from "../vfs/file.ts";
+import { type FileDescription, O_RDONLY, O_WRONLY } from "../vfs/file.ts";
 import { ROOT_CREDS, S_IFDIR, S_IFREG } from "../vfs/inode.ts";
 import { GoferFilesystem, type GoferInode } from "./gofer.ts";
 
@@ -62,7 +63,7 @@ Deno.test("gofer fs: files stay open past the bound on kept host FDs", async () 
   await withGofer({}, (c) => {
     const fs = new GoferFilesystem(c);
     const fds: number[] = [];
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 2100; i++) {
       const f = fs.root().mknod(`n${i}`, S_IFREG | 0o644, 0, ROOT_CREDS) as GoferInode;
       const w = f.openHost(O_WRONLY);
       writeAll(w, new TextEncoder().encode(`file ${i}`));
@@ -99,5 +100,33 @@ Deno.test("gofer fs: names known missing are found once made, and gone once remo
     root.rmdir("d");
     assert.equal(root.lookup("d"), null);
     fs.flushCloses();
+  });
+});
+
+Deno.test("gofer fs: an unlinked file's control FD goes back once the last open file closes", async () => {
+  await withGofer({}, (c) => {
+    const fs = new GoferFilesystem(c);
+    const root = fs.root();
+    const f = root.mknod("doomed", S_IFREG | 0o644, 0, ROOT_CREDS) as GoferInode;
+    const file = f.open(undefined as never, undefined as never, O_RDONLY) as FileDescription;
+    root.unlink("doomed");
+    f.unlinked();
+    assert.equal(f.nlink, 0);
+    fs.flushCloses();
+    assert.equal(lisafsErrno(() => c.fstat(f.controlFd)), 0, "kept while open");
+    file.release();
+    fs.flushCloses();
+    assert.equal(lisafsErrno(() => c.fstat(f.controlFd)), Errno.EBADF);
+    // A file never opened goes at once; one with another name stays.
+    const g = root.mknod("g", S_IFREG | 0o644, 0, ROOT_CREDS) as GoferInode;
+    root.link("h", g);
+    root.unlink("g");
+    g.unlinked();
+    fs.flushCloses();
+    assert.equal(lisafsErrno(() => c.fstat(g.controlFd)), 0);
+    root.unlink("h");
+    g.unlinked();
+    fs.flushCloses();
+    assert.equal(lisafsErrno(() => c.fstat(g.controlFd)), Errno.EBADF);
   });
 });
