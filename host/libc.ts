@@ -150,6 +150,15 @@ export function closeFd(fd: number): void {
   sym.close(fd);
 }
 
+const F_DUPFD_CLOEXEC = 1030;
+
+/** A close-on-exec duplicate of `fd`; throws HostError (EMFILE...) on failure. */
+export function dupCloexec(fd: number): number {
+  const r = sym.fcntl(fd, F_DUPFD_CLOEXEC, 0n);
+  if (r < 0) throw new HostError(`dup fd ${fd}`, errno());
+  return r;
+}
+
 /** Writes all of `data` to `fd`, retrying on short writes and EINTR. */
 export function writeAll(fd: number, data: Uint8Array<ArrayBuffer>): void {
   let off = 0;

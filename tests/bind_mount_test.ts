@@ -71,6 +71,9 @@ for (const platform of PLATFORMS) {
       const exe = await compileProg("fs_shared");
       const dir = await Deno.makeTempDir({ prefix: "runsc-bind-shared-" });
       await Deno.writeTextFile(`${dir}/doomed`, "x");
+      await Deno.writeTextFile(`${dir}/grow`, "x");
+      await Deno.mkdir(`${dir}/sub`);
+      await Deno.writeTextFile(`${dir}/sub/f`, "1");
       const bundle = await makeBundle({
         args: ["/fs_shared"],
         files: { fs_shared: exe },
@@ -89,11 +92,16 @@ for (const platform of PLATFORMS) {
         }
         await Deno.writeTextFile(`${dir}/late`, "y");
         await Deno.remove(`${dir}/doomed`);
+        await Deno.writeTextFile(`${dir}/grow`, "xyz");
+        await Deno.rename(`${dir}/sub`, `${dir}/sub.old`);
+        await Deno.mkdir(`${dir}/sub`);
+        await Deno.writeTextFile(`${dir}/sub/f`, "22");
         const got = await run;
         assert.equal(got.code, 0, got.stderr);
         assert.equal(
           got.stdout,
-          "before: absent\ndoomed: present\nlate file seen: yes\nremoved file gone: yes\n",
+          "before: absent\ndoomed: present\ngrow: 1, sub/f: 1\nlate file seen: yes\n" +
+            "removed file gone: yes\nnew size seen: yes\nreplaced directory seen: yes\n",
         );
       } finally {
         await root.cleanup();

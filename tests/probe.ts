@@ -48,6 +48,11 @@ export interface Probe {
    * an overlayfs; neither changes the rootfs.
    */
   writableRoot?: boolean;
+  /**
+   * Global flags for the sandbox's runsc (e.g. `--overlay2=none`). With them the sandbox gets
+   * a root of its own: it may write to it directly, and the native run must not see that.
+   */
+  runscFlags?: string[];
   /** Build with -static-pie. */
   pie?: boolean;
   /** Extra files in the rootfs (see makeBundle). */
@@ -170,6 +175,7 @@ export function probeTests(probes: Probe[]): void {
         async fn() {
           let rootfs: string;
           let made: string | null = null;
+          let own: string | null = null;
           if (probe.rootfs) {
             if (probe.prog || probe.files) throw new Error("a prepared rootfs takes no files");
             rootfs = await probe.rootfs();
@@ -181,11 +187,15 @@ export function probeTests(probes: Probe[]): void {
             made = await Deno.makeTempDir({ prefix: "runsc-probe-root-" });
             await populate(made, files);
             rootfs = made;
+            if (probe.runscFlags) {
+              own = await Deno.makeTempDir({ prefix: "runsc-probe-root-" });
+              await populate(own, files);
+            }
           }
           const bundle = await makeBundle({
             args: argv,
             env: ["PATH=/usr/bin:/bin", ...(probe.env ?? [])],
-            config: { root: { path: rootfs, readonly: !probe.writableRoot } },
+            config: { root: { path: own ?? rootfs, readonly: !probe.writableRoot } },
           });
           const root = await makeRoot();
           try {
@@ -194,7 +204,7 @@ export function probeTests(probes: Probe[]): void {
             const got = await root.runsc(
               ["run", "--bundle", bundle.dir, "probe"],
               { stdin: probe.stdin },
-              [`--platform=${platform}`],
+              [`--platform=${platform}`, ...(probe.runscFlags ?? [])],
             );
             const want = await native(rootfs, argv, probe);
             const why = `sandbox stderr: ${got.stderr}\nnative stderr: ${want.stderr}`;
@@ -204,6 +214,7 @@ export function probeTests(probes: Probe[]): void {
             await root.cleanup();
             await bundle.cleanup();
             if (made) await Deno.remove(made, { recursive: true });
+            if (own) await Deno.remove(own, { recursive: true });
           }
         },
       });

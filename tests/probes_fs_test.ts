@@ -29,6 +29,18 @@ probeTests([
     files: manyFiles,
     writableRoot: true,
   },
+  {
+    prog: "fs_root_names",
+    name: "names on the gofer root, exclusive access (fs_root_names --overlay2=none)",
+    writableRoot: true,
+    runscFlags: ["--overlay2=none"],
+  },
+  {
+    prog: "fs_root_names",
+    name: "names on the gofer root, shared access (fs_root_names --file-access=shared)",
+    writableRoot: true,
+    runscFlags: ["--file-access=shared"],
+  },
   { prog: "fs_signalfd" },
   { prog: "fs_inotify" },
   { prog: "fs_mount" },

@@ -15,7 +15,7 @@
  */
 
 import { Errno } from "../../host/errno.ts";
-import { closeFd, errno, libc, preadFd } from "../../host/libc.ts";
+import { closeFd, dupCloexec, errno, HostError, libc, preadFd } from "../../host/libc.ts";
 import { type LisafsClient, LisafsError, type Stat } from "../../gofer/lisafs/client.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
@@ -26,6 +26,7 @@ import {
   type MaybeAsync,
   O_ACCMODE,
   O_RDONLY,
+  O_RDWR,
   type RegularData,
   RegularFile,
 } from "../vfs/file.ts";
@@ -60,6 +61,16 @@ function sysErr(e: unknown): never {
 
 /** How many FD ids are released in one Close message. */
 const CLOSE_BATCH = 64;
+
+/** How many missing names a directory remembers (exclusive access). */
+const ABSENT_MAX = 4096;
+
+/**
+ * How many host FDs inodes keep for their next open, all together: a working set of a couple
+ * of thousand files (gVisor keeps 1000 dentries with their FDs by default), well inside the
+ * Sentry's descriptor limit however many files are opened.
+ */
+const KEPT_HOST_FDS = 2048;
 
 export class GoferFilesystem extends Filesystem {
   readonly name = "9p";
@@ -102,6 +113,33 @@ export class GoferFilesystem extends Filesystem {
    */
   readonly inodes = new Map<bigint, GoferInode>();
 
+  /** Inodes that keep host FDs, least recently opened first. */
+  readonly #withHostFds = new Set<GoferInode>();
+
+  /** How many host FDs the inodes keep. */
+  #keptFds = 0;
+
+  /**
+   * Notes that `ino` was opened and keeps `added` more host FDs; drops those of the least
+   * recently opened inodes beyond the bound.
+   */
+  keepsHostFds(ino: GoferInode, added: number): void {
+    this.#withHostFds.delete(ino);
+    this.#withHostFds.add(ino);
+    this.#keptFds += added;
+    while (this.#keptFds > KEPT_HOST_FDS) {
+      const oldest = this.#withHostFds.values().next().value!;
+      if (oldest === ino) break;
+      oldest.dropHostFds();
+    }
+  }
+
+  /** Notes that `ino` closed the `n` host FDs it kept. */
+  droppedHostFds(ino: GoferInode, n: number): void {
+    this.#withHostFds.delete(ino);
+    this.#keptFds -= n;
+  }
+
   /** FD ids released but not yet told to the Gofer. */
   #closing: number[] = [];
 
@@ -125,6 +163,30 @@ export class GoferFilesystem extends Filesystem {
       // The connection is gone (the Gofer dropped its FDs with it), or an id was already
       // gone: nothing is left to release.
     }
+  }
+
+  /**
+   * Shared access: one WalkStat for a whole run of cached path components rather than a Walk
+   * for each. A component still stands when the Gofer finds the same inode (number and type)
+   * under its name; its attributes are refreshed from the same answer.
+   */
+  override revalidate(dir: Inode, names: readonly string[], inodes: readonly Inode[]): number {
+    if (!(dir instanceof GoferInode) || dir.fs !== this) return 0;
+    let stats;
+    try {
+      stats = this.client.walkStat(dir.controlFd, names as string[]);
+    } catch {
+      // Left to the lookups one by one, which answer the right errno.
+      return 0;
+    }
+    let n = 0;
+    for (; n < stats.length; n++) {
+      const ino = inodes[n], s = stats[n];
+      if (!(ino instanceof GoferInode) || ino.fs !== this || ino.released) break;
+      if (ino.ino !== s.ino || (ino.mode & S_IFMT) !== (s.mode & S_IFMT)) break;
+      ino.refresh(s);
+    }
+    return n;
   }
 
   override statfs(): FsStat {
@@ -180,18 +242,41 @@ export class GoferInode extends Inode {
     return a;
   }
 
+  /**
+   * Names known missing from this directory, kept with exclusive access (only the Sentry
+   * changes the tree, and every change through it updates the set): looking a missing name up
+   * again, as creating a file does first, costs no round trip.
+   */
+  #absent?: Set<string>;
+
+  /** Notes that `name` is missing (exclusive access only). */
+  #gone(name: string): void {
+    if (!this.fs.cacheDentries) return;
+    this.#absent ??= new Set();
+    // A bound on memory, not a cache policy: starting over costs a round trip per name.
+    if (this.#absent.size >= ABSENT_MAX) this.#absent.clear();
+    this.#absent.add(name);
+  }
+
   override lookup(name: string): Inode | null {
     if (!this.isDir) throw new SysError(Errno.ENOTDIR);
     const syn = this.synthetic.get(name);
     if (syn) return syn;
+    if (this.#absent?.has(name)) return null;
     let w;
     try {
       w = this.fs.client.walk(this.controlFd, [name]);
     } catch (e) {
-      if (e instanceof LisafsError && e.errno === Errno.ENOENT) return null;
+      if (e instanceof LisafsError && e.errno === Errno.ENOENT) {
+        this.#gone(name);
+        return null;
+      }
       sysErr(e);
     }
-    if (w.status === "missing" || w.inodes.length === 0) return null;
+    if (w.status === "missing" || w.inodes.length === 0) {
+      this.#gone(name);
+      return null;
+    }
     const node = w.inodes[0];
     const known = this.fs.inodes.get(node.stat.ino);
     if (known && (known.mode & S_IFMT) === (node.stat.mode & S_IFMT)) {
@@ -261,10 +346,15 @@ export class GoferInode extends Inode {
     }
   }
 
-  /** Runs a Gofer call that changes the tree, turning its errors into errnos. */
-  #change<T>(fn: () => T): T {
+  /**
+   * Runs a Gofer call that changes the tree, turning its errors into errnos. `made` is a name
+   * the call may create: it is no longer known missing, even if the call fails (it may have
+   * got that far).
+   */
+  #change<T>(fn: () => T, made?: string): T {
     if (this.fs.readonly) throw new SysError(Errno.EROFS);
     this.#listing = undefined;
+    if (made !== undefined) this.#absent?.delete(made);
     try {
       return fn();
     } catch (e) {
@@ -278,16 +368,29 @@ export class GoferInode extends Inode {
   }
 
   override mknod(name: string, mode: number, _rdev: number, c: Creds): Inode {
-    return this.#child(
-      this.#change(() =>
-        this.fs.client.mknodAt(this.controlFd, name, mode, { uid: c.uid, gid: c.gid })
-      ),
+    const owner = { uid: c.uid, gid: c.gid };
+    if ((mode & S_IFMT) !== S_IFREG) {
+      return this.#child(
+        this.#change(() => this.fs.client.mknodAt(this.controlFd, name, mode, owner), name),
+      );
+    }
+    // A regular file is made open (O_RDWR serves every later open): creating a file to open
+    // it, as open(O_CREAT) does, costs one round trip, not two.
+    const made = this.#change(
+      () => this.fs.client.openCreateAt(this.controlFd, name, O_RDWR, mode & 0o7777, owner),
+      name,
     );
+    this.fs.closeFd(made.openFd);
+    const ino = this.#child(made.child);
+    if (made.hostFd >= 0) ino.#keep(O_RDWR, made.hostFd);
+    return ino;
   }
   override mkdir(name: string, mode: number, c: Creds): Inode {
     const d = this.#child(
-      this.#change(() =>
-        this.fs.client.mkdirAt(this.controlFd, name, mode & 0o7777, { uid: c.uid, gid: c.gid })
+      this.#change(
+        () =>
+          this.fs.client.mkdirAt(this.controlFd, name, mode & 0o7777, { uid: c.uid, gid: c.gid }),
+        name,
       ),
     );
     this.nlink++;
@@ -295,8 +398,9 @@ export class GoferInode extends Inode {
   }
   override symlink(name: string, target: string, c: Creds): Inode {
     return this.#child(
-      this.#change(() =>
-        this.fs.client.symlinkAt(this.controlFd, name, target, { uid: c.uid, gid: c.gid })
+      this.#change(
+        () => this.fs.client.symlinkAt(this.controlFd, name, target, { uid: c.uid, gid: c.gid }),
+        name,
       ),
     );
   }
@@ -304,17 +408,55 @@ export class GoferInode extends Inode {
     if (!(target instanceof GoferInode) || target.fs !== this.fs) {
       throw new SysError(Errno.EXDEV);
     }
-    this.#change(() => this.fs.client.linkAt(this.controlFd, name, target.controlFd));
+    this.#change(() => this.fs.client.linkAt(this.controlFd, name, target.controlFd), name);
     target.nlink++;
     this.mtimeNs = this.ctimeNs = nowNs();
   }
   override unlink(name: string): void {
     this.#change(() => this.fs.client.unlinkAt(this.controlFd, name, 0));
+    this.#gone(name);
     this.mtimeNs = this.ctimeNs = nowNs();
+  }
+  override unlinked(): void {
+    if (this.nlink > 0) this.nlink--;
+    // The last name gone: a kept host FD must not keep the host file's blocks alive (open
+    // files hold their own duplicates).
+    if (this.nlink === 0) {
+      this.dropHostFds();
+      this.#releaseIfUnused();
+    }
+  }
+
+  /** Regular files open on this inode (an unlinked file's control FD lives until they close). */
+  #opens = 0;
+  /** The control FD was given back: the file is unlinked and nothing refers to it. */
+  #released = false;
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /**
+   * Gives the control FD of an unlinked regular file nobody has open back to the Gofer. Held,
+   * it would keep the deleted host file (and its blocks) alive, and hosts slow down as such
+   * orphans pile up: on ext4 each create then costs a millisecond.
+   */
+  #releaseIfUnused(): void {
+    if (this.nlink > 0 || this.#opens > 0 || this.#released) return;
+    if ((this.mode & S_IFMT) !== S_IFREG) return;
+    this.#released = true;
+    if (this.fs.inodes.get(this.ino) === this) this.fs.inodes.delete(this.ino);
+    this.fs.closeFd(this.controlFd);
+  }
+
+  /** Called when a regular file opened on this inode is closed. */
+  fileClosed(): void {
+    this.#opens--;
+    this.#releaseIfUnused();
   }
   override rmdir(name: string): void {
     if (this.synthetic.has(name)) throw new SysError(Errno.EBUSY);
     this.#change(() => this.fs.client.unlinkAt(this.controlFd, name, AT_REMOVEDIR));
+    this.#gone(name);
     this.nlink--;
     this.mtimeNs = this.ctimeNs = nowNs();
   }
@@ -323,6 +465,7 @@ export class GoferInode extends Inode {
       throw new SysError(Errno.EXDEV);
     }
     newDir.#listing = undefined;
+    newDir.#absent?.delete(newName);
     this.#change(() =>
       this.fs.client.renameAt(
         this.controlFd,
@@ -332,6 +475,7 @@ export class GoferInode extends Inode {
         exchange ? RENAME_EXCHANGE : 0,
       )
     );
+    if (!exchange && (this !== newDir || oldName !== newName)) this.#gone(oldName);
     this.mtimeNs =
       this.ctimeNs =
       newDir.mtimeNs =
@@ -393,23 +537,69 @@ export class GoferInode extends Inode {
     this.#change(() => this.fs.client.removeXattr(this.controlFd, name));
   }
 
-  /** Opens the file on the Gofer and returns its donated host FD (owned by the caller). */
-  openHost(flags: number): number {
-    let opened;
-    try {
-      opened = this.fs.client.openAt(this.controlFd, flags & O_ACCMODE);
-    } catch (e) {
-      sysErr(e);
+  /**
+   * Host FDs the Gofer donated, by access mode (O_RDONLY, O_WRONLY, O_RDWR), kept so that
+   * opening the file again costs a dup instead of a round trip. They name the host inode, not
+   * a path: with shared access a file replaced on the host is a new inode (lookups compare
+   * inode numbers), and data changed on the host is read through the same FD.
+   */
+  readonly #hostFds = [-1, -1, -1];
+
+  /** Closes the kept host FDs (the files opened from them hold their own duplicates). */
+  dropHostFds(): void {
+    let n = 0;
+    for (let i = 0; i < this.#hostFds.length; i++) {
+      if (this.#hostFds[i] < 0) continue;
+      closeFd(this.#hostFds[i]);
+      this.#hostFds[i] = -1;
+      n++;
     }
-    this.fs.closeFd(opened.openFd);
-    if (opened.hostFd < 0) throw new SysError(Errno.EIO, "the gofer donated no host file");
-    return opened.hostFd;
+    this.fs.droppedHostFds(this, n);
+  }
+
+  /** Keeps `hostFd` (owned from now on) as the host FD of access mode `acc`. */
+  #keep(acc: number, hostFd: number): void {
+    const had = this.#hostFds[acc] >= 0;
+    if (had) closeFd(this.#hostFds[acc]);
+    this.#hostFds[acc] = hostFd;
+    this.fs.keepsHostFds(this, had ? 0 : 1);
+  }
+
+  /** A host FD of the file open with `flags`' access mode, owned by the caller. */
+  openHost(flags: number): number {
+    const acc = flags & O_ACCMODE;
+    let kept = this.#hostFds[acc];
+    if (kept === undefined) throw new SysError(Errno.EINVAL);
+    if (kept < 0 && acc !== O_RDWR) kept = this.#hostFds[O_RDWR];
+    if (kept < 0) {
+      let opened;
+      try {
+        opened = this.fs.client.openAt(this.controlFd, acc);
+      } catch (e) {
+        sysErr(e);
+      }
+      this.fs.closeFd(opened.openFd);
+      if (opened.hostFd < 0) throw new SysError(Errno.EIO, "the gofer donated no host file");
+      this.#keep(acc, opened.hostFd);
+      kept = opened.hostFd;
+    } else {
+      this.fs.keepsHostFds(this, 0);
+    }
+    try {
+      return dupCloexec(kept);
+    } catch (e) {
+      if (e instanceof HostError) throw new SysError(e.errno);
+      throw e;
+    }
   }
 
   open(t: Task, vd: VirtualDentry, flags: number): MaybeAsync<FileDescription> {
     switch (this.mode & S_IFMT) {
-      case S_IFREG:
-        return new GoferFile(this, new HostData(this.openHost(flags), this), vd, flags);
+      case S_IFREG: {
+        const f = new GoferFile(this, new HostData(this.openHost(flags), this), vd, flags);
+        this.#opens++;
+        return f;
+      }
       case S_IFDIR:
         return new DirectoryFile(this, vd, flags);
       case S_IFCHR:
@@ -490,5 +680,6 @@ class GoferFile extends RegularFile {
   }
   override release(): void {
     closeFd(this.host.hostFd);
+    this.host.inode.fileClosed();
   }
 }

@@ -138,6 +138,16 @@ export abstract class Filesystem {
   abstract readonly name: string;
   abstract root(): Inode;
 
+  /**
+   * For a filesystem that does not cache lookups: checks in one step whether the cached
+   * children `inodes` still stand at `names` below `dir` (each name looked up in the directory
+   * the previous one led to), refreshing their attributes. Returns how many leading entries
+   * still stand; the VFS looks up the rest one by one. The default revalidates nothing.
+   */
+  revalidate(_dir: Inode, _names: readonly string[], _inodes: readonly Inode[]): number {
+    return 0;
+  }
+
   /** A fresh inode number. */
   nextIno(): bigint {
     return this.#nextIno++;
@@ -278,6 +288,11 @@ export abstract class Inode {
   unlink(_name: string): void {
     throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);
   }
+  /**
+   * Called on a non-directory after its directory removed one of its names (unlink, or a
+   * rename over it), for filesystems whose directories do not track their children's links.
+   */
+  unlinked(): void {}
   /** Removes an empty directory child. */
   rmdir(_name: string): void {
     throw new SysError(this.isDir ? Errno.EPERM : Errno.ENOTDIR);

@@ -231,12 +231,12 @@ export class VirtualFilesystem {
    * The child `name` of directory dir, crossing into mounts; null if there is none. The caller
    * has checked search permission.
    */
-  lookupChild(dir: VirtualDentry, name: string): VirtualDentry | null {
+  lookupChild(dir: VirtualDentry, name: string, fresh = false): VirtualDentry | null {
     const d = dir.dentry;
     let child = d.children.get(name);
     // Filesystems that revalidate (procfs, shared gofer mounts) look up again, except at
-    // mountpoints, which stay pinned.
-    if (!child || (!dir.mount.fs.cacheDentries && child.mounts === 0)) {
+    // mountpoints, which stay pinned, and children the walk has just revalidated (fresh).
+    if (!child || (!fresh && !dir.mount.fs.cacheDentries && child.mounts === 0)) {
       const ino = d.inode.lookup(name);
       if (!ino) {
         if (child && child.mounts === 0) d.children.delete(name);
@@ -248,6 +248,31 @@ export class VirtualFilesystem {
       }
     }
     return this.#crossMounts(new VirtualDentry(dir.mount, child));
+  }
+
+  /**
+   * Revalidates at once the cached dentries that the next components of `pending` (a reversed
+   * path, next component last) lead to from `cur`, for a filesystem that does not cache
+   * lookups: one request to a shared gofer mount instead of one per component. Returns how
+   * many of the next components may use their cached dentry as they are.
+   */
+  #revalidateAhead(cur: VirtualDentry, pending: readonly string[]): number {
+    const names: string[] = [];
+    const inodes: Inode[] = [];
+    let d = cur.dentry;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const name = pending[i];
+      if (name === "" || name === "." || name === "..") break;
+      const child = d.children.get(name);
+      // A mountpoint is kept without revalidation and leads into another filesystem.
+      if (!child || child.mounts > 0) break;
+      names.push(name);
+      inodes.push(child.inode);
+      if (!child.inode.isDir) break;
+      d = child;
+    }
+    if (names.length === 0) return 0;
+    return cur.mount.fs.revalidate(cur.dentry.inode, names, inodes);
   }
 
   /** Records a child just created in dir; returns where it is. */
@@ -283,8 +308,13 @@ export class VirtualFilesystem {
       if (r?.noXdev && to.mount !== cur.mount) throw new SysError(Errno.EXDEV);
       cur = to;
     };
+    // How many of the next components were revalidated together (shared gofer mounts).
+    let fresh = 0;
     while (pending.length > 0) {
+      if (fresh === 0 && !cur.mount.fs.cacheDentries) fresh = this.#revalidateAhead(cur, pending);
       const name = pending.pop()!;
+      const trusted = fresh > 0;
+      if (trusted) fresh--;
       if (name === "" || name === ".") {
         if (!cur.inode.isDir) throw new SysError(Errno.ENOTDIR);
         continue;
@@ -301,7 +331,7 @@ export class VirtualFilesystem {
       if (name.length > NAME_MAX && new TextEncoder().encode(name).length > NAME_MAX) {
         throw new SysError(Errno.ENAMETOOLONG);
       }
-      const child = this.lookupChild(cur, name);
+      const child = this.lookupChild(cur, name, trusted);
       if (!child) throw new SysError(Errno.ENOENT);
       const last = pending.length === 0;
       if (child.inode.isSymlink && (!last || follow)) {
@@ -466,6 +496,7 @@ export class VirtualFilesystem {
       f = await ino.open(ctx.t, new VirtualDentry(dir.mount, d), flags & ~(O_TMPFILE | O_CREAT));
     } finally {
       dir.inode.unlink(name);
+      ino.unlinked();
     }
     d.deleted = true;
     (ino as { linkable?: boolean }).linkable = (flags & O_EXCL) === 0;
@@ -588,7 +619,10 @@ export class VirtualFilesystem {
       throw new SysError(Errno.EBUSY);
     }
     if (dir) p.parent.inode.rmdir(p.name);
-    else p.parent.inode.unlink(p.name);
+    else {
+      p.parent.inode.unlink(p.name);
+      child.inode.unlinked();
+    }
     this.#removed(p.parent, p.name);
     notifyDelete(p.parent.inode, p.name, child.inode);
   }
@@ -674,6 +708,7 @@ export class VirtualFilesystem {
       o.parent.dentry.children.set(o.name, dst);
     } else if (dst) {
       dst.deleted = true;
+      if (!dst.inode.isDir) dst.inode.unlinked();
     }
     src.name = n.name;
     src.parent = n.parent.dentry;
