@@ -50,13 +50,18 @@ function setup(name: string, code: number[]): Setup {
   as.mapFile(CODE, 4096n, off, PROT_READ | PROT_EXEC);
   const data = mf.allocate(4096n);
   as.mapFile(DATA, 4096n, data, PROT_READ | PROT_WRITE);
+  return { mf, p, as, regs: userRegs(), data };
+}
+
+/** Registers of a 64-bit task about to run CODE with its stack at the top of DATA. */
+function userRegs(): Registers {
   const regs = new Registers();
   regs.r[R.cs] = 0x33n;
   regs.r[R.ss] = 0x2bn;
   regs.r[R.eflags] = 0x202n;
   regs.rip = CODE;
   regs.rsp = DATA + 4096n;
-  return { mf, p, as, regs, data };
+  return regs;
 }
 
 // mov eax, imm32 ; syscall
@@ -340,12 +345,7 @@ Deno.test({
         return as;
       };
       const regsAt = (rbx: bigint) => {
-        const regs = new Registers();
-        regs.r[R.cs] = 0x33n;
-        regs.r[R.ss] = 0x2bn;
-        regs.r[R.eflags] = 0x202n;
-        regs.rip = CODE;
-        regs.rsp = DATA + 4096n;
+        const regs = userRegs();
         regs.r[R.rbx] = rbx;
         return regs;
       };

@@ -38,7 +38,7 @@
  */
 
 import { R } from "../registers.ts";
-import { Asm } from "./asm.ts";
+import { Asm, REG } from "./asm.ts";
 
 export const PAGE = 4096;
 /** The first address of the upper (kernel) half. */
@@ -107,23 +107,23 @@ export const TSS_LIMIT = 0x67;
 
 // Register numbers as x86 encodes them, by user_regs_struct index.
 const ENCODING: Record<number, number> = {
-  [R.r15]: 15,
-  [R.r14]: 14,
-  [R.r13]: 13,
-  [R.r12]: 12,
-  [R.rbp]: 5,
-  [R.rbx]: 3,
-  [R.r11]: 11,
-  [R.r10]: 10,
-  [R.r9]: 9,
-  [R.r8]: 8,
-  [R.rax]: 0,
-  [R.rcx]: 1,
-  [R.rdx]: 2,
-  [R.rsi]: 6,
-  [R.rdi]: 7,
+  [R.r15]: REG.r15,
+  [R.r14]: REG.r14,
+  [R.r13]: REG.r13,
+  [R.r12]: REG.r12,
+  [R.rbp]: REG.rbp,
+  [R.rbx]: REG.rbx,
+  [R.r11]: REG.r11,
+  [R.r10]: REG.r10,
+  [R.r9]: REG.r9,
+  [R.r8]: REG.r8,
+  [R.rax]: REG.rax,
+  [R.rcx]: REG.rcx,
+  [R.rdx]: REG.rdx,
+  [R.rsi]: REG.rsi,
+  [R.rdi]: REG.rdi,
 };
-const RSP = 4;
+const RSP = REG.rsp;
 /** The general registers other than rsp, rax last so that it can serve as scratch before. */
 const GPRS = [
   R.r15,
