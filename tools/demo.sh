@@ -22,5 +22,5 @@ deno eval --ext=ts "
   Deno.writeTextFileSync(p, JSON.stringify(c, null, 2));
 " -- "${args[@]}"
 status=0
-deno run -A "$here/main.ts" --root "$work/state" run --bundle "$work/bundle" "demo-$$" || status=$?
+deno run -A "$here/main.ts" ${RUNSC_FLAGS:-} --root "$work/state" run --bundle "$work/bundle" "demo-$$" || status=$?
 exit "$status"

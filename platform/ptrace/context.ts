@@ -18,9 +18,15 @@ const SIGBUS = 7;
 const SIGILL = 4;
 const SIGFPE = 8;
 const FXSAVE_SIZE = 512;
-/** The largest XSAVE area we handle (the standard format of today's CPUs is under 3 KiB). */
-const XSTATE_MAX = 4096;
+/**
+ * Room for the largest XSAVE area a CPU may report. The host's NT_X86_XSTATE regset is as
+ * large as every user state component it supports (about 11 KiB with AMX tile data), and
+ * PTRACE_SETREGSET accepts nothing but exactly that size.
+ */
+const XSTATE_MAX = 64 * 1024;
 const NT_X86_XSTATE = 0x202n;
+/** The host's NT_X86_XSTATE size, learnt from the first GETREGSET. */
+let xstateSize: number | undefined;
 const NO_SYSCALL = 0xffff_ffff_ffff_ffffn;
 const SYSCALL_STOP = SIGTRAP | 0x80; // with PTRACE_O_TRACESYSGOOD
 
@@ -67,8 +73,9 @@ export class PtraceContext implements Context {
     if (this.#pendingFp) {
       try {
         const fp = this.#pendingFp;
-        if (fp.length > FXSAVE_SIZE) this.#xstate(PTRACE.SETREGSET, tid, fp);
-        else ptraceBuf(PTRACE.SETFPREGS, tid, fp);
+        if (fp.length > FXSAVE_SIZE) {
+          this.#xstate(PTRACE.SETREGSET, tid, this.#xstateImage(tid, fp));
+        } else ptraceBuf(PTRACE.SETFPREGS, tid, fp);
       } catch (e) {
         return { kind: "lost", reason: String(e) };
       }
@@ -157,6 +164,19 @@ export class PtraceContext implements Context {
   /** Implements Context.setFpState: an FXSAVE image or a whole XSAVE area. */
   setFpState(state: Uint8Array<ArrayBuffer>): void {
     this.#pendingFp = state.slice(0, Math.min(state.length, XSTATE_MAX));
+  }
+
+  /**
+   * `fp` as an XSAVE image of exactly the host regset's size: a shorter one (an area saved by
+   * a smaller CPU feature set, or a signal frame's) is padded with components its header marks
+   * absent, a longer one cut.
+   */
+  #xstateImage(tid: number, fp: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+    xstateSize ??= this.#xstate(PTRACE.GETREGSET, tid, new Uint8Array(XSTATE_MAX));
+    if (fp.length === xstateSize) return fp;
+    const img = new Uint8Array(xstateSize);
+    img.set(fp.subarray(0, Math.min(fp.length, xstateSize)));
+    return img;
   }
 
   /** GETREGSET/SETREGSET of NT_X86_XSTATE through an iovec; returns the bytes moved. */
