@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { buildFilter, retErrno, SeccompRet } from "./seccomp.ts";
+
+const SYS_dup = 32;
+
+/**
+ * Runs `code` in a fresh Deno process (a filter cannot be taken off again, so the test runner
+ * itself must never install one) and returns what it printed.
+ */
+async function inChild(code: string): Promise<string> {
+  const here = new URL("./seccomp.ts", import.meta.url).href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", `import * as s from "${here}";\n${code}`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `child failed: ${err}`);
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+Deno.test("a filter answers a call by its number and whole 64-bit arguments", async () => {
+  const got = await inChild(`
+    import { rawSyscall } from "${new URL("./libc.ts", import.meta.url).href}";
+    const f = s.buildFilter({
+      defaultAction: s.SeccompRet.ALLOW,
+      rules: [
+        { nr: ${SYS_dup}, when: [[{ arg: 0, value: 0x1_0000_deadn }]], action: s.retErrno(77) },
+        { nr: ${SYS_dup}, when: [[{ arg: 0, mask: 0xffn, value: 0xeen }]], action: s.retErrno(78) },
+      ],
+    });
+    s.installFilter(f);
+    console.log([0x1_0000_deadn, 0x2_0000_deadn, 0x7een].map((a) => rawSyscall(${SYS_dup}, a)).join(" "));
+  `);
+  // A match answers its errno; the other high word is not a match, so dup itself says EBADF.
+  assert.equal(got, "-77 -9 -78");
+});
+
+Deno.test("a filter installed with TSYNC confines every thread of the process", async () => {
+  const got = await inChild(`
+    const f = s.buildFilter({ defaultAction: s.SeccompRet.ALLOW, rules: [] });
+    s.installFilter(f, s.SECCOMP_FILTER_FLAG_TSYNC);
+    const tids = [...Deno.readDirSync("/proc/self/task")].map((e) => Number(e.name));
+    const bad = tids.filter((t) => {
+      const c = s.confinementOf("self", t);
+      return c === null || c.seccomp !== 2 || c.noNewPrivs !== 1;
+    });
+    console.log(tids.length > 1 ? "threads " + bad.length : "one thread");
+  `);
+  assert.equal(got, "threads 0");
+});
+
+Deno.test("buildFilter refuses what it cannot express", () => {
+  assert.throws(() => buildFilter({ defaultAction: 0, rules: [{ nr: 0x4000_0000 }] }), RangeError);
+  assert.throws(
+    () =>
+      buildFilter({
+        defaultAction: SeccompRet.ALLOW,
+        rules: [{ nr: 1, when: [[{ arg: 6, value: 0n }]], action: retErrno(1) }],
+      }),
+    RangeError,
+  );
+});
