@@ -3,8 +3,10 @@
  * (ptrace platform, --network=none) when it is installed, measured side by side in one run, with
  * ratios to native taken pair by pair. The workloads are in workloads.ts.
  *
- * Usage: deno task bench [--runs N] [--only NAME] [--platform ptrace[,kvm]]
- * Each platform named is a column of its own (ours), all measured in the same run.
+ * Usage: deno task bench [--runs N] [--only NAME] [--platform ptrace[,kvm]] [--baseline REV]
+ * Each platform named is a column of its own (ours), all measured in the same run. With
+ * `--baseline REV` the same platforms also run from a checkout of git revision REV (a temporary
+ * worktree), so that the cost or gain of a change is measured side by side in one run.
  * Progress goes to stderr when it is a terminal; the table goes to stdout.
  *
  * @module
@@ -21,6 +23,7 @@ const { values: opts } = parseArgs({
     runs: { type: "string", default: "5" },
     only: { type: "string" },
     platform: { type: "string", default: "ptrace" },
+    baseline: { type: "string" },
   },
 });
 const RUNS = Math.max(1, Number(opts.runs));
@@ -38,14 +41,49 @@ function progress(msg: string): void {
   if (tty) Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${msg}`));
 }
 
-/** "native", "gvisor", or ours on a platform: "ts:ptrace", "ts:kvm". */
+/**
+ * "native", "gvisor", ours on a platform ("ts:ptrace", "ts:kvm"), or the baseline revision's
+ * ("base:ptrace").
+ */
 type Runner = string;
 const PLATFORMS = opts.platform.split(",").map((p) => p.trim()).filter((p) => p);
 const OURS: Runner[] = PLATFORMS.map((p) => `ts:${p}`);
-const RUNNERS: Runner[] = ["native", ...OURS, "gvisor"];
+const HERE = join(import.meta.dirname!, "..");
+/** The baseline revision's checkout, when asked for. */
+const BASE = opts.baseline ? await checkout(opts.baseline) : undefined;
+const BASES: Runner[] = BASE ? PLATFORMS.map((p) => `base:${p}`) : [];
+const RUNNERS: Runner[] = ["native", ...OURS, ...BASES, "gvisor"];
 /** A runner's column heading. */
 const heading = (r: Runner) =>
-  r === "gvisor" ? "gVisor" : r.startsWith("ts:") ? `runsc-ts ${r.slice(3)}` : r;
+  r === "gvisor"
+    ? "gVisor"
+    : r.startsWith("ts:")
+    ? `runsc-ts ${r.slice(3)}`
+    : r.startsWith("base:")
+    ? `runsc-ts@${BASE!.name} ${r.slice(5)}`
+    : r;
+/** The main.ts a runner of ours runs. */
+const mainOf = (r: Runner) => join(r.startsWith("base:") ? BASE!.dir : HERE, "main.ts");
+
+/** A detached worktree of `rev` in a temporary directory, removed when the bench ends. */
+async function checkout(rev: string): Promise<{ dir: string; name: string }> {
+  const git = async (...args: string[]) => {
+    const r = await new Deno.Command("git", { args: ["-C", HERE, ...args], stderr: "piped" })
+      .output();
+    if (!r.success) {
+      throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(r.stderr).trim()}`);
+    }
+    return new TextDecoder().decode(r.stdout).trim();
+  };
+  const sha = await git("rev-parse", "--verify", `${rev}^{commit}`);
+  const dir = await Deno.makeTempDir({ prefix: "runsc-bench-base-" });
+  await git("worktree", "add", "--detach", dir, sha);
+  globalThis.addEventListener("unload", () => {
+    new Deno.Command("git", { args: ["-C", HERE, "worktree", "remove", "--force", dir] })
+      .outputSync();
+  });
+  return { dir, name: sha.slice(0, 8) };
+}
 
 /** One run's figures: a number per metric key, or why that metric has none. */
 type Sample = Map<string, number | { failed: string }>;
@@ -130,15 +168,15 @@ function command(
       ...prog,
     ]];
   }
-  if (runner.startsWith("ts:")) {
+  if (runner.startsWith("ts:") || runner.startsWith("base:")) {
     return [Deno.execPath(), [
       "run",
       "-A",
       "--quiet",
-      join(import.meta.dirname!, "..", "main.ts"),
+      mainOf(runner),
       "--root",
       state,
-      `--platform=${runner.slice(3)}`,
+      `--platform=${runner.slice(runner.indexOf(":") + 1)}`,
       ...w.flags ?? [],
       "run",
       "--bundle",
@@ -170,10 +208,12 @@ async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
   await w.prepare?.(bundle.rootfs);
   const state: Record<Runner, string> = {
     ours: await Deno.makeTempDir({ prefix: "runsc-root-" }),
+    base: await Deno.makeTempDir({ prefix: "runsc-base-root-" }),
     gvisor: await Deno.makeTempDir({ prefix: "runsc-gvisor-root-" }),
     native: "",
   };
   for (const r of OURS) state[r] = state.ours;
+  for (const r of BASES) state[r] = state.base;
   const runners = RUNNERS.filter((r) => r !== "gvisor" || GVISOR);
   const out = new Map<Runner, Outcome>();
   let n = 0;
@@ -206,22 +246,29 @@ async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
       }
     }
   } finally {
-    await cleanup(state.ours, state.gvisor);
+    await cleanup(state.ours, mainOf(OURS[0]), state.gvisor);
+    await cleanup(state.base, BASES.length ? mainOf(BASES[0]) : "", "");
     await bundle.cleanup();
   }
   return out;
 }
 
 /** Deletes what runs left behind (after a failure or a timeout) and the state roots. */
-async function cleanup(ours: string, gvisor: string): Promise<void> {
-  const ids = (dir: string) => [...Deno.readDirSync(dir)].filter((e) => e.isDirectory);
-  for (const e of ids(ours)) {
+async function cleanup(ours: string, main: string, gvisor: string): Promise<void> {
+  const ids = (dir: string) => {
+    try {
+      return [...Deno.readDirSync(dir)].filter((e) => e.isDirectory);
+    } catch {
+      return [];
+    }
+  };
+  for (const e of main ? ids(ours) : []) {
     await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
         "--quiet",
-        join(import.meta.dirname!, "..", "main.ts"),
+        main,
         "--root",
         ours,
         "delete",
@@ -232,7 +279,7 @@ async function cleanup(ours: string, gvisor: string): Promise<void> {
       stderr: "null",
     }).output();
   }
-  for (const e of GVISOR ? ids(gvisor) : []) {
+  for (const e of GVISOR && gvisor ? ids(gvisor) : []) {
     await new Deno.Command(GVISOR!, {
       args: ["--root", gvisor, "delete", "--force", e.name],
       stdout: "null",
@@ -240,7 +287,7 @@ async function cleanup(ours: string, gvisor: string): Promise<void> {
     }).output();
   }
   await Deno.remove(ours, { recursive: true }).catch(() => {});
-  await Deno.remove(gvisor, { recursive: true }).catch(() => {});
+  if (gvisor) await Deno.remove(gvisor, { recursive: true }).catch(() => {});
 }
 
 function median(xs: number[]): number {
@@ -279,6 +326,7 @@ const rows: string[][] = [[
   ...OURS.map((r) => `${heading(r)}/native`),
   "gVisor/native",
   ...OURS.map((r) => `${heading(r)}/gVisor`),
+  ...BASES.map((_, i) => `${heading(OURS[i])}/baseline`),
 ]];
 const selected = WORKLOADS.filter((w) => !opts.only || w.name.includes(opts.only));
 for (const w of selected) {
@@ -292,6 +340,7 @@ for (const w of selected) {
       ...OURS.map((x) => slowdown(m, s.get(x)!, s.get("native")!)),
       slowdown(m, s.get("gvisor")!, s.get("native")!),
       ...OURS.map((x) => slowdown(m, s.get(x)!, s.get("gvisor")!)),
+      ...BASES.map((b, i) => slowdown(m, s.get(OURS[i])!, s.get(b)!)),
     ]);
   }
 }
@@ -300,6 +349,7 @@ const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
 console.log(
   `\n${RUNS} runs each, medians; our platforms: ${PLATFORMS.join(", ")}` +
+    (BASE ? `; baseline: ${BASE.name} (${opts.baseline})` : "") +
     (GVISOR ? `; gVisor: ${GVISOR} --platform=ptrace --network=none` : "; gVisor not installed") +
     ".\nSlowdowns are medians of run-by-run ratios, >1 meaning slower: time over time, or for " +
     "MB/s the\ninverse (reference MB/s over MB/s). Flags after a workload's name go to both " +
