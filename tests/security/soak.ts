@@ -104,7 +104,7 @@ export async function soak(
     config: { root: { path: opts.rootfs, readonly: true } },
   });
   const t = await makeRoot();
-  const watch = [dirname(opts.rootfs)];
+  const watch = [opts.rootfs, dirname(opts.rootfs)];
   const before = footprint(t.root, watch);
   const failures: string[] = [];
   let rounds = 0;
