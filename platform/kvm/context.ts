@@ -393,8 +393,10 @@ export class KvmContext implements Context {
     if (this.#pendingFp) return this.#pendingFp.slice();
     const v = this.#acquire();
     const m = this.machine;
+    // Without XSAVE the guest has only the legacy state, and its frames only the FXSAVE image.
+    if (!m.xsave) return (v.staleFp ? m.initialXsave() : v.getXsave()).slice(0, FPSTATE_SIZE);
     const x = (v.staleFp ? m.initialXsave() : v.getXsave()).slice(0, m.xsaveSize);
-    if (m.xsave) new DataView(x.buffer).setBigUint64(SW_RESERVED, m.xcr0, true);
+    new DataView(x.buffer).setBigUint64(SW_RESERVED, m.xcr0, true);
     return x;
   }
 

@@ -44,8 +44,8 @@ const SW_RESERVED = 464;
 /** Offsets of MXCSR and MXCSR_MASK in the FXSAVE image. */
 const MXCSR = 24;
 const MXCSR_MASK = 28;
-/** The MXCSR bits a CPU that reports no mask accepts (all but DAZ). */
-const MXCSR_DEFAULT_MASK = 0xffbf;
+/** The MXCSR bits taken as valid when the state reports no mask: every x86-64 CPU's 16. */
+const MXCSR_DEFAULT_MASK = 0xffff;
 /** The XSAVE header: XSTATE_BV, XCOMP_BV, then reserved bytes up to its end. */
 const XSTATE_BV = 512;
 const XSAVE_HEADER_END = 576;
