@@ -40,6 +40,8 @@ const USER_FLAGS = 0x0025_0dd5n;
 /** IF and the always-one bit. */
 const FLAGS_FIXED = 0x202n;
 const FPSTATE_SIZE = 512;
+/** Offset of the software-reserved bytes in the FXSAVE image. */
+const SW_RESERVED = 464;
 
 const INTERRUPTED: SwitchResult = { kind: "interrupted" };
 /** Guest time within one switch after which a task moves from the JavaScript thread to a runner. */
@@ -383,13 +385,19 @@ export class KvmContext implements Context {
 
   /**
    * Implements Context.fpState: the vCPU's XSAVE area (KVM_GET_XSAVE, standard format), cut
-   * to the size CPUID leaf 0xd gives for every component, AVX included.
+   * to the end of the last component the guest's XCR0 enables, AVX and AVX-512 included. Its
+   * software bytes say which those are (KVM puts the host's features there, which the guest
+   * may not have).
    */
   fpState(): Uint8Array<ArrayBuffer> {
     if (this.#pendingFp) return this.#pendingFp.slice();
     const v = this.#acquire();
-    if (v.staleFp) return this.machine.initialXsave().slice(0, this.machine.xsaveSize);
-    return v.getXsave().slice(0, this.machine.xsaveSize);
+    const m = this.machine;
+    // Without XSAVE the guest has only the legacy state, and its frames only the FXSAVE image.
+    if (!m.xsave) return (v.staleFp ? m.initialXsave() : v.getXsave()).slice(0, FPSTATE_SIZE);
+    const x = (v.staleFp ? m.initialXsave() : v.getXsave()).slice(0, m.xsaveSize);
+    new DataView(x.buffer).setBigUint64(SW_RESERVED, m.xcr0, true);
+    return x;
   }
 
   /** Implements Context.setFpState (an FXSAVE image or a whole XSAVE area). */

@@ -66,6 +66,8 @@ const KICK_PERIOD_NS = 10_000_000n;
 const CR0_PE = 1, CR0_MP = 2, CR0_ET = 0x10, CR0_NE = 0x20, CR0_WP = 0x10000, CR0_PG = 0x8000_0000;
 const CR4_PAE = 0x20, CR4_PGE = 0x80, CR4_OSFXSR = 0x200, CR4_OSXMMEXCPT = 0x400;
 const CR4_OSXSAVE = 0x40000;
+/** CPUID leaf 1 ecx: XSAVE supported. */
+const CPUID1_ECX_XSAVE = 1 << 26;
 const EFER_SCE = 1, EFER_LME = 0x100, EFER_LMA = 0x400, EFER_NXE = 0x800;
 const MSR_STAR = 0xc000_0081, MSR_LSTAR = 0xc000_0082, MSR_CSTAR = 0xc000_0083;
 const MSR_SFMASK = 0xc000_0084;
@@ -334,8 +336,8 @@ export class Machine {
     this.runSize = ioctl(this.kvm, KVM.GET_VCPU_MMAP_SIZE, 0, "get vcpu mmap size");
     this.cpuid = supportedCpuid(this.kvm);
     this.xcr0 = xcr0From(this.cpuid);
-    this.xsave = hasXsave(this.cpuid);
-    this.xsaveSize = xsaveSize(this.cpuid);
+    this.xsave = enableXsave(this.cpuid, this.xcr0);
+    this.xsaveSize = xsaveSize(this.cpuid, this.xcr0);
 
     this.kernelPdpt = this.mem.allocatePage();
     this.kernelTables = new PageTables(this.mem);
@@ -495,13 +497,28 @@ function xcr0From(cpuid: Uint8Array<ArrayBuffer>): bigint {
   return (bits & 0xffn) | 3n;
 }
 
-function xsaveSize(cpuid: Uint8Array<ArrayBuffer>): number {
-  const e = cpuidEntry(cpuid, 0xd, 0);
-  const size = e ? e.getUint32(20, true) : 0; // ecx
-  return Math.min(XSAVE_SIZE, Math.max(512 + 64, size));
+/** The standard-format area that holds the components in xcr0: the end of the last one. */
+function xsaveSize(cpuid: Uint8Array<ArrayBuffer>, xcr0: bigint): number {
+  let end = 512 + 64;
+  for (let i = 2; i < 64; i++) {
+    const e = (xcr0 >> BigInt(i)) & 1n ? cpuidEntry(cpuid, 0xd, i) : null;
+    // eax (offset 12): the component's size; ebx (16): its offset.
+    if (e) end = Math.max(end, e.getUint32(16, true) + e.getUint32(12, true));
+  }
+  return Math.min(XSAVE_SIZE, end);
 }
 
-function hasXsave(cpuid: Uint8Array<ArrayBuffer>): boolean {
+/**
+ * Whether guests get XSAVE (CR4.OSXSAVE and XCR0, and so AVX): when KVM offers it in leaf 1
+ * or offers state components beyond x87 and SSE in leaf 0xd (some hosts report only the
+ * latter). Leaf 1 then says XSAVE too, as the guest's CR4 requires; the OSXSAVE bit is KVM's
+ * to keep in step with CR4.
+ */
+function enableXsave(cpuid: Uint8Array<ArrayBuffer>, xcr0: bigint): boolean {
   const e = cpuidEntry(cpuid, 1, 0);
-  return e !== null && (e.getUint32(20, true) & (1 << 26)) !== 0; // ecx bit 26
+  if (!e) return false;
+  const ecx = e.getUint32(20, true);
+  if (!(ecx & CPUID1_ECX_XSAVE) && xcr0 === 3n) return false;
+  e.setUint32(20, ecx | CPUID1_ECX_XSAVE, true);
+  return true;
 }

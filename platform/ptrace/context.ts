@@ -7,6 +7,7 @@
 import { PTRACE, ptrace, PTRACE_EVENT, ptraceBuf } from "../../host/ptrace.ts";
 import { W } from "../../host/spawn.ts";
 import { libc } from "../../host/libc.ts";
+import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import type { AddressSpace, Context, SwitchResult } from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
 import type { Subprocess, ThreadTimes } from "./subprocess.ts";
@@ -27,6 +28,15 @@ const XSTATE_MAX = 64 * 1024;
 const NT_X86_XSTATE = 0x202n;
 /** The host's NT_X86_XSTATE size, learnt from the first GETREGSET. */
 let xstateSize: number | undefined;
+/** Offset of the software-reserved bytes in the FXSAVE image; the regset puts XCR0 there. */
+const SW_RESERVED = 464;
+/** Offset of the XSAVE header's XSTATE_BV. */
+const XSTATE_BV = 512;
+/**
+ * The size of the area a task's state fits in (see fpState): the host's less the components
+ * that need a permission the stubs never get, learnt once.
+ */
+let taskXstateSize: number | undefined;
 const NO_SYSCALL = 0xffff_ffff_ffff_ffffn;
 const SYSCALL_STOP = SIGTRAP | 0x80; // with PTRACE_O_TRACESYSGOOD
 
@@ -143,8 +153,13 @@ export class PtraceContext implements Context {
   }
 
   /**
-   * Implements Context.fpState with PTRACE_GETREGSET(NT_X86_XSTATE): the whole XSAVE area,
-   * AVX included, so that a signal handler cannot clobber the state of the code it interrupted.
+   * Implements Context.fpState with PTRACE_GETREGSET(NT_X86_XSTATE): the XSAVE area, AVX and
+   * AVX-512 included, so that a signal handler cannot clobber the state of the code it
+   * interrupted. The regset is as large as every feature the host has, AMX tile data
+   * included; a stub never asked for that (ARCH_REQ_XCOMP_PERM), so its tiles are always in
+   * their initial state, and the area is cut where Linux cuts a signal frame for such a
+   * process (else frames would be 11 KiB where Linux's are under 3, and overflow alternate
+   * stacks sized for Linux). Its software bytes hold the features it covers.
    */
   fpState(): Uint8Array<ArrayBuffer> {
     if (this.#pendingFp) return this.#pendingFp.slice();
@@ -158,7 +173,14 @@ export class PtraceContext implements Context {
     }
     const buf = new Uint8Array(XSTATE_MAX);
     const len = this.#xstate(PTRACE.GETREGSET, this.#bound.tid, buf);
-    return buf.slice(0, len);
+    if (len <= FXSAVE_SIZE) return buf.slice(0, len);
+    const v = new DataView(buf.buffer);
+    const host = v.getBigUint64(SW_RESERVED, true);
+    const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
+    taskXstateSize ??= features === host ? len : xsaveSizeFor(features) ?? len;
+    v.setBigUint64(SW_RESERVED, features, true);
+    v.setBigUint64(XSTATE_BV, v.getBigUint64(XSTATE_BV, true) & features, true);
+    return buf.slice(0, Math.min(taskXstateSize, len));
   }
 
   /** Implements Context.setFpState: an FXSAVE image or a whole XSAVE area. */

@@ -41,6 +41,15 @@ const FP_XSTATE_MAGIC1 = 0x46505853;
 const FP_XSTATE_MAGIC2 = 0x46505845;
 /** Offset of the software-reserved bytes in the FXSAVE image. */
 const SW_RESERVED = 464;
+/** Offsets of MXCSR and MXCSR_MASK in the FXSAVE image. */
+const MXCSR = 24;
+const MXCSR_MASK = 28;
+/** The MXCSR bits taken as valid when the state reports no mask: every x86-64 CPU's 16. */
+const MXCSR_DEFAULT_MASK = 0xffff;
+/** The XSAVE header: XSTATE_BV, XCOMP_BV, then reserved bytes up to its end. */
+const XSTATE_BV = 512;
+const XSAVE_HEADER_END = 576;
+const XFEATURE_MASK_FPSSE = 3n;
 const UC_STRICT_RESTORE_SS = 4;
 /** The flags a signal handler may change on return (FIX_EFLAGS). */
 const FIX_EFLAGS = 0x50dd5n;
@@ -123,10 +132,12 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
   b.set(encodeSigInfo(info), INFO_OFF);
 
   if (xstate) {
-    // The ptrace regset's software bytes start with the enabled features (XCR0); the frame's
-    // say what kind of area this is.
+    // The platform's software bytes start with the features the area covers; the frame's
+    // say what kind of area this is. Like Linux, the frame always marks x87 and SSE state
+    // present, so that a handler that edits only the legacy image has its edits restored.
     const fv = new DataView(fp.buffer);
     const xfeatures = fv.getBigUint64(SW_RESERVED, true);
+    fv.setBigUint64(XSTATE_BV, fv.getBigUint64(XSTATE_BV, true) | XFEATURE_MASK_FPSSE, true);
     fp.fill(0, SW_RESERVED, FXSAVE_SIZE);
     fv.setUint32(SW_RESERVED, FP_XSTATE_MAGIC1, true);
     fv.setUint32(SW_RESERVED + 4, fp.length + 4, true);
@@ -182,27 +193,50 @@ export function restoreSignalFrame(t: Task): bigint {
 }
 
 /**
- * The FPU state a frame holds: the whole XSAVE area when both magics and the sizes agree (and
- * the size is sane), else the FXSAVE image, as Linux decides.
+ * The FPU state a frame holds, as Linux's sigreturn reads it: the whole area (the size the
+ * task's own state has, never one the frame claims) when FP_XSTATE_MAGIC1 is in the software
+ * bytes and FP_XSTATE_MAGIC2 right after the area, else only the FXSAVE image. Components the
+ * frame does not restore (its xfeatures or XSTATE_BV leave them out) go back to their initial
+ * state, as XRSTOR leaves them. What XRSTOR would fault on (reserved MXCSR bits, features
+ * not enabled, a compacted or non-zero reserved header) fails the sigreturn, as on Linux,
+ * rather than reaching the platform.
  */
 function readFpState(t: Task, addr: bigint): Uint8Array<ArrayBuffer> {
+  const cur = t.ctx.fpState();
+  const cv = new DataView(cur.buffer);
   const fx = t.mm.copyIn(addr, FXSAVE_SIZE);
   const v = new DataView(fx.buffer);
-  const size = v.getUint32(SW_RESERVED + 16, true);
-  if (
-    v.getUint32(SW_RESERVED, true) !== FP_XSTATE_MAGIC1 ||
-    v.getUint32(SW_RESERVED + 4, true) !== size + 4 ||
-    size <= FXSAVE_SIZE || size > 8192
-  ) {
-    return fx;
+  const mxcsrMask = cv.getUint32(MXCSR_MASK, true) || MXCSR_DEFAULT_MASK;
+  if (v.getUint32(MXCSR, true) & ~mxcsrMask) throw new SysError(Errno.EFAULT);
+  const size = cur.length;
+  if (size <= FXSAVE_SIZE) return fx;
+  const features = cv.getBigUint64(SW_RESERVED, true);
+  let area: Uint8Array<ArrayBuffer>;
+  let restore = XFEATURE_MASK_FPSSE;
+  const m2 = v.getUint32(SW_RESERVED, true) === FP_XSTATE_MAGIC1
+    ? new DataView(t.mm.copyIn(addr + BigInt(size), 4).buffer).getUint32(0, true)
+    : 0;
+  if (m2 === FP_XSTATE_MAGIC2) {
+    area = t.mm.copyIn(addr, size);
+    restore = new DataView(area.buffer).getBigUint64(SW_RESERVED + 8, true) & features;
+    // XSTATE_BV names only enabled features; XCOMP_BV and the reserved rest of the header
+    // are zero in the standard format.
+    if (
+      new DataView(area.buffer).getBigUint64(XSTATE_BV, true) & ~features ||
+      area.subarray(XSTATE_BV + 8, XSAVE_HEADER_END).some((b) => b !== 0)
+    ) {
+      throw new SysError(Errno.EFAULT);
+    }
+  } else {
+    // Only the legacy image is restored (as FXRSTOR would); everything else is reset.
+    area = new Uint8Array(size);
+    area.set(fx);
+    new DataView(area.buffer).setBigUint64(XSTATE_BV, XFEATURE_MASK_FPSSE, true);
   }
-  const m2 = t.mm.copyIn(addr + BigInt(size), 4);
-  if (new DataView(m2.buffer).getUint32(0, true) !== FP_XSTATE_MAGIC2) return fx;
-  const area = t.mm.copyIn(addr, size);
-  // Give the regset back the software bytes it expects: the enabled features first.
   const av = new DataView(area.buffer);
-  const xfeatures = av.getBigUint64(SW_RESERVED + 8, true);
+  av.setBigUint64(XSTATE_BV, av.getBigUint64(XSTATE_BV, true) & restore, true);
+  // Give the platform back the software bytes it expects: the task's features first.
   area.fill(0, SW_RESERVED, FXSAVE_SIZE);
-  av.setBigUint64(SW_RESERVED, xfeatures, true);
+  av.setBigUint64(SW_RESERVED, features, true);
   return area;
 }
