@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr, waitFor } from "../harness.ts";
 import { PLATFORMS, probeTests } from "../probe.ts";
 
-probeTests([{ prog: "sec_stub_race" }]);
+probeTests([{ prog: "sec_stub_race" }, { prog: "sec_stub_gadget" }]);
 
 const onPtrace = PLATFORMS.includes("ptrace");
 
@@ -112,34 +112,41 @@ function hostSnapshot(): { mounts: string; tmp: string[]; rootDir: string[] } {
   return {
     mounts: readOr("/proc/self/mountinfo").split("\n").map((l) => l.split(" ").slice(3).join(" "))
       .sort().join("\n"),
-    // Other tests make and remove their own runsc-* directories meanwhile.
-    tmp: [...Deno.readDirSync("/tmp")].map((e) => e.name).filter((n) => !n.startsWith("runsc-"))
+    // What the probes create inside the sandbox (other engineers' files come and go in /tmp).
+    tmp: [...Deno.readDirSync("/tmp")].map((e) => e.name).filter((n) => n.startsWith("sec_"))
       .sort(),
     rootDir: [...Deno.readDirSync("/")].map((e) => e.name).sort(),
   };
 }
 
-Deno.test({
-  name: "the stub race leaves the host as it was and no process behind (ptrace)",
-  ignore: !IS_ROOT || !onPtrace,
-  async fn() {
-    const prog = await compileProg("sec_stub_race");
-    const t = await makeRoot();
-    const b = await makeBundle({ args: ["/sec_stub_race"], files: { "/sec_stub_race": prog } });
-    try {
-      const before = hostSnapshot();
-      const orphansBefore = orphanStubs();
-      const r = await t.runsc(["--platform=ptrace", "run", "--bundle", b.dir, "race"]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /thread 2: writes faulted all, reads faulted all/);
-      assert.doesNotMatch(r.stdout, /NOT ALL/);
-      assert.match(r.stdout, /done pid>0 1/);
-      assert.deepEqual(hostSnapshot(), before);
-      // No process was left behind: a stub outliving its Sentry would be an orphan.
-      assert.deepEqual(orphanStubs().filter((p) => !orphansBefore.includes(p)), []);
-    } finally {
-      await t.cleanup();
-      await b.cleanup();
-    }
-  },
-});
+for (const name of ["sec_stub_race", "sec_stub_gadget"]) {
+  Deno.test({
+    name: `${name} leaves the host as it was and no process behind (ptrace)`,
+    ignore: !IS_ROOT || !onPtrace,
+    async fn() {
+      const prog = await compileProg(name);
+      const t = await makeRoot();
+      const b = await makeBundle({ args: [`/${name}`], files: { [`/${name}`]: prog } });
+      try {
+        const before = hostSnapshot();
+        const orphansBefore = orphanStubs();
+        const r = await t.runsc(["--platform=ptrace", "run", "--bundle", b.dir, "attack"]);
+        assert.equal(r.code, 0, r.stderr);
+        if (name === "sec_stub_race") {
+          assert.match(r.stdout, /thread 2: writes faulted all, reads faulted all/);
+          assert.doesNotMatch(r.stdout, /NOT ALL/);
+          assert.match(r.stdout, /done pid>0 1/);
+        } else {
+          assert.match(r.stdout, /alive after mmap over the stub 1/);
+          assert.match(r.stdout, /every gadget gave the same results: 1/);
+        }
+        assert.deepEqual(hostSnapshot(), before);
+        // No process was left behind: a stub outliving its Sentry would be an orphan.
+        assert.deepEqual(orphanStubs().filter((p) => !orphansBefore.includes(p)), []);
+      } finally {
+        await t.cleanup();
+        await b.cleanup();
+      }
+    },
+  });
+}
