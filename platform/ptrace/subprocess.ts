@@ -39,6 +39,8 @@ const PROT_MASK = 7;
 /** Offset of XMM0 in the FXSAVE image that PTRACE_GETFPREGS/SETFPREGS move. */
 const FXSAVE_XMM0 = 160;
 const FXSAVE_SIZE = 512;
+/** The largest length, and end of file range, one batch op can carry. */
+const OP_MAX_LENGTH = OP_MAX_PAGES << 12n;
 /** How many times the Sentry looks for a new stub in its wait loop before giving it up. */
 const CONFINE_POLLS = 10_000;
 const SIGTRAP = 5;
@@ -320,20 +322,25 @@ export class Subprocess implements AddressSpace {
   /** Appends `op`'s words, split where its length does not fit one op. */
   #encode(op: Op, out: [bigint, bigint][]): void {
     const { addr, length, offset } = op;
-    const what = `stub ${op.unmap ? "munmap" : "mmap"} 0x${addr.toString(16)}+0x${
-      length.toString(16)
-    }`;
+    const refuse = (why: string) =>
+      new Error(
+        `stub ${op.unmap ? "munmap" : "mmap"} 0x${addr.toString(16)}+0x${length.toString(16)}: ` +
+          why,
+      );
     if (((addr | length | offset) & 0xfffn) !== 0n || length <= 0n || addr < 0n || offset < 0n) {
-      throw new Error(`${what}: not page-aligned`);
+      throw refuse("not page-aligned");
     }
     // The stub's own page and everything above it are never the application's.
-    if (addr + length > STUB_ADDR) throw new Error(`${what}: reaches the stub`);
-    if ((op.prot & ~PROT_MASK) !== 0) throw new Error(`${what}: protection ${op.prot}`);
-    const maxLen = OP_MAX_PAGES << 12n;
-    for (let done = 0n; done < length; done += maxLen) {
-      const len = length - done < maxLen ? length - done : maxLen;
+    if (addr + length > STUB_ADDR) throw refuse("reaches the stub");
+    if ((op.prot & ~PROT_MASK) !== 0) throw refuse(`protection ${op.prot}`);
+    if (length <= OP_MAX_LENGTH && offset + length <= OP_MAX_LENGTH) {
+      out.push(encodeOp(op));
+      return;
+    }
+    for (let done = 0n; done < length; done += OP_MAX_LENGTH) {
+      const len = length - done < OP_MAX_LENGTH ? length - done : OP_MAX_LENGTH;
       const off = op.unmap ? 0n : offset + done;
-      if ((off >> 12n) + (len >> 12n) > OP_MAX_PAGES) throw new Error(`${what}: offset too large`);
+      if (off + len > OP_MAX_LENGTH) throw refuse("offset too large");
       out.push(encodeOp({ ...op, addr: addr + done, length: len, offset: off }));
     }
   }
