@@ -381,3 +381,50 @@ Deno.test({
     }
   },
 });
+
+// The ptrace platform's batches travel in the stub control thread's registers, 16 ops a stop.
+Deno.test({
+  name: "ptrace: batches of any size reach the stub, and refused ops are reported",
+  ignore: unavailable("ptrace") !== null,
+  async fn() {
+    // mov rax, [DATA + 39 * 4096 + 8] ; mov edi, eax ; mov eax, 60 ; syscall
+    const last = DATA + 0x1000n + 39n * 4096n;
+    const load = [
+      0x48,
+      0x8b,
+      0x04,
+      0x25,
+      ...new Uint8Array(new Uint32Array([Number(last + 8n)]).buffer),
+    ];
+    const { mf, p, as, regs } = setup("ptrace", [...load, 0x89, 0xc7, ...sys(60)]);
+    const ctx = p.newContext();
+    try {
+      // 40 pages mapped one by one (three stops), the last holding the answer, with unmaps
+      // between so that order matters.
+      for (let i = 0n; i < 40n; i++) {
+        const off = mf.allocate(4096n);
+        const page = new Uint8Array(4096);
+        new DataView(page.buffer).setBigUint64(8, 1000n + i, true);
+        mf.write(off, page);
+        as.unmap(DATA + 0x1000n + i * 4096n, 4096n);
+        as.mapFile(DATA + 0x1000n + i * 4096n, 4096n, off, PROT_READ);
+      }
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.sysno, 60);
+      assertEquals(regs.arg(0), 1039n);
+      // The host refuses a mapping at 0 (below mmap_min_addr, and the stub has no
+      // capabilities): the switch says which op failed, and the task cannot go on.
+      as.mapFile(0n, 4096n, 0n, PROT_READ);
+      const r = await ctx.switch(as, regs);
+      assertEquals(r.kind, "lost");
+      assertEquals(/mmap 0x0\+0x1000 failed: -1\b/.test((r as { reason: string }).reason), true);
+      // A mapping over the stub's own page never reaches the host.
+      as.mapFile(0x7fff_ffff_e000n, 4096n, 0n, PROT_READ);
+      const s = await ctx.switch(as, regs);
+      assertEquals(s.kind, "lost");
+      assertEquals(/reaches the stub/.test((s as { reason: string }).reason), true);
+    } finally {
+      p.release();
+    }
+  },
+});

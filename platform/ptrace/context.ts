@@ -8,7 +8,7 @@ import { PTRACE, ptrace, PTRACE_EVENT, ptraceBuf } from "../../host/ptrace.ts";
 import { W } from "../../host/spawn.ts";
 import { libc } from "../../host/libc.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
-import type { AddressSpace, Context, SwitchResult } from "../platform.ts";
+import { type AddressSpace, type Context, PROT_EXEC, type SwitchResult } from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
 import type { Subprocess, ThreadTimes } from "./subprocess.ts";
 import type { Waiter } from "./waiter.ts";
@@ -18,6 +18,12 @@ const SIGSEGV = 11;
 const SIGBUS = 7;
 const SIGILL = 4;
 const SIGFPE = 8;
+const SIGSYS = 31;
+/** si_code of a SIGSYS raised by a seccomp filter's SECCOMP_RET_TRAP. */
+const SYS_SECCOMP = 1;
+const SEGV_MAPERR = 1;
+/** The legacy vsyscall page (see sentry/kernel/vsyscall.ts). */
+const VSYSCALL_ADDR = 0xffff_ffff_ff60_0000n;
 const FXSAVE_SIZE = 512;
 /**
  * Room for the largest XSAVE area a CPU may report. The host's NT_X86_XSTATE regset is as
@@ -136,6 +142,7 @@ export class PtraceContext implements Context {
       this.#interrupted = false;
       return { kind: "interrupted" };
     }
+    if (sig === SIGSYS) return this.#vsyscall(tid, regs);
     if (sig === SIGSEGV || sig === SIGBUS || sig === SIGILL || sig === SIGFPE || sig === SIGTRAP) {
       ptraceBuf(PTRACE.GETSIGINFO, tid, this.#siginfo);
       const v = new DataView(this.#siginfo.buffer);
@@ -150,6 +157,24 @@ export class PtraceContext implements Context {
       return { kind: "signal", signo: sig, code, addr };
     }
     return { kind: "interrupted" };
+  }
+
+  /**
+   * A SIGSYS stop: the stub filter's answer to a call through the legacy vsyscall page, which
+   * the host kernel would otherwise serve itself (no `syscall` instruction, so no SYSEMU stop).
+   * The host has already emulated the `ret` (rip is the caller, rsp popped); put the task back
+   * at the entry, as an instruction fetch fault there, for the Sentry's vsyscall emulation. The
+   * next switch resumes without the signal. Anything else is not the application's.
+   */
+  #vsyscall(tid: number, regs: Registers): SwitchResult {
+    ptraceBuf(PTRACE.GETSIGINFO, tid, this.#siginfo);
+    const v = new DataView(this.#siginfo.buffer);
+    const code = v.getInt32(8, true);
+    const callAddr = v.getBigUint64(16, true); // si_call_addr
+    if (code !== SYS_SECCOMP || callAddr < VSYSCALL_ADDR) return { kind: "interrupted" };
+    regs.rip = callAddr;
+    regs.rsp = regs.rsp - 8n;
+    return { kind: "fault", signo: SIGSEGV, code: SEGV_MAPERR, addr: callAddr, access: PROT_EXEC };
   }
 
   /**

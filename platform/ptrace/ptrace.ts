@@ -8,7 +8,7 @@
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
 import type { AddressSpace, Context, Platform } from "../platform.ts";
 import { PtraceContext } from "./context.ts";
-import { DATA_ADDR, stubImage } from "./stub.ts";
+import { MAX_USER_ADDRESS, stubImage } from "./stub.ts";
 import { stubExecutable, Subprocess } from "./subprocess.ts";
 import { Waiter } from "./waiter.ts";
 import { closeFd } from "../../host/libc.ts";
@@ -16,13 +16,12 @@ import { closeFd } from "../../host/libc.ts";
 /** Implements Platform with ptrace. */
 export class PtracePlatform implements Platform {
   readonly name = "ptrace";
-  readonly maxUserAddress = DATA_ADDR;
+  /** Below the stub's page: the MemoryManager never lets the application map it or above. */
+  readonly maxUserAddress = MAX_USER_ADDRESS;
   readonly waiter = new Waiter();
   readonly stubExecFd: number;
   readonly memoryFd: number;
   readonly stubPageOffset: bigint;
-  readonly batchPageOffset: bigint;
-  readonly #mf: MemoryFile;
   #spaces = new Set<Subprocess>();
 
   constructor(mf: MemoryFile) {
@@ -31,8 +30,6 @@ export class PtracePlatform implements Platform {
     this.memoryFd = mf.fd;
     this.stubPageOffset = mf.allocate(4096n);
     mf.write(this.stubPageOffset, image);
-    this.batchPageOffset = mf.allocate(4096n);
-    this.#mf = mf;
   }
 
   /**
@@ -62,13 +59,6 @@ export class PtracePlatform implements Platform {
         // Made on demand next time.
       }
     }, 0);
-  }
-
-  writeBatch(data: Uint8Array): void {
-    this.#mf.write(this.batchPageOffset, data);
-  }
-  readBatch(out: Uint8Array): void {
-    this.#mf.read(this.batchPageOffset, out);
   }
 
   /** Called by a stub when it is released. */

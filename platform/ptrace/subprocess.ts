@@ -12,26 +12,37 @@ import { R, Registers } from "../registers.ts";
 import {
   BATCH_MAX,
   BATCH_OFFSET,
-  BATCH_RECORD,
-  DATA_ADDR,
+  encodeOp,
   INITIAL_INJECT_ADDR,
+  INITIAL_WAIT_ADDR,
   INJECT_OFFSET,
+  OP_MAX_PAGES,
+  OP_MUNMAP,
   STUB_ADDR,
+  STUB_MAP_FLAGS,
+  STUB_MEMORY_FD,
+  SYS_clone,
+  SYS_exit,
+  SYS_mmap,
+  SYS_munmap,
+  THREAD_CLONE_FLAGS,
+  WAIT_LEN,
 } from "./stub.ts";
 import type { Waiter } from "./waiter.ts";
 
-const SYS_mmap = 9;
-const SYS_munmap = 11;
-const SYS_clone = 56;
-const SYS_exit = 60;
-// A host thread sharing everything with the control thread (CLONE_VM, FS, FILES, SIGHAND,
-// THREAD, SYSVSEM), as a thread of the same process.
-const THREAD_CLONE_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
-const MAP_SHARED = 1;
-const MAP_FIXED = 0x10;
+export { STUB_MEMORY_FD } from "./stub.ts";
+
 const PROT_READ = 1;
 const PROT_EXEC = 4;
-const PROT_WRITE = 2;
+/** Protections a batch op can carry (PROT_READ | PROT_WRITE | PROT_EXEC). */
+const PROT_MASK = 7;
+/** Offset of XMM0 in the FXSAVE image that PTRACE_GETFPREGS/SETFPREGS move. */
+const FXSAVE_XMM0 = 160;
+const FXSAVE_SIZE = 512;
+/** The largest length, and end of file range, one batch op can carry. */
+const OP_MAX_LENGTH = OP_MAX_PAGES << 12n;
+/** How many times the Sentry looks for a new stub in its wait loop before giving it up. */
+const CONFINE_POLLS = 10_000;
 const SIGTRAP = 5;
 const SIGKILL = 9;
 /** Idle stub threads kept per address space for reuse. */
@@ -40,8 +51,6 @@ const AT_FDCWD = -100;
 const O_RDONLY_CLOEXEC = 0x80000;
 /** One clock tick (USER_HZ = 100) in nanoseconds. */
 const TICK_NS = 10_000_000n;
-/** The memory file's descriptor number inside every stub. */
-export const STUB_MEMORY_FD = 3;
 
 /** What a stub needs from the platform that owns it. */
 export interface StubHost {
@@ -53,11 +62,15 @@ export interface StubHost {
   stubPageOffset: bigint;
   /** Told when a stub is released. */
   forget(s: Subprocess): void;
-  /** Offset in the memory file of the batch page (one for every stub: batches never overlap). */
-  batchPageOffset: bigint;
-  /** Writes and reads the batch page. */
-  writeBatch(data: Uint8Array): void;
-  readBatch(out: Uint8Array): void;
+}
+
+/** One queued address-space change. */
+interface Op {
+  unmap: boolean;
+  addr: bigint;
+  length: bigint;
+  offset: bigint;
+  prot: number;
 }
 
 /** CPU time a stub thread has used, as the host counts it (utime, stime), in nanoseconds. */
@@ -72,6 +85,12 @@ export class Subprocess implements AddressSpace {
   /** Registers of a freshly stopped stub thread: the template for segment registers. */
   readonly initRegs = new Registers();
   #scratch = new Registers();
+  /**
+   * The control thread's FP state as it started: batches are loaded into a copy of it, and it
+   * is put back before a clone so that no thread starts with a batch in its registers.
+   */
+  #initFp = new Uint8Array(FXSAVE_SIZE);
+  #batchFp = new Uint8Array(FXSAVE_SIZE);
   #injectAddr = INITIAL_INJECT_ADDR;
   #eventMsg = new Uint8Array(8);
   #threads = new Set<number>();
@@ -87,8 +106,11 @@ export class Subprocess implements AddressSpace {
   #reaped = false;
 
   constructor(readonly host: StubHost) {
+    // Through our own /proc/self (the child's, before exec: it still has the descriptor), so
+    // that this needs no /proc of ours by PID, which a Sentry in its own PID namespace and an
+    // empty root may not have.
     this.pid = spawn({
-      path: `/proc/${Deno.pid}/fd/${host.stubExecFd}`,
+      path: `/proc/self/fd/${host.stubExecFd}`,
       argv: ["runsc-stub"],
       env: [],
       fds: [[STUB_MEMORY_FD, host.memoryFd]],
@@ -101,10 +123,8 @@ export class Subprocess implements AddressSpace {
         0n,
         BigInt(PTRACE_O.TRACESYSGOOD | PTRACE_O.EXITKILL | PTRACE_O.TRACECLONE),
       );
-      ptrace(PTRACE.INTERRUPT, this.pid);
-      const st = host.waiter.waitSync(this.pid);
-      if (!W.stopped(st)) throw new Error(`stub ${this.pid} did not stop: status ${st}`);
-      ptraceBuf(PTRACE.GETREGS, this.pid, this.initRegs.bytes);
+      this.#stopConfined();
+      ptraceBuf(PTRACE.GETFPREGS, this.pid, this.#initFp);
       // The stub was stopped inside pause(); a template must not look like a syscall in
       // progress, or resuming it would make the host restart that syscall.
       this.initRegs.r[R.orig_rax] = 0xffff_ffff_ffff_ffffn;
@@ -116,28 +136,45 @@ export class Subprocess implements AddressSpace {
         STUB_ADDR,
         4096n,
         BigInt(PROT_READ | PROT_EXEC),
-        BigInt(MAP_SHARED | MAP_FIXED),
+        BigInt(STUB_MAP_FLAGS),
         BigInt(STUB_MEMORY_FD),
         host.stubPageOffset,
       );
       if (r !== STUB_ADDR) throw new Error(`stub relocation failed: ${r}`);
       this.#injectAddr = STUB_ADDR + BigInt(INJECT_OFFSET);
-      const d = this.inject(
-        SYS_mmap,
-        DATA_ADDR,
-        4096n,
-        BigInt(PROT_READ | PROT_WRITE),
-        BigInt(MAP_SHARED | MAP_FIXED),
-        BigInt(STUB_MEMORY_FD),
-        host.batchPageOffset,
-      );
-      if (d !== DATA_ADDR) throw new Error(`stub batch page mapping failed: ${d}`);
-      const u = this.inject(SYS_munmap, 0n, DATA_ADDR);
+      const u = this.inject(SYS_munmap, 0n, STUB_ADDR);
       if (u !== 0n) throw new Error(`stub clean-up failed: ${u}`);
     } catch (e) {
       this.release();
       throw e;
     }
+  }
+
+  /**
+   * Stops the new stub once it waits in its loop, that is once its entry code has confined
+   * it (a stub that fails to confine itself exits instead): it may be anywhere in that code
+   * when we seize it, and nothing may be injected before it is done. Leaves initRegs as the
+   * registers of that stop.
+   */
+  #stopConfined(): void {
+    for (let i = 0; i < CONFINE_POLLS; i++) {
+      ptrace(PTRACE.INTERRUPT, this.pid);
+      for (;;) {
+        const st = this.host.waiter.waitSync(this.pid);
+        if (st === -1 || !W.stopped(st)) {
+          throw new Error(`stub ${this.pid} ended before it was confined: status ${st}`);
+        }
+        if (W.event(st) === PTRACE_EVENT.STOP) break;
+        // A signal-delivery stop (none is expected): let it go on without the signal.
+        ptrace(PTRACE.CONT, this.pid);
+      }
+      ptraceBuf(PTRACE.GETREGS, this.pid, this.initRegs.bytes);
+      const rip = this.initRegs.rip;
+      if (rip >= INITIAL_WAIT_ADDR && rip <= INITIAL_WAIT_ADDR + BigInt(WAIT_LEN)) return;
+      ptrace(PTRACE.CONT, this.pid);
+      libc.symbols.sched_yield();
+    }
+    throw new Error(`stub ${this.pid} did not reach its wait loop`);
   }
 
   /**
@@ -195,6 +232,8 @@ export class Subprocess implements AddressSpace {
     // of its registers and its FPU state is the new task's (Context.setFpState).
     const idle = this.#idle.pop();
     if (idle !== undefined) return idle;
+    // A new thread starts with the control thread's FP state: not the last batch's.
+    ptraceBuf(PTRACE.SETFPREGS, this.pid, this.#initFp);
     const { ret, cloned } = this.#injectIn(this.pid, SYS_clone, [BigInt(THREAD_CLONE_FLAGS)]);
     if (ret < 0n || cloned === 0) throw new Error(`stub thread clone failed: ${ret}`);
     const st = this.host.waiter.waitSync(cloned);
@@ -251,70 +290,95 @@ export class Subprocess implements AddressSpace {
   }
 
   /** Address-space changes not yet made in the stub; flush() makes them in one stop. */
-  #pending: bigint[][] = [];
+  #pending: Op[] = [];
 
   /** Implements AddressSpace.mapFile: queued until the next flush (before any switch). */
   mapFile(addr: bigint, length: bigint, fileOffset: bigint, prot: number): void {
-    this.#pending.push([
-      BigInt(SYS_mmap),
-      addr,
-      length,
-      BigInt(prot),
-      BigInt(MAP_SHARED | MAP_FIXED),
-      BigInt(STUB_MEMORY_FD),
-      fileOffset,
-    ]);
+    this.#pending.push({ unmap: false, addr, length, offset: fileOffset, prot });
   }
 
   /** Implements AddressSpace.unmap: queued until the next flush. */
   unmap(addr: bigint, length: bigint): void {
-    this.#pending.push([BigInt(SYS_munmap), addr, length, 0n, 0n, 0n, 0n]);
+    this.#pending.push({ unmap: true, addr, length, offset: 0n, prot: 0 });
   }
 
   /**
    * Makes the queued changes in the stub: up to BATCH_MAX per stop of the control thread,
-   * which runs them from the batch page. Throws if the host refuses one (the address space
-   * no longer matches the Sentry's view, so the caller must not run the application).
+   * which takes them from its own registers. Throws if one is not the Sentry's to make (over
+   * the stub's page, unaligned, too large to encode) or if the host refuses one (the address
+   * space no longer matches the Sentry's view, so the caller must not run the application).
    */
   flush(): void {
-    while (this.#pending.length > 0) {
-      const ops = this.#pending.splice(0, BATCH_MAX);
-      const page = new Uint8Array(8 + ops.length * BATCH_RECORD);
-      const v = new DataView(page.buffer);
-      v.setBigUint64(0, BigInt(ops.length), true);
-      ops.forEach((op, i) =>
-        op.forEach((w, j) => v.setBigUint64(8 + i * BATCH_RECORD + j * 8, w, true))
-      );
-      this.host.writeBatch(page);
-      this.#runBatch();
-      this.host.readBatch(page);
-      ops.forEach((op, i) => {
-        const r = BigInt.asIntN(64, v.getBigUint64(8 + i * BATCH_RECORD, true));
-        const ok = op[0] === BigInt(SYS_mmap) ? r === op[1] : r === 0n;
-        if (!ok) {
-          this.#pending.length = 0;
-          throw new Error(
-            `stub ${op[0] === BigInt(SYS_mmap) ? "mmap" : "munmap"} ` +
-              `0x${op[1].toString(16)} failed: ${r}`,
-          );
-        }
-      });
+    if (this.#pending.length === 0) return;
+    const ops = this.#pending;
+    this.#pending = [];
+    const words: [bigint, bigint][] = [];
+    for (const op of ops) this.#encode(op, words);
+    for (let i = 0; i < words.length; i += BATCH_MAX) {
+      this.#runBatch(words.slice(i, i + BATCH_MAX));
     }
   }
 
-  /** Runs the batch loop in the control thread, to its int3. */
-  #runBatch(): void {
+  /** Appends `op`'s words, split where its length does not fit one op. */
+  #encode(op: Op, out: [bigint, bigint][]): void {
+    const { addr, length, offset } = op;
+    const refuse = (why: string) =>
+      new Error(
+        `stub ${op.unmap ? "munmap" : "mmap"} 0x${addr.toString(16)}+0x${length.toString(16)}: ` +
+          why,
+      );
+    if (((addr | length | offset) & 0xfffn) !== 0n || length <= 0n || addr < 0n || offset < 0n) {
+      throw refuse("not page-aligned");
+    }
+    // The stub's own page and everything above it are never the application's.
+    if (addr + length > STUB_ADDR) throw refuse("reaches the stub");
+    if ((op.prot & ~PROT_MASK) !== 0) throw refuse(`protection ${op.prot}`);
+    if (length <= OP_MAX_LENGTH && offset + length <= OP_MAX_LENGTH) {
+      out.push(encodeOp(op));
+      return;
+    }
+    for (let done = 0n; done < length; done += OP_MAX_LENGTH) {
+      const len = length - done < OP_MAX_LENGTH ? length - done : OP_MAX_LENGTH;
+      const off = op.unmap ? 0n : offset + done;
+      if (off + len > OP_MAX_LENGTH) throw refuse("offset too large");
+      out.push(encodeOp({ ...op, addr: addr + done, length: len, offset: off }));
+    }
+  }
+
+  /**
+   * Runs the batch loop in the control thread, to its int3, with `words` in XMM0-15 and their
+   * count in r12. The control thread never runs application code, so its FP state is ours.
+   */
+  #runBatch(words: [bigint, bigint][]): void {
+    const fp = this.#batchFp;
+    fp.set(this.#initFp);
+    const v = new DataView(fp.buffer);
+    words.forEach(([w0, w1], i) => {
+      v.setBigUint64(FXSAVE_XMM0 + 16 * i, w0, true);
+      v.setBigUint64(FXSAVE_XMM0 + 16 * i + 8, w1, true);
+    });
+    ptraceBuf(PTRACE.SETFPREGS, this.pid, fp);
     const s = this.#scratch;
     s.copyFrom(this.initRegs);
+    s.r[R.r12] = BigInt(words.length);
     s.rip = STUB_ADDR + BigInt(BATCH_OFFSET);
     ptraceBuf(PTRACE.SETREGS, this.pid, s.bytes);
     ptrace(PTRACE.CONT, this.pid);
     for (;;) {
       const st = this.host.waiter.waitSync(this.pid);
       if (st === -1 || !W.stopped(st)) throw new Error(`stub ${this.pid} died in a batch: ${st}`);
-      if (W.stopSig(st) === SIGTRAP && W.event(st) === 0) return;
+      if (W.stopSig(st) === SIGTRAP && W.event(st) === 0) break;
       ptrace(PTRACE.CONT, this.pid);
     }
+    ptraceBuf(PTRACE.GETREGS, this.pid, s.bytes);
+    const left = s.r[R.r12];
+    if (left === 0n) return;
+    const [w0, w1] = words[words.length - Number(left)] ?? [0n, 0n];
+    const r = BigInt.asIntN(64, s.r[R.rax]);
+    throw new Error(
+      `stub ${(w0 & OP_MUNMAP) !== 0n ? "munmap" : "mmap"} 0x${(w0 & ~0xfffn).toString(16)}+` +
+        `0x${((w1 & 0xffff_ffffn) << 12n).toString(16)} failed: ${r}`,
+    );
   }
 
   /** Implements AddressSpace.release: the stub is killed and reaped. */

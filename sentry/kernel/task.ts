@@ -33,6 +33,7 @@ import {
 import { setupSignalFrame } from "./signal_frame.ts";
 import { exitRobustList } from "./futex.ts";
 import { defaultAction, SIG, signalName } from "./signals.ts";
+import { emulateVsyscall, isVsyscallCall } from "./vsyscall.ts";
 
 /** Linux wait status encodings. */
 export function exitedStatus(code: number): number {
@@ -473,6 +474,11 @@ export class Task {
             break;
           }
           case "fault":
+            // A call through the vsyscall page: the Sentry's to serve, never the host's.
+            if (isVsyscallCall(r, this.regs.rip)) {
+              await emulateVsyscall(this);
+              break;
+            }
             // A write to memory shared copy-on-write since fork is the Sentry's to resolve.
             if (this.mm.handleFault(r.addr)) break;
             k.log.debug(
