@@ -177,19 +177,24 @@ export async function createContainer(
       setsid: true,
       cwd: "/",
     });
-    const bootArgv = selfArgv("boot", [
-      "--bundle",
-      bundle,
-      "--id",
-      id,
-      "--root",
-      store.root,
-      "--gofer-fd",
-      "3",
-      "--ready-fd",
-      "4",
-      ...global.passOn.filter((f) => !f.startsWith("--root=")),
-    ]);
+    // As root, the Sentry too starts in its own namespaces (sentry/boot.ts confineBoot); not a
+    // PID namespace yet: `exec` takes the caller's stdio by its host PID.
+    const bootArgv = confinedArgv(
+      selfArgv("boot", [
+        "--bundle",
+        bundle,
+        "--id",
+        id,
+        "--root",
+        store.root,
+        "--gofer-fd",
+        "3",
+        "--ready-fd",
+        "4",
+        ...global.passOn.filter((f) => !f.startsWith("--root=")),
+      ]),
+      { pid: false, net: global.network !== "host" },
+    );
     bootPid = spawn({
       path: bootArgv[0],
       argv: bootArgv,

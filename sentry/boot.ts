@@ -11,6 +11,8 @@
 
 import { dirname, join } from "node:path";
 import { closeFd, rawSyscall, writeAll } from "../host/libc.ts";
+import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
+import { limitCapabilitiesEverywhere } from "../host/threads.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
 import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
@@ -72,7 +74,43 @@ const BOOT_FLAGS: readonly FlagDef[] = [
   { name: "id", kind: "string", default: "", help: "container id" },
   { name: "gofer-fd", kind: "string", default: "-1", help: "LISAFS socket to the gofer" },
   { name: "ready-fd", kind: "string", default: "-1", help: "pipe to report readiness on" },
+  {
+    name: "confine",
+    kind: "bool",
+    default: false,
+    help: "started by `runsc create` in new namespaces: pivot into an empty root",
+  },
 ];
+
+/** Where the empty root is assembled, inside the boot's private mount namespace. */
+const STAGING = "/tmp";
+
+/**
+ * Confines this process once everything it needs of the host is open (the spec, the logs, the
+ * gofer's socket, the platform's device, the control socket, every module): when started in new
+ * namespaces (`--confine`), pivots into an empty tmpfs with only its own /proc (the ptrace
+ * platform execs its stubs through /proc/<pid>/fd); as root, drops every capability on every
+ * thread and sets no_new_privs. The Sentry needs no capability afterwards: it traces only its
+ * own stubs (same uid, and no more capabilities than it, since they inherit its bounding set),
+ * and the kvm platform opened its device during create. Returns what was applied, for --debug.
+ */
+function confineBoot(confined: boolean): Record<string, unknown> {
+  const applied: Record<string, unknown> = {};
+  if (confined) {
+    pivotIntoEmptyRoot(STAGING);
+    applied.root = "empty tmpfs + own /proc (read-only)";
+    applied.namespaces = namespaces("self");
+  }
+  if (geteuid() === 0) {
+    limitCapabilitiesEverywhere(BOOT_CAPS);
+    applied.caps = BOOT_CAPS;
+    applied.noNewPrivs = true;
+  }
+  return applied;
+}
+
+/** Capabilities the Sentry keeps after start-up: none (see confineBoot). */
+const BOOT_CAPS: readonly number[] = [];
 
 /** Converts a Linux wait status into a shell-style exit status (128+signal when killed). */
 export function exitStatusOf(waitStatus: number): number {
@@ -213,6 +251,17 @@ export async function bootMain(args: string[]): Promise<number> {
     const msg = `cannot listen on the control socket: ${(e as Error).message}`;
     log.error(msg);
     ready({ ok: false, error: msg });
+    sb.destroy();
+    return 1;
+  }
+  try {
+    log.debug("boot: confined", confineBoot(bool(values, "confine")));
+  } catch (e) {
+    // A sandbox that was asked to confine itself and could not does not run.
+    const msg = `cannot confine the sandbox: ${(e as Error).message}`;
+    log.error(msg);
+    ready({ ok: false, error: msg });
+    server.close();
     sb.destroy();
     return 1;
   }
