@@ -13,7 +13,8 @@
  * 3. pivot_root into that tmpfs and detaches the host's tree, so that nothing else exists;
  * 4. reduces every thread's capabilities to those that serving files needs, with
  *    no_new_privs (host/threads.ts: capabilities are per thread in Linux, and Deno's threads
- *    exist before our code runs).
+ *    exist before our code runs);
+ * 5. installs the Gofer's seccomp filter (host/filters.ts) on every thread.
  *
  * @module
  */
@@ -42,6 +43,13 @@ import {
 } from "../host/namespace.ts";
 import { AT_FDCWD } from "../host/fcntl.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
+import { goferFilter } from "../host/filters.ts";
+import {
+  buildFilter,
+  installFilter,
+  SECCOMP_FILTER_FLAG_LOG,
+  SECCOMP_FILTER_FLAG_TSYNC,
+} from "../host/seccomp.ts";
 import { log } from "../log.ts";
 import type { ServedMount } from "./lisafs/server.ts";
 
@@ -112,7 +120,9 @@ export function confinedArgv(
     "--uts",
     ...(ns.net ? ["--net"] : []),
     // unshare waits for the process; SIGKILL of unshare kills the process too.
-    ...(ns.pid ? ["--pid", "--fork", "--kill-child"] : []),
+    // --mount-proc: /proc shows the new PID namespace from the start (the ptrace platform
+    // execs its stubs through /proc/<own pid>/fd before the Sentry pivots).
+    ...(ns.pid ? ["--pid", "--fork", "--kill-child", "--mount-proc"] : []),
     "--propagation",
     "private",
     "--",
@@ -156,6 +166,7 @@ export function confine(sources: readonly MountSource[]): ServedMount[] {
     filestore: s.filestore,
   }));
   limitCapabilitiesEverywhere(GOFER_CAPS);
+  installFilter(buildFilter(goferFilter()), SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG);
   log.debug("gofer: confined", {
     mounts: served.map((m, i) => `${m.path} -> /${names[i]}${m.readonly ? " (ro)" : ""}`),
   });

@@ -177,8 +177,8 @@ export async function createContainer(
       setsid: true,
       cwd: "/",
     });
-    // As root, the Sentry too starts in its own namespaces (sentry/boot.ts confineBoot); not a
-    // PID namespace yet: `exec` takes the caller's stdio by its host PID.
+    // As root, the Sentry too starts in its own namespaces (sentry/boot.ts confineBoot). In its
+    // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
     const bootArgv = confinedArgv(
       selfArgv("boot", [
         "--bundle",
@@ -193,7 +193,7 @@ export async function createContainer(
         "4",
         ...global.passOn.filter((f) => !f.startsWith("--root=")),
       ]),
-      { pid: false, net: global.network !== "host" },
+      { pid: true, net: global.network !== "host" },
     );
     bootPid = spawn({
       path: bootArgv[0],
