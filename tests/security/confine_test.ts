@@ -56,7 +56,7 @@ for (const platform of PLATFORMS) {
         assert.equal(c.code, 0, c.stderr);
         assert.equal((await root.runsc(["start", "c1"], {}, flags)).code, 0);
         const st = JSON.parse(Deno.readTextFileSync(`${root.root}/c1/state.json`));
-        const boot = childOf(st.pid);
+        const boot = st.pid as number;
         const gofer = childOf(st.goferPid);
         // The application runs: the stubs (ptrace) or vCPU threads (kvm) exist.
         assert.ok(await waitFor(() => threadCreds(boot).length > 2));
