@@ -195,6 +195,9 @@ export function goferFilter(): FilterSpec {
     socketRule,
     { nr: SYS.ioctl, when: TTY_IOCTLS.map((r) => [argIs(1, r)]) },
     ...allow([
+      // BindAt, Listen, Accept, ConnectWithCreds on Unix sockets in the served tree.
+      "bind",
+      "listen",
       "connect",
       "fchmod",
       "fchmodat",
@@ -204,8 +207,15 @@ export function goferFilter(): FilterSpec {
       "fsetxattr",
       "flistxattr",
       "fremovexattr",
+      // xattrs of files open with O_PATH go through their /proc/self/fd path.
+      "getxattr",
+      "setxattr",
+      "listxattr",
+      "removexattr",
       "lgetxattr",
+      "lsetxattr",
       "llistxattr",
+      "lremovexattr",
       "linkat",
       "mkdirat",
       "mknodat",
