@@ -166,9 +166,13 @@ export function confine(sources: readonly MountSource[]): ServedMount[] {
     filestore: s.filestore,
   }));
   limitCapabilitiesEverywhere(GOFER_CAPS);
-  installFilter(buildFilter(goferFilter()), SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG);
+  const filter = buildFilter(goferFilter());
+  installFilter(filter, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG);
   log.debug("gofer: confined", {
     mounts: served.map((m, i) => `${m.path} -> /${names[i]}${m.readonly ? " (ro)" : ""}`),
+    caps: GOFER_CAPS,
+    noNewPrivs: true,
+    seccompInstructions: filter.length / 8,
   });
   return served;
 }
