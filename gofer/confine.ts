@@ -11,12 +11,10 @@
  *    /m<i> from those descriptors, remounting read-only what the spec asks to be, and mounts a
  *    procfs of its own PID namespace at /proc (for `/proc/self/fd/N` reopens);
  * 3. pivot_root into that tmpfs and detaches the host's tree, so that nothing else exists;
- * 4. reduces its capabilities to those that serving files needs.
- *
- * Capabilities are per thread in Linux; capset changes the JavaScript thread, which serves
- * every request. Deno's other threads (V8 workers, tokio) keep theirs; they run no request
- * code, but a compromised gofer could use them. The mount namespace, the pivot and the empty
- * network namespace hold for all threads.
+ * 4. reduces every thread's capabilities to those that serving files needs, with
+ *    no_new_privs (host/threads.ts: capabilities are per thread in Linux, and Deno's threads
+ *    exist before our code runs);
+ * 5. installs the Gofer's seccomp filter (host/filters.ts) on every thread.
  *
  * @module
  */
@@ -37,21 +35,21 @@ import {
   Cap,
   cloneMountTree,
   geteuid,
-  limitCapabilities,
-  MNT_DETACH,
   mount,
   MS_BIND,
-  MS_NODEV,
-  MS_NOEXEC,
-  MS_NOSUID,
-  MS_PRIVATE,
   MS_RDONLY,
-  MS_REC,
   MS_REMOUNT,
-  pivotRoot,
-  umount2,
+  pivotIntoEmptyRoot,
 } from "../host/namespace.ts";
 import { AT_FDCWD } from "../host/fcntl.ts";
+import { limitCapabilitiesEverywhere } from "../host/threads.ts";
+import { goferFilter } from "../host/filters.ts";
+import {
+  buildFilter,
+  installFilter,
+  SECCOMP_FILTER_FLAG_LOG,
+  SECCOMP_FILTER_FLAG_TSYNC,
+} from "../host/seccomp.ts";
 import { log } from "../log.ts";
 import type { ServedMount } from "./lisafs/server.ts";
 
@@ -87,28 +85,44 @@ export const GOFER_CAPS: readonly number[] = [
   Cap.SETGID,
 ];
 
+/** Namespaces a confined process gets; see confinedArgv. */
+export interface ConfineNamespaces {
+  /** A new PID namespace (unshare then forks and waits for the process). */
+  pid: boolean;
+  /** A new, empty network namespace. */
+  net: boolean;
+}
+
 /**
- * The argv that starts the gofer `argv` (as `selfArgv("gofer", ...)` builds it) confined: under
- * `unshare` with new namespaces when this process is root and unshare exists; unchanged (and
- * unconfined) otherwise.
+ * The argv that starts `argv` (as `selfArgv("gofer" | "boot", ...)` builds it) confined: under
+ * util-linux `unshare` with new mount, IPC and UTS namespaces (PID and network as `ns` says),
+ * followed by CONFINE_FLAG, when this process is root; unchanged when it is not (an
+ * unprivileged process can reach no more than its user). Throws, as root, if unshare is
+ * missing: a root gofer or Sentry never runs unconfined.
  */
-export function confinedArgv(argv: readonly string[]): string[] {
+export function confinedArgv(
+  argv: readonly string[],
+  ns: ConfineNamespaces = { pid: true, net: true },
+): string[] {
   if (geteuid() !== 0) return [...argv];
   try {
     Deno.statSync(UNSHARE);
   } catch {
-    return [...argv];
+    throw new Error(
+      `cannot confine ${argv.includes("boot") ? "the sandbox" : "the gofer"}: ${UNSHARE} ` +
+        "(util-linux) is missing; install it",
+    );
   }
   return [
     UNSHARE,
     "--mount",
     "--ipc",
     "--uts",
-    "--net",
-    "--pid",
-    "--fork",
-    // unshare waits for the gofer; SIGKILL of unshare kills the gofer too.
-    "--kill-child",
+    ...(ns.net ? ["--net"] : []),
+    // unshare waits for the process; SIGKILL of unshare kills the process too.
+    // --mount-proc: /proc shows the new PID namespace from the start (the ptrace platform
+    // execs its stubs through /proc/<own pid>/fd before the Sentry pivots).
+    ...(ns.pid ? ["--pid", "--fork", "--kill-child", "--mount-proc"] : []),
     "--propagation",
     "private",
     "--",
@@ -132,37 +146,33 @@ function mkdirOrFile(path: string, dir: boolean): void {
  * and could not does not serve.
  */
 export function confine(sources: readonly MountSource[]): ServedMount[] {
-  mount(null, "/", null, MS_REC | MS_PRIVATE);
   // Copies of the sources' mount trees are taken before the staging tmpfs exists: a source at
   // or above STAGING (the host's "/", or its /tmp) must show the host's tree, not the staging.
   const trees = sources.map((s) => cloneMountTree(s.fd, s.recursive));
-  mount("runsc-gofer", STAGING, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755");
   const names = sources.map((s, i) => (s.path === "/" ? "root" : `m${i}`));
-  sources.forEach((s, i) => {
-    const target = `${STAGING}/${names[i]}`;
-    mkdirOrFile(target, (fstat(s.fd).mode & S_IFMT) === S_IFDIR);
-    attachMountTree(trees[i], target);
-    closeFd(trees[i]);
-    if (s.readonly) mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY);
+  pivotIntoEmptyRoot(STAGING, (dir) => {
+    sources.forEach((s, i) => {
+      const target = `${dir}/${names[i]}`;
+      mkdirOrFile(target, (fstat(s.fd).mode & S_IFMT) === S_IFDIR);
+      attachMountTree(trees[i], target);
+      closeFd(trees[i]);
+      if (s.readonly) mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY);
+    });
   });
-  Deno.mkdirSync(`${STAGING}/proc`);
-  mount("proc", `${STAGING}/proc`, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the
-  // staging tmpfs as the only tree this process (every thread of it) can reach.
-  Deno.chdir(STAGING);
-  pivotRoot(".", ".");
-  umount2(".", MNT_DETACH);
-  Deno.chdir("/");
-  mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
   const served = sources.map((s, i) => ({
     path: s.path,
     fd: openAt(AT_FDCWD, `/${names[i]}`, O_PATH | O_CLOEXEC),
     readonly: s.readonly,
     filestore: s.filestore,
   }));
-  limitCapabilities(GOFER_CAPS);
+  limitCapabilitiesEverywhere(GOFER_CAPS);
+  const filter = buildFilter(goferFilter());
+  installFilter(filter, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG);
   log.debug("gofer: confined", {
     mounts: served.map((m, i) => `${m.path} -> /${names[i]}${m.readonly ? " (ro)" : ""}`),
+    caps: GOFER_CAPS,
+    noNewPrivs: true,
+    seccompInstructions: filter.length / 8,
   });
   return served;
 }

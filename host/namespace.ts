@@ -205,3 +205,28 @@ export function namespaces(pid: number | "self"): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * Makes an empty tmpfs this process's root: mounts it on `staging` (which must exist), adds a
+ * procfs of this process's PID namespace at /proc, pivots into it and detaches the old root, so
+ * that no thread of the process can reach anything of the host's tree by path any more
+ * (descriptors opened before stay valid). `populate` runs inside the staging directory before
+ * the pivot, to add what the caller needs. The root is remounted read-only.
+ *
+ * Preconditions: a private mount namespace of this process's own (mounts would otherwise show
+ * in the host's) and CAP_SYS_ADMIN on the calling thread.
+ */
+export function pivotIntoEmptyRoot(staging: string, populate?: (dir: string) => void): void {
+  mount(null, "/", null, MS_REC | MS_PRIVATE);
+  mount("runsc-root", staging, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755");
+  populate?.(staging);
+  Deno.mkdirSync(`${staging}/proc`);
+  mount("proc", `${staging}/proc`, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the
+  // tmpfs as the only tree this process (every thread of it) can reach.
+  Deno.chdir(staging);
+  pivotRoot(".", ".");
+  umount2(".", MNT_DETACH);
+  Deno.chdir("/");
+  mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}

@@ -7,7 +7,7 @@
  */
 
 import { resolve } from "node:path";
-import { confinedArgv } from "../gofer/confine.ts";
+import { CONFINE_FLAG, confinedArgv } from "../gofer/confine.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
@@ -60,6 +60,13 @@ function processMatches(pid: number, words: string[]): boolean {
   } catch {
     return false;
   }
+}
+
+/** The child that `unshare --fork` process `pid` started (it exists once the sandbox is ready). */
+function forkedChild(pid: number): number {
+  const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+  if (!kids) throw new CliError(`sandbox process ${pid} has no child`);
+  return Number(kids.split(" ")[0]);
 }
 
 /** Reaps `pid` if it is our child and has exited; harmless otherwise. */
@@ -177,19 +184,24 @@ export async function createContainer(
       setsid: true,
       cwd: "/",
     });
-    const bootArgv = selfArgv("boot", [
-      "--bundle",
-      bundle,
-      "--id",
-      id,
-      "--root",
-      store.root,
-      "--gofer-fd",
-      "3",
-      "--ready-fd",
-      "4",
-      ...global.passOn.filter((f) => !f.startsWith("--root=")),
-    ]);
+    // As root, the Sentry too starts in its own namespaces (sentry/boot.ts confineBoot). In its
+    // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
+    const bootArgv = confinedArgv(
+      selfArgv("boot", [
+        "--bundle",
+        bundle,
+        "--id",
+        id,
+        "--root",
+        store.root,
+        "--gofer-fd",
+        "3",
+        "--ready-fd",
+        "4",
+        ...global.passOn.filter((f) => !f.startsWith("--root=")),
+      ]),
+      { pid: true, net: global.network !== "host" },
+    );
     bootPid = spawn({
       path: bootArgv[0],
       argv: bootArgv,
@@ -222,14 +234,17 @@ export async function createContainer(
     }
     if (!ready.ok) throw new CliError(`creating container "${id}": ${ready.error}`);
 
+    // Under `unshare --fork` the sandbox is unshare's child: that process, as in runsc, is the
+    // state's pid (`kill` of it still ends unshare, which waits for it).
+    const sandboxPid = bootArgv.includes(CONFINE_FLAG) ? forkedChild(bootPid) : bootPid;
     const state: ContainerState = {
       ...store.read(id),
       status: "created",
-      pid: bootPid,
+      pid: sandboxPid,
       goferPid,
     };
     store.write(state);
-    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(bootPid));
+    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(sandboxPid));
     return state;
   } catch (e) {
     if (bootPid) await killAndWait(bootPid, bootWords(id), 0);

@@ -10,13 +10,29 @@
  */
 
 import { dirname, join } from "node:path";
-import { closeFd, rawSyscall, writeAll } from "../host/libc.ts";
+import { closeFd, writeAll } from "../host/libc.ts";
+import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
+import { limitCapabilitiesEverywhere } from "../host/threads.ts";
+import { sentryFilter } from "../host/filters.ts";
+import {
+  buildFilter,
+  installFilter,
+  SECCOMP_FILTER_FLAG_LOG,
+  SECCOMP_FILTER_FLAG_TSYNC,
+} from "../host/seccomp.ts";
+import { SYSCALL_NAMES } from "./syscalls/linux64.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
 import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
 import { initSpec, loadSpec } from "../oci/spec.ts";
 import { validateId } from "../oci/state.ts";
-import { type ControlRequest, type ProcessInfo, serveControl } from "./control.ts";
+import {
+  type ControlRequest,
+  type ProcessInfo,
+  serveControl,
+  STDIO_SOCKET,
+  StdioInbox,
+} from "./control.ts";
 import type { InitSpec, SandboxOptions, SandboxStatus } from "./sandbox.ts";
 
 /** The Sentry's sandbox as boot drives it (implemented by sentry/kernel/sandbox_impl.ts). */
@@ -31,34 +47,6 @@ interface SandboxLike {
   destroy(): void;
 }
 
-/**
- * Takes descriptors 0-2 of host process `pid` (the `runsc exec` CLI) for a new process in the
- * sandbox, with pidfd_getfd: the very open files the caller passed (pipes, files, a terminal),
- * sharing their offsets, as if inherited.
- */
-function takeStdio(pid: number): [number, number, number] {
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`invalid stdio pid ${pid}`);
-  const pidfd = Number(rawSyscall(SYS_PIDFD_OPEN, BigInt(pid), 0n));
-  if (pidfd < 0) throw new Error(`cannot reach process ${pid}: errno ${-pidfd}`);
-  const fds: number[] = [];
-  try {
-    for (let n = 0; n < 3; n++) {
-      const fd = Number(rawSyscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(n), 0n));
-      if (fd < 0) throw new Error(`cannot take descriptor ${n} of process ${pid}: errno ${-fd}`);
-      fds.push(fd);
-    }
-  } catch (e) {
-    for (const fd of fds) closeFd(fd);
-    throw e;
-  } finally {
-    closeFd(pidfd);
-  }
-  return fds as [number, number, number];
-}
-
-const SYS_PIDFD_OPEN = 434;
-const SYS_PIDFD_GETFD = 438;
-
 /** Loads the Sentry on demand, so that the CLI and gofer roles never load the kernel. */
 async function loadSandbox(): Promise<
   { create(opts: SandboxOptions, spec: InitSpec): Promise<SandboxLike> }
@@ -72,7 +60,52 @@ const BOOT_FLAGS: readonly FlagDef[] = [
   { name: "id", kind: "string", default: "", help: "container id" },
   { name: "gofer-fd", kind: "string", default: "-1", help: "LISAFS socket to the gofer" },
   { name: "ready-fd", kind: "string", default: "-1", help: "pipe to report readiness on" },
+  {
+    name: "confine",
+    kind: "bool",
+    default: false,
+    help: "started by `runsc create` in new namespaces: pivot into an empty root",
+  },
 ];
+
+/** Where the empty root is assembled, inside the boot's private mount namespace. */
+const STAGING = "/tmp";
+
+/**
+ * Confines this process once everything it needs of the host is open (the spec, the logs, the
+ * gofer's socket, the platform's device, the control socket, every module): when started in new
+ * namespaces (`--confine`), pivots into an empty tmpfs with only its own /proc (the ptrace
+ * platform execs its stubs through /proc/<pid>/fd); as root, drops every capability on every
+ * thread and sets no_new_privs. The Sentry needs no capability afterwards: it traces only its
+ * own stubs (same uid, and no more capabilities than it, since they inherit its bounding set),
+ * and the kvm platform opened its device during create. Then installs the Sentry's seccomp
+ * filter (host/filters.ts) on every thread. Returns what was applied, for --debug.
+ */
+function confineBoot(confined: boolean, platform: string): Record<string, unknown> {
+  const applied: Record<string, unknown> = {};
+  if (confined) {
+    pivotIntoEmptyRoot(STAGING);
+    applied.root = "empty tmpfs + own /proc (read-only)";
+    applied.namespaces = namespaces("self");
+  }
+  if (geteuid() === 0) {
+    limitCapabilitiesEverywhere(BOOT_CAPS);
+    applied.caps = BOOT_CAPS;
+    applied.noNewPrivs = true;
+  }
+  // Every thread, from here on: what Deno's runtime and the platform make after start-up.
+  const spec = sentryFilter(platform);
+  const filter = buildFilter(spec);
+  installFilter(filter, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG);
+  applied.seccomp = {
+    instructions: filter.length / 8,
+    allowed: [...new Set(spec.rules.map((r) => SYSCALL_NAMES[r.nr] ?? r.nr))].join(" "),
+  };
+  return applied;
+}
+
+/** Capabilities the Sentry keeps after start-up: none (see confineBoot). */
+const BOOT_CAPS: readonly number[] = [];
 
 /** Converts a Linux wait status into a shell-style exit status (128+signal when killed). */
 export function exitStatusOf(waitStatus: number): number {
@@ -183,7 +216,7 @@ export async function bootMain(args: string[]): Promise<number> {
       case "exec": {
         const p = req.process;
         if (!Array.isArray(p?.args) || p.args.length === 0) throw new Error("exec needs args");
-        const stdio = takeStdio(req.stdioPid);
+        const stdio = stdioInbox!.take(req.stdioToken);
         const pid = sb.exec({
           ...baseSpec,
           args: p.args,
@@ -207,12 +240,30 @@ export async function bootMain(args: string[]): Promise<number> {
   };
 
   let server;
+  let stdioInbox: StdioInbox | undefined;
   try {
     server = serveControl(join(root, id, "ctl.sock"), handle);
+    stdioInbox = new StdioInbox(join(root, id, STDIO_SOCKET));
   } catch (e) {
     const msg = `cannot listen on the control socket: ${(e as Error).message}`;
     log.error(msg);
     ready({ ok: false, error: msg });
+    server?.close();
+    sb.destroy();
+    return 1;
+  }
+  try {
+    log.debug(
+      "boot: confined",
+      confineBoot(bool(values, "confine"), str(values, "platform") || "ptrace"),
+    );
+  } catch (e) {
+    // A sandbox that was asked to confine itself and could not does not run.
+    const msg = `cannot confine the sandbox: ${(e as Error).message}`;
+    log.error(msg);
+    ready({ ok: false, error: msg });
+    server.close();
+    stdioInbox.close();
     sb.destroy();
     return 1;
   }
@@ -222,6 +273,7 @@ export async function bootMain(args: string[]): Promise<number> {
   await destroyed;
   log.debug("destroying sandbox");
   server.close();
+  stdioInbox.close();
   try {
     sb.destroy();
   } catch (e) {

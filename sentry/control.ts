@@ -8,6 +8,19 @@
  * @module
  */
 
+import { closeFd, HostError } from "../host/libc.ts";
+import {
+  acceptUnix,
+  bindUnix,
+  connectUnix,
+  listenFd,
+  recvMsg,
+  sendMsg,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  unixSocket,
+} from "../host/socket.ts";
+
 /** What a client may ask of the sandbox. */
 export type ControlRequest =
   | { cmd: "start" }
@@ -20,10 +33,10 @@ export type ControlRequest =
   /** Kill everything and make the boot process exit after replying. */
   | { cmd: "destroy" }
   /**
-   * Start another process in the running container (`runsc exec`). Its stdio are the
-   * descriptors 0-2 of host process `stdioPid` (the CLI), reopened by the sandbox.
+   * Start another process in the running container (`runsc exec`). Its stdio are the three
+   * descriptors the CLI sent beforehand on the stdio socket (sendStdio) under `stdioToken`.
    */
-  | { cmd: "exec"; process: ExecProcess; stdioPid: number }
+  | { cmd: "exec"; process: ExecProcess; stdioToken: string }
   /** Reply when a process that exec started has exited, with its exit status. */
   | { cmd: "waitpid"; pid: number };
 
@@ -244,4 +257,125 @@ export function serveControl(path: string, handler: ControlHandler): ControlServ
     },
     done,
   };
+}
+
+/** The socket beside ctl.sock on which `runsc exec` passes its stdio (SCM_RIGHTS). */
+export const STDIO_SOCKET = "stdio.sock";
+
+/** Most stdio sets kept waiting for their exec request; older ones are closed. */
+const MAX_PENDING_STDIO = 32;
+const TOKEN_MAX = 64;
+const EAGAIN = 11;
+
+/**
+ * The CLI's side: sends descriptors 0-2 of this process to the sandbox's stdio socket at
+ * `path`, labelled `token`. The descriptors travel with SCM_RIGHTS, so the sandbox gets the
+ * very open files (pipes, files, a terminal, sharing their offsets) as if inherited, without
+ * reaching into this process (which a Sentry in its own PID namespace, without capabilities,
+ * could not). They stay queued in the socket after this returns.
+ */
+export function sendStdio(path: string, token: string): void {
+  const fd = unixSocket(SOCK_STREAM);
+  try {
+    connectUnix(fd, path);
+    const data = new TextEncoder().encode(token + "\n");
+    if (sendMsg(fd, data, [0, 1, 2]) !== data.length) {
+      throw new Error(`stdio socket ${path}: short send`);
+    }
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * The sandbox's side of the stdio socket: bound before the Sentry pivots away from the host's
+ * tree, and read without blocking when an exec request names a token.
+ */
+export class StdioInbox {
+  readonly #fd: number;
+  readonly #path: string;
+  /** Connections accepted whose message has not arrived yet. */
+  #waiting: number[] = [];
+  /** Received stdio sets by token, oldest first. */
+  #sets = new Map<string, [number, number, number]>();
+
+  constructor(path: string) {
+    try {
+      Deno.removeSync(path);
+    } catch { /* none there */ }
+    this.#path = path;
+    this.#fd = unixSocket(SOCK_STREAM | SOCK_NONBLOCK);
+    try {
+      bindUnix(this.#fd, path);
+      listenFd(this.#fd, 16);
+    } catch (e) {
+      closeFd(this.#fd);
+      throw e;
+    }
+  }
+
+  /** Takes (the caller then owns) the stdio sent under `token`; throws if none was. */
+  take(token: string): [number, number, number] {
+    if (typeof token !== "string" || token === "" || token.length > TOKEN_MAX) {
+      throw new Error("exec: invalid stdio token");
+    }
+    this.#collect();
+    const set = this.#sets.get(token);
+    if (!set) throw new Error("exec: no stdio was received for this request");
+    this.#sets.delete(token);
+    return set;
+  }
+
+  /** Accepts pending connections and reads every message that has arrived. */
+  #collect(): void {
+    for (;;) {
+      try {
+        this.#waiting.push(acceptUnix(this.#fd, SOCK_NONBLOCK).fd);
+      } catch (e) {
+        if (e instanceof HostError && e.errno === EAGAIN) break;
+        throw e;
+      }
+    }
+    const still: number[] = [];
+    for (const fd of this.#waiting) {
+      const buf = new Uint8Array(TOKEN_MAX + 2);
+      let got;
+      try {
+        got = recvMsg(fd, buf, 3);
+      } catch (e) {
+        if (e instanceof HostError && e.errno === EAGAIN) {
+          still.push(fd);
+          continue;
+        }
+        closeFd(fd);
+        continue;
+      }
+      closeFd(fd);
+      const token = new TextDecoder().decode(buf.subarray(0, got.n)).trim();
+      if (got.fds.length !== 3 || got.truncatedFds || token === "") {
+        for (const f of got.fds) closeFd(f);
+        continue;
+      }
+      this.#sets.set(token, got.fds as [number, number, number]);
+      if (this.#sets.size > MAX_PENDING_STDIO) {
+        const [oldest, fds] = this.#sets.entries().next().value!;
+        this.#sets.delete(oldest);
+        for (const f of fds) closeFd(f);
+      }
+    }
+    this.#waiting = still.slice(-MAX_PENDING_STDIO);
+    for (const fd of still.slice(0, -MAX_PENDING_STDIO)) closeFd(fd);
+  }
+
+  /** Closes the socket and every descriptor still held; removes the socket file if reachable. */
+  close(): void {
+    for (const fd of this.#waiting) closeFd(fd);
+    for (const set of this.#sets.values()) for (const f of set) closeFd(f);
+    this.#waiting = [];
+    this.#sets.clear();
+    closeFd(this.#fd);
+    try {
+      Deno.removeSync(this.#path);
+    } catch { /* gone, or outside our root now */ }
+  }
 }

@@ -10,7 +10,8 @@ import { CliError, type Command } from "../command.ts";
 import { request } from "../container.ts";
 import { bool, str } from "../flags.ts";
 import { loadSpec } from "../spec.ts";
-import type { ExecProcess } from "../../sentry/control.ts";
+import { dirname, join } from "node:path";
+import { type ExecProcess, sendStdio, STDIO_SOCKET } from "../../sentry/control.ts";
 
 /** Parses runc's --user: `uid[:gid]`. */
 function parseUser(s: string): { uid: number; gid: number } {
@@ -87,7 +88,17 @@ export const execCommand: Command = {
         additionalGids: [],
       };
     }
-    const { pid } = await request(ctx, id, { cmd: "exec", process, stdioPid: Deno.pid });
+    // The stdio travels first, over the socket beside ctl.sock, labelled with a fresh token
+    // that the request then names.
+    const stdioToken = crypto.randomUUID();
+    try {
+      sendStdio(join(dirname(ctx.store.socketPath(id)), STDIO_SOCKET), stdioToken);
+    } catch (e) {
+      throw new CliError(
+        `exec: container "${id}" is not running (cannot pass it stdio: ${(e as Error).message})`,
+      );
+    }
+    const { pid } = await request(ctx, id, { cmd: "exec", process, stdioToken });
     if (str(flags, "pid-file")) await Deno.writeTextFile(str(flags, "pid-file"), String(pid));
     if (bool(flags, "detach")) return 0;
     const { exitStatus } = await request(ctx, id, { cmd: "waitpid", pid });

@@ -1,0 +1,246 @@
+/**
+ * The seccomp filters of the Sentry (`runsc boot`) and the Gofer, as host/seccomp.ts rules.
+ *
+ * Each lists the host system calls that process makes after its start-up, measured with
+ * `strace -f -c` and with a filter whose default action was SECCOMP_RET_LOG (the kernel logs
+ * every call no rule lists) while the test suites ran: Deno's runtime (V8, tokio, glibc), the
+ * platforms (ptrace: stubs spawned from a memfd, traced and injected; kvm: vCPU ioctls), and
+ * the Gofer's file operations. Anything else answers EPERM and is logged
+ * (SECCOMP_FILTER_FLAG_LOG). Arguments are checked where that is cheap and narrows what a
+ * compromised process can do: clone only makes threads (or posix_spawn's vfork child), clone3
+ * answers ENOSYS so that glibc falls back to clone, socket makes Unix sockets only, ioctl takes
+ * only KVM requests and a few descriptor and terminal requests (never TIOCSTI).
+ *
+ * A filter is inherited across execve: the ptrace platform's stubs, spawned by the Sentry, run
+ * under the Sentry's filter as well as their own.
+ *
+ * @module
+ */
+
+import { SYS } from "../sentry/syscalls/linux64.ts";
+import { type ArgCheck, type FilterSpec, retErrno, type SyscallRule } from "./seccomp.ts";
+
+type Name = keyof typeof SYS;
+
+const EPERM = 1;
+const ENOSYS = 38;
+const LOW32 = 0xffff_ffffn;
+
+const CLONE_VM = 0x100n;
+const CLONE_VFORK = 0x4000n;
+const CLONE_THREAD = 0x10000n;
+const SIGCHLD = 17n;
+const AF_UNIX = 1n;
+
+const allow = (names: readonly Name[]): SyscallRule[] => names.map((n) => ({ nr: SYS[n] }));
+
+const argIs = (arg: number, value: bigint, mask = LOW32): ArgCheck => ({ arg, value, mask });
+
+/** Calls every Deno process of ours makes after start-up: memory, threads, the event loop. */
+const RUNTIME: readonly Name[] = [
+  "read",
+  "write",
+  "close",
+  "fstat",
+  "lseek",
+  "mmap",
+  "mprotect",
+  "munmap",
+  "brk",
+  "rt_sigaction",
+  "rt_sigprocmask",
+  "rt_sigreturn",
+  "rt_sigtimedwait",
+  "pread64",
+  "pwrite64",
+  "readv",
+  "writev",
+  "sched_yield",
+  "mremap",
+  "madvise",
+  "dup",
+  "dup2",
+  "dup3",
+  "umask",
+  "getpid",
+  "gettid",
+  "getuid",
+  "geteuid",
+  "getgid",
+  "getegid",
+  "getppid",
+  "sendmsg",
+  "recvmsg",
+  "sendto",
+  "recvfrom",
+  "shutdown",
+  "accept4",
+  "getsockopt",
+  "setsockopt",
+  "getsockname",
+  "getpeername",
+  "socketpair",
+  "fcntl",
+  "flock",
+  "fsync",
+  "fdatasync",
+  "ftruncate",
+  "openat",
+  "getdents64",
+  "newfstatat",
+  "statx",
+  "readlinkat",
+  "getcwd",
+  "futex",
+  "sched_getaffinity",
+  "set_robust_list",
+  "rseq",
+  "epoll_create1",
+  "epoll_ctl",
+  "epoll_wait",
+  "epoll_pwait",
+  "epoll_pwait2",
+  "eventfd2",
+  "pipe2",
+  "poll",
+  "ppoll",
+  "prlimit64",
+  "getrusage",
+  "getrandom",
+  "clock_gettime",
+  "clock_getres",
+  "clock_nanosleep",
+  "nanosleep",
+  "gettimeofday",
+  "tgkill",
+  "exit",
+  "exit_group",
+  "sigaltstack",
+  "uname",
+  "prctl",
+  "membarrier",
+  "sched_getparam",
+  "sched_getscheduler",
+  "sched_setscheduler",
+  "timerfd_create",
+  "timerfd_settime",
+];
+
+/** Threads only (or posix_spawn's CLONE_VM|CLONE_VFORK child), and clone3 refused. */
+function cloneRules(vforkToo: boolean): SyscallRule[] {
+  const when = [[argIs(0, CLONE_THREAD, CLONE_THREAD)]];
+  if (vforkToo) when.push([argIs(0, CLONE_VM | CLONE_VFORK | SIGCHLD)]);
+  return [
+    { nr: SYS.clone, when },
+    { nr: SYS.clone3, action: retErrno(ENOSYS) },
+  ];
+}
+
+const socketRule: SyscallRule = { nr: SYS.socket, when: [[argIs(0, AF_UNIX)]] };
+
+/** ioctl requests on descriptors and terminals that the runtime makes; never TIOCSTI. */
+const TTY_IOCTLS = [
+  0x5401n, // TCGETS
+  0x5413n, // TIOCGWINSZ
+  0x540fn, // TIOCGPGRP
+  0x541bn, // FIONREAD
+  0x5421n, // FIONBIO
+  0x5450n, // FIONCLEX
+  0x5451n, // FIOCLEX
+];
+/** Every KVM request has type 0xAE in bits 8-15. */
+const KVM_IOCTL = argIs(1, 0xae00n, 0xff00n);
+
+/**
+ * The Sentry's filter on `platform`. It also governs the stubs the ptrace platform spawns
+ * (execve of the stub's memfd through /proc/<pid>/fd is allowed for that reason).
+ */
+export function sentryFilter(platform: string): FilterSpec {
+  const ioctls = TTY_IOCTLS.map((r) => [argIs(1, r)]);
+  if (platform === "kvm") ioctls.push([KVM_IOCTL]);
+  const rules: SyscallRule[] = [
+    ...allow(RUNTIME),
+    ...cloneRules(true),
+    socketRule,
+    { nr: SYS.ioctl, when: ioctls },
+    ...allow([
+      // glibc's name lookups try a Unix socket (nscd); no other family can be made.
+      "connect",
+      // The ptrace platform's stubs wait in pause() and run under this filter too.
+      "pause",
+      "memfd_create",
+      "wait4",
+      "waitid",
+      "kill",
+      "tkill",
+      "timer_create",
+      "timer_settime",
+      "timer_delete",
+      "process_vm_readv",
+      "process_vm_writev",
+      "fallocate",
+      "unlinkat",
+      "mkdirat",
+    ]),
+    ...(platform === "kvm" ? [] : allow(["ptrace", "execve", "execveat", "vfork"])),
+  ];
+  return { rules, defaultAction: retErrno(EPERM) };
+}
+
+/** The Gofer's filter: the runtime's calls and the file system calls LISAFS serves. */
+export function goferFilter(): FilterSpec {
+  const rules: SyscallRule[] = [
+    ...allow(RUNTIME),
+    ...cloneRules(false),
+    socketRule,
+    { nr: SYS.ioctl, when: TTY_IOCTLS.map((r) => [argIs(1, r)]) },
+    ...allow([
+      // BindAt, Listen, Accept, ConnectWithCreds on Unix sockets in the served tree.
+      "bind",
+      "listen",
+      "connect",
+      "fchmod",
+      "fchmodat",
+      "fchown",
+      "fchownat",
+      "fgetxattr",
+      "fsetxattr",
+      "flistxattr",
+      "fremovexattr",
+      // xattrs of files open with O_PATH go through their /proc/self/fd path.
+      "getxattr",
+      "setxattr",
+      "listxattr",
+      "removexattr",
+      "lgetxattr",
+      "lsetxattr",
+      "llistxattr",
+      "lremovexattr",
+      "linkat",
+      "mkdirat",
+      "mknodat",
+      "renameat",
+      "renameat2",
+      "symlinkat",
+      "unlinkat",
+      "utimensat",
+      "fstatfs",
+      "fallocate",
+      "openat2",
+      "name_to_handle_at",
+      "setresuid",
+      "setresgid",
+      "setuid",
+      "setgid",
+      "setgroups",
+      "capget",
+      "capset",
+      "memfd_create",
+      "fadvise64",
+      "copy_file_range",
+      "sendfile",
+      "splice",
+    ]),
+  ];
+  return { rules, defaultAction: retErrno(EPERM) };
+}

@@ -1,0 +1,207 @@
+/**
+ * Capabilities on every thread of this process.
+ *
+ * Linux keeps capabilities and no_new_privs per thread: capset(2) and PR_CAPBSET_DROP change the
+ * calling thread only, and Deno has started several threads (V8 platform workers, tokio) before
+ * any of our code runs. A process that needs capabilities to set itself up (mounts, pivot_root)
+ * and not afterwards must drop them on each of those threads, as glibc does for setuid(2): it
+ * sends each thread a signal whose handler makes the calls on that thread.
+ *
+ * The handler cannot be JavaScript (it runs on threads that have no isolate), so it is a few
+ * bytes of machine code in a page of our own, mapped read+exec after it is written: a list of
+ * prctl(PR_CAPBSET_DROP, c), prctl(PR_SET_NO_NEW_PRIVS, 1) and capset(). The JavaScript thread
+ * then reads every thread's /proc status and fails unless each shows exactly the sets asked for;
+ * it repeats until a pass finds no thread it had not confined (a thread created meanwhile by a
+ * confined thread inherits its sets; one created by an unconfined thread is signalled next pass).
+ *
+ * @module
+ */
+
+import { HostError, rawSyscall } from "./libc.ts";
+import { CAP_LAST_CAP } from "./namespace.ts";
+
+const SYS_MMAP = 9;
+const SYS_MPROTECT = 10;
+const SYS_RT_SIGACTION = 13;
+const SYS_RT_SIGRETURN = 15;
+const SYS_CAPSET = 126;
+const SYS_PRCTL = 157;
+const SYS_GETPID = 39;
+const SYS_TGKILL = 234;
+const PR_CAPBSET_DROP = 24;
+const PR_SET_NO_NEW_PRIVS = 38;
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+const MAP_PRIVATE = 0x2, MAP_ANONYMOUS = 0x20;
+const SA_RESTORER = 0x0400_0000;
+const SA_RESTART = 0x1000_0000;
+const PAGE = 4096;
+/**
+ * The signal used: a real-time one that neither glibc (32, 33), Deno nor V8 uses; its handler
+ * is ours only for the duration of the call, and the previous one is put back.
+ */
+const SIGNAL = 62;
+
+/** The capability sets one thread shows in /proc/<pid>/task/<tid>/status. */
+export interface ThreadCreds {
+  tid: number;
+  capEff: bigint;
+  capPrm: bigint;
+  capInh: bigint;
+  capBnd: bigint;
+  capAmb: bigint;
+  noNewPrivs: number;
+  seccomp: number;
+}
+
+/** Reads the credentials of every thread of `pid` (this process by default). */
+export function threadCreds(pid: number | "self" = "self"): ThreadCreds[] {
+  const out: ThreadCreds[] = [];
+  for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/status`);
+    } catch {
+      continue; // the thread ended
+    }
+    const field = (name: string) => text.match(new RegExp(`^${name}:\\s*(\\S+)`, "m"))?.[1];
+    const hex = (name: string) => BigInt(`0x${field(name) ?? "ffffffffffffffff"}`);
+    out.push({
+      tid: Number(e.name),
+      capEff: hex("CapEff"),
+      capPrm: hex("CapPrm"),
+      capInh: hex("CapInh"),
+      capBnd: hex("CapBnd"),
+      capAmb: hex("CapAmb"),
+      noNewPrivs: Number(field("NoNewPrivs") ?? -1),
+      seccomp: Number(field("Seccomp") ?? -1),
+    });
+  }
+  return out;
+}
+
+/** The mask of capabilities `caps` (numbers from linux/capability.h). */
+export function capMask(caps: readonly number[]): bigint {
+  let m = 0n;
+  for (const c of caps) m |= 1n << BigInt(c);
+  return m;
+}
+
+/** Appends little-endian bytes of `v` (`n` bytes). */
+function le(out: number[], v: bigint | number, n: number): void {
+  let x = BigInt(v);
+  for (let i = 0; i < n; i++, x >>= 8n) out.push(Number(x & 0xffn));
+}
+
+/**
+ * The handler's machine code: drop every capability not in `mask` from the bounding set, set
+ * no_new_privs, then capset (header and data at `hdr`, `data`). It clobbers only registers the
+ * kernel restores at rt_sigreturn; it calls nothing, so the stack's alignment does not matter.
+ */
+function handlerCode(mask: bigint, hdr: bigint, data: bigint): number[] {
+  const c: number[] = [];
+  const movEdi = (v: number) => (c.push(0xbf), le(c, v, 4));
+  const movEsi = (v: number) => (c.push(0xbe), le(c, v, 4));
+  const movEax = (v: number) => (c.push(0xb8), le(c, v, 4));
+  const syscall = () => c.push(0x0f, 0x05);
+  for (let cap = 0; cap <= CAP_LAST_CAP; cap++) {
+    if (mask & (1n << BigInt(cap))) continue;
+    movEdi(PR_CAPBSET_DROP), movEsi(cap), movEax(SYS_PRCTL), syscall();
+  }
+  // PR_SET_NO_NEW_PRIVS insists that arguments 3-5 be zero.
+  c.push(0x31, 0xd2); // xor edx, edx
+  c.push(0x45, 0x31, 0xd2); // xor r10d, r10d
+  c.push(0x45, 0x31, 0xc0); // xor r8d, r8d
+  movEdi(PR_SET_NO_NEW_PRIVS), movEsi(1), movEax(SYS_PRCTL), syscall();
+  c.push(0x48, 0xbf), le(c, hdr, 8); // movabs rdi, hdr
+  c.push(0x48, 0xbe), le(c, data, 8); // movabs rsi, data
+  movEax(SYS_CAPSET), syscall();
+  c.push(0xc3); // ret
+  return c;
+}
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Reduces every thread of this process to the capabilities in `keep` (effective and permitted;
+ * the bounding set too, so that no exec regains the others; inheritable and ambient empty) and
+ * sets no_new_privs on each. Throws HostError unless every thread then shows exactly that.
+ */
+export function limitCapabilitiesEverywhere(keep: readonly number[]): void {
+  const mask = capMask(keep);
+  const pid = Number(rawSyscall(SYS_GETPID));
+  // Page 0: code (read+exec); page 1: the capset header and data (read+write).
+  const base = rawSyscall(
+    SYS_MMAP,
+    0n,
+    BigInt(2 * PAGE),
+    BigInt(PROT_READ | PROT_WRITE),
+    BigInt(MAP_PRIVATE | MAP_ANONYMOUS),
+    -1n,
+    0n,
+  );
+  if (base < 0n) throw new HostError("mmap of the capability handler", Number(-base));
+  const hdr = base + BigInt(PAGE), data = hdr + 16n;
+  const restorer: number[] = [];
+  restorer.push(0xb8), le(restorer, SYS_RT_SIGRETURN, 4), restorer.push(0x0f, 0x05);
+  const code = [...restorer, ...handlerCode(mask, hdr, data)];
+  if (code.length > PAGE) throw new RangeError("threads: handler code exceeds a page");
+  // SAFETY: `base` is a fresh private mapping of two pages, read+write, that only this
+  // function knows; we write within it before making the first page read+exec.
+  const view = new Deno.UnsafePointerView(Deno.UnsafePointer.create(base)!);
+  const bytes = new Uint8Array(view.getArrayBuffer(2 * PAGE));
+  bytes.set(code);
+  const dv = new DataView(bytes.buffer, PAGE);
+  dv.setUint32(0, LINUX_CAPABILITY_VERSION_3, true);
+  dv.setUint32(4, 0, true); // pid 0: the calling thread
+  const lo = Number(mask & 0xffff_ffffn), hi = Number(mask >> 32n);
+  [lo, lo, 0, hi, hi, 0].forEach((w, i) => dv.setUint32(16 + 4 * i, w, true));
+  const prot = rawSyscall(SYS_MPROTECT, base, BigInt(PAGE), BigInt(PROT_READ | PROT_EXEC));
+  if (prot < 0n) throw new HostError("mprotect of the capability handler", Number(-prot));
+
+  // struct kernel_sigaction { handler; flags; restorer; mask }
+  const act = new BigUint64Array([
+    base + BigInt(restorer.length),
+    BigInt(SA_RESTORER | SA_RESTART),
+    base,
+    0xffff_ffff_ffff_ffffn, // block every signal while the handler runs
+  ]);
+  const old = new BigUint64Array(4);
+  const ptr = (a: BigUint64Array<ArrayBuffer>) =>
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)));
+  const r = rawSyscall(SYS_RT_SIGACTION, BigInt(SIGNAL), ptr(act), ptr(old), 8n);
+  if (r < 0n) throw new HostError("rt_sigaction", Number(-r));
+  try {
+    const ok = (t: ThreadCreds) =>
+      t.capEff === mask && t.capPrm === mask && t.capBnd === mask && t.capInh === 0n &&
+      t.capAmb === 0n && t.noNewPrivs === 1;
+    const signalled = new Set<number>();
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const threads = threadCreds();
+      const pending = threads.filter((t) => !ok(t));
+      if (pending.length === 0) break;
+      if (Date.now() > deadline) {
+        throw new HostError(
+          `threads ${pending.map((t) => t.tid).join(", ")} did not drop their capabilities`,
+          0,
+        );
+      }
+      for (const t of pending) {
+        if (signalled.has(t.tid)) continue;
+        signalled.add(t.tid);
+        const k = rawSyscall(SYS_TGKILL, BigInt(pid), BigInt(t.tid), BigInt(SIGNAL));
+        // ESRCH: the thread ended meanwhile.
+        if (k < 0n && k !== -3n) throw new HostError(`tgkill thread ${t.tid}`, Number(-k));
+      }
+      sleep(1);
+    }
+  } finally {
+    // Put the previous handler back; a late signal would otherwise run unmapped code.
+    rawSyscall(SYS_RT_SIGACTION, BigInt(SIGNAL), ptr(old), 0n, 8n);
+    void act, old;
+  }
+  // The code page stays mapped: a signal queued to a thread but not yet delivered when the
+  // old handler was restored is then handled by the old handler, never by freed memory; the
+  // two pages are the whole cost.
+}
