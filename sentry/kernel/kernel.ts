@@ -14,6 +14,15 @@ import { FutexManager } from "./futex.ts";
 import { SIG } from "./signals.ts";
 import type { Task, ThreadGroup } from "./task.ts";
 
+/**
+ * Most tasks a container may have when its spec sets no linux.resources.pids.limit. Every
+ * task costs a host thread or process (its stub), so this also bounds what a fork bomb makes
+ * on the host; 4096 is well above what ordinary workloads use (a large JVM or build uses a
+ * few hundred) and close to systemd's default TasksMax, yet small enough that the Sentry and
+ * the host stay responsive when a program reaches it.
+ */
+export const DEFAULT_PIDS_LIMIT = 4096;
+
 export interface KernelOptions {
   platform: Platform;
   memoryFile: MemoryFile;
@@ -36,6 +45,11 @@ export class Kernel {
   readonly bootTime = Date.now();
   hostname: string;
   domainname = "(none)";
+  /**
+   * linux.resources.pids.limit: most tasks alive at once (threads count, as the pids cgroup
+   * counts them); clone beyond it fails with EAGAIN.
+   */
+  pidsLimit = DEFAULT_PIDS_LIMIT;
   #lastPid = 0;
 
   constructor(opts: KernelOptions) {

@@ -11,6 +11,7 @@ import { SysError } from "../syscalls/errors.ts";
 import type { FileDescription } from "./file.ts";
 import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, notifyVd } from "./inotify.ts";
 import { releaseLocks } from "./lock.ts";
+import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
 
 interface Entry {
   file: FileDescription;
@@ -45,10 +46,15 @@ export function decRef(file: FileDescription): void {
   }
 }
 
+/** What one descriptor costs the Sentry, about: its entry and a description's share. */
+const FD_COST = 512;
+
 export class FdTable {
   #fds: (Entry | undefined)[] = [];
   /** RLIMIT_NOFILE: descriptors must be below this. */
   limit = 1024 * 1024;
+  /** No descriptor below this is free (Linux's next_fd): install does not rescan them. */
+  #nextFree = 0;
   /** Called after a descriptor goes away (epoll drops its watches, locks are released). */
   onClose?: (fd: number, file: FileDescription) => void;
 
@@ -80,8 +86,11 @@ export class FdTable {
 
   /** Installs file at the lowest free descriptor >= min; returns it. Throws EMFILE. */
   install(file: FileDescription, cloexec = false, min = 0): number {
-    let fd = min;
+    // Scanning from 0 each time made filling a large table quadratic (an FD bomb under a
+    // raised RLIMIT_NOFILE held the Sentry for minutes).
+    let fd = Math.max(min, this.#nextFree);
     while (this.#fds[fd]) fd++;
+    if (min <= this.#nextFree) this.#nextFree = fd;
     if (fd >= this.limit) throw new SysError(Errno.EMFILE);
     this.set(fd, file, cloexec);
     return fd;
@@ -90,8 +99,11 @@ export class FdTable {
   /** Puts file at fd, closing what was there. Throws EBADF beyond the limit. */
   set(fd: number, file: FileDescription, cloexec = false): void {
     if (fd < 0 || fd >= this.limit) throw new SysError(Errno.EBADF);
-    incRef(file);
     const old = this.#fds[fd];
+    // Each descriptor holds Sentry memory the application chose to grow: charged to the
+    // container like Linux's struct file.
+    if (!old && !chargeKernel(FD_COST)) throw new SysError(Errno.ENOMEM);
+    incRef(file);
     this.#fds[fd] = { file, cloexec };
     if (old) this.#closed(fd, old.file);
   }
@@ -101,6 +113,8 @@ export class FdTable {
     const e = fd >= 0 ? this.#fds[fd] : undefined;
     if (!e) throw new SysError(Errno.EBADF);
     this.#fds[fd] = undefined;
+    unchargeKernel(FD_COST);
+    if (fd < this.#nextFree) this.#nextFree = fd;
     this.#closed(fd, e.file);
   }
 

@@ -1,0 +1,46 @@
+#define _GNU_SOURCE
+/*
+ * Grows Sentry-held memory without end: pipes filled to 1 MiB each, or descriptors (dup) up
+ * to a raised RLIMIT_NOFILE. Prints how far it got and the errno that stopped it, then
+ * "holding" and sleeps so that the host can read the Sentry's RSS. argv: pipes|fds
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static char buf[65536];
+
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  struct rlimit r = {1048576, 1048576};
+  if (setrlimit(RLIMIT_NOFILE, &r)) perror("setrlimit");
+  long long total = 0;
+  int err = 0;
+  if (strcmp(argv[1], "pipes") == 0) {
+    memset(buf, 'x', sizeof buf);
+    for (int i = 0; i < 100000 && !err; i++) {
+      int p[2];
+      if (pipe2(p, O_NONBLOCK)) { err = errno; break; }
+      fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+      for (;;) {
+        ssize_t n = write(p[1], buf, sizeof buf);
+        if (n > 0) { total += n; continue; }
+        if (errno != EAGAIN) err = errno;
+        break;
+      }
+    }
+    printf("pipes: %lld MiB errno=%s\n", total >> 20, strerror(err));
+  } else {
+    for (;;) {
+      if (dup(0) < 0) { err = errno; break; }
+      total++;
+    }
+    printf("fds: %lld errno=%s\n", total, strerror(err));
+  }
+  printf("holding\n");
+  fflush(stdout);
+  for (;;) pause();
+}
