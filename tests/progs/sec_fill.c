@@ -2,13 +2,15 @@
 /*
  * Grows Sentry-held memory without end: pipes filled to 1 MiB each, or descriptors (dup) up
  * to a raised RLIMIT_NOFILE. Prints how far it got and the errno that stopped it, then
- * "holding" and sleeps so that the host can read the Sentry's RSS. argv: pipes|fds
+ * "holding" and sleeps so that the host can read the Sentry's RSS. argv: pipes|sockets|fds
+ * (sockets: Unix stream pairs, each filled until the peer's receive queue is full)
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static char buf[65536];
@@ -33,6 +35,19 @@ int main(int argc, char **argv) {
       }
     }
     printf("pipes: %lld MiB errno=%s\n", total >> 20, strerror(err));
+  } else if (strcmp(argv[1], "sockets") == 0) {
+    memset(buf, 'x', sizeof buf);
+    for (int i = 0; i < 100000 && !err; i++) {
+      int sv[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv)) { err = errno; break; }
+      for (;;) {
+        ssize_t n = write(sv[0], buf, sizeof buf);
+        if (n > 0) { total += n; continue; }
+        if (errno != EAGAIN) err = errno;
+        break;
+      }
+    }
+    printf("sockets: %lld MiB errno=%s\n", total >> 20, strerror(err));
   } else {
     for (;;) {
       if (dup(0) < 0) { err = errno; break; }
