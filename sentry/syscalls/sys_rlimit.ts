@@ -57,7 +57,9 @@ export function defaultRlimits(): Map<number, Rlimit> {
   m.set(RLIMIT.RLIMIT_MSGQUEUE, { cur: 819200n, max: 819200n });
   m.set(RLIMIT.RLIMIT_NICE, { cur: 0n, max: 0n });
   m.set(RLIMIT.RLIMIT_RTPRIO, { cur: 0n, max: 0n });
-  m.set(RLIMIT.RLIMIT_SIGPENDING, { cur: 0n, max: 0n });
+  // Linux derives it from memory (about 96,000 on a 24 GiB host); the Sentry bounds each
+  // queue to MAX_QUEUED_SIGNALS anyway, so a smaller default that real programs never reach.
+  m.set(RLIMIT.RLIMIT_SIGPENDING, { cur: 8192n, max: 8192n });
   return m;
 }
 

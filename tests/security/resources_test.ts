@@ -216,3 +216,25 @@ for (const [kind, errno] of Object.entries(STORMS)) {
     },
   });
 }
+
+Deno.test({
+  name: "real-time signals queue up to RLIMIT_SIGPENDING, then sigqueue fails with EAGAIN",
+  ignore: !IS_ROOT,
+  async fn() {
+    const exe = await compileProg("sec_sigqueue");
+    const bundle = await makeBundle({ args: ["/sec_sigqueue"], files: { sec_sigqueue: exe } });
+    const root = await makeRoot();
+    try {
+      const r = await root.runsc(["run", "--bundle", bundle.dir, "sq"]);
+      assert.equal(r.code, 0, r.stderr);
+      // Linux counts per user, so a native run sees other processes' signals too.
+      assert.equal(
+        r.stdout,
+        "queued=100 errno=Resource temporarily unavailable\ndelivered=100 inorder=1\n",
+      );
+    } finally {
+      await root.cleanup();
+      await bundle.cleanup();
+    }
+  },
+});
