@@ -463,6 +463,11 @@ export class Task {
     await null;
     try {
       while (!this.exiting && !this.tg.exiting) {
+        const turn = k.eventLoopTurn();
+        if (turn) {
+          await turn;
+          if (this.exiting || this.tg.exiting) break;
+        }
         if (this.#mustDeliver()) await this.#deliverSignals(null);
         if (this.exiting || this.tg.exiting) break;
         this.#inPlatform = true;

@@ -2,6 +2,8 @@
  * A fork or thread bomb that stops at the first failure: prints how many tasks it made and
  * the errno that stopped it, then ends them all. argv: fork|thread MAX [hold]
  * With "hold" it prints "holding" and sleeps with every task alive (for the host to look).
+ * argv: storm — the classic bomb: prints "holding", then every process forks for ever and
+ * each child does the same, all of them busy.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +21,11 @@ static void *idle(void *arg) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "storm") == 0) {
+    printf("holding\n");
+    fflush(stdout);
+    for (;;) fork();
+  }
   if (argc < 3) return 2;
   int threads = strcmp(argv[1], "thread") == 0;
   int max = atoi(argv[2]);

@@ -119,6 +119,29 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a busy fork storm stays at pids.limit; state and kill answer, delete --force ends it",
+  ignore: !IS_ROOT,
+  async fn() {
+    const exe = await compileProg("sec_bomb");
+    await withHeld(
+      ["/sec_bomb", "storm"],
+      { sec_bomb: exe },
+      { linux: { resources: { pids: { limit: 128 } } } },
+      async (root, id) => {
+        // Let it reach the limit and keep hammering clone.
+        await new Promise((r) => setTimeout(r, 2000));
+        for (const cmd of [["state", id], ["kill", id, "TERM"]]) {
+          const t0 = Date.now();
+          const r = await root.runsc(cmd, { timeoutMs: 15_000 });
+          assert.equal(r.code, 0, `${cmd[0]}: ${r.stderr}`);
+          assert.ok(Date.now() - t0 < 5_000, `${cmd[0]} took ${Date.now() - t0} ms`);
+        }
+      },
+    );
+  },
+});
+
+Deno.test({
   name: "10,000 threads stop at the default pids limit; state and kill answer meanwhile",
   ignore: !IS_ROOT,
   async fn() {
