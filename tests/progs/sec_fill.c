@@ -2,14 +2,16 @@
 /*
  * Grows Sentry-held memory without end: pipes filled to 1 MiB each, or descriptors (dup) up
  * to a raised RLIMIT_NOFILE. Prints how far it got and the errno that stopped it, then
- * "holding" and sleeps so that the host can read the Sentry's RSS. argv: pipes|sockets|fds
- * (sockets: Unix stream pairs, each filled until the peer's receive queue is full)
+ * "holding" and sleeps so that the host can read the Sentry's RSS. argv: pipes|sockets|watches|fds
+ * (sockets: Unix stream pairs, each filled until the peer's receive queue is full; watches:
+ * epoll instances each watching the same 1000 descriptors)
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +50,19 @@ int main(int argc, char **argv) {
       }
     }
     printf("sockets: %lld MiB errno=%s\n", total >> 20, strerror(err));
+  } else if (strcmp(argv[1], "watches") == 0) {
+    int fds[1000];
+    for (int i = 0; i < 1000; i++) fds[i] = dup(0);
+    while (!err) {
+      int ep = epoll_create1(0);
+      if (ep < 0) { err = errno; break; }
+      for (int i = 0; i < 1000; i++) {
+        struct epoll_event ev = {.events = EPOLLIN};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev)) { err = errno; break; }
+        total++;
+      }
+    }
+    printf("watches: %lld errno=%s\n", total, strerror(err));
   } else {
     for (;;) {
       if (dup(0) < 0) { err = errno; break; }
