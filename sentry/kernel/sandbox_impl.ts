@@ -63,6 +63,11 @@ function newProcess(
   const platform = kernel.platform;
   const fdTable = new FdTable();
   stdio.forEach((f, i) => fdTable.set(i, f));
+  // `runsc exec` counts against linux.resources.pids like clone does.
+  if (kernel.tasks.size >= kernel.pidsLimit) {
+    fdTable.closeAll();
+    throw new SandboxError("cannot start a process: the container's pids limit is reached");
+  }
   const pid = kernel.allocPid();
   const tg = new ThreadGroup(kernel, pid, null, fdTable);
   tg.uid = tg.euid = tg.suid = spec.uid;
