@@ -36,6 +36,7 @@ export function decRef(file: FileDescription): void {
   const n = (refs.get(file) ?? 1) - 1;
   refs.set(file, n);
   if (n === 0) {
+    if (charged.delete(file)) unchargeKernel(FILE_COST);
     // OFD and flock locks belong to the description.
     releaseLocks(file);
     if (file.vd) {
@@ -46,8 +47,12 @@ export function decRef(file: FileDescription): void {
   }
 }
 
-/** What one descriptor costs the Sentry, about: its entry and a description's share. */
-const FD_COST = 512;
+/** What one descriptor slot costs the Sentry, about (its entry), charged per table. */
+const FD_COST = 64;
+/** What one open file description costs, about, charged once however many refer to it. */
+const FILE_COST = 256;
+/** Descriptions whose FILE_COST is charged (given back when the last reference goes). */
+const charged = new WeakSet<FileDescription>();
 
 export class FdTable {
   #fds: (Entry | undefined)[] = [];
@@ -100,9 +105,12 @@ export class FdTable {
   set(fd: number, file: FileDescription, cloexec = false): void {
     if (fd < 0 || fd >= this.limit) throw new SysError(Errno.EBADF);
     const old = this.#fds[fd];
-    // Each descriptor holds Sentry memory the application chose to grow: charged to the
-    // container like Linux's struct file.
-    if (!old && !chargeKernel(FD_COST)) throw new SysError(Errno.ENOMEM);
+    // Descriptors and descriptions hold Sentry memory the application chose to grow:
+    // charged to the container, as Linux charges its fd arrays and struct file.
+    const first = !charged.has(file) && refCount(file) === 0;
+    const cost = (old ? 0 : FD_COST) + (first ? FILE_COST : 0);
+    if (cost > 0 && !chargeKernel(cost)) throw new SysError(Errno.ENOMEM);
+    if (first) charged.add(file);
     incRef(file);
     this.#fds[fd] = { file, cloexec };
     if (old) this.#closed(fd, old.file);

@@ -1,7 +1,8 @@
 #define _GNU_SOURCE
 /*
- * Grows Sentry-held memory without end: pipes filled to 1 MiB each, or descriptors (dup) up
- * to a raised RLIMIT_NOFILE. Prints how far it got and the errno that stopped it, then
+ * Grows Sentry-held memory without end: pipes filled to 1 MiB each, or descriptors of new
+ * files (eventfd) up to a raised RLIMIT_NOFILE. Prints how far it got and the errno that
+ * stopped it, then
  * "holding" and sleeps so that the host can read the Sentry's RSS. argv: pipes|sockets|watches|fds
  * (sockets: Unix stream pairs, each filled until the peer's receive queue is full; watches:
  * epoll instances each watching the same 1000 descriptors)
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -65,7 +67,7 @@ int main(int argc, char **argv) {
     printf("watches: %lld errno=%s\n", total, strerror(err));
   } else {
     for (;;) {
-      if (dup(0) < 0) { err = errno; break; }
+      if (eventfd(0, 0) < 0) { err = errno; break; }
       total++;
     }
     printf("fds: %lld errno=%s\n", total, strerror(err));
