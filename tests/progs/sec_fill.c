@@ -2,8 +2,8 @@
 /*
  * Grows Sentry-held memory without end: pipes filled to 1 MiB each, or descriptors of new
  * files (eventfd) up to a raised RLIMIT_NOFILE. Prints how far it got and the errno that
- * stopped it, then
- * "holding" and sleeps so that the host can read the Sentry's RSS. argv: pipes|sockets|watches|fds
+ * stopped it, then "holding", and sleeps so that the host can read the Sentry's RSS.
+ * argv: pipes|sockets|watches|fds
  * (sockets: Unix stream pairs, each filled until the peer's receive queue is full; watches:
  * epoll instances each watching the same 1000 descriptors)
  */
