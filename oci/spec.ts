@@ -296,7 +296,15 @@ export function initSpec(spec: Spec): InitSpec {
     rootReadonly: spec.root?.readonly ?? false,
     mounts: (spec.mounts ?? []).map((m) => ({ ...m, options: [...(m.options ?? [])] })),
     memoryLimit: memoryLimitOf(spec),
+    pidsLimit: pidsLimitOf(spec),
   };
+}
+
+/** linux.resources.pids.limit when it is a positive number of tasks (0 or -1: no limit given). */
+function pidsLimitOf(spec: Spec): number | undefined {
+  const pids = spec.linux?.resources?.pids as { limit?: unknown } | undefined;
+  const limit = pids?.limit;
+  return typeof limit === "number" && Number.isSafeInteger(limit) && limit > 0 ? limit : undefined;
 }
 
 /** linux.resources.memory.limit when it is a positive number of bytes. */

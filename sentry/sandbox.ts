@@ -29,6 +29,11 @@ export interface InitSpec {
    * Absent: the host's memory.
    */
   memoryLimit?: number;
+  /**
+   * linux.resources.pids.limit: most tasks (threads) the container may have; clone beyond it
+   * fails with EAGAIN. Absent: DEFAULT_PIDS_LIMIT (sentry/kernel/kernel.ts).
+   */
+  pidsLimit?: number;
   /** The spec's mounts, in order. */
   mounts?: { destination: string; type?: string; source?: string; options?: string[] }[];
 }

@@ -20,6 +20,10 @@ import {
 } from "../vfs/file.ts";
 import { type Attr, nowNs } from "../vfs/inode.ts";
 import { anonAttr } from "./anon.ts";
+import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
+
+/** What one epoll watch costs the Sentry, about (its interest record and subscription). */
+const WATCH_COST = 256;
 
 export const EPOLLIN = 0x1;
 export const EPOLLERR = 0x8;
@@ -76,7 +80,10 @@ export class EpollFile extends FileDescriptionBase {
       disabled: false,
       unsubscribe: () => {},
     };
-    it.unsubscribe = events & EPOLLEXCLUSIVE
+    // Each watch is Sentry memory the application grows (Linux bounds them by
+    // max_user_watches, ENOSPC): charged to the container's memory limit.
+    if (!chargeKernel(WATCH_COST)) throw new SysError(Errno.ENOSPC);
+    const unsubscribe = events & EPOLLEXCLUSIVE
       ? file.queue.subscribeExclusive((wake) => {
         // Only the instance an event is given to sees it, as only its ready list gets it.
         if (!wake) return false;
@@ -90,6 +97,12 @@ export class EpollFile extends FileDescriptionBase {
         it.edge = true;
         this.queue.notify();
       });
+    let charged = true;
+    it.unsubscribe = () => {
+      unsubscribe();
+      if (charged) unchargeKernel(WATCH_COST);
+      charged = false;
+    };
     let m = this.#interests.get(file);
     if (!m) this.#interests.set(file, m = new Map());
     m.set(fd, it);

@@ -28,6 +28,7 @@ import { type Attr, Filesystem, Inode, nowNs, S_IFIFO } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { BufferIo, doneOrFault, type IoSequence } from "../mm/io.ts";
+import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
 
 export const PIPE_BUF = 4096;
 export const DEFAULT_PIPE_SIZE = 65536;
@@ -100,6 +101,7 @@ export class Pipe {
       const j = (this.#head + this.#used + i) % n;
       if (this.#pages[j]) pages.push(this.#pages[j]);
     }
+    unchargeKernel(PAGE * (this.#pages.filter((p) => p).length - pages.length));
     this.#pages = pages;
     this.#start = start;
     this.#end = end;
@@ -173,7 +175,16 @@ export class Pipe {
     }
     while (src.remaining > 0 && this.#used < n) {
       const j = (this.#head + this.#used) % n;
-      const page = this.#pages[j] ??= new Uint8Array(PAGE);
+      let page = this.#pages[j];
+      if (!page) {
+        // Charged to the container: a pipe storm under a memory limit fails with ENOMEM
+        // (when nothing was written yet) instead of growing the Sentry.
+        if (!chargeKernel(PAGE)) {
+          if (done === 0) throw new SysError(Errno.ENOMEM);
+          break;
+        }
+        page = this.#pages[j] = new Uint8Array(PAGE);
+      }
       const want = Math.min(PAGE, src.remaining);
       if (src.copyIn(page.subarray(0, want)) < want) break;
       this.#start[j] = 0;
@@ -191,6 +202,18 @@ export class Pipe {
       this.readWait.notify();
     }
     return n;
+  }
+
+  /**
+   * Drops the buffer once no end is open (Linux frees a FIFO's buffer then too): buffered
+   * bytes are discarded and the pages' charge given back.
+   */
+  releaseBuffer(): void {
+    unchargeKernel(PAGE * this.#pages.filter((p) => p).length);
+    this.#pages = [];
+    this.#head = 0;
+    this.#used = 0;
+    this.size = 0;
   }
 
   /** Wakes everyone: an end opened or closed, or the capacity changed. */
@@ -281,7 +304,13 @@ export class PipeFile extends FileDescriptionBase {
         if (done > 0) return done;
         throw new SysError(Errno.EPIPE);
       }
-      done += p.put(src, first);
+      try {
+        done += p.put(src, first);
+      } catch (e) {
+        // Out of memory after part of a blocking write went through: report that part.
+        if (done > 0 && e instanceof SysError) return done;
+        throw e;
+      }
       first = false;
       if (src.remaining === 0 || src.faulted) return doneOrFault(src, done);
       if (this.flags & O_NONBLOCK) {
@@ -348,6 +377,7 @@ export class PipeFile extends FileDescriptionBase {
   override release(): void {
     if (this.#reads) this.pipe.readers--;
     if (this.#writes) this.pipe.writers--;
+    if (this.pipe.readers === 0 && this.pipe.writers === 0) this.pipe.releaseBuffer();
     this.pipe.notifyAll();
   }
 }

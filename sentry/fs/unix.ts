@@ -15,6 +15,7 @@ import type { Kernel } from "../kernel/kernel.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { decRef, incRef } from "../vfs/fd_table.ts";
+import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
 import {
   type FileDescription,
   FileDescriptionBase,
@@ -34,6 +35,9 @@ import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_SEQPACKET = 5;
+
+/** What a queued message costs the Sentry beyond its bytes (its record), for the charge. */
+const MESSAGE_COST = 64;
 
 /** Bytes a receive queue holds before senders wait (Linux's default socket buffer). */
 const QUEUE_LIMIT = 212992;
@@ -222,7 +226,14 @@ export class UnixSocket extends FileDescriptionBase {
     return this.#queued + n <= this.rcvbuf;
   }
 
+  /**
+   * Queues m, taking references on the rights it carries. Its bytes are charged to the
+   * container's memory: a socket storm under a memory limit fails with ENOBUFS (Linux's
+   * answer when a socket buffer cannot be allocated) instead of growing the Sentry.
+   */
   #enqueue(m: Message): void {
+    if (!chargeKernel(m.data.length + MESSAGE_COST)) throw new SysError(Errno.ENOBUFS);
+    for (const f of m.rights) incRef(f);
     this.#queue.push(m);
     this.#queued += m.data.length;
     this.queue.notify();
@@ -260,7 +271,6 @@ export class UnixSocket extends FileDescriptionBase {
         await waitOn(t, [dst.queue]);
         if (dst.closed) throw new SysError(Errno.ECONNREFUSED);
       }
-      for (const f of rights) incRef(f);
       dst.#enqueue({ data: data.slice(), rights, creds, from: this.address });
       return data.length;
     }
@@ -279,7 +289,6 @@ export class UnixSocket extends FileDescriptionBase {
         await waitOn(t, [peer.queue]);
       }
       if (peer.closed || peer.shutRead) epipe();
-      for (const f of rights) incRef(f);
       peer.#enqueue({ data: data.slice(), rights, creds, from: this.address });
       return data.length;
     }
@@ -293,13 +302,17 @@ export class UnixSocket extends FileDescriptionBase {
       if (room > 0 || data.length === 0) {
         const n = Math.min(room, data.length - done);
         const first = done === 0;
-        if (first) { for (const f of rights) incRef(f); }
-        peer.#enqueue({
-          data: data.slice(done, done + n),
-          rights: first ? rights : [],
-          creds,
-          from: this.address,
-        });
+        try {
+          peer.#enqueue({
+            data: data.slice(done, done + n),
+            rights: first ? rights : [],
+            creds,
+            from: this.address,
+          });
+        } catch (e) {
+          if (done > 0) return done;
+          throw e;
+        }
         done += n;
         if (done >= data.length) return done;
       }
@@ -360,6 +373,7 @@ export class UnixSocket extends FileDescriptionBase {
       if (!peek) {
         this.#queue.shift();
         this.#queued -= first.data.length;
+        unchargeKernel(first.data.length + MESSAGE_COST);
         this.queue.notify();
       } else {
         for (const f of first.rights) incRef(f);
@@ -396,6 +410,7 @@ export class UnixSocket extends FileDescriptionBase {
       const removed = this.#queue.splice(0, i);
       void removed;
       this.#queued -= n;
+      unchargeKernel(n + i * MESSAGE_COST);
       this.queue.notify();
     } else {
       for (const f of rights) incRef(f);
@@ -454,7 +469,9 @@ export class UnixSocket extends FileDescriptionBase {
     this.closed = true;
     this.#unbind?.();
     for (const m of this.#queue) for (const f of m.rights) decRef(f);
+    unchargeKernel(this.#queued + this.#queue.length * MESSAGE_COST);
     this.#queue.length = 0;
+    this.#queued = 0;
     for (const s of this.pending) s.release();
     this.pending.length = 0;
     const p = this.peer;

@@ -14,6 +14,18 @@ import { FutexManager } from "./futex.ts";
 import { SIG } from "./signals.ts";
 import type { Task, ThreadGroup } from "./task.ts";
 
+/**
+ * Most tasks a container may have when its spec sets no linux.resources.pids.limit. Every
+ * task costs a host thread or process (its stub), so this also bounds what a fork bomb makes
+ * on the host; 4096 is well above what ordinary workloads use (a large JVM or build uses a
+ * few hundred) and close to systemd's default TasksMax, yet small enough that the Sentry and
+ * the host stay responsive when a program reaches it.
+ */
+export const DEFAULT_PIDS_LIMIT = 4096;
+
+/** How long tasks may keep the event loop from the control socket and timers (ms). */
+const EVENT_LOOP_SLICE_MS = 20;
+
 export interface KernelOptions {
   platform: Platform;
   memoryFile: MemoryFile;
@@ -36,6 +48,11 @@ export class Kernel {
   readonly bootTime = Date.now();
   hostname: string;
   domainname = "(none)";
+  /**
+   * linux.resources.pids.limit: most tasks alive at once (threads count, as the pids cgroup
+   * counts them); clone beyond it fails with EAGAIN.
+   */
+  pidsLimit = DEFAULT_PIDS_LIMIT;
   #lastPid = 0;
 
   constructor(opts: KernelOptions) {
@@ -44,6 +61,33 @@ export class Kernel {
     this.log = opts.log;
     this.hostname = opts.hostname;
     this.syscalls = new SyscallDispatcher(opts.strace, (line) => this.log.info(line));
+  }
+
+  /**
+   * When the event loop last had a turn (ms, performance.now()). Tasks step on microtasks
+   * (the platform's polls, dispatch), so busy tasks can keep the microtask queue from ever
+   * draining, and then the control socket, timers and host I/O never run.
+   */
+  #lastTurn = performance.now();
+  #turn: Promise<void> | null = null;
+
+  /**
+   * Null while the event loop had a turn recently; otherwise a promise, shared by every task,
+   * that resolves after one (a macrotask). Tasks await it before their next step, so that
+   * once all of them do, the control socket is served: `runsc state` and `kill` answer
+   * under any application load.
+   */
+  eventLoopTurn(): Promise<void> | null {
+    if (this.#turn) return this.#turn;
+    const now = performance.now();
+    if (now - this.#lastTurn < EVENT_LOOP_SLICE_MS) return null;
+    return this.#turn = new Promise((resolve) => {
+      setTimeout(() => {
+        this.#lastTurn = performance.now();
+        this.#turn = null;
+        resolve();
+      }, 0);
+    });
   }
 
   /** The next free PID (and TID) in the sandbox's PID namespace; init gets 1. */

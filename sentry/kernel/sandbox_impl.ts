@@ -13,7 +13,7 @@ import type { Platform } from "../../platform/platform.ts";
 import { buildMountTree } from "../fs/mount_tree.ts";
 import { HostFile } from "../fs/host.ts";
 import { loadExecutable, lookPath } from "../loader/loader.ts";
-import { MemoryFile } from "../mm/memory_file.ts";
+import { MemoryFile, setKernelAccount } from "../mm/memory_file.ts";
 import { MemoryManager } from "../mm/mm.ts";
 import {
   type InitSpec,
@@ -63,6 +63,11 @@ function newProcess(
   const platform = kernel.platform;
   const fdTable = new FdTable();
   stdio.forEach((f, i) => fdTable.set(i, f));
+  // `runsc exec` counts against linux.resources.pids like clone does.
+  if (kernel.tasks.size >= kernel.pidsLimit) {
+    fdTable.closeAll();
+    throw new SandboxError("cannot start a process: the container's pids limit is reached");
+  }
   const pid = kernel.allocPid();
   const tg = new ThreadGroup(kernel, pid, null, fdTable);
   tg.uid = tg.euid = tg.suid = spec.uid;
@@ -145,6 +150,8 @@ export class Sandbox {
     await Promise.resolve();
     const mf = new MemoryFile();
     if (spec.memoryLimit !== undefined) mf.limit = BigInt(spec.memoryLimit);
+    // Pipe buffers, descriptors and other Sentry-held memory count against the same limit.
+    setKernelAccount(mf);
     let platform: Platform | undefined;
     try {
       platform = newPlatform(opts.platform, mf, opts.platformDevicePath);
@@ -155,6 +162,7 @@ export class Sandbox {
         strace: opts.strace,
         hostname: spec.hostname || "localhost",
       });
+      if (spec.pidsLimit !== undefined) kernel.pidsLimit = spec.pidsLimit;
       kernel.vfs = buildMountTree(kernel, {
         client: new LisafsClient(opts.goferFd),
         rootReadonly: spec.rootReadonly ?? false,

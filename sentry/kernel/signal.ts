@@ -123,16 +123,36 @@ export function decodeSigInfo(b: Uint8Array<ArrayBuffer>): SigInfo {
   };
 }
 
+/**
+ * Most real-time signals one queue holds whatever RLIMIT_SIGPENDING says: a raised limit
+ * must not let one process grow the Sentry without bound.
+ */
+export const MAX_QUEUED_SIGNALS = 65536;
+
 /** Pending signals: one slot per standard signal, a queue per real-time signal. */
 export class PendingSignals {
   #queues = new Map<number, SigInfo[]>();
+  /** Real-time signal instances queued, against the RLIMIT_SIGPENDING bound. */
+  #rtQueued = 0;
   /** Bit set of signals with something queued. */
   mask = 0n;
 
-  /** Queues info; a standard signal already pending is not queued twice. */
-  enqueue(info: SigInfo): boolean {
+  /** Whether `limit` real-time signals are queued already (sigqueue then fails, EAGAIN). */
+  full(limit: number): boolean {
+    return this.#rtQueued >= limit;
+  }
+
+  /**
+   * Queues info; a standard signal already pending is not queued twice, and a real-time one
+   * is dropped once `limit` are queued (each instance is Sentry memory the sender grows).
+   */
+  enqueue(info: SigInfo, limit = MAX_QUEUED_SIGNALS): boolean {
     const q = this.#queues.get(info.signo);
     if (q && q.length > 0 && info.signo < SIGRTMIN) return false;
+    if (info.signo >= SIGRTMIN) {
+      if (this.full(Math.min(limit, MAX_QUEUED_SIGNALS))) return false;
+      this.#rtQueued++;
+    }
     if (q) q.push(info);
     else this.#queues.set(info.signo, [info]);
     this.mask |= sigbit(info.signo);
@@ -154,18 +174,21 @@ export class PendingSignals {
     const q = this.#queues.get(n);
     if (!q || q.length === 0) return null;
     const info = q.shift()!;
+    if (n >= SIGRTMIN) this.#rtQueued--;
     if (q.length === 0) this.mask &= ~sigbit(n);
     return info;
   }
 
   /** Drops every pending instance of signal n. */
   discard(n: number): void {
+    if (n >= SIGRTMIN) this.#rtQueued -= this.#queues.get(n)?.length ?? 0;
     this.#queues.delete(n);
     this.mask &= ~sigbit(n);
   }
 
   clear(): void {
     this.#queues.clear();
+    this.#rtQueued = 0;
     this.mask = 0n;
   }
 }

@@ -18,6 +18,7 @@ import type { FdTable } from "../vfs/fd_table.ts";
 import type { Kernel } from "./kernel.ts";
 import {
   CLD,
+  MAX_QUEUED_SIGNALS,
   PendingSignals,
   SA,
   SI,
@@ -34,6 +35,9 @@ import { setupSignalFrame } from "./signal_frame.ts";
 import { exitRobustList } from "./futex.ts";
 import { defaultAction, SIG, signalName } from "./signals.ts";
 import { emulateVsyscall, isVsyscallCall } from "./vsyscall.ts";
+
+/** getrlimit(2)'s resource number (sys_rlimit.ts names them all). */
+const RLIMIT_SIGPENDING = 11;
 
 /** Linux wait status encodings. */
 export function exitedStatus(code: number): number {
@@ -79,6 +83,12 @@ export class ThreadGroup {
   readonly children = new Set<ThreadGroup>();
   /** Signals sent to the process as a whole. */
   readonly pending = new PendingSignals();
+
+  /** RLIMIT_SIGPENDING: how many real-time signals one of its queues may hold. */
+  sigpendingLimit(): number {
+    const cur = this.rlimits.get(RLIMIT_SIGPENDING)?.cur ?? 0n;
+    return cur > BigInt(MAX_QUEUED_SIGNALS) ? MAX_QUEUED_SIGNALS : Number(cur);
+  }
   /** Wait status once the group has exited. */
   exitStatus: number | null = null;
   /** Set by exit_group, execve from another thread, or a fatal signal. */
@@ -179,7 +189,7 @@ export class ThreadGroup {
       return;
     }
     if (!this.#prepare(sig)) return;
-    this.pending.enqueue(i);
+    this.pending.enqueue(i, this.sigpendingLimit());
     // Wake one task that will take it: prefer one that does not block it.
     for (const t of this.tasks) {
       if (!(t.sigmask & sigbit(sig))) {
@@ -349,7 +359,7 @@ export class Task {
       return;
     }
     if (this.tg.ignores(info.signo) && info.code <= 0) return;
-    this.pending.enqueue(info);
+    this.pending.enqueue(info, this.tg.sigpendingLimit());
     if (!(this.sigmask & sigbit(info.signo))) this.wake();
   }
 
@@ -454,6 +464,11 @@ export class Task {
     await null;
     try {
       while (!this.exiting && !this.tg.exiting) {
+        const turn = k.eventLoopTurn();
+        if (turn) {
+          await turn;
+          if (this.exiting || this.tg.exiting) break;
+        }
         if (this.#mustDeliver()) await this.#deliverSignals(null);
         if (this.exiting || this.tg.exiting) break;
         this.#inPlatform = true;

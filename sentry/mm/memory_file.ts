@@ -61,6 +61,11 @@ export class MemoryFile {
    * than the host's OOM killer.
    */
   limit: bigint = hostMemTotal();
+  /**
+   * Bytes of Sentry-held memory that the application made grow (pipe buffers, descriptors...)
+   * charged against the same limit, as Linux charges kernel objects to the memory cgroup.
+   */
+  charged = 0n;
   #stat = new Uint8Array(144);
 
   /**
@@ -91,7 +96,7 @@ export class MemoryFile {
    */
   allocate(length: bigint): bigint {
     const len = pageRoundUp(length);
-    if (this.resident() >= this.limit) throw new SysError(Errno.ENOMEM);
+    if (this.resident() + this.charged >= this.limit) throw new SysError(Errno.ENOMEM);
     for (let i = 0; i < this.#free.length; i++) {
       const f = this.#free[i];
       if (f.len >= len) {
@@ -108,6 +113,27 @@ export class MemoryFile {
     this.#next += len;
     this.used += len;
     return off;
+  }
+
+  /**
+   * Charges bytes of Sentry-held memory to the container; returns false, charging nothing,
+   * when that would take it past the limit (the caller fails as Linux does for that object).
+   */
+  charge(bytes: number): boolean {
+    const n = BigInt(bytes);
+    // resident() is a host call; resident pages lie within allocated ranges (used), so a
+    // charge far from the limit skips it.
+    if (this.used + this.charged + n > this.limit) {
+      if (this.resident() + this.charged + n > this.limit) return false;
+    }
+    this.charged += n;
+    return true;
+  }
+
+  /** Gives back a charge taken with charge(). */
+  uncharge(bytes: number): void {
+    this.charged -= BigInt(bytes);
+    if (this.charged < 0n) this.charged = 0n;
   }
 
   /** Returns a range to the allocator and its pages to the host (they read as zero again). */
@@ -255,4 +281,28 @@ export class MemoryFile {
     if (co + len > CHUNK) return null;
     return this.#chunk(Math.floor(o / CHUNK)).subarray(co, co + len);
   }
+}
+
+/**
+ * The memory file that kernel objects are charged to: the sandbox's, set once at boot (one
+ * Sentry runs one sandbox). Unset (unit tests), nothing is charged.
+ */
+let kernelAccount: MemoryFile | undefined;
+
+/** Makes mf the memory file that chargeKernel charges. */
+export function setKernelAccount(mf: MemoryFile | undefined): void {
+  kernelAccount = mf;
+}
+
+/**
+ * Charges bytes of Sentry-held memory the application made grow to the container's memory
+ * limit; false when the limit is reached (nothing is charged then).
+ */
+export function chargeKernel(bytes: number): boolean {
+  return kernelAccount?.charge(bytes) ?? true;
+}
+
+/** Gives back a charge taken with chargeKernel. */
+export function unchargeKernel(bytes: number): void {
+  kernelAccount?.uncharge(bytes);
 }

@@ -33,6 +33,18 @@ export const RLIMIT: Record<string, number> = {
 };
 const RLIM_NLIMITS = 16;
 
+/** fs.nr_open: RLIMIT_NOFILE's hard limit can never go above it, whoever asks (Linux's). */
+export const NR_OPEN = 1048576n;
+
+/**
+ * Whether t may raise hard limits (CAP_SYS_RESOURCE). Until tasks carry capability sets,
+ * an effective uid of 0 stands for holding every capability; this is the one place to
+ * change when they do.
+ */
+function hasCapSysResource(t: Task): boolean {
+  return t.tg.euid === 0;
+}
+
 /** The limits a new container starts with, before the spec's process.rlimits apply. */
 export function defaultRlimits(): Map<number, Rlimit> {
   const inf = { cur: RLIM_INFINITY, max: RLIM_INFINITY };
@@ -45,7 +57,9 @@ export function defaultRlimits(): Map<number, Rlimit> {
   m.set(RLIMIT.RLIMIT_MSGQUEUE, { cur: 819200n, max: 819200n });
   m.set(RLIMIT.RLIMIT_NICE, { cur: 0n, max: 0n });
   m.set(RLIMIT.RLIMIT_RTPRIO, { cur: 0n, max: 0n });
-  m.set(RLIMIT.RLIMIT_SIGPENDING, { cur: 0n, max: 0n });
+  // Linux derives it from memory (about 96,000 on a 24 GiB host); the Sentry bounds each
+  // queue to MAX_QUEUED_SIGNALS anyway, so a smaller default that real programs never reach.
+  m.set(RLIMIT.RLIMIT_SIGPENDING, { cur: 8192n, max: 8192n });
   return m;
 }
 
@@ -67,6 +81,9 @@ function encode(l: Rlimit): Uint8Array {
 function change(tg: ThreadGroup, resource: number, next: Rlimit, privileged: boolean): void {
   const cur = tg.rlimits.get(resource)!;
   if (next.cur > next.max) throw new SysError(Errno.EINVAL);
+  // Above nr_open even a privileged caller is refused: the descriptor table could not grow
+  // that far anyway.
+  if (resource === RLIMIT.RLIMIT_NOFILE && next.max > NR_OPEN) throw new SysError(Errno.EPERM);
   if (next.max > cur.max && !privileged) throw new SysError(Errno.EPERM);
   tg.rlimits.set(resource, next);
   if (resource === RLIMIT.RLIMIT_STACK) {
@@ -90,8 +107,9 @@ function prlimit64(t: Task): number {
     const v = new DataView(t.mm.copyIn(newAddr, 16).buffer);
     next = { cur: v.getBigUint64(0, true), max: v.getBigUint64(8, true) };
   }
+  // The old value is written only once the new one is accepted, as on Linux.
+  if (next) change(tg, resource, next, hasCapSysResource(t));
   if (oldAddr !== 0n) t.mm.copyOut(oldAddr, encode(old));
-  if (next) change(tg, resource, next, t.tg.uid === 0);
   return 0;
 }
 
@@ -112,7 +130,7 @@ function setrlimit(t: Task): number {
     t.tg,
     resource,
     { cur: v.getBigUint64(0, true), max: v.getBigUint64(8, true) },
-    t.tg.uid === 0,
+    hasCapSysResource(t),
   );
   return 0;
 }

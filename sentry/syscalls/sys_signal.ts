@@ -19,7 +19,7 @@ import {
   UNBLOCKABLE,
 } from "../kernel/signal.ts";
 import { onAltStack, restoreSignalFrame } from "../kernel/signal_frame.ts";
-import { NSIG, SIG } from "../kernel/signals.ts";
+import { NSIG, SIG, SIGRTMIN } from "../kernel/signals.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
@@ -233,7 +233,12 @@ function rtSigqueueinfo(t: Task): number {
   const sig = argInt(t, 1);
   checkSig(sig, true);
   const g = t.kernel.threadGroups.get(pid);
-  return signalGroups(t, g && !g.zombie ? [g] : [], queuedInfo(t, sig, argPtr(t, 2)));
+  const info = queuedInfo(t, sig, argPtr(t, 2));
+  // A real-time signal that would pass RLIMIT_SIGPENDING is refused, as on Linux.
+  if (g && sig >= SIGRTMIN && g.pending.full(g.sigpendingLimit())) {
+    throw new SysError(Errno.EAGAIN);
+  }
+  return signalGroups(t, g && !g.zombie ? [g] : [], info);
 }
 
 /** Implements Linux syscall rt_tgsigqueueinfo(2). */
@@ -241,7 +246,11 @@ function rtTgsigqueueinfo(t: Task): number {
   const sig = argInt(t, 2);
   checkSig(sig, true);
   const target = findTask(t, argInt(t, 0), argInt(t, 1));
-  return signalTask(t, target, queuedInfo(t, sig, argPtr(t, 3)));
+  const info = queuedInfo(t, sig, argPtr(t, 3));
+  if (sig >= SIGRTMIN && target.pending.full(target.tg.sigpendingLimit())) {
+    throw new SysError(Errno.EAGAIN);
+  }
+  return signalTask(t, target, info);
 }
 
 /** Implements Linux syscall rt_sigpending(2). */

@@ -11,6 +11,7 @@ import { SysError } from "../syscalls/errors.ts";
 import type { FileDescription } from "./file.ts";
 import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, notifyVd } from "./inotify.ts";
 import { releaseLocks } from "./lock.ts";
+import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
 
 interface Entry {
   file: FileDescription;
@@ -35,6 +36,7 @@ export function decRef(file: FileDescription): void {
   const n = (refs.get(file) ?? 1) - 1;
   refs.set(file, n);
   if (n === 0) {
+    if (charged.delete(file)) unchargeKernel(FILE_COST);
     // OFD and flock locks belong to the description.
     releaseLocks(file);
     if (file.vd) {
@@ -45,10 +47,19 @@ export function decRef(file: FileDescription): void {
   }
 }
 
+/** What one descriptor slot costs the Sentry, about (its entry), charged per table. */
+const FD_COST = 64;
+/** What one open file description costs, about, charged once however many refer to it. */
+const FILE_COST = 256;
+/** Descriptions whose FILE_COST is charged (given back when the last reference goes). */
+const charged = new WeakSet<FileDescription>();
+
 export class FdTable {
   #fds: (Entry | undefined)[] = [];
   /** RLIMIT_NOFILE: descriptors must be below this. */
   limit = 1024 * 1024;
+  /** No descriptor below this is free (Linux's next_fd): install does not rescan them. */
+  #nextFree = 0;
   /** Called after a descriptor goes away (epoll drops its watches, locks are released). */
   onClose?: (fd: number, file: FileDescription) => void;
 
@@ -80,8 +91,11 @@ export class FdTable {
 
   /** Installs file at the lowest free descriptor >= min; returns it. Throws EMFILE. */
   install(file: FileDescription, cloexec = false, min = 0): number {
-    let fd = min;
+    // Scanning from 0 each time made filling a large table quadratic (an FD bomb under a
+    // raised RLIMIT_NOFILE held the Sentry for minutes).
+    let fd = Math.max(min, this.#nextFree);
     while (this.#fds[fd]) fd++;
+    if (min <= this.#nextFree) this.#nextFree = fd;
     if (fd >= this.limit) throw new SysError(Errno.EMFILE);
     this.set(fd, file, cloexec);
     return fd;
@@ -90,8 +104,14 @@ export class FdTable {
   /** Puts file at fd, closing what was there. Throws EBADF beyond the limit. */
   set(fd: number, file: FileDescription, cloexec = false): void {
     if (fd < 0 || fd >= this.limit) throw new SysError(Errno.EBADF);
-    incRef(file);
     const old = this.#fds[fd];
+    // Descriptors and descriptions hold Sentry memory the application chose to grow:
+    // charged to the container, as Linux charges its fd arrays and struct file.
+    const first = !charged.has(file) && refCount(file) === 0;
+    const cost = (old ? 0 : FD_COST) + (first ? FILE_COST : 0);
+    if (cost > 0 && !chargeKernel(cost)) throw new SysError(Errno.ENOMEM);
+    if (first) charged.add(file);
+    incRef(file);
     this.#fds[fd] = { file, cloexec };
     if (old) this.#closed(fd, old.file);
   }
@@ -101,6 +121,8 @@ export class FdTable {
     const e = fd >= 0 ? this.#fds[fd] : undefined;
     if (!e) throw new SysError(Errno.EBADF);
     this.#fds[fd] = undefined;
+    unchargeKernel(FD_COST);
+    if (fd < this.#nextFree) this.#nextFree = fd;
     this.#closed(fd, e.file);
   }
 
