@@ -408,6 +408,37 @@ export class Task {
   }
 
   /**
+   * Waits for p where only the task's death may end the wait (Linux's TASK_KILLABLE, as a vfork
+   * parent waits): SIGKILL or the group's exit ends it with SysError(EINTR), for the task to
+   * exit; any other signal stays pending until p settles.
+   */
+  blockKillable<T>(p: Promise<T>): Promise<T> {
+    const killed = () => this.exiting || this.tg.exiting;
+    if (killed()) return Promise.reject(new SysError(Errno.EINTR));
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const wake = () => {
+        if (settled) return;
+        if (!killed()) {
+          // An ordinary signal: it waits its turn, and so does the next wake-up.
+          this.#wake = wake;
+          return;
+        }
+        settled = true;
+        reject(new SysError(Errno.EINTR));
+      };
+      this.#wake = wake;
+      const done = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (this.#wake === wake) this.#wake = null;
+        f();
+      };
+      p.then((v) => done(() => resolve(v)), (e) => done(() => reject(e)));
+    });
+  }
+
+  /**
    * Waits in a system call until the waker calls the function `arm` is given, which settles
    * the wait directly: a wake-up reaches the task in one microtask, where block's promise
    * layers cost one each, and each is paid again for every turn of another task's poll loop.
