@@ -9,6 +9,7 @@
  * @module
  */
 
+import { type CapSets, fullCaps } from "./task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Context } from "../../platform/platform.ts";
 import { R, Registers } from "../../platform/registers.ts";
@@ -124,6 +125,10 @@ export class ThreadGroup {
   /** PR_SET_PDEATHSIG: sent to this process when its parent exits. */
   pdeathSignal = 0;
   keepCaps = false;
+  /** Capability sets (task_creds.ts); every capability until the spec's are applied. */
+  caps: CapSets = fullCaps();
+  /** prctl(PR_SET_SECUREBITS). */
+  securebits = 0;
   /** Nice value (setpriority). */
   nice = 0;
   /** personality(2) flags. */

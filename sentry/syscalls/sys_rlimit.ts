@@ -4,6 +4,7 @@
  * @module
  */
 
+import { CAP, capable } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Rlimit, Task, ThreadGroup } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
@@ -91,7 +92,7 @@ function prlimit64(t: Task): number {
     next = { cur: v.getBigUint64(0, true), max: v.getBigUint64(8, true) };
   }
   if (oldAddr !== 0n) t.mm.copyOut(oldAddr, encode(old));
-  if (next) change(tg, resource, next, t.tg.uid === 0);
+  if (next) change(tg, resource, next, capable(t, CAP.SYS_RESOURCE));
   return 0;
 }
 
@@ -112,7 +113,7 @@ function setrlimit(t: Task): number {
     t.tg,
     resource,
     { cur: v.getBigUint64(0, true), max: v.getBigUint64(8, true) },
-    t.tg.uid === 0,
+    capable(t, CAP.SYS_RESOURCE),
   );
   return 0;
 }
