@@ -320,6 +320,7 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   }
   if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
   if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
+  await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid]);
   // The overlay's `self` filestores are the container's; they go with it.
   for (const err of removeFilestores(st.bundle, id)) log.warning(err);
   store.remove(id);
@@ -350,26 +351,36 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
       log.debug(`delete --force ${id}: ${(e as Error).message}`);
     }
     const bundle = st?.bundle;
-    const pids = sandboxProcesses(id, store.root, bundle, [st?.pid ?? 0, st?.goferPid ?? 0]);
-    for (const pid of pids) {
-      log.debug(`delete --force ${id}: killing ${pid}`);
-      try {
-        hostKill(pid, SIGKILL);
-      } catch { /* gone already */ }
-    }
-    const deadline = Date.now() + FORCE_KILL_WAIT_MS;
-    while (pids.some(processAlive) && Date.now() < deadline) {
-      for (const pid of pids) reap(pid);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    for (const pid of pids) reap(pid);
-    const left = pids.filter(processAlive);
-    if (left.length) log.warning(`delete --force ${id}: still running after SIGKILL: ${left}`);
+    await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0]);
     if (bundle) { for (const err of removeFilestores(bundle, id)) log.warning(err); }
     store.remove(id);
   } finally {
     lock?.release();
   }
+}
+
+/** SIGKILLs every host process of container `id` (sandboxProcesses); waits, bounded, for them. */
+async function killSandboxProcesses(
+  ctx: Context,
+  id: string,
+  bundle: string | undefined,
+  recorded: number[],
+): Promise<void> {
+  const pids = sandboxProcesses(id, ctx.store.root, bundle, recorded);
+  for (const pid of pids) {
+    log.debug(`delete ${id}: killing ${pid}`);
+    try {
+      hostKill(pid, SIGKILL);
+    } catch { /* gone already */ }
+  }
+  const deadline = Date.now() + FORCE_KILL_WAIT_MS;
+  while (pids.some(processAlive) && Date.now() < deadline) {
+    for (const pid of pids) reap(pid);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (const pid of pids) reap(pid);
+  const left = pids.filter(processAlive);
+  if (left.length) log.warning(`delete ${id}: still running after SIGKILL: ${left}`);
 }
 
 /**
@@ -402,6 +413,16 @@ interface HostProcess {
   pgrp: number;
   session: number;
   argv: string[];
+  /** The executable (/proc/[pid]/exe), "" when unreadable. */
+  exe: string;
+}
+
+/**
+ * Whether p is a ptrace stub: its executable is the Sentry's memfd; one not yet taken over
+ * still shows the argv it was started with (a taken-over stub's argv is unreadable).
+ */
+export function isStub(p: { argv: string[]; exe: string }): boolean {
+  return p.argv[0] === "runsc-stub" || p.exe.startsWith("/memfd:runsc-stub");
 }
 
 /** Every host process (those that vanish while read are left out). */
@@ -414,7 +435,12 @@ function hostProcesses(): HostProcess[] {
       // After "pid (comm) ": state ppid pgrp session ...; comm may hold spaces and parens.
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      let exe = "";
+      try {
+        exe = Deno.readLinkSync(`/proc/${e.name}/exe`);
+      } catch { /* a kernel thread, or gone */ }
       out.push({
+        exe,
         pid: Number(e.name),
         ppid: Number(f[1]),
         pgrp: Number(f[2]),
@@ -463,9 +489,17 @@ export function sandboxProcesses(
     if (p.pid === self || !ours(p)) continue;
     sessions.add(p.session);
   }
-  // A recorded pid whose session still holds a process of this container is its session leader.
+  // A recorded pid leads its session (setsid) when that session still holds a process of this
+  // container, or, the leader gone, only stubs: a stub that its Sentry never got to trace (it
+  // died first) has no EXITKILL to end it. A session keeps its id from being reused.
   for (const pid of recorded) {
-    if (pid > 0 && procs.some((p) => p.session === pid && ours(p))) sessions.add(pid);
+    if (pid <= 0) continue;
+    const members = procs.filter((p) => p.session === pid);
+    const leaderGone = !members.some((p) => p.pid === pid);
+    if (
+      members.some(ours) ||
+      (leaderGone && members.length > 0 && members.every(isStub))
+    ) sessions.add(pid);
   }
   // Never our own session: that would kill the caller (a create that never got to setsid).
   const mine = procs.find((p) => p.pid === self)?.session;

@@ -30,8 +30,10 @@ function lifecycleTest(name: string, fn: () => Promise<void>): void {
 interface Proc {
   pid: number;
   ppid: number;
+  session: number;
   state: string;
   argv: string[];
+  exe: string;
 }
 
 function procs(): Proc[] {
@@ -42,14 +44,30 @@ function procs(): Proc[] {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      out.push({ pid: Number(e.name), ppid: Number(f[1]), state: f[0], argv });
+      let exe = "";
+      try {
+        exe = Deno.readLinkSync(`/proc/${e.name}/exe`);
+      } catch { /* kernel thread */ }
+      out.push({
+        pid: Number(e.name),
+        ppid: Number(f[1]),
+        session: Number(f[3]),
+        state: f[0],
+        argv,
+        exe,
+      });
     } catch { /* gone */ }
   }
   return out;
 }
 
+/** A ptrace stub: the Sentry's memfd as executable, or (not yet taken over) its argv. */
+function isStub(p: Proc): boolean {
+  return p.argv[0] === "runsc-stub" || p.exe.startsWith("/memfd:runsc-stub");
+}
+
 function stubPids(): Set<number> {
-  return new Set(procs().filter((p) => p.argv[0] === "runsc-stub").map((p) => p.pid));
+  return new Set(procs().filter(isStub).map((p) => p.pid));
 }
 
 /**
@@ -63,7 +81,7 @@ function leftovers(t: TestRoot, id: string, bundle: string, stubsBefore: Set<num
   for (const p of all) {
     const named = p.argv.some((a) => a === id || a.includes(bundle)) &&
       (p.argv.includes("boot") || p.argv.includes("gofer"));
-    const orphanStub = p.argv[0] === "runsc-stub" && !stubsBefore.has(p.pid) &&
+    const orphanStub = isStub(p) && !stubsBefore.has(p.pid) &&
       (p.ppid <= 1 || !live.has(p.ppid));
     if (named || orphanStub) left.push(`${p.pid} ${p.state} ${p.argv.join(" ")}`);
   }
@@ -92,6 +110,9 @@ lifecycleTest("delete --force ends a sandbox whose boot process is stopped (SIGS
     assert.equal(r.code, 0, r.stderr);
     const st = JSON.parse(Deno.readTextFileSync(join(t.root, "f1", "state.json")));
     assert.ok(st.pid > 0);
+    // It runs: the boot process, and the application's stub below it on ptrace.
+    assert.ok(procs().some((p) => p.pid === st.pid && p.state !== "Z"), "no boot process");
+    assert.ok(procs().some((p) => isStub(p) && p.session === st.pid), "no stub");
     // Every process of the boot's session: the boot itself (or its unshare parent and the
     // boot below it) and its stubs. Stopped, the Sentry answers nothing on its socket.
     for (const p of procs()) {
@@ -145,7 +166,11 @@ lifecycleTest("delete --force cleans up after a create whose CLI was killed half
     assert.ok(started, "create never recorded its processes");
     cli.kill("SIGKILL");
     await cli.status;
-    assert.equal(JSON.parse(Deno.readTextFileSync(stateFile)).status, "creating");
+    const st = JSON.parse(Deno.readTextFileSync(stateFile));
+    assert.equal(st.status, "creating");
+    // What the killed create left: its boot and gofer, still running.
+    const live = procs().filter((p) => p.state !== "Z").map((p) => p.pid);
+    assert.ok(live.includes(st.pid) && live.includes(st.goferPid), "boot or gofer not running");
     const d = await t.runsc(["delete", "--force", "k1"], { timeoutMs: 30_000 });
     assert.equal(d.code, 0, d.stderr);
     assert.deepEqual(await stillThere(t, "k1", b.dir, before), []);
@@ -174,3 +199,42 @@ lifecycleTest("delete --force of a container half-created or gone succeeds", asy
     await t.cleanup();
   }
 });
+
+lifecycleTest(
+  "delete ends a stub left in its sandbox's session after the Sentry died",
+  async () => {
+    const t = await makeRoot();
+    // A session like a dead boot's: its leader gone, a stub (never traced) left in it.
+    const out = await new Deno.Command("setsid", {
+      args: ["bash", "-c", "(exec -a runsc-stub sleep 300) </dev/null >/dev/null 2>&1 & echo $$"],
+      stdout: "piped",
+    }).output();
+    const sid = Number(new TextDecoder().decode(out.stdout).trim());
+    const stub = () => procs().find((p) => isStub(p) && p.state !== "Z" && p.session === sid);
+    try {
+      assert.ok(await waitFor(() => stub() !== undefined && !procs().some((p) => p.pid === sid)));
+      const dir = join(t.root, "s1");
+      Deno.mkdirSync(dir);
+      Deno.writeTextFileSync(
+        join(dir, "state.json"),
+        JSON.stringify({
+          ociVersion: "1.0.2",
+          id: "s1",
+          status: "created",
+          pid: sid,
+          goferPid: 0,
+          bundle: "/nonexistent-bundle",
+          annotations: {},
+          created: new Date().toISOString(),
+        }),
+      );
+      const d = await t.runsc(["delete", "s1"]);
+      assert.equal(d.code, 0, d.stderr);
+      assert.ok(await waitFor(() => stub() === undefined, 3000), "the stub survived delete");
+    } finally {
+      const s = stub();
+      if (s) Deno.kill(s.pid, "SIGKILL");
+      await t.cleanup();
+    }
+  },
+);
