@@ -373,6 +373,18 @@ export class Task {
       ((this.pending.mask | this.tg.pending.mask) & ~this.sigmask) !== 0n;
   }
 
+  /** Whether a pending, unblocked signal will end the process by its default action. */
+  #fatalPending(): boolean {
+    let m = (this.pending.mask | this.tg.pending.mask) & ~this.sigmask;
+    for (let sig = 1; m !== 0n; sig++, m >>= 1n) {
+      if (!(m & 1n)) continue;
+      if (this.tg.handlers.actions[sig].handler !== SIG_DFL) continue;
+      const action = defaultAction(sig);
+      if (action === "term" || action === "core") return true;
+    }
+    return false;
+  }
+
   /** Whether #deliverSignals(null) has anything to do: a signal, a stop, a mask to restore. */
   #mustDeliver(): boolean {
     return this.savedMask !== null || this.#deliverable();
@@ -414,11 +426,12 @@ export class Task {
 
   /**
    * Waits for p where only the task's death may end the wait (Linux's TASK_KILLABLE, as a vfork
-   * parent waits): SIGKILL or the group's exit ends it with SysError(EINTR), for the task to
-   * exit; any other signal stays pending until p settles.
+   * parent waits): SIGKILL, the group's exit or a signal that will kill the process (default
+   * action, not blocked) ends it with SysError(EINTR), for the task to die; any other signal
+   * stays pending until p settles.
    */
   blockKillable<T>(p: Promise<T>): Promise<T> {
-    const killed = () => this.exiting || this.tg.exiting;
+    const killed = () => this.exiting || this.tg.exiting || this.#fatalPending();
     if (killed()) return Promise.reject(new SysError(Errno.EINTR));
     return new Promise<T>((resolve, reject) => {
       let settled = false;

@@ -55,7 +55,8 @@ static void report_status(const char *what, int st) {
   else printf("%s: exited %d\n", what, WEXITSTATUS(st));
 }
 
-// how: 0 = SIGKILL from outside, 1 = another thread's exit_group, 2 = SIGUSR1 (not fatal).
+// how: 0 = SIGKILL from outside, 1 = another thread's exit_group, 2 = SIGUSR1 (handled, so
+// not fatal), 3 = SIGTERM with its default action (fatal: it ends the wait as SIGKILL does).
 static void run_case(int how) {
   if (pipe(rep) || pipe(go) || pipe(go2)) { perror("pipe"); exit(1); }
   fflush(stdout);
@@ -76,6 +77,7 @@ static void run_case(int how) {
   }
   expect('C');  // the child runs: v is blocked in vfork
   if (how == 0) kill(v, SIGKILL);
+  if (how == 3) kill(v, SIGTERM);
   if (how == 1) write(go2[1], "x", 1);
   if (how == 2) {
     kill(v, SIGUSR1);
@@ -92,7 +94,8 @@ static void run_case(int how) {
   int st;
   if (waitpid(v, &st, 0) != v) { perror("waitpid"); exit(1); }
   alarm(0);
-  report_status(how == 0 ? "sigkill" : how == 1 ? "exit_group" : "usr1", st);
+  static const char *names[] = {"sigkill", "exit_group", "usr1", "sigterm"};
+  report_status(names[how], st);
   if (how != 2) {
     write(go[1], "x", 1);
     expect('c');
@@ -103,6 +106,6 @@ static void run_case(int how) {
 
 int main(void) {
   signal(SIGALRM, on_alarm);
-  for (int how = 0; how < 3; how++) run_case(how);
+  for (int how = 0; how < 4; how++) run_case(how);
   return 0;
 }
