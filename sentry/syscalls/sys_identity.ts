@@ -166,7 +166,8 @@ function capget(t: Task): number {
  * with the permitted or inheritable bit they need.
  */
 function capset(t: Task): number {
-  const h = capHeader(t, argPtr(t, 1))!;
+  const h = capHeader(t, argPtr(t, 1));
+  if (h === null) throw new SysError(Errno.EINVAL); // an unknown version: nothing to set
   if (h.pid !== 0 && h.pid !== t.tid) throw new SysError(Errno.EPERM);
   const v = new DataView(t.mm.copyIn(argPtr(t, 1), 12 * h.words).buffer);
   const read = (off: number) => {
