@@ -256,14 +256,18 @@ export interface LiveStatus {
 }
 
 /** Asks the sandbox for the container's status; a sandbox that is gone means `stopped`. */
-export async function liveStatus(ctx: Context, st: ContainerState): Promise<LiveStatus> {
+export async function liveStatus(
+  ctx: Context,
+  st: ContainerState,
+  timeoutMs?: number,
+): Promise<LiveStatus> {
   if (st.status === "creating") {
     return { status: processAlive(st.pid) || st.pid === 0 ? "creating" : "stopped" };
   }
   try {
     const r: ControlReplies["state"] = await control(ctx.store.socketPath(st.id), {
       cmd: "state",
-    });
+    }, { timeoutMs });
     return r;
   } catch (e) {
     if (e instanceof ControlUnavailable) return { status: "stopped" };
@@ -278,14 +282,17 @@ export async function request<
   ctx: Context,
   id: string,
   req: Parameters<typeof control<C>>[1],
+  opts: { timeoutMs?: number } = {},
 ): Promise<ControlReplies[C]> {
   try {
-    return await control<C>(ctx.store.socketPath(id), req);
+    return await control<C>(ctx.store.socketPath(id), req, opts);
   } catch (e) {
     if (e instanceof ControlUnavailable) {
       throw new CliError(`container "${id}" is not running`, { cause: e });
     }
-    if (e instanceof ControlError) throw new CliError(`container "${id}": ${e.message}`);
+    if (e instanceof ControlError) {
+      throw new CliError(`container "${id}": ${e.message}`, { cause: e });
+    }
     throw e;
   }
 }
@@ -360,7 +367,7 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
 }
 
 /** SIGKILLs every host process of container `id` (sandboxProcesses); waits, bounded, for them. */
-async function killSandboxProcesses(
+export async function killSandboxProcesses(
   ctx: Context,
   id: string,
   bundle: string | undefined,

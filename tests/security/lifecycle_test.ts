@@ -238,3 +238,30 @@ lifecycleTest(
     }
   },
 );
+
+lifecycleTest("kill KILL ends a sandbox that does not answer; state says stopped", async () => {
+  const spin = await compileProg("spin");
+  const t = await makeRoot();
+  const b = await makeBundle({ args: ["/spin"], files: { "/spin": spin } });
+  const before = stubPids();
+  try {
+    const r = await t.runsc(["run", "--detach", "--bundle", b.dir, "w1"], {
+      outputFile: join(b.dir, "out"),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const st = JSON.parse(Deno.readTextFileSync(join(t.root, "w1", "state.json")));
+    for (const p of procs()) if (p.session === st.pid) Deno.kill(p.pid, "SIGSTOP");
+    const t0 = Date.now();
+    const k = await t.runsc(["kill", "w1", "KILL"], { timeoutMs: 30_000 });
+    assert.equal(k.code, 0, k.stderr);
+    assert.ok(Date.now() - t0 < 20_000, `kill took ${Date.now() - t0} ms`);
+    const s = await t.runsc(["state", "w1"]);
+    assert.equal(JSON.parse(s.stdout).status, "stopped", s.stderr);
+    const d = await t.runsc(["delete", "w1"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.deepEqual(await stillThere(t, "w1", b.dir, before), []);
+  } finally {
+    await b.cleanup();
+    await t.cleanup();
+  }
+});
