@@ -99,6 +99,11 @@ export const SECBIT = {
 /** Every securebit Linux defines. */
 export const SECBIT_ALL = 0xff;
 
+/** Every capability's spec name (CAP_CHOWN ...), in number order. */
+export function allCapabilityNames(): string[] {
+  return Object.keys(CAP).map((n) => `CAP_${n}`);
+}
+
 /** A capability's number from its spec name (`CAP_CHOWN`), or undefined when unknown. */
 export function capFromName(name: string): number | undefined {
   if (!name.startsWith("CAP_")) return undefined;
