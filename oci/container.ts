@@ -22,7 +22,13 @@ import {
 import { CliError, type Context } from "./command.ts";
 import { selfArgv } from "./reexec.ts";
 import { loadSpec } from "./spec.ts";
-import { type ContainerState, newState, type Status, writeFileAtomic } from "./state.ts";
+import {
+  type ContainerState,
+  newState,
+  StateError,
+  type Status,
+  writeFileAtomic,
+} from "./state.ts";
 
 const SOCK_STREAM = 1;
 const WNOHANG = 1;
@@ -265,14 +271,18 @@ export interface LiveStatus {
 }
 
 /** Asks the sandbox for the container's status; a sandbox that is gone means `stopped`. */
-export async function liveStatus(ctx: Context, st: ContainerState): Promise<LiveStatus> {
+export async function liveStatus(
+  ctx: Context,
+  st: ContainerState,
+  timeoutMs?: number,
+): Promise<LiveStatus> {
   if (st.status === "creating") {
     return { status: processAlive(st.pid) || st.pid === 0 ? "creating" : "stopped" };
   }
   try {
     const r: ControlReplies["state"] = await control(ctx.store.socketPath(st.id), {
       cmd: "state",
-    });
+    }, { timeoutMs });
     return r;
   } catch (e) {
     if (e instanceof ControlUnavailable) return { status: "stopped" };
@@ -287,49 +297,236 @@ export async function request<
   ctx: Context,
   id: string,
   req: Parameters<typeof control<C>>[1],
+  opts: { timeoutMs?: number } = {},
 ): Promise<ControlReplies[C]> {
   try {
-    return await control<C>(ctx.store.socketPath(id), req);
+    return await control<C>(ctx.store.socketPath(id), req, opts);
   } catch (e) {
     if (e instanceof ControlUnavailable) {
       throw new CliError(`container "${id}" is not running`, { cause: e });
     }
-    if (e instanceof ControlError) throw new CliError(`container "${id}": ${e.message}`);
+    if (e instanceof ControlError) {
+      throw new CliError(`container "${id}": ${e.message}`, { cause: e });
+    }
     throw e;
   }
 }
 
+/** How long `delete --force` waits for another command's hold on the container lock. */
+const FORCE_LOCK_WAIT_MS = 2000;
+/** How long `delete --force` waits for killed processes to be gone. */
+const FORCE_KILL_WAIT_MS = 5000;
+
 /**
- * Deletes container `id`. A running container is refused unless `force`, which kills it first.
- * Destroys the sandbox, makes sure boot and gofer are gone, and removes the state.
+ * Deletes container `id`. A running container is refused unless `force`, which kills it first
+ * (forceDelete). Destroys the sandbox, makes sure boot and gofer are gone, and removes the state.
  */
 export async function deleteContainer(ctx: Context, id: string, force: boolean): Promise<void> {
+  if (force) return await forceDelete(ctx, id);
   const { store } = ctx;
   using lock = await store.lock(id);
   void lock;
   const st = store.read(id);
   const { status } = await liveStatus(ctx, st);
-  if (status === "running" && !force) {
+  if (status === "running") {
     throw new CliError(`cannot delete container "${id}" that is not stopped: ${status}`);
   }
-  if (status === "creating" && !force && processAlive(st.pid)) {
+  if (status === "creating" && processAlive(st.pid)) {
     throw new CliError(`cannot delete container "${id}" that is still being created`);
-  }
-  const sock = store.socketPath(id);
-  if (status === "running") {
-    try {
-      await control(sock, { cmd: "signal", signo: SIGKILL, all: true }, { timeoutMs: 5000 });
-    } catch { /* it may have stopped meanwhile */ }
   }
   try {
     // A wedged sandbox gets a few seconds; then its process is killed below.
-    await control(sock, { cmd: "destroy" }, { timeoutMs: 5000 });
+    await control(store.socketPath(id), { cmd: "destroy" }, { timeoutMs: 5000 });
   } catch (e) {
     if (!(e instanceof ControlUnavailable)) log.warning(`destroy ${id}: ${(e as Error).message}`);
   }
   if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
   if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
+  await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid]);
   // The overlay's `self` filestores are the container's; they go with it.
   for (const err of removeFilestores(st.bundle, id)) log.warning(err);
   store.remove(id);
+}
+
+/**
+ * `delete --force`: kills every host process of container `id` and removes its state, whatever
+ * the sandbox is doing (stopped, busy, deadlocked, socket gone) and however far create got. The
+ * sandbox is never asked: a Sentry that does not answer must not stop the kill. Every wait is
+ * bounded.
+ */
+async function forceDelete(ctx: Context, id: string): Promise<void> {
+  const { store } = ctx;
+  let dirExists = true;
+  try {
+    Deno.statSync(store.dir(id));
+  } catch {
+    dirExists = false;
+  }
+  if (!dirExists) throw new StateError(`container "${id}" does not exist`, "notfound");
+  const lock = await lockWithin(ctx, id, FORCE_LOCK_WAIT_MS);
+  try {
+    let st: ContainerState | undefined;
+    try {
+      st = store.read(id);
+    } catch (e) {
+      // A create killed before it wrote the state: what runs is found by its argv alone.
+      log.debug(`delete --force ${id}: ${(e as Error).message}`);
+    }
+    const bundle = st?.bundle;
+    await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0]);
+    if (bundle) { for (const err of removeFilestores(bundle, id)) log.warning(err); }
+    store.remove(id);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** SIGKILLs every host process of container `id` (sandboxProcesses); waits, bounded, for them. */
+export async function killSandboxProcesses(
+  ctx: Context,
+  id: string,
+  bundle: string | undefined,
+  recorded: number[],
+): Promise<void> {
+  const pids = sandboxProcesses(id, ctx.store.root, bundle, recorded);
+  for (const pid of pids) {
+    log.debug(`delete ${id}: killing ${pid}`);
+    try {
+      hostKill(pid, SIGKILL);
+    } catch { /* gone already */ }
+  }
+  const deadline = Date.now() + FORCE_KILL_WAIT_MS;
+  while (pids.some(processAlive) && Date.now() < deadline) {
+    for (const pid of pids) reap(pid);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (const pid of pids) reap(pid);
+  const left = pids.filter(processAlive);
+  if (left.length) log.warning(`delete ${id}: still running after SIGKILL: ${left}`);
+}
+
+/**
+ * The container's lock if it can be had within `ms`, else null: another command stuck on a
+ * wedged sandbox holds it, and force goes ahead without it.
+ */
+async function lockWithin(ctx: Context, id: string, ms: number) {
+  const pending = ctx.store.lock(id);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), ms));
+  try {
+    const got = await Promise.race([pending, timeout]);
+    if (got === null) {
+      log.warning(`delete --force ${id}: lock held by another command; going ahead`);
+      // Given back at once should it come later.
+      pending.then((l) => l.release(), () => {});
+    }
+    return got;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One host process as /proc shows it. */
+interface HostProcess {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  argv: string[];
+  /** The executable (/proc/[pid]/exe), "" when unreadable. */
+  exe: string;
+}
+
+/**
+ * Whether p is a ptrace stub: its executable is the Sentry's memfd; one not yet taken over
+ * still shows the argv it was started with (a taken-over stub's argv is unreadable).
+ */
+export function isStub(p: { argv: string[]; exe: string }): boolean {
+  return p.argv[0] === "runsc-stub" || p.exe.startsWith("/memfd:runsc-stub");
+}
+
+/** Every host process (those that vanish while read are left out). */
+function hostProcesses(): HostProcess[] {
+  const out: HostProcess[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^[0-9]+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      // After "pid (comm) ": state ppid pgrp session ...; comm may hold spaces and parens.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      let exe = "";
+      try {
+        exe = Deno.readLinkSync(`/proc/${e.name}/exe`);
+      } catch { /* a kernel thread, or gone */ }
+      out.push({
+        exe,
+        pid: Number(e.name),
+        ppid: Number(f[1]),
+        pgrp: Number(f[2]),
+        session: Number(f[3]),
+        argv,
+      });
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/** Whether `argv` holds `flag value` (as two words or as `flag=value`). */
+function hasFlag(argv: string[], flag: string, value: string): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === flag && argv[i + 1] === value) return true;
+    if (argv[i] === `${flag}=${value}`) return true;
+  }
+  return false;
+}
+
+/**
+ * The host processes of container `id` under state root `root`: boot and gofer (found by their
+ * recorded pids when their argv still names the container, and by argv when the create that
+ * started them died before recording them) and everything in their sessions (they are started
+ * with setsid): the stubs, and the real boot or gofer below an `unshare --fork` parent.
+ */
+export function sandboxProcesses(
+  id: string,
+  root: string,
+  bundle: string | undefined,
+  recorded: number[],
+): number[] {
+  const procs = hostProcesses();
+  const self = Deno.pid;
+  const ours = (p: HostProcess) => {
+    if (!hasFlag(p.argv, "--id", id)) return false;
+    if (bundle !== undefined && !hasFlag(p.argv, "--bundle", bundle)) return false;
+    const isBoot = p.argv.includes("boot");
+    const isGofer = p.argv.includes("gofer");
+    if (!isBoot && !isGofer) return false;
+    // The same id under another --root is another container; only boot always names its root.
+    return !isBoot || hasFlag(p.argv, "--root", root);
+  };
+  const sessions = new Set<number>();
+  for (const p of procs) {
+    if (p.pid === self || !ours(p)) continue;
+    sessions.add(p.session);
+  }
+  // A recorded pid leads its session (setsid) when that session still holds a process of this
+  // container, or, the leader gone, only stubs: a stub that its Sentry never got to trace (it
+  // died first) has no EXITKILL to end it. A session keeps its id from being reused.
+  for (const pid of recorded) {
+    if (pid <= 0) continue;
+    const members = procs.filter((p) => p.session === pid);
+    const leaderGone = !members.some((p) => p.pid === pid);
+    if (
+      members.some(ours) ||
+      (leaderGone && members.length > 0 && members.every(isStub))
+    ) sessions.add(pid);
+  }
+  // Never our own session: that would kill the caller (a create that never got to setsid).
+  const mine = procs.find((p) => p.pid === self)?.session;
+  if (mine !== undefined) sessions.delete(mine);
+  return procs.filter((p) =>
+    p.pid !== self && (sessions.has(p.session) || (ours(p) && p.session !== mine))
+  ).map((p) => p.pid);
 }

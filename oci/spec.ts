@@ -6,6 +6,7 @@
  * @module
  */
 
+import { capBit, capFromName, type CapSets } from "../sentry/kernel/task_creds.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import type { InitSpec } from "../sentry/sandbox.ts";
 import { SPEC_VERSION } from "./global.ts";
@@ -206,6 +207,24 @@ export function validateSpec(json: unknown, bundleDir: string): Spec {
   if (p.capabilities !== undefined && !isObject(p.capabilities)) {
     fail(`process.capabilities must be an object, got ${show(p.capabilities)}`);
   }
+  if (isObject(p.capabilities)) {
+    const caps = p.capabilities as Record<string, unknown>;
+    for (const set of CAP_SET_NAMES) {
+      const names = caps[set];
+      if (names === undefined) continue;
+      if (!Array.isArray(names)) {
+        fail(`process.capabilities.${set} must be an array of names, got ${show(names)}`);
+      }
+      for (const n of names as unknown[]) {
+        if (typeof n !== "string" || capFromName(n) === undefined) {
+          fail(`process.capabilities.${set}: unknown capability ${show(n)}`);
+        }
+      }
+    }
+  }
+  if (p.noNewPrivileges !== undefined && typeof p.noNewPrivileges !== "boolean") {
+    fail(`process.noNewPrivileges must be a boolean, got ${show(p.noNewPrivileges)}`);
+  }
   if (!isObject(s.root)) fail(`root must be an object with a path, got ${show(s.root)}`);
   const r = s.root as Record<string, unknown>;
   if (typeof r.path !== "string" || r.path === "") {
@@ -297,6 +316,8 @@ export function initSpec(spec: Spec): InitSpec {
     mounts: (spec.mounts ?? []).map((m) => ({ ...m, options: [...(m.options ?? [])] })),
     memoryLimit: memoryLimitOf(spec),
     pidsLimit: pidsLimitOf(spec),
+    capabilities: capSetsOf(p.capabilities),
+    noNewPrivileges: p.noNewPrivileges ?? false,
   };
 }
 
@@ -305,6 +326,30 @@ function pidsLimitOf(spec: Spec): number | undefined {
   const pids = spec.linux?.resources?.pids as { limit?: unknown } | undefined;
   const limit = pids?.limit;
   return typeof limit === "number" && Number.isSafeInteger(limit) && limit > 0 ? limit : undefined;
+}
+
+const CAP_SET_NAMES = ["bounding", "effective", "permitted", "inheritable", "ambient"] as const;
+
+/**
+ * process.capabilities as sets (validated names). Absent: undefined, and the Sentry keeps its
+ * default (every capability for root, as before sets were enforced). A set missing from a
+ * present object is empty, as in runc.
+ */
+function capSetsOf(c: Capabilities | undefined): CapSets | undefined {
+  if (c === undefined) return undefined;
+  const set = (names: string[] | undefined) =>
+    (names ?? []).reduce((acc, n) => acc | capBit(capFromName(n)!), 0n);
+  const s = {
+    bounding: set(c.bounding),
+    effective: set(c.effective),
+    permitted: set(c.permitted),
+    inheritable: set(c.inheritable),
+    ambient: set(c.ambient),
+  };
+  // Linux's invariants: ambient within permitted and inheritable, effective within permitted.
+  s.ambient &= s.permitted & s.inheritable;
+  s.effective &= s.permitted;
+  return s;
 }
 
 /** linux.resources.memory.limit when it is a positive number of bytes. */

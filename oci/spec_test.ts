@@ -87,3 +87,46 @@ Deno.test("loadSpec() names the file when it is missing or not JSON", () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("initSpec() turns process.capabilities into sets; absent sets are empty", () => {
+  const dir = bundle();
+  try {
+    const s = good();
+    const p = s.process as Record<string, unknown>;
+    p.capabilities = {
+      bounding: ["CAP_KILL", "CAP_CHOWN"],
+      effective: ["CAP_KILL", "CAP_CHOWN"],
+      permitted: ["CAP_KILL"],
+      ambient: ["CAP_KILL"],
+    };
+    const caps = initSpec(validateSpec(s, dir)).capabilities!;
+    assert.equal(caps.bounding, (1n << 5n) | 1n);
+    // Linux's invariants: effective within permitted, ambient within permitted and inheritable.
+    assert.equal(caps.effective, 1n << 5n);
+    assert.equal(caps.permitted, 1n << 5n);
+    assert.equal(caps.inheritable, 0n);
+    assert.equal(caps.ambient, 0n);
+    assert.equal(initSpec(validateSpec(good(), dir)).noNewPrivileges, true);
+    delete p.capabilities;
+    assert.equal(initSpec(validateSpec(s, dir)).capabilities, undefined);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("validateSpec() refuses unknown capabilities and malformed sets", () => {
+  const dir = bundle();
+  try {
+    const s = good();
+    const p = s.process as Record<string, unknown>;
+    p.capabilities = { bounding: ["CAP_FLY"] };
+    expectError(s, dir, /process\.capabilities\.bounding: unknown capability "CAP_FLY"/);
+    p.capabilities = { effective: "CAP_KILL" };
+    expectError(s, dir, /process\.capabilities\.effective must be an array of names/);
+    p.capabilities = {};
+    p.noNewPrivileges = "yes";
+    expectError(s, dir, /process\.noNewPrivileges must be a boolean/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -6,6 +6,7 @@
  */
 
 import type { Logger } from "../log.ts";
+import type { CapSets } from "./kernel/task_creds.ts";
 
 /** What the Sentry needs to start the container's init process. */
 export interface InitSpec {
@@ -34,6 +35,10 @@ export interface InitSpec {
    * fails with EAGAIN. Absent: DEFAULT_PIDS_LIMIT (sentry/kernel/kernel.ts).
    */
   pidsLimit?: number;
+  /** process.capabilities; absent: every capability (the Sentry's default for root). */
+  capabilities?: CapSets;
+  /** process.noNewPrivileges. */
+  noNewPrivileges?: boolean;
   /** The spec's mounts, in order. */
   mounts?: { destination: string; type?: string; source?: string; options?: string[] }[];
 }

@@ -61,6 +61,13 @@ export interface Probe {
   stdin?: string;
   /** Extra environment, KEY=VALUE. */
   env?: string[];
+  /** Fields added to the sandbox's config.json `process` (capabilities, noNewPrivileges). */
+  process?: Record<string, unknown>;
+  /**
+   * The native run's command when it differs (default: the sandbox's): e.g. a launcher that
+   * sets up natively what the spec gives the sandbox.
+   */
+  nativeArgv?: string[];
 }
 
 interface Outcome {
@@ -197,6 +204,12 @@ export function probeTests(probes: Probe[]): void {
             env: ["PATH=/usr/bin:/bin", ...(probe.env ?? [])],
             config: { root: { path: own ?? rootfs, readonly: !probe.writableRoot } },
           });
+          if (probe.process) {
+            const file = join(bundle.dir, "config.json");
+            const config = JSON.parse(await Deno.readTextFile(file));
+            Object.assign(config.process, probe.process);
+            await Deno.writeTextFile(file, JSON.stringify(config, null, 2));
+          }
           const root = await makeRoot();
           try {
             // The sandbox first: its root is read-only, so only the native run can leave
@@ -206,7 +219,7 @@ export function probeTests(probes: Probe[]): void {
               { stdin: probe.stdin },
               [`--platform=${platform}`, ...(probe.runscFlags ?? [])],
             );
-            const want = await native(rootfs, argv, probe);
+            const want = await native(rootfs, probe.nativeArgv ?? argv, probe);
             const why = `sandbox stderr: ${got.stderr}\nnative stderr: ${want.stderr}`;
             assert.equal(got.stdout, want.stdout, `stdout differs; ${why}`);
             assert.equal(got.code, want.status, `status differs; ${why}`);

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { allCapabilityNames } from "../../sentry/kernel/task_creds.ts";
 import { join } from "node:path";
 import { CliError, type Command } from "../command.ts";
 import { str } from "../flags.ts";
@@ -57,6 +58,14 @@ export const doCommand: Command = {
           args,
           env: Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`),
           cwd,
+          // As gVisor's do: every capability in every set, whatever the user.
+          capabilities: {
+            bounding: allCapabilityNames(),
+            effective: allCapabilityNames(),
+            inheritable: allCapabilityNames(),
+            permitted: allCapabilityNames(),
+            ambient: allCapabilityNames(),
+          },
         },
         root: { path: rootfs, readonly },
         hostname: "runsc-do",

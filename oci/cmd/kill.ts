@@ -1,14 +1,20 @@
 /**
  * `runsc kill <id> [signal]`: sends a signal (default TERM) to the container's init, or with
- * `--all` to every process in it.
+ * `--all` to every process in it. SIGKILL works on a sandbox that does not answer (stopped,
+ * wedged): its processes are killed from the host, which ends every process in it.
  *
  * @module
  */
 
+import { ControlTimeout } from "../../sentry/control.ts";
 import { CliError, type Command } from "../command.ts";
-import { liveStatus, request } from "../container.ts";
+import { killSandboxProcesses, liveStatus, request } from "../container.ts";
 import { bool } from "../flags.ts";
 import { parseSignal } from "../signals.ts";
+
+const SIGKILL = 9;
+/** How long a SIGKILL waits for the sandbox to answer before it kills from the host. */
+const KILL_ANSWER_MS = 5000;
 
 export const killCommand: Command = {
   name: "kill",
@@ -23,13 +29,30 @@ export const killCommand: Command = {
     const signo = parseSignal(sigArg ?? "TERM");
     if (signo === null) throw new CliError(`invalid signal "${sigArg}"`);
     const st = ctx.store.read(id);
-    const { status } = await liveStatus(ctx, st);
+    const fromHost = () => killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid]);
+    let status;
+    try {
+      ({ status } = await liveStatus(ctx, st, signo === SIGKILL ? KILL_ANSWER_MS : undefined));
+    } catch (e) {
+      if (signo !== SIGKILL || !(e instanceof ControlTimeout)) throw e;
+      await fromHost();
+      return 0;
+    }
     // As runc: --all on a stopped container is not an error (cleanup calls it blindly).
     if (status === "stopped" && bool(flags, "all")) return 0;
     if (status !== "created" && status !== "running") {
       throw new CliError(`container "${id}" is not running (${status})`);
     }
-    await request(ctx, id, { cmd: "signal", signo, all: bool(flags, "all") });
+    try {
+      await request(ctx, id, { cmd: "signal", signo, all: bool(flags, "all") }, {
+        timeoutMs: signo === SIGKILL ? KILL_ANSWER_MS : undefined,
+      });
+    } catch (e) {
+      if (signo !== SIGKILL || !(e instanceof CliError && e.cause instanceof ControlTimeout)) {
+        throw e;
+      }
+      await fromHost();
+    }
     return 0;
   },
 };

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { capStatusLines } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
@@ -489,8 +490,8 @@ function pidStatus(tg: ThreadGroup): string {
     `Pid:\t${tg.pid}`,
     `PPid:\t${tg.parent?.pid ?? 0}`,
     `TracerPid:\t0`,
-    `Uid:\t${tg.uid}\t${tg.uid}\t${tg.uid}\t${tg.uid}`,
-    `Gid:\t${tg.gid}\t${tg.gid}\t${tg.gid}\t${tg.gid}`,
+    `Uid:\t${tg.uid}\t${tg.euid}\t${tg.suid}\t${tg.euid}`,
+    `Gid:\t${tg.gid}\t${tg.egid}\t${tg.sgid}\t${tg.egid}`,
     `FDSize:\t64`,
     `Groups:\t`,
     `VmPeak:\t${String(kb).padStart(8)} kB`,
@@ -503,10 +504,8 @@ function pidStatus(tg: ThreadGroup): string {
     `SigBlk:\t0000000000000000`,
     `SigIgn:\t0000000000000000`,
     `SigCgt:\t0000000000000000`,
-    `CapInh:\t0000000000000000`,
-    `CapPrm:\t000001ffffffffff`,
-    `CapEff:\t000001ffffffffff`,
-    `CapBnd:\t000001ffffffffff`,
+    capStatusLines(tg).trimEnd(),
+    `NoNewPrivs:\t${tg.noNewPrivs ? 1 : 0}`,
     `Seccomp:\t0`,
     `Cpus_allowed:\t3`,
     `Mems_allowed:\t1`,

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { fullCaps } from "./task_creds.ts";
 import { LisafsClient } from "../../gofer/lisafs/client.ts";
 import { closeFd, HostError } from "../../host/libc.ts";
 import type { FileDescription } from "../vfs/file.ts";
@@ -73,6 +74,10 @@ function newProcess(
   tg.uid = tg.euid = tg.suid = spec.uid;
   tg.gid = tg.egid = tg.sgid = spec.gid;
   tg.groups = [...spec.additionalGids];
+  // As gVisor, the spec's sets are the init process's as they are: no execve transform.
+  if (spec.capabilities) tg.caps = { ...spec.capabilities };
+  else if (spec.uid !== 0) tg.caps = { ...fullCaps(), effective: 0n, permitted: 0n };
+  tg.noNewPrivs = spec.noNewPrivileges ?? false;
   if (spec.umask !== undefined) tg.umask = spec.umask;
   tg.cwd = spec.cwd;
   for (const [r, l] of defaultRlimits()) tg.rlimits.set(r, l);

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { type CapSets, fullCaps } from "./task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Context } from "../../platform/platform.ts";
 import { R, Registers } from "../../platform/registers.ts";
@@ -135,6 +136,10 @@ export class ThreadGroup {
   /** PR_SET_PDEATHSIG: sent to this process when its parent exits. */
   pdeathSignal = 0;
   keepCaps = false;
+  /** Capability sets (task_creds.ts); every capability until the spec's are applied. */
+  caps: CapSets = fullCaps();
+  /** prctl(PR_SET_SECUREBITS). */
+  securebits = 0;
   /** Nice value (setpriority). */
   nice = 0;
   /** personality(2) flags. */
@@ -379,6 +384,18 @@ export class Task {
       ((this.pending.mask | this.tg.pending.mask) & ~this.sigmask) !== 0n;
   }
 
+  /** Whether a pending, unblocked signal will end the process by its default action. */
+  #fatalPending(): boolean {
+    let m = (this.pending.mask | this.tg.pending.mask) & ~this.sigmask;
+    for (let sig = 1; m !== 0n; sig++, m >>= 1n) {
+      if (!(m & 1n)) continue;
+      if (this.tg.handlers.actions[sig].handler !== SIG_DFL) continue;
+      const action = defaultAction(sig);
+      if (action === "term" || action === "core") return true;
+    }
+    return false;
+  }
+
   /** Whether #deliverSignals(null) has anything to do: a signal, a stop, a mask to restore. */
   #mustDeliver(): boolean {
     return this.savedMask !== null || this.#deliverable();
@@ -415,6 +432,38 @@ export class Task {
           reject(e);
         },
       );
+    });
+  }
+
+  /**
+   * Waits for p where only the task's death may end the wait (Linux's TASK_KILLABLE, as a vfork
+   * parent waits): SIGKILL, the group's exit or a signal that will kill the process (default
+   * action, not blocked) ends it with SysError(EINTR), for the task to die; any other signal
+   * stays pending until p settles.
+   */
+  blockKillable<T>(p: Promise<T>): Promise<T> {
+    const killed = () => this.exiting || this.tg.exiting || this.#fatalPending();
+    if (killed()) return Promise.reject(new SysError(Errno.EINTR));
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const wake = () => {
+        if (settled) return;
+        if (!killed()) {
+          // An ordinary signal: it waits its turn, and so does the next wake-up.
+          this.#wake = wake;
+          return;
+        }
+        settled = true;
+        reject(new SysError(Errno.EINTR));
+      };
+      this.#wake = wake;
+      const done = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (this.#wake === wake) this.#wake = null;
+        f();
+      };
+      p.then((v) => done(() => resolve(v)), (e) => done(() => reject(e)));
     });
   }
 

@@ -94,6 +94,9 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     tg.pgid = p.pgid;
     tg.sid = p.sid;
     tg.noNewPrivs = p.noNewPrivs;
+    tg.caps = { ...p.caps };
+    tg.securebits = p.securebits;
+    tg.keepCaps = p.keepCaps;
     tg.dumpable = p.dumpable;
     for (const [r, l] of p.rlimits) tg.rlimits.set(r, { ...l });
     k.threadGroups.set(tid, tg);

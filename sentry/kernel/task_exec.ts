@@ -4,6 +4,7 @@
  * @module
  */
 
+import { capsOnExec } from "./task_creds.ts";
 import { checkArgLimits, loadExecutable } from "../loader/loader.ts";
 import { MemoryManager } from "../mm/mm.ts";
 import { RLIMIT } from "../syscalls/sys_rlimit.ts";
@@ -71,6 +72,7 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
   tg.envp = envp;
   tg.comm = loaded.exe.slice(loaded.exe.lastIndexOf("/") + 1).slice(0, 15);
   t.name = tg.comm;
+  capsOnExec(tg);
   t.vforkDone?.();
   t.vforkDone = null;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { CAP, capable } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { FsContext } from "../vfs/fs_context.ts";
@@ -37,7 +38,7 @@ function mknodAt(t: Task, dirfd: number, path: string, mode: number, dev: number
       break;
     case S_IFCHR:
     case S_IFBLK:
-      if (t.tg.uid !== 0) throw new SysError(Errno.EPERM);
+      if (!capable(t, CAP.MKNOD)) throw new SysError(Errno.EPERM);
       break;
     case 0o040000:
       throw new SysError(Errno.EPERM);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { CAP, capable } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { FsContext } from "../vfs/fs_context.ts";
@@ -54,7 +55,7 @@ function chroot(t: Task): number {
   const vd = t.kernel.vfs.resolve(contextAt(t, AT_FDCWD, path), path, { follow: true });
   if (!vd.inode.isDir) throw new SysError(Errno.ENOTDIR);
   checkPermission(credsOf(t), vd.inode, MAY_EXEC);
-  if (t.tg.uid !== 0) throw new SysError(Errno.EPERM);
+  if (!capable(t, CAP.SYS_CHROOT)) throw new SysError(Errno.EPERM);
   FsContext.of(t.tg).root = vd;
   return 0;
 }

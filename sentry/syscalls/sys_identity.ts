@@ -1,13 +1,14 @@
 /**
  * Credentials: get/set of real, effective and saved user and group ids, supplementary
- * groups, fs ids, and capabilities. An effective uid of 0 holds every capability (the
- * container's root), as with gVisor's default capability set for root.
+ * groups, fs ids, and capabilities: CAP_SETUID and CAP_SETGID decide who may take any id,
+ * and a change of user ids transforms the capability sets as Linux does (task_creds.ts).
  *
  * @module
  */
 
 import { Errno } from "../../host/errno.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
+import { CAP, CAP_FULL_SET, capable, capsOnSetuid } from "../kernel/task_creds.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
@@ -15,8 +16,9 @@ import type { SyscallDef } from "./table.ts";
 const NGROUPS_MAX = 65536;
 const UNCHANGED = -1;
 
-function privileged(tg: ThreadGroup): boolean {
-  return tg.euid === 0;
+/** Whether t may set user ids (user) or group ids freely. */
+function privileged(t: Task, user: boolean): boolean {
+  return capable(t, user ? CAP.SETUID : CAP.SETGID);
 }
 
 /** Implements Linux syscall setuid(2). */
@@ -24,13 +26,15 @@ function setuid(t: Task): number {
   const uid = argInt(t, 0);
   const tg = t.tg;
   if (uid < 0) throw new SysError(Errno.EINVAL);
-  if (privileged(tg)) {
+  const old: [number, number, number] = [tg.uid, tg.euid, tg.suid];
+  if (privileged(t, true)) {
     tg.uid = tg.euid = tg.suid = uid;
   } else if (uid === tg.uid || uid === tg.suid) {
     tg.euid = uid;
   } else {
     throw new SysError(Errno.EPERM);
   }
+  capsOnSetuid(tg, old);
   return 0;
 }
 
@@ -39,7 +43,7 @@ function setgid(t: Task): number {
   const gid = argInt(t, 0);
   const tg = t.tg;
   if (gid < 0) throw new SysError(Errno.EINVAL);
-  if (privileged(tg)) {
+  if (privileged(t, false)) {
     tg.gid = tg.egid = tg.sgid = gid;
   } else if (gid === tg.gid || gid === tg.sgid) {
     tg.egid = gid;
@@ -55,13 +59,15 @@ function setres(t: Task, ids: number[], user: boolean): number {
   const cur = user ? [tg.uid, tg.euid, tg.suid] : [tg.gid, tg.egid, tg.sgid];
   for (const id of ids) {
     if (id !== UNCHANGED && id < 0) throw new SysError(Errno.EINVAL);
-    if (id !== UNCHANGED && !privileged(tg) && !cur.includes(id)) {
+    if (id !== UNCHANGED && !privileged(t, user) && !cur.includes(id)) {
       throw new SysError(Errno.EPERM);
     }
   }
   const next = cur.map((c, i) => (ids[i] === UNCHANGED ? c : ids[i]));
-  if (user) [tg.uid, tg.euid, tg.suid] = next;
-  else [tg.gid, tg.egid, tg.sgid] = next;
+  if (user) {
+    [tg.uid, tg.euid, tg.suid] = next;
+    capsOnSetuid(tg, cur as [number, number, number]);
+  } else [tg.gid, tg.egid, tg.sgid] = next;
   return 0;
 }
 
@@ -99,50 +105,95 @@ function getgroups(t: Task): number {
 function setgroups(t: Task): number {
   const n = argInt(t, 0);
   if (n < 0 || n > NGROUPS_MAX) throw new SysError(Errno.EINVAL);
-  if (!privileged(t.tg)) throw new SysError(Errno.EPERM);
+  if (!privileged(t, false)) throw new SysError(Errno.EPERM);
   const v = new DataView(t.mm.copyIn(argPtr(t, 1), n * 4).buffer);
   t.tg.groups = Array.from({ length: n }, (_, i) => v.getUint32(i * 4, true));
   return 0;
 }
 
-const CAP_VERSIONS = new Set([0x19980330, 0x20071026, 0x20080522]);
-/** All capabilities up to CAP_CHECKPOINT_RESTORE (40). */
-const CAP_ALL_LO = 0xffffffff;
-const CAP_ALL_HI = 0x1ff;
+const CAP_V1 = 0x19980330;
+const CAP_V3 = 0x20080522;
+const CAP_VERSIONS = new Set([CAP_V1, 0x20071026, CAP_V3]);
 
-/** Implements Linux syscall capget(2). */
-function capget(t: Task): number {
+/**
+ * Reads capget/capset's header: the number of 32-bit words per set the version uses and the
+ * target pid. An unknown version gets the preferred one written back and EINVAL (none when
+ * the data pointer is null, the way programs probe for it).
+ */
+function capHeader(t: Task, data: bigint): { words: number; pid: number } | null {
   const hdr = argPtr(t, 0);
-  const data = argPtr(t, 1);
   const v = new DataView(t.mm.copyIn(hdr, 8).buffer);
   const version = v.getUint32(0, true);
   if (!CAP_VERSIONS.has(version)) {
-    t.mm.writeU32(hdr, 0x20080522);
-    if (data === 0n) return 0;
+    t.mm.writeU32(hdr, CAP_V3);
+    if (data === 0n) return null;
     throw new SysError(Errno.EINVAL);
   }
+  const pid = v.getInt32(4, true);
+  if (pid < 0) throw new SysError(Errno.EINVAL);
+  return { words: version === CAP_V1 ? 1 : 2, pid };
+}
+
+/** Implements Linux syscall capget(2). */
+function capget(t: Task): number {
+  const data = argPtr(t, 1);
+  const h = capHeader(t, data);
+  if (h === null) return 0;
+  let tg: ThreadGroup = t.tg;
+  if (h.pid !== 0 && h.pid !== t.tid) {
+    const other = t.kernel.tasks.get(h.pid);
+    if (!other) throw new SysError(Errno.ESRCH);
+    tg = other.tg;
+  }
   if (data === 0n) return 0;
-  const words = version === 0x19980330 ? 1 : 2;
-  const b = new Uint8Array(12 * words);
+  const b = new Uint8Array(12 * h.words);
   const o = new DataView(b.buffer);
-  if (privileged(t.tg)) {
-    for (let w = 0; w < words; w++) {
-      const bits = w === 0 ? CAP_ALL_LO : CAP_ALL_HI;
-      o.setUint32(w * 12, bits, true); // effective
-      o.setUint32(w * 12 + 4, bits, true); // permitted
-    }
+  const c = tg.caps;
+  for (let w = 0; w < h.words; w++) {
+    const part = (v: bigint) => Number((v >> BigInt(32 * w)) & 0xffffffffn);
+    o.setUint32(w * 12, part(c.effective), true);
+    o.setUint32(w * 12 + 4, part(c.permitted), true);
+    o.setUint32(w * 12 + 8, part(c.inheritable), true);
   }
   t.mm.copyOut(data, b);
   return 0;
 }
 
-/** Implements Linux syscall capset(2): root may keep what it has; nobody gains. */
+/**
+ * Implements Linux syscall capset(2), for the calling thread's process only: permitted may
+ * only shrink, effective stays within permitted, inheritable within the bounding set and
+ * (without CAP_SETPCAP) within the old inheritable and permitted sets. Ambient bits leave
+ * with the permitted or inheritable bit they need.
+ */
 function capset(t: Task): number {
-  const v = new DataView(t.mm.copyIn(argPtr(t, 0), 8).buffer);
-  if (!CAP_VERSIONS.has(v.getUint32(0, true))) throw new SysError(Errno.EINVAL);
-  const pid = v.getInt32(4, true);
-  if (pid !== 0 && pid !== t.tid) throw new SysError(Errno.EPERM);
-  t.mm.copyIn(argPtr(t, 1), 12);
+  const h = capHeader(t, argPtr(t, 1));
+  if (h === null) throw new SysError(Errno.EINVAL); // an unknown version: nothing to set
+  if (h.pid !== 0 && h.pid !== t.tid) throw new SysError(Errno.EPERM);
+  const v = new DataView(t.mm.copyIn(argPtr(t, 1), 12 * h.words).buffer);
+  const read = (off: number) => {
+    let r = 0n;
+    for (let w = 0; w < h.words; w++) {
+      r |= BigInt(v.getUint32(w * 12 + off, true)) << BigInt(32 * w);
+    }
+    return r & CAP_FULL_SET;
+  };
+  const effective = read(0);
+  const permitted = read(4);
+  const inheritable = read(8);
+  const c = t.tg.caps;
+  if (!capable(t, CAP.SETPCAP) && (inheritable & ~(c.inheritable | c.permitted))) {
+    throw new SysError(Errno.EPERM);
+  }
+  if (inheritable & ~(c.inheritable | c.bounding)) throw new SysError(Errno.EPERM);
+  if (permitted & ~c.permitted) throw new SysError(Errno.EPERM);
+  if (effective & ~permitted) throw new SysError(Errno.EPERM);
+  t.tg.caps = {
+    ...c,
+    effective,
+    permitted,
+    inheritable,
+    ambient: c.ambient & permitted & inheritable,
+  };
   return 0;
 }
 
@@ -187,10 +238,5 @@ export const syscalls: Record<string, SyscallDef> = {
     args: ["d"],
   },
   capget: { handler: capget, args: ["x", "x"] },
-  capset: {
-    handler: capset,
-    support: "partial",
-    note: "capability sets cannot change",
-    args: ["x", "x"],
-  },
+  capset: { handler: capset, args: ["x", "x"] },
 };

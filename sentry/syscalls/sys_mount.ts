@@ -6,6 +6,7 @@
  * @module
  */
 
+import { CAP, capable } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { mountOptions, newFilesystem } from "../fs/mount_tree.ts";
@@ -21,7 +22,7 @@ const PROPAGATION = MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED;
 
 /** Implements Linux syscall mount(2). */
 function mount(t: Task): number {
-  if (t.tg.uid !== 0) throw new SysError(Errno.EPERM);
+  if (!capable(t, CAP.SYS_ADMIN)) throw new SysError(Errno.EPERM);
   const source = argPtr(t, 0) !== 0n ? t.mm.copyInString(argPtr(t, 0), 4096) : "";
   const target = copyInPath(t, argPtr(t, 1));
   const type = argPtr(t, 2) !== 0n ? t.mm.copyInString(argPtr(t, 2), 256) : "";
@@ -61,7 +62,7 @@ const MNT_FORCE = 1, MNT_DETACH = 2, MNT_EXPIRE = 4, UMOUNT_NOFOLLOW = 8;
 
 /** Implements Linux syscall umount2(2). */
 function umount2(t: Task): number {
-  if (t.tg.uid !== 0) throw new SysError(Errno.EPERM);
+  if (!capable(t, CAP.SYS_ADMIN)) throw new SysError(Errno.EPERM);
   const flags = argInt(t, 1);
   if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) {
     throw new SysError(Errno.EINVAL);

@@ -6,6 +6,7 @@
 
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
+import { CAP, CAP_LAST_CAP, capable, capBit, SECBIT, SECBIT_ALL } from "../kernel/task_creds.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
@@ -18,6 +19,8 @@ const PR = {
   GET_KEEPCAPS: 7,
   SET_KEEPCAPS: 8,
   SET_NAME: 15,
+  GET_SECUREBITS: 27,
+  SET_SECUREBITS: 28,
   GET_NAME: 16,
   GET_SECCOMP: 21,
   SET_SECCOMP: 22,
@@ -35,7 +38,6 @@ const PR = {
   GET_THP_DISABLE: 42,
   CAP_AMBIENT: 47,
 } as const;
-const CAP_LAST_CAP = 40;
 const TASK_COMM_LEN = 16;
 
 /** Implements Linux syscall prctl(2) for the options programs and runtimes use. */
@@ -60,11 +62,28 @@ function prctl(t: Task): number {
       tg.dumpable = Number(arg2);
       return 0;
     case PR.GET_KEEPCAPS:
-      return tg.keepCaps ? 1 : 0;
+      return tg.keepCaps || (tg.securebits & SECBIT.KEEP_CAPS) ? 1 : 0;
     case PR.SET_KEEPCAPS:
       if (arg2 > 1n) throw new SysError(Errno.EINVAL);
+      if (tg.securebits & SECBIT.KEEP_CAPS_LOCKED) throw new SysError(Errno.EPERM);
       tg.keepCaps = arg2 === 1n;
+      if (tg.keepCaps) tg.securebits |= SECBIT.KEEP_CAPS;
+      else tg.securebits &= ~SECBIT.KEEP_CAPS;
       return 0;
+    case PR.GET_SECUREBITS:
+      return tg.securebits;
+    case PR.SET_SECUREBITS: {
+      const bits = Number(arg2);
+      if (arg2 > BigInt(SECBIT_ALL)) throw new SysError(Errno.EINVAL);
+      // A locked bit keeps its value; only CAP_SETPCAP changes any.
+      const locked = (tg.securebits >> 1) & 0x55;
+      if (((bits ^ tg.securebits) & locked) || !capable(t, CAP.SETPCAP)) {
+        throw new SysError(Errno.EPERM);
+      }
+      tg.securebits = bits;
+      tg.keepCaps = (bits & SECBIT.KEEP_CAPS) !== 0;
+      return 0;
+    }
     case PR.SET_NAME: {
       const name = t.mm.copyInString(arg2, TASK_COMM_LEN).slice(0, TASK_COMM_LEN - 1);
       t.name = name;
@@ -84,10 +103,11 @@ function prctl(t: Task): number {
       throw new SysError(Errno.EINVAL);
     case PR.CAPBSET_READ:
       if (arg2 > BigInt(CAP_LAST_CAP)) throw new SysError(Errno.EINVAL);
-      return 1;
+      return tg.caps.bounding & capBit(Number(arg2)) ? 1 : 0;
     case PR.CAPBSET_DROP:
       if (arg2 > BigInt(CAP_LAST_CAP)) throw new SysError(Errno.EINVAL);
-      if (tg.euid !== 0) throw new SysError(Errno.EPERM);
+      if (!capable(t, CAP.SETPCAP)) throw new SysError(Errno.EPERM);
+      tg.caps = { ...tg.caps, bounding: tg.caps.bounding & ~capBit(Number(arg2)) };
       return 0;
     case PR.GET_TIMERSLACK:
       return 50000;
@@ -114,8 +134,37 @@ function prctl(t: Task): number {
     case PR.GET_THP_DISABLE:
       return 0;
     case PR.SET_MM:
-      throw new SysError(tg.euid === 0 ? Errno.EINVAL : Errno.EPERM);
+      throw new SysError(capable(t, CAP.SYS_RESOURCE) ? Errno.EINVAL : Errno.EPERM);
     case PR.CAP_AMBIENT:
+      return capAmbient(t, Number(arg2), argPtr(t, 2), argPtr(t, 3) | argPtr(t, 4));
+    default:
+      throw new SysError(Errno.EINVAL);
+  }
+}
+
+const PR_CAP_AMBIENT = { IS_SET: 1, RAISE: 2, LOWER: 3, CLEAR_ALL: 4 } as const;
+
+/** prctl(PR_CAP_AMBIENT): a capability may be raised only if permitted and inheritable. */
+function capAmbient(t: Task, op: number, arg3: bigint, rest: bigint): number {
+  const tg = t.tg;
+  const c = tg.caps;
+  if (op === PR_CAP_AMBIENT.CLEAR_ALL) {
+    if (arg3 || rest) throw new SysError(Errno.EINVAL);
+    tg.caps = { ...c, ambient: 0n };
+    return 0;
+  }
+  if (rest || arg3 > BigInt(CAP_LAST_CAP)) throw new SysError(Errno.EINVAL);
+  const bit = capBit(Number(arg3));
+  switch (op) {
+    case PR_CAP_AMBIENT.IS_SET:
+      return c.ambient & bit ? 1 : 0;
+    case PR_CAP_AMBIENT.RAISE:
+      if (!(c.permitted & bit) || !(c.inheritable & bit)) throw new SysError(Errno.EPERM);
+      if (tg.securebits & SECBIT.NO_CAP_AMBIENT_RAISE) throw new SysError(Errno.EPERM);
+      tg.caps = { ...c, ambient: c.ambient | bit };
+      return 0;
+    case PR_CAP_AMBIENT.LOWER:
+      tg.caps = { ...c, ambient: c.ambient & ~bit };
       return 0;
     default:
       throw new SysError(Errno.EINVAL);
@@ -142,8 +191,8 @@ export const syscalls: Record<string, SyscallDef> = {
   prctl: {
     handler: prctl,
     support: "partial",
-    note: "names, PDEATHSIG, NO_NEW_PRIVS, DUMPABLE, SUBREAPER, KEEPCAPS, capability bounding " +
-      "reads; no seccomp",
+    note: "names, PDEATHSIG, NO_NEW_PRIVS, DUMPABLE, SUBREAPER, KEEPCAPS, SECUREBITS, " +
+      "capability bounding and ambient sets; no seccomp",
     args: ["d", "x", "x", "x", "x"],
   },
   personality: { handler: personality, args: ["x"] },

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { CAP, capable } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Rlimit, Task, ThreadGroup } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
@@ -35,15 +36,6 @@ const RLIM_NLIMITS = 16;
 
 /** fs.nr_open: RLIMIT_NOFILE's hard limit can never go above it, whoever asks (Linux's). */
 export const NR_OPEN = 1048576n;
-
-/**
- * Whether t may raise hard limits (CAP_SYS_RESOURCE). Until tasks carry capability sets,
- * an effective uid of 0 stands for holding every capability; this is the one place to
- * change when they do.
- */
-function hasCapSysResource(t: Task): boolean {
-  return t.tg.euid === 0;
-}
 
 /** The limits a new container starts with, before the spec's process.rlimits apply. */
 export function defaultRlimits(): Map<number, Rlimit> {
@@ -108,7 +100,7 @@ function prlimit64(t: Task): number {
     next = { cur: v.getBigUint64(0, true), max: v.getBigUint64(8, true) };
   }
   // The old value is written only once the new one is accepted, as on Linux.
-  if (next) change(tg, resource, next, hasCapSysResource(t));
+  if (next) change(tg, resource, next, capable(t, CAP.SYS_RESOURCE));
   if (oldAddr !== 0n) t.mm.copyOut(oldAddr, encode(old));
   return 0;
 }
@@ -130,7 +122,7 @@ function setrlimit(t: Task): number {
     t.tg,
     resource,
     { cur: v.getBigUint64(0, true), max: v.getBigUint64(8, true) },
-    hasCapSysResource(t),
+    capable(t, CAP.SYS_RESOURCE),
   );
   return 0;
 }

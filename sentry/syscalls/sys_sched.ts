@@ -5,6 +5,7 @@
  * @module
  */
 
+import { CAP, capable } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
@@ -130,7 +131,7 @@ function setpriority(t: Task): number {
   if (groups.length === 0) throw new SysError(Errno.ESRCH);
   const nice = Math.max(-20, Math.min(19, argInt(t, 2)));
   for (const g of groups) {
-    if (nice < g.nice && t.tg.euid !== 0) throw new SysError(Errno.EACCES);
+    if (nice < g.nice && !capable(t, CAP.SYS_NICE)) throw new SysError(Errno.EACCES);
     g.nice = nice;
   }
   return 0;

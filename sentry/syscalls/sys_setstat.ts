@@ -6,6 +6,7 @@
  * @module
  */
 
+import { CAP } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { TmpfsRegular } from "../fs/tmpfs.ts";
@@ -13,6 +14,7 @@ import { O_ACCMODE, O_PATH, O_RDONLY } from "../vfs/file.ts";
 import {
   checkPermission,
   credsOf,
+  hasCap,
   type Inode,
   isOwner,
   MAY_WRITE,
@@ -54,7 +56,9 @@ function chmodVd(t: Task, vd: VirtualDentry, mode: number): number {
   if (!isOwner(c, vd.inode)) throw new SysError(Errno.EPERM);
   writable(vd);
   let m = mode & 0o7777;
-  if (c.uid !== 0 && c.gid !== vd.inode.gid && !c.groups.includes(vd.inode.gid)) m &= ~S_ISGID;
+  if (!hasCap(c, CAP.FSETID) && c.gid !== vd.inode.gid && !c.groups.includes(vd.inode.gid)) {
+    m &= ~S_ISGID;
+  }
   vd.inode.setAttr({ mode: m });
   notifyVd(vd, IN_ATTRIB);
   return 0;
@@ -65,7 +69,7 @@ function chownVd(t: Task, vd: VirtualDentry, uid: number, gid: number): number {
   const ino = vd.inode;
   const newUid = uid === 0xffffffff ? undefined : uid;
   const newGid = gid === 0xffffffff ? undefined : gid;
-  if (c.uid !== 0) {
+  if (!hasCap(c, CAP.CHOWN)) {
     if (newUid !== undefined && newUid !== ino.uid) throw new SysError(Errno.EPERM);
     if (newGid !== undefined && newGid !== ino.gid) {
       if (c.uid !== ino.uid || (newGid !== c.gid && !c.groups.includes(newGid))) {

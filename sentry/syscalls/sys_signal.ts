@@ -5,6 +5,7 @@
  * @module
  */
 
+import { CAP, capable } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import {
@@ -155,9 +156,11 @@ function userInfo(t: Task, sig: number, code: number): SigInfo {
   return { signo: sig, errno: 0, code, pid: t.tg.pid, uid: t.tg.uid };
 }
 
-/** Permission to signal: root, or a matching uid (a simplification of Linux's rule). */
+/** Permission to signal: CAP_KILL, or the sender's real or effective uid is the target's real or saved one. */
 function canSignal(t: Task, target: ThreadGroup): boolean {
-  return t.tg.euid === 0 || t.tg.uid === target.uid || t.tg.euid === target.uid;
+  if (capable(t, CAP.KILL)) return true;
+  const mine = [t.tg.uid, t.tg.euid];
+  return mine.includes(target.uid) || mine.includes(target.suid);
 }
 
 function signalGroups(t: Task, groups: ThreadGroup[], info: SigInfo): number {

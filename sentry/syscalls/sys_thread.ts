@@ -83,7 +83,9 @@ function doClone(t: Task, a: CloneArgs): number | Promise<number> {
   let vforkDone: Promise<void> | null = null;
   if (a.flags & CLONE.VFORK) vforkDone = new Promise((r) => (child.vforkDone = r));
   child.run().catch((e) => t.kernel.log.error(`task ${child.tid}: ${e}`));
-  return vforkDone ? vforkDone.then(() => child.tid) : child.tid;
+  // The parent waits killably: SIGKILL (or its group's exit) ends the wait and the parent, and
+  // the child goes on with the address space it still holds.
+  return vforkDone ? t.blockKillable(vforkDone).then(() => child.tid) : child.tid;
 }
 
 /** Implements Linux syscall clone(2) (x86-64 order: flags, stack, parent_tid, child_tid, tls). */

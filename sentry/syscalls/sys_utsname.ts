@@ -1,11 +1,14 @@
 /**
- * uname(2), sethostname(2).
+ * uname(2), sethostname(2), setdomainname(2).
  *
  * @module
  */
 
+import { CAP, capable } from "../kernel/task_creds.ts";
 import type { Task } from "../kernel/task.ts";
-import { argPtr } from "./args.ts";
+import { Errno } from "../../host/errno.ts";
+import { argInt, argPtr } from "./args.ts";
+import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
 
 /** What the sandbox reports as its kernel; applications see a fixed Linux, not the host's. */
@@ -35,6 +38,19 @@ function uname(t: Task): number {
   return 0;
 }
 
+/** sethostname(2) and setdomainname(2): CAP_SYS_ADMIN, at most 64 bytes. */
+function setUtsName(t: Task, field: "hostname" | "domainname"): number {
+  const len = argInt(t, 1);
+  if (len < 0 || len > FIELD - 1) throw new SysError(Errno.EINVAL);
+  if (!capable(t, CAP.SYS_ADMIN)) throw new SysError(Errno.EPERM);
+  const name = new TextDecoder().decode(t.mm.copyIn(argPtr(t, 0), len));
+  const nul = name.indexOf("\0");
+  t.kernel[field] = nul < 0 ? name : name.slice(0, nul);
+  return 0;
+}
+
 export const syscalls: Record<string, SyscallDef> = {
   uname: { handler: uname, args: ["x"] },
+  sethostname: { handler: (t: Task) => setUtsName(t, "hostname"), args: ["x", "d"] },
+  setdomainname: { handler: (t: Task) => setUtsName(t, "domainname"), args: ["x", "d"] },
 };

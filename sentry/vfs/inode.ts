@@ -10,6 +10,7 @@
  * @module
  */
 
+import { CAP, capBit } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
@@ -45,36 +46,48 @@ export interface Creds {
   uid: number;
   gid: number;
   groups: readonly number[];
+  /**
+   * The effective capability set. Absent in the Sentry's own credentials (ROOT_CREDS, an
+   * owner for copy-up), where uid 0 holds every capability.
+   */
+  caps?: bigint;
 }
 
 export const ROOT_CREDS: Creds = { uid: 0, gid: 0, groups: [] };
 
-/** The credentials of a task. */
+/** The credentials of a task: its effective ids (the fs ids follow them) and capabilities. */
 export function credsOf(t: Task): Creds {
-  return { uid: t.tg.uid, gid: t.tg.gid, groups: [] };
+  return { uid: t.tg.euid, gid: t.tg.egid, groups: t.tg.groups, caps: t.tg.caps.effective };
+}
+
+/** Whether c holds capability `cap` (task_creds.ts CAP). */
+export function hasCap(c: Creds, cap: number): boolean {
+  if (c.caps === undefined) return c.uid === 0;
+  return (c.caps & capBit(cap)) !== 0n;
 }
 
 /**
- * Linux's generic_permission: the owner, group or other bits of mode grant `may`; root
- * (CAP_DAC_OVERRIDE) may read and write anything and execute what has any execute bit or is a
- * directory. Throws EACCES.
+ * Linux's generic_permission: the owner, group or other bits of mode grant `may`; otherwise
+ * CAP_DAC_OVERRIDE grants reading and writing anything and executing what has any execute bit
+ * or is a directory, and CAP_DAC_READ_SEARCH grants reading files and reading and searching
+ * directories. Throws EACCES.
  */
 export function checkPermission(c: Creds, ino: Inode, may: number): void {
   const mode = ino.mode;
-  if (c.uid === 0) {
-    if (!(may & MAY_EXEC) || (mode & S_IFMT) === S_IFDIR || (mode & 0o111) !== 0) return;
-    throw new SysError(Errno.EACCES);
-  }
   let bits: number;
   if (c.uid === ino.uid) bits = (mode >> 6) & 7;
   else if (c.gid === ino.gid || c.groups.includes(ino.gid)) bits = (mode >> 3) & 7;
   else bits = mode & 7;
-  if ((bits & may) !== may) throw new SysError(Errno.EACCES);
+  if ((bits & may) === may) return;
+  const dir = (mode & S_IFMT) === S_IFDIR;
+  if (hasCap(c, CAP.DAC_OVERRIDE) && (!(may & MAY_EXEC) || dir || (mode & 0o111) !== 0)) return;
+  if (hasCap(c, CAP.DAC_READ_SEARCH) && !(may & MAY_WRITE) && (dir || !(may & MAY_EXEC))) return;
+  throw new SysError(Errno.EACCES);
 }
 
-/** Whether c owns ino or is root (CAP_FOWNER): who may chmod, utimes and so on. */
+/** Whether c owns ino or holds CAP_FOWNER: who may chmod, utimes and so on. */
 export function isOwner(c: Creds, ino: Inode): boolean {
-  return c.uid === 0 || c.uid === ino.uid;
+  return c.uid === ino.uid || hasCap(c, CAP.FOWNER);
 }
 
 /** Attribute changes for setAttr (chmod, chown, truncate, utimes). */

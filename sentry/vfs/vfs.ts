@@ -13,6 +13,7 @@
  * @module
  */
 
+import { CAP } from "../kernel/task_creds.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../syscalls/errors.ts";
@@ -21,6 +22,7 @@ import {
   type Creds,
   credsOf,
   type Filesystem,
+  hasCap,
   type Inode,
   isOwner,
   MAY_EXEC,
@@ -420,8 +422,8 @@ export class VirtualFilesystem {
   #mayDelete(ctx: ResolveContext, dir: VirtualDentry, victim: Inode): void {
     this.#mayModify(ctx, dir);
     if (
-      (dir.inode.mode & S_ISVTX) && ctx.creds.uid !== 0 && ctx.creds.uid !== victim.uid &&
-      ctx.creds.uid !== dir.inode.uid
+      (dir.inode.mode & S_ISVTX) && ctx.creds.uid !== victim.uid &&
+      ctx.creds.uid !== dir.inode.uid && !hasCap(ctx.creds, CAP.FOWNER)
     ) throw new SysError(Errno.EPERM);
   }
 
