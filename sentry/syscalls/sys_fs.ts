@@ -160,6 +160,25 @@ export const syscalls: Record<string, SyscallDef> = {
     note: "RENAME_WHITEOUT is refused",
     args: ["d", "s", "d", "s", "x"],
   },
+  // File handles name an inode without a path, so they would walk around every root: no file
+  // system of the sandbox exports them (gVisor answers the same). Never ENOSYS, which a
+  // program may take as "try another way".
+  name_to_handle_at: {
+    handler: () => {
+      throw new SysError(Errno.EOPNOTSUPP);
+    },
+    support: "partial",
+    note: "no file system exports file handles (EOPNOTSUPP)",
+    args: ["d", "s", "x", "x", "x"],
+  },
+  open_by_handle_at: {
+    handler: () => {
+      throw new SysError(Errno.EOPNOTSUPP);
+    },
+    support: "partial",
+    note: "no file system exports file handles (EOPNOTSUPP)",
+    args: ["d", "x", "O"],
+  },
   readlink: {
     handler: (t) => readlinkAt(t, AT_FDCWD, p(t, 0), argPtr(t, 1), argInt(t, 2)),
     args: ["s", "x", "d"],

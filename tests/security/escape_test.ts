@@ -1,0 +1,333 @@
+/**
+ * The escape suite: programs inside the sandbox (tests/progs/sec_*.c) try to reach the host,
+ * and each must get exactly what Linux gives a process in a container. Outside the rootfs the
+ * test plants secrets (beside the rootfs in the bundle, and in a directory of its own under
+ * /tmp) whose content no output may ever show. Where a chroot is an equivalent jail the same
+ * program also runs natively in one and the outputs must match; otherwise the expected output
+ * is written here. After each run, the host must hold nothing new (hostcheck.ts).
+ *
+ * Runs on every platform of tests/probe.ts.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr, type TestRoot } from "../harness.ts";
+import { PLATFORMS, platformUnavailable } from "../probe.ts";
+import { hostChanges, hostSnapshot } from "./hostcheck.ts";
+
+/** The secrets and the rootfs laid out around them. */
+interface Jail {
+  /** The host's secret outside everything: an absolute host path. */
+  host: string;
+  /** The secret beside the rootfs, named from the root's parent. */
+  beside: string;
+  /** The text both secrets start with (after "SECRET-"). */
+  token: string;
+  rootfs: string;
+  bundleDir: string;
+  root: TestRoot;
+  cleanup(): Promise<void>;
+}
+
+interface Case {
+  name: string;
+  prog: string;
+  /** The program's arguments after its path. */
+  args(j: Jail): string[];
+  /** Compare with a native run in a chroot (else `expect` must be given). */
+  native?: boolean;
+  /** The exact output, when not compared with a native run. */
+  expect?(j: Jail): string;
+  /** A writable root (sandbox: the default overlay or runscFlags; native: an overlayfs). */
+  writableRoot?: boolean;
+  runscFlags?: string[];
+  timeoutMs?: number;
+  /** Run with create/start so the program can be given host PIDs (written to /pids). */
+  hostPids?: boolean;
+}
+
+async function makeJail(prog: string, writable: boolean): Promise<Jail> {
+  const token = crypto.randomUUID();
+  const secretDir = await Deno.makeTempDir({ prefix: "runsc-secret-" });
+  const host = join(secretDir, "secret");
+  await Deno.writeTextFile(host, `SECRET-${token}\n`);
+  const b = await makeBundle({
+    args: [`/${prog}`],
+    files: {
+      [prog]: await compileProg(prog),
+      "inside.txt": { text: "inside\n" },
+      "d/.keep": { text: "" },
+      "tmp/.keep": { text: "" },
+      "proc/.keep": { text: "" },
+      "dev/.keep": { text: "" },
+    },
+    config: { root: { path: "rootfs", readonly: !writable } },
+  });
+  await Deno.writeTextFile(join(b.dir, "secret.txt"), `SECRET-${token}\n`);
+  await Deno.symlink(host, join(b.rootfs, "l_abs"));
+  await Deno.symlink("../secret.txt", join(b.rootfs, "l_rel"));
+  await Deno.symlink("../../../../..", join(b.rootfs, "l_up"));
+  await Deno.symlink("../../../../..", join(b.rootfs, "d", "l_up"));
+  await Deno.symlink("/", join(b.rootfs, "l_root"));
+  const root = await makeRoot();
+  return {
+    host,
+    beside: "secret.txt",
+    token,
+    rootfs: b.rootfs,
+    bundleDir: b.dir,
+    root,
+    async cleanup() {
+      await root.cleanup();
+      await b.cleanup();
+      await Deno.remove(secretDir, { recursive: true });
+    },
+  };
+}
+
+/** Rewrites config.json's process.args. */
+async function setArgs(j: Jail, args: string[]): Promise<void> {
+  const path = join(j.bundleDir, "config.json");
+  const config = JSON.parse(await Deno.readTextFile(path));
+  config.process.args = args;
+  await Deno.writeTextFile(path, JSON.stringify(config, null, 2));
+}
+
+/**
+ * Runs argv natively, chrooted into the rootfs in a private mount namespace with /proc and a
+ * tmpfs /tmp, as the sandbox has them; the root is a read-only bind mount, or for a writable
+ * root an overlayfs whose upper layer is thrown away.
+ */
+async function native(j: Jail, argv: string[], writable: boolean) {
+  const scratch = await Deno.makeTempDir({ prefix: "runsc-native-upper-" });
+  const setup = [
+    'root="$1"; s="$2"; shift 2',
+    writable
+      ? 'mkdir -p "$s/u" "$s/w" "$s/m" && mount -t overlay overlay ' +
+        '-o "lowerdir=$root,upperdir=$s/u,workdir=$s/w" "$s/m" && root="$s/m" || exit 125'
+      : 'mkdir "$s/m" && mount --bind "$root" "$s/m" && mount -o remount,bind,ro "$s/m" && ' +
+        'root="$s/m" || exit 125',
+    'mount -t proc proc "$root/proc" && mount -t tmpfs tmpfs "$root/tmp" && ' +
+    'exec /usr/sbin/chroot "$root" "$@"',
+  ].join("\n");
+  try {
+    const r = await new Deno.Command("/usr/bin/unshare", {
+      args: [
+        "--mount",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        setup,
+        "sh",
+        j.rootfs,
+        scratch,
+        ...argv,
+      ],
+      cwd: "/",
+      clearEnv: true,
+      env: { PATH: "/usr/bin:/bin" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: r.code,
+      stdout: new TextDecoder().decode(r.stdout),
+      stderr: new TextDecoder().decode(r.stderr),
+    };
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+/** The container's host processes while it is created: boot, gofer and boot's children (stubs). */
+function hostPids(j: Jail, id: string): [string, number][] {
+  const st = JSON.parse(Deno.readTextFileSync(join(j.root.root, id, "state.json")));
+  const out: [string, number][] = [["sentry", st.pid], ["gofer", st.goferPid]];
+  for (const t of Deno.readDirSync(`/proc/${st.pid}/task`)) {
+    const kids = Deno.readTextFileSync(`/proc/${st.pid}/task/${t.name}/children`).trim();
+    for (const k of kids.split(/\s+/).filter(Boolean)) out.push(["child", Number(k)]);
+  }
+  out.push(["hostinit", 1 << 22]); // a PID the sandbox has not handed out, standing for the host's
+  return out;
+}
+
+async function runCase(c: Case, platform: string): Promise<void> {
+  const j = await makeJail(c.prog, !!c.writableRoot);
+  const before = hostSnapshot({ markers: [j.bundleDir, j.root.root] });
+  try {
+    const argv = [`/${c.prog}`, ...c.args(j)];
+    await setArgs(j, argv);
+    const flags = [`--platform=${platform}`, ...(c.runscFlags ?? [])];
+    const opts = { timeoutMs: c.timeoutMs ?? 60_000 };
+    let got: { code: number; stdout: string; stderr: string };
+    let pids: [string, number][] = [];
+    if (c.hostPids) {
+      const out = join(j.bundleDir, "out");
+      const cr = await j.root.runsc(["create", "--bundle", j.bundleDir, "esc"], {
+        ...opts,
+        outputFile: out,
+      }, flags);
+      assert.equal(cr.code, 0, cr.stderr);
+      pids = hostPids(j, "esc");
+      // The root is read-only inside; the host may still write into it before start.
+      await Deno.writeTextFile(
+        join(j.rootfs, "pids"),
+        pids.map(([n, p]) => `${n} ${p}\n`).join(""),
+      );
+      const comms = pids.map(([, p]) => readOr(`/proc/${p}/stat`).split(" ")[2] ?? "");
+      const s = await j.root.runsc(["start", "esc"], opts, flags);
+      assert.equal(s.code, 0, s.stderr);
+      const w = await j.root.runsc(["wait", "esc"], opts, flags);
+      assert.equal(w.code, 0, w.stderr);
+      // Still there and not stopped or traced by the application: the state letter is unchanged
+      // for the host's processes that outlive the container (the Sentry's own threads sleep).
+      const st = await j.root.runsc(["state", "esc"], opts, flags);
+      assert.equal(st.code, 0, st.stderr);
+      assert.equal(JSON.parse(st.stdout).status, "stopped");
+      for (const [i, [name, pid]] of pids.entries()) {
+        if (name !== "sentry") continue;
+        const now = Deno.readTextFileSync(`/proc/${pid}/stat`).split(" ")[2];
+        assert.notEqual(now, "T", `${name} ${pid} was stopped (was ${comms[i]})`);
+        const tracer = Deno.readTextFileSync(`/proc/${pid}/status`).match(/TracerPid:\s+(\d+)/)
+          ?.[1];
+        assert.equal(tracer, "0", `${name} ${pid} is traced`);
+      }
+      got = {
+        code: JSON.parse(w.stdout).exitStatus,
+        stdout: Deno.readTextFileSync(out),
+        stderr: cr.stderr,
+      };
+      const d = await j.root.runsc(["delete", "esc"], opts, flags);
+      assert.equal(d.code, 0, d.stderr);
+    } else {
+      got = await j.root.runsc(["run", "--bundle", j.bundleDir, "esc"], opts, flags);
+    }
+    assert.ok(!got.stdout.includes(j.token), `a secret reached the sandbox:\n${got.stdout}`);
+    assert.doesNotMatch(got.stdout, /LEAK/);
+    let want: string;
+    if (c.native) {
+      const n = await native(j, argv, !!c.writableRoot);
+      assert.equal(n.code, 0, `native run: ${n.stderr}`);
+      want = n.stdout;
+    } else {
+      want = c.expect!(j);
+    }
+    assert.equal(got.stdout, want, `sandbox stderr: ${got.stderr}`);
+    assert.equal(got.code, 0, got.stderr);
+    const changes = hostChanges(before);
+    assert.deepEqual(changes, [], "the host changed");
+  } finally {
+    await j.cleanup();
+  }
+}
+
+/**
+ * The answer to every call sec_proc.c aims at a PID that is not in the container: Linux's
+ * ESRCH, except EPERM for rt_sigqueueinfo (a positive si_code may only be sent to oneself,
+ * checked first) and ENOSYS for the calls the Sentry does not implement (sentry/syscalls/
+ * table.ts: ptrace, process_vm_readv/writev, pidfd_open, kcmp), which never reach the host.
+ */
+function foreignPid(name: string): string {
+  const answers: [string, string][] = [
+    ["kill 0", "No such process"],
+    ["kill SIGKILL", "No such process"],
+    ["tgkill SIGSTOP", "No such process"],
+    ["tkill SIGKILL", "No such process"],
+    ["rt_sigqueueinfo", "Operation not permitted"],
+    ["ptrace ATTACH", "Function not implemented"],
+    ["ptrace SEIZE", "Function not implemented"],
+    ["process_vm_readv", "Function not implemented"],
+    ["process_vm_writev", "Function not implemented"],
+    ["pidfd_open", "Function not implemented"],
+    ["setpriority", "No such process"],
+    ["prlimit", "No such process"],
+    ["sched_getaffinity", "No such process"],
+    ["kcmp", "Function not implemented"],
+    ["readlink /proc/<pid>/root", "No such file or directory"],
+  ];
+  return answers.map(([call, err]) => `${name} ${call}: ${err}\n`).join("");
+}
+
+const CASES: Case[] = [
+  {
+    name: "paths by '..', symlinks and /proc/self links stay in the root",
+    prog: "sec_paths",
+    args: (j) => [j.host, j.beside],
+    native: true,
+  },
+  {
+    name: "every write under a read-only root is EROFS",
+    prog: "sec_rofs",
+    args: () => [],
+    native: true,
+  },
+  {
+    name: "huge argv and envp are E2BIG",
+    prog: "sec_argv",
+    args: () => [],
+    native: true,
+  },
+  {
+    name: "a symlink swapped during walks never leads out (tmpfs)",
+    prog: "sec_swap",
+    args: (j) => ["/tmp", "5000", j.host, j.beside],
+    native: true,
+    timeoutMs: 180_000,
+  },
+  {
+    name: "a symlink swapped during walks never leads out (gofer root, no overlay)",
+    prog: "sec_swap",
+    args: (j) => ["/", "5000", j.host, j.beside],
+    native: true,
+    writableRoot: true,
+    runscFlags: ["--overlay2=none"],
+    timeoutMs: 180_000,
+  },
+  {
+    name: "a symlink swapped during walks never leads out (overlay root)",
+    prog: "sec_swap",
+    args: (j) => ["/", "5000", j.host, j.beside],
+    native: true,
+    writableRoot: true,
+    timeoutMs: 180_000,
+  },
+  {
+    name: "/proc/1, other processes' links, file handles and host PIDs lead nowhere",
+    prog: "sec_proc",
+    args: (j) => [j.host, j.beside, "/pids"],
+    hostPids: true,
+    expect: (j) => {
+      const pids = Deno.readTextFileSync(join(j.rootfs, "pids")).trim().split("\n")
+        .map((l) => l.split(" "));
+      return [
+        "pid: 1",
+        "readlink /proc/1/root: /",
+        "/proc/1/root + host path: No such file or directory",
+        "/proc/1/root/../../beside: No such file or directory",
+        "/proc/1/root/..: the root",
+        "/proc/1/cwd/../.. + host path: No such file or directory",
+        "readlink /proc/<child>/fd/9: /d",
+        "/proc/<child>/fd/9/../.. + host path: No such file or directory",
+        "/proc/<child>/cwd/../../beside: No such file or directory",
+        "/proc/<child>/root/.. + host path: No such file or directory",
+        "/proc/<child>/cwd/../../..: the root",
+        "name_to_handle_at /inside.txt: Operation not supported",
+        "open_by_handle_at (host root's handle): Operation not supported",
+        "open_by_handle_at (oversized handle): Operation not supported",
+      ].map((l) => `${l}\n`).join("") +
+        pids.map(([n]) => foreignPid(n)).join("") + "leaks: 0\n";
+    },
+  },
+];
+
+for (const platform of PLATFORMS) {
+  const unavailable = platformUnavailable(platform);
+  for (const c of CASES) {
+    Deno.test({
+      name: `escape: ${c.name} (${platform})`,
+      ignore: !IS_ROOT || unavailable !== null,
+      fn: () => runCase(c, platform),
+    });
+  }
+}
