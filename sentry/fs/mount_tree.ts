@@ -193,6 +193,7 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
   if ((scope === "root" || scope === "all") && !o.rootReadonly) {
     const upper = new TmpfsFilesystem(upperStore(goferRoot, o.mf), {
       mode: 0o755,
+      commit: goferRoot.filestoreFd >= 0,
       size: sizeMatch ? BigInt(sizeMatch[1]) : undefined,
     });
     rootFs = new OverlayFilesystem(upper, goferRoot);
@@ -243,7 +244,10 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
           fs = g;
           if (scope === "all" && !g.readonly && g.root().isDir) {
             fs = new OverlayFilesystem(
-              new TmpfsFilesystem(upperStore(g, o.mf), { mode: 0o755 }),
+              new TmpfsFilesystem(upperStore(g, o.mf), {
+                mode: 0o755,
+                commit: g.filestoreFd >= 0,
+              }),
               g,
             );
           } else if (g.filestoreFd >= 0) {
