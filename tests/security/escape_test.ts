@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr, type TestRoot } from "../harness.ts";
 import { PLATFORMS, platformUnavailable } from "../probe.ts";
 import { hostChanges, hostSnapshot } from "./hostcheck.ts";
+import { fuzzLisafs } from "../../bench/lisafs_fuzz.ts";
 
 /** The secrets and the rootfs laid out around them. */
 interface Jail {
@@ -381,3 +382,13 @@ for (const platform of PLATFORMS) {
     fn: () => fuzzCase(platform),
   });
 }
+
+Deno.test("escape: hostile LISAFS requests for 3 s leave the Gofer serving and the host alone", async () => {
+  // The long run is bench/lisafs_fuzz.ts; this keeps it working and finds the shallow bugs.
+  const r = await fuzzLisafs(3000, 20261205);
+  assert.ok(r.messages > 1000, `only ${r.messages} messages`);
+  assert.ok(
+    Object.keys(r.ok).length > 10,
+    `few messages got past validation: ${JSON.stringify(r.ok)}`,
+  );
+});
