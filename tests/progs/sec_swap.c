@@ -2,7 +2,9 @@
 // <dir>/x between a symlink to a directory inside ("real"), a symlink to "/", a symlink to
 // "../../../../../..", and a real directory; two threads open paths through x thousands of
 // times. A walk may see any of those states, but never a file outside the root.
-// argv: <dir> <walks> <host path> <file beside the rootfs>. Inside real/ the test's own
+// argv: <dir> <walks> <host path> <file beside the rootfs> [walk-only|flip-only]: walk-only
+// runs no flipper and lays out nothing (another process does both, e.g. the host in a shared
+// bind mount); flip-only lays out and flips until killed. Inside real/ the test's own
 // decoys stand where the host path and the beside file would be, so that "x -> real" opens
 // something ("decoy"); anything starting with SECRET is a leak.
 #include "sec_common.h"
@@ -104,6 +106,10 @@ int main(int argc, char **argv) {
   walks = atol(argv[2]);
   host = argv[3];
   beside = argv[4];
+  const char *mode = argc > 5 ? argv[5] : "";
+  int walk_only = strcmp(mode, "walk-only") == 0, flip_only = strcmp(mode, "flip-only") == 0;
+  pthread_t f, w[2];
+  if (walk_only) goto walk;
   mkdir("real", 0755);
   mkdir("dirstate", 0755);
   char p[4096];
@@ -114,12 +120,17 @@ int main(int argc, char **argv) {
   snprintf(p, sizeof p, "%s", beside);
   mkdirs_for(p);
   symlink("real", "x");
-  pthread_t f, w[2];
+  if (flip_only) {
+    printf("flipping\n");
+    flipper(NULL);
+    return 0;
+  }
   pthread_create(&f, NULL, flipper, NULL);
+walk:
   for (long i = 0; i < 2; i++) pthread_create(&w[i], NULL, walker, (void *)i);
   for (int i = 0; i < 2; i++) pthread_join(w[i], NULL);
   atomic_store(&stop, 1);
-  pthread_join(f, NULL);
+  if (!walk_only) pthread_join(f, NULL);
   printf("walks: %ld\n", 2 * walks);
   printf("leaks: %ld\n", atomic_load(&leaked));
   // Both outcomes should occur, or the race was not run at all.

@@ -86,11 +86,59 @@ async function makeJail(prog: string, writable: boolean): Promise<Jail> {
   };
 }
 
-/** Rewrites config.json's process.args. */
+/** Every capability Linux has (0-40): the attacker is root with all of them. */
+const ALL_CAPS = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "DAC_READ_SEARCH",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "SETGID",
+  "SETUID",
+  "SETPCAP",
+  "LINUX_IMMUTABLE",
+  "NET_BIND_SERVICE",
+  "NET_BROADCAST",
+  "NET_ADMIN",
+  "NET_RAW",
+  "IPC_LOCK",
+  "IPC_OWNER",
+  "SYS_MODULE",
+  "SYS_RAWIO",
+  "SYS_CHROOT",
+  "SYS_PTRACE",
+  "SYS_PACCT",
+  "SYS_ADMIN",
+  "SYS_BOOT",
+  "SYS_NICE",
+  "SYS_RESOURCE",
+  "SYS_TIME",
+  "SYS_TTY_CONFIG",
+  "MKNOD",
+  "LEASE",
+  "AUDIT_WRITE",
+  "AUDIT_CONTROL",
+  "SETFCAP",
+  "MAC_OVERRIDE",
+  "MAC_ADMIN",
+  "SYSLOG",
+  "WAKE_ALARM",
+  "BLOCK_SUSPEND",
+  "AUDIT_READ",
+  "PERFMON",
+  "BPF",
+  "CHECKPOINT_RESTORE",
+].map((c) => `CAP_${c}`); // deno-fmt-ignore
+
+/** Rewrites config.json's process: these args, root with every capability. */
 async function setArgs(j: Jail, args: string[]): Promise<void> {
   const path = join(j.bundleDir, "config.json");
   const config = JSON.parse(await Deno.readTextFile(path));
   config.process.args = args;
+  config.process.capabilities = Object.fromEntries(
+    ["bounding", "effective", "permitted", "inheritable", "ambient"].map((k) => [k, ALL_CAPS]),
+  );
   await Deno.writeTextFile(path, JSON.stringify(config, null, 2));
 }
 
@@ -316,6 +364,12 @@ const CASES: Case[] = [
         "name_to_handle_at /inside.txt: Operation not supported",
         "open_by_handle_at (host root's handle): Operation not supported",
         "open_by_handle_at (oversized handle): Operation not supported",
+        "chroot /d: 0",
+        "fchdir out of it: 0",
+        "chroot .: 0",
+        "after the chroot escape, / is: the container's root",
+        "after the chroot escape, host path: No such file or directory",
+        "after the chroot escape, beside: No such file or directory",
       ].map((l) => `${l}\n`).join("") +
         pids.map(([n]) => foreignPid(n)).join("") + "leaks: 0\n";
     },
@@ -367,6 +421,56 @@ async function fuzzCase(platform: string): Promise<void> {
   }
 }
 
+/**
+ * A symlink swapped by the host (another container, or any host process with access to a
+ * shared volume) while the application walks through it in a bind mount with shared access:
+ * the Gofer must never follow it on the host, whatever state it is in.
+ */
+async function hostSwapCase(platform: string): Promise<void> {
+  const j = await makeJail("sec_swap", false);
+  const shared = join(j.bundleDir, "shared");
+  await Deno.mkdir(shared);
+  await Deno.mkdir(join(j.rootfs, "shared"));
+  const path = join(j.bundleDir, "config.json");
+  const config = JSON.parse(await Deno.readTextFile(path));
+  config.mounts = [{ destination: "/shared", type: "bind", source: shared, options: ["rbind"] }];
+  await Deno.writeTextFile(path, JSON.stringify(config));
+  const before = hostSnapshot({ markers: [j.bundleDir, j.root.root] });
+  const flipper = new Deno.Command(await compileProg("sec_swap"), {
+    args: [shared, "0", j.host, j.beside, "flip-only"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = flipper.stdout.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, /^flipping/);
+    reader.releaseLock();
+    await setArgs(j, ["/sec_swap", "/shared", "5000", j.host, j.beside, "walk-only"]);
+    const got = await j.root.runsc(
+      ["run", "--bundle", j.bundleDir, "esc"],
+      { timeoutMs: 180_000 },
+      [`--platform=${platform}`],
+    );
+    assert.ok(!got.stdout.includes(j.token), `a secret reached the sandbox:\n${got.stdout}`);
+    assert.equal(
+      got.stdout,
+      "walks: 10000\nleaks: 0\nsome opened: yes\nsome failed: yes\n",
+      got.stderr,
+    );
+    assert.equal(got.code, 0, got.stderr);
+  } finally {
+    flipper.kill("SIGKILL");
+    await flipper.status;
+    await flipper.stdout.cancel().catch(() => {});
+  }
+  try {
+    assert.deepEqual(hostChanges(before), [], "the host changed");
+  } finally {
+    await j.cleanup();
+  }
+}
+
 for (const platform of PLATFORMS) {
   const unavailable = platformUnavailable(platform);
   for (const c of CASES) {
@@ -376,6 +480,12 @@ for (const platform of PLATFORMS) {
       fn: () => runCase(c, platform),
     });
   }
+  Deno.test({
+    name:
+      `escape: a symlink swapped by the host in a shared bind mount never leads out (${platform})`,
+    ignore: !IS_ROOT || unavailable !== null,
+    fn: () => hostSwapCase(platform),
+  });
   Deno.test({
     name: `escape: raw system calls 0-599 from 4 threads leave the host alone (${platform})`,
     ignore: !IS_ROOT || unavailable !== null,
