@@ -342,6 +342,32 @@ const CASES: Case[] = [
     timeoutMs: 180_000,
   },
   {
+    name: "symlink bombs, long paths and a directory 20000 deep (tmpfs)",
+    prog: "sec_deep",
+    args: () => ["/tmp"],
+    native: true,
+    timeoutMs: 180_000,
+  },
+  {
+    name: "symlink bombs, long paths and a directory 10000 deep (overlay root)",
+    prog: "sec_deep",
+    args: () => ["/", "10000"],
+    native: true,
+    writableRoot: true,
+    timeoutMs: 180_000,
+  },
+  {
+    // 5000 deep: the Gofer holds a host FD for every node the Sentry holds, and the cwd holds
+    // the whole chain; 20000 (RLIMIT_NOFILE here) ends in EMFILE, which Linux never gives.
+    name: "symlink bombs, long paths and a directory 5000 deep (gofer root, no overlay)",
+    prog: "sec_deep",
+    args: () => ["/", "5000"],
+    native: true,
+    writableRoot: true,
+    runscFlags: ["--overlay2=none"],
+    timeoutMs: 180_000,
+  },
+  {
     name: "/proc/1, other processes' links, file handles and host PIDs lead nowhere",
     prog: "sec_proc",
     args: (j) => [j.host, j.beside, "/pids"],
@@ -384,7 +410,7 @@ async function fuzzCase(platform: string): Promise<void> {
   const j = await makeJail("syscall_fuzz", false);
   const before = hostSnapshot({ markers: [j.bundleDir, j.root.root] });
   try {
-    await setArgs(j, ["/syscall_fuzz", "40000", "7", "600", "4"]);
+    await setArgs(j, ["/syscall_fuzz", "40000", "7", "601", "4"]);
     const log = join(j.bundleDir, "debug.log");
     const flags = [`--platform=${platform}`, "--debug", `--debug-log=${log}`];
     const out = join(j.bundleDir, "out");
@@ -487,7 +513,7 @@ for (const platform of PLATFORMS) {
     fn: () => hostSwapCase(platform),
   });
   Deno.test({
-    name: `escape: raw system calls 0-599 from 4 threads leave the host alone (${platform})`,
+    name: `escape: raw system calls 0-600 from 4 threads leave the host alone (${platform})`,
     ignore: !IS_ROOT || unavailable !== null,
     fn: () => fuzzCase(platform),
   });
