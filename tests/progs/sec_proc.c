@@ -4,6 +4,7 @@
 #include "sec_common.h"
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -105,6 +106,14 @@ int main(int argc, char **argv) {
   fh.h.handle_bytes = 128;
   r = syscall(SYS_open_by_handle_at, root, &fh.h, O_RDONLY);
   show_r("open_by_handle_at (oversized handle)", r < 0 ? r : 0);
+
+  // Mounts are the sandbox's own: a bind mount of /proc/1/root and a new proc, tmpfs or
+  // sysfs show nothing of the host's (and the host's mount table does not change).
+  show_r("mount --bind /proc/1/root /d", mount("/proc/1/root", "/d", NULL, MS_BIND, NULL));
+  try_open("/d + host path", AT_FDCWD, CAT("/d", host));
+  show_r("umount /d", umount2("/d", 0));
+  show_r("mount tmpfs on /d", mount("none", "/d", "tmpfs", 0, NULL));
+  show_r("umount /d", umount2("/d", MNT_DETACH));
 
   // The classic way out of a chroot, as root with CAP_SYS_CHROOT: keep a directory outside
   // the new root, chroot into a subdirectory, fchdir back out, climb, chroot there. In a
