@@ -4,10 +4,11 @@
  * is new: a file in a watched directory, a process of the container's, a mount, or a listening
  * socket. An empty list is a clean host.
  *
- * Other engineers' tests run on the same host at the same time, so processes are attributed by
- * markers (the test's bundle and state directories, which every runsc process of the container
- * names on its command line, and descendants of such processes or of this test process), and
- * listening Unix sockets under other tests' state roots (`/tmp/runsc-root-*`) are not counted.
+ * Other tests run on the same host at the same time, so processes are attributed by markers
+ * (the test's bundle and state directories, which every runsc process of the container names
+ * on its command line, and descendants of such processes or of this test process), and a
+ * listening socket counts when one of those processes holds it, or when it is a Unix socket
+ * bound to a path outside /tmp. Mounts and watched files are the whole host's.
  *
  * @module
  */
@@ -79,20 +80,42 @@ function mounts(): Set<string> {
   );
 }
 
-function listening(): Set<string> {
+/** Socket inodes held open by these processes. */
+function socketInodes(pids: Iterable<number>): Set<string> {
+  const out = new Set<string>();
+  for (const pid of pids) {
+    try {
+      for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+        try {
+          const m = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`));
+          if (m) out.add(m[1]);
+        } catch { /* closed meanwhile */ }
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/**
+ * Listening sockets, "unix <path>" and "tcp <addr:port>", that count: those held by `own`
+ * processes, and Unix sockets bound to a path outside /tmp. Abstract and /tmp sockets of other
+ * programs on the host (other tests' sandboxes, gVisor's runsc in benchmarks) are not ours.
+ */
+function listening(own: Set<string>): Set<string> {
   const out = new Set<string>();
   for (const l of read("/proc/net/unix").split("\n").slice(1)) {
     const f = l.trim().split(/\s+/);
     // Flags 00010000 is __SO_ACCEPTCON: a listening socket.
     if (f.length < 7 || f[3] !== "00010000") continue;
     const path = f[7] ?? "(unnamed)";
-    if (/^\/tmp\/runsc-root-/.test(path)) continue; // some test's state root: its control socket
-    out.add(`unix ${path}`);
+    if (own.has(f[6]) || (path.startsWith("/") && !path.startsWith("/tmp/"))) {
+      out.add(`unix ${path}`);
+    }
   }
   for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     for (const l of read(file).split("\n").slice(1)) {
       const f = l.trim().split(/\s+/);
-      if (f[3] === "0A") out.add(`tcp ${f[1]}`); // TCP_LISTEN
+      if (f[3] === "0A" && own.has(f[9])) out.add(`tcp ${f[1]}`); // TCP_LISTEN
     }
   }
   return out;
@@ -115,7 +138,7 @@ export function hostSnapshot(opts: HostCheckOptions): HostSnapshot {
     opts,
     procs,
     mounts: mounts(),
-    listening: listening(),
+    listening: listening(socketInodes(ownProcesses(opts.markers).keys())),
     files: files(opts.watch ?? DEFAULT_WATCH),
   };
 }
@@ -153,9 +176,14 @@ export function ownProcesses(markers: string[], before?: HostSnapshot): Map<numb
  * (see ownProcesses), mount, listening socket or file in a watched directory.
  */
 export function hostChanges(before: HostSnapshot): string[] {
-  const now = hostSnapshot(before.opts);
+  const own = ownProcesses(before.opts.markers, before);
+  const now = {
+    mounts: mounts(),
+    listening: listening(socketInodes(own.keys())),
+    files: files(before.opts.watch ?? DEFAULT_WATCH),
+  };
   const out: string[] = [];
-  for (const [pid, desc] of ownProcesses(before.opts.markers, before)) {
+  for (const [pid, desc] of own) {
     if (!before.procs.has(pid)) out.push(`process ${pid}: ${desc}`);
   }
   for (const m of now.mounts) if (!before.mounts.has(m)) out.push(`mount ${m}`);
