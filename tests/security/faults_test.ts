@@ -83,6 +83,16 @@ async function start(
   }
 }
 
+/**
+ * `runsc state` reports stopped (within a few seconds), `runsc delete` removes it all, the
+ * Sentry is gone, and the host holds nothing new (hostcheck.ts).
+ */
+async function assertEndedClean(s: Started): Promise<void> {
+  await assertStoppedAndDeleted(s);
+  assert.ok(await waitFor(() => !alive(s.state.pid), 5000), "the Sentry is gone");
+  assert.deepEqual(hostChanges(s.before), [], "the host changed");
+}
+
 /** `runsc state` reports stopped (within a few seconds), and `runsc delete` removes it all. */
 async function assertStoppedAndDeleted(s: Started): Promise<void> {
   let status = "";
@@ -118,9 +128,7 @@ for (const platform of PLATFORMS) {
         const out = readOr(s.out);
         if (exitStatus === 3) assert.equal(out, "ready\nerror: Input/output error\n");
         else assert.deepEqual([exitStatus, out], [128 + 9, "ready\n"]);
-        await assertStoppedAndDeleted(s);
-        assert.ok(await waitFor(() => !alive(s.state.pid), 5000), "the Sentry is gone");
-        assert.deepEqual(hostChanges(s.before), [], "the host changed");
+        await assertEndedClean(s);
       } finally {
         await s.cleanup();
       }
@@ -138,9 +146,7 @@ for (const platform of PLATFORMS) {
         const w = await s.root.runsc(["wait", "f"], { timeoutMs: 20_000 }, s.flags);
         assert.equal(w.code, 0, w.stderr);
         assert.deepEqual(JSON.parse(w.stdout), { id: "f", exitStatus: 128 + 9 });
-        await assertStoppedAndDeleted(s);
-        assert.ok(await waitFor(() => !alive(s.state.pid), 5000), "the Sentry is gone");
-        assert.deepEqual(hostChanges(s.before), [], "the host changed");
+        await assertEndedClean(s);
       } finally {
         await s.cleanup();
       }
