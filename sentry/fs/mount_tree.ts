@@ -22,6 +22,9 @@ import { newSysfs } from "./sysfs.ts";
 import { DevptsFilesystem } from "./tty.ts";
 import { TmpfsDir, TmpfsFilesystem } from "./tmpfs.ts";
 import { closeFd } from "../../host/libc.ts";
+import { SIG } from "../kernel/signals.ts";
+import { POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from "../vfs/file.ts";
+import { hostPoll } from "./host.ts";
 
 /** One spec mount, as the Sentry receives it. */
 export interface MountSpec {
@@ -182,9 +185,35 @@ function upperStore(g: GoferFilesystem, mf: MemoryFile): MemoryFile {
 /** The sparse size of a filestore; only what is written uses disk. */
 const FILESTORE_SIZE = 1n << 40n;
 
+/** How often the Sentry looks whether its Gofer is still there. */
+const GOFER_WATCH_MS = 200;
+
+/**
+ * Ends the container when its Gofer goes away (killed from the host): no file can be reached
+ * again, and an application that never touches one would otherwise run on for ever. A
+ * zero-timeout poll of the connection on a timer that does not keep the Sentry alive; it stops
+ * once init is gone (the connection may then be closed and its number reused).
+ */
+function watchGofer(k: Kernel, client: LisafsClient): void {
+  let started = false;
+  const tick = () => {
+    const init = k.init;
+    if (init?.exiting || (!init && started)) return; // ending anyway
+    if (init) started = true;
+    if (hostPoll(client.sockFd, POLLRDHUP) & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+      k.log.warning("the gofer's connection closed: ending the container");
+      init?.sendSignal(SIG.KILL); // init's death takes every other process with it
+      return;
+    }
+    Deno.unrefTimer(setTimeout(tick, GOFER_WATCH_MS));
+  };
+  Deno.unrefTimer(setTimeout(tick, GOFER_WATCH_MS));
+}
+
 /** Builds the mount tree for kernel k. */
 export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesystem {
   const vfs = new VirtualFilesystem();
+  watchGofer(k, o.client);
   const goferRoot = new GoferFilesystem(o.client, o.rootReadonly, "/", o.fileAccess === "shared");
   const [scope, rest = ""] = (o.overlay2 || "none").split(":");
   const sizeMatch = /size=(\d+)/.exec(rest);
@@ -193,6 +222,7 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
   if ((scope === "root" || scope === "all") && !o.rootReadonly) {
     const upper = new TmpfsFilesystem(upperStore(goferRoot, o.mf), {
       mode: 0o755,
+      commit: goferRoot.filestoreFd >= 0,
       size: sizeMatch ? BigInt(sizeMatch[1]) : undefined,
     });
     rootFs = new OverlayFilesystem(upper, goferRoot);
@@ -243,7 +273,10 @@ export function buildMountTree(k: Kernel, o: MountTreeOptions): VirtualFilesyste
           fs = g;
           if (scope === "all" && !g.readonly && g.root().isDir) {
             fs = new OverlayFilesystem(
-              new TmpfsFilesystem(upperStore(g, o.mf), { mode: 0o755 }),
+              new TmpfsFilesystem(upperStore(g, o.mf), {
+                mode: 0o755,
+                commit: g.filestoreFd >= 0,
+              }),
               g,
             );
           } else if (g.filestoreFd >= 0) {

@@ -161,7 +161,12 @@ class ProcLink extends Inode {
     super(fs, S_IFLNK | 0o777, 0, 0, fs.inoFor(key));
   }
   override readlink(t: Task): string {
-    return this.target(t);
+    const target = this.target(t);
+    // Linux builds the path in one page (d_path): a longer one is ENAMETOOLONG, not truncated.
+    if (target.length >= 4096 / 4 && new TextEncoder().encode(target).length >= 4096) {
+      throw new SysError(Errno.ENAMETOOLONG);
+    }
+    return target;
   }
   override magicLink(t: Task): VirtualDentry | null {
     return this.magic?.(t) ?? null;

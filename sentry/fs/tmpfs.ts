@@ -7,6 +7,8 @@
  */
 
 import { Errno } from "../../host/errno.ts";
+import { fallocate } from "../../host/fsops.ts";
+import { HostError } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { type MemoryFile, PAGE } from "../mm/memory_file.ts";
 import { SysError } from "../syscalls/errors.ts";
@@ -50,6 +52,12 @@ export interface TmpfsOptions {
   /** Size limit in bytes (default: none). */
   size?: bigint;
   name?: string;
+  /**
+   * The memory file is a host file on a disk that can fill up (an overlay's filestore):
+   * reserve each page's blocks before its first use, so that a full disk is ENOSPC for the
+   * application rather than SIGBUS for the Sentry when it touches the page through its mapping.
+   */
+  commit?: boolean;
 }
 
 export class TmpfsFilesystem extends Filesystem {
@@ -58,9 +66,12 @@ export class TmpfsFilesystem extends Filesystem {
   /** Pages in use by all files, against maxPages. */
   usedPages = 0;
   readonly maxPages: number;
+  /** See TmpfsOptions.commit. */
+  readonly commit: boolean;
 
   constructor(readonly mf: MemoryFile, opts: TmpfsOptions = {}) {
     super();
+    this.commit = opts.commit ?? false;
     this.name = opts.name ?? "tmpfs";
     this.maxPages = opts.size ? Number(opts.size / 4096n) : Number.MAX_SAFE_INTEGER;
     this.#root = new TmpfsDir(this, S_IFDIR | (opts.mode ?? 0o1777), opts.uid ?? 0, opts.gid ?? 0);
@@ -311,6 +322,17 @@ export class TmpfsRegular extends Inode implements RegularData {
       if (!allocate) return null;
       if (this.fs.usedPages >= this.fs.maxPages) throw new SysError(Errno.ENOSPC);
       off = this.fs.mf.allocate(BigInt(PAGE));
+      if (this.fs.commit) {
+        try {
+          fallocate(this.fs.mf.fd, 0, off, BigInt(PAGE));
+        } catch (e) {
+          this.fs.mf.free(off, BigInt(PAGE));
+          if (e instanceof HostError) {
+            throw new SysError(e.errno === Errno.ENOSPC ? Errno.ENOSPC : Errno.EIO);
+          }
+          throw e;
+        }
+      }
       this.fs.usedPages++;
       this.#pages.set(index, off);
     }

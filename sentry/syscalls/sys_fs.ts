@@ -109,6 +109,19 @@ function readlinkAt(t: Task, dirfd: number, path: string, buf: bigint, size: num
 
 const p = (t: Task, i: number) => copyInPath(t, argPtr(t, i));
 
+/**
+ * name_to_handle_at and open_by_handle_at: file handles name an inode without a path, so they
+ * would walk around every root; no file system of the sandbox exports them (gVisor answers the
+ * same). Never ENOSYS, which a program may take as "try another way".
+ */
+const NO_FILE_HANDLES: SyscallDef = {
+  handler: () => {
+    throw new SysError(Errno.EOPNOTSUPP);
+  },
+  support: "partial",
+  note: "no file system exports file handles (EOPNOTSUPP)",
+};
+
 export const syscalls: Record<string, SyscallDef> = {
   mkdir: { handler: (t) => mkdirAt(t, AT_FDCWD, p(t, 0), argU32(t, 1)), args: ["s", "o"] },
   mkdirat: {
@@ -161,6 +174,8 @@ export const syscalls: Record<string, SyscallDef> = {
     note: "RENAME_WHITEOUT is refused",
     args: ["d", "s", "d", "s", "x"],
   },
+  name_to_handle_at: { ...NO_FILE_HANDLES, args: ["d", "s", "x", "x", "x"] },
+  open_by_handle_at: { ...NO_FILE_HANDLES, args: ["d", "x", "O"] },
   readlink: {
     handler: (t) => readlinkAt(t, AT_FDCWD, p(t, 0), argPtr(t, 1), argInt(t, 2)),
     args: ["s", "x", "d"],

@@ -16,6 +16,7 @@ import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import { AT_FDCWD } from "./paths.ts";
 import { FsContext } from "../vfs/fs_context.ts";
+import { RLIMIT } from "./sys_rlimit.ts";
 import type { SyscallDef } from "./table.ts";
 
 const WNOHANG = 1;
@@ -148,8 +149,40 @@ function vfork(t: Task): number | Promise<number> {
   });
 }
 
+/** One argument or environment string, with its NUL (Linux's MAX_ARG_STRLEN). */
+const MAX_ARG_STRLEN = 32 * 4096;
+
+/**
+ * Copies in execve's argv and envp. The budget is Linux's (a quarter of RLIMIT_STACK, at
+ * least 128 KiB, at most 6 MiB, counting each string, its NUL and its pointer), and copying
+ * stops as soon as it is spent: a vector that names one long string millions of times must
+ * cost the Sentry no more than the budget before it answers E2BIG.
+ */
 function execArgs(t: Task, argvAddr: bigint, envpAddr: bigint): [string[], string[]] {
-  return [t.mm.copyInStringArray(argvAddr, 0x7fffffff), t.mm.copyInStringArray(envpAddr)];
+  const stack = t.tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? 8n << 20n;
+  let budget = Math.max(MAX_ARG_STRLEN, Math.min(6 << 20, Number(stack / 4n)));
+  const vector = (addr: bigint): string[] => {
+    const out: string[] = [];
+    if (addr === 0n) return out;
+    for (let i = 0n;; i++) {
+      const p = t.mm.readU64(addr + i * 8n);
+      if (p === 0n) return out;
+      let s: string;
+      try {
+        s = t.mm.copyInString(p, MAX_ARG_STRLEN);
+      } catch (e) {
+        // No NUL within MAX_ARG_STRLEN: too long for an argument, not a bad path.
+        if (e instanceof SysError && e.errno === Errno.ENAMETOOLONG) {
+          throw new SysError(Errno.E2BIG);
+        }
+        throw e;
+      }
+      budget -= t.mm.encode(s).length + 1 + 8;
+      if (budget < 0) throw new SysError(Errno.E2BIG);
+      out.push(s);
+    }
+  };
+  return [vector(argvAddr), vector(envpAddr)];
 }
 
 /** Implements Linux syscall execve(2). */

@@ -1,9 +1,12 @@
-// Calls system calls with random arguments (argv[1] iterations, argv[2] seed) from throw-away
+// Calls system calls with random arguments (argv[1] iterations, argv[2] seed, argv[3] the
+// highest number + 1, default 450, argv[4] threads per child, default 1) from throw-away
 // child processes, and prints how many calls it made. The sandbox must survive all of it: a
 // bad argument is the application's problem, never the Sentry's. Calls that would end or
 // wedge the fuzzer itself (exit, signals to others, unmapping its own code, changing its TLS
 // or signal handling) are skipped; blocking calls are cut short by an interval timer.
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static uint64_t state;
+static __thread uint64_t state;
+static atomic_long finished;
+static long max_nr = 450;
 static uint64_t rnd(void) {
   state ^= state << 13;
   state ^= state >> 7;
@@ -55,33 +60,48 @@ static uint64_t arg(void) {
 
 static void on_alarm(int s) { (void)s; }
 
+// 100 random calls on a seed of its own (the child's first thread keeps the child's seed).
+static void *fuzz(void *seed) {
+  state = (uint64_t)seed | 1;
+  for (int i = 0; i < 100; i++) {
+    long nr = (long)(rnd() % (uint64_t)max_nr);
+    if (skipped(nr)) continue;
+    syscall(nr, arg(), arg(), arg(), arg(), arg(), arg());
+  }
+  atomic_fetch_add(&finished, 1);
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   long iterations = argc > 1 ? atol(argv[1]) : 2000;
   state = argc > 2 ? strtoull(argv[2], NULL, 10) : 88172645463325252ULL;
+  if (argc > 3) max_nr = atol(argv[3]);
+  long threads = argc > 4 ? atol(argv[4]) : 1;
+  if (threads < 1 || threads > 16) threads = 1;
   setvbuf(stdout, NULL, _IONBF, 0);
   long done = 0, children = 0;
   while (done < iterations) {
     uint64_t seed = rnd();
     pid_t c = fork();
     if (c == 0) {
-      state = seed | 1;
       struct sigaction sa;
       memset(&sa, 0, sizeof sa);
       sa.sa_handler = on_alarm;  // no SA_RESTART: a blocked call returns EINTR
       sigaction(SIGALRM, &sa, NULL);
       struct itimerval it = {{0, 5000}, {0, 5000}};
       setitimer(ITIMER_REAL, &it, NULL);
-      for (int i = 0; i < 100; i++) {
-        long nr = (long)(rnd() % 450);
-        if (skipped(nr)) continue;
-        syscall(nr, arg(), arg(), arg(), arg(), arg(), arg());
-      }
+      pthread_t th[16];
+      for (long i = 1; i < threads; i++) pthread_create(&th[i], NULL, fuzz, (void *)(seed + i));
+      fuzz((void *)seed);
+      // The interval timer's signal goes to one thread at a time, so another may stay blocked
+      // in a call: wait for the others a little, then end them all with the process.
+      for (int i = 0; i < 100 && atomic_load(&finished) < threads; i++) usleep(2000);
       _exit(0);
     }
     int st;
     waitpid(c, &st, 0);
     children++;
-    done += 100;
+    done += 100 * threads;
   }
   printf("fuzzed %ld calls in %ld children\n", done, children);
   return 0;
