@@ -166,8 +166,12 @@ export function sentryFilter(platform: string): FilterSpec {
     ...allow([
       // glibc's name lookups try a Unix socket (nscd); no other family can be made.
       "connect",
-      // The ptrace platform's stubs wait in pause() and run under this filter too.
+      // The ptrace platform's stubs run under this filter too: they confine themselves at
+      // start (capset, seccomp of their own filter; prctl is the runtime's) and wait in pause().
       "pause",
+      "capget",
+      "capset",
+      "seccomp",
       "memfd_create",
       "wait4",
       "waitid",
