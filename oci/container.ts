@@ -429,11 +429,14 @@ async function lockWithin(ctx: Context, id: string, ms: number) {
 }
 
 /** One host process as /proc shows it. */
-interface HostProcess {
+/** A host process as /proc shows it. */
+export interface HostProcess {
   pid: number;
   ppid: number;
   pgrp: number;
   session: number;
+  /** The state letter of /proc/[pid]/stat (R, S, T, Z, ...). */
+  state: string;
   argv: string[];
   /** The executable (/proc/[pid]/exe), "" when unreadable. */
   exe: string;
@@ -448,7 +451,7 @@ export function isStub(p: { argv: string[]; exe: string }): boolean {
 }
 
 /** Every host process (those that vanish while read are left out). */
-function hostProcesses(): HostProcess[] {
+export function hostProcesses(): HostProcess[] {
   const out: HostProcess[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^[0-9]+$/.test(e.name)) continue;
@@ -467,6 +470,7 @@ function hostProcesses(): HostProcess[] {
         ppid: Number(f[1]),
         pgrp: Number(f[2]),
         session: Number(f[3]),
+        state: f[0],
         argv,
       });
     } catch { /* gone meanwhile */ }

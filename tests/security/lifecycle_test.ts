@@ -19,6 +19,7 @@ import {
   type TestRoot,
   waitFor,
 } from "../harness.ts";
+import { type HostProcess, hostProcesses, isStub } from "../../oci/container.ts";
 
 const SKIP = IS_ROOT ? "" : "needs root";
 if (SKIP) console.warn(`security/lifecycle_test: skipped: ${SKIP}`);
@@ -27,44 +28,8 @@ function lifecycleTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, ignore: SKIP !== "", sanitizeResources: false, sanitizeOps: false, fn });
 }
 
-interface Proc {
-  pid: number;
-  ppid: number;
-  session: number;
-  state: string;
-  argv: string[];
-  exe: string;
-}
-
-function procs(): Proc[] {
-  const out: Proc[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^[0-9]+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      let exe = "";
-      try {
-        exe = Deno.readLinkSync(`/proc/${e.name}/exe`);
-      } catch { /* kernel thread */ }
-      out.push({
-        pid: Number(e.name),
-        ppid: Number(f[1]),
-        session: Number(f[3]),
-        state: f[0],
-        argv,
-        exe,
-      });
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-/** A ptrace stub: the Sentry's memfd as executable, or (not yet taken over) its argv. */
-function isStub(p: Proc): boolean {
-  return p.argv[0] === "runsc-stub" || p.exe.startsWith("/memfd:runsc-stub");
-}
+type Proc = HostProcess;
+const procs = hostProcesses;
 
 function stubPids(): Set<number> {
   return new Set(procs().filter(isStub).map((p) => p.pid));
