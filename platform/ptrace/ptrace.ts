@@ -30,6 +30,8 @@ export class PtracePlatform implements Platform {
     this.memoryFd = mf.fd;
     this.stubPageOffset = mf.allocate(4096n);
     mf.write(this.stubPageOffset, image);
+    // Now, while this process may still execve: every stub is a fork of this one.
+    Subprocess.template(this);
   }
 
   /**
@@ -82,6 +84,7 @@ export class PtracePlatform implements Platform {
     for (const s of all) s.release();
     for (const s of all) s.reap();
     this.#spaces.clear();
+    Subprocess.releaseTemplate(this);
     closeFd(this.stubExecFd);
   }
 }

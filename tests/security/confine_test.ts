@@ -95,6 +95,7 @@ for (const platform of PLATFORMS) {
 async function underFilter(filter: string, body: string): Promise<string> {
   const code = `
     import { rawSyscall } from "${REPO}/host/libc.ts";
+    import { spawn } from "${REPO}/host/spawn.ts";
     import { goferFilter, sentryFilter } from "${REPO}/host/filters.ts";
     import { buildFilter, installFilter, SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_TSYNC }
       from "${REPO}/host/seccomp.ts";
@@ -123,6 +124,14 @@ const DENIED_CALLS = `
     mount: r(165, 0, 0, 0, 0, 0),
     tiocsti: r(16, 0, 0x5412, 0),
     ptrace: r(101, 16, 1, 0, 0),     // PTRACE_ATTACH to init
+    // What the ptrace platform made its stubs with before: posix_spawn (vfork, execve).
+    spawn: (() => {
+      try {
+        return "pid " + spawn({ path: "/bin/true", argv: ["true"], env: [] });
+      } catch (e) {
+        return e.message;
+      }
+    })(),
   }));
   // Deno's runtime still works: a timer, a thread of its pool, a file read.
   await new Promise((res) => setTimeout(res, 10));
@@ -136,8 +145,7 @@ Deno.test("the Sentry's filter refuses what it does not list (EPERM; clone3 ENOS
     const got = JSON.parse(calls);
     assert.equal(alive, "true");
     assert.deepEqual(got, {
-      // The ptrace platform spawns its stubs: execve stays (only for that; see host/filters.ts).
-      execve: platform === "ptrace" ? "-14" : "-1",
+      execve: "-1",
       fork: "-1",
       inet: "-1",
       unix: true,
@@ -146,6 +154,7 @@ Deno.test("the Sentry's filter refuses what it does not list (EPERM; clone3 ENOS
       mount: "-1",
       tiocsti: "-1",
       ptrace: platform === "ptrace" ? got.ptrace : "-1",
+      spawn: "host: posix_spawn /bin/true: EPERM (1)",
     });
   }
 });
@@ -162,5 +171,6 @@ Deno.test("the Gofer's filter refuses what it does not list", async () => {
     mount: "-1",
     tiocsti: "-1",
     ptrace: "-1",
+    spawn: "host: posix_spawn /bin/true: EPERM (1)",
   });
 });
