@@ -49,10 +49,17 @@ export class Kernel {
   hostname: string;
   domainname = "(none)";
   /**
-   * linux.resources.pids.limit: most tasks alive at once (threads count, as the pids cgroup
-   * counts them); clone beyond it fails with EAGAIN.
+   * linux.resources.pids.limit: most tasks at once (threads count, as the pids cgroup counts
+   * them, and so do zombies until they are reaped); clone beyond it fails with EAGAIN.
    */
   pidsLimit = DEFAULT_PIDS_LIMIT;
+  /** Thread groups that exited and are not reaped yet: they hold a pid, so they count. */
+  readonly zombies = new Set<ThreadGroup>();
+
+  /** Tasks charged to linux.resources.pids: the live ones and the unreaped zombies. */
+  pidsInUse(): number {
+    return this.tasks.size + this.zombies.size;
+  }
   #lastPid = 0;
 
   constructor(opts: KernelOptions) {
@@ -126,7 +133,7 @@ export class Kernel {
         reaper.children.add(child);
         if (child.zombie) reaper.childEvents.notify();
       } else if (child.zombie) {
-        this.threadGroups.delete(child.pid);
+        child.reap();
       }
     }
     tg.children.clear();

@@ -65,7 +65,7 @@ function newProcess(
   const fdTable = new FdTable();
   stdio.forEach((f, i) => fdTable.set(i, f));
   // `runsc exec` counts against linux.resources.pids like clone does.
-  if (kernel.tasks.size >= kernel.pidsLimit) {
+  if (kernel.pidsInUse() >= kernel.pidsLimit) {
     fdTable.closeAll();
     throw new SandboxError("cannot start a process: the container's pids limit is reached");
   }

@@ -264,6 +264,8 @@ export class ThreadGroup {
     const code = (st & 0x7f) === 0 ? CLD.EXITED : CLD.KILLED;
     const status = code === CLD.EXITED ? (st >> 8) & 0xff : st & 0x7f;
     const p = this.parent;
+    // Until reaped it holds its pid (a group never registered, or dropped, holds none).
+    if (this.kernel.threadGroups.get(this.pid) === this) this.kernel.zombies.add(this);
     if (!p) {
       this.zombie = true;
       this.#resolveExited(st);
@@ -309,6 +311,7 @@ export class ThreadGroup {
     }
     this.parent?.children.delete(this);
     this.kernel.threadGroups.delete(this.pid);
+    this.kernel.zombies.delete(this);
   }
 }
 
