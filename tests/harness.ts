@@ -256,6 +256,23 @@ export async function makeRoot(): Promise<TestRoot> {
   return t;
 }
 
+/**
+ * Runs TypeScript `code` in a fresh Deno process (for what cannot be undone in the test
+ * runner, such as a seccomp filter) and returns what it printed, trimmed. It must exit 0.
+ */
+export async function inFreshDeno(code: string): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  if (out.code !== 0) {
+    throw new Error(`deno eval exited ${out.code}: ${dec.decode(out.stderr)}`);
+  }
+  return dec.decode(out.stdout).trim();
+}
+
 /** A file's text, or "" when it does not exist. */
 export function readOr(path: string): string {
   try {

@@ -8,7 +8,8 @@
  * (the test's bundle and state directories, which every runsc process of the container names
  * on its command line, and descendants of such processes or of this test process), and a
  * listening socket counts when one of those processes holds it, or when it is a Unix socket
- * bound to a path outside /tmp. Mounts and watched files are the whole host's.
+ * bound to a path outside /tmp. Mounts and watched files are the whole host's, and so are
+ * runsc memfds when counted (`memfds`: only where no other sandbox runs meanwhile).
  *
  * @module
  */
@@ -21,6 +22,8 @@ export interface HostCheckOptions {
   markers: string[];
   /** Directories whose entries must not change (default: a few host places a break-out would write). */
   watch?: string[];
+  /** Count the host's open runsc memfd descriptors too (memory files, stub images). */
+  memfds?: boolean;
 }
 
 /** Directories an escape would most likely write to (top level only). */
@@ -37,6 +40,8 @@ export interface HostSnapshot {
   listening: Set<string>;
   /** "dir/name" of each watched directory's entries. */
   files: Set<string>;
+  /** Open descriptors, host-wide, of memfds named runsc-* (0 unless opts.memfds). */
+  memfds: number;
 }
 
 function read(path: string): string {
@@ -121,6 +126,22 @@ function listening(own: Set<string>): Set<string> {
   return out;
 }
 
+/** Open descriptors, in every process, of memfds whose name starts with "runsc". */
+function countMemfds(): number {
+  let n = 0;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      for (const fd of Deno.readDirSync(`/proc/${e.name}/fd`)) {
+        try {
+          if (Deno.readLinkSync(`/proc/${e.name}/fd/${fd.name}`).startsWith("/memfd:runsc")) n++;
+        } catch { /* closed meanwhile */ }
+      }
+    } catch { /* gone */ }
+  }
+  return n;
+}
+
 function files(watch: string[]): Set<string> {
   const out = new Set<string>();
   for (const dir of watch) {
@@ -140,6 +161,7 @@ export function hostSnapshot(opts: HostCheckOptions): HostSnapshot {
     mounts: mounts(),
     listening: listening(socketInodes(ownProcesses(opts.markers).keys())),
     files: files(opts.watch ?? DEFAULT_WATCH),
+    memfds: opts.memfds ? countMemfds() : 0,
   };
 }
 
@@ -189,5 +211,9 @@ export function hostChanges(before: HostSnapshot): string[] {
   for (const m of now.mounts) if (!before.mounts.has(m)) out.push(`mount ${m}`);
   for (const s of now.listening) if (!before.listening.has(s)) out.push(`listening ${s}`);
   for (const f of now.files) if (!before.files.has(f)) out.push(`file ${f}`);
+  if (before.opts.memfds) {
+    const memfds = countMemfds();
+    if (memfds > before.memfds) out.push(`memfds ${before.memfds} -> ${memfds}`);
+  }
   return out;
 }
