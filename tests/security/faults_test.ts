@@ -173,6 +173,31 @@ for (const platform of PLATFORMS) {
   });
 
   Deno.test({
+    name: `fault: the Sentry killed while it makes stubs leaves none behind (${platform})`,
+    ignore,
+    async fn() {
+      // Killed at several moments of a fork loop, so that some kill lands while a stub is
+      // being made: none may outlive it untraced (hostChanges counts orphaned stubs).
+      for (const delayMs of [0, 7, 23]) {
+        const s = await start(platform, ["forks"]);
+        try {
+          await new Promise((r) => setTimeout(r, delayMs));
+          Deno.kill(s.state.pid, "SIGKILL");
+          const own = () => [...ownProcesses([s.bundleDir, s.root.root], s.before).keys()];
+          assert.ok(
+            await waitFor(() => own().filter(alive).length === 0, 10_000),
+            `still alive: ${own()}`,
+          );
+          await assertStoppedAndDeleted(s);
+          assert.deepEqual(hostChanges(s.before), [], "the host changed");
+        } finally {
+          await s.cleanup();
+        }
+      }
+    },
+  });
+
+  Deno.test({
     name:
       `fault: a full disk under the overlay filestore is ENOSPC inside, then usable (${platform})`,
     ignore,
