@@ -76,6 +76,21 @@ int main(void) {
   show("read a bad range", process_vm_readv(c, &l, 1, &bad, 1, 0));
   show("read with flags", process_vm_readv(c, &l, 1, &r, 1, 1));
   show("read no process", process_vm_readv(999999, &l, 1, &r, 1, 0));
+  // Another user may not read root's process: a child that became uid 1000 (no capability).
+  pid_t u = fork();
+  if (u == 0) {
+    if (setgid(1000) != 0 || setuid(1000) != 0) _exit(2);
+    int bits = 0;
+    if (process_vm_readv(getppid(), &l, 1, &r, 1, 0) < 0 && errno == EPERM) bits |= 1;
+    int fd0 = syscall(SYS_pidfd_open, getppid(), 0);
+    if (fd0 >= 0 && syscall(SYS_pidfd_getfd, fd0, 1, 0) < 0 && errno == EPERM) bits |= 2;
+    if (kcmp(getpid(), getppid(), KCMP_VM, 0, 0) < 0 && errno == EPERM) bits |= 4;
+    _exit(bits);
+  }
+  int ust = 0;
+  waitpid(u, &ust, 0);
+  printf("as uid 1000, EPERM from readv, getfd, kcmp: %d %d %d\n", (WEXITSTATUS(ust) & 1) != 0,
+         (WEXITSTATUS(ust) & 2) != 0, (WEXITSTATUS(ust) & 4) != 0);
   char msg[] = "written by the parent";
   struct iovec wl = {msg, sizeof msg}, wr = {buf, sizeof msg};
   show("write the child", process_vm_writev(c, &wl, 1, &wr, 1, 0));
