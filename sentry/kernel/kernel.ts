@@ -55,10 +55,18 @@ export class Kernel {
   pidsLimit = DEFAULT_PIDS_LIMIT;
   /** Thread groups that exited and are not reaped yet: they hold a pid, so they count. */
   readonly zombies = new Set<ThreadGroup>();
+  /**
+   * Live thread groups whose first thread has exited: it holds the group's pid until the
+   * group is gone, so it counts (finish() moves the group to zombies).
+   */
+  readonly leaderless = new Set<ThreadGroup>();
 
-  /** Tasks charged to linux.resources.pids: the live ones and the unreaped zombies. */
+  /**
+   * Tasks charged to linux.resources.pids: the live ones, exited first threads of live
+   * groups, and unreaped zombies.
+   */
   pidsInUse(): number {
-    return this.tasks.size + this.zombies.size;
+    return this.tasks.size + this.leaderless.size + this.zombies.size;
   }
   #lastPid = 0;
 

@@ -41,6 +41,10 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
     throw e;
   }
   // Past the point of no return.
+  if (t.tid !== tg.pid) {
+    tg.leaderReplaced = true;
+    k.leaderless.delete(tg);
+  }
   for (const o of tg.tasks) {
     if (o !== t) {
       o.exiting = true;

@@ -2,7 +2,9 @@
 // when its parent waits for it): children that exit unreaped still take their place. Run under
 // a pids limit of 16 (the spec's linux.resources.pids.limit; natively a pids cgroup).
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,8 +29,24 @@ static int fill(int from, const char *what) {
   return n;
 }
 
-int main(void) {
+// The process's first thread exits and the second one forks: the first still holds its pid
+// (as a zombie thread) until the whole process is reaped, so it still counts.
+static void *second(void *arg) {
+  (void)arg;
+  usleep(100 * 1000);
+  int n = fill(0, "after the first thread exited");
+  int st;
+  for (int i = 0; i < n; i++) waitpid(kids[i], &st, 0);
+  exit(0);
+}
+
+int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc > 1) {
+    pthread_t t;
+    pthread_create(&t, NULL, second, NULL);
+    pthread_exit(NULL);
+  }
   int n = fill(0, "unreaped");
   // Every child has exited (or will): they are zombies, and still counted.
   usleep(100 * 1000);
