@@ -54,41 +54,37 @@ static int config_survives_syscall(void) {
   return 0;
 }
 
-// A child loads a tile configuration and fills tile 0 (natively it may not: tile data needs
-// the permission, SIGILL) and exits; the next child, a copy of a parent that never touched
-// tiles, loads the same configuration and stores tile 0. It must not find the other's data.
-// Done a few times, so that a child runs where the one before it ran.
+// In a child: loads a tile configuration, then fills tile 0 from memory (`fill`) or stores
+// it to memory. Natively tile data needs the permission (SIGILL). Returns 1 when the child
+// stored the data another child had filled.
+static int child_with_tiles(int fill) {
+  pid_t c = fork();
+  if (c == 0) {
+    set_config();
+    memset(tile, fill ? 0x5a : 0, sizeof tile);
+    if (sigsetjmp(back, 1) == 0) {
+      __asm__ volatile("ldtilecfg (%0)" ::"r"(cfg) : "memory");
+      if (fill) {
+        __asm__ volatile("tileloadd (%0,%1,1), %%tmm0" ::"r"(tile), "r"((long)64) : "memory");
+      } else {
+        __asm__ volatile("tilestored %%tmm0, (%0,%1,1)" ::"r"(tile), "r"((long)64) : "memory");
+      }
+    }
+    _exit(!fill && tile[0] == 0x5a);
+  }
+  int st = 0;
+  waitpid(c, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 1;
+}
+
+// A child fills tile 0 and exits; the next child, a copy of a parent that never touched
+// tiles, must not find that data in its own tile 0. Done a few times, so that a child runs
+// where the one before it ran.
 static int seen_by_next_child(void) {
   int seen = 0;
   for (int i = 0; i < 10; i++) {
-    pid_t c = fork();
-    if (c == 0) {
-      set_config();
-      memset(tile, 0x5a, sizeof tile);
-      if (sigsetjmp(back, 1) == 0) {
-        __asm__ volatile("ldtilecfg (%0)\n\t"
-                         "tileloadd (%1,%2,1), %%tmm0" ::"r"(cfg),
-                         "r"(tile), "r"((long)64)
-                         : "memory");
-      }
-      _exit(0);
-    }
-    waitpid(c, NULL, 0);
-    c = fork();
-    if (c == 0) {
-      set_config();
-      memset(tile, 0, sizeof tile);
-      if (sigsetjmp(back, 1) == 0) {
-        __asm__ volatile("ldtilecfg (%0)\n\t"
-                         "tilestored %%tmm0, (%1,%2,1)" ::"r"(cfg),
-                         "r"(tile), "r"((long)64)
-                         : "memory");
-      }
-      _exit(tile[0] == 0x5a);
-    }
-    int st = 0;
-    waitpid(c, &st, 0);
-    seen += WIFEXITED(st) && WEXITSTATUS(st) == 1;
+    child_with_tiles(1);
+    seen += child_with_tiles(0);
   }
   return seen;
 }
