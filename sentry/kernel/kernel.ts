@@ -6,7 +6,8 @@
  */
 
 import type { Logger } from "../../log.ts";
-import type { Platform } from "../../platform/platform.ts";
+import type { AddressSpace, Platform } from "../../platform/platform.ts";
+import { SysError } from "../syscalls/errors.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
 import { SyscallDispatcher } from "../syscalls/table.ts";
 import type { VirtualFilesystem } from "../vfs/vfs.ts";
@@ -67,6 +68,21 @@ export class Kernel {
    */
   pidsInUse(): number {
     return this.tasks.size + this.leaderless.size + this.zombies.size;
+  }
+
+  /**
+   * A new address space from the platform, or SysError(errno) when the host cannot make one
+   * (the ptrace platform's template stub gone, the host out of processes): the caller's
+   * system call fails with errno rather than the task being lost.
+   */
+  newAddressSpace(errno: number): AddressSpace {
+    try {
+      return this.platform.newAddressSpace();
+    } catch (e) {
+      if (e instanceof SysError) throw e;
+      this.log.warning(`cannot make an address space: ${e instanceof Error ? e.message : e}`);
+      throw new SysError(errno);
+    }
   }
   #lastPid = 0;
 

@@ -65,7 +65,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // The pids cgroup's check, before anything is allocated: each task is a host stub thread
   // or process, so this is what bounds a fork bomb on the host.
   if (k.pidsInUse() >= k.pidsLimit) throw new SysError(Errno.EAGAIN);
-  const mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.platform.newAddressSpace());
+  const mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.newAddressSpace(Errno.EAGAIN));
   if (f & CLONE.VM) mm.users++;
   const tid = k.allocPid();
   let tg: ThreadGroup;
