@@ -161,6 +161,7 @@ export async function goferMain(args: string[]): Promise<number> {
     log: str(values.log),
     "log-format": str(values["log-format"]),
   }, str(values.id) ?? "");
+  log.phase("gofer: loaded");
   const opened: MountSource[] = [];
   let served: ServedMount[] = [];
   let sock = -1;
@@ -196,6 +197,7 @@ export async function goferMain(args: string[]): Promise<number> {
         mounts: opened.filter((m) => (m.filestore ?? -1) >= 0).map((m) => m.path),
       });
     }
+    log.phase("gofer: mounts opened");
     if (values.confine === true) {
       served = confine(opened);
       for (const o of opened) o.filestore = -1; // moved to `served`
@@ -212,6 +214,7 @@ export async function goferMain(args: string[]): Promise<number> {
     }
     // The Sentry applies the application's umask itself: modes arrive final.
     umask(0);
+    log.phase("gofer: serving");
     log.info("gofer: serving", {
       root: root.path,
       readonly: root.readonly,

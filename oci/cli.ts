@@ -157,6 +157,7 @@ export async function cliMain(args: string[]): Promise<number> {
     }
     const ctx: Context = { global: config, store: new StateStore(resolve(config.root)), out };
     log.debug(`runsc ${name}`, { args });
+    log.phase("cli: loaded");
     return await command.run(ctx, parsed.rest, parsed.values);
   } catch (e) {
     const msg = describe(e);

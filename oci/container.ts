@@ -215,7 +215,7 @@ export async function createContainer(
       setsid: true,
       cwd: "/",
     });
-    log.debug(`started gofer ${goferPid} and boot ${bootPid}`, { id });
+    log.phase("create: gofer and boot spawned", { goferPid, bootPid });
     // Recorded at once, so that `delete --force` can clean up after a create that was killed.
     store.write({ ...store.read(id), pid: bootPid, goferPid });
     for (const fd of [goferEnd, bootEnd, readyWrite, devNull]) closeFd(fd);
@@ -239,6 +239,7 @@ export async function createContainer(
       };
     }
     if (!ready.ok) throw new CliError(`creating container "${id}": ${ready.error}`);
+    log.phase("create: sandbox ready");
 
     // Under `unshare --fork` the sandbox is unshare's child: that process, as in runsc, is the
     // state's pid (`kill` of it still ends unshare, which waits for it).
@@ -340,12 +341,14 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   } catch (e) {
     if (!(e instanceof ControlUnavailable)) log.warning(`destroy ${id}: ${(e as Error).message}`);
   }
+  log.phase("delete: sandbox destroyed");
   if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
   if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
   await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid]);
   // The overlay's `self` filestores are the container's; they go with it.
   for (const err of removeFilestores(st.bundle, id)) log.warning(err);
   store.remove(id);
+  log.phase("delete: removed");
 }
 
 /**
@@ -374,8 +377,10 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
     }
     const bundle = st?.bundle;
     await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0]);
+    log.phase("delete: processes gone");
     if (bundle) { for (const err of removeFilestores(bundle, id)) log.warning(err); }
     store.remove(id);
+    log.phase("delete: removed");
   } finally {
     lock?.release();
   }

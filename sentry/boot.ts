@@ -141,6 +141,7 @@ export async function bootMain(args: string[]): Promise<number> {
   };
   if (debugLog) addSink(debugLog, str(values, "debug-log-format") === "json" ? "json" : "text");
   if (str(values, "log")) addSink(str(values, "log"), logFormat);
+  log.phase("boot: loaded");
 
   let readySent = false;
   const ready = (msg: { ok: true } | { ok: false; error: string }) => {
@@ -160,6 +161,7 @@ export async function bootMain(args: string[]): Promise<number> {
     const spec = loadSpec(bundle);
     baseSpec = initSpec(spec);
     const Sandbox = await loadSandbox();
+    log.phase("boot: sentry loaded");
     sb = await Sandbox.create({
       platform: str(values, "platform") || "ptrace",
       platformDevicePath: str(values, "platform_device_path") || undefined,
@@ -181,7 +183,7 @@ export async function bootMain(args: string[]): Promise<number> {
   let exitStatus: number | undefined;
   const exited = sb.exited.then((ws) => {
     exitStatus = exitStatusOf(ws);
-    log.debug(`init exited`, { waitStatus: ws, exitStatus });
+    log.phase("boot: init exited", { waitStatus: ws, exitStatus });
     return exitStatus;
   });
 
@@ -268,10 +270,10 @@ export async function bootMain(args: string[]): Promise<number> {
     return 1;
   }
   ready({ ok: true });
-  log.debug("sandbox created, waiting for start");
+  log.phase("boot: ready");
 
   await destroyed;
-  log.debug("destroying sandbox");
+  log.phase("boot: destroying");
   server.close();
   stdioInbox.close();
   try {
@@ -279,5 +281,6 @@ export async function bootMain(args: string[]): Promise<number> {
   } catch (e) {
     log.warning(`destroy: ${(e as Error).message}`);
   }
+  log.phase("boot: destroyed");
   return 0;
 }

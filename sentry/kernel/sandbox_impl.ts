@@ -160,6 +160,7 @@ export class Sandbox {
     let platform: Platform | undefined;
     try {
       platform = newPlatform(opts.platform, mf, opts.platformDevicePath);
+      opts.log.phase("boot: platform ready", { platform: opts.platform });
       const kernel = new Kernel({
         platform,
         memoryFile: mf,
@@ -178,8 +179,10 @@ export class Sandbox {
         fileAccess: opts.fileAccess,
         fileAccessMounts: opts.fileAccessMounts,
       });
+      opts.log.phase("boot: mounts ready (gofer handshake)");
       const stdio = opts.stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY));
       const task = newProcess(kernel, spec, stdio);
+      opts.log.phase("boot: init loaded");
       return new Sandbox(kernel, task, mf);
     } catch (e) {
       platform?.release();
@@ -219,6 +222,7 @@ export class Sandbox {
   start(): void {
     if (this.#status !== "created") return;
     this.#status = "running";
+    this.kernel.log.phase("boot: init runs");
     this.init.run().catch((e) => this.kernel.log.error(`init: ${e}`));
   }
 
