@@ -32,6 +32,12 @@ export async function main(args: string[]): Promise<number> {
     const { goferMain } = await import("./gofer/gofer.ts");
     return await goferMain(roleArgs);
   }
+  if (args[0] === "__warm-roles") {
+    // Internal (oci/deno_cache.ts WARM_ROLE): the CLI fills Deno's cache for the roles.
+    const { loadRoleModules } = await import("./oci/deno_cache.ts");
+    await loadRoleModules();
+    return 0;
+  }
   const { cliMain } = await import("./oci/cli.ts");
   return await cliMain(args);
 }

@@ -21,6 +21,8 @@ import {
 } from "../sentry/control.ts";
 import { CliError, type Context } from "./command.ts";
 import { selfArgv } from "./reexec.ts";
+import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
+import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
 import {
   type ContainerState,
@@ -160,6 +162,10 @@ export async function createContainer(
       `control socket path ${sockPath} is longer than ${UNIX_PATH_MAX} bytes; use a shorter --root or id`,
     );
   }
+  // As root the roles see Deno's cache read-only (deno_cache.ts); the CLI fills it for them.
+  const cacheDir = geteuid() === 0 ? denoDir() : null;
+  if (cacheDir) await warmRoleCache(cacheDir);
+  const role = (argv: string[]) => cacheDir ? readOnlyDenoDirArgv(cacheDir, argv) : argv;
   using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));
   void lock;
   let goferPid = 0;
@@ -174,7 +180,7 @@ export async function createContainer(
     fds.push(devNull);
 
     // As root, the gofer starts in its own namespaces (gofer/confine.ts).
-    const goferArgv = confinedArgv(selfArgv("gofer", [
+    const goferArgv = confinedArgv(role(selfArgv("gofer", [
       "--bundle",
       bundle,
       "--sock-fd",
@@ -182,18 +188,19 @@ export async function createContainer(
       "--id",
       id,
       ...global.passOn,
-    ]));
+    ])));
     goferPid = spawn({
       path: goferArgv[0],
       argv: goferArgv,
       fds: [[0, devNull], [1, devNull], [2, devNull], [3, goferEnd]],
+      closeOthers: true,
       setsid: true,
       cwd: "/",
     });
     // As root, the Sentry too starts in its own namespaces (sentry/boot.ts confineBoot). In its
     // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
     const bootArgv = confinedArgv(
-      selfArgv("boot", [
+      role(selfArgv("boot", [
         "--bundle",
         bundle,
         "--id",
@@ -205,13 +212,14 @@ export async function createContainer(
         "--ready-fd",
         "4",
         ...global.passOn.filter((f) => !f.startsWith("--root=")),
-      ]),
+      ])),
       { pid: true, net: global.network !== "host" },
     );
     bootPid = spawn({
       path: bootArgv[0],
       argv: bootArgv,
       fds: [[3, bootEnd], [4, readyWrite]],
+      closeOthers: true,
       setsid: true,
       cwd: "/",
     });

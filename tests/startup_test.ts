@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr } from "./harness.ts";
+import { compileProg, IS_ROOT, MAIN, makeBundle, makeRoot, readOr } from "./harness.ts";
 
 const SKIP = IS_ROOT ? "" : "needs root";
 if (SKIP) console.warn(`startup_test: skipped: ${SKIP}`);
@@ -60,6 +60,91 @@ startupTest(
       await t.cleanup();
       await b.cleanup();
       await Deno.remove(logs, { recursive: true });
+    }
+  },
+);
+
+const O_ACCMODE = 0o3;
+const O_PATH = 0o10000000;
+
+/** The descriptors of `pid` that break confinement: host files open for writing, and writable
+ * shared mappings of host files. `allowed` are paths the process is meant to write (stdio). */
+function writableHostFiles(pid: number, allowed: string[]): string[] {
+  const bad: string[] = [];
+  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    let flags: number;
+    try {
+      target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+      const info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${e.name}`);
+      flags = parseInt(/^flags:\s+([0-7]+)/m.exec(info)![1], 8);
+    } catch {
+      continue; // closed meanwhile
+    }
+    // Sockets, pipes, epoll and event descriptors, the Sentry's memfds: not host files.
+    if (!target.startsWith("/") || target.startsWith("/memfd:runsc-")) continue;
+    if (target === "/dev/null" || allowed.includes(target)) continue;
+    if ((flags & O_PATH) !== 0 || (flags & O_ACCMODE) === 0) continue;
+    bad.push(`fd ${e.name} -> ${target} (flags 0${flags.toString(8)})`);
+  }
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
+    const f = line.split(/\s+/);
+    if (
+      f[1]?.[1] === "w" && f[1][3] === "s" && f[5]?.startsWith("/") && !f[5].startsWith("/memfd:")
+    ) {
+      bad.push(`mapping ${line}`);
+    }
+  }
+  return bad;
+}
+
+startupTest(
+  "a running Sentry and Gofer hold no writable host file (Deno's caches, inherited fds)",
+  async () => {
+    const t = await makeRoot();
+    const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
+    const dir = await Deno.makeTempDir({ prefix: "runsc-fds-" });
+    const out = join(dir, "out");
+    const leaked = join(dir, "leaked");
+    try {
+      // The caller leaves a writable descriptor inheritable (as a shell or containerd may).
+      const argv = [Deno.execPath(), "run", "-A", "--quiet", MAIN, "--root", t.root];
+      const r = await new Deno.Command("/bin/sh", {
+        args: [
+          "-c",
+          'exec 7>>"$0"; out="$1"; shift; exec "$@" >"$out" 2>"$out.err"',
+          leaked,
+          out,
+          ...argv,
+          "create",
+          "--bundle",
+          b.dir,
+          "fds",
+        ],
+      }).output();
+      assert.equal(r.code, 0, readOr(`${out}.err`));
+      const st = JSON.parse(Deno.readTextFileSync(join(t.root, "fds", "state.json")));
+      const gofer = Number(
+        Deno.readTextFileSync(`/proc/${st.goferPid}/task/${st.goferPid}/children`).trim()
+          .split(" ")[0],
+      );
+      assert.ok(gofer > 0, "the gofer runs below its unshare");
+      assert.deepEqual(writableHostFiles(st.pid, [out, `${out}.err`]), [], "Sentry");
+      assert.deepEqual(writableHostFiles(gofer, []), [], "Gofer");
+      for (const pid of [st.pid, gofer]) {
+        const targets = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => {
+          try {
+            return Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+          } catch {
+            return "";
+          }
+        });
+        assert.ok(!targets.includes(leaked), `process ${pid} inherited the caller's descriptor`);
+      }
+    } finally {
+      await t.cleanup();
+      await b.cleanup();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 );
