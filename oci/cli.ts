@@ -24,6 +24,7 @@ import { waitCommand } from "./cmd/wait.ts";
 import { bool, formatFlags, parseFlags, UsageError } from "./flags.ts";
 import { debugLogPath, GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
 import { SpecError } from "./spec.ts";
+import { buildKind, buildRevision } from "./build.ts";
 import { StateError, StateStore } from "./state.ts";
 
 /** Exit code of every runtime error, as containerd expects from runsc. */
@@ -58,7 +59,9 @@ function err(text: string): void {
 }
 
 function versionText(): string {
-  return `runsc version ${VERSION} (TypeScript, Deno ${Deno.version.deno})\nspec: ${SPEC_VERSION}\n`;
+  const rev = buildRevision();
+  return `runsc version ${VERSION} (TypeScript, Deno ${Deno.version.deno})\n` +
+    `build: ${buildKind()}${rev ? `, revision ${rev}` : ""}\nspec: ${SPEC_VERSION}\n`;
 }
 
 function helpText(): string {

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { compileProg, IS_ROOT, MAIN, makeBundle, makeRoot, readOr } from "./harness.ts";
+import { compileProg, IS_ROOT, MAIN, makeBundle, makeRoot, readOr, REPO } from "./harness.ts";
 
 const SKIP = IS_ROOT ? "" : "needs root";
 if (SKIP) console.warn(`startup_test: skipped: ${SKIP}`);
@@ -148,3 +148,111 @@ startupTest(
     }
   },
 );
+
+/** Builds the one-file bundle as `deno task bundle` does, into `dir`; returns its path. */
+async function bundleInto(dir: string): Promise<string> {
+  const out = join(dir, "runsc.js");
+  for (
+    const args of [
+      ["bundle", "--quiet", MAIN, "-o", out],
+      ["run", "-A", "--quiet", join(REPO, "tools", "stamp_bundle.ts"), out],
+    ]
+  ) {
+    const r = await new Deno.Command(Deno.execPath(), { args, stderr: "piped" }).output();
+    assert.ok(r.success, new TextDecoder().decode(r.stderr));
+  }
+  return out;
+}
+
+/** Runs `program` (argv[0] and its leading arguments) with `args`; stdout to a file. */
+async function runProgram(program: string[], args: string[], out: string) {
+  const r = await new Deno.Command("/bin/sh", {
+    args: ["-c", 'out="$0"; exec "$@" >"$out" 2>"$out.err"', out, ...program, ...args],
+  }).output();
+  return { code: r.code, stdout: readOr(out), stderr: readOr(`${out}.err`) };
+}
+
+/** Creates, inspects and deletes a container with `program`; the boot's argv must name `file`. */
+async function lifecycleWith(program: string[], file: string, dir: string): Promise<void> {
+  const t = await makeRoot();
+  const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
+  try {
+    const root = ["--root", t.root];
+    const out = join(dir, "out");
+    let r = await runProgram(program, [...root, "create", "--bundle", b.dir, "one"], out);
+    assert.equal(r.code, 0, r.stderr);
+    const st = JSON.parse(Deno.readTextFileSync(join(t.root, "one", "state.json")));
+    const argv = Deno.readTextFileSync(`/proc/${st.pid}/cmdline`).split("\0");
+    assert.ok(argv.includes("boot") && argv.some((a) => a === file), argv.join(" "));
+    r = await runProgram(program, [...root, "start", "one"], out);
+    assert.equal(r.code, 0, r.stderr);
+    r = await runProgram(program, [...root, "wait", "one"], out);
+    assert.equal(r.code, 0, r.stderr);
+    r = await runProgram(program, [...root, "delete", "one"], out);
+    assert.equal(r.code, 0, r.stderr);
+    r = await runProgram(program, [...root, "run", "--bundle", b.dir, "two"], out);
+    assert.equal(r.code, 0, r.stderr);
+  } finally {
+    await t.cleanup();
+    await b.cleanup();
+  }
+}
+
+startupTest("the bundle names its build and runs every role from its one file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runsc-dist-" });
+  try {
+    const js = await bundleInto(dir);
+    const program = [Deno.execPath(), "run", "-A", "--quiet", js];
+    const v = await runProgram(program, ["--version"], join(dir, "v"));
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^build: bundle, revision [0-9a-f]{12}/m);
+    const src = await runProgram(
+      [Deno.execPath(), "run", "-A", "--quiet", MAIN],
+      ["--version"],
+      join(dir, "s"),
+    );
+    assert.match(src.stdout, /^build: source(, revision [0-9a-f]{12})?$/m);
+    await lifecycleWith(program, js, dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * `deno compile` needs Deno's runtime (denort), downloaded from the internet unless DENORT_BIN
+ * names a local copy or it was downloaded before; where neither holds the test cannot run.
+ */
+function denortAvailable(): boolean {
+  if (Deno.env.get("DENORT_BIN")) return true;
+  const home = Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
+  try {
+    return [...Deno.readDirSync(join(home, "dl", "release", `v${Deno.version.deno}`))]
+      .some((e) => e.name.startsWith("denort-"));
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "the compiled binary names its build and re-executes itself as boot and gofer",
+  ignore: SKIP !== "" || !denortAvailable(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "runsc-compiled-" });
+    try {
+      const js = await bundleInto(dir);
+      const bin = join(dir, "runsc");
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["compile", "-A", "--quiet", "--output", bin, js],
+        stderr: "piped",
+      }).output();
+      assert.ok(r.success, new TextDecoder().decode(r.stderr));
+      const v = await runProgram([bin], ["--version"], join(dir, "v"));
+      assert.match(v.stdout, /^build: compiled, revision [0-9a-f]{12}/m);
+      await lifecycleWith([bin], bin, dir);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
