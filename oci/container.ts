@@ -394,6 +394,82 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
   }
 }
 
+/** Whether `pid` is the first process (pid 1) of a PID namespace of its own. */
+function namespaceInit(pid: number): boolean {
+  try {
+    const nspid = /^NSpid:\s+(.*)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    const ids = nspid?.[1].trim().split(/\s+/) ?? [];
+    return ids.length > 1 && ids.at(-1) === "1";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The fast way to end a confined sandbox: when the recorded boot is its PID namespace's init and
+ * the recorded gofer's `unshare` has its own init below it, SIGKILL both inits. The kernel then
+ * kills everything else in their namespaces (the stubs) and lets an init become a zombie only
+ * once they are all gone, so a zombie init means a sandbox without processes, and no scan of
+ * /proc is needed. Returns false, having done nothing, when the processes are not so (not
+ * root, or a create that did not get that far): the caller then finds them by scanning.
+ */
+async function endSandboxNamespaces(
+  id: string,
+  root: string,
+  bundle: string | undefined,
+  [boot, gofer]: number[],
+): Promise<boolean> {
+  if (!(boot > 0 && gofer > 0)) return false;
+  const argvOf = (pid: number) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    } catch {
+      return [];
+    }
+  };
+  let goferInit = 0;
+  try {
+    goferInit = forkedChild(gofer);
+  } catch {
+    return false;
+  }
+  const ours = (pid: number, role: string) => {
+    const argv = argvOf(pid);
+    return argv.includes(role) && hasFlag(argv, "--id", id) &&
+      (bundle === undefined || hasFlag(argv, "--bundle", bundle)) &&
+      (role !== "boot" || hasFlag(argv, "--root", root));
+  };
+  if (
+    !namespaceInit(boot) || !namespaceInit(goferInit) || !ours(boot, "boot") ||
+    !ours(goferInit, "gofer")
+  ) return false;
+  // The unshare parents go first: one that saw its child killed would say so on the
+  // container's stderr. (They are reaped here when they are ours: `run`.)
+  const parents = [gofer, ...parentsOf(boot).filter((p) => ours(p, "boot"))];
+  const all = [...parents, boot, goferInit];
+  for (const pid of all) {
+    log.debug(`delete ${id}: killing ${pid}`);
+    hostKill(pid, SIGKILL);
+  }
+  const deadline = Date.now() + FORCE_KILL_WAIT_MS;
+  while (all.some(processAlive) && Date.now() < deadline) {
+    for (const pid of all) reap(pid);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  for (const pid of all) reap(pid);
+  return !all.some(processAlive);
+}
+
+/** The parent of `pid` (as a one-element list), or none when it is gone. */
+function parentsOf(pid: number): number[] {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return [Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])];
+  } catch {
+    return [];
+  }
+}
+
 /** SIGKILLs every host process of container `id` (sandboxProcesses); waits, bounded, for them. */
 export async function killSandboxProcesses(
   ctx: Context,
@@ -401,6 +477,7 @@ export async function killSandboxProcesses(
   bundle: string | undefined,
   recorded: number[],
 ): Promise<void> {
+  if (await endSandboxNamespaces(id, ctx.store.root, bundle, recorded)) return;
   const pids = sandboxProcesses(id, ctx.store.root, bundle, recorded);
   for (const pid of pids) {
     log.debug(`delete ${id}: killing ${pid}`);
