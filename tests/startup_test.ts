@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { hostProcesses } from "../oci/container.ts";
 import { compileProg, IS_ROOT, MAIN, makeBundle, makeRoot, readOr, REPO } from "./harness.ts";
 
 const SKIP = IS_ROOT ? "" : "needs root";
@@ -33,6 +34,10 @@ startupTest(
         `--debug-log=${logs}/`,
       ]);
       assert.equal(r.code, 0, r.stderr);
+      // Torn down by killing the namespaces' inits: nothing left, nothing said on the way.
+      assert.equal(r.stderr, "");
+      const left = hostProcesses().filter((p) => p.argv.includes("tl") && p.argv.includes("--id"));
+      assert.deepEqual(left, []);
       const cli = phases(readOr(join(logs, "runsc.tl.run.log")));
       const boot = phases(readOr(join(logs, "runsc.tl.boot.log")));
       const gofer = phases(readOr(join(logs, "runsc.gofer.log")));
