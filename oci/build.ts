@@ -9,7 +9,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { dirname } from "../path.ts";
 import { mainScript, runningFromSource } from "./reexec.ts";
 
 /** How this program was built. */

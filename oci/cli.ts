@@ -5,7 +5,7 @@
  * @module
  */
 
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../path.ts";
 import { log } from "../log.ts";
 import { ControlError, ControlUnavailable } from "../sentry/control.ts";
 import { CliError, type Command, type Context } from "./command.ts";

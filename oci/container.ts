@@ -6,7 +6,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { CONFINE_FLAG, confinedArgv } from "../gofer/confine.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";

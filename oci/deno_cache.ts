@@ -14,7 +14,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { dirname, join } from "../path.ts";
 import { log } from "../log.ts";
 import { mainScript, runningFromSource } from "./reexec.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { SPEC_VERSION } from "./global.ts";
 
 /** The lifecycle of a container, as the OCI state reports it. */

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { dirname, join } from "../path.ts";
 import { closeFd, writeAll } from "../host/libc.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
