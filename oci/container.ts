@@ -343,16 +343,22 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   if (status === "creating" && processAlive(st.pid)) {
     throw new CliError(`cannot delete container "${id}" that is still being created`);
   }
-  try {
-    // A wedged sandbox gets a few seconds; then its process is killed below.
-    await control(store.socketPath(id), { cmd: "destroy" }, { timeoutMs: 5000 });
-  } catch (e) {
-    if (!(e instanceof ControlUnavailable)) log.warning(`destroy ${id}: ${(e as Error).message}`);
+  // A confined sandbox that is not running has nothing left to do: it ends at once with its
+  // namespaces. Another one is asked to destroy itself, then whatever is left is found and killed.
+  if (!(await endSandboxNamespaces(id, store.root, st.bundle, [st.pid, st.goferPid]))) {
+    try {
+      // A wedged sandbox gets a few seconds; then its process is killed below.
+      await control(store.socketPath(id), { cmd: "destroy" }, { timeoutMs: 5000 });
+    } catch (e) {
+      if (!(e instanceof ControlUnavailable)) {
+        log.warning(`destroy ${id}: ${(e as Error).message}`);
+      }
+    }
+    if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
+    if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
+    await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid]);
   }
-  log.phase("delete: sandbox destroyed");
-  if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
-  if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
-  await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid]);
+  log.phase("delete: processes gone");
   // The overlay's `self` filestores are the container's; they go with it.
   for (const err of removeFilestores(st.bundle, id)) log.warning(err);
   store.remove(id);
