@@ -261,3 +261,61 @@ Deno.test({
     }
   },
 });
+
+/** The modules `entry` loads before any dynamic import runs (its static import closure). */
+async function staticModules(entry: string): Promise<string[]> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", join(REPO, entry)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(r.success, new TextDecoder().decode(r.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(r.stdout)) as {
+    roots: string[];
+    modules: {
+      specifier: string;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
+  };
+  const bySpec = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const todo = [...graph.roots];
+  while (todo.length) {
+    const s = todo.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const d of bySpec.get(s)?.dependencies ?? []) {
+      if (!d.isDynamic && d.code) todo.push(d.code.specifier);
+    }
+  }
+  const base = `file://${REPO}/`;
+  return [...seen].filter((s) => s.startsWith(base)).map((s) => s.slice(base.length));
+}
+
+Deno.test("each role loads only its own code: the CLI no Sentry, the gofer neither Sentry nor CLI", async () => {
+  const kernel = (m: string) =>
+    /^(platform\/|sentry\/(kernel\/(sandbox_impl|kernel|task)\.ts|mm\/|fs\/|vfs\/|loader\/|syscalls\/table))/
+      .test(m);
+  const main = await staticModules("main.ts");
+  assert.deepEqual(
+    main.filter((m) =>
+      !["main.ts", "oci/flags.ts", "oci/global.ts", "oci/overlay.ts", "path.ts"].includes(m)
+    ),
+    [],
+  );
+  const cli = await staticModules("oci/cli.ts");
+  assert.deepEqual(cli.filter(kernel), [], "the CLI's modules");
+  assert.ok(!cli.includes("host/filters.ts"), "the CLI loads the seccomp filters");
+  const gofer = await staticModules("gofer/gofer.ts");
+  assert.deepEqual(
+    gofer.filter((m) => kernel(m) || m.startsWith("oci/cmd/") || m === "oci/cli.ts"),
+    [],
+    "the gofer's modules",
+  );
+  const boot = await staticModules("sentry/boot.ts");
+  assert.deepEqual(
+    boot.filter((m) => m.startsWith("oci/cmd/") || m.startsWith("gofer/lisafs/server")),
+    [],
+    "the boot's modules",
+  );
+});
