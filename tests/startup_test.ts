@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { hostProcesses } from "../oci/container.ts";
+import { PLATFORMS } from "./probe.ts";
 import { compileProg, IS_ROOT, MAIN, makeBundle, makeRoot, readOr, REPO } from "./harness.ts";
 
 const SKIP = IS_ROOT ? "" : "needs root";
@@ -75,6 +76,16 @@ const O_PATH = 0o10000000;
 /** The descriptors of `pid` that break confinement: host files open for writing, and writable
  * shared mappings of host files. `allowed` are paths the process is meant to write (stdio). */
 function writableHostFiles(pid: number, allowed: string[]): string[] {
+  // Files are compared by identity: a pivoted process's links name paths in its own root.
+  const identity = (path: string) => {
+    try {
+      const s = Deno.statSync(path);
+      return `${s.dev}:${s.ino}:${s.rdev}`;
+    } catch {
+      return "";
+    }
+  };
+  const allowedIds = new Set(allowed.map(identity).filter((id) => id !== ""));
   const bad: string[] = [];
   for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
     let target: string;
@@ -88,7 +99,7 @@ function writableHostFiles(pid: number, allowed: string[]): string[] {
     }
     // Sockets, pipes, epoll and event descriptors, the Sentry's memfds: not host files.
     if (!target.startsWith("/") || target.startsWith("/memfd:runsc-")) continue;
-    if (target === "/dev/null" || allowed.includes(target)) continue;
+    if (target === "/dev/null" || allowedIds.has(identity(`/proc/${pid}/fd/${e.name}`))) continue;
     if ((flags & O_PATH) !== 0 || (flags & O_ACCMODE) === 0) continue;
     bad.push(`fd ${e.name} -> ${target} (flags 0${flags.toString(8)})`);
   }
@@ -103,56 +114,69 @@ function writableHostFiles(pid: number, allowed: string[]): string[] {
   return bad;
 }
 
-startupTest(
-  "a running Sentry and Gofer hold no writable host file (Deno's caches, inherited fds)",
-  async () => {
-    const t = await makeRoot();
-    const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
-    const dir = await Deno.makeTempDir({ prefix: "runsc-fds-" });
-    const out = join(dir, "out");
-    const leaked = join(dir, "leaked");
-    try {
-      // The caller leaves a writable descriptor inheritable (as a shell or containerd may).
-      const argv = [Deno.execPath(), "run", "-A", "--quiet", MAIN, "--root", t.root];
-      const r = await new Deno.Command("/bin/sh", {
-        args: [
-          "-c",
-          'exec 7>>"$0"; out="$1"; shift; exec "$@" >"$out" 2>"$out.err"',
-          leaked,
-          out,
-          ...argv,
-          "create",
-          "--bundle",
-          b.dir,
-          "fds",
-        ],
-      }).output();
-      assert.equal(r.code, 0, readOr(`${out}.err`));
-      const st = JSON.parse(Deno.readTextFileSync(join(t.root, "fds", "state.json")));
-      const gofer = Number(
-        Deno.readTextFileSync(`/proc/${st.goferPid}/task/${st.goferPid}/children`).trim()
-          .split(" ")[0],
-      );
-      assert.ok(gofer > 0, "the gofer runs below its unshare");
-      assert.deepEqual(writableHostFiles(st.pid, [out, `${out}.err`]), [], "Sentry");
-      assert.deepEqual(writableHostFiles(gofer, []), [], "Gofer");
-      for (const pid of [st.pid, gofer]) {
-        const targets = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => {
-          try {
-            return Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
-          } catch {
-            return "";
-          }
-        });
-        assert.ok(!targets.includes(leaked), `process ${pid} inherited the caller's descriptor`);
+for (const platform of PLATFORMS) {
+  startupTest(
+    `a running Sentry and Gofer hold no writable host file (Deno's caches, inherited fds) (${platform})`,
+    async () => {
+      const t = await makeRoot();
+      const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
+      const dir = await Deno.makeTempDir({ prefix: "runsc-fds-" });
+      const out = join(dir, "out");
+      const leaked = join(dir, "leaked");
+      try {
+        // The caller leaves a writable descriptor inheritable (as a shell or containerd may).
+        const argv = [
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          MAIN,
+          "--root",
+          t.root,
+          `--platform=${platform}`,
+        ];
+        const r = await new Deno.Command("/bin/sh", {
+          args: [
+            "-c",
+            'exec 7>>"$0"; out="$1"; shift; exec "$@" >"$out" 2>"$out.err"',
+            leaked,
+            out,
+            ...argv,
+            "create",
+            "--bundle",
+            b.dir,
+            "fds",
+          ],
+        }).output();
+        assert.equal(r.code, 0, readOr(`${out}.err`));
+        const st = JSON.parse(Deno.readTextFileSync(join(t.root, "fds", "state.json")));
+        const gofer = Number(
+          Deno.readTextFileSync(`/proc/${st.goferPid}/task/${st.goferPid}/children`).trim()
+            .split(" ")[0],
+        );
+        assert.ok(gofer > 0, "the gofer runs below its unshare");
+        // The kvm platform's device is the one host file the Sentry keeps open read-write.
+        const device = platform === "kvm" ? ["/dev/kvm"] : [];
+        assert.deepEqual(writableHostFiles(st.pid, [out, `${out}.err`, ...device]), [], "Sentry");
+        assert.deepEqual(writableHostFiles(gofer, []), [], "Gofer");
+        for (const pid of [st.pid, gofer]) {
+          const targets = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => {
+            try {
+              return Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+            } catch {
+              return "";
+            }
+          });
+          assert.ok(!targets.includes(leaked), `process ${pid} inherited the caller's descriptor`);
+        }
+      } finally {
+        await t.cleanup();
+        await b.cleanup();
+        await Deno.remove(dir, { recursive: true });
       }
-    } finally {
-      await t.cleanup();
-      await b.cleanup();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-);
+    },
+  );
+}
 
 /** Builds the one-file bundle as `deno task bundle` does, into `dir`; returns its path. */
 async function bundleInto(dir: string): Promise<string> {
