@@ -124,5 +124,7 @@ export const WARM_ROLE = "__warm-roles";
 export async function loadRoleModules(): Promise<void> {
   await import("../sentry/boot.ts");
   await import("../sentry/kernel/sandbox_impl.ts");
+  await import("../platform/ptrace/ptrace.ts");
+  await import("../platform/kvm/kvm.ts");
   await import("../gofer/gofer.ts");
 }

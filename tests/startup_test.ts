@@ -337,6 +337,12 @@ Deno.test("each role loads only its own code: the CLI no Sentry, the gofer neith
     "the gofer's modules",
   );
   const boot = await staticModules("sentry/boot.ts");
+  const sentry = await staticModules("sentry/kernel/sandbox_impl.ts");
+  assert.deepEqual(
+    sentry.filter((m) => /^platform\/(ptrace|kvm)\//.test(m)),
+    [],
+    "the Sentry loads a platform before it knows which",
+  );
   assert.deepEqual(
     boot.filter((m) => m.startsWith("oci/cmd/") || m.startsWith("gofer/lisafs/server")),
     [],
