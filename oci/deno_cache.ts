@@ -14,7 +14,7 @@
  * @module
  */
 
-import { dirname, join } from "../path.ts";
+import { basename, dirname, join } from "../path.ts";
 import { log } from "../log.ts";
 import { mainScript, runningFromSource } from "./reexec.ts";
 
@@ -81,6 +81,13 @@ function sourcesStamp(root: string): string {
   return `${newest}-${count}`;
 }
 
+/** A short hash (FNV-1a, 32 bits) naming the checkout in the stamp, whatever its path's length. */
+function shortHash(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
+}
+
 /**
  * Makes sure the roles' modules are in DENO_DIR `dir` (transpiled sources and V8's code cache)
  * before they start with it read-only: from source, once per change of the sources, imports
@@ -93,7 +100,7 @@ export async function warmRoleCache(dir: string): Promise<void> {
   const stamp = join(
     dir,
     "runsc",
-    `warm-${Deno.version.deno}-${sourcesStamp(dirname(main))}-${main.replaceAll("/", "_")}`,
+    `warm-${Deno.version.deno}-${sourcesStamp(dirname(main))}-${shortHash(main)}`,
   );
   try {
     Deno.statSync(stamp);
@@ -113,6 +120,13 @@ export async function warmRoleCache(dir: string): Promise<void> {
   try {
     Deno.mkdirSync(dirname(stamp), { recursive: true });
     Deno.writeTextFileSync(stamp, "");
+    // This checkout's older stamps name sources that are gone.
+    const mine = `-${shortHash(main)}`;
+    for (const e of Deno.readDirSync(dirname(stamp))) {
+      if (e.name.endsWith(mine) && e.name !== basename(stamp)) {
+        Deno.removeSync(join(dirname(stamp), e.name));
+      }
+    }
   } catch { /* warmed again next time */ }
   log.debug("warmed the roles' code cache", { ms: Math.round(performance.now() - t0) });
 }
