@@ -8,6 +8,7 @@
 
 import { resolve } from "../path.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
+import { CONFINE_FLAG, confinedArgv } from "./confine_argv.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
@@ -161,9 +162,6 @@ export async function createContainer(
       `control socket path ${sockPath} is longer than ${UNIX_PATH_MAX} bytes; use a shorter --root or id`,
     );
   }
-  // Loaded here, not with the module: the other commands (start, state, kill, delete) need
-  // neither the gofer's confinement nor its seccomp filters.
-  const { CONFINE_FLAG, confinedArgv } = await import("../gofer/confine.ts");
   // As root the roles see Deno's cache read-only (deno_cache.ts); the CLI fills it for them.
   const cacheDir = geteuid() === 0 ? denoDir() : null;
   if (cacheDir) await warmRoleCache(cacheDir);
