@@ -213,6 +213,13 @@ async function lifecycleWith(program: string[], file: string, dir: string): Prom
     const st = JSON.parse(Deno.readTextFileSync(join(t.root, "one", "state.json")));
     const argv = Deno.readTextFileSync(`/proc/${st.pid}/cmdline`).split("\0");
     assert.ok(argv.includes("boot") && argv.some((a) => a === file), argv.join(" "));
+    // Whatever cache this build keeps, the confined processes cannot write it.
+    const gofer = Number(
+      Deno.readTextFileSync(`/proc/${st.goferPid}/task/${st.goferPid}/children`).trim()
+        .split(" ")[0],
+    );
+    assert.deepEqual(writableHostFiles(st.pid, [out, `${out}.err`]), [], "Sentry");
+    assert.deepEqual(writableHostFiles(gofer, []), [], "Gofer");
     r = await runProgram(program, [...root, "start", "one"], out);
     assert.equal(r.code, 0, r.stderr);
     r = await runProgram(program, [...root, "wait", "one"], out);
