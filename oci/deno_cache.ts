@@ -51,9 +51,20 @@ export function denoDir(): string | null {
  * `argv` (a role's, as selfArgv builds it) run after DENO_DIR `dir` is bind-mounted read-only
  * over itself. Only meaningful inside a new mount namespace with private propagation (as
  * confinedArgv starts it), where the mount is the role's alone. If the mount fails the role
- * does not start: a confined process never runs with a writable cache.
+ * does not start: a confined process never runs with a writable cache. Throws when the tools
+ * for it are missing, rather than start the role with a cache it could write.
  */
 export function readOnlyDenoDirArgv(dir: string, argv: readonly string[]): string[] {
+  for (const tool of [SH, MOUNT]) {
+    try {
+      Deno.statSync(tool);
+    } catch {
+      throw new Error(
+        `cannot confine the sandbox: ${tool} is missing (needed to make Deno's cache ${dir} ` +
+          "read-only for it); install it",
+      );
+    }
+  }
   return [
     SH,
     "-c",
