@@ -16,7 +16,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { join, resolve } from "../path.ts";
 import { closeFd, HostError } from "../host/libc.ts";
 import {
   AT_FDCWD,

@@ -30,6 +30,12 @@ export interface SpawnOptions {
    * Every other descriptor of ours is close-on-exec and so not inherited.
    */
   fds?: FdMap;
+  /**
+   * Close in the child every descriptor above the highest one `fds` maps (or above 2): ours are
+   * close-on-exec, but those our caller left inheritable (a shell's, containerd's) would
+   * otherwise reach a confined process as writable host files. Costs close_range in the child.
+   */
+  closeOthers?: boolean;
   /** Start the child in a new session (setsid), detached from our terminal and job control. */
   setsid?: boolean;
   /** Working directory of the child. */
@@ -105,6 +111,20 @@ export function spawn(opts: SpawnOptions): number {
       for (const fd of inheritedFds()) {
         if (!kept.has(fd)) sym.posix_spawn_file_actions_addclose(actions, fd);
       }
+    }
+    if (opts.closeOthers) {
+      const highest = Math.max(2, ...fds.map(([child]) => child));
+      // Descriptors below `highest` that `fds` leaves out are closed one by one (an fd that is
+      // not open is no error for posix_spawn's close action in glibc).
+      for (let fd = 3; fd < highest; fd++) {
+        if (!fds.some(([child]) => child === fd)) {
+          sym.posix_spawn_file_actions_addclose(actions, fd);
+        }
+      }
+      check(
+        "posix_spawn_file_actions_addclosefrom_np",
+        -(sym.posix_spawn_file_actions_addclosefrom_np(actions, highest + 1) !== 0),
+      );
     }
     const cwd = opts.cwd === undefined ? undefined : cstr(opts.cwd);
     if (cwd) sym.posix_spawn_file_actions_addchdir_np(actions, cwd);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../path.ts";
 import { log } from "../log.ts";
 import { ControlError, ControlUnavailable } from "../sentry/control.ts";
 import { CliError, type Command, type Context } from "./command.ts";
@@ -24,6 +24,7 @@ import { waitCommand } from "./cmd/wait.ts";
 import { bool, formatFlags, parseFlags, UsageError } from "./flags.ts";
 import { debugLogPath, GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
 import { SpecError } from "./spec.ts";
+import { buildKind, buildRevision } from "./build.ts";
 import { StateError, StateStore } from "./state.ts";
 
 /** Exit code of every runtime error, as containerd expects from runsc. */
@@ -58,7 +59,9 @@ function err(text: string): void {
 }
 
 function versionText(): string {
-  return `runsc version ${VERSION} (TypeScript, Deno ${Deno.version.deno})\nspec: ${SPEC_VERSION}\n`;
+  const rev = buildRevision();
+  return `runsc version ${VERSION} (TypeScript, Deno ${Deno.version.deno})\n` +
+    `build: ${buildKind()}${rev ? `, revision ${rev}` : ""}\nspec: ${SPEC_VERSION}\n`;
 }
 
 function helpText(): string {
@@ -157,6 +160,7 @@ export async function cliMain(args: string[]): Promise<number> {
     }
     const ctx: Context = { global: config, store: new StateStore(resolve(config.root)), out };
     log.debug(`runsc ${name}`, { args });
+    log.phase("cli: loaded");
     return await command.run(ctx, parsed.rest, parsed.values);
   } catch (e) {
     const msg = describe(e);

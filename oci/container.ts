@@ -6,9 +6,9 @@
  * @module
  */
 
-import { resolve } from "node:path";
-import { CONFINE_FLAG, confinedArgv } from "../gofer/confine.ts";
+import { resolve } from "../path.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
+import { CONFINE_FLAG, confinedArgv } from "./confine_argv.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
@@ -21,6 +21,8 @@ import {
 } from "../sentry/control.ts";
 import { CliError, type Context } from "./command.ts";
 import { selfArgv } from "./reexec.ts";
+import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
+import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
 import {
   type ContainerState,
@@ -160,6 +162,10 @@ export async function createContainer(
       `control socket path ${sockPath} is longer than ${UNIX_PATH_MAX} bytes; use a shorter --root or id`,
     );
   }
+  // As root the roles see Deno's cache read-only (deno_cache.ts); the CLI fills it for them.
+  const cacheDir = geteuid() === 0 ? denoDir() : null;
+  if (cacheDir) await warmRoleCache(cacheDir);
+  const role = (argv: string[]) => cacheDir ? readOnlyDenoDirArgv(cacheDir, argv) : argv;
   using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));
   void lock;
   let goferPid = 0;
@@ -174,7 +180,7 @@ export async function createContainer(
     fds.push(devNull);
 
     // As root, the gofer starts in its own namespaces (gofer/confine.ts).
-    const goferArgv = confinedArgv(selfArgv("gofer", [
+    const goferArgv = confinedArgv(role(selfArgv("gofer", [
       "--bundle",
       bundle,
       "--sock-fd",
@@ -182,18 +188,19 @@ export async function createContainer(
       "--id",
       id,
       ...global.passOn,
-    ]));
+    ])));
     goferPid = spawn({
       path: goferArgv[0],
       argv: goferArgv,
       fds: [[0, devNull], [1, devNull], [2, devNull], [3, goferEnd]],
+      closeOthers: true,
       setsid: true,
       cwd: "/",
     });
     // As root, the Sentry too starts in its own namespaces (sentry/boot.ts confineBoot). In its
     // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
     const bootArgv = confinedArgv(
-      selfArgv("boot", [
+      role(selfArgv("boot", [
         "--bundle",
         bundle,
         "--id",
@@ -205,17 +212,18 @@ export async function createContainer(
         "--ready-fd",
         "4",
         ...global.passOn.filter((f) => !f.startsWith("--root=")),
-      ]),
+      ])),
       { pid: true, net: global.network !== "host" },
     );
     bootPid = spawn({
       path: bootArgv[0],
       argv: bootArgv,
       fds: [[3, bootEnd], [4, readyWrite]],
+      closeOthers: true,
       setsid: true,
       cwd: "/",
     });
-    log.debug(`started gofer ${goferPid} and boot ${bootPid}`, { id });
+    log.phase("create: gofer and boot spawned", { goferPid, bootPid });
     // Recorded at once, so that `delete --force` can clean up after a create that was killed.
     store.write({ ...store.read(id), pid: bootPid, goferPid });
     for (const fd of [goferEnd, bootEnd, readyWrite, devNull]) closeFd(fd);
@@ -239,6 +247,7 @@ export async function createContainer(
       };
     }
     if (!ready.ok) throw new CliError(`creating container "${id}": ${ready.error}`);
+    log.phase("create: sandbox ready");
 
     // Under `unshare --fork` the sandbox is unshare's child: that process, as in runsc, is the
     // state's pid (`kill` of it still ends unshare, which waits for it).
@@ -334,18 +343,26 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   if (status === "creating" && processAlive(st.pid)) {
     throw new CliError(`cannot delete container "${id}" that is still being created`);
   }
-  try {
-    // A wedged sandbox gets a few seconds; then its process is killed below.
-    await control(store.socketPath(id), { cmd: "destroy" }, { timeoutMs: 5000 });
-  } catch (e) {
-    if (!(e instanceof ControlUnavailable)) log.warning(`destroy ${id}: ${(e as Error).message}`);
+  // A confined sandbox that is not running has nothing left to do: it ends at once with its
+  // namespaces. Another one is asked to destroy itself, then whatever is left is found and killed.
+  if (!(await endSandboxNamespaces(id, store.root, st.bundle, [st.pid, st.goferPid]))) {
+    try {
+      // A wedged sandbox gets a few seconds; then its process is killed below.
+      await control(store.socketPath(id), { cmd: "destroy" }, { timeoutMs: 5000 });
+    } catch (e) {
+      if (!(e instanceof ControlUnavailable)) {
+        log.warning(`destroy ${id}: ${(e as Error).message}`);
+      }
+    }
+    if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
+    if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
+    await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid]);
   }
-  if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
-  if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
-  await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid]);
+  log.phase("delete: processes gone");
   // The overlay's `self` filestores are the container's; they go with it.
   for (const err of removeFilestores(st.bundle, id)) log.warning(err);
   store.remove(id);
+  log.phase("delete: removed");
 }
 
 /**
@@ -374,10 +391,88 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
     }
     const bundle = st?.bundle;
     await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0]);
+    log.phase("delete: processes gone");
     if (bundle) { for (const err of removeFilestores(bundle, id)) log.warning(err); }
     store.remove(id);
+    log.phase("delete: removed");
   } finally {
     lock?.release();
+  }
+}
+
+/** Whether `pid` is the first process (pid 1) of a PID namespace of its own. */
+function namespaceInit(pid: number): boolean {
+  try {
+    const nspid = /^NSpid:\s+(.*)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    const ids = nspid?.[1].trim().split(/\s+/) ?? [];
+    return ids.length > 1 && ids.at(-1) === "1";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The fast way to end a confined sandbox: when the recorded boot is its PID namespace's init and
+ * the recorded gofer's `unshare` has its own init below it, SIGKILL both inits. The kernel then
+ * kills everything else in their namespaces (the stubs) and lets an init become a zombie only
+ * once they are all gone, so a zombie init means a sandbox without processes, and no scan of
+ * /proc is needed. Returns false, having done nothing, when the processes are not so (not
+ * root, or a create that did not get that far): the caller then finds them by scanning.
+ */
+async function endSandboxNamespaces(
+  id: string,
+  root: string,
+  bundle: string | undefined,
+  [boot, gofer]: number[],
+): Promise<boolean> {
+  if (!(boot > 0 && gofer > 0)) return false;
+  const argvOf = (pid: number) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    } catch {
+      return [];
+    }
+  };
+  let goferInit = 0;
+  try {
+    goferInit = forkedChild(gofer);
+  } catch {
+    return false;
+  }
+  const ours = (pid: number, role: string) => {
+    const argv = argvOf(pid);
+    return argv.includes(role) && hasFlag(argv, "--id", id) &&
+      (bundle === undefined || hasFlag(argv, "--bundle", bundle)) &&
+      (role !== "boot" || hasFlag(argv, "--root", root));
+  };
+  if (
+    !namespaceInit(boot) || !namespaceInit(goferInit) || !ours(boot, "boot") ||
+    !ours(goferInit, "gofer")
+  ) return false;
+  // The unshare parents go first: one that saw its child killed would say so on the
+  // container's stderr. (They are reaped here when they are ours: `run`.)
+  const parents = [gofer, ...parentsOf(boot).filter((p) => ours(p, "boot"))];
+  const all = [...parents, boot, goferInit];
+  for (const pid of all) {
+    log.debug(`delete ${id}: killing ${pid}`);
+    hostKill(pid, SIGKILL);
+  }
+  const deadline = Date.now() + FORCE_KILL_WAIT_MS;
+  while (all.some(processAlive) && Date.now() < deadline) {
+    for (const pid of all) reap(pid);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  for (const pid of all) reap(pid);
+  return !all.some(processAlive);
+}
+
+/** The parent of `pid` (as a one-element list), or none when it is gone. */
+function parentsOf(pid: number): number[] {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return [Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])];
+  } catch {
+    return [];
   }
 }
 
@@ -388,6 +483,7 @@ export async function killSandboxProcesses(
   bundle: string | undefined,
   recorded: number[],
 ): Promise<void> {
+  if (await endSandboxNamespaces(id, ctx.store.root, bundle, recorded)) return;
   const pids = sandboxProcesses(id, ctx.store.root, bundle, recorded);
   for (const pid of pids) {
     log.debug(`delete ${id}: killing ${pid}`);

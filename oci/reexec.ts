@@ -8,8 +8,7 @@
  * @module
  */
 
-import { basename } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, fileURLToPath } from "../path.ts";
 
 /** True when running from source under the deno binary (not a compiled runsc). */
 export function runningFromSource(): boolean {

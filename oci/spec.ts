@@ -7,7 +7,7 @@
  */
 
 import { capBit, capFromName, type CapSets } from "../sentry/kernel/task_creds.ts";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../path.ts";
 import type { InitSpec } from "../sentry/sandbox.ts";
 import { SPEC_VERSION } from "./global.ts";
 

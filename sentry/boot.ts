@@ -9,7 +9,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { dirname, join } from "../path.ts";
 import { closeFd, writeAll } from "../host/libc.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
@@ -142,6 +142,7 @@ export async function bootMain(args: string[]): Promise<number> {
   };
   if (debugLog) addSink(debugLog, str(values, "debug-log-format") === "json" ? "json" : "text");
   if (str(values, "log")) addSink(str(values, "log"), logFormat);
+  log.phase("boot: loaded");
 
   let readySent = false;
   const ready = (msg: { ok: true } | { ok: false; error: string }) => {
@@ -161,6 +162,7 @@ export async function bootMain(args: string[]): Promise<number> {
     const spec = loadSpec(bundle);
     baseSpec = initSpec(spec);
     const Sandbox = await loadSandbox();
+    log.phase("boot: sentry loaded");
     sb = await Sandbox.create({
       platform: str(values, "platform") || "ptrace",
       platformDevicePath: str(values, "platform_device_path") || undefined,
@@ -182,7 +184,7 @@ export async function bootMain(args: string[]): Promise<number> {
   let exitStatus: number | undefined;
   const exited = sb.exited.then((ws) => {
     exitStatus = exitStatusOf(ws);
-    log.debug(`init exited`, { waitStatus: ws, exitStatus });
+    log.phase("boot: init exited", { waitStatus: ws, exitStatus });
     return exitStatus;
   });
 
@@ -269,10 +271,10 @@ export async function bootMain(args: string[]): Promise<number> {
     return 1;
   }
   ready({ ok: true });
-  log.debug("sandbox created, waiting for start");
+  log.phase("boot: ready");
 
   await destroyed;
-  log.debug("destroying sandbox");
+  log.phase("boot: destroying");
   server.close();
   stdioInbox.close();
   try {
@@ -280,5 +282,6 @@ export async function bootMain(args: string[]): Promise<number> {
   } catch (e) {
     log.warning(`destroy: ${(e as Error).message}`);
   }
+  log.phase("boot: destroyed");
   return 0;
 }

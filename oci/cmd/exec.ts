@@ -10,7 +10,7 @@ import { CliError, type Command } from "../command.ts";
 import { request } from "../container.ts";
 import { bool, str } from "../flags.ts";
 import { loadSpec } from "../spec.ts";
-import { dirname, join } from "node:path";
+import { dirname, join } from "../../path.ts";
 import { type ExecProcess, sendStdio, STDIO_SOCKET } from "../../sentry/control.ts";
 
 /** Parses runc's --user: `uid[:gid]`. */

@@ -6,6 +6,7 @@
  */
 
 import { control } from "../../sentry/control.ts";
+import { log } from "../../log.ts";
 import type { Command } from "../command.ts";
 import { createContainer, deleteContainer, request } from "../container.ts";
 import { bool, str } from "../flags.ts";
@@ -47,6 +48,7 @@ export const runCommand: Command = {
         listeners.push([name, fn]);
       }
       const { exitStatus } = await request(ctx, id, { cmd: "wait" });
+      log.phase("run: exited", { exitStatus });
       return exitStatus;
     } finally {
       for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);

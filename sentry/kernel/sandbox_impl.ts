@@ -8,8 +8,6 @@ import { fullCaps } from "./task_creds.ts";
 import { LisafsClient } from "../../gofer/lisafs/client.ts";
 import { closeFd, HostError } from "../../host/libc.ts";
 import type { FileDescription } from "../vfs/file.ts";
-import { PtracePlatform } from "../../platform/ptrace/ptrace.ts";
-import { KvmPlatform } from "../../platform/kvm/kvm.ts";
 import type { AddressSpace, Platform } from "../../platform/platform.ts";
 import { buildMountTree } from "../fs/mount_tree.ts";
 import { HostFile } from "../fs/host.ts";
@@ -33,11 +31,15 @@ import { Errno, errnoName } from "../../host/errno.ts";
 const O_RDONLY = 0;
 const O_WRONLY = 1;
 
-function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Platform {
+/** Starts the platform named; only its code is loaded (a boot never loads both). */
+async function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Promise<Platform> {
   switch (name) {
-    case "ptrace":
+    case "ptrace": {
+      const { PtracePlatform } = await import("../../platform/ptrace/ptrace.ts");
       return new PtracePlatform(mf);
-    case "kvm":
+    }
+    case "kvm": {
+      const { KvmPlatform } = await import("../../platform/kvm/kvm.ts");
       try {
         return devicePath ? new KvmPlatform(mf, devicePath) : new KvmPlatform(mf);
       } catch (e) {
@@ -46,6 +48,7 @@ function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Platfor
             "use --platform=ptrace",
         );
       }
+    }
     default:
       throw new SandboxError(`unknown platform ${JSON.stringify(name)}`);
   }
@@ -164,7 +167,8 @@ export class Sandbox {
     setKernelAccount(mf);
     let platform: Platform | undefined;
     try {
-      platform = newPlatform(opts.platform, mf, opts.platformDevicePath);
+      platform = await newPlatform(opts.platform, mf, opts.platformDevicePath);
+      opts.log.phase("boot: platform ready", { platform: opts.platform });
       const kernel = new Kernel({
         platform,
         memoryFile: mf,
@@ -183,8 +187,10 @@ export class Sandbox {
         fileAccess: opts.fileAccess,
         fileAccessMounts: opts.fileAccessMounts,
       });
+      opts.log.phase("boot: mounts ready (gofer handshake)");
       const stdio = opts.stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY));
       const task = newProcess(kernel, spec, stdio);
+      opts.log.phase("boot: init loaded");
       return new Sandbox(kernel, task, mf);
     } catch (e) {
       platform?.release();
@@ -224,6 +230,7 @@ export class Sandbox {
   start(): void {
     if (this.#status !== "created") return;
     this.#status = "running";
+    this.kernel.log.phase("boot: init runs");
     this.init.run().catch((e) => this.kernel.log.error(`init: ${e}`));
   }
 
