@@ -6,7 +6,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { CONFINE_FLAG, confinedArgv } from "../gofer/confine.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";
@@ -18,6 +18,7 @@ import {
   ControlError,
   type ControlReplies,
   ControlUnavailable,
+  EXIT_FILE,
 } from "../sentry/control.ts";
 import { CliError, type Context } from "./command.ts";
 import { selfArgv } from "./reexec.ts";
@@ -250,7 +251,10 @@ export async function createContainer(
       goferPid,
     };
     store.write(state);
-    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(sandboxPid));
+    // The pid-file names our direct child (unshare's process when confined): once this command
+    // exits, the caller (containerd's shim, a subreaper) adopts it, and it exits exactly when
+    // init does, with init's status (sentry/boot.ts).
+    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(bootPid));
     return state;
   } catch (e) {
     if (bootPid) await killAndWait(bootPid, bootWords(id), 0);
@@ -270,6 +274,19 @@ export interface LiveStatus {
   exitStatus?: number;
 }
 
+/**
+ * Init's exit status as the boot process recorded it before it exited (sentry/boot.ts), or
+ * undefined when it never did (killed from the host, or not exited).
+ */
+export function recordedExitStatus(ctx: Context, id: string): number | undefined {
+  try {
+    const text = Deno.readTextFileSync(join(ctx.store.dir(id), EXIT_FILE));
+    return /^\d+\n$/.test(text) ? Number(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Asks the sandbox for the container's status; a sandbox that is gone means `stopped`. */
 export async function liveStatus(
   ctx: Context,
@@ -285,7 +302,10 @@ export async function liveStatus(
     }, { timeoutMs });
     return r;
   } catch (e) {
-    if (e instanceof ControlUnavailable) return { status: "stopped" };
+    if (e instanceof ControlUnavailable) {
+      const exitStatus = recordedExitStatus(ctx, st.id);
+      return exitStatus === undefined ? { status: "stopped" } : { status: "stopped", exitStatus };
+    }
     throw e;
   }
 }
@@ -309,6 +329,22 @@ export async function request<
       throw new CliError(`container "${id}": ${e.message}`, { cause: e });
     }
     throw e;
+  }
+}
+
+/**
+ * Waits for init of container `id` to exit and returns its exit status; once the sandbox has
+ * ended, the status it recorded is the answer.
+ */
+export async function waitExit(ctx: Context, id: string): Promise<number> {
+  try {
+    return (await request(ctx, id, { cmd: "wait" })).exitStatus;
+  } catch (e) {
+    const recorded = e instanceof CliError && e.cause instanceof ControlUnavailable
+      ? recordedExitStatus(ctx, id)
+      : undefined;
+    if (recorded === undefined) throw e;
+    return recorded;
   }
 }
 

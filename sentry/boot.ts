@@ -4,13 +4,18 @@
  * Started by `runsc create` with the gofer's socket on `--gofer-fd`, a pipe on `--ready-fd`, and
  * the container's stdio on 0, 1 and 2 (so nothing here writes to them). It loads the spec, builds
  * the Sentry's sandbox, reports readiness (one JSON line on the pipe), then serves the control
- * socket `<root>/<id>/ctl.sock` until a `destroy` request.
+ * socket `<root>/<id>/ctl.sock` until the container's init exits or a `destroy` request comes.
+ *
+ * When init exits, this process exits too, with init's exit status (or killed by init's signal):
+ * its parent names it in `create --pid-file`, and containerd's shim takes that process's end as
+ * the container's. The status is first written to `<root>/<id>/exit` for `state` and `wait`.
  *
  * @module
  */
 
 import { dirname, join } from "node:path";
-import { closeFd, writeAll } from "../host/libc.ts";
+import { closeFd, cstr, libc, writeAll } from "../host/libc.ts";
+import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../host/fcntl.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
 import { sentryFilter } from "../host/filters.ts";
@@ -28,6 +33,7 @@ import { initSpec, loadSpec } from "../oci/spec.ts";
 import { validateId } from "../oci/state.ts";
 import {
   type ControlRequest,
+  EXIT_FILE,
   type ProcessInfo,
   serveControl,
   STDIO_SOCKET,
@@ -106,6 +112,22 @@ function confineBoot(confined: boolean, platform: string): Record<string, unknow
 
 /** Capabilities the Sentry keeps after start-up: none (see confineBoot). */
 const BOOT_CAPS: readonly number[] = [];
+
+/** Signals whose default action dumps core: an exit status stands for them instead. */
+const CORE_SIGNALS = new Set([3, 4, 5, 6, 7, 8, 11, 24, 25, 31]);
+
+/** How long replies to `wait` get to leave before the process ends. */
+const REPLY_FLUSH_MS = 50;
+
+/**
+ * Ends this process as init ended: killed by the same signal when its default action only
+ * terminates (so that a waiting shim sees the signal, as with runc), else with the status.
+ */
+function exitLike(waitStatus: number): number {
+  const sig = waitStatus & 0x7f;
+  if (sig !== 0 && sig !== 0x7f && !CORE_SIGNALS.has(sig)) libc.symbols.kill(Deno.pid, sig);
+  return exitStatusOf(waitStatus);
+}
 
 /** Converts a Linux wait status into a shell-style exit status (128+signal when killed). */
 export function exitStatusOf(waitStatus: number): number {
@@ -241,7 +263,16 @@ export async function bootMain(args: string[]): Promise<number> {
 
   let server;
   let stdioInbox: StdioInbox | undefined;
+  let exitFd = -1;
   try {
+    // Opened now: once confined, this process no longer sees the state directory.
+    exitFd = libc.symbols.openat(
+      AT_FDCWD,
+      cstr(join(root, id, EXIT_FILE)),
+      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+      0o600,
+    );
+    if (exitFd < 0) throw new Error(`cannot create ${join(root, id, EXIT_FILE)}`);
     server = serveControl(join(root, id, "ctl.sock"), handle);
     stdioInbox = new StdioInbox(join(root, id, STDIO_SOCKET));
   } catch (e) {
@@ -270,7 +301,17 @@ export async function bootMain(args: string[]): Promise<number> {
   ready({ ok: true });
   log.debug("sandbox created, waiting for start");
 
-  await destroyed;
+  const waitStatus = await Promise.race([destroyed.then(() => null), sb.exited]);
+  if (waitStatus !== null) {
+    // Before the socket goes: a `wait` that finds it gone reads the file instead.
+    try {
+      writeAll(exitFd, new TextEncoder().encode(`${exitStatusOf(waitStatus)}\n`));
+    } catch (e) {
+      log.warning(`cannot record the exit status: ${(e as Error).message}`);
+    }
+    await new Promise((r) => setTimeout(r, REPLY_FLUSH_MS));
+  }
+  closeFd(exitFd);
   log.debug("destroying sandbox");
   server.close();
   stdioInbox.close();
@@ -279,5 +320,5 @@ export async function bootMain(args: string[]): Promise<number> {
   } catch (e) {
     log.warning(`destroy: ${(e as Error).message}`);
   }
-  return 0;
+  return waitStatus === null ? 0 : exitLike(waitStatus);
 }

@@ -262,6 +262,12 @@ export function serveControl(path: string, handler: ControlHandler): ControlServ
 /** The socket beside ctl.sock on which `runsc exec` passes its stdio (SCM_RIGHTS). */
 export const STDIO_SOCKET = "stdio.sock";
 
+/**
+ * The file beside ctl.sock where the boot process records init's exit status (a decimal and a
+ * newline) before it exits with it: `state` and `wait` read it once the socket is gone.
+ */
+export const EXIT_FILE = "exit";
+
 /** Most stdio sets kept waiting for their exec request; older ones are closed. */
 const MAX_PENDING_STDIO = 32;
 const TOKEN_MAX = 64;

@@ -7,7 +7,7 @@
 
 import { control } from "../../sentry/control.ts";
 import type { Command } from "../command.ts";
-import { createContainer, deleteContainer, request } from "../container.ts";
+import { createContainer, deleteContainer, waitExit } from "../container.ts";
 import { bool, str } from "../flags.ts";
 import { SIGNALS } from "../signals.ts";
 import { CREATE_FLAGS } from "./create.ts";
@@ -46,8 +46,7 @@ export const runCommand: Command = {
         Deno.addSignalListener(name, fn);
         listeners.push([name, fn]);
       }
-      const { exitStatus } = await request(ctx, id, { cmd: "wait" });
-      return exitStatus;
+      return await waitExit(ctx, id);
     } finally {
       for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);
       // A container that could not be started is never left behind.

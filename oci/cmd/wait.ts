@@ -5,7 +5,7 @@
  */
 
 import type { Command } from "../command.ts";
-import { request } from "../container.ts";
+import { waitExit } from "../container.ts";
 
 export const waitCommand: Command = {
   name: "wait",
@@ -18,7 +18,7 @@ export const waitCommand: Command = {
   ],
   async run(ctx, [id]) {
     ctx.store.read(id); // a clear error for an unknown container
-    const { exitStatus } = await request(ctx, id, { cmd: "wait" });
+    const exitStatus = await waitExit(ctx, id);
     ctx.out(JSON.stringify({ id, exitStatus }) + "\n");
     return 0;
   },

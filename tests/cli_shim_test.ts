@@ -1,0 +1,110 @@
+/**
+ * The runtime as containerd's shim drives it: the shim is a child subreaper, runs `create
+ * --pid-file`, adopts the process named there once `create` has exited, and takes that
+ * process's end (its exit status, or its signal) as the container's. This test process plays
+ * the shim.
+ *
+ * Needs root (ptrace of the sandbox's stub processes); skipped with the reason otherwise.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { libc } from "../host/libc.ts";
+import { W, waitpid } from "../host/spawn.ts";
+import { compileProg, IS_ROOT, listDir, makeBundle, makeRoot, readOr, waitFor } from "./harness.ts";
+
+const SKIP = IS_ROOT ? "" : "needs root";
+if (SKIP) console.warn(`cli_shim_test: skipped: ${SKIP}`);
+
+const PR_SET_CHILD_SUBREAPER = 36;
+const WNOHANG = 1;
+
+function shimTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: SKIP !== "", sanitizeResources: false, sanitizeOps: false, fn });
+}
+
+/** The shim's view of an adopted process's end: its exit status, 128+signal when killed. */
+async function reapAdopted(pid: number, timeoutMs: number): Promise<number | null> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const st = waitpid(pid, WNOHANG);
+    if (st) return W.exited(st.raw) ? W.exitCode(st.raw) : 128 + W.termSig(st.raw);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return null;
+}
+
+function parentOf(pid: number): number {
+  const stat = readOr(`/proc/${pid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
+/** Reaps whatever of ours the containers left as zombies (the gofers we adopted). */
+function reapZombies(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      waitpid(pid, WNOHANG);
+    } catch { /* not ours */ }
+  }
+}
+
+shimTest("create --pid-file names a process that ends with the container's status", async () => {
+  assert.equal(libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n), 0);
+  const exitCode = await compileProg("exit_code");
+  const spin = await compileProg("spin");
+  const t = await makeRoot();
+  const adopted: number[] = [];
+  const cases: { id: string; args: string[]; kill?: string; want: number }[] = [
+    { id: "x0", args: ["/exit_code", "0"], want: 0 },
+    { id: "x3", args: ["/exit_code", "3"], want: 3 },
+    { id: "k9", args: ["/spin"], kill: "KILL", want: 137 },
+    { id: "k15", args: ["/spin"], kill: "TERM", want: 143 },
+  ];
+  try {
+    for (const c of cases) {
+      const b = await makeBundle({
+        args: c.args,
+        files: { "/exit_code": exitCode, "/spin": spin },
+      });
+      try {
+        const pidFile = join(b.dir, "init.pid");
+        const cr = await t.runsc(["create", "--bundle", b.dir, "--pid-file", pidFile, c.id], {
+          outputFile: join(b.dir, "out"),
+        });
+        assert.equal(cr.code, 0, cr.stderr);
+        const pid = Number(readOr(pidFile));
+        assert.ok(pid > 0, `pid-file holds a pid: ${readOr(pidFile)}`);
+        adopted.push(pid, JSON.parse(readOr(join(t.root, c.id, "state.json"))).goferPid);
+        assert.equal(parentOf(pid), Deno.pid, "the shim adopted the pid-file's process");
+
+        assert.equal((await t.runsc(["start", c.id])).code, 0);
+        if (c.kill) {
+          // Still there while init runs: it ends with init, not before.
+          assert.equal(await reapAdopted(pid, 300), null, `${c.id} ended before init did`);
+          const k = await t.runsc(["kill", c.id, c.kill]);
+          assert.equal(k.code, 0, k.stderr);
+        }
+        assert.equal(await reapAdopted(pid, 30_000), c.want, `${c.id}: the pid's status`);
+
+        // The sandbox is gone, yet state, wait and delete answer from the state directory.
+        const st = await t.runsc(["state", c.id]);
+        assert.equal(st.code, 0, st.stderr);
+        assert.equal(JSON.parse(st.stdout).status, "stopped");
+        const w = await t.runsc(["wait", c.id]);
+        assert.deepEqual(JSON.parse(w.stdout), { id: c.id, exitStatus: c.want });
+        const d = await t.runsc(["delete", c.id]);
+        assert.equal(d.code, 0, d.stderr);
+      } finally {
+        await b.cleanup();
+      }
+    }
+    assert.deepEqual(listDir(t.root), []);
+  } finally {
+    await t.cleanup();
+    await waitFor(() => {
+      reapZombies(adopted);
+      return adopted.every((p) => !readOr(`/proc/${p}/stat`));
+    }, 5000);
+    libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 0n, 0n, 0n, 0n);
+  }
+});
