@@ -101,14 +101,19 @@ async function killAndWait(pid: number, words: string[], graceMs: number): Promi
   reap(pid);
 }
 
-function openDevNull(): number {
+/** /dev/null opened read-write (close-on-exec), for the stdio of processes we start. */
+export function openDevNull(): number {
   const fd = libc.symbols.openat(AT_FDCWD, cstr("/dev/null"), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) throw new CliError("cannot open /dev/null");
   return fd;
 }
 
-/** Reads the boot process's readiness line from the pipe, or null at EOF or timeout. */
-async function readReady(fd: number, timeoutMs: number, onTimeout: () => void): Promise<string> {
+/** Reads a readiness line from the pipe; what came before EOF (maybe "") at EOF or timeout. */
+export async function readReady(
+  fd: number,
+  timeoutMs: number,
+  onTimeout: () => void,
+): Promise<string> {
   // An FsFile on the same pipe reads on a runtime thread, so the timer below can fire.
   const file = await Deno.open(`/proc/self/fd/${fd}`, { read: true });
   const timer = setTimeout(onTimeout, timeoutMs);

@@ -32,6 +32,7 @@ import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
 import { initSpec, loadSpec } from "../oci/spec.ts";
 import { validateId } from "../oci/state.ts";
 import {
+  type ControlConn,
   type ControlRequest,
   EXIT_FILE,
   type ProcessInfo,
@@ -45,6 +46,7 @@ import type { InitSpec, SandboxOptions, SandboxStatus } from "./sandbox.ts";
 interface SandboxLike {
   start(): void;
   signal(signo: number): void;
+  signalProcess(pid: number, signo: number): void;
   readonly exited: Promise<number>;
   status(): SandboxStatus;
   processes(): ProcessInfo[];
@@ -115,6 +117,8 @@ const BOOT_CAPS: readonly number[] = [];
 
 /** Signals whose default action dumps core: an exit status stands for them instead. */
 const CORE_SIGNALS = new Set([3, 4, 5, 6, 7, 8, 11, 24, 25, 31]);
+
+const SIGKILL = 9;
 
 /** How long replies to `wait` get to leave before the process ends. */
 const REPLY_FLUSH_MS = 50;
@@ -210,7 +214,10 @@ export async function bootMain(args: string[]): Promise<number> {
   let destroyRequested!: () => void;
   const destroyed = new Promise<void>((r) => destroyRequested = r);
 
-  const handle = async (req: ControlRequest): Promise<Record<string, unknown>> => {
+  const handle = async (
+    req: ControlRequest,
+    conn: ControlConn,
+  ): Promise<Record<string, unknown>> => {
     log.debug(`control request`, { req });
     switch (req.cmd) {
       case "start": {
@@ -224,7 +231,13 @@ export async function bootMain(args: string[]): Promise<number> {
           throw new Error(`invalid signal ${req.signo}`);
         }
         if (sb.status() === "stopped") throw new Error("container is not running");
-        if (req.signo !== 0) sb.signal(req.signo);
+        if (req.pid !== undefined && (!Number.isInteger(req.pid) || req.pid <= 0)) {
+          throw new Error(`invalid pid ${req.pid}`);
+        }
+        if (req.signo === 0) return {};
+        if (req.pid) sb.signalProcess(req.pid, req.signo);
+        else if (req.all) sb.signalProcess(0, req.signo);
+        else sb.signal(req.signo);
         return {};
       }
       case "wait":
@@ -250,8 +263,20 @@ export async function bootMain(args: string[]): Promise<number> {
         }, stdio);
         return { pid };
       }
-      case "waitpid":
-        return { exitStatus: exitStatusOf(await sb.waitPid(req.pid)) };
+      case "waitpid": {
+        let done = false;
+        const exited = sb.waitPid(req.pid).finally(() => done = true);
+        if (req.killOnClose) {
+          conn.closed.then(() => {
+            // Once reaped, the pid may be another process's.
+            if (done) return;
+            try {
+              sb.signalProcess(req.pid, SIGKILL);
+            } catch { /* exited meanwhile */ }
+          });
+        }
+        return { exitStatus: exitStatusOf(await exited) };
+      }
       case "destroy":
         // Reply first; the boot process ends right after.
         setTimeout(destroyRequested, 20);

@@ -24,8 +24,11 @@ import {
 /** What a client may ask of the sandbox. */
 export type ControlRequest =
   | { cmd: "start" }
-  /** Deliver `signo` to init (with `all`, to every process of the container). */
-  | { cmd: "signal"; signo: number; all?: boolean }
+  /**
+   * Deliver `signo` to init (with `all`, to every process of the container; with `pid`, to
+   * that process, one `exec` started).
+   */
+  | { cmd: "signal"; signo: number; all?: boolean; pid?: number }
   /** Reply when init has exited, with its exit status. */
   | { cmd: "wait" }
   | { cmd: "state" }
@@ -37,8 +40,13 @@ export type ControlRequest =
    * descriptors the CLI sent beforehand on the stdio socket (sendStdio) under `stdioToken`.
    */
   | { cmd: "exec"; process: ExecProcess; stdioToken: string }
-  /** Reply when a process that exec started has exited, with its exit status. */
-  | { cmd: "waitpid"; pid: number };
+  /**
+   * Reply when a process that exec started has exited, with its exit status. With
+   * `killOnClose`, the process is killed if the client hangs up first: the client stands for
+   * the process on the host (`exec --detach --pid-file`), and a SIGKILL it cannot forward ends
+   * it.
+   */
+  | { cmd: "waitpid"; pid: number; killOnClose?: boolean };
 
 /** What `runsc exec` runs. */
 export interface ExecProcess {
@@ -187,8 +195,17 @@ export async function control<C extends ControlRequest["cmd"]>(
   }
 }
 
+/** What a handler knows of the connection a request came on. */
+export interface ControlConn {
+  /** Settles when the client has hung up (or the server closed the connection). */
+  closed: Promise<void>;
+}
+
 /** Handles one request; throw to reply `{ok:false,error}` with the error's message. */
-export type ControlHandler = (req: ControlRequest) => Promise<Record<string, unknown>>;
+export type ControlHandler = (
+  req: ControlRequest,
+  conn: ControlConn,
+) => Promise<Record<string, unknown>>;
 
 /** A running control server. */
 export interface ControlServer {
@@ -200,7 +217,7 @@ export interface ControlServer {
 
 /**
  * Serves the control protocol at `path` (a stale socket file there is replaced). Requests on one
- * connection are answered in order; connections are independent, so a pending `wait` does not
+ * connection are answered in order (each one handled as it arrives); connections are independent, so a pending `wait` does not
  * hold up `state` from another client.
  */
 export function serveControl(path: string, handler: ControlHandler): ControlServer {
@@ -211,25 +228,39 @@ export function serveControl(path: string, handler: ControlHandler): ControlServ
   const conns = new Set<Deno.Conn>();
   const serveConn = async (conn: Deno.Conn) => {
     conns.add(conn);
+    let hangUp!: () => void;
+    const closed = new Promise<void>((r) => hangUp = r);
+    // Requests are read while earlier ones are still pending, so that a client hanging up is
+    // seen at once (a `waitpid` with killOnClose depends on it); replies keep the order.
+    let replies = Promise.resolve(true);
+    const answer = async (line: string): Promise<ControlReply> => {
+      try {
+        const req = JSON.parse(line) as ControlRequest;
+        if (typeof req !== "object" || req === null || typeof req.cmd !== "string") {
+          throw new Error(`malformed request ${line.slice(0, 80)}`);
+        }
+        return { ok: true, ...(await handler(req, { closed })) };
+      } catch (e) {
+        return { ok: false, error: e instanceof Error ? e.message : String(e) };
+      }
+    };
     try {
       for await (const line of lines(conn)) {
-        let reply: ControlReply;
-        try {
-          const req = JSON.parse(line) as ControlRequest;
-          if (typeof req !== "object" || req === null || typeof req.cmd !== "string") {
-            throw new Error(`malformed request ${line.slice(0, 80)}`);
+        const reply = answer(line);
+        replies = replies.then(async (open) => {
+          if (!open) return false;
+          try {
+            await writeAllConn(conn, encoder.encode(JSON.stringify(await reply) + "\n"));
+            return true;
+          } catch {
+            return false; // the client went away
           }
-          reply = { ok: true, ...(await handler(req)) };
-        } catch (e) {
-          reply = { ok: false, error: e instanceof Error ? e.message : String(e) };
-        }
-        try {
-          await writeAllConn(conn, encoder.encode(JSON.stringify(reply) + "\n"));
-        } catch {
-          return; // the client went away
-        }
+        });
       }
+      hangUp();
+      await replies;
     } finally {
+      hangUp();
       conns.delete(conn);
       try {
         conn.close();

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { libc } from "../host/libc.ts";
 import { W, waitpid } from "../host/spawn.ts";
 import { compileProg, IS_ROOT, listDir, makeBundle, makeRoot, readOr, waitFor } from "./harness.ts";
+import { busyboxRootfs, haveBusybox } from "./rootfs.ts";
 
 const SKIP = IS_ROOT ? "" : "needs root";
 if (SKIP) console.warn(`cli_shim_test: skipped: ${SKIP}`);
@@ -101,6 +102,76 @@ shimTest("create --pid-file names a process that ends with the container's statu
     assert.deepEqual(listDir(t.root), []);
   } finally {
     await t.cleanup();
+    await waitFor(() => {
+      reapZombies(adopted);
+      return adopted.every((p) => !readOr(`/proc/${p}/stat`));
+    }, 5000);
+    libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 0n, 0n, 0n, 0n);
+  }
+});
+
+shimTest("exec --detach --pid-file names a host process standing for the exec'd one", async () => {
+  if (!haveBusybox()) return console.warn("skipped: no /bin/busybox");
+  assert.equal(libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n), 0);
+  const rootfs = await busyboxRootfs();
+  const t = await makeRoot();
+  const b = await makeBundle({
+    args: ["/bin/sleep", "1000"],
+    config: { root: { path: rootfs, readonly: true } },
+  });
+  const adopted: number[] = [];
+  const out = join(b.dir, "out");
+  /** Starts `args` with exec --detach; returns the pid its --pid-file names. */
+  const execDetached = async (name: string, args: string[]): Promise<number> => {
+    const proc = join(b.dir, `${name}.json`);
+    Deno.writeTextFileSync(proc, JSON.stringify({ args, env: ["PATH=/bin"], cwd: "/" }));
+    const pidFile = join(b.dir, `${name}.pid`);
+    const r = await t.runsc(
+      ["exec", "--process", proc, "--detach", "--pid-file", pidFile, "e1"],
+      { outputFile: out },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const pid = Number(readOr(pidFile));
+    adopted.push(pid);
+    assert.equal(parentOf(pid), Deno.pid, `${name}: the shim adopted the pid-file's process`);
+    return pid;
+  };
+  const sleepers = async () => {
+    const ps = await t.runsc(["ps", "e1"]);
+    return ps.stdout.split("\n").filter((l) => l.includes("sleep 2000")).length;
+  };
+  try {
+    const c = await t.runsc(["create", "--bundle", b.dir, "e1"], { outputFile: out });
+    assert.equal(c.code, 0, c.stderr);
+    adopted.push(JSON.parse(readOr(join(t.root, "e1", "state.json"))).goferPid);
+    assert.equal((await t.runsc(["start", "e1"])).code, 0);
+
+    const five = await execDetached("five", ["/bin/sh", "-c", "exit 5"]);
+    assert.equal(await reapAdopted(five, 30_000), 5, "its exit status");
+
+    const term = await execDetached("term", ["/bin/sleep", "2000"]);
+    assert.equal(await reapAdopted(term, 300), null, "it lives as long as the process");
+    Deno.kill(term, "SIGTERM");
+    assert.equal(await reapAdopted(term, 30_000), 143, "SIGTERM forwarded, and its status");
+
+    const killed = await execDetached("killed", ["/bin/sleep", "2000"]);
+    assert.equal(await sleepers(), 1);
+    Deno.kill(killed, "SIGKILL");
+    assert.equal(await reapAdopted(killed, 30_000), 137);
+    let left = 1;
+    for (let i = 0; i < 50 && left > 0; i++) {
+      left = await sleepers();
+      if (left) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(left, 0, "a SIGKILL of the host process ends the exec'd one too");
+
+    const orphan = await execDetached("orphan", ["/bin/sleep", "2000"]);
+    assert.equal((await t.runsc(["kill", "e1", "KILL"])).code, 0);
+    assert.equal(await reapAdopted(orphan, 30_000), 137, "ends when the container ends");
+    assert.equal((await t.runsc(["delete", "e1"])).code, 0);
+  } finally {
+    await t.cleanup();
+    await b.cleanup();
     await waitFor(() => {
       reapZombies(adopted);
       return adopted.every((p) => !readOr(`/proc/${p}/stat`));

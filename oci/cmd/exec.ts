@@ -1,16 +1,23 @@
 /**
  * `runsc exec <id> <command> [args...]` (or `--process <file.json>`, as containerd calls it):
  * runs another process in a running container, with this command's stdio, and exits with its
- * status (or, with --detach, as soon as it has started, writing its pid to --pid-file).
+ * status. With --detach it returns once the process has started; its --pid-file then names a
+ * host process that stands for it (`runsc wait --proxy`: lives as long as it, forwards
+ * signals to it, exits with its status), which containerd's shim adopts and waits for.
  *
  * @module
  */
 
-import { CliError, type Command } from "../command.ts";
-import { request } from "../container.ts";
+import { CliError, type Command, type Context } from "../command.ts";
+import { openDevNull, readReady, request } from "../container.ts";
 import { bool, str } from "../flags.ts";
 import { loadSpec } from "../spec.ts";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { closeFd, pipe } from "../../host/libc.ts";
+import { spawn } from "../../host/spawn.ts";
+import { O_CLOEXEC } from "../../host/fcntl.ts";
+import { selfCliArgv } from "../reexec.ts";
+import { writeFileAtomic } from "../state.ts";
 import { type ExecProcess, sendStdio, STDIO_SOCKET } from "../../sentry/control.ts";
 
 /** Parses runc's --user: `uid[:gid]`. */
@@ -43,6 +50,53 @@ function fromProcessFile(path: string): ExecProcess {
     gid: Number(p.user?.gid ?? 0),
     additionalGids: Array.isArray(p.user?.additionalGids) ? p.user.additionalGids.map(Number) : [],
   };
+}
+
+/** How long the proxy of a detached exec may take to start. */
+const PROXY_READY_MS = 30_000;
+
+/**
+ * Starts `runsc wait --proxy` for process `pid` of container `id`, in its own session with
+ * /dev/null for stdio; returns its host pid once it forwards signals.
+ */
+async function startProxy(ctx: Context, id: string, pid: number): Promise<number> {
+  const [readyRead, readyWrite] = pipe(O_CLOEXEC);
+  let proxyPid = 0;
+  try {
+    const argv = selfCliArgv([
+      ...ctx.global.passOn.filter((f) => !f.startsWith("--root=")),
+      `--root=${ctx.store.root}`,
+      "wait",
+      "--proxy",
+      `--pid=${pid}`,
+      "--ready-fd=3",
+      id,
+    ]);
+    const devNull = openDevNull();
+    try {
+      proxyPid = spawn({
+        path: argv[0],
+        argv,
+        fds: [[0, devNull], [1, devNull], [2, devNull], [3, readyWrite]],
+        setsid: true,
+        cwd: "/",
+      });
+    } finally {
+      closeFd(devNull);
+      closeFd(readyWrite);
+    }
+    const line = await readReady(readyRead, PROXY_READY_MS, () => {
+      try {
+        Deno.kill(proxyPid, "SIGKILL");
+      } catch { /* gone */ }
+    });
+    if (line !== "ready") {
+      throw new CliError(`exec: the host process standing for process ${pid} did not start`);
+    }
+    return proxyPid;
+  } finally {
+    closeFd(readyRead);
+  }
 }
 
 export const execCommand: Command = {
@@ -99,8 +153,14 @@ export const execCommand: Command = {
       );
     }
     const { pid } = await request(ctx, id, { cmd: "exec", process, stdioToken });
-    if (str(flags, "pid-file")) await Deno.writeTextFile(str(flags, "pid-file"), String(pid));
-    if (bool(flags, "detach")) return 0;
+    const pidFile = str(flags, "pid-file");
+    if (bool(flags, "detach")) {
+      // The pid-file names a host process that lives and ends with the exec'd one (the
+      // sandbox's pids mean nothing on the host), which the caller's shim adopts and waits for.
+      if (pidFile) writeFileAtomic(resolve(pidFile), String(await startProxy(ctx, id, pid)));
+      return 0;
+    }
+    if (pidFile) writeFileAtomic(resolve(pidFile), String(pid));
     const { exitStatus } = await request(ctx, id, { cmd: "waitpid", pid });
     return exitStatus;
   },

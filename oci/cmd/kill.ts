@@ -9,7 +9,7 @@
 import { ControlTimeout } from "../../sentry/control.ts";
 import { CliError, type Command } from "../command.ts";
 import { killSandboxProcesses, liveStatus, request } from "../container.ts";
-import { bool } from "../flags.ts";
+import { bool, str } from "../flags.ts";
 import { parseSignal } from "../signals.ts";
 
 const SIGKILL = 9;
@@ -23,11 +23,17 @@ export const killCommand: Command = {
   args: { min: 1, max: 2 },
   flags: [
     { name: "all", kind: "bool", default: false, aliases: ["a"], help: "signal every process" },
-    { name: "pid", kind: "string", default: "0", help: "accepted; only init is signalled" },
+    { name: "pid", kind: "string", default: "0", help: "a process exec started, not init" },
   ],
   async run(ctx, [id, sigArg], flags) {
     const signo = parseSignal(sigArg ?? "TERM");
     if (signo === null) throw new CliError(`invalid signal "${sigArg}"`);
+    const pid = Number(str(flags, "pid"));
+    if (!Number.isInteger(pid) || pid < 0) throw new CliError(`kill: invalid --pid ${pid}`);
+    if (pid > 0) {
+      await request(ctx, id, { cmd: "signal", signo, pid });
+      return 0;
+    }
     const st = ctx.store.read(id);
     const fromHost = () => killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid]);
     let status;

@@ -234,6 +234,22 @@ export class Sandbox {
     this.init.tg.sendSignal({ signo, errno: 0, code: 0, /* SI_USER */ pid: 0, uid: 0 });
   }
 
+  /**
+   * Delivers a signal to process `pid` (a thread group of the sandbox), or with pid 0 to
+   * every process: `kill --all`, and the signals `exec --detach`'s host process forwards.
+   */
+  signalProcess(pid: number, signo: number): void {
+    const info = { signo, errno: 0, code: 0, /* SI_USER */ pid: 0, uid: 0 };
+    if (pid === 0) {
+      if (this.#status === "created") return this.signal(signo);
+      for (const tg of [...this.kernel.threadGroups.values()]) tg.sendSignal({ ...info });
+      return;
+    }
+    const tg = this.kernel.threadGroups.get(pid);
+    if (!tg) throw new SandboxError(`no process ${pid}`);
+    tg.sendSignal(info);
+  }
+
   status(): SandboxStatus {
     return this.#status;
   }
