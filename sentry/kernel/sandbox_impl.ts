@@ -231,6 +231,7 @@ export class Sandbox {
       this.init.run().catch((e) => this.kernel.log.error(`init: ${e}`));
       return;
     }
+    if (this.init.tg.initDrops(signo, true)) return;
     this.init.tg.sendSignal({ signo, errno: 0, code: 0, /* SI_USER */ pid: 0, uid: 0 });
   }
 
@@ -242,12 +243,14 @@ export class Sandbox {
     const info = { signo, errno: 0, code: 0, /* SI_USER */ pid: 0, uid: 0 };
     if (pid === 0) {
       if (this.#status === "created") return this.signal(signo);
-      for (const tg of [...this.kernel.threadGroups.values()]) tg.sendSignal({ ...info });
+      for (const tg of [...this.kernel.threadGroups.values()]) {
+        if (!tg.initDrops(signo, true)) tg.sendSignal({ ...info });
+      }
       return;
     }
     const tg = this.kernel.threadGroups.get(pid);
     if (!tg) throw new SandboxError(`no process ${pid}`);
-    tg.sendSignal(info);
+    if (!tg.initDrops(signo, true)) tg.sendSignal(info);
   }
 
   status(): SandboxStatus {
