@@ -21,6 +21,13 @@ import { specCommand } from "./cmd/spec.ts";
 import { startCommand } from "./cmd/start.ts";
 import { stateCommand } from "./cmd/state.ts";
 import { waitCommand } from "./cmd/wait.ts";
+import { pauseCommand } from "./cmd/pause.ts";
+import { resumeCommand } from "./cmd/resume.ts";
+import { eventsCommand } from "./cmd/events.ts";
+import { updateCommand } from "./cmd/update.ts";
+import { featuresCommand } from "./cmd/features.ts";
+import { checkpointCommand } from "./cmd/checkpoint.ts";
+import { restoreCommand } from "./cmd/restore.ts";
 import { bool, formatFlags, parseFlags, UsageError } from "./flags.ts";
 import { debugLogPath, GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
 import { SpecError } from "./spec.ts";
@@ -41,6 +48,13 @@ export const COMMANDS: readonly Command[] = [
   deleteCommand,
   psCommand,
   execCommand,
+  pauseCommand,
+  resumeCommand,
+  eventsCommand,
+  updateCommand,
+  featuresCommand,
+  checkpointCommand,
+  restoreCommand,
   doCommand,
   specCommand,
 ];

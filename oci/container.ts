@@ -20,6 +20,7 @@ import {
   ControlUnavailable,
   EXIT_FILE,
 } from "../sentry/control.ts";
+import { Cgroup } from "./cgroup.ts";
 import { CliError, type Context } from "./command.ts";
 import { selfArgv } from "./reexec.ts";
 import { loadSpec } from "./spec.ts";
@@ -171,7 +172,15 @@ export async function createContainer(
   let goferPid = 0;
   let bootPid = 0;
   const fds: number[] = [];
+  const cgroup = Cgroup.of(spec.linux?.cgroupsPath);
+  let leaveCgroup: (() => void) | null = null;
   try {
+    if (cgroup) {
+      // This process enters the container's cgroup while it starts gofer and boot, so that
+      // they (and the stubs the boot starts) are born there: nothing runs outside it first.
+      leaveCgroup = enterCgroup(cgroup);
+      store.write({ ...store.read(id), cgroupsPath: spec.linux!.cgroupsPath });
+    }
     const [goferEnd, bootEnd] = socketpair(SOCK_STREAM, O_CLOEXEC);
     fds.push(goferEnd, bootEnd);
     const [readyRead, readyWrite] = pipe(O_CLOEXEC);
@@ -222,6 +231,8 @@ export async function createContainer(
       cwd: "/",
     });
     log.debug(`started gofer ${goferPid} and boot ${bootPid}`, { id });
+    leaveCgroup?.();
+    leaveCgroup = null;
     // Recorded at once, so that `delete --force` can clean up after a create that was killed.
     store.write({ ...store.read(id), pid: bootPid, goferPid });
     for (const fd of [goferEnd, bootEnd, readyWrite, devNull]) closeFd(fd);
@@ -262,15 +273,39 @@ export async function createContainer(
     if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(bootPid));
     return state;
   } catch (e) {
+    leaveCgroup?.();
     if (bootPid) await killAndWait(bootPid, bootWords(id), 0);
     if (goferPid) await killAndWait(goferPid, goferWords(bundle), 0);
     for (const err of removeFilestores(bundle, id)) log.warning(err);
+    cgroup?.remove();
     store.remove(id);
     if (e instanceof HostError) throw new CliError(`creating container "${id}": ${e.message}`);
     throw e;
   } finally {
     for (const fd of fds) closeFd(fd);
   }
+}
+
+/**
+ * Moves this process into `cg`; returns what moves it back. Only root can; as another user the
+ * sandbox stays in the caller's cgroup.
+ */
+function enterCgroup(cg: Cgroup): (() => void) | null {
+  if (Deno.uid() !== 0) return null;
+  const mine = Deno.readTextFileSync("/proc/self/cgroup");
+  cg.join(Deno.pid);
+  return () => {
+    try {
+      Cgroup.restore(mine, Deno.pid);
+    } catch (e) {
+      log.warning(`cannot leave the container's cgroup: ${(e as Error).message}`);
+    }
+  };
+}
+
+/** The container's cgroup as its state records it. */
+export function cgroupOf(st: ContainerState): Cgroup | null {
+  return Cgroup.of(st.cgroupsPath);
 }
 
 /** A container's status as the running sandbox reports it. */
@@ -301,6 +336,10 @@ export async function liveStatus(
   if (st.status === "creating") {
     return { status: processAlive(st.pid) || st.pid === 0 ? "creating" : "stopped" };
   }
+  // A frozen Sentry cannot answer; its processes being there is the answer.
+  if (st.status === "paused" && cgroupOf(st)?.frozen()) {
+    return { status: processAlive(st.pid) ? "paused" : "stopped" };
+  }
   try {
     const r: ControlReplies["state"] = await control(ctx.store.socketPath(st.id), {
       cmd: "state",
@@ -317,7 +356,7 @@ export async function liveStatus(
 
 /** Sends a control request, turning an unreachable sandbox into "not running". */
 export async function request<
-  C extends "start" | "signal" | "wait" | "ps" | "exec" | "waitpid",
+  C extends "start" | "signal" | "wait" | "ps" | "exec" | "waitpid" | "update",
 >(
   ctx: Context,
   id: string,
@@ -383,9 +422,10 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   }
   if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
   if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
-  await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid]);
+  await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid], cgroupOf(st));
   // The overlay's `self` filestores are the container's; they go with it.
   for (const err of removeFilestores(st.bundle, id)) log.warning(err);
+  cgroupOf(st)?.remove();
   store.remove(id);
 }
 
@@ -414,8 +454,10 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
       log.debug(`delete --force ${id}: ${(e as Error).message}`);
     }
     const bundle = st?.bundle;
-    await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0]);
+    const cg = st ? cgroupOf(st) : null;
+    await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0], cg);
     if (bundle) { for (const err of removeFilestores(bundle, id)) log.warning(err); }
+    cg?.remove();
     store.remove(id);
   } finally {
     lock?.release();
@@ -428,6 +470,7 @@ export async function killSandboxProcesses(
   id: string,
   bundle: string | undefined,
   recorded: number[],
+  cgroup: Cgroup | null = null,
 ): Promise<void> {
   const pids = sandboxProcesses(id, ctx.store.root, bundle, recorded);
   for (const pid of pids) {
@@ -435,6 +478,10 @@ export async function killSandboxProcesses(
     try {
       hostKill(pid, SIGKILL);
     } catch { /* gone already */ }
+  }
+  // Frozen (paused) processes die only once thawed.
+  if (cgroup?.frozen()) {
+    await cgroup.freeze(false).catch((e) => log.warning(`delete ${id}: ${e.message}`));
   }
   const deadline = Date.now() + FORCE_KILL_WAIT_MS;
   while (pids.some(processAlive) && Date.now() < deadline) {

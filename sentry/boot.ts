@@ -47,6 +47,7 @@ interface SandboxLike {
   start(): void;
   signal(signo: number): void;
   signalProcess(pid: number, signo: number): void;
+  updateLimits(memoryLimit?: number, pidsLimit?: number): void;
   readonly exited: Promise<number>;
   status(): SandboxStatus;
   processes(): ProcessInfo[];
@@ -248,6 +249,15 @@ export async function bootMain(args: string[]): Promise<number> {
       }
       case "ps":
         return { processes: sb.processes() };
+      case "update": {
+        for (const v of [req.memoryLimit, req.pidsLimit]) {
+          if (v !== undefined && (!Number.isSafeInteger(v) || v < -1 || v === 0)) {
+            throw new Error(`invalid limit ${v}`);
+          }
+        }
+        sb.updateLimits(req.memoryLimit, req.pidsLimit);
+        return {};
+      }
       case "exec": {
         const p = req.process;
         if (!Array.isArray(p?.args) || p.args.length === 0) throw new Error("exec needs args");

@@ -33,6 +33,11 @@ export type ControlRequest =
   | { cmd: "wait" }
   | { cmd: "state" }
   | { cmd: "ps" }
+  /**
+   * Change the limits the Sentry enforces (`runsc update`): application memory in bytes and
+   * tasks; -1 lifts a limit, absent keeps it.
+   */
+  | { cmd: "update"; memoryLimit?: number; pidsLimit?: number }
   /** Kill everything and make the boot process exit after replying. */
   | { cmd: "destroy" }
   /**
@@ -74,6 +79,7 @@ export interface ControlReplies {
   /** The sandbox's status and, once stopped, init's exit status. */
   state: { status: "created" | "running" | "stopped"; exitStatus?: number };
   ps: { processes: ProcessInfo[] };
+  update: Record<never, never>;
   destroy: Record<never, never>;
   exec: { pid: number };
   waitpid: { exitStatus: number };

@@ -120,6 +120,10 @@ export const execCommand: Command = {
     { name: "pid-file", kind: "string", default: "", help: "write the process's pid here" },
     { name: "tty", kind: "bool", default: false, aliases: ["t"], help: "allocate a terminal" },
     { name: "console-socket", kind: "string", default: "", help: "accepted; needs --tty" },
+    { name: "preserve-fds", kind: "string", default: "0", help: "accepted (containerd)" },
+    { name: "no-new-privs", kind: "bool", default: false, help: "accepted (runc)" },
+    { name: "process-label", kind: "string", default: "", help: "accepted (runc)" },
+    { name: "apparmor", kind: "string", default: "", help: "accepted (runc)" },
   ],
   async run(ctx, [id, ...argv], flags) {
     if (bool(flags, "tty")) throw new CliError("exec: a terminal (--tty) is not supported yet");

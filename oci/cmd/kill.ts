@@ -8,7 +8,7 @@
 
 import { ControlTimeout } from "../../sentry/control.ts";
 import { CliError, type Command } from "../command.ts";
-import { killSandboxProcesses, liveStatus, request } from "../container.ts";
+import { cgroupOf, killSandboxProcesses, liveStatus, request } from "../container.ts";
 import { bool, str } from "../flags.ts";
 import { parseSignal } from "../signals.ts";
 
@@ -35,7 +35,8 @@ export const killCommand: Command = {
       return 0;
     }
     const st = ctx.store.read(id);
-    const fromHost = () => killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid]);
+    const fromHost = () =>
+      killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid], cgroupOf(st));
     let status;
     try {
       ({ status } = await liveStatus(ctx, st, signo === SIGKILL ? KILL_ANSWER_MS : undefined));
@@ -46,6 +47,11 @@ export const killCommand: Command = {
     }
     // As runc: --all on a stopped container is not an error (cleanup calls it blindly).
     if (status === "stopped" && bool(flags, "all")) return 0;
+    // A frozen Sentry cannot deliver a signal; SIGKILL ends it from the host (and thaws it).
+    if (status === "paused" && signo === SIGKILL) {
+      await killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid], cgroupOf(st));
+      return 0;
+    }
     if (status !== "created" && status !== "running") {
       throw new CliError(`container "${id}" is not running (${status})`);
     }

@@ -14,7 +14,7 @@ import type { Platform } from "../../platform/platform.ts";
 import { buildMountTree } from "../fs/mount_tree.ts";
 import { HostFile } from "../fs/host.ts";
 import { loadExecutable, lookPath } from "../loader/loader.ts";
-import { MemoryFile, setKernelAccount } from "../mm/memory_file.ts";
+import { hostMemTotal, MemoryFile, setKernelAccount } from "../mm/memory_file.ts";
 import { MemoryManager } from "../mm/mm.ts";
 import {
   type InitSpec,
@@ -26,7 +26,7 @@ import { SysError } from "../syscalls/errors.ts";
 import { defaultRlimits, RLIMIT } from "../syscalls/sys_rlimit.ts";
 import { FdTable } from "../vfs/fd_table.ts";
 import { FsContext, initFsContext } from "../vfs/fs_context.ts";
-import { Kernel } from "./kernel.ts";
+import { DEFAULT_PIDS_LIMIT, Kernel } from "./kernel.ts";
 import { signaledStatus, Task, ThreadGroup } from "./task.ts";
 import { errnoName } from "../../host/errno.ts";
 
@@ -251,6 +251,19 @@ export class Sandbox {
     const tg = this.kernel.threadGroups.get(pid);
     if (!tg) throw new SandboxError(`no process ${pid}`);
     if (!tg.initDrops(signo, true)) tg.sendSignal(info);
+  }
+
+  /**
+   * Changes the limits of linux.resources while the container runs (`runsc update`): memory
+   * in bytes, tasks; -1 lifts one (the host's memory, the default task limit).
+   */
+  updateLimits(memoryLimit?: number, pidsLimit?: number): void {
+    if (memoryLimit !== undefined) {
+      this.mf.limit = memoryLimit < 0 ? hostMemTotal() : BigInt(memoryLimit);
+    }
+    if (pidsLimit !== undefined) {
+      this.kernel.pidsLimit = pidsLimit < 0 ? DEFAULT_PIDS_LIMIT : pidsLimit;
+    }
   }
 
   status(): SandboxStatus {
