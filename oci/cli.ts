@@ -28,6 +28,7 @@ import { updateCommand } from "./cmd/update.ts";
 import { featuresCommand } from "./cmd/features.ts";
 import { checkpointCommand } from "./cmd/checkpoint.ts";
 import { restoreCommand } from "./cmd/restore.ts";
+import { installCommand, uninstallCommand } from "./cmd/install.ts";
 import { bool, formatFlags, parseFlags, UsageError } from "./flags.ts";
 import { debugLogPath, GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
 import { SpecError } from "./spec.ts";
@@ -55,6 +56,8 @@ export const COMMANDS: readonly Command[] = [
   featuresCommand,
   checkpointCommand,
   restoreCommand,
+  installCommand,
+  uninstallCommand,
   doCommand,
   specCommand,
 ];

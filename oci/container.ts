@@ -35,8 +35,6 @@ import {
 const SOCK_STREAM = 1;
 const WNOHANG = 1;
 const SIGKILL = 9;
-/** sun_path holds 108 bytes including the terminating NUL. */
-const UNIX_PATH_MAX = 107;
 
 /** How long create waits for the sandbox to report that it is ready. */
 const READY_TIMEOUT_MS = 120_000;
@@ -159,12 +157,6 @@ export async function createContainer(
     // The caller would wait forever for a pty master on the socket.
     throw new CliError(
       `creating container "${id}": process.terminal with --console-socket is not supported yet`,
-    );
-  }
-  const sockPath = store.socketPath(id);
-  if (new TextEncoder().encode(sockPath).length > UNIX_PATH_MAX) {
-    throw new CliError(
-      `control socket path ${sockPath} is longer than ${UNIX_PATH_MAX} bytes; use a shorter --root or id`,
     );
   }
   using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));

@@ -8,7 +8,9 @@
  * @module
  */
 
-import { closeFd, HostError } from "../host/libc.ts";
+import { basename, dirname } from "node:path";
+import { closeFd, cstr, errno, HostError, libc } from "../host/libc.ts";
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from "../host/fcntl.ts";
 import {
   acceptUnix,
   bindUnix,
@@ -108,6 +110,32 @@ export class ControlUnavailable extends Error {
 
 const encoder = new TextEncoder();
 
+/** sun_path holds 108 bytes including the terminating NUL. */
+const UNIX_PATH_MAX = 107;
+/** Directories of over-long socket paths, open (O_PATH) for as long as this process runs. */
+const socketDirs = new Map<string, number>();
+
+/**
+ * A path that reaches the socket at `path` within sun_path's 107 bytes: `path` itself, or, when
+ * longer (containerd's state root plus a 64-character id can be), the same file through
+ * /proc/self/fd of its directory, held open.
+ */
+export function reachable(path: string): string {
+  if (encoder.encode(path).length <= UNIX_PATH_MAX) return path;
+  const dir = dirname(path);
+  let fd = socketDirs.get(dir);
+  if (fd === undefined) {
+    fd = libc.symbols.openat(AT_FDCWD, cstr(dir), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) throw new HostError(`open ${dir}`, errno());
+    socketDirs.set(dir, fd);
+  }
+  const short = `/proc/self/fd/${fd}/${basename(path)}`;
+  if (encoder.encode(short).length > UNIX_PATH_MAX) {
+    throw new HostError(`socket name ${basename(path)} is too long`, 36 /* ENAMETOOLONG */);
+  }
+  return short;
+}
+
 /** Reads newline-delimited lines from a connection until it closes. */
 async function* lines(conn: Deno.Conn): AsyncGenerator<string> {
   const decoder = new TextDecoder();
@@ -160,7 +188,7 @@ export async function control<C extends ControlRequest["cmd"]>(
 ): Promise<ControlReplies[C]> {
   let conn: Deno.UnixConn;
   try {
-    conn = await Deno.connect({ transport: "unix", path });
+    conn = await Deno.connect({ transport: "unix", path: reachable(path) });
   } catch (e) {
     throw new ControlUnavailable(path, { cause: e });
   }
@@ -230,7 +258,7 @@ export function serveControl(path: string, handler: ControlHandler): ControlServ
   try {
     Deno.removeSync(path);
   } catch { /* none there */ }
-  const listener = Deno.listen({ transport: "unix", path });
+  const listener = Deno.listen({ transport: "unix", path: reachable(path) });
   const conns = new Set<Deno.Conn>();
   const serveConn = async (conn: Deno.Conn) => {
     conns.add(conn);
@@ -320,7 +348,7 @@ const EAGAIN = 11;
 export function sendStdio(path: string, token: string): void {
   const fd = unixSocket(SOCK_STREAM);
   try {
-    connectUnix(fd, path);
+    connectUnix(fd, reachable(path));
     const data = new TextEncoder().encode(token + "\n");
     if (sendMsg(fd, data, [0, 1, 2]) !== data.length) {
       throw new Error(`stdio socket ${path}: short send`);
@@ -349,7 +377,7 @@ export class StdioInbox {
     this.#path = path;
     this.#fd = unixSocket(SOCK_STREAM | SOCK_NONBLOCK);
     try {
-      bindUnix(this.#fd, path);
+      bindUnix(this.#fd, reachable(path));
       listenFd(this.#fd, 16);
     } catch (e) {
       closeFd(this.#fd);

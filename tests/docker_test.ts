@@ -1,0 +1,334 @@
+/**
+ * Docker drives runsc-ts as it drives runc: a dockerd of the test's own (its own --data-root,
+ * --exec-root, socket and pidfile; no bridge, no iptables), configured with `runsc install`,
+ * runs a busybox image imported from a rootfs tarball. Each scenario runs under runc and under
+ * runsc-ts, and what Docker reports (output, exit status) must be the same: runc's run is the
+ * expected result.
+ *
+ * Needs root and Debian's docker.io and containerd (installed with apt-get when missing); the
+ * test is skipped with the reason where dockerd cannot start. Uses the engine's own client,
+ * /usr/bin/docker (/usr/local/bin/docker may be a newer client than the engine).
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DENO, IS_ROOT, MAIN, readOr, runsc, waitFor } from "./harness.ts";
+import { busyboxRootfs, haveBusybox } from "./rootfs.ts";
+
+const DOCKER = "/usr/bin/docker";
+const DOCKERD = "/usr/sbin/dockerd";
+const OURS = "runsc-ts";
+
+function exists(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Installs docker.io and containerd with apt-get when missing; returns why not, or "". */
+async function ensureDocker(): Promise<string> {
+  if (!IS_ROOT) return "needs root";
+  if (!haveBusybox()) return "needs /bin/busybox for the image";
+  if (exists(DOCKER) && exists(DOCKERD)) return "";
+  const r = await new Deno.Command("apt-get", {
+    args: ["install", "-y", "-q", "docker.io", "containerd"],
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+    stdout: "null",
+    stderr: "piped",
+  }).output().catch((e) => ({ success: false, stderr: new TextEncoder().encode(String(e)) }));
+  if (!r.success || !exists(DOCKERD)) {
+    return `docker.io is not installed and apt-get failed: ${
+      new TextDecoder().decode(r.stderr).slice(-200)
+    }`;
+  }
+  return "";
+}
+
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A dockerd of our own, and a client bound to it. */
+class Engine {
+  private constructor(readonly dir: string, readonly child: Deno.ChildProcess) {}
+
+  static async start(dir: string): Promise<Engine | string> {
+    const child = new Deno.Command(DOCKERD, {
+      args: [
+        `--data-root=${dir}/data`,
+        `--exec-root=${dir}/x`,
+        `-H=unix://${dir}/d.sock`,
+        `--pidfile=${dir}/d.pid`,
+        `--config-file=${dir}/daemon.json`,
+        "--bridge=none",
+        "--iptables=false",
+        "--ip-masq=false",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const e = new Engine(dir, child);
+    for (let i = 0; i < 150; i++) {
+      if ((await e.docker(["version"])).code === 0) return e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await e.stop();
+    return "dockerd did not start within 30 s";
+  }
+
+  async docker(args: string[], stdin?: string): Promise<Out> {
+    const child = new Deno.Command(DOCKER, {
+      args: ["-H", `unix://${this.dir}/d.sock`, ...args],
+      stdin: stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    if (stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(stdin));
+      await w.close();
+    }
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    try {
+      const r = await child.output();
+      const dec = new TextDecoder();
+      return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** `docker args...` that must succeed; returns its stdout. */
+  async ok(args: string[]): Promise<string> {
+    const r = await this.docker(args);
+    assert.equal(r.code, 0, `docker ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch { /* gone */ }
+    const timer = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 20_000);
+    await this.child.status;
+    clearTimeout(timer);
+  }
+}
+
+/** Every host process whose argv names `dir` (our containers' boot, gofer, shims). */
+function processesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    const argv = readOr(`/proc/${e.name}/cmdline`);
+    if (argv.includes(dir)) out.push(`${e.name}: ${argv.replaceAll("\0", " ").slice(0, 120)}`);
+  }
+  return out;
+}
+
+const skip = await ensureDocker();
+if (skip) console.warn(`docker_test: skipped: ${skip}`);
+
+Deno.test({
+  name: "docker runs containers with runsc-ts as it does with runc",
+  ignore: skip !== "",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "rdk-" });
+    // What Docker runs: main.ts from source, through a launcher.
+    const launcher = join(dir, "runsc-ts");
+    Deno.writeTextFileSync(
+      launcher,
+      `#!/bin/sh\nexec ${DENO} run -A --quiet ${MAIN} "$@"\n`,
+      { mode: 0o755 },
+    );
+    Deno.writeTextFileSync(join(dir, "daemon.json"), '{"log-level": "warn"}\n');
+    const inst = await runsc([
+      "install",
+      `--config_file=${join(dir, "daemon.json")}`,
+      `--runtime=${OURS}`,
+      `--path=${launcher}`,
+    ]);
+    assert.equal(inst.code, 0, inst.stderr);
+    const daemon = JSON.parse(readOr(join(dir, "daemon.json")));
+    assert.equal(daemon["log-level"], "warn", "install keeps the other keys");
+    assert.deepEqual(daemon.runtimes[OURS], { path: launcher });
+
+    const engine = await Engine.start(dir);
+    if (typeof engine === "string") {
+      console.warn(`docker_test: skipped: ${engine}`);
+      await Deno.remove(dir, { recursive: true });
+      return;
+    }
+    const d = engine;
+    try {
+      // The image: busybox, imported from a tarball of the rootfs.
+      const rootfs = await busyboxRootfs();
+      const tar = join(dir, "bb.tar");
+      const tr = await new Deno.Command("tar", { args: ["-C", rootfs, "-cf", tar, "."] }).output();
+      assert.ok(tr.success);
+      await d.ok(["import", "-c", "ENV PATH=/bin", tar, "bb:t"]);
+      const vol = join(dir, "vol");
+      Deno.mkdirSync(vol);
+      Deno.writeTextFileSync(join(vol, "f"), "from the host\n");
+
+      /** `docker run --rm` under both runtimes: the same output and exit status. */
+      const same = async (name: string, runArgs: string[], cmd: string[]) => {
+        await t.step(name, async () => {
+          const run = (rt: string) =>
+            d.docker(["run", "--rm", "--runtime", rt, ...runArgs, "bb:t", ...cmd]);
+          const want = await run("runc");
+          const got = await run(OURS);
+          assert.equal(got.stdout, want.stdout, `stdout; stderr: ${got.stderr}`);
+          assert.equal(got.code, want.code, `exit status; stderr: ${got.stderr}`);
+        });
+      };
+      await same("output", [], ["echo", "hi"]);
+      await same("exit status 3", [], ["sh", "-c", "exit 3"]);
+      await same("init ignores a signal it has no handler for", [], [
+        "sh",
+        "-c",
+        "kill -TERM $$; echo survived",
+      ]);
+      await same("-e and -w", ["-e", "A=b", "-w", "/tmp"], ["sh", "-c", "echo $A; pwd"]);
+      await same("--user 1000", ["--user", "1000"], ["id"]);
+      await same("bind mount", ["-v", `${vol}:/vol`], ["cat", "/vol/f"]);
+      await same("--read-only", ["--read-only"], ["sh", "-c", "touch /x 2>/dev/null; echo $?"]);
+      await same("--tmpfs", ["--tmpfs", "/t"], ["sh", "-c", "echo a > /t/a && cat /t/a"]);
+      await same("--init", ["--init"], ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"]);
+      await same("--memory", ["--memory", "64m"], [
+        "sh",
+        "-c",
+        "head -c 1000000 /dev/zero | wc -c",
+      ]);
+
+      /** A detached container under both runtimes; `fn` gets its name. */
+      const detached = async (
+        name: string,
+        cmd: string[],
+        fn: (c: string, rt: string) => Promise<string>,
+      ) => {
+        await t.step(name, async () => {
+          const results: string[] = [];
+          for (const rt of ["runc", OURS]) {
+            const c = `${name.replace(/[^a-z0-9]/g, "")}-${rt}`;
+            await d.ok(["run", "-d", "--name", c, "--runtime", rt, "bb:t", ...cmd]);
+            try {
+              results.push(await fn(c, rt));
+            } finally {
+              await d.docker(["rm", "-f", c]);
+            }
+          }
+          assert.equal(results[1], results[0]);
+        });
+      };
+      const trapTerm = ["sh", "-c", 'trap "exit 143" TERM; echo up; while :; do sleep 0.1; done'];
+      await detached("logs exec stop", trapTerm, async (c) => {
+        let logs = "";
+        for (let i = 0; i < 100 && !logs.includes("up"); i++) {
+          logs = await d.ok(["logs", c]);
+          if (!logs.includes("up")) await new Promise((r) => setTimeout(r, 100));
+        }
+        const ex = await d.docker(["exec", c, "sh", "-c", "echo in-exec; exit 4"]);
+        const u = await d.ok(["exec", "-u", "1000", c, "id", "-u"]);
+        await d.ok(["stop", "-t", "10", c]);
+        const code = await d.ok(["inspect", "-f", "{{.State.ExitCode}}", c]);
+        return [logs, ex.stdout, ex.code, u, code].join("|");
+      });
+      await detached("stop waits for its timeout, then kills", ["sleep", "1000"], async (c) => {
+        const t0 = Date.now();
+        await d.ok(["stop", "-t", "1", c]);
+        const waited = Date.now() - t0 >= 900;
+        return [waited, await d.ok(["inspect", "-f", "{{.State.ExitCode}}", c])].join("|");
+      });
+      await detached("kill, wait, start, restart", ["sleep", "1000"], async (c) => {
+        await d.ok(["kill", c]);
+        const w = await d.ok(["wait", c]);
+        await d.ok(["start", c]);
+        await d.ok(["restart", "-t", "1", c]);
+        const st = await d.ok(["inspect", "-f", "{{.State.Status}}", c]);
+        return [w, st].join("|");
+      });
+      await detached("pause, unpause, update, stats, top", ["sleep", "1000"], async (c) => {
+        await d.ok(["pause", c]);
+        const paused = await d.ok(["inspect", "-f", "{{.State.Status}}", c]);
+        await d.ok(["unpause", c]);
+        const again = await d.ok(["exec", c, "echo", "back"]);
+        await d.ok(["update", "--memory", "64m", "--memory-swap", "64m", c]);
+        const stats = await d.ok(["stats", "--no-stream", "--format", "{{.Name}}", c]);
+        const top = await d.ok(["top", c]);
+        return [paused, again, stats.replace(/-(runc|runsc-ts)/, ""), top.includes("PID")]
+          .join("|");
+      });
+      await detached("cp in and out", ["sleep", "1000"], async (c) => {
+        await d.ok(["cp", join(vol, "f"), `${c}:/copied`]);
+        const inside = await d.ok(["exec", c, "cat", "/copied"]);
+        const out = join(dir, `out-${c}`);
+        await d.ok(["cp", `${c}:/bin/busybox`, out]);
+        const same = Deno.statSync(out).size === Deno.statSync("/bin/busybox").size;
+        return [inside, same].join("|");
+      });
+
+      await t.step("10 containers in parallel", async () => {
+        const runs = await Promise.all(
+          Array.from(
+            { length: 10 },
+            (_, i) => d.docker(["run", "--rm", "--runtime", OURS, "bb:t", "echo", `n${i}`]),
+          ),
+        );
+        runs.forEach((r, i) => {
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(r.stdout, `n${i}\n`);
+        });
+      });
+
+      await t.step("nothing is left behind", async () => {
+        assert.equal(await d.ok(["ps", "-aq"]), "");
+        const ourRoot = join(dir, "x", "runtime-runc");
+        assert.ok(
+          await waitFor(() => processesUnder(ourRoot).length === 0, 10_000),
+          `left running: ${processesUnder(ourRoot).join("\n")}`,
+        );
+        const states = exists(join(ourRoot, "moby"))
+          ? [...Deno.readDirSync(join(ourRoot, "moby"))]
+          : [];
+        assert.deepEqual(states.map((e) => e.name), [], "no state left");
+        // Our create puts the sandbox in the spec's cgroup (/docker/<id>); delete removes it.
+        const cgroups = exists("/sys/fs/cgroup/freezer/docker")
+          ? [...Deno.readDirSync("/sys/fs/cgroup/freezer/docker")].filter((e) => e.isDirectory)
+          : [];
+        assert.deepEqual(cgroups.map((e) => e.name), [], "no cgroup left");
+      });
+
+      await t.step("uninstall keeps the rest of daemon.json", async () => {
+        const r = await runsc([
+          "uninstall",
+          `--config_file=${join(dir, "daemon.json")}`,
+          `--runtime=${OURS}`,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(JSON.parse(readOr(join(dir, "daemon.json"))), { "log-level": "warn" });
+      });
+    } finally {
+      const left = (await d.docker(["ps", "-aq"])).stdout.split("\n").filter((l) => l);
+      if (left.length) await d.docker(["rm", "-f", ...left]);
+      await d.stop();
+      // The engine's own mounts (overlay2 layers, netns) under the directory go with it.
+      for (const line of readOr("/proc/mounts").split("\n").reverse()) {
+        const m = line.split(" ")[1];
+        if (m?.startsWith(dir)) await new Deno.Command("umount", { args: ["-l", m] }).output();
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
