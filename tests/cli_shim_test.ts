@@ -183,3 +183,104 @@ shimTest("exec --detach --pid-file names a host process standing for the exec'd 
     libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 0n, 0n, 0n, 0n);
   }
 });
+
+shimTest("pause, resume, events --stats and update as containerd calls them", async () => {
+  if (!haveBusybox()) return console.warn("skipped: no /bin/busybox");
+  const rootfs = await busyboxRootfs();
+  const t = await makeRoot();
+  const cgroupsPath = `/runsc-test-${crypto.randomUUID().slice(0, 8)}`;
+  // A counter that only moves while the container runs.
+  const b = await makeBundle({
+    args: ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done"],
+    env: ["PATH=/bin"],
+    config: {
+      root: { path: rootfs, readonly: false },
+      linux: { cgroupsPath, resources: { pids: { limit: 64 } } },
+    },
+  });
+  const log = join(b.dir, "log.json");
+  // containerd's global flags on every call, and the ones it may add.
+  const g = ["--log", log, "--log-format", "json", "--systemd-cgroup=false"];
+  const counter = async () => Number((await t.runsc(["exec", "p1", "cat", "/tmp/n"])).stdout);
+  try {
+    const c = await t.runsc(
+      ["create", "--no-pivot", "--no-new-keyring", "--preserve-fds", "0", "--bundle", b.dir, "p1"],
+      { outputFile: join(b.dir, "out") },
+      g,
+    );
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal((await t.runsc(["start", "p1"], {}, g)).code, 0);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const ev = await t.runsc(["events", "--stats", "p1"], {}, g);
+    assert.equal(ev.code, 0, ev.stderr);
+    const stats = JSON.parse(ev.stdout);
+    assert.equal(stats.type, "stats");
+    assert.equal(stats.id, "p1");
+    assert.ok(stats.data.pids.current > 0, `the sandbox's tasks are counted: ${ev.stdout}`);
+    assert.ok(stats.data.memory.usage.usage > 0);
+    const ps = await t.runsc(["ps", "--format", "json", "p1"], {}, g);
+    const st = JSON.parse((await t.runsc(["state", "p1"])).stdout);
+    assert.ok((JSON.parse(ps.stdout) as number[]).includes(st.pid), "host pids, the boot's too");
+
+    assert.equal((await t.runsc(["pause", "p1"], {}, g)).code, 0);
+    assert.equal(JSON.parse((await t.runsc(["state", "p1"])).stdout).status, "paused");
+    const rec = JSON.parse(readOr(join(t.root, "p1", "state.json")));
+    for (const pid of [rec.pid, rec.goferPid]) {
+      assert.match(readOr(`/proc/${pid}/cgroup`), new RegExp(`:freezer:${cgroupsPath}$`, "m"));
+    }
+    assert.equal(readOr(`/sys/fs/cgroup/freezer${cgroupsPath}/freezer.state`).trim(), "FROZEN");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await t.runsc(["resume", "p1"], {}, g)).code, 0);
+    assert.equal(JSON.parse((await t.runsc(["state", "p1"])).stdout).status, "running");
+    const before = await counter();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(await counter() > before, "it runs again after resume");
+
+    // docker update --memory 64m --pids-limit 1: the shim's form, JSON on stdin.
+    const up = await t.runsc(["update", "--resources", "-", "p1"], {
+      stdin: JSON.stringify({ memory: { limit: 64 << 20 }, pids: { limit: 1 }, cpu: {} }),
+    }, g);
+    assert.equal(up.code, 0, up.stderr);
+    const forked = await t.runsc(["exec", "p1", "/bin/sh", "-c", "/bin/true; echo $?"]);
+    assert.notEqual(forked.code, 0, "pids.limit 1: the shell cannot fork");
+    const bad = await t.runsc(["update", "--resources", "-", "p1"], { stdin: "{nope" }, g);
+    assert.equal(bad.code, 128);
+
+    const cp = await t.runsc(["checkpoint", "--image-path", b.dir, "p1"], {}, g);
+    assert.equal(cp.code, 128);
+    assert.match(cp.stderr, /checkpoint is not supported/);
+    const lines = readOr(log).trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(
+      lines.some((l) => l.level === "error" && /checkpoint is not supported/.test(l.msg)),
+      `the error is a JSON line in --log: ${readOr(log)}`,
+    );
+
+    assert.equal((await t.runsc(["kill", "--all", "p1", "KILL"], {}, g)).code, 0);
+    assert.equal((await t.runsc(["delete", "--force", "p1"], {}, g)).code, 0);
+    assert.equal((await t.runsc(["delete", "--force", "p1"], {}, g)).code, 0, "gone: still fine");
+    for (const c of ["freezer", "memory", "pids"]) {
+      assert.throws(
+        () => Deno.statSync(`/sys/fs/cgroup/${c}${cgroupsPath}`),
+        `${c} cgroup removed`,
+      );
+    }
+  } finally {
+    await t.cleanup();
+    await b.cleanup();
+  }
+});
+
+shimTest("features prints the OCI features document", async () => {
+  const t = await makeRoot();
+  try {
+    const r = await t.runsc(["features"]);
+    assert.equal(r.code, 0, r.stderr);
+    const f = JSON.parse(r.stdout);
+    assert.equal(f.ociVersionMin, "1.0.0");
+    assert.ok(f.linux.namespaces.includes("pid"));
+    assert.ok(f.linux.capabilities.includes("CAP_SYS_ADMIN"));
+  } finally {
+    await t.cleanup();
+  }
+});
