@@ -21,6 +21,7 @@ import {
   EXIT_FILE,
 } from "../sentry/control.ts";
 import { Cgroup } from "./cgroup.ts";
+import { openConsole } from "./console.ts";
 import { CliError, type Context } from "./command.ts";
 import { selfArgv } from "./reexec.ts";
 import { loadSpec } from "./spec.ts";
@@ -153,12 +154,6 @@ export async function createContainer(
   const bundle = resolve(opts.bundle);
   const spec = loadSpec(bundle);
   const { store, global } = ctx;
-  if (spec.process?.terminal && opts.consoleSocket) {
-    // The caller would wait forever for a pty master on the socket.
-    throw new CliError(
-      `creating container "${id}": process.terminal with --console-socket is not supported yet`,
-    );
-  }
   using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));
   void lock;
   let goferPid = 0;
@@ -179,6 +174,11 @@ export async function createContainer(
     fds.push(readyRead, readyWrite);
     const devNull = openDevNull();
     fds.push(devNull);
+    // process.terminal: the sandbox's stdio is a host terminal whose master the caller gets.
+    const consoleFd = spec.process?.terminal && opts.consoleSocket
+      ? openConsole(opts.consoleSocket)
+      : -1;
+    if (consoleFd >= 0) fds.push(consoleFd);
 
     // As root, the gofer starts in its own namespaces (gofer/confine.ts).
     const goferArgv = confinedArgv(selfArgv("gofer", [
@@ -211,6 +211,7 @@ export async function createContainer(
         "3",
         "--ready-fd",
         "4",
+        ...(consoleFd >= 0 ? ["--terminal"] : []),
         ...global.passOn.filter((f) => !f.startsWith("--root=")),
       ]),
       { pid: true, net: global.network !== "host" },
@@ -218,7 +219,9 @@ export async function createContainer(
     bootPid = spawn({
       path: bootArgv[0],
       argv: bootArgv,
-      fds: [[3, bootEnd], [4, readyWrite]],
+      fds: consoleFd >= 0
+        ? [[0, consoleFd], [1, consoleFd], [2, consoleFd], [3, bootEnd], [4, readyWrite]]
+        : [[3, bootEnd], [4, readyWrite]],
       setsid: true,
       cwd: "/",
     });
@@ -227,7 +230,7 @@ export async function createContainer(
     leaveCgroup = null;
     // Recorded at once, so that `delete --force` can clean up after a create that was killed.
     store.write({ ...store.read(id), pid: bootPid, goferPid });
-    for (const fd of [goferEnd, bootEnd, readyWrite, devNull]) closeFd(fd);
+    for (const fd of fds) if (fd !== readyRead) closeFd(fd);
     fds.length = 0;
     fds.push(readyRead);
 

@@ -51,7 +51,8 @@ interface SandboxLike {
   readonly exited: Promise<number>;
   status(): SandboxStatus;
   processes(): ProcessInfo[];
-  exec(spec: InitSpec, stdio: [number, number, number]): number;
+  exec(spec: InitSpec, stdio: [number, number, number], terminal?: boolean): number;
+  drainConsoles(): Promise<void>;
   waitPid(pid: number): Promise<number>;
   destroy(): void;
 }
@@ -69,6 +70,12 @@ const BOOT_FLAGS: readonly FlagDef[] = [
   { name: "id", kind: "string", default: "", help: "container id" },
   { name: "gofer-fd", kind: "string", default: "-1", help: "LISAFS socket to the gofer" },
   { name: "ready-fd", kind: "string", default: "-1", help: "pipe to report readiness on" },
+  {
+    name: "terminal",
+    kind: "bool",
+    default: false,
+    help: "stdin is a host terminal: the container gets a pty connected to it",
+  },
   {
     name: "confine",
     kind: "bool",
@@ -197,6 +204,7 @@ export async function bootMain(args: string[]): Promise<number> {
       fileAccess: str(values, "file-access"),
       fileAccessMounts: str(values, "file-access-mounts"),
       stdio: [0, 1, 2],
+      terminal: bool(values, "terminal"),
     }, baseSpec);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
@@ -262,15 +270,19 @@ export async function bootMain(args: string[]): Promise<number> {
         const p = req.process;
         if (!Array.isArray(p?.args) || p.args.length === 0) throw new Error("exec needs args");
         const stdio = stdioInbox!.take(req.stdioToken);
-        const pid = sb.exec({
-          ...baseSpec,
-          args: p.args,
-          env: p.env,
-          cwd: p.cwd,
-          uid: p.uid,
-          gid: p.gid,
-          additionalGids: p.additionalGids,
-        }, stdio);
+        const pid = sb.exec(
+          {
+            ...baseSpec,
+            args: p.args,
+            env: p.env,
+            cwd: p.cwd,
+            uid: p.uid,
+            gid: p.gid,
+            additionalGids: p.additionalGids,
+          },
+          stdio,
+          p.terminal === true,
+        );
         return { pid };
       }
       case "waitpid": {
@@ -345,6 +357,7 @@ export async function bootMain(args: string[]): Promise<number> {
       log.warning(`cannot record the exit status: ${(e as Error).message}`);
     }
     await new Promise((r) => setTimeout(r, REPLY_FLUSH_MS));
+    await sb.drainConsoles();
   }
   closeFd(exitFd);
   log.debug("destroying sandbox");

@@ -63,6 +63,8 @@ export interface ExecProcess {
   uid: number;
   gid: number;
   additionalGids: number[];
+  /** Its stdin is a host terminal: it gets a pty of the Sentry connected to it. */
+  terminal?: boolean;
 }
 
 /** One process inside the sandbox as `ps` reports it. */
@@ -339,18 +341,22 @@ const TOKEN_MAX = 64;
 const EAGAIN = 11;
 
 /**
- * The CLI's side: sends descriptors 0-2 of this process to the sandbox's stdio socket at
+ * The CLI's side: sends descriptors 0-2 of this process (or `stdio`) to the sandbox's stdio socket at
  * `path`, labelled `token`. The descriptors travel with SCM_RIGHTS, so the sandbox gets the
  * very open files (pipes, files, a terminal, sharing their offsets) as if inherited, without
  * reaching into this process (which a Sentry in its own PID namespace, without capabilities,
  * could not). They stay queued in the socket after this returns.
  */
-export function sendStdio(path: string, token: string): void {
+export function sendStdio(
+  path: string,
+  token: string,
+  stdio: readonly [number, number, number] = [0, 1, 2],
+): void {
   const fd = unixSocket(SOCK_STREAM);
   try {
     connectUnix(fd, reachable(path));
     const data = new TextEncoder().encode(token + "\n");
-    if (sendMsg(fd, data, [0, 1, 2]) !== data.length) {
+    if (sendMsg(fd, data, stdio) !== data.length) {
       throw new Error(`stdio socket ${path}: short send`);
     }
   } finally {

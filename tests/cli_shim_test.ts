@@ -9,7 +9,17 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { libc } from "../host/libc.ts";
+import { closeFd, libc } from "../host/libc.ts";
+import {
+  acceptUnix,
+  bindUnix,
+  listenFd,
+  recvMsg,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  unixSocket,
+} from "../host/socket.ts";
+import { hostPoll } from "../sentry/fs/host.ts";
 import { W, waitpid } from "../host/spawn.ts";
 import { IS_ROOT, listDir, makeBundle, makeRoot, readOr, waitFor } from "./harness.ts";
 import { busyboxRootfs, haveBusybox } from "./rootfs.ts";
@@ -282,5 +292,155 @@ shimTest("features prints the OCI features document", async () => {
     assert.ok(f.linux.capabilities.includes("CAP_SYS_ADMIN"));
   } finally {
     await t.cleanup();
+  }
+});
+
+/** A console socket as containerd serves it: receives the terminal's master (SCM_RIGHTS). */
+class ConsoleReceiver {
+  readonly path: string;
+  readonly #fd: number;
+  constructor(dir: string) {
+    this.path = join(dir, "console.sock");
+    this.#fd = unixSocket(SOCK_STREAM | SOCK_NONBLOCK);
+    bindUnix(this.#fd, this.path);
+    listenFd(this.#fd, 1);
+  }
+  /** The master the runtime sent, once it has. */
+  async master(timeoutMs = 30_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let conn: number;
+      try {
+        conn = acceptUnix(this.#fd).fd;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      try {
+        const got = recvMsg(conn, new Uint8Array(256));
+        assert.equal(got.fds.length, 1, "one descriptor: the master");
+        return got.fds[0];
+      } finally {
+        closeFd(conn);
+      }
+    }
+  }
+  close(): void {
+    closeFd(this.#fd);
+  }
+}
+
+/** Reads the master `fd` until `re` matches what came; returns all of it. */
+async function readUntil(fd: number, seen: { text: string }, re: RegExp): Promise<string> {
+  const buf = new Uint8Array(4096);
+  const deadline = Date.now() + 20_000;
+  while (!re.test(seen.text)) {
+    if (Date.now() > deadline) throw new Error(`no ${re} in ${JSON.stringify(seen.text)}`);
+    if (!(hostPoll(fd, 1 /* POLLIN */) & 1)) {
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
+    const n = Number(libc.symbols.read(fd, buf, 4096n));
+    if (n <= 0) break;
+    seen.text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return seen.text;
+}
+
+function setWinsize(fd: number, rows: number, cols: number): void {
+  const ws = new Uint8Array(8);
+  new DataView(ws.buffer).setUint16(0, rows, true);
+  new DataView(ws.buffer).setUint16(2, cols, true);
+  assert.equal(libc.symbols.ioctl(fd, 0x5414n, /* TIOCSWINSZ */ ws), 0);
+}
+
+shimTest("--console-socket gets the master of a real terminal; resizes reach the app", async () => {
+  if (!haveBusybox()) return console.warn("skipped: no /bin/busybox");
+  assert.equal(libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n), 0);
+  const rootfs = await busyboxRootfs();
+  const t = await makeRoot();
+  const b = await makeBundle({
+    args: ["/bin/sh"],
+    env: ["PATH=/bin", "PS1=$ "],
+    config: { root: { path: rootfs, readonly: true } },
+  });
+  const config = JSON.parse(readOr(join(b.dir, "config.json")));
+  config.process.terminal = true;
+  Deno.writeTextFileSync(join(b.dir, "config.json"), JSON.stringify(config));
+  const rx = new ConsoleReceiver(b.dir);
+  const adopted: number[] = [];
+  let master = -1;
+  try {
+    const pidFile = join(b.dir, "init.pid");
+    const creating = t.runsc(
+      ["create", "--bundle", b.dir, "--console-socket", rx.path, "--pid-file", pidFile, "tty1"],
+      { outputFile: join(b.dir, "out") },
+    );
+    master = await rx.master();
+    const c = await creating;
+    assert.equal(c.code, 0, c.stderr);
+    const pid = Number(readOr(pidFile));
+    adopted.push(pid);
+    setWinsize(master, 30, 100);
+    assert.equal((await t.runsc(["start", "tty1"])).code, 0);
+
+    const seen = { text: "" };
+    const say = (s: string) => {
+      const b = new TextEncoder().encode(s);
+      assert.equal(Number(libc.symbols.write(master, b, BigInt(b.length))), b.length);
+    };
+    say("trap 'echo got-winch' WINCH; tty; stty size\n");
+    await readUntil(master, seen, /30 100\r\n/);
+    assert.match(seen.text, /\/dev\/pts\/\d+\r\n/, "a terminal in the sandbox");
+    // The line discipline is the Sentry's: the typed line was echoed, with CR LF.
+    assert.match(seen.text, /stty size\r\n/);
+
+    // Docker resizes the master; the application sees the size and gets SIGWINCH.
+    setWinsize(master, 40, 120);
+    await new Promise((r) => setTimeout(r, 500));
+    say("stty size\n");
+    await readUntil(master, seen, /40 120\r\n/);
+    say("echo ok\n");
+    await readUntil(master, seen, /got-winch[\s\S]*ok\r\n|ok\r\n[\s\S]*got-winch/);
+
+    // exec -t: a terminal of its own, its master sent to the console socket.
+    Deno.mkdirSync(join(b.dir, "x"));
+    const rx2 = new ConsoleReceiver(join(b.dir, "x"));
+    try {
+      const execing = t.runsc([
+        "exec",
+        "--tty",
+        "--console-socket",
+        rx2.path,
+        "tty1",
+        "/bin/sh",
+        "-c",
+        "tty; exit 4",
+      ]);
+      const m2 = await rx2.master();
+      try {
+        const seen2 = { text: "" };
+        await readUntil(m2, seen2, /\/dev\/pts\/\d+\r\n/);
+        assert.match(seen2.text, /^\/dev\/pts\/\d+\r\n/);
+        assert.notEqual(seen2.text, "/dev/pts/0\r\n", "not init's terminal");
+      } finally {
+        closeFd(m2);
+      }
+      assert.equal((await execing).code, 4);
+    } finally {
+      rx2.close();
+    }
+
+    say("exit 5\n");
+    assert.equal(await reapAdopted(pid, 30_000), 5, "the pid-file's process ends with it");
+    assert.equal((await t.runsc(["delete", "tty1"])).code, 0);
+  } finally {
+    if (master >= 0) closeFd(master);
+    rx.close();
+    await t.cleanup();
+    await b.cleanup();
+    reapZombies(adopted);
+    libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 0n, 0n, 0n, 0n);
   }
 });

@@ -17,6 +17,7 @@ import { closeFd, pipe } from "../../host/libc.ts";
 import { spawn } from "../../host/spawn.ts";
 import { O_CLOEXEC } from "../../host/fcntl.ts";
 import { selfCliArgv } from "../reexec.ts";
+import { openConsole } from "../console.ts";
 import { writeFileAtomic } from "../state.ts";
 import { type ExecProcess, sendStdio, STDIO_SOCKET } from "../../sentry/control.ts";
 
@@ -41,7 +42,6 @@ function fromProcessFile(path: string): ExecProcess {
   ) {
     throw new CliError(`exec: ${path}: args must be a non-empty array of strings`);
   }
-  if (p.terminal) throw new CliError(`exec: ${path}: a terminal is not supported yet`);
   return {
     args: p.args,
     env: Array.isArray(p.env) ? p.env.map(String) : [],
@@ -49,6 +49,7 @@ function fromProcessFile(path: string): ExecProcess {
     uid: Number(p.user?.uid ?? 0),
     gid: Number(p.user?.gid ?? 0),
     additionalGids: Array.isArray(p.user?.additionalGids) ? p.user.additionalGids.map(Number) : [],
+    terminal: p.terminal === true,
   };
 }
 
@@ -119,14 +120,18 @@ export const execCommand: Command = {
     { name: "detach", kind: "bool", default: false, aliases: ["d"], help: "do not wait for it" },
     { name: "pid-file", kind: "string", default: "", help: "write the process's pid here" },
     { name: "tty", kind: "bool", default: false, aliases: ["t"], help: "allocate a terminal" },
-    { name: "console-socket", kind: "string", default: "", help: "accepted; needs --tty" },
+    {
+      name: "console-socket",
+      kind: "string",
+      default: "",
+      help: "with a terminal: where to send its master (pty controller)",
+    },
     { name: "preserve-fds", kind: "string", default: "0", help: "accepted (containerd)" },
     { name: "no-new-privs", kind: "bool", default: false, help: "accepted (runc)" },
     { name: "process-label", kind: "string", default: "", help: "accepted (runc)" },
     { name: "apparmor", kind: "string", default: "", help: "accepted (runc)" },
   ],
   async run(ctx, [id, ...argv], flags) {
-    if (bool(flags, "tty")) throw new CliError("exec: a terminal (--tty) is not supported yet");
     const state = ctx.store.read(id);
     let process: ExecProcess;
     if (str(flags, "process")) {
@@ -144,17 +149,30 @@ export const execCommand: Command = {
         uid: user.uid,
         gid: user.gid,
         additionalGids: [],
+        terminal: bool(flags, "tty"),
       };
+    }
+    const consoleSocket = str(flags, "console-socket");
+    if (process.terminal && !consoleSocket) {
+      throw new CliError("exec: a terminal needs --console-socket (where its master goes)");
     }
     // The stdio travels first, over the socket beside ctl.sock, labelled with a fresh token
     // that the request then names.
     const stdioToken = crypto.randomUUID();
+    // With a terminal, its slave is the stdio (the Sentry connects a pty of its own to it).
+    const tty = process.terminal ? openConsole(consoleSocket) : -1;
     try {
-      sendStdio(join(dirname(ctx.store.socketPath(id)), STDIO_SOCKET), stdioToken);
+      sendStdio(
+        join(dirname(ctx.store.socketPath(id)), STDIO_SOCKET),
+        stdioToken,
+        tty >= 0 ? [tty, tty, tty] : [0, 1, 2],
+      );
     } catch (e) {
       throw new CliError(
         `exec: container "${id}" is not running (cannot pass it stdio: ${(e as Error).message})`,
       );
+    } finally {
+      if (tty >= 0) closeFd(tty);
     }
     const { pid } = await request(ctx, id, { cmd: "exec", process, stdioToken });
     const pidFile = str(flags, "pid-file");
