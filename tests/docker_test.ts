@@ -17,6 +17,37 @@ import { busyboxRootfs } from "./rootfs.ts";
 import { Engine, ensureDocker, exists } from "./docker.ts";
 
 const OURS = "runsc-ts";
+/** Our runtime again with other flags: the writable layer in memory; no overlay, shared files. */
+const VARIANTS: [string, string][] = [
+  ["runsc-ts-mem", "--overlay2=root:memory"],
+  ["runsc-ts-shared", "--file-access=shared"],
+];
+
+/** `docker args...` through `script`, so that the client has a terminal (`-it`). */
+async function withTerminal(
+  sock: string,
+  args: string[],
+  input: string[],
+): Promise<{ code: number; text: string }> {
+  const quoted = ["/usr/bin/docker", "-H", sock, ...args].map((a) => `'${a}'`).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qec", quoted, "/dev/null"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  // Typed after the shell is up, one line at a time, as a user would.
+  for (const line of input) {
+    await new Promise((r) => setTimeout(r, 1500));
+    await w.write(new TextEncoder().encode(line));
+  }
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const r = await child.output();
+  clearTimeout(timer);
+  await w.close().catch(() => {});
+  return { code: r.code, text: new TextDecoder().decode(r.stdout).replaceAll("\r", "") };
+}
 
 /** Every host process whose argv names `dir` (our containers' boot, gofer, shims). */
 function processesUnder(dir: string): string[] {
@@ -54,6 +85,18 @@ Deno.test({
       `--path=${launcher}`,
     ]);
     assert.equal(inst.code, 0, inst.stderr);
+    // The same under other configurations: runtime flags after `--`.
+    for (const [name, flag] of VARIANTS) {
+      const r = await runsc([
+        "install",
+        `--config_file=${join(dir, "daemon.json")}`,
+        `--runtime=${name}`,
+        `--path=${launcher}`,
+        "--",
+        flag,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+    }
     const daemon = JSON.parse(readOr(join(dir, "daemon.json")));
     assert.equal(daemon["log-level"], "warn", "install keeps the other keys");
     assert.deepEqual(daemon.runtimes[OURS], { path: launcher });
@@ -76,18 +119,26 @@ Deno.test({
       Deno.mkdirSync(vol);
       Deno.writeTextFileSync(join(vol, "f"), "from the host\n");
 
-      /** `docker run --rm` under both runtimes: the same output and exit status. */
-      const same = async (name: string, runArgs: string[], cmd: string[]) => {
+      /** `docker run --rm` under runc and ours (and `also`): the same output and status. */
+      const same = async (
+        name: string,
+        runArgs: string[],
+        cmd: string[],
+        also: string[] = [],
+      ) => {
         await t.step(name, async () => {
           const run = (rt: string) =>
             d.docker(["run", "--rm", "--runtime", rt, ...runArgs, "bb:t", ...cmd]);
           const want = await run("runc");
-          const got = await run(OURS);
-          assert.equal(got.stdout, want.stdout, `stdout; stderr: ${got.stderr}`);
-          assert.equal(got.code, want.code, `exit status; stderr: ${got.stderr}`);
+          for (const rt of [OURS, ...also]) {
+            const got = await run(rt);
+            assert.equal(got.stdout, want.stdout, `${rt}: stdout; stderr: ${got.stderr}`);
+            assert.equal(got.code, want.code, `${rt}: exit status; stderr: ${got.stderr}`);
+          }
         });
       };
-      await same("output", [], ["echo", "hi"]);
+      const variants = VARIANTS.map(([n]) => n);
+      await same("output", [], ["echo", "hi"], variants);
       await same("exit status 3", [], ["sh", "-c", "exit 3"]);
       await same("init ignores a signal it has no handler for", [], [
         "sh",
@@ -96,9 +147,17 @@ Deno.test({
       ]);
       await same("-e and -w", ["-e", "A=b", "-w", "/tmp"], ["sh", "-c", "echo $A; pwd"]);
       await same("--user 1000", ["--user", "1000"], ["id"]);
-      await same("bind mount", ["-v", `${vol}:/vol`], ["cat", "/vol/f"]);
-      await same("--read-only", ["--read-only"], ["sh", "-c", "touch /x 2>/dev/null; echo $?"]);
-      await same("--tmpfs", ["--tmpfs", "/t"], ["sh", "-c", "echo a > /t/a && cat /t/a"]);
+      await same("bind mount", ["-v", `${vol}:/vol`], ["cat", "/vol/f"], variants);
+      await same("--read-only", ["--read-only"], [
+        "sh",
+        "-c",
+        "touch /x 2>/dev/null; echo $?",
+      ], variants);
+      await same("--tmpfs", ["--tmpfs", "/t"], [
+        "sh",
+        "-c",
+        "echo a > /t/a && cat /t/a; echo b > /b && cat /b",
+      ], variants);
       await same("--init", ["--init"], ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"]);
       await same("--memory", ["--memory", "64m"], [
         "sh",
@@ -173,6 +232,51 @@ Deno.test({
         return [inside, same].join("|");
       });
 
+      await t.step("-it: a real terminal, for run and exec", async () => {
+        const sock = `unix://${dir}/d.sock`;
+        const shell = ["tty; echo $((1+2))\n", "exit 7\n"];
+        const results: string[] = [];
+        for (const rt of ["runc", OURS]) {
+          const r = await withTerminal(
+            sock,
+            ["run", "--rm", "-it", "--runtime", rt, "bb:t", "sh"],
+            shell,
+          );
+          const c = `it-${rt}`;
+          await d.ok(["run", "-d", "--name", c, "--runtime", rt, "bb:t", "sleep", "1000"]);
+          const e = await withTerminal(sock, ["exec", "-it", c, "sh"], shell);
+          await d.docker(["rm", "-f", c]);
+          results.push(`${r.code}|${r.text}|${e.code}|${e.text}`);
+        }
+        assert.equal(results[1], results[0]);
+        assert.match(results[0], /^7\|[\s\S]*\/dev\/pts\/0\n3\n/);
+      });
+
+      await t.step("commit, with files shared (no overlay)", async () => {
+        const results: string[] = [];
+        for (const rt of ["runc", "runsc-ts-shared"]) {
+          const c = `commit-${rt}`;
+          await d.ok([
+            "run",
+            "-d",
+            "--name",
+            c,
+            "--runtime",
+            rt,
+            "bb:t",
+            "sh",
+            "-c",
+            "echo made > /made; sleep 1000",
+          ]);
+          await new Promise((r) => setTimeout(r, 500));
+          await d.ok(["commit", c, `bb:${c}`]);
+          await d.docker(["rm", "-f", c]);
+          results.push(await d.ok(["run", "--rm", "--runtime", "runc", `bb:${c}`, "cat", "/made"]));
+          await d.ok(["rmi", `bb:${c}`]);
+        }
+        assert.equal(results[1], results[0]);
+      });
+
       await t.step("10 containers in parallel", async () => {
         const runs = await Promise.all(
           Array.from(
@@ -211,7 +315,9 @@ Deno.test({
           `--runtime=${OURS}`,
         ]);
         assert.equal(r.code, 0, r.stderr);
-        assert.deepEqual(JSON.parse(readOr(join(dir, "daemon.json"))), { "log-level": "warn" });
+        const after = JSON.parse(readOr(join(dir, "daemon.json")));
+        assert.equal(after["log-level"], "warn");
+        assert.deepEqual(Object.keys(after.runtimes).sort(), VARIANTS.map(([n]) => n).sort());
       });
     } finally {
       const left = (await d.docker(["ps", "-aq"])).stdout.split("\n").filter((l) => l);
