@@ -277,6 +277,38 @@ Deno.test({
         assert.equal(results[1], results[0]);
       });
 
+      await t.step("ctr run --runc-binary", async () => {
+        const sock = join(dir, "x", "containerd", "containerd.sock");
+        const ctr = (args: string[], stdin: "null" | "piped" = "null") =>
+          new Deno.Command("ctr", {
+            args: ["-a", sock, "-n", "rdk", ...args],
+            stdin,
+            stdout: "piped",
+            stderr: "piped",
+          });
+        const saved = join(dir, "bb-image.tar");
+        await d.ok(["save", "-o", saved, "bb:t"]);
+        const im = await ctr(["images", "import", saved]).output();
+        assert.ok(im.success, new TextDecoder().decode(im.stderr));
+        const results: string[] = [];
+        for (const bin of ["runc", launcher]) {
+          const r = await ctr([
+            "run",
+            "--rm",
+            "--runc-binary",
+            bin,
+            "docker.io/library/bb:t",
+            "c1",
+            "sh",
+            "-c",
+            "echo ctr-hi; exit 3",
+          ]).output();
+          results.push(`${r.code}|${new TextDecoder().decode(r.stdout)}`);
+        }
+        assert.equal(results[1], results[0]);
+        assert.equal(results[0], "3|ctr-hi\n");
+      });
+
       await t.step("10 containers in parallel", async () => {
         const runs = await Promise.all(
           Array.from(
