@@ -403,7 +403,7 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   void lock;
   const st = store.read(id);
   const { status } = await liveStatus(ctx, st);
-  if (status === "running") {
+  if (status === "running" || status === "paused") {
     throw new CliError(`cannot delete container "${id}" that is not stopped: ${status}`);
   }
   if (status === "creating" && processAlive(st.pid)) {

@@ -240,6 +240,9 @@ shimTest("pause, resume, events --stats and update as containerd calls them", as
       assert.match(readOr(`/proc/${pid}/cgroup`), new RegExp(`:freezer:${cgroupsPath}$`, "m"));
     }
     assert.equal(readOr(`/sys/fs/cgroup/freezer${cgroupsPath}/freezer.state`).trim(), "FROZEN");
+    const refused = await t.runsc(["delete", "p1"], {}, g);
+    assert.equal(refused.code, 128);
+    assert.match(refused.stderr, /not stopped: paused/);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await t.runsc(["resume", "p1"], {}, g)).code, 0);
     assert.equal(JSON.parse((await t.runsc(["state", "p1"])).stdout).status, "running");
