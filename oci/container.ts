@@ -9,7 +9,7 @@
 import { join, resolve } from "node:path";
 import { CONFINE_FLAG, confinedArgv } from "../gofer/confine.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
-import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";
+import { closeFd, cstr, HostError, libc, pipe, socketpair, strerror } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
 import { log } from "../log.ts";
@@ -239,7 +239,7 @@ export async function createContainer(
       timedOut = true;
       hostKill(bootPid, SIGKILL);
     });
-    let ready: { ok: boolean; error?: string };
+    let ready: { ok: boolean; error?: string; errno?: number };
     try {
       ready = JSON.parse(line);
     } catch {
@@ -250,7 +250,12 @@ export async function createContainer(
           : "sandbox process exited before it was ready" + (line ? `: ${line}` : ""),
       };
     }
-    if (!ready.ok) throw new CliError(`creating container "${id}": ${ready.error}`);
+    if (!ready.ok) {
+      // With the C library's text of the errno, as runc's messages carry it: Docker reads
+      // "no such file or directory" as exit status 127 and "permission denied" as 126.
+      const text = ready.errno ? `: ${strerror(ready.errno).toLowerCase()}` : "";
+      throw new CliError(`creating container "${id}": ${ready.error}${text}`);
+    }
 
     // Under `unshare --fork` the sandbox is unshare's child: that process, as in runsc, is the
     // state's pid (`kill` of it still ends unshare, which waits for it).

@@ -177,7 +177,7 @@ export async function bootMain(args: string[]): Promise<number> {
   if (str(values, "log")) addSink(str(values, "log"), logFormat);
 
   let readySent = false;
-  const ready = (msg: { ok: true } | { ok: false; error: string }) => {
+  const ready = (msg: { ok: true } | { ok: false; error: string; errno?: number }) => {
     if (readySent || readyFd < 0) return;
     readySent = true;
     try {
@@ -209,7 +209,9 @@ export async function bootMain(args: string[]): Promise<number> {
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     log.error(`cannot create sandbox: ${msg}`);
-    ready({ ok: false, error: msg });
+    // The errno lets the CLI say it as callers match it (Docker's 127 and 126).
+    const errno = (e as { errno?: unknown }).errno;
+    ready({ ok: false, error: msg, ...(typeof errno === "number" && errno > 0 ? { errno } : {}) });
     return 1;
   }
 

@@ -145,6 +145,10 @@ Deno.test({
         "-c",
         "kill -TERM $$; echo survived",
       ]);
+      // Docker's 127 and 126 come from the text of create's error.
+      await same("a missing executable", [], ["/nonexistent"]);
+      await same("a command not in PATH", [], ["nonexistent-cmd"]);
+      await same("a file that is not executable", [], ["/bin/.."]);
       await same("-e and -w", ["-e", "A=b", "-w", "/tmp"], ["sh", "-c", "echo $A; pwd"]);
       await same("--user 1000", ["--user", "1000"], ["id"]);
       await same("bind mount", ["-v", `${vol}:/vol`], ["cat", "/vol/f"], variants);
