@@ -64,11 +64,16 @@ export function cgroupRelPath(cgroupsPath: string): string {
 export class Cgroup {
   private constructor(readonly rel: string, readonly v2: boolean) {}
 
-  /** The cgroup of `cgroupsPath`, or null when the spec names none or it is unsafe. */
+  /** The cgroup of `cgroupsPath`, or null when the spec names none (or the root). */
   static of(cgroupsPath: string | undefined): Cgroup | null {
     if (!cgroupsPath) return null;
     const rel = cgroupRelPath(cgroupsPath);
-    if (rel === "" || rel.split("/").includes("..")) return null;
+    if (rel.split("/").includes("..")) {
+      throw new CgroupError(
+        `linux.cgroupsPath ${JSON.stringify(cgroupsPath)} leaves the hierarchy`,
+      );
+    }
+    if (rel === "") return null;
     return new Cgroup(rel, isV2());
   }
 

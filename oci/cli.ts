@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 import { log } from "../log.ts";
 import { ControlError, ControlUnavailable } from "../sentry/control.ts";
 import { CliError, type Command, type Context } from "./command.ts";
+import { CgroupError } from "./cgroup.ts";
 import { createCommand } from "./cmd/create.ts";
 import { deleteCommand } from "./cmd/delete.ts";
 import { killCommand } from "./cmd/kill.ts";
@@ -104,7 +105,8 @@ function commandHelp(c: Command): string {
 function describe(e: unknown): string {
   if (
     e instanceof CliError || e instanceof UsageError || e instanceof SpecError ||
-    e instanceof StateError || e instanceof ControlError || e instanceof ControlUnavailable
+    e instanceof StateError || e instanceof ControlError || e instanceof ControlUnavailable ||
+    e instanceof CgroupError
   ) return e.message;
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);

@@ -154,12 +154,12 @@ export async function createContainer(
   const bundle = resolve(opts.bundle);
   const spec = loadSpec(bundle);
   const { store, global } = ctx;
+  const cgroup = Cgroup.of(spec.linux?.cgroupsPath);
   using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));
   void lock;
   let goferPid = 0;
   let bootPid = 0;
   const fds: number[] = [];
-  const cgroup = Cgroup.of(spec.linux?.cgroupsPath);
   let leaveCgroup: (() => void) | null = null;
   try {
     if (cgroup) {

@@ -447,3 +447,23 @@ shimTest("--console-socket gets the master of a real terminal; resizes reach the
     libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 0n, 0n, 0n, 0n);
   }
 });
+
+shimTest(
+  "a cgroupsPath that leaves the hierarchy is refused at create, leaving nothing",
+  async () => {
+    const t = await makeRoot();
+    const b = await makeBundle({
+      args: ["/bin/true"],
+      config: { linux: { cgroupsPath: "/docker/../../../etc" } },
+    });
+    try {
+      const r = await t.runsc(["create", "--bundle", b.dir, "bad"]);
+      assert.equal(r.code, 128);
+      assert.match(r.stderr, /cgroupsPath "\/docker\/\.\.\/\.\.\/\.\.\/etc" leaves the hierarchy/);
+      assert.deepEqual(listDir(t.root), []);
+    } finally {
+      await t.cleanup();
+      await b.cleanup();
+    }
+  },
+);
