@@ -354,6 +354,17 @@ export async function liveStatus(
   }
 }
 
+/** Throws when container `id` is paused (frozen): its Sentry cannot answer until resumed. */
+export function refuseIfPaused(ctx: Context, id: string): void {
+  let st: ContainerState | undefined;
+  try {
+    st = ctx.store.read(id);
+  } catch { /* the caller reports what is wrong */ }
+  if (st?.status === "paused" && cgroupOf(st)?.frozen()) {
+    throw new CliError(`container "${id}" is paused`);
+  }
+}
+
 /** Sends a control request, turning an unreachable sandbox into "not running". */
 export async function request<
   C extends "start" | "signal" | "wait" | "ps" | "exec" | "waitpid" | "update",
@@ -363,6 +374,9 @@ export async function request<
   req: Parameters<typeof control<C>>[1],
   opts: { timeoutMs?: number } = {},
 ): Promise<ControlReplies[C]> {
+  // A frozen Sentry answers nothing until resumed: only waits may wait for that.
+  const cmd = (req as { cmd: string }).cmd;
+  if (cmd !== "wait" && cmd !== "waitpid") refuseIfPaused(ctx, id);
   try {
     return await control<C>(ctx.store.socketPath(id), req, opts);
   } catch (e) {
@@ -472,16 +486,18 @@ export async function killSandboxProcesses(
   recorded: number[],
   cgroup: Cgroup | null = null,
 ): Promise<void> {
+  // Thawed first: frozen processes die only once thawed, and reading a frozen process's
+  // /proc/<pid>/cmdline (sandboxProcesses) can wait as long as it stays frozen.
+  if (cgroup?.frozen()) {
+    for (const pid of cgroup.pids()) hostKill(pid, SIGKILL);
+    await cgroup.freeze(false).catch((e) => log.warning(`delete ${id}: ${e.message}`));
+  }
   const pids = sandboxProcesses(id, ctx.store.root, bundle, recorded);
   for (const pid of pids) {
     log.debug(`delete ${id}: killing ${pid}`);
     try {
       hostKill(pid, SIGKILL);
     } catch { /* gone already */ }
-  }
-  // Frozen (paused) processes die only once thawed.
-  if (cgroup?.frozen()) {
-    await cgroup.freeze(false).catch((e) => log.warning(`delete ${id}: ${e.message}`));
   }
   const deadline = Date.now() + FORCE_KILL_WAIT_MS;
   while (pids.some(processAlive) && Date.now() < deadline) {

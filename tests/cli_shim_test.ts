@@ -240,6 +240,9 @@ shimTest("pause, resume, events --stats and update as containerd calls them", as
       assert.match(readOr(`/proc/${pid}/cgroup`), new RegExp(`:freezer:${cgroupsPath}$`, "m"));
     }
     assert.equal(readOr(`/sys/fs/cgroup/freezer${cgroupsPath}/freezer.state`).trim(), "FROZEN");
+    const busy = await t.runsc(["exec", "p1", "/bin/true"], {}, g);
+    assert.equal(busy.code, 128);
+    assert.match(busy.stderr, /container "p1" is paused/);
     const refused = await t.runsc(["delete", "p1"], {}, g);
     assert.equal(refused.code, 128);
     assert.match(refused.stderr, /not stopped: paused/);
@@ -249,6 +252,29 @@ shimTest("pause, resume, events --stats and update as containerd calls them", as
     const before = await counter();
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(await counter() > before, "it runs again after resume");
+
+    // Paused, then killed and deleted as containerd cleans up (docker rm -f).
+    const b2 = await makeBundle({
+      args: ["/bin/sleep", "1000"],
+      env: ["PATH=/bin"],
+      config: {
+        root: { path: rootfs, readonly: true },
+        linux: { cgroupsPath: `${cgroupsPath}-2` },
+      },
+    });
+    try {
+      const c2 = await t.runsc(["create", "--bundle", b2.dir, "p2"], {
+        outputFile: join(b2.dir, "out"),
+      }, g);
+      assert.equal(c2.code, 0, c2.stderr);
+      assert.equal((await t.runsc(["start", "p2"], {}, g)).code, 0);
+      assert.equal((await t.runsc(["pause", "p2"], {}, g)).code, 0);
+      assert.equal((await t.runsc(["kill", "--all", "p2", "KILL"], {}, g)).code, 0);
+      assert.equal((await t.runsc(["delete", "--force", "p2"], {}, g)).code, 0);
+      assert.throws(() => Deno.statSync(`/sys/fs/cgroup/freezer${cgroupsPath}-2`));
+    } finally {
+      await b2.cleanup();
+    }
 
     // docker update --memory 64m --pids-limit 1: the shim's form, JSON on stdin.
     const up = await t.runsc(["update", "--resources", "-", "p1"], {

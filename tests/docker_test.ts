@@ -342,6 +342,11 @@ Deno.test({
           ? [...Deno.readDirSync("/sys/fs/cgroup/freezer/docker")].filter((e) => e.isDirectory)
           : [];
         assert.deepEqual(cgroups.map((e) => e.name), [], "no cgroup left");
+        // Containers' root filesystems are unmounted (the engine keeps only its own).
+        const rootfsMounts = readOr("/proc/mounts").split("\n").filter((l) =>
+          l.includes(dir) && (l.includes("/merged ") || l.includes("runtime-runc"))
+        );
+        assert.deepEqual(rootfsMounts, [], "no container mount left");
       });
 
       await t.step("uninstall keeps the rest of daemon.json", async () => {

@@ -9,7 +9,7 @@
  */
 
 import { CliError, type Command, type Context } from "../command.ts";
-import { openDevNull, readReady, request } from "../container.ts";
+import { openDevNull, readReady, refuseIfPaused, request } from "../container.ts";
 import { bool, str } from "../flags.ts";
 import { loadSpec } from "../spec.ts";
 import { dirname, join, resolve } from "node:path";
@@ -159,6 +159,8 @@ export const execCommand: Command = {
     // The stdio travels first, over the socket beside ctl.sock, labelled with a fresh token
     // that the request then names.
     const stdioToken = crypto.randomUUID();
+    // Before the stdio goes: a frozen sandbox would not take it.
+    refuseIfPaused(ctx, id);
     // With a terminal, its slave is the stdio (the Sentry connects a pty of its own to it).
     const tty = process.terminal ? openConsole(consoleSocket) : -1;
     try {
