@@ -209,7 +209,16 @@ export async function control<C extends ControlRequest["cmd"]>(
     }, timeoutMs)
     : undefined;
   try {
-    await writeAllConn(conn, encoder.encode(JSON.stringify(req) + "\n"));
+    try {
+      await writeAllConn(conn, encoder.encode(JSON.stringify(req) + "\n"));
+    } catch (e) {
+      // The boot process is exiting (its init has): it took the connection but reads no more.
+      if (e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.ConnectionReset) {
+        if (req.cmd === "destroy") return {} as ControlReplies[C];
+        throw new ControlUnavailable(path, { cause: e });
+      }
+      throw e;
+    }
     for await (const line of lines(conn)) {
       const reply = JSON.parse(line) as ControlReply;
       if (!reply.ok) throw new ControlError(reply.error);
