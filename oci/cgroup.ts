@@ -20,6 +20,9 @@ const ROOT = "/sys/fs/cgroup";
 /** v1 hierarchies we join: accounting and the freezer (cpuset needs its cpus/mems set first). */
 const V1_CONTROLLERS = ["memory", "pids", "freezer", "cpu", "cpuacct", "blkio"];
 
+/** How many times removal retries a busy cgroup (20 ms apart). */
+const REMOVE_TRIES = 150;
+
 /** A cgroup failure, quoting the file it concerns. */
 export class CgroupError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -254,12 +257,21 @@ export class Cgroup {
   }
 
   /** Removes the directories (they must be empty of processes); failures are logged. */
-  remove(): void {
+  async remove(): Promise<void> {
     for (const d of this.dirs()) {
-      try {
-        Deno.removeSync(d);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) log.warning(`cannot remove cgroup ${d}: ${e}`);
+      // Busy while a dead process of it is not yet reaped (by its parent, maybe the caller's
+      // shim, at the same moment): given a moment.
+      for (let i = 0;; i++) {
+        try {
+          Deno.removeSync(d);
+        } catch (e) {
+          if (e instanceof Deno.errors.Busy && i < REMOVE_TRIES) {
+            await new Promise((r) => setTimeout(r, 20));
+            continue;
+          }
+          if (!(e instanceof Deno.errors.NotFound)) log.warning(`cannot remove cgroup ${d}: ${e}`);
+        }
+        break;
       }
     }
   }

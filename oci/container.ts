@@ -277,7 +277,7 @@ export async function createContainer(
     if (bootPid) await killAndWait(bootPid, bootWords(id), 0);
     if (goferPid) await killAndWait(goferPid, goferWords(bundle), 0);
     for (const err of removeFilestores(bundle, id)) log.warning(err);
-    cgroup?.remove();
+    await cgroup?.remove();
     store.remove(id);
     if (e instanceof HostError) throw new CliError(`creating container "${id}": ${e.message}`);
     throw e;
@@ -439,7 +439,7 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid], cgroupOf(st));
   // The overlay's `self` filestores are the container's; they go with it.
   for (const err of removeFilestores(st.bundle, id)) log.warning(err);
-  cgroupOf(st)?.remove();
+  await cgroupOf(st)?.remove();
   store.remove(id);
 }
 
@@ -471,7 +471,7 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
     const cg = st ? cgroupOf(st) : null;
     await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0], cg);
     if (bundle) { for (const err of removeFilestores(bundle, id)) log.warning(err); }
-    cg?.remove();
+    await cg?.remove();
     store.remove(id);
   } finally {
     lock?.release();
