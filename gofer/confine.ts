@@ -121,7 +121,7 @@ export function confinedArgv(
     ...(ns.net ? ["--net"] : []),
     // unshare waits for the process; SIGKILL of unshare kills the process too.
     // --mount-proc: /proc shows the new PID namespace from the start (the ptrace platform
-    // execs its stubs through /proc/<own pid>/fd before the Sentry pivots).
+    // execs its template stub through /proc/self/fd before the Sentry pivots).
     ...(ns.pid ? ["--pid", "--fork", "--kill-child", "--mount-proc"] : []),
     "--propagation",
     "private",

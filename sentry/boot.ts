@@ -91,7 +91,8 @@ const STAGING = "/tmp";
  * Confines this process once everything it needs of the host is open (the spec, the logs, the
  * gofer's socket, the platform's device, the control socket, every module): when started in new
  * namespaces (`--confine`), pivots into an empty tmpfs with only its own /proc (the ptrace
- * platform execs its stubs through /proc/<pid>/fd); as root, drops every capability on every
+ * platform reads its stub threads' CPU time there; its template stub, spawned earlier, is moved
+ * into that root with us); as root, drops every capability on every
  * thread and sets no_new_privs. The Sentry needs no capability afterwards: it traces only its
  * own stubs (same uid, and no more capabilities than it, since they inherit its bounding set),
  * and the kvm platform opened its device during create. Then installs the Sentry's seccomp

@@ -35,7 +35,10 @@ export interface InitSpec {
    * fails with EAGAIN. Absent: DEFAULT_PIDS_LIMIT (sentry/kernel/kernel.ts).
    */
   pidsLimit?: number;
-  /** process.capabilities; absent: every capability (the Sentry's default for root). */
+  /**
+   * process.capabilities (oci/spec.ts gives empty sets when the spec has none, as runc).
+   * Absent here (a sandbox built without a spec): every capability for root.
+   */
   capabilities?: CapSets;
   /** process.noNewPrivileges. */
   noNewPrivileges?: boolean;

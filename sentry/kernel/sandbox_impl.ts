@@ -10,7 +10,7 @@ import { closeFd, HostError } from "../../host/libc.ts";
 import type { FileDescription } from "../vfs/file.ts";
 import { PtracePlatform } from "../../platform/ptrace/ptrace.ts";
 import { KvmPlatform } from "../../platform/kvm/kvm.ts";
-import type { Platform } from "../../platform/platform.ts";
+import type { AddressSpace, Platform } from "../../platform/platform.ts";
 import { buildMountTree } from "../fs/mount_tree.ts";
 import { HostFile } from "../fs/host.ts";
 import { HostConsole } from "../fs/host_console.ts";
@@ -29,7 +29,7 @@ import { FdTable } from "../vfs/fd_table.ts";
 import { FsContext, initFsContext } from "../vfs/fs_context.ts";
 import { DEFAULT_PIDS_LIMIT, Kernel } from "./kernel.ts";
 import { signaledStatus, Task, ThreadGroup } from "./task.ts";
-import { errnoName } from "../../host/errno.ts";
+import { Errno, errnoName } from "../../host/errno.ts";
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -66,7 +66,7 @@ function newProcess(
   const fdTable = new FdTable();
   stdio.forEach((f, i) => fdTable.set(i, f));
   // `runsc exec` counts against linux.resources.pids like clone does.
-  if (kernel.tasks.size >= kernel.pidsLimit) {
+  if (kernel.pidsInUse() >= kernel.pidsLimit) {
     fdTable.closeAll();
     throw new SandboxError("cannot start a process: the container's pids limit is reached");
   }
@@ -106,7 +106,12 @@ function newProcess(
   } catch (e) {
     fail(e);
   }
-  const as = platform.newAddressSpace();
+  let as: AddressSpace;
+  try {
+    as = kernel.newAddressSpace(Errno.EAGAIN);
+  } catch (e) {
+    return fail(e);
+  }
   const mm = new MemoryManager(as, kernel.mf, platform.maxUserAddress);
   mm.stackLimit = tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? mm.stackLimit;
   const task = new Task(kernel, tg, pid, mm, platform.newContext());

@@ -133,6 +133,12 @@ export class ThreadGroup {
   /** prctl state. */
   noNewPrivs = false;
   dumpable = 1;
+  /**
+   * A thread other than the first has run execve: it stands for the process now (Linux
+   * gives it the process's pid), so the first thread's exit frees its place in the pids
+   * limit at once.
+   */
+  leaderReplaced = false;
   /** PR_SET_PDEATHSIG: sent to this process when its parent exits. */
   pdeathSignal = 0;
   keepCaps = false;
@@ -278,6 +284,9 @@ export class ThreadGroup {
     const code = (st & 0x7f) === 0 ? CLD.EXITED : CLD.KILLED;
     const status = code === CLD.EXITED ? (st >> 8) & 0xff : st & 0x7f;
     const p = this.parent;
+    this.kernel.leaderless.delete(this);
+    // Until reaped it holds its pid (a group never registered, or dropped, holds none).
+    if (this.kernel.threadGroups.get(this.pid) === this) this.kernel.zombies.add(this);
     if (!p) {
       this.zombie = true;
       this.#resolveExited(st);
@@ -323,6 +332,7 @@ export class ThreadGroup {
     }
     this.parent?.children.delete(this);
     this.kernel.threadGroups.delete(this.pid);
+    this.kernel.zombies.delete(this);
   }
 }
 
@@ -689,5 +699,6 @@ export class Task {
     this.kernel.tasks.delete(this.tid);
     this.mm.decUsers();
     if (tg.tasks.size === 0) tg.finish();
+    else if (this.tid === tg.pid && !tg.leaderReplaced) this.kernel.leaderless.add(tg);
   }
 }

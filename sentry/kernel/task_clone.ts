@@ -64,8 +64,8 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   const k = t.kernel;
   // The pids cgroup's check, before anything is allocated: each task is a host stub thread
   // or process, so this is what bounds a fork bomb on the host.
-  if (k.tasks.size >= k.pidsLimit) throw new SysError(Errno.EAGAIN);
-  const mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.platform.newAddressSpace());
+  if (k.pidsInUse() >= k.pidsLimit) throw new SysError(Errno.EAGAIN);
+  const mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.newAddressSpace(Errno.EAGAIN));
   if (f & CLONE.VM) mm.users++;
   const tid = k.allocPid();
   let tg: ThreadGroup;
