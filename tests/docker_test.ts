@@ -70,6 +70,11 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "rdk-" });
+    // The engine makes a "docker" parent cgroup in each hierarchy; ours go when we do.
+    const parents = [...Deno.readDirSync("/sys/fs/cgroup")].map((e) =>
+      `/sys/fs/cgroup/${e.name}/docker`
+    )
+      .filter((p) => !exists(p));
     // What Docker runs: main.ts from source, through a launcher.
     const launcher = join(dir, "runsc-ts");
     Deno.writeTextFileSync(
@@ -370,6 +375,11 @@ Deno.test({
         if (m?.startsWith(dir)) await new Deno.Command("umount", { args: ["-l", m] }).output();
       }
       await Deno.remove(dir, { recursive: true });
+      for (const p of parents) {
+        try {
+          Deno.removeSync(p);
+        } catch { /* not made, or not empty */ }
+      }
     }
   },
 });
