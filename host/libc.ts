@@ -115,6 +115,14 @@ export class HostError extends Error {
   }
 }
 
+/** The C library's description of errno `e` ("No such file or directory"). */
+export function strerror(e: number): string {
+  const p = libc.symbols.strerror(e);
+  // SAFETY: strerror returns a NUL-terminated string in static storage, valid until the next
+  // call from this thread; it is copied out at once.
+  return p === null ? `errno ${e}` : new Deno.UnsafePointerView(p).getCString();
+}
+
 /** Throws HostError when `ret` is -1; returns `ret` otherwise. */
 export function check(op: string, ret: number): number {
   if (ret === -1) throw new HostError(op, errno());

@@ -9,6 +9,7 @@ import { dirname, resolve } from "../path.ts";
 import { log } from "../log.ts";
 import { ControlError, ControlUnavailable } from "../sentry/control.ts";
 import { CliError, type Command, type Context } from "./command.ts";
+import { CgroupError } from "./cgroup.ts";
 import { createCommand } from "./cmd/create.ts";
 import { deleteCommand } from "./cmd/delete.ts";
 import { killCommand } from "./cmd/kill.ts";
@@ -21,6 +22,14 @@ import { specCommand } from "./cmd/spec.ts";
 import { startCommand } from "./cmd/start.ts";
 import { stateCommand } from "./cmd/state.ts";
 import { waitCommand } from "./cmd/wait.ts";
+import { pauseCommand } from "./cmd/pause.ts";
+import { resumeCommand } from "./cmd/resume.ts";
+import { eventsCommand } from "./cmd/events.ts";
+import { updateCommand } from "./cmd/update.ts";
+import { featuresCommand } from "./cmd/features.ts";
+import { checkpointCommand } from "./cmd/checkpoint.ts";
+import { restoreCommand } from "./cmd/restore.ts";
+import { installCommand, uninstallCommand } from "./cmd/install.ts";
 import { bool, formatFlags, parseFlags, UsageError } from "./flags.ts";
 import { debugLogPath, GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
 import { SpecError } from "./spec.ts";
@@ -42,6 +51,15 @@ export const COMMANDS: readonly Command[] = [
   deleteCommand,
   psCommand,
   execCommand,
+  pauseCommand,
+  resumeCommand,
+  eventsCommand,
+  updateCommand,
+  featuresCommand,
+  checkpointCommand,
+  restoreCommand,
+  installCommand,
+  uninstallCommand,
   doCommand,
   specCommand,
 ];
@@ -90,7 +108,8 @@ function commandHelp(c: Command): string {
 function describe(e: unknown): string {
   if (
     e instanceof CliError || e instanceof UsageError || e instanceof SpecError ||
-    e instanceof StateError || e instanceof ControlError || e instanceof ControlUnavailable
+    e instanceof StateError || e instanceof ControlError || e instanceof ControlUnavailable ||
+    e instanceof CgroupError
   ) return e.message;
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);

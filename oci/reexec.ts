@@ -35,3 +35,10 @@ export function selfArgv(role: string, args: readonly string[]): string[] {
   if (runningFromSource()) return [exe, "run", "-A", "--quiet", mainScript(), role, ...args];
   return [exe, role, ...args];
 }
+
+/** The argv that runs this program's CLI with `args` (global flags first, then a command). */
+export function selfCliArgv(args: readonly string[]): string[] {
+  const exe = Deno.execPath();
+  if (runningFromSource()) return [exe, "run", "-A", "--quiet", mainScript(), ...args];
+  return [exe, ...args];
+}

@@ -10,7 +10,7 @@ import { join } from "../path.ts";
 import { SPEC_VERSION } from "./global.ts";
 
 /** The lifecycle of a container, as the OCI state reports it. */
-export type Status = "creating" | "created" | "running" | "stopped";
+export type Status = "creating" | "created" | "running" | "paused" | "stopped";
 
 /** What is stored for a container: the OCI state plus what this runtime needs to manage it. */
 export interface ContainerState {
@@ -28,6 +28,8 @@ export interface ContainerState {
   goferPid: number;
   /** The user who created it (list's OWNER column). */
   owner: string;
+  /** linux.cgroupsPath of the spec, when the sandbox's processes were put there (cgroup.ts). */
+  cgroupsPath?: string;
 }
 
 /** The OCI state as `runsc state` prints it. */

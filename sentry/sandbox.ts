@@ -63,6 +63,11 @@ export interface SandboxOptions {
   fileAccessMounts?: string;
   /** Host descriptors that become the container's stdin, stdout and stderr. */
   stdio: [number, number, number];
+  /**
+   * process.terminal with a console: stdio[0] is a host terminal (raw) that the Sentry connects
+   * to a pty of its own, the application's stdio and controlling terminal.
+   */
+  terminal?: boolean;
 }
 
 /** A failure to set up the container that the user must see (missing executable, bad ELF...). */

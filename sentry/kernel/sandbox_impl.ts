@@ -11,8 +11,9 @@ import type { FileDescription } from "../vfs/file.ts";
 import type { AddressSpace, Platform } from "../../platform/platform.ts";
 import { buildMountTree } from "../fs/mount_tree.ts";
 import { HostFile } from "../fs/host.ts";
+import { HostConsole } from "../fs/host_console.ts";
 import { loadExecutable, lookPath } from "../loader/loader.ts";
-import { MemoryFile, setKernelAccount } from "../mm/memory_file.ts";
+import { hostMemTotal, MemoryFile, setKernelAccount } from "../mm/memory_file.ts";
 import { MemoryManager } from "../mm/mm.ts";
 import {
   type InitSpec,
@@ -24,7 +25,7 @@ import { SysError } from "../syscalls/errors.ts";
 import { defaultRlimits, RLIMIT } from "../syscalls/sys_rlimit.ts";
 import { FdTable } from "../vfs/fd_table.ts";
 import { FsContext, initFsContext } from "../vfs/fs_context.ts";
-import { Kernel } from "./kernel.ts";
+import { DEFAULT_PIDS_LIMIT, Kernel } from "./kernel.ts";
 import { signaledStatus, Task, ThreadGroup } from "./task.ts";
 import { Errno, errnoName } from "../../host/errno.ts";
 
@@ -146,6 +147,7 @@ export class Sandbox {
   readonly exited: Promise<number>;
   #status: SandboxStatus = "created";
   #released = false;
+  readonly #consoles = new Set<HostConsole>();
 
   private constructor(
     readonly kernel: Kernel,
@@ -188,10 +190,16 @@ export class Sandbox {
         fileAccessMounts: opts.fileAccessMounts,
       });
       opts.log.phase("boot: mounts ready (gofer handshake)");
-      const stdio = opts.stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY));
+      // With a terminal, stdio[0] is the host end of it and the application gets a pty.
+      const console = opts.terminal ? new HostConsole(kernel, opts.stdio[0]) : undefined;
+      const stdio = console
+        ? [console.slave, console.slave, console.slave]
+        : opts.stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY));
       const task = newProcess(kernel, spec, stdio);
       opts.log.phase("boot: init loaded");
-      return new Sandbox(kernel, task, mf);
+      const sb = new Sandbox(kernel, task, mf);
+      if (console) sb.#attach(console, task.tg, false);
+      return sb;
     } catch (e) {
       platform?.release();
       if (e instanceof SandboxError) throw e;
@@ -204,13 +212,27 @@ export class Sandbox {
    * Runs another process in the running sandbox (`runsc exec`): its descriptors 0-2 are
    * the given host descriptors, which the sandbox then owns. Returns its pid.
    */
-  exec(spec: InitSpec, stdio: [number, number, number]): number {
+  exec(spec: InitSpec, stdio: [number, number, number], terminal = false): number {
     if (this.#status !== "running") {
       for (const fd of stdio) if (fd >= 0) closeFd(fd);
       throw new SandboxError(`cannot exec in a container that is ${this.#status}`);
     }
-    const files = stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY, true));
-    const task = newProcess(this.kernel, spec, files);
+    if (terminal) { for (const fd of stdio.slice(1)) if (fd >= 0) closeFd(fd); }
+    const console = terminal ? new HostConsole(this.kernel, stdio[0]) : undefined;
+    const files = console
+      ? [console.slave, console.slave, console.slave]
+      : stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY, true));
+    let task: Task;
+    try {
+      task = newProcess(this.kernel, spec, files);
+    } catch (e) {
+      if (console) {
+        console.close();
+        closeFd(stdio[0]);
+      }
+      throw e;
+    }
+    if (console) this.#attach(console, task.tg, true);
     task.run().catch((e) => this.kernel.log.error(`exec ${task.tid}: ${e}`));
     return task.tg.pid;
   }
@@ -224,6 +246,27 @@ export class Sandbox {
     const status = await tg.exited;
     tg.reap();
     return status;
+  }
+
+  /**
+   * Gives `tg` the console as its controlling terminal; once `tg` has exited and its output
+   * has reached the host, the console closes (and its host descriptor with it if `owned`).
+   */
+  #attach(console: HostConsole, tg: ThreadGroup, owned: boolean): void {
+    console.control(tg);
+    console.start();
+    this.#consoles.add(console);
+    tg.exited.then(async () => {
+      await console.drain();
+      console.close();
+      this.#consoles.delete(console);
+      if (owned) closeFd(console.hostFd);
+    });
+  }
+
+  /** Waits until the consoles' output has reached the host (before the sandbox goes). */
+  async drainConsoles(): Promise<void> {
+    await Promise.all([...this.#consoles].map((c) => c.drain()));
   }
 
   /** Starts init running. */
@@ -243,7 +286,39 @@ export class Sandbox {
       this.init.run().catch((e) => this.kernel.log.error(`init: ${e}`));
       return;
     }
+    if (this.init.tg.initDrops(signo, true)) return;
     this.init.tg.sendSignal({ signo, errno: 0, code: 0, /* SI_USER */ pid: 0, uid: 0 });
+  }
+
+  /**
+   * Delivers a signal to process `pid` (a thread group of the sandbox), or with pid 0 to
+   * every process: `kill --all`, and the signals `exec --detach`'s host process forwards.
+   */
+  signalProcess(pid: number, signo: number): void {
+    const info = { signo, errno: 0, code: 0, /* SI_USER */ pid: 0, uid: 0 };
+    if (pid === 0) {
+      if (this.#status === "created") return this.signal(signo);
+      for (const tg of [...this.kernel.threadGroups.values()]) {
+        if (!tg.initDrops(signo, true)) tg.sendSignal({ ...info });
+      }
+      return;
+    }
+    const tg = this.kernel.threadGroups.get(pid);
+    if (!tg) throw new SandboxError(`no process ${pid}`);
+    if (!tg.initDrops(signo, true)) tg.sendSignal(info);
+  }
+
+  /**
+   * Changes the limits of linux.resources while the container runs (`runsc update`): memory
+   * in bytes, tasks; -1 lifts one (the host's memory, the default task limit).
+   */
+  updateLimits(memoryLimit?: number, pidsLimit?: number): void {
+    if (memoryLimit !== undefined) {
+      this.mf.limit = memoryLimit < 0 ? hostMemTotal() : BigInt(memoryLimit);
+    }
+    if (pidsLimit !== undefined) {
+      this.kernel.pidsLimit = pidsLimit < 0 ? DEFAULT_PIDS_LIMIT : pidsLimit;
+    }
   }
 
   status(): SandboxStatus {
@@ -263,6 +338,7 @@ export class Sandbox {
     if (this.#released) return;
     this.#released = true;
     for (const tg of this.kernel.threadGroups.values()) tg.beginExit(signaledStatus(9));
+    for (const c of this.#consoles) c.close();
     this.kernel.platform.release();
   }
 }

@@ -236,6 +236,20 @@ export class ThreadGroup {
     return !this.ignores(sig);
   }
 
+  /**
+   * Whether the container's init drops `sig` sent to it by kill(2) and its kin or by the
+   * runtime (`runsc kill`): as the init of a PID namespace, it takes only the signals it has a
+   * handler for, and SIGKILL and SIGSTOP from outside (`fromRuntime`). So `docker stop` of a
+   * shell without a TERM trap waits for its timeout, as with runc.
+   */
+  initDrops(sig: number, fromRuntime: boolean): boolean {
+    if (this.pid !== 1 || this.parent !== null) return false;
+    if (fromRuntime && (sig === SIG.KILL || sig === SIG.STOP)) return false;
+    // A blocked signal is kept: its handler may change before it is unblocked.
+    if ([...this.tasks].some((t) => (t.sigmask & sigbit(sig)) !== 0n)) return false;
+    return this.handlers.actions[sig]?.handler === SIG_DFL;
+  }
+
   /** True if a signal would be dropped on arrival (ignored and not blocked by every task). */
   ignores(sig: number): boolean {
     const a = this.handlers.actions[sig];

@@ -169,7 +169,7 @@ function signalGroups(t: Task, groups: ThreadGroup[], info: SigInfo): number {
   let sent = 0;
   for (const g of groups) {
     if (!canSignal(t, g)) continue;
-    if (info.signo !== 0) g.sendSignal({ ...info });
+    if (info.signo !== 0 && !g.initDrops(info.signo, false)) g.sendSignal({ ...info });
     sent++;
   }
   if (sent === 0) throw new SysError(Errno.EPERM);
@@ -204,7 +204,7 @@ function findTask(t: Task, tgid: number, tid: number): Task {
 
 function signalTask(t: Task, target: Task, info: SigInfo): number {
   if (!canSignal(t, target.tg)) throw new SysError(Errno.EPERM);
-  if (info.signo !== 0) target.sendSignal(info);
+  if (info.signo !== 0 && !target.tg.initDrops(info.signo, false)) target.sendSignal(info);
   return 0;
 }
 
