@@ -157,7 +157,13 @@ for (const platform of PLATFORMS) {
         assert.ok(gofer > 0, "the gofer runs below its unshare");
         // The kvm platform's device is the one host file the Sentry keeps open read-write.
         const device = platform === "kvm" ? ["/dev/kvm"] : [];
-        assert.deepEqual(writableHostFiles(st.pid, [out, `${out}.err`, ...device]), [], "Sentry");
+        // The exit-status record (sentry/boot.ts) is the one state file it writes, after pivot.
+        const exit = join(t.root, "fds", "exit");
+        assert.deepEqual(
+          writableHostFiles(st.pid, [out, `${out}.err`, exit, ...device]),
+          [],
+          "Sentry",
+        );
         assert.deepEqual(writableHostFiles(gofer, []), [], "Gofer");
         for (const pid of [st.pid, gofer]) {
           const targets = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => {
@@ -218,7 +224,8 @@ async function lifecycleWith(program: string[], file: string, dir: string): Prom
       Deno.readTextFileSync(`/proc/${st.goferPid}/task/${st.goferPid}/children`).trim()
         .split(" ")[0],
     );
-    assert.deepEqual(writableHostFiles(st.pid, [out, `${out}.err`]), [], "Sentry");
+    const exit = join(t.root, "one", "exit");
+    assert.deepEqual(writableHostFiles(st.pid, [out, `${out}.err`, exit]), [], "Sentry");
     assert.deepEqual(writableHostFiles(gofer, []), [], "Gofer");
     r = await runProgram(program, [...root, "start", "one"], out);
     assert.equal(r.code, 0, r.stderr);
