@@ -28,12 +28,20 @@ export async function ensureDocker(): Promise<string> {
   if (!IS_ROOT) return "needs root";
   if (!haveBusybox()) return "needs /bin/busybox for the image";
   if (exists(DOCKER) && exists(DOCKERD)) return "";
-  const r = await new Deno.Command("apt-get", {
-    args: ["install", "-y", "-q", "docker.io", "containerd"],
-    env: { DEBIAN_FRONTEND: "noninteractive" },
-    stdout: "null",
-    stderr: "piped",
-  }).output().catch((e) => ({ success: false, stderr: new TextEncoder().encode(String(e)) }));
+  const aptGet = (args: string[]) =>
+    new Deno.Command("apt-get", {
+      args,
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdout: "null",
+      stderr: "piped",
+    }).output().catch((e) => ({ success: false, stderr: new TextEncoder().encode(String(e)) }));
+  const install = ["install", "-y", "-q", "docker.io", "containerd"];
+  let r = await aptGet(install);
+  if (!r.success) {
+    // A fresh machine's package lists may be missing or stale.
+    await aptGet(["update", "-q"]);
+    r = await aptGet(install);
+  }
   if (!r.success || !exists(DOCKERD)) {
     return `docker.io is not installed and apt-get failed: ${
       new TextDecoder().decode(r.stderr).slice(-200)
