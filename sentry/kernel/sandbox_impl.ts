@@ -10,6 +10,7 @@ import { closeFd, HostError } from "../../host/libc.ts";
 import type { FileDescription } from "../vfs/file.ts";
 import { PtracePlatform } from "../../platform/ptrace/ptrace.ts";
 import { KvmPlatform } from "../../platform/kvm/kvm.ts";
+import { SystrapPlatform } from "../../platform/systrap/systrap.ts";
 import type { Platform } from "../../platform/platform.ts";
 import { buildMountTree } from "../fs/mount_tree.ts";
 import { HostFile } from "../fs/host.ts";
@@ -43,6 +44,15 @@ function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Platfor
       } catch (e) {
         throw new SandboxError(
           `platform kvm is unusable here (${e instanceof Error ? e.message : e}); ` +
+            "use --platform=ptrace",
+        );
+      }
+    case "systrap":
+      try {
+        return new SystrapPlatform(mf);
+      } catch (e) {
+        throw new SandboxError(
+          `platform systrap is unusable here (${e instanceof Error ? e.message : e}); ` +
             "use --platform=ptrace",
         );
       }

@@ -1,0 +1,85 @@
+/**
+ * The doorbell of one Systrap address space: how the Sentry sleeps while its threads run
+ * application code, without blocking the JavaScript thread.
+ *
+ * Every stop of a stub thread increments a counter in the address space's region 0 and, if
+ * the Sentry armed the bell, wakes it (a futex on that shared page). One wait on a runtime
+ * thread (futexWaitAsync) serves every waiting thread of the address space, however many.
+ * Arm-then-check on the Sentry's side and count-then-check-armed on the stub's, each with a
+ * locked instruction, so that no stop is missed.
+ *
+ * The words are in application-writable memory: a hostile value only makes the Sentry look
+ * again (spurious wake-ups) or sleep until its timeout, after which it looks at every waiting
+ * thread anyway and notices the ones that died; it never trusts the count for anything else.
+ *
+ * @module
+ */
+
+import { futexWaitAsync, futexWake } from "../../host/kvm.ts";
+import type { Region, StubThread, SystrapSpace } from "./address_space.ts";
+import { BELL, CTL, STATE } from "./stub.ts";
+
+/** How long the Sentry sleeps at most before it looks at its waiting threads again. */
+const TIMEOUT_NS = 50_000_000n;
+
+export class Doorbell {
+  #waiters = new Map<StubThread, (stopped: boolean) => void>();
+  #watching = false;
+  #released = false;
+
+  constructor(readonly space: SystrapSpace, readonly region: Region) {}
+
+  /** Resolves true once `t` has stopped in its handler, false if it is gone. */
+  wait(t: StubThread): Promise<boolean> {
+    if (this.#released) return Promise.resolve(false);
+    const p = new Promise<boolean>((resolve) => this.#waiters.set(t, resolve));
+    this.#watch();
+    return p;
+  }
+
+  /** Resolves the waiters whose thread stopped; with `checkAlive`, also those that died. */
+  #collect(checkAlive: boolean): void {
+    for (const [t, resolve] of this.#waiters) {
+      if (Atomics.load(t.region.i32, CTL.state / 4) === STATE.stopped) {
+        this.#waiters.delete(t);
+        resolve(true);
+      } else if (checkAlive && !this.space.alive(t)) {
+        this.#waiters.delete(t);
+        resolve(false);
+      }
+    }
+  }
+
+  async #watch(): Promise<void> {
+    if (this.#watching) return;
+    this.#watching = true;
+    const words = this.region.i32;
+    const count = this.region.hostAddr + BigInt(BELL.count);
+    let checkAlive = false;
+    try {
+      while (this.#waiters.size > 0 && !this.#released) {
+        this.#collect(checkAlive);
+        if (this.#waiters.size === 0) break;
+        const seen = Atomics.load(words, BELL.count / 4);
+        Atomics.exchange(words, BELL.armed / 4, 1);
+        this.#collect(false);
+        if (this.#waiters.size === 0) break;
+        const start = performance.now();
+        await futexWaitAsync(count, seen, { shared: true, timeoutNs: TIMEOUT_NS });
+        checkAlive = performance.now() - start >= Number(TIMEOUT_NS / 1_000_000n) - 1;
+      }
+    } finally {
+      this.#watching = false;
+    }
+  }
+
+  /** Wakes every waiter as gone, and the runtime thread if it sleeps. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    for (const [, resolve] of this.#waiters) resolve(false);
+    this.#waiters.clear();
+    Atomics.add(this.region.i32, BELL.count / 4, 1);
+    futexWake(this.region.hostAddr + BigInt(BELL.count), true);
+  }
+}
