@@ -136,19 +136,18 @@ export class SystrapSpace extends Subprocess {
     r[R.rbx] = region.addr;
     r[R.orig_rax] = 0xffff_ffff_ffff_ffffn;
     ptraceBuf(PTRACE.SETREGS, tid, regs);
-    ptrace(PTRACE.CONT, tid);
-    for (;;) {
-      const st = this.host.waiter.waitSync(tid);
-      if (st === -1 || !W.stopped(st)) throw new Error(`systrap: thread ${tid} died in set-up`);
-      if (W.stopSig(st) === SIGTRAP && W.event(st) === 0) break;
+    for (const call of ["sigaltstack", "seccomp"]) {
       ptrace(PTRACE.CONT, tid);
-    }
-    ptraceBuf(PTRACE.GETREGS, tid, regs);
-    if (r[R.r12] !== 0n || r[R.rax] !== 0n) {
-      throw new Error(
-        `systrap: thread set-up failed: sigaltstack ${BigInt.asIntN(64, r[R.r12])}, ` +
-          `seccomp ${BigInt.asIntN(64, r[R.rax])}`,
-      );
+      for (;;) {
+        const st = this.host.waiter.waitSync(tid);
+        if (st === -1 || !W.stopped(st)) throw new Error(`systrap: thread ${tid} died in set-up`);
+        if (W.stopSig(st) === SIGTRAP && W.event(st) === 0) break;
+        ptrace(PTRACE.CONT, tid);
+      }
+      ptraceBuf(PTRACE.GETREGS, tid, regs);
+      if (r[R.rax] !== 0n) {
+        throw new Error(`systrap: thread set-up: ${call} failed: ${BigInt.asIntN(64, r[R.rax])}`);
+      }
     }
     // From here on the thread is no tracee of ours: its signals go to its handler.
     ptrace(PTRACE.DETACH, tid);

@@ -70,6 +70,12 @@ let taskXstateSize: number | undefined;
 
 /** Polls of the state word before the wait goes to the doorbell. */
 const SPIN_POLLS = 200;
+/**
+ * How long a thread may go on after it was told to stop (interrupt) before the Sentry gives
+ * it up as lost: only a thread whose region the application wrecked stays away that long,
+ * since the preemption signal stops any other within microseconds.
+ */
+const INTERRUPT_GRACE_MS = 2000;
 
 /** A frame's pointers, checked against the thread's alternate stack. */
 interface Frame {
@@ -85,6 +91,10 @@ export class SystrapContext implements Context {
   #thread: StubThread | null = null;
   #running = false;
   #interrupted = false;
+  /** When interrupt() last signalled the running thread (performance.now()), or 0. */
+  #signalledAt = 0;
+  /** The thread no longer answers: it is never run or reused again. */
+  #lost = false;
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
   #cpuDone: ThreadTimes = { user: 0n, sys: 0n };
   #cpuBase: ThreadTimes = { user: 0n, sys: 0n };
@@ -93,6 +103,7 @@ export class SystrapContext implements Context {
   /** Implements Context.switch. */
   async switch(as: AddressSpace, regs: Registers): Promise<SwitchResult> {
     const space = as as SystrapSpace;
+    if (this.#lost) return { kind: "lost", reason: "systrap: the task's stub thread was lost" };
     if (this.#thread?.space !== space) {
       this.#unbind();
       try {
@@ -132,11 +143,13 @@ export class SystrapContext implements Context {
         // Tasks made runnable meanwhile take their next step while this one runs.
         if ((i & 7) === 7) await null;
       }
-      if (!stopped && !(await space.doorbell.wait(t))) {
-        return { kind: "lost", reason: `systrap: stub thread ${t.tid} is gone` };
+      if (!stopped && !(await space.doorbell.wait(t, () => this.#giveUp(t)))) {
+        this.#lost = true;
+        return { kind: "lost", reason: `systrap: stub thread ${t.tid} is gone or does not answer` };
       }
     } finally {
       this.#running = false;
+      this.#signalledAt = 0;
     }
     return this.#decode(t, regs);
   }
@@ -292,14 +305,26 @@ export class SystrapContext implements Context {
   interrupt(): void {
     this.#interrupted = true;
     const t = this.#thread;
-    if (this.#running && t) t.space.signal(t, PREEMPT_SIGNAL);
+    if (this.#running && t) {
+      if (this.#signalledAt === 0) this.#signalledAt = performance.now();
+      t.space.signal(t, PREEMPT_SIGNAL);
+    }
+  }
+
+  /** Whether to stop waiting for `t`: told to stop long ago and still not stopped. */
+  #giveUp(t: StubThread): boolean {
+    if (this.#signalledAt === 0) return false;
+    if (performance.now() - this.#signalledAt > INTERRUPT_GRACE_MS) return true;
+    t.space.signal(t, PREEMPT_SIGNAL);
+    return false;
   }
 
   #unbind(): void {
     const t = this.#thread;
     if (t) {
       this.#cpuDone = this.cpuTime();
-      t.space.releaseStubThread(t, this.#last);
+      // A lost thread stays where it is until its stub is killed with its address space.
+      if (!this.#lost) t.space.releaseStubThread(t, this.#last);
     }
     this.#thread = null;
   }

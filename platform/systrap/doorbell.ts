@@ -23,29 +23,35 @@ import { BELL, CTL, STATE } from "./stub.ts";
 const TIMEOUT_NS = 50_000_000n;
 
 export class Doorbell {
-  #waiters = new Map<StubThread, (stopped: boolean) => void>();
+  #waiters = new Map<StubThread, { resolve: (stopped: boolean) => void; giveUp: () => boolean }>();
   #watching = false;
   #released = false;
 
   constructor(readonly space: SystrapSpace, readonly region: Region) {}
 
-  /** Resolves true once `t` has stopped in its handler, false if it is gone. */
-  wait(t: StubThread): Promise<boolean> {
+  /**
+   * Resolves true once `t` has stopped in its handler, false if it is gone or if `giveUp`
+   * says so when the Sentry looks again after a timeout.
+   */
+  wait(t: StubThread, giveUp: () => boolean): Promise<boolean> {
     if (this.#released) return Promise.resolve(false);
-    const p = new Promise<boolean>((resolve) => this.#waiters.set(t, resolve));
+    const p = new Promise<boolean>((resolve) => this.#waiters.set(t, { resolve, giveUp }));
     this.#watch();
     return p;
   }
 
-  /** Resolves the waiters whose thread stopped; with `checkAlive`, also those that died. */
-  #collect(checkAlive: boolean): void {
-    for (const [t, resolve] of this.#waiters) {
+  /**
+   * Resolves the waiters whose thread stopped; after a timeout, also those that died or
+   * whose waiter gives up.
+   */
+  #collect(timedOut: boolean): void {
+    for (const [t, w] of this.#waiters) {
       if (Atomics.load(t.region.i32, CTL.state / 4) === STATE.stopped) {
         this.#waiters.delete(t);
-        resolve(true);
-      } else if (checkAlive && !this.space.alive(t)) {
+        w.resolve(true);
+      } else if (timedOut && (!this.space.alive(t) || w.giveUp())) {
         this.#waiters.delete(t);
-        resolve(false);
+        w.resolve(false);
       }
     }
   }
@@ -77,7 +83,7 @@ export class Doorbell {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    for (const [, resolve] of this.#waiters) resolve(false);
+    for (const [, w] of this.#waiters) w.resolve(false);
     this.#waiters.clear();
     Atomics.add(this.region.i32, BELL.count / 4, 1);
     futexWake(this.region.hostAddr + BigInt(BELL.count), true);

@@ -104,8 +104,10 @@ export interface StubCode {
   bytes: number[];
   handler: bigint;
   restorer: bigint;
-  /** The thread set-up: rbx = the thread's region. Ends at an int3, with r12 = sigaltstack's
-   * result and rax = seccomp's; resumed past it, it parks in the handler. */
+  /**
+   * The thread set-up: rbx = the thread's region. Stops at an int3 after sigaltstack and
+   * after seccomp, with the result in rax; resumed past the second, it parks in the handler.
+   */
   init: bigint;
   /** Addresses right after each allowed `syscall` (what the filter sees as the IP). */
   wakeIp: bigint;
@@ -122,7 +124,7 @@ function assemble(): StubCode {
   // Addresses below 2^47 are exact as numbers.
   const origin = Number(at(CODE_OFFSET));
   const a = new Asm(origin);
-  const { rax, rcx, rdx, rbx, rbp, rsi, rdi, r10, r12 } = REG;
+  const { rax, rcx, rdx, rbx, rbp, rsi, rdi, r10 } = REG;
   const abs = (pc: number) => BigInt(pc);
 
   const handler = a.pc;
@@ -193,18 +195,20 @@ function assemble(): StubCode {
   const sigreturnIp = a.pc;
   raw(a, 0x0f, 0x0b); // ud2
 
+  // Each `syscall` here is followed by an int3, as in the ptrace stub: an application that
+  // jumps to one gets its own call served and a SIGTRAP, never the next call of the set-up.
   const init = a.pc;
   a.leaBased(rdi, rbx, CTL.altstack);
   a.zero(rsi);
   a.movImm32(rax, SYS.sigaltstack);
   a.syscall();
-  a.movRR(r12, rax);
+  raw(a, 0xcc); // int3: the Sentry checks rax and goes on
   a.movImm32(rdi, SECCOMP_SET_MODE_FILTER);
   a.zero(rsi);
   raw(a, 0x48, 0xba, ...u64(at(THREAD_FPROG_OFFSET))); // movabs rdx, THREAD_FPROG
   a.movImm32(rax, SYS.seccomp);
   a.syscall();
-  raw(a, 0xcc); // int3: the Sentry checks and lets go of the thread
+  raw(a, 0xcc); // int3: the Sentry checks rax and lets go of the thread
   const park = a.label();
   a.bind(park);
   // A trapped call: the thread's first stop, where it waits for its first switch.
