@@ -403,6 +403,22 @@ export async function futexWaitAsync(
   return r;
 }
 
+const syncTimeout = new BigInt64Array(2);
+
+/**
+ * Waits on this thread, at most `timeoutNs`, while the 32-bit word at address of a shared
+ * mapping (FUTEX_WAIT, not private) holds `expected`; returns the raw result (0, or -errno:
+ * EAGAIN when it already differs, ETIMEDOUT). For waits known to be short: it blocks the
+ * JavaScript thread.
+ */
+export function futexWaitShared(address: bigint, expected: number, timeoutNs: bigint): bigint {
+  syncTimeout[0] = timeoutNs / 1_000_000_000n;
+  syncTimeout[1] = timeoutNs % 1_000_000_000n;
+  // SAFETY: syncTimeout is a module-level array, alive for the whole call.
+  const ts = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(syncTimeout)));
+  return rawSyscall(SYS_futex, address, 0n, BigInt(expected), ts);
+}
+
 /** Sends signo to thread tid of this process. */
 export function tgkill(tid: number, signo: number): void {
   rawSyscall(SYS_tgkill, BigInt(Deno.pid), BigInt(tid), BigInt(signo));

@@ -41,6 +41,8 @@ export interface Region {
   addr: bigint;
   /** The Sentry's view of it. */
   view: Uint8Array<ArrayBuffer>;
+  /** The same bytes, for reading and writing words. */
+  dv: DataView<ArrayBuffer>;
   i32: Int32Array<ArrayBuffer>;
   /** The Sentry's address of its first byte (for futex calls). */
   hostAddr: bigint;
@@ -107,6 +109,7 @@ export class SystrapSpace extends Subprocess {
       offset,
       addr,
       view: v,
+      dv: new DataView(v.buffer, v.byteOffset, REGION),
       i32: new Int32Array(v.buffer, v.byteOffset, 2),
       hostAddr: BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(v))),
     };
@@ -124,7 +127,7 @@ export class SystrapSpace extends Subprocess {
     if (idle) return idle;
     const { tid, times } = this.newThread();
     const region = this.#mapRegion(this.#nextRegion++);
-    const v = new DataView(region.view.buffer, region.view.byteOffset, REGION);
+    const v = region.dv;
     // stack_t: the rest of the region below its top.
     v.setBigUint64(CTL.altstack, region.addr + 4096n, true);
     v.setInt32(CTL.altstack + 8, 0, true);

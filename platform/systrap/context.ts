@@ -12,7 +12,7 @@
  */
 
 import { libc } from "../../host/libc.ts";
-import { futexWake } from "../../host/kvm.ts";
+import { futexWaitShared, futexWake } from "../../host/kvm.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import { type AddressSpace, type Context, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import type { SwitchResult } from "../platform.ts";
@@ -70,6 +70,10 @@ let taskXstateSize: number | undefined;
 
 /** Polls of the state word before the wait goes to the doorbell. */
 const SPIN_POLLS = 200;
+/** Polls before the Sentry starts yielding its CPU between them (see stub.ts HANDLER_SPIN). */
+const PURE_SPIN = 0;
+/** How long the Sentry then sleeps on the doorbell on its own thread before going async. */
+const SYNC_WAIT_NS = 50_000n;
 /**
  * How long a thread may go on after it was told to stop (interrupt) before the Sentry gives
  * it up as lost: only a thread whose region the application wrecked stays away that long,
@@ -139,10 +143,11 @@ export class SystrapContext implements Context {
           stopped = true;
           break;
         }
-        libc.symbols.sched_yield();
-        // Tasks made runnable meanwhile take their next step while this one runs.
-        if ((i & 7) === 7) await null;
+        // The stub thread on another CPU answers within microseconds; on this one, only if
+        // this thread gives the CPU up.
+        if (i >= PURE_SPIN) libc.symbols.sched_yield();
       }
+      if (!stopped) stopped = space.doorbell.waitBriefly(t, SYNC_WAIT_NS);
       if (!stopped && !(await space.doorbell.wait(t, () => this.#giveUp(t)))) {
         this.#lost = true;
         return { kind: "lost", reason: `systrap: stub thread ${t.tid} is gone or does not answer` };
@@ -156,7 +161,7 @@ export class SystrapContext implements Context {
 
   /** The frame the handler left, or null if its pointers are not inside the stack. */
   #frame(t: StubThread): Frame | null {
-    const v = new DataView(t.region.view.buffer, t.region.view.byteOffset, REGION);
+    const v = t.region.dv;
     const base = t.region.addr;
     const inStack = (p: bigint, size: number): number | null => {
       const off = p - base;
@@ -177,9 +182,11 @@ export class SystrapContext implements Context {
   }
 
   #writeFrame(t: StubThread, f: Frame, regs: Registers): void {
-    const v = new DataView(t.region.view.buffer, t.region.view.byteOffset, REGION);
+    const v = t.region.dv;
     const mc = f.uc + UC_MCONTEXT;
-    SIGCONTEXT_REGS.forEach((ri, i) => v.setBigUint64(mc + 8 * i, regs.r[ri], true));
+    for (let i = 0; i < SIGCONTEXT_REGS.length; i++) {
+      v.setBigUint64(mc + 8 * i, regs.r[SIGCONTEXT_REGS[i]], true);
+    }
     v.setUint16(mc + SC_CS, Number(USER_CS), true);
     v.setUint16(mc + SC_SS, Number(USER_SS), true);
     // The application runs with no host signal blocked: its mask is the Sentry's business.
@@ -208,9 +215,11 @@ export class SystrapContext implements Context {
   #decode(t: StubThread, regs: Registers): SwitchResult {
     const f = this.#frame(t);
     if (!f) return { kind: "lost", reason: "systrap: the stub's signal frame is damaged" };
-    const v = new DataView(t.region.view.buffer, t.region.view.byteOffset, REGION);
+    const v = t.region.dv;
     const mc = f.uc + UC_MCONTEXT;
-    SIGCONTEXT_REGS.forEach((ri, i) => (regs.r[ri] = v.getBigUint64(mc + 8 * i, true)));
+    for (let i = 0; i < SIGCONTEXT_REGS.length; i++) {
+      regs.r[SIGCONTEXT_REGS[i]] = v.getBigUint64(mc + 8 * i, true);
+    }
     regs.r[R.cs] = USER_CS;
     regs.r[R.ss] = USER_SS;
     regs.r[R.ds] =

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { futexWaitAsync, futexWake } from "../../host/kvm.ts";
+import { futexWaitAsync, futexWaitShared, futexWake } from "../../host/kvm.ts";
 import type { Region, StubThread, SystrapSpace } from "./address_space.ts";
 import { BELL, CTL, STATE } from "./stub.ts";
 
@@ -38,6 +38,30 @@ export class Doorbell {
     const p = new Promise<boolean>((resolve) => this.#waiters.set(t, { resolve, giveUp }));
     this.#watch();
     return p;
+  }
+
+  /**
+   * Waits on this thread, at most `ns`, for `t` to stop: the cheapest hand-over when the
+   * call is short (the host switches straight to the stub thread and back), bounded so that
+   * the JavaScript thread is never held long. True if it stopped.
+   */
+  waitBriefly(t: StubThread, ns: bigint): boolean {
+    const words = this.region.i32;
+    const stopped = () => Atomics.load(t.region.i32, CTL.state / 4) === STATE.stopped;
+    const end = performance.now() + Number(ns) / 1e6;
+    while (!stopped()) {
+      const seen = Atomics.load(words, BELL.count / 4);
+      Atomics.exchange(words, BELL.armed / 4, 1);
+      if (stopped()) return true;
+      const left = end - performance.now();
+      if (left <= 0) return false;
+      futexWaitShared(
+        this.region.hostAddr + BigInt(BELL.count),
+        seen,
+        BigInt(Math.ceil(left * 1e6)),
+      );
+    }
+    return true;
   }
 
   /**
