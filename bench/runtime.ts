@@ -3,7 +3,8 @@
  * (ptrace platform, --network=none) when it is installed, measured side by side in one run, with
  * ratios to native taken pair by pair. The workloads are in workloads.ts.
  *
- * Usage: deno task bench [--runs N] [--only NAME] [--platform ptrace[,kvm]] [--baseline REV]
+ * Usage: deno task bench [--runs N] [--only NAME[,NAME...]] [--platform ptrace[,systrap,kvm]]
+ *   [--baseline REV]
  * Each platform named is a column of its own (ours), all measured in the same run. With
  * `--baseline REV` the same platforms also run from a checkout of git revision REV (a temporary
  * worktree), so that the cost or gain of a change is measured side by side in one run.
@@ -328,7 +329,9 @@ const rows: string[][] = [[
   ...OURS.map((r) => `${heading(r)}/gVisor`),
   ...BASES.map((_, i) => `${heading(OURS[i])}/baseline`),
 ]];
-const selected = WORKLOADS.filter((w) => !opts.only || w.name.includes(opts.only));
+// --only takes one or more name fragments, comma-separated.
+const only = opts.only?.split(",").map((o) => o.trim()).filter((o) => o) ?? [];
+const selected = WORKLOADS.filter((w) => only.length === 0 || only.some((o) => w.name.includes(o)));
 for (const w of selected) {
   const r = await bench(w);
   for (const m of metricsOf(w)) {
