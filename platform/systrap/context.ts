@@ -12,7 +12,7 @@
  */
 
 import { libc } from "../../host/libc.ts";
-import { futexWaitShared, futexWake } from "../../host/kvm.ts";
+import { futexWake } from "../../host/kvm.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import { type AddressSpace, type Context, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import type { SwitchResult } from "../platform.ts";
