@@ -26,6 +26,7 @@ import {
   STATE,
 } from "./stub.ts";
 import { Doorbell } from "./doorbell.ts";
+import { learnFrameLayout } from "./context.ts";
 
 const SYS_rt_sigaction = 13;
 const PROT_RW = 3;
@@ -163,6 +164,7 @@ export class SystrapSpace extends Subprocess {
       }
       libc.symbols.sched_yield();
     }
+    learnFrameLayout(t);
     return t;
   }
 

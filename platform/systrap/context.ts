@@ -68,6 +68,35 @@ const XSTATE_BV = 512;
 /** The cut a task's XSAVE area gets (see the ptrace platform's fpState), learnt once. */
 let taskXstateSize: number | undefined;
 
+/**
+ * What the host's signal frames hold in their XSAVE area (its size and features, and its
+ * software bytes as the kernel wrote them): the same for every frame of every stub, so
+ * learnt once, from the first thread's first stop, before any application code has run in
+ * its stub, and never again from a frame the application could have written.
+ */
+let frameLayout: { size: number; features: bigint; sw: Uint8Array<ArrayBuffer> } | null = null;
+
+/** Learns frameLayout from `t`'s first stop, if not known yet. Precondition: as above. */
+export function learnFrameLayout(t: StubThread): void {
+  if (frameLayout) return;
+  const v = t.region.dv;
+  const uc = Number(v.getBigUint64(CTL.ucontext, true) - t.region.addr);
+  const fp = Number(v.getBigUint64(uc + UC_MCONTEXT + SC_FPSTATE, true) - t.region.addr);
+  if (v.getUint32(fp + SW_RESERVED, true) !== FP_XSTATE_MAGIC1) {
+    frameLayout = {
+      size: FXSAVE_SIZE,
+      features: 3n,
+      sw: new Uint8Array(FXSAVE_SIZE - SW_RESERVED),
+    };
+    return;
+  }
+  frameLayout = {
+    size: v.getUint32(fp + SW_RESERVED + 16, true),
+    features: v.getBigUint64(fp + SW_RESERVED + 8, true),
+    sw: t.region.view.slice(fp + SW_RESERVED, fp + FXSAVE_SIZE),
+  };
+}
+
 /** Polls of the state word before the wait goes to the doorbell. */
 const SPIN_POLLS = 200;
 /** Polls before the Sentry starts yielding its CPU between them (see stub.ts HANDLER_SPIN). */
@@ -173,11 +202,8 @@ export class SystrapContext implements Context {
     if (uc === null || info === null) return null;
     const fp = inStack(v.getBigUint64(uc + UC_MCONTEXT + SC_FPSTATE, true), FXSAVE_SIZE);
     if (fp === null) return null;
-    let fpSize = FXSAVE_SIZE;
-    if (v.getUint32(fp + SW_RESERVED, true) === FP_XSTATE_MAGIC1) {
-      const size = v.getUint32(fp + SW_RESERVED + 16, true);
-      if (size > FXSAVE_SIZE && fp + size <= REGION) fpSize = size;
-    }
+    const fpSize = frameLayout?.size ?? FXSAVE_SIZE;
+    if (fp + fpSize > REGION) return null;
     return { uc, info, fp, fpSize };
   }
 
@@ -197,12 +223,11 @@ export class SystrapContext implements Context {
     if (fp) {
       this.#pendingFp = null;
       const area = t.region.view.subarray(f.fp, f.fp + f.fpSize);
-      const sw = area.slice(SW_RESERVED, FXSAVE_SIZE);
       area.set(fp.subarray(0, Math.min(fp.length, f.fpSize)));
-      area.set(sw, SW_RESERVED);
-      if (f.fpSize > FXSAVE_SIZE) {
+      if (frameLayout) area.set(frameLayout.sw, SW_RESERVED);
+      if (frameLayout && f.fpSize > FXSAVE_SIZE) {
         const av = new DataView(area.buffer, area.byteOffset, area.length);
-        const features = av.getBigUint64(SW_RESERVED + 8, true);
+        const features = frameLayout.features;
         // An FXSAVE image says nothing of the rest: x87 and SSE from it, the rest initial.
         const bv = fp.length > FXSAVE_SIZE ? av.getBigUint64(XSTATE_BV, true) & features : 3n;
         av.setBigUint64(XSTATE_BV, bv, true);
@@ -282,7 +307,7 @@ export class SystrapContext implements Context {
     if (f.fpSize <= FXSAVE_SIZE) return area;
     // The ptrace regset's form, which the Sentry's frames expect: XCR0 in the software bytes.
     const v = new DataView(area.buffer);
-    const host = v.getBigUint64(SW_RESERVED + 8, true);
+    const host = frameLayout?.features ?? 3n;
     const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
     taskXstateSize ??= features === host ? f.fpSize : xsaveSizeFor(features) ?? f.fpSize;
     area.fill(0, SW_RESERVED, FXSAVE_SIZE);
