@@ -178,6 +178,11 @@ export class SystrapSpace extends Subprocess {
     tgkill(this.pid, t.tid, sig);
   }
 
+  /** Makes a thread ahead of need: the next newStubThread takes it. */
+  prepareThread(): void {
+    this.#idle.push(this.newStubThread());
+  }
+
   /** Takes back a thread whose task let go of it; it stays parked in its handler. */
   releaseStubThread(t: StubThread, times: ThreadTimes): void {
     if (this.#dead) return;

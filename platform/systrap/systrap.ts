@@ -62,11 +62,35 @@ export class SystrapPlatform implements Platform {
     mf.write(this.stubPageOffset, image);
   }
 
-  /** Implements Platform.newAddressSpace. */
+  /**
+   * Implements Platform.newAddressSpace: takes the spare address space (a stub with one
+   * thread parked in its handler, made while the Sentry was idle) and has the next one made
+   * once the current work yields, so that fork and exec rarely wait for a stub to start.
+   */
   newAddressSpace(): AddressSpace {
-    const s = new SystrapSpace(this, this.mf);
+    const s = this.#spare ?? new SystrapSpace(this, this.mf);
+    this.#spare = null;
     this.#spaces.add(s);
+    this.#prepareSpare();
     return s;
+  }
+
+  #spare: SystrapSpace | null = null;
+  #spareTimer: ReturnType<typeof setTimeout> | undefined;
+
+  #prepareSpare(): void {
+    if (this.#spareTimer !== undefined || this.#released) return;
+    this.#spareTimer = setTimeout(() => {
+      this.#spareTimer = undefined;
+      if (this.#released || this.#spare) return;
+      try {
+        const s = new SystrapSpace(this, this.mf);
+        s.prepareThread();
+        this.#spare = s;
+      } catch {
+        // Made on demand next time.
+      }
+    }, 0);
   }
 
   /** Called by a stub when it is released. */
@@ -82,7 +106,10 @@ export class SystrapPlatform implements Platform {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
     const all = [...this.#spaces];
+    if (this.#spare) all.push(this.#spare);
+    this.#spare = null;
     for (const s of all) s.release();
     for (const s of all) s.reap();
     this.#spaces.clear();
