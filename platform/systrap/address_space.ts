@@ -26,13 +26,10 @@ import {
   STATE,
 } from "./stub.ts";
 import { Doorbell } from "./doorbell.ts";
-import { learnFrameLayout } from "./context.ts";
 
 const SYS_rt_sigaction = 13;
 const PROT_RW = 3;
 const SIGTRAP = 5;
-/** How long a new thread may take to reach its first stop. */
-const FIRST_STOP_MS = 5000;
 
 /** One region of memory, mapped both in the Sentry (through the memory file) and the stub. */
 export interface Region {
@@ -56,6 +53,8 @@ export interface StubThread {
   readonly region: Region;
   /** CPU time it had used when its current task took it. */
   times: ThreadTimes;
+  /** Whether it has reached its handler once since it was let go of. */
+  parked: boolean;
 }
 
 /** Implements AddressSpace for Systrap. */
@@ -121,7 +120,8 @@ export class SystrapSpace extends Subprocess {
   /**
    * A stub thread for a task, stopped in its handler and ready for a switch: a thread a
    * finished task left, or a new one. A new one is cloned by the control thread, runs the
-   * set-up code under ptrace (its alternate stack, then its filter), is let go and parks.
+   * set-up code under ptrace (its alternate stack, then its filter), is let go and parks
+   * (see StubThread.parked).
    */
   newStubThread(): StubThread {
     const idle = this.#idle.pop();
@@ -156,16 +156,8 @@ export class SystrapSpace extends Subprocess {
     // From here on the thread is no tracee of ours: its signals go to its handler.
     ptrace(PTRACE.DETACH, tid);
     this.host.waiter.forget(tid);
-    const t: StubThread = { space: this, tid, region, times };
-    const deadline = performance.now() + FIRST_STOP_MS;
-    while (Atomics.load(region.i32, CTL.state / 4) !== STATE.stopped) {
-      if (performance.now() > deadline || !this.alive(t)) {
-        throw new Error(`systrap: thread ${tid} did not reach its handler`);
-      }
-      libc.symbols.sched_yield();
-    }
-    learnFrameLayout(t);
-    return t;
+    // It parks on its own: the first switch waits for that like for any stop.
+    return { space: this, tid, region, times, parked: false };
   }
 
   /** Whether the host thread still exists. */

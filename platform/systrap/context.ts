@@ -156,6 +156,14 @@ export class SystrapContext implements Context {
       this.#interrupted = false;
       return { kind: "interrupted" };
     }
+    if (!t.parked) {
+      if (!(await this.#waitStop(t))) {
+        this.#lost = true;
+        return { kind: "lost", reason: `systrap: stub thread ${t.tid} did not reach its handler` };
+      }
+      t.parked = true;
+      learnFrameLayout(t);
+    }
     const frame = this.#frame(t);
     if (!frame) return { kind: "lost", reason: "systrap: the stub's signal frame is damaged" };
     this.#writeFrame(t, frame, regs);
@@ -166,18 +174,7 @@ export class SystrapContext implements Context {
     }
     this.#running = true;
     try {
-      let stopped = false;
-      for (let i = 0; i < SPIN_POLLS; i++) {
-        if (Atomics.load(state, CTL.state / 4) === STATE.stopped) {
-          stopped = true;
-          break;
-        }
-        // The stub thread on another CPU answers within microseconds; on this one, only if
-        // this thread gives the CPU up.
-        if (i >= PURE_SPIN) libc.symbols.sched_yield();
-      }
-      if (!stopped) stopped = space.doorbell.waitBriefly(t, SYNC_WAIT_NS);
-      if (!stopped && !(await space.doorbell.wait(t, () => this.#giveUp(t)))) {
+      if (!(await this.#waitStop(t))) {
         this.#lost = true;
         return { kind: "lost", reason: `systrap: stub thread ${t.tid} is gone or does not answer` };
       }
@@ -186,6 +183,19 @@ export class SystrapContext implements Context {
       this.#signalledAt = 0;
     }
     return this.#decode(t, regs);
+  }
+
+  /** Waits for `t` to stop in its handler; false if it is gone or given up. */
+  async #waitStop(t: StubThread): Promise<boolean> {
+    const state = t.region.i32;
+    for (let i = 0; i < SPIN_POLLS; i++) {
+      if (Atomics.load(state, CTL.state / 4) === STATE.stopped) return true;
+      // The stub thread on another CPU answers within microseconds; on this one, only if
+      // this thread gives the CPU up.
+      if (i >= PURE_SPIN) libc.symbols.sched_yield();
+    }
+    if (t.space.doorbell.waitBriefly(t, SYNC_WAIT_NS)) return true;
+    return await t.space.doorbell.wait(t, () => this.#giveUp(t));
   }
 
   /** The frame the handler left, or null if its pointers are not inside the stack. */
