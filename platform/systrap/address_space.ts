@@ -9,12 +9,13 @@
 
 import { PTRACE, ptrace, ptraceBuf, tgkill } from "../../host/ptrace.ts";
 import { W } from "../../host/spawn.ts";
-import { libc } from "../../host/libc.ts";
+import { futexWake } from "../../host/kvm.ts";
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
 import { R } from "../registers.ts";
 import { STUB_MAP_FLAGS, STUB_MEMORY_FD, SYS_mmap } from "../ptrace/stub.ts";
 import { type StubHost, Subprocess, type ThreadTimes } from "../ptrace/subprocess.ts";
 import {
+  ALTSTACK_OFFSET,
   AREA_BASE,
   CODE,
   CTL,
@@ -28,6 +29,8 @@ import {
 import { Doorbell } from "./doorbell.ts";
 
 const SYS_rt_sigaction = 13;
+/** Idle threads kept per address space for reuse (as the ptrace platform keeps). */
+const MAX_IDLE_THREADS = 8;
 const PROT_RW = 3;
 const SIGTRAP = 5;
 
@@ -63,6 +66,8 @@ export class SystrapSpace extends Subprocess {
   readonly #mf: MemoryFile;
   #regions: Region[] = [];
   #idle: StubThread[] = [];
+  /** Threads told to end, whose regions are reused once they have. */
+  #ended: StubThread[] = [];
   #nextRegion = 1;
   #dead = false;
 
@@ -127,7 +132,7 @@ export class SystrapSpace extends Subprocess {
     const idle = this.#idle.pop();
     if (idle) return idle;
     const { tid, times } = this.newThread();
-    const region = this.#mapRegion(this.#nextRegion++);
+    const region = this.#reusableRegion() ?? this.#mapRegion(this.#nextRegion++);
     const v = region.dv;
     // stack_t: the rest of the region below its top.
     v.setBigUint64(CTL.altstack, region.addr + 4096n, true);
@@ -175,11 +180,32 @@ export class SystrapSpace extends Subprocess {
     this.#idle.push(this.newStubThread());
   }
 
-  /** Takes back a thread whose task let go of it; it stays parked in its handler. */
+  /**
+   * The region of a thread told to end, once it has (its memory stays mapped in the stub,
+   * so it is never given back to the memory file while the stub lives).
+   */
+  #reusableRegion(): Region | null {
+    const i = this.#ended.findIndex((e) => !this.alive(e));
+    if (i < 0) return null;
+    const [e] = this.#ended.splice(i, 1);
+    e.region.view.fill(0, 0, ALTSTACK_OFFSET);
+    return e.region;
+  }
+
+  /**
+   * Takes back a thread whose task let go of it: it stays parked in its handler for the next
+   * task, up to a few; beyond that it is told to end. Precondition: it is stopped.
+   */
   releaseStubThread(t: StubThread, times: ThreadTimes): void {
     if (this.#dead) return;
     t.times = times;
-    this.#idle.push(t);
+    if (this.#idle.length < MAX_IDLE_THREADS) {
+      this.#idle.push(t);
+      return;
+    }
+    Atomics.store(t.region.i32, CTL.state / 4, STATE.exit);
+    futexWake(t.region.hostAddr + BigInt(CTL.state), true);
+    this.#ended.push(t);
   }
 
   override release(): void {
@@ -188,6 +214,7 @@ export class SystrapSpace extends Subprocess {
     this.doorbell?.release();
     super.release();
     this.#idle = [];
+    this.#ended = [];
     // Once the stub is reaped nothing maps the regions any more.
     const regions = this.#regions;
     this.#regions = [];

@@ -99,8 +99,6 @@ export function learnFrameLayout(t: StubThread): void {
 
 /** Polls of the state word before the wait goes to the doorbell. */
 const SPIN_POLLS = 200;
-/** Polls before the Sentry starts yielding its CPU between them (see stub.ts HANDLER_SPIN). */
-const PURE_SPIN = 0;
 /** How long the Sentry then sleeps on the doorbell on its own thread before going async. */
 const SYNC_WAIT_NS = 50_000n;
 /**
@@ -191,8 +189,8 @@ export class SystrapContext implements Context {
     for (let i = 0; i < SPIN_POLLS; i++) {
       if (Atomics.load(state, CTL.state / 4) === STATE.stopped) return true;
       // The stub thread on another CPU answers within microseconds; on this one, only if
-      // this thread gives the CPU up.
-      if (i >= PURE_SPIN) libc.symbols.sched_yield();
+      // this thread gives the CPU up (yielding measured better than spinning: stub.ts).
+      libc.symbols.sched_yield();
     }
     if (t.space.doorbell.waitBriefly(t, SYNC_WAIT_NS)) return true;
     return await t.space.doorbell.wait(t, () => this.#giveUp(t));

@@ -67,7 +67,7 @@ export const CTL = {
 export const ALTSTACK_OFFSET = 4096;
 
 /** Values of the state word. */
-export const STATE = { running: 0, stopped: 1, run: 2 } as const;
+export const STATE = { running: 0, stopped: 1, run: 2, exit: 3 } as const;
 
 /** Offsets of the doorbell words: a counter each stop increments, and the Sentry's flag. */
 export const BELL = { count: 0, armed: 4 } as const;
@@ -82,6 +82,7 @@ const SYS = {
   rt_sigreturn: 15,
   getpid: 39,
   sched_yield: 24,
+  exit: 60,
   sigaltstack: 131,
   futex: 202,
   seccomp: 317,
@@ -119,6 +120,7 @@ export interface StubCode {
   /** Addresses right after each allowed `syscall` (what the filter sees as the IP). */
   wakeIp: bigint;
   yieldIp: bigint;
+  exitIp: bigint;
   waitIp: bigint;
   sigreturnIp: bigint;
 }
@@ -164,12 +166,14 @@ function assemble(): StubCode {
   const wakeIp = a.pc;
 
   a.bind(wait);
-  const spin = a.label(), go = a.label(), yieldLoop = a.label();
+  const spin = a.label(), go = a.label(), yieldLoop = a.label(), quit = a.label();
   a.movImm32(rcx, HANDLER_SPIN);
   a.bind(spin);
   a.load32(rax, rbx, CTL.state);
   a.cmpImm(rax, STATE.run);
   a.jcc(CC.e, go);
+  a.cmpImm(rax, STATE.exit);
+  a.jcc(CC.e, quit);
   raw(a, 0xf3, 0x90); // pause
   raw(a, 0xff, 0xc9); // dec ecx
   a.jcc(CC.ne, spin);
@@ -179,6 +183,8 @@ function assemble(): StubCode {
   a.load32(rax, rbx, CTL.state);
   a.cmpImm(rax, STATE.run);
   a.jcc(CC.e, go);
+  a.cmpImm(rax, STATE.exit);
+  a.jcc(CC.e, quit);
   a.movImm32(rax, SYS.sched_yield);
   a.syscall();
   const yieldIp = a.pc;
@@ -189,6 +195,8 @@ function assemble(): StubCode {
   a.load32(rax, rbx, CTL.state);
   a.cmpImm(rax, STATE.run);
   a.jcc(CC.e, go);
+  a.cmpImm(rax, STATE.exit);
+  a.jcc(CC.e, quit);
   a.movRR(rdi, rbx);
   a.movImm32(rsi, FUTEX_WAIT);
   a.movImm32(rdx, STATE.stopped);
@@ -207,6 +215,14 @@ function assemble(): StubCode {
   raw(a, 0xf3, 0x48, 0x0f, 0xae, 0xd8); // wrgsbase rax
   a.store32Imm(rbx, CTL.state, STATE.running);
   raw(a, 0xc3); // ret, into the restorer
+
+  // A thread the Sentry no longer needs ends here (only this thread, not its process).
+  a.bind(quit);
+  a.zero(rdi);
+  a.movImm32(rax, SYS.exit);
+  a.syscall();
+  const exitIp = a.pc;
+  raw(a, 0x0f, 0x0b); // ud2
 
   const restorer = a.pc;
   a.movImm32(rax, SYS.rt_sigreturn);
@@ -242,6 +258,7 @@ function assemble(): StubCode {
     init: abs(init),
     wakeIp: abs(wakeIp),
     yieldIp: abs(yieldIp),
+    exitIp: abs(exitIp),
     waitIp: abs(waitIp),
     sigreturnIp: abs(sigreturnIp),
   };
@@ -305,6 +322,7 @@ export function threadFilter(): Uint8Array<ArrayBuffer> {
       },
       { nr: SYS.rt_sigreturn, when: [[ip(CODE.sigreturnIp)]] },
       { nr: SYS.sched_yield, when: [[ip(CODE.yieldIp)]] },
+      { nr: SYS.exit, when: [[ip(CODE.exitIp)]] },
     ],
     defaultAction: SeccompRet.TRAP,
     vsyscallAction: SeccompRet.TRAP,
