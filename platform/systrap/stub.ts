@@ -8,9 +8,9 @@
  *   every thread: the ptrace stub's calls plus what the thread set-up needs; anything else
  *   raises SIGSYS (SECCOMP_RET_TRAP) instead of killing the stub;
  * - the thread filter (THREAD_FILTER), which each application thread installs on itself
- *   before it first runs application code: only futex (wait or wake), sched_yield, exit (of the thread) and rt_sigreturn, each
- *   only from the one `syscall` instruction of the handler that makes it. Every other call,
- *   from anywhere, raises SIGSYS. Filters stack and the strictest answer wins, so an
+ *   before it first runs application code: only futex (wait or wake), sched_yield, exit (of
+ *   the thread) and rt_sigreturn, each only from the one `syscall` instruction of the handler
+ *   that makes it. Every other call, from anywhere, raises SIGSYS. Filters stack and the strictest answer wins, so an
  *   application thread can make nothing else whatever it jumps to with whatever registers.
  *   The control thread never runs application code and keeps the process filter alone.
  *
