@@ -94,7 +94,9 @@ export class SystrapSpace extends Subprocess {
     let view = this.#mf.slice(offset, REGION);
     if (view === null) {
       // It straddles two of the Sentry's views of the file: take the next piece.
+      const straddling = offset;
       offset = this.#mf.allocate(len);
+      this.#mf.free(straddling, len);
       view = this.#mf.slice(offset, REGION);
       if (view === null) throw new Error("systrap: region not contiguous");
     }
@@ -134,10 +136,10 @@ export class SystrapSpace extends Subprocess {
     const { tid, times } = this.newThread();
     const region = this.#reusableRegion() ?? this.#mapRegion(this.#nextRegion++);
     const v = region.dv;
-    // stack_t: the rest of the region below its top.
-    v.setBigUint64(CTL.altstack, region.addr + 4096n, true);
+    // stack_t: the rest of the region after its control page.
+    v.setBigUint64(CTL.altstack, region.addr + BigInt(ALTSTACK_OFFSET), true);
     v.setInt32(CTL.altstack + 8, 0, true);
-    v.setBigUint64(CTL.altstack + 16, BigInt(REGION - 4096), true);
+    v.setBigUint64(CTL.altstack + 16, BigInt(REGION - ALTSTACK_OFFSET), true);
     Atomics.store(region.i32, CTL.state / 4, STATE.running);
     const regs = this.initRegs.bytes.slice();
     const r = new BigUint64Array(regs.buffer);
