@@ -97,7 +97,7 @@ const SA_SIGINFO = 4, SA_ONSTACK = 0x0800_0000, SA_RESTORER = 0x0400_0000;
  * the very CPU the stub thread holds, and on an idle CPU sched_yield returns at once.
  */
 const HANDLER_SPIN = 4;
-const HANDLER_YIELDS = 100;
+const HANDLER_YIELDS = 30;
 
 // Layout of the page (offsets). Everything up to PROCESS_FILTER is the ptrace stub's image.
 const CODE_OFFSET = 0x800;
