@@ -18,6 +18,7 @@ import { KvmPlatform } from "../platform/kvm/kvm.ts";
 import { kvmRun, kvmRunAsync } from "../host/kvm.ts";
 import { type Platform, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform/platform.ts";
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
+import { SystrapPlatform } from "../platform/systrap/systrap.ts";
 import { R, Registers } from "../platform/registers.ts";
 
 const { values: opts } = parseArgs({
@@ -92,6 +93,7 @@ for (
   const [name, make] of Object.entries({
     ptrace: (mf: MemoryFile) => new PtracePlatform(mf),
     kvm: (mf: MemoryFile) => new KvmPlatform(mf),
+    systrap: (mf: MemoryFile) => new SystrapPlatform(mf),
   })
 ) {
   try {

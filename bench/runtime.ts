@@ -3,7 +3,8 @@
  * (ptrace platform, --network=none) when it is installed, measured side by side in one run, with
  * ratios to native taken pair by pair. The workloads are in workloads.ts.
  *
- * Usage: deno task bench [--runs N] [--only NAME] [--platform ptrace[,kvm]] [--baseline REV]
+ * Usage: deno task bench [--runs N] [--only NAME[,NAME...]] [--platform ptrace[,systrap,kvm]]
+ *   [--baseline REV]
  * After the workloads, the start-up table (bench/startup.ts: run, create, start, delete, 10 at
  * once, beside gVisor and runc, and each of our processes' start-up); `--only start-up` runs it
  * alone.
@@ -332,7 +333,9 @@ const rows: string[][] = [[
   ...OURS.map((r) => `${heading(r)}/gVisor`),
   ...BASES.map((_, i) => `${heading(OURS[i])}/baseline`),
 ]];
-const selected = WORKLOADS.filter((w) => !opts.only || w.name.includes(opts.only));
+// --only takes one or more name fragments, comma-separated.
+const only = opts.only?.split(",").map((o) => o.trim()).filter((o) => o) ?? [];
+const selected = WORKLOADS.filter((w) => only.length === 0 || only.some((o) => w.name.includes(o)));
 for (const w of selected) {
   const r = await bench(w);
   for (const m of metricsOf(w)) {

@@ -363,26 +363,60 @@ export function deleteTimer(id: number): void {
 
 const SYS_futex = 202;
 const SYS_tgkill = 234;
-const FUTEX_WAKE_PRIVATE = 1 | 128;
+const FUTEX_WAKE = 1;
+const FUTEX_WAKE_PRIVATE = FUTEX_WAKE | 128;
 
-/** Wakes the threads waiting (FUTEX_WAIT_PRIVATE) on the 32-bit word at address. */
-export function futexWake(address: bigint): void {
-  rawSyscall(SYS_futex, address, BigInt(FUTEX_WAKE_PRIVATE), 0x7fff_ffffn);
+/**
+ * Wakes the threads waiting (FUTEX_WAIT_PRIVATE) on the 32-bit word at address; `shared`:
+ * those of other processes waiting on the same page of a shared mapping (FUTEX_WAIT).
+ */
+export function futexWake(address: bigint, shared = false): void {
+  rawSyscall(SYS_futex, address, BigInt(shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE), 0x7fff_ffffn);
 }
 
 /**
  * Resolves once the 32-bit word at address no longer holds `expected` and a waker called
- * futexWake (or at once if it already differs).
+ * futexWake (or at once if it already differs). `shared`: a word of a shared mapping that
+ * another process wakes (FUTEX_WAIT, not private); `timeoutNs`: resolves after that long at
+ * the latest.
  */
-export function futexWaitAsync(address: bigint, expected: number): Promise<bigint> {
+export async function futexWaitAsync(
+  address: bigint,
+  expected: number,
+  opts: { shared?: boolean; timeoutNs?: bigint } = {},
+): Promise<bigint> {
   const FUTEX_WAIT_PRIVATE = 128;
-  return sym.futex_wait_async(
+  let timeout: BigInt64Array<ArrayBuffer> | null = null;
+  if (opts.timeoutNs !== undefined) {
+    timeout = new BigInt64Array([opts.timeoutNs / 1_000_000_000n, opts.timeoutNs % 1_000_000_000n]);
+  }
+  // SAFETY: `timeout` stays referenced until the call returns (awaited below); the kernel reads
+  // it once at the start of the wait.
+  const r = await sym.futex_wait_async(
     BigInt(SYS_futex),
     address,
-    BigInt(FUTEX_WAIT_PRIVATE),
+    BigInt(opts.shared ? 0 : FUTEX_WAIT_PRIVATE),
     BigInt(expected),
-    0n,
+    timeout ? BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(timeout))) : 0n,
   );
+  void timeout;
+  return r;
+}
+
+const syncTimeout = new BigInt64Array(2);
+
+/**
+ * Waits on this thread, at most `timeoutNs`, while the 32-bit word at address of a shared
+ * mapping (FUTEX_WAIT, not private) holds `expected`; returns the raw result (0, or -errno:
+ * EAGAIN when it already differs, ETIMEDOUT). For waits known to be short: it blocks the
+ * JavaScript thread.
+ */
+export function futexWaitShared(address: bigint, expected: number, timeoutNs: bigint): bigint {
+  syncTimeout[0] = timeoutNs / 1_000_000_000n;
+  syncTimeout[1] = timeoutNs % 1_000_000_000n;
+  // SAFETY: syncTimeout is a module-level array, alive for the whole call.
+  const ts = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(syncTimeout)));
+  return rawSyscall(SYS_futex, address, 0n, BigInt(expected), ts);
 }
 
 /** Sends signo to thread tid of this process. */

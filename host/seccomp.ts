@@ -34,10 +34,13 @@ export function retErrno(e: number): number {
   return SeccompRet.ERRNO | (e & 0xffff);
 }
 
-/** A condition on one argument: `(arg & mask) == value`. */
+/**
+ * A condition on one argument: `(arg & mask) == value`; with `arg: "ip"`, on the address of
+ * the instruction after the `syscall` (what a filter can tell about where a call came from).
+ */
 export interface ArgCheck {
-  /** Argument index, 0-5. */
-  arg: number;
+  /** Argument index, 0-5, or "ip". */
+  arg: number | "ip";
   value: bigint;
   /** Bits compared; all 64 by default. */
   mask?: bigint;
@@ -112,16 +115,17 @@ const jump = (code: number, k: number, jt: number, jf: number): Insn => ({
 function alternative(checks: readonly ArgCheck[], action: number): Insn[] {
   const insns: Insn[] = [];
   for (const c of checks) {
-    if (!Number.isInteger(c.arg) || c.arg < 0 || c.arg > 5) {
+    if (c.arg !== "ip" && (!Number.isInteger(c.arg) || c.arg < 0 || c.arg > 5)) {
       throw new RangeError(`seccomp: argument index ${c.arg} out of range`);
     }
+    const at = c.arg === "ip" ? OFF_IP : OFF_ARGS + 8 * c.arg;
     const mask = c.mask ?? 0xffff_ffff_ffff_ffffn;
     for (const half of [1, 0]) {
       const m = Number((mask >> BigInt(32 * half)) & 0xffff_ffffn);
       const v = Number((c.value >> BigInt(32 * half)) & 0xffff_ffffn);
       if (m === 0) continue;
       if ((v & ~m) !== 0) throw new RangeError("seccomp: check value has bits outside its mask");
-      insns.push(stmt(BPF_LD_W_ABS, OFF_ARGS + 8 * c.arg + 4 * half));
+      insns.push(stmt(BPF_LD_W_ABS, at + 4 * half));
       if (m !== 0xffff_ffff) insns.push(stmt(BPF_ALU_AND_K, m));
       insns.push(jump(BPF_JMP_JEQ_K, v, 0, 0));
     }

@@ -30,6 +30,33 @@ Deno.test("a filter answers a call by its number and whole 64-bit arguments", as
   assert.equal(got, "-77 -9 -78");
 });
 
+Deno.test("a filter can tell calls apart by the address of their syscall instruction", async () => {
+  const got = await inChild(`
+    import { rawSyscall } from "${new URL("./libc.ts", import.meta.url).href}";
+    import { mapAnonymous, sealCode } from "${new URL("./kvm.ts", import.meta.url).href}";
+    // long f(long fd): mov eax, dup ; syscall ; ret
+    const page = mapAnonymous(4096n);
+    new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(page, 4096))
+      .set([0x48, 0xc7, 0xc0, ${SYS_dup}, 0, 0, 0, 0x0f, 0x05, 0xc3]);
+    sealCode(page, 4096n);
+    const at = BigInt(Deno.UnsafePointer.value(page));
+    const f = new Deno.UnsafeFnPointer(page, { parameters: ["i64"], result: "i64" } as const);
+    const rule = (ip: bigint, e: number) => ({
+      nr: ${SYS_dup},
+      when: [[{ arg: "ip" as const, value: ip }]],
+      action: s.retErrno(e),
+    });
+    // The instruction after the syscall is what the filter sees; one byte off is no match.
+    s.installFilter(s.buildFilter({
+      defaultAction: s.SeccompRet.ALLOW,
+      rules: [rule(at + 9n, 77), rule(at + 8n, 78)],
+    }));
+    console.log([f.call(1000n), rawSyscall(${SYS_dup}, 1000n)].join(" "));
+  `);
+  // From the page: the rule's errno; from libc's instruction elsewhere, dup's own EBADF.
+  assert.equal(got, "-77 -9");
+});
+
 Deno.test("a filter installed with TSYNC confines every thread of the process", async () => {
   const got = await inChild(`
     const f = s.buildFilter({ defaultAction: s.SeccompRet.ALLOW, rules: [] });

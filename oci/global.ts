@@ -54,8 +54,8 @@ export const GLOBAL_FLAGS: readonly FlagDef[] = [
     name: "platform",
     kind: "string",
     default: "ptrace",
-    choices: ["ptrace", "kvm"],
-    help: "the platform that runs the application: ptrace or kvm",
+    choices: ["ptrace", "kvm", "systrap"],
+    help: "the platform that runs the application: ptrace, kvm or systrap",
   },
   {
     name: "platform_device_path",

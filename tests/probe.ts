@@ -11,9 +11,11 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
+import { systrapUnavailable } from "../platform/systrap/systrap.ts";
 
 /** Why `platform` cannot run here, or null when it can. */
 export function platformUnavailable(platform: string): string | null {
+  if (platform === "systrap") return systrapUnavailable();
   if (platform !== "kvm") return null;
   try {
     Deno.openSync("/dev/kvm", { read: true, write: true }).close();

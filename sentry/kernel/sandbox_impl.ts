@@ -50,6 +50,17 @@ async function newPlatform(name: string, mf: MemoryFile, devicePath?: string): P
         );
       }
     }
+    case "systrap": {
+      const { SystrapPlatform } = await import("../../platform/systrap/systrap.ts");
+      try {
+        return new SystrapPlatform(mf);
+      } catch (e) {
+        throw new SandboxError(
+          `platform systrap is unusable here (${e instanceof Error ? e.message : e}); ` +
+            "use --platform=ptrace",
+        );
+      }
+    }
     default:
       throw new SandboxError(`unknown platform ${JSON.stringify(name)}`);
   }

@@ -531,6 +531,31 @@ for (const platform of PLATFORMS) {
   });
 }
 
+/**
+ * Systrap's stub page is readable and executable by the application, and its handler's futex
+ * and rt_sigreturn instructions are the only ones its threads' filter lets through: every
+ * `syscall` there, reached with hostile registers, must answer as the program's own
+ * instruction does (the Sentry's answer), and the host must not change (sec_systrap_gadget.c).
+ */
+const SYSTRAP_GADGETS: Case = {
+  name: "every system call instruction of the stub, with hostile registers, gives the host nothing",
+  prog: "sec_systrap_gadget",
+  args: () => ["/pids"],
+  hostPids: true,
+  timeoutMs: 120_000,
+  expect: () =>
+    "stub syscall instructions: 8 or more\n" +
+    "every stub instruction gave the same results: 1\n" +
+    "scribbler ended: 1\n" +
+    "still running: 1\n",
+};
+
+Deno.test({
+  name: `escape: ${SYSTRAP_GADGETS.name} (systrap)`,
+  ignore: !IS_ROOT || platformUnavailable("systrap") !== null,
+  fn: () => runCase(SYSTRAP_GADGETS, "systrap"),
+});
+
 Deno.test("escape: hostile LISAFS requests for 3 s leave the Gofer serving and the host alone", async () => {
   // The long run is bench/lisafs_fuzz.ts; this keeps it working and finds the shallow bugs.
   const r = await fuzzLisafs(3000, 20261205);

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr, waitFor } from "../harness.ts";
-import { PLATFORMS, probeTests } from "../probe.ts";
+import { PLATFORMS, platformUnavailable, probeTests } from "../probe.ts";
 
 probeTests([{ prog: "sec_stub_race" }, { prog: "sec_stub_gadget" }]);
 
@@ -47,71 +47,96 @@ function isStub(pid: number): boolean {
 function threadStatus(pid: number, tid: number): Record<string, string> {
   const text = readOr(`/proc/${pid}/task/${tid}/status`);
   const out: Record<string, string> = {};
-  for (const f of ["Seccomp", "NoNewPrivs", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) {
+  const fields = ["Seccomp", "Seccomp_filters", "NoNewPrivs", "CapInh", "CapPrm", "CapEff"];
+  for (const f of [...fields, "CapBnd", "CapAmb"]) {
     out[f] = new RegExp(`^${f}:\\s*(\\S+)`, "m").exec(text)?.[1] ?? "?";
   }
   return out;
 }
 
-Deno.test({
-  name:
-    "every stub thread runs with seccomp, no_new_privs and no capabilities, and holds only the memory file and an empty root (ptrace)",
-  ignore: !IS_ROOT || !onPtrace,
-  async fn() {
-    const prog = await compileProg("sec_stub_race");
-    const t = await makeRoot();
-    const b = await makeBundle({
-      args: ["/sec_stub_race", "hold"],
-      files: { "/sec_stub_race": prog },
-    });
-    const out = join(b.dir, "out");
-    try {
-      const r = await t.runsc(["--platform=ptrace", "run", "--detach", "--bundle", b.dir, "s"], {
-        outputFile: out,
+// Systrap's stubs are ptrace's with another filter, and their application threads each add the
+// thread filter (platform/systrap/README.md): one more filter than the control thread has.
+for (const platform of ["ptrace", "systrap"]) {
+  Deno.test({
+    name:
+      `every stub thread runs with seccomp, no_new_privs and no capabilities, and holds only the memory file and an empty root (${platform})`,
+    ignore: !IS_ROOT ||
+      (platform === "ptrace" ? !onPtrace : platformUnavailable(platform) !== null),
+    async fn() {
+      const prog = await compileProg("sec_stub_race");
+      const t = await makeRoot();
+      const b = await makeBundle({
+        args: ["/sec_stub_race", "hold"],
+        files: { "/sec_stub_race": prog },
       });
-      assert.equal(r.code, 0, r.stderr);
-      assert.ok(await waitFor(() => readOr(out).includes("ready")), "the program started");
-      const st = JSON.parse((await t.runsc(["state", "s"])).stdout);
-      const stubs = descendants(st.pid).filter(isStub);
-      // The program and its child each live in a stub.
-      assert.ok(stubs.length >= 2, `stubs found: ${stubs}`);
-      let threads = 0;
-      for (const pid of stubs) {
-        // Nothing of the Sentry's (stdio, sockets, the gofer's channel) but the memory file.
-        const fds = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => e.name);
-        assert.deepEqual(fds, ["3"], `stub ${pid} descriptors`);
-        assert.match(
-          Deno.readLinkSync(`/proc/${pid}/fd/3`),
-          /^\/memfd:runsc-memory/,
-          `stub ${pid} fd 3`,
-        );
-        // The Sentry's empty root, not the host's.
-        const root = [...Deno.readDirSync(`/proc/${pid}/root`)].map((e) => e.name);
-        assert.deepEqual(root, ["proc"], `stub ${pid} root`);
-        assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/", `stub ${pid} cwd`);
-        for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
-          const s = threadStatus(pid, Number(e.name));
-          if (s.Seccomp === "?") continue; // gone meanwhile
-          threads++;
-          assert.deepEqual(s, {
-            Seccomp: "2",
-            NoNewPrivs: "1",
-            CapInh: "0000000000000000",
-            CapPrm: "0000000000000000",
-            CapEff: "0000000000000000",
-            CapBnd: "0000000000000000",
-            CapAmb: "0000000000000000",
-          }, `stub ${pid} thread ${e.name}`);
+      const out = join(b.dir, "out");
+      try {
+        const r = await t.runsc([
+          `--platform=${platform}`,
+          "run",
+          "--detach",
+          "--bundle",
+          b.dir,
+          "s",
+        ], {
+          outputFile: out,
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(await waitFor(() => readOr(out).includes("ready")), "the program started");
+        const st = JSON.parse((await t.runsc(["state", "s"])).stdout);
+        const stubs = descendants(st.pid).filter(isStub);
+        // The program and its child each live in a stub.
+        assert.ok(stubs.length >= 2, `stubs found: ${stubs}`);
+        let threads = 0;
+        /** Application threads with one filter more than their stub's control thread. */
+        let filtered = 0;
+        for (const pid of stubs) {
+          // Nothing of the Sentry's (stdio, sockets, the gofer's channel) but the memory file.
+          const fds = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => e.name);
+          assert.deepEqual(fds, ["3"], `stub ${pid} descriptors`);
+          assert.match(
+            Deno.readLinkSync(`/proc/${pid}/fd/3`),
+            /^\/memfd:runsc-memory/,
+            `stub ${pid} fd 3`,
+          );
+          // The Sentry's empty root, not the host's.
+          const root = [...Deno.readDirSync(`/proc/${pid}/root`)].map((e) => e.name);
+          assert.deepEqual(root, ["proc"], `stub ${pid} root`);
+          assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/", `stub ${pid} cwd`);
+          const control = Number(threadStatus(pid, pid).Seccomp_filters);
+          for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+            const s = threadStatus(pid, Number(e.name));
+            if (s.Seccomp === "?") continue; // gone meanwhile
+            threads++;
+            if (Number(e.name) !== pid) {
+              if (Number(s.Seccomp_filters) === control + 1) filtered++;
+              else if (platform === "systrap") {
+                assert.fail(`stub ${pid} thread ${e.name}: ${s.Seccomp_filters} filters`);
+              }
+            }
+            delete s.Seccomp_filters;
+            assert.deepEqual(s, {
+              Seccomp: "2",
+              NoNewPrivs: "1",
+              CapInh: "0000000000000000",
+              CapPrm: "0000000000000000",
+              CapEff: "0000000000000000",
+              CapBnd: "0000000000000000",
+              CapAmb: "0000000000000000",
+            }, `stub ${pid} thread ${e.name}`);
+          }
         }
+        // The control threads and the program's three threads at least.
+        assert.ok(threads >= 5, `stub threads checked: ${threads}`);
+        // Systrap: the program's three threads at least run under the thread filter.
+        if (platform === "systrap") assert.ok(filtered >= 3, `threads with it: ${filtered}`);
+      } finally {
+        await t.cleanup();
+        await b.cleanup();
       }
-      // The control threads and the program's three threads at least.
-      assert.ok(threads >= 5, `stub threads checked: ${threads}`);
-    } finally {
-      await t.cleanup();
-      await b.cleanup();
-    }
-  },
-});
+    },
+  });
+}
 
 /** Stub processes whose Sentry is gone (reparented to init). */
 function orphanStubs(): number[] {

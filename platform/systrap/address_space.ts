@@ -1,0 +1,228 @@
+/**
+ * A Systrap address space: a ptrace-platform stub process (its control thread stays traced,
+ * makes the address-space changes in batches from its own registers and is killed with the
+ * Sentry) whose application threads are let go of once they have installed their own filter
+ * and signal stack, and then talk to the Sentry only through their regions.
+ *
+ * @module
+ */
+
+import { PTRACE, ptrace, ptraceBuf, tgkill } from "../../host/ptrace.ts";
+import { W } from "../../host/spawn.ts";
+import { futexWake } from "../../host/kvm.ts";
+import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
+import { R } from "../registers.ts";
+import { STUB_MAP_FLAGS, STUB_MEMORY_FD, SYS_mmap } from "../ptrace/stub.ts";
+import { type StubHost, Subprocess, type ThreadTimes } from "../ptrace/subprocess.ts";
+import {
+  ALTSTACK_OFFSET,
+  AREA_BASE,
+  CODE,
+  CTL,
+  HANDLED_SIGNALS,
+  MAX_REGIONS,
+  REGION,
+  SIGACTION_ADDR,
+  SIGSET_SIZE,
+  STATE,
+} from "./stub.ts";
+import { Doorbell } from "./doorbell.ts";
+
+const SYS_rt_sigaction = 13;
+/** Idle threads kept per address space for reuse (as the ptrace platform keeps). */
+const MAX_IDLE_THREADS = 8;
+const PROT_RW = 3;
+const SIGTRAP = 5;
+
+/** One region of memory, mapped both in the Sentry (through the memory file) and the stub. */
+export interface Region {
+  /** The memory file offset. */
+  offset: bigint;
+  /** Its address in the stub. */
+  addr: bigint;
+  /** The Sentry's view of it. */
+  view: Uint8Array<ArrayBuffer>;
+  /** The same bytes, for reading and writing words. */
+  dv: DataView<ArrayBuffer>;
+  i32: Int32Array<ArrayBuffer>;
+  /** The Sentry's address of its first byte (for futex calls). */
+  hostAddr: bigint;
+}
+
+/** An application thread of the stub, with its region. */
+export interface StubThread {
+  readonly space: SystrapSpace;
+  readonly tid: number;
+  readonly region: Region;
+  /** CPU time it had used when its current task took it. */
+  times: ThreadTimes;
+  /** Whether it has reached its handler once since it was let go of. */
+  parked: boolean;
+}
+
+/** Implements AddressSpace for Systrap. */
+export class SystrapSpace extends Subprocess {
+  readonly doorbell: Doorbell;
+  readonly #mf: MemoryFile;
+  #regions: Region[] = [];
+  #idle: StubThread[] = [];
+  /** Threads told to end, whose regions are reused once they have. */
+  #ended: StubThread[] = [];
+  #nextRegion = 1;
+  #dead = false;
+
+  constructor(host: StubHost, mf: MemoryFile) {
+    super(host);
+    this.#mf = mf;
+    try {
+      for (const sig of HANDLED_SIGNALS) {
+        const r = this.inject(SYS_rt_sigaction, BigInt(sig), SIGACTION_ADDR, 0n, SIGSET_SIZE);
+        if (r !== 0n) throw new Error(`systrap: rt_sigaction ${sig} in the stub failed: ${r}`);
+      }
+      this.doorbell = new Doorbell(this, this.#mapRegion(0));
+    } catch (e) {
+      this.release();
+      throw e;
+    }
+  }
+
+  /** Maps region `i` in the stub, backed by a new piece of the memory file. */
+  #mapRegion(i: number): Region {
+    if (i >= MAX_REGIONS) throw new Error("systrap: no room for another stub thread");
+    const len = BigInt(REGION);
+    let offset = this.#mf.allocate(len);
+    let view = this.#mf.slice(offset, REGION);
+    if (view === null) {
+      // It straddles two of the Sentry's views of the file: take the next piece.
+      const straddling = offset;
+      offset = this.#mf.allocate(len);
+      this.#mf.free(straddling, len);
+      view = this.#mf.slice(offset, REGION);
+      if (view === null) throw new Error("systrap: region not contiguous");
+    }
+    const addr = AREA_BASE + BigInt(i) * len;
+    const r = this.inject(
+      SYS_mmap,
+      addr,
+      len,
+      BigInt(PROT_RW),
+      BigInt(STUB_MAP_FLAGS),
+      BigInt(STUB_MEMORY_FD),
+      offset,
+    );
+    if (r !== addr) throw new Error(`systrap: mapping region ${i} in the stub failed: ${r}`);
+    const v = view as Uint8Array<ArrayBuffer>;
+    const region: Region = {
+      offset,
+      addr,
+      view: v,
+      dv: new DataView(v.buffer, v.byteOffset, REGION),
+      i32: new Int32Array(v.buffer, v.byteOffset, 2),
+      hostAddr: BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(v))),
+    };
+    this.#regions.push(region);
+    return region;
+  }
+
+  /**
+   * A stub thread for a task, stopped in its handler and ready for a switch: a thread a
+   * finished task left, or a new one. A new one is cloned by the control thread, runs the
+   * set-up code under ptrace (its alternate stack, then its filter), is let go and parks
+   * (see StubThread.parked).
+   */
+  newStubThread(): StubThread {
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    const { tid, times } = this.newThread();
+    const region = this.#reusableRegion() ?? this.#mapRegion(this.#nextRegion++);
+    const v = region.dv;
+    // stack_t: the rest of the region after its control page.
+    v.setBigUint64(CTL.altstack, region.addr + BigInt(ALTSTACK_OFFSET), true);
+    v.setInt32(CTL.altstack + 8, 0, true);
+    v.setBigUint64(CTL.altstack + 16, BigInt(REGION - ALTSTACK_OFFSET), true);
+    Atomics.store(region.i32, CTL.state / 4, STATE.running);
+    const regs = this.initRegs.bytes.slice();
+    const r = new BigUint64Array(regs.buffer);
+    r[R.rip] = CODE.init;
+    r[R.rbx] = region.addr;
+    r[R.orig_rax] = 0xffff_ffff_ffff_ffffn;
+    ptraceBuf(PTRACE.SETREGS, tid, regs);
+    for (const call of ["sigaltstack", "seccomp"]) {
+      ptrace(PTRACE.CONT, tid);
+      for (;;) {
+        const st = this.host.waiter.waitSync(tid);
+        if (st === -1 || !W.stopped(st)) throw new Error(`systrap: thread ${tid} died in set-up`);
+        if (W.stopSig(st) === SIGTRAP && W.event(st) === 0) break;
+        ptrace(PTRACE.CONT, tid);
+      }
+      ptraceBuf(PTRACE.GETREGS, tid, regs);
+      if (r[R.rax] !== 0n) {
+        throw new Error(`systrap: thread set-up: ${call} failed: ${BigInt.asIntN(64, r[R.rax])}`);
+      }
+    }
+    // From here on the thread is no tracee of ours: its signals go to its handler.
+    ptrace(PTRACE.DETACH, tid);
+    this.host.waiter.forget(tid);
+    // It parks on its own: the first switch waits for that like for any stop.
+    return { space: this, tid, region, times, parked: false };
+  }
+
+  /** Whether the host thread still exists. */
+  alive(t: StubThread): boolean {
+    return !this.#dead && tgkill(this.pid, t.tid, 0);
+  }
+
+  /** Sends the thread a host signal (preemption). */
+  signal(t: StubThread, sig: number): void {
+    tgkill(this.pid, t.tid, sig);
+  }
+
+  /** Makes a thread ahead of need: the next newStubThread takes it. */
+  prepareThread(): void {
+    this.#idle.push(this.newStubThread());
+  }
+
+  /**
+   * The region of a thread told to end, once it has (its memory stays mapped in the stub,
+   * so it is never given back to the memory file while the stub lives).
+   */
+  #reusableRegion(): Region | null {
+    const i = this.#ended.findIndex((e) => !this.alive(e));
+    if (i < 0) return null;
+    const [e] = this.#ended.splice(i, 1);
+    e.region.view.fill(0, 0, ALTSTACK_OFFSET);
+    return e.region;
+  }
+
+  /**
+   * Takes back a thread whose task let go of it: it stays parked in its handler for the next
+   * task, up to a few; beyond that it is told to end. Precondition: it is stopped.
+   */
+  releaseStubThread(t: StubThread, times: ThreadTimes): void {
+    if (this.#dead) return;
+    t.times = times;
+    if (this.#idle.length < MAX_IDLE_THREADS) {
+      this.#idle.push(t);
+      return;
+    }
+    Atomics.store(t.region.i32, CTL.state / 4, STATE.exit);
+    futexWake(t.region.hostAddr + BigInt(CTL.state), true);
+    this.#ended.push(t);
+  }
+
+  override release(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.doorbell?.release();
+    super.release();
+    this.#idle = [];
+    this.#ended = [];
+    // Once the stub is reaped nothing maps the regions any more.
+    const regions = this.#regions;
+    this.#regions = [];
+    setTimeout(() => {
+      this.reap();
+      for (const r of regions) this.#mf.free(r.offset, BigInt(REGION));
+    }, 0);
+  }
+}

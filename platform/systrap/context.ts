@@ -1,0 +1,378 @@
+/**
+ * A task's execution context on Systrap.
+ *
+ * A stopped thread sits in its handler with its signal frame on its alternate stack, inside
+ * its region: the Sentry reads the task's registers from the frame's ucontext and writes the
+ * next ones there; the kernel's rt_sigreturn loads them. The region is writable by every
+ * application thread of the address space at any moment, so each pointer the handler left is
+ * read once and must lie inside the thread's own alternate stack, and nothing read from there
+ * is used but as the task's own registers and signal.
+ *
+ * @module
+ */
+
+import { libc } from "../../host/libc.ts";
+import { futexWake } from "../../host/kvm.ts";
+import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
+import { type AddressSpace, type Context, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
+import type { SwitchResult } from "../platform.ts";
+import { R, type Registers } from "../registers.ts";
+import type { ThreadTimes } from "../ptrace/subprocess.ts";
+import type { StubThread, SystrapSpace } from "./address_space.ts";
+import { ALTSTACK_OFFSET, CTL, PREEMPT_SIGNAL, REGION, STATE } from "./stub.ts";
+
+const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11, SIGSYS = 31;
+/** si_code of a SIGSYS raised by SECCOMP_RET_TRAP. */
+const SYS_SECCOMP = 1;
+const SEGV_MAPERR = 1;
+const ENOSYS = 38n;
+const VSYSCALL_ADDR = 0xffff_ffff_ff60_0000n;
+const USER_CS = 0x33n, USER_SS = 0x2bn;
+/** Page-fault trap number and its error code bits. */
+const X86_TRAP_PF = 14n;
+const PF_WRITE = 2n, PF_INSTR = 0x10n;
+
+// struct ucontext: uc_flags, uc_link, uc_stack (24), then struct sigcontext, then uc_sigmask.
+const UC_MCONTEXT = 40;
+const UC_SIGMASK = UC_MCONTEXT + 256;
+const UC_SIZE = UC_SIGMASK + 8;
+/** struct sigcontext's general registers, in its order, as Registers indices. */
+const SIGCONTEXT_REGS = [
+  R.r8,
+  R.r9,
+  R.r10,
+  R.r11,
+  R.r12,
+  R.r13,
+  R.r14,
+  R.r15,
+  R.rdi,
+  R.rsi,
+  R.rbp,
+  R.rbx,
+  R.rdx,
+  R.rax,
+  R.rcx,
+  R.rsp,
+  R.rip,
+  R.eflags,
+];
+const SC_CS = 144, SC_SS = 150, SC_ERR = 152, SC_TRAPNO = 160, SC_FPSTATE = 184;
+const SIGINFO_SIZE = 128;
+
+// The XSAVE area of a frame: its software bytes say what it holds.
+const FXSAVE_SIZE = 512;
+const SW_RESERVED = 464;
+const FP_XSTATE_MAGIC1 = 0x46505853;
+const XSTATE_BV = 512;
+/** The cut a task's XSAVE area gets (see the ptrace platform's fpState), learnt once. */
+let taskXstateSize: number | undefined;
+
+/**
+ * What the host's signal frames hold in their XSAVE area (its size and features, and its
+ * software bytes as the kernel wrote them): the same for every frame of every stub, so
+ * learnt once, from the first thread's first stop, before any application code has run in
+ * its stub, and never again from a frame the application could have written.
+ */
+let frameLayout: { size: number; features: bigint; sw: Uint8Array<ArrayBuffer> } | null = null;
+
+/** Learns frameLayout from `t`'s first stop, if not known yet. Precondition: as above. */
+export function learnFrameLayout(t: StubThread): void {
+  if (frameLayout) return;
+  const v = t.region.dv;
+  const uc = Number(v.getBigUint64(CTL.ucontext, true) - t.region.addr);
+  const fp = Number(v.getBigUint64(uc + UC_MCONTEXT + SC_FPSTATE, true) - t.region.addr);
+  if (v.getUint32(fp + SW_RESERVED, true) !== FP_XSTATE_MAGIC1) {
+    frameLayout = {
+      size: FXSAVE_SIZE,
+      features: 3n,
+      sw: new Uint8Array(FXSAVE_SIZE - SW_RESERVED),
+    };
+    return;
+  }
+  frameLayout = {
+    size: v.getUint32(fp + SW_RESERVED + 16, true),
+    features: v.getBigUint64(fp + SW_RESERVED + 8, true),
+    sw: t.region.view.slice(fp + SW_RESERVED, fp + FXSAVE_SIZE),
+  };
+}
+
+/** Polls of the state word before the wait goes to the doorbell. */
+const SPIN_POLLS = 200;
+/** How long the Sentry then sleeps on the doorbell on its own thread before going async. */
+const SYNC_WAIT_NS = 50_000n;
+/**
+ * How long a thread may go on after it was told to stop (interrupt) before the Sentry gives
+ * it up as lost: only a thread whose region the application wrecked stays away that long,
+ * since the preemption signal stops any other within microseconds.
+ */
+const INTERRUPT_GRACE_MS = 2000;
+
+/** A frame's pointers, checked against the thread's alternate stack. */
+interface Frame {
+  /** Offsets in the region. */
+  uc: number;
+  info: number;
+  fp: number;
+  fpSize: number;
+}
+
+/** Implements Context for Systrap. */
+export class SystrapContext implements Context {
+  #thread: StubThread | null = null;
+  #running = false;
+  #interrupted = false;
+  /** When interrupt() last signalled the running thread (performance.now()), or 0. */
+  #signalledAt = 0;
+  /** The thread no longer answers: it is never run or reused again. */
+  #lost = false;
+  #pendingFp: Uint8Array<ArrayBuffer> | null = null;
+  #cpuDone: ThreadTimes = { user: 0n, sys: 0n };
+  #cpuBase: ThreadTimes = { user: 0n, sys: 0n };
+  #last: ThreadTimes = { user: 0n, sys: 0n };
+
+  /** Implements Context.switch. */
+  async switch(as: AddressSpace, regs: Registers): Promise<SwitchResult> {
+    const space = as as SystrapSpace;
+    if (this.#lost) return { kind: "lost", reason: "systrap: the task's stub thread was lost" };
+    if (this.#thread?.space !== space) {
+      this.#unbind();
+      try {
+        this.#thread = space.newStubThread();
+        this.#last = this.#thread.times;
+      } catch (e) {
+        return { kind: "lost", reason: String(e) };
+      }
+    }
+    const t = this.#thread;
+    try {
+      space.flush();
+    } catch (e) {
+      return { kind: "lost", reason: String(e) };
+    }
+    if (this.#interrupted) {
+      this.#interrupted = false;
+      return { kind: "interrupted" };
+    }
+    if (!t.parked) {
+      if (!(await this.#waitStop(t))) {
+        this.#lost = true;
+        return { kind: "lost", reason: `systrap: stub thread ${t.tid} did not reach its handler` };
+      }
+      t.parked = true;
+      learnFrameLayout(t);
+    }
+    const frame = this.#frame(t);
+    if (!frame) return { kind: "lost", reason: "systrap: the stub's signal frame is damaged" };
+    this.#writeFrame(t, frame, regs);
+    const state = t.region.i32;
+    Atomics.store(state, CTL.state / 4, STATE.run);
+    if (Atomics.load(state, CTL.sleeping / 4) !== 0) {
+      futexWake(t.region.hostAddr + BigInt(CTL.state), true);
+    }
+    this.#running = true;
+    try {
+      if (!(await this.#waitStop(t))) {
+        this.#lost = true;
+        return { kind: "lost", reason: `systrap: stub thread ${t.tid} is gone or does not answer` };
+      }
+    } finally {
+      this.#running = false;
+      this.#signalledAt = 0;
+    }
+    return this.#decode(t, regs);
+  }
+
+  /** Waits for `t` to stop in its handler; false if it is gone or given up. */
+  async #waitStop(t: StubThread): Promise<boolean> {
+    const state = t.region.i32;
+    for (let i = 0; i < SPIN_POLLS; i++) {
+      if (Atomics.load(state, CTL.state / 4) === STATE.stopped) return true;
+      // The stub thread on another CPU answers within microseconds; on this one, only if
+      // this thread gives the CPU up (yielding measured better than spinning: stub.ts).
+      libc.symbols.sched_yield();
+    }
+    if (t.space.doorbell.waitBriefly(t, SYNC_WAIT_NS)) return true;
+    return await t.space.doorbell.wait(t, () => this.#giveUp(t));
+  }
+
+  /** The frame the handler left, or null if its pointers are not inside the stack. */
+  #frame(t: StubThread): Frame | null {
+    const v = t.region.dv;
+    const base = t.region.addr;
+    const inStack = (p: bigint, size: number): number | null => {
+      const off = p - base;
+      if (off < BigInt(ALTSTACK_OFFSET) || off + BigInt(size) > BigInt(REGION)) return null;
+      return Number(off);
+    };
+    const uc = inStack(v.getBigUint64(CTL.ucontext, true), UC_SIZE);
+    const info = inStack(v.getBigUint64(CTL.siginfo, true), SIGINFO_SIZE);
+    if (uc === null || info === null) return null;
+    const fp = inStack(v.getBigUint64(uc + UC_MCONTEXT + SC_FPSTATE, true), FXSAVE_SIZE);
+    if (fp === null) return null;
+    const fpSize = frameLayout?.size ?? FXSAVE_SIZE;
+    if (fp + fpSize > REGION) return null;
+    return { uc, info, fp, fpSize };
+  }
+
+  #writeFrame(t: StubThread, f: Frame, regs: Registers): void {
+    const v = t.region.dv;
+    const mc = f.uc + UC_MCONTEXT;
+    for (let i = 0; i < SIGCONTEXT_REGS.length; i++) {
+      v.setBigUint64(mc + 8 * i, regs.r[SIGCONTEXT_REGS[i]], true);
+    }
+    v.setUint16(mc + SC_CS, Number(USER_CS), true);
+    v.setUint16(mc + SC_SS, Number(USER_SS), true);
+    // The application runs with no host signal blocked: its mask is the Sentry's business.
+    v.setBigUint64(f.uc + UC_SIGMASK, 0n, true);
+    v.setBigUint64(CTL.fsBase, regs.r[R.fs_base], true);
+    v.setBigUint64(CTL.gsBase, regs.r[R.gs_base], true);
+    const fp = this.#pendingFp;
+    if (fp) {
+      this.#pendingFp = null;
+      const area = t.region.view.subarray(f.fp, f.fp + f.fpSize);
+      area.set(fp.subarray(0, Math.min(fp.length, f.fpSize)));
+      if (frameLayout) area.set(frameLayout.sw, SW_RESERVED);
+      if (frameLayout && f.fpSize > FXSAVE_SIZE) {
+        const av = new DataView(area.buffer, area.byteOffset, area.length);
+        const features = frameLayout.features;
+        // An FXSAVE image says nothing of the rest: x87 and SSE from it, the rest initial.
+        const bv = fp.length > FXSAVE_SIZE ? av.getBigUint64(XSTATE_BV, true) & features : 3n;
+        av.setBigUint64(XSTATE_BV, bv, true);
+        if (fp.length <= FXSAVE_SIZE) av.setBigUint64(XSTATE_BV + 8, 0n, true);
+      }
+    }
+  }
+
+  /** Reads the stop: registers once from the frame, then what it means. */
+  #decode(t: StubThread, regs: Registers): SwitchResult {
+    const f = this.#frame(t);
+    if (!f) return { kind: "lost", reason: "systrap: the stub's signal frame is damaged" };
+    const v = t.region.dv;
+    const mc = f.uc + UC_MCONTEXT;
+    for (let i = 0; i < SIGCONTEXT_REGS.length; i++) {
+      regs.r[SIGCONTEXT_REGS[i]] = v.getBigUint64(mc + 8 * i, true);
+    }
+    regs.r[R.cs] = USER_CS;
+    regs.r[R.ss] = USER_SS;
+    regs.r[R.ds] =
+      regs.r[R.es] =
+      regs.r[R.fs] =
+      regs.r[R.gs] =
+        0n;
+    regs.r[R.fs_base] = v.getBigUint64(CTL.fsBase, true);
+    regs.r[R.gs_base] = v.getBigUint64(CTL.gsBase, true);
+    regs.r[R.orig_rax] = 0xffff_ffff_ffff_ffffn;
+    const signo = Number(v.getBigUint64(CTL.signo, true) & 0xffn);
+    const code = v.getInt32(f.info + 8, true);
+    const addr = v.getBigUint64(f.info + 16, true);
+    // A signal someone sent (si_code <= 0), the preemption among them, is an interruption.
+    if (code <= 0 || signo === PREEMPT_SIGNAL) {
+      this.#interrupted = false;
+      return { kind: "interrupted" };
+    }
+    if (signo === SIGSYS) {
+      if (code !== SYS_SECCOMP) return { kind: "interrupted" };
+      if (addr >= VSYSCALL_ADDR) {
+        // A call through the vsyscall page: the host has emulated its `ret`; put the task
+        // back at the entry, as an instruction fetch fault there (sentry/kernel/vsyscall.ts).
+        regs.rip = addr;
+        regs.rsp = regs.rsp - 8n;
+        return { kind: "fault", signo: SIGSEGV, code: SEGV_MAPERR, addr, access: PROT_EXEC };
+      }
+      regs.r[R.orig_rax] = BigInt(v.getInt32(f.info + 24, true) >>> 0);
+      regs.setReturn(-ENOSYS);
+      return { kind: "syscall" };
+    }
+    if (signo === SIGSEGV || signo === SIGBUS) {
+      let access = 0;
+      if (v.getBigUint64(mc + SC_TRAPNO, true) === X86_TRAP_PF) {
+        const err = v.getBigUint64(mc + SC_ERR, true);
+        access = err & PF_INSTR ? PROT_EXEC : err & PF_WRITE ? PROT_WRITE : PROT_READ;
+      }
+      return { kind: "fault", signo, code, addr, access };
+    }
+    if (signo === SIGILL || signo === SIGFPE || signo === SIGTRAP) {
+      return { kind: "signal", signo, code, addr };
+    }
+    return { kind: "interrupted" };
+  }
+
+  /** Implements Context.fpState: the XSAVE area of the thread's frame. */
+  fpState(): Uint8Array<ArrayBuffer> {
+    if (this.#pendingFp) return this.#pendingFp.slice();
+    const t = this.#thread;
+    const f = t && this.#frame(t);
+    if (!t || !f) {
+      // Never ran: the state a new thread starts with (x87 control word 0x37f, MXCSR 0x1f80).
+      const b = new Uint8Array(FXSAVE_SIZE);
+      const v = new DataView(b.buffer);
+      v.setUint16(0, 0x37f, true);
+      v.setUint32(24, 0x1f80, true);
+      return b;
+    }
+    const area = t.region.view.slice(f.fp, f.fp + f.fpSize);
+    if (f.fpSize <= FXSAVE_SIZE) return area;
+    // The ptrace regset's form, which the Sentry's frames expect: XCR0 in the software bytes.
+    const v = new DataView(area.buffer);
+    const host = frameLayout?.features ?? 3n;
+    const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
+    taskXstateSize ??= features === host ? f.fpSize : xsaveSizeFor(features) ?? f.fpSize;
+    area.fill(0, SW_RESERVED, FXSAVE_SIZE);
+    v.setBigUint64(SW_RESERVED, features, true);
+    v.setBigUint64(XSTATE_BV, v.getBigUint64(XSTATE_BV, true) & features, true);
+    return area.slice(0, Math.min(taskXstateSize, f.fpSize));
+  }
+
+  /** Implements Context.setFpState: written into the frame before the next switch. */
+  setFpState(state: Uint8Array<ArrayBuffer>): void {
+    this.#pendingFp = state.slice();
+  }
+
+  /** Implements Context.cpuTime from the host's accounting of the stub thread. */
+  cpuTime(): { user: bigint; sys: bigint } {
+    const t = this.#thread;
+    const now = t?.space.threadTimes(t.tid);
+    if (t && now) {
+      this.#last = now;
+      this.#cpuBase = {
+        user: this.#cpuDone.user + now.user - t.times.user,
+        sys: this.#cpuDone.sys + now.sys - t.times.sys,
+      };
+    }
+    return this.#cpuBase;
+  }
+
+  /** Implements Context.interrupt: a host signal to the thread if it runs the task's code. */
+  interrupt(): void {
+    this.#interrupted = true;
+    const t = this.#thread;
+    if (this.#running && t) {
+      if (this.#signalledAt === 0) this.#signalledAt = performance.now();
+      t.space.signal(t, PREEMPT_SIGNAL);
+    }
+  }
+
+  /** Whether to stop waiting for `t`: told to stop long ago and still not stopped. */
+  #giveUp(t: StubThread): boolean {
+    if (this.#signalledAt === 0) return false;
+    if (performance.now() - this.#signalledAt > INTERRUPT_GRACE_MS) return true;
+    t.space.signal(t, PREEMPT_SIGNAL);
+    return false;
+  }
+
+  #unbind(): void {
+    const t = this.#thread;
+    if (t) {
+      this.#cpuDone = this.cpuTime();
+      // A lost thread stays where it is until its stub is killed with its address space.
+      if (!this.#lost) t.space.releaseStubThread(t, this.#last);
+    }
+    this.#thread = null;
+  }
+
+  /** Implements Context.release. */
+  release(): void {
+    this.#unbind();
+  }
+}
