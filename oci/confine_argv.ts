@@ -1,32 +1,27 @@
 /**
  * How `runsc create` starts the gofer and the boot confined: in new namespaces, under nsinit
- * (host/nsinit.ts). Apart from gofer/confine.ts (which builds the gofer's root once started) so that the
- * CLI does not load the confinement code and its seccomp filters only to write an argv.
+ * (host/nsinit.ts). Apart from gofer/confine.ts (which builds the gofer's root once started) so
+ * that the CLI does not load the confinement code and its seccomp filters only to write an argv.
  *
  * @module
  */
 
 import { geteuid } from "../host/namespace.ts";
-import { NSINIT_ARGV0, nsinitExecutable } from "../host/nsinit.ts";
+import { NSINIT_ARGV0, nsinitExecutable, type NsinitNamespaces } from "../host/nsinit.ts";
 import type { FdMap } from "../host/spawn.ts";
 
 /** The flag `runsc create` adds when it started the gofer or the boot in new namespaces. */
 export const CONFINE_FLAG = "--confine";
 
-/** Namespaces a confined process gets; see confinedArgv. */
-export interface ConfineNamespaces {
-  /** A new PID namespace (nsinit then forks and waits, confined, for the process). */
-  pid: boolean;
-  /** A new, empty network namespace. */
-  net: boolean;
-}
+/** Namespaces a confined process gets; see confinedCommand. */
+export type ConfineNamespaces = NsinitNamespaces;
 
 /**
  * The argv that starts `argv` (as `selfArgv("gofer" | "boot", ...)` builds it, its program an
  * absolute path) confined, followed by CONFINE_FLAG, when this process is root: under nsinit
- * (host/nsinit.ts) with new mount, IPC and UTS namespaces (PID and network as confinedCommand's `ns` says).
- * Unchanged when it is not root (an unprivileged process can reach no more than its user).
- * Only argv: confinedCommand gives the executable and descriptors that go with it.
+ * (host/nsinit.ts) with new mount, IPC and UTS namespaces (PID and network as confinedCommand's
+ * `ns` says). Unchanged when it is not root (an unprivileged process can reach no more than
+ * its user). Only argv: confinedCommand gives the executable and descriptors that go with it.
  */
 export function confinedArgv(argv: readonly string[]): string[] {
   if (geteuid() !== 0) return [...argv];

@@ -39,7 +39,7 @@ cliTest("create starts a confined gofer and a root:self filestore; delete remove
     assert.ok(Deno.statSync(filestore).isFile, "the default overlay, root:self, has its file");
     const st = JSON.parse(Deno.readTextFileSync(join(t.root, "cfs", "state.json")));
     assert.ok(st.goferPid > 0);
-    // The recorded pid is unshare's; the gofer is its child, in its own namespaces.
+    // The recorded pid is nsinit's; the gofer is its child, in its own namespaces.
     const kids = Deno.readTextFileSync(`/proc/${st.goferPid}/task/${st.goferPid}/children`);
     const gofer = Number(kids.trim().split(" ")[0]);
     assert.match(Deno.readTextFileSync(`/proc/${gofer}/cmdline`), /gofer/);
