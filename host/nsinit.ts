@@ -18,9 +18,11 @@
  *   death, checks the parent was not already gone (a close-on-exec pipe whose write end only
  *   the parent holds: a hang-up means it died), mounts a fresh proc on /proc (the ptrace
  *   platform execs its stubs through /proc before the Sentry pivots) and execs argv[1..]. The
- *   parent sets no_new_privs, empties its bounding, permitted and effective capabilities,
- *   resets signal dispositions and mask, closes every descriptor but the pipe's write end,
- *   installs nsinitFilter with its own pid patched in, and waits. It ends as its child did:
+ *   parent sets no_new_privs, makes itself not dumpable with no core file (a sandbox that gets
+ *   its init killed by SIGSEGV must not have us write a core into the host's /), empties its
+ *   bounding, permitted and effective capabilities, resets signal dispositions and mask,
+ *   closes every descriptor but the pipe's write end, installs nsinitFilter with its own pid
+ *   patched in, and waits. It ends as its child did:
  *   with the same exit code, or killed by the same signal (docker and containerd read 137 or
  *   143 from it).
  *
@@ -99,7 +101,7 @@ const S_SLASHPROC = 0x58; // "/proc"
 const S_ROOT = 0x60; // "/"
 const S_NONE = 0x68; // "none"
 // 0x70 pipe fds, 0x78 wait status, 0x80 pollfd, 0x88 struct sigaction (SIG_DFL), 0xa8 empty
-// sigset, up to 0xcf the errno digits, 0xcf "\n".
+// sigset, 0xb0 (D_RLIMIT) struct rlimit {0, 0}, up to 0xcf the errno digits, 0xcf "\n".
 const D_POLLFD = 0x80;
 const D_NUMEND = 0xcf;
 /** Messages, one per failing step, each in a 48-byte slot: length byte, then text. */
@@ -128,7 +130,7 @@ const CODE_HEX = [
   "bd07000000", // mov ebp,0x7
   "48c7c0eaffffff", // mov rax,0xffffffffffffffea
   "49833f02", // cmp QWORD PTR [r15],0x2
-  "0f82ca020000", // jb fail
+  "0f82fb020000", // jb fail
   "b8b4010000", // mov eax,0x1b4
   "8b3c2510100010", // mov edi,DWORD PTR D_EXECFD
   "beffffffff", // mov esi,0xffffffff
@@ -136,13 +138,13 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd05000000", // mov ebp,0x5
   "4885c0", // test rax,rax
-  "0f85a7020000", // jne fail
+  "0f85d8020000", // jne fail
   "b810010000", // mov eax,0x110
   "488b3c2500100010", // mov rdi,QWORD PTR D_FLAGS
   "0f05", // syscall
   "31ed", // xor ebp,ebp
   "4885c0", // test rax,rax
-  "0f858d020000", // jne fail
+  "0f85be020000", // jne fail
   "b8a5000000", // mov eax,0xa5
   "bf68100010", // mov edi,S_NONE
   "be60100010", // mov esi,S_ROOT
@@ -152,21 +154,21 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd01000000", // mov ebp,0x1
   "4885c0", // test rax,rax
-  "0f8563020000", // jne fail
+  "0f8594020000", // jne fail
   "48833c250810001000", // cmp QWORD PTR D_FORK,0x0
-  "0f842f020000", // je exec
+  "0f8460020000", // je exec
   "b825010000", // mov eax,0x125
   "bf70100010", // mov edi,D_PIPE
   "be00000800", // mov esi,0x80000
   "0f05", // syscall
   "bd02000000", // mov ebp,0x2
   "4885c0", // test rax,rax
-  "0f8535020000", // jne fail
+  "0f8566020000", // jne fail
   "b839000000", // mov eax,0x39
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f8825020000", // js fail
-  "0f847e010000", // je child
+  "0f8856020000", // js fail
+  "0f84af010000", // je child
   "4989c5", // mov r13,rax
   "bd05000000", // mov ebp,0x5
   "b89d000000", // mov eax,0x9d
@@ -177,9 +179,21 @@ const CODE_HEX = [
   "4531c0", // xor r8d,r8d
   "0f05", // syscall
   "4885c0", // test rax,rax
+  "0f8526020000", // jne fail
+  "b89d000000", // mov eax,0x9d
+  "bf04000000", // mov edi,0x4
+  "31f6", // xor esi,esi
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f850f020000", // jne fail
+  "b8a0000000", // mov eax,0xa0
+  "bf04000000", // mov edi,0x4
+  "beb0100010", // mov esi,D_RLIMIT
+  "0f05", // syscall
+  "4885c0", // test rax,rax
   "0f85f5010000", // jne fail
   "31db", // xor ebx,ebx
-  // capdrop: (+0xf0)
+  // capdrop: (+0x121)
   "b89d000000", // mov eax,0x9d
   "bf17000000", // mov edi,0x17
   "89de", // mov esi,ebx
@@ -195,11 +209,11 @@ const CODE_HEX = [
   "0f05", // syscall
   "4885c0", // test rax,rax
   "0f85bd010000", // jne fail
-  // capnext: (+0x126)
+  // capnext: (+0x157)
   "ffc3", // inc ebx
   "83fb40", // cmp ebx,0x40
   "72c3", // jb capdrop
-  // capset: (+0x12d)
+  // capset: (+0x15e)
   "b87e000000", // mov eax,0x7e
   "bf18100010", // mov edi,D_CAPHDR
   "be20100010", // mov esi,D_CAPDATA
@@ -207,7 +221,7 @@ const CODE_HEX = [
   "4885c0", // test rax,rax
   "0f859c010000", // jne fail
   "bb01000000", // mov ebx,0x1
-  // sigdfl: (+0x14c)
+  // sigdfl: (+0x17d)
   "b80d000000", // mov eax,0xd
   "89df", // mov edi,ebx
   "be88100010", // mov esi,D_SIGACT
@@ -238,7 +252,7 @@ const CODE_HEX = [
   "8d73ff", // lea esi,[rbx-0x1]
   "31d2", // xor edx,edx
   "0f05", // syscall
-  // closeabove: (+0x1b8)
+  // closeabove: (+0x1e9)
   "b8b4010000", // mov eax,0x1b4
   "8d7b01", // lea edi,[rbx+0x1]
   "beffffffff", // mov esi,0xffffffff
@@ -251,7 +265,7 @@ const CODE_HEX = [
   "0f05", // syscall
   "4885c0", // test rax,rax
   "0f85fe000000", // jne fail
-  // wait: (+0x1e5)
+  // wait: (+0x216)
   "b83d000000", // mov eax,0x3d
   "4c89ef", // mov rdi,r13
   "be78100010", // mov esi,D_STATUS
@@ -270,18 +284,18 @@ const CODE_HEX = [
   "0fb6f8", // movzx edi,al
   "b8e7000000", // mov eax,0xe7
   "0f05", // syscall
-  // signaled: (+0x21f)
+  // signaled: (+0x250)
   "4c89f7", // mov rdi,r14
   "b83e000000", // mov eax,0x3e
   "0f05", // syscall
   "8dbe80000000", // lea edi,[rsi+0x80]
   "b8e7000000", // mov eax,0xe7
   "0f05", // syscall
-  // exit1: (+0x236)
+  // exit1: (+0x267)
   "bf01000000", // mov edi,0x1
   "b8e7000000", // mov eax,0xe7
   "0f05", // syscall
-  // child: (+0x242)
+  // child: (+0x273)
   "bd06000000", // mov ebp,0x6
   "b89d000000", // mov eax,0x9d
   "bf01000000", // mov edi,0x1
@@ -311,7 +325,7 @@ const CODE_HEX = [
   "bd03000000", // mov ebp,0x3
   "4885c0", // test rax,rax
   "7525", // jne fail
-  // exec: (+0x2be)
+  // exec: (+0x2ef)
   "498b7f10", // mov rdi,QWORD PTR [r15+0x10]
   "498d7710", // lea rsi,[r15+0x10]
   "498b07", // mov rax,QWORD PTR [r15]
@@ -320,9 +334,9 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd04000000", // mov ebp,0x4
   "eb07", // jmp fail
-  // parentgone: (+0x2dc)
+  // parentgone: (+0x30d)
   "48c7c0fdffffff", // mov rax,0xfffffffffffffffd
-  // fail: (+0x2e3)
+  // fail: (+0x314)
   "4989c4", // mov r12,rax
   "49f7dc", // neg r12
   "6bf530", // imul esi,ebp,0x30
@@ -335,7 +349,7 @@ const CODE_HEX = [
   "4c89e0", // mov rax,r12
   "bfcf100010", // mov edi,D_NUMEND
   "b90a000000", // mov ecx,0xa
-  // digit: (+0x310)
+  // digit: (+0x341)
   "31d2", // xor edx,edx
   "48f7f1", // div rcx
   "80c230", // add dl,0x30

@@ -52,6 +52,12 @@ function assertConfinedNsinit(what: string, pid: number): void {
   );
   assert.equal(fds.length, 1, `${what}: descriptors ${fds}`);
   assert.match(fds[0], /^pipe:/, `${what}: descriptor`);
+  // Killed by a signal that dumps core, it writes none (its cwd is the host's /).
+  assert.match(
+    Deno.readTextFileSync(`/proc/${pid}/limits`),
+    /^Max core file size\s+0\s+0\s/m,
+    `${what}: core limit`,
+  );
 }
 
 Deno.test({
