@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { closeFd, pipe } from "../../host/libc.ts";
 import { hostKill, spawn, W, waitpidAsync } from "../../host/spawn.ts";
 import { confinedCommand } from "../../oci/confine_argv.ts";
+import { nsinitFilter, nsinitImage } from "../../host/nsinit.ts";
+import { SeccompRet } from "../../host/seccomp.ts";
 import { compileProg, IS_ROOT, makeBundle, makeRoot, waitFor } from "../harness.ts";
 import { threadCreds } from "../../host/threads.ts";
 
@@ -170,4 +172,70 @@ Deno.test({
     assert.equal(nobody.status, 1 << 8, nobody.stderr);
     assert.equal(nobody.stderr, "runsc-nsinit: unshare: errno 1\n");
   },
+});
+
+/** What classic BPF `filter` answers for a call (the few opcodes buildFilter emits). */
+function runFilter(
+  filter: Uint8Array<ArrayBuffer>,
+  call: { nr: number; arch?: number; args?: bigint[] },
+): number {
+  const data = new DataView(new ArrayBuffer(64));
+  data.setUint32(0, call.nr, true);
+  data.setUint32(4, call.arch ?? 0xc000_003e, true);
+  (call.args ?? []).forEach((a, i) => data.setBigUint64(16 + 8 * i, a, true));
+  const v = new DataView(filter.buffer, filter.byteOffset, filter.byteLength);
+  let acc = 0;
+  for (let pc = 0; pc * 8 < filter.length; pc++) {
+    const [code, jt, jf, k] = [
+      v.getUint16(pc * 8, true),
+      v.getUint8(pc * 8 + 2),
+      v.getUint8(pc * 8 + 3),
+      v.getUint32(pc * 8 + 4, true),
+    ];
+    if (code === 0x20) acc = data.getUint32(k, true);
+    else if (code === 0x54) acc = (acc & k) >>> 0;
+    else if (code === 0x05) pc += k;
+    else if (code === 0x15) pc += acc === k ? jt : jf;
+    else if (code === 0x35) pc += acc >= k ? jt : jf;
+    else if (code === 0x06) return k;
+    else throw new Error(`opcode ${code}`);
+  }
+  throw new Error("fell off the filter");
+}
+
+Deno.test("nsinit's filter, its pid patched in as its code does, allows only waiting and ending", () => {
+  const image = nsinitImage({ pid: true, net: true }, 5);
+  const v = new DataView(image.buffer);
+  const load = 0x1000_0000;
+  // The data page: the sock_fprog at 0x38, the address of the pid's slot at 0x48.
+  const len = v.getUint16(0x1000 + 0x38, true);
+  const filterAt = Number(v.getBigUint64(0x1000 + 0x40, true)) - load;
+  const slot = Number(v.getBigUint64(0x1000 + 0x48, true)) - load;
+  const filter = image.slice(filterAt, filterAt + len * 8);
+  assert.deepEqual(filter, nsinitFilter());
+  const pid = 4242;
+  v.setUint32(slot, pid, true);
+  const patched = image.slice(filterAt, filterAt + len * 8);
+  const allow = SeccompRet.ALLOW;
+  const kill = SeccompRet.KILL_PROCESS;
+  const cases: [string, { nr: number; arch?: number; args?: bigint[] }, number][] = [
+    ["wait4", { nr: 61 }, allow],
+    ["exit_group", { nr: 231 }, allow],
+    ["rt_sigreturn", { nr: 15 }, allow],
+    ["restart_syscall", { nr: 219 }, allow],
+    ["kill(self)", { nr: 62, args: [BigInt(pid), 9n] }, allow],
+    ["kill(other)", { nr: 62, args: [1n, 9n] }, kill],
+    ["kill(-self)", { nr: 62, args: [BigInt(-pid) & 0xffff_ffff_ffff_ffffn, 9n] }, kill],
+    ["kill(self + 2^32)", { nr: 62, args: [BigInt(pid) | (1n << 32n), 9n] }, kill],
+    ["tgkill", { nr: 234, args: [BigInt(pid), BigInt(pid), 9n] }, kill],
+    ["write", { nr: 1 }, kill],
+    ["execve", { nr: 59 }, kill],
+    ["i386 waitpid", { nr: 7, arch: 0x4000_0003 }, kill],
+    ["x32 wait4", { nr: 0x4000_0000 + 61 }, kill],
+  ];
+  for (const [what, call, want] of cases) {
+    assert.equal(runFilter(patched, call), want, what);
+  }
+  // Unpatched, the placeholder is no pid: kill(self) is refused.
+  assert.equal(runFilter(filter, { nr: 62, args: [BigInt(pid), 9n] }), kill);
 });
