@@ -1,6 +1,6 @@
 /**
- * The Gofer's confinement. `runsc create`, when it runs as root, starts the gofer through
- * util-linux `unshare` so that the whole process (every thread Deno starts) begins life in its
+ * The Gofer's confinement. `runsc create`, when it runs as root, starts the gofer under nsinit
+ * (host/nsinit.ts, which waits for it confined) so that the whole process (every thread Deno starts) begins life in its
  * own mount, IPC, UTS, network (empty) and PID namespaces: unshare(2) from inside Deno could
  * not do that, since it applies to the calling thread only for the mount namespace (CLONE_NEWNS
  * unshares the fs_struct) and a new PID namespace takes effect only for children, which Deno
@@ -55,7 +55,13 @@ import type { ServedMount } from "./lisafs/server.ts";
 /** Where the new root is assembled, inside the gofer's private mount namespace. */
 const STAGING = "/tmp";
 // Where the CLI starts the gofer and the boot in new namespaces (oci/confine_argv.ts).
-export { CONFINE_FLAG, confinedArgv, type ConfineNamespaces } from "../oci/confine_argv.ts";
+export {
+  CONFINE_FLAG,
+  confinedArgv,
+  type ConfinedCommand,
+  confinedCommand,
+  type ConfineNamespaces,
+} from "../oci/confine_argv.ts";
 
 /** A file system to serve, opened on the host before confinement. */
 export interface MountSource {

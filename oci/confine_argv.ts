@@ -1,60 +1,60 @@
 /**
- * How `runsc create` starts the gofer and the boot confined: in new namespaces, under util-linux
- * `unshare`. Apart from gofer/confine.ts (which builds the gofer's root once started) so that the
- * CLI does not load the confinement code and its seccomp filters only to write an argv.
+ * How `runsc create` starts the gofer and the boot confined: in new namespaces, under nsinit
+ * (host/nsinit.ts). Apart from gofer/confine.ts (which builds the gofer's root once started) so
+ * that the CLI does not load the confinement code and its seccomp filters only to write an argv.
  *
  * @module
  */
 
 import { geteuid } from "../host/namespace.ts";
-
-const UNSHARE = "/usr/bin/unshare";
+import { NSINIT_ARGV0, nsinitExecutable, type NsinitNamespaces } from "../host/nsinit.ts";
+import type { FdMap } from "../host/spawn.ts";
 
 /** The flag `runsc create` adds when it started the gofer or the boot in new namespaces. */
 export const CONFINE_FLAG = "--confine";
 
-/** Namespaces a confined process gets; see confinedArgv. */
-export interface ConfineNamespaces {
-  /** A new PID namespace (unshare then forks and waits for the process). */
-  pid: boolean;
-  /** A new, empty network namespace. */
-  net: boolean;
+/** Namespaces a confined process gets; see confinedCommand. */
+export type ConfineNamespaces = NsinitNamespaces;
+
+/**
+ * The argv that starts `argv` (as `selfArgv("gofer" | "boot", ...)` builds it, its program an
+ * absolute path) confined, followed by CONFINE_FLAG, when this process is root: under nsinit
+ * (host/nsinit.ts) with new mount, IPC and UTS namespaces (PID and network as confinedCommand's
+ * `ns` says). Unchanged when it is not root (an unprivileged process can reach no more than
+ * its user). Only argv: confinedCommand gives the executable and descriptors that go with it.
+ */
+export function confinedArgv(argv: readonly string[]): string[] {
+  if (geteuid() !== 0) return [...argv];
+  if (!argv[0]?.startsWith("/")) {
+    throw new Error(`cannot confine ${argv[0]}: nsinit needs the program's absolute path`);
+  }
+  return [NSINIT_ARGV0, ...argv, CONFINE_FLAG];
+}
+
+/** How to spawn a confined process: host/spawn.ts's path, argv and fds. */
+export interface ConfinedCommand {
+  path: string;
+  argv: string[];
+  fds: FdMap;
 }
 
 /**
- * The argv that starts `argv` (as `selfArgv("gofer" | "boot", ...)` builds it) confined: under
- * util-linux `unshare` with new mount, IPC and UTS namespaces (PID and network as `ns` says),
- * followed by CONFINE_FLAG, when this process is root; unchanged when it is not (an
- * unprivileged process can reach no more than its user). Throws, as root, if unshare is
- * missing: a root gofer or Sentry never runs unconfined.
+ * The spawn of `argv` with descriptors `fds`, confined as confinedArgv says. As root, nsinit's
+ * memfd goes to the descriptor right above those in `fds` and is executed through it (through
+ * /proc/self/fd of the spawned child, which has it before exec); nsinit closes it, and every
+ * descriptor above, first.
  */
-export function confinedArgv(
+export function confinedCommand(
   argv: readonly string[],
+  fds: FdMap,
   ns: ConfineNamespaces = { pid: true, net: true },
-): string[] {
-  if (geteuid() !== 0) return [...argv];
-  try {
-    Deno.statSync(UNSHARE);
-  } catch {
-    throw new Error(
-      `cannot confine ${argv.includes("boot") ? "the sandbox" : "the gofer"}: ${UNSHARE} ` +
-        "(util-linux) is missing; install it",
-    );
-  }
-  return [
-    UNSHARE,
-    "--mount",
-    "--ipc",
-    "--uts",
-    ...(ns.net ? ["--net"] : []),
-    // unshare waits for the process; SIGKILL of unshare kills the process too.
-    // --mount-proc: /proc shows the new PID namespace from the start (the ptrace platform
-    // execs its template stub through /proc/self/fd before the Sentry pivots).
-    ...(ns.pid ? ["--pid", "--fork", "--kill-child", "--mount-proc"] : []),
-    "--propagation",
-    "private",
-    "--",
-    ...argv,
-    CONFINE_FLAG,
-  ];
+): ConfinedCommand {
+  const run = confinedArgv(argv);
+  if (run[0] !== NSINIT_ARGV0) return { path: run[0], argv: run, fds };
+  const execFd = Math.max(2, ...fds.map(([child]) => child)) + 1;
+  return {
+    path: `/proc/self/fd/${execFd}`,
+    argv: run,
+    fds: [...fds, [execFd, nsinitExecutable(ns, execFd)]],
+  };
 }

@@ -8,7 +8,7 @@
 
 import { join, resolve } from "../path.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
-import { CONFINE_FLAG, confinedArgv } from "./confine_argv.ts";
+import { CONFINE_FLAG, confinedCommand } from "./confine_argv.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair, strerror } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
@@ -71,7 +71,7 @@ function processMatches(pid: number, words: string[]): boolean {
   }
 }
 
-/** The child that `unshare --fork` process `pid` started (it exists once the sandbox is ready). */
+/** The child that nsinit process `pid` started (it exists once the sandbox is ready). */
 function forkedChild(pid: number): number {
   const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
   if (!kids) throw new CliError(`sandbox process ${pid} has no child`);
@@ -187,26 +187,27 @@ export async function createContainer(
     if (consoleFd >= 0) fds.push(consoleFd);
 
     // As root, the gofer starts in its own namespaces (gofer/confine.ts).
-    const goferArgv = confinedArgv(role(selfArgv("gofer", [
-      "--bundle",
-      bundle,
-      "--sock-fd",
-      "3",
-      "--id",
-      id,
-      ...global.passOn,
-    ])));
+    const gofer = confinedCommand(
+      role(selfArgv("gofer", [
+        "--bundle",
+        bundle,
+        "--sock-fd",
+        "3",
+        "--id",
+        id,
+        ...global.passOn,
+      ])),
+      [[0, devNull], [1, devNull], [2, devNull], [3, goferEnd]],
+    );
     goferPid = spawn({
-      path: goferArgv[0],
-      argv: goferArgv,
-      fds: [[0, devNull], [1, devNull], [2, devNull], [3, goferEnd]],
+      ...gofer,
       closeOthers: true,
       setsid: true,
       cwd: "/",
     });
     // As root, the Sentry too starts in its own namespaces (sentry/boot.ts confineBoot). In its
     // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
-    const bootArgv = confinedArgv(
+    const boot = confinedCommand(
       role(selfArgv("boot", [
         "--bundle",
         bundle,
@@ -221,14 +222,13 @@ export async function createContainer(
         ...(consoleFd >= 0 ? ["--terminal"] : []),
         ...global.passOn.filter((f) => !f.startsWith("--root=")),
       ])),
+      consoleFd >= 0
+        ? [[0, consoleFd], [1, consoleFd], [2, consoleFd], [3, bootEnd], [4, readyWrite]]
+        : [[3, bootEnd], [4, readyWrite]],
       { pid: true, net: global.network !== "host" },
     );
     bootPid = spawn({
-      path: bootArgv[0],
-      argv: bootArgv,
-      fds: consoleFd >= 0
-        ? [[0, consoleFd], [1, consoleFd], [2, consoleFd], [3, bootEnd], [4, readyWrite]]
-        : [[3, bootEnd], [4, readyWrite]],
+      ...boot,
       closeOthers: true,
       setsid: true,
       cwd: "/",
@@ -266,9 +266,9 @@ export async function createContainer(
     }
     log.phase("create: sandbox ready");
 
-    // Under `unshare --fork` the sandbox is unshare's child: that process, as in runsc, is the
-    // state's pid (`kill` of it still ends unshare, which waits for it).
-    const sandboxPid = bootArgv.includes(CONFINE_FLAG) ? forkedChild(bootPid) : bootPid;
+    // Under nsinit the sandbox is nsinit's child: that process, as in runsc, is the state's pid
+    // (`kill` of it still ends nsinit, which waits for it and dies the same way).
+    const sandboxPid = boot.argv.includes(CONFINE_FLAG) ? forkedChild(bootPid) : bootPid;
     const state: ContainerState = {
       ...store.read(id),
       status: "created",
@@ -510,7 +510,7 @@ function namespaceInit(pid: number): boolean {
 
 /**
  * The fast way to end a confined sandbox: when the recorded boot is its PID namespace's init and
- * the recorded gofer's `unshare` has its own init below it, SIGKILL both inits. The kernel then
+ * the recorded gofer's nsinit has its own init below it, SIGKILL both inits. The kernel then
  * kills everything else in their namespaces (the stubs) and lets an init become a zombie only
  * once they are all gone, so a zombie init means a sandbox without processes, and no scan of
  * /proc is needed. Returns false, having done nothing, when the processes are not so (not
@@ -546,7 +546,7 @@ async function endSandboxNamespaces(
     !namespaceInit(boot) || !namespaceInit(goferInit) || !ours(boot, "boot") ||
     !ours(goferInit, "gofer")
   ) return false;
-  // The unshare parents go first: one that saw its child killed would say so on the
+  // The nsinit parents go first: one that saw its child killed would say so on the
   // container's stderr. (They are reaped here when they are ours: `run`.)
   const parents = [gofer, ...parentsOf(boot).filter((p) => ours(p, "boot"))];
   const all = [...parents, boot, goferInit];
@@ -691,7 +691,7 @@ function hasFlag(argv: string[], flag: string, value: string): boolean {
  * The host processes of container `id` under state root `root`: boot and gofer (found by their
  * recorded pids when their argv still names the container, and by argv when the create that
  * started them died before recording them) and everything in their sessions (they are started
- * with setsid): the stubs, and the real boot or gofer below an `unshare --fork` parent.
+ * with setsid): the stubs, and the real boot or gofer below an nsinit parent.
  */
 export function sandboxProcesses(
   id: string,

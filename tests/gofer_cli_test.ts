@@ -40,7 +40,7 @@ cliTest("create starts a confined gofer and a root:self filestore; delete remove
     assert.throws(() => Deno.statSync(filestore), "the filestore has no name in the rootfs");
     const st = JSON.parse(Deno.readTextFileSync(join(t.root, "cfs", "state.json")));
     assert.ok(st.goferPid > 0);
-    // The recorded pid is unshare's; the gofer is its child, in its own namespaces.
+    // The recorded pid is nsinit's; the gofer is its child, in its own namespaces.
     const kids = Deno.readTextFileSync(`/proc/${st.goferPid}/task/${st.goferPid}/children`);
     const gofer = Number(kids.trim().split(" ")[0]);
     assert.match(Deno.readTextFileSync(`/proc/${gofer}/cmdline`), /gofer/);

@@ -154,7 +154,7 @@ for (const platform of PLATFORMS) {
           Deno.readTextFileSync(`/proc/${st.goferPid}/task/${st.goferPid}/children`).trim()
             .split(" ")[0],
         );
-        assert.ok(gofer > 0, "the gofer runs below its unshare");
+        assert.ok(gofer > 0, "the gofer runs below its nsinit");
         // The kvm platform's device is the one host file the Sentry keeps open read-write.
         const device = platform === "kvm" ? ["/dev/kvm"] : [];
         // The exit-status record (sentry/boot.ts) is the one state file it writes, after pivot.

@@ -7,7 +7,7 @@
 
 import { closeFd, socketpair } from "../../host/libc.ts";
 import { hostKill, spawn, W, waitpid } from "../../host/spawn.ts";
-import { confinedArgv } from "../confine.ts";
+import { type ConfinedCommand, confinedCommand } from "../confine.ts";
 import { LisafsClient, LisafsError } from "./client.ts";
 
 const SOCK_STREAM = 1;
@@ -89,8 +89,10 @@ export class GoferProcess {
       `${this.bundle}/gofer.log`,
       ...(o.args ?? []),
     ];
-    const run = o.confine ? confinedArgv(argv) : argv;
-    this.pid = spawn({ path: run[0], argv: run, fds: [[3, theirs]] });
+    const run: ConfinedCommand = o.confine
+      ? confinedCommand(argv, [[3, theirs]])
+      : { path: argv[0], argv, fds: [[3, theirs]] };
+    this.pid = spawn(run);
     closeFd(theirs);
     this.sock = ours;
   }

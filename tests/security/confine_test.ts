@@ -12,7 +12,7 @@ import { inFreshDeno, IS_ROOT, makeBundle, makeRoot, REPO, waitFor } from "../ha
 import { PLATFORMS } from "../probe.ts";
 import { busyboxRootfs, haveBusybox } from "../rootfs.ts";
 
-/** The process under `unshare --fork` (whose pid `runsc create` records). */
+/** The process under nsinit (whose pid `runsc create` records). */
 function childOf(pid: number): number {
   const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
   assert.ok(kids, `process ${pid} has a child`);

@@ -77,10 +77,10 @@ lifecycleTest("delete --force ends a sandbox whose boot process is stopped (SIGS
     assert.ok(st.pid > 0);
     // It runs: the boot process, and the application's stub below it on ptrace.
     assert.ok(procs().some((p) => p.pid === st.pid && p.state !== "Z"), "no boot process");
-    // The boot runs below an unshare parent that leads the session its stubs share.
+    // The boot runs below an nsinit parent that leads the session its stubs share.
     const session = procs().find((p) => p.pid === st.pid)!.session;
     assert.ok(procs().some((p) => isStub(p) && p.session === session), "no stub");
-    // Every process of the boot's session: the boot itself (or its unshare parent and the
+    // Every process of the boot's session: the boot itself (or its nsinit parent and the
     // boot below it) and its stubs. Stopped, the Sentry answers nothing on its socket.
     for (const p of procs()) {
       if (p.pid === st.pid || p.ppid === st.pid) Deno.kill(p.pid, "SIGSTOP");

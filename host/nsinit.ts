@@ -1,0 +1,474 @@
+/**
+ * nsinit: the tiny init that `runsc create` starts the gofer and the boot under, in place of
+ * util-linux `unshare`. It is a static x86-64 ELF image generated here (as the ptrace stub's is,
+ * platform/ptrace/stub.ts) and run from a memfd, so that the one process of ours that stays
+ * outside the sandbox's PID namespace for the container's whole life is confined too: it keeps
+ * no capability, has no_new_privs and a seccomp filter that allows only waiting for its child
+ * and ending as the child ended.
+ *
+ * What it does, with the namespaces baked into the image:
+ *
+ * - closes every descriptor from the one it was executed through up (the caller maps the
+ *   image's memfd there, above every descriptor it passes on);
+ * - unshare(2) of the namespaces, then / made MS_REC|MS_PRIVATE, so that no mount of ours
+ *   propagates back to the host;
+ * - without a new PID namespace: execve of argv[1..] with the environment (nothing is left
+ *   behind);
+ * - with one: fork. The child (init of the new namespace) asks for SIGKILL on its parent's
+ *   death, checks the parent was not already gone (a close-on-exec pipe whose write end only
+ *   the parent holds: a hang-up means it died), mounts a fresh proc on /proc (the ptrace
+ *   platform execs its stubs through /proc before the Sentry pivots) and execs argv[1..]. The
+ *   parent sets no_new_privs, makes itself not dumpable with no core file (a sandbox that gets
+ *   its init killed by SIGSEGV must not have us write a core into the host's /), empties its
+ *   bounding, permitted and effective capabilities, resets signal dispositions and mask,
+ *   closes every descriptor but the pipe's write end, installs nsinitFilter with its own pid
+ *   patched in, and waits. It ends as its child did:
+ *   with the same exit code, or killed by the same signal (docker and containerd read 137 or
+ *   143 from it).
+ *
+ * Any failing step before confinement writes `runsc-nsinit: <step>: errno N` to stderr and
+ * exits 1.
+ *
+ * @module
+ */
+
+import { check, closeFd, cstr, libc, writeAll } from "./libc.ts";
+import { buildFilter, SeccompRet, type SyscallRule } from "./seccomp.ts";
+
+/** argv[0] of every nsinit process (its exe is the memfd `/memfd:runsc-nsinit`). */
+export const NSINIT_ARGV0 = "runsc-nsinit";
+/** The memfd's name, as /proc/[pid]/exe shows it. */
+export const NSINIT_MEMFD_NAME = "runsc-nsinit";
+
+/** What nsinit unshares. */
+export interface NsinitNamespaces {
+  /** A new PID namespace: nsinit forks, confines itself and waits for its child. */
+  pid: boolean;
+  /** A new, empty network namespace. */
+  net: boolean;
+}
+
+const CLONE_NEWNS = 0x0002_0000;
+const CLONE_NEWUTS = 0x0400_0000;
+const CLONE_NEWIPC = 0x0800_0000;
+const CLONE_NEWPID = 0x2000_0000;
+const CLONE_NEWNET = 0x4000_0000;
+
+const SYS_rt_sigreturn = 15;
+const SYS_wait4 = 61;
+const SYS_kill = 62;
+const SYS_restart_syscall = 219;
+const SYS_exit_group = 231;
+
+/** Stands for the waiting parent's pid in the filter until the parent patches it in. */
+const PID_PLACEHOLDER = 0x7fff_fffe;
+
+/**
+ * All the waiting parent may do once confined: wait for its child, and end as the child did.
+ * kill only of itself (arg 0 is patched to its own pid at run time): re-raising the signal
+ * that killed the child.
+ */
+export const NSINIT_RULES: readonly SyscallRule[] = [
+  { nr: SYS_wait4 },
+  { nr: SYS_kill, when: [[{ arg: 0, value: BigInt(PID_PLACEHOLDER) }]] },
+  { nr: SYS_exit_group },
+  { nr: SYS_rt_sigreturn },
+  { nr: SYS_restart_syscall },
+];
+
+/** The parent's filter, with PID_PLACEHOLDER where its pid goes. */
+export function nsinitFilter(): Uint8Array<ArrayBuffer> {
+  return buildFilter({ rules: NSINIT_RULES, defaultAction: SeccompRet.KILL_PROCESS });
+}
+
+const LOAD_ADDR = 0x1000_0000;
+const EHDR_SIZE = 64;
+const PHDR_SIZE = 56;
+const CODE_OFFSET = EHDR_SIZE + 2 * PHDR_SIZE;
+/** The writable data page: file offset and address (the code's immediates name it). */
+const DATA_OFFSET = 0x1000;
+const DATA_ADDR = LOAD_ADDR + DATA_OFFSET;
+
+// The data page, as the code reads it (offsets from DATA_ADDR).
+const D_FLAGS = 0x00; // u64: unshare(2) flags
+const D_FORK = 0x08; // u64: 1 to fork (a new PID namespace)
+const D_EXECFD = 0x10; // u32: the first descriptor to close
+const D_CAPHDR = 0x18; // __user_cap_header_struct (version 3, pid 0), then 2 empty data
+const D_FPROG = 0x38; // struct sock_fprog pointing at D_FILTER
+const D_PIDSLOT = 0x48; // u64: address of the filter's PID_PLACEHOLDER
+const S_PROC = 0x50; // "proc"
+const S_SLASHPROC = 0x58; // "/proc"
+const S_ROOT = 0x60; // "/"
+const S_NONE = 0x68; // "none"
+// 0x70 pipe fds, 0x78 wait status, 0x80 pollfd, 0x88 struct sigaction (SIG_DFL), 0xa8 empty
+// sigset, 0xb0 (D_RLIMIT) struct rlimit {0, 0}, up to 0xcf the errno digits, 0xcf "\n".
+const D_POLLFD = 0x80;
+const D_NUMEND = 0xcf;
+/** Messages, one per failing step, each in a 48-byte slot: length byte, then text. */
+const D_MSGS = 0x100;
+const MSG_SLOT = 48;
+const MESSAGES = [
+  "unshare",
+  "making / private",
+  "fork",
+  "mounting /proc",
+  "execve",
+  "confining itself",
+  "parent death signal",
+  "no program given",
+];
+const D_FILTER = D_MSGS + MESSAGES.length * MSG_SLOT;
+const _LINUX_CAPABILITY_VERSION_3 = 0x2008_0522;
+const POLLIN = 1;
+
+// The code, assembled by hand (Intel syntax; data addresses by their names above, as
+// DATA_ADDR + offset; branch targets by label). rbp holds the index of the message for the
+// step in progress; `fail` prints it with the errno from -rax and exits 1.
+const CODE_HEX = [
+  // _start: (+0x0)
+  "4989e7", // mov r15,rsp
+  "bd07000000", // mov ebp,0x7
+  "48c7c0eaffffff", // mov rax,0xffffffffffffffea
+  "49833f02", // cmp QWORD PTR [r15],0x2
+  "0f82fb020000", // jb fail
+  "b8b4010000", // mov eax,0x1b4
+  "8b3c2510100010", // mov edi,DWORD PTR D_EXECFD
+  "beffffffff", // mov esi,0xffffffff
+  "31d2", // xor edx,edx
+  "0f05", // syscall
+  "bd05000000", // mov ebp,0x5
+  "4885c0", // test rax,rax
+  "0f85d8020000", // jne fail
+  "b810010000", // mov eax,0x110
+  "488b3c2500100010", // mov rdi,QWORD PTR D_FLAGS
+  "0f05", // syscall
+  "31ed", // xor ebp,ebp
+  "4885c0", // test rax,rax
+  "0f85be020000", // jne fail
+  "b8a5000000", // mov eax,0xa5
+  "bf68100010", // mov edi,S_NONE
+  "be60100010", // mov esi,S_ROOT
+  "31d2", // xor edx,edx
+  "41ba00400400", // mov r10d,0x44000
+  "4531c0", // xor r8d,r8d
+  "0f05", // syscall
+  "bd01000000", // mov ebp,0x1
+  "4885c0", // test rax,rax
+  "0f8594020000", // jne fail
+  "48833c250810001000", // cmp QWORD PTR D_FORK,0x0
+  "0f8460020000", // je exec
+  "b825010000", // mov eax,0x125
+  "bf70100010", // mov edi,D_PIPE
+  "be00000800", // mov esi,0x80000
+  "0f05", // syscall
+  "bd02000000", // mov ebp,0x2
+  "4885c0", // test rax,rax
+  "0f8566020000", // jne fail
+  "b839000000", // mov eax,0x39
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f8856020000", // js fail
+  "0f84af010000", // je child
+  "4989c5", // mov r13,rax
+  "bd05000000", // mov ebp,0x5
+  "b89d000000", // mov eax,0x9d
+  "bf26000000", // mov edi,0x26
+  "be01000000", // mov esi,0x1
+  "31d2", // xor edx,edx
+  "4531d2", // xor r10d,r10d
+  "4531c0", // xor r8d,r8d
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f8526020000", // jne fail
+  "b89d000000", // mov eax,0x9d
+  "bf04000000", // mov edi,0x4
+  "31f6", // xor esi,esi
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f850f020000", // jne fail
+  "b8a0000000", // mov eax,0xa0
+  "bf04000000", // mov edi,0x4
+  "beb0100010", // mov esi,D_RLIMIT
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f85f5010000", // jne fail
+  "31db", // xor ebx,ebx
+  // capdrop: (+0x121)
+  "b89d000000", // mov eax,0x9d
+  "bf17000000", // mov edi,0x17
+  "89de", // mov esi,ebx
+  "0f05", // syscall
+  "4883f8ea", // cmp rax,0xffffffffffffffea
+  "7429", // je capset
+  "4885c0", // test rax,rax
+  "0f88d6010000", // js fail
+  "7417", // je capnext
+  "b89d000000", // mov eax,0x9d
+  "bf18000000", // mov edi,0x18
+  "89de", // mov esi,ebx
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f85bd010000", // jne fail
+  // capnext: (+0x157)
+  "ffc3", // inc ebx
+  "83fb40", // cmp ebx,0x40
+  "72c3", // jb capdrop
+  // capset: (+0x15e)
+  "b87e000000", // mov eax,0x7e
+  "bf18100010", // mov edi,D_CAPHDR
+  "be20100010", // mov esi,D_CAPDATA
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f859c010000", // jne fail
+  "bb01000000", // mov ebx,0x1
+  // sigdfl: (+0x17d)
+  "b80d000000", // mov eax,0xd
+  "89df", // mov edi,ebx
+  "be88100010", // mov esi,D_SIGACT
+  "31d2", // xor edx,edx
+  "41ba08000000", // mov r10d,0x8
+  "0f05", // syscall
+  "ffc3", // inc ebx
+  "83fb41", // cmp ebx,0x41
+  "72e3", // jb sigdfl
+  "b80e000000", // mov eax,0xe
+  "bf02000000", // mov edi,0x2
+  "bea8100010", // mov esi,D_SIGSET
+  "31d2", // xor edx,edx
+  "41ba08000000", // mov r10d,0x8
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f8558010000", // jne fail
+  "b827000000", // mov eax,0x27
+  "0f05", // syscall
+  "4989c6", // mov r14,rax
+  "488b3c2548100010", // mov rdi,QWORD PTR D_PIDSLOT
+  "8907", // mov DWORD PTR [rdi],eax
+  "8b1c2574100010", // mov ebx,DWORD PTR D_PIPE+4
+  "85db", // test ebx,ebx
+  "740e", // je closeabove
+  "b8b4010000", // mov eax,0x1b4
+  "31ff", // xor edi,edi
+  "8d73ff", // lea esi,[rbx-0x1]
+  "31d2", // xor edx,edx
+  "0f05", // syscall
+  // closeabove: (+0x1e9)
+  "b8b4010000", // mov eax,0x1b4
+  "8d7b01", // lea edi,[rbx+0x1]
+  "beffffffff", // mov esi,0xffffffff
+  "31d2", // xor edx,edx
+  "0f05", // syscall
+  "b83d010000", // mov eax,0x13d
+  "bf01000000", // mov edi,0x1
+  "31f6", // xor esi,esi
+  "ba38100010", // mov edx,D_FPROG
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f85fe000000", // jne fail
+  // wait: (+0x216)
+  "b83d000000", // mov eax,0x3d
+  "4c89ef", // mov rdi,r13
+  "be78100010", // mov esi,D_STATUS
+  "31d2", // xor edx,edx
+  "4531d2", // xor r10d,r10d
+  "0f05", // syscall
+  "4883f8fc", // cmp rax,0xfffffffffffffffc
+  "74e6", // je wait
+  "4885c0", // test rax,rax
+  "7832", // js exit1
+  "8b042578100010", // mov eax,DWORD PTR D_STATUS
+  "89c6", // mov esi,eax
+  "83e67f", // and esi,0x7f
+  "750d", // jne signaled
+  "c1e808", // shr eax,0x8
+  "0fb6f8", // movzx edi,al
+  "b8e7000000", // mov eax,0xe7
+  "0f05", // syscall
+  // signaled: (+0x250)
+  "4c89f7", // mov rdi,r14
+  "b83e000000", // mov eax,0x3e
+  "0f05", // syscall
+  "8dbe80000000", // lea edi,[rsi+0x80]
+  "b8e7000000", // mov eax,0xe7
+  "0f05", // syscall
+  // exit1: (+0x267)
+  "bf01000000", // mov edi,0x1
+  "b8e7000000", // mov eax,0xe7
+  "0f05", // syscall
+  // child: (+0x273)
+  "bd06000000", // mov ebp,0x6
+  "b89d000000", // mov eax,0x9d
+  "bf01000000", // mov edi,0x1
+  "be09000000", // mov esi,0x9
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "0f8582000000", // jne fail
+  "b803000000", // mov eax,0x3
+  "8b3c2574100010", // mov edi,DWORD PTR D_PIPE+4
+  "0f05", // syscall
+  "8b042570100010", // mov eax,DWORD PTR D_PIPE
+  "89042580100010", // mov DWORD PTR D_POLLFD,eax
+  "b807000000", // mov eax,0x7
+  "bf80100010", // mov edi,D_POLLFD
+  "be01000000", // mov esi,0x1
+  "31d2", // xor edx,edx
+  "0f05", // syscall
+  "4885c0", // test rax,rax
+  "7547", // jne parentgone
+  "b8a5000000", // mov eax,0xa5
+  "bf50100010", // mov edi,S_PROC
+  "be58100010", // mov esi,S_SLASHPROC
+  "ba50100010", // mov edx,S_PROC
+  "41ba0e000000", // mov r10d,0xe
+  "4531c0", // xor r8d,r8d
+  "0f05", // syscall
+  "bd03000000", // mov ebp,0x3
+  "4885c0", // test rax,rax
+  "7525", // jne fail
+  // exec: (+0x2ef)
+  "498b7f10", // mov rdi,QWORD PTR [r15+0x10]
+  "498d7710", // lea rsi,[r15+0x10]
+  "498b07", // mov rax,QWORD PTR [r15]
+  "498d54c710", // lea rdx,[r15+rax*8+0x10]
+  "b83b000000", // mov eax,0x3b
+  "0f05", // syscall
+  "bd04000000", // mov ebp,0x4
+  "eb07", // jmp fail
+  // parentgone: (+0x30d)
+  "48c7c0fdffffff", // mov rax,0xfffffffffffffffd
+  // fail: (+0x314)
+  "4989c4", // mov r12,rax
+  "49f7dc", // neg r12
+  "6bf530", // imul esi,ebp,0x30
+  "81c600110010", // add esi,D_MSGS
+  "0fb616", // movzx edx,BYTE PTR [rsi]
+  "ffc6", // inc esi
+  "bf02000000", // mov edi,0x2
+  "b801000000", // mov eax,0x1
+  "0f05", // syscall
+  "4c89e0", // mov rax,r12
+  "bfcf100010", // mov edi,D_NUMEND
+  "b90a000000", // mov ecx,0xa
+  // digit: (+0x341)
+  "31d2", // xor edx,edx
+  "48f7f1", // div rcx
+  "80c230", // add dl,0x30
+  "48ffcf", // dec rdi
+  "8817", // mov BYTE PTR [rdi],dl
+  "4885c0", // test rax,rax
+  "75ee", // jne digit
+  "4889fe", // mov rsi,rdi
+  "bad0100010", // mov edx,D_NUMEND+1
+  "29f2", // sub edx,esi
+  "bf02000000", // mov edi,0x2
+  "b801000000", // mov eax,0x1
+  "0f05", // syscall
+  "bf01000000", // mov edi,0x1
+  "b8e7000000", // mov eax,0xe7
+  "0f05", // syscall
+  "0f0b", // ud2
+];
+
+/**
+ * nsinit's ELF image for `ns`. `execFd`: the descriptor it is executed through, above every
+ * descriptor its program gets; it closes that one and all above.
+ */
+export function nsinitImage(ns: NsinitNamespaces, execFd: number): Uint8Array<ArrayBuffer> {
+  const code = new Uint8Array(CODE_HEX.join("").match(/../g)!.map((h) => parseInt(h, 16)));
+  const filter = nsinitFilter();
+  const codeEnd = CODE_OFFSET + code.length;
+  const size = DATA_OFFSET + D_FILTER + filter.length;
+  if (codeEnd > DATA_OFFSET || size > DATA_OFFSET + 4096) {
+    throw new Error(`nsinit image does not fit: ${code.length} + ${filter.length} bytes`);
+  }
+  const b = new Uint8Array(size);
+  const v = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]); // ELF64, little-endian, version 1, SysV
+  v.setUint16(16, 2, true); // ET_EXEC
+  v.setUint16(18, 62, true); // EM_X86_64
+  v.setUint32(20, 1, true);
+  v.setBigUint64(24, BigInt(LOAD_ADDR + CODE_OFFSET), true); // e_entry
+  v.setBigUint64(32, BigInt(EHDR_SIZE), true); // e_phoff
+  v.setUint16(52, EHDR_SIZE, true);
+  v.setUint16(54, PHDR_SIZE, true);
+  v.setUint16(56, 2, true); // e_phnum
+  v.setUint16(58, 64, true); // e_shentsize
+  // The code, read-only; the data page, writable (pipe, status, the filter's pid), not
+  // executable.
+  const segments = [[0, codeEnd, 5], [DATA_OFFSET, size - DATA_OFFSET, 6]];
+  segments.forEach(([offset, length, flags], i) => {
+    const p = EHDR_SIZE + i * PHDR_SIZE;
+    v.setUint32(p, 1, true); // PT_LOAD
+    v.setUint32(p + 4, flags, true); // PF_R | PF_X, PF_R | PF_W
+    v.setBigUint64(p + 8, BigInt(offset), true); // p_offset
+    v.setBigUint64(p + 16, BigInt(LOAD_ADDR + offset), true); // p_vaddr
+    v.setBigUint64(p + 24, BigInt(LOAD_ADDR + offset), true); // p_paddr
+    v.setBigUint64(p + 32, BigInt(length), true); // p_filesz
+    v.setBigUint64(p + 40, BigInt(length), true); // p_memsz
+    v.setBigUint64(p + 48, 0x1000n, true); // p_align
+  });
+  b.set(code, CODE_OFFSET);
+
+  const d = DATA_OFFSET;
+  let flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (ns.net) flags |= CLONE_NEWNET;
+  if (ns.pid) flags |= CLONE_NEWPID;
+  v.setBigUint64(d + D_FLAGS, BigInt(flags), true);
+  v.setBigUint64(d + D_FORK, ns.pid ? 1n : 0n, true);
+  v.setUint32(d + D_EXECFD, execFd, true);
+  v.setUint32(d + D_CAPHDR, _LINUX_CAPABILITY_VERSION_3, true);
+  v.setUint16(d + D_FPROG, filter.length / 8, true);
+  v.setBigUint64(d + D_FPROG + 8, BigInt(DATA_ADDR + D_FILTER), true);
+  const fv = new DataView(filter.buffer);
+  const slots: number[] = [];
+  for (let k = 4; k < filter.length; k += 8) {
+    if (fv.getUint32(k, true) === PID_PLACEHOLDER) slots.push(k);
+  }
+  if (slots.length !== 1) throw new Error("nsinit filter: the pid placeholder is not unique");
+  v.setBigUint64(d + D_PIDSLOT, BigInt(DATA_ADDR + D_FILTER + slots[0]), true);
+  const text = new TextEncoder();
+  for (
+    const [at, s] of [[S_PROC, "proc"], [S_SLASHPROC, "/proc"], [S_ROOT, "/"], [
+      S_NONE,
+      "none",
+    ]] as const
+  ) {
+    b.set(text.encode(s), d + at); // the page is zeroed: each string ends in NUL
+  }
+  v.setUint16(d + D_POLLFD + 4, POLLIN, true);
+  b[d + D_NUMEND] = 0x0a;
+  MESSAGES.forEach((m, i) => {
+    const bytes = text.encode(`${NSINIT_ARGV0}: ${m}: errno `);
+    if (bytes.length >= MSG_SLOT) throw new Error(`nsinit message too long: ${m}`);
+    b[d + D_MSGS + i * MSG_SLOT] = bytes.length;
+    b.set(bytes, d + D_MSGS + i * MSG_SLOT + 1);
+  });
+  b.set(filter, d + D_FILTER);
+  return b;
+}
+
+const MFD_CLOEXEC = 1;
+const executables = new Map<string, number>();
+
+/**
+ * A close-on-exec memfd holding nsinit's image for `ns` and `execFd` (one per process and
+ * kind, kept open: the CLI starts at most two).
+ */
+export function nsinitExecutable(ns: NsinitNamespaces, execFd: number): number {
+  const key = `${ns.pid}/${ns.net}/${execFd}`;
+  const known = executables.get(key);
+  if (known !== undefined) return known;
+  const image = nsinitImage(ns, execFd);
+  const fd = check(
+    "memfd_create nsinit",
+    libc.symbols.memfd_create(cstr(NSINIT_MEMFD_NAME), MFD_CLOEXEC),
+  );
+  try {
+    writeAll(fd, image);
+  } catch (e) {
+    closeFd(fd);
+    throw e;
+  }
+  executables.set(key, fd);
+  return fd;
+}
