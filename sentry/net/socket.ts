@@ -122,6 +122,8 @@ export class InetSocket extends FileDescriptionBase {
   sndTimeoutMs = 0;
   /** Options that are kept and reported but change nothing on loopback. */
   readonly stored = new Map<string, number>();
+  /** A non-blocking connect is under way or its outcome not yet asked for. */
+  #connecting = false;
 
   constructor(
     readonly family: number,
@@ -204,7 +206,11 @@ export class InetSocket extends FileDescriptionBase {
       return;
     }
     if (a === null) throw new SysError(Errno.EAFNOSUPPORT);
-    if (ep.state === TCPState.CLOSE) {
+    if (this.#connecting) {
+      // The call after a non-blocking connect: its outcome, once (Linux's SS_CONNECTING).
+      if (ep.state === TCPState.SYN_SENT) throw new SysError(Errno.EALREADY);
+      this.#connecting = false;
+      if (ep.connected) return;
       const err = ep.takeError();
       if (err) throw new SysError(err);
     }
@@ -212,7 +218,10 @@ export class InetSocket extends FileDescriptionBase {
       ep.connect(this.#local(a, true), a.port);
     } catch (e) {
       if (!(e instanceof SysError) || e.errno !== Errno.EINPROGRESS) throw e;
-      if (this.flags & O_NONBLOCK) throw e;
+      if (this.flags & O_NONBLOCK) {
+        this.#connecting = true;
+        throw e;
+      }
     }
     const deadline = this.sndTimeoutMs > 0 ? performance.now() + this.sndTimeoutMs : 0;
     while (ep.state === TCPState.SYN_SENT) {

@@ -179,10 +179,10 @@ export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Arr
   throw new SysError(Errno.ENOPROTOOPT);
 }
 
-/** Reads an int option: at least 4 bytes (Linux takes a shorter one only for a few). */
-function intOf(v: Uint8Array): number {
+/** Reads an int option: 4 bytes, except that IPv4's options also take a single byte (Linux). */
+function intOf(v: Uint8Array, level = SOL_SOCKET): number {
   if (v.length >= 4) return new DataView(v.buffer, v.byteOffset, 4).getInt32(0, true);
-  if (v.length >= 1) return v[0];
+  if (level === SOL_IP && v.length >= 1) return v[0];
   throw new SysError(Errno.EINVAL);
 }
 
@@ -255,10 +255,10 @@ export function setSockOpt(s: InetSocket, level: number, name: number, v: Uint8A
     case SOL_IP:
       switch (name) {
         case IP_TOS:
-          o.tos = intOf(v) & 0xfc;
+          o.tos = intOf(v, SOL_IP) & 0xfc;
           return;
         case IP_TTL: {
-          const n = intOf(v);
+          const n = intOf(v, SOL_IP);
           if (n === -1) o.ttl = 64;
           else if (n < 1 || n > 255) throw new SysError(Errno.EINVAL);
           else o.ttl = n;
@@ -329,7 +329,7 @@ export function setSockOpt(s: InetSocket, level: number, name: number, v: Uint8A
       break;
   }
   if (k in STORED) {
-    s.stored.set(k, intOf(v));
+    s.stored.set(k, intOf(v, level));
     return;
   }
   throw new SysError(Errno.ENOPROTOOPT);

@@ -200,7 +200,9 @@ export class TCPEndpoint implements Endpoint {
 
   #mssFor(r: Route): number {
     const ipHeader = isV4(r.dst) ? 20 : 40;
-    const m = r.nic.link.mtu - ipHeader - TCP_HEADER_SIZE;
+    // An IPv4 packet's total length is 16 bits: a 64 KiB MTU still carries at most 65535.
+    const mtu = Math.min(r.nic.link.mtu, isV4(r.dst) ? 0xffff : r.nic.link.mtu);
+    const m = mtu - ipHeader - TCP_HEADER_SIZE;
     return this.options.maxSeg > 0 ? Math.min(this.options.maxSeg, m) : m;
   }
 
@@ -335,7 +337,8 @@ export class TCPEndpoint implements Endpoint {
     this.#setPeerOptions(s, this.#route!);
     if (!(s.flags & ACK)) return; // A simultaneous open is not supported: wait for SYN-ACK.
     this.#sndUna = s.ack;
-    this.#sndWnd = s.window << this.#sndWScale;
+    // The window of a SYN-ACK is never scaled.
+    this.#sndWnd = s.window;
     this.#established();
     this.#sendAck();
   }
@@ -436,8 +439,7 @@ export class TCPEndpoint implements Endpoint {
         switch (this.state) {
           case TCPState.FIN_WAIT1:
             this.state = TCPState.FIN_WAIT2;
-            // An orphan does not wait forever for the peer's FIN.
-            if (this.#orphan) this.#enterTimeWait();
+            this.#orphanTimeout();
             break;
           case TCPState.CLOSING:
             this.#enterTimeWait();
@@ -875,7 +877,14 @@ export class TCPEndpoint implements Endpoint {
     }
     this.#shutdown |= RCV_SHUTDOWN | SEND_SHUTDOWN;
     this.#output();
-    if (this.state === TCPState.FIN_WAIT2) this.#enterTimeWait();
+    this.#orphanTimeout();
+  }
+
+  /** An orphan in FIN_WAIT2 does not wait for ever for the peer's FIN (tcp_fin_timeout). */
+  #orphanTimeout(): void {
+    if (this.#orphan && this.state === TCPState.FIN_WAIT2 && this.#waitTimer === undefined) {
+      this.#waitTimer = timer(() => this.#finish(), TIME_WAIT_MS);
+    }
   }
 
   takeError(): number {
