@@ -8,4 +8,5 @@ import { probeTests } from "./probe.ts";
 probeTests([
   { prog: "net_udp", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_tcp", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_ifaces", loopbackOnly: true, runscFlags: ["--network=none"] },
 ]);

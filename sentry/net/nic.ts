@@ -11,6 +11,7 @@ import type { LinkEndpoint } from "./link.ts";
 export const IFF_UP = 0x1;
 export const IFF_LOOPBACK = 0x8;
 export const IFF_RUNNING = 0x40;
+export const IFF_LOWER_UP = 0x10000;
 
 /** An address assigned to an interface, with its prefix length. */
 export interface InterfaceAddress {

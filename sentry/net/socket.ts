@@ -27,6 +27,7 @@ import {
 } from "./address.ts";
 import type { Endpoint, ReadResult } from "./endpoint.ts";
 import { ICMPProtocol } from "./icmp.ts";
+import { interfaceIoctl } from "./ifioctl.ts";
 import { IPPROTO_TCP, IPPROTO_UDP, Stack } from "./stack.ts";
 import { TCPProtocol } from "./tcp.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
@@ -77,6 +78,26 @@ class SockFs extends Filesystem {
   }
 }
 const sockfs = new SockFs();
+
+/** The attributes fstat shows for a socket of ours. */
+export function socketAttr(uid: number, gid: number): Attr {
+  const now = nowNs();
+  return {
+    dev: sockfs.dev,
+    ino: sockfs.nextIno(),
+    nlink: 1,
+    mode: S_IFSOCK | 0o777,
+    uid,
+    gid,
+    rdev: 0,
+    size: 0n,
+    blksize: 4096,
+    blocks: 0n,
+    atimeNs: now,
+    mtimeNs: now,
+    ctimeNs: now,
+  };
+}
 
 /** An address and port as a socket call gives or returns them. */
 export interface SockAddr {
@@ -134,22 +155,8 @@ export class InetSocket extends FileDescriptionBase {
     gid: number,
   ) {
     super(O_RDWR | (flags & O_NONBLOCK));
-    const now = nowNs();
-    this.#attr = {
-      dev: sockfs.dev,
-      ino: sockfs.nextIno(),
-      nlink: 1,
-      mode: S_IFSOCK | 0o777,
-      uid,
-      gid,
-      rdev: 0,
-      size: 0n,
-      blksize: 4096,
-      blocks: 0n,
-      atimeNs: now,
-      mtimeNs: now,
-      ctimeNs: now,
-    };
+    this.#attr = socketAttr(uid, gid);
+    ep.procInfo = { uid, ino: this.#attr.ino };
   }
 
   override get queue(): WaitQueue {
@@ -392,6 +399,8 @@ export class InetSocket extends FileDescriptionBase {
         t.mm.writeU32(arg, this.ep instanceof TCPEndpoint ? this.ep.unacked : 0);
         return 0;
     }
+    const r = interfaceIoctl(t, NetStack.of(t.kernel).stack, request, arg);
+    if (r !== null) return r;
     throw new SysError(Errno.ENOTTY);
   }
 

@@ -19,7 +19,7 @@ import {
 import { ETH_P_IP, ETH_P_IPV6, type LinkEndpoint } from "./link.ts";
 import { decodeIPv4, encodeIPv4, type NetworkPacket } from "./ipv4.ts";
 import { decodeIPv6, encodeIPv6 } from "./ipv6.ts";
-import { IFF_LOOPBACK, IFF_RUNNING, IFF_UP, NIC } from "./nic.ts";
+import { IFF_LOOPBACK, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, NIC } from "./nic.ts";
 import { PortManager } from "./ports.ts";
 import { type Route, RouteTable } from "./route.ts";
 import { LoopbackEndpoint } from "./loopback.ts";
@@ -127,7 +127,11 @@ export class Stack {
   /** A stack with the loopback interface only (--network=none). */
   static loopback(): Stack {
     const s = new Stack();
-    const lo = s.addNIC("lo", new LoopbackEndpoint(), IFF_UP | IFF_LOOPBACK | IFF_RUNNING);
+    const lo = s.addNIC(
+      "lo",
+      new LoopbackEndpoint(),
+      IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_LOWER_UP,
+    );
     lo.addresses.push({ addr: LOOPBACK4, prefixLen: 8 + 96 }, {
       addr: LOOPBACK6,
       prefixLen: 128,

@@ -27,6 +27,7 @@ import { ANY4, ANY6, type IPAddress, isAny, isV4 } from "./address.ts";
 import { ByteQueue } from "./byte_queue.ts";
 import { type Endpoint, EndpointOptions, type ReadResult, TCP_AUTO_BUFFER } from "./endpoint.ts";
 import type { Route } from "./route.ts";
+import type { ProcInfo } from "./proc_net.ts";
 import { IPPROTO_TCP } from "./stack.ts";
 import {
   ACK,
@@ -96,6 +97,8 @@ export class TCPEndpoint implements Endpoint {
   v6only = false;
   reuseAddr = false;
   reusePort = false;
+  /** The socket that holds it, for /proc/net. */
+  procInfo: ProcInfo | null = null;
   #bound = false;
   /** Whether this endpoint holds a port reservation to give back. */
   #reserved = false;

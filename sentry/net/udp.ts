@@ -18,6 +18,7 @@ import { sendPortUnreachable } from "./icmp.ts";
 import type { NetworkPacket } from "./ipv4.ts";
 import type { NIC } from "./nic.ts";
 import type { Route } from "./route.ts";
+import type { ProcInfo } from "./proc_net.ts";
 import { IPPROTO_UDP, type Stack, TransportTable } from "./stack.ts";
 
 export const UDP_HEADER_SIZE = 8;
@@ -89,6 +90,8 @@ export class UDPEndpoint implements Endpoint {
   v6only = false;
   reuseAddr = false;
   reusePort = false;
+  /** The socket that holds it, for /proc/net. */
+  procInfo: ProcInfo | null = null;
   #bound = false;
   #rcv: Datagram[] = [];
   #rcvBytes = 0;

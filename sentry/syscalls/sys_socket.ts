@@ -28,6 +28,8 @@ import { AT_FDCWD, contextAt } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
 import { inetHandlers, inetSocket, isInetDomain } from "./sys_socket_inet.ts";
 import { InetSocket } from "../net/socket.ts";
+import { netlinkHandlers, netlinkSocket } from "./sys_socket_netlink.ts";
+import { AF_NETLINK, NetlinkSocket } from "../net/netlink.ts";
 
 const AF_UNIX = 1;
 const SOCK_NONBLOCK = O_NONBLOCK;
@@ -66,6 +68,7 @@ function newSocket(t: Task, domain: number, type: number, protocol: number): Uni
 function socket(t: Task): number {
   const type = argInt(t, 1);
   if (isInetDomain(argInt(t, 0))) return inetSocket(t, argInt(t, 0), type, argInt(t, 2));
+  if (argInt(t, 0) === AF_NETLINK) return netlinkSocket(t, type, argInt(t, 2));
   const s = newSocket(t, argInt(t, 0), type, argInt(t, 2));
   return t.fdTable.install(s, (type & SOCK_CLOEXEC) !== 0);
 }
@@ -551,15 +554,24 @@ function setsockopt(t: Task): number {
   return 0;
 }
 
-/** Hands the call to sys_socket_inet.ts when the descriptor is an AF_INET/AF_INET6 socket. */
+/**
+ * Hands the call to sys_socket_inet.ts or sys_socket_netlink.ts when the descriptor is an
+ * AF_INET/AF_INET6 or AF_NETLINK socket.
+ */
 function withInet(
   name: string,
   unix: (t: Task) => number | Promise<number>,
 ): (t: Task) => number | Promise<number> {
   return (t) => {
     const f = t.fdTable.get(argInt(t, 0));
-    // Looked up per call: the two modules import each other.
-    return f instanceof InetSocket ? inetHandlers[name](t, f) : unix(t);
+    // Looked up per call: the modules import each other.
+    if (f instanceof InetSocket) return inetHandlers[name](t, f);
+    if (f instanceof NetlinkSocket) {
+      const h = netlinkHandlers[name];
+      if (!h) throw new SysError(Errno.EOPNOTSUPP);
+      return h(t, f);
+    }
+    return unix(t);
   };
 }
 
@@ -567,7 +579,8 @@ export const syscalls: Record<string, SyscallDef> = {
   socket: {
     handler: socket,
     support: "partial",
-    note: "AF_UNIX, and AF_INET/AF_INET6 (TCP, UDP) on the Sentry's loopback stack",
+    note: "AF_UNIX; AF_INET/AF_INET6 (TCP, UDP) on the Sentry's loopback stack; " +
+      "AF_NETLINK (NETLINK_ROUTE queries)",
     args: ["d", "x", "d"],
   },
   socketpair: { handler: socketpair, args: ["d", "x", "d", "x"] },
