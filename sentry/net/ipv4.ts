@@ -29,7 +29,10 @@ export interface NetworkPacket {
 
 let nextId = 1;
 
-/** Builds an IPv4 packet around payload. */
+/**
+ * Builds an IPv4 packet around payload. A payload made by transportBuffer gets its header
+ * written in the room before it (no copy); any other is copied.
+ */
 export function encodeIPv4(
   src: IPAddress,
   dst: IPAddress,
@@ -39,8 +42,8 @@ export function encodeIPv4(
   tos: number,
 ): Uint8Array {
   const total = IPV4_HEADER_SIZE + payload.length;
-  const pkt = new Uint8Array(total);
-  const v = new DataView(pkt.buffer);
+  const pkt = withRoom(payload, IPV4_HEADER_SIZE);
+  const v = new DataView(pkt.buffer, pkt.byteOffset, IPV4_HEADER_SIZE);
   pkt[0] = (IPV4_VERSION << 4) | 5;
   pkt[1] = tos;
   v.setUint16(2, total);
@@ -48,10 +51,29 @@ export function encodeIPv4(
   v.setUint16(6, FLAG_DF);
   pkt[8] = ttl;
   pkt[9] = protocol;
+  v.setUint16(10, 0);
   pkt.set(v4Bytes(src), 12);
   pkt.set(v4Bytes(dst), 16);
   v.setUint16(10, checksum(pkt.subarray(0, IPV4_HEADER_SIZE)));
-  pkt.set(payload, IPV4_HEADER_SIZE);
+  return pkt;
+}
+
+/** Room left in front of a transport payload for the network header (the largest, IPv6's). */
+export const HEADROOM = 40;
+
+/** A buffer for a transport packet of len bytes, with room for the network header before it. */
+export function transportBuffer(len: number): Uint8Array {
+  return new Uint8Array(HEADROOM + len).subarray(HEADROOM);
+}
+
+/** The packet: header room of `header` bytes before payload, reused when it has it. */
+export function withRoom(payload: Uint8Array, header: number): Uint8Array {
+  // Only transportBuffer's views start exactly HEADROOM into a buffer of their own size.
+  if (payload.byteOffset === HEADROOM && payload.buffer.byteLength === HEADROOM + payload.length) {
+    return new Uint8Array(payload.buffer, HEADROOM - header, header + payload.length);
+  }
+  const pkt = new Uint8Array(header + payload.length);
+  pkt.set(payload, header);
   return pkt;
 }
 

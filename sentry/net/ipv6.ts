@@ -6,7 +6,7 @@
  */
 
 import type { IPAddress } from "./address.ts";
-import type { NetworkPacket } from "./ipv4.ts";
+import { type NetworkPacket, withRoom } from "./ipv4.ts";
 
 export const IPV6_HEADER_SIZE = 40;
 export const IPV6_VERSION = 6;
@@ -20,15 +20,14 @@ export function encodeIPv6(
   hopLimit: number,
   tclass: number,
 ): Uint8Array {
-  const pkt = new Uint8Array(IPV6_HEADER_SIZE + payload.length);
-  const v = new DataView(pkt.buffer);
+  const pkt = withRoom(payload, IPV6_HEADER_SIZE);
+  const v = new DataView(pkt.buffer, pkt.byteOffset, IPV6_HEADER_SIZE);
   v.setUint32(0, (IPV6_VERSION << 28) | ((tclass & 0xff) << 20));
   v.setUint16(4, payload.length);
   pkt[6] = protocol;
   pkt[7] = hopLimit;
   pkt.set(src, 8);
   pkt.set(dst, 24);
-  pkt.set(payload, IPV6_HEADER_SIZE);
   return pkt;
 }
 

@@ -492,7 +492,8 @@ export class TCPEndpoint implements Endpoint {
       const room = this.#rcvLimit - this.#rcvBuf.length;
       const take = Math.min(room, data.length);
       if (take > 0 && chargeKernel(take)) {
-        this.#rcvBuf.push(data.slice(0, take));
+        // The packet is the stack's own and read by nobody else: its bytes are kept as they are.
+        this.#rcvBuf.push(data.subarray(0, take));
         this.#rcvNxt = seqAdd(this.#rcvNxt, take);
       }
       if (take < data.length) {
@@ -557,7 +558,7 @@ export class TCPEndpoint implements Endpoint {
     this.tcp.stack.send(
       r,
       IPPROTO_TCP,
-      encodeTCP(r.src, r.dst, seg),
+      encodeTCP(r.src, r.dst, seg, r.nic.link.checksumOffload),
       this.options.ttl,
       this.options.tos,
     );
@@ -586,10 +587,13 @@ export class TCPEndpoint implements Endpoint {
       const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
       const unsent = this.#sndBuf.length - inFlight;
       if (unsent <= 0) break;
-      let wnd = this.#sndWnd - inFlight;
-      // A zero window is probed with one byte when nothing is in flight to bring an update.
-      if (wnd <= 0 && inFlight === 0) wnd = 1;
-      if (wnd <= 0) break;
+      const wnd = this.#sndWnd - inFlight;
+      if (wnd <= 0) {
+        // A closed window: the persist timer probes it in case the update that opens it is
+        // lost (the reader sends one when it reads).
+        if (inFlight === 0) this.#armRetransmit();
+        break;
+      }
       const n = Math.min(unsent, wnd, this.#sndMss);
       this.#emit({
         seq: this.#sndNxt,
@@ -639,7 +643,15 @@ export class TCPEndpoint implements Endpoint {
 
   #onRetransmitTimer(): void {
     this.#rtxTimer = undefined;
-    if (this.#sndUna === this.#sndNxt) return;
+    if (this.#sndUna === this.#sndNxt) {
+      if (this.connected && this.#sndWnd === 0 && this.#sndBuf.length > 0) {
+        // Persist: a segment the peer has already acknowledged makes it say its window.
+        this.#rto = Math.min(this.#rto * 2, RTO_MAX_MS);
+        this.#sendProbe();
+        this.#armRetransmit();
+      }
+      return;
+    }
     const limit = this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV
       ? MAX_SYN_RETRIES
       : MAX_RETRIES;
@@ -697,7 +709,12 @@ export class TCPEndpoint implements Endpoint {
       return;
     }
     this.#keepProbes++;
-    // A probe is a byte the peer has already acknowledged: it answers with an ACK.
+    this.#sendProbe();
+    this.#armKeepalive();
+  }
+
+  /** A segment below the window (keep-alive, window probe): the peer answers with an ACK. */
+  #sendProbe(): void {
     this.#emit({
       seq: seqAdd(this.#sndUna, -1),
       ack: this.#rcvNxt,
@@ -707,7 +724,6 @@ export class TCPEndpoint implements Endpoint {
       wscale: null,
       data: new Uint8Array(0),
     });
-    this.#armKeepalive();
   }
 
   #enterTimeWait(): void {

@@ -15,7 +15,7 @@ import { ANY4, ANY6, type IPAddress, isAny, isV4 } from "./address.ts";
 import { finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
 import { type Endpoint, EndpointOptions, type ReadResult } from "./endpoint.ts";
 import { sendPortUnreachable } from "./icmp.ts";
-import type { NetworkPacket } from "./ipv4.ts";
+import { type NetworkPacket, transportBuffer } from "./ipv4.ts";
 import type { NIC } from "./nic.ts";
 import type { Route } from "./route.ts";
 import type { ProcInfo } from "./proc_net.ts";
@@ -34,15 +34,18 @@ interface Datagram {
 /** Builds a UDP datagram with its checksum. */
 export function encodeUDP(r: Route, sport: number, dport: number, data: Uint8Array): Uint8Array {
   const len = UDP_HEADER_SIZE + data.length;
-  const b = new Uint8Array(len);
-  const v = new DataView(b.buffer);
+  const b = transportBuffer(len);
+  const v = new DataView(b.buffer, b.byteOffset, UDP_HEADER_SIZE);
   v.setUint16(0, sport);
   v.setUint16(2, dport);
   v.setUint16(4, len);
   b.set(data, UDP_HEADER_SIZE);
-  let c = finish(sumBytes(b, pseudoHeaderSum(r.src, r.dst, IPPROTO_UDP, len)));
-  if (c === 0) c = 0xffff;
-  v.setUint16(6, c);
+  // A link that checks for us (loopback) gets no checksum, as for TCP.
+  if (!r.nic.link.checksumOffload) {
+    let c = finish(sumBytes(b, pseudoHeaderSum(r.src, r.dst, IPPROTO_UDP, len)));
+    if (c === 0) c = 0xffff;
+    v.setUint16(6, c);
+  }
   return b;
 }
 
@@ -69,7 +72,8 @@ export class UDPProtocol {
       sendPortUnreachable(this.stack, pkt);
       return;
     }
-    ep.deliver({ data: body.slice(UDP_HEADER_SIZE), from: pkt.src, fromPort: sport });
+    // The packet is the stack's own: the datagram keeps its bytes without a copy.
+    ep.deliver({ data: body.subarray(UDP_HEADER_SIZE), from: pkt.src, fromPort: sport });
   }
 
   /** An ICMP error about a datagram that src:sport sent to dst:dport. */
