@@ -50,6 +50,25 @@ const SIZEOF_SOCKADDR_IN6 = 28;
 /** The shortest sockaddr_in6 Linux takes (without sin6_scope_id, RFC 2133). */
 const SIN6_LEN_RFC2133 = 24;
 
+/** Copies n bytes at offset `at` of what is being sent in from the application. */
+export type DataSource = (at: number, n: number) => Uint8Array;
+/** Copies received bytes out to the application at offset `at` of its buffer. */
+export type DataSink = (chunk: Uint8Array, at: number) => void;
+
+/** What one receive delivered. */
+export interface Received {
+  n: number;
+  /** A datagram's whole length (MSG_TRUNC). */
+  full: number;
+  from: IPAddress | null;
+  fromPort: number;
+}
+
+/** How much of a stream send is copied in from the application at a time. */
+const SEND_PIECE = 256 * 1024;
+/** The largest UDP payload over IPv6 or IPv4 on the loopback's MTU. */
+const MAX_DATAGRAM = 65535;
+
 /** The stack and protocols of one sandbox. */
 export class NetStack {
   readonly stack = Stack.loopback();
@@ -261,17 +280,34 @@ export class InetSocket extends FileDescriptionBase {
     throw new SysError(Errno.EPIPE);
   }
 
-  /** Sends data; a blocking stream send waits until all of it is taken. */
-  async send(t: Task, data: Uint8Array, flags: number, to: SockAddr | null): Promise<number> {
+  /**
+   * Sends `total` bytes that source(at, n) copies in from the application, a piece at a
+   * time: a stream never holds more of them in the Sentry than its send buffer takes, and a
+   * datagram too long for the link is refused before any copy. A blocking stream send waits
+   * until all of it is taken.
+   */
+  async send(
+    t: Task,
+    total: number,
+    source: DataSource,
+    flags: number,
+    to: SockAddr | null,
+  ): Promise<number> {
     const dst = to ? { addr: this.#local(to, true), port: to.port } : null;
     const nonblock = this.#nonblocking(flags);
     const deadline = this.sndTimeoutMs > 0 ? performance.now() + this.sndTimeoutMs : 0;
+    const dgram = this.ep instanceof UDPEndpoint;
+    if (dgram && total > MAX_DATAGRAM) throw new SysError(Errno.EMSGSIZE);
     let done = 0;
+    let piece: Uint8Array | null = null;
     for (;;) {
       try {
-        const n = this.ep.write(data.subarray(done), dst);
+        piece ??= source(done, dgram ? total : Math.min(total - done, SEND_PIECE));
+        const n: number = this.ep.write(piece, dst);
         done += n;
-        if (done >= data.length || this.ep instanceof UDPEndpoint) return done;
+        piece = n < piece.length ? piece.subarray(n) : null;
+        if (done >= total || dgram) return done;
+        if (piece === null) continue;
       } catch (e) {
         if (!(e instanceof SysError)) throw e;
         if (done > 0 && e.errno !== Errno.EAGAIN) return done;
@@ -296,25 +332,26 @@ export class InetSocket extends FileDescriptionBase {
     }
   }
 
-  /** Receives up to max bytes; MSG_WAITALL on a stream waits for all of them. */
-  async recv(t: Task, max: number, flags: number): Promise<ReadResult> {
+  /**
+   * Receives up to max bytes into sink(chunk, at), which copies them out to the application
+   * as they come: MSG_WAITALL on a stream waits for all of them without gathering them in
+   * the Sentry. Returns the bytes delivered and the datagram's full length.
+   */
+  async recv(t: Task, max: number, flags: number, sink: DataSink): Promise<Received> {
     const nonblock = this.#nonblocking(flags);
     const peek = (flags & MSG_PEEK) !== 0;
     const stream = this.ep instanceof TCPEndpoint;
     const waitall = stream && (flags & MSG_WAITALL) !== 0 && !peek;
     const deadline = this.rcvTimeoutMs > 0 ? performance.now() + this.rcvTimeoutMs : 0;
-    const parts: Uint8Array[] = [];
     let got = 0;
     let first: ReadResult | null = null;
     for (;;) {
       try {
         const r = this.ep.read(max - got, peek);
-        if (!waitall) return r;
         first ??= r;
-        if (r.data.length === 0) break;
-        parts.push(r.data);
+        if (r.data.length > 0) sink(r.data, got);
         got += r.data.length;
-        if (got >= max) break;
+        if (!waitall || r.data.length === 0 || got >= max) break;
       } catch (e) {
         if (!(e instanceof SysError) || e.errno !== Errno.EAGAIN || got > 0 && nonblock) {
           if (got > 0) break;
@@ -334,25 +371,19 @@ export class InetSocket extends FileDescriptionBase {
         throw e;
       }
     }
-    const data = new Uint8Array(got);
-    let o = 0;
-    for (const p of parts) {
-      data.set(p, o);
-      o += p.length;
-    }
-    return { data, full: got, from: first?.from ?? null, fromPort: first?.fromPort ?? 0 };
+    const full = waitall ? got : first?.full ?? got;
+    return { n: got, full, from: first?.from ?? null, fromPort: first?.fromPort ?? 0 };
   }
 
   override async read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
-    const r = await this.recv(t, dst.length, 0);
-    dst.set(r.data);
-    return r.data.length;
+    const r = await this.recv(t, dst.length, 0, (chunk, at) => dst.set(chunk, at));
+    return r.n;
   }
 
   override write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
-    return this.send(t, src, 0, null);
+    return this.send(t, src.length, (at, n) => src.subarray(at, at + n), 0, null);
   }
 
   shutdown(how: number): void {

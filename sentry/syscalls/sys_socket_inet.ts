@@ -11,6 +11,8 @@ import type { Task } from "../kernel/task.ts";
 import {
   AF_INET,
   AF_INET6,
+  type DataSink,
+  type DataSource,
   decodeSockAddr,
   encodeSockAddr,
   InetSocket,
@@ -19,7 +21,7 @@ import {
 } from "../net/socket.ts";
 import { getSockOpt, setSockOpt } from "../net/sockopt.ts";
 import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
-import { accessOk, argInt, argPtr, argSize, argU32 } from "./args.ts";
+import { accessOk, argInt, argPtr, argSize, argU32, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "./errors.ts";
 import { readMsgHdr } from "./sys_socket.ts";
 
@@ -116,12 +118,51 @@ function destination(t: Task, s: InetSocket, addr: bigint, len: number): SockAdd
   return a;
 }
 
+/** Reads the bytes at [at, at+n) of the buffers iov, in order. */
+function iovSource(t: Task, iov: [bigint, number][]): DataSource {
+  return (at, n) => {
+    const out = new Uint8Array(n);
+    let skip = at, o = 0;
+    for (const [base, len] of iov) {
+      if (o >= n) break;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      const k = Math.min(len - skip, n - o);
+      out.set(t.mm.copyIn(base + BigInt(skip), k), o);
+      o += k;
+      skip = 0;
+    }
+    return out;
+  };
+}
+
+/** Writes chunk at offset `at` across the buffers iov. */
+function iovSink(t: Task, iov: [bigint, number][]): DataSink {
+  return (chunk, at) => {
+    let skip = at, o = 0;
+    for (const [base, len] of iov) {
+      if (o >= chunk.length) break;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      const k = Math.min(len - skip, chunk.length - o);
+      t.mm.copyOut(base + BigInt(skip), chunk.subarray(o, o + k));
+      o += k;
+      skip = 0;
+    }
+  };
+}
+
 function sendto(t: Task, s: InetSocket): Promise<number> {
-  accessOk(t, argPtr(t, 1), argPtr(t, 2));
+  const buf = argPtr(t, 1);
+  accessOk(t, buf, argPtr(t, 2));
   const flags = argInt(t, 3);
   if (flags & MSG_OOB) throw new SysError(Errno.EOPNOTSUPP);
-  const data = t.mm.copyIn(argPtr(t, 1), argSize(t, 2));
-  return s.send(t, data, flags, destination(t, s, argPtr(t, 4), argInt(t, 5)));
+  const to = destination(t, s, argPtr(t, 4), argInt(t, 5));
+  return s.send(t, argSize(t, 2), (at, n) => t.mm.copyIn(buf + BigInt(at), n), flags, to);
 }
 
 async function recvfrom(t: Task, s: InetSocket): Promise<number> {
@@ -129,43 +170,30 @@ async function recvfrom(t: Task, s: InetSocket): Promise<number> {
   accessOk(t, buf, argPtr(t, 2));
   const flags = argInt(t, 3);
   if (flags & MSG_OOB) throw new SysError(Errno.EINVAL);
-  const r = await s.recv(t, argSize(t, 2), flags);
-  t.mm.copyOut(buf, r.data);
+  const r = await s.recv(t, argSize(t, 2), flags, (c, at) => t.mm.copyOut(buf + BigInt(at), c));
   if (argPtr(t, 4) !== 0n && r.from) {
     writeSockAddr(t, s, argPtr(t, 4), argPtr(t, 5), { addr: r.from, port: r.fromPort });
   } else if (argPtr(t, 5) !== 0n && argPtr(t, 4) !== 0n) {
     t.mm.writeU32(argPtr(t, 5), 0);
   }
-  return flags & MSG_TRUNC ? r.full : r.data.length;
+  return flags & MSG_TRUNC ? r.full : r.n;
 }
 
 async function sendmsgAt(t: Task, s: InetSocket, hdr: bigint, flags: number): Promise<number> {
   const m = readMsgHdr(t, hdr);
-  const total = m.iov.reduce((a, [, l]) => a + l, 0);
-  const data = new Uint8Array(total);
-  let o = 0;
-  for (const [base, len] of m.iov) {
-    if (len) data.set(t.mm.copyIn(base, len), o);
-    o += len;
-  }
+  const total = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), MAX_RW_COUNT);
+  const to = destination(t, s, m.name, m.namelen);
   // Control messages (IP_TTL, IP_PKTINFO...) are not applied.
-  return await s.send(t, data, flags, destination(t, s, m.name, m.namelen));
+  return await s.send(t, total, iovSource(t, m.iov), flags, to);
 }
 
 async function recvmsgAt(t: Task, s: InetSocket, addr: bigint, flags: number): Promise<number> {
   const m = readMsgHdr(t, addr);
-  const max = m.iov.reduce((a, [, l]) => a + l, 0);
-  const r = await s.recv(t, max, flags);
-  let o = 0;
-  for (const [base, len] of m.iov) {
-    if (o >= r.data.length) break;
-    const k = Math.min(len, r.data.length - o);
-    t.mm.copyOut(base, r.data.subarray(o, o + k));
-    o += k;
-  }
+  const max = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), MAX_RW_COUNT);
+  const r = await s.recv(t, max, flags, iovSink(t, m.iov));
   const zero = new Uint8Array(8);
   t.mm.copyOut(addr + 40n, zero); // msg_controllen: no control messages
-  t.mm.writeU32(addr + 48n, r.full > r.data.length ? MSG_TRUNC : 0);
+  t.mm.writeU32(addr + 48n, r.full > r.n ? MSG_TRUNC : 0);
   if (m.name !== 0n && r.from) {
     const enc = encodeSockAddr(s.family, { addr: r.from, port: r.fromPort });
     t.mm.copyOut(m.name, enc.subarray(0, Math.min(m.namelen, enc.length)));
@@ -173,7 +201,7 @@ async function recvmsgAt(t: Task, s: InetSocket, addr: bigint, flags: number): P
   } else {
     t.mm.writeU32(addr + 8n, 0);
   }
-  return flags & MSG_TRUNC ? r.full : r.data.length;
+  return flags & MSG_TRUNC ? r.full : r.n;
 }
 
 function sendmsg(t: Task, s: InetSocket): Promise<number> {

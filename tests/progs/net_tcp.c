@@ -121,6 +121,15 @@ static void echo_server(void) {
   waitpid(w, &st, 0);
   printf("echoed %ld bytes, same %d, writer status %d\n", got, sum(in, MB) == sum(out, MB),
          WEXITSTATUS(st));
+  // sendmsg from three buffers, recvmsg with MSG_WAITALL into two: 300000 bytes each way.
+  struct iovec vo[3] = {{out, 1000}, {out + 1000, 200000}, {out + 201000, 99000}};
+  struct msghdr mo = {.msg_iov = vo, .msg_iovlen = 3};
+  show("sendmsg", sendmsg(c, &mo, 0));
+  memset(in, 0, 300000);
+  struct iovec vi[2] = {{in, 123457}, {in + 123457, 300000 - 123457}};
+  struct msghdr mi = {.msg_iov = vi, .msg_iovlen = 2};
+  show("recvmsg waitall", recvmsg(c, &mi, MSG_WAITALL));
+  printf("same %d, flags %d\n", sum(in, 300000) == sum(out, 300000), mi.msg_flags);
   show("shutdown wr", shutdown(c, SHUT_WR));
   show("write after shutdown", send(c, "x", 1, MSG_NOSIGNAL));
   long n = read(c, b, sizeof b - 1);
