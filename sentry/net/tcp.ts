@@ -15,6 +15,8 @@ import { DEFAULT_TTL } from "./stack.ts";
 
 export class TCPProtocol {
   readonly table = new TransportTable<TCPEndpoint>();
+  /** Connections in TIME_WAIT (bounded: see TCPEndpoint). */
+  timeWaitCount = 0;
   constructor(readonly stack: Stack) {
     stack.registerProtocol(IPPROTO_TCP, this);
   }

@@ -71,6 +71,8 @@ const MAX_RETRIES = 15;
 const MAX_SYN_RETRIES = 6;
 /** TIME_WAIT and an orphaned FIN_WAIT2 last this long (Linux's TCP_TIMEWAIT_LEN). */
 const TIME_WAIT_MS = 60_000;
+/** Linux's net.ipv4.tcp_max_tw_buckets default for a small machine. */
+const MAX_TIME_WAIT = 16384;
 /** The MSS assumed when a SYN has none (RFC 9293: 536 for IPv4, 1220 for IPv6). */
 const DEFAULT_MSS4 = 536;
 const DEFAULT_MSS6 = 1220;
@@ -727,6 +729,13 @@ export class TCPEndpoint implements Endpoint {
   }
 
   #enterTimeWait(): void {
+    // Connections in TIME_WAIT belong to no descriptor and so to no charge: past Linux's
+    // default bucket count the wait is skipped (Linux logs "time wait bucket table overflow").
+    if (this.tcp.timeWaitCount >= MAX_TIME_WAIT) {
+      this.#finish();
+      return;
+    }
+    this.tcp.timeWaitCount++;
     this.state = TCPState.TIME_WAIT;
     this.#clearRetransmit();
     if (this.#keepTimer !== undefined) clearTimeout(this.#keepTimer);
@@ -745,6 +754,7 @@ export class TCPEndpoint implements Endpoint {
   /** Ends the connection: out of the tables, timers stopped, buffers given back. */
   #finish(): void {
     const wasSynRecv = this.state === TCPState.SYN_RECV;
+    if (this.state === TCPState.TIME_WAIT) this.tcp.timeWaitCount--;
     this.state = TCPState.CLOSE;
     this.#clearRetransmit();
     if (this.#waitTimer !== undefined) clearTimeout(this.#waitTimer);
