@@ -17,9 +17,16 @@ export class ByteQueue {
     this.length += b.length;
   }
 
-  /** Copies n bytes starting `offset` bytes in (fewer if the queue is shorter). */
+  /**
+   * The n bytes starting `offset` bytes in (fewer if the queue is shorter): a view when
+   * they lie in one chunk (chunks are never written after they are queued), else a copy.
+   */
   peek(offset: number, n: number): Uint8Array {
     n = Math.max(0, Math.min(n, this.length - offset));
+    const c0 = this.#chunks[0];
+    if (c0 && this.#head + offset + n <= c0.length) {
+      return c0.subarray(this.#head + offset, this.#head + offset + n);
+    }
     const out = new Uint8Array(n);
     let skip = offset + this.#head, o = 0;
     for (const c of this.#chunks) {

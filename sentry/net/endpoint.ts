@@ -67,8 +67,11 @@ export interface Endpoint extends TransportEndpoint, PortOwner {
    * socket waits for connected() or an error).
    */
   connect(addr: IPAddress, port: number): void;
-  /** Writes, to `to` for unconnected datagrams; returns bytes taken. */
-  write(data: Uint8Array, to: { addr: IPAddress; port: number } | null): number;
+  /**
+   * Writes, to `to` for unconnected datagrams; returns bytes taken. With `owned`, the caller
+   * gives data away (never touches it again), so it may be queued without a copy.
+   */
+  write(data: Uint8Array, to: { addr: IPAddress; port: number } | null, owned?: boolean): number;
   /** Reads up to max bytes (a datagram, cut); an empty result is end of file. */
   read(max: number, peek: boolean): ReadResult;
   /** poll events ready now. */

@@ -50,7 +50,10 @@ const SIZEOF_SOCKADDR_IN6 = 28;
 /** The shortest sockaddr_in6 Linux takes (without sin6_scope_id, RFC 2133). */
 const SIN6_LEN_RFC2133 = 24;
 
-/** Copies n bytes at offset `at` of what is being sent in from the application. */
+/**
+ * Copies n bytes at offset `at` of what is being sent in from the application, into a
+ * buffer of its own that the socket may keep.
+ */
 export type DataSource = (at: number, n: number) => Uint8Array;
 /** Copies received bytes out to the application at offset `at` of its buffer. */
 export type DataSink = (chunk: Uint8Array, at: number) => void;
@@ -303,7 +306,7 @@ export class InetSocket extends FileDescriptionBase {
     for (;;) {
       try {
         piece ??= source(done, dgram ? total : Math.min(total - done, SEND_PIECE));
-        const n: number = this.ep.write(piece, dst);
+        const n: number = this.ep.write(piece, dst, true);
         done += n;
         piece = n < piece.length ? piece.subarray(n) : null;
         if (done >= total || dgram) return done;
@@ -383,7 +386,7 @@ export class InetSocket extends FileDescriptionBase {
 
   override write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
-    return this.send(t, src.length, (at, n) => src.subarray(at, at + n), 0, null);
+    return this.send(t, src.length, (at, n) => src.slice(at, at + n), 0, null);
   }
 
   shutdown(how: number): void {

@@ -776,7 +776,11 @@ export class TCPEndpoint implements Endpoint {
   }
 
   /** Writes to the connection; an address given to sendto is ignored, as Linux does. */
-  write(data: Uint8Array, _to: { addr: IPAddress; port: number } | null): number {
+  write(
+    data: Uint8Array,
+    _to: { addr: IPAddress; port: number } | null,
+    owned = false,
+  ): number {
     if (this.#error) throw new SysError(this.takeError());
     if (this.#shutdown & SEND_SHUTDOWN) throw new SysError(Errno.EPIPE);
     if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) {
@@ -790,7 +794,8 @@ export class TCPEndpoint implements Endpoint {
     const n = Math.min(room, data.length);
     if (n === 0) return 0;
     if (!chargeKernel(n)) throw new SysError(Errno.ENOBUFS);
-    this.#sndBuf.push(data.slice(0, n));
+    // A buffer handed over (owned) is kept as it is; any other is copied.
+    this.#sndBuf.push(owned ? data.subarray(0, n) : data.slice(0, n));
     this.#output();
     return n;
   }
