@@ -58,6 +58,9 @@ const PY_HTTP = `
 import functools, http.server, socket, threading, urllib.request
 class V6(http.server.ThreadingHTTPServer):
     address_family = socket.AF_INET6
+for flags in (0, socket.AI_ADDRCONFIG):
+    print("localhost", sorted({a[4][0] for a in socket.getaddrinfo(
+        "localhost", 80, 0, socket.SOCK_STREAM, 0, flags)}))
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory="/data")
 for cls, host, url in ((http.server.ThreadingHTTPServer, "127.0.0.1", "127.0.0.1"),
                        (V6, "::1", "[::1]")):

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -231,6 +232,22 @@ static void nonblocking(void) {
   epoll_ctl(ep, EPOLL_CTL_DEL, c, NULL);
   show("epoll in", epoll_wait(ep, &got, 1, 2000));
   printf("in events %#x\n", got.events);
+  // SO_RCVTIMEO: a blocking read gives up with EAGAIN; select sees the listener's queue.
+  struct timeval tv = {0, 50000};
+  show("rcvtimeo", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+  read(s, b, 1);
+  show("read with timeout", read(s, b, 1));
+  struct timeval bad = {0, 2000000};
+  show("rcvtimeo bad usec", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &bad, sizeof bad));
+  int c2 = socket(AF_INET, SOCK_STREAM, 0);
+  connect(c2, (struct sockaddr *)&a, sizeof a);
+  fd_set rd;
+  FD_ZERO(&rd);
+  FD_SET(l, &rd);
+  struct timeval zero = {1, 0};
+  show("select listener", select(l + 1, &rd, NULL, NULL, &zero));
+  printf("listener readable %d\n", FD_ISSET(l, &rd) != 0);
+  close(c2);
   close(s);
   close(c);
 
