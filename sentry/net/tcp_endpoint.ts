@@ -102,6 +102,8 @@ export class TCPEndpoint implements Endpoint {
   /** The socket that holds it, for /proc/net. */
   procInfo: ProcInfo | null = null;
   #bound = false;
+  /** bind(2) chose the address (a failed connect keeps it, as on Linux). */
+  #explicitBind = false;
   /** Whether this endpoint holds a port reservation to give back. */
   #reserved = false;
   /** In the protocol's table (bound, listening or connected). */
@@ -178,7 +180,7 @@ export class TCPEndpoint implements Endpoint {
     if (!this.tcp.stack.isLocal(addr)) throw new SysError(Errno.EADDRNOTAVAIL);
     this.localPort = this.tcp.stack.ports.reserve(IPPROTO_TCP, addr, port, this);
     this.localAddr = addr;
-    this.#bound = this.#reserved = true;
+    this.#bound = this.#reserved = this.#explicitBind = true;
   }
 
   listen(backlog: number): void {
@@ -237,6 +239,10 @@ export class TCPEndpoint implements Endpoint {
     this.#iss = (Math.random() * 0x100000000) >>> 0;
     this.#sndUna = this.#iss;
     this.#sndNxt = seqAdd(this.#iss, 1);
+    // What a refused attempt left behind does not concern this one.
+    this.#shutdown = 0;
+    this.#finSent = false;
+    this.#retries = 0;
     this.state = TCPState.SYN_SENT;
     this.#rto = RTO_INITIAL_MS;
     this.#sendSyn(false);
@@ -761,9 +767,21 @@ export class TCPEndpoint implements Endpoint {
     if (this.#keepTimer !== undefined) clearTimeout(this.#keepTimer);
     this.#waitTimer = this.#keepTimer = undefined;
     this.#unregister();
-    if (this.#reserved) {
+    // A connect that failed leaves a socket that may connect again, bound as before it.
+    const retry = !this.#done && !this.#orphan && this.remoteAddr !== null;
+    if (retry && this.#explicitBind) {
+      this.remoteAddr = null;
+      this.remotePort = 0;
+    } else if (this.#reserved) {
       this.tcp.stack.ports.release(IPPROTO_TCP, this.localPort, this);
       this.#reserved = false;
+      if (retry) {
+        this.#bound = false;
+        this.localPort = 0;
+        this.localAddr = this.v4 ? ANY4 : ANY6;
+        this.remoteAddr = null;
+        this.remotePort = 0;
+      }
     }
     unchargeKernel(this.#sndBuf.length);
     this.#sndBuf.clear();

@@ -76,4 +76,16 @@ Deno.test("a connection to a port nobody listens on is refused with a reset", as
   await settle();
   assert.equal(c.connected, false);
   assert.equal(c.takeError(), 111);
+  // The socket may try again, and reaches a listener this time.
+  const l = ns.tcp.newEndpoint(false);
+  l.bind(LOOPBACK6, 0);
+  l.listen(1);
+  assert.equal(c.remoteAddr, null, "no peer after a refusal");
+  assert.throws(() => c.connect(LOOPBACK6, l.localPort), /EINPROGRESS|115/);
+  await settle();
+  assert.ok(c.connected);
+  assert.notEqual(c.localPort, 0);
+  assert.equal(c.write(Uint8Array.of(1, 2, 3), null), 3);
+  await settle();
+  assert.deepEqual(l.acceptQueue.shift()?.read(10, false).data, Uint8Array.of(1, 2, 3));
 });
