@@ -9,4 +9,5 @@ probeTests([
   { prog: "net_udp", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_tcp", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_ifaces", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_hostile", loopbackOnly: true, runscFlags: ["--network=none"] },
 ]);

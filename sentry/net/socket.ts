@@ -294,13 +294,20 @@ export class InetSocket extends FileDescriptionBase {
     total: number,
     source: DataSource,
     flags: number,
-    to: SockAddr | null,
+    to: SockAddr | null | (() => SockAddr | null),
   ): Promise<number> {
-    const dst = to ? { addr: this.#local(to, true), port: to.port } : null;
+    const ep = this.ep;
+    // Linux's order for a datagram: autobind, length, then the address, then the copy.
+    if (ep instanceof UDPEndpoint) {
+      ep.autobind();
+      if (total > MAX_DATAGRAM) throw new SysError(Errno.EMSGSIZE);
+    }
+    const a = typeof to === "function" ? to() : to;
+    const dst = a ? { addr: this.#local(a, true), port: a.port } : null;
+    if (dst && dst.port === 0 && ep instanceof UDPEndpoint) throw new SysError(Errno.EINVAL);
     const nonblock = this.#nonblocking(flags);
     const deadline = this.sndTimeoutMs > 0 ? performance.now() + this.sndTimeoutMs : 0;
-    const dgram = this.ep instanceof UDPEndpoint;
-    if (dgram && total > MAX_DATAGRAM) throw new SysError(Errno.EMSGSIZE);
+    const dgram = ep instanceof UDPEndpoint;
     let done = 0;
     let piece: Uint8Array | null = null;
     for (;;) {

@@ -126,13 +126,14 @@ export class UDPEndpoint implements Endpoint {
     this.udp.table.add(this);
   }
 
-  #autobind(): void {
+  /** Takes an ephemeral port unless bound (Linux does it first thing in a send). */
+  autobind(): void {
     if (!this.#bound) this.bind(this.localAddr, 0);
   }
 
   connect(addr: IPAddress, port: number): void {
     const r = this.udp.stack.route(addr, this.localAddr);
-    this.#autobind();
+    this.autobind();
     this.udp.table.remove(this);
     // Linux fixes the source address of a connected datagram socket to the route's.
     this.localAddr = r.src;
@@ -159,7 +160,7 @@ export class UDPEndpoint implements Endpoint {
     if (dst.port === 0) throw new SysError(Errno.EINVAL);
     const r = this.udp.stack.route(dst.addr, isAny(this.localAddr) ? null : this.localAddr);
     if (data.length + UDP_HEADER_SIZE + 40 > r.nic.link.mtu) throw new SysError(Errno.EMSGSIZE);
-    this.#autobind();
+    this.autobind();
     const o = this.options;
     this.udp.stack.send(r, IPPROTO_UDP, encodeUDP(r, this.localPort, dst.port, data), o.ttl, o.tos);
     return data.length;

@@ -20,6 +20,7 @@ import {
   type SockAddr,
 } from "../net/socket.ts";
 import { getSockOpt, setSockOpt } from "../net/sockopt.ts";
+import { IPPROTO_TCP } from "../net/stack.ts";
 import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, argU32, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "./errors.ts";
@@ -111,11 +112,19 @@ function shutdown(t: Task, s: InetSocket): number {
   return 0;
 }
 
-function destination(t: Task, s: InetSocket, addr: bigint, len: number): SockAddr | null {
-  if (addr === 0n || len === 0) return null;
-  const a = readSockAddr(t, s, addr, len);
-  if (!a) throw new SysError(Errno.EAFNOSUPPORT);
-  return a;
+/**
+ * The destination of a send: the sockaddr is copied in now (EFAULT first, as Linux's
+ * move_addr_to_kernel) and checked when the socket asks (after its autobind).
+ */
+function destination(t: Task, s: InetSocket, addr: bigint, len: number): () => SockAddr | null {
+  if (addr === 0n || len === 0) return () => null;
+  if (len < 0 || len > SOCKADDR_MAX) throw new SysError(Errno.EINVAL);
+  const raw = t.mm.copyIn(addr, len);
+  return () => {
+    const a = decodeSockAddr(s.family, raw);
+    if (!a) throw new SysError(Errno.EAFNOSUPPORT);
+    return a;
+  };
 }
 
 /** Reads the bytes at [at, at+n) of the buffers iov, in order. */
@@ -158,8 +167,10 @@ function iovSink(t: Task, iov: [bigint, number][]): DataSink {
 
 function sendto(t: Task, s: InetSocket): Promise<number> {
   const buf = argPtr(t, 1);
-  accessOk(t, buf, argPtr(t, 2));
+  // The length is capped before the range is checked, as Linux's import_single_range.
+  accessOk(t, buf, BigInt(argSize(t, 2)));
   const flags = argInt(t, 3);
+  // Urgent data is not supported (a datagram socket has none: EOPNOTSUPP there too).
   if (flags & MSG_OOB) throw new SysError(Errno.EOPNOTSUPP);
   const to = destination(t, s, argPtr(t, 4), argInt(t, 5));
   return s.send(t, argSize(t, 2), (at, n) => t.mm.copyIn(buf + BigInt(at), n), flags, to);
@@ -167,9 +178,10 @@ function sendto(t: Task, s: InetSocket): Promise<number> {
 
 async function recvfrom(t: Task, s: InetSocket): Promise<number> {
   const buf = argPtr(t, 1);
-  accessOk(t, buf, argPtr(t, 2));
+  accessOk(t, buf, BigInt(argSize(t, 2)));
   const flags = argInt(t, 3);
-  if (flags & MSG_OOB) throw new SysError(Errno.EINVAL);
+  // A stream has no urgent data to give; a datagram socket ignores the flag (Linux).
+  if (flags & MSG_OOB && s.protocol === IPPROTO_TCP) throw new SysError(Errno.EINVAL);
   const r = await s.recv(t, argSize(t, 2), flags, (c, at) => t.mm.copyOut(buf + BigInt(at), c));
   if (argPtr(t, 4) !== 0n && r.from) {
     writeSockAddr(t, s, argPtr(t, 4), argPtr(t, 5), { addr: r.from, port: r.fromPort });
