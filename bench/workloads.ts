@@ -157,6 +157,19 @@ export const WORKLOADS: Workload[] = [
     measure: { kind: "reported", metrics: [{ key: "mb_s", unit: "MB/s", higherIsBetter: true }] },
   },
   { name: "epoll wait/wake round trip", prog: "bench_fs_epoll", args: ["2000"], measure: perOp },
+  {
+    // The Sentry's loopback stack against the host's (natively) and gVisor's netstack.
+    name: "TCP loopback between 2 processes",
+    prog: "bench_net_tcp",
+    args: ["64", "2000"],
+    measure: {
+      kind: "reported",
+      metrics: [
+        { key: "mb_s", unit: "MB/s", label: "64 MiB stream", higherIsBetter: true },
+        { key: "us_per_rt", unit: "us", label: "1-byte round trip" },
+      ],
+    },
+  },
   // The gofer-backed root under each overlay and file-access mode (issue 6).
   files("overlay2=none", ["--overlay2=none"]),
   files("overlay2=root:memory", ["--overlay2=root:memory"]),

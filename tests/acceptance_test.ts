@@ -53,6 +53,25 @@ if (haveBusybox()) {
   );
 }
 
+// Python's networking over loopback: a threaded HTTP server on IPv4 and IPv6, fetched.
+const PY_HTTP = `
+import functools, http.server, socket, threading, urllib.request
+class V6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+for flags in (0, socket.AI_ADDRCONFIG):
+    print("localhost", sorted({a[4][0] for a in socket.getaddrinfo(
+        "localhost", 80, 0, socket.SOCK_STREAM, 0, flags)}))
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory="/data")
+for cls, host, url in ((http.server.ThreadingHTTPServer, "127.0.0.1", "127.0.0.1"),
+                       (V6, "::1", "[::1]")):
+    srv = cls((host, 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    with urllib.request.urlopen(f"http://{url}:{srv.server_address[1]}/a.txt") as r:
+        print(host, r.status, r.read())
+    srv.shutdown()
+    srv.server_close()
+`;
+
 // Python's file work: what programs do with files every day, checked by results.
 const PY_FILES = `
 import os, tempfile, shutil, sqlite3, subprocess, selectors
@@ -113,6 +132,14 @@ if (haveDebianPrograms()) {
       env: ["PYTHONDONTWRITEBYTECODE=1"],
       rootfs: debianRootfs,
       writableRoot: true,
+    },
+    {
+      name: "python3 http.server fetched with urllib over loopback (--network=none)",
+      argv: ["/usr/bin/python3", "-c", PY_HTTP],
+      env: ["PYTHONDONTWRITEBYTECODE=1"],
+      rootfs: debianRootfs,
+      loopbackOnly: true,
+      runscFlags: ["--network=none"],
     },
     {
       name: "coreutils and the sqlite3 CLI",

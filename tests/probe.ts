@@ -75,6 +75,11 @@ export interface Probe {
    * that pids.max.
    */
   pidsLimit?: number;
+  /**
+   * The native run gets a network namespace of its own with only loopback up, as the
+   * sandbox's --network=none (so routes and ports of the host do not change the answers).
+   */
+  loopbackOnly?: boolean;
 }
 
 interface Outcome {
@@ -129,12 +134,24 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
         `root="${scratch}/merged"`,
       ]
       : []),
+    ...(p.loopbackOnly ? ["/usr/sbin/ip link set lo up || exit 125"] : []),
     'mkdir -p "$root/proc" "$root/dev" "$root/tmp" 2>/dev/null',
     'mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" && ' +
     'mount -t tmpfs tmpfs "$root/tmp" && exec /usr/sbin/chroot "$root" "$@"',
   ].join("\n");
   const child = new Deno.Command("/usr/bin/unshare", {
-    args: ["--mount", "--propagation", "private", "/bin/sh", "-c", setup, "sh", root, ...argv],
+    args: [
+      "--mount",
+      ...(p.loopbackOnly ? ["--net"] : []),
+      "--propagation",
+      "private",
+      "/bin/sh",
+      "-c",
+      setup,
+      "sh",
+      root,
+      ...argv,
+    ],
     cwd: "/",
     env: Object.fromEntries(["PATH=/usr/bin:/bin", ...(p.env ?? [])].map((e) => {
       const i = e.indexOf("=");

@@ -34,6 +34,7 @@ import {
   S_IFREG,
 } from "../vfs/inode.ts";
 import { Dentry, Mount, VirtualDentry, type VirtualFilesystem } from "../vfs/vfs.ts";
+import { procNetFiles } from "../net/proc_net.ts";
 
 const PROC_SUPER_MAGIC = 0x9fa0n;
 const BOOT_NS = BigInt(Date.now()) * 1_000_000n;
@@ -212,6 +213,16 @@ function rootEntries(fs: ProcFilesystem): Map<string, Factory> {
     ["thread-self", () => new ProcLink(fs, "thread-self", (t) => `${t.tg.pid}/task/${t.tid}`)],
     ["mounts", () => new ProcLink(fs, "mounts", () => "self/mounts")],
     ["sys", () => new ProcDir(fs, "sys", 0o555, () => sysEntries(fs))],
+    [
+      "net",
+      () =>
+        new ProcDir(fs, "net", 0o555, () =>
+          entries(
+            Object.entries(procNetFiles(k)).map((
+              [name, gen],
+            ) => [name, () => new ProcFile(fs, `net/${name}`, gen)]),
+          )),
+    ],
   ]);
   for (const tg of k.threadGroups.values()) {
     m.set(String(tg.pid), () => pidDir(fs, tg));

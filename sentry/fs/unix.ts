@@ -31,6 +31,8 @@ import {
 } from "../vfs/file.ts";
 import { type Attr, Filesystem, type Inode, nowNs, S_IFSOCK } from "../vfs/inode.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
+import { interfaceIoctl } from "../net/ifioctl.ts";
+import { NetStack } from "../net/socket.ts";
 
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
@@ -443,6 +445,13 @@ export class UnixSocket extends FileDescriptionBase {
     if (how === 1 || how === 2) this.shutWrite = true;
     this.queue.notify();
     this.peer?.queue.notify();
+  }
+
+  /** The interface ioctls answer on any socket, as Linux's (glibc's if_nametoindex uses one). */
+  override ioctl(t: Task, request: number, arg: bigint): number {
+    const r = interfaceIoctl(t, NetStack.of(t.kernel).stack, request, arg);
+    if (r === null) throw new SysError(Errno.ENOTTY);
+    return r;
   }
 
   override readiness(mask: number): number {

@@ -26,6 +26,10 @@ import { SysError } from "./errors.ts";
 import { readTimespec } from "./sys_time.ts";
 import { AT_FDCWD, contextAt } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
+import { inetHandlers, inetSocket, isInetDomain } from "./sys_socket_inet.ts";
+import { InetSocket } from "../net/socket.ts";
+import { netlinkHandlers, netlinkSocket } from "./sys_socket_netlink.ts";
+import { AF_NETLINK, NetlinkSocket } from "../net/netlink.ts";
 
 const AF_UNIX = 1;
 const SOCK_NONBLOCK = O_NONBLOCK;
@@ -63,6 +67,8 @@ function newSocket(t: Task, domain: number, type: number, protocol: number): Uni
 /** Implements Linux syscall socket(2). */
 function socket(t: Task): number {
   const type = argInt(t, 1);
+  if (isInetDomain(argInt(t, 0))) return inetSocket(t, argInt(t, 0), type, argInt(t, 2));
+  if (argInt(t, 0) === AF_NETLINK) return netlinkSocket(t, type, argInt(t, 2));
   const s = newSocket(t, argInt(t, 0), type, argInt(t, 2));
   return t.fdTable.install(s, (type & SOCK_CLOEXEC) !== 0);
 }
@@ -70,6 +76,7 @@ function socket(t: Task): number {
 /** Implements Linux syscall socketpair(2). */
 function socketpair(t: Task): number {
   const type = argInt(t, 1);
+  if (isInetDomain(argInt(t, 0))) throw new SysError(Errno.EOPNOTSUPP);
   const a = newSocket(t, argInt(t, 0), type, argInt(t, 2));
   const b = newSocket(t, argInt(t, 0), type, argInt(t, 2));
   UnixSocket.pair(a, b);
@@ -259,7 +266,7 @@ async function recvfrom(t: Task): Promise<number> {
   return flags & MSG_TRUNC ? r.full : r.n;
 }
 
-interface MsgHdr {
+export interface MsgHdr {
   name: bigint;
   namelen: number;
   iov: [bigint, number][];
@@ -267,7 +274,7 @@ interface MsgHdr {
   controllen: number;
 }
 
-function readMsgHdr(t: Task, addr: bigint): MsgHdr {
+export function readMsgHdr(t: Task, addr: bigint): MsgHdr {
   const v = new DataView(t.mm.copyIn(addr, 56).buffer);
   const iovAddr = v.getBigUint64(16, true);
   const iovlen = Number(v.getBigUint64(24, true));
@@ -547,39 +554,64 @@ function setsockopt(t: Task): number {
   return 0;
 }
 
+/**
+ * Hands the call to sys_socket_inet.ts or sys_socket_netlink.ts when the descriptor is an
+ * AF_INET/AF_INET6 or AF_NETLINK socket.
+ */
+function withInet(
+  name: string,
+  unix: (t: Task) => number | Promise<number>,
+): (t: Task) => number | Promise<number> {
+  return (t) => {
+    const f = t.fdTable.get(argInt(t, 0));
+    // Looked up per call: the modules import each other.
+    if (f instanceof InetSocket) return inetHandlers[name](t, f);
+    if (f instanceof NetlinkSocket) {
+      const h = netlinkHandlers[name];
+      if (!h) throw new SysError(Errno.EOPNOTSUPP);
+      return h(t, f);
+    }
+    return unix(t);
+  };
+}
+
 export const syscalls: Record<string, SyscallDef> = {
   socket: {
     handler: socket,
     support: "partial",
-    note: "AF_UNIX only; other families answer EAFNOSUPPORT",
+    note: "AF_UNIX; AF_INET/AF_INET6 (TCP, UDP) on the Sentry's loopback stack; " +
+      "AF_NETLINK (NETLINK_ROUTE queries)",
     args: ["d", "x", "d"],
   },
   socketpair: { handler: socketpair, args: ["d", "x", "d", "x"] },
-  bind: { handler: bind, args: ["d", "x", "d"] },
-  listen: { handler: listen, args: ["d", "d"] },
-  accept: { handler: (t) => acceptCommon(t, 0), args: ["d", "x", "x"] },
-  accept4: { handler: (t) => acceptCommon(t, argInt(t, 3)), args: ["d", "x", "x", "x"] },
-  connect: { handler: connect, args: ["d", "x", "d"] },
-  getsockname: { handler: getsockname, args: ["d", "x", "x"] },
-  getpeername: { handler: getpeername, args: ["d", "x", "x"] },
-  shutdown: { handler: shutdown, args: ["d", "d"] },
-  sendto: { handler: sendto, args: ["d", "b", "d", "x", "x", "d"] },
-  recvfrom: { handler: recvfrom, args: ["d", "x", "d", "x", "x", "x"] },
-  sendmsg: { handler: sendmsg, args: ["d", "x", "x"] },
-  recvmsg: { handler: recvmsg, args: ["d", "x", "x"] },
-  sendmmsg: { handler: sendmmsg, args: ["d", "x", "d", "x"] },
+  bind: { handler: withInet("bind", bind), args: ["d", "x", "d"] },
+  listen: { handler: withInet("listen", listen), args: ["d", "d"] },
+  accept: { handler: withInet("accept", (t) => acceptCommon(t, 0)), args: ["d", "x", "x"] },
+  accept4: {
+    handler: withInet("accept4", (t) => acceptCommon(t, argInt(t, 3))),
+    args: ["d", "x", "x", "x"],
+  },
+  connect: { handler: withInet("connect", connect), args: ["d", "x", "d"] },
+  getsockname: { handler: withInet("getsockname", getsockname), args: ["d", "x", "x"] },
+  getpeername: { handler: withInet("getpeername", getpeername), args: ["d", "x", "x"] },
+  shutdown: { handler: withInet("shutdown", shutdown), args: ["d", "d"] },
+  sendto: { handler: withInet("sendto", sendto), args: ["d", "b", "d", "x", "x", "d"] },
+  recvfrom: { handler: withInet("recvfrom", recvfrom), args: ["d", "x", "d", "x", "x", "x"] },
+  sendmsg: { handler: withInet("sendmsg", sendmsg), args: ["d", "x", "x"] },
+  recvmsg: { handler: withInet("recvmsg", recvmsg), args: ["d", "x", "x"] },
+  sendmmsg: { handler: withInet("sendmmsg", sendmmsg), args: ["d", "x", "d", "x"] },
   recvmmsg: {
-    handler: recvmmsg,
+    handler: withInet("recvmmsg", recvmmsg),
     args: ["d", "x", "d", "x", "x"],
   },
   getsockopt: {
-    handler: getsockopt,
+    handler: withInet("getsockopt", getsockopt),
     support: "partial",
     note: "SOL_SOCKET basics",
     args: ["d", "d", "d", "x", "x"],
   },
   setsockopt: {
-    handler: setsockopt,
+    handler: withInet("setsockopt", setsockopt),
     support: "partial",
     note: "SOL_SOCKET basics; unknown options are accepted and ignored",
     args: ["d", "d", "d", "x", "d"],

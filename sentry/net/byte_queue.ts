@@ -1,0 +1,69 @@
+/**
+ * A queue of bytes kept as the chunks they arrived in: TCP's send and receive buffers.
+ * Appending never copies what is already queued; reading copies out.
+ *
+ * @module
+ */
+
+export class ByteQueue {
+  #chunks: Uint8Array[] = [];
+  /** Bytes already taken from the first chunk. */
+  #head = 0;
+  length = 0;
+
+  push(b: Uint8Array): void {
+    if (b.length === 0) return;
+    this.#chunks.push(b);
+    this.length += b.length;
+  }
+
+  /**
+   * The n bytes starting `offset` bytes in (fewer if the queue is shorter): a view when
+   * they lie in one chunk (chunks are never written after they are queued), else a copy.
+   */
+  peek(offset: number, n: number): Uint8Array {
+    n = Math.max(0, Math.min(n, this.length - offset));
+    const c0 = this.#chunks[0];
+    if (c0 && this.#head + offset + n <= c0.length) {
+      return c0.subarray(this.#head + offset, this.#head + offset + n);
+    }
+    const out = new Uint8Array(n);
+    let skip = offset + this.#head, o = 0;
+    for (const c of this.#chunks) {
+      if (o >= n) break;
+      if (skip >= c.length) {
+        skip -= c.length;
+        continue;
+      }
+      const k = Math.min(c.length - skip, n - o);
+      out.set(c.subarray(skip, skip + k), o);
+      o += k;
+      skip = 0;
+    }
+    return out;
+  }
+
+  /** Drops n bytes from the front. */
+  consume(n: number): void {
+    n = Math.min(n, this.length);
+    this.length -= n;
+    while (n > 0) {
+      const c = this.#chunks[0];
+      const left = c.length - this.#head;
+      if (n >= left) {
+        n -= left;
+        this.#chunks.shift();
+        this.#head = 0;
+      } else {
+        this.#head += n;
+        n = 0;
+      }
+    }
+  }
+
+  clear(): void {
+    this.#chunks = [];
+    this.#head = 0;
+    this.length = 0;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * IPv4 headers (RFC 791): the 20-byte header without options that the stack writes, and the
+ * checks made on one that arrives. Fragments are not reassembled: a loopback MTU of 64 KiB
+ * never makes any, and arriving fragments are dropped.
+ *
+ * @module
+ */
+
+import { type IPAddress, v4Bytes, v4Mapped } from "./address.ts";
+import { checksum } from "./checksum.ts";
+
+export const IPV4_HEADER_SIZE = 20;
+export const IPV4_VERSION = 4;
+const FLAG_DF = 0x4000;
+const FLAG_MF = 0x2000;
+const OFFSET_MASK = 0x1fff;
+
+/** A network packet taken apart: addresses, transport protocol and its bytes. */
+export interface NetworkPacket {
+  src: IPAddress;
+  dst: IPAddress;
+  protocol: number;
+  ttl: number;
+  tos: number;
+  payload: Uint8Array;
+  /** The whole packet (ICMP errors quote its start). */
+  raw: Uint8Array;
+}
+
+let nextId = 1;
+
+/**
+ * Builds an IPv4 packet around payload. A payload made by transportBuffer gets its header
+ * written in the room before it (no copy); any other is copied.
+ */
+export function encodeIPv4(
+  src: IPAddress,
+  dst: IPAddress,
+  protocol: number,
+  payload: Uint8Array,
+  ttl: number,
+  tos: number,
+): Uint8Array {
+  const total = IPV4_HEADER_SIZE + payload.length;
+  const pkt = withRoom(payload, IPV4_HEADER_SIZE);
+  const v = new DataView(pkt.buffer, pkt.byteOffset, IPV4_HEADER_SIZE);
+  pkt[0] = (IPV4_VERSION << 4) | 5;
+  pkt[1] = tos;
+  v.setUint16(2, total);
+  v.setUint16(4, nextId++ & 0xffff);
+  v.setUint16(6, FLAG_DF);
+  pkt[8] = ttl;
+  pkt[9] = protocol;
+  v.setUint16(10, 0);
+  pkt.set(v4Bytes(src), 12);
+  pkt.set(v4Bytes(dst), 16);
+  v.setUint16(10, checksum(pkt.subarray(0, IPV4_HEADER_SIZE)));
+  return pkt;
+}
+
+/** Room left in front of a transport payload for the network header (the largest, IPv6's). */
+export const HEADROOM = 40;
+
+/** A buffer for a transport packet of len bytes, with room for the network header before it. */
+export function transportBuffer(len: number): Uint8Array {
+  return new Uint8Array(HEADROOM + len).subarray(HEADROOM);
+}
+
+/** The packet: header room of `header` bytes before payload, reused when it has it. */
+export function withRoom(payload: Uint8Array, header: number): Uint8Array {
+  // Only transportBuffer's views start exactly HEADROOM into a buffer of their own size.
+  if (payload.byteOffset === HEADROOM && payload.buffer.byteLength === HEADROOM + payload.length) {
+    return new Uint8Array(payload.buffer, HEADROOM - header, header + payload.length);
+  }
+  const pkt = new Uint8Array(header + payload.length);
+  pkt.set(payload, header);
+  return pkt;
+}
+
+/** Parses and checks an IPv4 packet; null for one to drop. */
+export function decodeIPv4(pkt: Uint8Array, verify: boolean): NetworkPacket | null {
+  if (pkt.length < IPV4_HEADER_SIZE || pkt[0] >> 4 !== IPV4_VERSION) return null;
+  const ihl = (pkt[0] & 0xf) * 4;
+  const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
+  const total = v.getUint16(2);
+  if (ihl < IPV4_HEADER_SIZE || total < ihl || total > pkt.length) return null;
+  if (verify && checksum(pkt.subarray(0, ihl)) !== 0) return null;
+  const frag = v.getUint16(6);
+  if ((frag & FLAG_MF) || (frag & OFFSET_MASK)) return null;
+  return {
+    src: v4Mapped(pkt.subarray(12, 16)),
+    dst: v4Mapped(pkt.subarray(16, 20)),
+    protocol: pkt[9],
+    ttl: pkt[8],
+    tos: pkt[1],
+    payload: pkt.subarray(ihl, total),
+    raw: pkt.subarray(0, total),
+  };
+}

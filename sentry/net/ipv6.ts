@@ -1,0 +1,49 @@
+/**
+ * IPv6 headers (RFC 8200): the fixed 40-byte header. Extension headers are not followed:
+ * a packet whose next header is not a transport the stack knows is dropped.
+ *
+ * @module
+ */
+
+import type { IPAddress } from "./address.ts";
+import { type NetworkPacket, withRoom } from "./ipv4.ts";
+
+export const IPV6_HEADER_SIZE = 40;
+export const IPV6_VERSION = 6;
+
+/** Builds an IPv6 packet around payload. */
+export function encodeIPv6(
+  src: IPAddress,
+  dst: IPAddress,
+  protocol: number,
+  payload: Uint8Array,
+  hopLimit: number,
+  tclass: number,
+): Uint8Array {
+  const pkt = withRoom(payload, IPV6_HEADER_SIZE);
+  const v = new DataView(pkt.buffer, pkt.byteOffset, IPV6_HEADER_SIZE);
+  v.setUint32(0, (IPV6_VERSION << 28) | ((tclass & 0xff) << 20));
+  v.setUint16(4, payload.length);
+  pkt[6] = protocol;
+  pkt[7] = hopLimit;
+  pkt.set(src, 8);
+  pkt.set(dst, 24);
+  return pkt;
+}
+
+/** Parses an IPv6 packet; null for one to drop. */
+export function decodeIPv6(pkt: Uint8Array): NetworkPacket | null {
+  if (pkt.length < IPV6_HEADER_SIZE || pkt[0] >> 4 !== IPV6_VERSION) return null;
+  const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
+  const len = v.getUint16(4);
+  if (IPV6_HEADER_SIZE + len > pkt.length) return null;
+  return {
+    src: pkt.slice(8, 24),
+    dst: pkt.slice(24, 40),
+    protocol: pkt[6],
+    ttl: pkt[7],
+    tos: (v.getUint32(0) >>> 20) & 0xff,
+    payload: pkt.subarray(IPV6_HEADER_SIZE, IPV6_HEADER_SIZE + len),
+    raw: pkt.subarray(0, IPV6_HEADER_SIZE + len),
+  };
+}

@@ -1,0 +1,482 @@
+/**
+ * Sockets of the families AF_INET and AF_INET6: the file description over a UDP or TCP
+ * endpoint, where the waiting happens (blocking connect, accept, send, receive, with
+ * SO_RCVTIMEO/SO_SNDTIMEO), the socket options, and the sockaddr_in/sockaddr_in6 codec.
+ * The endpoints never wait: they answer EAGAIN and notify their queue (endpoint.ts).
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import type { Kernel } from "../kernel/kernel.ts";
+import type { Task } from "../kernel/task.ts";
+import { SysError } from "../syscalls/errors.ts";
+import { FileDescriptionBase, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP } from "../vfs/file.ts";
+import { type Attr, Filesystem, type Inode, nowNs, S_IFSOCK } from "../vfs/inode.ts";
+import { waitOn, type WaitQueue } from "../vfs/waiter.ts";
+import {
+  ANY4,
+  ANY6,
+  type IPAddress,
+  isAny,
+  isV4,
+  LOOPBACK4,
+  LOOPBACK6,
+  v4Bytes,
+  v4Mapped,
+} from "./address.ts";
+import type { Endpoint, ReadResult } from "./endpoint.ts";
+import { ICMPProtocol } from "./icmp.ts";
+import { interfaceIoctl } from "./ifioctl.ts";
+import { IPPROTO_TCP, IPPROTO_UDP, Stack } from "./stack.ts";
+import { TCPProtocol } from "./tcp.ts";
+import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
+import { UDPEndpoint, UDPProtocol } from "./udp.ts";
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+const MSG_PEEK = 2;
+const MSG_DONTWAIT = 0x40;
+const MSG_WAITALL = 0x100;
+const MSG_NOSIGNAL = 0x4000;
+const SIGPIPE = 13;
+const FIONREAD = 0x541b;
+const TIOCOUTQ = 0x5411;
+const SIZEOF_SOCKADDR_IN = 16;
+const SIZEOF_SOCKADDR_IN6 = 28;
+/** The shortest sockaddr_in6 Linux takes (without sin6_scope_id, RFC 2133). */
+const SIN6_LEN_RFC2133 = 24;
+
+/**
+ * Copies n bytes at offset `at` of what is being sent in from the application, into a
+ * buffer of its own that the socket may keep.
+ */
+export type DataSource = (at: number, n: number) => Uint8Array;
+/** Copies received bytes out to the application at offset `at` of its buffer. */
+export type DataSink = (chunk: Uint8Array, at: number) => void;
+
+/** What one receive delivered. */
+export interface Received {
+  n: number;
+  /** A datagram's whole length (MSG_TRUNC). */
+  full: number;
+  from: IPAddress | null;
+  fromPort: number;
+}
+
+/** How much of a stream send is copied in from the application at a time. */
+const SEND_PIECE = 256 * 1024;
+/** The largest UDP payload over IPv6 or IPv4 on the loopback's MTU. */
+const MAX_DATAGRAM = 65535;
+
+/** The stack and protocols of one sandbox. */
+export class NetStack {
+  readonly stack = Stack.loopback();
+  readonly udp = new UDPProtocol(this.stack);
+  readonly tcp = new TCPProtocol(this.stack);
+  readonly icmp4 = new ICMPProtocol(this.stack, false);
+  readonly icmp6 = new ICMPProtocol(this.stack, true);
+  constructor() {
+    const udpErrors = this.udp.handleError.bind(this.udp);
+    this.icmp4.handlers.set(IPPROTO_UDP, udpErrors);
+    this.icmp6.handlers.set(IPPROTO_UDP, udpErrors);
+  }
+
+  static #byKernel = new WeakMap<Kernel, NetStack>();
+  static of(k: Kernel): NetStack {
+    let n = NetStack.#byKernel.get(k);
+    if (!n) NetStack.#byKernel.set(k, n = new NetStack());
+    return n;
+  }
+}
+
+class SockFs extends Filesystem {
+  readonly name = "sockfs";
+  root(): Inode {
+    throw new Error("sockfs has no root");
+  }
+}
+const sockfs = new SockFs();
+
+/** The attributes fstat shows for a socket of ours. */
+export function socketAttr(uid: number, gid: number): Attr {
+  const now = nowNs();
+  return {
+    dev: sockfs.dev,
+    ino: sockfs.nextIno(),
+    nlink: 1,
+    mode: S_IFSOCK | 0o777,
+    uid,
+    gid,
+    rdev: 0,
+    size: 0n,
+    blksize: 4096,
+    blocks: 0n,
+    atimeNs: now,
+    mtimeNs: now,
+    ctimeNs: now,
+  };
+}
+
+/** An address and port as a socket call gives or returns them. */
+export interface SockAddr {
+  addr: IPAddress;
+  port: number;
+}
+
+/** Encodes addr:port as the family's sockaddr. */
+export function encodeSockAddr(family: number, a: SockAddr): Uint8Array {
+  const v4 = family === AF_INET;
+  const b = new Uint8Array(v4 ? SIZEOF_SOCKADDR_IN : SIZEOF_SOCKADDR_IN6);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, family, true);
+  v.setUint16(2, a.port);
+  if (v4) b.set(v4Bytes(a.addr), 4);
+  else b.set(a.addr, 8);
+  return b;
+}
+
+/**
+ * Decodes a sockaddr given to a socket of `family`; null for AF_UNSPEC (connect's
+ * disconnect). Wrong lengths are EINVAL and wrong families EAFNOSUPPORT, as Linux.
+ */
+export function decodeSockAddr(family: number, raw: Uint8Array): SockAddr | null {
+  if (raw.length < 2) throw new SysError(Errno.EINVAL);
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const f = v.getUint16(0, true);
+  if (f === AF_UNSPEC) return null;
+  if (family === AF_INET) {
+    if (raw.length < SIZEOF_SOCKADDR_IN) throw new SysError(Errno.EINVAL);
+    if (f !== AF_INET) throw new SysError(Errno.EAFNOSUPPORT);
+    return { addr: v4Mapped(raw.subarray(4, 8)), port: v.getUint16(2) };
+  }
+  if (raw.length < SIN6_LEN_RFC2133) throw new SysError(Errno.EINVAL);
+  if (f !== AF_INET6) throw new SysError(Errno.EAFNOSUPPORT);
+  return { addr: raw.slice(8, 24), port: v.getUint16(2) };
+}
+
+export class InetSocket extends FileDescriptionBase {
+  readonly #attr: Attr;
+  /** SO_RCVTIMEO and SO_SNDTIMEO in ms; 0 waits for ever. */
+  rcvTimeoutMs = 0;
+  sndTimeoutMs = 0;
+  /** Options that are kept and reported but change nothing on loopback. */
+  readonly stored = new Map<string, number>();
+  /** A non-blocking connect is under way or its outcome not yet asked for. */
+  #connecting = false;
+
+  constructor(
+    readonly family: number,
+    readonly type: number,
+    readonly ep: UDPEndpoint | TCPEndpoint,
+    flags: number,
+    uid: number,
+    gid: number,
+  ) {
+    super(O_RDWR | (flags & O_NONBLOCK));
+    this.#attr = socketAttr(uid, gid);
+    ep.procInfo = { uid, ino: this.#attr.ino };
+  }
+
+  override get queue(): WaitQueue {
+    return this.ep.queue;
+  }
+
+  get protocol(): number {
+    return this.ep.protocol;
+  }
+
+  stat(_t: Task): Attr {
+    return this.#attr;
+  }
+
+  /** A user address as the endpoint takes it, checked against the socket's family. */
+  #local(a: SockAddr, forConnect: boolean): IPAddress {
+    if (this.family === AF_INET6 && isV4(a.addr) && this.ep.v6only) {
+      throw new SysError(forConnect ? Errno.ENETUNREACH : Errno.EINVAL);
+    }
+    // Connecting to the unspecified address reaches the local host, as on Linux.
+    if (forConnect && isAny(a.addr)) return isV4(a.addr) ? LOOPBACK4 : LOOPBACK6;
+    return a.addr;
+  }
+
+  bind(a: SockAddr): void {
+    this.ep.bind(this.#local(a, false), a.port);
+  }
+
+  listen(backlog: number): void {
+    if (!(this.ep instanceof TCPEndpoint)) throw new SysError(Errno.EOPNOTSUPP);
+    this.ep.listen(backlog);
+  }
+
+  #nonblocking(flags: number): boolean {
+    return (this.flags & O_NONBLOCK) !== 0 || (flags & MSG_DONTWAIT) !== 0;
+  }
+
+  /** Waits for the queue; false when the timeout passed. */
+  async #wait(t: Task, timeoutMs: number): Promise<boolean> {
+    // With a timeout, an interrupted call fails with EINTR rather than restart (Linux).
+    return await waitOn(
+      t,
+      [this.ep.queue],
+      timeoutMs > 0 ? timeoutMs : undefined,
+      timeoutMs > 0 ? Errno.EINTR : Errno.ERESTARTSYS,
+    );
+  }
+
+  async connect(t: Task, a: SockAddr | null): Promise<void> {
+    const ep = this.ep;
+    if (ep instanceof UDPEndpoint) {
+      if (a === null) ep.disconnect();
+      else ep.connect(this.#local(a, true), a.port);
+      return;
+    }
+    if (a === null) throw new SysError(Errno.EAFNOSUPPORT);
+    if (this.#connecting) {
+      // The call after a non-blocking connect: its outcome, once (Linux's SS_CONNECTING).
+      if (ep.state === TCPState.SYN_SENT) throw new SysError(Errno.EALREADY);
+      this.#connecting = false;
+      if (ep.connected) return;
+      const err = ep.takeError();
+      if (err) throw new SysError(err);
+    }
+    try {
+      ep.connect(this.#local(a, true), a.port);
+    } catch (e) {
+      if (!(e instanceof SysError) || e.errno !== Errno.EINPROGRESS) throw e;
+      if (this.flags & O_NONBLOCK) {
+        this.#connecting = true;
+        throw e;
+      }
+    }
+    const deadline = this.sndTimeoutMs > 0 ? performance.now() + this.sndTimeoutMs : 0;
+    while (ep.state === TCPState.SYN_SENT) {
+      const left = deadline ? deadline - performance.now() : 0;
+      if (deadline && left <= 0) throw new SysError(Errno.EINPROGRESS);
+      await this.#wait(t, deadline ? left : 0);
+    }
+    if (!ep.connected) throw new SysError(ep.takeError() || Errno.ECONNREFUSED);
+  }
+
+  async accept(t: Task, nonblock: boolean): Promise<TCPEndpoint> {
+    const ep = this.ep;
+    if (!(ep instanceof TCPEndpoint)) throw new SysError(Errno.EOPNOTSUPP);
+    const deadline = this.rcvTimeoutMs > 0 ? performance.now() + this.rcvTimeoutMs : 0;
+    for (;;) {
+      if (ep.state !== TCPState.LISTEN) throw new SysError(Errno.EINVAL);
+      const c = ep.acceptQueue.shift();
+      if (c) return c;
+      if (nonblock) throw new SysError(Errno.EAGAIN);
+      const left = deadline ? deadline - performance.now() : 0;
+      if (deadline && left <= 0) throw new SysError(Errno.EAGAIN);
+      await this.#wait(t, left);
+    }
+  }
+
+  #epipe(t: Task, flags: number): never {
+    if (!(flags & MSG_NOSIGNAL)) {
+      t.sendSignal({ signo: SIGPIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
+    }
+    throw new SysError(Errno.EPIPE);
+  }
+
+  /**
+   * Sends `total` bytes that source(at, n) copies in from the application, a piece at a
+   * time: a stream never holds more of them in the Sentry than its send buffer takes, and a
+   * datagram too long for the link is refused before any copy. A blocking stream send waits
+   * until all of it is taken.
+   */
+  async send(
+    t: Task,
+    total: number,
+    source: DataSource,
+    flags: number,
+    to: SockAddr | null | (() => SockAddr | null),
+  ): Promise<number> {
+    const ep = this.ep;
+    // Linux's order for a datagram: autobind, length, then the address, then the copy.
+    if (ep instanceof UDPEndpoint) {
+      ep.autobind();
+      if (total > MAX_DATAGRAM) throw new SysError(Errno.EMSGSIZE);
+    }
+    const a = typeof to === "function" ? to() : to;
+    const dst = a ? { addr: this.#local(a, true), port: a.port } : null;
+    if (dst && dst.port === 0 && ep instanceof UDPEndpoint) throw new SysError(Errno.EINVAL);
+    const nonblock = this.#nonblocking(flags);
+    const deadline = this.sndTimeoutMs > 0 ? performance.now() + this.sndTimeoutMs : 0;
+    const dgram = ep instanceof UDPEndpoint;
+    let done = 0;
+    let piece: Uint8Array | null = null;
+    for (;;) {
+      try {
+        piece ??= source(done, dgram ? total : Math.min(total - done, SEND_PIECE));
+        const n: number = this.ep.write(piece, dst, true);
+        done += n;
+        piece = n < piece.length ? piece.subarray(n) : null;
+        if (done >= total || dgram) return done;
+        if (piece === null) continue;
+      } catch (e) {
+        if (!(e instanceof SysError)) throw e;
+        if (done > 0 && e.errno !== Errno.EAGAIN) return done;
+        if (e.errno === Errno.EPIPE) this.#epipe(t, flags);
+        if (e.errno !== Errno.EAGAIN) throw e;
+      }
+      if (nonblock) {
+        if (done > 0) return done;
+        throw new SysError(Errno.EAGAIN);
+      }
+      const left = deadline ? deadline - performance.now() : 0;
+      if (deadline && left <= 0) {
+        if (done > 0) return done;
+        throw new SysError(Errno.EAGAIN);
+      }
+      try {
+        await this.#wait(t, left);
+      } catch (e) {
+        if (done > 0) return done;
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Receives up to max bytes into sink(chunk, at), which copies them out to the application
+   * as they come: MSG_WAITALL on a stream waits for all of them without gathering them in
+   * the Sentry. Returns the bytes delivered and the datagram's full length.
+   */
+  async recv(t: Task, max: number, flags: number, sink: DataSink): Promise<Received> {
+    const nonblock = this.#nonblocking(flags);
+    const peek = (flags & MSG_PEEK) !== 0;
+    const stream = this.ep instanceof TCPEndpoint;
+    const waitall = stream && (flags & MSG_WAITALL) !== 0 && !peek;
+    const deadline = this.rcvTimeoutMs > 0 ? performance.now() + this.rcvTimeoutMs : 0;
+    let got = 0;
+    let first: ReadResult | null = null;
+    for (;;) {
+      try {
+        const r = this.ep.read(max - got, peek);
+        first ??= r;
+        if (r.data.length > 0) sink(r.data, got);
+        got += r.data.length;
+        if (!waitall || r.data.length === 0 || got >= max) break;
+      } catch (e) {
+        if (!(e instanceof SysError) || e.errno !== Errno.EAGAIN || got > 0 && nonblock) {
+          if (got > 0) break;
+          throw e;
+        }
+      }
+      if (nonblock) throw new SysError(Errno.EAGAIN);
+      const left = deadline ? deadline - performance.now() : 0;
+      if (deadline && left <= 0) {
+        if (got > 0) break;
+        throw new SysError(Errno.EAGAIN);
+      }
+      try {
+        await this.#wait(t, left);
+      } catch (e) {
+        if (got > 0) break;
+        throw e;
+      }
+    }
+    const full = waitall ? got : first?.full ?? got;
+    return { n: got, full, from: first?.from ?? null, fromPort: first?.fromPort ?? 0 };
+  }
+
+  override async read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
+    if (offset !== undefined) throw new SysError(Errno.ESPIPE);
+    const r = await this.recv(t, dst.length, 0, (chunk, at) => dst.set(chunk, at));
+    return r.n;
+  }
+
+  override write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
+    if (offset !== undefined) throw new SysError(Errno.ESPIPE);
+    return this.send(t, src.length, (at, n) => src.slice(at, at + n), 0, null);
+  }
+
+  shutdown(how: number): void {
+    this.ep.shutdown(how);
+  }
+
+  /** The bound address (getsockname): the unspecified one before bind. */
+  localName(): SockAddr {
+    return { addr: this.ep.localAddr, port: this.ep.localPort };
+  }
+
+  /** The peer (getpeername); ENOTCONN when not connected. */
+  peerName(): SockAddr {
+    const ep = this.ep;
+    const ok = ep instanceof TCPEndpoint ? ep.connected : ep.remoteAddr !== null;
+    if (!ok || !ep.remoteAddr) throw new SysError(Errno.ENOTCONN);
+    return { addr: ep.remoteAddr, port: ep.remotePort };
+  }
+
+  /** The address to report for a family: an IPv4 socket's are v4-mapped inside. */
+  unspecified(): IPAddress {
+    return this.family === AF_INET ? ANY4 : ANY6;
+  }
+
+  override ioctl(t: Task, request: number, arg: bigint): number {
+    switch (request) {
+      case FIONREAD: {
+        const ep = this.ep;
+        let n = 0;
+        if (ep instanceof TCPEndpoint) {
+          if (ep.state === TCPState.LISTEN) throw new SysError(Errno.EINVAL);
+          n = ep.readable;
+        } else {
+          try {
+            n = ep.read(0, true).full;
+          } catch {
+            n = 0;
+          }
+        }
+        t.mm.writeU32(arg, n);
+        return 0;
+      }
+      case TIOCOUTQ:
+        t.mm.writeU32(arg, this.ep instanceof TCPEndpoint ? this.ep.unacked : 0);
+        return 0;
+    }
+    const r = interfaceIoctl(t, NetStack.of(t.kernel).stack, request, arg);
+    if (r !== null) return r;
+    throw new SysError(Errno.ENOTTY);
+  }
+
+  override readiness(mask: number): number {
+    return this.ep.readiness() & (mask | POLLERR | POLLHUP);
+  }
+
+  override release(): void {
+    this.ep.close();
+  }
+}
+
+/** Makes the endpoint for socket(2), or throws the errno Linux answers. */
+export function newInetSocket(
+  k: Kernel,
+  family: number,
+  type: number,
+  protocol: number,
+  flags: number,
+  uid: number,
+  gid: number,
+): InetSocket {
+  const ns = NetStack.of(k);
+  const v4 = family === AF_INET;
+  let ep: Endpoint & (UDPEndpoint | TCPEndpoint);
+  if (type === SOCK_STREAM) {
+    if (protocol !== 0 && protocol !== IPPROTO_TCP) throw new SysError(Errno.EPROTONOSUPPORT);
+    ep = ns.tcp.newEndpoint(v4);
+    ep.options.rcvbuf = 131072;
+    ep.options.sndbuf = 16384;
+  } else if (type === SOCK_DGRAM) {
+    if (protocol !== 0 && protocol !== IPPROTO_UDP) throw new SysError(Errno.EPROTONOSUPPORT);
+    ep = new UDPEndpoint(ns.udp, v4);
+  } else {
+    throw new SysError(Errno.ESOCKTNOSUPPORT);
+  }
+  return new InetSocket(family, type, ep, flags, uid, gid);
+}

@@ -1,0 +1,336 @@
+/**
+ * getsockopt(2) and setsockopt(2) for AF_INET and AF_INET6 sockets: SOL_SOCKET, IPPROTO_IP,
+ * IPPROTO_IPV6 and IPPROTO_TCP. Values arrive as hostile bytes of a length the application
+ * chose: each option says how many it needs, and shorter input is EINVAL.
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import { SysError } from "../syscalls/errors.ts";
+import { BUFFER_MAX, MIN_RCVBUF, MIN_SNDBUF } from "./endpoint.ts";
+import { AF_INET6, type InetSocket } from "./socket.ts";
+import { IPPROTO_TCP } from "./stack.ts";
+import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
+
+export const SOL_SOCKET = 1;
+export const SOL_IP = 0;
+export const SOL_TCP = 6;
+export const SOL_IPV6 = 41;
+
+const SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_DONTROUTE = 5, SO_BROADCAST = 6;
+const SO_SNDBUF = 7, SO_RCVBUF = 8, SO_KEEPALIVE = 9, SO_OOBINLINE = 10, SO_PRIORITY = 12;
+const SO_LINGER = 13, SO_REUSEPORT = 15, SO_RCVLOWAT = 18, SO_SNDLOWAT = 19;
+const SO_RCVTIMEO = 20, SO_SNDTIMEO = 21, SO_ACCEPTCONN = 30, SO_SNDBUFFORCE = 32;
+const SO_RCVBUFFORCE = 33, SO_PROTOCOL = 38, SO_DOMAIN = 39;
+
+const IP_TOS = 1, IP_TTL = 2, IP_PKTINFO = 8, IP_MTU_DISCOVER = 10, IP_RECVERR = 11;
+const IP_RECVTTL = 12, IP_RECVTOS = 13, IP_MULTICAST_IF = 32, IP_MULTICAST_TTL = 33;
+const IP_MULTICAST_LOOP = 34, IP_FREEBIND = 15;
+
+const IPV6_UNICAST_HOPS = 16, IPV6_MULTICAST_IF = 17, IPV6_MULTICAST_HOPS = 18;
+const IPV6_MULTICAST_LOOP = 19, IPV6_V6ONLY = 26, IPV6_RECVPKTINFO = 49, IPV6_TCLASS = 67;
+
+const TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_CORK = 3, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5;
+const TCP_KEEPCNT = 6, TCP_SYNCNT = 7, TCP_LINGER2 = 8, TCP_DEFER_ACCEPT = 9;
+const TCP_WINDOW_CLAMP = 10, TCP_INFO = 11, TCP_QUICKACK = 12, TCP_USER_TIMEOUT = 18;
+
+/** Linux's limits for the keep-alive timings (MAX_TCP_KEEPIDLE and friends). */
+const MAX_KEEPIDLE = 32767, MAX_KEEPINTVL = 32767, MAX_KEEPCNT = 127;
+
+function int(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, v, true);
+  return b;
+}
+
+function timeval(ms: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setBigInt64(0, BigInt(Math.floor(ms / 1000)), true);
+  v.setBigInt64(8, BigInt(Math.round((ms % 1000) * 1000)), true);
+  return b;
+}
+
+/** Options that are kept as given and reported back, with their defaults. */
+const STORED: Record<string, number> = {
+  [`${SOL_SOCKET}/${SO_DONTROUTE}`]: 0,
+  [`${SOL_SOCKET}/${SO_BROADCAST}`]: 0,
+  [`${SOL_SOCKET}/${SO_OOBINLINE}`]: 0,
+  [`${SOL_SOCKET}/${SO_PRIORITY}`]: 0,
+  [`${SOL_SOCKET}/${SO_RCVLOWAT}`]: 1,
+  [`${SOL_SOCKET}/${SO_SNDLOWAT}`]: 1,
+  [`${SOL_IP}/${IP_PKTINFO}`]: 0,
+  [`${SOL_IP}/${IP_MTU_DISCOVER}`]: 1,
+  [`${SOL_IP}/${IP_RECVERR}`]: 0,
+  [`${SOL_IP}/${IP_RECVTTL}`]: 0,
+  [`${SOL_IP}/${IP_RECVTOS}`]: 0,
+  [`${SOL_IP}/${IP_MULTICAST_TTL}`]: 1,
+  [`${SOL_IP}/${IP_MULTICAST_LOOP}`]: 1,
+  [`${SOL_IP}/${IP_FREEBIND}`]: 0,
+  [`${SOL_IPV6}/${IPV6_MULTICAST_HOPS}`]: 1,
+  [`${SOL_IPV6}/${IPV6_MULTICAST_LOOP}`]: 1,
+  [`${SOL_IPV6}/${IPV6_MULTICAST_IF}`]: 0,
+  [`${SOL_IPV6}/${IPV6_RECVPKTINFO}`]: 0,
+  [`${SOL_TCP}/${TCP_CORK}`]: 0,
+  [`${SOL_TCP}/${TCP_SYNCNT}`]: 6,
+  [`${SOL_TCP}/${TCP_LINGER2}`]: 60,
+  [`${SOL_TCP}/${TCP_DEFER_ACCEPT}`]: 0,
+  [`${SOL_TCP}/${TCP_WINDOW_CLAMP}`]: 0,
+  [`${SOL_TCP}/${TCP_QUICKACK}`]: 1,
+};
+
+/** Whether level is one the socket answers (TCP options on a UDP socket are not). */
+function checkLevel(s: InetSocket, level: number): void {
+  if (level === SOL_SOCKET || level === SOL_IP) return;
+  if (level === SOL_IPV6 && s.family === AF_INET6) return;
+  if (level === SOL_TCP && s.protocol === IPPROTO_TCP) return;
+  throw new SysError(Errno.ENOPROTOOPT);
+}
+
+/** The value of an option, as bytes (the caller cuts them to the user's length). */
+export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Array {
+  checkLevel(s, level);
+  const o = s.ep.options;
+  const ep = s.ep;
+  const tcp = ep instanceof TCPEndpoint ? ep : null;
+  const k = `${level}/${name}`;
+  switch (level) {
+    case SOL_SOCKET:
+      switch (name) {
+        case SO_REUSEADDR:
+          return int(ep.reuseAddr ? 1 : 0);
+        case SO_REUSEPORT:
+          return int(ep.reusePort ? 1 : 0);
+        case SO_TYPE:
+          return int(s.type);
+        case SO_ERROR:
+          return int(ep.takeError());
+        case SO_SNDBUF:
+          return int(o.sndbuf);
+        case SO_RCVBUF:
+          return int(o.rcvbuf);
+        case SO_KEEPALIVE:
+          return int(o.keepalive ? 1 : 0);
+        case SO_LINGER: {
+          const b = new Uint8Array(8);
+          const v = new DataView(b.buffer);
+          v.setInt32(0, o.linger === null ? 0 : 1, true);
+          v.setInt32(4, o.linger ?? 0, true);
+          return b;
+        }
+        case SO_RCVTIMEO:
+          return timeval(s.rcvTimeoutMs);
+        case SO_SNDTIMEO:
+          return timeval(s.sndTimeoutMs);
+        case SO_ACCEPTCONN:
+          return int(tcp?.state === TCPState.LISTEN ? 1 : 0);
+        case SO_PROTOCOL:
+          return int(s.protocol);
+        case SO_DOMAIN:
+          return int(s.family);
+      }
+      break;
+    case SOL_IP:
+      switch (name) {
+        case IP_TOS:
+          return int(o.tos);
+        case IP_TTL:
+          return int(o.ttl);
+        case IP_MULTICAST_IF:
+          return new Uint8Array(4);
+      }
+      break;
+    case SOL_IPV6:
+      switch (name) {
+        case IPV6_V6ONLY:
+          return int(ep.v6only ? 1 : 0);
+        case IPV6_UNICAST_HOPS:
+          return int(o.ttl);
+        case IPV6_TCLASS:
+          return int(o.tos);
+      }
+      break;
+    case SOL_TCP:
+      switch (name) {
+        case TCP_NODELAY:
+          return int(o.noDelay ? 1 : 0);
+        case TCP_MAXSEG:
+          return int(o.maxSeg || 536);
+        case TCP_KEEPIDLE:
+          return int(o.keepIdle);
+        case TCP_KEEPINTVL:
+          return int(o.keepIntvl);
+        case TCP_KEEPCNT:
+          return int(o.keepCnt);
+        case TCP_USER_TIMEOUT:
+          return int(o.userTimeout);
+        case TCP_INFO: {
+          // struct tcp_info begins with tcpi_state; the rest is left zero.
+          const b = new Uint8Array(104);
+          b[0] = tcp?.linuxState ?? 0;
+          return b;
+        }
+      }
+      break;
+  }
+  const stored = s.stored.get(k) ?? STORED[k];
+  if (stored !== undefined) return int(stored);
+  throw new SysError(Errno.ENOPROTOOPT);
+}
+
+/** Reads an int option: 4 bytes, except that IPv4's options also take a single byte (Linux). */
+function intOf(v: Uint8Array, level = SOL_SOCKET): number {
+  if (v.length >= 4) return new DataView(v.buffer, v.byteOffset, 4).getInt32(0, true);
+  if (level === SOL_IP && v.length >= 1) return v[0];
+  throw new SysError(Errno.EINVAL);
+}
+
+function msOfTimeval(v: Uint8Array): number {
+  if (v.length < 16) throw new SysError(Errno.EINVAL);
+  const d = new DataView(v.buffer, v.byteOffset, 16);
+  const sec = d.getBigInt64(0, true), usec = d.getBigInt64(8, true);
+  if (usec < 0n || usec >= 1000000n) throw new SysError(Errno.EDOM);
+  if (sec < 0n) return 0;
+  const ms = Number(sec) * 1000 + Number(usec) / 1000;
+  // A tiny positive timeout still times out rather than meaning "for ever".
+  return ms > 0 && ms < 1 ? 1 : Math.min(ms, 0x7fffffff);
+}
+
+/** Sets an option from the application's bytes. */
+export function setSockOpt(s: InetSocket, level: number, name: number, v: Uint8Array): void {
+  checkLevel(s, level);
+  const o = s.ep.options;
+  const ep = s.ep;
+  const tcp = ep instanceof TCPEndpoint ? ep : null;
+  const k = `${level}/${name}`;
+  switch (level) {
+    case SOL_SOCKET:
+      switch (name) {
+        case SO_REUSEADDR:
+          ep.reuseAddr = intOf(v) !== 0;
+          return;
+        case SO_REUSEPORT:
+          ep.reusePort = intOf(v) !== 0;
+          return;
+        case SO_SNDBUF:
+        case SO_SNDBUFFORCE: {
+          const n = intOf(v);
+          o.sndbuf = Math.max(MIN_SNDBUF, Math.min(n >>> 0, BUFFER_MAX) * 2);
+          o.sndbufLocked = true;
+          ep.queue.notify();
+          return;
+        }
+        case SO_RCVBUF:
+        case SO_RCVBUFFORCE: {
+          const n = intOf(v);
+          o.rcvbuf = Math.max(MIN_RCVBUF, Math.min(n >>> 0, BUFFER_MAX) * 2);
+          o.rcvbufLocked = true;
+          return;
+        }
+        case SO_KEEPALIVE:
+          o.keepalive = intOf(v) !== 0;
+          tcp?.keepaliveChanged();
+          return;
+        case SO_LINGER: {
+          if (v.length < 8) throw new SysError(Errno.EINVAL);
+          const d = new DataView(v.buffer, v.byteOffset, 8);
+          o.linger = d.getInt32(0, true) ? Math.max(0, d.getInt32(4, true)) : null;
+          return;
+        }
+        case SO_RCVTIMEO:
+          s.rcvTimeoutMs = msOfTimeval(v);
+          return;
+        case SO_SNDTIMEO:
+          s.sndTimeoutMs = msOfTimeval(v);
+          return;
+        case SO_TYPE:
+        case SO_ERROR:
+        case SO_ACCEPTCONN:
+        case SO_PROTOCOL:
+        case SO_DOMAIN:
+          throw new SysError(Errno.ENOPROTOOPT);
+      }
+      break;
+    case SOL_IP:
+      switch (name) {
+        case IP_TOS:
+          o.tos = intOf(v, SOL_IP) & 0xfc;
+          return;
+        case IP_TTL: {
+          const n = intOf(v, SOL_IP);
+          if (n === -1) o.ttl = 64;
+          else if (n < 1 || n > 255) throw new SysError(Errno.EINVAL);
+          else o.ttl = n;
+          return;
+        }
+        case IP_MULTICAST_IF:
+          return;
+      }
+      break;
+    case SOL_IPV6:
+      switch (name) {
+        case IPV6_V6ONLY: {
+          // Fixed once bound, as Linux: the port reservation depends on it.
+          if (ep.localPort !== 0) throw new SysError(Errno.EINVAL);
+          ep.v6only = intOf(v) !== 0;
+          return;
+        }
+        case IPV6_UNICAST_HOPS: {
+          const n = intOf(v);
+          if (n < -1 || n > 255) throw new SysError(Errno.EINVAL);
+          o.ttl = n === -1 ? 64 : n;
+          return;
+        }
+        case IPV6_TCLASS: {
+          const n = intOf(v);
+          if (n < -1 || n > 255) throw new SysError(Errno.EINVAL);
+          o.tos = n === -1 ? 0 : n;
+          return;
+        }
+      }
+      break;
+    case SOL_TCP:
+      switch (name) {
+        case TCP_NODELAY:
+          o.noDelay = intOf(v) !== 0;
+          return;
+        case TCP_MAXSEG: {
+          const n = intOf(v);
+          if (n !== 0 && (n < 88 || n > 32767)) throw new SysError(Errno.EINVAL);
+          o.maxSeg = n;
+          return;
+        }
+        case TCP_KEEPIDLE:
+        case TCP_KEEPINTVL: {
+          const n = intOf(v);
+          const max = name === TCP_KEEPIDLE ? MAX_KEEPIDLE : MAX_KEEPINTVL;
+          if (n < 1 || n > max) throw new SysError(Errno.EINVAL);
+          if (name === TCP_KEEPIDLE) o.keepIdle = n;
+          else o.keepIntvl = n;
+          tcp?.keepaliveChanged();
+          return;
+        }
+        case TCP_KEEPCNT: {
+          const n = intOf(v);
+          if (n < 1 || n > MAX_KEEPCNT) throw new SysError(Errno.EINVAL);
+          o.keepCnt = n;
+          return;
+        }
+        case TCP_USER_TIMEOUT: {
+          const n = intOf(v);
+          if (n < 0) throw new SysError(Errno.EINVAL);
+          o.userTimeout = n;
+          return;
+        }
+        case TCP_INFO:
+          throw new SysError(Errno.ENOPROTOOPT);
+      }
+      break;
+  }
+  if (k in STORED) {
+    s.stored.set(k, intOf(v, level));
+    return;
+  }
+  throw new SysError(Errno.ENOPROTOOPT);
+}

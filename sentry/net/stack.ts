@@ -1,0 +1,209 @@
+/**
+ * The network stack of one sandbox: its interfaces, route table, port manager and the
+ * tables that hand an arriving packet to the transport endpoint it is for. With
+ * --network=none it holds only the loopback interface (127.0.0.1/8 and ::1).
+ *
+ * @module
+ */
+
+import {
+  inPrefix,
+  type IPAddress,
+  isAny,
+  isV4,
+  key,
+  LOOPBACK4,
+  LOOPBACK6,
+  v4Mapped,
+} from "./address.ts";
+import { ETH_P_IP, ETH_P_IPV6, type LinkEndpoint } from "./link.ts";
+import { decodeIPv4, encodeIPv4, type NetworkPacket } from "./ipv4.ts";
+import { decodeIPv6, encodeIPv6 } from "./ipv6.ts";
+import { IFF_LOOPBACK, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, NIC } from "./nic.ts";
+import { PortManager } from "./ports.ts";
+import { type Route, RouteTable } from "./route.ts";
+import { LoopbackEndpoint } from "./loopback.ts";
+
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_ICMPV6 = 58;
+export const DEFAULT_TTL = 64;
+
+/** What the demultiplexer needs of a transport endpoint. */
+export interface TransportEndpoint {
+  localAddr: IPAddress;
+  localPort: number;
+  /** Set once connected: then only packets from this peer reach it. */
+  remoteAddr: IPAddress | null;
+  remotePort: number;
+  v6only: boolean;
+  reusePort: boolean;
+}
+
+/** A transport protocol's handling of arriving packets. */
+export interface TransportProtocol {
+  /** Handles pkt (already checked to be for a local address); sets nothing on drop. */
+  handlePacket(pkt: NetworkPacket, nic: NIC): void;
+}
+
+function tupleKey(la: IPAddress, lp: number, ra: IPAddress, rp: number): string {
+  return `${key(la)}${lp}/${key(ra)}${rp}`;
+}
+
+/** Endpoints of one transport protocol, by port and by connection. */
+export class TransportTable<E extends TransportEndpoint> {
+  readonly #connected = new Map<string, E>();
+  readonly #bound = new Map<number, E[]>();
+
+  /** Makes ep findable at its current addresses. */
+  add(ep: E): void {
+    if (ep.remoteAddr) {
+      this.#connected.set(tupleKey(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort), ep);
+    } else {
+      let l = this.#bound.get(ep.localPort);
+      if (!l) this.#bound.set(ep.localPort, l = []);
+      l.push(ep);
+    }
+  }
+
+  remove(ep: E): void {
+    if (ep.remoteAddr) {
+      const k = tupleKey(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort);
+      if (this.#connected.get(k) === ep) this.#connected.delete(k);
+    } else {
+      const l = this.#bound.get(ep.localPort);
+      const i = l?.indexOf(ep) ?? -1;
+      if (i >= 0) l!.splice(i, 1);
+      if (l && l.length === 0) this.#bound.delete(ep.localPort);
+    }
+  }
+
+  /** The endpoint a packet src:sport -> dst:dport is for, or null. */
+  find(dst: IPAddress, dport: number, src: IPAddress, sport: number): E | null {
+    const c = this.#connected.get(tupleKey(dst, dport, src, sport));
+    if (c) return c;
+    const l = this.#bound.get(dport);
+    if (!l) return null;
+    const v4 = isV4(dst);
+    let best: E[] = [];
+    let bestScore = 0;
+    for (const ep of l) {
+      let score = 0;
+      if (ep.remoteAddr) continue;
+      if (!isAny(ep.localAddr)) {
+        if (key(ep.localAddr) !== key(dst)) continue;
+        score = 3;
+      } else if (isV4(ep.localAddr)) {
+        if (!v4) continue;
+        score = 2;
+      } else {
+        if (v4 && ep.v6only) continue;
+        score = v4 ? 1 : 2;
+      }
+      if (score > bestScore) [best, bestScore] = [[ep], score];
+      else if (score === bestScore) best.push(ep);
+    }
+    if (best.length === 0) return null;
+    if (best.length === 1) return best[0];
+    // SO_REUSEPORT: the same peer always reaches the same one of the group.
+    let h = sport;
+    for (const b of src) h = (h * 31 + b) >>> 0;
+    return best[h % best.length];
+  }
+
+  /** Every endpoint, for /proc/net. */
+  all(): E[] {
+    return [...this.#connected.values(), ...[...this.#bound.values()].flat()];
+  }
+}
+
+export class Stack {
+  readonly nics: NIC[] = [];
+  readonly routes = new RouteTable();
+  readonly ports = new PortManager();
+  readonly #protocols = new Map<number, TransportProtocol>();
+
+  /** A stack with the loopback interface only (--network=none). */
+  static loopback(): Stack {
+    const s = new Stack();
+    const lo = s.addNIC(
+      "lo",
+      new LoopbackEndpoint(),
+      IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_LOWER_UP,
+    );
+    lo.addresses.push({ addr: LOOPBACK4, prefixLen: 8 + 96 }, {
+      addr: LOOPBACK6,
+      prefixLen: 128,
+    });
+    s.routes.add({
+      dest: v4Mapped(Uint8Array.of(127, 0, 0, 0)),
+      prefixLen: 104,
+      nic: lo,
+      gateway: null,
+    });
+    s.routes.add({ dest: LOOPBACK6, prefixLen: 128, nic: lo, gateway: null });
+    return s;
+  }
+
+  addNIC(name: string, link: LinkEndpoint, flags: number): NIC {
+    const nic = new NIC(this.nics.length + 1, name, link, flags);
+    this.nics.push(nic);
+    link.attach((type, pkt) => this.#deliver(nic, type, pkt));
+    return nic;
+  }
+
+  registerProtocol(proto: number, p: TransportProtocol): void {
+    this.#protocols.set(proto, p);
+  }
+
+  /** Whether addr is one of the stack's own (a socket may bind it). */
+  isLocal(addr: IPAddress): boolean {
+    if (isAny(addr)) return true;
+    for (const nic of this.nics) {
+      for (const a of nic.addresses) {
+        // The whole prefix of a loopback address is local, as on Linux (127.0.0.0/8).
+        if (nic.flags & IFF_LOOPBACK) {
+          if (inPrefix(addr, a.addr, a.prefixLen)) return true;
+        } else if (key(a.addr) === key(addr)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** The route to dst from src (null: the interface's address). */
+  route(dst: IPAddress, src: IPAddress | null): Route {
+    return this.routes.find(dst, src && !isAny(src) ? src : null);
+  }
+
+  /** Sends a transport packet along r. */
+  send(r: Route, protocol: number, payload: Uint8Array, ttl: number, tos: number): void {
+    const v4 = isV4(r.dst);
+    const pkt = v4
+      ? encodeIPv4(r.src, r.dst, protocol, payload, ttl, tos)
+      : encodeIPv6(r.src, r.dst, protocol, payload, ttl, tos);
+    r.nic.stats.txPackets++;
+    r.nic.stats.txBytes += pkt.length;
+    r.nic.link.writePacket(v4 ? ETH_P_IP : ETH_P_IPV6, pkt);
+  }
+
+  #deliver(nic: NIC, type: number, bytes: Uint8Array): void {
+    nic.stats.rxPackets++;
+    nic.stats.rxBytes += bytes.length;
+    const pkt = type === ETH_P_IP
+      ? decodeIPv4(bytes, !nic.link.checksumOffload)
+      : type === ETH_P_IPV6
+      ? decodeIPv6(bytes)
+      : null;
+    const p = pkt && this.isLocal(pkt.dst) && !isAny(pkt.dst)
+      ? this.#protocols.get(pkt.protocol)
+      : undefined;
+    if (!pkt || !p) {
+      nic.stats.rxDropped++;
+      return;
+    }
+    p.handlePacket(pkt, nic);
+  }
+}

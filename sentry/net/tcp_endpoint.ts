@@ -1,0 +1,952 @@
+/**
+ * A TCP endpoint: the connection state machine of RFC 9293 (handshake, data within the
+ * peer's window in segments of at most its MSS, window scaling, FIN and half-close, RST,
+ * TIME_WAIT), retransmission with exponential back-off, keep-alive probes, and for a
+ * listener its queue of connections waiting for accept.
+ *
+ * Segments that arrive out of order are dropped and re-acknowledged (the sender's
+ * retransmission fills the gap): loopback never reorders, and a receiver may always drop.
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
+import { SysError } from "../syscalls/errors.ts";
+import {
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  POLLOUT,
+  POLLRDHUP,
+  POLLRDNORM,
+  POLLWRNORM,
+} from "../vfs/file.ts";
+import { WaitQueue } from "../vfs/waiter.ts";
+import { ANY4, ANY6, type IPAddress, isAny, isV4 } from "./address.ts";
+import { ByteQueue } from "./byte_queue.ts";
+import { type Endpoint, EndpointOptions, type ReadResult, TCP_AUTO_BUFFER } from "./endpoint.ts";
+import type { Route } from "./route.ts";
+import type { ProcInfo } from "./proc_net.ts";
+import { IPPROTO_TCP } from "./stack.ts";
+import {
+  ACK,
+  encodeTCP,
+  FIN,
+  PSH,
+  RST,
+  type Segment,
+  seqAdd,
+  seqDiff,
+  seqLE,
+  seqLT,
+  SYN,
+  TCP_HEADER_SIZE,
+} from "./tcp_header.ts";
+import type { TCPProtocol } from "./tcp.ts";
+
+export enum TCPState {
+  ESTABLISHED = 1,
+  SYN_SENT = 2,
+  SYN_RECV = 3,
+  FIN_WAIT1 = 4,
+  FIN_WAIT2 = 5,
+  TIME_WAIT = 6,
+  CLOSE = 7,
+  CLOSE_WAIT = 8,
+  LAST_ACK = 9,
+  LISTEN = 10,
+  CLOSING = 11,
+}
+
+/** Linux's SOMAXCONN: the largest listen backlog. */
+export const SOMAXCONN = 4096;
+/** The window scale we offer (Linux's for its default buffers). */
+const OUR_WSCALE = 7;
+const RTO_INITIAL_MS = 1000;
+const RTO_MIN_MS = 200;
+const RTO_MAX_MS = 120_000;
+/** Linux's tcp_retries2 and tcp_syn_retries. */
+const MAX_RETRIES = 15;
+const MAX_SYN_RETRIES = 6;
+/** TIME_WAIT and an orphaned FIN_WAIT2 last this long (Linux's TCP_TIMEWAIT_LEN). */
+const TIME_WAIT_MS = 60_000;
+/** Linux's net.ipv4.tcp_max_tw_buckets default for a small machine. */
+const MAX_TIME_WAIT = 16384;
+/** The MSS assumed when a SYN has none (RFC 9293: 536 for IPv4, 1220 for IPv6). */
+const DEFAULT_MSS4 = 536;
+const DEFAULT_MSS6 = 1220;
+
+const RCV_SHUTDOWN = 1;
+const SEND_SHUTDOWN = 2;
+
+function timer(fn: () => void, ms: number): number {
+  const id = setTimeout(fn, ms) as unknown as number;
+  // Timers of the stack never keep the sandbox alive once the application is gone.
+  Deno.unrefTimer(id);
+  return id;
+}
+
+export class TCPEndpoint implements Endpoint {
+  readonly protocol = IPPROTO_TCP;
+  readonly queue = new WaitQueue();
+  options = new EndpointOptions();
+  state = TCPState.CLOSE;
+  localAddr: IPAddress;
+  localPort = 0;
+  remoteAddr: IPAddress | null = null;
+  remotePort = 0;
+  v6only = false;
+  reuseAddr = false;
+  reusePort = false;
+  /** The socket that holds it, for /proc/net. */
+  procInfo: ProcInfo | null = null;
+  #bound = false;
+  /** bind(2) chose the address (a failed connect keeps it, as on Linux). */
+  #explicitBind = false;
+  /** Whether this endpoint holds a port reservation to give back. */
+  #reserved = false;
+  /** In the protocol's table (bound, listening or connected). */
+  #registered = false;
+  #route: Route | null = null;
+
+  // Listener.
+  backlog = 0;
+  readonly acceptQueue: TCPEndpoint[] = [];
+  #synRecv = new Set<TCPEndpoint>();
+  #parent: TCPEndpoint | null = null;
+
+  // Send side.
+  #iss = 0;
+  #sndUna = 0;
+  #sndNxt = 0;
+  #sndWnd = 0;
+  #sndWScale = 0;
+  #sndMss = DEFAULT_MSS4;
+  /** Bytes from sndUna on: sent and not yet acknowledged, then not yet sent. */
+  readonly #sndBuf = new ByteQueue();
+  #finSent = false;
+
+  // Receive side.
+  #rcvNxt = 0;
+  #rcvWScale = 0;
+  readonly #rcvBuf = new ByteQueue();
+  #lastAdvertised = 0;
+
+  /** Linux's sk_shutdown bits. */
+  #shutdown = 0;
+  /** Linux's sk_err: reported once by read, write or SO_ERROR. */
+  #error = 0;
+  /** The descriptor is gone; the endpoint lives on to finish the connection. */
+  #orphan = false;
+  /** The connection was established once (reads then see EOF rather than ENOTCONN). */
+  #done = false;
+
+  #rto = RTO_INITIAL_MS;
+  #retries = 0;
+  #rtxTimer: number | undefined;
+  #waitTimer: number | undefined;
+  #keepTimer: number | undefined;
+  #keepProbes = 0;
+  #lastRecv = 0;
+  #ackPending = false;
+
+  constructor(readonly tcp: TCPProtocol, readonly v4: boolean) {
+    this.localAddr = v4 ? ANY4 : ANY6;
+  }
+
+  listening(): boolean {
+    return this.state === TCPState.LISTEN;
+  }
+  timeWait(): boolean {
+    return this.state === TCPState.TIME_WAIT;
+  }
+  get connected(): boolean {
+    return this.state === TCPState.ESTABLISHED || this.state === TCPState.CLOSE_WAIT ||
+      this.state === TCPState.FIN_WAIT1 || this.state === TCPState.FIN_WAIT2 ||
+      this.state === TCPState.CLOSING || this.state === TCPState.LAST_ACK;
+  }
+  /** Bytes waiting to be read (FIONREAD). */
+  get readable(): number {
+    return this.#rcvBuf.length;
+  }
+  /** Bytes not yet acknowledged (TIOCOUTQ). */
+  get unacked(): number {
+    return this.#sndBuf.length;
+  }
+
+  bind(addr: IPAddress, port: number): void {
+    if (this.#bound || this.state !== TCPState.CLOSE) throw new SysError(Errno.EINVAL);
+    if (!this.tcp.stack.isLocal(addr)) throw new SysError(Errno.EADDRNOTAVAIL);
+    this.localPort = this.tcp.stack.ports.reserve(IPPROTO_TCP, addr, port, this);
+    this.localAddr = addr;
+    this.#bound = this.#reserved = this.#explicitBind = true;
+  }
+
+  listen(backlog: number): void {
+    if (this.state === TCPState.LISTEN) {
+      this.backlog = Math.min(backlog >>> 0, SOMAXCONN);
+      return;
+    }
+    if (this.state !== TCPState.CLOSE || this.#done) throw new SysError(Errno.EINVAL);
+    if (!this.#bound) this.bind(this.localAddr, 0);
+    // A negative backlog is a huge unsigned one, as Linux reads it: capped at SOMAXCONN.
+    this.backlog = Math.min(backlog >>> 0, SOMAXCONN);
+    this.state = TCPState.LISTEN;
+    this.#register();
+  }
+
+  #register(): void {
+    if (!this.#registered) this.tcp.table.add(this);
+    this.#registered = true;
+  }
+  #unregister(): void {
+    if (this.#registered) this.tcp.table.remove(this);
+    this.#registered = false;
+  }
+
+  #mssFor(r: Route): number {
+    const ipHeader = isV4(r.dst) ? 20 : 40;
+    // An IPv4 packet's total length is 16 bits: a 64 KiB MTU still carries at most 65535.
+    const mtu = Math.min(r.nic.link.mtu, isV4(r.dst) ? 0xffff : r.nic.link.mtu);
+    const m = mtu - ipHeader - TCP_HEADER_SIZE;
+    return this.options.maxSeg > 0 ? Math.min(this.options.maxSeg, m) : m;
+  }
+
+  connect(addr: IPAddress, port: number): void {
+    switch (this.state) {
+      case TCPState.SYN_SENT:
+        throw new SysError(Errno.EALREADY);
+      case TCPState.LISTEN:
+        throw new SysError(Errno.EISCONN);
+      case TCPState.CLOSE:
+        if (this.#done) throw new SysError(Errno.EISCONN);
+        break;
+      default:
+        throw new SysError(Errno.EISCONN);
+    }
+    if (port === 0) throw new SysError(Errno.ECONNREFUSED);
+    const r = this.tcp.stack.route(addr, isAny(this.localAddr) ? null : this.localAddr);
+    if (!this.#bound) {
+      this.localPort = this.tcp.stack.ports.reserve(IPPROTO_TCP, this.localAddr, 0, this);
+      this.#bound = this.#reserved = true;
+    }
+    this.localAddr = r.src;
+    this.remoteAddr = addr;
+    this.remotePort = port;
+    this.#route = r;
+    this.#register();
+    this.#iss = (Math.random() * 0x100000000) >>> 0;
+    this.#sndUna = this.#iss;
+    this.#sndNxt = seqAdd(this.#iss, 1);
+    // What a refused attempt left behind does not concern this one.
+    this.#shutdown = 0;
+    this.#finSent = false;
+    this.#retries = 0;
+    this.state = TCPState.SYN_SENT;
+    this.#rto = RTO_INITIAL_MS;
+    this.#sendSyn(false);
+    this.#armRetransmit();
+    throw new SysError(Errno.EINPROGRESS);
+  }
+
+  #sendSyn(ack: boolean): void {
+    const wnd = this.#rcvWindow();
+    this.#emit({
+      seq: this.#iss,
+      ack: ack ? this.#rcvNxt : 0,
+      flags: SYN | (ack ? ACK : 0),
+      // The window of a SYN is never scaled.
+      window: Math.min(wnd, 0xffff),
+      mss: this.#mssFor(this.#route!),
+      // A SYN-ACK offers scaling only if the SYN did.
+      wscale: ack && this.#rcvWScale === 0 ? null : OUR_WSCALE,
+      data: new Uint8Array(0),
+    });
+  }
+
+  /** Accepts a connection request on a listener: a child in SYN_RECV. */
+  #onListenSegment(pkt: { src: IPAddress; dst: IPAddress }, s: Segment): void {
+    if (s.flags & RST) return;
+    if (s.flags & ACK) {
+      this.tcp.sendReset(pkt.dst, pkt.src, s);
+      return;
+    }
+    if (!(s.flags & SYN)) return;
+    // A full accept queue drops the SYN; the client's retransmission tries again.
+    if (this.acceptQueue.length > this.backlog || this.#synRecv.size > SOMAXCONN) return;
+    let r: Route;
+    try {
+      r = this.tcp.stack.route(pkt.src, pkt.dst);
+    } catch {
+      return;
+    }
+    const c = new TCPEndpoint(this.tcp, this.v4);
+    c.options = Object.assign(new EndpointOptions(), this.options);
+    c.localAddr = pkt.dst;
+    c.localPort = this.localPort;
+    c.remoteAddr = pkt.src;
+    c.remotePort = s.sport;
+    c.#route = r;
+    c.#bound = true;
+    c.#parent = this;
+    c.#iss = (Math.random() * 0x100000000) >>> 0;
+    c.#sndUna = c.#iss;
+    c.#sndNxt = seqAdd(c.#iss, 1);
+    c.#rcvNxt = seqAdd(s.seq, 1);
+    c.#setPeerOptions(s, r);
+    c.#sndWnd = s.window;
+    c.state = TCPState.SYN_RECV;
+    this.tcp.stack.ports.share(IPPROTO_TCP, c.localAddr, c.localPort, c);
+    c.#reserved = true;
+    c.#register();
+    this.#synRecv.add(c);
+    c.#sendSyn(true);
+    c.#armRetransmit();
+  }
+
+  #setPeerOptions(s: Segment, r: Route): void {
+    const peerMss = s.mss ?? (isV4(r.dst) ? DEFAULT_MSS4 : DEFAULT_MSS6);
+    this.#sndMss = Math.max(64, Math.min(peerMss, this.#mssFor(r)));
+    if (s.wscale !== null) {
+      this.#sndWScale = s.wscale;
+      this.#rcvWScale = OUR_WSCALE;
+    } else {
+      this.#sndWScale = this.#rcvWScale = 0;
+    }
+  }
+
+  /** Handles a segment for this endpoint (the protocol found it by its addresses). */
+  handleSegment(pkt: { src: IPAddress; dst: IPAddress }, s: Segment): void {
+    this.#lastRecv = performance.now();
+    this.#keepProbes = 0;
+    switch (this.state) {
+      case TCPState.LISTEN:
+        this.#onListenSegment(pkt, s);
+        return;
+      case TCPState.SYN_SENT:
+        this.#onSynSent(pkt, s);
+        return;
+      case TCPState.CLOSE:
+        if (!(s.flags & RST)) this.tcp.sendReset(pkt.dst, pkt.src, s);
+        return;
+    }
+    this.#onSynchronized(pkt, s);
+  }
+
+  #onSynSent(pkt: { src: IPAddress; dst: IPAddress }, s: Segment): void {
+    if (s.flags & ACK && s.ack !== this.#sndNxt) {
+      if (!(s.flags & RST)) this.tcp.sendReset(pkt.dst, pkt.src, s);
+      return;
+    }
+    if (s.flags & RST) {
+      if (s.flags & ACK) this.#reset(Errno.ECONNREFUSED);
+      return;
+    }
+    if (!(s.flags & SYN)) return;
+    this.#rcvNxt = seqAdd(s.seq, 1);
+    this.#setPeerOptions(s, this.#route!);
+    if (!(s.flags & ACK)) return; // A simultaneous open is not supported: wait for SYN-ACK.
+    this.#sndUna = s.ack;
+    // The window of a SYN-ACK is never scaled.
+    this.#sndWnd = s.window;
+    this.#established();
+    this.#sendAck();
+  }
+
+  #established(): void {
+    this.state = TCPState.ESTABLISHED;
+    this.#done = true;
+    this.#retries = 0;
+    this.#rto = RTO_MIN_MS;
+    this.#clearRetransmit();
+    this.#armKeepalive();
+    this.queue.notify();
+  }
+
+  #inWindow(s: Segment): boolean {
+    const wnd = this.#rcvWindow();
+    const len = s.data.length + (s.flags & (SYN | FIN) ? 1 : 0);
+    if (len === 0) {
+      return wnd === 0
+        ? s.seq === this.#rcvNxt
+        : seqLE(this.#rcvNxt, s.seq) && seqLT(s.seq, seqAdd(this.#rcvNxt, wnd)) ||
+          s.seq === this.#rcvNxt;
+    }
+    // Anything that reaches back to rcvNxt or ahead within the window.
+    return seqLT(s.seq, seqAdd(this.#rcvNxt, Math.max(wnd, 1))) &&
+        seqLT(this.#rcvNxt, seqAdd(s.seq, len)) || s.seq === this.#rcvNxt;
+  }
+
+  #onSynchronized(pkt: { src: IPAddress; dst: IPAddress }, s: Segment): void {
+    if (this.state === TCPState.TIME_WAIT && s.flags & SYN && !(s.flags & ACK)) {
+      // A new connection for the same addresses takes the place of this one.
+      this.#finish();
+      this.tcp.handleAgain(pkt, s);
+      return;
+    }
+    if (!this.#inWindow(s)) {
+      if (!(s.flags & RST)) this.#sendAck();
+      return;
+    }
+    if (s.flags & RST) {
+      if (this.state === TCPState.SYN_RECV) {
+        this.#finish();
+        return;
+      }
+      this.#reset(this.state === TCPState.CLOSE_WAIT ? Errno.EPIPE : Errno.ECONNRESET);
+      return;
+    }
+    if (s.flags & SYN) {
+      // A SYN in a synchronized state: a challenge ACK, as RFC 5961 asks.
+      this.#sendAck();
+      return;
+    }
+    if (!(s.flags & ACK)) return;
+    if (this.state === TCPState.SYN_RECV) {
+      if (s.ack !== this.#sndNxt) {
+        this.tcp.sendReset(pkt.dst, pkt.src, s);
+        return;
+      }
+      this.#sndUna = s.ack;
+      this.#sndWnd = s.window << this.#sndWScale;
+      const parent = this.#parent;
+      this.#established();
+      if (parent) {
+        parent.#synRecv.delete(this);
+        if (parent.state === TCPState.LISTEN) {
+          parent.acceptQueue.push(this);
+          parent.queue.notify();
+        }
+      }
+    } else {
+      this.#onAck(s);
+      if (this.state === TCPState.CLOSE) return;
+    }
+    this.#onData(pkt, s);
+  }
+
+  #onAck(s: Segment): void {
+    if (seqLT(this.#sndNxt, s.ack)) {
+      // Acknowledges what was never sent.
+      this.#sendAck();
+      return;
+    }
+    if (seqLE(this.#sndUna, s.ack)) this.#sndWnd = s.window << this.#sndWScale;
+    if (seqLT(this.#sndUna, s.ack)) {
+      let acked = seqDiff(s.ack, this.#sndUna);
+      const finAcked = this.#finSent && s.ack === this.#sndNxt;
+      if (finAcked) acked--;
+      const n = Math.min(acked, this.#sndBuf.length);
+      this.#sndBuf.consume(n);
+      unchargeKernel(n);
+      this.#sndUna = s.ack;
+      this.#retries = 0;
+      this.#rto = RTO_MIN_MS;
+      if (this.#sndUna === this.#sndNxt) this.#clearRetransmit();
+      else this.#armRetransmit(true);
+      this.queue.notify();
+      if (finAcked) {
+        switch (this.state) {
+          case TCPState.FIN_WAIT1:
+            this.state = TCPState.FIN_WAIT2;
+            this.#orphanTimeout();
+            break;
+          case TCPState.CLOSING:
+            this.#enterTimeWait();
+            break;
+          case TCPState.LAST_ACK:
+            this.#finish();
+            return;
+        }
+      }
+    }
+    this.#output();
+  }
+
+  #onData(pkt: { src: IPAddress; dst: IPAddress }, s: Segment): void {
+    let data = s.data;
+    let seq = s.seq;
+    const fin = (s.flags & FIN) !== 0;
+    if (data.length === 0 && !fin) return;
+    const receiving = this.state === TCPState.ESTABLISHED || this.state === TCPState.FIN_WAIT1 ||
+      this.state === TCPState.FIN_WAIT2;
+    if (!receiving) {
+      // Data or FIN after ours was received: the peer retransmits, we acknowledge again.
+      this.#sendAck();
+      return;
+    }
+    if (seqLT(seq, this.#rcvNxt)) {
+      const skip = seqDiff(this.#rcvNxt, seq);
+      if (skip > data.length) {
+        this.#sendAck();
+        return;
+      }
+      data = data.subarray(skip);
+      seq = this.#rcvNxt;
+    }
+    if (seq !== this.#rcvNxt) {
+      // Out of order: dropped, and the ACK tells the sender where we are.
+      this.#sendAck();
+      return;
+    }
+    if (data.length > 0) {
+      if (this.#orphan) {
+        // Data for a socket nobody can read any more: the connection is reset (Linux).
+        this.tcp.sendReset(pkt.dst, pkt.src, s);
+        this.#reset(0);
+        return;
+      }
+      const room = this.#rcvLimit - this.#rcvBuf.length;
+      const take = Math.min(room, data.length);
+      if (take > 0 && chargeKernel(take)) {
+        // The packet is the stack's own and read by nobody else: its bytes are kept as they are.
+        this.#rcvBuf.push(data.subarray(0, take));
+        this.#rcvNxt = seqAdd(this.#rcvNxt, take);
+      }
+      if (take < data.length) {
+        // What did not fit waits for the sender's retransmission; its FIN too.
+        this.#sendAck();
+        this.queue.notify();
+        return;
+      }
+    }
+    if (fin) {
+      this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
+      this.#shutdown |= RCV_SHUTDOWN;
+      switch (this.state) {
+        case TCPState.ESTABLISHED:
+          this.state = TCPState.CLOSE_WAIT;
+          break;
+        case TCPState.FIN_WAIT1:
+          this.state = TCPState.CLOSING;
+          break;
+        case TCPState.FIN_WAIT2:
+          this.#enterTimeWait();
+          break;
+      }
+      this.#sendAck();
+    } else {
+      this.#scheduleAck();
+    }
+    this.queue.notify();
+  }
+
+  /** Acknowledges once for everything a batch of arriving segments brought. */
+  #scheduleAck(): void {
+    if (this.#ackPending) return;
+    this.#ackPending = true;
+    queueMicrotask(() => {
+      if (!this.#ackPending) return;
+      this.#sendAck();
+    });
+  }
+
+  get #rcvLimit(): number {
+    const o = this.options;
+    return o.rcvbufLocked ? o.rcvbuf : Math.max(o.rcvbuf, TCP_AUTO_BUFFER);
+  }
+  get #sndLimit(): number {
+    const o = this.options;
+    return o.sndbufLocked ? o.sndbuf : Math.max(o.sndbuf, TCP_AUTO_BUFFER);
+  }
+
+  #rcvWindow(): number {
+    return Math.max(0, this.#rcvLimit - this.#rcvBuf.length);
+  }
+
+  #emit(s: Omit<Segment, "sport" | "dport">): void {
+    const r = this.#route;
+    if (!r) return;
+    const seg: Segment = { sport: this.localPort, dport: this.remotePort, ...s };
+    if (s.flags & ACK) {
+      this.#ackPending = false;
+      this.#lastAdvertised = (s.window << this.#rcvWScale) >>> 0;
+    }
+    this.tcp.stack.send(
+      r,
+      IPPROTO_TCP,
+      encodeTCP(r.src, r.dst, seg, r.nic.link.checksumOffload),
+      this.options.ttl,
+      this.options.tos,
+    );
+  }
+
+  #advertised(): number {
+    return Math.min(this.#rcvWindow() >> this.#rcvWScale, 0xffff);
+  }
+
+  #sendAck(): void {
+    this.#emit({
+      seq: this.#sndNxt,
+      ack: this.#rcvNxt,
+      flags: ACK,
+      window: this.#advertised(),
+      mss: null,
+      wscale: null,
+      data: new Uint8Array(0),
+    });
+  }
+
+  /** Sends what the window allows of the send buffer, then the FIN when it is due. */
+  #output(): void {
+    if (!this.connected) return;
+    for (;;) {
+      const inFlight = seqDiff(this.#sndNxt, this.#sndUna);
+      const unsent = this.#sndBuf.length - inFlight;
+      if (unsent <= 0) break;
+      const wnd = this.#sndWnd - inFlight;
+      if (wnd <= 0) {
+        // A closed window: the persist timer probes it in case the update that opens it is
+        // lost (the reader sends one when it reads).
+        if (inFlight === 0) this.#armRetransmit();
+        break;
+      }
+      const n = Math.min(unsent, wnd, this.#sndMss);
+      this.#emit({
+        seq: this.#sndNxt,
+        ack: this.#rcvNxt,
+        flags: ACK | (n === unsent ? PSH : 0),
+        window: this.#advertised(),
+        mss: null,
+        wscale: null,
+        data: this.#sndBuf.peek(inFlight, n),
+      });
+      this.#sndNxt = seqAdd(this.#sndNxt, n);
+      this.#armRetransmit();
+    }
+    if (
+      this.#shutdown & SEND_SHUTDOWN && !this.#finSent &&
+      seqDiff(this.#sndNxt, this.#sndUna) === this.#sndBuf.length &&
+      (this.state === TCPState.ESTABLISHED || this.state === TCPState.CLOSE_WAIT)
+    ) {
+      this.#finSent = true;
+      this.#emit({
+        seq: this.#sndNxt,
+        ack: this.#rcvNxt,
+        flags: FIN | ACK,
+        window: this.#advertised(),
+        mss: null,
+        wscale: null,
+        data: new Uint8Array(0),
+      });
+      this.#sndNxt = seqAdd(this.#sndNxt, 1);
+      this.state = this.state === TCPState.ESTABLISHED ? TCPState.FIN_WAIT1 : TCPState.LAST_ACK;
+      this.#armRetransmit();
+    }
+  }
+
+  #armRetransmit(restart = false): void {
+    if (this.#rtxTimer !== undefined) {
+      if (!restart) return;
+      clearTimeout(this.#rtxTimer);
+    }
+    this.#rtxTimer = timer(() => this.#onRetransmitTimer(), this.#rto);
+  }
+
+  #clearRetransmit(): void {
+    if (this.#rtxTimer !== undefined) clearTimeout(this.#rtxTimer);
+    this.#rtxTimer = undefined;
+  }
+
+  #onRetransmitTimer(): void {
+    this.#rtxTimer = undefined;
+    if (this.#sndUna === this.#sndNxt) {
+      if (this.connected && this.#sndWnd === 0 && this.#sndBuf.length > 0) {
+        // Persist: a segment the peer has already acknowledged makes it say its window.
+        this.#rto = Math.min(this.#rto * 2, RTO_MAX_MS);
+        this.#sendProbe();
+        this.#armRetransmit();
+      }
+      return;
+    }
+    const limit = this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV
+      ? MAX_SYN_RETRIES
+      : MAX_RETRIES;
+    if (++this.#retries > limit) {
+      if (this.state === TCPState.SYN_RECV) {
+        this.#finish();
+        return;
+      }
+      this.#reset(Errno.ETIMEDOUT);
+      return;
+    }
+    this.#rto = Math.min(this.#rto * 2, RTO_MAX_MS);
+    if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) {
+      this.#sendSyn(this.state === TCPState.SYN_RECV);
+      this.#armRetransmit();
+      return;
+    }
+    // Go back to the first unacknowledged byte and send again from there.
+    this.#sndNxt = this.#sndUna;
+    if (this.#finSent) {
+      this.#finSent = false;
+      this.state = this.state === TCPState.FIN_WAIT1 || this.state === TCPState.CLOSING
+        ? TCPState.ESTABLISHED
+        : this.state === TCPState.LAST_ACK
+        ? TCPState.CLOSE_WAIT
+        : this.state;
+    }
+    this.#output();
+    this.#armRetransmit();
+  }
+
+  #armKeepalive(): void {
+    if (!this.options.keepalive || this.#keepTimer !== undefined) return;
+    const wait = this.#keepProbes > 0 ? this.options.keepIntvl : this.options.keepIdle;
+    this.#keepTimer = timer(() => this.#onKeepalive(), wait * 1000);
+  }
+
+  /** SO_KEEPALIVE or its timings changed. */
+  keepaliveChanged(): void {
+    if (this.#keepTimer !== undefined) clearTimeout(this.#keepTimer);
+    this.#keepTimer = undefined;
+    if (this.connected) this.#armKeepalive();
+  }
+
+  #onKeepalive(): void {
+    this.#keepTimer = undefined;
+    if (!this.options.keepalive || !this.connected) return;
+    const idle = performance.now() - this.#lastRecv;
+    if (this.#keepProbes === 0 && idle < this.options.keepIdle * 1000) {
+      this.#keepTimer = timer(() => this.#onKeepalive(), this.options.keepIdle * 1000 - idle);
+      return;
+    }
+    if (this.#keepProbes >= this.options.keepCnt) {
+      this.#reset(Errno.ETIMEDOUT);
+      return;
+    }
+    this.#keepProbes++;
+    this.#sendProbe();
+    this.#armKeepalive();
+  }
+
+  /** A segment below the window (keep-alive, window probe): the peer answers with an ACK. */
+  #sendProbe(): void {
+    this.#emit({
+      seq: seqAdd(this.#sndUna, -1),
+      ack: this.#rcvNxt,
+      flags: ACK,
+      window: this.#advertised(),
+      mss: null,
+      wscale: null,
+      data: new Uint8Array(0),
+    });
+  }
+
+  #enterTimeWait(): void {
+    // Connections in TIME_WAIT belong to no descriptor and so to no charge: past Linux's
+    // default bucket count the wait is skipped (Linux logs "time wait bucket table overflow").
+    if (this.tcp.timeWaitCount >= MAX_TIME_WAIT) {
+      this.#finish();
+      return;
+    }
+    this.tcp.timeWaitCount++;
+    this.state = TCPState.TIME_WAIT;
+    this.#clearRetransmit();
+    if (this.#keepTimer !== undefined) clearTimeout(this.#keepTimer);
+    this.#keepTimer = undefined;
+    if (this.#waitTimer === undefined) this.#waitTimer = timer(() => this.#finish(), TIME_WAIT_MS);
+    this.queue.notify();
+  }
+
+  /** The connection failed or was reset: errno is what the application sees (0: none). */
+  #reset(errno: number): void {
+    if (errno) this.#error = errno;
+    this.#shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
+    this.#finish();
+  }
+
+  /** Ends the connection: out of the tables, timers stopped, buffers given back. */
+  #finish(): void {
+    const wasSynRecv = this.state === TCPState.SYN_RECV;
+    if (this.state === TCPState.TIME_WAIT) this.tcp.timeWaitCount--;
+    this.state = TCPState.CLOSE;
+    this.#clearRetransmit();
+    if (this.#waitTimer !== undefined) clearTimeout(this.#waitTimer);
+    if (this.#keepTimer !== undefined) clearTimeout(this.#keepTimer);
+    this.#waitTimer = this.#keepTimer = undefined;
+    this.#unregister();
+    // A connect that failed leaves a socket that may connect again, bound as before it.
+    const retry = !this.#done && !this.#orphan && this.remoteAddr !== null;
+    if (retry && this.#explicitBind) {
+      this.remoteAddr = null;
+      this.remotePort = 0;
+    } else if (this.#reserved) {
+      this.tcp.stack.ports.release(IPPROTO_TCP, this.localPort, this);
+      this.#reserved = false;
+      if (retry) {
+        this.#bound = false;
+        this.localPort = 0;
+        this.localAddr = this.v4 ? ANY4 : ANY6;
+        this.remoteAddr = null;
+        this.remotePort = 0;
+      }
+    }
+    unchargeKernel(this.#sndBuf.length);
+    this.#sndBuf.clear();
+    if (this.#orphan) {
+      unchargeKernel(this.#rcvBuf.length);
+      this.#rcvBuf.clear();
+    }
+    if (wasSynRecv && this.#parent) this.#parent.#synRecv.delete(this);
+    this.queue.notify();
+  }
+
+  /** Writes to the connection; an address given to sendto is ignored, as Linux does. */
+  write(
+    data: Uint8Array,
+    _to: { addr: IPAddress; port: number } | null,
+    owned = false,
+  ): number {
+    if (this.#error) throw new SysError(this.takeError());
+    if (this.#shutdown & SEND_SHUTDOWN) throw new SysError(Errno.EPIPE);
+    if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) {
+      throw new SysError(Errno.EAGAIN);
+    }
+    if (this.state !== TCPState.ESTABLISHED && this.state !== TCPState.CLOSE_WAIT) {
+      throw new SysError(Errno.EPIPE);
+    }
+    const room = this.#sndLimit - this.#sndBuf.length;
+    if (room <= 0) throw new SysError(Errno.EAGAIN);
+    const n = Math.min(room, data.length);
+    if (n === 0) return 0;
+    if (!chargeKernel(n)) throw new SysError(Errno.ENOBUFS);
+    // A buffer handed over (owned) is kept as it is; any other is copied.
+    this.#sndBuf.push(owned ? data.subarray(0, n) : data.slice(0, n));
+    this.#output();
+    return n;
+  }
+
+  read(max: number, peek: boolean): ReadResult {
+    if (this.state === TCPState.LISTEN) throw new SysError(Errno.ENOTCONN);
+    const have = this.#rcvBuf.length;
+    if (have > 0) {
+      const n = Math.min(max, have);
+      const data = this.#rcvBuf.peek(0, n);
+      if (!peek) {
+        this.#rcvBuf.consume(n);
+        unchargeKernel(n);
+        this.#windowUpdate();
+      }
+      return { data, full: n, from: this.remoteAddr, fromPort: this.remotePort };
+    }
+    if (this.#error) throw new SysError(this.takeError());
+    if (this.#shutdown & RCV_SHUTDOWN) {
+      return { data: new Uint8Array(0), full: 0, from: null, fromPort: 0 };
+    }
+    if (this.state === TCPState.CLOSE) throw new SysError(Errno.ENOTCONN);
+    throw new SysError(Errno.EAGAIN);
+  }
+
+  /** After a read: tells the peer when the window opened by a segment or half of it. */
+  #windowUpdate(): void {
+    if (!this.connected) return;
+    const wnd = this.#rcvWindow();
+    const grown = wnd - this.#lastAdvertised;
+    if (grown >= this.#sndMss || grown >= this.#rcvLimit / 2) this.#sendAck();
+  }
+
+  readiness(): number {
+    let r = 0;
+    if (this.state === TCPState.LISTEN) {
+      return this.acceptQueue.length > 0 ? POLLIN | POLLRDNORM : 0;
+    }
+    if (this.#error) r |= POLLERR;
+    if (this.#shutdown === (RCV_SHUTDOWN | SEND_SHUTDOWN) || this.state === TCPState.CLOSE) {
+      r |= POLLHUP;
+    }
+    if (this.#shutdown & RCV_SHUTDOWN) r |= POLLIN | POLLRDNORM | POLLRDHUP;
+    if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) return r;
+    if (this.#rcvBuf.length > 0) r |= POLLIN | POLLRDNORM;
+    if (this.#shutdown & SEND_SHUTDOWN || this.#sndBuf.length < this.#sndLimit) {
+      r |= POLLOUT | POLLWRNORM;
+    }
+    return r;
+  }
+
+  shutdown(how: number): void {
+    if (this.state === TCPState.LISTEN && (how === 0 || how === 2)) {
+      this.#closeListener();
+      this.#shutdown |= RCV_SHUTDOWN;
+      this.queue.notify();
+      return;
+    }
+    if (!this.connected && this.state !== TCPState.SYN_SENT) throw new SysError(Errno.ENOTCONN);
+    if (how === 0 || how === 2) this.#shutdown |= RCV_SHUTDOWN;
+    if (how === 1 || how === 2) {
+      this.#shutdown |= SEND_SHUTDOWN;
+      this.#output();
+    }
+    this.queue.notify();
+  }
+
+  #closeListener(): void {
+    this.state = TCPState.CLOSE;
+    this.#unregister();
+    for (const c of [...this.acceptQueue, ...this.#synRecv]) c.abort();
+    this.acceptQueue.length = 0;
+    this.#synRecv.clear();
+  }
+
+  /** Resets the connection (a listener's unaccepted children, SO_LINGER of 0). */
+  abort(): void {
+    if (this.#route && this.state !== TCPState.CLOSE && this.state !== TCPState.TIME_WAIT) {
+      this.#emit({
+        seq: this.#sndNxt,
+        ack: 0,
+        flags: RST,
+        window: 0,
+        mss: null,
+        wscale: null,
+        data: new Uint8Array(0),
+      });
+    }
+    this.#orphan = true;
+    this.#reset(0);
+    unchargeKernel(this.#rcvBuf.length);
+    this.#rcvBuf.clear();
+  }
+
+  close(): void {
+    this.#orphan = true;
+    switch (this.state) {
+      case TCPState.LISTEN:
+        this.#closeListener();
+        this.#finish();
+        return;
+      case TCPState.CLOSE:
+      case TCPState.SYN_SENT:
+        this.#finish();
+        return;
+      case TCPState.TIME_WAIT:
+        return;
+    }
+    // Unread data, or a linger of zero, resets the connection rather than closing it (Linux).
+    if (this.#rcvBuf.length > 0 || this.options.linger === 0) {
+      this.abort();
+      return;
+    }
+    this.#shutdown |= RCV_SHUTDOWN | SEND_SHUTDOWN;
+    this.#output();
+    this.#orphanTimeout();
+  }
+
+  /** An orphan in FIN_WAIT2 does not wait for ever for the peer's FIN (tcp_fin_timeout). */
+  #orphanTimeout(): void {
+    if (this.#orphan && this.state === TCPState.FIN_WAIT2 && this.#waitTimer === undefined) {
+      this.#waitTimer = timer(() => this.#finish(), TIME_WAIT_MS);
+    }
+  }
+
+  takeError(): number {
+    const e = this.#error;
+    this.#error = 0;
+    return e;
+  }
+
+  /** TCP_INFO's state, /proc/net/tcp's st. */
+  get linuxState(): number {
+    return this.state;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * TCP segments (RFC 9293): the header, the options the stack uses (MSS, window scale) and
+ * the checksum.
+ *
+ * @module
+ */
+
+import type { IPAddress } from "./address.ts";
+import { finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
+import { IPPROTO_TCP } from "./stack.ts";
+import { transportBuffer } from "./ipv4.ts";
+
+export const TCP_HEADER_SIZE = 20;
+export const FIN = 0x01;
+export const SYN = 0x02;
+export const RST = 0x04;
+export const PSH = 0x08;
+export const ACK = 0x10;
+export const URG = 0x20;
+
+const OPT_END = 0;
+const OPT_NOP = 1;
+const OPT_MSS = 2;
+const OPT_WS = 3;
+
+export interface Segment {
+  sport: number;
+  dport: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  /** Options seen on a SYN. */
+  mss: number | null;
+  wscale: number | null;
+  data: Uint8Array;
+}
+
+/**
+ * Builds a segment over src -> dst, with its checksum unless the link checks for us
+ * (offload: loopback, where nothing can corrupt it, as Linux and gVisor skip it there).
+ */
+export function encodeTCP(
+  src: IPAddress,
+  dst: IPAddress,
+  s: Segment,
+  offload = false,
+): Uint8Array {
+  const opts: number[] = [];
+  if (s.mss !== null) opts.push(OPT_MSS, 4, (s.mss >> 8) & 0xff, s.mss & 0xff);
+  if (s.wscale !== null) opts.push(OPT_NOP, OPT_WS, 3, s.wscale);
+  const hlen = TCP_HEADER_SIZE + opts.length;
+  const b = transportBuffer(hlen + s.data.length);
+  const v = new DataView(b.buffer, b.byteOffset, hlen);
+  v.setUint16(0, s.sport);
+  v.setUint16(2, s.dport);
+  v.setUint32(4, s.seq >>> 0);
+  v.setUint32(8, s.ack >>> 0);
+  b[12] = (hlen / 4) << 4;
+  b[13] = s.flags;
+  v.setUint16(14, Math.min(s.window, 0xffff));
+  b.set(opts, TCP_HEADER_SIZE);
+  b.set(s.data, hlen);
+  if (!offload) {
+    v.setUint16(16, finish(sumBytes(b, pseudoHeaderSum(src, dst, IPPROTO_TCP, b.length))));
+  }
+  return b;
+}
+
+/** Parses a segment; null for one to drop (short, bad offset or checksum when verified). */
+export function decodeTCP(
+  src: IPAddress,
+  dst: IPAddress,
+  b: Uint8Array,
+  verify: boolean,
+): Segment | null {
+  if (b.length < TCP_HEADER_SIZE) return null;
+  const hlen = (b[12] >> 4) * 4;
+  if (hlen < TCP_HEADER_SIZE || hlen > b.length) return null;
+  if (verify && finish(sumBytes(b, pseudoHeaderSum(src, dst, IPPROTO_TCP, b.length))) !== 0) {
+    return null;
+  }
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let mss: number | null = null, wscale: number | null = null;
+  for (let i = TCP_HEADER_SIZE; i < hlen;) {
+    const kind = b[i];
+    if (kind === OPT_END) break;
+    if (kind === OPT_NOP) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= hlen) break;
+    const len = b[i + 1];
+    if (len < 2 || i + len > hlen) break;
+    if (kind === OPT_MSS && len === 4) mss = (b[i + 2] << 8) | b[i + 3];
+    if (kind === OPT_WS && len === 3) wscale = Math.min(b[i + 2], 14);
+    i += len;
+  }
+  return {
+    sport: v.getUint16(0),
+    dport: v.getUint16(2),
+    seq: v.getUint32(4),
+    ack: v.getUint32(8),
+    flags: b[13],
+    window: v.getUint16(14),
+    mss,
+    wscale,
+    data: b.subarray(hlen),
+  };
+}
+
+/** Sequence number arithmetic modulo 2^32. */
+export function seqLT(a: number, b: number): boolean {
+  return ((a - b) | 0) < 0;
+}
+export function seqLE(a: number, b: number): boolean {
+  return ((a - b) | 0) <= 0;
+}
+export function seqAdd(a: number, n: number): number {
+  return (a + n) >>> 0;
+}
+export function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}

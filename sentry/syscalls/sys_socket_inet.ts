@@ -1,0 +1,310 @@
+/**
+ * The socket system calls on AF_INET and AF_INET6 sockets (sentry/net/socket.ts):
+ * sys_socket.ts hands a call here when its descriptor is one. Same handler shape as the
+ * rest of the table, with the socket already taken from the descriptor.
+ *
+ * @module
+ */
+
+import { Errno } from "../../host/errno.ts";
+import type { Task } from "../kernel/task.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  type DataSink,
+  type DataSource,
+  decodeSockAddr,
+  encodeSockAddr,
+  InetSocket,
+  newInetSocket,
+  type SockAddr,
+} from "../net/socket.ts";
+import { getSockOpt, setSockOpt } from "../net/sockopt.ts";
+import { IPPROTO_TCP } from "../net/stack.ts";
+import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
+import { accessOk, argInt, argPtr, argSize, argU32, MAX_RW_COUNT } from "./args.ts";
+import { SysError } from "./errors.ts";
+import { readMsgHdr } from "./sys_socket.ts";
+
+const SOCK_NONBLOCK = O_NONBLOCK;
+const SOCK_CLOEXEC = O_CLOEXEC;
+const MSG_TRUNC = 0x20;
+/** Longest address a call reads (sockaddr_storage). */
+const SOCKADDR_MAX = 128;
+/** Out-of-band data (urgent pointer) is not supported. */
+const MSG_OOB = 1;
+
+/** Whether domain is one of ours. */
+export function isInetDomain(domain: number): boolean {
+  return domain === AF_INET || domain === AF_INET6;
+}
+
+/** Implements Linux syscall socket(2) for AF_INET and AF_INET6. */
+export function inetSocket(t: Task, domain: number, type: number, protocol: number): number {
+  if (type & ~(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new SysError(Errno.EINVAL);
+  const s = newInetSocket(
+    t.kernel,
+    domain,
+    type & 0xf,
+    protocol,
+    type & SOCK_NONBLOCK,
+    t.tg.uid,
+    t.tg.gid,
+  );
+  return t.fdTable.install(s, (type & SOCK_CLOEXEC) !== 0);
+}
+
+function readSockAddr(t: Task, s: InetSocket, addr: bigint, len: number): SockAddr | null {
+  if (len < 0 || len > SOCKADDR_MAX) throw new SysError(Errno.EINVAL);
+  return decodeSockAddr(s.family, t.mm.copyIn(addr, len));
+}
+
+/** Writes an address to (addr, *lenAddr), cut to the user's length, as Linux does. */
+function writeSockAddr(t: Task, s: InetSocket, addr: bigint, lenAddr: bigint, a: SockAddr) {
+  if (addr === 0n) return;
+  const have = new DataView(t.mm.copyIn(lenAddr, 4).buffer).getInt32(0, true);
+  if (have < 0) throw new SysError(Errno.EINVAL);
+  const enc = encodeSockAddr(s.family, a);
+  t.mm.copyOut(addr, enc.subarray(0, Math.min(have, enc.length)));
+  t.mm.writeU32(lenAddr, enc.length);
+}
+
+function bind(t: Task, s: InetSocket): number {
+  const a = readSockAddr(t, s, argPtr(t, 1), argInt(t, 2));
+  if (!a) throw new SysError(Errno.EAFNOSUPPORT);
+  s.bind(a);
+  return 0;
+}
+
+function listen(t: Task, s: InetSocket): number {
+  s.listen(argInt(t, 1));
+  return 0;
+}
+
+async function accept(t: Task, s: InetSocket, flags: number): Promise<number> {
+  if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new SysError(Errno.EINVAL);
+  const ep = await s.accept(t, (s.flags & O_NONBLOCK) !== 0);
+  const c = new InetSocket(s.family, s.type, ep, flags & SOCK_NONBLOCK, t.tg.uid, t.tg.gid);
+  const fd = t.fdTable.install(c, (flags & SOCK_CLOEXEC) !== 0);
+  writeSockAddr(t, s, argPtr(t, 1), argPtr(t, 2), c.peerName());
+  return fd;
+}
+
+async function connect(t: Task, s: InetSocket): Promise<number> {
+  await s.connect(t, readSockAddr(t, s, argPtr(t, 1), argInt(t, 2)));
+  return 0;
+}
+
+function getsockname(t: Task, s: InetSocket): number {
+  writeSockAddr(t, s, argPtr(t, 1), argPtr(t, 2), s.localName());
+  return 0;
+}
+
+function getpeername(t: Task, s: InetSocket): number {
+  writeSockAddr(t, s, argPtr(t, 1), argPtr(t, 2), s.peerName());
+  return 0;
+}
+
+function shutdown(t: Task, s: InetSocket): number {
+  const how = argInt(t, 1);
+  if (how < 0 || how > 2) throw new SysError(Errno.EINVAL);
+  s.shutdown(how);
+  return 0;
+}
+
+/**
+ * The destination of a send: the sockaddr is copied in now (EFAULT first, as Linux's
+ * move_addr_to_kernel) and checked when the socket asks (after its autobind).
+ */
+function destination(t: Task, s: InetSocket, addr: bigint, len: number): () => SockAddr | null {
+  if (addr === 0n || len === 0) return () => null;
+  if (len < 0 || len > SOCKADDR_MAX) throw new SysError(Errno.EINVAL);
+  const raw = t.mm.copyIn(addr, len);
+  return () => {
+    const a = decodeSockAddr(s.family, raw);
+    if (!a) throw new SysError(Errno.EAFNOSUPPORT);
+    return a;
+  };
+}
+
+/** Reads the bytes at [at, at+n) of the buffers iov, in order. */
+function iovSource(t: Task, iov: [bigint, number][]): DataSource {
+  return (at, n) => {
+    const out = new Uint8Array(n);
+    let skip = at, o = 0;
+    for (const [base, len] of iov) {
+      if (o >= n) break;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      const k = Math.min(len - skip, n - o);
+      out.set(t.mm.copyIn(base + BigInt(skip), k), o);
+      o += k;
+      skip = 0;
+    }
+    return out;
+  };
+}
+
+/** Writes chunk at offset `at` across the buffers iov. */
+function iovSink(t: Task, iov: [bigint, number][]): DataSink {
+  return (chunk, at) => {
+    let skip = at, o = 0;
+    for (const [base, len] of iov) {
+      if (o >= chunk.length) break;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      const k = Math.min(len - skip, chunk.length - o);
+      t.mm.copyOut(base + BigInt(skip), chunk.subarray(o, o + k));
+      o += k;
+      skip = 0;
+    }
+  };
+}
+
+function sendto(t: Task, s: InetSocket): Promise<number> {
+  const buf = argPtr(t, 1);
+  // The length is capped before the range is checked, as Linux's import_single_range.
+  accessOk(t, buf, BigInt(argSize(t, 2)));
+  const flags = argInt(t, 3);
+  // Urgent data is not supported (a datagram socket has none: EOPNOTSUPP there too).
+  if (flags & MSG_OOB) throw new SysError(Errno.EOPNOTSUPP);
+  const to = destination(t, s, argPtr(t, 4), argInt(t, 5));
+  return s.send(t, argSize(t, 2), (at, n) => t.mm.copyIn(buf + BigInt(at), n), flags, to);
+}
+
+async function recvfrom(t: Task, s: InetSocket): Promise<number> {
+  const buf = argPtr(t, 1);
+  accessOk(t, buf, BigInt(argSize(t, 2)));
+  const flags = argInt(t, 3);
+  // A stream has no urgent data to give; a datagram socket ignores the flag (Linux).
+  if (flags & MSG_OOB && s.protocol === IPPROTO_TCP) throw new SysError(Errno.EINVAL);
+  const r = await s.recv(t, argSize(t, 2), flags, (c, at) => t.mm.copyOut(buf + BigInt(at), c));
+  if (argPtr(t, 4) !== 0n && r.from) {
+    writeSockAddr(t, s, argPtr(t, 4), argPtr(t, 5), { addr: r.from, port: r.fromPort });
+  } else if (argPtr(t, 5) !== 0n && argPtr(t, 4) !== 0n) {
+    t.mm.writeU32(argPtr(t, 5), 0);
+  }
+  return flags & MSG_TRUNC ? r.full : r.n;
+}
+
+async function sendmsgAt(t: Task, s: InetSocket, hdr: bigint, flags: number): Promise<number> {
+  const m = readMsgHdr(t, hdr);
+  const total = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), MAX_RW_COUNT);
+  const to = destination(t, s, m.name, m.namelen);
+  // Control messages (IP_TTL, IP_PKTINFO...) are not applied.
+  return await s.send(t, total, iovSource(t, m.iov), flags, to);
+}
+
+async function recvmsgAt(t: Task, s: InetSocket, addr: bigint, flags: number): Promise<number> {
+  const m = readMsgHdr(t, addr);
+  const max = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), MAX_RW_COUNT);
+  const r = await s.recv(t, max, flags, iovSink(t, m.iov));
+  const zero = new Uint8Array(8);
+  t.mm.copyOut(addr + 40n, zero); // msg_controllen: no control messages
+  t.mm.writeU32(addr + 48n, r.full > r.n ? MSG_TRUNC : 0);
+  if (m.name !== 0n && r.from) {
+    const enc = encodeSockAddr(s.family, { addr: r.from, port: r.fromPort });
+    t.mm.copyOut(m.name, enc.subarray(0, Math.min(m.namelen, enc.length)));
+    t.mm.writeU32(addr + 8n, enc.length);
+  } else {
+    t.mm.writeU32(addr + 8n, 0);
+  }
+  return flags & MSG_TRUNC ? r.full : r.n;
+}
+
+function sendmsg(t: Task, s: InetSocket): Promise<number> {
+  return sendmsgAt(t, s, argPtr(t, 1), argInt(t, 2));
+}
+
+function recvmsg(t: Task, s: InetSocket): Promise<number> {
+  return recvmsgAt(t, s, argPtr(t, 1), argInt(t, 2));
+}
+
+const MSG_DONTWAIT = 0x40;
+const MSG_WAITFORONE = 0x10000;
+
+async function sendmmsg(t: Task, s: InetSocket): Promise<number> {
+  const vec = argPtr(t, 1);
+  const n = Math.min(argU32(t, 2), 1024);
+  const flags = argInt(t, 3);
+  let done = 0;
+  for (; done < n; done++) {
+    const hdr = vec + BigInt(done * 64);
+    let sent: number;
+    try {
+      sent = await sendmsgAt(t, s, hdr, flags);
+    } catch (e) {
+      if (done > 0) break;
+      throw e;
+    }
+    t.mm.writeU32(hdr + 56n, sent);
+  }
+  return done;
+}
+
+async function recvmmsg(t: Task, s: InetSocket): Promise<number> {
+  const vec = argPtr(t, 1);
+  const n = Math.min(argU32(t, 2), 1024);
+  let flags = argInt(t, 3);
+  let done = 0;
+  for (; done < n; done++) {
+    const hdr = vec + BigInt(done * 64);
+    let got: number;
+    try {
+      got = await recvmsgAt(t, s, hdr, flags);
+    } catch (e) {
+      if (done > 0) break;
+      throw e;
+    }
+    t.mm.writeU32(hdr + 56n, got);
+    if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
+  }
+  return done;
+}
+
+/** Longest option value read (struct sizes are far below). */
+const OPTVAL_MAX = 256;
+
+function getsockopt(t: Task, s: InetSocket): number {
+  const level = argInt(t, 1), name = argInt(t, 2);
+  const valAddr = argPtr(t, 3), lenAddr = argPtr(t, 4);
+  const have = new DataView(t.mm.copyIn(lenAddr, 4).buffer).getInt32(0, true);
+  if (have < 0) throw new SysError(Errno.EINVAL);
+  const out = getSockOpt(s, level, name);
+  const n = Math.min(have, out.length);
+  t.mm.copyOut(valAddr, out.subarray(0, n));
+  t.mm.writeU32(lenAddr, n);
+  return 0;
+}
+
+function setsockopt(t: Task, s: InetSocket): number {
+  const len = argInt(t, 4);
+  if (len < 0) throw new SysError(Errno.EINVAL);
+  const v = t.mm.copyIn(argPtr(t, 3), Math.min(len, OPTVAL_MAX));
+  setSockOpt(s, argInt(t, 1), argInt(t, 2), v);
+  return 0;
+}
+
+/** The handlers, by syscall name, for a descriptor that is an InetSocket. */
+export const inetHandlers: Record<string, (t: Task, s: InetSocket) => number | Promise<number>> = {
+  bind,
+  listen,
+  accept: (t, s) => accept(t, s, 0),
+  accept4: (t, s) => accept(t, s, argInt(t, 3)),
+  connect,
+  getsockname,
+  getpeername,
+  shutdown,
+  sendto,
+  recvfrom,
+  sendmsg,
+  recvmsg,
+  sendmmsg,
+  recvmmsg,
+  getsockopt,
+  setsockopt,
+};

@@ -1,0 +1,13 @@
+/**
+ * Network probes: TCP and UDP over the Sentry's loopback stack (--network=none), compared
+ * with the same program in a network namespace of its own with only loopback up.
+ */
+
+import { probeTests } from "./probe.ts";
+
+probeTests([
+  { prog: "net_udp", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_tcp", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_ifaces", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_hostile", loopbackOnly: true, runscFlags: ["--network=none"] },
+]);
