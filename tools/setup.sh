@@ -20,4 +20,11 @@ if ! [ -x /bin/busybox ] || ! file -L /bin/busybox 2>/dev/null | grep -q "static
   fi
 fi
 
+# The network probes run their native side in a namespace whose loopback `ip` brings up.
+if ! command -v ip >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing iproute2" >&2
+  apt-get update -qq >&2 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >&2
+fi
+
 command -v gcc >/dev/null 2>&1 || echo "setup: gcc is missing: tests that compile tests/progs skip" >&2
