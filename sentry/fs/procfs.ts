@@ -7,6 +7,7 @@
  */
 
 import { capStatusLines } from "../kernel/task_creds.ts";
+import { SIG_DFL, SIG_IGN, sigbit } from "../kernel/signal.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
@@ -484,6 +485,25 @@ function pidStat(tg: ThreadGroup): string {
   return f.join(" ") + "\n";
 }
 
+/**
+ * SigBlk (the leader's mask: /proc/[pid]/status speaks for the leader), SigIgn and SigCgt:
+ * programs read these to learn what a process they did not start does with signals.
+ */
+function signalStatusLines(tg: ThreadGroup): string[] {
+  let ign = 0n, cgt = 0n;
+  tg.handlers.actions.forEach((a, n) => {
+    if (n === 0) return;
+    if (a.handler === SIG_IGN) ign |= sigbit(n);
+    else if (a.handler !== SIG_DFL) cgt |= sigbit(n);
+  });
+  const hex = (m: bigint) => m.toString(16).padStart(16, "0");
+  return [
+    `SigBlk:\t${hex(tg.leader?.sigmask ?? 0n)}`,
+    `SigIgn:\t${hex(ign)}`,
+    `SigCgt:\t${hex(cgt)}`,
+  ];
+}
+
 function pidStatus(tg: ThreadGroup): string {
   const kb = vmSize(tg) / 1024n;
   return [
@@ -506,9 +526,7 @@ function pidStatus(tg: ThreadGroup): string {
     `SigQ:\t0/127806`,
     `SigPnd:\t0000000000000000`,
     `ShdPnd:\t0000000000000000`,
-    `SigBlk:\t0000000000000000`,
-    `SigIgn:\t0000000000000000`,
-    `SigCgt:\t0000000000000000`,
+    ...signalStatusLines(tg),
     capStatusLines(tg).trimEnd(),
     `NoNewPrivs:\t${tg.noNewPrivs ? 1 : 0}`,
     `Seccomp:\t0`,

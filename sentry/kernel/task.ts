@@ -332,6 +332,8 @@ export class Task {
   vforkDone: (() => void) | null = null;
   /** Thread name (PR_SET_NAME). */
   name = "";
+  /** sched_setaffinity(2)'s CPU mask (bit n: CPU n), inherited by clone; null: every CPU. */
+  cpuMask: bigint | null = null;
   #wake: (() => void) | null = null;
   #inPlatform = false;
 

@@ -108,6 +108,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (f & CLONE.SETTLS) child.regs.r[R.fs_base] = a.tls;
   child.ctx.setFpState(t.ctx.fpState());
   child.sigmask = t.sigmask;
+  child.cpuMask = t.cpuMask;
   child.name = t.name;
   if (!(f & CLONE.VM) || (f & CLONE.VFORK)) child.altStack = { ...t.altStack };
   if (f & CLONE.PARENT_SETTID) t.mm.writeU32(a.parentTid, tid);
