@@ -7,4 +7,5 @@ import { probeTests } from "./probe.ts";
 
 probeTests([
   { prog: "sched_clocks" },
+  { prog: "clone_fds" },
 ]);

@@ -65,7 +65,17 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // The pids cgroup's check, before anything is allocated: each task is a host stub thread
   // or process, so this is what bounds a fork bomb on the host.
   if (k.tasks.size >= k.pidsLimit) throw new SysError(Errno.EAGAIN);
-  const mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.platform.newAddressSpace());
+  // The descriptor table is copied before the address space, and dropped again if that fails:
+  // nothing half-made may outlive a failed clone (a copied pipe end would keep it open).
+  const ownFiles = !(f & CLONE.THREAD) && !(f & CLONE.FILES);
+  const fdTable = ownFiles ? t.tg.fdTable.fork() : t.tg.fdTable;
+  let mm;
+  try {
+    mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.platform.newAddressSpace());
+  } catch (e) {
+    if (ownFiles) fdTable.closeAll();
+    throw e;
+  }
   if (f & CLONE.VM) mm.users++;
   const tid = k.allocPid();
   let tg: ThreadGroup;
@@ -73,7 +83,6 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     tg = t.tg;
   } else {
     const parent = (f & CLONE.PARENT) ? t.tg.parent : t.tg;
-    const fdTable = (f & CLONE.FILES) ? t.tg.fdTable : t.tg.fdTable.fork();
     const handlers = (f & CLONE.SIGHAND) ? t.tg.handlers : t.tg.handlers.fork();
     tg = new ThreadGroup(k, tid, parent, fdTable, handlers);
     const p = t.tg;
