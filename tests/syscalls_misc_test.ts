@@ -8,4 +8,5 @@ import { probeTests } from "./probe.ts";
 probeTests([
   { prog: "sched_clocks" },
   { prog: "clone_fds" },
+  { prog: "exec_name" },
 ]);

@@ -70,11 +70,21 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
   tg.exe = loaded.exe;
   tg.argv = loaded.argv;
   tg.envp = envp;
-  tg.comm = loaded.exe.slice(loaded.exe.lastIndexOf("/") + 1).slice(0, 15);
+  // The name is the last component of the path the caller gave (a link such as /proc/self/exe
+  // names the process "exe"), not the file it resolved to.
+  tg.comm = commOf(path);
   t.name = tg.comm;
   capsOnExec(tg);
   t.vforkDone?.();
   t.vforkDone = null;
+}
+
+/** TASK_COMM_LEN - 1 bytes of the path's last component, cut on a character boundary. */
+function commOf(path: string): string {
+  let name = path.slice(path.lastIndexOf("/") + 1);
+  const enc = new TextEncoder();
+  while (enc.encode(name).length > 15) name = name.slice(0, -1);
+  return name;
 }
 
 /** The FPU state a new program starts with (x87 control word 0x37f, MXCSR 0x1f80). */
