@@ -9,4 +9,5 @@ probeTests([
   { prog: "sched_clocks" },
   { prog: "clone_fds" },
   { prog: "exec_name" },
+  { prog: "mremap_shared" },
 ]);

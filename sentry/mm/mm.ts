@@ -38,6 +38,12 @@ export interface Vma {
   cow?: CowRange;
   /** MAP_GROWSDOWN (and the main stack): a fault just below it extends it downwards. */
   growsDown?: boolean;
+  /**
+   * A MAP_SHARED mapping of a file's own pages (tmpfs): the file, and the file's byte offset
+   * minus the memory-file offset (the same for every piece a cut or a move makes), so that
+   * mremap can map more of the same file after it.
+   */
+  file?: { page(index: number, allocate: boolean): bigint | null; delta: bigint };
 }
 
 const STACK_SIZE = 8n << 20n;
