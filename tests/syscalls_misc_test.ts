@@ -10,4 +10,5 @@ probeTests([
   { prog: "clone_fds" },
   { prog: "exec_name" },
   { prog: "mremap_shared" },
+  { prog: "fork_threads_cow" },
 ]);

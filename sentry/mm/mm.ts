@@ -65,6 +65,8 @@ export class MemoryManager {
   readonly mmapBase: bigint;
   #enc = new TextEncoder();
   #dec = new TextDecoder();
+  /** Counts changes to the address space's mappings (a retried fault that changed nothing). */
+  generation = 0;
   /** Tasks using this address space (CLONE_VM shares it); released when the last goes. */
   users = 1;
   /** Identifies this address space in futex keys of private memory. */
@@ -132,6 +134,7 @@ export class MemoryManager {
     const fileOffset = this.mf.allocate(len);
     const vma: Vma = { start: addr, end: addr + len, prot, fileOffset, name };
     this.#insert(vma);
+    this.generation++;
     this.as.mapFile(addr, len, fileOffset, prot);
     return vma;
   }
@@ -156,6 +159,7 @@ export class MemoryManager {
 
   /** The address space's mapping of v: without write permission while it shares memory. */
   #mapVma(v: Vma, start = v.start, end = v.end): void {
+    this.generation++;
     const prot = v.cow ? v.prot & ~PROT_WRITE : v.prot;
     this.as.mapFile(start, end - start, v.fileOffset + (start - v.start), prot);
   }
@@ -203,11 +207,25 @@ export class MemoryManager {
    * Resolves a fault at addr that the Sentry caused (copy-on-write). Returns false when it is
    * the application's fault, to be delivered as a signal.
    */
-  handleFault(addr: bigint): boolean {
+  handleFault(addr: bigint, access = 0, again = false): boolean {
     if (this.#grow(addr)) return true;
     const v = this.#find(addr);
-    if (!v || !v.cow || !(v.prot & PROT_WRITE)) return false;
-    this.#breakCow(v);
+    if (!v) return false;
+    if (v.cow && (v.prot & PROT_WRITE) && (access === 0 || (access & PROT_WRITE))) {
+      this.#breakCow(v);
+      return true;
+    }
+    // A fault the VMA allows is stale: another thread's fault already gave the memory its own
+    // pages (two threads writing after fork fault on the same copy-on-write range, and the
+    // first one's copy resolves both), or an mprotect raced it. The access is retried. Where
+    // the platform cannot tell the access, a data fault on a readable and writable VMA is
+    // retried once; the same fault again is the application's.
+    const allowed = access !== 0
+      ? (v.prot & access) === access
+      : !again && (v.prot & (PROT_READ | PROT_WRITE)) === (PROT_READ | PROT_WRITE);
+    if (!allowed) return false;
+    const page = pageRoundDown(addr);
+    this.#mapVma(v, page, page + PAGE_SIZE);
     return true;
   }
 
@@ -223,7 +241,10 @@ export class MemoryManager {
         this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
       }
     });
-    if (touched && updateAs) this.as.unmap(start, end - start);
+    if (touched && updateAs) {
+      this.generation++;
+      this.as.unmap(start, end - start);
+    }
   }
 
   /**
@@ -493,6 +514,10 @@ export class MemoryManager {
     child.brk = this.brk;
     try {
       this.#copyInto(child, as);
+      // The parent's other threads run on while the forking one is in the Sentry: their writes
+      // must stop reaching the memory the child now shares before any copy is taken of it,
+      // or the child sees memory from after the fork and the parent's copy misses writes.
+      this.as.flush?.();
     } catch (e) {
       child.release();
       throw e;
@@ -573,6 +598,7 @@ export class MemoryManager {
   /** Removes VMAs in [start, end) from bookkeeping and the address space, keeping memory. */
   #detach(start: bigint, end: bigint): void {
     this.#cut(start, end, () => {});
+    this.generation++;
     this.as.unmap(start, end - start);
   }
 
