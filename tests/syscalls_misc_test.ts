@@ -12,3 +12,8 @@ probeTests([
   { prog: "mremap_shared" },
   { prog: "fork_threads_cow" },
 ]);
+
+// Names that are not UTF-8, on tmpfs and through the Gofer (no overlay: its own root).
+probeTests([
+  { prog: "bytes_names", writableRoot: true, runscFlags: ["--overlay2=none"] },
+]);

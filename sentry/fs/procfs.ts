@@ -35,6 +35,7 @@ import {
   S_IFREG,
 } from "../vfs/inode.ts";
 import { Dentry, Mount, VirtualDentry, type VirtualFilesystem } from "../vfs/vfs.ts";
+import { byteLength, encodeBytes } from "../../host/utf8b.ts";
 
 const PROC_SUPER_MAGIC = 0x9fa0n;
 const BOOT_NS = BigInt(Date.now()) * 1_000_000n;
@@ -121,7 +122,7 @@ class ProcFile extends Inode {
     const v = this.gen(t);
     return new SnapshotFile(
       this,
-      typeof v === "string" ? new TextEncoder().encode(v) : v,
+      typeof v === "string" ? encodeBytes(v) : v,
       vd,
       flags,
     );
@@ -164,7 +165,7 @@ class ProcLink extends Inode {
   override readlink(t: Task): string {
     const target = this.target(t);
     // Linux builds the path in one page (d_path): a longer one is ENAMETOOLONG, not truncated.
-    if (target.length >= 4096 / 4 && new TextEncoder().encode(target).length >= 4096) {
+    if (target.length >= 4096 / 4 && byteLength(target) >= 4096) {
       throw new SysError(Errno.ENAMETOOLONG);
     }
     return target;

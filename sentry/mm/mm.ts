@@ -16,6 +16,7 @@ import { Errno } from "../../host/errno.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { MemoryFile, PAGE_SIZE, pageRoundDown, pageRoundUp } from "./memory_file.ts";
 import { CowRange } from "./cow.ts";
+import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 let nextMmId = 1n;
 
@@ -63,8 +64,6 @@ export class MemoryManager {
   #heap: Vma | null = null;
   readonly stackTop: bigint;
   readonly mmapBase: bigint;
-  #enc = new TextEncoder();
-  #dec = new TextDecoder();
   /** Counts changes to the address space's mappings (a retried fault that changed nothing). */
   generation = 0;
   /** Tasks using this address space (CLONE_VM shares it); released when the last goes. */
@@ -466,7 +465,7 @@ export class MemoryManager {
           all.set(c, o);
           o += c.length;
         }
-        return this.#dec.decode(all);
+        return decodeBytes(all);
       }
       chunks.push(b);
       total += n;
@@ -501,7 +500,7 @@ export class MemoryManager {
     this.copyOut(addr, b);
   }
   encode(s: string): Uint8Array {
-    return this.#enc.encode(s);
+    return encodeBytes(s);
   }
 
   /**

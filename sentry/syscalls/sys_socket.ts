@@ -26,6 +26,7 @@ import { SysError } from "./errors.ts";
 import { readTimespec } from "./sys_time.ts";
 import { AT_FDCWD, contextAt } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
+import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 const AF_UNIX = 1;
 const SOCK_NONBLOCK = O_NONBLOCK;
@@ -99,7 +100,7 @@ function readAddress(t: Task, addr: bigint, len: number): UnixAddress {
   const p = raw.subarray(2);
   if (p[0] === 0) return { kind: "abstract", name: p.slice(1) };
   const end = p.indexOf(0);
-  const path = new TextDecoder().decode(end < 0 ? p : p.subarray(0, end));
+  const path = decodeBytes(end < 0 ? p : p.subarray(0, end));
   return { kind: "path", path };
 }
 
@@ -107,7 +108,7 @@ function readAddress(t: Task, addr: bigint, len: number): UnixAddress {
 function encodeAddress(a: UnixAddress): Uint8Array {
   let body: Uint8Array;
   if (a.kind === "path") {
-    const p = new TextEncoder().encode(a.path);
+    const p = encodeBytes(a.path);
     body = new Uint8Array(p.length + 1);
     body.set(p);
   } else if (a.kind === "abstract") {
