@@ -252,7 +252,7 @@ async function main(): Promise<number> {
       platform: { type: "string", default: "ptrace" },
       gvisor: { type: "boolean", default: false },
       "no-native": { type: "boolean", default: false },
-      timeout: { type: "string", default: "300" },
+      timeout: { type: "string", default: "600" },
       logs: { type: "string" },
     },
   });

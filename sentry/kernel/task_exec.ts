@@ -11,6 +11,7 @@ import { RLIMIT } from "../syscalls/sys_rlimit.ts";
 import { SS_DISABLE } from "./signal.ts";
 import type { Task } from "./task.ts";
 import { exitRobustList } from "./futex.ts";
+import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 /**
  * Loads `path` into a new address space and switches the task to it. On failure the task is
@@ -79,12 +80,9 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
   t.vforkDone = null;
 }
 
-/** TASK_COMM_LEN - 1 bytes of the path's last component, cut on a character boundary. */
+/** The first TASK_COMM_LEN - 1 bytes of the path's last component, as Linux cuts them. */
 function commOf(path: string): string {
-  let name = path.slice(path.lastIndexOf("/") + 1);
-  const enc = new TextEncoder();
-  while (enc.encode(name).length > 15) name = name.slice(0, -1);
-  return name;
+  return decodeBytes(encodeBytes(path.slice(path.lastIndexOf("/") + 1)).subarray(0, 15));
 }
 
 /** The FPU state a new program starts with (x87 control word 0x37f, MXCSR 0x1f80). */
