@@ -45,6 +45,7 @@ import { syscalls as prctl } from "./sys_prctl.ts";
 import { syscalls as sched } from "./sys_sched.ts";
 import { syscalls as rusage } from "./sys_rusage.ts";
 import { syscalls as timer } from "./sys_timer.ts";
+import { syscalls as unimplemented } from "./sys_unimplemented.ts";
 
 export type SyscallReturn = number | bigint;
 /** Every handler: decode arguments from the task's registers, work, return a value. */
@@ -108,6 +109,7 @@ const families: Record<string, SyscallDef>[] = [
   sched,
   rusage,
   timer,
+  unimplemented,
 ];
 
 function buildTable(): SyscallEntry[] {
