@@ -65,9 +65,9 @@ function schedSetaffinity(t: Task): number {
     if (b[c >> 3] & (1 << (c & 7))) mask |= 1n << BigInt(c);
   }
   if (mask === 0n) throw new SysError(Errno.EINVAL);
-  if (o.tg !== t.tg && t.tg.euid !== 0 && t.tg.euid !== o.tg.uid && t.tg.euid !== o.tg.euid) {
-    if (!capable(t, CAP.SYS_NICE)) throw new SysError(Errno.EPERM);
-  }
+  // Another user's task needs CAP_SYS_NICE.
+  const own = t.tg.euid === o.tg.uid || t.tg.euid === o.tg.euid;
+  if (!own && !capable(t, CAP.SYS_NICE)) throw new SysError(Errno.EPERM);
   o.cpuMask = mask === ALL_CPUS ? null : mask;
   return 0;
 }
