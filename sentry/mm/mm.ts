@@ -243,6 +243,9 @@ export class MemoryManager {
     if (touched && updateAs) {
       this.generation++;
       this.as.unmap(start, end - start);
+      // The freed pages may go to another process next: threads of this one that run
+      // meanwhile must have lost them first.
+      this.as.flush?.();
     }
   }
 
