@@ -487,8 +487,8 @@ function pidStat(tg: ThreadGroup): string {
 }
 
 /**
- * SigBlk (the leader's mask: /proc/[pid]/status speaks for the leader), SigIgn and SigCgt:
- * programs read these to learn what a process they did not start does with signals.
+ * SigPnd, ShdPnd, SigBlk (the leader's: /proc/[pid]/status speaks for the leader), SigIgn and
+ * SigCgt: programs read these to learn what a process they did not start does with signals.
  */
 function signalStatusLines(tg: ThreadGroup): string[] {
   let ign = 0n, cgt = 0n;
@@ -499,6 +499,8 @@ function signalStatusLines(tg: ThreadGroup): string[] {
   });
   const hex = (m: bigint) => m.toString(16).padStart(16, "0");
   return [
+    `SigPnd:\t${hex(tg.leader?.pending.mask ?? 0n)}`,
+    `ShdPnd:\t${hex(tg.pending.mask)}`,
     `SigBlk:\t${hex(tg.leader?.sigmask ?? 0n)}`,
     `SigIgn:\t${hex(ign)}`,
     `SigCgt:\t${hex(cgt)}`,
@@ -525,8 +527,6 @@ function pidStatus(tg: ThreadGroup): string {
     `VmRSS:\t${String(kb).padStart(8)} kB`,
     `Threads:\t${tg.tasks.size}`,
     `SigQ:\t0/127806`,
-    `SigPnd:\t0000000000000000`,
-    `ShdPnd:\t0000000000000000`,
     ...signalStatusLines(tg),
     capStatusLines(tg).trimEnd(),
     `NoNewPrivs:\t${tg.noNewPrivs ? 1 : 0}`,

@@ -188,6 +188,10 @@ int main(void) {
   sigaddset(&m, SIGINT);
   sigaddset(&m, SIGRTMIN + 3);
   sigprocmask(SIG_BLOCK, &m, NULL);
+  raise(SIGINT);                // pending for this thread
+  kill(getpid(), SIGRTMIN + 3); // pending for the process
+  status_line("SigPnd");
+  status_line("ShdPnd");
   status_line("SigBlk");
   status_line("SigIgn");
   status_line("SigCgt");
