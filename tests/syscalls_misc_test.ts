@@ -11,6 +11,7 @@ probeTests([
   { prog: "exec_name" },
   { prog: "mremap_shared" },
   { prog: "fork_threads_cow" },
+  { prog: "statfs_root", writableRoot: true },
 ]);
 
 // Names that are not UTF-8, on tmpfs and through the Gofer (no overlay: its own root).
