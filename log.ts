@@ -72,6 +72,16 @@ export class Logger {
   error(msg: string, fields?: Record<string, unknown>): void {
     this.log("error", msg, fields);
   }
+
+  /**
+   * Marks a start-up or tear-down phase for the `--debug` timeline: `phase <name>` with the
+   * milliseconds since this process's runtime began (`ms`), so that the lines of the CLI, boot
+   * and gofer, merged by their wall-clock times, show where the time went in each process.
+   */
+  phase(name: string, fields?: Record<string, unknown>): void {
+    if (!this.enabled("debug")) return;
+    this.log("debug", `phase ${name}`, { ms: Math.round(performance.now() * 10) / 10, ...fields });
+  }
 }
 
 /** The process-wide logger; each role configures its sinks at start. */

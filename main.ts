@@ -5,8 +5,6 @@
  * @module
  */
 
-import { bootMain } from "./sentry/boot.ts";
-import { cliMain } from "./oci/cli.ts";
 import { parseFlags } from "./oci/flags.ts";
 import { GLOBAL_FLAGS } from "./oci/global.ts";
 
@@ -24,12 +22,23 @@ export async function main(args: string[]): Promise<number> {
   } catch {
     // A bad global flag: the CLI reports it.
   }
-  if (role === "boot") return await bootMain(roleArgs);
+  // Each role is imported on demand, so that a process loads only the code it runs: the CLI
+  // never loads the Sentry, the gofer neither the Sentry nor the CLI's commands.
+  if (role === "boot") {
+    const { bootMain } = await import("./sentry/boot.ts");
+    return await bootMain(roleArgs);
+  }
   if (role === "gofer") {
-    // Imported on demand: the CLI and boot roles never load the gofer's code.
     const { goferMain } = await import("./gofer/gofer.ts");
     return await goferMain(roleArgs);
   }
+  if (args[0] === "__warm-roles") {
+    // Internal (oci/deno_cache.ts WARM_ROLE): the CLI fills Deno's cache for the roles.
+    const { loadRoleModules } = await import("./oci/deno_cache.ts");
+    await loadRoleModules();
+    return 0;
+  }
+  const { cliMain } = await import("./oci/cli.ts");
   return await cliMain(args);
 }
 

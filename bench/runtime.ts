@@ -4,6 +4,9 @@
  * ratios to native taken pair by pair. The workloads are in workloads.ts.
  *
  * Usage: deno task bench [--runs N] [--only NAME] [--platform ptrace[,kvm]] [--baseline REV]
+ * After the workloads, the start-up table (bench/startup.ts: run, create, start, delete, 10 at
+ * once, beside gVisor and runc, and each of our processes' start-up); `--only start-up` runs it
+ * alone.
  * Each platform named is a column of its own (ours), all measured in the same run. With
  * `--baseline REV` the same platforms also run from a checkout of git revision REV (a temporary
  * worktree), so that the cost or gain of a change is measured side by side in one run.
@@ -16,6 +19,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { compileProg, makeBundle } from "../tests/harness.ts";
 import { type Metric, type Workload, WORKLOADS } from "./workloads.ts";
+import { startupBench } from "./startup.ts";
 
 const { values: opts } = parseArgs({
   args: Deno.args,
@@ -346,13 +350,21 @@ for (const w of selected) {
 }
 progress("");
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
-console.log(
-  `\n${RUNS} runs each, medians; our platforms: ${PLATFORMS.join(", ")}` +
-    (BASE ? `; baseline: ${BASE.name} (${opts.baseline})` : "") +
-    (GVISOR ? `; gVisor: ${GVISOR} --platform=ptrace --network=none` : "; gVisor not installed") +
-    ".\nSlowdowns are medians of run-by-run ratios, >1 meaning slower: time over time, or for " +
-    "MB/s the\ninverse (reference MB/s over MB/s). Flags after a workload's name go to both " +
-    "runsc's.",
-);
-notes.forEach((n, i) => console.log(`[${i + 1}] ${n}`));
+if (selected.length) {
+  for (const r of rows) {
+    console.log(r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd());
+  }
+  console.log(
+    `\n${RUNS} runs each, medians; our platforms: ${PLATFORMS.join(", ")}` +
+      (BASE ? `; baseline: ${BASE.name} (${opts.baseline})` : "") +
+      (GVISOR ? `; gVisor: ${GVISOR} --platform=ptrace --network=none` : "; gVisor not installed") +
+      ".\nSlowdowns are medians of run-by-run ratios, >1 meaning slower: time over time, or for " +
+      "MB/s the\ninverse (reference MB/s over MB/s). Flags after a workload's name go to both " +
+      "runsc's.",
+  );
+  notes.forEach((n, i) => console.log(`[${i + 1}] ${n}`));
+}
+if (!opts.only || "start-up".includes(opts.only)) {
+  if (selected.length) console.log("");
+  await startupBench(RUNS, progress);
+}

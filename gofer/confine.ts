@@ -34,7 +34,6 @@ import {
   attachMountTree,
   Cap,
   cloneMountTree,
-  geteuid,
   mount,
   MS_BIND,
   MS_RDONLY,
@@ -55,10 +54,8 @@ import type { ServedMount } from "./lisafs/server.ts";
 
 /** Where the new root is assembled, inside the gofer's private mount namespace. */
 const STAGING = "/tmp";
-const UNSHARE = "/usr/bin/unshare";
-
-/** The flag `runsc create` adds when it started the gofer in new namespaces. */
-export const CONFINE_FLAG = "--confine";
+// Where the CLI starts the gofer and the boot in new namespaces (oci/confine_argv.ts).
+export { CONFINE_FLAG, confinedArgv, type ConfineNamespaces } from "../oci/confine_argv.ts";
 
 /** A file system to serve, opened on the host before confinement. */
 export interface MountSource {
@@ -84,52 +81,6 @@ export const GOFER_CAPS: readonly number[] = [
   Cap.SETUID,
   Cap.SETGID,
 ];
-
-/** Namespaces a confined process gets; see confinedArgv. */
-export interface ConfineNamespaces {
-  /** A new PID namespace (unshare then forks and waits for the process). */
-  pid: boolean;
-  /** A new, empty network namespace. */
-  net: boolean;
-}
-
-/**
- * The argv that starts `argv` (as `selfArgv("gofer" | "boot", ...)` builds it) confined: under
- * util-linux `unshare` with new mount, IPC and UTS namespaces (PID and network as `ns` says),
- * followed by CONFINE_FLAG, when this process is root; unchanged when it is not (an
- * unprivileged process can reach no more than its user). Throws, as root, if unshare is
- * missing: a root gofer or Sentry never runs unconfined.
- */
-export function confinedArgv(
-  argv: readonly string[],
-  ns: ConfineNamespaces = { pid: true, net: true },
-): string[] {
-  if (geteuid() !== 0) return [...argv];
-  try {
-    Deno.statSync(UNSHARE);
-  } catch {
-    throw new Error(
-      `cannot confine ${argv.includes("boot") ? "the sandbox" : "the gofer"}: ${UNSHARE} ` +
-        "(util-linux) is missing; install it",
-    );
-  }
-  return [
-    UNSHARE,
-    "--mount",
-    "--ipc",
-    "--uts",
-    ...(ns.net ? ["--net"] : []),
-    // unshare waits for the process; SIGKILL of unshare kills the process too.
-    // --mount-proc: /proc shows the new PID namespace from the start (the ptrace platform
-    // execs its stubs through /proc/<own pid>/fd before the Sentry pivots).
-    ...(ns.pid ? ["--pid", "--fork", "--kill-child", "--mount-proc"] : []),
-    "--propagation",
-    "private",
-    "--",
-    ...argv,
-    CONFINE_FLAG,
-  ];
-}
 
 function mkdirOrFile(path: string, dir: boolean): void {
   if (dir) {

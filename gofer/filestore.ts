@@ -3,9 +3,11 @@
  * `--overlay2` asks for `self` or `dir=`. The gofer creates them before it confines itself and
  * donates each with the Mount response of its mount; the Sentry maps it as the tmpfs's memory.
  *
- * - `self`: a file `.gvisor.filestore.<sandbox id>` in the top directory of the overlaid mount
- *   itself; the gofer hides every `.gvisor.filestore.*` name from the application. It stays on
- *   disk until `runsc delete` removes it (removeFilestores).
+ * - `self`: a file `.gvisor.filestore.<sandbox id>` made in the top directory of the overlaid
+ *   mount itself and unlinked at once: only its descriptor keeps it, so the mount's own tree
+ *   never shows it (Docker's `commit`, `diff` and `export` read that tree, and would copy a
+ *   sparse file as large as the memory file). The gofer still hides every `.gvisor.filestore.*`
+ *   name from the application, and `runsc delete` removes one a crash left (removeFilestores).
  * - `dir=/path`: an unlinked file (O_TMPFILE) inside that host directory: it is gone when the
  *   last descriptor of it closes, so there is nothing to delete.
  * - `memory`: no filestore; the upper layer lives in the Sentry's memory file.
@@ -16,7 +18,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { join, resolve } from "../path.ts";
 import { closeFd, HostError } from "../host/libc.ts";
 import {
   AT_FDCWD,
@@ -77,7 +79,14 @@ export function createFilestore(
   } catch (e) {
     if (!(e instanceof HostError) || e.errno !== ENOENT) throw e;
   }
-  return openAt(m.fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600);
+  const fd = openAt(m.fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600);
+  try {
+    unlinkAt(m.fd, name, 0);
+  } catch (e) {
+    closeFd(fd);
+    throw e;
+  }
+  return fd;
 }
 
 /**

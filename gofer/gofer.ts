@@ -16,8 +16,9 @@
  * @module
  */
 
-import { isAbsolute, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { isAbsolute, join, resolve } from "../path.ts";
+import { bool, type FlagDef, parseFlags, str as flag } from "../oci/flags.ts";
+import { GLOBAL_FLAGS } from "../oci/global.ts";
 import { closeFd, HostError } from "../host/libc.ts";
 import {
   fstat,
@@ -132,42 +133,56 @@ function configureLog(
   }
 }
 
+/** The gofer's own flags (GLOBAL_FLAGS come too); see the module comment. */
+const GOFER_FLAGS: readonly FlagDef[] = [
+  { name: "bundle", kind: "string", default: "", help: "absolute path of the bundle" },
+  { name: "sock-fd", kind: "string", default: "", help: "the LISAFS socket" },
+  { name: "id", kind: "string", default: "", help: "container id (for log paths)" },
+  { name: "confine", kind: "bool", default: false, help: "started in new namespaces" },
+];
+
 /**
  * Runs the gofer: returns its exit code (0 when the client closed the socket, 1 on a broken
  * connection or a failure to start). Errors are logged, never printed.
  */
 // deno-lint-ignore require-await
 export async function goferMain(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: false,
-    allowPositionals: true,
-    options: {
-      bundle: { type: "string" },
-      "sock-fd": { type: "string" },
-      debug: { type: "boolean" },
-      "debug-log": { type: "string" },
-      log: { type: "string" },
-      "log-format": { type: "string" },
-      id: { type: "string" },
-      confine: { type: "boolean" },
-      overlay2: { type: "string" },
-    },
-  });
-  const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+  let parsed;
+  try {
+    // The CLI hands the gofer the global flags it was given, and the gofer's own.
+    parsed = parseFlags(args, [...GLOBAL_FLAGS, ...GOFER_FLAGS], {
+      interleaved: true,
+      context: "gofer",
+    });
+  } catch (e) {
+    // Nowhere to log yet, and stdio is not ours: the exit code says it.
+    log.error(`gofer: ${(e as Error).message}`);
+    return 1;
+  }
+  const { values: flags } = parsed;
+  // undefined for a flag not given, as the code below expects.
+  const str = (name: string) => flag(flags, name) || undefined;
+  const values = {
+    bundle: str("bundle"),
+    "sock-fd": str("sock-fd"),
+    id: str("id"),
+    confine: bool(flags, "confine"),
+    overlay2: str("overlay2"),
+  };
   configureLog({
-    debug: values.debug === true,
-    "debug-log": str(values["debug-log"]),
-    log: str(values.log),
-    "log-format": str(values["log-format"]),
-  }, str(values.id) ?? "");
+    debug: bool(flags, "debug"),
+    "debug-log": str("debug-log"),
+    log: str("log"),
+    "log-format": str("log-format"),
+  }, values.id ?? "");
+  log.phase("gofer: loaded");
   const opened: MountSource[] = [];
   let served: ServedMount[] = [];
   let sock = -1;
   try {
-    const bundle = str(values.bundle);
+    const bundle = values.bundle;
     if (!bundle || !isAbsolute(bundle)) throw new GoferError("--bundle <absolute dir> is required");
-    const sockArg = str(values["sock-fd"]) ?? "";
+    const sockArg = values["sock-fd"] ?? "";
     if (!/^\d+$/.test(sockArg)) throw new GoferError("--sock-fd <n> is required");
     sock = Number(sockArg);
     const root = readBundleRoot(bundle);
@@ -186,16 +201,17 @@ export async function goferMain(args: string[]): Promise<number> {
       });
     }
     // Filestores are made while the host's tree is visible (a dir= directory is outside).
-    const overlay = str(values.overlay2);
+    const overlay = values.overlay2;
     if (overlay) {
       const o = parseOverlay2(overlay);
-      const id = str(values.id) ?? "";
+      const id = values.id ?? "";
       for (const m of opened) m.filestore = createFilestore(o, m, id);
       log.debug("gofer: overlay filestores", {
         overlay2: overlay,
         mounts: opened.filter((m) => (m.filestore ?? -1) >= 0).map((m) => m.path),
       });
     }
+    log.phase("gofer: mounts opened");
     if (values.confine === true) {
       served = confine(opened);
       for (const o of opened) o.filestore = -1; // moved to `served`
@@ -212,6 +228,7 @@ export async function goferMain(args: string[]): Promise<number> {
     }
     // The Sentry applies the application's umask itself: modes arrive final.
     umask(0);
+    log.phase("gofer: serving");
     log.info("gofer: serving", {
       root: root.path,
       readonly: root.readonly,

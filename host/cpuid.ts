@@ -86,3 +86,19 @@ export function xsaveSizeFor(features: bigint): number | null {
   // eax: the component's size, ebx: its offset in the standard format.
   return r.reduce((end, [size, offset]) => Math.max(end, offset + size), 512 + 64);
 }
+
+const SYS_ARCH_PRCTL = 158;
+const ARCH_GET_XCOMP_SUPP = 0x1021;
+
+/**
+ * The XSAVE features this host's kernel supports for user space (ARCH_GET_XCOMP_SUPP), or x87
+ * and SSE where it cannot say. Made before the Sentry's seccomp filter, which has no
+ * arch_prctl.
+ */
+export function hostXfeatures(): bigint {
+  const out = new BigUint64Array(1);
+  // SAFETY: `out` stays referenced until the call returns, which is when the kernel is done
+  // writing its 8 bytes.
+  const p = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(out)));
+  return rawSyscall(SYS_ARCH_PRCTL, BigInt(ARCH_GET_XCOMP_SUPP), p) === 0n ? out[0] : 3n;
+}

@@ -7,12 +7,13 @@
  * platforms (ptrace: stubs spawned from a memfd, traced and injected; kvm: vCPU ioctls), and
  * the Gofer's file operations. Anything else answers EPERM and is logged
  * (SECCOMP_FILTER_FLAG_LOG). Arguments are checked where that is cheap and narrows what a
- * compromised process can do: clone only makes threads (or posix_spawn's vfork child), clone3
+ * compromised process can do: clone only makes threads (no process, and no execve: the ptrace
+ * platform's stubs are forks of a template stub spawned before the filter), clone3
  * answers ENOSYS so that glibc falls back to clone, socket makes Unix sockets only, ioctl takes
  * only KVM requests and a few descriptor and terminal requests (never TIOCSTI).
  *
- * A filter is inherited across execve: the ptrace platform's stubs, spawned by the Sentry, run
- * under the Sentry's filter as well as their own.
+ * The ptrace platform's template stub is spawned before the Sentry installs its filter, so the
+ * stubs (forks of it) run under their own filter only (platform/ptrace/stub.ts).
  *
  * @module
  */
@@ -26,10 +27,7 @@ const EPERM = 1;
 const ENOSYS = 38;
 const LOW32 = 0xffff_ffffn;
 
-const CLONE_VM = 0x100n;
-const CLONE_VFORK = 0x4000n;
 const CLONE_THREAD = 0x10000n;
-const SIGCHLD = 17n;
 const AF_UNIX = 1n;
 
 const allow = (names: readonly Name[]): SyscallRule[] => names.map((n) => ({ nr: SYS[n] }));
@@ -130,15 +128,11 @@ const RUNTIME: readonly Name[] = [
   "timerfd_settime",
 ];
 
-/** Threads only (or posix_spawn's CLONE_VM|CLONE_VFORK child), and clone3 refused. */
-function cloneRules(vforkToo: boolean): SyscallRule[] {
-  const when = [[argIs(0, CLONE_THREAD, CLONE_THREAD)]];
-  if (vforkToo) when.push([argIs(0, CLONE_VM | CLONE_VFORK | SIGCHLD)]);
-  return [
-    { nr: SYS.clone, when },
-    { nr: SYS.clone3, action: retErrno(ENOSYS) },
-  ];
-}
+/** Threads only, and clone3 refused. */
+const CLONE_RULES: readonly SyscallRule[] = [
+  { nr: SYS.clone, when: [[argIs(0, CLONE_THREAD, CLONE_THREAD)]] },
+  { nr: SYS.clone3, action: retErrno(ENOSYS) },
+];
 
 const socketRule: SyscallRule = { nr: SYS.socket, when: [[argIs(0, AF_UNIX)]] };
 
@@ -156,26 +150,20 @@ const TTY_IOCTLS = [
 const KVM_IOCTL = argIs(1, 0xae00n, 0xff00n);
 
 /**
- * The Sentry's filter on `platform`. It also governs the stubs the ptrace platform spawns
- * (execve of the stub's memfd through /proc/<pid>/fd is allowed for that reason).
+ * The Sentry's filter on `platform`. It makes no process and runs no program: on ptrace it
+ * traces the stubs it forks from a template it spawned before this filter.
  */
 export function sentryFilter(platform: string): FilterSpec {
   const ioctls = TTY_IOCTLS.map((r) => [argIs(1, r)]);
   if (platform === "kvm") ioctls.push([KVM_IOCTL]);
   const rules: SyscallRule[] = [
     ...allow(RUNTIME),
-    ...cloneRules(true),
+    ...CLONE_RULES,
     socketRule,
     { nr: SYS.ioctl, when: ioctls },
     ...allow([
       // glibc's name lookups try a Unix socket (nscd); no other family can be made.
       "connect",
-      // The ptrace platform's stubs run under this filter too: they confine themselves at
-      // start (capset, seccomp of their own filter; prctl is the runtime's) and wait in pause().
-      "pause",
-      "capget",
-      "capset",
-      "seccomp",
       "memfd_create",
       "wait4",
       "waitid",
@@ -190,7 +178,7 @@ export function sentryFilter(platform: string): FilterSpec {
       "unlinkat",
       "mkdirat",
     ]),
-    ...(platform === "kvm" ? [] : allow(["ptrace", "execve", "execveat", "vfork"])),
+    ...(platform === "kvm" ? [] : allow(["ptrace"])),
   ];
   return { rules, defaultAction: retErrno(EPERM) };
 }
@@ -199,7 +187,7 @@ export function sentryFilter(platform: string): FilterSpec {
 export function goferFilter(): FilterSpec {
   const rules: SyscallRule[] = [
     ...allow(RUNTIME),
-    ...cloneRules(false),
+    ...CLONE_RULES,
     socketRule,
     { nr: SYS.ioctl, when: TTY_IOCTLS.map((r) => [argIs(1, r)]) },
     ...allow([

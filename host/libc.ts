@@ -79,6 +79,7 @@ export const libc = Deno.dlopen("libc.so.6", {
   posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
   posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   posix_spawn_file_actions_addclose: { parameters: ["buffer", "i32"], result: "i32" },
+  posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" },
   posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" },
   posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
   posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
@@ -113,6 +114,14 @@ export class HostError extends Error {
     super(`host: ${op}: ${errnoName(errno)} (${errno})`);
     this.name = "HostError";
   }
+}
+
+/** The C library's description of errno `e` ("No such file or directory"). */
+export function strerror(e: number): string {
+  const p = libc.symbols.strerror(e);
+  // SAFETY: strerror returns a NUL-terminated string in static storage, valid until the next
+  // call from this thread; it is copied out at once.
+  return p === null ? `errno ${e}` : new Deno.UnsafePointerView(p).getCString();
 }
 
 /** Throws HostError when `ret` is -1; returns `ret` otherwise. */

@@ -53,7 +53,7 @@ export const PTRACE_O = {
   EXITKILL: 0x100000,
 } as const;
 
-export const PTRACE_EVENT = { CLONE: 3, EXIT: 6, STOP: 128 } as const;
+export const PTRACE_EVENT = { FORK: 1, CLONE: 3, EXIT: 6, STOP: 128 } as const;
 
 /** ptrace with an integer data argument; throws HostError on failure. */
 export function ptrace(req: number, pid: number, addr = 0n, data = 0n): void {

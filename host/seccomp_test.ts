@@ -1,22 +1,16 @@
 import assert from "node:assert/strict";
 import { buildFilter, retErrno, SeccompRet } from "./seccomp.ts";
+import { inFreshDeno } from "../tests/harness.ts";
 
 const SYS_dup = 32;
 
 /**
  * Runs `code` in a fresh Deno process (a filter cannot be taken off again, so the test runner
- * itself must never install one) and returns what it printed.
+ * itself must never install one), with this module as `s`, and returns what it printed.
  */
-async function inChild(code: string): Promise<string> {
+function inChild(code: string): Promise<string> {
   const here = new URL("./seccomp.ts", import.meta.url).href;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", `import * as s from "${here}";\n${code}`],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `child failed: ${err}`);
-  return new TextDecoder().decode(out.stdout).trim();
+  return inFreshDeno(`import * as s from "${here}";\n${code}`);
 }
 
 Deno.test("a filter answers a call by its number and whole 64-bit arguments", async () => {

@@ -30,10 +30,21 @@ export interface SpawnOptions {
    * Every other descriptor of ours is close-on-exec and so not inherited.
    */
   fds?: FdMap;
+  /**
+   * Close in the child every descriptor above the highest one `fds` maps (or above 2): ours are
+   * close-on-exec, but those our caller left inheritable (a shell's, containerd's) would
+   * otherwise reach a confined process as writable host files. Costs close_range in the child.
+   */
+  closeOthers?: boolean;
   /** Start the child in a new session (setsid), detached from our terminal and job control. */
   setsid?: boolean;
   /** Working directory of the child. */
   cwd?: string;
+  /**
+   * The child gets the descriptors in `fds` and nothing else: not 0, 1 and 2, and not one of
+   * ours that lacks close-on-exec (a descriptor received from another process may).
+   */
+  onlyFds?: boolean;
 }
 
 // Scratch descriptors used while remapping, chosen above anything the runtime opens so that a
@@ -64,6 +75,20 @@ function sigset(signals: number[]): Uint8Array<ArrayBuffer> {
   return set;
 }
 
+const F_GETFD = 1;
+const FD_CLOEXEC = 1;
+
+/** Our descriptors that a child would inherit across execve: those without close-on-exec. */
+function inheritedFds(): number[] {
+  const fds: number[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    const fd = Number(e.name);
+    const flags = sym.fcntl(fd, F_GETFD, 0n);
+    if (flags >= 0 && (flags & FD_CLOEXEC) === 0) fds.push(fd);
+  }
+  return fds;
+}
+
 /** Spawns a process; returns its pid. Throws HostError when it cannot be started. */
 export function spawn(opts: SpawnOptions): number {
   const actions = new Uint8Array(256); // posix_spawn_file_actions_t is 80 bytes on glibc
@@ -79,6 +104,28 @@ export function spawn(opts: SpawnOptions): number {
       sym.posix_spawn_file_actions_adddup2(actions, SCRATCH_FD_BASE + i, child);
     });
     fds.forEach((_, i) => sym.posix_spawn_file_actions_addclose(actions, SCRATCH_FD_BASE + i));
+    if (opts.onlyFds) {
+      // Close-on-exec descriptors go at exec; close every other one but those mapped. (Not
+      // closefrom: the executable itself may be one of ours, /proc/self/fd/N.)
+      const kept = new Set(fds.map(([child]) => child));
+      for (const fd of inheritedFds()) {
+        if (!kept.has(fd)) sym.posix_spawn_file_actions_addclose(actions, fd);
+      }
+    }
+    if (opts.closeOthers) {
+      const highest = Math.max(2, ...fds.map(([child]) => child));
+      // Descriptors below `highest` that `fds` leaves out are closed one by one (an fd that is
+      // not open is no error for posix_spawn's close action in glibc).
+      for (let fd = 3; fd < highest; fd++) {
+        if (!fds.some(([child]) => child === fd)) {
+          sym.posix_spawn_file_actions_addclose(actions, fd);
+        }
+      }
+      check(
+        "posix_spawn_file_actions_addclosefrom_np",
+        -(sym.posix_spawn_file_actions_addclosefrom_np(actions, highest + 1) !== 0),
+      );
+    }
     const cwd = opts.cwd === undefined ? undefined : cstr(opts.cwd);
     if (cwd) sym.posix_spawn_file_actions_addchdir_np(actions, cwd);
 

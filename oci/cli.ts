@@ -5,10 +5,11 @@
  * @module
  */
 
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../path.ts";
 import { log } from "../log.ts";
 import { ControlError, ControlUnavailable } from "../sentry/control.ts";
 import { CliError, type Command, type Context } from "./command.ts";
+import { CgroupError } from "./cgroup.ts";
 import { createCommand } from "./cmd/create.ts";
 import { deleteCommand } from "./cmd/delete.ts";
 import { killCommand } from "./cmd/kill.ts";
@@ -21,9 +22,18 @@ import { specCommand } from "./cmd/spec.ts";
 import { startCommand } from "./cmd/start.ts";
 import { stateCommand } from "./cmd/state.ts";
 import { waitCommand } from "./cmd/wait.ts";
+import { pauseCommand } from "./cmd/pause.ts";
+import { resumeCommand } from "./cmd/resume.ts";
+import { eventsCommand } from "./cmd/events.ts";
+import { updateCommand } from "./cmd/update.ts";
+import { featuresCommand } from "./cmd/features.ts";
+import { checkpointCommand } from "./cmd/checkpoint.ts";
+import { restoreCommand } from "./cmd/restore.ts";
+import { installCommand, uninstallCommand } from "./cmd/install.ts";
 import { bool, formatFlags, parseFlags, UsageError } from "./flags.ts";
 import { debugLogPath, GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
 import { SpecError } from "./spec.ts";
+import { buildKind, buildRevision } from "./build.ts";
 import { StateError, StateStore } from "./state.ts";
 
 /** Exit code of every runtime error, as containerd expects from runsc. */
@@ -41,6 +51,15 @@ export const COMMANDS: readonly Command[] = [
   deleteCommand,
   psCommand,
   execCommand,
+  pauseCommand,
+  resumeCommand,
+  eventsCommand,
+  updateCommand,
+  featuresCommand,
+  checkpointCommand,
+  restoreCommand,
+  installCommand,
+  uninstallCommand,
   doCommand,
   specCommand,
 ];
@@ -58,7 +77,9 @@ function err(text: string): void {
 }
 
 function versionText(): string {
-  return `runsc version ${VERSION} (TypeScript, Deno ${Deno.version.deno})\nspec: ${SPEC_VERSION}\n`;
+  const rev = buildRevision();
+  return `runsc version ${VERSION} (TypeScript, Deno ${Deno.version.deno})\n` +
+    `build: ${buildKind()}${rev ? `, revision ${rev}` : ""}\nspec: ${SPEC_VERSION}\n`;
 }
 
 function helpText(): string {
@@ -105,7 +126,8 @@ async function syscallsHelp(args: string[]): Promise<number> {
 function describe(e: unknown): string {
   if (
     e instanceof CliError || e instanceof UsageError || e instanceof SpecError ||
-    e instanceof StateError || e instanceof ControlError || e instanceof ControlUnavailable
+    e instanceof StateError || e instanceof ControlError || e instanceof ControlUnavailable ||
+    e instanceof CgroupError
   ) return e.message;
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);
@@ -176,6 +198,7 @@ export async function cliMain(args: string[]): Promise<number> {
     }
     const ctx: Context = { global: config, store: new StateStore(resolve(config.root)), out };
     log.debug(`runsc ${name}`, { args });
+    log.phase("cli: loaded");
     return await command.run(ctx, parsed.rest, parsed.values);
   } catch (e) {
     const msg = describe(e);

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { resolve } from "node:path";
-import { CONFINE_FLAG, confinedArgv } from "../gofer/confine.ts";
+import { join, resolve } from "../path.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
-import { closeFd, cstr, HostError, libc, pipe, socketpair } from "../host/libc.ts";
+import { CONFINE_FLAG, confinedArgv } from "./confine_argv.ts";
+import { closeFd, cstr, HostError, libc, pipe, socketpair, strerror } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
 import { log } from "../log.ts";
@@ -18,9 +18,14 @@ import {
   ControlError,
   type ControlReplies,
   ControlUnavailable,
+  EXIT_FILE,
 } from "../sentry/control.ts";
+import { Cgroup } from "./cgroup.ts";
+import { openConsole } from "./console.ts";
 import { CliError, type Context } from "./command.ts";
 import { selfArgv } from "./reexec.ts";
+import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
+import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
 import {
   type ContainerState,
@@ -33,8 +38,6 @@ import {
 const SOCK_STREAM = 1;
 const WNOHANG = 1;
 const SIGKILL = 9;
-/** sun_path holds 108 bytes including the terminating NUL. */
-const UNIX_PATH_MAX = 107;
 
 /** How long create waits for the sandbox to report that it is ready. */
 const READY_TIMEOUT_MS = 120_000;
@@ -100,14 +103,19 @@ async function killAndWait(pid: number, words: string[], graceMs: number): Promi
   reap(pid);
 }
 
-function openDevNull(): number {
+/** /dev/null opened read-write (close-on-exec), for the stdio of processes we start. */
+export function openDevNull(): number {
   const fd = libc.symbols.openat(AT_FDCWD, cstr("/dev/null"), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) throw new CliError("cannot open /dev/null");
   return fd;
 }
 
-/** Reads the boot process's readiness line from the pipe, or null at EOF or timeout. */
-async function readReady(fd: number, timeoutMs: number, onTimeout: () => void): Promise<string> {
+/** Reads a readiness line from the pipe; what came before EOF (maybe "") at EOF or timeout. */
+export async function readReady(
+  fd: number,
+  timeoutMs: number,
+  onTimeout: () => void,
+): Promise<string> {
   // An FsFile on the same pipe reads on a runtime thread, so the timer below can fire.
   const file = await Deno.open(`/proc/self/fd/${fd}`, { read: true });
   const timer = setTimeout(onTimeout, timeoutMs);
@@ -148,33 +156,38 @@ export async function createContainer(
   const bundle = resolve(opts.bundle);
   const spec = loadSpec(bundle);
   const { store, global } = ctx;
-  if (spec.process?.terminal && opts.consoleSocket) {
-    // The caller would wait forever for a pty master on the socket.
-    throw new CliError(
-      `creating container "${id}": process.terminal with --console-socket is not supported yet`,
-    );
-  }
-  const sockPath = store.socketPath(id);
-  if (new TextEncoder().encode(sockPath).length > UNIX_PATH_MAX) {
-    throw new CliError(
-      `control socket path ${sockPath} is longer than ${UNIX_PATH_MAX} bytes; use a shorter --root or id`,
-    );
-  }
+  const cgroup = Cgroup.of(spec.linux?.cgroupsPath);
+  // As root the roles see Deno's cache read-only (deno_cache.ts); the CLI fills it for them.
+  const cacheDir = geteuid() === 0 ? denoDir() : null;
+  if (cacheDir) await warmRoleCache(cacheDir);
+  const role = (argv: string[]) => cacheDir ? readOnlyDenoDirArgv(cacheDir, argv) : argv;
   using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));
   void lock;
   let goferPid = 0;
   let bootPid = 0;
   const fds: number[] = [];
+  let leaveCgroup: (() => void) | null = null;
   try {
+    if (cgroup) {
+      // This process enters the container's cgroup while it starts gofer and boot, so that
+      // they (and the stubs the boot starts) are born there: nothing runs outside it first.
+      leaveCgroup = enterCgroup(cgroup);
+      store.write({ ...store.read(id), cgroupsPath: spec.linux!.cgroupsPath });
+    }
     const [goferEnd, bootEnd] = socketpair(SOCK_STREAM, O_CLOEXEC);
     fds.push(goferEnd, bootEnd);
     const [readyRead, readyWrite] = pipe(O_CLOEXEC);
     fds.push(readyRead, readyWrite);
     const devNull = openDevNull();
     fds.push(devNull);
+    // process.terminal: the sandbox's stdio is a host terminal whose master the caller gets.
+    const consoleFd = spec.process?.terminal && opts.consoleSocket
+      ? openConsole(opts.consoleSocket)
+      : -1;
+    if (consoleFd >= 0) fds.push(consoleFd);
 
     // As root, the gofer starts in its own namespaces (gofer/confine.ts).
-    const goferArgv = confinedArgv(selfArgv("gofer", [
+    const goferArgv = confinedArgv(role(selfArgv("gofer", [
       "--bundle",
       bundle,
       "--sock-fd",
@@ -182,18 +195,19 @@ export async function createContainer(
       "--id",
       id,
       ...global.passOn,
-    ]));
+    ])));
     goferPid = spawn({
       path: goferArgv[0],
       argv: goferArgv,
       fds: [[0, devNull], [1, devNull], [2, devNull], [3, goferEnd]],
+      closeOthers: true,
       setsid: true,
       cwd: "/",
     });
     // As root, the Sentry too starts in its own namespaces (sentry/boot.ts confineBoot). In its
     // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
     const bootArgv = confinedArgv(
-      selfArgv("boot", [
+      role(selfArgv("boot", [
         "--bundle",
         bundle,
         "--id",
@@ -204,21 +218,27 @@ export async function createContainer(
         "3",
         "--ready-fd",
         "4",
+        ...(consoleFd >= 0 ? ["--terminal"] : []),
         ...global.passOn.filter((f) => !f.startsWith("--root=")),
-      ]),
+      ])),
       { pid: true, net: global.network !== "host" },
     );
     bootPid = spawn({
       path: bootArgv[0],
       argv: bootArgv,
-      fds: [[3, bootEnd], [4, readyWrite]],
+      fds: consoleFd >= 0
+        ? [[0, consoleFd], [1, consoleFd], [2, consoleFd], [3, bootEnd], [4, readyWrite]]
+        : [[3, bootEnd], [4, readyWrite]],
+      closeOthers: true,
       setsid: true,
       cwd: "/",
     });
-    log.debug(`started gofer ${goferPid} and boot ${bootPid}`, { id });
+    log.phase("create: gofer and boot spawned", { goferPid, bootPid });
+    leaveCgroup?.();
+    leaveCgroup = null;
     // Recorded at once, so that `delete --force` can clean up after a create that was killed.
     store.write({ ...store.read(id), pid: bootPid, goferPid });
-    for (const fd of [goferEnd, bootEnd, readyWrite, devNull]) closeFd(fd);
+    for (const fd of fds) if (fd !== readyRead) closeFd(fd);
     fds.length = 0;
     fds.push(readyRead);
 
@@ -227,7 +247,7 @@ export async function createContainer(
       timedOut = true;
       hostKill(bootPid, SIGKILL);
     });
-    let ready: { ok: boolean; error?: string };
+    let ready: { ok: boolean; error?: string; errno?: number };
     try {
       ready = JSON.parse(line);
     } catch {
@@ -238,7 +258,13 @@ export async function createContainer(
           : "sandbox process exited before it was ready" + (line ? `: ${line}` : ""),
       };
     }
-    if (!ready.ok) throw new CliError(`creating container "${id}": ${ready.error}`);
+    if (!ready.ok) {
+      // With the C library's text of the errno, as runc's messages carry it: Docker reads
+      // "no such file or directory" as exit status 127 and "permission denied" as 126.
+      const text = ready.errno ? `: ${strerror(ready.errno).toLowerCase()}` : "";
+      throw new CliError(`creating container "${id}": ${ready.error}${text}`);
+    }
+    log.phase("create: sandbox ready");
 
     // Under `unshare --fork` the sandbox is unshare's child: that process, as in runsc, is the
     // state's pid (`kill` of it still ends unshare, which waits for it).
@@ -250,12 +276,17 @@ export async function createContainer(
       goferPid,
     };
     store.write(state);
-    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(sandboxPid));
+    // The pid-file names our direct child (unshare's process when confined): once this command
+    // exits, the caller (containerd's shim, a subreaper) adopts it, and it exits exactly when
+    // init does, with init's status (sentry/boot.ts).
+    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(bootPid));
     return state;
   } catch (e) {
+    leaveCgroup?.();
     if (bootPid) await killAndWait(bootPid, bootWords(id), 0);
     if (goferPid) await killAndWait(goferPid, goferWords(bundle), 0);
     for (const err of removeFilestores(bundle, id)) log.warning(err);
+    await cgroup?.remove();
     store.remove(id);
     if (e instanceof HostError) throw new CliError(`creating container "${id}": ${e.message}`);
     throw e;
@@ -264,10 +295,45 @@ export async function createContainer(
   }
 }
 
+/**
+ * Moves this process into `cg`; returns what moves it back. Only root can; as another user the
+ * sandbox stays in the caller's cgroup.
+ */
+function enterCgroup(cg: Cgroup): (() => void) | null {
+  if (Deno.uid() !== 0) return null;
+  const mine = Deno.readTextFileSync("/proc/self/cgroup");
+  cg.join(Deno.pid);
+  return () => {
+    try {
+      Cgroup.restore(mine, Deno.pid);
+    } catch (e) {
+      log.warning(`cannot leave the container's cgroup: ${(e as Error).message}`);
+    }
+  };
+}
+
+/** The container's cgroup as its state records it. */
+export function cgroupOf(st: ContainerState): Cgroup | null {
+  return Cgroup.of(st.cgroupsPath);
+}
+
 /** A container's status as the running sandbox reports it. */
 export interface LiveStatus {
   status: Status;
   exitStatus?: number;
+}
+
+/**
+ * Init's exit status as the boot process recorded it before it exited (sentry/boot.ts), or
+ * undefined when it never did (killed from the host, or not exited).
+ */
+export function recordedExitStatus(ctx: Context, id: string): number | undefined {
+  try {
+    const text = Deno.readTextFileSync(join(ctx.store.dir(id), EXIT_FILE));
+    return /^\d+\n$/.test(text) ? Number(text) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Asks the sandbox for the container's status; a sandbox that is gone means `stopped`. */
@@ -279,26 +345,47 @@ export async function liveStatus(
   if (st.status === "creating") {
     return { status: processAlive(st.pid) || st.pid === 0 ? "creating" : "stopped" };
   }
+  // A frozen Sentry cannot answer; its processes being there is the answer.
+  if (st.status === "paused" && cgroupOf(st)?.frozen()) {
+    return { status: processAlive(st.pid) ? "paused" : "stopped" };
+  }
   try {
     const r: ControlReplies["state"] = await control(ctx.store.socketPath(st.id), {
       cmd: "state",
     }, { timeoutMs });
     return r;
   } catch (e) {
-    if (e instanceof ControlUnavailable) return { status: "stopped" };
+    if (e instanceof ControlUnavailable) {
+      const exitStatus = recordedExitStatus(ctx, st.id);
+      return exitStatus === undefined ? { status: "stopped" } : { status: "stopped", exitStatus };
+    }
     throw e;
+  }
+}
+
+/** Throws when container `id` is paused (frozen): its Sentry cannot answer until resumed. */
+export function refuseIfPaused(ctx: Context, id: string): void {
+  let st: ContainerState | undefined;
+  try {
+    st = ctx.store.read(id);
+  } catch { /* the caller reports what is wrong */ }
+  if (st?.status === "paused" && cgroupOf(st)?.frozen()) {
+    throw new CliError(`container "${id}" is paused`);
   }
 }
 
 /** Sends a control request, turning an unreachable sandbox into "not running". */
 export async function request<
-  C extends "start" | "signal" | "wait" | "ps" | "exec" | "waitpid",
+  C extends "start" | "signal" | "wait" | "ps" | "exec" | "waitpid" | "update",
 >(
   ctx: Context,
   id: string,
   req: Parameters<typeof control<C>>[1],
   opts: { timeoutMs?: number } = {},
 ): Promise<ControlReplies[C]> {
+  // A frozen Sentry answers nothing until resumed: only waits may wait for that.
+  const cmd = (req as { cmd: string }).cmd;
+  if (cmd !== "wait" && cmd !== "waitpid") refuseIfPaused(ctx, id);
   try {
     return await control<C>(ctx.store.socketPath(id), req, opts);
   } catch (e) {
@@ -309,6 +396,22 @@ export async function request<
       throw new CliError(`container "${id}": ${e.message}`, { cause: e });
     }
     throw e;
+  }
+}
+
+/**
+ * Waits for init of container `id` to exit and returns its exit status; once the sandbox has
+ * ended, the status it recorded is the answer.
+ */
+export async function waitExit(ctx: Context, id: string): Promise<number> {
+  try {
+    return (await request(ctx, id, { cmd: "wait" })).exitStatus;
+  } catch (e) {
+    const recorded = e instanceof CliError && e.cause instanceof ControlUnavailable
+      ? recordedExitStatus(ctx, id)
+      : undefined;
+    if (recorded === undefined) throw e;
+    return recorded;
   }
 }
 
@@ -328,24 +431,33 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   void lock;
   const st = store.read(id);
   const { status } = await liveStatus(ctx, st);
-  if (status === "running") {
+  if (status === "running" || status === "paused") {
     throw new CliError(`cannot delete container "${id}" that is not stopped: ${status}`);
   }
   if (status === "creating" && processAlive(st.pid)) {
     throw new CliError(`cannot delete container "${id}" that is still being created`);
   }
-  try {
-    // A wedged sandbox gets a few seconds; then its process is killed below.
-    await control(store.socketPath(id), { cmd: "destroy" }, { timeoutMs: 5000 });
-  } catch (e) {
-    if (!(e instanceof ControlUnavailable)) log.warning(`destroy ${id}: ${(e as Error).message}`);
+  // A confined sandbox that is not running has nothing left to do: it ends at once with its
+  // namespaces. Another one is asked to destroy itself, then whatever is left is found and killed.
+  if (!(await endSandboxNamespaces(id, store.root, st.bundle, [st.pid, st.goferPid]))) {
+    try {
+      // A wedged sandbox gets a few seconds; then its process is killed below.
+      await control(store.socketPath(id), { cmd: "destroy" }, { timeoutMs: 5000 });
+    } catch (e) {
+      if (!(e instanceof ControlUnavailable)) {
+        log.warning(`destroy ${id}: ${(e as Error).message}`);
+      }
+    }
+    if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
+    if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
+    await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid], cgroupOf(st));
   }
-  if (st.pid) await killAndWait(st.pid, bootWords(id), 5000);
-  if (st.goferPid) await killAndWait(st.goferPid, goferWords(st.bundle), 1000);
-  await killSandboxProcesses(ctx, st.id, st.bundle, [st.pid, st.goferPid]);
+  log.phase("delete: processes gone");
   // The overlay's `self` filestores are the container's; they go with it.
   for (const err of removeFilestores(st.bundle, id)) log.warning(err);
+  await cgroupOf(st)?.remove();
   store.remove(id);
+  log.phase("delete: removed");
 }
 
 /**
@@ -373,11 +485,91 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
       log.debug(`delete --force ${id}: ${(e as Error).message}`);
     }
     const bundle = st?.bundle;
-    await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0]);
+    const cg = st ? cgroupOf(st) : null;
+    await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0], cg);
+    log.phase("delete: processes gone");
     if (bundle) { for (const err of removeFilestores(bundle, id)) log.warning(err); }
+    await cg?.remove();
     store.remove(id);
+    log.phase("delete: removed");
   } finally {
     lock?.release();
+  }
+}
+
+/** Whether `pid` is the first process (pid 1) of a PID namespace of its own. */
+function namespaceInit(pid: number): boolean {
+  try {
+    const nspid = /^NSpid:\s+(.*)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    const ids = nspid?.[1].trim().split(/\s+/) ?? [];
+    return ids.length > 1 && ids.at(-1) === "1";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The fast way to end a confined sandbox: when the recorded boot is its PID namespace's init and
+ * the recorded gofer's `unshare` has its own init below it, SIGKILL both inits. The kernel then
+ * kills everything else in their namespaces (the stubs) and lets an init become a zombie only
+ * once they are all gone, so a zombie init means a sandbox without processes, and no scan of
+ * /proc is needed. Returns false, having done nothing, when the processes are not so (not
+ * root, or a create that did not get that far): the caller then finds them by scanning.
+ */
+async function endSandboxNamespaces(
+  id: string,
+  root: string,
+  bundle: string | undefined,
+  [boot, gofer]: number[],
+): Promise<boolean> {
+  if (!(boot > 0 && gofer > 0)) return false;
+  const argvOf = (pid: number) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    } catch {
+      return [];
+    }
+  };
+  let goferInit = 0;
+  try {
+    goferInit = forkedChild(gofer);
+  } catch {
+    return false;
+  }
+  const ours = (pid: number, role: string) => {
+    const argv = argvOf(pid);
+    return argv.includes(role) && hasFlag(argv, "--id", id) &&
+      (bundle === undefined || hasFlag(argv, "--bundle", bundle)) &&
+      (role !== "boot" || hasFlag(argv, "--root", root));
+  };
+  if (
+    !namespaceInit(boot) || !namespaceInit(goferInit) || !ours(boot, "boot") ||
+    !ours(goferInit, "gofer")
+  ) return false;
+  // The unshare parents go first: one that saw its child killed would say so on the
+  // container's stderr. (They are reaped here when they are ours: `run`.)
+  const parents = [gofer, ...parentsOf(boot).filter((p) => ours(p, "boot"))];
+  const all = [...parents, boot, goferInit];
+  for (const pid of all) {
+    log.debug(`delete ${id}: killing ${pid}`);
+    hostKill(pid, SIGKILL);
+  }
+  const deadline = Date.now() + FORCE_KILL_WAIT_MS;
+  while (all.some(processAlive) && Date.now() < deadline) {
+    for (const pid of all) reap(pid);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  for (const pid of all) reap(pid);
+  return !all.some(processAlive);
+}
+
+/** The parent of `pid` (as a one-element list), or none when it is gone. */
+function parentsOf(pid: number): number[] {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return [Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])];
+  } catch {
+    return [];
   }
 }
 
@@ -387,7 +579,15 @@ export async function killSandboxProcesses(
   id: string,
   bundle: string | undefined,
   recorded: number[],
+  cgroup: Cgroup | null = null,
 ): Promise<void> {
+  // Thawed first: frozen processes die only once thawed, and reading a frozen process's
+  // /proc/<pid>/cmdline (sandboxProcesses) can wait as long as it stays frozen.
+  if (cgroup?.frozen()) {
+    for (const pid of cgroup.pids()) hostKill(pid, SIGKILL);
+    await cgroup.freeze(false).catch((e) => log.warning(`delete ${id}: ${e.message}`));
+  }
+  if (await endSandboxNamespaces(id, ctx.store.root, bundle, recorded)) return;
   const pids = sandboxProcesses(id, ctx.store.root, bundle, recorded);
   for (const pid of pids) {
     log.debug(`delete ${id}: killing ${pid}`);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { join, resolve } from "../path.ts";
 import { bool, type FlagDef, type FlagValues, str } from "./flags.ts";
 import { type FileConfig, fileConfig, formatOverlay2 } from "./overlay.ts";
 

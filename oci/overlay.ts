@@ -14,7 +14,7 @@
  * @module
  */
 
-import { isAbsolute, normalize } from "node:path";
+import { isAbsolute, normalize } from "../path.ts";
 import { UsageError } from "./flags.ts";
 
 /** Which mounts get an overlay. */

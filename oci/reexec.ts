@@ -8,8 +8,7 @@
  * @module
  */
 
-import { basename } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, fileURLToPath } from "../path.ts";
 
 /** True when running from source under the deno binary (not a compiled runsc). */
 export function runningFromSource(): boolean {
@@ -35,4 +34,11 @@ export function selfArgv(role: string, args: readonly string[]): string[] {
   const exe = Deno.execPath();
   if (runningFromSource()) return [exe, "run", "-A", "--quiet", mainScript(), role, ...args];
   return [exe, role, ...args];
+}
+
+/** The argv that runs this program's CLI with `args` (global flags first, then a command). */
+export function selfCliArgv(args: readonly string[]): string[] {
+  const exe = Deno.execPath();
+  if (runningFromSource()) return [exe, "run", "-A", "--quiet", mainScript(), ...args];
+  return [exe, ...args];
 }

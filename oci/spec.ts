@@ -7,7 +7,7 @@
  */
 
 import { capBit, capFromName, type CapSets } from "../sentry/kernel/task_creds.ts";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../path.ts";
 import type { InitSpec } from "../sentry/sandbox.ts";
 import { SPEC_VERSION } from "./global.ts";
 
@@ -331,12 +331,11 @@ function pidsLimitOf(spec: Spec): number | undefined {
 const CAP_SET_NAMES = ["bounding", "effective", "permitted", "inheritable", "ambient"] as const;
 
 /**
- * process.capabilities as sets (validated names). Absent: undefined, and the Sentry keeps its
- * default (every capability for root, as before sets were enforced). A set missing from a
- * present object is empty, as in runc.
+ * process.capabilities as sets (validated names). Absent, or a set missing from it: empty, as
+ * in runc, whose process then has no capability at all, root included (`runsc spec` and
+ * `runsc do` write the sets they give).
  */
-function capSetsOf(c: Capabilities | undefined): CapSets | undefined {
-  if (c === undefined) return undefined;
+function capSetsOf(c: Capabilities = {}): CapSets {
   const set = (names: string[] | undefined) =>
     (names ?? []).reduce((acc, n) => acc | capBit(capFromName(n)!), 0n);
   const s = {

@@ -88,7 +88,7 @@ Deno.test("loadSpec() names the file when it is missing or not JSON", () => {
   }
 });
 
-Deno.test("initSpec() turns process.capabilities into sets; absent sets are empty", () => {
+Deno.test("initSpec() turns process.capabilities into sets; absent sets, or none at all, are empty", () => {
   const dir = bundle();
   try {
     const s = good();
@@ -107,8 +107,15 @@ Deno.test("initSpec() turns process.capabilities into sets; absent sets are empt
     assert.equal(caps.inheritable, 0n);
     assert.equal(caps.ambient, 0n);
     assert.equal(initSpec(validateSpec(good(), dir)).noNewPrivileges, true);
+    // Absent, as runc: no capability at all, for root too.
     delete p.capabilities;
-    assert.equal(initSpec(validateSpec(s, dir)).capabilities, undefined);
+    assert.deepEqual(initSpec(validateSpec(s, dir)).capabilities, {
+      bounding: 0n,
+      effective: 0n,
+      permitted: 0n,
+      inheritable: 0n,
+      ambient: 0n,
+    });
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

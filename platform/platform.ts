@@ -35,6 +35,12 @@ export interface Platform {
   readonly name: string;
   /** The highest application address plus one. */
   readonly maxUserAddress: bigint;
+  /**
+   * The XSAVE features the application may use without asking, as ARCH_GET_XCOMP_SUPP
+   * reports them: none that Linux gives only on request (AMX tiles), which no platform
+   * offers. Absent: x87 and SSE.
+   */
+  readonly xfeatures?: bigint;
   /** A new, empty address space; one per mm. */
   newAddressSpace(): AddressSpace;
   /** A new execution context; one per task. */

@@ -4,13 +4,18 @@
  * Started by `runsc create` with the gofer's socket on `--gofer-fd`, a pipe on `--ready-fd`, and
  * the container's stdio on 0, 1 and 2 (so nothing here writes to them). It loads the spec, builds
  * the Sentry's sandbox, reports readiness (one JSON line on the pipe), then serves the control
- * socket `<root>/<id>/ctl.sock` until a `destroy` request.
+ * socket `<root>/<id>/ctl.sock` until the container's init exits or a `destroy` request comes.
+ *
+ * When init exits, this process exits too, with init's exit status (or killed by init's signal):
+ * its parent names it in `create --pid-file`, and containerd's shim takes that process's end as
+ * the container's. The status is first written to `<root>/<id>/exit` for `state` and `wait`.
  *
  * @module
  */
 
-import { dirname, join } from "node:path";
-import { closeFd, writeAll } from "../host/libc.ts";
+import { dirname, join } from "../path.ts";
+import { closeFd, cstr, libc, writeAll } from "../host/libc.ts";
+import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../host/fcntl.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
 import { sentryFilter } from "../host/filters.ts";
@@ -27,7 +32,9 @@ import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
 import { initSpec, loadSpec } from "../oci/spec.ts";
 import { validateId } from "../oci/state.ts";
 import {
+  type ControlConn,
   type ControlRequest,
+  EXIT_FILE,
   type ProcessInfo,
   serveControl,
   STDIO_SOCKET,
@@ -39,10 +46,13 @@ import type { InitSpec, SandboxOptions, SandboxStatus } from "./sandbox.ts";
 interface SandboxLike {
   start(): void;
   signal(signo: number): void;
+  signalProcess(pid: number, signo: number): void;
+  updateLimits(memoryLimit?: number, pidsLimit?: number): void;
   readonly exited: Promise<number>;
   status(): SandboxStatus;
   processes(): ProcessInfo[];
-  exec(spec: InitSpec, stdio: [number, number, number]): number;
+  exec(spec: InitSpec, stdio: [number, number, number], terminal?: boolean): number;
+  drainConsoles(): Promise<void>;
   waitPid(pid: number): Promise<number>;
   destroy(): void;
 }
@@ -61,6 +71,12 @@ const BOOT_FLAGS: readonly FlagDef[] = [
   { name: "gofer-fd", kind: "string", default: "-1", help: "LISAFS socket to the gofer" },
   { name: "ready-fd", kind: "string", default: "-1", help: "pipe to report readiness on" },
   {
+    name: "terminal",
+    kind: "bool",
+    default: false,
+    help: "stdin is a host terminal: the container gets a pty connected to it",
+  },
+  {
     name: "confine",
     kind: "bool",
     default: false,
@@ -75,7 +91,8 @@ const STAGING = "/tmp";
  * Confines this process once everything it needs of the host is open (the spec, the logs, the
  * gofer's socket, the platform's device, the control socket, every module): when started in new
  * namespaces (`--confine`), pivots into an empty tmpfs with only its own /proc (the ptrace
- * platform execs its stubs through /proc/<pid>/fd); as root, drops every capability on every
+ * platform reads its stub threads' CPU time there; its template stub, spawned earlier, is moved
+ * into that root with us); as root, drops every capability on every
  * thread and sets no_new_privs. The Sentry needs no capability afterwards: it traces only its
  * own stubs (same uid, and no more capabilities than it, since they inherit its bounding set),
  * and the kvm platform opened its device during create. Then installs the Sentry's seccomp
@@ -106,6 +123,24 @@ function confineBoot(confined: boolean, platform: string): Record<string, unknow
 
 /** Capabilities the Sentry keeps after start-up: none (see confineBoot). */
 const BOOT_CAPS: readonly number[] = [];
+
+/** Signals whose default action dumps core: an exit status stands for them instead. */
+const CORE_SIGNALS = new Set([3, 4, 5, 6, 7, 8, 11, 24, 25, 31]);
+
+const SIGKILL = 9;
+
+/** How long replies to `wait` get to leave before the process ends. */
+const REPLY_FLUSH_MS = 50;
+
+/**
+ * Ends this process as init ended: killed by the same signal when its default action only
+ * terminates (so that a waiting shim sees the signal, as with runc), else with the status.
+ */
+function exitLike(waitStatus: number): number {
+  const sig = waitStatus & 0x7f;
+  if (sig !== 0 && sig !== 0x7f && !CORE_SIGNALS.has(sig)) libc.symbols.kill(Deno.pid, sig);
+  return exitStatusOf(waitStatus);
+}
 
 /** Converts a Linux wait status into a shell-style exit status (128+signal when killed). */
 export function exitStatusOf(waitStatus: number): number {
@@ -141,9 +176,10 @@ export async function bootMain(args: string[]): Promise<number> {
   };
   if (debugLog) addSink(debugLog, str(values, "debug-log-format") === "json" ? "json" : "text");
   if (str(values, "log")) addSink(str(values, "log"), logFormat);
+  log.phase("boot: loaded");
 
   let readySent = false;
-  const ready = (msg: { ok: true } | { ok: false; error: string }) => {
+  const ready = (msg: { ok: true } | { ok: false; error: string; errno?: number }) => {
     if (readySent || readyFd < 0) return;
     readySent = true;
     try {
@@ -160,6 +196,7 @@ export async function bootMain(args: string[]): Promise<number> {
     const spec = loadSpec(bundle);
     baseSpec = initSpec(spec);
     const Sandbox = await loadSandbox();
+    log.phase("boot: sentry loaded");
     sb = await Sandbox.create({
       platform: str(values, "platform") || "ptrace",
       platformDevicePath: str(values, "platform_device_path") || undefined,
@@ -170,25 +207,31 @@ export async function bootMain(args: string[]): Promise<number> {
       fileAccess: str(values, "file-access"),
       fileAccessMounts: str(values, "file-access-mounts"),
       stdio: [0, 1, 2],
+      terminal: bool(values, "terminal"),
     }, baseSpec);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     log.error(`cannot create sandbox: ${msg}`);
-    ready({ ok: false, error: msg });
+    // The errno lets the CLI say it as callers match it (Docker's 127 and 126).
+    const errno = (e as { errno?: unknown }).errno;
+    ready({ ok: false, error: msg, ...(typeof errno === "number" && errno > 0 ? { errno } : {}) });
     return 1;
   }
 
   let exitStatus: number | undefined;
   const exited = sb.exited.then((ws) => {
     exitStatus = exitStatusOf(ws);
-    log.debug(`init exited`, { waitStatus: ws, exitStatus });
+    log.phase("boot: init exited", { waitStatus: ws, exitStatus });
     return exitStatus;
   });
 
   let destroyRequested!: () => void;
   const destroyed = new Promise<void>((r) => destroyRequested = r);
 
-  const handle = async (req: ControlRequest): Promise<Record<string, unknown>> => {
+  const handle = async (
+    req: ControlRequest,
+    conn: ControlConn,
+  ): Promise<Record<string, unknown>> => {
     log.debug(`control request`, { req });
     switch (req.cmd) {
       case "start": {
@@ -202,7 +245,13 @@ export async function bootMain(args: string[]): Promise<number> {
           throw new Error(`invalid signal ${req.signo}`);
         }
         if (sb.status() === "stopped") throw new Error("container is not running");
-        if (req.signo !== 0) sb.signal(req.signo);
+        if (req.pid !== undefined && (!Number.isInteger(req.pid) || req.pid <= 0)) {
+          throw new Error(`invalid pid ${req.pid}`);
+        }
+        if (req.signo === 0) return {};
+        if (req.pid) sb.signalProcess(req.pid, req.signo);
+        else if (req.all) sb.signalProcess(0, req.signo);
+        else sb.signal(req.signo);
         return {};
       }
       case "wait":
@@ -213,23 +262,48 @@ export async function bootMain(args: string[]): Promise<number> {
       }
       case "ps":
         return { processes: sb.processes() };
+      case "update": {
+        for (const v of [req.memoryLimit, req.pidsLimit]) {
+          if (v !== undefined && (!Number.isSafeInteger(v) || v < -1 || v === 0)) {
+            throw new Error(`invalid limit ${v}`);
+          }
+        }
+        sb.updateLimits(req.memoryLimit, req.pidsLimit);
+        return {};
+      }
       case "exec": {
         const p = req.process;
         if (!Array.isArray(p?.args) || p.args.length === 0) throw new Error("exec needs args");
         const stdio = stdioInbox!.take(req.stdioToken);
-        const pid = sb.exec({
-          ...baseSpec,
-          args: p.args,
-          env: p.env,
-          cwd: p.cwd,
-          uid: p.uid,
-          gid: p.gid,
-          additionalGids: p.additionalGids,
-        }, stdio);
+        const pid = sb.exec(
+          {
+            ...baseSpec,
+            args: p.args,
+            env: p.env,
+            cwd: p.cwd,
+            uid: p.uid,
+            gid: p.gid,
+            additionalGids: p.additionalGids,
+          },
+          stdio,
+          p.terminal === true,
+        );
         return { pid };
       }
-      case "waitpid":
-        return { exitStatus: exitStatusOf(await sb.waitPid(req.pid)) };
+      case "waitpid": {
+        let done = false;
+        const exited = sb.waitPid(req.pid).finally(() => done = true);
+        if (req.killOnClose) {
+          conn.closed.then(() => {
+            // Once reaped, the pid may be another process's.
+            if (done) return;
+            try {
+              sb.signalProcess(req.pid, SIGKILL);
+            } catch { /* exited meanwhile */ }
+          });
+        }
+        return { exitStatus: exitStatusOf(await exited) };
+      }
       case "destroy":
         // Reply first; the boot process ends right after.
         setTimeout(destroyRequested, 20);
@@ -241,7 +315,16 @@ export async function bootMain(args: string[]): Promise<number> {
 
   let server;
   let stdioInbox: StdioInbox | undefined;
+  let exitFd = -1;
   try {
+    // Opened now: once confined, this process no longer sees the state directory.
+    exitFd = libc.symbols.openat(
+      AT_FDCWD,
+      cstr(join(root, id, EXIT_FILE)),
+      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+      0o600,
+    );
+    if (exitFd < 0) throw new Error(`cannot create ${join(root, id, EXIT_FILE)}`);
     server = serveControl(join(root, id, "ctl.sock"), handle);
     stdioInbox = new StdioInbox(join(root, id, STDIO_SOCKET));
   } catch (e) {
@@ -268,10 +351,21 @@ export async function bootMain(args: string[]): Promise<number> {
     return 1;
   }
   ready({ ok: true });
-  log.debug("sandbox created, waiting for start");
+  log.phase("boot: ready");
 
-  await destroyed;
-  log.debug("destroying sandbox");
+  const waitStatus = await Promise.race([destroyed.then(() => null), sb.exited]);
+  if (waitStatus !== null) {
+    // Before the socket goes: a `wait` that finds it gone reads the file instead.
+    try {
+      writeAll(exitFd, new TextEncoder().encode(`${exitStatusOf(waitStatus)}\n`));
+    } catch (e) {
+      log.warning(`cannot record the exit status: ${(e as Error).message}`);
+    }
+    await new Promise((r) => setTimeout(r, REPLY_FLUSH_MS));
+    await sb.drainConsoles();
+  }
+  closeFd(exitFd);
+  log.phase("boot: destroying");
   server.close();
   stdioInbox.close();
   try {
@@ -279,5 +373,6 @@ export async function bootMain(args: string[]): Promise<number> {
   } catch (e) {
     log.warning(`destroy: ${(e as Error).message}`);
   }
-  return 0;
+  log.phase("boot: destroyed");
+  return waitStatus === null ? 0 : exitLike(waitStatus);
 }

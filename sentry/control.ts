@@ -8,7 +8,9 @@
  * @module
  */
 
-import { closeFd, HostError } from "../host/libc.ts";
+import { basename, dirname } from "../path.ts";
+import { closeFd, cstr, errno, HostError, libc } from "../host/libc.ts";
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from "../host/fcntl.ts";
 import {
   acceptUnix,
   bindUnix,
@@ -24,12 +26,20 @@ import {
 /** What a client may ask of the sandbox. */
 export type ControlRequest =
   | { cmd: "start" }
-  /** Deliver `signo` to init (with `all`, to every process of the container). */
-  | { cmd: "signal"; signo: number; all?: boolean }
+  /**
+   * Deliver `signo` to init (with `all`, to every process of the container; with `pid`, to
+   * that process, one `exec` started).
+   */
+  | { cmd: "signal"; signo: number; all?: boolean; pid?: number }
   /** Reply when init has exited, with its exit status. */
   | { cmd: "wait" }
   | { cmd: "state" }
   | { cmd: "ps" }
+  /**
+   * Change the limits the Sentry enforces (`runsc update`): application memory in bytes and
+   * tasks; -1 lifts a limit, absent keeps it.
+   */
+  | { cmd: "update"; memoryLimit?: number; pidsLimit?: number }
   /** Kill everything and make the boot process exit after replying. */
   | { cmd: "destroy" }
   /**
@@ -37,8 +47,13 @@ export type ControlRequest =
    * descriptors the CLI sent beforehand on the stdio socket (sendStdio) under `stdioToken`.
    */
   | { cmd: "exec"; process: ExecProcess; stdioToken: string }
-  /** Reply when a process that exec started has exited, with its exit status. */
-  | { cmd: "waitpid"; pid: number };
+  /**
+   * Reply when a process that exec started has exited, with its exit status. With
+   * `killOnClose`, the process is killed if the client hangs up first: the client stands for
+   * the process on the host (`exec --detach --pid-file`), and a SIGKILL it cannot forward ends
+   * it.
+   */
+  | { cmd: "waitpid"; pid: number; killOnClose?: boolean };
 
 /** What `runsc exec` runs. */
 export interface ExecProcess {
@@ -48,6 +63,8 @@ export interface ExecProcess {
   uid: number;
   gid: number;
   additionalGids: number[];
+  /** Its stdin is a host terminal: it gets a pty of the Sentry connected to it. */
+  terminal?: boolean;
 }
 
 /** One process inside the sandbox as `ps` reports it. */
@@ -66,6 +83,7 @@ export interface ControlReplies {
   /** The sandbox's status and, once stopped, init's exit status. */
   state: { status: "created" | "running" | "stopped"; exitStatus?: number };
   ps: { processes: ProcessInfo[] };
+  update: Record<never, never>;
   destroy: Record<never, never>;
   exec: { pid: number };
   waitpid: { exitStatus: number };
@@ -93,6 +111,32 @@ export class ControlUnavailable extends Error {
 }
 
 const encoder = new TextEncoder();
+
+/** sun_path holds 108 bytes including the terminating NUL. */
+const UNIX_PATH_MAX = 107;
+/** Directories of over-long socket paths, open (O_PATH) for as long as this process runs. */
+const socketDirs = new Map<string, number>();
+
+/**
+ * A path that reaches the socket at `path` within sun_path's 107 bytes: `path` itself, or, when
+ * longer (containerd's state root plus a 64-character id can be), the same file through
+ * /proc/self/fd of its directory, held open.
+ */
+export function reachable(path: string): string {
+  if (encoder.encode(path).length <= UNIX_PATH_MAX) return path;
+  const dir = dirname(path);
+  let fd = socketDirs.get(dir);
+  if (fd === undefined) {
+    fd = libc.symbols.openat(AT_FDCWD, cstr(dir), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) throw new HostError(`open ${dir}`, errno());
+    socketDirs.set(dir, fd);
+  }
+  const short = `/proc/self/fd/${fd}/${basename(path)}`;
+  if (encoder.encode(short).length > UNIX_PATH_MAX) {
+    throw new HostError(`socket name ${basename(path)} is too long`, 36 /* ENAMETOOLONG */);
+  }
+  return short;
+}
 
 /** Reads newline-delimited lines from a connection until it closes. */
 async function* lines(conn: Deno.Conn): AsyncGenerator<string> {
@@ -146,7 +190,7 @@ export async function control<C extends ControlRequest["cmd"]>(
 ): Promise<ControlReplies[C]> {
   let conn: Deno.UnixConn;
   try {
-    conn = await Deno.connect({ transport: "unix", path });
+    conn = await Deno.connect({ transport: "unix", path: reachable(path) });
   } catch (e) {
     throw new ControlUnavailable(path, { cause: e });
   }
@@ -165,7 +209,16 @@ export async function control<C extends ControlRequest["cmd"]>(
     }, timeoutMs)
     : undefined;
   try {
-    await writeAllConn(conn, encoder.encode(JSON.stringify(req) + "\n"));
+    try {
+      await writeAllConn(conn, encoder.encode(JSON.stringify(req) + "\n"));
+    } catch (e) {
+      // The boot process is exiting (its init has): it took the connection but reads no more.
+      if (e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.ConnectionReset) {
+        if (req.cmd === "destroy") return {} as ControlReplies[C];
+        throw new ControlUnavailable(path, { cause: e });
+      }
+      throw e;
+    }
     for await (const line of lines(conn)) {
       const reply = JSON.parse(line) as ControlReply;
       if (!reply.ok) throw new ControlError(reply.error);
@@ -187,8 +240,17 @@ export async function control<C extends ControlRequest["cmd"]>(
   }
 }
 
+/** What a handler knows of the connection a request came on. */
+export interface ControlConn {
+  /** Settles when the client has hung up (or the server closed the connection). */
+  closed: Promise<void>;
+}
+
 /** Handles one request; throw to reply `{ok:false,error}` with the error's message. */
-export type ControlHandler = (req: ControlRequest) => Promise<Record<string, unknown>>;
+export type ControlHandler = (
+  req: ControlRequest,
+  conn: ControlConn,
+) => Promise<Record<string, unknown>>;
 
 /** A running control server. */
 export interface ControlServer {
@@ -200,36 +262,50 @@ export interface ControlServer {
 
 /**
  * Serves the control protocol at `path` (a stale socket file there is replaced). Requests on one
- * connection are answered in order; connections are independent, so a pending `wait` does not
+ * connection are answered in order (each one handled as it arrives); connections are independent, so a pending `wait` does not
  * hold up `state` from another client.
  */
 export function serveControl(path: string, handler: ControlHandler): ControlServer {
   try {
     Deno.removeSync(path);
   } catch { /* none there */ }
-  const listener = Deno.listen({ transport: "unix", path });
+  const listener = Deno.listen({ transport: "unix", path: reachable(path) });
   const conns = new Set<Deno.Conn>();
   const serveConn = async (conn: Deno.Conn) => {
     conns.add(conn);
+    let hangUp!: () => void;
+    const closed = new Promise<void>((r) => hangUp = r);
+    // Requests are read while earlier ones are still pending, so that a client hanging up is
+    // seen at once (a `waitpid` with killOnClose depends on it); replies keep the order.
+    let replies = Promise.resolve(true);
+    const answer = async (line: string): Promise<ControlReply> => {
+      try {
+        const req = JSON.parse(line) as ControlRequest;
+        if (typeof req !== "object" || req === null || typeof req.cmd !== "string") {
+          throw new Error(`malformed request ${line.slice(0, 80)}`);
+        }
+        return { ok: true, ...(await handler(req, { closed })) };
+      } catch (e) {
+        return { ok: false, error: e instanceof Error ? e.message : String(e) };
+      }
+    };
     try {
       for await (const line of lines(conn)) {
-        let reply: ControlReply;
-        try {
-          const req = JSON.parse(line) as ControlRequest;
-          if (typeof req !== "object" || req === null || typeof req.cmd !== "string") {
-            throw new Error(`malformed request ${line.slice(0, 80)}`);
+        const reply = answer(line);
+        replies = replies.then(async (open) => {
+          if (!open) return false;
+          try {
+            await writeAllConn(conn, encoder.encode(JSON.stringify(await reply) + "\n"));
+            return true;
+          } catch {
+            return false; // the client went away
           }
-          reply = { ok: true, ...(await handler(req)) };
-        } catch (e) {
-          reply = { ok: false, error: e instanceof Error ? e.message : String(e) };
-        }
-        try {
-          await writeAllConn(conn, encoder.encode(JSON.stringify(reply) + "\n"));
-        } catch {
-          return; // the client went away
-        }
+        });
       }
+      hangUp();
+      await replies;
     } finally {
+      hangUp();
       conns.delete(conn);
       try {
         conn.close();
@@ -262,24 +338,34 @@ export function serveControl(path: string, handler: ControlHandler): ControlServ
 /** The socket beside ctl.sock on which `runsc exec` passes its stdio (SCM_RIGHTS). */
 export const STDIO_SOCKET = "stdio.sock";
 
+/**
+ * The file beside ctl.sock where the boot process records init's exit status (a decimal and a
+ * newline) before it exits with it: `state` and `wait` read it once the socket is gone.
+ */
+export const EXIT_FILE = "exit";
+
 /** Most stdio sets kept waiting for their exec request; older ones are closed. */
 const MAX_PENDING_STDIO = 32;
 const TOKEN_MAX = 64;
 const EAGAIN = 11;
 
 /**
- * The CLI's side: sends descriptors 0-2 of this process to the sandbox's stdio socket at
+ * The CLI's side: sends descriptors 0-2 of this process (or `stdio`) to the sandbox's stdio socket at
  * `path`, labelled `token`. The descriptors travel with SCM_RIGHTS, so the sandbox gets the
  * very open files (pipes, files, a terminal, sharing their offsets) as if inherited, without
  * reaching into this process (which a Sentry in its own PID namespace, without capabilities,
  * could not). They stay queued in the socket after this returns.
  */
-export function sendStdio(path: string, token: string): void {
+export function sendStdio(
+  path: string,
+  token: string,
+  stdio: readonly [number, number, number] = [0, 1, 2],
+): void {
   const fd = unixSocket(SOCK_STREAM);
   try {
-    connectUnix(fd, path);
+    connectUnix(fd, reachable(path));
     const data = new TextEncoder().encode(token + "\n");
-    if (sendMsg(fd, data, [0, 1, 2]) !== data.length) {
+    if (sendMsg(fd, data, stdio) !== data.length) {
       throw new Error(`stdio socket ${path}: short send`);
     }
   } finally {
@@ -306,7 +392,7 @@ export class StdioInbox {
     this.#path = path;
     this.#fd = unixSocket(SOCK_STREAM | SOCK_NONBLOCK);
     try {
-      bindUnix(this.#fd, path);
+      bindUnix(this.#fd, reachable(path));
       listenFd(this.#fd, 16);
     } catch (e) {
       closeFd(this.#fd);

@@ -35,7 +35,10 @@ export interface InitSpec {
    * fails with EAGAIN. Absent: DEFAULT_PIDS_LIMIT (sentry/kernel/kernel.ts).
    */
   pidsLimit?: number;
-  /** process.capabilities; absent: every capability (the Sentry's default for root). */
+  /**
+   * process.capabilities (oci/spec.ts gives empty sets when the spec has none, as runc).
+   * Absent here (a sandbox built without a spec): every capability for root.
+   */
   capabilities?: CapSets;
   /** process.noNewPrivileges. */
   noNewPrivileges?: boolean;
@@ -60,6 +63,11 @@ export interface SandboxOptions {
   fileAccessMounts?: string;
   /** Host descriptors that become the container's stdin, stdout and stderr. */
   stdio: [number, number, number];
+  /**
+   * process.terminal with a console: stdio[0] is a host terminal (raw) that the Sentry connects
+   * to a pty of its own, the application's stdio and controlling terminal.
+   */
+  terminal?: boolean;
 }
 
 /** A failure to set up the container that the user must see (missing executable, bad ELF...). */

@@ -8,6 +8,7 @@
 
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { allCapabilityNames, CAP } from "../sentry/kernel/task_creds.ts";
 
 /** The repository root. */
 export const REPO: string = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -92,6 +93,12 @@ export interface Bundle {
 }
 
 /**
+ * Root's capabilities in a test bundle: every one up to CAP_AUDIT_READ, the last that gVisor's
+ * runsc (the bench's comparison) accepts in a spec; the probes use none above it.
+ */
+const ROOT_CAPS = allCapabilityNames().slice(0, CAP.AUDIT_READ + 1);
+
+/**
  * Makes a bundle in a temporary directory: rootfs/ with the given files (copied, mode kept or
  * set) and a config.json running `args`.
  */
@@ -117,6 +124,13 @@ export async function makeBundle(opts: BundleOptions): Promise<Bundle> {
       args: opts.args,
       env: opts.env ?? ["PATH=/usr/bin:/bin"],
       cwd: opts.cwd ?? "/",
+      // A spec without capabilities gives root none (as runc); the probes compare with root
+      // natively, which has them all, so test bundles ask for them.
+      capabilities: {
+        bounding: ROOT_CAPS,
+        effective: ROOT_CAPS,
+        permitted: ROOT_CAPS,
+      },
     },
     root: { path: "rootfs", readonly: true },
     hostname: "runsc-test",
@@ -240,6 +254,23 @@ export async function makeRoot(): Promise<TestRoot> {
     },
   };
   return t;
+}
+
+/**
+ * Runs TypeScript `code` in a fresh Deno process (for what cannot be undone in the test
+ * runner, such as a seccomp filter) and returns what it printed, trimmed. It must exit 0.
+ */
+export async function inFreshDeno(code: string): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  if (out.code !== 0) {
+    throw new Error(`deno eval exited ${out.code}: ${dec.decode(out.stderr)}`);
+  }
+  return dec.decode(out.stdout).trim();
 }
 
 /** A file's text, or "" when it does not exist. */

@@ -68,6 +68,11 @@ export interface Probe {
    * sets up natively what the spec gives the sandbox.
    */
   nativeArgv?: string[];
+  /**
+   * linux.resources.pids.limit for the sandbox; the native run is put in a pids cgroup with
+   * that pids.max.
+   */
+  pidsLimit?: number;
 }
 
 interface Outcome {
@@ -105,8 +110,15 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
   // has, and takes them away again when the program ends: nothing is left in the rootfs. A
   // writable root is an overlayfs over it, with the upper layer thrown away afterwards.
   const scratch = p.writableRoot ? await Deno.makeTempDir({ prefix: "runsc-native-upper-" }) : "";
+  const cgroup = p.pidsLimit === undefined ? "" : pidsCgroup();
   const setup = [
     'root="$1"; shift',
+    ...(cgroup
+      ? [
+        `mkdir "${cgroup}" && echo ${p.pidsLimit} > "${cgroup}/pids.max" && ` +
+        `echo $$ > "${cgroup}/cgroup.procs" || exit 125`,
+      ]
+      : []),
     ...(scratch
       ? [
         `mkdir -p "${scratch}/upper" "${scratch}/work" "${scratch}/merged"`,
@@ -137,12 +149,24 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     await w.close();
   }
   const r = await child.output();
+  if (cgroup) await Deno.remove(cgroup).catch(() => {});
   const status = r.signal ? 128 + (SIGNALS[r.signal] ?? 0) : r.code;
   return {
     stdout: new TextDecoder().decode(r.stdout),
     stderr: new TextDecoder().decode(r.stderr),
     status,
   };
+}
+
+/** A new pids cgroup's path (v1's pids hierarchy, or the v2 root's), not made yet. */
+function pidsCgroup(): string {
+  let base = "/sys/fs/cgroup/pids";
+  try {
+    Deno.statSync(`${base}/cgroup.procs`);
+  } catch {
+    base = "/sys/fs/cgroup";
+  }
+  return `${base}/runsc-probe-${crypto.randomUUID()}`;
 }
 
 /** Puts files into a root directory as makeBundle does (host copies, or text). */
@@ -202,7 +226,12 @@ export function probeTests(probes: Probe[]): void {
           const bundle = await makeBundle({
             args: argv,
             env: ["PATH=/usr/bin:/bin", ...(probe.env ?? [])],
-            config: { root: { path: own ?? rootfs, readonly: !probe.writableRoot } },
+            config: {
+              root: { path: own ?? rootfs, readonly: !probe.writableRoot },
+              ...(probe.pidsLimit === undefined
+                ? {}
+                : { linux: { resources: { pids: { limit: probe.pidsLimit } } } }),
+            },
           });
           if (probe.process) {
             const file = join(bundle.dir, "config.json");

@@ -28,6 +28,12 @@ export const CREATE_FLAGS: readonly FlagDef[] = [
   { name: "no-pivot", kind: "bool", default: false, help: "accepted for runc compatibility" },
   { name: "no-new-keyring", kind: "bool", default: false, help: "accepted for runc compatibility" },
   { name: "user-log", kind: "string", default: "", help: "accepted (gVisor)" },
+  {
+    name: "preserve-fds",
+    kind: "string",
+    default: "0",
+    help: "accepted (containerd); descriptors beyond stdio are not passed in",
+  },
 ];
 
 export const createCommand: Command = {

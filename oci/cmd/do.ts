@@ -9,7 +9,7 @@
  */
 
 import { allCapabilityNames } from "../../sentry/kernel/task_creds.ts";
-import { join } from "node:path";
+import { join } from "../../path.ts";
 import { CliError, type Command } from "../command.ts";
 import { str } from "../flags.ts";
 import { runCommand } from "./run.ts";

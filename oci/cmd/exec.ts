@@ -1,16 +1,24 @@
 /**
  * `runsc exec <id> <command> [args...]` (or `--process <file.json>`, as containerd calls it):
  * runs another process in a running container, with this command's stdio, and exits with its
- * status (or, with --detach, as soon as it has started, writing its pid to --pid-file).
+ * status. With --detach it returns once the process has started; its --pid-file then names a
+ * host process that stands for it (`runsc wait --proxy`: lives as long as it, forwards
+ * signals to it, exits with its status), which containerd's shim adopts and waits for.
  *
  * @module
  */
 
-import { CliError, type Command } from "../command.ts";
-import { request } from "../container.ts";
+import { CliError, type Command, type Context } from "../command.ts";
+import { openDevNull, readReady, refuseIfPaused, request } from "../container.ts";
 import { bool, str } from "../flags.ts";
 import { loadSpec } from "../spec.ts";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "../../path.ts";
+import { closeFd, pipe } from "../../host/libc.ts";
+import { spawn } from "../../host/spawn.ts";
+import { O_CLOEXEC } from "../../host/fcntl.ts";
+import { selfCliArgv } from "../reexec.ts";
+import { openConsole } from "../console.ts";
+import { writeFileAtomic } from "../state.ts";
 import { type ExecProcess, sendStdio, STDIO_SOCKET } from "../../sentry/control.ts";
 
 /** Parses runc's --user: `uid[:gid]`. */
@@ -34,7 +42,6 @@ function fromProcessFile(path: string): ExecProcess {
   ) {
     throw new CliError(`exec: ${path}: args must be a non-empty array of strings`);
   }
-  if (p.terminal) throw new CliError(`exec: ${path}: a terminal is not supported yet`);
   return {
     args: p.args,
     env: Array.isArray(p.env) ? p.env.map(String) : [],
@@ -42,7 +49,55 @@ function fromProcessFile(path: string): ExecProcess {
     uid: Number(p.user?.uid ?? 0),
     gid: Number(p.user?.gid ?? 0),
     additionalGids: Array.isArray(p.user?.additionalGids) ? p.user.additionalGids.map(Number) : [],
+    terminal: p.terminal === true,
   };
+}
+
+/** How long the proxy of a detached exec may take to start. */
+const PROXY_READY_MS = 30_000;
+
+/**
+ * Starts `runsc wait --proxy` for process `pid` of container `id`, in its own session with
+ * /dev/null for stdio; returns its host pid once it forwards signals.
+ */
+async function startProxy(ctx: Context, id: string, pid: number): Promise<number> {
+  const [readyRead, readyWrite] = pipe(O_CLOEXEC);
+  let proxyPid = 0;
+  try {
+    const argv = selfCliArgv([
+      ...ctx.global.passOn.filter((f) => !f.startsWith("--root=")),
+      `--root=${ctx.store.root}`,
+      "wait",
+      "--proxy",
+      `--pid=${pid}`,
+      "--ready-fd=3",
+      id,
+    ]);
+    const devNull = openDevNull();
+    try {
+      proxyPid = spawn({
+        path: argv[0],
+        argv,
+        fds: [[0, devNull], [1, devNull], [2, devNull], [3, readyWrite]],
+        setsid: true,
+        cwd: "/",
+      });
+    } finally {
+      closeFd(devNull);
+      closeFd(readyWrite);
+    }
+    const line = await readReady(readyRead, PROXY_READY_MS, () => {
+      try {
+        Deno.kill(proxyPid, "SIGKILL");
+      } catch { /* gone */ }
+    });
+    if (line !== "ready") {
+      throw new CliError(`exec: the host process standing for process ${pid} did not start`);
+    }
+    return proxyPid;
+  } finally {
+    closeFd(readyRead);
+  }
 }
 
 export const execCommand: Command = {
@@ -65,10 +120,18 @@ export const execCommand: Command = {
     { name: "detach", kind: "bool", default: false, aliases: ["d"], help: "do not wait for it" },
     { name: "pid-file", kind: "string", default: "", help: "write the process's pid here" },
     { name: "tty", kind: "bool", default: false, aliases: ["t"], help: "allocate a terminal" },
-    { name: "console-socket", kind: "string", default: "", help: "accepted; needs --tty" },
+    {
+      name: "console-socket",
+      kind: "string",
+      default: "",
+      help: "with a terminal: where to send its master (pty controller)",
+    },
+    { name: "preserve-fds", kind: "string", default: "0", help: "accepted (containerd)" },
+    { name: "no-new-privs", kind: "bool", default: false, help: "accepted (runc)" },
+    { name: "process-label", kind: "string", default: "", help: "accepted (runc)" },
+    { name: "apparmor", kind: "string", default: "", help: "accepted (runc)" },
   ],
   async run(ctx, [id, ...argv], flags) {
-    if (bool(flags, "tty")) throw new CliError("exec: a terminal (--tty) is not supported yet");
     const state = ctx.store.read(id);
     let process: ExecProcess;
     if (str(flags, "process")) {
@@ -86,21 +149,42 @@ export const execCommand: Command = {
         uid: user.uid,
         gid: user.gid,
         additionalGids: [],
+        terminal: bool(flags, "tty"),
       };
+    }
+    const consoleSocket = str(flags, "console-socket");
+    if (process.terminal && !consoleSocket) {
+      throw new CliError("exec: a terminal needs --console-socket (where its master goes)");
     }
     // The stdio travels first, over the socket beside ctl.sock, labelled with a fresh token
     // that the request then names.
     const stdioToken = crypto.randomUUID();
+    // Before the stdio goes: a frozen sandbox would not take it.
+    refuseIfPaused(ctx, id);
+    // With a terminal, its slave is the stdio (the Sentry connects a pty of its own to it).
+    const tty = process.terminal ? openConsole(consoleSocket) : -1;
     try {
-      sendStdio(join(dirname(ctx.store.socketPath(id)), STDIO_SOCKET), stdioToken);
+      sendStdio(
+        join(dirname(ctx.store.socketPath(id)), STDIO_SOCKET),
+        stdioToken,
+        tty >= 0 ? [tty, tty, tty] : [0, 1, 2],
+      );
     } catch (e) {
       throw new CliError(
         `exec: container "${id}" is not running (cannot pass it stdio: ${(e as Error).message})`,
       );
+    } finally {
+      if (tty >= 0) closeFd(tty);
     }
     const { pid } = await request(ctx, id, { cmd: "exec", process, stdioToken });
-    if (str(flags, "pid-file")) await Deno.writeTextFile(str(flags, "pid-file"), String(pid));
-    if (bool(flags, "detach")) return 0;
+    const pidFile = str(flags, "pid-file");
+    if (bool(flags, "detach")) {
+      // The pid-file names a host process that lives and ends with the exec'd one (the
+      // sandbox's pids mean nothing on the host), which the caller's shim adopts and waits for.
+      if (pidFile) writeFileAtomic(resolve(pidFile), String(await startProxy(ctx, id, pid)));
+      return 0;
+    }
+    if (pidFile) writeFileAtomic(resolve(pidFile), String(pid));
     const { exitStatus } = await request(ctx, id, { cmd: "waitpid", pid });
     return exitStatus;
   },

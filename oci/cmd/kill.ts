@@ -8,8 +8,8 @@
 
 import { ControlTimeout } from "../../sentry/control.ts";
 import { CliError, type Command } from "../command.ts";
-import { killSandboxProcesses, liveStatus, request } from "../container.ts";
-import { bool } from "../flags.ts";
+import { cgroupOf, killSandboxProcesses, liveStatus, request } from "../container.ts";
+import { bool, str } from "../flags.ts";
 import { parseSignal } from "../signals.ts";
 
 const SIGKILL = 9;
@@ -23,13 +23,20 @@ export const killCommand: Command = {
   args: { min: 1, max: 2 },
   flags: [
     { name: "all", kind: "bool", default: false, aliases: ["a"], help: "signal every process" },
-    { name: "pid", kind: "string", default: "0", help: "accepted; only init is signalled" },
+    { name: "pid", kind: "string", default: "0", help: "a process exec started, not init" },
   ],
   async run(ctx, [id, sigArg], flags) {
     const signo = parseSignal(sigArg ?? "TERM");
     if (signo === null) throw new CliError(`invalid signal "${sigArg}"`);
+    const pid = Number(str(flags, "pid"));
+    if (!Number.isInteger(pid) || pid < 0) throw new CliError(`kill: invalid --pid ${pid}`);
+    if (pid > 0) {
+      await request(ctx, id, { cmd: "signal", signo, pid });
+      return 0;
+    }
     const st = ctx.store.read(id);
-    const fromHost = () => killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid]);
+    const fromHost = () =>
+      killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid], cgroupOf(st));
     let status;
     try {
       ({ status } = await liveStatus(ctx, st, signo === SIGKILL ? KILL_ANSWER_MS : undefined));
@@ -40,6 +47,11 @@ export const killCommand: Command = {
     }
     // As runc: --all on a stopped container is not an error (cleanup calls it blindly).
     if (status === "stopped" && bool(flags, "all")) return 0;
+    // A frozen Sentry cannot deliver a signal; SIGKILL ends it from the host (and thaws it).
+    if (status === "paused" && signo === SIGKILL) {
+      await killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid], cgroupOf(st));
+      return 0;
+    }
     if (status !== "created" && status !== "running") {
       throw new CliError(`container "${id}" is not running (${status})`);
     }

@@ -1,11 +1,12 @@
 /**
- * `runsc ps <id>`: lists the processes running inside the container.
+ * `runsc ps <id>`: lists the processes running inside the container (the table); with
+ * `--format json`, the host pids that stand for the container, as runc's callers expect.
  *
  * @module
  */
 
 import type { Command } from "../command.ts";
-import { request } from "../container.ts";
+import { cgroupOf, request } from "../container.ts";
 import { str } from "../flags.ts";
 
 export const psCommand: Command = {
@@ -20,15 +21,19 @@ export const psCommand: Command = {
       default: "table",
       choices: ["table", "json"],
       aliases: ["f"],
-      help: "table or json (a list of pids)",
+      help: "table, or json (the container's host pids)",
     },
   ],
   async run(ctx, [id], flags) {
-    ctx.store.read(id);
-    const { processes } = await request(ctx, id, { cmd: "ps" });
+    const st = ctx.store.read(id);
     if (str(flags, "format") === "json") {
-      ctx.out(JSON.stringify(processes.map((p) => p.pid)) + "\n");
+      // As runc: host pids (containerd's task pids; `docker top` looks them up in the host's
+      // ps). The application's pids mean nothing on the host: these are the sandbox's own
+      // processes, those of its cgroup.
+      const pids = cgroupOf(st)?.pids() ?? [];
+      ctx.out(JSON.stringify(pids.length ? pids : [st.pid]) + "\n");
     } else {
+      const { processes } = await request(ctx, id, { cmd: "ps" });
       const lines = ["PID    PPID   CMD"];
       for (const p of processes) {
         lines.push(`${String(p.pid).padEnd(6)} ${String(p.ppid).padEnd(6)} ${p.cmd}`);

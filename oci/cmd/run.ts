@@ -6,8 +6,9 @@
  */
 
 import { control } from "../../sentry/control.ts";
+import { log } from "../../log.ts";
 import type { Command } from "../command.ts";
-import { createContainer, deleteContainer, request } from "../container.ts";
+import { createContainer, deleteContainer, waitExit } from "../container.ts";
 import { bool, str } from "../flags.ts";
 import { SIGNALS } from "../signals.ts";
 import { CREATE_FLAGS } from "./create.ts";
@@ -46,7 +47,8 @@ export const runCommand: Command = {
         Deno.addSignalListener(name, fn);
         listeners.push([name, fn]);
       }
-      const { exitStatus } = await request(ctx, id, { cmd: "wait" });
+      const exitStatus = await waitExit(ctx, id);
+      log.phase("run: exited", { exitStatus });
       return exitStatus;
     } finally {
       for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);

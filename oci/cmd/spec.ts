@@ -4,7 +4,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { join, resolve } from "../../path.ts";
 import { CliError, type Command } from "../command.ts";
 import { str } from "../flags.ts";
 import { defaultSpec } from "../spec.ts";

@@ -6,6 +6,7 @@
 
 import { CliError, type Command, type Context } from "../command.ts";
 import { liveStatus, request } from "../container.ts";
+import { log } from "../../log.ts";
 
 /** Starts container `id`, which must be created and not yet started. */
 export async function startContainer(ctx: Context, id: string): Promise<void> {
@@ -17,6 +18,7 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
     throw new CliError(`cannot start container "${id}" in state ${status}`);
   }
   await request(ctx, id, { cmd: "start" });
+  log.phase("start: started");
   ctx.store.write({ ...st, status: "running" });
 }
 

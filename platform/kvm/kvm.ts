@@ -18,6 +18,8 @@ import { KvmContext } from "./context.ts";
 import { Machine } from "./machine.ts";
 import { USER_PAGES_BASE } from "./ring0.ts";
 
+import { XFEATURE_MASK_USER_DYNAMIC } from "../../host/cpuid.ts";
+
 export { KvmError };
 
 /** The default KVM device (--platform_device_path). */
@@ -33,6 +35,11 @@ export class KvmPlatform implements Platform {
   /** Opens the device and builds the VM; throws KvmError when KVM is missing or unusable. */
   constructor(mf: MemoryFile, devicePath = DEFAULT_DEVICE) {
     this.machine = new Machine(mf, devicePath);
+  }
+
+  /** Implements Platform.xfeatures: the guest's XCR0, which has no dynamic feature. */
+  get xfeatures(): bigint {
+    return this.machine.xcr0 & ~XFEATURE_MASK_USER_DYNAMIC;
   }
 
   /** Implements Platform.newAddressSpace. */

@@ -12,6 +12,7 @@ import { MAX_USER_ADDRESS, stubImage } from "./stub.ts";
 import { stubExecutable, Subprocess } from "./subprocess.ts";
 import { Waiter } from "./waiter.ts";
 import { closeFd } from "../../host/libc.ts";
+import { hostXfeatures, XFEATURE_MASK_USER_DYNAMIC } from "../../host/cpuid.ts";
 
 /** Implements Platform with ptrace. */
 export class PtracePlatform implements Platform {
@@ -23,6 +24,11 @@ export class PtracePlatform implements Platform {
   readonly memoryFd: number;
   readonly stubPageOffset: bigint;
   #spaces = new Set<Subprocess>();
+  /**
+   * Implements Platform.xfeatures: what the host gives every process (its stubs included)
+   * without a request. The stubs never ask for more, so AMX tiles are not offered.
+   */
+  readonly xfeatures = hostXfeatures() & ~XFEATURE_MASK_USER_DYNAMIC;
 
   constructor(mf: MemoryFile) {
     const image = stubImage();
@@ -30,6 +36,8 @@ export class PtracePlatform implements Platform {
     this.memoryFd = mf.fd;
     this.stubPageOffset = mf.allocate(4096n);
     mf.write(this.stubPageOffset, image);
+    // Now, while this process may still execve: every stub is a fork of this one.
+    Subprocess.template(this);
   }
 
   /**
@@ -82,6 +90,7 @@ export class PtracePlatform implements Platform {
     for (const s of all) s.release();
     for (const s of all) s.reap();
     this.#spaces.clear();
+    Subprocess.releaseTemplate(this);
     closeFd(this.stubExecFd);
   }
 }

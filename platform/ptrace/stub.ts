@@ -7,7 +7,7 @@
  *   (stubFilter) that every thread cloned later inherits;
  * - then a loop that waits (pause) to be attached;
  * - a `syscall; int3` pair at which the Sentry injects single host system calls (relocation,
- *   clone of a thread, exit of a thread);
+ *   clone of a thread, exit of a thread, and in the template stub the fork of a new stub);
  * - a batch loop that makes a batch of address-space changes in one stop. The batch is in the
  *   control thread's registers (r12 = count, XMM0-15 = one op each, see encodeOp), which no
  *   application thread can read or write: nothing the application can touch is ever read by
@@ -40,6 +40,12 @@ export const STUB_MAP_FLAGS = 0x11; // MAP_SHARED | MAP_FIXED
  * THREAD, SYSVSEM), as a thread of the same process.
  */
 export const THREAD_CLONE_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
+/**
+ * A new stub process copied from the template stub (CLONE_PARENT | SIGCHLD): a fork whose
+ * parent is the Sentry, which traces it from birth (PTRACE_O_TRACEFORK) and reaps it. The
+ * Sentry itself may then make no process at all (host/filters.ts).
+ */
+export const FORK_CLONE_FLAGS = 0x8000 | 17;
 
 export const SYS_mmap = 9;
 export const SYS_munmap = 11;
@@ -70,7 +76,13 @@ export const STUB_RULES: readonly SyscallRule[] = [
     ]],
   },
   { nr: SYS_munmap },
-  { nr: SYS_clone, when: [[{ arg: 0, value: BigInt(THREAD_CLONE_FLAGS) }]] },
+  {
+    nr: SYS_clone,
+    when: [
+      [{ arg: 0, value: BigInt(THREAD_CLONE_FLAGS) }],
+      [{ arg: 0, value: BigInt(FORK_CLONE_FLAGS) }],
+    ],
+  },
   { nr: SYS_exit },
   { nr: SYS_pause },
 ];

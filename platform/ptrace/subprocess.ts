@@ -1,6 +1,21 @@
 /**
  * A stub process: the host process that one application address space lives in.
  *
+ * Stubs are not spawned one by one: the first Subprocess of a StubHost spawns the template
+ * stub (the only execve the platform makes, before the Sentry's seccomp filter forbids any),
+ * which confines itself, is relocated like any stub and then only ever forks. Every address
+ * space is a fork of it injected at its `syscall` (FORK_CLONE_FLAGS), so a new stub
+ *
+ * - is traced from birth: the template is seized with TRACEFORK and EXITKILL, options an
+ *   auto-attached child inherits before it runs one instruction; if the Sentry dies at any
+ *   moment, every stub is killed with it (EXITKILL, and the Sentry's PID namespace, whose
+ *   init it is when confined, takes every process in it down);
+ * - is confined from birth: it inherits the template's no_new_privs, empty capability sets
+ *   and seccomp filter, and the template's root and working directory, which the Sentry's
+ *   pivot_root moved into its empty root;
+ * - holds no descriptor but the memory file (STUB_MEMORY_FD): the template was spawned with
+ *   that one only.
+ *
  * @module
  */
 
@@ -13,6 +28,7 @@ import {
   BATCH_MAX,
   BATCH_OFFSET,
   encodeOp,
+  FORK_CLONE_FLAGS,
   INITIAL_INJECT_ADDR,
   INITIAL_WAIT_ADDR,
   INJECT_OFFSET,
@@ -41,6 +57,10 @@ const FXSAVE_XMM0 = 160;
 const FXSAVE_SIZE = 512;
 /** The largest length, and end of file range, one batch op can carry. */
 const OP_MAX_LENGTH = OP_MAX_PAGES << 12n;
+/** Stubs made from each host's template: their parent and tracer is the Sentry. */
+const templates = new WeakMap<StubHost, Subprocess>();
+/** Passed to the constructor to spawn a template instead of forking one. */
+const SPAWN_TEMPLATE = Symbol("spawn the template stub");
 /** How many times the Sentry looks for a new stub in its wait loop before giving it up. */
 const CONFINE_POLLS = 10_000;
 const SIGTRAP = 5;
@@ -105,23 +125,40 @@ export class Subprocess implements AddressSpace {
   #released = false;
   #reaped = false;
 
-  constructor(readonly host: StubHost) {
+  /**
+   * A new stub, forked from the host's template (spawned on first use), stopped and ready.
+   * Throws HostError or Error when none can be made.
+   */
+  constructor(readonly host: StubHost, how?: typeof SPAWN_TEMPLATE) {
+    if (how !== SPAWN_TEMPLATE) {
+      const t = Subprocess.template(host);
+      this.pid = t.#fork();
+      this.initRegs.copyFrom(t.initRegs);
+      this.#initFp.set(t.#initFp);
+      this.#injectAddr = t.#injectAddr;
+      return;
+    }
     // Through our own /proc/self (the child's, before exec: it still has the descriptor), so
     // that this needs no /proc of ours by PID, which a Sentry in its own PID namespace and an
-    // empty root may not have.
+    // empty root may not have. From "/", which pivot_root moves into the Sentry's empty root.
     this.pid = spawn({
       path: `/proc/self/fd/${host.stubExecFd}`,
       argv: ["runsc-stub"],
       env: [],
       fds: [[STUB_MEMORY_FD, host.memoryFd]],
+      onlyFds: true,
+      cwd: "/",
     });
     try {
-      // EXITKILL: a stub never outlives the Sentry that traces it.
+      // EXITKILL: a stub never outlives the Sentry that traces it. TRACEFORK: the stubs forked
+      // from this one are traced, with these options, before they run.
       ptrace(
         PTRACE.SEIZE,
         this.pid,
         0n,
-        BigInt(PTRACE_O.TRACESYSGOOD | PTRACE_O.EXITKILL | PTRACE_O.TRACECLONE),
+        BigInt(
+          PTRACE_O.TRACESYSGOOD | PTRACE_O.EXITKILL | PTRACE_O.TRACECLONE | PTRACE_O.TRACEFORK,
+        ),
       );
       this.#stopConfined();
       ptraceBuf(PTRACE.GETFPREGS, this.pid, this.#initFp);
@@ -146,8 +183,47 @@ export class Subprocess implements AddressSpace {
       if (u !== 0n) throw new Error(`stub clean-up failed: ${u}`);
     } catch (e) {
       this.release();
+      this.reap();
       throw e;
     }
+  }
+
+  /**
+   * The host's template stub, spawned now if it has none. The platform calls this while it
+   * is built, before the Sentry's seccomp filter refuses execve.
+   */
+  static template(host: StubHost): Subprocess {
+    let t = templates.get(host);
+    if (t === undefined || t.#released) {
+      t = new Subprocess(host, SPAWN_TEMPLATE);
+      templates.set(host, t);
+    }
+    return t;
+  }
+
+  /** Kills and reaps the host's template stub, if it has one. */
+  static releaseTemplate(host: StubHost): void {
+    const t = templates.get(host);
+    templates.delete(host);
+    t?.release();
+    t?.reap();
+  }
+
+  /** Forks a new stub from this template; returns its pid once it is stopped and traced. */
+  #fork(): number {
+    let r;
+    try {
+      r = this.#injectIn(this.pid, SYS_clone, [BigInt(FORK_CLONE_FLAGS)]);
+    } catch (e) {
+      // A template that died is not used again (Subprocess.template makes another if it can).
+      this.release();
+      throw e;
+    }
+    const { ret, cloned } = r;
+    if (ret < 0n || cloned === 0) throw new Error(`stub fork failed: ${ret}`);
+    const st = this.host.waiter.waitSync(cloned);
+    if (!W.stopped(st)) throw new Error(`new stub ${cloned} did not stop: status ${st}`);
+    return cloned;
   }
 
   /**
@@ -210,7 +286,7 @@ export class Subprocess implements AddressSpace {
       const sig = W.stopSig(st);
       const event = W.event(st);
       if (sig === SIGTRAP && event === 0) break;
-      if (event === PTRACE_EVENT.CLONE) {
+      if (event === PTRACE_EVENT.CLONE || event === PTRACE_EVENT.FORK) {
         ptraceBuf(PTRACE.GETEVENTMSG, tid, this.#eventMsg);
         cloned = Number(new DataView(this.#eventMsg.buffer).getBigUint64(0, true));
       }

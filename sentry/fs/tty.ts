@@ -247,6 +247,16 @@ export class Pty {
     return out;
   }
 
+  /** Sets the window size; a change is the foreground process group's SIGWINCH. */
+  resize(w: Uint8Array): void {
+    const changed = w.some((b, i) => b !== this.winsize[i]);
+    this.winsize = Uint8Array.from(w);
+    if (!changed || !this.fgPgrp) return;
+    for (const tg of this.kernel.threadGroups.values()) {
+      if (tg.pgid === this.fgPgrp) tg.sendSignal({ signo: SIGWINCH, errno: 0, code: 0x80 });
+    }
+  }
+
   flush(queue: number): void {
     if (queue === 0 || queue === 2) {
       this.#ready = [];
@@ -311,19 +321,9 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
     case TIOCGWINSZ:
       t.mm.copyOut(arg, pty.winsize);
       return 0;
-    case TIOCSWINSZ: {
-      const w = t.mm.copyIn(arg, 8);
-      const changed = w.some((b, i) => b !== pty.winsize[i]);
-      pty.winsize = w;
-      if (changed) {
-        for (const tg of pty.kernel.threadGroups.values()) {
-          if (pty.fgPgrp && tg.pgid === pty.fgPgrp) {
-            tg.sendSignal({ signo: SIGWINCH, errno: 0, code: 0x80 });
-          }
-        }
-      }
+    case TIOCSWINSZ:
+      pty.resize(t.mm.copyIn(arg, 8));
       return 0;
-    }
     case TIOCGPGRP:
       // The slave answers only its own session; the master answers anyone.
       if (!file.master && pty.sid !== t.tg.sid) throw new SysError(Errno.ENOTTY);

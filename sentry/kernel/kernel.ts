@@ -6,7 +6,8 @@
  */
 
 import type { Logger } from "../../log.ts";
-import type { Platform } from "../../platform/platform.ts";
+import type { AddressSpace, Platform } from "../../platform/platform.ts";
+import { SysError } from "../syscalls/errors.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
 import { SyscallDispatcher } from "../syscalls/table.ts";
 import type { VirtualFilesystem } from "../vfs/vfs.ts";
@@ -49,10 +50,40 @@ export class Kernel {
   hostname: string;
   domainname = "(none)";
   /**
-   * linux.resources.pids.limit: most tasks alive at once (threads count, as the pids cgroup
-   * counts them); clone beyond it fails with EAGAIN.
+   * linux.resources.pids.limit: most tasks at once (threads count, as the pids cgroup counts
+   * them, and so do zombies until they are reaped); clone beyond it fails with EAGAIN.
    */
   pidsLimit = DEFAULT_PIDS_LIMIT;
+  /** Thread groups that exited and are not reaped yet: they hold a pid, so they count. */
+  readonly zombies = new Set<ThreadGroup>();
+  /**
+   * Live thread groups whose first thread has exited: it holds the group's pid until the
+   * group is gone, so it counts (finish() moves the group to zombies).
+   */
+  readonly leaderless = new Set<ThreadGroup>();
+
+  /**
+   * Tasks charged to linux.resources.pids: the live ones, exited first threads of live
+   * groups, and unreaped zombies.
+   */
+  pidsInUse(): number {
+    return this.tasks.size + this.leaderless.size + this.zombies.size;
+  }
+
+  /**
+   * A new address space from the platform, or SysError(errno) when the host cannot make one
+   * (the ptrace platform's template stub gone, the host out of processes): the caller's
+   * system call fails with errno rather than the task being lost.
+   */
+  newAddressSpace(errno: number): AddressSpace {
+    try {
+      return this.platform.newAddressSpace();
+    } catch (e) {
+      if (e instanceof SysError) throw e;
+      this.log.warning(`cannot make an address space: ${e instanceof Error ? e.message : e}`);
+      throw new SysError(errno);
+    }
+  }
   #lastPid = 0;
 
   constructor(opts: KernelOptions) {
@@ -126,7 +157,7 @@ export class Kernel {
         reaper.children.add(child);
         if (child.zombie) reaper.childEvents.notify();
       } else if (child.zombie) {
-        this.threadGroups.delete(child.pid);
+        child.reap();
       }
     }
     tg.children.clear();

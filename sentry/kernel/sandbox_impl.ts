@@ -8,13 +8,12 @@ import { fullCaps } from "./task_creds.ts";
 import { LisafsClient } from "../../gofer/lisafs/client.ts";
 import { closeFd, HostError } from "../../host/libc.ts";
 import type { FileDescription } from "../vfs/file.ts";
-import { PtracePlatform } from "../../platform/ptrace/ptrace.ts";
-import { KvmPlatform } from "../../platform/kvm/kvm.ts";
-import type { Platform } from "../../platform/platform.ts";
+import type { AddressSpace, Platform } from "../../platform/platform.ts";
 import { buildMountTree } from "../fs/mount_tree.ts";
 import { HostFile } from "../fs/host.ts";
+import { HostConsole } from "../fs/host_console.ts";
 import { loadExecutable, lookPath } from "../loader/loader.ts";
-import { MemoryFile, setKernelAccount } from "../mm/memory_file.ts";
+import { hostMemTotal, MemoryFile, setKernelAccount } from "../mm/memory_file.ts";
 import { MemoryManager } from "../mm/mm.ts";
 import {
   type InitSpec,
@@ -26,18 +25,22 @@ import { SysError } from "../syscalls/errors.ts";
 import { defaultRlimits, RLIMIT } from "../syscalls/sys_rlimit.ts";
 import { FdTable } from "../vfs/fd_table.ts";
 import { FsContext, initFsContext } from "../vfs/fs_context.ts";
-import { Kernel } from "./kernel.ts";
+import { DEFAULT_PIDS_LIMIT, Kernel } from "./kernel.ts";
 import { signaledStatus, Task, ThreadGroup } from "./task.ts";
-import { errnoName } from "../../host/errno.ts";
+import { Errno, errnoName } from "../../host/errno.ts";
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
 
-function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Platform {
+/** Starts the platform named; only its code is loaded (a boot never loads both). */
+async function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Promise<Platform> {
   switch (name) {
-    case "ptrace":
+    case "ptrace": {
+      const { PtracePlatform } = await import("../../platform/ptrace/ptrace.ts");
       return new PtracePlatform(mf);
-    case "kvm":
+    }
+    case "kvm": {
+      const { KvmPlatform } = await import("../../platform/kvm/kvm.ts");
       try {
         return devicePath ? new KvmPlatform(mf, devicePath) : new KvmPlatform(mf);
       } catch (e) {
@@ -46,6 +49,7 @@ function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Platfor
             "use --platform=ptrace",
         );
       }
+    }
     default:
       throw new SandboxError(`unknown platform ${JSON.stringify(name)}`);
   }
@@ -65,7 +69,7 @@ function newProcess(
   const fdTable = new FdTable();
   stdio.forEach((f, i) => fdTable.set(i, f));
   // `runsc exec` counts against linux.resources.pids like clone does.
-  if (kernel.tasks.size >= kernel.pidsLimit) {
+  if (kernel.pidsInUse() >= kernel.pidsLimit) {
     fdTable.closeAll();
     throw new SandboxError("cannot start a process: the container's pids limit is reached");
   }
@@ -105,7 +109,12 @@ function newProcess(
   } catch (e) {
     fail(e);
   }
-  const as = platform.newAddressSpace();
+  let as: AddressSpace;
+  try {
+    as = kernel.newAddressSpace(Errno.EAGAIN);
+  } catch (e) {
+    return fail(e);
+  }
   const mm = new MemoryManager(as, kernel.mf, platform.maxUserAddress);
   mm.stackLimit = tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? mm.stackLimit;
   const task = new Task(kernel, tg, pid, mm, platform.newContext());
@@ -138,6 +147,7 @@ export class Sandbox {
   readonly exited: Promise<number>;
   #status: SandboxStatus = "created";
   #released = false;
+  readonly #consoles = new Set<HostConsole>();
 
   private constructor(
     readonly kernel: Kernel,
@@ -159,7 +169,8 @@ export class Sandbox {
     setKernelAccount(mf);
     let platform: Platform | undefined;
     try {
-      platform = newPlatform(opts.platform, mf, opts.platformDevicePath);
+      platform = await newPlatform(opts.platform, mf, opts.platformDevicePath);
+      opts.log.phase("boot: platform ready", { platform: opts.platform });
       const kernel = new Kernel({
         platform,
         memoryFile: mf,
@@ -178,9 +189,17 @@ export class Sandbox {
         fileAccess: opts.fileAccess,
         fileAccessMounts: opts.fileAccessMounts,
       });
-      const stdio = opts.stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY));
+      opts.log.phase("boot: mounts ready (gofer handshake)");
+      // With a terminal, stdio[0] is the host end of it and the application gets a pty.
+      const console = opts.terminal ? new HostConsole(kernel, opts.stdio[0]) : undefined;
+      const stdio = console
+        ? [console.slave, console.slave, console.slave]
+        : opts.stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY));
       const task = newProcess(kernel, spec, stdio);
-      return new Sandbox(kernel, task, mf);
+      opts.log.phase("boot: init loaded");
+      const sb = new Sandbox(kernel, task, mf);
+      if (console) sb.#attach(console, task.tg, false);
+      return sb;
     } catch (e) {
       platform?.release();
       if (e instanceof SandboxError) throw e;
@@ -193,13 +212,27 @@ export class Sandbox {
    * Runs another process in the running sandbox (`runsc exec`): its descriptors 0-2 are
    * the given host descriptors, which the sandbox then owns. Returns its pid.
    */
-  exec(spec: InitSpec, stdio: [number, number, number]): number {
+  exec(spec: InitSpec, stdio: [number, number, number], terminal = false): number {
     if (this.#status !== "running") {
       for (const fd of stdio) if (fd >= 0) closeFd(fd);
       throw new SandboxError(`cannot exec in a container that is ${this.#status}`);
     }
-    const files = stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY, true));
-    const task = newProcess(this.kernel, spec, files);
+    if (terminal) { for (const fd of stdio.slice(1)) if (fd >= 0) closeFd(fd); }
+    const console = terminal ? new HostConsole(this.kernel, stdio[0]) : undefined;
+    const files = console
+      ? [console.slave, console.slave, console.slave]
+      : stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY, true));
+    let task: Task;
+    try {
+      task = newProcess(this.kernel, spec, files);
+    } catch (e) {
+      if (console) {
+        console.close();
+        closeFd(stdio[0]);
+      }
+      throw e;
+    }
+    if (console) this.#attach(console, task.tg, true);
     task.run().catch((e) => this.kernel.log.error(`exec ${task.tid}: ${e}`));
     return task.tg.pid;
   }
@@ -215,10 +248,32 @@ export class Sandbox {
     return status;
   }
 
+  /**
+   * Gives `tg` the console as its controlling terminal; once `tg` has exited and its output
+   * has reached the host, the console closes (and its host descriptor with it if `owned`).
+   */
+  #attach(console: HostConsole, tg: ThreadGroup, owned: boolean): void {
+    console.control(tg);
+    console.start();
+    this.#consoles.add(console);
+    tg.exited.then(async () => {
+      await console.drain();
+      console.close();
+      this.#consoles.delete(console);
+      if (owned) closeFd(console.hostFd);
+    });
+  }
+
+  /** Waits until the consoles' output has reached the host (before the sandbox goes). */
+  async drainConsoles(): Promise<void> {
+    await Promise.all([...this.#consoles].map((c) => c.drain()));
+  }
+
   /** Starts init running. */
   start(): void {
     if (this.#status !== "created") return;
     this.#status = "running";
+    this.kernel.log.phase("boot: init runs");
     this.init.run().catch((e) => this.kernel.log.error(`init: ${e}`));
   }
 
@@ -231,7 +286,39 @@ export class Sandbox {
       this.init.run().catch((e) => this.kernel.log.error(`init: ${e}`));
       return;
     }
+    if (this.init.tg.initDrops(signo, true)) return;
     this.init.tg.sendSignal({ signo, errno: 0, code: 0, /* SI_USER */ pid: 0, uid: 0 });
+  }
+
+  /**
+   * Delivers a signal to process `pid` (a thread group of the sandbox), or with pid 0 to
+   * every process: `kill --all`, and the signals `exec --detach`'s host process forwards.
+   */
+  signalProcess(pid: number, signo: number): void {
+    const info = { signo, errno: 0, code: 0, /* SI_USER */ pid: 0, uid: 0 };
+    if (pid === 0) {
+      if (this.#status === "created") return this.signal(signo);
+      for (const tg of [...this.kernel.threadGroups.values()]) {
+        if (!tg.initDrops(signo, true)) tg.sendSignal({ ...info });
+      }
+      return;
+    }
+    const tg = this.kernel.threadGroups.get(pid);
+    if (!tg) throw new SandboxError(`no process ${pid}`);
+    if (!tg.initDrops(signo, true)) tg.sendSignal(info);
+  }
+
+  /**
+   * Changes the limits of linux.resources while the container runs (`runsc update`): memory
+   * in bytes, tasks; -1 lifts one (the host's memory, the default task limit).
+   */
+  updateLimits(memoryLimit?: number, pidsLimit?: number): void {
+    if (memoryLimit !== undefined) {
+      this.mf.limit = memoryLimit < 0 ? hostMemTotal() : BigInt(memoryLimit);
+    }
+    if (pidsLimit !== undefined) {
+      this.kernel.pidsLimit = pidsLimit < 0 ? DEFAULT_PIDS_LIMIT : pidsLimit;
+    }
   }
 
   status(): SandboxStatus {
@@ -251,6 +338,7 @@ export class Sandbox {
     if (this.#released) return;
     this.#released = true;
     for (const tg of this.kernel.threadGroups.values()) tg.beginExit(signaledStatus(9));
+    for (const c of this.#consoles) c.close();
     this.kernel.platform.release();
   }
 }

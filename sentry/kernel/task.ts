@@ -133,6 +133,12 @@ export class ThreadGroup {
   /** prctl state. */
   noNewPrivs = false;
   dumpable = 1;
+  /**
+   * A thread other than the first has run execve: it stands for the process now (Linux
+   * gives it the process's pid), so the first thread's exit frees its place in the pids
+   * limit at once.
+   */
+  leaderReplaced = false;
   /** PR_SET_PDEATHSIG: sent to this process when its parent exits. */
   pdeathSignal = 0;
   keepCaps = false;
@@ -230,6 +236,20 @@ export class ThreadGroup {
     return !this.ignores(sig);
   }
 
+  /**
+   * Whether the container's init drops `sig` sent to it by kill(2) and its kin or by the
+   * runtime (`runsc kill`): as the init of a PID namespace, it takes only the signals it has a
+   * handler for, and SIGKILL and SIGSTOP from outside (`fromRuntime`). So `docker stop` of a
+   * shell without a TERM trap waits for its timeout, as with runc.
+   */
+  initDrops(sig: number, fromRuntime: boolean): boolean {
+    if (this.pid !== 1 || this.parent !== null) return false;
+    if (fromRuntime && (sig === SIG.KILL || sig === SIG.STOP)) return false;
+    // A blocked signal is kept: its handler may change before it is unblocked.
+    if ([...this.tasks].some((t) => (t.sigmask & sigbit(sig)) !== 0n)) return false;
+    return this.handlers.actions[sig]?.handler === SIG_DFL;
+  }
+
   /** True if a signal would be dropped on arrival (ignored and not blocked by every task). */
   ignores(sig: number): boolean {
     const a = this.handlers.actions[sig];
@@ -264,6 +284,9 @@ export class ThreadGroup {
     const code = (st & 0x7f) === 0 ? CLD.EXITED : CLD.KILLED;
     const status = code === CLD.EXITED ? (st >> 8) & 0xff : st & 0x7f;
     const p = this.parent;
+    this.kernel.leaderless.delete(this);
+    // Until reaped it holds its pid (a group never registered, or dropped, holds none).
+    if (this.kernel.threadGroups.get(this.pid) === this) this.kernel.zombies.add(this);
     if (!p) {
       this.zombie = true;
       this.#resolveExited(st);
@@ -309,6 +332,7 @@ export class ThreadGroup {
     }
     this.parent?.children.delete(this);
     this.kernel.threadGroups.delete(this.pid);
+    this.kernel.zombies.delete(this);
   }
 }
 
@@ -687,5 +711,6 @@ export class Task {
     this.kernel.tasks.delete(this.tid);
     this.mm.decUsers();
     if (tg.tasks.size === 0) tg.finish();
+    else if (this.tid === tg.pid && !tg.leaderReplaced) this.kernel.leaderless.add(tg);
   }
 }

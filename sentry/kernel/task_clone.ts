@@ -64,14 +64,14 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   const k = t.kernel;
   // The pids cgroup's check, before anything is allocated: each task is a host stub thread
   // or process, so this is what bounds a fork bomb on the host.
-  if (k.tasks.size >= k.pidsLimit) throw new SysError(Errno.EAGAIN);
+  if (k.pidsInUse() >= k.pidsLimit) throw new SysError(Errno.EAGAIN);
   // The descriptor table is copied before the address space, and dropped again if that fails:
   // nothing half-made may outlive a failed clone (a copied pipe end would keep it open).
   const ownFiles = !(f & CLONE.THREAD) && !(f & CLONE.FILES);
   const fdTable = ownFiles ? t.tg.fdTable.fork() : t.tg.fdTable;
   let mm;
   try {
-    mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.platform.newAddressSpace());
+    mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.newAddressSpace(Errno.EAGAIN));
   } catch (e) {
     if (ownFiles) fdTable.closeAll();
     throw e;

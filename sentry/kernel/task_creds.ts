@@ -117,6 +117,21 @@ export function capable(t: Task, cap: number): boolean {
 }
 
 /**
+ * Whether `t` may inspect `target` as Linux's ptrace_may_access does with real credentials
+ * (process_vm_readv, kcmp): its own thread group always; another when every real, effective
+ * and saved uid and gid of the target is the caller's real one and the target is dumpable, or
+ * with CAP_SYS_PTRACE.
+ */
+export function mayAccess(t: Task, target: ThreadGroup): boolean {
+  if (target === t.tg) return true;
+  if (capable(t, CAP.SYS_PTRACE)) return true;
+  const g = t.tg;
+  const sameUser = [target.uid, target.euid, target.suid].every((u) => u === g.uid) &&
+    [target.gid, target.egid, target.sgid].every((x) => x === g.gid);
+  return sameUser && target.dumpable === 1;
+}
+
+/**
  * The sets after execve of a file without capabilities and without set-id bits. Root (real or
  * effective uid 0, unless SECBIT_NOROOT) gets every capability of its bounding and inheritable
  * sets as permitted, and as effective when its effective uid is 0; everyone else keeps only

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { Errno } from "../../host/errno.ts";
 import { capsOnExec } from "./task_creds.ts";
 import { checkArgLimits, loadExecutable } from "../loader/loader.ts";
 import { MemoryManager } from "../mm/mm.ts";
@@ -23,7 +24,7 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
   const k = t.kernel;
   const tg = t.tg;
   checkArgLimits(argv, envp, tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? 8n << 20n);
-  const as = k.platform.newAddressSpace();
+  const as = k.newAddressSpace(Errno.ENOMEM);
   const mm = new MemoryManager(as, k.mf, k.platform.maxUserAddress);
   mm.stackLimit = tg.rlimits.get(RLIMIT.RLIMIT_STACK)?.cur ?? mm.stackLimit;
   let loaded;
@@ -42,6 +43,10 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
     throw e;
   }
   // Past the point of no return.
+  if (t.tid !== tg.pid) {
+    tg.leaderReplaced = true;
+    k.leaderless.delete(tg);
+  }
   for (const o of tg.tasks) {
     if (o !== t) {
       o.exiting = true;

@@ -28,7 +28,7 @@ const FALLOC_FL_PUNCH_HOLE = 2;
 const CHUNK = 1 << 30;
 
 /** The host's MemTotal, or 1 TiB when it cannot be read. */
-function hostMemTotal(): bigint {
+export function hostMemTotal(): bigint {
   try {
     const m = /MemTotal:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/meminfo"));
     if (m) return BigInt(m[1]) * 1024n;

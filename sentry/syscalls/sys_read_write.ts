@@ -81,8 +81,8 @@ async function writeAll(
   return done;
 }
 
-/** Reads an iovec array: [base, len] pairs. */
-function copyInIovecs(t: Task, addr: bigint, count: number): [bigint, number][] {
+/** Reads an iovec array: [base, len] pairs (lengths capped at MAX_RW_COUNT in all). */
+export function copyInIovecs(t: Task, addr: bigint, count: number): [bigint, number][] {
   if (count < 0 || count > UIO_MAXIOV) throw new SysError(Errno.EINVAL);
   if (count === 0) return [];
   const raw = t.mm.copyIn(addr, count * 16);

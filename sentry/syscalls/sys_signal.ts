@@ -24,6 +24,7 @@ import { NSIG, SIG, SIGRTMIN } from "../kernel/signals.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
+import { pidfdTarget } from "./sys_pidfd.ts";
 
 const SIG_BLOCK = 0;
 const SIG_UNBLOCK = 1;
@@ -168,7 +169,7 @@ function signalGroups(t: Task, groups: ThreadGroup[], info: SigInfo): number {
   let sent = 0;
   for (const g of groups) {
     if (!canSignal(t, g)) continue;
-    if (info.signo !== 0) g.sendSignal({ ...info });
+    if (info.signo !== 0 && !g.initDrops(info.signo, false)) g.sendSignal({ ...info });
     sent++;
   }
   if (sent === 0) throw new SysError(Errno.EPERM);
@@ -203,7 +204,7 @@ function findTask(t: Task, tgid: number, tid: number): Task {
 
 function signalTask(t: Task, target: Task, info: SigInfo): number {
   if (!canSignal(t, target.tg)) throw new SysError(Errno.EPERM);
-  if (info.signo !== 0) target.sendSignal(info);
+  if (info.signo !== 0 && !target.tg.initDrops(info.signo, false)) target.sendSignal(info);
   return 0;
 }
 
@@ -332,7 +333,45 @@ async function rtSigtimedwait(t: Task): Promise<number> {
   return info.signo;
 }
 
+const PIDFD_SIGNAL_THREAD = 1n;
+const PIDFD_SIGNAL_PROCESS_GROUP = 4n;
+
+/** Implements Linux syscall pidfd_send_signal(2). */
+function pidfdSendSignal(t: Task): number {
+  const target = pidfdTarget(t, argInt(t, 0));
+  const sig = argInt(t, 1);
+  const infoAddr = argPtr(t, 2);
+  // PIDFD_SIGNAL_THREAD, _THREAD_GROUP, _PROCESS_GROUP: at most one.
+  const flags = argPtr(t, 3);
+  if ((flags & ~7n) !== 0n || (flags & (flags - 1n)) !== 0n) throw new SysError(Errno.EINVAL);
+  checkSig(sig, true);
+  let info = userInfo(t, sig, SI.USER);
+  if (infoAddr !== 0n) {
+    const given = decodeSigInfo(t.mm.copyIn(infoAddr, 128));
+    if (given.signo !== sig) throw new SysError(Errno.EINVAL);
+    // As rt_sigqueueinfo: only the kernel may claim si_code >= 0 for another process.
+    if (target.tg !== t.tg && given.code >= 0) throw new SysError(Errno.EPERM);
+    info = given;
+  }
+  if (target.exited) throw new SysError(Errno.ESRCH);
+  if (flags === PIDFD_SIGNAL_THREAD) {
+    const leader = t.kernel.tasks.get(target.tg.pid);
+    if (!leader) throw new SysError(Errno.ESRCH);
+    return signalTask(t, leader, info);
+  }
+  if (flags === PIDFD_SIGNAL_PROCESS_GROUP) {
+    const pg = target.tg.pgid;
+    return signalGroups(
+      t,
+      [...t.kernel.threadGroups.values()].filter((g) => !g.zombie && g.pgid === pg),
+      info,
+    );
+  }
+  return signalGroups(t, [target.tg], info);
+}
+
 export const syscalls: Record<string, SyscallDef> = {
+  pidfd_send_signal: { handler: pidfdSendSignal, args: ["d", "S", "x", "x"] },
   rt_sigaction: { handler: rtSigaction, args: ["S", "x", "x", "d"] },
   rt_sigprocmask: { handler: rtSigprocmask, args: ["d", "x", "x", "d"] },
   rt_sigreturn: { handler: rtSigreturn, args: [] },

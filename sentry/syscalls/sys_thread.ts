@@ -16,8 +16,10 @@ import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import { AT_FDCWD } from "./paths.ts";
 import { FsContext } from "../vfs/fs_context.ts";
+import { O_NONBLOCK } from "../vfs/file.ts";
 import { RLIMIT } from "./sys_rlimit.ts";
 import type { SyscallDef } from "./table.ts";
+import { pidfdTarget } from "./sys_pidfd.ts";
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
@@ -30,6 +32,7 @@ const WCLONE = 0x80000000 | 0;
 const P_ALL = 0;
 const P_PID = 1;
 const P_PGID = 2;
+const P_PIDFD = 3;
 const AT_EMPTY_PATH = 0x1000;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 
@@ -312,6 +315,7 @@ async function waitid(t: Task): Promise<number> {
   }
   if (!(options & (WEXITED | WUNTRACED | WCONTINUED))) throw new SysError(Errno.EINVAL);
   let match: (c: ThreadGroup) => boolean;
+  let nonblocking = false;
   switch (idtype) {
     case P_ALL:
       match = () => true;
@@ -324,10 +328,18 @@ async function waitid(t: Task): Promise<number> {
       match = (c) => c.pgid === pg;
       break;
     }
+    case P_PIDFD: {
+      const f = pidfdTarget(t, id);
+      match = (c) => c === f.tg;
+      // A nonblocking pidfd waits as WNOHANG does, but says EAGAIN where that says 0.
+      nonblocking = (f.flags & O_NONBLOCK) !== 0 && (options & WNOHANG) === 0;
+      break;
+    }
     default:
       throw new SysError(Errno.EINVAL);
   }
-  const r = await waitChild(t, match, options);
+  const r = await waitChild(t, match, nonblocking ? options | WNOHANG : options);
+  if (!r && nonblocking) throw new SysError(Errno.EAGAIN);
   if (infop !== 0n) {
     const b = new Uint8Array(128);
     if (r) {

@@ -17,12 +17,10 @@ const AIO = "Linux native AIO is not offered yet (glibc's POSIX AIO uses threads
 const NUMA = "NUMA memory policy: the sandbox reports one node and no policies";
 const KEYS = "kernel keyrings are not offered";
 const NEW_MOUNT_API = "the new mount API is not offered; mount(2) works";
-const PIDFD = "pidfds are not offered yet; callers fall back to pids and SIGCHLD";
 const IO_URING =
   "io_uring is not offered (as in gVisor's default); callers fall back to read/write/poll";
 const LANDLOCK = "Landlock is not offered; the sandbox confines the application itself";
-const CROSS_PROCESS =
-  "reading or changing another process's memory is not offered (ptrace is not either)";
+const CROSS_PROCESS = "advising on or reclaiming another process's memory is not offered";
 
 const no = (note: string): SyscallDef => ({ support: "unimplemented", note });
 
@@ -45,7 +43,6 @@ export const syscalls: Record<string, SyscallDef> = {
   mq_timedreceive: no(MQUEUE),
   mq_notify: no(MQUEUE),
   mq_getsetattr: no(MQUEUE),
-  ptrace: no("tracing other tasks is not offered yet (debuggers and strace inside the sandbox)"),
   syslog: no("the kernel log is the host's; the sandbox has none to read"),
   uselib: no(REMOVED),
   ustat: no("deprecated; statfs(2) answers the same question"),
@@ -110,11 +107,8 @@ export const syscalls: Record<string, SyscallDef> = {
   perf_event_open: no("performance counters are the host's and would leak its activity"),
   fanotify_init: no("fanotify is not offered; inotify works"),
   fanotify_mark: no("fanotify is not offered; inotify works"),
-  process_vm_readv: no(CROSS_PROCESS),
-  process_vm_writev: no(CROSS_PROCESS),
   process_madvise: no(CROSS_PROCESS),
   process_mrelease: no(CROSS_PROCESS),
-  kcmp: no("comparing other processes' kernel objects is not offered"),
   sched_setattr: no("sched_setscheduler(2) covers the normal policies the sandbox runs"),
   sched_getattr: no("sched_getscheduler(2) covers the normal policies the sandbox runs"),
   seccomp: no("not offered yet: the application cannot add seccomp filters of its own"),
@@ -124,9 +118,6 @@ export const syscalls: Record<string, SyscallDef> = {
   pkey_mprotect: no("memory protection keys are not offered"),
   pkey_alloc: no("memory protection keys are not offered"),
   pkey_free: no("memory protection keys are not offered"),
-  pidfd_open: no(PIDFD),
-  pidfd_send_signal: no(PIDFD),
-  pidfd_getfd: no(PIDFD),
   io_uring_setup: no(IO_URING),
   io_uring_enter: no(IO_URING),
   io_uring_register: no(IO_URING),

@@ -46,6 +46,10 @@ import { syscalls as sched } from "./sys_sched.ts";
 import { syscalls as rusage } from "./sys_rusage.ts";
 import { syscalls as timer } from "./sys_timer.ts";
 import { syscalls as unimplemented } from "./sys_unimplemented.ts";
+import { syscalls as ptrace } from "./sys_ptrace.ts";
+import { syscalls as processVm } from "./sys_process_vm.ts";
+import { syscalls as kcmp } from "./sys_kcmp.ts";
+import { syscalls as pidfd } from "./sys_pidfd.ts";
 
 export type SyscallReturn = number | bigint;
 /** Every handler: decode arguments from the task's registers, work, return a value. */
@@ -110,6 +114,10 @@ const families: Record<string, SyscallDef>[] = [
   rusage,
   timer,
   unimplemented,
+  ptrace,
+  processVm,
+  kcmp,
+  pidfd,
 ];
 
 function buildTable(): SyscallEntry[] {

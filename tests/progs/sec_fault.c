@@ -3,6 +3,8 @@
 //   walk  : looks up a new missing name on the root again and again (each one a round trip to
 //           the Gofer); prints "ready" once, and the first error that is not ENOENT.
 //   sleep : starts two threads and a child process, prints "ready", and sleeps.
+//   forks : forks children that exit at once and reaps them (on ptrace each is a new stub);
+//           prints "ready" after the first 20, and the error of the first fork that fails.
 //   fill <MiB> : writes a file of that size on the root (ENOSPC expected), removes it, then
 //           writes and reads back 1 MiB, and appends to a pipe-free log of what happened.
 #include "sec_common.h"
@@ -65,6 +67,18 @@ int main(int argc, char **argv) {
     }
     printf("ready\n");
     for (;;) pause();
+  }
+  if (strcmp(argv[1], "forks") == 0) {
+    for (long i = 0;; i++) {
+      pid_t c = fork();
+      if (c == 0) _exit(0);
+      if (c < 0) {
+        printf("fork: %s\n", strerror(errno));
+        return 0;
+      }
+      waitpid(c, NULL, 0);
+      if (i == 20) printf("ready\n");
+    }
   }
   if (strcmp(argv[1], "fill") == 0 && argc > 2) {
     long big = atol(argv[2]) << 20;

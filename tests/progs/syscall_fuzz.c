@@ -40,6 +40,8 @@ static int skipped(long nr) {
     case SYS_alarm: case SYS_timer_create: case SYS_timer_settime: case SYS_seccomp:
     case SYS_set_tid_address: case SYS_set_robust_list: case SYS_setrlimit: case SYS_prlimit64:
     case SYS_shutdown: case SYS_reboot: case SYS_setsid: case SYS_setpgid:
+    // A signal through a pidfd of itself, or its own memory rewritten: as kill and munmap.
+    case SYS_pidfd_send_signal: case SYS_process_vm_writev:
       return 1;
   }
   return 0;

@@ -4,6 +4,7 @@
  * `process.capabilities` and natively with the same bounding set as root (sec_capwrap does
  * what runc does before execve). Two sets: runc's default (`runsc spec`: AUDIT_WRITE, KILL,
  * NET_BIND_SERVICE) and Docker's default, which allows chown, chroot, setuid and the others.
+ * And a spec with no process.capabilities at all: runc gives root no capability.
  */
 
 import { capBit, capFromName } from "../../sentry/kernel/task_creds.ts";
@@ -54,5 +55,12 @@ probeTests([
   {
     ...capsProbe("Docker's default set", DOCKER_DEFAULT),
     files: { "/tmp/.keep": { text: "" }, "/sec_capwrap": wrap },
+  },
+  {
+    ...capsProbe("no process.capabilities", []),
+    files: { "/tmp/.keep": { text: "" }, "/sec_capwrap": wrap },
+    // Taken out of the bundle's config.json (JSON drops an undefined field).
+    process: { capabilities: undefined, noNewPrivileges: undefined },
+    nativeArgv: ["/sec_capwrap", "0", "0", "/sec_caps"],
   },
 ]);

@@ -280,8 +280,7 @@ async function runCase(c: Case, platform: string): Promise<void> {
 /**
  * The answer to every call sec_proc.c aims at a PID that is not in the container: Linux's
  * ESRCH, except EPERM for rt_sigqueueinfo (a positive si_code may only be sent to oneself,
- * checked first) and ENOSYS for the calls the Sentry does not implement (sentry/syscalls/
- * table.ts: ptrace, process_vm_readv/writev, pidfd_open, kcmp), which never reach the host.
+ * checked first). None reaches the host.
  */
 function foreignPid(name: string): string {
   const answers: [string, string][] = [
@@ -290,15 +289,15 @@ function foreignPid(name: string): string {
     ["tgkill SIGSTOP", "No such process"],
     ["tkill SIGKILL", "No such process"],
     ["rt_sigqueueinfo", "Operation not permitted"],
-    ["ptrace ATTACH", "Function not implemented"],
-    ["ptrace SEIZE", "Function not implemented"],
-    ["process_vm_readv", "Function not implemented"],
-    ["process_vm_writev", "Function not implemented"],
-    ["pidfd_open", "Function not implemented"],
+    ["ptrace ATTACH", "No such process"],
+    ["ptrace SEIZE", "No such process"],
+    ["process_vm_readv", "No such process"],
+    ["process_vm_writev", "No such process"],
+    ["pidfd_open", "No such process"],
     ["setpriority", "No such process"],
     ["prlimit", "No such process"],
     ["sched_getaffinity", "No such process"],
-    ["kcmp", "Function not implemented"],
+    ["kcmp", "No such process"],
     ["readlink /proc/<pid>/root", "No such file or directory"],
   ];
   return answers.map(([call, err]) => `${name} ${call}: ${err}\n`).join("");

@@ -173,6 +173,62 @@ for (const platform of PLATFORMS) {
   });
 
   Deno.test({
+    name: `fault: the Sentry killed while it makes stubs leaves none behind (${platform})`,
+    ignore,
+    async fn() {
+      // Killed at several moments of a fork loop, so that some kill lands while a stub is
+      // being made: none may outlive it untraced (hostChanges counts orphaned stubs).
+      for (const delayMs of [0, 7, 23]) {
+        const s = await start(platform, ["forks"]);
+        try {
+          await new Promise((r) => setTimeout(r, delayMs));
+          Deno.kill(s.state.pid, "SIGKILL");
+          const own = () => [...ownProcesses([s.bundleDir, s.root.root], s.before).keys()];
+          assert.ok(
+            await waitFor(() => own().filter(alive).length === 0, 10_000),
+            `still alive: ${own()}`,
+          );
+          await assertStoppedAndDeleted(s);
+          assert.deepEqual(hostChanges(s.before), [], "the host changed");
+        } finally {
+          await s.cleanup();
+        }
+      }
+    },
+  });
+
+  Deno.test({
+    name: `fault: the template stub killed makes fork fail with EAGAIN, not the task (${platform})`,
+    ignore: ignore || platform !== "ptrace",
+    async fn() {
+      const s = await start(platform, ["forks"]);
+      try {
+        // The template is the Sentry's first stub: every other one is forked from it later.
+        const isStub = (p: number) => {
+          try {
+            return Deno.readLinkSync(`/proc/${p}/exe`).includes("runsc-stub");
+          } catch {
+            return false;
+          }
+        };
+        const stubs = children(s.state.pid).filter(isStub);
+        assert.ok(stubs.length > 1, `stubs of the Sentry: ${stubs}`);
+        const template = Math.min(...stubs);
+        // Never 0 or -1 (a process group, or everyone).
+        assert.ok(Number.isSafeInteger(template) && template > 1);
+        Deno.kill(template, "SIGKILL");
+        const w = await s.root.runsc(["wait", "f"], { timeoutMs: 30_000 }, s.flags);
+        assert.equal(w.code, 0, w.stderr);
+        assert.deepEqual(JSON.parse(w.stdout), { id: "f", exitStatus: 0 });
+        assert.match(readOr(s.out), /^fork: Resource temporarily unavailable$/m);
+        await assertEndedClean(s);
+      } finally {
+        await s.cleanup();
+      }
+    },
+  });
+
+  Deno.test({
     name:
       `fault: a full disk under the overlay filestore is ENOSPC inside, then usable (${platform})`,
     ignore,

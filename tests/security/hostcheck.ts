@@ -8,7 +8,10 @@
  * (the test's bundle and state directories, which every runsc process of the container names
  * on its command line, and descendants of such processes or of this test process), and a
  * listening socket counts when one of those processes holds it, or when it is a Unix socket
- * bound to a path outside /tmp. Mounts and watched files are the whole host's.
+ * bound to a path outside /tmp and the container engines' directories. Mounts and watched
+ * files are the whole host's, but for mounts under /tmp outside the markers (other tests'
+ * scratch space: a Docker test's data root, overlays); so are runsc memfds when counted
+ * (`memfds`: only where no other sandbox runs meanwhile).
  *
  * @module
  */
@@ -21,6 +24,8 @@ export interface HostCheckOptions {
   markers: string[];
   /** Directories whose entries must not change (default: a few host places a break-out would write). */
   watch?: string[];
+  /** Count the host's open runsc memfd descriptors too (memory files, stub images). */
+  memfds?: boolean;
 }
 
 /** Directories an escape would most likely write to (top level only). */
@@ -37,6 +42,8 @@ export interface HostSnapshot {
   listening: Set<string>;
   /** "dir/name" of each watched directory's entries. */
   files: Set<string>;
+  /** Open descriptors, host-wide, of memfds named runsc-* (0 unless opts.memfds). */
+  memfds: number;
 }
 
 function read(path: string): string {
@@ -70,12 +77,19 @@ function processes(): Map<number, { ppid: number; desc: string; exe: string }> {
   return out;
 }
 
-function mounts(): Set<string> {
+/** Where other programs on the host (other tests, container engines) come and go. */
+const OTHERS = ["/tmp/", "/run/containerd/", "/run/docker/", "/var/run/docker/"];
+
+function othersPlace(path: string, markers: string[]): boolean {
+  return OTHERS.some((o) => path.startsWith(o)) && !markers.some((m) => path.startsWith(m));
+}
+
+function mounts(markers: string[]): Set<string> {
   return new Set(
-    read("/proc/self/mountinfo").split("\n").filter(Boolean).map((l) => {
+    read("/proc/self/mountinfo").split("\n").filter(Boolean).flatMap((l) => {
       const f = l.split(" ");
       const dash = f.indexOf("-");
-      return `${f[4]} ${f[dash + 1]} ${f[dash + 2]}`;
+      return othersPlace(f[4], markers) ? [] : [`${f[4]} ${f[dash + 1]} ${f[dash + 2]}`];
     }),
   );
 }
@@ -98,8 +112,9 @@ function socketInodes(pids: Iterable<number>): Set<string> {
 
 /**
  * Listening sockets, "unix <path>" and "tcp <addr:port>", that count: those held by `own`
- * processes, and Unix sockets bound to a path outside /tmp. Abstract and /tmp sockets of other
- * programs on the host (other tests' sandboxes, gVisor's runsc in benchmarks) are not ours.
+ * processes, and Unix sockets bound to a path outside OTHERS. Abstract sockets and those in
+ * OTHERS (other tests' sandboxes, gVisor's runsc in benchmarks, containerd's shims) are not
+ * ours.
  */
 function listening(own: Set<string>): Set<string> {
   const out = new Set<string>();
@@ -108,7 +123,7 @@ function listening(own: Set<string>): Set<string> {
     // Flags 00010000 is __SO_ACCEPTCON: a listening socket.
     if (f.length < 7 || f[3] !== "00010000") continue;
     const path = f[7] ?? "(unnamed)";
-    if (own.has(f[6]) || (path.startsWith("/") && !path.startsWith("/tmp/"))) {
+    if (own.has(f[6]) || (path.startsWith("/") && !othersPlace(path, []))) {
       out.add(`unix ${path}`);
     }
   }
@@ -119,6 +134,22 @@ function listening(own: Set<string>): Set<string> {
     }
   }
   return out;
+}
+
+/** Open descriptors, in every process, of memfds whose name starts with "runsc". */
+function countMemfds(): number {
+  let n = 0;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      for (const fd of Deno.readDirSync(`/proc/${e.name}/fd`)) {
+        try {
+          if (Deno.readLinkSync(`/proc/${e.name}/fd/${fd.name}`).startsWith("/memfd:runsc")) n++;
+        } catch { /* closed meanwhile */ }
+      }
+    } catch { /* gone */ }
+  }
+  return n;
 }
 
 function files(watch: string[]): Set<string> {
@@ -137,9 +168,10 @@ export function hostSnapshot(opts: HostCheckOptions): HostSnapshot {
   return {
     opts,
     procs,
-    mounts: mounts(),
+    mounts: mounts(opts.markers),
     listening: listening(socketInodes(ownProcesses(opts.markers).keys())),
     files: files(opts.watch ?? DEFAULT_WATCH),
+    memfds: opts.memfds ? countMemfds() : 0,
   };
 }
 
@@ -178,7 +210,7 @@ export function ownProcesses(markers: string[], before?: HostSnapshot): Map<numb
 export function hostChanges(before: HostSnapshot): string[] {
   const own = ownProcesses(before.opts.markers, before);
   const now = {
-    mounts: mounts(),
+    mounts: mounts(before.opts.markers),
     listening: listening(socketInodes(own.keys())),
     files: files(before.opts.watch ?? DEFAULT_WATCH),
   };
@@ -189,5 +221,9 @@ export function hostChanges(before: HostSnapshot): string[] {
   for (const m of now.mounts) if (!before.mounts.has(m)) out.push(`mount ${m}`);
   for (const s of now.listening) if (!before.listening.has(s)) out.push(`listening ${s}`);
   for (const f of now.files) if (!before.files.has(f)) out.push(`file ${f}`);
+  if (before.opts.memfds) {
+    const memfds = countMemfds();
+    if (memfds > before.memfds) out.push(`memfds ${before.memfds} -> ${memfds}`);
+  }
   return out;
 }

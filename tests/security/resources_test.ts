@@ -18,6 +18,13 @@ import {
   waitFor,
 } from "../harness.ts";
 import { DEFAULT_PIDS_LIMIT } from "../../sentry/kernel/kernel.ts";
+import { probeTests } from "../probe.ts";
+
+// Zombies keep their place under the pids limit until they are reaped, as in a pids cgroup.
+probeTests([
+  { prog: "sec_pids_zombies", pidsLimit: 16 },
+  { prog: "sec_pids_zombies", args: ["leader-exits"], pidsLimit: 16 },
+]);
 
 const MiB = 1024 * 1024;
 

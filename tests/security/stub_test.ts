@@ -54,7 +54,8 @@ function threadStatus(pid: number, tid: number): Record<string, string> {
 }
 
 Deno.test({
-  name: "every stub thread runs with seccomp, no_new_privs and no capabilities (ptrace)",
+  name:
+    "every stub thread runs with seccomp, no_new_privs and no capabilities, and holds only the memory file and an empty root (ptrace)",
   ignore: !IS_ROOT || !onPtrace,
   async fn() {
     const prog = await compileProg("sec_stub_race");
@@ -76,6 +77,18 @@ Deno.test({
       assert.ok(stubs.length >= 2, `stubs found: ${stubs}`);
       let threads = 0;
       for (const pid of stubs) {
+        // Nothing of the Sentry's (stdio, sockets, the gofer's channel) but the memory file.
+        const fds = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => e.name);
+        assert.deepEqual(fds, ["3"], `stub ${pid} descriptors`);
+        assert.match(
+          Deno.readLinkSync(`/proc/${pid}/fd/3`),
+          /^\/memfd:runsc-memory/,
+          `stub ${pid} fd 3`,
+        );
+        // The Sentry's empty root, not the host's.
+        const root = [...Deno.readDirSync(`/proc/${pid}/root`)].map((e) => e.name);
+        assert.deepEqual(root, ["proc"], `stub ${pid} root`);
+        assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/", `stub ${pid} cwd`);
         for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
           const s = threadStatus(pid, Number(e.name));
           if (s.Seccomp === "?") continue; // gone meanwhile

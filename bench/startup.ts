@@ -1,0 +1,285 @@
+/**
+ * Start-up benchmarks (issue 16), side by side in one run: `run` of a static true, `create`,
+ * `start` and `delete` each on its own, and 10 containers run at once, under our runsc (from
+ * source and from the one-file bundle), gVisor's runsc (`--platform=ptrace --network=none`) and
+ * runc, each where installed. Then the start-up of each of our processes (CLI, boot, gofer), read
+ * from the `--debug` timeline (log.ts phases): milliseconds since each process's runtime began.
+ *
+ * Run by bench/runtime.ts (`deno task bench`, or `--only start-up`), or alone:
+ * `deno run -A bench/startup.ts [--runs N]`.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { compileProg, makeBundle } from "../tests/harness.ts";
+
+const HERE = join(import.meta.dirname!, "..");
+const MAIN = join(HERE, "main.ts");
+
+function installed(paths: string[]): string | undefined {
+  return paths.find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** One runtime under test: how to call its CLI with a state root. */
+interface Runtime {
+  name: string;
+  argv(root: string, args: string[]): string[];
+}
+
+function runtimes(bundleJs: string | null): Runtime[] {
+  const deno = Deno.execPath();
+  const out: Runtime[] = [{
+    name: "runsc-ts",
+    argv: (root, args) => [deno, "run", "-A", "--quiet", MAIN, "--root", root, ...args],
+  }];
+  if (bundleJs) {
+    out.push({
+      name: "runsc-ts bundle",
+      argv: (root, args) => [deno, "run", "-A", "--quiet", bundleJs, "--root", root, ...args],
+    });
+  }
+  const gvisor = installed(["/usr/bin/runsc", "/usr/local/bin/runsc"]);
+  if (gvisor) {
+    out.push({
+      name: "gVisor",
+      argv: (root, args) => [
+        gvisor,
+        "--root",
+        root,
+        "--platform=ptrace",
+        "--network=none",
+        ...args,
+      ],
+    });
+  }
+  const runc = installed(["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/bin/runc"]);
+  if (runc) {
+    out.push({
+      name: "runc",
+      argv: (root, args) => [runc, "--root", root, ...args],
+    });
+  }
+  return out;
+}
+
+/**
+ * Runs argv to its end; returns its wall time in ms, or throws. Its output is not read: after
+ * `create` the sandbox holds the CLI's stdio, so a pipe would not end before `delete`.
+ */
+async function timed(argv: string[]): Promise<number> {
+  const t0 = performance.now();
+  const r = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  const ms = performance.now() - t0;
+  if (!r.success) throw new Error(`${argv.join(" ")}: exit status ${r.code}`);
+  return ms;
+}
+
+/**
+ * Waits until the container has stopped (its program exited), untimed: by polling its state, as
+ * runc has no `wait` and gVisor's refuses a container that has already exited.
+ */
+async function waitStopped(rt: Runtime, root: string, id: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const r = await new Deno.Command(rt.argv(root, [])[0], {
+      args: rt.argv(root, ["state", id]).slice(1),
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (new TextDecoder().decode(r.stdout).includes('"stopped"')) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+type Metric = "run" | "create" | "start" | "delete" | "10 at once";
+const METRICS: Metric[] = ["run", "create", "start", "delete", "10 at once"];
+
+/** One round of every metric for one runtime. */
+async function round(
+  rt: Runtime,
+  bundle: string,
+  root: string,
+  n: number,
+): Promise<Map<Metric, number>> {
+  const m = new Map<Metric, number>();
+  const id = (s: string) => `b${n}${s}`;
+  m.set("run", await timed(rt.argv(root, ["run", "--bundle", bundle, id("r")])));
+  m.set("create", await timed(rt.argv(root, ["create", "--bundle", bundle, id("c")])));
+  m.set("start", await timed(rt.argv(root, ["start", id("c")])));
+  await waitStopped(rt, root, id("c"));
+  m.set("delete", await timed(rt.argv(root, ["delete", id("c")])));
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from(
+      { length: 10 },
+      (_, i) => timed(rt.argv(root, ["run", "--bundle", bundle, id(`p${i}`)])),
+    ),
+  );
+  m.set("10 at once", performance.now() - t0);
+  return m;
+}
+
+/** The `phase` lines of our debug logs: role -> phase -> ms since that process began. */
+function readPhases(dir: string): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  for (const e of Deno.readDirSync(dir)) {
+    const text = Deno.readTextFileSync(join(dir, e.name));
+    for (const m of text.matchAll(/ phase (\w+): ([^{\n]+?) \{"ms":([0-9.]+)/g)) {
+      const role = m[1] === "create" || m[1] === "start" || m[1] === "run" || m[1] === "delete"
+        ? "cli"
+        : m[1];
+      if (!out.has(role)) out.set(role, new Map());
+      out.get(role)!.set(`${m[1]}: ${m[2]}`, Number(m[3]));
+    }
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+const fmt = (ms: number) => `${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms`;
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd())
+    .join("\n");
+}
+
+/** Builds the bundle as `deno task bundle` does, into `dir`; null if that fails. */
+async function buildBundle(dir: string): Promise<string | null> {
+  const out = join(dir, "runsc.js");
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", MAIN, "-o", out],
+    stderr: "null",
+  }).output();
+  return r.success ? out : null;
+}
+
+/** Runs the start-up benchmarks `runs` times each and prints their tables to stdout. */
+export async function startupBench(runs: number, progress: (msg: string) => void): Promise<void> {
+  const work = await Deno.makeTempDir({ prefix: "runsc-bench-startup-" });
+  const b = await makeBundle({
+    args: ["/true"],
+    files: { true: await compileProg("true") },
+    // The namespaces and /proc that runc needs; the runsc's take them as given.
+    config: {
+      linux: { namespaces: ["pid", "mount", "ipc", "uts", "network"].map((type) => ({ type })) },
+      mounts: [{ destination: "/proc", type: "proc", source: "proc" }],
+    },
+  });
+  await Deno.mkdir(join(b.rootfs, "proc"));
+  const all = runtimes(await buildBundle(work));
+  const samples = new Map<string, Map<Metric, number[]>>();
+  const failed = new Map<string, string>();
+  const phases: Map<string, Map<string, number>>[] = [];
+  try {
+    for (const rt of all) {
+      samples.set(rt.name, new Map(METRICS.map((m) => [m, []])));
+    }
+    // Warm-up (Deno's caches, the page cache), then the runtimes interleaved round by round.
+    for (let i = -1; i < runs; i++) {
+      for (const rt of all) {
+        if (failed.has(rt.name)) continue;
+        progress(`start-up: ${i < 0 ? "warm-up" : `run ${i + 1}/${runs}`} ${rt.name}`);
+        const root = join(work, `root-${rt.name.replaceAll(" ", "-")}`);
+        try {
+          const m = await round(rt, b.dir, root, i + 1);
+          if (i >= 0) { for (const [k, v] of m) samples.get(rt.name)!.get(k)!.push(v); }
+        } catch (e) {
+          failed.set(rt.name, (e as Error).message);
+        }
+      }
+      if (i >= 0) {
+        // Our processes' own start-up, from one more `run` with the --debug timeline.
+        const logs = join(work, `logs-${i}`);
+        const root = join(work, "root-phases");
+        await timed(all[0].argv(root, [
+          "--debug",
+          `--debug-log=${logs}/`,
+          "run",
+          "--bundle",
+          b.dir,
+          `ph${i}`,
+        ])).catch(() => {});
+        try {
+          phases.push(readPhases(logs));
+        } catch { /* no logs: the run failed */ }
+      }
+    }
+  } finally {
+    for (const rt of all) {
+      const root = join(work, `root-${rt.name.replaceAll(" ", "-")}`);
+      let ids: string[] = [];
+      try {
+        ids = [...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name);
+      } catch { /* never used */ }
+      for (const id of ids) await timed(rt.argv(root, ["delete", "--force", id])).catch(() => {});
+    }
+    await b.cleanup();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+  progress("");
+
+  const gv = samples.get("gVisor");
+  const rows = [["start-up", ...all.map((r) => r.name), ...(gv ? ["runsc-ts/gVisor"] : [])]];
+  for (const m of METRICS) {
+    const med = (name: string) => {
+      const xs = samples.get(name)!.get(m)!;
+      return xs.length === runs ? median(xs) : null;
+    };
+    const ours = med("runsc-ts");
+    const theirs = gv ? med("gVisor") : null;
+    rows.push([
+      m,
+      ...all.map((r) => {
+        const v = med(r.name);
+        return v === null ? "failed" : fmt(v);
+      }),
+      ...(gv ? [ours !== null && theirs !== null ? `${(ours / theirs).toFixed(2)}x` : "-"] : []),
+    ]);
+  }
+  console.log(table(rows));
+  console.log(
+    `\n${runs} runs each, medians; "10 at once": wall time until 10 parallel \`run\`s all ended.`,
+  );
+  for (const [name, why] of failed) console.log(`${name} failed: ${why}`);
+
+  // Each of our processes' start-up: the medians of its phases, in the order they happen.
+  if (phases.length) {
+    console.log("\nrunsc-ts start-up by process (ms since that process's runtime began, medians):");
+    const roles = ["cli", "boot", "gofer"];
+    for (const role of roles) {
+      const names = new Map<string, number[]>();
+      for (const p of phases) {
+        for (const [k, v] of p.get(role) ?? []) names.set(k, [...(names.get(k) ?? []), v]);
+      }
+      const line = [...names].map(([k, v]) => [k, median(v)] as const)
+        .sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
+      console.log(`  ${role}: ${line || "-"}`);
+    }
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string" } } });
+  const tty = Deno.stderr.isTerminal();
+  await startupBench(Math.max(1, Number(values.runs ?? "5")), (msg) => {
+    if (tty) Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${msg}`));
+  });
+}

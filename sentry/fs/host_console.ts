@@ -1,0 +1,145 @@
+/**
+ * The container's console: a terminal of the Sentry's own (a devpts pty, with its line
+ * discipline, job control and SIGWINCH) whose master side the Sentry connects to a host
+ * terminal, the slave of the host pty whose master the runtime sent to `--console-socket`.
+ * The host terminal is raw (the runtime made it so): bytes cross it unchanged, and every
+ * terminal request of the application is answered by the Sentry's pty, never by the host's.
+ *
+ * The host side is only read, written and asked its window size (TIOCGWINSZ), which Docker
+ * changes on the master when the user's terminal is resized; the Sentry looks every
+ * POLL_INTERVAL_MS and passes a change on as the application's SIGWINCH.
+ *
+ * @module
+ */
+
+import { errno, libc } from "../../host/libc.ts";
+import type { Kernel } from "../kernel/kernel.ts";
+import type { ThreadGroup } from "../kernel/task.ts";
+import { O_RDWR } from "../vfs/file.ts";
+import { hostPoll } from "./host.ts";
+import { DevptsFilesystem, devptsFor, type Pty, TtyFile } from "./tty.ts";
+
+const TIOCGWINSZ = 0x5413n;
+const POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 0x10;
+const EAGAIN = 11, EINTR = 4;
+/** How often the host terminal is looked at (no host event reaches the Sentry). */
+const POLL_INTERVAL_MS = 10;
+/** How often its window size is compared. */
+const WINSIZE_INTERVAL_MS = 200;
+const CHUNK = 4096;
+
+/** A Sentry pty connected to host terminal `hostFd` (which stays the caller's to close). */
+export class HostConsole {
+  readonly pty: Pty;
+  /** The slave end the application gets as its stdin, stdout and stderr. */
+  readonly slave: TtyFile;
+  readonly #master: TtyFile;
+  #pending: Uint8Array = new Uint8Array(0);
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #lastWinsize = 0;
+  #closed = false;
+
+  constructor(readonly kernel: Kernel, readonly hostFd: number) {
+    const devpts = devptsFor(kernel) ?? new DevptsFilesystem(kernel);
+    this.pty = devpts.allocate();
+    this.pty.locked = false;
+    const ino = devpts.inodeFor(this.pty);
+    this.#master = new TtyFile(this.pty, true, ino, devpts.vdFor(ino), O_RDWR);
+    this.slave = new TtyFile(this.pty, false, ino, devpts.vdFor(ino), O_RDWR);
+    this.#readWinsize();
+  }
+
+  /** Makes the terminal the controlling terminal of `tg`'s session, `tg` in its foreground. */
+  control(tg: ThreadGroup): void {
+    this.pty.sid = tg.sid;
+    this.pty.fgPgrp = tg.pgid;
+  }
+
+  /** Starts moving bytes both ways and watching the window size. */
+  start(): void {
+    this.#readWinsize();
+    let ticks = 0;
+    this.#timer = setInterval(() => {
+      if (++ticks * POLL_INTERVAL_MS >= WINSIZE_INTERVAL_MS) {
+        ticks = 0;
+        this.#readWinsize();
+      }
+      this.#pump();
+    }, POLL_INTERVAL_MS);
+    this.pty.queue.subscribe(() => queueMicrotask(() => this.#pump()));
+  }
+
+  /** Waits (at most `ms`) until what the application wrote has reached the host terminal. */
+  async drain(ms = 1000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (
+      !this.#closed && Date.now() < deadline &&
+      (this.pty.masterAvailable > 0 || this.#pending.length > 0)
+    ) {
+      this.#pump();
+      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    }
+  }
+
+  /** Stops; the application's ends see the master gone. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#master.release();
+  }
+
+  #pump(): void {
+    if (this.#closed) return;
+    const ev = hostPoll(this.hostFd, POLLIN | POLLOUT);
+    if (ev & POLLIN) {
+      const buf = new Uint8Array(CHUNK);
+      const n = Number(libc.symbols.read(this.hostFd, buf, BigInt(CHUNK)));
+      // A resize just before typing must not be missed by what the typing runs.
+      if (n > 0) this.#readWinsize();
+      if (n > 0) {
+        this.pty.input(buf.subarray(0, n));
+        this.pty.queue.notify();
+      }
+    } else if (ev & (POLLHUP | POLLERR)) {
+      // The master's holder went away (the caller's terminal closed): a hangup.
+      this.#hangup();
+      return;
+    }
+    if (this.#pending.length === 0 && this.pty.masterAvailable > 0) {
+      this.#pending = this.pty.takeOutput(CHUNK);
+      this.pty.queue.notify();
+    }
+    if (this.#pending.length > 0 && (ev & POLLOUT)) {
+      const n = Number(
+        libc.symbols.write(
+          this.hostFd,
+          this.#pending as Uint8Array<ArrayBuffer>,
+          BigInt(
+            this.#pending.length,
+          ),
+        ),
+      );
+      if (n > 0) this.#pending = this.#pending.subarray(n);
+      else if (n < 0 && errno() !== EAGAIN && errno() !== EINTR) this.#hangup();
+    }
+  }
+
+  #hangup(): void {
+    for (const tg of this.kernel.threadGroups.values()) {
+      if (this.pty.sid && tg.sid === this.pty.sid && tg.pid === this.pty.sid) {
+        tg.sendSignal({ signo: 1, /* SIGHUP */ errno: 0, code: 0x80 /* SI_KERNEL */ });
+      }
+    }
+    this.close();
+  }
+
+  #readWinsize(): void {
+    const ws = new Uint8Array(8);
+    if (libc.symbols.ioctl(this.hostFd, TIOCGWINSZ, ws) !== 0) return;
+    const key = new DataView(ws.buffer).getUint32(0, true);
+    if (key === this.#lastWinsize) return;
+    this.#lastWinsize = key;
+    this.pty.resize(ws);
+  }
+}
