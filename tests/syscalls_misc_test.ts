@@ -12,6 +12,7 @@ probeTests([
   { prog: "mremap_shared" },
   { prog: "fork_threads_cow" },
   { prog: "statfs_root", writableRoot: true },
+  { prog: "pidfd_procdir" },
 ]);
 
 // Names that are not UTF-8, on tmpfs and through the Gofer (no overlay: its own root).

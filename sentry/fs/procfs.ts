@@ -412,8 +412,20 @@ function pidDir(fs: ProcFilesystem, tg: ThreadGroup): Inode {
   const d = new ProcDir(fs, key, 0o555, list);
   d.uid = tg.uid;
   d.gid = tg.gid;
+  pidDirs.set(d, tg);
   void k;
   return d;
+}
+
+/** The process behind each /proc/[pid] directory inode. */
+const pidDirs = new WeakMap<Inode, ThreadGroup>();
+
+/**
+ * The process a /proc/[pid] directory names, or undefined: pidfd_send_signal(2) takes a
+ * descriptor of that directory as a pidfd, as Linux does (CPython's test_signal uses one).
+ */
+export function procPidDirProcess(inode: Inode): ThreadGroup | undefined {
+  return pidDirs.get(inode);
 }
 
 function fdEntries(fs: ProcFilesystem, tg: ThreadGroup, info: boolean): Map<string, Factory> {
