@@ -90,6 +90,10 @@ const RUNTIME: readonly Name[] = [
   "readlinkat",
   "getcwd",
   "futex",
+  // The kernel resumes a futex wait or a sleep that a signal or a ptrace stop interrupted
+  // through restart_syscall; refused, V8's worker threads abort ("Futex operation failed").
+  // It takes no arguments and only continues a call already allowed.
+  "restart_syscall",
   "sched_getaffinity",
   "set_robust_list",
   "rseq",

@@ -13,6 +13,7 @@
 import { Errno } from "./errno.ts";
 import { check, cstr, errno, HostError, libc } from "./libc.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "./fcntl.ts";
+import { decodeBytes } from "./utf8b.ts";
 export {
   AT_EMPTY_PATH,
   AT_FDCWD,
@@ -390,7 +391,7 @@ export class Xattr {
           ? fs.listxattr(this.#path, buf, big(size))
           : fs.flistxattr(this.#fd, buf, big(size)),
       ));
-    const text = new TextDecoder().decode(buf.subarray(0, len));
+    const text = decodeBytes(buf.subarray(0, len));
     return text.split("\0").filter((s) => s !== "");
   }
 

@@ -10,6 +10,7 @@
  */
 
 import { errnoName } from "./errno.ts";
+import { encodeBytes } from "./utf8b.ts";
 
 const I64 = "i64" as const;
 
@@ -131,7 +132,7 @@ export function check(op: string, ret: number): number {
 
 /** A NUL-terminated copy of `s` for passing to C. */
 export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const b = new TextEncoder().encode(s);
+  const b = encodeBytes(s);
   const out = new Uint8Array(b.length + 1);
   out.set(b);
   return out;

@@ -17,6 +17,7 @@
 
 import { Errno } from "./errno.ts";
 import { errno, HostError, libc } from "./libc.ts";
+import { decodeBytes, encodeBytes } from "./utf8b.ts";
 
 const sym = libc.symbols;
 
@@ -197,7 +198,7 @@ function retrySock(op: string, call: () => number): number {
 
 /** struct sockaddr_un {sa_family u16; sun_path char[108]} for a filesystem `path`. */
 function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {
-  const p = new TextEncoder().encode(path);
+  const p = encodeBytes(path);
   if (p.length >= SUN_PATH_SIZE) throw new HostError(`sockaddr_un ${JSON.stringify(path)}`, 36);
   const a = new Uint8Array(2 + SUN_PATH_SIZE);
   new DataView(a.buffer).setUint16(0, AF_UNIX, true);
@@ -242,7 +243,7 @@ export function acceptUnix(fd: number, flags = 0): { fd: number; peer: string } 
   let path = a.subarray(2, Math.max(2, end));
   const nul = path.indexOf(0);
   if (nul >= 0) path = path.subarray(0, nul);
-  return { fd: nfd, peer: new TextDecoder().decode(path) };
+  return { fd: nfd, peer: decodeBytes(path) };
 }
 
 /** getsockopt(fd, SOL_SOCKET, SO_TYPE): the socket's type. */

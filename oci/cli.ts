@@ -91,6 +91,7 @@ function helpText(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     `  ${"flags".padEnd(width)}  list the global flags and their defaults`,
     `  ${"help".padEnd(width)}  print this help, or a command's with: help <command>`,
+    `  ${"".padEnd(width)}  help syscalls [--format=table|csv|json]: the system calls offered`,
     "",
     "Global flags:",
     formatFlags(GLOBAL_FLAGS),
@@ -102,6 +103,23 @@ function helpText(): string {
 function commandHelp(c: Command): string {
   return `Usage: runsc ${c.name} [flags] ${c.usage}\n\n${c.summary}\n` +
     (c.flags.length ? `\nFlags:\n${formatFlags(c.flags)}\n` : "");
+}
+
+/**
+ * `runsc help syscalls`: the compatibility list from the Sentry's syscall table (loaded only
+ * here, so that other commands do not pay for it).
+ */
+async function syscallsHelp(args: string[]): Promise<number> {
+  const { COMPAT_FORMATS, formatCompat } = await import("../sentry/syscalls/compat.ts");
+  const parsed = parseFlags(args, [
+    { name: "format", kind: "string", default: "table", help: "table, csv or json" },
+  ], { context: "help syscalls" });
+  const format = parsed.values.format as (typeof COMPAT_FORMATS)[number];
+  if (!COMPAT_FORMATS.includes(format) || parsed.rest.length > 0) {
+    throw new UsageError(`help syscalls: --format must be one of ${COMPAT_FORMATS.join(", ")}`);
+  }
+  out(formatCompat(format));
+  return 0;
 }
 
 /** A message for an error of any kind (with a hint of where it came from for bugs). */
@@ -135,6 +153,7 @@ export async function cliMain(args: string[]): Promise<number> {
       return 0;
     }
     const [name, ...rest] = global.rest;
+    if (name === "help" && rest[0] === "syscalls") return await syscallsHelp(rest.slice(1));
     if (name === undefined || bool(global.values, "help") || name === "help") {
       const c = COMMANDS.find((c) => c.name === rest[0]);
       out(c ? commandHelp(c) : helpText());

@@ -57,6 +57,11 @@ export interface AddressSpace {
   mapFile(addr: bigint, length: bigint, fileOffset: bigint, prot: number): void;
   /** Removes any mapping in [addr, addr+length). */
   unmap(addr: bigint, length: bigint): void;
+  /**
+   * Makes changes queued by mapFile and unmap take effect now, for the threads of the address
+   * space that are running meanwhile (a platform that applies them at once has none).
+   */
+  flush?(): void;
   release(): void;
 }
 

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
+
 /** A payload that does not match its message's description. */
 export class DecodeError extends Error {
   constructor(message: string) {
@@ -169,8 +171,6 @@ export const bytes: Codec<Uint8Array<ArrayBuffer>> = {
   read: (r) => r.raw(r.u32()).slice(),
 };
 
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 const NON_ASCII = /[\u0080-\uffff]/;
 
 /** The longest string decoded a byte a character: a file name's limit. */
@@ -191,10 +191,13 @@ export function asciiString(b: Uint8Array): string | null {
   return s;
 }
 
-/** A UTF-8 string preceded by its u32 byte length (LISAFS's SizedString). */
+/**
+ * A string preceded by its u32 byte length (LISAFS's SizedString). Names and paths are bytes,
+ * carried whole: a string holds them as utf8b.ts does.
+ */
 export const str: Codec<string> = {
   write: (w, v) => {
-    if (NON_ASCII.test(v)) return bytes.write(w, utf8Encoder.encode(v));
+    if (NON_ASCII.test(v)) return bytes.write(w, encodeBytes(v));
     w.u32(v.length);
     w.ascii(v);
   },
@@ -202,11 +205,7 @@ export const str: Codec<string> = {
     const b = r.raw(r.u32());
     const a = asciiString(b);
     if (a !== null) return a;
-    try {
-      return utf8Decoder.decode(b);
-    } catch {
-      throw new DecodeError("string is not valid UTF-8");
-    }
+    return decodeBytes(b);
   },
 };
 

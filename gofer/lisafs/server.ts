@@ -82,6 +82,7 @@ import { log } from "../../log.ts";
 import { isFilestoreName } from "../filestore.ts";
 import { closeAll, FramingError, recvMessage, sendMessage } from "./channel.ts";
 import { asciiString, decode, DecodeError, encode } from "./codec.ts";
+import { byteLength, decodeBytes } from "../../host/utf8b.ts";
 import {
   type Dirent,
   ErrorResp,
@@ -193,8 +194,6 @@ function toStat(st: HostStat): Stat {
   };
 }
 
-const utf8 = new TextEncoder();
-
 /**
  * Checks one path component: not empty, ".", "..", no "/" or NUL, at most NAME_MAX bytes.
  * Throws EINVAL (or ENAMETOOLONG).
@@ -203,7 +202,7 @@ export function checkName(name: string): void {
   if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
     throw new LinuxError(Errno.EINVAL, `invalid path component ${JSON.stringify(name)}`);
   }
-  if (utf8.encode(name).length > NAME_MAX) {
+  if (byteLength(name) > NAME_MAX) {
     throw new LinuxError(Errno.ENAMETOOLONG, `path component longer than ${NAME_MAX} bytes`);
   }
 }
@@ -220,7 +219,7 @@ function checkXattrName(name: string): void {
   if (name === "" || name.includes("\0")) {
     throw new LinuxError(Errno.EINVAL, `invalid xattr name ${JSON.stringify(name)}`);
   }
-  if (utf8.encode(name).length > XATTR_NAME_MAX) {
+  if (byteLength(name) > XATTR_NAME_MAX) {
     throw new LinuxError(Errno.ERANGE, `xattr name longer than ${XATTR_NAME_MAX} bytes`);
   }
 }
@@ -674,7 +673,7 @@ const HANDLERS: { [M in ImplementedMID]: Handler<M> } = {
   },
 
   [MID.SymlinkAt]: (c, req) => {
-    if (req.target === "" || req.target.includes("\0") || utf8.encode(req.target).length >= 4096) {
+    if (req.target === "" || req.target.includes("\0") || byteLength(req.target) >= 4096) {
       throw new LinuxError(req.target === "" ? Errno.ENOENT : Errno.EINVAL, "symlink target");
     }
     return createNode(c, req, S_IFLNK, (dir) => symlinkAt(req.target, dir.host, req.name));
@@ -731,7 +730,7 @@ const HANDLERS: { [M in ImplementedMID]: Handler<M> } = {
     if (!isType(fstat(node.host), S_IFLNK)) {
       throw new LinuxError(Errno.EINVAL, "not a symlink");
     }
-    return { resp: { target: lossyUtf8.decode(readLinkFd(node.host)) } };
+    return { resp: { target: decodeBytes(readLinkFd(node.host)) } };
   },
 
   [MID.Getdents64]: (c, { fd, count }) => {
@@ -812,11 +811,9 @@ function xattrOf(f: AnyFd): Xattr {
   return new Xattr(f.host, f.kind === "control");
 }
 
-const lossyUtf8 = new TextDecoder();
-
-/** A host name as a string, invalid UTF-8 replaced (U+FFFD); ASCII without the decoder. */
-function lossyName(b: Uint8Array): string {
-  return asciiString(b) ?? lossyUtf8.decode(b);
+/** A host name as a string, every byte kept (utf8b.ts); ASCII without the decoder. */
+function hostName(b: Uint8Array): string {
+  return asciiString(b) ?? decodeBytes(b);
 }
 
 // Room left in a message for data after the header and the length fields.
@@ -837,7 +834,7 @@ function parseDirents(b: Uint8Array<ArrayBuffer>): Dirent[] {
       ino: v.getBigUint64(off, true),
       off: v.getBigUint64(off + 8, true),
       type: v.getUint8(off + 18),
-      name: lossyName(nul < 0 ? nameBytes : nameBytes.subarray(0, nul)),
+      name: hostName(nul < 0 ? nameBytes : nameBytes.subarray(0, nul)),
     });
     off += reclen;
   }

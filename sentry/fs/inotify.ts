@@ -25,6 +25,7 @@ import {
 import { type Attr, type Inode, nowNs } from "../vfs/inode.ts";
 import { waitOn } from "../vfs/waiter.ts";
 import { anonAttr } from "./anon.ts";
+import { byteLength, encodeBytes } from "../../host/utf8b.ts";
 
 const MAX_QUEUED = 16384;
 const IN_Q_OVERFLOW = 0x4000;
@@ -102,11 +103,10 @@ export class InotifyFile extends FileDescriptionBase implements WatchOwner {
       if (this.flags & O_NONBLOCK) throw new SysError(Errno.EAGAIN);
       await waitOn(t, [this.queue]);
     }
-    const enc = new TextEncoder();
     let o = 0;
     while (this.#events.length > 0) {
       const e = this.#events[0];
-      const name = enc.encode(e.name);
+      const name = encodeBytes(e.name);
       const len = name.length ? (name.length + 1 + 15) & ~15 : 0;
       if (o + 16 + len > dst.length) {
         if (o === 0) throw new SysError(Errno.EINVAL);
@@ -136,9 +136,8 @@ export class InotifyFile extends FileDescriptionBase implements WatchOwner {
   override ioctl(t: Task, request: number, arg: bigint): number {
     if (request === 0x541b) {
       // FIONREAD: bytes a read would return now.
-      const enc = new TextEncoder();
       const n = this.#events.reduce((s, e) => {
-        const l = enc.encode(e.name).length;
+        const l = byteLength(e.name);
         return s + 16 + (l ? (l + 1 + 15) & ~15 : 0);
       }, 0);
       t.mm.writeU32(arg, n);

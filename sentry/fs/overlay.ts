@@ -68,8 +68,28 @@ export class OverlayFilesystem extends Filesystem {
     return s;
   }
 
+  /**
+   * The image's disk as the root's (programs such as shutil.disk_usage expect the space the
+   * files below take to count as used), with no more free than the upper layer can take.
+   */
   override statfs(): FsStat {
-    return this.upper.statfs();
+    const up = this.upper.statfs();
+    let low: FsStat;
+    try {
+      low = this.lower.statfs();
+    } catch {
+      return up;
+    }
+    // In the lower's block size: the upper's free space, converted.
+    const upFree = up.blocksAvailable * up.blockSize / low.blockSize;
+    const min = (a: bigint, b: bigint) => a < b ? a : b;
+    return {
+      ...up,
+      blockSize: low.blockSize,
+      blocks: low.blocks,
+      blocksFree: min(low.blocksFree, upFree),
+      blocksAvailable: min(low.blocksAvailable, upFree),
+    };
   }
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { capStatusLines } from "../kernel/task_creds.ts";
+import { SIG_DFL, SIG_IGN, sigbit } from "../kernel/signal.ts";
 import { Errno } from "../../host/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
@@ -35,6 +36,7 @@ import {
 } from "../vfs/inode.ts";
 import { Dentry, Mount, VirtualDentry, type VirtualFilesystem } from "../vfs/vfs.ts";
 import { procNetFiles } from "../net/proc_net.ts";
+import { byteLength, encodeBytes } from "../../host/utf8b.ts";
 
 const PROC_SUPER_MAGIC = 0x9fa0n;
 const BOOT_NS = BigInt(Date.now()) * 1_000_000n;
@@ -121,7 +123,7 @@ class ProcFile extends Inode {
     const v = this.gen(t);
     return new SnapshotFile(
       this,
-      typeof v === "string" ? new TextEncoder().encode(v) : v,
+      typeof v === "string" ? encodeBytes(v) : v,
       vd,
       flags,
     );
@@ -164,7 +166,7 @@ class ProcLink extends Inode {
   override readlink(t: Task): string {
     const target = this.target(t);
     // Linux builds the path in one page (d_path): a longer one is ENAMETOOLONG, not truncated.
-    if (target.length >= 4096 / 4 && new TextEncoder().encode(target).length >= 4096) {
+    if (target.length >= 4096 / 4 && byteLength(target) >= 4096) {
       throw new SysError(Errno.ENAMETOOLONG);
     }
     return target;
@@ -421,8 +423,20 @@ function pidDir(fs: ProcFilesystem, tg: ThreadGroup): Inode {
   const d = new ProcDir(fs, key, 0o555, list);
   d.uid = tg.uid;
   d.gid = tg.gid;
+  pidDirs.set(d, tg);
   void k;
   return d;
+}
+
+/** The process behind each /proc/[pid] directory inode. */
+const pidDirs = new WeakMap<Inode, ThreadGroup>();
+
+/**
+ * The process a /proc/[pid] directory names, or undefined: pidfd_send_signal(2) takes a
+ * descriptor of that directory as a pidfd, as Linux does (CPython's test_signal uses one).
+ */
+export function procPidDirProcess(inode: Inode): ThreadGroup | undefined {
+  return pidDirs.get(inode);
 }
 
 function fdEntries(fs: ProcFilesystem, tg: ThreadGroup, info: boolean): Map<string, Factory> {
@@ -495,6 +509,27 @@ function pidStat(tg: ThreadGroup): string {
   return f.join(" ") + "\n";
 }
 
+/**
+ * SigPnd, ShdPnd, SigBlk (the leader's: /proc/[pid]/status speaks for the leader), SigIgn and
+ * SigCgt: programs read these to learn what a process they did not start does with signals.
+ */
+function signalStatusLines(tg: ThreadGroup): string[] {
+  let ign = 0n, cgt = 0n;
+  tg.handlers.actions.forEach((a, n) => {
+    if (n === 0) return;
+    if (a.handler === SIG_IGN) ign |= sigbit(n);
+    else if (a.handler !== SIG_DFL) cgt |= sigbit(n);
+  });
+  const hex = (m: bigint) => m.toString(16).padStart(16, "0");
+  return [
+    `SigPnd:\t${hex(tg.leader?.pending.mask ?? 0n)}`,
+    `ShdPnd:\t${hex(tg.pending.mask)}`,
+    `SigBlk:\t${hex(tg.leader?.sigmask ?? 0n)}`,
+    `SigIgn:\t${hex(ign)}`,
+    `SigCgt:\t${hex(cgt)}`,
+  ];
+}
+
 function pidStatus(tg: ThreadGroup): string {
   const kb = vmSize(tg) / 1024n;
   return [
@@ -515,11 +550,7 @@ function pidStatus(tg: ThreadGroup): string {
     `VmRSS:\t${String(kb).padStart(8)} kB`,
     `Threads:\t${tg.tasks.size}`,
     `SigQ:\t0/127806`,
-    `SigPnd:\t0000000000000000`,
-    `ShdPnd:\t0000000000000000`,
-    `SigBlk:\t0000000000000000`,
-    `SigIgn:\t0000000000000000`,
-    `SigCgt:\t0000000000000000`,
+    ...signalStatusLines(tg),
     capStatusLines(tg).trimEnd(),
     `NoNewPrivs:\t${tg.noNewPrivs ? 1 : 0}`,
     `Seccomp:\t0`,

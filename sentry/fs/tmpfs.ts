@@ -41,6 +41,7 @@ import {
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { openDevice } from "./devices.ts";
 import { openFifo, Pipe } from "./pipe.ts";
+import { byteLength } from "../../host/utf8b.ts";
 
 const TMPFS_MAGIC = 0x01021994n;
 
@@ -449,7 +450,7 @@ export class TmpfsSymlink extends Inode {
     super(fs, S_IFLNK | (mode & 0o777), uid, gid);
   }
   override size(): bigint {
-    return BigInt(new TextEncoder().encode(this.target).length);
+    return BigInt(byteLength(this.target));
   }
   override readlink(_t: Task): string {
     this.atimeNs = nowNs();

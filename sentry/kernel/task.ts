@@ -356,7 +356,11 @@ export class Task {
   vforkDone: (() => void) | null = null;
   /** Thread name (PR_SET_NAME). */
   name = "";
+  /** sched_setaffinity(2)'s CPU mask (bit n: CPU n), inherited by clone; null: every CPU. */
+  cpuMask: bigint | null = null;
   #wake: (() => void) | null = null;
+  /** Where the task last faulted: a second fault there in a row is not a stale one. */
+  #lastFault: { addr: bigint; mm: MemoryManager; generation: number } | null = null;
   #inPlatform = false;
 
   constructor(
@@ -568,7 +572,15 @@ export class Task {
               break;
             }
             // A write to memory shared copy-on-write since fork is the Sentry's to resolve.
-            if (this.mm.handleFault(r.addr)) break;
+            {
+              // The same fault again with no mapping changed since it was retried.
+              const last = this.#lastFault;
+              const again = last?.addr === r.addr && last.mm === this.mm &&
+                last.generation === this.mm.generation;
+              const handled = this.mm.handleFault(r.addr, r.access, again);
+              this.#lastFault = { addr: r.addr, mm: this.mm, generation: this.mm.generation };
+              if (handled) break;
+            }
             k.log.debug(
               `tid ${this.tid}: ${signalName(r.signo)} at 0x${r.addr.toString(16)} ` +
                 `rip 0x${this.regs.rip.toString(16)}`,

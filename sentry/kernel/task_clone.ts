@@ -65,7 +65,17 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   // The pids cgroup's check, before anything is allocated: each task is a host stub thread
   // or process, so this is what bounds a fork bomb on the host.
   if (k.pidsInUse() >= k.pidsLimit) throw new SysError(Errno.EAGAIN);
-  const mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.newAddressSpace(Errno.EAGAIN));
+  // The descriptor table is copied before the address space, and dropped again if that fails:
+  // nothing half-made may outlive a failed clone (a copied pipe end would keep it open).
+  const ownFiles = !(f & CLONE.THREAD) && !(f & CLONE.FILES);
+  const fdTable = ownFiles ? t.tg.fdTable.fork() : t.tg.fdTable;
+  let mm;
+  try {
+    mm = (f & CLONE.VM) ? t.mm : t.mm.fork(k.newAddressSpace(Errno.EAGAIN));
+  } catch (e) {
+    if (ownFiles) fdTable.closeAll();
+    throw e;
+  }
   if (f & CLONE.VM) mm.users++;
   const tid = k.allocPid();
   let tg: ThreadGroup;
@@ -73,7 +83,6 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
     tg = t.tg;
   } else {
     const parent = (f & CLONE.PARENT) ? t.tg.parent : t.tg;
-    const fdTable = (f & CLONE.FILES) ? t.tg.fdTable : t.tg.fdTable.fork();
     const handlers = (f & CLONE.SIGHAND) ? t.tg.handlers : t.tg.handlers.fork();
     tg = new ThreadGroup(k, tid, parent, fdTable, handlers);
     const p = t.tg;
@@ -108,6 +117,7 @@ export function cloneTask(t: Task, a: CloneArgs): Task {
   if (f & CLONE.SETTLS) child.regs.r[R.fs_base] = a.tls;
   child.ctx.setFpState(t.ctx.fpState());
   child.sigmask = t.sigmask;
+  child.cpuMask = t.cpuMask;
   child.name = t.name;
   if (!(f & CLONE.VM) || (f & CLONE.VFORK)) child.altStack = { ...t.altStack };
   if (f & CLONE.PARENT_SETTID) t.mm.writeU32(a.parentTid, tid);

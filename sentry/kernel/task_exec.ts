@@ -12,6 +12,7 @@ import { RLIMIT } from "../syscalls/sys_rlimit.ts";
 import { SS_DISABLE } from "./signal.ts";
 import type { Task } from "./task.ts";
 import { exitRobustList } from "./futex.ts";
+import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 /**
  * Loads `path` into a new address space and switches the task to it. On failure the task is
@@ -75,11 +76,18 @@ export function execTask(t: Task, path: string, argv: string[], envp: string[]):
   tg.exe = loaded.exe;
   tg.argv = loaded.argv;
   tg.envp = envp;
-  tg.comm = loaded.exe.slice(loaded.exe.lastIndexOf("/") + 1).slice(0, 15);
+  // The name is the last component of the path the caller gave (a link such as /proc/self/exe
+  // names the process "exe"), not the file it resolved to.
+  tg.comm = commOf(path);
   t.name = tg.comm;
   capsOnExec(tg);
   t.vforkDone?.();
   t.vforkDone = null;
+}
+
+/** The first TASK_COMM_LEN - 1 bytes of the path's last component, as Linux cuts them. */
+function commOf(path: string): string {
+  return decodeBytes(encodeBytes(path.slice(path.lastIndexOf("/") + 1)).subarray(0, 15));
 }
 
 /** The FPU state a new program starts with (x87 control word 0x37f, MXCSR 0x1f80). */

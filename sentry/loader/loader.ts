@@ -16,6 +16,7 @@ import type { MemoryManager } from "../mm/mm.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { elfSpan, loadElf, parseElf } from "./elf.ts";
 import { AT, setupStack } from "./stack.ts";
+import { byteLength, decodeBytes } from "../../host/utf8b.ts";
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -107,7 +108,7 @@ const MAX_ARG_STRLEN = 32 * 4096;
 function parseShebang(head: Uint8Array): { interp: string; arg: string | null } {
   let end = head.indexOf(0x0a);
   if (end < 0) end = head.length;
-  const line = new TextDecoder().decode(head.subarray(2, end)).replace(/^[ \t]+/, "").trimEnd();
+  const line = decodeBytes(head.subarray(2, end)).replace(/^[ \t]+/, "").trimEnd();
   if (line === "") throw new SysError(Errno.ENOEXEC, "empty #! line");
   const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(line)!;
   return { interp: m[1], arg: m[2] ?? null };
@@ -118,10 +119,9 @@ function parseShebang(head: Uint8Array): { interp: string; arg: string | null } 
  * their pointers, within a quarter of the stack limit (E2BIG otherwise).
  */
 export function checkArgLimits(argv: string[], envp: string[], stackLimit: bigint): void {
-  const enc = new TextEncoder();
   let total = 0;
   for (const s of [...argv, ...envp]) {
-    const n = enc.encode(s).length + 1;
+    const n = byteLength(s) + 1;
     if (n > MAX_ARG_STRLEN) throw new SysError(Errno.E2BIG);
     total += n + 8;
   }

@@ -7,6 +7,7 @@
  */
 
 import type { MemoryManager } from "../mm/mm.ts";
+import { encodeBytes } from "../../host/utf8b.ts";
 
 export const AT = {
   NULL: 0,
@@ -62,7 +63,6 @@ export interface StackImage {
  */
 export function setupStack(mm: MemoryManager, top: bigint, img: StackImage): bigint {
   cachedHostAuxv ??= hostAuxv();
-  const enc = new TextEncoder();
   let sp = top;
   const push = (bytes: Uint8Array): bigint => {
     sp -= BigInt(bytes.length);
@@ -70,7 +70,7 @@ export function setupStack(mm: MemoryManager, top: bigint, img: StackImage): big
     return sp;
   };
   const pushString = (s: string): bigint => {
-    const b = enc.encode(s);
+    const b = encodeBytes(s);
     const z = new Uint8Array(b.length + 1);
     z.set(b);
     return push(z);

@@ -16,6 +16,7 @@ import { Errno } from "../../host/errno.ts";
 import { SysError } from "../syscalls/errors.ts";
 import { MemoryFile, PAGE_SIZE, pageRoundDown, pageRoundUp } from "./memory_file.ts";
 import { CowRange } from "./cow.ts";
+import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 let nextMmId = 1n;
 
@@ -38,6 +39,12 @@ export interface Vma {
   cow?: CowRange;
   /** MAP_GROWSDOWN (and the main stack): a fault just below it extends it downwards. */
   growsDown?: boolean;
+  /**
+   * A MAP_SHARED mapping of a file's own pages (tmpfs): the file, and the file's byte offset
+   * minus the memory-file offset (the same for every piece a cut or a move makes), so that
+   * mremap can map more of the same file after it.
+   */
+  file?: { page(index: number, allocate: boolean): bigint | null; delta: bigint };
 }
 
 const STACK_SIZE = 8n << 20n;
@@ -57,8 +64,8 @@ export class MemoryManager {
   #heap: Vma | null = null;
   readonly stackTop: bigint;
   readonly mmapBase: bigint;
-  #enc = new TextEncoder();
-  #dec = new TextDecoder();
+  /** Counts changes to the address space's mappings (a retried fault that changed nothing). */
+  generation = 0;
   /** Tasks using this address space (CLONE_VM shares it); released when the last goes. */
   users = 1;
   /** Identifies this address space in futex keys of private memory. */
@@ -126,6 +133,7 @@ export class MemoryManager {
     const fileOffset = this.mf.allocate(len);
     const vma: Vma = { start: addr, end: addr + len, prot, fileOffset, name };
     this.#insert(vma);
+    this.generation++;
     this.as.mapFile(addr, len, fileOffset, prot);
     return vma;
   }
@@ -150,6 +158,7 @@ export class MemoryManager {
 
   /** The address space's mapping of v: without write permission while it shares memory. */
   #mapVma(v: Vma, start = v.start, end = v.end): void {
+    this.generation++;
     const prot = v.cow ? v.prot & ~PROT_WRITE : v.prot;
     this.as.mapFile(start, end - start, v.fileOffset + (start - v.start), prot);
   }
@@ -197,11 +206,25 @@ export class MemoryManager {
    * Resolves a fault at addr that the Sentry caused (copy-on-write). Returns false when it is
    * the application's fault, to be delivered as a signal.
    */
-  handleFault(addr: bigint): boolean {
+  handleFault(addr: bigint, access = 0, again = false): boolean {
     if (this.#grow(addr)) return true;
     const v = this.#find(addr);
-    if (!v || !v.cow || !(v.prot & PROT_WRITE)) return false;
-    this.#breakCow(v);
+    if (!v) return false;
+    if (v.cow && (v.prot & PROT_WRITE) && (access === 0 || (access & PROT_WRITE))) {
+      this.#breakCow(v);
+      return true;
+    }
+    // A fault the VMA allows is stale: another thread's fault already gave the memory its own
+    // pages (two threads writing after fork fault on the same copy-on-write range, and the
+    // first one's copy resolves both), or an mprotect raced it. The access is retried. Where
+    // the platform cannot tell the access, a data fault on a readable and writable VMA is
+    // retried once; the same fault again is the application's.
+    const allowed = access !== 0
+      ? (v.prot & access) === access
+      : !again && (v.prot & (PROT_READ | PROT_WRITE)) === (PROT_READ | PROT_WRITE);
+    if (!allowed) return false;
+    const page = pageRoundDown(addr);
+    this.#mapVma(v, page, page + PAGE_SIZE);
     return true;
   }
 
@@ -217,7 +240,13 @@ export class MemoryManager {
         this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
       }
     });
-    if (touched && updateAs) this.as.unmap(start, end - start);
+    if (touched && updateAs) {
+      this.generation++;
+      this.as.unmap(start, end - start);
+      // The freed pages may go to another process next: threads of this one that run
+      // meanwhile must have lost them first.
+      this.as.flush?.();
+    }
   }
 
   /**
@@ -439,7 +468,7 @@ export class MemoryManager {
           all.set(c, o);
           o += c.length;
         }
-        return this.#dec.decode(all);
+        return decodeBytes(all);
       }
       chunks.push(b);
       total += n;
@@ -474,7 +503,7 @@ export class MemoryManager {
     this.copyOut(addr, b);
   }
   encode(s: string): Uint8Array {
-    return this.#enc.encode(s);
+    return encodeBytes(s);
   }
 
   /**
@@ -487,6 +516,10 @@ export class MemoryManager {
     child.brk = this.brk;
     try {
       this.#copyInto(child, as);
+      // The parent's other threads run on while the forking one is in the Sentry: their writes
+      // must stop reaching the memory the child now shares before any copy is taken of it,
+      // or the child sees memory from after the fork and the parent's copy misses writes.
+      this.as.flush?.();
     } catch (e) {
       child.release();
       throw e;
@@ -567,6 +600,7 @@ export class MemoryManager {
   /** Removes VMAs in [start, end) from bookkeeping and the address space, keeping memory. */
   #detach(start: bigint, end: bigint): void {
     this.#cut(start, end, () => {});
+    this.generation++;
     this.as.unmap(start, end - start);
   }
 

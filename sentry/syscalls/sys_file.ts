@@ -52,6 +52,8 @@ const F_SETOWN = 8;
 const F_GETOWN = 9;
 const F_SETSIG = 10;
 const F_GETSIG = 11;
+const F_NOTIFY = 1026;
+const DN_MULTISHOT = 0x80000000;
 const F_OFD_GETLK = 36;
 const F_OFD_SETLK = 37;
 const F_OFD_SETLKW = 38;
@@ -332,6 +334,13 @@ function fcntl(t: Task): number | Promise<number> {
     case F_ADD_SEALS:
     case F_GET_SEALS:
       throw new SysError(Errno.EINVAL);
+    case F_NOTIFY: {
+      // Accepted on directories, as Linux does; no SIGIO follows (inotify is what works).
+      if (path) throw new SysError(Errno.EBADF);
+      if ((Number(arg & 0xffffffffn) & ~DN_MULTISHOT) === 0) return 0;
+      if (!f.vd?.inode.isDir) throw new SysError(Errno.ENOTDIR);
+      return 0;
+    }
     default:
       throw new SysError(Errno.EINVAL);
   }
@@ -365,7 +374,7 @@ export const syscalls: Record<string, SyscallDef> = {
   fcntl: {
     handler: fcntl,
     support: "partial",
-    note: "no memfd seals (F_ADD_SEALS, F_GET_SEALS)",
+    note: "no memfd seals (F_ADD_SEALS, F_GET_SEALS); F_NOTIFY is accepted but sends no signal",
     args: ["d", "d", "x"],
   },
   flock: { handler: flock, args: ["d", "x"] },

@@ -22,6 +22,7 @@ import {
   resolveAt,
 } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
+import { encodeBytes } from "../../host/utf8b.ts";
 
 function mkdirAt(t: Task, dirfd: number, path: string, mode: number): number {
   t.kernel.vfs.mkdir(contextAt(t, dirfd, path), path, mode, FsContext.of(t.tg).umask);
@@ -102,7 +103,7 @@ function readlinkAt(t: Task, dirfd: number, path: string, buf: bigint, size: num
   const vd = resolveAt(t, dirfd, path, { follow: false, emptyPath: true });
   if (!vd.inode.isSymlink) throw new SysError(path === "" ? Errno.ENOENT : Errno.EINVAL);
   const target = vd.inode.readlink(t);
-  const bytes = new TextEncoder().encode(target).subarray(0, size);
+  const bytes = encodeBytes(target).subarray(0, size);
   t.mm.copyOut(buf, bytes);
   return bytes.length;
 }

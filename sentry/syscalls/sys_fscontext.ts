@@ -14,13 +14,14 @@ import { argInt, argPtr, argSize, argU32 } from "./args.ts";
 import { SysError } from "./errors.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
+import { encodeBytes } from "../../host/utf8b.ts";
 
 /** Implements Linux syscall getcwd(2): returns the length including the NUL. */
 function getcwd(t: Task): number {
   const c = FsContext.of(t.tg);
   if (c.cwd.dentry.deleted) throw new SysError(Errno.ENOENT);
   const path = t.kernel.vfs.pathOf(c.cwd, c.root);
-  const bytes = new TextEncoder().encode(path + "\0");
+  const bytes = encodeBytes(path + "\0");
   if (argSize(t, 1) < bytes.length) throw new SysError(Errno.ERANGE);
   t.mm.copyOut(argPtr(t, 0), bytes);
   return bytes.length;

@@ -14,9 +14,9 @@ import type { Task } from "../kernel/task.ts";
 import type { DirEntry } from "../vfs/inode.ts";
 import { accessOk, argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "./errors.ts";
+import { encodeBytes } from "../../host/utf8b.ts";
 import type { SyscallDef } from "./table.ts";
 
-const enc = new TextEncoder();
 const NON_ASCII = /[\u0080-\uffff]/;
 
 /** The most one call lists; Linux has no limit, but copying more at once gains nothing. */
@@ -42,7 +42,7 @@ function pack(list: readonly DirEntry[], base: number, old: boolean): Packed {
   const head = old ? 18 : 19;
   const tail = old ? 2 : 1;
   // Most names are ASCII, written a character a byte; only the others are encoded.
-  const names = list.map((e) => NON_ASCII.test(e.name) ? enc.encode(e.name) : null);
+  const names = list.map((e) => NON_ASCII.test(e.name) ? encodeBytes(e.name) : null);
   const starts = new Uint32Array(list.length + 1);
   let size = 0;
   for (let i = 0; i < list.length; i++) {

@@ -10,6 +10,7 @@ import { PAGE_SIZE, pageRoundUp } from "../mm/memory_file.ts";
 import { argInt, argPtr } from "./args.ts";
 import { preadFd } from "../../host/libc.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
+import type { Vma } from "../mm/mm.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { PROT_WRITE } from "../../platform/platform.ts";
 import { SysError } from "./errors.ts";
@@ -109,20 +110,7 @@ function mapFile(
   // place: such mappings are copies, shared or not.
   const inPlace = m.kind === "memory" && (m.store === undefined || m.store === mf);
   if (m.kind === "memory" && shared && inPlace) {
-    // One VMA per run of contiguous pages of the file.
-    const first = Number(offset / PAGE_SIZE);
-    const pages = Number(len / PAGE_SIZE);
-    let runStart = 0;
-    let runOff = m.page(first, true)!;
-    for (let i = 1; i <= pages; i++) {
-      const off = i < pages ? m.page(first + i, true)! : -1n;
-      if (off !== runOff + BigInt(i - runStart) * PAGE_SIZE) {
-        const a = at + BigInt(runStart) * PAGE_SIZE;
-        t.mm.mapShared(a, BigInt(i - runStart) * PAGE_SIZE, runOff, prot, fileName(t, file));
-        runStart = i;
-        runOff = off;
-      }
-    }
+    mapFilePages(t, m, at, len, offset, prot, fileName(t, file));
     return;
   }
   const vma = t.mm.mapAnonymous(at, len, prot, fileName(t, file));
@@ -158,6 +146,35 @@ function mapFile(
 }
 
 /** The path /proc/<pid>/maps shows for a mapping of file. */
+/**
+ * Maps [offset, offset+len) of a file whose pages are in the memory file at `at`, shared: one
+ * VMA per run of contiguous pages, each remembering the file for mremap.
+ */
+function mapFilePages(
+  t: Task,
+  m: { page(index: number, allocate: boolean): bigint | null },
+  at: bigint,
+  len: bigint,
+  offset: bigint,
+  prot: number,
+  name: string,
+): void {
+  const first = Number(offset / PAGE_SIZE);
+  const pages = Number(len / PAGE_SIZE);
+  let runStart = 0;
+  let runOff = m.page(first, true)!;
+  for (let i = 1; i <= pages; i++) {
+    const off = i < pages ? m.page(first + i, true)! : -1n;
+    if (off !== runOff + BigInt(i - runStart) * PAGE_SIZE) {
+      const a = at + BigInt(runStart) * PAGE_SIZE;
+      const v = t.mm.mapShared(a, BigInt(i - runStart) * PAGE_SIZE, runOff, prot, name);
+      v.file = { page: m.page, delta: offset + BigInt(runStart) * PAGE_SIZE - runOff };
+      runStart = i;
+      runOff = off;
+    }
+  }
+}
+
 function fileName(t: Task, file: { vd?: VirtualDentry }): string {
   if (!file.vd) return "";
   try {
@@ -236,8 +253,17 @@ function mremap(t: Task): bigint {
   if (oldLen === 0n) throw new SysError(Errno.EINVAL); // duplicating shared mappings: not offered
   const vmas = t.mm.vmasIn(old, old + oldLen);
   if (!t.mm.fullyMapped(old, old + oldLen) || vmas.length === 0) throw new SysError(Errno.EFAULT);
-  const prot = vmas[vmas.length - 1].prot;
+  const last = vmas[vmas.length - 1];
+  const prot = last.prot;
   const shared = vmas.some((v) => v.shared);
+  // Where the file continues after the old range, when it ends in a shared file mapping.
+  const tail = last.file
+    ? {
+      page: last.file.page,
+      offset: last.file.delta + last.fileOffset + old + oldLen - last.start,
+      name: last.name,
+    }
+    : null;
   if (flags & MREMAP_FIXED) {
     if (!aligned(newAddr) || !t.mm.validRange(newAddr, newAddr + newLen)) {
       throw new SysError(Errno.EINVAL);
@@ -246,7 +272,7 @@ function mremap(t: Task): bigint {
     const keep = oldLen < newLen ? oldLen : newLen;
     t.mm.move(old, keep, newAddr);
     if (oldLen > keep) t.mm.unmapRange(old + keep, old + oldLen);
-    if (newLen > keep) growAt(t, newAddr + keep, newLen - keep, prot, shared);
+    if (newLen > keep) growAt(t, newAddr + keep, newLen - keep, prot, shared, tail);
     return newAddr;
   }
   if (newLen <= oldLen) {
@@ -256,18 +282,33 @@ function mremap(t: Task): bigint {
   // Grow in place if the pages after are free.
   const extra = newLen - oldLen;
   if (t.mm.validRange(old + oldLen, old + newLen) && !t.mm.overlaps(old + oldLen, old + newLen)) {
-    growAt(t, old + oldLen, extra, prot, shared);
+    growAt(t, old + oldLen, extra, prot, shared, tail);
     return old;
   }
   if (!(flags & MREMAP_MAYMOVE)) throw new SysError(Errno.ENOMEM);
   const to = t.mm.findGap(newLen);
   if (to === null) throw new SysError(Errno.ENOMEM);
   t.mm.move(old, oldLen, to);
-  growAt(t, to + oldLen, extra, prot, shared);
+  growAt(t, to + oldLen, extra, prot, shared, tail);
   return to;
 }
 
-function growAt(t: Task, addr: bigint, len: bigint, prot: number, shared: boolean): void {
+/**
+ * Maps the part a mremap adds: more of the same file when the old range ended in a shared file
+ * mapping (writes there must reach the file), else anonymous memory.
+ */
+function growAt(
+  t: Task,
+  addr: bigint,
+  len: bigint,
+  prot: number,
+  shared: boolean,
+  tail: { page: NonNullable<Vma["file"]>["page"]; offset: bigint; name: string } | null,
+): void {
+  if (tail) {
+    mapFilePages(t, tail, addr, len, tail.offset, prot, tail.name);
+    return;
+  }
   const v = t.mm.mapAnonymous(addr, len, prot);
   if (shared) v.shared = true;
 }

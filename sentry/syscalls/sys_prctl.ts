@@ -10,6 +10,7 @@ import { CAP, CAP_LAST_CAP, capable, capBit, SECBIT, SECBIT_ALL } from "../kerne
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
+import { encodeBytes } from "../../host/utf8b.ts";
 
 const PR = {
   SET_PDEATHSIG: 1,
@@ -92,7 +93,7 @@ function prctl(t: Task): number {
     }
     case PR.GET_NAME: {
       const b = new Uint8Array(TASK_COMM_LEN);
-      b.set(new TextEncoder().encode(t.name || tg.comm).subarray(0, TASK_COMM_LEN - 1));
+      b.set(encodeBytes(t.name || tg.comm).subarray(0, TASK_COMM_LEN - 1));
       t.mm.copyOut(arg2, b);
       return 0;
     }

@@ -30,25 +30,60 @@ function target(t: Task, pid: number): Task {
 
 /** Bytes of the CPU mask: nr_cpu_ids bits rounded up to a long. */
 const MASK_BYTES = Math.ceil(NUM_CPUS / 64) * 8;
+const ALL_CPUS = (1n << BigInt(NUM_CPUS)) - 1n;
 
-/** Implements Linux syscall sched_getaffinity(2): every CPU. */
+/** The affinity calls' target: any pid that is not a task, -1 included, is ESRCH. */
+function affinityTarget(t: Task, pid: number): Task {
+  if (pid === 0) return t;
+  const o = t.kernel.tasks.get(pid);
+  if (!o) throw new SysError(Errno.ESRCH);
+  return o;
+}
+
+/** Implements Linux syscall sched_getaffinity(2): the mask last set, or every CPU. */
 function schedGetaffinity(t: Task): number {
-  target(t, argInt(t, 0));
   const len = Number(argPtr(t, 1));
   if (len < MASK_BYTES || len % 8 !== 0) throw new SysError(Errno.EINVAL);
+  const o = affinityTarget(t, argInt(t, 0));
+  const mask = o.cpuMask ?? ALL_CPUS;
   const b = new Uint8Array(MASK_BYTES);
-  for (let c = 0; c < NUM_CPUS; c++) b[c >> 3] |= 1 << (c & 7);
+  for (let c = 0; c < NUM_CPUS; c++) if (mask & (1n << BigInt(c))) b[c >> 3] |= 1 << (c & 7);
   t.mm.copyOut(argPtr(t, 2), b);
   return MASK_BYTES;
 }
 
-/** Implements Linux syscall sched_setaffinity(2): accepted when it names an online CPU. */
+/**
+ * Implements Linux syscall sched_setaffinity(2): the mask (limited to online CPUs) is kept and
+ * reported back; the host still schedules the task's thread on any CPU.
+ */
 function schedSetaffinity(t: Task): number {
-  target(t, argInt(t, 0));
   const len = Math.min(Number(argPtr(t, 1)), 128);
   const b = t.mm.copyIn(argPtr(t, 2), len);
-  for (let c = 0; c < NUM_CPUS && c < len * 8; c++) if (b[c >> 3] & (1 << (c & 7))) return 0;
-  throw new SysError(Errno.EINVAL);
+  const o = affinityTarget(t, argInt(t, 0));
+  let mask = 0n;
+  for (let c = 0; c < NUM_CPUS && c < len * 8; c++) {
+    if (b[c >> 3] & (1 << (c & 7))) mask |= 1n << BigInt(c);
+  }
+  if (mask === 0n) throw new SysError(Errno.EINVAL);
+  // Another user's task needs CAP_SYS_NICE.
+  const own = t.tg.euid === o.tg.uid || t.tg.euid === o.tg.euid;
+  if (!own && !capable(t, CAP.SYS_NICE)) throw new SysError(Errno.EPERM);
+  o.cpuMask = mask === ALL_CPUS ? null : mask;
+  return 0;
+}
+
+/**
+ * Implements Linux syscall sched_rr_get_interval(2): the round-robin quantum Linux gives
+ * SCHED_RR, which is also what it reports for the normal policies the sandbox runs.
+ */
+function schedRrGetInterval(t: Task): number {
+  const pid = argInt(t, 0);
+  if (pid < 0) throw new SysError(Errno.EINVAL);
+  affinityTarget(t, pid);
+  const b = new Uint8Array(16);
+  new DataView(b.buffer).setBigInt64(8, 100_000_000n, true);
+  t.mm.copyOut(argPtr(t, 1), b);
+  return 0;
 }
 
 /** Implements Linux syscall getcpu(2). */
@@ -143,9 +178,10 @@ export const syscalls: Record<string, SyscallDef> = {
   sched_setaffinity: {
     handler: schedSetaffinity,
     support: "partial",
-    note: "accepted, but tasks may run on any CPU",
+    note: "the mask is kept and reported back, but the host may run the task on any CPU",
     args: ["d", "d", "x"],
   },
+  sched_rr_get_interval: { handler: schedRrGetInterval, args: ["d", "x"] },
   getcpu: {
     handler: getcpu,
     support: "partial",

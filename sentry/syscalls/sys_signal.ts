@@ -25,6 +25,8 @@ import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
 import type { SyscallDef } from "./table.ts";
 import { pidfdTarget } from "./sys_pidfd.ts";
+import { procPidDirProcess } from "../fs/procfs.ts";
+import { PidFd } from "../fs/pidfd.ts";
 
 const SIG_BLOCK = 0;
 const SIG_UNBLOCK = 1;
@@ -338,7 +340,10 @@ const PIDFD_SIGNAL_PROCESS_GROUP = 4n;
 
 /** Implements Linux syscall pidfd_send_signal(2). */
 function pidfdSendSignal(t: Task): number {
-  const target = pidfdTarget(t, argInt(t, 0));
+  const fd = argInt(t, 0);
+  const dir = t.fdTable.get(fd).vd?.inode;
+  const owner = dir && procPidDirProcess(dir);
+  const target = owner ? new PidFd(owner, 0) : pidfdTarget(t, fd);
   const sig = argInt(t, 1);
   const infoAddr = argPtr(t, 2);
   // PIDFD_SIGNAL_THREAD, _THREAD_GROUP, _PROCESS_GROUP: at most one.

@@ -30,6 +30,7 @@ import { inetHandlers, inetSocket, isInetDomain } from "./sys_socket_inet.ts";
 import { InetSocket } from "../net/socket.ts";
 import { netlinkHandlers, netlinkSocket } from "./sys_socket_netlink.ts";
 import { AF_NETLINK, NetlinkSocket } from "../net/netlink.ts";
+import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 const AF_UNIX = 1;
 const SOCK_NONBLOCK = O_NONBLOCK;
@@ -106,7 +107,7 @@ function readAddress(t: Task, addr: bigint, len: number): UnixAddress {
   const p = raw.subarray(2);
   if (p[0] === 0) return { kind: "abstract", name: p.slice(1) };
   const end = p.indexOf(0);
-  const path = new TextDecoder().decode(end < 0 ? p : p.subarray(0, end));
+  const path = decodeBytes(end < 0 ? p : p.subarray(0, end));
   return { kind: "path", path };
 }
 
@@ -114,7 +115,7 @@ function readAddress(t: Task, addr: bigint, len: number): UnixAddress {
 function encodeAddress(a: UnixAddress): Uint8Array {
   let body: Uint8Array;
   if (a.kind === "path") {
-    const p = new TextEncoder().encode(a.path);
+    const p = encodeBytes(a.path);
     body = new Uint8Array(p.length + 1);
     body.set(p);
   } else if (a.kind === "abstract") {

@@ -39,18 +39,73 @@ function hostTime(clock: number): Uint8Array<ArrayBuffer> {
   return ts.slice();
 }
 
+const CLOCK_PROCESS_CPUTIME_ID = 2;
+const CLOCK_THREAD_CPUTIME_ID = 3;
+/** In a CPU-time clock id: the low two bits say which time, bit 2 a thread; ~pid above. */
+const CPUCLOCK_VIRT = 1;
+const CPUCLOCK_PERTHREAD = 4;
+
+/**
+ * The nanoseconds of CPU time a CPU-time clock reads (CLOCK_PROCESS_CPUTIME_ID,
+ * CLOCK_THREAD_CPUTIME_ID, or an id from clock_getcpuclockid/pthread_getcpuclockid), or null
+ * when `clock` is not one. EINVAL for a process or thread that is not there (a thread only in
+ * the caller's own process, as Linux allows).
+ */
+function cpuClockNs(t: Task, clock: number): bigint | null {
+  if (clock === CLOCK_PROCESS_CPUTIME_ID) clock = ~0 << 3;
+  else if (clock === CLOCK_THREAD_CPUTIME_ID) clock = (~0 << 3) | CPUCLOCK_PERTHREAD;
+  else if (clock >= 0) return null;
+  const which = clock & 3;
+  if (which === 3) throw new SysError(Errno.EINVAL);
+  const pid = ~(clock >> 3);
+  let cpu;
+  if (clock & CPUCLOCK_PERTHREAD) {
+    const o = pid === 0 ? t : t.kernel.tasks.get(pid);
+    if (!o || o.tg !== t.tg) throw new SysError(Errno.EINVAL);
+    cpu = o.ctx.cpuTime();
+  } else {
+    const o = pid === 0 ? t : t.kernel.tasks.get(pid);
+    if (!o || (pid !== 0 && o.tg.pid !== pid) || o.tg.zombie) throw new SysError(Errno.EINVAL);
+    cpu = o.tg.cpuTime();
+  }
+  return which === CPUCLOCK_VIRT ? cpu.user : cpu.user + cpu.sys;
+}
+
 /** Implements Linux syscall clock_gettime(2). */
 function clockGettime(t: Task): number {
   const clock = argInt(t, 0);
+  const cpu = cpuClockNs(t, clock);
+  if (cpu !== null) {
+    const b = new Uint8Array(16);
+    const v = new DataView(b.buffer);
+    v.setBigInt64(0, cpu / 1_000_000_000n, true);
+    v.setBigInt64(8, cpu % 1_000_000_000n, true);
+    t.mm.copyOut(argPtr(t, 1), b);
+    return 0;
+  }
   if (!HOST_CLOCKS.has(clock)) throw new SysError(Errno.EINVAL);
   t.mm.copyOut(argPtr(t, 1), hostTime(clock));
   return 0;
 }
 
+/**
+ * Implements Linux syscall clock_settime(2): the sandbox's clocks are the host's, which it may
+ * not set, so the one settable clock answers EPERM as it does for a process without
+ * CAP_SYS_TIME.
+ */
+function clockSettime(t: Task): number {
+  const clock = argInt(t, 0);
+  readTimespec(t, argPtr(t, 1));
+  if (clock !== CLOCK_REALTIME) throw new SysError(Errno.EINVAL);
+  throw new SysError(Errno.EPERM);
+}
+
 /** Implements Linux syscall clock_getres(2). */
 function clockGetres(t: Task): number {
   const clock = argInt(t, 0);
-  if (!HOST_CLOCKS.has(clock)) throw new SysError(Errno.EINVAL);
+  if (cpuClockNs(t, clock) === null && !HOST_CLOCKS.has(clock)) {
+    throw new SysError(Errno.EINVAL);
+  }
   const addr = argPtr(t, 1);
   if (addr === 0n) return 0;
   const coarse = clock === CLOCK_REALTIME_COARSE || clock === CLOCK_MONOTONIC_COARSE;
@@ -263,18 +318,22 @@ function alarm(t: Task): number {
   return old > 0 ? Math.max(1, Math.round(old / 1000)) : 0;
 }
 
-const cpuNote = "host realtime, monotonic and boottime clocks; CPU-time clocks answer EINVAL";
-
 export const syscalls: Record<string, SyscallDef> = {
-  clock_gettime: { handler: clockGettime, support: "partial", note: cpuNote, args: ["d", "x"] },
-  clock_getres: { handler: clockGetres, support: "partial", note: cpuNote, args: ["d", "x"] },
+  clock_gettime: { handler: clockGettime, args: ["d", "x"] },
+  clock_getres: { handler: clockGetres, args: ["d", "x"] },
+  clock_settime: {
+    handler: clockSettime,
+    support: "partial",
+    note: "the clocks are the host's: setting CLOCK_REALTIME is EPERM, even with CAP_SYS_TIME",
+    args: ["d", "x"],
+  },
   gettimeofday: { handler: gettimeofday, args: ["x", "x"] },
   time: { handler: time, args: ["x"] },
   nanosleep: { handler: nanosleep, args: ["x", "x"] },
   clock_nanosleep: {
     handler: clockNanosleep,
     support: "partial",
-    note: cpuNote,
+    note: "no sleeping on CPU-time clocks (EINVAL)",
     args: ["d", "d", "x", "x"],
   },
   setitimer: {

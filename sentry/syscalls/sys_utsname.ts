@@ -9,6 +9,7 @@ import type { Task } from "../kernel/task.ts";
 import { Errno } from "../../host/errno.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "./errors.ts";
+import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 import type { SyscallDef } from "./table.ts";
 
 /** What the sandbox reports as its kernel; applications see a fixed Linux, not the host's. */
@@ -24,7 +25,6 @@ const FIELD = 65;
 /** Implements Linux syscall uname(2). */
 function uname(t: Task): number {
   const b = new Uint8Array(FIELD * 6);
-  const enc = new TextEncoder();
   const fields = [
     UTS.sysname,
     t.kernel.hostname,
@@ -33,7 +33,7 @@ function uname(t: Task): number {
     UTS.machine,
     t.kernel.domainname,
   ];
-  fields.forEach((f, i) => b.set(enc.encode(f).subarray(0, FIELD - 1), i * FIELD));
+  fields.forEach((f, i) => b.set(encodeBytes(f).subarray(0, FIELD - 1), i * FIELD));
   t.mm.copyOut(argPtr(t, 0), b);
   return 0;
 }
@@ -43,7 +43,7 @@ function setUtsName(t: Task, field: "hostname" | "domainname"): number {
   const len = argInt(t, 1);
   if (len < 0 || len > FIELD - 1) throw new SysError(Errno.EINVAL);
   if (!capable(t, CAP.SYS_ADMIN)) throw new SysError(Errno.EPERM);
-  const name = new TextDecoder().decode(t.mm.copyIn(argPtr(t, 0), len));
+  const name = decodeBytes(t.mm.copyIn(argPtr(t, 0), len));
   const nul = name.indexOf("\0");
   t.kernel[field] = nul < 0 ? name : name.slice(0, nul);
   return 0;

@@ -14,6 +14,7 @@ import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "./errors.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
+import { byteLength, encodeBytes } from "../../host/utf8b.ts";
 
 const XATTR_NAME_MAX = 255;
 const XATTR_SIZE_MAX = 65536;
@@ -34,7 +35,7 @@ function target(t: Task, kind: Target): VirtualDentry {
 
 function readName(t: Task, addr: bigint): string {
   const name = t.mm.copyInString(addr, XATTR_NAME_MAX + 1);
-  if (name.length === 0 || new TextEncoder().encode(name).length > XATTR_NAME_MAX) {
+  if (name.length === 0 || byteLength(name) > XATTR_NAME_MAX) {
     throw new SysError(Errno.ERANGE);
   }
   return name;
@@ -74,8 +75,7 @@ function setxattr(t: Task, kind: Target): number {
 function listxattr(t: Task, kind: Target): number {
   const vd = target(t, kind);
   const names = vd.inode.listxattr();
-  const enc = new TextEncoder();
-  const parts = names.map((n) => enc.encode(n + "\0"));
+  const parts = names.map((n) => encodeBytes(n + "\0"));
   const total = parts.reduce((s, p) => s + p.length, 0);
   const out = new Uint8Array(total);
   let o = 0;

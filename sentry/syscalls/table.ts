@@ -45,6 +45,7 @@ import { syscalls as prctl } from "./sys_prctl.ts";
 import { syscalls as sched } from "./sys_sched.ts";
 import { syscalls as rusage } from "./sys_rusage.ts";
 import { syscalls as timer } from "./sys_timer.ts";
+import { syscalls as unimplemented } from "./sys_unimplemented.ts";
 import { syscalls as ptrace } from "./sys_ptrace.ts";
 import { syscalls as processVm } from "./sys_process_vm.ts";
 import { syscalls as kcmp } from "./sys_kcmp.ts";
@@ -112,6 +113,7 @@ const families: Record<string, SyscallDef>[] = [
   sched,
   rusage,
   timer,
+  unimplemented,
   ptrace,
   processVm,
   kcmp,

@@ -104,6 +104,11 @@ export class FdTable {
   /** Puts file at fd, closing what was there. Throws EBADF beyond the limit. */
   set(fd: number, file: FileDescription, cloexec = false): void {
     if (fd < 0 || fd >= this.limit) throw new SysError(Errno.EBADF);
+    this.#put(fd, file, cloexec);
+  }
+
+  /** Puts file at fd whatever the limit (a copy keeps descriptors the limit was lowered under). */
+  #put(fd: number, file: FileDescription, cloexec: boolean): void {
     const old = this.#fds[fd];
     // Descriptors and descriptions hold Sentry memory the application chose to grow:
     // charged to the container, as Linux charges its fd arrays and struct file.
@@ -147,7 +152,14 @@ export class FdTable {
   fork(): FdTable {
     const t = new FdTable();
     t.limit = this.limit;
-    this.#fds.forEach((e, fd) => e && t.set(fd, e.file, e.cloexec));
+    // Descriptors above a lowered RLIMIT_NOFILE are copied too, as Linux does. A copy that
+    // fails (out of kernel memory) is undone: a half-copied table must not keep pipe ends open.
+    try {
+      this.#fds.forEach((e, fd) => e && t.#put(fd, e.file, e.cloexec));
+    } catch (err) {
+      t.closeAll();
+      throw err;
+    }
     return t;
   }
 

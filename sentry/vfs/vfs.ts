@@ -50,6 +50,7 @@ import {
   O_WRONLY,
   PathFile,
 } from "./file.ts";
+import { byteLength } from "../../host/utf8b.ts";
 
 export const PATH_MAX = 4096;
 export const NAME_MAX = 255;
@@ -171,7 +172,7 @@ export interface ParentResult {
 function checkPathLength(path: string): void {
   if (path === "") throw new SysError(Errno.ENOENT);
   // PATH_MAX counts the terminating NUL; copyInString counts bytes, so compare bytes too.
-  if (new TextEncoder().encode(path).length >= PATH_MAX) throw new SysError(Errno.ENAMETOOLONG);
+  if (byteLength(path) >= PATH_MAX) throw new SysError(Errno.ENAMETOOLONG);
 }
 
 /** The mount tree and every path-based operation. */
@@ -330,7 +331,7 @@ export class VirtualFilesystem {
         move(parentOf(cur, ctx.root));
         continue;
       }
-      if (name.length > NAME_MAX && new TextEncoder().encode(name).length > NAME_MAX) {
+      if (name.length > NAME_MAX && byteLength(name) > NAME_MAX) {
         throw new SysError(Errno.ENAMETOOLONG);
       }
       const child = this.lookupChild(cur, name, trusted);
@@ -386,7 +387,7 @@ export class VirtualFilesystem {
       ? start
       : this.#walk(ctx, start, dirPath.split("/"), true, { n: 0 });
     if (!parent.inode.isDir) throw new SysError(Errno.ENOTDIR);
-    if (name.length > NAME_MAX && new TextEncoder().encode(name).length > NAME_MAX) {
+    if (name.length > NAME_MAX && byteLength(name) > NAME_MAX) {
       throw new SysError(Errno.ENAMETOOLONG);
     }
     return { parent, name, trailingSlash };

@@ -1,0 +1,21 @@
+/**
+ * System calls CPython's regression tests found wrong or missing (issue 14): each program runs
+ * natively and in the sandbox with identical output required (see probe.ts).
+ */
+
+import { probeTests } from "./probe.ts";
+
+probeTests([
+  { prog: "sched_clocks" },
+  { prog: "clone_fds" },
+  { prog: "exec_name" },
+  { prog: "mremap_shared" },
+  { prog: "fork_threads_cow" },
+  { prog: "statfs_root", writableRoot: true },
+  { prog: "pidfd_procdir" },
+]);
+
+// Names that are not UTF-8, on tmpfs and through the Gofer (no overlay: its own root).
+probeTests([
+  { prog: "bytes_names", writableRoot: true, runscFlags: ["--overlay2=none"] },
+]);
