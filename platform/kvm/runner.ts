@@ -45,6 +45,8 @@ const PAGE = 4096;
 /** At most this many runners (vCPUs); their blocks fill the rest of the mapping. */
 export const MAX_RUNNERS = 4096;
 const BLOCK = 64;
+/** How often finished runs are looked for besides the watcher's futex wait. */
+const WATCH_POLL_MS = 10;
 const SHARED_SIZE = 128;
 const DATA_SIZE = BigInt(SHARED_SIZE + MAX_RUNNERS * BLOCK);
 
@@ -267,6 +269,21 @@ export class Runners {
     }
   }
 
+  #poll: ReturnType<typeof setInterval> | null = null;
+
+  /** Collects finished runs every WATCH_POLL_MS while any is in flight (see #watch). */
+  #startPoll(): void {
+    if (this.#poll !== null) return;
+    this.#poll = setInterval(() => {
+      if (this.#busy.size === 0 || this.#released) {
+        clearInterval(this.#poll!);
+        this.#poll = null;
+        return;
+      }
+      if (this.finished()) this.collect();
+    }, WATCH_POLL_MS);
+  }
+
   /** Whether some runner finished since the last collect(). */
   finished(): boolean {
     return Atomics.load(this.#shared, S.doneCount / 4) !== this.#seenDone;
@@ -300,8 +317,14 @@ export class Runners {
     Atomics.store(this.#shared, S.jsInRun / 4, 0);
   }
 
-  /** Waits on a runtime thread for finished runs while any is in flight. */
+  /**
+   * Waits on a runtime thread for finished runs while any is in flight. A safety net polls
+   * beside it: under load, a finished run was once seen here only when something else ran
+   * collect() (every runner done and armed consumed, yet the watcher's futex wait never came
+   * back to JavaScript; sec_swap on an overlay root, about 1 run in 30), and the sandbox hung.
+   */
   async #watch(): Promise<void> {
+    this.#startPoll();
     if (this.#watching) return;
     this.#watching = true;
     const count = this.#dataAddr + BigInt(S.doneCount);
@@ -326,6 +349,8 @@ export class Runners {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    if (this.#poll !== null) clearInterval(this.#poll);
+    this.#poll = null;
     for (const r of this.#busy) this.kick(r.id);
     const deadline = performance.now() + 1000;
     for (const r of this.#busy) {
