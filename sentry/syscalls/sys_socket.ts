@@ -415,8 +415,19 @@ const MSG_DONTWAIT = 0x40;
 const MSG_WAITFORONE = 0x10000;
 
 /** Implements Linux syscall sendmmsg(2): sends each mmsghdr until one fails. */
-async function sendmmsg(t: Task): Promise<number> {
+function sendmmsg(t: Task): Promise<number> {
   const s = sockOf(t, argInt(t, 0));
+  return sendEachMmsg(t, (hdr, flags) => sendmsgAt(t, s, hdr, flags));
+}
+
+/**
+ * sendmmsg(2) for any socket family: `send` sends the msghdr at an address; the count of each
+ * goes into its mmsghdr. Stops at the first failure, which is the call's only if none was sent.
+ */
+export async function sendEachMmsg(
+  t: Task,
+  send: (hdr: bigint, flags: number) => Promise<number>,
+): Promise<number> {
   const vec = argPtr(t, 1);
   const n = Math.min(argU32(t, 2), 1024);
   const flags = argInt(t, 3);
@@ -425,7 +436,7 @@ async function sendmmsg(t: Task): Promise<number> {
     const hdr = vec + BigInt(done * 64);
     let sent: number;
     try {
-      sent = await sendmsgAt(t, s, hdr, flags);
+      sent = await send(hdr, flags);
     } catch (e) {
       if (done > 0) break;
       throw e;
@@ -435,9 +446,17 @@ async function sendmmsg(t: Task): Promise<number> {
   return done;
 }
 
-/** Implements Linux syscall recvmmsg(2) (the timeout is not applied). */
-async function recvmmsg(t: Task): Promise<number> {
+/** Implements Linux syscall recvmmsg(2). */
+function recvmmsg(t: Task): Promise<number> {
   const s = sockOf(t, argInt(t, 0));
+  return recvEachMmsg(t, (hdr, flags) => recvmsgAt(t, s, hdr, flags));
+}
+
+/** recvmmsg(2) for any socket family: `recv` receives into the msghdr at an address. */
+export async function recvEachMmsg(
+  t: Task,
+  recv: (hdr: bigint, flags: number) => Promise<number>,
+): Promise<number> {
   const vec = argPtr(t, 1);
   const n = Math.min(argU32(t, 2), 1024);
   let flags = argInt(t, 3);
@@ -450,7 +469,7 @@ async function recvmmsg(t: Task): Promise<number> {
     const hdr = vec + BigInt(done * 64);
     let got: number;
     try {
-      got = await recvmsgAt(t, s, hdr, flags);
+      got = await recv(hdr, flags);
     } catch (e) {
       if (done > 0) break;
       throw e;

@@ -22,9 +22,9 @@ import {
 import { getSockOpt, setSockOpt } from "../net/sockopt.ts";
 import { IPPROTO_TCP } from "../net/stack.ts";
 import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
-import { accessOk, argInt, argPtr, argSize, argU32, MAX_RW_COUNT } from "./args.ts";
+import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "./errors.ts";
-import { readMsgHdr } from "./sys_socket.ts";
+import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
 
 const SOCK_NONBLOCK = O_NONBLOCK;
 const SOCK_CLOEXEC = O_CLOEXEC;
@@ -224,46 +224,12 @@ function recvmsg(t: Task, s: InetSocket): Promise<number> {
   return recvmsgAt(t, s, argPtr(t, 1), argInt(t, 2));
 }
 
-const MSG_DONTWAIT = 0x40;
-const MSG_WAITFORONE = 0x10000;
-
-async function sendmmsg(t: Task, s: InetSocket): Promise<number> {
-  const vec = argPtr(t, 1);
-  const n = Math.min(argU32(t, 2), 1024);
-  const flags = argInt(t, 3);
-  let done = 0;
-  for (; done < n; done++) {
-    const hdr = vec + BigInt(done * 64);
-    let sent: number;
-    try {
-      sent = await sendmsgAt(t, s, hdr, flags);
-    } catch (e) {
-      if (done > 0) break;
-      throw e;
-    }
-    t.mm.writeU32(hdr + 56n, sent);
-  }
-  return done;
+function sendmmsg(t: Task, s: InetSocket): Promise<number> {
+  return sendEachMmsg(t, (hdr, flags) => sendmsgAt(t, s, hdr, flags));
 }
 
-async function recvmmsg(t: Task, s: InetSocket): Promise<number> {
-  const vec = argPtr(t, 1);
-  const n = Math.min(argU32(t, 2), 1024);
-  let flags = argInt(t, 3);
-  let done = 0;
-  for (; done < n; done++) {
-    const hdr = vec + BigInt(done * 64);
-    let got: number;
-    try {
-      got = await recvmsgAt(t, s, hdr, flags);
-    } catch (e) {
-      if (done > 0) break;
-      throw e;
-    }
-    t.mm.writeU32(hdr + 56n, got);
-    if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
-  }
-  return done;
+function recvmmsg(t: Task, s: InetSocket): Promise<number> {
+  return recvEachMmsg(t, (hdr, flags) => recvmsgAt(t, s, hdr, flags));
 }
 
 /** Longest option value read (struct sizes are far below). */
