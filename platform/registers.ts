@@ -73,3 +73,28 @@ export class Registers {
 }
 
 const ARG_REGS = [R.rdi, R.rsi, R.rdx, R.r10, R.r8, R.r9];
+
+/**
+ * struct sigcontext's general registers (the signal frame's machine context, from r8 to
+ * eflags), in its order, as indices into Registers.r.
+ */
+export const SIGCONTEXT_REGS: readonly number[] = [
+  R.r8,
+  R.r9,
+  R.r10,
+  R.r11,
+  R.r12,
+  R.r13,
+  R.r14,
+  R.r15,
+  R.rdi,
+  R.rsi,
+  R.rbp,
+  R.rbx,
+  R.rdx,
+  R.rax,
+  R.rcx,
+  R.rsp,
+  R.rip,
+  R.eflags,
+];

@@ -16,7 +16,7 @@ import { futexWake } from "../../host/kvm.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import { type AddressSpace, type Context, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import type { SwitchResult } from "../platform.ts";
-import { R, type Registers } from "../registers.ts";
+import { R, type Registers, SIGCONTEXT_REGS } from "../registers.ts";
 import type { ThreadTimes } from "../ptrace/subprocess.ts";
 import type { StubThread, SystrapSpace } from "./address_space.ts";
 import { ALTSTACK_OFFSET, CTL, PREEMPT_SIGNAL, REGION, STATE } from "./stub.ts";
@@ -36,27 +36,6 @@ const PF_WRITE = 2n, PF_INSTR = 0x10n;
 const UC_MCONTEXT = 40;
 const UC_SIGMASK = UC_MCONTEXT + 256;
 const UC_SIZE = UC_SIGMASK + 8;
-/** struct sigcontext's general registers, in its order, as Registers indices. */
-const SIGCONTEXT_REGS = [
-  R.r8,
-  R.r9,
-  R.r10,
-  R.r11,
-  R.r12,
-  R.r13,
-  R.r14,
-  R.r15,
-  R.rdi,
-  R.rsi,
-  R.rbp,
-  R.rbx,
-  R.rdx,
-  R.rax,
-  R.rcx,
-  R.rsp,
-  R.rip,
-  R.eflags,
-];
 const SC_CS = 144, SC_SS = 150, SC_ERR = 152, SC_TRAPNO = 160, SC_FPSTATE = 184;
 const SIGINFO_SIZE = 128;
 

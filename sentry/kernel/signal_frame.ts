@@ -12,7 +12,7 @@
  */
 
 import { Errno } from "../../host/errno.ts";
-import { R } from "../../platform/registers.ts";
+import { R, SIGCONTEXT_REGS } from "../../platform/registers.ts";
 import { SysError } from "../syscalls/errors.ts";
 import {
   encodeSigInfo,
@@ -55,28 +55,6 @@ const UC_STRICT_RESTORE_SS = 4;
 const FIX_EFLAGS = 0x50dd5n;
 const USER_CS = 0x33n;
 const USER_SS = 0x2bn;
-
-/** sigcontext register order (struct sigcontext_64), as indices into Registers.r. */
-const SIGCONTEXT_REGS = [
-  R.r8,
-  R.r9,
-  R.r10,
-  R.r11,
-  R.r12,
-  R.r13,
-  R.r14,
-  R.r15,
-  R.rdi,
-  R.rsi,
-  R.rbp,
-  R.rbx,
-  R.rdx,
-  R.rax,
-  R.rcx,
-  R.rsp,
-  R.rip,
-  R.eflags,
-];
 
 /** True if sp lies on the task's alternate signal stack. */
 export function onAltStack(t: Task, sp: bigint): boolean {
