@@ -25,7 +25,7 @@ export async function main(args: string[]): Promise<number> {
   // Each role is imported on demand, so that a process loads only the code it runs: the CLI
   // never loads the Sentry, the gofer neither the Sentry nor the CLI's commands.
   if (role === "boot") {
-    const { bootMain } = await import("./sentry/boot.ts");
+    const { bootMain } = await import("./boot/boot.ts");
     return await bootMain(roleArgs);
   }
   if (role === "gofer") {

@@ -13,7 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { errnoName } from "../host/errno.ts";
+import { errnoName } from "../abi/linux/errno.ts";
 import { closeFd } from "../host/libc.ts";
 import { geteuid } from "../host/namespace.ts";
 import { recvMessage, sendMessage } from "../gofer/lisafs/channel.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Errno } from "../host/errno.ts";
+import { Errno } from "../abi/linux/errno.ts";
 import { closeFd, preadFd, writeAll } from "../host/libc.ts";
 import { fstat, S_IFMT, S_IFREG } from "../host/fsops.ts";
 import { geteuid } from "../host/namespace.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { Errno } from "./errno.ts";
+import { Errno } from "../abi/linux/errno.ts";
 import { check, cstr, errno, HostError, libc } from "./libc.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "./fcntl.ts";
 import { decodeBytes } from "./utf8b.ts";

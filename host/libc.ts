@@ -9,7 +9,7 @@
  * @module
  */
 
-import { errnoName } from "./errno.ts";
+import { errnoName } from "../abi/linux/errno.ts";
 import { encodeBytes } from "./utf8b.ts";
 
 const I64 = "i64" as const;

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { Errno } from "./errno.ts";
+import { Errno } from "../abi/linux/errno.ts";
 import { errno, HostError, libc } from "./libc.ts";
 import { decodeBytes, encodeBytes } from "./utf8b.ts";
 

@@ -7,7 +7,7 @@
 
 import { dirname, resolve } from "../path.ts";
 import { log } from "../log.ts";
-import { ControlError, ControlUnavailable } from "../sentry/control.ts";
+import { ControlError, ControlUnavailable } from "../boot/control.ts";
 import { CliError, type Command, type Context } from "./command.ts";
 import { CgroupError } from "./cgroup.ts";
 import { createCommand } from "./cmd/create.ts";

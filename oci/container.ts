@@ -19,7 +19,7 @@ import {
   type ControlReplies,
   ControlUnavailable,
   EXIT_FILE,
-} from "../sentry/control.ts";
+} from "../boot/control.ts";
 import { Cgroup } from "./cgroup.ts";
 import { openConsole } from "./console.ts";
 import { CliError, type Context } from "./command.ts";
@@ -205,7 +205,7 @@ export async function createContainer(
       setsid: true,
       cwd: "/",
     });
-    // As root, the Sentry too starts in its own namespaces (sentry/boot.ts confineBoot). In its
+    // As root, the Sentry too starts in its own namespaces (boot/boot.ts confineBoot). In its
     // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
     const boot = confinedCommand(
       role(selfArgv("boot", [
@@ -278,7 +278,7 @@ export async function createContainer(
     store.write(state);
     // The pid-file names our direct child (unshare's process when confined): once this command
     // exits, the caller (containerd's shim, a subreaper) adopts it, and it exits exactly when
-    // init does, with init's status (sentry/boot.ts).
+    // init does, with init's status (boot/boot.ts).
     if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(bootPid));
     return state;
   } catch (e) {
@@ -324,7 +324,7 @@ export interface LiveStatus {
 }
 
 /**
- * Init's exit status as the boot process recorded it before it exited (sentry/boot.ts), or
+ * Init's exit status as the boot process recorded it before it exited (boot/boot.ts), or
  * undefined when it never did (killed from the host, or not exited).
  */
 export function recordedExitStatus(ctx: Context, id: string): number | undefined {

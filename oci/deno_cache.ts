@@ -149,8 +149,8 @@ export const WARM_ROLE = "__warm-roles";
 
 /** Loads the boot's and the gofer's modules, so that Deno caches them (WARM_ROLE). */
 export async function loadRoleModules(): Promise<void> {
-  await import("../sentry/boot.ts");
-  await import("../sentry/kernel/sandbox_impl.ts");
+  await import("../boot/boot.ts");
+  await import("../boot/sandbox_impl.ts");
   await import("../platform/ptrace/ptrace.ts");
   await import("../platform/kvm/kvm.ts");
   await import("../gofer/gofer.ts");

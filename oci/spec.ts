@@ -8,7 +8,7 @@
 
 import { capBit, capFromName, type CapSets } from "../sentry/kernel/task_creds.ts";
 import { isAbsolute, join, resolve } from "../path.ts";
-import type { InitSpec } from "../sentry/sandbox.ts";
+import type { InitSpec } from "../boot/sandbox.ts";
 import { SPEC_VERSION } from "./global.ts";
 
 /** process.user */

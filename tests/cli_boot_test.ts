@@ -1,8 +1,8 @@
-/** Helpers of the boot process (sentry/boot.ts) that do not need a sandbox. */
+/** Helpers of the boot process (boot/boot.ts) that do not need a sandbox. */
 
 import assert from "node:assert/strict";
 import { debugLogPath } from "../oci/global.ts";
-import { exitStatusOf } from "../sentry/boot.ts";
+import { exitStatusOf } from "../boot/boot.ts";
 
 Deno.test("exitStatusOf() maps wait statuses to shell exit statuses", () => {
   assert.equal(exitStatusOf(0), 0);

@@ -1,5 +1,5 @@
 /**
- * The control socket protocol between the CLI and boot (sentry/control.ts), with an in-process
+ * The control socket protocol between the CLI and boot (boot/control.ts), with an in-process
  * server standing in for the sandbox.
  */
 
@@ -12,7 +12,7 @@ import {
   ControlTimeout,
   ControlUnavailable,
   serveControl,
-} from "../sentry/control.ts";
+} from "../boot/control.ts";
 
 async function withServer(
   handler: (req: ControlRequest) => Promise<Record<string, unknown>>,

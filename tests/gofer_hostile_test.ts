@@ -5,7 +5,7 @@
  * kind. The gofer must answer each with an error, keep serving, and touch nothing outside.
  */
 import assert from "node:assert/strict";
-import { Errno } from "../host/errno.ts";
+import { Errno } from "../abi/linux/errno.ts";
 import { closeFd } from "../host/libc.ts";
 import { O_RDONLY, O_RDWR, S_IFIFO, S_IFLNK, S_IFMT } from "../host/fsops.ts";
 import { SOCK_STREAM } from "../host/socket.ts";

@@ -157,7 +157,7 @@ for (const platform of PLATFORMS) {
         assert.ok(gofer > 0, "the gofer runs below its nsinit");
         // The kvm platform's device is the one host file the Sentry keeps open read-write.
         const device = platform === "kvm" ? ["/dev/kvm"] : [];
-        // The exit-status record (sentry/boot.ts) is the one state file it writes, after pivot.
+        // The exit-status record (boot/boot.ts) is the one state file it writes, after pivot.
         const exit = join(t.root, "fds", "exit");
         assert.deepEqual(
           writableHostFiles(st.pid, [out, `${out}.err`, exit, ...device]),
@@ -332,7 +332,7 @@ async function staticModules(entry: string): Promise<string[]> {
 
 Deno.test("each role loads only its own code: the CLI no Sentry, the gofer neither Sentry nor CLI", async () => {
   const kernel = (m: string) =>
-    /^(platform\/|sentry\/(kernel\/(sandbox_impl|kernel|task)\.ts|mm\/|fs\/|vfs\/|loader\/|syscalls\/table))/
+    /^(platform\/|boot\/sandbox_impl\.ts|sentry\/(kernel\/(kernel|task)\.ts|mm\/|fs\/|vfs\/|loader\/|syscalls\/table))/
       .test(m);
   const main = await staticModules("main.ts");
   assert.deepEqual(
@@ -350,8 +350,8 @@ Deno.test("each role loads only its own code: the CLI no Sentry, the gofer neith
     [],
     "the gofer's modules",
   );
-  const boot = await staticModules("sentry/boot.ts");
-  const sentry = await staticModules("sentry/kernel/sandbox_impl.ts");
+  const boot = await staticModules("boot/boot.ts");
+  const sentry = await staticModules("boot/sandbox_impl.ts");
   assert.deepEqual(
     sentry.filter((m) => /^platform\/(ptrace|kvm)\//.test(m)),
     [],

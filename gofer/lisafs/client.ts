@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Errno, errnoName } from "../../host/errno.ts";
+import { Errno, errnoName } from "../../abi/linux/errno.ts";
 import { closeFd, HostError } from "../../host/libc.ts";
 import { closeAll, FramingError, recvMessage, sendMessage } from "./channel.ts";
 import { decode, DecodeError, encode } from "./codec.ts";

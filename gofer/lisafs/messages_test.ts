@@ -3,7 +3,7 @@
  * `runsc create` starts it.
  */
 import assert from "node:assert/strict";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { closeFd, libc, preadFd, writeAll } from "../../host/libc.ts";
 import {
   O_RDONLY,

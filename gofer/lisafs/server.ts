@@ -13,7 +13,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { closeFd, HostError, libc, preadFd, rawSyscall } from "../../host/libc.ts";
 import {
   acceptUnix,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { closeFd, libc, pipe, preadFd } from "../../host/libc.ts";
 import { hostKill, W, waitpid } from "../../host/spawn.ts";
 import {

@@ -19,7 +19,7 @@ import { O_CLOEXEC } from "../../host/fcntl.ts";
 import { selfCliArgv } from "../reexec.ts";
 import { openConsole } from "../console.ts";
 import { writeFileAtomic } from "../state.ts";
-import { type ExecProcess, sendStdio, STDIO_SOCKET } from "../../sentry/control.ts";
+import { type ExecProcess, sendStdio, STDIO_SOCKET } from "../../boot/control.ts";
 
 /** Parses runc's --user: `uid[:gid]`. */
 function parseUser(s: string): { uid: number; gid: number } {

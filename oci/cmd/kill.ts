@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ControlTimeout } from "../../sentry/control.ts";
+import { ControlTimeout } from "../../boot/control.ts";
 import { CliError, type Command } from "../command.ts";
 import { cgroupOf, killSandboxProcesses, liveStatus, request } from "../container.ts";
 import { bool, str } from "../flags.ts";

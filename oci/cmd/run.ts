@@ -5,7 +5,7 @@
  * @module
  */
 
-import { control } from "../../sentry/control.ts";
+import { control } from "../../boot/control.ts";
 import { log } from "../../log.ts";
 import type { Command } from "../command.ts";
 import { createContainer, deleteContainer, waitExit } from "../container.ts";

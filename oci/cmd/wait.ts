@@ -11,7 +11,7 @@
  */
 
 import { closeFd, writeAll } from "../../host/libc.ts";
-import { control } from "../../sentry/control.ts";
+import { control } from "../../boot/control.ts";
 import { CliError, type Command, type Context } from "../command.ts";
 import { request, waitExit } from "../container.ts";
 import { bool, str } from "../flags.ts";

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { EXIT, KREG, kvmRun, RUN, takePendingSignal, XSAVE_SIZE } from "../../host/kvm.ts";
 import type { AddressSpace, Context, SwitchResult } from "../platform.ts";
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { O_RDONLY, RegularFile } from "../vfs/file.ts";
 import { checkPermission, type Creds, MAY_EXEC, S_IFMT, S_IFREG } from "../vfs/inode.ts";
 import type { ResolveContext, VirtualDentry } from "../vfs/vfs.ts";

@@ -14,11 +14,11 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { closeFd, dupCloexec, errno, HostError, libc, preadFd } from "../../host/libc.ts";
 import { type LisafsClient, LisafsError, type Stat } from "../../gofer/lisafs/client.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import {
   DirectoryFile,
   type FileDescription,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { closeFd, preadFd, writeAll } from "../../host/libc.ts";
 import { MID } from "../../gofer/lisafs/message.ts";
 import { HELLO, lisafsErrno, withGofer } from "../../gofer/lisafs/testutil.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { LisafsClient } from "../../gofer/lisafs/client.ts";
 import { type FileDescription, O_RDONLY, O_WRONLY } from "../vfs/file.ts";
 import { ROOT_CREDS, S_IFDIR, S_IFREG } from "../vfs/inode.ts";

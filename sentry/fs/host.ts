@@ -6,10 +6,10 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { closeFd, errno, libc, rawSyscall } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { FileDescriptionBase, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from "../vfs/file.ts";
 import { type Attr, Inode } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";

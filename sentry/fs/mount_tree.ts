@@ -7,11 +7,11 @@
  */
 
 import type { LisafsClient } from "../../gofer/lisafs/client.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Logger } from "../../log.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import { MemoryFile } from "../mm/memory_file.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { type Filesystem, ROOT_CREDS, S_IFDIR, S_IFREG } from "../vfs/inode.ts";
 import { type MountOptions, VirtualDentry, VirtualFilesystem } from "../vfs/vfs.ts";
 import { newDevfs } from "./devfs.ts";

@@ -8,11 +8,11 @@
 
 import { capStatusLines } from "../kernel/task_creds.ts";
 import { SIG_DFL, SIG_IGN, sigbit } from "../kernel/signal.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import type { Vma } from "../mm/mm.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { UTS } from "../syscalls/sys_utsname.ts";
 import {
   DirectoryFile,

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { libc } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { FileDescriptionBase, O_NONBLOCK, POLLIN, POLLRDNORM } from "../vfs/file.ts";
 import { type Attr, nowNs } from "../vfs/inode.ts";
 import { waitOn } from "../vfs/waiter.ts";

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { fallocate } from "../../host/fsops.ts";
 import { HostError } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { type MemoryFile, PAGE } from "../mm/memory_file.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import {
   DirectoryFile,
   type FileDescription,

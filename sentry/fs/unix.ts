@@ -10,10 +10,10 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { decRef, incRef } from "../vfs/fd_table.ts";
 import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
 import {

@@ -7,7 +7,7 @@
 
 import type { Logger } from "../../log.ts";
 import type { AddressSpace, Platform } from "../../platform/platform.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
 import { SyscallDispatcher } from "../syscalls/table.ts";
 import type { VirtualFilesystem } from "../vfs/vfs.ts";

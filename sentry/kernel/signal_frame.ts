@@ -11,9 +11,9 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { R, SIGCONTEXT_REGS } from "../../platform/registers.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import {
   encodeSigInfo,
   SA,

@@ -10,11 +10,11 @@
  */
 
 import { type CapSets, fullCaps } from "./task_creds.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Context } from "../../platform/platform.ts";
 import { R, Registers } from "../../platform/registers.ts";
 import type { MemoryManager } from "../mm/mm.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { FdTable } from "../vfs/fd_table.ts";
 import type { Kernel } from "./kernel.ts";
 import {

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { R } from "../../platform/registers.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { Task, ThreadGroup } from "./task.ts";
 
 export const CLONE = {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { capsOnExec } from "./task_creds.ts";
 import { checkArgLimits, loadExecutable } from "../loader/loader.ts";
 import { MemoryManager } from "../mm/mm.ts";

@@ -14,7 +14,7 @@
 
 import { R } from "../../platform/registers.ts";
 import type { SwitchResult } from "../../platform/platform.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "./task.ts";
 
 /** Where the page is. */

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../../platform/platform.ts";
 import { ELF_ET_DYN_BASE, type MemoryManager } from "../mm/mm.ts";
 import { PAGE_SIZE, pageRoundDown, pageRoundUp } from "../mm/memory_file.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 
 const PT_LOAD = 1;
 const PT_INTERP = 3;

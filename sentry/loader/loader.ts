@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { R, type Registers } from "../../platform/registers.ts";
 import { type ExecContext, isExecutable, type OpenExecutable, openExecutable } from "../fs/exec.ts";
 import type { Kernel } from "../kernel/kernel.ts";
@@ -13,7 +13,7 @@ import type { Task } from "../kernel/task.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { credsOf } from "../vfs/inode.ts";
 import type { MemoryManager } from "../mm/mm.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { elfSpan, loadElf, parseElf } from "./elf.ts";
 import { AT, setupStack } from "./stack.ts";
 import { byteLength, decodeBytes } from "../../host/utf8b.ts";

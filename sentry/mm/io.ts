@@ -6,8 +6,8 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { MemoryManager } from "./mm.ts";
 
 /**

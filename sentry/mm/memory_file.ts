@@ -7,8 +7,8 @@
  */
 
 import { check, cstr, errno, HostError, libc, rawSyscall } from "../../host/libc.ts";
-import { Errno } from "../../host/errno.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { SysError } from "../../abi/linux/error.ts";
 
 export const PAGE_SIZE = 4096n;
 export const PAGE = 4096;

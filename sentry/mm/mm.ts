@@ -12,8 +12,8 @@
 
 import type { AddressSpace } from "../../platform/platform.ts";
 import { PROT_READ, PROT_WRITE } from "../../platform/platform.ts";
-import { Errno } from "../../host/errno.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { MemoryFile, PAGE_SIZE, pageRoundDown, pageRoundUp } from "./memory_file.ts";
 import { CowRange } from "./cow.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { isV4, v4Mapped } from "./address.ts";
 import { checksum, finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
 import type { NetworkPacket } from "./ipv4.ts";

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { isV4, v4Bytes } from "./address.ts";
 import type { NIC } from "./nic.ts";
 import type { Stack } from "./stack.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { isV4, v4Bytes } from "./address.ts";
 import { IFF_LOOPBACK, type NIC } from "./nic.ts";
 import type { Stack } from "./stack.ts";

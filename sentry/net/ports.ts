@@ -5,8 +5,8 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { equal, type IPAddress, isAny, isV4 } from "./address.ts";
 
 /** Linux's default net.ipv4.ip_local_port_range. */

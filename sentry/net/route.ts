@@ -5,8 +5,8 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { inPrefix, type IPAddress, isV4 } from "./address.ts";
 import type { NIC } from "./nic.ts";
 

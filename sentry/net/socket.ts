@@ -7,10 +7,10 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { FileDescriptionBase, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP } from "../vfs/file.ts";
 import { type Attr, Filesystem, type Inode, nowNs, S_IFSOCK } from "../vfs/inode.ts";
 import { waitOn, type WaitQueue } from "../vfs/waiter.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { BUFFER_MAX, MIN_RCVBUF, MIN_SNDBUF } from "./endpoint.ts";
 import { AF_INET6, type InetSocket } from "./socket.ts";
 import { IPPROTO_TCP } from "./stack.ts";

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { LOOPBACK4, LOOPBACK6 } from "./address.ts";
 import { NetStack } from "./socket.ts";
 import type { TCPEndpoint } from "./tcp_endpoint.ts";

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from "../vfs/file.ts";
 import { WaitQueue } from "../vfs/waiter.ts";
 import { ANY4, ANY6, type IPAddress, isAny, isV4 } from "./address.ts";

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 
 /** Argument i as a signed 32-bit int (fds, flags, ints). */
 export function argInt(t: Task, i: number): number {

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { credsOf } from "../vfs/inode.ts";
 import type { ResolveContext, VirtualDentry } from "../vfs/vfs.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD } from "../../host/fcntl.ts";
 export {
   AT_EACCESS,

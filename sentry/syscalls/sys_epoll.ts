@@ -5,13 +5,13 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { EPOLLET, EPOLLEXCLUSIVE, EpollFile, EPOLLONESHOT, EPOLLWAKEUP } from "../fs/epoll.ts";
 import { O_CLOEXEC, O_PATH, O_RDWR } from "../vfs/file.ts";
 import { waitOn } from "../vfs/waiter.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 const EPOLL_CTL_ADD = 1;

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { PipeFile } from "../fs/pipe.ts";
 import { O_PATH } from "../vfs/file.ts";
 import { argI64, argInt } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 /** Implements Linux syscall fadvise64(2). */

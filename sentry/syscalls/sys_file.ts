@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { PipeFile } from "../fs/pipe.ts";
 import {
@@ -36,7 +36,7 @@ import {
   setRangeLock,
 } from "../vfs/lock.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
 

@@ -6,12 +6,12 @@
  */
 
 import { CAP, capable } from "../kernel/task_creds.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK } from "../vfs/inode.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,

@@ -5,13 +5,13 @@
  */
 
 import { CAP, capable } from "../kernel/task_creds.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { checkPermission, credsOf, MAY_EXEC } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { argInt, argPtr, argSize, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
 import { encodeBytes } from "../../host/utf8b.ts";

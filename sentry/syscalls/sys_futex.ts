@@ -4,11 +4,11 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { libc } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { readTimespec } from "./sys_time.ts";
 import type { SyscallDef } from "./table.ts";
 

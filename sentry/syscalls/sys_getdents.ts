@@ -9,11 +9,11 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import type { DirEntry } from "../vfs/inode.ts";
 import { accessOk, argInt, argPtr, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { encodeBytes } from "../../host/utf8b.ts";
 import type { SyscallDef } from "./table.ts";
 

@@ -6,11 +6,11 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import { CAP, CAP_FULL_SET, capable, capsOnSetuid } from "../kernel/task_creds.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 const NGROUPS_MAX = 65536;

@@ -4,14 +4,14 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../vfs/file.ts";
 import { InotifyFile } from "../fs/inotify.ts";
 import { IN_DONT_FOLLOW } from "../vfs/inotify.ts";
 import { checkPermission, credsOf, MAY_READ } from "../vfs/inode.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
 

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { O_ASYNC, O_NONBLOCK, O_PATH } from "../vfs/file.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 const FIONBIO = 0x5421;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { PAGE_SIZE, pageRoundUp } from "../mm/memory_file.ts";
 import { argInt, argPtr } from "./args.ts";
@@ -13,7 +13,7 @@ import type { VirtualDentry } from "../vfs/vfs.ts";
 import type { Vma } from "../mm/mm.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { PROT_WRITE } from "../../platform/platform.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 const MAP_SHARED = 0x1;

@@ -7,11 +7,11 @@
  */
 
 import { CAP, capable } from "../kernel/task_creds.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { mountOptions, newFilesystem } from "../fs/mount_tree.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
 

@@ -6,13 +6,13 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import { mayAccess } from "../kernel/task_creds.ts";
 import { PidFd } from "../fs/pidfd.ts";
 import { O_NONBLOCK, O_RDWR } from "../vfs/file.ts";
 import { argInt, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 const PIDFD_NONBLOCK = O_NONBLOCK;

@@ -5,14 +5,14 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { EventFd } from "../fs/eventfd.ts";
 import { newMemfd } from "../fs/memfd.ts";
 import { newPipe } from "../fs/pipe.ts";
 import { O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_RDWR } from "../vfs/file.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 function pipe2Common(t: Task, addr: bigint, flags: number): number {

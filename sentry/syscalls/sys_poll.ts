@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import {
   type FileDescription,
@@ -21,7 +21,7 @@ import {
 } from "../vfs/file.ts";
 import { waitOn, type WaitQueue } from "../vfs/waiter.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 /** Linux's limit on poll's nfds (RLIMIT_NOFILE in practice). */

@@ -4,11 +4,11 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { CAP, CAP_LAST_CAP, capable, capBit, SECBIT, SECBIT_ALL } from "../kernel/task_creds.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 import { encodeBytes } from "../../host/utf8b.ts";
 

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { mayAccess } from "../kernel/task_creds.ts";
 import type { MemoryManager } from "../mm/mm.ts";
 import { argInt, argPtr, MAX_RW_COUNT } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { copyInIovecs } from "./sys_read_write.ts";
 import type { SyscallDef } from "./table.ts";
 

@@ -4,11 +4,11 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import type { FileDescription, MaybeAsync } from "../vfs/file.ts";
 import { accessOk, argI64, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { UserIo } from "../mm/io.ts";
 import type { SyscallDef } from "./table.ts";
 

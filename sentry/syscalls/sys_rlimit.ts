@@ -5,10 +5,10 @@
  */
 
 import { CAP, capable } from "../kernel/task_creds.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Rlimit, Task, ThreadGroup } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;

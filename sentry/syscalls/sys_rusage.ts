@@ -4,10 +4,10 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 const RUSAGE_SELF = 0;

@@ -6,10 +6,10 @@
  */
 
 import { CAP, capable } from "../kernel/task_creds.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 /** The CPUs the sandbox reports: as many as the host has. */

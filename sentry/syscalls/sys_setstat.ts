@@ -7,7 +7,7 @@
  */
 
 import { CAP } from "../kernel/task_creds.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { TmpfsRegular } from "../fs/tmpfs.ts";
 import { O_ACCMODE, O_PATH, O_RDONLY } from "../vfs/file.ts";
@@ -28,7 +28,7 @@ import {
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { IN_ATTRIB, IN_MODIFY, notifyVd } from "../vfs/inotify.ts";
 import { argI64, argInt, argPtr, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,

@@ -6,7 +6,7 @@
  */
 
 import { CAP, capable } from "../kernel/task_creds.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import {
   decodeSigInfo,
@@ -22,7 +22,7 @@ import {
 import { onAltStack, restoreSignalFrame } from "../kernel/signal_frame.ts";
 import { NSIG, SIG, SIGRTMIN } from "../kernel/signals.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 import { pidfdTarget } from "./sys_pidfd.ts";
 import { procPidDirProcess } from "../fs/procfs.ts";

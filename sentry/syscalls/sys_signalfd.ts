@@ -4,12 +4,12 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { SignalFd } from "../fs/signalfd.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../vfs/file.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 /** SIGKILL and SIGSTOP can never be read from a signalfd. */

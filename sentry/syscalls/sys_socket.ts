@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import {
   boundAt,
@@ -22,7 +22,7 @@ import { type FileDescription, O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { checkPermission, credsOf, MAY_WRITE, S_IFMT, S_IFSOCK } from "../vfs/inode.ts";
 import { accessOk, argInt, argPtr, argSize, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { readTimespec } from "./sys_time.ts";
 import { AT_FDCWD, contextAt } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";

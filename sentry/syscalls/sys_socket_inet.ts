@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import {
   AF_INET,
@@ -23,7 +23,7 @@ import { getSockOpt, setSockOpt } from "../net/sockopt.ts";
 import { IPPROTO_TCP } from "../net/stack.ts";
 import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
 
 const SOCK_NONBLOCK = O_NONBLOCK;

@@ -5,13 +5,13 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { AF_NETLINK, NETLINK_ROUTE, NetlinkSocket } from "../net/netlink.ts";
 import { NetStack, socketAttr } from "../net/socket.ts";
 import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { readMsgHdr } from "./sys_socket.ts";
 
 const SOCK_DGRAM = 2, SOCK_RAW = 3;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { PipeFile } from "../fs/pipe.ts";
 import { BufferIo } from "../mm/io.ts";
@@ -19,7 +19,7 @@ import {
   O_WRONLY,
 } from "../vfs/file.ts";
 import { argInt, argPtr, argU32, MAX_RW_COUNT } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { blockUntil } from "../vfs/waiter.ts";
 import type { SyscallDef } from "./table.ts";
 

@@ -5,14 +5,14 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import type { Attr, FsStat } from "../vfs/inode.ts";
 import type { Mount } from "../vfs/vfs.ts";
 import { checkPermission, credsOf, MAY_EXEC, MAY_READ, MAY_WRITE } from "../vfs/inode.ts";
 import { encodeStat, encodeStatx } from "../vfs/stat.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import {
   AT_EACCESS,
   AT_EMPTY_PATH,

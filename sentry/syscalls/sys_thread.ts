@@ -6,14 +6,14 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { CLD } from "../kernel/signal.ts";
 import { SIG } from "../kernel/signals.ts";
 import { CLONE, type CloneArgs, cloneTask } from "../kernel/task_clone.ts";
 import { execTask } from "../kernel/task_exec.ts";
 import { CONTINUED_STATUS, exitedStatus, type Task, type ThreadGroup } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD } from "./paths.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { O_NONBLOCK } from "../vfs/file.ts";

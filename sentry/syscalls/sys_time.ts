@@ -8,12 +8,12 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { libc } from "../../host/libc.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import { SIG } from "../kernel/signals.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 const CLOCK_REALTIME = 0;

@@ -5,13 +5,13 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { libc } from "../../host/libc.ts";
 import { SI } from "../kernel/signal.ts";
 import { SIG } from "../kernel/signals.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 
 const SIGEV_SIGNAL = 0;

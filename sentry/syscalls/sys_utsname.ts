@@ -6,9 +6,9 @@
 
 import { CAP, capable } from "../kernel/task_creds.ts";
 import type { Task } from "../kernel/task.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { argInt, argPtr } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 import type { SyscallDef } from "./table.ts";
 

@@ -5,13 +5,13 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { O_PATH } from "../vfs/file.ts";
 import { checkPermission, credsOf, isOwner, MAY_READ, MAY_WRITE } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
 import { byteLength, encodeBytes } from "../../host/utf8b.ts";

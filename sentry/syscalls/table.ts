@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Errno, errnoName } from "../../host/errno.ts";
+import { Errno, errnoName } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "./errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { SYSCALL_NAMES } from "./linux64.ts";
 import { formatCall } from "./strace.ts";
 import { syscalls as mmap } from "./sys_mmap.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { FileDescription } from "./file.ts";
 import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, notifyVd } from "./inotify.ts";
 import { releaseLocks } from "./lock.ts";

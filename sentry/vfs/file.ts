@@ -6,11 +6,11 @@
  * @module
  */
 
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import type { IoSequence } from "../mm/io.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { type Attr, type DirEntry, direntType, type Inode, nowNs, S_IFDIR } from "./inode.ts";
 import { parentOf, type VirtualDentry } from "./vfs.ts";
 import { IN_ACCESS, IN_MODIFY, notifyVd } from "./inotify.ts";

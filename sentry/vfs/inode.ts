@@ -11,9 +11,9 @@
  */
 
 import { CAP, capBit } from "../kernel/task_creds.ts";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import type { FileDescription, MaybeAsync } from "./file.ts";
 import type { VirtualDentry } from "./vfs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../../host/fcntl.ts";

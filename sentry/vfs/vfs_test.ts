@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Errno } from "../../host/errno.ts";
+import { Errno } from "../../abi/linux/errno.ts";
 import { TmpfsFilesystem } from "../fs/tmpfs.ts";
 import { MemoryFile } from "../mm/memory_file.ts";
-import { SysError } from "../syscalls/errors.ts";
+import { SysError } from "../../abi/linux/error.ts";
 import { ROOT_CREDS, S_IFDIR } from "./inode.ts";
 import { type ResolveContext, VirtualFilesystem } from "./vfs.ts";
 

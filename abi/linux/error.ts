@@ -6,7 +6,7 @@
  * @module
  */
 
-import { errnoName } from "../../host/errno.ts";
+import { errnoName } from "./errno.ts";
 
 export class SysError extends Error {
   constructor(readonly errno: number, message?: string) {

@@ -1,33 +1,28 @@
 /**
- * Sandbox: the Sentry as the boot process drives it (see sentry/sandbox.ts for the types).
+ * Sandbox: the Sentry as the boot process drives it (see boot/sandbox.ts for the types).
  *
  * @module
  */
 
-import { fullCaps } from "./task_creds.ts";
-import { LisafsClient } from "../../gofer/lisafs/client.ts";
-import { closeFd, HostError } from "../../host/libc.ts";
-import type { FileDescription } from "../vfs/file.ts";
-import type { AddressSpace, Platform } from "../../platform/platform.ts";
-import { buildMountTree } from "../fs/mount_tree.ts";
-import { HostFile } from "../fs/host.ts";
-import { HostConsole } from "../fs/host_console.ts";
-import { loadExecutable, lookPath } from "../loader/loader.ts";
-import { hostMemTotal, MemoryFile, setKernelAccount } from "../mm/memory_file.ts";
-import { MemoryManager } from "../mm/mm.ts";
-import {
-  type InitSpec,
-  SandboxError,
-  type SandboxOptions,
-  type SandboxStatus,
-} from "../sandbox.ts";
-import { SysError } from "../syscalls/errors.ts";
-import { defaultRlimits, RLIMIT } from "../syscalls/sys_rlimit.ts";
-import { FdTable } from "../vfs/fd_table.ts";
-import { FsContext, initFsContext } from "../vfs/fs_context.ts";
-import { DEFAULT_PIDS_LIMIT, Kernel } from "./kernel.ts";
-import { signaledStatus, Task, ThreadGroup } from "./task.ts";
-import { Errno, errnoName } from "../../host/errno.ts";
+import { fullCaps } from "../sentry/kernel/task_creds.ts";
+import { LisafsClient } from "../gofer/lisafs/client.ts";
+import { closeFd, HostError } from "../host/libc.ts";
+import type { FileDescription } from "../sentry/vfs/file.ts";
+import type { AddressSpace, Platform } from "../platform/platform.ts";
+import { buildMountTree } from "../sentry/fs/mount_tree.ts";
+import { HostFile } from "../sentry/fs/host.ts";
+import { HostConsole } from "../sentry/fs/host_console.ts";
+import { loadExecutable, lookPath } from "../sentry/loader/loader.ts";
+import { hostMemTotal, MemoryFile, setKernelAccount } from "../sentry/mm/memory_file.ts";
+import { MemoryManager } from "../sentry/mm/mm.ts";
+import { type InitSpec, SandboxError, type SandboxOptions, type SandboxStatus } from "./sandbox.ts";
+import { SysError } from "../abi/linux/error.ts";
+import { defaultRlimits, RLIMIT } from "../sentry/syscalls/sys_rlimit.ts";
+import { FdTable } from "../sentry/vfs/fd_table.ts";
+import { FsContext, initFsContext } from "../sentry/vfs/fs_context.ts";
+import { DEFAULT_PIDS_LIMIT, Kernel } from "../sentry/kernel/kernel.ts";
+import { signaledStatus, Task, ThreadGroup } from "../sentry/kernel/task.ts";
+import { Errno, errnoName } from "../abi/linux/errno.ts";
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -36,11 +31,11 @@ const O_WRONLY = 1;
 async function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Promise<Platform> {
   switch (name) {
     case "ptrace": {
-      const { PtracePlatform } = await import("../../platform/ptrace/ptrace.ts");
+      const { PtracePlatform } = await import("../platform/ptrace/ptrace.ts");
       return new PtracePlatform(mf);
     }
     case "kvm": {
-      const { KvmPlatform } = await import("../../platform/kvm/kvm.ts");
+      const { KvmPlatform } = await import("../platform/kvm/kvm.ts");
       try {
         return devicePath ? new KvmPlatform(mf, devicePath) : new KvmPlatform(mf);
       } catch (e) {
@@ -51,7 +46,7 @@ async function newPlatform(name: string, mf: MemoryFile, devicePath?: string): P
       }
     }
     case "systrap": {
-      const { SystrapPlatform } = await import("../../platform/systrap/systrap.ts");
+      const { SystrapPlatform } = await import("../platform/systrap/systrap.ts");
       try {
         return new SystrapPlatform(mf);
       } catch (e) {

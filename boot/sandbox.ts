@@ -1,12 +1,12 @@
 /**
  * The Sentry as the boot process sees it: one sandbox running one container's init process.
- * sentry/boot.ts builds it from the spec and drives it from the control socket.
+ * boot/boot.ts builds it from the spec and drives it from the control socket.
  *
  * @module
  */
 
 import type { Logger } from "../log.ts";
-import type { CapSets } from "./kernel/task_creds.ts";
+import type { CapSets } from "../sentry/kernel/task_creds.ts";
 
 /** What the Sentry needs to start the container's init process. */
 export interface InitSpec {

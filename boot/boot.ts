@@ -25,7 +25,7 @@ import {
   SECCOMP_FILTER_FLAG_LOG,
   SECCOMP_FILTER_FLAG_TSYNC,
 } from "../host/seccomp.ts";
-import { SYSCALL_NAMES } from "./syscalls/linux64.ts";
+import { SYSCALL_NAMES } from "../sentry/syscalls/linux64.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
 import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
@@ -42,7 +42,7 @@ import {
 } from "./control.ts";
 import type { InitSpec, SandboxOptions, SandboxStatus } from "./sandbox.ts";
 
-/** The Sentry's sandbox as boot drives it (implemented by sentry/kernel/sandbox_impl.ts). */
+/** The Sentry's sandbox as boot drives it (implemented by boot/sandbox_impl.ts). */
 interface SandboxLike {
   start(): void;
   signal(signo: number): void;
@@ -61,7 +61,7 @@ interface SandboxLike {
 async function loadSandbox(): Promise<
   { create(opts: SandboxOptions, spec: InitSpec): Promise<SandboxLike> }
 > {
-  const mod = await import("./kernel/sandbox_impl.ts");
+  const mod = await import("./sandbox_impl.ts");
   return mod.Sandbox;
 }
 
