@@ -34,6 +34,7 @@
 
 import { check, closeFd, cstr, libc, writeAll } from "./libc.ts";
 import { buildFilter, SeccompRet, type SyscallRule } from "./seccomp.ts";
+import { elfHeadersSize, PF_R, PF_W, PF_X, writeElfHeaders } from "./elf_image.ts";
 
 /** argv[0] of every nsinit process (its exe is the memfd `/memfd:runsc-nsinit`). */
 export const NSINIT_ARGV0 = "runsc-nsinit";
@@ -82,9 +83,7 @@ export function nsinitFilter(): Uint8Array<ArrayBuffer> {
 }
 
 const LOAD_ADDR = 0x1000_0000;
-const EHDR_SIZE = 64;
-const PHDR_SIZE = 56;
-const CODE_OFFSET = EHDR_SIZE + 2 * PHDR_SIZE;
+const CODE_OFFSET = elfHeadersSize(2);
 /** The writable data page: file offset and address (the code's immediates name it). */
 const DATA_OFFSET = 0x1000;
 const DATA_ADDR = LOAD_ADDR + DATA_OFFSET;
@@ -383,30 +382,17 @@ export function nsinitImage(ns: NsinitNamespaces, execFd: number): Uint8Array<Ar
   }
   const b = new Uint8Array(size);
   const v = new DataView(b.buffer);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]); // ELF64, little-endian, version 1, SysV
-  v.setUint16(16, 2, true); // ET_EXEC
-  v.setUint16(18, 62, true); // EM_X86_64
-  v.setUint32(20, 1, true);
-  v.setBigUint64(24, BigInt(LOAD_ADDR + CODE_OFFSET), true); // e_entry
-  v.setBigUint64(32, BigInt(EHDR_SIZE), true); // e_phoff
-  v.setUint16(52, EHDR_SIZE, true);
-  v.setUint16(54, PHDR_SIZE, true);
-  v.setUint16(56, 2, true); // e_phnum
-  v.setUint16(58, 64, true); // e_shentsize
   // The code, read-only; the data page, writable (pipe, status, the filter's pid), not
   // executable.
-  const segments = [[0, codeEnd, 5], [DATA_OFFSET, size - DATA_OFFSET, 6]];
-  segments.forEach(([offset, length, flags], i) => {
-    const p = EHDR_SIZE + i * PHDR_SIZE;
-    v.setUint32(p, 1, true); // PT_LOAD
-    v.setUint32(p + 4, flags, true); // PF_R | PF_X, PF_R | PF_W
-    v.setBigUint64(p + 8, BigInt(offset), true); // p_offset
-    v.setBigUint64(p + 16, BigInt(LOAD_ADDR + offset), true); // p_vaddr
-    v.setBigUint64(p + 24, BigInt(LOAD_ADDR + offset), true); // p_paddr
-    v.setBigUint64(p + 32, BigInt(length), true); // p_filesz
-    v.setBigUint64(p + 40, BigInt(length), true); // p_memsz
-    v.setBigUint64(p + 48, 0x1000n, true); // p_align
-  });
+  writeElfHeaders(b, BigInt(LOAD_ADDR + CODE_OFFSET), [
+    { offset: 0, vaddr: BigInt(LOAD_ADDR), length: codeEnd, flags: PF_R | PF_X },
+    {
+      offset: DATA_OFFSET,
+      vaddr: BigInt(DATA_ADDR),
+      length: size - DATA_OFFSET,
+      flags: PF_R | PF_W,
+    },
+  ]);
   b.set(code, CODE_OFFSET);
 
   const d = DATA_OFFSET;

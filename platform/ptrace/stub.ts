@@ -17,6 +17,7 @@
  */
 
 import { buildFilter, SeccompRet, type SyscallRule } from "../../host/seccomp.ts";
+import { elfHeadersSize, PF_R, PF_X, writeElfHeaders } from "../../host/elf_image.ts";
 
 /** Where the stub's code lives in the application's address space once it is relocated. */
 export const STUB_ADDR = 0x7fff_ffff_e000n;
@@ -27,9 +28,7 @@ export const TASK_SIZE = 0x7fff_ffff_f000n;
 /** Where the host loads the stub ELF before relocation. */
 const LOAD_ADDR = 0x1000_0000n;
 
-const EHDR_SIZE = 64;
-const PHDR_SIZE = 56;
-const CODE_OFFSET = EHDR_SIZE + PHDR_SIZE;
+const CODE_OFFSET = elfHeadersSize(1);
 
 /** The memory file's descriptor number inside every stub. */
 export const STUB_MEMORY_FD = 3;
@@ -483,24 +482,10 @@ export function stubImage(): Uint8Array<ArrayBuffer> {
   if (size > 4096) throw new Error(`stub image of ${size} bytes does not fit its page`);
   const b = new Uint8Array(size);
   const v = new DataView(b.buffer);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]); // ELF64, little-endian, version 1, SysV
-  v.setUint16(16, 2, true); // ET_EXEC
-  v.setUint16(18, 62, true); // EM_X86_64
-  v.setUint32(20, 1, true);
-  v.setBigUint64(24, LOAD_ADDR + BigInt(ENTRY_OFFSET), true); // e_entry
-  v.setBigUint64(32, BigInt(EHDR_SIZE), true); // e_phoff
-  v.setUint16(52, EHDR_SIZE, true);
-  v.setUint16(54, PHDR_SIZE, true);
-  v.setUint16(56, 1, true); // e_phnum
-  v.setUint16(58, 64, true); // e_shentsize
-  const p = EHDR_SIZE;
-  v.setUint32(p, 1, true); // PT_LOAD
-  v.setUint32(p + 4, 5, true); // PF_R | PF_X: the filter and its pointers are read-only
-  v.setBigUint64(p + 16, LOAD_ADDR, true); // p_vaddr
-  v.setBigUint64(p + 24, LOAD_ADDR, true); // p_paddr
-  v.setBigUint64(p + 32, BigInt(size), true); // p_filesz
-  v.setBigUint64(p + 40, BigInt(size), true); // p_memsz
-  v.setBigUint64(p + 48, 0x1000n, true); // p_align
+  // One segment, read and execute only: the filter and its pointers are read-only too.
+  writeElfHeaders(b, LOAD_ADDR + BigInt(ENTRY_OFFSET), [
+    { offset: 0, vaddr: LOAD_ADDR, length: size, flags: PF_R | PF_X },
+  ]);
   b.set(CODE, CODE_OFFSET);
   v.setUint32(CAPS_OFFSET, _LINUX_CAPABILITY_VERSION_3, true); // pid 0 and the data stay 0
   v.setUint16(FPROG_OFFSET, filter.length / 8, true);
