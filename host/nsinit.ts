@@ -103,6 +103,7 @@ const S_NONE = 0x68; // "none"
 // sigset, 0xb0 (D_RLIMIT) struct rlimit {0, 0}, up to 0xcf the errno digits, 0xcf "\n".
 const D_POLLFD = 0x80;
 const D_NUMEND = 0xcf;
+const S_COMM = 0xd0; // NSINIT_ARGV0, its task name (at most 15 bytes and NUL)
 /** Messages, one per failing step, each in a 48-byte slot: length byte, then text. */
 const D_MSGS = 0x100;
 const MSG_SLOT = 48;
@@ -368,12 +369,34 @@ const CODE_HEX = [
   "0f0b", // ud2
 ];
 
+// The entry: names the task (prctl PR_SET_NAME; its failure changes nothing), then jumps to
+// _start. Executed through a descriptor, nsinit's name would otherwise be that descriptor's
+// number, which tells a reader of `ps` nothing.
+const ENTRY_HEX = [
+  "b89d000000", // mov eax,0x9d
+  "bf0f000000", // mov edi,0xf
+  "bed0100010", // mov esi,S_COMM
+  "0f05", // syscall
+];
+
+/** CODE_HEX then ENTRY_HEX and its jump back to _start; returns the code and the entry offset. */
+function nsinitCode(): { code: Uint8Array; entry: number } {
+  const bytes = (hex: string[]) => hex.join("").match(/../g)!.map((h) => parseInt(h, 16));
+  const body = bytes(CODE_HEX);
+  const entry = [...bytes(ENTRY_HEX), 0xe9, 0, 0, 0, 0]; // jmp rel32 _start
+  const jmpEnd = body.length + entry.length;
+  const rel = new Uint8Array(4);
+  new DataView(rel.buffer).setInt32(0, -jmpEnd, true);
+  entry.splice(entry.length - 4, 4, ...rel);
+  return { code: new Uint8Array([...body, ...entry]), entry: body.length };
+}
+
 /**
  * nsinit's ELF image for `ns`. `execFd`: the descriptor it is executed through, above every
  * descriptor its program gets; it closes that one and all above.
  */
 export function nsinitImage(ns: NsinitNamespaces, execFd: number): Uint8Array<ArrayBuffer> {
-  const code = new Uint8Array(CODE_HEX.join("").match(/../g)!.map((h) => parseInt(h, 16)));
+  const { code, entry } = nsinitCode();
   const filter = nsinitFilter();
   const codeEnd = CODE_OFFSET + code.length;
   const size = DATA_OFFSET + D_FILTER + filter.length;
@@ -384,7 +407,7 @@ export function nsinitImage(ns: NsinitNamespaces, execFd: number): Uint8Array<Ar
   const v = new DataView(b.buffer);
   // The code, read-only; the data page, writable (pipe, status, the filter's pid), not
   // executable.
-  writeElfHeaders(b, BigInt(LOAD_ADDR + CODE_OFFSET), [
+  writeElfHeaders(b, BigInt(LOAD_ADDR + CODE_OFFSET + entry), [
     { offset: 0, vaddr: BigInt(LOAD_ADDR), length: codeEnd, flags: PF_R | PF_X },
     {
       offset: DATA_OFFSET,
@@ -414,10 +437,13 @@ export function nsinitImage(ns: NsinitNamespaces, execFd: number): Uint8Array<Ar
   v.setBigUint64(d + D_PIDSLOT, BigInt(DATA_ADDR + D_FILTER + slots[0]), true);
   const text = new TextEncoder();
   for (
-    const [at, s] of [[S_PROC, "proc"], [S_SLASHPROC, "/proc"], [S_ROOT, "/"], [
-      S_NONE,
-      "none",
-    ]] as const
+    const [at, s] of [
+      [S_PROC, "proc"],
+      [S_SLASHPROC, "/proc"],
+      [S_ROOT, "/"],
+      [S_NONE, "none"],
+      [S_COMM, NSINIT_ARGV0],
+    ] as const
   ) {
     b.set(text.encode(s), d + at); // the page is zeroed: each string ends in NUL
   }

@@ -41,6 +41,7 @@ function childOf(pid: number): number {
 /** Asserts that `pid` is a confined nsinit holding nothing but its pipe to its child. */
 function assertConfinedNsinit(what: string, pid: number): void {
   assert.match(Deno.readLinkSync(`/proc/${pid}/exe`), /^\/memfd:runsc-nsinit/, `${what}: exe`);
+  assert.equal(Deno.readTextFileSync(`/proc/${pid}/comm`), "runsc-nsinit\n", `${what}: comm`);
   const threads = threadCreds(pid);
   assert.equal(threads.length, 1, `${what}: one thread`);
   const t = threads[0];
