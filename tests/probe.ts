@@ -108,6 +108,9 @@ const SIGNALS: Record<string, number> = {
   SIGSYS: 31,
 };
 
+/** How long a native run may take before it is killed (the sandbox's run has harness's). */
+const NATIVE_TIMEOUT_S = 120;
+
 /**
  * Runs the program natively in a chroot of the rootfs the sandbox gets, so that paths mean
  * the same thing in both runs.
@@ -139,8 +142,14 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     'mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" && ' +
     'mount -t tmpfs tmpfs "$root/tmp" && exec /usr/sbin/chroot "$root" "$@"',
   ].join("\n");
-  const child = new Deno.Command("/usr/bin/unshare", {
+  // timeout(1) leads a process group of its own and kills all of it: a program that blocks
+  // natively fails its probe instead of hanging the suite.
+  const child = new Deno.Command("/usr/bin/timeout", {
     args: [
+      "-s",
+      "KILL",
+      String(NATIVE_TIMEOUT_S),
+      "/usr/bin/unshare",
       "--mount",
       ...(p.loopbackOnly ? ["--net"] : []),
       "--propagation",
@@ -167,14 +176,15 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     await w.write(new TextEncoder().encode(p.stdin));
     await w.close();
   }
+  const started = Date.now();
   const r = await child.output();
   if (cgroup) await Deno.remove(cgroup).catch(() => {});
   const status = r.signal ? 128 + (SIGNALS[r.signal] ?? 0) : r.code;
-  return {
-    stdout: new TextDecoder().decode(r.stdout),
-    stderr: new TextDecoder().decode(r.stderr),
-    status,
-  };
+  let stderr = new TextDecoder().decode(r.stderr);
+  if (status === 128 + 9 && Date.now() - started >= NATIVE_TIMEOUT_S * 1000) {
+    stderr += `\n(the native run was killed after ${NATIVE_TIMEOUT_S} s)`;
+  }
+  return { stdout: new TextDecoder().decode(r.stdout), stderr, status };
 }
 
 /** A new pids cgroup's path (v1's pids hierarchy, or the v2 root's), not made yet. */
