@@ -25,7 +25,7 @@ import {
   SECCOMP_FILTER_FLAG_LOG,
   SECCOMP_FILTER_FLAG_TSYNC,
 } from "../host/seccomp.ts";
-import { SYSCALL_NAMES } from "../sentry/syscalls/linux64.ts";
+import { SYSCALL_NAMES } from "../abi/linux/syscalls.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
 import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
