@@ -55,6 +55,8 @@ interface SandboxLike {
   drainConsoles(): Promise<void>;
   waitPid(pid: number): Promise<number>;
   destroy(): void;
+  /** Sentry bugs so far (exceptions that were not a Linux errno). */
+  sentryErrors(): number;
 }
 
 /** Loads the Sentry on demand, so that the CLI and gofer roles never load the kernel. */
@@ -222,6 +224,10 @@ export async function bootMain(args: string[]): Promise<number> {
   const exited = sb.exited.then((ws) => {
     exitStatus = exitStatusOf(ws);
     log.phase("boot: init exited", { waitStatus: ws, exitStatus });
+    // Always written, and before any waiter hears of the exit (a `run` deletes the sandbox
+    // right after), so that a reader finds the count or knows the record is missing.
+    const sentryErrors = sb.sentryErrors();
+    log.log(sentryErrors ? "error" : "info", "boot: sentry errors", { sentryErrors });
     return exitStatus;
   });
 
