@@ -25,7 +25,7 @@ import {
   SECCOMP_FILTER_FLAG_LOG,
   SECCOMP_FILTER_FLAG_TSYNC,
 } from "../host/seccomp.ts";
-import { SYSCALL_NAMES } from "../sentry/syscalls/linux64.ts";
+import { SYSCALL_NAMES } from "../abi/linux/syscalls.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
 import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
@@ -55,6 +55,8 @@ interface SandboxLike {
   drainConsoles(): Promise<void>;
   waitPid(pid: number): Promise<number>;
   destroy(): void;
+  /** Sentry bugs so far (exceptions that were not a Linux errno). */
+  sentryErrors(): number;
 }
 
 /** Loads the Sentry on demand, so that the CLI and gofer roles never load the kernel. */
@@ -222,6 +224,10 @@ export async function bootMain(args: string[]): Promise<number> {
   const exited = sb.exited.then((ws) => {
     exitStatus = exitStatusOf(ws);
     log.phase("boot: init exited", { waitStatus: ws, exitStatus });
+    // Always written, and before any waiter hears of the exit (a `run` deletes the sandbox
+    // right after), so that a reader finds the count or knows the record is missing.
+    const sentryErrors = sb.sentryErrors();
+    log.log(sentryErrors ? "error" : "info", "boot: sentry errors", { sentryErrors });
     return exitStatus;
   });
 

@@ -166,6 +166,11 @@ export class Sandbox {
     });
   }
 
+  /** Sentry bugs so far: exceptions out of a task that were not a Linux errno. */
+  sentryErrors(): number {
+    return this.kernel.sentryErrors;
+  }
+
   /** Builds the kernel and loads the init process; nothing runs until start(). */
   static async create(opts: SandboxOptions, spec: InitSpec): Promise<Sandbox> {
     await Promise.resolve();

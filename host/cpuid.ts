@@ -12,11 +12,11 @@
  */
 
 import { libc, rawSyscall } from "./libc.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 
 const PAGE = 4096n;
 const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
-const SYS_MPROTECT = 10;
 
 /**
  * void cpuid(u32 leaf rdi, u32 subleaf rsi, u32 out[4] rdx): eax, ebx, ecx, edx to out.
@@ -56,7 +56,7 @@ export function cpuid(queries: [number, number][]): Uint32Array[] | null {
     // until the finally below; the view is dropped before that.
     new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, CODE.length)).set(CODE);
     const addr = BigInt(Deno.UnsafePointer.value(p));
-    if (rawSyscall(SYS_MPROTECT, addr, PAGE, BigInt(PROT_READ | PROT_EXEC)) < 0n) return null;
+    if (rawSyscall(SYS.mprotect, addr, PAGE, BigInt(PROT_READ | PROT_EXEC)) < 0n) return null;
     // SAFETY: the page holds exactly CODE, which matches this signature and writes 16 bytes
     // to the buffer it is given.
     const def = { parameters: ["u32", "u32", "buffer"], result: "void" } as const;
@@ -87,7 +87,6 @@ export function xsaveSizeFor(features: bigint): number | null {
   return r.reduce((end, [size, offset]) => Math.max(end, offset + size), 512 + 64);
 }
 
-const SYS_ARCH_PRCTL = 158;
 const ARCH_GET_XCOMP_SUPP = 0x1021;
 
 /**
@@ -100,5 +99,5 @@ export function hostXfeatures(): bigint {
   // SAFETY: `out` stays referenced until the call returns, which is when the kernel is done
   // writing its 8 bytes.
   const p = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(out)));
-  return rawSyscall(SYS_ARCH_PRCTL, BigInt(ARCH_GET_XCOMP_SUPP), p) === 0n ? out[0] : 3n;
+  return rawSyscall(SYS.arch_prctl, BigInt(ARCH_GET_XCOMP_SUPP), p) === 0n ? out[0] : 3n;
 }

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { SYS } from "../sentry/syscalls/linux64.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 import { type ArgCheck, type FilterSpec, retErrno, type SyscallRule } from "./seccomp.ts";
 
 type Name = keyof typeof SYS;

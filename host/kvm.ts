@@ -13,6 +13,7 @@
  */
 
 import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 
 // SAFETY: ioctl(2) is variadic (fd, request, ...); the x86-64 SysV ABI passes the one variadic
 // integer or pointer argument in rdx like a fixed one, so each declaration below hands the
@@ -281,11 +282,6 @@ export function address(p: Deno.PointerObject): bigint {
 const SIG_BLOCK = 0;
 const SIGEV_THREAD_ID = 4;
 const CLOCK_MONOTONIC = 1;
-const SYS_rt_sigtimedwait = 128;
-const SYS_timer_create = 222;
-const SYS_timer_settime = 223;
-const SYS_timer_delete = 226;
-const SYS_gettid = 186;
 
 /** A kernel sigset_t (64 bits) with the given signals. */
 export function sigset(...signos: number[]): Uint8Array<ArrayBuffer> {
@@ -317,13 +313,13 @@ export function takePendingSignal(signo: number, scratch: Uint8Array<ArrayBuffer
   // SAFETY: scratch is alive across the call and holds the sigset (8 bytes) and the zero
   // timespec (16 bytes) the kernel reads; no siginfo pointer is passed.
   const sp = Deno.UnsafePointer.value(Deno.UnsafePointer.of(scratch));
-  const r = rawSyscall(SYS_rt_sigtimedwait, BigInt(sp), 0n, BigInt(sp) + 8n, 8n);
+  const r = rawSyscall(SYS.rt_sigtimedwait, BigInt(sp), 0n, BigInt(sp) + 8n, 8n);
   return r === BigInt(signo);
 }
 
 /** The calling thread's id. */
 export function gettid(): number {
-  return Number(rawSyscall(SYS_gettid));
+  return Number(rawSyscall(SYS.gettid));
 }
 
 /**
@@ -339,7 +335,7 @@ export function threadTimer(signo: number, tid: number, periodNs: bigint): numbe
   // SAFETY: ev (a 64-byte struct sigevent) and id (the timer_t the kernel writes) outlive the
   // synchronous call; likewise spec (a struct itimerspec) below.
   const r = rawSyscall(
-    SYS_timer_create,
+    SYS.timer_create,
     BigInt(CLOCK_MONOTONIC),
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(ev))),
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(id))),
@@ -347,7 +343,7 @@ export function threadTimer(signo: number, tid: number, periodNs: bigint): numbe
   if (r < 0n) throw new KvmError("timer_create", Number(-r));
   const spec = new BigInt64Array([0n, periodNs, 0n, periodNs]); // interval, value
   const s = rawSyscall(
-    SYS_timer_settime,
+    SYS.timer_settime,
     BigInt(id[0]),
     0n,
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(spec))),
@@ -358,11 +354,9 @@ export function threadTimer(signo: number, tid: number, periodNs: bigint): numbe
 }
 
 export function deleteTimer(id: number): void {
-  rawSyscall(SYS_timer_delete, BigInt(id));
+  rawSyscall(SYS.timer_delete, BigInt(id));
 }
 
-const SYS_futex = 202;
-const SYS_tgkill = 234;
 const FUTEX_WAKE = 1;
 const FUTEX_WAKE_PRIVATE = FUTEX_WAKE | 128;
 
@@ -371,7 +365,7 @@ const FUTEX_WAKE_PRIVATE = FUTEX_WAKE | 128;
  * those of other processes waiting on the same page of a shared mapping (FUTEX_WAIT).
  */
 export function futexWake(address: bigint, shared = false): void {
-  rawSyscall(SYS_futex, address, BigInt(shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE), 0x7fff_ffffn);
+  rawSyscall(SYS.futex, address, BigInt(shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE), 0x7fff_ffffn);
 }
 
 /**
@@ -393,7 +387,7 @@ export async function futexWaitAsync(
   // SAFETY: `timeout` stays referenced until the call returns (awaited below); the kernel reads
   // it once at the start of the wait.
   const r = await sym.futex_wait_async(
-    BigInt(SYS_futex),
+    BigInt(SYS.futex),
     address,
     BigInt(opts.shared ? 0 : FUTEX_WAIT_PRIVATE),
     BigInt(expected),
@@ -416,10 +410,10 @@ export function futexWaitShared(address: bigint, expected: number, timeoutNs: bi
   syncTimeout[1] = timeoutNs % 1_000_000_000n;
   // SAFETY: syncTimeout is a module-level array, alive for the whole call.
   const ts = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(syncTimeout)));
-  return rawSyscall(SYS_futex, address, 0n, BigInt(expected), ts);
+  return rawSyscall(SYS.futex, address, 0n, BigInt(expected), ts);
 }
 
 /** Sends signo to thread tid of this process. */
 export function tgkill(tid: number, signo: number): void {
-  rawSyscall(SYS_tgkill, BigInt(Deno.pid), BigInt(tid), BigInt(signo));
+  rawSyscall(SYS.tgkill, BigInt(Deno.pid), BigInt(tid), BigInt(signo));
 }

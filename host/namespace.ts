@@ -12,6 +12,7 @@
  */
 
 import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 
 // SAFETY: glibc's exact signatures on x86-64; string arguments are NUL-terminated buffers the
 // caller keeps alive for the call, and null pointers are passed where mount(2) allows them.
@@ -35,9 +36,6 @@ export const MS_PRIVATE = 0x40000;
 export const MS_SLAVE = 0x80000;
 export const MNT_DETACH = 0x2;
 
-const SYS_PIVOT_ROOT = 155;
-const SYS_CAPGET = 125;
-const SYS_CAPSET = 126;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
@@ -86,13 +84,11 @@ export function pivotRoot(newRoot: string, putOld: string): void {
   const addr = (x: Uint8Array<ArrayBuffer>) =>
     // SAFETY: `a` and `b` stay referenced until the syscall returns.
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(x)));
-  const r = rawSyscall(SYS_PIVOT_ROOT, addr(a), addr(b));
+  const r = rawSyscall(SYS.pivot_root, addr(a), addr(b));
   void a, b;
   if (r < 0n) throw new HostError(`pivot_root ${JSON.stringify(newRoot)}`, Number(-r));
 }
 
-const SYS_OPEN_TREE = 428;
-const SYS_MOVE_MOUNT = 429;
 const OPEN_TREE_CLONE = 1n;
 const OPEN_TREE_CLOEXEC = 0o2000000n;
 const AT_EMPTY_PATH = 0x1000n;
@@ -108,7 +104,7 @@ export function cloneMountTree(fd: number, recursive: boolean): number {
   const empty = cstr("");
   // SAFETY: `empty` stays referenced until the syscall returns.
   const r = rawSyscall(
-    SYS_OPEN_TREE,
+    SYS.open_tree,
     BigInt(fd),
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(empty))),
     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0n),
@@ -125,7 +121,7 @@ export function attachMountTree(treeFd: number, target: string): void {
   const ptr = (x: Uint8Array<ArrayBuffer>) =>
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(x)));
   const r = rawSyscall(
-    SYS_MOVE_MOUNT,
+    SYS.move_mount,
     BigInt(treeFd),
     ptr(empty),
     AT_FDCWD,
@@ -162,13 +158,13 @@ function capCall(nr: number, data: Uint32Array<ArrayBuffer>): void {
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(d))),
   );
   void h, d;
-  if (r < 0n) throw new HostError(nr === SYS_CAPGET ? "capget" : "capset", Number(-r));
+  if (r < 0n) throw new HostError(nr === SYS.capget ? "capget" : "capset", Number(-r));
 }
 
 /** capget(2) of the calling thread. */
 export function capGet(): CapSets {
   const d = new Uint32Array(6);
-  capCall(SYS_CAPGET, d);
+  capCall(SYS.capget, d);
   const join = (lo: number, hi: number) => (BigInt(d[hi]) << 32n) | BigInt(d[lo]);
   return { effective: join(0, 3), permitted: join(1, 4), inheritable: join(2, 5) };
 }
@@ -192,7 +188,7 @@ export function limitCapabilities(keep: readonly number[]): void {
     throw new HostError("prctl PR_SET_NO_NEW_PRIVS", errno());
   }
   const lo = Number(mask & 0xffffffffn), hi = Number(mask >> 32n);
-  capCall(SYS_CAPSET, new Uint32Array([lo, lo, 0, hi, hi, 0]));
+  capCall(SYS.capset, new Uint32Array([lo, lo, 0, hi, hi, 0]));
 }
 
 /** The namespace links (`/proc/<pid>/ns/<kind>`) of a process, e.g. `mnt:[4026531841]`. */

@@ -35,6 +35,7 @@
 import { check, closeFd, cstr, libc, writeAll } from "./libc.ts";
 import { buildFilter, SeccompRet, type SyscallRule } from "./seccomp.ts";
 import { elfHeadersSize, PF_R, PF_W, PF_X, writeElfHeaders } from "./elf_image.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 
 /** argv[0] of every nsinit process (its exe is the memfd `/memfd:runsc-nsinit`). */
 export const NSINIT_ARGV0 = "runsc-nsinit";
@@ -55,12 +56,6 @@ const CLONE_NEWIPC = 0x0800_0000;
 const CLONE_NEWPID = 0x2000_0000;
 const CLONE_NEWNET = 0x4000_0000;
 
-const SYS_rt_sigreturn = 15;
-const SYS_wait4 = 61;
-const SYS_kill = 62;
-const SYS_restart_syscall = 219;
-const SYS_exit_group = 231;
-
 /** Stands for the waiting parent's pid in the filter until the parent patches it in. */
 const PID_PLACEHOLDER = 0x7fff_fffe;
 
@@ -70,11 +65,11 @@ const PID_PLACEHOLDER = 0x7fff_fffe;
  * that killed the child.
  */
 export const NSINIT_RULES: readonly SyscallRule[] = [
-  { nr: SYS_wait4 },
-  { nr: SYS_kill, when: [[{ arg: 0, value: BigInt(PID_PLACEHOLDER) }]] },
-  { nr: SYS_exit_group },
-  { nr: SYS_rt_sigreturn },
-  { nr: SYS_restart_syscall },
+  { nr: SYS.wait4 },
+  { nr: SYS.kill, when: [[{ arg: 0, value: BigInt(PID_PLACEHOLDER) }]] },
+  { nr: SYS.exit_group },
+  { nr: SYS.rt_sigreturn },
+  { nr: SYS.restart_syscall },
 ];
 
 /** The parent's filter, with PID_PLACEHOLDER where its pid goes. */
@@ -121,6 +116,10 @@ const D_FILTER = D_MSGS + MESSAGES.length * MSG_SLOT;
 const _LINUX_CAPABILITY_VERSION_3 = 0x2008_0522;
 const POLLIN = 1;
 
+/** `mov eax, nr` as the code's hex: the call's number comes from the one syscall table. */
+const movEax = (nr: number) =>
+  "b8" + [0, 8, 16, 24].map((s) => ((nr >> s) & 0xff).toString(16).padStart(2, "0")).join("");
+
 // The code, assembled by hand (Intel syntax; data addresses by their names above, as
 // DATA_ADDR + offset; branch targets by label). rbp holds the index of the message for the
 // step in progress; `fail` prints it with the errno from -rax and exits 1.
@@ -131,7 +130,7 @@ const CODE_HEX = [
   "48c7c0eaffffff", // mov rax,0xffffffffffffffea
   "49833f02", // cmp QWORD PTR [r15],0x2
   "0f82fb020000", // jb fail
-  "b8b4010000", // mov eax,0x1b4
+  movEax(SYS.close_range), // mov eax,close_range
   "8b3c2510100010", // mov edi,DWORD PTR D_EXECFD
   "beffffffff", // mov esi,0xffffffff
   "31d2", // xor edx,edx
@@ -139,13 +138,13 @@ const CODE_HEX = [
   "bd05000000", // mov ebp,0x5
   "4885c0", // test rax,rax
   "0f85d8020000", // jne fail
-  "b810010000", // mov eax,0x110
+  movEax(SYS.unshare), // mov eax,unshare
   "488b3c2500100010", // mov rdi,QWORD PTR D_FLAGS
   "0f05", // syscall
   "31ed", // xor ebp,ebp
   "4885c0", // test rax,rax
   "0f85be020000", // jne fail
-  "b8a5000000", // mov eax,0xa5
+  movEax(SYS.mount), // mov eax,mount
   "bf68100010", // mov edi,S_NONE
   "be60100010", // mov esi,S_ROOT
   "31d2", // xor edx,edx
@@ -157,21 +156,21 @@ const CODE_HEX = [
   "0f8594020000", // jne fail
   "48833c250810001000", // cmp QWORD PTR D_FORK,0x0
   "0f8460020000", // je exec
-  "b825010000", // mov eax,0x125
+  movEax(SYS.pipe2), // mov eax,pipe2
   "bf70100010", // mov edi,D_PIPE
   "be00000800", // mov esi,0x80000
   "0f05", // syscall
   "bd02000000", // mov ebp,0x2
   "4885c0", // test rax,rax
   "0f8566020000", // jne fail
-  "b839000000", // mov eax,0x39
+  movEax(SYS.fork), // mov eax,fork
   "0f05", // syscall
   "4885c0", // test rax,rax
   "0f8856020000", // js fail
   "0f84af010000", // je child
   "4989c5", // mov r13,rax
   "bd05000000", // mov ebp,0x5
-  "b89d000000", // mov eax,0x9d
+  movEax(SYS.prctl), // mov eax,prctl
   "bf26000000", // mov edi,0x26
   "be01000000", // mov esi,0x1
   "31d2", // xor edx,edx
@@ -180,13 +179,13 @@ const CODE_HEX = [
   "0f05", // syscall
   "4885c0", // test rax,rax
   "0f8526020000", // jne fail
-  "b89d000000", // mov eax,0x9d
+  movEax(SYS.prctl), // mov eax,prctl
   "bf04000000", // mov edi,0x4
   "31f6", // xor esi,esi
   "0f05", // syscall
   "4885c0", // test rax,rax
   "0f850f020000", // jne fail
-  "b8a0000000", // mov eax,0xa0
+  movEax(SYS.setrlimit), // mov eax,setrlimit
   "bf04000000", // mov edi,0x4
   "beb0100010", // mov esi,D_RLIMIT
   "0f05", // syscall
@@ -194,7 +193,7 @@ const CODE_HEX = [
   "0f85f5010000", // jne fail
   "31db", // xor ebx,ebx
   // capdrop: (+0x121)
-  "b89d000000", // mov eax,0x9d
+  movEax(SYS.prctl), // mov eax,prctl
   "bf17000000", // mov edi,0x17
   "89de", // mov esi,ebx
   "0f05", // syscall
@@ -203,7 +202,7 @@ const CODE_HEX = [
   "4885c0", // test rax,rax
   "0f88d6010000", // js fail
   "7417", // je capnext
-  "b89d000000", // mov eax,0x9d
+  movEax(SYS.prctl), // mov eax,prctl
   "bf18000000", // mov edi,0x18
   "89de", // mov esi,ebx
   "0f05", // syscall
@@ -214,7 +213,7 @@ const CODE_HEX = [
   "83fb40", // cmp ebx,0x40
   "72c3", // jb capdrop
   // capset: (+0x15e)
-  "b87e000000", // mov eax,0x7e
+  movEax(SYS.capset), // mov eax,capset
   "bf18100010", // mov edi,D_CAPHDR
   "be20100010", // mov esi,D_CAPDATA
   "0f05", // syscall
@@ -222,7 +221,7 @@ const CODE_HEX = [
   "0f859c010000", // jne fail
   "bb01000000", // mov ebx,0x1
   // sigdfl: (+0x17d)
-  "b80d000000", // mov eax,0xd
+  movEax(SYS.rt_sigaction), // mov eax,rt_sigaction
   "89df", // mov edi,ebx
   "be88100010", // mov esi,D_SIGACT
   "31d2", // xor edx,edx
@@ -231,7 +230,7 @@ const CODE_HEX = [
   "ffc3", // inc ebx
   "83fb41", // cmp ebx,0x41
   "72e3", // jb sigdfl
-  "b80e000000", // mov eax,0xe
+  movEax(SYS.rt_sigprocmask), // mov eax,rt_sigprocmask
   "bf02000000", // mov edi,0x2
   "bea8100010", // mov esi,D_SIGSET
   "31d2", // xor edx,edx
@@ -239,7 +238,7 @@ const CODE_HEX = [
   "0f05", // syscall
   "4885c0", // test rax,rax
   "0f8558010000", // jne fail
-  "b827000000", // mov eax,0x27
+  movEax(SYS.getpid), // mov eax,getpid
   "0f05", // syscall
   "4989c6", // mov r14,rax
   "488b3c2548100010", // mov rdi,QWORD PTR D_PIDSLOT
@@ -247,18 +246,18 @@ const CODE_HEX = [
   "8b1c2574100010", // mov ebx,DWORD PTR D_PIPE+4
   "85db", // test ebx,ebx
   "740e", // je closeabove
-  "b8b4010000", // mov eax,0x1b4
+  movEax(SYS.close_range), // mov eax,close_range
   "31ff", // xor edi,edi
   "8d73ff", // lea esi,[rbx-0x1]
   "31d2", // xor edx,edx
   "0f05", // syscall
   // closeabove: (+0x1e9)
-  "b8b4010000", // mov eax,0x1b4
+  movEax(SYS.close_range), // mov eax,close_range
   "8d7b01", // lea edi,[rbx+0x1]
   "beffffffff", // mov esi,0xffffffff
   "31d2", // xor edx,edx
   "0f05", // syscall
-  "b83d010000", // mov eax,0x13d
+  movEax(SYS.seccomp), // mov eax,seccomp
   "bf01000000", // mov edi,0x1
   "31f6", // xor esi,esi
   "ba38100010", // mov edx,D_FPROG
@@ -266,7 +265,7 @@ const CODE_HEX = [
   "4885c0", // test rax,rax
   "0f85fe000000", // jne fail
   // wait: (+0x216)
-  "b83d000000", // mov eax,0x3d
+  movEax(SYS.wait4), // mov eax,wait4
   "4c89ef", // mov rdi,r13
   "be78100010", // mov esi,D_STATUS
   "31d2", // xor edx,edx
@@ -282,40 +281,40 @@ const CODE_HEX = [
   "750d", // jne signaled
   "c1e808", // shr eax,0x8
   "0fb6f8", // movzx edi,al
-  "b8e7000000", // mov eax,0xe7
+  movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
   // signaled: (+0x250)
   "4c89f7", // mov rdi,r14
-  "b83e000000", // mov eax,0x3e
+  movEax(SYS.kill), // mov eax,kill
   "0f05", // syscall
   "8dbe80000000", // lea edi,[rsi+0x80]
-  "b8e7000000", // mov eax,0xe7
+  movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
   // exit1: (+0x267)
   "bf01000000", // mov edi,0x1
-  "b8e7000000", // mov eax,0xe7
+  movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
   // child: (+0x273)
   "bd06000000", // mov ebp,0x6
-  "b89d000000", // mov eax,0x9d
+  movEax(SYS.prctl), // mov eax,prctl
   "bf01000000", // mov edi,0x1
   "be09000000", // mov esi,0x9
   "0f05", // syscall
   "4885c0", // test rax,rax
   "0f8582000000", // jne fail
-  "b803000000", // mov eax,0x3
+  movEax(SYS.close), // mov eax,close
   "8b3c2574100010", // mov edi,DWORD PTR D_PIPE+4
   "0f05", // syscall
   "8b042570100010", // mov eax,DWORD PTR D_PIPE
   "89042580100010", // mov DWORD PTR D_POLLFD,eax
-  "b807000000", // mov eax,0x7
+  movEax(SYS.poll), // mov eax,poll
   "bf80100010", // mov edi,D_POLLFD
   "be01000000", // mov esi,0x1
   "31d2", // xor edx,edx
   "0f05", // syscall
   "4885c0", // test rax,rax
   "7547", // jne parentgone
-  "b8a5000000", // mov eax,0xa5
+  movEax(SYS.mount), // mov eax,mount
   "bf50100010", // mov edi,S_PROC
   "be58100010", // mov esi,S_SLASHPROC
   "ba50100010", // mov edx,S_PROC
@@ -330,7 +329,7 @@ const CODE_HEX = [
   "498d7710", // lea rsi,[r15+0x10]
   "498b07", // mov rax,QWORD PTR [r15]
   "498d54c710", // lea rdx,[r15+rax*8+0x10]
-  "b83b000000", // mov eax,0x3b
+  movEax(SYS.execve), // mov eax,execve
   "0f05", // syscall
   "bd04000000", // mov ebp,0x4
   "eb07", // jmp fail
@@ -344,7 +343,7 @@ const CODE_HEX = [
   "0fb616", // movzx edx,BYTE PTR [rsi]
   "ffc6", // inc esi
   "bf02000000", // mov edi,0x2
-  "b801000000", // mov eax,0x1
+  movEax(SYS.write), // mov eax,write
   "0f05", // syscall
   "4c89e0", // mov rax,r12
   "bfcf100010", // mov edi,D_NUMEND
@@ -361,10 +360,10 @@ const CODE_HEX = [
   "bad0100010", // mov edx,D_NUMEND+1
   "29f2", // sub edx,esi
   "bf02000000", // mov edi,0x2
-  "b801000000", // mov eax,0x1
+  movEax(SYS.write), // mov eax,write
   "0f05", // syscall
   "bf01000000", // mov edi,0x1
-  "b8e7000000", // mov eax,0xe7
+  movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
   "0f0b", // ud2
 ];
@@ -373,7 +372,7 @@ const CODE_HEX = [
 // _start. Executed through a descriptor, nsinit's name would otherwise be that descriptor's
 // number, which tells a reader of `ps` nothing.
 const ENTRY_HEX = [
-  "b89d000000", // mov eax,0x9d
+  movEax(SYS.prctl), // mov eax,prctl
   "bf0f000000", // mov edi,0xf
   "bed0100010", // mov esi,S_COMM
   "0f05", // syscall

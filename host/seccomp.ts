@@ -16,6 +16,7 @@
  */
 
 import { errno, HostError, libc, rawSyscall } from "./libc.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 
 /** What a filter answers (SECCOMP_RET_*; the low 16 bits carry data, e.g. an errno). */
 export const SeccompRet = {
@@ -215,7 +216,6 @@ export function buildFilter(spec: FilterSpec): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-const SYS_seccomp = 317;
 const SECCOMP_SET_MODE_FILTER = 1;
 /** Apply to every thread of the process, not only the caller. */
 export const SECCOMP_FILTER_FLAG_TSYNC = 1;
@@ -229,7 +229,9 @@ const PR_SET_NO_NEW_PRIVS = 38;
  * HostError if the kernel refuses, or if TSYNC could not include some thread.
  */
 export function installFilter(filter: Uint8Array<ArrayBuffer>, flags = 0): void {
-  if (libc.symbols.syscall(157n, BigInt(PR_SET_NO_NEW_PRIVS), 1n, 0n, 0n, 0n, 0n) !== 0n) {
+  if (
+    libc.symbols.syscall(BigInt(SYS.prctl), BigInt(PR_SET_NO_NEW_PRIVS), 1n, 0n, 0n, 0n, 0n) !== 0n
+  ) {
     throw new HostError("prctl PR_SET_NO_NEW_PRIVS", errno());
   }
   // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
@@ -239,7 +241,7 @@ export function installFilter(filter: Uint8Array<ArrayBuffer>, flags = 0): void 
   // the program before returning.
   fprog[1] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(filter)));
   const r = rawSyscall(
-    SYS_seccomp,
+    SYS.seccomp,
     BigInt(SECCOMP_SET_MODE_FILTER),
     BigInt(flags),
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fprog))),

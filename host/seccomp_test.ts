@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { buildFilter, retErrno, SeccompRet } from "./seccomp.ts";
 import { inFreshDeno } from "../tests/harness.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 
-const SYS_dup = 32;
+const SYS_dup = SYS.dup;
 
 /**
  * Runs `code` in a fresh Deno process (a filter cannot be taken off again, so the test runner

@@ -19,15 +19,8 @@
 
 import { HostError, rawSyscall } from "./libc.ts";
 import { CAP_LAST_CAP } from "./namespace.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 
-const SYS_MMAP = 9;
-const SYS_MPROTECT = 10;
-const SYS_RT_SIGACTION = 13;
-const SYS_RT_SIGRETURN = 15;
-const SYS_CAPSET = 126;
-const SYS_PRCTL = 157;
-const SYS_GETPID = 39;
-const SYS_TGKILL = 234;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
@@ -106,16 +99,16 @@ function handlerCode(mask: bigint, hdr: bigint, data: bigint): number[] {
   const syscall = () => c.push(0x0f, 0x05);
   for (let cap = 0; cap <= CAP_LAST_CAP; cap++) {
     if (mask & (1n << BigInt(cap))) continue;
-    movEdi(PR_CAPBSET_DROP), movEsi(cap), movEax(SYS_PRCTL), syscall();
+    movEdi(PR_CAPBSET_DROP), movEsi(cap), movEax(SYS.prctl), syscall();
   }
   // PR_SET_NO_NEW_PRIVS insists that arguments 3-5 be zero.
   c.push(0x31, 0xd2); // xor edx, edx
   c.push(0x45, 0x31, 0xd2); // xor r10d, r10d
   c.push(0x45, 0x31, 0xc0); // xor r8d, r8d
-  movEdi(PR_SET_NO_NEW_PRIVS), movEsi(1), movEax(SYS_PRCTL), syscall();
+  movEdi(PR_SET_NO_NEW_PRIVS), movEsi(1), movEax(SYS.prctl), syscall();
   c.push(0x48, 0xbf), le(c, hdr, 8); // movabs rdi, hdr
   c.push(0x48, 0xbe), le(c, data, 8); // movabs rsi, data
-  movEax(SYS_CAPSET), syscall();
+  movEax(SYS.capset), syscall();
   c.push(0xc3); // ret
   return c;
 }
@@ -129,10 +122,10 @@ const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(
  */
 export function limitCapabilitiesEverywhere(keep: readonly number[]): void {
   const mask = capMask(keep);
-  const pid = Number(rawSyscall(SYS_GETPID));
+  const pid = Number(rawSyscall(SYS.getpid));
   // Page 0: code (read+exec); page 1: the capset header and data (read+write).
   const base = rawSyscall(
-    SYS_MMAP,
+    SYS.mmap,
     0n,
     BigInt(2 * PAGE),
     BigInt(PROT_READ | PROT_WRITE),
@@ -143,7 +136,7 @@ export function limitCapabilitiesEverywhere(keep: readonly number[]): void {
   if (base < 0n) throw new HostError("mmap of the capability handler", Number(-base));
   const hdr = base + BigInt(PAGE), data = hdr + 16n;
   const restorer: number[] = [];
-  restorer.push(0xb8), le(restorer, SYS_RT_SIGRETURN, 4), restorer.push(0x0f, 0x05);
+  restorer.push(0xb8), le(restorer, SYS.rt_sigreturn, 4), restorer.push(0x0f, 0x05);
   const code = [...restorer, ...handlerCode(mask, hdr, data)];
   if (code.length > PAGE) throw new RangeError("threads: handler code exceeds a page");
   // SAFETY: `base` is a fresh private mapping of two pages, read+write, that only this
@@ -156,7 +149,7 @@ export function limitCapabilitiesEverywhere(keep: readonly number[]): void {
   dv.setUint32(4, 0, true); // pid 0: the calling thread
   const lo = Number(mask & 0xffff_ffffn), hi = Number(mask >> 32n);
   [lo, lo, 0, hi, hi, 0].forEach((w, i) => dv.setUint32(16 + 4 * i, w, true));
-  const prot = rawSyscall(SYS_MPROTECT, base, BigInt(PAGE), BigInt(PROT_READ | PROT_EXEC));
+  const prot = rawSyscall(SYS.mprotect, base, BigInt(PAGE), BigInt(PROT_READ | PROT_EXEC));
   if (prot < 0n) throw new HostError("mprotect of the capability handler", Number(-prot));
 
   // struct kernel_sigaction { handler; flags; restorer; mask }
@@ -169,7 +162,7 @@ export function limitCapabilitiesEverywhere(keep: readonly number[]): void {
   const old = new BigUint64Array(4);
   const ptr = (a: BigUint64Array<ArrayBuffer>) =>
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)));
-  const r = rawSyscall(SYS_RT_SIGACTION, BigInt(SIGNAL), ptr(act), ptr(old), 8n);
+  const r = rawSyscall(SYS.rt_sigaction, BigInt(SIGNAL), ptr(act), ptr(old), 8n);
   if (r < 0n) throw new HostError("rt_sigaction", Number(-r));
   try {
     const ok = (t: ThreadCreds) =>
@@ -190,7 +183,7 @@ export function limitCapabilitiesEverywhere(keep: readonly number[]): void {
       for (const t of pending) {
         if (signalled.has(t.tid)) continue;
         signalled.add(t.tid);
-        const k = rawSyscall(SYS_TGKILL, BigInt(pid), BigInt(t.tid), BigInt(SIGNAL));
+        const k = rawSyscall(SYS.tgkill, BigInt(pid), BigInt(t.tid), BigInt(SIGNAL));
         // ESRCH: the thread ended meanwhile.
         if (k < 0n && k !== -3n) throw new HostError(`tgkill thread ${t.tid}`, Number(-k));
       }
@@ -198,7 +191,7 @@ export function limitCapabilitiesEverywhere(keep: readonly number[]): void {
     }
   } finally {
     // Put the previous handler back; a late signal would otherwise run unmapped code.
-    rawSyscall(SYS_RT_SIGACTION, BigInt(SIGNAL), ptr(old), 0n, 8n);
+    rawSyscall(SYS.rt_sigaction, BigInt(SIGNAL), ptr(old), 0n, 8n);
     void act, old;
   }
   // The code page stays mapped: a signal queued to a thread but not yet delivered when the

@@ -15,8 +15,8 @@ const sh = (name: string, script: string): Probe => ({
   rootfs: busyboxRootfs,
 });
 
-if (haveBusybox()) {
-  probeTests([
+probeTests(
+  [
     sh("pipelines", "echo one two three | tr ' ' '\\n' | sort -r | head -n 2; seq 1 1000 | wc -l"),
     sh(
       "subshells and statuses",
@@ -46,12 +46,9 @@ if (haveBusybox()) {
       "here-documents and redirections",
       "cat <<EOF > /tmp/x 2>&1\nline one\nline two\nEOF\nwc -l < /tmp/x; cat /tmp/x | grep two; echo err >&2",
     ),
-  ]);
-} else {
-  console.warn(
-    "acceptance: busybox tests skipped: no /bin/busybox (apt-get install busybox-static)",
-  );
-}
+  ],
+  haveBusybox() ? null : "no /bin/busybox on the host (apt-get install busybox-static)",
+);
 
 // Python's networking over loopback: a threaded HTTP server on IPv4 and IPv6, fetched.
 const PY_HTTP = `
@@ -100,8 +97,8 @@ events = sel.select(timeout=10)
 print(len(events), p.stdout.read(), p.wait())
 `;
 
-if (haveDebianPrograms()) {
-  probeTests([
+probeTests(
+  [
     {
       name: "dynamic /bin/ls -ln /data",
       argv: ["/bin/ls", "-ln", "--time-style=+%s", "/data"],
@@ -156,7 +153,6 @@ if (haveDebianPrograms()) {
       ],
       rootfs: debianRootfs,
     },
-  ]);
-} else {
-  console.warn("acceptance: Debian program tests skipped: no /bin/ls or python3 on the host");
-}
+  ],
+  haveDebianPrograms() ? null : "no /bin/ls, or no python3 with its library, on the host",
+);

@@ -282,6 +282,30 @@ export function readOr(path: string): string {
   }
 }
 
+/**
+ * The Sentry errors (exceptions that were not a Linux errno: Sentry bugs) that each sandbox
+ * logging to the debug log at `path` reported when it ended, one count per sandbox. Throws when
+ * the log holds no such report, so that a renamed or lost record fails the caller's test
+ * instead of reading as no error.
+ */
+export function sentryErrorCounts(path: string): number[] {
+  const counts: number[] = [];
+  for (const line of readOr(path).split("\n")) {
+    // Text lines end with their fields as JSON; JSON lines are the fields.
+    const fields = line.startsWith("{") ? line : / (\{.*\})$/.exec(line)?.[1];
+    if (!fields) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(fields).sentryErrors;
+    } catch {
+      continue;
+    }
+    if (typeof v === "number") counts.push(v);
+  }
+  if (counts.length === 0) throw new Error(`${path}: no sandbox reported its Sentry errors`);
+  return counts;
+}
+
 /** Polls `cond` every 20 ms until it holds or `timeoutMs` passes; returns whether it held. */
 export async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

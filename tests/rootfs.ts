@@ -35,13 +35,21 @@ function cached(name: string, build: (dir: string) => Promise<void>): Promise<st
     p = (async () => {
       const dir = join(CACHE_DIR, "..", `rootfs-${name}`);
       if (exists(join(dir, ".complete"))) return dir;
-      const tmp = `${dir}.tmp-${Deno.pid}`;
-      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      // Test files running at once (in one process or several) may build it together: each
+      // builds its own copy, the first complete one stays, and one in use is never replaced.
+      const tmp = `${dir}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
       await Deno.mkdir(tmp, { recursive: true });
-      await build(tmp);
-      await Deno.writeTextFile(join(tmp, ".complete"), "");
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-      await Deno.rename(tmp, dir);
+      try {
+        await build(tmp);
+        await Deno.writeTextFile(join(tmp, ".complete"), "");
+        // A directory is renamed into place only once complete, so one already there is
+        // another build's, possibly in use: it stays, and this copy goes.
+        await Deno.rename(tmp, dir).catch((e) => {
+          if (!exists(join(dir, ".complete"))) throw e;
+        });
+      } finally {
+        await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      }
       return dir;
     })();
     cache.set(name, p);

@@ -7,6 +7,7 @@ import { probeTests } from "./probe.ts";
 
 probeTests([
   { prog: "sched_clocks" },
+  { prog: "clock_cpu_sleep" },
   { prog: "clone_fds" },
   { prog: "exec_name" },
   { prog: "mremap_shared" },

@@ -14,6 +14,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
+import { SYS } from "../../abi/linux/syscalls.ts";
 import { closeFd, HostError, libc, preadFd, rawSyscall } from "../../host/libc.ts";
 import {
   acceptUnix,
@@ -384,9 +385,6 @@ function connectTo(node: ControlFd, type: number): number {
   }
 }
 
-const SYS_SETRESUID = 117;
-const SYS_SETRESGID = 119;
-
 /**
  * Runs `f` with this thread's effective ids set to `uid`/`gid` (raw syscalls: they change the
  * calling thread only, which is the one serving). The saved ids stay 0, so they come back.
@@ -395,18 +393,18 @@ function asIds<T>(uid: number, gid: number, f: () => T): T {
   const keep = -1n;
   const set = (nr: number, id: bigint) => {
     const r = rawSyscall(nr, keep, id, keep);
-    if (r < 0n) throw new HostError(`setres${nr === SYS_SETRESUID ? "uid" : "gid"}`, Number(-r));
+    if (r < 0n) throw new HostError(`setres${nr === SYS.setresuid ? "uid" : "gid"}`, Number(-r));
   };
-  set(SYS_SETRESGID, BigInt(gid));
+  set(SYS.setresgid, BigInt(gid));
   try {
-    set(SYS_SETRESUID, BigInt(uid));
+    set(SYS.setresuid, BigInt(uid));
     try {
       return f();
     } finally {
-      set(SYS_SETRESUID, 0n);
+      set(SYS.setresuid, 0n);
     }
   } finally {
-    set(SYS_SETRESGID, 0n);
+    set(SYS.setresgid, 0n);
   }
 }
 

@@ -67,6 +67,8 @@ export class KvmContext implements Context {
   #sigScratch = new Uint8Array(24);
   /** Time spent inside KVM_RUN, in ms: the application's CPU time as far as we can tell. */
   #runMs = 0;
+  /** When the run in progress began (performance.now()), or null between runs. */
+  #runSince: number | null = null;
 
   constructor(readonly machine: Machine) {}
 
@@ -104,14 +106,17 @@ export class KvmContext implements Context {
             this.#dropStaleShadows(space);
             continue;
           }
+          this.#runSince = t0;
           r = kvmRun(v.fd);
           m.runners.leaveInline();
         } else {
           this.#running = v;
+          this.#runSince = t0;
           r = await m.runners.run(v.id, v.fd);
           this.#running = null;
         }
         const dt = performance.now() - t0;
+        this.#runSince = null;
         this.#runMs += dt;
         guestMs += dt;
         if (r === 0) {
@@ -139,6 +144,7 @@ export class KvmContext implements Context {
         return this.#takeInterrupt();
       }
     } finally {
+      this.#runSince = null;
       if (inline && m.inlineOwner === this) m.inlineOwner = null;
     }
   }
@@ -373,7 +379,10 @@ export class KvmContext implements Context {
    * (the guest kernel's share, a few instructions per exit, is not told apart).
    */
   cpuTime(): { user: bigint; sys: bigint } {
-    return { user: BigInt(Math.round(this.#runMs * 1e6)), sys: 0n };
+    // A run in progress counts too: a thread computing on a runner may not exit for long, and
+    // another task may be reading its clock (clock_gettime, clock_nanosleep) meanwhile.
+    const ms = this.#runMs + (this.#runSince === null ? 0 : performance.now() - this.#runSince);
+    return { user: BigInt(Math.round(ms * 1e6)), sys: 0n };
   }
 
   /** Implements Context.interrupt. */

@@ -40,6 +40,7 @@ import {
   tgkill,
 } from "../../host/kvm.ts";
 import { Asm, CC, REG } from "./asm.ts";
+import { SYS } from "../../abi/linux/syscalls.ts";
 
 const PAGE = 4096;
 /** At most this many runners (vCPUs); their blocks fill the rest of the mapping. */
@@ -69,16 +70,6 @@ const B = { state: 0, tid: 4, fd: 8, result: 16, shared: 24 } as const;
 /** A runner's state word. */
 const STATE = { idle: 0, run: 1, running: 2, done: 3, quit: 4 } as const;
 
-const SYS = {
-  ioctl: 16,
-  rt_sigprocmask: 14,
-  kill: 62,
-  exit: 60,
-  gettid: 186,
-  futex: 202,
-  tgkill: 234,
-  rt_sigtimedwait: 128,
-};
 const SIG_SETMASK = 2;
 const FUTEX_WAIT_PRIVATE = 128, FUTEX_WAKE_PRIVATE = 129;
 const EINTR = 4, EBADF = 9;

@@ -18,6 +18,7 @@
 
 import { buildFilter, SeccompRet, type SyscallRule } from "../../host/seccomp.ts";
 import { elfHeadersSize, PF_R, PF_X, writeElfHeaders } from "../../host/elf_image.ts";
+import { SYS } from "../../abi/linux/syscalls.ts";
 
 /** Where the stub's code lives in the application's address space once it is relocated. */
 export const STUB_ADDR = 0x7fff_ffff_e000n;
@@ -46,11 +47,8 @@ export const THREAD_CLONE_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40
  */
 export const FORK_CLONE_FLAGS = 0x8000 | 17;
 
-export const SYS_mmap = 9;
-export const SYS_munmap = 11;
-export const SYS_pause = 34;
-export const SYS_clone = 56;
-export const SYS_exit = 60;
+/** For platform/systrap/ until it imports abi/linux/syscalls.ts itself. */
+export const SYS_mmap = SYS.mmap;
 
 /** Ops one batch stop can carry: one per XMM register. */
 export const BATCH_MAX = 16;
@@ -67,23 +65,23 @@ export const OP_MAX_PAGES = 0xffff_ffffn;
  */
 export const STUB_RULES: readonly SyscallRule[] = [
   {
-    nr: SYS_mmap,
+    nr: SYS.mmap,
     when: [[
       { arg: 2, value: 0n, mask: ~7n & 0xffff_ffff_ffff_ffffn }, // PROT_READ|WRITE|EXEC at most
       { arg: 3, value: BigInt(STUB_MAP_FLAGS) },
       { arg: 4, value: BigInt(STUB_MEMORY_FD) },
     ]],
   },
-  { nr: SYS_munmap },
+  { nr: SYS.munmap },
   {
-    nr: SYS_clone,
+    nr: SYS.clone,
     when: [
       [{ arg: 0, value: BigInt(THREAD_CLONE_FLAGS) }],
       [{ arg: 0, value: BigInt(FORK_CLONE_FLAGS) }],
     ],
   },
-  { nr: SYS_exit },
-  { nr: SYS_pause },
+  { nr: SYS.exit },
+  { nr: SYS.pause },
 ];
 
 /**

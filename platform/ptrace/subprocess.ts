@@ -37,14 +37,11 @@ import {
   STUB_ADDR,
   STUB_MAP_FLAGS,
   STUB_MEMORY_FD,
-  SYS_clone,
-  SYS_exit,
-  SYS_mmap,
-  SYS_munmap,
   THREAD_CLONE_FLAGS,
   WAIT_LEN,
 } from "./stub.ts";
 import type { Waiter } from "./waiter.ts";
+import { SYS } from "../../abi/linux/syscalls.ts";
 
 export { STUB_MEMORY_FD } from "./stub.ts";
 
@@ -169,7 +166,7 @@ export class Subprocess implements AddressSpace {
       // Move the stub's code to the top of the address space, then clear everything the host
       // put below it (ELF image, stack, vDSO), so the whole range is the application's.
       const r = this.inject(
-        SYS_mmap,
+        SYS.mmap,
         STUB_ADDR,
         4096n,
         BigInt(PROT_READ | PROT_EXEC),
@@ -179,7 +176,7 @@ export class Subprocess implements AddressSpace {
       );
       if (r !== STUB_ADDR) throw new Error(`stub relocation failed: ${r}`);
       this.#injectAddr = STUB_ADDR + BigInt(INJECT_OFFSET);
-      const u = this.inject(SYS_munmap, 0n, STUB_ADDR);
+      const u = this.inject(SYS.munmap, 0n, STUB_ADDR);
       if (u !== 0n) throw new Error(`stub clean-up failed: ${u}`);
     } catch (e) {
       this.release();
@@ -213,7 +210,7 @@ export class Subprocess implements AddressSpace {
   #fork(): number {
     let r;
     try {
-      r = this.#injectIn(this.pid, SYS_clone, [BigInt(FORK_CLONE_FLAGS)]);
+      r = this.#injectIn(this.pid, SYS.clone, [BigInt(FORK_CLONE_FLAGS)]);
     } catch (e) {
       // A template that died is not used again (Subprocess.template makes another if it can).
       this.release();
@@ -280,7 +277,7 @@ export class Subprocess implements AddressSpace {
     for (;;) {
       const st = this.host.waiter.waitSync(tid);
       if (st === -1 || !W.stopped(st)) {
-        if (nr === SYS_exit) return { ret: 0n, cloned };
+        if (nr === SYS.exit) return { ret: 0n, cloned };
         throw new Error(`stub ${this.pid} died during injected syscall ${nr}: status ${st}`);
       }
       const sig = W.stopSig(st);
@@ -310,7 +307,7 @@ export class Subprocess implements AddressSpace {
     if (idle !== undefined) return idle;
     // A new thread starts with the control thread's FP state: not the last batch's.
     ptraceBuf(PTRACE.SETFPREGS, this.pid, this.#initFp);
-    const { ret, cloned } = this.#injectIn(this.pid, SYS_clone, [BigInt(THREAD_CLONE_FLAGS)]);
+    const { ret, cloned } = this.#injectIn(this.pid, SYS.clone, [BigInt(THREAD_CLONE_FLAGS)]);
     if (ret < 0n || cloned === 0) throw new Error(`stub thread clone failed: ${ret}`);
     const st = this.host.waiter.waitSync(cloned);
     if (!W.stopped(st)) throw new Error(`stub thread ${cloned} did not stop: status ${st}`);
@@ -358,7 +355,7 @@ export class Subprocess implements AddressSpace {
     this.#threads.delete(tid);
     this.#closeStat(tid);
     try {
-      this.#injectIn(tid, SYS_exit, [0n]);
+      this.#injectIn(tid, SYS.exit, [0n]);
     } catch {
       // Already gone with its process.
     }

@@ -7,6 +7,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
+import { SYS } from "../../abi/linux/syscalls.ts";
 import { closeFd, errno, libc, rawSyscall } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
@@ -41,7 +42,6 @@ export function decodeHostStat(b: Uint8Array<ArrayBuffer>): Attr {
   };
 }
 
-const SYS_poll = 7;
 /** How often a waiter on a host descriptor looks again (no host event reaches the Sentry). */
 const POLL_INTERVAL_MS = 10;
 
@@ -53,7 +53,7 @@ export function hostPoll(fd: number, events: number): number {
   v.setInt16(4, events, true);
   // SAFETY: pfd is a live 8-byte struct pollfd for the duration of this synchronous call.
   const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(pfd)));
-  const r = rawSyscall(SYS_poll, ptr, 1n, 0n);
+  const r = rawSyscall(SYS.poll, ptr, 1n, 0n);
   if (r < 0n) return 0;
   return v.getUint16(6, true);
 }

@@ -61,6 +61,11 @@ export class Kernel {
    * group is gone, so it counts (finish() moves the group to zombies).
    */
   readonly leaderless = new Set<ThreadGroup>();
+  /**
+   * Sentry bugs so far: exceptions out of a task's loop that were not a Linux errno. Counted
+   * so that the boot process can report them (and tests assert none) by number, not by text.
+   */
+  sentryErrors = 0;
 
   /**
    * Tasks charged to linux.resources.pids: the live ones, exited first threads of live

@@ -88,6 +88,9 @@ export interface SigInfo {
   addr?: bigint;
   /** sigqueue / timers: the value. */
   value?: bigint;
+  /** SIGPOLL-style (F_SETSIG): the poll events (si_band) and the descriptor (si_fd). */
+  band?: bigint;
+  fd?: number;
 }
 
 export const SIGINFO_SIZE = 128;
@@ -101,6 +104,9 @@ export function encodeSigInfo(i: SigInfo): Uint8Array<ArrayBuffer> {
   v.setInt32(8, i.code, true);
   if (i.addr !== undefined) {
     v.setBigUint64(16, i.addr, true);
+  } else if (i.band !== undefined) {
+    v.setBigInt64(16, i.band, true);
+    v.setInt32(24, i.fd ?? 0, true);
   } else {
     v.setInt32(16, i.pid ?? 0, true);
     v.setUint32(20, i.uid ?? 0, true);

@@ -601,6 +601,7 @@ export class Task {
     } catch (e) {
       // A Sentry bug: the application cannot continue, but the sandbox must stay up to
       // report what happened.
+      k.sentryErrors++;
       k.log.error(`tid ${this.tid}: sentry error: ${e instanceof Error ? e.stack : e}`);
       this.tg.beginExit(signaledStatus(SIG.KILL));
     } finally {

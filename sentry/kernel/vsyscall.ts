@@ -15,15 +15,16 @@
 import { R } from "../../platform/registers.ts";
 import type { SwitchResult } from "../../platform/platform.ts";
 import { Errno } from "../../abi/linux/errno.ts";
+import { SYS, SYSCALL_NAMES } from "../../abi/linux/syscalls.ts";
 import type { Task } from "./task.ts";
 
 /** Where the page is. */
 export const VSYSCALL_ADDR = 0xffff_ffff_ff60_0000n;
 /** The entries, 1 KiB apart, and the system call each stands for. */
-const ENTRIES = new Map<bigint, { nr: number; name: string }>([
-  [VSYSCALL_ADDR, { nr: 96, name: "gettimeofday" }],
-  [VSYSCALL_ADDR + 0x400n, { nr: 201, name: "time" }],
-  [VSYSCALL_ADDR + 0x800n, { nr: 309, name: "getcpu" }],
+const ENTRIES = new Map<bigint, number>([
+  [VSYSCALL_ADDR, SYS.gettimeofday],
+  [VSYSCALL_ADDR + 0x400n, SYS.time],
+  [VSYSCALL_ADDR + 0x800n, SYS.getcpu],
 ]);
 const SIGSEGV = 11;
 const SEGV_MAPERR = 1;
@@ -40,7 +41,7 @@ export function isVsyscallCall(r: SwitchResult, rip: bigint): boolean {
  */
 export async function emulateVsyscall(t: Task): Promise<void> {
   const regs = t.regs;
-  const entry = ENTRIES.get(regs.rip)!;
+  const nr = ENTRIES.get(regs.rip)!;
   let caller: bigint;
   try {
     caller = t.mm.readU64(regs.rsp);
@@ -50,8 +51,8 @@ export async function emulateVsyscall(t: Task): Promise<void> {
     return;
   }
   const entryRip = regs.rip;
-  regs.r[R.orig_rax] = BigInt(entry.nr);
-  t.kernel.log.debug(`tid ${t.tid}: vsyscall ${entry.name} served by the Sentry`);
+  regs.r[R.orig_rax] = BigInt(nr);
+  t.kernel.log.debug(`tid ${t.tid}: vsyscall ${SYSCALL_NAMES[nr]} served by the Sentry`);
   const waiting = t.kernel.syscalls.dispatch(t);
   if (waiting) await waiting;
   regs.r[R.orig_rax] = 0xffff_ffff_ffff_ffffn;

@@ -8,6 +8,7 @@
 
 import { check, cstr, errno, HostError, libc, rawSyscall } from "../../host/libc.ts";
 import { Errno } from "../../abi/linux/errno.ts";
+import { SYS } from "../../abi/linux/syscalls.ts";
 import { SysError } from "../../abi/linux/error.ts";
 
 export const PAGE_SIZE = 4096n;
@@ -17,7 +18,6 @@ const PROT_RW = 3;
 const MAP_SHARED = 1;
 const MAP_NORESERVE = 0x4000;
 const MFD_CLOEXEC = 1;
-const SYS_fallocate = 285;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const FALLOC_FL_KEEP_SIZE = 1;
@@ -150,7 +150,7 @@ export class MemoryFile {
    */
   decommit(off: bigint, length: bigint): void {
     rawSyscall(
-      SYS_fallocate,
+      SYS.fallocate,
       BigInt(this.fd),
       BigInt(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE),
       off,

@@ -8,6 +8,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { PipeFile } from "../fs/pipe.ts";
+import { fcntlNotify, setSigioSignal, sigioSignal } from "../fs/dnotify.ts";
 import {
   type FileDescription,
   type MaybeAsync,
@@ -53,7 +54,6 @@ const F_GETOWN = 9;
 const F_SETSIG = 10;
 const F_GETSIG = 11;
 const F_NOTIFY = 1026;
-const DN_MULTISHOT = 0x80000000;
 const F_OFD_GETLK = 36;
 const F_OFD_SETLK = 37;
 const F_OFD_SETLKW = 38;
@@ -315,10 +315,15 @@ function fcntl(t: Task): number | Promise<number> {
         cmd === F_SETLKW || cmd === F_OFD_SETLKW,
       );
     case F_GETOWN:
-    case F_GETSIG:
       return 0;
+    case F_GETSIG:
+      if (path) throw new SysError(Errno.EBADF);
+      return sigioSignal(f);
     case F_SETOWN:
+      return 0;
     case F_SETSIG:
+      if (path) throw new SysError(Errno.EBADF);
+      setSigioSignal(f, Number(BigInt.asIntN(32, arg)));
       return 0;
     case F_SETPIPE_SZ:
     case F_GETPIPE_SZ: {
@@ -334,13 +339,9 @@ function fcntl(t: Task): number | Promise<number> {
     case F_ADD_SEALS:
     case F_GET_SEALS:
       throw new SysError(Errno.EINVAL);
-    case F_NOTIFY: {
-      // Accepted on directories, as Linux does; no SIGIO follows (inotify is what works).
+    case F_NOTIFY:
       if (path) throw new SysError(Errno.EBADF);
-      if ((Number(arg & 0xffffffffn) & ~DN_MULTISHOT) === 0) return 0;
-      if (!f.vd?.inode.isDir) throw new SysError(Errno.ENOTDIR);
-      return 0;
-    }
+      return fcntlNotify(t, fd, f, Number(arg & 0xffffffffn));
     default:
       throw new SysError(Errno.EINVAL);
   }
@@ -374,7 +375,7 @@ export const syscalls: Record<string, SyscallDef> = {
   fcntl: {
     handler: fcntl,
     support: "partial",
-    note: "no memfd seals (F_ADD_SEALS, F_GET_SEALS); F_NOTIFY is accepted but sends no signal",
+    note: "no memfd seals (F_ADD_SEALS, F_GET_SEALS); F_SETOWN and O_ASYNC send no SIGIO",
     args: ["d", "d", "x"],
   },
   flock: { handler: flock, args: ["d", "x"] },

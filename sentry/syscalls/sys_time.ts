@@ -202,10 +202,63 @@ const TIMER_ABSTIME = 1;
 function clockNanosleep(t: Task): Promise<number> {
   const clock = argInt(t, 0);
   const flags = argInt(t, 1);
-  if (!HOST_CLOCKS.has(clock)) throw new SysError(Errno.EINVAL);
   const ms = readTimespec(t, argPtr(t, 2));
   const abs = (flags & TIMER_ABSTIME) !== 0;
-  return sleepUntil(t, clock, abs ? ms : clockMs(clock) + ms, abs ? 0n : argPtr(t, 3));
+  const rem = abs ? 0n : argPtr(t, 3);
+  const cpu = cpuClockNs(t, clock);
+  if (cpu !== null) {
+    // The caller's own thread clock cannot advance while it sleeps.
+    const pid = ~(clock >> 3);
+    if (clock === CLOCK_THREAD_CPUTIME_ID) throw new SysError(Errno.EINVAL);
+    if ((clock & CPUCLOCK_PERTHREAD) && (pid === 0 || pid === t.tid)) {
+      throw new SysError(Errno.EINVAL);
+    }
+    const ns = BigInt(Math.round(ms * 1e6));
+    return sleepOnCpuClock(t, clock, abs ? ns : cpu + ns, rem);
+  }
+  if (!HOST_CLOCKS.has(clock)) throw new SysError(Errno.EINVAL);
+  return sleepUntil(t, clock, abs ? ms : clockMs(clock) + ms, rem);
+}
+
+/** The longest wait between two readings of a CPU-time clock that a sleep makes. */
+const CPU_SLEEP_POLL_MS = 20;
+
+/**
+ * Sleeps until CPU-time `clock` reads `deadline` (ns). No host timer fires on another task's
+ * CPU time, so the clock is read again after as long as the remaining time takes at the least
+ * (every host CPU running the clock's threads), bounded by CPU_SLEEP_POLL_MS. A signal ends the
+ * sleep as sleepUntil's does, with the CPU time left in `rem`.
+ */
+async function sleepOnCpuClock(
+  t: Task,
+  clock: number,
+  deadline: bigint,
+  rem: bigint,
+): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cpus = navigator.hardwareConcurrency || 1;
+  let left = deadline - cpuClockNs(t, clock)!;
+  try {
+    while (left > 0n) {
+      const ms = Math.min(CPU_SLEEP_POLL_MS, Math.max(1, Number(left) / 1e6 / cpus));
+      await t.block(
+        new Promise<void>((r) => (timer = setTimeout(r, ms))),
+        Errno.ERESTART_RESTARTBLOCK,
+      );
+      left = deadline - cpuClockNs(t, clock)!;
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof SysError && e.errno !== Errno.EINVAL && rem !== 0n) {
+      try {
+        left = deadline - cpuClockNs(t, clock)!;
+      } catch { /* the clock's process is gone: the last reading stands */ }
+      writeTimespec(t, rem, Math.max(0, Number(left) / 1e6));
+    }
+    throw e;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }
 
 /** An interval timer of a process (ITIMER_REAL and, on wall time, VIRTUAL and PROF). */
@@ -330,12 +383,7 @@ export const syscalls: Record<string, SyscallDef> = {
   gettimeofday: { handler: gettimeofday, args: ["x", "x"] },
   time: { handler: time, args: ["x"] },
   nanosleep: { handler: nanosleep, args: ["x", "x"] },
-  clock_nanosleep: {
-    handler: clockNanosleep,
-    support: "partial",
-    note: "no sleeping on CPU-time clocks (EINVAL)",
-    args: ["d", "d", "x", "x"],
-  },
+  clock_nanosleep: { handler: clockNanosleep, args: ["d", "d", "x", "x"] },
   setitimer: {
     handler: setitimer,
     support: "partial",

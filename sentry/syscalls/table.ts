@@ -9,7 +9,7 @@
 import { Errno, errnoName } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { SYSCALL_NAMES } from "./linux64.ts";
+import { SYSCALL_NAMES } from "../../abi/linux/syscalls.ts";
 import { formatCall } from "./strace.ts";
 import { syscalls as mmap } from "./sys_mmap.ts";
 import { syscalls as readWrite } from "./sys_read_write.ts";

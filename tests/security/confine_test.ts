@@ -95,6 +95,7 @@ for (const platform of PLATFORMS) {
 function underFilter(filter: string, body: string): Promise<string> {
   return inFreshDeno(`
     import { rawSyscall } from "${REPO}/host/libc.ts";
+    import { SYS } from "${REPO}/abi/linux/syscalls.ts";
     import { spawn } from "${REPO}/host/spawn.ts";
     import { goferFilter, sentryFilter } from "${REPO}/host/filters.ts";
     import { buildFilter, installFilter, SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_TSYNC }
@@ -107,15 +108,15 @@ function underFilter(filter: string, body: string): Promise<string> {
 const DENIED_CALLS = `
   const r = (nr, ...a) => String(rawSyscall(nr, ...a.map(BigInt)));
   console.log(JSON.stringify({
-    execve: r(59, 0, 0, 0),          // EPERM, not EFAULT: refused before its arguments are read
-    fork: r(57),
-    inet: r(41, 2, 1, 0),            // socket(AF_INET)
-    unix: Number(r(41, 1, 1, 0)) >= 0,
-    clone3: r(435, 0, 0),
-    forkClone: r(56, 17, 0, 0, 0, 0), // clone(SIGCHLD): a process, not a thread
-    mount: r(165, 0, 0, 0, 0, 0),
-    tiocsti: r(16, 0, 0x5412, 0),
-    ptrace: r(101, 16, 1, 0, 0),     // PTRACE_ATTACH to init
+    execve: r(SYS.execve, 0, 0, 0),          // EPERM, not EFAULT: refused before its arguments are read
+    fork: r(SYS.fork),
+    inet: r(SYS.socket, 2, 1, 0),            // socket(AF_INET)
+    unix: Number(r(SYS.socket, 1, 1, 0)) >= 0,
+    clone3: r(SYS.clone3, 0, 0),
+    forkClone: r(SYS.clone, 17, 0, 0, 0, 0), // clone(SIGCHLD): a process, not a thread
+    mount: r(SYS.mount, 0, 0, 0, 0, 0),
+    tiocsti: r(SYS.ioctl, 0, 0x5412, 0),
+    ptrace: r(SYS.ptrace, 16, 1, 0, 0),     // PTRACE_ATTACH to init
     // What the ptrace platform made its stubs with before: posix_spawn (vfork, execve).
     spawn: (() => {
       try {

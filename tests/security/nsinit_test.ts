@@ -12,6 +12,7 @@ import { hostKill, spawn, W, waitpidAsync } from "../../host/spawn.ts";
 import { confinedCommand } from "../../oci/confine_argv.ts";
 import { nsinitFilter, nsinitImage } from "../../host/nsinit.ts";
 import { SeccompRet } from "../../host/seccomp.ts";
+import { SYS } from "../../abi/linux/syscalls.ts";
 import { compileProg, IS_ROOT, makeBundle, makeRoot, waitFor } from "../harness.ts";
 import { threadCreds } from "../../host/threads.ts";
 
@@ -220,23 +221,23 @@ Deno.test("nsinit's filter, its pid patched in as its code does, allows only wai
   const allow = SeccompRet.ALLOW;
   const kill = SeccompRet.KILL_PROCESS;
   const cases: [string, { nr: number; arch?: number; args?: bigint[] }, number][] = [
-    ["wait4", { nr: 61 }, allow],
-    ["exit_group", { nr: 231 }, allow],
-    ["rt_sigreturn", { nr: 15 }, allow],
-    ["restart_syscall", { nr: 219 }, allow],
-    ["kill(self)", { nr: 62, args: [BigInt(pid), 9n] }, allow],
-    ["kill(other)", { nr: 62, args: [1n, 9n] }, kill],
-    ["kill(-self)", { nr: 62, args: [BigInt(-pid) & 0xffff_ffff_ffff_ffffn, 9n] }, kill],
-    ["kill(self + 2^32)", { nr: 62, args: [BigInt(pid) | (1n << 32n), 9n] }, kill],
-    ["tgkill", { nr: 234, args: [BigInt(pid), BigInt(pid), 9n] }, kill],
-    ["write", { nr: 1 }, kill],
-    ["execve", { nr: 59 }, kill],
-    ["i386 waitpid", { nr: 7, arch: 0x4000_0003 }, kill],
-    ["x32 wait4", { nr: 0x4000_0000 + 61 }, kill],
+    ["wait4", { nr: SYS.wait4 }, allow],
+    ["exit_group", { nr: SYS.exit_group }, allow],
+    ["rt_sigreturn", { nr: SYS.rt_sigreturn }, allow],
+    ["restart_syscall", { nr: SYS.restart_syscall }, allow],
+    ["kill(self)", { nr: SYS.kill, args: [BigInt(pid), 9n] }, allow],
+    ["kill(other)", { nr: SYS.kill, args: [1n, 9n] }, kill],
+    ["kill(-self)", { nr: SYS.kill, args: [BigInt(-pid) & 0xffff_ffff_ffff_ffffn, 9n] }, kill],
+    ["kill(self + 2^32)", { nr: SYS.kill, args: [BigInt(pid) | (1n << 32n), 9n] }, kill],
+    ["tgkill", { nr: SYS.tgkill, args: [BigInt(pid), BigInt(pid), 9n] }, kill],
+    ["write", { nr: SYS.write }, kill],
+    ["execve", { nr: SYS.execve }, kill],
+    ["i386 waitpid (7 there)", { nr: 7, arch: 0x4000_0003 }, kill],
+    ["x32 wait4", { nr: 0x4000_0000 + SYS.wait4 }, kill],
   ];
   for (const [what, call, want] of cases) {
     assert.equal(runFilter(patched, call), want, what);
   }
   // Unpatched, the placeholder is no pid: kill(self) is refused.
-  assert.equal(runFilter(filter, { nr: 62, args: [BigInt(pid), 9n] }), kill);
+  assert.equal(runFilter(filter, { nr: SYS.kill, args: [BigInt(pid), 9n] }), kill);
 });

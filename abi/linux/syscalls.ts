@@ -1,6 +1,8 @@
 /**
- * x86-64 Linux system call numbers and names (arch/x86/entry/syscalls/syscall_64.tbl).
- * The syscall table (table.ts) is keyed by these; strace prints the names.
+ * x86-64 Linux system call numbers and names (arch/x86/entry/syscalls/syscall_64.tbl): the one
+ * place a syscall number is written. The Sentry's dispatch table (sentry/syscalls/table.ts) is
+ * keyed by these names, --strace and the filter log print them, and the host side (seccomp
+ * filters, raw calls, the stub and runner code generators) takes its numbers from here.
  *
  * @module
  */
