@@ -42,6 +42,8 @@ function cmsgSpace(nfds: number): number {
 /** The address of `buf`'s first byte (its byteOffset included), as a bigint. */
 function addr(buf: Uint8Array<ArrayBuffer>): bigint {
   if (buf.length === 0) return 0n;
+  // SAFETY: each caller puts the address in a msghdr or iovec that it passes to one synchronous
+  // sendmsg or recvmsg while it still holds `buf`, so the address is valid for that call.
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }
 
@@ -262,4 +264,22 @@ export function socketType(fd: number): number {
       ),
   );
   return v[0];
+}
+
+/** getsockopt(fd, SOL_SOCKET, SO_PEERCRED): the peer's credentials when it connected. */
+export function peerCred(fd: number): { pid: number; uid: number; gid: number } {
+  const v = new Int32Array(3);
+  const len = new Uint32Array([12]);
+  retrySock(
+    `getsockopt SO_PEERCRED fd ${fd}`,
+    () =>
+      ss.getsockopt(
+        fd,
+        SOL_SOCKET,
+        17, /* SO_PEERCRED */
+        new Uint8Array(v.buffer),
+        new Uint8Array(len.buffer),
+      ),
+  );
+  return { pid: v[0], uid: v[1], gid: v[2] };
 }

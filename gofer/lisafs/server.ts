@@ -14,7 +14,9 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { closeFd, HostError, libc, preadFd, rawSyscall } from "../../host/libc.ts";
+import { closeFd, HostError, preadFd } from "../../host/libc.ts";
+import { setNonblocking } from "../../host/io.ts";
+import { setThreadEgid, setThreadEuid } from "../../host/namespace.ts";
 import {
   acceptUnix,
   bindUnix,
@@ -353,16 +355,6 @@ function checkSockType(t: number): void {
   if (!SOCKET_TYPES.has(t)) throw new LinuxError(Errno.EINVAL, `socket type ${t}`);
 }
 
-const F_GETFL = 3;
-const F_SETFL = 4;
-const O_NONBLOCK = 0o4000;
-
-/** Clears O_NONBLOCK on `fd`: the Sentry sets it again if the application asked for it. */
-function setBlocking(fd: number): void {
-  const fl = libc.symbols.fcntl(fd, F_GETFL, 0n);
-  if (fl >= 0) libc.symbols.fcntl(fd, F_SETFL, BigInt(fl & ~O_NONBLOCK));
-}
-
 /**
  * Connects a new Unix socket of `type` to the socket file control FD `node` holds, through
  * its `/proc/self/fd` magic link (which resolves nothing in the container's tree).
@@ -376,7 +368,8 @@ function connectTo(node: ControlFd, type: number): number {
   const sock = unixSocket(type | SOCK_NONBLOCK);
   try {
     connectUnix(sock, procFd(node.host));
-    setBlocking(sock);
+    // The Sentry sets O_NONBLOCK again if the application asked for it.
+    setNonblocking(sock, false);
     return sock;
   } catch (e) {
     closeFd(sock);
@@ -384,29 +377,21 @@ function connectTo(node: ControlFd, type: number): number {
   }
 }
 
-const SYS_SETRESUID = 117;
-const SYS_SETRESGID = 119;
-
 /**
- * Runs `f` with this thread's effective ids set to `uid`/`gid` (raw syscalls: they change the
- * calling thread only, which is the one serving). The saved ids stay 0, so they come back.
+ * Runs `f` with this thread's effective ids set to `uid`/`gid` (the calling thread only, which
+ * is the one serving). The saved ids stay 0, so they come back.
  */
 function asIds<T>(uid: number, gid: number, f: () => T): T {
-  const keep = -1n;
-  const set = (nr: number, id: bigint) => {
-    const r = rawSyscall(nr, keep, id, keep);
-    if (r < 0n) throw new HostError(`setres${nr === SYS_SETRESUID ? "uid" : "gid"}`, Number(-r));
-  };
-  set(SYS_SETRESGID, BigInt(gid));
+  setThreadEgid(gid);
   try {
-    set(SYS_SETRESUID, BigInt(uid));
+    setThreadEuid(uid);
     try {
       return f();
     } finally {
-      set(SYS_SETRESUID, 0n);
+      setThreadEuid(0);
     }
   } finally {
-    set(SYS_SETRESGID, 0n);
+    setThreadEgid(0);
   }
 }
 
