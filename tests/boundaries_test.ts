@@ -2,7 +2,10 @@
  * The project's layering rules, checked over the sources so that they stay true:
  *
  * - host/ is the one FFI boundary: no file outside it opens a library, makes or reads through a
- *   pointer, or calls a raw libc symbol (it uses host/'s typed wrappers instead).
+ *   pointer, or calls a raw libc symbol (it uses host/'s typed wrappers instead);
+ * - gofer/lisafs/ is the protocol only (connection, dispatch, codec, channel, client): it
+ *   imports nothing of the Gofer's host file work. It may import abi/ (errnos), host/ (its
+ *   socket and descriptor calls), log.ts and node: built-ins, and nothing else of the project.
  *
  * @module
  */
@@ -61,6 +64,22 @@ function rawFfiUses(files: string[], root = ROOT): string[] {
   return found;
 }
 
+/** The project's modules that `file` imports, as paths relative to ROOT. */
+function importsOf(file: string): string[] {
+  const text = Deno.readTextFileSync(join(ROOT, file));
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:import|export)[^"']*?from\s*["']([^"']+)["']/g)) {
+    if (m[1].startsWith(".")) out.push(relative(ROOT, join(ROOT, file, "..", m[1])));
+  }
+  for (const m of text.matchAll(/import\(\s*["'](\.[^"']+)["']\s*\)/g)) {
+    out.push(relative(ROOT, join(ROOT, file, "..", m[1])));
+  }
+  return out;
+}
+
+/** What gofer/lisafs/ may import of the project. */
+const LISAFS_MAY_IMPORT = ["gofer/lisafs/", "abi/", "host/", "log.ts"];
+
 Deno.test("no file outside host/ calls a raw FFI symbol", () => {
   assert.deepEqual(rawFfiUses(sources()), []);
 });
@@ -86,4 +105,14 @@ Deno.test("the FFI check sees each kind of raw call", () => {
   } finally {
     Deno.removeSync(root, { recursive: true });
   }
+});
+
+Deno.test("gofer/lisafs/ imports only itself, abi/, host/ and log.ts", () => {
+  const bad: string[] = [];
+  for (const f of sources().filter((f) => f.startsWith("gofer/lisafs/"))) {
+    for (const i of importsOf(f)) {
+      if (!LISAFS_MAY_IMPORT.some((p) => i === p || i.startsWith(p))) bad.push(`${f} -> ${i}`);
+    }
+  }
+  assert.deepEqual(bad, []);
 });

@@ -3,9 +3,9 @@
  * `runsc create` starts it.
  */
 import assert from "node:assert/strict";
-import { Errno } from "../../abi/linux/errno.ts";
-import { closeFd, preadFd, writeAll } from "../../host/libc.ts";
-import { readFd } from "../../host/io.ts";
+import { Errno } from "../abi/linux/errno.ts";
+import { closeFd, preadFd, writeAll } from "../host/libc.ts";
+import { readFd } from "../host/io.ts";
 import {
   O_RDONLY,
   O_RDWR,
@@ -16,10 +16,10 @@ import {
   S_IFMT,
   S_IFREG,
   S_IFSOCK,
-} from "../../host/fsops.ts";
-import { peerCred, SOCK_STREAM } from "../../host/socket.ts";
-import { geteuid } from "../../host/namespace.ts";
-import { LisafsError, SetStatMask } from "./client.ts";
+} from "../host/fsops.ts";
+import { peerCred, SOCK_STREAM } from "../host/socket.ts";
+import { geteuid } from "../host/namespace.ts";
+import { LisafsError, SetStatMask } from "./lisafs/client.ts";
 import { withGofer } from "./testutil.ts";
 
 const MODES: { name: string; confine: boolean }[] = [
