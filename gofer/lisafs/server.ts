@@ -44,7 +44,10 @@ export interface ServedMount {
   readonly fd: number;
   /** Refuse every modification with EROFS. */
   readonly readonly: boolean;
-  /** The overlay filestore of this mount (filestore.ts), donated with Mount; -1 or absent: none. */
+  /**
+   * The overlay filestore of this mount (gofer/filestore.ts), donated with Mount; -1 or
+   * absent: none.
+   */
   readonly filestore?: number;
 }
 
