@@ -27,7 +27,7 @@ import {
   midName,
 } from "../gofer/lisafs/message.ts";
 import { LisafsClient, LisafsError } from "../gofer/lisafs/client.ts";
-import { GoferProcess } from "../gofer/lisafs/testutil.ts";
+import { GoferProcess } from "../gofer/testutil.ts";
 import { hostChanges, hostSnapshot } from "../tests/security/hostcheck.ts";
 
 /** What a fuzzing run did. */

@@ -14,7 +14,9 @@
  */
 
 import { dirname, join } from "../path.ts";
-import { closeFd, cstr, libc, writeAll } from "../host/libc.ts";
+import { closeFd, writeAll } from "../host/libc.ts";
+import { openAt } from "../host/fsops.ts";
+import { hostKill } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../host/fcntl.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
@@ -140,7 +142,7 @@ const REPLY_FLUSH_MS = 50;
  */
 function exitLike(waitStatus: number): number {
   const sig = waitStatus & 0x7f;
-  if (sig !== 0 && sig !== 0x7f && !CORE_SIGNALS.has(sig)) libc.symbols.kill(Deno.pid, sig);
+  if (sig !== 0 && sig !== 0x7f && !CORE_SIGNALS.has(sig)) hostKill(Deno.pid, sig);
   return exitStatusOf(waitStatus);
 }
 
@@ -324,13 +326,12 @@ export async function bootMain(args: string[]): Promise<number> {
   let exitFd = -1;
   try {
     // Opened now: once confined, this process no longer sees the state directory.
-    exitFd = libc.symbols.openat(
+    exitFd = openAt(
       AT_FDCWD,
-      cstr(join(root, id, EXIT_FILE)),
+      join(root, id, EXIT_FILE),
       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
       0o600,
     );
-    if (exitFd < 0) throw new Error(`cannot create ${join(root, id, EXIT_FILE)}`);
     server = serveControl(join(root, id, "ctl.sock"), handle);
     stdioInbox = new StdioInbox(join(root, id, STDIO_SOCKET));
   } catch (e) {

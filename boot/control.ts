@@ -9,7 +9,8 @@
  */
 
 import { basename, dirname } from "../path.ts";
-import { closeFd, cstr, errno, HostError, libc } from "../host/libc.ts";
+import { closeFd, HostError } from "../host/libc.ts";
+import { openAt } from "../host/fsops.ts";
 import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from "../host/fcntl.ts";
 import {
   acceptUnix,
@@ -127,8 +128,7 @@ export function reachable(path: string): string {
   const dir = dirname(path);
   let fd = socketDirs.get(dir);
   if (fd === undefined) {
-    fd = libc.symbols.openat(AT_FDCWD, cstr(dir), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
-    if (fd < 0) throw new HostError(`open ${dir}`, errno());
+    fd = openAt(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     socketDirs.set(dir, fd);
   }
   const short = `/proc/self/fd/${fd}/${basename(path)}`;

@@ -3,7 +3,7 @@ import { Errno } from "../abi/linux/errno.ts";
 import { closeFd, preadFd, writeAll } from "../host/libc.ts";
 import { fstat, S_IFMT, S_IFREG } from "../host/fsops.ts";
 import { geteuid } from "../host/namespace.ts";
-import { lisafsErrno, withGofer } from "./lisafs/testutil.ts";
+import { lisafsErrno, withGofer } from "./testutil.ts";
 import { filestoreName, removeFilestores } from "./filestore.ts";
 
 const MODES = [false, ...(geteuid() === 0 ? [true] : [])];

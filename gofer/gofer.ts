@@ -37,6 +37,7 @@ import { parseOverlay2 } from "../oci/overlay.ts";
 import { confine, type MountSource } from "./confine.ts";
 import { createFilestore } from "./filestore.ts";
 import { Connection, type ServedMount } from "./lisafs/server.ts";
+import { hostFileServer } from "./fsgofer.ts";
 
 /** A gofer that cannot start: bad flags or bundle. */
 export class GoferError extends Error {
@@ -235,7 +236,7 @@ export async function goferMain(args: string[]): Promise<number> {
       mounts: served.length - 1,
       sockFd: sock,
     });
-    const code = new Connection(sock, served).serve();
+    const code = new Connection(hostFileServer, sock, served).serve();
     log.info("gofer: connection closed", { code });
     return code;
   } catch (e) {

@@ -206,6 +206,15 @@ export function lseek(fd: number, offset: bigint, whence: number): bigint {
   }
 }
 
+/**
+ * lseek(2) that reports failure as -errno instead of throwing, for SEEK_DATA and SEEK_HOLE
+ * walks where ENXIO (no data past the offset) is the usual way such a walk ends.
+ */
+export function seek(fd: number, offset: bigint, whence: number): bigint {
+  const r = fsLib.symbols.lseek(fd, offset, whence) as bigint;
+  return r === -1n ? -BigInt(errno()) : r;
+}
+
 const fs = fsLib.symbols;
 const big = (n: number | bigint) => BigInt(n);
 

@@ -31,8 +31,6 @@ const lib = Deno.dlopen("libc.so.6", {
     nonblocking: true,
   },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-  munmap: { parameters: ["pointer", "usize"], result: "i32" },
   pthread_sigmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   // A futex wait on a runtime thread: how the event loop hears that a vCPU runner thread
   // finished (platform/kvm/runner.ts).
@@ -42,7 +40,6 @@ const lib = Deno.dlopen("libc.so.6", {
     result: "i64",
     nonblocking: true,
   },
-  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   pthread_create: { parameters: ["buffer", "pointer", "pointer", "pointer"], result: "i32" },
   pthread_detach: { parameters: ["u64"], result: "i32" },
 });
@@ -221,60 +218,24 @@ export function kvmRunAsync(vcpuFd: number): Promise<number> {
   return sym.ioctl_int_async(vcpuFd, RUN_REQUEST, 0n);
 }
 
-/** A shared mapping of fd (the vCPU's kvm_run page, or the memory file). */
-export function mapShared(fd: number, length: bigint, offset = 0n): Deno.PointerObject {
-  const PROT_RW = 3, MAP_SHARED = 1, MAP_NORESERVE = 0x4000;
-  const p = sym.mmap(null, length, PROT_RW, MAP_SHARED | MAP_NORESERVE, fd, offset);
-  if (p === null || Deno.UnsafePointer.value(p) === 0xffff_ffff_ffff_ffffn) {
-    throw new KvmError("mmap", errno());
-  }
-  return p;
-}
-
-/** A private anonymous mapping of length bytes, zeroed, readable and writable. */
-export function mapAnonymous(length: bigint): Deno.PointerObject {
-  const PROT_RW = 3, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
-  const p = sym.mmap(null, length, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0n);
-  if (p === null || Deno.UnsafePointer.value(p) === 0xffff_ffff_ffff_ffffn) {
-    throw new KvmError("mmap", errno());
-  }
-  return p;
-}
-
-/** Makes a mapping read-only and executable (code assembled into it is final). */
-export function sealCode(p: Deno.PointerObject, length: bigint): void {
-  const PROT_READ = 1, PROT_EXEC = 4;
-  if (sym.mprotect(p, length, PROT_READ | PROT_EXEC) !== 0) throw new KvmError("mprotect", errno());
-}
-
 /**
  * Starts a detached host thread at `code` (machine code taking one argument, `arg`, in rdi,
  * and never returning: it ends with the exit system call).
  */
-export function startThread(code: Deno.PointerObject, arg: Deno.PointerObject): void {
+export function startThread(code: Deno.PointerObject, arg: bigint): void {
   const id = new BigUint64Array(1);
-  // SAFETY: code points at a sealed mapping holding a complete routine that follows the
-  // start-routine ABI for as long as the process lives (the mapping is never unmapped while
-  // a thread may run it); arg points at memory that outlives the thread.
-  const r = sym.pthread_create(new Uint8Array(id.buffer), null, code, arg);
+  // SAFETY: code points at a sealed mapping (host/mman.ts sealCode) holding a complete routine
+  // that follows the start-routine ABI, never unmapped while a thread may run it; arg is the
+  // address of memory the caller keeps mapped for the thread's whole life (a runner's block),
+  // and is only ever read by that routine, never dereferenced here.
+  const r = sym.pthread_create(
+    new Uint8Array(id.buffer),
+    null,
+    code,
+    Deno.UnsafePointer.create(arg),
+  );
   if (r !== 0) throw new KvmError("pthread_create", r);
   sym.pthread_detach(id[0]);
-}
-
-export function unmap(p: Deno.PointerObject, length: bigint): void {
-  sym.munmap(p, length);
-}
-
-/** The view of `length` bytes at p + offset. */
-export function view(p: Deno.PointerObject, length: number, offset = 0): Uint8Array<ArrayBuffer> {
-  // SAFETY: callers pass mappings they made with mapShared and keep mapped for as long as they
-  // use the view (the platform unmaps only in release, after its last vCPU run).
-  return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, length, offset));
-}
-
-/** The address of p, for struct fields (kvm_userspace_memory_region.userspace_addr). */
-export function address(p: Deno.PointerObject): bigint {
-  return BigInt(Deno.UnsafePointer.value(p));
 }
 
 // Host signals.

@@ -52,6 +52,7 @@ export const libc = Deno.dlopen("libc.so.6", {
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", I64], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   // The same call, made on a runtime thread so that the event loop stays free while a
@@ -154,6 +155,11 @@ export function rawSyscall(
   const r = sym.syscall(BigInt(nr), a0, a1, a2, a3, a4, a5) as bigint;
   if (r === -1n) return -BigInt(errno());
   return r;
+}
+
+/** sched_yield(2): lets another runnable thread have this CPU. */
+export function schedYield(): void {
+  sym.sched_yield();
 }
 
 export function closeFd(fd: number): void {

@@ -136,6 +136,25 @@ export function geteuid(): number {
   return ns.geteuid();
 }
 
+function setres(nr: number, name: string, id: number): void {
+  const keep = -1n;
+  const r = rawSyscall(nr, keep, BigInt(id), keep);
+  if (r < 0n) throw new HostError(`${name} ${id}`, Number(-r));
+}
+
+/**
+ * Sets the calling thread's effective uid, leaving its real and saved ids. A raw system call:
+ * glibc's setresuid would change every thread of the process. Throws HostError.
+ */
+export function setThreadEuid(uid: number): void {
+  setres(SYS.setresuid, "setresuid", uid);
+}
+
+/** Sets the calling thread's effective gid, as setThreadEuid does the uid. */
+export function setThreadEgid(gid: number): void {
+  setres(SYS.setresgid, "setresgid", gid);
+}
+
 /** The calling thread's capability sets, as 64-bit masks. */
 export interface CapSets {
   effective: bigint;

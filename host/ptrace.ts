@@ -72,6 +72,25 @@ export function ptraceRaw(req: number, pid: number, addr: bigint, data: bigint):
   return Number(lib.symbols.ptrace(BigInt(req), BigInt(pid), addr, data));
 }
 
+/**
+ * PTRACE_GETREGSET or PTRACE_SETREGSET of regset `nt` (NT_X86_XSTATE...) to or from `buf`,
+ * through the iovec the kernel wants; returns the bytes moved. Throws HostError.
+ */
+export function ptraceRegset(
+  req: number,
+  pid: number,
+  nt: bigint,
+  buf: Uint8Array<ArrayBuffer>,
+): number {
+  const iov = new BigUint64Array(2);
+  // SAFETY: buf stays referenced until this synchronous call returns, and the kernel reads or
+  // writes at most iov[1] bytes of it, its own length.
+  iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+  iov[1] = BigInt(buf.length);
+  ptraceBuf(req, pid, new Uint8Array(iov.buffer), nt);
+  return Number(iov[1]);
+}
+
 export function tgkill(tgid: number, tid: number, sig: number): boolean {
   return lib.symbols.tgkill(tgid, tid, sig) === 0;
 }

@@ -42,6 +42,8 @@ function cmsgSpace(nfds: number): number {
 /** The address of `buf`'s first byte (its byteOffset included), as a bigint. */
 function addr(buf: Uint8Array<ArrayBuffer>): bigint {
   if (buf.length === 0) return 0n;
+  // SAFETY: each caller puts the address in a msghdr or iovec that it passes to one synchronous
+  // sendmsg or recvmsg while it still holds `buf`, so the address is valid for that call.
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }
 
@@ -246,20 +248,24 @@ export function acceptUnix(fd: number, flags = 0): { fd: number; peer: string } 
   return { fd: nfd, peer: decodeBytes(path) };
 }
 
+/** getsockopt(fd, SOL_SOCKET, opt) of an option that is `words` 32-bit integers. */
+function socketOption(fd: number, opt: number, name: string, words: number): Int32Array {
+  const v = new Int32Array(words);
+  const len = new Uint32Array([4 * words]);
+  retrySock(
+    `getsockopt ${name} fd ${fd}`,
+    () => ss.getsockopt(fd, SOL_SOCKET, opt, new Uint8Array(v.buffer), new Uint8Array(len.buffer)),
+  );
+  return v;
+}
+
 /** getsockopt(fd, SOL_SOCKET, SO_TYPE): the socket's type. */
 export function socketType(fd: number): number {
-  const v = new Int32Array(1);
-  const len = new Uint32Array([4]);
-  retrySock(
-    `getsockopt fd ${fd}`,
-    () =>
-      ss.getsockopt(
-        fd,
-        SOL_SOCKET,
-        3, /* SO_TYPE */
-        new Uint8Array(v.buffer),
-        new Uint8Array(len.buffer),
-      ),
-  );
-  return v[0];
+  return socketOption(fd, 3, "SO_TYPE", 1)[0];
+}
+
+/** getsockopt(fd, SOL_SOCKET, SO_PEERCRED): the peer's credentials when it connected. */
+export function peerCred(fd: number): { pid: number; uid: number; gid: number } {
+  const [pid, uid, gid] = socketOption(fd, 17, "SO_PEERCRED", 3);
+  return { pid, uid, gid };
 }

@@ -204,6 +204,34 @@ export async function waitpidAsync(pid: number, options: number): Promise<WaitSt
   }
 }
 
+/**
+ * waitid(2) on a runtime thread, leaving the event loop free; fills `siginfo` (128 bytes).
+ * Returns 0, or -1 (that thread's errno cannot be read here). With WNOWAIT it only peeks:
+ * the status stays to be taken by waitpid on the JavaScript thread.
+ */
+export function waitidAsync(
+  idtype: number,
+  id: number,
+  siginfo: Uint8Array<ArrayBuffer>,
+  options: number,
+): Promise<number> {
+  // SAFETY: Deno keeps siginfo alive and unmoved until the promise settles.
+  return sym.waitid_async(idtype, id, siginfo, options);
+}
+
+const PR_SET_CHILD_SUBREAPER = 36;
+
+/**
+ * Makes this process adopt its orphaned descendants (PR_SET_CHILD_SUBREAPER), as containerd's
+ * shim does, or stop adopting them; throws HostError.
+ */
+export function setChildSubreaper(on: boolean): void {
+  check(
+    "prctl PR_SET_CHILD_SUBREAPER",
+    sym.prctl(PR_SET_CHILD_SUBREAPER, on ? 1n : 0n, 0n, 0n, 0n),
+  );
+}
+
 /** Sends a host signal; returns false if the process is gone. */
 export function hostKill(pid: number, sig: number): boolean {
   return sym.kill(pid, sig) === 0;

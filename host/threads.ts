@@ -160,6 +160,7 @@ export function limitCapabilitiesEverywhere(keep: readonly number[]): void {
     0xffff_ffff_ffff_ffffn, // block every signal while the handler runs
   ]);
   const old = new BigUint64Array(4);
+  // SAFETY: act and old stay referenced until the synchronous rt_sigaction below returns.
   const ptr = (a: BigUint64Array<ArrayBuffer>) =>
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)));
   const r = rawSyscall(SYS.rt_sigaction, BigInt(SIGNAL), ptr(act), ptr(old), 8n);

@@ -8,7 +8,9 @@
  * @module
  */
 
-import { closeFd, cstr, errno, HostError, libc } from "../host/libc.ts";
+import { closeFd, HostError } from "../host/libc.ts";
+import { openAt } from "../host/fsops.ts";
+import { ioctlBuf } from "../host/io.ts";
 import { AT_FDCWD, O_CLOEXEC, O_NOCTTY, O_RDWR } from "../host/fcntl.ts";
 import { connectUnix, sendMsg, SOCK_STREAM, unixSocket } from "../host/socket.ts";
 import { CliError } from "./command.ts";
@@ -21,7 +23,8 @@ const ICRNL = 0o400, IXON = 0o2000, OPOST = 1, CSIZE = 0o60, PARENB = 0o400, CS8
 const ECHO = 0o10, ECHONL = 0o100, ICANON = 2, ISIG = 1, IEXTEN = 0o100000;
 
 function ioctl(fd: number, req: bigint, buf: Uint8Array<ArrayBuffer>, what: string): void {
-  if (libc.symbols.ioctl(fd, req, buf) !== 0) throw new HostError(what, errno());
+  const r = ioctlBuf(fd, req, buf);
+  if (r < 0) throw new HostError(what, -r);
 }
 
 /** Makes terminal `fd` raw (cfmakeraw). */
@@ -45,14 +48,12 @@ function makeRaw(fd: number): void {
 export function openConsole(consoleSocket: string): number {
   let master = -1, slave = -1, sock = -1;
   try {
-    master = libc.symbols.openat(AT_FDCWD, cstr("/dev/ptmx"), O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
-    if (master < 0) throw new HostError("open /dev/ptmx", errno());
+    master = openAt(AT_FDCWD, "/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     ioctl(master, TIOCSPTLCK, new Uint8Array(4), "unlockpt");
     const n = new Uint8Array(4);
     ioctl(master, TIOCGPTN, n, "ptsname");
     const name = `/dev/pts/${new DataView(n.buffer).getUint32(0, true)}`;
-    slave = libc.symbols.openat(AT_FDCWD, cstr(name), O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
-    if (slave < 0) throw new HostError(`open ${name}`, errno());
+    slave = openAt(AT_FDCWD, name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     makeRaw(slave);
     sock = unixSocket(SOCK_STREAM);
     connectUnix(sock, consoleSocket);

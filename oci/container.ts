@@ -9,7 +9,8 @@
 import { join, resolve } from "../path.ts";
 import { removeFilestores } from "../gofer/filestore.ts";
 import { CONFINE_FLAG, confinedCommand } from "./confine_argv.ts";
-import { closeFd, cstr, HostError, libc, pipe, socketpair, strerror } from "../host/libc.ts";
+import { closeFd, HostError, pipe, socketpair, strerror } from "../host/libc.ts";
+import { openAt } from "../host/fsops.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
 import { log } from "../log.ts";
@@ -105,9 +106,11 @@ async function killAndWait(pid: number, words: string[], graceMs: number): Promi
 
 /** /dev/null opened read-write (close-on-exec), for the stdio of processes we start. */
 export function openDevNull(): number {
-  const fd = libc.symbols.openat(AT_FDCWD, cstr("/dev/null"), O_RDWR | O_CLOEXEC, 0);
-  if (fd < 0) throw new CliError("cannot open /dev/null");
-  return fd;
+  try {
+    return openAt(AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
+  } catch (e) {
+    throw new CliError("cannot open /dev/null", { cause: e });
+  }
 }
 
 /** Reads a readiness line from the pipe; what came before EOF (maybe "") at EOF or timeout. */

@@ -9,7 +9,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { closeFd, libc } from "../host/libc.ts";
+import { closeFd } from "../host/libc.ts";
+import { ioctlBuf, readFd, writeFd } from "../host/io.ts";
 import {
   acceptUnix,
   bindUnix,
@@ -19,15 +20,14 @@ import {
   SOCK_STREAM,
   unixSocket,
 } from "../host/socket.ts";
-import { hostPoll } from "../sentry/fs/host.ts";
-import { W, waitpid } from "../host/spawn.ts";
+import { pollNow } from "../host/io.ts";
+import { setChildSubreaper, W, waitpid } from "../host/spawn.ts";
 import { IS_ROOT, listDir, makeBundle, makeRoot, readOr, waitFor } from "./harness.ts";
 import { busyboxRootfs, haveBusybox } from "./rootfs.ts";
 
 const SKIP = IS_ROOT ? "" : "needs root";
 if (SKIP) console.warn(`cli_shim_test: skipped: ${SKIP}`);
 
-const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
 
 /** A test; `busybox`: it runs the busybox rootfs, so it is ignored (and says so) without one. */
@@ -68,7 +68,7 @@ function reapZombies(pids: number[]): void {
 }
 
 shimTest("create --pid-file names a process that ends with the container's status", async () => {
-  assert.equal(libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n), 0);
+  setChildSubreaper(true);
   const rootfs = await busyboxRootfs();
   const t = await makeRoot();
   const adopted: number[] = [];
@@ -127,12 +127,12 @@ shimTest("create --pid-file names a process that ends with the container's statu
       reapZombies(adopted);
       return adopted.every((p) => !readOr(`/proc/${p}/stat`));
     }, 5000);
-    libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 0n, 0n, 0n, 0n);
+    setChildSubreaper(false);
   }
 }, true);
 
 shimTest("exec --detach --pid-file names a host process standing for the exec'd one", async () => {
-  assert.equal(libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n), 0);
+  setChildSubreaper(true);
   const rootfs = await busyboxRootfs();
   const t = await makeRoot();
   const b = await makeBundle({
@@ -196,7 +196,7 @@ shimTest("exec --detach --pid-file names a host process standing for the exec'd 
       reapZombies(adopted);
       return adopted.every((p) => !readOr(`/proc/${p}/stat`));
     }, 5000);
-    libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 0n, 0n, 0n, 0n);
+    setChildSubreaper(false);
   }
 }, true);
 
@@ -371,11 +371,11 @@ async function readUntil(fd: number, seen: { text: string }, re: RegExp): Promis
   const deadline = Date.now() + 20_000;
   while (!re.test(seen.text)) {
     if (Date.now() > deadline) throw new Error(`no ${re} in ${JSON.stringify(seen.text)}`);
-    if (!(hostPoll(fd, 1 /* POLLIN */) & 1)) {
+    if (!(pollNow(fd, 1 /* POLLIN */) & 1)) {
       await new Promise((r) => setTimeout(r, 10));
       continue;
     }
-    const n = Number(libc.symbols.read(fd, buf, 4096n));
+    const n = readFd(fd, buf);
     if (n <= 0) break;
     seen.text += new TextDecoder().decode(buf.subarray(0, n));
   }
@@ -386,11 +386,11 @@ function setWinsize(fd: number, rows: number, cols: number): void {
   const ws = new Uint8Array(8);
   new DataView(ws.buffer).setUint16(0, rows, true);
   new DataView(ws.buffer).setUint16(2, cols, true);
-  assert.equal(libc.symbols.ioctl(fd, 0x5414n, /* TIOCSWINSZ */ ws), 0);
+  assert.equal(ioctlBuf(fd, 0x5414, /* TIOCSWINSZ */ ws), 0);
 }
 
 shimTest("--console-socket gets the master of a real terminal; resizes reach the app", async () => {
-  assert.equal(libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n), 0);
+  setChildSubreaper(true);
   const rootfs = await busyboxRootfs();
   const t = await makeRoot();
   const b = await makeBundle({
@@ -421,7 +421,7 @@ shimTest("--console-socket gets the master of a real terminal; resizes reach the
     const seen = { text: "" };
     const say = (s: string) => {
       const b = new TextEncoder().encode(s);
-      assert.equal(Number(libc.symbols.write(master, b, BigInt(b.length))), b.length);
+      assert.equal(writeFd(master, b), b.length);
     };
     say("trap 'echo got-winch' WINCH; tty; stty size\n");
     await readUntil(master, seen, /30 100\r\n/);
@@ -474,7 +474,7 @@ shimTest("--console-socket gets the master of a real terminal; resizes reach the
     await t.cleanup();
     await b.cleanup();
     reapZombies(adopted);
-    libc.symbols.prctl(PR_SET_CHILD_SUBREAPER, 0n, 0n, 0n, 0n);
+    setChildSubreaper(false);
   }
 }, true);
 

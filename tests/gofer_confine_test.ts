@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { geteuid, namespaces } from "../host/namespace.ts";
 import { LisafsClient } from "../gofer/lisafs/client.ts";
-import { GoferProcess } from "../gofer/lisafs/testutil.ts";
+import { GoferProcess } from "../gofer/testutil.ts";
 import { confinedArgv } from "../gofer/confine.ts";
 import { S_IFDIR, S_IFMT } from "../host/fsops.ts";
 

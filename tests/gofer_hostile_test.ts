@@ -21,7 +21,7 @@ import {
   MID,
   type Req,
 } from "../gofer/lisafs/message.ts";
-import { lisafsErrno, withGofer } from "../gofer/lisafs/testutil.ts";
+import { lisafsErrno, withGofer } from "../gofer/testutil.ts";
 
 const confine = geteuid() === 0;
 

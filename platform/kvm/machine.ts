@@ -17,7 +17,6 @@ import {
   KVM,
   KVM_API_VERSION,
   KvmError,
-  mapShared,
   openKvm,
   putDtable,
   putSegment,
@@ -27,12 +26,11 @@ import {
   SREGS,
   SREGS_SIZE,
   threadTimer,
-  unmap,
-  view,
   XCRS_SIZE,
   XSAVE_SIZE,
 } from "../../host/kvm.ts";
 import { closeFd } from "../../host/libc.ts";
+import { mapShared, unmap, view } from "../../host/mman.ts";
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
 import { PROT_READ } from "../platform.ts";
 import { PageTables } from "./page_tables.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { address, mapShared, unmap, view } from "../../host/kvm.ts";
+import { address, mapShared, unmap, view } from "../../host/mman.ts";
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
 
 const PAGE = 4096;

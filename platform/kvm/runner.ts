@@ -29,16 +29,8 @@
  * @module
  */
 
-import {
-  futexWaitAsync,
-  futexWake,
-  gettid,
-  KVM,
-  mapAnonymous,
-  sealCode,
-  startThread,
-  tgkill,
-} from "../../host/kvm.ts";
+import { futexWaitAsync, futexWake, gettid, KVM, startThread, tgkill } from "../../host/kvm.ts";
+import { address, mapAnonymous, sealCode, view } from "../../host/mman.ts";
 import { Asm, CC, REG } from "./asm.ts";
 import { SYS } from "../../abi/linux/syscalls.ts";
 
@@ -189,8 +181,9 @@ export class Runners {
 
   constructor(readonly kickSignal: number) {
     this.#data = mapAnonymous(DATA_SIZE);
-    this.#dataAddr = BigInt(Deno.UnsafePointer.value(this.#data));
-    const buf = Deno.UnsafePointerView.getArrayBuffer(this.#data, Number(DATA_SIZE));
+    this.#dataAddr = address(this.#data);
+    // The mapping is never unmapped (runner threads may use it until the process ends).
+    const buf = view(this.#data, Number(DATA_SIZE)).buffer;
     this.#shared = new Int32Array(buf, 0, SHARED_SIZE / 4);
     const dv = new DataView(buf);
     dv.setInt32(S.jsTid, gettid(), true);
@@ -201,7 +194,7 @@ export class Runners {
 
     const code = assembleRunner();
     this.#code = mapAnonymous(BigInt(PAGE));
-    new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(this.#code, PAGE)).set(code);
+    view(this.#code, PAGE).set(code);
     sealCode(this.#code, BigInt(PAGE));
   }
 
@@ -215,7 +208,7 @@ export class Runners {
     if (r) return r;
     if (id >= MAX_RUNNERS) throw new Error(`kvm: more than ${MAX_RUNNERS} vCPUs`);
     const off = SHARED_SIZE + id * BLOCK;
-    const buf = Deno.UnsafePointerView.getArrayBuffer(this.#data, BLOCK, off);
+    const buf = view(this.#data, BLOCK, off).buffer;
     r = {
       id,
       block: this.#dataAddr + BigInt(off),
@@ -225,7 +218,7 @@ export class Runners {
     };
     r.i64[B.fd / 8] = BigInt(fd);
     r.i64[B.shared / 8] = this.#dataAddr;
-    startThread(this.#code, Deno.UnsafePointer.create(r.block)!);
+    startThread(this.#code, r.block);
     this.#runners.set(id, r);
     return r;
   }

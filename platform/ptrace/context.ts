@@ -4,9 +4,9 @@
  * @module
  */
 
-import { PTRACE, ptrace, PTRACE_EVENT, ptraceBuf } from "../../host/ptrace.ts";
+import { PTRACE, ptrace, PTRACE_EVENT, ptraceBuf, ptraceRegset } from "../../host/ptrace.ts";
 import { W } from "../../host/spawn.ts";
-import { libc } from "../../host/libc.ts";
+import { schedYield } from "../../host/libc.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import { type AddressSpace, type Context, PROT_EXEC, type SwitchResult } from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
@@ -119,7 +119,7 @@ export class PtraceContext implements Context {
         if (st !== null) break;
         // Yielding lets the stub thread run on this CPU when CPUs are scarce; on an idle
         // machine it returns at once (measured: 14 µs instead of 27 µs per syscall under load).
-        libc.symbols.sched_yield();
+        schedYield();
         // Tasks made runnable meanwhile (a pipe's reader woken by this task's write) take
         // their next step while this stub runs, rather than after it stops.
         await null;
@@ -228,13 +228,7 @@ export class PtraceContext implements Context {
 
   /** GETREGSET/SETREGSET of NT_X86_XSTATE through an iovec; returns the bytes moved. */
   #xstate(req: number, tid: number, buf: Uint8Array<ArrayBuffer>): number {
-    const iov = new BigUint64Array(2);
-    // SAFETY: buf stays referenced for the whole ptrace call, which reads or writes at most
-    // iov[1] bytes of it.
-    iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-    iov[1] = BigInt(buf.length);
-    ptraceBuf(req, tid, new Uint8Array(iov.buffer), NT_X86_XSTATE);
-    return Number(iov[1]);
+    return ptraceRegset(req, tid, NT_X86_XSTATE, buf);
   }
 
   /**

@@ -19,7 +19,9 @@
  * @module
  */
 
-import { check, closeFd, cstr, libc, preadFd } from "../../host/libc.ts";
+import { closeFd, HostError, preadFd, schedYield, writeAll } from "../../host/libc.ts";
+import { openAt } from "../../host/fsops.ts";
+import { memfdCreate } from "../../host/mman.ts";
 import { PTRACE, ptrace, PTRACE_EVENT, PTRACE_O, ptraceBuf } from "../../host/ptrace.ts";
 import { hostKill, spawn, W } from "../../host/spawn.ts";
 import type { AddressSpace } from "../platform.ts";
@@ -245,7 +247,7 @@ export class Subprocess implements AddressSpace {
       const rip = this.initRegs.rip;
       if (rip >= INITIAL_WAIT_ADDR && rip <= INITIAL_WAIT_ADDR + BigInt(WAIT_LEN)) return;
       ptrace(PTRACE.CONT, this.pid);
-      libc.symbols.sched_yield();
+      schedYield();
     }
     throw new Error(`stub ${this.pid} did not reach its wait loop`);
   }
@@ -312,9 +314,13 @@ export class Subprocess implements AddressSpace {
     const st = this.host.waiter.waitSync(cloned);
     if (!W.stopped(st)) throw new Error(`stub thread ${cloned} did not stop: status ${st}`);
     this.#threads.add(cloned);
-    const path = cstr(`/proc/${this.pid}/task/${cloned}/stat`);
-    const fd = libc.symbols.openat(AT_FDCWD, path, O_RDONLY_CLOEXEC, 0);
-    if (fd >= 0) this.#statFds.set(cloned, fd);
+    try {
+      const path = `/proc/${this.pid}/task/${cloned}/stat`;
+      this.#statFds.set(cloned, openAt(AT_FDCWD, path, O_RDONLY_CLOEXEC));
+    } catch (e) {
+      // Without its stat file, the thread's CPU time reads as zero.
+      if (!(e instanceof HostError)) throw e;
+    }
     return { tid: cloned, times: this.threadTimes(cloned) ?? { user: 0n, sys: 0n } };
   }
 
@@ -495,13 +501,7 @@ export class Subprocess implements AddressSpace {
 
 /** Creates the executable memfd holding the stub image. */
 export function stubExecutable(image: Uint8Array<ArrayBuffer>): number {
-  const fd = check("memfd_create stub", libc.symbols.memfd_create(cstr("runsc-stub"), 1));
-  let off = 0;
-  while (off < image.length) {
-    off += check(
-      "write stub",
-      Number(libc.symbols.write(fd, image.subarray(off), BigInt(image.length - off))),
-    );
-  }
+  const fd = memfdCreate("runsc-stub");
+  writeAll(fd, image);
   return fd;
 }

@@ -9,8 +9,7 @@
  * @module
  */
 
-import { libc } from "../../host/libc.ts";
-import { waitpid } from "../../host/spawn.ts";
+import { waitidAsync, waitpid } from "../../host/spawn.ts";
 
 const WNOHANG = 1;
 const WSTOPPED = 2;
@@ -74,12 +73,7 @@ export class Waiter {
     try {
       while (this.#waiters.size > 0) {
         this.#siginfo.fill(0);
-        const r = await libc.symbols.waitid_async(
-          P_ALL,
-          0,
-          this.#siginfo,
-          WEXITED | WSTOPPED | WNOWAIT | WALL,
-        );
+        const r = await waitidAsync(P_ALL, 0, this.#siginfo, WEXITED | WSTOPPED | WNOWAIT | WALL);
         if (r !== 0) {
           // ECHILD: no tracee is left that could ever report; waking the waiters with a
           // status of -1 tells them their thread is gone.

@@ -15,7 +15,8 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { closeFd, dupCloexec, errno, HostError, libc, preadFd } from "../../host/libc.ts";
+import { closeFd, dupCloexec, HostError, preadFd } from "../../host/libc.ts";
+import { fstatInto, pwriteFd, STAT_SIZE, STAT_SIZE_OFFSET } from "../../host/io.ts";
 import { type LisafsClient, LisafsError, type Stat } from "../../gofer/lisafs/client.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
@@ -638,8 +639,6 @@ export class SyntheticDir extends Inode {
   }
 }
 
-const STAT_BUF = 144;
-
 /** Data of a gofer file through its donated host FD. */
 export class HostData implements RegularData {
   constructor(readonly hostFd: number, readonly inode: GoferInode) {}
@@ -649,22 +648,17 @@ export class HostData implements RegularData {
   }
 
   writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
-    for (;;) {
-      const n = Number(libc.symbols.pwrite(this.hostFd, src, BigInt(src.length), off));
-      if (n >= 0) {
-        if (off + BigInt(n) > this.inode.size()) this.inode.setSize(off + BigInt(n));
-        this.inode.mtimeNs = nowNs();
-        return n;
-      }
-      const e = errno();
-      if (e !== Errno.EINTR) throw new SysError(e);
-    }
+    const n = pwriteFd(this.hostFd, src, off);
+    if (n < 0) throw new SysError(-n);
+    if (off + BigInt(n) > this.inode.size()) this.inode.setSize(off + BigInt(n));
+    this.inode.mtimeNs = nowNs();
+    return n;
   }
 
   size(): bigint {
-    const b = new Uint8Array(STAT_BUF);
-    if (libc.symbols.fstat(this.hostFd, b) !== 0) return this.inode.size();
-    const n = new DataView(b.buffer).getBigInt64(48, true);
+    const b = new Uint8Array(STAT_SIZE);
+    if (fstatInto(this.hostFd, b) !== 0) return this.inode.size();
+    const n = new DataView(b.buffer).getBigInt64(STAT_SIZE_OFFSET, true);
     this.inode.setSize(n);
     return n;
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { closeFd, preadFd, writeAll } from "../../host/libc.ts";
 import { MID } from "../../gofer/lisafs/message.ts";
-import { HELLO, lisafsErrno, withGofer } from "../../gofer/lisafs/testutil.ts";
+import { HELLO, lisafsErrno, withGofer } from "../../gofer/testutil.ts";
 import { Errno } from "../../abi/linux/errno.ts";
 import type { LisafsClient } from "../../gofer/lisafs/client.ts";
 import { type FileDescription, O_RDONLY, O_WRONLY } from "../vfs/file.ts";

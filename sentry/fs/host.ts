@@ -7,8 +7,16 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { SYS } from "../../abi/linux/syscalls.ts";
-import { closeFd, errno, libc, rawSyscall } from "../../host/libc.ts";
+import { closeFd, dupCloexec, HostError } from "../../host/libc.ts";
+import {
+  fstatInto,
+  ioctlBuf,
+  pollNow,
+  readFd,
+  readFdAsync,
+  STAT_SIZE,
+  writeFd,
+} from "../../host/io.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { FileDescriptionBase, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from "../vfs/file.ts";
@@ -45,19 +53,6 @@ export function decodeHostStat(b: Uint8Array<ArrayBuffer>): Attr {
 /** How often a waiter on a host descriptor looks again (no host event reaches the Sentry). */
 const POLL_INTERVAL_MS = 10;
 
-/** The host's poll(2) of one descriptor with a zero timeout: the ready events. */
-export function hostPoll(fd: number, events: number): number {
-  const pfd = new Uint8Array(8);
-  const v = new DataView(pfd.buffer);
-  v.setInt32(0, fd, true);
-  v.setInt16(4, events, true);
-  // SAFETY: pfd is a live 8-byte struct pollfd for the duration of this synchronous call.
-  const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(pfd)));
-  const r = rawSyscall(SYS.poll, ptr, 1n, 0n);
-  if (r < 0n) return 0;
-  return v.getUint16(6, true);
-}
-
 /** Implements FileDescription over a host descriptor. */
 export class HostFile extends FileDescriptionBase {
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -75,7 +70,7 @@ export class HostFile extends FileDescriptionBase {
     const tick = () => {
       this.#timer = undefined;
       if (this.queue.size === 0) return;
-      if (hostPoll(this.hostFd, POLLIN | POLLOUT) !== 0) this.queue.notify();
+      if (pollNow(this.hostFd, POLLIN | POLLOUT) !== 0) this.queue.notify();
       this.#timer = setTimeout(tick, POLL_INTERVAL_MS);
     };
     this.#timer = setTimeout(tick, POLL_INTERVAL_MS);
@@ -83,31 +78,31 @@ export class HostFile extends FileDescriptionBase {
 
   override async read(_t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
-    if ((this.flags & O_NONBLOCK) && !(hostPoll(this.hostFd, POLLIN) & (POLLIN | POLLHUP))) {
+    if ((this.flags & O_NONBLOCK) && !(pollNow(this.hostFd, POLLIN) & (POLLIN | POLLHUP))) {
       throw new SysError(Errno.EAGAIN);
     }
     for (;;) {
-      const n = Number(await libc.symbols.read_async(this.hostFd, dst, BigInt(dst.length)));
+      const n = await readFdAsync(this.hostFd, dst);
       if (n >= 0) return n;
       // errno of the runtime thread is not ours to read; a retry tells EINTR from the rest.
-      const m = Number(libc.symbols.read(this.hostFd, dst, 0n));
-      if (m < 0) throw new SysError(errno() || Errno.EIO);
+      const m = readFd(this.hostFd, dst, 0);
+      if (m < 0) throw new SysError(-m);
     }
   }
 
   override write(_t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): number {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
     for (;;) {
-      const n = Number(libc.symbols.write(this.hostFd, src, BigInt(src.length)));
+      const n = writeFd(this.hostFd, src);
       if (n >= 0) return n;
-      const e = errno();
-      if (e !== Errno.EINTR) throw new SysError(e);
+      if (n !== -Errno.EINTR) throw new SysError(-n);
     }
   }
 
   stat(_t: Task): Attr {
-    const b = new Uint8Array(144);
-    if (libc.symbols.fstat(this.hostFd, b) !== 0) throw new SysError(errno());
+    const b = new Uint8Array(STAT_SIZE);
+    const r = fstatInto(this.hostFd, b);
+    if (r < 0) throw new SysError(-r);
     const a = decodeHostStat(b);
     // The host's device numbers mean nothing inside; keep the type, owner and mode.
     a.dev = pipefs.dev;
@@ -115,7 +110,7 @@ export class HostFile extends FileDescriptionBase {
   }
 
   override readiness(mask: number): number {
-    const r = hostPoll(this.hostFd, mask & 0xffff);
+    const r = pollNow(this.hostFd, mask & 0xffff);
     if (r === 0) this.#watch();
     return r & (mask | POLLERR | POLLHUP);
   }
@@ -129,9 +124,8 @@ export class HostFile extends FileDescriptionBase {
     const size = IOCTL_OUT_SIZE[request];
     if (size === undefined) throw new SysError(Errno.ENOTTY);
     const buf = new Uint8Array(64);
-    if (libc.symbols.ioctl(this.hostFd, BigInt(request), buf) !== 0) {
-      throw new SysError(errno());
-    }
+    const r = ioctlBuf(this.hostFd, request, buf);
+    if (r < 0) throw new SysError(-r);
     t.mm.copyOut(arg, buf.subarray(0, size));
     return 0;
   }
@@ -151,8 +145,11 @@ class HostInode extends Inode {
     return this.file.stat(undefined as never);
   }
   open(_t: Task, _vd: VirtualDentry, flags: number): HostFile {
-    const fd = libc.symbols.dup(this.file.hostFd);
-    if (fd < 0) throw new SysError(errno());
-    return new HostFile(fd, flags, true);
+    try {
+      return new HostFile(dupCloexec(this.file.hostFd), flags, true);
+    } catch (e) {
+      if (e instanceof HostError) throw new SysError(e.errno);
+      throw e;
+    }
   }
 }

@@ -12,11 +12,10 @@
  * @module
  */
 
-import { errno, libc } from "../../host/libc.ts";
+import { ioctlBuf, pollNow, readFd, writeFd } from "../../host/io.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { ThreadGroup } from "../kernel/task.ts";
 import { O_RDWR } from "../vfs/file.ts";
-import { hostPoll } from "./host.ts";
 import { DevptsFilesystem, devptsFor, type Pty, TtyFile } from "./tty.ts";
 
 const TIOCGWINSZ = 0x5413n;
@@ -91,10 +90,10 @@ export class HostConsole {
 
   #pump(): void {
     if (this.#closed) return;
-    const ev = hostPoll(this.hostFd, POLLIN | POLLOUT);
+    const ev = pollNow(this.hostFd, POLLIN | POLLOUT);
     if (ev & POLLIN) {
       const buf = new Uint8Array(CHUNK);
-      const n = Number(libc.symbols.read(this.hostFd, buf, BigInt(CHUNK)));
+      const n = readFd(this.hostFd, buf);
       // A resize just before typing must not be missed by what the typing runs.
       if (n > 0) this.#readWinsize();
       if (n > 0) {
@@ -111,17 +110,9 @@ export class HostConsole {
       this.pty.queue.notify();
     }
     if (this.#pending.length > 0 && (ev & POLLOUT)) {
-      const n = Number(
-        libc.symbols.write(
-          this.hostFd,
-          this.#pending as Uint8Array<ArrayBuffer>,
-          BigInt(
-            this.#pending.length,
-          ),
-        ),
-      );
+      const n = writeFd(this.hostFd, this.#pending as Uint8Array<ArrayBuffer>);
       if (n > 0) this.#pending = this.#pending.subarray(n);
-      else if (n < 0 && errno() !== EAGAIN && errno() !== EINTR) this.#hangup();
+      else if (n < 0 && n !== -EAGAIN && n !== -EINTR) this.#hangup();
     }
   }
 
@@ -136,7 +127,7 @@ export class HostConsole {
 
   #readWinsize(): void {
     const ws = new Uint8Array(8);
-    if (libc.symbols.ioctl(this.hostFd, TIOCGWINSZ, ws) !== 0) return;
+    if (ioctlBuf(this.hostFd, TIOCGWINSZ, ws) !== 0) return;
     const key = new DataView(ws.buffer).getUint32(0, true);
     if (key === this.#lastWinsize) return;
     this.#lastWinsize = key;

@@ -24,7 +24,7 @@ import { TmpfsDir, TmpfsFilesystem } from "./tmpfs.ts";
 import { closeFd } from "../../host/libc.ts";
 import { SIG } from "../kernel/signals.ts";
 import { POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from "../vfs/file.ts";
-import { hostPoll } from "./host.ts";
+import { pollNow } from "../../host/io.ts";
 
 /** One spec mount, as the Sentry receives it. */
 export interface MountSpec {
@@ -200,7 +200,7 @@ function watchGofer(k: Kernel, client: LisafsClient): void {
     const init = k.init;
     if (init?.exiting || (!init && started)) return; // ending anyway
     if (init) started = true;
-    if (hostPoll(client.sockFd, POLLRDHUP) & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+    if (pollNow(client.sockFd, POLLRDHUP) & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
       k.log.warning("the gofer's connection closed: ending the container");
       init?.sendSignal(SIG.KILL); // init's death takes every other process with it
       return;

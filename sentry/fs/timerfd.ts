@@ -6,7 +6,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { libc } from "../../host/libc.ts";
+import { clockGettime } from "../../host/time.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { FileDescriptionBase, O_NONBLOCK, POLLIN, POLLRDNORM } from "../vfs/file.ts";
@@ -21,7 +21,7 @@ export const CLOCK_BOOTTIME = 7;
 /** The host clock's time in nanoseconds. */
 export function clockNow(clock: number): bigint {
   const ts = new Uint8Array(16);
-  if (libc.symbols.clock_gettime(clock, ts) !== 0) throw new SysError(Errno.EINVAL);
+  if (!clockGettime(clock, ts)) throw new SysError(Errno.EINVAL);
   const v = new DataView(ts.buffer);
   return v.getBigInt64(0, true) * 1_000_000_000n + v.getBigInt64(8, true);
 }

@@ -6,18 +6,16 @@
  * @module
  */
 
-import { check, cstr, errno, HostError, libc, rawSyscall } from "../../host/libc.ts";
+import { HostError } from "../../host/libc.ts";
+import { fallocate, ftruncate, seek } from "../../host/fsops.ts";
+import { fstatInto, STAT_BLOCKS_OFFSET, STAT_SIZE } from "../../host/io.ts";
+import { mapShared, memfdCreate, view } from "../../host/mman.ts";
 import { Errno } from "../../abi/linux/errno.ts";
-import { SYS } from "../../abi/linux/syscalls.ts";
 import { SysError } from "../../abi/linux/error.ts";
 
 export const PAGE_SIZE = 4096n;
 export const PAGE = 4096;
 
-const PROT_RW = 3;
-const MAP_SHARED = 1;
-const MAP_NORESERVE = 0x4000;
-const MFD_CLOEXEC = 1;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const FALLOC_FL_KEEP_SIZE = 1;
@@ -66,28 +64,24 @@ export class MemoryFile {
    * charged against the same limit, as Linux charges kernel objects to the memory cgroup.
    */
   charged = 0n;
-  #stat = new Uint8Array(144);
+  #stat = new Uint8Array(STAT_SIZE);
 
   /**
    * Creates a sparse memory file of `size` bytes (only touched pages use memory): a new memfd,
    * or, given `fd`, a host file the caller hands over (an overlay's filestore on disk).
    */
   constructor(size: bigint = 64n << 30n, fd?: number) {
-    this.fd = fd ??
-      check("memfd_create", libc.symbols.memfd_create(cstr("runsc-memory"), MFD_CLOEXEC));
-    check("ftruncate memory file", libc.symbols.ftruncate(this.fd, size));
+    this.fd = fd ?? memfdCreate("runsc-memory");
+    ftruncate(this.fd, size);
     this.size = size;
-    const p = libc.symbols.mmap(null, size, PROT_RW, MAP_SHARED | MAP_NORESERVE, this.fd, 0n);
-    if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) {
-      throw new HostError("mmap memory file", errno());
-    }
-    this.#base = p;
+    // Never unmapped: the views of it (#chunk) live as long as the Sentry.
+    this.#base = mapShared(this.fd, size);
   }
 
   /** Bytes of the file that hold data (touched pages), from the host's block count. */
   resident(): bigint {
-    if (libc.symbols.fstat(this.fd, this.#stat) !== 0) return 0n;
-    return new DataView(this.#stat.buffer).getBigInt64(64, true) * 512n;
+    if (fstatInto(this.fd, this.#stat) !== 0) return 0n;
+    return new DataView(this.#stat.buffer).getBigInt64(STAT_BLOCKS_OFFSET, true) * 512n;
   }
 
   /**
@@ -149,23 +143,19 @@ export class MemoryFile {
    * read as zero when next touched (madvise(MADV_DONTNEED)).
    */
   decommit(off: bigint, length: bigint): void {
-    rawSyscall(
-      SYS.fallocate,
-      BigInt(this.fd),
-      BigInt(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE),
-      off,
-      pageRoundUp(length),
-    );
+    try {
+      fallocate(this.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, pageRoundUp(length));
+    } catch (e) {
+      // Ignored, as it always was. A file system that cannot punch holes would leave old bytes
+      // in pages later handed out as zeroed; tmpfs, ext4, xfs and btrfs all can.
+      if (!(e instanceof HostError)) throw e;
+    }
   }
 
   #chunk(i: number): Uint8Array {
     let c = this.#chunks[i];
     if (!c) {
-      // SAFETY: the mapping covers [base, base+size) for the Sentry's lifetime and is never
-      // unmapped, so a view of a 1 GiB chunk inside it stays valid.
-      c = new Uint8Array(
-        Deno.UnsafePointerView.getArrayBuffer(this.#base, CHUNK, i * CHUNK),
-      );
+      c = view(this.#base, CHUNK, i * CHUNK);
       this.#chunks[i] = c;
     }
     return c;
@@ -207,9 +197,9 @@ export class MemoryFile {
     const end = src + len;
     let pos = src;
     while (pos < end) {
-      const data = BigInt(libc.symbols.lseek(this.fd, pos, SEEK_DATA));
+      const data = seek(this.fd, pos, SEEK_DATA);
       if (data < 0n || data >= end) return;
-      let hole = BigInt(libc.symbols.lseek(this.fd, data, SEEK_HOLE));
+      let hole = seek(this.fd, data, SEEK_HOLE);
       if (hole < 0n || hole > end) hole = end;
       this.#copy(data, dst + (data - src), Number(hole - data));
       pos = hole;
@@ -222,9 +212,9 @@ export class MemoryFile {
     let pos = off;
     let total = 0n;
     while (pos < end) {
-      const data = BigInt(libc.symbols.lseek(this.fd, pos, SEEK_DATA));
+      const data = seek(this.fd, pos, SEEK_DATA);
       if (data < 0n || data >= end) break;
-      let hole = BigInt(libc.symbols.lseek(this.fd, data, SEEK_HOLE));
+      let hole = seek(this.fd, data, SEEK_HOLE);
       if (hole < 0n || hole > end) hole = end;
       total += hole - data;
       pos = hole;

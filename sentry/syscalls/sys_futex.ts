@@ -5,7 +5,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { libc } from "../../host/libc.ts";
+import { clockGettime } from "../../host/time.ts";
 import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
@@ -177,7 +177,7 @@ function monotonicOffsetMs(): number {
   const ts = new Uint8Array(16);
   const v = new DataView(ts.buffer);
   const before = performance.now();
-  libc.symbols.clock_gettime(1, ts);
+  clockGettime(1, ts);
   return Number(v.getBigInt64(0, true)) * 1000 + Number(v.getBigInt64(8, true)) / 1e6 - before;
 }
 

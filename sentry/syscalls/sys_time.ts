@@ -9,7 +9,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { libc } from "../../host/libc.ts";
+import { clockGettime as hostClockGettime } from "../../host/time.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import { SIG } from "../kernel/signals.ts";
 import { argInt, argPtr } from "./args.ts";
@@ -35,7 +35,7 @@ const ts = new Uint8Array(16);
 
 /** The host's clock as a struct timespec (16 bytes). */
 function hostTime(clock: number): Uint8Array<ArrayBuffer> {
-  if (libc.symbols.clock_gettime(clock, ts) !== 0) throw new SysError(Errno.EINVAL);
+  if (!hostClockGettime(clock, ts)) throw new SysError(Errno.EINVAL);
   return ts.slice();
 }
 

@@ -6,7 +6,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { libc } from "../../host/libc.ts";
+import { clockGettime } from "../../host/time.ts";
 import { SI } from "../kernel/signal.ts";
 import { SIG } from "../kernel/signals.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
@@ -55,7 +55,7 @@ function get(t: Task, id: number): PosixTimer {
 
 function clockNowMs(clock: number): number {
   const ts = new Uint8Array(16);
-  libc.symbols.clock_gettime(clock, ts);
+  clockGettime(clock, ts);
   const v = new DataView(ts.buffer);
   return Number(v.getBigInt64(0, true)) * 1000 + Number(v.getBigInt64(8, true)) / 1e6;
 }

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { closeFd, socketpair } from "../../host/libc.ts";
-import { hostKill, spawn, W, waitpid } from "../../host/spawn.ts";
-import { type ConfinedCommand, confinedCommand } from "../confine.ts";
-import { LisafsClient, LisafsError } from "./client.ts";
+import { closeFd, socketpair } from "../host/libc.ts";
+import { hostKill, spawn, W, waitpid } from "../host/spawn.ts";
+import { type ConfinedCommand, confinedCommand } from "./confine.ts";
+import { LisafsClient, LisafsError } from "./lisafs/client.ts";
 
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;
@@ -74,7 +74,7 @@ export class GoferProcess {
     const o: GoferOptions = typeof opts === "boolean" ? { readonly: opts } : opts;
     this.bundle = makeBundle(o.readonly ?? false, o.mounts ?? false);
     const [ours, theirs] = socketpair(SOCK_STREAM, SOCK_CLOEXEC);
-    const entry = new URL("../testdata/serve.ts", import.meta.url).pathname;
+    const entry = new URL("./testdata/serve.ts", import.meta.url).pathname;
     const argv = [
       Deno.execPath(),
       "run",
