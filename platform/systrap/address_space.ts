@@ -45,6 +45,11 @@ export interface Region {
   /** The same bytes, for reading and writing words. */
   dv: DataView<ArrayBuffer>;
   i32: Int32Array<ArrayBuffer>;
+  /** Every word of it, 32 bits at a time (the Sentry reads 64-bit words in halves). */
+  u32: Uint32Array<ArrayBuffer>;
+  /** `addr`'s halves. */
+  addrLow: number;
+  addrHigh: number;
   /** The Sentry's address of its first byte (for futex calls). */
   hostAddr: bigint;
 }
@@ -118,6 +123,9 @@ export class SystrapSpace extends Subprocess {
       view: v,
       dv: new DataView(v.buffer, v.byteOffset, REGION),
       i32: new Int32Array(v.buffer, v.byteOffset, 2),
+      u32: new Uint32Array(v.buffer, v.byteOffset, REGION / 4),
+      addrLow: Number(addr & 0xffff_ffffn),
+      addrHigh: Number(addr >> 32n),
       hostAddr: BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(v))),
     };
     this.#regions.push(region);
