@@ -154,7 +154,8 @@ export class SystrapContext implements Context {
     if (!t.parked) {
       if (!(await this.#waitStop(t))) {
         this.#lost = true;
-        return { kind: "lost", reason: `systrap: stub thread ${t.tid} did not reach its handler` };
+        const why = space.setupFailure(t) ?? "it did not reach its handler";
+        return { kind: "lost", reason: `systrap: stub thread ${t.tid}: ${why}` };
       }
       t.parked = true;
       learnFrameLayout(t);
