@@ -9,7 +9,7 @@
 
 import { tgkill } from "../../host/ptrace.ts";
 import { errnoName } from "../../abi/linux/errno.ts";
-import { futexWake } from "../../host/kvm.ts";
+import { futexWake, mappedAddress } from "../../host/systrap.ts";
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
 import { STUB_MAP_FLAGS, STUB_MEMORY_FD, SYS_mmap } from "../ptrace/stub.ts";
 import { type StubHost, Subprocess, type ThreadTimes } from "../ptrace/subprocess.ts";
@@ -119,7 +119,7 @@ export class SystrapSpace extends Subprocess {
       u32: new Uint32Array(v.buffer, v.byteOffset, REGION / 4),
       addrLow: Number(addr & 0xffff_ffffn),
       addrHigh: Number(addr >> 32n),
-      hostAddr: BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(v))),
+      hostAddr: mappedAddress(v),
     };
     this.#regions.push(region);
     return region;

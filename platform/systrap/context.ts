@@ -11,8 +11,7 @@
  * @module
  */
 
-import { libc } from "../../host/libc.ts";
-import { futexWake } from "../../host/kvm.ts";
+import { futexWake, schedYield } from "../../host/systrap.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import { type AddressSpace, type Context, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import type { SwitchResult } from "../platform.ts";
@@ -188,7 +187,7 @@ export class SystrapContext implements Context {
       if (Atomics.load(state, CTL.state / 4) === STATE.stopped) return true;
       // The stub thread on another CPU answers within microseconds; on this one, only if
       // this thread gives the CPU up (yielding measured better than spinning: stub.ts).
-      libc.symbols.sched_yield();
+      schedYield();
     }
     if (t.space.doorbell.waitBriefly(t, SYNC_WAIT_NS)) return true;
     return await t.space.doorbell.wait(t, () => this.#giveUp(t));
