@@ -151,7 +151,8 @@ export class SystrapContext implements Context {
       return { kind: "interrupted" };
     }
     if (!t.parked) {
-      if (!(await this.#waitStop(t))) {
+      const stopped = this.#waitStop(t);
+      if (!(stopped === true || await stopped)) {
         this.#lost = true;
         const why = space.setupFailure(t) ?? "it did not reach its handler";
         return { kind: "lost", reason: `systrap: stub thread ${t.tid}: ${why}` };
@@ -169,7 +170,8 @@ export class SystrapContext implements Context {
     }
     this.#running = true;
     try {
-      if (!(await this.#waitStop(t))) {
+      const stopped = this.#waitStop(t);
+      if (!(stopped === true || await stopped)) {
         this.#lost = true;
         return { kind: "lost", reason: `systrap: stub thread ${t.tid} is gone or does not answer` };
       }
@@ -180,8 +182,12 @@ export class SystrapContext implements Context {
     return this.#decode(t, regs);
   }
 
-  /** Waits for `t` to stop in its handler; false if it is gone or given up. */
-  async #waitStop(t: StubThread): Promise<boolean> {
+  /**
+   * Waits for `t` to stop in its handler: true once it has, false if it is gone or given up.
+   * A boolean, not a promise, when it stopped within the polls or the short sleep (nearly
+   * every call): the caller then goes on without a turn of the microtask queue.
+   */
+  #waitStop(t: StubThread): boolean | Promise<boolean> {
     const state = t.region.i32;
     for (let i = 0; i < SPIN_POLLS; i++) {
       if (Atomics.load(state, CTL.state / 4) === STATE.stopped) return true;
@@ -190,7 +196,7 @@ export class SystrapContext implements Context {
       schedYield();
     }
     if (t.space.doorbell.waitBriefly(t, SYNC_WAIT_NS)) return true;
-    return await t.space.doorbell.wait(t, () => this.#giveUp(t));
+    return t.space.doorbell.wait(t, () => this.#giveUp(t));
   }
 
   /**
