@@ -5,8 +5,9 @@
  *
  * Two filters:
  * - the process filter (STUB_FILTER), installed by the stub's entry code and inherited by
- *   every thread: the ptrace stub's calls plus what the thread set-up needs; anything else
- *   raises SIGSYS (SECCOMP_RET_TRAP) instead of killing the stub;
+ *   every thread: the ptrace stub's calls (its clone of a thread with CLONE_UNTRACED: a new
+ *   thread sets itself up with no tracer) plus what that set-up needs; anything else raises
+ *   SIGSYS (SECCOMP_RET_TRAP) instead of killing the stub;
  * - the thread filter (THREAD_FILTER), which each application thread installs on itself
  *   before it first runs application code: only futex (wait or wake), sched_yield, exit (of
  *   the thread) and rt_sigreturn, each only from the one `syscall` instruction of the handler
