@@ -55,8 +55,8 @@ export const GLOBAL_FLAGS: readonly FlagDef[] = [
     kind: "string",
     default: "systrap",
     choices: ["ptrace", "kvm", "systrap"],
-    help: "the platform that runs the application: systrap, ptrace or kvm " +
-      "(by default systrap, or ptrace where the host cannot run systrap)",
+    help: "the platform that runs the application: systrap, ptrace or kvm; when not given, " +
+      "ptrace where the host cannot run systrap",
   },
   {
     name: "platform_device_path",
