@@ -105,7 +105,14 @@ export class SystrapPlatform implements Platform {
    * that refuses any of it is told at once, with the reason, rather than at the first task.
    */
   #firstSpace(): SystrapSpace {
-    const s = new SystrapSpace(this, this.mf);
+    let s: SystrapSpace;
+    try {
+      s = new SystrapSpace(this, this.mf);
+    } catch (e) {
+      // Its entry code installs the process filter (SECCOMP_RET_TRAP) and exits if refused.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`systrap: the stub did not start under its trap filter: ${why}`);
+    }
     try {
       const t = s.newStubThread();
       const end = performance.now() + FIRST_THREAD_MS;
