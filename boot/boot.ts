@@ -46,6 +46,8 @@ import type { InitSpec, SandboxOptions, SandboxStatus } from "./sandbox.ts";
 
 /** The Sentry's sandbox as boot drives it (implemented by boot/sandbox_impl.ts). */
 interface SandboxLike {
+  /** The platform it runs on (the one asked for, or the fallback). */
+  readonly platform: string;
   start(): void;
   signal(signo: number): void;
   signalProcess(pid: number, signo: number): void;
@@ -155,7 +157,7 @@ export function exitStatusOf(waitStatus: number): number {
 
 /** Entry point of `runsc boot`; returns the process exit code. */
 export async function bootMain(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, [...GLOBAL_FLAGS, ...BOOT_FLAGS], {
+  const { values, given } = parseFlags(args, [...GLOBAL_FLAGS, ...BOOT_FLAGS], {
     interleaved: true,
     context: "boot",
   });
@@ -202,7 +204,8 @@ export async function bootMain(args: string[]): Promise<number> {
     const Sandbox = await loadSandbox();
     log.phase("boot: sentry loaded");
     sb = await Sandbox.create({
-      platform: str(values, "platform") || "ptrace",
+      platform: str(values, "platform") || "systrap",
+      platformFallback: !given.some((g) => g.startsWith("--platform=")),
       platformDevicePath: str(values, "platform_device_path") || undefined,
       strace: bool(values, "strace"),
       log,
@@ -345,7 +348,7 @@ export async function bootMain(args: string[]): Promise<number> {
   try {
     log.debug(
       "boot: confined",
-      confineBoot(bool(values, "confine"), str(values, "platform") || "ptrace"),
+      confineBoot(bool(values, "confine"), sb.platform),
     );
   } catch (e) {
     // A sandbox that was asked to confine itself and could not does not run.

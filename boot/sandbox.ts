@@ -47,8 +47,13 @@ export interface InitSpec {
 }
 
 export interface SandboxOptions {
-  /** "ptrace" or "kvm". */
+  /** "systrap", "ptrace" or "kvm". */
   platform: string;
+  /**
+   * The platform was not asked for: if it is systrap and the host cannot run it, ptrace
+   * instead (a debug line says why), as with gVisor's default.
+   */
+  platformFallback?: boolean;
   /** --platform_device_path: the device the kvm platform opens (default /dev/kvm). */
   platformDevicePath?: string;
   /** --strace: log every syscall to the debug log. */

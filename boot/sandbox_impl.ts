@@ -27,8 +27,28 @@ import { Errno, errnoName } from "../abi/linux/errno.ts";
 const O_RDONLY = 0;
 const O_WRONLY = 1;
 
-/** Starts the platform named; only its code is loaded (a boot never loads both). */
-async function newPlatform(name: string, mf: MemoryFile, devicePath?: string): Promise<Platform> {
+/**
+ * Starts the platform of `opts` (with its fallback); only its code is loaded (a boot never
+ * loads two unless systrap falls back).
+ */
+async function newPlatform(opts: SandboxOptions, mf: MemoryFile): Promise<Platform> {
+  if (opts.platform === "systrap" && opts.platformFallback) {
+    const { SystrapPlatform } = await import("../platform/systrap/systrap.ts");
+    try {
+      return new SystrapPlatform(mf);
+    } catch (e) {
+      opts.log.debug(
+        `platform systrap is unusable here (${e instanceof Error ? e.message : e}): ` +
+          "ptrace instead",
+      );
+      return await startPlatform("ptrace", mf);
+    }
+  }
+  return await startPlatform(opts.platform, mf, opts.platformDevicePath);
+}
+
+/** Starts the platform named. */
+async function startPlatform(name: string, mf: MemoryFile, devicePath?: string): Promise<Platform> {
   switch (name) {
     case "ptrace": {
       const { PtracePlatform } = await import("../platform/ptrace/ptrace.ts");
@@ -155,6 +175,11 @@ export class Sandbox {
   #released = false;
   readonly #consoles = new Set<HostConsole>();
 
+  /** The platform it runs on (the one asked for, or the fallback). */
+  get platform(): string {
+    return this.kernel.platform.name;
+  }
+
   private constructor(
     readonly kernel: Kernel,
     readonly init: Task,
@@ -180,8 +205,8 @@ export class Sandbox {
     setKernelAccount(mf);
     let platform: Platform | undefined;
     try {
-      platform = await newPlatform(opts.platform, mf, opts.platformDevicePath);
-      opts.log.phase("boot: platform ready", { platform: opts.platform });
+      platform = await newPlatform(opts, mf);
+      opts.log.phase("boot: platform ready", { platform: platform.name });
       const kernel = new Kernel({
         platform,
         memoryFile: mf,

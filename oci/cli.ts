@@ -141,7 +141,7 @@ export async function cliMain(args: string[]): Promise<number> {
   let logReady = false;
   try {
     const global = parseFlags(args, GLOBAL_FLAGS);
-    const config = globalConfig(global.values);
+    const config = globalConfig(global.values, global.given);
     // Errors go to --log for containerd; --debug adds debug messages (and --debug-log).
     log.minLevel = config.debug ? "debug" : "error";
     if (config.log) log.addSink({ path: config.log, format: config.logFormat });

@@ -151,6 +151,7 @@ export const WARM_ROLE = "__warm-roles";
 export async function loadRoleModules(): Promise<void> {
   await import("../boot/boot.ts");
   await import("../boot/sandbox_impl.ts");
+  await import("../platform/systrap/systrap.ts");
   await import("../platform/ptrace/ptrace.ts");
   await import("../platform/kvm/kvm.ts");
   await import("../gofer/gofer.ts");

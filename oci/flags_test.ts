@@ -77,3 +77,14 @@ Deno.test("globalConfig() makes path flags absolute, keeping a directory's slash
   assert(c.passOn.includes(`--debug-log=${cwd}/logs/`));
   assert(c.passOn.includes(`--log=${cwd}/l.json`));
 });
+
+Deno.test("globalConfig() leaves the platform to boot unless it was given (systrap by default)", () => {
+  const none = parseFlags(["--debug"], GLOBAL_FLAGS);
+  const c = globalConfig(none.values, none.given);
+  assert.equal(c.platform, "systrap");
+  assert(!c.passOn.some((f) => f.startsWith("--platform")), c.passOn.join(" "));
+  const ptrace = parseFlags(["--platform=ptrace"], GLOBAL_FLAGS);
+  assert(globalConfig(ptrace.values, ptrace.given).passOn.includes("--platform=ptrace"));
+  const systrap = parseFlags(["--platform", "systrap"], GLOBAL_FLAGS);
+  assert(globalConfig(systrap.values, systrap.given).passOn.includes("--platform=systrap"));
+});

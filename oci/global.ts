@@ -53,9 +53,10 @@ export const GLOBAL_FLAGS: readonly FlagDef[] = [
   {
     name: "platform",
     kind: "string",
-    default: "ptrace",
+    default: "systrap",
     choices: ["ptrace", "kvm", "systrap"],
-    help: "the platform that runs the application: ptrace, kvm or systrap",
+    help: "the platform that runs the application: systrap, ptrace or kvm; when not given, " +
+      "ptrace where the host cannot run systrap",
   },
   {
     name: "platform_device_path",
@@ -192,10 +193,11 @@ export interface GlobalConfig {
 }
 
 /**
- * Builds the configuration from parsed global flags. Throws UsageError for an invalid
+ * Builds the configuration from parsed global flags (`given`: the flags on the command line,
+ * ParsedFlags.given; without it every flag counts as given). Throws UsageError for an invalid
  * --overlay2 or a combination that is refused (overlay.ts).
  */
-export function globalConfig(v: FlagValues): GlobalConfig {
+export function globalConfig(v: FlagValues, given?: readonly string[]): GlobalConfig {
   const files = fileConfig({
     overlay2: str(v, "overlay2"),
     overlay: bool(v, "overlay"),
@@ -205,6 +207,10 @@ export function globalConfig(v: FlagValues): GlobalConfig {
   const overlay2 = formatOverlay2(files.overlay2);
   const passOn: string[] = [`--overlay2=${overlay2}`];
   for (const name of PASSED_ON) {
+    // A platform not asked for is boot's to choose (systrap, or ptrace where it cannot run).
+    if (name === "platform" && given && !given.some((g) => g.startsWith("--platform="))) {
+      continue;
+    }
     let value = v[name];
     // Boot and gofer run in "/", so relative paths are made absolute first.
     if (PATH_FLAGS.has(name) && typeof value === "string" && value !== "") {

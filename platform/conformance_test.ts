@@ -10,7 +10,7 @@ import { KvmPlatform } from "./kvm/kvm.ts";
 import { USER_PAGES_BASE } from "./kvm/ring0.ts";
 import { type AddressSpace, type Platform, PROT_EXEC, PROT_READ, PROT_WRITE } from "./platform.ts";
 import { PtracePlatform } from "./ptrace/ptrace.ts";
-import { SystrapPlatform, systrapUnavailable } from "./systrap/systrap.ts";
+import { probeSystrap, SystrapPlatform } from "./systrap/systrap.ts";
 import { R, Registers } from "./registers.ts";
 
 const CODE = 0x400000n;
@@ -20,7 +20,7 @@ const SIGILL = 4, SIGTRAP = 5, SIGFPE = 8, SIGSEGV = 11;
 /** Why a platform cannot be tested here, or null. */
 function unavailable(name: string): string | null {
   if (Deno.uid() !== 0) return "needs root";
-  if (name === "systrap") return systrapUnavailable();
+  if (name === "systrap") return probeSystrap(new MemoryFile(1n << 24n));
   if (name !== "kvm") return null;
   try {
     new KvmPlatform(new MemoryFile(1n << 20n)).release();

@@ -41,7 +41,7 @@ Deno.test("runsc help and runsc flags list the commands and global flags", async
   const flags = await runsc(["flags"]);
   assert.equal(flags.code, 0);
   assert.match(flags.stdout, /--root value\n.*\(default \/var\/run\/runsc\)/);
-  assert.match(flags.stdout, /--platform value\n.*\(default ptrace\)/);
+  assert.match(flags.stdout, /--platform value\n.*\(default systrap\)/);
   const kill = await runsc(["help", "kill"]);
   assert.match(kill.stdout, /Usage: runsc kill \[flags\] <container-id> \[signal\]/);
 });

@@ -11,6 +11,7 @@ import { PtraceContext } from "./context.ts";
 import { MAX_USER_ADDRESS, stubImage } from "./stub.ts";
 import { stubExecutable, Subprocess } from "./subprocess.ts";
 import { Waiter } from "./waiter.ts";
+import { StubSpaces } from "./spaces.ts";
 import { closeFd } from "../../host/libc.ts";
 import { hostXfeatures, XFEATURE_MASK_USER_DYNAMIC } from "../../host/cpuid.ts";
 
@@ -23,7 +24,7 @@ export class PtracePlatform implements Platform {
   readonly stubExecFd: number;
   readonly memoryFd: number;
   readonly stubPageOffset: bigint;
-  #spaces = new Set<Subprocess>();
+  #spaces = new StubSpaces(() => new Subprocess(this));
   /**
    * Implements Platform.xfeatures: what the host gives every process (its stubs included)
    * without a request. The stubs never ask for more, so AMX tiles are not offered.
@@ -41,37 +42,16 @@ export class PtracePlatform implements Platform {
   }
 
   /**
-   * Implements Platform.newAddressSpace: takes the spare stub, made while the Sentry was
-   * idle, and has the next one made once the current work yields, so that fork and exec
-   * rarely wait for a stub to start.
+   * Implements Platform.newAddressSpace: the spare stub, made while the Sentry was idle, or a
+   * new one (StubSpaces).
    */
   newAddressSpace(): AddressSpace {
-    const s = this.#spare ?? new Subprocess(this);
-    this.#spare = null;
-    this.#spaces.add(s);
-    this.#prepareSpare();
-    return s;
-  }
-
-  #spare: Subprocess | null = null;
-  #spareTimer: ReturnType<typeof setTimeout> | undefined;
-
-  #prepareSpare(): void {
-    if (this.#spareTimer !== undefined || this.#released) return;
-    this.#spareTimer = setTimeout(() => {
-      this.#spareTimer = undefined;
-      if (this.#released || this.#spare) return;
-      try {
-        this.#spare = new Subprocess(this);
-      } catch {
-        // Made on demand next time.
-      }
-    }, 0);
+    return this.#spaces.take();
   }
 
   /** Called by a stub when it is released. */
   forget(s: Subprocess): void {
-    this.#spaces.delete(s);
+    this.#spaces.forget(s);
   }
 
   /** Implements Platform.newContext. */
@@ -79,17 +59,8 @@ export class PtracePlatform implements Platform {
     return new PtraceContext(this.waiter);
   }
 
-  #released = false;
-
   release(): void {
-    this.#released = true;
-    if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
-    const all = [...this.#spaces];
-    if (this.#spare) all.push(this.#spare);
-    this.#spare = null;
-    for (const s of all) s.release();
-    for (const s of all) s.reap();
-    this.#spaces.clear();
+    this.#spaces.release();
     Subprocess.releaseTemplate(this);
     closeFd(this.stubExecFd);
   }

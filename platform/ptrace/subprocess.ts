@@ -261,7 +261,23 @@ export class Subprocess implements AddressSpace {
     return this.#injectIn(this.pid, nr, args).ret;
   }
 
-  #injectIn(tid: number, nr: number, args: bigint[]): { ret: bigint; cloned: number } {
+  /**
+   * Has the control thread clone a thread with `flags` at `rip` (a platform's own stub code
+   * that makes the call, then stops at an int3 in the parent), with rbx = `rbx` in both and
+   * the control thread's initial FP state, as newThread's threads start. Returns clone's raw
+   * result. With CLONE_UNTRACED the thread is none of ours: nothing here waits for it.
+   */
+  cloneAt(rip: bigint, rbx: bigint, flags: number): bigint {
+    ptraceBuf(PTRACE.SETFPREGS, this.pid, this.#initFp);
+    return this.#injectIn(this.pid, SYS_clone, [BigInt(flags)], { rip, rbx }).ret;
+  }
+
+  #injectIn(
+    tid: number,
+    nr: number,
+    args: bigint[],
+    at?: { rip: bigint; rbx: bigint },
+  ): { ret: bigint; cloned: number } {
     const s = this.#scratch;
     s.copyFrom(this.initRegs);
     s.r[R.rax] = BigInt(nr);
@@ -272,7 +288,8 @@ export class Subprocess implements AddressSpace {
     s.r[R.r10] = args[3] ?? 0n;
     s.r[R.r8] = args[4] ?? 0n;
     s.r[R.r9] = args[5] ?? 0n;
-    s.rip = this.#injectAddr;
+    s.rip = at?.rip ?? this.#injectAddr;
+    if (at) s.r[R.rbx] = at.rbx;
     ptraceBuf(PTRACE.SETREGS, tid, s.bytes);
     ptrace(PTRACE.CONT, tid);
     let cloned = 0;
@@ -314,14 +331,27 @@ export class Subprocess implements AddressSpace {
     const st = this.host.waiter.waitSync(cloned);
     if (!W.stopped(st)) throw new Error(`stub thread ${cloned} did not stop: status ${st}`);
     this.#threads.add(cloned);
+    return { tid: cloned, times: this.watchTimes(cloned) };
+  }
+
+  /**
+   * Keeps stub thread `tid`'s stat file open for threadTimes (until unwatchTimes, or the
+   * stub is reaped); returns the CPU time it has used so far.
+   */
+  watchTimes(tid: number): ThreadTimes {
     try {
-      const path = `/proc/${this.pid}/task/${cloned}/stat`;
-      this.#statFds.set(cloned, openAt(AT_FDCWD, path, O_RDONLY_CLOEXEC));
+      const path = `/proc/${this.pid}/task/${tid}/stat`;
+      this.#statFds.set(tid, openAt(AT_FDCWD, path, O_RDONLY_CLOEXEC));
     } catch (e) {
       // Without its stat file, the thread's CPU time reads as zero.
       if (!(e instanceof HostError)) throw e;
     }
-    return { tid: cloned, times: this.threadTimes(cloned) ?? { user: 0n, sys: 0n } };
+    return this.threadTimes(tid) ?? { user: 0n, sys: 0n };
+  }
+
+  /** Closes what watchTimes opened for `tid`. */
+  unwatchTimes(tid: number): void {
+    this.#closeStat(tid);
   }
 
   /** The CPU time stub thread `tid` has used, or null once it is gone. */
@@ -486,6 +516,7 @@ export class Subprocess implements AddressSpace {
       this.#closeStat(tid);
     }
     this.#threads.clear();
+    for (const tid of [...this.#statFds.keys()]) this.#closeStat(tid);
     // Reap it now so that no zombie or stale status is left for the waiter.
     try {
       for (;;) {

@@ -7,11 +7,10 @@
  * @module
  */
 
-import { PTRACE, ptrace, ptraceBuf, tgkill } from "../../host/ptrace.ts";
-import { W } from "../../host/spawn.ts";
-import { futexWake } from "../../host/kvm.ts";
+import { tgkill } from "../../host/ptrace.ts";
+import { errnoName } from "../../abi/linux/errno.ts";
+import { futexWake, mappedAddress } from "../../host/systrap.ts";
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
-import { R } from "../registers.ts";
 import { STUB_MAP_FLAGS, STUB_MEMORY_FD, SYS_mmap } from "../ptrace/stub.ts";
 import { type StubHost, Subprocess, type ThreadTimes } from "../ptrace/subprocess.ts";
 import {
@@ -19,20 +18,17 @@ import {
   AREA_BASE,
   CODE,
   CTL,
-  HANDLED_SIGNALS,
   MAX_REGIONS,
   REGION,
-  SIGACTION_ADDR,
-  SIGSET_SIZE,
+  setupStepName,
   STATE,
+  SYSTRAP_CLONE_FLAGS,
 } from "./stub.ts";
 import { Doorbell } from "./doorbell.ts";
 
-const SYS_rt_sigaction = 13;
 /** Idle threads kept per address space for reuse (as the ptrace platform keeps). */
 const MAX_IDLE_THREADS = 8;
 const PROT_RW = 3;
-const SIGTRAP = 5;
 
 /** One region of memory, mapped both in the Sentry (through the memory file) and the stub. */
 export interface Region {
@@ -45,6 +41,11 @@ export interface Region {
   /** The same bytes, for reading and writing words. */
   dv: DataView<ArrayBuffer>;
   i32: Int32Array<ArrayBuffer>;
+  /** Every word of it, 32 bits at a time (the Sentry reads 64-bit words in halves). */
+  u32: Uint32Array<ArrayBuffer>;
+  /** `addr`'s halves. */
+  addrLow: number;
+  addrHigh: number;
   /** The Sentry's address of its first byte (for futex calls). */
   hostAddr: bigint;
 }
@@ -75,10 +76,7 @@ export class SystrapSpace extends Subprocess {
     super(host);
     this.#mf = mf;
     try {
-      for (const sig of HANDLED_SIGNALS) {
-        const r = this.inject(SYS_rt_sigaction, BigInt(sig), SIGACTION_ADDR, 0n, SIGSET_SIZE);
-        if (r !== 0n) throw new Error(`systrap: rt_sigaction ${sig} in the stub failed: ${r}`);
-      }
+      // The signal handlers are set by each thread's own set-up (stub.ts): no injection here.
       this.doorbell = new Doorbell(this, this.#mapRegion(0));
     } catch (e) {
       this.release();
@@ -118,7 +116,10 @@ export class SystrapSpace extends Subprocess {
       view: v,
       dv: new DataView(v.buffer, v.byteOffset, REGION),
       i32: new Int32Array(v.buffer, v.byteOffset, 2),
-      hostAddr: BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(v))),
+      u32: new Uint32Array(v.buffer, v.byteOffset, REGION / 4),
+      addrLow: Number(addr & 0xffff_ffffn),
+      addrHigh: Number(addr >> 32n),
+      hostAddr: mappedAddress(v),
     };
     this.#regions.push(region);
     return region;
@@ -126,45 +127,38 @@ export class SystrapSpace extends Subprocess {
 
   /**
    * A stub thread for a task, stopped in its handler and ready for a switch: a thread a
-   * finished task left, or a new one. A new one is cloned by the control thread, runs the
-   * set-up code under ptrace (its alternate stack, then its filter), is let go and parks
-   * (see StubThread.parked).
+   * finished task left, or a new one. A new one is cloned untraced by the control thread,
+   * runs its own set-up (signal handlers, alternate stack, then its filter) and parks (see
+   * StubThread.parked), or ends and says why (setupFailure).
    */
   newStubThread(): StubThread {
     const idle = this.#idle.pop();
     if (idle) return idle;
-    const { tid, times } = this.newThread();
     const region = this.#reusableRegion() ?? this.#mapRegion(this.#nextRegion++);
     const v = region.dv;
     // stack_t: the rest of the region after its control page.
     v.setBigUint64(CTL.altstack, region.addr + BigInt(ALTSTACK_OFFSET), true);
     v.setInt32(CTL.altstack + 8, 0, true);
     v.setBigUint64(CTL.altstack + 16, BigInt(REGION - ALTSTACK_OFFSET), true);
+    v.setBigUint64(CTL.setupStep, 0n, true);
     Atomics.store(region.i32, CTL.state / 4, STATE.running);
-    const regs = this.initRegs.bytes.slice();
-    const r = new BigUint64Array(regs.buffer);
-    r[R.rip] = CODE.init;
-    r[R.rbx] = region.addr;
-    r[R.orig_rax] = 0xffff_ffff_ffff_ffffn;
-    ptraceBuf(PTRACE.SETREGS, tid, regs);
-    for (const call of ["sigaltstack", "seccomp"]) {
-      ptrace(PTRACE.CONT, tid);
-      for (;;) {
-        const st = this.host.waiter.waitSync(tid);
-        if (st === -1 || !W.stopped(st)) throw new Error(`systrap: thread ${tid} died in set-up`);
-        if (W.stopSig(st) === SIGTRAP && W.event(st) === 0) break;
-        ptrace(PTRACE.CONT, tid);
-      }
-      ptraceBuf(PTRACE.GETREGS, tid, regs);
-      if (r[R.rax] !== 0n) {
-        throw new Error(`systrap: thread set-up: ${call} failed: ${BigInt.asIntN(64, r[R.rax])}`);
-      }
-    }
-    // From here on the thread is no tracee of ours: its signals go to its handler.
-    ptrace(PTRACE.DETACH, tid);
-    this.host.waiter.forget(tid);
+    // One stop of the control thread: the new thread is untraced from its first instruction.
+    const tid = Number(this.cloneAt(CODE.cloneAt, region.addr, SYSTRAP_CLONE_FLAGS));
+    if (tid <= 0) throw new Error(`systrap: stub thread clone failed: ${tid}`);
     // It parks on its own: the first switch waits for that like for any stop.
-    return { space: this, tid, region, times, parked: false };
+    return { space: this, tid, region, times: this.watchTimes(tid), parked: false };
+  }
+
+  /**
+   * Why `t` ended in its set-up, as it left it in its region (for messages only: any thread
+   * of the address space can write there), or null if it did not say.
+   */
+  setupFailure(t: StubThread): string | null {
+    const step = Number(t.region.dv.getBigUint64(CTL.setupStep, true) & 0xffn);
+    if (step === 0) return null;
+    const r = BigInt.asIntN(64, t.region.dv.getBigUint64(CTL.setupResult, true));
+    const errno = r < 0n && r > -4096n ? errnoName(Number(-r)) : String(r);
+    return `${setupStepName(step)} failed: ${errno}`;
   }
 
   /** Whether the host thread still exists. */
@@ -190,6 +184,7 @@ export class SystrapSpace extends Subprocess {
     const i = this.#ended.findIndex((e) => !this.alive(e));
     if (i < 0) return null;
     const [e] = this.#ended.splice(i, 1);
+    this.unwatchTimes(e.tid);
     e.region.view.fill(0, 0, ALTSTACK_OFFSET);
     return e.region;
   }

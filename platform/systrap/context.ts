@@ -11,23 +11,23 @@
  * @module
  */
 
-import { libc } from "../../host/libc.ts";
-import { futexWake } from "../../host/kvm.ts";
+import { futexWake, schedYield } from "../../host/systrap.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import { type AddressSpace, type Context, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import type { SwitchResult } from "../platform.ts";
 import { R, type Registers, SIGCONTEXT_REGS } from "../registers.ts";
 import type { ThreadTimes } from "../ptrace/subprocess.ts";
-import type { StubThread, SystrapSpace } from "./address_space.ts";
+import type { Region, StubThread, SystrapSpace } from "./address_space.ts";
 import { ALTSTACK_OFFSET, CTL, PREEMPT_SIGNAL, REGION, STATE } from "./stub.ts";
 
 const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11, SIGSYS = 31;
 /** si_code of a SIGSYS raised by SECCOMP_RET_TRAP. */
 const SYS_SECCOMP = 1;
 const SEGV_MAPERR = 1;
-const ENOSYS = 38n;
+const ENOSYS = 38;
 const VSYSCALL_ADDR = 0xffff_ffff_ff60_0000n;
-const USER_CS = 0x33n, USER_SS = 0x2bn;
+const VSYSCALL_ADDR_HIGH = 0xffff_ffff;
+const USER_CS = 0x33, USER_SS = 0x2b;
 /** Page-fault trap number and its error code bits. */
 const X86_TRAP_PF = 14n;
 const PF_WRITE = 2n, PF_INSTR = 0x10n;
@@ -96,6 +96,21 @@ interface Frame {
   fpSize: number;
 }
 
+/**
+ * The offset in `region` of the pointer at 32-bit word `at` of its words `w`, if it and
+ * `size` bytes after it lie inside the region's alternate stack and it is 8-aligned; else
+ * null. A region is REGION-aligned below 2^47, so its pointers share its upper half.
+ */
+function inStack(region: Region, w: Uint32Array, at: number, size: number): number | null {
+  if (w[at + 1] !== region.addrHigh) return null;
+  const off = w[at] - region.addrLow;
+  if (off < ALTSTACK_OFFSET || off + size > REGION || off % 8 !== 0) return null;
+  return off;
+}
+
+/** The commonest stop, one object for all (the task loop only reads it). */
+const SYSCALL: SwitchResult = Object.freeze({ kind: "syscall" });
+
 /** Implements Context for Systrap. */
 export class SystrapContext implements Context {
   #thread: StubThread | null = null;
@@ -106,6 +121,8 @@ export class SystrapContext implements Context {
   /** The thread no longer answers: it is never run or reused again. */
   #lost = false;
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
+  #regsOf: Registers | null = null;
+  #regs32: Uint32Array<ArrayBuffer> | null = null;
   #cpuDone: ThreadTimes = { user: 0n, sys: 0n };
   #cpuBase: ThreadTimes = { user: 0n, sys: 0n };
   #last: ThreadTimes = { user: 0n, sys: 0n };
@@ -134,9 +151,11 @@ export class SystrapContext implements Context {
       return { kind: "interrupted" };
     }
     if (!t.parked) {
-      if (!(await this.#waitStop(t))) {
+      const stopped = this.#waitStop(t);
+      if (!(stopped === true || await stopped)) {
         this.#lost = true;
-        return { kind: "lost", reason: `systrap: stub thread ${t.tid} did not reach its handler` };
+        const why = space.setupFailure(t) ?? "it did not reach its handler";
+        return { kind: "lost", reason: `systrap: stub thread ${t.tid}: ${why}` };
       }
       t.parked = true;
       learnFrameLayout(t);
@@ -151,7 +170,8 @@ export class SystrapContext implements Context {
     }
     this.#running = true;
     try {
-      if (!(await this.#waitStop(t))) {
+      const stopped = this.#waitStop(t);
+      if (!(stopped === true || await stopped)) {
         this.#lost = true;
         return { kind: "lost", reason: `systrap: stub thread ${t.tid} is gone or does not answer` };
       }
@@ -162,50 +182,66 @@ export class SystrapContext implements Context {
     return this.#decode(t, regs);
   }
 
-  /** Waits for `t` to stop in its handler; false if it is gone or given up. */
-  async #waitStop(t: StubThread): Promise<boolean> {
+  /**
+   * Waits for `t` to stop in its handler: true once it has, false if it is gone or given up.
+   * A boolean, not a promise, when it stopped within the polls or the short sleep (nearly
+   * every call): the caller then goes on without a turn of the microtask queue.
+   */
+  #waitStop(t: StubThread): boolean | Promise<boolean> {
     const state = t.region.i32;
     for (let i = 0; i < SPIN_POLLS; i++) {
       if (Atomics.load(state, CTL.state / 4) === STATE.stopped) return true;
       // The stub thread on another CPU answers within microseconds; on this one, only if
       // this thread gives the CPU up (yielding measured better than spinning: stub.ts).
-      libc.symbols.sched_yield();
+      schedYield();
     }
     if (t.space.doorbell.waitBriefly(t, SYNC_WAIT_NS)) return true;
-    return await t.space.doorbell.wait(t, () => this.#giveUp(t));
+    return t.space.doorbell.wait(t, () => this.#giveUp(t));
   }
 
-  /** The frame the handler left, or null if its pointers are not inside the stack. */
+  /**
+   * The frame the handler left, or null if its pointers are not inside the stack or not
+   * aligned as the kernel aligns them (words are read in halves: no BigInt per call).
+   */
   #frame(t: StubThread): Frame | null {
-    const v = t.region.dv;
-    const base = t.region.addr;
-    const inStack = (p: bigint, size: number): number | null => {
-      const off = p - base;
-      if (off < BigInt(ALTSTACK_OFFSET) || off + BigInt(size) > BigInt(REGION)) return null;
-      return Number(off);
-    };
-    const uc = inStack(v.getBigUint64(CTL.ucontext, true), UC_SIZE);
-    const info = inStack(v.getBigUint64(CTL.siginfo, true), SIGINFO_SIZE);
+    const w = t.region.u32;
+    const uc = inStack(t.region, w, CTL.ucontext / 4, UC_SIZE);
+    const info = inStack(t.region, w, CTL.siginfo / 4, SIGINFO_SIZE);
     if (uc === null || info === null) return null;
-    const fp = inStack(v.getBigUint64(uc + UC_MCONTEXT + SC_FPSTATE, true), FXSAVE_SIZE);
+    const fp = inStack(t.region, w, (uc + UC_MCONTEXT + SC_FPSTATE) / 4, FXSAVE_SIZE);
     if (fp === null) return null;
     const fpSize = frameLayout?.size ?? FXSAVE_SIZE;
     if (fp + fpSize > REGION) return null;
     return { uc, info, fp, fpSize };
   }
 
-  #writeFrame(t: StubThread, f: Frame, regs: Registers): void {
-    const v = t.region.dv;
-    const mc = f.uc + UC_MCONTEXT;
-    for (let i = 0; i < SIGCONTEXT_REGS.length; i++) {
-      v.setBigUint64(mc + 8 * i, regs.r[SIGCONTEXT_REGS[i]], true);
+  /** `regs.r` as 32-bit halves, made again only when the task's Registers change. */
+  #words(regs: Registers): Uint32Array<ArrayBuffer> {
+    if (this.#regsOf !== regs) {
+      this.#regsOf = regs;
+      this.#regs32 = new Uint32Array(regs.r.buffer, regs.r.byteOffset, regs.r.length * 2);
     }
-    v.setUint16(mc + SC_CS, Number(USER_CS), true);
-    v.setUint16(mc + SC_SS, Number(USER_SS), true);
+    return this.#regs32!;
+  }
+
+  #writeFrame(t: StubThread, f: Frame, regs: Registers): void {
+    const w = t.region.u32;
+    const r = this.#words(regs);
+    const mc = (f.uc + UC_MCONTEXT) / 4;
+    for (let i = 0; i < SIGCONTEXT_REGS.length; i++) {
+      const k = 2 * SIGCONTEXT_REGS[i];
+      w[mc + 2 * i] = r[k];
+      w[mc + 2 * i + 1] = r[k + 1];
+    }
+    const v = t.region.dv;
+    v.setUint16(f.uc + UC_MCONTEXT + SC_CS, USER_CS, true);
+    v.setUint16(f.uc + UC_MCONTEXT + SC_SS, USER_SS, true);
     // The application runs with no host signal blocked: its mask is the Sentry's business.
-    v.setBigUint64(f.uc + UC_SIGMASK, 0n, true);
-    v.setBigUint64(CTL.fsBase, regs.r[R.fs_base], true);
-    v.setBigUint64(CTL.gsBase, regs.r[R.gs_base], true);
+    w[(f.uc + UC_SIGMASK) / 4] = w[(f.uc + UC_SIGMASK) / 4 + 1] = 0;
+    w[CTL.fsBase / 4] = r[2 * R.fs_base];
+    w[CTL.fsBase / 4 + 1] = r[2 * R.fs_base + 1];
+    w[CTL.gsBase / 4] = r[2 * R.gs_base];
+    w[CTL.gsBase / 4 + 1] = r[2 * R.gs_base + 1];
     const fp = this.#pendingFp;
     if (fp) {
       this.#pendingFp = null;
@@ -227,24 +263,26 @@ export class SystrapContext implements Context {
   #decode(t: StubThread, regs: Registers): SwitchResult {
     const f = this.#frame(t);
     if (!f) return { kind: "lost", reason: "systrap: the stub's signal frame is damaged" };
-    const v = t.region.dv;
-    const mc = f.uc + UC_MCONTEXT;
+    const w = t.region.u32;
+    const r = this.#words(regs);
+    const mc = (f.uc + UC_MCONTEXT) / 4;
     for (let i = 0; i < SIGCONTEXT_REGS.length; i++) {
-      regs.r[SIGCONTEXT_REGS[i]] = v.getBigUint64(mc + 8 * i, true);
+      const k = 2 * SIGCONTEXT_REGS[i];
+      r[k] = w[mc + 2 * i];
+      r[k + 1] = w[mc + 2 * i + 1];
     }
-    regs.r[R.cs] = USER_CS;
-    regs.r[R.ss] = USER_SS;
-    regs.r[R.ds] =
-      regs.r[R.es] =
-      regs.r[R.fs] =
-      regs.r[R.gs] =
-        0n;
-    regs.r[R.fs_base] = v.getBigUint64(CTL.fsBase, true);
-    regs.r[R.gs_base] = v.getBigUint64(CTL.gsBase, true);
-    regs.r[R.orig_rax] = 0xffff_ffff_ffff_ffffn;
-    const signo = Number(v.getBigUint64(CTL.signo, true) & 0xffn);
+    r[2 * R.cs] = USER_CS;
+    r[2 * R.ss] = USER_SS;
+    r[2 * R.cs + 1] = r[2 * R.ss + 1] = 0;
+    for (const k of [R.ds, R.es, R.fs, R.gs]) r[2 * k] = r[2 * k + 1] = 0;
+    r[2 * R.fs_base] = w[CTL.fsBase / 4];
+    r[2 * R.fs_base + 1] = w[CTL.fsBase / 4 + 1];
+    r[2 * R.gs_base] = w[CTL.gsBase / 4];
+    r[2 * R.gs_base + 1] = w[CTL.gsBase / 4 + 1];
+    r[2 * R.orig_rax] = r[2 * R.orig_rax + 1] = 0xffff_ffff;
+    const v = t.region.dv;
+    const signo = w[CTL.signo / 4] & 0xff;
     const code = v.getInt32(f.info + 8, true);
-    const addr = v.getBigUint64(f.info + 16, true);
     // A signal someone sent (si_code <= 0), the preemption among them, is an interruption.
     if (code <= 0 || signo === PREEMPT_SIGNAL) {
       this.#interrupted = false;
@@ -252,21 +290,29 @@ export class SystrapContext implements Context {
     }
     if (signo === SIGSYS) {
       if (code !== SYS_SECCOMP) return { kind: "interrupted" };
-      if (addr >= VSYSCALL_ADDR) {
-        // A call through the vsyscall page: the host has emulated its `ret`; put the task
-        // back at the entry, as an instruction fetch fault there (sentry/kernel/vsyscall.ts).
-        regs.rip = addr;
-        regs.rsp = regs.rsp - 8n;
-        return { kind: "fault", signo: SIGSEGV, code: SEGV_MAPERR, addr, access: PROT_EXEC };
+      // si_call_addr's upper half: at or above the vsyscall page's.
+      if (w[(f.info + 16) / 4 + 1] >= VSYSCALL_ADDR_HIGH) {
+        const addr = v.getBigUint64(f.info + 16, true);
+        if (addr >= VSYSCALL_ADDR) {
+          // A call through the vsyscall page: the host has emulated its `ret`; put the task
+          // back at the entry, as an instruction fetch fault there (sentry/kernel/vsyscall.ts).
+          regs.rip = addr;
+          regs.rsp = regs.rsp - 8n;
+          return { kind: "fault", signo: SIGSEGV, code: SEGV_MAPERR, addr, access: PROT_EXEC };
+        }
       }
-      regs.r[R.orig_rax] = BigInt(v.getInt32(f.info + 24, true) >>> 0);
-      regs.setReturn(-ENOSYS);
-      return { kind: "syscall" };
+      // si_syscall as the call number, and -ENOSYS in rax, as a syscall stop shows them.
+      r[2 * R.orig_rax] = w[(f.info + 24) / 4];
+      r[2 * R.orig_rax + 1] = 0;
+      r[2 * R.rax] = -ENOSYS >>> 0;
+      r[2 * R.rax + 1] = 0xffff_ffff;
+      return SYSCALL;
     }
+    const addr = v.getBigUint64(f.info + 16, true);
     if (signo === SIGSEGV || signo === SIGBUS) {
       let access = 0;
-      if (v.getBigUint64(mc + SC_TRAPNO, true) === X86_TRAP_PF) {
-        const err = v.getBigUint64(mc + SC_ERR, true);
+      if (v.getBigUint64(mc * 4 + SC_TRAPNO, true) === X86_TRAP_PF) {
+        const err = v.getBigUint64(mc * 4 + SC_ERR, true);
         access = err & PF_INSTR ? PROT_EXEC : err & PF_WRITE ? PROT_WRITE : PROT_READ;
       }
       return { kind: "fault", signo, code, addr, access };

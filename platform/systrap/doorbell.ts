@@ -15,7 +15,7 @@
  * @module
  */
 
-import { futexWaitAsync, futexWaitShared, futexWake } from "../../host/kvm.ts";
+import { futexWaitAsync, futexWaitShared, futexWake } from "../../host/systrap.ts";
 import type { Region, StubThread, SystrapSpace } from "./address_space.ts";
 import { BELL, CTL, STATE } from "./stub.ts";
 

@@ -5,8 +5,9 @@
  *
  * Two filters:
  * - the process filter (STUB_FILTER), installed by the stub's entry code and inherited by
- *   every thread: the ptrace stub's calls plus what the thread set-up needs; anything else
- *   raises SIGSYS (SECCOMP_RET_TRAP) instead of killing the stub;
+ *   every thread: the ptrace stub's calls (its clone of a thread with CLONE_UNTRACED: a new
+ *   thread sets itself up with no tracer) plus what that set-up needs; anything else raises
+ *   SIGSYS (SECCOMP_RET_TRAP) instead of killing the stub;
  * - the thread filter (THREAD_FILTER), which each application thread installs on itself
  *   before it first runs application code: only futex (wait or wake), sched_yield, exit (of
  *   the thread) and rt_sigreturn, each only from the one `syscall` instruction of the handler
@@ -30,11 +31,14 @@
 import { buildFilter, SeccompRet, type SyscallRule } from "../../host/seccomp.ts";
 import { Asm, CC, REG } from "../kvm/asm.ts";
 import {
+  FORK_CLONE_FLAGS,
   INITIAL_WAIT_ADDR,
   STUB_ADDR,
   STUB_RULES,
   stubFilter,
   stubImage,
+  SYS_clone,
+  THREAD_CLONE_FLAGS,
   WAIT_OFFSET,
 } from "../ptrace/stub.ts";
 
@@ -62,7 +66,21 @@ export const CTL = {
   gsBase: 40,
   /** The stack_t that the thread's set-up passes to sigaltstack. */
   altstack: 48,
+  /** The set-up step that failed (SETUP_STEP), and its result. */
+  setupStep: 72,
+  setupResult: 80,
 } as const;
+
+/** The steps of a thread's set-up, as CTL.setupStep names a failed one. */
+export const SETUP_STEP = { sigaction: 1, sigaltstack: 20, seccomp: 21 } as const;
+
+/** What set-up step `n` (CTL.setupStep) is, for an error message. */
+export function setupStepName(n: number): string {
+  if (n === SETUP_STEP.sigaltstack) return "sigaltstack";
+  if (n === SETUP_STEP.seccomp) return "seccomp of the thread's trap filter";
+  const sig = HANDLED_SIGNALS[n - SETUP_STEP.sigaction];
+  return sig === undefined ? `step ${n}` : `rt_sigaction of signal ${sig}`;
+}
 /** Where the alternate stack starts in a region. */
 export const ALTSTACK_OFFSET = 4096;
 
@@ -107,16 +125,22 @@ const THREAD_FILTER_OFFSET = THREAD_FPROG_OFFSET + 16;
 
 const at = (off: number) => STUB_ADDR + BigInt(off);
 
+/** The size of the kernel's sigset_t, for rt_sigaction. */
+export const SIGSET_SIZE = 8n;
+/** The control thread's clone of an application thread: untraced, so no stop of its own. */
+export const SYSTRAP_CLONE_FLAGS = THREAD_CLONE_FLAGS | 0x0080_0000; // CLONE_UNTRACED
+
 /** Where the pieces of code are, as absolute addresses once the stub is relocated. */
 export interface StubCode {
   bytes: number[];
   handler: bigint;
   restorer: bigint;
   /**
-   * The thread set-up: rbx = the thread's region. Stops at an int3 after sigaltstack and
-   * after seccomp, with the result in rax; resumed past the second, it parks in the handler.
+   * The control thread's clone of an application thread (rbx = the thread's region): it
+   * stops at an int3 with the result in rax; the thread sets itself up and parks in the
+   * handler, or leaves CTL.setupStep and CTL.setupResult and ends.
    */
-  init: bigint;
+  cloneAt: bigint;
   /** Addresses right after each allowed `syscall` (what the filter sees as the IP). */
   wakeIp: bigint;
   yieldIp: bigint;
@@ -230,32 +254,63 @@ function assemble(): StubCode {
   const sigreturnIp = a.pc;
   raw(a, 0x0f, 0x0b); // ud2
 
-  // Each `syscall` here is followed by an int3, as in the ptrace stub: an application that
-  // jumps to one gets its own call served and a SIGTRAP, never the next call of the set-up.
-  const init = a.pc;
+  // Where the control thread clones an application thread (rbx = its region). The parent
+  // stops at the int3 with the result; the child, untraced, goes on to its set-up.
+  const cloneAt = a.pc;
+  const init = a.label();
+  a.syscall();
+  a.test32(rax);
+  a.jcc(CC.e, init);
+  raw(a, 0xcc); // int3
+
+  // The thread's set-up, with no tracer: the handler for every handled signal (the same for
+  // every thread, so set again harmlessly), its alternate stack, then its filter. A failure
+  // leaves which step and its result in the region and ends the thread before it has run
+  // anything else; the Sentry only reports them (a thread that never parks is lost anyway).
+  const fail = a.label();
+  a.bind(init);
+  const step = (n: number) => {
+    a.syscall();
+    a.movImm32(r12, n);
+    a.test32(rax);
+    a.jcc(CC.ne, fail);
+  };
+  HANDLED_SIGNALS.forEach((sig, i) => {
+    a.movImm32(rdi, sig);
+    raw(a, 0x48, 0xbe, ...u64(at(SIGACTION_OFFSET))); // movabs rsi, SIGACTION
+    a.zero(rdx);
+    a.movImm32(r10, Number(SIGSET_SIZE));
+    a.movImm32(rax, SYS.rt_sigaction);
+    step(SETUP_STEP.sigaction + i);
+  });
   a.leaBased(rdi, rbx, CTL.altstack);
   a.zero(rsi);
   a.movImm32(rax, SYS.sigaltstack);
-  a.syscall();
-  raw(a, 0xcc); // int3: the Sentry checks rax and goes on
+  step(SETUP_STEP.sigaltstack);
   a.movImm32(rdi, SECCOMP_SET_MODE_FILTER);
   a.zero(rsi);
   raw(a, 0x48, 0xba, ...u64(at(THREAD_FPROG_OFFSET))); // movabs rdx, THREAD_FPROG
   a.movImm32(rax, SYS.seccomp);
-  a.syscall();
-  raw(a, 0xcc); // int3: the Sentry checks rax and lets go of the thread
+  step(SETUP_STEP.seccomp);
   const park = a.label();
   a.bind(park);
   // A trapped call: the thread's first stop, where it waits for its first switch.
   a.movImm32(rax, SYS.getpid);
   a.syscall();
   a.jmp(park);
+  a.bind(fail);
+  a.store64(rbx, CTL.setupStep, r12);
+  a.store64(rbx, CTL.setupResult, rax);
+  a.zero(rdi);
+  a.movImm32(rax, SYS.exit);
+  a.syscall();
+  raw(a, 0x0f, 0x0b); // ud2
   a.padTo(origin + (SIGACTION_OFFSET - CODE_OFFSET));
   return {
     bytes: a.b,
     handler: abs(handler),
     restorer: abs(restorer),
-    init: abs(init),
+    cloneAt: abs(cloneAt),
     wakeIp: abs(wakeIp),
     yieldIp: abs(yieldIp),
     exitIp: abs(exitIp),
@@ -283,7 +338,15 @@ export const CODE: StubCode = assemble();
  */
 export function processFilter(): Uint8Array<ArrayBuffer> {
   const rules: SyscallRule[] = [
-    ...STUB_RULES,
+    // The ptrace stub's calls, but its clone of a thread is an untraced one here.
+    ...STUB_RULES.filter((r) => r.nr !== SYS_clone),
+    {
+      nr: SYS_clone,
+      when: [
+        [{ arg: 0, value: BigInt(SYSTRAP_CLONE_FLAGS) }],
+        [{ arg: 0, value: BigInt(FORK_CLONE_FLAGS) }],
+      ],
+    },
     { nr: SYS.rt_sigaction },
     { nr: SYS.sigaltstack },
     {
@@ -331,8 +394,6 @@ export function threadFilter(): Uint8Array<ArrayBuffer> {
 
 /** The address of the stub's struct sigaction for every handled signal. */
 export const SIGACTION_ADDR = at(SIGACTION_OFFSET);
-/** The size of the kernel's sigset_t, for rt_sigaction. */
-export const SIGSET_SIZE = 8n;
 
 /**
  * The Systrap stub's image: the ptrace stub's, with the process filter in place of its own,

@@ -9,8 +9,9 @@
 
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
 import type { AddressSpace, Context, Platform } from "../platform.ts";
-import { stubExecutable } from "../ptrace/subprocess.ts";
+import { stubExecutable, Subprocess } from "../ptrace/subprocess.ts";
 import { Waiter } from "../ptrace/waiter.ts";
+import { StubSpaces } from "../ptrace/spaces.ts";
 import { closeFd } from "../../host/libc.ts";
 import { SystrapSpace } from "./address_space.ts";
 import { SystrapContext } from "./context.ts";
@@ -41,6 +42,27 @@ export function systrapUnavailable(): string | null {
   return null;
 }
 
+let probed: string | null | undefined;
+
+/**
+ * Why Systrap cannot run here, or null, learnt once by starting it on `mf`: the checks of
+ * systrapUnavailable, then a stub under its trap filter and a first thread set up (what a
+ * host can refuse: seccomp of either filter, the signal handlers, the alternate stack).
+ */
+export function probeSystrap(mf: MemoryFile): string | null {
+  if (probed !== undefined) return probed;
+  try {
+    new SystrapPlatform(mf).release();
+    probed = null;
+  } catch (e) {
+    probed = e instanceof Error ? e.message : String(e);
+  }
+  return probed;
+}
+
+/** How long the first stub thread may take to park before Systrap is declared unusable. */
+const FIRST_THREAD_MS = 2000;
+
 /** Implements Platform with seccomp traps. */
 export class SystrapPlatform implements Platform {
   readonly name = "systrap";
@@ -49,8 +71,17 @@ export class SystrapPlatform implements Platform {
   readonly stubExecFd: number;
   readonly memoryFd: number;
   readonly stubPageOffset: bigint;
-  #spaces = new Set<SystrapSpace>();
-  #released = false;
+  #spaces = new StubSpaces((spare) => {
+    const s = new SystrapSpace(this, this.mf);
+    if (!spare) return s;
+    try {
+      s.prepareThread();
+    } catch (e) {
+      s.release();
+      throw e;
+    }
+    return s;
+  });
 
   constructor(readonly mf: MemoryFile) {
     const why = systrapUnavailable();
@@ -60,42 +91,59 @@ export class SystrapPlatform implements Platform {
     this.memoryFd = mf.fd;
     this.stubPageOffset = mf.allocate(4096n);
     mf.write(this.stubPageOffset, image);
+    try {
+      this.#spaces.setSpare(this.#firstSpace());
+    } catch (e) {
+      this.release();
+      throw e;
+    }
   }
 
   /**
-   * Implements Platform.newAddressSpace: takes the spare address space (a stub with one
-   * thread parked in its handler, made while the Sentry was idle) and has the next one made
-   * once the current work yields, so that fork and exec rarely wait for a stub to start.
+   * The first address space, made now with its thread parked: what proves that this host
+   * runs Systrap (the stub's trap filter, then the thread's own set-up), so that a host
+   * that refuses any of it is told at once, with the reason, rather than at the first task.
    */
-  newAddressSpace(): AddressSpace {
-    const s = this.#spare ?? new SystrapSpace(this, this.mf);
-    this.#spare = null;
-    this.#spaces.add(s);
-    this.#prepareSpare();
-    return s;
+  #firstSpace(): SystrapSpace {
+    let s: SystrapSpace;
+    try {
+      s = new SystrapSpace(this, this.mf);
+    } catch (e) {
+      // Its entry code installs the process filter (SECCOMP_RET_TRAP) and exits if refused.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`systrap: the stub did not start under its trap filter: ${why}`);
+    }
+    try {
+      const t = s.newStubThread();
+      const end = performance.now() + FIRST_THREAD_MS;
+      while (!s.doorbell.waitBriefly(t, 10_000_000n)) {
+        if (!s.alive(t) || performance.now() > end) {
+          throw new Error(
+            `systrap: the first stub thread: ${
+              s.setupFailure(t) ?? "it did not reach its handler"
+            }`,
+          );
+        }
+      }
+      s.releaseStubThread(t, t.times);
+      return s;
+    } catch (e) {
+      s.release();
+      throw e;
+    }
   }
 
-  #spare: SystrapSpace | null = null;
-  #spareTimer: ReturnType<typeof setTimeout> | undefined;
-
-  #prepareSpare(): void {
-    if (this.#spareTimer !== undefined || this.#released) return;
-    this.#spareTimer = setTimeout(() => {
-      this.#spareTimer = undefined;
-      if (this.#released || this.#spare) return;
-      try {
-        const s = new SystrapSpace(this, this.mf);
-        s.prepareThread();
-        this.#spare = s;
-      } catch {
-        // Made on demand next time.
-      }
-    }, 0);
+  /**
+   * Implements Platform.newAddressSpace: the spare address space (a stub with one thread
+   * parked in its handler, made while the Sentry was idle), or a new one (StubSpaces).
+   */
+  newAddressSpace(): AddressSpace {
+    return this.#spaces.take();
   }
 
   /** Called by a stub when it is released. */
   forget(s: SystrapSpace): void {
-    this.#spaces.delete(s);
+    this.#spaces.forget(s);
   }
 
   /** Implements Platform.newContext. */
@@ -103,16 +151,13 @@ export class SystrapPlatform implements Platform {
     return new SystrapContext();
   }
 
+  #released = false;
+
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
-    const all = [...this.#spaces];
-    if (this.#spare) all.push(this.#spare);
-    this.#spare = null;
-    for (const s of all) s.release();
-    for (const s of all) s.reap();
-    this.#spaces.clear();
+    this.#spaces.release();
+    Subprocess.releaseTemplate(this);
     closeFd(this.stubExecFd);
   }
 }

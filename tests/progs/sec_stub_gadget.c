@@ -6,7 +6,6 @@
 // the program must go on working afterwards.
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,77 +14,12 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <ucontext.h>
 #include <unistd.h>
 
-#define STUB_ADDR 0x7fffffffe000UL
-
-extern char own_gadget[];
-__asm__(".text\nown_gadget: syscall\nint3\n");
-
-static sigjmp_buf jb;
-static volatile long result;
-static volatile int probing;
-
-static void on_trap(int sig, siginfo_t *si, void *ucv) {
-  (void)si;
-  ucontext_t *uc = ucv;
-  result = sig == SIGTRAP ? (long)uc->uc_mcontext.gregs[REG_RAX] : -9999;
-  siglongjmp(jb, 1);
-}
-
-static void on_segv(int sig) {
-  (void)sig;
-  if (probing) siglongjmp(jb, 2);
-  _exit(98);
-}
-
-// Runs system call nr through `gadget` with r12 = 1 (so that the stub's batch loop, if that is
-// where we land, stops at its int3 after this call) and returns rax at the next int3, or -9999
-// if nothing came back within a second.
-static long via(void *gadget, long nr, long a, long b, long c, long d, long e, long f) {
-  alarm(1);
-  if (sigsetjmp(jb, 1) == 0) {
-    register long rax __asm__("rax") = nr;
-    register long rdi __asm__("rdi") = a;
-    register long rsi __asm__("rsi") = b;
-    register long rdx __asm__("rdx") = c;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("mov $1, %%r12\n jmp *%[g]" ::[g] "r"(gadget), "r"(rax), "r"(rdi),
-                     "r"(rsi), "r"(rdx), "r"(r10), "r"(r8), "r"(r9)
-                     : "r12", "memory");
-    __builtin_unreachable();
-  }
-  alarm(0);
-  return result;
-}
-
-static int gadgets(void **out, int max) {
-  int n = 0;
-  probing = 1;
-  if (sigsetjmp(jb, 1) == 0) {
-    volatile uint8_t *p = (volatile uint8_t *)STUB_ADDR;
-    for (int i = 0; i + 1 < 4096 && n < max; i++) {
-      if (p[i] == 0x0f && p[i + 1] == 0x05) out[n++] = (void *)(p + i);
-    }
-  }
-  probing = 0;
-  return n;
-}
+#include "stub_gadget.h"
 
 int main(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_trap;
-  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-  sigaction(SIGTRAP, &sa, NULL);
-  sigaction(SIGALRM, &sa, NULL);
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_segv;
-  sa.sa_flags = SA_NODEFER;
-  sigaction(SIGSEGV, &sa, NULL);
+  catch_gadget_signals();
 
   void *g[64];
   int n = gadgets(g, 63);

@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,77 +23,13 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <sys/wait.h>
-#include <ucontext.h>
 #include <unistd.h>
 
-#define STUB_ADDR 0x7fffffffe000UL
+#include "stub_gadget.h"
+
 #define AREA_BASE 0x7ffe00000000UL
 #define REGION 0x10000UL
-
-extern char own_gadget[];
-__asm__(".text\nown_gadget: syscall\nint3\n");
-
-static sigjmp_buf jb;
-static volatile long result;
-static volatile int probing;
-
-static void on_trap(int sig, siginfo_t *si, void *ucv) {
-  (void)si;
-  ucontext_t *uc = ucv;
-  result = sig == SIGTRAP ? (long)uc->uc_mcontext.gregs[REG_RAX] : -9999;
-  siglongjmp(jb, 1);
-}
-
-static void on_segv(int sig) {
-  (void)sig;
-  if (probing) siglongjmp(jb, 2);
-  _exit(98);
-}
-
-// How long a call may take to come back, in microseconds: a second, and a tenth of one once a
-// gadget is known not to come back (the code after it loops), so that every call still runs.
-static long patience = 1000000;
-
-static void arm(long us) {
-  struct itimerval it = {.it_value = {us / 1000000, us % 1000000}};
-  setitimer(ITIMER_REAL, &it, NULL);
-}
-
-// System call nr through `gadget`; rax at the next int3, or -9999 if nothing came back.
-static long via(void *gadget, long nr, long a, long b, long c, long d, long e, long f) {
-  arm(patience);
-  if (sigsetjmp(jb, 1) == 0) {
-    register long rax __asm__("rax") = nr;
-    register long rdi __asm__("rdi") = a;
-    register long rsi __asm__("rsi") = b;
-    register long rdx __asm__("rdx") = c;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("mov $1, %%r12\n jmp *%[g]" ::[g] "r"(gadget), "r"(rax), "r"(rdi),
-                     "r"(rsi), "r"(rdx), "r"(r10), "r"(r8), "r"(r9)
-                     : "r12", "memory");
-    __builtin_unreachable();
-  }
-  arm(0);
-  if (result == -9999) patience = 100000;
-  return result;
-}
-
-static int gadgets(void **out, int max) {
-  int n = 0;
-  probing = 1;
-  if (sigsetjmp(jb, 1) == 0) {
-    volatile uint8_t *p = (volatile uint8_t *)STUB_ADDR;
-    for (int i = 0; i + 1 < 4096 && n < max; i++) {
-      if (p[i] == 0x0f && p[i + 1] == 0x05) out[n++] = (void *)(p + i);
-    }
-  }
-  probing = 0;
-  return n;
-}
 
 static long pid_of(const char *path, const char *name) {
   FILE *f = fopen(path, "r");
@@ -179,16 +114,7 @@ int main(int argc, char **argv) {
   if (argc < 2) return 2;
   sentry = pid_of(argv[1], "sentry");
   stub = pid_of(argv[1], "child");
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_trap;
-  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-  sigaction(SIGTRAP, &sa, NULL);
-  sigaction(SIGALRM, &sa, NULL);
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_segv;
-  sa.sa_flags = SA_NODEFER;
-  sigaction(SIGSEGV, &sa, NULL);
+  catch_gadget_signals();
 
   void *g[64];
   int n = gadgets(g, 64);
