@@ -47,9 +47,6 @@ export const THREAD_CLONE_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40
  */
 export const FORK_CLONE_FLAGS = 0x8000 | 17;
 
-/** For platform/systrap/ until it imports abi/linux/syscalls.ts itself. */
-export const SYS_mmap = SYS.mmap;
-
 /** Ops one batch stop can carry: one per XMM register. */
 export const BATCH_MAX = 16;
 /** Word 0 of an op: set for munmap (the low 12 bits of a page address are free). */

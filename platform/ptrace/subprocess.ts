@@ -269,7 +269,7 @@ export class Subprocess implements AddressSpace {
    */
   cloneAt(rip: bigint, rbx: bigint, flags: number): bigint {
     ptraceBuf(PTRACE.SETFPREGS, this.pid, this.#initFp);
-    return this.#injectIn(this.pid, SYS_clone, [BigInt(flags)], { rip, rbx }).ret;
+    return this.#injectIn(this.pid, SYS.clone, [BigInt(flags)], { rip, rbx }).ret;
   }
 
   #injectIn(

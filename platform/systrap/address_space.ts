@@ -11,7 +11,8 @@ import { tgkill } from "../../host/ptrace.ts";
 import { errnoName } from "../../abi/linux/errno.ts";
 import { futexWake, mappedAddress } from "../../host/systrap.ts";
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
-import { STUB_MAP_FLAGS, STUB_MEMORY_FD, SYS_mmap } from "../ptrace/stub.ts";
+import { STUB_MAP_FLAGS, STUB_MEMORY_FD } from "../ptrace/stub.ts";
+import { SYS } from "../../abi/linux/syscalls.ts";
 import { type StubHost, Subprocess, type ThreadTimes } from "../ptrace/subprocess.ts";
 import {
   ALTSTACK_OFFSET,
@@ -100,7 +101,7 @@ export class SystrapSpace extends Subprocess {
     }
     const addr = AREA_BASE + BigInt(i) * len;
     const r = this.inject(
-      SYS_mmap,
+      SYS.mmap,
       addr,
       len,
       BigInt(PROT_RW),

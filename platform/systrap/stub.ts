@@ -29,6 +29,7 @@
  */
 
 import { buildFilter, SeccompRet, type SyscallRule } from "../../host/seccomp.ts";
+import { SYS } from "../../abi/linux/syscalls.ts";
 import { Asm, CC, REG } from "../kvm/asm.ts";
 import {
   FORK_CLONE_FLAGS,
@@ -37,7 +38,6 @@ import {
   STUB_RULES,
   stubFilter,
   stubImage,
-  SYS_clone,
   THREAD_CLONE_FLAGS,
   WAIT_OFFSET,
 } from "../ptrace/stub.ts";
@@ -95,16 +95,6 @@ export const PREEMPT_SIGNAL = 12; // SIGUSR2
 /** Signals whose handler is the stub's. */
 export const HANDLED_SIGNALS = [4, 5, 7, 8, 11, 31, PREEMPT_SIGNAL]; // ILL TRAP BUS FPE SEGV SYS
 
-const SYS = {
-  rt_sigaction: 13,
-  rt_sigreturn: 15,
-  getpid: 39,
-  sched_yield: 24,
-  exit: 60,
-  sigaltstack: 131,
-  futex: 202,
-  seccomp: 317,
-};
 const FUTEX_WAIT = 0, FUTEX_WAKE = 1;
 const SECCOMP_SET_MODE_FILTER = 1;
 const SA_SIGINFO = 4, SA_ONSTACK = 0x0800_0000, SA_RESTORER = 0x0400_0000;
@@ -339,9 +329,9 @@ export const CODE: StubCode = assemble();
 export function processFilter(): Uint8Array<ArrayBuffer> {
   const rules: SyscallRule[] = [
     // The ptrace stub's calls, but its clone of a thread is an untraced one here.
-    ...STUB_RULES.filter((r) => r.nr !== SYS_clone),
+    ...STUB_RULES.filter((r) => r.nr !== SYS.clone),
     {
-      nr: SYS_clone,
+      nr: SYS.clone,
       when: [
         [{ arg: 0, value: BigInt(SYSTRAP_CLONE_FLAGS) }],
         [{ arg: 0, value: BigInt(FORK_CLONE_FLAGS) }],
