@@ -41,8 +41,6 @@ const RAW_FFI: [RegExp, string][] = [
 
 /** Places outside host/ allowed raw FFI for now, each with its reason. */
 const RAW_FFI_ALLOWED: Record<string, string> = {
-  // The systrap engineer's (issue 15): its stub threads' shared regions and yields.
-  "platform/systrap/": "left to the systrap work (issue 15)",
   // Makes raw system calls inside a confined child to prove host/'s filter refuses them.
   "tests/security/confine_test.ts": "tests host/filters.ts itself",
 };
