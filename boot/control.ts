@@ -10,7 +10,7 @@
 
 import { basename, dirname } from "../path.ts";
 import { closeFd, cstr, errno, HostError, libc } from "../host/libc.ts";
-import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from "../host/fcntl.ts";
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from "../abi/linux/file.ts";
 import {
   acceptUnix,
   bindUnix,

@@ -12,7 +12,12 @@
 
 import { Errno } from "../abi/linux/errno.ts";
 import { check, cstr, errno, HostError, libc } from "./libc.ts";
-import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "./fcntl.ts";
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_SYMLINK_FOLLOW,
+  AT_SYMLINK_NOFOLLOW,
+} from "../abi/linux/file.ts";
 import { decodeBytes } from "./utf8b.ts";
 export {
   AT_EMPTY_PATH,
@@ -50,7 +55,7 @@ export {
   S_IFSOCK,
   UTIME_NOW,
   UTIME_OMIT,
-} from "./fcntl.ts";
+} from "../abi/linux/file.ts";
 
 // SAFETY: each symbol is declared with glibc's exact C signature on x86-64 (getdents64 exists
 // in glibc since 2.30; this host has 2.36). Pointers are passed as buffers that the caller owns

@@ -13,6 +13,18 @@
  */
 
 import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
+import {
+  MAP_ANONYMOUS,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from "../abi/linux/mm.ts";
+import { O_CLOEXEC, O_RDWR } from "../abi/linux/file.ts";
+
+const PROT_RW = PROT_READ | PROT_WRITE;
 
 // SAFETY: ioctl(2) is variadic (fd, request, ...); the x86-64 SysV ABI passes the one variadic
 // integer or pointer argument in rdx like a fixed one, so each declaration below hands the
@@ -181,7 +193,6 @@ export class KvmError extends HostError {
 
 /** Opens the KVM device read-write; throws KvmError naming the path. */
 export function openKvm(path: string): number {
-  const O_RDWR = 2, O_CLOEXEC = 0o2000000;
   const fd = sym.open(cstr(path), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) throw new KvmError(`open ${path}`, errno());
   return fd;
@@ -222,7 +233,6 @@ export function kvmRunAsync(vcpuFd: number): Promise<number> {
 
 /** A shared mapping of fd (the vCPU's kvm_run page, or the memory file). */
 export function mapShared(fd: number, length: bigint, offset = 0n): Deno.PointerObject {
-  const PROT_RW = 3, MAP_SHARED = 1, MAP_NORESERVE = 0x4000;
   const p = sym.mmap(null, length, PROT_RW, MAP_SHARED | MAP_NORESERVE, fd, offset);
   if (p === null || Deno.UnsafePointer.value(p) === 0xffff_ffff_ffff_ffffn) {
     throw new KvmError("mmap", errno());
@@ -232,7 +242,6 @@ export function mapShared(fd: number, length: bigint, offset = 0n): Deno.Pointer
 
 /** A private anonymous mapping of length bytes, zeroed, readable and writable. */
 export function mapAnonymous(length: bigint): Deno.PointerObject {
-  const PROT_RW = 3, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
   const p = sym.mmap(null, length, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0n);
   if (p === null || Deno.UnsafePointer.value(p) === 0xffff_ffff_ffff_ffffn) {
     throw new KvmError("mmap", errno());
@@ -242,7 +251,6 @@ export function mapAnonymous(length: bigint): Deno.PointerObject {
 
 /** Makes a mapping read-only and executable (code assembled into it is final). */
 export function sealCode(p: Deno.PointerObject, length: bigint): void {
-  const PROT_READ = 1, PROT_EXEC = 4;
   if (sym.mprotect(p, length, PROT_READ | PROT_EXEC) !== 0) throw new KvmError("mprotect", errno());
 }
 

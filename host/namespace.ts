@@ -12,6 +12,7 @@
  */
 
 import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
+import { AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE } from "../abi/linux/file.ts";
 
 // SAFETY: glibc's exact signatures on x86-64; string arguments are NUL-terminated buffers the
 // caller keeps alive for the call, and null pointers are passed where mount(2) allows them.
@@ -95,10 +96,10 @@ const SYS_OPEN_TREE = 428;
 const SYS_MOVE_MOUNT = 429;
 const OPEN_TREE_CLONE = 1n;
 const OPEN_TREE_CLOEXEC = 0o2000000n;
-const AT_EMPTY_PATH = 0x1000n;
-const AT_RECURSIVE = 0x8000n;
+const AT_EMPTY_PATH_N = BigInt(AT_EMPTY_PATH);
+const AT_RECURSIVE_N = BigInt(AT_RECURSIVE);
+const AT_FDCWD_N = BigInt(AT_FDCWD);
 const MOVE_MOUNT_F_EMPTY_PATH = 0x4n;
-const AT_FDCWD = -100n;
 
 /**
  * open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at `fd` (and, if
@@ -111,7 +112,7 @@ export function cloneMountTree(fd: number, recursive: boolean): number {
     SYS_OPEN_TREE,
     BigInt(fd),
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(empty))),
-    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0n),
+    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH_N | (recursive ? AT_RECURSIVE_N : 0n),
   );
   if (r < 0n) throw new HostError(`open_tree of fd ${fd}`, Number(-r));
   return Number(r);
@@ -128,7 +129,7 @@ export function attachMountTree(treeFd: number, target: string): void {
     SYS_MOVE_MOUNT,
     BigInt(treeFd),
     ptr(empty),
-    AT_FDCWD,
+    AT_FDCWD_N,
     ptr(to),
     MOVE_MOUNT_F_EMPTY_PATH,
   );

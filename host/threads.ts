@@ -19,6 +19,14 @@
 
 import { HostError, rawSyscall } from "./libc.ts";
 import { CAP_LAST_CAP } from "./namespace.ts";
+import {
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PAGE_SIZE as PAGE,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from "../abi/linux/mm.ts";
 
 const SYS_MMAP = 9;
 const SYS_MPROTECT = 10;
@@ -31,11 +39,8 @@ const SYS_TGKILL = 234;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
-const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-const MAP_PRIVATE = 0x2, MAP_ANONYMOUS = 0x20;
 const SA_RESTORER = 0x0400_0000;
 const SA_RESTART = 0x1000_0000;
-const PAGE = 4096;
 /**
  * The signal used: a real-time one that neither glibc (32, 33), Deno nor V8 uses; its handler
  * is ours only for the duration of the call, and the previous one is put back.

@@ -9,7 +9,7 @@
  */
 
 import { closeFd, cstr, errno, HostError, libc } from "../host/libc.ts";
-import { AT_FDCWD, O_CLOEXEC, O_NOCTTY, O_RDWR } from "../host/fcntl.ts";
+import { AT_FDCWD, O_CLOEXEC, O_NOCTTY, O_RDWR } from "../abi/linux/file.ts";
 import { connectUnix, sendMsg, SOCK_STREAM, unixSocket } from "../host/socket.ts";
 import { CliError } from "./command.ts";
 

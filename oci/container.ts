@@ -11,7 +11,7 @@ import { removeFilestores } from "../gofer/filestore.ts";
 import { CONFINE_FLAG, confinedCommand } from "./confine_argv.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair, strerror } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
-import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
+import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../abi/linux/file.ts";
 import { log } from "../log.ts";
 import {
   control,

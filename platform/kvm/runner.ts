@@ -40,8 +40,8 @@ import {
   tgkill,
 } from "../../host/kvm.ts";
 import { Asm, CC, REG } from "./asm.ts";
+import { PAGE_SIZE as PAGE } from "../../abi/linux/mm.ts";
 
-const PAGE = 4096;
 /** At most this many runners (vCPUs); their blocks fill the rest of the mapping. */
 export const MAX_RUNNERS = 4096;
 const BLOCK = 64;

@@ -27,12 +27,15 @@ import {
   STATE,
 } from "./stub.ts";
 import { Doorbell } from "./doorbell.ts";
+import { PROT_READ, PROT_WRITE } from "../../abi/linux/mm.ts";
+import { SIG } from "../../abi/linux/signal.ts";
+
+const PROT_RW = PROT_READ | PROT_WRITE;
+const SIGTRAP = SIG.TRAP;
 
 const SYS_rt_sigaction = 13;
 /** Idle threads kept per address space for reuse (as the ptrace platform keeps). */
 const MAX_IDLE_THREADS = 8;
-const PROT_RW = 3;
-const SIGTRAP = 5;
 
 /** One region of memory, mapped both in the Sentry (through the memory file) and the stub. */
 export interface Region {

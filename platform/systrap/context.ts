@@ -20,8 +20,10 @@ import { R, type Registers, SIGCONTEXT_REGS } from "../registers.ts";
 import type { ThreadTimes } from "../ptrace/subprocess.ts";
 import type { StubThread, SystrapSpace } from "./address_space.ts";
 import { ALTSTACK_OFFSET, CTL, PREEMPT_SIGNAL, REGION, STATE } from "./stub.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 
-const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11, SIGSYS = 31;
+const { ILL: SIGILL, TRAP: SIGTRAP, BUS: SIGBUS, FPE: SIGFPE, SEGV: SIGSEGV, SYS: SIGSYS } = SIG;
+
 /** si_code of a SIGSYS raised by SECCOMP_RET_TRAP. */
 const SYS_SECCOMP = 1;
 const SEGV_MAPERR = 1;

@@ -47,11 +47,9 @@ import {
 } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { openDevice } from "./devices.ts";
+import { AT_REMOVEDIR, RENAME_EXCHANGE } from "../../abi/linux/file.ts";
 
 export { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG };
-
-const AT_REMOVEDIR = 0x200;
-const RENAME_EXCHANGE = 2;
 
 /** Turns a Gofer error into the errno the application sees. */
 function sysErr(e: unknown): never {

@@ -40,6 +40,7 @@ import {
 import { Dentry, Mount, VirtualDentry } from "../vfs/vfs.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { makedev } from "./devices.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 
 const TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404;
 const TCSBRK = 0x5409, TCXONC = 0x540a, TCFLSH = 0x540b;
@@ -55,7 +56,6 @@ const ISIG = 1, ICANON = 2, ECHO = 0o10, ECHOE = 0o20, ECHOK = 0o40, ECHONL = 0o
 const ECHOCTL = 0o1000;
 const VINTR = 0, VQUIT = 1, VERASE = 2, VKILL = 3, VEOF = 4, VTIME = 5, VMIN = 6;
 const VSUSP = 10, VEOL = 11, VEOL2 = 16;
-const SIGINT = 2, SIGQUIT = 3, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22, SIGWINCH = 28;
 const TOSTOP = 0o400;
 const TERMIOS_SIZE = 36;
 const PTS_MAJOR = 136;
@@ -151,11 +151,11 @@ export class Pty {
       } else if (c === 0x0a && (i & INLCR)) c = 0x0d;
       if (l & ISIG) {
         const sig = c === this.#cc(VINTR)
-          ? SIGINT
+          ? SIG.INT
           : c === this.#cc(VQUIT)
-          ? SIGQUIT
+          ? SIG.QUIT
           : c === this.#cc(VSUSP)
-          ? SIGTSTP
+          ? SIG.TSTP
           : 0;
         if (sig && c !== 0) {
           this.#echo(c);
@@ -253,7 +253,7 @@ export class Pty {
     this.winsize = Uint8Array.from(w);
     if (!changed || !this.fgPgrp) return;
     for (const tg of this.kernel.threadGroups.values()) {
-      if (tg.pgid === this.fgPgrp) tg.sendSignal({ signo: SIGWINCH, errno: 0, code: 0x80 });
+      if (tg.pgid === this.fgPgrp) tg.sendSignal({ signo: SIG.WINCH, errno: 0, code: 0x80 });
     }
   }
 
@@ -294,7 +294,7 @@ function jobControl(t: Task, pty: Pty, file: TtyFile, sig: number): void {
   const a = tg.handlers.actions[sig];
   const ignored = a.handler === 1n || (t.sigmask & (1n << BigInt(sig - 1))) !== 0n;
   if (ignored) {
-    if (sig === SIGTTOU) return;
+    if (sig === SIG.TTOU) return;
     throw new SysError(Errno.EIO);
   }
   if (orphanedPgrp(pty.kernel, tg.pgid, tg.sid)) throw new SysError(Errno.EIO);
@@ -313,7 +313,7 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
     case TCSETS:
     case TCSETSW:
     case TCSETSF:
-      jobControl(t, pty, file, SIGTTOU);
+      jobControl(t, pty, file, SIG.TTOU);
       pty.termios = t.mm.copyIn(arg, TERMIOS_SIZE);
       if (request === TCSETSF) pty.flush(0);
       pty.queue.notify();
@@ -330,7 +330,7 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
       t.mm.writeU32(arg, pty.fgPgrp || 0);
       return 0;
     case TIOCSPGRP: {
-      jobControl(t, pty, file, SIGTTOU);
+      jobControl(t, pty, file, SIG.TTOU);
       const pg = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true);
       if (pg < 0) throw new SysError(Errno.EINVAL);
       if (pty.sid !== t.tg.sid) throw new SysError(Errno.ENOTTY);
@@ -394,7 +394,7 @@ export class TtyFile extends FileDescriptionBase {
 
   override async read(t: Task, dst: Uint8Array<ArrayBuffer>): Promise<number> {
     const p = this.pty;
-    jobControl(t, p, this, SIGTTIN);
+    jobControl(t, p, this, SIG.TTIN);
     for (;;) {
       if (this.master) {
         if (p.masterAvailable > 0) {
@@ -419,7 +419,7 @@ export class TtyFile extends FileDescriptionBase {
   }
 
   override write(t: Task, src: Uint8Array<ArrayBuffer>): number {
-    if (!this.master && (this.pty.lflag & TOSTOP)) jobControl(t, this.pty, this, SIGTTOU);
+    if (!this.master && (this.pty.lflag & TOSTOP)) jobControl(t, this.pty, this, SIG.TTOU);
     if (this.master) {
       this.pty.input(src);
     } else {

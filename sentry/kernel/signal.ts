@@ -5,7 +5,7 @@
  * @module
  */
 
-import { NSIG, SIG, SIGRTMIN } from "./signals.ts";
+import { NSIG, SIG, SIGRTMIN } from "../../abi/linux/signal.ts";
 
 export const SIG_DFL = 0n;
 export const SIG_IGN = 1n;

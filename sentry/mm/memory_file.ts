@@ -9,13 +9,19 @@
 import { check, cstr, errno, HostError, libc, rawSyscall } from "../../host/libc.ts";
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
+import {
+  MAP_NORESERVE,
+  MAP_SHARED,
+  PAGE_SIZE as PAGE,
+  PROT_READ,
+  PROT_WRITE,
+} from "../../abi/linux/mm.ts";
 
-export const PAGE_SIZE = 4096n;
-export const PAGE = 4096;
+export { PAGE_SIZE as PAGE } from "../../abi/linux/mm.ts";
+/** The page size as a bigint, for address arithmetic. */
+export const PAGE_SIZE = BigInt(PAGE);
 
-const PROT_RW = 3;
-const MAP_SHARED = 1;
-const MAP_NORESERVE = 0x4000;
+const PROT_RW = PROT_READ | PROT_WRITE;
 const MFD_CLOEXEC = 1;
 const SYS_fallocate = 285;
 const SEEK_DATA = 3;

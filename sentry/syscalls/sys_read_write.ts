@@ -11,11 +11,11 @@ import { accessOk, argI64, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.
 import { SysError } from "../../abi/linux/error.ts";
 import { UserIo } from "../mm/io.ts";
 import type { SyscallDef } from "./table.ts";
+import { O_PATH } from "../../abi/linux/file.ts";
 
 /** Largest piece copied through the Sentry at once; longer writes are done piecewise. */
 const CHUNK = 1 << 20;
 const UIO_MAXIOV = 1024;
-const O_PATH = 0o10000000;
 
 /** The file behind fd, refusing O_PATH descriptors (EBADF) as read and write do. */
 function fileFor(t: Task, fd: number): FileDescription {

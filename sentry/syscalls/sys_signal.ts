@@ -20,7 +20,7 @@ import {
   UNBLOCKABLE,
 } from "../kernel/signal.ts";
 import { onAltStack, restoreSignalFrame } from "../kernel/signal_frame.ts";
-import { NSIG, SIG, SIGRTMIN } from "../kernel/signals.ts";
+import { NSIG, SIG, SIGRTMIN } from "../../abi/linux/signal.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";

@@ -8,7 +8,7 @@
 
 import { Errno } from "../../abi/linux/errno.ts";
 import { CLD } from "../kernel/signal.ts";
-import { SIG } from "../kernel/signals.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 import { CLONE, type CloneArgs, cloneTask } from "../kernel/task_clone.ts";
 import { execTask } from "../kernel/task_exec.ts";
 import { CONTINUED_STATUS, exitedStatus, type Task, type ThreadGroup } from "../kernel/task.ts";
@@ -20,6 +20,7 @@ import { O_NONBLOCK } from "../vfs/file.ts";
 import { RLIMIT } from "./sys_rlimit.ts";
 import type { SyscallDef } from "./table.ts";
 import { pidfdTarget } from "./sys_pidfd.ts";
+import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from "../../abi/linux/file.ts";
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
@@ -33,8 +34,6 @@ const P_ALL = 0;
 const P_PID = 1;
 const P_PGID = 2;
 const P_PIDFD = 3;
-const AT_EMPTY_PATH = 0x1000;
-const AT_SYMLINK_NOFOLLOW = 0x100;
 
 /** Implements Linux syscall getpid(2). */
 function getpid(t: Task): number {

@@ -8,7 +8,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import { libc } from "../../host/libc.ts";
 import { SI } from "../kernel/signal.ts";
-import { SIG } from "../kernel/signals.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";

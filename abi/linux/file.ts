@@ -47,6 +47,7 @@ export const AT_EACCESS = 0x200;
 export const AT_SYMLINK_FOLLOW = 0x400;
 export const AT_NO_AUTOMOUNT = 0x800;
 export const AT_EMPTY_PATH = 0x1000;
+export const AT_RECURSIVE = 0x8000;
 
 export const RENAME_NOREPLACE = 1;
 export const RENAME_EXCHANGE = 2;
