@@ -23,6 +23,8 @@ import {
   PROT_WRITE,
 } from "../abi/linux/mm.ts";
 import { O_CLOEXEC, O_RDWR } from "../abi/linux/file.ts";
+import { SIGEV_THREAD_ID, Sigevent } from "../abi/linux/signal.ts";
+import { CLOCK_MONOTONIC } from "../abi/linux/time.ts";
 
 const PROT_RW = PROT_READ | PROT_WRITE;
 
@@ -287,8 +289,6 @@ export function address(p: Deno.PointerObject): bigint {
 // Host signals.
 
 const SIG_BLOCK = 0;
-const SIGEV_THREAD_ID = 4;
-const CLOCK_MONOTONIC = 1;
 const SYS_rt_sigtimedwait = 128;
 const SYS_timer_create = 222;
 const SYS_timer_settime = 223;
@@ -338,11 +338,7 @@ export function gettid(): number {
  * A periodic POSIX timer that sends signo to thread tid every periodNs; returns its id.
  */
 export function threadTimer(signo: number, tid: number, periodNs: bigint): number {
-  const ev = new Uint8Array(64);
-  const v = new DataView(ev.buffer);
-  v.setInt32(8, signo, true); // sigev_signo
-  v.setInt32(12, SIGEV_THREAD_ID, true); // sigev_notify
-  v.setInt32(16, tid, true); // sigev_notify_thread_id
+  const ev = Sigevent.encode({ signo, notify: SIGEV_THREAD_ID, tid });
   const id = new Int32Array(1);
   // SAFETY: ev (a 64-byte struct sigevent) and id (the timer_t the kernel writes) outlive the
   // synchronous call; likewise spec (a struct itimerspec) below.

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { i32, struct, u64 } from "./layout.ts";
+
 export const SIG = {
   HUP: 1,
   INT: 2,
@@ -81,3 +83,20 @@ export function defaultAction(n: number): DefaultAction {
       return "term";
   }
 }
+
+/** sigev_notify: how a timer's expiry is told (sigevent(7)). */
+export const SIGEV_SIGNAL = 0;
+export const SIGEV_NONE = 1;
+export const SIGEV_THREAD = 2;
+export const SIGEV_THREAD_ID = 4;
+
+/**
+ * struct sigevent (64 bytes): sigev_value, sigev_signo, sigev_notify, then a union of which
+ * only SIGEV_THREAD_ID's thread id is read here.
+ */
+export const Sigevent = struct("sigevent", 64, {
+  value: [0, u64],
+  signo: [8, i32],
+  notify: [12, i32],
+  tid: [16, i32],
+});

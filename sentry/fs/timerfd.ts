@@ -6,25 +6,13 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { libc } from "../../host/libc.ts";
+import { clockNow } from "../kernel/time.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { FileDescriptionBase, O_NONBLOCK, POLLIN, POLLRDNORM } from "../vfs/file.ts";
 import { type Attr, nowNs } from "../vfs/inode.ts";
 import { waitOn } from "../vfs/waiter.ts";
 import { anonAttr } from "./anon.ts";
-
-export const CLOCK_REALTIME = 0;
-export const CLOCK_MONOTONIC = 1;
-export const CLOCK_BOOTTIME = 7;
-
-/** The host clock's time in nanoseconds. */
-export function clockNow(clock: number): bigint {
-  const ts = new Uint8Array(16);
-  if (libc.symbols.clock_gettime(clock, ts) !== 0) throw new SysError(Errno.EINVAL);
-  const v = new DataView(ts.buffer);
-  return v.getBigInt64(0, true) * 1_000_000_000n + v.getBigInt64(8, true);
-}
 
 export class TimerFd extends FileDescriptionBase {
   readonly anonName = "[timerfd]";

@@ -5,12 +5,13 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { libc } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { readTimespec } from "./sys_time.ts";
 import type { SyscallDef } from "./table.ts";
+import { clockMs } from "../kernel/time.ts";
+import { CLOCK_MONOTONIC } from "../../abi/linux/time.ts";
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
@@ -174,11 +175,8 @@ function futex(t: Task): number | Promise<number> {
 
 /** Difference between CLOCK_MONOTONIC (ms) and performance.now(), for absolute deadlines. */
 function monotonicOffsetMs(): number {
-  const ts = new Uint8Array(16);
-  const v = new DataView(ts.buffer);
   const before = performance.now();
-  libc.symbols.clock_gettime(1, ts);
-  return Number(v.getBigInt64(0, true)) * 1000 + Number(v.getBigInt64(8, true)) / 1e6 - before;
+  return clockMs(CLOCK_MONOTONIC) - before;
 }
 
 /** Implements Linux syscall get_robust_list(2). */

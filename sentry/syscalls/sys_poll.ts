@@ -23,6 +23,7 @@ import { waitOn, type WaitQueue } from "../vfs/waiter.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import { Timespec, timespecValid, Timeval } from "../../abi/linux/time.ts";
 
 /** Linux's limit on poll's nfds (RLIMIT_NOFILE in practice). */
 const MAX_POLL = 1 << 20;
@@ -61,21 +62,20 @@ export async function pollWatches(
 /** Reads a struct timespec timeout into a deadline (null for a NULL pointer). */
 function timespecDeadline(t: Task, addr: bigint): number | null {
   if (addr === 0n) return null;
-  const v = new DataView(t.mm.copyIn(addr, 16).buffer);
-  const sec = v.getBigInt64(0, true), nsec = v.getBigInt64(8, true);
-  if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw new SysError(Errno.EINVAL);
-  return Date.now() + Number(sec) * 1000 + Math.ceil(Number(nsec) / 1e6);
+  const ts = Timespec.decode(t.mm.copyIn(addr, Timespec.size));
+  if (!timespecValid(ts)) throw new SysError(Errno.EINVAL);
+  return Date.now() + Number(ts.sec) * 1000 + Math.ceil(Number(ts.nsec) / 1e6);
 }
 
 /** Writes the time left before deadline as a timespec (ppoll, pselect6) or timeval. */
 function writeLeft(t: Task, addr: bigint, deadline: number | null, timeval: boolean): void {
   if (addr === 0n || deadline === null) return;
   const left = Math.max(0, deadline - Date.now());
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setBigInt64(0, BigInt(Math.floor(left / 1000)), true);
+  const sec = BigInt(Math.floor(left / 1000));
   const frac = left % 1000;
-  v.setBigInt64(8, BigInt(timeval ? frac * 1000 : frac * 1_000_000), true);
+  const b = timeval
+    ? Timeval.encode({ sec, usec: BigInt(frac * 1000) })
+    : Timespec.encode({ sec, nsec: BigInt(frac * 1_000_000) });
   try {
     t.mm.copyOut(addr, b);
   } catch {

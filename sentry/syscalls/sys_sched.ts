@@ -11,6 +11,7 @@ import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import { Timespec } from "../../abi/linux/time.ts";
 
 /** The CPUs the sandbox reports: as many as the host has. */
 export const NUM_CPUS = Math.max(1, navigator.hardwareConcurrency || 1);
@@ -80,9 +81,7 @@ function schedRrGetInterval(t: Task): number {
   const pid = argInt(t, 0);
   if (pid < 0) throw new SysError(Errno.EINVAL);
   affinityTarget(t, pid);
-  const b = new Uint8Array(16);
-  new DataView(b.buffer).setBigInt64(8, 100_000_000n, true);
-  t.mm.copyOut(argPtr(t, 1), b);
+  t.mm.copyOut(argPtr(t, 1), Timespec.encode({ nsec: 100_000_000n }));
   return 0;
 }
 
