@@ -360,6 +360,3 @@ export class PathFile extends FileDescriptionBase {
     return this.inode.stat();
   }
 }
-
-/** Size of struct stat on x86-64. */
-export const STAT_SIZE = 144;
