@@ -61,8 +61,21 @@ export const i64: FieldType<bigint> = {
   set: (v, o, x) => v.setBigInt64(o, x, true),
 };
 
+/** A u16 in network byte order (ports). */
+export const be16: FieldType<number> = {
+  size: 2,
+  get: (v, o) => v.getUint16(o, false),
+  set: (v, o, x) => v.setUint16(o, x, false),
+};
+/** A u32 in network byte order. */
+export const be32: FieldType<number> = {
+  size: 4,
+  get: (v, o) => v.getUint32(o, false),
+  set: (v, o, x) => v.setUint32(o, x, false),
+};
+
 /** n raw bytes (a char array, an opaque union); decoding copies them. */
-export function bytes(n: number): FieldType<Uint8Array<ArrayBuffer>> {
+export function bytes(n: number): FieldType<Uint8Array<ArrayBuffer>, Uint8Array> {
   return {
     size: n,
     get: (v, o) => Uint8Array.from({ length: n }, (_, i) => v.getUint8(o + i)),
@@ -170,4 +183,19 @@ export class Struct<F extends Fields> implements FieldType<Value<F>, Init<F>> {
 /** Describes a struct; see Struct. */
 export function struct<F extends Fields>(name: string, size: number, fields: F): Struct<F> {
   return new Struct(name, size, fields);
+}
+
+/** One value of a field type as its own bytes (an int option, a pair of descriptors). */
+export function encodeValue<T>(type: FieldType<T>, x: T): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(type.size);
+  type.set(new DataView(b.buffer), 0, x);
+  return b;
+}
+
+/** The value of a field type at byte `off` of b. RangeError when b is too short. */
+export function decodeValue<T>(type: FieldType<T>, b: Uint8Array, off = 0): T {
+  if (off < 0 || off + type.size > b.length) {
+    throw new RangeError(`abi: a value of ${type.size} bytes at ${off} of ${b.length}`);
+  }
+  return type.get(new DataView(b.buffer, b.byteOffset, b.byteLength), off);
 }

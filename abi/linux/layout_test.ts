@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { array, bytes, i32, i64, struct, u16, u32, u64, u8 } from "./layout.ts";
 import { Itimerspec, Timespec, timespecFromNs } from "./time.ts";
+import { AF_INET, SockaddrIn } from "./socket.ts";
 
 Deno.test("struct.encode() writes each field little-endian at its offset, zero elsewhere", () => {
   const S = struct("s", 24, {
@@ -94,4 +95,14 @@ Deno.test("timespecFromNs() keeps tv_nsec non-negative before the epoch", () => 
   assertEquals(timespecFromNs(1_500_000_000n), { sec: 1n, nsec: 500_000_000n });
   assertEquals(timespecFromNs(-1n), { sec: -1n, nsec: 999_999_999n });
   assertEquals(timespecFromNs(-1_000_000_000n), { sec: -1n, nsec: 0n });
+});
+
+Deno.test("be16 fields are in network byte order, the rest little-endian", () => {
+  const b = SockaddrIn.encode({
+    family: AF_INET,
+    port: 0x1f90,
+    addr: Uint8Array.of(127, 0, 0, 1),
+  });
+  assertEquals([...b.subarray(0, 8)], [2, 0, 0x1f, 0x90, 127, 0, 0, 1]);
+  assertEquals(SockaddrIn.decode(b).port, 8080);
 });

@@ -34,20 +34,23 @@ import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { interfaceIoctl } from "../net/ifioctl.ts";
 import { NetStack } from "../net/socket.ts";
 import { SIG } from "../../abi/linux/signal.ts";
+import {
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  MSG_PEEK,
+  MSG_WAITALL,
+  SOCK_DGRAM,
+  SOCK_SEQPACKET,
+  SOCK_STREAM,
+} from "../../abi/linux/socket.ts";
 
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-export const SOCK_SEQPACKET = 5;
+export { SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM };
 
 /** What a queued message costs the Sentry beyond its bytes (its record), for the charge. */
 const MESSAGE_COST = 64;
 
 /** Bytes a receive queue holds before senders wait (Linux's default socket buffer). */
 const QUEUE_LIMIT = 212992;
-const MSG_PEEK = 2;
-const MSG_DONTWAIT = 0x40;
-const MSG_WAITALL = 0x100;
-const MSG_NOSIGNAL = 0x4000;
 
 /** Who sent a message (SCM_CREDENTIALS, SO_PEERCRED). */
 export interface Ucred {
