@@ -6,6 +6,8 @@
  * @module
  */
 
+import { i16, i32, i64, struct, u64 } from "./layout.ts";
+
 export const O_ACCMODE = 3;
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;
@@ -55,3 +57,19 @@ export const RENAME_WHITEOUT = 4;
 
 export const UTIME_NOW = (1 << 30) - 1;
 export const UTIME_OMIT = (1 << 30) - 2;
+
+/** struct flock (fcntl(2) record locks). */
+export const Flock = struct("flock", 32, {
+  type: [0, i16],
+  whence: [2, i16],
+  start: [8, i64],
+  len: [16, i64],
+  pid: [24, i32],
+});
+
+/** struct open_how (openat2(2)): its first version; larger ones must be zero beyond. */
+export const OpenHow = struct("open_how", 24, {
+  flags: [0, u64],
+  mode: [8, u64],
+  resolve: [16, u64],
+});

@@ -13,7 +13,6 @@ import {
   decodeValue,
   encodeValue,
   i32,
-  i64,
   struct,
   u16,
   u32,
@@ -129,11 +128,6 @@ export const SockaddrLl = struct("sockaddr_ll", 20, {
   halen: [11, u8],
   addr: [12, bytes(8)],
 });
-
-/** struct iovec. iov_len is a size_t; the Sentry reads it signed to refuse lengths >= 2^63. */
-export const Iovec = struct("iovec", 16, { base: [0, u64], len: [8, i64] });
-/** The most iovecs one call takes (UIO_MAXIOV). */
-export const UIO_MAXIOV = 1024;
 
 /** struct msghdr. */
 export const Msghdr = struct("msghdr", 56, {

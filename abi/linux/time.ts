@@ -82,3 +82,6 @@ export function timevalFromNs(ns: bigint): { sec: bigint; usec: bigint } {
   const { sec, nsec } = timespecFromNs(ns);
   return { sec, usec: nsec / 1000n };
 }
+
+/** struct utimbuf (utime(2)), in whole seconds. */
+export const Utimbuf = struct("utimbuf", 16, { actime: [0, i64], modtime: [8, i64] });

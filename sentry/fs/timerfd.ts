@@ -13,6 +13,7 @@ import { FileDescriptionBase, O_NONBLOCK, POLLIN, POLLRDNORM } from "../vfs/file
 import { type Attr, nowNs } from "../vfs/inode.ts";
 import { waitOn } from "../vfs/waiter.ts";
 import { anonAttr } from "./anon.ts";
+import { encodeValue, u64 } from "../../abi/linux/layout.ts";
 
 export class TimerFd extends FileDescriptionBase {
   readonly anonName = "[timerfd]";
@@ -81,7 +82,7 @@ export class TimerFd extends FileDescriptionBase {
       if (this.flags & O_NONBLOCK) throw new SysError(Errno.EAGAIN);
       await waitOn(t, [this.queue]);
     }
-    new DataView(dst.buffer, dst.byteOffset).setBigUint64(0, this.expirations, true);
+    dst.set(encodeValue(u64, this.expirations));
     this.expirations = 0n;
     return 8;
   }

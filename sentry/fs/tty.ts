@@ -41,6 +41,7 @@ import { Dentry, Mount, VirtualDentry } from "../vfs/vfs.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { makedev } from "./devices.ts";
 import { SIG } from "../../abi/linux/signal.ts";
+import { decodeValue, i32 } from "../../abi/linux/layout.ts";
 
 const TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404;
 const TCSBRK = 0x5409, TCXONC = 0x540a, TCFLSH = 0x540b;
@@ -331,7 +332,7 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
       return 0;
     case TIOCSPGRP: {
       jobControl(t, pty, file, SIG.TTOU);
-      const pg = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true);
+      const pg = decodeValue(i32, t.mm.copyIn(arg, 4));
       if (pg < 0) throw new SysError(Errno.EINVAL);
       if (pty.sid !== t.tg.sid) throw new SysError(Errno.ENOTTY);
       pty.fgPgrp = pg;
@@ -357,7 +358,7 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
       t.mm.writeU32(arg, file.master ? pty.masterAvailable : pty.slaveAvailable);
       return 0;
     case FIONBIO: {
-      const on = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true);
+      const on = decodeValue(i32, t.mm.copyIn(arg, 4));
       file.flags = on ? file.flags | O_NONBLOCK : file.flags & ~O_NONBLOCK;
       return 0;
     }
@@ -450,7 +451,7 @@ export class TtyFile extends FileDescriptionBase {
           t.mm.writeU32(arg, p.index);
           return 0;
         case TIOCSPTLCK:
-          p.locked = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true) !== 0;
+          p.locked = decodeValue(i32, t.mm.copyIn(arg, 4)) !== 0;
           return 0;
         case TIOCGPTPEER: {
           if (p.locked) throw new SysError(Errno.EIO);

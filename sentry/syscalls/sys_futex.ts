@@ -12,6 +12,7 @@ import { readTimespec } from "./sys_time.ts";
 import type { SyscallDef } from "./table.ts";
 import { clockMs } from "../kernel/time.ts";
 import { CLOCK_MONOTONIC } from "../../abi/linux/time.ts";
+import { decodeValue, u32 } from "../../abi/linux/layout.ts";
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
@@ -26,7 +27,7 @@ const FUTEX_BITSET_MATCH_ANY = 0xffffffff;
 
 function readWord(t: Task, addr: bigint): number {
   if (addr & 3n) throw new SysError(Errno.EINVAL);
-  return new DataView(t.mm.copyIn(addr, 4).buffer).getUint32(0, true);
+  return decodeValue(u32, t.mm.copyIn(addr, 4));
 }
 
 /**

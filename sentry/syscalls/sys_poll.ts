@@ -24,6 +24,7 @@ import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 import { Timespec, timespecValid, Timeval } from "../../abi/linux/time.ts";
+import { Pollfd, PselectSigmask } from "../../abi/linux/poll.ts";
 
 /** Linux's limit on poll's nfds (RLIMIT_NOFILE in practice). */
 const MAX_POLL = 1 << 20;
@@ -60,7 +61,7 @@ export async function pollWatches(
 }
 
 /** Reads a struct timespec timeout into a deadline (null for a NULL pointer). */
-function timespecDeadline(t: Task, addr: bigint): number | null {
+export function timespecDeadline(t: Task, addr: bigint): number | null {
   if (addr === 0n) return null;
   const ts = Timespec.decode(t.mm.copyIn(addr, Timespec.size));
   if (!timespecValid(ts)) throw new SysError(Errno.EINVAL);
@@ -88,10 +89,10 @@ function writeLeft(t: Task, addr: bigint, deadline: number | null, timeval: bool
  * when the call returns normally. When a signal interrupts the wait, the old mask stays saved
  * in savedMask and signal delivery restores it after setting up the handler, as sigsuspend.
  */
-function withSigmask(t: Task, addr: bigint, size: number): () => void {
+export function withSigmask(t: Task, addr: bigint, size: number): () => void {
   if (addr === 0n) return () => {};
   if (size !== 8) throw new SysError(Errno.EINVAL);
-  const mask = new DataView(t.mm.copyIn(addr, 8).buffer).getBigUint64(0, true);
+  const mask = t.mm.readU64(addr);
   t.savedMask = t.sigmask;
   t.setSignalMask(mask);
   return () => {
@@ -112,17 +113,13 @@ async function doPoll(
   if (nfds < 0 || nfds > MAX_POLL || nfds > Number(t.fdTable.limit)) {
     throw new SysError(Errno.EINVAL);
   }
-  const raw = t.mm.copyIn(addr, nfds * 8);
-  const v = new DataView(raw.buffer);
+  const raw = t.mm.copyIn(addr, nfds * Pollfd.size);
   const watches: Watch[] = [];
   const fds: number[] = [];
   for (let i = 0; i < nfds; i++) {
-    const fd = v.getInt32(i * 8, true);
+    const { fd, events } = Pollfd.decode(raw, i * Pollfd.size);
     fds.push(fd);
-    watches.push({
-      file: fd >= 0 ? t.fdTable.peek(fd) : undefined,
-      events: v.getUint16(i * 8 + 4, true),
-    });
+    watches.push({ file: fd >= 0 ? t.fdTable.peek(fd) : undefined, events });
   }
   const ready = await pollWatches(
     t,
@@ -135,7 +132,7 @@ async function doPoll(
     let r = ready[i];
     if (fds[i] >= 0 && !watches[i].file) r = POLLNVAL;
     if (fds[i] < 0) r = 0;
-    v.setUint16(i * 8 + 6, r, true);
+    Pollfd.encodeInto(raw, i * Pollfd.size, { revents: r });
     if (r) n++;
   }
   t.mm.copyOut(addr, raw);
@@ -220,8 +217,7 @@ async function select(t: Task): Promise<number> {
   const tvAddr = argPtr(t, 4);
   let deadline: number | null = null;
   if (tvAddr !== 0n) {
-    const v = new DataView(t.mm.copyIn(tvAddr, 16).buffer);
-    const sec = v.getBigInt64(0, true), usec = v.getBigInt64(8, true);
+    const { sec, usec } = Timeval.decode(t.mm.copyIn(tvAddr, Timeval.size));
     if (sec < 0n || usec < 0n) throw new SysError(Errno.EINVAL);
     deadline = Date.now() + Number(sec) * 1000 + Math.ceil(Number(usec) / 1000);
   }
@@ -245,8 +241,8 @@ async function pselect6(t: Task): Promise<number> {
   let restore = () => {};
   const sigAddr = argPtr(t, 5);
   if (sigAddr !== 0n) {
-    const v = new DataView(t.mm.copyIn(sigAddr, 16).buffer);
-    restore = withSigmask(t, v.getBigUint64(0, true), Number(v.getBigUint64(8, true)));
+    const { ss, len } = PselectSigmask.decode(t.mm.copyIn(sigAddr, PselectSigmask.size));
+    restore = withSigmask(t, ss, Number(len));
   }
   try {
     const n = await doSelect(

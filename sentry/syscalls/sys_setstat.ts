@@ -44,6 +44,7 @@ import {
   Timespec,
   Timeval,
   USEC_PER_SEC,
+  Utimbuf,
 } from "../../abi/linux/time.ts";
 
 /** The file fd refers to, for the f* calls; O_PATH descriptors are refused with EBADF. */
@@ -193,8 +194,8 @@ function utime(t: Task): number {
   const addr = argPtr(t, 1);
   let tv: [bigint, bigint] | null = null;
   if (addr !== 0n) {
-    const v = new DataView(t.mm.copyIn(addr, 16).buffer);
-    tv = [v.getBigInt64(0, true) * 1_000_000_000n, v.getBigInt64(8, true) * 1_000_000_000n];
+    const u = Utimbuf.decode(t.mm.copyIn(addr, Utimbuf.size));
+    tv = [u.actime * NSEC_PER_SEC, u.modtime * NSEC_PER_SEC];
   }
   return utimesAt(t, AT_FDCWD, copyInPath(t, argPtr(t, 0)), tv);
 }

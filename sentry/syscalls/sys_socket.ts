@@ -38,7 +38,6 @@ import {
   Cmsghdr,
   decodeIntOpt,
   encodeIntOpt,
-  Iovec,
   Mmsghdr,
   MSG_CMSG_CLOEXEC,
   MSG_CTRUNC,
@@ -63,10 +62,10 @@ import {
   SockaddrFamily,
   SOL_SOCKET,
   Ucred,
-  UIO_MAXIOV,
   UNIX_PATH_MAX,
 } from "../../abi/linux/socket.ts";
 import { Timespec, timespecFromNs } from "../../abi/linux/time.ts";
+import { Iovec, UIO_MAXIOV } from "../../abi/linux/uio.ts";
 import { copyInSocklen, copyOutAddress, copyOutMsgResult, copyOutOptval } from "./socket_copy.ts";
 
 function sockOf(t: Task, fd: number): UnixSocket {
