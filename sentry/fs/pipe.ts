@@ -31,11 +31,11 @@ import { BufferIo, doneOrFault, type IoSequence } from "../mm/io.ts";
 import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
 import { PAGE_SIZE as PAGE } from "../../abi/linux/mm.ts";
 import { SIG } from "../../abi/linux/signal.ts";
+import { FIONREAD } from "../../abi/linux/ioctl.ts";
 
 export const PIPE_BUF = 4096;
 export const DEFAULT_PIPE_SIZE = 65536;
 export const MAX_PIPE_SIZE = 1048576;
-const FIONREAD = 0x541b;
 
 /**
  * The buffer and the ends' counts of one pipe. Data sits in page-sized slots, a fixed number

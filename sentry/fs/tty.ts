@@ -41,14 +41,30 @@ import { Dentry, Mount, VirtualDentry } from "../vfs/vfs.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { makedev } from "./devices.ts";
 import { SIG } from "../../abi/linux/signal.ts";
-import { decodeValue, i32 } from "../../abi/linux/layout.ts";
-
-const TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404;
-const TCSBRK = 0x5409, TCXONC = 0x540a, TCFLSH = 0x540b;
-const TIOCSCTTY = 0x540e, TIOCGPGRP = 0x540f, TIOCSPGRP = 0x5410;
-const TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, FIONREAD = 0x541b, TIOCNOTTY = 0x5422;
-const TIOCGSID = 0x5429, TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431, TIOCGPTPEER = 0x5441;
-const FIONBIO = 0x5421;
+import { decodeValue, i32, u32 } from "../../abi/linux/layout.ts";
+import {
+  FIONBIO,
+  FIONREAD,
+  TCFLSH,
+  TCGETS,
+  TCSBRK,
+  TCSETS,
+  TCSETSF,
+  TCSETSW,
+  TCXONC,
+  Termios,
+  TIOCGPGRP,
+  TIOCGPTN,
+  TIOCGPTPEER,
+  TIOCGSID,
+  TIOCGWINSZ,
+  TIOCNOTTY,
+  TIOCSCTTY,
+  TIOCSPGRP,
+  TIOCSPTLCK,
+  TIOCSWINSZ,
+  Winsize,
+} from "../../abi/linux/ioctl.ts";
 
 // termios bits.
 const ICRNL = 0o400, INLCR = 0o100, IGNCR = 0o200, ISTRIP = 0o40;
@@ -58,26 +74,25 @@ const ECHOCTL = 0o1000;
 const VINTR = 0, VQUIT = 1, VERASE = 2, VKILL = 3, VEOF = 4, VTIME = 5, VMIN = 6;
 const VSUSP = 10, VEOL = 11, VEOL2 = 16;
 const TOSTOP = 0o400;
-const TERMIOS_SIZE = 36;
+const TERMIOS_SIZE = Termios.size;
 const PTS_MAJOR = 136;
 
 /** The default termios of a new pty (as Linux sets it). */
 function defaultTermios(): Uint8Array {
-  const b = new Uint8Array(TERMIOS_SIZE);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, 0o2400 | ICRNL, true); // IXON | ICRNL
-  v.setUint32(4, OPOST | ONLCR, true);
-  v.setUint32(8, 0o277, true); // B38400 | CS8 | CREAD
-  v.setUint32(12, ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | 0o4000 | 0o100000, true);
   const cc = [3, 0x1c, 0x7f, 0x15, 4, 0, 1, 0, 0x11, 0x13, 0x1a, 0, 0x12, 0x0f, 0x17, 0x16, 0];
-  cc.forEach((c, i) => (b[17 + i] = c));
-  return b;
+  return Termios.encode({
+    iflag: 0o2400 | ICRNL, // IXON | ICRNL
+    oflag: OPOST | ONLCR,
+    cflag: 0o277, // B38400 | CS8 | CREAD
+    lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | 0o4000 | 0o100000,
+    cc: Uint8Array.from(cc),
+  });
 }
 
 /** One pseudo-terminal pair. */
 export class Pty {
   termios = defaultTermios();
-  winsize = new Uint8Array(8);
+  winsize = new Uint8Array(Winsize.size);
   /** Bytes the master reads (slave output and echo). */
   #toMaster: number[] = [];
   /** Input ready for the slave: lines in canonical mode (an empty array is an EOF mark). */
@@ -99,20 +114,20 @@ export class Pty {
     this.ino = fs.nextIno();
   }
 
-  #flag(off: number): number {
-    return new DataView(this.termios.buffer).getUint32(off, true);
+  #flag(f: "iflag" | "oflag" | "lflag"): number {
+    return decodeValue(u32, this.termios, Termios.offsetOf(f));
   }
   get iflag(): number {
-    return this.#flag(0);
+    return this.#flag("iflag");
   }
   get oflag(): number {
-    return this.#flag(4);
+    return this.#flag("oflag");
   }
   get lflag(): number {
-    return this.#flag(12);
+    return this.#flag("lflag");
   }
   #cc(i: number): number {
-    return this.termios[17 + i];
+    return this.termios[Termios.offsetOf("cc") + i];
   }
 
   /** Output processing of bytes written by the slave (or echoed). */

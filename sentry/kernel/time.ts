@@ -6,8 +6,28 @@
 
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { nsFromTimespec, Timespec, timespecToMs } from "../../abi/linux/time.ts";
+import {
+  CLOCK_BOOTTIME,
+  CLOCK_MONOTONIC,
+  CLOCK_MONOTONIC_COARSE,
+  CLOCK_MONOTONIC_RAW,
+  CLOCK_REALTIME,
+  CLOCK_REALTIME_COARSE,
+  nsFromTimespec,
+  Timespec,
+  timespecToMs,
+} from "../../abi/linux/time.ts";
 import { libc } from "../../host/libc.ts";
+
+/** The clocks that are the host's own (the CPU-time clocks are the Sentry's). */
+export const HOST_CLOCKS: ReadonlySet<number> = new Set([
+  CLOCK_REALTIME,
+  CLOCK_MONOTONIC,
+  CLOCK_MONOTONIC_RAW,
+  CLOCK_REALTIME_COARSE,
+  CLOCK_MONOTONIC_COARSE,
+  CLOCK_BOOTTIME,
+]);
 
 const ts = new Uint8Array(Timespec.size);
 

@@ -48,11 +48,10 @@ import {
   SockaddrIn6,
 } from "../../abi/linux/socket.ts";
 import { SIG } from "../../abi/linux/signal.ts";
+import { FIONREAD, TIOCOUTQ } from "../../abi/linux/ioctl.ts";
 
 export { AF_INET, AF_INET6, AF_UNSPEC, SOCK_DGRAM, SOCK_STREAM };
 const SIGPIPE = SIG.PIPE;
-const FIONREAD = 0x541b;
-const TIOCOUTQ = 0x5411;
 
 /**
  * Copies n bytes at offset `at` of what is being sent in from the application, into a

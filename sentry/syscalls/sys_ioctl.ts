@@ -12,11 +12,7 @@ import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 import { decodeValue, i32 } from "../../abi/linux/layout.ts";
-
-const FIONBIO = 0x5421;
-const FIONCLEX = 0x5450;
-const FIOCLEX = 0x5451;
-const FIOASYNC = 0x5452;
+import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from "../../abi/linux/ioctl.ts";
 
 /** Implements Linux syscall ioctl(2). */
 function ioctl(t: Task): number | Promise<number> {

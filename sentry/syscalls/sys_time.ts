@@ -9,17 +9,15 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { clockMs, hostTime } from "../kernel/time.ts";
+import { clockMs, HOST_CLOCKS, hostTime } from "../kernel/time.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import { SIG } from "../../abi/linux/signal.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 import {
-  CLOCK_BOOTTIME,
   CLOCK_MONOTONIC,
   CLOCK_MONOTONIC_COARSE,
-  CLOCK_MONOTONIC_RAW,
   CLOCK_PROCESS_CPUTIME_ID,
   CLOCK_REALTIME,
   CLOCK_REALTIME_COARSE,
@@ -35,15 +33,6 @@ import {
   timevalValid,
   USEC_PER_SEC,
 } from "../../abi/linux/time.ts";
-
-const HOST_CLOCKS = new Set([
-  CLOCK_REALTIME,
-  CLOCK_MONOTONIC,
-  CLOCK_MONOTONIC_RAW,
-  CLOCK_REALTIME_COARSE,
-  CLOCK_MONOTONIC_COARSE,
-  CLOCK_BOOTTIME,
-]);
 
 /** In a CPU-time clock id: the low two bits say which time, bit 2 a thread; ~pid above. */
 const CPUCLOCK_VIRT = 1;

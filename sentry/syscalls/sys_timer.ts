@@ -6,7 +6,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { clockMs } from "../kernel/time.ts";
+import { clockMs, HOST_CLOCKS } from "../kernel/time.ts";
 import { SI } from "../kernel/signal.ts";
 import { SIG } from "../../abi/linux/signal.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
@@ -14,12 +14,6 @@ import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
 import {
-  CLOCK_BOOTTIME,
-  CLOCK_MONOTONIC,
-  CLOCK_MONOTONIC_COARSE,
-  CLOCK_MONOTONIC_RAW,
-  CLOCK_REALTIME,
-  CLOCK_REALTIME_COARSE,
   Itimerspec,
   TIMER_ABSTIME,
   timespecFromMs,
@@ -28,14 +22,8 @@ import {
 } from "../../abi/linux/time.ts";
 import { SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD_ID, Sigevent } from "../../abi/linux/signal.ts";
 
-const CLOCKS = new Set([
-  CLOCK_REALTIME,
-  CLOCK_MONOTONIC,
-  CLOCK_MONOTONIC_RAW,
-  CLOCK_REALTIME_COARSE,
-  CLOCK_MONOTONIC_COARSE,
-  CLOCK_BOOTTIME,
-]);
+/** Timers run on the host's clocks. */
+const CLOCKS = HOST_CLOCKS;
 const MAX_TIMERS = 1 << 16;
 
 interface PosixTimer {
