@@ -13,6 +13,7 @@
 
 import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE } from "../abi/linux/file.ts";
+import { _LINUX_CAPABILITY_VERSION_3 } from "../abi/linux/capability.ts";
 
 // SAFETY: glibc's exact signatures on x86-64; string arguments are NUL-terminated buffers the
 // caller keeps alive for the call, and null pointers are passed where mount(2) allows them.
@@ -41,7 +42,7 @@ const SYS_CAPGET = 125;
 const SYS_CAPSET = 126;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
-const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const LINUX_CAPABILITY_VERSION_3 = _LINUX_CAPABILITY_VERSION_3;
 /** CAP_LAST_CAP on current kernels (CAP_CHECKPOINT_RESTORE). */
 export const CAP_LAST_CAP = 40;
 

@@ -27,6 +27,8 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../abi/linux/mm.ts";
+import { SA } from "../abi/linux/signal.ts";
+import { _LINUX_CAPABILITY_VERSION_3 } from "../abi/linux/capability.ts";
 
 const SYS_MMAP = 9;
 const SYS_MPROTECT = 10;
@@ -38,9 +40,9 @@ const SYS_GETPID = 39;
 const SYS_TGKILL = 234;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
-const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
-const SA_RESTORER = 0x0400_0000;
-const SA_RESTART = 0x1000_0000;
+const LINUX_CAPABILITY_VERSION_3 = _LINUX_CAPABILITY_VERSION_3;
+const SA_RESTORER = Number(SA.RESTORER);
+const SA_RESTART = Number(SA.RESTART);
 /**
  * The signal used: a real-time one that neither glibc (32, 33), Deno nor V8 uses; its handler
  * is ours only for the duration of the call, and the previous one is put back.

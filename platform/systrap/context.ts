@@ -20,7 +20,7 @@ import { R, type Registers, SIGCONTEXT_REGS } from "../registers.ts";
 import type { ThreadTimes } from "../ptrace/subprocess.ts";
 import type { StubThread, SystrapSpace } from "./address_space.ts";
 import { ALTSTACK_OFFSET, CTL, PREEMPT_SIGNAL, REGION, STATE } from "./stub.ts";
-import { SIG } from "../../abi/linux/signal.ts";
+import { SIG, SIGINFO_SIZE } from "../../abi/linux/signal.ts";
 
 const { ILL: SIGILL, TRAP: SIGTRAP, BUS: SIGBUS, FPE: SIGFPE, SEGV: SIGSEGV, SYS: SIGSYS } = SIG;
 
@@ -39,7 +39,6 @@ const UC_MCONTEXT = 40;
 const UC_SIGMASK = UC_MCONTEXT + 256;
 const UC_SIZE = UC_SIGMASK + 8;
 const SC_CS = 144, SC_SS = 150, SC_ERR = 152, SC_TRAPNO = 160, SC_FPSTATE = 184;
-const SIGINFO_SIZE = 128;
 
 // The XSAVE area of a frame: its software bytes say what it holds.
 const FXSAVE_SIZE = 512;
