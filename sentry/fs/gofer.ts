@@ -48,6 +48,7 @@ import {
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { openDevice } from "./devices.ts";
 import { AT_REMOVEDIR, RENAME_EXCHANGE } from "../../abi/linux/file.ts";
+import { Stat as LinuxStat } from "../../abi/linux/stat.ts";
 
 export { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG };
 
@@ -636,7 +637,7 @@ export class SyntheticDir extends Inode {
   }
 }
 
-const STAT_BUF = 144;
+const STAT_BUF = LinuxStat.size;
 
 /** Data of a gofer file through its donated host FD. */
 export class HostData implements RegularData {
@@ -662,7 +663,7 @@ export class HostData implements RegularData {
   size(): bigint {
     const b = new Uint8Array(STAT_BUF);
     if (libc.symbols.fstat(this.hostFd, b) !== 0) return this.inode.size();
-    const n = new DataView(b.buffer).getBigInt64(48, true);
+    const n = LinuxStat.decode(b).size;
     this.inode.setSize(n);
     return n;
   }
