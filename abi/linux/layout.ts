@@ -173,6 +173,23 @@ export class Struct<F extends Fields> implements FieldType<Value<F>, Init<F>> {
     return this.get(new DataView(b.buffer, b.byteOffset, b.byteLength), off);
   }
 
+  /** n consecutive structs from the start of b (an array of pollfd, iovec ...). */
+  decodeArray(b: Uint8Array, n: number): Value<F>[] {
+    if (n < 0 || n * this.size > b.length) {
+      throw new RangeError(`abi: ${n} of ${this.name} need ${n * this.size} bytes of ${b.length}`);
+    }
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return Array.from({ length: n }, (_, i) => this.get(v, i * this.size));
+  }
+
+  /** The bytes of consecutive structs, one for each of xs. */
+  encodeArray(xs: readonly Init<F>[]): Uint8Array<ArrayBuffer> {
+    const b = new Uint8Array(xs.length * this.size);
+    const v = new DataView(b.buffer);
+    xs.forEach((x, i) => this.set(v, i * this.size, x));
+    return b;
+  }
+
   #check(b: Uint8Array, off: number): void {
     if (off < 0 || off + this.size > b.length) {
       throw new RangeError(`abi: ${this.name} needs ${this.size} bytes at ${off} of ${b.length}`);

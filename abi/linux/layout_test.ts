@@ -106,3 +106,10 @@ Deno.test("be16 fields are in network byte order, the rest little-endian", () =>
   assertEquals([...b.subarray(0, 8)], [2, 0, 0x1f, 0x90, 127, 0, 0, 1]);
   assertEquals(SockaddrIn.decode(b).port, 8080);
 });
+
+Deno.test("arrays of structs encode and decode back, and a short buffer is refused", () => {
+  const b = Timespec.encodeArray([{ sec: 1n, nsec: 2n }, { sec: 3n }]);
+  assertEquals(b.length, 32);
+  assertEquals(Timespec.decodeArray(b, 2), [{ sec: 1n, nsec: 2n }, { sec: 3n, nsec: 0n }]);
+  throws(() => Timespec.decodeArray(b, 3), { name: "RangeError", message: /3 of timespec/ });
+});

@@ -31,10 +31,18 @@ export const HOST_CLOCKS: ReadonlySet<number> = new Set([
 
 const ts = new Uint8Array(Timespec.size);
 
+/**
+ * The host clock's time as the struct timespec the host wrote: clock_gettime(2) copies it out
+ * as it is, without a decode and encode on the path applications call most.
+ */
+export function hostTimespec(clock: number): Uint8Array<ArrayBuffer> {
+  if (libc.symbols.clock_gettime(clock, ts) !== 0) throw new SysError(Errno.EINVAL);
+  return ts.slice();
+}
+
 /** The host clock's time. EINVAL for a clock the host does not have. */
 export function hostTime(clock: number): { sec: bigint; nsec: bigint } {
-  if (libc.symbols.clock_gettime(clock, ts) !== 0) throw new SysError(Errno.EINVAL);
-  return Timespec.decode(ts);
+  return Timespec.decode(hostTimespec(clock));
 }
 
 /** The host clock's time in nanoseconds. */

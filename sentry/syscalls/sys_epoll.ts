@@ -77,8 +77,7 @@ async function wait(t: Task, deadline: number | null, mask?: [bigint, number]): 
     const evs = ep.collect(t, max);
     const left = deadline === null ? undefined : deadline - Date.now();
     if (evs.length > 0 || (left !== undefined && left <= 0)) {
-      const b = new Uint8Array(evs.length * EpollEvent.size);
-      evs.forEach((e, i) => EpollEvent.encodeInto(b, i * EpollEvent.size, e));
+      const b = EpollEvent.encodeArray(evs);
       if (b.length) t.mm.copyOut(addr, b);
       restore();
       return evs.length;

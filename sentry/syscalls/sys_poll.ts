@@ -116,8 +116,7 @@ async function doPoll(
   const raw = t.mm.copyIn(addr, nfds * Pollfd.size);
   const watches: Watch[] = [];
   const fds: number[] = [];
-  for (let i = 0; i < nfds; i++) {
-    const { fd, events } = Pollfd.decode(raw, i * Pollfd.size);
+  for (const { fd, events } of Pollfd.decodeArray(raw, nfds)) {
     fds.push(fd);
     watches.push({ file: fd >= 0 ? t.fdTable.peek(fd) : undefined, events });
   }

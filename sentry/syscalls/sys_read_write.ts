@@ -97,8 +97,7 @@ export function copyInIovecs(
   const raw = t.mm.copyIn(addr, count * Iovec.size);
   const out: [bigint, number][] = [];
   let total = 0;
-  for (let i = 0; i < count; i++) {
-    const { base, len } = Iovec.decode(raw, i * Iovec.size);
+  for (const { base, len } of Iovec.decodeArray(raw, count)) {
     if (len < 0n) throw new SysError(Errno.EINVAL);
     const l = Math.min(Number(len), MAX_RW_COUNT - total);
     if (checkAccess && l > 0) accessOk(t, base, BigInt(l));

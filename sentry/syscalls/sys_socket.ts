@@ -302,8 +302,7 @@ export function readMsgHdr(t: Task, addr: bigint): MsgHdr {
   const iov: [bigint, number][] = [];
   if (iovlen > 0) {
     const raw = t.mm.copyIn(h.iov, iovlen * Iovec.size);
-    for (let i = 0; i < iovlen; i++) {
-      const { base, len } = Iovec.decode(raw, i * Iovec.size);
+    for (const { base, len } of Iovec.decodeArray(raw, iovlen)) {
       if (len < 0n) throw new SysError(Errno.EINVAL);
       iov.push([base, Number(len)]);
     }

@@ -9,7 +9,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { clockMs, HOST_CLOCKS, hostTime } from "../kernel/time.ts";
+import { clockMs, HOST_CLOCKS, hostTime, hostTimespec } from "../kernel/time.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import { SIG } from "../../abi/linux/signal.ts";
 import { argInt, argPtr } from "./args.ts";
@@ -73,7 +73,7 @@ function clockGettime(t: Task): number {
     return 0;
   }
   if (!HOST_CLOCKS.has(clock)) throw new SysError(Errno.EINVAL);
-  t.mm.copyOut(argPtr(t, 1), Timespec.encode(hostTime(clock)));
+  t.mm.copyOut(argPtr(t, 1), hostTimespec(clock));
   return 0;
 }
 
