@@ -47,6 +47,31 @@ export const UC_FP_XSTATE = 1;
 export const UC_SIGCONTEXT_SS = 2;
 export const UC_STRICT_RESTORE_SS = 4;
 
+/**
+ * struct _fpstate_64: the FXSAVE image (x87, MXCSR, the XMM registers) a frame's fpstate points
+ * at. An XSAVE area continues it: its header (struct _header) follows at FXSAVE_SIZE.
+ */
+export const Fpstate64 = struct("_fpstate_64", 512, {
+  cwd: [0, u16],
+  swd: [2, u16],
+  twd: [4, u16],
+  fop: [6, u16],
+  rip: [8, u64],
+  rdp: [16, u64],
+  mxcsr: [24, u32],
+  mxcsrMask: [28, u32],
+  st: [32, bytes(128)],
+  xmm: [160, bytes(256)],
+  swReserved: [464, bytes(48)],
+});
+
+/** The XSAVE header (struct _header): which components the area holds, and its format. */
+export const XsaveHeader = struct("_header", 64, {
+  xfeatures: [0, u64],
+  xcompBv: [8, u64],
+  reserved: [16, bytes(48)],
+});
+
 /** struct _fpx_sw_bytes: in the FXSAVE image's software-reserved bytes, at FXSAVE_SW_BYTES. */
 export const FpxSwBytes = struct("_fpx_sw_bytes", 48, {
   magic1: [0, u32],

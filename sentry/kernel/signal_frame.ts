@@ -28,6 +28,7 @@ import type { Task } from "./task.ts";
 import {
   FP_XSTATE_MAGIC1,
   FP_XSTATE_MAGIC2,
+  Fpstate64,
   FpxSwBytes,
   FXSAVE_SIZE,
   FXSAVE_SW_BYTES as SW_RESERVED,
@@ -37,20 +38,20 @@ import {
   UC_STRICT_RESTORE_SS,
   Ucontext,
   X86_TRAP_PF,
+  XsaveHeader,
 } from "../../abi/linux/sigframe.ts";
 
 const REDZONE = 128n;
 const FRAME_SIZE = RtSigframe.size;
 const UC_OFF = RtSigframe.offsetOf("uc");
 const INFO_OFF = RtSigframe.offsetOf("info");
-/** Offsets of MXCSR and MXCSR_MASK in the FXSAVE image. */
-const MXCSR = 24;
-const MXCSR_MASK = 28;
+const MXCSR = Fpstate64.offsetOf("mxcsr");
+const MXCSR_MASK = Fpstate64.offsetOf("mxcsrMask");
 /** The MXCSR bits taken as valid when the state reports no mask: every x86-64 CPU's 16. */
 const MXCSR_DEFAULT_MASK = 0xffff;
-/** The XSAVE header: XSTATE_BV, XCOMP_BV, then reserved bytes up to its end. */
-const XSTATE_BV = 512;
-const XSAVE_HEADER_END = 576;
+/** The XSAVE header after the FXSAVE image: XSTATE_BV, XCOMP_BV, then reserved bytes. */
+const XSTATE_BV = FXSAVE_SIZE + XsaveHeader.offsetOf("xfeatures");
+const XSAVE_HEADER_END = FXSAVE_SIZE + XsaveHeader.size;
 const XFEATURE_MASK_FPSSE = 3n;
 /** The flags a signal handler may change on return (FIX_EFLAGS). */
 const FIX_EFLAGS = 0x50dd5n;
