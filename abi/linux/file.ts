@@ -6,7 +6,7 @@
  * @module
  */
 
-import { i16, i32, i64, struct, u64 } from "./layout.ts";
+import { i16, i32, i64, struct, u16, u64, u8 } from "./layout.ts";
 
 export const O_ACCMODE = 3;
 export const O_RDONLY = 0;
@@ -72,4 +72,22 @@ export const OpenHow = struct("open_how", 24, {
   flags: [0, u64],
   mode: [8, u64],
   resolve: [16, u64],
+});
+
+/** struct linux_dirent64 without its name, which follows at its end, NUL-terminated. */
+export const Dirent64 = struct("linux_dirent64", 19, {
+  ino: [0, u64],
+  off: [8, i64],
+  reclen: [16, u16],
+  type: [18, u8],
+});
+
+/**
+ * struct linux_dirent (getdents(2)) without its name, which follows at its end; d_type is the
+ * record's last byte.
+ */
+export const LinuxDirent = struct("linux_dirent", 18, {
+  ino: [0, u64],
+  off: [8, u64],
+  reclen: [16, u16],
 });

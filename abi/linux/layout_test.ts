@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { array, bytes, i32, i64, struct, u16, u32, u64, u8 } from "./layout.ts";
 import { Itimerspec, Timespec, timespecFromNs } from "./time.ts";
 import { AF_INET, SockaddrIn } from "./socket.ts";
+import { Dirent64, LinuxDirent } from "./file.ts";
 
 Deno.test("struct.encode() writes each field little-endian at its offset, zero elsewhere", () => {
   const S = struct("s", 24, {
@@ -112,4 +113,10 @@ Deno.test("arrays of structs encode and decode back, and a short buffer is refus
   assertEquals(b.length, 32);
   assertEquals(Timespec.decodeArray(b, 2), [{ sec: 1n, nsec: 2n }, { sec: 3n, nsec: 0n }]);
   throws(() => Timespec.decodeArray(b, 3), { name: "RangeError", message: /3 of timespec/ });
+});
+
+Deno.test("getdents' two record layouts share ino, d_off and d_reclen offsets", () => {
+  for (const f of ["ino", "off", "reclen"] as const) {
+    assertEquals(LinuxDirent.offsetOf(f), Dirent64.offsetOf(f));
+  }
 });
