@@ -17,7 +17,7 @@ import { dirname, join } from "../path.ts";
 import { closeFd, writeAll } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
 import { hostKill } from "../host/spawn.ts";
-import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../host/fcntl.ts";
+import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../abi/linux/file.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
 import { sentryFilter } from "../host/filters.ts";
@@ -43,6 +43,7 @@ import {
   StdioInbox,
 } from "./control.ts";
 import type { InitSpec, SandboxOptions, SandboxStatus } from "./sandbox.ts";
+import { defaultAction, SIG } from "../abi/linux/signal.ts";
 
 /** The Sentry's sandbox as boot drives it (implemented by boot/sandbox_impl.ts). */
 interface SandboxLike {
@@ -130,21 +131,17 @@ function confineBoot(confined: boolean, platform: string): Record<string, unknow
 /** Capabilities the Sentry keeps after start-up: none (see confineBoot). */
 const BOOT_CAPS: readonly number[] = [];
 
-/** Signals whose default action dumps core: an exit status stands for them instead. */
-const CORE_SIGNALS = new Set([3, 4, 5, 6, 7, 8, 11, 24, 25, 31]);
-
-const SIGKILL = 9;
-
 /** How long replies to `wait` get to leave before the process ends. */
 const REPLY_FLUSH_MS = 50;
 
 /**
  * Ends this process as init ended: killed by the same signal when its default action only
- * terminates (so that a waiting shim sees the signal, as with runc), else with the status.
+ * terminates (so that a waiting shim sees the signal, as with runc), else with the status: a
+ * signal that dumps core stands as its exit status instead.
  */
 function exitLike(waitStatus: number): number {
   const sig = waitStatus & 0x7f;
-  if (sig !== 0 && sig !== 0x7f && !CORE_SIGNALS.has(sig)) hostKill(Deno.pid, sig);
+  if (sig !== 0 && sig !== 0x7f && defaultAction(sig) !== "core") hostKill(Deno.pid, sig);
   return exitStatusOf(waitStatus);
 }
 
@@ -309,7 +306,7 @@ export async function bootMain(args: string[]): Promise<number> {
             // Once reaped, the pid may be another process's.
             if (done) return;
             try {
-              sb.signalProcess(req.pid, SIGKILL);
+              sb.signalProcess(req.pid, SIG.KILL);
             } catch { /* exited meanwhile */ }
           });
         }

@@ -11,7 +11,7 @@
 import { basename, dirname } from "../path.ts";
 import { closeFd, HostError } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
-import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from "../host/fcntl.ts";
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from "../abi/linux/file.ts";
 import {
   acceptUnix,
   bindUnix,

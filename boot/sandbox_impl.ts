@@ -23,9 +23,7 @@ import { FsContext, initFsContext } from "../sentry/vfs/fs_context.ts";
 import { DEFAULT_PIDS_LIMIT, Kernel } from "../sentry/kernel/kernel.ts";
 import { signaledStatus, Task, ThreadGroup } from "../sentry/kernel/task.ts";
 import { Errno, errnoName } from "../abi/linux/errno.ts";
-
-const O_RDONLY = 0;
-const O_WRONLY = 1;
+import { O_RDONLY, O_WRONLY } from "../abi/linux/file.ts";
 
 /**
  * Starts the platform of `opts` (with its fallback); only its code is loaded (a boot never

@@ -40,7 +40,7 @@ import {
   MS_REMOUNT,
   pivotIntoEmptyRoot,
 } from "../host/namespace.ts";
-import { AT_FDCWD } from "../host/fcntl.ts";
+import { AT_FDCWD } from "../abi/linux/file.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
 import { goferFilter } from "../host/filters.ts";
 import {

@@ -34,12 +34,12 @@ import {
   S_IFMT,
   unlinkAt,
 } from "../host/fsops.ts";
+import { O_TMPFILE } from "../abi/linux/file.ts";
 import type { Overlay2 } from "../oci/overlay.ts";
 
 /** The prefix of filestore names, reserved: the gofer never shows or creates such names. */
 export const FILESTORE_PREFIX = ".gvisor.filestore.";
 
-const O_TMPFILE = 0o20000000 | O_DIRECTORY;
 const ENOENT = 2;
 
 /** The name of sandbox `id`'s filestore in an overlaid mount (medium `self`). */

@@ -31,7 +31,7 @@ import {
   umask,
 } from "../host/fsops.ts";
 import { geteuid } from "../host/namespace.ts";
-import { AT_FDCWD } from "../host/fcntl.ts";
+import { AT_FDCWD } from "../abi/linux/file.ts";
 import { log } from "../log.ts";
 import { parseOverlay2 } from "../oci/overlay.ts";
 import { confine, type MountSource } from "./confine.ts";

@@ -9,9 +9,8 @@ import { closeFd, socketpair } from "../host/libc.ts";
 import { hostKill, spawn, W, waitpid } from "../host/spawn.ts";
 import { type ConfinedCommand, confinedCommand } from "./confine.ts";
 import { LisafsClient, LisafsError } from "./lisafs/client.ts";
+import { SOCK_CLOEXEC, SOCK_STREAM } from "../abi/linux/socket.ts";
 
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
 
 /** The contents of hello.txt in the test root. */

@@ -13,10 +13,16 @@
 
 import { libc, rawSyscall } from "./libc.ts";
 import { SYS } from "../abi/linux/syscalls.ts";
+import {
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PAGE_SIZE,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from "../abi/linux/mm.ts";
 
-const PAGE = 4096n;
-const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
+const PAGE = BigInt(PAGE_SIZE);
 
 /**
  * void cpuid(u32 leaf rdi, u32 subleaf rsi, u32 out[4] rdx): eax, ebx, ecx, edx to out.

@@ -12,7 +12,12 @@
 
 import { Errno } from "../abi/linux/errno.ts";
 import { check, cstr, errno, HostError, libc } from "./libc.ts";
-import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW } from "./fcntl.ts";
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_SYMLINK_FOLLOW,
+  AT_SYMLINK_NOFOLLOW,
+} from "../abi/linux/file.ts";
 import { decodeBytes } from "./utf8b.ts";
 export {
   AT_EMPTY_PATH,
@@ -50,7 +55,9 @@ export {
   S_IFSOCK,
   UTIME_NOW,
   UTIME_OMIT,
-} from "./fcntl.ts";
+} from "../abi/linux/file.ts";
+import { Stat, Statfs } from "../abi/linux/stat.ts";
+import { nsFromTimespec } from "../abi/linux/time.ts";
 
 // SAFETY: each symbol is declared with glibc's exact C signature on x86-64 (getdents64 exists
 // in glibc since 2.30; this host has 2.36). Pointers are passed as buffers that the caller owns
@@ -129,47 +136,42 @@ export function openAt(dirFd: number, path: string, flags: number, mode = 0): nu
   return retry(`openat ${JSON.stringify(path)}`, () => libc.symbols.openat(dirFd, p, flags, mode));
 }
 
-function ts(v: DataView, off: number): bigint {
-  return v.getBigInt64(off, true) * 1_000_000_000n + v.getBigInt64(off + 8, true);
-}
-
 /** fstat(2); works on O_PATH descriptors. */
 export function fstat(fd: number): HostStat {
-  const buf = new Uint8Array(144);
+  const buf = new Uint8Array(Stat.size);
   check(`fstat fd ${fd}`, libc.symbols.fstat(fd, buf));
-  const v = new DataView(buf.buffer);
+  const s = Stat.decode(buf);
   return {
-    dev: v.getBigUint64(0, true),
-    ino: v.getBigUint64(8, true),
-    nlink: Number(v.getBigUint64(16, true)),
-    mode: v.getUint32(24, true),
-    uid: v.getUint32(28, true),
-    gid: v.getUint32(32, true),
-    rdev: Number(v.getBigUint64(40, true)),
-    size: Number(v.getBigInt64(48, true)),
-    blksize: Number(v.getBigInt64(56, true)),
-    blocks: Number(v.getBigInt64(64, true)),
-    atimeNs: ts(v, 72),
-    mtimeNs: ts(v, 88),
-    ctimeNs: ts(v, 104),
+    dev: s.dev,
+    ino: s.ino,
+    nlink: Number(s.nlink),
+    mode: s.mode,
+    uid: s.uid,
+    gid: s.gid,
+    rdev: Number(s.rdev),
+    size: Number(s.size),
+    blksize: Number(s.blksize),
+    blocks: Number(s.blocks),
+    atimeNs: nsFromTimespec(s.atime),
+    mtimeNs: nsFromTimespec(s.mtime),
+    ctimeNs: nsFromTimespec(s.ctime),
   };
 }
 
 /** fstatfs(2); works on O_PATH descriptors. */
 export function fstatfs(fd: number): HostStatFS {
-  const buf = new Uint8Array(120);
+  const buf = new Uint8Array(Statfs.size);
   retry(`fstatfs fd ${fd}`, () => fsLib.symbols.fstatfs(fd, buf));
-  const v = new DataView(buf.buffer);
-  const u = (off: number) => v.getBigUint64(off, true);
+  const s = Statfs.decode(buf);
   return {
-    type: u(0),
-    blockSize: u(8),
-    blocks: u(16),
-    blocksFree: u(24),
-    blocksAvailable: u(32),
-    files: u(40),
-    filesFree: u(48),
-    nameLength: u(64),
+    type: s.type,
+    blockSize: s.bsize,
+    blocks: s.blocks,
+    blocksFree: s.bfree,
+    blocksAvailable: s.bavail,
+    files: s.files,
+    filesFree: s.ffree,
+    nameLength: s.namelen,
   };
 }
 

@@ -14,6 +14,9 @@
 
 import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
 import { SYS } from "../abi/linux/syscalls.ts";
+import { O_CLOEXEC, O_RDWR } from "../abi/linux/file.ts";
+import { SIGEV_THREAD_ID, Sigevent } from "../abi/linux/signal.ts";
+import { CLOCK_MONOTONIC } from "../abi/linux/time.ts";
 
 // SAFETY: ioctl(2) is variadic (fd, request, ...); the x86-64 SysV ABI passes the one variadic
 // integer or pointer argument in rdx like a fixed one, so each declaration below hands the
@@ -179,7 +182,6 @@ export class KvmError extends HostError {
 
 /** Opens the KVM device read-write; throws KvmError naming the path. */
 export function openKvm(path: string): number {
-  const O_RDWR = 2, O_CLOEXEC = 0o2000000;
   const fd = sym.open(cstr(path), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) throw new KvmError(`open ${path}`, errno());
   return fd;
@@ -241,8 +243,6 @@ export function startThread(code: Deno.PointerObject, arg: bigint): void {
 // Host signals.
 
 const SIG_BLOCK = 0;
-const SIGEV_THREAD_ID = 4;
-const CLOCK_MONOTONIC = 1;
 
 /** A kernel sigset_t (64 bits) with the given signals. */
 export function sigset(...signos: number[]): Uint8Array<ArrayBuffer> {
@@ -287,11 +287,7 @@ export function gettid(): number {
  * A periodic POSIX timer that sends signo to thread tid every periodNs; returns its id.
  */
 export function threadTimer(signo: number, tid: number, periodNs: bigint): number {
-  const ev = new Uint8Array(64);
-  const v = new DataView(ev.buffer);
-  v.setInt32(8, signo, true); // sigev_signo
-  v.setInt32(12, SIGEV_THREAD_ID, true); // sigev_notify
-  v.setInt32(16, tid, true); // sigev_notify_thread_id
+  const ev = Sigevent.encode({ signo, notify: SIGEV_THREAD_ID, tid });
   const id = new Int32Array(1);
   // SAFETY: ev (a 64-byte struct sigevent) and id (the timer_t the kernel writes) outlive the
   // synchronous call; likewise spec (a struct itimerspec) below.

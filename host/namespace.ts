@@ -13,6 +13,8 @@
 
 import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
 import { SYS } from "../abi/linux/syscalls.ts";
+import { AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE } from "../abi/linux/file.ts";
+import { _LINUX_CAPABILITY_VERSION_3 } from "../abi/linux/capability.ts";
 
 // SAFETY: glibc's exact signatures on x86-64; string arguments are NUL-terminated buffers the
 // caller keeps alive for the call, and null pointers are passed where mount(2) allows them.
@@ -38,7 +40,7 @@ export const MNT_DETACH = 0x2;
 
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
-const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const LINUX_CAPABILITY_VERSION_3 = _LINUX_CAPABILITY_VERSION_3;
 /** CAP_LAST_CAP on current kernels (CAP_CHECKPOINT_RESTORE). */
 export const CAP_LAST_CAP = 40;
 
@@ -91,10 +93,10 @@ export function pivotRoot(newRoot: string, putOld: string): void {
 
 const OPEN_TREE_CLONE = 1n;
 const OPEN_TREE_CLOEXEC = 0o2000000n;
-const AT_EMPTY_PATH = 0x1000n;
-const AT_RECURSIVE = 0x8000n;
+const AT_EMPTY_PATH_N = BigInt(AT_EMPTY_PATH);
+const AT_RECURSIVE_N = BigInt(AT_RECURSIVE);
+const AT_FDCWD_N = BigInt(AT_FDCWD);
 const MOVE_MOUNT_F_EMPTY_PATH = 0x4n;
-const AT_FDCWD = -100n;
 
 /**
  * open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at `fd` (and, if
@@ -107,7 +109,7 @@ export function cloneMountTree(fd: number, recursive: boolean): number {
     SYS.open_tree,
     BigInt(fd),
     BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(empty))),
-    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0n),
+    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH_N | (recursive ? AT_RECURSIVE_N : 0n),
   );
   if (r < 0n) throw new HostError(`open_tree of fd ${fd}`, Number(-r));
   return Number(r);
@@ -124,7 +126,7 @@ export function attachMountTree(treeFd: number, target: string): void {
     SYS.move_mount,
     BigInt(treeFd),
     ptr(empty),
-    AT_FDCWD,
+    AT_FDCWD_N,
     ptr(to),
     MOVE_MOUNT_F_EMPTY_PATH,
   );

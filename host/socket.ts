@@ -18,14 +18,22 @@
 import { Errno } from "../abi/linux/errno.ts";
 import { errno, HostError, libc } from "./libc.ts";
 import { decodeBytes, encodeBytes } from "./utf8b.ts";
+import {
+  AF_UNIX,
+  MSG_CMSG_CLOEXEC,
+  MSG_CTRUNC,
+  MSG_NOSIGNAL,
+  SCM_RIGHTS,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOCK_SEQPACKET,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  UNIX_PATH_MAX as SUN_PATH_SIZE,
+} from "../abi/linux/socket.ts";
 
 const sym = libc.symbols;
-
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
-const MSG_CTRUNC = 0x8;
-const MSG_NOSIGNAL = 0x4000;
-const MSG_CMSG_CLOEXEC = 0x40000000;
 
 const MSGHDR_SIZE = 56;
 const IOVEC_SIZE = 16;
@@ -180,14 +188,7 @@ const sockLib = Deno.dlopen("libc.so.6", {
 });
 const ss = sockLib.symbols;
 
-const AF_UNIX = 1;
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-export const SOCK_SEQPACKET = 5;
-export const SOCK_NONBLOCK = 0o4000;
-export const SOCK_CLOEXEC = 0o2000000;
-/** sun_path's size in struct sockaddr_un (108 bytes, NUL included). */
-const SUN_PATH_SIZE = 108;
+export { SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_SEQPACKET, SOCK_STREAM };
 
 function retrySock(op: string, call: () => number): number {
   for (;;) {

@@ -20,15 +20,22 @@
 import { HostError, rawSyscall } from "./libc.ts";
 import { CAP_LAST_CAP } from "./namespace.ts";
 import { SYS } from "../abi/linux/syscalls.ts";
+import {
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PAGE_SIZE as PAGE,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from "../abi/linux/mm.ts";
+import { SA } from "../abi/linux/signal.ts";
+import { _LINUX_CAPABILITY_VERSION_3 } from "../abi/linux/capability.ts";
 
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
-const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
-const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-const MAP_PRIVATE = 0x2, MAP_ANONYMOUS = 0x20;
-const SA_RESTORER = 0x0400_0000;
-const SA_RESTART = 0x1000_0000;
-const PAGE = 4096;
+const LINUX_CAPABILITY_VERSION_3 = _LINUX_CAPABILITY_VERSION_3;
+const SA_RESTORER = Number(SA.RESTORER);
+const SA_RESTART = Number(SA.RESTART);
 /**
  * The signal used: a real-time one that neither glibc (32, 33), Deno nor V8 uses; its handler
  * is ours only for the duration of the call, and the previous one is put back.

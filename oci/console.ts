@@ -11,7 +11,7 @@
 import { closeFd, HostError } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
 import { ioctlBuf } from "../host/io.ts";
-import { AT_FDCWD, O_CLOEXEC, O_NOCTTY, O_RDWR } from "../host/fcntl.ts";
+import { AT_FDCWD, O_CLOEXEC, O_NOCTTY, O_RDWR } from "../abi/linux/file.ts";
 import { connectUnix, sendMsg, SOCK_STREAM, unixSocket } from "../host/socket.ts";
 import { CliError } from "./command.ts";
 

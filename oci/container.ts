@@ -12,7 +12,7 @@ import { CONFINE_FLAG, confinedCommand } from "./confine_argv.ts";
 import { closeFd, HostError, pipe, socketpair, strerror } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
-import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
+import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../abi/linux/file.ts";
 import { log } from "../log.ts";
 import {
   control,

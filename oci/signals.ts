@@ -4,7 +4,7 @@
  * @module
  */
 
-import { SIG } from "../sentry/kernel/signals.ts";
+import { SIG } from "../abi/linux/signal.ts";
 
 /**
  * Signal numbers by name, without the SIG prefix: the kernel's names and the aliases that

@@ -13,10 +13,7 @@
 import type { Registers } from "./registers.ts";
 
 /** Page protections, as PROT_* in Linux. */
-export const PROT_NONE = 0;
-export const PROT_READ = 1;
-export const PROT_WRITE = 2;
-export const PROT_EXEC = 4;
+export { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from "../abi/linux/mm.ts";
 
 /** Why the application stopped running. */
 export type SwitchResult =

@@ -15,7 +15,7 @@ import { loadSpec } from "../spec.ts";
 import { dirname, join, resolve } from "../../path.ts";
 import { closeFd, pipe } from "../../host/libc.ts";
 import { spawn } from "../../host/spawn.ts";
-import { O_CLOEXEC } from "../../host/fcntl.ts";
+import { O_CLOEXEC } from "../../abi/linux/file.ts";
 import { selfCliArgv } from "../reexec.ts";
 import { openConsole } from "../console.ts";
 import { writeFileAtomic } from "../state.ts";

@@ -29,9 +29,11 @@ import { R, type Registers } from "../registers.ts";
 import type { KvmAddressSpace } from "./address_space.ts";
 import { KICK_SIGNAL, type Machine, type Vcpu } from "./machine.ts";
 import { EXC_FRAME, MMIO_EXCEPTION, MMIO_PHYS, SEL } from "./ring0.ts";
+import { SIG } from "../../abi/linux/signal.ts";
+
+const { ILL: SIGILL, TRAP: SIGTRAP, BUS: SIGBUS, FPE: SIGFPE, SEGV: SIGSEGV } = SIG;
 
 const ENOSYS = 38n;
-const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11;
 const SI_KERNEL = 0x80;
 const FPE_INTDIV = 1, FPE_FLTINV = 7, ILL_ILLOPN = 2, TRAP_TRACE = 2, BUS_ADRALN = 1;
 const SEGV_MAPERR = 1, SEGV_ACCERR = 2;

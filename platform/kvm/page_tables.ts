@@ -9,14 +9,13 @@
  * @module
  */
 
-import { PROT_EXEC, PROT_WRITE } from "../platform.ts";
+import { PAGE_SIZE as PAGE, PROT_EXEC, PROT_WRITE } from "../../abi/linux/mm.ts";
 import type { PhysicalMemory } from "./physical.ts";
 
 const P = 1, W = 2, U = 4, A = 0x20, D = 0x40, G = 0x100;
 const NX_HI = 0x8000_0000;
 /** Intermediate entries allow everything; the leaf decides. */
 const TABLE_FLAGS = P | W | U | A;
-const PAGE = 4096;
 const TWO32 = 0x1_0000_0000;
 
 /**

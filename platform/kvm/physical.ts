@@ -11,9 +11,8 @@
  */
 
 import { address, mapShared, unmap, view } from "../../host/mman.ts";
+import { PAGE_SIZE as PAGE } from "../../abi/linux/mm.ts";
 import type { MemoryFile } from "../../sentry/mm/memory_file.ts";
-
-const PAGE = 4096;
 
 export class PhysicalMemory {
   readonly base: Deno.PointerObject;

@@ -39,8 +39,9 @@
 
 import { R } from "../registers.ts";
 import { Asm, REG } from "./asm.ts";
+import { PAGE_SIZE as PAGE } from "../../abi/linux/mm.ts";
+export { PAGE };
 
-export const PAGE = 4096;
 /** The first address of the upper (kernel) half. */
 export const KERNEL_BASE = 0xffff_8000_0000_0000n;
 /**

@@ -33,8 +33,8 @@ import { futexWaitAsync, futexWake, gettid, KVM, startThread, tgkill } from "../
 import { address, mapAnonymous, sealCode, view } from "../../host/mman.ts";
 import { Asm, CC, REG } from "./asm.ts";
 import { SYS } from "../../abi/linux/syscalls.ts";
+import { PAGE_SIZE as PAGE } from "../../abi/linux/mm.ts";
 
-const PAGE = 4096;
 /** At most this many runners (vCPUs); their blocks fill the rest of the mapping. */
 export const MAX_RUNNERS = 4096;
 const BLOCK = 64;

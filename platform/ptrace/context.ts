@@ -12,13 +12,10 @@ import { type AddressSpace, type Context, PROT_EXEC, type SwitchResult } from ".
 import { R, type Registers } from "../registers.ts";
 import type { Subprocess, ThreadTimes } from "./subprocess.ts";
 import type { Waiter } from "./waiter.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 
-const SIGTRAP = 5;
-const SIGSEGV = 11;
-const SIGBUS = 7;
-const SIGILL = 4;
-const SIGFPE = 8;
-const SIGSYS = 31;
+const { TRAP: SIGTRAP, SEGV: SIGSEGV, BUS: SIGBUS, ILL: SIGILL, FPE: SIGFPE, SYS: SIGSYS } = SIG;
+
 /** si_code of a SIGSYS raised by a seccomp filter's SECCOMP_RET_TRAP. */
 const SYS_SECCOMP = 1;
 const SEGV_MAPERR = 1;

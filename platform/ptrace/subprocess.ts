@@ -46,9 +46,12 @@ import type { Waiter } from "./waiter.ts";
 import { SYS } from "../../abi/linux/syscalls.ts";
 
 export { STUB_MEMORY_FD } from "./stub.ts";
+import { PROT_EXEC, PROT_READ } from "../../abi/linux/mm.ts";
+import { SIG } from "../../abi/linux/signal.ts";
+import { AT_FDCWD } from "../../abi/linux/file.ts";
 
-const PROT_READ = 1;
-const PROT_EXEC = 4;
+const { TRAP: SIGTRAP, KILL: SIGKILL } = SIG;
+
 /** Protections a batch op can carry (PROT_READ | PROT_WRITE | PROT_EXEC). */
 const PROT_MASK = 7;
 /** Offset of XMM0 in the FXSAVE image that PTRACE_GETFPREGS/SETFPREGS move. */
@@ -62,11 +65,8 @@ const templates = new WeakMap<StubHost, Subprocess>();
 const SPAWN_TEMPLATE = Symbol("spawn the template stub");
 /** How many times the Sentry looks for a new stub in its wait loop before giving it up. */
 const CONFINE_POLLS = 10_000;
-const SIGTRAP = 5;
-const SIGKILL = 9;
 /** Idle stub threads kept per address space for reuse. */
 const MAX_IDLE_THREADS = 8;
-const AT_FDCWD = -100;
 const O_RDONLY_CLOEXEC = 0x80000;
 /** One clock tick (USER_HZ = 100) in nanoseconds. */
 const TICK_NS = 10_000_000n;

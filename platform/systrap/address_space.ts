@@ -26,10 +26,12 @@ import {
   SYSTRAP_CLONE_FLAGS,
 } from "./stub.ts";
 import { Doorbell } from "./doorbell.ts";
+import { PROT_READ, PROT_WRITE } from "../../abi/linux/mm.ts";
+
+const PROT_RW = PROT_READ | PROT_WRITE;
 
 /** Idle threads kept per address space for reuse (as the ptrace platform keeps). */
 const MAX_IDLE_THREADS = 8;
-const PROT_RW = 3;
 
 /** One region of memory, mapped both in the Sentry (through the memory file) and the stub. */
 export interface Region {

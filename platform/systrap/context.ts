@@ -19,8 +19,10 @@ import { R, type Registers, SIGCONTEXT_REGS } from "../registers.ts";
 import type { ThreadTimes } from "../ptrace/subprocess.ts";
 import type { Region, StubThread, SystrapSpace } from "./address_space.ts";
 import { ALTSTACK_OFFSET, CTL, PREEMPT_SIGNAL, REGION, STATE } from "./stub.ts";
+import { SIG, SIGINFO_SIZE } from "../../abi/linux/signal.ts";
 
-const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11, SIGSYS = 31;
+const { ILL: SIGILL, TRAP: SIGTRAP, BUS: SIGBUS, FPE: SIGFPE, SEGV: SIGSEGV, SYS: SIGSYS } = SIG;
+
 /** si_code of a SIGSYS raised by SECCOMP_RET_TRAP. */
 const SYS_SECCOMP = 1;
 const SEGV_MAPERR = 1;
@@ -37,7 +39,6 @@ const UC_MCONTEXT = 40;
 const UC_SIGMASK = UC_MCONTEXT + 256;
 const UC_SIZE = UC_SIGMASK + 8;
 const SC_CS = 144, SC_SS = 150, SC_ERR = 152, SC_TRAPNO = 160, SC_FPSTATE = 184;
-const SIGINFO_SIZE = 128;
 
 // The XSAVE area of a frame: its software bytes say what it holds.
 const FXSAVE_SIZE = 512;

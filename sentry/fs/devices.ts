@@ -13,16 +13,8 @@ import type { Attr, Inode } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { devptsFor, openControllingTty } from "./tty.ts";
 
-/** Linux's new_encode_dev. */
-export function makedev(major: number, minor: number): number {
-  return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
-}
-export function major(dev: number): number {
-  return (dev >>> 8) & 0xfff;
-}
-export function minor(dev: number): number {
-  return (dev & 0xff) | ((dev >>> 12) & 0xfff00);
-}
+import { major, makedev, minor } from "../../abi/linux/stat.ts";
+export { major, makedev, minor };
 
 type Kind = "null" | "zero" | "full" | "random";
 

@@ -20,6 +20,7 @@ import {
 import { type Attr, nowNs } from "../vfs/inode.ts";
 import { anonAttr } from "./anon.ts";
 import { waitOn } from "../vfs/waiter.ts";
+import { decodeValue, encodeValue, u64 } from "../../abi/linux/layout.ts";
 
 const MAX = 0xfffffffffffffffen;
 
@@ -41,7 +42,7 @@ export class EventFd extends FileDescriptionBase {
     }
     const v = this.semaphore ? 1n : this.value;
     this.value -= v;
-    new DataView(dst.buffer, dst.byteOffset).setBigUint64(0, v, true);
+    dst.set(encodeValue(u64, v));
     this.queue.notify();
     return 8;
   }
@@ -49,7 +50,7 @@ export class EventFd extends FileDescriptionBase {
   override async write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
     if (src.length < 8) throw new SysError(Errno.EINVAL);
-    const v = new DataView(src.buffer, src.byteOffset).getBigUint64(0, true);
+    const v = decodeValue(u64, src);
     if (v === 0xffffffffffffffffn) throw new SysError(Errno.EINVAL);
     while (MAX - this.value < v) {
       if (this.flags & O_NONBLOCK) throw new SysError(Errno.EAGAIN);

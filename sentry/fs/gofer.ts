@@ -16,7 +16,7 @@
 
 import { Errno } from "../../abi/linux/errno.ts";
 import { closeFd, dupCloexec, HostError, preadFd } from "../../host/libc.ts";
-import { fstatInto, pwriteFd, STAT_SIZE, STAT_SIZE_OFFSET } from "../../host/io.ts";
+import { fstatInto, pwriteFd } from "../../host/io.ts";
 import { type LisafsClient, LisafsError, type Stat } from "../../gofer/lisafs/client.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
@@ -48,11 +48,10 @@ import {
 } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { openDevice } from "./devices.ts";
+import { AT_REMOVEDIR, RENAME_EXCHANGE } from "../../abi/linux/file.ts";
+import { Stat as LinuxStat } from "../../abi/linux/stat.ts";
 
 export { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG };
-
-const AT_REMOVEDIR = 0x200;
-const RENAME_EXCHANGE = 2;
 
 /** Turns a Gofer error into the errno the application sees. */
 function sysErr(e: unknown): never {
@@ -639,6 +638,8 @@ export class SyntheticDir extends Inode {
   }
 }
 
+const STAT_BUF = LinuxStat.size;
+
 /** Data of a gofer file through its donated host FD. */
 export class HostData implements RegularData {
   constructor(readonly hostFd: number, readonly inode: GoferInode) {}
@@ -656,9 +657,9 @@ export class HostData implements RegularData {
   }
 
   size(): bigint {
-    const b = new Uint8Array(STAT_SIZE);
+    const b = new Uint8Array(STAT_BUF);
     if (fstatInto(this.hostFd, b) !== 0) return this.inode.size();
-    const n = new DataView(b.buffer).getBigInt64(STAT_SIZE_OFFSET, true);
+    const n = LinuxStat.decode(b).size;
     this.inode.setSize(n);
     return n;
   }

@@ -23,30 +23,33 @@ import { FileDescriptionBase, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } fr
 import { type Attr, Inode } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { pipefs } from "./pipe.ts";
+import { Stat } from "../../abi/linux/stat.ts";
+import { nsFromTimespec } from "../../abi/linux/time.ts";
+import { TCGETS, Termios, TIOCGWINSZ, Winsize } from "../../abi/linux/ioctl.ts";
 
-const TCGETS = 0x5401;
-const TIOCGWINSZ = 0x5413;
 /** Sizes of what the terminal ioctls we pass through copy out. */
-const IOCTL_OUT_SIZE: Record<number, number> = { [TCGETS]: 36, [TIOCGWINSZ]: 8 };
+const IOCTL_OUT_SIZE: Record<number, number> = {
+  [TCGETS]: Termios.size,
+  [TIOCGWINSZ]: Winsize.size,
+};
 
 /** Decodes a host struct stat (x86-64 layout). */
 export function decodeHostStat(b: Uint8Array<ArrayBuffer>): Attr {
-  const v = new DataView(b.buffer);
-  const ts = (o: number) => v.getBigInt64(o, true) * 1_000_000_000n + v.getBigInt64(o + 8, true);
+  const s = Stat.decode(b);
   return {
-    dev: v.getBigUint64(0, true),
-    ino: v.getBigUint64(8, true),
-    nlink: Number(v.getBigUint64(16, true)),
-    mode: v.getUint32(24, true),
-    uid: v.getUint32(28, true),
-    gid: v.getUint32(32, true),
-    rdev: Number(v.getBigUint64(40, true)),
-    size: v.getBigInt64(48, true),
-    blksize: Number(v.getBigInt64(56, true)),
-    blocks: v.getBigInt64(64, true),
-    atimeNs: ts(72),
-    mtimeNs: ts(88),
-    ctimeNs: ts(104),
+    dev: s.dev,
+    ino: s.ino,
+    nlink: Number(s.nlink),
+    mode: s.mode,
+    uid: s.uid,
+    gid: s.gid,
+    rdev: Number(s.rdev),
+    size: s.size,
+    blksize: Number(s.blksize),
+    blocks: s.blocks,
+    atimeNs: nsFromTimespec(s.atime),
+    mtimeNs: nsFromTimespec(s.mtime),
+    ctimeNs: nsFromTimespec(s.ctime),
   };
 }
 

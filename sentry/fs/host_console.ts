@@ -17,8 +17,10 @@ import type { Kernel } from "../kernel/kernel.ts";
 import type { ThreadGroup } from "../kernel/task.ts";
 import { O_RDWR } from "../vfs/file.ts";
 import { DevptsFilesystem, devptsFor, type Pty, TtyFile } from "./tty.ts";
+import { TIOCGWINSZ as TIOCGWINSZ_REQUEST, Winsize } from "../../abi/linux/ioctl.ts";
+import { decodeValue, u32 } from "../../abi/linux/layout.ts";
 
-const TIOCGWINSZ = 0x5413n;
+const TIOCGWINSZ = BigInt(TIOCGWINSZ_REQUEST);
 const POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 0x10;
 const EAGAIN = 11, EINTR = 4;
 /** How often the host terminal is looked at (no host event reaches the Sentry). */
@@ -126,9 +128,10 @@ export class HostConsole {
   }
 
   #readWinsize(): void {
-    const ws = new Uint8Array(8);
+    const ws = new Uint8Array(Winsize.size);
     if (ioctlBuf(this.hostFd, TIOCGWINSZ, ws) !== 0) return;
-    const key = new DataView(ws.buffer).getUint32(0, true);
+    // Rows and columns, the part of the size a resize changes.
+    const key = decodeValue(u32, ws);
     if (key === this.#lastWinsize) return;
     this.#lastWinsize = key;
     this.pty.resize(ws);

@@ -26,6 +26,7 @@ import { type Attr, type Inode, nowNs } from "../vfs/inode.ts";
 import { waitOn } from "../vfs/waiter.ts";
 import { anonAttr } from "./anon.ts";
 import { byteLength, encodeBytes } from "../../host/utf8b.ts";
+import { InotifyEvent } from "../../abi/linux/inotify.ts";
 
 const MAX_QUEUED = 16384;
 const IN_Q_OVERFLOW = 0x4000;
@@ -108,18 +109,14 @@ export class InotifyFile extends FileDescriptionBase implements WatchOwner {
       const e = this.#events[0];
       const name = encodeBytes(e.name);
       const len = name.length ? (name.length + 1 + 15) & ~15 : 0;
-      if (o + 16 + len > dst.length) {
+      if (o + InotifyEvent.size + len > dst.length) {
         if (o === 0) throw new SysError(Errno.EINVAL);
         break;
       }
-      const v = new DataView(dst.buffer, dst.byteOffset + o, 16 + len);
-      v.setInt32(0, e.wd, true);
-      v.setUint32(4, e.mask >>> 0, true);
-      v.setUint32(8, e.cookie, true);
-      v.setUint32(12, len, true);
-      dst.fill(0, o + 16, o + 16 + len);
-      dst.set(name, o + 16);
-      o += 16 + len;
+      InotifyEvent.encodeInto(dst, o, { wd: e.wd, mask: e.mask >>> 0, cookie: e.cookie, len });
+      dst.fill(0, o + InotifyEvent.size, o + InotifyEvent.size + len);
+      dst.set(name, o + InotifyEvent.size);
+      o += InotifyEvent.size + len;
       this.#events.shift();
     }
     return o;

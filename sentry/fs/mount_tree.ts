@@ -22,7 +22,7 @@ import { newSysfs } from "./sysfs.ts";
 import { DevptsFilesystem } from "./tty.ts";
 import { TmpfsDir, TmpfsFilesystem } from "./tmpfs.ts";
 import { closeFd } from "../../host/libc.ts";
-import { SIG } from "../kernel/signals.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 import { POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from "../vfs/file.ts";
 import { pollNow } from "../../host/io.ts";
 

@@ -29,14 +29,13 @@ import type { VirtualDentry } from "../vfs/vfs.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { BufferIo, doneOrFault, type IoSequence } from "../mm/io.ts";
 import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
+import { PAGE_SIZE as PAGE } from "../../abi/linux/mm.ts";
+import { SIG } from "../../abi/linux/signal.ts";
+import { FIONREAD } from "../../abi/linux/ioctl.ts";
 
 export const PIPE_BUF = 4096;
 export const DEFAULT_PIPE_SIZE = 65536;
 export const MAX_PIPE_SIZE = 1048576;
-const SIGPIPE = 13;
-const FIONREAD = 0x541b;
-
-const PAGE = 4096;
 
 /**
  * The buffer and the ends' counts of one pipe. Data sits in page-sized slots, a fixed number
@@ -300,7 +299,7 @@ export class PipeFile extends FileDescriptionBase {
       const p = this.pipe;
       if (p.readers === 0) {
         // Linux raises SIGPIPE even when part of the write went through.
-        t.sendSignal({ signo: SIGPIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
+        t.sendSignal({ signo: SIG.PIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
         if (done > 0) return done;
         throw new SysError(Errno.EPIPE);
       }

@@ -37,10 +37,11 @@ import {
 import { Dentry, Mount, VirtualDentry, type VirtualFilesystem } from "../vfs/vfs.ts";
 import { procNetFiles } from "../net/proc_net.ts";
 import { byteLength, encodeBytes } from "../../host/utf8b.ts";
+import { CLK_TCK as USER_HZ } from "../../abi/linux/rusage.ts";
 
 const PROC_SUPER_MAGIC = 0x9fa0n;
 const BOOT_NS = BigInt(Date.now()) * 1_000_000n;
-const CLK_TCK = 100;
+const CLK_TCK = Number(USER_HZ);
 
 /** The procfs instance of a kernel. */
 export class ProcFilesystem extends Filesystem {

@@ -14,8 +14,31 @@ import { FileDescriptionBase, O_NONBLOCK, POLLIN, POLLRDNORM } from "../vfs/file
 import { type Attr, nowNs } from "../vfs/inode.ts";
 import { waitOn } from "../vfs/waiter.ts";
 import { anonAttr } from "./anon.ts";
+import { SI, SignalfdSiginfo } from "../../abi/linux/signal.ts";
 
-const SIGINFO_SIZE = 128;
+const SIGINFO_SIZE = SignalfdSiginfo.size;
+
+/** A queued signal as signalfd_siginfo: the fields its siginfo_t's union member has. */
+function signalfdInfo(info: SigInfo): Uint8Array<ArrayBuffer> {
+  const head = { signo: info.signo, errno: info.errno, code: info.code };
+  if (info.addr !== undefined) return SignalfdSiginfo.encode({ ...head, addr: info.addr });
+  const value = info.value === undefined ? {} : {
+    ptr: BigInt.asUintN(64, info.value),
+    int: Number(BigInt.asIntN(32, info.value)),
+  };
+  // A POSIX timer's siginfo carries its id and overrun count where others carry pid and uid.
+  if (info.code === SI.TIMER) {
+    return SignalfdSiginfo.encode({ ...head, tid: info.pid, overrun: info.uid, ...value });
+  }
+  return SignalfdSiginfo.encode({
+    ...head,
+    pid: info.pid,
+    uid: info.uid,
+    status: info.status,
+    ...value,
+  });
+}
+
 const RECHECK_MS = 10;
 
 export class SignalFd extends FileDescriptionBase {
@@ -44,16 +67,7 @@ export class SignalFd extends FileDescriptionBase {
         await waitOn(t, [this.queue], RECHECK_MS);
         continue;
       }
-      const v = new DataView(dst.buffer, dst.byteOffset + n, SIGINFO_SIZE);
-      new Uint8Array(dst.buffer, dst.byteOffset + n, SIGINFO_SIZE).fill(0);
-      v.setUint32(0, info.signo, true);
-      v.setInt32(4, info.errno, true);
-      v.setInt32(8, info.code, true);
-      v.setUint32(12, info.pid ?? 0, true);
-      v.setUint32(16, info.uid ?? 0, true);
-      v.setInt32(40, info.status ?? 0, true);
-      v.setBigUint64(56, BigInt.asUintN(64, info.value ?? 0n), true);
-      v.setBigUint64(80, info.addr ?? 0n, true);
+      dst.set(signalfdInfo(info), n);
       n += SIGINFO_SIZE;
     }
     return n;

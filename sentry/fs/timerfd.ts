@@ -6,25 +6,14 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { clockGettime } from "../../host/time.ts";
+import { clockNow } from "../kernel/time.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { FileDescriptionBase, O_NONBLOCK, POLLIN, POLLRDNORM } from "../vfs/file.ts";
 import { type Attr, nowNs } from "../vfs/inode.ts";
 import { waitOn } from "../vfs/waiter.ts";
 import { anonAttr } from "./anon.ts";
-
-export const CLOCK_REALTIME = 0;
-export const CLOCK_MONOTONIC = 1;
-export const CLOCK_BOOTTIME = 7;
-
-/** The host clock's time in nanoseconds. */
-export function clockNow(clock: number): bigint {
-  const ts = new Uint8Array(16);
-  if (!clockGettime(clock, ts)) throw new SysError(Errno.EINVAL);
-  const v = new DataView(ts.buffer);
-  return v.getBigInt64(0, true) * 1_000_000_000n + v.getBigInt64(8, true);
-}
+import { encodeValue, u64 } from "../../abi/linux/layout.ts";
 
 export class TimerFd extends FileDescriptionBase {
   readonly anonName = "[timerfd]";
@@ -93,7 +82,7 @@ export class TimerFd extends FileDescriptionBase {
       if (this.flags & O_NONBLOCK) throw new SysError(Errno.EAGAIN);
       await waitOn(t, [this.queue]);
     }
-    new DataView(dst.buffer, dst.byteOffset).setBigUint64(0, this.expirations, true);
+    dst.set(encodeValue(u64, this.expirations));
     this.expirations = 0n;
     return 8;
   }

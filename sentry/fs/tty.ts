@@ -40,13 +40,31 @@ import {
 import { Dentry, Mount, VirtualDentry } from "../vfs/vfs.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { makedev } from "./devices.ts";
-
-const TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404;
-const TCSBRK = 0x5409, TCXONC = 0x540a, TCFLSH = 0x540b;
-const TIOCSCTTY = 0x540e, TIOCGPGRP = 0x540f, TIOCSPGRP = 0x5410;
-const TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, FIONREAD = 0x541b, TIOCNOTTY = 0x5422;
-const TIOCGSID = 0x5429, TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431, TIOCGPTPEER = 0x5441;
-const FIONBIO = 0x5421;
+import { SIG } from "../../abi/linux/signal.ts";
+import { decodeValue, i32, u32 } from "../../abi/linux/layout.ts";
+import {
+  FIONBIO,
+  FIONREAD,
+  TCFLSH,
+  TCGETS,
+  TCSBRK,
+  TCSETS,
+  TCSETSF,
+  TCSETSW,
+  TCXONC,
+  Termios,
+  TIOCGPGRP,
+  TIOCGPTN,
+  TIOCGPTPEER,
+  TIOCGSID,
+  TIOCGWINSZ,
+  TIOCNOTTY,
+  TIOCSCTTY,
+  TIOCSPGRP,
+  TIOCSPTLCK,
+  TIOCSWINSZ,
+  Winsize,
+} from "../../abi/linux/ioctl.ts";
 
 // termios bits.
 const ICRNL = 0o400, INLCR = 0o100, IGNCR = 0o200, ISTRIP = 0o40;
@@ -55,28 +73,26 @@ const ISIG = 1, ICANON = 2, ECHO = 0o10, ECHOE = 0o20, ECHOK = 0o40, ECHONL = 0o
 const ECHOCTL = 0o1000;
 const VINTR = 0, VQUIT = 1, VERASE = 2, VKILL = 3, VEOF = 4, VTIME = 5, VMIN = 6;
 const VSUSP = 10, VEOL = 11, VEOL2 = 16;
-const SIGINT = 2, SIGQUIT = 3, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22, SIGWINCH = 28;
 const TOSTOP = 0o400;
-const TERMIOS_SIZE = 36;
+const TERMIOS_SIZE = Termios.size;
 const PTS_MAJOR = 136;
 
 /** The default termios of a new pty (as Linux sets it). */
 function defaultTermios(): Uint8Array {
-  const b = new Uint8Array(TERMIOS_SIZE);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, 0o2400 | ICRNL, true); // IXON | ICRNL
-  v.setUint32(4, OPOST | ONLCR, true);
-  v.setUint32(8, 0o277, true); // B38400 | CS8 | CREAD
-  v.setUint32(12, ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | 0o4000 | 0o100000, true);
   const cc = [3, 0x1c, 0x7f, 0x15, 4, 0, 1, 0, 0x11, 0x13, 0x1a, 0, 0x12, 0x0f, 0x17, 0x16, 0];
-  cc.forEach((c, i) => (b[17 + i] = c));
-  return b;
+  return Termios.encode({
+    iflag: 0o2400 | ICRNL, // IXON | ICRNL
+    oflag: OPOST | ONLCR,
+    cflag: 0o277, // B38400 | CS8 | CREAD
+    lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | 0o4000 | 0o100000,
+    cc: Uint8Array.from(cc),
+  });
 }
 
 /** One pseudo-terminal pair. */
 export class Pty {
   termios = defaultTermios();
-  winsize = new Uint8Array(8);
+  winsize = new Uint8Array(Winsize.size);
   /** Bytes the master reads (slave output and echo). */
   #toMaster: number[] = [];
   /** Input ready for the slave: lines in canonical mode (an empty array is an EOF mark). */
@@ -98,20 +114,20 @@ export class Pty {
     this.ino = fs.nextIno();
   }
 
-  #flag(off: number): number {
-    return new DataView(this.termios.buffer).getUint32(off, true);
+  #flag(f: "iflag" | "oflag" | "lflag"): number {
+    return decodeValue(u32, this.termios, Termios.offsetOf(f));
   }
   get iflag(): number {
-    return this.#flag(0);
+    return this.#flag("iflag");
   }
   get oflag(): number {
-    return this.#flag(4);
+    return this.#flag("oflag");
   }
   get lflag(): number {
-    return this.#flag(12);
+    return this.#flag("lflag");
   }
   #cc(i: number): number {
-    return this.termios[17 + i];
+    return this.termios[Termios.offsetOf("cc") + i];
   }
 
   /** Output processing of bytes written by the slave (or echoed). */
@@ -151,11 +167,11 @@ export class Pty {
       } else if (c === 0x0a && (i & INLCR)) c = 0x0d;
       if (l & ISIG) {
         const sig = c === this.#cc(VINTR)
-          ? SIGINT
+          ? SIG.INT
           : c === this.#cc(VQUIT)
-          ? SIGQUIT
+          ? SIG.QUIT
           : c === this.#cc(VSUSP)
-          ? SIGTSTP
+          ? SIG.TSTP
           : 0;
         if (sig && c !== 0) {
           this.#echo(c);
@@ -253,7 +269,7 @@ export class Pty {
     this.winsize = Uint8Array.from(w);
     if (!changed || !this.fgPgrp) return;
     for (const tg of this.kernel.threadGroups.values()) {
-      if (tg.pgid === this.fgPgrp) tg.sendSignal({ signo: SIGWINCH, errno: 0, code: 0x80 });
+      if (tg.pgid === this.fgPgrp) tg.sendSignal({ signo: SIG.WINCH, errno: 0, code: 0x80 });
     }
   }
 
@@ -294,7 +310,7 @@ function jobControl(t: Task, pty: Pty, file: TtyFile, sig: number): void {
   const a = tg.handlers.actions[sig];
   const ignored = a.handler === 1n || (t.sigmask & (1n << BigInt(sig - 1))) !== 0n;
   if (ignored) {
-    if (sig === SIGTTOU) return;
+    if (sig === SIG.TTOU) return;
     throw new SysError(Errno.EIO);
   }
   if (orphanedPgrp(pty.kernel, tg.pgid, tg.sid)) throw new SysError(Errno.EIO);
@@ -313,7 +329,7 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
     case TCSETS:
     case TCSETSW:
     case TCSETSF:
-      jobControl(t, pty, file, SIGTTOU);
+      jobControl(t, pty, file, SIG.TTOU);
       pty.termios = t.mm.copyIn(arg, TERMIOS_SIZE);
       if (request === TCSETSF) pty.flush(0);
       pty.queue.notify();
@@ -330,8 +346,8 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
       t.mm.writeU32(arg, pty.fgPgrp || 0);
       return 0;
     case TIOCSPGRP: {
-      jobControl(t, pty, file, SIGTTOU);
-      const pg = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true);
+      jobControl(t, pty, file, SIG.TTOU);
+      const pg = decodeValue(i32, t.mm.copyIn(arg, 4));
       if (pg < 0) throw new SysError(Errno.EINVAL);
       if (pty.sid !== t.tg.sid) throw new SysError(Errno.ENOTTY);
       pty.fgPgrp = pg;
@@ -357,7 +373,7 @@ function ttyIoctl(t: Task, pty: Pty, request: number, arg: bigint, file: TtyFile
       t.mm.writeU32(arg, file.master ? pty.masterAvailable : pty.slaveAvailable);
       return 0;
     case FIONBIO: {
-      const on = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true);
+      const on = decodeValue(i32, t.mm.copyIn(arg, 4));
       file.flags = on ? file.flags | O_NONBLOCK : file.flags & ~O_NONBLOCK;
       return 0;
     }
@@ -394,7 +410,7 @@ export class TtyFile extends FileDescriptionBase {
 
   override async read(t: Task, dst: Uint8Array<ArrayBuffer>): Promise<number> {
     const p = this.pty;
-    jobControl(t, p, this, SIGTTIN);
+    jobControl(t, p, this, SIG.TTIN);
     for (;;) {
       if (this.master) {
         if (p.masterAvailable > 0) {
@@ -419,7 +435,7 @@ export class TtyFile extends FileDescriptionBase {
   }
 
   override write(t: Task, src: Uint8Array<ArrayBuffer>): number {
-    if (!this.master && (this.pty.lflag & TOSTOP)) jobControl(t, this.pty, this, SIGTTOU);
+    if (!this.master && (this.pty.lflag & TOSTOP)) jobControl(t, this.pty, this, SIG.TTOU);
     if (this.master) {
       this.pty.input(src);
     } else {
@@ -450,7 +466,7 @@ export class TtyFile extends FileDescriptionBase {
           t.mm.writeU32(arg, p.index);
           return 0;
         case TIOCSPTLCK:
-          p.locked = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true) !== 0;
+          p.locked = decodeValue(i32, t.mm.copyIn(arg, 4)) !== 0;
           return 0;
         case TIOCGPTPEER: {
           if (p.locked) throw new SysError(Errno.EIO);

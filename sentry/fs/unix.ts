@@ -33,21 +33,24 @@ import { type Attr, Filesystem, type Inode, nowNs, S_IFSOCK } from "../vfs/inode
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { interfaceIoctl } from "../net/ifioctl.ts";
 import { NetStack } from "../net/socket.ts";
+import { SIG } from "../../abi/linux/signal.ts";
+import {
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  MSG_PEEK,
+  MSG_WAITALL,
+  SOCK_DGRAM,
+  SOCK_SEQPACKET,
+  SOCK_STREAM,
+} from "../../abi/linux/socket.ts";
 
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-export const SOCK_SEQPACKET = 5;
+export { SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM };
 
 /** What a queued message costs the Sentry beyond its bytes (its record), for the charge. */
 const MESSAGE_COST = 64;
 
 /** Bytes a receive queue holds before senders wait (Linux's default socket buffer). */
 const QUEUE_LIMIT = 212992;
-const MSG_PEEK = 2;
-const MSG_DONTWAIT = 0x40;
-const MSG_WAITALL = 0x100;
-const MSG_NOSIGNAL = 0x4000;
-const SIGPIPE = 13;
 
 /** Who sent a message (SCM_CREDENTIALS, SO_PEERCRED). */
 export interface Ucred {
@@ -256,7 +259,7 @@ export class UnixSocket extends FileDescriptionBase {
     const creds: Ucred = { pid: t.tg.pid, uid: t.tg.uid, gid: t.tg.gid };
     const epipe = (): never => {
       if (!(flags & MSG_NOSIGNAL)) {
-        t.sendSignal({ signo: SIGPIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
+        t.sendSignal({ signo: SIG.PIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
       }
       throw new SysError(Errno.EPIPE);
     };

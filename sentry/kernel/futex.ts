@@ -11,6 +11,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import type { MemoryManager } from "../mm/mm.ts";
 import { SysError } from "../../abi/linux/error.ts";
+import { decodeValue, u32 } from "../../abi/linux/layout.ts";
 
 export interface Waiter {
   key: bigint;
@@ -39,7 +40,7 @@ export function exitRobustList(
   const release = (entry: bigint, offset: bigint) => {
     const addr = entry + offset;
     const b = mm.copyIn(addr, 4);
-    const word = new DataView(b.buffer).getUint32(0, true);
+    const word = decodeValue(u32, b);
     if ((word & FUTEX_TID_MASK) !== tid) return;
     mm.writeU32(addr, ((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0);
     if (word & FUTEX_WAITERS) futexes.wake(mm, addr, 1, 0xffffffff);

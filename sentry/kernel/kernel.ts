@@ -12,7 +12,7 @@ import type { MemoryFile } from "../mm/memory_file.ts";
 import { SyscallDispatcher } from "../syscalls/table.ts";
 import type { VirtualFilesystem } from "../vfs/vfs.ts";
 import { FutexManager } from "./futex.ts";
-import { SIG } from "./signals.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 import type { Task, ThreadGroup } from "./task.ts";
 
 /**

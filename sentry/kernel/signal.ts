@@ -5,31 +5,26 @@
  * @module
  */
 
-import { NSIG, SIG, SIGRTMIN } from "./signals.ts";
+import {
+  CLD,
+  NSIG,
+  SA,
+  SI,
+  SIG,
+  SIG_DFL,
+  SIG_IGN,
+  SIGINFO_SIZE,
+  SiginfoChld,
+  SiginfoFault,
+  SiginfoKill,
+  SiginfoPoll,
+  SIGRTMIN,
+  SS_AUTODISARM,
+  SS_DISABLE,
+  SS_ONSTACK,
+} from "../../abi/linux/signal.ts";
 
-export const SIG_DFL = 0n;
-export const SIG_IGN = 1n;
-
-export const SA = {
-  NOCLDSTOP: 0x1n,
-  NOCLDWAIT: 0x2n,
-  SIGINFO: 0x4n,
-  RESTORER: 0x04000000n,
-  ONSTACK: 0x08000000n,
-  RESTART: 0x10000000n,
-  NODEFER: 0x40000000n,
-  RESETHAND: 0x80000000n,
-} as const;
-
-/** si_code values. */
-export const SI = {
-  USER: 0,
-  KERNEL: 0x80,
-  QUEUE: -1,
-  TIMER: -2,
-  TKILL: -6,
-} as const;
-export const CLD = { EXITED: 1, KILLED: 2, DUMPED: 3, TRAPPED: 4, STOPPED: 5, CONTINUED: 6 };
+export { CLD, SA, SI, SIG_DFL, SIG_IGN, SIGINFO_SIZE, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK };
 
 /** A mask bit for signal n (1-based), as in sigset_t. */
 export function sigbit(n: number): bigint {
@@ -93,40 +88,23 @@ export interface SigInfo {
   fd?: number;
 }
 
-export const SIGINFO_SIZE = 128;
-
-/** Encodes siginfo_t (x86-64 layout). */
+/** Encodes siginfo_t, choosing the union's member by what the signal carries. */
 export function encodeSigInfo(i: SigInfo): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(SIGINFO_SIZE);
-  const v = new DataView(b.buffer);
-  v.setInt32(0, i.signo, true);
-  v.setInt32(4, i.errno, true);
-  v.setInt32(8, i.code, true);
-  if (i.addr !== undefined) {
-    v.setBigUint64(16, i.addr, true);
-  } else if (i.band !== undefined) {
-    v.setBigInt64(16, i.band, true);
-    v.setInt32(24, i.fd ?? 0, true);
-  } else {
-    v.setInt32(16, i.pid ?? 0, true);
-    v.setUint32(20, i.uid ?? 0, true);
-    if (i.status !== undefined) v.setInt32(24, i.status, true);
-    else if (i.value !== undefined) v.setBigUint64(24, i.value, true);
-  }
-  return b;
+  const head = { signo: i.signo, errno: i.errno, code: i.code };
+  if (i.addr !== undefined) return SiginfoFault.encode({ ...head, addr: i.addr });
+  if (i.band !== undefined) return SiginfoPoll.encode({ ...head, band: i.band, fd: i.fd ?? 0 });
+  const from = { ...head, pid: i.pid ?? 0, uid: i.uid ?? 0 };
+  if (i.status !== undefined) return SiginfoChld.encode({ ...from, status: i.status });
+  return SiginfoKill.encode({
+    ...from,
+    value: i.value === undefined ? undefined : BigInt.asUintN(64, i.value),
+  });
 }
 
 /** Decodes siginfo_t as rt_sigqueueinfo passes it. */
 export function decodeSigInfo(b: Uint8Array<ArrayBuffer>): SigInfo {
-  const v = new DataView(b.buffer, b.byteOffset);
-  return {
-    signo: v.getInt32(0, true),
-    errno: v.getInt32(4, true),
-    code: v.getInt32(8, true),
-    pid: v.getInt32(16, true),
-    uid: v.getUint32(20, true),
-    value: v.getBigUint64(24, true),
-  };
+  const { signo, errno, code, pid, uid, value } = SiginfoKill.decode(b);
+  return { signo, errno, code, pid, uid, value };
 }
 
 /**
@@ -205,6 +183,3 @@ export interface SignalStack {
   flags: number;
   size: bigint;
 }
-export const SS_ONSTACK = 1;
-export const SS_DISABLE = 2;
-export const SS_AUTODISARM = 1 << 31;

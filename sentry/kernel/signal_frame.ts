@@ -19,38 +19,40 @@ import {
   SA,
   type SigAction,
   type SigInfo,
-  SIGINFO_SIZE,
   SS_AUTODISARM,
   SS_DISABLE,
   SS_ONSTACK,
   UNBLOCKABLE,
 } from "./signal.ts";
 import type { Task } from "./task.ts";
+import {
+  FP_XSTATE_MAGIC1,
+  FP_XSTATE_MAGIC2,
+  Fpstate64,
+  FpxSwBytes,
+  FXSAVE_SIZE,
+  FXSAVE_SW_BYTES as SW_RESERVED,
+  RtSigframe,
+  UC_FP_XSTATE,
+  UC_SIGCONTEXT_SS,
+  UC_STRICT_RESTORE_SS,
+  Ucontext,
+  X86_TRAP_PF,
+  XsaveHeader,
+} from "../../abi/linux/sigframe.ts";
 
 const REDZONE = 128n;
-const FXSAVE_SIZE = 512;
-const UCONTEXT_SIZE = 304;
-const FRAME_SIZE = 8 + UCONTEXT_SIZE + SIGINFO_SIZE;
-const UC_OFF = 8;
-const MCONTEXT_OFF = UC_OFF + 40;
-const SIGMASK_OFF = UC_OFF + 296;
-const INFO_OFF = UC_OFF + UCONTEXT_SIZE;
-const UC_FP_XSTATE = 1;
-const UC_SIGCONTEXT_SS = 2;
-const FP_XSTATE_MAGIC1 = 0x46505853;
-const FP_XSTATE_MAGIC2 = 0x46505845;
-/** Offset of the software-reserved bytes in the FXSAVE image. */
-const SW_RESERVED = 464;
-/** Offsets of MXCSR and MXCSR_MASK in the FXSAVE image. */
-const MXCSR = 24;
-const MXCSR_MASK = 28;
+const FRAME_SIZE = RtSigframe.size;
+const UC_OFF = RtSigframe.offsetOf("uc");
+const INFO_OFF = RtSigframe.offsetOf("info");
+const MXCSR = Fpstate64.offsetOf("mxcsr");
+const MXCSR_MASK = Fpstate64.offsetOf("mxcsrMask");
 /** The MXCSR bits taken as valid when the state reports no mask: every x86-64 CPU's 16. */
 const MXCSR_DEFAULT_MASK = 0xffff;
-/** The XSAVE header: XSTATE_BV, XCOMP_BV, then reserved bytes up to its end. */
-const XSTATE_BV = 512;
-const XSAVE_HEADER_END = 576;
+/** The XSAVE header after the FXSAVE image: XSTATE_BV, XCOMP_BV, then reserved bytes. */
+const XSTATE_BV = FXSAVE_SIZE + XsaveHeader.offsetOf("xfeatures");
+const XSAVE_HEADER_END = FXSAVE_SIZE + XsaveHeader.size;
 const XFEATURE_MASK_FPSSE = 3n;
-const UC_STRICT_RESTORE_SS = 4;
 /** The flags a signal handler may change on return (FIX_EFLAGS). */
 const FIX_EFLAGS = 0x50dd5n;
 const USER_CS = 0x33n;
@@ -82,32 +84,31 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
   const fpAddr = sp;
   const frame = ((sp - BigInt(FRAME_SIZE)) & ~15n) - 8n;
 
-  const b = new Uint8Array(FRAME_SIZE);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(0, action.restorer, true);
-  v.setBigUint64(
-    UC_OFF,
-    BigInt(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS | (xstate ? UC_FP_XSTATE : 0)),
-    true,
-  );
-  v.setBigUint64(UC_OFF + 16, alt.sp, true);
-  v.setInt32(
-    UC_OFF + 24,
-    alt.size === 0n ? SS_DISABLE : (wasOnAlt ? SS_ONSTACK : 0) | (alt.flags & SS_AUTODISARM),
-    true,
-  );
-  v.setBigUint64(UC_OFF + 32, alt.size, true);
-  SIGCONTEXT_REGS.forEach((r, i) => v.setBigUint64(MCONTEXT_OFF + i * 8, regs.r[r], true));
-  v.setUint16(MCONTEXT_OFF + 144, Number(regs.r[R.cs]), true);
-  v.setUint16(MCONTEXT_OFF + 150, Number(regs.r[R.ss]), true);
-  if (info.addr !== undefined) {
-    v.setBigUint64(MCONTEXT_OFF + 160, 14n, true); // trapno: page fault
-    v.setBigUint64(MCONTEXT_OFF + 176, info.addr, true); // cr2
-  }
-  v.setBigUint64(MCONTEXT_OFF + 168, oldMask & 0xffffffffn, true); // oldmask
-  v.setBigUint64(MCONTEXT_OFF + 184, fpAddr, true);
-  v.setBigUint64(SIGMASK_OFF, oldMask, true);
-  b.set(encodeSigInfo(info), INFO_OFF);
+  const b = RtSigframe.encode({
+    pretcode: action.restorer,
+    uc: {
+      flags: BigInt(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS | (xstate ? UC_FP_XSTATE : 0)),
+      stack: {
+        sp: alt.sp,
+        flags: alt.size === 0n
+          ? SS_DISABLE
+          : (wasOnAlt ? SS_ONSTACK : 0) | (alt.flags & SS_AUTODISARM),
+        size: alt.size,
+      },
+      mcontext: {
+        gregs: SIGCONTEXT_REGS.map((r) => regs.r[r]),
+        cs: Number(regs.r[R.cs] & 0xffffn),
+        ss: Number(regs.r[R.ss] & 0xffffn),
+        // A fault's address is reported as a page fault's (cr2), as Linux does.
+        trapno: info.addr === undefined ? undefined : X86_TRAP_PF,
+        cr2: info.addr,
+        oldmask: oldMask & 0xffffffffn,
+        fpstate: fpAddr,
+      },
+      sigmask: oldMask,
+    },
+    info: encodeSigInfo(info),
+  });
 
   if (xstate) {
     // The platform's software bytes start with the features the area covers; the frame's
@@ -117,13 +118,13 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
     const xfeatures = fv.getBigUint64(SW_RESERVED, true);
     fv.setBigUint64(XSTATE_BV, fv.getBigUint64(XSTATE_BV, true) | XFEATURE_MASK_FPSSE, true);
     fp.fill(0, SW_RESERVED, FXSAVE_SIZE);
-    fv.setUint32(SW_RESERVED, FP_XSTATE_MAGIC1, true);
-    fv.setUint32(SW_RESERVED + 4, fp.length + 4, true);
-    fv.setBigUint64(SW_RESERVED + 8, xfeatures, true);
-    fv.setUint32(SW_RESERVED + 16, fp.length, true);
-    const m2 = new Uint8Array(4);
-    new DataView(m2.buffer).setUint32(0, FP_XSTATE_MAGIC2, true);
-    t.mm.copyOut(fpAddr + BigInt(fp.length), m2);
+    FpxSwBytes.encodeInto(fp, SW_RESERVED, {
+      magic1: FP_XSTATE_MAGIC1,
+      extendedSize: fp.length + 4,
+      xfeatures,
+      xstateSize: fp.length,
+    });
+    t.mm.writeU32(fpAddr + BigInt(fp.length), FP_XSTATE_MAGIC2);
   }
   t.mm.copyOut(fpAddr, fp);
   t.mm.copyOut(frame, b);
@@ -148,25 +149,21 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
 export function restoreSignalFrame(t: Task): bigint {
   const regs = t.regs;
   const uc = regs.rsp;
-  const b = t.mm.copyIn(uc, UCONTEXT_SIZE);
-  const v = new DataView(b.buffer);
-  const mc = MCONTEXT_OFF - UC_OFF;
+  const u = Ucontext.decode(t.mm.copyIn(uc, Ucontext.size));
+  const mc = u.mcontext;
   const eflags = regs.r[R.eflags];
-  SIGCONTEXT_REGS.forEach((r, i) => (regs.r[r] = v.getBigUint64(mc + i * 8, true)));
+  SIGCONTEXT_REGS.forEach((r, i) => (regs.r[r] = mc.gregs[i]));
   regs.r[R.eflags] = (eflags & ~FIX_EFLAGS) | (regs.r[R.eflags] & FIX_EFLAGS);
   regs.r[R.cs] = USER_CS;
   regs.r[R.ss] = USER_SS;
-  t.setSignalMask(v.getBigUint64(SIGMASK_OFF - UC_OFF, true) & ~UNBLOCKABLE);
-  const ssSp = v.getBigUint64(16, true);
-  const ssFlags = v.getInt32(24, true);
-  const ssSize = v.getBigUint64(32, true);
+  t.setSignalMask(u.sigmask & ~UNBLOCKABLE);
+  const ss = u.stack;
   if (!onAltStack(t, regs.rsp)) {
-    t.altStack = ssFlags & SS_DISABLE
+    t.altStack = ss.flags & SS_DISABLE
       ? { sp: 0n, flags: SS_DISABLE, size: 0n }
-      : { sp: ssSp, flags: ssFlags & SS_AUTODISARM, size: ssSize };
+      : { sp: ss.sp, flags: ss.flags & SS_AUTODISARM, size: ss.size };
   }
-  const fp = v.getBigUint64(mc + 184, true);
-  if (fp !== 0n) t.ctx.setFpState(readFpState(t, fp));
+  if (mc.fpstate !== 0n) t.ctx.setFpState(readFpState(t, mc.fpstate));
   return regs.r[R.rax];
 }
 
@@ -191,12 +188,12 @@ function readFpState(t: Task, addr: bigint): Uint8Array<ArrayBuffer> {
   const features = cv.getBigUint64(SW_RESERVED, true);
   let area: Uint8Array<ArrayBuffer>;
   let restore = XFEATURE_MASK_FPSSE;
-  const m2 = v.getUint32(SW_RESERVED, true) === FP_XSTATE_MAGIC1
+  const m2 = FpxSwBytes.decode(fx, SW_RESERVED).magic1 === FP_XSTATE_MAGIC1
     ? new DataView(t.mm.copyIn(addr + BigInt(size), 4).buffer).getUint32(0, true)
     : 0;
   if (m2 === FP_XSTATE_MAGIC2) {
     area = t.mm.copyIn(addr, size);
-    restore = new DataView(area.buffer).getBigUint64(SW_RESERVED + 8, true) & features;
+    restore = FpxSwBytes.decode(area, SW_RESERVED).xfeatures & features;
     // XSTATE_BV names only enabled features; XCOMP_BV and the reserved rest of the header
     // are zero in the standard format.
     if (

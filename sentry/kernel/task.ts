@@ -34,7 +34,7 @@ import {
 } from "./signal.ts";
 import { setupSignalFrame } from "./signal_frame.ts";
 import { exitRobustList } from "./futex.ts";
-import { defaultAction, SIG, signalName } from "./signals.ts";
+import { defaultAction, SIG, signalName } from "../../abi/linux/signal.ts";
 import { emulateVsyscall, isVsyscallCall } from "./vsyscall.ts";
 
 /** getrlimit(2)'s resource number (sys_rlimit.ts names them all). */

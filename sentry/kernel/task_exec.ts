@@ -13,6 +13,7 @@ import { SS_DISABLE } from "./signal.ts";
 import type { Task } from "./task.ts";
 import { exitRobustList } from "./futex.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
+import { Fpstate64 } from "../../abi/linux/sigframe.ts";
 
 /**
  * Loads `path` into a new address space and switches the task to it. On failure the task is
@@ -92,9 +93,5 @@ function commOf(path: string): string {
 
 /** The FPU state a new program starts with (x87 control word 0x37f, MXCSR 0x1f80). */
 function initialFpState(): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(512);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, 0x37f, true);
-  v.setUint32(24, 0x1f80, true);
-  return b;
+  return Fpstate64.encode({ cwd: 0x37f, mxcsr: 0x1f80 });
 }

@@ -17,6 +17,7 @@ import type { SwitchResult } from "../../platform/platform.ts";
 import { Errno } from "../../abi/linux/errno.ts";
 import { SYS, SYSCALL_NAMES } from "../../abi/linux/syscalls.ts";
 import type { Task } from "./task.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 
 /** Where the page is. */
 export const VSYSCALL_ADDR = 0xffff_ffff_ff60_0000n;
@@ -26,7 +27,6 @@ const ENTRIES = new Map<bigint, number>([
   [VSYSCALL_ADDR + 0x400n, SYS.time],
   [VSYSCALL_ADDR + 0x800n, SYS.getcpu],
 ]);
-const SIGSEGV = 11;
 const SEGV_MAPERR = 1;
 const SI_KERNEL = 0x80;
 
@@ -47,7 +47,7 @@ export async function emulateVsyscall(t: Task): Promise<void> {
     caller = t.mm.readU64(regs.rsp);
   } catch {
     // Linux: a stack it cannot read the return address from is a SIGSEGV.
-    t.forceSignal({ signo: SIGSEGV, errno: 0, code: SI_KERNEL, addr: 0n });
+    t.forceSignal({ signo: SIG.SEGV, errno: 0, code: SI_KERNEL, addr: 0n });
     return;
   }
   const entryRip = regs.rip;
@@ -61,7 +61,7 @@ export async function emulateVsyscall(t: Task): Promise<void> {
     // The first pointer argument that was given, as Linux's check of each one finds it.
     const bad = [regs.arg(0), regs.arg(1)].find((p) => p !== 0n) ?? 0n;
     regs.rip = entryRip;
-    t.forceSignal({ signo: SIGSEGV, errno: 0, code: SEGV_MAPERR, addr: bad });
+    t.forceSignal({ signo: SIG.SEGV, errno: 0, code: SEGV_MAPERR, addr: bad });
     return;
   }
   regs.rip = caller;

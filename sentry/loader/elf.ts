@@ -10,16 +10,23 @@ import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../../platform/platform.ts";
 import { ELF_ET_DYN_BASE, type MemoryManager } from "../mm/mm.ts";
 import { PAGE_SIZE, pageRoundDown, pageRoundUp } from "../mm/memory_file.ts";
 import { SysError } from "../../abi/linux/error.ts";
-
-const PT_LOAD = 1;
-const PT_INTERP = 3;
-const PT_PHDR = 6;
-const ET_EXEC = 2;
-const ET_DYN = 3;
-const EM_X86_64 = 62;
-const PF_X = 1;
-const PF_W = 2;
-const PF_R = 4;
+import {
+  EI_CLASS,
+  EI_DATA,
+  Elf64Ehdr,
+  Elf64Phdr,
+  ELFCLASS64,
+  ELFDATA2LSB,
+  EM_X86_64,
+  ET_DYN,
+  ET_EXEC,
+  PF_R,
+  PF_W,
+  PF_X,
+  PT_INTERP,
+  PT_LOAD,
+  PT_PHDR,
+} from "../../abi/linux/elf.ts";
 
 /** Reads bytes of the executable: (buffer, file offset) -> bytes read. */
 export type ReadAt = (buf: Uint8Array<ArrayBuffer>, offset: number) => number;
@@ -77,38 +84,35 @@ function readExact(read: ReadAt, offset: number, len: number): Uint8Array<ArrayB
 export function parseElf(read: ReadAt): ElfInfo {
   let hdr: Uint8Array<ArrayBuffer>;
   try {
-    hdr = readExact(read, 0, 64);
+    hdr = readExact(read, 0, Elf64Ehdr.size);
   } catch {
     throw noexec("file is too short");
   }
   if (hdr[0] !== 0x7f || hdr[1] !== 0x45 || hdr[2] !== 0x4c || hdr[3] !== 0x46) {
     throw noexec("bad magic");
   }
-  if (hdr[4] !== 2) throw noexec("not 64-bit");
-  if (hdr[5] !== 1) throw noexec("not little-endian");
-  const v = new DataView(hdr.buffer);
-  const type = v.getUint16(16, true);
+  if (hdr[EI_CLASS] !== ELFCLASS64) throw noexec("not 64-bit");
+  if (hdr[EI_DATA] !== ELFDATA2LSB) throw noexec("not little-endian");
+  const eh = Elf64Ehdr.decode(hdr);
+  const type = eh.type;
   if (type !== ET_EXEC && type !== ET_DYN) throw noexec(`ELF type ${type} is not executable`);
-  if (v.getUint16(18, true) !== EM_X86_64) throw noexec("machine is not x86-64");
-  const entry = v.getBigUint64(24, true);
-  const phoff = Number(v.getBigUint64(32, true));
-  const phentsize = v.getUint16(54, true);
-  const phnum = v.getUint16(56, true);
-  if (phentsize !== 56 || phnum === 0 || phnum > 128) throw noexec("bad program headers");
-  const ph = readExact(read, phoff, phnum * phentsize);
-  const pv = new DataView(ph.buffer);
-  const phdrs: ProgramHeader[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const o = i * phentsize;
-    phdrs.push({
-      type: pv.getUint32(o, true),
-      flags: pv.getUint32(o + 4, true),
-      offset: Number(pv.getBigUint64(o + 8, true)),
-      vaddr: pv.getBigUint64(o + 16, true),
-      filesz: Number(pv.getBigUint64(o + 32, true)),
-      memsz: pv.getBigUint64(o + 40, true),
-    });
+  if (eh.machine !== EM_X86_64) throw noexec("machine is not x86-64");
+  const entry = eh.entry;
+  const phoff = Number(eh.phoff);
+  const phentsize = eh.phentsize;
+  const phnum = eh.phnum;
+  if (phentsize !== Elf64Phdr.size || phnum === 0 || phnum > 128) {
+    throw noexec("bad program headers");
   }
+  const ph = readExact(read, phoff, phnum * phentsize);
+  const phdrs: ProgramHeader[] = Elf64Phdr.decodeArray(ph, phnum).map((p) => ({
+    type: p.type,
+    flags: p.flags,
+    offset: Number(p.offset),
+    vaddr: p.vaddr,
+    filesz: Number(p.filesz),
+    memsz: p.memsz,
+  }));
   let interp: string | null = null;
   const pi = phdrs.find((p) => p.type === PT_INTERP);
   if (pi) {

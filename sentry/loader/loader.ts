@@ -15,7 +15,8 @@ import { credsOf } from "../vfs/inode.ts";
 import type { MemoryManager } from "../mm/mm.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { elfSpan, loadElf, parseElf } from "./elf.ts";
-import { AT, setupStack } from "./stack.ts";
+import { setupStack } from "./stack.ts";
+import { AT } from "../../abi/linux/elf.ts";
 import { byteLength, decodeBytes } from "../../host/utf8b.ts";
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -8,39 +8,17 @@
 
 import type { MemoryManager } from "../mm/mm.ts";
 import { encodeBytes } from "../../host/utf8b.ts";
-
-export const AT = {
-  NULL: 0,
-  PHDR: 3,
-  PHENT: 4,
-  PHNUM: 5,
-  PAGESZ: 6,
-  BASE: 7,
-  FLAGS: 8,
-  ENTRY: 9,
-  UID: 11,
-  EUID: 12,
-  GID: 13,
-  EGID: 14,
-  PLATFORM: 15,
-  HWCAP: 16,
-  CLKTCK: 17,
-  SECURE: 23,
-  RANDOM: 25,
-  HWCAP2: 26,
-  EXECFN: 31,
-  SYSINFO_EHDR: 33,
-  MINSIGSTKSZ: 51,
-} as const;
+import { AT, Elf64Auxv } from "../../abi/linux/elf.ts";
+import { PAGE_SIZE } from "../../abi/linux/mm.ts";
+import { CLK_TCK } from "../../abi/linux/rusage.ts";
 
 /** The host's own auxv values that describe the CPU, which the application sees unchanged. */
 function hostAuxv(): Map<number, bigint> {
   const m = new Map<number, bigint>();
   try {
     const b = Deno.readFileSync("/proc/self/auxv");
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    for (let o = 0; o + 16 <= b.length; o += 16) {
-      m.set(Number(v.getBigUint64(o, true)), v.getBigUint64(o + 8, true));
+    for (const e of Elf64Auxv.decodeArray(b, Math.floor(b.length / Elf64Auxv.size))) {
+      m.set(Number(e.type), e.val);
     }
   } catch {
     // Without /proc the CPU capability words stay 0; the C library then probes CPUID itself.
@@ -85,8 +63,8 @@ export function setupStack(mm: MemoryManager, top: bigint, img: StackImage): big
 
   const auxv: [number, bigint][] = [
     ...img.auxv,
-    [AT.PAGESZ, 4096n],
-    [AT.CLKTCK, 100n],
+    [AT.PAGESZ, BigInt(PAGE_SIZE)],
+    [AT.CLKTCK, CLK_TCK],
     [AT.HWCAP, cachedHostAuxv.get(AT.HWCAP) ?? 0n],
     [AT.HWCAP2, cachedHostAuxv.get(AT.HWCAP2) ?? 0n],
     [AT.PLATFORM, platform],

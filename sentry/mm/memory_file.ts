@@ -12,9 +12,11 @@ import { fstatInto, STAT_BLOCKS_OFFSET, STAT_SIZE } from "../../host/io.ts";
 import { mapShared, memfdCreate, view } from "../../host/mman.ts";
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
+import { PAGE_SIZE as PAGE } from "../../abi/linux/mm.ts";
 
-export const PAGE_SIZE = 4096n;
-export const PAGE = 4096;
+export { PAGE_SIZE as PAGE } from "../../abi/linux/mm.ts";
+/** The page size as a bigint, for address arithmetic. */
+export const PAGE_SIZE = BigInt(PAGE);
 
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;

@@ -32,23 +32,26 @@ import { IPPROTO_TCP, IPPROTO_UDP, Stack } from "./stack.ts";
 import { TCPProtocol } from "./tcp.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
 import { UDPEndpoint, UDPProtocol } from "./udp.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  MSG_PEEK,
+  MSG_WAITALL,
+  SIN6_LEN_RFC2133,
+  SOCK_DGRAM,
+  SOCK_STREAM,
+  SockaddrFamily,
+  SockaddrIn,
+  SockaddrIn6,
+} from "../../abi/linux/socket.ts";
+import { SIG } from "../../abi/linux/signal.ts";
+import { FIONREAD, TIOCOUTQ } from "../../abi/linux/ioctl.ts";
 
-export const AF_UNSPEC = 0;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-const MSG_PEEK = 2;
-const MSG_DONTWAIT = 0x40;
-const MSG_WAITALL = 0x100;
-const MSG_NOSIGNAL = 0x4000;
-const SIGPIPE = 13;
-const FIONREAD = 0x541b;
-const TIOCOUTQ = 0x5411;
-const SIZEOF_SOCKADDR_IN = 16;
-const SIZEOF_SOCKADDR_IN6 = 28;
-/** The shortest sockaddr_in6 Linux takes (without sin6_scope_id, RFC 2133). */
-const SIN6_LEN_RFC2133 = 24;
+export { AF_INET, AF_INET6, AF_UNSPEC, SOCK_DGRAM, SOCK_STREAM };
+const SIGPIPE = SIG.PIPE;
 
 /**
  * Copies n bytes at offset `at` of what is being sent in from the application, into a
@@ -129,14 +132,10 @@ export interface SockAddr {
 
 /** Encodes addr:port as the family's sockaddr. */
 export function encodeSockAddr(family: number, a: SockAddr): Uint8Array {
-  const v4 = family === AF_INET;
-  const b = new Uint8Array(v4 ? SIZEOF_SOCKADDR_IN : SIZEOF_SOCKADDR_IN6);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, family, true);
-  v.setUint16(2, a.port);
-  if (v4) b.set(v4Bytes(a.addr), 4);
-  else b.set(a.addr, 8);
-  return b;
+  if (family === AF_INET) {
+    return SockaddrIn.encode({ family, port: a.port, addr: v4Bytes(a.addr) });
+  }
+  return SockaddrIn6.encode({ family, port: a.port, addr: a.addr });
 }
 
 /**
@@ -144,18 +143,22 @@ export function encodeSockAddr(family: number, a: SockAddr): Uint8Array {
  * disconnect). Wrong lengths are EINVAL and wrong families EAFNOSUPPORT, as Linux.
  */
 export function decodeSockAddr(family: number, raw: Uint8Array): SockAddr | null {
-  if (raw.length < 2) throw new SysError(Errno.EINVAL);
-  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const f = v.getUint16(0, true);
+  if (raw.length < SockaddrFamily.size) throw new SysError(Errno.EINVAL);
+  const f = SockaddrFamily.decode(raw).family;
   if (f === AF_UNSPEC) return null;
   if (family === AF_INET) {
-    if (raw.length < SIZEOF_SOCKADDR_IN) throw new SysError(Errno.EINVAL);
+    if (raw.length < SockaddrIn.size) throw new SysError(Errno.EINVAL);
     if (f !== AF_INET) throw new SysError(Errno.EAFNOSUPPORT);
-    return { addr: v4Mapped(raw.subarray(4, 8)), port: v.getUint16(2) };
+    const sin = SockaddrIn.decode(raw);
+    return { addr: v4Mapped(sin.addr), port: sin.port };
   }
   if (raw.length < SIN6_LEN_RFC2133) throw new SysError(Errno.EINVAL);
   if (f !== AF_INET6) throw new SysError(Errno.EAFNOSUPPORT);
-  return { addr: raw.slice(8, 24), port: v.getUint16(2) };
+  // Without sin6_scope_id (RFC 2133's length), the struct is read as if it were zero.
+  const full = new Uint8Array(SockaddrIn6.size);
+  full.set(raw.subarray(0, SockaddrIn6.size));
+  const sin6 = SockaddrIn6.decode(full);
+  return { addr: sin6.addr, port: sin6.port };
 }
 
 export class InetSocket extends FileDescriptionBase {

@@ -12,17 +12,39 @@ import { BUFFER_MAX, MIN_RCVBUF, MIN_SNDBUF } from "./endpoint.ts";
 import { AF_INET6, type InetSocket } from "./socket.ts";
 import { IPPROTO_TCP } from "./stack.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
+import {
+  decodeIntOpt,
+  encodeIntOpt,
+  Linger,
+  SO_ACCEPTCONN,
+  SO_BROADCAST,
+  SO_DOMAIN,
+  SO_DONTROUTE,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  SO_OOBINLINE,
+  SO_PRIORITY,
+  SO_PROTOCOL,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_RCVLOWAT,
+  SO_RCVTIMEO,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  SO_SNDLOWAT,
+  SO_SNDTIMEO,
+  SO_TYPE,
+  SOL_IP,
+  SOL_IPV6,
+  SOL_SOCKET,
+  SOL_TCP,
+} from "../../abi/linux/socket.ts";
+import { Timeval } from "../../abi/linux/time.ts";
 
-export const SOL_SOCKET = 1;
-export const SOL_IP = 0;
-export const SOL_TCP = 6;
-export const SOL_IPV6 = 41;
-
-const SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_DONTROUTE = 5, SO_BROADCAST = 6;
-const SO_SNDBUF = 7, SO_RCVBUF = 8, SO_KEEPALIVE = 9, SO_OOBINLINE = 10, SO_PRIORITY = 12;
-const SO_LINGER = 13, SO_REUSEPORT = 15, SO_RCVLOWAT = 18, SO_SNDLOWAT = 19;
-const SO_RCVTIMEO = 20, SO_SNDTIMEO = 21, SO_ACCEPTCONN = 30, SO_SNDBUFFORCE = 32;
-const SO_RCVBUFFORCE = 33, SO_PROTOCOL = 38, SO_DOMAIN = 39;
+export { SOL_IP, SOL_IPV6, SOL_SOCKET, SOL_TCP };
 
 const IP_TOS = 1, IP_TTL = 2, IP_PKTINFO = 8, IP_MTU_DISCOVER = 10, IP_RECVERR = 11;
 const IP_RECVTTL = 12, IP_RECVTOS = 13, IP_MULTICAST_IF = 32, IP_MULTICAST_TTL = 33;
@@ -38,18 +60,13 @@ const TCP_WINDOW_CLAMP = 10, TCP_INFO = 11, TCP_QUICKACK = 12, TCP_USER_TIMEOUT 
 /** Linux's limits for the keep-alive timings (MAX_TCP_KEEPIDLE and friends). */
 const MAX_KEEPIDLE = 32767, MAX_KEEPINTVL = 32767, MAX_KEEPCNT = 127;
 
-function int(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, v, true);
-  return b;
-}
+const int = encodeIntOpt;
 
 function timeval(ms: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setBigInt64(0, BigInt(Math.floor(ms / 1000)), true);
-  v.setBigInt64(8, BigInt(Math.round((ms % 1000) * 1000)), true);
-  return b;
+  return Timeval.encode({
+    sec: BigInt(Math.floor(ms / 1000)),
+    usec: BigInt(Math.round((ms % 1000) * 1000)),
+  });
 }
 
 /** Options that are kept as given and reported back, with their defaults. */
@@ -113,11 +130,7 @@ export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Arr
         case SO_KEEPALIVE:
           return int(o.keepalive ? 1 : 0);
         case SO_LINGER: {
-          const b = new Uint8Array(8);
-          const v = new DataView(b.buffer);
-          v.setInt32(0, o.linger === null ? 0 : 1, true);
-          v.setInt32(4, o.linger ?? 0, true);
-          return b;
+          return Linger.encode({ onoff: o.linger === null ? 0 : 1, linger: o.linger ?? 0 });
         }
         case SO_RCVTIMEO:
           return timeval(s.rcvTimeoutMs);
@@ -181,15 +194,15 @@ export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Arr
 
 /** Reads an int option: 4 bytes, except that IPv4's options also take a single byte (Linux). */
 function intOf(v: Uint8Array, level = SOL_SOCKET): number {
-  if (v.length >= 4) return new DataView(v.buffer, v.byteOffset, 4).getInt32(0, true);
+  const n = decodeIntOpt(v);
+  if (n !== null) return n;
   if (level === SOL_IP && v.length >= 1) return v[0];
   throw new SysError(Errno.EINVAL);
 }
 
 function msOfTimeval(v: Uint8Array): number {
-  if (v.length < 16) throw new SysError(Errno.EINVAL);
-  const d = new DataView(v.buffer, v.byteOffset, 16);
-  const sec = d.getBigInt64(0, true), usec = d.getBigInt64(8, true);
+  if (v.length < Timeval.size) throw new SysError(Errno.EINVAL);
+  const { sec, usec } = Timeval.decode(v);
   if (usec < 0n || usec >= 1000000n) throw new SysError(Errno.EDOM);
   if (sec < 0n) return 0;
   const ms = Number(sec) * 1000 + Number(usec) / 1000;
@@ -233,9 +246,9 @@ export function setSockOpt(s: InetSocket, level: number, name: number, v: Uint8A
           tcp?.keepaliveChanged();
           return;
         case SO_LINGER: {
-          if (v.length < 8) throw new SysError(Errno.EINVAL);
-          const d = new DataView(v.buffer, v.byteOffset, 8);
-          o.linger = d.getInt32(0, true) ? Math.max(0, d.getInt32(4, true)) : null;
+          if (v.length < Linger.size) throw new SysError(Errno.EINVAL);
+          const l = Linger.decode(v);
+          o.linger = l.onoff ? Math.max(0, l.linger) : null;
           return;
         }
         case SO_RCVTIMEO:

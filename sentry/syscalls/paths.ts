@@ -11,7 +11,7 @@ import { FsContext } from "../vfs/fs_context.ts";
 import { credsOf } from "../vfs/inode.ts";
 import type { ResolveContext, VirtualDentry } from "../vfs/vfs.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { AT_FDCWD } from "../../host/fcntl.ts";
+import { AT_FDCWD } from "../../abi/linux/file.ts";
 export {
   AT_EACCESS,
   AT_EMPTY_PATH,
@@ -20,7 +20,7 @@ export {
   AT_REMOVEDIR,
   AT_SYMLINK_FOLLOW,
   AT_SYMLINK_NOFOLLOW,
-} from "../../host/fcntl.ts";
+} from "../../abi/linux/file.ts";
 
 /** The directory dirfd names (AT_FDCWD: the working directory). Throws EBADF, ENOTDIR. */
 export function dirOf(t: Task, dirfd: number): VirtualDentry {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { signalName } from "../kernel/signals.ts";
+import { signalName } from "../../abi/linux/signal.ts";
 import type { Task } from "../kernel/task.ts";
 import type { ArgKind, SyscallEntry } from "./table.ts";
 

@@ -13,11 +13,13 @@ import { waitOn } from "../vfs/waiter.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import { EpollEvent } from "../../abi/linux/poll.ts";
+import { timespecDeadline, withSigmask } from "./sys_poll.ts";
 
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
 const EPOLL_CTL_MOD = 3;
-const EP_MAX_EVENTS = 0x7fffffff / 12;
+const EP_MAX_EVENTS = 0x7fffffff / EpollEvent.size;
 
 function create(t: Task, flags: number): number {
   if (flags & ~O_CLOEXEC) throw new SysError(Errno.EINVAL);
@@ -44,9 +46,7 @@ function epollCtl(t: Task): number {
   if (file.vd?.inode.isDir) throw new SysError(Errno.EPERM);
   let events = 0, data = 0n;
   if (op !== EPOLL_CTL_DEL) {
-    const v = new DataView(t.mm.copyIn(argPtr(t, 3), 12).buffer);
-    events = v.getUint32(0, true);
-    data = v.getBigUint64(4, true);
+    ({ events, data } = EpollEvent.decode(t.mm.copyIn(argPtr(t, 3), EpollEvent.size)));
     if (
       (events & EPOLLEXCLUSIVE) && (events & (EPOLLONESHOT | EPOLLWAKEUP) || op === EPOLL_CTL_MOD)
     ) {
@@ -72,29 +72,12 @@ async function wait(t: Task, deadline: number | null, mask?: [bigint, number]): 
   const ep = epollOf(t, argInt(t, 0));
   const addr = argPtr(t, 1), max = argInt(t, 2);
   if (max <= 0 || max > EP_MAX_EVENTS) throw new SysError(Errno.EINVAL);
-  let restore = () => {};
-  if (mask && mask[0] !== 0n) {
-    if (mask[1] !== 8) throw new SysError(Errno.EINVAL);
-    const m = t.mm.readU64(mask[0]);
-    t.savedMask = t.sigmask;
-    t.setSignalMask(m);
-    restore = () => {
-      if (t.savedMask !== null) {
-        t.setSignalMask(t.savedMask);
-        t.savedMask = null;
-      }
-    };
-  }
+  const restore = mask ? withSigmask(t, mask[0], mask[1]) : () => {};
   for (;;) {
     const evs = ep.collect(t, max);
     const left = deadline === null ? undefined : deadline - Date.now();
     if (evs.length > 0 || (left !== undefined && left <= 0)) {
-      const b = new Uint8Array(evs.length * 12);
-      const v = new DataView(b.buffer);
-      evs.forEach((e, i) => {
-        v.setUint32(i * 12, e.events, true);
-        v.setBigUint64(i * 12 + 4, e.data, true);
-      });
+      const b = EpollEvent.encodeArray(evs);
       if (b.length) t.mm.copyOut(addr, b);
       restore();
       return evs.length;
@@ -110,14 +93,7 @@ function msDeadline(ms: number): number | null {
 /** Implements Linux syscall epoll_pwait2(2): the timeout is a struct timespec. */
 function epollPwait2(t: Task): Promise<number> {
   const ts = argPtr(t, 3);
-  let deadline: number | null = null;
-  if (ts !== 0n) {
-    const v = new DataView(t.mm.copyIn(ts, 16).buffer);
-    const sec = v.getBigInt64(0, true), nsec = v.getBigInt64(8, true);
-    if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw new SysError(Errno.EINVAL);
-    deadline = Date.now() + Number(sec) * 1000 + Math.ceil(Number(nsec) / 1e6);
-  }
-  return wait(t, deadline, [argPtr(t, 4), Number(t.regs.arg(5))]);
+  return wait(t, timespecDeadline(t, ts), [argPtr(t, 4), Number(t.regs.arg(5))]);
 }
 
 export const syscalls: Record<string, SyscallDef> = {

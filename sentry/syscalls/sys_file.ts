@@ -40,6 +40,7 @@ import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
+import { Flock, OpenHow } from "../../abi/linux/file.ts";
 
 const F_DUPFD = 0;
 const F_GETFD = 1;
@@ -119,14 +120,11 @@ const RESOLVE_CACHED = 0x20;
 /** Implements Linux syscall openat2(2). */
 function openat2(t: Task): Promise<number> {
   const size = Number(t.regs.arg(3));
-  if (size < 24) throw new SysError(Errno.EINVAL);
+  if (size < OpenHow.size) throw new SysError(Errno.EINVAL);
   if (size > 4096) throw new SysError(Errno.E2BIG);
   const raw = t.mm.copyIn(argPtr(t, 2), size);
-  if (raw.subarray(24).some((b) => b !== 0)) throw new SysError(Errno.E2BIG);
-  const v = new DataView(raw.buffer);
-  const flags = v.getBigUint64(0, true);
-  const mode = v.getBigUint64(8, true);
-  const resolve = v.getBigUint64(16, true);
+  if (raw.subarray(OpenHow.size).some((b) => b !== 0)) throw new SysError(Errno.E2BIG);
+  const { flags, mode, resolve } = OpenHow.decode(raw);
   if (flags > BigInt(VALID_OPEN) || (Number(flags) & ~VALID_OPEN)) {
     throw new SysError(Errno.EINVAL);
   }
@@ -226,12 +224,8 @@ function dup3(t: Task): number {
 function readFlock(t: Task, f: FileDescription, ofd: boolean) {
   if (!f.vd) throw new SysError(Errno.EINVAL);
   const addr = argPtr(t, 2);
-  const v = new DataView(t.mm.copyIn(addr, 32).buffer);
-  const type = v.getInt16(0, true);
-  const whence = v.getInt16(2, true);
-  const start = v.getBigInt64(8, true);
-  const len = v.getBigInt64(16, true);
-  if (ofd && v.getInt32(24, true) !== 0) throw new SysError(Errno.EINVAL);
+  const { type, whence, start, len, pid } = Flock.decode(t.mm.copyIn(addr, Flock.size));
+  if (ofd && pid !== 0) throw new SysError(Errno.EINVAL);
   const offset = (f as { offset?: bigint }).offset ?? 0n;
   const [s, e] = lockRange(whence, start, len, offset, f.vd.inode.size());
   return { addr, type, s, e, ino: f.vd.inode, owner: ofd ? f : t.fdTable };
@@ -242,20 +236,16 @@ function getLock(t: Task, f: FileDescription, ofd: boolean): number {
   const r = readFlock(t, f, ofd);
   if (r.type !== F_RDLCK && r.type !== F_WRLCK) throw new SysError(Errno.EINVAL);
   const c = conflict(r.ino, r.owner, r.type, r.s, r.e);
-  const out = new Uint8Array(32);
-  const v = new DataView(out.buffer);
-  if (!c) {
-    v.setInt16(0, F_UNLCK, true);
-    v.setBigInt64(8, r.s, true);
-    v.setBigInt64(16, lockEnd(r.e) === 0n ? 0n : r.e - r.s, true);
-    v.setInt32(24, 0, true);
-  } else {
-    v.setInt16(0, c.type, true);
-    v.setBigInt64(8, c.start, true);
-    v.setBigInt64(16, lockEnd(c.end) === 0n ? 0n : c.end - c.start, true);
-    v.setInt32(24, c.pid, true);
-  }
-  t.mm.copyOut(r.addr, out);
+  // l_whence is SEEK_SET (0): the range is reported from the start of the file.
+  const out = c
+    ? {
+      type: c.type,
+      start: c.start,
+      len: lockEnd(c.end) === 0n ? 0n : c.end - c.start,
+      pid: c.pid,
+    }
+    : { type: F_UNLCK, start: r.s, len: lockEnd(r.e) === 0n ? 0n : r.e - r.s, pid: 0 };
+  t.mm.copyOut(r.addr, Flock.encode(out));
   return 0;
 }
 

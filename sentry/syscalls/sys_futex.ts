@@ -5,12 +5,14 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { clockGettime } from "../../host/time.ts";
 import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { readTimespec } from "./sys_time.ts";
 import type { SyscallDef } from "./table.ts";
+import { clockMs } from "../kernel/time.ts";
+import { CLOCK_MONOTONIC } from "../../abi/linux/time.ts";
+import { decodeValue, u32 } from "../../abi/linux/layout.ts";
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
@@ -25,7 +27,7 @@ const FUTEX_BITSET_MATCH_ANY = 0xffffffff;
 
 function readWord(t: Task, addr: bigint): number {
   if (addr & 3n) throw new SysError(Errno.EINVAL);
-  return new DataView(t.mm.copyIn(addr, 4).buffer).getUint32(0, true);
+  return decodeValue(u32, t.mm.copyIn(addr, 4));
 }
 
 /**
@@ -174,11 +176,8 @@ function futex(t: Task): number | Promise<number> {
 
 /** Difference between CLOCK_MONOTONIC (ms) and performance.now(), for absolute deadlines. */
 function monotonicOffsetMs(): number {
-  const ts = new Uint8Array(16);
-  const v = new DataView(ts.buffer);
   const before = performance.now();
-  clockGettime(1, ts);
-  return Number(v.getBigInt64(0, true)) * 1000 + Number(v.getBigInt64(8, true)) / 1e6 - before;
+  return clockMs(CLOCK_MONOTONIC) - before;
 }
 
 /** Implements Linux syscall get_robust_list(2). */

@@ -16,8 +16,14 @@ import { accessOk, argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { encodeBytes } from "../../host/utf8b.ts";
 import type { SyscallDef } from "./table.ts";
+import { Dirent64, LinuxDirent } from "../../abi/linux/file.ts";
 
 const NON_ASCII = /[\u0080-\uffff]/;
+
+const D_INO = Dirent64.offsetOf("ino");
+const D_OFF = Dirent64.offsetOf("off");
+const D_RECLEN = Dirent64.offsetOf("reclen");
+const D_TYPE = Dirent64.offsetOf("type");
 
 /** The most one call lists; Linux has no limit, but copying more at once gains nothing. */
 const MAX_COUNT = 1 << 20;
@@ -39,7 +45,7 @@ const packedLists = new WeakMap<readonly DirEntry[], [Packed?, Packed?]>();
  * record's last byte. Each is padded with zeros to 8 bytes.
  */
 function pack(list: readonly DirEntry[], base: number, old: boolean): Packed {
-  const head = old ? 18 : 19;
+  const head = old ? LinuxDirent.size : Dirent64.size;
   const tail = old ? 2 : 1;
   // Most names are ASCII, written a character a byte; only the others are encoded.
   const names = list.map((e) => NON_ASCII.test(e.name) ? encodeBytes(e.name) : null);
@@ -56,17 +62,19 @@ function pack(list: readonly DirEntry[], base: number, old: boolean): Packed {
     const o = starts[i];
     const reclen = starts[i + 1] - o;
     const next = base + i + 1;
-    v.setBigUint64(o, list[i].ino, true);
-    v.setUint32(o + 8, next >>> 0, true);
-    v.setUint32(o + 12, Math.floor(next / 0x1_0000_0000), true);
-    v.setUint16(o + 16, reclen, true);
+    // The fields sit at the same offsets in both layouts; d_off is written as two halves so
+    // that packing a large listing makes no BigInt per record.
+    v.setBigUint64(o + D_INO, list[i].ino, true);
+    v.setUint32(o + D_OFF, next >>> 0, true);
+    v.setUint32(o + D_OFF + 4, Math.floor(next / 0x1_0000_0000), true);
+    v.setUint16(o + D_RECLEN, reclen, true);
     const encoded = names[i];
     if (encoded) bytes.set(encoded, o + head);
     else {
       const name = list[i].name;
       for (let j = 0; j < name.length; j++) bytes[o + head + j] = name.charCodeAt(j);
     }
-    bytes[old ? o + reclen - 1 : o + 18] = list[i].type;
+    bytes[old ? o + reclen - 1 : o + D_TYPE] = list[i].type;
   }
   return { bytes, starts, base };
 }

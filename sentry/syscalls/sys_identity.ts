@@ -12,6 +12,14 @@ import { CAP, CAP_FULL_SET, capable, capsOnSetuid } from "../kernel/task_creds.t
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import { array, decodeValue, encodeValue, u32 } from "../../abi/linux/layout.ts";
+import {
+  _LINUX_CAPABILITY_VERSION_1,
+  _LINUX_CAPABILITY_VERSION_2,
+  _LINUX_CAPABILITY_VERSION_3,
+  CapUserData,
+  CapUserHeader,
+} from "../../abi/linux/capability.ts";
 
 const NGROUPS_MAX = 65536;
 const UNCHANGED = -1;
@@ -94,10 +102,7 @@ function getgroups(t: Task): number {
   if (n < 0) throw new SysError(Errno.EINVAL);
   if (n === 0) return groups.length;
   if (n < groups.length) throw new SysError(Errno.EINVAL);
-  const b = new Uint8Array(groups.length * 4);
-  const v = new DataView(b.buffer);
-  groups.forEach((g, i) => v.setUint32(i * 4, g, true));
-  t.mm.copyOut(argPtr(t, 1), b);
+  t.mm.copyOut(argPtr(t, 1), encodeValue(array(u32, groups.length), groups));
   return groups.length;
 }
 
@@ -106,14 +111,13 @@ function setgroups(t: Task): number {
   const n = argInt(t, 0);
   if (n < 0 || n > NGROUPS_MAX) throw new SysError(Errno.EINVAL);
   if (!privileged(t, false)) throw new SysError(Errno.EPERM);
-  const v = new DataView(t.mm.copyIn(argPtr(t, 1), n * 4).buffer);
-  t.tg.groups = Array.from({ length: n }, (_, i) => v.getUint32(i * 4, true));
+  t.tg.groups = decodeValue(array(u32, n), t.mm.copyIn(argPtr(t, 1), n * 4));
   return 0;
 }
 
-const CAP_V1 = 0x19980330;
-const CAP_V3 = 0x20080522;
-const CAP_VERSIONS = new Set([CAP_V1, 0x20071026, CAP_V3]);
+const CAP_V1 = _LINUX_CAPABILITY_VERSION_1;
+const CAP_V3 = _LINUX_CAPABILITY_VERSION_3;
+const CAP_VERSIONS = new Set([CAP_V1, _LINUX_CAPABILITY_VERSION_2, CAP_V3]);
 
 /**
  * Reads capget/capset's header: the number of 32-bit words per set the version uses and the
@@ -122,14 +126,12 @@ const CAP_VERSIONS = new Set([CAP_V1, 0x20071026, CAP_V3]);
  */
 function capHeader(t: Task, data: bigint): { words: number; pid: number } | null {
   const hdr = argPtr(t, 0);
-  const v = new DataView(t.mm.copyIn(hdr, 8).buffer);
-  const version = v.getUint32(0, true);
+  const { version, pid } = CapUserHeader.decode(t.mm.copyIn(hdr, CapUserHeader.size));
   if (!CAP_VERSIONS.has(version)) {
     t.mm.writeU32(hdr, CAP_V3);
     if (data === 0n) return null;
     throw new SysError(Errno.EINVAL);
   }
-  const pid = v.getInt32(4, true);
   if (pid < 0) throw new SysError(Errno.EINVAL);
   return { words: version === CAP_V1 ? 1 : 2, pid };
 }
@@ -146,14 +148,15 @@ function capget(t: Task): number {
     tg = other.tg;
   }
   if (data === 0n) return 0;
-  const b = new Uint8Array(12 * h.words);
-  const o = new DataView(b.buffer);
+  const b = new Uint8Array(CapUserData.size * h.words);
   const c = tg.caps;
   for (let w = 0; w < h.words; w++) {
     const part = (v: bigint) => Number((v >> BigInt(32 * w)) & 0xffffffffn);
-    o.setUint32(w * 12, part(c.effective), true);
-    o.setUint32(w * 12 + 4, part(c.permitted), true);
-    o.setUint32(w * 12 + 8, part(c.inheritable), true);
+    CapUserData.encodeInto(b, w * CapUserData.size, {
+      effective: part(c.effective),
+      permitted: part(c.permitted),
+      inheritable: part(c.inheritable),
+    });
   }
   t.mm.copyOut(data, b);
   return 0;
@@ -169,17 +172,19 @@ function capset(t: Task): number {
   const h = capHeader(t, argPtr(t, 1));
   if (h === null) throw new SysError(Errno.EINVAL); // an unknown version: nothing to set
   if (h.pid !== 0 && h.pid !== t.tid) throw new SysError(Errno.EPERM);
-  const v = new DataView(t.mm.copyIn(argPtr(t, 1), 12 * h.words).buffer);
-  const read = (off: number) => {
+  const raw = t.mm.copyIn(argPtr(t, 1), CapUserData.size * h.words);
+  const words = Array.from(
+    { length: h.words },
+    (_, w) => CapUserData.decode(raw, w * CapUserData.size),
+  );
+  const read = (set: "effective" | "permitted" | "inheritable") => {
     let r = 0n;
-    for (let w = 0; w < h.words; w++) {
-      r |= BigInt(v.getUint32(w * 12 + off, true)) << BigInt(32 * w);
-    }
+    words.forEach((d, w) => (r |= BigInt(d[set]) << BigInt(32 * w)));
     return r & CAP_FULL_SET;
   };
-  const effective = read(0);
-  const permitted = read(4);
-  const inheritable = read(8);
+  const effective = read("effective");
+  const permitted = read("permitted");
+  const inheritable = read("inheritable");
   const c = t.tg.caps;
   if (!capable(t, CAP.SETPCAP) && (inheritable & ~(c.inheritable | c.permitted))) {
     throw new SysError(Errno.EPERM);

@@ -11,11 +11,8 @@ import { O_ASYNC, O_NONBLOCK, O_PATH } from "../vfs/file.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
-
-const FIONBIO = 0x5421;
-const FIONCLEX = 0x5450;
-const FIOCLEX = 0x5451;
-const FIOASYNC = 0x5452;
+import { decodeValue, i32 } from "../../abi/linux/layout.ts";
+import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from "../../abi/linux/ioctl.ts";
 
 /** Implements Linux syscall ioctl(2). */
 function ioctl(t: Task): number | Promise<number> {
@@ -35,7 +32,7 @@ function ioctl(t: Task): number | Promise<number> {
   switch (request) {
     case FIONBIO:
     case FIOASYNC: {
-      const on = new DataView(t.mm.copyIn(arg, 4).buffer).getInt32(0, true) !== 0;
+      const on = decodeValue(i32, t.mm.copyIn(arg, 4)) !== 0;
       const bit = request === FIONBIO ? O_NONBLOCK : O_ASYNC;
       f.flags = on ? f.flags | bit : f.flags & ~bit;
       return 0;

@@ -14,6 +14,7 @@ import { O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_RDWR } from "../vfs/file.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import { array, encodeValue, i32 } from "../../abi/linux/layout.ts";
 
 function pipe2Common(t: Task, addr: bigint, flags: number): number {
   if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT)) throw new SysError(Errno.EINVAL);
@@ -28,12 +29,8 @@ function pipe2Common(t: Task, addr: bigint, flags: number): number {
     w.release();
     throw e;
   }
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setInt32(0, rfd, true);
-  v.setInt32(4, wfd, true);
   try {
-    t.mm.copyOut(addr, b);
+    t.mm.copyOut(addr, encodeValue(array(i32, 2), [rfd, wfd]));
   } catch (e) {
     t.fdTable.close(rfd);
     t.fdTable.close(wfd);

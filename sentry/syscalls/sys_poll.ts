@@ -23,6 +23,8 @@ import { waitOn, type WaitQueue } from "../vfs/waiter.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import { Timespec, timespecValid, Timeval } from "../../abi/linux/time.ts";
+import { Pollfd, PselectSigmask } from "../../abi/linux/poll.ts";
 
 /** Linux's limit on poll's nfds (RLIMIT_NOFILE in practice). */
 const MAX_POLL = 1 << 20;
@@ -59,23 +61,22 @@ export async function pollWatches(
 }
 
 /** Reads a struct timespec timeout into a deadline (null for a NULL pointer). */
-function timespecDeadline(t: Task, addr: bigint): number | null {
+export function timespecDeadline(t: Task, addr: bigint): number | null {
   if (addr === 0n) return null;
-  const v = new DataView(t.mm.copyIn(addr, 16).buffer);
-  const sec = v.getBigInt64(0, true), nsec = v.getBigInt64(8, true);
-  if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw new SysError(Errno.EINVAL);
-  return Date.now() + Number(sec) * 1000 + Math.ceil(Number(nsec) / 1e6);
+  const ts = Timespec.decode(t.mm.copyIn(addr, Timespec.size));
+  if (!timespecValid(ts)) throw new SysError(Errno.EINVAL);
+  return Date.now() + Number(ts.sec) * 1000 + Math.ceil(Number(ts.nsec) / 1e6);
 }
 
 /** Writes the time left before deadline as a timespec (ppoll, pselect6) or timeval. */
 function writeLeft(t: Task, addr: bigint, deadline: number | null, timeval: boolean): void {
   if (addr === 0n || deadline === null) return;
   const left = Math.max(0, deadline - Date.now());
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setBigInt64(0, BigInt(Math.floor(left / 1000)), true);
+  const sec = BigInt(Math.floor(left / 1000));
   const frac = left % 1000;
-  v.setBigInt64(8, BigInt(timeval ? frac * 1000 : frac * 1_000_000), true);
+  const b = timeval
+    ? Timeval.encode({ sec, usec: BigInt(frac * 1000) })
+    : Timespec.encode({ sec, nsec: BigInt(frac * 1_000_000) });
   try {
     t.mm.copyOut(addr, b);
   } catch {
@@ -88,10 +89,10 @@ function writeLeft(t: Task, addr: bigint, deadline: number | null, timeval: bool
  * when the call returns normally. When a signal interrupts the wait, the old mask stays saved
  * in savedMask and signal delivery restores it after setting up the handler, as sigsuspend.
  */
-function withSigmask(t: Task, addr: bigint, size: number): () => void {
+export function withSigmask(t: Task, addr: bigint, size: number): () => void {
   if (addr === 0n) return () => {};
   if (size !== 8) throw new SysError(Errno.EINVAL);
-  const mask = new DataView(t.mm.copyIn(addr, 8).buffer).getBigUint64(0, true);
+  const mask = t.mm.readU64(addr);
   t.savedMask = t.sigmask;
   t.setSignalMask(mask);
   return () => {
@@ -112,17 +113,12 @@ async function doPoll(
   if (nfds < 0 || nfds > MAX_POLL || nfds > Number(t.fdTable.limit)) {
     throw new SysError(Errno.EINVAL);
   }
-  const raw = t.mm.copyIn(addr, nfds * 8);
-  const v = new DataView(raw.buffer);
+  const raw = t.mm.copyIn(addr, nfds * Pollfd.size);
   const watches: Watch[] = [];
   const fds: number[] = [];
-  for (let i = 0; i < nfds; i++) {
-    const fd = v.getInt32(i * 8, true);
+  for (const { fd, events } of Pollfd.decodeArray(raw, nfds)) {
     fds.push(fd);
-    watches.push({
-      file: fd >= 0 ? t.fdTable.peek(fd) : undefined,
-      events: v.getUint16(i * 8 + 4, true),
-    });
+    watches.push({ file: fd >= 0 ? t.fdTable.peek(fd) : undefined, events });
   }
   const ready = await pollWatches(
     t,
@@ -135,7 +131,7 @@ async function doPoll(
     let r = ready[i];
     if (fds[i] >= 0 && !watches[i].file) r = POLLNVAL;
     if (fds[i] < 0) r = 0;
-    v.setUint16(i * 8 + 6, r, true);
+    Pollfd.encodeInto(raw, i * Pollfd.size, { revents: r });
     if (r) n++;
   }
   t.mm.copyOut(addr, raw);
@@ -220,8 +216,7 @@ async function select(t: Task): Promise<number> {
   const tvAddr = argPtr(t, 4);
   let deadline: number | null = null;
   if (tvAddr !== 0n) {
-    const v = new DataView(t.mm.copyIn(tvAddr, 16).buffer);
-    const sec = v.getBigInt64(0, true), usec = v.getBigInt64(8, true);
+    const { sec, usec } = Timeval.decode(t.mm.copyIn(tvAddr, Timeval.size));
     if (sec < 0n || usec < 0n) throw new SysError(Errno.EINVAL);
     deadline = Date.now() + Number(sec) * 1000 + Math.ceil(Number(usec) / 1000);
   }
@@ -245,8 +240,8 @@ async function pselect6(t: Task): Promise<number> {
   let restore = () => {};
   const sigAddr = argPtr(t, 5);
   if (sigAddr !== 0n) {
-    const v = new DataView(t.mm.copyIn(sigAddr, 16).buffer);
-    restore = withSigmask(t, v.getBigUint64(0, true), Number(v.getBigUint64(8, true)));
+    const { ss, len } = PselectSigmask.decode(t.mm.copyIn(sigAddr, PselectSigmask.size));
+    restore = withSigmask(t, ss, Number(len));
   }
   try {
     const n = await doSelect(

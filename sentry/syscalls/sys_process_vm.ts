@@ -9,12 +9,11 @@ import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { mayAccess } from "../kernel/task_creds.ts";
 import type { MemoryManager } from "../mm/mm.ts";
-import { argInt, argPtr, MAX_RW_COUNT } from "./args.ts";
+import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { copyInIovecs } from "./sys_read_write.ts";
 import type { SyscallDef } from "./table.ts";
 
-const UIO_MAXIOV = 1024;
 /** Bytes moved per step: the copy goes through a buffer of the Sentry's. */
 const CHUNK = 64 * 1024;
 
@@ -23,19 +22,7 @@ const CHUNK = 64 * 1024;
  * not checked here: they are the other process's, and a bad one ends the transfer there.
  */
 function remoteIovecs(t: Task, addr: bigint, count: number): [bigint, number][] {
-  if (count < 0 || count > UIO_MAXIOV) throw new SysError(Errno.EINVAL);
-  if (count === 0) return [];
-  const v = new DataView(t.mm.copyIn(addr, count * 16).buffer);
-  const out: [bigint, number][] = [];
-  let total = 0;
-  for (let i = 0; i < count; i++) {
-    const len = v.getBigInt64(i * 16 + 8, true);
-    if (len < 0n) throw new SysError(Errno.EINVAL);
-    const l = Math.min(Number(len), MAX_RW_COUNT - total);
-    total += l;
-    out.push([v.getBigUint64(i * 16, true), l]);
-  }
-  return out;
+  return copyInIovecs(t, addr, count, false);
 }
 
 /**

@@ -11,11 +11,11 @@ import { accessOk, argI64, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.
 import { SysError } from "../../abi/linux/error.ts";
 import { UserIo } from "../mm/io.ts";
 import type { SyscallDef } from "./table.ts";
+import { O_PATH } from "../../abi/linux/file.ts";
+import { Iovec, UIO_MAXIOV } from "../../abi/linux/uio.ts";
 
 /** Largest piece copied through the Sentry at once; longer writes are done piecewise. */
 const CHUNK = 1 << 20;
-const UIO_MAXIOV = 1024;
-const O_PATH = 0o10000000;
 
 /** The file behind fd, refusing O_PATH descriptors (EBADF) as read and write do. */
 function fileFor(t: Task, fd: number): FileDescription {
@@ -81,20 +81,26 @@ async function writeAll(
   return done;
 }
 
-/** Reads an iovec array: [base, len] pairs (lengths capped at MAX_RW_COUNT in all). */
-export function copyInIovecs(t: Task, addr: bigint, count: number): [bigint, number][] {
+/**
+ * Reads an iovec array: [base, len] pairs (lengths capped at MAX_RW_COUNT in all). Each range
+ * is checked to be the caller's unless `checkAccess` is false (process_vm_readv's remote
+ * ranges belong to another process).
+ */
+export function copyInIovecs(
+  t: Task,
+  addr: bigint,
+  count: number,
+  checkAccess = true,
+): [bigint, number][] {
   if (count < 0 || count > UIO_MAXIOV) throw new SysError(Errno.EINVAL);
   if (count === 0) return [];
-  const raw = t.mm.copyIn(addr, count * 16);
-  const v = new DataView(raw.buffer);
+  const raw = t.mm.copyIn(addr, count * Iovec.size);
   const out: [bigint, number][] = [];
   let total = 0;
-  for (let i = 0; i < count; i++) {
-    const len = v.getBigInt64(i * 16 + 8, true);
+  for (const { base, len } of Iovec.decodeArray(raw, count)) {
     if (len < 0n) throw new SysError(Errno.EINVAL);
-    const base = v.getBigUint64(i * 16, true);
     const l = Math.min(Number(len), MAX_RW_COUNT - total);
-    if (l > 0) accessOk(t, base, BigInt(l));
+    if (checkAccess && l > 0) accessOk(t, base, BigInt(l));
     total += l;
     out.push([base, l]);
   }

@@ -10,6 +10,7 @@ import type { Rlimit, Task, ThreadGroup } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import { Rlimit as RlimitStruct } from "../../abi/linux/limits.ts";
 
 export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
 
@@ -63,11 +64,7 @@ function target(t: Task, pid: number): ThreadGroup {
 }
 
 function encode(l: Rlimit): Uint8Array {
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(0, l.cur, true);
-  v.setBigUint64(8, l.max, true);
-  return b;
+  return RlimitStruct.encode(l);
 }
 
 function change(tg: ThreadGroup, resource: number, next: Rlimit, privileged: boolean): void {
@@ -96,8 +93,7 @@ function prlimit64(t: Task): number {
   const old = tg.rlimits.get(resource)!;
   let next: Rlimit | null = null;
   if (newAddr !== 0n) {
-    const v = new DataView(t.mm.copyIn(newAddr, 16).buffer);
-    next = { cur: v.getBigUint64(0, true), max: v.getBigUint64(8, true) };
+    next = RlimitStruct.decode(t.mm.copyIn(newAddr, RlimitStruct.size));
   }
   // The old value is written only once the new one is accepted, as on Linux.
   if (next) change(tg, resource, next, capable(t, CAP.SYS_RESOURCE));
@@ -117,13 +113,8 @@ function getrlimit(t: Task): number {
 function setrlimit(t: Task): number {
   const resource = argInt(t, 0);
   if (resource < 0 || resource >= RLIM_NLIMITS) throw new SysError(Errno.EINVAL);
-  const v = new DataView(t.mm.copyIn(argPtr(t, 1), 16).buffer);
-  change(
-    t.tg,
-    resource,
-    { cur: v.getBigUint64(0, true), max: v.getBigUint64(8, true) },
-    capable(t, CAP.SYS_RESOURCE),
-  );
+  const next = RlimitStruct.decode(t.mm.copyIn(argPtr(t, 1), RlimitStruct.size));
+  change(t.tg, resource, next, capable(t, CAP.SYS_RESOURCE));
   return 0;
 }
 

@@ -9,25 +9,23 @@ import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
-
-const RUSAGE_SELF = 0;
-const RUSAGE_CHILDREN = -1;
-const RUSAGE_THREAD = 1;
-const RUSAGE_SIZE = 144;
-/** USER_HZ: the unit of times(2). */
-const CLK_TCK = 100n;
+import {
+  CLK_TCK,
+  Rusage,
+  RUSAGE_CHILDREN,
+  RUSAGE_SELF,
+  RUSAGE_THREAD,
+  Tms,
+} from "../../abi/linux/rusage.ts";
+import { Sysinfo } from "../../abi/linux/sysinfo.ts";
+import { NSEC_PER_SEC, timevalFromNs } from "../../abi/linux/time.ts";
 
 function encodeRusage(cpu: { user: bigint; sys: bigint }, maxRssKb: number): Uint8Array {
-  const b = new Uint8Array(RUSAGE_SIZE);
-  const v = new DataView(b.buffer);
-  const tv = (o: number, ns: bigint) => {
-    v.setBigInt64(o, ns / 1_000_000_000n, true);
-    v.setBigInt64(o + 8, (ns % 1_000_000_000n) / 1000n, true);
-  };
-  tv(0, cpu.user);
-  tv(16, cpu.sys);
-  v.setBigInt64(32, BigInt(maxRssKb), true);
-  return b;
+  return Rusage.encode({
+    utime: timevalFromNs(cpu.user),
+    stime: timevalFromNs(cpu.sys),
+    maxrss: BigInt(maxRssKb),
+  });
 }
 
 /** Implements Linux syscall getrusage(2): CPU times and an approximate peak RSS. */
@@ -58,14 +56,16 @@ function times(t: Task): bigint {
   if (buf !== 0n) {
     const self = t.tg.cpuTime();
     const kids = t.tg.cpuChildren;
-    const b = new Uint8Array(32);
-    const v = new DataView(b.buffer);
-    const ticks = (ns: bigint) => ns * CLK_TCK / 1_000_000_000n;
-    v.setBigInt64(0, ticks(self.user), true);
-    v.setBigInt64(8, ticks(self.sys), true);
-    v.setBigInt64(16, ticks(kids.user), true);
-    v.setBigInt64(24, ticks(kids.sys), true);
-    t.mm.copyOut(buf, b);
+    const ticks = (ns: bigint) => ns * CLK_TCK / NSEC_PER_SEC;
+    t.mm.copyOut(
+      buf,
+      Tms.encode({
+        utime: ticks(self.user),
+        stime: ticks(self.sys),
+        cutime: ticks(kids.user),
+        cstime: ticks(kids.sys),
+      }),
+    );
   }
   return BigInt(Date.now() - t.kernel.bootTime) * CLK_TCK / 1000n;
 }
@@ -84,16 +84,18 @@ function hostMemInfo(): { total: bigint; free: bigint } {
 
 /** Implements Linux syscall sysinfo(2). */
 function sysinfo(t: Task): number {
-  const b = new Uint8Array(112);
-  const v = new DataView(b.buffer);
   const mem = hostMemInfo();
   const used = t.mm.mf.used;
-  v.setBigInt64(0, BigInt(Math.floor((Date.now() - t.kernel.bootTime) / 1000)), true);
-  v.setBigUint64(32, mem.total, true);
-  v.setBigUint64(40, mem.free > used ? mem.free - used : 0n, true);
-  v.setUint16(80, t.kernel.tasks.size, true);
-  v.setUint32(104, 1, true); // mem_unit
-  t.mm.copyOut(argPtr(t, 0), b);
+  t.mm.copyOut(
+    argPtr(t, 0),
+    Sysinfo.encode({
+      uptime: BigInt(Math.floor((Date.now() - t.kernel.bootTime) / 1000)),
+      totalram: mem.total,
+      freeram: mem.free > used ? mem.free - used : 0n,
+      procs: t.kernel.tasks.size,
+      memUnit: 1,
+    }),
+  );
   return 0;
 }
 

@@ -11,6 +11,8 @@ import type { Task } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import { Timespec } from "../../abi/linux/time.ts";
+import { decodeValue, i32 } from "../../abi/linux/layout.ts";
 
 /** The CPUs the sandbox reports: as many as the host has. */
 export const NUM_CPUS = Math.max(1, navigator.hardwareConcurrency || 1);
@@ -80,9 +82,7 @@ function schedRrGetInterval(t: Task): number {
   const pid = argInt(t, 0);
   if (pid < 0) throw new SysError(Errno.EINVAL);
   affinityTarget(t, pid);
-  const b = new Uint8Array(16);
-  new DataView(b.buffer).setBigInt64(8, 100_000_000n, true);
-  t.mm.copyOut(argPtr(t, 1), b);
+  t.mm.copyOut(argPtr(t, 1), Timespec.encode({ nsec: 100_000_000n }));
   return 0;
 }
 
@@ -113,7 +113,7 @@ function priorityRange(policy: number): [number, number] {
 function schedSetscheduler(t: Task): number {
   target(t, argInt(t, 0));
   const policy = argInt(t, 1) & ~0x40000000; // SCHED_RESET_ON_FORK
-  const prio = new DataView(t.mm.copyIn(argPtr(t, 2), 4).buffer).getInt32(0, true);
+  const prio = decodeValue(i32, t.mm.copyIn(argPtr(t, 2), 4));
   const [lo, hi] = priorityRange(policy);
   if (prio < lo || prio > hi) throw new SysError(Errno.EINVAL);
   if (policy === SCHED_FIFO || policy === SCHED_RR) throw new SysError(Errno.EPERM);
@@ -130,7 +130,7 @@ function schedGetparam(t: Task): number {
 /** Implements Linux syscall sched_setparam(2). */
 function schedSetparam(t: Task): number {
   target(t, argInt(t, 0));
-  const prio = new DataView(t.mm.copyIn(argPtr(t, 1), 4).buffer).getInt32(0, true);
+  const prio = decodeValue(i32, t.mm.copyIn(argPtr(t, 1), 4));
   if (prio !== 0) throw new SysError(Errno.EINVAL);
   return 0;
 }

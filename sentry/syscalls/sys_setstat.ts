@@ -38,6 +38,14 @@ import {
   resolveAt,
 } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
+import {
+  NSEC_PER_SEC,
+  nsFromTimespec,
+  Timespec,
+  Timeval,
+  USEC_PER_SEC,
+  Utimbuf,
+} from "../../abi/linux/time.ts";
 
 /** The file fd refers to, for the f* calls; O_PATH descriptors are refused with EBADF. */
 function fdTarget(t: Task, fd: number, allowPath = false): VirtualDentry {
@@ -135,28 +143,27 @@ function setTimes(t: Task, vd: VirtualDentry, times: [bigint | null, bigint | nu
 /** Reads two struct timespec; UTIME_NOW becomes -1n, UTIME_OMIT null. */
 function readTimespecs(t: Task, addr: bigint): [bigint | null, bigint | null] | null {
   if (addr === 0n) return null;
-  const v = new DataView(t.mm.copyIn(addr, 32).buffer);
-  const one = (o: number): bigint | null => {
-    const sec = v.getBigInt64(o, true);
-    const nsec = v.getBigInt64(o + 8, true);
-    if (nsec === BigInt(UTIME_OMIT)) return null;
-    if (nsec === BigInt(UTIME_NOW)) return -1n;
-    if (nsec < 0n || nsec >= 1_000_000_000n) throw new SysError(Errno.EINVAL);
-    return sec * 1_000_000_000n + nsec;
+  const b = t.mm.copyIn(addr, 2 * Timespec.size);
+  const one = (i: number): bigint | null => {
+    const ts = Timespec.decode(b, i * Timespec.size);
+    if (ts.nsec === BigInt(UTIME_OMIT)) return null;
+    if (ts.nsec === BigInt(UTIME_NOW)) return -1n;
+    if (ts.nsec < 0n || ts.nsec >= NSEC_PER_SEC) throw new SysError(Errno.EINVAL);
+    return nsFromTimespec(ts);
   };
-  return [one(0), one(16)];
+  return [one(0), one(1)];
 }
 
 /** Reads two struct timeval (utimes, futimesat). */
 function readTimevals(t: Task, addr: bigint): [bigint, bigint] | null {
   if (addr === 0n) return null;
-  const v = new DataView(t.mm.copyIn(addr, 32).buffer);
-  const one = (o: number) => {
-    const usec = v.getBigInt64(o + 8, true);
-    if (usec < 0n || usec >= 1_000_000n) throw new SysError(Errno.EINVAL);
-    return v.getBigInt64(o, true) * 1_000_000_000n + usec * 1000n;
+  const b = t.mm.copyIn(addr, 2 * Timeval.size);
+  const one = (i: number) => {
+    const tv = Timeval.decode(b, i * Timeval.size);
+    if (tv.usec < 0n || tv.usec >= USEC_PER_SEC) throw new SysError(Errno.EINVAL);
+    return tv.sec * NSEC_PER_SEC + tv.usec * 1000n;
   };
-  return [one(0), one(16)];
+  return [one(0), one(1)];
 }
 
 /** Implements Linux syscall utimensat(2). */
@@ -187,8 +194,8 @@ function utime(t: Task): number {
   const addr = argPtr(t, 1);
   let tv: [bigint, bigint] | null = null;
   if (addr !== 0n) {
-    const v = new DataView(t.mm.copyIn(addr, 16).buffer);
-    tv = [v.getBigInt64(0, true) * 1_000_000_000n, v.getBigInt64(8, true) * 1_000_000_000n];
+    const u = Utimbuf.decode(t.mm.copyIn(addr, Utimbuf.size));
+    tv = [u.actime * NSEC_PER_SEC, u.modtime * NSEC_PER_SEC];
   }
   return utimesAt(t, AT_FDCWD, copyInPath(t, argPtr(t, 0)), tv);
 }

@@ -20,7 +20,8 @@ import {
   UNBLOCKABLE,
 } from "../kernel/signal.ts";
 import { onAltStack, restoreSignalFrame } from "../kernel/signal_frame.ts";
-import { NSIG, SIG, SIGRTMIN } from "../kernel/signals.ts";
+import { NSIG, SIG, Sigaction, SIGRTMIN, StackT } from "../../abi/linux/signal.ts";
+import { readTimespec } from "./sys_time.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
@@ -53,23 +54,10 @@ function rtSigaction(t: Task): number {
   let next = null;
   if (act !== 0n) {
     if (sig === SIG.KILL || sig === SIG.STOP) throw new SysError(Errno.EINVAL);
-    const v = new DataView(t.mm.copyIn(act, 32).buffer);
-    next = {
-      handler: v.getBigUint64(0, true),
-      flags: v.getBigUint64(8, true),
-      restorer: v.getBigUint64(16, true),
-      mask: v.getBigUint64(24, true) & ~UNBLOCKABLE,
-    };
+    next = Sigaction.decode(t.mm.copyIn(act, Sigaction.size));
+    next.mask &= ~UNBLOCKABLE;
   }
-  if (oact !== 0n) {
-    const b = new Uint8Array(32);
-    const v = new DataView(b.buffer);
-    v.setBigUint64(0, a.handler, true);
-    v.setBigUint64(8, a.flags, true);
-    v.setBigUint64(16, a.restorer, true);
-    v.setBigUint64(24, a.mask, true);
-    t.mm.copyOut(oact, b);
-  }
+  if (oact !== 0n) t.mm.copyOut(oact, Sigaction.encode(a));
   if (next) {
     Object.assign(a, next);
     // Setting a signal to be ignored discards what is pending of it (POSIX).
@@ -125,23 +113,13 @@ function sigaltstack(t: Task): number {
   const oss = argPtr(t, 1);
   const on = onAltStack(t, t.regs.rsp);
   if (oss !== 0n) {
-    const b = new Uint8Array(24);
-    const v = new DataView(b.buffer);
-    v.setBigUint64(0, t.altStack.sp, true);
-    v.setInt32(
-      8,
-      t.altStack.size === 0n ? SS_DISABLE : (on ? SS_ONSTACK : 0) |
-        (t.altStack.flags & SS_AUTODISARM),
-      true,
-    );
-    v.setBigUint64(16, t.altStack.size, true);
-    t.mm.copyOut(oss, b);
+    const flags = t.altStack.size === 0n
+      ? SS_DISABLE
+      : (on ? SS_ONSTACK : 0) | (t.altStack.flags & SS_AUTODISARM);
+    t.mm.copyOut(oss, StackT.encode({ sp: t.altStack.sp, flags, size: t.altStack.size }));
   }
   if (ss !== 0n) {
-    const v = new DataView(t.mm.copyIn(ss, 24).buffer);
-    const sp = v.getBigUint64(0, true);
-    const flags = v.getInt32(8, true);
-    const size = v.getBigUint64(16, true);
+    const { sp, flags, size } = StackT.decode(t.mm.copyIn(ss, StackT.size));
     if (on) throw new SysError(Errno.EPERM);
     const mode = flags & ~SS_AUTODISARM;
     if (mode !== 0 && mode !== SS_DISABLE && mode !== SS_ONSTACK) throw new SysError(Errno.EINVAL);
@@ -290,11 +268,7 @@ async function rtSigtimedwait(t: Task): Promise<number> {
   const tsAddr = argPtr(t, 2);
   let timeoutMs: number | null = null;
   if (tsAddr !== 0n) {
-    const v = new DataView(t.mm.copyIn(tsAddr, 16).buffer);
-    const sec = v.getBigInt64(0, true);
-    const nsec = v.getBigInt64(8, true);
-    if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw new SysError(Errno.EINVAL);
-    timeoutMs = Number(sec) * 1000 + Number(nsec) / 1e6;
+    timeoutMs = readTimespec(t, tsAddr);
   }
   const take = (): SigInfo | null => {
     for (let n = 1; n <= NSIG; n++) {

@@ -18,7 +18,7 @@ import {
   UnixSocket,
 } from "../fs/unix.ts";
 import { decRef } from "../vfs/fd_table.ts";
-import { type FileDescription, O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
+import { type FileDescription, O_NONBLOCK } from "../vfs/file.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { checkPermission, credsOf, MAY_WRITE, S_IFMT, S_IFSOCK } from "../vfs/inode.ts";
 import { accessOk, argInt, argPtr, argSize, argU32 } from "./args.ts";
@@ -31,18 +31,42 @@ import { InetSocket } from "../net/socket.ts";
 import { netlinkHandlers, netlinkSocket } from "./sys_socket_netlink.ts";
 import { AF_NETLINK, NetlinkSocket } from "../net/netlink.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
-
-const AF_UNIX = 1;
-const SOCK_NONBLOCK = O_NONBLOCK;
-const SOCK_CLOEXEC = O_CLOEXEC;
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
-const SCM_CREDENTIALS = 2;
-const MSG_CTRUNC = 8;
-const MSG_TRUNC = 0x20;
-const MSG_CMSG_CLOEXEC = 0x40000000;
-const SCM_MAX_FD = 253;
-const UNIX_PATH_MAX = 108;
+import { array, decodeValue, encodeValue, i32 } from "../../abi/linux/layout.ts";
+import {
+  AF_UNIX,
+  cmsgAlign,
+  Cmsghdr,
+  decodeIntOpt,
+  encodeIntOpt,
+  Mmsghdr,
+  MSG_CMSG_CLOEXEC,
+  MSG_CTRUNC,
+  MSG_DONTWAIT,
+  MSG_TRUNC,
+  MSG_WAITFORONE,
+  Msghdr,
+  SCM_CREDENTIALS,
+  SCM_MAX_FD,
+  SCM_RIGHTS,
+  SO_ACCEPTCONN,
+  SO_DOMAIN,
+  SO_ERROR,
+  SO_PASSCRED,
+  SO_PEERCRED,
+  SO_PROTOCOL,
+  SO_RCVBUF,
+  SO_SNDBUF,
+  SO_TYPE,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SockaddrFamily,
+  SOL_SOCKET,
+  Ucred,
+  UNIX_PATH_MAX,
+} from "../../abi/linux/socket.ts";
+import { Timespec, timespecFromNs } from "../../abi/linux/time.ts";
+import { Iovec, UIO_MAXIOV } from "../../abi/linux/uio.ts";
+import { copyInSocklen, copyOutAddress, copyOutMsgResult, copyOutOptval } from "./socket_copy.ts";
 
 function sockOf(t: Task, fd: number): UnixSocket {
   const f = t.fdTable.get(fd);
@@ -84,12 +108,8 @@ function socketpair(t: Task): number {
   const cloexec = (type & SOCK_CLOEXEC) !== 0;
   const fa = t.fdTable.install(a, cloexec);
   const fb = t.fdTable.install(b, cloexec);
-  const out = new Uint8Array(8);
-  const v = new DataView(out.buffer);
-  v.setInt32(0, fa, true);
-  v.setInt32(4, fb, true);
   try {
-    t.mm.copyOut(argPtr(t, 3), out);
+    t.mm.copyOut(argPtr(t, 3), encodeValue(array(i32, 2), [fa, fb]));
   } catch (e) {
     t.fdTable.close(fa);
     t.fdTable.close(fb);
@@ -102,7 +122,7 @@ function socketpair(t: Task): number {
 function readAddress(t: Task, addr: bigint, len: number): UnixAddress {
   if (len < 2 || len > 2 + UNIX_PATH_MAX) throw new SysError(Errno.EINVAL);
   const raw = t.mm.copyIn(addr, len);
-  if (new DataView(raw.buffer).getUint16(0, true) !== AF_UNIX) throw new SysError(Errno.EINVAL);
+  if (SockaddrFamily.decode(raw).family !== AF_UNIX) throw new SysError(Errno.EINVAL);
   if (len === 2) return { kind: "none" };
   const p = raw.subarray(2);
   if (p[0] === 0) return { kind: "abstract", name: p.slice(1) };
@@ -124,20 +144,20 @@ function encodeAddress(a: UnixAddress): Uint8Array {
   } else {
     body = new Uint8Array(0);
   }
-  const out = new Uint8Array(2 + body.length);
-  new DataView(out.buffer).setUint16(0, AF_UNIX, true);
-  out.set(body, 2);
+  const out = new Uint8Array(SockaddrFamily.size + body.length);
+  SockaddrFamily.encodeInto(out, 0, { family: AF_UNIX });
+  out.set(body, SockaddrFamily.size);
   return out;
+}
+
+/** A received message's source address; null when the sender has none (length 0 on Linux). */
+function senderAddress(a: UnixAddress): Uint8Array | null {
+  return a.kind === "none" ? null : encodeAddress(a);
 }
 
 /** Writes an address to (addr, *lenAddr) as accept/getsockname do. */
 function writeAddress(t: Task, addr: bigint, lenAddr: bigint, a: UnixAddress): void {
-  if (addr === 0n) return;
-  const have = new DataView(t.mm.copyIn(lenAddr, 4).buffer).getInt32(0, true);
-  if (have < 0) throw new SysError(Errno.EINVAL);
-  const enc = encodeAddress(a);
-  t.mm.copyOut(addr, enc.subarray(0, Math.min(have, enc.length)));
-  t.mm.writeU32(lenAddr, enc.length);
+  copyOutAddress(t, addr, lenAddr, encodeAddress(a));
 }
 
 /** The socket an address names, for connect and sendto. */
@@ -263,7 +283,7 @@ async function recvfrom(t: Task): Promise<number> {
   const r = await s.recv(t, argSize(t, 2), flags);
   for (const f of r.rights) decRef(f);
   t.mm.copyOut(buf, r.data.subarray(0, r.n));
-  if (argPtr(t, 4) !== 0n) writeAddress(t, argPtr(t, 4), argPtr(t, 5), r.from);
+  copyOutAddress(t, argPtr(t, 4), argPtr(t, 5), senderAddress(r.from) ?? new Uint8Array(0));
   return flags & MSG_TRUNC ? r.full : r.n;
 }
 
@@ -276,25 +296,23 @@ export interface MsgHdr {
 }
 
 export function readMsgHdr(t: Task, addr: bigint): MsgHdr {
-  const v = new DataView(t.mm.copyIn(addr, 56).buffer);
-  const iovAddr = v.getBigUint64(16, true);
-  const iovlen = Number(v.getBigUint64(24, true));
-  if (iovlen > 1024) throw new SysError(Errno.EMSGSIZE);
+  const h = Msghdr.decode(t.mm.copyIn(addr, Msghdr.size));
+  if (h.iovlen > BigInt(UIO_MAXIOV)) throw new SysError(Errno.EMSGSIZE);
+  const iovlen = Number(h.iovlen);
   const iov: [bigint, number][] = [];
   if (iovlen > 0) {
-    const raw = new DataView(t.mm.copyIn(iovAddr, iovlen * 16).buffer);
-    for (let i = 0; i < iovlen; i++) {
-      const len = raw.getBigInt64(i * 16 + 8, true);
+    const raw = t.mm.copyIn(h.iov, iovlen * Iovec.size);
+    for (const { base, len } of Iovec.decodeArray(raw, iovlen)) {
       if (len < 0n) throw new SysError(Errno.EINVAL);
-      iov.push([raw.getBigUint64(i * 16, true), Number(len)]);
+      iov.push([base, Number(len)]);
     }
   }
   return {
-    name: v.getBigUint64(0, true),
-    namelen: v.getUint32(8, true),
+    name: h.name,
+    namelen: h.namelen,
     iov,
-    control: v.getBigUint64(32, true),
-    controllen: Number(v.getBigUint64(40, true)),
+    control: h.control,
+    controllen: Number(h.controllen),
   };
 }
 
@@ -315,28 +333,29 @@ function sendmsgAt(t: Task, s: UnixSocket, hdr: bigint, flags: number): Promise<
   const rights: FileDescription[] = [];
   if (m.controllen > 0) {
     const c = t.mm.copyIn(m.control, m.controllen);
-    const v = new DataView(c.buffer);
     let off = 0;
-    while (off + 16 <= c.length) {
-      const len = Number(v.getBigUint64(off, true));
-      if (len < 16 || off + len > c.length) throw new SysError(Errno.EINVAL);
-      const level = v.getInt32(off + 8, true), type = v.getInt32(off + 12, true);
-      if (level !== SOL_SOCKET) throw new SysError(Errno.EINVAL);
-      if (type === SCM_RIGHTS) {
-        const n = Math.floor((len - 16) / 4);
+    while (off + Cmsghdr.size <= c.length) {
+      const h = Cmsghdr.decode(c, off);
+      if (h.len < BigInt(Cmsghdr.size) || BigInt(off) + h.len > BigInt(c.length)) {
+        throw new SysError(Errno.EINVAL);
+      }
+      const len = Number(h.len);
+      const data = off + Cmsghdr.size;
+      if (h.level !== SOL_SOCKET) throw new SysError(Errno.EINVAL);
+      if (h.type === SCM_RIGHTS) {
+        const n = Math.floor((len - Cmsghdr.size) / 4);
         if (rights.length + n > SCM_MAX_FD) throw new SysError(Errno.EINVAL);
-        for (let i = 0; i < n; i++) rights.push(t.fdTable.get(v.getInt32(off + 16 + i * 4, true)));
-      } else if (type === SCM_CREDENTIALS) {
-        if (len < 28) throw new SysError(Errno.EINVAL);
-        const pid = v.getInt32(off + 16, true);
-        const uid = v.getUint32(off + 20, true), gid = v.getUint32(off + 24, true);
+        for (let i = 0; i < n; i++) rights.push(t.fdTable.get(decodeValue(i32, c, data + i * 4)));
+      } else if (h.type === SCM_CREDENTIALS) {
+        if (len < Cmsghdr.size + Ucred.size) throw new SysError(Errno.EINVAL);
+        const { pid, uid, gid } = Ucred.decode(c, data);
         if (t.tg.uid !== 0 && (pid !== t.tg.pid || uid !== t.tg.uid || gid !== t.tg.gid)) {
           throw new SysError(Errno.EPERM);
         }
       } else {
         throw new SysError(Errno.EINVAL);
       }
-      off += (len + 7) & ~7;
+      off += cmsgAlign(len);
     }
   }
   const to = m.name !== 0n && m.namelen > 0 ? lookup(t, readAddress(t, m.name, m.namelen)) : null;
@@ -363,23 +382,23 @@ async function recvmsgAt(t: Task, s: UnixSocket, addr: bigint, flags: number): P
   // Control messages: credentials when asked for, then the passed descriptors.
   const ctl: number[] = [];
   const cbuf = new Uint8Array(Math.max(0, m.controllen));
-  const cv = new DataView(cbuf.buffer);
   let used = 0;
+  const credLen = Cmsghdr.size + Ucred.size;
   if (s.passcred && r.creds) {
-    if (used + 28 <= cbuf.length) {
-      cv.setBigUint64(used, 28n, true);
-      cv.setInt32(used + 8, SOL_SOCKET, true);
-      cv.setInt32(used + 12, SCM_CREDENTIALS, true);
-      cv.setInt32(used + 16, r.creds.pid, true);
-      cv.setUint32(used + 20, r.creds.uid, true);
-      cv.setUint32(used + 24, r.creds.gid, true);
-      used += 32;
+    if (used + credLen <= cbuf.length) {
+      Cmsghdr.encodeInto(cbuf, used, {
+        len: BigInt(credLen),
+        level: SOL_SOCKET,
+        type: SCM_CREDENTIALS,
+      });
+      Ucred.encodeInto(cbuf, used + Cmsghdr.size, r.creds);
+      used += cmsgAlign(credLen);
     } else {
       outFlags |= MSG_CTRUNC;
     }
   }
   if (r.rights.length > 0) {
-    const room = Math.floor((cbuf.length - used - 16) / 4);
+    const room = Math.floor((cbuf.length - used - Cmsghdr.size) / 4);
     const fit = Math.max(0, Math.min(room, r.rights.length));
     if (fit < r.rights.length) outFlags |= MSG_CTRUNC;
     for (let i = 0; i < r.rights.length; i++) {
@@ -387,32 +406,17 @@ async function recvmsgAt(t: Task, s: UnixSocket, addr: bigint, flags: number): P
       decRef(r.rights[i]);
     }
     if (fit > 0) {
-      const len = 16 + 4 * fit;
-      cv.setBigUint64(used, BigInt(len), true);
-      cv.setInt32(used + 8, SOL_SOCKET, true);
-      cv.setInt32(used + 12, SCM_RIGHTS, true);
-      ctl.forEach((fd, i) => cv.setInt32(used + 16 + i * 4, fd, true));
-      used += (len + 7) & ~7;
+      const len = Cmsghdr.size + 4 * fit;
+      Cmsghdr.encodeInto(cbuf, used, { len: BigInt(len), level: SOL_SOCKET, type: SCM_RIGHTS });
+      cbuf.set(encodeValue(array(i32, fit), ctl), used + Cmsghdr.size);
+      used += cmsgAlign(len);
       used = Math.min(used, cbuf.length);
     }
   }
   if (used > 0) t.mm.copyOut(m.control, cbuf.subarray(0, used));
-  const hv = new Uint8Array(8);
-  new DataView(hv.buffer).setBigUint64(0, BigInt(used), true);
-  t.mm.copyOut(addr + 40n, hv);
-  t.mm.writeU32(addr + 48n, outFlags);
-  if (m.name !== 0n) {
-    const enc = encodeAddress(r.from);
-    t.mm.copyOut(m.name, enc.subarray(0, Math.min(m.namelen, enc.length)));
-    t.mm.writeU32(addr + 8n, enc.length);
-  } else {
-    t.mm.writeU32(addr + 8n, 0);
-  }
+  copyOutMsgResult(t, addr, m, used, outFlags, senderAddress(r.from));
   return flags & MSG_TRUNC ? r.full : r.n;
 }
-
-const MSG_DONTWAIT = 0x40;
-const MSG_WAITFORONE = 0x10000;
 
 /** Implements Linux syscall sendmmsg(2): sends each mmsghdr until one fails. */
 function sendmmsg(t: Task): Promise<number> {
@@ -433,7 +437,7 @@ export async function sendEachMmsg(
   const flags = argInt(t, 3);
   let done = 0;
   for (; done < n; done++) {
-    const hdr = vec + BigInt(done * 64);
+    const hdr = vec + BigInt(done * Mmsghdr.size);
     let sent: number;
     try {
       sent = await send(hdr, flags);
@@ -441,7 +445,7 @@ export async function sendEachMmsg(
       if (done > 0) break;
       throw e;
     }
-    t.mm.writeU32(hdr + 56n, sent);
+    t.mm.writeU32(hdr + BigInt(Mmsghdr.offsetOf("len")), sent);
   }
   return done;
 }
@@ -466,7 +470,7 @@ export async function recvEachMmsg(
   const deadline = tsAddr === 0n ? null : performance.now() + readTimespec(t, tsAddr);
   let done = 0;
   for (; done < n; done++) {
-    const hdr = vec + BigInt(done * 64);
+    const hdr = vec + BigInt(done * Mmsghdr.size);
     let got: number;
     try {
       got = await recv(hdr, flags);
@@ -474,7 +478,7 @@ export async function recvEachMmsg(
       if (done > 0) break;
       throw e;
     }
-    t.mm.writeU32(hdr + 56n, got);
+    t.mm.writeU32(hdr + BigInt(Mmsghdr.offsetOf("len")), got);
     if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
     if (deadline !== null && performance.now() >= deadline) {
       done++;
@@ -483,32 +487,20 @@ export async function recvEachMmsg(
   }
   if (deadline !== null) {
     const left = BigInt(Math.max(0, Math.floor((deadline - performance.now()) * 1e6)));
-    const b = new Uint8Array(16);
-    const v = new DataView(b.buffer);
-    v.setBigInt64(0, left / 1_000_000_000n, true);
-    v.setBigInt64(8, left % 1_000_000_000n, true);
-    t.mm.copyOut(tsAddr, b);
+    t.mm.copyOut(tsAddr, Timespec.encode(timespecFromNs(left)));
   }
   return done;
 }
-
-const SO_TYPE = 3, SO_ERROR = 4, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_PASSCRED = 16;
-const SO_PEERCRED = 17, SO_ACCEPTCONN = 30, SO_PROTOCOL = 38, SO_DOMAIN = 39;
 
 /** Implements Linux syscall getsockopt(2) for SOL_SOCKET basics. */
 function getsockopt(t: Task): number {
   const s = sockOf(t, argInt(t, 0));
   const level = argInt(t, 1), name = argInt(t, 2);
   const valAddr = argPtr(t, 3), lenAddr = argPtr(t, 4);
-  const have = new DataView(t.mm.copyIn(lenAddr, 4).buffer).getInt32(0, true);
-  if (have < 0) throw new SysError(Errno.EINVAL);
+  const have = copyInSocklen(t, lenAddr);
   if (level !== SOL_SOCKET) throw new SysError(Errno.ENOPROTOOPT);
   let out: Uint8Array;
-  const int = (v: number) => {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setInt32(0, v, true);
-    return b;
-  };
+  const int = encodeIntOpt;
   switch (name) {
     case SO_TYPE:
       out = int(s.type);
@@ -535,20 +527,13 @@ function getsockopt(t: Task): number {
       out = int(AF_UNIX);
       break;
     case SO_PEERCRED: {
-      const c = s.peer?.creds ?? { pid: 0, uid: -1 >>> 0, gid: -1 >>> 0 };
-      out = new Uint8Array(12);
-      const v = new DataView(out.buffer);
-      v.setInt32(0, c.pid, true);
-      v.setUint32(4, c.uid, true);
-      v.setUint32(8, c.gid, true);
+      out = Ucred.encode(s.peer?.creds ?? { pid: 0, uid: -1 >>> 0, gid: -1 >>> 0 });
       break;
     }
     default:
       out = int(0);
   }
-  const n = Math.min(have, out.length);
-  t.mm.copyOut(valAddr, out.subarray(0, n));
-  t.mm.writeU32(lenAddr, n);
+  copyOutOptval(t, valAddr, lenAddr, have, out);
   return 0;
 }
 
@@ -559,7 +544,7 @@ function setsockopt(t: Task): number {
   const len = argU32(t, 4);
   if (level !== SOL_SOCKET) throw new SysError(Errno.ENOPROTOOPT);
   if (len < 4) throw new SysError(Errno.EINVAL);
-  const v = new DataView(t.mm.copyIn(argPtr(t, 3), 4).buffer).getInt32(0, true);
+  const v = decodeIntOpt(t.mm.copyIn(argPtr(t, 3), 4))!;
   switch (name) {
     case SO_PASSCRED:
       s.passcred = v !== 0;

@@ -21,18 +21,21 @@ import {
 } from "../net/socket.ts";
 import { getSockOpt, setSockOpt } from "../net/sockopt.ts";
 import { IPPROTO_TCP } from "../net/stack.ts";
-import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
+import { O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
+import {
+  MSG_OOB,
+  MSG_TRUNC,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCKADDR_STORAGE_SIZE,
+} from "../../abi/linux/socket.ts";
+import { copyInSocklen, copyOutAddress, copyOutMsgResult, copyOutOptval } from "./socket_copy.ts";
 
-const SOCK_NONBLOCK = O_NONBLOCK;
-const SOCK_CLOEXEC = O_CLOEXEC;
-const MSG_TRUNC = 0x20;
-/** Longest address a call reads (sockaddr_storage). */
-const SOCKADDR_MAX = 128;
-/** Out-of-band data (urgent pointer) is not supported. */
-const MSG_OOB = 1;
+/** Longest address a call reads. */
+const SOCKADDR_MAX = SOCKADDR_STORAGE_SIZE;
 
 /** Whether domain is one of ours. */
 export function isInetDomain(domain: number): boolean {
@@ -61,12 +64,7 @@ function readSockAddr(t: Task, s: InetSocket, addr: bigint, len: number): SockAd
 
 /** Writes an address to (addr, *lenAddr), cut to the user's length, as Linux does. */
 function writeSockAddr(t: Task, s: InetSocket, addr: bigint, lenAddr: bigint, a: SockAddr) {
-  if (addr === 0n) return;
-  const have = new DataView(t.mm.copyIn(lenAddr, 4).buffer).getInt32(0, true);
-  if (have < 0) throw new SysError(Errno.EINVAL);
-  const enc = encodeSockAddr(s.family, a);
-  t.mm.copyOut(addr, enc.subarray(0, Math.min(have, enc.length)));
-  t.mm.writeU32(lenAddr, enc.length);
+  copyOutAddress(t, addr, lenAddr, encodeSockAddr(s.family, a));
 }
 
 function bind(t: Task, s: InetSocket): number {
@@ -203,16 +201,9 @@ async function recvmsgAt(t: Task, s: InetSocket, addr: bigint, flags: number): P
   const m = readMsgHdr(t, addr);
   const max = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), MAX_RW_COUNT);
   const r = await s.recv(t, max, flags, iovSink(t, m.iov));
-  const zero = new Uint8Array(8);
-  t.mm.copyOut(addr + 40n, zero); // msg_controllen: no control messages
-  t.mm.writeU32(addr + 48n, r.full > r.n ? MSG_TRUNC : 0);
-  if (m.name !== 0n && r.from) {
-    const enc = encodeSockAddr(s.family, { addr: r.from, port: r.fromPort });
-    t.mm.copyOut(m.name, enc.subarray(0, Math.min(m.namelen, enc.length)));
-    t.mm.writeU32(addr + 8n, enc.length);
-  } else {
-    t.mm.writeU32(addr + 8n, 0);
-  }
+  // No control messages.
+  const from = r.from ? encodeSockAddr(s.family, { addr: r.from, port: r.fromPort }) : null;
+  copyOutMsgResult(t, addr, m, 0, r.full > r.n ? MSG_TRUNC : 0, from);
   return flags & MSG_TRUNC ? r.full : r.n;
 }
 
@@ -238,12 +229,8 @@ const OPTVAL_MAX = 256;
 function getsockopt(t: Task, s: InetSocket): number {
   const level = argInt(t, 1), name = argInt(t, 2);
   const valAddr = argPtr(t, 3), lenAddr = argPtr(t, 4);
-  const have = new DataView(t.mm.copyIn(lenAddr, 4).buffer).getInt32(0, true);
-  if (have < 0) throw new SysError(Errno.EINVAL);
-  const out = getSockOpt(s, level, name);
-  const n = Math.min(have, out.length);
-  t.mm.copyOut(valAddr, out.subarray(0, n));
-  t.mm.writeU32(lenAddr, n);
+  const have = copyInSocklen(t, lenAddr);
+  copyOutOptval(t, valAddr, lenAddr, have, getSockOpt(s, level, name));
   return 0;
 }
 

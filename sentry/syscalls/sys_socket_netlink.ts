@@ -13,12 +13,23 @@ import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { readMsgHdr } from "./sys_socket.ts";
-
-const SOCK_DGRAM = 2, SOCK_RAW = 3;
-const MSG_TRUNC = 0x20;
-const SIZEOF_SOCKADDR_NL = 12;
-const SOL_SOCKET = 1, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_TYPE = 3, SO_PROTOCOL = 38;
-const SO_DOMAIN = 39, SOL_NETLINK = 270;
+import {
+  decodeIntOpt,
+  encodeIntOpt,
+  MSG_TRUNC,
+  SO_DOMAIN,
+  SO_PROTOCOL,
+  SO_RCVBUF,
+  SO_SNDBUF,
+  SO_TYPE,
+  SOCK_DGRAM,
+  SOCK_RAW,
+  SOCKADDR_STORAGE_SIZE,
+  SockaddrNl,
+  SOL_NETLINK,
+  SOL_SOCKET,
+} from "../../abi/linux/socket.ts";
+import { copyInSocklen, copyOutAddress, copyOutMsgResult, copyOutOptval } from "./socket_copy.ts";
 
 /** Implements Linux syscall socket(2) for AF_NETLINK. */
 export function netlinkSocket(t: Task, type: number, protocol: number): number {
@@ -36,28 +47,19 @@ export function netlinkSocket(t: Task, type: number, protocol: number): number {
 }
 
 function encodeName(pid: number, groups: number): Uint8Array {
-  const b = new Uint8Array(SIZEOF_SOCKADDR_NL);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, AF_NETLINK, true);
-  v.setUint32(4, pid >>> 0, true);
-  v.setUint32(8, groups >>> 0, true);
-  return b;
+  return SockaddrNl.encode({ family: AF_NETLINK, pid: pid >>> 0, groups: groups >>> 0 });
 }
 
 function writeName(t: Task, addr: bigint, lenAddr: bigint, enc: Uint8Array): void {
-  if (addr === 0n) return;
-  const have = new DataView(t.mm.copyIn(lenAddr, 4).buffer).getInt32(0, true);
-  if (have < 0) throw new SysError(Errno.EINVAL);
-  t.mm.copyOut(addr, enc.subarray(0, Math.min(have, enc.length)));
-  t.mm.writeU32(lenAddr, enc.length);
+  copyOutAddress(t, addr, lenAddr, enc);
 }
 
 /** Checks a sockaddr_nl; a message may only go to the kernel (nl_pid 0). */
 function readName(t: Task, addr: bigint, len: number): { pid: number; groups: number } {
-  if (len < SIZEOF_SOCKADDR_NL || len > 128) throw new SysError(Errno.EINVAL);
-  const v = new DataView(t.mm.copyIn(addr, SIZEOF_SOCKADDR_NL).buffer);
-  if (v.getUint16(0, true) !== AF_NETLINK) throw new SysError(Errno.EINVAL);
-  return { pid: v.getInt32(4, true), groups: v.getUint32(8, true) };
+  if (len < SockaddrNl.size || len > SOCKADDR_STORAGE_SIZE) throw new SysError(Errno.EINVAL);
+  const nl = SockaddrNl.decode(t.mm.copyIn(addr, SockaddrNl.size));
+  if (nl.family !== AF_NETLINK) throw new SysError(Errno.EINVAL);
+  return { pid: nl.pid | 0, groups: nl.groups };
 }
 
 function bind(t: Task, s: NetlinkSocket): number {
@@ -132,20 +134,13 @@ async function recvmsg(t: Task, s: NetlinkSocket): Promise<number> {
     t.mm.copyOut(base, d.subarray(o, o + k));
     o += k;
   }
-  t.mm.copyOut(addr + 40n, new Uint8Array(8));
-  t.mm.writeU32(addr + 48n, o < d.length ? MSG_TRUNC : 0);
-  if (m.name !== 0n) {
-    const enc = encodeName(0, 0);
-    t.mm.copyOut(m.name, enc.subarray(0, Math.min(m.namelen, enc.length)));
-    t.mm.writeU32(addr + 8n, enc.length);
-  }
+  copyOutMsgResult(t, addr, m, 0, o < d.length ? MSG_TRUNC : 0, encodeName(0, 0));
   return flags & MSG_TRUNC ? d.length : o;
 }
 
 function getsockopt(t: Task, s: NetlinkSocket): number {
   const level = argInt(t, 1), name = argInt(t, 2);
-  const have = new DataView(t.mm.copyIn(argPtr(t, 4), 4).buffer).getInt32(0, true);
-  if (have < 0) throw new SysError(Errno.EINVAL);
+  const have = copyInSocklen(t, argPtr(t, 4));
   let v: number;
   if (level === SOL_SOCKET) {
     const values: Record<number, number> = {
@@ -162,11 +157,7 @@ function getsockopt(t: Task, s: NetlinkSocket): number {
   } else {
     throw new SysError(Errno.ENOPROTOOPT);
   }
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, v, true);
-  const n = Math.min(have, 4);
-  t.mm.copyOut(argPtr(t, 3), b.subarray(0, n));
-  t.mm.writeU32(argPtr(t, 4), n);
+  copyOutOptval(t, argPtr(t, 3), argPtr(t, 4), have, encodeIntOpt(v));
   return 0;
 }
 
@@ -174,7 +165,7 @@ function getsockopt(t: Task, s: NetlinkSocket): number {
 function setsockopt(t: Task, s: NetlinkSocket): number {
   const level = argInt(t, 1), name = argInt(t, 2);
   if (argInt(t, 4) < 4) throw new SysError(Errno.EINVAL);
-  const v = new DataView(t.mm.copyIn(argPtr(t, 3), 4).buffer).getInt32(0, true);
+  const v = decodeIntOpt(t.mm.copyIn(argPtr(t, 3), 4))!;
   if (level === SOL_SOCKET) {
     if (name === SO_SNDBUF) s.sndbuf = Math.max(4608, Math.min(v >>> 0, 212992) * 2);
     else if (name === SO_RCVBUF) s.rcvbuf = Math.max(2304, Math.min(v >>> 0, 212992) * 2);

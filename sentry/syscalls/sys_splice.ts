@@ -22,6 +22,7 @@ import { argInt, argPtr, argU32, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { blockUntil } from "../vfs/waiter.ts";
 import type { SyscallDef } from "./table.ts";
+import { decodeValue, i64 } from "../../abi/linux/layout.ts";
 
 const CHUNK = 1 << 20;
 
@@ -70,7 +71,7 @@ async function transfer(
 /** Reads a loff_t argument (NULL: none). */
 function readOff(t: Task, addr: bigint): { v: bigint } | null {
   if (addr === 0n) return null;
-  const v = new DataView(t.mm.copyIn(addr, 8).buffer).getBigInt64(0, true);
+  const v = decodeValue(i64, t.mm.copyIn(addr, 8));
   if (v < 0n) throw new SysError(Errno.EINVAL);
   return { v };
 }

@@ -23,6 +23,16 @@ import {
   copyInPath,
 } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
+import {
+  AT_STATX_SYNC_TYPE,
+  ST_NODEV,
+  ST_NOEXEC,
+  ST_NOSUID,
+  ST_RDONLY,
+  ST_VALID,
+  Statfs,
+  STATX__RESERVED,
+} from "../../abi/linux/stat.ts";
 
 /** Attributes of what (dirfd, path, flags) names; "" with AT_EMPTY_PATH is dirfd itself. */
 function attrAt(t: Task, dirfd: number, path: string, flags: number): { a: Attr; mnt: number } {
@@ -60,10 +70,6 @@ function newfstatat(t: Task): number {
   return statAt(t, argInt(t, 0), copyInPath(t, argPtr(t, 1)), argPtr(t, 2), flags);
 }
 
-const AT_STATX_SYNC_TYPE = 0x6000;
-const AT_STATX_DONT_SYNC = 0x4000;
-const STATX_RESERVED = 0x80000000;
-
 /** Implements Linux syscall statx(2). */
 function statx(t: Task): number {
   const flags = argInt(t, 2);
@@ -72,8 +78,7 @@ function statx(t: Task): number {
     throw new SysError(Errno.EINVAL);
   }
   if ((flags & AT_STATX_SYNC_TYPE) === AT_STATX_SYNC_TYPE) throw new SysError(Errno.EINVAL);
-  if (mask & STATX_RESERVED) throw new SysError(Errno.EINVAL);
-  void AT_STATX_DONT_SYNC;
+  if (mask & STATX__RESERVED) throw new SysError(Errno.EINVAL);
   const path = copyInPath(t, argPtr(t, 1));
   const { a, mnt } = attrAt(t, argInt(t, 0), path, flags);
   t.mm.copyOut(argPtr(t, 4), encodeStatx(a, mnt));
@@ -112,30 +117,28 @@ function accessAt(t: Task, dirfd: number, path: string, mode: number, flags: num
 
 /** statfs f_flags for a mount: ST_VALID and the mount's options. */
 function mountFlags(m: Mount | undefined): bigint {
-  if (!m) return 0x20n;
-  let f = 0x20n; // ST_VALID
-  if (m.readonly) f |= 1n;
-  if (m.opts.nosuid) f |= 2n;
-  if (m.opts.nodev) f |= 4n;
-  if (m.opts.noexec) f |= 8n;
-  return f;
+  let f = ST_VALID;
+  if (m?.readonly) f |= ST_RDONLY;
+  if (m?.opts.nosuid) f |= ST_NOSUID;
+  if (m?.opts.nodev) f |= ST_NODEV;
+  if (m?.opts.noexec) f |= ST_NOEXEC;
+  return BigInt(f);
 }
 
 function encodeStatfs(s: FsStat, flags: bigint): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(120);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(0, s.type, true);
-  v.setBigUint64(8, s.blockSize, true);
-  v.setBigUint64(16, s.blocks, true);
-  v.setBigUint64(24, s.blocksFree, true);
-  v.setBigUint64(32, s.blocksAvailable, true);
-  v.setBigUint64(40, s.files, true);
-  v.setBigUint64(48, s.filesFree, true);
-  // f_fsid (2 ints) stays zero.
-  v.setBigUint64(64, s.nameLength, true);
-  v.setBigUint64(72, s.blockSize, true); // f_frsize
-  v.setBigUint64(80, flags, true);
-  return b;
+  // f_fsid stays zero.
+  return Statfs.encode({
+    type: s.type,
+    bsize: s.blockSize,
+    blocks: s.blocks,
+    bfree: s.blocksFree,
+    bavail: s.blocksAvailable,
+    files: s.files,
+    ffree: s.filesFree,
+    namelen: s.nameLength,
+    frsize: s.blockSize,
+    flags,
+  });
 }
 
 /** Implements Linux syscall statfs(2). */

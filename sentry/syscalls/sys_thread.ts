@@ -8,7 +8,9 @@
 
 import { Errno } from "../../abi/linux/errno.ts";
 import { CLD } from "../kernel/signal.ts";
-import { SIG } from "../kernel/signals.ts";
+import { SIG, SiginfoChld } from "../../abi/linux/signal.ts";
+import { CLONE_ARGS_SIZE_VER0, CloneArgs as CloneArgsStruct } from "../../abi/linux/clone.ts";
+import { Rusage } from "../../abi/linux/rusage.ts";
 import { CLONE, type CloneArgs, cloneTask } from "../kernel/task_clone.ts";
 import { execTask } from "../kernel/task_exec.ts";
 import { CONTINUED_STATUS, exitedStatus, type Task, type ThreadGroup } from "../kernel/task.ts";
@@ -20,6 +22,7 @@ import { O_NONBLOCK } from "../vfs/file.ts";
 import { RLIMIT } from "./sys_rlimit.ts";
 import type { SyscallDef } from "./table.ts";
 import { pidfdTarget } from "./sys_pidfd.ts";
+import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from "../../abi/linux/file.ts";
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
@@ -33,8 +36,6 @@ const P_ALL = 0;
 const P_PID = 1;
 const P_PGID = 2;
 const P_PIDFD = 3;
-const AT_EMPTY_PATH = 0x1000;
-const AT_SYMLINK_NOFOLLOW = 0x100;
 
 /** Implements Linux syscall getpid(2). */
 function getpid(t: Task): number {
@@ -108,23 +109,21 @@ function clone(t: Task): number | Promise<number> {
 /** Implements Linux syscall clone3(2). */
 function clone3(t: Task): number | Promise<number> {
   const size = Number(argPtr(t, 1));
-  if (size < 64 || size > 4096) throw new SysError(Errno.EINVAL);
-  const v = new DataView(t.mm.copyIn(argPtr(t, 0), 88 < size ? 88 : size).buffer);
-  const flags = v.getBigUint64(0, true);
-  if (flags & CLONE.PIDFD) throw new SysError(Errno.EINVAL);
-  const exitSignal = v.getBigUint64(32, true);
-  const stack = v.getBigUint64(40, true);
-  const stackSize = v.getBigUint64(48, true);
-  if (exitSignal > 64n || (flags & 0xffn)) throw new SysError(Errno.EINVAL);
-  if ((stack === 0n) !== (stackSize === 0n)) throw new SysError(Errno.EINVAL);
-  if (size >= 72 && v.getBigUint64(64, true) !== 0n) throw new SysError(Errno.EINVAL); // set_tid
+  if (size < CLONE_ARGS_SIZE_VER0 || size > 4096) throw new SysError(Errno.EINVAL);
+  const raw = new Uint8Array(CloneArgsStruct.size);
+  raw.set(t.mm.copyIn(argPtr(t, 0), Math.min(size, CloneArgsStruct.size)));
+  const a = CloneArgsStruct.decode(raw);
+  if (a.flags & CLONE.PIDFD) throw new SysError(Errno.EINVAL);
+  if (a.exitSignal > 64n || (a.flags & 0xffn)) throw new SysError(Errno.EINVAL);
+  if ((a.stack === 0n) !== (a.stackSize === 0n)) throw new SysError(Errno.EINVAL);
+  if (a.setTid !== 0n) throw new SysError(Errno.EINVAL);
   return doClone(t, {
-    flags,
-    exitSignal: Number(exitSignal),
-    stack: stack === 0n ? 0n : stack + stackSize,
-    parentTid: v.getBigUint64(24, true),
-    childTid: v.getBigUint64(16, true),
-    tls: v.getBigUint64(56, true),
+    flags: a.flags,
+    exitSignal: Number(a.exitSignal),
+    stack: a.stack === 0n ? 0n : a.stack + a.stackSize,
+    parentTid: a.parentTid,
+    childTid: a.childTid,
+    tls: a.tls,
   });
 }
 
@@ -275,8 +274,6 @@ async function waitChild(
   }
 }
 
-const RUSAGE_SIZE = 144;
-
 /** Implements Linux syscall wait4(2). */
 async function wait4(t: Task): Promise<number> {
   const pid = argInt(t, 0);
@@ -297,7 +294,7 @@ async function wait4(t: Task): Promise<number> {
   const r = await waitChild(t, match, options | WEXITED);
   if (!r) return 0;
   if (statusAddr !== 0n) t.mm.writeU32(statusAddr, r.status);
-  if (rusage !== 0n) t.mm.copyOut(rusage, new Uint8Array(RUSAGE_SIZE));
+  if (rusage !== 0n) t.mm.copyOut(rusage, new Uint8Array(Rusage.size));
   return r.child.pid;
 }
 
@@ -341,18 +338,13 @@ async function waitid(t: Task): Promise<number> {
   const r = await waitChild(t, match, nonblocking ? options | WNOHANG : options);
   if (!r && nonblocking) throw new SysError(Errno.EAGAIN);
   if (infop !== 0n) {
-    const b = new Uint8Array(128);
-    if (r) {
-      const v = new DataView(b.buffer);
-      v.setInt32(0, SIG.CHLD, true);
-      v.setInt32(8, r.code, true);
-      v.setInt32(16, r.child.pid, true);
-      v.setUint32(20, r.child.uid, true);
-      v.setInt32(24, r.siStatus, true);
-    }
-    t.mm.copyOut(infop, b);
+    // No child ready (WNOHANG): a zeroed siginfo_t, si_pid 0.
+    const info = r
+      ? { signo: SIG.CHLD, code: r.code, pid: r.child.pid, uid: r.child.uid, status: r.siStatus }
+      : {};
+    t.mm.copyOut(infop, SiginfoChld.encode(info));
   }
-  if (rusage !== 0n) t.mm.copyOut(rusage, new Uint8Array(RUSAGE_SIZE));
+  if (rusage !== 0n) t.mm.copyOut(rusage, new Uint8Array(Rusage.size));
   return 0;
 }
 

@@ -9,38 +9,31 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { clockGettime as hostClockGettime } from "../../host/time.ts";
+import { clockMs, HOST_CLOCKS, hostTime, hostTimespec } from "../kernel/time.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
-import { SIG } from "../kernel/signals.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
-
-const CLOCK_REALTIME = 0;
-const CLOCK_MONOTONIC = 1;
-const CLOCK_MONOTONIC_RAW = 4;
-const CLOCK_REALTIME_COARSE = 5;
-const CLOCK_MONOTONIC_COARSE = 6;
-const CLOCK_BOOTTIME = 7;
-const HOST_CLOCKS = new Set([
-  CLOCK_REALTIME,
+import {
   CLOCK_MONOTONIC,
-  CLOCK_MONOTONIC_RAW,
-  CLOCK_REALTIME_COARSE,
   CLOCK_MONOTONIC_COARSE,
-  CLOCK_BOOTTIME,
-]);
+  CLOCK_PROCESS_CPUTIME_ID,
+  CLOCK_REALTIME,
+  CLOCK_REALTIME_COARSE,
+  CLOCK_THREAD_CPUTIME_ID,
+  Itimerval,
+  TIMER_ABSTIME,
+  Timespec,
+  timespecFromMs,
+  timespecFromNs,
+  timespecToMs,
+  timespecValid,
+  Timeval,
+  timevalValid,
+  USEC_PER_SEC,
+} from "../../abi/linux/time.ts";
 
-const ts = new Uint8Array(16);
-
-/** The host's clock as a struct timespec (16 bytes). */
-function hostTime(clock: number): Uint8Array<ArrayBuffer> {
-  if (!hostClockGettime(clock, ts)) throw new SysError(Errno.EINVAL);
-  return ts.slice();
-}
-
-const CLOCK_PROCESS_CPUTIME_ID = 2;
-const CLOCK_THREAD_CPUTIME_ID = 3;
 /** In a CPU-time clock id: the low two bits say which time, bit 2 a thread; ~pid above. */
 const CPUCLOCK_VIRT = 1;
 const CPUCLOCK_PERTHREAD = 4;
@@ -76,15 +69,11 @@ function clockGettime(t: Task): number {
   const clock = argInt(t, 0);
   const cpu = cpuClockNs(t, clock);
   if (cpu !== null) {
-    const b = new Uint8Array(16);
-    const v = new DataView(b.buffer);
-    v.setBigInt64(0, cpu / 1_000_000_000n, true);
-    v.setBigInt64(8, cpu % 1_000_000_000n, true);
-    t.mm.copyOut(argPtr(t, 1), b);
+    t.mm.copyOut(argPtr(t, 1), Timespec.encode(timespecFromNs(cpu)));
     return 0;
   }
   if (!HOST_CLOCKS.has(clock)) throw new SysError(Errno.EINVAL);
-  t.mm.copyOut(argPtr(t, 1), hostTime(clock));
+  t.mm.copyOut(argPtr(t, 1), hostTimespec(clock));
   return 0;
 }
 
@@ -109,9 +98,7 @@ function clockGetres(t: Task): number {
   const addr = argPtr(t, 1);
   if (addr === 0n) return 0;
   const coarse = clock === CLOCK_REALTIME_COARSE || clock === CLOCK_MONOTONIC_COARSE;
-  const b = new Uint8Array(16);
-  new DataView(b.buffer).setBigInt64(8, coarse ? 4_000_000n : 1n, true);
-  t.mm.copyOut(addr, b);
+  t.mm.copyOut(addr, Timespec.encode({ nsec: coarse ? 4_000_000n : 1n }));
   return 0;
 }
 
@@ -119,12 +106,8 @@ function clockGetres(t: Task): number {
 function gettimeofday(t: Task): number {
   const tv = argPtr(t, 0);
   if (tv !== 0n) {
-    const v = new DataView(hostTime(CLOCK_REALTIME).buffer);
-    const out = new Uint8Array(16);
-    const o = new DataView(out.buffer);
-    o.setBigInt64(0, v.getBigInt64(0, true), true);
-    o.setBigInt64(8, v.getBigInt64(8, true) / 1000n, true);
-    t.mm.copyOut(tv, out);
+    const now = hostTime(CLOCK_REALTIME);
+    t.mm.copyOut(tv, Timeval.encode({ sec: now.sec, usec: now.nsec / 1000n }));
   }
   const tz = argPtr(t, 1);
   if (tz !== 0n) t.mm.copyOut(tz, new Uint8Array(8));
@@ -133,7 +116,7 @@ function gettimeofday(t: Task): number {
 
 /** Implements Linux syscall time(2). */
 function time(t: Task): bigint {
-  const secs = new DataView(hostTime(CLOCK_REALTIME).buffer).getBigInt64(0, true);
+  const secs = hostTime(CLOCK_REALTIME).sec;
   const addr = argPtr(t, 0);
   if (addr !== 0n) t.mm.writeU64(addr, secs);
   return secs;
@@ -141,25 +124,13 @@ function time(t: Task): bigint {
 
 /** Reads a struct timespec; returns milliseconds. EINVAL for a malformed one. */
 export function readTimespec(t: Task, addr: bigint): number {
-  const v = new DataView(t.mm.copyIn(addr, 16).buffer);
-  const sec = v.getBigInt64(0, true);
-  const nsec = v.getBigInt64(8, true);
-  if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) throw new SysError(Errno.EINVAL);
-  return Number(sec) * 1000 + Number(nsec) / 1e6;
+  const ts = Timespec.decode(t.mm.copyIn(addr, Timespec.size));
+  if (!timespecValid(ts)) throw new SysError(Errno.EINVAL);
+  return timespecToMs(ts);
 }
 
 function writeTimespec(t: Task, addr: bigint, ms: number): void {
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  const ns = BigInt(Math.max(0, Math.round(ms * 1e6)));
-  v.setBigInt64(0, ns / 1_000_000_000n, true);
-  v.setBigInt64(8, ns % 1_000_000_000n, true);
-  t.mm.copyOut(addr, b);
-}
-
-function clockMs(clock: number): number {
-  const v = new DataView(hostTime(clock).buffer);
-  return Number(v.getBigInt64(0, true)) * 1000 + Number(v.getBigInt64(8, true)) / 1e6;
+  t.mm.copyOut(addr, Timespec.encode(timespecFromMs(ms)));
 }
 
 /**
@@ -195,8 +166,6 @@ function nanosleep(t: Task): Promise<number> {
   const ms = readTimespec(t, argPtr(t, 0));
   return sleepUntil(t, CLOCK_MONOTONIC, clockMs(CLOCK_MONOTONIC) + ms, argPtr(t, 1));
 }
-
-const TIMER_ABSTIME = 1;
 
 /** Implements Linux syscall clock_nanosleep(2). */
 function clockNanosleep(t: Task): Promise<number> {
@@ -313,25 +282,19 @@ function setITimer(
   return prev;
 }
 
-function readTimeval(t: Task, addr: bigint, off: number): number {
-  const v = new DataView(t.mm.copyIn(addr + BigInt(off), 16).buffer);
-  const sec = v.getBigInt64(0, true);
-  const usec = v.getBigInt64(8, true);
-  if (sec < 0n || usec < 0n || usec >= 1_000_000n) throw new SysError(Errno.EINVAL);
-  return Number(sec) * 1000 + Number(usec) / 1000;
+/** A valid timeval as milliseconds. EINVAL for a malformed one. */
+function timevalMs(tv: { sec: bigint; usec: bigint }): number {
+  if (!timevalValid(tv)) throw new SysError(Errno.EINVAL);
+  return Number(tv.sec) * 1000 + Number(tv.usec) / 1000;
 }
 
 function encodeItimerval([value, interval]: [number, number]): Uint8Array {
-  const b = new Uint8Array(32);
-  const v = new DataView(b.buffer);
-  const put = (o: number, ms: number) => {
+  // Rounded up: a timer with time left never reads as disarmed.
+  const tv = (ms: number) => {
     const us = BigInt(Math.ceil(ms * 1000));
-    v.setBigInt64(o, us / 1_000_000n, true);
-    v.setBigInt64(o + 8, us % 1_000_000n, true);
+    return { sec: us / USEC_PER_SEC, usec: us % USEC_PER_SEC };
   };
-  put(0, interval);
-  put(16, value);
-  return b;
+  return Itimerval.encode({ interval: tv(interval), value: tv(value) });
 }
 
 /** Implements Linux syscall setitimer(2). */
@@ -343,8 +306,9 @@ function setitimer(t: Task): number {
   let interval = 0;
   let value = 0;
   if (nv !== 0n) {
-    interval = readTimeval(t, nv, 0);
-    value = readTimeval(t, nv, 16);
+    const it = Itimerval.decode(t.mm.copyIn(nv, Itimerval.size));
+    interval = timevalMs(it.interval);
+    value = timevalMs(it.value);
   }
   const old = setITimer(t.tg, which, value, interval);
   if (ov !== 0n) t.mm.copyOut(ov, encodeItimerval(old));

@@ -6,19 +6,24 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { clockGettime } from "../../host/time.ts";
+import { clockMs, HOST_CLOCKS } from "../kernel/time.ts";
 import { SI } from "../kernel/signal.ts";
-import { SIG } from "../kernel/signals.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import {
+  Itimerspec,
+  TIMER_ABSTIME,
+  timespecFromMs,
+  timespecToMs,
+  timespecValid,
+} from "../../abi/linux/time.ts";
+import { SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD_ID, Sigevent } from "../../abi/linux/signal.ts";
 
-const SIGEV_SIGNAL = 0;
-const SIGEV_NONE = 1;
-const SIGEV_THREAD_ID = 4;
-const TIMER_ABSTIME = 1;
-const CLOCKS = new Set([0, 1, 4, 5, 6, 7]);
+/** Timers run on the host's clocks. */
+const CLOCKS = HOST_CLOCKS;
 const MAX_TIMERS = 1 << 16;
 
 interface PosixTimer {
@@ -53,13 +58,6 @@ function get(t: Task, id: number): PosixTimer {
   return p;
 }
 
-function clockNowMs(clock: number): number {
-  const ts = new Uint8Array(16);
-  clockGettime(clock, ts);
-  const v = new DataView(ts.buffer);
-  return Number(v.getBigInt64(0, true)) * 1000 + Number(v.getBigInt64(8, true)) / 1e6;
-}
-
 /** Implements Linux syscall timer_create(2). */
 function timerCreate(t: Task): number {
   const clock = argInt(t, 0);
@@ -81,11 +79,11 @@ function timerCreate(t: Task): number {
     overrun: 0,
   };
   if (sevp !== 0n) {
-    const v = new DataView(t.mm.copyIn(sevp, 20).buffer);
-    timer.value = v.getBigUint64(0, true);
-    timer.signo = v.getInt32(8, true);
-    timer.notify = v.getInt32(12, true);
-    timer.tid = v.getInt32(16, true);
+    const ev = Sigevent.decode(t.mm.copyIn(sevp, Sigevent.size));
+    timer.value = ev.value;
+    timer.signo = ev.signo;
+    timer.notify = ev.notify;
+    timer.tid = ev.tid;
     if (timer.notify !== SIGEV_NONE) {
       if (timer.signo < 1 || timer.signo > 64) throw new SysError(Errno.EINVAL);
     }
@@ -129,27 +127,19 @@ function fire(tg: ThreadGroup, p: PosixTimer): void {
 }
 
 function readItimerspec(t: Task, addr: bigint): { interval: number; value: number } {
-  const v = new DataView(t.mm.copyIn(addr, 32).buffer);
-  const ms = (o: number) => {
-    const s = v.getBigInt64(o, true);
-    const ns = v.getBigInt64(o + 8, true);
-    if (s < 0n || ns < 0n || ns >= 1_000_000_000n) throw new SysError(Errno.EINVAL);
-    return Number(s) * 1000 + Number(ns) / 1e6;
-  };
-  return { interval: ms(0), value: ms(16) };
+  const spec = Itimerspec.decode(t.mm.copyIn(addr, Itimerspec.size));
+  if (!timespecValid(spec.interval) || !timespecValid(spec.value)) {
+    throw new SysError(Errno.EINVAL);
+  }
+  return { interval: timespecToMs(spec.interval), value: timespecToMs(spec.value) };
 }
 
 function writeItimerspec(t: Task, addr: bigint, p: PosixTimer): void {
-  const b = new Uint8Array(32);
-  const v = new DataView(b.buffer);
-  const put = (o: number, ms: number) => {
-    const ns = BigInt(Math.max(0, Math.round(ms * 1e6)));
-    v.setBigInt64(o, ns / 1_000_000_000n, true);
-    v.setBigInt64(o + 8, ns % 1_000_000_000n, true);
-  };
-  put(0, p.intervalMs);
-  put(16, p.expiry ? Math.max(0.000001, p.expiry - performance.now()) : 0);
-  t.mm.copyOut(addr, b);
+  const left = p.expiry ? Math.max(0.000001, p.expiry - performance.now()) : 0;
+  t.mm.copyOut(
+    addr,
+    Itimerspec.encode({ interval: timespecFromMs(p.intervalMs), value: timespecFromMs(left) }),
+  );
 }
 
 /** Implements Linux syscall timer_settime(2). */
@@ -167,9 +157,7 @@ function timerSettime(t: Task): number {
     p.expiry = 0;
     return 0;
   }
-  const delay = (flags & TIMER_ABSTIME)
-    ? Math.max(0, spec.value - clockNowMs(p.clock))
-    : spec.value;
+  const delay = (flags & TIMER_ABSTIME) ? Math.max(0, spec.value - clockMs(p.clock)) : spec.value;
   p.expiry = performance.now() + delay;
   const tg = t.tg;
   p.handle = setTimeout(() => fire(tg, p), delay);

@@ -6,15 +6,23 @@
 
 import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
-import { CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, TimerFd } from "../fs/timerfd.ts";
+import { TimerFd } from "../fs/timerfd.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../vfs/file.ts";
 import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import {
+  CLOCK_BOOTTIME,
+  CLOCK_MONOTONIC,
+  CLOCK_REALTIME,
+  Itimerspec,
+  nsFromTimespec,
+  timespecFromNs,
+  timespecValid,
+} from "../../abi/linux/time.ts";
 
 const TFD_TIMER_ABSTIME = 1;
 const TFD_TIMER_CANCEL_ON_SET = 2;
-const NS = 1_000_000_000n;
 
 function timerOf(t: Task, fd: number): TimerFd {
   const f = t.fdTable.get(fd);
@@ -22,15 +30,8 @@ function timerOf(t: Task, fd: number): TimerFd {
   return f;
 }
 
-/** Encodes an itimerspec: interval, then value. */
 function itimerspec(interval: bigint, value: bigint): Uint8Array {
-  const b = new Uint8Array(32);
-  const v = new DataView(b.buffer);
-  v.setBigInt64(0, interval / NS, true);
-  v.setBigInt64(8, interval % NS, true);
-  v.setBigInt64(16, value / NS, true);
-  v.setBigInt64(24, value % NS, true);
-  return b;
+  return Itimerspec.encode({ interval: timespecFromNs(interval), value: timespecFromNs(value) });
 }
 
 /** Implements Linux syscall timerfd_create(2). */
@@ -49,15 +50,17 @@ function timerfdSettime(t: Task): number {
   const f = timerOf(t, argInt(t, 0));
   const flags = argInt(t, 1);
   if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) throw new SysError(Errno.EINVAL);
-  const v = new DataView(t.mm.copyIn(argPtr(t, 2), 32).buffer);
-  const parts = [0, 8, 16, 24].map((o) => v.getBigInt64(o, true));
-  if (parts[1] < 0n || parts[1] >= NS || parts[3] < 0n || parts[3] >= NS) {
+  const spec = Itimerspec.decode(t.mm.copyIn(argPtr(t, 2), Itimerspec.size));
+  if (!timespecValid(spec.interval) || !timespecValid(spec.value)) {
     throw new SysError(Errno.EINVAL);
   }
-  if (parts[0] < 0n || parts[2] < 0n) throw new SysError(Errno.EINVAL);
   const old = argPtr(t, 3);
   if (old !== 0n) t.mm.copyOut(old, itimerspec(f.interval, f.remaining()));
-  f.set(parts[2] * NS + parts[3], parts[0] * NS + parts[1], (flags & TFD_TIMER_ABSTIME) !== 0);
+  f.set(
+    nsFromTimespec(spec.value),
+    nsFromTimespec(spec.interval),
+    (flags & TFD_TIMER_ABSTIME) !== 0,
+  );
   return 0;
 }
 

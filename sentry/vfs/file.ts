@@ -25,7 +25,7 @@ import {
   O_PATH,
   O_RDWR,
   O_WRONLY,
-} from "../../host/fcntl.ts";
+} from "../../abi/linux/file.ts";
 export {
   O_ACCMODE,
   O_APPEND,
@@ -48,7 +48,7 @@ export {
   O_TMPFILE,
   O_TRUNC,
   O_WRONLY,
-} from "../../host/fcntl.ts";
+} from "../../abi/linux/file.ts";
 
 /** Result of an operation that may have to wait (for input, for a peer). */
 export type MaybeAsync<T> = T | Promise<T>;
@@ -360,6 +360,3 @@ export class PathFile extends FileDescriptionBase {
     return this.inode.stat();
   }
 }
-
-/** Size of struct stat on x86-64. */
-export const STAT_SIZE = 144;

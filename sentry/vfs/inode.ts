@@ -16,7 +16,7 @@ import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { FileDescription, MaybeAsync } from "./file.ts";
 import type { VirtualDentry } from "./vfs.ts";
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../../host/fcntl.ts";
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../../abi/linux/file.ts";
 export {
   S_IFBLK,
   S_IFCHR,
@@ -29,7 +29,7 @@ export {
   S_ISGID,
   S_ISUID,
   S_ISVTX,
-} from "../../host/fcntl.ts";
+} from "../../abi/linux/file.ts";
 
 /** d_type values of getdents64, from a mode. */
 export function direntType(mode: number): number {

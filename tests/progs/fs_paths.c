@@ -196,6 +196,16 @@ int main(void) {
   stat("d/file", &st);
   printf("atime %ld.%ld mtime %ld.%ld\n", (long)st.st_atim.tv_sec, st.st_atim.tv_nsec,
          (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  // Before the epoch: tv_nsec stays in [0, 1e9) and tv_sec carries the sign.
+  struct timespec early[2] = {{-1, 500000000}, {-3, 250}};
+  show("utimensat before 1970", utimensat(AT_FDCWD, "d/file", early, 0));
+  stat("d/file", &st);
+  printf("atime %ld.%ld mtime %ld.%ld\n", (long)st.st_atim.tv_sec, st.st_atim.tv_nsec,
+         (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  struct statx sx;
+  show("statx", statx(AT_FDCWD, "d/file", 0, STATX_BASIC_STATS, &sx));
+  printf("statx atime %lld.%u mtime %lld.%u\n", (long long)sx.stx_atime.tv_sec,
+         sx.stx_atime.tv_nsec, (long long)sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec);
   umask(077);
   mkdir("masked", 0777);
   stat("masked", &st);

@@ -41,5 +41,14 @@ int main(void) {
   show("blocking read", read(fd, &si, sizeof si));
   printf("signo %u from child: %s\n", si.ssi_signo, si.ssi_pid == (unsigned)c ? "yes" : "no");
   waitpid(c, NULL, 0);
+  // sigqueue's value reads back as ssi_int and ssi_ptr, with nothing in the fields around them.
+  union sigval sv = {.sival_ptr = (void *)0x1234567887654321};
+  show("sigqueue", sigqueue(getpid(), SIGUSR1, sv));
+  memset(&si, 0xff, sizeof si);
+  show("read queued", read(fd, &si, sizeof si));
+  printf("code SI_QUEUE: %s int %x ptr %llx utime %llu addr %llx\n",
+         si.ssi_code == SI_QUEUE ? "yes" : "no", (unsigned)si.ssi_int,
+         (unsigned long long)si.ssi_ptr, (unsigned long long)si.ssi_utime,
+         (unsigned long long)si.ssi_addr);
   return 0;
 }

@@ -200,6 +200,23 @@ int main(void) {
   } else {
     printf("no creds\n");
   }
+  // msg_namelen: left alone without a name buffer, 0 for an unnamed sender.
+  send(sv[0], "n", 1, 0);
+  m.msg_control = NULL;
+  m.msg_controllen = 0;
+  m.msg_namelen = 77;
+  show("recvmsg without name", recvmsg(sv[1], &m, 0));
+  printf("namelen %d\n", (int)m.msg_namelen);
+  struct sockaddr_un from;
+  send(sv[0], "n", 1, 0);
+  m.msg_name = &from;
+  m.msg_namelen = sizeof from;
+  show("recvmsg unnamed sender", recvmsg(sv[1], &m, 0));
+  printf("namelen %d\n", (int)m.msg_namelen);
+  send(sv[0], "n", 1, 0);
+  socklen_t fromlen = sizeof from;
+  show("recvfrom unnamed sender", recvfrom(sv[1], buf, 1, 0, (struct sockaddr *)&from, &fromlen));
+  printf("fromlen %d\n", (int)fromlen);
   show("socket AF_INET6 unsupported type", socket(AF_UNIX, 99, 0));
   return 0;
 }

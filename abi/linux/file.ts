@@ -6,6 +6,8 @@
  * @module
  */
 
+import { i16, i32, i64, struct, u16, u64, u8 } from "./layout.ts";
+
 export const O_ACCMODE = 3;
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;
@@ -47,6 +49,7 @@ export const AT_EACCESS = 0x200;
 export const AT_SYMLINK_FOLLOW = 0x400;
 export const AT_NO_AUTOMOUNT = 0x800;
 export const AT_EMPTY_PATH = 0x1000;
+export const AT_RECURSIVE = 0x8000;
 
 export const RENAME_NOREPLACE = 1;
 export const RENAME_EXCHANGE = 2;
@@ -54,3 +57,37 @@ export const RENAME_WHITEOUT = 4;
 
 export const UTIME_NOW = (1 << 30) - 1;
 export const UTIME_OMIT = (1 << 30) - 2;
+
+/** struct flock (fcntl(2) record locks). */
+export const Flock = struct("flock", 32, {
+  type: [0, i16],
+  whence: [2, i16],
+  start: [8, i64],
+  len: [16, i64],
+  pid: [24, i32],
+});
+
+/** struct open_how (openat2(2)): its first version; larger ones must be zero beyond. */
+export const OpenHow = struct("open_how", 24, {
+  flags: [0, u64],
+  mode: [8, u64],
+  resolve: [16, u64],
+});
+
+/** struct linux_dirent64 without its name, which follows at its end, NUL-terminated. */
+export const Dirent64 = struct("linux_dirent64", 19, {
+  ino: [0, u64],
+  off: [8, i64],
+  reclen: [16, u16],
+  type: [18, u8],
+});
+
+/**
+ * struct linux_dirent (getdents(2)) without its name, which follows at its end; d_type is the
+ * record's last byte.
+ */
+export const LinuxDirent = struct("linux_dirent", 18, {
+  ino: [0, u64],
+  off: [8, u64],
+  reclen: [16, u16],
+});
