@@ -13,7 +13,7 @@ import type { Kernel } from "../kernel/kernel.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import type { Vma } from "../mm/mm.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { UTS } from "../syscalls/sys_utsname.ts";
+import { UTS } from "../kernel/uts.ts";
 import {
   DirectoryFile,
   type FileDescription,

@@ -17,7 +17,7 @@ import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD } from "./paths.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { O_NONBLOCK } from "../vfs/file.ts";
-import { RLIMIT } from "./sys_rlimit.ts";
+import { RLIMIT } from "../kernel/limits.ts";
 import type { SyscallDef } from "./table.ts";
 import { pidfdTarget } from "./sys_pidfd.ts";
 
