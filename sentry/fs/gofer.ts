@@ -47,6 +47,8 @@ import {
 } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { openDevice } from "./devices.ts";
+import { cachedMappable, PageCache } from "./page_cache.ts";
+import type { MemoryFile } from "../mm/memory_file.ts";
 
 export { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG };
 
@@ -506,7 +508,10 @@ export class GoferInode extends Inode {
     if (c.mode !== undefined) this.mode = (this.mode & S_IFMT) | (c.mode & 0o7777);
     if (c.uid !== undefined) this.uid = c.uid;
     if (c.gid !== undefined) this.gid = c.gid;
-    if (c.size !== undefined) this.#size = c.size;
+    if (c.size !== undefined) {
+      this.#size = c.size;
+      this.#cache?.truncate(c.size);
+    }
     if (c.atimeNs !== undefined) this.atimeNs = c.atimeNs;
     if (c.mtimeNs !== undefined) this.mtimeNs = c.mtimeNs;
     else if (c.size !== undefined) this.mtimeNs = nowNs();
@@ -535,6 +540,49 @@ export class GoferInode extends Inode {
   }
   override removexattr(name: string): void {
     this.#change(() => this.fs.client.removeXattr(this.controlFd, name));
+  }
+
+  /** The page cache of the file while MAP_SHARED mappings use it (page_cache.ts). */
+  #cache?: PageCache;
+  /** Host FDs the page cache reads and writes back through, owned by it. */
+  #cacheFds = { read: -1, write: -1 };
+
+  get cache(): PageCache | undefined {
+    return this.#cache;
+  }
+
+  /** The file's page cache, made on its first use by a shared mapping. */
+  pageCache(mf: MemoryFile): PageCache {
+    if (this.#cache) return this.#cache;
+    const fds = this.#cacheFds;
+    fds.read = this.openHost(O_RDONLY);
+    this.#cache = new PageCache(mf, {
+      readAt: (off, dst) => preadFd(fds.read, dst, Number(off)),
+      // Write access is asked for only when a writable shared mapping writes back, and such a
+      // mapping exists only for a description opened for writing.
+      writeAt: (off, src) => {
+        if (fds.write < 0) fds.write = this.openHost(O_RDWR);
+        return pwriteHost(fds.write, src, off);
+      },
+      size: () => hostSize(fds.read) ?? this.#size,
+    }, () => {
+      closeFd(fds.read);
+      if (fds.write >= 0) closeFd(fds.write);
+      fds.read = fds.write = -1;
+      this.#cache = undefined;
+    });
+    return this.#cache;
+  }
+
+  /** Reads the file at off from the host (what the page cache does not hold). */
+  readHost(off: bigint, dst: Uint8Array<ArrayBuffer>): number {
+    if (this.#cacheFds.read >= 0) return preadFd(this.#cacheFds.read, dst, Number(off));
+    const fd = this.openHost(O_RDONLY);
+    try {
+      return preadFd(fd, dst, Number(off));
+    } finally {
+      closeFd(fd);
+    }
   }
 
   /**
@@ -640,37 +688,60 @@ export class SyntheticDir extends Inode {
 
 const STAT_BUF = 144;
 
-/** Data of a gofer file through its donated host FD. */
+/** A pwrite(2) of the whole of src at off, retried on EINTR; returns the bytes written. */
+function pwriteHost(fd: number, src: Uint8Array<ArrayBuffer>, off: bigint): number {
+  for (;;) {
+    const n = Number(libc.symbols.pwrite(fd, src, BigInt(src.length), off));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e !== Errno.EINTR) throw new SysError(e);
+  }
+}
+
+/** The size of the host file open as fd, or null when fstat fails. */
+function hostSize(fd: number): bigint | null {
+  const b = new Uint8Array(STAT_BUF);
+  if (libc.symbols.fstat(fd, b) !== 0) return null;
+  return new DataView(b.buffer).getBigInt64(48, true);
+}
+
+/**
+ * Data of a gofer file through its donated host FD, and through the file's page cache while
+ * shared mappings use one (so that read(2) and write(2) agree with them).
+ */
 export class HostData implements RegularData {
   constructor(readonly hostFd: number, readonly inode: GoferInode) {}
 
   readAt(off: bigint, dst: Uint8Array<ArrayBuffer>): number {
+    const cache = this.inode.cache;
+    if (cache) return cache.readAt(off, dst);
     return preadFd(this.hostFd, dst, Number(off));
   }
 
   writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
-    for (;;) {
-      const n = Number(libc.symbols.pwrite(this.hostFd, src, BigInt(src.length), off));
-      if (n >= 0) {
-        if (off + BigInt(n) > this.inode.size()) this.inode.setSize(off + BigInt(n));
-        this.inode.mtimeNs = nowNs();
-        return n;
-      }
-      const e = errno();
-      if (e !== Errno.EINTR) throw new SysError(e);
-    }
+    const n = pwriteHost(this.hostFd, src, off);
+    this.inode.cache?.update(off, src.subarray(0, n));
+    if (off + BigInt(n) > this.inode.size()) this.inode.setSize(off + BigInt(n));
+    this.inode.mtimeNs = nowNs();
+    return n;
   }
 
   size(): bigint {
-    const b = new Uint8Array(STAT_BUF);
-    if (libc.symbols.fstat(this.hostFd, b) !== 0) return this.inode.size();
-    const n = new DataView(b.buffer).getBigInt64(48, true);
+    const n = hostSize(this.hostFd);
+    if (n === null) return this.inode.size();
     this.inode.setSize(n);
     return n;
   }
 
-  mappable(): Mappable {
-    return { kind: "host", fd: this.hostFd, offset: 0n };
+  mappable(mf: MemoryFile): Mappable {
+    const ino = this.inode;
+    // Reads go through the inode, not this description's FD: a mapping may grow (mremap)
+    // after the description is closed.
+    return cachedMappable(
+      () => ino.pageCache(mf),
+      () => ino.cache,
+      (off, dst) => ino.readHost(off, dst),
+    );
   }
 }
 

@@ -419,7 +419,6 @@ export class TmpfsRegular extends Inode implements RegularData {
 
   mappable(): Mappable {
     return {
-      kind: "memory",
       page: (i, allocate) => {
         this.#mapped = true;
         return this.#page(i, allocate);
