@@ -733,14 +733,17 @@ export class HostData implements RegularData {
     return n;
   }
 
+  /** The description was closed: its host FD is gone. */
+  closed = false;
+
   mappable(mf: MemoryFile): Mappable {
     const ino = this.inode;
-    // Reads go through the inode, not this description's FD: a mapping may grow (mremap)
-    // after the description is closed.
+    // A mapping may grow (mremap) after the description is closed: then the inode reads.
     return cachedMappable(
       () => ino.pageCache(mf),
       () => ino.cache,
-      (off, dst) => ino.readHost(off, dst),
+      (off, dst) => this.closed ? ino.readHost(off, dst) : preadFd(this.hostFd, dst, Number(off)),
+      () => this.closed ? ino.size() : this.size(),
     );
   }
 }
@@ -750,6 +753,7 @@ class GoferFile extends RegularFile {
     super(inode, host, vd, flags);
   }
   override release(): void {
+    this.host.closed = true;
     closeFd(this.host.hostFd);
     this.host.inode.fileClosed();
   }

@@ -64,6 +64,37 @@ export class PageCache {
     return off;
   }
 
+  /** Makes the missing pages of [first, first+count): one range and one read per run. */
+  populate(first: number, count: number): void {
+    let i = first;
+    const end = first + count;
+    while (i < end) {
+      if (this.#pages.has(i)) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < end && !this.#pages.has(j)) j++;
+      const len = (j - i) * PAGE;
+      const off = this.mf.allocate(BigInt(len));
+      const at = BigInt(i) * PAGE_SIZE;
+      let got = 0;
+      try {
+        while (got < len) {
+          const view = this.mf.viewUpTo(off + BigInt(got), len - got) as Uint8Array<ArrayBuffer>;
+          const n = this.backing.readAt(at + BigInt(got), view);
+          if (n <= 0) break;
+          got += n;
+        }
+      } catch (e) {
+        this.mf.free(off, BigInt(len));
+        throw e;
+      }
+      for (let k = i; k < j; k++) this.#pages.set(k, off + BigInt(k - i) * PAGE_SIZE);
+      i = j;
+    }
+  }
+
   /**
    * Reads at off, the cached pages from memory and the others from the file; returns the
    * bytes read (none past the end of the file).
@@ -180,10 +211,13 @@ export function cachedMappable(
   cache: () => PageCache,
   current: () => PageCache | undefined,
   readAt: (off: bigint, dst: Uint8Array<ArrayBuffer>) => number,
+  size: () => bigint,
 ): Mappable {
   return {
     page: (index, allocate) =>
       allocate ? cache().page(index, true) : current()?.page(index, false) ?? null,
+    populate: (first, count) => cache().populate(first, count),
+    pageCount: () => Number((size() + PAGE_SIZE - 1n) / PAGE_SIZE),
     readAt,
     writeBack: (off, len) => current()?.writeBack(off, len),
     incRef: () => cache().incRef(),

@@ -715,9 +715,26 @@ export class MemoryManager {
     name: string,
   ): void {
     const first = Number(off / PAGE_SIZE);
-    const pages = Number(len / PAGE_SIZE);
+    let pages = Number(len / PAGE_SIZE);
+    // Past the end of the file Linux raises SIGBUS: those pages get private zeroes, not pages
+    // of the file's (a mapping far larger than its file would otherwise fill the cache).
+    const filePages = m.pageCount?.();
+    if (filePages !== undefined && first + pages > filePages) {
+      const keep = Math.max(0, filePages - first);
+      const tail = this.mapAnonymous(
+        at + BigInt(keep) * PAGE_SIZE,
+        len - BigInt(keep) * PAGE_SIZE,
+        prot,
+        name,
+      );
+      tail.maxPerms = maxPerms;
+      tail.shared = true;
+      pages = keep;
+      if (pages === 0) return;
+    }
     // Every page first, then the VMAs: a failure (no memory, the file unreadable) leaves
     // nothing half mapped.
+    m.populate?.(first, pages);
     const offs: bigint[] = [];
     for (let i = 0; i < pages; i++) offs.push(m.page(first + i, true)!);
     let runStart = 0;

@@ -20,6 +20,18 @@ export interface Mappable {
    */
   page(index: number, allocate: boolean): bigint | null;
   /**
+   * Makes the missing pages of [first, first+count) at once (contiguous where they can be, and
+   * filled with one read per run), before page() is asked for each: a large mapping then takes
+   * few ranges of the memory file and few VMAs.
+   */
+  populate?(first: number, count: number): void;
+  /**
+   * How many pages the file has (its size rounded up to a page), when mappings must not make
+   * pages past its end: there Linux raises SIGBUS, and the pages are left out of the file's
+   * (private zeroes), so that a mapping far larger than the file costs nothing.
+   */
+  pageCount?(): number;
+  /**
    * The file the pages are in, when it is not the memory file the platform maps (an overlay's
    * filestore): mappings of them can only be copies.
    */

@@ -2,8 +2,9 @@
 // file (after fork, or mapped again by another process) and by read(2); write(2) shows in every
 // mapping; a private mapping starts from what the file holds (shared stores included) and keeps
 // its own stores; mremap growing a private file mapping maps more of the file; truncation
-// zeroes what it cuts; the descriptor's access mode bounds what may be mapped. The argument is
-// the directory to work in (the gofer root, or /tmp's tmpfs).
+// zeroes what it cuts; a mapping may be far larger than its file; the descriptor's access mode
+// bounds what may be mapped. The argument is the directory to work in (the gofer root, or
+// /tmp's tmpfs).
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdlib.h>
@@ -102,6 +103,17 @@ int main(int argc, char **argv) {
   struct stat st;
   fstat(fd, &st);
   show("size unchanged by stores", st.st_size);
+
+  // A mapping far larger than its file: the file's pages are still the file's.
+  char *big = mmap(NULL, 1L << 28, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (big == MAP_FAILED) show("mmap 256 MiB of a 3-page file", -1);
+  else {
+    memcpy(big + 2 * pg + 60, "big", 3);
+    memset(buf, 0, sizeof buf);
+    pread(fd, buf, 3, 2 * pg + 60);
+    print_at("read(2) after a store through a 256 MiB map", buf, 3);
+    munmap(big, 1L << 28);
+  }
 
   // A private map starts from the file's contents, shared stores included; its stores stay its
   // own.
