@@ -791,6 +791,33 @@ export class MemoryManager {
   }
 
   /**
+   * Drops the stores of the private mappings in [start, end) (madvise MADV_DONTNEED): anonymous
+   * memory reads as zeroes again, a private file mapping as the file holds it now. Shared
+   * mappings keep their memory.
+   */
+  dontNeed(start: bigint, end: bigint): void {
+    for (const v of this.vmasIn(start, end)) {
+      if (v.shared) continue;
+      const s = v.start > start ? v.start : start;
+      const e = v.end < end ? v.end : end;
+      const fileOff = v.file ? v.file.delta + v.fileOffset + (s - v.start) : 0n;
+      let w = v;
+      if (v.cow) {
+        // Its pages are another process's too: fresh memory replaces them here.
+        w = this.mapAnonymous(s, e - s, v.prot, v.name);
+        w.maxPerms = v.maxPerms;
+      } else {
+        // Fresh zeroed pages, returned to the host until touched again.
+        this.mf.decommit(v.fileOffset + (s - v.start), e - s);
+      }
+      if (v.file) {
+        this.#copyFile(v.file.mappable, fileOff, w.fileOffset + (s - w.start), e - s);
+        if (w !== v) w.file = { mappable: v.file.mappable, delta: fileOff - w.fileOffset };
+      }
+    }
+  }
+
+  /**
    * Changes the size of the mapping at [old, old+oldLen) (mremap(2)), growing it in place when
    * the pages after it are free, else moving it when `mayMove`, or to `fixedAddr` when given.
    * Returns the mapping's address. What it grows by is more of the same file when it ends in a

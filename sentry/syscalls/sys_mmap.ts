@@ -105,7 +105,7 @@ const MADV = {
 };
 const KNOWN_ADVICE = new Set(Object.values(MADV));
 
-/** Implements Linux syscall madvise(2): DONTNEED and FREE zero private memory. */
+/** Implements Linux syscall madvise(2): DONTNEED and FREE drop private memory's stores. */
 function madvise(t: Task): number {
   const addr = argPtr(t, 0);
   const len = pageRoundUp(argPtr(t, 1));
@@ -114,18 +114,7 @@ function madvise(t: Task): number {
   if (len === 0n) return 0;
   if (!t.mm.fullyMapped(addr, addr + len)) throw new SysError(Errno.ENOMEM);
   if (advice === MADV.DONTNEED || advice === MADV.FREE || advice === MADV.REMOVE) {
-    for (const v of t.mm.vmasIn(addr, addr + len)) {
-      if (v.shared) continue;
-      const s = v.start > addr ? v.start : addr;
-      const e = v.end < addr + len ? v.end : addr + len;
-      if (v.cow) {
-        // Its pages are another process's too: fresh zeroed memory replaces them here.
-        t.mm.mapAnonymous(s, e - s, v.prot, v.name);
-        continue;
-      }
-      // Fresh zeroed pages, returned to the host until touched again.
-      t.mm.mf.decommit(v.fileOffset + (s - v.start), e - s);
-    }
+    t.mm.dontNeed(addr, addr + len);
   }
   return 0;
 }

@@ -124,6 +124,15 @@ int main(int argc, char **argv) {
   pread(fd, buf, 13, 0);
   print_at("file after a private store", buf, 13);
   print_at("shared map after a private store", p, 13);
+  show("madvise DONTNEED", madvise(r, pg, MADV_DONTNEED));
+  print_at("private map after DONTNEED", r, 13);
+  // The same after fork, where the private pages are shared copy-on-write with the child.
+  memcpy(r, "private again", 13);
+  pid_t c = fork();
+  if (c == 0) _exit(0);
+  waitpid(c, NULL, 0);
+  madvise(r, pg, MADV_DONTNEED);
+  print_at("private map after fork and DONTNEED", r, 13);
 
   // mremap growing a private file mapping maps more of the file.
   char *s = mmap(NULL, pg, PROT_READ, MAP_PRIVATE, fd, 0);
