@@ -743,7 +743,6 @@ export class HostData implements RegularData {
       () => ino.pageCache(mf),
       () => ino.cache,
       (off, dst) => this.closed ? ino.readHost(off, dst) : preadFd(this.hostFd, dst, Number(off)),
-      () => this.closed ? ino.size() : this.size(),
     );
   }
 }

@@ -16,7 +16,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { type MemoryFile, PAGE, PAGE_SIZE } from "../mm/memory_file.ts";
-import type { Mappable } from "../mm/mmap_opts.ts";
+import type { Mappable, PageRun } from "../mm/mmap_opts.ts";
 
 /** Where the cached file's data lives. */
 export interface CacheBacking {
@@ -28,9 +28,19 @@ export interface CacheBacking {
   size(): bigint;
 }
 
+/** Pages [index, index+count) of the file, held at [off, off+count pages) of the memory file. */
+interface Extent {
+  index: number;
+  count: number;
+  off: bigint;
+}
+
 export class PageCache {
-  /** Memory-file offset of each cached page, by page index. */
-  readonly #pages = new Map<number, bigint>();
+  /**
+   * The pages held, as runs sorted by index and disjoint: a mapping makes its pages as one run
+   * (or a few), so a mapping of gigabytes costs an entry, not an entry per page.
+   */
+  #extents: Extent[] = [];
   /** Mappings using the pages. */
   #refs = 0;
 
@@ -41,58 +51,80 @@ export class PageCache {
     readonly onEmpty: () => void,
   ) {}
 
+  /** The position in #extents of the run holding page `index`, or -(where it would go) - 1. */
+  #search(index: number): number {
+    let lo = 0, hi = this.#extents.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = this.#extents[mid];
+      if (index < e.index) hi = mid;
+      else if (index >= e.index + e.count) lo = mid + 1;
+      else return mid;
+    }
+    return -lo - 1;
+  }
+
+  /** The memory-file offset of page `index` when it is held. */
+  #lookup(index: number): bigint | undefined {
+    const k = this.#search(index);
+    if (k < 0) return undefined;
+    const e = this.#extents[k];
+    return e.off + BigInt(index - e.index) * PAGE_SIZE;
+  }
+
   /** The memory-file offset of page `index`, made and filled from the file when asked. */
   page(index: number, allocate: boolean): bigint | null {
-    const have = this.#pages.get(index);
+    const have = this.#lookup(index);
     if (have !== undefined || !allocate) return have ?? null;
-    const off = this.mf.allocate(PAGE_SIZE);
-    // The page is page-aligned, so it never straddles two of the memory file's views.
-    const view = this.mf.slice(off, PAGE)! as Uint8Array<ArrayBuffer>;
+    return this.pages(index, 1)[0].off;
+  }
+
+  /**
+   * The pages of [first, first+count), made where missing (each gap one range of the memory
+   * file, filled with one read): runs in order that cover the range.
+   */
+  pages(first: number, count: number): PageRun[] {
+    const out: PageRun[] = [];
+    const end = first + count;
+    let i = first;
+    while (i < end) {
+      const k = this.#search(i);
+      if (k >= 0) {
+        const e = this.#extents[k];
+        const n = Math.min(end, e.index + e.count) - i;
+        out.push({ index: i, count: n, off: e.off + BigInt(i - e.index) * PAGE_SIZE });
+        i += n;
+        continue;
+      }
+      const at = -k - 1;
+      const next = this.#extents[at];
+      const n = (next ? Math.min(end, next.index) : end) - i;
+      const made = { index: i, count: n, off: this.#fill(i, n) };
+      this.#extents.splice(at, 0, made);
+      out.push({ ...made });
+      i += n;
+    }
+    return out;
+  }
+
+  /** A new range of the memory file holding pages [index, index+count) of the file. */
+  #fill(index: number, count: number): bigint {
+    const len = count * PAGE;
+    const off = this.mf.allocate(BigInt(len));
     const at = BigInt(index) * PAGE_SIZE;
     let got = 0;
     try {
-      while (got < PAGE) {
-        const n = this.backing.readAt(at + BigInt(got), view.subarray(got));
+      while (got < len) {
+        const view = this.mf.viewUpTo(off + BigInt(got), len - got) as Uint8Array<ArrayBuffer>;
+        const n = this.backing.readAt(at + BigInt(got), view);
         if (n <= 0) break;
         got += n;
       }
     } catch (e) {
-      this.mf.free(off, PAGE_SIZE);
+      this.mf.free(off, BigInt(len));
       throw e;
     }
-    this.#pages.set(index, off);
     return off;
-  }
-
-  /** Makes the missing pages of [first, first+count): one range and one read per run. */
-  populate(first: number, count: number): void {
-    let i = first;
-    const end = first + count;
-    while (i < end) {
-      if (this.#pages.has(i)) {
-        i++;
-        continue;
-      }
-      let j = i + 1;
-      while (j < end && !this.#pages.has(j)) j++;
-      const len = (j - i) * PAGE;
-      const off = this.mf.allocate(BigInt(len));
-      const at = BigInt(i) * PAGE_SIZE;
-      let got = 0;
-      try {
-        while (got < len) {
-          const view = this.mf.viewUpTo(off + BigInt(got), len - got) as Uint8Array<ArrayBuffer>;
-          const n = this.backing.readAt(at + BigInt(got), view);
-          if (n <= 0) break;
-          got += n;
-        }
-      } catch (e) {
-        this.mf.free(off, BigInt(len));
-        throw e;
-      }
-      for (let k = i; k < j; k++) this.#pages.set(k, off + BigInt(k - i) * PAGE_SIZE);
-      i = j;
-    }
   }
 
   /**
@@ -109,7 +141,7 @@ export class PageCache {
       const index = Number(at / PAGE_SIZE);
       const inPage = Number(at % PAGE_SIZE);
       const n = Math.min(len - done, PAGE - inPage);
-      const p = this.#pages.get(index);
+      const p = this.#lookup(index);
       if (p !== undefined) {
         this.mf.read(p + BigInt(inPage), dst.subarray(done, done + n));
         done += n;
@@ -117,7 +149,7 @@ export class PageCache {
       }
       // A run of pages not cached: one read from the file.
       let end = done + n;
-      while (end < len && !this.#pages.has(Number((off + BigInt(end)) / PAGE_SIZE))) {
+      while (end < len && this.#lookup(Number((off + BigInt(end)) / PAGE_SIZE)) === undefined) {
         end = Math.min(len, end + PAGE);
       }
       const got = this.backing.readAt(at, dst.subarray(done, end));
@@ -134,7 +166,7 @@ export class PageCache {
       const at = off + BigInt(done);
       const inPage = Number(at % PAGE_SIZE);
       const n = Math.min(src.length - done, PAGE - inPage);
-      const p = this.#pages.get(Number(at / PAGE_SIZE));
+      const p = this.#lookup(Number(at / PAGE_SIZE));
       if (p !== undefined) this.mf.write(p + BigInt(inPage), src.subarray(done, done + n));
       done += n;
     }
@@ -145,28 +177,34 @@ export class PageCache {
    * beyond the end of a file do not grow it). Throws SysError (EIO and the like).
    */
   writeBack(off: bigint, len: bigint): void {
-    if (this.#pages.size === 0) return;
+    if (this.#extents.length === 0) return;
     const size = this.backing.size();
     const end = off + len < size ? off + len : size;
-    const first = Number(off / PAGE_SIZE);
-    const last = Number((end + PAGE_SIZE - 1n) / PAGE_SIZE);
-    // Few pages are cached next to a wide range (a whole mapping): walk the smaller.
-    const indexes = last - first > this.#pages.size
-      ? [...this.#pages.keys()].filter((i) => i >= first && i < last).sort((a, b) => a - b)
-      : Array.from({ length: last - first }, (_, k) => first + k);
-    for (const i of indexes) {
-      const p = this.#pages.get(i);
-      if (p === undefined) continue;
-      const at = BigInt(i) * PAGE_SIZE;
-      const n = Number(end - at < PAGE_SIZE ? end - at : PAGE_SIZE);
-      if (n <= 0) continue;
-      const data = this.mf.slice(p, n)! as Uint8Array<ArrayBuffer>;
-      let done = 0;
-      while (done < n) {
-        const w = this.backing.writeAt(at + BigInt(done), data.subarray(done));
-        if (w <= 0) throw new SysError(Errno.EIO);
-        done += w;
-      }
+    for (const e of this.#extents) {
+      const from = BigInt(e.index) * PAGE_SIZE;
+      const s = from > off ? from : off;
+      const to = from + BigInt(e.count) * PAGE_SIZE;
+      const t = to < end ? to : end;
+      if (s >= t) continue;
+      // Pages never touched hold zeroes the file already has (they were past its end when
+      // made, or it was cut since): only those holding data are written.
+      this.mf.forEachData(
+        e.off + (s - from),
+        t - s,
+        (a, b) => this.#write(a, from + (a - e.off), b - a),
+      );
+    }
+  }
+
+  /** Writes len bytes of the memory file at mfOff to the file at off. */
+  #write(mfOff: bigint, off: bigint, len: bigint): void {
+    let done = 0;
+    const n = Number(len);
+    while (done < n) {
+      const data = this.mf.viewUpTo(mfOff + BigInt(done), n - done) as Uint8Array<ArrayBuffer>;
+      const w = this.backing.writeAt(off + BigInt(done), data);
+      if (w <= 0) throw new SysError(Errno.EIO);
+      done += w;
     }
   }
 
@@ -175,14 +213,17 @@ export class PageCache {
    * grown again would (the pages stay: mappings still map them).
    */
   truncate(size: bigint): void {
-    for (const [i, p] of this.#pages) {
-      const at = BigInt(i) * PAGE_SIZE;
-      if (at >= size) this.mf.zero(p, PAGE);
-      else if (at + PAGE_SIZE > size) {
-        const keep = Number(size - at);
-        this.mf.zero(p + BigInt(keep), PAGE - keep);
-      }
+    const keep = (size + PAGE_SIZE - 1n) / PAGE_SIZE;
+    for (const e of this.#extents) {
+      const first = BigInt(e.index), end = first + BigInt(e.count);
+      if (end <= keep) continue;
+      const from = first > keep ? first : keep;
+      // Whole pages past the end go back to the host (zeroes when next touched).
+      this.mf.decommit(e.off + (from - first) * PAGE_SIZE, (end - from) * PAGE_SIZE);
     }
+    const tail = Number(size % PAGE_SIZE);
+    const last = tail === 0 ? undefined : this.#lookup(Number(size / PAGE_SIZE));
+    if (last !== undefined) this.mf.zero(last + BigInt(tail), PAGE - tail);
   }
 
   incRef(): void {
@@ -197,8 +238,8 @@ export class PageCache {
     } catch {
       // Nobody is left to tell (munmap and exit do not fail); the file keeps what it had.
     }
-    for (const p of this.#pages.values()) this.mf.free(p, PAGE_SIZE);
-    this.#pages.clear();
+    for (const e of this.#extents) this.mf.free(e.off, BigInt(e.count) * PAGE_SIZE);
+    this.#extents = [];
     this.onEmpty();
   }
 }
@@ -211,13 +252,11 @@ export function cachedMappable(
   cache: () => PageCache,
   current: () => PageCache | undefined,
   readAt: (off: bigint, dst: Uint8Array<ArrayBuffer>) => number,
-  size: () => bigint,
 ): Mappable {
   return {
     page: (index, allocate) =>
       allocate ? cache().page(index, true) : current()?.page(index, false) ?? null,
-    populate: (first, count) => cache().populate(first, count),
-    pageCount: () => Number((size() + PAGE_SIZE - 1n) / PAGE_SIZE),
+    pages: (first, count) => cache().pages(first, count),
     readAt,
     writeBack: (off, len) => current()?.writeBack(off, len),
     incRef: () => cache().incRef(),

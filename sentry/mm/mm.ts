@@ -16,7 +16,7 @@ import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { MemoryFile, PAGE_SIZE, pageRoundDown, pageRoundUp } from "./memory_file.ts";
 import { CowRange } from "./cow.ts";
-import type { Mappable, MMapOpts } from "./mmap_opts.ts";
+import type { Mappable, MMapOpts, PageRun } from "./mmap_opts.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 let nextMmId = 1n;
@@ -715,37 +715,28 @@ export class MemoryManager {
     name: string,
   ): void {
     const first = Number(off / PAGE_SIZE);
-    let pages = Number(len / PAGE_SIZE);
-    // Past the end of the file Linux raises SIGBUS: those pages get private zeroes, not pages
-    // of the file's (a mapping far larger than its file would otherwise fill the cache).
-    const filePages = m.pageCount?.();
-    if (filePages !== undefined && first + pages > filePages) {
-      const keep = Math.max(0, filePages - first);
-      const tail = this.mapAnonymous(
-        at + BigInt(keep) * PAGE_SIZE,
-        len - BigInt(keep) * PAGE_SIZE,
-        prot,
-        name,
-      );
-      tail.maxPerms = maxPerms;
-      tail.shared = true;
-      pages = keep;
-      if (pages === 0) return;
-    }
+    const pages = Number(len / PAGE_SIZE);
     // Every page first, then the VMAs: a failure (no memory, the file unreadable) leaves
     // nothing half mapped.
-    m.populate?.(first, pages);
-    const offs: bigint[] = [];
-    for (let i = 0; i < pages; i++) offs.push(m.page(first + i, true)!);
-    let runStart = 0;
-    for (let i = 1; i <= pages; i++) {
-      if (i < pages && offs[i] === offs[runStart] + BigInt(i - runStart) * PAGE_SIZE) continue;
-      const a = at + BigInt(runStart) * PAGE_SIZE;
-      const v = this.mapShared(a, BigInt(i - runStart) * PAGE_SIZE, offs[runStart], prot, name);
+    const runs: PageRun[] = m.pages?.(first, pages) ?? [];
+    if (!m.pages) {
+      for (let i = 0; i < pages; i++) {
+        runs.push({ index: first + i, count: 1, off: m.page(first + i, true)! });
+      }
+    }
+    // Runs that follow each other in the memory file make one VMA.
+    let k = 0;
+    while (k < runs.length) {
+      const start = runs[k];
+      let count = start.count;
+      while (++k < runs.length && runs[k].off === start.off + BigInt(count) * PAGE_SIZE) {
+        count += runs[k].count;
+      }
+      const a = at + BigInt(start.index - first) * PAGE_SIZE;
+      const v = this.mapShared(a, BigInt(count) * PAGE_SIZE, start.off, prot, name);
       v.maxPerms = maxPerms;
-      v.file = { mappable: m, delta: off + BigInt(runStart) * PAGE_SIZE - offs[runStart] };
+      v.file = { mappable: m, delta: BigInt(start.index) * PAGE_SIZE - start.off };
       this.#ref(v);
-      runStart = i;
     }
   }
 

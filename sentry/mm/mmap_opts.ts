@@ -20,17 +20,10 @@ export interface Mappable {
    */
   page(index: number, allocate: boolean): bigint | null;
   /**
-   * Makes the missing pages of [first, first+count) at once (contiguous where they can be, and
-   * filled with one read per run), before page() is asked for each: a large mapping then takes
-   * few ranges of the memory file and few VMAs.
+   * The pages of [first, first+count), made where missing, as runs in order that cover the
+   * range: what page() gives page by page, for a large mapping in few steps and few VMAs.
    */
-  populate?(first: number, count: number): void;
-  /**
-   * How many pages the file has (its size rounded up to a page), when mappings must not make
-   * pages past its end: there Linux raises SIGBUS, and the pages are left out of the file's
-   * (private zeroes), so that a mapping far larger than the file costs nothing.
-   */
-  pageCount?(): number;
+  pages?(first: number, count: number): PageRun[];
   /**
    * The file the pages are in, when it is not the memory file the platform maps (an overlay's
    * filestore): mappings of them can only be copies.
@@ -50,6 +43,13 @@ export interface Mappable {
   incRef?(): void;
   /** A mapping stopped using them: the last one lets the pages go (written back first). */
   decRef?(): void;
+}
+
+/** Pages [index, index+count) of a file, at [off, off+count pages) of the memory file. */
+export interface PageRun {
+  index: number;
+  count: number;
+  off: bigint;
 }
 
 /** mmap(2)'s request, decoded (gVisor's memmap.MMapOpts). */

@@ -2,9 +2,9 @@
 // file (after fork, or mapped again by another process) and by read(2); write(2) shows in every
 // mapping; a private mapping starts from what the file holds (shared stores included) and keeps
 // its own stores; mremap growing a private file mapping maps more of the file; truncation
-// zeroes what it cuts; a mapping may be far larger than its file; the descriptor's access mode
-// bounds what may be mapped. The argument is the directory to work in (the gofer root, or
-// /tmp's tmpfs).
+// zeroes what it cuts; a mapping may be far larger than its file, and what it maps past the
+// end becomes the file's as the file grows; the descriptor's access mode bounds what may be
+// mapped. The argument is the directory to work in (the gofer root, or /tmp's tmpfs).
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdlib.h>
@@ -156,6 +156,23 @@ int main(int argc, char **argv) {
   memset(buf, 0, sizeof buf);
   pread(fd, buf, 22, 100);
   print_at("reopened after munmap", buf, 22);
+
+  // A mapping made before the file has the pages: they become the file's as it grows, by
+  // ftruncate or by write(2).
+  char grow_path[300];
+  snprintf(grow_path, sizeof grow_path, "%s-grow", path);
+  int gfd = open(grow_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  char *gm = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, gfd, 0);
+  ftruncate(gfd, pg);
+  memcpy(gm + 10, "grown", 5);
+  memset(buf, 0, sizeof buf);
+  pread(gfd, buf, 5, 10);
+  print_at("store after ftruncate grew the file", buf, 5);
+  pwrite(gfd, "later", 5, pg + 20);
+  print_at("write(2) past the old end, through the map", gm + pg + 20, 5);
+  munmap(gm, 2 * pg);
+  close(gfd);
+  unlink(grow_path);
 
   // The access mode bounds the mapping.
   errno = 0;
