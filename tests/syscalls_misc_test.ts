@@ -14,6 +14,12 @@ probeTests([
   {
     prog: "mmap_file",
     args: ["/"],
+    name: "file mappings on the overlaid root, upper layer in a filestore (mmap_file /)",
+    writableRoot: true,
+  },
+  {
+    prog: "mmap_file",
+    args: ["/"],
     name: "file mappings on the gofer root (mmap_file / --overlay2=none)",
     writableRoot: true,
     runscFlags: ["--overlay2=none"],

@@ -200,9 +200,9 @@ export const syscalls: Record<string, SyscallDef> = {
   mmap: {
     handler: mmap,
     support: "partial",
-    note: "shared mappings of overlay files kept in a filestore (--overlay2 self or a " +
-      "directory) are private copies; gofer files are cached and written back on msync and " +
-      "munmap, not coherent with changes made on the host meanwhile",
+    note: "shared mappings of gofer and filestore files map a page cache written back on " +
+      "msync, munmap and exit: changes made on the host meanwhile are not seen; pages past " +
+      "the end of a file read as zeroes (no SIGBUS)",
     args: ["x", "l", "P", "M", "d", "x"],
   },
   madvise: { handler: madvise, args: ["x", "l", "d"] },
