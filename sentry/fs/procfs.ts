@@ -566,7 +566,8 @@ function mapsLine(v: Vma): string {
   const hex = (x: bigint, w: number) => x.toString(16).padStart(w, "0");
   const p = (v.prot & 1 ? "r" : "-") + (v.prot & 2 ? "w" : "-") + (v.prot & 4 ? "x" : "-") +
     (v.shared ? "s" : "p");
-  const line = `${hex(v.start, 8)}-${hex(v.end, 8)} ${p} 00000000 00:00 0`;
+  const off = v.file ? v.file.delta + v.fileOffset : 0n;
+  const line = `${hex(v.start, 8)}-${hex(v.end, 8)} ${p} ${hex(off, 8)} 00:00 0`;
   return v.name ? `${line.padEnd(73)}${v.name}\n` : `${line}\n`;
 }
 

@@ -157,6 +157,20 @@ int main(int argc, char **argv) {
   pread(fd, buf, 22, 100);
   print_at("reopened after munmap", buf, 22);
 
+  // /proc/self/maps gives each mapping's file offset.
+  char *m1 = mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, 2 * pg);
+  char *m2 = mmap(NULL, pg, PROT_READ, MAP_PRIVATE, fd, pg);
+  FILE *maps = fopen("/proc/self/maps", "r");
+  char line[512];
+  while (maps && fgets(line, sizeof line, maps)) {
+    if (!strstr(line, "mmap-file-probe")) continue;
+    char *f = strchr(strchr(line, ' ') + 1, ' ');
+    printf("maps: %.4s offset %.8s\n", strchr(line, ' ') + 1, f + 1);
+  }
+  if (maps) fclose(maps);
+  munmap(m1, pg);
+  munmap(m2, pg);
+
   // A mapping made before the file has the pages: they become the file's as it grows, by
   // ftruncate or by write(2).
   char grow_path[300];
