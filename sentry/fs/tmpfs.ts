@@ -441,6 +441,10 @@ export class TmpfsRegular extends Inode implements RegularData {
     this.#size = 0n;
   }
 
+  /**
+   * The file's pages themselves when they are in `mf`, the memory file the platform maps (so
+   * MAP_SHARED stores are the file's at once); else a page cache (#cachedMappable).
+   */
   mappable(mf: MemoryFile): Mappable {
     if (this.fs.mf !== mf) return this.#cachedMappable(mf);
     return {
@@ -448,7 +452,6 @@ export class TmpfsRegular extends Inode implements RegularData {
         this.#mapped = true;
         return this.#page(i, allocate);
       },
-      store: this.fs.mf,
     };
   }
 

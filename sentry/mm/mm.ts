@@ -678,8 +678,7 @@ export class MemoryManager {
 
   /**
    * Maps [off, off+len) of a file at `at`. A shared mapping maps the file's own pages (every
-   * mapper and read(2) see its stores); a private one, or one of pages outside the memory file
-   * (an overlay's filestore), gets a copy of what the file holds now.
+   * mapper and read(2) see its stores); a private one gets a copy of what the file holds now.
    */
   #mapFile(
     m: Mappable,
@@ -691,7 +690,7 @@ export class MemoryManager {
     shared: boolean,
     name: string,
   ): void {
-    if (shared && (m.store === undefined || m.store === this.mf)) {
+    if (shared) {
       this.#mapFilePages(m, at, len, off, prot, maxPerms, name);
       return;
     }
@@ -748,19 +747,12 @@ export class MemoryManager {
   #copyFile(m: Mappable, off: bigint, dst: bigint, len: bigint): void {
     const first = Number(off / PAGE_SIZE);
     const pages = Number(len / PAGE_SIZE);
-    const elsewhere = m.store !== undefined && m.store !== this.mf;
-    const buf = elsewhere ? new Uint8Array(Number(PAGE_SIZE)) : null;
     let i = 0;
     while (i < pages) {
       const src = m.page(first + i, false);
       const to = dst + BigInt(i) * PAGE_SIZE;
       if (src !== null) {
-        if (buf) {
-          m.store!.read(src, buf);
-          this.mf.write(to, buf);
-        } else {
-          this.mf.copyRange(src, to, PAGE_SIZE);
-        }
+        this.mf.copyRange(src, to, PAGE_SIZE);
         i++;
         continue;
       }

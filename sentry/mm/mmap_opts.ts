@@ -7,8 +7,6 @@
  * @module
  */
 
-import type { MemoryFile } from "./memory_file.ts";
-
 /**
  * A file's pages as mappings see them: pages of the memory file (tmpfs, a Gofer file's page
  * cache), and, for pages it does not hold, the file's data to copy from.
@@ -24,11 +22,6 @@ export interface Mappable {
    * range: what page() gives page by page, for a large mapping in few steps and few VMAs.
    */
   pages?(first: number, count: number): PageRun[];
-  /**
-   * The file the pages are in, when it is not the memory file the platform maps (an overlay's
-   * filestore): mappings of them can only be copies.
-   */
-  store?: MemoryFile;
   /**
    * Reads file bytes at `off` that page() does not hold (a host file's data); returns the
    * bytes read, short at the end of the file. Absent: such pages are holes (zeroes).
