@@ -1,7 +1,7 @@
 /**
- * Prints the shape of the tree: lines of TypeScript per folder (tests apart), the import cycles
- * between folders and between files, and imports that cross a layer boundary the design forbids
- * (sentry/ must import nothing of boot/ or oci/). For a layout change's before and after.
+ * The shape of the tree: lines of TypeScript per folder (tests apart), the import cycles between
+ * folders and between files, and imports that cross a layer boundary the design forbids
+ * (LAYERS). For a layout change's before and after; tests/layers_test.ts keeps the boundaries.
  *
  *   deno run -A tools/imports.ts [--check]
  *
@@ -11,17 +11,42 @@
  */
 import { dirname, join, normalize } from "node:path";
 
-const root = normalize(join(dirname(new URL(import.meta.url).pathname), ".."));
+const ROOT = normalize(join(dirname(new URL(import.meta.url).pathname), ".."));
 
-/** Folder prefixes that may not import from the listed prefixes. */
-const FORBIDDEN: [string, string[]][] = [["sentry/", ["boot/", "oci/"]]];
+/** The Sentry's layers below the syscall files: none of them may import those. */
+const BELOW_SYSCALLS = ["kernel", "mm", "vfs", "fs", "loader", "net"].map((d) => `sentry/${d}/`);
 
-function* tsFiles(dir: string): Generator<string> {
+/** Folder prefixes, and the prefixes they may not import from. */
+export const LAYERS: [string, string[]][] = [
+  // The kernel is not the `runsc boot` process, nor the OCI runtime.
+  ["sentry/", ["boot/", "oci/"]],
+  // Syscall files use the kernel's state (limits, UTS, tasks), never the other way.
+  ...BELOW_SYSCALLS.map((d): [string, string[]] => [d, ["sentry/syscalls/"]]),
+  // Memory management knows address spaces and the memory file, not tasks or files.
+  ["sentry/mm/", BELOW_SYSCALLS.filter((d) => d !== "sentry/mm/")],
+];
+
+export interface Shape {
+  /** Lines of code and of tests per folder. */
+  lines: Map<string, { code: number; tests: number }>;
+  /** Groups of folders that import each other, directly or not. */
+  folderCycles: string[][];
+  /** Pairs of folders importing each other directly, with the imports of the side with fewer. */
+  pairs: { folders: [string, string]; imports: string[] }[];
+  /** Groups of files that import each other (type-only imports counted). */
+  fileCycles: string[][];
+  /** The same without type-only imports: cycles that exist when the program runs. */
+  runtimeCycles: string[][];
+  /** Imports LAYERS forbids, "from -> to". */
+  forbidden: string[];
+}
+
+function* tsFiles(root: string, dir: string): Generator<string> {
   for (const e of Deno.readDirSync(join(root, dir))) {
     const rel = dir ? join(dir, e.name) : e.name;
     if (e.isDirectory) {
       if (e.name.startsWith(".") || e.name === "dist" || e.name === "node_modules") continue;
-      yield* tsFiles(rel);
+      yield* tsFiles(root, rel);
     } else if (e.name.endsWith(".ts")) yield rel;
   }
 }
@@ -31,30 +56,6 @@ function* tsFiles(dir: string): Generator<string> {
 const IMPORT = /^\s*(?:import|export)\b[^;]*?\bfrom\s*["'](\.\.?\/[^"']+\.ts)["']/gms;
 
 const isTest = (f: string) => f.endsWith("_test.ts") || f.startsWith("tests/");
-
-const files = [...tsFiles("")].sort();
-const edges = new Map<string, Set<string>>();
-/** The same without `import type`/`export type` lines: what exists when the program runs. */
-const runtime = new Map<string, Set<string>>();
-const lines = new Map<string, { code: number; tests: number }>();
-for (const f of files) {
-  const text = Deno.readTextFileSync(join(root, f));
-  const dir = dirname(f);
-  const l = lines.get(dir) ?? { code: 0, tests: 0 };
-  const n = text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
-  if (isTest(f)) l.tests += n;
-  else l.code += n;
-  lines.set(dir, l);
-  const deps = new Set<string>();
-  const live = new Set<string>();
-  for (const m of text.matchAll(IMPORT)) {
-    const d = normalize(join(dir, m[1]));
-    deps.add(d);
-    if (!/^\s*(?:import|export)\s+type\b/.test(m[0])) live.add(d);
-  }
-  edges.set(f, deps);
-  runtime.set(f, live);
-}
 
 /** Strongly connected components with more than one member (Tarjan's algorithm). */
 function cycles(graph: Map<string, Set<string>>): string[][] {
@@ -91,70 +92,106 @@ function cycles(graph: Map<string, Set<string>>): string[][] {
   return out.sort((a, b) => b.length - a.length || a[0].localeCompare(b[0]));
 }
 
-const code = new Map([...edges].filter(([f]) => !isTest(f)));
-const folders = new Map<string, Set<string>>();
-for (const [f, deps] of code) {
-  const s = folders.get(dirname(f)) ?? new Set<string>();
-  for (const d of deps) if (dirname(d) !== dirname(f) && !isTest(d)) s.add(dirname(d));
-  folders.set(dirname(f), s);
-}
-
-console.log("lines per folder (code, tests):");
-let total = 0, totalTests = 0;
-for (const [dir, l] of [...lines].sort()) {
-  console.log(`  ${dir.padEnd(28)} ${String(l.code).padStart(7)} ${String(l.tests).padStart(7)}`);
-  total += l.code;
-  totalTests += l.tests;
-}
-console.log(
-  `  ${"total".padEnd(28)} ${String(total).padStart(7)} ${String(totalTests).padStart(7)}`,
-);
-
-const folderCycles = cycles(folders);
-console.log(`\nimport cycles between folders: ${folderCycles.length}`);
-for (const c of folderCycles) console.log(`  ${c.join(" ")}`);
-// Pairs of folders that import each other directly, with the file imports on each side: the
-// places to cut a cycle.
-const pairs: string[] = [];
-for (const [a, as] of [...folders].sort()) {
-  for (const b of [...as].sort()) {
-    if (a < b && folders.get(b)?.has(a)) pairs.push(`${a} <-> ${b}`);
+/** Reads every .ts file under root (the repository by default) and describes the imports. */
+export function analyze(root = ROOT): Shape {
+  const edges = new Map<string, Set<string>>();
+  const runtime = new Map<string, Set<string>>();
+  const lines = new Map<string, { code: number; tests: number }>();
+  for (const f of [...tsFiles(root, "")].sort()) {
+    const text = Deno.readTextFileSync(join(root, f));
+    const dir = dirname(f);
+    const l = lines.get(dir) ?? { code: 0, tests: 0 };
+    const n = text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+    if (isTest(f)) l.tests += n;
+    else l.code += n;
+    lines.set(dir, l);
+    if (isTest(f)) continue;
+    const deps = new Set<string>();
+    const live = new Set<string>();
+    for (const m of text.matchAll(IMPORT)) {
+      const d = normalize(join(dir, m[1]));
+      if (isTest(d)) continue;
+      deps.add(d);
+      if (!/^\s*(?:import|export)\s+type\b/.test(m[0])) live.add(d);
+    }
+    edges.set(f, deps);
+    runtime.set(f, live);
   }
-}
-console.log(
-  `\nfolders importing each other (and the imports of the side with fewer): ${pairs.length}`,
-);
-for (const p of pairs) {
-  console.log(`  ${p}`);
-  const [a, b] = p.split(" <-> ");
+
+  const folders = new Map<string, Set<string>>();
+  for (const [f, deps] of edges) {
+    const s = folders.get(dirname(f)) ?? new Set<string>();
+    for (const d of deps) if (dirname(d) !== dirname(f)) s.add(dirname(d));
+    folders.set(dirname(f), s);
+  }
   const side = (from: string, to: string) =>
-    [...code].flatMap(([f, deps]) =>
+    [...edges].flatMap(([f, deps]) =>
       dirname(f) === from
         ? [...deps].filter((d) => dirname(d) === to).map((d) => `${f} -> ${d}`)
         : []
     );
-  const ab = side(a, b), ba = side(b, a);
-  for (const e of ab.length <= ba.length ? ab : ba) console.log(`      ${e}`);
-}
+  const pairs: Shape["pairs"] = [];
+  for (const [a, as] of [...folders].sort()) {
+    for (const b of [...as].sort()) {
+      if (a >= b || !folders.get(b)?.has(a)) continue;
+      const ab = side(a, b), ba = side(b, a);
+      pairs.push({ folders: [a, b], imports: ab.length <= ba.length ? ab : ba });
+    }
+  }
 
-const fileCycles = cycles(code);
-console.log(`\nimport cycles between files: ${fileCycles.length}`);
-for (const c of fileCycles) console.log(`  (${c.length}) ${c.join(" ")}`);
-const liveCycles = cycles(new Map([...runtime].filter(([f]) => !isTest(f))));
-console.log(`\nimport cycles between files, type-only imports left out: ${liveCycles.length}`);
-for (const c of liveCycles) console.log(`  (${c.length}) ${c.join(" ")}`);
-
-let bad = 0;
-for (const [f, deps] of code) {
-  for (const [from, banned] of FORBIDDEN) {
-    if (!f.startsWith(from)) continue;
-    for (const d of deps) {
-      if (banned.some((b) => d.startsWith(b))) {
-        if (bad++ === 0) console.log("\nforbidden imports:");
-        console.log(`  ${f} -> ${d}`);
+  const forbidden: string[] = [];
+  for (const [f, deps] of edges) {
+    for (const [from, banned] of LAYERS) {
+      if (!f.startsWith(from)) continue;
+      for (const d of deps) {
+        if (banned.some((b) => d.startsWith(b))) forbidden.push(`${f} -> ${d}`);
       }
     }
   }
+
+  return {
+    lines,
+    folderCycles: cycles(folders),
+    pairs,
+    fileCycles: cycles(edges),
+    runtimeCycles: cycles(runtime),
+    forbidden,
+  };
 }
-if (bad === 0) console.log("\nforbidden imports: none");
-if (Deno.args.includes("--check") && bad > 0) Deno.exit(1);
+
+function report(s: Shape): void {
+  const row = (name: string, a: number, b: number) =>
+    console.log(`  ${name.padEnd(28)} ${String(a).padStart(7)} ${String(b).padStart(7)}`);
+  console.log("lines per folder (code, tests):");
+  let code = 0, tests = 0;
+  for (const [dir, l] of [...s.lines].sort()) {
+    row(dir, l.code, l.tests);
+    code += l.code;
+    tests += l.tests;
+  }
+  row("total", code, tests);
+
+  console.log(`\nimport cycles between folders: ${s.folderCycles.length}`);
+  for (const c of s.folderCycles) console.log(`  ${c.join(" ")}`);
+  console.log(
+    `\nfolders importing each other (and the imports of the side with fewer): ${s.pairs.length}`,
+  );
+  for (const p of s.pairs) {
+    console.log(`  ${p.folders.join(" <-> ")}`);
+    for (const i of p.imports) console.log(`      ${i}`);
+  }
+  console.log(`\nimport cycles between files: ${s.fileCycles.length}`);
+  for (const c of s.fileCycles) console.log(`  (${c.length}) ${c.join(" ")}`);
+  console.log(
+    `\nimport cycles between files, type-only imports left out: ${s.runtimeCycles.length}`,
+  );
+  for (const c of s.runtimeCycles) console.log(`  (${c.length}) ${c.join(" ")}`);
+  console.log(`\nforbidden imports: ${s.forbidden.length === 0 ? "none" : s.forbidden.length}`);
+  for (const f of s.forbidden) console.log(`  ${f}`);
+}
+
+if (import.meta.main) {
+  const shape = analyze();
+  report(shape);
+  if (Deno.args.includes("--check") && shape.forbidden.length > 0) Deno.exit(1);
+}
