@@ -801,6 +801,40 @@ export class MemoryManager {
   }
 
   /**
+   * mremap(2) with an old size of 0: a second mapping of the same shared memory, `len` bytes
+   * from `old` on. Throws SysError: EFAULT (nothing mapped at old), EINVAL (private memory, a
+   * bad fixed address), ENOMEM (neither moving nor fixed: it cannot grow in place).
+   */
+  #duplicate(old: bigint, len: bigint, mayMove: boolean, fixedAddr: bigint | null): bigint {
+    const v = this.#find(old);
+    if (!v) throw new SysError(Errno.EFAULT);
+    if (!v.shared) throw new SysError(Errno.EINVAL);
+    let to: bigint;
+    if (fixedAddr !== null) {
+      if ((fixedAddr & (PAGE_SIZE - 1n)) || !this.validRange(fixedAddr, fixedAddr + len)) {
+        throw new SysError(Errno.EINVAL);
+      }
+      to = fixedAddr;
+    } else {
+      if (!mayMove) throw new SysError(Errno.ENOMEM);
+      const gap = this.findGap(len);
+      if (gap === null) throw new SysError(Errno.ENOMEM);
+      to = gap;
+    }
+    if (v.file) {
+      const off = v.file.delta + v.fileOffset + (old - v.start);
+      this.#mapFile(v.file.mappable, to, len, off, v.prot, v.maxPerms ?? PROT_ALL, true, v.name);
+      return to;
+    }
+    // Shared anonymous memory: the same pages as far as this mapping reaches, fresh ones past
+    // it (where Linux raises SIGBUS), never memory file pages beyond it that are not its own.
+    const have = v.end - old < len ? v.end - old : len;
+    this.mapShared(to, have, v.fileOffset + (old - v.start), v.prot, v.name);
+    if (have < len) this.mapAnonymous(to + have, len - have, v.prot, v.name).shared = true;
+    return to;
+  }
+
+  /**
    * Changes the size of the mapping at [old, old+oldLen) (mremap(2)), growing it in place when
    * the pages after it are free, else moving it when `mayMove`, or to `fixedAddr` when given.
    * Returns the mapping's address. What it grows by is more of the same file when it ends in a
@@ -814,6 +848,7 @@ export class MemoryManager {
     mayMove: boolean,
     fixedAddr: bigint | null,
   ): bigint {
+    if (oldLen === 0n) return this.#duplicate(old, newLen, mayMove, fixedAddr);
     const vmas = this.vmasIn(old, old + oldLen);
     if (!this.fullyMapped(old, old + oldLen) || vmas.length === 0) {
       throw new SysError(Errno.EFAULT);

@@ -137,7 +137,6 @@ function mremap(t: Task): bigint {
     throw new SysError(Errno.EINVAL);
   }
   if (flags & MREMAP_DONTUNMAP) throw new SysError(Errno.EINVAL);
-  if (oldLen === 0n) throw new SysError(Errno.EINVAL); // duplicating shared mappings: not offered
   const fixed = (flags & MREMAP_FIXED) ? newAddr : null;
   return t.mm.remap(old, oldLen, newLen, (flags & MREMAP_MAYMOVE) !== 0, fixed);
 }
@@ -209,7 +208,7 @@ export const syscalls: Record<string, SyscallDef> = {
   mremap: {
     handler: mremap,
     support: "partial",
-    note: "no MREMAP_DONTUNMAP or old_size 0 duplication",
+    note: "no MREMAP_DONTUNMAP",
     args: ["x", "l", "l", "x", "x"],
   },
   msync: { handler: msync, args: ["x", "d", "x"] },

@@ -171,6 +171,33 @@ int main(int argc, char **argv) {
   munmap(m1, pg);
   munmap(m2, pg);
 
+  // mremap with an old size of 0 maps the same shared memory again; private memory cannot be.
+  int dfd = open(path, O_RDWR);
+  char *d0 = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, pg);
+  char *d1 = mremap(d0, 0, 2 * pg, MREMAP_MAYMOVE);
+  if (d1 == MAP_FAILED) show("mremap duplicate of a file map", -1);
+  else {
+    memcpy(d1 + pg + 30, "via the duplicate", 17);
+    print_at("the original map after a store through the duplicate", d0 + pg + 30, 17);
+    munmap(d1, 2 * pg);
+  }
+  show("duplicate without MREMAP_MAYMOVE", mremap(d0, 0, pg, 0) == MAP_FAILED ? -1 : 0);
+  munmap(d0, 2 * pg);
+  close(dfd);
+  char *an = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  memcpy(an + pg, "anon", 4);
+  char *an2 = mremap(an + pg, 0, pg, MREMAP_MAYMOVE);
+  if (an2 == MAP_FAILED) show("mremap duplicate of shared anonymous memory", -1);
+  else {
+    memcpy(an2, "ANON", 4);
+    print_at("shared anonymous memory after a store through the duplicate", an + pg, 4);
+    munmap(an2, pg);
+  }
+  munmap(an, 2 * pg);
+  char *pv = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  show("duplicate of private memory", mremap(pv, 0, pg, MREMAP_MAYMOVE) == MAP_FAILED ? -1 : 0);
+  munmap(pv, pg);
+
   // A mapping made before the file has the pages: they become the file's as it grows, by
   // ftruncate or by write(2).
   char grow_path[300];
