@@ -11,6 +11,14 @@ probeTests([
   { prog: "exec_name" },
   { prog: "mremap_shared" },
   { prog: "mmap_file", args: ["/tmp"] },
+  { prog: "mmap_offsets", args: ["/tmp"] },
+  {
+    prog: "mmap_offsets",
+    args: ["/"],
+    name: "file mappings at extreme offsets on the gofer root (mmap_offsets / --overlay2=none)",
+    writableRoot: true,
+    runscFlags: ["--overlay2=none"],
+  },
   {
     prog: "mmap_file",
     args: ["/"],

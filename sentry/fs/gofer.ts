@@ -15,7 +15,8 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { closeFd, dupCloexec, errno, HostError, libc, preadFd } from "../../host/libc.ts";
+import { closeFd, dupCloexec, HostError } from "../../host/libc.ts";
+import { fstat, pread, pwrite } from "../../host/fsops.ts";
 import { type LisafsClient, LisafsError, type Stat } from "../../gofer/lisafs/client.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
@@ -557,7 +558,7 @@ export class GoferInode extends Inode {
     const fds = this.#cacheFds;
     fds.read = this.openHost(O_RDONLY);
     this.#cache = new PageCache(mf, {
-      readAt: (off, dst) => preadFd(fds.read, dst, Number(off)),
+      readAt: (off, dst) => preadHost(fds.read, dst, off),
       // Write access is asked for only when a writable shared mapping writes back, and such a
       // mapping exists only for a description opened for writing.
       writeAt: (off, src) => {
@@ -576,10 +577,10 @@ export class GoferInode extends Inode {
 
   /** Reads the file at off from the host (what the page cache does not hold). */
   readHost(off: bigint, dst: Uint8Array<ArrayBuffer>): number {
-    if (this.#cacheFds.read >= 0) return preadFd(this.#cacheFds.read, dst, Number(off));
+    if (this.#cacheFds.read >= 0) return preadHost(this.#cacheFds.read, dst, off);
     const fd = this.openHost(O_RDONLY);
     try {
-      return preadFd(fd, dst, Number(off));
+      return preadHost(fd, dst, off);
     } finally {
       closeFd(fd);
     }
@@ -686,23 +687,36 @@ export class SyntheticDir extends Inode {
   }
 }
 
-const STAT_BUF = 144;
-
-/** A pwrite(2) of the whole of src at off, retried on EINTR; returns the bytes written. */
-function pwriteHost(fd: number, src: Uint8Array<ArrayBuffer>, off: bigint): number {
-  for (;;) {
-    const n = Number(libc.symbols.pwrite(fd, src, BigInt(src.length), off));
-    if (n >= 0) return n;
-    const e = errno();
-    if (e !== Errno.EINTR) throw new SysError(e);
+/**
+ * Runs a host call on a file the application reaches; the host's error (EINVAL for an offset
+ * past what the host file system takes, EIO, ENOSPC...) is the application's answer.
+ */
+function onHost<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    if (e instanceof HostError) throw new SysError(e.errno);
+    throw e;
   }
+}
+
+/** pread(2) of the host file; returns the bytes read. Throws SysError. */
+function preadHost(fd: number, dst: Uint8Array<ArrayBuffer>, off: bigint): number {
+  return onHost(() => pread(fd, dst, off));
+}
+
+/** pwrite(2) of the host file; returns the bytes written. Throws SysError. */
+function pwriteHost(fd: number, src: Uint8Array<ArrayBuffer>, off: bigint): number {
+  return onHost(() => pwrite(fd, src, off));
 }
 
 /** The size of the host file open as fd, or null when fstat fails. */
 function hostSize(fd: number): bigint | null {
-  const b = new Uint8Array(STAT_BUF);
-  if (libc.symbols.fstat(fd, b) !== 0) return null;
-  return new DataView(b.buffer).getBigInt64(48, true);
+  try {
+    return BigInt(fstat(fd).size);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -715,7 +729,7 @@ export class HostData implements RegularData {
   readAt(off: bigint, dst: Uint8Array<ArrayBuffer>): number {
     const cache = this.inode.cache;
     if (cache) return cache.readAt(off, dst);
-    return preadFd(this.hostFd, dst, Number(off));
+    return preadHost(this.hostFd, dst, off);
   }
 
   writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
@@ -742,7 +756,7 @@ export class HostData implements RegularData {
     return cachedMappable(
       () => ino.pageCache(mf),
       () => ino.cache,
-      (off, dst) => this.closed ? ino.readHost(off, dst) : preadFd(this.hostFd, dst, Number(off)),
+      (off, dst) => this.closed ? ino.readHost(off, dst) : preadHost(this.hostFd, dst, off),
     );
   }
 }

@@ -216,12 +216,20 @@ export interface RegularData {
   mappable?(mf: MemoryFile): Mappable | null;
 }
 
+/** The largest file offset (Linux's MAX_LFS_FILESIZE). */
+const MAX_FILE_OFFSET = 0x7fff_ffff_ffff_ffffn;
+
 /**
- * The checks every mappable file makes (gVisor's GenericConfigureMMap): the file must be open
+ * The checks every mappable file makes (gVisor's GenericConfigureMMap): the mapping must lie
+ * within the largest file there can be (EOVERFLOW); the file must be open
  * for reading; a shared mapping may be writable, now or after mprotect, only when the file is
  * open for writing too. Then opts maps m.
  */
 export function genericConfigureMMap(flags: number, opts: MMapOpts, m: Mappable): void {
+  // No byte of the mapping may lie past the largest offset a file can have.
+  if (opts.length > MAX_FILE_OFFSET || opts.offset > MAX_FILE_OFFSET - opts.length) {
+    throw new SysError(Errno.EOVERFLOW);
+  }
   const acc = flags & O_ACCMODE;
   if (acc === O_WRONLY || (flags & O_PATH)) throw new SysError(Errno.EACCES);
   if (!opts.private && acc !== O_RDWR) {
@@ -247,6 +255,8 @@ export class RegularFile extends FileDescriptionBase {
   override read(_t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): number {
     if (!this.readable) throw new SysError(Errno.EBADF);
     const at = offset ?? this.offset;
+    // A read whose end would lie past the largest file offset is refused, as Linux does.
+    if (at + BigInt(dst.length) > MAX_FILE_OFFSET) throw new SysError(Errno.EINVAL);
     const n = this.data.readAt(at, dst);
     if (offset === undefined) this.offset += BigInt(n);
     if (n > 0) notifyVd(this.vd, IN_ACCESS);
@@ -259,7 +269,7 @@ export class RegularFile extends FileDescriptionBase {
     // O_APPEND writes go to the end even for pwrite, as on Linux.
     const append = (this.flags & O_APPEND) !== 0;
     const at = append ? this.data.size() : offset ?? this.offset;
-    if (at + BigInt(src.length) > 0x7fffffffffffffffn) throw new SysError(Errno.EFBIG);
+    if (at + BigInt(src.length) > MAX_FILE_OFFSET) throw new SysError(Errno.EFBIG);
     const n = this.data.writeAt(at, src);
     if (offset === undefined || append) {
       if (offset === undefined) this.offset = at + BigInt(n);
