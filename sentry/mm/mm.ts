@@ -964,11 +964,8 @@ export class MemoryManager {
     for (const v of this.vmas) {
       if (v.cow) v.cow.leave(v);
       else if (!v.shared) this.mf.free(v.fileOffset, v.end - v.start);
-      try {
-        this.#writeBack(v, v.start, v.end);
-      } catch {
-        // As for munmap: an exit cannot fail.
-      }
+      // No write-back here: the last mapping of a file's pages to go writes them all back
+      // (Mappable.decRef), and until then they are what every reader of the file sees.
       this.#unrefLater(v);
     }
     this.vmas.length = 0;
