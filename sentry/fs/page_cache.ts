@@ -176,8 +176,8 @@ export class PageCache {
    * Writes the cached pages of [off, off+len) back to the file, never past its end (stores
    * beyond the end of a file do not grow it). Throws SysError (EIO and the like).
    */
-  writeBack(off: bigint, len: bigint): void {
-    if (this.#extents.length === 0) return;
+  writeBack(off: bigint, len: bigint, leaving = false): void {
+    if (this.#extents.length === 0 || (leaving && this.#refs <= 1)) return;
     const size = this.backing.size();
     const end = off + len < size ? off + len : size;
     for (const e of this.#extents) {
@@ -258,7 +258,7 @@ export function cachedMappable(
       allocate ? cache().page(index, true) : current()?.page(index, false) ?? null,
     pages: (first, count) => cache().pages(first, count),
     readAt,
-    writeBack: (off, len) => current()?.writeBack(off, len),
+    writeBack: (off, len, leaving) => current()?.writeBack(off, len, leaving),
     incRef: () => cache().incRef(),
     decRef: () => current()?.decRef(),
   };

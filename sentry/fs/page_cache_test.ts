@@ -105,6 +105,10 @@ Deno.test("PageCache's last reference writes back and returns its pages", () => 
   mf.write(run.off, new TextEncoder().encode("last"));
   cache.decRef();
   assert.equal(emptied(), 0);
+  // The last mapping leaving writes nothing itself: its decRef writes everything once.
+  file.writes = 0;
+  cache.writeBack(0n, 2n * BigInt(PAGE), true);
+  assert.equal(file.writes, 0);
   cache.decRef();
   assert.equal(emptied(), 1);
   assert.equal(text(file.data.subarray(0, 4)), "last");

@@ -280,7 +280,7 @@ export class MemoryManager {
       // Stores to a shared file mapping reach the file when it goes, as on Linux (the pages
       // stay the file's while other mappings use them). munmap cannot fail on that.
       try {
-        this.#writeBack(v, cutStart, cutEnd);
+        this.#writeBack(v, cutStart, cutEnd, cutStart === v.start && cutEnd === v.end);
       } catch {
         // The file keeps what it had; msync is where an application learns of it.
       }
@@ -295,13 +295,16 @@ export class MemoryManager {
     if (updateAs) this.#settle();
   }
 
-  /** Writes what [start, end) of v, a shared mapping of a file, holds back to the file. */
-  #writeBack(v: Vma, start: bigint, end: bigint): void {
+  /**
+   * Writes what [start, end) of v, a shared mapping of a file, holds back to the file;
+   * `leaving` when v goes whole (see Mappable.writeBack).
+   */
+  #writeBack(v: Vma, start: bigint, end: bigint, leaving = false): void {
     const f = v.file;
     if (!v.shared || !f?.mappable.writeBack) return;
     // Mappings that could never be written hold nothing to write back.
     if (!((v.maxPerms ?? PROT_ALL) & PROT_WRITE)) return;
-    f.mappable.writeBack(f.delta + v.fileOffset + (start - v.start), end - start);
+    f.mappable.writeBack(f.delta + v.fileOffset + (start - v.start), end - start, leaving);
   }
 
   /**

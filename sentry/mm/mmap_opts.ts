@@ -29,9 +29,10 @@ export interface Mappable {
   readAt?(off: bigint, dst: Uint8Array<ArrayBuffer>): number;
   /**
    * Writes the pages held for [off, off+len) back to where the file lives (msync, munmap).
-   * Throws SysError when the file cannot be written.
+   * `leaving`: a mapping whose reference goes next asks; when it holds the last one, nothing is
+   * written now, as decRef writes everything. Throws SysError when the file cannot be written.
    */
-  writeBack?(off: bigint, len: bigint): void;
+  writeBack?(off: bigint, len: bigint, leaving?: boolean): void;
   /** A mapping starts using the pages (one call per VMA that maps any). */
   incRef?(): void;
   /** A mapping stopped using them: the last one lets the pages go (written back first). */
