@@ -17,7 +17,8 @@ import { hostMemTotal, MemoryFile, setKernelAccount } from "../sentry/mm/memory_
 import { MemoryManager } from "../sentry/mm/mm.ts";
 import { type InitSpec, SandboxError, type SandboxOptions, type SandboxStatus } from "./sandbox.ts";
 import { SysError } from "../abi/linux/error.ts";
-import { defaultRlimits, RLIMIT } from "../sentry/syscalls/sys_rlimit.ts";
+import { defaultRlimits, RLIMIT } from "../sentry/kernel/limits.ts";
+import { SyscallDispatcher } from "../sentry/syscalls/table.ts";
 import { FdTable } from "../sentry/vfs/fd_table.ts";
 import { FsContext, initFsContext } from "../sentry/vfs/fs_context.ts";
 import { DEFAULT_PIDS_LIMIT, Kernel } from "../sentry/kernel/kernel.ts";
@@ -209,7 +210,7 @@ export class Sandbox {
         platform,
         memoryFile: mf,
         log: opts.log,
-        strace: opts.strace,
+        syscalls: new SyscallDispatcher(opts.strace, (line) => opts.log.info(line)),
         hostname: spec.hostname || "localhost",
       });
       if (spec.pidsLimit !== undefined) kernel.pidsLimit = spec.pidsLimit;

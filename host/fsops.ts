@@ -82,6 +82,7 @@ const fsLib = Deno.dlopen("libc.so.6", {
   fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
   fsync: { parameters: ["i32"], result: "i32" },
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   fgetxattr: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
   fsetxattr: { parameters: ["i32", "buffer", "buffer", "usize", "i32"], result: "i32" },
   flistxattr: { parameters: ["i32", "buffer", "usize"], result: "isize" },
@@ -343,6 +344,14 @@ export function fallocate(fd: number, mode: number, offset: bigint, length: bigi
 /** fsync(2). */
 export function fsync(fd: number): void {
   retry(`fsync fd ${fd}`, () => fs.fsync(fd));
+}
+
+/**
+ * pread(2) into `buf` at `offset` (a bigint: file offsets go past what a number holds exactly);
+ * returns the bytes read (possibly fewer, 0 at the end of the file).
+ */
+export function pread(fd: number, buf: Uint8Array<ArrayBuffer>, offset: bigint): number {
+  return retry(`pread fd ${fd}`, () => Number(fs.pread(fd, buf, big(buf.length), offset)));
 }
 
 /** pwrite(2) of `data` at `offset`; returns the bytes written (possibly fewer). */

@@ -19,7 +19,7 @@ export interface OpenExecutable {
   path: string;
   /** Reads at a file offset; returns bytes read. */
   readAt(buf: Uint8Array<ArrayBuffer>, off: number): number;
-  /** What mmap can map (see FileDescription.mappable). */
+  /** The opened file (the loader maps nothing of it; mmap(2) of it goes through configureMMap). */
   file: RegularFile;
   close(): void;
 }

@@ -15,8 +15,8 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { closeFd, dupCloexec, HostError, preadFd } from "../../host/libc.ts";
-import { fstatInto, pwriteFd } from "../../host/io.ts";
+import { closeFd, dupCloexec, HostError } from "../../host/libc.ts";
+import { fstat, pread, pwrite } from "../../host/fsops.ts";
 import { type LisafsClient, LisafsError, type Stat } from "../../gofer/lisafs/client.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
@@ -49,7 +49,8 @@ import {
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { openDevice } from "./devices.ts";
 import { AT_REMOVEDIR, RENAME_EXCHANGE } from "../../abi/linux/file.ts";
-import { Stat as LinuxStat } from "../../abi/linux/stat.ts";
+import { cachedMappable, PageCache } from "./page_cache.ts";
+import type { MemoryFile } from "../mm/memory_file.ts";
 
 export { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG };
 
@@ -506,7 +507,10 @@ export class GoferInode extends Inode {
     if (c.mode !== undefined) this.mode = (this.mode & S_IFMT) | (c.mode & 0o7777);
     if (c.uid !== undefined) this.uid = c.uid;
     if (c.gid !== undefined) this.gid = c.gid;
-    if (c.size !== undefined) this.#size = c.size;
+    if (c.size !== undefined) {
+      this.#size = c.size;
+      this.#cache?.truncate(c.size);
+    }
     if (c.atimeNs !== undefined) this.atimeNs = c.atimeNs;
     if (c.mtimeNs !== undefined) this.mtimeNs = c.mtimeNs;
     else if (c.size !== undefined) this.mtimeNs = nowNs();
@@ -535,6 +539,49 @@ export class GoferInode extends Inode {
   }
   override removexattr(name: string): void {
     this.#change(() => this.fs.client.removeXattr(this.controlFd, name));
+  }
+
+  /** The page cache of the file while MAP_SHARED mappings use it (page_cache.ts). */
+  #cache?: PageCache;
+  /** Host FDs the page cache reads and writes back through, owned by it. */
+  #cacheFds = { read: -1, write: -1 };
+
+  get cache(): PageCache | undefined {
+    return this.#cache;
+  }
+
+  /** The file's page cache, made on its first use by a shared mapping. */
+  pageCache(mf: MemoryFile): PageCache {
+    if (this.#cache) return this.#cache;
+    const fds = this.#cacheFds;
+    fds.read = this.openHost(O_RDONLY);
+    this.#cache = new PageCache(mf, {
+      readAt: (off, dst) => preadHost(fds.read, dst, off),
+      // Write access is asked for only when a writable shared mapping writes back, and such a
+      // mapping exists only for a description opened for writing.
+      writeAt: (off, src) => {
+        if (fds.write < 0) fds.write = this.openHost(O_RDWR);
+        return pwriteHost(fds.write, src, off);
+      },
+      size: () => hostSize(fds.read) ?? this.#size,
+    }, () => {
+      closeFd(fds.read);
+      if (fds.write >= 0) closeFd(fds.write);
+      fds.read = fds.write = -1;
+      this.#cache = undefined;
+    });
+    return this.#cache;
+  }
+
+  /** Reads the file at off from the host (what the page cache does not hold). */
+  readHost(off: bigint, dst: Uint8Array<ArrayBuffer>): number {
+    if (this.#cacheFds.read >= 0) return preadHost(this.#cacheFds.read, dst, off);
+    const fd = this.openHost(O_RDONLY);
+    try {
+      return preadHost(fd, dst, off);
+    } finally {
+      closeFd(fd);
+    }
   }
 
   /**
@@ -638,34 +685,77 @@ export class SyntheticDir extends Inode {
   }
 }
 
-const STAT_BUF = LinuxStat.size;
+/**
+ * Runs a host call on a file the application reaches; the host's error (EINVAL for an offset
+ * past what the host file system takes, EIO, ENOSPC...) is the application's answer.
+ */
+function onHost<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    if (e instanceof HostError) throw new SysError(e.errno);
+    throw e;
+  }
+}
 
-/** Data of a gofer file through its donated host FD. */
+/** pread(2) of the host file; returns the bytes read. Throws SysError. */
+function preadHost(fd: number, dst: Uint8Array<ArrayBuffer>, off: bigint): number {
+  return onHost(() => pread(fd, dst, off));
+}
+
+/** pwrite(2) of the host file; returns the bytes written. Throws SysError. */
+function pwriteHost(fd: number, src: Uint8Array<ArrayBuffer>, off: bigint): number {
+  return onHost(() => pwrite(fd, src, off));
+}
+
+/** The size of the host file open as fd, or null when fstat fails. */
+function hostSize(fd: number): bigint | null {
+  try {
+    return BigInt(fstat(fd).size);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Data of a gofer file through its donated host FD, and through the file's page cache while
+ * shared mappings use one (so that read(2) and write(2) agree with them).
+ */
 export class HostData implements RegularData {
   constructor(readonly hostFd: number, readonly inode: GoferInode) {}
 
   readAt(off: bigint, dst: Uint8Array<ArrayBuffer>): number {
-    return preadFd(this.hostFd, dst, Number(off));
+    const cache = this.inode.cache;
+    if (cache) return cache.readAt(off, dst);
+    return preadHost(this.hostFd, dst, off);
   }
 
   writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
-    const n = pwriteFd(this.hostFd, src, off);
-    if (n < 0) throw new SysError(-n);
+    const n = pwriteHost(this.hostFd, src, off);
+    this.inode.cache?.update(off, src.subarray(0, n));
     if (off + BigInt(n) > this.inode.size()) this.inode.setSize(off + BigInt(n));
     this.inode.mtimeNs = nowNs();
     return n;
   }
 
   size(): bigint {
-    const b = new Uint8Array(STAT_BUF);
-    if (fstatInto(this.hostFd, b) !== 0) return this.inode.size();
-    const n = LinuxStat.decode(b).size;
+    const n = hostSize(this.hostFd);
+    if (n === null) return this.inode.size();
     this.inode.setSize(n);
     return n;
   }
 
-  mappable(): Mappable {
-    return { kind: "host", fd: this.hostFd, offset: 0n };
+  /** The description was closed: its host FD is gone. */
+  closed = false;
+
+  mappable(mf: MemoryFile): Mappable {
+    const ino = this.inode;
+    // A mapping may grow (mremap) after the description is closed: then the inode reads.
+    return cachedMappable(
+      () => ino.pageCache(mf),
+      () => ino.cache,
+      (off, dst) => this.closed ? ino.readHost(off, dst) : preadHost(this.hostFd, dst, off),
+    );
   }
 }
 
@@ -674,6 +764,7 @@ class GoferFile extends RegularFile {
     super(inode, host, vd, flags);
   }
   override release(): void {
+    this.host.closed = true;
     closeFd(this.host.hostFd);
     this.host.inode.fileClosed();
   }

@@ -13,7 +13,7 @@ import type { Kernel } from "../kernel/kernel.ts";
 import type { Task, ThreadGroup } from "../kernel/task.ts";
 import type { Vma } from "../mm/mm.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { UTS } from "../syscalls/sys_utsname.ts";
+import { UTS } from "../kernel/uts.ts";
 import {
   DirectoryFile,
   type FileDescription,
@@ -567,7 +567,8 @@ function mapsLine(v: Vma): string {
   const hex = (x: bigint, w: number) => x.toString(16).padStart(w, "0");
   const p = (v.prot & 1 ? "r" : "-") + (v.prot & 2 ? "w" : "-") + (v.prot & 4 ? "x" : "-") +
     (v.shared ? "s" : "p");
-  const line = `${hex(v.start, 8)}-${hex(v.end, 8)} ${p} 00000000 00:00 0`;
+  const off = v.file ? v.file.delta + v.fileOffset : 0n;
+  const line = `${hex(v.start, 8)}-${hex(v.end, 8)} ${p} ${hex(off, 8)} 00:00 0`;
   return v.name ? `${line.padEnd(73)}${v.name}\n` : `${line}\n`;
 }
 

@@ -11,6 +11,7 @@ import { fallocate } from "../../host/fsops.ts";
 import { HostError } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { type MemoryFile, PAGE } from "../mm/memory_file.ts";
+import { cachedMappable, PageCache } from "./page_cache.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import {
   DirectoryFile,
@@ -340,7 +341,28 @@ export class TmpfsRegular extends Inode implements RegularData {
     return off;
   }
 
+  /**
+   * The page cache of a file whose pages are not in the memory file the platform maps (an
+   * overlay's filestore), while MAP_SHARED mappings use it (page_cache.ts).
+   */
+  #cache?: PageCache;
+
   readAt(off: bigint, dst: Uint8Array<ArrayBuffer>): number {
+    if (this.#cache) {
+      this.atimeNs = nowNs();
+      return this.#cache.readAt(off, dst);
+    }
+    return this.#readStore(off, dst);
+  }
+
+  writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
+    const n = this.#writeStore(off, src);
+    this.#cache?.update(off, src.subarray(0, n));
+    return n;
+  }
+
+  /** Reads the file's own pages. */
+  #readStore(off: bigint, dst: Uint8Array<ArrayBuffer>): number {
     if (off >= this.#size) return 0;
     const n = Number(
       this.#size - off < BigInt(dst.length) ? this.#size - off : BigInt(dst.length),
@@ -361,7 +383,8 @@ export class TmpfsRegular extends Inode implements RegularData {
     return n;
   }
 
-  writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
+  /** Writes the file's own pages. */
+  #writeStore(off: bigint, src: Uint8Array<ArrayBuffer>): number {
     let done = 0;
     let pos = Number(off);
     try {
@@ -398,6 +421,7 @@ export class TmpfsRegular extends Inode implements RegularData {
       if (tail !== 0 && last !== undefined) this.fs.mf.zero(last + BigInt(tail), PAGE - tail);
     }
     this.#size = size;
+    this.#cache?.truncate(size);
   }
 
   /** fallocate(2) mode 0 / KEEP_SIZE: allocates the pages of [off, off+len). */
@@ -417,15 +441,35 @@ export class TmpfsRegular extends Inode implements RegularData {
     this.#size = 0n;
   }
 
-  mappable(): Mappable {
+  /**
+   * The file's pages themselves when they are in `mf`, the memory file the platform maps (so
+   * MAP_SHARED stores are the file's at once); else a page cache (#cachedMappable).
+   */
+  mappable(mf: MemoryFile): Mappable {
+    if (this.fs.mf !== mf) return this.#cachedMappable(mf);
     return {
-      kind: "memory",
       page: (i, allocate) => {
         this.#mapped = true;
         return this.#page(i, allocate);
       },
-      store: this.fs.mf,
     };
+  }
+
+  /**
+   * The pages are in a file the platform cannot map (an overlay's filestore): shared mappings
+   * map a page cache in `mf` instead, written back to the file's pages.
+   */
+  #cachedMappable(mf: MemoryFile): Mappable {
+    const cache = () =>
+      this.#cache ??= new PageCache(mf, {
+        readAt: (off, dst) => this.#readStore(off, dst),
+        // A file gone (no name, nothing open) keeps nothing: what its mappings wrote last is
+        // dropped rather than written into pages nobody would free.
+        writeAt: (off, src) =>
+          this.nlink === 0 && this.opens === 0 ? src.length : this.#writeStore(off, src),
+        size: () => this.#size,
+      }, () => this.#cache = undefined);
+    return cachedMappable(cache, () => this.#cache, (off, dst) => this.#readStore(off, dst));
   }
 
   open(_t: Task, vd: VirtualDentry, flags: number): FileDescription {

@@ -9,7 +9,6 @@ import type { Logger } from "../../log.ts";
 import type { AddressSpace, Platform } from "../../platform/platform.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
-import { SyscallDispatcher } from "../syscalls/table.ts";
 import type { VirtualFilesystem } from "../vfs/vfs.ts";
 import { FutexManager } from "./futex.ts";
 import { SIG } from "../../abi/linux/signal.ts";
@@ -31,8 +30,17 @@ export interface KernelOptions {
   platform: Platform;
   memoryFile: MemoryFile;
   log: Logger;
-  strace: boolean;
+  /** The syscall table (sentry/syscalls/table.ts), given so that the kernel imports no syscall file. */
+  syscalls: SyscallTable;
   hostname: string;
+}
+
+/**
+ * What the kernel needs of the syscall table: run the system call a task stopped at. A promise
+ * when the call has to wait.
+ */
+export interface SyscallTable {
+  dispatch(t: Task): Promise<void> | undefined;
 }
 
 export class Kernel {
@@ -41,7 +49,7 @@ export class Kernel {
   readonly log: Logger;
   /** The mount tree (set by the sandbox right after construction). */
   vfs!: VirtualFilesystem;
-  readonly syscalls: SyscallDispatcher;
+  readonly syscalls: SyscallTable;
   readonly tasks = new Map<number, Task>();
   readonly threadGroups = new Map<number, ThreadGroup>();
   readonly futexes = new FutexManager();
@@ -96,7 +104,7 @@ export class Kernel {
     this.mf = opts.memoryFile;
     this.log = opts.log;
     this.hostname = opts.hostname;
-    this.syscalls = new SyscallDispatcher(opts.strace, (line) => this.log.info(line));
+    this.syscalls = opts.syscalls;
   }
 
   /**

@@ -36,9 +36,7 @@ import { setupSignalFrame } from "./signal_frame.ts";
 import { exitRobustList } from "./futex.ts";
 import { defaultAction, SIG, signalName } from "../../abi/linux/signal.ts";
 import { emulateVsyscall, isVsyscallCall } from "./vsyscall.ts";
-
-/** getrlimit(2)'s resource number (sys_rlimit.ts names them all). */
-const RLIMIT_SIGPENDING = 11;
+import { RLIMIT, type Rlimit } from "./limits.ts";
 
 /** Linux wait status encodings. */
 export function exitedStatus(code: number): number {
@@ -52,11 +50,7 @@ export function stoppedStatus(sig: number): number {
 }
 export const CONTINUED_STATUS = 0xffff;
 
-/** Resource limits, as getrlimit(2) reports them (RLIM_INFINITY is 2^64-1). */
-export interface Rlimit {
-  cur: bigint;
-  max: bigint;
-}
+export type { Rlimit };
 
 /** A broadcast wake-up: waiters await `wait()`; `notify()` wakes them all. */
 export class Notifier {
@@ -87,7 +81,7 @@ export class ThreadGroup {
 
   /** RLIMIT_SIGPENDING: how many real-time signals one of its queues may hold. */
   sigpendingLimit(): number {
-    const cur = this.rlimits.get(RLIMIT_SIGPENDING)?.cur ?? 0n;
+    const cur = this.rlimits.get(RLIMIT.RLIMIT_SIGPENDING)?.cur ?? 0n;
     return cur > BigInt(MAX_QUEUED_SIGNALS) ? MAX_QUEUED_SIGNALS : Number(cur);
   }
   /** Wait status once the group has exited. */

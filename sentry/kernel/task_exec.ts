@@ -8,7 +8,7 @@ import { Errno } from "../../abi/linux/errno.ts";
 import { capsOnExec } from "./task_creds.ts";
 import { checkArgLimits, loadExecutable } from "../loader/loader.ts";
 import { MemoryManager } from "../mm/mm.ts";
-import { RLIMIT } from "../syscalls/sys_rlimit.ts";
+import { RLIMIT } from "./limits.ts";
 import { SS_DISABLE } from "./signal.ts";
 import type { Task } from "./task.ts";
 import { exitRobustList } from "./futex.ts";

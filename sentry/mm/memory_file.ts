@@ -196,32 +196,31 @@ export class MemoryFile {
    * source: holes stay holes, so copying a mostly untouched stack costs nothing.
    */
   copyRange(src: bigint, dst: bigint, len: bigint): void {
-    const end = src + len;
-    let pos = src;
+    this.forEachData(src, len, (s, e) => this.#copy(s, dst + (s - src), Number(e - s)));
+  }
+
+  /** Bytes of [off, off+len) that hold data (pages touched), from the file's holes. */
+  residentIn(off: bigint, len: bigint): bigint {
+    let total = 0n;
+    this.forEachData(off, len, (s, e) => total += e - s);
+    return total;
+  }
+
+  /**
+   * Calls fn for each run [start, end) of [off, off+len) that holds data, in order: what lies
+   * between reads as zeroes and was never touched.
+   */
+  forEachData(off: bigint, len: bigint, fn: (start: bigint, end: bigint) => void): void {
+    const end = off + len;
+    let pos = off;
     while (pos < end) {
       const data = seek(this.fd, pos, SEEK_DATA);
       if (data < 0n || data >= end) return;
       let hole = seek(this.fd, data, SEEK_HOLE);
       if (hole < 0n || hole > end) hole = end;
-      this.#copy(data, dst + (data - src), Number(hole - data));
+      fn(data, hole);
       pos = hole;
     }
-  }
-
-  /** Bytes of [off, off+len) that hold data (pages touched), from the file's holes. */
-  residentIn(off: bigint, len: bigint): bigint {
-    const end = off + len;
-    let pos = off;
-    let total = 0n;
-    while (pos < end) {
-      const data = seek(this.fd, pos, SEEK_DATA);
-      if (data < 0n || data >= end) break;
-      let hole = seek(this.fd, data, SEEK_HOLE);
-      if (hole < 0n || hole > end) hole = end;
-      total += hole - data;
-      pos = hole;
-    }
-    return total;
   }
 
   /** Copies len bytes within the file, view to view, without a temporary buffer. */

@@ -16,6 +16,7 @@ import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { MemoryFile, PAGE_SIZE, pageRoundDown, pageRoundUp } from "./memory_file.ts";
 import { CowRange } from "./cow.ts";
+import type { Mappable, MMapOpts, PageRun } from "./mmap_opts.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 let nextMmId = 1n;
@@ -40,12 +41,17 @@ export interface Vma {
   /** MAP_GROWSDOWN (and the main stack): a fault just below it extends it downwards. */
   growsDown?: boolean;
   /**
-   * A MAP_SHARED mapping of a file's own pages (tmpfs): the file, and the file's byte offset
-   * minus the memory-file offset (the same for every piece a cut or a move makes), so that
-   * mremap can map more of the same file after it.
+   * A mapping of a file: its pages, and the file's byte offset minus the memory-file offset
+   * (the same for every piece a cut or a move makes), so that mremap can map more of the same
+   * file after it and msync and munmap know what to write back. A shared one maps the file's
+   * own pages and holds a reference on them (Mappable.incRef); a private one holds a copy.
    */
-  file?: { page(index: number, allocate: boolean): bigint | null; delta: bigint };
+  file?: { mappable: Mappable; delta: bigint };
+  /** PROT_* mprotect may grant (the file's access mode bounds shared mappings); all if unset. */
+  maxPerms?: number;
 }
+
+const PROT_ALL = 7;
 
 const STACK_SIZE = 8n << 20n;
 /** Gap between the stack's reserved region and the top of the mmap area. */
@@ -135,6 +141,7 @@ export class MemoryManager {
     this.#insert(vma);
     this.generation++;
     this.as.mapFile(addr, len, fileOffset, prot);
+    this.#settle();
     return vma;
   }
 
@@ -143,6 +150,31 @@ export class MemoryManager {
     while (i < this.vmas.length && this.vmas[i].start < vma.start) i++;
     this.vmas.splice(i, 0, vma);
     vma.cow?.users.add(vma);
+    this.#ref(vma);
+  }
+
+  /** Mappings that dropped their reference on a file's pages, told once they are unmapped. */
+  #unref: Mappable[] = [];
+
+  /** v, which maps a file's own pages, holds a reference on them. */
+  #ref(v: Vma): void {
+    if (v.shared && v.file) v.file.mappable.incRef?.();
+  }
+
+  /**
+   * v no longer maps a file's own pages: its reference goes once the address space has lost
+   * them (#settle), for the last one returns the pages, which no thread may still reach.
+   */
+  #unrefLater(v: Vma): void {
+    if (v.shared && v.file?.mappable.decRef) this.#unref.push(v.file.mappable);
+  }
+
+  /** Drops the references of mappings gone (after the address space was updated). */
+  #settle(): void {
+    const gone = this.#unref;
+    if (gone.length === 0) return;
+    this.#unref = [];
+    for (const m of gone) m.decRef!();
   }
 
   /**
@@ -151,9 +183,13 @@ export class MemoryManager {
    */
   #replace(i: number, pieces: Vma[]): void {
     const old = this.vmas[i];
-    for (const p of pieces) p.cow?.users.add(p);
+    for (const p of pieces) {
+      p.cow?.users.add(p);
+      this.#ref(p);
+    }
     this.vmas.splice(i, 1, ...pieces);
     old.cow?.leave(old);
+    this.#unrefLater(old);
   }
 
   /** The address space's mapping of v: without write permission while it shares memory. */
@@ -174,6 +210,8 @@ export class MemoryManager {
       const off = this.mf.allocate(len);
       this.mf.copyRange(v.fileOffset, off, len);
       r.leave(v);
+      // The same file bytes are now at another memory-file offset.
+      if (v.file) v.file = { ...v.file, delta: v.file.delta + v.fileOffset - off };
       v.fileOffset = off;
     } else {
       r.claim(v);
@@ -239,6 +277,13 @@ export class MemoryManager {
       if (!v.shared && !v.cow) {
         this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
       }
+      // Stores to a shared file mapping reach the file when it goes, as on Linux (the pages
+      // stay the file's while other mappings use them). munmap cannot fail on that.
+      try {
+        this.#writeBack(v, cutStart, cutEnd, cutStart === v.start && cutEnd === v.end);
+      } catch {
+        // The file keeps what it had; msync is where an application learns of it.
+      }
     });
     if (touched && updateAs) {
       this.generation++;
@@ -246,6 +291,29 @@ export class MemoryManager {
       // The freed pages may go to another process next: threads of this one that run
       // meanwhile must have lost them first.
       this.as.flush?.();
+    }
+    if (updateAs) this.#settle();
+  }
+
+  /**
+   * Writes what [start, end) of v, a shared mapping of a file, holds back to the file;
+   * `leaving` when v goes whole (see Mappable.writeBack).
+   */
+  #writeBack(v: Vma, start: bigint, end: bigint, leaving = false): void {
+    const f = v.file;
+    if (!v.shared || !f?.mappable.writeBack) return;
+    // Mappings that could never be written hold nothing to write back.
+    if (!((v.maxPerms ?? PROT_ALL) & PROT_WRITE)) return;
+    f.mappable.writeBack(f.delta + v.fileOffset + (start - v.start), end - start, leaving);
+  }
+
+  /**
+   * Writes what the shared file mappings of [start, end) hold back to their files (msync).
+   * Throws SysError when a file cannot be written.
+   */
+  sync(start: bigint, end: bigint): void {
+    for (const v of this.vmasIn(start, end)) {
+      this.#writeBack(v, v.start > start ? v.start : start, v.end < end ? v.end : end);
     }
   }
 
@@ -289,6 +357,9 @@ export class MemoryManager {
       if (cur >= end) break;
     }
     if (cur < end) throw new SysError(Errno.ENOMEM);
+    for (const v of this.vmasIn(start, end)) {
+      if (prot & ~(v.maxPerms ?? PROT_ALL)) throw new SysError(Errno.EACCES);
+    }
     for (let i = 0; i < this.vmas.length; i++) {
       const v = this.vmas[i];
       if (v.end <= start || v.start >= end) continue;
@@ -304,6 +375,7 @@ export class MemoryManager {
       i += pieces.length - 1;
       this.#mapVma(mid);
     }
+    this.#settle();
   }
 
   /** Sets the program break (brk(2) semantics: returns the new or unchanged break). */
@@ -541,6 +613,7 @@ export class MemoryManager {
       const c: Vma = { ...v };
       child.vmas.push(c);
       c.cow?.users.add(c);
+      child.#ref(c);
       if (v === this.#heap) child.#heap = c;
       child.#mapVma(c);
     }
@@ -566,7 +639,269 @@ export class MemoryManager {
     const vma: Vma = { start: addr, end: addr + length, prot, fileOffset, name, shared: true };
     this.#insert(vma);
     this.#mapVma(vma);
+    this.#settle();
     return vma;
+  }
+
+  /**
+   * Places and makes the mapping opts describe (mmap(2) once the file has configured it);
+   * returns its address. Throws SysError: ENOMEM (no room, outside the user range), EEXIST
+   * (MAP_FIXED_NOREPLACE over a mapping), EINVAL (a fixed address not page-aligned).
+   */
+  mmap(o: MMapOpts): bigint {
+    const at = this.#place(o.addr, o.length, o.fixed, o.noReplace);
+    const m = o.mappable;
+    if (!m) {
+      const v = this.mapAnonymous(at, o.length, o.perms, o.name);
+      v.shared = !o.private;
+      if (o.growsDown) v.growsDown = true;
+      return at;
+    }
+    this.#mapFile(m, at, o.length, o.offset, o.perms, o.maxPerms, !o.private, o.name);
+    return at;
+  }
+
+  /** Where a new mapping of len bytes goes: addr if fixed, the hint if free, else a gap. */
+  #place(addr: bigint, len: bigint, fixed: boolean, noReplace: boolean): bigint {
+    if (len === 0n || len > this.maxAddress) throw new SysError(Errno.ENOMEM);
+    if (fixed) {
+      if (addr & (PAGE_SIZE - 1n)) throw new SysError(Errno.EINVAL);
+      if (!this.validRange(addr, addr + len)) throw new SysError(Errno.ENOMEM);
+      if (noReplace && this.overlaps(addr, addr + len)) throw new SysError(Errno.EEXIST);
+      return addr;
+    }
+    const hint = pageRoundDown(addr);
+    if (hint !== 0n && this.validRange(hint, hint + len) && !this.overlaps(hint, hint + len)) {
+      return hint;
+    }
+    const gap = this.findGap(len);
+    if (gap === null) throw new SysError(Errno.ENOMEM);
+    return gap;
+  }
+
+  /**
+   * Maps [off, off+len) of a file at `at`. A shared mapping maps the file's own pages (every
+   * mapper and read(2) see its stores); a private one gets a copy of what the file holds now.
+   */
+  #mapFile(
+    m: Mappable,
+    at: bigint,
+    len: bigint,
+    off: bigint,
+    prot: number,
+    maxPerms: number,
+    shared: boolean,
+    name: string,
+  ): void {
+    if (shared) {
+      this.#mapFilePages(m, at, len, off, prot, maxPerms, name);
+      return;
+    }
+    const v = this.mapAnonymous(at, len, prot, name);
+    v.maxPerms = maxPerms;
+    this.#copyFile(m, off, v.fileOffset, len);
+    v.file = { mappable: m, delta: off - v.fileOffset };
+  }
+
+  /**
+   * Maps the file's own pages of [off, off+len) at `at`: one VMA per run of pages contiguous in
+   * the memory file, each holding a reference on the file's pages.
+   */
+  #mapFilePages(
+    m: Mappable,
+    at: bigint,
+    len: bigint,
+    off: bigint,
+    prot: number,
+    maxPerms: number,
+    name: string,
+  ): void {
+    const first = Number(off / PAGE_SIZE);
+    const pages = Number(len / PAGE_SIZE);
+    // Every page first, then the VMAs: a failure (no memory, the file unreadable) leaves
+    // nothing half mapped.
+    const runs: PageRun[] = m.pages?.(first, pages) ?? [];
+    if (!m.pages) {
+      for (let i = 0; i < pages; i++) {
+        runs.push({ index: first + i, count: 1, off: m.page(first + i, true)! });
+      }
+    }
+    // Runs that follow each other in the memory file make one VMA.
+    let k = 0;
+    while (k < runs.length) {
+      const start = runs[k];
+      let count = start.count;
+      while (++k < runs.length && runs[k].off === start.off + BigInt(count) * PAGE_SIZE) {
+        count += runs[k].count;
+      }
+      const a = at + BigInt(start.index - first) * PAGE_SIZE;
+      const v = this.mapShared(a, BigInt(count) * PAGE_SIZE, start.off, prot, name);
+      v.maxPerms = maxPerms;
+      v.file = { mappable: m, delta: BigInt(start.index) * PAGE_SIZE - start.off };
+      this.#ref(v);
+    }
+  }
+
+  /**
+   * Copies [off, off+len) of a file into the memory file at dst: pages the file holds in
+   * memory page by page, the rest read from the file in runs (pages past its end stay zero:
+   * Linux would raise SIGBUS on them).
+   */
+  #copyFile(m: Mappable, off: bigint, dst: bigint, len: bigint): void {
+    const first = Number(off / PAGE_SIZE);
+    const pages = Number(len / PAGE_SIZE);
+    let i = 0;
+    while (i < pages) {
+      const src = m.page(first + i, false);
+      const to = dst + BigInt(i) * PAGE_SIZE;
+      if (src !== null) {
+        this.mf.copyRange(src, to, PAGE_SIZE);
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < pages && m.page(first + j, false) === null) j++;
+      if (m.readAt) {
+        const n = (j - i) * Number(PAGE_SIZE);
+        const from = off + BigInt(i) * PAGE_SIZE;
+        let done = 0;
+        while (done < n) {
+          const view = this.mf.viewUpTo(to + BigInt(done), n - done) as Uint8Array<ArrayBuffer>;
+          const got = m.readAt(from + BigInt(done), view);
+          if (got <= 0) break;
+          done += got;
+        }
+      }
+      i = j;
+    }
+  }
+
+  /**
+   * Drops the stores of the private mappings in [start, end) (madvise MADV_DONTNEED): anonymous
+   * memory reads as zeroes again, a private file mapping as the file holds it now. Shared
+   * mappings keep their memory.
+   */
+  dontNeed(start: bigint, end: bigint): void {
+    for (const v of this.vmasIn(start, end)) {
+      if (v.shared) continue;
+      const s = v.start > start ? v.start : start;
+      const e = v.end < end ? v.end : end;
+      const fileOff = v.file ? v.file.delta + v.fileOffset + (s - v.start) : 0n;
+      let w = v;
+      if (v.cow) {
+        // Its pages are another process's too: fresh memory replaces them here.
+        w = this.mapAnonymous(s, e - s, v.prot, v.name);
+        w.maxPerms = v.maxPerms;
+      } else {
+        // Fresh zeroed pages, returned to the host until touched again.
+        this.mf.decommit(v.fileOffset + (s - v.start), e - s);
+      }
+      if (v.file) {
+        this.#copyFile(v.file.mappable, fileOff, w.fileOffset + (s - w.start), e - s);
+        if (w !== v) w.file = { mappable: v.file.mappable, delta: fileOff - w.fileOffset };
+      }
+    }
+  }
+
+  /**
+   * mremap(2) with an old size of 0: a second mapping of the same shared memory, `len` bytes
+   * from `old` on. Throws SysError: EFAULT (nothing mapped at old), EINVAL (private memory, a
+   * bad fixed address), ENOMEM (neither moving nor fixed: it cannot grow in place).
+   */
+  #duplicate(old: bigint, len: bigint, mayMove: boolean, fixedAddr: bigint | null): bigint {
+    const v = this.#find(old);
+    if (!v) throw new SysError(Errno.EFAULT);
+    if (!v.shared) throw new SysError(Errno.EINVAL);
+    let to: bigint;
+    if (fixedAddr !== null) {
+      if ((fixedAddr & (PAGE_SIZE - 1n)) || !this.validRange(fixedAddr, fixedAddr + len)) {
+        throw new SysError(Errno.EINVAL);
+      }
+      to = fixedAddr;
+    } else {
+      if (!mayMove) throw new SysError(Errno.ENOMEM);
+      const gap = this.findGap(len);
+      if (gap === null) throw new SysError(Errno.ENOMEM);
+      to = gap;
+    }
+    if (v.file) {
+      const off = v.file.delta + v.fileOffset + (old - v.start);
+      this.#mapFile(v.file.mappable, to, len, off, v.prot, v.maxPerms ?? PROT_ALL, true, v.name);
+      return to;
+    }
+    // Shared anonymous memory: the same pages as far as this mapping reaches, fresh ones past
+    // it (where Linux raises SIGBUS), never memory file pages beyond it that are not its own.
+    const have = v.end - old < len ? v.end - old : len;
+    this.mapShared(to, have, v.fileOffset + (old - v.start), v.prot, v.name);
+    if (have < len) this.mapAnonymous(to + have, len - have, v.prot, v.name).shared = true;
+    return to;
+  }
+
+  /**
+   * Changes the size of the mapping at [old, old+oldLen) (mremap(2)), growing it in place when
+   * the pages after it are free, else moving it when `mayMove`, or to `fixedAddr` when given.
+   * Returns the mapping's address. What it grows by is more of the same file when it ends in a
+   * file mapping, else anonymous memory. Throws SysError: EFAULT (not all mapped), EINVAL,
+   * ENOMEM.
+   */
+  remap(
+    old: bigint,
+    oldLen: bigint,
+    newLen: bigint,
+    mayMove: boolean,
+    fixedAddr: bigint | null,
+  ): bigint {
+    if (oldLen === 0n) return this.#duplicate(old, newLen, mayMove, fixedAddr);
+    const vmas = this.vmasIn(old, old + oldLen);
+    if (!this.fullyMapped(old, old + oldLen) || vmas.length === 0) {
+      throw new SysError(Errno.EFAULT);
+    }
+    const last = vmas[vmas.length - 1];
+    const grow = (at: bigint, len: bigint) => {
+      if (last.file) {
+        const f = last.file;
+        const off = f.delta + last.fileOffset + (old + oldLen - last.start);
+        this.#mapFile(
+          f.mappable,
+          at,
+          len,
+          off,
+          last.prot,
+          last.maxPerms ?? PROT_ALL,
+          !!last.shared,
+          last.name,
+        );
+        return;
+      }
+      const v = this.mapAnonymous(at, len, last.prot);
+      if (vmas.some((v) => v.shared)) v.shared = true;
+    };
+    if (fixedAddr !== null) {
+      if ((fixedAddr & (PAGE_SIZE - 1n)) || !this.validRange(fixedAddr, fixedAddr + newLen)) {
+        throw new SysError(Errno.EINVAL);
+      }
+      if (fixedAddr < old + oldLen && old < fixedAddr + newLen) throw new SysError(Errno.EINVAL);
+      const keep = oldLen < newLen ? oldLen : newLen;
+      this.move(old, keep, fixedAddr);
+      if (oldLen > keep) this.unmapRange(old + keep, old + oldLen);
+      if (newLen > keep) grow(fixedAddr + keep, newLen - keep);
+      return fixedAddr;
+    }
+    if (newLen <= oldLen) {
+      if (newLen < oldLen) this.unmapRange(old + newLen, old + oldLen);
+      return old;
+    }
+    const extra = newLen - oldLen;
+    if (this.validRange(old + oldLen, old + newLen) && !this.overlaps(old + oldLen, old + newLen)) {
+      grow(old + oldLen, extra);
+      return old;
+    }
+    if (!mayMove) throw new SysError(Errno.ENOMEM);
+    const to = this.findGap(newLen);
+    if (to === null) throw new SysError(Errno.ENOMEM);
+    this.move(old, oldLen, to);
+    grow(to + oldLen, extra);
+    return to;
   }
 
   /**
@@ -595,6 +930,7 @@ export class MemoryManager {
       this.#insert(v);
       this.#mapVma(v);
     }
+    this.#settle();
   }
 
   /** Removes VMAs in [start, end) from bookkeeping and the address space, keeping memory. */
@@ -631,8 +967,12 @@ export class MemoryManager {
     for (const v of this.vmas) {
       if (v.cow) v.cow.leave(v);
       else if (!v.shared) this.mf.free(v.fileOffset, v.end - v.start);
+      // No write-back here: the last mapping of a file's pages to go writes them all back
+      // (Mappable.decRef), and until then they are what every reader of the file sees.
+      this.#unrefLater(v);
     }
     this.vmas.length = 0;
     this.as.release();
+    this.#settle();
   }
 }

@@ -19,7 +19,7 @@ import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD } from "./paths.ts";
 import { FsContext } from "../vfs/fs_context.ts";
 import { O_NONBLOCK } from "../vfs/file.ts";
-import { RLIMIT } from "./sys_rlimit.ts";
+import { RLIMIT } from "../kernel/limits.ts";
 import type { SyscallDef } from "./table.ts";
 import { pidfdTarget } from "./sys_pidfd.ts";
 import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from "../../abi/linux/file.ts";

@@ -11,20 +11,11 @@ import { argInt, argPtr } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 import type { SyscallDef } from "./table.ts";
-
-/** What the sandbox reports as its kernel; applications see a fixed Linux, not the host's. */
-export const UTS = {
-  sysname: "Linux",
-  release: "4.4.0",
-  version: "#1 SMP Sun Jan 10 15:06:54 PST 2016",
-  machine: "x86_64",
-};
-
-const FIELD = 65;
+import { UTS, UTS_FIELD_LEN } from "../kernel/uts.ts";
 
 /** Implements Linux syscall uname(2). */
 function uname(t: Task): number {
-  const b = new Uint8Array(FIELD * 6);
+  const b = new Uint8Array(UTS_FIELD_LEN * 6);
   const fields = [
     UTS.sysname,
     t.kernel.hostname,
@@ -33,7 +24,7 @@ function uname(t: Task): number {
     UTS.machine,
     t.kernel.domainname,
   ];
-  fields.forEach((f, i) => b.set(encodeBytes(f).subarray(0, FIELD - 1), i * FIELD));
+  fields.forEach((f, i) => b.set(encodeBytes(f).subarray(0, UTS_FIELD_LEN - 1), i * UTS_FIELD_LEN));
   t.mm.copyOut(argPtr(t, 0), b);
   return 0;
 }
@@ -41,7 +32,7 @@ function uname(t: Task): number {
 /** sethostname(2) and setdomainname(2): CAP_SYS_ADMIN, at most 64 bytes. */
 function setUtsName(t: Task, field: "hostname" | "domainname"): number {
   const len = argInt(t, 1);
-  if (len < 0 || len > FIELD - 1) throw new SysError(Errno.EINVAL);
+  if (len < 0 || len > UTS_FIELD_LEN - 1) throw new SysError(Errno.EINVAL);
   if (!capable(t, CAP.SYS_ADMIN)) throw new SysError(Errno.EPERM);
   const name = decodeBytes(t.mm.copyIn(argPtr(t, 0), len));
   const nul = name.indexOf("\0");

@@ -10,6 +10,8 @@ import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import type { IoSequence } from "../mm/io.ts";
 import type { MemoryFile } from "../mm/memory_file.ts";
+import type { Mappable, MMapOpts } from "../mm/mmap_opts.ts";
+import { PROT_WRITE } from "../../platform/platform.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { type Attr, type DirEntry, direntType, type Inode, nowNs, S_IFDIR } from "./inode.ts";
 import { parentOf, type VirtualDentry } from "./vfs.ts";
@@ -82,24 +84,7 @@ export const POLLRDHUP = 0x2000;
  */
 export type DirentSink = (list: readonly DirEntry[], from: number, base: number) => number;
 
-/**
- * What file-backed mmap maps: a host descriptor at an offset (gofer files: the donated host
- * FD), or pages of the memory file (tmpfs files; `pages(first, count, allocate)` gives the
- * memory-file offset of each page, allocating missing ones when asked, so MAP_SHARED writes are
- * seen by read(2)).
- */
-export type Mappable =
-  | { kind: "host"; fd: number; offset: bigint }
-  | {
-    kind: "memory";
-    /** Memory-file offset of page `index` of the file; null for a hole when !allocate. */
-    page(index: number, allocate: boolean): bigint | null;
-    /**
-     * The file the pages are in, when it is not the memory file the platform maps (an
-     * overlay's filestore): mappings then get copies.
-     */
-    store?: MemoryFile;
-  };
+export type { Mappable };
 
 export interface FileDescription {
   /** File status flags and the access mode (O_RDWR, O_APPEND, O_NONBLOCK...). */
@@ -134,8 +119,13 @@ export interface FileDescription {
   readiness(mask: number): number;
   /** Notified when readiness may have changed. */
   readonly queue: WaitQueue;
-  /** What mmap can map, or null (ENODEV). */
-  mappable?(): Mappable | null;
+  /**
+   * Prepares a mapping of the file (mmap(2)): checks the access opts ask for against the
+   * description, bounds opts.maxPerms, and sets opts.mappable. Throws SysError: EACCES for an
+   * access the description does not allow, ENODEV for a file that cannot be mapped (also when
+   * absent).
+   */
+  configureMMap?(t: Task, opts: MMapOpts): void;
   /**
    * For files without a path (pipes, host descriptors): an inode whose open makes a new
    * description of the same object, for opening /proc/self/fd/N.
@@ -222,7 +212,31 @@ export interface RegularData {
   readAt(off: bigint, dst: Uint8Array<ArrayBuffer>): number;
   writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number;
   size(): bigint;
-  mappable?(): Mappable | null;
+  /** The file's pages for mmap (mappings of pages of `mf`), or null when it has none. */
+  mappable?(mf: MemoryFile): Mappable | null;
+}
+
+/** The largest file offset (Linux's MAX_LFS_FILESIZE). */
+const MAX_FILE_OFFSET = 0x7fff_ffff_ffff_ffffn;
+
+/**
+ * The checks every mappable file makes (gVisor's GenericConfigureMMap): the mapping must lie
+ * within the largest file there can be (EOVERFLOW); the file must be open
+ * for reading; a shared mapping may be writable, now or after mprotect, only when the file is
+ * open for writing too. Then opts maps m.
+ */
+export function genericConfigureMMap(flags: number, opts: MMapOpts, m: Mappable): void {
+  // No byte of the mapping may lie past the largest offset a file can have.
+  if (opts.length > MAX_FILE_OFFSET || opts.offset > MAX_FILE_OFFSET - opts.length) {
+    throw new SysError(Errno.EOVERFLOW);
+  }
+  const acc = flags & O_ACCMODE;
+  if (acc === O_WRONLY || (flags & O_PATH)) throw new SysError(Errno.EACCES);
+  if (!opts.private && acc !== O_RDWR) {
+    if (opts.perms & PROT_WRITE) throw new SysError(Errno.EACCES);
+    opts.maxPerms &= ~PROT_WRITE;
+  }
+  opts.mappable = m;
 }
 
 /** An open regular file (or any inode with positional data): offset, O_APPEND, pread. */
@@ -241,6 +255,8 @@ export class RegularFile extends FileDescriptionBase {
   override read(_t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): number {
     if (!this.readable) throw new SysError(Errno.EBADF);
     const at = offset ?? this.offset;
+    // A read whose end would lie past the largest file offset is refused, as Linux does.
+    if (at + BigInt(dst.length) > MAX_FILE_OFFSET) throw new SysError(Errno.EINVAL);
     const n = this.data.readAt(at, dst);
     if (offset === undefined) this.offset += BigInt(n);
     if (n > 0) notifyVd(this.vd, IN_ACCESS);
@@ -253,7 +269,7 @@ export class RegularFile extends FileDescriptionBase {
     // O_APPEND writes go to the end even for pwrite, as on Linux.
     const append = (this.flags & O_APPEND) !== 0;
     const at = append ? this.data.size() : offset ?? this.offset;
-    if (at + BigInt(src.length) > 0x7fffffffffffffffn) throw new SysError(Errno.EFBIG);
+    if (at + BigInt(src.length) > MAX_FILE_OFFSET) throw new SysError(Errno.EFBIG);
     const n = this.data.writeAt(at, src);
     if (offset === undefined || append) {
       if (offset === undefined) this.offset = at + BigInt(n);
@@ -274,8 +290,11 @@ export class RegularFile extends FileDescriptionBase {
     return this.inode.stat();
   }
 
-  mappable(): Mappable | null {
-    return this.data.mappable?.() ?? null;
+  /** Implements FileDescription.configureMMap for files whose data offers pages. */
+  configureMMap(t: Task, opts: MMapOpts): void {
+    const m = this.data.mappable?.(t.mm.mf) ?? null;
+    if (!m) throw new SysError(Errno.ENODEV);
+    genericConfigureMMap(this.flags, opts, m);
   }
 }
 
