@@ -18,6 +18,7 @@ import { closeFd, cstr, libc, writeAll } from "../host/libc.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../host/fcntl.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
+import { takeOverInterfaces } from "./network.ts";
 import { sentryFilter } from "../host/filters.ts";
 import {
   buildFilter,
@@ -75,6 +76,12 @@ const BOOT_FLAGS: readonly FlagDef[] = [
     kind: "bool",
     default: false,
     help: "stdin is a host terminal: the container gets a pty connected to it",
+  },
+  {
+    name: "net-ns-fd",
+    kind: "string",
+    default: "-1",
+    help: "--network=sandbox: the container's network namespace, whose interfaces the Sentry takes",
   },
   {
     name: "confine",
@@ -195,6 +202,10 @@ export async function bootMain(args: string[]): Promise<number> {
   try {
     const spec = loadSpec(bundle);
     baseSpec = initSpec(spec);
+    const netNsFd = Number(str(values, "net-ns-fd"));
+    const network = str(values, "network") === "sandbox" && netNsFd >= 0
+      ? takeOverInterfaces(netNsFd, log)
+      : [];
     const Sandbox = await loadSandbox();
     log.phase("boot: sentry loaded");
     sb = await Sandbox.create({
@@ -208,6 +219,7 @@ export async function bootMain(args: string[]): Promise<number> {
       fileAccessMounts: str(values, "file-access-mounts"),
       stdio: [0, 1, 2],
       terminal: bool(values, "terminal"),
+      network,
     }, baseSpec);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);

@@ -11,6 +11,8 @@ import type { FileDescription } from "../sentry/vfs/file.ts";
 import type { AddressSpace, Platform } from "../platform/platform.ts";
 import { buildMountTree } from "../sentry/fs/mount_tree.ts";
 import { HostFile } from "../sentry/fs/host.ts";
+import { NetStack } from "../sentry/net/socket.ts";
+import { attachInterfaces } from "../sentry/net/sandbox_net.ts";
 import { HostConsole } from "../sentry/fs/host_console.ts";
 import { loadExecutable, lookPath } from "../sentry/loader/loader.ts";
 import { hostMemTotal, MemoryFile, setKernelAccount } from "../sentry/mm/memory_file.ts";
@@ -185,6 +187,9 @@ export class Sandbox {
         hostname: spec.hostname || "localhost",
       });
       if (spec.pidsLimit !== undefined) kernel.pidsLimit = spec.pidsLimit;
+      if (opts.network?.length) {
+        attachInterfaces(NetStack.of(kernel).stack, opts.network, opts.log);
+      }
       kernel.vfs = buildMountTree(kernel, {
         client: new LisafsClient(opts.goferFd),
         rootReadonly: spec.rootReadonly ?? false,

@@ -134,6 +134,10 @@ const CLONE_RULES: readonly SyscallRule[] = [
   { nr: SYS.clone3, action: retErrno(ENOSYS) },
 ];
 
+// --network=sandbox: the packet sockets of the interfaces the Sentry takes over are opened
+// before this filter (boot/network.ts); afterwards they are only read (recvfrom), written
+// (write) and waited for (poll), which RUNTIME allows already, so no rule is added for them
+// and no other socket family can be made.
 const socketRule: SyscallRule = { nr: SYS.socket, when: [[argIs(0, AF_UNIX)]] };
 
 /** ioctl requests on descriptors and terminals that the runtime makes; never TIOCSTI. */

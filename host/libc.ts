@@ -95,6 +95,14 @@ export const libc = Deno.dlopen("libc.so.6", {
     result: "isize",
     nonblocking: true,
   },
+  // Waits for a descriptor (a packet socket, --network=sandbox) on a runtime thread, so that
+  // the event loop runs meanwhile; the JavaScript thread then reads it without blocking.
+  poll_async: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   prctl: { parameters: ["i32", I64, I64, I64, I64], result: "i32" },
   setsid: { parameters: [], result: "i32" },
 });

@@ -40,7 +40,7 @@ function cmsgSpace(nfds: number): number {
 }
 
 /** The address of `buf`'s first byte (its byteOffset included), as a bigint. */
-function addr(buf: Uint8Array<ArrayBuffer>): bigint {
+export function addr(buf: Uint8Array<ArrayBuffer>): bigint {
   if (buf.length === 0) return 0n;
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }

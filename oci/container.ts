@@ -11,7 +11,7 @@ import { removeFilestores } from "../gofer/filestore.ts";
 import { CONFINE_FLAG, confinedCommand } from "./confine_argv.ts";
 import { closeFd, cstr, HostError, libc, pipe, socketpair, strerror } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
-import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
+import { AT_FDCWD, O_CLOEXEC, O_RDONLY, O_RDWR } from "../host/fcntl.ts";
 import { log } from "../log.ts";
 import {
   control,
@@ -205,6 +205,14 @@ export async function createContainer(
       setsid: true,
       cwd: "/",
     });
+    // --network=sandbox: the boot takes over the interfaces of the network namespace the spec
+    // names (boot/network.ts); it is opened here, where the spec's path (often /proc/<pid>/...)
+    // still resolves, and passed as descriptor 5.
+    const netNsFd = global.network === "sandbox"
+      ? openNetworkNamespace(spec.linux?.namespaces)
+      : -1;
+    if (netNsFd >= 0) fds.push(netNsFd);
+    const netNs: [number, number][] = netNsFd >= 0 ? [[5, netNsFd]] : [];
     // As root, the Sentry too starts in its own namespaces (boot/boot.ts confineBoot). In its
     // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
     const boot = confinedCommand(
@@ -220,11 +228,12 @@ export async function createContainer(
         "--ready-fd",
         "4",
         ...(consoleFd >= 0 ? ["--terminal"] : []),
+        ...(netNsFd >= 0 ? ["--net-ns-fd", "5"] : []),
         ...global.passOn.filter((f) => !f.startsWith("--root=")),
       ])),
       consoleFd >= 0
-        ? [[0, consoleFd], [1, consoleFd], [2, consoleFd], [3, bootEnd], [4, readyWrite]]
-        : [[3, bootEnd], [4, readyWrite]],
+        ? [[0, consoleFd], [1, consoleFd], [2, consoleFd], [3, bootEnd], [4, readyWrite], ...netNs]
+        : [[3, bootEnd], [4, readyWrite], ...netNs],
       { pid: true, net: global.network !== "host" },
     );
     bootPid = spawn({
@@ -293,6 +302,19 @@ export async function createContainer(
   } finally {
     for (const fd of fds) closeFd(fd);
   }
+}
+
+/**
+ * The network namespace the spec names by path, opened close-on-exec; -1 when it names none
+ * (a new, empty namespace: the sandbox has loopback only). A path that cannot be opened is
+ * the user's error.
+ */
+function openNetworkNamespace(namespaces: { type: string; path?: string }[] | undefined): number {
+  const path = namespaces?.find((n) => n.type === "network")?.path;
+  if (!path) return -1;
+  const fd = libc.symbols.openat(AT_FDCWD, cstr(path), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) throw new CliError(`cannot open network namespace ${JSON.stringify(path)}`);
+  return fd;
 }
 
 /**

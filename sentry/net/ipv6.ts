@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { IPAddress } from "./address.ts";
+import { type IPAddress, isV4 } from "./address.ts";
 import { type NetworkPacket, withRoom } from "./ipv4.ts";
 
 export const IPV6_HEADER_SIZE = 40;
@@ -37,6 +37,9 @@ export function decodeIPv6(pkt: Uint8Array): NetworkPacket | null {
   const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
   const len = v.getUint16(4);
   if (IPV6_HEADER_SIZE + len > pkt.length) return null;
+  // The stack holds IPv4 addresses in their v4-mapped form: such an address on the wire
+  // would pass for an IPv4 peer (or for one of the interface's IPv4 addresses).
+  if (isV4(pkt.subarray(8, 24)) || isV4(pkt.subarray(24, 40))) return null;
   return {
     src: pkt.slice(8, 24),
     dst: pkt.slice(24, 40),

@@ -186,7 +186,7 @@ export class Stack {
       : encodeIPv6(r.src, r.dst, protocol, payload, ttl, tos);
     r.nic.stats.txPackets++;
     r.nic.stats.txBytes += pkt.length;
-    r.nic.link.writePacket(v4 ? ETH_P_IP : ETH_P_IPV6, pkt);
+    r.nic.link.writePacket(v4 ? ETH_P_IP : ETH_P_IPV6, pkt, r.gateway ?? r.dst);
   }
 
   #deliver(nic: NIC, type: number, bytes: Uint8Array): void {

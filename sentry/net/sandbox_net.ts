@@ -1,0 +1,50 @@
+/**
+ * --network=sandbox, the Sentry's side: the interfaces boot/network.ts took over from the
+ * container's network namespace become NICs of the stack, each an Ethernet link over its
+ * packet socket, with the addresses and routes the host interface had.
+ *
+ * @module
+ */
+
+import type { TakenInterface } from "../../boot/network.ts";
+import type { Logger } from "../../log.ts";
+import { type IPAddress, v4Mapped } from "./address.ts";
+import { EthernetEndpoint } from "./ethernet.ts";
+import { PacketSocketDevice } from "./fdbased.ts";
+import { IFF_LOWER_UP, IFF_RUNNING, IFF_UP } from "./nic.ts";
+import type { Stack } from "./stack.ts";
+
+const IFF_BROADCAST = 0x2;
+const IFF_MULTICAST = 0x1000;
+
+/** The stack's 16-byte form of a 4- or 16-byte address, and its prefix length there. */
+function inStack(a: Uint8Array, prefixLen: number): [IPAddress, number] {
+  return a.length === 4 ? [v4Mapped(a), prefixLen + 96] : [a.slice(0, 16), prefixLen];
+}
+
+/** Adds each taken-over interface to `stack`; returns their links (close() releases them). */
+export function attachInterfaces(
+  stack: Stack,
+  taken: readonly TakenInterface[],
+  log: Logger,
+): EthernetEndpoint[] {
+  return taken.map((t) => {
+    const link = new EthernetEndpoint(new PacketSocketDevice(t.fd, t.mtu, t.mac, log));
+    const nic = stack.addNIC(
+      t.name,
+      link,
+      IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP,
+    );
+    link.addresses = () => nic.addresses;
+    for (const a of t.addresses) {
+      const [addr, prefixLen] = inStack(a.address, a.prefixLen);
+      nic.addresses.push({ addr, prefixLen });
+    }
+    for (const r of t.routes) {
+      const [dest, prefixLen] = inStack(r.dst, r.dstLen);
+      const gateway = r.gateway ? inStack(r.gateway, 0)[0] : null;
+      stack.routes.add({ dest, prefixLen, nic, gateway });
+    }
+    return link;
+  });
+}
