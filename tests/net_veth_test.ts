@@ -54,6 +54,8 @@ interface Veth {
   hostIf: string;
   peerIp: string;
   ip: string;
+  peerIp6: string;
+  ip6: string;
   mac: string;
   cleanup(): Promise<void>;
 }
@@ -63,6 +65,7 @@ async function makeVeth(subnet: number): Promise<Veth> {
   const ns = `runsc-veth-${tag}`;
   const hostIf = `rvh${tag}`, nsIf = `rvc${tag}`;
   const peerIp = `10.99.${subnet}.1`, ip = `10.99.${subnet}.2`;
+  const peerIp6 = `fd99:${subnet}::1`, ip6 = `fd99:${subnet}::2`;
   await must("ip", "netns", "add", ns);
   const cleanup = async () => {
     await run("ip", "netns", "del", ns);
@@ -72,13 +75,15 @@ async function makeVeth(subnet: number): Promise<Veth> {
     await must("ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
     await must("ip", "link", "set", nsIf, "netns", ns);
     await must("ip", "addr", "add", `${peerIp}/24`, "dev", hostIf);
+    await must("ip", "addr", "add", `${peerIp6}/64`, "dev", hostIf, "nodad");
     await must("ip", "link", "set", hostIf, "up");
     await must("ip", "-n", ns, "addr", "add", `${ip}/24`, "dev", nsIf);
+    await must("ip", "-n", ns, "addr", "add", `${ip6}/64`, "dev", nsIf, "nodad");
     await must("ip", "-n", ns, "link", "set", nsIf, "up");
     await must("ip", "-n", ns, "link", "set", "lo", "up");
     await must("ip", "-n", ns, "route", "add", "default", "via", peerIp);
     const mac = JSON.parse(await must("ip", "-n", ns, "-j", "link", "show", nsIf))[0].address;
-    return { ns, hostIf, peerIp, ip, mac, cleanup };
+    return { ns, hostIf, peerIp, ip, peerIp6, ip6, mac, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
@@ -90,20 +95,53 @@ interface Seen {
   tcpServerGot: string;
   udpServerGot: string;
   ping: boolean;
+  ping6: boolean;
+  tcp6ServerGot: string;
   tcpClientGot: string;
+  tcpClientBulk: string;
   udpClientGot: string;
 }
 
 /** Reads a whole connection until the other end closes it. */
-async function readAll(c: Deno.Conn): Promise<string> {
-  const dec = new TextDecoder();
-  let s = "";
-  const buf = new Uint8Array(1024);
+async function readAll(c: Deno.Conn): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
   for (;;) {
+    const buf = new Uint8Array(65536);
     const n = await c.read(buf);
-    if (n === null) return s;
-    s += dec.decode(buf.subarray(0, n));
+    if (n === null) break;
+    parts.push(buf.subarray(0, n));
   }
+  const all = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.length;
+  }
+  return all;
+}
+
+/** Answers one line of a client of ours with a welcome; returns the line. */
+async function welcome(c: Deno.Conn, bulk = false): Promise<string> {
+  const buf = new Uint8Array(256);
+  const n = await c.read(buf);
+  const line = new TextDecoder().decode(buf.subarray(0, n ?? 0)).trim();
+  await c.write(new TextEncoder().encode(`welcome, ${line}\n`));
+  for (let off = 0; bulk && off < BULK.length;) off += await c.write(BULK.subarray(off));
+  c.close();
+  return line;
+}
+
+/** net_peer.c's bulk data: 2 MiB of a pattern. */
+const BULK = Uint8Array.from({ length: 2 << 20 }, (_, i) => (i * 7) % 251);
+
+/** What net_peer prints of bulk data: its length and hash. */
+function bulkSummary(b: Uint8Array): string {
+  let hash = 0, bad = 0;
+  for (let i = 0; i < b.length; i++) {
+    hash = (Math.imul(hash, 31) + b[i]) >>> 0;
+    if (b[i] !== (i * 7) % 251) bad++;
+  }
+  return `${b.length} bytes, hash ${hash.toString(16).padStart(8, "0")}, ${bad} wrong`;
 }
 
 async function retry<T>(what: string, f: () => Promise<T>, ms = 20_000): Promise<T> {
@@ -134,10 +172,14 @@ async function peer(
     tcpServerGot: "",
     udpServerGot: "",
     ping: false,
+    ping6: false,
+    tcp6ServerGot: "",
     tcpClientGot: "",
+    tcpClientBulk: "",
     udpClientGot: "",
   };
   const listener = Deno.listen({ hostname: v.peerIp, port: port + 1 });
+  const listener6 = Deno.listen({ hostname: v.peerIp6, port: port + 1 });
   const udp = dgram.createSocket("udp4");
   await new Promise<void>((r) => udp.bind(port + 3, v.peerIp, () => r()));
   udp.on("message", (msg, rinfo) => {
@@ -151,22 +193,20 @@ async function peer(
       listener.accept(),
       output.then((o) => Promise.reject(new Error(`exited early: ${o}`))),
     ]);
-    const line = (await retry("read", async () => {
-      const buf = new Uint8Array(256);
-      const n = await c.read(buf);
-      return new TextDecoder().decode(buf.subarray(0, n ?? 0));
-    })).trim();
-    seen.tcpServerGot = line;
-    await c.write(enc.encode(`welcome, ${line}\n`));
-    c.close();
+    seen.tcpServerGot = await welcome(c, true);
+    seen.tcp6ServerGot = await welcome(await listener6.accept());
 
     seen.ping = (await run("busybox", "ping", "-c", "1", "-W", "5", v.ip)).ok;
+    seen.ping6 = (await run("busybox", "ping", "-6", "-c", "1", "-W", "5", v.ip6)).ok;
     const sent = await must(frames, v.hostIf, v.mac, v.ip, "3000");
     assert.match(sent, /^sent \d+ frames/);
 
     const conn = await retry("connect", () => Deno.connect({ hostname: v.ip, port }));
     await conn.write(enc.encode("hello from the peer\n"));
-    seen.tcpClientGot = (await readAll(conn)).trim();
+    const got = await readAll(conn);
+    const nl = got.indexOf(10) + 1;
+    seen.tcpClientGot = new TextDecoder().decode(got.subarray(0, nl)).trim();
+    seen.tcpClientBulk = bulkSummary(got.subarray(nl));
     conn.close();
 
     const client = dgram.createSocket("udp4");
@@ -182,6 +222,7 @@ async function peer(
     return { seen, output: await output };
   } finally {
     listener.close();
+    listener6.close();
     udp.close();
   }
 }
@@ -210,6 +251,7 @@ Deno.test({
           prog,
           nativeVeth.peerIp,
           String(port),
+          nativeVeth.peerIp6,
         );
         return r.out;
       });
@@ -220,7 +262,7 @@ Deno.test({
     const v = await makeVeth(subnet);
     const root = await makeRoot();
     const bundle = await makeBundle({
-      args: ["/net_peer", v.peerIp, String(port)],
+      args: ["/net_peer", v.peerIp, String(port), v.peerIp6],
       files: { "net_peer": prog },
       config: {
         linux: {
@@ -243,6 +285,9 @@ Deno.test({
       });
       assert.equal(native.seen.tcpClientGot, "echo: hello from the peer");
       assert.equal(native.seen.ping, true);
+      assert.equal(native.seen.ping6, true);
+      assert.match(native.output, /tcp client bulk: 2097152 bytes, hash \w+, 0 wrong/);
+      assert.match(native.seen.tcpClientBulk, /^2097152 bytes, hash \w+, 0 wrong/);
       assert.deepEqual(sandboxed.seen, native.seen);
       assert.equal(sandboxed.output, native.output);
       // The host's kernel answers nothing for the address while the sandbox holds it.

@@ -1,8 +1,9 @@
 // A container on a network of its own (tests/net_veth_test.ts, tests/net_host_test.ts): a TCP
 // and a UDP server that the peer reaches, and a TCP and a UDP client that reach the peer's
-// servers. Usage: net_peer <peer-address> <first-port>; ports first..first+3 are: our TCP
-// server, the peer's TCP server, our UDP server, the peer's UDP server. With "server-only" as
-// a third argument, the clients are skipped (--network=host: the peer is the host itself).
+// servers. Usage: net_peer <peer-address> <first-port> [<peer-ipv6-address> | server-only];
+// ports first..first+3 are: our TCP server, the peer's TCP server, our UDP server, the peer's
+// UDP server. With an IPv6 address, the TCP client also reaches the peer's server there. With
+// "server-only", the clients are skipped (--network=host: the peer is the host itself).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,17 +32,49 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
+// Bulk data both ways: BULK bytes of a pattern; the receiver prints their count and hash.
+#define BULK (2 << 20)
+
+static unsigned char pattern(long i) { return (i * 7) % 251; }
+
+static void bulk_read(int fd, const char *label) {
+  static unsigned char b[65536];
+  long total = 0;
+  unsigned hash = 0, bad = 0;
+  while (wait_in(fd, 20000) > 0) {
+    int r = read(fd, b, sizeof b);
+    if (r <= 0) break;
+    for (int i = 0; i < r; i++, total++) {
+      hash = hash * 31 + b[i];
+      if (b[i] != pattern(total)) bad++;
+    }
+  }
+  printf("%s: %ld bytes, hash %08x, %u wrong\n", label, total, hash, bad);
+}
+
+static int bulk_write(int fd) {
+  static unsigned char b[BULK];
+  for (long i = 0; i < BULK; i++) b[i] = pattern(i);
+  for (long off = 0; off < BULK;) {
+    int w = write(fd, b + off, BULK - off);
+    if (w < 0) return -1;
+    off += w;
+  }
+  return 0;
+}
+
 static void die(const char *what) {
   printf("%s: %s\n", what, strerror(errno));
   exit(1);
 }
 
-// Reads until EOF or a newline; returns the bytes read.
+// Reads until EOF or a newline, a byte at a time (what follows is bulk data); returns the
+// bytes read.
 static int read_line(int fd, char *buf, int cap) {
   int n = 0;
   while (n < cap - 1) {
     if (wait_in(fd, 20000) <= 0) break;
-    int r = read(fd, buf + n, cap - 1 - n);
+    int r = read(fd, buf + n, 1);
     if (r <= 0) break;
     n += r;
     if (buf[n - 1] == '\n') break;
@@ -86,7 +119,20 @@ int main(int argc, char **argv) {
     char buf[256];
     read_line(c, buf, sizeof buf);
     printf("tcp client got: %s\n", buf);
+    bulk_read(c, "tcp client bulk");
     close(c);
+
+    if (argc > 3 && !server_only) {
+      int c6 = socket(AF_INET6, SOCK_STREAM, 0);
+      struct sockaddr_in6 to6 = {.sin6_family = AF_INET6, .sin6_port = htons(port + 1)};
+      inet_pton(AF_INET6, argv[3], &to6.sin6_addr);
+      if (connect(c6, (struct sockaddr *)&to6, sizeof to6) < 0) die("tcp6 connect");
+      const char *hello6 = "hello over IPv6\n";
+      if (write(c6, hello6, strlen(hello6)) < 0) die("tcp6 write");
+      read_line(c6, buf, sizeof buf);
+      printf("tcp6 client got: %s\n", buf);
+      close(c6);
+    }
 
     // The UDP client: retried, as datagrams may be lost while the peer's address resolves.
     int u = socket(AF_INET, SOCK_DGRAM, 0);
@@ -121,6 +167,7 @@ int main(int argc, char **argv) {
   printf("tcp server got: %s (from %s)\n", line, ip);
   snprintf(out, sizeof out, "echo: %s\n", line);
   if (write(s, out, strlen(out)) < 0) die("tcp reply");
+  if (bulk_write(s) < 0) die("tcp bulk");
   close(s);
 
   // The UDP server: one datagram, answered to its sender.
