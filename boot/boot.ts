@@ -105,7 +105,11 @@ const STAGING = "/tmp";
  * and the kvm platform opened its device during create. Then installs the Sentry's seccomp
  * filter (host/filters.ts) on every thread. Returns what was applied, for --debug.
  */
-function confineBoot(confined: boolean, platform: string): Record<string, unknown> {
+function confineBoot(
+  confined: boolean,
+  platform: string,
+  network: string,
+): Record<string, unknown> {
   const applied: Record<string, unknown> = {};
   if (confined) {
     pivotIntoEmptyRoot(STAGING);
@@ -118,7 +122,7 @@ function confineBoot(confined: boolean, platform: string): Record<string, unknow
     applied.noNewPrivs = true;
   }
   // Every thread, from here on: what Deno's runtime and the platform make after start-up.
-  const spec = sentryFilter(platform);
+  const spec = sentryFilter(platform, network);
   const filter = buildFilter(spec);
   installFilter(filter, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG);
   applied.seccomp = {
@@ -220,6 +224,7 @@ export async function bootMain(args: string[]): Promise<number> {
       stdio: [0, 1, 2],
       terminal: bool(values, "terminal"),
       network,
+      hostNetwork: str(values, "network") === "host",
     }, baseSpec);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
@@ -350,7 +355,11 @@ export async function bootMain(args: string[]): Promise<number> {
   try {
     log.debug(
       "boot: confined",
-      confineBoot(bool(values, "confine"), str(values, "platform") || "ptrace"),
+      confineBoot(
+        bool(values, "confine"),
+        str(values, "platform") || "ptrace",
+        str(values, "network"),
+      ),
     );
   } catch (e) {
     // A sandbox that was asked to confine itself and could not does not run.

@@ -71,6 +71,8 @@ export interface SandboxOptions {
   terminal?: boolean;
   /** --network=sandbox: the interfaces taken over from the container's namespace. */
   network?: TakenInterface[];
+  /** --network=host: the application's TCP/IP sockets are host sockets. */
+  hostNetwork?: boolean;
 }
 
 /** A failure to set up the container that the user must see (missing executable, bad ELF...). */

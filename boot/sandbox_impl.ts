@@ -187,6 +187,7 @@ export class Sandbox {
         hostname: spec.hostname || "localhost",
       });
       if (spec.pidsLimit !== undefined) kernel.pidsLimit = spec.pidsLimit;
+      if (opts.hostNetwork) NetStack.of(kernel).host = true;
       if (opts.network?.length) {
         attachInterfaces(NetStack.of(kernel).stack, opts.network, opts.log);
       }

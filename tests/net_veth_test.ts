@@ -9,18 +9,7 @@
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
-
-async function run(cmd: string, ...args: string[]): Promise<{ ok: boolean; out: string }> {
-  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const dec = new TextDecoder();
-  return { ok: r.success, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
-}
-
-async function must(cmd: string, ...args: string[]): Promise<string> {
-  const r = await run(cmd, ...args);
-  if (!r.ok) throw new Error(`${cmd} ${args.join(" ")}: ${r.out}`);
-  return r.out;
-}
+import { must, reachServers, run, welcome } from "./net_peer.ts";
 
 function haveIp(): boolean {
   try {
@@ -102,60 +91,6 @@ interface Seen {
   udpClientGot: string;
 }
 
-/** Reads a whole connection until the other end closes it. */
-async function readAll(c: Deno.Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (;;) {
-    const buf = new Uint8Array(65536);
-    const n = await c.read(buf);
-    if (n === null) break;
-    parts.push(buf.subarray(0, n));
-  }
-  const all = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return all;
-}
-
-/** Answers one line of a client of ours with a welcome; returns the line. */
-async function welcome(c: Deno.Conn, bulk = false): Promise<string> {
-  const buf = new Uint8Array(256);
-  const n = await c.read(buf);
-  const line = new TextDecoder().decode(buf.subarray(0, n ?? 0)).trim();
-  await c.write(new TextEncoder().encode(`welcome, ${line}\n`));
-  for (let off = 0; bulk && off < BULK.length;) off += await c.write(BULK.subarray(off));
-  c.close();
-  return line;
-}
-
-/** net_peer.c's bulk data: 2 MiB of a pattern. */
-const BULK = Uint8Array.from({ length: 2 << 20 }, (_, i) => (i * 7) % 251);
-
-/** What net_peer prints of bulk data: its length and hash. */
-function bulkSummary(b: Uint8Array): string {
-  let hash = 0, bad = 0;
-  for (let i = 0; i < b.length; i++) {
-    hash = (Math.imul(hash, 31) + b[i]) >>> 0;
-    if (b[i] !== (i * 7) % 251) bad++;
-  }
-  return `${b.length} bytes, hash ${hash.toString(16).padStart(8, "0")}, ${bad} wrong`;
-}
-
-async function retry<T>(what: string, f: () => Promise<T>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await f();
-    } catch (e) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${(e as Error).message}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
 /**
  * Plays the peer of a net_peer started with `start` (which returns its output when it
  * exits): serves its clients, then pings it, sends it malformed frames and reaches its
@@ -167,7 +102,6 @@ async function peer(
   frames: string,
   start: () => Promise<string>,
 ): Promise<{ seen: Seen; output: string }> {
-  const enc = new TextEncoder();
   const seen: Seen = {
     tcpServerGot: "",
     udpServerGot: "",
@@ -201,24 +135,7 @@ async function peer(
     const sent = await must(frames, v.hostIf, v.mac, v.ip, "3000");
     assert.match(sent, /^sent \d+ frames/);
 
-    const conn = await retry("connect", () => Deno.connect({ hostname: v.ip, port }));
-    await conn.write(enc.encode("hello from the peer\n"));
-    const got = await readAll(conn);
-    const nl = got.indexOf(10) + 1;
-    seen.tcpClientGot = new TextDecoder().decode(got.subarray(0, nl)).trim();
-    seen.tcpClientBulk = bulkSummary(got.subarray(nl));
-    conn.close();
-
-    const client = dgram.createSocket("udp4");
-    const reply = new Promise<string>((r) => client.on("message", (m) => r(m.toString())));
-    const timer = setInterval(() => client.send("datagram from the peer", port + 2, v.ip), 300);
-    client.send("datagram from the peer", port + 2, v.ip);
-    seen.udpClientGot = await Promise.race([
-      reply,
-      new Promise<string>((r) => setTimeout(() => r("(no reply)"), 15_000)),
-    ]);
-    clearInterval(timer);
-    client.close();
+    Object.assign(seen, await reachServers(v.ip, port));
     return { seen, output: await output };
   } finally {
     listener.close();

@@ -79,6 +79,11 @@ export class NetStack {
   readonly tcp = new TCPProtocol(this.stack);
   readonly icmp4 = new ICMPProtocol(this.stack, false);
   readonly icmp6 = new ICMPProtocol(this.stack, true);
+  /**
+   * --network=host: the application's AF_INET and AF_INET6 sockets are host sockets
+   * (host_socket.ts); this stack then serves only netlink, SIOCGIF* and /proc/net.
+   */
+  host = false;
   constructor() {
     const udpErrors = this.udp.handleError.bind(this.udp);
     this.icmp4.handlers.set(IPPROTO_UDP, udpErrors);

@@ -16,6 +16,7 @@ import {
   decodeSockAddr,
   encodeSockAddr,
   InetSocket,
+  NetStack,
   newInetSocket,
   type SockAddr,
 } from "../net/socket.ts";
@@ -25,6 +26,7 @@ import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
+import { hostInetSocket } from "./sys_socket_host.ts";
 
 const SOCK_NONBLOCK = O_NONBLOCK;
 const SOCK_CLOEXEC = O_CLOEXEC;
@@ -41,6 +43,7 @@ export function isInetDomain(domain: number): boolean {
 
 /** Implements Linux syscall socket(2) for AF_INET and AF_INET6. */
 export function inetSocket(t: Task, domain: number, type: number, protocol: number): number {
+  if (NetStack.of(t.kernel).host) return hostInetSocket(t, domain, type, protocol);
   if (type & ~(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new SysError(Errno.EINVAL);
   const s = newInetSocket(
     t.kernel,
