@@ -10,4 +10,5 @@ probeTests([
   { prog: "net_tcp", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_ifaces", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_hostile", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_ping", loopbackOnly: true, runscFlags: ["--network=none"] },
 ]);
