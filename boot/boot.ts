@@ -18,7 +18,7 @@ import { closeFd, cstr, libc, writeAll } from "../host/libc.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../host/fcntl.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
-import { takeOverInterfaces } from "./network.ts";
+import { fromWire, type TakenInterface, takeOverInterfaces } from "./network.ts";
 import { sentryFilter } from "../host/filters.ts";
 import {
   buildFilter,
@@ -56,6 +56,7 @@ interface SandboxLike {
   drainConsoles(): Promise<void>;
   waitPid(pid: number): Promise<number>;
   destroy(): void;
+  addInterfaces(taken: TakenInterface[]): void;
 }
 
 /** Loads the Sentry on demand, so that the CLI and gofer roles never load the kernel. */
@@ -320,6 +321,20 @@ export async function bootMain(args: string[]): Promise<number> {
           });
         }
         return { exitStatus: exitStatusOf(await exited) };
+      }
+      case "network": {
+        if (sb.status() !== "created") throw new Error("network: the container has started");
+        const count = Array.isArray(req.interfaces) ? req.interfaces.length : 0;
+        const fds = stdioInbox!.takeFds(req.token, count);
+        let taken: TakenInterface[];
+        try {
+          taken = fromWire(req.interfaces, fds);
+        } catch (e) {
+          for (const fd of fds) closeFd(fd);
+          throw e;
+        }
+        sb.addInterfaces(taken);
+        return {};
       }
       case "destroy":
         // Reply first; the boot process ends right after.

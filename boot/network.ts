@@ -13,7 +13,9 @@
  */
 
 import { AF_INET, type HostRoute, RouteNetlink } from "../host/rtnetlink.ts";
-import { closeFd } from "../host/libc.ts";
+import { closeFd, cstr, errno, HostError, libc } from "../host/libc.ts";
+import { AT_FDCWD, O_CLOEXEC, O_RDONLY } from "../host/fcntl.ts";
+import type { WireInterface } from "./control.ts";
 import { enterNetworkNamespace, openPacketSocket } from "../host/packet.ts";
 import type { Logger } from "../log.ts";
 
@@ -56,6 +58,102 @@ export interface TakenInterface {
 export function takeOverInterfaces(nsFd: number, log: Logger): TakenInterface[] {
   enterNetworkNamespace(nsFd);
   closeFd(nsFd);
+  return takeOverHere(log);
+}
+
+/**
+ * Takes over the interfaces of the network namespace at `nsPath` from this thread, which
+ * goes back to its own namespace afterwards: `runsc create` does it for a sandbox whose
+ * interfaces the prestart hooks (Docker's libnetwork-setkey) moved into its namespace after
+ * it started, and hands the packet sockets to it (control request "network").
+ */
+export function takeOverInterfacesAt(nsPath: string, log: Logger): TakenInterface[] {
+  const own = openNamespace("/proc/thread-self/ns/net");
+  try {
+    const target = openNamespace(nsPath);
+    try {
+      enterNetworkNamespace(target);
+    } finally {
+      closeFd(target);
+    }
+    try {
+      return takeOverHere(log);
+    } finally {
+      enterNetworkNamespace(own);
+    }
+  } finally {
+    closeFd(own);
+  }
+}
+
+function openNamespace(path: string): number {
+  const fd = libc.symbols.openat(AT_FDCWD, cstr(path), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) throw new HostError(`open ${path}`, errno());
+  return fd;
+}
+
+/** The interfaces as the control request carries them (their descriptors travel apart). */
+export function toWire(t: readonly TakenInterface[]): WireInterface[] {
+  return t.map((i) => ({
+    name: i.name,
+    mac: [...i.mac],
+    mtu: i.mtu,
+    addresses: i.addresses.map((a) => ({ address: [...a.address], prefixLen: a.prefixLen })),
+    routes: i.routes.map((r) => ({
+      dst: [...r.dst],
+      dstLen: r.dstLen,
+      gateway: r.gateway ? [...r.gateway] : null,
+    })),
+  }));
+}
+
+/**
+ * The interfaces of a control request with their descriptors; throws on anything malformed
+ * (the request comes from the CLI, but is checked as any request is).
+ */
+export function fromWire(w: unknown, fds: readonly number[]): TakenInterface[] {
+  if (!Array.isArray(w) || w.length !== fds.length) throw new Error("network: bad interfaces");
+  const bytes = (v: unknown, sizes: number[]): Uint8Array => {
+    if (!Array.isArray(v) || !sizes.includes(v.length)) throw new Error("network: bad address");
+    if (!v.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
+      throw new Error("network: bad address");
+    }
+    return Uint8Array.from(v);
+  };
+  const int = (v: unknown, max: number): number => {
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > max) {
+      throw new Error("network: bad number");
+    }
+    return v as number;
+  };
+  return w.map((i: WireInterface, k) => {
+    if (typeof i?.name !== "string" || i.name.length > 15) throw new Error("network: bad name");
+    if (!Array.isArray(i.addresses) || !Array.isArray(i.routes)) {
+      throw new Error("network: bad interface");
+    }
+    return {
+      name: i.name,
+      mac: bytes(i.mac, [6]),
+      mtu: int(i.mtu, 65535),
+      fd: fds[k],
+      addresses: i.addresses.map((a) => {
+        const address = bytes(a?.address, [4, 16]);
+        return { address, prefixLen: int(a.prefixLen, address.length * 8) };
+      }),
+      routes: i.routes.map((r) => {
+        const dst = bytes(r?.dst, [4, 16]);
+        return {
+          dst,
+          dstLen: int(r.dstLen, dst.length * 8),
+          gateway: r.gateway === null ? null : bytes(r.gateway, [dst.length]),
+        };
+      }),
+    };
+  });
+}
+
+/** Takes over the Ethernet interfaces of this thread's network namespace. */
+function takeOverHere(log: Logger): TakenInterface[] {
   using nl = new RouteNetlink();
   const links = nl.links();
   const addresses = nl.addresses();

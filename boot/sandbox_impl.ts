@@ -13,6 +13,7 @@ import { buildMountTree } from "../sentry/fs/mount_tree.ts";
 import { HostFile } from "../sentry/fs/host.ts";
 import { NetStack } from "../sentry/net/socket.ts";
 import { attachInterfaces } from "../sentry/net/sandbox_net.ts";
+import type { TakenInterface } from "./network.ts";
 import { HostConsole } from "../sentry/fs/host_console.ts";
 import { loadExecutable, lookPath } from "../sentry/loader/loader.ts";
 import { hostMemTotal, MemoryFile, setKernelAccount } from "../sentry/mm/memory_file.ts";
@@ -343,6 +344,11 @@ export class Sandbox {
       ppid: tg.parent?.pid ?? 0,
       cmd: tg.argv.join(" ") || tg.comm,
     }));
+  }
+
+  /** Adds interfaces taken over after start-up (control request "network"). */
+  addInterfaces(taken: TakenInterface[]): void {
+    attachInterfaces(NetStack.of(this.kernel).stack, taken, this.kernel.log);
   }
 
   /** Kills everything and releases the platform. */

@@ -19,6 +19,8 @@ import {
   type ControlReplies,
   ControlUnavailable,
   EXIT_FILE,
+  sendFds,
+  STDIO_SOCKET,
 } from "../boot/control.ts";
 import { Cgroup } from "./cgroup.ts";
 import { openConsole } from "./console.ts";
@@ -27,6 +29,8 @@ import { selfArgv } from "./reexec.ts";
 import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
+import { createHooks, runHooks } from "./hooks.ts";
+import { takeOverInterfacesAt, toWire } from "../boot/network.ts";
 import {
   type ContainerState,
   newState,
@@ -285,6 +289,22 @@ export async function createContainer(
       goferPid,
     };
     store.write(state);
+    const hooks = createHooks(spec.hooks);
+    if (hooks.length > 0) {
+      await runHooks(hooks, {
+        ociVersion: spec.ociVersion,
+        id,
+        status: "created",
+        pid: sandboxPid,
+        bundle,
+        annotations: spec.annotations ?? {},
+      });
+      // The hooks may have moved interfaces into the sandbox's new network namespace
+      // (Docker's libnetwork-setkey): the sandbox takes them over, its packet sockets made here.
+      if (global.network === "sandbox" && netNsFd < 0) {
+        await handOverInterfaces(join(store.root, id), sandboxPid);
+      }
+    }
     // The pid-file names our direct child (unshare's process when confined): once this command
     // exits, the caller (containerd's shim, a subreaper) adopts it, and it exits exactly when
     // init does, with init's status (boot/boot.ts).
@@ -299,6 +319,23 @@ export async function createContainer(
     store.remove(id);
     if (e instanceof HostError) throw new CliError(`creating container "${id}": ${e.message}`);
     throw e;
+  } finally {
+    for (const fd of fds) closeFd(fd);
+  }
+}
+
+/**
+ * Takes over the Ethernet interfaces of the sandbox's network namespace (boot/network.ts)
+ * and sends them, packet sockets included, to the sandbox before it starts.
+ */
+async function handOverInterfaces(dir: string, sandboxPid: number): Promise<void> {
+  const taken = takeOverInterfacesAt(`/proc/${sandboxPid}/ns/net`, log);
+  if (taken.length === 0) return;
+  const fds = taken.map((t) => t.fd);
+  try {
+    const token = `net-${crypto.randomUUID()}`;
+    sendFds(join(dir, STDIO_SOCKET), token, fds);
+    await control(join(dir, "ctl.sock"), { cmd: "network", token, interfaces: toWire(taken) });
   } finally {
     for (const fd of fds) closeFd(fd);
   }

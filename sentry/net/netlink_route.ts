@@ -130,7 +130,11 @@ function linkMessage(nic: NIC, h: NlHeader, flags: number): NlMessage {
     .u32(IFLA_TXQLEN, 1000)
     .attr(IFLA_OPERSTATE, Uint8Array.of(IF_OPER_UNKNOWN))
     .attr(IFLA_ADDRESS, nic.link.hardwareAddress)
-    .attr(IFLA_BROADCAST, new Uint8Array(nic.link.hardwareAddress.length));
+    // Loopback's broadcast address is all zeroes, Ethernet's all ones.
+    .attr(
+      IFLA_BROADCAST,
+      new Uint8Array(nic.link.hardwareAddress.length).fill(nic.flags & IFF_LOOPBACK ? 0 : 0xff),
+    );
   return m;
 }
 
