@@ -67,8 +67,14 @@ export class PacketSocketDevice implements FrameDevice {
           try {
             onFrame(frame);
           } catch (e) {
-            this.stats.errors++;
-            this.log.warning(`frame of ${frame.length} bytes dropped: ${(e as Error).stack ?? e}`);
+            // A bug of ours that a frame reached: logged (the 1st, 2nd, 4th, 8th... time, so
+            // that a peer repeating the frame cannot flood the log), never thrown past here.
+            const n = ++this.stats.errors;
+            if ((n & (n - 1)) === 0) {
+              this.log.warning(
+                `frame of ${frame.length} bytes dropped (${n} so far): ${(e as Error).stack ?? e}`,
+              );
+            }
           }
         }
         if (!this.#closed) await waitReadable(this.fd, WAIT_MS);

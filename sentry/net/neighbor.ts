@@ -22,6 +22,11 @@ const REACHABLE_MS = 30_000;
 const MAX_ENTRIES = 1024;
 /** Packets kept per unresolved next hop (Linux's unres_qlen_bytes is about 100 KB). */
 const MAX_PENDING = 64;
+/**
+ * Bytes kept waiting across every next hop: the application chooses the destinations, and
+ * the Sentry's own memory is not charged to it.
+ */
+const MAX_PENDING_BYTES = 4 << 20;
 
 interface Entry {
   addr: IPAddress;
@@ -42,6 +47,7 @@ export interface NeighborLink {
 
 export class NeighborCache {
   readonly #entries = new Map<string, Entry>();
+  #pendingBytes = 0;
 
   constructor(readonly link: NeighborLink) {}
 
@@ -57,8 +63,11 @@ export class NeighborCache {
       e = { addr: addr.slice(), mac: null, expires: 0, pending: [], attempts: 0, timer: undefined };
       this.#insert(k, e);
     }
-    if (e.pending.length >= MAX_PENDING) e.pending.shift();
-    e.pending.push([ethType, packet]);
+    if (e.pending.length >= MAX_PENDING) this.#pendingBytes -= e.pending.shift()![1].length;
+    if (this.#pendingBytes + packet.length <= MAX_PENDING_BYTES) {
+      e.pending.push([ethType, packet]);
+      this.#pendingBytes += packet.length;
+    }
     if (e.timer === undefined) this.#solicit(e);
   }
 
@@ -67,6 +76,7 @@ export class NeighborCache {
       // The oldest entry goes (Map keeps insertion order).
       const [oldKey, old] = this.#entries.entries().next().value!;
       if (old.timer !== undefined) clearTimeout(old.timer);
+      this.#drop(old);
       this.#entries.delete(oldKey);
     }
     this.#entries.set(k, e);
@@ -75,7 +85,7 @@ export class NeighborCache {
   #solicit(e: Entry): void {
     if (e.attempts >= MAX_SOLICIT) {
       // Unreachable: what waited is lost, and the next packet starts over.
-      e.pending = [];
+      this.#drop(e);
       e.attempts = 0;
       e.timer = undefined;
       if (!e.mac) this.#entries.delete(key(e.addr));
@@ -105,8 +115,14 @@ export class NeighborCache {
     e.timer = undefined;
     e.attempts = 0;
     const pending = e.pending;
-    e.pending = [];
+    this.#drop(e);
     for (const [type, pkt] of pending) this.link.transmit(e.mac, type, pkt);
+  }
+
+  /** Forgets the packets waiting on e. */
+  #drop(e: Entry): void {
+    for (const [, pkt] of e.pending) this.#pendingBytes -= pkt.length;
+    e.pending = [];
   }
 
   /** Whether a solicitation for addr is outstanding (its answer is expected). */
@@ -119,5 +135,6 @@ export class NeighborCache {
   close(): void {
     for (const e of this.#entries.values()) if (e.timer !== undefined) clearTimeout(e.timer);
     this.#entries.clear();
+    this.#pendingBytes = 0;
   }
 }
