@@ -20,6 +20,11 @@ const SYS_bind = 49;
 const SYS_setns = 308;
 const SYS_setsockopt = 54;
 const SOL_PACKET = 263;
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
+/** The packet socket's receive queue: a few times the stack's largest TCP window. */
+const PACKET_RCVBUF = 4 << 20;
 const PACKET_VNET_HDR = 15;
 /**
  * struct virtio_net_hdr {u8 flags; u8 gso_type; u16 hdr_len; u16 gso_size; u16 csum_start;
@@ -79,6 +84,22 @@ export function openPacketSocket(ifindex: number): number {
   if (so < 0n) {
     closeFd(Number(fd));
     throw new HostError(`setsockopt PACKET_VNET_HDR (interface ${ifindex})`, Number(-so));
+  }
+  // The stack's TCP window (1 MiB) can bring that much at once, in offloaded frames of up to
+  // 64 KiB: the default queue (about 200 KB) would drop most of a burst while the Sentry is
+  // busy, and the peer would back off for seconds. SO_RCVBUFFORCE (root, before the
+  // capabilities go) passes net.core.rmem_max; without it SO_RCVBUF gets what that allows.
+  const size = new Int32Array([PACKET_RCVBUF]);
+  for (const opt of [SO_RCVBUFFORCE, SO_RCVBUF]) {
+    const r = rawSyscall(
+      SYS_setsockopt,
+      fd,
+      BigInt(SOL_SOCKET),
+      BigInt(opt),
+      addr(new Uint8Array(size.buffer)),
+      4n,
+    );
+    if (r >= 0n) break;
   }
   const sa = new Uint8Array(SOCKADDR_LL_SIZE);
   const v = new DataView(sa.buffer);
