@@ -84,6 +84,7 @@ interface Seen {
   tcpServerGot: string;
   udpServerGot: string;
   ping: boolean;
+  bigPing: boolean;
   ping6: boolean;
   tcp6ServerGot: string;
   tcpClientGot: string;
@@ -106,6 +107,7 @@ async function peer(
     tcpServerGot: "",
     udpServerGot: "",
     ping: false,
+    bigPing: false,
     ping6: false,
     tcp6ServerGot: "",
     tcpClientGot: "",
@@ -131,6 +133,8 @@ async function peer(
     seen.tcp6ServerGot = await welcome(await listener6.accept());
 
     seen.ping = (await run("busybox", "ping", "-c", "1", "-W", "5", v.ip)).ok;
+    // An echo of 3000 bytes comes in fragments and is answered in fragments.
+    seen.bigPing = (await run("busybox", "ping", "-c", "1", "-W", "5", "-s", "3000", v.ip)).ok;
     seen.ping6 = (await run("busybox", "ping", "-6", "-c", "1", "-W", "5", v.ip6)).ok;
     const sent = await must(frames, v.hostIf, v.mac, v.ip, "3000");
     assert.match(sent, /^sent \d+ frames/);
@@ -203,6 +207,8 @@ Deno.test({
       assert.equal(native.seen.tcpClientGot, "echo: hello from the peer");
       assert.equal(native.seen.ping, true);
       assert.equal(native.seen.ping6, true);
+      assert.equal(native.seen.bigPing, true);
+      assert.match(native.output, /udp client big datagram answered whole: 1/);
       assert.match(native.output, /tcp client bulk: 2097152 bytes, hash \w+, 0 wrong/);
       assert.match(native.seen.tcpClientBulk, /^2097152 bytes, hash \w+, 0 wrong/);
       assert.deepEqual(sandboxed.seen, native.seen);

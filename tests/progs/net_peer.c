@@ -151,6 +151,18 @@ int main(int argc, char **argv) {
       }
     }
     if (!got) printf("udp client got nothing\n");
+    // A datagram longer than the link's MTU: it leaves, and its answer comes, in fragments.
+    static char big[4000], back[4100];
+    for (int i = 0; i < (int)sizeof big; i++) big[i] = 'a' + i % 26;
+    got = 0;
+    for (int i = 0; i < 20 && !got; i++) {
+      sendto(u, big, sizeof big, 0, (struct sockaddr *)&to, sizeof to);
+      if (wait_in(u, 500) > 0) {
+        int n = recv(u, back, sizeof back, 0);
+        if (n == (int)sizeof big + 6 && memcmp(back + 6, big, sizeof big) == 0) got = 1;
+      }
+    }
+    printf("udp client big datagram answered whole: %d\n", got);
     close(u);
   }
 
