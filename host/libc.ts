@@ -201,6 +201,19 @@ export function preadFd(fd: number, buf: Uint8Array<ArrayBuffer>, offset: number
   }
 }
 
+/**
+ * Waits on a runtime thread (the event loop runs meanwhile) until `fd` has one of `events`
+ * or `timeoutMs` passes: the events poll(2) reported, 0 on timeout or failure.
+ */
+export async function pollAsync(fd: number, events: number, timeoutMs: number): Promise<number> {
+  const pfd = new Uint8Array(8);
+  const v = new DataView(pfd.buffer);
+  v.setInt32(0, fd, true);
+  v.setInt16(4, events, true);
+  const r = await sym.poll_async(pfd, 1n, timeoutMs);
+  return r > 0 ? v.getUint16(6, true) : 0;
+}
+
 /** Creates a pipe; returns [readEnd, writeEnd]. */
 export function pipe(flags = 0): [number, number] {
   const fds = new Int32Array(2);

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { closeFd, errno, HostError, libc, rawSyscall } from "./libc.ts";
+import { closeFd, errno, HostError, libc, pollAsync, rawSyscall } from "./libc.ts";
 import { addr } from "./socket.ts";
 
 const SYS_socket = 41;
@@ -165,10 +165,5 @@ export function sendFrame(fd: number, frame: Uint8Array<ArrayBuffer>): boolean {
  * `timeoutMs` passes; true when readable.
  */
 export async function waitReadable(fd: number, timeoutMs: number): Promise<boolean> {
-  const pfd = new Uint8Array(8);
-  const v = new DataView(pfd.buffer);
-  v.setInt32(0, fd, true);
-  v.setInt16(4, POLLIN, true);
-  const r = await libc.symbols.poll_async(pfd, 1n, timeoutMs);
-  return r > 0 && (v.getUint16(6, true) & POLLIN) !== 0;
+  return ((await pollAsync(fd, POLLIN, timeoutMs)) & POLLIN) !== 0;
 }

@@ -11,7 +11,7 @@
 
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { closeFd, libc } from "../../host/libc.ts";
+import { closeFd, pollAsync } from "../../host/libc.ts";
 import {
   hostAccept,
   hostConnect,
@@ -50,16 +50,6 @@ const FIONREAD = 0x541b;
 export function hostResult(r: number): number {
   if (r < 0) throw new SysError(-r);
   return r;
-}
-
-/** Waits for events on fd on a runtime thread: the ready events, or 0 after timeoutMs. */
-async function pollAsync(fd: number, events: number, timeoutMs: number): Promise<number> {
-  const pfd = new Uint8Array(8);
-  const v = new DataView(pfd.buffer);
-  v.setInt32(0, fd, true);
-  v.setInt16(4, events, true);
-  const r = await libc.symbols.poll_async(pfd, 1n, timeoutMs);
-  return r > 0 ? v.getUint16(6, true) : 0;
 }
 
 export class HostSocket extends FileDescriptionBase {
