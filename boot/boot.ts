@@ -18,7 +18,7 @@ import { closeFd, cstr, libc, writeAll } from "../host/libc.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../host/fcntl.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
-import { fromWire, type TakenInterface, takeOverInterfaces } from "./network.ts";
+import { fromWire, hostInterfaces, type TakenInterface, takeOverInterfaces } from "./network.ts";
 import { sentryFilter } from "../host/filters.ts";
 import {
   buildFilter,
@@ -208,8 +208,11 @@ export async function bootMain(args: string[]): Promise<number> {
     const spec = loadSpec(bundle);
     baseSpec = initSpec(spec);
     const netNsFd = Number(str(values, "net-ns-fd"));
-    const network = str(values, "network") === "sandbox" && netNsFd >= 0
+    const mode = str(values, "network");
+    const network = mode === "sandbox" && netNsFd >= 0
       ? takeOverInterfaces(netNsFd, log)
+      : mode === "host"
+      ? hostInterfaces()
       : [];
     const Sandbox = await loadSandbox();
     log.phase("boot: sentry loaded");
@@ -225,7 +228,7 @@ export async function bootMain(args: string[]): Promise<number> {
       stdio: [0, 1, 2],
       terminal: bool(values, "terminal"),
       network,
-      hostNetwork: str(values, "network") === "host",
+      hostNetwork: mode === "host",
     }, baseSpec);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);

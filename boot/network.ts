@@ -42,8 +42,10 @@ export interface TakenInterface {
   name: string;
   mac: Uint8Array;
   mtu: number;
-  /** The packet socket (host/packet.ts), owned by the Sentry from here on. */
+  /** The packet socket (host/packet.ts), owned by the Sentry from here on; -1: none. */
   fd: number;
+  /** The interface's IFF_* flags when shown as the host has them (--network=host). */
+  flags?: number;
   addresses: TakenAddress[];
   routes: TakenRoute[];
 }
@@ -150,6 +152,29 @@ export function fromWire(w: unknown, fds: readonly number[]): TakenInterface[] {
       }),
     };
   });
+}
+
+/**
+ * --network=host: the host's interfaces other than loopback as they are at start-up, without
+ * packet sockets (fd -1), so that netlink, SIOCGIF* and /proc/net in the sandbox show what
+ * the application's host sockets use, as gVisor's hostinet shows its snapshot.
+ */
+export function hostInterfaces(): TakenInterface[] {
+  using nl = new RouteNetlink();
+  const addresses = nl.addresses();
+  const routes = nl.routes();
+  return nl.links().filter((l) => !(l.flags & IFF_LOOPBACK) && l.mac.length === 6).map((l) => ({
+    name: l.name,
+    mac: l.mac,
+    mtu: l.mtu,
+    fd: -1,
+    flags: l.flags,
+    addresses: addresses.filter((a) => a.index === l.index).map((a) => ({
+      address: a.address,
+      prefixLen: a.prefixLen,
+    })),
+    routes: routes.filter((r) => r.index === l.index).map(takenRoute),
+  }));
 }
 
 /** Takes over the Ethernet interfaces of this thread's network namespace. */

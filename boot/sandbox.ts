@@ -69,7 +69,10 @@ export interface SandboxOptions {
    * to a pty of its own, the application's stdio and controlling terminal.
    */
   terminal?: boolean;
-  /** --network=sandbox: the interfaces taken over from the container's namespace. */
+  /**
+   * --network=sandbox: the interfaces taken over from the container's namespace;
+   * --network=host: the host's, shown only (no packet socket: fd -1).
+   */
   network?: TakenInterface[];
   /** --network=host: the application's TCP/IP sockets are host sockets. */
   hostNetwork?: boolean;

@@ -9,7 +9,7 @@
 import type { TakenInterface } from "../../boot/network.ts";
 import type { Logger } from "../../log.ts";
 import { type IPAddress, v4Mapped } from "./address.ts";
-import { EthernetEndpoint } from "./ethernet.ts";
+import { EthernetEndpoint, type FrameDevice } from "./ethernet.ts";
 import { PacketSocketDevice } from "./fdbased.ts";
 import { IFF_LOWER_UP, IFF_RUNNING, IFF_UP } from "./nic.ts";
 import type { Stack } from "./stack.ts";
@@ -22,6 +22,23 @@ function inStack(a: Uint8Array, prefixLen: number): [IPAddress, number] {
   return a.length === 4 ? [v4Mapped(a), prefixLen + 96] : [a.slice(0, 16), prefixLen];
 }
 
+/**
+ * --network=host: an interface of the host that the stack only shows (the application's
+ * sockets are host sockets): nothing is received and what would be sent is dropped.
+ */
+class NoDevice implements FrameDevice {
+  readonly mtu: number;
+  readonly mac: Uint8Array;
+  readonly headroom = 0;
+  constructor(t: TakenInterface) {
+    this.mtu = t.mtu;
+    this.mac = t.mac;
+  }
+  start(): void {}
+  write(): void {}
+  close(): void {}
+}
+
 /** Adds each taken-over interface to `stack`; returns their links (close() releases them). */
 export function attachInterfaces(
   stack: Stack,
@@ -29,11 +46,12 @@ export function attachInterfaces(
   log: Logger,
 ): EthernetEndpoint[] {
   return taken.map((t) => {
-    const link = new EthernetEndpoint(new PacketSocketDevice(t.fd, t.mtu, t.mac, log));
+    const device = t.fd >= 0 ? new PacketSocketDevice(t.fd, t.mtu, t.mac, log) : new NoDevice(t);
+    const link = new EthernetEndpoint(device);
     const nic = stack.addNIC(
       t.name,
       link,
-      IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP,
+      t.flags ?? IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP,
     );
     link.addresses = () => nic.addresses;
     for (const a of t.addresses) {
