@@ -6,8 +6,9 @@
  * that the host kernel no longer answers ARP, ICMP or TCP for them: from then on the Sentry's
  * stack alone does (sentry/net/sandbox_net.ts builds it from what is returned here).
  *
- * Only the thread that runs this joins the namespace (setns(2) moves one thread); every
- * socket it needs is made here, before the Sentry's filter forbids making any but Unix ones.
+ * Only the thread that runs this enters the namespace (setns(2) moves one thread), and only
+ * while it reads it and opens the packet sockets, before the Sentry's filter forbids making
+ * any socket but Unix ones.
  *
  * @module
  */
@@ -51,32 +52,21 @@ export interface TakenInterface {
 }
 
 /**
- * Joins the network namespace `nsFd` refers to (this thread only), takes over its Ethernet
- * interfaces that are up, and returns them. Loopback stays the host's (the Sentry has its
- * own). On failure nothing that was opened stays open, but addresses already removed from an
- * interface are not put back (the sandbox does not start, and the namespace is the
- * container's).
+ * Takes over the Ethernet interfaces that are up in the network namespace `nsFd` refers to
+ * (closed here), and returns them. Loopback stays the host's (the Sentry has its own). Only
+ * this thread enters the namespace, and it goes back to its own afterwards: the packet sockets
+ * stay bound to their interfaces wherever their holder is, so the Sentry (and the ptrace
+ * stubs it spawns later) keep the empty namespace nsinit made. On failure nothing that was
+ * opened stays open, but addresses already removed from an interface are not put back (the
+ * sandbox does not start, and the namespace is the container's).
  */
 export function takeOverInterfaces(nsFd: number, log: Logger): TakenInterface[] {
-  enterNetworkNamespace(nsFd);
-  closeFd(nsFd);
-  return takeOverHere(log);
-}
-
-/**
- * Takes over the interfaces of the network namespace at `nsPath` from this thread, which
- * goes back to its own namespace afterwards: `runsc create` does it for a sandbox whose
- * interfaces the prestart hooks (Docker's libnetwork-setkey) moved into its namespace after
- * it started, and hands the packet sockets to it (control request "network").
- */
-export function takeOverInterfacesAt(nsPath: string, log: Logger): TakenInterface[] {
   const own = openNamespace("/proc/thread-self/ns/net");
   try {
-    const target = openNamespace(nsPath);
     try {
-      enterNetworkNamespace(target);
+      enterNetworkNamespace(nsFd);
     } finally {
-      closeFd(target);
+      closeFd(nsFd);
     }
     try {
       return takeOverHere(log);
@@ -86,6 +76,15 @@ export function takeOverInterfacesAt(nsPath: string, log: Logger): TakenInterfac
   } finally {
     closeFd(own);
   }
+}
+
+/**
+ * takeOverInterfaces for the namespace at `nsPath`: `runsc create` does it for a sandbox
+ * whose interfaces the prestart hooks (Docker's libnetwork-setkey) moved into its namespace
+ * after it started, and hands the packet sockets to it (control request "network").
+ */
+export function takeOverInterfacesAt(nsPath: string, log: Logger): TakenInterface[] {
+  return takeOverInterfaces(openNamespace(nsPath), log);
 }
 
 function openNamespace(path: string): number {
