@@ -25,8 +25,11 @@ import type { Logger } from "../../log.ts";
 import { finish, sumBytes } from "./checksum.ts";
 import { ETH_HEADER_SIZE, type FrameDevice } from "./ethernet.ts";
 
-/** The largest frame: an IP packet's 64 KiB (an offloaded segment may be that long). */
-const MAX_FRAME = ETH_HEADER_SIZE + 4 + 65535;
+/**
+ * The largest frame: an offloaded segment may be 64 KiB with its headers (veth's
+ * gso_max_size), IPv6's payload alone up to 65535 bytes after its 40-byte header.
+ */
+const MAX_FRAME = ETH_HEADER_SIZE + 4 + 40 + 65535;
 /** Frames handled before the event loop gets a turn. */
 const BATCH = 64;
 /** How long one wait lasts, so that a closed device's loop ends. */
