@@ -26,7 +26,8 @@ import { hostPoll } from "../fs/host.ts";
 import type { Task } from "../kernel/task.ts";
 import { FileDescriptionBase, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP } from "../vfs/file.ts";
 import type { Attr } from "../vfs/inode.ts";
-import { socketAttr } from "./socket.ts";
+import { interfaceIoctl } from "./ifioctl.ts";
+import { NetStack, socketAttr } from "./socket.ts";
 
 const POLLIN = 0x1;
 const POLLOUT = 0x4;
@@ -228,7 +229,12 @@ export class HostSocket extends FileDescriptionBase {
   }
 
   override ioctl(t: Task, request: number, arg: bigint): number {
-    if (request !== FIONREAD) throw new SysError(Errno.ENOTTY);
+    if (request !== FIONREAD) {
+      // SIOCGIF*: the interfaces as the stack shows them (the host's, at start-up).
+      const r = interfaceIoctl(t, NetStack.of(t.kernel).stack, request, arg);
+      if (r !== null) return r;
+      throw new SysError(Errno.ENOTTY);
+    }
     const r = hostIoctlInt(this.hostFd, request);
     hostResult(r.r);
     t.mm.writeU32(arg, r.value);
