@@ -57,8 +57,18 @@ export class PacketSocketDevice implements FrameDevice {
   async #loop(onFrame: (frame: Uint8Array) => void): Promise<void> {
     try {
       while (!this.#closed) {
+        let failed = false;
         for (let i = 0; i < BATCH && !this.#closed; i++) {
-          const n = recvFrame(this.fd, this.#buf, this.#from);
+          let n: number;
+          try {
+            n = recvFrame(this.fd, this.#buf, this.#from);
+          } catch (e) {
+            // The interface went down (ENETDOWN) or away: tried again after the next wait,
+            // as a NIC whose link comes back.
+            this.#note(`packet socket fd ${this.fd}: ${(e as Error).message}`);
+            failed = true;
+            break;
+          }
           if (n < 0) break;
           if (n === 0) continue;
           this.stats.frames++;
@@ -70,21 +80,25 @@ export class PacketSocketDevice implements FrameDevice {
           try {
             onFrame(frame);
           } catch (e) {
-            // A bug of ours that a frame reached: logged (the 1st, 2nd, 4th, 8th... time, so
-            // that a peer repeating the frame cannot flood the log), never thrown past here.
-            const n = ++this.stats.errors;
-            if ((n & (n - 1)) === 0) {
-              this.log.warning(
-                `frame of ${frame.length} bytes dropped (${n} so far): ${(e as Error).stack ?? e}`,
-              );
-            }
+            // A bug of ours that a frame reached: logged, never thrown past here.
+            this.#note(`frame of ${frame.length} bytes dropped: ${(e as Error).stack ?? e}`);
           }
         }
-        if (!this.#closed) await waitReadable(this.fd, WAIT_MS);
+        if (failed) await new Promise((r) => setTimeout(r, WAIT_MS));
+        else if (!this.#closed) await waitReadable(this.fd, WAIT_MS);
       }
     } finally {
       closeFd(this.fd);
     }
+  }
+
+  /**
+   * Counts an error and logs it the 1st, 2nd, 4th, 8th... time, so that a peer repeating
+   * what causes it cannot flood the log.
+   */
+  #note(what: string): void {
+    const n = ++this.stats.errors;
+    if ((n & (n - 1)) === 0) this.log.warning(`${what} (${n} errors so far)`);
   }
 
   write(buf: Uint8Array<ArrayBuffer>): void {
