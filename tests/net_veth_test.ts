@@ -86,6 +86,7 @@ interface Seen {
   ping: boolean;
   bigPing: boolean;
   ping6: boolean;
+  bigPing6: boolean;
   tcp6ServerGot: string;
   tcpClientGot: string;
   tcpClientBulk: string;
@@ -109,6 +110,7 @@ async function peer(
     ping: false,
     bigPing: false,
     ping6: false,
+    bigPing6: false,
     tcp6ServerGot: "",
     tcpClientGot: "",
     tcpClientBulk: "",
@@ -136,6 +138,8 @@ async function peer(
     // An echo of 3000 bytes comes in fragments and is answered in fragments.
     seen.bigPing = (await run("busybox", "ping", "-c", "1", "-W", "5", "-s", "3000", v.ip)).ok;
     seen.ping6 = (await run("busybox", "ping", "-6", "-c", "1", "-W", "5", v.ip6)).ok;
+    seen.bigPing6 = (await run("busybox", "ping", "-6", "-c", "1", "-W", "5", "-s", "3000", v.ip6))
+      .ok;
     const sent = await must(frames, v.hostIf, v.mac, v.ip, "3000");
     assert.match(sent, /^sent \d+ frames/);
 
@@ -208,6 +212,7 @@ Deno.test({
       assert.equal(native.seen.ping, true);
       assert.equal(native.seen.ping6, true);
       assert.equal(native.seen.bigPing, true);
+      assert.equal(native.seen.bigPing6, true);
       assert.match(native.output, /udp client big datagram answered whole: 1/);
       assert.match(native.output, /tcp client bulk: 2097152 bytes, hash \w+, 0 wrong/);
       assert.match(native.seen.tcpClientBulk, /^2097152 bytes, hash \w+, 0 wrong/);

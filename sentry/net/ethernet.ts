@@ -187,7 +187,7 @@ export class EthernetEndpoint implements LinkEndpoint {
         return;
       case ETH_P_IPV6: {
         const pkt = decodeIPv6(payload);
-        if (pkt && isNDP(pkt)) this.#receiveNDP(pkt);
+        if (pkt && !pkt.fragment && isNDP(pkt)) this.#receiveNDP(pkt);
         else this.#dispatch?.(ETH_P_IPV6, payload);
         return;
       }

@@ -1,7 +1,7 @@
 /**
- * IPv4 fragmentation (RFC 791): a datagram longer than its link's MTU leaves in fragments (a
- * UDP datagram or an echo of a few KiB over Ethernet), and arriving fragments are put back
- * together before the transport sees them.
+ * IPv4 and IPv6 fragmentation (RFC 791, RFC 8200): a datagram longer than its link's MTU
+ * leaves in fragments (a UDP datagram or an echo of a few KiB over Ethernet), and arriving
+ * fragments are put back together before the transport sees them.
  *
  * Fragments come from a peer that controls them: reassembly is bounded (bytes held, datagrams
  * in progress, a lifetime), a fragment that overlaps another drops its datagram (RFC 5722's
@@ -11,7 +11,9 @@
  * @module
  */
 
+import { isV4 } from "./address.ts";
 import { checksum } from "./checksum.ts";
+import { FRAG_HEADER_SIZE, IPV6_HEADER_SIZE, NEXTHDR_FRAGMENT } from "./ipv6.ts";
 import type { NetworkPacket } from "./ipv4.ts";
 
 const FLAG_MF = 0x2000;
@@ -24,6 +26,34 @@ const MAX_DATAGRAMS = 256;
 /** Fragments one datagram may have: a peer cannot make one datagram cost a thousand records. */
 const MAX_FRAGMENTS = 128;
 const MAX_DATAGRAM = 0xffff;
+
+let nextId6 = 1;
+
+/**
+ * Splits an IPv6 packet (the fixed header, then the transport's) into fragments of at most
+ * mtu, each with a fragment header (RFC 8200 section 4.5).
+ */
+export function fragmentIPv6(pkt: Uint8Array, mtu: number): Uint8Array[] {
+  const step = Math.floor((mtu - IPV6_HEADER_SIZE - FRAG_HEADER_SIZE) / 8) * 8;
+  const payload = pkt.subarray(IPV6_HEADER_SIZE);
+  const id = nextId6++ >>> 0;
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < payload.length; off += step) {
+    const part = payload.subarray(off, Math.min(off + step, payload.length));
+    const f = new Uint8Array(IPV6_HEADER_SIZE + FRAG_HEADER_SIZE + part.length);
+    f.set(pkt.subarray(0, IPV6_HEADER_SIZE));
+    const v = new DataView(f.buffer);
+    v.setUint16(4, FRAG_HEADER_SIZE + part.length);
+    f[6] = NEXTHDR_FRAGMENT;
+    f[IPV6_HEADER_SIZE] = pkt[6];
+    const more = off + part.length < payload.length;
+    v.setUint16(IPV6_HEADER_SIZE + 2, off | (more ? 1 : 0));
+    v.setUint32(IPV6_HEADER_SIZE + 4, id);
+    f.set(part, IPV6_HEADER_SIZE + FRAG_HEADER_SIZE);
+    out.push(f);
+  }
+  return out;
+}
 
 /** Splits an IPv4 packet (header without options or with) into fragments of at most mtu. */
 export function fragmentIPv4(pkt: Uint8Array, mtu: number): Uint8Array[] {
@@ -117,15 +147,21 @@ export class Reassembler {
     const first = d.first;
     this.#forget(k, d);
     // The whole packet as it would have come unfragmented (ICMP errors quote its start).
-    const ihl = first.raw.length - first.payload.length;
+    const v4 = isV4(first.src);
+    const ihl = v4 ? first.raw.length - first.payload.length : IPV6_HEADER_SIZE;
     const raw = new Uint8Array(ihl + payload.length);
     raw.set(first.raw.subarray(0, ihl));
     raw.set(payload, ihl);
     const v = new DataView(raw.buffer);
-    v.setUint16(2, raw.length);
-    v.setUint16(6, 0);
-    v.setUint16(10, 0);
-    v.setUint16(10, checksum(raw.subarray(0, ihl)));
+    if (v4) {
+      v.setUint16(2, raw.length);
+      v.setUint16(6, 0);
+      v.setUint16(10, 0);
+      v.setUint16(10, checksum(raw.subarray(0, ihl)));
+    } else {
+      v.setUint16(4, payload.length);
+      raw[6] = first.protocol;
+    }
     return { ...first, payload: raw.subarray(ihl), raw, fragment: undefined };
   }
 

@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { v4Mapped } from "./address.ts";
-import { fragmentIPv4, Reassembler } from "./fragment.ts";
+import { fragmentIPv4, fragmentIPv6, Reassembler } from "./fragment.ts";
+import { decodeIPv6, encodeIPv6 } from "./ipv6.ts";
 import { decodeIPv4, encodeIPv4 } from "./ipv4.ts";
 
 const SRC = v4Mapped(Uint8Array.of(10, 0, 0, 1));
@@ -55,5 +56,26 @@ Deno.test("overlapping, misaligned or oversized fragments drop their datagram", 
   assert.equal(r.add(p, 7, 65528, true), null, "past 64 KiB");
   assert.equal(r.add({ ...p, payload: p.payload.subarray(0, 13) }, 8, 0, true), null);
   assert.ok(r.dropped >= 1);
+  r.close();
+});
+
+Deno.test("an IPv6 datagram split into fragments is put back whole", () => {
+  const src = Uint8Array.of(0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+  const dst = Uint8Array.of(0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2);
+  const data = Uint8Array.from({ length: 3000 }, (_, i) => (i * 3) & 0xff);
+  const frags = fragmentIPv6(encodeIPv6(src, dst, 58, data, 64, 0), 1280);
+  assert.equal(frags.length, 3);
+  assert.ok(frags.every((f) => f.length <= 1280));
+  const r = new Reassembler();
+  let whole = null;
+  for (const f of [frags[1], frags[2], frags[0]]) {
+    const p = decodeIPv6(f)!;
+    assert.ok(p.fragment);
+    assert.equal(p.protocol, 58);
+    whole = r.add(p, p.fragment.id, p.fragment.offset, p.fragment.more) ?? whole;
+  }
+  assert.ok(whole);
+  assert.deepEqual(whole.payload, data);
+  assert.equal(whole.raw[6], 58, "the whole packet names its transport");
   r.close();
 });

@@ -23,7 +23,7 @@ import { IFF_LOOPBACK, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, NIC } from "./nic.ts";
 import { PortManager } from "./ports.ts";
 import { type Route, RouteTable } from "./route.ts";
 import { LoopbackEndpoint } from "./loopback.ts";
-import { fragmentIPv4, Reassembler } from "./fragment.ts";
+import { fragmentIPv4, fragmentIPv6, Reassembler } from "./fragment.ts";
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
@@ -189,9 +189,10 @@ export class Stack {
     r.nic.stats.txPackets++;
     r.nic.stats.txBytes += pkt.length;
     const type = v4 ? ETH_P_IP : ETH_P_IPV6;
-    if (v4 && pkt.length > r.nic.link.mtu) {
+    if (pkt.length > r.nic.link.mtu) {
       // Only datagrams get here (TCP's segments fit its MSS): sent as fragments.
-      for (const f of fragmentIPv4(pkt, r.nic.link.mtu)) {
+      const frags = v4 ? fragmentIPv4(pkt, r.nic.link.mtu) : fragmentIPv6(pkt, r.nic.link.mtu);
+      for (const f of frags) {
         r.nic.link.writePacket(type, f, r.gateway ?? r.dst);
       }
       return;

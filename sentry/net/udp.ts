@@ -171,8 +171,8 @@ export class UDPEndpoint implements Endpoint {
     if (!dst) throw new SysError(Errno.EDESTADDRREQ);
     if (dst.port === 0 && this.protocol === IPPROTO_UDP) throw new SysError(Errno.EINVAL);
     const r = this.udp.stack.route(dst.addr, isAny(this.localAddr) ? null : this.localAddr);
-    // IPv4 datagrams beyond the MTU leave in fragments (stack.ts); IPv6 ones are refused.
-    const limit = isV4(dst.addr) ? 0xffff - 20 : r.nic.link.mtu - 40;
+    // Datagrams beyond the MTU leave in fragments (stack.ts), up to the length fields' limits.
+    const limit = isV4(dst.addr) ? 0xffff - 20 : 0xffff - 8;
     if (data.length + this.headerSize > limit) throw new SysError(Errno.EMSGSIZE);
     this.autobind();
     const o = this.options;
