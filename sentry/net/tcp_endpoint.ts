@@ -152,6 +152,10 @@ export class TCPEndpoint implements Endpoint {
 
   #rto = RTO_INITIAL_MS;
   #retries = 0;
+  /** Duplicate ACKs in a row (RFC 5681): the third resends the first unacknowledged segment. */
+  #dupAcks = 0;
+  /** In fast recovery: sndNxt when it began; an ACK below it resends the next hole (RFC 6582). */
+  #recover: number | null = null;
   #rtxTimer: number | undefined;
   #waitTimer: number | undefined;
   #keepTimer: number | undefined;
@@ -440,6 +444,14 @@ export class TCPEndpoint implements Endpoint {
       this.#sendAck();
       return;
     }
+    const duplicate = s.ack === this.#sndUna && s.data.length === 0 && !(s.flags & FIN) &&
+      this.#sndNxt !== this.#sndUna && (s.window << this.#sndWScale) === this.#sndWnd;
+    if (duplicate && ++this.#dupAcks === 3 && this.#recover === null) {
+      // The segment after what the peer has is lost (what follows it arrived): resent now,
+      // not after the retransmission timeout.
+      this.#recover = this.#sndNxt;
+      this.#resendFirst();
+    }
     if (seqLE(this.#sndUna, s.ack)) this.#sndWnd = s.window << this.#sndWScale;
     if (seqLT(this.#sndUna, s.ack)) {
       let acked = seqDiff(s.ack, this.#sndUna);
@@ -451,6 +463,12 @@ export class TCPEndpoint implements Endpoint {
       this.#sndUna = s.ack;
       this.#retries = 0;
       this.#rto = RTO_MIN_MS;
+      this.#dupAcks = 0;
+      if (this.#recover !== null) {
+        // A partial ACK: the next hole is resent at once; a full one ends the recovery.
+        if (seqLT(s.ack, this.#recover)) this.#resendFirst();
+        else this.#recover = null;
+      }
       if (this.#sndUna === this.#sndNxt) this.#clearRetransmit();
       else this.#armRetransmit(true);
       this.queue.notify();
@@ -693,6 +711,22 @@ export class TCPEndpoint implements Endpoint {
     }
   }
 
+  /** Sends again the first unacknowledged segment's worth of data. */
+  #resendFirst(): void {
+    const n = Math.min(this.#sndMss, seqDiff(this.#sndNxt, this.#sndUna), this.#sndBuf.length);
+    if (n <= 0) return;
+    this.#emit({
+      seq: this.#sndUna,
+      ack: this.#rcvNxt,
+      flags: ACK,
+      window: this.#advertised(),
+      mss: null,
+      wscale: null,
+      data: this.#sndBuf.peek(0, n),
+    });
+    this.#armRetransmit(true);
+  }
+
   #armRetransmit(restart = false): void {
     if (this.#rtxTimer !== undefined) {
       if (!restart) return;
@@ -729,6 +763,8 @@ export class TCPEndpoint implements Endpoint {
       return;
     }
     this.#rto = Math.min(this.#rto * 2, RTO_MAX_MS);
+    this.#recover = null;
+    this.#dupAcks = 0;
     if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) {
       this.#sendSyn(this.state === TCPState.SYN_RECV);
       this.#armRetransmit();

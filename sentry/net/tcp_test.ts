@@ -111,7 +111,11 @@ class WireLink implements LinkEndpoint {
   }
 }
 
-Deno.test("a segment that arrives after a gap is kept and delivered once the gap fills", async () => {
+/**
+ * A connection accepted by the stack from a peer the test plays over a WireLink: `seg` sends
+ * the peer's segments, `fromUs` decodes the stack's last one.
+ */
+function wireConnection() {
   const ns = new NetStack();
   const wire = new WireLink();
   const nic = ns.stack.addNIC("wire0", wire, IFF_UP);
@@ -140,7 +144,7 @@ Deno.test("a segment that arrives after a gap is kept and delivered once the gap
           ack,
           flags,
           window: 65535,
-          mss: flags & SYN ? 1460 : null,
+          mss: flags & SYN ? 1000 : null,
           wscale: null,
           data,
         }),
@@ -148,21 +152,51 @@ Deno.test("a segment that arrives after a gap is kept and delivered once the gap
         0,
       ),
     );
-  const lastFromUs = () => {
-    const p = decodeIPv4(wire.sent.at(-1)!, true)!;
+  const fromUs = (i = -1) => {
+    const p = decodeIPv4(wire.sent.at(i)!, true)!;
     return decodeTCP(p.src, p.dst, p.payload, true)!;
   };
   seg(1000, 0, SYN);
-  const synAck = lastFromUs();
-  assert.equal(synAck.flags, SYN | ACK);
-  seg(1001, synAck.seq + 1, ACK);
+  const iss = fromUs().seq;
+  seg(1001, iss + 1, ACK);
   const s = l.acceptQueue.shift();
   assert.ok(s, "the connection is established");
+  return { wire, s, seg, fromUs, iss };
+}
+
+Deno.test("a segment that arrives after a gap is kept and delivered once the gap fills", async () => {
+  const { s, seg, fromUs, iss } = wireConnection();
   const enc = new TextEncoder();
-  seg(1004, synAck.seq + 1, ACK, enc.encode("def"));
-  assert.equal(lastFromUs().ack, 1001, "a duplicate ACK names the gap");
-  seg(1001, synAck.seq + 1, ACK, enc.encode("abc"));
+  seg(1004, iss + 1, ACK, enc.encode("def"));
+  assert.equal(fromUs().ack, 1001, "a duplicate ACK names the gap");
+  seg(1001, iss + 1, ACK, enc.encode("abc"));
   await settle();
-  assert.equal(lastFromUs().ack, 1007, "the filled gap is acknowledged with what followed it");
+  assert.equal(fromUs().ack, 1007, "the filled gap is acknowledged with what followed it");
   assert.equal(new TextDecoder().decode(s.read(100, false).data), "abcdef");
+  s.close();
+});
+
+Deno.test("three duplicate ACKs resend the lost segment at once, and a partial ACK the next", () => {
+  const { wire, s, seg, fromUs, iss } = wireConnection();
+  assert.equal(s.write(new Uint8Array(5000).fill(7), null), 5000);
+  const first = iss + 1;
+  assert.deepEqual(wire.sent.slice(-5).map((_, i) => fromUs(i - 5).seq - first), [
+    0,
+    1000,
+    2000,
+    3000,
+    4000,
+  ]);
+  // The segment at 1000 was lost: the one before it is acknowledged, and the three after it
+  // each bring a duplicate of that ACK.
+  seg(1001, first + 1000, ACK);
+  const before = wire.sent.length;
+  for (let i = 0; i < 3; i++) seg(1001, first + 1000, ACK);
+  assert.equal(wire.sent.length, before + 1, "resent after the third, not before");
+  assert.equal(fromUs().seq, first + 1000);
+  assert.equal(fromUs().data.length, 1000);
+  // The segment at 3000 was lost too: the ACK up to it makes it go at once.
+  seg(1001, first + 3000, ACK);
+  assert.equal(fromUs().seq, first + 3000);
+  s.close();
 });
