@@ -14,6 +14,7 @@ import { HostFile } from "../sentry/fs/host.ts";
 import { NetStack } from "../sentry/net/socket.ts";
 import { attachInterfaces } from "../sentry/net/sandbox_net.ts";
 import type { TakenInterface } from "./network.ts";
+import type { EthernetEndpoint } from "../sentry/net/ethernet.ts";
 import { HostConsole } from "../sentry/fs/host_console.ts";
 import { loadExecutable, lookPath } from "../sentry/loader/loader.ts";
 import { hostMemTotal, MemoryFile, setKernelAccount } from "../sentry/mm/memory_file.ts";
@@ -157,6 +158,8 @@ export class Sandbox {
   #status: SandboxStatus = "created";
   #released = false;
   readonly #consoles = new Set<HostConsole>();
+  /** The links over packet sockets (--network=sandbox), stopped by destroy. */
+  readonly #links: EthernetEndpoint[] = [];
 
   private constructor(
     readonly kernel: Kernel,
@@ -177,6 +180,7 @@ export class Sandbox {
     // Pipe buffers, descriptors and other Sentry-held memory count against the same limit.
     setKernelAccount(mf);
     let platform: Platform | undefined;
+    let links: EthernetEndpoint[] = [];
     try {
       platform = await newPlatform(opts.platform, mf, opts.platformDevicePath);
       opts.log.phase("boot: platform ready", { platform: opts.platform });
@@ -190,7 +194,7 @@ export class Sandbox {
       if (spec.pidsLimit !== undefined) kernel.pidsLimit = spec.pidsLimit;
       if (opts.hostNetwork) NetStack.of(kernel).host = true;
       if (opts.network?.length) {
-        attachInterfaces(NetStack.of(kernel).stack, opts.network, opts.log);
+        links = attachInterfaces(NetStack.of(kernel).stack, opts.network, opts.log);
       }
       kernel.vfs = buildMountTree(kernel, {
         client: new LisafsClient(opts.goferFd),
@@ -211,9 +215,11 @@ export class Sandbox {
       const task = newProcess(kernel, spec, stdio);
       opts.log.phase("boot: init loaded");
       const sb = new Sandbox(kernel, task, mf);
+      sb.#links.push(...links);
       if (console) sb.#attach(console, task.tg, false);
       return sb;
     } catch (e) {
+      for (const l of links) l.close();
       platform?.release();
       if (e instanceof SandboxError) throw e;
       if (e instanceof HostError) throw new SandboxError(`sandbox setup failed: ${e.message}`);
@@ -348,7 +354,7 @@ export class Sandbox {
 
   /** Adds interfaces taken over after start-up (control request "network"). */
   addInterfaces(taken: TakenInterface[]): void {
-    attachInterfaces(NetStack.of(this.kernel).stack, taken, this.kernel.log);
+    this.#links.push(...attachInterfaces(NetStack.of(this.kernel).stack, taken, this.kernel.log));
   }
 
   /** Kills everything and releases the platform. */
@@ -357,6 +363,7 @@ export class Sandbox {
     this.#released = true;
     for (const tg of this.kernel.threadGroups.values()) tg.beginExit(signaledStatus(9));
     for (const c of this.#consoles) c.close();
+    for (const l of this.#links) l.close();
     this.kernel.platform.release();
   }
 }
