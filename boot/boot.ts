@@ -20,6 +20,7 @@ import { hostKill } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../abi/linux/file.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
+import { fromWire, hostInterfaces, type TakenInterface, takeOverInterfaces } from "./network.ts";
 import { sentryFilter } from "../host/filters.ts";
 import {
   buildFilter,
@@ -62,6 +63,7 @@ interface SandboxLike {
   destroy(): void;
   /** Sentry bugs so far (exceptions that were not a Linux errno). */
   sentryErrors(): number;
+  addInterfaces(taken: TakenInterface[]): void;
 }
 
 /** Loads the Sentry on demand, so that the CLI and gofer roles never load the kernel. */
@@ -82,6 +84,12 @@ const BOOT_FLAGS: readonly FlagDef[] = [
     kind: "bool",
     default: false,
     help: "stdin is a host terminal: the container gets a pty connected to it",
+  },
+  {
+    name: "net-ns-fd",
+    kind: "string",
+    default: "-1",
+    help: "--network=sandbox: the container's network namespace, whose interfaces the Sentry takes",
   },
   {
     name: "confine",
@@ -105,7 +113,11 @@ const STAGING = "/tmp";
  * and the kvm platform opened its device during create. Then installs the Sentry's seccomp
  * filter (host/filters.ts) on every thread. Returns what was applied, for --debug.
  */
-function confineBoot(confined: boolean, platform: string): Record<string, unknown> {
+function confineBoot(
+  confined: boolean,
+  platform: string,
+  network: string,
+): Record<string, unknown> {
   const applied: Record<string, unknown> = {};
   if (confined) {
     pivotIntoEmptyRoot(STAGING);
@@ -118,7 +130,7 @@ function confineBoot(confined: boolean, platform: string): Record<string, unknow
     applied.noNewPrivs = true;
   }
   // Every thread, from here on: what Deno's runtime and the platform make after start-up.
-  const spec = sentryFilter(platform);
+  const spec = sentryFilter(platform, network);
   const filter = buildFilter(spec);
   installFilter(filter, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG);
   applied.seccomp = {
@@ -198,6 +210,13 @@ export async function bootMain(args: string[]): Promise<number> {
   try {
     const spec = loadSpec(bundle);
     baseSpec = initSpec(spec);
+    const netNsFd = Number(str(values, "net-ns-fd"));
+    const mode = str(values, "network");
+    const network = mode === "sandbox" && netNsFd >= 0
+      ? takeOverInterfaces(netNsFd, log)
+      : mode === "host"
+      ? hostInterfaces()
+      : [];
     const Sandbox = await loadSandbox();
     log.phase("boot: sentry loaded");
     sb = await Sandbox.create({
@@ -212,6 +231,8 @@ export async function bootMain(args: string[]): Promise<number> {
       fileAccessMounts: str(values, "file-access-mounts"),
       stdio: [0, 1, 2],
       terminal: bool(values, "terminal"),
+      network,
+      hostNetwork: mode === "host",
     }, baseSpec);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
@@ -312,6 +333,20 @@ export async function bootMain(args: string[]): Promise<number> {
         }
         return { exitStatus: exitStatusOf(await exited) };
       }
+      case "network": {
+        if (sb.status() !== "created") throw new Error("network: the container has started");
+        const count = Array.isArray(req.interfaces) ? req.interfaces.length : 0;
+        const fds = stdioInbox!.takeFds(req.token, count);
+        let taken: TakenInterface[];
+        try {
+          taken = fromWire(req.interfaces, fds);
+        } catch (e) {
+          for (const fd of fds) closeFd(fd);
+          throw e;
+        }
+        sb.addInterfaces(taken);
+        return {};
+      }
       case "destroy":
         // Reply first; the boot process ends right after.
         setTimeout(destroyRequested, 20);
@@ -345,7 +380,7 @@ export async function bootMain(args: string[]): Promise<number> {
   try {
     log.debug(
       "boot: confined",
-      confineBoot(bool(values, "confine"), sb.platform),
+      confineBoot(bool(values, "confine"), sb.platform, str(values, "network")),
     );
   } catch (e) {
     // A sandbox that was asked to confine itself and could not does not run.

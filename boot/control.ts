@@ -54,7 +54,22 @@ export type ControlRequest =
    * the process on the host (`exec --detach --pid-file`), and a SIGKILL it cannot forward ends
    * it.
    */
-  | { cmd: "waitpid"; pid: number; killOnClose?: boolean };
+  | { cmd: "waitpid"; pid: number; killOnClose?: boolean }
+  /**
+   * Interfaces of the sandbox's network namespace that the CLI took over after the prestart
+   * hooks set them up (Docker's libnetwork-setkey): their packet sockets were sent beforehand
+   * on the stdio socket (sendFds) under `token`, one per interface, in order.
+   */
+  | { cmd: "network"; token: string; interfaces: WireInterface[] };
+
+/** An interface taken over (boot/network.ts TakenInterface) as JSON carries it. */
+export interface WireInterface {
+  name: string;
+  mac: number[];
+  mtu: number;
+  addresses: { address: number[]; prefixLen: number }[];
+  routes: { dst: number[]; dstLen: number; gateway: number[] | null }[];
+}
 
 /** What `runsc exec` runs. */
 export interface ExecProcess {
@@ -88,6 +103,7 @@ export interface ControlReplies {
   destroy: Record<never, never>;
   exec: { pid: number };
   waitpid: { exitStatus: number };
+  network: Record<never, never>;
 }
 
 /** A reply line on the wire. */
@@ -346,6 +362,8 @@ export const EXIT_FILE = "exit";
 
 /** Most stdio sets kept waiting for their exec request; older ones are closed. */
 const MAX_PENDING_STDIO = 32;
+/** Most descriptors one message may carry: stdio's three, or a sandbox's packet sockets. */
+const MAX_FDS_PER_SET = 16;
 const TOKEN_MAX = 64;
 const EAGAIN = 11;
 
@@ -361,6 +379,12 @@ export function sendStdio(
   token: string,
   stdio: readonly [number, number, number] = [0, 1, 2],
 ): void {
+  sendFds(path, token, stdio);
+}
+
+/** Sends `fds` (at most 16) to the sandbox's stdio socket at `path`, labelled `token`. */
+export function sendFds(path: string, token: string, fds: readonly number[]): void {
+  const stdio = fds;
   const fd = unixSocket(SOCK_STREAM);
   try {
     connectUnix(fd, reachable(path));
@@ -383,7 +407,7 @@ export class StdioInbox {
   /** Connections accepted whose message has not arrived yet. */
   #waiting: number[] = [];
   /** Received stdio sets by token, oldest first. */
-  #sets = new Map<string, [number, number, number]>();
+  #sets = new Map<string, number[]>();
 
   constructor(path: string) {
     try {
@@ -402,6 +426,11 @@ export class StdioInbox {
 
   /** Takes (the caller then owns) the stdio sent under `token`; throws if none was. */
   take(token: string): [number, number, number] {
+    return this.takeFds(token, 3) as [number, number, number];
+  }
+
+  /** Takes (the caller then owns) the `count` descriptors sent under `token` (sendFds). */
+  takeFds(token: string, count: number): number[] {
     if (typeof token !== "string" || token === "" || token.length > TOKEN_MAX) {
       throw new Error("exec: invalid stdio token");
     }
@@ -409,6 +438,10 @@ export class StdioInbox {
     const set = this.#sets.get(token);
     if (!set) throw new Error("exec: no stdio was received for this request");
     this.#sets.delete(token);
+    if (set.length !== count) {
+      for (const f of set) closeFd(f);
+      throw new Error(`expected ${count} descriptors, got ${set.length}`);
+    }
     return set;
   }
 
@@ -427,7 +460,7 @@ export class StdioInbox {
       const buf = new Uint8Array(TOKEN_MAX + 2);
       let got;
       try {
-        got = recvMsg(fd, buf, 3);
+        got = recvMsg(fd, buf, MAX_FDS_PER_SET);
       } catch (e) {
         if (e instanceof HostError && e.errno === EAGAIN) {
           still.push(fd);
@@ -438,11 +471,11 @@ export class StdioInbox {
       }
       closeFd(fd);
       const token = new TextDecoder().decode(buf.subarray(0, got.n)).trim();
-      if (got.fds.length !== 3 || got.truncatedFds || token === "") {
+      if (got.fds.length === 0 || got.truncatedFds || token === "") {
         for (const f of got.fds) closeFd(f);
         continue;
       }
-      this.#sets.set(token, got.fds as [number, number, number]);
+      this.#sets.set(token, got.fds);
       if (this.#sets.size > MAX_PENDING_STDIO) {
         const [oldest, fds] = this.#sets.entries().next().value!;
         this.#sets.delete(oldest);

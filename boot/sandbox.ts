@@ -6,6 +6,7 @@
  */
 
 import type { Logger } from "../log.ts";
+import type { TakenInterface } from "./network.ts";
 import type { CapSets } from "../sentry/kernel/task_creds.ts";
 
 /** What the Sentry needs to start the container's init process. */
@@ -73,6 +74,13 @@ export interface SandboxOptions {
    * to a pty of its own, the application's stdio and controlling terminal.
    */
   terminal?: boolean;
+  /**
+   * --network=sandbox: the interfaces taken over from the container's namespace;
+   * --network=host: the host's, shown only (no packet socket: fd -1).
+   */
+  network?: TakenInterface[];
+  /** --network=host: the application's TCP/IP sockets are host sockets. */
+  hostNetwork?: boolean;
 }
 
 /** A failure to set up the container that the user must see (missing executable, bad ELF...). */

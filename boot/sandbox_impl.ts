@@ -11,6 +11,10 @@ import type { FileDescription } from "../sentry/vfs/file.ts";
 import type { AddressSpace, Platform } from "../platform/platform.ts";
 import { buildMountTree } from "../sentry/fs/mount_tree.ts";
 import { HostFile } from "../sentry/fs/host.ts";
+import { NetStack } from "../sentry/net/socket.ts";
+import { attachInterfaces } from "../sentry/net/sandbox_net.ts";
+import type { TakenInterface } from "./network.ts";
+import type { EthernetEndpoint } from "../sentry/net/ethernet.ts";
 import { HostConsole } from "../sentry/fs/host_console.ts";
 import { loadExecutable, lookPath } from "../sentry/loader/loader.ts";
 import { hostMemTotal, MemoryFile, setKernelAccount } from "../sentry/mm/memory_file.ts";
@@ -173,6 +177,8 @@ export class Sandbox {
   #status: SandboxStatus = "created";
   #released = false;
   readonly #consoles = new Set<HostConsole>();
+  /** The links over packet sockets (--network=sandbox), stopped by destroy. */
+  readonly #links: EthernetEndpoint[] = [];
 
   /** The platform it runs on (the one asked for, or the fallback). */
   get platform(): string {
@@ -203,6 +209,7 @@ export class Sandbox {
     // Pipe buffers, descriptors and other Sentry-held memory count against the same limit.
     setKernelAccount(mf);
     let platform: Platform | undefined;
+    let links: EthernetEndpoint[] = [];
     try {
       platform = await newPlatform(opts, mf);
       opts.log.phase("boot: platform ready", { platform: platform.name });
@@ -214,6 +221,10 @@ export class Sandbox {
         hostname: spec.hostname || "localhost",
       });
       if (spec.pidsLimit !== undefined) kernel.pidsLimit = spec.pidsLimit;
+      if (opts.hostNetwork) NetStack.of(kernel).host = true;
+      if (opts.network?.length) {
+        links = attachInterfaces(NetStack.of(kernel).stack, opts.network, opts.log);
+      }
       kernel.vfs = buildMountTree(kernel, {
         client: new LisafsClient(opts.goferFd),
         rootReadonly: spec.rootReadonly ?? false,
@@ -233,9 +244,11 @@ export class Sandbox {
       const task = newProcess(kernel, spec, stdio);
       opts.log.phase("boot: init loaded");
       const sb = new Sandbox(kernel, task, mf);
+      sb.#links.push(...links);
       if (console) sb.#attach(console, task.tg, false);
       return sb;
     } catch (e) {
+      for (const l of links) l.close();
       platform?.release();
       if (e instanceof SandboxError) throw e;
       if (e instanceof HostError) throw new SandboxError(`sandbox setup failed: ${e.message}`);
@@ -368,12 +381,18 @@ export class Sandbox {
     }));
   }
 
+  /** Adds interfaces taken over after start-up (control request "network"). */
+  addInterfaces(taken: TakenInterface[]): void {
+    this.#links.push(...attachInterfaces(NetStack.of(this.kernel).stack, taken, this.kernel.log));
+  }
+
   /** Kills everything and releases the platform. */
   destroy(): void {
     if (this.#released) return;
     this.#released = true;
     for (const tg of this.kernel.threadGroups.values()) tg.beginExit(signaledStatus(9));
     for (const c of this.#consoles) c.close();
+    for (const l of this.#links) l.close();
     this.kernel.platform.release();
   }
 }

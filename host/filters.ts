@@ -134,6 +134,10 @@ const CLONE_RULES: readonly SyscallRule[] = [
   { nr: SYS.clone3, action: retErrno(ENOSYS) },
 ];
 
+// --network=sandbox: the packet sockets of the interfaces the Sentry takes over are opened
+// before this filter (boot/network.ts); afterwards they are only read (recvfrom), written
+// (write) and waited for (poll), which RUNTIME allows already, so no rule is added for them
+// and no other socket family can be made.
 const socketRule: SyscallRule = { nr: SYS.socket, when: [[argIs(0, AF_UNIX)]] };
 
 /** ioctl requests on descriptors and terminals that the runtime makes; never TIOCSTI. */
@@ -150,16 +154,32 @@ const TTY_IOCTLS = [
 const KVM_IOCTL = argIs(1, 0xae00n, 0xff00n);
 
 /**
- * The Sentry's filter on `platform`. It makes no process and runs no program: on ptrace it
- * traces the stubs it forks from a template it spawned before this filter.
+ * --network=host: the application's TCP/IP sockets are host sockets the Sentry makes
+ * (sentry/net/host_socket.ts), so socket(2) may also make AF_INET and AF_INET6 sockets of the
+ * stream and datagram types (with the flags the Sentry adds), and bind(2) and listen(2) are
+ * allowed. connect, accept4, sendto, recvmsg, getsockopt and the rest are allowed already.
+ * Raw sockets would need CAP_NET_RAW, which the Sentry does not have.
  */
-export function sentryFilter(platform: string): FilterSpec {
+/** The socket type without SOCK_NONBLOCK and SOCK_CLOEXEC. */
+const SOCK_TYPE_MASK = 0xfn;
+const HOST_SOCKETS: ArgCheck[][] = [2n, 10n].flatMap((family) =>
+  [1n, 2n].map((type) => [argIs(0, family), argIs(1, type, SOCK_TYPE_MASK)])
+);
+
+/**
+ * The Sentry's filter on `platform` with `network` (--network). It makes no process and runs
+ * no program: on ptrace it traces the stubs it forks from a template it spawned before this
+ * filter.
+ */
+export function sentryFilter(platform: string, network = "sandbox"): FilterSpec {
   const ioctls = TTY_IOCTLS.map((r) => [argIs(1, r)]);
   if (platform === "kvm") ioctls.push([KVM_IOCTL]);
   const rules: SyscallRule[] = [
     ...allow(RUNTIME),
     ...CLONE_RULES,
-    socketRule,
+    network === "host"
+      ? { nr: SYS.socket, when: [...socketRule.when!, ...HOST_SOCKETS] }
+      : socketRule,
     { nr: SYS.ioctl, when: ioctls },
     ...allow([
       // glibc's name lookups try a Unix socket (nscd); no other family can be made.
@@ -179,6 +199,7 @@ export function sentryFilter(platform: string): FilterSpec {
       "mkdirat",
     ]),
     ...(platform === "kvm" ? [] : allow(["ptrace"])),
+    ...(network === "host" ? allow(["bind", "listen"]) : []),
   ];
   return { rules, defaultAction: retErrno(EPERM) };
 }

@@ -96,6 +96,14 @@ export const libc = Deno.dlopen("libc.so.6", {
     result: "isize",
     nonblocking: true,
   },
+  // Waits for a descriptor (a packet socket, --network=sandbox) on a runtime thread, so that
+  // the event loop runs meanwhile; the JavaScript thread then reads it without blocking.
+  poll_async: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   prctl: { parameters: ["i32", I64, I64, I64, I64], result: "i32" },
   setsid: { parameters: [], result: "i32" },
 });
@@ -197,6 +205,19 @@ export function preadFd(fd: number, buf: Uint8Array<ArrayBuffer>, offset: number
     const e = errno();
     if (e !== 4) throw new HostError(`pread fd ${fd}`, e);
   }
+}
+
+/**
+ * Waits on a runtime thread (the event loop runs meanwhile) until `fd` has one of `events`
+ * or `timeoutMs` passes: the events poll(2) reported, 0 on timeout or failure.
+ */
+export async function pollAsync(fd: number, events: number, timeoutMs: number): Promise<number> {
+  const pfd = new Uint8Array(8);
+  const v = new DataView(pfd.buffer);
+  v.setInt32(0, fd, true);
+  v.setInt16(4, events, true);
+  const r = await sym.poll_async(pfd, 1n, timeoutMs);
+  return r > 0 ? v.getUint16(6, true) : 0;
 }
 
 /** Creates a pipe; returns [readEnd, writeEnd]. */

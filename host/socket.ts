@@ -48,7 +48,7 @@ function cmsgSpace(nfds: number): number {
 }
 
 /** The address of `buf`'s first byte (its byteOffset included), as a bigint. */
-function addr(buf: Uint8Array<ArrayBuffer>): bigint {
+export function addr(buf: Uint8Array<ArrayBuffer>): bigint {
   if (buf.length === 0) return 0n;
   // SAFETY: each caller puts the address in a msghdr or iovec that it passes to one synchronous
   // sendmsg or recvmsg while it still holds `buf`, so the address is valid for that call.

@@ -12,7 +12,7 @@ import { CONFINE_FLAG, confinedCommand } from "./confine_argv.ts";
 import { closeFd, HostError, pipe, socketpair, strerror } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
-import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../abi/linux/file.ts";
+import { AT_FDCWD, O_CLOEXEC, O_RDONLY, O_RDWR } from "../abi/linux/file.ts";
 import { log } from "../log.ts";
 import {
   control,
@@ -20,6 +20,8 @@ import {
   type ControlReplies,
   ControlUnavailable,
   EXIT_FILE,
+  sendFds,
+  STDIO_SOCKET,
 } from "../boot/control.ts";
 import { Cgroup } from "./cgroup.ts";
 import { openConsole } from "./console.ts";
@@ -28,6 +30,8 @@ import { selfArgv } from "./reexec.ts";
 import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
+import { createHooks, runHooks } from "./hooks.ts";
+import { takeOverInterfacesAt, toWire } from "../boot/network.ts";
 import {
   type ContainerState,
   newState,
@@ -208,6 +212,14 @@ export async function createContainer(
       setsid: true,
       cwd: "/",
     });
+    // --network=sandbox: the boot takes over the interfaces of the network namespace the spec
+    // names (boot/network.ts); it is opened here, where the spec's path (often /proc/<pid>/...)
+    // still resolves, and passed as descriptor 5.
+    const netNsFd = global.network === "sandbox"
+      ? openNetworkNamespace(spec.linux?.namespaces)
+      : -1;
+    if (netNsFd >= 0) fds.push(netNsFd);
+    const netNs: [number, number][] = netNsFd >= 0 ? [[5, netNsFd]] : [];
     // As root, the Sentry too starts in its own namespaces (boot/boot.ts confineBoot). In its
     // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
     const boot = confinedCommand(
@@ -223,11 +235,12 @@ export async function createContainer(
         "--ready-fd",
         "4",
         ...(consoleFd >= 0 ? ["--terminal"] : []),
+        ...(netNsFd >= 0 ? ["--net-ns-fd", "5"] : []),
         ...global.passOn.filter((f) => !f.startsWith("--root=")),
       ])),
       consoleFd >= 0
-        ? [[0, consoleFd], [1, consoleFd], [2, consoleFd], [3, bootEnd], [4, readyWrite]]
-        : [[3, bootEnd], [4, readyWrite]],
+        ? [[0, consoleFd], [1, consoleFd], [2, consoleFd], [3, bootEnd], [4, readyWrite], ...netNs]
+        : [[3, bootEnd], [4, readyWrite], ...netNs],
       { pid: true, net: global.network !== "host" },
     );
     bootPid = spawn({
@@ -279,6 +292,22 @@ export async function createContainer(
       goferPid,
     };
     store.write(state);
+    const hooks = createHooks(spec.hooks);
+    if (hooks.length > 0) {
+      await runHooks(hooks, {
+        ociVersion: spec.ociVersion,
+        id,
+        status: "created",
+        pid: sandboxPid,
+        bundle,
+        annotations: spec.annotations ?? {},
+      });
+      // The hooks may have moved interfaces into the sandbox's new network namespace
+      // (Docker's libnetwork-setkey): the sandbox takes them over, its packet sockets made here.
+      if (global.network === "sandbox" && netNsFd < 0) {
+        await handOverInterfaces(join(store.root, id), sandboxPid);
+      }
+    }
     // The pid-file names our direct child (unshare's process when confined): once this command
     // exits, the caller (containerd's shim, a subreaper) adopts it, and it exits exactly when
     // init does, with init's status (boot/boot.ts).
@@ -295,6 +324,39 @@ export async function createContainer(
     throw e;
   } finally {
     for (const fd of fds) closeFd(fd);
+  }
+}
+
+/**
+ * Takes over the Ethernet interfaces of the sandbox's network namespace (boot/network.ts)
+ * and sends them, packet sockets included, to the sandbox before it starts.
+ */
+async function handOverInterfaces(dir: string, sandboxPid: number): Promise<void> {
+  const taken = takeOverInterfacesAt(`/proc/${sandboxPid}/ns/net`, log);
+  if (taken.length === 0) return;
+  const fds = taken.map((t) => t.fd);
+  try {
+    const token = `net-${crypto.randomUUID()}`;
+    sendFds(join(dir, STDIO_SOCKET), token, fds);
+    await control(join(dir, "ctl.sock"), { cmd: "network", token, interfaces: toWire(taken) });
+  } finally {
+    for (const fd of fds) closeFd(fd);
+  }
+}
+
+/**
+ * The network namespace the spec names by path, opened close-on-exec; -1 when it names none
+ * (a new, empty namespace: the sandbox has loopback only). A path that cannot be opened is
+ * the user's error.
+ */
+function openNetworkNamespace(namespaces: { type: string; path?: string }[] | undefined): number {
+  const path = namespaces?.find((n) => n.type === "network")?.path;
+  if (!path) return -1;
+  try {
+    return openAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  } catch (e) {
+    if (!(e instanceof HostError)) throw e;
+    throw new CliError(`cannot open network namespace ${JSON.stringify(path)}: ${e.message}`);
   }
 }
 

@@ -139,6 +139,15 @@ probeTests(
       runscFlags: ["--network=none"],
     },
     {
+      // Host sockets driven by the Sentry, and netlink showing the host's interfaces (what
+      // getaddrinfo's AI_ADDRCONFIG reads): the native run is in the host's namespace too.
+      name: "python3 http.server fetched with urllib over host sockets (--network=host)",
+      argv: ["/usr/bin/python3", "-c", PY_HTTP],
+      env: ["PYTHONDONTWRITEBYTECODE=1"],
+      rootfs: debianRootfs,
+      runscFlags: ["--network=host"],
+    },
+    {
       name: "coreutils and the sqlite3 CLI",
       argv: [
         "/bin/sh",

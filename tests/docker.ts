@@ -60,8 +60,11 @@ export interface Out {
 export class Engine {
   private constructor(readonly dir: string, readonly child: Deno.ChildProcess) {}
 
-  /** Starts dockerd with its state under `dir` (daemon.json there); the reason if it cannot. */
-  static async start(dir: string): Promise<Engine | string> {
+  /**
+   * Starts dockerd with its state under `dir` (daemon.json there); the reason if it cannot.
+   * Containers have no network unless `bridge` names a Linux bridge for Docker's default one.
+   */
+  static async start(dir: string, bridge = "none"): Promise<Engine | string> {
     const child = new Deno.Command(DOCKERD, {
       args: [
         `--data-root=${dir}/data`,
@@ -69,7 +72,7 @@ export class Engine {
         `-H=unix://${dir}/d.sock`,
         `--pidfile=${dir}/d.pid`,
         `--config-file=${dir}/daemon.json`,
-        "--bridge=none",
+        `--bridge=${bridge}`,
         "--iptables=false",
         "--ip-masq=false",
       ],

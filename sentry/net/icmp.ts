@@ -1,7 +1,7 @@
 /**
- * ICMP and ICMPv6, as far as loopback needs them: a port unreachable sent for a datagram
- * no socket takes, that error handed back to the transport that sent the datagram, and
- * echo replies.
+ * ICMP and ICMPv6: a port unreachable sent for a datagram no socket takes, that error handed
+ * back to the transport that sent the datagram, echo replies to echo requests, and echo
+ * replies handed to the ping socket they are for (ping.ts).
  *
  * @module
  */
@@ -10,6 +10,8 @@ import { Errno } from "../../abi/linux/errno.ts";
 import { isV4, v4Mapped } from "./address.ts";
 import { checksum, finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
 import type { NetworkPacket } from "./ipv4.ts";
+import type { NIC } from "./nic.ts";
+import type { PingProtocol } from "./ping.ts";
 import { DEFAULT_TTL, IPPROTO_ICMP, IPPROTO_ICMPV6, type Stack } from "./stack.ts";
 
 const ICMP_ECHOREPLY = 0;
@@ -65,14 +67,20 @@ export type ErrorHandler = (
 /** ICMP (v4 or v6) of one stack. */
 export class ICMPProtocol {
   readonly handlers = new Map<number, ErrorHandler>();
+  /** The ping sockets that take this family's echo replies (ping.ts). */
+  ping: PingProtocol | null = null;
   constructor(readonly stack: Stack, readonly v6: boolean) {
     stack.registerProtocol(v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, this);
   }
 
-  handlePacket(pkt: NetworkPacket): void {
+  handlePacket(pkt: NetworkPacket, nic: NIC): void {
     const p = pkt.payload;
     if (p.length < 8) return;
     const type = p[0], code = p[1];
+    if (this.v6 ? type === ICMPV6_ECHO_REPLY : type === ICMP_ECHOREPLY) {
+      this.ping?.handleReply(pkt, nic.link.checksumOffload);
+      return;
+    }
     if (this.v6 ? type === ICMPV6_ECHO_REQUEST : type === ICMP_ECHO) {
       const m = build(
         this.stack,

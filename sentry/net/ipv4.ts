@@ -1,7 +1,7 @@
 /**
  * IPv4 headers (RFC 791): the 20-byte header without options that the stack writes, and the
- * checks made on one that arrives. Fragments are not reassembled: a loopback MTU of 64 KiB
- * never makes any, and arriving fragments are dropped.
+ * checks made on one that arrives. A fragment is returned with its place in its datagram, for
+ * fragment.ts to put together.
  *
  * @module
  */
@@ -25,6 +25,8 @@ export interface NetworkPacket {
   payload: Uint8Array;
   /** The whole packet (ICMP errors quote its start). */
   raw: Uint8Array;
+  /** An IPv4 fragment's place in its datagram (fragment.ts puts them back together). */
+  fragment?: { id: number; offset: number; more: boolean };
 }
 
 let nextId = 1;
@@ -86,7 +88,7 @@ export function decodeIPv4(pkt: Uint8Array, verify: boolean): NetworkPacket | nu
   if (ihl < IPV4_HEADER_SIZE || total < ihl || total > pkt.length) return null;
   if (verify && checksum(pkt.subarray(0, ihl)) !== 0) return null;
   const frag = v.getUint16(6);
-  if ((frag & FLAG_MF) || (frag & OFFSET_MASK)) return null;
+  const fragmented = (frag & FLAG_MF) !== 0 || (frag & OFFSET_MASK) !== 0;
   return {
     src: v4Mapped(pkt.subarray(12, 16)),
     dst: v4Mapped(pkt.subarray(16, 20)),
@@ -95,5 +97,8 @@ export function decodeIPv4(pkt: Uint8Array, verify: boolean): NetworkPacket | nu
     tos: pkt[1],
     payload: pkt.subarray(ihl, total),
     raw: pkt.subarray(0, total),
+    fragment: fragmented
+      ? { id: v.getUint16(4), offset: (frag & OFFSET_MASK) * 8, more: (frag & FLAG_MF) !== 0 }
+      : undefined,
   };
 }

@@ -1,14 +1,17 @@
 /**
- * IPv6 headers (RFC 8200): the fixed 40-byte header. Extension headers are not followed:
- * a packet whose next header is not a transport the stack knows is dropped.
+ * IPv6 headers (RFC 8200): the fixed 40-byte header, and the fragment header right after it
+ * (fragment.ts reassembles). Other extension headers are not followed: a packet whose next
+ * header is not a transport the stack knows is dropped.
  *
  * @module
  */
 
-import type { IPAddress } from "./address.ts";
+import { type IPAddress, isV4 } from "./address.ts";
 import { type NetworkPacket, withRoom } from "./ipv4.ts";
 
 export const IPV6_HEADER_SIZE = 40;
+export const NEXTHDR_FRAGMENT = 44;
+export const FRAG_HEADER_SIZE = 8;
 export const IPV6_VERSION = 6;
 
 /** Builds an IPv6 packet around payload. */
@@ -37,13 +40,30 @@ export function decodeIPv6(pkt: Uint8Array): NetworkPacket | null {
   const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
   const len = v.getUint16(4);
   if (IPV6_HEADER_SIZE + len > pkt.length) return null;
-  return {
+  // The stack holds IPv4 addresses in their v4-mapped form: such an address on the wire
+  // would pass for an IPv4 peer (or for one of the interface's IPv4 addresses).
+  if (isV4(pkt.subarray(8, 24)) || isV4(pkt.subarray(24, 40))) return null;
+  const end = IPV6_HEADER_SIZE + len;
+  const base = {
     src: pkt.slice(8, 24),
     dst: pkt.slice(24, 40),
     protocol: pkt[6],
     ttl: pkt[7],
     tos: (v.getUint32(0) >>> 20) & 0xff,
-    payload: pkt.subarray(IPV6_HEADER_SIZE, IPV6_HEADER_SIZE + len),
-    raw: pkt.subarray(0, IPV6_HEADER_SIZE + len),
+    payload: pkt.subarray(IPV6_HEADER_SIZE, end),
+    raw: pkt.subarray(0, end),
+  };
+  if (pkt[6] !== NEXTHDR_FRAGMENT) return base;
+  // The fragment header: next header, reserved, offset (13 bits) with M, identification.
+  if (len < FRAG_HEADER_SIZE) return null;
+  const f = IPV6_HEADER_SIZE;
+  const off = v.getUint16(f + 2);
+  const fragment = { id: v.getUint32(f + 4), offset: off & 0xfff8, more: (off & 1) !== 0 };
+  return {
+    ...base,
+    protocol: pkt[f],
+    payload: pkt.subarray(f + FRAG_HEADER_SIZE, end),
+    // An atomic fragment (RFC 6946) is a whole packet.
+    fragment: fragment.offset === 0 && !fragment.more ? undefined : fragment,
   };
 }

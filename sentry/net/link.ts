@@ -1,10 +1,11 @@
 /**
- * Link endpoints: what a NIC sends its packets through and receives them from. Loopback
- * is one; a packet socket on a host interface (--network=sandbox) will be another, with
- * Ethernet framing and ARP/NDP in front of the same interface.
+ * Link endpoints: what a NIC sends its packets through and receives them from: loopback,
+ * and Ethernet (ethernet.ts) over a packet socket on a host interface (--network=sandbox).
  *
  * @module
  */
+
+import type { IPAddress } from "./address.ts";
 
 /** Network protocol numbers of the frames a link carries (Ethernet types). */
 export const ETH_P_IP = 0x0800;
@@ -23,6 +24,9 @@ export interface LinkEndpoint {
   readonly hardwareAddress: Uint8Array;
   /** Starts delivering arriving packets to dispatch. */
   attach(dispatch: NetworkDispatcher): void;
-  /** Sends one network packet. */
-  writePacket(ethType: number, packet: Uint8Array): void;
+  /**
+   * Sends one network packet; nextHop is the gateway a route names (absent: the packet's
+   * destination), which a link with neighbours resolves.
+   */
+  writePacket(ethType: number, packet: Uint8Array, nextHop?: IPAddress): void;
 }

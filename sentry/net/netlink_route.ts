@@ -30,8 +30,8 @@ const IFLA_OPERSTATE = 16;
 const IF_OPER_UNKNOWN = 0;
 const IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_LABEL = 3, IFA_FLAGS = 8;
 const IFA_F_PERMANENT = 0x80;
-const RT_SCOPE_UNIVERSE = 0, RT_SCOPE_HOST = 254;
-const RTA_DST = 1, RTA_OIF = 4, RTA_PREFSRC = 7, RTA_TABLE = 15;
+const RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254;
+const RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5, RTA_PREFSRC = 7, RTA_TABLE = 15;
 const RT_TABLE_MAIN = 254, RT_TABLE_LOCAL = 255;
 const RTN_UNICAST = 1, RTN_LOCAL = 2;
 const RTPROT_KERNEL = 2;
@@ -130,27 +130,38 @@ function linkMessage(nic: NIC, h: NlHeader, flags: number): NlMessage {
     .u32(IFLA_TXQLEN, 1000)
     .attr(IFLA_OPERSTATE, Uint8Array.of(IF_OPER_UNKNOWN))
     .attr(IFLA_ADDRESS, nic.link.hardwareAddress)
-    .attr(IFLA_BROADCAST, new Uint8Array(nic.link.hardwareAddress.length));
+    // Loopback's broadcast address is all zeroes, Ethernet's all ones.
+    .attr(
+      IFLA_BROADCAST,
+      new Uint8Array(nic.link.hardwareAddress.length).fill(nic.flags & IFF_LOOPBACK ? 0 : 0xff),
+    );
   return m;
 }
 
 function addrMessages(stack: Stack, family: number, h: NlHeader, flags: number): NlMessage[] {
   const out: NlMessage[] = [];
-  for (const nic of stack.nics) {
-    for (const a of nic.addresses) {
-      const v4 = isV4(a.addr);
-      if (family === AF_INET && !v4 || family === AF_INET6 && v4) continue;
-      const fixed = new Uint8Array(8);
-      fixed[0] = v4 ? AF_INET : AF_INET6;
-      fixed[1] = v4 ? a.prefixLen - 96 : a.prefixLen;
-      fixed[2] = IFA_F_PERMANENT;
-      fixed[3] = nic.flags & IFF_LOOPBACK ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
-      new DataView(fixed.buffer).setUint32(4, nic.index, true);
-      const bytes = v4 ? v4Bytes(a.addr) : a.addr;
-      const m = new NlMessage(RTM_NEWADDR, flags, h.seq).fixed(fixed).attr(IFA_ADDRESS, bytes);
-      if (v4) m.attr(IFA_LOCAL, bytes).str(IFA_LABEL, nic.name);
-      m.u32(IFA_FLAGS, IFA_F_PERMANENT);
-      out.push(m);
+  // Linux dumps every IPv4 address, then every IPv6 one (getifaddrs lists them so).
+  for (const v4 of [true, false]) {
+    if (family === AF_INET && !v4 || family === AF_INET6 && v4) continue;
+    for (const nic of stack.nics) {
+      for (const a of nic.addresses) {
+        if (isV4(a.addr) !== v4) continue;
+        const fixed = new Uint8Array(8);
+        fixed[0] = v4 ? AF_INET : AF_INET6;
+        fixed[1] = v4 ? a.prefixLen - 96 : a.prefixLen;
+        fixed[2] = IFA_F_PERMANENT;
+        fixed[3] = nic.flags & IFF_LOOPBACK
+          ? RT_SCOPE_HOST
+          : !v4 && a.addr[0] === 0xfe && (a.addr[1] & 0xc0) === 0x80
+          ? RT_SCOPE_LINK
+          : RT_SCOPE_UNIVERSE;
+        new DataView(fixed.buffer).setUint32(4, nic.index, true);
+        const bytes = v4 ? v4Bytes(a.addr) : a.addr;
+        const m = new NlMessage(RTM_NEWADDR, flags, h.seq).fixed(fixed).attr(IFA_ADDRESS, bytes);
+        if (v4) m.attr(IFA_LOCAL, bytes).str(IFA_LABEL, nic.name);
+        m.u32(IFA_FLAGS, IFA_F_PERMANENT);
+        out.push(m);
+      }
     }
   }
   return out;
@@ -173,6 +184,7 @@ function routeMessages(stack: Stack, family: number, h: NlHeader, flags: number)
     const m = new NlMessage(RTM_NEWROUTE, flags, h.seq).fixed(fixed)
       .u32(RTA_TABLE, table)
       .attr(RTA_DST, v4 ? v4Bytes(e.dest) : e.dest);
+    if (e.gateway) m.attr(RTA_GATEWAY, v4 ? v4Bytes(e.gateway) : e.gateway);
     const src = e.nic.addresses.find((a) => isV4(a.addr) === v4);
     if (src) m.attr(RTA_PREFSRC, v4 ? v4Bytes(src.addr) : src.addr);
     m.u32(RTA_OIF, e.nic.index);

@@ -24,6 +24,8 @@ export interface Route {
   nic: NIC;
   src: IPAddress;
   dst: IPAddress;
+  /** The next hop when it is not dst itself. */
+  gateway: IPAddress | null;
 }
 
 export class RouteTable {
@@ -39,13 +41,14 @@ export class RouteTable {
    * ENETUNREACH when no entry covers dst.
    */
   find(dst: IPAddress, src: IPAddress | null): Route {
+    const v4 = isV4(dst);
     for (const e of this.entries) {
-      if (!inPrefix(dst, e.dest, e.prefixLen)) continue;
-      if (src) return { nic: e.nic, src, dst };
-      const v4 = isV4(dst);
+      // An IPv6 default route (::/0) covers the v4-mapped form too; it must not carry IPv4.
+      if (isV4(e.dest) !== v4 || !inPrefix(dst, e.dest, e.prefixLen)) continue;
+      if (src) return { nic: e.nic, src, dst, gateway: e.gateway };
       const a = e.nic.addresses.find((x) => isV4(x.addr) === v4);
       if (!a) continue;
-      return { nic: e.nic, src: a.addr, dst };
+      return { nic: e.nic, src: a.addr, dst, gateway: e.gateway };
     }
     throw new SysError(Errno.ENETUNREACH);
   }

@@ -28,7 +28,8 @@ import {
 import type { Endpoint, ReadResult } from "./endpoint.ts";
 import { ICMPProtocol } from "./icmp.ts";
 import { interfaceIoctl } from "./ifioctl.ts";
-import { IPPROTO_TCP, IPPROTO_UDP, Stack } from "./stack.ts";
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, Stack } from "./stack.ts";
+import { PingEndpoint, PingProtocol } from "./ping.ts";
 import { TCPProtocol } from "./tcp.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
 import { UDPEndpoint, UDPProtocol } from "./udp.ts";
@@ -82,7 +83,16 @@ export class NetStack {
   readonly tcp = new TCPProtocol(this.stack);
   readonly icmp4 = new ICMPProtocol(this.stack, false);
   readonly icmp6 = new ICMPProtocol(this.stack, true);
+  readonly ping4 = new PingProtocol(this.stack, false);
+  readonly ping6 = new PingProtocol(this.stack, true);
+  /**
+   * --network=host: the application's AF_INET and AF_INET6 sockets are host sockets
+   * (host_socket.ts); this stack then serves only netlink, SIOCGIF* and /proc/net.
+   */
+  host = false;
   constructor() {
+    this.icmp4.ping = this.ping4;
+    this.icmp6.ping = this.ping6;
     const udpErrors = this.udp.handleError.bind(this.udp);
     this.icmp4.handlers.set(IPPROTO_UDP, udpErrors);
     this.icmp6.handlers.set(IPPROTO_UDP, udpErrors);
@@ -307,7 +317,7 @@ export class InetSocket extends FileDescriptionBase {
     }
     const a = typeof to === "function" ? to() : to;
     const dst = a ? { addr: this.#local(a, true), port: a.port } : null;
-    if (dst && dst.port === 0 && ep instanceof UDPEndpoint) throw new SysError(Errno.EINVAL);
+    if (dst && dst.port === 0 && ep.protocol === IPPROTO_UDP) throw new SysError(Errno.EINVAL);
     const nonblock = this.#nonblocking(flags);
     const deadline = this.sndTimeoutMs > 0 ? performance.now() + this.sndTimeoutMs : 0;
     const dgram = ep instanceof UDPEndpoint;
@@ -476,8 +486,12 @@ export function newInetSocket(
     ep.options.rcvbuf = 131072;
     ep.options.sndbuf = 16384;
   } else if (type === SOCK_DGRAM) {
-    if (protocol !== 0 && protocol !== IPPROTO_UDP) throw new SysError(Errno.EPROTONOSUPPORT);
-    ep = new UDPEndpoint(ns.udp, v4);
+    if (protocol === (v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6)) {
+      ep = new PingEndpoint(v4 ? ns.ping4 : ns.ping6, v4);
+    } else {
+      if (protocol !== 0 && protocol !== IPPROTO_UDP) throw new SysError(Errno.EPROTONOSUPPORT);
+      ep = new UDPEndpoint(ns.udp, v4);
+    }
   } else {
     throw new SysError(Errno.ESOCKTNOSUPPORT);
   }

@@ -23,6 +23,7 @@ import { IFF_LOOPBACK, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, NIC } from "./nic.ts";
 import { PortManager } from "./ports.ts";
 import { type Route, RouteTable } from "./route.ts";
 import { LoopbackEndpoint } from "./loopback.ts";
+import { fragmentIPv4, fragmentIPv6, Reassembler } from "./fragment.ts";
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
@@ -123,6 +124,7 @@ export class Stack {
   readonly routes = new RouteTable();
   readonly ports = new PortManager();
   readonly #protocols = new Map<number, TransportProtocol>();
+  readonly reassembler = new Reassembler();
 
   /** A stack with the loopback interface only (--network=none). */
   static loopback(): Stack {
@@ -186,17 +188,31 @@ export class Stack {
       : encodeIPv6(r.src, r.dst, protocol, payload, ttl, tos);
     r.nic.stats.txPackets++;
     r.nic.stats.txBytes += pkt.length;
-    r.nic.link.writePacket(v4 ? ETH_P_IP : ETH_P_IPV6, pkt);
+    const type = v4 ? ETH_P_IP : ETH_P_IPV6;
+    if (pkt.length > r.nic.link.mtu) {
+      // Only datagrams get here (TCP's segments fit its MSS): sent as fragments.
+      const frags = v4 ? fragmentIPv4(pkt, r.nic.link.mtu) : fragmentIPv6(pkt, r.nic.link.mtu);
+      for (const f of frags) {
+        r.nic.link.writePacket(type, f, r.gateway ?? r.dst);
+      }
+      return;
+    }
+    r.nic.link.writePacket(type, pkt, r.gateway ?? r.dst);
   }
 
   #deliver(nic: NIC, type: number, bytes: Uint8Array): void {
     nic.stats.rxPackets++;
     nic.stats.rxBytes += bytes.length;
-    const pkt = type === ETH_P_IP
+    let pkt = type === ETH_P_IP
       ? decodeIPv4(bytes, !nic.link.checksumOffload)
       : type === ETH_P_IPV6
       ? decodeIPv6(bytes)
       : null;
+    if (pkt?.fragment) {
+      const f = pkt.fragment;
+      pkt = this.isLocal(pkt.dst) ? this.reassembler.add(pkt, f.id, f.offset, f.more) : null;
+      if (!pkt) return;
+    }
     const p = pkt && this.isLocal(pkt.dst) && !isAny(pkt.dst)
       ? this.#protocols.get(pkt.protocol)
       : undefined;

@@ -69,6 +69,8 @@ const RTO_MAX_MS = 120_000;
 /** Linux's tcp_retries2 and tcp_syn_retries. */
 const MAX_RETRIES = 15;
 const MAX_SYN_RETRIES = 6;
+/** Most out-of-order segments kept per connection (each within the receive window). */
+const MAX_OUT_OF_ORDER = 256;
 /** TIME_WAIT and an orphaned FIN_WAIT2 last this long (Linux's TCP_TIMEWAIT_LEN). */
 const TIME_WAIT_MS = 60_000;
 /** Linux's net.ipv4.tcp_max_tw_buckets default for a small machine. */
@@ -131,6 +133,12 @@ export class TCPEndpoint implements Endpoint {
   #rcvNxt = 0;
   #rcvWScale = 0;
   readonly #rcvBuf = new ByteQueue();
+  /**
+   * Segments that arrived beyond rcvNxt (one before them was lost), kept within the window
+   * until the gap is filled, so that the sender's one retransmission repairs the stream.
+   */
+  #ooo: { seq: number; data: Uint8Array; fin: boolean }[] = [];
+  #oooBytes = 0;
   #lastAdvertised = 0;
 
   /** Linux's sk_shutdown bits. */
@@ -144,6 +152,10 @@ export class TCPEndpoint implements Endpoint {
 
   #rto = RTO_INITIAL_MS;
   #retries = 0;
+  /** Duplicate ACKs in a row (RFC 5681): the third resends the first unacknowledged segment. */
+  #dupAcks = 0;
+  /** In fast recovery: sndNxt when it began; an ACK below it resends the next hole (RFC 6582). */
+  #recover: number | null = null;
   #rtxTimer: number | undefined;
   #waitTimer: number | undefined;
   #keepTimer: number | undefined;
@@ -432,6 +444,14 @@ export class TCPEndpoint implements Endpoint {
       this.#sendAck();
       return;
     }
+    const duplicate = s.ack === this.#sndUna && s.data.length === 0 && !(s.flags & FIN) &&
+      this.#sndNxt !== this.#sndUna && (s.window << this.#sndWScale) === this.#sndWnd;
+    if (duplicate && ++this.#dupAcks === 3 && this.#recover === null) {
+      // The segment after what the peer has is lost (what follows it arrived): resent now,
+      // not after the retransmission timeout.
+      this.#recover = this.#sndNxt;
+      this.#resendFirst();
+    }
     if (seqLE(this.#sndUna, s.ack)) this.#sndWnd = s.window << this.#sndWScale;
     if (seqLT(this.#sndUna, s.ack)) {
       let acked = seqDiff(s.ack, this.#sndUna);
@@ -443,6 +463,12 @@ export class TCPEndpoint implements Endpoint {
       this.#sndUna = s.ack;
       this.#retries = 0;
       this.#rto = RTO_MIN_MS;
+      this.#dupAcks = 0;
+      if (this.#recover !== null) {
+        // A partial ACK: the next hole is resent at once; a full one ends the recovery.
+        if (seqLT(s.ack, this.#recover)) this.#resendFirst();
+        else this.#recover = null;
+      }
       if (this.#sndUna === this.#sndNxt) this.#clearRetransmit();
       else this.#armRetransmit(true);
       this.queue.notify();
@@ -467,7 +493,7 @@ export class TCPEndpoint implements Endpoint {
   #onData(pkt: { src: IPAddress; dst: IPAddress }, s: Segment): void {
     let data = s.data;
     let seq = s.seq;
-    const fin = (s.flags & FIN) !== 0;
+    let fin = (s.flags & FIN) !== 0;
     if (data.length === 0 && !fin) return;
     const receiving = this.state === TCPState.ESTABLISHED || this.state === TCPState.FIN_WAIT1 ||
       this.state === TCPState.FIN_WAIT2;
@@ -486,7 +512,8 @@ export class TCPEndpoint implements Endpoint {
       seq = this.#rcvNxt;
     }
     if (seq !== this.#rcvNxt) {
-      // Out of order: dropped, and the ACK tells the sender where we are.
+      // Out of order: kept, and a duplicate ACK tells the sender where the gap is.
+      this.#keepOutOfOrder(seq, data, fin);
       this.#sendAck();
       return;
     }
@@ -511,6 +538,10 @@ export class TCPEndpoint implements Endpoint {
         return;
       }
     }
+    const filled = this.#ooo.length > 0;
+    if (filled && !fin && this.#drainOutOfOrder()) {
+      fin = true;
+    }
     if (fin) {
       this.#rcvNxt = seqAdd(this.#rcvNxt, 1);
       this.#shutdown |= RCV_SHUTDOWN;
@@ -526,10 +557,54 @@ export class TCPEndpoint implements Endpoint {
           break;
       }
       this.#sendAck();
+    } else if (filled) {
+      // The gap is filled: the sender learns it at once.
+      this.#sendAck();
     } else {
       this.#scheduleAck();
     }
     this.queue.notify();
+  }
+
+  #keepOutOfOrder(seq: number, data: Uint8Array, fin: boolean): void {
+    if (data.length === 0 || this.#ooo.length >= MAX_OUT_OF_ORDER) return;
+    const ahead = seqDiff(seq, this.#rcvNxt);
+    if (ahead <= 0 || ahead + data.length > this.#rcvWindow() - this.#oooBytes) return;
+    if (this.#ooo.some((o) => o.seq === seq)) return;
+    if (!chargeKernel(data.length)) return;
+    this.#ooo.push({ seq, data, fin });
+    this.#oooBytes += data.length;
+  }
+
+  /**
+   * Moves what now continues rcvNxt from the out-of-order segments to the receive buffer;
+   * true when a FIN was reached.
+   */
+  #drainOutOfOrder(): boolean {
+    this.#ooo.sort((a, b) => seqDiff(a.seq, b.seq));
+    let fin = false;
+    while (this.#ooo.length > 0 && seqLE(this.#ooo[0].seq, this.#rcvNxt) && !fin) {
+      const o = this.#ooo.shift()!;
+      this.#oooBytes -= o.data.length;
+      unchargeKernel(o.data.length);
+      const skip = seqDiff(this.#rcvNxt, o.seq);
+      if (skip > o.data.length) continue;
+      const part = o.data.subarray(skip);
+      const take = Math.min(this.#rcvLimit - this.#rcvBuf.length, part.length);
+      if (take > 0 && chargeKernel(take)) {
+        this.#rcvBuf.push(part.subarray(0, take));
+        this.#rcvNxt = seqAdd(this.#rcvNxt, take);
+      }
+      if (take < part.length) break;
+      fin = o.fin;
+    }
+    return fin;
+  }
+
+  #dropOutOfOrder(): void {
+    unchargeKernel(this.#oooBytes);
+    this.#ooo = [];
+    this.#oooBytes = 0;
   }
 
   /** Acknowledges once for everything a batch of arriving segments brought. */
@@ -636,6 +711,22 @@ export class TCPEndpoint implements Endpoint {
     }
   }
 
+  /** Sends again the first unacknowledged segment's worth of data. */
+  #resendFirst(): void {
+    const n = Math.min(this.#sndMss, seqDiff(this.#sndNxt, this.#sndUna), this.#sndBuf.length);
+    if (n <= 0) return;
+    this.#emit({
+      seq: this.#sndUna,
+      ack: this.#rcvNxt,
+      flags: ACK,
+      window: this.#advertised(),
+      mss: null,
+      wscale: null,
+      data: this.#sndBuf.peek(0, n),
+    });
+    this.#armRetransmit(true);
+  }
+
   #armRetransmit(restart = false): void {
     if (this.#rtxTimer !== undefined) {
       if (!restart) return;
@@ -672,6 +763,8 @@ export class TCPEndpoint implements Endpoint {
       return;
     }
     this.#rto = Math.min(this.#rto * 2, RTO_MAX_MS);
+    this.#recover = null;
+    this.#dupAcks = 0;
     if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) {
       this.#sendSyn(this.state === TCPState.SYN_RECV);
       this.#armRetransmit();
@@ -785,6 +878,7 @@ export class TCPEndpoint implements Endpoint {
     }
     unchargeKernel(this.#sndBuf.length);
     this.#sndBuf.clear();
+    this.#dropOutOfOrder();
     if (this.#orphan) {
       unchargeKernel(this.#rcvBuf.length);
       this.#rcvBuf.clear();

@@ -5,7 +5,12 @@
 
 import assert from "node:assert/strict";
 import { SysError } from "../../abi/linux/error.ts";
-import { LOOPBACK4, LOOPBACK6 } from "./address.ts";
+import { LOOPBACK4, LOOPBACK6, v4Mapped } from "./address.ts";
+import { decodeIPv4, encodeIPv4 } from "./ipv4.ts";
+import { ETH_P_IP, type LinkEndpoint, type NetworkDispatcher } from "./link.ts";
+import { IFF_UP } from "./nic.ts";
+import { IPPROTO_TCP } from "./stack.ts";
+import { ACK, decodeTCP, encodeTCP, SYN } from "./tcp_header.ts";
 import { NetStack } from "./socket.ts";
 import type { TCPEndpoint } from "./tcp_endpoint.ts";
 
@@ -88,4 +93,110 @@ Deno.test("a connection to a port nobody listens on is refused with a reset", as
   assert.equal(c.write(Uint8Array.of(1, 2, 3), null), 3);
   await settle();
   assert.deepEqual(l.acceptQueue.shift()?.read(10, false).data, Uint8Array.of(1, 2, 3));
+});
+
+/** A link whose far end the test plays: what the stack sends is kept; the test injects. */
+class WireLink implements LinkEndpoint {
+  readonly mtu = 1500;
+  readonly checksumOffload = false;
+  readonly arpType = 1;
+  readonly hardwareAddress = new Uint8Array(6);
+  readonly sent: Uint8Array[] = [];
+  dispatch: NetworkDispatcher = () => {};
+  attach(d: NetworkDispatcher): void {
+    this.dispatch = d;
+  }
+  writePacket(_type: number, p: Uint8Array): void {
+    this.sent.push(p.slice());
+  }
+}
+
+/**
+ * A connection accepted by the stack from a peer the test plays over a WireLink: `seg` sends
+ * the peer's segments, `fromUs` decodes the stack's last one.
+ */
+function wireConnection() {
+  const ns = new NetStack();
+  const wire = new WireLink();
+  const nic = ns.stack.addNIC("wire0", wire, IFF_UP);
+  const us = v4Mapped(Uint8Array.of(10, 0, 0, 2)), peer = v4Mapped(Uint8Array.of(10, 0, 0, 1));
+  nic.addresses.push({ addr: us, prefixLen: 120 });
+  ns.stack.routes.add({
+    dest: v4Mapped(Uint8Array.of(10, 0, 0, 0)),
+    prefixLen: 120,
+    nic,
+    gateway: null,
+  });
+  const l = ns.tcp.newEndpoint(true);
+  l.bind(us, 80);
+  l.listen(1);
+  const seg = (seq: number, ack: number, flags: number, data = new Uint8Array(0)) =>
+    wire.dispatch(
+      ETH_P_IP,
+      encodeIPv4(
+        peer,
+        us,
+        IPPROTO_TCP,
+        encodeTCP(peer, us, {
+          sport: 5555,
+          dport: 80,
+          seq,
+          ack,
+          flags,
+          window: 65535,
+          mss: flags & SYN ? 1000 : null,
+          wscale: null,
+          data,
+        }),
+        64,
+        0,
+      ),
+    );
+  const fromUs = (i = -1) => {
+    const p = decodeIPv4(wire.sent.at(i)!, true)!;
+    return decodeTCP(p.src, p.dst, p.payload, true)!;
+  };
+  seg(1000, 0, SYN);
+  const iss = fromUs().seq;
+  seg(1001, iss + 1, ACK);
+  const s = l.acceptQueue.shift();
+  assert.ok(s, "the connection is established");
+  return { wire, s, seg, fromUs, iss };
+}
+
+Deno.test("a segment that arrives after a gap is kept and delivered once the gap fills", async () => {
+  const { s, seg, fromUs, iss } = wireConnection();
+  const enc = new TextEncoder();
+  seg(1004, iss + 1, ACK, enc.encode("def"));
+  assert.equal(fromUs().ack, 1001, "a duplicate ACK names the gap");
+  seg(1001, iss + 1, ACK, enc.encode("abc"));
+  await settle();
+  assert.equal(fromUs().ack, 1007, "the filled gap is acknowledged with what followed it");
+  assert.equal(new TextDecoder().decode(s.read(100, false).data), "abcdef");
+  s.close();
+});
+
+Deno.test("three duplicate ACKs resend the lost segment at once, and a partial ACK the next", () => {
+  const { wire, s, seg, fromUs, iss } = wireConnection();
+  assert.equal(s.write(new Uint8Array(5000).fill(7), null), 5000);
+  const first = iss + 1;
+  assert.deepEqual(wire.sent.slice(-5).map((_, i) => fromUs(i - 5).seq - first), [
+    0,
+    1000,
+    2000,
+    3000,
+    4000,
+  ]);
+  // The segment at 1000 was lost: the one before it is acknowledged, and the three after it
+  // each bring a duplicate of that ACK.
+  seg(1001, first + 1000, ACK);
+  const before = wire.sent.length;
+  for (let i = 0; i < 3; i++) seg(1001, first + 1000, ACK);
+  assert.equal(wire.sent.length, before + 1, "resent after the third, not before");
+  assert.equal(fromUs().seq, first + 1000);
+  assert.equal(fromUs().data.length, 1000);
+  // The segment at 3000 was lost too: the ACK up to it makes it go at once.
+  seg(1001, first + 3000, ACK);
+  assert.equal(fromUs().seq, first + 3000);
+  s.close();
 });

@@ -84,8 +84,20 @@ export class UDPProtocol {
   }
 }
 
+/** What a datagram endpoint needs of its protocol: the stack, and the table it is found in. */
+export interface DatagramProtocol {
+  readonly stack: Stack;
+  readonly table: TransportTable<UDPEndpoint>;
+}
+
+/**
+ * The endpoint of a datagram socket: UDP's, and (with its header made by encode) a ping
+ * socket's (ping.ts).
+ */
 export class UDPEndpoint implements Endpoint {
-  readonly protocol = IPPROTO_UDP;
+  readonly protocol: number = IPPROTO_UDP;
+  /** The transport header's size, for the MTU check. */
+  readonly headerSize: number = UDP_HEADER_SIZE;
   readonly options = new EndpointOptions();
   localAddr: IPAddress;
   localPort = 0;
@@ -106,7 +118,7 @@ export class UDPEndpoint implements Endpoint {
 
   readonly queue = new WaitQueue();
 
-  constructor(readonly udp: UDPProtocol, readonly v4: boolean) {
+  constructor(readonly udp: DatagramProtocol, readonly v4: boolean) {
     this.localAddr = v4 ? ANY4 : ANY6;
   }
 
@@ -120,7 +132,7 @@ export class UDPEndpoint implements Endpoint {
   bind(addr: IPAddress, port: number): void {
     if (this.#bound) throw new SysError(Errno.EINVAL);
     if (!this.udp.stack.isLocal(addr)) throw new SysError(Errno.EADDRNOTAVAIL);
-    this.localPort = this.udp.stack.ports.reserve(IPPROTO_UDP, addr, port, this);
+    this.localPort = this.udp.stack.ports.reserve(this.protocol, addr, port, this);
     this.localAddr = addr;
     this.#bound = true;
     this.udp.table.add(this);
@@ -157,13 +169,20 @@ export class UDPEndpoint implements Endpoint {
     if (err) throw new SysError(err);
     const dst = to ?? (this.remoteAddr ? { addr: this.remoteAddr, port: this.remotePort } : null);
     if (!dst) throw new SysError(Errno.EDESTADDRREQ);
-    if (dst.port === 0) throw new SysError(Errno.EINVAL);
+    if (dst.port === 0 && this.protocol === IPPROTO_UDP) throw new SysError(Errno.EINVAL);
     const r = this.udp.stack.route(dst.addr, isAny(this.localAddr) ? null : this.localAddr);
-    if (data.length + UDP_HEADER_SIZE + 40 > r.nic.link.mtu) throw new SysError(Errno.EMSGSIZE);
+    // Datagrams beyond the MTU leave in fragments (stack.ts), up to the length fields' limits.
+    const limit = isV4(dst.addr) ? 0xffff - 20 : 0xffff - 8;
+    if (data.length + this.headerSize > limit) throw new SysError(Errno.EMSGSIZE);
     this.autobind();
     const o = this.options;
-    this.udp.stack.send(r, IPPROTO_UDP, encodeUDP(r, this.localPort, dst.port, data), o.ttl, o.tos);
+    this.udp.stack.send(r, this.protocol, this.encode(r, dst.port, data), o.ttl, o.tos);
     return data.length;
+  }
+
+  /** The transport packet that carries data to port along r. */
+  encode(r: Route, port: number, data: Uint8Array): Uint8Array {
+    return encodeUDP(r, this.localPort, port, data);
   }
 
   /** A datagram arrived for this endpoint. */
@@ -229,7 +248,7 @@ export class UDPEndpoint implements Endpoint {
     this.#closed = true;
     if (this.#bound) {
       this.udp.table.remove(this);
-      this.udp.stack.ports.release(IPPROTO_UDP, this.localPort, this);
+      this.udp.stack.ports.release(this.protocol, this.localPort, this);
     }
     for (const d of this.#rcv) unchargeKernel(d.data.length + DATAGRAM_COST);
     this.#rcv = [];

@@ -28,6 +28,8 @@ import { AT_FDCWD, contextAt } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
 import { inetHandlers, inetSocket, isInetDomain } from "./sys_socket_inet.ts";
 import { InetSocket } from "../net/socket.ts";
+import { HostSocket } from "../net/host_socket.ts";
+import { hostInetHandlers } from "./sys_socket_host.ts";
 import { netlinkHandlers, netlinkSocket } from "./sys_socket_netlink.ts";
 import { AF_NETLINK, NetlinkSocket } from "../net/netlink.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
@@ -571,6 +573,7 @@ function withInet(
     const f = t.fdTable.get(argInt(t, 0));
     // Looked up per call: the modules import each other.
     if (f instanceof InetSocket) return inetHandlers[name](t, f);
+    if (f instanceof HostSocket) return hostInetHandlers[name](t, f);
     if (f instanceof NetlinkSocket) {
       const h = netlinkHandlers[name];
       if (!h) throw new SysError(Errno.EOPNOTSUPP);
@@ -584,7 +587,8 @@ export const syscalls: Record<string, SyscallDef> = {
   socket: {
     handler: socket,
     support: "partial",
-    note: "AF_UNIX; AF_INET/AF_INET6 (TCP, UDP) on the Sentry's loopback stack; " +
+    note: "AF_UNIX; AF_INET/AF_INET6 (TCP, UDP) on the Sentry's stack (loopback, and the " +
+      "interfaces taken over with --network=sandbox), or host sockets with --network=host; " +
       "AF_NETLINK (NETLINK_ROUTE queries)",
     args: ["d", "x", "d"],
   },

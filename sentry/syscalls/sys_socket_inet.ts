@@ -16,6 +16,7 @@ import {
   decodeSockAddr,
   encodeSockAddr,
   InetSocket,
+  NetStack,
   newInetSocket,
   type SockAddr,
 } from "../net/socket.ts";
@@ -33,6 +34,7 @@ import {
   SOCKADDR_STORAGE_SIZE,
 } from "../../abi/linux/socket.ts";
 import { copyInSocklen, copyOutAddress, copyOutMsgResult, copyOutOptval } from "./socket_copy.ts";
+import { hostInetSocket } from "./sys_socket_host.ts";
 
 /** Longest address a call reads. */
 const SOCKADDR_MAX = SOCKADDR_STORAGE_SIZE;
@@ -44,6 +46,7 @@ export function isInetDomain(domain: number): boolean {
 
 /** Implements Linux syscall socket(2) for AF_INET and AF_INET6. */
 export function inetSocket(t: Task, domain: number, type: number, protocol: number): number {
+  if (NetStack.of(t.kernel).host) return hostInetSocket(t, domain, type, protocol);
   if (type & ~(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new SysError(Errno.EINVAL);
   const s = newInetSocket(
     t.kernel,

@@ -159,3 +159,28 @@ Deno.test("the Gofer's filter refuses what it does not list", async () => {
   const [calls] = (await underFilter("goferFilter()", DENIED_CALLS)).split("\n");
   assert.deepEqual(JSON.parse(calls), REFUSED);
 });
+
+Deno.test("with --network=host the Sentry's filter adds TCP and UDP sockets only", async () => {
+  const out = await underFilter(
+    `sentryFilter("ptrace", "host")`,
+    `
+    const r = (nr, ...a) => Number(rawSyscall(nr, ...a.map(BigInt)));
+    console.log(JSON.stringify({
+      tcp: r(41, 2, 1 | 0o4000 | 0o2000000, 0) >= 0, // socket(AF_INET, SOCK_STREAM|NONBLOCK|CLOEXEC)
+      udp6: r(41, 10, 2, 0) >= 0,                     // socket(AF_INET6, SOCK_DGRAM)
+      raw: r(41, 2, 3, 1),                            // socket(AF_INET, SOCK_RAW): EPERM
+      packet: r(41, 17, 3, 0),                        // socket(AF_PACKET): EPERM
+      netlink: r(41, 16, 3, 0),                       // socket(AF_NETLINK): EPERM
+      execve: r(59, 0, 0, 0),
+    }));
+  `,
+  );
+  assert.deepEqual(JSON.parse(out), {
+    tcp: true,
+    udp6: true,
+    raw: -1,
+    packet: -1,
+    netlink: -1,
+    execve: -1,
+  });
+});

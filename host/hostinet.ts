@@ -1,0 +1,179 @@
+/**
+ * Host TCP/IP sockets for --network=host: the calls the Sentry makes on the host sockets that
+ * stand for the application's AF_INET and AF_INET6 sockets (sentry/net/host_socket.ts). Every
+ * socket is non-blocking (the Sentry waits with poll, never in the host kernel) and
+ * close-on-exec; every call returns the kernel's value or -errno, and takes buffers the Sentry
+ * owns, never an address of the application's.
+ *
+ * struct msghdr (x86-64): {void *name; u32 namelen; (pad); struct iovec *iov; size_t iovlen;
+ * void *control; size_t controllen; int flags} (56 bytes); struct iovec {void *base;
+ * size_t len} (16).
+ *
+ * @module
+ */
+
+import { rawSyscall } from "./libc.ts";
+import { addr } from "./socket.ts";
+
+const SYS_socket = 41;
+const SYS_connect = 42;
+const SYS_sendto = 44;
+const SYS_recvmsg = 47;
+const SYS_shutdown = 48;
+const SYS_bind = 49;
+const SYS_listen = 50;
+const SYS_getsockname = 51;
+const SYS_getpeername = 52;
+const SYS_setsockopt = 54;
+const SYS_getsockopt = 55;
+const SYS_accept4 = 288;
+const SYS_ioctl = 16;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+
+/** Longest socket address (sockaddr_storage). */
+export const SOCKADDR_MAX = 128;
+
+const n = (r: bigint) => Number(r);
+
+/** socket(2): a non-blocking, close-on-exec socket of domain and base type. */
+export function hostSocket(domain: number, type: number, protocol: number): number {
+  return n(rawSyscall(
+    SYS_socket,
+    BigInt(domain),
+    BigInt(type | SOCK_NONBLOCK | SOCK_CLOEXEC),
+    BigInt(protocol),
+  ));
+}
+
+export function hostBind(fd: number, sa: Uint8Array<ArrayBuffer>): number {
+  return n(rawSyscall(SYS_bind, BigInt(fd), addr(sa), BigInt(sa.length)));
+}
+
+export function hostConnect(fd: number, sa: Uint8Array<ArrayBuffer>): number {
+  return n(rawSyscall(SYS_connect, BigInt(fd), addr(sa), BigInt(sa.length)));
+}
+
+export function hostListen(fd: number, backlog: number): number {
+  return n(rawSyscall(SYS_listen, BigInt(fd), BigInt(backlog)));
+}
+
+export function hostShutdown(fd: number, how: number): number {
+  return n(rawSyscall(SYS_shutdown, BigInt(fd), BigInt(how)));
+}
+
+/** The address a name call (getsockname, getpeername, accept4) returns, or -errno. */
+export interface NameResult {
+  r: number;
+  sa: Uint8Array;
+}
+
+function nameCall(nr: number, fd: number, extra: bigint | null): NameResult {
+  const sa = new Uint8Array(SOCKADDR_MAX);
+  const len = new Uint32Array([SOCKADDR_MAX]);
+  const lenBytes = new Uint8Array(len.buffer);
+  const r = extra === null
+    ? rawSyscall(nr, BigInt(fd), addr(sa), addr(lenBytes))
+    : rawSyscall(nr, BigInt(fd), addr(sa), addr(lenBytes), extra);
+  return { r: n(r), sa: sa.subarray(0, Math.min(len[0], SOCKADDR_MAX)) };
+}
+
+export function hostGetsockname(fd: number): NameResult {
+  return nameCall(SYS_getsockname, fd, null);
+}
+
+export function hostGetpeername(fd: number): NameResult {
+  return nameCall(SYS_getpeername, fd, null);
+}
+
+/** accept4(2) without waiting: the new socket is non-blocking and close-on-exec too. */
+export function hostAccept(fd: number): NameResult {
+  return nameCall(SYS_accept4, fd, BigInt(SOCK_NONBLOCK | SOCK_CLOEXEC));
+}
+
+/** sendto(2) without waiting and without SIGPIPE (the Sentry raises it for the task). */
+export function hostSendto(
+  fd: number,
+  data: Uint8Array<ArrayBuffer>,
+  flags: number,
+  to: Uint8Array<ArrayBuffer> | null,
+): number {
+  return n(rawSyscall(
+    SYS_sendto,
+    BigInt(fd),
+    addr(data),
+    BigInt(data.length),
+    BigInt(flags | MSG_DONTWAIT | MSG_NOSIGNAL),
+    to ? addr(to) : 0n,
+    to ? BigInt(to.length) : 0n,
+  ));
+}
+
+/** What one receive gave: bytes (or -errno), the sender's address and msg_flags. */
+export interface RecvResult {
+  r: number;
+  from: Uint8Array;
+  flags: number;
+}
+
+/** recvmsg(2) into buf without waiting; no control messages are asked for. */
+export function hostRecv(fd: number, buf: Uint8Array<ArrayBuffer>, flags: number): RecvResult {
+  const name = new Uint8Array(SOCKADDR_MAX);
+  const iov = new BigUint64Array([addr(buf), BigInt(buf.length)]);
+  const iovBytes = new Uint8Array(iov.buffer);
+  const hdr = new Uint8Array(56);
+  const v = new DataView(hdr.buffer);
+  v.setBigUint64(0, addr(name), true);
+  v.setUint32(8, SOCKADDR_MAX, true);
+  v.setBigUint64(16, addr(iovBytes), true);
+  v.setBigUint64(24, 1n, true);
+  // SAFETY: hdr holds the addresses of name, iovBytes and buf, all alive until this returns.
+  const r = n(rawSyscall(SYS_recvmsg, BigInt(fd), addr(hdr), BigInt(flags | MSG_DONTWAIT)));
+  const nameLen = Math.min(v.getUint32(8, true), SOCKADDR_MAX);
+  return { r, from: name.subarray(0, r >= 0 ? nameLen : 0), flags: v.getInt32(48, true) };
+}
+
+export function hostSetsockopt(
+  fd: number,
+  level: number,
+  name: number,
+  val: Uint8Array<ArrayBuffer>,
+): number {
+  return n(rawSyscall(
+    SYS_setsockopt,
+    BigInt(fd),
+    BigInt(level),
+    BigInt(name),
+    addr(val),
+    BigInt(val.length),
+  ));
+}
+
+/** getsockopt(2) into a buffer of `size` bytes: -errno, or the value (cut to its length). */
+export function hostGetsockopt(
+  fd: number,
+  level: number,
+  name: number,
+  size: number,
+): { r: number; val: Uint8Array } {
+  const val = new Uint8Array(Math.max(size, 1));
+  const len = new Uint32Array([size]);
+  const r = n(rawSyscall(
+    SYS_getsockopt,
+    BigInt(fd),
+    BigInt(level),
+    BigInt(name),
+    addr(val),
+    addr(new Uint8Array(len.buffer)),
+  ));
+  return { r, val: val.subarray(0, Math.min(len[0], size)) };
+}
+
+/** An ioctl that writes one int (FIONREAD, SIOCOUTQ): -errno or the value. */
+export function hostIoctlInt(fd: number, request: number): { r: number; value: number } {
+  const v = new Int32Array(1);
+  const r = n(rawSyscall(SYS_ioctl, BigInt(fd), BigInt(request), addr(new Uint8Array(v.buffer))));
+  return { r, value: v[0] };
+}

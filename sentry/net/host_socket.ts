@@ -1,0 +1,249 @@
+/**
+ * --network=host: an application's AF_INET or AF_INET6 socket that is a host socket the
+ * Sentry made and drives (host/hostinet.ts). The application's calls are still served by the
+ * Sentry (sentry/syscalls/sys_socket_host.ts): it copies addresses and data between the
+ * application's memory and its own buffers, passes only the socket options it knows
+ * (never one that carries a pointer, such as SO_ATTACH_FILTER), and waits for readiness
+ * with poll on a runtime thread, so a blocked call never blocks the host thread or other tasks.
+ *
+ * @module
+ */
+
+import { Errno } from "../../abi/linux/errno.ts";
+import { SysError } from "../../abi/linux/error.ts";
+import { closeFd, pollAsync } from "../../host/libc.ts";
+import {
+  hostAccept,
+  hostConnect,
+  hostGetsockopt,
+  hostIoctlInt,
+  hostRecv,
+  hostSendto,
+  hostSocket,
+  type RecvResult,
+} from "../../host/hostinet.ts";
+import { pollNow } from "../../host/io.ts";
+import type { Task } from "../kernel/task.ts";
+import { FileDescriptionBase, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP } from "../vfs/file.ts";
+import type { Attr } from "../vfs/inode.ts";
+import { interfaceIoctl } from "./ifioctl.ts";
+import { NetStack, socketAttr } from "./socket.ts";
+
+const POLLIN = 0x1;
+const POLLOUT = 0x4;
+const EAGAIN = 11;
+const EINPROGRESS = 115;
+const EPIPE = 32;
+const SIGPIPE = 13;
+const SOL_SOCKET = 1;
+const SO_ERROR = 4;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_WAITALL = 0x100;
+/** How often a poll or epoll of a host socket looks again (no host event reaches the Sentry). */
+const WATCH_MS = 10;
+/** One wait on a runtime thread lasts at most this long, so an interrupted wait ends soon. */
+const WAIT_SLICE_MS = 200;
+/** The bytes waiting to be read (SIOCINQ); the one request passed to the host socket. */
+const FIONREAD = 0x541b;
+
+/** Throws the SysError of a host call's -errno; returns a non-negative result. */
+export function hostResult(r: number): number {
+  if (r < 0) throw new SysError(-r);
+  return r;
+}
+
+export class HostSocket extends FileDescriptionBase {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  /** SO_RCVTIMEO and SO_SNDTIMEO in milliseconds (0: wait for ever). */
+  rcvTimeoutMs = 0;
+  sndTimeoutMs = 0;
+
+  constructor(
+    readonly hostFd: number,
+    readonly family: number,
+    readonly type: number,
+    flags: number,
+    readonly attr: Attr,
+  ) {
+    super(O_RDWR | (flags & O_NONBLOCK));
+  }
+
+  /** A new host socket for the application's socket(2); -errno becomes its SysError. */
+  static create(
+    t: Task,
+    family: number,
+    type: number,
+    protocol: number,
+    flags: number,
+  ): HostSocket {
+    const fd = hostResult(hostSocket(family, type, protocol));
+    return new HostSocket(fd, family, type, flags, socketAttr(t.tg.uid, t.tg.gid));
+  }
+
+  stat(_t: Task): Attr {
+    return this.attr;
+  }
+
+  get nonblocking(): boolean {
+    return (this.flags & O_NONBLOCK) !== 0;
+  }
+
+  /**
+   * Waits until the host socket has one of events (or an error or hang-up). A signal ends
+   * the wait (ERESTARTSYS); after timeoutMs (0: none) EAGAIN, as SO_RCVTIMEO makes it.
+   */
+  async waitFor(t: Task, events: number, timeoutMs = 0): Promise<void> {
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+    for (;;) {
+      if (this.#closed) throw new SysError(Errno.EBADF);
+      const slice = Math.min(WAIT_SLICE_MS, Math.max(0, deadline - Date.now()));
+      const r = await t.block(pollAsync(this.hostFd, events, slice));
+      if (r & (events | POLLERR | POLLHUP)) return;
+      if (Date.now() >= deadline) throw new SysError(Errno.EAGAIN);
+    }
+  }
+
+  /** Runs a non-blocking host call again after each wait for events while it says EAGAIN. */
+  async retry(
+    t: Task,
+    dontwait: boolean,
+    events: number,
+    timeoutMs: number,
+    call: () => number,
+  ): Promise<number> {
+    for (;;) {
+      const r = call();
+      if (r !== -EAGAIN) return hostResult(r);
+      if (dontwait || this.nonblocking) throw new SysError(Errno.EAGAIN);
+      await this.waitFor(t, events, timeoutMs);
+    }
+  }
+
+  /** accept4(2): the next connection, waited for unless non-blocking. */
+  async accept(t: Task): Promise<{ fd: number; sa: Uint8Array }> {
+    let sa: Uint8Array = new Uint8Array(0);
+    const fd = await this.retry(t, false, POLLIN, this.rcvTimeoutMs, () => {
+      const a = hostAccept(this.hostFd);
+      sa = a.sa;
+      return a.r;
+    });
+    return { fd, sa };
+  }
+
+  /** connect(2); a blocking socket waits for the handshake's outcome. */
+  async connect(t: Task, sa: Uint8Array<ArrayBuffer>): Promise<void> {
+    const r = hostConnect(this.hostFd, sa);
+    if (r !== -EINPROGRESS || this.nonblocking) {
+      hostResult(r);
+      return;
+    }
+    await this.waitFor(t, POLLOUT, this.sndTimeoutMs);
+    const e = hostGetsockopt(this.hostFd, SOL_SOCKET, SO_ERROR, 4);
+    hostResult(e.r);
+    const err = new DataView(e.val.buffer, e.val.byteOffset).getInt32(0, true);
+    if (err) throw new SysError(err);
+  }
+
+  /** Sends data (to `to`, or the connected peer); EPIPE raises SIGPIPE unless MSG_NOSIGNAL. */
+  async send(
+    t: Task,
+    data: Uint8Array<ArrayBuffer>,
+    flags: number,
+    to: Uint8Array<ArrayBuffer> | null,
+  ): Promise<number> {
+    try {
+      return await this.retry(
+        t,
+        (flags & MSG_DONTWAIT) !== 0,
+        POLLOUT,
+        this.sndTimeoutMs,
+        () => hostSendto(this.hostFd, data, flags & ~MSG_DONTWAIT, to),
+      );
+    } catch (e) {
+      if (e instanceof SysError && e.errno === EPIPE && !(flags & MSG_NOSIGNAL)) {
+        t.sendSignal({ signo: SIGPIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Receives into buf. MSG_WAITALL on a stream keeps reading until buf is full, the peer has
+   * shut down, or something was read and a wait is interrupted.
+   */
+  async recv(t: Task, buf: Uint8Array<ArrayBuffer>, flags: number): Promise<RecvResult> {
+    const dontwait = (flags & MSG_DONTWAIT) !== 0;
+    const host = flags & ~(MSG_DONTWAIT | MSG_WAITALL);
+    let last!: RecvResult;
+    const n = await this.retry(t, dontwait, POLLIN, this.rcvTimeoutMs, () => {
+      last = hostRecv(this.hostFd, buf, host);
+      return last.r;
+    });
+    if (!(flags & MSG_WAITALL) || n === 0 || n >= buf.length || this.type !== 1) return last;
+    let got = n;
+    while (got < buf.length) {
+      const r = hostRecv(this.hostFd, buf.subarray(got), host);
+      if (r.r === -EAGAIN) {
+        // What was read is returned when the wait ends early (a signal, SO_RCVTIMEO).
+        try {
+          await this.waitFor(t, POLLIN, this.rcvTimeoutMs);
+        } catch {
+          break;
+        }
+        continue;
+      }
+      if (r.r <= 0) break;
+      got += r.r;
+    }
+    return { ...last, r: got };
+  }
+
+  /** Notifies the queue every few milliseconds while waiters are subscribed (poll, epoll). */
+  #watch(): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    const tick = () => {
+      this.#timer = undefined;
+      if (this.queue.size === 0 || this.#closed) return;
+      if (pollNow(this.hostFd, POLLIN | POLLOUT) !== 0) this.queue.notify();
+      this.#timer = setTimeout(tick, WATCH_MS);
+    };
+    this.#timer = setTimeout(tick, WATCH_MS);
+  }
+
+  override readiness(mask: number): number {
+    const r = pollNow(this.hostFd, mask & 0xffff);
+    if ((r & mask) === 0) this.#watch();
+    return r & (mask | POLLERR | POLLHUP);
+  }
+
+  override read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
+    if (offset !== undefined) throw new SysError(Errno.ESPIPE);
+    return this.recv(t, dst, 0).then((r) => r.r);
+  }
+
+  override write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
+    if (offset !== undefined) throw new SysError(Errno.ESPIPE);
+    return this.send(t, src, 0, null);
+  }
+
+  override ioctl(t: Task, request: number, arg: bigint): number {
+    if (request !== FIONREAD) {
+      // SIOCGIF*: the interfaces as the stack shows them (the host's, at start-up).
+      const r = interfaceIoctl(t, NetStack.of(t.kernel).stack, request, arg);
+      if (r !== null) return r;
+      throw new SysError(Errno.ENOTTY);
+    }
+    const r = hostIoctlInt(this.hostFd, request);
+    hostResult(r.r);
+    t.mm.writeU32(arg, r.value);
+    return 0;
+  }
+
+  override release(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    closeFd(this.hostFd);
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * --network=host: the application's TCP and UDP sockets are host sockets the Sentry drives, so
+ * a server in the sandbox is reached on the host's loopback by a native client, as the same
+ * program (tests/progs/net_peer.c, servers only) is when it runs natively.
+ */
+
+import assert from "node:assert/strict";
+import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
+import { reachServers, run } from "./net_peer.ts";
+
+Deno.test({
+  name: "--network=host: a TCP and a UDP server in the sandbox answer on the host's loopback, " +
+    "as natively",
+  ignore: !IS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const prog = await compileProg("net_peer");
+    const port = 30000 + Math.floor(Math.random() * 10000);
+    const args = ["127.0.0.1", String(port), "server-only"];
+
+    const nativeRun = run(prog, ...args);
+    const native = await reachServers("127.0.0.1", port);
+    const nativeOut = (await nativeRun).out;
+
+    const root = await makeRoot();
+    const bundle = await makeBundle({ args: ["/net_peer", ...args], files: { "net_peer": prog } });
+    try {
+      const sandboxRun = root.runsc(["run", "--bundle", bundle.dir, `host-${port}`], {
+        timeoutMs: 120_000,
+      }, ["--network=host"]);
+      const sandboxed = await reachServers("127.0.0.1", port);
+      const r = await sandboxRun;
+      assert.equal(native.tcpClientGot, "echo: hello from the peer");
+      assert.match(native.tcpClientBulk, /^2097152 bytes, hash \w+, 0 wrong$/);
+      assert.deepEqual(sandboxed, native);
+      assert.equal(r.stdout + r.stderr, nativeOut);
+      assert.equal(r.code, 0);
+    } finally {
+      await root.cleanup();
+      await bundle.cleanup();
+    }
+  },
+});
