@@ -34,7 +34,7 @@ Deno.test("a filter answers a call by its number and whole 64-bit arguments", as
 Deno.test("a filter can tell calls apart by the address of their syscall instruction", async () => {
   const got = await inChild(`
     import { rawSyscall } from "${new URL("./libc.ts", import.meta.url).href}";
-    import { mapAnonymous, sealCode } from "${new URL("./kvm.ts", import.meta.url).href}";
+    import { mapAnonymous, sealCode } from "${new URL("./mman.ts", import.meta.url).href}";
     // long f(long fd): mov eax, dup ; syscall ; ret
     const page = mapAnonymous(4096n);
     new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(page, 4096))

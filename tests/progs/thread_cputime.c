@@ -11,13 +11,16 @@ static long ms_of(struct timeval tv) { return tv.tv_sec * 1000 + tv.tv_usec / 10
 
 static void *spin(void *arg) {
   volatile unsigned long x = 0;
-  // Compute for about 300 ms of wall time.
-  struct timespec start, now;
+  // Compute until this thread has used 100 ms of CPU (by its own clock) or 10 s have passed:
+  // CPU time, not wall time, so that a loaded host cannot starve the check below.
+  struct timespec start, now, cpu;
   clock_gettime(CLOCK_MONOTONIC, &start);
   do {
     for (int i = 0; i < 100000; i++) x += i;
     clock_gettime(CLOCK_MONOTONIC, &now);
-  } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < 300);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  } while (cpu.tv_sec * 1000 + cpu.tv_nsec / 1000000 < 100 &&
+           now.tv_sec - start.tv_sec < 10);
   return arg;
 }
 
