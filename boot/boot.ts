@@ -29,7 +29,7 @@ import { SYSCALL_NAMES } from "../sentry/syscalls/linux64.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
 import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
-import { initSpec, loadSpec } from "../oci/spec.ts";
+import { initSpec, loadSpec, validateSpec } from "../oci/spec.ts";
 import { validateId } from "../oci/state.ts";
 import {
   type ControlConn,
@@ -39,8 +39,10 @@ import {
   serveControl,
   STDIO_SOCKET,
   StdioInbox,
+  type TakeRequest,
 } from "./control.ts";
-import type { InitSpec, SandboxOptions, SandboxStatus } from "./sandbox.ts";
+import { SPARE_IDLE_MS } from "../oci/spare_dir.ts";
+import type { InitSpec, Prepared, SandboxOptions, SandboxStatus } from "./sandbox.ts";
 
 /** The Sentry's sandbox as boot drives it (implemented by boot/sandbox_impl.ts). */
 interface SandboxLike {
@@ -58,9 +60,10 @@ interface SandboxLike {
 }
 
 /** Loads the Sentry on demand, so that the CLI and gofer roles never load the kernel. */
-async function loadSandbox(): Promise<
-  { create(opts: SandboxOptions, spec: InitSpec): Promise<SandboxLike> }
-> {
+async function loadSandbox(): Promise<{
+  prepare(opts: SandboxOptions): Promise<Prepared>;
+  create(opts: SandboxOptions, spec: InitSpec, prepared?: Prepared): Promise<SandboxLike>;
+}> {
   const mod = await import("./sandbox_impl.ts");
   return mod.Sandbox;
 }
@@ -81,6 +84,12 @@ const BOOT_FLAGS: readonly FlagDef[] = [
     kind: "bool",
     default: false,
     help: "started by `runsc create` in new namespaces: pivot into an empty root",
+  },
+  {
+    name: "spare-dir",
+    kind: "string",
+    default: "",
+    help: "start as a spare sandbox (oci/spare.ts) serving its control socket in this directory",
   },
 ];
 
@@ -160,11 +169,13 @@ export async function bootMain(args: string[]): Promise<number> {
   const root = str(values, "root");
   const goferFd = Number(str(values, "gofer-fd"));
   const readyFd = Number(str(values, "ready-fd"));
-  validateId(id);
+  // A spare has no container yet: its id, spec and stdio come with `take` (oci/spare.ts).
+  const spareDir = str(values, "spare-dir");
+  if (spareDir === "") validateId(id);
 
-  log.prefix = `boot[${id}] `;
+  log.prefix = spareDir ? "boot[spare] " : `boot[${id}] `;
   log.minLevel = bool(values, "debug") ? "debug" : "warning";
-  const debugLog = debugLogPath(str(values, "debug-log"), id, "boot");
+  const debugLog = debugLogPath(str(values, "debug-log"), spareDir ? "spare" : id, "boot");
   const logFormat = str(values, "log-format") === "json" ? "json" : "text";
   const addSink = (path: string, format: "text" | "json") => {
     try {
@@ -190,25 +201,33 @@ export async function bootMain(args: string[]): Promise<number> {
     closeFd(readyFd);
   };
 
-  let sb: SandboxLike;
-  let baseSpec: InitSpec;
+  const platform = str(values, "platform") || "ptrace";
+  const sandboxOptions = (stdio: [number, number, number], terminal: boolean): SandboxOptions => ({
+    platform,
+    platformDevicePath: str(values, "platform_device_path") || undefined,
+    strace: bool(values, "strace"),
+    log,
+    goferFd,
+    overlay2: str(values, "overlay2"),
+    fileAccess: str(values, "file-access"),
+    fileAccessMounts: str(values, "file-access-mounts"),
+    stdio,
+    terminal,
+  });
+  // Set once the container's sandbox exists: at once, or for a spare when it is taken.
+  let sb: SandboxLike | undefined;
+  let baseSpec!: InitSpec;
+  let prepared: Prepared | undefined;
   try {
-    const spec = loadSpec(bundle);
-    baseSpec = initSpec(spec);
     const Sandbox = await loadSandbox();
     log.phase("boot: sentry loaded");
-    sb = await Sandbox.create({
-      platform: str(values, "platform") || "ptrace",
-      platformDevicePath: str(values, "platform_device_path") || undefined,
-      strace: bool(values, "strace"),
-      log,
-      goferFd,
-      overlay2: str(values, "overlay2"),
-      fileAccess: str(values, "file-access"),
-      fileAccessMounts: str(values, "file-access-mounts"),
-      stdio: [0, 1, 2],
-      terminal: bool(values, "terminal"),
-    }, baseSpec);
+    if (spareDir) {
+      // The spec-free part: the memory file and the platform, before confinement.
+      prepared = await Sandbox.prepare(sandboxOptions([0, 1, 2], false));
+    } else {
+      baseSpec = initSpec(loadSpec(bundle));
+      sb = await Sandbox.create(sandboxOptions([0, 1, 2], bool(values, "terminal")), baseSpec);
+    }
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     log.error(`cannot create sandbox: ${msg}`);
@@ -219,63 +238,104 @@ export async function bootMain(args: string[]): Promise<number> {
   }
 
   let exitStatus: number | undefined;
-  const exited = sb.exited.then((ws) => {
-    exitStatus = exitStatusOf(ws);
-    log.phase("boot: init exited", { waitStatus: ws, exitStatus });
-    return exitStatus;
-  });
+  let exited!: Promise<number>;
+  const attach = (s: SandboxLike) => {
+    sb = s;
+    exited = s.exited.then((ws) => {
+      exitStatus = exitStatusOf(ws);
+      log.phase("boot: init exited", { waitStatus: ws, exitStatus });
+      return exitStatus;
+    });
+  };
+  if (sb) attach(sb);
 
   let destroyRequested!: () => void;
   const destroyed = new Promise<void>((r) => destroyRequested = r);
+  let wasTaken!: () => void;
+  const taken = new Promise<void>((r) => wasTaken = r);
+  let taking = false;
+
+  /**
+   * A spare becomes container `req.id`'s sandbox: the kernel, mounts and init are built from
+   * the spec the CLI sent (it validated the bundle's config.json), with the stdio it sent. One
+   * take only; a failed one ends the spare, whose half-built kernel is of no further use.
+   */
+  const take = async (req: TakeRequest): Promise<Record<string, unknown>> => {
+    if (!prepared || taking) throw new Error("this sandbox is not a spare, or is taken");
+    taking = true;
+    validateId(req.id);
+    const spec = initSpec(validateSpec(req.spec, "/", false));
+    const stdio = stdioInbox!.take(req.stdioToken);
+    log.prefix = `boot[${req.id}] `;
+    const pre = prepared;
+    prepared = undefined; // create owns it now, and releases it if it fails
+    try {
+      baseSpec = spec;
+      const Sandbox = await loadSandbox();
+      attach(await Sandbox.create(sandboxOptions(stdio, false), baseSpec, pre));
+    } catch (e) {
+      for (const fd of stdio) closeFd(fd);
+      setTimeout(destroyRequested, 20);
+      const msg = e instanceof Error ? e.message : String(e);
+      log.error(`cannot create sandbox: ${msg}`);
+      const errno = (e as { errno?: unknown }).errno;
+      return { error: msg, ...(typeof errno === "number" && errno > 0 ? { errno } : {}) };
+    }
+    wasTaken();
+    return {};
+  };
 
   const handle = async (
     req: ControlRequest,
     conn: ControlConn,
   ): Promise<Record<string, unknown>> => {
     log.debug(`control request`, { req });
+    if (req.cmd === "take") return await take(req);
+    if (!sb) throw new Error("a spare sandbox serves only take");
+    const s: SandboxLike = sb;
     switch (req.cmd) {
       case "start": {
-        const st = sb.status();
+        const st = s.status();
         if (st !== "created") throw new Error(`cannot start a container that is ${st}`);
-        sb.start();
+        s.start();
         return {};
       }
       case "signal": {
         if (!Number.isInteger(req.signo) || req.signo < 0 || req.signo > 64) {
           throw new Error(`invalid signal ${req.signo}`);
         }
-        if (sb.status() === "stopped") throw new Error("container is not running");
+        if (s.status() === "stopped") throw new Error("container is not running");
         if (req.pid !== undefined && (!Number.isInteger(req.pid) || req.pid <= 0)) {
           throw new Error(`invalid pid ${req.pid}`);
         }
         if (req.signo === 0) return {};
-        if (req.pid) sb.signalProcess(req.pid, req.signo);
-        else if (req.all) sb.signalProcess(0, req.signo);
-        else sb.signal(req.signo);
+        if (req.pid) s.signalProcess(req.pid, req.signo);
+        else if (req.all) s.signalProcess(0, req.signo);
+        else s.signal(req.signo);
         return {};
       }
       case "wait":
         return { exitStatus: await exited };
       case "state": {
-        const status = sb.status();
+        const status = s.status();
         return exitStatus === undefined ? { status } : { status, exitStatus };
       }
       case "ps":
-        return { processes: sb.processes() };
+        return { processes: s.processes() };
       case "update": {
         for (const v of [req.memoryLimit, req.pidsLimit]) {
           if (v !== undefined && (!Number.isSafeInteger(v) || v < -1 || v === 0)) {
             throw new Error(`invalid limit ${v}`);
           }
         }
-        sb.updateLimits(req.memoryLimit, req.pidsLimit);
+        s.updateLimits(req.memoryLimit, req.pidsLimit);
         return {};
       }
       case "exec": {
         const p = req.process;
         if (!Array.isArray(p?.args) || p.args.length === 0) throw new Error("exec needs args");
         const stdio = stdioInbox!.take(req.stdioToken);
-        const pid = sb.exec(
+        const pid = s.exec(
           {
             ...baseSpec,
             args: p.args,
@@ -292,13 +352,13 @@ export async function bootMain(args: string[]): Promise<number> {
       }
       case "waitpid": {
         let done = false;
-        const exited = sb.waitPid(req.pid).finally(() => done = true);
+        const exited = s.waitPid(req.pid).finally(() => done = true);
         if (req.killOnClose) {
           conn.closed.then(() => {
             // Once reaped, the pid may be another process's.
             if (done) return;
             try {
-              sb.signalProcess(req.pid, SIGKILL);
+              s.signalProcess(req.pid, SIGKILL);
             } catch { /* exited meanwhile */ }
           });
         }
@@ -318,27 +378,30 @@ export async function bootMain(args: string[]): Promise<number> {
   let exitFd = -1;
   try {
     // Opened now: once confined, this process no longer sees the state directory.
+    // A spare's files are moved into the container's directory when it is taken.
+    const dir = spareDir || join(root, id);
     exitFd = libc.symbols.openat(
       AT_FDCWD,
-      cstr(join(root, id, EXIT_FILE)),
+      cstr(join(dir, EXIT_FILE)),
       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
       0o600,
     );
-    if (exitFd < 0) throw new Error(`cannot create ${join(root, id, EXIT_FILE)}`);
-    server = serveControl(join(root, id, "ctl.sock"), handle);
-    stdioInbox = new StdioInbox(join(root, id, STDIO_SOCKET));
+    if (exitFd < 0) throw new Error(`cannot create ${join(dir, EXIT_FILE)}`);
+    server = serveControl(join(dir, "ctl.sock"), handle);
+    stdioInbox = new StdioInbox(join(dir, STDIO_SOCKET));
   } catch (e) {
     const msg = `cannot listen on the control socket: ${(e as Error).message}`;
     log.error(msg);
     ready({ ok: false, error: msg });
     server?.close();
-    sb.destroy();
+    sb?.destroy();
+    prepared?.release();
     return 1;
   }
   try {
     log.debug(
       "boot: confined",
-      confineBoot(bool(values, "confine"), str(values, "platform") || "ptrace"),
+      confineBoot(bool(values, "confine"), platform),
     );
   } catch (e) {
     // A sandbox that was asked to confine itself and could not does not run.
@@ -347,13 +410,29 @@ export async function bootMain(args: string[]): Promise<number> {
     ready({ ok: false, error: msg });
     server.close();
     stdioInbox.close();
-    sb.destroy();
+    sb?.destroy();
+    prepared?.release();
     return 1;
   }
   ready({ ok: true });
   log.phase("boot: ready");
 
-  const waitStatus = await Promise.race([destroyed.then(() => null), sb.exited]);
+  if (!sb) {
+    // A spare: taken, or ended by its idle timeout or a failed take.
+    const idle = setTimeout(destroyRequested, SPARE_IDLE_MS);
+    const wasTakenNow = await Promise.race([taken.then(() => true), destroyed.then(() => false)]);
+    clearTimeout(idle);
+    if (!wasTakenNow) {
+      log.phase("boot: spare ends untaken");
+      closeFd(exitFd);
+      server.close();
+      stdioInbox.close();
+      prepared?.release();
+      return 0;
+    }
+  }
+  const sandbox = sb!;
+  const waitStatus = await Promise.race([destroyed.then(() => null), sandbox.exited]);
   if (waitStatus !== null) {
     // Before the socket goes: a `wait` that finds it gone reads the file instead.
     try {
@@ -362,14 +441,14 @@ export async function bootMain(args: string[]): Promise<number> {
       log.warning(`cannot record the exit status: ${(e as Error).message}`);
     }
     await new Promise((r) => setTimeout(r, REPLY_FLUSH_MS));
-    await sb.drainConsoles();
+    await sandbox.drainConsoles();
   }
   closeFd(exitFd);
   log.phase("boot: destroying");
   server.close();
   stdioInbox.close();
   try {
-    sb.destroy();
+    sandbox.destroy();
   } catch (e) {
     log.warning(`destroy: ${(e as Error).message}`);
   }

@@ -9,6 +9,7 @@
  */
 
 import { basename, dirname } from "../path.ts";
+import type { Spec } from "../oci/spec.ts";
 import { closeFd, cstr, errno, HostError, libc } from "../host/libc.ts";
 import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from "../host/fcntl.ts";
 import {
@@ -53,7 +54,20 @@ export type ControlRequest =
    * the process on the host (`exec --detach --pid-file`), and a SIGKILL it cannot forward ends
    * it.
    */
-  | { cmd: "waitpid"; pid: number; killOnClose?: boolean };
+  | { cmd: "waitpid"; pid: number; killOnClose?: boolean }
+  | TakeRequest;
+
+/**
+ * Make a spare sandbox (oci/spare.ts) container `id`'s: build its kernel, mounts and init from
+ * `spec` (the bundle's config.json, as the CLI validated it), with the stdio sent beforehand on the stdio socket under `stdioToken`. The reply
+ * carries `error` (and the errno, when one is the cause) when that failed; the spare then ends.
+ */
+export interface TakeRequest {
+  cmd: "take";
+  id: string;
+  spec: Spec;
+  stdioToken: string;
+}
 
 /** What `runsc exec` runs. */
 export interface ExecProcess {
@@ -87,6 +101,7 @@ export interface ControlReplies {
   destroy: Record<never, never>;
   exec: { pid: number };
   waitpid: { exitStatus: number };
+  take: { error?: string; errno?: number };
 }
 
 /** A reply line on the wire. */

@@ -15,7 +15,13 @@ import { HostConsole } from "../sentry/fs/host_console.ts";
 import { loadExecutable, lookPath } from "../sentry/loader/loader.ts";
 import { hostMemTotal, MemoryFile, setKernelAccount } from "../sentry/mm/memory_file.ts";
 import { MemoryManager } from "../sentry/mm/mm.ts";
-import { type InitSpec, SandboxError, type SandboxOptions, type SandboxStatus } from "./sandbox.ts";
+import {
+  type InitSpec,
+  type Prepared,
+  SandboxError,
+  type SandboxOptions,
+  type SandboxStatus,
+} from "./sandbox.ts";
 import { SysError } from "../abi/linux/error.ts";
 import { defaultRlimits, RLIMIT } from "../sentry/syscalls/sys_rlimit.ts";
 import { FdTable } from "../sentry/vfs/fd_table.ts";
@@ -149,6 +155,14 @@ function newProcess(
   return task;
 }
 
+/** The memory file and platform of a sandbox without a container yet (Sandbox.prepare). */
+class PreparedSandbox implements Prepared {
+  constructor(readonly mf: MemoryFile, readonly platform: Platform) {}
+  release(): void {
+    this.platform.release();
+  }
+}
+
 export class Sandbox {
   readonly exited: Promise<number>;
   #status: SandboxStatus = "created";
@@ -166,17 +180,36 @@ export class Sandbox {
     });
   }
 
-  /** Builds the kernel and loads the init process; nothing runs until start(). */
-  static async create(opts: SandboxOptions, spec: InitSpec): Promise<Sandbox> {
-    await Promise.resolve();
+  /**
+   * Makes what no container's data goes into: the memory file and the platform. Done before
+   * the boot process confines itself (the platform opens host devices and spawns its template
+   * stub); create() then builds the container on it.
+   */
+  static async prepare(opts: SandboxOptions): Promise<PreparedSandbox> {
     const mf = new MemoryFile();
-    if (spec.memoryLimit !== undefined) mf.limit = BigInt(spec.memoryLimit);
-    // Pipe buffers, descriptors and other Sentry-held memory count against the same limit.
-    setKernelAccount(mf);
+    const platform = await newPlatform(opts.platform, mf, opts.platformDevicePath);
+    opts.log.phase("boot: platform ready", { platform: opts.platform });
+    return new PreparedSandbox(mf, platform);
+  }
+
+  /**
+   * Builds the kernel and loads the init process, on `prepared` when given (a spare that was
+   * taken; it is consumed, and released on failure); nothing runs until start().
+   */
+  static async create(
+    opts: SandboxOptions,
+    spec: InitSpec,
+    prepared?: Prepared,
+  ): Promise<Sandbox> {
+    await Promise.resolve();
     let platform: Platform | undefined;
     try {
-      platform = await newPlatform(opts.platform, mf, opts.platformDevicePath);
-      opts.log.phase("boot: platform ready", { platform: opts.platform });
+      const pre = prepared instanceof PreparedSandbox ? prepared : await Sandbox.prepare(opts);
+      platform = pre.platform;
+      const mf = pre.mf;
+      if (spec.memoryLimit !== undefined) mf.limit = BigInt(spec.memoryLimit);
+      // Pipe buffers, descriptors and other Sentry-held memory count against the same limit.
+      setKernelAccount(mf);
       const kernel = new Kernel({
         platform,
         memoryFile: mf,

@@ -27,9 +27,11 @@ import { selfArgv } from "./reexec.ts";
 import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
+import { endProcesses, spareUsable, takeSpare } from "./spare.ts";
 import {
   type ContainerState,
   newState,
+  type ProcessId,
   StateError,
   type Status,
   writeFileAtomic,
@@ -159,7 +161,6 @@ export async function createContainer(
   const cgroup = Cgroup.of(spec.linux?.cgroupsPath);
   // As root the roles see Deno's cache read-only (deno_cache.ts); the CLI fills it for them.
   const cacheDir = geteuid() === 0 ? denoDir() : null;
-  if (cacheDir) await warmRoleCache(cacheDir);
   const role = (argv: string[]) => cacheDir ? readOnlyDenoDirArgv(cacheDir, argv) : argv;
   using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));
   void lock;
@@ -168,6 +169,19 @@ export async function createContainer(
   const fds: number[] = [];
   let leaveCgroup: (() => void) | null = null;
   try {
+    const taken = spareUsable(ctx, spec, opts) ? await takeSpare(ctx, id, bundle, spec) : null;
+    if (taken) {
+      const state: ContainerState = {
+        ...store.read(id),
+        status: "created",
+        pid: taken.pid,
+        goferPid: taken.goferPid,
+        spareProcs: taken.procs,
+      };
+      store.write(state);
+      return state;
+    }
+    if (cacheDir) await warmRoleCache(cacheDir);
     if (cgroup) {
       // This process enters the container's cgroup while it starts gofer and boot, so that
       // they (and the stubs the boot starts) are born there: nothing runs outside it first.
@@ -439,7 +453,10 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   }
   // A confined sandbox that is not running has nothing left to do: it ends at once with its
   // namespaces. Another one is asked to destroy itself, then whatever is left is found and killed.
-  if (!(await endSandboxNamespaces(id, store.root, st.bundle, [st.pid, st.goferPid]))) {
+  if (st.spareProcs) {
+    // Begun as a spare: its argv names no container; its recorded processes are the sandbox.
+    await endProcesses(st.spareProcs);
+  } else if (!(await endSandboxNamespaces(id, store.root, st.bundle, [st.pid, st.goferPid]))) {
     try {
       // A wedged sandbox gets a few seconds; then its process is killed below.
       await control(store.socketPath(id), { cmd: "destroy" }, { timeoutMs: 5000 });
@@ -486,7 +503,14 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
     }
     const bundle = st?.bundle;
     const cg = st ? cgroupOf(st) : null;
-    await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0], cg);
+    await killSandboxProcesses(
+      ctx,
+      id,
+      bundle,
+      [st?.pid ?? 0, st?.goferPid ?? 0],
+      cg,
+      st?.spareProcs,
+    );
     log.phase("delete: processes gone");
     if (bundle) { for (const err of removeFilestores(bundle, id)) log.warning(err); }
     await cg?.remove();
@@ -580,6 +604,7 @@ export async function killSandboxProcesses(
   bundle: string | undefined,
   recorded: number[],
   cgroup: Cgroup | null = null,
+  spareProcs?: readonly ProcessId[],
 ): Promise<void> {
   // Thawed first: frozen processes die only once thawed, and reading a frozen process's
   // /proc/<pid>/cmdline (sandboxProcesses) can wait as long as it stays frozen.
@@ -587,6 +612,7 @@ export async function killSandboxProcesses(
     for (const pid of cgroup.pids()) hostKill(pid, SIGKILL);
     await cgroup.freeze(false).catch((e) => log.warning(`delete ${id}: ${e.message}`));
   }
+  if (spareProcs) return await endProcesses(spareProcs);
   if (await endSandboxNamespaces(id, ctx.store.root, bundle, recorded)) return;
   const pids = sandboxProcesses(id, ctx.store.root, bundle, recorded);
   for (const pid of pids) {

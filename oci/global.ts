@@ -105,6 +105,13 @@ export const GLOBAL_FLAGS: readonly FlagDef[] = [
     help: "log every system call of the application",
   },
   {
+    name: "spare",
+    kind: "bool",
+    default: false,
+    help: "keep a pre-started spare sandbox under --root for the next create (oci/spare.ts); " +
+      "not for callers that need runc's process tree (--pid-file, --console-socket)",
+  },
+  {
     name: "systemd-cgroup",
     kind: "bool",
     default: false,
@@ -187,6 +194,8 @@ export interface GlobalConfig {
   /** --overlay2, --file-access and --file-access-mounts parsed, defaults applied. */
   files: FileConfig;
   strace: boolean;
+  /** --spare: create takes a pre-started sandbox when it can, and starts the next one. */
+  spare: boolean;
   /** The global flags as `--name=value` words, to pass on to boot and gofer. */
   passOn: string[];
 }
@@ -226,6 +235,7 @@ export function globalConfig(v: FlagValues): GlobalConfig {
     fileAccess: files.fileAccess,
     files,
     strace: bool(v, "strace"),
+    spare: bool(v, "spare"),
     passOn,
   };
 }

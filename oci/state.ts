@@ -30,6 +30,18 @@ export interface ContainerState {
   owner: string;
   /** linux.cgroupsPath of the spec, when the sandbox's processes were put there (cgroup.ts). */
   cgroupsPath?: string;
+  /**
+   * The host processes of a sandbox that began as a spare (oci/spare.ts), each known by pid and
+   * start time: their argv names no container, so they are found by these alone.
+   */
+  spareProcs?: ProcessId[];
+}
+
+/** A host process as it cannot be mistaken for a later one with its pid. */
+export interface ProcessId {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks after boot at which it started. */
+  start: number;
 }
 
 /** The OCI state as `runsc state` prints it. */

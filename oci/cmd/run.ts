@@ -10,6 +10,7 @@ import { log } from "../../log.ts";
 import type { Command } from "../command.ts";
 import { createContainer, deleteContainer, waitExit } from "../container.ts";
 import { bool, str } from "../flags.ts";
+import { replenishSpare } from "../spare.ts";
 import { SIGNALS } from "../signals.ts";
 import { CREATE_FLAGS } from "./create.ts";
 import { startContainer } from "./start.ts";
@@ -56,6 +57,8 @@ export const runCommand: Command = {
       if (!started || (!detach && !bool(flags, "keep"))) {
         await deleteContainer(ctx, id, true);
       }
+      // The next run's sandbox (--spare only), started once this one no longer needs the CPU.
+      await replenishSpare(ctx);
     }
   },
 };

@@ -1,0 +1,393 @@
+/**
+ * Spare sandboxes (`runsc --spare`): a boot and a gofer started ahead of time under `--root`,
+ * confined as usual but holding nothing of any container, that the next `create` takes instead
+ * of starting its own. Taking one costs a few messages instead of two Deno start-ups, the Sentry's
+ * loading and the platform's set-up.
+ *
+ * A spare lives in `<root>/+spare-<hex>` (a name no container id can have: `list`, `state` and
+ * `delete` never see it): its control and stdio sockets, its exit-status file, the gofer's take
+ * socket and `spare.json` (the global flags it was started with and its two nsinit processes,
+ * by pid and start time). It is offered by the symbolic link `<root>/+spare`, made once it is
+ * recorded (one spare is made at a time per root, under `+spare-making`); a create claims it by
+ * renaming that link away, so two creates never take the same one. A spare nobody takes ends
+ * itself after SPARE_IDLE_MS; the next create finds it gone and discards it.
+ *
+ * At take time the gofer gets the bundle and id (it then opens the root and mounts and confines
+ * itself, as a gofer started for that container would), and the boot gets the init spec and the
+ * caller's stdio (it then builds the kernel, mounts and init). Before that neither has opened
+ * anything of a container, and a spare serves one container only.
+ *
+ * Off by default, and never used where runc's contract is observable: with `--pid-file` the
+ * caller (containerd's shim) must be the sandbox's ancestor to reap it, and a spare was started
+ * by an earlier CLI; with `--console-socket` or a cgroup the sandbox would have to be born
+ * elsewhere. Those creates start a sandbox of their own, as without the flag.
+ *
+ * @module
+ */
+
+import { basename, join, resolve } from "../path.ts";
+import { log } from "../log.ts";
+import { closeFd, cstr, libc, socketpair, strerror } from "../host/libc.ts";
+import { hostKill, spawn, waitpid } from "../host/spawn.ts";
+import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
+import { geteuid } from "../host/namespace.ts";
+import {
+  control,
+  ControlUnavailable,
+  EXIT_FILE,
+  sendStdio,
+  STDIO_SOCKET,
+} from "../boot/control.ts";
+import { CliError, type Context } from "./command.ts";
+import { confinedCommand } from "./confine_argv.ts";
+import { selfArgv } from "./reexec.ts";
+import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
+import { rootfsPath, type Spec } from "./spec.ts";
+import type { ProcessId } from "./state.ts";
+import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
+
+/** The offered spare: a symbolic link to its directory, `+spare-<hex>`. */
+const SPARE = "+spare";
+/** Held (a directory) while a CLI makes a spare, so that only one is made at a time. */
+const SPARE_MAKING = "+spare-making";
+const RECORD = "spare.json";
+const SOCK_STREAM = 1;
+const SIGKILL = 9;
+const WNOHANG = 1;
+/** A `+spare-making` older than this was left by a CLI that died while making it. */
+const STALE_MAKING_MS = 30_000;
+/** How long a create waits for a spare that is still starting before it starts its own. */
+const READY_WAIT_MS = 10_000;
+/** sun_path's limit: the spare's sockets must be reachable by their path. */
+const UNIX_PATH_MAX = 107;
+
+/** What `spare.json` records. */
+interface SpareRecord {
+  /** The global flags handed to boot and gofer: a spare serves only creates with the same. */
+  flags: string[];
+  /** The nsinit processes (boot's, then gofer's) as spawned. */
+  boot: ProcessId;
+  gofer: ProcessId;
+}
+
+/** What create records of a sandbox taken from a spare. */
+export interface TakenSpare {
+  /** The boot (the sandbox's init in its PID namespace), as create's pid. */
+  pid: number;
+  /** The gofer's nsinit, as create's goferPid. */
+  goferPid: number;
+  /** Every host process of the sandbox, nsinit parents first. */
+  procs: ProcessId[];
+}
+
+/** The start time of `pid` (field 22 of /proc/<pid>/stat), or null when it is gone. */
+export function startTime(pid: number): number | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return f[0] === "Z" || f[0] === "X" ? null : Number(f[19]);
+  } catch {
+    return null;
+  }
+}
+
+function identify(pid: number): ProcessId | null {
+  const start = startTime(pid);
+  return start === null ? null : { pid, start };
+}
+
+/** Whether `p` is still the process recorded (not exited, its pid not reused). */
+export function sameProcess(p: ProcessId): boolean {
+  return p.pid > 0 && startTime(p.pid) === p.start;
+}
+
+/** The first child of `pid` (nsinit's one child), or 0. */
+function childOf(pid: number): number {
+  try {
+    const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+    return kids ? Number(kids.split(" ")[0]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * SIGKILLs each recorded process that is still itself (nsinit parents first, so that none
+ * reports its child's death), then waits, bounded, for them to be gone. Killing the boot, its
+ * PID namespace's init, ends its stubs with it.
+ */
+export async function endProcesses(procs: readonly ProcessId[], waitMs = 5000): Promise<void> {
+  const live = procs.filter(sameProcess);
+  for (const p of live) hostKill(p.pid, SIGKILL);
+  const deadline = Date.now() + waitMs;
+  while (live.some(sameProcess) && Date.now() < deadline) {
+    for (const p of live) {
+      try {
+        waitpid(p.pid, WNOHANG);
+      } catch { /* not our child */ }
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/**
+ * Whether this create may take a spare: asked for, as root (confined spares only), and none of
+ * what makes runc's process tree or the caller's cgroup observable (see the module comment).
+ */
+export function spareUsable(
+  ctx: Context,
+  spec: Spec,
+  opts: { pidFile?: string; consoleSocket?: string },
+): boolean {
+  return ctx.global.spare && geteuid() === 0 && !opts.pidFile && !opts.consoleSocket &&
+    !spec.process?.terminal && !spec.linux?.cgroupsPath &&
+    new TextEncoder().encode(join(ctx.store.root, "+spare-01234567", GOFER_SPARE_SOCKET)).length <=
+      UNIX_PATH_MAX;
+}
+
+/**
+ * Whether every host path the container's gofer opens (the bundle, its root, its bind mounts'
+ * sources) is the same file in the spare gofer's mount namespace as here: that namespace was
+ * copied when the spare started, and a mount made since (containerd mounts the root just before
+ * create) is not in it.
+ */
+function sameView(goferPid: number, bundle: string, spec: Spec): boolean {
+  const paths = [bundle, rootfsPath(spec, bundle)];
+  for (const m of spec.mounts ?? []) {
+    const o = m.options ?? [];
+    if (m.source && (m.type === "bind" || o.includes("bind") || o.includes("rbind"))) {
+      paths.push(resolve(bundle, m.source));
+    }
+  }
+  return paths.every((p) => {
+    try {
+      const here = Deno.statSync(p);
+      const there = Deno.statSync(`/proc/${goferPid}/root${p}`);
+      return here.dev === there.dev && here.ino === there.ino;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Removes a spare's directory and ends its processes. */
+async function discard(dir: string, procs: ProcessId[]): Promise<void> {
+  await endProcesses(procs, 1000);
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* gone */ }
+}
+
+/**
+ * Takes the spare under `--root` for container `id`, whose state directory exists (reserved):
+ * returns its processes, or null when there is none fit to take (then nothing changed). Throws
+ * CliError when the container itself cannot start (its executable is missing...), as create
+ * would.
+ */
+export async function takeSpare(
+  ctx: Context,
+  id: string,
+  bundle: string,
+  spec: Spec,
+): Promise<TakenSpare | null> {
+  const root = ctx.store.root;
+  // Claimed by moving its link away: of two creates, one only gets it.
+  const claim = join(root, `+spare-claim-${crypto.randomUUID().slice(0, 8)}`);
+  let dir: string;
+  try {
+    Deno.renameSync(join(root, SPARE), claim);
+    dir = join(root, Deno.readLinkSync(claim));
+    Deno.removeSync(claim);
+  } catch {
+    return null; // none, or another create took it
+  }
+  if (!/^\+spare-[0-9a-f]{8}$/.test(basename(dir))) return null;
+  let rec: SpareRecord;
+  try {
+    rec = JSON.parse(Deno.readTextFileSync(join(dir, RECORD)));
+  } catch {
+    await discard(dir, []);
+    return null;
+  }
+  // One still starting is further on than a sandbox started now would be: it is waited for.
+  const ready = await readyWithin(dir, [rec.boot, rec.gofer], READY_WAIT_MS);
+  const boot = identify(childOf(rec.boot.pid));
+  const gofer = identify(childOf(rec.gofer.pid));
+  const procs = [rec.boot, rec.gofer, ...(boot ? [boot] : []), ...(gofer ? [gofer] : [])];
+  if (
+    !ready || !boot || !gofer || !sameProcess(rec.boot) || !sameProcess(rec.gofer) ||
+    JSON.stringify(rec.flags) !== JSON.stringify(ctx.global.passOn) ||
+    !sameView(gofer.pid, bundle, spec)
+  ) {
+    log.debug("spare: not fit for this create; discarded", { dir });
+    await discard(dir, procs);
+    return null;
+  }
+  log.phase("create: spare claimed");
+  let conn: Deno.UnixConn | undefined;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: join(dir, GOFER_SPARE_SOCKET) });
+    await conn.write(new TextEncoder().encode(JSON.stringify({ bundle, id }) + "\n"));
+    const token = crypto.randomUUID();
+    sendStdio(join(dir, STDIO_SOCKET), token);
+    const r = await control(join(dir, "ctl.sock"), {
+      cmd: "take",
+      id,
+      spec,
+      stdioToken: token,
+    });
+    const goferReply = await readLine(conn);
+    if (r.error !== undefined) {
+      const text = r.errno ? `: ${strerror(r.errno).toLowerCase()}` : "";
+      throw new CliError(`creating container "${id}": ${r.error}${text}`);
+    }
+    if (!goferReply?.ok) {
+      throw new CliError(
+        `creating container "${id}": ${goferReply?.error ?? "the gofer did not answer"}`,
+      );
+    }
+  } catch (e) {
+    await discard(dir, procs);
+    // A spare that died before answering: this create starts a sandbox of its own.
+    if (e instanceof ControlUnavailable || e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  } finally {
+    conn?.close();
+  }
+  // The sockets and the exit file are the container's now (renamed: the boot holds them open).
+  for (const f of ["ctl.sock", STDIO_SOCKET, EXIT_FILE]) {
+    Deno.renameSync(join(dir, f), join(ctx.store.dir(id), f));
+  }
+  Deno.removeSync(dir, { recursive: true });
+  log.phase("create: spare taken");
+  return { pid: boot.pid, goferPid: rec.gofer.pid, procs };
+}
+
+/**
+ * Waits until the spare's boot and gofer listen on their sockets in `dir` (the boot binds its own
+ * once its platform is ready), while `procs` live; false when they died or `ms` passed.
+ */
+async function readyWithin(dir: string, procs: ProcessId[], ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const listening = [GOFER_SPARE_SOCKET, "ctl.sock", STDIO_SOCKET].every((f) => {
+      try {
+        return Deno.lstatSync(join(dir, f)).isSocket;
+      } catch {
+        return false;
+      }
+    });
+    if (listening) return true;
+    if (!procs.every(sameProcess) || Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Reads one JSON line (the gofer's answer); null at EOF. */
+async function readLine(conn: Deno.Conn): Promise<GoferTakeReply | null> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\n")) {
+    const n = await conn.read(buf);
+    if (n === null) return null;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  try {
+    return JSON.parse(text.slice(0, text.indexOf("\n")));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts the next spare under `--root` when `--spare` asks for one and none is there or being
+ * made. It runs on by itself: this returns once it is spawned and recorded, without waiting.
+ */
+export async function replenishSpare(ctx: Context): Promise<void> {
+  if (!ctx.global.spare || geteuid() !== 0) return;
+  const root = ctx.store.root;
+  const making = join(root, SPARE_MAKING);
+  try {
+    Deno.lstatSync(join(root, SPARE));
+    return;
+  } catch { /* none: make one */ }
+  try {
+    Deno.mkdirSync(making, { mode: 0o700 });
+  } catch {
+    // Another CLI is making one; unless it died at it.
+    try {
+      const age = Date.now() - (Deno.statSync(making).mtime?.getTime() ?? 0);
+      if (age < STALE_MAKING_MS) return;
+      Deno.removeSync(making, { recursive: true });
+      Deno.mkdirSync(making, { mode: 0o700 });
+    } catch {
+      return;
+    }
+  }
+  // Its files stay in this directory from birth to take: the boot opens them by path.
+  const name = `+spare-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = join(root, name);
+  const procs: ProcessId[] = [];
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+    const rec = await spawnSpare(ctx, dir);
+    procs.push(rec.boot, rec.gofer);
+    Deno.writeTextFileSync(join(dir, RECORD), JSON.stringify(rec));
+    // Offered only now, whole: symlink() fails rather than replace another spare's link.
+    Deno.symlinkSync(name, join(root, SPARE));
+    log.phase("spare: started", { boot: rec.boot.pid, gofer: rec.gofer.pid });
+  } catch (e) {
+    log.debug(`spare: not started: ${(e as Error).message}`);
+    await discard(dir, procs);
+  } finally {
+    try {
+      Deno.removeSync(making);
+    } catch { /* removed as stale by another CLI */ }
+  }
+}
+
+/** Spawns a spare's gofer and boot with their sockets in `dir`; returns what to record. */
+async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
+  const { global } = ctx;
+  const cacheDir = denoDir();
+  if (cacheDir) await warmRoleCache(cacheDir);
+  const role = (argv: string[]) => cacheDir ? readOnlyDenoDirArgv(cacheDir, argv) : argv;
+  const [goferEnd, bootEnd] = socketpair(SOCK_STREAM, O_CLOEXEC);
+  const nul = libc.symbols.openat(AT_FDCWD, cstr("/dev/null"), O_RDWR | O_CLOEXEC, 0);
+  try {
+    if (nul < 0) throw new Error("cannot open /dev/null");
+    const gofer = confinedCommand(
+      role(selfArgv("gofer", [
+        "--sock-fd",
+        "3",
+        "--spare-sock",
+        join(dir, GOFER_SPARE_SOCKET),
+        ...global.passOn,
+      ])),
+      [[0, nul], [1, nul], [2, nul], [3, goferEnd]],
+    );
+    const goferPid = spawn({ ...gofer, closeOthers: true, setsid: true, cwd: "/" });
+    const boot = confinedCommand(
+      role(selfArgv("boot", [
+        "--spare-dir",
+        dir,
+        "--root",
+        ctx.store.root,
+        "--gofer-fd",
+        "3",
+        ...global.passOn.filter((f) => !f.startsWith("--root=")),
+      ])),
+      [[0, nul], [1, nul], [2, nul], [3, bootEnd]],
+      { pid: true, net: global.network !== "host" },
+    );
+    const bootPid = spawn({ ...boot, closeOthers: true, setsid: true, cwd: "/" });
+    const b = identify(bootPid);
+    const g = identify(goferPid);
+    if (!b || !g) throw new Error("a spare's process ended at once");
+    return { flags: global.passOn, boot: b, gofer: g };
+  } finally {
+    closeFd(goferEnd);
+    closeFd(bootEnd);
+    if (nul >= 0) closeFd(nul);
+  }
+}
