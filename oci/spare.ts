@@ -31,6 +31,7 @@ import { closeFd, cstr, libc, socketpair, strerror } from "../host/libc.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../host/fcntl.ts";
 import { geteuid } from "../host/namespace.ts";
+import { setThreadNice, threadNice } from "../host/priority.ts";
 import {
   control,
   ControlUnavailable,
@@ -56,6 +57,8 @@ const SIGKILL = 9;
 const WNOHANG = 1;
 /** A `+spare-making` older than this was left by a CLI that died while making it. */
 const STALE_MAKING_MS = 30_000;
+/** The nice value a spare starts with (see spawnSpare). */
+const SPARE_NICE = 10;
 /** How long a create waits for a spare that is still starting before it starts its own. */
 const READY_WAIT_MS = 10_000;
 /** sun_path's limit: the spare's sockets must be reachable by their path. */
@@ -209,7 +212,10 @@ export async function takeSpare(
     await discard(dir, []);
     return null;
   }
-  // One still starting is further on than a sandbox started now would be: it is waited for.
+  // One still starting is further on than a sandbox started now would be: it is waited for,
+  // at its creator's priority from now on (it started niced: spawnSpare).
+  const nice = threadNice() ?? 0;
+  renice([childOf(rec.boot.pid), childOf(rec.gofer.pid)].filter((p) => p > 0), nice);
   const ready = await readyWithin(dir, [rec.boot, rec.gofer], READY_WAIT_MS);
   const boot = identify(childOf(rec.boot.pid));
   const gofer = identify(childOf(rec.gofer.pid));
@@ -223,6 +229,8 @@ export async function takeSpare(
     await discard(dir, procs);
     return null;
   }
+  // Again, with the threads and stubs made since.
+  renice([boot.pid, gofer.pid, ...threadChildren(boot.pid)], nice);
   log.phase("create: spare claimed");
   let conn: Deno.UnixConn | undefined;
   try {
@@ -280,6 +288,35 @@ async function readyWithin(dir: string, procs: ProcessId[], ms: number): Promise
     if (listening) return true;
     if (!procs.every(sameProcess) || Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** The children of every thread of `pid` (the boot's stubs: a platform thread spawns them). */
+function threadChildren(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const kids = readOr(`/proc/${pid}/task/${t.name}/children`).trim();
+      if (kids) out.push(...kids.split(" ").map(Number));
+    }
+  } catch { /* gone: the take fails later */ }
+  return out;
+}
+
+function readOr(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/** Gives every thread of each of `pids` the nice value `nice`. */
+function renice(pids: number[], nice: number): void {
+  for (const pid of pids) {
+    try {
+      for (const t of Deno.readDirSync(`/proc/${pid}/task`)) setThreadNice(Number(t.name), nice);
+    } catch { /* gone */ }
   }
 }
 
@@ -353,6 +390,10 @@ async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
   if (cacheDir) await warmRoleCache(cacheDir);
   const role = (argv: string[]) => cacheDir ? readOnlyDenoDirArgv(cacheDir, argv) : argv;
   const [goferEnd, bootEnd] = socketpair(SOCK_STREAM, O_CLOEXEC);
+  // Spawned from this thread at SPARE_NICE, which they inherit: a spare's start-up yields the
+  // CPU to the containers that run meanwhile. This thread gets its own value back after.
+  const nice = threadNice() ?? 0;
+  setThreadNice(0, Math.max(nice, SPARE_NICE));
   const nul = libc.symbols.openat(AT_FDCWD, cstr("/dev/null"), O_RDWR | O_CLOEXEC, 0);
   try {
     if (nul < 0) throw new Error("cannot open /dev/null");
@@ -386,6 +427,7 @@ async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
     if (!b || !g) throw new Error("a spare's process ended at once");
     return { flags: global.passOn, boot: b, gofer: g };
   } finally {
+    setThreadNice(0, nice);
     closeFd(goferEnd);
     closeFd(bootEnd);
     if (nul >= 0) closeFd(nul);

@@ -51,6 +51,20 @@ function childOf(pid: number): number {
   return Number(readOr(`/proc/${pid}/task/${pid}/children`).trim().split(" ")[0] || 0);
 }
 
+/** Field 19 of /proc/<tid>/stat: the nice value. */
+function niceOf(tid: number): number {
+  const stat = readOr(`/proc/${tid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+}
+
+/** The children of every thread of `pid`. */
+function stubsOf(pid: number): number[] {
+  return [...Deno.readDirSync(`/proc/${pid}/task`)].flatMap((t) =>
+    readOr(`/proc/${pid}/task/${t.name}/children`).trim().split(" ").filter((s) => s)
+      .map(Number)
+  );
+}
+
 /** Ends every spare under `root` (their own idle timeout is minutes away). */
 async function endSpares(root: string): Promise<void> {
   for (const e of Deno.readDirSync(root)) {
@@ -103,6 +117,14 @@ for (const platform of PLATFORMS) {
           assert.equal(c.code, 0, c.stderr);
           const st = JSON.parse(Deno.readTextFileSync(join(t.root, "s2", "state.json")));
           assert.equal(st.pid, boot, "the container's sandbox is the spare's boot");
+          // A spare starts niced; taken, its threads and stubs run at the creator's priority.
+          const next0 = offered(t.root)!;
+          assert.equal(niceOf(next0.boot.pid), 10);
+          for (const pid of [st.pid, ...stubsOf(st.pid)]) {
+            for (const tid of Deno.readDirSync(`/proc/${pid}/task`)) {
+              assert.equal(niceOf(Number(tid.name)), niceOf(Deno.pid), `thread ${tid.name}`);
+            }
+          }
           const next = offered(t.root);
           assert.ok(next && next.dir !== spare.dir, "create leaves the next spare");
           const list = await t.runsc(["list", "-q"]);
