@@ -263,6 +263,7 @@ export async function bootMain(args: string[]): Promise<number> {
   const take = async (req: TakeRequest): Promise<Record<string, unknown>> => {
     if (!prepared || taking) throw new Error("this sandbox is not a spare, or is taken");
     taking = true;
+    log.phase("boot: take received");
     validateId(req.id);
     const spec = initSpec(validateSpec(req.spec, "/", false));
     const stdio = stdioInbox!.take(req.stdioToken);

@@ -367,7 +367,9 @@ export async function replenishSpare(ctx: Context): Promise<void> {
   const procs: ProcessId[] = [];
   try {
     Deno.mkdirSync(dir, { mode: 0o700 });
+    log.phase("spare: spawning");
     const rec = await spawnSpare(ctx, dir);
+    log.phase("spare: spawned");
     procs.push(rec.boot, rec.gofer);
     Deno.writeTextFileSync(join(dir, RECORD), JSON.stringify(rec));
     // Offered only now, whole: symlink() fails rather than replace another spare's link.

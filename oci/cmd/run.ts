@@ -40,6 +40,8 @@ export const runCommand: Command = {
     try {
       await startContainer(ctx, id);
       started = true;
+      // The next run's sandbox (--spare only), spawned while this one runs.
+      await replenishSpare(ctx);
       if (detach) return 0;
       for (const name of FORWARDED) {
         const fn = () => {
@@ -57,8 +59,6 @@ export const runCommand: Command = {
       if (!started || (!detach && !bool(flags, "keep"))) {
         await deleteContainer(ctx, id, true);
       }
-      // The next run's sandbox (--spare only), started once this one no longer needs the CPU.
-      await replenishSpare(ctx);
     }
   },
 };
