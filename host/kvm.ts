@@ -12,13 +12,13 @@
  * @module
  */
 
-import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
+import { cstr, dlopenLazy, errno, HostError, rawSyscall } from "./libc.ts";
 
 // SAFETY: ioctl(2) is variadic (fd, request, ...); the x86-64 SysV ABI passes the one variadic
 // integer or pointer argument in rdx like a fixed one, so each declaration below hands the
 // kernel exactly the third argument it reads. Buffers passed are sized for the struct the
 // request names (checked by the callers through the *_SIZE constants).
-const lib = Deno.dlopen("libc.so.6", {
+const lib = dlopenLazy("libc.so.6", {
   ioctl_int: { name: "ioctl", parameters: ["i32", "usize", "usize"], result: "i32" },
   ioctl_buf: { name: "ioctl", parameters: ["i32", "usize", "buffer"], result: "i32" },
   // KVM_RUN on a runtime thread. Not used by the platform (see platform/kvm/context.ts); kept
