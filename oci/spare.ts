@@ -231,6 +231,8 @@ export async function takeSpare(
   }
   // Again, with the threads and stubs made since.
   renice([boot.pid, gofer.pid, ...threadChildren(boot.pid)], nice);
+  // Recorded before the take: `delete --force` of a create killed from here on ends them.
+  ctx.store.write({ ...ctx.store.read(id), spareProcs: procs });
   log.phase("create: spare claimed");
   let conn: Deno.UnixConn | undefined;
   try {
@@ -257,7 +259,11 @@ export async function takeSpare(
   } catch (e) {
     await discard(dir, procs);
     // A spare that died before answering: this create starts a sandbox of its own.
-    if (e instanceof ControlUnavailable || e instanceof Deno.errors.NotFound) return null;
+    if (e instanceof ControlUnavailable || e instanceof Deno.errors.NotFound) {
+      const { spareProcs: _, ...st } = ctx.store.read(id);
+      ctx.store.write(st);
+      return null;
+    }
     throw e;
   } finally {
     conn?.close();
