@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { compileProg, makeBundle } from "../tests/harness.ts";
-import { endProcesses } from "../oci/spare.ts";
+import { endSpares } from "../oci/spare.ts";
 
 const HERE = join(import.meta.dirname!, "..");
 const MAIN = join(HERE, "main.ts");
@@ -278,12 +278,7 @@ export async function startupBench(runs: number, progress: (msg: string) => void
         await timed(rt.argv(root, ["delete", "--force", id])).catch(() => {});
       }
       // Spares end by themselves after minutes; the bench ends its own now.
-      for (const dir of ids.filter((i) => i.startsWith("+spare-"))) {
-        try {
-          const rec = JSON.parse(Deno.readTextFileSync(join(root, dir, "spare.json")));
-          await endProcesses([rec.boot, rec.gofer]);
-        } catch { /* not a spare's directory */ }
-      }
+      await endSpares(root);
     }
     await b.cleanup();
     await Deno.remove(work, { recursive: true }).catch(() => {});

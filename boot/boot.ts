@@ -14,7 +14,7 @@
  */
 
 import { dirname, join } from "../path.ts";
-import { closeFd, cstr, libc, writeAll } from "../host/libc.ts";
+import { bindAllSymbols, closeFd, cstr, libc, writeAll } from "../host/libc.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../host/fcntl.ts";
 import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
@@ -421,6 +421,8 @@ export async function bootMain(args: string[]): Promise<number> {
   if (!sb) {
     // A spare: taken, or ended by its idle timeout or a failed take.
     const idle = setTimeout(destroyRequested, SPARE_IDLE_MS);
+    // Bound while idle rather than on first use within the take.
+    bindAllSymbols();
     const wasTakenNow = await Promise.race([taken.then(() => true), destroyed.then(() => false)]);
     clearTimeout(idle);
     if (!wasTakenNow) {

@@ -19,7 +19,7 @@
 import { isAbsolute, join, resolve } from "../path.ts";
 import { bool, type FlagDef, parseFlags, str as flag } from "../oci/flags.ts";
 import { GLOBAL_FLAGS } from "../oci/global.ts";
-import { closeFd, HostError } from "../host/libc.ts";
+import { bindAllSymbols, closeFd, HostError } from "../host/libc.ts";
 import {
   fstat,
   O_CLOEXEC,
@@ -155,6 +155,8 @@ const GOFER_FLAGS: readonly FlagDef[] = [
  */
 async function awaitTake(path: string): Promise<{ take: GoferTake; conn: Deno.Conn } | null> {
   const listener = Deno.listen({ transport: "unix", path });
+  // Bound while idle rather than on first use within the take.
+  bindAllSymbols();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const idle = new Promise<null>((r) => timer = setTimeout(() => r(null), SPARE_IDLE_MS + 5000));
   try {

@@ -22,11 +22,22 @@ const I64 = "i64" as const;
  * filter needs nothing it forbids: the library is loaded already (found by name, no file
  * opened) and the trampoline is executable memory, as V8's own code.
  */
+const lazySymbols: Record<string, unknown>[] = [];
+
+/**
+ * Binds every symbol declared so far with dlopenLazy: for a process that has time now and must
+ * be quick later (a spare sandbox waiting to be taken: oci/spare.ts).
+ */
+export function bindAllSymbols(): void {
+  for (const symbols of lazySymbols) for (const name of Object.keys(symbols)) void symbols[name];
+}
+
 export function dlopenLazy<const S extends Deno.ForeignLibraryInterface>(
   path: string,
   defs: S,
 ): { symbols: Deno.StaticForeignLibraryInterface<S> } {
   const symbols: Record<string, unknown> = {};
+  lazySymbols.push(symbols);
   for (const name of Object.keys(defs)) {
     Object.defineProperty(symbols, name, {
       configurable: true,

@@ -41,7 +41,7 @@ import {
 } from "../boot/control.ts";
 import { CliError, type Context } from "./command.ts";
 import { confinedCommand } from "./confine_argv.ts";
-import { selfArgv } from "./reexec.ts";
+import { selfArgv, selfCliArgv } from "./reexec.ts";
 import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { rootfsPath, type Spec } from "./spec.ts";
 import type { ProcessId } from "./state.ts";
@@ -49,6 +49,8 @@ import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
 
 /** The offered spare: a symbolic link to its directory, `+spare-<hex>`. */
 const SPARE = "+spare";
+/** A spare's directory. */
+const SPARE_DIR_RE = /^\+spare-[0-9a-f]{8}$/;
 /** Held (a directory) while a CLI makes a spare, so that only one is made at a time. */
 const SPARE_MAKING = "+spare-making";
 const RECORD = "spare.json";
@@ -204,7 +206,7 @@ export async function takeSpare(
   } catch {
     return null; // none, or another create took it
   }
-  if (!/^\+spare-[0-9a-f]{8}$/.test(basename(dir))) return null;
+  if (!SPARE_DIR_RE.test(basename(dir))) return null;
   let rec: SpareRecord;
   try {
     rec = JSON.parse(Deno.readTextFileSync(join(dir, RECORD)));
@@ -343,11 +345,78 @@ async function readLine(conn: Deno.Conn): Promise<GoferTakeReply | null> {
 }
 
 /**
- * Starts the next spare under `--root` when `--spare` asks for one and none is there or being
- * made. It runs on by itself: this returns once it is spawned and recorded, without waiting.
+ * Has the next spare made under `--root` when `--spare` asks for one and none is there or being
+ * made: by `runsc spare` (makeSpare) in a process of its own, niced and detached, so that this
+ * command, whose caller is waiting, spends a spawn on it and no more.
  */
-export async function replenishSpare(ctx: Context): Promise<void> {
+export function requestSpare(ctx: Context): void {
   if (!ctx.global.spare || geteuid() !== 0) return;
+  const root = ctx.store.root;
+  for (const name of [SPARE, SPARE_MAKING]) {
+    try {
+      Deno.lstatSync(join(root, name));
+      return;
+    } catch { /* not there */ }
+  }
+  const nul = libc.symbols.openat(AT_FDCWD, cstr("/dev/null"), O_RDWR | O_CLOEXEC, 0);
+  if (nul < 0) return;
+  const nice = threadNice() ?? 0;
+  setThreadNice(0, Math.max(nice, SPARE_NICE));
+  try {
+    const argv = selfCliArgv([...ctx.global.passOn, "spare"]);
+    spawn({
+      path: argv[0],
+      argv,
+      fds: [[0, nul], [1, nul], [2, nul]],
+      closeOthers: true,
+      setsid: true,
+      cwd: "/",
+    });
+    log.debug("spare: requested");
+  } catch (e) {
+    log.debug(`spare: not requested: ${(e as Error).message}`);
+  } finally {
+    setThreadNice(0, nice);
+    closeFd(nul);
+  }
+}
+
+/** Ends every spare under `root`, taken by nobody (`runsc spare --stop`). */
+export async function endSpares(root: string): Promise<void> {
+  // One being made is recorded within moments: waited for (bounded), so that it ends too.
+  for (let i = 0; i < 1000; i++) {
+    try {
+      Deno.lstatSync(join(root, SPARE_MAKING));
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  try {
+    Deno.removeSync(join(root, SPARE));
+  } catch { /* none offered */ }
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => SPARE_DIR_RE.test(n));
+  } catch { /* no root */ }
+  for (const name of names) {
+    const dir = join(root, name);
+    let procs: ProcessId[] = [];
+    try {
+      const rec: SpareRecord = JSON.parse(Deno.readTextFileSync(join(dir, RECORD)));
+      procs = [rec.boot, rec.gofer];
+    } catch { /* recorded by nobody yet: its maker ends it */ }
+    if (procs.length) await discard(dir, procs);
+  }
+}
+
+/**
+ * Makes a spare under `--root` unless one is offered or being made (`runsc spare`): spawns its
+ * gofer and boot and offers it once recorded. They run on by themselves: this returns without
+ * waiting for them to be ready.
+ */
+export async function makeSpare(ctx: Context): Promise<void> {
+  if (geteuid() !== 0) throw new CliError("spare sandboxes need root (they are confined)");
   const root = ctx.store.root;
   const making = join(root, SPARE_MAKING);
   try {

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PLATFORMS } from "./probe.ts";
 import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr, type TestRoot } from "./harness.ts";
-import { endProcesses, sameProcess } from "../oci/spare.ts";
+import { endSpares, sameProcess } from "../oci/spare.ts";
 import type { ProcessId } from "../oci/state.ts";
 
 const SKIP = IS_ROOT ? "" : "needs root";
@@ -21,8 +21,23 @@ function spareTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, ignore: SKIP !== "", sanitizeResources: false, sanitizeOps: false, fn });
 }
 
-/** The spare offered under `root`: its directory's record, or null. */
-function offered(root: string): { dir: string; boot: ProcessId; gofer: ProcessId } | null {
+/**
+ * The spare offered under `root` once there is one (commands have it made in the background),
+ * or null after a few seconds.
+ */
+async function offered(
+  root: string,
+): Promise<{ dir: string; boot: ProcessId; gofer: ProcessId } | null> {
+  for (let i = 0; i < 2500; i++) {
+    const o = offeredNow(root);
+    if (o) return o;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return null;
+}
+
+/** The spare offered under `root` now: its directory's record, or null. */
+function offeredNow(root: string): { dir: string; boot: ProcessId; gofer: ProcessId } | null {
   try {
     const dir = join(root, Deno.readLinkSync(join(root, "+spare")));
     const rec = JSON.parse(Deno.readTextFileSync(join(dir, "spare.json")));
@@ -65,17 +80,6 @@ function stubsOf(pid: number): number[] {
   );
 }
 
-/** Ends every spare under `root` (their own idle timeout is minutes away). */
-async function endSpares(root: string): Promise<void> {
-  for (const e of Deno.readDirSync(root)) {
-    if (!e.name.startsWith("+spare-")) continue;
-    try {
-      const rec = JSON.parse(Deno.readTextFileSync(join(root, e.name, "spare.json")));
-      await endProcesses([rec.boot, rec.gofer]);
-    } catch { /* not a spare's directory */ }
-  }
-}
-
 async function withRoot(fn: (t: TestRoot) => Promise<void>): Promise<void> {
   const t = await makeRoot();
   try {
@@ -107,7 +111,7 @@ for (const platform of PLATFORMS) {
         try {
           const first = await t.runsc(["run", "--bundle", once.dir, "s1"], {}, flags);
           assert.equal(first.code, 3, first.stderr);
-          const spare = offered(t.root);
+          const spare = await offered(t.root);
           assert.ok(spare, "run leaves a spare");
           assert.ok(sameProcess(spare.boot) && sameProcess(spare.gofer));
           await started(spare.dir);
@@ -118,14 +122,14 @@ for (const platform of PLATFORMS) {
           const st = JSON.parse(Deno.readTextFileSync(join(t.root, "s2", "state.json")));
           assert.equal(st.pid, boot, "the container's sandbox is the spare's boot");
           // A spare starts niced; taken, its threads and stubs run at the creator's priority.
-          const next0 = offered(t.root)!;
+          const next0 = (await offered(t.root))!;
           assert.equal(niceOf(next0.boot.pid), 10);
           for (const pid of [st.pid, ...stubsOf(st.pid)]) {
             for (const tid of Deno.readDirSync(`/proc/${pid}/task`)) {
               assert.equal(niceOf(Number(tid.name)), niceOf(Deno.pid), `thread ${tid.name}`);
             }
           }
-          const next = offered(t.root);
+          const next = await offered(t.root);
           assert.ok(next && next.dir !== spare.dir, "create leaves the next spare");
           const list = await t.runsc(["list", "-q"]);
           assert.equal(list.stdout, "s2\n", "list shows containers only");
@@ -156,7 +160,7 @@ spareTest(
       try {
         const r = await t.runsc(["run", "--bundle", b.dir, "c1"], {}, ["--spare"]);
         assert.equal(r.code, 0, r.stderr);
-        const spare = offered(t.root);
+        const spare = await offered(t.root);
         assert.ok(spare);
         await started(spare.dir);
         const boot = childOf(spare.boot.pid);
@@ -200,7 +204,7 @@ spareTest(
       try {
         const r = await t.runsc(["run", "--bundle", b.dir, "c1"], {}, ["--spare"]);
         assert.equal(r.code, 0, r.stderr);
-        const spare = offered(t.root);
+        const spare = await offered(t.root);
         assert.ok(spare);
         // containerd's shim reaps the process in --pid-file: it must be the create's child.
         const pidFile = join(b.dir, "pid");
@@ -211,7 +215,7 @@ spareTest(
           ["--spare"],
         );
         assert.equal(c.code, 0, c.stderr);
-        assert.equal(offered(t.root)?.dir, spare.dir, "the spare is still offered");
+        assert.equal((await offered(t.root))?.dir, spare.dir, "the spare is still offered");
         assert.ok(sameProcess(spare.boot));
         assert.equal((await t.runsc(["delete", "--force", "c2"])).code, 0);
         // A root the spare's mount namespace cannot see: a tmpfs mounted now.

@@ -7,7 +7,7 @@
 
 import type { Command } from "../command.ts";
 import { createContainer } from "../container.ts";
-import { replenishSpare } from "../spare.ts";
+import { requestSpare } from "../spare.ts";
 import { type FlagDef, str } from "../flags.ts";
 
 /** Flags shared by create and run. */
@@ -49,8 +49,8 @@ export const createCommand: Command = {
       pidFile: str(flags, "pid-file") || undefined,
       consoleSocket: str(flags, "console-socket") || undefined,
     });
-    // The next create's sandbox, started now that this one is ready (--spare only).
-    await replenishSpare(ctx);
+    // The next create's sandbox (--spare only), made in the background.
+    requestSpare(ctx);
     return 0;
   },
 };

@@ -10,7 +10,7 @@ import { log } from "../../log.ts";
 import type { Command } from "../command.ts";
 import { createContainer, deleteContainer, waitExit } from "../container.ts";
 import { bool, str } from "../flags.ts";
-import { replenishSpare } from "../spare.ts";
+import { requestSpare } from "../spare.ts";
 import { SIGNALS } from "../signals.ts";
 import { CREATE_FLAGS } from "./create.ts";
 import { startContainer } from "./start.ts";
@@ -40,8 +40,8 @@ export const runCommand: Command = {
     try {
       await startContainer(ctx, id);
       started = true;
-      // The next run's sandbox (--spare only), spawned while this one runs.
-      await replenishSpare(ctx);
+      // The next run's sandbox (--spare only), made in the background while this one runs.
+      requestSpare(ctx);
       if (detach) return 0;
       for (const name of FORWARDED) {
         const fn = () => {
