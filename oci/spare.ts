@@ -352,18 +352,15 @@ async function readLine(conn: Deno.Conn): Promise<GoferTakeReply | null> {
 export function requestSpare(ctx: Context): void {
   if (!ctx.global.spare || geteuid() !== 0) return;
   const root = ctx.store.root;
-  for (const name of [SPARE, SPARE_MAKING]) {
-    try {
-      Deno.lstatSync(join(root, name));
-      return;
-    } catch { /* not there */ }
-  }
+  // Reserved here, not by the process started: of many commands ending at once, one starts it.
+  if (offeredSpare(root)) return;
   const nul = libc.symbols.openat(AT_FDCWD, cstr("/dev/null"), O_RDWR | O_CLOEXEC, 0);
   if (nul < 0) return;
+  if (!reserveMaking(root)) return closeFd(nul);
   const nice = threadNice() ?? 0;
   setThreadNice(0, Math.max(nice, SPARE_NICE));
   try {
-    const argv = selfCliArgv([...ctx.global.passOn, "spare"]);
+    const argv = selfCliArgv([...ctx.global.passOn, "spare", "--reserved"]);
     spawn({
       path: argv[0],
       argv,
@@ -375,9 +372,44 @@ export function requestSpare(ctx: Context): void {
     log.debug("spare: requested");
   } catch (e) {
     log.debug(`spare: not requested: ${(e as Error).message}`);
+    try {
+      Deno.removeSync(join(root, SPARE_MAKING));
+    } catch { /* gone */ }
   } finally {
     setThreadNice(0, nice);
     closeFd(nul);
+  }
+}
+
+/** Whether a spare is offered under `root`. */
+function offeredSpare(root: string): boolean {
+  try {
+    Deno.lstatSync(join(root, SPARE));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes `+spare-making` (atomically: one maker at a time per root), replacing one left by a
+ * maker that died; false when another holds it.
+ */
+function reserveMaking(root: string): boolean {
+  const making = join(root, SPARE_MAKING);
+  try {
+    Deno.mkdirSync(making, { mode: 0o700 });
+    return true;
+  } catch {
+    try {
+      const age = Date.now() - (Deno.statSync(making).mtime?.getTime() ?? 0);
+      if (age < STALE_MAKING_MS) return false;
+      Deno.removeSync(making, { recursive: true });
+      Deno.mkdirSync(making, { mode: 0o700 });
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -412,30 +444,15 @@ export async function endSpares(root: string): Promise<void> {
 
 /**
  * Makes a spare under `--root` unless one is offered or being made (`runsc spare`): spawns its
- * gofer and boot and offers it once recorded. They run on by themselves: this returns without
- * waiting for them to be ready.
+ * gofer and boot and offers it once recorded. `reserved`: the caller made `+spare-making` for
+ * this process (requestSpare), which removes it when done. The spare's processes run on by
+ * themselves: this returns without waiting for them to be ready.
  */
-export async function makeSpare(ctx: Context): Promise<void> {
+export async function makeSpare(ctx: Context, reserved = false): Promise<void> {
   if (geteuid() !== 0) throw new CliError("spare sandboxes need root (they are confined)");
   const root = ctx.store.root;
   const making = join(root, SPARE_MAKING);
-  try {
-    Deno.lstatSync(join(root, SPARE));
-    return;
-  } catch { /* none: make one */ }
-  try {
-    Deno.mkdirSync(making, { mode: 0o700 });
-  } catch {
-    // Another CLI is making one; unless it died at it.
-    try {
-      const age = Date.now() - (Deno.statSync(making).mtime?.getTime() ?? 0);
-      if (age < STALE_MAKING_MS) return;
-      Deno.removeSync(making, { recursive: true });
-      Deno.mkdirSync(making, { mode: 0o700 });
-    } catch {
-      return;
-    }
-  }
+  if (!reserved && (offeredSpare(root) || !reserveMaking(root))) return;
   // Its files stay in this directory from birth to take: the boot opens them by path.
   const name = `+spare-${crypto.randomUUID().slice(0, 8)}`;
   const dir = join(root, name);

@@ -16,10 +16,18 @@ export const spareCommand: Command = {
   summary: "start a spare sandbox for the next create with --spare (--stop: end them)",
   usage: "",
   args: { min: 0, max: 0 },
-  flags: [{ name: "stop", kind: "bool", default: false, help: "end every spare under --root" }],
+  flags: [
+    { name: "stop", kind: "bool", default: false, help: "end every spare under --root" },
+    {
+      name: "reserved",
+      kind: "bool",
+      default: false,
+      help: "internal: the caller holds the root's spare-making lock for this process",
+    },
+  ],
   async run(ctx, _args, flags) {
     if (bool(flags, "stop")) await endSpares(ctx.store.root);
-    else await makeSpare(ctx);
+    else await makeSpare(ctx, bool(flags, "reserved"));
     return 0;
   },
 };
