@@ -76,6 +76,7 @@ function newProcess(
   kernel: Kernel,
   spec: InitSpec,
   stdio: FileDescription[],
+  made?: AddressSpace,
 ): Task {
   const platform = kernel.platform;
   const fdTable = new FdTable();
@@ -123,7 +124,7 @@ function newProcess(
   }
   let as: AddressSpace;
   try {
-    as = kernel.newAddressSpace(Errno.EAGAIN);
+    as = made ?? kernel.newAddressSpace(Errno.EAGAIN);
   } catch (e) {
     return fail(e);
   }
@@ -157,7 +158,11 @@ function newProcess(
 
 /** The memory file and platform of a sandbox without a container yet (Sandbox.prepare). */
 class PreparedSandbox implements Prepared {
-  constructor(readonly mf: MemoryFile, readonly platform: Platform) {}
+  constructor(
+    readonly mf: MemoryFile,
+    readonly platform: Platform,
+    readonly initAs: AddressSpace,
+  ) {}
   release(): void {
     this.platform.release();
   }
@@ -188,8 +193,16 @@ export class Sandbox {
   static async prepare(opts: SandboxOptions): Promise<PreparedSandbox> {
     const mf = new MemoryFile();
     const platform = await newPlatform(opts.platform, mf, opts.platformDevicePath);
-    opts.log.phase("boot: platform ready", { platform: opts.platform });
-    return new PreparedSandbox(mf, platform);
+    try {
+      // Init's address space too: an empty one, and a platform may make its first only before
+      // the boot confines itself (systrap spawns its stub).
+      const initAs = platform.newAddressSpace();
+      opts.log.phase("boot: platform ready", { platform: opts.platform });
+      return new PreparedSandbox(mf, platform, initAs);
+    } catch (e) {
+      platform.release();
+      throw e;
+    }
   }
 
   /**
@@ -234,7 +247,7 @@ export class Sandbox {
       const stdio = console
         ? [console.slave, console.slave, console.slave]
         : opts.stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY));
-      const task = newProcess(kernel, spec, stdio);
+      const task = newProcess(kernel, spec, stdio, pre.initAs);
       opts.log.phase("boot: init loaded");
       const sb = new Sandbox(kernel, task, mf);
       if (console) sb.#attach(console, task.tg, false);
