@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { PLATFORMS } from "./probe.ts";
 import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr, type TestRoot } from "./harness.ts";
 import { endSpares, sameProcess } from "../oci/spare.ts";
+import { control, ControlError } from "../boot/control.ts";
 import type { ProcessId } from "../oci/state.ts";
 
 const SKIP = IS_ROOT ? "" : "needs root";
@@ -133,6 +134,17 @@ for (const platform of PLATFORMS) {
           assert.ok(next && next.dir !== spare.dir, "create leaves the next spare");
           const list = await t.runsc(["list", "-q"]);
           assert.equal(list.stdout, "s2\n", "list shows containers only");
+          // Taken once: a second take (another container's spec) is refused.
+          const spec = JSON.parse(Deno.readTextFileSync(join(b.dir, "config.json")));
+          await assert.rejects(
+            control(join(t.root, "s2", "ctl.sock"), {
+              cmd: "take",
+              id: "other",
+              spec,
+              stdioToken: "t",
+            }),
+            ControlError,
+          );
           assert.equal((await t.runsc(["start", "s2"])).code, 0);
           const ex = await t.runsc(["exec", "s2", "/sh", "-c", "echo exec ok"]);
           assert.equal(ex.stdout, "exec ok\n", ex.stderr);
