@@ -293,50 +293,49 @@ export async function bootMain(args: string[]): Promise<number> {
     log.debug(`control request`, { req });
     if (req.cmd === "take") return await take(req);
     if (!sb) throw new Error("a spare sandbox serves only take");
-    const s: SandboxLike = sb;
     switch (req.cmd) {
       case "start": {
-        const st = s.status();
+        const st = sb.status();
         if (st !== "created") throw new Error(`cannot start a container that is ${st}`);
-        s.start();
+        sb.start();
         return {};
       }
       case "signal": {
         if (!Number.isInteger(req.signo) || req.signo < 0 || req.signo > 64) {
           throw new Error(`invalid signal ${req.signo}`);
         }
-        if (s.status() === "stopped") throw new Error("container is not running");
+        if (sb.status() === "stopped") throw new Error("container is not running");
         if (req.pid !== undefined && (!Number.isInteger(req.pid) || req.pid <= 0)) {
           throw new Error(`invalid pid ${req.pid}`);
         }
         if (req.signo === 0) return {};
-        if (req.pid) s.signalProcess(req.pid, req.signo);
-        else if (req.all) s.signalProcess(0, req.signo);
-        else s.signal(req.signo);
+        if (req.pid) sb.signalProcess(req.pid, req.signo);
+        else if (req.all) sb.signalProcess(0, req.signo);
+        else sb.signal(req.signo);
         return {};
       }
       case "wait":
         return { exitStatus: await exited };
       case "state": {
-        const status = s.status();
+        const status = sb.status();
         return exitStatus === undefined ? { status } : { status, exitStatus };
       }
       case "ps":
-        return { processes: s.processes() };
+        return { processes: sb.processes() };
       case "update": {
         for (const v of [req.memoryLimit, req.pidsLimit]) {
           if (v !== undefined && (!Number.isSafeInteger(v) || v < -1 || v === 0)) {
             throw new Error(`invalid limit ${v}`);
           }
         }
-        s.updateLimits(req.memoryLimit, req.pidsLimit);
+        sb.updateLimits(req.memoryLimit, req.pidsLimit);
         return {};
       }
       case "exec": {
         const p = req.process;
         if (!Array.isArray(p?.args) || p.args.length === 0) throw new Error("exec needs args");
         const stdio = stdioInbox!.take(req.stdioToken);
-        const pid = s.exec(
+        const pid = sb.exec(
           {
             ...baseSpec,
             args: p.args,
@@ -353,13 +352,13 @@ export async function bootMain(args: string[]): Promise<number> {
       }
       case "waitpid": {
         let done = false;
-        const exited = s.waitPid(req.pid).finally(() => done = true);
+        const exited = sb.waitPid(req.pid).finally(() => done = true);
         if (req.killOnClose) {
           conn.closed.then(() => {
             // Once reaped, the pid may be another process's.
             if (done) return;
             try {
-              s.signalProcess(req.pid, SIGKILL);
+              sb?.signalProcess(req.pid, SIGKILL);
             } catch { /* exited meanwhile */ }
           });
         }
