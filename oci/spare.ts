@@ -1,7 +1,8 @@
 /**
  * Spare sandboxes (`runsc --spare`): a boot and a gofer started ahead of time under `--root`,
- * confined as usual but holding nothing of any container, that the next `create` takes instead
- * of starting its own. Taking one costs a few messages instead of two Deno start-ups, the Sentry's
+ * in their namespaces, the boot confined as usual (the gofer confines itself when taken, as it
+ * does once it has its bundle), holding nothing of any container, that the next `create` takes
+ * instead of starting its own. Taking one costs a few messages instead of two Deno start-ups, the Sentry's
  * loading and the platform's set-up.
  *
  * A spare lives in `<root>/+spare-<hex>` (a name no container id can have: `list`, `state` and
@@ -13,14 +14,14 @@
  * itself after SPARE_IDLE_MS; the next create finds it gone and discards it.
  *
  * At take time the gofer gets the bundle and id (it then opens the root and mounts and confines
- * itself, as a gofer started for that container would), and the boot gets the init spec and the
+ * itself, as a gofer started for that container would), and the boot gets the spec and the
  * caller's stdio (it then builds the kernel, mounts and init). Before that neither has opened
  * anything of a container, and a spare serves one container only.
  *
  * Off by default, and never used where runc's contract is observable: with `--pid-file` the
  * caller (containerd's shim) must be the sandbox's ancestor to reap it, and a spare was started
- * by an earlier CLI; with `--console-socket` or a cgroup the sandbox would have to be born
- * elsewhere. Those creates start a sandbox of their own, as without the flag.
+ * by an earlier CLI; with `--console-socket`, a cgroup or namespaces to join (a path in
+ * linux.namespaces) the sandbox would have to be born elsewhere. Those creates start a sandbox of their own, as without the flag.
  *
  * @module
  */
@@ -146,6 +147,8 @@ export function spareUsable(
 ): boolean {
   return ctx.global.spare && geteuid() === 0 && !opts.pidFile && !opts.consoleSocket &&
     !spec.process?.terminal && !spec.linux?.cgroupsPath &&
+    // Namespaces to join are given at a sandbox's start, which a spare's was before this spec.
+    !spec.linux?.namespaces?.some((n) => n.path) &&
     new TextEncoder().encode(join(ctx.store.root, "+spare-01234567", GOFER_SPARE_SOCKET)).length <=
       UNIX_PATH_MAX;
 }
