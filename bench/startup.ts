@@ -142,31 +142,51 @@ async function waitStopped(rt: Runtime, root: string, id: string): Promise<void>
 type Metric = "run" | "create" | "start" | "delete" | "10 at once";
 const METRICS: Metric[] = ["run", "create", "start", "delete", "10 at once"];
 
-/** One round of every metric for one runtime. */
+/**
+ * One round of every metric for one runtime. A metric that fails is left out of the round (its
+ * error in `errors`) and the others are still measured: one failure under load (runc's, once in
+ * a while, among 10 at once) must not hide a runtime's whole column.
+ */
 async function round(
   rt: Runtime,
   bundle: string,
   root: string,
   n: number,
+  errors: string[],
 ): Promise<Map<Metric, number>> {
   const m = new Map<Metric, number>();
   const id = (s: string) => `b${n}${s}`;
+  const measure = async (metric: Metric, f: () => Promise<number>) => {
+    try {
+      m.set(metric, await f());
+      return true;
+    } catch (e) {
+      errors.push(`${metric}: ${(e as Error).message}`);
+      return false;
+    }
+  };
   await rt.settle?.(root);
-  m.set("run", await timed(rt.argv(root, ["run", "--bundle", bundle, id("r")])));
+  await measure("run", () => timed(rt.argv(root, ["run", "--bundle", bundle, id("r")])));
   await rt.settle?.(root);
-  m.set("create", await timed(rt.argv(root, ["create", "--bundle", bundle, id("c")])));
-  m.set("start", await timed(rt.argv(root, ["start", id("c")])));
-  await waitStopped(rt, root, id("c"));
-  m.set("delete", await timed(rt.argv(root, ["delete", id("c")])));
-  await rt.settle?.(root);
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from(
-      { length: 10 },
-      (_, i) => timed(rt.argv(root, ["run", "--bundle", bundle, id(`p${i}`)])),
-    ),
+  const created = await measure(
+    "create",
+    () => timed(rt.argv(root, ["create", "--bundle", bundle, id("c")])),
   );
-  m.set("10 at once", performance.now() - t0);
+  if (created && await measure("start", () => timed(rt.argv(root, ["start", id("c")])))) {
+    await waitStopped(rt, root, id("c"));
+    await measure("delete", () => timed(rt.argv(root, ["delete", id("c")])));
+  }
+  await rt.settle?.(root);
+  await measure("10 at once", async () => {
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) => timed(rt.argv(root, ["run", "--bundle", bundle, id(`p${i}`)])),
+      ),
+    );
+    return performance.now() - t0;
+  });
   return m;
 }
 
@@ -232,6 +252,7 @@ export async function startupBench(runs: number, progress: (msg: string) => void
   const all = runtimes(await buildBundle(work));
   const samples = new Map<string, Map<Metric, number[]>>();
   const failed = new Map<string, string>();
+  const notes = new Map<string, string>();
   const phases: Map<string, Map<string, number>>[] = [];
   try {
     for (const rt of all) {
@@ -243,12 +264,12 @@ export async function startupBench(runs: number, progress: (msg: string) => void
         if (failed.has(rt.name)) continue;
         progress(`start-up: ${i < 0 ? "warm-up" : `run ${i + 1}/${runs}`} ${rt.name}`);
         const root = join(work, `root-${rt.name.replaceAll(" ", "-")}`);
-        try {
-          const m = await round(rt, b.dir, root, i + 1);
-          if (i >= 0) { for (const [k, v] of m) samples.get(rt.name)!.get(k)!.push(v); }
-        } catch (e) {
-          failed.set(rt.name, (e as Error).message);
-        }
+        const errors: string[] = [];
+        const m = await round(rt, b.dir, root, i + 1, errors);
+        if (i >= 0) { for (const [k, v] of m) samples.get(rt.name)!.get(k)!.push(v); }
+        // One that fails at everything (not installed right) is not tried again.
+        if (m.size === 0) failed.set(rt.name, errors.join("; "));
+        else if (errors.length) notes.set(rt.name, errors.at(-1)!);
       }
       if (i >= 0) {
         // Our processes' own start-up, from one more `run` with the --debug timeline.
@@ -286,21 +307,30 @@ export async function startupBench(runs: number, progress: (msg: string) => void
   progress("");
 
   const gv = samples.get("gVisor");
-  const rows = [["start-up", ...all.map((r) => r.name), ...(gv ? ["runsc-ts/gVisor"] : [])]];
+  // Ours against gVisor: from source, and with spares (the bundle).
+  const versus = gv ? ["runsc-ts", "bundle --spare"].filter((n) => samples.has(n)) : [];
+  const rows = [[
+    "start-up",
+    ...all.map((r) => r.name),
+    ...versus.map((n) => `${n}/gVisor`),
+  ]];
+  const med = (name: string, m: Metric) => {
+    const xs = samples.get(name)!.get(m)!;
+    return xs.length ? median(xs) : null;
+  };
   for (const m of METRICS) {
-    const med = (name: string) => {
-      const xs = samples.get(name)!.get(m)!;
-      return xs.length === runs ? median(xs) : null;
-    };
-    const ours = med("runsc-ts");
-    const theirs = gv ? med("gVisor") : null;
+    const theirs = gv ? med("gVisor", m) : null;
     rows.push([
       m,
       ...all.map((r) => {
-        const v = med(r.name);
-        return v === null ? "failed" : fmt(v);
+        const v = med(r.name, m);
+        const k = samples.get(r.name)!.get(m)!.length;
+        return v === null ? "failed" : fmt(v) + (k < runs ? ` (${k}/${runs})` : "");
       }),
-      ...(gv ? [ours !== null && theirs !== null ? `${(ours / theirs).toFixed(2)}x` : "-"] : []),
+      ...versus.map((n) => {
+        const ours = med(n, m);
+        return ours !== null && theirs !== null ? `${(ours / theirs).toFixed(2)}x` : "-";
+      }),
     ]);
   }
   console.log(table(rows));
@@ -310,6 +340,7 @@ export async function startupBench(runs: number, progress: (msg: string) => void
       ` (untimed wait); of 10 at once, one takes it.`,
   );
   for (const [name, why] of failed) console.log(`${name} failed: ${why}`);
+  for (const [name, why] of notes) console.log(`${name}: some runs failed, the last: ${why}`);
 
   // Each of our processes' start-up: the medians of its phases, in the order they happen.
   if (phases.length) {
