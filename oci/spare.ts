@@ -71,6 +71,8 @@ const UNIX_PATH_MAX = 107;
 interface SpareRecord {
   /** The global flags handed to boot and gofer: a spare serves only creates with the same. */
   flags: string[];
+  /** The program that runs it (programStamp): one installed since is not this one. */
+  program: string;
   /** The nsinit processes (boot's, then gofer's) as spawned. */
   boot: ProcessId;
   gofer: ProcessId;
@@ -228,6 +230,7 @@ export async function takeSpare(
   if (
     !ready || !boot || !gofer || !sameProcess(rec.boot) || !sameProcess(rec.gofer) ||
     JSON.stringify(rec.flags) !== JSON.stringify(ctx.global.passOn) ||
+    rec.program !== programStamp() ||
     !sameView(gofer.pid, bundle, spec)
   ) {
     log.debug("spare: not fit for this create; discarded", { dir });
@@ -329,6 +332,23 @@ function renice(pids: number[], nice: number): void {
       for (const t of Deno.readDirSync(`/proc/${pid}/task`)) setThreadNice(Number(t.name), nice);
     } catch { /* gone */ }
   }
+}
+
+/**
+ * What names the program a spare runs: the executable and the script (the bundle, main.ts), with
+ * their modification times, so that a spare started before an upgrade is not taken after it
+ * (its take protocol may differ). From source, a change in another module goes unseen.
+ */
+function programStamp(): string {
+  const argv = selfArgv("boot", []);
+  const files = [argv[0], ...argv.filter((a) => a.endsWith(".js") || a.endsWith(".ts"))];
+  return JSON.stringify(files.map((f) => {
+    try {
+      return [f, Deno.statSync(f).mtime?.getTime() ?? 0];
+    } catch {
+      return [f, 0];
+    }
+  }));
 }
 
 /** Reads one JSON line (the gofer's answer); null at EOF. */
@@ -522,7 +542,7 @@ async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
     const b = identify(bootPid);
     const g = identify(goferPid);
     if (!b || !g) throw new Error("a spare's process ended at once");
-    return { flags: global.passOn, boot: b, gofer: g };
+    return { flags: global.passOn, program: programStamp(), boot: b, gofer: g };
   } finally {
     setThreadNice(0, nice);
     closeFd(goferEnd);
