@@ -44,7 +44,7 @@ import { CliError, type Context } from "./command.ts";
 import { confinedCommand } from "./confine_argv.ts";
 import { selfArgv, selfCliArgv } from "./reexec.ts";
 import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
-import { rootfsPath, type Spec } from "./spec.ts";
+import { loadSpec, rootfsPath, type Spec } from "./spec.ts";
 import type { ProcessId } from "./state.ts";
 import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
 
@@ -368,12 +368,21 @@ async function readLine(conn: Deno.Conn): Promise<GoferTakeReply | null> {
 }
 
 /**
- * Has the next spare made under `--root` when `--spare` asks for one and none is there or being
- * made: by `runsc spare` (makeSpare) in a process of its own, niced and detached, so that this
+ * Has the next spare made under `--root` when `--spare` asks for one, a create with `opts` could
+ * take it, and none is there or being made: by `runsc spare` (makeSpare) in a process of its own, niced and detached, so that this
  * command, whose caller is waiting, spends a spawn on it and no more.
  */
-export function requestSpare(ctx: Context): void {
+export function requestSpare(
+  ctx: Context,
+  opts: { bundle: string; pidFile?: string; consoleSocket?: string },
+): void {
   if (!ctx.global.spare || geteuid() !== 0) return;
+  // Only for creates like this one could take it: a shim's (--pid-file) never would.
+  try {
+    if (!spareUsable(ctx, loadSpec(resolve(opts.bundle)), opts)) return;
+  } catch {
+    return;
+  }
   const root = ctx.store.root;
   // Reserved here, not by the process started: of many commands ending at once, one starts it.
   if (offeredSpare(root)) return;

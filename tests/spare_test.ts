@@ -214,6 +214,16 @@ spareTest(
       const mnt = await Deno.makeTempDir({ prefix: "runsc-spare-mnt-" });
       let mounted = false;
       try {
+        // A shim's creates (--pid-file) never take one: none is made for them either.
+        const shim = await t.runsc(
+          ["create", "--bundle", b.dir, "--pid-file", join(b.dir, "pid0"), "c0"],
+          { outputFile: join(b.dir, "out0") },
+          ["--spare"],
+        );
+        assert.equal(shim.code, 0, shim.stderr);
+        const names = () => [...Deno.readDirSync(t.root)].map((e) => e.name).sort();
+        assert.deepEqual(names(), ["c0"]);
+        assert.equal((await t.runsc(["delete", "--force", "c0"])).code, 0);
         const r = await t.runsc(["run", "--bundle", b.dir, "c1"], {}, ["--spare"]);
         assert.equal(r.code, 0, r.stderr);
         const spare = await offered(t.root);

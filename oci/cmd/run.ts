@@ -28,11 +28,12 @@ export const runCommand: Command = {
     { name: "keep", kind: "bool", default: false, help: "do not delete it after it exits" },
   ],
   async run(ctx, [id], flags) {
-    await createContainer(ctx, id, {
+    const opts = {
       bundle: str(flags, "bundle") || Deno.cwd(),
       pidFile: str(flags, "pid-file") || undefined,
       consoleSocket: str(flags, "console-socket") || undefined,
-    });
+    };
+    await createContainer(ctx, id, opts);
     const sock = ctx.store.socketPath(id);
     const listeners: [Deno.Signal, () => void][] = [];
     const detach = bool(flags, "detach");
@@ -41,7 +42,7 @@ export const runCommand: Command = {
       await startContainer(ctx, id);
       started = true;
       // The next run's sandbox (--spare only), made in the background while this one runs.
-      requestSpare(ctx);
+      requestSpare(ctx, opts);
       if (detach) return 0;
       for (const name of FORWARDED) {
         const fn = () => {
