@@ -41,8 +41,6 @@ export const runCommand: Command = {
     try {
       await startContainer(ctx, id);
       started = true;
-      // The next run's sandbox (--spare only), made in the background while this one runs.
-      requestSpare(ctx, opts);
       if (detach) return 0;
       for (const name of FORWARDED) {
         const fn = () => {
@@ -60,6 +58,9 @@ export const runCommand: Command = {
       if (!started || (!detach && !bool(flags, "keep"))) {
         await deleteContainer(ctx, id, true);
       }
+      // The next run's sandbox (--spare only), made in the background once this one is done
+      // with the CPU (made meanwhile, it slowed this run down as much as the spare sped it up).
+      requestSpare(ctx, opts);
     }
   },
 };
