@@ -190,20 +190,28 @@ async function round(
   return m;
 }
 
-/** The `phase` lines of our debug logs: role -> phase -> ms since that process began. */
-function readPhases(dir: string): Map<string, Map<string, number>> {
+/**
+ * The `phase` lines of our debug logs: role -> phase -> ms since that process began, and role ->
+ * the CPU time (ms, every thread) it had used by its last phase.
+ */
+function readPhases(
+  dir: string,
+): { ms: Map<string, Map<string, number>>; cpu: Map<string, number> } {
   const out = new Map<string, Map<string, number>>();
+  const cpu = new Map<string, number>();
   for (const e of Deno.readDirSync(dir)) {
     const text = Deno.readTextFileSync(join(dir, e.name));
-    for (const m of text.matchAll(/ phase (\w+): ([^{\n]+?) \{"ms":([0-9.]+)/g)) {
+    const re = / phase (\w+): ([^{\n]+?) \{"ms":([0-9.]+)(?:,"cpu":([0-9.]+))?/g;
+    for (const m of text.matchAll(re)) {
       const role = m[1] === "create" || m[1] === "start" || m[1] === "run" || m[1] === "delete"
         ? "cli"
         : m[1];
       if (!out.has(role)) out.set(role, new Map());
       out.get(role)!.set(`${m[1]}: ${m[2]}`, Number(m[3]));
+      if (m[4] !== undefined) cpu.set(role, Math.max(cpu.get(role) ?? 0, Number(m[4])));
     }
   }
-  return out;
+  return { ms: out, cpu };
 }
 
 function median(xs: number[]): number {
@@ -253,7 +261,7 @@ export async function startupBench(runs: number, progress: (msg: string) => void
   const samples = new Map<string, Map<Metric, number[]>>();
   const failed = new Map<string, string>();
   const notes = new Map<string, string>();
-  const phases: Map<string, Map<string, number>>[] = [];
+  const phases: ReturnType<typeof readPhases>[] = [];
   try {
     for (const rt of all) {
       samples.set(rt.name, new Map(METRICS.map((m) => [m, []])));
@@ -344,16 +352,21 @@ export async function startupBench(runs: number, progress: (msg: string) => void
 
   // Each of our processes' start-up: the medians of its phases, in the order they happen.
   if (phases.length) {
-    console.log("\nrunsc-ts start-up by process (ms since that process's runtime began, medians):");
+    console.log(
+      "\nrunsc-ts start-up by process (ms since that process's runtime began, medians;" +
+        " cpu: its CPU time by its last phase, every thread):",
+    );
     const roles = ["cli", "boot", "gofer"];
     for (const role of roles) {
       const names = new Map<string, number[]>();
       for (const p of phases) {
-        for (const [k, v] of p.get(role) ?? []) names.set(k, [...(names.get(k) ?? []), v]);
+        for (const [k, v] of p.ms.get(role) ?? []) names.set(k, [...(names.get(k) ?? []), v]);
       }
       const line = [...names].map(([k, v]) => [k, median(v)] as const)
         .sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
-      console.log(`  ${role}: ${line || "-"}`);
+      const cpus = phases.flatMap((p) => p.cpu.has(role) ? [p.cpu.get(role)!] : []);
+      const cpu = cpus.length ? ` (cpu ${fmt(median(cpus))})` : "";
+      console.log(`  ${role}${cpu}: ${line || "-"}`);
     }
   }
 }
