@@ -258,6 +258,8 @@ export async function startupBench(runs: number, progress: (msg: string) => void
   config.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
   await Deno.writeTextFile(join(b.dir, "config.json"), JSON.stringify(config));
   const all = runtimes(await buildBundle(work));
+  // The timeline of the build users run (README: the bundle), else of the sources.
+  const timeline = all.find((r) => r.name === "runsc-ts bundle") ?? all[0];
   const samples = new Map<string, Map<Metric, number[]>>();
   const failed = new Map<string, string>();
   const notes = new Map<string, string>();
@@ -283,7 +285,7 @@ export async function startupBench(runs: number, progress: (msg: string) => void
         // Our processes' own start-up, from one more `run` with the --debug timeline.
         const logs = join(work, `logs-${i}`);
         const root = join(work, "root-phases");
-        await timed(all[0].argv(root, [
+        await timed(timeline.argv(root, [
           "--debug",
           `--debug-log=${logs}/`,
           "run",
@@ -353,7 +355,7 @@ export async function startupBench(runs: number, progress: (msg: string) => void
   // Each of our processes' start-up: the medians of its phases, in the order they happen.
   if (phases.length) {
     console.log(
-      "\nrunsc-ts start-up by process (ms since that process's runtime began, medians;" +
+      `\n${timeline.name} start-up by process (ms since that process's runtime began, medians;` +
         " cpu: its CPU time by its last phase, every thread):",
     );
     const roles = ["cli", "boot", "gofer"];
