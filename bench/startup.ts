@@ -29,6 +29,9 @@ function installed(paths: string[]): string | undefined {
   });
 }
 
+/** Spares kept by the `--spare` runtime: as many as the containers started at once. */
+const SPARES = 10;
+
 /** One runtime under test: how to call its CLI with a state root. */
 interface Runtime {
   name: string;
@@ -38,21 +41,28 @@ interface Runtime {
 }
 
 /**
- * Waits until the spare under `root` (oci/spare.ts) listens, as it does between containers that
- * do not come back to back; bounded, so a runtime that made none is not waited for.
+ * Waits until `count` spares under `root` (oci/spare.ts) listen, as they do between containers
+ * that do not come back to back; bounded, so a runtime that made none is not waited for.
  */
-async function spareReady(root: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
+async function sparesReady(root: string, count: number): Promise<void> {
+  const listening = () => {
+    let n = 0;
     try {
-      const dir = join(root, Deno.readLinkSync(join(root, "+spare")));
-      if (Deno.lstatSync(join(dir, "ctl.sock")).isSocket) {
-        // Bound just before it confines itself and loads nothing more: a moment for that.
-        await new Promise((r) => setTimeout(r, 20));
-        return;
+      for (const e of Deno.readDirSync(root)) {
+        if (!/^\+spare\./.test(e.name)) continue;
+        try {
+          const dir = join(root, Deno.readLinkSync(join(root, e.name)));
+          if (Deno.lstatSync(join(dir, "ctl.sock")).isSocket) n++;
+        } catch { /* taken meanwhile, or not bound yet */ }
       }
-    } catch { /* not there yet */ }
+    } catch { /* no root yet */ }
+    return n;
+  };
+  for (let i = 0; i < 2000 && listening() < count; i++) {
     await new Promise((r) => setTimeout(r, 5));
   }
+  // Bound just before each confines itself and loads nothing more: a moment for that.
+  await new Promise((r) => setTimeout(r, 20));
 }
 
 function runtimes(bundleJs: string | null): Runtime[] {
@@ -77,9 +87,10 @@ function runtimes(bundleJs: string | null): Runtime[] {
         "--root",
         root,
         "--spare",
+        `--spare-count=${SPARES}`,
         ...args,
       ],
-      settle: spareReady,
+      settle: (root) => sparesReady(root, SPARES),
     });
   }
   const gvisor = installed(["/usr/bin/runsc", "/usr/local/bin/runsc"]);
@@ -346,8 +357,8 @@ export async function startupBench(runs: number, progress: (msg: string) => void
   console.log(table(rows));
   console.log(
     `\n${runs} runs each, medians; "10 at once": wall time until 10 parallel \`run\`s all ended.` +
-      `\n"bundle --spare": \`runsc --spare\`, each create with the spare the last one left ready` +
-      ` (untimed wait); of 10 at once, one takes it.`,
+      `\n"bundle --spare": \`runsc --spare --spare-count=${SPARES}\`, measured with its spares` +
+      ` ready (an untimed wait before run, create and 10 at once).`,
   );
   for (const [name, why] of failed) console.log(`${name} failed: ${why}`);
   for (const [name, why] of notes) console.log(`${name}: some runs failed, the last: ${why}`);

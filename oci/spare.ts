@@ -7,11 +7,12 @@
  *
  * A spare lives in `<root>/+spare-<hex>` (a name no container id can have: `list`, `state` and
  * `delete` never see it): its control and stdio sockets, its exit-status file, the gofer's take
- * socket and `spare.json` (the global flags it was started with and its two nsinit processes,
- * by pid and start time). It is offered by the symbolic link `<root>/+spare`, made once it is
- * recorded (one spare is made at a time per root, under `+spare-making`); a create claims it by
- * renaming that link away, so two creates never take the same one. A spare nobody takes ends
- * itself after SPARE_IDLE_MS; the next create finds it gone and discards it.
+ * socket and `spare.json` (the global flags and program it was started with and its two nsinit
+ * processes, by pid and start time). It is offered by the symbolic link `<root>/+spare.<hex>`,
+ * made once it is recorded; `--spare-count` (default 1) are kept, made by one process at a time
+ * per root (under `+spare-making`). A create claims one by renaming its link away, so two
+ * creates never take the same one. A spare nobody takes ends itself after SPARE_IDLE_MS; a
+ * create that claims it then finds it gone, ends it and tries the next.
  *
  * At take time the gofer gets the bundle and id (it then opens the root and mounts and confines
  * itself, as a gofer started for that container would), and the boot gets the spec and the
@@ -48,10 +49,10 @@ import { loadSpec, rootfsPath, type Spec } from "./spec.ts";
 import type { ProcessId } from "./state.ts";
 import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
 
-/** The offered spare: a symbolic link to its directory, `+spare-<hex>`. */
-const SPARE = "+spare";
-/** A spare's directory. */
+/** A spare's directory, `+spare-<hex>`. */
 const SPARE_DIR_RE = /^\+spare-[0-9a-f]{8}$/;
+/** An offered spare: a symbolic link `+spare.<hex>` to its directory. */
+const OFFER_RE = /^\+spare\.[0-9a-f]{8}$/;
 /** Held (a directory) while a CLI makes a spare, so that only one is made at a time. */
 const SPARE_MAKING = "+spare-making";
 const RECORD = "spare.json";
@@ -201,17 +202,37 @@ export async function takeSpare(
   spec: Spec,
 ): Promise<TakenSpare | null> {
   const root = ctx.store.root;
-  // Claimed by moving its link away: of two creates, one only gets it.
-  const claim = join(root, `+spare-claim-${crypto.randomUUID().slice(0, 8)}`);
-  let dir: string;
-  try {
-    Deno.renameSync(join(root, SPARE), claim);
-    dir = join(root, Deno.readLinkSync(claim));
-    Deno.removeSync(claim);
-  } catch {
-    return null; // none, or another create took it
+  // Tried in a random order, so that creates at once mostly claim different ones.
+  const offers = offered(root).sort(() => Math.random() - 0.5);
+  for (const offer of offers) {
+    // Claimed by moving its link away: of two creates, one only gets it.
+    const claim = join(root, `+spare-claim-${crypto.randomUUID().slice(0, 8)}`);
+    let dir: string;
+    try {
+      Deno.renameSync(join(root, offer), claim);
+      dir = join(root, Deno.readLinkSync(claim));
+      Deno.removeSync(claim);
+    } catch {
+      continue; // another create took it
+    }
+    if (!SPARE_DIR_RE.test(basename(dir))) continue;
+    const taken = await takeClaimed(ctx, id, bundle, spec, dir);
+    if (taken) return taken;
   }
-  if (!SPARE_DIR_RE.test(basename(dir))) return null;
+  return null;
+}
+
+/**
+ * Takes the spare in `dir`, claimed by this create: as takeSpare, null when it is not fit (it is
+ * then ended).
+ */
+async function takeClaimed(
+  ctx: Context,
+  id: string,
+  bundle: string,
+  spec: Spec,
+  dir: string,
+): Promise<TakenSpare | null> {
   let rec: SpareRecord;
   try {
     rec = JSON.parse(Deno.readTextFileSync(join(dir, RECORD)));
@@ -385,14 +406,19 @@ export function requestSpare(
   }
   const root = ctx.store.root;
   // Reserved here, not by the process started: of many commands ending at once, one starts it.
-  if (offeredSpare(root)) return;
+  if (offered(root).length >= ctx.global.spareCount) return;
   const nul = libc.symbols.openat(AT_FDCWD, cstr("/dev/null"), O_RDWR | O_CLOEXEC, 0);
   if (nul < 0) return;
   if (!reserveMaking(root)) return closeFd(nul);
   const nice = threadNice() ?? 0;
   setThreadNice(0, Math.max(nice, SPARE_NICE));
   try {
-    const argv = selfCliArgv([...ctx.global.passOn, "spare", "--reserved"]);
+    const argv = selfCliArgv([
+      ...ctx.global.passOn,
+      `--spare-count=${ctx.global.spareCount}`,
+      "spare",
+      "--reserved",
+    ]);
     spawn({
       path: argv[0],
       argv,
@@ -413,13 +439,12 @@ export function requestSpare(
   }
 }
 
-/** Whether a spare is offered under `root`. */
-function offeredSpare(root: string): boolean {
+/** The links of the spares offered under `root`. */
+function offered(root: string): string[] {
   try {
-    Deno.lstatSync(join(root, SPARE));
-    return true;
+    return [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => OFFER_RE.test(n));
   } catch {
-    return false;
+    return [];
   }
 }
 
@@ -456,9 +481,11 @@ export async function endSpares(root: string): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 10));
   }
-  try {
-    Deno.removeSync(join(root, SPARE));
-  } catch { /* none offered */ }
+  for (const offer of offered(root)) {
+    try {
+      Deno.removeSync(join(root, offer));
+    } catch { /* taken meanwhile */ }
+  }
   let names: string[] = [];
   try {
     names = [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => SPARE_DIR_RE.test(n));
@@ -475,19 +502,30 @@ export async function endSpares(root: string): Promise<void> {
 }
 
 /**
- * Makes a spare under `--root` unless one is offered or being made (`runsc spare`): spawns its
- * gofer and boot and offers it once recorded. `reserved`: the caller made `+spare-making` for
- * this process (requestSpare), which removes it when done. The spare's processes run on by
- * themselves: this returns without waiting for them to be ready.
+ * Makes spares under `--root` until `--spare-count` are offered, unless another process is
+ * making them (`runsc spare`): spawns each one's gofer and boot and offers it once recorded.
+ * `reserved`: the caller made `+spare-making` for this process (requestSpare). The spares'
+ * processes run on by themselves: this returns without waiting for them to be ready.
  */
 export async function makeSpare(ctx: Context, reserved = false): Promise<void> {
   if (geteuid() !== 0) throw new CliError("spare sandboxes need root (they are confined)");
   const root = ctx.store.root;
-  const making = join(root, SPARE_MAKING);
-  if (!reserved && (offeredSpare(root) || !reserveMaking(root))) return;
+  const want = ctx.global.spareCount;
+  if (!reserved && (offered(root).length >= want || !reserveMaking(root))) return;
+  try {
+    for (let n = offered(root).length; n < want; n++) await makeOne(ctx);
+  } finally {
+    try {
+      Deno.removeSync(join(root, SPARE_MAKING));
+    } catch { /* removed as stale by another CLI */ }
+  }
+}
+
+/** Makes and offers one spare. */
+async function makeOne(ctx: Context): Promise<void> {
   // Its files stay in this directory from birth to take: the boot opens them by path.
-  const name = `+spare-${crypto.randomUUID().slice(0, 8)}`;
-  const dir = join(root, name);
+  const hex = crypto.randomUUID().slice(0, 8);
+  const dir = join(ctx.store.root, `+spare-${hex}`);
   const procs: ProcessId[] = [];
   try {
     Deno.mkdirSync(dir, { mode: 0o700 });
@@ -496,16 +534,12 @@ export async function makeSpare(ctx: Context, reserved = false): Promise<void> {
     log.phase("spare: spawned");
     procs.push(rec.boot, rec.gofer);
     Deno.writeTextFileSync(join(dir, RECORD), JSON.stringify(rec));
-    // Offered only now, whole: symlink() fails rather than replace another spare's link.
-    Deno.symlinkSync(name, join(root, SPARE));
+    // Offered only now, whole.
+    Deno.symlinkSync(`+spare-${hex}`, join(ctx.store.root, `+spare.${hex}`));
     log.phase("spare: started", { boot: rec.boot.pid, gofer: rec.gofer.pid });
   } catch (e) {
     log.debug(`spare: not started: ${(e as Error).message}`);
     await discard(dir, procs);
-  } finally {
-    try {
-      Deno.removeSync(making);
-    } catch { /* removed as stale by another CLI */ }
   }
 }
 

@@ -37,10 +37,12 @@ async function offered(
   return null;
 }
 
-/** The spare offered under `root` now: its directory's record, or null. */
+/** A spare offered under `root` now: its directory's record, or null. */
 function offeredNow(root: string): { dir: string; boot: ProcessId; gofer: ProcessId } | null {
   try {
-    const dir = join(root, Deno.readLinkSync(join(root, "+spare")));
+    const link = [...Deno.readDirSync(root)].find((e) => /^\+spare\./.test(e.name));
+    if (!link) return null;
+    const dir = join(root, Deno.readLinkSync(join(root, link.name)));
     const rec = JSON.parse(Deno.readTextFileSync(join(dir, "spare.json")));
     return { dir, boot: rec.boot, gofer: rec.gofer };
   } catch {
@@ -260,6 +262,46 @@ spareTest(
       } finally {
         if (mounted) await new Deno.Command("umount", { args: [mnt] }).output();
         await Deno.remove(mnt, { recursive: true });
+        await b.cleanup();
+      }
+    }),
+);
+
+spareTest(
+  "--spare-count keeps that many spares, and creates at once take one each",
+  () =>
+    withRoot(async (t) => {
+      const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
+      try {
+        const flags = ["--spare", "--spare-count=3"];
+        const r = await t.runsc(["spare"], {}, flags);
+        assert.equal(r.code, 0, r.stderr);
+        const links = () => [...Deno.readDirSync(t.root)].filter((e) => /^\+spare\./.test(e.name));
+        assert.equal(links().length, 3);
+        const boots = links().map((e) => {
+          const dir = join(t.root, Deno.readLinkSync(join(t.root, e.name)));
+          return JSON.parse(Deno.readTextFileSync(join(dir, "spare.json"))).boot.pid as number;
+        });
+        for (const e of links()) {
+          await started(join(t.root, Deno.readLinkSync(join(t.root, e.name))));
+        }
+        const ids = ["p0", "p1", "p2"];
+        const made = await Promise.all(
+          ids.map((id) =>
+            t.runsc(["create", "--bundle", b.dir, id], { outputFile: join(b.dir, id) }, flags)
+          ),
+        );
+        for (const c of made) assert.equal(c.code, 0, c.stderr);
+        const pids = ids.map((id) =>
+          JSON.parse(Deno.readTextFileSync(join(t.root, id, "state.json"))).pid
+        );
+        assert.deepEqual(
+          pids.map((p) => boots.some((nsinit) => childOf(nsinit) === p)).filter((x) => x).length,
+          3,
+          "each create took a spare",
+        );
+        for (const id of ids) assert.equal((await t.runsc(["delete", "--force", id])).code, 0);
+      } finally {
         await b.cleanup();
       }
     }),
