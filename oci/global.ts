@@ -115,7 +115,7 @@ export const GLOBAL_FLAGS: readonly FlagDef[] = [
     name: "spare-count",
     kind: "string",
     default: "1",
-    help: "with --spare: how many spare sandboxes to keep (1 to 32; each holds ~100 MB)",
+    help: "with --spare: how many spare sandboxes to keep (1 to 32; each holds ~125 MB)",
   },
   {
     name: "systemd-cgroup",
