@@ -326,6 +326,26 @@ async function readyWithin(dir: string, procs: ProcessId[], ms: number): Promise
   }
 }
 
+/** Waits (bounded) until the spare in `dir` listens or was taken; false when it died. */
+async function readyOrTaken(dir: string, procs: ProcessId[]): Promise<boolean> {
+  const deadline = Date.now() + READY_WAIT_MS;
+  for (;;) {
+    try {
+      if (Deno.lstatSync(join(dir, "ctl.sock")).isSocket) return true;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        try {
+          Deno.statSync(dir);
+        } catch {
+          return true; // taken (its directory is removed once its sockets moved)
+        }
+      }
+    }
+    if (!procs.every(sameProcess) || Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** The children of every thread of `pid` (the boot's stubs: a platform thread spawns them). */
 function threadChildren(pid: number): number[] {
   const out: number[] = [];
@@ -513,7 +533,12 @@ export async function makeSpare(ctx: Context, reserved = false): Promise<void> {
   const want = ctx.global.spareCount;
   if (!reserved && (offered(root).length >= want || !reserveMaking(root))) return;
   try {
-    for (let n = offered(root).length; n < want; n++) await makeOne(ctx);
+    for (let n = offered(root).length; n < want; n++) {
+      // One at a time, each ready before the next: a pool refilled after a burst of creates
+      // takes the CPU a little at a time, not all at once while the burst's containers run.
+      const made = await makeOne(ctx);
+      if (!made || !(await readyOrTaken(made.dir, made.procs))) break;
+    }
   } finally {
     try {
       Deno.removeSync(join(root, SPARE_MAKING));
@@ -521,8 +546,8 @@ export async function makeSpare(ctx: Context, reserved = false): Promise<void> {
   }
 }
 
-/** Makes and offers one spare. */
-async function makeOne(ctx: Context): Promise<void> {
+/** Makes and offers one spare; returns its directory and processes, or null. */
+async function makeOne(ctx: Context): Promise<{ dir: string; procs: ProcessId[] } | null> {
   // Its files stay in this directory from birth to take: the boot opens them by path.
   const hex = crypto.randomUUID().slice(0, 8);
   const dir = join(ctx.store.root, `+spare-${hex}`);
@@ -537,9 +562,11 @@ async function makeOne(ctx: Context): Promise<void> {
     // Offered only now, whole.
     Deno.symlinkSync(`+spare-${hex}`, join(ctx.store.root, `+spare.${hex}`));
     log.phase("spare: started", { boot: rec.boot.pid, gofer: rec.gofer.pid });
+    return { dir, procs };
   } catch (e) {
     log.debug(`spare: not started: ${(e as Error).message}`);
     await discard(dir, procs);
+    return null;
   }
 }
 
