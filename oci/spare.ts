@@ -2,8 +2,9 @@
  * Spare sandboxes (`runsc --spare`): a boot and a gofer started ahead of time under `--root`,
  * in their namespaces, the boot confined as usual (the gofer confines itself when taken, as it
  * does once it has its bundle), holding nothing of any container, that the next `create` takes
- * instead of starting its own. Taking one costs a few messages instead of two Deno start-ups, the Sentry's
- * loading and the platform's set-up.
+ * instead of starting its own. Taking one costs a few messages instead of two Deno start-ups,
+ * the Sentry's loading and the platform's set-up. Spares start niced and compiled eagerly, and
+ * get their creator's priority when taken.
  *
  * A spare lives in `<root>/+spare-<hex>` (a name no container id can have: `list`, `state` and
  * `delete` never see it): its control and stdio sockets, its exit-status file, the gofer's take
@@ -22,7 +23,9 @@
  * Off by default, and never used where runc's contract is observable: with `--pid-file` the
  * caller (containerd's shim) must be the sandbox's ancestor to reap it, and a spare was started
  * by an earlier CLI; with `--console-socket`, a cgroup or namespaces to join (a path in
- * linux.namespaces) the sandbox would have to be born elsewhere. Those creates start a sandbox of their own, as without the flag.
+ * linux.namespaces) the sandbox would have to be born elsewhere. Those creates start a sandbox
+ * of their own, as without the flag; so does one whose bundle the spare's mount namespace does
+ * not see as the caller does (sameView).
  *
  * @module
  */
@@ -409,9 +412,10 @@ async function readLine(conn: Deno.Conn): Promise<GoferTakeReply | null> {
 }
 
 /**
- * Has the next spare made under `--root` when `--spare` asks for one, a create with `opts` could
- * take it, and none is there or being made: by `runsc spare` (makeSpare) in a process of its own, niced and detached, so that this
- * command, whose caller is waiting, spends a spawn on it and no more.
+ * Has spares made under `--root` when `--spare` asks for them, a create with `opts` could take
+ * one, fewer than `--spare-count` are offered and none are being made: by `runsc spare`
+ * (makeSpare) in a process of its own, niced and detached, so that this command, whose caller
+ * is waiting, spends a spawn on it and no more.
  */
 export function requestSpare(
   ctx: Context,
@@ -425,10 +429,10 @@ export function requestSpare(
     return;
   }
   const root = ctx.store.root;
-  // Reserved here, not by the process started: of many commands ending at once, one starts it.
   if (offered(root).length >= ctx.global.spareCount) return;
   const nul = libc.symbols.openat(AT_FDCWD, cstr("/dev/null"), O_RDWR | O_CLOEXEC, 0);
   if (nul < 0) return;
+  // Reserved here, not by the process started: of many commands ending at once, one starts it.
   if (!reserveMaking(root)) return closeFd(nul);
   const nice = threadNice() ?? 0;
   setThreadNice(0, Math.max(nice, SPARE_NICE));
