@@ -28,6 +28,7 @@ import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
 import { endProcesses, spareUsable, takeSpare } from "./spare.ts";
+import { firstChild, procStat } from "./proc.ts";
 import {
   type ContainerState,
   newState,
@@ -54,13 +55,8 @@ export interface CreateOptions {
 /** Whether `pid` is a live process (not gone, not a zombie). */
 export function processAlive(pid: number): boolean {
   if (pid <= 0) return false;
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== "Z" && state !== "X";
 }
 
 /** Whether `pid` is still the process we started: its argv contains all of `words`. */
@@ -75,9 +71,9 @@ function processMatches(pid: number, words: string[]): boolean {
 
 /** The child that nsinit process `pid` started (it exists once the sandbox is ready). */
 function forkedChild(pid: number): number {
-  const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
-  if (!kids) throw new CliError(`sandbox process ${pid} has no child`);
-  return Number(kids.split(" ")[0]);
+  const child = firstChild(pid);
+  if (!child) throw new CliError(`sandbox process ${pid} has no child`);
+  return child;
 }
 
 /** Reaps `pid` if it is our child and has exited; harmless otherwise. */
@@ -589,12 +585,8 @@ async function endSandboxNamespaces(
 
 /** The parent of `pid` (as a one-element list), or none when it is gone. */
 function parentsOf(pid: number): number[] {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return [Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])];
-  } catch {
-    return [];
-  }
+  const f = procStat(pid);
+  return f ? [Number(f[1])] : [];
 }
 
 /** SIGKILLs every host process of container `id` (sandboxProcesses); waits, bounded, for them. */
@@ -682,9 +674,8 @@ export function hostProcesses(): HostProcess[] {
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^[0-9]+$/.test(e.name)) continue;
     try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      // After "pid (comm) ": state ppid pgrp session ...; comm may hold spaces and parens.
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const f = procStat(e.name);
+      if (!f) continue;
       const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
       let exe = "";
       try {

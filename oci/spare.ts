@@ -50,6 +50,7 @@ import { selfArgv, selfCliArgv } from "./reexec.ts";
 import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { loadSpec, rootfsPath, type Spec } from "./spec.ts";
 import type { ProcessId } from "./state.ts";
+import { firstChild, procStat } from "./proc.ts";
 import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
 
 /** A spare's directory, `+spare-<hex>`. */
@@ -94,13 +95,8 @@ export interface TakenSpare {
 
 /** The start time of `pid` (field 22 of /proc/<pid>/stat), or null when it is gone. */
 export function startTime(pid: number): number | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return f[0] === "Z" || f[0] === "X" ? null : Number(f[19]);
-  } catch {
-    return null;
-  }
+  const f = procStat(pid);
+  return !f || f[0] === "Z" || f[0] === "X" ? null : Number(f[19]);
 }
 
 function identify(pid: number): ProcessId | null {
@@ -111,16 +107,6 @@ function identify(pid: number): ProcessId | null {
 /** Whether `p` is still the process recorded (not exited, its pid not reused). */
 export function sameProcess(p: ProcessId): boolean {
   return p.pid > 0 && startTime(p.pid) === p.start;
-}
-
-/** The first child of `pid` (nsinit's one child), or 0. */
-function childOf(pid: number): number {
-  try {
-    const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
-    return kids ? Number(kids.split(" ")[0]) : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /**
@@ -246,10 +232,10 @@ async function takeClaimed(
   // One still starting is further on than a sandbox started now would be: it is waited for,
   // at its creator's priority from now on (it started niced: spawnSpare).
   const nice = threadNice() ?? 0;
-  renice([childOf(rec.boot.pid), childOf(rec.gofer.pid)].filter((p) => p > 0), nice);
+  renice([firstChild(rec.boot.pid), firstChild(rec.gofer.pid)].filter((p) => p > 0), nice);
   const ready = await readyWithin(dir, [rec.boot, rec.gofer], READY_WAIT_MS);
-  const boot = identify(childOf(rec.boot.pid));
-  const gofer = identify(childOf(rec.gofer.pid));
+  const boot = identify(firstChild(rec.boot.pid));
+  const gofer = identify(firstChild(rec.gofer.pid));
   const procs = [rec.boot, rec.gofer, ...(boot ? [boot] : []), ...(gofer ? [gofer] : [])];
   if (
     !ready || !boot || !gofer || !sameProcess(rec.boot) || !sameProcess(rec.gofer) ||
@@ -354,19 +340,13 @@ function threadChildren(pid: number): number[] {
   const out: number[] = [];
   try {
     for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-      const kids = readOr(`/proc/${pid}/task/${t.name}/children`).trim();
-      if (kids) out.push(...kids.split(" ").map(Number));
+      try {
+        const kids = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`).trim();
+        if (kids) out.push(...kids.split(" ").map(Number));
+      } catch { /* the thread ended */ }
     }
   } catch { /* gone: the take fails later */ }
   return out;
-}
-
-function readOr(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
 }
 
 /** Gives every thread of each of `pids` the nice value `nice`. */
