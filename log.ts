@@ -76,12 +76,36 @@ export class Logger {
   /**
    * Marks a start-up or tear-down phase for the `--debug` timeline: `phase <name>` with the
    * milliseconds since this process's runtime began (`ms`), so that the lines of the CLI, boot
-   * and gofer, merged by their wall-clock times, show where the time went in each process.
+   * and gofer, merged by their wall-clock times, show where the time went in each process; and
+   * the CPU time this process has used so far (`cpu`, ms, every thread), which is what several
+   * containers started at once share.
    */
   phase(name: string, fields?: Record<string, unknown>): void {
     if (!this.enabled("debug")) return;
-    this.log("debug", `phase ${name}`, { ms: Math.round(performance.now() * 10) / 10, ...fields });
+    this.log("debug", `phase ${name}`, {
+      ms: Math.round(performance.now() * 10) / 10,
+      cpu: processCpuMs(),
+      ...fields,
+    });
   }
+}
+
+/**
+ * CPU time of every thread of this process so far, in ms (the first field of each thread's
+ * schedstat, in ns), or undefined where /proc cannot say.
+ */
+function processCpuMs(): number | undefined {
+  let ns = 0;
+  try {
+    for (const t of Deno.readDirSync("/proc/self/task")) {
+      try {
+        ns += Number(Deno.readTextFileSync(`/proc/self/task/${t.name}/schedstat`).split(" ")[0]);
+      } catch { /* the thread ended */ }
+    }
+  } catch {
+    return undefined;
+  }
+  return Math.round(ns / 1e5) / 10;
 }
 
 /** The process-wide logger; each role configures its sinks at start. */

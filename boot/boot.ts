@@ -14,7 +14,7 @@
  */
 
 import { dirname, join } from "../path.ts";
-import { closeFd, writeAll } from "../host/libc.ts";
+import { bindAllSymbols, closeFd, writeAll } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
 import { hostKill } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../abi/linux/file.ts";
@@ -32,7 +32,7 @@ import { SYSCALL_NAMES } from "../abi/linux/syscalls.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
 import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
-import { initSpec, loadSpec } from "../oci/spec.ts";
+import { initSpec, loadSpec, validateSpec } from "../oci/spec.ts";
 import { validateId } from "../oci/state.ts";
 import {
   type ControlConn,
@@ -42,8 +42,10 @@ import {
   serveControl,
   STDIO_SOCKET,
   StdioInbox,
+  type TakeRequest,
 } from "./control.ts";
-import type { InitSpec, SandboxOptions, SandboxStatus } from "./sandbox.ts";
+import { SPARE_IDLE_MS } from "../oci/spare_dir.ts";
+import type { InitSpec, Prepared, SandboxOptions, SandboxStatus } from "./sandbox.ts";
 import { defaultAction, SIG } from "../abi/linux/signal.ts";
 
 /** The Sentry's sandbox as boot drives it (implemented by boot/sandbox_impl.ts). */
@@ -67,9 +69,10 @@ interface SandboxLike {
 }
 
 /** Loads the Sentry on demand, so that the CLI and gofer roles never load the kernel. */
-async function loadSandbox(): Promise<
-  { create(opts: SandboxOptions, spec: InitSpec): Promise<SandboxLike> }
-> {
+async function loadSandbox(): Promise<{
+  prepare(opts: SandboxOptions): Promise<Prepared>;
+  create(opts: SandboxOptions, spec: InitSpec, prepared?: Prepared): Promise<SandboxLike>;
+}> {
   const mod = await import("./sandbox_impl.ts");
   return mod.Sandbox;
 }
@@ -96,6 +99,12 @@ const BOOT_FLAGS: readonly FlagDef[] = [
     kind: "bool",
     default: false,
     help: "started by `runsc create` in new namespaces: pivot into an empty root",
+  },
+  {
+    name: "spare-dir",
+    kind: "string",
+    default: "",
+    help: "start as a spare sandbox (oci/spare.ts) serving its control socket in this directory",
   },
 ];
 
@@ -175,11 +184,13 @@ export async function bootMain(args: string[]): Promise<number> {
   const root = str(values, "root");
   const goferFd = Number(str(values, "gofer-fd"));
   const readyFd = Number(str(values, "ready-fd"));
-  validateId(id);
+  // A spare has no container yet: its id, spec and stdio come with `take` (oci/spare.ts).
+  const spareDir = str(values, "spare-dir");
+  if (spareDir === "") validateId(id);
 
-  log.prefix = `boot[${id}] `;
+  log.prefix = spareDir ? "boot[spare] " : `boot[${id}] `;
   log.minLevel = bool(values, "debug") ? "debug" : "warning";
-  const debugLog = debugLogPath(str(values, "debug-log"), id, "boot");
+  const debugLog = debugLogPath(str(values, "debug-log"), spareDir ? "spare" : id, "boot");
   const logFormat = str(values, "log-format") === "json" ? "json" : "text";
   const addSink = (path: string, format: "text" | "json") => {
     try {
@@ -205,35 +216,42 @@ export async function bootMain(args: string[]): Promise<number> {
     closeFd(readyFd);
   };
 
-  let sb: SandboxLike;
-  let baseSpec: InitSpec;
-  try {
-    const spec = loadSpec(bundle);
-    baseSpec = initSpec(spec);
-    const netNsFd = Number(str(values, "net-ns-fd"));
-    const mode = str(values, "network");
-    const network = mode === "sandbox" && netNsFd >= 0
+  const netNsFd = Number(str(values, "net-ns-fd"));
+  const networkMode = str(values, "network");
+  let network: TakenInterface[] | undefined;
+  const sandboxOptions = (stdio: [number, number, number], terminal: boolean): SandboxOptions => ({
+    platform: str(values, "platform") || "systrap",
+    platformFallback: !given.some((g) => g.startsWith("--platform=")),
+    platformDevicePath: str(values, "platform_device_path") || undefined,
+    strace: bool(values, "strace"),
+    log,
+    goferFd,
+    overlay2: str(values, "overlay2"),
+    fileAccess: str(values, "file-access"),
+    fileAccessMounts: str(values, "file-access-mounts"),
+    stdio,
+    terminal,
+    network: network ??= networkMode === "sandbox" && netNsFd >= 0
       ? takeOverInterfaces(netNsFd, log)
-      : mode === "host"
+      : networkMode === "host"
       ? hostInterfaces()
-      : [];
+      : [],
+    hostNetwork: networkMode === "host",
+  });
+  // Set once the container's sandbox exists: at once, or for a spare when it is taken.
+  let sb: SandboxLike | undefined;
+  let baseSpec!: InitSpec;
+  let prepared: Prepared | undefined;
+  try {
     const Sandbox = await loadSandbox();
     log.phase("boot: sentry loaded");
-    sb = await Sandbox.create({
-      platform: str(values, "platform") || "systrap",
-      platformFallback: !given.some((g) => g.startsWith("--platform=")),
-      platformDevicePath: str(values, "platform_device_path") || undefined,
-      strace: bool(values, "strace"),
-      log,
-      goferFd,
-      overlay2: str(values, "overlay2"),
-      fileAccess: str(values, "file-access"),
-      fileAccessMounts: str(values, "file-access-mounts"),
-      stdio: [0, 1, 2],
-      terminal: bool(values, "terminal"),
-      network,
-      hostNetwork: mode === "host",
-    }, baseSpec);
+    if (spareDir) {
+      // The spec-free part: the memory file and the platform, before confinement.
+      prepared = await Sandbox.prepare(sandboxOptions([0, 1, 2], false));
+    } else {
+      baseSpec = initSpec(loadSpec(bundle));
+      sb = await Sandbox.create(sandboxOptions([0, 1, 2], bool(values, "terminal")), baseSpec);
+    }
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     log.error(`cannot create sandbox: ${msg}`);
@@ -244,24 +262,65 @@ export async function bootMain(args: string[]): Promise<number> {
   }
 
   let exitStatus: number | undefined;
-  const exited = sb.exited.then((ws) => {
-    exitStatus = exitStatusOf(ws);
-    log.phase("boot: init exited", { waitStatus: ws, exitStatus });
-    // Always written, and before any waiter hears of the exit (a `run` deletes the sandbox
-    // right after), so that a reader finds the count or knows the record is missing.
-    const sentryErrors = sb.sentryErrors();
-    log.log(sentryErrors ? "error" : "info", "boot: sentry errors", { sentryErrors });
-    return exitStatus;
-  });
+  let exited!: Promise<number>;
+  const attach = (s: SandboxLike) => {
+    sb = s;
+    exited = s.exited.then((ws) => {
+      exitStatus = exitStatusOf(ws);
+      log.phase("boot: init exited", { waitStatus: ws, exitStatus });
+      // Always written, and before any waiter hears of the exit (a `run` deletes the sandbox
+      // right after), so that a reader finds the count or knows the record is missing.
+      const sentryErrors = s.sentryErrors();
+      log.log(sentryErrors ? "error" : "info", "boot: sentry errors", { sentryErrors });
+      return exitStatus;
+    });
+  };
+  if (sb) attach(sb);
 
   let destroyRequested!: () => void;
   const destroyed = new Promise<void>((r) => destroyRequested = r);
+  let wasTaken!: () => void;
+  const taken = new Promise<void>((r) => wasTaken = r);
+  let taking = false;
+
+  /**
+   * A spare becomes container `req.id`'s sandbox: the kernel, mounts and init are built from
+   * the spec the CLI sent (it validated the bundle's config.json), with the stdio it sent. One
+   * take only; a failed one ends the spare, whose half-built kernel is of no further use.
+   */
+  const take = async (req: TakeRequest): Promise<Record<string, unknown>> => {
+    if (!prepared || taking) throw new Error("this sandbox is not a spare, or is taken");
+    taking = true;
+    log.phase("boot: take received");
+    validateId(req.id);
+    const spec = initSpec(validateSpec(req.spec, "/", false));
+    const stdio = stdioInbox!.take(req.stdioToken);
+    log.prefix = `boot[${req.id}] `;
+    const pre = prepared;
+    prepared = undefined; // create owns it now, and releases it if it fails
+    try {
+      baseSpec = spec;
+      const Sandbox = await loadSandbox();
+      attach(await Sandbox.create(sandboxOptions(stdio, false), baseSpec, pre));
+    } catch (e) {
+      for (const fd of stdio) closeFd(fd);
+      setTimeout(destroyRequested, 20);
+      const msg = e instanceof Error ? e.message : String(e);
+      log.error(`cannot create sandbox: ${msg}`);
+      const errno = (e as { errno?: unknown }).errno;
+      return { error: msg, ...(typeof errno === "number" && errno > 0 ? { errno } : {}) };
+    }
+    wasTaken();
+    return {};
+  };
 
   const handle = async (
     req: ControlRequest,
     conn: ControlConn,
   ): Promise<Record<string, unknown>> => {
     log.debug(`control request`, { req });
+    if (req.cmd === "take") return await take(req);
+    if (!sb) throw new Error("a spare sandbox serves only take");
     switch (req.cmd) {
       case "start": {
         const st = sb.status();
@@ -327,7 +386,7 @@ export async function bootMain(args: string[]): Promise<number> {
             // Once reaped, the pid may be another process's.
             if (done) return;
             try {
-              sb.signalProcess(req.pid, SIG.KILL);
+              sb?.signalProcess(req.pid, SIG.KILL);
             } catch { /* exited meanwhile */ }
           });
         }
@@ -361,26 +420,33 @@ export async function bootMain(args: string[]): Promise<number> {
   let exitFd = -1;
   try {
     // Opened now: once confined, this process no longer sees the state directory.
+    // A spare's files are moved into the container's directory when it is taken.
+    const dir = spareDir || join(root, id);
     exitFd = openAt(
       AT_FDCWD,
-      join(root, id, EXIT_FILE),
+      join(dir, EXIT_FILE),
       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
       0o600,
     );
-    server = serveControl(join(root, id, "ctl.sock"), handle);
-    stdioInbox = new StdioInbox(join(root, id, STDIO_SOCKET));
+    server = serveControl(join(dir, "ctl.sock"), handle);
+    stdioInbox = new StdioInbox(join(dir, STDIO_SOCKET));
   } catch (e) {
     const msg = `cannot listen on the control socket: ${(e as Error).message}`;
     log.error(msg);
     ready({ ok: false, error: msg });
     server?.close();
-    sb.destroy();
+    sb?.destroy();
+    prepared?.release();
     return 1;
   }
   try {
     log.debug(
       "boot: confined",
-      confineBoot(bool(values, "confine"), sb.platform, str(values, "network")),
+      confineBoot(
+        bool(values, "confine"),
+        sb?.platform ?? prepared?.platformName ?? str(values, "platform"),
+        networkMode,
+      ),
     );
   } catch (e) {
     // A sandbox that was asked to confine itself and could not does not run.
@@ -389,13 +455,31 @@ export async function bootMain(args: string[]): Promise<number> {
     ready({ ok: false, error: msg });
     server.close();
     stdioInbox.close();
-    sb.destroy();
+    sb?.destroy();
+    prepared?.release();
     return 1;
   }
   ready({ ok: true });
   log.phase("boot: ready");
 
-  const waitStatus = await Promise.race([destroyed.then(() => null), sb.exited]);
+  if (!sb) {
+    // A spare: taken, or ended by its idle timeout or a failed take.
+    const idle = setTimeout(destroyRequested, SPARE_IDLE_MS);
+    // Bound while idle rather than on first use within the take.
+    bindAllSymbols();
+    const wasTakenNow = await Promise.race([taken.then(() => true), destroyed.then(() => false)]);
+    clearTimeout(idle);
+    if (!wasTakenNow) {
+      log.phase("boot: spare ends untaken");
+      closeFd(exitFd);
+      server.close();
+      stdioInbox.close();
+      prepared?.release();
+      return 0;
+    }
+  }
+  const sandbox = sb!;
+  const waitStatus = await Promise.race([destroyed.then(() => null), sandbox.exited]);
   if (waitStatus !== null) {
     // Before the socket goes: a `wait` that finds it gone reads the file instead.
     try {
@@ -404,14 +488,14 @@ export async function bootMain(args: string[]): Promise<number> {
       log.warning(`cannot record the exit status: ${(e as Error).message}`);
     }
     await new Promise((r) => setTimeout(r, REPLY_FLUSH_MS));
-    await sb.drainConsoles();
+    await sandbox.drainConsoles();
   }
   closeFd(exitFd);
   log.phase("boot: destroying");
   server.close();
   stdioInbox.close();
   try {
-    sb.destroy();
+    sandbox.destroy();
   } catch (e) {
     log.warning(`destroy: ${(e as Error).message}`);
   }

@@ -9,6 +9,7 @@
  */
 
 import { basename, dirname } from "../path.ts";
+import type { Spec } from "../oci/spec.ts";
 import { closeFd, HostError } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
 import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH } from "../abi/linux/file.ts";
@@ -60,7 +61,8 @@ export type ControlRequest =
    * hooks set them up (Docker's libnetwork-setkey): their packet sockets were sent beforehand
    * on the stdio socket (sendFds) under `token`, one per interface, in order.
    */
-  | { cmd: "network"; token: string; interfaces: WireInterface[] };
+  | { cmd: "network"; token: string; interfaces: WireInterface[] }
+  | TakeRequest;
 
 /** An interface taken over (boot/network.ts TakenInterface) as JSON carries it. */
 export interface WireInterface {
@@ -69,6 +71,19 @@ export interface WireInterface {
   mtu: number;
   addresses: { address: number[]; prefixLen: number }[];
   routes: { dst: number[]; dstLen: number; gateway: number[] | null }[];
+}
+
+/**
+ * Make a spare sandbox (oci/spare.ts) container `id`'s: build its kernel, mounts and init from
+ * `spec` (the bundle's config.json, as the CLI validated it), with the stdio sent beforehand on
+ * the stdio socket under `stdioToken`. The reply carries `error` (and the errno, when one is
+ * the cause) when that failed; the spare then ends.
+ */
+export interface TakeRequest {
+  cmd: "take";
+  id: string;
+  spec: Spec;
+  stdioToken: string;
 }
 
 /** What `runsc exec` runs. */
@@ -104,6 +119,7 @@ export interface ControlReplies {
   exec: { pid: number };
   waitpid: { exitStatus: number };
   network: Record<never, never>;
+  take: { error?: string; errno?: number };
 }
 
 /** A reply line on the wire. */

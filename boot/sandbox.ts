@@ -83,6 +83,17 @@ export interface SandboxOptions {
   hostNetwork?: boolean;
 }
 
+/**
+ * The part of a sandbox that needs no container: the memory file and the platform (for ptrace,
+ * its template stub). A spare sandbox holds one until it is taken (oci/spare.ts).
+ */
+export interface Prepared {
+  /** The platform it runs on (the one asked for, or the fallback). */
+  readonly platformName: string;
+  /** Ends the platform's host resources (stubs, vCPUs); for a spare that nobody took. */
+  release(): void;
+}
+
 /** A failure to set up the container that the user must see (missing executable, bad ELF...). */
 export class SandboxError extends Error {
   constructor(message: string, readonly errno = 0, options?: ErrorOptions) {

@@ -19,7 +19,13 @@ import { HostConsole } from "../sentry/fs/host_console.ts";
 import { loadExecutable, lookPath } from "../sentry/loader/loader.ts";
 import { hostMemTotal, MemoryFile, setKernelAccount } from "../sentry/mm/memory_file.ts";
 import { MemoryManager } from "../sentry/mm/mm.ts";
-import { type InitSpec, SandboxError, type SandboxOptions, type SandboxStatus } from "./sandbox.ts";
+import {
+  type InitSpec,
+  type Prepared,
+  SandboxError,
+  type SandboxOptions,
+  type SandboxStatus,
+} from "./sandbox.ts";
 import { SysError } from "../abi/linux/error.ts";
 import { defaultRlimits, RLIMIT } from "../sentry/kernel/limits.ts";
 import { SyscallDispatcher } from "../sentry/syscalls/table.ts";
@@ -93,6 +99,7 @@ function newProcess(
   kernel: Kernel,
   spec: InitSpec,
   stdio: FileDescription[],
+  made?: AddressSpace,
 ): Task {
   const platform = kernel.platform;
   const fdTable = new FdTable();
@@ -140,7 +147,7 @@ function newProcess(
   }
   let as: AddressSpace;
   try {
-    as = kernel.newAddressSpace(Errno.EAGAIN);
+    as = made ?? kernel.newAddressSpace(Errno.EAGAIN);
   } catch (e) {
     return fail(e);
   }
@@ -172,6 +179,21 @@ function newProcess(
   return task;
 }
 
+/** The memory file and platform of a sandbox without a container yet (Sandbox.prepare). */
+class PreparedSandbox implements Prepared {
+  constructor(
+    readonly mf: MemoryFile,
+    readonly platform: Platform,
+    readonly initAs: AddressSpace,
+  ) {}
+  get platformName(): string {
+    return this.platform.name;
+  }
+  release(): void {
+    this.platform.release();
+  }
+}
+
 export class Sandbox {
   readonly exited: Promise<number>;
   #status: SandboxStatus = "created";
@@ -201,18 +223,45 @@ export class Sandbox {
     return this.kernel.sentryErrors;
   }
 
-  /** Builds the kernel and loads the init process; nothing runs until start(). */
-  static async create(opts: SandboxOptions, spec: InitSpec): Promise<Sandbox> {
-    await Promise.resolve();
+  /**
+   * Makes what no container's data goes into: the memory file and the platform. Done before
+   * the boot process confines itself (the platform opens host devices and spawns its template
+   * stub); create() then builds the container on it.
+   */
+  static async prepare(opts: SandboxOptions): Promise<PreparedSandbox> {
     const mf = new MemoryFile();
-    if (spec.memoryLimit !== undefined) mf.limit = BigInt(spec.memoryLimit);
-    // Pipe buffers, descriptors and other Sentry-held memory count against the same limit.
-    setKernelAccount(mf);
+    const platform = await newPlatform(opts, mf);
+    try {
+      // Init's address space too: an empty one, and a platform may make its first only before
+      // the boot confines itself (systrap spawns its stub).
+      const initAs = platform.newAddressSpace();
+      opts.log.phase("boot: platform ready", { platform: platform.name });
+      return new PreparedSandbox(mf, platform, initAs);
+    } catch (e) {
+      platform.release();
+      throw e;
+    }
+  }
+
+  /**
+   * Builds the kernel and loads the init process, on `prepared` when given (a spare that was
+   * taken; it is consumed, and released on failure); nothing runs until start().
+   */
+  static async create(
+    opts: SandboxOptions,
+    spec: InitSpec,
+    prepared?: Prepared,
+  ): Promise<Sandbox> {
+    await Promise.resolve();
     let platform: Platform | undefined;
     let links: EthernetEndpoint[] = [];
     try {
-      platform = await newPlatform(opts, mf);
-      opts.log.phase("boot: platform ready", { platform: platform.name });
+      const pre = prepared instanceof PreparedSandbox ? prepared : await Sandbox.prepare(opts);
+      platform = pre.platform;
+      const mf = pre.mf;
+      if (spec.memoryLimit !== undefined) mf.limit = BigInt(spec.memoryLimit);
+      // Pipe buffers, descriptors and other Sentry-held memory count against the same limit.
+      setKernelAccount(mf);
       const kernel = new Kernel({
         platform,
         memoryFile: mf,
@@ -241,7 +290,7 @@ export class Sandbox {
       const stdio = console
         ? [console.slave, console.slave, console.slave]
         : opts.stdio.map((fd, i) => new HostFile(fd, i === 0 ? O_RDONLY : O_WRONLY));
-      const task = newProcess(kernel, spec, stdio);
+      const task = newProcess(kernel, spec, stdio, pre.initAs);
       opts.log.phase("boot: init loaded");
       const sb = new Sandbox(kernel, task, mf);
       sb.#links.push(...links);

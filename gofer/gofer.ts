@@ -19,7 +19,7 @@
 import { isAbsolute, join, resolve } from "../path.ts";
 import { bool, type FlagDef, parseFlags, str as flag } from "../oci/flags.ts";
 import { GLOBAL_FLAGS } from "../oci/global.ts";
-import { closeFd, HostError } from "../host/libc.ts";
+import { bindAllSymbols, closeFd, HostError } from "../host/libc.ts";
 import {
   fstat,
   O_CLOEXEC,
@@ -38,6 +38,7 @@ import { confine, type MountSource } from "./confine.ts";
 import { createFilestore } from "./filestore.ts";
 import { Connection, type ServedMount } from "./lisafs/server.ts";
 import { hostFileServer } from "./fsgofer.ts";
+import { type GoferTake, type GoferTakeReply, SPARE_IDLE_MS } from "../oci/spare_dir.ts";
 
 /** A gofer that cannot start: bad flags or bundle. */
 export class GoferError extends Error {
@@ -140,13 +141,68 @@ const GOFER_FLAGS: readonly FlagDef[] = [
   { name: "sock-fd", kind: "string", default: "", help: "the LISAFS socket" },
   { name: "id", kind: "string", default: "", help: "container id (for log paths)" },
   { name: "confine", kind: "bool", default: false, help: "started in new namespaces" },
+  {
+    name: "spare-sock",
+    kind: "string",
+    default: "",
+    help: "start as a spare (oci/spare.ts): the bundle and id come on this socket",
+  },
 ];
+
+/**
+ * A spare gofer's wait for its container: one connection on `path`, one line naming the bundle
+ * and id. Until then it has opened nothing of any container. Null when nobody came within
+ * SPARE_IDLE_MS (its boot ends then too). The connection stays open for the answer.
+ */
+async function awaitTake(path: string): Promise<{ take: GoferTake; conn: Deno.Conn } | null> {
+  const listener = Deno.listen({ transport: "unix", path });
+  // Bound while idle rather than on first use within the take.
+  bindAllSymbols();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<null>((r) => timer = setTimeout(() => r(null), SPARE_IDLE_MS + 5000));
+  try {
+    const conn = await Promise.race([listener.accept(), idle]);
+    if (conn === null) return null;
+    const buf = new Uint8Array(64 * 1024);
+    let text = "";
+    while (!text.includes("\n")) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    let take: Partial<GoferTake> = {};
+    try {
+      take = JSON.parse(text.slice(0, text.indexOf("\n")));
+    } catch { /* refused below */ }
+    if (typeof take.bundle !== "string" || typeof take.id !== "string") {
+      conn.close();
+      throw new GoferError("spare: malformed take");
+    }
+    return { take: { bundle: take.bundle, id: take.id }, conn };
+  } finally {
+    clearTimeout(timer);
+    listener.close();
+    try {
+      Deno.removeSync(path);
+    } catch { /* moved or removed by the CLI */ }
+  }
+}
+
+/** Answers the CLI that took a spare gofer (best effort: it may have given up). */
+async function replyTake(conn: Deno.Conn | undefined, reply: GoferTakeReply): Promise<void> {
+  if (!conn) return;
+  try {
+    await conn.write(new TextEncoder().encode(JSON.stringify(reply) + "\n"));
+  } catch { /* the CLI went away */ }
+  try {
+    conn.close();
+  } catch { /* closed */ }
+}
 
 /**
  * Runs the gofer: returns its exit code (0 when the client closed the socket, 1 on a broken
  * connection or a failure to start). Errors are logged, never printed.
  */
-// deno-lint-ignore require-await
 export async function goferMain(args: string[]): Promise<number> {
   let parsed;
   try {
@@ -170,6 +226,21 @@ export async function goferMain(args: string[]): Promise<number> {
     confine: bool(flags, "confine"),
     overlay2: str("overlay2"),
   };
+  // A spare learns its bundle and id only when taken: nothing of a container is open before.
+  let takeConn: Deno.Conn | undefined;
+  const spareSock = str("spare-sock");
+  if (spareSock) {
+    try {
+      const got = await awaitTake(spareSock);
+      if (got === null) return 0;
+      takeConn = got.conn;
+      values.bundle = got.take.bundle;
+      values.id = got.take.id;
+    } catch (e) {
+      log.error((e as Error).message);
+      return 1;
+    }
+  }
   configureLog({
     debug: bool(flags, "debug"),
     "debug-log": str("debug-log"),
@@ -230,6 +301,7 @@ export async function goferMain(args: string[]): Promise<number> {
     // The Sentry applies the application's umask itself: modes arrive final.
     umask(0);
     log.phase("gofer: serving");
+    await replyTake(takeConn, { ok: true });
     log.info("gofer: serving", {
       root: root.path,
       readonly: root.readonly,
@@ -240,7 +312,9 @@ export async function goferMain(args: string[]): Promise<number> {
     log.info("gofer: connection closed", { code });
     return code;
   } catch (e) {
-    if (e instanceof GoferError || e instanceof HostError) {
+    const known = e instanceof GoferError || e instanceof HostError;
+    await replyTake(takeConn, { ok: false, error: known ? e.message : String(e) });
+    if (known) {
       log.error(e.message);
       return 1;
     }

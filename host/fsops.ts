@@ -11,7 +11,7 @@
  */
 
 import { Errno } from "../abi/linux/errno.ts";
-import { check, cstr, errno, HostError, libc } from "./libc.ts";
+import { check, cstr, dlopenLazy, errno, HostError, libc } from "./libc.ts";
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
@@ -62,7 +62,7 @@ import { nsFromTimespec } from "../abi/linux/time.ts";
 // SAFETY: each symbol is declared with glibc's exact C signature on x86-64 (getdents64 exists
 // in glibc since 2.30; this host has 2.36). Pointers are passed as buffers that the caller owns
 // for the duration of the call.
-const fsLib = Deno.dlopen("libc.so.6", {
+const fsLib = dlopenLazy("libc.so.6", {
   fstatfs: { parameters: ["i32", "buffer"], result: "i32" },
   readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },

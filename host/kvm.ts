@@ -12,7 +12,7 @@
  * @module
  */
 
-import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
+import { cstr, dlopenLazy, errno, HostError, rawSyscall } from "./libc.ts";
 import { SYS } from "../abi/linux/syscalls.ts";
 import { O_CLOEXEC, O_RDWR } from "../abi/linux/file.ts";
 import { SIGEV_THREAD_ID, Sigevent } from "../abi/linux/signal.ts";
@@ -22,7 +22,7 @@ import { CLOCK_MONOTONIC } from "../abi/linux/time.ts";
 // integer or pointer argument in rdx like a fixed one, so each declaration below hands the
 // kernel exactly the third argument it reads. Buffers passed are sized for the struct the
 // request names (checked by the callers through the *_SIZE constants).
-const lib = Deno.dlopen("libc.so.6", {
+const lib = dlopenLazy("libc.so.6", {
   ioctl_int: { name: "ioctl", parameters: ["i32", "usize", "usize"], result: "i32" },
   ioctl_buf: { name: "ioctl", parameters: ["i32", "usize", "buffer"], result: "i32" },
   // KVM_RUN on a runtime thread. Not used by the platform (see platform/kvm/context.ts); kept

@@ -14,11 +14,49 @@ import { encodeBytes } from "./utf8b.ts";
 
 const I64 = "i64" as const;
 
+/**
+ * `Deno.dlopen(path, defs)` whose symbols are bound on first use, one by one: binding costs
+ * about 0.1 ms a symbol (a trampoline is compiled for each), and a process uses a few of the
+ * ones declared (the CLI about a tenth), so every role starts sooner. A bound symbol replaces
+ * its getter, so later calls cost what an eagerly bound one does. Binding after a seccomp
+ * filter needs nothing it forbids: the library is loaded already (found by name, no file
+ * opened) and the trampoline is executable memory, as V8's own code.
+ */
+const lazySymbols: Record<string, unknown>[] = [];
+
+/**
+ * Binds every symbol declared so far with dlopenLazy: for a process that has time now and must
+ * be quick later (a spare sandbox waiting to be taken: oci/spare.ts).
+ */
+export function bindAllSymbols(): void {
+  for (const symbols of lazySymbols) for (const name of Object.keys(symbols)) void symbols[name];
+}
+
+export function dlopenLazy<const S extends Deno.ForeignLibraryInterface>(
+  path: string,
+  defs: S,
+): { symbols: Deno.StaticForeignLibraryInterface<S> } {
+  const symbols: Record<string, unknown> = {};
+  lazySymbols.push(symbols);
+  for (const name of Object.keys(defs)) {
+    Object.defineProperty(symbols, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const bound = Deno.dlopen(path, { [name]: defs[name] }).symbols[name];
+        Object.defineProperty(symbols, name, { value: bound, enumerable: true });
+        return bound;
+      },
+    });
+  }
+  return { symbols: symbols as Deno.StaticForeignLibraryInterface<S> };
+}
+
 // SAFETY: every symbol below is declared with the exact C signature from glibc on x86-64 Linux.
 // Variadic functions (syscall, ptrace, open, fcntl) are declared with fixed integer parameters;
 // the x86-64 SysV ABI passes integer variadic arguments in the same registers as fixed ones, so
 // the callee reads the values we pass.
-export const libc = Deno.dlopen("libc.so.6", {
+export const libc = dlopenLazy("libc.so.6", {
   syscall: { parameters: [I64, I64, I64, I64, I64, I64, I64], result: I64 },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },

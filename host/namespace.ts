@@ -11,14 +11,14 @@
  * @module
  */
 
-import { cstr, errno, HostError, rawSyscall } from "./libc.ts";
+import { cstr, dlopenLazy, errno, HostError, rawSyscall } from "./libc.ts";
 import { SYS } from "../abi/linux/syscalls.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE } from "../abi/linux/file.ts";
 import { _LINUX_CAPABILITY_VERSION_3 } from "../abi/linux/capability.ts";
 
 // SAFETY: glibc's exact signatures on x86-64; string arguments are NUL-terminated buffers the
 // caller keeps alive for the call, and null pointers are passed where mount(2) allows them.
-const nsLib = Deno.dlopen("libc.so.6", {
+const nsLib = dlopenLazy("libc.so.6", {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
   umount2: { parameters: ["buffer", "i32"], result: "i32" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },

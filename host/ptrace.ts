@@ -7,13 +7,13 @@
  * @module
  */
 
-import { errno, HostError } from "./libc.ts";
+import { dlopenLazy, errno, HostError } from "./libc.ts";
 
 // SAFETY: glibc's ptrace is variadic (request, pid, addr, data). The x86-64 SysV ABI passes
 // integer variadic arguments in rdi, rsi, rdx, rcx like fixed ones, so declaring four fixed
 // 64-bit parameters gives the callee exactly the values it reads with va_arg. PEEK requests,
 // whose glibc wrapper semantics differ from the raw call, are never used.
-const lib = Deno.dlopen("libc.so.6", {
+const lib = dlopenLazy("libc.so.6", {
   ptrace: { parameters: ["i64", "i64", "u64", "u64"], result: "i64" },
   ptrace_buf: { name: "ptrace", parameters: ["i64", "i64", "u64", "buffer"], result: "i64" },
   tgkill: { parameters: ["i32", "i32", "i32"], result: "i32" },

@@ -16,7 +16,7 @@
  */
 
 import { Errno } from "../abi/linux/errno.ts";
-import { errno, HostError, libc } from "./libc.ts";
+import { dlopenLazy, errno, HostError, libc } from "./libc.ts";
 import { decodeBytes, encodeBytes } from "./utf8b.ts";
 import {
   AF_UNIX,
@@ -178,7 +178,7 @@ export function recvMsg(
 
 // SAFETY: glibc's exact signatures on x86-64; sockaddr buffers are owned by the caller for the
 // duration of each call.
-const sockLib = Deno.dlopen("libc.so.6", {
+const sockLib = dlopenLazy("libc.so.6", {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },

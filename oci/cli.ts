@@ -30,6 +30,7 @@ import { featuresCommand } from "./cmd/features.ts";
 import { checkpointCommand } from "./cmd/checkpoint.ts";
 import { restoreCommand } from "./cmd/restore.ts";
 import { installCommand, uninstallCommand } from "./cmd/install.ts";
+import { spareCommand } from "./cmd/spare.ts";
 import { bool, formatFlags, parseFlags, UsageError } from "./flags.ts";
 import { debugLogPath, GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
 import { SpecError } from "./spec.ts";
@@ -62,6 +63,7 @@ export const COMMANDS: readonly Command[] = [
   uninstallCommand,
   doCommand,
   specCommand,
+  spareCommand,
 ];
 
 const encoder = new TextEncoder();

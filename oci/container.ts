@@ -32,9 +32,12 @@ import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
 import { createHooks, runHooks } from "./hooks.ts";
 import { takeOverInterfacesAt, toWire } from "../boot/network.ts";
+import { endProcesses, spareUsable, takeSpare } from "./spare.ts";
+import { firstChild, procStat } from "./proc.ts";
 import {
   type ContainerState,
   newState,
+  type ProcessId,
   StateError,
   type Status,
   writeFileAtomic,
@@ -57,13 +60,8 @@ export interface CreateOptions {
 /** Whether `pid` is a live process (not gone, not a zombie). */
 export function processAlive(pid: number): boolean {
   if (pid <= 0) return false;
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== "Z" && state !== "X";
 }
 
 /** Whether `pid` is still the process we started: its argv contains all of `words`. */
@@ -78,9 +76,9 @@ function processMatches(pid: number, words: string[]): boolean {
 
 /** The child that nsinit process `pid` started (it exists once the sandbox is ready). */
 function forkedChild(pid: number): number {
-  const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
-  if (!kids) throw new CliError(`sandbox process ${pid} has no child`);
-  return Number(kids.split(" ")[0]);
+  const child = firstChild(pid);
+  if (!child) throw new CliError(`sandbox process ${pid} has no child`);
+  return child;
 }
 
 /** Reaps `pid` if it is our child and has exited; harmless otherwise. */
@@ -166,7 +164,6 @@ export async function createContainer(
   const cgroup = Cgroup.of(spec.linux?.cgroupsPath);
   // As root the roles see Deno's cache read-only (deno_cache.ts); the CLI fills it for them.
   const cacheDir = geteuid() === 0 ? denoDir() : null;
-  if (cacheDir) await warmRoleCache(cacheDir);
   const role = (argv: string[]) => cacheDir ? readOnlyDenoDirArgv(cacheDir, argv) : argv;
   using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));
   void lock;
@@ -175,6 +172,19 @@ export async function createContainer(
   const fds: number[] = [];
   let leaveCgroup: (() => void) | null = null;
   try {
+    const taken = spareUsable(ctx, spec, opts) ? await takeSpare(ctx, id, bundle, spec) : null;
+    if (taken) {
+      const state: ContainerState = {
+        ...store.read(id),
+        status: "created",
+        pid: taken.pid,
+        goferPid: taken.goferPid,
+        spareProcs: taken.procs,
+      };
+      store.write(state);
+      return state;
+    }
+    if (cacheDir) await warmRoleCache(cacheDir);
     if (cgroup) {
       // This process enters the container's cgroup while it starts gofer and boot, so that
       // they (and the stubs the boot starts) are born there: nothing runs outside it first.
@@ -504,7 +514,10 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   }
   // A confined sandbox that is not running has nothing left to do: it ends at once with its
   // namespaces. Another one is asked to destroy itself, then whatever is left is found and killed.
-  if (!(await endSandboxNamespaces(id, store.root, st.bundle, [st.pid, st.goferPid]))) {
+  if (st.spareProcs) {
+    // Begun as a spare: its argv names no container; its recorded processes are the sandbox.
+    await endProcesses(st.spareProcs);
+  } else if (!(await endSandboxNamespaces(id, store.root, st.bundle, [st.pid, st.goferPid]))) {
     try {
       // A wedged sandbox gets a few seconds; then its process is killed below.
       await control(store.socketPath(id), { cmd: "destroy" }, { timeoutMs: 5000 });
@@ -551,7 +564,14 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
     }
     const bundle = st?.bundle;
     const cg = st ? cgroupOf(st) : null;
-    await killSandboxProcesses(ctx, id, bundle, [st?.pid ?? 0, st?.goferPid ?? 0], cg);
+    await killSandboxProcesses(
+      ctx,
+      id,
+      bundle,
+      [st?.pid ?? 0, st?.goferPid ?? 0],
+      cg,
+      st?.spareProcs,
+    );
     log.phase("delete: processes gone");
     if (bundle) { for (const err of removeFilestores(bundle, id)) log.warning(err); }
     await cg?.remove();
@@ -630,12 +650,8 @@ async function endSandboxNamespaces(
 
 /** The parent of `pid` (as a one-element list), or none when it is gone. */
 function parentsOf(pid: number): number[] {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return [Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])];
-  } catch {
-    return [];
-  }
+  const f = procStat(pid);
+  return f ? [Number(f[1])] : [];
 }
 
 /** SIGKILLs every host process of container `id` (sandboxProcesses); waits, bounded, for them. */
@@ -645,6 +661,7 @@ export async function killSandboxProcesses(
   bundle: string | undefined,
   recorded: number[],
   cgroup: Cgroup | null = null,
+  spareProcs?: readonly ProcessId[],
 ): Promise<void> {
   // Thawed first: frozen processes die only once thawed, and reading a frozen process's
   // /proc/<pid>/cmdline (sandboxProcesses) can wait as long as it stays frozen.
@@ -652,6 +669,7 @@ export async function killSandboxProcesses(
     for (const pid of cgroup.pids()) hostKill(pid, SIGKILL);
     await cgroup.freeze(false).catch((e) => log.warning(`delete ${id}: ${e.message}`));
   }
+  if (spareProcs) return await endProcesses(spareProcs);
   if (await endSandboxNamespaces(id, ctx.store.root, bundle, recorded)) return;
   const pids = sandboxProcesses(id, ctx.store.root, bundle, recorded);
   for (const pid of pids) {
@@ -721,9 +739,8 @@ export function hostProcesses(): HostProcess[] {
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^[0-9]+$/.test(e.name)) continue;
     try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      // After "pid (comm) ": state ppid pgrp session ...; comm may hold spaces and parens.
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const f = procStat(e.name);
+      if (!f) continue;
       const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
       let exe = "";
       try {

@@ -7,7 +7,7 @@
  */
 
 import { join, resolve } from "../path.ts";
-import { bool, type FlagDef, type FlagValues, str } from "./flags.ts";
+import { bool, type FlagDef, type FlagValues, str, UsageError } from "./flags.ts";
 import { type FileConfig, fileConfig, formatOverlay2 } from "./overlay.ts";
 
 /** The version this runtime reports. */
@@ -106,6 +106,19 @@ export const GLOBAL_FLAGS: readonly FlagDef[] = [
     help: "log every system call of the application",
   },
   {
+    name: "spare",
+    kind: "bool",
+    default: false,
+    help: "keep a pre-started spare sandbox under --root for the next create (oci/spare.ts); " +
+      "not for callers that need runc's process tree (--pid-file, --console-socket)",
+  },
+  {
+    name: "spare-count",
+    kind: "string",
+    default: "1",
+    help: "with --spare: how many spare sandboxes to keep (1 to 32; each holds ~125 MB)",
+  },
+  {
     name: "systemd-cgroup",
     kind: "bool",
     default: false,
@@ -188,6 +201,10 @@ export interface GlobalConfig {
   /** --overlay2, --file-access and --file-access-mounts parsed, defaults applied. */
   files: FileConfig;
   strace: boolean;
+  /** --spare: create takes a pre-started sandbox when it can, and starts the next one. */
+  spare: boolean;
+  /** --spare-count: how many spares to keep. */
+  spareCount: number;
   /** The global flags as `--name=value` words, to pass on to boot and gofer. */
   passOn: string[];
 }
@@ -232,8 +249,19 @@ export function globalConfig(v: FlagValues, given?: readonly string[]): GlobalCo
     fileAccess: files.fileAccess,
     files,
     strace: bool(v, "strace"),
+    spare: bool(v, "spare"),
+    spareCount: spareCount(str(v, "spare-count")),
     passOn,
   };
+}
+
+/** --spare-count, checked. */
+function spareCount(text: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || n < 1 || n > 32) {
+    throw new UsageError(`--spare-count must be a number from 1 to 32, got "${text}"`);
+  }
+  return n;
 }
 
 /** Resolves `--debug-log`: a directory (ending in "/") gets one file per process. */

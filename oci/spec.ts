@@ -141,9 +141,11 @@ function show(v: unknown): string {
 /**
  * Validates a parsed config.json against the parts of the OCI spec this runtime relies on.
  * `bundleDir` resolves a relative root.path; the root must exist and be a directory.
- * Returns the spec typed; throws SpecError naming the field otherwise.
+ * Returns the spec typed; throws SpecError naming the field otherwise. `onHost: false` skips the
+ * root's check, for a process that no longer sees the host's files (a spare boot taking a spec
+ * the CLI checked: oci/spare.ts).
  */
-export function validateSpec(json: unknown, bundleDir: string): Spec {
+export function validateSpec(json: unknown, bundleDir: string, onHost = true): Spec {
   const fail = (msg: string): never => {
     throw new SpecError(`config.json: ${msg}`);
   };
@@ -236,11 +238,11 @@ export function validateSpec(json: unknown, bundleDir: string): Spec {
   const rootPath = resolve(bundleDir, r.path as string);
   let st: Deno.FileInfo | undefined;
   try {
-    st = Deno.statSync(rootPath);
+    if (onHost) st = Deno.statSync(rootPath);
   } catch {
     fail(`root.path ${show(r.path)} does not exist in bundle ${bundleDir}`);
   }
-  if (!st!.isDirectory) fail(`root.path ${show(r.path)} is not a directory (${rootPath})`);
+  if (st && !st.isDirectory) fail(`root.path ${show(r.path)} is not a directory (${rootPath})`);
   if (s.hostname !== undefined && typeof s.hostname !== "string") {
     fail(`hostname must be a string, got ${show(s.hostname)}`);
   }

@@ -30,6 +30,18 @@ export interface ContainerState {
   owner: string;
   /** linux.cgroupsPath of the spec, when the sandbox's processes were put there (cgroup.ts). */
   cgroupsPath?: string;
+  /**
+   * The host processes of a sandbox that began as a spare (oci/spare.ts), each known by pid and
+   * start time: their argv names no container, so they are found by these alone.
+   */
+  spareProcs?: ProcessId[];
+}
+
+/** A host process as it cannot be mistaken for a later one with its pid. */
+export interface ProcessId {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks after boot at which it started. */
+  start: number;
 }
 
 /** The OCI state as `runsc state` prints it. */
@@ -124,6 +136,7 @@ export class StateStore {
    * Reserves `id`: creates its directory (failing if it exists) and writes a `creating` state.
    * The caller holds the returned lock until the container is created or removed.
    */
+  // deno-lint-ignore require-await
   async reserve(init: Omit<ContainerState, "status" | "pid" | "goferPid">): Promise<Lock> {
     const dir = this.dir(init.id);
     Deno.mkdirSync(this.root, { recursive: true, mode: 0o711 });
@@ -135,7 +148,9 @@ export class StateStore {
       }
       throw e;
     }
-    const lock = await this.lock(init.id);
+    // The directory is new: nobody waits on its lock, and a holder (a racing command) is brief.
+    // Taken without the runtime's thread pool, whose first use costs a thread's start.
+    const lock = this.#lockFile(init.id, (f) => f.lockSync(true));
     this.write({ ...init, status: "creating", pid: 0, goferPid: 0 });
     return lock;
   }
@@ -151,6 +166,28 @@ export class StateStore {
       throw e;
     }
     await f.lock(true);
+    return this.#held(f);
+  }
+
+  /** The lock of `id` taken by `take` on its open lock file, synchronously. */
+  #lockFile(id: string, take: (f: Deno.FsFile) => void): Lock {
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(join(this.dir(id), "lock"), { read: true, write: true, create: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw this.#notFound(id);
+      throw e;
+    }
+    try {
+      take(f);
+    } catch (e) {
+      f.close();
+      throw e;
+    }
+    return this.#held(f);
+  }
+
+  #held(f: Deno.FsFile): Lock {
     let held = true;
     const release = () => {
       if (!held) return;

@@ -7,6 +7,7 @@
 
 import type { Command } from "../command.ts";
 import { createContainer } from "../container.ts";
+import { requestSpare } from "../spare.ts";
 import { type FlagDef, str } from "../flags.ts";
 
 /** Flags shared by create and run. */
@@ -43,11 +44,14 @@ export const createCommand: Command = {
   args: { min: 1, max: 1 },
   flags: CREATE_FLAGS,
   async run(ctx, [id], flags) {
-    await createContainer(ctx, id, {
+    const opts = {
       bundle: str(flags, "bundle") || Deno.cwd(),
       pidFile: str(flags, "pid-file") || undefined,
       consoleSocket: str(flags, "console-socket") || undefined,
-    });
+    };
+    await createContainer(ctx, id, opts);
+    // The next create's sandbox (--spare only), made in the background.
+    requestSpare(ctx, opts);
     return 0;
   },
 };

@@ -36,7 +36,14 @@ export const killCommand: Command = {
     }
     const st = ctx.store.read(id);
     const fromHost = () =>
-      killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid], cgroupOf(st));
+      killSandboxProcesses(
+        ctx,
+        id,
+        st.bundle,
+        [st.pid, st.goferPid],
+        cgroupOf(st),
+        st.spareProcs,
+      );
     let status;
     try {
       ({ status } = await liveStatus(ctx, st, signo === SIGKILL ? KILL_ANSWER_MS : undefined));
@@ -49,7 +56,14 @@ export const killCommand: Command = {
     if (status === "stopped" && bool(flags, "all")) return 0;
     // A frozen Sentry cannot deliver a signal; SIGKILL ends it from the host (and thaws it).
     if (status === "paused" && signo === SIGKILL) {
-      await killSandboxProcesses(ctx, id, st.bundle, [st.pid, st.goferPid], cgroupOf(st));
+      await killSandboxProcesses(
+        ctx,
+        id,
+        st.bundle,
+        [st.pid, st.goferPid],
+        cgroupOf(st),
+        st.spareProcs,
+      );
       return 0;
     }
     if (status !== "created" && status !== "running") {

@@ -10,6 +10,7 @@ import { log } from "../../log.ts";
 import type { Command } from "../command.ts";
 import { createContainer, deleteContainer, waitExit } from "../container.ts";
 import { bool, str } from "../flags.ts";
+import { requestSpare } from "../spare.ts";
 import { SIGNALS } from "../signals.ts";
 import { CREATE_FLAGS } from "./create.ts";
 import { startContainer } from "./start.ts";
@@ -27,11 +28,12 @@ export const runCommand: Command = {
     { name: "keep", kind: "bool", default: false, help: "do not delete it after it exits" },
   ],
   async run(ctx, [id], flags) {
-    await createContainer(ctx, id, {
+    const opts = {
       bundle: str(flags, "bundle") || Deno.cwd(),
       pidFile: str(flags, "pid-file") || undefined,
       consoleSocket: str(flags, "console-socket") || undefined,
-    });
+    };
+    await createContainer(ctx, id, opts);
     const sock = ctx.store.socketPath(id);
     const listeners: [Deno.Signal, () => void][] = [];
     const detach = bool(flags, "detach");
@@ -56,6 +58,9 @@ export const runCommand: Command = {
       if (!started || (!detach && !bool(flags, "keep"))) {
         await deleteContainer(ctx, id, true);
       }
+      // The next run's sandbox (--spare only), made in the background once this one is done
+      // with the CPU (made meanwhile, it slowed this run down as much as the spare sped it up).
+      requestSpare(ctx, opts);
     }
   },
 };

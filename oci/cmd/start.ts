@@ -13,10 +13,24 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
   using lock = await ctx.store.lock(id);
   void lock;
   const st = ctx.store.read(id);
+  let failure: unknown;
+  if (st.status === "created") {
+    // One round trip: the sandbox refuses to start what is not created, and only then is it
+    // asked what it is, for the message.
+    try {
+      await request(ctx, id, { cmd: "start" });
+      log.phase("start: started");
+      ctx.store.write({ ...st, status: "running" });
+      return;
+    } catch (e) {
+      failure = e;
+    }
+  }
   const { status } = await liveStatus(ctx, st);
   if (status !== "created") {
     throw new CliError(`cannot start container "${id}" in state ${status}`);
   }
+  if (failure !== undefined) throw failure;
   await request(ctx, id, { cmd: "start" });
   log.phase("start: started");
   ctx.store.write({ ...st, status: "running" });

@@ -10,6 +10,7 @@ import { namespaces } from "../../host/namespace.ts";
 import { capMask, threadCreds } from "../../host/threads.ts";
 import { inFreshDeno, IS_ROOT, makeBundle, makeRoot, REPO, waitFor } from "../harness.ts";
 import { PLATFORMS } from "../probe.ts";
+import { endSpares } from "../../oci/spare.ts";
 import { busyboxRootfs, haveBusybox } from "../rootfs.ts";
 
 /** The process under nsinit (whose pid `runsc create` records). */
@@ -36,9 +37,12 @@ function assertThreads(what: string, pid: number, caps: readonly number[]): void
   }
 }
 
-for (const platform of PLATFORMS) {
+// A sandbox taken from a spare (oci/spare.ts) too: its Gofer confines itself at the take.
+for (const [platform, spare] of PLATFORMS.flatMap((p) => [[p, false], [p, true]] as const)) {
   Deno.test({
-    name: `the Sentry and the Gofer are confined on every thread (${platform})`,
+    name: `the Sentry and the Gofer are confined on every thread (${platform}${
+      spare ? ", taken from a spare" : ""
+    })`,
     ignore: !IS_ROOT || !haveBusybox(),
     async fn() {
       const rootfs = await busyboxRootfs();
@@ -47,7 +51,8 @@ for (const platform of PLATFORMS) {
       await Deno.symlink(rootfs, bundle.rootfs);
       const root = await makeRoot();
       try {
-        const flags = [`--platform=${platform}`];
+        const flags = [`--platform=${platform}`, ...(spare ? ["--spare"] : [])];
+        if (spare) assert.equal((await root.runsc(["spare"], {}, flags)).code, 0);
         const c = await root.runsc(
           ["create", "--bundle", bundle.dir, "c1"],
           { outputFile: `${bundle.dir}/out` },
@@ -56,6 +61,7 @@ for (const platform of PLATFORMS) {
         assert.equal(c.code, 0, c.stderr);
         assert.equal((await root.runsc(["start", "c1"], {}, flags)).code, 0);
         const st = JSON.parse(Deno.readTextFileSync(`${root.root}/c1/state.json`));
+        assert.equal(st.spareProcs !== undefined, spare, "taken from a spare");
         const boot = st.pid as number;
         const gofer = childOf(st.goferPid);
         // The application runs: the stubs (ptrace) or vCPU threads (kvm) exist.
@@ -81,6 +87,7 @@ for (const platform of PLATFORMS) {
         const listing = [...Deno.readDirSync(`/proc/${boot}/root`)].map((e) => e.name);
         assert.deepEqual(listing, ["proc"]);
       } finally {
+        await endSpares(root.root);
         await root.cleanup();
         await bundle.cleanup();
       }

@@ -1,0 +1,617 @@
+/**
+ * Spare sandboxes (`runsc --spare`): a boot and a gofer started ahead of time under `--root`,
+ * in their namespaces, the boot confined as usual (the gofer confines itself when taken, as it
+ * does once it has its bundle), holding nothing of any container, that the next `create` takes
+ * instead of starting its own. Taking one costs a few messages instead of two Deno start-ups,
+ * the Sentry's loading and the platform's set-up. Spares start niced and compiled eagerly, and
+ * get their creator's priority when taken.
+ *
+ * A spare lives in `<root>/+spare-<hex>` (a name no container id can have: `list`, `state` and
+ * `delete` never see it): its control and stdio sockets, its exit-status file, the gofer's take
+ * socket and `spare.json` (the global flags and program it was started with and its two nsinit
+ * processes, by pid and start time). It is offered by the symbolic link `<root>/+spare.<hex>`,
+ * made once it is recorded; `--spare-count` (default 1) are kept, made by one process at a time
+ * per root (under `+spare-making`). A create claims one by renaming its link away, so two
+ * creates never take the same one. A spare nobody takes ends itself after SPARE_IDLE_MS; a
+ * create that claims it then finds it gone, ends it and tries the next.
+ *
+ * At take time the gofer gets the bundle and id (it then opens the root and mounts and confines
+ * itself, as a gofer started for that container would), and the boot gets the spec and the
+ * caller's stdio (it then builds the kernel, mounts and init). Before that neither has opened
+ * anything of a container, and a spare serves one container only.
+ *
+ * Off by default, and never used where runc's contract is observable: with `--pid-file` the
+ * caller (containerd's shim) must be the sandbox's ancestor to reap it, and a spare was started
+ * by an earlier CLI; with `--console-socket`, a cgroup or namespaces to join (a path in
+ * linux.namespaces) the sandbox would have to be born elsewhere. Those creates start a sandbox
+ * of their own, as without the flag; so does one whose bundle the spare's mount namespace does
+ * not see as the caller does (sameView).
+ *
+ * @module
+ */
+
+import { basename, join, resolve } from "../path.ts";
+import { log } from "../log.ts";
+import { closeFd, socketpair, strerror } from "../host/libc.ts";
+import { openAt } from "../host/fsops.ts";
+import { hostKill, spawn, waitpid } from "../host/spawn.ts";
+import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../abi/linux/file.ts";
+import { geteuid } from "../host/namespace.ts";
+import { setThreadNice, threadNice } from "../host/priority.ts";
+import {
+  control,
+  ControlUnavailable,
+  EXIT_FILE,
+  sendStdio,
+  STDIO_SOCKET,
+} from "../boot/control.ts";
+import { CliError, type Context } from "./command.ts";
+import { confinedCommand } from "./confine_argv.ts";
+import { selfArgv, selfCliArgv } from "./reexec.ts";
+import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
+import { loadSpec, rootfsPath, type Spec } from "./spec.ts";
+import type { ProcessId } from "./state.ts";
+import { firstChild, procStat } from "./proc.ts";
+import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
+
+/** A spare's directory, `+spare-<hex>`. */
+const SPARE_DIR_RE = /^\+spare-[0-9a-f]{8}$/;
+/** An offered spare: a symbolic link `+spare.<hex>` to its directory. */
+const OFFER_RE = /^\+spare\.[0-9a-f]{8}$/;
+/** Held (a directory) while a CLI makes a spare, so that only one is made at a time. */
+const SPARE_MAKING = "+spare-making";
+const RECORD = "spare.json";
+const SOCK_STREAM = 1;
+const SIGKILL = 9;
+const WNOHANG = 1;
+/** A `+spare-making` older than this was left by a CLI that died while making it. */
+const STALE_MAKING_MS = 30_000;
+/** The nice value a spare starts with (see spawnSpare). */
+const SPARE_NICE = 10;
+/** How long a create waits for a spare that is still starting before it starts its own. */
+const READY_WAIT_MS = 10_000;
+/** sun_path's limit: the spare's sockets must be reachable by their path. */
+const UNIX_PATH_MAX = 107;
+
+/** What `spare.json` records. */
+interface SpareRecord {
+  /** The global flags handed to boot and gofer: a spare serves only creates with the same. */
+  flags: string[];
+  /** The program that runs it (programStamp): one installed since is not this one. */
+  program: string;
+  /** The nsinit processes (boot's, then gofer's) as spawned. */
+  boot: ProcessId;
+  gofer: ProcessId;
+}
+
+/** What create records of a sandbox taken from a spare. */
+export interface TakenSpare {
+  /** The boot (the sandbox's init in its PID namespace), as create's pid. */
+  pid: number;
+  /** The gofer's nsinit, as create's goferPid. */
+  goferPid: number;
+  /** Every host process of the sandbox, nsinit parents first. */
+  procs: ProcessId[];
+}
+
+/** The start time of `pid` (field 22 of /proc/<pid>/stat), or null when it is gone. */
+export function startTime(pid: number): number | null {
+  const f = procStat(pid);
+  return !f || f[0] === "Z" || f[0] === "X" ? null : Number(f[19]);
+}
+
+function identify(pid: number): ProcessId | null {
+  const start = startTime(pid);
+  return start === null ? null : { pid, start };
+}
+
+/** Whether `p` is still the process recorded (not exited, its pid not reused). */
+export function sameProcess(p: ProcessId): boolean {
+  return p.pid > 0 && startTime(p.pid) === p.start;
+}
+
+/**
+ * SIGKILLs each recorded process that is still itself (nsinit parents first, so that none
+ * reports its child's death), then waits, bounded, for them to be gone. Killing the boot, its
+ * PID namespace's init, ends its stubs with it.
+ */
+export async function endProcesses(procs: readonly ProcessId[], waitMs = 5000): Promise<void> {
+  const live = procs.filter(sameProcess);
+  for (const p of live) hostKill(p.pid, SIGKILL);
+  const deadline = Date.now() + waitMs;
+  while (live.some(sameProcess) && Date.now() < deadline) {
+    for (const p of live) {
+      try {
+        waitpid(p.pid, WNOHANG);
+      } catch { /* not our child */ }
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/**
+ * Whether this create may take a spare: asked for, as root (confined spares only), and none of
+ * what makes runc's process tree or the caller's cgroup observable (see the module comment).
+ */
+export function spareUsable(
+  ctx: Context,
+  spec: Spec,
+  opts: { pidFile?: string; consoleSocket?: string },
+): boolean {
+  return ctx.global.spare && geteuid() === 0 && !opts.pidFile && !opts.consoleSocket &&
+    !spec.process?.terminal && !spec.linux?.cgroupsPath &&
+    // Namespaces to join are given at a sandbox's start, which a spare's was before this spec.
+    !spec.linux?.namespaces?.some((n) => n.path) &&
+    new TextEncoder().encode(join(ctx.store.root, "+spare-01234567", GOFER_SPARE_SOCKET)).length <=
+      UNIX_PATH_MAX;
+}
+
+/**
+ * Whether every host path the container's gofer opens (the bundle, its root, its bind mounts'
+ * sources) is the same file in the spare gofer's mount namespace as here: that namespace was
+ * copied when the spare started, and a mount made since (containerd mounts the root just before
+ * create) is not in it.
+ */
+function sameView(goferPid: number, bundle: string, spec: Spec): boolean {
+  const paths = [bundle, rootfsPath(spec, bundle)];
+  for (const m of spec.mounts ?? []) {
+    const o = m.options ?? [];
+    if (m.source && (m.type === "bind" || o.includes("bind") || o.includes("rbind"))) {
+      paths.push(resolve(bundle, m.source));
+    }
+  }
+  return paths.every((p) => {
+    try {
+      const here = Deno.statSync(p);
+      const there = Deno.statSync(`/proc/${goferPid}/root${p}`);
+      return here.dev === there.dev && here.ino === there.ino;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Removes a spare's directory and ends its processes. */
+async function discard(dir: string, procs: ProcessId[]): Promise<void> {
+  await endProcesses(procs, 1000);
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* gone */ }
+}
+
+/**
+ * Takes the spare under `--root` for container `id`, whose state directory exists (reserved):
+ * returns its processes, or null when there is none fit to take (then nothing changed). Throws
+ * CliError when the container itself cannot start (its executable is missing...), as create
+ * would.
+ */
+export async function takeSpare(
+  ctx: Context,
+  id: string,
+  bundle: string,
+  spec: Spec,
+): Promise<TakenSpare | null> {
+  const root = ctx.store.root;
+  // Tried in a random order, so that creates at once mostly claim different ones.
+  const offers = offered(root).sort(() => Math.random() - 0.5);
+  for (const offer of offers) {
+    // Claimed by moving its link away: of two creates, one only gets it.
+    const claim = join(root, `+spare-claim-${crypto.randomUUID().slice(0, 8)}`);
+    let dir: string;
+    try {
+      Deno.renameSync(join(root, offer), claim);
+      dir = join(root, Deno.readLinkSync(claim));
+      Deno.removeSync(claim);
+    } catch {
+      continue; // another create took it
+    }
+    if (!SPARE_DIR_RE.test(basename(dir))) continue;
+    const taken = await takeClaimed(ctx, id, bundle, spec, dir);
+    if (taken) return taken;
+  }
+  return null;
+}
+
+/**
+ * Takes the spare in `dir`, claimed by this create: as takeSpare, null when it is not fit (it is
+ * then ended).
+ */
+async function takeClaimed(
+  ctx: Context,
+  id: string,
+  bundle: string,
+  spec: Spec,
+  dir: string,
+): Promise<TakenSpare | null> {
+  let rec: SpareRecord;
+  try {
+    rec = JSON.parse(Deno.readTextFileSync(join(dir, RECORD)));
+  } catch {
+    await discard(dir, []);
+    return null;
+  }
+  // One still starting is further on than a sandbox started now would be: it is waited for,
+  // at its creator's priority from now on (it started niced: spawnSpare).
+  const nice = threadNice() ?? 0;
+  renice([firstChild(rec.boot.pid), firstChild(rec.gofer.pid)].filter((p) => p > 0), nice);
+  const ready = await readyWithin(dir, [rec.boot, rec.gofer], READY_WAIT_MS);
+  const boot = identify(firstChild(rec.boot.pid));
+  const gofer = identify(firstChild(rec.gofer.pid));
+  const procs = [rec.boot, rec.gofer, ...(boot ? [boot] : []), ...(gofer ? [gofer] : [])];
+  if (
+    !ready || !boot || !gofer || !sameProcess(rec.boot) || !sameProcess(rec.gofer) ||
+    JSON.stringify(rec.flags) !== JSON.stringify(ctx.global.passOn) ||
+    rec.program !== programStamp() ||
+    !sameView(gofer.pid, bundle, spec)
+  ) {
+    log.debug("spare: not fit for this create; discarded", { dir });
+    await discard(dir, procs);
+    return null;
+  }
+  // Again, with the threads and stubs made since.
+  renice([boot.pid, gofer.pid, ...threadChildren(boot.pid)], nice);
+  // Recorded before the take: `delete --force` of a create killed from here on ends them.
+  ctx.store.write({ ...ctx.store.read(id), spareProcs: procs });
+  log.phase("create: spare claimed");
+  let conn: Deno.UnixConn | undefined;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: join(dir, GOFER_SPARE_SOCKET) });
+    await conn.write(new TextEncoder().encode(JSON.stringify({ bundle, id }) + "\n"));
+    const token = crypto.randomUUID();
+    sendStdio(join(dir, STDIO_SOCKET), token);
+    const r = await control(join(dir, "ctl.sock"), {
+      cmd: "take",
+      id,
+      spec,
+      stdioToken: token,
+    });
+    const goferReply = await readLine(conn);
+    if (r.error !== undefined) {
+      const text = r.errno ? `: ${strerror(r.errno).toLowerCase()}` : "";
+      throw new CliError(`creating container "${id}": ${r.error}${text}`);
+    }
+    if (!goferReply?.ok) {
+      throw new CliError(
+        `creating container "${id}": ${goferReply?.error ?? "the gofer did not answer"}`,
+      );
+    }
+  } catch (e) {
+    await discard(dir, procs);
+    // A spare that died before answering: this create starts a sandbox of its own.
+    if (e instanceof ControlUnavailable || e instanceof Deno.errors.NotFound) {
+      const { spareProcs: _, ...st } = ctx.store.read(id);
+      ctx.store.write(st);
+      return null;
+    }
+    throw e;
+  } finally {
+    conn?.close();
+  }
+  // The sockets and the exit file are the container's now (renamed: the boot holds them open).
+  for (const f of ["ctl.sock", STDIO_SOCKET, EXIT_FILE]) {
+    Deno.renameSync(join(dir, f), join(ctx.store.dir(id), f));
+  }
+  Deno.removeSync(dir, { recursive: true });
+  log.phase("create: spare taken");
+  return { pid: boot.pid, goferPid: rec.gofer.pid, procs };
+}
+
+/**
+ * Waits until the spare's boot and gofer listen on their sockets in `dir` (the boot binds its own
+ * once its platform is ready), while `procs` live; false when they died or `ms` passed.
+ */
+async function readyWithin(dir: string, procs: ProcessId[], ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const listening = [GOFER_SPARE_SOCKET, "ctl.sock", STDIO_SOCKET].every((f) => {
+      try {
+        return Deno.lstatSync(join(dir, f)).isSocket;
+      } catch {
+        return false;
+      }
+    });
+    if (listening) return true;
+    if (!procs.every(sameProcess) || Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Waits (bounded) until the spare in `dir` listens or was taken; false when it died. */
+async function readyOrTaken(dir: string, procs: ProcessId[]): Promise<boolean> {
+  const deadline = Date.now() + READY_WAIT_MS;
+  for (;;) {
+    try {
+      if (Deno.lstatSync(join(dir, "ctl.sock")).isSocket) return true;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        try {
+          Deno.statSync(dir);
+        } catch {
+          return true; // taken (its directory is removed once its sockets moved)
+        }
+      }
+    }
+    if (!procs.every(sameProcess) || Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** The children of every thread of `pid` (the boot's stubs: a platform thread spawns them). */
+function threadChildren(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const kids = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`).trim();
+        if (kids) out.push(...kids.split(" ").map(Number));
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* gone: the take fails later */ }
+  return out;
+}
+
+/** Gives every thread of each of `pids` the nice value `nice`. */
+function renice(pids: number[], nice: number): void {
+  for (const pid of pids) {
+    try {
+      for (const t of Deno.readDirSync(`/proc/${pid}/task`)) setThreadNice(Number(t.name), nice);
+    } catch { /* gone */ }
+  }
+}
+
+/**
+ * What names the program a spare runs: the executable and the script (the bundle, main.ts), with
+ * their modification times, so that a spare started before an upgrade is not taken after it
+ * (its take protocol may differ). From source, a change in another module goes unseen.
+ */
+function programStamp(): string {
+  const argv = selfArgv("boot", []);
+  const files = [argv[0], ...argv.filter((a) => a.endsWith(".js") || a.endsWith(".ts"))];
+  return JSON.stringify(files.map((f) => {
+    try {
+      return [f, Deno.statSync(f).mtime?.getTime() ?? 0];
+    } catch {
+      return [f, 0];
+    }
+  }));
+}
+
+/** Reads one JSON line (the gofer's answer); null at EOF. */
+async function readLine(conn: Deno.Conn): Promise<GoferTakeReply | null> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\n")) {
+    const n = await conn.read(buf);
+    if (n === null) return null;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  try {
+    return JSON.parse(text.slice(0, text.indexOf("\n")));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Has spares made under `--root` when `--spare` asks for them, a create with `opts` could take
+ * one, fewer than `--spare-count` are offered and none are being made: by `runsc spare`
+ * (makeSpare) in a process of its own, niced and detached, so that this command, whose caller
+ * is waiting, spends a spawn on it and no more.
+ */
+export function requestSpare(
+  ctx: Context,
+  opts: { bundle: string; pidFile?: string; consoleSocket?: string },
+): void {
+  if (!ctx.global.spare || geteuid() !== 0) return;
+  // Only for creates like this one could take it: a shim's (--pid-file) never would.
+  try {
+    if (!spareUsable(ctx, loadSpec(resolve(opts.bundle)), opts)) return;
+  } catch {
+    return;
+  }
+  const root = ctx.store.root;
+  if (offered(root).length >= ctx.global.spareCount) return;
+  let nul: number;
+  try {
+    nul = openAt(AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
+  } catch {
+    return;
+  }
+  // Reserved here, not by the process started: of many commands ending at once, one starts it.
+  if (!reserveMaking(root)) return closeFd(nul);
+  const nice = threadNice() ?? 0;
+  setThreadNice(0, Math.max(nice, SPARE_NICE));
+  try {
+    const argv = selfCliArgv([
+      ...ctx.global.passOn,
+      `--spare-count=${ctx.global.spareCount}`,
+      "spare",
+      "--reserved",
+    ]);
+    spawn({
+      path: argv[0],
+      argv,
+      fds: [[0, nul], [1, nul], [2, nul]],
+      closeOthers: true,
+      setsid: true,
+      cwd: "/",
+    });
+    log.debug("spare: requested");
+  } catch (e) {
+    log.debug(`spare: not requested: ${(e as Error).message}`);
+    try {
+      Deno.removeSync(join(root, SPARE_MAKING));
+    } catch { /* gone */ }
+  } finally {
+    setThreadNice(0, nice);
+    closeFd(nul);
+  }
+}
+
+/** The links of the spares offered under `root`. */
+function offered(root: string): string[] {
+  try {
+    return [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => OFFER_RE.test(n));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Makes `+spare-making` (atomically: one maker at a time per root), replacing one left by a
+ * maker that died; false when another holds it.
+ */
+function reserveMaking(root: string): boolean {
+  const making = join(root, SPARE_MAKING);
+  try {
+    Deno.mkdirSync(making, { mode: 0o700 });
+    return true;
+  } catch {
+    try {
+      const age = Date.now() - (Deno.statSync(making).mtime?.getTime() ?? 0);
+      if (age < STALE_MAKING_MS) return false;
+      Deno.removeSync(making, { recursive: true });
+      Deno.mkdirSync(making, { mode: 0o700 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Ends every spare under `root`, taken by nobody (`runsc spare --stop`). */
+export async function endSpares(root: string): Promise<void> {
+  // One being made is recorded within moments: waited for (bounded), so that it ends too.
+  for (let i = 0; i < 1000; i++) {
+    try {
+      Deno.lstatSync(join(root, SPARE_MAKING));
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (const offer of offered(root)) {
+    try {
+      Deno.removeSync(join(root, offer));
+    } catch { /* taken meanwhile */ }
+  }
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => SPARE_DIR_RE.test(n));
+  } catch { /* no root */ }
+  for (const name of names) {
+    const dir = join(root, name);
+    let procs: ProcessId[] = [];
+    try {
+      const rec: SpareRecord = JSON.parse(Deno.readTextFileSync(join(dir, RECORD)));
+      procs = [rec.boot, rec.gofer];
+    } catch { /* recorded by nobody yet: its maker ends it */ }
+    if (procs.length) await discard(dir, procs);
+  }
+}
+
+/**
+ * Makes spares under `--root` until `--spare-count` are offered, unless another process is
+ * making them (`runsc spare`): spawns each one's gofer and boot and offers it once recorded.
+ * `reserved`: the caller made `+spare-making` for this process (requestSpare). The spares'
+ * processes run on by themselves: this returns without waiting for them to be ready.
+ */
+export async function makeSpare(ctx: Context, reserved = false): Promise<void> {
+  if (geteuid() !== 0) throw new CliError("spare sandboxes need root (they are confined)");
+  const root = ctx.store.root;
+  const want = ctx.global.spareCount;
+  if (!reserved && (offered(root).length >= want || !reserveMaking(root))) return;
+  try {
+    for (let n = offered(root).length; n < want; n++) {
+      // One at a time, each ready before the next: a pool refilled after a burst of creates
+      // takes the CPU a little at a time, not all at once while the burst's containers run.
+      const made = await makeOne(ctx);
+      if (!made || !(await readyOrTaken(made.dir, made.procs))) break;
+    }
+  } finally {
+    try {
+      Deno.removeSync(join(root, SPARE_MAKING));
+    } catch { /* removed as stale by another CLI */ }
+  }
+}
+
+/** Makes and offers one spare; returns its directory and processes, or null. */
+async function makeOne(ctx: Context): Promise<{ dir: string; procs: ProcessId[] } | null> {
+  // Its files stay in this directory from birth to take: the boot opens them by path.
+  const hex = crypto.randomUUID().slice(0, 8);
+  const dir = join(ctx.store.root, `+spare-${hex}`);
+  const procs: ProcessId[] = [];
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+    log.phase("spare: spawning");
+    const rec = await spawnSpare(ctx, dir);
+    log.phase("spare: spawned");
+    procs.push(rec.boot, rec.gofer);
+    Deno.writeTextFileSync(join(dir, RECORD), JSON.stringify(rec));
+    // Offered only now, whole.
+    Deno.symlinkSync(`+spare-${hex}`, join(ctx.store.root, `+spare.${hex}`));
+    log.phase("spare: started", { boot: rec.boot.pid, gofer: rec.gofer.pid });
+    return { dir, procs };
+  } catch (e) {
+    log.debug(`spare: not started: ${(e as Error).message}`);
+    await discard(dir, procs);
+    return null;
+  }
+}
+
+/** Spawns a spare's gofer and boot with their sockets in `dir`; returns what to record. */
+async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
+  const { global } = ctx;
+  const cacheDir = denoDir();
+  if (cacheDir) await warmRoleCache(cacheDir);
+  // Compiled eagerly (from source or the bundle; a compiled binary takes no V8 flags): what the
+  // take runs for the first time is bytecode already, which took 5-10 ms off a take here, for
+  // ~14 MB more per process and CPU spent while the spare is idle.
+  const eager = (argv: string[]) =>
+    argv[1] === "run" ? [argv[0], "run", "--v8-flags=--no-lazy", ...argv.slice(2)] : argv;
+  const role = (argv: string[]) =>
+    cacheDir ? readOnlyDenoDirArgv(cacheDir, eager(argv)) : eager(argv);
+  const [goferEnd, bootEnd] = socketpair(SOCK_STREAM, O_CLOEXEC);
+  // Spawned from this thread at SPARE_NICE, which they inherit: a spare's start-up yields the
+  // CPU to the containers that run meanwhile. This thread gets its own value back after.
+  const nice = threadNice() ?? 0;
+  setThreadNice(0, Math.max(nice, SPARE_NICE));
+  let nul = -1;
+  try {
+    nul = openAt(AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
+    const gofer = confinedCommand(
+      role(selfArgv("gofer", [
+        "--sock-fd",
+        "3",
+        "--spare-sock",
+        join(dir, GOFER_SPARE_SOCKET),
+        ...global.passOn,
+      ])),
+      [[0, nul], [1, nul], [2, nul], [3, goferEnd]],
+    );
+    const goferPid = spawn({ ...gofer, closeOthers: true, setsid: true, cwd: "/" });
+    const boot = confinedCommand(
+      role(selfArgv("boot", [
+        "--spare-dir",
+        dir,
+        "--root",
+        ctx.store.root,
+        "--gofer-fd",
+        "3",
+        ...global.passOn.filter((f) => !f.startsWith("--root=")),
+      ])),
+      [[0, nul], [1, nul], [2, nul], [3, bootEnd]],
+      { pid: true, net: global.network !== "host" },
+    );
+    const bootPid = spawn({ ...boot, closeOthers: true, setsid: true, cwd: "/" });
+    const b = identify(bootPid);
+    const g = identify(goferPid);
+    if (!b || !g) throw new Error("a spare's process ended at once");
+    return { flags: global.passOn, program: programStamp(), boot: b, gofer: g };
+  } finally {
+    setThreadNice(0, nice);
+    closeFd(goferEnd);
+    closeFd(bootEnd);
+    if (nul >= 0) closeFd(nul);
+  }
+}

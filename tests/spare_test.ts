@@ -1,0 +1,308 @@
+/**
+ * Spare sandboxes (`runsc --spare`, oci/spare.ts): a create takes the sandbox an earlier command
+ * started, the container behaves as one started for it (stdio, exit status, exec, delete), the
+ * spare holds nothing of any container before, and creates whose caller could tell the
+ * difference (runc's process tree, a root mounted after the spare started) never take one.
+ *
+ * These need root (spares are confined sandboxes only); without it they are skipped.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PLATFORMS } from "./probe.ts";
+import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr, type TestRoot } from "./harness.ts";
+import { endSpares, sameProcess } from "../oci/spare.ts";
+import { control, ControlError } from "../boot/control.ts";
+import type { ProcessId } from "../oci/state.ts";
+
+const SKIP = IS_ROOT ? "" : "needs root";
+if (SKIP) console.warn(`spare_test: skipped: ${SKIP}`);
+
+function spareTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: SKIP !== "", sanitizeResources: false, sanitizeOps: false, fn });
+}
+
+/**
+ * The spare offered under `root` once there is one (commands have it made in the background),
+ * or null after a few seconds.
+ */
+async function offered(
+  root: string,
+): Promise<{ dir: string; boot: ProcessId; gofer: ProcessId } | null> {
+  for (let i = 0; i < 2500; i++) {
+    const o = offeredNow(root);
+    if (o) return o;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return null;
+}
+
+/** A spare offered under `root` now: its directory's record, or null. */
+function offeredNow(root: string): { dir: string; boot: ProcessId; gofer: ProcessId } | null {
+  try {
+    const link = [...Deno.readDirSync(root)].find((e) => /^\+spare\./.test(e.name));
+    if (!link) return null;
+    const dir = join(root, Deno.readLinkSync(join(root, link.name)));
+    const rec = JSON.parse(Deno.readTextFileSync(join(dir, "spare.json")));
+    return { dir, boot: rec.boot, gofer: rec.gofer };
+  } catch {
+    return null;
+  }
+}
+
+/** Waits until the spare in `dir` serves its control socket (it binds it once started). */
+async function started(dir: string): Promise<void> {
+  for (let i = 0; i < 5000 && !readOr(join(dir, "spare.json")); i++) {
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  for (let i = 0; i < 5000; i++) {
+    try {
+      if (Deno.lstatSync(join(dir, "ctl.sock")).isSocket) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error(`the spare in ${dir} did not start`);
+}
+
+/** The one child of nsinit `pid` (the boot or gofer itself). */
+function childOf(pid: number): number {
+  return Number(readOr(`/proc/${pid}/task/${pid}/children`).trim().split(" ")[0] || 0);
+}
+
+/** Field 19 of /proc/<tid>/stat: the nice value. */
+function niceOf(tid: number): number {
+  const stat = readOr(`/proc/${tid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+}
+
+/** The children of every thread of `pid`. */
+function stubsOf(pid: number): number[] {
+  return [...Deno.readDirSync(`/proc/${pid}/task`)].flatMap((t) =>
+    readOr(`/proc/${pid}/task/${t.name}/children`).trim().split(" ").filter((s) => s)
+      .map(Number)
+  );
+}
+
+async function withRoot(fn: (t: TestRoot) => Promise<void>): Promise<void> {
+  const t = await makeRoot();
+  try {
+    await fn(t);
+  } finally {
+    await endSpares(t.root).catch(() => {});
+    await t.cleanup();
+  }
+}
+
+for (const platform of PLATFORMS) {
+  spareTest(
+    `--spare: a create takes the spare the last command left; stdio, exit, exec and delete as usual (${platform})`,
+    () =>
+      withRoot(async (t) => {
+        const flags = ["--spare", `--platform=${platform}`];
+        const b = await makeBundle({
+          args: [
+            "/sh",
+            "-c",
+            'echo out; echo err >&2; trap "exit 3" TERM; while :; do sleep 0.02; done',
+          ],
+          files: { sh: "/bin/busybox" },
+        });
+        const once = await makeBundle({
+          args: ["/sh", "-c", "exit 3"],
+          files: { sh: "/bin/busybox" },
+        });
+        try {
+          const first = await t.runsc(["run", "--bundle", once.dir, "s1"], {}, flags);
+          assert.equal(first.code, 3, first.stderr);
+          const spare = await offered(t.root);
+          assert.ok(spare, "run leaves a spare");
+          assert.ok(sameProcess(spare.boot) && sameProcess(spare.gofer));
+          await started(spare.dir);
+          const boot = childOf(spare.boot.pid);
+          const out = join(b.dir, "out");
+          const c = await t.runsc(["create", "--bundle", b.dir, "s2"], { outputFile: out }, flags);
+          assert.equal(c.code, 0, c.stderr);
+          const st = JSON.parse(Deno.readTextFileSync(join(t.root, "s2", "state.json")));
+          assert.equal(st.pid, boot, "the container's sandbox is the spare's boot");
+          // A spare starts niced; taken, its threads and stubs run at the creator's priority.
+          const next0 = (await offered(t.root))!;
+          assert.equal(niceOf(next0.boot.pid), 10);
+          for (const pid of [st.pid, ...stubsOf(st.pid)]) {
+            for (const tid of Deno.readDirSync(`/proc/${pid}/task`)) {
+              assert.equal(niceOf(Number(tid.name)), niceOf(Deno.pid), `thread ${tid.name}`);
+            }
+          }
+          const next = await offered(t.root);
+          assert.ok(next && next.dir !== spare.dir, "create leaves the next spare");
+          const list = await t.runsc(["list", "-q"]);
+          assert.equal(list.stdout, "s2\n", "list shows containers only");
+          // Taken once: a second take (another container's spec) is refused.
+          const spec = JSON.parse(Deno.readTextFileSync(join(b.dir, "config.json")));
+          await assert.rejects(
+            control(join(t.root, "s2", "ctl.sock"), {
+              cmd: "take",
+              id: "other",
+              spec,
+              stdioToken: "t",
+            }),
+            ControlError,
+          );
+          assert.equal((await t.runsc(["start", "s2"])).code, 0);
+          const ex = await t.runsc(["exec", "s2", "/sh", "-c", "echo exec ok"]);
+          assert.equal(ex.stdout, "exec ok\n", ex.stderr);
+          assert.equal((await t.runsc(["kill", "s2", "TERM"])).code, 0);
+          const w = await t.runsc(["wait", "s2"]);
+          assert.match(w.stdout, /3/, w.stderr);
+          assert.equal(readOr(out), "out\n");
+          assert.equal(readOr(`${out}.err`), "err\n");
+          const d = await t.runsc(["delete", "s2"]);
+          assert.equal(d.code, 0, d.stderr);
+          for (const p of [...st.spareProcs]) assert.ok(!sameProcess(p), `${p.pid} is gone`);
+        } finally {
+          await b.cleanup();
+          await once.cleanup();
+        }
+      }),
+  );
+}
+
+spareTest(
+  "a spare holds no file of any container and is confined before it is taken",
+  () =>
+    withRoot(async (t) => {
+      const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
+      try {
+        const r = await t.runsc(["run", "--bundle", b.dir, "c1"], {}, ["--spare"]);
+        assert.equal(r.code, 0, r.stderr);
+        const spare = await offered(t.root);
+        assert.ok(spare);
+        await started(spare.dir);
+        const boot = childOf(spare.boot.pid);
+        const gofer = childOf(spare.gofer.pid);
+        for (const pid of [boot, gofer]) {
+          for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+            let target = "";
+            try {
+              target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+            } catch { /* closed meanwhile */ }
+            assert.ok(!target.startsWith(b.dir), `${pid} holds ${target}`);
+          }
+        }
+        // It confines itself right after binding its sockets, before it reads a request.
+        let status = "";
+        for (let i = 0; i < 5000; i++) {
+          status = Deno.readTextFileSync(`/proc/${boot}/status`);
+          if (/^Seccomp:\s+2$/m.test(status)) break;
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        assert.match(status, /^CapEff:\s+0+$/m);
+        assert.match(status, /^NoNewPrivs:\s+1$/m);
+        assert.match(status, /^Seccomp:\s+2$/m);
+        const root = Deno.readLinkSync(`/proc/${boot}/root`);
+        assert.equal(root, "/");
+        assert.deepEqual([...Deno.readDirSync(`/proc/${boot}/root`)].map((e) => e.name), ["proc"]);
+      } finally {
+        await b.cleanup();
+      }
+    }),
+);
+
+spareTest(
+  "no spare is taken with --pid-file, nor for a root mounted after the spare started",
+  () =>
+    withRoot(async (t) => {
+      const prog = await compileProg("hello");
+      const b = await makeBundle({ args: ["/hello"], files: { hello: prog } });
+      const mnt = await Deno.makeTempDir({ prefix: "runsc-spare-mnt-" });
+      let mounted = false;
+      try {
+        // A shim's creates (--pid-file) never take one: none is made for them either.
+        const shim = await t.runsc(
+          ["create", "--bundle", b.dir, "--pid-file", join(b.dir, "pid0"), "c0"],
+          { outputFile: join(b.dir, "out0") },
+          ["--spare"],
+        );
+        assert.equal(shim.code, 0, shim.stderr);
+        const names = () => [...Deno.readDirSync(t.root)].map((e) => e.name).sort();
+        assert.deepEqual(names(), ["c0"]);
+        assert.equal((await t.runsc(["delete", "--force", "c0"])).code, 0);
+        const r = await t.runsc(["run", "--bundle", b.dir, "c1"], {}, ["--spare"]);
+        assert.equal(r.code, 0, r.stderr);
+        const spare = await offered(t.root);
+        assert.ok(spare);
+        // containerd's shim reaps the process in --pid-file: it must be the create's child.
+        const pidFile = join(b.dir, "pid");
+        const out = join(b.dir, "out");
+        const c = await t.runsc(
+          ["create", "--bundle", b.dir, "--pid-file", pidFile, "c2"],
+          { outputFile: out },
+          ["--spare"],
+        );
+        assert.equal(c.code, 0, c.stderr);
+        assert.equal((await offered(t.root))?.dir, spare.dir, "the spare is still offered");
+        assert.ok(sameProcess(spare.boot));
+        assert.equal((await t.runsc(["delete", "--force", "c2"])).code, 0);
+        // A root the spare's mount namespace cannot see: a tmpfs mounted now.
+        const mk = await new Deno.Command("mount", { args: ["-t", "tmpfs", "tmpfs", mnt] })
+          .output();
+        assert.ok(mk.success);
+        mounted = true;
+        Deno.copyFileSync(prog, join(mnt, "hello"));
+        Deno.chmodSync(join(mnt, "hello"), 0o755);
+        const config = JSON.parse(Deno.readTextFileSync(join(b.dir, "config.json")));
+        config.root.path = mnt;
+        Deno.writeTextFileSync(join(b.dir, "config.json"), JSON.stringify(config));
+        const native = await new Deno.Command(prog).output();
+        const run = await t.runsc(["run", "--bundle", b.dir, "c3"], {}, ["--spare"]);
+        assert.equal(run.code, 0, run.stderr);
+        // Its first line (the rest names its path and pid, which differ).
+        const first = (s: string) => s.split("\n")[0];
+        assert.equal(first(run.stdout), first(new TextDecoder().decode(native.stdout)));
+        assert.ok(!sameProcess(spare.boot), "the unfit spare was ended");
+      } finally {
+        if (mounted) await new Deno.Command("umount", { args: [mnt] }).output();
+        await Deno.remove(mnt, { recursive: true });
+        await b.cleanup();
+      }
+    }),
+);
+
+spareTest(
+  "--spare-count keeps that many spares, and creates at once take one each",
+  () =>
+    withRoot(async (t) => {
+      const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
+      try {
+        const flags = ["--spare", "--spare-count=3"];
+        const r = await t.runsc(["spare"], {}, flags);
+        assert.equal(r.code, 0, r.stderr);
+        const links = () => [...Deno.readDirSync(t.root)].filter((e) => /^\+spare\./.test(e.name));
+        assert.equal(links().length, 3);
+        const boots = links().map((e) => {
+          const dir = join(t.root, Deno.readLinkSync(join(t.root, e.name)));
+          return JSON.parse(Deno.readTextFileSync(join(dir, "spare.json"))).boot.pid as number;
+        });
+        for (const e of links()) {
+          await started(join(t.root, Deno.readLinkSync(join(t.root, e.name))));
+        }
+        const ids = ["p0", "p1", "p2"];
+        const made = await Promise.all(
+          ids.map((id) =>
+            t.runsc(["create", "--bundle", b.dir, id], { outputFile: join(b.dir, id) }, flags)
+          ),
+        );
+        for (const c of made) assert.equal(c.code, 0, c.stderr);
+        const pids = ids.map((id) =>
+          JSON.parse(Deno.readTextFileSync(join(t.root, id, "state.json"))).pid
+        );
+        assert.deepEqual(
+          pids.map((p) => boots.some((nsinit) => childOf(nsinit) === p)).filter((x) => x).length,
+          3,
+          "each create took a spare",
+        );
+        for (const id of ids) assert.equal((await t.runsc(["delete", "--force", id])).code, 0);
+      } finally {
+        await b.cleanup();
+      }
+    }),
+);
