@@ -1,0 +1,126 @@
+/**
+ * The whole test suite (`deno task test`): a parallel phase, then a serial one.
+ *
+ * Each test file of the parallel phase runs in a `deno test` process of its own, a few at a time
+ * (RUNSC_TEST_JOBS, default the number of CPUs), longest first by the previous run's times, so
+ * that what one file does to its process (a child subreaper, a ptrace waiter that reaps any
+ * child, environment variables) cannot reach another. The serial phase then runs, alone, the
+ * files whose checks read the whole host (SERIAL): those would take other files' live sandboxes
+ * for their own leaks. The code is type-checked once, first, as `deno test` does.
+ *
+ * Arguments (e.g. `--filter name`) go to every `deno test` run. The exit status is non-zero when
+ * any file failed, and the end of the output names those files; each file's own output (with
+ * deno's list of failed tests) is printed whole when it finishes.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+
+const REPO = join(dirname(new URL(import.meta.url).pathname), "..");
+const ROOTS = ["tests", "host", "oci", "sentry", "gofer", "platform"];
+
+/**
+ * Files that read host-wide state as their own and so must run with no other test file of the
+ * suite alive: hostcheck.ts counts mounts, files in host directories and .cache/, runsc memfds
+ * and orphaned stubs of the whole host.
+ */
+const SERIAL = [
+  "tests/security/escape_test.ts",
+  "tests/security/faults_test.ts",
+  "tests/security/soak_test.ts",
+  "tests/security/stub_test.ts",
+];
+
+/** Where the previous run's seconds per file are kept, to start the longest files first. */
+const TIMES = join(REPO, ".cache", "test-times.json");
+
+const DENO = Deno.execPath();
+const extra = Deno.args;
+const enc = new TextEncoder();
+const say = (s: string) => Deno.stdout.writeSync(enc.encode(s + "\n"));
+
+/** Test files under `dir`, as `deno test` finds them (x_test.ts, x.test.ts, test.ts). */
+function testFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(join(REPO, dir))) {
+    const path = join(dir, e.name);
+    if (e.isDirectory) out.push(...testFiles(path));
+    else if (/(^|[._])test\.(ts|tsx|mts|js|mjs|jsx)$/.test(e.name)) out.push(path);
+  }
+  return out;
+}
+
+function loadTimes(): Record<string, number> {
+  try {
+    return JSON.parse(Deno.readTextFileSync(TIMES));
+  } catch {
+    return {};
+  }
+}
+
+/** Runs `deno test` on one file, its stderr into its stdout (in order), captured. */
+async function denoTest(file: string): Promise<{ ok: boolean; out: string }> {
+  const r = await new Deno.Command("sh", {
+    args: ["-c", 'exec "$@" 2>&1', "sh", DENO, "test", "-A", "--no-check", ...extra, file],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  return { ok: r.success, out: new TextDecoder().decode(r.stdout) };
+}
+
+async function main(): Promise<number> {
+  const all = ROOTS.flatMap(testFiles).sort();
+  const check = await new Deno.Command(DENO, { args: ["check", ...all], cwd: REPO }).output();
+  if (!check.success) {
+    say("test: type check failed");
+    return 1;
+  }
+
+  const times = loadTimes();
+  const serial = all.filter((f) => SERIAL.includes(f));
+  // Unknown files first (they may be long), then longest first.
+  const queue = all.filter((f) => !SERIAL.includes(f))
+    .sort((a, b) => (times[b] ?? Infinity) - (times[a] ?? Infinity));
+  const jobs = Number(Deno.env.get("RUNSC_TEST_JOBS")) || navigator.hardwareConcurrency || 2;
+  const failed: string[] = [];
+  const newTimes: Record<string, number> = {};
+  const t0 = performance.now();
+
+  /** Runs the files of `q`, n at a time, each in its own process. */
+  const run = (q: string[], n: number) => {
+    const worker = async () => {
+      for (let f = q.shift(); f !== undefined; f = q.shift()) {
+        const start = performance.now();
+        const r = await denoTest(f);
+        newTimes[f] = Math.round(performance.now() - start) / 1000;
+        if (!r.ok) failed.push(f);
+        say(`==== ${f} (${newTimes[f].toFixed(1)} s): ${r.ok ? "ok" : "FAILED"}`);
+        Deno.stdout.writeSync(enc.encode(r.out));
+      }
+    };
+    return Promise.all(Array.from({ length: n }, worker));
+  };
+
+  say(`test: ${queue.length} files, ${jobs} at a time; then ${serial.length} alone`);
+  await run(queue, jobs);
+  const parallelSecs = (performance.now() - t0) / 1000;
+  await run(serial, 1);
+
+  const secs = (performance.now() - t0) / 1000;
+  say(`test: parallel phase ${parallelSecs.toFixed(0)} s, whole suite ${secs.toFixed(0)} s`);
+  try {
+    Deno.mkdirSync(dirname(TIMES), { recursive: true });
+    Deno.writeTextFileSync(TIMES, JSON.stringify({ ...times, ...newTimes }, null, 1) + "\n");
+  } catch { /* only an ordering hint */ }
+  if (failed.length > 0) {
+    say(`test: FAILED files:\n${failed.map((f) => `  ${f}`).join("\n")}`);
+    return 1;
+  }
+  say("test: all files passed");
+  return 0;
+}
+
+Deno.exit(await main());
