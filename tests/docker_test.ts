@@ -60,6 +60,14 @@ function processesUnder(dir: string): string[] {
   return out;
 }
 
+/** The containers' cgroups (ids) under the freezer hierarchy's docker parent. */
+function dockerCgroups(): string[] {
+  const parent = "/sys/fs/cgroup/freezer/docker";
+  return exists(parent)
+    ? [...Deno.readDirSync(parent)].filter((e) => e.isDirectory).map((e) => e.name)
+    : [];
+}
+
 const skip = await ensureDocker();
 if (skip) console.warn(`docker_test: skipped: ${skip}`);
 
@@ -75,6 +83,8 @@ Deno.test({
       `/sys/fs/cgroup/${e.name}/docker`
     )
       .filter((p) => !exists(p));
+    // Other engines on the host (other tests') have theirs; only new ones can be ours.
+    const cgroupsBefore = new Set(dockerCgroups());
     // What Docker runs: main.ts from source, through a launcher.
     const launcher = join(dir, "runsc-ts");
     Deno.writeTextFileSync(
@@ -344,10 +354,8 @@ Deno.test({
           : [];
         assert.deepEqual(states.map((e) => e.name), [], "no state left");
         // Our create puts the sandbox in the spec's cgroup (/docker/<id>); delete removes it.
-        const cgroups = exists("/sys/fs/cgroup/freezer/docker")
-          ? [...Deno.readDirSync("/sys/fs/cgroup/freezer/docker")].filter((e) => e.isDirectory)
-          : [];
-        assert.deepEqual(cgroups.map((e) => e.name), [], "no cgroup left");
+        const cgroups = dockerCgroups().filter((c) => !cgroupsBefore.has(c));
+        assert.deepEqual(cgroups, [], "no cgroup left");
         // Containers' root filesystems are unmounted (the engine keeps only its own).
         const rootfsMounts = readOr("/proc/mounts").split("\n").filter((l) =>
           l.includes(dir) && (l.includes("/merged ") || l.includes("runtime-runc"))

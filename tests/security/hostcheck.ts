@@ -10,8 +10,8 @@
  * listening socket counts when one of those processes holds it, or when it is a Unix socket
  * bound to a path outside /tmp and the container engines' directories. Mounts and watched
  * files are the whole host's, but for mounts under /tmp outside the markers (other tests'
- * scratch space: a Docker test's data root, overlays); so are runsc memfds when counted
- * (`memfds`: only where no other sandbox runs meanwhile).
+ * scratch space: a Docker test's data root, overlays) and network namespaces other tests name
+ * under /run/netns; runsc memfds, when counted, are those held by this process and the test's.
  *
  * @module
  */
@@ -24,7 +24,7 @@ export interface HostCheckOptions {
   markers: string[];
   /** Directories whose entries must not change (default: a few host places a break-out would write). */
   watch?: string[];
-  /** Count the host's open runsc memfd descriptors too (memory files, stub images). */
+  /** Count the open runsc memfd descriptors (memory files, stub images) of ours too. */
   memfds?: boolean;
 }
 
@@ -42,7 +42,7 @@ export interface HostSnapshot {
   listening: Set<string>;
   /** "dir/name" of each watched directory's entries. */
   files: Set<string>;
-  /** Open descriptors, host-wide, of memfds named runsc-* (0 unless opts.memfds). */
+  /** Open descriptors of memfds named runsc-* held by ours (0 unless opts.memfds). */
   memfds: number;
 }
 
@@ -78,7 +78,7 @@ function processes(): Map<number, { ppid: number; desc: string; exe: string }> {
 }
 
 /** Where other programs on the host (other tests, container engines) come and go. */
-const OTHERS = ["/tmp/", "/run/containerd/", "/run/docker/", "/var/run/docker/"];
+const OTHERS = ["/tmp/", "/run/containerd/", "/run/docker/", "/var/run/docker/", "/run/netns/"];
 
 function othersPlace(path: string, markers: string[]): boolean {
   return OTHERS.some((o) => path.startsWith(o)) && !markers.some((m) => path.startsWith(m));
@@ -136,15 +136,17 @@ function listening(own: Set<string>): Set<string> {
   return out;
 }
 
-/** Open descriptors, in every process, of memfds whose name starts with "runsc". */
-function countMemfds(): number {
+/**
+ * Open descriptors of memfds whose name starts with "runsc" in this process and `pids` (other
+ * sandboxes on the host hold theirs).
+ */
+function countMemfds(pids: Iterable<number>): number {
   let n = 0;
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
+  for (const pid of [Deno.pid, ...pids]) {
     try {
-      for (const fd of Deno.readDirSync(`/proc/${e.name}/fd`)) {
+      for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
         try {
-          if (Deno.readLinkSync(`/proc/${e.name}/fd/${fd.name}`).startsWith("/memfd:runsc")) n++;
+          if (Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`).startsWith("/memfd:runsc")) n++;
         } catch { /* closed meanwhile */ }
       }
     } catch { /* gone */ }
@@ -171,7 +173,7 @@ export function hostSnapshot(opts: HostCheckOptions): HostSnapshot {
     mounts: mounts(opts.markers),
     listening: listening(socketInodes(ownProcesses(opts.markers).keys())),
     files: files(opts.watch ?? DEFAULT_WATCH),
-    memfds: opts.memfds ? countMemfds() : 0,
+    memfds: opts.memfds ? countMemfds(ownProcesses(opts.markers).keys()) : 0,
   };
 }
 
@@ -222,7 +224,7 @@ export function hostChanges(before: HostSnapshot): string[] {
   for (const s of now.listening) if (!before.listening.has(s)) out.push(`listening ${s}`);
   for (const f of now.files) if (!before.files.has(f)) out.push(`file ${f}`);
   if (before.opts.memfds) {
-    const memfds = countMemfds();
+    const memfds = countMemfds(own.keys());
     if (memfds > before.memfds) out.push(`memfds ${before.memfds} -> ${memfds}`);
   }
   return out;
