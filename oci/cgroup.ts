@@ -20,8 +20,11 @@ const ROOT = "/sys/fs/cgroup";
 /** v1 hierarchies we join: accounting and the freezer (cpuset needs its cpus/mems set first). */
 const V1_CONTROLLERS = ["memory", "pids", "freezer", "cpu", "cpuacct", "blkio"];
 
-/** How many times removal retries a busy cgroup (20 ms apart). */
-const REMOVE_TRIES = 150;
+/**
+ * How long removal retries a busy cgroup (20 ms apart): its dead processes must be reaped first,
+ * by a parent that may be a shim on a loaded host (3 s was seen to be too short at load ~20).
+ */
+const REMOVE_WAIT_MS = 15_000;
 
 /** A cgroup failure, quoting the file it concerns. */
 export class CgroupError extends Error {
@@ -261,11 +264,12 @@ export class Cgroup {
     for (const d of this.dirs()) {
       // Busy while a dead process of it is not yet reaped (by its parent, maybe the caller's
       // shim, at the same moment): given a moment.
-      for (let i = 0;; i++) {
+      const deadline = Date.now() + REMOVE_WAIT_MS;
+      for (;;) {
         try {
           Deno.removeSync(d);
         } catch (e) {
-          if (e instanceof Deno.errors.Busy && i < REMOVE_TRIES) {
+          if (e instanceof Deno.errors.Busy && Date.now() < deadline) {
             await new Promise((r) => setTimeout(r, 20));
             continue;
           }
