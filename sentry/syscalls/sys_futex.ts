@@ -52,12 +52,19 @@ async function wait(
     const r = await t.sleep<"woken" | "timeout">((done) => {
       const w = k.enqueue(key, bitset, () => done("woken"));
       if (deadline) {
-        const now = deadline.realtime ? Date.now() : performance.now();
-        timer = setTimeout(() => {
+        const left = () => deadline.ms - (deadline.realtime ? Date.now() : performance.now());
+        const expire = () => {
+          // A timer may fire a little early (its delay is rounded): never time out before the
+          // deadline the application gave.
+          if (left() > 0) {
+            timer = setTimeout(expire, Math.max(1, Math.ceil(left())));
+            return;
+          }
           // Off the queue at once: a wake-up from now on is for someone else.
           k.cancel(w);
           done("timeout");
-        }, Math.max(0, deadline.ms - now));
+        };
+        timer = setTimeout(expire, Math.max(0, Math.ceil(left())));
       }
       return () => k.cancel(w);
     });
@@ -174,10 +181,14 @@ function futex(t: Task): number | Promise<number> {
   }
 }
 
-/** Difference between CLOCK_MONOTONIC (ms) and performance.now(), for absolute deadlines. */
+/**
+ * Difference between CLOCK_MONOTONIC (ms) and performance.now(), for absolute deadlines. The
+ * host clock is read first: a preemption between the two reads then moves the deadline later,
+ * never earlier (read the other way round, a loaded host woke waiters before their time).
+ */
 function monotonicOffsetMs(): number {
-  const before = performance.now();
-  return clockMs(CLOCK_MONOTONIC) - before;
+  const mono = clockMs(CLOCK_MONOTONIC);
+  return mono - performance.now();
 }
 
 /** Implements Linux syscall get_robust_list(2). */
