@@ -69,7 +69,7 @@ export async function debianRoot(): Promise<string> {
   const cache = Deno.env.get("XDG_CACHE_HOME");
   const dir = Deno.env.get("RUNSC_CPYTHON_ROOT") ??
     (cache ? join(cache, "runsc-ts", "bookworm") : "/var/cache/runsc-ts/bookworm");
-  if (exists(join(dir, "usr/lib/python3.11/test/regrtest.py"))) return dir;
+  if (exists(join(dir, "usr/lib/python3.11/test/regrtest.py"))) return completeRoot(dir);
   const tmp = `${dir}.tmp`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(join(dir, ".."), { recursive: true });
@@ -87,6 +87,22 @@ export async function debianRoot(): Promise<string> {
   }).output();
   if (!r.success) throw new Error(`cpython: debootstrap into ${tmp} failed (${r.code})`);
   await Deno.rename(tmp, dir);
+  return completeRoot(dir);
+}
+
+/**
+ * What an installed Debian system has and debootstrap leaves out: without /etc/hosts "localhost"
+ * goes to the host's DNS server (test_logging's servers, the sockets tests), which natively
+ * waits for its timeout on every lookup. Done on a cached root too, so older caches heal.
+ */
+function completeRoot(dir: string): string {
+  const hosts = join(dir, "etc/hosts");
+  if (!exists(hosts)) {
+    Deno.writeTextFileSync(
+      hosts,
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    );
+  }
   return dir;
 }
 
