@@ -69,7 +69,7 @@ export async function debianRoot(): Promise<string> {
   const cache = Deno.env.get("XDG_CACHE_HOME");
   const dir = Deno.env.get("RUNSC_CPYTHON_ROOT") ??
     (cache ? join(cache, "runsc-ts", "bookworm") : "/var/cache/runsc-ts/bookworm");
-  if (exists(join(dir, "usr/lib/python3.11/test/regrtest.py"))) return dir;
+  if (exists(join(dir, "usr/lib/python3.11/test/regrtest.py"))) return await completeRoot(dir);
   const tmp = `${dir}.tmp`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(join(dir, ".."), { recursive: true });
@@ -77,7 +77,7 @@ export async function debianRoot(): Promise<string> {
   const r = await new Deno.Command("debootstrap", {
     args: [
       "--variant=minbase",
-      "--include=python3,libpython3.11-testsuite",
+      "--include=python3,libpython3.11-testsuite,netbase",
       "bookworm",
       tmp,
       "http://deb.debian.org/debian",
@@ -87,6 +87,38 @@ export async function debianRoot(): Promise<string> {
   }).output();
   if (!r.success) throw new Error(`cpython: debootstrap into ${tmp} failed (${r.code})`);
   await Deno.rename(tmp, dir);
+  return await completeRoot(dir);
+}
+
+/**
+ * What an installed Debian system has and debootstrap leaves out: without /etc/hosts "localhost"
+ * goes to the host's DNS server (test_logging's servers, the sockets tests), which natively
+ * waits for its timeout on every lookup; without netbase's /etc/services getservbyname fails
+ * (test_socket). Done on a cached root too, so older caches heal.
+ */
+async function completeRoot(dir: string): Promise<string> {
+  if (!exists(join(dir, "etc/services"))) {
+    const tmp = await Deno.makeTempDir({ prefix: "runsc-cpython-deb-" });
+    try {
+      const get = await new Deno.Command("apt-get", { args: ["download", "netbase"], cwd: tmp })
+        .output();
+      const deb = [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".deb"))?.name;
+      const put = deb &&
+        await new Deno.Command("dpkg", { args: [`--root=${dir}`, "-i", join(tmp, deb)] }).output();
+      if (!get.success || !put || !put.success) {
+        throw new Error(`cpython: installing netbase into ${dir} failed`);
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  }
+  const hosts = join(dir, "etc/hosts");
+  if (!exists(hosts)) {
+    Deno.writeTextFileSync(
+      hosts,
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    );
+  }
   return dir;
 }
 
@@ -159,6 +191,9 @@ async function native(root: string, module: string, timeout: number): Promise<Re
     'mount -t overlay overlay -o "lowerdir=$root,upperdir=$s/upper,workdir=$s/work" "$s/merged"',
     'r="$s/merged"',
     'mount -t proc proc "$r/proc" && mount --rbind /dev "$r/dev" && mount -t tmpfs tmpfs "$r/tmp"',
+    // The host's vsock device has no peer here: test_socket's VSOCK tests would wait forever
+    // (a sandbox has none, so they skip there).
+    '[ ! -e "$r/dev/vsock" ] || mount --bind /dev/null "$r/dev/vsock"',
     `exec /usr/sbin/chroot "$r" /usr/bin/env -i ${ENV.join(" ")} "$@"`,
   ].join("\n");
   try {

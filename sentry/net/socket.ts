@@ -28,7 +28,14 @@ import {
 import type { Endpoint, ReadResult } from "./endpoint.ts";
 import { ICMPProtocol } from "./icmp.ts";
 import { interfaceIoctl } from "./ifioctl.ts";
-import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, Stack } from "./stack.ts";
+import {
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPPROTO_UDPLITE,
+  Stack,
+} from "./stack.ts";
 import { PingEndpoint, PingProtocol } from "./ping.ts";
 import { TCPProtocol } from "./tcp.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
@@ -80,6 +87,7 @@ const MAX_DATAGRAM = 65535;
 export class NetStack {
   readonly stack = Stack.loopback();
   readonly udp = new UDPProtocol(this.stack);
+  readonly udplite = new UDPProtocol(this.stack, IPPROTO_UDPLITE);
   readonly tcp = new TCPProtocol(this.stack);
   readonly icmp4 = new ICMPProtocol(this.stack, false);
   readonly icmp6 = new ICMPProtocol(this.stack, true);
@@ -96,6 +104,9 @@ export class NetStack {
     const udpErrors = this.udp.handleError.bind(this.udp);
     this.icmp4.handlers.set(IPPROTO_UDP, udpErrors);
     this.icmp6.handlers.set(IPPROTO_UDP, udpErrors);
+    const liteErrors = this.udplite.handleError.bind(this.udplite);
+    this.icmp4.handlers.set(IPPROTO_UDPLITE, liteErrors);
+    this.icmp6.handlers.set(IPPROTO_UDPLITE, liteErrors);
   }
 
   static #byKernel = new WeakMap<Kernel, NetStack>();
@@ -317,7 +328,11 @@ export class InetSocket extends FileDescriptionBase {
     }
     const a = typeof to === "function" ? to() : to;
     const dst = a ? { addr: this.#local(a, true), port: a.port } : null;
-    if (dst && dst.port === 0 && ep.protocol === IPPROTO_UDP) throw new SysError(Errno.EINVAL);
+    if (
+      dst && dst.port === 0 && (ep.protocol === IPPROTO_UDP || ep.protocol === IPPROTO_UDPLITE)
+    ) {
+      throw new SysError(Errno.EINVAL);
+    }
     const nonblock = this.#nonblocking(flags);
     const deadline = this.sndTimeoutMs > 0 ? performance.now() + this.sndTimeoutMs : 0;
     const dgram = ep instanceof UDPEndpoint;
@@ -489,8 +504,10 @@ export function newInetSocket(
     if (protocol === (v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6)) {
       ep = new PingEndpoint(v4 ? ns.ping4 : ns.ping6, v4);
     } else {
-      if (protocol !== 0 && protocol !== IPPROTO_UDP) throw new SysError(Errno.EPROTONOSUPPORT);
-      ep = new UDPEndpoint(ns.udp, v4);
+      if (protocol === IPPROTO_UDPLITE) ep = new UDPEndpoint(ns.udplite, v4);
+      else if (protocol !== 0 && protocol !== IPPROTO_UDP) {
+        throw new SysError(Errno.EPROTONOSUPPORT);
+      } else ep = new UDPEndpoint(ns.udp, v4);
     }
   } else {
     throw new SysError(Errno.ESOCKTNOSUPPORT);

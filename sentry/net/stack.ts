@@ -28,6 +28,7 @@ import { fragmentIPv4, fragmentIPv6, Reassembler } from "./fragment.ts";
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
+export const IPPROTO_UDPLITE = 136;
 export const IPPROTO_ICMPV6 = 58;
 export const DEFAULT_TTL = 64;
 

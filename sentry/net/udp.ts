@@ -1,6 +1,7 @@
 /**
- * UDP (RFC 768): the header, the protocol's handling of arriving datagrams, and the
- * endpoint of a SOCK_DGRAM socket. A datagram to a port nobody holds is answered with an
+ * UDP (RFC 768) and UDP-Lite (RFC 3828): the header, the protocol's handling of arriving
+ * datagrams, and the endpoint of a SOCK_DGRAM socket. UDP-Lite is UDP under another protocol
+ * number whose length field says how much the checksum covers (0: all, what we send). A datagram to a port nobody holds is answered with an
  * ICMP port unreachable (icmp.ts), which a connected sender sees as ECONNREFUSED.
  *
  * @module
@@ -19,7 +20,7 @@ import { type NetworkPacket, transportBuffer } from "./ipv4.ts";
 import type { NIC } from "./nic.ts";
 import type { Route } from "./route.ts";
 import type { ProcInfo } from "./proc_net.ts";
-import { IPPROTO_UDP, type Stack, TransportTable } from "./stack.ts";
+import { IPPROTO_UDP, IPPROTO_UDPLITE, type Stack, TransportTable } from "./stack.ts";
 
 export const UDP_HEADER_SIZE = 8;
 /** What a queued datagram costs beyond its bytes (its record), for the memory charge. */
@@ -31,40 +32,53 @@ interface Datagram {
   fromPort: number;
 }
 
-/** Builds a UDP datagram with its checksum. */
-export function encodeUDP(r: Route, sport: number, dport: number, data: Uint8Array): Uint8Array {
+/** Builds a UDP (or UDP-Lite, checksum over all of it) datagram with its checksum. */
+export function encodeUDP(
+  r: Route,
+  sport: number,
+  dport: number,
+  data: Uint8Array,
+  protocol = IPPROTO_UDP,
+): Uint8Array {
   const len = UDP_HEADER_SIZE + data.length;
   const b = transportBuffer(len);
   const v = new DataView(b.buffer, b.byteOffset, UDP_HEADER_SIZE);
   v.setUint16(0, sport);
   v.setUint16(2, dport);
-  v.setUint16(4, len);
+  v.setUint16(4, protocol === IPPROTO_UDPLITE ? 0 : len);
   b.set(data, UDP_HEADER_SIZE);
   // A link that checks for us (loopback) gets no checksum, as for TCP.
   if (!r.nic.link.checksumOffload) {
-    let c = finish(sumBytes(b, pseudoHeaderSum(r.src, r.dst, IPPROTO_UDP, len)));
+    let c = finish(sumBytes(b, pseudoHeaderSum(r.src, r.dst, protocol, len)));
     if (c === 0) c = 0xffff;
     v.setUint16(6, c);
   }
   return b;
 }
 
-/** The UDP protocol of one stack: its endpoints and arriving datagrams. */
+/** The UDP (or UDP-Lite) protocol of one stack: its endpoints and arriving datagrams. */
 export class UDPProtocol {
   readonly table = new TransportTable<UDPEndpoint>();
-  constructor(readonly stack: Stack) {
-    stack.registerProtocol(IPPROTO_UDP, this);
+  constructor(readonly stack: Stack, readonly protocol = IPPROTO_UDP) {
+    stack.registerProtocol(protocol, this);
   }
 
   handlePacket(pkt: NetworkPacket, nic: NIC): void {
     const p = pkt.payload;
     if (p.length < UDP_HEADER_SIZE) return;
     const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
-    const len = v.getUint16(4);
-    if (len < UDP_HEADER_SIZE || len > p.length) return;
+    const lite = this.protocol === IPPROTO_UDPLITE;
+    // UDP-Lite's field is the checksum's coverage; the datagram is all of the IP payload.
+    const field = v.getUint16(4);
+    const len = lite ? p.length : field;
+    const covered = lite && field !== 0 ? field : len;
+    if (len < UDP_HEADER_SIZE || len > p.length || covered < UDP_HEADER_SIZE || covered > len) {
+      return;
+    }
     const body = p.subarray(0, len);
-    if (!nic.link.checksumOffload && v.getUint16(6) !== 0) {
-      if (finish(sumBytes(body, pseudoHeaderSum(pkt.src, pkt.dst, IPPROTO_UDP, len))) !== 0) return;
+    if (!nic.link.checksumOffload && (lite || v.getUint16(6) !== 0)) {
+      const sum = pseudoHeaderSum(pkt.src, pkt.dst, this.protocol, len);
+      if (finish(sumBytes(body.subarray(0, covered), sum)) !== 0) return;
     }
     const sport = v.getUint16(0), dport = v.getUint16(2);
     const ep = this.table.find(pkt.dst, dport, pkt.src, sport);
@@ -87,6 +101,8 @@ export class UDPProtocol {
 /** What a datagram endpoint needs of its protocol: the stack, and the table it is found in. */
 export interface DatagramProtocol {
   readonly stack: Stack;
+  /** UDP's or UDP-Lite's number (a ping socket's endpoint sets its own). */
+  readonly protocol?: number;
   readonly table: TransportTable<UDPEndpoint>;
 }
 
@@ -95,7 +111,7 @@ export interface DatagramProtocol {
  * socket's (ping.ts).
  */
 export class UDPEndpoint implements Endpoint {
-  readonly protocol: number = IPPROTO_UDP;
+  readonly protocol: number;
   /** The transport header's size, for the MTU check. */
   readonly headerSize: number = UDP_HEADER_SIZE;
   readonly options = new EndpointOptions();
@@ -120,6 +136,7 @@ export class UDPEndpoint implements Endpoint {
 
   constructor(readonly udp: DatagramProtocol, readonly v4: boolean) {
     this.localAddr = v4 ? ANY4 : ANY6;
+    this.protocol = udp.protocol ?? IPPROTO_UDP;
   }
 
   listening(): boolean {
@@ -169,7 +186,9 @@ export class UDPEndpoint implements Endpoint {
     if (err) throw new SysError(err);
     const dst = to ?? (this.remoteAddr ? { addr: this.remoteAddr, port: this.remotePort } : null);
     if (!dst) throw new SysError(Errno.EDESTADDRREQ);
-    if (dst.port === 0 && this.protocol === IPPROTO_UDP) throw new SysError(Errno.EINVAL);
+    if (dst.port === 0 && this.protocol === (this.udp.protocol ?? IPPROTO_UDP)) {
+      throw new SysError(Errno.EINVAL);
+    }
     const r = this.udp.stack.route(dst.addr, isAny(this.localAddr) ? null : this.localAddr);
     // Datagrams beyond the MTU leave in fragments (stack.ts), up to the length fields' limits.
     const limit = isV4(dst.addr) ? 0xffff - 20 : 0xffff - 8;
@@ -182,7 +201,7 @@ export class UDPEndpoint implements Endpoint {
 
   /** The transport packet that carries data to port along r. */
   encode(r: Route, port: number, data: Uint8Array): Uint8Array {
-    return encodeUDP(r, this.localPort, port, data);
+    return encodeUDP(r, this.localPort, port, data, this.protocol);
   }
 
   /** A datagram arrived for this endpoint. */

@@ -52,20 +52,34 @@ async function transfer(
     if (n instanceof Promise) n = await n;
     if (n === 0) break;
     if (inOff) inOff.v += BigInt(n);
-    let w = dst.write(t, buf.subarray(0, n), outOff ? outOff.v : undefined);
-    if (w instanceof Promise) w = await w;
+    let w: number;
+    try {
+      const p = dst.write(t, buf.subarray(0, n), outOff ? outOff.v : undefined);
+      w = p instanceof Promise ? await p : p;
+    } catch (e) {
+      // A full non-blocking socket or pipe (EAGAIN) after earlier pieces went out: those bytes
+      // are gone and must be counted, or the caller sends them again; this piece's read is
+      // given back either way.
+      giveBack(t, src, inOff, n);
+      if (done > 0) return done;
+      throw e;
+    }
     if (outOff) outOff.v += BigInt(w);
     done += w;
     if (w < n) {
-      // Give back what was read but not written, for files with an offset.
-      if (!inOff && !(src instanceof PipeFile)) src.seek(t, BigInt(w - n), 1);
-      else if (inOff) inOff.v -= BigInt(n - w);
+      giveBack(t, src, inOff, n - w);
       break;
     }
     // After the first piece, stop rather than wait for more input.
     if (n < buf.length) break;
   }
   return done;
+}
+
+/** Gives back `n` bytes read but not written, for inputs with an offset (not pipes). */
+function giveBack(t: Task, src: FileDescription, inOff: { v: bigint } | null, n: number): void {
+  if (inOff) inOff.v -= BigInt(n);
+  else if (!(src instanceof PipeFile)) src.seek(t, BigInt(-n), 1);
 }
 
 /** Reads a loff_t argument (NULL: none). */
