@@ -104,7 +104,7 @@ async function sendfile(t: Task): Promise<number> {
   const offAddr = argPtr(t, 2);
   const off = readOff(t, offAddr);
   if (off && inp instanceof PipeFile) throw new SysError(Errno.ESPIPE);
-  const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(3)) & 0xffffffffn), MAX_RW_COUNT);
+  const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(3))), MAX_RW_COUNT);
   const n = await transfer(t, inp, out, count, off, null);
   writeOff(t, offAddr, off);
   return n;

@@ -91,5 +91,11 @@ int main(void) {
   }
   round_trip("offset pointer", file, 1);
   round_trip("file offset", file, 0);
+  // count is a size_t: 2^32 + 5 asks for more than the file holds, not for 5 bytes.
+  int p[2];
+  if (pipe(p)) show("pipe", -1);
+  off_t from = SIZE - 10;
+  long n = sendfile(p[1], file, &from, (1UL << 32) + 5);
+  printf("sendfile of 2^32+5 bytes from 10 left: %ld\n", n);
   return 0;
 }
