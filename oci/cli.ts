@@ -35,7 +35,7 @@ import { bool, formatFlags, parseFlags, UsageError } from "./flags.ts";
 import { debugLogPath, GLOBAL_FLAGS, globalConfig, SPEC_VERSION, VERSION } from "./global.ts";
 import { SpecError } from "./spec.ts";
 import { buildKind, buildRevision } from "./build.ts";
-import { StateError, StateStore } from "./state.ts";
+import { isValidId, StateError, StateStore } from "./state.ts";
 
 /** Exit code of every runtime error, as containerd expects from runsc. */
 export const ERROR_EXIT = 128;
@@ -190,7 +190,10 @@ export async function cliMain(args: string[]): Promise<number> {
     }
     if (config.debug && config.debugLog) {
       // Like boot and gofer: %ID% and %COMMAND% expand, a directory gets one file per role.
-      const path = debugLogPath(config.debugLog, parsed.rest[0] ?? "", name);
+      // The first argument names the file only when it can be a container id (`do` and `spec`
+      // take other words: a path there would make directories of the log's name).
+      const first = parsed.rest[0] ?? "";
+      const path = debugLogPath(config.debugLog, isValidId(first) ? first : "", name);
       try {
         Deno.mkdirSync(dirname(path), { recursive: true });
         log.addSink({ path, format: config.debugLogFormat });

@@ -68,6 +68,16 @@ export class StateError extends Error {
 
 const ID_RE = /^[A-Za-z0-9_.-]+$/;
 
+/** Whether `id` is a container id validateId accepts. */
+export function isValidId(id: string): boolean {
+  try {
+    validateId(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Throws StateError unless `id` is a usable container id (one path component, no dots only). */
 export function validateId(id: string): void {
   if (id === "") throw new StateError("container id must not be empty", "invalid");

@@ -128,3 +128,16 @@ Deno.test("create with a broken config.json names the field, exits 128 and leave
     await t.cleanup();
   }
 });
+
+Deno.test("--debug-log=DIR/ names the CLI's file after a container id only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "runsc-debuglog-" });
+  try {
+    // `state` of a bad id fails, but its log is opened first: a path as the first argument
+    // must not become directories under DIR.
+    const r = await runsc(["--debug", `--debug-log=${dir}/`, "state", "a/b"]);
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(listDir(dir), ["runsc.state.log"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
