@@ -325,6 +325,14 @@ export async function createContainer(
     return state;
   } catch (e) {
     leaveCgroup?.();
+    // A spare taken before the failure is recorded only in the state about to go: end it too.
+    let spareProcs: readonly ProcessId[] | undefined;
+    try {
+      spareProcs = store.read(id).spareProcs;
+    } catch {
+      // No state: nothing was taken.
+    }
+    if (spareProcs) await endProcesses(spareProcs);
     if (bootPid) await killAndWait(bootPid, bootWords(id), 0);
     if (goferPid) await killAndWait(goferPid, goferWords(bundle), 0);
     for (const err of removeFilestores(bundle, id)) log.warning(err);

@@ -30,7 +30,7 @@
  * @module
  */
 
-import { basename, join, resolve } from "../path.ts";
+import { join, resolve } from "../path.ts";
 import { log } from "../log.ts";
 import { closeFd, socketpair, strerror } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
@@ -140,6 +140,9 @@ export function spareUsable(
 ): boolean {
   return ctx.global.spare && geteuid() === 0 && !opts.pidFile && !opts.consoleSocket &&
     !spec.process?.terminal && !spec.linux?.cgroupsPath &&
+    // Hooks run around a sandbox's start (prestart: after its namespaces exist, before the
+    // application): a spare's start is past, so a spec with hooks gets its own sandbox.
+    !Object.values(spec.hooks ?? {}).some((h) => Array.isArray(h) && h.length > 0) &&
     // Namespaces to join are given at a sandbox's start, which a spare's was before this spec.
     !spec.linux?.namespaces?.some((n) => n.path) &&
     new TextEncoder().encode(join(ctx.store.root, "+spare-01234567", GOFER_SPARE_SOCKET)).length <=
@@ -200,12 +203,16 @@ export async function takeSpare(
     let dir: string;
     try {
       Deno.renameSync(join(root, offer), claim);
-      dir = join(root, Deno.readLinkSync(claim));
+      const target = Deno.readLinkSync(claim);
       Deno.removeSync(claim);
+      // A spare's own directory in this root, named as spawnSpare names it: a link leading
+      // anywhere else (`../x/+spare-...`, an absolute path) is not followed.
+      if (!SPARE_DIR_RE.test(target)) continue;
+      dir = join(root, target);
+      if (!Deno.lstatSync(dir).isDirectory) continue;
     } catch {
       continue; // another create took it
     }
-    if (!SPARE_DIR_RE.test(basename(dir))) continue;
     const taken = await takeClaimed(ctx, id, bundle, spec, dir);
     if (taken) return taken;
   }
@@ -232,11 +239,15 @@ async function takeClaimed(
   }
   // One still starting is further on than a sandbox started now would be: it is waited for,
   // at its creator's priority from now on (it started niced: spawnSpare).
+  // Only the recorded processes that are still themselves (pid and start time) lead to their
+  // children: a pid reused since names someone else's process, which is neither reniced nor
+  // ended here.
   const nice = threadNice() ?? 0;
-  renice([firstChild(rec.boot.pid), firstChild(rec.gofer.pid)].filter((p) => p > 0), nice);
+  const childOfLive = (p: ProcessId) => sameProcess(p) ? firstChild(p.pid) : 0;
+  renice([childOfLive(rec.boot), childOfLive(rec.gofer)].filter((p) => p > 0), nice);
   const ready = await readyWithin(dir, [rec.boot, rec.gofer], READY_WAIT_MS);
-  const boot = identify(firstChild(rec.boot.pid));
-  const gofer = identify(firstChild(rec.gofer.pid));
+  const boot = identify(childOfLive(rec.boot));
+  const gofer = identify(childOfLive(rec.gofer));
   const procs = [rec.boot, rec.gofer, ...(boot ? [boot] : []), ...(gofer ? [gofer] : [])];
   if (
     !ready || !boot || !gofer || !sameProcess(rec.boot) || !sameProcess(rec.gofer) ||
