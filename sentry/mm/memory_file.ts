@@ -148,9 +148,10 @@ export class MemoryFile {
     try {
       fallocate(this.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, pageRoundUp(length));
     } catch (e) {
-      // Ignored, as it always was. A file system that cannot punch holes would leave old bytes
-      // in pages later handed out as zeroed; tmpfs, ext4, xfs and btrfs all can.
       if (!(e instanceof HostError)) throw e;
+      // A file system that cannot punch holes: the pages that hold data are zeroed instead, so
+      // that nothing of their last owner reaches the next.
+      this.forEachData(off, pageRoundUp(length), (s, e) => this.zero(s, Number(e - s)));
     }
   }
 

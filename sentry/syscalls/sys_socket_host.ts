@@ -43,7 +43,12 @@ export function hostInetSocket(t: Task, domain: number, type: number, protocol: 
   // Raw and packet-level sockets are not offered: the Sentry holds no capability for them.
   if (base !== SOCK_STREAM && base !== SOCK_DGRAM) throw new SysError(Errno.ESOCKTNOSUPPORT);
   const s = HostSocket.create(t, domain, base, protocol, type & O_NONBLOCK);
-  return t.fdTable.install(s, (type & O_CLOEXEC) !== 0);
+  try {
+    return t.fdTable.install(s, (type & O_CLOEXEC) !== 0);
+  } catch (e) {
+    s.release(); // EMFILE: the host socket must not stay open in the Sentry
+    throw e;
+  }
 }
 
 /** Copies in a socket address for `s`: its family (or AF_UNSPEC where allowed) only. */
@@ -92,7 +97,13 @@ async function accept(t: Task, s: HostSocket, flags: number): Promise<number> {
     flags & O_NONBLOCK,
     socketAttr(t.tg.uid, t.tg.gid),
   );
-  const installed = t.fdTable.install(c, (flags & O_CLOEXEC) !== 0);
+  let installed: number;
+  try {
+    installed = t.fdTable.install(c, (flags & O_CLOEXEC) !== 0);
+  } catch (e) {
+    c.release(); // EMFILE: the accepted host socket must not stay open in the Sentry
+    throw e;
+  }
   writeAddress(t, argPtr(t, 1), argPtr(t, 2), sa);
   return installed;
 }
