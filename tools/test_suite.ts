@@ -49,6 +49,17 @@ function writeAll(bytes: Uint8Array): void {
 
 const say = (s: string) => writeAll(enc.encode(s + "\n"));
 
+/** Lines of a failed file's output repeated at the end: deno lists the failures last. */
+const FAILURE_LINES = 120;
+
+/** The last `n` lines of `out`, without the passing tests' lines. */
+function tail(out: Uint8Array, n: number): string {
+  const colour = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+  const lines = new TextDecoder().decode(out).split("\n")
+    .filter((l) => !/ \.\.\. ok\b/.test(l.replace(colour, "")));
+  return lines.slice(-n).join("\n");
+}
+
 /** Test files under `dir`, as `deno test` finds them (x_test.ts, x.test.ts, test.ts). */
 function testFiles(dir: string): string[] {
   const out: string[] = [];
@@ -102,6 +113,8 @@ async function main(): Promise<number> {
   // cores: 135 s of CPU in 488 s), waiting on sandboxes, timers and compilers the rest.
   const jobs = Number(Deno.env.get("RUNSC_TEST_JOBS")) || 2 * (navigator.hardwareConcurrency || 1);
   const failed: string[] = [];
+  /** The end of each failed file's output: CI keeps only the tail of the whole run's. */
+  const failures: string[] = [];
   const newTimes: Record<string, number> = {};
   const t0 = performance.now();
 
@@ -112,7 +125,10 @@ async function main(): Promise<number> {
         const start = performance.now();
         const r = await denoTest(f);
         newTimes[f] = Math.round(performance.now() - start) / 1000;
-        if (!r.ok) failed.push(f);
+        if (!r.ok) {
+          failed.push(f);
+          failures.push(`==== ${f}: the end of its output\n${tail(r.out, FAILURE_LINES)}`);
+        }
         say(`==== ${f} (${newTimes[f].toFixed(1)} s): ${r.ok ? "ok" : "FAILED"}`);
         writeAll(r.out);
       }
@@ -135,6 +151,7 @@ async function main(): Promise<number> {
     } catch { /* only an ordering hint */ }
   }
   if (failed.length > 0) {
+    for (const f of failures) say(f);
     say(`test: FAILED files:\n${failed.map((f) => `  ${f}`).join("\n")}`);
     return 1;
   }
