@@ -94,10 +94,12 @@ int main(void) {
   printf("winsize %dx%d\n", got.ws_row, got.ws_col);
   int avail = -1;
   write(m, "qq", 2);
-  usleep(50000);  // Linux hands master input to the slave asynchronously.
+  // Linux hands master input to the slave asynchronously: wait for it, however long a loaded
+  // host takes.
+  struct pollfd p = {s, POLLIN, 0};
+  poll(&p, 1, 10000);
   ioctl(s, FIONREAD, &avail);
   printf("FIONREAD %d\n", avail);
-  struct pollfd p = {s, POLLIN, 0};
   show("poll slave", poll(&p, 1, 0));
   readshow("drain", s);
   show("TIOCGPGRP without ctty", ioctl(s, TIOCGPGRP, &avail));
