@@ -287,6 +287,27 @@ export class PipeFile extends FileDescriptionBase {
     return attempt() ?? this.#block(t, this.pipe.readWait, attempt, () => 0);
   }
 
+  /**
+   * Reads as readTo does, blocking the same way, but leaves the bytes buffered: splice and
+   * sendfile consume only what their output took (Pipe.take), so that a full output loses
+   * nothing of the pipe.
+   */
+  peekInto(t: Task, dst: Uint8Array): MaybeAsync<number> {
+    if (!this.#reads) throw new SysError(Errno.EBADF);
+    if (dst.length === 0) return 0;
+    const attempt = (): number | undefined => {
+      const p = this.pipe;
+      if (p.size > 0) return p.peek(dst);
+      if (p.writers === 0 && p.hadWriter) return 0;
+      if (this.flags & O_NONBLOCK) {
+        if (p.writers === 0) return 0;
+        throw new SysError(Errno.EAGAIN);
+      }
+      return undefined;
+    };
+    return attempt() ?? this.#block(t, this.pipe.readWait, attempt, () => 0);
+  }
+
   /** Implements FileDescription.writeFrom: from src straight into the pipe's pages. */
   writeFrom(t: Task, src: IoSequence, offset?: bigint): MaybeAsync<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);

@@ -48,7 +48,11 @@ async function transfer(
   let done = 0;
   while (done < count) {
     const buf = new Uint8Array(Math.min(CHUNK, count - done));
-    let n = src.read(t, buf, inOff ? inOff.v : undefined);
+    // A pipe cannot take bytes back: its piece is peeked and only what the output took is
+    // consumed below.
+    let n = src instanceof PipeFile
+      ? src.peekInto(t, buf)
+      : src.read(t, buf, inOff ? inOff.v : undefined);
     if (n instanceof Promise) n = await n;
     if (n === 0) break;
     if (inOff) inOff.v += BigInt(n);
@@ -64,6 +68,7 @@ async function transfer(
       if (done > 0) return done;
       throw e;
     }
+    if (src instanceof PipeFile) src.pipe.take(new BufferIo(buf.subarray(0, w)));
     if (outOff) outOff.v += BigInt(w);
     done += w;
     if (w < n) {
@@ -76,7 +81,7 @@ async function transfer(
   return done;
 }
 
-/** Gives back `n` bytes read but not written, for inputs with an offset (not pipes). */
+/** Gives back `n` bytes read but not written (a pipe's were only peeked: nothing to do). */
 function giveBack(t: Task, src: FileDescription, inOff: { v: bigint } | null, n: number): void {
   if (inOff) inOff.v -= BigInt(n);
   else if (!(src instanceof PipeFile)) src.seek(t, BigInt(-n), 1);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -79,6 +80,36 @@ static void round_trip(const char *what, int file, int use_off) {
   close(l);
 }
 
+// splice from a pipe into a full non-blocking socket: EAGAIN, and the pipe keeps its bytes
+// for the next splice once the socket drains.
+static void splice_to_full_socket(void) {
+  int sv[2], p[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe(p)) show("socketpair/pipe", -1);
+  fcntl(sv[0], F_SETFL, O_NONBLOCK);
+  static char fill[4096];
+  long filled = 0;
+  for (long r; (r = write(sv[0], fill, sizeof fill)) > 0;) filled += r;
+  write(p[1], "piece", 5);
+  errno = 0;
+  long r = splice(p[0], NULL, sv[0], NULL, 5, SPLICE_F_NONBLOCK);
+  printf("splice into a full socket: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+  int left = -1;
+  ioctl(p[0], FIONREAD, &left);
+  printf("bytes left in the pipe: %d\n", left);
+  for (long got = 0; got < filled;) {
+    long g = read(sv[1], fill, sizeof fill);
+    if (g <= 0) break;
+    got += g;
+  }
+  printf("splice after draining: %ld\n", (long)splice(p[0], NULL, sv[0], NULL, 5, SPLICE_F_NONBLOCK));
+  char got[8] = {0};
+  printf("peer reads: %ld [%s]\n", (long)read(sv[1], got, sizeof got), got);
+  close(sv[0]);
+  close(sv[1]);
+  close(p[0]);
+  close(p[1]);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   char path[] = "/tmp/sendfile.XXXXXX";
@@ -97,5 +128,6 @@ int main(void) {
   off_t from = SIZE - 10;
   long n = sendfile(p[1], file, &from, (1UL << 32) + 5);
   printf("sendfile of 2^32+5 bytes from 10 left: %ld\n", n);
+  splice_to_full_socket();
   return 0;
 }
