@@ -44,6 +44,7 @@ probeTests([
   { prog: "fs_signalfd" },
   { prog: "fs_inotify" },
   { prog: "fs_dnotify" },
+  { prog: "fs_async" },
   { prog: "fs_mount" },
   { prog: "epoll_exclusive" },
   { prog: "tee_wait" },

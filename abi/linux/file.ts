@@ -67,6 +67,12 @@ export const Flock = struct("flock", 32, {
   pid: [24, i32],
 });
 
+/** struct f_owner_ex (fcntl F_SETOWN_EX, F_GETOWN_EX). */
+export const FOwnerEx = struct("f_owner_ex", 8, {
+  type: [0, i32],
+  pid: [4, i32],
+});
+
 /** struct open_how (openat2(2)): its first version; larger ones must be zero beyond. */
 export const OpenHow = struct("open_how", 24, {
   flags: [0, u64],

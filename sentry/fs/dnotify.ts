@@ -18,6 +18,7 @@ import type { FdTable } from "../vfs/fd_table.ts";
 import type { FileDescription } from "../vfs/file.ts";
 import { POLLIN, POLLRDNORM } from "../vfs/file.ts";
 import type { Inode } from "../vfs/inode.ts";
+import { sigioSignal } from "../vfs/fasync.ts";
 import {
   addWatchOf,
   IN_ACCESS,
@@ -46,21 +47,6 @@ const POLL_MSG = 3;
 const POLLMSG = 0x400;
 /** si_code of a plain SIGIO (the kernel's). */
 const SI_KERNEL = 0x80;
-const NSIG = 64;
-
-/** The F_SETSIG signal of each open file description (0 or absent: SIGIO). */
-const sigioSignals = new WeakMap<FileDescription, number>();
-
-/** F_GETSIG: the signal `file` reports readiness with; 0 is SIGIO. */
-export function sigioSignal(file: FileDescription): number {
-  return sigioSignals.get(file) ?? 0;
-}
-
-/** F_SETSIG: EINVAL for a number that is no signal. */
-export function setSigioSignal(file: FileDescription, sig: number): void {
-  if (sig < 0 || sig > NSIG) throw new SysError(Errno.EINVAL);
-  sigioSignals.set(file, sig);
-}
 
 /** The dnotify events an inotify event on (or in) a watched directory counts as. */
 function dnEvents(mask: number): number {

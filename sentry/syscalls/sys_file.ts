@@ -8,11 +8,22 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { PipeFile } from "../fs/pipe.ts";
-import { fcntlNotify, setSigioSignal, sigioSignal } from "../fs/dnotify.ts";
+import { fcntlNotify } from "../fs/dnotify.ts";
+import {
+  F_OWNER_PGRP,
+  F_OWNER_PID,
+  getOwn,
+  getOwnEx,
+  setAsync,
+  setOwn,
+  setSigioSignal,
+  sigioSignal,
+} from "../vfs/fasync.ts";
 import {
   type FileDescription,
   type MaybeAsync,
   O_ACCMODE,
+  O_ASYNC,
   O_CLOEXEC,
   O_CREAT,
   O_DIRECTORY,
@@ -40,7 +51,8 @@ import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { AT_FDCWD, contextAt, copyInPath } from "./paths.ts";
 import type { SyscallDef } from "./table.ts";
-import { Flock, OpenHow } from "../../abi/linux/file.ts";
+import { Flock, FOwnerEx, OpenHow } from "../../abi/linux/file.ts";
+import { CAP, capable } from "../kernel/task_creds.ts";
 
 const F_DUPFD = 0;
 const F_GETFD = 1;
@@ -54,6 +66,8 @@ const F_SETOWN = 8;
 const F_GETOWN = 9;
 const F_SETSIG = 10;
 const F_GETSIG = 11;
+const F_SETOWN_EX = 15;
+const F_GETOWN_EX = 16;
 const F_NOTIFY = 1026;
 const F_OFD_GETLK = 36;
 const F_OFD_SETLK = 37;
@@ -286,7 +300,9 @@ function fcntl(t: Task): number | Promise<number> {
     case F_SETFL: {
       if (path) throw new SysError(Errno.EBADF);
       const v = Number(arg & 0xffffffffn);
+      const was = f.flags;
       f.flags = (f.flags & ~SETFL_MASK) | (v & SETFL_MASK);
+      if ((was ^ f.flags) & O_ASYNC) setAsync(f, fd, (f.flags & O_ASYNC) !== 0);
       return 0;
     }
     case F_GETLK:
@@ -305,12 +321,30 @@ function fcntl(t: Task): number | Promise<number> {
         cmd === F_SETLKW || cmd === F_OFD_SETLKW,
       );
     case F_GETOWN:
+      if (path) throw new SysError(Errno.EBADF);
+      return getOwn(f);
+    case F_GETOWN_EX: {
+      if (path) throw new SysError(Errno.EBADF);
+      const { type, pid } = getOwnEx(f);
+      t.mm.copyOut(argPtr(t, 2), FOwnerEx.encode({ type, pid }));
       return 0;
+    }
     case F_GETSIG:
       if (path) throw new SysError(Errno.EBADF);
       return sigioSignal(f);
-    case F_SETOWN:
+    case F_SETOWN: {
+      if (path) throw new SysError(Errno.EBADF);
+      const who = Number(BigInt.asIntN(32, arg));
+      if (who === -0x80000000) throw new SysError(Errno.EINVAL);
+      setOwn(t, f, who < 0 ? F_OWNER_PGRP : F_OWNER_PID, Math.abs(who), capable(t, CAP.KILL));
       return 0;
+    }
+    case F_SETOWN_EX: {
+      if (path) throw new SysError(Errno.EBADF);
+      const { type, pid } = FOwnerEx.decode(t.mm.copyIn(argPtr(t, 2), FOwnerEx.size));
+      setOwn(t, f, type, pid, capable(t, CAP.KILL));
+      return 0;
+    }
     case F_SETSIG:
       if (path) throw new SysError(Errno.EBADF);
       setSigioSignal(f, Number(BigInt.asIntN(32, arg)));
@@ -365,7 +399,7 @@ export const syscalls: Record<string, SyscallDef> = {
   fcntl: {
     handler: fcntl,
     support: "partial",
-    note: "no memfd seals (F_ADD_SEALS, F_GET_SEALS); F_SETOWN and O_ASYNC send no SIGIO",
+    note: "no memfd seals (F_ADD_SEALS, F_GET_SEALS), no F_GETOWNER_UIDS",
     args: ["d", "d", "x"],
   },
   flock: { handler: flock, args: ["d", "x"] },

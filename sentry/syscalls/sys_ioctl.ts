@@ -11,6 +11,7 @@ import { O_ASYNC, O_NONBLOCK, O_PATH } from "../vfs/file.ts";
 import { argInt, argPtr, argU32 } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import type { SyscallDef } from "./table.ts";
+import { setAsync } from "../vfs/fasync.ts";
 import { decodeValue, i32 } from "../../abi/linux/layout.ts";
 import { FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX } from "../../abi/linux/ioctl.ts";
 
@@ -34,7 +35,9 @@ function ioctl(t: Task): number | Promise<number> {
     case FIOASYNC: {
       const on = decodeValue(i32, t.mm.copyIn(arg, 4)) !== 0;
       const bit = request === FIONBIO ? O_NONBLOCK : O_ASYNC;
+      const was = f.flags;
       f.flags = on ? f.flags | bit : f.flags & ~bit;
+      if ((was ^ f.flags) & O_ASYNC) setAsync(f, fd, on);
       return 0;
     }
   }

@@ -11,6 +11,7 @@ import { SysError } from "../../abi/linux/error.ts";
 import type { FileDescription } from "./file.ts";
 import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, notifyVd } from "./inotify.ts";
 import { releaseLocks } from "./lock.ts";
+import { releaseAsync } from "./fasync.ts";
 import { chargeKernel, unchargeKernel } from "../mm/memory_file.ts";
 
 interface Entry {
@@ -39,6 +40,7 @@ export function decRef(file: FileDescription): void {
     if (charged.delete(file)) unchargeKernel(FILE_COST);
     // OFD and flock locks belong to the description.
     releaseLocks(file);
+    releaseAsync(file);
     if (file.vd) {
       const acc = file.flags & 3;
       notifyVd(file.vd, acc === 1 || acc === 2 ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
