@@ -354,7 +354,9 @@ async function takeClaimed(
   for (const f of ["ctl.sock", STDIO_SOCKET, EXIT_FILE]) {
     Deno.renameSync(join(dir, f), join(ctx.store.dir(id), f));
   }
-  Deno.removeSync(dir, { recursive: true });
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* another command's pruneSpares removes it as it removes one its maker left */ }
   log.phase("create: spare taken");
   return { pid: boot.pid, goferPid: rec.gofer.pid, procs };
 }
