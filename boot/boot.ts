@@ -44,7 +44,7 @@ import {
   StdioInbox,
   type TakeRequest,
 } from "./control.ts";
-import { SPARE_IDLE_MS } from "../oci/spare_dir.ts";
+import { spareIdleMs } from "../oci/spare_dir.ts";
 import type { InitSpec, Prepared, SandboxOptions, SandboxStatus } from "./sandbox.ts";
 import { defaultAction, SIG } from "../abi/linux/signal.ts";
 
@@ -464,7 +464,7 @@ export async function bootMain(args: string[]): Promise<number> {
 
   if (!sb) {
     // A spare: taken, or ended by its idle timeout or a failed take.
-    const idle = setTimeout(destroyRequested, SPARE_IDLE_MS);
+    const idle = setTimeout(destroyRequested, spareIdleMs());
     // Bound while idle rather than on first use within the take.
     bindAllSymbols();
     const wasTakenNow = await Promise.race([taken.then(() => true), destroyed.then(() => false)]);

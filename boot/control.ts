@@ -376,6 +376,12 @@ export const STDIO_SOCKET = "stdio.sock";
  */
 export const EXIT_FILE = "exit";
 
+/**
+ * The longest exit record (`255\n`). The file is a host file the Sentry holds open: the CLI reads
+ * no more than this of it, and a larger file is not a record.
+ */
+export const EXIT_RECORD_MAX = 4;
+
 /** Most stdio sets kept waiting for their exec request; older ones are closed. */
 const MAX_PENDING_STDIO = 32;
 /** Most descriptors one message may carry: stdio's three, or a sandbox's packet sockets. */

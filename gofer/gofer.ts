@@ -38,7 +38,7 @@ import { confine, type MountSource } from "./confine.ts";
 import { createFilestore } from "./filestore.ts";
 import { Connection, type ServedMount } from "./lisafs/server.ts";
 import { hostFileServer } from "./fsgofer.ts";
-import { type GoferTake, type GoferTakeReply, SPARE_IDLE_MS } from "../oci/spare_dir.ts";
+import { type GoferTake, type GoferTakeReply, spareIdleMs } from "../oci/spare_dir.ts";
 
 /** A gofer that cannot start: bad flags or bundle. */
 export class GoferError extends Error {
@@ -152,14 +152,14 @@ const GOFER_FLAGS: readonly FlagDef[] = [
 /**
  * A spare gofer's wait for its container: one connection on `path`, one line naming the bundle
  * and id. Until then it has opened nothing of any container. Null when nobody came within
- * SPARE_IDLE_MS (its boot ends then too). The connection stays open for the answer.
+ * spareIdleMs() (its boot ends then too). The connection stays open for the answer.
  */
 async function awaitTake(path: string): Promise<{ take: GoferTake; conn: Deno.Conn } | null> {
   const listener = Deno.listen({ transport: "unix", path });
   // Bound while idle rather than on first use within the take.
   bindAllSymbols();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const idle = new Promise<null>((r) => timer = setTimeout(() => r(null), SPARE_IDLE_MS + 5000));
+  const idle = new Promise<null>((r) => timer = setTimeout(() => r(null), spareIdleMs() + 5000));
   try {
     const conn = await Promise.race([listener.accept(), idle]);
     if (conn === null) return null;

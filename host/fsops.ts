@@ -11,13 +11,16 @@
  */
 
 import { Errno } from "../abi/linux/errno.ts";
-import { check, cstr, dlopenLazy, errno, HostError, libc } from "./libc.ts";
+import { check, cstr, dlopenLazy, errno, HostError, libc, rawSyscall } from "./libc.ts";
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
   AT_SYMLINK_FOLLOW,
   AT_SYMLINK_NOFOLLOW,
+  LOCK_NB,
+  OpenHow,
 } from "../abi/linux/file.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 import { decodeBytes } from "./utf8b.ts";
 export {
   AT_EMPTY_PATH,
@@ -135,6 +138,37 @@ function retry(op: string, call: () => number): number {
 export function openAt(dirFd: number, path: string, flags: number, mode = 0): number {
   const p = cstr(path);
   return retry(`openat ${JSON.stringify(path)}`, () => libc.symbols.openat(dirFd, p, flags, mode));
+}
+
+/**
+ * openat2(2) with `resolve` (RESOLVE_* flags): with RESOLVE_IN_ROOT, `path` resolves as if
+ * `dirFd` were the root, absolute symbolic links included; returns the new descriptor.
+ */
+export function openAt2(dirFd: number, path: string, flags: number, resolve: number): number {
+  const p = cstr(path);
+  const how = OpenHow.encode({ flags: BigInt(flags), resolve: BigInt(resolve) });
+  const ptr = (b: Uint8Array<ArrayBuffer>) =>
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+  for (;;) {
+    const r = rawSyscall(SYS.openat2, BigInt(dirFd), ptr(p), ptr(how), BigInt(OpenHow.size));
+    if (r >= 0n) return Number(r);
+    if (Number(-r) !== Errno.EINTR) {
+      throw new HostError(`openat2 ${JSON.stringify(path)}`, Number(-r));
+    }
+  }
+}
+
+/**
+ * flock(2) of `fd` with `op` (LOCK_EX, LOCK_UN...) without waiting: false when another open
+ * file holds a conflicting lock.
+ */
+export function tryFlock(fd: number, op: number): boolean {
+  for (;;) {
+    const r = rawSyscall(SYS.flock, BigInt(fd), BigInt(op | LOCK_NB));
+    if (r === 0n) return true;
+    if (Number(-r) === Errno.EAGAIN) return false; // EWOULDBLOCK
+    if (Number(-r) !== Errno.EINTR) throw new HostError(`flock fd ${fd}`, Number(-r));
+  }
 }
 
 /** fstat(2); works on O_PATH descriptors. */

@@ -20,6 +20,7 @@ import {
   type ControlReplies,
   ControlUnavailable,
   EXIT_FILE,
+  EXIT_RECORD_MAX,
   sendFds,
   STDIO_SOCKET,
 } from "../boot/control.ts";
@@ -411,12 +412,30 @@ export interface LiveStatus {
  * undefined when it never did (killed from the host, or not exited).
  */
 export function recordedExitStatus(ctx: Context, id: string): number | undefined {
+  const path = join(ctx.store.dir(id), EXIT_FILE);
+  let text: string;
   try {
-    const text = Deno.readTextFileSync(join(ctx.store.dir(id), EXIT_FILE));
-    return /^\d+\n$/.test(text) ? Number(text) : undefined;
+    // The Sentry can write this file at will: its size is checked before anything is read, and
+    // no more than a record's length is read.
+    using f = Deno.openSync(path, { read: true });
+    const st = f.statSync();
+    if (!st.isFile || st.size > EXIT_RECORD_MAX) {
+      log.warning(`exit record "${path}" is not a record: ignored`);
+      return undefined;
+    }
+    const buf = new Uint8Array(EXIT_RECORD_MAX);
+    let n = 0;
+    for (let r; n < buf.length && (r = f.readSync(buf.subarray(n))) !== null;) n += r;
+    text = new TextDecoder().decode(buf.subarray(0, n));
   } catch {
     return undefined;
   }
+  const m = /^(\d{1,3})\n$/.exec(text);
+  if (!m || Number(m[1]) > 255) {
+    if (text !== "") log.warning(`exit record "${path}" is not a status: ignored`);
+    return undefined;
+  }
+  return Number(m[1]);
 }
 
 /** Asks the sandbox for the container's status; a sandbox that is gone means `stopped`. */

@@ -13,7 +13,8 @@
  * made once it is recorded; `--spare-count` (default 1) are kept, made by one process at a time
  * per root (under `+spare-making`). A create claims one by renaming its link away, so two
  * creates never take the same one. A spare nobody takes ends itself after SPARE_IDLE_MS; a
- * create that claims it then finds it gone, ends it and tries the next.
+ * create that claims it then finds it gone, ends it and tries the next, and the next command
+ * that counts the spares (create, run, spare) removes what it left (pruneSpares).
  *
  * At take time the gofer gets the bundle and id (it then opens the root and mounts and confines
  * itself, as a gofer started for that container would), and the boot gets the spec and the
@@ -33,9 +34,20 @@
 import { join, resolve } from "../path.ts";
 import { log } from "../log.ts";
 import { closeFd, socketpair, strerror } from "../host/libc.ts";
-import { openAt } from "../host/fsops.ts";
+import { fstat, openAt, openAt2, tryFlock } from "../host/fsops.ts";
 import { hostKill, spawn, waitpid } from "../host/spawn.ts";
-import { AT_FDCWD, O_CLOEXEC, O_RDWR } from "../abi/linux/file.ts";
+import {
+  AT_FDCWD,
+  LOCK_EX,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_PATH,
+  O_RDONLY,
+  O_RDWR,
+  RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS,
+} from "../abi/linux/file.ts";
 import { geteuid } from "../host/namespace.ts";
 import { setThreadNice, threadNice } from "../host/priority.ts";
 import {
@@ -56,6 +68,11 @@ import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
 
 /** A spare's directory, `+spare-<hex>`. */
 const SPARE_DIR_RE = /^\+spare-[0-9a-f]{8}$/;
+/**
+ * A spare's directory while its maker locks it (makeOne), before it takes its name: a directory
+ * named SPARE_DIR_RE has been locked since it had that name.
+ */
+const SPARE_NEW_RE = /^\+spare-new-[0-9a-f]{8}$/;
 /** An offered spare: a symbolic link `+spare.<hex>` to its directory. */
 const OFFER_RE = /^\+spare\.[0-9a-f]{8}$/;
 /** Held (a directory) while a CLI makes a spare, so that only one is made at a time. */
@@ -163,15 +180,32 @@ function sameView(goferPid: number, bundle: string, spec: Spec): boolean {
       paths.push(resolve(bundle, m.source));
     }
   }
-  return paths.every((p) => {
-    try {
-      const here = Deno.statSync(p);
-      const there = Deno.statSync(`/proc/${goferPid}/root${p}`);
-      return here.dev === there.dev && here.ino === there.ino;
-    } catch {
-      return false;
-    }
-  });
+  // Resolved in the gofer's root: through /proc/<pid>/root a path's absolute symbolic links
+  // would resolve against this process's root and mounts instead.
+  let root: number;
+  try {
+    root = openAt(AT_FDCWD, `/proc/${goferPid}/root`, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  } catch {
+    return false;
+  }
+  try {
+    return paths.every((p) => {
+      let fd = -1;
+      try {
+        const here = Deno.statSync(p);
+        fd = openAt2(root, p, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        const there = fstat(fd);
+        return BigInt(here.dev) === BigInt(there.dev) &&
+          BigInt(here.ino ?? -1) === BigInt(there.ino);
+      } catch {
+        return false;
+      } finally {
+        if (fd >= 0) closeFd(fd);
+      }
+    });
+  } finally {
+    closeFd(root);
+  }
 }
 
 /** Removes a spare's directory and ends its processes. */
@@ -195,8 +229,18 @@ export async function takeSpare(
   spec: Spec,
 ): Promise<TakenSpare | null> {
   const root = ctx.store.root;
-  // Tried in a random order, so that creates at once mostly claim different ones.
-  const offers = offered(root).sort(() => Math.random() - 0.5);
+  // Those ready first (one made since a burst of creates began may still be starting), each
+  // group in a random order, so that creates at once mostly claim different ones.
+  const ready = (offer: string) => {
+    try {
+      const target = Deno.readLinkSync(join(root, offer));
+      return SPARE_DIR_RE.test(target) && listening(join(root, target));
+    } catch {
+      return false;
+    }
+  };
+  const offers = offered(root).map((o) => ({ o, ready: ready(o), r: Math.random() }))
+    .sort((a, b) => Number(b.ready) - Number(a.ready) || a.r - b.r).map((x) => x.o);
   for (const offer of offers) {
     // Claimed by moving its link away: of two creates, one only gets it.
     const claim = join(root, `+spare-claim-${crypto.randomUUID().slice(0, 8)}`);
@@ -234,6 +278,7 @@ async function takeClaimed(
   try {
     rec = JSON.parse(Deno.readTextFileSync(join(dir, RECORD)));
   } catch {
+    log.debug("spare: not fit for this create: no record; discarded", { dir });
     await discard(dir, []);
     return null;
   }
@@ -249,13 +294,19 @@ async function takeClaimed(
   const boot = identify(childOfLive(rec.boot));
   const gofer = identify(childOfLive(rec.gofer));
   const procs = [rec.boot, rec.gofer, ...(boot ? [boot] : []), ...(gofer ? [gofer] : [])];
-  if (
-    !ready || !boot || !gofer || !sameProcess(rec.boot) || !sameProcess(rec.gofer) ||
-    JSON.stringify(rec.flags) !== JSON.stringify(ctx.global.passOn) ||
-    rec.program !== programStamp() ||
-    !sameView(gofer.pid, bundle, spec)
-  ) {
-    log.debug("spare: not fit for this create; discarded", { dir });
+  const unfit = !ready
+    ? "not ready in time, or ended"
+    : !boot || !gofer || !sameProcess(rec.boot) || !sameProcess(rec.gofer)
+    ? "a process ended"
+    : JSON.stringify(rec.flags) !== JSON.stringify(ctx.global.passOn)
+    ? "other flags"
+    : rec.program !== programStamp()
+    ? "another program"
+    : !sameView(gofer.pid, bundle, spec)
+    ? "its mount namespace sees the bundle otherwise"
+    : "";
+  if (unfit || !boot || !gofer) {
+    log.debug(`spare: not fit for this create: ${unfit}; discarded`, { dir });
     await discard(dir, procs);
     return null;
   }
@@ -290,6 +341,7 @@ async function takeClaimed(
     await discard(dir, procs);
     // A spare that died before answering: this create starts a sandbox of its own.
     if (e instanceof ControlUnavailable || e instanceof Deno.errors.NotFound) {
+      log.debug(`spare: take failed: ${(e as Error).message}; discarded`, { dir });
       const { spareProcs: _, ...st } = ctx.store.read(id);
       ctx.store.write(st);
       return null;
@@ -302,7 +354,9 @@ async function takeClaimed(
   for (const f of ["ctl.sock", STDIO_SOCKET, EXIT_FILE]) {
     Deno.renameSync(join(dir, f), join(ctx.store.dir(id), f));
   }
-  Deno.removeSync(dir, { recursive: true });
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* another command's pruneSpares removes it as it removes one its maker left */ }
   log.phase("create: spare taken");
   return { pid: boot.pid, goferPid: rec.gofer.pid, procs };
 }
@@ -314,17 +368,21 @@ async function takeClaimed(
 async function readyWithin(dir: string, procs: ProcessId[], ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const listening = [GOFER_SPARE_SOCKET, "ctl.sock", STDIO_SOCKET].every((f) => {
-      try {
-        return Deno.lstatSync(join(dir, f)).isSocket;
-      } catch {
-        return false;
-      }
-    });
-    if (listening) return true;
+    if (listening(dir)) return true;
     if (!procs.every(sameProcess) || Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/** Whether the spare in `dir` has bound all its sockets (it has, once it is ready). */
+function listening(dir: string): boolean {
+  return [GOFER_SPARE_SOCKET, "ctl.sock", STDIO_SOCKET].every((f) => {
+    try {
+      return Deno.lstatSync(join(dir, f)).isSocket;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Waits (bounded) until the spare in `dir` listens or was taken; false when it died. */
@@ -409,10 +467,10 @@ async function readLine(conn: Deno.Conn): Promise<GoferTakeReply | null> {
  * (makeSpare) in a process of its own, niced and detached, so that this command, whose caller
  * is waiting, spends a spawn on it and no more.
  */
-export function requestSpare(
+export async function requestSpare(
   ctx: Context,
   opts: { bundle: string; pidFile?: string; consoleSocket?: string },
-): void {
+): Promise<void> {
   if (!ctx.global.spare || geteuid() !== 0) return;
   // Only for creates like this one could take it: a shim's (--pid-file) never would.
   try {
@@ -421,6 +479,7 @@ export function requestSpare(
     return;
   }
   const root = ctx.store.root;
+  await pruneSpares(root);
   if (offered(root).length >= ctx.global.spareCount) return;
   let nul: number;
   try {
@@ -429,7 +488,10 @@ export function requestSpare(
     return;
   }
   // Reserved here, not by the process started: of many commands ending at once, one starts it.
-  if (!reserveMaking(root)) return closeFd(nul);
+  if (!reserveMaking(root)) {
+    closeFd(nul);
+    return;
+  }
   const nice = threadNice() ?? 0;
   setThreadNice(0, Math.max(nice, SPARE_NICE));
   try {
@@ -466,6 +528,91 @@ function offered(root: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Removes what ended spares left under `root`: a spare that ended by itself (its idle timeout)
+ * or was killed leaves its directory and offer link, which would count as offered until a
+ * create claimed it; a maker that died before recording its spare leaves a directory that no
+ * record names. A live spare, and a directory its maker still holds locked, are left alone.
+ */
+async function pruneSpares(root: string): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(root)].map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = join(root, name);
+    if (SPARE_NEW_RE.test(name)) {
+      // Not named as a spare yet: nothing runs for it, and the maker fails at its rename.
+      if (!lockedByMaker(dir)) removeDir(dir, STALE_MAKING_MS);
+      continue;
+    }
+    if (!SPARE_DIR_RE.test(name)) continue;
+    const rec = readRecord(dir);
+    if (rec === undefined) {
+      // Locked from before it had this name until recorded: a free lock and no record mean the
+      // maker died first (its record is read again under the lock, in case it just finished).
+      const fd = openDirLocked(dir);
+      if (fd === null) continue;
+      try {
+        if (readRecord(dir) === undefined) removeDir(dir, 0);
+      } finally {
+        closeFd(fd);
+      }
+      continue;
+    }
+    if (sameProcess(rec.boot) && sameProcess(rec.gofer)) continue;
+    log.debug("spare: ended untaken; removed", { dir });
+    try {
+      Deno.removeSync(join(root, `+spare.${name.slice("+spare-".length)}`));
+    } catch { /* claimed by a create, or never offered */ }
+    await discard(dir, [rec.boot, rec.gofer]);
+  }
+}
+
+/** The record in a spare's directory; undefined when there is none (yet) or it is unreadable. */
+function readRecord(dir: string): SpareRecord | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(join(dir, RECORD)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `dir` opened and locked (its maker's lock), or null when its maker holds it or it is gone. */
+function openDirLocked(dir: string): number | null {
+  let fd: number;
+  try {
+    fd = openAt(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  } catch {
+    return null;
+  }
+  try {
+    if (tryFlock(fd, LOCK_EX)) return fd;
+  } catch { /* treated as held */ }
+  closeFd(fd);
+  return null;
+}
+
+/** Whether a maker holds the lock of `dir`. */
+function lockedByMaker(dir: string): boolean {
+  const fd = openDirLocked(dir);
+  if (fd === null) return true;
+  closeFd(fd);
+  return false;
+}
+
+/** Removes `dir` when it is at least `minAgeMs` old. */
+function removeDir(dir: string, minAgeMs: number): void {
+  try {
+    const age = Date.now() - (Deno.lstatSync(dir).mtime?.getTime() ?? 0);
+    if (age < minAgeMs) return;
+    log.debug("spare: left by a maker that died; removed", { dir });
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* removed meanwhile */ }
 }
 
 /**
@@ -512,13 +659,11 @@ export async function endSpares(root: string): Promise<void> {
   } catch { /* no root */ }
   for (const name of names) {
     const dir = join(root, name);
-    let procs: ProcessId[] = [];
-    try {
-      const rec: SpareRecord = JSON.parse(Deno.readTextFileSync(join(dir, RECORD)));
-      procs = [rec.boot, rec.gofer];
-    } catch { /* recorded by nobody yet: its maker ends it */ }
-    if (procs.length) await discard(dir, procs);
+    const rec = readRecord(dir);
+    // Recorded by nobody yet: its maker ends it, or pruneSpares removes it if the maker died.
+    if (rec) await discard(dir, [rec.boot, rec.gofer]);
   }
+  await pruneSpares(root);
 }
 
 /**
@@ -531,6 +676,7 @@ export async function makeSpare(ctx: Context, reserved = false): Promise<void> {
   if (geteuid() !== 0) throw new CliError("spare sandboxes need root (they are confined)");
   const root = ctx.store.root;
   const want = ctx.global.spareCount;
+  await pruneSpares(root);
   if (!reserved && (offered(root).length >= want || !reserveMaking(root))) return;
   try {
     for (let n = offered(root).length; n < want; n++) {
@@ -552,8 +698,16 @@ async function makeOne(ctx: Context): Promise<{ dir: string; procs: ProcessId[] 
   const hex = crypto.randomUUID().slice(0, 8);
   const dir = join(ctx.store.root, `+spare-${hex}`);
   const procs: ProcessId[] = [];
+  // Locked until recorded, from before it has its name: a `+spare-<hex>` without a record
+  // whose lock is free was left by a maker that died (pruneSpares). The lock is this
+  // process's (O_CLOEXEC: the spare's processes do not inherit it).
+  const fresh = join(ctx.store.root, `+spare-new-${hex}`);
+  let lock = -1;
   try {
-    Deno.mkdirSync(dir, { mode: 0o700 });
+    Deno.mkdirSync(fresh, { mode: 0o700 });
+    lock = openDirLocked(fresh) ?? -1;
+    if (lock < 0) throw new Error(`cannot lock ${fresh}`);
+    Deno.renameSync(fresh, dir);
     log.phase("spare: spawning");
     const rec = await spawnSpare(ctx, dir);
     log.phase("spare: spawned");
@@ -566,7 +720,12 @@ async function makeOne(ctx: Context): Promise<{ dir: string; procs: ProcessId[] 
   } catch (e) {
     log.debug(`spare: not started: ${(e as Error).message}`);
     await discard(dir, procs);
+    try {
+      Deno.removeSync(fresh);
+    } catch { /* renamed, or never made */ }
     return null;
+  } finally {
+    if (lock >= 0) closeFd(lock);
   }
 }
 

@@ -124,6 +124,57 @@ lifecycleTest("run exits with the program's exit status", async () => {
   }
 });
 
+lifecycleTest(
+  "wait reads the exit record the Sentry left, and ignores one that is not a status",
+  async () => {
+    const prog = await compileProg("exit_code");
+    const t = await makeRoot();
+    const b = await makeBundle({ args: ["/exit_code", "7"], files: { "/exit_code": prog } });
+    try {
+      const c = await t.runsc(["create", "--bundle", b.dir, "x"], {
+        outputFile: join(b.dir, "out"),
+      });
+      assert.equal(c.code, 0, c.stderr);
+      const { pid } = await state(t, "x");
+      const s = await t.runsc(["start", "x"]);
+      assert.equal(s.code, 0, s.stderr);
+      assert.deepEqual(JSON.parse((await t.runsc(["wait", "x"])).stdout), {
+        id: "x",
+        exitStatus: 7,
+      });
+      // Once the sandbox is gone, the record is the only answer.
+      assert.ok(await waitFor(() => !alive(pid), 30_000), `sandbox ${pid} is gone`);
+      const recorded = await t.runsc(["wait", "x"]);
+      assert.deepEqual(JSON.parse(recorded.stdout), { id: "x", exitStatus: 7 }, recorded.stderr);
+      // A compromised Sentry holds the file open and may write anything into it, of any size.
+      const path = join(t.root, "x", "exit");
+      const hostile: [string, (f: Deno.FsFile) => void][] = [
+        ["out of range", (f) => f.writeSync(new TextEncoder().encode("300\n"))],
+        ["too long", (f) => f.writeSync(new TextEncoder().encode("99999999999\n"))],
+        ["a record then 1 TiB", (f) => {
+          f.writeSync(new TextEncoder().encode("7\n"));
+          f.truncateSync(2 ** 40);
+        }],
+      ];
+      for (const [what, write] of hostile) {
+        {
+          using f = Deno.openSync(path, { write: true, truncate: true });
+          write(f);
+        }
+        const w = await t.runsc(["wait", "x"]);
+        assert.equal(w.code, 128, `${what}: ${w.stdout}${w.stderr}`);
+        assert.match(w.stderr, /container "x" is not running/, what);
+        assert.equal((await state(t, "x")).status, "stopped", what);
+      }
+      assert.equal((await t.runsc(["delete", "x"])).code, 0);
+      assert.deepEqual(listDir(t.root), []);
+    } finally {
+      await b.cleanup();
+      await t.cleanup();
+    }
+  },
+);
+
 lifecycleTest("run prints the output of a static-pie program", async () => {
   const hello = await compileProg("hello", { pie: true });
   const t = await makeRoot();

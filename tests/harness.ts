@@ -168,6 +168,8 @@ export interface RunscOptions {
    * and stderr hold what the files contain when the CLI exits.
    */
   outputFile?: string;
+  /** Variables added to its environment. */
+  env?: Record<string, string>;
 }
 
 /** Runs `deno run -A main.ts ...args` and captures its output and exit code. */
@@ -179,6 +181,7 @@ export async function runsc(args: string[], opts: RunscOptions = {}): Promise<Ru
       ? ["-c", 'out="$1"; shift; exec "$@" >>"$out" 2>>"$out.err"', "sh", file, ...argv]
       : argv.slice(1),
     cwd: opts.cwd ?? REPO,
+    env: opts.env,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

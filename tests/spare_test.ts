@@ -10,7 +10,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PLATFORMS } from "./probe.ts";
-import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr, type TestRoot } from "./harness.ts";
+import {
+  compileProg,
+  IS_ROOT,
+  makeBundle,
+  makeRoot,
+  readOr,
+  type TestRoot,
+  waitFor,
+} from "./harness.ts";
 import { endSpares, sameProcess } from "../oci/spare.ts";
 import { control, ControlError } from "../boot/control.ts";
 import type { ProcessId } from "../oci/state.ts";
@@ -292,17 +300,140 @@ spareTest(
           ),
         );
         for (const c of made) assert.equal(c.code, 0, c.stderr);
-        const pids = ids.map((id) =>
-          JSON.parse(Deno.readTextFileSync(join(t.root, id, "state.json"))).pid
+        // Each took a spare: one of those above, or one made since by a create that finished
+        // first (its replacement), which a create started later may find ready and take.
+        const states = ids.map((id) =>
+          JSON.parse(Deno.readTextFileSync(join(t.root, id, "state.json")))
         );
-        // Every create succeeded (above); at least one took a spare. All three should: under a
-        // loaded parallel suite one sometimes starts its own sandbox instead (seen 2 of 3; the
-        // cause is not found yet: see the issue note), which is the correct fallback.
-        const took = pids.map((p) => boots.some((nsinit) => childOf(nsinit) === p));
-        assert.ok(took.some((x) => x), `no create took a spare: ${took}`);
-        if (!took.every((x) => x)) console.warn(`spare_test: creates at once took spares ${took}`);
+        for (const [i, st] of states.entries()) {
+          assert.ok(st.spareProcs, `${ids[i]} took no spare`);
+          assert.equal(st.pid, childOf(st.spareProcs[0].pid), `${ids[i]} runs in its spare`);
+        }
+        assert.equal(new Set(states.map((st) => st.pid)).size, 3, "three sandboxes");
+        const fromFirst = states.filter((st) => boots.includes(st.spareProcs[0].pid)).length;
+        assert.ok(fromFirst >= 1, "the spares made first are taken");
         for (const id of ids) assert.equal((await t.runsc(["delete", "--force", id])).code, 0);
       } finally {
+        await b.cleanup();
+      }
+    }),
+);
+
+/** Whether `path` exists (a dangling link counts). */
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The offer links under `root`. */
+function offerLinks(root: string): string[] {
+  return [...Deno.readDirSync(root)].map((e) => e.name).filter((n) => /^\+spare\./.test(n));
+}
+
+spareTest(
+  "a spare that ended at its idle timeout is removed, and the next command makes another",
+  () =>
+    withRoot(async (t) => {
+      // Spares made with it end after 1 s untaken (oci/spare_dir.ts).
+      const env = { RUNSC_SPARE_IDLE_MS: "1000" };
+      const r = await t.runsc(["spare"], { env }, ["--spare"]);
+      assert.equal(r.code, 0, r.stderr);
+      const first = await offered(t.root);
+      assert.ok(first);
+      assert.ok(await waitFor(() => !sameProcess(first.boot), 60_000), "it ended by itself");
+      const link = offerLinks(t.root).find((n) => join(t.root, n.replace(".", "-")) === first.dir);
+      assert.ok(link, "its offer is still there until a command sees it ended");
+      const again = await t.runsc(["spare"], { env }, ["--spare"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.ok(!exists(join(t.root, link)), "its offer is removed");
+      assert.ok(!exists(first.dir), "its directory is removed");
+      assert.ok(!sameProcess(first.gofer), "its gofer is ended");
+      const links = offerLinks(t.root);
+      assert.equal(links.length, 1, `another is offered: ${links}`);
+    }),
+);
+
+spareTest(
+  "a spare directory whose maker died unrecorded is removed by spare --stop and the next create, a live maker's is not",
+  () =>
+    withRoot(async (t) => {
+      Deno.mkdirSync(t.root, { recursive: true });
+      // As a maker holds its spare's directory until it is recorded (oci/spare.ts makeOne):
+      // locked before it takes its name.
+      const fresh = join(t.root, "+spare-new-0000aaaa");
+      const live = join(t.root, "+spare-0000aaaa");
+      Deno.mkdirSync(fresh);
+      const held = Deno.openSync(fresh, { read: true });
+      held.lockSync(true);
+      Deno.renameSync(fresh, live);
+      // One whose maker died: nobody holds it.
+      const dead = join(t.root, "+spare-0000bbbb");
+      Deno.mkdirSync(dead);
+      try {
+        const stop = await t.runsc(["spare", "--stop"], {}, ["--spare"]);
+        assert.equal(stop.code, 0, stop.stderr);
+        assert.ok(!exists(dead), "the dead maker's directory is removed");
+        assert.ok(exists(live), "the live maker's directory is left");
+      } finally {
+        held.close();
+      }
+      const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
+      try {
+        const c = await t.runsc(
+          ["create", "--bundle", b.dir, "c1"],
+          { outputFile: join(b.dir, "out") },
+          ["--spare"],
+        );
+        assert.equal(c.code, 0, c.stderr);
+        assert.ok(!exists(live), "its maker gone, the next create removes it");
+        assert.equal((await t.runsc(["delete", "--force", "c1"])).code, 0);
+      } finally {
+        await b.cleanup();
+      }
+    }),
+);
+
+spareTest(
+  "no spare is taken for a root reached through an absolute symbolic link to a mount made since",
+  () =>
+    withRoot(async (t) => {
+      const prog = await compileProg("hello");
+      const b = await makeBundle({ args: ["/hello"], files: { hello: prog } });
+      const mnt = await Deno.makeTempDir({ prefix: "runsc-spare-mnt-" });
+      const links = await Deno.makeTempDir({ prefix: "runsc-spare-link-" });
+      let mounted = false;
+      try {
+        const r = await t.runsc(["run", "--bundle", b.dir, "c1"], {}, ["--spare"]);
+        assert.equal(r.code, 0, r.stderr);
+        const spare = await offered(t.root);
+        assert.ok(spare);
+        await started(spare.dir);
+        const mk = await new Deno.Command("mount", { args: ["-t", "tmpfs", "tmpfs", mnt] })
+          .output();
+        assert.ok(mk.success);
+        mounted = true;
+        Deno.copyFileSync(prog, join(mnt, "hello"));
+        Deno.chmodSync(join(mnt, "hello"), 0o755);
+        // Here the link leads into the tmpfs; in the spare's mount namespace, to an empty
+        // directory.
+        Deno.symlinkSync(mnt, join(links, "root"));
+        const config = JSON.parse(Deno.readTextFileSync(join(b.dir, "config.json")));
+        config.root.path = join(links, "root");
+        Deno.writeTextFileSync(join(b.dir, "config.json"), JSON.stringify(config));
+        const native = await new Deno.Command(prog).output();
+        const run = await t.runsc(["run", "--bundle", b.dir, "c2"], {}, ["--spare"]);
+        assert.equal(run.code, 0, run.stderr);
+        const first = (s: string) => s.split("\n")[0];
+        assert.equal(first(run.stdout), first(new TextDecoder().decode(native.stdout)));
+        assert.ok(!sameProcess(spare.boot), "the unfit spare was ended");
+      } finally {
+        if (mounted) await new Deno.Command("umount", { args: [mnt] }).output();
+        await Deno.remove(mnt, { recursive: true });
+        await Deno.remove(links, { recursive: true });
         await b.cleanup();
       }
     }),

@@ -73,6 +73,16 @@ export const FOwnerEx = struct("f_owner_ex", 8, {
   pid: [4, i32],
 });
 
+/** open_how.resolve (openat2(2)): absolute symlinks and ".." stay within the starting point. */
+export const RESOLVE_IN_ROOT = 0x10;
+/** open_how.resolve: no /proc/<pid>/fd-style link is followed. */
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+
+/** flock(2) operations. */
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
 /** struct open_how (openat2(2)): its first version; larger ones must be zero beyond. */
 export const OpenHow = struct("open_how", 24, {
   flags: [0, u64],

@@ -51,7 +51,7 @@ export const createCommand: Command = {
     };
     await createContainer(ctx, id, opts);
     // The next create's sandbox (--spare only), made in the background.
-    requestSpare(ctx, opts);
+    await requestSpare(ctx, opts);
     return 0;
   },
 };

@@ -60,7 +60,7 @@ export const runCommand: Command = {
       }
       // The next run's sandbox (--spare only), made in the background once this one is done
       // with the CPU (made meanwhile, it slowed this run down as much as the spare sped it up).
-      requestSpare(ctx, opts);
+      await requestSpare(ctx, opts);
     }
   },
 };
