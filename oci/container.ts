@@ -31,7 +31,7 @@ import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
 import { type HookState, hookStateOf, parseHooks, runHooks } from "./hooks.ts";
-import { takeOverInterfacesAt, toWire } from "../boot/network.ts";
+import { isHostNetworkNamespace, takeOverInterfacesAt, toWire } from "../boot/network.ts";
 import { endProcesses, spareUsable, takeSpare } from "./spare.ts";
 import { firstChild, procStat } from "./proc.ts";
 import {
@@ -365,19 +365,35 @@ async function handOverInterfaces(dir: string, sandboxPid: number): Promise<void
 }
 
 /**
- * The network namespace the spec names by path, opened close-on-exec; -1 when it names none
- * (a new, empty namespace: the sandbox has loopback only). A path that cannot be opened is
- * the user's error.
+ * The network namespace the spec names by path, opened close-on-exec, for --network=sandbox to
+ * take its interfaces over; -1 when it names none. Then the sandbox gets a new, empty namespace
+ * (loopback only, plus what prestart hooks move in), as gVisor's runsc does; runc would share
+ * the caller's, but taking that one over would take the host's own interfaces away from it
+ * (--network=host is the way to the host's network). For the same reason a path naming the
+ * caller's or the host's namespace is refused. A path that cannot be opened is the user's error.
  */
 function openNetworkNamespace(namespaces: { type: string; path?: string }[] | undefined): number {
-  const path = namespaces?.find((n) => n.type === "network")?.path;
+  const entry = namespaces?.find((n) => n.type === "network");
+  if (!entry) {
+    log.info("the spec names no network namespace: the sandbox gets a new, empty one");
+  }
+  const path = entry?.path;
   if (!path) return -1;
+  let fd: number;
   try {
-    return openAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    fd = openAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   } catch (e) {
     if (!(e instanceof HostError)) throw e;
     throw new CliError(`cannot open network namespace ${JSON.stringify(path)}: ${e.message}`);
   }
+  if (isHostNetworkNamespace(fd)) {
+    closeFd(fd);
+    throw new CliError(
+      `network namespace ${JSON.stringify(path)} is the host's: --network=sandbox would take ` +
+        "its interfaces away from the host (use --network=host to share the host's network)",
+    );
+  }
+  return fd;
 }
 
 /**
