@@ -20,9 +20,9 @@
  * @module
  */
 
-import { closeFd, preadFd, writeAll } from "../host/libc.ts";
+import { closeFd, preadFd } from "../host/libc.ts";
 import { lseek } from "../host/fsops.ts";
-import { memfdCreate } from "../host/mman.ts";
+import { boundedMemfd, sealedMemfd } from "../host/mman.ts";
 import { hostKill, spawn, W, waitpidAsync } from "../host/spawn.ts";
 import { log } from "../log.ts";
 import { CliError } from "./command.ts";
@@ -96,7 +96,9 @@ const SKIPPED: ReadonlySet<HookKind> = new Set(["createContainer", "startContain
 /** How much of a hook's stderr an error message quotes (its end, where the reason usually is). */
 const STDERR_QUOTED = 4096;
 const SIGKILL = 9;
-const SEEK_END = 2;
+const SEEK_CUR = 1;
+/** How much output of a hook is kept (stdout and stderr each); writes past it fail. */
+const OUTPUT_MAX = 1 << 20;
 
 /**
  * The spec's `hooks` checked, field by field: a broken config.json is refused at create with
@@ -197,15 +199,15 @@ async function runHook(h: Hook, state: HookState): Promise<string | null> {
   log.debug(`running hook ${h.path}`, { args: h.args, status: state.status });
   const fds: number[] = [];
   try {
-    // Files, not pipes: the state needs no reader to be written whole, and the hook's output
-    // needs none to be taken, so neither side can block on the other.
-    const stdin = memfdCreate("runsc-hook-state");
+    // Memory files, not pipes: the state needs no reader to be written whole, and the hook's
+    // output needs none to be taken, so neither side can block on the other (a child the hook
+    // leaves behind may hold them for ever). The state's cannot be changed, and the output's
+    // cannot grow past OUTPUT_MAX, however long such a child writes.
+    const stdin = sealedMemfd("runsc-hook-state", new TextEncoder().encode(JSON.stringify(state)));
     fds.push(stdin);
-    writeAll(stdin, new TextEncoder().encode(JSON.stringify(state)));
-    lseek(stdin, 0n, 0);
-    const stdout = memfdCreate("runsc-hook-stdout");
+    const stdout = boundedMemfd("runsc-hook-stdout", OUTPUT_MAX);
     fds.push(stdout);
-    const stderr = memfdCreate("runsc-hook-stderr");
+    const stderr = boundedMemfd("runsc-hook-stderr", OUTPUT_MAX);
     fds.push(stderr);
     let pid: number;
     try {
@@ -234,11 +236,15 @@ async function runHook(h: Hook, state: HookState): Promise<string | null> {
     const err = tail(stderr, STDERR_QUOTED);
     if (out) log.debug(`hook ${h.path} stdout: ${out}`);
     let why: string | null;
-    if (timedOut) why = `timed out after ${h.timeout} s`;
-    else if (W.exited(st.raw)) {
+    // A hook that ended by itself just as its time ran out is judged by its own status.
+    if (timedOut && W.signaled(st.raw) && W.termSig(st.raw) === SIGKILL) {
+      why = `timed out after ${h.timeout} s`;
+    } else if (W.exited(st.raw)) {
       const code = W.exitCode(st.raw);
       why = code === 0 ? null : `failed with exit status ${code}`;
-    } else why = `was killed by signal ${W.termSig(st.raw)}`;
+    } else {
+      why = `was killed by signal ${W.termSig(st.raw)}`;
+    }
     if (why === null) return null;
     return err ? `${why}: ${err}` : why;
   } finally {
@@ -246,11 +252,14 @@ async function runHook(h: Hook, state: HookState): Promise<string | null> {
   }
 }
 
-/** The last `max` bytes written to memory file `fd`, as text, trimmed. */
+/**
+ * The last `max` bytes the hook wrote to output file `fd`, as text, trimmed. The file has its
+ * full size from the start; the offset the hook shares with us says how far it wrote.
+ */
 function tail(fd: number, max: number): string {
-  const size = Number(lseek(fd, 0n, SEEK_END));
-  const from = Math.max(0, size - max);
-  const buf = new Uint8Array(size - from);
+  const end = Number(lseek(fd, 0n, SEEK_CUR));
+  const from = Math.max(0, end - max);
+  const buf = new Uint8Array(end - from);
   let off = 0;
   while (off < buf.length) {
     const n = preadFd(fd, buf.subarray(off), from + off);
