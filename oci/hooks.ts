@@ -90,6 +90,12 @@ export class HookError extends CliError {
 
 /** The kinds whose failure is only a warning: the lifecycle goes on (lifecycle steps 9, 13). */
 const WARN_ONLY: ReadonlySet<HookKind> = new Set(["poststart", "poststop"]);
+/** The kinds run by create. */
+const CREATE_TIME: ReadonlySet<HookKind> = new Set([
+  "prestart",
+  "createRuntime",
+  "createContainer",
+]);
 /** The kinds that cannot be run in the sandbox's container namespaces (see the module doc). */
 const SKIPPED: ReadonlySet<HookKind> = new Set(["createContainer", "startContainer"]);
 
@@ -177,12 +183,24 @@ export async function runHooks(kind: HookKind, hooks: Hooks, state: HookState): 
     );
     return;
   }
+  // As runc, which works in the bundle during create: the create-time hooks run there, the
+  // others where the command was run (the bundle may be gone by delete).
+  const cwd = CREATE_TIME.has(kind) ? state.bundle : callerCwd();
   for (const h of list) {
-    const failure = await runHook(h, state);
+    const failure = await runHook(h, state, cwd);
     if (failure === null) continue;
     const msg = `${kind} hook ${h.path} ${failure}`;
     if (!WARN_ONLY.has(kind)) throw new HookError(msg);
     warn(msg);
+  }
+}
+
+/** This process's working directory, or "/" when it has been removed. */
+function callerCwd(): string {
+  try {
+    return Deno.cwd();
+  } catch {
+    return "/";
   }
 }
 
@@ -194,8 +212,11 @@ function warn(msg: string): void {
   } catch { /* no stderr */ }
 }
 
-/** Runs one hook; null when it exited 0, else why it failed (with the end of its stderr). */
-async function runHook(h: Hook, state: HookState): Promise<string | null> {
+/**
+ * Runs one hook in directory `cwd`; null when it exited 0, else why it failed (with the end of
+ * its stderr).
+ */
+async function runHook(h: Hook, state: HookState, cwd: string): Promise<string | null> {
   log.debug(`running hook ${h.path}`, { args: h.args, status: state.status });
   const fds: number[] = [];
   try {
@@ -214,11 +235,12 @@ async function runHook(h: Hook, state: HookState): Promise<string | null> {
       pid = spawn({
         path: h.path,
         argv: h.args?.length ? h.args : [h.path],
-        env: h.env ?? [],
+        // As runc: without `env` a hook gets the runtime's environment; `[]` is an empty one.
+        env: h.env,
         fds: [[0, stdin], [1, stdout], [2, stderr]],
         closeOthers: true,
         setsid: true,
-        cwd: "/",
+        cwd,
       });
     } catch (e) {
       return `could not be started: ${(e as Error).message}`;

@@ -16,16 +16,33 @@ import {
   makeBundle,
   makeRoot,
   readOr,
+  REPO,
   type TestRoot,
   waitFor,
 } from "./harness.ts";
 
-/** A hook that saves its stdin in `<out>/<name>` and appends `name` to `<out>/order`. */
+/**
+ * A hook that saves its stdin in `<out>/<name>`, its working directory and $RUNSC_HOOK_TEST in
+ * `<out>/<name>.ctx`, and appends `name` to `<out>/order`.
+ */
 function recorder(out: string, name: string, then = "") {
+  const file = join(out, name);
   return {
     path: "/bin/sh",
-    args: ["sh", "-c", `cat > ${join(out, name)}; echo ${name} >> ${join(out, "order")}; ${then}`],
+    args: [
+      "sh",
+      "-c",
+      `cat > ${file}; { /bin/pwd; echo "\${RUNSC_HOOK_TEST-unset}"; } > ${file}.ctx; ` +
+      `echo ${name} >> ${join(out, "order")}; ${then}`,
+    ],
   };
+}
+
+/** Where hook `name` ran and whether it had the runtime's environment, with `dirs` named. */
+function contextOf(out: string, name: string, dirs: Record<string, string>): string {
+  let ctx = readOr(join(out, `${name}.ctx`));
+  for (const [dir, label] of Object.entries(dirs)) ctx = ctx.replace(`${dir}\n`, `${label}\n`);
+  return ctx;
 }
 
 /** The hooks' order so far. */
@@ -56,7 +73,9 @@ const hasRunc = (() => {
  * Runs a container with prestart, createRuntime and poststop recorders under runc (its own
  * `runc spec` bundle, `hello` as the program) and returns what each hook read, by name.
  */
-async function runcStates(hello: string): Promise<Record<string, Record<string, unknown>>> {
+async function runcStates(
+  hello: string,
+): Promise<Record<string, { state: Record<string, unknown>; ctx: string }>> {
   const dir = await Deno.makeTempDir({ prefix: "runsc-hooks-runc-" });
   const out = join(dir, "out");
   const root = join(dir, "root");
@@ -64,7 +83,7 @@ async function runcStates(hello: string): Promise<Record<string, Record<string, 
     // Not piped: the container's init inherits runc's stdio, and a pipe would stay open.
     const r = await new Deno.Command("/usr/sbin/runc", {
       args: ["--root", root, ...args],
-      cwd: dir,
+      cwd: "/",
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -76,7 +95,7 @@ async function runcStates(hello: string): Promise<Record<string, Record<string, 
     await Deno.mkdir(out);
     await Deno.copyFile(hello, join(dir, "rootfs", "hello"));
     await Deno.chmod(join(dir, "rootfs", "hello"), 0o755);
-    await runc("spec");
+    await runc("spec", "--bundle", dir);
     const config = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
     config.process.args = ["/hello"];
     config.process.terminal = false;
@@ -87,14 +106,17 @@ async function runcStates(hello: string): Promise<Record<string, Record<string, 
       poststop: [recorder(out, "poststop")],
     };
     await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(config));
-    await runc("create", "hk");
+    await runc("create", "--bundle", dir, "hk");
     await runc("start", "hk");
     assert.ok(await waitFor(() => listDir(join(root, "hk")).length > 0 && !isRunning(root)));
     await runc("delete", "hk");
     assert.deepEqual(order(out), ["prestart", "createRuntime", "poststop"]);
-    const states: Record<string, Record<string, unknown>> = {};
+    const states: Record<string, { state: Record<string, unknown>; ctx: string }> = {};
     for (const name of order(out)) {
-      states[name] = { ...stateOf(out, name), bundle: "<bundle>" };
+      states[name] = {
+        state: { ...stateOf(out, name), bundle: "<bundle>" },
+        ctx: contextOf(out, name, { [dir]: "<bundle>", "/": "<cwd>" }),
+      };
     }
     return states;
   } finally {
@@ -148,10 +170,20 @@ Deno.test({
       createContainer: [recorder(out, "createContainer")],
       startContainer: [recorder(out, "startContainer")],
       poststart: [recorder(out, "poststart")],
-      poststop: [recorder(out, "poststop")],
+      poststop: [
+        recorder(out, "poststop"),
+        // An environment of its own: nothing of the runtime's.
+        {
+          path: "/bin/sh",
+          args: ["sh", "-c", `echo "\${RUNSC_HOOK_TEST-unset} $A" > ${join(out, "env")}`],
+          env: ["A=1"],
+        },
+      ],
     };
     const bundle = await hooked(hooks);
     const root = await makeRoot();
+    // The runtime's environment, which hooks without `env` get (as runc's).
+    Deno.env.set("RUNSC_HOOK_TEST", "inherited");
     try {
       const c = await create(root, bundle.dir, "hk");
       assert.equal(c.code, 0, c.stderr);
@@ -187,6 +219,13 @@ Deno.test({
       });
       assert.deepEqual(stateOf(out, "poststop"), { ...base, ociVersion, status: "stopped" });
 
+      // Create's hooks run in the bundle, the others where the command ran (the repository).
+      const dirs = { [bundle.dir]: "<bundle>", [REPO]: "<cwd>" };
+      assert.equal(contextOf(out, "prestart", dirs), "<bundle>\ninherited\n");
+      assert.equal(contextOf(out, "poststart", dirs), "<cwd>\ninherited\n");
+      assert.equal(contextOf(out, "poststop", dirs), "<cwd>\ninherited\n");
+      assert.equal(readOr(join(out, "env")), "unset 1\n");
+
       if (hasRunc) {
         // runc (1.1) runs poststart at create, not start, against the spec's lifecycle: only
         // the kinds both follow the spec for are compared.
@@ -194,12 +233,14 @@ Deno.test({
         for (const name of ["prestart", "createRuntime", "poststop"]) {
           assert.deepEqual(
             shape({ ...stateOf(out, name), bundle: "<bundle>" }),
-            shape(theirs[name]),
+            shape(theirs[name].state),
             name,
           );
+          assert.equal(contextOf(out, name, dirs), theirs[name].ctx, name);
         }
       }
     } finally {
+      Deno.env.delete("RUNSC_HOOK_TEST");
       await root.cleanup();
       await bundle.cleanup();
       await Deno.remove(out, { recursive: true });
