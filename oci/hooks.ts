@@ -13,8 +13,9 @@
  * container on the host outside the sandbox. They are skipped with a warning, as gVisor's runsc
  * skips them.
  *
- * Each hook runs in a session (and process group) of its own, so that a timeout kills what it
- * started too; its stdout and stderr go to memory files, read once it has exited, so that a
+ * As runc's, a hook without `env` gets the runtime's environment, and create's hooks run in
+ * the bundle directory. Each hook runs in a session (and process group) of its own, so that a
+ * timeout kills what it started too; its stdout and stderr go to memory files, read once it has exited, so that a
  * child it leaves behind cannot hold the caller up.
  *
  * @module
@@ -161,11 +162,6 @@ function parseHook(h: unknown, where: string): Hook {
     hook.timeout = timeout;
   }
   return hook;
-}
-
-/** Whether `hooks` has any hook at all (a spec with hooks gets a sandbox of its own). */
-export function hasHooks(hooks: Hooks): boolean {
-  return Object.values(hooks).some((l) => l.length > 0);
 }
 
 /**
