@@ -141,7 +141,7 @@ function isRunning(root: string): boolean {
 }
 
 /** A bundle running `hello` with `hooks`, and an output directory for the recorders. */
-async function hooked(hooks: Record<string, unknown>) {
+async function hooked(hooks: unknown) {
   const hello = await compileProg("hello");
   const bundle = await makeBundle({
     args: ["/hello"],
@@ -391,6 +391,7 @@ Deno.test({
   async fn() {
     const ok = { path: "/bin/true" };
     const cases: [unknown, RegExp][] = [
+      ["prestart", /hooks must be an object/],
       [{ prestart: ok }, /hooks\.prestart must be an array/],
       [{ prestart: [{ path: "bin/true" }] }, /hooks\.prestart\[0\]\.path must be an absolute/],
       [{ createRuntime: [ok, { path: 7 }] }, /hooks\.createRuntime\[1\]\.path must be/],
@@ -405,7 +406,7 @@ Deno.test({
     const bundles = [];
     try {
       for (const [hooks, want] of cases) {
-        const bundle = await hooked(hooks as Record<string, unknown>);
+        const bundle = await hooked(hooks);
         bundles.push(bundle);
         const r = await root.runsc(["create", "--bundle", bundle.dir, "broken"]);
         assert.notEqual(r.code, 0, JSON.stringify(hooks));
