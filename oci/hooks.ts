@@ -104,6 +104,7 @@ const SKIPPED: ReadonlySet<HookKind> = new Set(["createContainer", "startContain
 const STDERR_QUOTED = 4096;
 const SIGKILL = 9;
 const SEEK_CUR = 1;
+const TIMER_MAX_MS = 2 ** 31 - 1;
 /** How much output of a hook is kept (stdout and stderr each); writes past it fail. */
 const OUTPUT_MAX = 1 << 20;
 
@@ -242,12 +243,14 @@ async function runHook(h: Hook, state: HookState, cwd: string): Promise<string |
       return `could not be started: ${(e as Error).message}`;
     }
     let timedOut = false;
-    const timer = h.timeout
+    // Capped where timers overflow (about 24 days), which would make them fire at once.
+    const ms = h.timeout ? Math.min(h.timeout * 1000, TIMER_MAX_MS) : 0;
+    const timer = ms
       ? setTimeout(() => {
         timedOut = true;
         // The whole process group: what the hook started must not outlive it.
         hostKill(-pid, SIGKILL);
-      }, h.timeout * 1000)
+      }, ms)
       : undefined;
     const st = await waitpidAsync(pid, 0).finally(() => clearTimeout(timer));
     const out = tail(stdout, STDERR_QUOTED);
