@@ -64,6 +64,24 @@ export function takeOverInterfacesAt(nsPath: string, log: Logger): TakenInterfac
   return takeOverInterfaces(openNamespace(nsPath), log);
 }
 
+/**
+ * Whether the network namespace `fd` refers to is the one this process (the runtime's caller)
+ * or the host's first process uses: taking its interfaces over would take them, addresses and
+ * all, away from the host. Namespaces are the same when their nsfs inodes are.
+ */
+export function isHostNetworkNamespace(fd: number): boolean {
+  const ns = Deno.statSync(`/proc/self/fd/${fd}`);
+  for (const own of ["/proc/self/ns/net", "/proc/1/ns/net"]) {
+    try {
+      const o = Deno.statSync(own);
+      if (o.ino === ns.ino && o.dev === ns.dev) return true;
+    } catch {
+      // Pid 1 may be out of reach (another user namespace): this process's own is still checked.
+    }
+  }
+  return false;
+}
+
 function openNamespace(path: string): number {
   return openAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 }

@@ -16,10 +16,59 @@ const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+const F_ADD_SEALS = 1033;
+/** memfd seals (fcntl F_ADD_SEALS). */
+export const F_SEAL = { SEAL: 1, SHRINK: 2, GROW: 4, WRITE: 8 } as const;
 
 /** A new memfd named `name` (close-on-exec); throws HostError. */
 export function memfdCreate(name: string): number {
   return check(`memfd_create ${name}`, sym.memfd_create(cstr(name), MFD_CLOEXEC));
+}
+
+/**
+ * A new memfd of `size` bytes (close-on-exec) that can never grow past it: writes beyond fail
+ * with EPERM instead of taking more memory. For output of processes we hand it to and cannot
+ * bound otherwise. Throws HostError.
+ */
+export function boundedMemfd(name: string, size: number): number {
+  const fd = check(
+    `memfd_create ${name}`,
+    sym.memfd_create(cstr(name), MFD_CLOEXEC | MFD_ALLOW_SEALING),
+  );
+  try {
+    check(`ftruncate ${name}`, sym.ftruncate(fd, BigInt(size)));
+    addSeals(fd, F_SEAL.GROW | F_SEAL.SEAL);
+  } catch (e) {
+    sym.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** A new memfd holding `data` (close-on-exec), sealed: it can be read, never changed. */
+export function sealedMemfd(name: string, data: Uint8Array<ArrayBuffer>): number {
+  const fd = check(
+    `memfd_create ${name}`,
+    sym.memfd_create(cstr(name), MFD_CLOEXEC | MFD_ALLOW_SEALING),
+  );
+  try {
+    let off = 0;
+    while (off < data.length) {
+      const n = Number(sym.pwrite(fd, data.subarray(off), BigInt(data.length - off), BigInt(off)));
+      if (n < 0) check(`write ${name}`, n);
+      off += n;
+    }
+    addSeals(fd, F_SEAL.WRITE | F_SEAL.GROW | F_SEAL.SHRINK | F_SEAL.SEAL);
+  } catch (e) {
+    sym.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+function addSeals(fd: number, seals: number): void {
+  check(`fcntl F_ADD_SEALS fd ${fd}`, sym.fcntl(fd, F_ADD_SEALS, BigInt(seals)));
 }
 
 function mapped(p: Deno.PointerObject | null, what: string): Deno.PointerObject {

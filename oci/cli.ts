@@ -144,8 +144,9 @@ export async function cliMain(args: string[]): Promise<number> {
   try {
     const global = parseFlags(args, GLOBAL_FLAGS);
     const config = globalConfig(global.values, global.given);
-    // Errors go to --log for containerd; --debug adds debug messages (and --debug-log).
-    log.minLevel = config.debug ? "debug" : "error";
+    // Errors and warnings (a failed poststart or poststop hook) go to --log for containerd;
+    // --debug adds debug messages (and --debug-log).
+    log.minLevel = config.debug ? "debug" : "warning";
     if (config.log) log.addSink({ path: config.log, format: config.logFormat });
     if (bool(global.values, "alsologtostderr")) log.addSink({ fd: 2, format: "text" });
     logReady = true;

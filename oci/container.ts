@@ -31,8 +31,8 @@ import { selfArgv } from "./reexec.ts";
 import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
-import { createHooks, runHooks } from "./hooks.ts";
-import { takeOverInterfacesAt, toWire } from "../boot/network.ts";
+import { type HookState, hookStateOf, parseHooks, runHooks } from "./hooks.ts";
+import { isHostNetworkNamespace, takeOverInterfacesAt, toWire } from "../boot/network.ts";
 import { endProcesses, spareUsable, takeSpare } from "./spare.ts";
 import { firstChild, procStat } from "./proc.ts";
 import {
@@ -161,15 +161,24 @@ export async function createContainer(
 ): Promise<ContainerState> {
   const bundle = resolve(opts.bundle);
   const spec = loadSpec(bundle);
+  // Checked before anything is made: a broken hook leaves nothing behind.
+  const hooks = parseHooks(spec.hooks);
   const { store, global } = ctx;
   const cgroup = Cgroup.of(spec.linux?.cgroupsPath);
   // As root the roles see Deno's cache read-only (deno_cache.ts); the CLI fills it for them.
   const cacheDir = geteuid() === 0 ? denoDir() : null;
   const role = (argv: string[]) => cacheDir ? readOnlyDenoDirArgv(cacheDir, argv) : argv;
-  using lock = await store.reserve(newState(id, bundle, spec.annotations ?? {}));
+  using lock = await store.reserve({
+    ...newState(id, bundle, spec.annotations ?? {}),
+    // Kept for start and delete, which must not depend on the bundle being unchanged.
+    ...(Object.keys(hooks).length ? { hooks } : {}),
+  });
   void lock;
   let goferPid = 0;
   let bootPid = 0;
+  // Set once the prestart hooks began: a create failing from then on runs the poststop hooks
+  // (runtime-spec lifecycle: a failed prestart continues at the container's destruction).
+  let hookState: HookState | null = null;
   const fds: number[] = [];
   let leaveCgroup: (() => void) | null = null;
   try {
@@ -296,29 +305,21 @@ export async function createContainer(
     // Under nsinit the sandbox is nsinit's child: that process, as in runsc, is the state's pid
     // (`kill` of it still ends nsinit, which waits for it and dies the same way).
     const sandboxPid = boot.argv.includes(CONFINE_FLAG) ? forkedChild(bootPid) : bootPid;
-    const state: ContainerState = {
-      ...store.read(id),
-      status: "created",
-      pid: sandboxPid,
-      goferPid,
-    };
-    store.write(state);
-    const hooks = createHooks(spec.hooks);
-    if (hooks.length > 0) {
-      await runHooks(hooks, {
-        ociVersion: spec.ociVersion,
-        id,
-        status: "created",
-        pid: sandboxPid,
-        bundle,
-        annotations: spec.annotations ?? {},
-      });
+    store.write({ ...store.read(id), pid: sandboxPid, goferPid });
+    if (hooks.prestart?.length || hooks.createRuntime?.length || hooks.createContainer?.length) {
+      // As runc: the hooks run while the create is not done ("creating"), with the pid.
+      hookState = hookStateOf(store.read(id), "creating");
+      await runHooks("prestart", hooks, hookState);
+      await runHooks("createRuntime", hooks, hookState);
+      await runHooks("createContainer", hooks, hookState);
       // The hooks may have moved interfaces into the sandbox's new network namespace
       // (Docker's libnetwork-setkey): the sandbox takes them over, its packet sockets made here.
       if (global.network === "sandbox" && netNsFd < 0) {
         await handOverInterfaces(join(store.root, id), sandboxPid);
       }
     }
+    const state: ContainerState = { ...store.read(id), status: "created" };
+    store.write(state);
     // The pid-file names our direct child (unshare's process when confined): once this command
     // exits, the caller (containerd's shim, a subreaper) adopts it, and it exits exactly when
     // init does, with init's status (boot/boot.ts).
@@ -339,6 +340,7 @@ export async function createContainer(
     for (const err of removeFilestores(bundle, id)) log.warning(err);
     await cgroup?.remove();
     store.remove(id);
+    if (hookState) await runHooks("poststop", hooks, hookStateOf(hookState, "stopped"));
     if (e instanceof HostError) throw new CliError(`creating container "${id}": ${e.message}`);
     throw e;
   } finally {
@@ -364,19 +366,35 @@ async function handOverInterfaces(dir: string, sandboxPid: number): Promise<void
 }
 
 /**
- * The network namespace the spec names by path, opened close-on-exec; -1 when it names none
- * (a new, empty namespace: the sandbox has loopback only). A path that cannot be opened is
- * the user's error.
+ * The network namespace the spec names by path, opened close-on-exec, for --network=sandbox to
+ * take its interfaces over; -1 when it names none. Then the sandbox gets a new, empty namespace
+ * (loopback only, plus what prestart hooks move in), as gVisor's runsc does; runc would share
+ * the caller's, but taking that one over would take the host's own interfaces away from it
+ * (--network=host is the way to the host's network). For the same reason a path naming the
+ * caller's or the host's namespace is refused. A path that cannot be opened is the user's error.
  */
 function openNetworkNamespace(namespaces: { type: string; path?: string }[] | undefined): number {
-  const path = namespaces?.find((n) => n.type === "network")?.path;
+  const entry = namespaces?.find((n) => n.type === "network");
+  if (!entry) {
+    log.info("the spec names no network namespace: the sandbox gets a new, empty one");
+  }
+  const path = entry?.path;
   if (!path) return -1;
+  let fd: number;
   try {
-    return openAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    fd = openAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   } catch (e) {
     if (!(e instanceof HostError)) throw e;
     throw new CliError(`cannot open network namespace ${JSON.stringify(path)}: ${e.message}`);
   }
+  if (isHostNetworkNamespace(fd)) {
+    closeFd(fd);
+    throw new CliError(
+      `network namespace ${JSON.stringify(path)} is the host's: --network=sandbox would take ` +
+        "its interfaces away from the host (use --network=host to share the host's network)",
+    );
+  }
+  return fd;
 }
 
 /**
@@ -563,6 +581,8 @@ export async function deleteContainer(ctx: Context, id: string, force: boolean):
   await cgroupOf(st)?.remove();
   store.remove(id);
   log.phase("delete: removed");
+  // After the container is gone, before delete returns (runtime-spec lifecycle step 13).
+  if (st.hooks) await runHooks("poststop", st.hooks, hookStateOf(st, "stopped"));
 }
 
 /**
@@ -581,8 +601,8 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
   }
   if (!dirExists) throw new StateError(`container "${id}" does not exist`, "notfound");
   const lock = await lockWithin(ctx, id, FORCE_LOCK_WAIT_MS);
+  let st: ContainerState | undefined;
   try {
-    let st: ContainerState | undefined;
     try {
       st = store.read(id);
     } catch (e) {
@@ -607,6 +627,7 @@ async function forceDelete(ctx: Context, id: string): Promise<void> {
   } finally {
     lock?.release();
   }
+  if (st?.hooks) await runHooks("poststop", st.hooks, hookStateOf(st, "stopped"));
 }
 
 /** Whether `pid` is the first process (pid 1) of a PID namespace of its own. */

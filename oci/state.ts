@@ -8,6 +8,7 @@
 
 import { join } from "../path.ts";
 import { SPEC_VERSION } from "./global.ts";
+import type { Hooks } from "./hooks.ts";
 
 /** The lifecycle of a container, as the OCI state reports it. */
 export type Status = "creating" | "created" | "running" | "paused" | "stopped";
@@ -35,6 +36,8 @@ export interface ContainerState {
    * start time: their argv names no container, so they are found by these alone.
    */
   spareProcs?: ProcessId[];
+  /** The spec's hooks, as create checked them: start and delete run theirs from here. */
+  hooks?: Hooks;
 }
 
 /** A host process as it cannot be mistaken for a later one with its pid. */

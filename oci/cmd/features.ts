@@ -19,7 +19,7 @@ export const featuresCommand: Command = {
     const features = {
       ociVersionMin: "1.0.0",
       ociVersionMax: SPEC_VERSION,
-      hooks: ["prestart", "createRuntime"],
+      hooks: ["prestart", "createRuntime", "poststart", "poststop"],
       mountOptions: ["ro", "rw", "bind", "rbind", "nosuid", "nodev", "noexec", "private"],
       linux: {
         namespaces: ["pid", "mount", "ipc", "uts", "network"],
