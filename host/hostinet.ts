@@ -33,6 +33,28 @@ const SOCK_CLOEXEC = 0o2000000;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const IPPROTO_ICMP = 1;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+const IPPROTO_ICMPV6 = 58;
+
+/**
+ * The host sockets the Sentry makes (socket(2)'s family, base type and protocol): TCP, UDP and
+ * ping sockets (ICMP echo over SOCK_DGRAM, which the host allows only to the groups of
+ * net.ipv4.ping_group_range). The Sentry refuses any other before the call
+ * (sentry/syscalls/sys_socket_host.ts) and its filter refuses it at the host (host/filters.ts).
+ */
+export const HOST_SOCKET_KINDS: readonly { family: number; type: number; protocols: number[] }[] = [
+  { family: AF_INET, type: SOCK_STREAM, protocols: [0, IPPROTO_TCP] },
+  { family: AF_INET, type: SOCK_DGRAM, protocols: [0, IPPROTO_UDP, IPPROTO_ICMP] },
+  { family: AF_INET6, type: SOCK_STREAM, protocols: [0, IPPROTO_TCP] },
+  { family: AF_INET6, type: SOCK_DGRAM, protocols: [0, IPPROTO_UDP, IPPROTO_ICMPV6] },
+];
+
 /** Longest socket address (sockaddr_storage). */
 export const SOCKADDR_MAX = 128;
 

@@ -11,6 +11,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import {
+  HOST_SOCKET_KINDS,
   hostBind,
   hostGetpeername,
   hostGetsockname,
@@ -20,6 +21,7 @@ import {
   hostShutdown,
   SOCKADDR_MAX,
 } from "../../host/hostinet.ts";
+import { CAP, capable } from "../kernel/task_creds.ts";
 import type { Task } from "../kernel/task.ts";
 import { hostResult, HostSocket } from "../net/host_socket.ts";
 import { socketAttr } from "../net/socket.ts";
@@ -28,7 +30,14 @@ import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
 
 const SOCK_STREAM = 1, SOCK_DGRAM = 2;
-const AF_UNSPEC = 0;
+const AF_UNSPEC = 0, AF_INET = 2, AF_INET6 = 10;
+/** Protocol numbers are below this (socket(2) answers EINVAL otherwise). */
+const IPPROTO_MAX = 263;
+const SOCKADDR_IN_SIZE = 16;
+const SIN6_LEN_RFC2133 = 24;
+/** Ports below this need CAP_NET_BIND_SERVICE unless the host's sysctl says otherwise. */
+const PROT_SOCK = 1024;
+const UNPRIVILEGED_PORT_START = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
 const MSG_TRUNC = 0x20;
 /** The most bytes one call moves (a stream send or receive returns less; a datagram fits). */
 const HOST_IO_MAX = 1 << 20;
@@ -39,9 +48,14 @@ const RECV_FLAGS = 0x1 | 0x2 | 0x20 | 0x40 | 0x100;
 /** Implements Linux syscall socket(2) for AF_INET and AF_INET6 with --network=host. */
 export function hostInetSocket(t: Task, domain: number, type: number, protocol: number): number {
   if (type & ~(0xf | O_NONBLOCK | O_CLOEXEC)) throw new SysError(Errno.EINVAL);
+  if (protocol < 0 || protocol >= IPPROTO_MAX) throw new SysError(Errno.EINVAL);
   const base = type & 0xf;
   // Raw and packet-level sockets are not offered: the Sentry holds no capability for them.
   if (base !== SOCK_STREAM && base !== SOCK_DGRAM) throw new SysError(Errno.ESOCKTNOSUPPORT);
+  // Only the protocols the Sentry's filter lets through (HOST_SOCKET_KINDS): any other (SCTP,
+  // UDP-Lite, MPTCP...) is answered here as by a kernel without it, and never reaches the host.
+  const kind = HOST_SOCKET_KINDS.find((k) => k.family === domain && k.type === base);
+  if (!kind?.protocols.includes(protocol)) throw new SysError(Errno.EPROTONOSUPPORT);
   const s = HostSocket.create(t, domain, base, protocol, type & O_NONBLOCK);
   try {
     return t.fdTable.install(s, (type & O_CLOEXEC) !== 0);
@@ -51,7 +65,12 @@ export function hostInetSocket(t: Task, domain: number, type: number, protocol: 
   }
 }
 
-/** Copies in a socket address for `s`: its family (or AF_UNSPEC where allowed) only. */
+/**
+ * Copies in a socket address for `s`, the only kind of address passed to the host: of its
+ * family and at least that family's length (sockaddr_in, or sockaddr_in6 without its scope as
+ * RFC 2133 had it), or AF_UNSPEC where the call takes it (`unspec`: connect's disconnect,
+ * bind's INADDR_ANY on IPv4), as Linux checks them.
+ */
 function readAddress(
   t: Task,
   s: HostSocket,
@@ -62,10 +81,24 @@ function readAddress(
   if (len < 2 || len > SOCKADDR_MAX) throw new SysError(Errno.EINVAL);
   const sa = t.mm.copyIn(addr, len);
   const family = sa[0] | (sa[1] << 8);
-  if (family !== s.family && !(unspec && family === AF_UNSPEC)) {
-    throw new SysError(Errno.EAFNOSUPPORT);
+  if (unspec && family === AF_UNSPEC) return sa;
+  if (len < (s.family === AF_INET6 ? SIN6_LEN_RFC2133 : SOCKADDR_IN_SIZE)) {
+    throw new SysError(Errno.EINVAL);
   }
+  if (family !== s.family) throw new SysError(Errno.EAFNOSUPPORT);
   return sa;
+}
+
+/** The first port that needs CAP_NET_BIND_SERVICE (net.ipv4.ip_unprivileged_port_start). */
+function unprivilegedPortStart(): number {
+  try {
+    // The Sentry's /proc shows the host's network namespace with --network=host; read at each
+    // bind, as the kernel does, since the host's administrator may change it.
+    const v = Number(Deno.readTextFileSync(UNPRIVILEGED_PORT_START).trim());
+    return Number.isInteger(v) && v >= 0 ? v : PROT_SOCK;
+  } catch {
+    return PROT_SOCK;
+  }
 }
 
 /** Writes an address to (addr, *lenAddr), cut to the application's length, as Linux does. */
@@ -77,8 +110,22 @@ function writeAddress(t: Task, addr: bigint, lenAddr: bigint, sa: Uint8Array): v
   t.mm.writeU32(lenAddr, sa.length);
 }
 
+/**
+ * The Sentry holds CAP_NET_BIND_SERVICE on the host with --network=host (boot/boot.ts), so the
+ * host would let any task bind a low port: the task's own capability is checked here first,
+ * as Linux checks the caller's.
+ */
 function bind(t: Task, s: HostSocket): number {
-  hostResult(hostBind(s.hostFd, readAddress(t, s, argPtr(t, 1), argInt(t, 2))));
+  const sa = readAddress(t, s, argPtr(t, 1), argInt(t, 2), s.family === AF_INET);
+  if (sa.length >= 4) {
+    const port = (sa[2] << 8) | sa[3];
+    if (
+      port !== 0 && !capable(t, CAP.NET_BIND_SERVICE) && port < unprivilegedPortStart()
+    ) {
+      throw new SysError(Errno.EACCES);
+    }
+  }
+  hostResult(hostBind(s.hostFd, sa));
   return 0;
 }
 

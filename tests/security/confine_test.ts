@@ -167,7 +167,7 @@ Deno.test("the Gofer's filter refuses what it does not list", async () => {
   assert.deepEqual(JSON.parse(calls), REFUSED);
 });
 
-Deno.test("with --network=host the Sentry's filter adds TCP and UDP sockets only", async () => {
+Deno.test("with --network=host the Sentry's filter adds TCP, UDP and ping sockets only, of no other protocol", async () => {
   const out = await underFilter(
     `sentryFilter("ptrace", "host")`,
     `
@@ -175,6 +175,16 @@ Deno.test("with --network=host the Sentry's filter adds TCP and UDP sockets only
     console.log(JSON.stringify({
       tcp: r(41, 2, 1 | 0o4000 | 0o2000000, 0) >= 0, // socket(AF_INET, SOCK_STREAM|NONBLOCK|CLOEXEC)
       udp6: r(41, 10, 2, 0) >= 0,                     // socket(AF_INET6, SOCK_DGRAM)
+      tcpByName: r(41, 2, 1, 6) >= 0,                 // IPPROTO_TCP
+      udpByName: r(41, 10, 2, 17) >= 0,               // IPPROTO_UDP
+      // A ping socket passes the filter; the host then applies net.ipv4.ping_group_range.
+      ping: r(41, 2, 2, 1) !== -1,
+      ping6: r(41, 10, 2, 58) !== -1,
+      sctp: r(41, 2, 1, 132),                         // IPPROTO_SCTP: EPERM
+      udplite: r(41, 2, 2, 136),                      // IPPROTO_UDPLITE: EPERM
+      mptcp: r(41, 10, 1, 262),                       // IPPROTO_MPTCP: EPERM
+      streamUdp: r(41, 2, 1, 17),                     // a stream of IPPROTO_UDP: EPERM
+      icmpv6On4: r(41, 2, 2, 58),                     // ICMPv6 on AF_INET: EPERM
       raw: r(41, 2, 3, 1),                            // socket(AF_INET, SOCK_RAW): EPERM
       packet: r(41, 17, 3, 0),                        // socket(AF_PACKET): EPERM
       netlink: r(41, 16, 3, 0),                       // socket(AF_NETLINK): EPERM
@@ -185,6 +195,15 @@ Deno.test("with --network=host the Sentry's filter adds TCP and UDP sockets only
   assert.deepEqual(JSON.parse(out), {
     tcp: true,
     udp6: true,
+    tcpByName: true,
+    udpByName: true,
+    ping: true,
+    ping6: true,
+    sctp: -1,
+    udplite: -1,
+    mptcp: -1,
+    streamUdp: -1,
+    icmpv6On4: -1,
     raw: -1,
     packet: -1,
     netlink: -1,

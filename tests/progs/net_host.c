@@ -1,0 +1,218 @@
+// --network=host: what the host sockets the Sentry drives must answer as the host's own do
+// (tests/net_host_test.ts runs this natively and in the sandbox and compares the output).
+// Sockets of other protocols, addresses of the wrong length or family, SO_LINGER (its value,
+// and a lingering close that must not stall the other processes), a socket closed while
+// another thread waits in recvfrom on it, and ports below 1024 with and without
+// CAP_NET_BIND_SERVICE.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probe.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct sockaddr_in loopback(int port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+static void protocols(void) {
+  show("socket(AF_INET, SOCK_STREAM, IPPROTO_UDP)", socket(AF_INET, SOCK_STREAM, IPPROTO_UDP));
+  show("socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP)", socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP));
+  show("socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMPV6)", socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMPV6));
+  show("socket(AF_INET6, SOCK_STREAM, IPPROTO_UDP)", socket(AF_INET6, SOCK_STREAM, IPPROTO_UDP));
+  show("socket(AF_INET, SOCK_STREAM, 300)", socket(AF_INET, SOCK_STREAM, 300));
+  show("socket(AF_INET, SOCK_STREAM, -1)", socket(AF_INET, SOCK_STREAM, -1));
+  int tcp = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  int udp6 = socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
+  printf("socket(AF_INET, SOCK_STREAM, IPPROTO_TCP): %s\n", tcp >= 0 ? "ok" : strerror(errno));
+  printf("socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP): %s\n", udp6 >= 0 ? "ok" : strerror(errno));
+  close(tcp);
+  close(udp6);
+}
+
+static void addresses(void) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = loopback(0);
+  show("bind IPv4, 8 bytes", bind(s, (struct sockaddr *)&a, 8));
+  show("bind IPv4, 200 bytes", bind(s, (struct sockaddr *)&a, 200));
+  a.sin_family = AF_INET6;
+  show("bind IPv4 socket, AF_INET6 address", bind(s, (struct sockaddr *)&a, sizeof a));
+  struct sockaddr_in6 b = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  show("connect IPv4 socket, AF_INET6 address", connect(s, (struct sockaddr *)&b, sizeof b));
+  show("sendto IPv4 socket, 4 bytes of address", sendto(s, "x", 1, 0, (struct sockaddr *)&a, 4));
+  close(s);
+  int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  show("bind IPv6, 20 bytes", bind(s6, (struct sockaddr *)&b, 20));
+  show("bind IPv6, 24 bytes", bind(s6, (struct sockaddr *)&b, 24));
+  close(s6);
+}
+
+static void show_linger(int s, const char *when) {
+  struct linger l = {-1, -1};
+  socklen_t len = sizeof l;
+  int r = getsockopt(s, SOL_SOCKET, SO_LINGER, &l, &len);
+  printf("SO_LINGER %s: r %d len %u onoff %d linger %d\n", when, r, len, l.l_onoff, l.l_linger);
+}
+
+// A child whose close(2) lingers (its peer has not read what it sent) must not stall the
+// other processes: the parent drains the connection meanwhile, and the close returns then.
+static void linger(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  show_linger(s, "at first");
+  struct linger on = {1, 60}, off = {0, 5};
+  show("setsockopt SO_LINGER {1, 60}", setsockopt(s, SOL_SOCKET, SO_LINGER, &on, sizeof on));
+  show_linger(s, "after {1, 60}");
+  show("setsockopt SO_LINGER {0, 5}", setsockopt(s, SOL_SOCKET, SO_LINGER, &off, sizeof off));
+  show_linger(s, "after {0, 5}");
+  show("setsockopt SO_LINGER, 4 bytes", setsockopt(s, SOL_SOCKET, SO_LINGER, &on, 4));
+  close(s);
+
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(0);
+  socklen_t alen = sizeof a;
+  if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
+      getsockname(l, (struct sockaddr *)&a, &alen)) {
+    perror("listener");
+    exit(1);
+  }
+  int p[2];
+  if (pipe(p)) exit(1);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(c, (struct sockaddr *)&a, sizeof a)) _exit(2);
+    if (setsockopt(c, SOL_SOCKET, SO_LINGER, &on, sizeof on)) _exit(3);
+    fcntl(c, F_SETFL, O_NONBLOCK);
+    static char chunk[65536];
+    long sent = 0;
+    for (;;) {
+      ssize_t n = send(c, chunk, sizeof chunk, 0);
+      if (n <= 0) break;
+      sent += n;
+    }
+    // What the parent must read: written before the close, which waits for the parent.
+    if (write(p[1], &sent, sizeof sent) != sizeof sent) _exit(4);
+    double t0 = now();
+    close(c);
+    // The parent drains at once: the close lingers well under its 60 s, unless nothing else
+    // could run meanwhile.
+    _exit(now() - t0 < 30 ? 0 : 5);
+  }
+  int c = accept(l, NULL, NULL);
+  long sent = 0, got = 0;
+  if (read(p[0], &sent, sizeof sent) != sizeof sent) exit(1);
+  static char buf[65536];
+  for (ssize_t n; (n = read(c, buf, sizeof buf)) > 0;) got += n;
+  int status;
+  waitpid(pid, &status, 0);
+  printf("lingering close: data all read %s, the child's close returned in time %s\n",
+         sent > 0 && got == sent ? "yes" : "no",
+         WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no");
+  close(c);
+  close(l);
+}
+
+struct waiter {
+  int fd;
+  int started;
+  long r;
+  int err;
+  char buf[16];
+};
+
+static void *wait_in_recv(void *arg) {
+  struct waiter *w = arg;
+  __atomic_store_n(&w->started, 1, __ATOMIC_SEQ_CST);
+  w->r = recvfrom(w->fd, w->buf, sizeof w->buf - 1, 0, NULL, NULL);
+  w->err = errno;
+  return NULL;
+}
+
+// close(2) of a socket another thread waits on in recvfrom leaves that wait on the same
+// socket (the thread holds the file): a datagram to its port still reaches it.
+static void close_while_waiting(void) {
+  int sender = socket(AF_INET, SOCK_DGRAM, 0);
+  for (int attempt = 0; attempt < 6; attempt++) {
+    struct waiter w = {.fd = socket(AF_INET, SOCK_DGRAM, 0)};
+    struct sockaddr_in a = loopback(0);
+    socklen_t alen = sizeof a;
+    if (bind(w.fd, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(w.fd, (struct sockaddr *)&a, &alen)) {
+      perror("bind");
+      exit(1);
+    }
+    pthread_t th;
+    pthread_create(&th, NULL, wait_in_recv, &w);
+    while (!__atomic_load_n(&w.started, __ATOMIC_SEQ_CST)) usleep(1000);
+    // The thread is in recvfrom by then, or it finds the descriptor closed: tried again,
+    // waiting longer, so that a loaded machine does not change the answer.
+    usleep(50000 << attempt);
+    close(w.fd);
+    sendto(sender, "after close", 11, 0, (struct sockaddr *)&a, sizeof a);
+    pthread_join(th, NULL);
+    if (w.r < 0 && w.err == EBADF) continue;
+    w.buf[w.r > 0 ? w.r : 0] = 0;
+    printf("recvfrom on a socket closed meanwhile: %ld \"%s\"\n", w.r, w.buf);
+    close(sender);
+    return;
+  }
+  printf("recvfrom on a socket closed meanwhile: EBADF each time\n");
+  close(sender);
+}
+
+static int bind_low(int *port) {
+  for (*port = 1023; *port >= 900; (*port)--) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = loopback(*port);
+    int r = bind(s, (struct sockaddr *)&a, sizeof a);
+    int e = errno;
+    close(s);
+    if (r == 0 || e != EADDRINUSE) {
+      errno = e;
+      return r;
+    }
+  }
+  return -1;
+}
+
+// A port below 1024 needs CAP_NET_BIND_SERVICE in the effective set.
+static void low_ports(void) {
+  int port;
+  show("bind a port below 1024 as root", bind_low(&port));
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  if (syscall(SYS_capget, &h, d)) exit(1);
+  d[CAP_NET_BIND_SERVICE / 32].effective &= ~(1u << (CAP_NET_BIND_SERVICE % 32));
+  if (syscall(SYS_capset, &h, d)) exit(1);
+  show("bind a port below 1024 without CAP_NET_BIND_SERVICE", bind_low(&port));
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(0);
+  show("bind port 0 without CAP_NET_BIND_SERVICE", bind(s, (struct sockaddr *)&a, sizeof a));
+  close(s);
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  protocols();
+  addresses();
+  linger();
+  close_while_waiting();
+  low_ports();
+  return 0;
+}
