@@ -18,7 +18,7 @@ import {
   hostGetsockopt,
   hostIoctlInt,
   hostRecv,
-  hostSendto,
+  hostSendmsg,
   hostSetsockopt,
   hostSocket,
   type RecvResult,
@@ -199,12 +199,16 @@ export class HostSocket extends FileDescriptionBase {
     });
   }
 
-  /** Sends data (to `to`, or the connected peer); EPIPE raises SIGPIPE unless MSG_NOSIGNAL. */
+  /**
+   * Sends data (to `to`, or the connected peer) with checked control messages; EPIPE raises
+   * SIGPIPE unless MSG_NOSIGNAL.
+   */
   async send(
     t: Task,
     data: Uint8Array<ArrayBuffer>,
     flags: number,
     to: Uint8Array<ArrayBuffer> | null,
+    control: Uint8Array<ArrayBuffer> | null = null,
   ): Promise<number> {
     try {
       return await this.retry(
@@ -212,7 +216,7 @@ export class HostSocket extends FileDescriptionBase {
         (flags & MSG_DONTWAIT) !== 0,
         POLLOUT,
         this.sndTimeoutMs,
-        () => hostSendto(this.hostFd, data, flags & ~MSG_DONTWAIT, to),
+        () => hostSendmsg(this.hostFd, data, flags & ~MSG_DONTWAIT, to, control),
       );
     } catch (e) {
       if (e instanceof SysError && e.errno === EPIPE && !(flags & MSG_NOSIGNAL)) {
@@ -223,19 +227,30 @@ export class HostSocket extends FileDescriptionBase {
   }
 
   /**
-   * Receives into buf. MSG_WAITALL on a stream keeps reading until buf is full, the peer has
-   * shut down, or something was read and a wait is interrupted.
+   * Receives into buf, with room for controlSpace bytes of the host's control messages (the
+   * caller filters them). MSG_WAITALL on a stream keeps reading until buf is full, the peer
+   * has shut down, or something was read and a wait is interrupted.
    */
-  recv(t: Task, buf: Uint8Array<ArrayBuffer>, flags: number): Promise<RecvResult> {
-    return this.#held(() => this.#recv(t, buf, flags));
+  recv(
+    t: Task,
+    buf: Uint8Array<ArrayBuffer>,
+    flags: number,
+    controlSpace = 0,
+  ): Promise<RecvResult> {
+    return this.#held(() => this.#recv(t, buf, flags, controlSpace));
   }
 
-  async #recv(t: Task, buf: Uint8Array<ArrayBuffer>, flags: number): Promise<RecvResult> {
+  async #recv(
+    t: Task,
+    buf: Uint8Array<ArrayBuffer>,
+    flags: number,
+    controlSpace: number,
+  ): Promise<RecvResult> {
     const dontwait = (flags & MSG_DONTWAIT) !== 0;
     const host = flags & ~(MSG_DONTWAIT | MSG_WAITALL);
     let last!: RecvResult;
     const n = await this.retry(t, dontwait, POLLIN, this.rcvTimeoutMs, () => {
-      last = hostRecv(this.hostFd, buf, host);
+      last = hostRecv(this.hostFd, buf, host, controlSpace);
       return last.r;
     });
     if (!(flags & MSG_WAITALL) || n === 0 || n >= buf.length || this.type !== 1) return last;

@@ -3,7 +3,7 @@
  * hands a call here when its descriptor is one. Each handler copies what the application
  * gives into the Sentry's own buffers (addresses at most sockaddr_storage long, data at most
  * HOST_IO_MAX a call), makes the host call on the host socket, and copies the result out.
- * Control messages are neither passed nor returned.
+ * Control messages pass only as sentry/net/host_cmsg.ts allows.
  *
  * @module
  */
@@ -28,6 +28,13 @@ import { socketAttr } from "../net/socket.ts";
 import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
+import { copyOutMsgResult } from "./socket_copy.ts";
+import {
+  receivedControl,
+  RECV_CONTROL_MAX,
+  SEND_CONTROL_MAX,
+  sendControl,
+} from "../net/host_cmsg.ts";
 
 const SOCK_STREAM = 1, SOCK_DGRAM = 2;
 const AF_UNSPEC = 0, AF_INET = 2, AF_INET6 = 10;
@@ -39,6 +46,7 @@ const SIN6_LEN_RFC2133 = 24;
 const PROT_SOCK = 1024;
 const UNPRIVILEGED_PORT_START = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
 const MSG_TRUNC = 0x20;
+const MSG_CTRUNC = 0x8;
 /** The most bytes one call moves (a stream send or receive returns less; a datagram fits). */
 const HOST_IO_MAX = 1 << 20;
 /** Flags passed on to the host: OOB, PEEK, DONTROUTE, TRUNC, DONTWAIT, EOR, WAITALL, CONFIRM, NOSIGNAL, MORE. */
@@ -212,14 +220,19 @@ async function sendmsgAt(t: Task, s: HostSocket, hdr: bigint, flags: number): Pr
     off += k;
   }
   const to = m.name !== 0n && m.namelen > 0 ? readAddress(t, s, m.name, m.namelen) : null;
-  return await s.send(t, data, flags & SEND_FLAGS, to);
+  let control: Uint8Array<ArrayBuffer> | null = null;
+  if (m.controllen > 0) {
+    if (m.controllen > SEND_CONTROL_MAX) throw new SysError(Errno.ENOBUFS);
+    control = sendControl(t.mm.copyIn(m.control, m.controllen), s.family, s.type === SOCK_STREAM);
+  }
+  return await s.send(t, data, flags & SEND_FLAGS, to, control);
 }
 
 async function recvmsgAt(t: Task, s: HostSocket, addr: bigint, flags: number): Promise<number> {
   const m = readMsgHdr(t, addr);
   const max = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), HOST_IO_MAX, MAX_RW_COUNT);
   const data = new Uint8Array(max);
-  const r = await s.recv(t, data, flags & RECV_FLAGS);
+  const r = await s.recv(t, data, flags & RECV_FLAGS, Math.min(m.controllen, RECV_CONTROL_MAX));
   let off = 0;
   const got = Math.min(r.r, data.length);
   for (const [base, len] of m.iov) {
@@ -228,14 +241,9 @@ async function recvmsgAt(t: Task, s: HostSocket, addr: bigint, flags: number): P
     t.mm.copyOut(base, data.subarray(off, off + k));
     off += k;
   }
-  t.mm.copyOut(addr + 40n, new Uint8Array(8)); // msg_controllen: no control messages
-  t.mm.writeU32(addr + 48n, r.flags & MSG_TRUNC);
-  if (m.name !== 0n) {
-    t.mm.copyOut(m.name, r.from.subarray(0, Math.min(m.namelen, r.from.length)));
-    t.mm.writeU32(addr + 8n, r.from.length);
-  } else {
-    t.mm.writeU32(addr + 8n, 0);
-  }
+  const control = receivedControl(r.control);
+  if (control.length > 0) t.mm.copyOut(m.control, control);
+  copyOutMsgResult(t, addr, m, control.length, r.flags & (MSG_TRUNC | MSG_CTRUNC), r.from);
   return r.r;
 }
 
@@ -245,17 +253,17 @@ async function recvmsgAt(t: Task, s: HostSocket, addr: bigint, flags: number): P
  */
 const PASSED: Record<number, ReadonlySet<number>> = {
   // SOL_SOCKET: REUSEADDR TYPE ERROR DONTROUTE BROADCAST SNDBUF RCVBUF KEEPALIVE OOBINLINE
-  // LINGER REUSEPORT RCVLOWAT SNDLOWAT ACCEPTCONN PROTOCOL DOMAIN
-  1: new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 15, 18, 19, 30, 38, 39]),
-  // IPPROTO_IP: TOS TTL PKTINFO MTU_DISCOVER RECVERR RECVTOS MULTICAST_IF MULTICAST_TTL
-  // MULTICAST_LOOP ADD_MEMBERSHIP DROP_MEMBERSHIP
-  0: new Set([1, 2, 8, 10, 11, 13, 32, 33, 34, 35, 36]),
+  // LINGER REUSEPORT RCVLOWAT SNDLOWAT TIMESTAMP ACCEPTCONN TIMESTAMPNS PROTOCOL DOMAIN
+  1: new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 15, 18, 19, 29, 30, 35, 38, 39]),
+  // IPPROTO_IP: TOS TTL PKTINFO MTU_DISCOVER RECVERR RECVTTL RECVTOS MULTICAST_IF
+  // MULTICAST_TTL MULTICAST_LOOP ADD_MEMBERSHIP DROP_MEMBERSHIP
+  0: new Set([1, 2, 8, 10, 11, 12, 13, 32, 33, 34, 35, 36]),
   // IPPROTO_TCP: NODELAY MAXSEG CORK KEEPIDLE KEEPINTVL KEEPCNT SYNCNT LINGER2 DEFER_ACCEPT
   // WINDOW_CLAMP INFO QUICKACK CONGESTION USER_TIMEOUT NOTSENT_LOWAT
   6: new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18, 25]),
   // IPPROTO_IPV6: UNICAST_HOPS MULTICAST_IF MULTICAST_HOPS MULTICAST_LOOP JOIN_GROUP
-  // LEAVE_GROUP V6ONLY RECVPKTINFO TCLASS
-  41: new Set([16, 17, 18, 19, 20, 21, 26, 49, 67]),
+  // LEAVE_GROUP V6ONLY RECVPKTINFO RECVHOPLIMIT RECVTCLASS TCLASS
+  41: new Set([16, 17, 18, 19, 20, 21, 26, 49, 51, 66, 67]),
 };
 const SOL_SOCKET = 1, SO_RCVTIMEO = 20, SO_SNDTIMEO = 21;
 /** Longest option value passed (struct tcp_info, the largest, is 232 bytes). */

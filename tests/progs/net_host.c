@@ -2,8 +2,9 @@
 // (tests/net_host_test.ts runs this natively and in the sandbox and compares the output).
 // Sockets of other protocols, addresses of the wrong length or family, SO_LINGER (its value,
 // and a lingering close that must not stall the other processes), a socket closed while
-// another thread waits in recvfrom on it, and ports below 1024 with and without
-// CAP_NET_BIND_SERVICE.
+// another thread waits in recvfrom on it, ports below 1024 with and without
+// CAP_NET_BIND_SERVICE, and the control messages that pass on send and receive.
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -207,12 +209,155 @@ static void low_ports(void) {
   close(s);
 }
 
+
+// Prints the control messages of a receive: level, type, length, and the value where it is
+// the same in every run (a timestamp is shown as close to now or not).
+static void show_cmsgs(const char *what, struct msghdr *m, long r) {
+  printf("%s: %ld bytes, flags %#x, controllen %zu\n", what, r, m->msg_flags, m->msg_controllen);
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+    printf("  cmsg level %d type %d len %zu", c->cmsg_level, c->cmsg_type, c->cmsg_len);
+    size_t n = c->cmsg_len - CMSG_LEN(0);
+    unsigned char *d = CMSG_DATA(c);
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMP && n < sizeof(struct timeval)) {
+      printf(": cut");
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMP) {
+      struct timeval tv, now_tv;
+      memcpy(&tv, d, sizeof tv);
+      gettimeofday(&now_tv, NULL);
+      printf(": within a minute of now %s", labs(now_tv.tv_sec - tv.tv_sec) < 60 ? "yes" : "no");
+    } else if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_PKTINFO && n >= sizeof(struct in_pktinfo)) {
+      struct in_pktinfo pi;
+      memcpy(&pi, d, sizeof pi);
+      char a[32], b[32];
+      inet_ntop(AF_INET, &pi.ipi_spec_dst, a, sizeof a);
+      inet_ntop(AF_INET, &pi.ipi_addr, b, sizeof b);
+      printf(": ifindex %d spec_dst %s addr %s", pi.ipi_ifindex, a, b);
+    } else if (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_PKTINFO && n >= sizeof(struct in6_pktinfo)) {
+      struct in6_pktinfo pi;
+      memcpy(&pi, d, sizeof pi);
+      char a[64];
+      inet_ntop(AF_INET6, &pi.ipi6_addr, a, sizeof a);
+      printf(": ifindex %d addr %s", pi.ipi6_ifindex, a);
+    } else if (n == 1) {
+      printf(": %d", d[0]);
+    } else if (n >= sizeof(int)) {
+      int v;
+      memcpy(&v, d, sizeof v);
+      printf(": %d", v);
+    }
+    printf("\n");
+  }
+}
+
+static long send_with(int s, void *to, socklen_t tolen, int level, int type, const void *val,
+                      size_t len) {
+  char ctl[CMSG_SPACE(64)] = {0};
+  struct iovec iov = {"datagram", 8};
+  struct msghdr m = {.msg_name = to, .msg_namelen = tolen, .msg_iov = &iov, .msg_iovlen = 1};
+  if (len > 0) {
+    m.msg_control = ctl;
+    m.msg_controllen = CMSG_SPACE(len);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(c), val, len);
+  }
+  return sendmsg(s, &m, 0);
+}
+
+// Receives one datagram (or, on a stream, the two sends of 8 bytes) with `space` bytes of room
+// for control messages.
+static void recv_with(const char *what, int s, size_t space) {
+  char buf[64];
+  char ctl[512] __attribute__((aligned(8)));
+  int type;
+  socklen_t tl = sizeof type;
+  getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &tl);
+  struct iovec iov = {buf, type == SOCK_STREAM ? 16 : sizeof buf};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+                     .msg_controllen = space};
+  show_cmsgs(what, &m, recvmsg(s, &m, type == SOCK_STREAM ? MSG_WAITALL : 0));
+}
+
+static void control_messages(void) {
+  int one = 1;
+  int r4 = socket(AF_INET, SOCK_DGRAM, 0), s4 = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = loopback(0);
+  socklen_t alen = sizeof a;
+  bind(r4, (struct sockaddr *)&a, sizeof a);
+  getsockname(r4, (struct sockaddr *)&a, &alen);
+  setsockopt(r4, SOL_IP, IP_PKTINFO, &one, sizeof one);
+  setsockopt(r4, SOL_IP, IP_RECVTOS, &one, sizeof one);
+  setsockopt(r4, SOL_IP, IP_RECVTTL, &one, sizeof one);
+  setsockopt(r4, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof one);
+  int ttl = 7, tos = 0x28;
+  show("sendmsg IP_TTL 7", send_with(s4, &a, sizeof a, SOL_IP, IP_TTL, &ttl, sizeof ttl));
+  recv_with("recvmsg IPv4", r4, 512);
+  show("sendmsg IP_TOS 0x28", send_with(s4, &a, sizeof a, SOL_IP, IP_TOS, &tos, sizeof tos));
+  recv_with("recvmsg IPv4, room for one message", r4, CMSG_SPACE(sizeof(int)));
+  show("sendmsg", send_with(s4, &a, sizeof a, 0, 0, NULL, 0));
+  recv_with("recvmsg IPv4, room for less than a header", r4, 8);
+  int fds[1] = {1};
+  show("sendmsg SCM_RIGHTS", send_with(s4, &a, sizeof a, SOL_SOCKET, SCM_RIGHTS, fds, sizeof fds));
+  show("sendmsg SOL_IP type 99", send_with(s4, &a, sizeof a, SOL_IP, 99, &ttl, sizeof ttl));
+  show("sendmsg level 0x1234", send_with(s4, &a, sizeof a, 0x1234, 1, &ttl, sizeof ttl));
+  recv_with("recvmsg IPv4 after level 0x1234", r4, 512);
+  {
+    char ctl[CMSG_SPACE(4)] = {0};
+    struct iovec iov = {"x", 1};
+    struct msghdr m = {.msg_name = &a, .msg_namelen = sizeof a, .msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = ctl, .msg_controllen = sizeof ctl};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_IP, c->cmsg_type = IP_TTL, c->cmsg_len = 8;
+    show("sendmsg cmsg_len shorter than its header", sendmsg(s4, &m, 0));
+    c->cmsg_len = 4096;
+    show("sendmsg cmsg_len past the buffer", sendmsg(s4, &m, 0));
+  }
+  close(r4);
+  close(s4);
+
+  int r6 = socket(AF_INET6, SOCK_DGRAM, 0), s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_in6 b = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  socklen_t blen = sizeof b;
+  bind(r6, (struct sockaddr *)&b, sizeof b);
+  getsockname(r6, (struct sockaddr *)&b, &blen);
+  setsockopt(r6, SOL_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+  setsockopt(r6, SOL_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
+  setsockopt(r6, SOL_IPV6, IPV6_RECVTCLASS, &one, sizeof one);
+  int hops = 9, tclass = 0x20;
+  show("sendmsg IPV6_HOPLIMIT 9", send_with(s6, &b, sizeof b, SOL_IPV6, IPV6_HOPLIMIT, &hops, sizeof hops));
+  recv_with("recvmsg IPv6", r6, 512);
+  show("sendmsg IPV6_TCLASS 0x20", send_with(s6, &b, sizeof b, SOL_IPV6, IPV6_TCLASS, &tclass, sizeof tclass));
+  recv_with("recvmsg IPv6", r6, 512);
+  close(r6);
+  close(s6);
+
+  // TCP: sendmsg takes SOL_SOCKET messages only and ignores the others.
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in t = loopback(0);
+  socklen_t tlen = sizeof t;
+  bind(l, (struct sockaddr *)&t, sizeof t);
+  listen(l, 1);
+  getsockname(l, (struct sockaddr *)&t, &tlen);
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  connect(c, (struct sockaddr *)&t, sizeof t);
+  int acc = accept(l, NULL, NULL);
+  show("TCP sendmsg IP_TTL", send_with(c, NULL, 0, SOL_IP, IP_TTL, &ttl, sizeof ttl));
+  show("TCP sendmsg SCM_RIGHTS", send_with(c, NULL, 0, SOL_SOCKET, SCM_RIGHTS, fds, sizeof fds));
+  recv_with("TCP recvmsg", acc, 512);
+  close(acc);
+  close(c);
+  close(l);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   protocols();
   addresses();
   linger();
   close_while_waiting();
+  control_messages();
   low_ports();
   return 0;
 }
