@@ -46,5 +46,8 @@ Deno.test({
 
 // Host sockets answer as the host's own: other protocols, bad addresses, SO_LINGER (and a
 // lingering close that leaves the other processes running), a socket closed while a thread
-// waits on it, and ports below 1024 with and without CAP_NET_BIND_SERVICE.
-probeTests([{ prog: "net_host", runscFlags: ["--network=host"] }]);
+// waits on it, control messages, and ports below 1024 with and without CAP_NET_BIND_SERVICE.
+probeTests([
+  { prog: "net_host", runscFlags: ["--network=host"] },
+  { prog: "net_bind_service", runscFlags: ["--network=host"] },
+]);

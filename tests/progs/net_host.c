@@ -2,18 +2,16 @@
 // (tests/net_host_test.ts runs this natively and in the sandbox and compares the output).
 // Sockets of other protocols, addresses of the wrong length or family, SO_LINGER (its value,
 // and a lingering close that must not stall the other processes), a socket closed while
-// another thread waits in recvfrom on it, ports below 1024 with and without
-// CAP_NET_BIND_SERVICE, and the control messages that pass on send and receive.
+// another thread waits in recvfrom on it, and the control messages that pass on send and
+// receive (ports below 1024: net_bind_service.c).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -178,38 +176,6 @@ static void close_while_waiting(void) {
   close(sender);
 }
 
-static int bind_low(int *port) {
-  for (*port = 1023; *port >= 900; (*port)--) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = loopback(*port);
-    int r = bind(s, (struct sockaddr *)&a, sizeof a);
-    int e = errno;
-    close(s);
-    if (r == 0 || e != EADDRINUSE) {
-      errno = e;
-      return r;
-    }
-  }
-  return -1;
-}
-
-// A port below 1024 needs CAP_NET_BIND_SERVICE in the effective set.
-static void low_ports(void) {
-  int port;
-  show("bind a port below 1024 as root", bind_low(&port));
-  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct d[2];
-  if (syscall(SYS_capget, &h, d)) exit(1);
-  d[CAP_NET_BIND_SERVICE / 32].effective &= ~(1u << (CAP_NET_BIND_SERVICE % 32));
-  if (syscall(SYS_capset, &h, d)) exit(1);
-  show("bind a port below 1024 without CAP_NET_BIND_SERVICE", bind_low(&port));
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = loopback(0);
-  show("bind port 0 without CAP_NET_BIND_SERVICE", bind(s, (struct sockaddr *)&a, sizeof a));
-  close(s);
-}
-
-
 // Prints the control messages of a receive: level, type, length, and the value where it is
 // the same in every run (a timestamp is shown as close to now or not).
 static void show_cmsgs(const char *what, struct msghdr *m, long r) {
@@ -358,6 +324,5 @@ int main(void) {
   linger();
   close_while_waiting();
   control_messages();
-  low_ports();
   return 0;
 }
