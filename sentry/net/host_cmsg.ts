@@ -3,15 +3,15 @@
  * between the application and the host socket, in either direction.
  *
  * Only messages whose data is a plain value pass: on receive, the timestamps (SO_TIMESTAMP,
- * SO_TIMESTAMPNS), IP_TOS, IP_TTL, IP_PKTINFO, IPV6_PKTINFO, IPV6_HOPLIMIT and IPV6_TCLASS,
- * which the host writes only for the options the application turned on; on send, IP_TTL,
- * IP_TOS, IP_PKTINFO, IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS and IPV6_DONTFRAG on datagram
- * sockets. SCM_RIGHTS never passes: the host cannot put descriptors on an IP socket, and one
- * that came anyway would be closed in the Sentry and never shown; the application's (and its
- * SCM_CREDENTIALS) is dropped, as Linux ignores both on an IP socket, and any other SOL_SOCKET
- * message (SO_MARK, SO_TIMESTAMPING, SCM_TXTIME...) is refused with EINVAL. Every message the
- * application gives is walked in the Sentry's own copy and rebuilt, so the host sees only
- * checked headers.
+ * SO_TIMESTAMPNS), IP_TOS, IP_TTL, IP_PKTINFO, IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS and the
+ * error queue's IP_RECVERR and IPV6_RECVERR, which the host writes only for the options the
+ * application turned on; on send, IP_TTL, IP_TOS, IP_PKTINFO, IPV6_PKTINFO, IPV6_HOPLIMIT,
+ * IPV6_TCLASS and IPV6_DONTFRAG on datagram sockets. SCM_RIGHTS never passes: the host cannot
+ * put descriptors on an IP socket, and one that came anyway would be closed in the Sentry and
+ * never shown; the application's (and its SCM_CREDENTIALS) is dropped, as Linux ignores both
+ * on an IP socket, and any other SOL_SOCKET message (SO_MARK, SO_TIMESTAMPING, SCM_TXTIME...)
+ * is refused with EINVAL. Every message the application gives is walked in the Sentry's own
+ * copy and rebuilt, so the host sees only checked headers.
  *
  * @module
  */
@@ -40,6 +40,8 @@ const RECEIVED = new Set([
   key(SOL_IP, 1), // IP_TOS (u8)
   key(SOL_IP, 2), // IP_TTL (int)
   key(SOL_IP, 8), // IP_PKTINFO (struct in_pktinfo)
+  key(SOL_IP, 11), // IP_RECVERR (struct sock_extended_err, the offender's sockaddr_in)
+  key(SOL_IPV6, 25), // IPV6_RECVERR (struct sock_extended_err, sockaddr_in6)
   key(SOL_IPV6, 50), // IPV6_PKTINFO (struct in6_pktinfo)
   key(SOL_IPV6, 52), // IPV6_HOPLIMIT (int)
   key(SOL_IPV6, 67), // IPV6_TCLASS (int)

@@ -43,6 +43,7 @@ const SOCK_STREAM = 1;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 const MSG_WAITALL = 0x100;
+const MSG_ERRQUEUE = 0x2000;
 /** How often a poll or epoll of a host socket looks again (no host event reaches the Sentry). */
 const WATCH_MS = 10;
 /** One wait on a runtime thread lasts at most this long, so an interrupted wait ends soon. */
@@ -246,7 +247,8 @@ export class HostSocket extends FileDescriptionBase {
     flags: number,
     controlSpace: number,
   ): Promise<RecvResult> {
-    const dontwait = (flags & MSG_DONTWAIT) !== 0;
+    // The error queue is never waited for: empty, it answers EAGAIN at once, as on Linux.
+    const dontwait = (flags & (MSG_DONTWAIT | MSG_ERRQUEUE)) !== 0;
     const host = flags & ~(MSG_DONTWAIT | MSG_WAITALL);
     let last!: RecvResult;
     const n = await this.retry(t, dontwait, POLLIN, this.rcvTimeoutMs, () => {

@@ -47,11 +47,17 @@ const PROT_SOCK = 1024;
 const UNPRIVILEGED_PORT_START = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
 const MSG_TRUNC = 0x20;
 const MSG_CTRUNC = 0x8;
+const MSG_OOB = 0x1;
+/** Reads the socket's error queue (IP_RECVERR): ICMP errors with where they came from. */
+const MSG_ERRQUEUE = 0x2000;
 /** The most bytes one call moves (a stream send or receive returns less; a datagram fits). */
 const HOST_IO_MAX = 1 << 20;
-/** Flags passed on to the host: OOB, PEEK, DONTROUTE, TRUNC, DONTWAIT, EOR, WAITALL, CONFIRM, NOSIGNAL, MORE. */
+/**
+ * Flags passed on to the host: sends OOB, DONTROUTE, DONTWAIT, EOR, CONFIRM, NOSIGNAL, MORE;
+ * receives OOB, PEEK, TRUNC, DONTWAIT, WAITALL, ERRQUEUE.
+ */
 const SEND_FLAGS = 0x1 | 0x4 | 0x40 | 0x80 | 0x800 | 0x4000 | 0x8000;
-const RECV_FLAGS = 0x1 | 0x2 | 0x20 | 0x40 | 0x100;
+const RECV_FLAGS = 0x1 | 0x2 | 0x20 | 0x40 | 0x100 | MSG_ERRQUEUE;
 
 /** Implements Linux syscall socket(2) for AF_INET and AF_INET6 with --network=host. */
 export function hostInetSocket(t: Task, domain: number, type: number, protocol: number): number {
@@ -243,7 +249,8 @@ async function recvmsgAt(t: Task, s: HostSocket, addr: bigint, flags: number): P
   }
   const control = receivedControl(r.control);
   if (control.length > 0) t.mm.copyOut(m.control, control);
-  copyOutMsgResult(t, addr, m, control.length, r.flags & (MSG_TRUNC | MSG_CTRUNC), r.from);
+  const shown = MSG_TRUNC | MSG_CTRUNC | MSG_OOB | MSG_ERRQUEUE;
+  copyOutMsgResult(t, addr, m, control.length, r.flags & shown, r.from);
   return r.r;
 }
 
@@ -262,8 +269,8 @@ const PASSED: Record<number, ReadonlySet<number>> = {
   // WINDOW_CLAMP INFO QUICKACK CONGESTION USER_TIMEOUT NOTSENT_LOWAT
   6: new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18, 25]),
   // IPPROTO_IPV6: UNICAST_HOPS MULTICAST_IF MULTICAST_HOPS MULTICAST_LOOP JOIN_GROUP
-  // LEAVE_GROUP V6ONLY RECVPKTINFO RECVHOPLIMIT RECVTCLASS TCLASS
-  41: new Set([16, 17, 18, 19, 20, 21, 26, 49, 51, 66, 67]),
+  // LEAVE_GROUP RECVERR V6ONLY RECVPKTINFO RECVHOPLIMIT RECVTCLASS TCLASS
+  41: new Set([16, 17, 18, 19, 20, 21, 25, 26, 49, 51, 66, 67]),
 };
 const SOL_SOCKET = 1, SO_RCVTIMEO = 20, SO_SNDTIMEO = 21;
 /** Longest option value passed (struct tcp_info, the largest, is 232 bytes). */

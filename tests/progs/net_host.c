@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -246,6 +248,59 @@ static void recv_with(const char *what, int s, size_t space) {
   show_cmsgs(what, &m, recvmsg(s, &m, type == SOCK_STREAM ? MSG_WAITALL : 0));
 }
 
+// A datagram to a closed port comes back as an ICMP error on the error queue (IP_RECVERR,
+// IPV6_RECVERR): the original bytes, the extended error and the offender's address.
+static void error_queue(int family) {
+  int one = 1;
+  int s = socket(family, SOCK_DGRAM, 0);
+  struct sockaddr_storage to = {0};
+  socklen_t tolen;
+  // A port just bound and closed again: nothing listens there.
+  int p = socket(family, SOCK_DGRAM, 0);
+  if (family == AF_INET) {
+    struct sockaddr_in *a = (struct sockaddr_in *)&to;
+    *a = loopback(0);
+    tolen = sizeof *a;
+    setsockopt(s, SOL_IP, IP_RECVERR, &one, sizeof one);
+  } else {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&to;
+    a->sin6_family = AF_INET6, a->sin6_addr = in6addr_loopback;
+    tolen = sizeof *a;
+    setsockopt(s, SOL_IPV6, IPV6_RECVERR, &one, sizeof one);
+  }
+  bind(p, (struct sockaddr *)&to, tolen);
+  getsockname(p, (struct sockaddr *)&to, &tolen);
+  close(p);
+  const char *v = family == AF_INET ? "IPv4" : "IPv6";
+  char what[96];
+  char buf[64], ctl[512] __attribute__((aligned(8)));
+  struct iovec iov = {buf, sizeof buf};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+                     .msg_controllen = sizeof ctl};
+  snprintf(what, sizeof what, "%s error queue, empty", v);
+  show(what, recvmsg(s, &m, MSG_ERRQUEUE));
+  sendto(s, "probe", 5, 0, (struct sockaddr *)&to, tolen);
+  struct pollfd pfd = {s, 0, 0};
+  poll(&pfd, 1, 10000);
+  printf("%s poll after the error: %#x\n", v, pfd.revents);
+  long r = recvmsg(s, &m, MSG_ERRQUEUE);
+  printf("%s error queue: %ld bytes (\"%.*s\"), flags %#x\n", v, r, r > 0 ? (int)r : 0, buf,
+         m.msg_flags);
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+    struct sock_extended_err ee;
+    memcpy(&ee, CMSG_DATA(c), sizeof ee);
+    struct sockaddr_storage off;
+    memcpy(&off, CMSG_DATA(c) + sizeof ee, sizeof off);
+    char a[64] = "";
+    if (off.ss_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)&off)->sin_addr, a, sizeof a);
+    if (off.ss_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&off)->sin6_addr, a, sizeof a);
+    printf("  cmsg level %d type %d len %zu: errno %s origin %d type %d code %d offender %s\n",
+           c->cmsg_level, c->cmsg_type, c->cmsg_len, strerror(ee.ee_errno), ee.ee_origin,
+           ee.ee_type, ee.ee_code, a);
+  }
+  close(s);
+}
+
 static void control_messages(void) {
   int one = 1;
   int r4 = socket(AF_INET, SOCK_DGRAM, 0), s4 = socket(AF_INET, SOCK_DGRAM, 0);
@@ -324,5 +379,7 @@ int main(void) {
   linger();
   close_while_waiting();
   control_messages();
+  error_queue(AF_INET);
+  error_queue(AF_INET6);
   return 0;
 }
