@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { GOFER_CAPS } from "../../gofer/confine.ts";
-import { namespaces } from "../../host/namespace.ts";
+import { Cap, namespaces } from "../../host/namespace.ts";
 import { capMask, threadCreds } from "../../host/threads.ts";
 import { inFreshDeno, IS_ROOT, makeBundle, makeRoot, REPO, waitFor } from "../harness.ts";
 import { PLATFORMS } from "../probe.ts";
@@ -38,11 +38,17 @@ function assertThreads(what: string, pid: number, caps: readonly number[]): void
 }
 
 // A sandbox taken from a spare (oci/spare.ts) too: its Gofer confines itself at the take.
-for (const [platform, spare] of PLATFORMS.flatMap((p) => [[p, false], [p, true]] as const)) {
+// With --network=host (one platform: the mode changes nothing per platform) the Sentry is in
+// the host's network namespace and keeps CAP_NET_BIND_SERVICE only (boot/boot.ts).
+const VARIANTS = [
+  ...PLATFORMS.flatMap((p) => [[p, false, false], [p, true, false]] as const),
+  [PLATFORMS[0], false, true] as const,
+];
+for (const [platform, spare, hostNet] of VARIANTS) {
   Deno.test({
     name: `the Sentry and the Gofer are confined on every thread (${platform}${
       spare ? ", taken from a spare" : ""
-    })`,
+    }${hostNet ? ", --network=host" : ""})`,
     ignore: !IS_ROOT || !haveBusybox(),
     async fn() {
       const rootfs = await busyboxRootfs();
@@ -51,7 +57,11 @@ for (const [platform, spare] of PLATFORMS.flatMap((p) => [[p, false], [p, true]]
       await Deno.symlink(rootfs, bundle.rootfs);
       const root = await makeRoot();
       try {
-        const flags = [`--platform=${platform}`, ...(spare ? ["--spare"] : [])];
+        const flags = [
+          `--platform=${platform}`,
+          ...(spare ? ["--spare"] : []),
+          ...(hostNet ? ["--network=host"] : []),
+        ];
         if (spare) assert.equal((await root.runsc(["spare"], {}, flags)).code, 0);
         const c = await root.runsc(
           ["create", "--bundle", bundle.dir, "c1"],
@@ -67,13 +77,13 @@ for (const [platform, spare] of PLATFORMS.flatMap((p) => [[p, false], [p, true]]
         // The application runs: the stubs (ptrace) or vCPU threads (kvm) exist.
         assert.ok(await waitFor(() => threadCreds(boot).length > 2));
 
-        assertThreads("boot", boot, []);
+        assertThreads("boot", boot, hostNet ? [Cap.NET_BIND_SERVICE] : []);
         assertThreads("gofer", gofer, GOFER_CAPS);
 
         const host = namespaces("self");
         for (
           const [what, pid, kinds] of [
-            ["boot", boot, ["mnt", "ipc", "uts", "net", "pid"]],
+            ["boot", boot, ["mnt", "ipc", "uts", ...(hostNet ? [] : ["net"]), "pid"]],
             ["gofer", gofer, ["mnt", "ipc", "uts", "net", "pid"]],
           ] as const
         ) {
