@@ -28,7 +28,7 @@ import { socketAttr } from "../net/socket.ts";
 import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
-import { copyOutMsgResult } from "./socket_copy.ts";
+import { copyOutAddress, copyOutMsgResult } from "./socket_copy.ts";
 import {
   receivedControl,
   RECV_CONTROL_MAX,
@@ -115,15 +115,6 @@ function unprivilegedPortStart(): number {
   }
 }
 
-/** Writes an address to (addr, *lenAddr), cut to the application's length, as Linux does. */
-function writeAddress(t: Task, addr: bigint, lenAddr: bigint, sa: Uint8Array): void {
-  if (addr === 0n) return;
-  const have = new DataView(t.mm.copyIn(lenAddr, 4).buffer).getInt32(0, true);
-  if (have < 0) throw new SysError(Errno.EINVAL);
-  t.mm.copyOut(addr, sa.subarray(0, Math.min(have, sa.length)));
-  t.mm.writeU32(lenAddr, sa.length);
-}
-
 /**
  * The Sentry holds CAP_NET_BIND_SERVICE on the host with --network=host (boot/boot.ts), so the
  * host would let any task bind a low port: the task's own capability is checked here first,
@@ -158,15 +149,14 @@ async function accept(t: Task, s: HostSocket, flags: number): Promise<number> {
     flags & O_NONBLOCK,
     socketAttr(t.tg.uid, t.tg.gid),
   );
-  let installed: number;
   try {
-    installed = t.fdTable.install(c, (flags & O_CLOEXEC) !== 0);
+    // The address first, as Linux: a bad pointer fails the call with no descriptor left.
+    copyOutAddress(t, argPtr(t, 1), argPtr(t, 2), sa);
+    return t.fdTable.install(c, (flags & O_CLOEXEC) !== 0);
   } catch (e) {
-    c.release(); // EMFILE: the accepted host socket must not stay open in the Sentry
+    c.release(); // EFAULT, EMFILE: the accepted host socket must not stay open in the Sentry
     throw e;
   }
-  writeAddress(t, argPtr(t, 1), argPtr(t, 2), sa);
-  return installed;
 }
 
 async function connect(t: Task, s: HostSocket): Promise<number> {
@@ -177,14 +167,14 @@ async function connect(t: Task, s: HostSocket): Promise<number> {
 function getsockname(t: Task, s: HostSocket): number {
   const r = hostGetsockname(s.hostFd);
   hostResult(r.r);
-  writeAddress(t, argPtr(t, 1), argPtr(t, 2), r.sa);
+  copyOutAddress(t, argPtr(t, 1), argPtr(t, 2), r.sa);
   return 0;
 }
 
 function getpeername(t: Task, s: HostSocket): number {
   const r = hostGetpeername(s.hostFd);
   hostResult(r.r);
-  writeAddress(t, argPtr(t, 1), argPtr(t, 2), r.sa);
+  copyOutAddress(t, argPtr(t, 1), argPtr(t, 2), r.sa);
   return 0;
 }
 
@@ -210,7 +200,7 @@ async function recvfrom(t: Task, s: HostSocket): Promise<number> {
   const data = new Uint8Array(Math.min(len, HOST_IO_MAX));
   const r = await s.recv(t, data, flags);
   t.mm.copyOut(buf, data.subarray(0, Math.min(r.r, data.length)));
-  if (argPtr(t, 4) !== 0n) writeAddress(t, argPtr(t, 4), argPtr(t, 5), r.from);
+  if (argPtr(t, 4) !== 0n) copyOutAddress(t, argPtr(t, 4), argPtr(t, 5), r.from);
   return r.r;
 }
 

@@ -372,6 +372,30 @@ static void control_messages(void) {
   close(l);
 }
 
+// accept(2) whose address pointer is bad fails with EFAULT and leaves no descriptor behind
+// (the connection it took is lost, as on Linux).
+static void accept_bad_address(void) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(0);
+  socklen_t alen = sizeof a;
+  bind(l, (struct sockaddr *)&a, sizeof a);
+  listen(l, 1);
+  getsockname(l, (struct sockaddr *)&a, &alen);
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  connect(c, (struct sockaddr *)&a, sizeof a);
+  int before = dup(0);
+  close(before);
+  socklen_t len = sizeof a;
+  show("accept to a bad address", accept(l, (struct sockaddr *)8, &len));
+  int after = dup(0);
+  close(after);
+  printf("accept to a bad address left a descriptor: %s\n", after == before ? "no" : "yes");
+  fcntl(l, F_SETFL, O_NONBLOCK);
+  show("accept after it", accept(l, NULL, NULL));
+  close(c);
+  close(l);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   protocols();
@@ -381,5 +405,6 @@ int main(void) {
   control_messages();
   error_queue(AF_INET);
   error_queue(AF_INET6);
+  accept_bad_address();
   return 0;
 }
