@@ -204,8 +204,18 @@ async function recvfrom(t: Task, s: HostSocket): Promise<number> {
   return r.r;
 }
 
+/**
+ * The msghdr at addr with msg_namelen as Linux takes it: a negative one is EINVAL, a longer
+ * one than sockaddr_storage is cut to it.
+ */
+function readHostMsgHdr(t: Task, addr: bigint): ReturnType<typeof readMsgHdr> {
+  const m = readMsgHdr(t, addr);
+  if (m.namelen > 0x7fff_ffff) throw new SysError(Errno.EINVAL);
+  return { ...m, namelen: Math.min(m.namelen, SOCKADDR_MAX) };
+}
+
 async function sendmsgAt(t: Task, s: HostSocket, hdr: bigint, flags: number): Promise<number> {
-  const m = readMsgHdr(t, hdr);
+  const m = readHostMsgHdr(t, hdr);
   const total = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), HOST_IO_MAX);
   const data = new Uint8Array(total);
   let off = 0;
@@ -225,7 +235,7 @@ async function sendmsgAt(t: Task, s: HostSocket, hdr: bigint, flags: number): Pr
 }
 
 async function recvmsgAt(t: Task, s: HostSocket, addr: bigint, flags: number): Promise<number> {
-  const m = readMsgHdr(t, addr);
+  const m = readHostMsgHdr(t, addr);
   const max = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), HOST_IO_MAX, MAX_RW_COUNT);
   const data = new Uint8Array(max);
   const r = await s.recv(t, data, flags & RECV_FLAGS, Math.min(m.controllen, RECV_CONTROL_MAX));

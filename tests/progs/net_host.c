@@ -58,6 +58,19 @@ static void addresses(void) {
   struct sockaddr_in6 b = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
   show("connect IPv4 socket, AF_INET6 address", connect(s, (struct sockaddr *)&b, sizeof b));
   show("sendto IPv4 socket, 4 bytes of address", sendto(s, "x", 1, 0, (struct sockaddr *)&a, 4));
+  {
+    // sendmsg cuts a longer msg_namelen to sockaddr_storage's size; a negative one is EINVAL.
+    struct sockaddr_storage big = {0};
+    struct sockaddr_in to = loopback(9);
+    memcpy(&big, &to, sizeof to);
+    struct iovec iov = {"x", 1};
+    struct msghdr m = {.msg_name = &big, .msg_namelen = 200, .msg_iov = &iov, .msg_iovlen = 1};
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    show("sendmsg, msg_namelen 200", sendmsg(u, &m, 0));
+    m.msg_namelen = -1;
+    show("sendmsg, msg_namelen -1", sendmsg(u, &m, 0));
+    close(u);
+  }
   close(s);
   int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
   show("bind IPv6, 20 bytes", bind(s6, (struct sockaddr *)&b, 20));
