@@ -18,7 +18,7 @@ import { bindAllSymbols, closeFd, writeAll } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
 import { hostKill } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../abi/linux/file.ts";
-import { geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
+import { Cap, geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
 import { fromWire, hostInterfaces, type TakenInterface, takeOverInterfaces } from "./network.ts";
 import { sentryFilter } from "../host/filters.ts";
@@ -134,8 +134,9 @@ function confineBoot(
     applied.namespaces = namespaces("self");
   }
   if (geteuid() === 0) {
-    limitCapabilitiesEverywhere(BOOT_CAPS);
-    applied.caps = BOOT_CAPS;
+    const caps = network === "host" ? HOST_NETWORK_CAPS : BOOT_CAPS;
+    limitCapabilitiesEverywhere(caps);
+    applied.caps = caps;
     applied.noNewPrivs = true;
   }
   // Every thread, from here on: what Deno's runtime and the platform make after start-up.
@@ -151,6 +152,15 @@ function confineBoot(
 
 /** Capabilities the Sentry keeps after start-up: none (see confineBoot). */
 const BOOT_CAPS: readonly number[] = [];
+/**
+ * With --network=host, CAP_NET_BIND_SERVICE only: the application's sockets are the Sentry's
+ * host sockets, and a container's root binds ports below 1024 as under runc with host
+ * networking (Docker's and the OCI default capabilities include it). The Sentry checks the
+ * task's own capability before each such bind (sentry/syscalls/sys_socket_host.ts). It lets a
+ * compromised Sentry take no more than a free low port of the host's network namespace, which
+ * the container's root may take anyway; raw sockets (CAP_NET_RAW) and the rest stay out.
+ */
+const HOST_NETWORK_CAPS: readonly number[] = [Cap.NET_BIND_SERVICE];
 
 /** How long replies to `wait` get to leave before the process ends. */
 const REPLY_FLUSH_MS = 50;

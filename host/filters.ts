@@ -19,6 +19,7 @@
  */
 
 import { SYS } from "../abi/linux/syscalls.ts";
+import { HOST_SOCKET_KINDS } from "./hostinet.ts";
 import { type ArgCheck, type FilterSpec, retErrno, type SyscallRule } from "./seccomp.ts";
 
 type Name = keyof typeof SYS;
@@ -155,15 +156,32 @@ const KVM_IOCTL = argIs(1, 0xae00n, 0xff00n);
 
 /**
  * --network=host: the application's TCP/IP sockets are host sockets the Sentry makes
- * (sentry/net/host_socket.ts), so socket(2) may also make AF_INET and AF_INET6 sockets of the
- * stream and datagram types (with the flags the Sentry adds), and bind(2) and listen(2) are
- * allowed. connect, accept4, sendto, recvmsg, getsockopt and the rest are allowed already.
- * Raw sockets would need CAP_NET_RAW, which the Sentry does not have.
+ * (sentry/net/host_socket.ts), so socket(2) may also make the AF_INET and AF_INET6 sockets of
+ * HOST_SOCKET_KINDS (stream: TCP; datagram: UDP, or ICMP echo), with the flags the Sentry adds
+ * and no other protocol (no SCTP, UDP-Lite, MPTCP... reach the host's code), and bind(2) and
+ * listen(2) are allowed. connect, accept4, sendto, recvmsg, getsockopt and the rest are
+ * allowed already. Raw sockets would need CAP_NET_RAW, which the Sentry does not have.
+ *
+ * bind and listen take any descriptor here, and seccomp cannot read bind's sockaddr (a
+ * pointer). The Sentry makes them only on a host socket it created for the application
+ * (HostSocket keeps its descriptor to itself), after checking the address's family and length
+ * in its own copy (sys_socket_host.ts), and a port below 1024 only for a task with
+ * CAP_NET_BIND_SERVICE. What is left is a compromised Sentry binding or listening on a socket
+ * of its own choosing: a TCP or UDP port of the host, which host networking hands the
+ * application in the first place, or one of its Unix sockets. Those cannot be bound to a path
+ * any host process looks at (its root is an empty read-only tmpfs); an abstract name is the
+ * one gap: with --network=host the Sentry is in the host's network namespace, so it could take
+ * a free abstract name there (and connect to one, which glibc's nscd lookup needs: connect is
+ * allowed in every mode). Landlock's abstract-socket scoping (Linux 6.12) would close it.
  */
 /** The socket type without SOCK_NONBLOCK and SOCK_CLOEXEC. */
 const SOCK_TYPE_MASK = 0xfn;
-const HOST_SOCKETS: ArgCheck[][] = [2n, 10n].flatMap((family) =>
-  [1n, 2n].map((type) => [argIs(0, family), argIs(1, type, SOCK_TYPE_MASK)])
+const HOST_SOCKETS: ArgCheck[][] = HOST_SOCKET_KINDS.flatMap(({ family, type, protocols }) =>
+  protocols.map((protocol) => [
+    argIs(0, BigInt(family)),
+    argIs(1, BigInt(type), SOCK_TYPE_MASK),
+    argIs(2, BigInt(protocol)),
+  ])
 );
 
 /**

@@ -53,6 +53,7 @@ export const Cap = {
   FSETID: 4,
   SETGID: 6,
   SETUID: 7,
+  NET_BIND_SERVICE: 10,
   SYS_CHROOT: 18,
 } as const;
 

@@ -40,6 +40,7 @@ const SOCK_CLOEXEC = 0o2000000;
 const ETH_P_ALL = 0x0003;
 const SOCKADDR_LL_SIZE = 20;
 const MSG_DONTWAIT = 0x40;
+const MSG_TRUNC = 0x20;
 const EAGAIN = 11;
 const EINTR = 4;
 const POLLIN = 1;
@@ -116,7 +117,8 @@ export function openPacketSocket(ifindex: number): number {
 
 /**
  * Reads one frame that arrived on the interface into `buf`, its virtio_net_hdr first: their
- * length (a frame longer than `buf` is cut to it), 0 for a frame this host sent (skipped),
+ * whole length, even when only `buf.length` bytes of them fit (MSG_TRUNC: the caller drops a
+ * frame that was cut rather than parse half of one), 0 for a frame this host sent (skipped),
  * or -1 when none is waiting.
  * Throws HostError on another error.
  */
@@ -128,7 +130,7 @@ export function recvFrame(fd: number, buf: Uint8Array<ArrayBuffer>, from: Packet
       BigInt(fd),
       addr(buf),
       BigInt(buf.length),
-      BigInt(MSG_DONTWAIT),
+      BigInt(MSG_DONTWAIT | MSG_TRUNC),
       addr(from.sa),
       addr(from.lenBytes),
     );

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
 import { reachServers, run } from "./net_peer.ts";
+import { probeTests } from "./probe.ts";
 
 Deno.test({
   name: "--network=host: a TCP and a UDP server in the sandbox answer on the host's loopback, " +
@@ -42,3 +43,11 @@ Deno.test({
     }
   },
 });
+
+// Host sockets answer as the host's own: other protocols, bad addresses, SO_LINGER (and a
+// lingering close that leaves the other processes running), a socket closed while a thread
+// waits on it, control messages, and ports below 1024 with and without CAP_NET_BIND_SERVICE.
+probeTests([
+  { prog: "net_host", runscFlags: ["--network=host"] },
+  { prog: "net_bind_service", runscFlags: ["--network=host"] },
+]);

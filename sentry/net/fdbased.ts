@@ -5,8 +5,8 @@
  * (host/packet.ts waitReadable), then the frames waiting are read without blocking, a batch at
  * a time, and handed to the link.
  *
- * Frames are hostile input: the virtio_net_hdr's checksum offsets are checked against the
- * frame before use, and a failure while handling one frame is logged and counted, never
+ * Frames are hostile input: a frame too long for the buffer is dropped, not cut, the
+ * virtio_net_hdr's checksum offsets are checked against the frame before use, and a failure while handling one frame is logged and counted, never
  * allowed past the loop.
  *
  * @module
@@ -72,6 +72,12 @@ export class PacketSocketDevice implements FrameDevice {
           if (n < 0) break;
           if (n === 0) continue;
           this.stats.frames++;
+          if (n > this.#buf.length) {
+            // Larger than any frame the interface's offloads make (a peer's BIG TCP, or a
+            // hostile sender): only its start was read, and its headers would claim the rest.
+            this.stats.dropped++;
+            continue;
+          }
           const frame = withChecksum(this.#buf.subarray(0, n));
           if (!frame) {
             this.stats.dropped++;
@@ -116,7 +122,7 @@ export class PacketSocketDevice implements FrameDevice {
  * completed when the header asks for it; null when the header is short or its offsets fall
  * outside the frame.
  */
-function withChecksum(b: Uint8Array): Uint8Array | null {
+export function withChecksum(b: Uint8Array): Uint8Array | null {
   if (b.length < VNET_HDR_SIZE) return null;
   const frame = b.slice(VNET_HDR_SIZE);
   if (b[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) {

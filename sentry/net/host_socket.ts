@@ -18,7 +18,8 @@ import {
   hostGetsockopt,
   hostIoctlInt,
   hostRecv,
-  hostSendto,
+  hostSendmsg,
+  hostSetsockopt,
   hostSocket,
   type RecvResult,
 } from "../../host/hostinet.ts";
@@ -37,9 +38,12 @@ const EPIPE = 32;
 const SIGPIPE = 13;
 const SOL_SOCKET = 1;
 const SO_ERROR = 4;
+const SO_LINGER = 13;
+const SOCK_STREAM = 1;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 const MSG_WAITALL = 0x100;
+const MSG_ERRQUEUE = 0x2000;
 /** How often a poll or epoll of a host socket looks again (no host event reaches the Sentry). */
 const WATCH_MS = 10;
 /** One wait on a runtime thread lasts at most this long, so an interrupted wait ends soon. */
@@ -53,21 +57,62 @@ export function hostResult(r: number): number {
   return r;
 }
 
+/**
+ * The host descriptor is this object's alone: only the handlers of sys_socket_host.ts reach it,
+ * through hostFd, so no call of the Sentry's on another descriptor (a Unix socket, the Gofer's)
+ * ever takes an application's socket arguments.
+ *
+ * Its lifetime follows Linux's file references: release() (the last descriptor closed) closes
+ * the host descriptor only once no call is in flight on it, so a task still waiting in recv or
+ * accept goes on with the same socket, as a Linux thread holding the file does, and the number
+ * cannot be reused under it by another socket. Once it is closed, any use answers EBADF.
+ */
 export class HostSocket extends FileDescriptionBase {
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #fd: number;
+  /** The last descriptor is closed (release()). */
   #closed = false;
+  /** The host descriptor is closed: the number may belong to another file now. */
+  #hostClosed = false;
+  /** Calls in flight across an await, and runtime-thread polls pending, on #fd. */
+  #inFlight = 0;
   /** SO_RCVTIMEO and SO_SNDTIMEO in milliseconds (0: wait for ever). */
   rcvTimeoutMs = 0;
   sndTimeoutMs = 0;
 
   constructor(
-    readonly hostFd: number,
+    hostFd: number,
     readonly family: number,
     readonly type: number,
     flags: number,
     readonly attr: Attr,
   ) {
     super(O_RDWR | (flags & O_NONBLOCK));
+    this.#fd = hostFd;
+  }
+
+  /** The host descriptor; EBADF once it is closed (its number may be another file's). */
+  get hostFd(): number {
+    if (this.#hostClosed) throw new SysError(Errno.EBADF);
+    return this.#fd;
+  }
+
+  /**
+   * Runs call with the host descriptor held open until it settles: release() meanwhile
+   * leaves the closing to the last call in flight. Every call that awaits uses it.
+   */
+  async #held<T>(call: () => Promise<T>): Promise<T> {
+    if (this.#hostClosed) throw new SysError(Errno.EBADF);
+    this.#inFlight++;
+    try {
+      return await call();
+    } finally {
+      this.#drop();
+    }
+  }
+
+  #drop(): void {
+    if (--this.#inFlight === 0 && this.#closed) this.#closeHost();
   }
 
   /** A new host socket for the application's socket(2); -errno becomes its SysError. */
@@ -94,31 +139,38 @@ export class HostSocket extends FileDescriptionBase {
    * Waits until the host socket has one of events (or an error or hang-up). A signal ends
    * the wait (ERESTARTSYS); after timeoutMs (0: none) EAGAIN, as SO_RCVTIMEO makes it.
    */
-  async waitFor(t: Task, events: number, timeoutMs = 0): Promise<void> {
-    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
-    for (;;) {
-      if (this.#closed) throw new SysError(Errno.EBADF);
-      const slice = Math.min(WAIT_SLICE_MS, Math.max(0, deadline - Date.now()));
-      const r = await t.block(pollAsync(this.hostFd, events, slice));
-      if (r & (events | POLLERR | POLLHUP)) return;
-      if (Date.now() >= deadline) throw new SysError(Errno.EAGAIN);
-    }
+  waitFor(t: Task, events: number, timeoutMs = 0): Promise<void> {
+    return this.#held(async () => {
+      const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+      for (;;) {
+        const slice = Math.min(WAIT_SLICE_MS, Math.max(0, deadline - Date.now()));
+        // The poll runs on a runtime thread and outlives an interrupted wait: it holds the
+        // descriptor until it returns, so that it never polls a number reused meanwhile.
+        this.#inFlight++;
+        const poll = pollAsync(this.hostFd, events, slice).finally(() => this.#drop());
+        const r = await t.block(poll);
+        if (r & (events | POLLERR | POLLHUP)) return;
+        if (Date.now() >= deadline) throw new SysError(Errno.EAGAIN);
+      }
+    });
   }
 
   /** Runs a non-blocking host call again after each wait for events while it says EAGAIN. */
-  async retry(
+  retry(
     t: Task,
     dontwait: boolean,
     events: number,
     timeoutMs: number,
     call: () => number,
   ): Promise<number> {
-    for (;;) {
-      const r = call();
-      if (r !== -EAGAIN) return hostResult(r);
-      if (dontwait || this.nonblocking) throw new SysError(Errno.EAGAIN);
-      await this.waitFor(t, events, timeoutMs);
-    }
+    return this.#held(async () => {
+      for (;;) {
+        const r = call();
+        if (r !== -EAGAIN) return hostResult(r);
+        if (dontwait || this.nonblocking) throw new SysError(Errno.EAGAIN);
+        await this.waitFor(t, events, timeoutMs);
+      }
+    });
   }
 
   /** accept4(2): the next connection, waited for unless non-blocking. */
@@ -133,25 +185,31 @@ export class HostSocket extends FileDescriptionBase {
   }
 
   /** connect(2); a blocking socket waits for the handshake's outcome. */
-  async connect(t: Task, sa: Uint8Array<ArrayBuffer>): Promise<void> {
-    const r = hostConnect(this.hostFd, sa);
-    if (r !== -EINPROGRESS || this.nonblocking) {
-      hostResult(r);
-      return;
-    }
-    await this.waitFor(t, POLLOUT, this.sndTimeoutMs);
-    const e = hostGetsockopt(this.hostFd, SOL_SOCKET, SO_ERROR, 4);
-    hostResult(e.r);
-    const err = new DataView(e.val.buffer, e.val.byteOffset).getInt32(0, true);
-    if (err) throw new SysError(err);
+  connect(t: Task, sa: Uint8Array<ArrayBuffer>): Promise<void> {
+    return this.#held(async () => {
+      const r = hostConnect(this.hostFd, sa);
+      if (r !== -EINPROGRESS || this.nonblocking) {
+        hostResult(r);
+        return;
+      }
+      await this.waitFor(t, POLLOUT, this.sndTimeoutMs);
+      const e = hostGetsockopt(this.hostFd, SOL_SOCKET, SO_ERROR, 4);
+      hostResult(e.r);
+      const err = new DataView(e.val.buffer, e.val.byteOffset).getInt32(0, true);
+      if (err) throw new SysError(err);
+    });
   }
 
-  /** Sends data (to `to`, or the connected peer); EPIPE raises SIGPIPE unless MSG_NOSIGNAL. */
+  /**
+   * Sends data (to `to`, or the connected peer) with checked control messages; EPIPE raises
+   * SIGPIPE unless MSG_NOSIGNAL.
+   */
   async send(
     t: Task,
     data: Uint8Array<ArrayBuffer>,
     flags: number,
     to: Uint8Array<ArrayBuffer> | null,
+    control: Uint8Array<ArrayBuffer> | null = null,
   ): Promise<number> {
     try {
       return await this.retry(
@@ -159,7 +217,7 @@ export class HostSocket extends FileDescriptionBase {
         (flags & MSG_DONTWAIT) !== 0,
         POLLOUT,
         this.sndTimeoutMs,
-        () => hostSendto(this.hostFd, data, flags & ~MSG_DONTWAIT, to),
+        () => hostSendmsg(this.hostFd, data, flags & ~MSG_DONTWAIT, to, control),
       );
     } catch (e) {
       if (e instanceof SysError && e.errno === EPIPE && !(flags & MSG_NOSIGNAL)) {
@@ -170,15 +228,31 @@ export class HostSocket extends FileDescriptionBase {
   }
 
   /**
-   * Receives into buf. MSG_WAITALL on a stream keeps reading until buf is full, the peer has
-   * shut down, or something was read and a wait is interrupted.
+   * Receives into buf, with room for controlSpace bytes of the host's control messages (the
+   * caller filters them). MSG_WAITALL on a stream keeps reading until buf is full, the peer
+   * has shut down, or something was read and a wait is interrupted.
    */
-  async recv(t: Task, buf: Uint8Array<ArrayBuffer>, flags: number): Promise<RecvResult> {
-    const dontwait = (flags & MSG_DONTWAIT) !== 0;
+  recv(
+    t: Task,
+    buf: Uint8Array<ArrayBuffer>,
+    flags: number,
+    controlSpace = 0,
+  ): Promise<RecvResult> {
+    return this.#held(() => this.#recv(t, buf, flags, controlSpace));
+  }
+
+  async #recv(
+    t: Task,
+    buf: Uint8Array<ArrayBuffer>,
+    flags: number,
+    controlSpace: number,
+  ): Promise<RecvResult> {
+    // The error queue is never waited for: empty, it answers EAGAIN at once, as on Linux.
+    const dontwait = (flags & (MSG_DONTWAIT | MSG_ERRQUEUE)) !== 0;
     const host = flags & ~(MSG_DONTWAIT | MSG_WAITALL);
     let last!: RecvResult;
     const n = await this.retry(t, dontwait, POLLIN, this.rcvTimeoutMs, () => {
-      last = hostRecv(this.hostFd, buf, host);
+      last = hostRecv(this.hostFd, buf, host, controlSpace);
       return last.r;
     });
     if (!(flags & MSG_WAITALL) || n === 0 || n >= buf.length || this.type !== 1) return last;
@@ -244,6 +318,30 @@ export class HostSocket extends FileDescriptionBase {
   override release(): void {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    closeFd(this.hostFd);
+    if (this.#inFlight === 0) this.#closeHost();
+  }
+
+  /**
+   * Closes the host descriptor without blocking the Sentry's thread. A TCP socket with
+   * SO_LINGER on and a non-zero time would make the host's close(2) wait, up to that many
+   * seconds, for its unsent data to be acknowledged, and every task with it: linger is turned
+   * off first, so the host closes at once and sends what is queued in the background, as it
+   * does for any socket. The application's close(2) therefore returns at once, not after the
+   * data is acknowledged (nothing it can read tells the two apart, except the time). A linger
+   * time of zero (an abortive close: RST, queued data dropped) is kept: it never waits.
+   */
+  #closeHost(): void {
+    if (this.#hostClosed) return;
+    this.#hostClosed = true;
+    if (this.type === SOCK_STREAM) {
+      const l = hostGetsockopt(this.#fd, SOL_SOCKET, SO_LINGER, 8);
+      if (l.r >= 0 && l.val.length === 8) {
+        const v = new DataView(l.val.buffer, l.val.byteOffset);
+        if (v.getInt32(0, true) !== 0 && v.getInt32(4, true) !== 0) {
+          hostSetsockopt(this.#fd, SOL_SOCKET, SO_LINGER, new Uint8Array(8));
+        }
+      }
+    }
+    closeFd(this.#fd);
   }
 }

@@ -3,7 +3,7 @@
  * hands a call here when its descriptor is one. Each handler copies what the application
  * gives into the Sentry's own buffers (addresses at most sockaddr_storage long, data at most
  * HOST_IO_MAX a call), makes the host call on the host socket, and copies the result out.
- * Control messages are neither passed nor returned.
+ * Control messages pass only as sentry/net/host_cmsg.ts allows.
  *
  * @module
  */
@@ -11,6 +11,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import {
+  HOST_SOCKET_KINDS,
   hostBind,
   hostGetpeername,
   hostGetsockname,
@@ -20,28 +21,55 @@ import {
   hostShutdown,
   SOCKADDR_MAX,
 } from "../../host/hostinet.ts";
+import { CAP, capable } from "../kernel/task_creds.ts";
 import type { Task } from "../kernel/task.ts";
 import { hostResult, HostSocket } from "../net/host_socket.ts";
 import { socketAttr } from "../net/socket.ts";
 import { O_CLOEXEC, O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
+import { copyOutAddress, copyOutMsgResult } from "./socket_copy.ts";
+import {
+  receivedControl,
+  RECV_CONTROL_MAX,
+  SEND_CONTROL_MAX,
+  sendControl,
+} from "../net/host_cmsg.ts";
 
 const SOCK_STREAM = 1, SOCK_DGRAM = 2;
-const AF_UNSPEC = 0;
+const AF_UNSPEC = 0, AF_INET = 2, AF_INET6 = 10;
+/** Protocol numbers are below this (socket(2) answers EINVAL otherwise). */
+const IPPROTO_MAX = 263;
+const SOCKADDR_IN_SIZE = 16;
+const SIN6_LEN_RFC2133 = 24;
+/** Ports below this need CAP_NET_BIND_SERVICE unless the host's sysctl says otherwise. */
+const PROT_SOCK = 1024;
+const UNPRIVILEGED_PORT_START = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
 const MSG_TRUNC = 0x20;
+const MSG_CTRUNC = 0x8;
+const MSG_OOB = 0x1;
+/** Reads the socket's error queue (IP_RECVERR): ICMP errors with where they came from. */
+const MSG_ERRQUEUE = 0x2000;
 /** The most bytes one call moves (a stream send or receive returns less; a datagram fits). */
 const HOST_IO_MAX = 1 << 20;
-/** Flags passed on to the host: OOB, PEEK, DONTROUTE, TRUNC, DONTWAIT, EOR, WAITALL, CONFIRM, NOSIGNAL, MORE. */
+/**
+ * Flags passed on to the host: sends OOB, DONTROUTE, DONTWAIT, EOR, CONFIRM, NOSIGNAL, MORE;
+ * receives OOB, PEEK, TRUNC, DONTWAIT, WAITALL, ERRQUEUE.
+ */
 const SEND_FLAGS = 0x1 | 0x4 | 0x40 | 0x80 | 0x800 | 0x4000 | 0x8000;
-const RECV_FLAGS = 0x1 | 0x2 | 0x20 | 0x40 | 0x100;
+const RECV_FLAGS = 0x1 | 0x2 | 0x20 | 0x40 | 0x100 | MSG_ERRQUEUE;
 
 /** Implements Linux syscall socket(2) for AF_INET and AF_INET6 with --network=host. */
 export function hostInetSocket(t: Task, domain: number, type: number, protocol: number): number {
   if (type & ~(0xf | O_NONBLOCK | O_CLOEXEC)) throw new SysError(Errno.EINVAL);
+  if (protocol < 0 || protocol >= IPPROTO_MAX) throw new SysError(Errno.EINVAL);
   const base = type & 0xf;
   // Raw and packet-level sockets are not offered: the Sentry holds no capability for them.
   if (base !== SOCK_STREAM && base !== SOCK_DGRAM) throw new SysError(Errno.ESOCKTNOSUPPORT);
+  // Only the protocols the Sentry's filter lets through (HOST_SOCKET_KINDS): any other (SCTP,
+  // UDP-Lite, MPTCP...) is answered here as by a kernel without it, and never reaches the host.
+  const kind = HOST_SOCKET_KINDS.find((k) => k.family === domain && k.type === base);
+  if (!kind?.protocols.includes(protocol)) throw new SysError(Errno.EPROTONOSUPPORT);
   const s = HostSocket.create(t, domain, base, protocol, type & O_NONBLOCK);
   try {
     return t.fdTable.install(s, (type & O_CLOEXEC) !== 0);
@@ -51,7 +79,12 @@ export function hostInetSocket(t: Task, domain: number, type: number, protocol: 
   }
 }
 
-/** Copies in a socket address for `s`: its family (or AF_UNSPEC where allowed) only. */
+/**
+ * Copies in a socket address for `s`, the only kind of address passed to the host: of its
+ * family and at least that family's length (sockaddr_in, or sockaddr_in6 without its scope as
+ * RFC 2133 had it), or AF_UNSPEC where the call takes it (`unspec`: connect's disconnect,
+ * bind's INADDR_ANY on IPv4), as Linux checks them.
+ */
 function readAddress(
   t: Task,
   s: HostSocket,
@@ -62,23 +95,42 @@ function readAddress(
   if (len < 2 || len > SOCKADDR_MAX) throw new SysError(Errno.EINVAL);
   const sa = t.mm.copyIn(addr, len);
   const family = sa[0] | (sa[1] << 8);
-  if (family !== s.family && !(unspec && family === AF_UNSPEC)) {
-    throw new SysError(Errno.EAFNOSUPPORT);
+  if (unspec && family === AF_UNSPEC) return sa;
+  if (len < (s.family === AF_INET6 ? SIN6_LEN_RFC2133 : SOCKADDR_IN_SIZE)) {
+    throw new SysError(Errno.EINVAL);
   }
+  if (family !== s.family) throw new SysError(Errno.EAFNOSUPPORT);
   return sa;
 }
 
-/** Writes an address to (addr, *lenAddr), cut to the application's length, as Linux does. */
-function writeAddress(t: Task, addr: bigint, lenAddr: bigint, sa: Uint8Array): void {
-  if (addr === 0n) return;
-  const have = new DataView(t.mm.copyIn(lenAddr, 4).buffer).getInt32(0, true);
-  if (have < 0) throw new SysError(Errno.EINVAL);
-  t.mm.copyOut(addr, sa.subarray(0, Math.min(have, sa.length)));
-  t.mm.writeU32(lenAddr, sa.length);
+/** The first port that needs CAP_NET_BIND_SERVICE (net.ipv4.ip_unprivileged_port_start). */
+function unprivilegedPortStart(): number {
+  try {
+    // The Sentry's /proc shows the host's network namespace with --network=host; read at each
+    // bind, as the kernel does, since the host's administrator may change it.
+    const v = Number(Deno.readTextFileSync(UNPRIVILEGED_PORT_START).trim());
+    return Number.isInteger(v) && v >= 0 ? v : PROT_SOCK;
+  } catch {
+    return PROT_SOCK;
+  }
 }
 
+/**
+ * The Sentry holds CAP_NET_BIND_SERVICE on the host with --network=host (boot/boot.ts), so the
+ * host would let any task bind a low port: the task's own capability is checked here first,
+ * as Linux checks the caller's.
+ */
 function bind(t: Task, s: HostSocket): number {
-  hostResult(hostBind(s.hostFd, readAddress(t, s, argPtr(t, 1), argInt(t, 2))));
+  const sa = readAddress(t, s, argPtr(t, 1), argInt(t, 2), s.family === AF_INET);
+  if (sa.length >= 4) {
+    const port = (sa[2] << 8) | sa[3];
+    if (
+      port !== 0 && !capable(t, CAP.NET_BIND_SERVICE) && port < unprivilegedPortStart()
+    ) {
+      throw new SysError(Errno.EACCES);
+    }
+  }
+  hostResult(hostBind(s.hostFd, sa));
   return 0;
 }
 
@@ -97,15 +149,14 @@ async function accept(t: Task, s: HostSocket, flags: number): Promise<number> {
     flags & O_NONBLOCK,
     socketAttr(t.tg.uid, t.tg.gid),
   );
-  let installed: number;
   try {
-    installed = t.fdTable.install(c, (flags & O_CLOEXEC) !== 0);
+    // The address first, as Linux: a bad pointer fails the call with no descriptor left.
+    copyOutAddress(t, argPtr(t, 1), argPtr(t, 2), sa);
+    return t.fdTable.install(c, (flags & O_CLOEXEC) !== 0);
   } catch (e) {
-    c.release(); // EMFILE: the accepted host socket must not stay open in the Sentry
+    c.release(); // EFAULT, EMFILE: the accepted host socket must not stay open in the Sentry
     throw e;
   }
-  writeAddress(t, argPtr(t, 1), argPtr(t, 2), sa);
-  return installed;
 }
 
 async function connect(t: Task, s: HostSocket): Promise<number> {
@@ -116,14 +167,14 @@ async function connect(t: Task, s: HostSocket): Promise<number> {
 function getsockname(t: Task, s: HostSocket): number {
   const r = hostGetsockname(s.hostFd);
   hostResult(r.r);
-  writeAddress(t, argPtr(t, 1), argPtr(t, 2), r.sa);
+  copyOutAddress(t, argPtr(t, 1), argPtr(t, 2), r.sa);
   return 0;
 }
 
 function getpeername(t: Task, s: HostSocket): number {
   const r = hostGetpeername(s.hostFd);
   hostResult(r.r);
-  writeAddress(t, argPtr(t, 1), argPtr(t, 2), r.sa);
+  copyOutAddress(t, argPtr(t, 1), argPtr(t, 2), r.sa);
   return 0;
 }
 
@@ -149,12 +200,22 @@ async function recvfrom(t: Task, s: HostSocket): Promise<number> {
   const data = new Uint8Array(Math.min(len, HOST_IO_MAX));
   const r = await s.recv(t, data, flags);
   t.mm.copyOut(buf, data.subarray(0, Math.min(r.r, data.length)));
-  if (argPtr(t, 4) !== 0n) writeAddress(t, argPtr(t, 4), argPtr(t, 5), r.from);
+  if (argPtr(t, 4) !== 0n) copyOutAddress(t, argPtr(t, 4), argPtr(t, 5), r.from);
   return r.r;
 }
 
+/**
+ * The msghdr at addr with msg_namelen as Linux takes it: a negative one is EINVAL, a longer
+ * one than sockaddr_storage is cut to it.
+ */
+function readHostMsgHdr(t: Task, addr: bigint): ReturnType<typeof readMsgHdr> {
+  const m = readMsgHdr(t, addr);
+  if (m.namelen > 0x7fff_ffff) throw new SysError(Errno.EINVAL);
+  return { ...m, namelen: Math.min(m.namelen, SOCKADDR_MAX) };
+}
+
 async function sendmsgAt(t: Task, s: HostSocket, hdr: bigint, flags: number): Promise<number> {
-  const m = readMsgHdr(t, hdr);
+  const m = readHostMsgHdr(t, hdr);
   const total = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), HOST_IO_MAX);
   const data = new Uint8Array(total);
   let off = 0;
@@ -165,14 +226,19 @@ async function sendmsgAt(t: Task, s: HostSocket, hdr: bigint, flags: number): Pr
     off += k;
   }
   const to = m.name !== 0n && m.namelen > 0 ? readAddress(t, s, m.name, m.namelen) : null;
-  return await s.send(t, data, flags & SEND_FLAGS, to);
+  let control: Uint8Array<ArrayBuffer> | null = null;
+  if (m.controllen > 0) {
+    if (m.controllen > SEND_CONTROL_MAX) throw new SysError(Errno.ENOBUFS);
+    control = sendControl(t.mm.copyIn(m.control, m.controllen), s.family, s.type === SOCK_STREAM);
+  }
+  return await s.send(t, data, flags & SEND_FLAGS, to, control);
 }
 
 async function recvmsgAt(t: Task, s: HostSocket, addr: bigint, flags: number): Promise<number> {
-  const m = readMsgHdr(t, addr);
+  const m = readHostMsgHdr(t, addr);
   const max = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), HOST_IO_MAX, MAX_RW_COUNT);
   const data = new Uint8Array(max);
-  const r = await s.recv(t, data, flags & RECV_FLAGS);
+  const r = await s.recv(t, data, flags & RECV_FLAGS, Math.min(m.controllen, RECV_CONTROL_MAX));
   let off = 0;
   const got = Math.min(r.r, data.length);
   for (const [base, len] of m.iov) {
@@ -181,14 +247,10 @@ async function recvmsgAt(t: Task, s: HostSocket, addr: bigint, flags: number): P
     t.mm.copyOut(base, data.subarray(off, off + k));
     off += k;
   }
-  t.mm.copyOut(addr + 40n, new Uint8Array(8)); // msg_controllen: no control messages
-  t.mm.writeU32(addr + 48n, r.flags & MSG_TRUNC);
-  if (m.name !== 0n) {
-    t.mm.copyOut(m.name, r.from.subarray(0, Math.min(m.namelen, r.from.length)));
-    t.mm.writeU32(addr + 8n, r.from.length);
-  } else {
-    t.mm.writeU32(addr + 8n, 0);
-  }
+  const control = receivedControl(r.control);
+  if (control.length > 0) t.mm.copyOut(m.control, control);
+  const shown = MSG_TRUNC | MSG_CTRUNC | MSG_OOB | MSG_ERRQUEUE;
+  copyOutMsgResult(t, addr, m, control.length, r.flags & shown, r.from);
   return r.r;
 }
 
@@ -198,17 +260,17 @@ async function recvmsgAt(t: Task, s: HostSocket, addr: bigint, flags: number): P
  */
 const PASSED: Record<number, ReadonlySet<number>> = {
   // SOL_SOCKET: REUSEADDR TYPE ERROR DONTROUTE BROADCAST SNDBUF RCVBUF KEEPALIVE OOBINLINE
-  // LINGER REUSEPORT RCVLOWAT SNDLOWAT ACCEPTCONN PROTOCOL DOMAIN
-  1: new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 15, 18, 19, 30, 38, 39]),
-  // IPPROTO_IP: TOS TTL PKTINFO MTU_DISCOVER RECVERR RECVTOS MULTICAST_IF MULTICAST_TTL
-  // MULTICAST_LOOP ADD_MEMBERSHIP DROP_MEMBERSHIP
-  0: new Set([1, 2, 8, 10, 11, 13, 32, 33, 34, 35, 36]),
+  // LINGER REUSEPORT RCVLOWAT SNDLOWAT TIMESTAMP ACCEPTCONN TIMESTAMPNS PROTOCOL DOMAIN
+  1: new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 15, 18, 19, 29, 30, 35, 38, 39]),
+  // IPPROTO_IP: TOS TTL PKTINFO MTU_DISCOVER RECVERR RECVTTL RECVTOS MULTICAST_IF
+  // MULTICAST_TTL MULTICAST_LOOP ADD_MEMBERSHIP DROP_MEMBERSHIP
+  0: new Set([1, 2, 8, 10, 11, 12, 13, 32, 33, 34, 35, 36]),
   // IPPROTO_TCP: NODELAY MAXSEG CORK KEEPIDLE KEEPINTVL KEEPCNT SYNCNT LINGER2 DEFER_ACCEPT
   // WINDOW_CLAMP INFO QUICKACK CONGESTION USER_TIMEOUT NOTSENT_LOWAT
   6: new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18, 25]),
   // IPPROTO_IPV6: UNICAST_HOPS MULTICAST_IF MULTICAST_HOPS MULTICAST_LOOP JOIN_GROUP
-  // LEAVE_GROUP V6ONLY RECVPKTINFO TCLASS
-  41: new Set([16, 17, 18, 19, 20, 21, 26, 49, 67]),
+  // LEAVE_GROUP RECVERR V6ONLY RECVPKTINFO RECVHOPLIMIT RECVTCLASS TCLASS
+  41: new Set([16, 17, 18, 19, 20, 21, 25, 26, 49, 51, 66, 67]),
 };
 const SOL_SOCKET = 1, SO_RCVTIMEO = 20, SO_SNDTIMEO = 21;
 /** Longest option value passed (struct tcp_info, the largest, is 232 bytes). */

@@ -21,7 +21,8 @@ import {
   type SockAddr,
 } from "../net/socket.ts";
 import { getSockOpt, setSockOpt } from "../net/sockopt.ts";
-import { IPPROTO_TCP } from "../net/stack.ts";
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP } from "../net/stack.ts";
+import { CAP, capable } from "../kernel/task_creds.ts";
 import { O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
@@ -73,6 +74,12 @@ function writeSockAddr(t: Task, s: InetSocket, addr: bigint, lenAddr: bigint, a:
 function bind(t: Task, s: InetSocket): number {
   const a = readSockAddr(t, s, argPtr(t, 1), argInt(t, 2));
   if (!a) throw new SysError(Errno.EAFNOSUPPORT);
+  // Ports below 1024 (the sandbox's ip_unprivileged_port_start) are privileged; a ping
+  // socket's identifier is no port.
+  const ping = s.protocol === IPPROTO_ICMP || s.protocol === IPPROTO_ICMPV6;
+  if (a.port !== 0 && a.port < 1024 && !ping && !capable(t, CAP.NET_BIND_SERVICE)) {
+    throw new SysError(Errno.EACCES);
+  }
   s.bind(a);
   return 0;
 }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { GOFER_CAPS } from "../../gofer/confine.ts";
-import { namespaces } from "../../host/namespace.ts";
+import { Cap, namespaces } from "../../host/namespace.ts";
 import { capMask, threadCreds } from "../../host/threads.ts";
 import { inFreshDeno, IS_ROOT, makeBundle, makeRoot, REPO, waitFor } from "../harness.ts";
 import { PLATFORMS } from "../probe.ts";
@@ -38,11 +38,17 @@ function assertThreads(what: string, pid: number, caps: readonly number[]): void
 }
 
 // A sandbox taken from a spare (oci/spare.ts) too: its Gofer confines itself at the take.
-for (const [platform, spare] of PLATFORMS.flatMap((p) => [[p, false], [p, true]] as const)) {
+// With --network=host (one platform: the mode changes nothing per platform) the Sentry is in
+// the host's network namespace and keeps CAP_NET_BIND_SERVICE only (boot/boot.ts).
+const VARIANTS = [
+  ...PLATFORMS.flatMap((p) => [[p, false, false], [p, true, false]] as const),
+  [PLATFORMS[0], false, true] as const,
+];
+for (const [platform, spare, hostNet] of VARIANTS) {
   Deno.test({
     name: `the Sentry and the Gofer are confined on every thread (${platform}${
       spare ? ", taken from a spare" : ""
-    })`,
+    }${hostNet ? ", --network=host" : ""})`,
     ignore: !IS_ROOT || !haveBusybox(),
     async fn() {
       const rootfs = await busyboxRootfs();
@@ -51,7 +57,11 @@ for (const [platform, spare] of PLATFORMS.flatMap((p) => [[p, false], [p, true]]
       await Deno.symlink(rootfs, bundle.rootfs);
       const root = await makeRoot();
       try {
-        const flags = [`--platform=${platform}`, ...(spare ? ["--spare"] : [])];
+        const flags = [
+          `--platform=${platform}`,
+          ...(spare ? ["--spare"] : []),
+          ...(hostNet ? ["--network=host"] : []),
+        ];
         if (spare) assert.equal((await root.runsc(["spare"], {}, flags)).code, 0);
         const c = await root.runsc(
           ["create", "--bundle", bundle.dir, "c1"],
@@ -67,13 +77,13 @@ for (const [platform, spare] of PLATFORMS.flatMap((p) => [[p, false], [p, true]]
         // The application runs: the stubs (ptrace) or vCPU threads (kvm) exist.
         assert.ok(await waitFor(() => threadCreds(boot).length > 2));
 
-        assertThreads("boot", boot, []);
+        assertThreads("boot", boot, hostNet ? [Cap.NET_BIND_SERVICE] : []);
         assertThreads("gofer", gofer, GOFER_CAPS);
 
         const host = namespaces("self");
         for (
           const [what, pid, kinds] of [
-            ["boot", boot, ["mnt", "ipc", "uts", "net", "pid"]],
+            ["boot", boot, ["mnt", "ipc", "uts", ...(hostNet ? [] : ["net"]), "pid"]],
             ["gofer", gofer, ["mnt", "ipc", "uts", "net", "pid"]],
           ] as const
         ) {
@@ -167,7 +177,7 @@ Deno.test("the Gofer's filter refuses what it does not list", async () => {
   assert.deepEqual(JSON.parse(calls), REFUSED);
 });
 
-Deno.test("with --network=host the Sentry's filter adds TCP and UDP sockets only", async () => {
+Deno.test("with --network=host the Sentry's filter adds TCP, UDP and ping sockets only, of no other protocol", async () => {
   const out = await underFilter(
     `sentryFilter("ptrace", "host")`,
     `
@@ -175,6 +185,16 @@ Deno.test("with --network=host the Sentry's filter adds TCP and UDP sockets only
     console.log(JSON.stringify({
       tcp: r(41, 2, 1 | 0o4000 | 0o2000000, 0) >= 0, // socket(AF_INET, SOCK_STREAM|NONBLOCK|CLOEXEC)
       udp6: r(41, 10, 2, 0) >= 0,                     // socket(AF_INET6, SOCK_DGRAM)
+      tcpByName: r(41, 2, 1, 6) >= 0,                 // IPPROTO_TCP
+      udpByName: r(41, 10, 2, 17) >= 0,               // IPPROTO_UDP
+      // A ping socket passes the filter; the host then applies net.ipv4.ping_group_range.
+      ping: r(41, 2, 2, 1) !== -1,
+      ping6: r(41, 10, 2, 58) !== -1,
+      sctp: r(41, 2, 1, 132),                         // IPPROTO_SCTP: EPERM
+      udplite: r(41, 2, 2, 136),                      // IPPROTO_UDPLITE: EPERM
+      mptcp: r(41, 10, 1, 262),                       // IPPROTO_MPTCP: EPERM
+      streamUdp: r(41, 2, 1, 17),                     // a stream of IPPROTO_UDP: EPERM
+      icmpv6On4: r(41, 2, 2, 58),                     // ICMPv6 on AF_INET: EPERM
       raw: r(41, 2, 3, 1),                            // socket(AF_INET, SOCK_RAW): EPERM
       packet: r(41, 17, 3, 0),                        // socket(AF_PACKET): EPERM
       netlink: r(41, 16, 3, 0),                       // socket(AF_NETLINK): EPERM
@@ -185,6 +205,15 @@ Deno.test("with --network=host the Sentry's filter adds TCP and UDP sockets only
   assert.deepEqual(JSON.parse(out), {
     tcp: true,
     udp6: true,
+    tcpByName: true,
+    udpByName: true,
+    ping: true,
+    ping6: true,
+    sctp: -1,
+    udplite: -1,
+    mptcp: -1,
+    streamUdp: -1,
+    icmpv6On4: -1,
     raw: -1,
     packet: -1,
     netlink: -1,
