@@ -5,7 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { closeFd, libc, rawSyscall, socketpair } from "../../host/libc.ts";
+import { closeFd, socketpair } from "../../host/libc.ts";
+import { hostSetsockopt } from "../../host/hostinet.ts";
+import { writeFd } from "../../host/io.ts";
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_SIZE } from "../../host/packet.ts";
 import { log } from "../../log.ts";
 import { finish, sumBytes } from "./checksum.ts";
@@ -40,14 +42,7 @@ async function deliver(frames: Uint8Array<ArrayBuffer>[]): Promise<{
   for (const fd of [ours, peer]) {
     // SO_SNDBUF and SO_RCVBUF: room for a frame of 64 KiB and more.
     for (const opt of [7, 8]) {
-      rawSyscall(
-        54,
-        BigInt(fd),
-        1n,
-        BigInt(opt),
-        BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(big))),
-        4n,
-      );
+      assert.equal(hostSetsockopt(fd, 1, opt, new Uint8Array(big.buffer)), 0);
     }
   }
   const got: Uint8Array[] = [];
@@ -62,7 +57,7 @@ async function deliver(frames: Uint8Array<ArrayBuffer>[]): Promise<{
   });
   try {
     for (const f of [...frames, end]) {
-      const n = libc.symbols.write(peer, f, BigInt(f.length));
+      const n = writeFd(peer, f);
       assert.equal(Number(n), f.length, `frame of ${f.length} bytes written`);
     }
     // Bounds a hang only: the frames are all waiting before the device's first read.
