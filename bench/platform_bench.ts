@@ -7,6 +7,12 @@
  * synchronously on the JavaScript thread and as a nonblocking FFI call on a runtime thread,
  * the measurement behind platform/kvm/context.ts's choice.
  *
+ * Then the host's own floor for the same round trip with no Sentry in it (tests/progs/
+ * bench_trap_floor.c): a seccomp trap answered in the trapping thread, the trap handed to a
+ * second thread (by sched_yield, as Systrap does, or by futex), and a C tracer under
+ * PTRACE_SYSEMU; wall and CPU time per call. On a busy host the wall time is mostly other
+ * processes' turns; the CPU time is what bounds how far apart the two platforms can be.
+ *
  * Usage: deno run -A bench/platform_bench.ts [--n 5000]
  *
  * @module
@@ -20,6 +26,7 @@ import { type Platform, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform/pla
 import { PtracePlatform } from "../platform/ptrace/ptrace.ts";
 import { SystrapPlatform } from "../platform/systrap/systrap.ts";
 import { R, Registers } from "../platform/registers.ts";
+import { compileProg } from "../tests/harness.ts";
 
 const { values: opts } = parseArgs({
   args: Deno.args,
@@ -126,6 +133,46 @@ try {
   p.release();
 } catch (e) {
   console.log(`\nKVM_RUN cost: unavailable: ${e instanceof Error ? e.message : e}`);
+}
+/** The host floor's modes (bench_trap_floor.c), in the order printed. */
+const FLOOR_MODES = [
+  ["trap", "trap answered in the trapping thread"],
+  ["yield", "trap handed to a thread, sched_yield (Systrap's)"],
+  ["futex", "trap handed to a thread, futex"],
+  ["ptrace", "C tracer, PTRACE_SYSEMU (ptrace's)"],
+] as const;
+
+const floor: Record<string, { wallNs: number; cpuNs: number }> = {};
+try {
+  const prog = await compileProg("bench_trap_floor", { flags: ["-pthread"] });
+  const frows = [["host floor (no Sentry)", "wall per call", "CPU per call"]];
+  for (const [mode, what] of FLOOR_MODES) {
+    const out = await new Deno.Command(prog, { args: [mode, String(N)], stdout: "piped" })
+      .output();
+    const text = new TextDecoder().decode(out.stdout);
+    const m = /ns_per_op=([\d.]+) cpu_ns_per_op=([\d.]+)/.exec(text);
+    if (!out.success || !m) throw new Error(`bench_trap_floor ${mode}: ${text.trim()}`);
+    floor[mode] = { wallNs: Number(m[1]), cpuNs: Number(m[2]) };
+    frows.push([
+      `${mode}: ${what}`,
+      `${(floor[mode].wallNs / 1e3).toFixed(2)} µs`,
+      `${(floor[mode].cpuNs / 1e3).toFixed(2)} µs`,
+    ]);
+  }
+  const fw = frows[0].map((_, c) => Math.max(...frows.map((r) => r[c].length)));
+  console.log("");
+  for (const r of frows) console.log(r.map((cell, c) => cell.padEnd(fw[c])).join("  "));
+  console.log(
+    `host floor ptrace/yield: wall ${(floor.ptrace.wallNs / floor.yield.wallNs).toFixed(2)}x, ` +
+      `CPU ${(floor.ptrace.cpuNs / floor.yield.cpuNs).toFixed(2)}x`,
+  );
+} catch (e) {
+  console.log(`\nhost floor: unavailable: ${e instanceof Error ? e.message : e}`);
+}
+if (results.ptrace && results.systrap) {
+  console.log(
+    `systrap/ptrace: syscall ${(results.systrap.syscallUs / results.ptrace.syscallUs).toFixed(2)}x`,
+  );
 }
 if (results.ptrace && results.kvm) {
   console.log(

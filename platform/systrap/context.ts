@@ -112,6 +112,9 @@ function inStack(region: Region, w: Uint32Array, at: number, size: number): numb
 /** The commonest stop, one object for all (the task loop only reads it). */
 const SYSCALL: SwitchResult = Object.freeze({ kind: "syscall" });
 
+/** Segment selectors a stop reports as 0 (the frame has none of them). */
+const ZEROED_SELECTORS: readonly number[] = [R.ds, R.es, R.fs, R.gs];
+
 /** Implements Context for Systrap. */
 export class SystrapContext implements Context {
   #thread: StubThread | null = null;
@@ -122,6 +125,12 @@ export class SystrapContext implements Context {
   /** The thread no longer answers: it is never run or reused again. */
   #lost = false;
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
+  /**
+   * The frame of the thread's current stop, as #decode checked it: the next switch writes
+   * there without reading the handler's pointers again (they are read once per stop; any
+   * application thread can rewrite them meanwhile). Null until a stop was decoded.
+   */
+  #stopFrame: Frame | null = null;
   #regsOf: Registers | null = null;
   #regs32: Uint32Array<ArrayBuffer> | null = null;
   #cpuDone: ThreadTimes = { user: 0n, sys: 0n };
@@ -161,8 +170,9 @@ export class SystrapContext implements Context {
       t.parked = true;
       learnFrameLayout(t);
     }
-    const frame = this.#frame(t);
+    const frame = this.#stopFrame ?? this.#frame(t);
     if (!frame) return { kind: "lost", reason: "systrap: the stub's signal frame is damaged" };
+    this.#stopFrame = null;
     this.#writeFrame(t, frame, regs);
     const state = t.region.i32;
     Atomics.store(state, CTL.state / 4, STATE.run);
@@ -264,6 +274,7 @@ export class SystrapContext implements Context {
   #decode(t: StubThread, regs: Registers): SwitchResult {
     const f = this.#frame(t);
     if (!f) return { kind: "lost", reason: "systrap: the stub's signal frame is damaged" };
+    this.#stopFrame = f;
     const w = t.region.u32;
     const r = this.#words(regs);
     const mc = (f.uc + UC_MCONTEXT) / 4;
@@ -275,7 +286,7 @@ export class SystrapContext implements Context {
     r[2 * R.cs] = USER_CS;
     r[2 * R.ss] = USER_SS;
     r[2 * R.cs + 1] = r[2 * R.ss + 1] = 0;
-    for (const k of [R.ds, R.es, R.fs, R.gs]) r[2 * k] = r[2 * k + 1] = 0;
+    for (const k of ZEROED_SELECTORS) r[2 * k] = r[2 * k + 1] = 0;
     r[2 * R.fs_base] = w[CTL.fsBase / 4];
     r[2 * R.fs_base + 1] = w[CTL.fsBase / 4 + 1];
     r[2 * R.gs_base] = w[CTL.gsBase / 4];
@@ -328,7 +339,7 @@ export class SystrapContext implements Context {
   fpState(): Uint8Array<ArrayBuffer> {
     if (this.#pendingFp) return this.#pendingFp.slice();
     const t = this.#thread;
-    const f = t && this.#frame(t);
+    const f = t && (this.#stopFrame ?? this.#frame(t));
     if (!t || !f) {
       // Never ran: the state a new thread starts with (x87 control word 0x37f, MXCSR 0x1f80).
       const b = new Uint8Array(FXSAVE_SIZE);
@@ -395,6 +406,7 @@ export class SystrapContext implements Context {
       if (!this.#lost) t.space.releaseStubThread(t, this.#last);
     }
     this.#thread = null;
+    this.#stopFrame = null;
   }
 
   /** Implements Context.release. */
