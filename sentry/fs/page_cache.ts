@@ -16,7 +16,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { type MemoryFile, PAGE, PAGE_SIZE } from "../mm/memory_file.ts";
-import type { Mappable, PageRun } from "../mm/mmap_opts.ts";
+import type { FileMappers, Mappable, PageRun } from "../mm/mmap_opts.ts";
 
 /** Where the cached file's data lives. */
 export interface CacheBacking {
@@ -107,7 +107,10 @@ export class PageCache {
     return out;
   }
 
-  /** A new range of the memory file holding pages [index, index+count) of the file. */
+  /**
+   * A new range of the memory file holding pages [index, index+count) of the file; what the
+   * file does not hold (past its end) is zeroes.
+   */
   #fill(index: number, count: number): bigint {
     const len = count * PAGE;
     const off = this.mf.allocate(BigInt(len));
@@ -124,6 +127,9 @@ export class PageCache {
       this.mf.free(off, BigInt(len));
       throw e;
     }
+    // A file shorter than the range: the rest reads as zeroes, whatever the memory file held
+    // there before (it hands out zeroed ranges, but the cache does not rest on that).
+    if (got < len) this.mf.clear(off + BigInt(got), BigInt(len - got));
     return off;
   }
 
@@ -226,6 +232,19 @@ export class PageCache {
     if (last !== undefined) this.mf.zero(last + BigInt(tail), PAGE - tail);
   }
 
+  /**
+   * The file grew from `from` bytes (ftruncate, a write past its end): the bytes of its old last
+   * page past `from` become the file's, and read as zeroes as a disk file's do, whatever a
+   * mapping stored there while they lay past the end (such stores are never written back).
+   */
+  grow(from: bigint, to: bigint): void {
+    const inPage = Number(from % PAGE_SIZE);
+    if (to <= from || inPage === 0) return;
+    const p = this.#lookup(Number(from / PAGE_SIZE));
+    const n = Math.min(PAGE - inPage, Number(to - from));
+    if (p !== undefined) this.mf.zero(p + BigInt(inPage), n);
+  }
+
   incRef(): void {
     this.#refs++;
   }
@@ -246,14 +265,19 @@ export class PageCache {
 
 /**
  * The Mappable of a file cached by a PageCache made on demand: `cache()` gives the file's cache
- * (making it), `current()` the one it has, if any; `readAt` reads the file itself.
+ * (making it), `current()` the one it has, if any; `readAt` reads the file itself, `size` gives
+ * its size; `mappers` are the file's own (they outlive its caches).
  */
 export function cachedMappable(
   cache: () => PageCache,
   current: () => PageCache | undefined,
   readAt: (off: bigint, dst: Uint8Array<ArrayBuffer>) => number,
+  size: () => bigint,
+  mappers: FileMappers,
 ): Mappable {
   return {
+    size,
+    mappers,
     page: (index, allocate) =>
       allocate ? cache().page(index, true) : current()?.page(index, false) ?? null,
     pages: (first, count) => cache().pages(first, count),

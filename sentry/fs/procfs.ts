@@ -476,7 +476,10 @@ function pidStat(tg: ThreadGroup): string {
   const cpu = tg.cpuTime();
   const mm = tg.leader?.mm;
   const rss = mm
-    ? mm.vmas.reduce((n, v) => n + mm.mf.residentIn(v.fileOffset, v.end - v.start), 0n)
+    ? mm.vmas.reduce(
+      (n, v) => v.unbacked ? n : n + mm.mf.residentIn(v.fileOffset, v.end - v.start),
+      0n,
+    )
     : 0n;
   const f: (string | number | bigint)[] = [
     tg.pid,
@@ -588,7 +591,7 @@ function smaps(tg: ThreadGroup): string {
   const kb = (bytes: bigint) => `${bytes / 1024n} kB`.padStart(12);
   return mm.vmas.map((v) => {
     const size = v.end - v.start;
-    const rss = mm.mf.residentIn(v.fileOffset, size);
+    const rss = v.unbacked ? 0n : mm.mf.residentIn(v.fileOffset, size);
     const shared = v.shared || v.cow !== undefined;
     const fields: [string, bigint | string][] = [
       ["Size", size],

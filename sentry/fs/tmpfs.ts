@@ -11,6 +11,7 @@ import { fallocate } from "../../host/fsops.ts";
 import { HostError } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { type MemoryFile, PAGE } from "../mm/memory_file.ts";
+import { FileMappers } from "../mm/mmap_opts.ts";
 import { cachedMappable, PageCache } from "./page_cache.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import {
@@ -356,7 +357,9 @@ export class TmpfsRegular extends Inode implements RegularData {
   }
 
   writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
+    const before = this.#size;
     const n = this.#writeStore(off, src);
+    this.#cache?.grow(before, off + BigInt(n));
     this.#cache?.update(off, src.subarray(0, n));
     return n;
   }
@@ -405,13 +408,18 @@ export class TmpfsRegular extends Inode implements RegularData {
     return done;
   }
 
+  /** The address spaces that map the file's pages. */
+  readonly mappers = new FileMappers();
+
   override truncate(size: bigint): void {
+    // The cut pages leave every mapping before they are zeroed: no store can reach them after.
+    this.mappers.shrunk(size, BigInt(PAGE));
     if (size < this.#size) {
       const keep = Number((size + BigInt(PAGE) - 1n) / BigInt(PAGE));
       for (const [i, p] of this.#pages) {
         if (i >= keep) {
-          if (this.#mapped) this.fs.mf.zero(p, PAGE);
-          else this.fs.mf.free(p, BigInt(PAGE));
+          // No mapping has them any more (mappers.shrunk): they can go.
+          this.fs.mf.free(p, BigInt(PAGE));
           this.fs.usedPages--;
           this.#pages.delete(i);
         }
@@ -420,6 +428,7 @@ export class TmpfsRegular extends Inode implements RegularData {
       const last = this.#pages.get(keep - 1);
       if (tail !== 0 && last !== undefined) this.fs.mf.zero(last + BigInt(tail), PAGE - tail);
     }
+    this.#cache?.grow(this.#size, size);
     this.#size = size;
     this.#cache?.truncate(size);
   }
@@ -452,6 +461,8 @@ export class TmpfsRegular extends Inode implements RegularData {
         this.#mapped = true;
         return this.#page(i, allocate);
       },
+      size: () => this.#size,
+      mappers: this.mappers,
     };
   }
 
@@ -469,7 +480,13 @@ export class TmpfsRegular extends Inode implements RegularData {
           this.nlink === 0 && this.opens === 0 ? src.length : this.#writeStore(off, src),
         size: () => this.#size,
       }, () => this.#cache = undefined);
-    return cachedMappable(cache, () => this.#cache, (off, dst) => this.#readStore(off, dst));
+    return cachedMappable(
+      cache,
+      () => this.#cache,
+      (off, dst) => this.#readStore(off, dst),
+      () => this.#size,
+      this.mappers,
+    );
   }
 
   open(_t: Task, vd: VirtualDentry, flags: number): FileDescription {

@@ -16,7 +16,7 @@ import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { MemoryFile, PAGE_SIZE, pageRoundDown, pageRoundUp } from "./memory_file.ts";
 import { CowRange } from "./cow.ts";
-import type { Mappable, MMapOpts, PageRun } from "./mmap_opts.ts";
+import type { FileMapper, FileMappers, Mappable, MMapOpts, PageRun } from "./mmap_opts.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 let nextMmId = 1n;
@@ -49,6 +49,13 @@ export interface Vma {
   file?: { mappable: Mappable; delta: bigint };
   /** PROT_* mprotect may grant (the file's access mode bounds shared mappings); all if unset. */
   maxPerms?: number;
+  /**
+   * Part of a shared file mapping with no pages behind it: past the end of the file when it
+   * was mapped, or cut off by a truncation since. Nothing is mapped in the address space there
+   * (fileOffset is only the base of the file offset arithmetic, never memory to touch): a
+   * touch maps the file's pages once the file has grown to hold them, else raises SIGBUS.
+   */
+  unbacked?: boolean;
 }
 
 const PROT_ALL = 7;
@@ -60,7 +67,7 @@ const STACK_GAP = 128n << 20n;
 export const ELF_ET_DYN_BASE = 0x5555_5555_4000n;
 const MIN_ADDR = 0x10000n;
 
-export class MemoryManager {
+export class MemoryManager implements FileMapper {
   readonly vmas: Vma[] = [];
   brkStart = 0n;
   brk = 0n;
@@ -156,9 +163,14 @@ export class MemoryManager {
   /** Mappings that dropped their reference on a file's pages, told once they are unmapped. */
   #unref: Mappable[] = [];
 
+  /** Write-backs of shared file mappings cut, run once the address space has lost them. */
+  #writeBacks: { v: Vma; start: bigint; end: bigint; leaving: boolean }[] = [];
+
   /** v, which maps a file's own pages, holds a reference on them. */
   #ref(v: Vma): void {
-    if (v.shared && v.file) v.file.mappable.incRef?.();
+    if (!v.shared || !v.file) return;
+    v.file.mappable.incRef?.();
+    v.file.mappable.mappers?.add(this);
   }
 
   /**
@@ -166,15 +178,35 @@ export class MemoryManager {
    * them (#settle), for the last one returns the pages, which no thread may still reach.
    */
   #unrefLater(v: Vma): void {
-    if (v.shared && v.file?.mappable.decRef) this.#unref.push(v.file.mappable);
+    if (v.shared && v.file) this.#unref.push(v.file.mappable);
   }
 
-  /** Drops the references of mappings gone (after the address space was updated). */
+  /**
+   * Finishes a change once the address space shows it: writes back what the shared file
+   * mappings cut held, then drops their references. The write-back comes after the unmap has
+   * reached every thread of the address space: a store another thread makes until then is in
+   * the pages written, and none can come after.
+   */
   #settle(): void {
+    const syncs = this.#writeBacks;
     const gone = this.#unref;
-    if (gone.length === 0) return;
+    if (syncs.length === 0 && gone.length === 0) return;
+    this.#writeBacks = [];
     this.#unref = [];
-    for (const m of gone) m.decRef!();
+    if (syncs.length > 0) this.as.flush?.();
+    for (const w of syncs) {
+      // Stores to a shared file mapping reach the file when it goes, as on Linux (the pages
+      // stay the file's while other mappings use them). munmap cannot fail on that.
+      try {
+        this.#writeBack(w.v, w.start, w.end, w.leaving);
+      } catch {
+        // The file keeps what it had; msync is where an application learns of it.
+      }
+    }
+    for (const m of gone) {
+      m.mappers?.remove(this);
+      m.decRef?.();
+    }
   }
 
   /**
@@ -195,6 +227,11 @@ export class MemoryManager {
   /** The address space's mapping of v: without write permission while it shares memory. */
   #mapVma(v: Vma, start = v.start, end = v.end): void {
     this.generation++;
+    if (v.unbacked) {
+      // Nothing to map; whatever was there before must go.
+      this.as.unmap(start, end - start);
+      return;
+    }
     const prot = v.cow ? v.prot & ~PROT_WRITE : v.prot;
     this.as.mapFile(start, end - start, v.fileOffset + (start - v.start), prot);
   }
@@ -248,6 +285,7 @@ export class MemoryManager {
     if (this.#grow(addr)) return true;
     const v = this.#find(addr);
     if (!v) return false;
+    if (v.unbacked) return (v.prot & (access || PROT_READ)) !== 0 && this.#populate(v, addr);
     if (v.cow && (v.prot & PROT_WRITE) && (access === 0 || (access & PROT_WRITE))) {
       this.#breakCow(v);
       return true;
@@ -277,13 +315,8 @@ export class MemoryManager {
       if (!v.shared && !v.cow) {
         this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
       }
-      // Stores to a shared file mapping reach the file when it goes, as on Linux (the pages
-      // stay the file's while other mappings use them). munmap cannot fail on that.
-      try {
-        this.#writeBack(v, cutStart, cutEnd, cutStart === v.start && cutEnd === v.end);
-      } catch {
-        // The file keeps what it had; msync is where an application learns of it.
-      }
+      const leaving = cutStart === v.start && cutEnd === v.end;
+      this.#writeBacks.push({ v, start: cutStart, end: cutEnd, leaving });
     });
     if (touched && updateAs) {
       this.generation++;
@@ -301,7 +334,7 @@ export class MemoryManager {
    */
   #writeBack(v: Vma, start: bigint, end: bigint, leaving = false): void {
     const f = v.file;
-    if (!v.shared || !f?.mappable.writeBack) return;
+    if (!v.shared || v.unbacked || !f?.mappable.writeBack) return;
     // Mappings that could never be written hold nothing to write back.
     if (!((v.maxPerms ?? PROT_ALL) & PROT_WRITE)) return;
     f.mappable.writeBack(f.delta + v.fileOffset + (start - v.start), end - start, leaving);
@@ -441,6 +474,11 @@ export class MemoryManager {
     while (done < len) {
       const v = this.#find(a);
       if (!v || (v.prot & need) !== need) break;
+      if (v.unbacked) {
+        // Past the end of a mapped file: EFAULT, unless the file has grown since.
+        if (!this.#populate(v, a)) break;
+        continue;
+      }
       // The Sentry writing for the application is a write like any other.
       if ((need & PROT_WRITE) && v.cow) this.#breakCow(v);
       const n = Math.min(len - done, Number(v.end - a));
@@ -624,8 +662,9 @@ export class MemoryManager {
    * space and address for private memory (which fork shares copy-on-write). Throws EFAULT.
    */
   futexKey(addr: bigint): bigint {
-    const v = this.#find(addr);
-    if (!v) throw new SysError(Errno.EFAULT);
+    let v = this.#find(addr);
+    if (v?.unbacked && this.#populate(v, addr)) v = this.#find(addr);
+    if (!v || v.unbacked) throw new SysError(Errno.EFAULT);
     if (v.shared) return v.fileOffset + (addr - v.start);
     return (this.id << 64n) | addr;
   }
@@ -634,9 +673,26 @@ export class MemoryManager {
    * Maps existing memory file pages at [addr, addr+length) (MAP_SHARED of a memory-backed
    * file): no copy, and never freed or copied by this address space.
    */
-  mapShared(addr: bigint, length: bigint, fileOffset: bigint, prot: number, name = ""): Vma {
+  mapShared(
+    addr: bigint,
+    length: bigint,
+    fileOffset: bigint,
+    prot: number,
+    name = "",
+    extra: Partial<Vma> = {},
+  ): Vma {
     this.unmapRange(addr, addr + length, false);
-    const vma: Vma = { start: addr, end: addr + length, prot, fileOffset, name, shared: true };
+    // Complete before it is inserted: a file mapping takes its reference on the file's pages
+    // before the mapping it replaces drops its own (the pages must not go in between).
+    const vma: Vma = {
+      start: addr,
+      end: addr + length,
+      prot,
+      fileOffset,
+      name,
+      shared: true,
+      ...extra,
+    };
     this.#insert(vma);
     this.#mapVma(vma);
     this.#settle();
@@ -705,7 +761,9 @@ export class MemoryManager {
 
   /**
    * Maps the file's own pages of [off, off+len) at `at`: one VMA per run of pages contiguous in
-   * the memory file, each holding a reference on the file's pages.
+   * the memory file, each holding a reference on the file's pages. Pages wholly past the end
+   * of the file are neither made nor mapped (one unbacked VMA): a mapping far larger than its
+   * file costs what the file holds, and a touch past its end raises SIGBUS.
    */
   #mapFilePages(
     m: Mappable,
@@ -717,7 +775,13 @@ export class MemoryManager {
     name: string,
   ): void {
     const first = Number(off / PAGE_SIZE);
-    const pages = Number(len / PAGE_SIZE);
+    let pages = Number(len / PAGE_SIZE);
+    const size = m.size?.();
+    if (size !== undefined) {
+      const end = pageRoundUp(size);
+      const held = end > off ? (end - off) / PAGE_SIZE : 0n;
+      if (held < BigInt(pages)) pages = Number(held);
+    }
     // Every page first, then the VMAs: a failure (no memory, the file unreadable) leaves
     // nothing half mapped.
     const runs: PageRun[] = m.pages?.(first, pages) ?? [];
@@ -735,11 +799,75 @@ export class MemoryManager {
         count += runs[k].count;
       }
       const a = at + BigInt(start.index - first) * PAGE_SIZE;
-      const v = this.mapShared(a, BigInt(count) * PAGE_SIZE, start.off, prot, name);
-      v.maxPerms = maxPerms;
-      v.file = { mappable: m, delta: BigInt(start.index) * PAGE_SIZE - start.off };
-      this.#ref(v);
+      this.mapShared(a, BigInt(count) * PAGE_SIZE, start.off, prot, name, {
+        maxPerms,
+        file: { mappable: m, delta: BigInt(start.index) * PAGE_SIZE - start.off },
+      });
     }
+    const backed = BigInt(pages) * PAGE_SIZE;
+    if (backed < len) {
+      this.mapShared(at + backed, len - backed, 0n, prot, name, {
+        maxPerms,
+        file: { mappable: m, delta: off + backed },
+        unbacked: true,
+      });
+    }
+  }
+
+  /**
+   * Maps the file's pages in v, an unbacked part of a shared file mapping, from addr's page on
+   * as far as the file now reaches. Returns false when that page is still wholly past the end
+   * of the file (or cannot be had: no memory, the file unreadable): SIGBUS, as Linux.
+   */
+  #populate(v: Vma, addr: bigint): boolean {
+    const f = v.file!;
+    const page = pageRoundDown(addr);
+    const off = f.delta + v.fileOffset + (page - v.start);
+    const size = f.mappable.size?.();
+    if (size !== undefined && off >= size) return false;
+    let len = v.end - page;
+    if (size !== undefined && pageRoundUp(size) - off < len) len = pageRoundUp(size) - off;
+    try {
+      this.#mapFilePages(f.mappable, page, len, off, v.prot, v.maxPerms ?? PROT_ALL, v.name);
+    } catch (e) {
+      if (e instanceof SysError) return false;
+      throw e;
+    }
+    return true;
+  }
+
+  /**
+   * True when a touch at addr lies past the end of a mapped file (an unbacked VMA the access
+   * may reach): SIGBUS with BUS_ADRERR rather than SIGSEGV.
+   */
+  pastEnd(addr: bigint): boolean {
+    const v = this.#find(addr);
+    return !!v?.unbacked && v.prot !== 0;
+  }
+
+  /** Implements FileMapper.fileShrunk: the cut pages leave the address space first. */
+  fileShrunk(mappers: FileMappers, firstPage: number): void {
+    const from = BigInt(firstPage) * PAGE_SIZE;
+    let touched = false;
+    for (let i = 0; i < this.vmas.length; i++) {
+      const v = this.vmas[i];
+      const f = v.file;
+      if (!f || !v.shared || v.unbacked || f.mappable.mappers !== mappers) continue;
+      const fileStart = f.delta + v.fileOffset;
+      if (fileStart + (v.end - v.start) <= from) continue;
+      const cut = fileStart >= from ? v.start : v.start + (from - fileStart);
+      const pieces: Vma[] = [];
+      if (v.start < cut) pieces.push({ ...v, end: cut });
+      pieces.push({ ...v, start: cut, fileOffset: v.fileOffset + (cut - v.start), unbacked: true });
+      this.#replace(i, pieces);
+      i += pieces.length - 1;
+      this.as.unmap(cut, v.end - cut);
+      touched = true;
+    }
+    if (!touched) return;
+    this.generation++;
+    this.as.flush?.();
+    this.#settle();
   }
 
   /**
