@@ -33,6 +33,7 @@ probeTests([
     writableRoot: true,
     runscFlags: ["--overlay2=none"],
   },
+  { prog: "mmap_args" },
   { prog: "mmap_eof", args: ["/tmp"] },
   {
     prog: "mmap_eof",
