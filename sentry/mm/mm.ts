@@ -50,10 +50,11 @@ export interface Vma {
   /** PROT_* mprotect may grant (the file's access mode bounds shared mappings); all if unset. */
   maxPerms?: number;
   /**
-   * Part of a shared file mapping with no pages behind it: past the end of the file when it
-   * was mapped, or cut off by a truncation since. Nothing is mapped in the address space there
-   * (fileOffset is only the base of the file offset arithmetic, never memory to touch): a
-   * touch maps the file's pages once the file has grown to hold them, else raises SIGBUS.
+   * Part of a file mapping with no pages behind it: past the end of the file when it was
+   * mapped, or cut off by a truncation since. Nothing is mapped in the address space there
+   * (fileOffset is only the base of the file offset arithmetic, never memory to touch or
+   * free): a touch maps the file's pages (shared) or a copy of them (private) once the file
+   * has grown to hold them, else raises SIGBUS.
    */
   unbacked?: boolean;
 }
@@ -161,24 +162,39 @@ export class MemoryManager implements FileMapper {
   }
 
   /** Mappings that dropped their reference on a file's pages, told once they are unmapped. */
-  #unref: Mappable[] = [];
+  #unref: { m: Mappable; shared: boolean }[] = [];
 
   /** Write-backs of shared file mappings cut, run once the address space has lost them. */
   #writeBacks: { v: Vma; start: bigint; end: bigint; leaving: boolean }[] = [];
+  /**
+   * Memory-file ranges of private memory cut, returned once the address space has lost them:
+   * returned earlier, another thread's store could put data back into a range the next
+   * allocation hands out as zeroes, to another process.
+   */
+  #frees: [bigint, bigint][] = [];
 
-  /** v, which maps a file's own pages, holds a reference on them. */
+  /**
+   * v maps a file: a shared one holds a reference on the file's pages; either kind is among
+   * the file's mappers (a cut of the file takes its pages past the new end away).
+   */
   #ref(v: Vma): void {
-    if (!v.shared || !v.file) return;
-    v.file.mappable.incRef?.();
+    if (!v.file) return;
+    if (v.shared) v.file.mappable.incRef?.();
     v.file.mappable.mappers?.add(this);
   }
 
   /**
-   * v no longer maps a file's own pages: its reference goes once the address space has lost
-   * them (#settle), for the last one returns the pages, which no thread may still reach.
+   * v no longer maps a file: its reference goes once the address space has lost the pages
+   * (#settle), for the last one returns them, which no thread may still reach.
    */
   #unrefLater(v: Vma): void {
-    if (v.shared && v.file) this.#unref.push(v.file.mappable);
+    if (v.file) this.#unref.push({ m: v.file.mappable, shared: !!v.shared });
+  }
+
+  /** Makes v, a VMA already in place, a private mapping of a file. */
+  #setFile(v: Vma, file: { mappable: Mappable; delta: bigint }): void {
+    v.file = file;
+    this.#ref(v);
   }
 
   /**
@@ -190,10 +206,13 @@ export class MemoryManager implements FileMapper {
   #settle(): void {
     const syncs = this.#writeBacks;
     const gone = this.#unref;
-    if (syncs.length === 0 && gone.length === 0) return;
+    const frees = this.#frees;
+    if (syncs.length === 0 && gone.length === 0 && frees.length === 0) return;
     this.#writeBacks = [];
     this.#unref = [];
-    if (syncs.length > 0) this.as.flush?.();
+    this.#frees = [];
+    if (syncs.length > 0 || frees.length > 0) this.as.flush?.();
+    for (const [off, len] of frees) this.mf.free(off, len);
     for (const w of syncs) {
       // Stores to a shared file mapping reach the file when it goes, as on Linux (the pages
       // stay the file's while other mappings use them). munmap cannot fail on that.
@@ -203,9 +222,9 @@ export class MemoryManager implements FileMapper {
         // The file keeps what it had; msync is where an application learns of it.
       }
     }
-    for (const m of gone) {
+    for (const { m, shared } of gone) {
       m.mappers?.remove(this);
-      m.decRef?.();
+      if (shared) m.decRef?.();
     }
   }
 
@@ -312,11 +331,13 @@ export class MemoryManager implements FileMapper {
   /** Removes [start, end) from the VMAs, the address space and the memory file. */
   unmapRange(start: bigint, end: bigint, updateAs = true): void {
     const touched = this.#cut(start, end, (v, cutStart, cutEnd) => {
-      if (!v.shared && !v.cow) {
-        this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
+      if (!v.shared && !v.cow && !v.unbacked) {
+        this.#frees.push([v.fileOffset + (cutStart - v.start), cutEnd - cutStart]);
       }
-      const leaving = cutStart === v.start && cutEnd === v.end;
-      this.#writeBacks.push({ v, start: cutStart, end: cutEnd, leaving });
+      if (v.shared && v.file && !v.unbacked) {
+        const leaving = cutStart === v.start && cutEnd === v.end;
+        this.#writeBacks.push({ v, start: cutStart, end: cutEnd, leaving });
+      }
     });
     if (touched && updateAs) {
       this.generation++;
@@ -643,7 +664,7 @@ export class MemoryManager implements FileMapper {
    */
   #copyInto(child: MemoryManager, _as: AddressSpace): void {
     for (const v of this.vmas) {
-      if (!v.shared && !v.cow) {
+      if (!v.shared && !v.cow && !v.unbacked) {
         v.cow = new CowRange(this.mf, v.fileOffset, v.end - v.start);
         v.cow.users.add(v);
         if (v.prot & PROT_WRITE) this.#mapVma(v);
@@ -753,10 +774,55 @@ export class MemoryManager implements FileMapper {
       this.#mapFilePages(m, at, len, off, prot, maxPerms, name);
       return;
     }
-    const v = this.mapAnonymous(at, len, prot, name);
-    v.maxPerms = maxPerms;
-    this.#copyFile(m, off, v.fileOffset, len);
-    v.file = { mappable: m, delta: off - v.fileOffset };
+    // A copy of the pages the file holds; those wholly past its end stay unbacked (SIGBUS).
+    const held = this.#held(m, off, len);
+    if (held > 0n) {
+      const v = this.mapAnonymous(at, held, prot, name);
+      v.maxPerms = maxPerms;
+      this.#copyFile(m, off, v.fileOffset, held);
+      this.#setFile(v, { mappable: m, delta: off - v.fileOffset });
+    }
+    if (held < len) this.#mapUnbacked(m, at + held, len - held, off + held, prot, maxPerms, name);
+  }
+
+  /** The bytes of [off, off+len) of m on pages the file holds now (whole pages). */
+  #held(m: Mappable, off: bigint, len: bigint): bigint {
+    const size = m.size?.();
+    if (size === undefined) return len;
+    const end = pageRoundUp(size);
+    if (end <= off) return 0n;
+    return end - off < len ? end - off : len;
+  }
+
+  /**
+   * Maps [off, off+len) of m at `at` as an unbacked VMA (see Vma.unbacked), private unless
+   * `shared`.
+   */
+  #mapUnbacked(
+    m: Mappable,
+    at: bigint,
+    len: bigint,
+    off: bigint,
+    prot: number,
+    maxPerms: number,
+    name: string,
+    shared = false,
+  ): void {
+    this.unmapRange(at, at + len, false);
+    const vma: Vma = {
+      start: at,
+      end: at + len,
+      prot,
+      fileOffset: 0n,
+      name,
+      maxPerms,
+      file: { mappable: m, delta: off },
+      unbacked: true,
+    };
+    if (shared) vma.shared = true;
+    this.#insert(vma);
+    this.#mapVma(vma);
+    this.#settle();
   }
 
   /**
@@ -775,13 +841,7 @@ export class MemoryManager implements FileMapper {
     name: string,
   ): void {
     const first = Number(off / PAGE_SIZE);
-    let pages = Number(len / PAGE_SIZE);
-    const size = m.size?.();
-    if (size !== undefined) {
-      const end = pageRoundUp(size);
-      const held = end > off ? (end - off) / PAGE_SIZE : 0n;
-      if (held < BigInt(pages)) pages = Number(held);
-    }
+    const pages = Number(this.#held(m, off, len) / PAGE_SIZE);
     // Every page first, then the VMAs: a failure (no memory, the file unreadable) leaves
     // nothing half mapped.
     const runs: PageRun[] = m.pages?.(first, pages) ?? [];
@@ -806,18 +866,15 @@ export class MemoryManager implements FileMapper {
     }
     const backed = BigInt(pages) * PAGE_SIZE;
     if (backed < len) {
-      this.mapShared(at + backed, len - backed, 0n, prot, name, {
-        maxPerms,
-        file: { mappable: m, delta: off + backed },
-        unbacked: true,
-      });
+      this.#mapUnbacked(m, at + backed, len - backed, off + backed, prot, maxPerms, name, true);
     }
   }
 
   /**
-   * Maps the file's pages in v, an unbacked part of a shared file mapping, from addr's page on
-   * as far as the file now reaches. Returns false when that page is still wholly past the end
-   * of the file (or cannot be had: no memory, the file unreadable): SIGBUS, as Linux.
+   * Maps the file's pages (or, private, a copy of them) in v, an unbacked part of a file
+   * mapping, from addr's page on as far as the file now reaches. Returns false when that page
+   * is still wholly past the end of the file (or cannot be had: no memory, the file
+   * unreadable): SIGBUS, as Linux.
    */
   #populate(v: Vma, addr: bigint): boolean {
     const f = v.file!;
@@ -828,7 +885,8 @@ export class MemoryManager implements FileMapper {
     let len = v.end - page;
     if (size !== undefined && pageRoundUp(size) - off < len) len = pageRoundUp(size) - off;
     try {
-      this.#mapFilePages(f.mappable, page, len, off, v.prot, v.maxPerms ?? PROT_ALL, v.name);
+      const maxPerms = v.maxPerms ?? PROT_ALL;
+      this.#mapFile(f.mappable, page, len, off, v.prot, maxPerms, !!v.shared, v.name);
     } catch (e) {
       if (e instanceof SysError) return false;
       throw e;
@@ -852,13 +910,21 @@ export class MemoryManager implements FileMapper {
     for (let i = 0; i < this.vmas.length; i++) {
       const v = this.vmas[i];
       const f = v.file;
-      if (!f || !v.shared || v.unbacked || f.mappable.mappers !== mappers) continue;
+      if (!f || v.unbacked || f.mappable.mappers !== mappers) continue;
       const fileStart = f.delta + v.fileOffset;
       if (fileStart + (v.end - v.start) <= from) continue;
       const cut = fileStart >= from ? v.start : v.start + (from - fileStart);
+      // A private copy goes too, as on Linux: its pages past the end are the cut file's.
+      if (!v.shared && !v.cow) this.#frees.push([v.fileOffset + (cut - v.start), v.end - cut]);
       const pieces: Vma[] = [];
       if (v.start < cut) pieces.push({ ...v, end: cut });
-      pieces.push({ ...v, start: cut, fileOffset: v.fileOffset + (cut - v.start), unbacked: true });
+      pieces.push({
+        ...v,
+        start: cut,
+        fileOffset: v.fileOffset + (cut - v.start),
+        unbacked: true,
+        cow: undefined,
+      });
       this.#replace(i, pieces);
       i += pieces.length - 1;
       this.as.unmap(cut, v.end - cut);
@@ -911,7 +977,7 @@ export class MemoryManager implements FileMapper {
    */
   dontNeed(start: bigint, end: bigint): void {
     for (const v of this.vmasIn(start, end)) {
-      if (v.shared) continue;
+      if (v.shared || v.unbacked) continue;
       const s = v.start > start ? v.start : start;
       const e = v.end < end ? v.end : end;
       const fileOff = v.file ? v.file.delta + v.fileOffset + (s - v.start) : 0n;
@@ -926,7 +992,7 @@ export class MemoryManager implements FileMapper {
       }
       if (v.file) {
         this.#copyFile(v.file.mappable, fileOff, w.fileOffset + (s - w.start), e - s);
-        if (w !== v) w.file = { mappable: v.file.mappable, delta: fileOff - w.fileOffset };
+        if (w !== v) this.#setFile(w, { mappable: v.file.mappable, delta: fileOff - w.fileOffset });
       }
     }
   }
@@ -1094,7 +1160,7 @@ export class MemoryManager implements FileMapper {
   release(): void {
     for (const v of this.vmas) {
       if (v.cow) v.cow.leave(v);
-      else if (!v.shared) this.mf.free(v.fileOffset, v.end - v.start);
+      else if (!v.shared && !v.unbacked) this.mf.free(v.fileOffset, v.end - v.start);
       // No write-back here: the last mapping of a file's pages to go writes them all back
       // (Mappable.decRef), and until then they are what every reader of the file sees.
       this.#unrefLater(v);

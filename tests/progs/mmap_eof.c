@@ -114,6 +114,22 @@ int main(int argc, char **argv) {
   printf("pread into a page past the end: %ld %s\n", r, r < 0 ? strerror(errno) : "");
   munmap(p, 4 * pg);
 
+  // A private mapping the same: SIGBUS past the end; the pages the file grows to hold are
+  // copies of what it holds then; a cut takes even the private copies of the pages it removes.
+  char *q = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  touch("private, the page after the last", q, pg, 0, 0);
+  touch("private, in the last page", q, 10, 1, 'p');
+  ftruncate(fd, 3 * pg);
+  pwrite(fd, "later", 5, 2 * pg);
+  touch("private, a page grown", q, 2 * pg, 0, 0);
+  q[2 * pg + 1] = 'A';
+  printf("private, a page grown, after a store: %.5s\n", q + 2 * pg);
+  file_at(fd, "the file under a private store", 2 * pg);
+  ftruncate(fd, pg);
+  touch("private, a stored page cut", q, 2 * pg, 0, 0);
+  touch("private, the kept page", q, 10, 0, 0);
+  munmap(q, 4 * pg);
+
   // A mapping far larger than its file: the file's page, then SIGBUS at the far end.
   char *big = mmap(NULL, 1L << 40, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
   if (big == MAP_FAILED) show("mmap 1 TiB of a one-page file", -1);
