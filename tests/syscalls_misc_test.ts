@@ -34,6 +34,14 @@ probeTests([
     runscFlags: ["--overlay2=none"],
   },
   { prog: "mmap_args" },
+  { prog: "mremap_dontunmap", args: ["/tmp"] },
+  {
+    prog: "mremap_dontunmap",
+    args: ["/"],
+    name: "mremap MREMAP_DONTUNMAP on the gofer root (mremap_dontunmap / --overlay2=none)",
+    writableRoot: true,
+    runscFlags: ["--overlay2=none"],
+  },
   { prog: "mmap_eof", args: ["/tmp"] },
   {
     prog: "mmap_eof",

@@ -1035,8 +1035,9 @@ export class MemoryManager implements FileMapper {
    * Changes the size of the mapping at [old, old+oldLen) (mremap(2)), growing it in place when
    * the pages after it are free, else moving it when `mayMove`, or to `fixedAddr` when given.
    * Returns the mapping's address. What it grows by is more of the same file when it ends in a
-   * file mapping, else anonymous memory. Throws SysError: EFAULT (not all mapped), EINVAL,
-   * ENOMEM.
+   * file mapping, else anonymous memory. With `dontUnmap` (MREMAP_DONTUNMAP: the sizes are the
+   * same) it always moves, and leaves a mapping at the old place (#leaveBehind). Throws
+   * SysError: EFAULT (not all mapped), EINVAL, ENOMEM.
    */
   remap(
     old: bigint,
@@ -1044,11 +1045,32 @@ export class MemoryManager implements FileMapper {
     newLen: bigint,
     mayMove: boolean,
     fixedAddr: bigint | null,
+    dontUnmap = false,
   ): bigint {
     if (oldLen === 0n) return this.#duplicate(old, newLen, mayMove, fixedAddr);
     const vmas = this.vmasIn(old, old + oldLen);
     if (!this.fullyMapped(old, old + oldLen) || vmas.length === 0) {
       throw new SysError(Errno.EFAULT);
+    }
+    if (dontUnmap) {
+      let to = fixedAddr;
+      if (to !== null) {
+        if ((to & (PAGE_SIZE - 1n)) || !this.validRange(to, to + oldLen)) {
+          throw new SysError(Errno.EINVAL);
+        }
+        if (to < old + oldLen && old < to + oldLen) throw new SysError(Errno.EINVAL);
+      } else {
+        to = this.findGap(oldLen);
+        if (to === null) throw new SysError(Errno.ENOMEM);
+      }
+      const left = vmas.map((v) => ({
+        v,
+        s: v.start > old ? v.start : old,
+        e: v.end < old + oldLen ? v.end : old + oldLen,
+      }));
+      this.move(old, oldLen, to);
+      for (const { v, s, e } of left) this.#leaveBehind(v, s, e);
+      return to;
     }
     const last = vmas[vmas.length - 1];
     const grow = (at: bigint, len: bigint) => {
@@ -1096,6 +1118,25 @@ export class MemoryManager implements FileMapper {
     this.move(old, oldLen, to);
     grow(to + oldLen, extra);
     return to;
+  }
+
+  /**
+   * Maps [s, e) again after MREMAP_DONTUNMAP moved v's memory away: as v did, with nothing of
+   * what it held privately. Private memory reads as zeroes (anonymous) or as the file holds it
+   * now; shared memory maps the same pages as before.
+   */
+  #leaveBehind(v: Vma, s: bigint, e: bigint): void {
+    const f = v.file;
+    if (f) {
+      const off = f.delta + v.fileOffset + (s - v.start);
+      this.#mapFile(f.mappable, s, e - s, off, v.prot, v.maxPerms ?? PROT_ALL, !!v.shared, v.name);
+      return;
+    }
+    const w = v.shared
+      ? this.mapShared(s, e - s, v.fileOffset + (s - v.start), v.prot, v.name)
+      : this.mapAnonymous(s, e - s, v.prot, v.name);
+    if (v.growsDown) w.growsDown = true;
+    if (v.maxPerms !== undefined) w.maxPerms = v.maxPerms;
   }
 
   /**

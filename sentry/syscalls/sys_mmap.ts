@@ -164,9 +164,9 @@ function mremap(t: Task): bigint {
   const oldLen = pageAlign(oldLenIn);
   const newLen = pageAlign(newLenIn);
   if (newLen === 0n || newLen > TASK_SIZE) throw new SysError(Errno.EINVAL);
-  if (flags & MREMAP_DONTUNMAP) throw new SysError(Errno.EINVAL);
   const fixed = (flags & MREMAP_FIXED) ? newAddr : null;
-  return t.mm.remap(old, oldLen, newLen, (flags & MREMAP_MAYMOVE) !== 0, fixed);
+  const dontUnmap = (flags & MREMAP_DONTUNMAP) !== 0;
+  return t.mm.remap(old, oldLen, newLen, (flags & MREMAP_MAYMOVE) !== 0, fixed, dontUnmap);
 }
 
 /** Implements Linux syscall msync(2): shared file mappings write their pages back. */
@@ -262,17 +262,11 @@ export const syscalls: Record<string, SyscallDef> = {
     handler: mmap,
     support: "partial",
     note: "shared mappings of gofer and filestore files map a page cache written back on " +
-      "msync, munmap and exit: changes made on the host meanwhile are not seen; pages past " +
-      "the end of a file read as zeroes (no SIGBUS)",
+      "msync, munmap and exit: changes made on the host meanwhile are not seen",
     args: ["x", "l", "P", "M", "d", "x"],
   },
   madvise: { handler: madvise, args: ["x", "l", "d"] },
-  mremap: {
-    handler: mremap,
-    support: "partial",
-    note: "no MREMAP_DONTUNMAP",
-    args: ["x", "l", "l", "x", "x"],
-  },
+  mremap: { handler: mremap, args: ["x", "l", "l", "x", "x"] },
   msync: { handler: msync, args: ["x", "d", "x"] },
   mincore: { handler: mincore, args: ["x", "d", "x"] },
   mlock: { handler: mlockRange, args: ["x", "d"] },
