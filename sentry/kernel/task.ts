@@ -576,7 +576,7 @@ export class Task {
               if (handled) break;
             }
             // A page of a mapped file wholly past the file's end (Linux's VM_FAULT_SIGBUS).
-            if (this.mm.pastEnd(r.addr)) r = { ...r, signo: SIG.BUS, code: BUS.ADRERR };
+            if (this.mm.pastEnd(r.addr, r.access)) r = { ...r, signo: SIG.BUS, code: BUS.ADRERR };
             k.log.debug(
               `tid ${this.tid}: ${signalName(r.signo)} at 0x${r.addr.toString(16)} ` +
                 `rip 0x${this.regs.rip.toString(16)}`,

@@ -211,7 +211,10 @@ export class MemoryManager implements FileMapper {
     this.#writeBacks = [];
     this.#unref = [];
     this.#frees = [];
-    if (syncs.length > 0 || frees.length > 0) this.as.flush?.();
+    // With another task on this address space, its threads may run now: they must have lost
+    // the pages first. A lone task is in the Sentry, and the changes reach the address space
+    // before it runs again.
+    if ((syncs.length > 0 || frees.length > 0) && this.users > 1) this.as.flush?.();
     for (const [off, len] of frees) this.mf.free(off, len);
     for (const w of syncs) {
       // Stores to a shared file mapping reach the file when it goes, as on Linux (the pages
@@ -304,7 +307,7 @@ export class MemoryManager implements FileMapper {
     if (this.#grow(addr)) return true;
     const v = this.#find(addr);
     if (!v) return false;
-    if (v.unbacked) return (v.prot & (access || PROT_READ)) !== 0 && this.#populate(v, addr);
+    if (v.unbacked) return this.#reaches(v, access) && this.#populate(v, addr);
     if (v.cow && (v.prot & PROT_WRITE) && (access === 0 || (access & PROT_WRITE))) {
       this.#breakCow(v);
       return true;
@@ -898,9 +901,14 @@ export class MemoryManager implements FileMapper {
    * True when a touch at addr lies past the end of a mapped file (an unbacked VMA the access
    * may reach): SIGBUS with BUS_ADRERR rather than SIGSEGV.
    */
-  pastEnd(addr: bigint): boolean {
+  pastEnd(addr: bigint, access = 0): boolean {
     const v = this.#find(addr);
-    return !!v?.unbacked && v.prot !== 0;
+    return !!v?.unbacked && this.#reaches(v, access);
+  }
+
+  /** Whether v's protections allow `access` (0: an access the platform could not tell). */
+  #reaches(v: Vma, access: number): boolean {
+    return access !== 0 ? (v.prot & access) === access : v.prot !== 0;
   }
 
   /** Implements FileMapper.fileShrunk: the cut pages leave the address space first. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "probe.h"
 
@@ -138,6 +139,23 @@ int main(int argc, char **argv) {
     touch("1 TiB map, last page", big, (1L << 40) - pg, 0, 0);
     show("munmap 1 TiB", munmap(big, 1L << 40));
   }
+
+  // After fork the child's copy of a mapping ends where the file does too, and a cut the child
+  // makes reaches the parent's mapping.
+  ftruncate(fd, pg);
+  char *f = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ftruncate(fd, 2 * pg);
+  pid_t c = fork();
+  if (c == 0) {
+    touch("child, a page the file grew to", f, pg, 0, 0);
+    touch("child, past the end", f, 2 * pg, 0, 0);
+    ftruncate(fd, pg);
+    _exit(0);
+  }
+  waitpid(c, NULL, 0);
+  touch("parent, a page the child cut", f, pg, 0, 0);
+  touch("parent, the page kept", f, 0, 0, 0);
+  munmap(f, 3 * pg);
   close(fd);
   unlink(path);
   return 0;
