@@ -60,6 +60,8 @@ export interface Vma {
 }
 
 const PROT_ALL = 7;
+/** The most of a grown file a fault past its old end maps at once (#populate). */
+const POPULATE_MAX = 16n << 20n;
 
 const STACK_SIZE = 8n << 20n;
 /** Gap between the stack's reserved region and the top of the mmap area. */
@@ -345,10 +347,9 @@ export class MemoryManager implements FileMapper {
     if (touched && updateAs) {
       this.generation++;
       this.as.unmap(start, end - start);
-      // The freed pages may go to another process next: threads of this one that run
-      // meanwhile must have lost them first.
-      this.as.flush?.();
     }
+    // #settle returns the pages once threads of this address space that run meanwhile have
+    // lost them (they may go to another process next).
     if (updateAs) this.#settle();
   }
 
@@ -885,7 +886,9 @@ export class MemoryManager implements FileMapper {
     const off = f.delta + v.fileOffset + (page - v.start);
     const size = f.mappable.size?.();
     if (size !== undefined && off >= size) return false;
-    let len = v.end - page;
+    // As far as the file reaches, but a bounded amount per fault: a file grown huge is made
+    // (and read) a window at a time.
+    let len = v.end - page < POPULATE_MAX ? v.end - page : POPULATE_MAX;
     if (size !== undefined && pageRoundUp(size) - off < len) len = pageRoundUp(size) - off;
     try {
       const maxPerms = v.maxPerms ?? PROT_ALL;

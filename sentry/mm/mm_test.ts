@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import type { AddressSpace } from "../../platform/platform.ts";
+import { PROT_READ, PROT_WRITE } from "../../platform/platform.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { SysError } from "../../abi/linux/error.ts";
+import { MemoryFile, PAGE, PAGE_SIZE } from "./memory_file.ts";
+import { MemoryManager } from "./mm.ts";
+import { FileMappers, type Mappable, type MMapOpts } from "./mmap_opts.ts";
+
+/** An address space that records what it is asked, in order, with `events` shared. */
+class RecordingSpace implements AddressSpace {
+  constructor(readonly events: string[] = []) {}
+  mapFile(addr: bigint, length: bigint): void {
+    this.events.push(`map ${addr.toString(16)}+${length / PAGE_SIZE}`);
+  }
+  unmap(addr: bigint, length: bigint): void {
+    this.events.push(`unmap ${addr.toString(16)}+${length / PAGE_SIZE}`);
+  }
+  flush(): void {
+    this.events.push("flush");
+  }
+  release(): void {}
+}
+
+const MAX = 0x7fff_0000_0000n;
+
+/** A file of `size` bytes whose pages are made on demand in mf; write-backs are recorded. */
+function fakeFile(mf: MemoryFile, size: bigint, events: string[]) {
+  const pages = new Map<number, bigint>();
+  const f = {
+    size,
+    mappers: new FileMappers(),
+    mappable: undefined as unknown as Mappable,
+  };
+  f.mappable = {
+    page(index, allocate) {
+      let off = pages.get(index);
+      if (off === undefined && allocate) pages.set(index, off = mf.allocate(PAGE_SIZE));
+      return off ?? null;
+    },
+    writeBack(off, len) {
+      events.push(`write-back ${off / PAGE_SIZE}+${len / PAGE_SIZE}`);
+    },
+    size: () => f.size,
+    mappers: f.mappers,
+  };
+  return f;
+}
+
+function opts(m: Mappable, length: bigint, o: Partial<MMapOpts> = {}): MMapOpts {
+  return {
+    length,
+    offset: 0n,
+    addr: 0n,
+    fixed: false,
+    noReplace: false,
+    perms: PROT_READ | PROT_WRITE,
+    maxPerms: 7,
+    private: false,
+    growsDown: false,
+    mappable: m,
+    name: "f",
+    ...o,
+  };
+}
+
+function setup() {
+  const events: string[] = [];
+  const mf = new MemoryFile(1n << 30n);
+  const mm = new MemoryManager(new RecordingSpace(events), mf, MAX);
+  return { events, mf, mm };
+}
+
+Deno.test("a shared mapping far larger than its file makes and maps only the file's pages", () => {
+  const { events, mf, mm } = setup();
+  const file = fakeFile(mf, BigInt(PAGE + 1), events);
+  const used = mf.used;
+  const at = mm.mmap(opts(file.mappable, 1n << 40n));
+  assert.equal(mf.used - used, 2n * PAGE_SIZE);
+  assert.deepEqual(events, [
+    `map ${at.toString(16)}+2`,
+    `unmap ${(at + 2n * PAGE_SIZE).toString(16)}+${(1n << 40n) / PAGE_SIZE - 2n}`,
+  ]);
+  // Past the end: nothing to copy (EFAULT), and a touch is SIGBUS until the file grows.
+  const far = at + (1n << 39n);
+  assert.throws(() => mm.copyIn(far, 1), (e) => e instanceof SysError && e.errno === Errno.EFAULT);
+  assert.equal(mm.handleFault(far, PROT_READ), false);
+  assert.equal(mm.pastEnd(far, PROT_READ), true);
+  file.size = 1n << 40n;
+  assert.equal(mm.handleFault(far, PROT_READ), true);
+  assert.equal(mm.pastEnd(far, PROT_READ), false);
+  assert.equal(mm.copyIn(far, 1)[0], 0);
+});
+
+Deno.test("a cut of a mapped file takes the pages it removes out of the mapping (SIGBUS there)", () => {
+  const { events, mf, mm } = setup();
+  const file = fakeFile(mf, 4n * PAGE_SIZE, events);
+  const at = mm.mmap(opts(file.mappable, 4n * PAGE_SIZE));
+  mm.copyOut(at + 3n * PAGE_SIZE, new Uint8Array([1]));
+  events.length = 0;
+  file.size = PAGE_SIZE;
+  file.mappers.shrunk(file.size, PAGE_SIZE);
+  assert.deepEqual(events, [`unmap ${(at + PAGE_SIZE).toString(16)}+3`, "flush"]);
+  assert.equal(mm.pastEnd(at + 3n * PAGE_SIZE), true);
+  assert.throws(() => mm.copyOut(at + 3n * PAGE_SIZE, new Uint8Array([2])), SysError);
+  assert.equal(mm.pastEnd(at), false);
+});
+
+Deno.test("munmap writes a shared mapping back only after the unmap reached its threads", () => {
+  const { events, mf, mm } = setup();
+  mm.users = 2;
+  const file = fakeFile(mf, 2n * PAGE_SIZE, events);
+  const at = mm.mmap(opts(file.mappable, 2n * PAGE_SIZE));
+  events.length = 0;
+  mm.unmapRange(at, at + PAGE_SIZE);
+  assert.deepEqual(events, [`unmap ${at.toString(16)}+1`, "flush", "write-back 0+1"]);
+});
+
+Deno.test("nothing is mapped at or above the platform's top", () => {
+  const { events, mf, mm } = setup();
+  const file = fakeFile(mf, 2n * PAGE_SIZE, events);
+  const top = { addr: MAX - PAGE_SIZE, fixed: true };
+  for (
+    const o of [opts(file.mappable, 2n * PAGE_SIZE, top), {
+      ...opts(file.mappable, 2n * PAGE_SIZE, top),
+      mappable: undefined,
+    }]
+  ) {
+    assert.throws(() => mm.mmap(o), (e) => e instanceof SysError && e.errno === Errno.ENOMEM);
+  }
+  const at = mm.mmap(opts(file.mappable, PAGE_SIZE));
+  events.length = 0;
+  assert.throws(
+    () => mm.remap(at, PAGE_SIZE, 2n * PAGE_SIZE, true, MAX - PAGE_SIZE),
+    (e) => e instanceof SysError && e.errno === Errno.EINVAL,
+  );
+  assert.deepEqual(events, []);
+});
