@@ -949,10 +949,13 @@ export class MemoryManager implements FileMapper {
 
   /**
    * Copies [off, off+len) of a file into the memory file at dst: pages the file holds in
-   * memory page by page, the rest read from the file in runs (pages past its end stay zero:
-   * Linux would raise SIGBUS on them).
+   * memory page by page, the rest read from the file in runs. What the file does not give
+   * (holes, the bytes past its end in its last page) reads as zeroes.
    */
   #copyFile(m: Mappable, off: bigint, dst: bigint, len: bigint): void {
+    // Zeroes first, whatever dst held: copies skip the source's holes, and a read ends short
+    // at the end of the file.
+    this.mf.decommit(dst, len);
     const first = Number(off / PAGE_SIZE);
     const pages = Number(len / PAGE_SIZE);
     let i = 0;

@@ -136,3 +136,31 @@ Deno.test("nothing is mapped at or above the platform's top", () => {
   );
   assert.deepEqual(events, []);
 });
+
+Deno.test("a private file mapping reads zeroes past the file's bytes, whatever memory held", () => {
+  const events: string[] = [];
+  // A memory file that hands out ranges full of someone else's bytes.
+  const mf = new (class extends MemoryFile {
+    override allocate(length: bigint): bigint {
+      const off = super.allocate(length);
+      this.write(off, new Uint8Array(Number(length)).fill(0xee));
+      return off;
+    }
+  })(1n << 30n);
+  const mm = new MemoryManager(new RecordingSpace(events), mf, MAX);
+  const data = new Uint8Array(100).fill(0x2e);
+  const m: Mappable = {
+    page: () => null,
+    readAt(off, dst) {
+      const o = Number(off);
+      const n = Math.max(0, Math.min(dst.length, data.length - o));
+      dst.set(data.subarray(o, o + n));
+      return n;
+    },
+    size: () => BigInt(data.length),
+  };
+  const at = mm.mmap(opts(m, PAGE_SIZE, { private: true }));
+  const got = mm.copyIn(at, PAGE);
+  assert.equal(got.subarray(0, 100).every((b) => b === 0x2e), true);
+  assert.equal(got.subarray(100).every((b) => b === 0), true);
+});
