@@ -174,6 +174,11 @@ export class MemoryManager implements FileMapper {
    * allocation hands out as zeroes, to another process.
    */
   #frees: [bigint, bigint][] = [];
+  /**
+   * Mappings were taken out since the last #settle: memory they held may have gone back to the
+   * memory file already (a copy-on-write range's last user), so other threads must lose it.
+   */
+  #cutSinceSettle = false;
 
   /**
    * v maps a file: a shared one holds a reference on the file's pages; either kind is among
@@ -209,14 +214,16 @@ export class MemoryManager implements FileMapper {
     const syncs = this.#writeBacks;
     const gone = this.#unref;
     const frees = this.#frees;
+    const cut = this.#cutSinceSettle;
+    this.#cutSinceSettle = false;
+    // With another task on this address space, its threads may run now: they must have lost
+    // the pages first. A lone task is in the Sentry, and the changes reach the address space
+    // before it runs again.
+    if ((cut || syncs.length > 0 || frees.length > 0) && this.users > 1) this.as.flush?.();
     if (syncs.length === 0 && gone.length === 0 && frees.length === 0) return;
     this.#writeBacks = [];
     this.#unref = [];
     this.#frees = [];
-    // With another task on this address space, its threads may run now: they must have lost
-    // the pages first. A lone task is in the Sentry, and the changes reach the address space
-    // before it runs again.
-    if ((syncs.length > 0 || frees.length > 0) && this.users > 1) this.as.flush?.();
     for (const [off, len] of frees) this.mf.free(off, len);
     for (const w of syncs) {
       // Stores to a shared file mapping reach the file when it goes, as on Linux (the pages
@@ -389,6 +396,7 @@ export class MemoryManager implements FileMapper {
       const v = this.vmas[i];
       if (v.end <= start || v.start >= end) continue;
       touched = true;
+      this.#cutSinceSettle = true;
       const cutStart = v.start > start ? v.start : start;
       const cutEnd = v.end < end ? v.end : end;
       cut(v, cutStart, cutEnd);

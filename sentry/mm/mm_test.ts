@@ -47,7 +47,7 @@ function fakeFile(mf: MemoryFile, size: bigint, events: string[]) {
   return f;
 }
 
-function opts(m: Mappable, length: bigint, o: Partial<MMapOpts> = {}): MMapOpts {
+function opts(m: Mappable | undefined, length: bigint, o: Partial<MMapOpts> = {}): MMapOpts {
   return {
     length,
     offset: 0n,
@@ -163,4 +163,19 @@ Deno.test("a private file mapping reads zeroes past the file's bytes, whatever m
   const got = mm.copyIn(at, PAGE);
   assert.equal(got.subarray(0, 100).every((b) => b === 0x2e), true);
   assert.equal(got.subarray(100).every((b) => b === 0), true);
+});
+
+Deno.test("munmap of memory another task's threads run on takes it from them before it goes", () => {
+  const { events, mf, mm } = setup();
+  const at = mm.mmap(opts(undefined, PAGE_SIZE, { private: true }));
+  mm.copyOut(at, new Uint8Array([1]));
+  // After fork the range is shared copy-on-write; the child leaves, so the parent's munmap
+  // returns it to the memory file.
+  mm.fork(new RecordingSpace()).release();
+  mm.users = 2;
+  const used = mf.used;
+  events.length = 0;
+  mm.unmapRange(at, at + PAGE_SIZE);
+  assert.deepEqual(events, [`unmap ${at.toString(16)}+1`, "flush"]);
+  assert.equal(mf.used, used - PAGE_SIZE);
 });
