@@ -42,6 +42,7 @@ probeTests([
     writableRoot: true,
     runscFlags: ["--overlay2=none"],
   },
+  { prog: "mmap_sparse", args: ["/tmp/small"] },
   { prog: "mmap_eof", args: ["/tmp"] },
   {
     prog: "mmap_eof",

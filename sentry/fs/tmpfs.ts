@@ -325,6 +325,32 @@ export class TmpfsRegular extends Inode implements RegularData {
     return allocate ? this.#allocate(index, 1) : null;
   }
 
+  /** The runs of [first, first+count) that have pages, making none. */
+  #present(first: number, count: number): PageRun[] {
+    const end = first + count;
+    const have: number[] = [];
+    if (this.#pages.size < count) {
+      for (const i of this.#pages.keys()) if (i >= first && i < end) have.push(i);
+      have.sort((a, b) => a - b);
+    } else {
+      for (let i = first; i < end; i++) if (this.#pages.has(i)) have.push(i);
+    }
+    const out: PageRun[] = [];
+    let k = 0;
+    while (k < have.length) {
+      const i = have[k];
+      const off = this.#pages.get(i)!;
+      let n = 1;
+      while (
+        k + n < have.length && have[k + n] === i + n &&
+        this.#pages.get(i + n) === off + BigInt(n * PAGE)
+      ) n++;
+      out.push({ index: i, count: n, off });
+      k += n;
+    }
+    return out;
+  }
+
   /** Returns pages to the memory file, contiguous ones as one range (one host call each). */
   #freePages(offs: bigint[]): void {
     offs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -506,6 +532,13 @@ export class TmpfsRegular extends Inode implements RegularData {
         this.#mapped = true;
         return this.#runs(first, count);
       },
+      present: (first, count) => {
+        this.#mapped = true;
+        return this.#present(first, count);
+      },
+      // With a size limit, a touch makes its own page only, as the limit counts each (a full
+      // tmpfs is SIGBUS for the page touched, not for its neighbours).
+      holePages: this.fs.maxPages === Number.MAX_SAFE_INTEGER ? 32 : 1,
       size: () => this.#size,
       mappers: this.mappers,
     };

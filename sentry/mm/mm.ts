@@ -841,7 +841,8 @@ export class MemoryManager implements FileMapper {
    * Maps the file's own pages of [off, off+len) at `at`: one VMA per run of pages contiguous in
    * the memory file, each holding a reference on the file's pages. Pages wholly past the end
    * of the file are neither made nor mapped (one unbacked VMA): a mapping far larger than its
-   * file costs what the file holds, and a touch past its end raises SIGBUS.
+   * file costs what the file holds, and a touch past its end raises SIGBUS. With `lazy`, the
+   * holes of a file that tells them (Mappable.present) are left unbacked too, made when touched.
    */
   #mapFilePages(
     m: Mappable,
@@ -851,35 +852,75 @@ export class MemoryManager implements FileMapper {
     prot: number,
     maxPerms: number,
     name: string,
+    lazy = true,
   ): void {
     const first = Number(off / PAGE_SIZE);
     const pages = Number(this.#held(m, off, len) / PAGE_SIZE);
+    const holes = lazy && m.present !== undefined;
     // Every page first, then the VMAs: a failure (no memory, the file unreadable) leaves
     // nothing half mapped.
-    const runs: PageRun[] = m.pages?.(first, pages) ?? [];
-    if (!m.pages) {
+    const runs: PageRun[] = (holes ? m.present?.(first, pages) : m.pages?.(first, pages)) ?? [];
+    if (!holes && !m.pages) {
       for (let i = 0; i < pages; i++) {
         runs.push({ index: first + i, count: 1, off: m.page(first + i, true)! });
       }
     }
-    // Runs that follow each other in the memory file make one VMA.
+    const place = (index: number) => BigInt(index - first) * PAGE_SIZE;
+    // Runs that follow each other in the memory file make one VMA; a hole is an unbacked one.
+    let next = first;
     let k = 0;
     while (k < runs.length) {
       const start = runs[k];
       let count = start.count;
-      while (++k < runs.length && runs[k].off === start.off + BigInt(count) * PAGE_SIZE) {
+      while (
+        ++k < runs.length && runs[k].index === start.index + count &&
+        runs[k].off === start.off + BigInt(count) * PAGE_SIZE
+      ) {
         count += runs[k].count;
       }
-      const a = at + BigInt(start.index - first) * PAGE_SIZE;
-      this.mapShared(a, BigInt(count) * PAGE_SIZE, start.off, prot, name, {
-        maxPerms,
-        file: { mappable: m, delta: BigInt(start.index) * PAGE_SIZE - start.off },
-      });
+      if (start.index > next) {
+        const gap = BigInt(start.index - next) * PAGE_SIZE;
+        this.#mapUnbacked(m, at + place(next), gap, off + place(next), prot, maxPerms, name, true);
+      }
+      const delta = BigInt(start.index) * PAGE_SIZE - start.off;
+      const runLen = BigInt(count) * PAGE_SIZE;
+      this.#mapRun(m, at + place(start.index), runLen, start.off, delta, prot, maxPerms, name);
+      next = start.index + count;
     }
-    const backed = BigInt(pages) * PAGE_SIZE;
-    if (backed < len) {
-      this.#mapUnbacked(m, at + backed, len - backed, off + backed, prot, maxPerms, name, true);
+    const done = place(next);
+    if (done < len) {
+      this.#mapUnbacked(m, at + done, len - done, off + done, prot, maxPerms, name, true);
     }
+  }
+
+  /**
+   * Maps [a, a+len) to a file's pages at memory-file offset mfOff: as more of the VMA just
+   * before, when that one maps the pages just before them (so that a mapping filled in a
+   * window at a time stays one VMA), else as a new VMA.
+   */
+  #mapRun(
+    m: Mappable,
+    a: bigint,
+    len: bigint,
+    mfOff: bigint,
+    delta: bigint,
+    prot: number,
+    maxPerms: number,
+    name: string,
+  ): void {
+    const prev = a >= PAGE_SIZE ? this.#find(a - 1n) : undefined;
+    if (
+      prev && prev.end === a && prev.shared && !prev.unbacked && prev.file?.mappable === m &&
+      prev.file.delta === delta && prev.fileOffset + (a - prev.start) === mfOff &&
+      prev.prot === prot && prev.maxPerms === maxPerms && prev.name === name && !prev.growsDown
+    ) {
+      this.unmapRange(a, a + len, false);
+      prev.end = a + len;
+      this.#mapVma(prev, a, a + len);
+      this.#settle();
+      return;
+    }
+    this.mapShared(a, len, mfOff, prot, name, { maxPerms, file: { mappable: m, delta } });
   }
 
   /**
@@ -895,12 +936,15 @@ export class MemoryManager implements FileMapper {
     const size = f.mappable.size?.();
     if (size !== undefined && off >= size) return false;
     // As far as the file reaches, but a bounded amount per fault: a file grown huge is made
-    // (and read) a window at a time.
-    let len = v.end - page < POPULATE_MAX ? v.end - page : POPULATE_MAX;
+    // (and read) a window at a time, a hole of a sparse file a smaller one.
+    const most = f.mappable.present ? BigInt(f.mappable.holePages ?? 1) * PAGE_SIZE : POPULATE_MAX;
+    let len = v.end - page < most ? v.end - page : most;
     if (size !== undefined && pageRoundUp(size) - off < len) len = pageRoundUp(size) - off;
     try {
       const maxPerms = v.maxPerms ?? PROT_ALL;
-      this.#mapFile(f.mappable, page, len, off, v.prot, maxPerms, !!v.shared, v.name);
+      if (v.shared) {
+        this.#mapFilePages(f.mappable, page, len, off, v.prot, maxPerms, v.name, false);
+      } else this.#mapFile(f.mappable, page, len, off, v.prot, maxPerms, false, v.name);
     } catch (e) {
       if (e instanceof SysError) return false;
       throw e;

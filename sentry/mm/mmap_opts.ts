@@ -23,6 +23,18 @@ export interface Mappable {
    */
   pages?(first: number, count: number): PageRun[];
   /**
+   * Without making any: the runs of [first, first+count) the file has pages for. What lies
+   * between is a hole that a shared mapping maps when it is first touched (pages() makes it
+   * then), so mapping a sparse file costs what it holds. Absent: every page is made when
+   * mapped.
+   */
+  present?(first: number, count: number): PageRun[];
+  /**
+   * How many pages a touch in a hole makes at once (with present): 1 where the pages made are
+   * counted against a limit the application can see (a tmpfs size), more to spare faults.
+   */
+  holePages?: number;
+  /**
    * Reads file bytes at `off` that page() does not hold (a host file's data); returns the
    * bytes read, short at the end of the file. Absent: such pages are holes (zeroes).
    */
