@@ -52,6 +52,20 @@ static void file_at(int fd, const char *what, long off) {
   printf("%s: pread %ld \"%.8s\"\n", what, n, buf);
 }
 
+// Prints /proc/self/maps' lines for the probe's file: one per mapping, however it is made.
+static void maps(const char *when) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) {
+    if (!strstr(line, "mmap-eof-probe")) continue;
+    unsigned long lo, hi, off;
+    char perms[5];
+    if (sscanf(line, "%lx-%lx %4s %lx", &lo, &hi, perms, &off) != 4) continue;
+    printf("maps %s: %s offset %lx, %ld pages\n", when, perms, off, (long)((hi - lo) / pg));
+  }
+  if (f) fclose(f);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   pg = sysconf(_SC_PAGESIZE);
@@ -78,6 +92,7 @@ int main(int argc, char **argv) {
     show("mmap", -1);
     return 1;
   }
+  maps("after mmap");
   int nonzero = 0;
   for (long i = 100; i < pg; i++) nonzero += p[pg + i] != 0;
   printf("bytes past the end in the last page that are not zero: %d\n", nonzero);
@@ -105,6 +120,7 @@ int main(int argc, char **argv) {
   touch("a cut page", p, 2 * pg, 1, 'z');
   touch("the page after the new end", p, pg, 0, 0);
   touch("the last page kept", p, 0, 0, 0);
+  maps("after a cut");
   ftruncate(fd, 3 * pg);
   file_at(fd, "a cut page, grown again", 2 * pg);
   touch("a cut page, grown again", p, 2 * pg, 0, 0);
@@ -123,6 +139,7 @@ int main(int argc, char **argv) {
   ftruncate(fd, 3 * pg);
   pwrite(fd, "later", 5, 2 * pg);
   touch("private, a page grown", q, 2 * pg, 0, 0);
+  maps("with a private map");
   q[2 * pg + 1] = 'A';
   printf("private, a page grown, after a store: %.5s\n", q + 2 * pg);
   file_at(fd, "the file under a private store", 2 * pg);
@@ -137,6 +154,7 @@ int main(int argc, char **argv) {
   else {
     touch("1 TiB map, first page", big, 0, 0, 0);
     touch("1 TiB map, last page", big, (1L << 40) - pg, 0, 0);
+    maps("1 TiB");
     show("munmap 1 TiB", munmap(big, 1L << 40));
   }
 
