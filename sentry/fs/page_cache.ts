@@ -79,6 +79,21 @@ export class PageCache {
     return this.pages(index, 1)[0].off;
   }
 
+  /** The runs of [first, first+count) the cache holds, making none. */
+  present(first: number, count: number): PageRun[] {
+    const out: PageRun[] = [];
+    const end = first + count;
+    const k = this.#search(first);
+    for (let i = k >= 0 ? k : -k - 1; i < this.#extents.length; i++) {
+      const e = this.#extents[i];
+      if (e.index >= end) break;
+      const from = Math.max(first, e.index);
+      const to = Math.min(end, e.index + e.count);
+      out.push({ index: from, count: to - from, off: e.off + BigInt(from - e.index) * PAGE_SIZE });
+    }
+    return out;
+  }
+
   /**
    * The pages of [first, first+count), made where missing (each gap one range of the memory
    * file, filled with one read): runs in order that cover the range.
@@ -263,6 +278,9 @@ export class PageCache {
   }
 }
 
+/** Pages a touch of a shared mapping reads from the file at once. */
+const READ_AHEAD_PAGES = 64;
+
 /**
  * The Mappable of a file cached by a PageCache made on demand: `cache()` gives the file's cache
  * (making it), `current()` the one it has, if any; `readAt` reads the file itself, `size` gives
@@ -281,6 +299,10 @@ export function cachedMappable(
     page: (index, allocate) =>
       allocate ? cache().page(index, true) : current()?.page(index, false) ?? null,
     pages: (first, count) => cache().pages(first, count),
+    // A shared mapping reads the file when touched, a window at a time (read-ahead), rather
+    // than all of it when made.
+    present: (first, count) => current()?.present(first, count) ?? [],
+    holePages: READ_AHEAD_PAGES,
     readAt,
     writeBack: (off, len, leaving) => current()?.writeBack(off, len, leaving),
     incRef: () => cache().incRef(),

@@ -6,6 +6,7 @@ import { SysError } from "../../abi/linux/error.ts";
 import { MemoryFile, PAGE, PAGE_SIZE } from "./memory_file.ts";
 import { MemoryManager } from "./mm.ts";
 import { FileMappers, type Mappable, type MMapOpts } from "./mmap_opts.ts";
+import { cachedMappable, PageCache } from "../fs/page_cache.ts";
 
 /** An address space that records what it is asked, in order, with `events` shared. */
 class RecordingSpace implements AddressSpace {
@@ -178,4 +179,37 @@ Deno.test("munmap of memory another task's threads run on takes it from them bef
   mm.unmapRange(at, at + PAGE_SIZE);
   assert.deepEqual(events, [`unmap ${at.toString(16)}+1`, "flush"]);
   assert.equal(mf.used, used - PAGE_SIZE);
+});
+
+Deno.test("a shared mapping of a cached file reads the file when touched, a window at a time", () => {
+  const { mf, mm } = setup();
+  const data = new Uint8Array(1024 * PAGE).fill(0x2e);
+  let read = 0;
+  const cache = new PageCache(mf, {
+    readAt(off, dst) {
+      const o = Number(off);
+      const n = Math.max(0, Math.min(dst.length, data.length - o));
+      dst.set(data.subarray(o, o + n));
+      read += n;
+      return n;
+    },
+    writeAt: (_off, src) => src.length,
+    size: () => BigInt(data.length),
+  }, () => {});
+  const m = cachedMappable(
+    () => cache,
+    () => cache,
+    () => 0,
+    () => BigInt(data.length),
+    new FileMappers(),
+  );
+  const at = mm.mmap(opts(m, BigInt(data.length)));
+  assert.equal(read, 0);
+  assert.equal(mm.copyIn(at + 500n * PAGE_SIZE, 1)[0], 0x2e);
+  assert.equal(read, 64 * PAGE);
+  // The next window follows the first in the memory file: the VMA grows, no VMA is added.
+  const vmas = mm.vmas.length;
+  mm.copyIn(at + 564n * PAGE_SIZE, 1);
+  assert.equal(read, 128 * PAGE);
+  assert.equal(mm.vmas.length, vmas);
 });

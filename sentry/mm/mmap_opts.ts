@@ -31,7 +31,8 @@ export interface Mappable {
   present?(first: number, count: number): PageRun[];
   /**
    * How many pages a touch in a hole makes at once (with present): 1 where the pages made are
-   * counted against a limit the application can see (a tmpfs size), more to spare faults.
+   * counted against a limit the application can see (a tmpfs size), more to spare faults (and
+   * as read-ahead, for a file whose data is read from elsewhere).
    */
   holePages?: number;
   /**
