@@ -126,6 +126,8 @@ export const SI = {
 } as const;
 
 /** SIGCHLD's si_code values. */
+/** si_code values of SIGBUS. */
+export const BUS = { ADRALN: 1, ADRERR: 2, OBJERR: 3 };
 export const CLD = { EXITED: 1, KILLED: 2, DUMPED: 3, TRAPPED: 4, STOPPED: 5, CONTINUED: 6 };
 
 /** ss_flags of stack_t. */

@@ -50,7 +50,8 @@ import type { VirtualDentry } from "../vfs/vfs.ts";
 import { openDevice } from "./devices.ts";
 import { AT_REMOVEDIR, RENAME_EXCHANGE } from "../../abi/linux/file.ts";
 import { cachedMappable, PageCache } from "./page_cache.ts";
-import type { MemoryFile } from "../mm/memory_file.ts";
+import { type MemoryFile, PAGE_SIZE } from "../mm/memory_file.ts";
+import { FileMappers } from "../mm/mmap_opts.ts";
 
 export { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG };
 
@@ -508,6 +509,9 @@ export class GoferInode extends Inode {
     if (c.uid !== undefined) this.uid = c.uid;
     if (c.gid !== undefined) this.gid = c.gid;
     if (c.size !== undefined) {
+      // The cut pages leave every mapping before the cache zeroes them.
+      this.mappers.shrunk(c.size, PAGE_SIZE);
+      this.#cache?.grow(this.#size, c.size);
       this.#size = c.size;
       this.#cache?.truncate(c.size);
     }
@@ -543,6 +547,8 @@ export class GoferInode extends Inode {
 
   /** The page cache of the file while MAP_SHARED mappings use it (page_cache.ts). */
   #cache?: PageCache;
+  /** The address spaces that map the file's pages. */
+  readonly mappers = new FileMappers();
   /** Host FDs the page cache reads and writes back through, owned by it. */
   #cacheFds = { read: -1, write: -1 };
 
@@ -731,7 +737,9 @@ export class HostData implements RegularData {
   }
 
   writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
+    const before = this.inode.size();
     const n = pwriteHost(this.hostFd, src, off);
+    this.inode.cache?.grow(before, off + BigInt(n));
     this.inode.cache?.update(off, src.subarray(0, n));
     if (off + BigInt(n) > this.inode.size()) this.inode.setSize(off + BigInt(n));
     this.inode.mtimeNs = nowNs();
@@ -755,6 +763,8 @@ export class HostData implements RegularData {
       () => ino.pageCache(mf),
       () => ino.cache,
       (off, dst) => this.closed ? ino.readHost(off, dst) : preadHost(this.hostFd, dst, off),
+      () => this.closed ? ino.size() : this.size(),
+      ino.mappers,
     );
   }
 }

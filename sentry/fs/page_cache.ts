@@ -16,7 +16,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { type MemoryFile, PAGE, PAGE_SIZE } from "../mm/memory_file.ts";
-import type { Mappable, PageRun } from "../mm/mmap_opts.ts";
+import type { FileMappers, Mappable, PageRun } from "../mm/mmap_opts.ts";
 
 /** Where the cached file's data lives. */
 export interface CacheBacking {
@@ -79,6 +79,21 @@ export class PageCache {
     return this.pages(index, 1)[0].off;
   }
 
+  /** The runs of [first, first+count) the cache holds, making none. */
+  present(first: number, count: number): PageRun[] {
+    const out: PageRun[] = [];
+    const end = first + count;
+    const k = this.#search(first);
+    for (let i = k >= 0 ? k : -k - 1; i < this.#extents.length; i++) {
+      const e = this.#extents[i];
+      if (e.index >= end) break;
+      const from = Math.max(first, e.index);
+      const to = Math.min(end, e.index + e.count);
+      out.push({ index: from, count: to - from, off: e.off + BigInt(from - e.index) * PAGE_SIZE });
+    }
+    return out;
+  }
+
   /**
    * The pages of [first, first+count), made where missing (each gap one range of the memory
    * file, filled with one read): runs in order that cover the range.
@@ -107,7 +122,10 @@ export class PageCache {
     return out;
   }
 
-  /** A new range of the memory file holding pages [index, index+count) of the file. */
+  /**
+   * A new range of the memory file holding pages [index, index+count) of the file; what the
+   * file does not hold (past its end) is zeroes.
+   */
   #fill(index: number, count: number): bigint {
     const len = count * PAGE;
     const off = this.mf.allocate(BigInt(len));
@@ -124,6 +142,9 @@ export class PageCache {
       this.mf.free(off, BigInt(len));
       throw e;
     }
+    // A file shorter than the range: the rest reads as zeroes, whatever the memory file held
+    // there before (it hands out zeroed ranges, but the cache does not rest on that).
+    if (got < len) this.mf.clear(off + BigInt(got), BigInt(len - got));
     return off;
   }
 
@@ -226,6 +247,19 @@ export class PageCache {
     if (last !== undefined) this.mf.zero(last + BigInt(tail), PAGE - tail);
   }
 
+  /**
+   * The file grew from `from` bytes (ftruncate, a write past its end): the bytes of its old last
+   * page past `from` become the file's, and read as zeroes as a disk file's do, whatever a
+   * mapping stored there while they lay past the end (such stores are never written back).
+   */
+  grow(from: bigint, to: bigint): void {
+    const inPage = Number(from % PAGE_SIZE);
+    if (to <= from || inPage === 0) return;
+    const p = this.#lookup(Number(from / PAGE_SIZE));
+    const n = Math.min(PAGE - inPage, Number(to - from));
+    if (p !== undefined) this.mf.zero(p + BigInt(inPage), n);
+  }
+
   incRef(): void {
     this.#refs++;
   }
@@ -244,19 +278,31 @@ export class PageCache {
   }
 }
 
+/** Pages a touch of a shared mapping reads from the file at once. */
+const READ_AHEAD_PAGES = 64;
+
 /**
  * The Mappable of a file cached by a PageCache made on demand: `cache()` gives the file's cache
- * (making it), `current()` the one it has, if any; `readAt` reads the file itself.
+ * (making it), `current()` the one it has, if any; `readAt` reads the file itself, `size` gives
+ * its size; `mappers` are the file's own (they outlive its caches).
  */
 export function cachedMappable(
   cache: () => PageCache,
   current: () => PageCache | undefined,
   readAt: (off: bigint, dst: Uint8Array<ArrayBuffer>) => number,
+  size: () => bigint,
+  mappers: FileMappers,
 ): Mappable {
   return {
+    size,
+    mappers,
     page: (index, allocate) =>
       allocate ? cache().page(index, true) : current()?.page(index, false) ?? null,
     pages: (first, count) => cache().pages(first, count),
+    // A shared mapping reads the file when touched, a window at a time (read-ahead), rather
+    // than all of it when made.
+    present: (first, count) => current()?.present(first, count) ?? [],
+    holePages: READ_AHEAD_PAGES,
     readAt,
     writeBack: (off, len, leaving) => current()?.writeBack(off, len, leaving),
     incRef: () => cache().incRef(),

@@ -115,3 +115,37 @@ Deno.test("PageCache's last reference writes back and returns its pages", () => 
   assert.equal(mf.used, used);
   assert.equal(cache.page(0, false), null);
 });
+
+/** A memory file that hands out ranges full of someone else's bytes. */
+class DirtyMemoryFile extends MemoryFile {
+  override allocate(length: bigint): bigint {
+    const off = super.allocate(length);
+    this.write(off, new Uint8Array(Number(length)).fill(0xee));
+    return off;
+  }
+}
+
+Deno.test("PageCache fills what lies past the file's end with zeroes, not what memory held", () => {
+  const mf = new DirtyMemoryFile(1n << 30n);
+  const file = new BufferFile();
+  file.data = new Uint8Array(PAGE + 100).fill(0x2e);
+  const cache = new PageCache(mf, file, () => {});
+  const [run] = cache.pages(0, 3);
+  const got = new Uint8Array(3 * PAGE);
+  mf.read(run.off, got);
+  assert.equal(got.subarray(0, PAGE + 100).every((b) => b === 0x2e), true);
+  assert.equal(got.subarray(PAGE + 100).every((b) => b === 0), true);
+});
+
+Deno.test("PageCache.grow() zeroes the old last page past the old end, and no more", () => {
+  const { mf, file, cache } = setup(PAGE + 100);
+  const [run] = cache.pages(0, 2);
+  // A mapping stored past the end; the file then grows over it.
+  mf.write(run.off + BigInt(PAGE + 200), new TextEncoder().encode("past"));
+  file.data = new Uint8Array(2 * PAGE).fill(0x2e);
+  cache.grow(BigInt(PAGE + 100), BigInt(PAGE + 202));
+  assert.equal(text(mf.slice(run.off + BigInt(PAGE + 200), 4)!), "\0\0st");
+  cache.grow(BigInt(PAGE + 202), BigInt(2 * PAGE));
+  assert.equal(text(mf.slice(run.off + BigInt(PAGE + 200), 4)!), "\0\0\0\0");
+  assert.equal(text(mf.slice(run.off + BigInt(PAGE + 99), 1)!), ".");
+});

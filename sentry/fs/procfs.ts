@@ -476,7 +476,10 @@ function pidStat(tg: ThreadGroup): string {
   const cpu = tg.cpuTime();
   const mm = tg.leader?.mm;
   const rss = mm
-    ? mm.vmas.reduce((n, v) => n + mm.mf.residentIn(v.fileOffset, v.end - v.start), 0n)
+    ? mm.vmas.reduce(
+      (n, v) => v.unbacked ? n : n + mm.mf.residentIn(v.fileOffset, v.end - v.start),
+      0n,
+    )
     : 0n;
   const f: (string | number | bigint)[] = [
     tg.pid,
@@ -575,7 +578,32 @@ function mapsLine(v: Vma): string {
 function maps(tg: ThreadGroup): string {
   const mm = tg.leader?.mm;
   if (!mm) return "";
-  return mm.vmas.map(mapsLine).join("");
+  return areas(mm.vmas).map((a) => mapsLine(a.vma)).join("");
+}
+
+/**
+ * The VMAs as Linux shows them: the pieces of one file mapping that follow each other (its
+ * pages and the unbacked part past the file's end, runs made when touched) are one area.
+ * `vma` is the area (the first piece, stretched), `pieces` what makes it.
+ */
+function areas(vmas: Vma[]): { vma: Vma; pieces: Vma[] }[] {
+  const out: { vma: Vma; pieces: Vma[] }[] = [];
+  for (const v of vmas) {
+    const last = out[out.length - 1];
+    if (last && onePiece(last.vma, v)) {
+      last.vma = { ...last.vma, end: v.end };
+      last.pieces.push(v);
+    } else out.push({ vma: v, pieces: [v] });
+  }
+  return out;
+}
+
+/** True when b continues a, both made by one mmap (or mremap) of a file. */
+function onePiece(a: Vma, b: Vma): boolean {
+  if (!a.file || !b.file || a.end !== b.start || a.file.mappable !== b.file.mappable) return false;
+  const next = a.file.delta + a.fileOffset + (a.end - a.start);
+  return next === b.file.delta + b.fileOffset && a.prot === b.prot && !!a.shared === !!b.shared &&
+    a.name === b.name && a.maxPerms === b.maxPerms && !!a.growsDown === !!b.growsDown;
 }
 
 /**
@@ -586,9 +614,12 @@ function smaps(tg: ThreadGroup): string {
   const mm = tg.leader?.mm;
   if (!mm) return "";
   const kb = (bytes: bigint) => `${bytes / 1024n} kB`.padStart(12);
-  return mm.vmas.map((v) => {
+  return areas(mm.vmas).map(({ vma: v, pieces }) => {
     const size = v.end - v.start;
-    const rss = mm.mf.residentIn(v.fileOffset, size);
+    const rss = pieces.reduce(
+      (n, p) => p.unbacked ? n : n + mm.mf.residentIn(p.fileOffset, p.end - p.start),
+      0n,
+    );
     const shared = v.shared || v.cow !== undefined;
     const fields: [string, bigint | string][] = [
       ["Size", size],

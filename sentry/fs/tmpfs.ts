@@ -11,6 +11,7 @@ import { fallocate } from "../../host/fsops.ts";
 import { HostError } from "../../host/libc.ts";
 import type { Task } from "../kernel/task.ts";
 import { type MemoryFile, PAGE } from "../mm/memory_file.ts";
+import { FileMappers, type PageRun } from "../mm/mmap_opts.ts";
 import { cachedMappable, PageCache } from "./page_cache.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import {
@@ -319,26 +320,92 @@ export class TmpfsRegular extends Inode implements RegularData {
   }
 
   #page(index: number, allocate: boolean): bigint | null {
-    let off = this.#pages.get(index);
-    if (off === undefined) {
-      if (!allocate) return null;
-      if (this.fs.usedPages >= this.fs.maxPages) throw new SysError(Errno.ENOSPC);
-      off = this.fs.mf.allocate(BigInt(PAGE));
-      if (this.fs.commit) {
-        try {
-          fallocate(this.fs.mf.fd, 0, off, BigInt(PAGE));
-        } catch (e) {
-          this.fs.mf.free(off, BigInt(PAGE));
-          if (e instanceof HostError) {
-            throw new SysError(e.errno === Errno.ENOSPC ? Errno.ENOSPC : Errno.EIO);
-          }
-          throw e;
-        }
-      }
-      this.fs.usedPages++;
-      this.#pages.set(index, off);
+    const off = this.#pages.get(index);
+    if (off !== undefined) return off;
+    return allocate ? this.#allocate(index, 1) : null;
+  }
+
+  /** The runs of [first, first+count) that have pages, making none. */
+  #present(first: number, count: number): PageRun[] {
+    const end = first + count;
+    const have: number[] = [];
+    if (this.#pages.size < count) {
+      for (const i of this.#pages.keys()) if (i >= first && i < end) have.push(i);
+      have.sort((a, b) => a - b);
+    } else {
+      for (let i = first; i < end; i++) if (this.#pages.has(i)) have.push(i);
     }
+    const out: PageRun[] = [];
+    let k = 0;
+    while (k < have.length) {
+      const i = have[k];
+      const off = this.#pages.get(i)!;
+      let n = 1;
+      while (
+        k + n < have.length && have[k + n] === i + n &&
+        this.#pages.get(i + n) === off + BigInt(n * PAGE)
+      ) n++;
+      out.push({ index: i, count: n, off });
+      k += n;
+    }
+    return out;
+  }
+
+  /** Returns pages to the memory file, contiguous ones as one range (one host call each). */
+  #freePages(offs: bigint[]): void {
+    offs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    let k = 0;
+    while (k < offs.length) {
+      let n = 1;
+      while (k + n < offs.length && offs[k + n] === offs[k] + BigInt(n * PAGE)) n++;
+      this.fs.mf.free(offs[k], BigInt(n * PAGE));
+      k += n;
+    }
+  }
+
+  /** Makes pages [index, index+count), missing all, one range of the memory file. */
+  #allocate(index: number, count: number): bigint {
+    if (this.fs.usedPages + count > this.fs.maxPages) throw new SysError(Errno.ENOSPC);
+    const len = BigInt(count * PAGE);
+    const off = this.fs.mf.allocate(len);
+    if (this.fs.commit) {
+      try {
+        fallocate(this.fs.mf.fd, 0, off, len);
+      } catch (e) {
+        this.fs.mf.free(off, len);
+        if (e instanceof HostError) {
+          throw new SysError(e.errno === Errno.ENOSPC ? Errno.ENOSPC : Errno.EIO);
+        }
+        throw e;
+      }
+    }
+    this.fs.usedPages += count;
+    for (let k = 0; k < count; k++) this.#pages.set(index + k, off + BigInt(k * PAGE));
     return off;
+  }
+
+  /**
+   * The pages of [first, first+count), each gap made as one range of the memory file: runs in
+   * order that cover the range, so that mapping a large sparse file takes a few steps rather
+   * than one per page.
+   */
+  #runs(first: number, count: number): PageRun[] {
+    const out: PageRun[] = [];
+    const end = first + count;
+    let i = first;
+    while (i < end) {
+      const off = this.#pages.get(i);
+      let n = 1;
+      if (off === undefined) {
+        while (i + n < end && !this.#pages.has(i + n)) n++;
+        out.push({ index: i, count: n, off: this.#allocate(i, n) });
+      } else {
+        while (i + n < end && this.#pages.get(i + n) === off + BigInt(n * PAGE)) n++;
+        out.push({ index: i, count: n, off });
+      }
+      i += n;
+    }
+    return out;
   }
 
   /**
@@ -356,7 +423,9 @@ export class TmpfsRegular extends Inode implements RegularData {
   }
 
   writeAt(off: bigint, src: Uint8Array<ArrayBuffer>): number {
+    const before = this.#size;
     const n = this.#writeStore(off, src);
+    this.#cache?.grow(before, off + BigInt(n));
     this.#cache?.update(off, src.subarray(0, n));
     return n;
   }
@@ -405,21 +474,28 @@ export class TmpfsRegular extends Inode implements RegularData {
     return done;
   }
 
+  /** The address spaces that map the file's pages. */
+  readonly mappers = new FileMappers();
+
   override truncate(size: bigint): void {
+    // The cut pages leave every mapping before they are freed: no store can reach them after.
+    this.mappers.shrunk(size, BigInt(PAGE));
     if (size < this.#size) {
       const keep = Number((size + BigInt(PAGE) - 1n) / BigInt(PAGE));
+      const cut: bigint[] = [];
       for (const [i, p] of this.#pages) {
         if (i >= keep) {
-          if (this.#mapped) this.fs.mf.zero(p, PAGE);
-          else this.fs.mf.free(p, BigInt(PAGE));
-          this.fs.usedPages--;
+          cut.push(p);
           this.#pages.delete(i);
         }
       }
+      this.fs.usedPages -= cut.length;
+      this.#freePages(cut);
       const tail = Number(size % BigInt(PAGE));
       const last = this.#pages.get(keep - 1);
       if (tail !== 0 && last !== undefined) this.fs.mf.zero(last + BigInt(tail), PAGE - tail);
     }
+    this.#cache?.grow(this.#size, size);
     this.#size = size;
     this.#cache?.truncate(size);
   }
@@ -435,7 +511,7 @@ export class TmpfsRegular extends Inode implements RegularData {
   /** Frees the data once no name and no open description is left. */
   maybeFree(): void {
     if (this.nlink > 0 || this.opens > 0) return;
-    if (!this.#mapped) { for (const p of this.#pages.values()) this.fs.mf.free(p, BigInt(PAGE)); }
+    if (!this.#mapped) this.#freePages([...this.#pages.values()]);
     this.fs.usedPages -= this.#pages.size;
     this.#pages.clear();
     this.#size = 0n;
@@ -452,6 +528,19 @@ export class TmpfsRegular extends Inode implements RegularData {
         this.#mapped = true;
         return this.#page(i, allocate);
       },
+      pages: (first, count) => {
+        this.#mapped = true;
+        return this.#runs(first, count);
+      },
+      present: (first, count) => {
+        this.#mapped = true;
+        return this.#present(first, count);
+      },
+      // With a size limit, a touch makes its own page only, as the limit counts each (a full
+      // tmpfs is SIGBUS for the page touched, not for its neighbours).
+      holePages: this.fs.maxPages === Number.MAX_SAFE_INTEGER ? 32 : 1,
+      size: () => this.#size,
+      mappers: this.mappers,
     };
   }
 
@@ -469,7 +558,13 @@ export class TmpfsRegular extends Inode implements RegularData {
           this.nlink === 0 && this.opens === 0 ? src.length : this.#writeStore(off, src),
         size: () => this.#size,
       }, () => this.#cache = undefined);
-    return cachedMappable(cache, () => this.#cache, (off, dst) => this.#readStore(off, dst));
+    return cachedMappable(
+      cache,
+      () => this.#cache,
+      (off, dst) => this.#readStore(off, dst),
+      () => this.#size,
+      this.mappers,
+    );
   }
 
   open(_t: Task, vd: VirtualDentry, flags: number): FileDescription {

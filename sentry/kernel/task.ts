@@ -34,7 +34,7 @@ import {
 } from "./signal.ts";
 import { setupSignalFrame } from "./signal_frame.ts";
 import { exitRobustList } from "./futex.ts";
-import { defaultAction, SIG, signalName } from "../../abi/linux/signal.ts";
+import { BUS, defaultAction, SIG, signalName } from "../../abi/linux/signal.ts";
 import { emulateVsyscall, isVsyscallCall } from "./vsyscall.ts";
 import { RLIMIT, type Rlimit } from "./limits.ts";
 
@@ -575,6 +575,8 @@ export class Task {
               this.#lastFault = { addr: r.addr, mm: this.mm, generation: this.mm.generation };
               if (handled) break;
             }
+            // A page of a mapped file wholly past the file's end (Linux's VM_FAULT_SIGBUS).
+            if (this.mm.pastEnd(r.addr, r.access)) r = { ...r, signo: SIG.BUS, code: BUS.ADRERR };
             k.log.debug(
               `tid ${this.tid}: ${signalName(r.signo)} at 0x${r.addr.toString(16)} ` +
                 `rip 0x${this.regs.rip.toString(16)}`,

@@ -155,6 +155,23 @@ export class MemoryFile {
     }
   }
 
+  /**
+   * Zeroes [off, off+len) of an allocated range: the pages wholly inside go back to the host
+   * (decommit), the bytes of a page only partly inside are zeroed in place.
+   */
+  clear(off: bigint, len: bigint): void {
+    const end = off + len;
+    const first = pageRoundUp(off);
+    const last = pageRoundDown(end);
+    if (first >= last) {
+      this.zero(off, Number(len));
+      return;
+    }
+    if (off < first) this.zero(off, Number(first - off));
+    this.decommit(first, last - first);
+    if (last < end) this.zero(last, Number(end - last));
+  }
+
   #chunk(i: number): Uint8Array {
     let c = this.#chunks[i];
     if (!c) {

@@ -16,7 +16,7 @@ import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { MemoryFile, PAGE_SIZE, pageRoundDown, pageRoundUp } from "./memory_file.ts";
 import { CowRange } from "./cow.ts";
-import type { Mappable, MMapOpts, PageRun } from "./mmap_opts.ts";
+import type { FileMapper, FileMappers, Mappable, MMapOpts, PageRun } from "./mmap_opts.ts";
 import { decodeBytes, encodeBytes } from "../../host/utf8b.ts";
 
 let nextMmId = 1n;
@@ -49,9 +49,19 @@ export interface Vma {
   file?: { mappable: Mappable; delta: bigint };
   /** PROT_* mprotect may grant (the file's access mode bounds shared mappings); all if unset. */
   maxPerms?: number;
+  /**
+   * Part of a file mapping with no pages behind it: past the end of the file when it was
+   * mapped, or cut off by a truncation since. Nothing is mapped in the address space there
+   * (fileOffset is only the base of the file offset arithmetic, never memory to touch or
+   * free): a touch maps the file's pages (shared) or a copy of them (private) once the file
+   * has grown to hold them, else raises SIGBUS.
+   */
+  unbacked?: boolean;
 }
 
 const PROT_ALL = 7;
+/** The most of a grown file a fault past its old end maps at once (#populate). */
+const POPULATE_MAX = 16n << 20n;
 
 const STACK_SIZE = 8n << 20n;
 /** Gap between the stack's reserved region and the top of the mmap area. */
@@ -60,7 +70,7 @@ const STACK_GAP = 128n << 20n;
 export const ELF_ET_DYN_BASE = 0x5555_5555_4000n;
 const MIN_ADDR = 0x10000n;
 
-export class MemoryManager {
+export class MemoryManager implements FileMapper {
   readonly vmas: Vma[] = [];
   brkStart = 0n;
   brk = 0n;
@@ -154,27 +164,80 @@ export class MemoryManager {
   }
 
   /** Mappings that dropped their reference on a file's pages, told once they are unmapped. */
-  #unref: Mappable[] = [];
+  #unref: { m: Mappable; shared: boolean }[] = [];
 
-  /** v, which maps a file's own pages, holds a reference on them. */
+  /** Write-backs of shared file mappings cut, run once the address space has lost them. */
+  #writeBacks: { v: Vma; start: bigint; end: bigint; leaving: boolean }[] = [];
+  /**
+   * Memory-file ranges of private memory cut, returned once the address space has lost them:
+   * returned earlier, another thread's store could put data back into a range the next
+   * allocation hands out as zeroes, to another process.
+   */
+  #frees: [bigint, bigint][] = [];
+  /**
+   * Mappings were taken out since the last #settle: memory they held may have gone back to the
+   * memory file already (a copy-on-write range's last user), so other threads must lose it.
+   */
+  #cutSinceSettle = false;
+
+  /**
+   * v maps a file: a shared one holds a reference on the file's pages; either kind is among
+   * the file's mappers (a cut of the file takes its pages past the new end away).
+   */
   #ref(v: Vma): void {
-    if (v.shared && v.file) v.file.mappable.incRef?.();
+    if (!v.file) return;
+    if (v.shared) v.file.mappable.incRef?.();
+    v.file.mappable.mappers?.add(this);
   }
 
   /**
-   * v no longer maps a file's own pages: its reference goes once the address space has lost
-   * them (#settle), for the last one returns the pages, which no thread may still reach.
+   * v no longer maps a file: its reference goes once the address space has lost the pages
+   * (#settle), for the last one returns them, which no thread may still reach.
    */
   #unrefLater(v: Vma): void {
-    if (v.shared && v.file?.mappable.decRef) this.#unref.push(v.file.mappable);
+    if (v.file) this.#unref.push({ m: v.file.mappable, shared: !!v.shared });
   }
 
-  /** Drops the references of mappings gone (after the address space was updated). */
+  /** Makes v, a VMA already in place, a private mapping of a file. */
+  #setFile(v: Vma, file: { mappable: Mappable; delta: bigint }): void {
+    v.file = file;
+    this.#ref(v);
+  }
+
+  /**
+   * Finishes a change once the address space shows it: writes back what the shared file
+   * mappings cut held, then drops their references. The write-back comes after the unmap has
+   * reached every thread of the address space: a store another thread makes until then is in
+   * the pages written, and none can come after.
+   */
   #settle(): void {
+    const syncs = this.#writeBacks;
     const gone = this.#unref;
-    if (gone.length === 0) return;
+    const frees = this.#frees;
+    const cut = this.#cutSinceSettle;
+    this.#cutSinceSettle = false;
+    // With another task on this address space, its threads may run now: they must have lost
+    // the pages first. A lone task is in the Sentry, and the changes reach the address space
+    // before it runs again.
+    if ((cut || syncs.length > 0 || frees.length > 0) && this.users > 1) this.as.flush?.();
+    if (syncs.length === 0 && gone.length === 0 && frees.length === 0) return;
+    this.#writeBacks = [];
     this.#unref = [];
-    for (const m of gone) m.decRef!();
+    this.#frees = [];
+    for (const [off, len] of frees) this.mf.free(off, len);
+    for (const w of syncs) {
+      // Stores to a shared file mapping reach the file when it goes, as on Linux (the pages
+      // stay the file's while other mappings use them). munmap cannot fail on that.
+      try {
+        this.#writeBack(w.v, w.start, w.end, w.leaving);
+      } catch {
+        // The file keeps what it had; msync is where an application learns of it.
+      }
+    }
+    for (const { m, shared } of gone) {
+      m.mappers?.remove(this);
+      if (shared) m.decRef?.();
+    }
   }
 
   /**
@@ -195,6 +258,11 @@ export class MemoryManager {
   /** The address space's mapping of v: without write permission while it shares memory. */
   #mapVma(v: Vma, start = v.start, end = v.end): void {
     this.generation++;
+    if (v.unbacked) {
+      // Nothing to map; whatever was there before must go.
+      this.as.unmap(start, end - start);
+      return;
+    }
     const prot = v.cow ? v.prot & ~PROT_WRITE : v.prot;
     this.as.mapFile(start, end - start, v.fileOffset + (start - v.start), prot);
   }
@@ -248,6 +316,7 @@ export class MemoryManager {
     if (this.#grow(addr)) return true;
     const v = this.#find(addr);
     if (!v) return false;
+    if (v.unbacked) return this.#reaches(v, access) && this.#populate(v, addr);
     if (v.cow && (v.prot & PROT_WRITE) && (access === 0 || (access & PROT_WRITE))) {
       this.#breakCow(v);
       return true;
@@ -274,24 +343,20 @@ export class MemoryManager {
   /** Removes [start, end) from the VMAs, the address space and the memory file. */
   unmapRange(start: bigint, end: bigint, updateAs = true): void {
     const touched = this.#cut(start, end, (v, cutStart, cutEnd) => {
-      if (!v.shared && !v.cow) {
-        this.mf.free(v.fileOffset + (cutStart - v.start), cutEnd - cutStart);
+      if (!v.shared && !v.cow && !v.unbacked) {
+        this.#frees.push([v.fileOffset + (cutStart - v.start), cutEnd - cutStart]);
       }
-      // Stores to a shared file mapping reach the file when it goes, as on Linux (the pages
-      // stay the file's while other mappings use them). munmap cannot fail on that.
-      try {
-        this.#writeBack(v, cutStart, cutEnd, cutStart === v.start && cutEnd === v.end);
-      } catch {
-        // The file keeps what it had; msync is where an application learns of it.
+      if (v.shared && v.file && !v.unbacked) {
+        const leaving = cutStart === v.start && cutEnd === v.end;
+        this.#writeBacks.push({ v, start: cutStart, end: cutEnd, leaving });
       }
     });
     if (touched && updateAs) {
       this.generation++;
       this.as.unmap(start, end - start);
-      // The freed pages may go to another process next: threads of this one that run
-      // meanwhile must have lost them first.
-      this.as.flush?.();
     }
+    // #settle returns the pages once threads of this address space that run meanwhile have
+    // lost them (they may go to another process next).
     if (updateAs) this.#settle();
   }
 
@@ -301,7 +366,7 @@ export class MemoryManager {
    */
   #writeBack(v: Vma, start: bigint, end: bigint, leaving = false): void {
     const f = v.file;
-    if (!v.shared || !f?.mappable.writeBack) return;
+    if (!v.shared || v.unbacked || !f?.mappable.writeBack) return;
     // Mappings that could never be written hold nothing to write back.
     if (!((v.maxPerms ?? PROT_ALL) & PROT_WRITE)) return;
     f.mappable.writeBack(f.delta + v.fileOffset + (start - v.start), end - start, leaving);
@@ -331,6 +396,7 @@ export class MemoryManager {
       const v = this.vmas[i];
       if (v.end <= start || v.start >= end) continue;
       touched = true;
+      this.#cutSinceSettle = true;
       const cutStart = v.start > start ? v.start : start;
       const cutEnd = v.end < end ? v.end : end;
       cut(v, cutStart, cutEnd);
@@ -441,6 +507,11 @@ export class MemoryManager {
     while (done < len) {
       const v = this.#find(a);
       if (!v || (v.prot & need) !== need) break;
+      if (v.unbacked) {
+        // Past the end of a mapped file: EFAULT, unless the file has grown since.
+        if (!this.#populate(v, a)) break;
+        continue;
+      }
       // The Sentry writing for the application is a write like any other.
       if ((need & PROT_WRITE) && v.cow) this.#breakCow(v);
       const n = Math.min(len - done, Number(v.end - a));
@@ -605,7 +676,7 @@ export class MemoryManager {
    */
   #copyInto(child: MemoryManager, _as: AddressSpace): void {
     for (const v of this.vmas) {
-      if (!v.shared && !v.cow) {
+      if (!v.shared && !v.cow && !v.unbacked) {
         v.cow = new CowRange(this.mf, v.fileOffset, v.end - v.start);
         v.cow.users.add(v);
         if (v.prot & PROT_WRITE) this.#mapVma(v);
@@ -624,8 +695,9 @@ export class MemoryManager {
    * space and address for private memory (which fork shares copy-on-write). Throws EFAULT.
    */
   futexKey(addr: bigint): bigint {
-    const v = this.#find(addr);
-    if (!v) throw new SysError(Errno.EFAULT);
+    let v = this.#find(addr);
+    if (v?.unbacked && this.#populate(v, addr)) v = this.#find(addr);
+    if (!v || v.unbacked) throw new SysError(Errno.EFAULT);
     if (v.shared) return v.fileOffset + (addr - v.start);
     return (this.id << 64n) | addr;
   }
@@ -634,9 +706,26 @@ export class MemoryManager {
    * Maps existing memory file pages at [addr, addr+length) (MAP_SHARED of a memory-backed
    * file): no copy, and never freed or copied by this address space.
    */
-  mapShared(addr: bigint, length: bigint, fileOffset: bigint, prot: number, name = ""): Vma {
+  mapShared(
+    addr: bigint,
+    length: bigint,
+    fileOffset: bigint,
+    prot: number,
+    name = "",
+    extra: Partial<Vma> = {},
+  ): Vma {
     this.unmapRange(addr, addr + length, false);
-    const vma: Vma = { start: addr, end: addr + length, prot, fileOffset, name, shared: true };
+    // Complete before it is inserted: a file mapping takes its reference on the file's pages
+    // before the mapping it replaces drops its own (the pages must not go in between).
+    const vma: Vma = {
+      start: addr,
+      end: addr + length,
+      prot,
+      fileOffset,
+      name,
+      shared: true,
+      ...extra,
+    };
     this.#insert(vma);
     this.#mapVma(vma);
     this.#settle();
@@ -697,15 +786,63 @@ export class MemoryManager {
       this.#mapFilePages(m, at, len, off, prot, maxPerms, name);
       return;
     }
-    const v = this.mapAnonymous(at, len, prot, name);
-    v.maxPerms = maxPerms;
-    this.#copyFile(m, off, v.fileOffset, len);
-    v.file = { mappable: m, delta: off - v.fileOffset };
+    // A copy of the pages the file holds; those wholly past its end stay unbacked (SIGBUS).
+    const held = this.#held(m, off, len);
+    if (held > 0n) {
+      const v = this.mapAnonymous(at, held, prot, name);
+      v.maxPerms = maxPerms;
+      this.#copyFile(m, off, v.fileOffset, held);
+      this.#setFile(v, { mappable: m, delta: off - v.fileOffset });
+    }
+    if (held < len) this.#mapUnbacked(m, at + held, len - held, off + held, prot, maxPerms, name);
+  }
+
+  /** The bytes of [off, off+len) of m on pages the file holds now (whole pages). */
+  #held(m: Mappable, off: bigint, len: bigint): bigint {
+    const size = m.size?.();
+    if (size === undefined) return len;
+    const end = pageRoundUp(size);
+    if (end <= off) return 0n;
+    return end - off < len ? end - off : len;
+  }
+
+  /**
+   * Maps [off, off+len) of m at `at` as an unbacked VMA (see Vma.unbacked), private unless
+   * `shared`.
+   */
+  #mapUnbacked(
+    m: Mappable,
+    at: bigint,
+    len: bigint,
+    off: bigint,
+    prot: number,
+    maxPerms: number,
+    name: string,
+    shared = false,
+  ): void {
+    this.unmapRange(at, at + len, false);
+    const vma: Vma = {
+      start: at,
+      end: at + len,
+      prot,
+      fileOffset: 0n,
+      name,
+      maxPerms,
+      file: { mappable: m, delta: off },
+      unbacked: true,
+    };
+    if (shared) vma.shared = true;
+    this.#insert(vma);
+    this.#mapVma(vma);
+    this.#settle();
   }
 
   /**
    * Maps the file's own pages of [off, off+len) at `at`: one VMA per run of pages contiguous in
-   * the memory file, each holding a reference on the file's pages.
+   * the memory file, each holding a reference on the file's pages. Pages wholly past the end
+   * of the file are neither made nor mapped (one unbacked VMA): a mapping far larger than its
+   * file costs what the file holds, and a touch past its end raises SIGBUS. With `lazy`, the
+   * holes of a file that tells them (Mappable.present) are left unbacked too, made when touched.
    */
   #mapFilePages(
     m: Mappable,
@@ -715,39 +852,162 @@ export class MemoryManager {
     prot: number,
     maxPerms: number,
     name: string,
+    lazy = true,
   ): void {
     const first = Number(off / PAGE_SIZE);
-    const pages = Number(len / PAGE_SIZE);
+    const pages = Number(this.#held(m, off, len) / PAGE_SIZE);
+    const holes = lazy && m.present !== undefined;
     // Every page first, then the VMAs: a failure (no memory, the file unreadable) leaves
     // nothing half mapped.
-    const runs: PageRun[] = m.pages?.(first, pages) ?? [];
-    if (!m.pages) {
+    const runs: PageRun[] = (holes ? m.present?.(first, pages) : m.pages?.(first, pages)) ?? [];
+    if (!holes && !m.pages) {
       for (let i = 0; i < pages; i++) {
         runs.push({ index: first + i, count: 1, off: m.page(first + i, true)! });
       }
     }
-    // Runs that follow each other in the memory file make one VMA.
+    const place = (index: number) => BigInt(index - first) * PAGE_SIZE;
+    // Runs that follow each other in the memory file make one VMA; a hole is an unbacked one.
+    let next = first;
     let k = 0;
     while (k < runs.length) {
       const start = runs[k];
       let count = start.count;
-      while (++k < runs.length && runs[k].off === start.off + BigInt(count) * PAGE_SIZE) {
+      while (
+        ++k < runs.length && runs[k].index === start.index + count &&
+        runs[k].off === start.off + BigInt(count) * PAGE_SIZE
+      ) {
         count += runs[k].count;
       }
-      const a = at + BigInt(start.index - first) * PAGE_SIZE;
-      const v = this.mapShared(a, BigInt(count) * PAGE_SIZE, start.off, prot, name);
-      v.maxPerms = maxPerms;
-      v.file = { mappable: m, delta: BigInt(start.index) * PAGE_SIZE - start.off };
-      this.#ref(v);
+      if (start.index > next) {
+        const gap = BigInt(start.index - next) * PAGE_SIZE;
+        this.#mapUnbacked(m, at + place(next), gap, off + place(next), prot, maxPerms, name, true);
+      }
+      const delta = BigInt(start.index) * PAGE_SIZE - start.off;
+      const runLen = BigInt(count) * PAGE_SIZE;
+      this.#mapRun(m, at + place(start.index), runLen, start.off, delta, prot, maxPerms, name);
+      next = start.index + count;
+    }
+    const done = place(next);
+    if (done < len) {
+      this.#mapUnbacked(m, at + done, len - done, off + done, prot, maxPerms, name, true);
     }
   }
 
   /**
+   * Maps [a, a+len) to a file's pages at memory-file offset mfOff: as more of the VMA just
+   * before, when that one maps the pages just before them (so that a mapping filled in a
+   * window at a time stays one VMA), else as a new VMA.
+   */
+  #mapRun(
+    m: Mappable,
+    a: bigint,
+    len: bigint,
+    mfOff: bigint,
+    delta: bigint,
+    prot: number,
+    maxPerms: number,
+    name: string,
+  ): void {
+    const prev = a >= PAGE_SIZE ? this.#find(a - 1n) : undefined;
+    if (
+      prev && prev.end === a && prev.shared && !prev.unbacked && prev.file?.mappable === m &&
+      prev.file.delta === delta && prev.fileOffset + (a - prev.start) === mfOff &&
+      prev.prot === prot && prev.maxPerms === maxPerms && prev.name === name && !prev.growsDown
+    ) {
+      this.unmapRange(a, a + len, false);
+      prev.end = a + len;
+      this.#mapVma(prev, a, a + len);
+      this.#settle();
+      return;
+    }
+    this.mapShared(a, len, mfOff, prot, name, { maxPerms, file: { mappable: m, delta } });
+  }
+
+  /**
+   * Maps the file's pages (or, private, a copy of them) in v, an unbacked part of a file
+   * mapping, from addr's page on as far as the file now reaches. Returns false when that page
+   * is still wholly past the end of the file (or cannot be had: no memory, the file
+   * unreadable): SIGBUS, as Linux.
+   */
+  #populate(v: Vma, addr: bigint): boolean {
+    const f = v.file!;
+    const page = pageRoundDown(addr);
+    const off = f.delta + v.fileOffset + (page - v.start);
+    const size = f.mappable.size?.();
+    if (size !== undefined && off >= size) return false;
+    // As far as the file reaches, but a bounded amount per fault: a file grown huge is made
+    // (and read) a window at a time, a hole of a sparse file a smaller one.
+    const most = f.mappable.present ? BigInt(f.mappable.holePages ?? 1) * PAGE_SIZE : POPULATE_MAX;
+    let len = v.end - page < most ? v.end - page : most;
+    if (size !== undefined && pageRoundUp(size) - off < len) len = pageRoundUp(size) - off;
+    try {
+      const maxPerms = v.maxPerms ?? PROT_ALL;
+      if (v.shared) {
+        this.#mapFilePages(f.mappable, page, len, off, v.prot, maxPerms, v.name, false);
+      } else this.#mapFile(f.mappable, page, len, off, v.prot, maxPerms, false, v.name);
+    } catch (e) {
+      if (e instanceof SysError) return false;
+      throw e;
+    }
+    return true;
+  }
+
+  /**
+   * True when a touch at addr lies past the end of a mapped file (an unbacked VMA the access
+   * may reach): SIGBUS with BUS_ADRERR rather than SIGSEGV.
+   */
+  pastEnd(addr: bigint, access = 0): boolean {
+    const v = this.#find(addr);
+    return !!v?.unbacked && this.#reaches(v, access);
+  }
+
+  /** Whether v's protections allow `access` (0: an access the platform could not tell). */
+  #reaches(v: Vma, access: number): boolean {
+    return access !== 0 ? (v.prot & access) === access : v.prot !== 0;
+  }
+
+  /** Implements FileMapper.fileShrunk: the cut pages leave the address space first. */
+  fileShrunk(mappers: FileMappers, firstPage: number): void {
+    const from = BigInt(firstPage) * PAGE_SIZE;
+    let touched = false;
+    for (let i = 0; i < this.vmas.length; i++) {
+      const v = this.vmas[i];
+      const f = v.file;
+      if (!f || v.unbacked || f.mappable.mappers !== mappers) continue;
+      const fileStart = f.delta + v.fileOffset;
+      if (fileStart + (v.end - v.start) <= from) continue;
+      const cut = fileStart >= from ? v.start : v.start + (from - fileStart);
+      // A private copy goes too, as on Linux: its pages past the end are the cut file's.
+      if (!v.shared && !v.cow) this.#frees.push([v.fileOffset + (cut - v.start), v.end - cut]);
+      const pieces: Vma[] = [];
+      if (v.start < cut) pieces.push({ ...v, end: cut });
+      pieces.push({
+        ...v,
+        start: cut,
+        fileOffset: v.fileOffset + (cut - v.start),
+        unbacked: true,
+        cow: undefined,
+      });
+      this.#replace(i, pieces);
+      i += pieces.length - 1;
+      this.as.unmap(cut, v.end - cut);
+      touched = true;
+    }
+    if (!touched) return;
+    this.generation++;
+    this.as.flush?.();
+    this.#settle();
+  }
+
+  /**
    * Copies [off, off+len) of a file into the memory file at dst: pages the file holds in
-   * memory page by page, the rest read from the file in runs (pages past its end stay zero:
-   * Linux would raise SIGBUS on them).
+   * memory page by page, the rest read from the file in runs. What the file does not give
+   * (holes, the bytes past its end in its last page) reads as zeroes.
    */
   #copyFile(m: Mappable, off: bigint, dst: bigint, len: bigint): void {
+    // Zeroes first, whatever dst held: copies skip the source's holes, and a read ends short
+    // at the end of the file.
+    this.mf.decommit(dst, len);
     const first = Number(off / PAGE_SIZE);
     const pages = Number(len / PAGE_SIZE);
     let i = 0;
@@ -783,7 +1043,7 @@ export class MemoryManager {
    */
   dontNeed(start: bigint, end: bigint): void {
     for (const v of this.vmasIn(start, end)) {
-      if (v.shared) continue;
+      if (v.shared || v.unbacked) continue;
       const s = v.start > start ? v.start : start;
       const e = v.end < end ? v.end : end;
       const fileOff = v.file ? v.file.delta + v.fileOffset + (s - v.start) : 0n;
@@ -798,7 +1058,7 @@ export class MemoryManager {
       }
       if (v.file) {
         this.#copyFile(v.file.mappable, fileOff, w.fileOffset + (s - w.start), e - s);
-        if (w !== v) w.file = { mappable: v.file.mappable, delta: fileOff - w.fileOffset };
+        if (w !== v) this.#setFile(w, { mappable: v.file.mappable, delta: fileOff - w.fileOffset });
       }
     }
   }
@@ -841,8 +1101,9 @@ export class MemoryManager {
    * Changes the size of the mapping at [old, old+oldLen) (mremap(2)), growing it in place when
    * the pages after it are free, else moving it when `mayMove`, or to `fixedAddr` when given.
    * Returns the mapping's address. What it grows by is more of the same file when it ends in a
-   * file mapping, else anonymous memory. Throws SysError: EFAULT (not all mapped), EINVAL,
-   * ENOMEM.
+   * file mapping, else anonymous memory. With `dontUnmap` (MREMAP_DONTUNMAP: the sizes are the
+   * same) it always moves, and leaves a mapping at the old place (#leaveBehind). Throws
+   * SysError: EFAULT (not all mapped), EINVAL, ENOMEM.
    */
   remap(
     old: bigint,
@@ -850,11 +1111,32 @@ export class MemoryManager {
     newLen: bigint,
     mayMove: boolean,
     fixedAddr: bigint | null,
+    dontUnmap = false,
   ): bigint {
     if (oldLen === 0n) return this.#duplicate(old, newLen, mayMove, fixedAddr);
     const vmas = this.vmasIn(old, old + oldLen);
     if (!this.fullyMapped(old, old + oldLen) || vmas.length === 0) {
       throw new SysError(Errno.EFAULT);
+    }
+    if (dontUnmap) {
+      let to = fixedAddr;
+      if (to !== null) {
+        if ((to & (PAGE_SIZE - 1n)) || !this.validRange(to, to + oldLen)) {
+          throw new SysError(Errno.EINVAL);
+        }
+        if (to < old + oldLen && old < to + oldLen) throw new SysError(Errno.EINVAL);
+      } else {
+        to = this.findGap(oldLen);
+        if (to === null) throw new SysError(Errno.ENOMEM);
+      }
+      const left = vmas.map((v) => ({
+        v,
+        s: v.start > old ? v.start : old,
+        e: v.end < old + oldLen ? v.end : old + oldLen,
+      }));
+      this.move(old, oldLen, to);
+      for (const { v, s, e } of left) this.#leaveBehind(v, s, e);
+      return to;
     }
     const last = vmas[vmas.length - 1];
     const grow = (at: bigint, len: bigint) => {
@@ -902,6 +1184,25 @@ export class MemoryManager {
     this.move(old, oldLen, to);
     grow(to + oldLen, extra);
     return to;
+  }
+
+  /**
+   * Maps [s, e) again after MREMAP_DONTUNMAP moved v's memory away: as v did, with nothing of
+   * what it held privately. Private memory reads as zeroes (anonymous) or as the file holds it
+   * now; shared memory maps the same pages as before.
+   */
+  #leaveBehind(v: Vma, s: bigint, e: bigint): void {
+    const f = v.file;
+    if (f) {
+      const off = f.delta + v.fileOffset + (s - v.start);
+      this.#mapFile(f.mappable, s, e - s, off, v.prot, v.maxPerms ?? PROT_ALL, !!v.shared, v.name);
+      return;
+    }
+    const w = v.shared
+      ? this.mapShared(s, e - s, v.fileOffset + (s - v.start), v.prot, v.name)
+      : this.mapAnonymous(s, e - s, v.prot, v.name);
+    if (v.growsDown) w.growsDown = true;
+    if (v.maxPerms !== undefined) w.maxPerms = v.maxPerms;
   }
 
   /**
@@ -966,7 +1267,7 @@ export class MemoryManager {
   release(): void {
     for (const v of this.vmas) {
       if (v.cow) v.cow.leave(v);
-      else if (!v.shared) this.mf.free(v.fileOffset, v.end - v.start);
+      else if (!v.shared && !v.unbacked) this.mf.free(v.fileOffset, v.end - v.start);
       // No write-back here: the last mapping of a file's pages to go writes them all back
       // (Mappable.decRef), and until then they are what every reader of the file sees.
       this.#unrefLater(v);

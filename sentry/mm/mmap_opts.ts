@@ -23,6 +23,19 @@ export interface Mappable {
    */
   pages?(first: number, count: number): PageRun[];
   /**
+   * Without making any: the runs of [first, first+count) the file has pages for. What lies
+   * between is a hole that a shared mapping maps when it is first touched (pages() makes it
+   * then), so mapping a sparse file costs what it holds. Absent: every page is made when
+   * mapped.
+   */
+  present?(first: number, count: number): PageRun[];
+  /**
+   * How many pages a touch in a hole makes at once (with present): 1 where the pages made are
+   * counted against a limit the application can see (a tmpfs size), more to spare faults (and
+   * as read-ahead, for a file whose data is read from elsewhere).
+   */
+  holePages?: number;
+  /**
    * Reads file bytes at `off` that page() does not hold (a host file's data); returns the
    * bytes read, short at the end of the file. Absent: such pages are holes (zeroes).
    */
@@ -37,6 +50,48 @@ export interface Mappable {
   incRef?(): void;
   /** A mapping stopped using them: the last one lets the pages go (written back first). */
   decRef?(): void;
+  /**
+   * The file's size now. Pages wholly past it are mapped nowhere: a touch raises SIGBUS, or
+   * maps the page once the file has grown to hold it. Absent: the mapping is all backed.
+   */
+  size?(): bigint;
+  /** The address spaces mapping the file's pages (the same object for every Mappable of it). */
+  mappers?: FileMappers;
+}
+
+/** What FileMappers tells an address space (MemoryManager) that maps a file's pages. */
+export interface FileMapper {
+  /**
+   * The file was cut: its pages from `firstPage` on must be mapped no more (a touch raises
+   * SIGBUS), before they are zeroed or freed.
+   */
+  fileShrunk(mappers: FileMappers, firstPage: number): void;
+}
+
+/**
+ * The address spaces that map a file (Linux's i_mmap of an address_space): truncation must
+ * take the pages it cuts out of every mapping at once, or stores there would land in pages the
+ * file no longer has and reach it again if it grows.
+ */
+export class FileMappers {
+  /** Each address space with how many of its VMAs map the file. */
+  readonly #spaces = new Map<FileMapper, number>();
+
+  add(s: FileMapper): void {
+    this.#spaces.set(s, (this.#spaces.get(s) ?? 0) + 1);
+  }
+
+  remove(s: FileMapper): void {
+    const n = (this.#spaces.get(s) ?? 0) - 1;
+    if (n > 0) this.#spaces.set(s, n);
+    else this.#spaces.delete(s);
+  }
+
+  /** The file now ends at `size`: no mapping keeps a page wholly past it. */
+  shrunk(size: bigint, pageSize: bigint): void {
+    const first = Number((size + pageSize - 1n) / pageSize);
+    for (const s of [...this.#spaces.keys()]) s.fileShrunk(this, first);
+  }
 }
 
 /** Pages [index, index+count) of a file, at [off, off+count pages) of the memory file. */

@@ -7,6 +7,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import type { Task } from "../kernel/task.ts";
 import { PAGE_SIZE, pageRoundUp } from "../mm/memory_file.ts";
+import { LEGACY_MAP_MASK, PROT_SEM, TASK_SIZE } from "../../abi/linux/mm.ts";
 import { argInt, argPtr } from "./args.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import type { MMapOpts } from "../mm/mmap_opts.ts";
@@ -30,6 +31,19 @@ function aligned(v: bigint): boolean {
   return (v & (PAGE_SIZE - 1n)) === 0n;
 }
 
+/**
+ * len rounded up to whole pages as Linux's PAGE_ALIGN rounds a 64-bit length: one within a
+ * page of 2^64 wraps to 0, and each call's checks answer that as Linux's do.
+ */
+function pageAlign(len: bigint): bigint {
+  return BigInt.asUintN(64, pageRoundUp(len));
+}
+
+/** True when [addr, addr+len) wraps past the top of the 64-bit range. */
+function wraps(addr: bigint, len: bigint): boolean {
+  return addr + len > 0xffff_ffff_ffff_ffffn;
+}
+
 /** Implements Linux syscall brk(2). */
 function brk(t: Task): bigint {
   return t.mm.setBrk(argPtr(t, 0));
@@ -51,6 +65,10 @@ function mmap(t: Task): bigint {
     throw new SysError(Errno.EINVAL);
   }
   if (length === 0n || !aligned(offset)) throw new SysError(Errno.EINVAL);
+  // A length that rounds up past 2^64 is no room, before any check of the file's offsets.
+  if (pageAlign(length) === 0n) throw new SysError(Errno.ENOMEM);
+  // Shared anonymous memory takes MAP_SHARED only.
+  if ((flags & MAP_ANONYMOUS) && type === MAP_SHARED_VALIDATE) throw new SysError(Errno.EINVAL);
   const opts: MMapOpts = {
     length: pageRoundUp(length),
     offset,
@@ -65,6 +83,11 @@ function mmap(t: Task): bigint {
   };
   if (!(flags & MAP_ANONYMOUS)) {
     const file = t.fdTable.get(argInt(t, 4));
+    // No file here offers a flag beyond the legacy ones (MAP_SYNC): MAP_SHARED_VALIDATE says
+    // so rather than ignore it.
+    if (type === MAP_SHARED_VALIDATE && (flags & ~(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE))) {
+      throw new SysError(Errno.EOPNOTSUPP);
+    }
     if (!file.configureMMap) throw new SysError(Errno.ENODEV);
     file.configureMMap(t, opts);
     opts.name = fileName(t, file);
@@ -108,9 +131,11 @@ const KNOWN_ADVICE = new Set(Object.values(MADV));
 /** Implements Linux syscall madvise(2): DONTNEED and FREE drop private memory's stores. */
 function madvise(t: Task): number {
   const addr = argPtr(t, 0);
-  const len = pageRoundUp(argPtr(t, 1));
+  const lenIn = argPtr(t, 1);
+  const len = pageAlign(lenIn);
   const advice = argInt(t, 2);
   if (!aligned(addr) || !KNOWN_ADVICE.has(advice)) throw new SysError(Errno.EINVAL);
+  if ((lenIn !== 0n && len === 0n) || wraps(addr, len)) throw new SysError(Errno.EINVAL);
   if (len === 0n) return 0;
   if (!t.mm.fullyMapped(addr, addr + len)) throw new SysError(Errno.ENOMEM);
   if (advice === MADV.DONTNEED || advice === MADV.FREE || advice === MADV.REMOVE) {
@@ -126,34 +151,42 @@ const MREMAP_DONTUNMAP = 4;
 /** Implements Linux syscall mremap(2). */
 function mremap(t: Task): bigint {
   const old = argPtr(t, 0);
-  const oldLen = pageRoundUp(argPtr(t, 1));
-  const newLen = pageRoundUp(argPtr(t, 2));
+  const oldLenIn = argPtr(t, 1);
+  const newLenIn = argPtr(t, 2);
   const flags = argInt(t, 3);
   const newAddr = argPtr(t, 4);
-  if (!aligned(old) || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP))) {
+  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) throw new SysError(Errno.EINVAL);
+  if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) throw new SysError(Errno.EINVAL);
+  if ((flags & MREMAP_DONTUNMAP) && (!(flags & MREMAP_MAYMOVE) || oldLenIn !== newLenIn)) {
     throw new SysError(Errno.EINVAL);
   }
-  if (newLen === 0n || ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))) {
-    throw new SysError(Errno.EINVAL);
-  }
-  if (flags & MREMAP_DONTUNMAP) throw new SysError(Errno.EINVAL);
+  if (!aligned(old)) throw new SysError(Errno.EINVAL);
+  const oldLen = pageAlign(oldLenIn);
+  const newLen = pageAlign(newLenIn);
+  if (newLen === 0n || newLen > TASK_SIZE) throw new SysError(Errno.EINVAL);
   const fixed = (flags & MREMAP_FIXED) ? newAddr : null;
-  return t.mm.remap(old, oldLen, newLen, (flags & MREMAP_MAYMOVE) !== 0, fixed);
+  const dontUnmap = (flags & MREMAP_DONTUNMAP) !== 0;
+  return t.mm.remap(old, oldLen, newLen, (flags & MREMAP_MAYMOVE) !== 0, fixed, dontUnmap);
 }
 
 /** Implements Linux syscall msync(2): shared file mappings write their pages back. */
 function msync(t: Task): number {
   const addr = argPtr(t, 0);
-  const len = pageRoundUp(argPtr(t, 1));
+  const len = pageAlign(argPtr(t, 1));
   const flags = argInt(t, 2);
   if (!aligned(addr) || (flags & ~7) || ((flags & 1) && (flags & 4))) {
     throw new SysError(Errno.EINVAL);
   }
+  if (wraps(addr, len)) throw new SysError(Errno.ENOMEM);
+  if (len === 0n) return 0;
   if (!t.mm.fullyMapped(addr, addr + len)) throw new SysError(Errno.ENOMEM);
   // MS_ASYNC alone schedules a write-back Linux does later; doing it now is as good.
   t.mm.sync(addr, addr + len);
   return 0;
 }
+
+/** Pages mincore(2) answers per copy-out: a huge mapping never needs a huge buffer. */
+const MINCORE_CHUNK = 1 << 16;
 
 /** Implements Linux syscall mincore(2): every mapped page is resident. */
 function mincore(t: Task): number {
@@ -161,7 +194,14 @@ function mincore(t: Task): number {
   const len = pageRoundUp(argPtr(t, 1));
   if (!aligned(addr)) throw new SysError(Errno.EINVAL);
   if (!t.mm.fullyMapped(addr, addr + len)) throw new SysError(Errno.ENOMEM);
-  t.mm.copyOut(argPtr(t, 2), new Uint8Array(Number(len / PAGE_SIZE)).fill(1));
+  const vec = argPtr(t, 2);
+  const pages = len / PAGE_SIZE;
+  const ones = new Uint8Array(Number(pages < BigInt(MINCORE_CHUNK) ? pages : MINCORE_CHUNK));
+  ones.fill(1);
+  for (let done = 0n; done < pages; done += BigInt(ones.length)) {
+    const n = pages - done < BigInt(ones.length) ? Number(pages - done) : ones.length;
+    t.mm.copyOut(vec + done, ones.subarray(0, n));
+  }
   return 0;
 }
 
@@ -176,21 +216,43 @@ function mlockRange(t: Task): number {
 /** Implements Linux syscall munmap(2). */
 function munmap(t: Task): number {
   const addr = argPtr(t, 0);
-  const len = pageRoundUp(argPtr(t, 1));
-  if (!aligned(addr) || len === 0n) throw new SysError(Errno.EINVAL);
-  if (addr + len > t.mm.maxAddress) throw new SysError(Errno.EINVAL);
-  t.mm.unmapRange(addr, addr + len);
+  const lenIn = argPtr(t, 1);
+  if (!aligned(addr) || addr > TASK_SIZE || lenIn > TASK_SIZE - addr) {
+    throw new SysError(Errno.EINVAL);
+  }
+  const len = pageRoundUp(lenIn);
+  if (len === 0n) throw new SysError(Errno.EINVAL);
+  // Nothing of the application's lies above the platform's top (its own pages do, which stay).
+  const end = addr + len < t.mm.maxAddress ? addr + len : t.mm.maxAddress;
+  if (addr < end) t.mm.unmapRange(addr, end);
   return 0;
 }
 
 /** Implements Linux syscall mprotect(2). */
 function mprotect(t: Task): number {
-  const addr = argPtr(t, 0);
-  const len = pageRoundUp(argPtr(t, 1));
-  const prot = argInt(t, 2) & ~(PROT_GROWSDOWN | PROT_GROWSUP);
-  if (!aligned(addr) || (prot & ~PROT_ALL) !== 0) throw new SysError(Errno.EINVAL);
-  if (len === 0n) return 0;
-  t.mm.protect(addr, addr + len, prot);
+  let addr = argPtr(t, 0);
+  const lenIn = argPtr(t, 1);
+  const raw = argInt(t, 2);
+  const grows = raw & (PROT_GROWSDOWN | PROT_GROWSUP);
+  if (grows === (PROT_GROWSDOWN | PROT_GROWSUP) || !aligned(addr)) {
+    throw new SysError(Errno.EINVAL);
+  }
+  if (lenIn === 0n) return 0;
+  const len = pageAlign(lenIn);
+  if (len === 0n || wraps(addr, len)) throw new SysError(Errno.ENOMEM);
+  const prot = raw & ~grows;
+  // PROT_SEM is accepted and means nothing on x86-64.
+  if (prot & ~(PROT_ALL | PROT_SEM)) throw new SysError(Errno.EINVAL);
+  const end = addr + len;
+  if (grows) {
+    // The change reaches down to the start of the stack VMA the range begins in (up: no VMA
+    // grows up on x86-64).
+    const v = t.mm.vmasIn(addr, end)[0];
+    if (!v || (grows === PROT_GROWSUP && v.start > addr)) throw new SysError(Errno.ENOMEM);
+    if (grows === PROT_GROWSUP || !v.growsDown) throw new SysError(Errno.EINVAL);
+    addr = v.start;
+  }
+  t.mm.protect(addr, end, prot & PROT_ALL);
   return 0;
 }
 
@@ -200,17 +262,11 @@ export const syscalls: Record<string, SyscallDef> = {
     handler: mmap,
     support: "partial",
     note: "shared mappings of gofer and filestore files map a page cache written back on " +
-      "msync, munmap and exit: changes made on the host meanwhile are not seen; pages past " +
-      "the end of a file read as zeroes (no SIGBUS)",
+      "msync, munmap and exit: changes made on the host meanwhile are not seen",
     args: ["x", "l", "P", "M", "d", "x"],
   },
   madvise: { handler: madvise, args: ["x", "l", "d"] },
-  mremap: {
-    handler: mremap,
-    support: "partial",
-    note: "no MREMAP_DONTUNMAP",
-    args: ["x", "l", "l", "x", "x"],
-  },
+  mremap: { handler: mremap, args: ["x", "l", "l", "x", "x"] },
   msync: { handler: msync, args: ["x", "d", "x"] },
   mincore: { handler: mincore, args: ["x", "d", "x"] },
   mlock: { handler: mlockRange, args: ["x", "d"] },
