@@ -33,6 +33,8 @@ import {
   ACK,
   encodeTCP,
   FIN,
+  type OutSegment,
+  type Payload,
   PSH,
   RST,
   type Segment,
@@ -157,6 +159,8 @@ export class TCPEndpoint implements Endpoint {
   /** In fast recovery: sndNxt when it began; an ACK below it resends the next hole (RFC 6582). */
   #recover: number | null = null;
   #rtxTimer: number | undefined;
+  /** When the retransmission timer is due (performance.now()). */
+  #rtxDeadline = 0;
   #waitTimer: number | undefined;
   #keepTimer: number | undefined;
   #keepProbes = 0;
@@ -630,10 +634,10 @@ export class TCPEndpoint implements Endpoint {
     return Math.max(0, this.#rcvLimit - this.#rcvBuf.length);
   }
 
-  #emit(s: Omit<Segment, "sport" | "dport">): void {
+  #emit(s: Omit<OutSegment, "sport" | "dport">): void {
     const r = this.#route;
     if (!r) return;
-    const seg: Segment = { sport: this.localPort, dport: this.remotePort, ...s };
+    const seg: OutSegment = { sport: this.localPort, dport: this.remotePort, ...s };
     if (s.flags & ACK) {
       this.#ackPending = false;
       this.#lastAdvertised = (s.window << this.#rcvWScale) >>> 0;
@@ -685,7 +689,7 @@ export class TCPEndpoint implements Endpoint {
         window: this.#advertised(),
         mss: null,
         wscale: null,
-        data: this.#sndBuf.peek(inFlight, n),
+        data: this.#sndData(inFlight, n),
       });
       this.#sndNxt = seqAdd(this.#sndNxt, n);
       this.#armRetransmit();
@@ -711,6 +715,12 @@ export class TCPEndpoint implements Endpoint {
     }
   }
 
+  /** n bytes of the send buffer from offset, copied only into the packet that carries them. */
+  #sndData(offset: number, n: number): Payload {
+    const q = this.#sndBuf;
+    return { length: n, copyTo: (dst) => q.copyTo(offset, n, dst) };
+  }
+
   /** Sends again the first unacknowledged segment's worth of data. */
   #resendFirst(): void {
     const n = Math.min(this.#sndMss, seqDiff(this.#sndNxt, this.#sndUna), this.#sndBuf.length);
@@ -722,7 +732,7 @@ export class TCPEndpoint implements Endpoint {
       window: this.#advertised(),
       mss: null,
       wscale: null,
-      data: this.#sndBuf.peek(0, n),
+      data: this.#sndData(0, n),
     });
     this.#armRetransmit(true);
   }
@@ -730,8 +740,12 @@ export class TCPEndpoint implements Endpoint {
   #armRetransmit(restart = false): void {
     if (this.#rtxTimer !== undefined) {
       if (!restart) return;
-      clearTimeout(this.#rtxTimer);
+      // Restarted on every ACK that moves sndUna: the deadline moves and the timer, when it
+      // fires early, sleeps again for the rest (one host timer per RTO, not one per ACK).
+      this.#rtxDeadline = performance.now() + this.#rto;
+      return;
     }
+    this.#rtxDeadline = performance.now() + this.#rto;
     this.#rtxTimer = timer(() => this.#onRetransmitTimer(), this.#rto);
   }
 
@@ -742,6 +756,11 @@ export class TCPEndpoint implements Endpoint {
 
   #onRetransmitTimer(): void {
     this.#rtxTimer = undefined;
+    const early = this.#rtxDeadline - performance.now();
+    if (early > 1) {
+      this.#rtxTimer = timer(() => this.#onRetransmitTimer(), early);
+      return;
+    }
     if (this.#sndUna === this.#sndNxt) {
       if (this.connected && this.#sndWnd === 0 && this.#sndBuf.length > 0) {
         // Persist: a segment the peer has already acknowledged makes it say its window.
@@ -916,8 +935,10 @@ export class TCPEndpoint implements Endpoint {
     if (this.state === TCPState.LISTEN) throw new SysError(Errno.ENOTCONN);
     const have = this.#rcvBuf.length;
     if (have > 0) {
-      const n = Math.min(max, have);
-      const data = this.#rcvBuf.peek(0, n);
+      // A read takes one chunk's view at a time (the socket copies it out and reads again);
+      // only a peek, which must not consume, gathers a copy.
+      const data = peek ? this.#rcvBuf.peek(0, Math.min(max, have)) : this.#rcvBuf.front(max);
+      const n = data.length;
       if (!peek) {
         this.#rcvBuf.consume(n);
         unchargeKernel(n);

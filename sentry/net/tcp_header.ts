@@ -37,13 +37,24 @@ export interface Segment {
 }
 
 /**
+ * A segment's data as the sender has it: bytes, or their length and a copy into place (the
+ * send buffer's chunks, copied once into the packet).
+ */
+export type Payload = Uint8Array | { readonly length: number; copyTo(dst: Uint8Array): void };
+
+/** A segment to send. */
+export interface OutSegment extends Omit<Segment, "data"> {
+  data: Payload;
+}
+
+/**
  * Builds a segment over src -> dst, with its checksum unless the link checks for us
  * (offload: loopback, where nothing can corrupt it, as Linux and gVisor skip it there).
  */
 export function encodeTCP(
   src: IPAddress,
   dst: IPAddress,
-  s: Segment,
+  s: OutSegment,
   offload = false,
 ): Uint8Array {
   const opts: number[] = [];
@@ -60,7 +71,8 @@ export function encodeTCP(
   b[13] = s.flags;
   v.setUint16(14, Math.min(s.window, 0xffff));
   b.set(opts, TCP_HEADER_SIZE);
-  b.set(s.data, hlen);
+  if (s.data instanceof Uint8Array) b.set(s.data, hlen);
+  else s.data.copyTo(b.subarray(hlen));
   if (!offload) {
     v.setUint16(16, finish(sumBytes(b, pseudoHeaderSum(src, dst, IPPROTO_TCP, b.length))));
   }
