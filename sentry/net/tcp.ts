@@ -17,6 +17,8 @@ export class TCPProtocol {
   readonly table = new TransportTable<TCPEndpoint>();
   /** Connections in TIME_WAIT (bounded: see TCPEndpoint). */
   timeWaitCount = 0;
+  /** Whether SYNs offer selective acknowledgments (Linux's net.ipv4.tcp_sack). */
+  sack = true;
   constructor(readonly stack: Stack) {
     stack.registerProtocol(IPPROTO_TCP, this);
   }

@@ -1,11 +1,13 @@
 /**
  * A TCP endpoint: the connection state machine of RFC 9293 (handshake, data within the
  * peer's window in segments of at most its MSS, window scaling, FIN and half-close, RST,
- * TIME_WAIT), retransmission with exponential back-off, keep-alive probes, and for a
+ * TIME_WAIT), retransmission with exponential back-off, congestion control
+ * (tcp_congestion.ts) with fast retransmit and a recovery guided by selective
+ * acknowledgments when both sides permit them (tcp_sack.ts), keep-alive probes, and for a
  * listener its queue of connections waiting for accept.
  *
- * Segments that arrive out of order are dropped and re-acknowledged (the sender's
- * retransmission fills the gap): loopback never reorders, and a receiver may always drop.
+ * Segments that arrive out of order are kept within the window and reported in SACK blocks;
+ * the sender's retransmission fills the gap.
  *
  * @module
  */
@@ -33,6 +35,7 @@ import {
   ACK,
   encodeTCP,
   FIN,
+  MAX_SACK_BLOCKS,
   type OutSegment,
   type Payload,
   PSH,
@@ -46,6 +49,8 @@ import {
   TCP_HEADER_SIZE,
 } from "./tcp_header.ts";
 import type { TCPProtocol } from "./tcp.ts";
+import { NewReno } from "./tcp_congestion.ts";
+import { sackBlocks, SackScoreboard } from "./tcp_sack.ts";
 
 export enum TCPState {
   ESTABLISHED = 1,
@@ -80,6 +85,9 @@ const MAX_TIME_WAIT = 16384;
 /** The MSS assumed when a SYN has none (RFC 9293: 536 for IPv4, 1220 for IPv6). */
 const DEFAULT_MSS4 = 536;
 const DEFAULT_MSS6 = 1220;
+
+/** Duplicate ACKs that start a fast retransmit (RFC 5681's and Linux's tcp_reordering). */
+const DUPACK_THRESHOLD = 3;
 
 const RCV_SHUTDOWN = 1;
 const SEND_SHUTDOWN = 2;
@@ -158,6 +166,14 @@ export class TCPEndpoint implements Endpoint {
   #dupAcks = 0;
   /** In fast recovery: sndNxt when it began; an ACK below it resends the next hole (RFC 6582). */
   #recover: number | null = null;
+  /** In a recovery: holes below this were sent again already. */
+  #rtxHigh = 0;
+  /** Both SYNs carried SACK-permitted: ACKs carry blocks and a recovery follows them. */
+  #sackOk = false;
+  readonly #scoreboard = new SackScoreboard();
+  #cc = new NewReno(DEFAULT_MSS4);
+  /** Where the last out-of-order segment began (its block is reported first). */
+  #lastOutOfOrder = 0;
   #rtxTimer: number | undefined;
   /** When the retransmission timer is due (performance.now()). */
   #rtxDeadline = 0;
@@ -277,6 +293,8 @@ export class TCPEndpoint implements Endpoint {
       mss: this.#mssFor(this.#route!),
       // A SYN-ACK offers scaling only if the SYN did.
       wscale: ack && this.#rcvWScale === 0 ? null : OUR_WSCALE,
+      // The same for SACK: a SYN offers it, a SYN-ACK accepts it only when offered.
+      sackPermitted: ack ? this.#sackOk : this.tcp.sack,
       data: new Uint8Array(0),
     });
   }
@@ -324,6 +342,8 @@ export class TCPEndpoint implements Endpoint {
   #setPeerOptions(s: Segment, r: Route): void {
     const peerMss = s.mss ?? (isV4(r.dst) ? DEFAULT_MSS4 : DEFAULT_MSS6);
     this.#sndMss = Math.max(64, Math.min(peerMss, this.#mssFor(r)));
+    this.#cc = new NewReno(this.#sndMss);
+    this.#sackOk = s.sackPermitted === true && this.tcp.sack;
     if (s.wscale !== null) {
       this.#sndWScale = s.wscale;
       this.#rcvWScale = OUR_WSCALE;
@@ -448,13 +468,18 @@ export class TCPEndpoint implements Endpoint {
       this.#sendAck();
       return;
     }
+    if (this.#sackOk && s.sack && s.sack.length > 0) {
+      this.#scoreboard.update(s.sack, this.#sndUna, this.#sndNxt);
+    }
     const duplicate = s.ack === this.#sndUna && s.data.length === 0 && !(s.flags & FIN) &&
       this.#sndNxt !== this.#sndUna && (s.window << this.#sndWScale) === this.#sndWnd;
-    if (duplicate && ++this.#dupAcks === 3 && this.#recover === null) {
+    if (duplicate) {
+      this.#dupAcks++;
       // The segment after what the peer has is lost (what follows it arrived): resent now,
       // not after the retransmission timeout.
-      this.#recover = this.#sndNxt;
-      this.#resendFirst();
+      if (this.#recover === null && this.#dupAcks === DUPACK_THRESHOLD) this.#enterRecovery();
+      // Each further duplicate means a segment left the network: room for another.
+      else if (this.#recover !== null) this.#recoverySend(false);
     }
     if (seqLE(this.#sndUna, s.ack)) this.#sndWnd = s.window << this.#sndWScale;
     if (seqLT(this.#sndUna, s.ack)) {
@@ -465,13 +490,20 @@ export class TCPEndpoint implements Endpoint {
       this.#sndBuf.consume(n);
       unchargeKernel(n);
       this.#sndUna = s.ack;
+      this.#scoreboard.advance(s.ack);
       this.#retries = 0;
       this.#rto = RTO_MIN_MS;
       this.#dupAcks = 0;
-      if (this.#recover !== null) {
-        // A partial ACK: the next hole is resent at once; a full one ends the recovery.
-        if (seqLT(s.ack, this.#recover)) this.#resendFirst();
-        else this.#recover = null;
+      if (this.#recover === null) {
+        this.#cc.onAck(acked, this.#sndMss);
+      } else if (seqLT(s.ack, this.#recover)) {
+        // A partial ACK: the next hole is resent at once.
+        this.#recoverySend(true);
+      } else {
+        // A full one ends the recovery.
+        this.#recover = null;
+        this.#cc.onRecovered(seqDiff(this.#sndNxt, this.#sndUna), this.#sndMss);
+        this.#scoreboard.clear();
       }
       if (this.#sndUna === this.#sndNxt) this.#clearRetransmit();
       else this.#armRetransmit(true);
@@ -572,6 +604,7 @@ export class TCPEndpoint implements Endpoint {
 
   #keepOutOfOrder(seq: number, data: Uint8Array, fin: boolean): void {
     if (data.length === 0 || this.#ooo.length >= MAX_OUT_OF_ORDER) return;
+    this.#lastOutOfOrder = seq;
     const ahead = seqDiff(seq, this.#rcvNxt);
     if (ahead <= 0 || ahead + data.length > this.#rcvWindow() - this.#oooBytes) return;
     if (this.#ooo.some((o) => o.seq === seq)) return;
@@ -663,6 +696,10 @@ export class TCPEndpoint implements Endpoint {
       window: this.#advertised(),
       mss: null,
       wscale: null,
+      // What arrived beyond a gap, so that the sender resends only the gap.
+      sack: this.#sackOk && this.#ooo.length > 0
+        ? sackBlocks(this.#ooo, this.#lastOutOfOrder, MAX_SACK_BLOCKS)
+        : undefined,
       data: new Uint8Array(0),
     });
   }
@@ -682,6 +719,9 @@ export class TCPEndpoint implements Endpoint {
         break;
       }
       const n = Math.min(unsent, wnd, this.#sndMss);
+      // The congestion window counts what is in the network; a segment goes out whole, not
+      // cut to the last bytes of room (the ACKs that follow open more).
+      if (this.#cc.cwnd - this.#pipe() < n && inFlight > 0) break;
       this.#emit({
         seq: this.#sndNxt,
         ack: this.#rcvNxt,
@@ -721,20 +761,71 @@ export class TCPEndpoint implements Endpoint {
     return { length: n, copyTo: (dst) => q.copyTo(offset, n, dst) };
   }
 
-  /** Sends again the first unacknowledged segment's worth of data. */
-  #resendFirst(): void {
-    const n = Math.min(this.#sndMss, seqDiff(this.#sndNxt, this.#sndUna), this.#sndBuf.length);
-    if (n <= 0) return;
-    this.#emit({
-      seq: this.#sndUna,
-      ack: this.#rcvNxt,
-      flags: ACK,
-      window: this.#advertised(),
-      mss: null,
-      wscale: null,
-      data: this.#sndData(0, n),
-    });
-    this.#armRetransmit(true);
+  /**
+   * Bytes in the network (RFC 6675's pipe): outside a recovery, all that is unacknowledged; in
+   * one, less what the peer SACKed and the holes taken as lost and not yet sent again, or
+   * without SACK less a segment per duplicate ACK (RFC 5681's window inflation).
+   */
+  #pipe(): number {
+    const flight = seqDiff(this.#sndNxt, this.#sndUna);
+    if (this.#recover === null) return flight;
+    if (this.#sackOk && !this.#scoreboard.empty) {
+      const lost = this.#scoreboard.holesFrom(this.#holeFrom());
+      return Math.max(0, flight - this.#scoreboard.sacked - lost);
+    }
+    return Math.max(0, flight - this.#dupAcks * this.#sndMss);
+  }
+
+  #holeFrom(): number {
+    return seqLT(this.#rtxHigh, this.#sndUna) ? this.#sndUna : this.#rtxHigh;
+  }
+
+  /** A loss seen by duplicate ACKs: the window halves and the first hole goes out now. */
+  #enterRecovery(): void {
+    this.#cc.onFastRetransmit(seqDiff(this.#sndNxt, this.#sndUna), this.#sndMss);
+    this.#recover = this.#sndNxt;
+    this.#rtxHigh = this.#sndUna;
+    this.#recoverySend(true);
+  }
+
+  /**
+   * Sends again the holes the window has room for (the first one at once when `now`): those
+   * the SACK blocks show, else only the first unacknowledged segment (NewReno). Each hole goes
+   * once per recovery; new data follows through #output under the same window.
+   */
+  #recoverySend(now: boolean): void {
+    for (let first = now;; first = false) {
+      if (!first && this.#pipe() + this.#sndMss > this.#cc.cwnd) return;
+      const hole = this.#nextHole();
+      if (!hole) return;
+      const [seq, len] = hole;
+      const offset = seqDiff(seq, this.#sndUna);
+      const n = Math.min(len, this.#sndBuf.length - offset);
+      if (n <= 0) return;
+      this.#emit({
+        seq,
+        ack: this.#rcvNxt,
+        flags: ACK,
+        window: this.#advertised(),
+        mss: null,
+        wscale: null,
+        data: this.#sndData(offset, n),
+      });
+      this.#rtxHigh = seqAdd(seq, n);
+      this.#armRetransmit(seq === this.#sndUna);
+    }
+  }
+
+  /** The next hole to send again in a recovery: [seq, length], or null. */
+  #nextHole(): [number, number] | null {
+    const from = this.#holeFrom();
+    if (this.#sackOk && !this.#scoreboard.empty) {
+      return this.#scoreboard.nextHole(from, this.#sndMss);
+    }
+    // Without SACK blocks only the first unacknowledged segment is known to be missing.
+    if (from !== this.#sndUna) return null;
+    const n = Math.min(this.#sndMss, seqDiff(this.#sndNxt, this.#sndUna));
+    return n > 0 ? [from, n] : null;
   }
 
   #armRetransmit(restart = false): void {
@@ -782,6 +873,14 @@ export class TCPEndpoint implements Endpoint {
       return;
     }
     this.#rto = Math.min(this.#rto * 2, RTO_MAX_MS);
+    if (this.connected) {
+      // A timeout is the network's strongest signal: one segment at a time again, and what
+      // the peer SACKed is sent again too (a receiver may drop what it SACKed).
+      const flight = seqDiff(this.#sndNxt, this.#sndUna);
+      if (this.#retries === 1) this.#cc.onTimeout(flight, this.#sndMss);
+      else this.#cc.cwnd = this.#sndMss;
+      this.#scoreboard.clear();
+    }
     this.#recover = null;
     this.#dupAcks = 0;
     if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) {

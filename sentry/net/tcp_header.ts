@@ -1,6 +1,6 @@
 /**
- * TCP segments (RFC 9293): the header, the options the stack uses (MSS, window scale) and
- * the checksum.
+ * TCP segments (RFC 9293): the header, the options the stack uses (MSS, window scale,
+ * SACK-permitted and SACK blocks of RFC 2018) and the checksum.
  *
  * @module
  */
@@ -22,6 +22,16 @@ const OPT_END = 0;
 const OPT_NOP = 1;
 const OPT_MSS = 2;
 const OPT_WS = 3;
+const OPT_SACK_PERMITTED = 4;
+const OPT_SACK = 5;
+/** SACK blocks that fit in the 40 bytes of options beside nothing else (RFC 2018). */
+export const MAX_SACK_BLOCKS = 4;
+
+/** A range of sequence space [start, end) the receiver holds beyond its cumulative ACK. */
+export interface SackBlock {
+  start: number;
+  end: number;
+}
 
 export interface Segment {
   sport: number;
@@ -33,6 +43,10 @@ export interface Segment {
   /** Options seen on a SYN. */
   mss: number | null;
   wscale: number | null;
+  /** SACK-permitted (a SYN's option). */
+  sackPermitted?: boolean;
+  /** SACK blocks (at most MAX_SACK_BLOCKS). */
+  sack?: SackBlock[];
   data: Uint8Array;
 }
 
@@ -60,6 +74,16 @@ export function encodeTCP(
   const opts: number[] = [];
   if (s.mss !== null) opts.push(OPT_MSS, 4, (s.mss >> 8) & 0xff, s.mss & 0xff);
   if (s.wscale !== null) opts.push(OPT_NOP, OPT_WS, 3, s.wscale);
+  if (s.sackPermitted) opts.push(OPT_NOP, OPT_NOP, OPT_SACK_PERMITTED, 2);
+  const blocks = s.sack?.slice(0, MAX_SACK_BLOCKS) ?? [];
+  if (blocks.length > 0) {
+    opts.push(OPT_NOP, OPT_NOP, OPT_SACK, 2 + 8 * blocks.length);
+    for (const { start, end } of blocks) {
+      for (const x of [start >>> 0, end >>> 0]) {
+        opts.push(x >>> 24, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff);
+      }
+    }
+  }
   const hlen = TCP_HEADER_SIZE + opts.length;
   const b = transportBuffer(hlen + s.data.length);
   const v = new DataView(b.buffer, b.byteOffset, hlen);
@@ -93,7 +117,8 @@ export function decodeTCP(
     return null;
   }
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let mss: number | null = null, wscale: number | null = null;
+  let mss: number | null = null, wscale: number | null = null, sackPermitted = false;
+  const sack: SackBlock[] = [];
   for (let i = TCP_HEADER_SIZE; i < hlen;) {
     const kind = b[i];
     if (kind === OPT_END) break;
@@ -106,6 +131,13 @@ export function decodeTCP(
     if (len < 2 || i + len > hlen) break;
     if (kind === OPT_MSS && len === 4) mss = (b[i + 2] << 8) | b[i + 3];
     if (kind === OPT_WS && len === 3) wscale = Math.min(b[i + 2], 14);
+    if (kind === OPT_SACK_PERMITTED && len === 2) sackPermitted = true;
+    // Blocks of 8 bytes each; an option of any other length is ignored whole.
+    if (kind === OPT_SACK && (len - 2) % 8 === 0 && len <= 2 + 8 * MAX_SACK_BLOCKS) {
+      for (let j = i + 2; j < i + len; j += 8) {
+        sack.push({ start: v.getUint32(j), end: v.getUint32(j + 4) });
+      }
+    }
     i += len;
   }
   return {
@@ -117,6 +149,8 @@ export function decodeTCP(
     window: v.getUint16(14),
     mss,
     wscale,
+    sackPermitted,
+    sack,
     data: b.subarray(hlen),
   };
 }
