@@ -105,6 +105,9 @@ export class NetStack {
     const udpErrors = this.udp.handleError.bind(this.udp);
     this.icmp4.handlers.set(IPPROTO_UDP, udpErrors);
     this.icmp6.handlers.set(IPPROTO_UDP, udpErrors);
+    const tcpErrors = this.tcp.handleError.bind(this.tcp);
+    this.icmp4.handlers.set(IPPROTO_TCP, tcpErrors);
+    this.icmp6.handlers.set(IPPROTO_TCP, tcpErrors);
     const liteErrors = this.udplite.handleError.bind(this.udplite);
     this.icmp4.handlers.set(IPPROTO_UDPLITE, liteErrors);
     this.icmp6.handlers.set(IPPROTO_UDPLITE, liteErrors);

@@ -24,6 +24,7 @@ import { PortManager } from "./ports.ts";
 import { type Route, RouteTable } from "./route.ts";
 import { LoopbackEndpoint } from "./loopback.ts";
 import { fragmentIPv4, fragmentIPv6, Reassembler } from "./fragment.ts";
+import { PathMtuCache } from "./pmtu.ts";
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
@@ -126,6 +127,8 @@ export class Stack {
   readonly ports = new PortManager();
   readonly #protocols = new Map<number, TransportProtocol>();
   readonly reassembler = new Reassembler();
+  /** Path MTUs learnt from ICMP (pmtu.ts). */
+  readonly pmtu = new PathMtuCache();
 
   /** A stack with the loopback interface only (--network=none). */
   static loopback(): Stack {
@@ -181,6 +184,11 @@ export class Stack {
     return this.routes.find(dst, src && !isAny(src) ? src : null);
   }
 
+  /** The MTU of the path r takes: its link's, or less where ICMP reported a narrower hop. */
+  pathMtu(r: Route): number {
+    return this.pmtu.get(r.dst, r.nic.link.mtu);
+  }
+
   /** Sends a transport packet along r. */
   send(r: Route, protocol: number, payload: Uint8Array, ttl: number, tos: number): void {
     const v4 = isV4(r.dst);
@@ -190,9 +198,10 @@ export class Stack {
     r.nic.stats.txPackets++;
     r.nic.stats.txBytes += pkt.length;
     const type = v4 ? ETH_P_IP : ETH_P_IPV6;
-    if (pkt.length > r.nic.link.mtu) {
+    const mtu = this.pathMtu(r);
+    if (pkt.length > mtu) {
       // Only datagrams get here (TCP's segments fit its MSS): sent as fragments.
-      const frags = v4 ? fragmentIPv4(pkt, r.nic.link.mtu) : fragmentIPv6(pkt, r.nic.link.mtu);
+      const frags = v4 ? fragmentIPv4(pkt, mtu) : fragmentIPv6(pkt, mtu);
       for (const f of frags) {
         r.nic.link.writePacket(type, f, r.gateway ?? r.dst);
       }

@@ -7,6 +7,7 @@
 
 import type { IPAddress } from "./address.ts";
 import type { NetworkPacket } from "./ipv4.ts";
+import type { ICMPError } from "./icmp.ts";
 import type { NIC } from "./nic.ts";
 import { IPPROTO_TCP, type Stack, TransportTable } from "./stack.ts";
 import { TCPEndpoint } from "./tcp_endpoint.ts";
@@ -41,6 +42,15 @@ export class TCPProtocol {
       return;
     }
     ep.handleSegment(pkt, s);
+  }
+
+  /** An ICMP error about a segment src:sport sent to dst:dport (icmp.ts). */
+  handleError(src: IPAddress, sport: number, dst: IPAddress, dport: number, err: ICMPError): void {
+    const ep = this.table.find(src, sport, dst, dport);
+    // Listeners and unconnected endpoints sent nothing an error could be about.
+    if (ep && ep.remoteAddr && err.quote.length >= 8) {
+      ep.handleError(err, new DataView(err.quote.buffer, err.quote.byteOffset).getUint32(4));
+    }
   }
 
   /** Answers s (which src sent to dst... from dst's side) with a reset, as RFC 9293 says. */

@@ -49,6 +49,7 @@ import {
   TCP_HEADER_SIZE,
 } from "./tcp_header.ts";
 import type { TCPProtocol } from "./tcp.ts";
+import type { ICMPError } from "./icmp.ts";
 import { NewReno } from "./tcp_congestion.ts";
 import { sackBlocks, SackScoreboard } from "./tcp_sack.ts";
 
@@ -155,6 +156,8 @@ export class TCPEndpoint implements Endpoint {
   #shutdown = 0;
   /** Linux's sk_err: reported once by read, write or SO_ERROR. */
   #error = 0;
+  /** Linux's sk_err_soft: an ICMP error kept for a connection that then times out. */
+  #softError = 0;
   /** The descriptor is gone; the endpoint lives on to finish the connection. */
   #orphan = false;
   /** The connection was established once (reads then see EOF rather than ENOTCONN). */
@@ -240,7 +243,8 @@ export class TCPEndpoint implements Endpoint {
   #mssFor(r: Route): number {
     const ipHeader = isV4(r.dst) ? 20 : 40;
     // An IPv4 packet's total length is 16 bits: a 64 KiB MTU still carries at most 65535.
-    const mtu = Math.min(r.nic.link.mtu, isV4(r.dst) ? 0xffff : r.nic.link.mtu);
+    const path = this.tcp.stack.pathMtu(r);
+    const mtu = Math.min(path, isV4(r.dst) ? 0xffff : path);
     const m = mtu - ipHeader - TCP_HEADER_SIZE;
     return this.options.maxSeg > 0 ? Math.min(this.options.maxSeg, m) : m;
   }
@@ -490,6 +494,7 @@ export class TCPEndpoint implements Endpoint {
       this.#sndBuf.consume(n);
       unchargeKernel(n);
       this.#sndUna = s.ack;
+      this.#softError = 0;
       this.#scoreboard.advance(s.ack);
       this.#retries = 0;
       this.#rto = RTO_MIN_MS;
@@ -869,7 +874,7 @@ export class TCPEndpoint implements Endpoint {
         this.#finish();
         return;
       }
-      this.#reset(Errno.ETIMEDOUT);
+      this.#reset(this.#softError || Errno.ETIMEDOUT);
       return;
     }
     this.#rto = Math.min(this.#rto * 2, RTO_MAX_MS);
@@ -888,7 +893,13 @@ export class TCPEndpoint implements Endpoint {
       this.#armRetransmit();
       return;
     }
-    // Go back to the first unacknowledged byte and send again from there.
+    this.#goBack();
+    this.#output();
+    this.#armRetransmit();
+  }
+
+  /** Goes back to the first unacknowledged byte, to send again from there. */
+  #goBack(): void {
     this.#sndNxt = this.#sndUna;
     if (this.#finSent) {
       this.#finSent = false;
@@ -898,8 +909,50 @@ export class TCPEndpoint implements Endpoint {
         ? TCPState.CLOSE_WAIT
         : this.state;
     }
+  }
+
+  /**
+   * Handles an ICMP error about the segment that began at seq. Only one about what is in
+   * flight counts (RFC 5927: an attacker who cannot see the connection must guess it).
+   */
+  handleError(err: ICMPError, seq: number): void {
+    const synSent = this.state === TCPState.SYN_SENT;
+    if (!this.connected && !synSent) return;
+    if (seqLT(seq, this.#sndUna) || !seqLT(seq, this.#sndNxt)) return;
+    if (err.mtu > 0) {
+      const r = this.#route;
+      if (!r) return;
+      // Another connection may have lowered the path already: the MSS follows it either way.
+      this.tcp.stack.pmtu.lower(r.dst, err.mtu, r.nic.link.mtu);
+      this.#pathMtuReduced();
+      return;
+    }
+    // "Fragmentation needed" without an MTU (a router older than RFC 1191) tells nothing.
+    if (err.errno === Errno.EMSGSIZE) return;
+    if (synSent) {
+      // The attempt fails at once with the error, as Linux's connect does.
+      this.#reset(err.errno);
+      return;
+    }
+    // A connection keeps going: the error is what it reports if it then times out.
+    this.#softError = err.errno;
+  }
+
+  /**
+   * A hop toward the peer is narrower than the segments: the MSS follows the path's MTU and
+   * what was sent is sent again in the new size at once (it was dropped, not congested).
+   */
+  #pathMtuReduced(): void {
+    const mss = Math.max(64, this.#mssFor(this.#route!));
+    if (mss >= this.#sndMss) return;
+    this.#sndMss = mss;
+    if (this.state === TCPState.SYN_SENT) return;
+    this.#recover = null;
+    this.#dupAcks = 0;
+    this.#scoreboard.clear();
+    this.#goBack();
     this.#output();
-    this.#armRetransmit();
+    this.#armRetransmit(true);
   }
 
   #armKeepalive(): void {
@@ -924,7 +977,7 @@ export class TCPEndpoint implements Endpoint {
       return;
     }
     if (this.#keepProbes >= this.options.keepCnt) {
-      this.#reset(Errno.ETIMEDOUT);
+      this.#reset(this.#softError || Errno.ETIMEDOUT);
       return;
     }
     this.#keepProbes++;

@@ -1,18 +1,22 @@
 /**
- * TCP over a lossy link between two stacks: chosen data segments are dropped the first time
- * they cross, and what the test observes is what a wire would show (the sender's segments,
- * the receiver's ACKs) and what the application reads.
+ * TCP over an imperfect link between two stacks: chosen data segments are dropped the first
+ * time they cross, a hop narrower than the link answers big packets with ICMP "fragmentation
+ * needed", a router answers with "host unreachable"; what the test observes is what a wire
+ * would show (the sender's segments, the receiver's ACKs) and what the application sees.
  */
 
 import assert from "node:assert/strict";
 import { SysError } from "../../abi/linux/error.ts";
 import { type IPAddress, v4Mapped } from "./address.ts";
-import { decodeIPv4 } from "./ipv4.ts";
+import { decodeIPv4, encodeIPv4 } from "./ipv4.ts";
+import { checksum } from "./checksum.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { IPPROTO_ICMP } from "./stack.ts";
 import { ETH_P_IP, type LinkEndpoint, type NetworkDispatcher } from "./link.ts";
 import { IFF_UP } from "./nic.ts";
 import { NetStack } from "./socket.ts";
 import { decodeTCP, type Segment, seqDiff, SYN } from "./tcp_header.ts";
-import type { TCPEndpoint } from "./tcp_endpoint.ts";
+import { type TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
 
 const MTU = 1500;
 const MSS = MTU - 40;
@@ -26,7 +30,7 @@ class LossyLink implements LinkEndpoint {
   peer!: LossyLink;
   dispatch: NetworkDispatcher = () => {};
   /** Decides, for each packet this end sends, whether it is lost. */
-  drop: (seg: Segment) => boolean = () => false;
+  drop: (seg: Segment, packet: Uint8Array) => boolean = () => false;
   /** Every segment this end sent, lost or not. */
   readonly sent: Segment[] = [];
   #pending: Uint8Array[] = [];
@@ -39,7 +43,7 @@ class LossyLink implements LinkEndpoint {
     const ip = decodeIPv4(p, true)!;
     const seg = decodeTCP(ip.src, ip.dst, ip.payload, true)!;
     this.sent.push({ ...seg, data: seg.data.slice() });
-    if (this.drop(seg)) return;
+    if (this.drop(seg, p)) return;
     if (this.#pending.length === 0) setTimeout(() => this.#deliver(), 0);
     this.#pending.push(p.slice());
   }
@@ -84,12 +88,16 @@ function tryOp<T>(f: () => T): T | null {
   }
 }
 
-async function connect(a: NetStack, b: NetStack): Promise<[TCPEndpoint, TCPEndpoint]> {
+async function connect(
+  a: NetStack,
+  b: NetStack,
+  port = 80,
+): Promise<[TCPEndpoint, TCPEndpoint]> {
   const l = b.tcp.newEndpoint(true);
-  l.bind(host(2), 80);
+  l.bind(host(2), port);
   l.listen(1);
   const c = a.tcp.newEndpoint(true);
-  assert.throws(() => c.connect(host(2), 80), /EINPROGRESS|115/);
+  assert.throws(() => c.connect(host(2), port), /EINPROGRESS|115/);
   for (let i = 0; i < 100 && l.acceptQueue.length === 0; i++) await settle();
   const s = l.acceptQueue.shift();
   assert.ok(s && c.connected, "the connection is established");
@@ -232,4 +240,96 @@ Deno.test("SACK is used only when both SYNs permit it", async () => {
       `the SYN-ACK accepts it only when offered and allowed (${offer}, ${accept})`,
     );
   }
+});
+
+/** An ICMP error from a router (10.0.0.9) about packet, as it would reach its sender. */
+function icmpError(packet: Uint8Array, type: number, code: number, mtu = 0): Uint8Array {
+  const quote = packet.subarray(0, 20 + 8);
+  const msg = new Uint8Array(8 + quote.length);
+  msg[0] = type;
+  msg[1] = code;
+  new DataView(msg.buffer).setUint16(6, mtu);
+  msg.set(quote, 8);
+  new DataView(msg.buffer).setUint16(2, checksum(msg));
+  const ip = decodeIPv4(packet, true)!;
+  return encodeIPv4(host(9), ip.src, IPPROTO_ICMP, msg, 64, 0);
+}
+
+Deno.test("a hop narrower than the link: ICMP fragmentation needed lowers the MSS and the data goes through", async () => {
+  const { a, b, linkA } = twoStacks(true);
+  const [c, s] = await connect(a, b);
+  const HOP = 1000;
+  let reports = 0, tooBig = 0;
+  linkA.drop = (_seg, p) => {
+    if (p.length <= HOP) return false;
+    tooBig++;
+    // The router answers, and it is the only answer: the packet goes no further.
+    queueMicrotask(() => linkA.dispatch(ETH_P_IP, icmpError(p, 3, 4, HOP)));
+    reports++;
+    return true;
+  };
+  const total = 200_000;
+  const out = new Uint8Array(total).map((_, i) => (i * 7 + 3) & 0xff);
+  const got = new Uint8Array(total);
+  let sent = 0, read = 0;
+  const deadline = performance.now() + 60_000;
+  while (read < total && performance.now() < deadline) {
+    for (let n; sent < total && (n = tryOp(() => c.write(out.subarray(sent), null)));) sent += n;
+    for (let r; (r = tryOp(() => s.read(total, false))) && r.data.length > 0;) {
+      got.set(r.data, read);
+      read += r.data.length;
+    }
+    await settle();
+  }
+  assert.equal(read, total, "every byte crossed the narrower hop");
+  assert.deepEqual(got, out);
+  assert.ok(reports > 0, "the first segments were too big for the hop");
+  // The segments sent before the report were too big; everything after it fits the hop.
+  const first = linkA.sent.findIndex((x) => x.data.length > HOP - 40);
+  const after = linkA.sent.slice(first + tooBig + 10).filter((x) => x.data.length > 0);
+  assert.ok(after.length > 0 && after.every((x) => x.data.length <= HOP - 40));
+  // A second connection to the same peer starts with the path's MTU.
+  const [c2] = await connect(a, b, 81);
+  const syn = linkA.sent.filter((x) => x.flags & SYN).at(-1)!;
+  assert.equal(syn.mss, HOP - 40, "the SYN offers an MSS for the path");
+  c.close();
+  s.close();
+  c2.close();
+});
+
+Deno.test("an ICMP error about data outside the flight is ignored (RFC 5927)", async () => {
+  const { a, b, linkA } = twoStacks(true);
+  const [c, s] = await connect(a, b);
+  let forged = false;
+  linkA.drop = (seg, p) => {
+    if (seg.data.length > 0 && !forged) {
+      // A blind attacker's guess: the quoted sequence number is far from the flight.
+      const fake = p.slice();
+      new DataView(fake.buffer).setUint32(20 + 4, (seg.seq + 0x40000000) >>> 0);
+      forged = true;
+      queueMicrotask(() => linkA.dispatch(ETH_P_IP, icmpError(fake, 3, 4, 600)));
+    }
+    return false;
+  };
+  assert.equal(c.write(new Uint8Array(20_000), null), 20_000);
+  for (let i = 0; i < 20 && s.readable < 20_000; i++) await settle();
+  assert.ok(forged);
+  assert.equal(s.readable, 20_000);
+  assert.ok(linkA.sent.some((x) => x.data.length === MSS), "full-size segments go on");
+  assert.equal(c.takeError(), 0);
+  c.close();
+  s.close();
+});
+
+Deno.test("connect fails with EHOSTUNREACH when a router answers the SYN with host unreachable", async () => {
+  const { a, linkA } = twoStacks(true);
+  linkA.drop = (seg, p) => {
+    if (seg.flags & SYN) queueMicrotask(() => linkA.dispatch(ETH_P_IP, icmpError(p, 3, 1)));
+    return true;
+  };
+  const c = a.tcp.newEndpoint(true);
+  assert.throws(() => c.connect(host(2), 80), /EINPROGRESS|115/);
+  for (let i = 0; i < 20 && c.state === TCPState.SYN_SENT; i++) await settle();
+  assert.equal(c.connected, false);
+  assert.equal(c.takeError(), Errno.EHOSTUNREACH);
 });
