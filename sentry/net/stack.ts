@@ -33,6 +33,16 @@ export const IPPROTO_UDPLITE = 136;
 export const IPPROTO_ICMPV6 = 58;
 export const DEFAULT_TTL = 64;
 
+/** What a transport asks a link that offloads to finish (link.ts Offload, transport side). */
+export interface TransportOffload {
+  /** The checksum field's offset in the transport header (its pseudo-header sum is there). */
+  checksumOffset: number;
+  /** The transport header's length. */
+  headerLength: number;
+  /** Data bytes per segment; 0: one packet. */
+  segmentSize: number;
+}
+
 /** What the demultiplexer needs of a transport endpoint. */
 export interface TransportEndpoint {
   localAddr: IPAddress;
@@ -189,8 +199,19 @@ export class Stack {
     return this.pmtu.get(r.dst, r.nic.link.mtu);
   }
 
-  /** Sends a transport packet along r. */
-  send(r: Route, protocol: number, payload: Uint8Array, ttl: number, tos: number): void {
+  /**
+   * Sends a transport packet along r. With `offload` (only where r's link has an
+   * offloadMaxSize), the link finishes the transport checksum and, for a segment size, cuts
+   * the packet into segments.
+   */
+  send(
+    r: Route,
+    protocol: number,
+    payload: Uint8Array,
+    ttl: number,
+    tos: number,
+    offload?: TransportOffload,
+  ): void {
     const v4 = isV4(r.dst);
     const pkt = v4
       ? encodeIPv4(r.src, r.dst, protocol, payload, ttl, tos)
@@ -198,6 +219,17 @@ export class Stack {
     r.nic.stats.txPackets++;
     r.nic.stats.txBytes += pkt.length;
     const type = v4 ? ETH_P_IP : ETH_P_IPV6;
+    if (offload) {
+      const ip = pkt.length - payload.length;
+      r.nic.link.writePacket(type, pkt, r.gateway ?? r.dst, {
+        transportStart: ip,
+        checksumOffset: offload.checksumOffset,
+        headerLength: ip + offload.headerLength,
+        segmentSize: offload.segmentSize,
+        v6: !v4,
+      });
+      return;
+    }
     const mtu = this.pathMtu(r);
     if (pkt.length > mtu) {
       // Only datagrams get here (TCP's segments fit its MSS): sent as fragments.

@@ -672,7 +672,11 @@ export class TCPEndpoint implements Endpoint {
     return Math.max(0, this.#rcvLimit - this.#rcvBuf.length);
   }
 
-  #emit(s: Omit<OutSegment, "sport" | "dport">): void {
+  /**
+   * Sends a segment; one of more than segmentSize bytes of data (only where the link
+   * offloads) leaves the link cut into segments of that size.
+   */
+  #emit(s: Omit<OutSegment, "sport" | "dport">, segmentSize = 0): void {
     const r = this.#route;
     if (!r) return;
     const seg: OutSegment = { sport: this.localPort, dport: this.remotePort, ...s };
@@ -680,13 +684,29 @@ export class TCPEndpoint implements Endpoint {
       this.#ackPending = false;
       this.#lastAdvertised = (s.window << this.#rcvWScale) >>> 0;
     }
+    const link = r.nic.link;
+    const offload = (link.offloadMaxSize ?? 0) > 0;
+    const b = encodeTCP(r.src, r.dst, seg, link.checksumOffload, offload);
     this.tcp.stack.send(
       r,
       IPPROTO_TCP,
-      encodeTCP(r.src, r.dst, seg, r.nic.link.checksumOffload),
+      b,
       this.options.ttl,
       this.options.tos,
+      offload ? { checksumOffset: 16, headerLength: (b[12] >> 4) * 4, segmentSize } : undefined,
     );
+  }
+
+  /**
+   * The most data one packet carries: a segment, or where the link cuts packets into
+   * segments (offload), as many whole segments as its largest packet holds.
+   */
+  #sendLimit(): number {
+    const r = this.#route!;
+    const max = r.nic.link.offloadMaxSize ?? 0;
+    if (max <= 0) return this.#sndMss;
+    const room = max - (isV4(r.dst) ? 20 : 40) - TCP_HEADER_SIZE;
+    return Math.max(this.#sndMss, room - room % this.#sndMss);
   }
 
   #advertised(): number {
@@ -723,10 +743,17 @@ export class TCPEndpoint implements Endpoint {
         if (inFlight === 0) this.#armRetransmit();
         break;
       }
-      const n = Math.min(unsent, wnd, this.#sndMss);
+      let n = Math.min(unsent, wnd, this.#sndMss);
       // The congestion window counts what is in the network; a segment goes out whole, not
       // cut to the last bytes of room (the ACKs that follow open more).
-      if (this.#cc.cwnd - this.#pipe() < n && inFlight > 0) break;
+      const room = this.#cc.cwnd - this.#pipe();
+      if (room < n && inFlight > 0) break;
+      const limit = this.#sendLimit();
+      if (limit > n) {
+        // Several segments in one packet, as many as the windows allow in whole segments.
+        const whole = Math.max(n, room - room % this.#sndMss);
+        n = Math.min(unsent, wnd, limit, whole);
+      }
       this.#emit({
         seq: this.#sndNxt,
         ack: this.#rcvNxt,
@@ -735,7 +762,7 @@ export class TCPEndpoint implements Endpoint {
         mss: null,
         wscale: null,
         data: this.#sndData(inFlight, n),
-      });
+      }, n > this.#sndMss ? this.#sndMss : 0);
       this.#sndNxt = seqAdd(this.#sndNxt, n);
       this.#armRetransmit();
     }

@@ -63,13 +63,15 @@ export interface OutSegment extends Omit<Segment, "data"> {
 
 /**
  * Builds a segment over src -> dst, with its checksum unless the link checks for us
- * (offload: loopback, where nothing can corrupt it, as Linux and gVisor skip it there).
+ * (offload: loopback, where nothing can corrupt it, as Linux and gVisor skip it there) or
+ * completes it (partial: a packet socket's checksum offload).
  */
 export function encodeTCP(
   src: IPAddress,
   dst: IPAddress,
   s: OutSegment,
   offload = false,
+  partial = false,
 ): Uint8Array {
   const opts: number[] = [];
   if (s.mss !== null) opts.push(OPT_MSS, 4, (s.mss >> 8) & 0xff, s.mss & 0xff);
@@ -97,7 +99,11 @@ export function encodeTCP(
   b.set(opts, TCP_HEADER_SIZE);
   if (s.data instanceof Uint8Array) b.set(s.data, hlen);
   else s.data.copyTo(b.subarray(hlen));
-  if (!offload) {
+  if (partial) {
+    // The link completes it (checksum offload): the field holds the pseudo-header's sum, folded
+    // and not complemented, which the sum from the header's start then covers.
+    v.setUint16(16, ~finish(pseudoHeaderSum(src, dst, IPPROTO_TCP, b.length)) & 0xffff);
+  } else if (!offload) {
     v.setUint16(16, finish(sumBytes(b, pseudoHeaderSum(src, dst, IPPROTO_TCP, b.length))));
   }
   return b;
