@@ -43,6 +43,20 @@ export class ByteQueue {
   }
 
   /**
+   * The n bytes starting `offset` bytes in when they begin a chunk as it was queued and lie
+   * in it: that chunk's view (a buffer made with room before it keeps it); null otherwise.
+   */
+  chunkStart(offset: number, n: number): Uint8Array | null {
+    let at = -this.#head;
+    for (const c of this.#chunks) {
+      if (at === offset) return n <= c.length ? c.subarray(0, n) : null;
+      at += c.length;
+      if (at > offset) return null;
+    }
+    return null;
+  }
+
+  /**
    * Copies the n bytes starting `offset` bytes in to dst (which has room for them), walking
    * the chunks: a segment that spans two chunks is built with one copy, not two.
    */

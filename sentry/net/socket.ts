@@ -40,6 +40,7 @@ import {
 import { PingEndpoint, PingProtocol } from "./ping.ts";
 import { TCPProtocol } from "./tcp.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
+import { streamBuffer } from "./tcp_header.ts";
 import { UDPEndpoint, UDPProtocol } from "./udp.ts";
 import {
   AF_INET,
@@ -453,14 +454,16 @@ export class InetSocket extends FileDescriptionBase {
    */
   writeFrom(t: Task, src: IoSequence, offset?: bigint): Promise<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
+    const stream = this.ep instanceof TCPEndpoint;
     return this.send(
       t,
       src.remaining,
       (_at, n) => {
-        const b = new Uint8Array(n);
+        // A stream's piece has room for the headers of the segment that will carry it.
+        const b = stream ? streamBuffer(n) : new Uint8Array(n);
         const m = src.copyIn(b);
         // A stream takes what could be copied; a datagram is sent whole or not at all.
-        if (m < n && (m === 0 || !(this.ep instanceof TCPEndpoint))) {
+        if (m < n && (m === 0 || !stream)) {
           throw new SysError(Errno.EFAULT);
         }
         return m < n ? b.subarray(0, m) : b;

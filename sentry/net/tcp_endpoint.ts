@@ -790,7 +790,8 @@ export class TCPEndpoint implements Endpoint {
   /** n bytes of the send buffer from offset, copied only into the packet that carries them. */
   #sndData(offset: number, n: number): Payload {
     const q = this.#sndBuf;
-    return { length: n, copyTo: (dst) => q.copyTo(offset, n, dst) };
+    // A segment that begins a chunk as the application wrote it is sent from the chunk itself.
+    return q.chunkStart(offset, n) ?? { length: n, copyTo: (dst) => q.copyTo(offset, n, dst) };
   }
 
   /**

@@ -8,7 +8,7 @@
 import type { IPAddress } from "./address.ts";
 import { finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
 import { IPPROTO_TCP } from "./stack.ts";
-import { transportBuffer } from "./ipv4.ts";
+import { giveRoom, HEADROOM, takeRoom, transportBuffer } from "./ipv4.ts";
 
 export const TCP_HEADER_SIZE = 20;
 export const FIN = 0x01;
@@ -87,7 +87,18 @@ export function encodeTCP(
     }
   }
   const hlen = TCP_HEADER_SIZE + opts.length;
-  const b = transportBuffer(hlen + s.data.length);
+  // Data from a stream buffer with room before it (streamBuffer) takes its header there: the
+  // segment is built without a copy.
+  const d = s.data;
+  let b: Uint8Array;
+  if (d instanceof Uint8Array && takeRoom(d, hlen)) {
+    b = new Uint8Array(d.buffer, d.byteOffset - hlen, hlen + d.length);
+    giveRoom(b);
+  } else {
+    b = transportBuffer(hlen + d.length);
+    if (d instanceof Uint8Array) b.set(d, hlen);
+    else d.copyTo(b.subarray(hlen));
+  }
   const v = new DataView(b.buffer, b.byteOffset, hlen);
   v.setUint16(0, s.sport);
   v.setUint16(2, s.dport);
@@ -96,9 +107,8 @@ export function encodeTCP(
   b[12] = (hlen / 4) << 4;
   b[13] = s.flags;
   v.setUint16(14, Math.min(s.window, 0xffff));
+  v.setUint32(16, 0); // checksum and urgent pointer
   b.set(opts, TCP_HEADER_SIZE);
-  if (s.data instanceof Uint8Array) b.set(s.data, hlen);
-  else s.data.copyTo(b.subarray(hlen));
   if (partial) {
     // The link completes it (checksum offload): the field holds the pseudo-header's sum, folded
     // and not complemented, which the sum from the header's start then covers.
@@ -107,6 +117,18 @@ export function encodeTCP(
     v.setUint16(16, finish(sumBytes(b, pseudoHeaderSum(src, dst, IPPROTO_TCP, b.length))));
   }
   return b;
+}
+
+/** The most a TCP header takes (with options). */
+const TCP_MAX_HEADER = 60;
+
+/**
+ * A buffer for n bytes of a stream's data with room before them for the TCP and network
+ * headers: the first segment that carries them from their start is built around them in
+ * place (encodeTCP), with no copy.
+ */
+export function streamBuffer(n: number): Uint8Array {
+  return transportBuffer(n, TCP_MAX_HEADER + HEADROOM);
 }
 
 /** Parses a segment; null for one to drop (short, bad offset or checksum when verified). */
