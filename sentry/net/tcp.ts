@@ -20,6 +20,8 @@ export class TCPProtocol {
   timeWaitCount = 0;
   /** Whether SYNs offer selective acknowledgments (Linux's net.ipv4.tcp_sack). */
   sack = true;
+  /** The retransmission timeout's floor once connected (Linux's TCP_RTO_MIN, tcp_rto_min_us). */
+  rtoMinMs = 200;
   constructor(readonly stack: Stack) {
     stack.registerProtocol(IPPROTO_TCP, this);
   }

@@ -72,7 +72,6 @@ export const SOMAXCONN = 4096;
 /** The window scale we offer (Linux's for its default buffers). */
 const OUR_WSCALE = 7;
 const RTO_INITIAL_MS = 1000;
-const RTO_MIN_MS = 200;
 const RTO_MAX_MS = 120_000;
 /** Linux's tcp_retries2 and tcp_syn_retries. */
 const MAX_RETRIES = 15;
@@ -398,7 +397,7 @@ export class TCPEndpoint implements Endpoint {
     this.state = TCPState.ESTABLISHED;
     this.#done = true;
     this.#retries = 0;
-    this.#rto = RTO_MIN_MS;
+    this.#rto = this.tcp.rtoMinMs;
     this.#clearRetransmit();
     this.#armKeepalive();
     this.queue.notify();
@@ -497,7 +496,7 @@ export class TCPEndpoint implements Endpoint {
       this.#softError = 0;
       this.#scoreboard.advance(s.ack);
       this.#retries = 0;
-      this.#rto = RTO_MIN_MS;
+      this.#rto = this.tcp.rtoMinMs;
       this.#dupAcks = 0;
       if (this.#recover === null) {
         this.#cc.onAck(acked, this.#sndMss);
