@@ -11,6 +11,7 @@ import type { ICMPError } from "./icmp.ts";
 import type { NIC } from "./nic.ts";
 import { IPPROTO_TCP, type Stack, TransportTable } from "./stack.ts";
 import { TCPEndpoint } from "./tcp_endpoint.ts";
+import type { CongestionName } from "./tcp_congestion.ts";
 import { ACK, decodeTCP, encodeTCP, FIN, RST, type Segment, seqAdd, SYN } from "./tcp_header.ts";
 import { DEFAULT_TTL } from "./stack.ts";
 
@@ -22,6 +23,8 @@ export class TCPProtocol {
   sack = true;
   /** The retransmission timeout's floor once connected (Linux's TCP_RTO_MIN, tcp_rto_min_us). */
   rtoMinMs = 200;
+  /** New sockets' congestion control (Linux's net.ipv4.tcp_congestion_control). */
+  congestion: CongestionName = "cubic";
   constructor(readonly stack: Stack) {
     stack.registerProtocol(IPPROTO_TCP, this);
   }

@@ -50,7 +50,12 @@ import {
 } from "./tcp_header.ts";
 import type { TCPProtocol } from "./tcp.ts";
 import type { ICMPError } from "./icmp.ts";
-import { NewReno } from "./tcp_congestion.ts";
+import {
+  type CongestionControl,
+  type CongestionName,
+  Cubic,
+  newCongestionControl,
+} from "./tcp_congestion.ts";
 import { sackBlocks, SackScoreboard } from "./tcp_sack.ts";
 
 export enum TCPState {
@@ -173,7 +178,9 @@ export class TCPEndpoint implements Endpoint {
   /** Both SYNs carried SACK-permitted: ACKs carry blocks and a recovery follows them. */
   #sackOk = false;
   readonly #scoreboard = new SackScoreboard();
-  #cc = new NewReno(DEFAULT_MSS4);
+  #cc: CongestionControl = new Cubic(DEFAULT_MSS4);
+  /** TCP_CONGESTION: the algorithm, from the protocol's default. */
+  #congestion: CongestionName;
   /** Where the last out-of-order segment began (its block is reported first). */
   #lastOutOfOrder = 0;
   #rtxTimer: number | undefined;
@@ -187,6 +194,18 @@ export class TCPEndpoint implements Endpoint {
 
   constructor(readonly tcp: TCPProtocol, readonly v4: boolean) {
     this.localAddr = v4 ? ANY4 : ANY6;
+    this.#congestion = tcp.congestion;
+  }
+
+  /** TCP_CONGESTION's name. */
+  get congestion(): CongestionName {
+    return this.#congestion;
+  }
+
+  /** Sets TCP_CONGESTION: a connection switches at once, keeping its windows (as Linux). */
+  set congestion(name: CongestionName) {
+    this.#congestion = name;
+    if (this.#cc.name !== name) this.#cc = newCongestionControl(name, this.#sndMss, this.#cc);
   }
 
   listening(): boolean {
@@ -320,6 +339,7 @@ export class TCPEndpoint implements Endpoint {
     }
     const c = new TCPEndpoint(this.tcp, this.v4);
     c.options = Object.assign(new EndpointOptions(), this.options);
+    c.#congestion = this.#congestion;
     c.localAddr = pkt.dst;
     c.localPort = this.localPort;
     c.remoteAddr = pkt.src;
@@ -345,7 +365,7 @@ export class TCPEndpoint implements Endpoint {
   #setPeerOptions(s: Segment, r: Route): void {
     const peerMss = s.mss ?? (isV4(r.dst) ? DEFAULT_MSS4 : DEFAULT_MSS6);
     this.#sndMss = Math.max(64, Math.min(peerMss, this.#mssFor(r)));
-    this.#cc = new NewReno(this.#sndMss);
+    this.#cc = newCongestionControl(this.#congestion, this.#sndMss);
     this.#sackOk = s.sackPermitted === true && this.tcp.sack;
     if (s.wscale !== null) {
       this.#sndWScale = s.wscale;

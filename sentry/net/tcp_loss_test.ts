@@ -17,6 +17,7 @@ import { IFF_UP } from "./nic.ts";
 import { NetStack } from "./socket.ts";
 import { decodeTCP, type Segment, seqDiff, SYN } from "./tcp_header.ts";
 import { type TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
+import { CONGESTION_CONTROLS, type CongestionName } from "./tcp_congestion.ts";
 
 const MTU = 1500;
 const MSS = MTU - 40;
@@ -60,13 +61,14 @@ function host(n: number): IPAddress {
 }
 
 /** Two stacks joined by a LossyLink: a (10.0.0.1) and b (10.0.0.2). */
-function twoStacks(sack: boolean) {
+function twoStacks(sack: boolean, congestion: CongestionName = "cubic") {
   const ends = [new LossyLink(), new LossyLink()];
   ends[0].peer = ends[1];
   ends[1].peer = ends[0];
   const stacks = ends.map((link, i) => {
     const ns = new NetStack();
     ns.tcp.sack = sack;
+    ns.tcp.congestion = congestion;
     // What is observed here is recovered without the retransmission timer: on a loaded host a
     // pause of the test's own process must not look like a loss.
     ns.tcp.rtoMinMs = 60_000;
@@ -154,7 +156,7 @@ function resent(sent: Segment[], iss: number): number[] {
 }
 
 for (const sack of [true, false]) {
-  const mode = sack ? "with SACK" : "NewReno without SACK";
+  const mode = sack ? "with SACK" : "without SACK: NewReno recovery";
   Deno.test(`tcp over a lossy link (${mode}): every byte arrives in order, only lost segments are resent`, async () => {
     // Segments 3, 5 and 9 of the first flight are lost.
     const lose = [3, 5, 9].map((i) => i * MSS);
@@ -177,56 +179,62 @@ for (const sack of [true, false]) {
   });
 }
 
-Deno.test("tcp starts with ten segments a round trip, doubles, and halves after a loss", async () => {
-  const { a, b, linkA } = twoStacks(true);
-  const [c, s] = await connect(a, b);
-  const base = linkA.sent.find((x) => x.flags & SYN)!.seq + 1;
-  // New data the sender puts on the wire in each round trip (the link carries one batch a
-  // turn of the event loop), and the round in which one segment of it is lost.
-  const rounds: number[] = [0];
-  let high = 0, lossRound = -1;
-  linkA.drop = (seg) => {
-    const end = seqDiff(seg.seq, base) + seg.data.length;
-    if (seg.data.length === 0 || end <= high) return false;
-    rounds[rounds.length - 1] += end - high;
-    high = end;
-    // One segment is lost once 150 have gone: in the fourth round trip (10 + 20 + 40 before).
-    if (lossRound < 0 && high > 150 * MSS) {
-      lossRound = rounds.filter((n) => n > 0).length - 1;
-      return true;
+/** What each algorithm keeps of its window after a loss (RFC 5681: half; RFC 9438: 0.7). */
+const REDUCTION: Record<CongestionName, [number, number]> = { reno: [0.4, 0.6], cubic: [0.6, 0.8] };
+
+for (const cc of CONGESTION_CONTROLS) {
+  Deno.test(`tcp (${cc}) starts with ten segments a round trip, doubles, and shrinks after a loss`, async () => {
+    const { a, b, linkA } = twoStacks(true, cc);
+    const [c, s] = await connect(a, b);
+    const base = linkA.sent.find((x) => x.flags & SYN)!.seq + 1;
+    // New data the sender puts on the wire in each round trip (the link carries one batch a
+    // turn of the event loop), and the round in which one segment of it is lost.
+    const rounds: number[] = [0];
+    let high = 0, lossRound = -1;
+    linkA.drop = (seg) => {
+      const end = seqDiff(seg.seq, base) + seg.data.length;
+      if (seg.data.length === 0 || end <= high) return false;
+      rounds[rounds.length - 1] += end - high;
+      high = end;
+      // One segment is lost once 150 have gone: in the fourth round trip (10 + 20 + 40 before).
+      if (lossRound < 0 && high > 150 * MSS) {
+        lossRound = rounds.filter((n) => n > 0).length - 1;
+        return true;
+      }
+      return false;
+    };
+    const total = 3_000_000;
+    const out = new Uint8Array(total).fill(5);
+    let sent = 0, read = 0;
+    const deadline = performance.now() + 60_000;
+    while (read < total && performance.now() < deadline) {
+      // The sender is never short of data: only its windows limit it.
+      for (let n; sent < total && (n = tryOp(() => c.write(out.subarray(sent), null)));) sent += n;
+      for (let r; (r = tryOp(() => s.read(1 << 20, false))) && r.data.length > 0;) {
+        read += r.data.length;
+      }
+      await settle();
+      rounds.push(0);
     }
-    return false;
-  };
-  const total = 3_000_000;
-  const out = new Uint8Array(total).fill(5);
-  let sent = 0, read = 0;
-  const deadline = performance.now() + 60_000;
-  while (read < total && performance.now() < deadline) {
-    // The sender is never short of data: only its windows limit it.
-    for (let n; sent < total && (n = tryOp(() => c.write(out.subarray(sent), null)));) sent += n;
-    for (let r; (r = tryOp(() => s.read(1 << 20, false))) && r.data.length > 0;) {
-      read += r.data.length;
+    c.close();
+    s.close();
+    assert.equal(read, total);
+    // Segments a round trip; the turns in which the ACKs crossed carried none.
+    const segs = rounds.filter((n) => n > 0).map((n) => Math.ceil(n / MSS));
+    const shown = segs.slice(0, 12).join(" ");
+    assert.ok(segs[0] <= 10, `the first round trip carries the initial window (${shown})`);
+    for (let i = 1; i <= lossRound; i++) {
+      assert.ok(segs[i] >= 2 * segs[i - 1] - 1, `slow start doubles the window (${shown})`);
     }
-    await settle();
-    rounds.push(0);
-  }
-  c.close();
-  s.close();
-  assert.equal(read, total);
-  // Segments a round trip; the turns in which the ACKs crossed carried none.
-  const segs = rounds.filter((n) => n > 0).map((n) => Math.ceil(n / MSS));
-  const shown = segs.slice(0, 12).join(" ");
-  assert.ok(segs[0] <= 10, `the first round trip carries the initial window (${shown})`);
-  for (let i = 1; i <= lossRound; i++) {
-    assert.ok(segs[i] >= 2 * segs[i - 1] - 1, `slow start doubles the window (${shown})`);
-  }
-  const peakBefore = Math.max(...segs.slice(0, lossRound + 1));
-  const afterLoss = segs.slice(lossRound + 1, lossRound + 6);
-  assert.ok(
-    Math.max(...afterLoss) <= peakBefore * 0.6,
-    `after the loss the sender sends about half a window a round trip (${shown})`,
-  );
-});
+    const peakBefore = Math.max(...segs.slice(0, lossRound + 1));
+    const afterLoss = Math.max(...segs.slice(lossRound + 1, lossRound + 6));
+    const [least, most] = REDUCTION[cc];
+    assert.ok(
+      afterLoss >= peakBefore * least && afterLoss <= peakBefore * most,
+      `after the loss the sender sends ${least}-${most} of its window a round trip (${shown})`,
+    );
+  });
+}
 
 Deno.test("SACK is used only when both SYNs permit it", async () => {
   for (const [offer, accept] of [[true, true], [true, false], [false, true]]) {

@@ -367,6 +367,19 @@ static void ipv6_and_ports(void) {
   show("keepalive", setsockopt(fresh, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one));
   show("short option", setsockopt(fresh, SOL_SOCKET, SO_KEEPALIVE, &one, 2));
   show("udp level on tcp", setsockopt(fresh, IPPROTO_UDP, 1, &one, sizeof one));
+  // Congestion control by name (the host's default may be another, e.g. bbr: not printed).
+  char ca[16] = {0};
+  show("congestion reno", setsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, "reno", 4));
+  socklen_t cl = sizeof ca;
+  getsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, ca, &cl);
+  printf("congestion %s len %u\n", ca, cl);
+  show("congestion cubic", setsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, "cubic\0x", 8));
+  memset(ca, 0, sizeof ca);
+  cl = 4;
+  getsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, ca, &cl);
+  printf("congestion cut %s len %u\n", ca, cl);
+  show("congestion unknown", setsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, "nosuch", 6));
+  show("congestion empty", setsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, "", 0));
   close(fresh);
 }
 
