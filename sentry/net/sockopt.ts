@@ -13,6 +13,7 @@ import { AF_INET6, type InetSocket } from "./socket.ts";
 import { IPPROTO_TCP } from "./stack.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
 import { CONGESTION_CONTROLS } from "./tcp_congestion.ts";
+import { TcpInfo } from "../../abi/linux/tcp.ts";
 import {
   decodeIntOpt,
   encodeIntOpt,
@@ -188,12 +189,8 @@ export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Arr
           b.set(new TextEncoder().encode(tcp?.congestion ?? "cubic"));
           return b;
         }
-        case TCP_INFO: {
-          // struct tcp_info begins with tcpi_state; the rest is left zero.
-          const b = new Uint8Array(104);
-          b[0] = tcp?.linuxState ?? 0;
-          return b;
-        }
+        case TCP_INFO:
+          return TcpInfo.encode(tcp?.tcpInfo() ?? {});
       }
       break;
   }

@@ -50,6 +50,16 @@ import {
 } from "./tcp_header.ts";
 import type { TCPProtocol } from "./tcp.ts";
 import type { ICMPError } from "./icmp.ts";
+import type { Init } from "../../abi/linux/layout.ts";
+import {
+  TCP_CA_LOSS,
+  TCP_CA_OPEN,
+  TCP_CA_RECOVERY,
+  TCP_INFINITE_SSTHRESH,
+  TCPI_OPT_SACK,
+  TCPI_OPT_WSCALE,
+  type TcpInfo,
+} from "../../abi/linux/tcp.ts";
 import {
   type CongestionControl,
   type CongestionName,
@@ -181,6 +191,9 @@ export class TCPEndpoint implements Endpoint {
   #cc: CongestionControl = new Cubic(DEFAULT_MSS4);
   /** TCP_CONGESTION: the algorithm, from the protocol's default. */
   #congestion: CongestionName;
+  /** The highest sequence number sent, and the segments sent again (TCP_INFO). */
+  #sndMax = 0;
+  #totalRetrans = 0;
   /** Where the last out-of-order segment began (its block is reported first). */
   #lastOutOfOrder = 0;
   #rtxTimer: number | undefined;
@@ -292,7 +305,7 @@ export class TCPEndpoint implements Endpoint {
     this.#register();
     this.#iss = (Math.random() * 0x100000000) >>> 0;
     this.#sndUna = this.#iss;
-    this.#sndNxt = seqAdd(this.#iss, 1);
+    this.#sndNxt = this.#sndMax = seqAdd(this.#iss, 1);
     // What a refused attempt left behind does not concern this one.
     this.#shutdown = 0;
     this.#finSent = false;
@@ -349,7 +362,7 @@ export class TCPEndpoint implements Endpoint {
     c.#parent = this;
     c.#iss = (Math.random() * 0x100000000) >>> 0;
     c.#sndUna = c.#iss;
-    c.#sndNxt = seqAdd(c.#iss, 1);
+    c.#sndNxt = c.#sndMax = seqAdd(c.#iss, 1);
     c.#rcvNxt = seqAdd(s.seq, 1);
     c.#setPeerOptions(s, r);
     c.#sndWnd = s.window;
@@ -782,6 +795,7 @@ export class TCPEndpoint implements Endpoint {
         wscale: null,
         data: this.#sndData(inFlight, n),
       }, n > this.#sndMss ? this.#sndMss : 0);
+      this.#countSent(this.#sndNxt, n);
       this.#sndNxt = seqAdd(this.#sndNxt, n);
       this.#armRetransmit();
     }
@@ -863,6 +877,7 @@ export class TCPEndpoint implements Endpoint {
         wscale: null,
         data: this.#sndData(offset, n),
       });
+      this.#countSent(seq, n);
       this.#rtxHigh = seqAdd(seq, n);
       this.#armRetransmit(seq === this.#sndUna);
     }
@@ -1262,5 +1277,51 @@ export class TCPEndpoint implements Endpoint {
   /** TCP_INFO's state, /proc/net/tcp's st. */
   get linuxState(): number {
     return this.state;
+  }
+
+  /** Counts data sent: what lies below the highest byte ever sent is a retransmission. */
+  #countSent(seq: number, n: number): void {
+    const end = seqAdd(seq, n);
+    if (seqLT(seq, this.#sndMax)) {
+      this.#totalRetrans += Math.ceil(Math.min(n, seqDiff(this.#sndMax, seq)) / this.#sndMss);
+    }
+    if (seqLT(this.#sndMax, end)) this.#sndMax = end;
+  }
+
+  /** What TCP_INFO reports (struct tcp_info's first 104 bytes). */
+  tcpInfo(): Init<typeof TcpInfo.fields> {
+    const r = this.#route;
+    const sync = this.connected || this.state === TCPState.TIME_WAIT;
+    if (!r || !sync) return { state: this.state, rto: this.#rto * 1000, reordering: 3 };
+    const mss = this.#sndMss;
+    const segs = (bytes: number) => Math.ceil(bytes / mss);
+    const cc = this.#cc;
+    return {
+      state: this.state,
+      caState: this.#recover !== null
+        ? TCP_CA_RECOVERY
+        : this.#retries > 0 && this.#sndUna !== this.#sndNxt
+        ? TCP_CA_LOSS
+        : TCP_CA_OPEN,
+      retransmits: Math.min(this.#retries, 255),
+      backoff: Math.min(this.#retries, 255),
+      options: (this.#sackOk ? TCPI_OPT_SACK : 0) | (this.#rcvWScale ? TCPI_OPT_WSCALE : 0),
+      wscale: this.#sndWScale | (this.#rcvWScale << 4),
+      rto: this.#rto * 1000,
+      sndMss: mss,
+      rcvMss: Math.min(mss, this.#mssFor(r)),
+      unacked: segs(Math.max(0, seqDiff(this.#sndNxt, this.#sndUna))),
+      sacked: segs(this.#scoreboard.sacked),
+      // An IPv4 packet's length is 16 bits: a 64 KiB loopback MTU is reported as 65535.
+      pmtu: Math.min(this.tcp.stack.pathMtu(r), isV4(r.dst) ? 0xffff : Infinity),
+      sndSsthresh: cc.ssthresh >= TCP_INFINITE_SSTHRESH
+        ? TCP_INFINITE_SSTHRESH
+        : Math.floor(cc.ssthresh / mss),
+      sndCwnd: Math.floor(cc.cwnd / mss),
+      advmss: this.#mssFor(r),
+      reordering: DUPACK_THRESHOLD,
+      rcvSpace: this.#rcvWindow(),
+      totalRetrans: this.#totalRetrans,
+    };
   }
 }

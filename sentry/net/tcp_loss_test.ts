@@ -18,6 +18,7 @@ import { NetStack } from "./socket.ts";
 import { decodeTCP, type Segment, seqDiff, SYN } from "./tcp_header.ts";
 import { type TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
 import { CONGESTION_CONTROLS, type CongestionName } from "./tcp_congestion.ts";
+import { TCPI_OPT_SACK } from "../../abi/linux/tcp.ts";
 
 const MTU = 1500;
 const MSS = MTU - 40;
@@ -137,9 +138,10 @@ async function transfer(sack: boolean, total: number, lose: number[]) {
     }
     await settle();
   }
+  const info = c.tcpInfo();
   c.close();
   s.close();
-  return { got, out, read, iss, sent: linkA.sent, acks: linkB.sent };
+  return { got, out, read, iss, sent: linkA.sent, acks: linkB.sent, info };
 }
 
 /** Offsets of the data segments sent more than once, in the order they were resent. */
@@ -164,6 +166,8 @@ for (const sack of [true, false]) {
     assert.equal(r.read, r.out.length, "every byte was read");
     assert.deepEqual(r.got, r.out, "in order and intact");
     assert.deepEqual(resent(r.sent, r.iss), lose, "each lost segment was sent again, once");
+    assert.equal(r.info.totalRetrans, lose.length, "TCP_INFO counts the retransmissions");
+    assert.equal(r.info.options! & TCPI_OPT_SACK, sack ? TCPI_OPT_SACK : 0);
     if (sack) {
       // The ACKs named what arrived beyond the holes, and all three holes went out again
       // before the first of them was acknowledged (one recovery, not one per round trip).
