@@ -197,8 +197,9 @@ export class TCPEndpoint implements Endpoint {
   /** Where the last out-of-order segment began (its block is reported first). */
   #lastOutOfOrder = 0;
   #rtxTimer: number | undefined;
-  /** When the retransmission timer is due (performance.now()). */
+  /** When the retransmission timer is due, and when its host timer fires (performance.now()). */
   #rtxDeadline = 0;
+  #rtxFiresAt = 0;
   #waitTimer: number | undefined;
   #keepTimer: number | undefined;
   #keepProbes = 0;
@@ -846,7 +847,7 @@ export class TCPEndpoint implements Endpoint {
     return seqLT(this.#rtxHigh, this.#sndUna) ? this.#sndUna : this.#rtxHigh;
   }
 
-  /** A loss seen by duplicate ACKs: the window halves and the first hole goes out now. */
+  /** A loss seen by duplicate ACKs: the window shrinks and the first hole goes out now. */
   #enterRecovery(): void {
     this.#cc.onFastRetransmit(seqDiff(this.#sndNxt, this.#sndUna), this.#sndMss);
     this.#recover = this.#sndNxt;
@@ -896,14 +897,18 @@ export class TCPEndpoint implements Endpoint {
   }
 
   #armRetransmit(restart = false): void {
+    const now = performance.now();
     if (this.#rtxTimer !== undefined) {
       if (!restart) return;
-      // Restarted on every ACK that moves sndUna: the deadline moves and the timer, when it
-      // fires early, sleeps again for the rest (one host timer per RTO, not one per ACK).
-      this.#rtxDeadline = performance.now() + this.#rto;
-      return;
+      // Restarted on every ACK that moves sndUna: the deadline moves later and the timer,
+      // when it fires early, sleeps again for the rest (one host timer per RTO, not one per
+      // ACK); only a deadline earlier than the timer's (the RTO fell back after a back-off)
+      // takes a new timer.
+      this.#rtxDeadline = now + this.#rto;
+      if (this.#rtxDeadline >= this.#rtxFiresAt) return;
+      clearTimeout(this.#rtxTimer);
     }
-    this.#rtxDeadline = performance.now() + this.#rto;
+    this.#rtxDeadline = this.#rtxFiresAt = now + this.#rto;
     this.#rtxTimer = timer(() => this.#onRetransmitTimer(), this.#rto);
   }
 
@@ -914,8 +919,10 @@ export class TCPEndpoint implements Endpoint {
 
   #onRetransmitTimer(): void {
     this.#rtxTimer = undefined;
-    const early = this.#rtxDeadline - performance.now();
+    const now = performance.now();
+    const early = this.#rtxDeadline - now;
     if (early > 1) {
+      this.#rtxFiresAt = now + early;
       this.#rtxTimer = timer(() => this.#onRetransmitTimer(), early);
       return;
     }
