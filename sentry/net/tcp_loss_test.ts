@@ -348,3 +348,43 @@ Deno.test("connect fails with EHOSTUNREACH when a router answers the SYN with ho
   assert.equal(c.connected, false);
   assert.equal(c.takeError(), Errno.EHOSTUNREACH);
 });
+
+Deno.test("a lost last segment (no duplicate ACKs to tell) is resent by the retransmission timer", async () => {
+  const { a, b, linkA } = twoStacks(true);
+  // The timer is the only way here: short, so that the test is quick.
+  a.tcp.rtoMinMs = 20;
+  const [c, s] = await connect(a, b);
+  const base = linkA.sent.find((x) => x.flags & SYN)!.seq + 1;
+  const total = 10 * MSS + 100;
+  let dropped = false;
+  linkA.drop = (seg) => {
+    // The tail: the segment that ends the data.
+    if (!dropped && seqDiff(seg.seq, base) + seg.data.length === total) {
+      dropped = true;
+      return true;
+    }
+    return false;
+  };
+  const out = new Uint8Array(total).map((_, i) => (i * 5) & 0xff);
+  assert.equal(c.write(out, null), total);
+  const got: Uint8Array[] = [];
+  let read = 0;
+  const deadline = performance.now() + 30_000;
+  while (read < total && performance.now() < deadline) {
+    for (let r; (r = tryOp(() => s.read(total, false))) && r.data.length > 0;) {
+      got.push(r.data);
+      read += r.data.length;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(dropped);
+  assert.equal(read, total);
+  const all = new Uint8Array(total);
+  got.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+  assert.deepEqual(all, out);
+  // (A pause of this process longer than the short timeout may resend more: not asserted.)
+  assert.ok(resent(linkA.sent, base - 1).includes(10 * MSS), "the tail was sent again");
+  assert.ok((c.tcpInfo().totalRetrans ?? 0) >= 1);
+  c.close();
+  s.close();
+});
