@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { compileProg, makeBundle } from "../tests/harness.ts";
 import { type Metric, type Workload, WORKLOADS } from "./workloads.ts";
 import { startupBench } from "./startup.ts";
+import { type VethNetwork, vethNetwork } from "./veth.ts";
 
 const { values: opts } = parseArgs({
   args: Deno.args,
@@ -152,8 +153,13 @@ function command(
   rootfs: string,
   state: string,
   id: string,
+  net?: VethNetwork,
 ): [string, string[]] {
   const prog = [`/${w.prog}`, ...w.args];
+  if (runner === "native" && net) {
+    // In the veth's namespace, as the sandboxes' stacks are.
+    return ["ip", ["netns", "exec", net.ns, "/usr/sbin/chroot", rootfs, ...prog]];
+  }
   if (runner === "native") {
     // In a chroot of the same rootfs, so that paths mean the same (a chroot adds well under a
     // millisecond to start-up); tmpfs mounts of the spec are mounted in a private namespace.
@@ -208,7 +214,23 @@ type Outcome = { samples: Sample[] } | { refused: number } | { failed: Sample };
 async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
   const files: Record<string, string> = { [w.prog]: await compileProg(w.prog) };
   for (const e of w.extra ?? []) files[e] = await compileProg(e);
-  const bundle = await makeBundle({ args: [`/${w.prog}`, ...w.args], files, config: w.config });
+  // A veth workload's peer is the same program, run natively outside the namespace.
+  const net = w.veth ? await vethNetwork(files[w.prog]) : undefined;
+  const config = net
+    ? {
+      ...w.config,
+      linux: {
+        namespaces: [
+          { type: "pid" },
+          { type: "network", path: `/var/run/netns/${net.ns}` },
+          { type: "ipc" },
+          { type: "uts" },
+          { type: "mount" },
+        ],
+      },
+    }
+    : w.config;
+  const bundle = await makeBundle({ args: [`/${w.prog}`, ...w.args], files, config });
   progress(`${w.name}: preparing the rootfs`);
   await w.prepare?.(bundle.rootfs);
   const state: Record<Runner, string> = {
@@ -222,8 +244,11 @@ async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
   const runners = RUNNERS.filter((r) => r !== "gvisor" || GVISOR);
   const out = new Map<Runner, Outcome>();
   let n = 0;
-  const run = (r: Runner) =>
-    sample(w, ...command(w, r, bundle.dir, bundle.rootfs, state[r], `${r[0]}${r.at(-1)}${n++}`));
+  const run = async (r: Runner) => {
+    await net?.reset();
+    const id = `${r[0]}${r.at(-1)}${n++}`;
+    return await sample(w, ...command(w, r, bundle.dir, bundle.rootfs, state[r], id, net));
+  };
   try {
     // Warm-up (compile caches, page cache); a runner that fails outright here is not run again.
     for (const r of runners) {
@@ -254,6 +279,7 @@ async function bench(w: Workload): Promise<Map<Runner, Outcome>> {
     await cleanup(state.ours, mainOf(OURS[0]), state.gvisor);
     await cleanup(state.base, BASES.length ? mainOf(BASES[0]) : "", "");
     await bundle.cleanup();
+    await net?.close();
   }
   return out;
 }

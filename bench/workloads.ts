@@ -7,6 +7,7 @@
  */
 
 import { join } from "node:path";
+import { VETH_PEER, VETH_PORT } from "./veth.ts";
 
 /** One figure a program prints as `key=<number>` (or `key=failed: <reason>`); one table row. */
 export interface Metric {
@@ -36,6 +37,11 @@ export interface Workload {
   config?: Record<string, unknown>;
   /** Fills the rootfs before any run (the files a program reads), outside all timings. */
   prepare?: (rootfs: string) => Promise<void>;
+  /**
+   * Runs in a network namespace with a veth to a peer in the host's (bench/veth.ts): the
+   * program is also the peer (`serve`); the sandboxes take the veth over (--network=sandbox).
+   */
+  veth?: boolean;
 }
 
 const perOp: Measure = { kind: "reported", metrics: [{ key: "ns_per_op", unit: "ns/op" }] };
@@ -169,6 +175,22 @@ export const WORKLOADS: Workload[] = [
         { key: "us_per_rt", unit: "us", label: "1-byte round trip" },
       ],
     },
+  },
+  {
+    // The Sentry's stack on a veth (--network=sandbox: frames through a packet socket) against
+    // the host's kernel in the same namespace natively and gVisor's netstack on the same veth.
+    name: "TCP over a veth to a peer outside (--network=sandbox)",
+    prog: "bench_net_veth",
+    args: [VETH_PEER, String(VETH_PORT), "64", "2000"],
+    measure: {
+      kind: "reported",
+      metrics: [
+        { key: "mb_s", unit: "MB/s", label: "64 MiB stream", higherIsBetter: true },
+        { key: "us_per_rt", unit: "us", label: "1-byte round trip" },
+      ],
+    },
+    veth: true,
+    gvisorFlags: ["--network=sandbox"],
   },
   // The gofer-backed root under each overlay and file-access mode (issue 6).
   files("overlay2=none", ["--overlay2=none"]),

@@ -149,8 +149,9 @@ export class PacketAddress {
 }
 
 /**
- * Sends one whole frame, preceded by a virtio_net_hdr (zeroes: no offload asked) in `buf`;
- * false when the frame was dropped (the socket's queue full).
+ * Sends one whole frame, preceded by a virtio_net_hdr in `buf` (zeroes: no offload asked;
+ * sentry/net/fdbased.ts fills it for checksum and segmentation offload); false when the frame
+ * was dropped (the socket's queue full).
  */
 export function sendFrame(fd: number, frame: Uint8Array<ArrayBuffer>): boolean {
   for (;;) {

@@ -28,6 +28,39 @@ export class ByteQueue {
       return c0.subarray(this.#head + offset, this.#head + offset + n);
     }
     const out = new Uint8Array(n);
+    this.copyTo(offset, n, out);
+    return out;
+  }
+
+  /**
+   * Up to n bytes from the front that lie in one chunk, as a view (no copy): a reader that
+   * copies them straight out takes the queue a chunk at a time.
+   */
+  front(n: number): Uint8Array {
+    const c0 = this.#chunks[0];
+    if (!c0) return new Uint8Array(0);
+    return c0.subarray(this.#head, this.#head + Math.min(n, c0.length - this.#head));
+  }
+
+  /**
+   * The n bytes starting `offset` bytes in when they begin a chunk as it was queued and lie
+   * in it: that chunk's view (a buffer made with room before it keeps it); null otherwise.
+   */
+  chunkStart(offset: number, n: number): Uint8Array | null {
+    let at = -this.#head;
+    for (const c of this.#chunks) {
+      if (at === offset) return n <= c.length ? c.subarray(0, n) : null;
+      at += c.length;
+      if (at > offset) return null;
+    }
+    return null;
+  }
+
+  /**
+   * Copies the n bytes starting `offset` bytes in to dst (which has room for them), walking
+   * the chunks: a segment that spans two chunks is built with one copy, not two.
+   */
+  copyTo(offset: number, n: number, dst: Uint8Array): void {
     let skip = offset + this.#head, o = 0;
     for (const c of this.#chunks) {
       if (o >= n) break;
@@ -36,11 +69,10 @@ export class ByteQueue {
         continue;
       }
       const k = Math.min(c.length - skip, n - o);
-      out.set(c.subarray(skip, skip + k), o);
+      dst.set(c.subarray(skip, skip + k), o);
       o += k;
       skip = 0;
     }
-    return out;
   }
 
   /** Drops n bytes from the front. */

@@ -14,7 +14,13 @@ import { equal, inPrefix, type IPAddress, isAny, isMulticast, isV4 } from "./add
 import { arpReply, arpRequest, decodeARP, ETH_P_ARP, isRequest, isUnicastHost } from "./arp.ts";
 import type { NetworkPacket } from "./ipv4.ts";
 import { decodeIPv6, encodeIPv6 } from "./ipv6.ts";
-import { ETH_P_IP, ETH_P_IPV6, type LinkEndpoint, type NetworkDispatcher } from "./link.ts";
+import {
+  ETH_P_IP,
+  ETH_P_IPV6,
+  type LinkEndpoint,
+  type NetworkDispatcher,
+  type Offload,
+} from "./link.ts";
 import {
   decodeNDP,
   isNDP,
@@ -40,13 +46,15 @@ export interface FrameDevice {
   readonly mac: Uint8Array;
   /** Bytes the device needs in front of each frame that write() is given (its own header). */
   readonly headroom: number;
+  /** Whether write() takes an Offload (the host finishes checksums and cuts segments). */
+  readonly offloads: boolean;
   /** Starts handing arriving frames to onFrame; each frame is the callee's to keep. */
   start(onFrame: (frame: Uint8Array) => void): void;
   /**
    * Sends one whole frame, which starts `headroom` bytes into `buf` (lost when the device
-   * cannot take it, as on a wire).
+   * cannot take it, as on a wire), with what the host is to finish of it.
    */
-  write(buf: Uint8Array<ArrayBuffer>): void;
+  write(buf: Uint8Array<ArrayBuffer>, offload?: Offload): void;
   /** Stops receiving and releases the device. */
   close(): void;
 }
@@ -78,12 +86,17 @@ export class EthernetEndpoint implements LinkEndpoint {
   constructor(readonly device: FrameDevice) {
     this.neighbors = new NeighborCache({
       solicit: (a) => this.#solicit(a),
-      transmit: (mac, type, pkt) => this.#transmit(mac, type, pkt),
+      transmit: (mac, type, pkt, offload) => this.#transmit(mac, type, pkt, offload),
     });
   }
 
   get mtu(): number {
     return this.device.mtu;
+  }
+
+  /** An IPv4 packet's largest total length: what the host cuts into frames of the MTU. */
+  get offloadMaxSize(): number {
+    return this.device.offloads ? 0xffff : 0;
   }
 
   get hardwareAddress(): Uint8Array {
@@ -95,12 +108,12 @@ export class EthernetEndpoint implements LinkEndpoint {
     this.device.start((f) => this.#receive(f));
   }
 
-  writePacket(ethType: number, packet: Uint8Array, nextHop?: IPAddress): void {
+  writePacket(ethType: number, packet: Uint8Array, nextHop?: IPAddress, offload?: Offload): void {
     const to = nextHop ?? destinationOf(ethType, packet);
     if (!to) return;
     const group = this.#groupMAC(to);
-    if (group) this.#transmit(group, ethType, packet);
-    else this.neighbors.send(to, ethType, packet);
+    if (group) this.#transmit(group, ethType, packet, offload);
+    else this.neighbors.send(to, ethType, packet, offload);
   }
 
   /** Stops the device and the neighbour cache's timers. */
@@ -127,7 +140,7 @@ export class EthernetEndpoint implements LinkEndpoint {
     return isMulticast(a) ? Uint8Array.of(0x33, 0x33, a[12], a[13], a[14], a[15]) : null;
   }
 
-  #transmit(mac: Uint8Array, ethType: number, packet: Uint8Array): void {
+  #transmit(mac: Uint8Array, ethType: number, packet: Uint8Array, offload?: Offload): void {
     const room = this.device.headroom;
     const buf = new Uint8Array(room + ETH_HEADER_SIZE + packet.length);
     const f = buf.subarray(room);
@@ -136,7 +149,7 @@ export class EthernetEndpoint implements LinkEndpoint {
     f[12] = ethType >> 8;
     f[13] = ethType & 0xff;
     f.set(packet, ETH_HEADER_SIZE);
-    this.device.write(buf);
+    this.device.write(buf, offload);
   }
 
   /** Our address of a's family to speak from: one on a's prefix, else the first. */

@@ -20,6 +20,7 @@ class FakeDevice implements FrameDevice {
   readonly mtu = 1500;
   readonly mac = OUR_MAC;
   readonly headroom = 0;
+  readonly offloads = false;
   readonly written: Uint8Array[] = [];
   onFrame: (f: Uint8Array) => void = () => {};
   start(onFrame: (f: Uint8Array) => void): void {

@@ -1,7 +1,9 @@
 /**
- * ICMP and ICMPv6: a port unreachable sent for a datagram no socket takes, that error handed
- * back to the transport that sent the datagram, echo replies to echo requests, and echo
- * replies handed to the ping socket they are for (ping.ts).
+ * ICMP and ICMPv6: a port unreachable sent for a datagram no socket takes, the errors that
+ * arrive handed back to the transport that sent what they quote (with the errno Linux gives
+ * each, and whether it is fatal), "fragmentation needed" and "packet too big" lowering the
+ * path's MTU (pmtu.ts), echo replies to echo requests, and echo replies handed to the ping
+ * socket they are for (ping.ts).
  *
  * @module
  */
@@ -17,9 +19,88 @@ import { DEFAULT_TTL, IPPROTO_ICMP, IPPROTO_ICMPV6, type Stack } from "./stack.t
 const ICMP_ECHOREPLY = 0;
 const ICMP_DEST_UNREACH = 3;
 const ICMP_PORT_UNREACH = 3;
+const ICMP_FRAG_NEEDED = 4;
 const ICMP_ECHO = 8;
+const ICMP_TIME_EXCEEDED = 11;
+const ICMP_PARAMETERPROB = 12;
 const ICMPV6_DEST_UNREACH = 1;
+const ICMPV6_PKT_TOOBIG = 2;
+const ICMPV6_TIME_EXCEED = 3;
+const ICMPV6_PARAMPROB = 4;
 const ICMPV6_PORT_UNREACH = 4;
+
+/**
+ * ICMP destination unreachable codes 0-15: the errno Linux reports and whether the error is
+ * fatal (a hard error ends a connection attempt; a soft one is kept and reported only if the
+ * connection then times out).
+ */
+const UNREACH4: [number, boolean][] = [
+  [Errno.ENETUNREACH, false], // network unreachable
+  [Errno.EHOSTUNREACH, false], // host unreachable
+  [Errno.ENOPROTOOPT, true], // protocol unreachable
+  [Errno.ECONNREFUSED, true], // port unreachable
+  [Errno.EMSGSIZE, false], // fragmentation needed
+  [Errno.EOPNOTSUPP, false], // source route failed
+  [Errno.ENETUNREACH, true], // network unknown
+  [Errno.EHOSTDOWN, true], // host unknown
+  [Errno.ENONET, true], // host isolated
+  [Errno.ENETUNREACH, true], // network administratively prohibited
+  [Errno.EHOSTUNREACH, true], // host administratively prohibited
+  [Errno.ENETUNREACH, false], // network unreachable for the TOS
+  [Errno.EHOSTUNREACH, false], // host unreachable for the TOS
+  [Errno.EHOSTUNREACH, true], // communication administratively prohibited
+  [Errno.EHOSTUNREACH, true], // host precedence violation
+  [Errno.EHOSTUNREACH, true], // precedence cut-off
+];
+/** ICMPv6 destination unreachable codes 0-6, as UNREACH4. */
+const UNREACH6: [number, boolean][] = [
+  [Errno.ENETUNREACH, false], // no route
+  [Errno.EACCES, true], // administratively prohibited
+  [Errno.EHOSTUNREACH, false], // beyond the source's scope
+  [Errno.EHOSTUNREACH, false], // address unreachable
+  [Errno.ECONNREFUSED, true], // port unreachable
+  [Errno.EACCES, true], // source address failed policy
+  [Errno.EACCES, true], // reject route
+];
+
+/** An error about a packet this stack sent, as the transport that sent it gets it. */
+export interface ICMPError {
+  errno: number;
+  fatal: boolean;
+  /**
+   * The next hop's MTU for "fragmentation needed" or "packet too big" (0 otherwise): the
+   * transport that finds the report credible lowers the path's MTU (Stack.pmtu).
+   */
+  mtu: number;
+  /** The quoted transport header (at least its first 8 bytes: ports, TCP's sequence number). */
+  quote: Uint8Array;
+}
+
+/** The errno and fatality of an ICMP error type and code; null for what is not an error. */
+function classify(v6: boolean, type: number, code: number): [number, boolean] | null {
+  if (v6) {
+    switch (type) {
+      case ICMPV6_DEST_UNREACH:
+        return UNREACH6[code] ?? [Errno.EPROTO, true];
+      case ICMPV6_PKT_TOOBIG:
+        return [Errno.EMSGSIZE, false];
+      case ICMPV6_TIME_EXCEED:
+        return [Errno.EHOSTUNREACH, false];
+      case ICMPV6_PARAMPROB:
+        return [Errno.EPROTO, true];
+    }
+    return null;
+  }
+  switch (type) {
+    case ICMP_DEST_UNREACH:
+      return UNREACH4[code] ?? null;
+    case ICMP_TIME_EXCEEDED:
+      return [Errno.EHOSTUNREACH, false];
+    case ICMP_PARAMETERPROB:
+      return [Errno.EPROTO, true];
+  }
+  return null;
+}
 const ICMPV6_ECHO_REQUEST = 128;
 const ICMPV6_ECHO_REPLY = 129;
 /** An error quotes the offending packet up to this many bytes (the minimum MTU's worth). */
@@ -61,7 +142,7 @@ export type ErrorHandler = (
   sport: number,
   dst: Uint8Array,
   dport: number,
-  errno: number,
+  err: ICMPError,
 ) => void;
 
 /** ICMP (v4 or v6) of one stack. */
@@ -100,10 +181,8 @@ export class ICMPProtocol {
       this.stack.send(m.r, m.proto, m.msg, DEFAULT_TTL, 0);
       return;
     }
-    const unreach = this.v6
-      ? type === ICMPV6_DEST_UNREACH && code === ICMPV6_PORT_UNREACH
-      : type === ICMP_DEST_UNREACH && code === ICMP_PORT_UNREACH;
-    if (!unreach) return;
+    const kind = classify(this.v6, type, code);
+    if (!kind) return;
     const inner = p.subarray(8);
     let src, dst, proto, t;
     if (this.v6) {
@@ -113,6 +192,7 @@ export class ICMPProtocol {
       proto = inner[6];
       t = inner.subarray(40);
     } else {
+      if (inner.length < 20 || inner[0] >> 4 !== 4) return;
       const ihl = (inner[0] & 0xf) * 4;
       if (inner.length < ihl + 8 || ihl < 20) return;
       src = v4Mapped(inner.subarray(12, 16));
@@ -120,7 +200,20 @@ export class ICMPProtocol {
       proto = inner[9];
       t = inner.subarray(ihl);
     }
+    // Only an error about what this stack sent, from one of its addresses, counts.
+    if (!this.stack.isLocal(src)) return;
+    let mtu = 0;
+    const toobig = this.v6
+      ? type === ICMPV6_PKT_TOOBIG
+      : type === ICMP_DEST_UNREACH && code === ICMP_FRAG_NEEDED;
+    if (toobig) {
+      // The next hop's MTU: 32 bits in ICMPv6 (RFC 4443), the low 16 of them in ICMP. The
+      // transport lowers the path's MTU once it knows the report is about what it sent.
+      const v = new DataView(p.buffer, p.byteOffset, 8);
+      mtu = this.v6 ? v.getUint32(4) : v.getUint16(6);
+    }
     const sport = (t[0] << 8) | t[1], dport = (t[2] << 8) | t[3];
-    this.handlers.get(proto)?.(src, sport, dst, dport, Errno.ECONNREFUSED);
+    const [errno, fatal] = kind;
+    this.handlers.get(proto)?.(src, sport, dst, dport, { errno, fatal, mtu, quote: t });
   }
 }

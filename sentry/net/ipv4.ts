@@ -63,16 +63,43 @@ export function encodeIPv4(
 /** Room left in front of a transport payload for the network header (the largest, IPv6's). */
 export const HEADROOM = 40;
 
-/** A buffer for a transport packet of len bytes, with room for the network header before it. */
-export function transportBuffer(len: number): Uint8Array {
-  return new Uint8Array(HEADROOM + len).subarray(HEADROOM);
+/**
+ * Buffers of the stack's own with free bytes before offset `room`: a header may be written
+ * there, in front of the view that starts at that offset, once (the packet built so may still
+ * be queued, so its header is never written again: a second use copies).
+ */
+const headRoom = new WeakMap<ArrayBufferLike, number>();
+
+/**
+ * A buffer for len bytes with `room` bytes before them for headers (by default the network
+ * header's: a transport packet).
+ */
+export function transportBuffer(len: number, room = HEADROOM): Uint8Array {
+  const b = new Uint8Array(room + len);
+  headRoom.set(b.buffer, room);
+  return b.subarray(room);
+}
+
+/**
+ * Whether `header` bytes in front of view are free for a header: then they are taken (the
+ * next layer's room is what is left before them, given with giveRoom).
+ */
+export function takeRoom(view: Uint8Array, header: number): boolean {
+  const room = headRoom.get(view.buffer);
+  if (room === undefined || view.byteOffset !== room || room < header) return false;
+  headRoom.delete(view.buffer);
+  return true;
+}
+
+/** The bytes before view (a header just written in front of a payload) are free for the next. */
+export function giveRoom(view: Uint8Array): void {
+  headRoom.set(view.buffer, view.byteOffset);
 }
 
 /** The packet: header room of `header` bytes before payload, reused when it has it. */
 export function withRoom(payload: Uint8Array, header: number): Uint8Array {
-  // Only transportBuffer's views start exactly HEADROOM into a buffer of their own size.
-  if (payload.byteOffset === HEADROOM && payload.buffer.byteLength === HEADROOM + payload.length) {
-    return new Uint8Array(payload.buffer, HEADROOM - header, header + payload.length);
+  if (takeRoom(payload, header)) {
+    return new Uint8Array(payload.buffer, payload.byteOffset - header, header + payload.length);
   }
   const pkt = new Uint8Array(header + payload.length);
   pkt.set(payload, header);

@@ -11,6 +11,7 @@
  */
 
 import { type IPAddress, key } from "./address.ts";
+import type { Offload } from "./link.ts";
 
 /** Solicitations sent before a next hop counts as unreachable (Linux's ucast/mcast_solicit). */
 const MAX_SOLICIT = 3;
@@ -32,7 +33,7 @@ interface Entry {
   addr: IPAddress;
   mac: Uint8Array | null;
   expires: number;
-  pending: [number, Uint8Array][];
+  pending: [number, Uint8Array, Offload | undefined][];
   attempts: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
@@ -42,7 +43,7 @@ export interface NeighborLink {
   /** Sends a solicitation (ARP request, neighbour solicitation) for addr. */
   solicit(addr: IPAddress): void;
   /** Sends a network packet to the given hardware address. */
-  transmit(mac: Uint8Array, ethType: number, packet: Uint8Array): void;
+  transmit(mac: Uint8Array, ethType: number, packet: Uint8Array, offload?: Offload): void;
 }
 
 export class NeighborCache {
@@ -52,11 +53,11 @@ export class NeighborCache {
   constructor(readonly link: NeighborLink) {}
 
   /** Sends packet to next hop addr: at once when its address is known, else once resolved. */
-  send(addr: IPAddress, ethType: number, packet: Uint8Array): void {
+  send(addr: IPAddress, ethType: number, packet: Uint8Array, offload?: Offload): void {
     const k = key(addr);
     let e = this.#entries.get(k);
     if (e?.mac && e.expires > Date.now()) {
-      this.link.transmit(e.mac, ethType, packet);
+      this.link.transmit(e.mac, ethType, packet, offload);
       return;
     }
     if (!e) {
@@ -65,7 +66,7 @@ export class NeighborCache {
     }
     if (e.pending.length >= MAX_PENDING) this.#pendingBytes -= e.pending.shift()![1].length;
     if (this.#pendingBytes + packet.length <= MAX_PENDING_BYTES) {
-      e.pending.push([ethType, packet]);
+      e.pending.push([ethType, packet, offload]);
       this.#pendingBytes += packet.length;
     }
     if (e.timer === undefined) this.#solicit(e);
@@ -116,7 +117,7 @@ export class NeighborCache {
     e.attempts = 0;
     const pending = e.pending;
     this.#drop(e);
-    for (const [type, pkt] of pending) this.link.transmit(e.mac, type, pkt);
+    for (const [type, pkt, offload] of pending) this.link.transmit(e.mac, type, pkt, offload);
   }
 
   /** Forgets the packets waiting on e. */

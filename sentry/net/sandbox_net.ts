@@ -56,6 +56,7 @@ class NoDevice implements FrameDevice {
   readonly mtu: number;
   readonly mac: Uint8Array;
   readonly headroom = 0;
+  readonly offloads = false;
   constructor(t: TakenInterface) {
     this.mtu = t.mtu;
     this.mac = t.mac;

@@ -14,6 +14,7 @@ import { SysError } from "../../abi/linux/error.ts";
 import { FileDescriptionBase, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP } from "../vfs/file.ts";
 import { type Attr, Filesystem, type Inode, nowNs, S_IFSOCK } from "../vfs/inode.ts";
 import { waitOn, type WaitQueue } from "../vfs/waiter.ts";
+import { doneOrFault, type IoSequence } from "../mm/io.ts";
 import {
   ANY4,
   ANY6,
@@ -39,6 +40,7 @@ import {
 import { PingEndpoint, PingProtocol } from "./ping.ts";
 import { TCPProtocol } from "./tcp.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
+import { streamBuffer } from "./tcp_header.ts";
 import { UDPEndpoint, UDPProtocol } from "./udp.ts";
 import {
   AF_INET,
@@ -104,6 +106,9 @@ export class NetStack {
     const udpErrors = this.udp.handleError.bind(this.udp);
     this.icmp4.handlers.set(IPPROTO_UDP, udpErrors);
     this.icmp6.handlers.set(IPPROTO_UDP, udpErrors);
+    const tcpErrors = this.tcp.handleError.bind(this.tcp);
+    this.icmp4.handlers.set(IPPROTO_TCP, tcpErrors);
+    this.icmp6.handlers.set(IPPROTO_TCP, tcpErrors);
     const liteErrors = this.udplite.handleError.bind(this.udplite);
     this.icmp4.handlers.set(IPPROTO_UDPLITE, liteErrors);
     this.icmp6.handlers.set(IPPROTO_UDPLITE, liteErrors);
@@ -389,7 +394,11 @@ export class InetSocket extends FileDescriptionBase {
         first ??= r;
         if (r.data.length > 0) sink(r.data, got);
         got += r.data.length;
-        if (!waitall || r.data.length === 0 || got >= max) break;
+        if (r.data.length === 0 || got >= max) break;
+        // A stream read hands out one buffered chunk at a time: the rest of what is there
+        // now is taken at once, as one read of it.
+        if (stream && !peek && (this.ep as TCPEndpoint).readable > 0) continue;
+        if (!waitall) break;
       } catch (e) {
         if (!(e instanceof SysError) || e.errno !== Errno.EAGAIN || got > 0 && nonblock) {
           if (got > 0) break;
@@ -409,7 +418,7 @@ export class InetSocket extends FileDescriptionBase {
         throw e;
       }
     }
-    const full = waitall ? got : first?.full ?? got;
+    const full = stream ? got : first?.full ?? got;
     return { n: got, full, from: first?.from ?? null, fromPort: first?.fromPort ?? 0 };
   }
 
@@ -422,6 +431,46 @@ export class InetSocket extends FileDescriptionBase {
   override write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
     return this.send(t, src.length, (at, n) => src.slice(at, at + n), 0, null);
+  }
+
+  /**
+   * Implements FileDescription.readTo: received bytes go from the receive buffer straight to
+   * the application's memory.
+   */
+  async readTo(t: Task, dst: IoSequence, offset?: bigint): Promise<number> {
+    if (offset !== undefined) throw new SysError(Errno.ESPIPE);
+    let moved = 0;
+    const r = await this.recv(t, dst.remaining, 0, (chunk) => {
+      moved += dst.copyOut(chunk);
+    });
+    // A fault part way drops what was taken from the queue past it (the read returns what
+    // reached the application; it asked for the rest into memory it cannot write).
+    return doneOrFault(dst, Math.min(moved, r.n));
+  }
+
+  /**
+   * Implements FileDescription.writeFrom: each piece is copied from the application's memory
+   * once, into the buffer the endpoint keeps.
+   */
+  writeFrom(t: Task, src: IoSequence, offset?: bigint): Promise<number> {
+    if (offset !== undefined) throw new SysError(Errno.ESPIPE);
+    const stream = this.ep instanceof TCPEndpoint;
+    return this.send(
+      t,
+      src.remaining,
+      (_at, n) => {
+        // A stream's piece has room for the headers of the segment that will carry it.
+        const b = stream ? streamBuffer(n) : new Uint8Array(n);
+        const m = src.copyIn(b);
+        // A stream takes what could be copied; a datagram is sent whole or not at all.
+        if (m < n && (m === 0 || !stream)) {
+          throw new SysError(Errno.EFAULT);
+        }
+        return m < n ? b.subarray(0, m) : b;
+      },
+      0,
+      null,
+    );
   }
 
   shutdown(how: number): void {

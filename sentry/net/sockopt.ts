@@ -12,6 +12,8 @@ import { BUFFER_MAX, MIN_RCVBUF, MIN_SNDBUF } from "./endpoint.ts";
 import { AF_INET6, type InetSocket } from "./socket.ts";
 import { IPPROTO_TCP } from "./stack.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
+import { CONGESTION_CONTROLS } from "./tcp_congestion.ts";
+import { TcpInfo } from "../../abi/linux/tcp.ts";
 import {
   decodeIntOpt,
   encodeIntOpt,
@@ -55,7 +57,10 @@ const IPV6_MULTICAST_LOOP = 19, IPV6_V6ONLY = 26, IPV6_RECVPKTINFO = 49, IPV6_TC
 
 const TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_CORK = 3, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5;
 const TCP_KEEPCNT = 6, TCP_SYNCNT = 7, TCP_LINGER2 = 8, TCP_DEFER_ACCEPT = 9;
-const TCP_WINDOW_CLAMP = 10, TCP_INFO = 11, TCP_QUICKACK = 12, TCP_USER_TIMEOUT = 18;
+const TCP_WINDOW_CLAMP = 10, TCP_INFO = 11, TCP_QUICKACK = 12, TCP_CONGESTION = 13;
+const TCP_USER_TIMEOUT = 18;
+/** Linux's TCP_CA_NAME_MAX: a congestion control's name with its terminating NUL. */
+const TCP_CA_NAME_MAX = 16;
 
 /** Linux's limits for the keep-alive timings (MAX_TCP_KEEPIDLE and friends). */
 const MAX_KEEPIDLE = 32767, MAX_KEEPINTVL = 32767, MAX_KEEPCNT = 127;
@@ -178,12 +183,14 @@ export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Arr
           return int(o.keepCnt);
         case TCP_USER_TIMEOUT:
           return int(o.userTimeout);
-        case TCP_INFO: {
-          // struct tcp_info begins with tcpi_state; the rest is left zero.
-          const b = new Uint8Array(104);
-          b[0] = tcp?.linuxState ?? 0;
+        case TCP_CONGESTION: {
+          // The name in its 16-byte field, NUL-padded (the caller's length cuts it).
+          const b = new Uint8Array(TCP_CA_NAME_MAX);
+          b.set(new TextEncoder().encode(tcp?.congestion ?? "cubic"));
           return b;
         }
+        case TCP_INFO:
+          return TcpInfo.encode(tcp?.tcpInfo() ?? {});
       }
       break;
   }
@@ -308,6 +315,17 @@ export function setSockOpt(s: InetSocket, level: number, name: number, v: Uint8A
         case TCP_NODELAY:
           o.noDelay = intOf(v) !== 0;
           return;
+        case TCP_CONGESTION: {
+          if (v.length < 1) throw new SysError(Errno.EINVAL);
+          // A name of at most 15 bytes, ending at its first NUL.
+          const raw = v.subarray(0, TCP_CA_NAME_MAX - 1);
+          const end = raw.indexOf(0);
+          const name = new TextDecoder().decode(end < 0 ? raw : raw.subarray(0, end));
+          const known = CONGESTION_CONTROLS.find((c) => c === name);
+          if (!known || !tcp) throw new SysError(Errno.ENOENT);
+          tcp.congestion = known;
+          return;
+        }
         case TCP_MAXSEG: {
           const n = intOf(v);
           if (n !== 0 && (n < 88 || n > 32767)) throw new SysError(Errno.EINVAL);

@@ -24,6 +24,7 @@ import { PortManager } from "./ports.ts";
 import { type Route, RouteTable } from "./route.ts";
 import { LoopbackEndpoint } from "./loopback.ts";
 import { fragmentIPv4, fragmentIPv6, Reassembler } from "./fragment.ts";
+import { PathMtuCache } from "./pmtu.ts";
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
@@ -31,6 +32,16 @@ export const IPPROTO_UDP = 17;
 export const IPPROTO_UDPLITE = 136;
 export const IPPROTO_ICMPV6 = 58;
 export const DEFAULT_TTL = 64;
+
+/** What a transport asks a link that offloads to finish (link.ts Offload, transport side). */
+export interface TransportOffload {
+  /** The checksum field's offset in the transport header (its pseudo-header sum is there). */
+  checksumOffset: number;
+  /** The transport header's length. */
+  headerLength: number;
+  /** Data bytes per segment; 0: one packet. */
+  segmentSize: number;
+}
 
 /** What the demultiplexer needs of a transport endpoint. */
 export interface TransportEndpoint {
@@ -126,6 +137,8 @@ export class Stack {
   readonly ports = new PortManager();
   readonly #protocols = new Map<number, TransportProtocol>();
   readonly reassembler = new Reassembler();
+  /** Path MTUs learnt from ICMP (pmtu.ts). */
+  readonly pmtu = new PathMtuCache();
 
   /** A stack with the loopback interface only (--network=none). */
   static loopback(): Stack {
@@ -181,8 +194,24 @@ export class Stack {
     return this.routes.find(dst, src && !isAny(src) ? src : null);
   }
 
-  /** Sends a transport packet along r. */
-  send(r: Route, protocol: number, payload: Uint8Array, ttl: number, tos: number): void {
+  /** The MTU of the path r takes: its link's, or less where ICMP reported a narrower hop. */
+  pathMtu(r: Route): number {
+    return this.pmtu.get(r.dst, r.nic.link.mtu);
+  }
+
+  /**
+   * Sends a transport packet along r. With `offload` (only where r's link has an
+   * offloadMaxSize), the link finishes the transport checksum and, for a segment size, cuts
+   * the packet into segments.
+   */
+  send(
+    r: Route,
+    protocol: number,
+    payload: Uint8Array,
+    ttl: number,
+    tos: number,
+    offload?: TransportOffload,
+  ): void {
     const v4 = isV4(r.dst);
     const pkt = v4
       ? encodeIPv4(r.src, r.dst, protocol, payload, ttl, tos)
@@ -190,9 +219,21 @@ export class Stack {
     r.nic.stats.txPackets++;
     r.nic.stats.txBytes += pkt.length;
     const type = v4 ? ETH_P_IP : ETH_P_IPV6;
-    if (pkt.length > r.nic.link.mtu) {
+    if (offload) {
+      const ip = pkt.length - payload.length;
+      r.nic.link.writePacket(type, pkt, r.gateway ?? r.dst, {
+        transportStart: ip,
+        checksumOffset: offload.checksumOffset,
+        headerLength: ip + offload.headerLength,
+        segmentSize: offload.segmentSize,
+        v6: !v4,
+      });
+      return;
+    }
+    const mtu = this.pathMtu(r);
+    if (pkt.length > mtu) {
       // Only datagrams get here (TCP's segments fit its MSS): sent as fragments.
-      const frags = v4 ? fragmentIPv4(pkt, r.nic.link.mtu) : fragmentIPv6(pkt, r.nic.link.mtu);
+      const frags = v4 ? fragmentIPv4(pkt, mtu) : fragmentIPv6(pkt, mtu);
       for (const f of frags) {
         r.nic.link.writePacket(type, f, r.gateway ?? r.dst);
       }

@@ -7,9 +7,11 @@
 
 import type { IPAddress } from "./address.ts";
 import type { NetworkPacket } from "./ipv4.ts";
+import type { ICMPError } from "./icmp.ts";
 import type { NIC } from "./nic.ts";
 import { IPPROTO_TCP, type Stack, TransportTable } from "./stack.ts";
 import { TCPEndpoint } from "./tcp_endpoint.ts";
+import type { CongestionName } from "./tcp_congestion.ts";
 import { ACK, decodeTCP, encodeTCP, FIN, RST, type Segment, seqAdd, SYN } from "./tcp_header.ts";
 import { DEFAULT_TTL } from "./stack.ts";
 
@@ -17,6 +19,12 @@ export class TCPProtocol {
   readonly table = new TransportTable<TCPEndpoint>();
   /** Connections in TIME_WAIT (bounded: see TCPEndpoint). */
   timeWaitCount = 0;
+  /** Whether SYNs offer selective acknowledgments (Linux's net.ipv4.tcp_sack). */
+  sack = true;
+  /** The retransmission timeout's floor once connected (Linux's TCP_RTO_MIN, tcp_rto_min_us). */
+  rtoMinMs = 200;
+  /** New sockets' congestion control (Linux's net.ipv4.tcp_congestion_control). */
+  congestion: CongestionName = "cubic";
   constructor(readonly stack: Stack) {
     stack.registerProtocol(IPPROTO_TCP, this);
   }
@@ -39,6 +47,15 @@ export class TCPProtocol {
       return;
     }
     ep.handleSegment(pkt, s);
+  }
+
+  /** An ICMP error about a segment src:sport sent to dst:dport (icmp.ts). */
+  handleError(src: IPAddress, sport: number, dst: IPAddress, dport: number, err: ICMPError): void {
+    const ep = this.table.find(src, sport, dst, dport);
+    // Listeners and unconnected endpoints sent nothing an error could be about.
+    if (ep && ep.remoteAddr && err.quote.length >= 8) {
+      ep.handleError(err, new DataView(err.quote.buffer, err.quote.byteOffset).getUint32(4));
+    }
   }
 
   /** Answers s (which src sent to dst... from dst's side) with a reset, as RFC 9293 says. */

@@ -1,11 +1,13 @@
 /**
  * A TCP endpoint: the connection state machine of RFC 9293 (handshake, data within the
  * peer's window in segments of at most its MSS, window scaling, FIN and half-close, RST,
- * TIME_WAIT), retransmission with exponential back-off, keep-alive probes, and for a
+ * TIME_WAIT), retransmission with exponential back-off, congestion control
+ * (tcp_congestion.ts) with fast retransmit and a recovery guided by selective
+ * acknowledgments when both sides permit them (tcp_sack.ts), keep-alive probes, and for a
  * listener its queue of connections waiting for accept.
  *
- * Segments that arrive out of order are dropped and re-acknowledged (the sender's
- * retransmission fills the gap): loopback never reorders, and a receiver may always drop.
+ * Segments that arrive out of order are kept within the window and reported in SACK blocks;
+ * the sender's retransmission fills the gap.
  *
  * @module
  */
@@ -33,6 +35,9 @@ import {
   ACK,
   encodeTCP,
   FIN,
+  MAX_SACK_BLOCKS,
+  type OutSegment,
+  type Payload,
   PSH,
   RST,
   type Segment,
@@ -44,6 +49,24 @@ import {
   TCP_HEADER_SIZE,
 } from "./tcp_header.ts";
 import type { TCPProtocol } from "./tcp.ts";
+import type { ICMPError } from "./icmp.ts";
+import type { Init } from "../../abi/linux/layout.ts";
+import {
+  TCP_CA_LOSS,
+  TCP_CA_OPEN,
+  TCP_CA_RECOVERY,
+  TCP_INFINITE_SSTHRESH,
+  TCPI_OPT_SACK,
+  TCPI_OPT_WSCALE,
+  type TcpInfo,
+} from "../../abi/linux/tcp.ts";
+import {
+  type CongestionControl,
+  type CongestionName,
+  Cubic,
+  newCongestionControl,
+} from "./tcp_congestion.ts";
+import { sackBlocks, SackScoreboard } from "./tcp_sack.ts";
 
 export enum TCPState {
   ESTABLISHED = 1,
@@ -64,7 +87,6 @@ export const SOMAXCONN = 4096;
 /** The window scale we offer (Linux's for its default buffers). */
 const OUR_WSCALE = 7;
 const RTO_INITIAL_MS = 1000;
-const RTO_MIN_MS = 200;
 const RTO_MAX_MS = 120_000;
 /** Linux's tcp_retries2 and tcp_syn_retries. */
 const MAX_RETRIES = 15;
@@ -78,6 +100,9 @@ const MAX_TIME_WAIT = 16384;
 /** The MSS assumed when a SYN has none (RFC 9293: 536 for IPv4, 1220 for IPv6). */
 const DEFAULT_MSS4 = 536;
 const DEFAULT_MSS6 = 1220;
+
+/** Duplicate ACKs that start a fast retransmit (RFC 5681's and Linux's tcp_reordering). */
+const DUPACK_THRESHOLD = 3;
 
 const RCV_SHUTDOWN = 1;
 const SEND_SHUTDOWN = 2;
@@ -145,6 +170,8 @@ export class TCPEndpoint implements Endpoint {
   #shutdown = 0;
   /** Linux's sk_err: reported once by read, write or SO_ERROR. */
   #error = 0;
+  /** Linux's sk_err_soft: an ICMP error kept for a connection that then times out. */
+  #softError = 0;
   /** The descriptor is gone; the endpoint lives on to finish the connection. */
   #orphan = false;
   /** The connection was established once (reads then see EOF rather than ENOTCONN). */
@@ -156,7 +183,23 @@ export class TCPEndpoint implements Endpoint {
   #dupAcks = 0;
   /** In fast recovery: sndNxt when it began; an ACK below it resends the next hole (RFC 6582). */
   #recover: number | null = null;
+  /** In a recovery: holes below this were sent again already. */
+  #rtxHigh = 0;
+  /** Both SYNs carried SACK-permitted: ACKs carry blocks and a recovery follows them. */
+  #sackOk = false;
+  readonly #scoreboard = new SackScoreboard();
+  #cc: CongestionControl = new Cubic(DEFAULT_MSS4);
+  /** TCP_CONGESTION: the algorithm, from the protocol's default. */
+  #congestion: CongestionName;
+  /** The highest sequence number sent, and the segments sent again (TCP_INFO). */
+  #sndMax = 0;
+  #totalRetrans = 0;
+  /** Where the last out-of-order segment began (its block is reported first). */
+  #lastOutOfOrder = 0;
   #rtxTimer: number | undefined;
+  /** When the retransmission timer is due, and when its host timer fires (performance.now()). */
+  #rtxDeadline = 0;
+  #rtxFiresAt = 0;
   #waitTimer: number | undefined;
   #keepTimer: number | undefined;
   #keepProbes = 0;
@@ -165,6 +208,18 @@ export class TCPEndpoint implements Endpoint {
 
   constructor(readonly tcp: TCPProtocol, readonly v4: boolean) {
     this.localAddr = v4 ? ANY4 : ANY6;
+    this.#congestion = tcp.congestion;
+  }
+
+  /** TCP_CONGESTION's name. */
+  get congestion(): CongestionName {
+    return this.#congestion;
+  }
+
+  /** Sets TCP_CONGESTION: a connection switches at once, keeping its windows (as Linux). */
+  set congestion(name: CongestionName) {
+    this.#congestion = name;
+    if (this.#cc.name !== name) this.#cc = newCongestionControl(name, this.#sndMss, this.#cc);
   }
 
   listening(): boolean {
@@ -220,7 +275,8 @@ export class TCPEndpoint implements Endpoint {
   #mssFor(r: Route): number {
     const ipHeader = isV4(r.dst) ? 20 : 40;
     // An IPv4 packet's total length is 16 bits: a 64 KiB MTU still carries at most 65535.
-    const mtu = Math.min(r.nic.link.mtu, isV4(r.dst) ? 0xffff : r.nic.link.mtu);
+    const path = this.tcp.stack.pathMtu(r);
+    const mtu = Math.min(path, isV4(r.dst) ? 0xffff : path);
     const m = mtu - ipHeader - TCP_HEADER_SIZE;
     return this.options.maxSeg > 0 ? Math.min(this.options.maxSeg, m) : m;
   }
@@ -250,7 +306,7 @@ export class TCPEndpoint implements Endpoint {
     this.#register();
     this.#iss = (Math.random() * 0x100000000) >>> 0;
     this.#sndUna = this.#iss;
-    this.#sndNxt = seqAdd(this.#iss, 1);
+    this.#sndNxt = this.#sndMax = seqAdd(this.#iss, 1);
     // What a refused attempt left behind does not concern this one.
     this.#shutdown = 0;
     this.#finSent = false;
@@ -273,6 +329,8 @@ export class TCPEndpoint implements Endpoint {
       mss: this.#mssFor(this.#route!),
       // A SYN-ACK offers scaling only if the SYN did.
       wscale: ack && this.#rcvWScale === 0 ? null : OUR_WSCALE,
+      // The same for SACK: a SYN offers it, a SYN-ACK accepts it only when offered.
+      sackPermitted: ack ? this.#sackOk : this.tcp.sack,
       data: new Uint8Array(0),
     });
   }
@@ -295,6 +353,7 @@ export class TCPEndpoint implements Endpoint {
     }
     const c = new TCPEndpoint(this.tcp, this.v4);
     c.options = Object.assign(new EndpointOptions(), this.options);
+    c.#congestion = this.#congestion;
     c.localAddr = pkt.dst;
     c.localPort = this.localPort;
     c.remoteAddr = pkt.src;
@@ -304,7 +363,7 @@ export class TCPEndpoint implements Endpoint {
     c.#parent = this;
     c.#iss = (Math.random() * 0x100000000) >>> 0;
     c.#sndUna = c.#iss;
-    c.#sndNxt = seqAdd(c.#iss, 1);
+    c.#sndNxt = c.#sndMax = seqAdd(c.#iss, 1);
     c.#rcvNxt = seqAdd(s.seq, 1);
     c.#setPeerOptions(s, r);
     c.#sndWnd = s.window;
@@ -320,6 +379,8 @@ export class TCPEndpoint implements Endpoint {
   #setPeerOptions(s: Segment, r: Route): void {
     const peerMss = s.mss ?? (isV4(r.dst) ? DEFAULT_MSS4 : DEFAULT_MSS6);
     this.#sndMss = Math.max(64, Math.min(peerMss, this.#mssFor(r)));
+    this.#cc = newCongestionControl(this.#congestion, this.#sndMss);
+    this.#sackOk = s.sackPermitted === true && this.tcp.sack;
     if (s.wscale !== null) {
       this.#sndWScale = s.wscale;
       this.#rcvWScale = OUR_WSCALE;
@@ -370,7 +431,7 @@ export class TCPEndpoint implements Endpoint {
     this.state = TCPState.ESTABLISHED;
     this.#done = true;
     this.#retries = 0;
-    this.#rto = RTO_MIN_MS;
+    this.#rto = this.tcp.rtoMinMs;
     this.#clearRetransmit();
     this.#armKeepalive();
     this.queue.notify();
@@ -444,13 +505,18 @@ export class TCPEndpoint implements Endpoint {
       this.#sendAck();
       return;
     }
+    if (this.#sackOk && s.sack && s.sack.length > 0) {
+      this.#scoreboard.update(s.sack, this.#sndUna, this.#sndNxt);
+    }
     const duplicate = s.ack === this.#sndUna && s.data.length === 0 && !(s.flags & FIN) &&
       this.#sndNxt !== this.#sndUna && (s.window << this.#sndWScale) === this.#sndWnd;
-    if (duplicate && ++this.#dupAcks === 3 && this.#recover === null) {
+    if (duplicate) {
+      this.#dupAcks++;
       // The segment after what the peer has is lost (what follows it arrived): resent now,
       // not after the retransmission timeout.
-      this.#recover = this.#sndNxt;
-      this.#resendFirst();
+      if (this.#recover === null && this.#dupAcks === DUPACK_THRESHOLD) this.#enterRecovery();
+      // Each further duplicate means a segment left the network: room for another.
+      else if (this.#recover !== null) this.#recoverySend(false);
     }
     if (seqLE(this.#sndUna, s.ack)) this.#sndWnd = s.window << this.#sndWScale;
     if (seqLT(this.#sndUna, s.ack)) {
@@ -461,13 +527,21 @@ export class TCPEndpoint implements Endpoint {
       this.#sndBuf.consume(n);
       unchargeKernel(n);
       this.#sndUna = s.ack;
+      this.#softError = 0;
+      this.#scoreboard.advance(s.ack);
       this.#retries = 0;
-      this.#rto = RTO_MIN_MS;
+      this.#rto = this.tcp.rtoMinMs;
       this.#dupAcks = 0;
-      if (this.#recover !== null) {
-        // A partial ACK: the next hole is resent at once; a full one ends the recovery.
-        if (seqLT(s.ack, this.#recover)) this.#resendFirst();
-        else this.#recover = null;
+      if (this.#recover === null) {
+        this.#cc.onAck(acked, this.#sndMss);
+      } else if (seqLT(s.ack, this.#recover)) {
+        // A partial ACK: the next hole is resent at once.
+        this.#recoverySend(true);
+      } else {
+        // A full one ends the recovery.
+        this.#recover = null;
+        this.#cc.onRecovered(seqDiff(this.#sndNxt, this.#sndUna), this.#sndMss);
+        this.#scoreboard.clear();
       }
       if (this.#sndUna === this.#sndNxt) this.#clearRetransmit();
       else this.#armRetransmit(true);
@@ -568,6 +642,7 @@ export class TCPEndpoint implements Endpoint {
 
   #keepOutOfOrder(seq: number, data: Uint8Array, fin: boolean): void {
     if (data.length === 0 || this.#ooo.length >= MAX_OUT_OF_ORDER) return;
+    this.#lastOutOfOrder = seq;
     const ahead = seqDiff(seq, this.#rcvNxt);
     if (ahead <= 0 || ahead + data.length > this.#rcvWindow() - this.#oooBytes) return;
     if (this.#ooo.some((o) => o.seq === seq)) return;
@@ -630,21 +705,41 @@ export class TCPEndpoint implements Endpoint {
     return Math.max(0, this.#rcvLimit - this.#rcvBuf.length);
   }
 
-  #emit(s: Omit<Segment, "sport" | "dport">): void {
+  /**
+   * Sends a segment; one of more than segmentSize bytes of data (only where the link
+   * offloads) leaves the link cut into segments of that size.
+   */
+  #emit(s: Omit<OutSegment, "sport" | "dport">, segmentSize = 0): void {
     const r = this.#route;
     if (!r) return;
-    const seg: Segment = { sport: this.localPort, dport: this.remotePort, ...s };
+    const seg: OutSegment = { sport: this.localPort, dport: this.remotePort, ...s };
     if (s.flags & ACK) {
       this.#ackPending = false;
       this.#lastAdvertised = (s.window << this.#rcvWScale) >>> 0;
     }
+    const link = r.nic.link;
+    const offload = (link.offloadMaxSize ?? 0) > 0;
+    const b = encodeTCP(r.src, r.dst, seg, link.checksumOffload, offload);
     this.tcp.stack.send(
       r,
       IPPROTO_TCP,
-      encodeTCP(r.src, r.dst, seg, r.nic.link.checksumOffload),
+      b,
       this.options.ttl,
       this.options.tos,
+      offload ? { checksumOffset: 16, headerLength: (b[12] >> 4) * 4, segmentSize } : undefined,
     );
+  }
+
+  /**
+   * The most data one packet carries: a segment, or where the link cuts packets into
+   * segments (offload), as many whole segments as its largest packet holds.
+   */
+  #sendLimit(): number {
+    const r = this.#route!;
+    const max = r.nic.link.offloadMaxSize ?? 0;
+    if (max <= 0) return this.#sndMss;
+    const room = max - (isV4(r.dst) ? 20 : 40) - TCP_HEADER_SIZE;
+    return Math.max(this.#sndMss, room - room % this.#sndMss);
   }
 
   #advertised(): number {
@@ -659,6 +754,10 @@ export class TCPEndpoint implements Endpoint {
       window: this.#advertised(),
       mss: null,
       wscale: null,
+      // What arrived beyond a gap, so that the sender resends only the gap.
+      sack: this.#sackOk && this.#ooo.length > 0
+        ? sackBlocks(this.#ooo, this.#lastOutOfOrder, MAX_SACK_BLOCKS)
+        : undefined,
       data: new Uint8Array(0),
     });
   }
@@ -677,7 +776,17 @@ export class TCPEndpoint implements Endpoint {
         if (inFlight === 0) this.#armRetransmit();
         break;
       }
-      const n = Math.min(unsent, wnd, this.#sndMss);
+      let n = Math.min(unsent, wnd, this.#sndMss);
+      // The congestion window counts what is in the network; a segment goes out whole, not
+      // cut to the last bytes of room (the ACKs that follow open more).
+      const room = this.#cc.cwnd - this.#pipe();
+      if (room < n && inFlight > 0) break;
+      const limit = this.#sendLimit();
+      if (limit > n) {
+        // Several segments in one packet, as many as the windows allow in whole segments.
+        const whole = Math.max(n, room - room % this.#sndMss);
+        n = Math.min(unsent, wnd, limit, whole);
+      }
       this.#emit({
         seq: this.#sndNxt,
         ack: this.#rcvNxt,
@@ -685,8 +794,9 @@ export class TCPEndpoint implements Endpoint {
         window: this.#advertised(),
         mss: null,
         wscale: null,
-        data: this.#sndBuf.peek(inFlight, n),
-      });
+        data: this.#sndData(inFlight, n),
+      }, n > this.#sndMss ? this.#sndMss : 0);
+      this.#countSent(this.#sndNxt, n);
       this.#sndNxt = seqAdd(this.#sndNxt, n);
       this.#armRetransmit();
     }
@@ -711,27 +821,94 @@ export class TCPEndpoint implements Endpoint {
     }
   }
 
-  /** Sends again the first unacknowledged segment's worth of data. */
-  #resendFirst(): void {
-    const n = Math.min(this.#sndMss, seqDiff(this.#sndNxt, this.#sndUna), this.#sndBuf.length);
-    if (n <= 0) return;
-    this.#emit({
-      seq: this.#sndUna,
-      ack: this.#rcvNxt,
-      flags: ACK,
-      window: this.#advertised(),
-      mss: null,
-      wscale: null,
-      data: this.#sndBuf.peek(0, n),
-    });
-    this.#armRetransmit(true);
+  /** n bytes of the send buffer from offset, copied only into the packet that carries them. */
+  #sndData(offset: number, n: number): Payload {
+    const q = this.#sndBuf;
+    // A segment that begins a chunk as the application wrote it is sent from the chunk itself.
+    return q.chunkStart(offset, n) ?? { length: n, copyTo: (dst) => q.copyTo(offset, n, dst) };
+  }
+
+  /**
+   * Bytes in the network (RFC 6675's pipe): outside a recovery, all that is unacknowledged; in
+   * one, less what the peer SACKed and the holes taken as lost and not yet sent again, or
+   * without SACK less a segment per duplicate ACK (RFC 5681's window inflation).
+   */
+  #pipe(): number {
+    const flight = seqDiff(this.#sndNxt, this.#sndUna);
+    if (this.#recover === null) return flight;
+    if (this.#sackOk && !this.#scoreboard.empty) {
+      const lost = this.#scoreboard.holesFrom(this.#holeFrom());
+      return Math.max(0, flight - this.#scoreboard.sacked - lost);
+    }
+    return Math.max(0, flight - this.#dupAcks * this.#sndMss);
+  }
+
+  #holeFrom(): number {
+    return seqLT(this.#rtxHigh, this.#sndUna) ? this.#sndUna : this.#rtxHigh;
+  }
+
+  /** A loss seen by duplicate ACKs: the window shrinks and the first hole goes out now. */
+  #enterRecovery(): void {
+    this.#cc.onFastRetransmit(seqDiff(this.#sndNxt, this.#sndUna), this.#sndMss);
+    this.#recover = this.#sndNxt;
+    this.#rtxHigh = this.#sndUna;
+    this.#recoverySend(true);
+  }
+
+  /**
+   * Sends again the holes the window has room for (the first one at once when `now`): those
+   * the SACK blocks show, else only the first unacknowledged segment (NewReno). Each hole goes
+   * once per recovery; new data follows through #output under the same window.
+   */
+  #recoverySend(now: boolean): void {
+    for (let first = now;; first = false) {
+      if (!first && this.#pipe() + this.#sndMss > this.#cc.cwnd) return;
+      const hole = this.#nextHole();
+      if (!hole) return;
+      const [seq, len] = hole;
+      const offset = seqDiff(seq, this.#sndUna);
+      const n = Math.min(len, this.#sndBuf.length - offset);
+      if (n <= 0) return;
+      this.#emit({
+        seq,
+        ack: this.#rcvNxt,
+        flags: ACK,
+        window: this.#advertised(),
+        mss: null,
+        wscale: null,
+        data: this.#sndData(offset, n),
+      });
+      this.#countSent(seq, n);
+      this.#rtxHigh = seqAdd(seq, n);
+      this.#armRetransmit(seq === this.#sndUna);
+    }
+  }
+
+  /** The next hole to send again in a recovery: [seq, length], or null. */
+  #nextHole(): [number, number] | null {
+    const from = this.#holeFrom();
+    if (this.#sackOk && !this.#scoreboard.empty) {
+      return this.#scoreboard.nextHole(from, this.#sndMss);
+    }
+    // Without SACK blocks only the first unacknowledged segment is known to be missing.
+    if (from !== this.#sndUna) return null;
+    const n = Math.min(this.#sndMss, seqDiff(this.#sndNxt, this.#sndUna));
+    return n > 0 ? [from, n] : null;
   }
 
   #armRetransmit(restart = false): void {
+    const now = performance.now();
     if (this.#rtxTimer !== undefined) {
       if (!restart) return;
+      // Restarted on every ACK that moves sndUna: the deadline moves later and the timer,
+      // when it fires early, sleeps again for the rest (one host timer per RTO, not one per
+      // ACK); only a deadline earlier than the timer's (the RTO fell back after a back-off)
+      // takes a new timer.
+      this.#rtxDeadline = now + this.#rto;
+      if (this.#rtxDeadline >= this.#rtxFiresAt) return;
       clearTimeout(this.#rtxTimer);
     }
+    this.#rtxDeadline = this.#rtxFiresAt = now + this.#rto;
     this.#rtxTimer = timer(() => this.#onRetransmitTimer(), this.#rto);
   }
 
@@ -742,6 +919,13 @@ export class TCPEndpoint implements Endpoint {
 
   #onRetransmitTimer(): void {
     this.#rtxTimer = undefined;
+    const now = performance.now();
+    const early = this.#rtxDeadline - now;
+    if (early > 1) {
+      this.#rtxFiresAt = now + early;
+      this.#rtxTimer = timer(() => this.#onRetransmitTimer(), early);
+      return;
+    }
     if (this.#sndUna === this.#sndNxt) {
       if (this.connected && this.#sndWnd === 0 && this.#sndBuf.length > 0) {
         // Persist: a segment the peer has already acknowledged makes it say its window.
@@ -759,10 +943,18 @@ export class TCPEndpoint implements Endpoint {
         this.#finish();
         return;
       }
-      this.#reset(Errno.ETIMEDOUT);
+      this.#reset(this.#softError || Errno.ETIMEDOUT);
       return;
     }
     this.#rto = Math.min(this.#rto * 2, RTO_MAX_MS);
+    if (this.connected) {
+      // A timeout is the network's strongest signal: one segment at a time again, and what
+      // the peer SACKed is sent again too (a receiver may drop what it SACKed).
+      const flight = seqDiff(this.#sndNxt, this.#sndUna);
+      if (this.#retries === 1) this.#cc.onTimeout(flight, this.#sndMss);
+      else this.#cc.cwnd = this.#sndMss;
+      this.#scoreboard.clear();
+    }
     this.#recover = null;
     this.#dupAcks = 0;
     if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) {
@@ -770,7 +962,13 @@ export class TCPEndpoint implements Endpoint {
       this.#armRetransmit();
       return;
     }
-    // Go back to the first unacknowledged byte and send again from there.
+    this.#goBack();
+    this.#output();
+    this.#armRetransmit();
+  }
+
+  /** Goes back to the first unacknowledged byte, to send again from there. */
+  #goBack(): void {
     this.#sndNxt = this.#sndUna;
     if (this.#finSent) {
       this.#finSent = false;
@@ -780,8 +978,50 @@ export class TCPEndpoint implements Endpoint {
         ? TCPState.CLOSE_WAIT
         : this.state;
     }
+  }
+
+  /**
+   * Handles an ICMP error about the segment that began at seq. Only one about what is in
+   * flight counts (RFC 5927: an attacker who cannot see the connection must guess it).
+   */
+  handleError(err: ICMPError, seq: number): void {
+    const synSent = this.state === TCPState.SYN_SENT;
+    if (!this.connected && !synSent) return;
+    if (seqLT(seq, this.#sndUna) || !seqLT(seq, this.#sndNxt)) return;
+    if (err.mtu > 0) {
+      const r = this.#route;
+      if (!r) return;
+      // Another connection may have lowered the path already: the MSS follows it either way.
+      this.tcp.stack.pmtu.lower(r.dst, err.mtu, r.nic.link.mtu);
+      this.#pathMtuReduced();
+      return;
+    }
+    // "Fragmentation needed" without an MTU (a router older than RFC 1191) tells nothing.
+    if (err.errno === Errno.EMSGSIZE) return;
+    if (synSent) {
+      // The attempt fails at once with the error, as Linux's connect does.
+      this.#reset(err.errno);
+      return;
+    }
+    // A connection keeps going: the error is what it reports if it then times out.
+    this.#softError = err.errno;
+  }
+
+  /**
+   * A hop toward the peer is narrower than the segments: the MSS follows the path's MTU and
+   * what was sent is sent again in the new size at once (it was dropped, not congested).
+   */
+  #pathMtuReduced(): void {
+    const mss = Math.max(64, this.#mssFor(this.#route!));
+    if (mss >= this.#sndMss) return;
+    this.#sndMss = mss;
+    if (this.state === TCPState.SYN_SENT) return;
+    this.#recover = null;
+    this.#dupAcks = 0;
+    this.#scoreboard.clear();
+    this.#goBack();
     this.#output();
-    this.#armRetransmit();
+    this.#armRetransmit(true);
   }
 
   #armKeepalive(): void {
@@ -806,7 +1046,7 @@ export class TCPEndpoint implements Endpoint {
       return;
     }
     if (this.#keepProbes >= this.options.keepCnt) {
-      this.#reset(Errno.ETIMEDOUT);
+      this.#reset(this.#softError || Errno.ETIMEDOUT);
       return;
     }
     this.#keepProbes++;
@@ -916,8 +1156,10 @@ export class TCPEndpoint implements Endpoint {
     if (this.state === TCPState.LISTEN) throw new SysError(Errno.ENOTCONN);
     const have = this.#rcvBuf.length;
     if (have > 0) {
-      const n = Math.min(max, have);
-      const data = this.#rcvBuf.peek(0, n);
+      // A read takes one chunk's view at a time (the socket copies it out and reads again);
+      // only a peek, which must not consume, gathers a copy.
+      const data = peek ? this.#rcvBuf.peek(0, Math.min(max, have)) : this.#rcvBuf.front(max);
+      const n = data.length;
       if (!peek) {
         this.#rcvBuf.consume(n);
         unchargeKernel(n);
@@ -1042,5 +1284,51 @@ export class TCPEndpoint implements Endpoint {
   /** TCP_INFO's state, /proc/net/tcp's st. */
   get linuxState(): number {
     return this.state;
+  }
+
+  /** Counts data sent: what lies below the highest byte ever sent is a retransmission. */
+  #countSent(seq: number, n: number): void {
+    const end = seqAdd(seq, n);
+    if (seqLT(seq, this.#sndMax)) {
+      this.#totalRetrans += Math.ceil(Math.min(n, seqDiff(this.#sndMax, seq)) / this.#sndMss);
+    }
+    if (seqLT(this.#sndMax, end)) this.#sndMax = end;
+  }
+
+  /** What TCP_INFO reports (struct tcp_info's first 104 bytes). */
+  tcpInfo(): Init<typeof TcpInfo.fields> {
+    const r = this.#route;
+    const sync = this.connected || this.state === TCPState.TIME_WAIT;
+    if (!r || !sync) return { state: this.state, rto: this.#rto * 1000, reordering: 3 };
+    const mss = this.#sndMss;
+    const segs = (bytes: number) => Math.ceil(bytes / mss);
+    const cc = this.#cc;
+    return {
+      state: this.state,
+      caState: this.#recover !== null
+        ? TCP_CA_RECOVERY
+        : this.#retries > 0 && this.#sndUna !== this.#sndNxt
+        ? TCP_CA_LOSS
+        : TCP_CA_OPEN,
+      retransmits: Math.min(this.#retries, 255),
+      backoff: Math.min(this.#retries, 255),
+      options: (this.#sackOk ? TCPI_OPT_SACK : 0) | (this.#rcvWScale ? TCPI_OPT_WSCALE : 0),
+      wscale: this.#sndWScale | (this.#rcvWScale << 4),
+      rto: this.#rto * 1000,
+      sndMss: mss,
+      rcvMss: Math.min(mss, this.#mssFor(r)),
+      unacked: segs(Math.max(0, seqDiff(this.#sndNxt, this.#sndUna))),
+      sacked: segs(this.#scoreboard.sacked),
+      // An IPv4 packet's length is 16 bits: a 64 KiB loopback MTU is reported as 65535.
+      pmtu: Math.min(this.tcp.stack.pathMtu(r), isV4(r.dst) ? 0xffff : Infinity),
+      sndSsthresh: cc.ssthresh >= TCP_INFINITE_SSTHRESH
+        ? TCP_INFINITE_SSTHRESH
+        : Math.floor(cc.ssthresh / mss),
+      sndCwnd: Math.floor(cc.cwnd / mss),
+      advmss: this.#mssFor(r),
+      reordering: DUPACK_THRESHOLD,
+      rcvSpace: this.#rcvWindow(),
+      totalRetrans: this.#totalRetrans,
+    };
   }
 }

@@ -1,6 +1,6 @@
 /**
- * TCP segments (RFC 9293): the header, the options the stack uses (MSS, window scale) and
- * the checksum.
+ * TCP segments (RFC 9293): the header, the options the stack uses (MSS, window scale,
+ * SACK-permitted and SACK blocks of RFC 2018) and the checksum.
  *
  * @module
  */
@@ -8,7 +8,7 @@
 import type { IPAddress } from "./address.ts";
 import { finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
 import { IPPROTO_TCP } from "./stack.ts";
-import { transportBuffer } from "./ipv4.ts";
+import { giveRoom, HEADROOM, takeRoom, transportBuffer } from "./ipv4.ts";
 
 export const TCP_HEADER_SIZE = 20;
 export const FIN = 0x01;
@@ -22,6 +22,16 @@ const OPT_END = 0;
 const OPT_NOP = 1;
 const OPT_MSS = 2;
 const OPT_WS = 3;
+const OPT_SACK_PERMITTED = 4;
+const OPT_SACK = 5;
+/** SACK blocks that fit in the 40 bytes of options beside nothing else (RFC 2018). */
+export const MAX_SACK_BLOCKS = 4;
+
+/** A range of sequence space [start, end) the receiver holds beyond its cumulative ACK. */
+export interface SackBlock {
+  start: number;
+  end: number;
+}
 
 export interface Segment {
   sport: number;
@@ -33,24 +43,62 @@ export interface Segment {
   /** Options seen on a SYN. */
   mss: number | null;
   wscale: number | null;
+  /** SACK-permitted (a SYN's option). */
+  sackPermitted?: boolean;
+  /** SACK blocks (at most MAX_SACK_BLOCKS). */
+  sack?: SackBlock[];
   data: Uint8Array;
 }
 
 /**
+ * A segment's data as the sender has it: bytes, or their length and a copy into place (the
+ * send buffer's chunks, copied once into the packet).
+ */
+export type Payload = Uint8Array | { readonly length: number; copyTo(dst: Uint8Array): void };
+
+/** A segment to send. */
+export interface OutSegment extends Omit<Segment, "data"> {
+  data: Payload;
+}
+
+/**
  * Builds a segment over src -> dst, with its checksum unless the link checks for us
- * (offload: loopback, where nothing can corrupt it, as Linux and gVisor skip it there).
+ * (offload: loopback, where nothing can corrupt it, as Linux and gVisor skip it there) or
+ * completes it (partial: a packet socket's checksum offload).
  */
 export function encodeTCP(
   src: IPAddress,
   dst: IPAddress,
-  s: Segment,
+  s: OutSegment,
   offload = false,
+  partial = false,
 ): Uint8Array {
   const opts: number[] = [];
   if (s.mss !== null) opts.push(OPT_MSS, 4, (s.mss >> 8) & 0xff, s.mss & 0xff);
   if (s.wscale !== null) opts.push(OPT_NOP, OPT_WS, 3, s.wscale);
+  if (s.sackPermitted) opts.push(OPT_NOP, OPT_NOP, OPT_SACK_PERMITTED, 2);
+  const blocks = s.sack?.slice(0, MAX_SACK_BLOCKS) ?? [];
+  if (blocks.length > 0) {
+    opts.push(OPT_NOP, OPT_NOP, OPT_SACK, 2 + 8 * blocks.length);
+    for (const { start, end } of blocks) {
+      for (const x of [start >>> 0, end >>> 0]) {
+        opts.push(x >>> 24, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff);
+      }
+    }
+  }
   const hlen = TCP_HEADER_SIZE + opts.length;
-  const b = transportBuffer(hlen + s.data.length);
+  // Data from a stream buffer with room before it (streamBuffer) takes its header there: the
+  // segment is built without a copy.
+  const d = s.data;
+  let b: Uint8Array;
+  if (d instanceof Uint8Array && takeRoom(d, hlen)) {
+    b = new Uint8Array(d.buffer, d.byteOffset - hlen, hlen + d.length);
+    giveRoom(b);
+  } else {
+    b = transportBuffer(hlen + d.length);
+    if (d instanceof Uint8Array) b.set(d, hlen);
+    else d.copyTo(b.subarray(hlen));
+  }
   const v = new DataView(b.buffer, b.byteOffset, hlen);
   v.setUint16(0, s.sport);
   v.setUint16(2, s.dport);
@@ -59,12 +107,28 @@ export function encodeTCP(
   b[12] = (hlen / 4) << 4;
   b[13] = s.flags;
   v.setUint16(14, Math.min(s.window, 0xffff));
+  v.setUint32(16, 0); // checksum and urgent pointer
   b.set(opts, TCP_HEADER_SIZE);
-  b.set(s.data, hlen);
-  if (!offload) {
+  if (partial) {
+    // The link completes it (checksum offload): the field holds the pseudo-header's sum, folded
+    // and not complemented, which the sum from the header's start then covers.
+    v.setUint16(16, ~finish(pseudoHeaderSum(src, dst, IPPROTO_TCP, b.length)) & 0xffff);
+  } else if (!offload) {
     v.setUint16(16, finish(sumBytes(b, pseudoHeaderSum(src, dst, IPPROTO_TCP, b.length))));
   }
   return b;
+}
+
+/** The most a TCP header takes (with options). */
+const TCP_MAX_HEADER = 60;
+
+/**
+ * A buffer for n bytes of a stream's data with room before them for the TCP and network
+ * headers: the first segment that carries them from their start is built around them in
+ * place (encodeTCP), with no copy.
+ */
+export function streamBuffer(n: number): Uint8Array {
+  return transportBuffer(n, TCP_MAX_HEADER + HEADROOM);
 }
 
 /** Parses a segment; null for one to drop (short, bad offset or checksum when verified). */
@@ -81,7 +145,8 @@ export function decodeTCP(
     return null;
   }
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let mss: number | null = null, wscale: number | null = null;
+  let mss: number | null = null, wscale: number | null = null, sackPermitted = false;
+  const sack: SackBlock[] = [];
   for (let i = TCP_HEADER_SIZE; i < hlen;) {
     const kind = b[i];
     if (kind === OPT_END) break;
@@ -94,6 +159,13 @@ export function decodeTCP(
     if (len < 2 || i + len > hlen) break;
     if (kind === OPT_MSS && len === 4) mss = (b[i + 2] << 8) | b[i + 3];
     if (kind === OPT_WS && len === 3) wscale = Math.min(b[i + 2], 14);
+    if (kind === OPT_SACK_PERMITTED && len === 2) sackPermitted = true;
+    // Blocks of 8 bytes each; an option of any other length is ignored whole.
+    if (kind === OPT_SACK && (len - 2) % 8 === 0 && len <= 2 + 8 * MAX_SACK_BLOCKS) {
+      for (let j = i + 2; j < i + len; j += 8) {
+        sack.push({ start: v.getUint32(j), end: v.getUint32(j + 4) });
+      }
+    }
     i += len;
   }
   return {
@@ -105,6 +177,8 @@ export function decodeTCP(
     window: v.getUint16(14),
     mss,
     wscale,
+    sackPermitted,
+    sack,
     data: b.subarray(hlen),
   };
 }

@@ -15,7 +15,7 @@ import { WaitQueue } from "../vfs/waiter.ts";
 import { ANY4, ANY6, type IPAddress, isAny, isV4 } from "./address.ts";
 import { finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
 import { type Endpoint, EndpointOptions, type ReadResult } from "./endpoint.ts";
-import { sendPortUnreachable } from "./icmp.ts";
+import { type ICMPError, sendPortUnreachable } from "./icmp.ts";
 import { type NetworkPacket, transportBuffer } from "./ipv4.ts";
 import type { NIC } from "./nic.ts";
 import type { Route } from "./route.ts";
@@ -91,10 +91,20 @@ export class UDPProtocol {
   }
 
   /** An ICMP error about a datagram that src:sport sent to dst:dport. */
-  handleError(src: IPAddress, sport: number, dst: IPAddress, dport: number, errno: number): void {
+  handleError(src: IPAddress, sport: number, dst: IPAddress, dport: number, err: ICMPError): void {
     const ep = this.table.find(src, sport, dst, dport);
-    // Linux reports ICMP errors to connected UDP sockets only (unless IP_RECVERR).
-    if (ep && ep.remoteAddr) ep.setError(errno);
+    // Linux reports ICMP errors to connected UDP sockets only (unless IP_RECVERR), and only
+    // hard ones: fatal, or a datagram too big for the path (EMSGSIZE).
+    if (!ep) return;
+    if (err.mtu > 0) {
+      // A datagram of a socket of ours was too big for a hop: later ones are cut to the path.
+      try {
+        this.stack.pmtu.lower(dst, err.mtu, this.stack.route(dst, src).nic.link.mtu);
+      } catch {
+        // No route back to dst any more: nothing to lower.
+      }
+    }
+    if (ep.remoteAddr && (err.fatal || err.mtu > 0)) ep.setError(err.errno);
   }
 }
 

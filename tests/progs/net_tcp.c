@@ -367,11 +367,65 @@ static void ipv6_and_ports(void) {
   show("keepalive", setsockopt(fresh, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one));
   show("short option", setsockopt(fresh, SOL_SOCKET, SO_KEEPALIVE, &one, 2));
   show("udp level on tcp", setsockopt(fresh, IPPROTO_UDP, 1, &one, sizeof one));
+  // Congestion control by name (the host's default may be another, e.g. bbr: not printed).
+  char ca[16] = {0};
+  show("congestion reno", setsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, "reno", 4));
+  socklen_t cl = sizeof ca;
+  getsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, ca, &cl);
+  printf("congestion %s len %u\n", ca, cl);
+  show("congestion cubic", setsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, "cubic\0x", 8));
+  memset(ca, 0, sizeof ca);
+  cl = 4;
+  getsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, ca, &cl);
+  printf("congestion cut %s len %u\n", ca, cl);
+  show("congestion unknown", setsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, "nosuch", 6));
+  show("congestion empty", setsockopt(fresh, IPPROTO_TCP, TCP_CONGESTION, "", 0));
   close(fresh);
+}
+
+// TCP_INFO of a loopback connection before and after a megabyte crossed it: what every stack
+// reports alike (exact MSS and window scales differ with TCP timestamps and buffer sizes, and
+// what is unacknowledged depends on when the last ACK is handled).
+static void tcp_info_check(void) {
+  int l = listener(1);
+  int c = dial(port_of(l));
+  int s = accept(l, NULL, NULL);
+  for (int round = 0; round < 2; round++) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    show("tcp_info", getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &len));
+    printf("tcp_info state %d ca_state %d sack+wscale %d cwnd>=10 %d pmtu %u retrans %u "
+           "total_retrans %u mss>1000 %d len>=104 %d\n",
+           ti.tcpi_state, ti.tcpi_ca_state, ti.tcpi_options & 6, ti.tcpi_snd_cwnd >= 10,
+           ti.tcpi_pmtu, ti.tcpi_retrans, ti.tcpi_total_retrans, ti.tcpi_snd_mss > 1000,
+           len >= 104);
+    if (round == 0) {
+      static char buf[MB];
+      memset(buf, 'i', sizeof buf);
+      long sent = 0, got = 0;
+      while (got < MB) {
+        if (sent < MB) {
+          ssize_t n = send(c, buf + sent, MB - sent, MSG_DONTWAIT);
+          if (n > 0) sent += n;
+        }
+        ssize_t n = recv(s, buf, MB - got, MSG_DONTWAIT);
+        if (n > 0) got += n;
+      }
+    }
+  }
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  show("tcp_info listener", getsockopt(l, IPPROTO_TCP, TCP_INFO, &ti, &len));
+  printf("tcp_info listener state %d\n", ti.tcpi_state);
+  close(c);
+  close(s);
+  close(l);
 }
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  tcp_info_check();
   echo_server();
   refused_and_resets();
   nonblocking();
