@@ -62,7 +62,7 @@ import { confinedCommand } from "./confine_argv.ts";
 import { selfArgv, selfCliArgv } from "./reexec.ts";
 import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { loadSpec, rootfsPath, type Spec } from "./spec.ts";
-import type { ProcessId } from "./state.ts";
+import { openExitRecord, type ProcessId } from "./state.ts";
 import { firstChild, procStat } from "./proc.ts";
 import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
 
@@ -107,6 +107,8 @@ export interface TakenSpare {
   pid: number;
   /** The gofer's nsinit, as create's goferPid. */
   goferPid: number;
+  /** The boot's nsinit, which writes the exit record. */
+  nsinit: ProcessId;
   /** Every host process of the sandbox, nsinit parents first. */
   procs: ProcessId[];
 }
@@ -117,7 +119,8 @@ export function startTime(pid: number): number | null {
   return !f || f[0] === "Z" || f[0] === "X" ? null : Number(f[19]);
 }
 
-function identify(pid: number): ProcessId | null {
+/** `pid` as a ProcessId, or null when it is gone. */
+export function identify(pid: number): ProcessId | null {
   const start = startTime(pid);
   return start === null ? null : { pid, start };
 }
@@ -350,7 +353,8 @@ async function takeClaimed(
   } finally {
     conn?.close();
   }
-  // The sockets and the exit file are the container's now (renamed: the boot holds them open).
+  // The sockets and the exit record are the container's now (renamed: the boot holds the
+  // sockets open, its nsinit the record).
   for (const f of ["ctl.sock", STDIO_SOCKET, EXIT_FILE]) {
     Deno.renameSync(join(dir, f), join(ctx.store.dir(id), f));
   }
@@ -358,7 +362,7 @@ async function takeClaimed(
     Deno.removeSync(dir, { recursive: true });
   } catch { /* another command's pruneSpares removes it as it removes one its maker left */ }
   log.phase("create: spare taken");
-  return { pid: boot.pid, goferPid: rec.gofer.pid, procs };
+  return { pid: boot.pid, goferPid: rec.gofer.pid, nsinit: rec.boot, procs };
 }
 
 /**
@@ -747,8 +751,10 @@ async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
   const nice = threadNice() ?? 0;
   setThreadNice(0, Math.max(nice, SPARE_NICE));
   let nul = -1;
+  let exitRecord = -1;
   try {
     nul = openAt(AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
+    exitRecord = openExitRecord(dir);
     const gofer = confinedCommand(
       role(selfArgv("gofer", [
         "--sock-fd",
@@ -772,6 +778,7 @@ async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
       ])),
       [[0, nul], [1, nul], [2, nul], [3, bootEnd]],
       { pid: true, net: global.network !== "host" },
+      exitRecord,
     );
     const bootPid = spawn({ ...boot, closeOthers: true, setsid: true, cwd: "/" });
     const b = identify(bootPid);
@@ -783,5 +790,6 @@ async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
     closeFd(goferEnd);
     closeFd(bootEnd);
     if (nul >= 0) closeFd(nul);
+    if (exitRecord >= 0) closeFd(exitRecord);
   }
 }
