@@ -143,14 +143,16 @@ const movEax = (nr: number) =>
 
 // The code, assembled by hand (Intel syntax; data addresses by their names above, as
 // DATA_ADDR + offset; branch targets by label). rbp holds the index of the message for the
-// step in progress; `fail` prints it with the errno from -rax and exits 1.
+// step in progress; `fail` prints it with the errno from -rax and exits 1. `decimal` writes rax
+// in decimal into the bytes before the one at rdi (a "\n") and returns the digits and that byte
+// as rsi and rdx, for a write: the errno's, and the exit record's.
 const CODE_HEX = [
   // _start: (+0x0)
   "4989e7", // mov r15,rsp
   "bd07000000", // mov ebp,0x7
   "48c7c0eaffffff", // mov rax,0xffffffffffffffea
   "49833f02", // cmp QWORD PTR [r15],0x2
-  "0f8282030000", // jb fail
+  "0f826d030000", // jb fail
   movEax(SYS.close_range), // mov eax,close_range
   "8b3c2510100010", // mov edi,DWORD PTR D_EXECFD
   "beffffffff", // mov esi,0xffffffff
@@ -158,13 +160,13 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd05000000", // mov ebp,0x5
   "4885c0", // test rax,rax
-  "0f855f030000", // jne fail
+  "0f854a030000", // jne fail
   movEax(SYS.unshare), // mov eax,unshare
   "488b3c2500100010", // mov rdi,QWORD PTR D_FLAGS
   "0f05", // syscall
   "31ed", // xor ebp,ebp
   "4885c0", // test rax,rax
-  "0f8545030000", // jne fail
+  "0f8530030000", // jne fail
   movEax(SYS.mount), // mov eax,mount
   "bf68100010", // mov edi,S_NONE
   "be60100010", // mov esi,S_ROOT
@@ -174,21 +176,21 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd01000000", // mov ebp,0x1
   "4885c0", // test rax,rax
-  "0f851b030000", // jne fail
+  "0f8506030000", // jne fail
   "48833c250810001000", // cmp QWORD PTR D_FORK,0x0
-  "0f84d9020000", // je exec
+  "0f84c4020000", // je exec
   movEax(SYS.pipe2), // mov eax,pipe2
   "bf70100010", // mov edi,D_PIPE
   "be00000800", // mov esi,0x80000
   "0f05", // syscall
   "bd02000000", // mov ebp,0x2
   "4885c0", // test rax,rax
-  "0f85ed020000", // jne fail
+  "0f85d8020000", // jne fail
   movEax(SYS.fork), // mov eax,fork
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f88dd020000", // js fail
-  "0f8428020000", // je child
+  "0f88c8020000", // js fail
+  "0f8413020000", // je child
   "4989c5", // mov r13,rax
   "bd05000000", // mov ebp,0x5
   movEax(SYS.prctl), // mov eax,prctl
@@ -199,19 +201,19 @@ const CODE_HEX = [
   "4531c0", // xor r8d,r8d
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f85ad020000", // jne fail
+  "0f8598020000", // jne fail
   movEax(SYS.prctl), // mov eax,prctl
   "bf04000000", // mov edi,0x4
   "31f6", // xor esi,esi
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f8596020000", // jne fail
+  "0f8581020000", // jne fail
   movEax(SYS.setrlimit), // mov eax,setrlimit
   "bf04000000", // mov edi,0x4
   "beb0100010", // mov esi,D_RLIMIT
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f857c020000", // jne fail
+  "0f8567020000", // jne fail
   "31db", // xor ebx,ebx
   // capdrop: (+0x121)
   movEax(SYS.prctl), // mov eax,prctl
@@ -221,14 +223,14 @@ const CODE_HEX = [
   "4883f8ea", // cmp rax,0xffffffffffffffea
   "7429", // je capset
   "4885c0", // test rax,rax
-  "0f885d020000", // js fail
+  "0f8848020000", // js fail
   "7417", // je capnext
   movEax(SYS.prctl), // mov eax,prctl
   "bf18000000", // mov edi,0x18
   "89de", // mov esi,ebx
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f8544020000", // jne fail
+  "0f852f020000", // jne fail
   // capnext: (+0x157)
   "ffc3", // inc ebx
   "83fb40", // cmp ebx,0x40
@@ -239,7 +241,7 @@ const CODE_HEX = [
   "be20100010", // mov esi,D_CAPDATA
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f8523020000", // jne fail
+  "0f850e020000", // jne fail
   "bb01000000", // mov ebx,0x1
   // sigdfl: (+0x17d)
   movEax(SYS.rt_sigaction), // mov eax,rt_sigaction
@@ -258,7 +260,7 @@ const CODE_HEX = [
   "41ba08000000", // mov r10d,0x8
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f85df010000", // jne fail
+  "0f85ca010000", // jne fail
   movEax(SYS.getpid), // mov eax,getpid
   "0f05", // syscall
   "4989c6", // mov r14,rax
@@ -299,7 +301,7 @@ const CODE_HEX = [
   "ba38100010", // mov edx,D_FPROG
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f8559010000", // jne fail
+  "0f8544010000", // jne fail
   // wait: (+0x242)
   movEax(SYS.wait4), // mov eax,wait4
   "4c89ef", // mov rdi,r13
@@ -310,7 +312,7 @@ const CODE_HEX = [
   "4883f8fc", // cmp rax,0xfffffffffffffffc
   "74e6", // je wait
   "4885c0", // test rax,rax
-  "787f", // js exit1
+  "786a", // js exit1
   "8b042578100010", // mov eax,DWORD PTR D_STATUS
   "89c6", // mov esi,eax
   "83e67f", // and esi,0x7f
@@ -323,42 +325,32 @@ const CODE_HEX = [
   // record: (+0x27d)
   "8b3c25e0100010", // mov edi,DWORD PTR D_EXITFD
   "83ffff", // cmp edi,0xffffffff
-  "742f", // je endlike
+  "741a", // je endlike
   "89d8", // mov eax,ebx
-  "b90a000000", // mov ecx,0xa
-  "41b8ef100010", // mov r8d,D_RECEND
-  // recdigit: (+0x296)
-  "31d2", // xor edx,edx
-  "f7f1", // div ecx
-  "80c230", // add dl,0x30
-  "41ffc8", // dec r8d
-  "418810", // mov BYTE PTR [r8],dl
-  "85c0", // test eax,eax
-  "75ef", // jne recdigit
-  "4489c6", // mov esi,r8d
-  "baf0100010", // mov edx,D_RECEND+1
-  "29f2", // sub edx,esi
+  "bfef100010", // mov edi,D_RECEND
+  "e838010000", // call decimal
+  "8b3c25e0100010", // mov edi,DWORD PTR D_EXITFD
   movEax(SYS.write), // mov eax,write
   "0f05", // syscall
-  // endlike: (+0x2b8)
+  // endlike: (+0x2a3)
   "8b342578100010", // mov esi,DWORD PTR D_STATUS
   "83e67f", // and esi,0x7f
   "7509", // jne signaled
   "89df", // mov edi,ebx
   movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
-  // signaled: (+0x2cd)
+  // signaled: (+0x2b8)
   "4c89f7", // mov rdi,r14
   movEax(SYS.kill), // mov eax,kill
   "0f05", // syscall
   "89df", // mov edi,ebx
   movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
-  // exit1: (+0x2e0)
+  // exit1: (+0x2cb)
   "bf01000000", // mov edi,0x1
   movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
-  // child: (+0x2ec)
+  // child: (+0x2d7)
   "bd06000000", // mov ebp,0x6
   movEax(SYS.prctl), // mov eax,prctl
   "bf01000000", // mov edi,0x1
@@ -388,7 +380,7 @@ const CODE_HEX = [
   "bd03000000", // mov ebp,0x3
   "4885c0", // test rax,rax
   "7533", // jne fail
-  // exec: (+0x368)
+  // exec: (+0x353)
   movEax(SYS.close), // mov eax,close
   "8b3c25e0100010", // mov edi,DWORD PTR D_EXITFD
   "0f05", // syscall
@@ -400,9 +392,9 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd04000000", // mov ebp,0x4
   "eb07", // jmp fail
-  // parentgone: (+0x394)
+  // parentgone: (+0x37f)
   "48c7c0fdffffff", // mov rax,0xfffffffffffffffd
-  // fail: (+0x39b)
+  // fail: (+0x386)
   "4989c4", // mov r12,rax
   "49f7dc", // neg r12
   "6bf530", // imul esi,ebp,0x30
@@ -414,8 +406,18 @@ const CODE_HEX = [
   "0f05", // syscall
   "4c89e0", // mov rax,r12
   "bfcf100010", // mov edi,D_NUMEND
+  "e81a000000", // call decimal
+  "bf02000000", // mov edi,0x2
+  movEax(SYS.write), // mov eax,write
+  "0f05", // syscall
+  "bf01000000", // mov edi,0x1
+  movEax(SYS.exit_group), // mov eax,exit_group
+  "0f05", // syscall
+  "0f0b", // ud2
+  // decimal: (+0x3cd)
+  "4c8d4f01", // lea r9,[rdi+0x1]
   "b90a000000", // mov ecx,0xa
-  // digit: (+0x3c8)
+  // digit: (+0x3d6)
   "31d2", // xor edx,edx
   "48f7f1", // div rcx
   "80c230", // add dl,0x30
@@ -424,15 +426,9 @@ const CODE_HEX = [
   "4885c0", // test rax,rax
   "75ee", // jne digit
   "4889fe", // mov rsi,rdi
-  "bad0100010", // mov edx,D_NUMEND+1
-  "29f2", // sub edx,esi
-  "bf02000000", // mov edi,0x2
-  movEax(SYS.write), // mov eax,write
-  "0f05", // syscall
-  "bf01000000", // mov edi,0x1
-  movEax(SYS.exit_group), // mov eax,exit_group
-  "0f05", // syscall
-  "0f0b", // ud2
+  "4c89ca", // mov rdx,r9
+  "4829f2", // sub rdx,rsi
+  "c3", // ret
 ];
 
 // The entry: names the task (prctl PR_SET_NAME; its failure changes nothing), then jumps to
