@@ -81,7 +81,11 @@ export function nsinitRules(exitFd = -1): SyscallRule[] {
     ...(exitFd >= 0
       ? [{
         nr: SYS.write,
-        when: [[{ arg: 0, value: BigInt(exitFd) }, { arg: 2, value: 0n, mask: ~7n }]],
+        when: [[{ arg: 0, value: BigInt(exitFd) }, {
+          arg: 2,
+          value: 0n,
+          mask: 0xffff_ffff_ffff_fff8n,
+        }]],
       }]
       : []),
     { nr: SYS.exit_group },
