@@ -94,7 +94,7 @@ const RECORD = "spare.json";
  * that dies before RECORD leaves them named, for pruneSpares and `--stop` to end.
  */
 const SPAWNED = "spawned.json";
-/** A claim link (takeSpare): `+spare-claim-<pid>-<start>-<hex>`, its claimer known by pid and start. */
+/** A claim link (takeSpare), `+spare-claim-<pid>-<start>-<hex>`: its claimer by pid and start. */
 const CLAIM_RE = /^\+spare-claim-(\d+)-(\d+)-[0-9a-f]{8}$/;
 /** A claim link left this long (by its ctime: set when it was renamed from the offer) is stale. */
 const STALE_CLAIM_MS = 30_000;
@@ -628,7 +628,7 @@ async function pruneClaim(root: string, name: string): Promise<void> {
     if (!st.isSymlink || (!claimerGone && age < STALE_CLAIM_MS)) return;
     const target = Deno.readLinkSync(path);
     Deno.removeSync(path);
-    log.debug("spare: a claim left by a create that died; removed", { claim: name, target });
+    log.debug("spare: a claim its create left (died or stalled); removed", { claim: name, target });
     if (!SPARE_DIR_RE.test(target)) return;
     const dir = join(root, target);
     const rec = readRecord(dir);
