@@ -529,7 +529,7 @@ export async function request<
 }
 
 /** How long a waiter gives the boot's nsinit to write the exit record once the socket is gone. */
-const RECORD_WAIT_MS = 10_000;
+const RECORD_WAIT_MS = 30_000;
 
 /**
  * recordedExitStatus once the record is written: the boot's socket goes before the boot ends,
