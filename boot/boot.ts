@@ -429,15 +429,19 @@ export async function bootMain(args: string[]): Promise<number> {
   let stdioInbox: StdioInbox | undefined;
   let exitFd = -1;
   try {
-    // Opened now: once confined, this process no longer sees the state directory.
     // A spare's files are moved into the container's directory when it is taken.
     const dir = spareDir || join(root, id);
-    exitFd = openAt(
-      AT_FDCWD,
-      join(dir, EXIT_FILE),
-      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-      0o600,
-    );
+    // Confined, this process holds no writable host file for its exit status: its nsinit writes
+    // the record once it has ended as init did (host/nsinit.ts). Unconfined (not root), nothing
+    // keeps it from the state directory anyway, and nobody else waits for it.
+    if (!bool(values, "confine")) {
+      exitFd = openAt(
+        AT_FDCWD,
+        join(dir, EXIT_FILE),
+        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+        0o600,
+      );
+    }
     server = serveControl(join(dir, "ctl.sock"), handle);
     stdioInbox = new StdioInbox(join(dir, STDIO_SOCKET));
   } catch (e) {
@@ -481,7 +485,7 @@ export async function bootMain(args: string[]): Promise<number> {
     clearTimeout(idle);
     if (!wasTakenNow) {
       log.phase("boot: spare ends untaken");
-      closeFd(exitFd);
+      if (exitFd >= 0) closeFd(exitFd);
       server.close();
       stdioInbox.close();
       prepared?.release();
@@ -493,14 +497,14 @@ export async function bootMain(args: string[]): Promise<number> {
   if (waitStatus !== null) {
     // Before the socket goes: a `wait` that finds it gone reads the file instead.
     try {
-      writeAll(exitFd, new TextEncoder().encode(`${exitStatusOf(waitStatus)}\n`));
+      if (exitFd >= 0) writeAll(exitFd, new TextEncoder().encode(`${exitStatusOf(waitStatus)}\n`));
     } catch (e) {
       log.warning(`cannot record the exit status: ${(e as Error).message}`);
     }
     await new Promise((r) => setTimeout(r, REPLY_FLUSH_MS));
     await sandbox.drainConsoles();
   }
-  closeFd(exitFd);
+  if (exitFd >= 0) closeFd(exitFd);
   log.phase("boot: destroying");
   server.close();
   stdioInbox.close();

@@ -371,13 +371,14 @@ export function serveControl(path: string, handler: ControlHandler): ControlServ
 export const STDIO_SOCKET = "stdio.sock";
 
 /**
- * The file beside ctl.sock where the boot process records init's exit status (a decimal and a
- * newline) before it exits with it: `state` and `wait` read it once the socket is gone.
+ * The file beside ctl.sock where init's exit status is recorded (a decimal and a newline) once
+ * the boot process has ended as init did: by its nsinit when confined (host/nsinit.ts), else by
+ * the boot itself. `state` and `wait` read it once the socket is gone.
  */
 export const EXIT_FILE = "exit";
 
 /**
- * The longest exit record (`255\n`). The file is a host file the Sentry holds open: the CLI reads
+ * The longest exit record (`255\n`). An unconfined Sentry writes the file itself: the CLI reads
  * no more than this of it, and a larger file is not a record.
  */
 export const EXIT_RECORD_MAX = 4;

@@ -21,10 +21,16 @@
  *   parent sets no_new_privs, makes itself not dumpable with no core file (a sandbox that gets
  *   its init killed by SIGSEGV must not have us write a core into the host's /), empties its
  *   bounding, permitted and effective capabilities, resets signal dispositions and mask,
- *   closes every descriptor but the pipe's write end, installs nsinitFilter with its own pid
- *   patched in, and waits. It ends as its child did:
+ *   closes every descriptor but the pipe's write end and the exit record's, installs
+ *   nsinitFilter with its own pid patched in, and waits. It ends as its child did:
  *   with the same exit code, or killed by the same signal (docker and containerd read 137 or
  *   143 from it).
+ * - with an exit record (the boot's nsinit: `<root>/<id>/exit`, opened write-only by the CLI):
+ *   once its child has ended, and before it ends the same way, the parent writes the child's
+ *   exit status (its code, or 128 + the signal) as a decimal and a newline, at most `255\n`,
+ *   in one write(2) to that descriptor. The child closes it before execve, so the Sentry never
+ *   holds a writable host file for its status: it can choose how it ends, not what or how much
+ *   is written.
  *
  * Any failing step before confinement writes `runsc-nsinit: <step>: errno N` to stderr and
  * exits 1.
@@ -59,22 +65,38 @@ const CLONE_NEWNET = 0x4000_0000;
 /** Stands for the waiting parent's pid in the filter until the parent patches it in. */
 const PID_PLACEHOLDER = 0x7fff_fffe;
 
+/** The longest exit record nsinit writes (`255\n`). */
+export const NSINIT_RECORD_MAX = 4;
+
 /**
  * All the waiting parent may do once confined: wait for its child, and end as the child did.
  * kill only of itself (arg 0 is patched to its own pid at run time): re-raising the signal
- * that killed the child.
+ * that killed the child. With an exit record at `exitFd`: write to that descriptor only, of
+ * fewer than 8 bytes (a mask's reach; a record is at most NSINIT_RECORD_MAX).
  */
-export const NSINIT_RULES: readonly SyscallRule[] = [
-  { nr: SYS.wait4 },
-  { nr: SYS.kill, when: [[{ arg: 0, value: BigInt(PID_PLACEHOLDER) }]] },
-  { nr: SYS.exit_group },
-  { nr: SYS.rt_sigreturn },
-  { nr: SYS.restart_syscall },
-];
+export function nsinitRules(exitFd = -1): SyscallRule[] {
+  return [
+    { nr: SYS.wait4 },
+    { nr: SYS.kill, when: [[{ arg: 0, value: BigInt(PID_PLACEHOLDER) }]] },
+    ...(exitFd >= 0
+      ? [{
+        nr: SYS.write,
+        when: [[{ arg: 0, value: BigInt(exitFd) }, {
+          arg: 2,
+          value: 0n,
+          mask: 0xffff_ffff_ffff_fff8n,
+        }]],
+      }]
+      : []),
+    { nr: SYS.exit_group },
+    { nr: SYS.rt_sigreturn },
+    { nr: SYS.restart_syscall },
+  ];
+}
 
-/** The parent's filter, with PID_PLACEHOLDER where its pid goes. */
-export function nsinitFilter(): Uint8Array<ArrayBuffer> {
-  return buildFilter({ rules: NSINIT_RULES, defaultAction: SeccompRet.KILL_PROCESS });
+/** The parent's filter, with PID_PLACEHOLDER where its pid goes; see nsinitRules. */
+export function nsinitFilter(exitFd = -1): Uint8Array<ArrayBuffer> {
+  return buildFilter({ rules: nsinitRules(exitFd), defaultAction: SeccompRet.KILL_PROCESS });
 }
 
 const LOAD_ADDR = 0x1000_0000;
@@ -99,6 +121,9 @@ const S_NONE = 0x68; // "none"
 const D_POLLFD = 0x80;
 const D_NUMEND = 0xcf;
 const S_COMM = 0xd0; // NSINIT_ARGV0, its task name (at most 15 bytes and NUL)
+const D_EXITFD = 0xe0; // u32: the exit record's descriptor, or 0xffffffff for none
+// 0xec up to 0xee the record's digits, 0xef (D_RECEND) its "\n".
+const D_RECEND = 0xef;
 /** Messages, one per failing step, each in a 48-byte slot: length byte, then text. */
 const D_MSGS = 0x100;
 const MSG_SLOT = 48;
@@ -122,14 +147,16 @@ const movEax = (nr: number) =>
 
 // The code, assembled by hand (Intel syntax; data addresses by their names above, as
 // DATA_ADDR + offset; branch targets by label). rbp holds the index of the message for the
-// step in progress; `fail` prints it with the errno from -rax and exits 1.
+// step in progress; `fail` prints it with the errno from -rax and exits 1. `decimal` writes rax
+// in decimal into the bytes before the one at rdi (a "\n") and returns the digits and that byte
+// as rsi and rdx, for a write: the errno's, and the exit record's.
 const CODE_HEX = [
   // _start: (+0x0)
   "4989e7", // mov r15,rsp
   "bd07000000", // mov ebp,0x7
   "48c7c0eaffffff", // mov rax,0xffffffffffffffea
   "49833f02", // cmp QWORD PTR [r15],0x2
-  "0f82fb020000", // jb fail
+  "0f826d030000", // jb fail
   movEax(SYS.close_range), // mov eax,close_range
   "8b3c2510100010", // mov edi,DWORD PTR D_EXECFD
   "beffffffff", // mov esi,0xffffffff
@@ -137,13 +164,13 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd05000000", // mov ebp,0x5
   "4885c0", // test rax,rax
-  "0f85d8020000", // jne fail
+  "0f854a030000", // jne fail
   movEax(SYS.unshare), // mov eax,unshare
   "488b3c2500100010", // mov rdi,QWORD PTR D_FLAGS
   "0f05", // syscall
   "31ed", // xor ebp,ebp
   "4885c0", // test rax,rax
-  "0f85be020000", // jne fail
+  "0f8530030000", // jne fail
   movEax(SYS.mount), // mov eax,mount
   "bf68100010", // mov edi,S_NONE
   "be60100010", // mov esi,S_ROOT
@@ -153,21 +180,21 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd01000000", // mov ebp,0x1
   "4885c0", // test rax,rax
-  "0f8594020000", // jne fail
+  "0f8506030000", // jne fail
   "48833c250810001000", // cmp QWORD PTR D_FORK,0x0
-  "0f8460020000", // je exec
+  "0f84c4020000", // je exec
   movEax(SYS.pipe2), // mov eax,pipe2
   "bf70100010", // mov edi,D_PIPE
   "be00000800", // mov esi,0x80000
   "0f05", // syscall
   "bd02000000", // mov ebp,0x2
   "4885c0", // test rax,rax
-  "0f8566020000", // jne fail
+  "0f85d8020000", // jne fail
   movEax(SYS.fork), // mov eax,fork
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f8856020000", // js fail
-  "0f84af010000", // je child
+  "0f88c8020000", // js fail
+  "0f8413020000", // je child
   "4989c5", // mov r13,rax
   "bd05000000", // mov ebp,0x5
   movEax(SYS.prctl), // mov eax,prctl
@@ -178,19 +205,19 @@ const CODE_HEX = [
   "4531c0", // xor r8d,r8d
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f8526020000", // jne fail
+  "0f8598020000", // jne fail
   movEax(SYS.prctl), // mov eax,prctl
   "bf04000000", // mov edi,0x4
   "31f6", // xor esi,esi
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f850f020000", // jne fail
+  "0f8581020000", // jne fail
   movEax(SYS.setrlimit), // mov eax,setrlimit
   "bf04000000", // mov edi,0x4
   "beb0100010", // mov esi,D_RLIMIT
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f85f5010000", // jne fail
+  "0f8567020000", // jne fail
   "31db", // xor ebx,ebx
   // capdrop: (+0x121)
   movEax(SYS.prctl), // mov eax,prctl
@@ -200,14 +227,14 @@ const CODE_HEX = [
   "4883f8ea", // cmp rax,0xffffffffffffffea
   "7429", // je capset
   "4885c0", // test rax,rax
-  "0f88d6010000", // js fail
+  "0f8848020000", // js fail
   "7417", // je capnext
   movEax(SYS.prctl), // mov eax,prctl
   "bf18000000", // mov edi,0x18
   "89de", // mov esi,ebx
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f85bd010000", // jne fail
+  "0f852f020000", // jne fail
   // capnext: (+0x157)
   "ffc3", // inc ebx
   "83fb40", // cmp ebx,0x40
@@ -218,7 +245,7 @@ const CODE_HEX = [
   "be20100010", // mov esi,D_CAPDATA
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f859c010000", // jne fail
+  "0f850e020000", // jne fail
   "bb01000000", // mov ebx,0x1
   // sigdfl: (+0x17d)
   movEax(SYS.rt_sigaction), // mov eax,rt_sigaction
@@ -237,23 +264,38 @@ const CODE_HEX = [
   "41ba08000000", // mov r10d,0x8
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f8558010000", // jne fail
+  "0f85ca010000", // jne fail
   movEax(SYS.getpid), // mov eax,getpid
   "0f05", // syscall
   "4989c6", // mov r14,rax
   "488b3c2548100010", // mov rdi,QWORD PTR D_PIDSLOT
   "8907", // mov DWORD PTR [rdi],eax
   "8b1c2574100010", // mov ebx,DWORD PTR D_PIPE+4
+  "448b2425e0100010", // mov r12d,DWORD PTR D_EXITFD
+  "4183fcff", // cmp r12d,0xffffffff
+  "7503", // jne keepsorted
+  "4189dc", // mov r12d,ebx
+  // keepsorted: (+0x1e8)
+  "4439e3", // cmp ebx,r12d
+  "7603", // jbe closebelow
+  "4487e3", // xchg ebx,r12d
+  // closebelow: (+0x1f0)
   "85db", // test ebx,ebx
-  "740e", // je closeabove
+  "740e", // je closebetween
   movEax(SYS.close_range), // mov eax,close_range
   "31ff", // xor edi,edi
   "8d73ff", // lea esi,[rbx-0x1]
   "31d2", // xor edx,edx
   "0f05", // syscall
-  // closeabove: (+0x1e9)
+  // closebetween: (+0x202)
   movEax(SYS.close_range), // mov eax,close_range
   "8d7b01", // lea edi,[rbx+0x1]
+  "418d7424ff", // lea esi,[r12-0x1]
+  "31d2", // xor edx,edx
+  "0f05", // syscall
+  // closeabove: (+0x213)
+  movEax(SYS.close_range), // mov eax,close_range
+  "418d7c2401", // lea edi,[r12+0x1]
   "beffffffff", // mov esi,0xffffffff
   "31d2", // xor edx,edx
   "0f05", // syscall
@@ -263,8 +305,8 @@ const CODE_HEX = [
   "ba38100010", // mov edx,D_FPROG
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f85fe000000", // jne fail
-  // wait: (+0x216)
+  "0f8544010000", // jne fail
+  // wait: (+0x242)
   movEax(SYS.wait4), // mov eax,wait4
   "4c89ef", // mov rdi,r13
   "be78100010", // mov esi,D_STATUS
@@ -274,34 +316,52 @@ const CODE_HEX = [
   "4883f8fc", // cmp rax,0xfffffffffffffffc
   "74e6", // je wait
   "4885c0", // test rax,rax
-  "7832", // js exit1
+  "786a", // js exit1
   "8b042578100010", // mov eax,DWORD PTR D_STATUS
   "89c6", // mov esi,eax
   "83e67f", // and esi,0x7f
-  "750d", // jne signaled
+  "7508", // jne statussig
   "c1e808", // shr eax,0x8
-  "0fb6f8", // movzx edi,al
+  "0fb6d8", // movzx ebx,al
+  "eb06", // jmp record
+  // statussig: (+0x277)
+  "8d9e80000000", // lea ebx,[rsi+0x80]
+  // record: (+0x27d)
+  "8b3c25e0100010", // mov edi,DWORD PTR D_EXITFD
+  "83ffff", // cmp edi,0xffffffff
+  "741a", // je endlike
+  "89d8", // mov eax,ebx
+  "bfef100010", // mov edi,D_RECEND
+  "e838010000", // call decimal
+  "8b3c25e0100010", // mov edi,DWORD PTR D_EXITFD
+  movEax(SYS.write), // mov eax,write
+  "0f05", // syscall
+  // endlike: (+0x2a3)
+  "8b342578100010", // mov esi,DWORD PTR D_STATUS
+  "83e67f", // and esi,0x7f
+  "7509", // jne signaled
+  "89df", // mov edi,ebx
   movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
-  // signaled: (+0x250)
+  // signaled: (+0x2b8)
   "4c89f7", // mov rdi,r14
   movEax(SYS.kill), // mov eax,kill
   "0f05", // syscall
-  "8dbe80000000", // lea edi,[rsi+0x80]
+  "89df", // mov edi,ebx
   movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
-  // exit1: (+0x267)
+  // exit1: (+0x2cb)
   "bf01000000", // mov edi,0x1
   movEax(SYS.exit_group), // mov eax,exit_group
   "0f05", // syscall
-  // child: (+0x273)
+  // child: (+0x2d7)
   "bd06000000", // mov ebp,0x6
   movEax(SYS.prctl), // mov eax,prctl
   "bf01000000", // mov edi,0x1
   "be09000000", // mov esi,0x9
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "0f8582000000", // jne fail
+  "0f8590000000", // jne fail
   movEax(SYS.close), // mov eax,close
   "8b3c2574100010", // mov edi,DWORD PTR D_PIPE+4
   "0f05", // syscall
@@ -313,7 +373,7 @@ const CODE_HEX = [
   "31d2", // xor edx,edx
   "0f05", // syscall
   "4885c0", // test rax,rax
-  "7547", // jne parentgone
+  "7555", // jne parentgone
   movEax(SYS.mount), // mov eax,mount
   "bf50100010", // mov edi,S_PROC
   "be58100010", // mov esi,S_SLASHPROC
@@ -323,8 +383,11 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd03000000", // mov ebp,0x3
   "4885c0", // test rax,rax
-  "7525", // jne fail
-  // exec: (+0x2ef)
+  "7533", // jne fail
+  // exec: (+0x353)
+  movEax(SYS.close), // mov eax,close
+  "8b3c25e0100010", // mov edi,DWORD PTR D_EXITFD
+  "0f05", // syscall
   "498b7f10", // mov rdi,QWORD PTR [r15+0x10]
   "498d7710", // lea rsi,[r15+0x10]
   "498b07", // mov rax,QWORD PTR [r15]
@@ -333,9 +396,9 @@ const CODE_HEX = [
   "0f05", // syscall
   "bd04000000", // mov ebp,0x4
   "eb07", // jmp fail
-  // parentgone: (+0x30d)
+  // parentgone: (+0x37f)
   "48c7c0fdffffff", // mov rax,0xfffffffffffffffd
-  // fail: (+0x314)
+  // fail: (+0x386)
   "4989c4", // mov r12,rax
   "49f7dc", // neg r12
   "6bf530", // imul esi,ebp,0x30
@@ -347,8 +410,18 @@ const CODE_HEX = [
   "0f05", // syscall
   "4c89e0", // mov rax,r12
   "bfcf100010", // mov edi,D_NUMEND
+  "e81a000000", // call decimal
+  "bf02000000", // mov edi,0x2
+  movEax(SYS.write), // mov eax,write
+  "0f05", // syscall
+  "bf01000000", // mov edi,0x1
+  movEax(SYS.exit_group), // mov eax,exit_group
+  "0f05", // syscall
+  "0f0b", // ud2
+  // decimal: (+0x3cd)
+  "4c8d4f01", // lea r9,[rdi+0x1]
   "b90a000000", // mov ecx,0xa
-  // digit: (+0x341)
+  // digit: (+0x3d6)
   "31d2", // xor edx,edx
   "48f7f1", // div rcx
   "80c230", // add dl,0x30
@@ -357,15 +430,9 @@ const CODE_HEX = [
   "4885c0", // test rax,rax
   "75ee", // jne digit
   "4889fe", // mov rsi,rdi
-  "bad0100010", // mov edx,D_NUMEND+1
-  "29f2", // sub edx,esi
-  "bf02000000", // mov edi,0x2
-  movEax(SYS.write), // mov eax,write
-  "0f05", // syscall
-  "bf01000000", // mov edi,0x1
-  movEax(SYS.exit_group), // mov eax,exit_group
-  "0f05", // syscall
-  "0f0b", // ud2
+  "4c89ca", // mov rdx,r9
+  "4829f2", // sub rdx,rsi
+  "c3", // ret
 ];
 
 // The entry: names the task (prctl PR_SET_NAME; its failure changes nothing), then jumps to
@@ -392,11 +459,21 @@ function nsinitCode(): { code: Uint8Array; entry: number } {
 
 /**
  * nsinit's ELF image for `ns`. `execFd`: the descriptor it is executed through, above every
- * descriptor its program gets; it closes that one and all above.
+ * descriptor its program gets; it closes that one and all above. `exitFd` (below `execFd`, with
+ * a PID namespace only; -1 for none): where the parent writes its child's exit status.
  */
-export function nsinitImage(ns: NsinitNamespaces, execFd: number): Uint8Array<ArrayBuffer> {
+export function nsinitImage(
+  ns: NsinitNamespaces,
+  execFd: number,
+  exitFd = -1,
+): Uint8Array<ArrayBuffer> {
+  if (exitFd >= 0 && (!ns.pid || exitFd >= execFd)) {
+    throw new Error(
+      `nsinit: an exit record needs a PID namespace and a descriptor below ${execFd}`,
+    );
+  }
   const { code, entry } = nsinitCode();
-  const filter = nsinitFilter();
+  const filter = nsinitFilter(exitFd);
   const codeEnd = CODE_OFFSET + code.length;
   const size = DATA_OFFSET + D_FILTER + filter.length;
   if (codeEnd > DATA_OFFSET || size > DATA_OFFSET + 4096) {
@@ -424,6 +501,8 @@ export function nsinitImage(ns: NsinitNamespaces, execFd: number): Uint8Array<Ar
   v.setBigUint64(d + D_FLAGS, BigInt(flags), true);
   v.setBigUint64(d + D_FORK, ns.pid ? 1n : 0n, true);
   v.setUint32(d + D_EXECFD, execFd, true);
+  v.setUint32(d + D_EXITFD, exitFd >= 0 ? exitFd : 0xffff_ffff, true);
+  b[d + D_RECEND] = 0x0a;
   v.setUint32(d + D_CAPHDR, _LINUX_CAPABILITY_VERSION_3, true);
   v.setUint16(d + D_FPROG, filter.length / 8, true);
   v.setBigUint64(d + D_FPROG + 8, BigInt(DATA_ADDR + D_FILTER), true);
@@ -462,14 +541,14 @@ const MFD_CLOEXEC = 1;
 const executables = new Map<string, number>();
 
 /**
- * A close-on-exec memfd holding nsinit's image for `ns` and `execFd` (one per process and
- * kind, kept open: the CLI starts at most two).
+ * A close-on-exec memfd holding nsinit's image for `ns`, `execFd` and `exitFd` (one per process
+ * and kind, kept open: the CLI starts at most two).
  */
-export function nsinitExecutable(ns: NsinitNamespaces, execFd: number): number {
-  const key = `${ns.pid}/${ns.net}/${execFd}`;
+export function nsinitExecutable(ns: NsinitNamespaces, execFd: number, exitFd = -1): number {
+  const key = `${ns.pid}/${ns.net}/${execFd}/${exitFd}`;
   const known = executables.get(key);
   if (known !== undefined) return known;
-  const image = nsinitImage(ns, execFd);
+  const image = nsinitImage(ns, execFd, exitFd);
   const fd = check(
     "memfd_create nsinit",
     libc.symbols.memfd_create(cstr(NSINIT_MEMFD_NAME), MFD_CLOEXEC),

@@ -42,19 +42,28 @@ export interface ConfinedCommand {
  * The spawn of `argv` with descriptors `fds`, confined as confinedArgv says. As root, nsinit's
  * memfd goes to the descriptor right above those in `fds` and is executed through it (through
  * /proc/self/fd of the spawned child, which has it before exec); nsinit closes it, and every
- * descriptor above, first.
+ * descriptor above, first. `exitRecord` (as root, with a PID namespace): a descriptor of this
+ * process, open for writing, that nsinit gets just below its memfd and writes its child's exit
+ * status to (host/nsinit.ts); its child never has it. Not passed when not confined.
  */
 export function confinedCommand(
   argv: readonly string[],
   fds: FdMap,
   ns: ConfineNamespaces = { pid: true, net: true },
+  exitRecord = -1,
 ): ConfinedCommand {
   const run = confinedArgv(argv);
   if (run[0] !== NSINIT_ARGV0) return { path: run[0], argv: run, fds };
-  const execFd = Math.max(2, ...fds.map(([child]) => child)) + 1;
+  const top = Math.max(2, ...fds.map(([child]) => child));
+  const exitFd = exitRecord >= 0 ? top + 1 : -1;
+  const execFd = Math.max(top, exitFd) + 1;
   return {
     path: `/proc/self/fd/${execFd}`,
     argv: run,
-    fds: [...fds, [execFd, nsinitExecutable(ns, execFd)]],
+    fds: [
+      ...fds,
+      ...(exitRecord >= 0 ? [[exitFd, exitRecord] as [number, number]] : []),
+      [execFd, nsinitExecutable(ns, execFd, exitFd)],
+    ],
   };
 }

@@ -33,11 +33,12 @@ import { geteuid } from "../host/namespace.ts";
 import { loadSpec } from "./spec.ts";
 import { type HookState, hookStateOf, parseHooks, runHooks } from "./hooks.ts";
 import { isHostNetworkNamespace, takeOverInterfacesAt, toWire } from "../boot/network.ts";
-import { endProcesses, spareUsable, takeSpare } from "./spare.ts";
+import { endProcesses, identify, sameProcess, spareUsable, takeSpare } from "./spare.ts";
 import { firstChild, procStat } from "./proc.ts";
 import {
   type ContainerState,
   newState,
+  openExitRecord,
   type ProcessId,
   StateError,
   type Status,
@@ -189,6 +190,7 @@ export async function createContainer(
         status: "created",
         pid: taken.pid,
         goferPid: taken.goferPid,
+        nsinit: taken.nsinit,
         spareProcs: taken.procs,
       };
       store.write(state);
@@ -240,6 +242,9 @@ export async function createContainer(
       : -1;
     if (netNsFd >= 0) fds.push(netNsFd);
     const netNs: [number, number][] = netNsFd >= 0 ? [[5, netNsFd]] : [];
+    // Written by the boot's nsinit when the boot ends, never by the Sentry (host/nsinit.ts).
+    const exitRecord = openExitRecord(store.dir(id));
+    fds.push(exitRecord);
     // As root, the Sentry too starts in its own namespaces (boot/boot.ts confineBoot). In its
     // PID namespace it can see, trace and signal only its own stubs; when it ends, they end.
     const boot = confinedCommand(
@@ -262,6 +267,7 @@ export async function createContainer(
         ? [[0, consoleFd], [1, consoleFd], [2, consoleFd], [3, bootEnd], [4, readyWrite], ...netNs]
         : [[3, bootEnd], [4, readyWrite], ...netNs],
       { pid: true, net: global.network !== "host" },
+      exitRecord,
     );
     bootPid = spawn({
       ...boot,
@@ -273,7 +279,8 @@ export async function createContainer(
     leaveCgroup?.();
     leaveCgroup = null;
     // Recorded at once, so that `delete --force` can clean up after a create that was killed.
-    store.write({ ...store.read(id), pid: bootPid, goferPid });
+    const nsinit = boot.argv.includes(CONFINE_FLAG) ? identify(bootPid) : null;
+    store.write({ ...store.read(id), pid: bootPid, goferPid, ...(nsinit ? { nsinit } : {}) });
     for (const fd of fds) if (fd !== readyRead) closeFd(fd);
     fds.length = 0;
     fds.push(readyRead);
@@ -426,15 +433,17 @@ export interface LiveStatus {
 }
 
 /**
- * Init's exit status as the boot process recorded it before it exited (boot/boot.ts), or
- * undefined when it never did (killed from the host, or not exited).
+ * Init's exit status as the boot's nsinit recorded it once the boot had ended as init did
+ * (host/nsinit.ts; unconfined, the boot records it itself), or undefined when none did (its
+ * nsinit killed from the host, or not ended yet).
  */
 export function recordedExitStatus(ctx: Context, id: string): number | undefined {
   const path = join(ctx.store.dir(id), EXIT_FILE);
   let text: string;
   try {
-    // The Sentry can write this file at will: its size is checked before anything is read, and
-    // no more than a record's length is read.
+    // Read as if hostile all the same (an unconfined Sentry writes it, and a record left by an
+    // older runtime was the Sentry's): its size is checked before anything is read, and no more
+    // than a record's length is read.
     using f = Deno.openSync(path, { read: true });
     const st = f.statSync();
     if (!st.isFile || st.size > EXIT_RECORD_MAX) {
@@ -519,16 +528,44 @@ export async function request<
   }
 }
 
+/** How long a waiter gives the boot's nsinit to write the exit record once the socket is gone. */
+const RECORD_WAIT_MS = 30_000;
+
+/**
+ * recordedExitStatus once the record is written: the boot's socket goes before the boot ends,
+ * and its nsinit writes the record only then, so an empty record is waited for (bounded) while
+ * that nsinit lives.
+ */
+async function awaitExitRecord(ctx: Context, id: string): Promise<number | undefined> {
+  let nsinit: ProcessId | undefined;
+  try {
+    nsinit = ctx.store.read(id).nsinit;
+  } catch { /* no state: nothing to wait for */ }
+  const path = join(ctx.store.dir(id), EXIT_FILE);
+  const empty = () => {
+    try {
+      return Deno.lstatSync(path).size === 0;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + RECORD_WAIT_MS;
+  while (nsinit && empty() && sameProcess(nsinit) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return recordedExitStatus(ctx, id);
+}
+
 /**
  * Waits for init of container `id` to exit and returns its exit status; once the sandbox has
- * ended, the status it recorded is the answer.
+ * ended, the status recorded is the answer.
  */
 export async function waitExit(ctx: Context, id: string): Promise<number> {
   try {
     return (await request(ctx, id, { cmd: "wait" })).exitStatus;
   } catch (e) {
     const recorded = e instanceof CliError && e.cause instanceof ControlUnavailable
-      ? recordedExitStatus(ctx, id)
+      ? await awaitExitRecord(ctx, id)
       : undefined;
     if (recorded === undefined) throw e;
     return recorded;

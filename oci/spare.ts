@@ -7,14 +7,16 @@
  * get their creator's priority when taken.
  *
  * A spare lives in `<root>/+spare-<hex>` (a name no container id can have: `list`, `state` and
- * `delete` never see it): its control and stdio sockets, its exit-status file, the gofer's take
- * socket and `spare.json` (the global flags and program it was started with and its two nsinit
- * processes, by pid and start time). It is offered by the symbolic link `<root>/+spare.<hex>`,
- * made once it is recorded; `--spare-count` (default 1) are kept, made by one process at a time
- * per root (under `+spare-making`). A create claims one by renaming its link away, so two
- * creates never take the same one. A spare nobody takes ends itself after SPARE_IDLE_MS; a
- * create that claims it then finds it gone, ends it and tries the next, and the next command
- * that counts the spares (create, run, spare) removes what it left (pruneSpares).
+ * `delete` never see it): its control and stdio sockets, its exit-status file (its boot's nsinit
+ * writes it), the gofer's take socket, `spawned.json` (its nsinit processes, by pid and start
+ * time, written as each is spawned) and `spare.json` (the global flags and program it was
+ * started with and those two processes). It is offered by the symbolic link
+ * `<root>/+spare.<hex>`, made once it is recorded; `--spare-count` (default 1) are kept, made by
+ * one process at a time per root (under `+spare-making`). A create claims one by renaming its
+ * link away (to `+spare-claim-<its pid>-<start>-<hex>`), so two creates never take the same
+ * one. A spare nobody takes ends itself after SPARE_IDLE_MS; a create that claims it then finds
+ * it gone, ends it and tries the next, and the next command that counts the spares (create,
+ * run, spare) removes what it left (pruneSpares).
  *
  * At take time the gofer gets the bundle and id (it then opens the root and mounts and confines
  * itself, as a gofer started for that container would), and the boot gets the spec and the
@@ -62,9 +64,18 @@ import { confinedCommand } from "./confine_argv.ts";
 import { selfArgv, selfCliArgv } from "./reexec.ts";
 import { denoDir, readOnlyDenoDirArgv, warmRoleCache } from "./deno_cache.ts";
 import { loadSpec, rootfsPath, type Spec } from "./spec.ts";
-import type { ProcessId } from "./state.ts";
+import { openExitRecord, type ProcessId, writeFileAtomic } from "./state.ts";
+import type { HookKind } from "./hooks.ts";
 import { firstChild, procStat } from "./proc.ts";
 import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
+
+/** The hooks that run before create returns (or as start begins): a spare's are past. */
+const CREATE_HOOKS: readonly HookKind[] = [
+  "prestart",
+  "createRuntime",
+  "createContainer",
+  "startContainer",
+];
 
 /** A spare's directory, `+spare-<hex>`. */
 const SPARE_DIR_RE = /^\+spare-[0-9a-f]{8}$/;
@@ -78,6 +89,15 @@ const OFFER_RE = /^\+spare\.[0-9a-f]{8}$/;
 /** Held (a directory) while a CLI makes a spare, so that only one is made at a time. */
 const SPARE_MAKING = "+spare-making";
 const RECORD = "spare.json";
+/**
+ * The processes a maker has spawned for a spare so far, rewritten as each is spawned: a maker
+ * that dies before RECORD leaves them named, for pruneSpares and `--stop` to end.
+ */
+const SPAWNED = "spawned.json";
+/** A claim link (takeSpare), `+spare-claim-<pid>-<start>-<hex>`: its claimer by pid and start. */
+const CLAIM_RE = /^\+spare-claim-(\d+)-(\d+)-[0-9a-f]{8}$/;
+/** A claim link left this long (by its ctime: set when it was renamed from the offer) is stale. */
+const STALE_CLAIM_MS = 30_000;
 const SOCK_STREAM = 1;
 const SIGKILL = 9;
 const WNOHANG = 1;
@@ -107,6 +127,8 @@ export interface TakenSpare {
   pid: number;
   /** The gofer's nsinit, as create's goferPid. */
   goferPid: number;
+  /** The boot's nsinit, which writes the exit record. */
+  nsinit: ProcessId;
   /** Every host process of the sandbox, nsinit parents first. */
   procs: ProcessId[];
 }
@@ -117,7 +139,8 @@ export function startTime(pid: number): number | null {
   return !f || f[0] === "Z" || f[0] === "X" ? null : Number(f[19]);
 }
 
-function identify(pid: number): ProcessId | null {
+/** `pid` as a ProcessId, or null when it is gone. */
+export function identify(pid: number): ProcessId | null {
   const start = startTime(pid);
   return start === null ? null : { pid, start };
 }
@@ -157,9 +180,13 @@ export function spareUsable(
 ): boolean {
   return ctx.global.spare && geteuid() === 0 && !opts.pidFile && !opts.consoleSocket &&
     !spec.process?.terminal && !spec.linux?.cgroupsPath &&
-    // Hooks run around a sandbox's start (prestart: after its namespaces exist, before the
-    // application): a spare's start is past, so a spec with hooks gets its own sandbox.
-    !Object.values(spec.hooks ?? {}).some((h) => Array.isArray(h) && h.length > 0) &&
+    // The hooks that run while a sandbox is created (prestart: after its namespaces exist,
+    // before the application): a spare's creation is past, so a spec with any of them gets its
+    // own sandbox. poststart and poststop run after start and at delete, spare or not.
+    !CREATE_HOOKS.some((k) => {
+      const h: unknown = spec.hooks?.[k];
+      return Array.isArray(h) && h.length > 0;
+    }) &&
     // Namespaces to join are given at a sandbox's start, which a spare's was before this spec.
     !spec.linux?.namespaces?.some((n) => n.path) &&
     new TextEncoder().encode(join(ctx.store.root, "+spare-01234567", GOFER_SPARE_SOCKET)).length <=
@@ -239,11 +266,14 @@ export async function takeSpare(
       return false;
     }
   };
+  const me = identify(Deno.pid);
+  const claimer = me ? `${me.pid}-${me.start}` : `${Deno.pid}-0`;
   const offers = offered(root).map((o) => ({ o, ready: ready(o), r: Math.random() }))
     .sort((a, b) => Number(b.ready) - Number(a.ready) || a.r - b.r).map((x) => x.o);
   for (const offer of offers) {
-    // Claimed by moving its link away: of two creates, one only gets it.
-    const claim = join(root, `+spare-claim-${crypto.randomUUID().slice(0, 8)}`);
+    // Claimed by moving its link away: of two creates, one only gets it. Named for this
+    // process, so that pruneSpares can tell a claim whose create died from one in progress.
+    const claim = join(root, `+spare-claim-${claimer}-${crypto.randomUUID().slice(0, 8)}`);
     let dir: string;
     try {
       Deno.renameSync(join(root, offer), claim);
@@ -350,7 +380,8 @@ async function takeClaimed(
   } finally {
     conn?.close();
   }
-  // The sockets and the exit file are the container's now (renamed: the boot holds them open).
+  // The sockets and the exit record are the container's now (renamed: the boot holds the
+  // sockets open, its nsinit the record).
   for (const f of ["ctl.sock", STDIO_SOCKET, EXIT_FILE]) {
     Deno.renameSync(join(dir, f), join(ctx.store.dir(id), f));
   }
@@ -358,7 +389,7 @@ async function takeClaimed(
     Deno.removeSync(dir, { recursive: true });
   } catch { /* another command's pruneSpares removes it as it removes one its maker left */ }
   log.phase("create: spare taken");
-  return { pid: boot.pid, goferPid: rec.gofer.pid, procs };
+  return { pid: boot.pid, goferPid: rec.gofer.pid, nsinit: rec.boot, procs };
 }
 
 /**
@@ -534,7 +565,9 @@ function offered(root: string): string[] {
  * Removes what ended spares left under `root`: a spare that ended by itself (its idle timeout)
  * or was killed leaves its directory and offer link, which would count as offered until a
  * create claimed it; a maker that died before recording its spare leaves a directory that no
- * record names. A live spare, and a directory its maker still holds locked, are left alone.
+ * record names, and maybe processes that SPAWNED names (ended here); a create that died while
+ * claiming leaves a claim link (removed, and the spare it names, which nobody can claim now,
+ * ended). A live spare, and a directory its maker still holds locked, are left alone.
  */
 async function pruneSpares(root: string): Promise<void> {
   let names: string[] = [];
@@ -545,6 +578,10 @@ async function pruneSpares(root: string): Promise<void> {
   }
   for (const name of names) {
     const dir = join(root, name);
+    if (name.startsWith("+spare-claim-")) {
+      await pruneClaim(root, name);
+      continue;
+    }
     if (SPARE_NEW_RE.test(name)) {
       // Not named as a spare yet: nothing runs for it, and the maker fails at its rename.
       if (!lockedByMaker(dir)) removeDir(dir, STALE_MAKING_MS);
@@ -558,7 +595,10 @@ async function pruneSpares(root: string): Promise<void> {
       const fd = openDirLocked(dir);
       if (fd === null) continue;
       try {
-        if (readRecord(dir) === undefined) removeDir(dir, 0);
+        if (readRecord(dir) === undefined) {
+          await endProcesses(readSpawned(dir), 1000);
+          removeDir(dir, 0);
+        }
       } finally {
         closeFd(fd);
       }
@@ -570,6 +610,42 @@ async function pruneSpares(root: string): Promise<void> {
       Deno.removeSync(join(root, `+spare.${name.slice("+spare-".length)}`));
     } catch { /* claimed by a create, or never offered */ }
     await discard(dir, [rec.boot, rec.gofer]);
+  }
+}
+
+/**
+ * Removes claim link `name` under `root` when its create died (its claimer is not itself any
+ * more) or it is older than STALE_CLAIM_MS, and ends the spare it names: unoffered, nobody
+ * else can claim it.
+ */
+async function pruneClaim(root: string, name: string): Promise<void> {
+  const path = join(root, name);
+  const m = CLAIM_RE.exec(name);
+  try {
+    const st = Deno.lstatSync(path);
+    const age = Date.now() - (st.ctime?.getTime() ?? 0);
+    const claimerGone = m !== null && !sameProcess({ pid: Number(m[1]), start: Number(m[2]) });
+    if (!st.isSymlink || (!claimerGone && age < STALE_CLAIM_MS)) return;
+    const target = Deno.readLinkSync(path);
+    Deno.removeSync(path);
+    log.debug("spare: a claim its create left (died or stalled); removed", { claim: name, target });
+    if (!SPARE_DIR_RE.test(target)) return;
+    const dir = join(root, target);
+    const rec = readRecord(dir);
+    await discard(dir, rec ? [rec.boot, rec.gofer] : readSpawned(dir));
+  } catch { /* removed meanwhile */ }
+}
+
+/** The processes SPAWNED names in a spare's directory (none when unreadable or malformed). */
+function readSpawned(dir: string): ProcessId[] {
+  try {
+    const list: unknown = JSON.parse(Deno.readTextFileSync(join(dir, SPAWNED)));
+    if (!Array.isArray(list)) return [];
+    return list.filter((p): p is ProcessId =>
+      Number.isSafeInteger(p?.pid) && p.pid > 0 && Number.isSafeInteger(p?.start)
+    );
+  } catch {
+    return [];
   }
 }
 
@@ -709,9 +785,8 @@ async function makeOne(ctx: Context): Promise<{ dir: string; procs: ProcessId[] 
     if (lock < 0) throw new Error(`cannot lock ${fresh}`);
     Deno.renameSync(fresh, dir);
     log.phase("spare: spawning");
-    const rec = await spawnSpare(ctx, dir);
+    const rec = await spawnSpare(ctx, dir, procs);
     log.phase("spare: spawned");
-    procs.push(rec.boot, rec.gofer);
     Deno.writeTextFileSync(join(dir, RECORD), JSON.stringify(rec));
     // Offered only now, whole.
     Deno.symlinkSync(`+spare-${hex}`, join(ctx.store.root, `+spare.${hex}`));
@@ -729,8 +804,21 @@ async function makeOne(ctx: Context): Promise<{ dir: string; procs: ProcessId[] 
   }
 }
 
-/** Spawns a spare's gofer and boot with their sockets in `dir`; returns what to record. */
-async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
+/** Adds `pid`, just spawned for the spare in `dir`, to `procs` and SPAWNED; returns its id. */
+function recordSpawned(dir: string, procs: ProcessId[], pid: number): ProcessId {
+  const p = identify(pid);
+  if (!p) throw new Error("a spare's process ended at once");
+  procs.push(p);
+  writeFileAtomic(join(dir, SPAWNED), JSON.stringify(procs));
+  return p;
+}
+
+/**
+ * Spawns a spare's gofer and boot with their sockets in `dir`; returns what to record. Each is
+ * added to `procs` and SPAWNED as soon as it is spawned, so that neither outlives a failure or
+ * this process's death unnamed.
+ */
+async function spawnSpare(ctx: Context, dir: string, procs: ProcessId[]): Promise<SpareRecord> {
   const { global } = ctx;
   const cacheDir = denoDir();
   if (cacheDir) await warmRoleCache(cacheDir);
@@ -747,8 +835,10 @@ async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
   const nice = threadNice() ?? 0;
   setThreadNice(0, Math.max(nice, SPARE_NICE));
   let nul = -1;
+  let exitRecord = -1;
   try {
     nul = openAt(AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
+    exitRecord = openExitRecord(dir);
     const gofer = confinedCommand(
       role(selfArgv("gofer", [
         "--sock-fd",
@@ -759,7 +849,11 @@ async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
       ])),
       [[0, nul], [1, nul], [2, nul], [3, goferEnd]],
     );
-    const goferPid = spawn({ ...gofer, closeOthers: true, setsid: true, cwd: "/" });
+    const g = recordSpawned(
+      dir,
+      procs,
+      spawn({ ...gofer, closeOthers: true, setsid: true, cwd: "/" }),
+    );
     const boot = confinedCommand(
       role(selfArgv("boot", [
         "--spare-dir",
@@ -772,16 +866,19 @@ async function spawnSpare(ctx: Context, dir: string): Promise<SpareRecord> {
       ])),
       [[0, nul], [1, nul], [2, nul], [3, bootEnd]],
       { pid: true, net: global.network !== "host" },
+      exitRecord,
     );
-    const bootPid = spawn({ ...boot, closeOthers: true, setsid: true, cwd: "/" });
-    const b = identify(bootPid);
-    const g = identify(goferPid);
-    if (!b || !g) throw new Error("a spare's process ended at once");
+    const b = recordSpawned(
+      dir,
+      procs,
+      spawn({ ...boot, closeOthers: true, setsid: true, cwd: "/" }),
+    );
     return { flags: global.passOn, program: programStamp(), boot: b, gofer: g };
   } finally {
     setThreadNice(0, nice);
     closeFd(goferEnd);
     closeFd(bootEnd);
     if (nul >= 0) closeFd(nul);
+    if (exitRecord >= 0) closeFd(exitRecord);
   }
 }

@@ -8,6 +8,9 @@
 
 import { join } from "../path.ts";
 import { SPEC_VERSION } from "./global.ts";
+import { EXIT_FILE } from "../boot/control.ts";
+import { openAt } from "../host/fsops.ts";
+import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_NOFOLLOW, O_TRUNC, O_WRONLY } from "../abi/linux/file.ts";
 import type { Hooks } from "./hooks.ts";
 
 /** The lifecycle of a container, as the OCI state reports it. */
@@ -38,6 +41,11 @@ export interface ContainerState {
   spareProcs?: ProcessId[];
   /** The spec's hooks, as create checked them: start and delete run theirs from here. */
   hooks?: Hooks;
+  /**
+   * The boot's nsinit (host/nsinit.ts), as root: it writes the exit record (EXIT_FILE) once the
+   * boot has ended, so a record still empty while it lives may yet come.
+   */
+  nsinit?: ProcessId;
 }
 
 /** A host process as it cannot be mistaken for a later one with its pid. */
@@ -45,6 +53,20 @@ export interface ProcessId {
   pid: number;
   /** Field 22 of /proc/<pid>/stat: clock ticks after boot at which it started. */
   start: number;
+}
+
+/**
+ * Makes the empty exit record (EXIT_FILE) in the state directory `dir` and opens it for writing,
+ * close-on-exec: the descriptor goes to the boot's nsinit, the one process that writes it
+ * (host/nsinit.ts).
+ */
+export function openExitRecord(dir: string): number {
+  return openAt(
+    AT_FDCWD,
+    join(dir, EXIT_FILE),
+    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+    0o600,
+  );
 }
 
 /** The OCI state as `runsc state` prints it. */

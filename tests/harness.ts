@@ -327,3 +327,47 @@ export function listDir(dir: string): string[] {
     return [];
   }
 }
+
+const O_ACCMODE = 0o3;
+const O_PATH = 0o10000000;
+
+/** The descriptors of `pid` that break confinement: host files open for writing, and writable
+ * shared mappings of host files. `allowed` are paths the process is meant to write (stdio). */
+export function writableHostFiles(pid: number, allowed: string[]): string[] {
+  // Files are compared by identity: a pivoted process's links name paths in its own root.
+  const identity = (path: string) => {
+    try {
+      const s = Deno.statSync(path);
+      return `${s.dev}:${s.ino}:${s.rdev}`;
+    } catch {
+      return "";
+    }
+  };
+  const allowedIds = new Set(allowed.map(identity).filter((id) => id !== ""));
+  const bad: string[] = [];
+  for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    let flags: number;
+    try {
+      target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+      const info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${e.name}`);
+      flags = parseInt(/^flags:\s+([0-7]+)/m.exec(info)![1], 8);
+    } catch {
+      continue; // closed meanwhile
+    }
+    // Sockets, pipes, epoll and event descriptors, the Sentry's memfds: not host files.
+    if (!target.startsWith("/") || target.startsWith("/memfd:runsc-")) continue;
+    if (target === "/dev/null" || allowedIds.has(identity(`/proc/${pid}/fd/${e.name}`))) continue;
+    if ((flags & O_PATH) !== 0 || (flags & O_ACCMODE) === 0) continue;
+    bad.push(`fd ${e.name} -> ${target} (flags 0${flags.toString(8)})`);
+  }
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n")) {
+    const f = line.split(/\s+/);
+    if (
+      f[1]?.[1] === "w" && f[1][3] === "s" && f[5]?.startsWith("/") && !f[5].startsWith("/memfd:")
+    ) {
+      bad.push(`mapping ${line}`);
+    }
+  }
+  return bad;
+}

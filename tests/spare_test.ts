@@ -19,7 +19,7 @@ import {
   type TestRoot,
   waitFor,
 } from "./harness.ts";
-import { endSpares, sameProcess } from "../oci/spare.ts";
+import { endSpares, sameProcess, startTime } from "../oci/spare.ts";
 import { control, ControlError } from "../boot/control.ts";
 import type { ProcessId } from "../oci/state.ts";
 
@@ -185,6 +185,10 @@ spareTest(
         const spare = await offered(t.root);
         assert.ok(spare);
         await started(spare.dir);
+        // Its maker named each process as it spawned it, before the record.
+        const spawned = JSON.parse(readOr(join(spare.dir, "spawned.json")) || "[]");
+        const key = (p: ProcessId) => `${p.pid}/${p.start}`;
+        assert.deepEqual(spawned.map(key).sort(), [spare.boot, spare.gofer].map(key).sort());
         const boot = childOf(spare.boot.pid);
         const gofer = childOf(spare.gofer.pid);
         for (const pid of [boot, gofer]) {
@@ -320,6 +324,22 @@ spareTest(
 );
 
 /** Whether `path` exists (a dangling link counts). */
+/** A `sleep` of ours standing for a spare's process, known by pid and start time. */
+function sleeper(): { id: ProcessId; end: () => Promise<void> } {
+  const child = new Deno.Command("sleep", { args: ["300"] }).spawn();
+  const start = startTime(child.pid);
+  assert.ok(start !== null);
+  return {
+    id: { pid: child.pid, start },
+    async end() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* ended */ }
+      await child.status;
+    },
+  };
+}
+
 function exists(path: string): boolean {
   try {
     Deno.lstatSync(path);
@@ -370,16 +390,21 @@ spareTest(
       const held = Deno.openSync(fresh, { read: true });
       held.lockSync(true);
       Deno.renameSync(fresh, live);
-      // One whose maker died: nobody holds it.
+      // One whose maker died: nobody holds it. It died after spawning a process for it,
+      // which it named (spawned.json) but never recorded (spare.json).
       const dead = join(t.root, "+spare-0000bbbb");
       Deno.mkdirSync(dead);
+      const orphan = sleeper();
+      Deno.writeTextFileSync(join(dead, "spawned.json"), JSON.stringify([orphan.id]));
       try {
         const stop = await t.runsc(["spare", "--stop"], {}, ["--spare"]);
         assert.equal(stop.code, 0, stop.stderr);
         assert.ok(!exists(dead), "the dead maker's directory is removed");
         assert.ok(exists(live), "the live maker's directory is left");
+        assert.ok(!sameProcess(orphan.id), "the process it spawned is ended");
       } finally {
         held.close();
+        await orphan.end();
       }
       const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
       try {
@@ -435,6 +460,89 @@ spareTest(
         await Deno.remove(mnt, { recursive: true });
         await Deno.remove(links, { recursive: true });
         await b.cleanup();
+      }
+    }),
+);
+
+spareTest(
+  "a claim whose create died is removed with the spare it names; a live create's claim is not",
+  () =>
+    withRoot(async (t) => {
+      Deno.mkdirSync(t.root, { recursive: true });
+      // Two spares (their processes stood for by sleeps), each claimed: one by a create that
+      // died between its claim and its take, one by a create still running (this process).
+      const gone = sleeper();
+      const dead = gone.id;
+      await gone.end();
+      const me = { pid: Deno.pid, start: startTime(Deno.pid)! };
+      const procs = [sleeper(), sleeper(), sleeper(), sleeper()];
+      const claims: Record<string, { claimer: ProcessId; procs: ProcessId[] }> = {
+        "0000cccc": { claimer: dead, procs: [procs[0].id, procs[1].id] },
+        "0000dddd": { claimer: me, procs: [procs[2].id, procs[3].id] },
+      };
+      for (const [hex, c] of Object.entries(claims)) {
+        const dir = join(t.root, `+spare-${hex}`);
+        Deno.mkdirSync(dir, { mode: 0o700 });
+        Deno.writeTextFileSync(
+          join(dir, "spare.json"),
+          JSON.stringify({ flags: [], program: "", boot: c.procs[0], gofer: c.procs[1] }),
+        );
+        Deno.symlinkSync(
+          `+spare-${hex}`,
+          join(t.root, `+spare-claim-${c.claimer.pid}-${c.claimer.start}-${hex}`),
+        );
+      }
+      try {
+        // `spare` prunes before it makes one.
+        const r = await t.runsc(["spare"], {}, ["--spare"]);
+        assert.equal(r.code, 0, r.stderr);
+        const left = [...Deno.readDirSync(t.root)].map((e) => e.name).filter((n) =>
+          n.includes("claim")
+        );
+        assert.deepEqual(left, [`+spare-claim-${me.pid}-${me.start}-0000dddd`]);
+        assert.ok(!exists(join(t.root, "+spare-0000cccc")), "the dead claim's spare is removed");
+        assert.ok(!sameProcess(procs[0].id) && !sameProcess(procs[1].id), "and ended");
+        assert.ok(exists(join(t.root, "+spare-0000dddd")), "the live claim's spare is left");
+        assert.ok(sameProcess(procs[2].id) && sameProcess(procs[3].id), "and runs");
+      } finally {
+        for (const p of procs) await p.end();
+      }
+    }),
+);
+
+spareTest(
+  "a spec whose only hooks are poststart and poststop takes a spare; its hooks run",
+  () =>
+    withRoot(async (t) => {
+      const out = await Deno.makeTempDir({ prefix: "runsc-spare-hooks-" });
+      const hook = (name: string) => ({
+        path: "/bin/sh",
+        args: ["sh", "-c", `echo ${name} >> ${join(out, "order")}`],
+      });
+      const b = await makeBundle({
+        args: ["/true"],
+        files: { true: await compileProg("true") },
+        config: { hooks: { poststart: [hook("poststart")], poststop: [hook("poststop")] } },
+      });
+      try {
+        const s = await t.runsc(["spare"], {}, ["--spare"]);
+        assert.equal(s.code, 0, s.stderr);
+        const spare = await offered(t.root);
+        assert.ok(spare);
+        await started(spare.dir);
+        const c = await t.runsc(["create", "--bundle", b.dir, "h1"], {
+          outputFile: join(b.dir, "out"),
+        }, ["--spare"]);
+        assert.equal(c.code, 0, c.stderr);
+        const st = JSON.parse(readOr(join(t.root, "h1", "state.json")));
+        assert.ok(st.spareProcs, "taken from a spare");
+        assert.equal((await t.runsc(["start", "h1"], {}, ["--spare"])).code, 0);
+        assert.equal((await t.runsc(["wait", "h1"], {}, ["--spare"])).code, 0);
+        assert.equal((await t.runsc(["delete", "h1"], {}, ["--spare"])).code, 0);
+        assert.equal(readOr(join(out, "order")), "poststart\npoststop\n");
+      } finally {
+        await b.cleanup();
+        await Deno.remove(out, { recursive: true });
       }
     }),
 );

@@ -8,7 +8,15 @@ import assert from "node:assert/strict";
 import { GOFER_CAPS } from "../../gofer/confine.ts";
 import { Cap, namespaces } from "../../host/namespace.ts";
 import { capMask, threadCreds } from "../../host/threads.ts";
-import { inFreshDeno, IS_ROOT, makeBundle, makeRoot, REPO, waitFor } from "../harness.ts";
+import {
+  inFreshDeno,
+  IS_ROOT,
+  makeBundle,
+  makeRoot,
+  REPO,
+  waitFor,
+  writableHostFiles,
+} from "../harness.ts";
 import { PLATFORMS } from "../probe.ts";
 import { endSpares } from "../../oci/spare.ts";
 import { busyboxRootfs, haveBusybox } from "../rootfs.ts";
@@ -18,6 +26,22 @@ function childOf(pid: number): number {
   const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
   assert.ok(kids, `process ${pid} has a child`);
   return Number(kids.split(" ")[0]);
+}
+
+/** How many descriptors of `pid` are open on the file at `path` (compared by identity). */
+function holders(pid: number, path: string): number {
+  const id = (p: string) => {
+    const s = Deno.statSync(p);
+    return `${s.dev}:${s.ino}`;
+  };
+  const want = id(path);
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].filter((e) => {
+    try {
+      return id(`/proc/${pid}/fd/${e.name}`) === want;
+    } catch {
+      return false; // closed meanwhile, or not a file
+    }
+  }).length;
 }
 
 /** Asserts that every thread of `pid` is confined to exactly `caps`. */
@@ -79,6 +103,14 @@ for (const [platform, spare, hostNet] of VARIANTS) {
 
         assertThreads("boot", boot, hostNet ? [Cap.NET_BIND_SERVICE] : []);
         assertThreads("gofer", gofer, GOFER_CAPS);
+        // No writable host file but the container's stdio (and the kvm device): its exit record
+        // is held and written by its nsinit alone (host/nsinit.ts).
+        const out = `${bundle.dir}/out`;
+        const device = platform === "kvm" ? ["/dev/kvm"] : [];
+        assert.deepEqual(writableHostFiles(boot, [out, `${out}.err`, ...device]), [], "Sentry");
+        const record = `${root.root}/c1/exit`;
+        assert.equal(holders(boot, record), 0, "the Sentry holds no descriptor of its exit record");
+        assert.equal(holders(st.nsinit.pid, record), 1, "its nsinit holds the exit record");
 
         const host = namespaces("self");
         for (

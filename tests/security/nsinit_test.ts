@@ -1,9 +1,10 @@
 /**
  * nsinit (host/nsinit.ts), the process that `runsc create` starts the Sentry and the Gofer
  * under and that waits for them outside their PID namespace: seen from the host it is confined
- * (seccomp, no_new_privs, no capability) and holds no descriptor but its own pipe; it ends as
- * its child ended (exit code, or death by the same signal); its death kills its child; a
- * failing step says which on stderr and exits 1.
+ * (seccomp, no_new_privs, no capability) and holds no descriptor but its own pipe (and the
+ * Sentry's, the exit record, write-only); it records and ends as its child ended (exit code, or
+ * death by the same signal); its death kills its child; a failing step says which on stderr and
+ * exits 1.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -15,6 +16,8 @@ import { SeccompRet } from "../../host/seccomp.ts";
 import { SYS } from "../../abi/linux/syscalls.ts";
 import { compileProg, IS_ROOT, makeBundle, makeRoot, waitFor } from "../harness.ts";
 import { threadCreds } from "../../host/threads.ts";
+import { firstChild } from "../../oci/proc.ts";
+import { openExitRecord } from "../../oci/state.ts";
 
 const SIGKILL = 9;
 
@@ -28,6 +31,12 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A file's identity (device and inode): a link in /proc names it by its path. */
+function fileId(path: string): string {
+  const s = Deno.statSync(path);
+  return `${s.dev}:${s.ino}`;
+}
+
 function parentOf(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
@@ -39,8 +48,11 @@ function childOf(pid: number): number {
   return Number(kids.split(" ")[0]);
 }
 
-/** Asserts that `pid` is a confined nsinit holding nothing but its pipe to its child. */
-function assertConfinedNsinit(what: string, pid: number): void {
+/**
+ * Asserts that `pid` is a confined nsinit holding nothing but its pipe to its child and, with
+ * `record`, that file write-only.
+ */
+function assertConfinedNsinit(what: string, pid: number, record?: string): void {
   assert.match(Deno.readLinkSync(`/proc/${pid}/exe`), /^\/memfd:runsc-nsinit/, `${what}: exe`);
   assert.equal(Deno.readTextFileSync(`/proc/${pid}/comm`), "runsc-nsinit\n", `${what}: comm`);
   const threads = threadCreds(pid);
@@ -51,11 +63,24 @@ function assertConfinedNsinit(what: string, pid: number): void {
   for (const cap of ["capEff", "capPrm", "capBnd", "capInh", "capAmb"] as const) {
     assert.equal(t[cap], 0n, `${what}: ${cap}`);
   }
-  const fds = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) =>
-    Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`)
-  );
-  assert.equal(fds.length, 1, `${what}: descriptors ${fds}`);
-  assert.match(fds[0], /^pipe:/, `${what}: descriptor`);
+  const fds = [...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => ({
+    target: Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`),
+    flags: parseInt(
+      /^flags:\s+([0-7]+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/fdinfo/${e.name}`))![1],
+      8,
+    ),
+    id: fileId(`/proc/${pid}/fd/${e.name}`),
+  }));
+  const pipes = fds.filter((f) => f.target.startsWith("pipe:"));
+  assert.equal(pipes.length, 1, `${what}: one pipe in ${fds.map((f) => f.target)}`);
+  const others = fds.filter((f) => !f.target.startsWith("pipe:"));
+  if (record === undefined) {
+    assert.deepEqual(others, [], `${what}: descriptors`);
+  } else {
+    assert.equal(others.length, 1, `${what}: descriptors ${fds.map((f) => f.target)}`);
+    assert.equal(others[0].id, fileId(record), `${what}: the exit record`);
+    assert.equal(others[0].flags & 3, 1, `${what}: the exit record is write-only`);
+  }
   // Killed by a signal that dumps core, it writes none (its cwd is the host's /).
   assert.match(
     Deno.readTextFileSync(`/proc/${pid}/limits`),
@@ -83,7 +108,7 @@ Deno.test({
       const bootParent = parentOf(boot);
       const goferParent = st.goferPid as number;
       const gofer = childOf(goferParent);
-      assertConfinedNsinit("boot's parent", bootParent);
+      assertConfinedNsinit("boot's parent", bootParent, `${t.root}/n1/exit`);
       assertConfinedNsinit("gofer's parent", goferParent);
 
       // --kill-child: SIGKILL of an nsinit ends its child (and so the child's namespace).
@@ -101,10 +126,13 @@ Deno.test({
   },
 });
 
-/** Starts `argv` under nsinit (PID namespace and all), its stderr to a pipe. */
-function startNsinit(argv: string[], wrap: string[] = []) {
+/**
+ * Starts `argv` under nsinit (PID namespace and all), its stderr to a pipe; with `record`, a
+ * descriptor nsinit writes its exit record to.
+ */
+function startNsinit(argv: string[], wrap: string[] = [], record = -1) {
   const [errRead, errWrite] = pipe(0x80000);
-  const cmd = confinedCommand(argv, [[2, errWrite]]);
+  const cmd = confinedCommand(argv, [[2, errWrite]], undefined, record);
   const pid = spawn({
     path: wrap.length ? wrap[0] : cmd.path,
     argv: [...wrap, ...(wrap.length ? [cmd.path, ...cmd.argv.slice(1)] : cmd.argv)],
@@ -153,6 +181,41 @@ Deno.test({
     const killed = await sleeper.end();
     assert.ok(W.signaled(killed.status), `status ${killed.status}`);
     assert.equal(W.termSig(killed.status), SIGKILL);
+  },
+});
+
+Deno.test({
+  name: "nsinit records its child's exit status in a file its child never holds",
+  ignore: !IS_ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "runsc-nsinit-" });
+    try {
+      const run = async (script: string, kill = false) => {
+        const record = openExitRecord(dir);
+        // The record's descriptor is the one above stderr in nsinit: 3. The child must not have it.
+        const started = startNsinit(["/bin/sh", "-c", script], [], record);
+        closeFd(record);
+        if (kill) {
+          let child = 0;
+          assert.ok(await waitFor(() => (child = firstChild(started.pid)) > 0));
+          hostKill(child, SIGKILL);
+        }
+        const { status, stderr } = await started.end();
+        return { status, stderr, record: Deno.readTextFileSync(join(dir, "exit")) };
+      };
+      const three = await run("test -e /proc/self/fd/3 && exit 9; exit 3");
+      assert.equal(three.status, 3 << 8, three.stderr);
+      assert.equal(three.record, "3\n");
+      const max = await run("exit 255");
+      assert.equal(max.record, "255\n");
+      const zero = await run("exit 0");
+      assert.equal(zero.record, "0\n");
+      const killed = await run("sleep 30", true);
+      assert.ok(W.signaled(killed.status), `status ${killed.status}`);
+      assert.equal(killed.record, "137\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
 
@@ -240,4 +303,27 @@ Deno.test("nsinit's filter, its pid patched in as its code does, allows only wai
   }
   // Unpatched, the placeholder is no pid: kill(self) is refused.
   assert.equal(runFilter(filter, { nr: SYS.kill, args: [BigInt(pid), 9n] }), kill);
+});
+
+Deno.test("nsinit's filter with an exit record allows one short write to that descriptor only", () => {
+  const filter = nsinitFilter(3);
+  const write = (fd: bigint, count: bigint) =>
+    runFilter(filter, { nr: SYS.write, args: [fd, 0x1000_10ecn, count] });
+  const allow = SeccompRet.ALLOW;
+  const kill = SeccompRet.KILL_PROCESS;
+  assert.equal(write(3n, 4n), allow, "the record");
+  assert.equal(write(3n, 1n), allow, "a shorter record");
+  assert.equal(write(3n, 8n), kill, "8 bytes");
+  assert.equal(write(3n, 1n << 32n), kill, "2^32 bytes");
+  assert.equal(write(2n, 4n), kill, "stderr");
+  assert.equal(write(3n | (1n << 32n), 4n), kill, "fd 3 + 2^32");
+  assert.equal(runFilter(filter, { nr: SYS.pwrite64, args: [3n, 0n, 4n, 0n] }), kill, "pwrite64");
+  assert.equal(runFilter(filter, { nr: SYS.wait4 }), allow, "wait4");
+  // The image names the same descriptor in its filter.
+  const image = nsinitImage({ pid: true, net: true }, 4, 3);
+  const v = new DataView(image.buffer);
+  const len = v.getUint16(0x1000 + 0x38, true);
+  const filterAt = Number(v.getBigUint64(0x1000 + 0x40, true)) - 0x1000_0000;
+  assert.deepEqual(image.slice(filterAt, filterAt + len * 8), filter);
+  assert.throws(() => nsinitImage({ pid: false, net: true }, 4, 3), /PID namespace/);
 });
