@@ -8,9 +8,11 @@
  * alone, the files whose checks read the whole host or that a busy host breaks (SERIAL). The code
  * is type-checked once, first, as `deno test` does.
  *
- * Arguments (e.g. `--filter name`) go to every `deno test` run. The exit status is non-zero when
- * any file failed, and the end of the output names those files; each file's own output (with
- * deno's list of failed tests) is printed whole when it finishes.
+ * Arguments (e.g. `--filter name`) go to every `deno test` run. A file that fails runs once more,
+ * alone, at the end (RUNSC_TEST_RETRY=0: not); the exit status is non-zero when any file failed
+ * its retry too, and the end of the output names the failed and the flaky files, with the end of
+ * each failed run's output (deno's list of failures); each file's own output is printed whole
+ * when it finishes.
  *
  * @module
  */
@@ -150,12 +152,37 @@ async function main(): Promise<number> {
       Deno.writeTextFileSync(TIMES, JSON.stringify({ ...times, ...newTimes }, null, 1) + "\n");
     } catch { /* only an ordering hint */ }
   }
-  if (failed.length > 0) {
-    for (const f of failures) say(f);
-    say(`test: FAILED files:\n${failed.map((f) => `  ${f}`).join("\n")}`);
+  for (const f of failures) say(f);
+  if (failed.length === 0) {
+    say("test: all files passed");
+    return 0;
+  }
+  // A file that failed among others runs once more, alone: on two cores a test that waits on
+  // a sandbox can lose to the load of three other files, and one such loss must not hide the
+  // result of the whole run. A real failure fails again alone; a file that passes on its retry
+  // is named FLAKY above the verdict, with its first run's failures printed above, to be mended.
+  const retries = Deno.env.get("RUNSC_TEST_RETRY") === "0" ? [] : [...failed];
+  const flaky: string[] = [];
+  for (const f of retries) {
+    say(`==== ${f}: failed among others; once more, alone`);
+    const r = await denoTest(f);
+    writeAll(r.out);
+    if (r.ok) flaky.push(f);
+    else say(`==== ${f}: the end of its retry's output\n${tail(r.out, FAILURE_LINES)}`);
+  }
+  const still = failed.filter((f) => !flaky.includes(f));
+  if (flaky.length > 0) {
+    say(
+      `test: FLAKY files (failed among others, passed alone):\n${
+        flaky.map((f) => `  ${f}`).join("\n")
+      }`,
+    );
+  }
+  if (still.length > 0) {
+    say(`test: FAILED files:\n${still.map((f) => `  ${f}`).join("\n")}`);
     return 1;
   }
-  say("test: all files passed");
+  say("test: all files passed (some only on their retry: see FLAKY above)");
   return 0;
 }
 
