@@ -34,7 +34,7 @@ import { IPPROTO_TCP } from "../net/stack.ts";
 import { O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
+import { OPTMEM_MAX, readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
 import {
   MSG_CTRUNC,
   MSG_OOB,
@@ -201,12 +201,6 @@ async function recvfrom(t: Task, s: InetSocket): Promise<number> {
   }
   return flags & MSG_TRUNC ? r.full : r.n;
 }
-
-/**
- * The most control bytes a send takes: Linux copies them into socket memory, which
- * net.core.optmem_max bounds (ENOBUFS beyond).
- */
-const OPTMEM_MAX = 131072;
 
 /** A send's control messages (IP_TTL, IPV6_HOPLIMIT, IPV6_PKTINFO...), copied in and checked. */
 function sendControl(t: Task, s: InetSocket, control: bigint, len: number): SendControl {

@@ -271,9 +271,49 @@ static void ipv4(void) {
   close(cli);
 }
 
+// Control lengths no buffer has: a receive writes what fits its messages (none here), a send
+// is refused before anything is read (ENOBUFS), on AF_UNIX and UDP alike.
+static void huge_controllen(void) {
+  printf("== huge msg_controllen\n");
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+  char buf[8], ctl[64];
+  struct iovec iov = {buf, 1};
+  struct msghdr m = {0};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = ctl;
+  m.msg_controllen = 1UL << 60;
+  buf[0] = 'x';
+  show("unix sendmsg", sendmsg(sv[0], &m, 0));
+  m.msg_controllen = 0;
+  show("unix sendmsg without control", sendmsg(sv[0], &m, 0));
+  m.msg_controllen = 1UL << 60;
+  show("unix recvmsg", recvmsg(sv[1], &m, 0));
+  printf("  controllen %zu\n", (size_t)m.msg_controllen);
+  pair(AF_INET);
+  int on = 1;
+  setsockopt(srv, IPPROTO_IP, IP_RECVTTL, &on, sizeof on);
+  m.msg_name = &srv_addr;
+  m.msg_namelen = srv_len;
+  m.msg_controllen = 1UL << 60;
+  show("udp sendmsg", sendmsg(cli, &m, 0));
+  m.msg_controllen = 0;
+  show("udp sendmsg without control", sendmsg(cli, &m, 0));
+  m.msg_name = NULL;
+  m.msg_controllen = 1UL << 60;
+  show("udp recvmsg", recvmsg(srv, &m, 0));
+  printf("  controllen %zu ctrunc %d\n", (size_t)m.msg_controllen, !!(m.msg_flags & MSG_CTRUNC));
+  close(sv[0]);
+  close(sv[1]);
+  close(srv);
+  close(cli);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   ipv6();
   ipv4();
+  huge_controllen();
   return 0;
 }
