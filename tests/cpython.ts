@@ -211,7 +211,9 @@ interface Result {
 
 function summarize(out: string, code: number, timedOut: boolean, seconds: number): Result {
   const m = out.match(/Tests? result: ([A-Z_, ]+)/);
-  let verdict = timedOut ? "TIMEOUT" : m ? m[1].trim() : code > 128 ? `SIGNAL ${code - 128}` : "?";
+  // regrtest's own --timeout dumps the stacks and exits without a result line.
+  const hung = timedOut || /^Timeout \(\d+:\d\d:\d\d\)!$/m.test(out);
+  let verdict = hung ? "TIMEOUT" : m ? m[1].trim() : code > 128 ? `SIGNAL ${code - 128}` : "?";
   if (!timedOut && !m && code === 0) verdict = "SUCCESS";
   const d = out.match(/^\S+ failed(?: \(([^)]*)\))?/m) ?? out.match(/^\S+ crashed \(([^)]*)\)/m);
   return { verdict, detail: d?.[1] ?? (d ? "failed" : ""), seconds, output: out };
@@ -385,12 +387,12 @@ async function main(): Promise<number> {
   await Deno.mkdir(logs, { recursive: true });
   const cols = ["native", `runsc-ts ${values.platform}`, ...(values.gvisor ? ["gVisor"] : [])];
   const totals = cols.map(() => ({ pass: 0, seconds: 0 }));
-  console.log(["module", ...cols].map((c, i) => c.padEnd(i ? 34 : 28)).join(""));
+  console.log(["module", ...cols].map((c, i) => c.padEnd(i ? 40 : 36)).join(""));
   let mismatch = 0;
   for (const module of modules) {
     const why = unavailable(root, module);
     if (why) {
-      console.log(`${module.padEnd(28)}unavailable: ${why}`);
+      console.log(`${module.padEnd(36)}unavailable: ${why}`);
       continue;
     }
     const row: (Result | undefined)[] = [
@@ -405,11 +407,11 @@ async function main(): Promise<number> {
       Deno.writeTextFileSync(join(logs, `${module}.${cols[i].replace(/\W+/g, "_")}.log`), r.output);
     });
     if (row[0] && row[0].verdict === "SUCCESS" && row[1]?.verdict !== "SUCCESS") mismatch++;
-    console.log([module, ...row.map(cell)].map((c, i) => c.padEnd(i ? 34 : 28)).join(""));
+    console.log([module, ...row.map(cell)].map((c, i) => c.padEnd(i ? 40 : 36)).join(""));
   }
   console.log(
     ["total", ...totals.map((t) => `${t.pass}/${modules.length} ${t.seconds.toFixed(0)}s`)]
-      .map((c, i) => c.padEnd(i ? 34 : 28)).join(""),
+      .map((c, i) => c.padEnd(i ? 40 : 36)).join(""),
   );
   console.log(`logs: ${logs}`);
   return mismatch === 0 ? 0 : 1;
