@@ -80,6 +80,39 @@ export const MSG_NOSIGNAL = 0x4000;
 export const MSG_WAITFORONE = 0x10000;
 export const MSG_CMSG_CLOEXEC = 0x40000000;
 
+/** IPPROTO_IP options and control messages (in.h). */
+export const IP_TOS = 1;
+export const IP_TTL = 2;
+export const IP_PKTINFO = 8;
+export const IP_RECVTTL = 12;
+export const IP_RECVTOS = 13;
+
+/** IPPROTO_IPV6 options and control messages (in6.h); the 2292 ones are RFC 2292's API. */
+export const IPV6_2292PKTINFO = 2;
+export const IPV6_2292HOPLIMIT = 8;
+export const IPV6_RECVPKTINFO = 49;
+export const IPV6_PKTINFO = 50;
+export const IPV6_RECVHOPLIMIT = 51;
+export const IPV6_HOPLIMIT = 52;
+export const IPV6_DONTFRAG = 62;
+export const IPV6_RECVTCLASS = 66;
+export const IPV6_TCLASS = 67;
+
+/** SOL_SOCKET control messages a send takes besides SCM_RIGHTS/SCM_CREDENTIALS. */
+export const SO_MARK = 36;
+export const SO_TIMESTAMPING_OLD = 37;
+export const SCM_TXTIME = 61;
+
+/** struct in_pktinfo (IP_PKTINFO): the interface, the local address, the header's dst. */
+export const InPktinfo = struct("in_pktinfo", 12, {
+  ifindex: [0, i32],
+  specDst: [4, bytes(4)],
+  addr: [8, bytes(4)],
+});
+
+/** struct in6_pktinfo (IPV6_PKTINFO). */
+export const In6Pktinfo = struct("in6_pktinfo", 20, { addr: [0, bytes(16)], ifindex: [16, i32] });
+
 /** sizeof(struct sockaddr_storage): the longest address a socket call reads. */
 export const SOCKADDR_STORAGE_SIZE = 128;
 

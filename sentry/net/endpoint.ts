@@ -9,6 +9,7 @@
  */
 
 import type { IPAddress } from "./address.ts";
+import type { PacketInfo, SendControl } from "./inet_cmsg.ts";
 import type { PortOwner } from "./ports.ts";
 import type { TransportEndpoint } from "./stack.ts";
 
@@ -56,6 +57,8 @@ export interface ReadResult {
   full: number;
   from: IPAddress | null;
   fromPort: number;
+  /** A datagram's packet, for the receive options' control messages. */
+  info?: PacketInfo;
 }
 
 export interface Endpoint extends TransportEndpoint, PortOwner {
@@ -71,7 +74,12 @@ export interface Endpoint extends TransportEndpoint, PortOwner {
    * Writes, to `to` for unconnected datagrams; returns bytes taken. With `owned`, the caller
    * gives data away (never touches it again), so it may be queued without a copy.
    */
-  write(data: Uint8Array, to: { addr: IPAddress; port: number } | null, owned?: boolean): number;
+  write(
+    data: Uint8Array,
+    to: { addr: IPAddress; port: number } | null,
+    owned?: boolean,
+    ctl?: SendControl,
+  ): number;
   /** Reads up to max bytes (a datagram, cut); an empty result is end of file. */
   read(max: number, peek: boolean): ReadResult;
   /** poll events ready now. */

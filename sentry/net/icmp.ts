@@ -159,7 +159,7 @@ export class ICMPProtocol {
     if (p.length < 8) return;
     const type = p[0], code = p[1];
     if (this.v6 ? type === ICMPV6_ECHO_REPLY : type === ICMP_ECHOREPLY) {
-      this.ping?.handleReply(pkt, nic.link.checksumOffload);
+      this.ping?.handleReply(pkt, nic);
       return;
     }
     if (this.v6 ? type === ICMPV6_ECHO_REQUEST : type === ICMP_ECHO) {

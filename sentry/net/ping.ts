@@ -19,7 +19,8 @@ import type { NetworkPacket } from "./ipv4.ts";
 import { transportBuffer } from "./ipv4.ts";
 import type { Route } from "./route.ts";
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, type Stack, TransportTable } from "./stack.ts";
-import { UDPEndpoint } from "./udp.ts";
+import type { NIC } from "./nic.ts";
+import { packetInfo, UDPEndpoint } from "./udp.ts";
 
 export const ICMP_ECHO = 8;
 export const ICMP_ECHOREPLY = 0;
@@ -34,10 +35,10 @@ export class PingProtocol {
   constructor(readonly stack: Stack, readonly v6: boolean) {}
 
   /** An echo reply arrived (checked by the caller to be one): to the socket it names. */
-  handleReply(pkt: NetworkPacket, offloaded: boolean): void {
+  handleReply(pkt: NetworkPacket, nic: NIC): void {
     const p = pkt.payload;
     if (p.length < ECHO_HEADER_SIZE) return;
-    if (!offloaded) {
+    if (!nic.link.checksumOffload) {
       const sum = this.v6
         ? finish(sumBytes(p, pseudoHeaderSum(pkt.src, pkt.dst, IPPROTO_ICMPV6, p.length)))
         : checksum(p);
@@ -45,7 +46,7 @@ export class PingProtocol {
     }
     const ident = (p[4] << 8) | p[5];
     const ep = this.table.find(pkt.dst, ident, pkt.src, 0);
-    ep?.deliver({ data: p.slice(), from: pkt.src, fromPort: 0 });
+    ep?.deliver({ data: p.slice(), from: pkt.src, fromPort: 0, info: packetInfo(pkt, nic) });
   }
 }
 

@@ -27,6 +27,7 @@ import {
   v4Mapped,
 } from "./address.ts";
 import type { Endpoint, ReadResult } from "./endpoint.ts";
+import type { PacketInfo, SendControl } from "./inet_cmsg.ts";
 import { ICMPProtocol } from "./icmp.ts";
 import { interfaceIoctl } from "./ifioctl.ts";
 import {
@@ -78,6 +79,8 @@ export interface Received {
   full: number;
   from: IPAddress | null;
   fromPort: number;
+  /** A datagram's packet (for IP_PKTINFO, IP_RECVTTL and their kin). */
+  info?: PacketInfo;
 }
 
 /** How much of a stream send is copied in from the application at a time. */
@@ -324,6 +327,7 @@ export class InetSocket extends FileDescriptionBase {
     source: DataSource,
     flags: number,
     to: SockAddr | null | (() => SockAddr | null),
+    ctl?: SendControl,
   ): Promise<number> {
     const ep = this.ep;
     // Linux's order for a datagram: autobind, length, then the address, then the copy.
@@ -346,7 +350,7 @@ export class InetSocket extends FileDescriptionBase {
     for (;;) {
       try {
         piece ??= source(done, dgram ? total : Math.min(total - done, SEND_PIECE));
-        const n: number = this.ep.write(piece, dst, true);
+        const n: number = this.ep.write(piece, dst, true, ctl);
         done += n;
         piece = n < piece.length ? piece.subarray(n) : null;
         if (done >= total || dgram) return done;
@@ -419,7 +423,13 @@ export class InetSocket extends FileDescriptionBase {
       }
     }
     const full = stream ? got : first?.full ?? got;
-    return { n: got, full, from: first?.from ?? null, fromPort: first?.fromPort ?? 0 };
+    return {
+      n: got,
+      full,
+      from: first?.from ?? null,
+      fromPort: first?.fromPort ?? 0,
+      info: first?.info,
+    };
   }
 
   override async read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {

@@ -17,6 +17,17 @@ import { TcpInfo } from "../../abi/linux/tcp.ts";
 import {
   decodeIntOpt,
   encodeIntOpt,
+  IP_PKTINFO,
+  IP_RECVTOS,
+  IP_RECVTTL,
+  IP_TOS,
+  IP_TTL,
+  IPV6_2292HOPLIMIT,
+  IPV6_2292PKTINFO,
+  IPV6_RECVHOPLIMIT,
+  IPV6_RECVPKTINFO,
+  IPV6_RECVTCLASS,
+  IPV6_TCLASS,
   Linger,
   SO_ACCEPTCONN,
   SO_BROADCAST,
@@ -48,12 +59,11 @@ import { Timeval } from "../../abi/linux/time.ts";
 
 export { SOL_IP, SOL_IPV6, SOL_SOCKET, SOL_TCP };
 
-const IP_TOS = 1, IP_TTL = 2, IP_PKTINFO = 8, IP_MTU_DISCOVER = 10, IP_RECVERR = 11;
-const IP_RECVTTL = 12, IP_RECVTOS = 13, IP_MULTICAST_IF = 32, IP_MULTICAST_TTL = 33;
+const IP_MTU_DISCOVER = 10, IP_RECVERR = 11, IP_MULTICAST_IF = 32, IP_MULTICAST_TTL = 33;
 const IP_MULTICAST_LOOP = 34, IP_FREEBIND = 15;
 
 const IPV6_UNICAST_HOPS = 16, IPV6_MULTICAST_IF = 17, IPV6_MULTICAST_HOPS = 18;
-const IPV6_MULTICAST_LOOP = 19, IPV6_V6ONLY = 26, IPV6_RECVPKTINFO = 49, IPV6_TCLASS = 67;
+const IPV6_MULTICAST_LOOP = 19, IPV6_V6ONLY = 26;
 
 const TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_CORK = 3, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5;
 const TCP_KEEPCNT = 6, TCP_SYNCNT = 7, TCP_LINGER2 = 8, TCP_DEFER_ACCEPT = 9;
@@ -94,6 +104,10 @@ const STORED: Record<string, number> = {
   [`${SOL_IPV6}/${IPV6_MULTICAST_LOOP}`]: 1,
   [`${SOL_IPV6}/${IPV6_MULTICAST_IF}`]: 0,
   [`${SOL_IPV6}/${IPV6_RECVPKTINFO}`]: 0,
+  [`${SOL_IPV6}/${IPV6_RECVHOPLIMIT}`]: 0,
+  [`${SOL_IPV6}/${IPV6_RECVTCLASS}`]: 0,
+  [`${SOL_IPV6}/${IPV6_2292PKTINFO}`]: 0,
+  [`${SOL_IPV6}/${IPV6_2292HOPLIMIT}`]: 0,
   [`${SOL_TCP}/${TCP_CORK}`]: 0,
   [`${SOL_TCP}/${TCP_SYNCNT}`]: 6,
   [`${SOL_TCP}/${TCP_LINGER2}`]: 60,
@@ -101,6 +115,23 @@ const STORED: Record<string, number> = {
   [`${SOL_TCP}/${TCP_WINDOW_CLAMP}`]: 0,
   [`${SOL_TCP}/${TCP_QUICKACK}`]: 1,
 };
+
+/** Stored options Linux keeps as a flag: any non-zero value reads back as 1. */
+const FLAGS = new Set([
+  `${SOL_IP}/${IP_PKTINFO}`,
+  `${SOL_IP}/${IP_RECVTTL}`,
+  `${SOL_IP}/${IP_RECVTOS}`,
+  `${SOL_IPV6}/${IPV6_RECVPKTINFO}`,
+  `${SOL_IPV6}/${IPV6_RECVHOPLIMIT}`,
+  `${SOL_IPV6}/${IPV6_RECVTCLASS}`,
+  `${SOL_IPV6}/${IPV6_2292PKTINFO}`,
+  `${SOL_IPV6}/${IPV6_2292HOPLIMIT}`,
+]);
+
+/** Whether the flag option level/name is on (the receive options that add control messages). */
+export function optionOn(s: InetSocket, level: number, name: number): boolean {
+  return (s.stored.get(`${level}/${name}`) ?? 0) !== 0;
+}
 
 /** Whether level is one the socket answers (TCP options on a UDP socket are not). */
 function checkLevel(s: InetSocket, level: number): void {
@@ -274,9 +305,12 @@ export function setSockOpt(s: InetSocket, level: number, name: number, v: Uint8A
       break;
     case SOL_IP:
       switch (name) {
-        case IP_TOS:
-          o.tos = intOf(v, SOL_IP) & 0xfc;
+        case IP_TOS: {
+          // A stream keeps its ECN bits to itself (TCP sets them); a datagram sends them as set.
+          const n = intOf(v, SOL_IP) & 0xff;
+          o.tos = tcp ? (n & 0xfc) | (o.tos & 3) : n;
           return;
+        }
         case IP_TTL: {
           const n = intOf(v, SOL_IP);
           if (n === -1) o.ttl = 64;
@@ -360,7 +394,8 @@ export function setSockOpt(s: InetSocket, level: number, name: number, v: Uint8A
       break;
   }
   if (k in STORED) {
-    s.stored.set(k, intOf(v, level));
+    const n = intOf(v, level);
+    s.stored.set(k, FLAGS.has(k) ? (n !== 0 ? 1 : 0) : n);
     return;
   }
   throw new SysError(Errno.ENOPROTOOPT);

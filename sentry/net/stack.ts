@@ -189,6 +189,11 @@ export class Stack {
     return false;
   }
 
+  /** Whether an interface has this index (IP_PKTINFO's ifindex; ENODEV otherwise). */
+  hasInterface(ifindex: number): boolean {
+    return this.nics.some((n) => n.index === ifindex);
+  }
+
   /** The route to dst from src (null: the interface's address). */
   route(dst: IPAddress, src: IPAddress | null): Route {
     return this.routes.find(dst, src && !isAny(src) ? src : null);

@@ -16,6 +16,7 @@ import { ANY4, ANY6, type IPAddress, isAny, isV4 } from "./address.ts";
 import { finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
 import { type Endpoint, EndpointOptions, type ReadResult } from "./endpoint.ts";
 import { type ICMPError, sendPortUnreachable } from "./icmp.ts";
+import type { PacketInfo, SendControl } from "./inet_cmsg.ts";
 import { type NetworkPacket, transportBuffer } from "./ipv4.ts";
 import type { NIC } from "./nic.ts";
 import type { Route } from "./route.ts";
@@ -30,6 +31,12 @@ interface Datagram {
   data: Uint8Array;
   from: IPAddress;
   fromPort: number;
+  info: PacketInfo;
+}
+
+/** What IP_PKTINFO, IP_RECVTTL and their kin report of a packet that arrived on nic. */
+export function packetInfo(pkt: NetworkPacket, nic: NIC): PacketInfo {
+  return { dst: pkt.dst, ttl: pkt.ttl, tos: pkt.tos, ifindex: nic.index };
 }
 
 /** Builds a UDP (or UDP-Lite, checksum over all of it) datagram with its checksum. */
@@ -87,7 +94,12 @@ export class UDPProtocol {
       return;
     }
     // The packet is the stack's own: the datagram keeps its bytes without a copy.
-    ep.deliver({ data: body.subarray(UDP_HEADER_SIZE), from: pkt.src, fromPort: sport });
+    ep.deliver({
+      data: body.subarray(UDP_HEADER_SIZE),
+      from: pkt.src,
+      fromPort: sport,
+      info: packetInfo(pkt, nic),
+    });
   }
 
   /** An ICMP error about a datagram that src:sport sent to dst:dport. */
@@ -190,7 +202,12 @@ export class UDPEndpoint implements Endpoint {
     this.udp.table.add(this);
   }
 
-  write(data: Uint8Array, to: { addr: IPAddress; port: number } | null): number {
+  write(
+    data: Uint8Array,
+    to: { addr: IPAddress; port: number } | null,
+    _owned = false,
+    ctl: SendControl = {},
+  ): number {
     if (this.#shutWrite) throw new SysError(Errno.EPIPE);
     const err = this.takeError();
     if (err) throw new SysError(err);
@@ -199,13 +216,16 @@ export class UDPEndpoint implements Endpoint {
     if (dst.port === 0 && this.protocol === (this.udp.protocol ?? IPPROTO_UDP)) {
       throw new SysError(Errno.EINVAL);
     }
-    const r = this.udp.stack.route(dst.addr, isAny(this.localAddr) ? null : this.localAddr);
+    // A source from IP_PKTINFO/IPV6_PKTINFO (checked to be local) wins over the bound one.
+    const src = ctl.src ?? (isAny(this.localAddr) ? null : this.localAddr);
+    const r = this.udp.stack.route(dst.addr, src);
     // Datagrams beyond the MTU leave in fragments (stack.ts), up to the length fields' limits.
     const limit = isV4(dst.addr) ? 0xffff - 20 : 0xffff - 8;
     if (data.length + this.headerSize > limit) throw new SysError(Errno.EMSGSIZE);
     this.autobind();
     const o = this.options;
-    this.udp.stack.send(r, this.protocol, this.encode(r, dst.port, data), o.ttl, o.tos);
+    const ttl = ctl.ttl ?? o.ttl, tos = ctl.tos ?? o.tos;
+    this.udp.stack.send(r, this.protocol, this.encode(r, dst.port, data), ttl, tos);
     return data.length;
   }
 
@@ -244,6 +264,7 @@ export class UDPEndpoint implements Endpoint {
       full: d.data.length,
       from: d.from,
       fromPort: d.fromPort,
+      info: d.info,
     };
   }
 

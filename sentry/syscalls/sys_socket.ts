@@ -323,8 +323,15 @@ function sendmsg(t: Task): Promise<number> {
   return sendmsgAt(t, sockOf(t, argInt(t, 0)), argPtr(t, 1), argInt(t, 2));
 }
 
+/**
+ * The most control bytes a send takes: Linux copies them into socket memory, which
+ * net.core.optmem_max bounds (ENOBUFS beyond).
+ */
+export const OPTMEM_MAX = 131072;
+
 function sendmsgAt(t: Task, s: UnixSocket, hdr: bigint, flags: number): Promise<number> {
   const m = readMsgHdr(t, hdr);
+  if (m.controllen > OPTMEM_MAX) throw new SysError(Errno.ENOBUFS);
   const total = m.iov.reduce((a, [, l]) => a + l, 0);
   const data = new Uint8Array(total);
   let o = 0;
@@ -383,9 +390,11 @@ async function recvmsgAt(t: Task, s: UnixSocket, addr: bigint, flags: number): P
   let outFlags = r.full > r.n ? MSG_TRUNC : 0;
   // Control messages: credentials when asked for, then the passed descriptors.
   const ctl: number[] = [];
-  const cbuf = new Uint8Array(Math.max(0, m.controllen));
-  let used = 0;
   const credLen = Cmsghdr.size + Ucred.size;
+  // Sized by what can be written, not by the application's msg_controllen (any u64).
+  const most = cmsgAlign(credLen) + Cmsghdr.size + 4 * r.rights.length;
+  const cbuf = new Uint8Array(Math.max(0, Math.min(m.controllen, most)));
+  let used = 0;
   if (s.passcred && r.creds) {
     if (used + credLen <= cbuf.length) {
       Cmsghdr.encodeInto(cbuf, used, {

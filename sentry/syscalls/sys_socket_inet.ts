@@ -20,14 +20,24 @@ import {
   newInetSocket,
   type SockAddr,
 } from "../net/socket.ts";
-import { getSockOpt, setSockOpt } from "../net/sockopt.ts";
+import { getSockOpt, optionOn, setSockOpt } from "../net/sockopt.ts";
+import {
+  ControlWriter,
+  type PacketInfo,
+  parseSendControl,
+  RECEIVE_OPTIONS,
+  receiveControl,
+  type ReceiveOptions,
+  type SendControl,
+} from "../net/inet_cmsg.ts";
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP } from "../net/stack.ts";
 import { CAP, capable } from "../kernel/task_creds.ts";
 import { O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
+import { OPTMEM_MAX, readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
 import {
+  MSG_CTRUNC,
   MSG_OOB,
   MSG_TRUNC,
   SOCK_CLOEXEC,
@@ -199,21 +209,61 @@ async function recvfrom(t: Task, s: InetSocket): Promise<number> {
   return flags & MSG_TRUNC ? r.full : r.n;
 }
 
+/** A send's control messages (IP_TTL, IPV6_HOPLIMIT, IPV6_PKTINFO...), copied in and checked. */
+function sendControl(t: Task, s: InetSocket, control: bigint, len: number): SendControl {
+  if (len > OPTMEM_MAX) throw new SysError(Errno.ENOBUFS);
+  const stack = NetStack.of(t.kernel).stack;
+  return parseSendControl(
+    t.mm.copyIn(control, len),
+    s.family === AF_INET6,
+    s.protocol !== IPPROTO_TCP,
+    stack,
+  );
+}
+
 async function sendmsgAt(t: Task, s: InetSocket, hdr: bigint, flags: number): Promise<number> {
   const m = readMsgHdr(t, hdr);
   const total = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), MAX_RW_COUNT);
   const to = destination(t, s, m.name, m.namelen);
-  // Control messages (IP_TTL, IP_PKTINFO...) are not applied.
-  return await s.send(t, total, iovSource(t, m.iov), flags, to);
+  const ctl = m.controllen > 0 ? sendControl(t, s, m.control, m.controllen) : undefined;
+  return await s.send(t, total, iovSource(t, m.iov), flags, to, ctl);
+}
+
+/**
+ * Writes the control messages a received datagram carries, for the receive options the socket
+ * has on, into the caller's buffer; returns msg_controllen and MSG_CTRUNC if cut.
+ */
+function putReceiveControl(
+  t: Task,
+  s: InetSocket,
+  m: { control: bigint; controllen: number },
+  info: PacketInfo | undefined,
+): [number, number] {
+  if (!info) return [0, 0];
+  const on = Object.fromEntries(
+    Object.entries(RECEIVE_OPTIONS).map(([k, [level, name]]) => [k, optionOn(s, level, name)]),
+  ) as unknown as ReceiveOptions;
+  const w = new ControlWriter(m.controllen);
+  receiveControl(w, s.family === AF_INET6, on, info);
+  for (const p of w.pieces) {
+    try {
+      t.mm.copyOut(m.control + BigInt(p.at), p.bytes);
+    } catch (e) {
+      // As Linux's put_cmsg: a buffer that faults ends the messages, not the receive.
+      if (e instanceof SysError && e.errno === Errno.EFAULT) return [p.at, MSG_CTRUNC];
+      throw e;
+    }
+  }
+  return [w.used, w.truncated ? MSG_CTRUNC : 0];
 }
 
 async function recvmsgAt(t: Task, s: InetSocket, addr: bigint, flags: number): Promise<number> {
   const m = readMsgHdr(t, addr);
   const max = Math.min(m.iov.reduce((a, [, l]) => a + l, 0), MAX_RW_COUNT);
   const r = await s.recv(t, max, flags, iovSink(t, m.iov));
-  // No control messages.
+  const [controllen, ctrunc] = putReceiveControl(t, s, m, r.info);
   const from = r.from ? encodeSockAddr(s.family, { addr: r.from, port: r.fromPort }) : null;
-  copyOutMsgResult(t, addr, m, 0, r.full > r.n ? MSG_TRUNC : 0, from);
+  copyOutMsgResult(t, addr, m, controllen, (r.full > r.n ? MSG_TRUNC : 0) | ctrunc, from);
   return flags & MSG_TRUNC ? r.full : r.n;
 }
 
