@@ -70,10 +70,16 @@ export interface Context {
   /**
    * The task's floating-point, SSE and AVX state, for signal frames and fork: an XSAVE area in
    * the standard (non-compacted) format, or just its first 512 bytes (the FXSAVE image) on a
-   * platform that keeps no more. Valid between switches.
+   * platform that keeps no more. Valid between switches. The bytes are the caller's to change,
+   * but may be the context's own buffer, reused by its next fpState call: a caller that keeps
+   * them copies them (a signal is delivered in a few microseconds; an allocation per delivery
+   * cost more than that).
    */
   fpState(): Uint8Array<ArrayBuffer>;
-  /** Replaces the state (a full XSAVE area or an FXSAVE image); applied before the next switch. */
+  /**
+   * Replaces the state (a full XSAVE area or an FXSAVE image); applied before the next switch.
+   * The context copies `state`: the caller may reuse it at once.
+   */
   setFpState(state: Uint8Array<ArrayBuffer>): void;
   /**
    * CPU time the task's code has used so far, in nanoseconds (for getrusage and times); after

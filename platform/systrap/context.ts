@@ -124,7 +124,16 @@ export class SystrapContext implements Context {
   #signalledAt = 0;
   /** The thread no longer answers: it is never run or reused again. */
   #lost = false;
+  /** The state setFpState gave, for the next switch to write (a view of #pendingBuf). */
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
+  /** #pendingFp's storage, kept from one call to the next. */
+  #pendingBuf: Uint8Array<ArrayBuffer> | null = null;
+  /**
+   * What fpState returns, kept from one call to the next (see Context.fpState): a signal's
+   * delivery and its sigreturn each read the state, and a new buffer each time cost more
+   * than the rest of the signal.
+   */
+  #fpOut: Uint8Array<ArrayBuffer> | null = null;
   /**
    * The frame of the thread's current stop, as #decode checked it: the next switch writes
    * there without reading the handler's pointers again (they are read once per stop; any
@@ -337,33 +346,51 @@ export class SystrapContext implements Context {
 
   /** Implements Context.fpState: the XSAVE area of the thread's frame. */
   fpState(): Uint8Array<ArrayBuffer> {
-    if (this.#pendingFp) return this.#pendingFp.slice();
+    if (this.#pendingFp) return this.#toOut(this.#pendingFp, this.#pendingFp.length);
     const t = this.#thread;
     const f = t && (this.#stopFrame ?? this.#frame(t));
     if (!t || !f) {
       // Never ran: the state a new thread starts with (x87 control word 0x37f, MXCSR 0x1f80).
-      const b = new Uint8Array(FXSAVE_SIZE);
+      const b = this.#out(FXSAVE_SIZE).fill(0);
       const v = new DataView(b.buffer);
       v.setUint16(0, 0x37f, true);
       v.setUint32(24, 0x1f80, true);
       return b;
     }
-    const area = t.region.view.slice(f.fp, f.fp + f.fpSize);
-    if (f.fpSize <= FXSAVE_SIZE) return area;
+    const frame = t.region.view.subarray(f.fp, f.fp + f.fpSize);
+    if (f.fpSize <= FXSAVE_SIZE) return this.#toOut(frame, f.fpSize);
     // The ptrace regset's form, which the Sentry's frames expect: XCR0 in the software bytes.
-    const v = new DataView(area.buffer);
     const host = frameLayout?.features ?? 3n;
     const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
     taskXstateSize ??= features === host ? f.fpSize : xsaveSizeFor(features) ?? f.fpSize;
+    // Copied before it is read: the application can rewrite the frame at any moment.
+    const area = this.#toOut(frame, Math.min(taskXstateSize, f.fpSize));
+    const v = new DataView(area.buffer);
     area.fill(0, SW_RESERVED, FXSAVE_SIZE);
     v.setBigUint64(SW_RESERVED, features, true);
     v.setBigUint64(XSTATE_BV, v.getBigUint64(XSTATE_BV, true) & features, true);
-    return area.slice(0, Math.min(taskXstateSize, f.fpSize));
+    return area;
+  }
+
+  /** #fpOut as `len` bytes: the same buffer from one call to the next while the size holds. */
+  #out(len: number): Uint8Array<ArrayBuffer> {
+    if (this.#fpOut?.length !== len) this.#fpOut = new Uint8Array(len);
+    return this.#fpOut;
+  }
+
+  #toOut(src: Uint8Array<ArrayBuffer>, len: number): Uint8Array<ArrayBuffer> {
+    const out = this.#out(len);
+    out.set(src.subarray(0, len));
+    return out;
   }
 
   /** Implements Context.setFpState: written into the frame before the next switch. */
   setFpState(state: Uint8Array<ArrayBuffer>): void {
-    this.#pendingFp = state.slice();
+    if ((this.#pendingBuf?.length ?? 0) < state.length) {
+      this.#pendingBuf = new Uint8Array(state.length);
+    }
+    this.#pendingBuf!.set(state);
+    this.#pendingFp = this.#pendingBuf!.subarray(0, state.length);
   }
 
   /** Implements Context.cpuTime from the host's accounting of the stub thread. */

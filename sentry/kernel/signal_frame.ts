@@ -15,7 +15,7 @@ import { Errno } from "../../abi/linux/errno.ts";
 import { R, SIGCONTEXT_REGS } from "../../platform/registers.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import {
-  encodeSigInfo,
+  encodeSigInfoInto,
   SA,
   type SigAction,
   type SigInfo,
@@ -58,6 +58,28 @@ const FIX_EFLAGS = 0x50dd5n;
 const USER_CS = 0x33n;
 const USER_SS = 0x2bn;
 
+// Deliveries and sigreturns build and read frames in buffers made once: they run without a
+// pause from start to end on the Sentry's one thread, and an allocation per signal (native
+// memory for the buffer, the collector's work to free it) cost more than the rest of it.
+/** The frame as setupSignalFrame writes it to the stack. */
+const frameBuf = new Uint8Array(FRAME_SIZE);
+/** The ucontext that restoreSignalFrame reads. */
+const ucBuf = new Uint8Array(Ucontext.size);
+/** The FPU area that restoreSignalFrame reads, grown to the largest seen. */
+let fpBuf = new Uint8Array(FXSAVE_SIZE);
+
+/** `len` bytes of scratch for the FPU area. */
+function fpScratch(len: number): Uint8Array<ArrayBuffer> {
+  if (fpBuf.length < len) fpBuf = new Uint8Array(len);
+  return fpBuf.subarray(0, len);
+}
+
+/** Fills `dst` from application memory at `addr`. Throws SysError(EFAULT) as copyIn does. */
+function copyInto(t: Task, addr: bigint, dst: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  if (t.mm.copyInUpTo(addr, dst) < dst.length) throw new SysError(Errno.EFAULT);
+  return dst;
+}
+
 /** True if sp lies on the task's alternate signal stack. */
 export function onAltStack(t: Task, sp: bigint): boolean {
   const s = t.altStack;
@@ -84,7 +106,8 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
   const fpAddr = sp;
   const frame = ((sp - BigInt(FRAME_SIZE)) & ~15n) - 8n;
 
-  const b = RtSigframe.encode({
+  const b = frameBuf.fill(0);
+  RtSigframe.encodeInto(b, 0, {
     pretcode: action.restorer,
     uc: {
       flags: BigInt(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS | (xstate ? UC_FP_XSTATE : 0)),
@@ -107,14 +130,14 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
       },
       sigmask: oldMask,
     },
-    info: encodeSigInfo(info),
   });
+  encodeSigInfoInto(b, INFO_OFF, info);
 
   if (xstate) {
     // The platform's software bytes start with the features the area covers; the frame's
     // say what kind of area this is. Like Linux, the frame always marks x87 and SSE state
     // present, so that a handler that edits only the legacy image has its edits restored.
-    const fv = new DataView(fp.buffer);
+    const fv = new DataView(fp.buffer, fp.byteOffset, fp.length);
     const xfeatures = fv.getBigUint64(SW_RESERVED, true);
     fv.setBigUint64(XSTATE_BV, fv.getBigUint64(XSTATE_BV, true) | XFEATURE_MASK_FPSSE, true);
     fp.fill(0, SW_RESERVED, FXSAVE_SIZE);
@@ -149,7 +172,7 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
 export function restoreSignalFrame(t: Task): bigint {
   const regs = t.regs;
   const uc = regs.rsp;
-  const u = Ucontext.decode(t.mm.copyIn(uc, Ucontext.size));
+  const u = Ucontext.decode(copyInto(t, uc, ucBuf));
   const mc = u.mcontext;
   const eflags = regs.r[R.eflags];
   SIGCONTEXT_REGS.forEach((r, i) => (regs.r[r] = mc.gregs[i]));
@@ -178,37 +201,38 @@ export function restoreSignalFrame(t: Task): bigint {
  */
 function readFpState(t: Task, addr: bigint): Uint8Array<ArrayBuffer> {
   const cur = t.ctx.fpState();
-  const cv = new DataView(cur.buffer);
-  const fx = t.mm.copyIn(addr, FXSAVE_SIZE);
-  const v = new DataView(fx.buffer);
+  const cv = new DataView(cur.buffer, cur.byteOffset, cur.length);
+  const size = cur.length;
+  // Every byte is read once (the FXSAVE image first, the rest after it): another thread may
+  // change the frame meanwhile, and what was checked must be what reaches the platform.
+  const area = fpScratch(Math.max(size, FXSAVE_SIZE));
+  const fx = copyInto(t, addr, area.subarray(0, FXSAVE_SIZE));
+  const v = new DataView(fx.buffer, fx.byteOffset, FXSAVE_SIZE);
   const mxcsrMask = cv.getUint32(MXCSR_MASK, true) || MXCSR_DEFAULT_MASK;
   if (v.getUint32(MXCSR, true) & ~mxcsrMask) throw new SysError(Errno.EFAULT);
-  const size = cur.length;
   if (size <= FXSAVE_SIZE) return fx;
   const features = cv.getBigUint64(SW_RESERVED, true);
-  let area: Uint8Array<ArrayBuffer>;
   let restore = XFEATURE_MASK_FPSSE;
   const m2 = FpxSwBytes.decode(fx, SW_RESERVED).magic1 === FP_XSTATE_MAGIC1
     ? new DataView(t.mm.copyIn(addr + BigInt(size), 4).buffer).getUint32(0, true)
     : 0;
+  const av = new DataView(area.buffer, area.byteOffset, size);
   if (m2 === FP_XSTATE_MAGIC2) {
-    area = t.mm.copyIn(addr, size);
+    copyInto(t, addr + BigInt(FXSAVE_SIZE), area.subarray(FXSAVE_SIZE));
     restore = FpxSwBytes.decode(area, SW_RESERVED).xfeatures & features;
     // XSTATE_BV names only enabled features; XCOMP_BV and the reserved rest of the header
     // are zero in the standard format.
     if (
-      new DataView(area.buffer).getBigUint64(XSTATE_BV, true) & ~features ||
+      av.getBigUint64(XSTATE_BV, true) & ~features ||
       area.subarray(XSTATE_BV + 8, XSAVE_HEADER_END).some((b) => b !== 0)
     ) {
       throw new SysError(Errno.EFAULT);
     }
   } else {
     // Only the legacy image is restored (as FXRSTOR would); everything else is reset.
-    area = new Uint8Array(size);
-    area.set(fx);
-    new DataView(area.buffer).setBigUint64(XSTATE_BV, XFEATURE_MASK_FPSSE, true);
+    area.fill(0, FXSAVE_SIZE);
+    av.setBigUint64(XSTATE_BV, XFEATURE_MASK_FPSSE, true);
   }
-  const av = new DataView(area.buffer);
   av.setBigUint64(XSTATE_BV, av.getBigUint64(XSTATE_BV, true) & restore, true);
   // Give the platform back the software bytes it expects: the task's features first.
   area.fill(0, SW_RESERVED, FXSAVE_SIZE);
