@@ -53,6 +53,9 @@ const MXCSR_DEFAULT_MASK = 0xffff;
 const XSTATE_BV = FXSAVE_SIZE + XsaveHeader.offsetOf("xfeatures");
 const XSAVE_HEADER_END = FXSAVE_SIZE + XsaveHeader.size;
 const XFEATURE_MASK_FPSSE = 3n;
+/** Fields of the software bytes that sigreturn reads. */
+const SW_MAGIC1 = SW_RESERVED + FpxSwBytes.offsetOf("magic1");
+const SW_XFEATURES = SW_RESERVED + FpxSwBytes.offsetOf("xfeatures");
 /** The flags a signal handler may change on return (FIX_EFLAGS). */
 const FIX_EFLAGS = 0x50dd5n;
 const USER_CS = 0x33n;
@@ -67,6 +70,12 @@ const frameBuf = new Uint8Array(FRAME_SIZE);
 const ucBuf = new Uint8Array(Ucontext.size);
 /** The FPU area that restoreSignalFrame reads, grown to the largest seen. */
 let fpBuf = new Uint8Array(FXSAVE_SIZE);
+/**
+ * FP_XSTATE_MAGIC2, read or written after the area. Its DataView is made once: a DataView
+ * of a small new array moves that array's bytes to native memory, which cost microseconds.
+ */
+const magic2Buf = new Uint8Array(4);
+const magic2View = new DataView(magic2Buf.buffer);
 
 /** `len` bytes of scratch for the FPU area. */
 function fpScratch(len: number): Uint8Array<ArrayBuffer> {
@@ -147,7 +156,8 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
       xfeatures,
       xstateSize: fp.length,
     });
-    t.mm.writeU32(fpAddr + BigInt(fp.length), FP_XSTATE_MAGIC2);
+    magic2View.setUint32(0, FP_XSTATE_MAGIC2, true);
+    t.mm.copyOut(fpAddr + BigInt(fp.length), magic2Buf);
   }
   t.mm.copyOut(fpAddr, fp);
   t.mm.copyOut(frame, b);
@@ -213,20 +223,18 @@ function readFpState(t: Task, addr: bigint): Uint8Array<ArrayBuffer> {
   if (size <= FXSAVE_SIZE) return fx;
   const features = cv.getBigUint64(SW_RESERVED, true);
   let restore = XFEATURE_MASK_FPSSE;
-  const m2 = FpxSwBytes.decode(fx, SW_RESERVED).magic1 === FP_XSTATE_MAGIC1
-    ? new DataView(t.mm.copyIn(addr + BigInt(size), 4).buffer).getUint32(0, true)
-    : 0;
   const av = new DataView(area.buffer, area.byteOffset, size);
+  const m2 = av.getUint32(SW_MAGIC1, true) === FP_XSTATE_MAGIC1
+    ? (copyInto(t, addr + BigInt(size), magic2Buf), magic2View.getUint32(0, true))
+    : 0;
   if (m2 === FP_XSTATE_MAGIC2) {
     copyInto(t, addr + BigInt(FXSAVE_SIZE), area.subarray(FXSAVE_SIZE));
-    restore = FpxSwBytes.decode(area, SW_RESERVED).xfeatures & features;
+    restore = av.getBigUint64(SW_XFEATURES, true) & features;
     // XSTATE_BV names only enabled features; XCOMP_BV and the reserved rest of the header
     // are zero in the standard format.
-    if (
-      av.getBigUint64(XSTATE_BV, true) & ~features ||
-      area.subarray(XSTATE_BV + 8, XSAVE_HEADER_END).some((b) => b !== 0)
-    ) {
-      throw new SysError(Errno.EFAULT);
+    if (av.getBigUint64(XSTATE_BV, true) & ~features) throw new SysError(Errno.EFAULT);
+    for (let o = XSTATE_BV + 8; o < XSAVE_HEADER_END; o += 4) {
+      if (av.getUint32(o, true) !== 0) throw new SysError(Errno.EFAULT);
     }
   } else {
     // Only the legacy image is restored (as FXRSTOR would); everything else is reset.
