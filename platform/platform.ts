@@ -62,6 +62,16 @@ export interface AddressSpace {
   release(): void;
 }
 
+/** The shape of a task's FPU state (Context.fpState), without its values. */
+export interface FpLayout {
+  /** Its length in bytes: 512 for an FXSAVE image, more for an XSAVE area. */
+  readonly size: number;
+  /** The features the software bytes of an XSAVE area name (0 for an FXSAVE image). */
+  readonly features: bigint;
+  /** The FXSAVE image's MXCSR_MASK: the MXCSR bits the CPU accepts (0: not reported). */
+  readonly mxcsrMask: number;
+}
+
 export interface Context {
   /** Runs regs in as until something needs the Sentry; regs are updated in place. */
   switch(as: AddressSpace, regs: Registers): Promise<SwitchResult>;
@@ -76,6 +86,11 @@ export interface Context {
    * cost more than that).
    */
   fpState(): Uint8Array<ArrayBuffer>;
+  /**
+   * What fpState would return but its values, where the platform knows it without reading
+   * the state (sigreturn needs no more); null or absent otherwise.
+   */
+  fpLayout?(): FpLayout | null;
   /**
    * Replaces the state (a full XSAVE area or an FXSAVE image); applied before the next switch.
    * The context copies `state`: the caller may reuse it at once.

@@ -8,7 +8,13 @@ import { PTRACE, ptrace, PTRACE_EVENT, ptraceBuf, ptraceRegset } from "../../hos
 import { W } from "../../host/spawn.ts";
 import { schedYield } from "../../host/libc.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
-import { type AddressSpace, type Context, PROT_EXEC, type SwitchResult } from "../platform.ts";
+import {
+  type AddressSpace,
+  type Context,
+  type FpLayout,
+  PROT_EXEC,
+  type SwitchResult,
+} from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
 import type { Subprocess, ThreadTimes } from "./subprocess.ts";
 import type { Waiter } from "./waiter.ts";
@@ -37,8 +43,16 @@ let xstateSize: number | undefined;
  * The Sentry's one JavaScript thread reads it right after each call.
  */
 let regsetBuf: Uint8Array<ArrayBuffer> | null = null;
+/**
+ * The layout of every running task's fpState, the same for all (the host's regset, cut the
+ * same way), learnt from the first GETREGSET: sigreturn needs it, and reading the state only
+ * for that was a GETREGSET per signal.
+ */
+let stateLayout: FpLayout | null = null;
 /** Offset of the software-reserved bytes in the FXSAVE image; the regset puts XCR0 there. */
 const SW_RESERVED = 464;
+/** Offset of MXCSR_MASK in the FXSAVE image. */
+const MXCSR_MASK = 28;
 /** Offset of the XSAVE header's XSTATE_BV. */
 const XSTATE_BV = 512;
 /**
@@ -209,14 +223,28 @@ export class PtraceContext implements Context {
     }
     const buf = regsetBuf ??= new Uint8Array(XSTATE_MAX);
     const len = this.#xstate(PTRACE.GETREGSET, this.#bound.tid, buf);
-    if (len <= FXSAVE_SIZE) return this.#toOut(buf, len);
     const v = new DataView(buf.buffer);
+    const mxcsrMask = v.getUint32(MXCSR_MASK, true);
+    if (len <= FXSAVE_SIZE) {
+      stateLayout ??= { size: len, features: 0n, mxcsrMask };
+      return this.#toOut(buf, len);
+    }
     const host = v.getBigUint64(SW_RESERVED, true);
     const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
     taskXstateSize ??= features === host ? len : xsaveSizeFor(features) ?? len;
     v.setBigUint64(SW_RESERVED, features, true);
     v.setBigUint64(XSTATE_BV, v.getBigUint64(XSTATE_BV, true) & features, true);
-    return this.#toOut(buf, Math.min(taskXstateSize, len));
+    const size = Math.min(taskXstateSize, len);
+    stateLayout ??= { size, features, mxcsrMask };
+    return this.#toOut(buf, size);
+  }
+
+  /**
+   * Implements Context.fpLayout: a running task's, once a GETREGSET has shown it. A state
+   * set since (clone, exec, sigreturn) or a thread never run has its own, which fpState reads.
+   */
+  fpLayout(): FpLayout | null {
+    return this.#pendingFp || !this.#bound ? null : stateLayout;
   }
 
   /** #fpOut as `len` bytes: the same buffer from one call to the next while the size holds. */

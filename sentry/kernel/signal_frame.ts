@@ -25,6 +25,7 @@ import {
   UNBLOCKABLE,
 } from "./signal.ts";
 import type { Task } from "./task.ts";
+import type { FpLayout } from "../../platform/platform.ts";
 import {
   FP_XSTATE_MAGIC1,
   FP_XSTATE_MAGIC2,
@@ -200,6 +201,16 @@ export function restoreSignalFrame(t: Task): bigint {
   return regs.r[R.rax];
 }
 
+/** The layout of FPU state `cur` (Context.fpState). */
+function layoutOf(cur: Uint8Array<ArrayBuffer>): FpLayout {
+  const v = new DataView(cur.buffer, cur.byteOffset, cur.length);
+  return {
+    size: cur.length,
+    features: cur.length > FXSAVE_SIZE ? v.getBigUint64(SW_RESERVED, true) : 0n,
+    mxcsrMask: v.getUint32(MXCSR_MASK, true),
+  };
+}
+
 /**
  * The FPU state a frame holds, as Linux's sigreturn reads it: the whole area (the size the
  * task's own state has, never one the frame claims) when FP_XSTATE_MAGIC1 is in the software
@@ -210,18 +221,15 @@ export function restoreSignalFrame(t: Task): bigint {
  * rather than reaching the platform.
  */
 function readFpState(t: Task, addr: bigint): Uint8Array<ArrayBuffer> {
-  const cur = t.ctx.fpState();
-  const cv = new DataView(cur.buffer, cur.byteOffset, cur.length);
-  const size = cur.length;
+  const { size, features, mxcsrMask: mask } = t.ctx.fpLayout?.() ?? layoutOf(t.ctx.fpState());
   // Every byte is read once (the FXSAVE image first, the rest after it): another thread may
   // change the frame meanwhile, and what was checked must be what reaches the platform.
   const area = fpScratch(Math.max(size, FXSAVE_SIZE));
   const fx = copyInto(t, addr, area.subarray(0, FXSAVE_SIZE));
   const v = new DataView(fx.buffer, fx.byteOffset, FXSAVE_SIZE);
-  const mxcsrMask = cv.getUint32(MXCSR_MASK, true) || MXCSR_DEFAULT_MASK;
+  const mxcsrMask = mask || MXCSR_DEFAULT_MASK;
   if (v.getUint32(MXCSR, true) & ~mxcsrMask) throw new SysError(Errno.EFAULT);
   if (size <= FXSAVE_SIZE) return fx;
-  const features = cv.getBigUint64(SW_RESERVED, true);
   let restore = XFEATURE_MASK_FPSSE;
   const av = new DataView(area.buffer, area.byteOffset, size);
   const m2 = av.getUint32(SW_MAGIC1, true) === FP_XSTATE_MAGIC1
