@@ -14,7 +14,7 @@
 import { futexWake, schedYield } from "../../host/systrap.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import { type AddressSpace, type Context, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
-import type { SwitchResult } from "../platform.ts";
+import type { FpLayout, SwitchResult } from "../platform.ts";
 import { R, type Registers, SIGCONTEXT_REGS } from "../registers.ts";
 import type { ThreadTimes } from "../ptrace/subprocess.ts";
 import type { Region, StubThread, SystrapSpace } from "./address_space.ts";
@@ -43,6 +43,7 @@ const SC_CS = 144, SC_SS = 150, SC_ERR = 152, SC_TRAPNO = 160, SC_FPSTATE = 184;
 // The XSAVE area of a frame: its software bytes say what it holds.
 const FXSAVE_SIZE = 512;
 const SW_RESERVED = 464;
+const MXCSR_MASK = 28;
 const FP_XSTATE_MAGIC1 = 0x46505853;
 const XSTATE_BV = 512;
 /** The cut a task's XSAVE area gets (see the ptrace platform's fpState), learnt once. */
@@ -54,7 +55,15 @@ let taskXstateSize: number | undefined;
  * learnt once, from the first thread's first stop, before any application code has run in
  * its stub, and never again from a frame the application could have written.
  */
-let frameLayout: { size: number; features: bigint; sw: Uint8Array<ArrayBuffer> } | null = null;
+let frameLayout: {
+  size: number;
+  features: bigint;
+  sw: Uint8Array<ArrayBuffer>;
+  /** The FXSAVE image's MXCSR_MASK: a CPU constant, read where the application cannot write. */
+  mxcsrMask: number;
+} | null = null;
+/** What fpLayout answers for a stopped thread, once the cut of its area is known. */
+let stateLayout: FpLayout | null = null;
 
 /** Learns frameLayout from `t`'s first stop, if not known yet. Precondition: as above. */
 export function learnFrameLayout(t: StubThread): void {
@@ -67,6 +76,7 @@ export function learnFrameLayout(t: StubThread): void {
       size: FXSAVE_SIZE,
       features: 3n,
       sw: new Uint8Array(FXSAVE_SIZE - SW_RESERVED),
+      mxcsrMask: v.getUint32(fp + MXCSR_MASK, true),
     };
     return;
   }
@@ -74,6 +84,7 @@ export function learnFrameLayout(t: StubThread): void {
     size: v.getUint32(fp + SW_RESERVED + 16, true),
     features: v.getBigUint64(fp + SW_RESERVED + 8, true),
     sw: t.region.view.slice(fp + SW_RESERVED, fp + FXSAVE_SIZE),
+    mxcsrMask: v.getUint32(fp + MXCSR_MASK, true),
   };
 }
 
@@ -364,12 +375,28 @@ export class SystrapContext implements Context {
     const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
     taskXstateSize ??= features === host ? f.fpSize : xsaveSizeFor(features) ?? f.fpSize;
     // Copied before it is read: the application can rewrite the frame at any moment.
-    const area = this.#toOut(frame, Math.min(taskXstateSize, f.fpSize));
+    const size = Math.min(taskXstateSize, f.fpSize);
+    stateLayout ??= { size, features, mxcsrMask: frameLayout!.mxcsrMask };
+    const area = this.#toOut(frame, size);
     const v = new DataView(area.buffer);
     area.fill(0, SW_RESERVED, FXSAVE_SIZE);
     v.setBigUint64(SW_RESERVED, features, true);
     v.setBigUint64(XSTATE_BV, v.getBigUint64(XSTATE_BV, true) & features, true);
     return area;
+  }
+
+  /**
+   * Implements Context.fpLayout: that of fpState's area for a stopped thread, known once a
+   * first fpState has cut one (sigreturn then copies no area only to learn its size).
+   */
+  fpLayout(): FpLayout | null {
+    if (this.#pendingFp || !frameLayout) return null;
+    const t = this.#thread;
+    if (!t || !(this.#stopFrame ?? this.#frame(t))) return null;
+    if (frameLayout.size <= FXSAVE_SIZE) {
+      return { size: frameLayout.size, features: 0n, mxcsrMask: frameLayout.mxcsrMask };
+    }
+    return stateLayout;
   }
 
   /** #fpOut as `len` bytes: the same buffer from one call to the next while the size holds. */
