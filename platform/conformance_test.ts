@@ -172,6 +172,47 @@ for (const name of Object.keys(PLATFORMS)) {
     }
   });
 
+  test("the FPU state goes both ways, and neither side's buffer is the task's", async () => {
+    const XMM0 = 160, XMM1 = 176;
+    const movqRdiXmm0 = [0x66, 0x48, 0x0f, 0x7e, 0xc7];
+    const movqRdiXmm1 = [0x66, 0x48, 0x0f, 0x7e, 0xcf];
+    const movRaxImm = [0x48, 0xb8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11];
+    const movqXmm1Rax = [0x66, 0x48, 0x0f, 0x6e, 0xc8];
+    const { p, as, regs } = setup(name, [
+      ...movqRdiXmm0,
+      ...sys(39),
+      ...movRaxImm,
+      ...movqXmm1Rax,
+      ...sys(39),
+      ...movqRdiXmm1,
+      ...sys(39),
+    ]);
+    const ctx = p.newContext();
+    const xmm = (b: Uint8Array, at: number) =>
+      new DataView(b.buffer, b.byteOffset).getBigUint64(at, true);
+    try {
+      // What setFpState is given reaches the task, though the caller reuses its buffer at once.
+      const mine = ctx.fpState().slice();
+      const v = new DataView(mine.buffer);
+      v.setBigUint64(XMM0, 0x0102_0304_0506_0708n, true);
+      // A whole XSAVE area restores SSE state only where its header says it holds some.
+      if (mine.length > 512) v.setBigUint64(512, v.getBigUint64(512, true) | 2n, true);
+      ctx.setFpState(mine);
+      mine.fill(0xff);
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.r[R.rdi], 0x0102_0304_0506_0708n);
+      // What the task computed comes back, and changing those bytes does not change the task.
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      const back = ctx.fpState();
+      assertEquals(xmm(back, XMM1), 0x1122_3344_5566_7788n);
+      back.fill(0xee, XMM1, XMM1 + 16);
+      assertEquals((await ctx.switch(as, regs)).kind, "syscall");
+      assertEquals(regs.r[R.rdi], 0x1122_3344_5566_7788n);
+    } finally {
+      p.release();
+    }
+  });
+
   test("mapFile and unmap are honoured", async () => {
     // mov rax, [DATA] ; mov edi, eax ; mov eax, 39 ; syscall ; jmp back to the start
     const code = [0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, 0x89, 0xc7, ...sys(39)];

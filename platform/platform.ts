@@ -62,6 +62,16 @@ export interface AddressSpace {
   release(): void;
 }
 
+/** The shape of a task's FPU state (Context.fpState), without its values. */
+export interface FpLayout {
+  /** Its length in bytes: 512 for an FXSAVE image, more for an XSAVE area. */
+  readonly size: number;
+  /** The features the software bytes of an XSAVE area name (0 for an FXSAVE image). */
+  readonly features: bigint;
+  /** The FXSAVE image's MXCSR_MASK: the MXCSR bits the CPU accepts (0: not reported). */
+  readonly mxcsrMask: number;
+}
+
 export interface Context {
   /** Runs regs in as until something needs the Sentry; regs are updated in place. */
   switch(as: AddressSpace, regs: Registers): Promise<SwitchResult>;
@@ -70,10 +80,21 @@ export interface Context {
   /**
    * The task's floating-point, SSE and AVX state, for signal frames and fork: an XSAVE area in
    * the standard (non-compacted) format, or just its first 512 bytes (the FXSAVE image) on a
-   * platform that keeps no more. Valid between switches.
+   * platform that keeps no more. Valid between switches. The bytes are the caller's to change,
+   * but may be the context's own buffer, reused by its next fpState call: a caller that keeps
+   * them copies them (a signal is delivered in a few microseconds; an allocation per delivery
+   * cost more than that).
    */
   fpState(): Uint8Array<ArrayBuffer>;
-  /** Replaces the state (a full XSAVE area or an FXSAVE image); applied before the next switch. */
+  /**
+   * What fpState would return but its values, where the platform knows it without reading
+   * the state (sigreturn needs no more); null or absent otherwise.
+   */
+  fpLayout?(): FpLayout | null;
+  /**
+   * Replaces the state (a full XSAVE area or an FXSAVE image); applied before the next switch.
+   * The context copies `state`: the caller may reuse it at once.
+   */
   setFpState(state: Uint8Array<ArrayBuffer>): void;
   /**
    * CPU time the task's code has used so far, in nanoseconds (for getrusage and times); after

@@ -28,6 +28,7 @@ probeTests([
   { prog: "thread_fpu" },
   { prog: "stack_growth" },
   { prog: "signal_avx" },
+  { prog: "signal_fpu_edit" },
   { prog: "proc_smaps" },
   { prog: "tty_jobctl" },
 ]);

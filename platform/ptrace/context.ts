@@ -8,7 +8,13 @@ import { PTRACE, ptrace, PTRACE_EVENT, ptraceBuf, ptraceRegset } from "../../hos
 import { W } from "../../host/spawn.ts";
 import { schedYield } from "../../host/libc.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
-import { type AddressSpace, type Context, PROT_EXEC, type SwitchResult } from "../platform.ts";
+import {
+  type AddressSpace,
+  type Context,
+  type FpLayout,
+  PROT_EXEC,
+  type SwitchResult,
+} from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
 import type { Subprocess, ThreadTimes } from "./subprocess.ts";
 import type { Waiter } from "./waiter.ts";
@@ -31,8 +37,22 @@ const XSTATE_MAX = 64 * 1024;
 const NT_X86_XSTATE = 0x202n;
 /** The host's NT_X86_XSTATE size, learnt from the first GETREGSET. */
 let xstateSize: number | undefined;
+/**
+ * Where every GETREGSET lands, made once: a fresh 64 KiB buffer per call cost more than the
+ * rest of a signal's delivery (zeroed native memory, and the collector's work to free it).
+ * The Sentry's one JavaScript thread reads it right after each call.
+ */
+let regsetBuf: Uint8Array<ArrayBuffer> | null = null;
+/**
+ * The layout of every running task's fpState, the same for all (the host's regset, cut the
+ * same way), learnt from the first GETREGSET: sigreturn needs it, and reading the state only
+ * for that was a GETREGSET per signal.
+ */
+let stateLayout: FpLayout | null = null;
 /** Offset of the software-reserved bytes in the FXSAVE image; the regset puts XCR0 there. */
 const SW_RESERVED = 464;
+/** Offset of MXCSR_MASK in the FXSAVE image. */
+const MXCSR_MASK = 28;
 /** Offset of the XSAVE header's XSTATE_BV. */
 const XSTATE_BV = 512;
 /**
@@ -58,7 +78,15 @@ export class PtraceContext implements Context {
    * the thread had used before, `last` the latest reading.
    */
   #bound: { sub: Subprocess; tid: number; base: ThreadTimes; last: ThreadTimes } | null = null;
+  /** The state setFpState gave, to be applied before the next switch (a view of #pendingBuf). */
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
+  /**
+   * #pendingFp's storage, kept from one call to the next, zero past the state it holds (the
+   * padding of a SETREGSET image).
+   */
+  #pendingBuf: Uint8Array<ArrayBuffer> | null = null;
+  /** What fpState returns, kept from one call to the next (see Context.fpState). */
+  #fpOut: Uint8Array<ArrayBuffer> | null = null;
   /** CPU time of stub threads this context ran in before the current one. */
   #cpuDone = { user: 0n, sys: 0n };
   #cpuBase = { user: 0n, sys: 0n };
@@ -87,7 +115,7 @@ export class PtraceContext implements Context {
       try {
         const fp = this.#pendingFp;
         if (fp.length > FXSAVE_SIZE) {
-          this.#xstate(PTRACE.SETREGSET, tid, this.#xstateImage(tid, fp));
+          this.#xstate(PTRACE.SETREGSET, tid, this.#xstateImage(tid));
         } else ptraceBuf(PTRACE.SETFPREGS, tid, fp);
       } catch (e) {
         return { kind: "lost", reason: String(e) };
@@ -184,43 +212,83 @@ export class PtraceContext implements Context {
    * stacks sized for Linux). Its software bytes hold the features it covers.
    */
   fpState(): Uint8Array<ArrayBuffer> {
-    if (this.#pendingFp) return this.#pendingFp.slice();
+    if (this.#pendingFp) return this.#toOut(this.#pendingFp, this.#pendingFp.length);
     if (!this.#bound) {
       // Never ran: the state a new thread starts with (x87 control word 0x37f, MXCSR 0x1f80).
-      const b = new Uint8Array(FXSAVE_SIZE);
+      const b = this.#out(FXSAVE_SIZE).fill(0);
       const v = new DataView(b.buffer);
       v.setUint16(0, 0x37f, true);
       v.setUint32(24, 0x1f80, true);
       return b;
     }
-    const buf = new Uint8Array(XSTATE_MAX);
+    const buf = regsetBuf ??= new Uint8Array(XSTATE_MAX);
     const len = this.#xstate(PTRACE.GETREGSET, this.#bound.tid, buf);
-    if (len <= FXSAVE_SIZE) return buf.slice(0, len);
     const v = new DataView(buf.buffer);
+    const mxcsrMask = v.getUint32(MXCSR_MASK, true);
+    if (len <= FXSAVE_SIZE) {
+      stateLayout ??= { size: len, features: 0n, mxcsrMask };
+      return this.#toOut(buf, len);
+    }
     const host = v.getBigUint64(SW_RESERVED, true);
     const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
     taskXstateSize ??= features === host ? len : xsaveSizeFor(features) ?? len;
     v.setBigUint64(SW_RESERVED, features, true);
     v.setBigUint64(XSTATE_BV, v.getBigUint64(XSTATE_BV, true) & features, true);
-    return buf.slice(0, Math.min(taskXstateSize, len));
-  }
-
-  /** Implements Context.setFpState: an FXSAVE image or a whole XSAVE area. */
-  setFpState(state: Uint8Array<ArrayBuffer>): void {
-    this.#pendingFp = state.slice(0, Math.min(state.length, XSTATE_MAX));
+    const size = Math.min(taskXstateSize, len);
+    stateLayout ??= { size, features, mxcsrMask };
+    return this.#toOut(buf, size);
   }
 
   /**
-   * `fp` as an XSAVE image of exactly the host regset's size: a shorter one (an area saved by
-   * a smaller CPU feature set, or a signal frame's) is padded with components its header marks
-   * absent, a longer one cut.
+   * Implements Context.fpLayout: a running task's, once a GETREGSET has shown it. A state
+   * set since (clone, exec, sigreturn) or a thread never run has its own, which fpState reads.
    */
-  #xstateImage(tid: number, fp: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
-    xstateSize ??= this.#xstate(PTRACE.GETREGSET, tid, new Uint8Array(XSTATE_MAX));
-    if (fp.length === xstateSize) return fp;
-    const img = new Uint8Array(xstateSize);
-    img.set(fp.subarray(0, Math.min(fp.length, xstateSize)));
-    return img;
+  fpLayout(): FpLayout | null {
+    return this.#pendingFp || !this.#bound ? null : stateLayout;
+  }
+
+  /** #fpOut as `len` bytes: the same buffer from one call to the next while the size holds. */
+  #out(len: number): Uint8Array<ArrayBuffer> {
+    if (this.#fpOut?.length !== len) this.#fpOut = new Uint8Array(len);
+    return this.#fpOut;
+  }
+
+  #toOut(src: Uint8Array<ArrayBuffer>, len: number): Uint8Array<ArrayBuffer> {
+    const out = this.#out(len);
+    out.set(src.subarray(0, len));
+    return out;
+  }
+
+  /**
+   * Implements Context.setFpState: an FXSAVE image or a whole XSAVE area, copied into a
+   * buffer this context keeps (zero past it, as a SETREGSET image is padded).
+   */
+  setFpState(state: Uint8Array<ArrayBuffer>): void {
+    const len = Math.min(state.length, XSTATE_MAX);
+    const need = Math.max(len, xstateSize ?? 0);
+    if ((this.#pendingBuf?.length ?? 0) < need) this.#pendingBuf = new Uint8Array(need);
+    const buf = this.#pendingBuf!;
+    buf.set(state.subarray(0, len));
+    buf.fill(0, len);
+    this.#pendingFp = buf.subarray(0, len);
+  }
+
+  /**
+   * The pending state as an XSAVE image of exactly the host regset's size: a shorter one (an
+   * area saved by a smaller CPU feature set, or a signal frame's) is padded with components
+   * its header marks absent, a longer one cut.
+   */
+  #xstateImage(tid: number): Uint8Array<ArrayBuffer> {
+    xstateSize ??= this.#xstate(PTRACE.GETREGSET, tid, regsetBuf ??= new Uint8Array(XSTATE_MAX));
+    const fp = this.#pendingFp!;
+    let buf = this.#pendingBuf!;
+    if (buf.length < xstateSize) {
+      // Set before the size was known: grown once, zero past the state as setFpState keeps it.
+      buf = new Uint8Array(xstateSize);
+      buf.set(fp);
+      this.#pendingBuf = buf;
+    }
+    return buf.subarray(0, xstateSize);
   }
 
   /** GETREGSET/SETREGSET of NT_X86_XSTATE through an iovec; returns the bytes moved. */

@@ -14,7 +14,7 @@
 import { futexWake, schedYield } from "../../host/systrap.ts";
 import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import { type AddressSpace, type Context, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
-import type { SwitchResult } from "../platform.ts";
+import type { FpLayout, SwitchResult } from "../platform.ts";
 import { R, type Registers, SIGCONTEXT_REGS } from "../registers.ts";
 import type { ThreadTimes } from "../ptrace/subprocess.ts";
 import type { Region, StubThread, SystrapSpace } from "./address_space.ts";
@@ -43,6 +43,7 @@ const SC_CS = 144, SC_SS = 150, SC_ERR = 152, SC_TRAPNO = 160, SC_FPSTATE = 184;
 // The XSAVE area of a frame: its software bytes say what it holds.
 const FXSAVE_SIZE = 512;
 const SW_RESERVED = 464;
+const MXCSR_MASK = 28;
 const FP_XSTATE_MAGIC1 = 0x46505853;
 const XSTATE_BV = 512;
 /** The cut a task's XSAVE area gets (see the ptrace platform's fpState), learnt once. */
@@ -54,7 +55,15 @@ let taskXstateSize: number | undefined;
  * learnt once, from the first thread's first stop, before any application code has run in
  * its stub, and never again from a frame the application could have written.
  */
-let frameLayout: { size: number; features: bigint; sw: Uint8Array<ArrayBuffer> } | null = null;
+let frameLayout: {
+  size: number;
+  features: bigint;
+  sw: Uint8Array<ArrayBuffer>;
+  /** The FXSAVE image's MXCSR_MASK: a CPU constant, read where the application cannot write. */
+  mxcsrMask: number;
+} | null = null;
+/** What fpLayout answers for a stopped thread, once the cut of its area is known. */
+let stateLayout: FpLayout | null = null;
 
 /** Learns frameLayout from `t`'s first stop, if not known yet. Precondition: as above. */
 export function learnFrameLayout(t: StubThread): void {
@@ -67,6 +76,7 @@ export function learnFrameLayout(t: StubThread): void {
       size: FXSAVE_SIZE,
       features: 3n,
       sw: new Uint8Array(FXSAVE_SIZE - SW_RESERVED),
+      mxcsrMask: v.getUint32(fp + MXCSR_MASK, true),
     };
     return;
   }
@@ -74,6 +84,7 @@ export function learnFrameLayout(t: StubThread): void {
     size: v.getUint32(fp + SW_RESERVED + 16, true),
     features: v.getBigUint64(fp + SW_RESERVED + 8, true),
     sw: t.region.view.slice(fp + SW_RESERVED, fp + FXSAVE_SIZE),
+    mxcsrMask: v.getUint32(fp + MXCSR_MASK, true),
   };
 }
 
@@ -124,7 +135,16 @@ export class SystrapContext implements Context {
   #signalledAt = 0;
   /** The thread no longer answers: it is never run or reused again. */
   #lost = false;
+  /** The state setFpState gave, for the next switch to write (a view of #pendingBuf). */
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
+  /** #pendingFp's storage, kept from one call to the next. */
+  #pendingBuf: Uint8Array<ArrayBuffer> | null = null;
+  /**
+   * What fpState returns, kept from one call to the next (see Context.fpState): a signal's
+   * delivery and its sigreturn each read the state, and a new buffer each time cost more
+   * than the rest of the signal.
+   */
+  #fpOut: Uint8Array<ArrayBuffer> | null = null;
   /**
    * The frame of the thread's current stop, as #decode checked it: the next switch writes
    * there without reading the handler's pointers again (they are read once per stop; any
@@ -337,33 +357,67 @@ export class SystrapContext implements Context {
 
   /** Implements Context.fpState: the XSAVE area of the thread's frame. */
   fpState(): Uint8Array<ArrayBuffer> {
-    if (this.#pendingFp) return this.#pendingFp.slice();
+    if (this.#pendingFp) return this.#toOut(this.#pendingFp, this.#pendingFp.length);
     const t = this.#thread;
     const f = t && (this.#stopFrame ?? this.#frame(t));
     if (!t || !f) {
       // Never ran: the state a new thread starts with (x87 control word 0x37f, MXCSR 0x1f80).
-      const b = new Uint8Array(FXSAVE_SIZE);
+      const b = this.#out(FXSAVE_SIZE).fill(0);
       const v = new DataView(b.buffer);
       v.setUint16(0, 0x37f, true);
       v.setUint32(24, 0x1f80, true);
       return b;
     }
-    const area = t.region.view.slice(f.fp, f.fp + f.fpSize);
-    if (f.fpSize <= FXSAVE_SIZE) return area;
+    const frame = t.region.view.subarray(f.fp, f.fp + f.fpSize);
+    if (f.fpSize <= FXSAVE_SIZE) return this.#toOut(frame, f.fpSize);
     // The ptrace regset's form, which the Sentry's frames expect: XCR0 in the software bytes.
-    const v = new DataView(area.buffer);
     const host = frameLayout?.features ?? 3n;
     const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
     taskXstateSize ??= features === host ? f.fpSize : xsaveSizeFor(features) ?? f.fpSize;
+    // Copied before it is read: the application can rewrite the frame at any moment.
+    const size = Math.min(taskXstateSize, f.fpSize);
+    stateLayout ??= { size, features, mxcsrMask: frameLayout!.mxcsrMask };
+    const area = this.#toOut(frame, size);
+    const v = new DataView(area.buffer);
     area.fill(0, SW_RESERVED, FXSAVE_SIZE);
     v.setBigUint64(SW_RESERVED, features, true);
     v.setBigUint64(XSTATE_BV, v.getBigUint64(XSTATE_BV, true) & features, true);
-    return area.slice(0, Math.min(taskXstateSize, f.fpSize));
+    return area;
+  }
+
+  /**
+   * Implements Context.fpLayout: that of fpState's area for a stopped thread, known once a
+   * first fpState has cut one (sigreturn then copies no area only to learn its size).
+   */
+  fpLayout(): FpLayout | null {
+    if (this.#pendingFp || !frameLayout) return null;
+    const t = this.#thread;
+    if (!t || !(this.#stopFrame ?? this.#frame(t))) return null;
+    if (frameLayout.size <= FXSAVE_SIZE) {
+      return { size: frameLayout.size, features: 0n, mxcsrMask: frameLayout.mxcsrMask };
+    }
+    return stateLayout;
+  }
+
+  /** #fpOut as `len` bytes: the same buffer from one call to the next while the size holds. */
+  #out(len: number): Uint8Array<ArrayBuffer> {
+    if (this.#fpOut?.length !== len) this.#fpOut = new Uint8Array(len);
+    return this.#fpOut;
+  }
+
+  #toOut(src: Uint8Array<ArrayBuffer>, len: number): Uint8Array<ArrayBuffer> {
+    const out = this.#out(len);
+    out.set(src.subarray(0, len));
+    return out;
   }
 
   /** Implements Context.setFpState: written into the frame before the next switch. */
   setFpState(state: Uint8Array<ArrayBuffer>): void {
-    this.#pendingFp = state.slice();
+    if ((this.#pendingBuf?.length ?? 0) < state.length) {
+      this.#pendingBuf = new Uint8Array(state.length);
+    }
+    this.#pendingBuf!.set(state);
+    this.#pendingFp = this.#pendingBuf!.subarray(0, state.length);
   }
 
   /** Implements Context.cpuTime from the host's accounting of the stub thread. */

@@ -90,12 +90,24 @@ export interface SigInfo {
 
 /** Encodes siginfo_t, choosing the union's member by what the signal carries. */
 export function encodeSigInfo(i: SigInfo): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(SIGINFO_SIZE);
+  encodeSigInfoInto(b, 0, i);
+  return b;
+}
+
+/**
+ * Writes siginfo_t at byte `off` of b, as encodeSigInfo encodes it. Precondition: those
+ * SIGINFO_SIZE bytes are zero (the fields a member leaves out are).
+ */
+export function encodeSigInfoInto(b: Uint8Array, off: number, i: SigInfo): void {
   const head = { signo: i.signo, errno: i.errno, code: i.code };
-  if (i.addr !== undefined) return SiginfoFault.encode({ ...head, addr: i.addr });
-  if (i.band !== undefined) return SiginfoPoll.encode({ ...head, band: i.band, fd: i.fd ?? 0 });
+  if (i.addr !== undefined) return SiginfoFault.encodeInto(b, off, { ...head, addr: i.addr });
+  if (i.band !== undefined) {
+    return SiginfoPoll.encodeInto(b, off, { ...head, band: i.band, fd: i.fd ?? 0 });
+  }
   const from = { ...head, pid: i.pid ?? 0, uid: i.uid ?? 0 };
-  if (i.status !== undefined) return SiginfoChld.encode({ ...from, status: i.status });
-  return SiginfoKill.encode({
+  if (i.status !== undefined) return SiginfoChld.encodeInto(b, off, { ...from, status: i.status });
+  SiginfoKill.encodeInto(b, off, {
     ...from,
     value: i.value === undefined ? undefined : BigInt.asUintN(64, i.value),
   });

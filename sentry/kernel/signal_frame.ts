@@ -15,7 +15,7 @@ import { Errno } from "../../abi/linux/errno.ts";
 import { R, SIGCONTEXT_REGS } from "../../platform/registers.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import {
-  encodeSigInfo,
+  encodeSigInfoInto,
   SA,
   type SigAction,
   type SigInfo,
@@ -25,6 +25,7 @@ import {
   UNBLOCKABLE,
 } from "./signal.ts";
 import type { Task } from "./task.ts";
+import type { FpLayout } from "../../platform/platform.ts";
 import {
   FP_XSTATE_MAGIC1,
   FP_XSTATE_MAGIC2,
@@ -53,10 +54,41 @@ const MXCSR_DEFAULT_MASK = 0xffff;
 const XSTATE_BV = FXSAVE_SIZE + XsaveHeader.offsetOf("xfeatures");
 const XSAVE_HEADER_END = FXSAVE_SIZE + XsaveHeader.size;
 const XFEATURE_MASK_FPSSE = 3n;
+/** Fields of the software bytes that sigreturn reads. */
+const SW_MAGIC1 = SW_RESERVED + FpxSwBytes.offsetOf("magic1");
+const SW_XFEATURES = SW_RESERVED + FpxSwBytes.offsetOf("xfeatures");
 /** The flags a signal handler may change on return (FIX_EFLAGS). */
 const FIX_EFLAGS = 0x50dd5n;
 const USER_CS = 0x33n;
 const USER_SS = 0x2bn;
+
+// Deliveries and sigreturns build and read frames in buffers made once: they run without a
+// pause from start to end on the Sentry's one thread, and an allocation per signal (native
+// memory for the buffer, the collector's work to free it) cost more than the rest of it.
+/** The frame as setupSignalFrame writes it to the stack. */
+const frameBuf = new Uint8Array(FRAME_SIZE);
+/** The ucontext that restoreSignalFrame reads. */
+const ucBuf = new Uint8Array(Ucontext.size);
+/** The FPU area that restoreSignalFrame reads, grown to the largest seen. */
+let fpBuf = new Uint8Array(FXSAVE_SIZE);
+/**
+ * FP_XSTATE_MAGIC2, read or written after the area. Its DataView is made once: a DataView
+ * of a small new array moves that array's bytes to native memory, which cost microseconds.
+ */
+const magic2Buf = new Uint8Array(4);
+const magic2View = new DataView(magic2Buf.buffer);
+
+/** `len` bytes of scratch for the FPU area. */
+function fpScratch(len: number): Uint8Array<ArrayBuffer> {
+  if (fpBuf.length < len) fpBuf = new Uint8Array(len);
+  return fpBuf.subarray(0, len);
+}
+
+/** Fills `dst` from application memory at `addr`. Throws SysError(EFAULT) as copyIn does. */
+function copyInto(t: Task, addr: bigint, dst: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  if (t.mm.copyInUpTo(addr, dst) < dst.length) throw new SysError(Errno.EFAULT);
+  return dst;
+}
 
 /** True if sp lies on the task's alternate signal stack. */
 export function onAltStack(t: Task, sp: bigint): boolean {
@@ -84,7 +116,8 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
   const fpAddr = sp;
   const frame = ((sp - BigInt(FRAME_SIZE)) & ~15n) - 8n;
 
-  const b = RtSigframe.encode({
+  const b = frameBuf.fill(0);
+  RtSigframe.encodeInto(b, 0, {
     pretcode: action.restorer,
     uc: {
       flags: BigInt(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS | (xstate ? UC_FP_XSTATE : 0)),
@@ -107,14 +140,14 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
       },
       sigmask: oldMask,
     },
-    info: encodeSigInfo(info),
   });
+  encodeSigInfoInto(b, INFO_OFF, info);
 
   if (xstate) {
     // The platform's software bytes start with the features the area covers; the frame's
     // say what kind of area this is. Like Linux, the frame always marks x87 and SSE state
     // present, so that a handler that edits only the legacy image has its edits restored.
-    const fv = new DataView(fp.buffer);
+    const fv = new DataView(fp.buffer, fp.byteOffset, fp.length);
     const xfeatures = fv.getBigUint64(SW_RESERVED, true);
     fv.setBigUint64(XSTATE_BV, fv.getBigUint64(XSTATE_BV, true) | XFEATURE_MASK_FPSSE, true);
     fp.fill(0, SW_RESERVED, FXSAVE_SIZE);
@@ -124,7 +157,8 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
       xfeatures,
       xstateSize: fp.length,
     });
-    t.mm.writeU32(fpAddr + BigInt(fp.length), FP_XSTATE_MAGIC2);
+    magic2View.setUint32(0, FP_XSTATE_MAGIC2, true);
+    t.mm.copyOut(fpAddr + BigInt(fp.length), magic2Buf);
   }
   t.mm.copyOut(fpAddr, fp);
   t.mm.copyOut(frame, b);
@@ -149,7 +183,7 @@ export function setupSignalFrame(t: Task, info: SigInfo, action: SigAction, oldM
 export function restoreSignalFrame(t: Task): bigint {
   const regs = t.regs;
   const uc = regs.rsp;
-  const u = Ucontext.decode(t.mm.copyIn(uc, Ucontext.size));
+  const u = Ucontext.decode(copyInto(t, uc, ucBuf));
   const mc = u.mcontext;
   const eflags = regs.r[R.eflags];
   SIGCONTEXT_REGS.forEach((r, i) => (regs.r[r] = mc.gregs[i]));
@@ -167,6 +201,16 @@ export function restoreSignalFrame(t: Task): bigint {
   return regs.r[R.rax];
 }
 
+/** The layout of FPU state `cur` (Context.fpState). */
+function layoutOf(cur: Uint8Array<ArrayBuffer>): FpLayout {
+  const v = new DataView(cur.buffer, cur.byteOffset, cur.length);
+  return {
+    size: cur.length,
+    features: cur.length > FXSAVE_SIZE ? v.getBigUint64(SW_RESERVED, true) : 0n,
+    mxcsrMask: v.getUint32(MXCSR_MASK, true),
+  };
+}
+
 /**
  * The FPU state a frame holds, as Linux's sigreturn reads it: the whole area (the size the
  * task's own state has, never one the frame claims) when FP_XSTATE_MAGIC1 is in the software
@@ -177,38 +221,34 @@ export function restoreSignalFrame(t: Task): bigint {
  * rather than reaching the platform.
  */
 function readFpState(t: Task, addr: bigint): Uint8Array<ArrayBuffer> {
-  const cur = t.ctx.fpState();
-  const cv = new DataView(cur.buffer);
-  const fx = t.mm.copyIn(addr, FXSAVE_SIZE);
-  const v = new DataView(fx.buffer);
-  const mxcsrMask = cv.getUint32(MXCSR_MASK, true) || MXCSR_DEFAULT_MASK;
+  const { size, features, mxcsrMask: mask } = t.ctx.fpLayout?.() ?? layoutOf(t.ctx.fpState());
+  // Every byte is read once (the FXSAVE image first, the rest after it): another thread may
+  // change the frame meanwhile, and what was checked must be what reaches the platform.
+  const area = fpScratch(Math.max(size, FXSAVE_SIZE));
+  const fx = copyInto(t, addr, area.subarray(0, FXSAVE_SIZE));
+  const v = new DataView(fx.buffer, fx.byteOffset, FXSAVE_SIZE);
+  const mxcsrMask = mask || MXCSR_DEFAULT_MASK;
   if (v.getUint32(MXCSR, true) & ~mxcsrMask) throw new SysError(Errno.EFAULT);
-  const size = cur.length;
   if (size <= FXSAVE_SIZE) return fx;
-  const features = cv.getBigUint64(SW_RESERVED, true);
-  let area: Uint8Array<ArrayBuffer>;
   let restore = XFEATURE_MASK_FPSSE;
-  const m2 = FpxSwBytes.decode(fx, SW_RESERVED).magic1 === FP_XSTATE_MAGIC1
-    ? new DataView(t.mm.copyIn(addr + BigInt(size), 4).buffer).getUint32(0, true)
+  const av = new DataView(area.buffer, area.byteOffset, size);
+  const m2 = av.getUint32(SW_MAGIC1, true) === FP_XSTATE_MAGIC1
+    ? (copyInto(t, addr + BigInt(size), magic2Buf), magic2View.getUint32(0, true))
     : 0;
   if (m2 === FP_XSTATE_MAGIC2) {
-    area = t.mm.copyIn(addr, size);
-    restore = FpxSwBytes.decode(area, SW_RESERVED).xfeatures & features;
+    copyInto(t, addr + BigInt(FXSAVE_SIZE), area.subarray(FXSAVE_SIZE));
+    restore = av.getBigUint64(SW_XFEATURES, true) & features;
     // XSTATE_BV names only enabled features; XCOMP_BV and the reserved rest of the header
     // are zero in the standard format.
-    if (
-      new DataView(area.buffer).getBigUint64(XSTATE_BV, true) & ~features ||
-      area.subarray(XSTATE_BV + 8, XSAVE_HEADER_END).some((b) => b !== 0)
-    ) {
-      throw new SysError(Errno.EFAULT);
+    if (av.getBigUint64(XSTATE_BV, true) & ~features) throw new SysError(Errno.EFAULT);
+    for (let o = XSTATE_BV + 8; o < XSAVE_HEADER_END; o += 4) {
+      if (av.getUint32(o, true) !== 0) throw new SysError(Errno.EFAULT);
     }
   } else {
     // Only the legacy image is restored (as FXRSTOR would); everything else is reset.
-    area = new Uint8Array(size);
-    area.set(fx);
-    new DataView(area.buffer).setBigUint64(XSTATE_BV, XFEATURE_MASK_FPSSE, true);
+    area.fill(0, FXSAVE_SIZE);
+    av.setBigUint64(XSTATE_BV, XFEATURE_MASK_FPSSE, true);
   }
-  const av = new DataView(area.buffer);
   av.setBigUint64(XSTATE_BV, av.getBigUint64(XSTATE_BV, true) & restore, true);
   // Give the platform back the software bytes it expects: the task's features first.
   area.fill(0, SW_RESERVED, FXSAVE_SIZE);
