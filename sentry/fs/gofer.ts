@@ -171,7 +171,11 @@ export class GoferFilesystem extends Filesystem {
    * for each. A component still stands when the Gofer finds the same inode (number and type)
    * under its name; its attributes are refreshed from the same answer.
    */
-  override revalidate(dir: Inode, names: readonly string[], inodes: readonly Inode[]): number {
+  override revalidate(
+    dir: Inode,
+    names: readonly string[],
+    inodes: readonly (Inode | null)[],
+  ): number {
     if (!(dir instanceof GoferInode) || dir.fs !== this) return 0;
     let stats;
     try {
@@ -186,6 +190,13 @@ export class GoferFilesystem extends Filesystem {
       if (!(ino instanceof GoferInode) || ino.fs !== this || ino.released) break;
       if (ino.ino !== s.ino || (ino.mode & S_IFMT) !== (s.mode & S_IFMT)) break;
       ino.refresh(s);
+    }
+    // The walk stops at the first missing name: a name without a dentry that comes right after
+    // what still stands is missing now (a symlink or any other file there came back a stat).
+    // A mountpoint the root lacks is not on the host but is there all the same.
+    if (n === stats.length && n === names.length - 1 && inodes[n] === null) {
+      const parent = n === 0 ? dir : inodes[n - 1] as GoferInode;
+      if (!parent.synthetic.has(names[n])) n++;
     }
     return n;
   }
