@@ -143,7 +143,7 @@ Deno.test("gofer fs: an unlinked file's control FD goes back once the last open 
   });
 });
 
-Deno.test("gofer fs, shared access: creating and removing a file revalidate the path and probe the name in one WalkStat", async () => {
+Deno.test("gofer fs, shared access: a path's cached directories and its last name are asked about in one request", async () => {
   await withGofer({}, (c, g) => {
     const fs = new GoferFilesystem(c, false, "/", true);
     const vfs = new VirtualFilesystem();
@@ -155,12 +155,20 @@ Deno.test("gofer fs, shared access: creating and removing a file revalidate the 
     const calls = countCalls(c);
     const made = vfs.open(ctx, "/dir/sub/new", O_CREAT | O_EXCL | O_WRONLY, 0o644, 0);
     (made as FileDescription).release();
-    assert.deepEqual(Object.fromEntries(calls), { [MID.WalkStat]: 1, [MID.OpenCreateAt]: 1 });
+    assert.deepEqual(Object.fromEntries(calls), { [MID.Walk]: 1, [MID.OpenCreateAt]: 1 });
     assert.ok(Deno.statSync(`${host}/new`).isFile);
     calls.clear();
     vfs.remove(ctx, "/dir/sub/new", false);
     assert.deepEqual(Object.fromEntries(calls), { [MID.WalkStat]: 1, [MID.UnlinkAt]: 1 });
     assert.throws(() => Deno.statSync(`${host}/new`), Deno.errors.NotFound);
+    // A file not looked up yet is found with the rest of its path, and then only revalidated.
+    Deno.writeTextFileSync(`${host}/other`, "other\n");
+    calls.clear();
+    assert.equal(sizeOf("/dir/sub/other"), 6n);
+    assert.deepEqual(Object.fromEntries(calls), { [MID.Walk]: 1 });
+    calls.clear();
+    assert.equal(sizeOf("/dir/sub/other"), 6n);
+    assert.deepEqual(Object.fromEntries(calls), { [MID.WalkStat]: 1 });
 
     // What the host changes in between is seen: a name made there exists (O_EXCL fails), one
     // removed there is missing, and a file replaced there is the new one.

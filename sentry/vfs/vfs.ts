@@ -273,12 +273,13 @@ export class VirtualFilesystem {
     const names: string[] = [];
     const inodes: (Inode | null)[] = [];
     let d = cur.dentry;
-    // Only after a cached name: a lone unknown one is better looked up at once (a Walk gets
-    // what a found file needs in one request; a stat alone would cost a second).
+    // The name without a dentry, asked about after the cached ones (alone, asking is the
+    // lookup itself); it is looked up in `d`.
+    let unknown: string | undefined;
     const probe = (name: string) => {
       const child = d.children.get(name);
       if (!child) {
-        if (names.length > 0) names.push(name), inodes.push(null);
+        if (names.length > 0) names.push(unknown = name), inodes.push(null);
         return false;
       }
       // A mountpoint is kept without revalidation and leads into another filesystem.
@@ -299,7 +300,13 @@ export class VirtualFilesystem {
     }
     if (i < 0 && next !== undefined && next !== "" && next !== "." && next !== "..") probe(next);
     if (names.length === 0) return 0;
-    return cur.mount.fs.revalidate(cur.dentry.inode, names, inodes);
+    const n = cur.mount.fs.revalidate(cur.dentry.inode, names, inodes);
+    // Found by the same request: its dentry is what the walk then uses.
+    const found = inodes[names.length - 1];
+    if (unknown !== undefined && n === names.length && found) {
+      d.children.set(unknown, new Dentry(unknown, d, found));
+    }
+    return n;
   }
 
   /** Records a child just created in dir; returns where it is. */
