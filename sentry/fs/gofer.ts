@@ -168,27 +168,78 @@ export class GoferFilesystem extends Filesystem {
   }
 
   /**
-   * Shared access: one WalkStat for a whole run of cached path components rather than a Walk
+   * Shared access: one request for a whole run of cached path components rather than a Walk
    * for each. A component still stands when the Gofer finds the same inode (number and type)
-   * under its name; its attributes are refreshed from the same answer.
+   * under its name; its attributes are refreshed from the same answer. A last name without a
+   * dentry (null) is walked to in the same request: missing, it stands as missing; found, its
+   * inode fills the entry.
    */
-  override revalidate(dir: Inode, names: readonly string[], inodes: readonly Inode[]): number {
+  override revalidate(
+    dir: Inode,
+    names: readonly string[],
+    inodes: (Inode | null)[],
+  ): number {
     if (!(dir instanceof GoferInode) || dir.fs !== this) return 0;
-    let stats;
+    const last = names.length - 1;
+    const probe = inodes[last] === null;
+    // Walk when a name may need its own control FD; WalkStat makes none.
+    let nodes: { fd?: number; stat: Stat }[];
+    let missing = false;
     try {
-      stats = this.client.walkStat(dir.controlFd, names as string[]);
+      if (probe) {
+        const w = this.client.walk(dir.controlFd, names as string[]);
+        nodes = w.inodes;
+        missing = w.status === "missing";
+      } else {
+        nodes = this.client.walkStat(dir.controlFd, names as string[]).map((stat) => ({ stat }));
+      }
     } catch {
       // Left to the lookups one by one, which answer the right errno.
       return 0;
     }
     let n = 0;
-    for (; n < stats.length; n++) {
-      const ino = inodes[n], s = stats[n];
+    for (; n < Math.min(nodes.length, last + (probe ? 0 : 1)); n++) {
+      const ino = inodes[n], s = nodes[n].stat;
       if (!(ino instanceof GoferInode) || ino.fs !== this || ino.released) break;
       if (ino.ino !== s.ino || (ino.mode & S_IFMT) !== (s.mode & S_IFMT)) break;
       ino.refresh(s);
     }
+    let adopted = -1;
+    if (probe && n === last) {
+      const parent = n === 0 ? dir : inodes[n - 1] as GoferInode;
+      // A mountpoint the root lacks is not on the host but is there all the same.
+      if (parent.synthetic.has(names[n])) {
+        // Looked up again by the VFS.
+      } else if (nodes.length === n && missing) {
+        n++;
+      } else if (nodes.length === n + 1) {
+        inodes[n] = this.adopt(nodes[n] as { fd: number; stat: Stat });
+        adopted = n++;
+      }
+    }
+    // The control FDs of components the Sentry already holds go back.
+    for (let i = 0; i < nodes.length; i++) {
+      const fd = nodes[i].fd;
+      if (fd !== undefined && i !== adopted) this.closeFd(fd);
+    }
     return n;
+  }
+
+  /**
+   * The inode of a file the Gofer walked to, owning its new control FD: the inode already
+   * known for the same file (number and type), refreshed, with the FD given back; or a new one.
+   */
+  adopt(node: { fd: number; stat: Stat }): GoferInode {
+    const known = this.inodes.get(node.stat.ino);
+    if (known && (known.mode & S_IFMT) === (node.stat.mode & S_IFMT)) {
+      // The same file again: keep the inode (and its control FD), refresh what may change.
+      this.closeFd(node.fd);
+      known.refresh(node.stat);
+      return known;
+    }
+    const ino = new GoferInode(this, node.fd, node.stat);
+    this.inodes.set(node.stat.ino, ino);
+    return ino;
   }
 
   override statfs(): FsStat {
@@ -279,17 +330,7 @@ export class GoferInode extends Inode {
       this.#gone(name);
       return null;
     }
-    const node = w.inodes[0];
-    const known = this.fs.inodes.get(node.stat.ino);
-    if (known && (known.mode & S_IFMT) === (node.stat.mode & S_IFMT)) {
-      // The same file again: keep the inode (and its control FD), refresh what may change.
-      this.fs.closeFd(node.fd);
-      known.refresh(node.stat);
-      return known;
-    }
-    const ino = new GoferInode(this.fs, node.fd, node.stat);
-    this.fs.inodes.set(node.stat.ino, ino);
-    return ino;
+    return this.fs.adopt(w.inodes[0]);
   }
 
   /**

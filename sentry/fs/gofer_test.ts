@@ -4,7 +4,9 @@ import { MID } from "../../gofer/lisafs/message.ts";
 import { HELLO, lisafsErrno, withGofer } from "../../gofer/testutil.ts";
 import { Errno } from "../../abi/linux/errno.ts";
 import type { LisafsClient } from "../../gofer/lisafs/client.ts";
-import { type FileDescription, O_RDONLY, O_WRONLY } from "../vfs/file.ts";
+import { type FileDescription, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY } from "../vfs/file.ts";
+import { SysError } from "../../abi/linux/error.ts";
+import { type ResolveContext, VirtualFilesystem } from "../vfs/vfs.ts";
 import { ROOT_CREDS, S_IFDIR, S_IFREG } from "../vfs/inode.ts";
 import { GoferFilesystem, type GoferInode } from "./gofer.ts";
 
@@ -17,6 +19,16 @@ function countCalls(c: LisafsClient): Map<number, number> {
     return call(mid as never, req as never);
   }) as typeof c.call;
   return counts;
+}
+
+function errnoOf(fn: () => unknown): number {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof SysError) return e.errno;
+    throw e;
+  }
+  return 0;
 }
 
 function readAll(fd: number): string {
@@ -128,5 +140,59 @@ Deno.test("gofer fs: an unlinked file's control FD goes back once the last open 
     g.unlinked();
     fs.flushCloses();
     assert.equal(lisafsErrno(() => c.fstat(g.controlFd)), Errno.EBADF);
+  });
+});
+
+Deno.test("gofer fs, shared access: a path's cached directories and its last name are asked about in one request", async () => {
+  await withGofer({}, (c, g) => {
+    const fs = new GoferFilesystem(c, false, "/", true);
+    const vfs = new VirtualFilesystem();
+    const root = vfs.mountRoot(fs, {});
+    const ctx: ResolveContext = { t: undefined as never, root, start: root, creds: ROOT_CREDS };
+    const host = `${g.bundle}/rootfs/dir/sub`;
+    const sizeOf = (p: string) => vfs.resolve(ctx, p, { follow: true }).inode.size();
+    assert.equal(sizeOf("/dir/sub/file.txt"), 7n); // the path's dentries are cached now
+    const calls = countCalls(c);
+    const made = vfs.open(ctx, "/dir/sub/new", O_CREAT | O_EXCL | O_WRONLY, 0o644, 0);
+    (made as FileDescription).release();
+    assert.deepEqual(Object.fromEntries(calls), { [MID.Walk]: 1, [MID.OpenCreateAt]: 1 });
+    assert.ok(Deno.statSync(`${host}/new`).isFile);
+    calls.clear();
+    vfs.remove(ctx, "/dir/sub/new", false);
+    assert.deepEqual(Object.fromEntries(calls), { [MID.WalkStat]: 1, [MID.UnlinkAt]: 1 });
+    assert.throws(() => Deno.statSync(`${host}/new`), Deno.errors.NotFound);
+    // A file not looked up yet is found with the rest of its path, and then only revalidated.
+    Deno.writeTextFileSync(`${host}/other`, "other\n");
+    calls.clear();
+    assert.equal(sizeOf("/dir/sub/other"), 6n);
+    assert.deepEqual(Object.fromEntries(calls), { [MID.Walk]: 1 });
+    calls.clear();
+    assert.equal(sizeOf("/dir/sub/other"), 6n);
+    assert.deepEqual(Object.fromEntries(calls), { [MID.WalkStat]: 1 });
+
+    // What the host changes in between is seen: a name made there exists (O_EXCL fails), one
+    // removed there is missing, and a file replaced there is the new one.
+    Deno.writeTextFileSync(`${host}/outside`, "x");
+    assert.equal(
+      errnoOf(() => vfs.open(ctx, "/dir/sub/outside", O_CREAT | O_EXCL | O_WRONLY, 0o644, 0)),
+      Errno.EEXIST,
+    );
+    Deno.removeSync(`${host}/outside`);
+    assert.equal(errnoOf(() => vfs.remove(ctx, "/dir/sub/outside", false)), Errno.ENOENT);
+    assert.equal(
+      errnoOf(() => vfs.resolve(ctx, "/dir/sub/outside", { follow: true })),
+      Errno.ENOENT,
+    );
+    Deno.removeSync(`${host}/file.txt`);
+    Deno.writeTextFileSync(`${host}/file.txt`, "replaced on the host\n");
+    assert.equal(sizeOf("/dir/sub/file.txt"), 21n);
+    // A directory of the path replaced by a file on the host: the walk says so.
+    Deno.removeSync(host, { recursive: true });
+    Deno.writeTextFileSync(host, "now a file");
+    assert.equal(
+      errnoOf(() => vfs.open(ctx, "/dir/sub/new", O_CREAT | O_EXCL | O_WRONLY, 0o644, 0)),
+      Errno.ENOTDIR,
+    );
+    fs.flushCloses();
   });
 });

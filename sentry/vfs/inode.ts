@@ -154,10 +154,18 @@ export abstract class Filesystem {
   /**
    * For a filesystem that does not cache lookups: checks in one step whether the cached
    * children `inodes` still stand at `names` below `dir` (each name looked up in the directory
-   * the previous one led to), refreshing their attributes. Returns how many leading entries
-   * still stand; the VFS looks up the rest one by one. The default revalidates nothing.
+   * the previous one led to), refreshing their attributes. A null entry, only ever the last,
+   * stands for a name the VFS has no dentry for: it stands when the name is missing, so that
+   * the same request also answers the lookup that would follow (ENOENT, or a name free for
+   * O_CREAT), or the filesystem puts the inode it found there in its place (the lookup done
+   * in the same request). Returns how many leading entries still stand; the VFS looks up the
+   * rest one by one. The default revalidates nothing.
    */
-  revalidate(_dir: Inode, _names: readonly string[], _inodes: readonly Inode[]): number {
+  revalidate(
+    _dir: Inode,
+    _names: readonly string[],
+    _inodes: (Inode | null)[],
+  ): number {
     return 0;
   }
 

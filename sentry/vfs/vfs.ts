@@ -167,6 +167,11 @@ export interface ParentResult {
   name: string;
   /** The path ended with a slash. */
   trailingSlash: boolean;
+  /**
+   * The walk revalidated `name` in the parent together with the parent's path (shared gofer
+   * mounts): its cached dentry stands as it is, or, with none, the name is missing.
+   */
+  fresh: boolean;
 }
 
 function checkPathLength(path: string): void {
@@ -237,6 +242,8 @@ export class VirtualFilesystem {
   lookupChild(dir: VirtualDentry, name: string, fresh = false): VirtualDentry | null {
     const d = dir.dentry;
     let child = d.children.get(name);
+    // Revalidated without a dentry: the filesystem has just found the name missing.
+    if (!child && fresh) return null;
     // Filesystems that revalidate (procfs, shared gofer mounts) look up again, except at
     // mountpoints, which stay pinned, and children the walk has just revalidated (fresh).
     if (!child || (!fresh && !dir.mount.fs.cacheDentries && child.mounts === 0)) {
@@ -256,26 +263,50 @@ export class VirtualFilesystem {
   /**
    * Revalidates at once the cached dentries that the next components of `pending` (a reversed
    * path, next component last) lead to from `cur`, for a filesystem that does not cache
-   * lookups: one request to a shared gofer mount instead of one per component. Returns how
-   * many of the next components may use their cached dentry as they are.
+   * lookups: one request to a shared gofer mount instead of one per component. `next` is the
+   * name the caller looks up in the directory the path leads to (resolveParent's last one).
+   * The last name, when it has no dentry, rides along: the same request tells whether it is
+   * missing (filesystem.revalidate). Returns how many of the next components (then `next`)
+   * may use their cached dentry, or lack of one, as they are.
    */
-  #revalidateAhead(cur: VirtualDentry, pending: readonly string[]): number {
+  #revalidateAhead(cur: VirtualDentry, pending: readonly string[], next?: string): number {
     const names: string[] = [];
-    const inodes: Inode[] = [];
+    const inodes: (Inode | null)[] = [];
     let d = cur.dentry;
-    for (let i = pending.length - 1; i >= 0; i--) {
-      const name = pending[i];
-      if (name === "" || name === "." || name === "..") break;
+    // The name without a dentry, asked about after the cached ones (alone, asking is the
+    // lookup itself); it is looked up in `d`.
+    let unknown: string | undefined;
+    const probe = (name: string) => {
       const child = d.children.get(name);
+      if (!child) {
+        if (names.length > 0) names.push(unknown = name), inodes.push(null);
+        return false;
+      }
       // A mountpoint is kept without revalidation and leads into another filesystem.
-      if (!child || child.mounts > 0) break;
+      if (child.mounts > 0) return false;
       names.push(name);
       inodes.push(child.inode);
-      if (!child.inode.isDir) break;
+      if (!child.inode.isDir) return false;
       d = child;
+      return true;
+    };
+    let i = pending.length - 1;
+    for (; i >= 0; i--) {
+      const name = pending[i];
+      if (name === "" || name === "." || name === "..") break;
+      // An unknown name in the middle would end the run anyway: it is not asked about.
+      if (!d.children.has(name) && (i > 0 || next !== undefined)) break;
+      if (!probe(name)) break;
     }
+    if (i < 0 && next !== undefined && next !== "" && next !== "." && next !== "..") probe(next);
     if (names.length === 0) return 0;
-    return cur.mount.fs.revalidate(cur.dentry.inode, names, inodes);
+    const n = cur.mount.fs.revalidate(cur.dentry.inode, names, inodes);
+    // Found by the same request: its dentry is what the walk then uses.
+    const found = inodes[names.length - 1];
+    if (unknown !== undefined && n === names.length && found) {
+      d.children.set(unknown, new Dentry(unknown, d, found));
+    }
+    return n;
   }
 
   /** Records a child just created in dir; returns where it is. */
@@ -304,6 +335,7 @@ export class VirtualFilesystem {
     components: string[],
     follow: boolean,
     links: { n: number },
+    next?: { name: string; fresh: boolean },
   ): VirtualDentry {
     const pending = components.slice().reverse();
     const r = ctx.restrict;
@@ -314,7 +346,9 @@ export class VirtualFilesystem {
     // How many of the next components were revalidated together (shared gofer mounts).
     let fresh = 0;
     while (pending.length > 0) {
-      if (fresh === 0 && !cur.mount.fs.cacheDentries) fresh = this.#revalidateAhead(cur, pending);
+      if (fresh === 0 && !cur.mount.fs.cacheDentries) {
+        fresh = this.#revalidateAhead(cur, pending, next?.name);
+      }
       const name = pending.pop()!;
       const trusted = fresh > 0;
       if (trusted) fresh--;
@@ -359,6 +393,8 @@ export class VirtualFilesystem {
       }
       move(child);
     }
+    // What is left of the last run is `next`, revalidated with the rest.
+    if (next) next.fresh = fresh > 0;
     return cur;
   }
 
@@ -383,14 +419,17 @@ export class VirtualFilesystem {
     const dirPath = cut < 0 ? "" : trimmed.slice(0, cut + 1);
     if (ctx.restrict?.beneath && path.startsWith("/")) throw new SysError(Errno.EXDEV);
     const start = path.startsWith("/") ? ctx.root : ctx.start;
+    const next = { name, fresh: false };
+    // Empty components only say "a directory", which the parent's check below says too; left
+    // out, the walk's last run reaches `name`.
     const parent = dirPath === ""
       ? start
-      : this.#walk(ctx, start, dirPath.split("/"), true, { n: 0 });
+      : this.#walk(ctx, start, dirPath.split("/").filter((c) => c !== ""), true, { n: 0 }, next);
     if (!parent.inode.isDir) throw new SysError(Errno.ENOTDIR);
     if (name.length > NAME_MAX && byteLength(name) > NAME_MAX) {
       throw new SysError(Errno.ENAMETOOLONG);
     }
-    return { parent, name, trailingSlash };
+    return { parent, name, trailingSlash, fresh: next.fresh };
   }
 
   /** The path of vd as seen from root ("(unreachable)" prefix if outside it). */
@@ -443,7 +482,7 @@ export class VirtualFilesystem {
       const p = this.resolveParent(ctx, path);
       if (p.name === "" || p.name === "." || p.name === "..") throw new SysError(Errno.EISDIR);
       checkPermission(ctx.creds, p.parent.inode, MAY_EXEC);
-      const child = this.lookupChild(p.parent, p.name);
+      const child = this.lookupChild(p.parent, p.name, p.fresh);
       if (!child) {
         if (p.trailingSlash) throw new SysError(Errno.EISDIR);
         this.#mayModify(ctx, p.parent);
@@ -544,7 +583,7 @@ export class VirtualFilesystem {
     const p = this.resolveParent(ctx, path);
     if (p.name === "" || p.name === "." || p.name === "..") throw new SysError(Errno.EEXIST);
     checkPermission(ctx.creds, p.parent.inode, MAY_EXEC);
-    if (this.lookupChild(p.parent, p.name)) throw new SysError(Errno.EEXIST);
+    if (this.lookupChild(p.parent, p.name, p.fresh)) throw new SysError(Errno.EEXIST);
     this.#mayModify(ctx, p.parent);
     const ino = p.parent.inode.mkdir(p.name, S_IFDIR | (mode & 0o7777 & ~umask), ctx.creds);
     this.#added(p.parent, p.name, ino);
@@ -557,7 +596,7 @@ export class VirtualFilesystem {
     if (p.name === "" || p.name === "." || p.name === "..") throw new SysError(Errno.EEXIST);
     if (p.trailingSlash) throw new SysError(Errno.ENOENT);
     checkPermission(ctx.creds, p.parent.inode, MAY_EXEC);
-    if (this.lookupChild(p.parent, p.name)) throw new SysError(Errno.EEXIST);
+    if (this.lookupChild(p.parent, p.name, p.fresh)) throw new SysError(Errno.EEXIST);
     this.#mayModify(ctx, p.parent);
     const ino = p.parent.inode.mknod(
       p.name,
@@ -577,7 +616,7 @@ export class VirtualFilesystem {
     const p = this.resolveParent(ctx, path);
     if (p.name === "" || p.name === "." || p.name === "..") throw new SysError(Errno.EEXIST);
     checkPermission(ctx.creds, p.parent.inode, MAY_EXEC);
-    if (this.lookupChild(p.parent, p.name)) throw new SysError(Errno.EEXIST);
+    if (this.lookupChild(p.parent, p.name, p.fresh)) throw new SysError(Errno.EEXIST);
     if (p.trailingSlash) throw new SysError(Errno.ENOENT);
     this.#mayModify(ctx, p.parent);
     const ino = p.parent.inode.symlink(p.name, target, ctx.creds);
@@ -590,7 +629,7 @@ export class VirtualFilesystem {
     const p = this.resolveParent(ctx, newPath);
     if (p.name === "" || p.name === "." || p.name === "..") throw new SysError(Errno.EEXIST);
     checkPermission(ctx.creds, p.parent.inode, MAY_EXEC);
-    if (this.lookupChild(p.parent, p.name)) throw new SysError(Errno.EEXIST);
+    if (this.lookupChild(p.parent, p.name, p.fresh)) throw new SysError(Errno.EEXIST);
     if (oldVd.inode.isDir) throw new SysError(Errno.EPERM);
     if (p.trailingSlash) throw new SysError(Errno.ENOENT);
     if (oldVd.mount !== p.parent.mount) throw new SysError(Errno.EXDEV);
@@ -612,7 +651,7 @@ export class VirtualFilesystem {
       throw new SysError(p.name === "" ? Errno.EISDIR : Errno.EISDIR);
     }
     checkPermission(ctx.creds, p.parent.inode, MAY_EXEC);
-    const child = this.#lookupNoCross(p.parent, p.name);
+    const child = this.#lookupNoCross(p.parent, p.name, p.fresh);
     if (!child) throw new SysError(Errno.ENOENT);
     if (dir && !child.inode.isDir) throw new SysError(Errno.ENOTDIR);
     if (!dir && child.inode.isDir) throw new SysError(Errno.EISDIR);
@@ -634,10 +673,14 @@ export class VirtualFilesystem {
     return false;
   }
 
-  /** The child dentry without crossing mounts (for removal and rename). */
-  #lookupNoCross(dir: VirtualDentry, name: string): Dentry | null {
+  /**
+   * The child dentry without crossing mounts (for removal and rename); `fresh` as
+   * lookupChild's.
+   */
+  #lookupNoCross(dir: VirtualDentry, name: string, fresh = false): Dentry | null {
     const cached = dir.dentry.children.get(name);
-    if (cached && (dir.mount.fs.cacheDentries || cached.mounts > 0)) return cached;
+    if (cached && (fresh || dir.mount.fs.cacheDentries || cached.mounts > 0)) return cached;
+    if (!cached && fresh) return null;
     const ino = dir.dentry.inode.lookup(name);
     if (!ino) return null;
     if (cached && cached.inode === ino) return cached;
@@ -665,10 +708,10 @@ export class VirtualFilesystem {
     }
     checkPermission(ctx.creds, o.parent.inode, MAY_EXEC);
     checkPermission(ctx.creds, n.parent.inode, MAY_EXEC);
-    const src = this.#lookupNoCross(o.parent, o.name);
+    const src = this.#lookupNoCross(o.parent, o.name, o.fresh);
     if (!src) throw new SysError(Errno.ENOENT);
     if (o.parent.mount !== n.parent.mount) throw new SysError(Errno.EXDEV);
-    const dst = this.#lookupNoCross(n.parent, n.name);
+    const dst = this.#lookupNoCross(n.parent, n.name, n.fresh);
     if ((o.trailingSlash || n.trailingSlash) && !src.inode.isDir) {
       throw new SysError(Errno.ENOTDIR);
     }
