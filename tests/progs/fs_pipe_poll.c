@@ -119,9 +119,14 @@ int main(int argc, char **argv) {
   struct timeval tv = {0, 10000};
   show("select", select(p[1] + 1, &rs, &ws, NULL, &tv));
   printf("read set: %d write set: %d\n", FD_ISSET(p[0], &rs), FD_ISSET(p[1], &ws));
+  // A closed descriptor inside the table: Linux ignores set bits past the fd table's current
+  // size (64 slots until a process opens more), so a fixed high number would answer EBADF or 0
+  // depending on how many descriptors the runner happened to pass down.
+  int closed = dup(p[0]);
+  close(closed);
   FD_ZERO(&rs);
-  FD_SET(77, &rs);
-  show("select bad fd", select(78, &rs, NULL, NULL, &tv));
+  FD_SET(closed, &rs);
+  show("select bad fd", select(closed + 1, &rs, NULL, NULL, &tv));
   if (fork() == 0) {
     usleep(50000);
     write(p[1], "late", 4);
