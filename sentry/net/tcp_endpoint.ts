@@ -191,7 +191,7 @@ export class TCPEndpoint implements Endpoint {
   #cc: CongestionControl = new Cubic(DEFAULT_MSS4);
   /** TCP_CONGESTION: the algorithm, from the protocol's default. */
   #congestion: CongestionName;
-  /** The highest sequence number sent, and the segments sent again (TCP_INFO). */
+  /** One past the highest sequence number sent (the FIN included), and the segments sent again (TCP_INFO). */
   #sndMax = 0;
   #totalRetrans = 0;
   /** Where the last out-of-order segment began (its block is reported first). */
@@ -500,13 +500,14 @@ export class TCPEndpoint implements Endpoint {
   }
 
   #onAck(s: Segment): void {
-    if (seqLT(this.#sndNxt, s.ack)) {
+    if (seqLT(this.#sndMax, s.ack)) {
       // Acknowledges what was never sent.
       this.#sendAck();
       return;
     }
+    if (seqLT(this.#sndNxt, s.ack)) this.#skipAcked(s.ack);
     if (this.#sackOk && s.sack && s.sack.length > 0) {
-      this.#scoreboard.update(s.sack, this.#sndUna, this.#sndNxt);
+      this.#scoreboard.update(s.sack, this.#sndUna, this.#sndMax);
     }
     const duplicate = s.ack === this.#sndUna && s.data.length === 0 && !(s.flags & FIN) &&
       this.#sndNxt !== this.#sndUna && (s.window << this.#sndWScale) === this.#sndWnd;
@@ -816,6 +817,8 @@ export class TCPEndpoint implements Endpoint {
         data: new Uint8Array(0),
       });
       this.#sndNxt = seqAdd(this.#sndNxt, 1);
+      // The FIN counts as sent: a late ACK of it is acceptable after a timeout went back.
+      if (seqLT(this.#sndMax, this.#sndNxt)) this.#sndMax = this.#sndNxt;
       this.state = this.state === TCPState.ESTABLISHED ? TCPState.FIN_WAIT1 : TCPState.LAST_ACK;
       this.#armRetransmit();
     }
@@ -965,6 +968,25 @@ export class TCPEndpoint implements Endpoint {
     this.#goBack();
     this.#output();
     this.#armRetransmit();
+  }
+
+  /**
+   * A timeout went back to resend from the first unacknowledged byte, but the first flight had
+   * arrived (its ACKs were late, not lost): the peer's ACK covers more than was sent since, and
+   * sending resumes after it. Refusing such an ACK as one for unsent data would resend the
+   * same segment forever.
+   */
+  #skipAcked(ack: number): void {
+    const dataEnd = seqAdd(this.#sndUna, this.#sndBuf.length);
+    if (!seqLT(dataEnd, ack)) {
+      this.#sndNxt = ack;
+      return;
+    }
+    // The FIN, sent before the timeout, is acknowledged too.
+    this.#sndNxt = ack;
+    this.#finSent = true;
+    if (this.state === TCPState.ESTABLISHED) this.state = TCPState.FIN_WAIT1;
+    else if (this.state === TCPState.CLOSE_WAIT) this.state = TCPState.LAST_ACK;
   }
 
   /** Goes back to the first unacknowledged byte, to send again from there. */

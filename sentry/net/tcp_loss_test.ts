@@ -388,3 +388,45 @@ Deno.test("a lost last segment (no duplicate ACKs to tell) is resent by the retr
   c.close();
   s.close();
 });
+
+Deno.test("ACKs that come after the retransmission timer fired (a spurious timeout) are taken, the FIN's too", async () => {
+  const { a, b, linkA, linkB } = twoStacks(true);
+  a.tcp.rtoMinMs = 20;
+  const [c, s] = await connect(a, b);
+  const base = linkA.sent.find((x) => x.flags & SYN)!.seq + 1;
+  // The receiver's ACKs are held until the sender has timed out and gone back: the whole first
+  // flight and its FIN arrived, only the news of it is late.
+  const held: Uint8Array[] = [];
+  let hold = true;
+  linkB.drop = (_seg, p) => hold && held.push(p.slice()) > 0;
+  const total = 4 * MSS;
+  const out = new Uint8Array(total).map((_, i) => (i * 3) & 0xff);
+  assert.equal(c.write(out, null), total);
+  c.shutdown(1);
+  const deadline = performance.now() + 30_000;
+  while (!resent(linkA.sent, base - 1).includes(0) && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(
+    resent(linkA.sent, base - 1).includes(0),
+    "the timer fired and sent the first segment again",
+  );
+  hold = false;
+  for (const p of held) linkA.dispatch(ETH_P_IP, p);
+  const got: Uint8Array[] = [];
+  let eof = false;
+  while (!(eof && c.state === TCPState.FIN_WAIT2) && performance.now() < deadline) {
+    for (let r; !eof && (r = tryOp(() => s.read(total, false)));) {
+      if (r.data.length === 0) eof = true;
+      else got.push(r.data.slice());
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const all = new Uint8Array(got.reduce((n, p) => n + p.length, 0));
+  got.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+  assert.deepEqual(all, out);
+  assert.ok(eof, "the reader saw the end of the stream");
+  assert.equal(c.state, TCPState.FIN_WAIT2, "the sender took the late ACK of its FIN");
+  c.close();
+  s.close();
+});
