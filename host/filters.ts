@@ -172,7 +172,8 @@ const KVM_IOCTL = argIs(1, 0xae00n, 0xff00n);
  * any host process looks at (its root is an empty read-only tmpfs); an abstract name is the
  * one gap: with --network=host the Sentry is in the host's network namespace, so it could take
  * a free abstract name there (and connect to one, which glibc's nscd lookup needs: connect is
- * allowed in every mode). Landlock's abstract-socket scoping (Linux 6.12) would close it.
+ * allowed in every mode). Landlock's abstract-socket scoping (Linux 6.12) closes the connect
+ * side where the kernel has it (host/landlock.ts, applied at the boot's start).
  */
 /** The socket type without SOCK_NONBLOCK and SOCK_CLOEXEC. */
 const SOCK_TYPE_MASK = 0xfn;
