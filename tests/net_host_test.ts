@@ -53,6 +53,7 @@ Deno.test({
 probeTests([
   { prog: "net_host", runscFlags: ["--network=host"] },
   { prog: "net_bind_service", runscFlags: ["--network=host"] },
+  { prog: "net_accept_emfile", runscFlags: ["--network=host"] },
 ]);
 
 Deno.test({

@@ -173,10 +173,15 @@ export class HostSocket extends FileDescriptionBase {
     });
   }
 
-  /** accept4(2): the next connection, waited for unless non-blocking. */
-  async accept(t: Task): Promise<{ fd: number; sa: Uint8Array }> {
+  /**
+   * accept4(2): the next connection, waited for unless non-blocking. `checkFd` throws
+   * (EMFILE) when the caller could not install it: it runs before each host accept, so such
+   * a connection stays in the host's queue.
+   */
+  async accept(t: Task, checkFd = () => {}): Promise<{ fd: number; sa: Uint8Array }> {
     let sa: Uint8Array = new Uint8Array(0);
     const fd = await this.retry(t, false, POLLIN, this.rcvTimeoutMs, () => {
+      checkFd();
       const a = hostAccept(this.hostFd);
       sa = a.sa;
       return a.r;

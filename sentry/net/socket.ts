@@ -293,12 +293,17 @@ export class InetSocket extends FileDescriptionBase {
     if (!ep.connected) throw new SysError(ep.takeError() || Errno.ECONNREFUSED);
   }
 
-  async accept(t: Task, nonblock: boolean): Promise<TCPEndpoint> {
+  /**
+   * The next connection of a listener. `checkFd` throws (EMFILE) when the caller could not
+   * install it: it runs before each look at the queue, so such a connection stays queued.
+   */
+  async accept(t: Task, nonblock: boolean, checkFd = () => {}): Promise<TCPEndpoint> {
     const ep = this.ep;
     if (!(ep instanceof TCPEndpoint)) throw new SysError(Errno.EOPNOTSUPP);
     const deadline = this.rcvTimeoutMs > 0 ? performance.now() + this.rcvTimeoutMs : 0;
     for (;;) {
       if (ep.state !== TCPState.LISTEN) throw new SysError(Errno.EINVAL);
+      checkFd();
       const c = ep.acceptQueue.shift();
       if (c) return c;
       if (nonblock) throw new SysError(Errno.EAGAIN);

@@ -228,7 +228,7 @@ async function acceptCommon(t: Task, flags: number): Promise<number> {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new SysError(Errno.EINVAL);
   const s = sockOf(t, argInt(t, 0));
   if (s.type === SOCK_DGRAM) throw new SysError(Errno.EOPNOTSUPP);
-  const c = await s.accept(t);
+  const c = await s.accept(t, () => t.fdTable.checkFree());
   c.flags = (c.flags & ~O_NONBLOCK) | (flags & SOCK_NONBLOCK);
   const fd = t.fdTable.install(c, (flags & SOCK_CLOEXEC) !== 0);
   writeAddress(t, argPtr(t, 1), argPtr(t, 2), c.peer?.address ?? { kind: "none" });

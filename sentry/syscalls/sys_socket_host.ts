@@ -141,7 +141,7 @@ function listen(t: Task, s: HostSocket): number {
 
 async function accept(t: Task, s: HostSocket, flags: number): Promise<number> {
   if (flags & ~(O_NONBLOCK | O_CLOEXEC)) throw new SysError(Errno.EINVAL);
-  const { fd, sa } = await s.accept(t);
+  const { fd, sa } = await s.accept(t, () => t.fdTable.checkFree());
   const c = new HostSocket(
     fd,
     s.family,
