@@ -54,6 +54,7 @@ probeTests([
   { prog: "net_host", runscFlags: ["--network=host"] },
   { prog: "net_bind_service", runscFlags: ["--network=host"] },
   { prog: "net_accept_emfile", runscFlags: ["--network=host"] },
+  { prog: "net_sockioctl", runscFlags: ["--network=host"] },
 ]);
 
 Deno.test({

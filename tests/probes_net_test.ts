@@ -16,6 +16,7 @@ probeTests([
   { prog: "net_bind_service", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_cmsg", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_accept_emfile", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_sockioctl", loopbackOnly: true, runscFlags: ["--network=none"] },
   // The host's interfaces, as natively in the host's namespace.
   { prog: "net_getifaddrs", runscFlags: ["--network=host"] },
 ]);

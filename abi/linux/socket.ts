@@ -98,6 +98,11 @@ export const IPV6_DONTFRAG = 62;
 export const IPV6_RECVTCLASS = 66;
 export const IPV6_TCLASS = 67;
 
+/** Socket queue ioctls (sockios.h): SIOCINQ is FIONREAD, SIOCOUTQ is TIOCOUTQ. */
+export const SIOCINQ = 0x541b;
+export const SIOCOUTQ = 0x5411;
+export const SIOCATMARK = 0x8905;
+
 /** SOL_SOCKET control messages a send takes besides SCM_RIGHTS/SCM_CREDENTIALS. */
 export const SO_MARK = 36;
 export const SO_TIMESTAMPING_OLD = 37;

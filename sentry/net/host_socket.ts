@@ -27,6 +27,7 @@ import { pollNow } from "../../host/io.ts";
 import type { Task } from "../kernel/task.ts";
 import { FileDescriptionBase, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP } from "../vfs/file.ts";
 import type { Attr } from "../vfs/inode.ts";
+import { SIOCATMARK, SIOCINQ, SIOCOUTQ } from "../../abi/linux/socket.ts";
 import { interfaceIoctl } from "./ifioctl.ts";
 import { NetStack, socketAttr } from "./socket.ts";
 
@@ -48,8 +49,8 @@ const MSG_ERRQUEUE = 0x2000;
 const WATCH_MS = 10;
 /** One wait on a runtime thread lasts at most this long, so an interrupted wait ends soon. */
 const WAIT_SLICE_MS = 200;
-/** The bytes waiting to be read (SIOCINQ); the one request passed to the host socket. */
-const FIONREAD = 0x541b;
+/** The requests passed to the host socket: each writes one int, and none takes a pointer. */
+const PASSED_IOCTLS: ReadonlySet<number> = new Set([SIOCINQ, SIOCOUTQ, SIOCATMARK]);
 
 /** Throws the SysError of a host call's -errno; returns a non-negative result. */
 export function hostResult(r: number): number {
@@ -308,7 +309,7 @@ export class HostSocket extends FileDescriptionBase {
   }
 
   override ioctl(t: Task, request: number, arg: bigint): number {
-    if (request !== FIONREAD) {
+    if (!PASSED_IOCTLS.has(request)) {
       // SIOCGIF*: the interfaces as the stack shows them (the host's, at start-up).
       const r = interfaceIoctl(t, NetStack.of(t.kernel).stack, request, arg);
       if (r !== null) return r;

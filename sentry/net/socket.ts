@@ -59,7 +59,7 @@ import {
   SockaddrIn6,
 } from "../../abi/linux/socket.ts";
 import { SIG } from "../../abi/linux/signal.ts";
-import { FIONREAD, TIOCOUTQ } from "../../abi/linux/ioctl.ts";
+import { SIOCATMARK, SIOCINQ, SIOCOUTQ } from "../../abi/linux/socket.ts";
 
 export { AF_INET, AF_INET6, AF_UNSPEC, SOCK_DGRAM, SOCK_STREAM };
 const SIGPIPE = SIG.PIPE;
@@ -510,27 +510,25 @@ export class InetSocket extends FileDescriptionBase {
     return this.family === AF_INET ? ANY4 : ANY6;
   }
 
+  /**
+   * The queue ioctls as Linux answers them: SIOCINQ (FIONREAD) is a TCP socket's unread
+   * bytes, a datagram socket's next datagram's size; SIOCOUTQ (TIOCOUTQ) a TCP socket's bytes
+   * not yet acknowledged (a datagram socket's are never held back); both EINVAL on a
+   * listener. SIOCATMARK is TCP's only, and 0: no urgent data is ever marked.
+   */
   override ioctl(t: Task, request: number, arg: bigint): number {
+    const ep = this.ep;
+    const tcp = ep instanceof TCPEndpoint ? ep : null;
+    const value = (n: number) => (t.mm.writeU32(arg, n), 0);
     switch (request) {
-      case FIONREAD: {
-        const ep = this.ep;
-        let n = 0;
-        if (ep instanceof TCPEndpoint) {
-          if (ep.state === TCPState.LISTEN) throw new SysError(Errno.EINVAL);
-          n = ep.readable;
-        } else {
-          try {
-            n = ep.read(0, true).full;
-          } catch {
-            n = 0;
-          }
-        }
-        t.mm.writeU32(arg, n);
-        return 0;
-      }
-      case TIOCOUTQ:
-        t.mm.writeU32(arg, this.ep instanceof TCPEndpoint ? this.ep.unacked : 0);
-        return 0;
+      case SIOCINQ:
+      case SIOCOUTQ:
+        if (!tcp) return value(request === SIOCINQ ? (ep as UDPEndpoint).nextLength : 0);
+        if (tcp.state === TCPState.LISTEN) throw new SysError(Errno.EINVAL);
+        return value(request === SIOCINQ ? tcp.readable : tcp.unacked);
+      case SIOCATMARK:
+        if (tcp) return value(0);
+        throw new SysError(Errno.ENOTTY);
     }
     const r = interfaceIoctl(t, NetStack.of(t.kernel).stack, request, arg);
     if (r !== null) return r;

@@ -245,6 +245,11 @@ export class UDPEndpoint implements Endpoint {
     this.queue.notify();
   }
 
+  /** The size of the next datagram, 0 with none (SIOCINQ); a pending error stays. */
+  get nextLength(): number {
+    return this.#rcv[0]?.data.length ?? 0;
+  }
+
   read(max: number, peek: boolean): ReadResult {
     const d = this.#rcv[0];
     if (!d) {
