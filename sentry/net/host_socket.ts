@@ -25,26 +25,35 @@ import {
 } from "../../host/hostinet.ts";
 import { pollNow } from "../../host/io.ts";
 import type { Task } from "../kernel/task.ts";
-import { FileDescriptionBase, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP } from "../vfs/file.ts";
+import {
+  FileDescriptionBase,
+  O_NONBLOCK,
+  O_RDWR,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  POLLOUT,
+} from "../vfs/file.ts";
 import type { Attr } from "../vfs/inode.ts";
-import { SIOCATMARK, SIOCINQ, SIOCOUTQ } from "../../abi/linux/socket.ts";
+import {
+  MSG_DONTWAIT,
+  MSG_ERRQUEUE,
+  MSG_NOSIGNAL,
+  MSG_WAITALL,
+  SIOCATMARK,
+  SIOCINQ,
+  SIOCOUTQ,
+  SO_ERROR,
+  SO_LINGER,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from "../../abi/linux/socket.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 import { interfaceIoctl } from "./ifioctl.ts";
 import { NetStack, socketAttr } from "./socket.ts";
 
-const POLLIN = 0x1;
-const POLLOUT = 0x4;
-const EAGAIN = 11;
-const EINPROGRESS = 115;
-const EPIPE = 32;
-const SIGPIPE = 13;
-const SOL_SOCKET = 1;
-const SO_ERROR = 4;
-const SO_LINGER = 13;
-const SOCK_STREAM = 1;
-const MSG_DONTWAIT = 0x40;
-const MSG_NOSIGNAL = 0x4000;
-const MSG_WAITALL = 0x100;
-const MSG_ERRQUEUE = 0x2000;
+const EAGAIN = Errno.EAGAIN;
+const SIGPIPE = SIG.PIPE;
 /** How often a poll or epoll of a host socket looks again (no host event reaches the Sentry). */
 const WATCH_MS = 10;
 /** One wait on a runtime thread lasts at most this long, so an interrupted wait ends soon. */
@@ -194,7 +203,7 @@ export class HostSocket extends FileDescriptionBase {
   connect(t: Task, sa: Uint8Array<ArrayBuffer>): Promise<void> {
     return this.#held(async () => {
       const r = hostConnect(this.hostFd, sa);
-      if (r !== -EINPROGRESS || this.nonblocking) {
+      if (r !== -Errno.EINPROGRESS || this.nonblocking) {
         hostResult(r);
         return;
       }
@@ -226,7 +235,7 @@ export class HostSocket extends FileDescriptionBase {
         () => hostSendmsg(this.hostFd, data, flags & ~MSG_DONTWAIT, to, control),
       );
     } catch (e) {
-      if (e instanceof SysError && e.errno === EPIPE && !(flags & MSG_NOSIGNAL)) {
+      if (e instanceof SysError && e.errno === Errno.EPIPE && !(flags & MSG_NOSIGNAL)) {
         t.sendSignal({ signo: SIGPIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
       }
       throw e;
@@ -261,7 +270,9 @@ export class HostSocket extends FileDescriptionBase {
       last = hostRecv(this.hostFd, buf, host, controlSpace);
       return last.r;
     });
-    if (!(flags & MSG_WAITALL) || n === 0 || n >= buf.length || this.type !== 1) return last;
+    if (!(flags & MSG_WAITALL) || n === 0 || n >= buf.length || this.type !== SOCK_STREAM) {
+      return last;
+    }
     let got = n;
     while (got < buf.length) {
       const r = hostRecv(this.hostFd, buf.subarray(got), host);
