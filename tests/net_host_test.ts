@@ -55,6 +55,7 @@ probeTests([
   { prog: "net_bind_service", runscFlags: ["--network=host"] },
   { prog: "net_accept_emfile", runscFlags: ["--network=host"] },
   { prog: "net_sockioctl", runscFlags: ["--network=host"] },
+  { prog: "net_origdst", runscFlags: ["--network=host"] },
 ]);
 
 Deno.test({

@@ -3,8 +3,9 @@
  * between the application and the host socket, in either direction.
  *
  * Only messages whose data is a plain value pass: on receive, the timestamps (SO_TIMESTAMP,
- * SO_TIMESTAMPNS), IP_TOS, IP_TTL, IP_PKTINFO, IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS and the
- * error queue's IP_RECVERR and IPV6_RECVERR, which the host writes only for the options the
+ * SO_TIMESTAMPNS), IP_TOS, IP_TTL, IP_PKTINFO, IP_ORIGDSTADDR, IPV6_PKTINFO, IPV6_HOPLIMIT,
+ * IPV6_TCLASS, IPV6_FLOWINFO, IPV6_ORIGDSTADDR and the error queue's IP_RECVERR and
+ * IPV6_RECVERR, which the host writes only for the options the
  * application turned on; on send, IP_TTL, IP_TOS, IP_PKTINFO, IPV6_PKTINFO, IPV6_HOPLIMIT,
  * IPV6_TCLASS and IPV6_DONTFRAG on datagram sockets. SCM_RIGHTS never passes: the host cannot
  * put descriptors on an IP socket, and one that came anyway would be closed in the Sentry and
@@ -22,12 +23,15 @@ import {
   AF_INET,
   AF_INET6,
   cmsgAlign,
+  IP_ORIGDSTADDR,
   IP_PKTINFO,
   IP_RECVERR,
   IP_TOS,
   IP_TTL,
   IPV6_DONTFRAG,
+  IPV6_FLOWINFO,
   IPV6_HOPLIMIT,
+  IPV6_ORIGDSTADDR,
   IPV6_PKTINFO,
   IPV6_RECVERR,
   IPV6_TCLASS,
@@ -59,10 +63,13 @@ const RECEIVED = new Set([
   key(SOL_IP, IP_TTL), // int
   key(SOL_IP, IP_PKTINFO), // struct in_pktinfo
   key(SOL_IP, IP_RECVERR), // struct sock_extended_err, the offender's sockaddr_in
+  key(SOL_IP, IP_ORIGDSTADDR), // struct sockaddr_in
   key(SOL_IPV6, IPV6_RECVERR), // struct sock_extended_err, sockaddr_in6
   key(SOL_IPV6, IPV6_PKTINFO), // struct in6_pktinfo
   key(SOL_IPV6, IPV6_HOPLIMIT), // int
   key(SOL_IPV6, IPV6_TCLASS), // int
+  key(SOL_IPV6, IPV6_FLOWINFO), // __be32
+  key(SOL_IPV6, IPV6_ORIGDSTADDR), // struct sockaddr_in6
 ]);
 
 /** Messages an application may send on a datagram socket of the family, by level. */

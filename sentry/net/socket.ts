@@ -59,7 +59,17 @@ import {
   SockaddrIn6,
 } from "../../abi/linux/socket.ts";
 import { SIG } from "../../abi/linux/signal.ts";
-import { SIOCATMARK, SIOCINQ, SIOCOUTQ } from "../../abi/linux/socket.ts";
+import {
+  IPV6_FLOWINFO_SEND,
+  IPV6_FLOWLABEL_MASK,
+  SIOCATMARK,
+  SIOCINQ,
+  SIOCOUTQ,
+  SOL_IPV6,
+} from "../../abi/linux/socket.ts";
+
+/** The key of IPV6_FLOWINFO_SEND among the stored options (sockopt.ts). */
+const FLOWINFO_SEND = `${SOL_IPV6}/${IPV6_FLOWINFO_SEND}`;
 
 export { AF_INET, AF_INET6, AF_UNSPEC, SOCK_DGRAM, SOCK_STREAM };
 const SIGPIPE = SIG.PIPE;
@@ -157,6 +167,8 @@ export function socketAttr(uid: number, gid: number): Attr {
 export interface SockAddr {
   addr: IPAddress;
   port: number;
+  /** sin6_flowinfo, as given (IPv6 only). */
+  flowinfo?: number;
 }
 
 /** Encodes addr:port as the family's sockaddr. */
@@ -187,7 +199,7 @@ export function decodeSockAddr(family: number, raw: Uint8Array): SockAddr | null
   const full = new Uint8Array(SockaddrIn6.size);
   full.set(raw.subarray(0, SockaddrIn6.size));
   const sin6 = SockaddrIn6.decode(full);
-  return { addr: sin6.addr, port: sin6.port };
+  return { addr: sin6.addr, port: sin6.port, flowinfo: sin6.flowinfo };
 }
 
 export class InetSocket extends FileDescriptionBase {
@@ -342,6 +354,13 @@ export class InetSocket extends FileDescriptionBase {
     }
     const a = typeof to === "function" ? to() : to;
     const dst = a ? { addr: this.#local(a, true), port: a.port } : null;
+    // IPV6_FLOWINFO_SEND: the label of the destination's sin6_flowinfo goes out (its traffic
+    // class bits do not: the socket's does). Linux checks a label only against exclusive
+    // leases (IPV6_FLOWLABEL_MGR), which the stack has none of.
+    const flowLabel = (a?.flowinfo ?? 0) & IPV6_FLOWLABEL_MASK;
+    if (flowLabel && ep instanceof UDPEndpoint && this.stored.get(FLOWINFO_SEND)) {
+      ctl = { ...ctl, flowLabel };
+    }
     if (
       dst && dst.port === 0 && (ep.protocol === IPPROTO_UDP || ep.protocol === IPPROTO_UDPLITE)
     ) {
