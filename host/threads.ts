@@ -277,10 +277,9 @@ export function landlockEverywhere(rulesetFd: number): void {
     (page) => landlockCode(rulesetFd, page),
     (dv) => dv.setBigUint64(0, 0n, true),
     (t, dv) => {
-      const n = Math.min(Number(dv.getBigUint64(0, true)), RECORD_SLOTS);
-      if (Number(dv.getBigUint64(0, true)) > RECORD_SLOTS) {
-        throw new HostError(`landlock: more than ${RECORD_SLOTS} threads`, 0);
-      }
+      const n = Number(dv.getBigUint64(0, true));
+      // Past the table, slots were written over: no record can be trusted.
+      if (n > RECORD_SLOTS) throw new HostError(`landlock: more than ${RECORD_SLOTS} threads`, 0);
       for (let i = 0; i < n; i++) {
         if (dv.getInt32(8 + 8 * i, true) !== t.tid) continue;
         const r = dv.getInt32(12 + 8 * i, true);
