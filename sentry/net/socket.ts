@@ -70,6 +70,8 @@ import {
 
 /** The key of IPV6_FLOWINFO_SEND among the stored options (sockopt.ts). */
 const FLOWINFO_SEND = `${SOL_IPV6}/${IPV6_FLOWINFO_SEND}`;
+/** sin6_flowinfo's traffic class and label (Linux's IPV6_FLOWINFO_MASK). */
+const FLOWINFO_MASK = 0x0fffffff;
 
 export { AF_INET, AF_INET6, AF_UNSPEC, SOCK_DGRAM, SOCK_STREAM };
 const SIGPIPE = SIG.PIPE;
@@ -176,7 +178,7 @@ export function encodeSockAddr(family: number, a: SockAddr): Uint8Array {
   if (family === AF_INET) {
     return SockaddrIn.encode({ family, port: a.port, addr: v4Bytes(a.addr) });
   }
-  return SockaddrIn6.encode({ family, port: a.port, addr: a.addr });
+  return SockaddrIn6.encode({ family, port: a.port, flowinfo: a.flowinfo ?? 0, addr: a.addr });
 }
 
 /**
@@ -209,6 +211,11 @@ export class InetSocket extends FileDescriptionBase {
   sndTimeoutMs = 0;
   /** Options that are kept and reported but change nothing on loopback. */
   readonly stored = new Map<string, number>();
+  /**
+   * A datagram socket's flow information from connect(2) under IPV6_FLOWINFO_SEND: its label
+   * goes out with each send to the peer, and getpeername shows it while the option is on.
+   */
+  #peerFlowinfo = 0;
   /** A non-blocking connect is under way or its outcome not yet asked for. */
   #connecting = false;
 
@@ -276,6 +283,9 @@ export class InetSocket extends FileDescriptionBase {
     if (ep instanceof UDPEndpoint) {
       if (a === null) ep.disconnect();
       else ep.connect(this.#local(a, true), a.port);
+      this.#peerFlowinfo = a && this.stored.get(FLOWINFO_SEND)
+        ? (a.flowinfo ?? 0) & FLOWINFO_MASK
+        : 0;
       return;
     }
     if (a === null) throw new SysError(Errno.EAFNOSUPPORT);
@@ -354,13 +364,15 @@ export class InetSocket extends FileDescriptionBase {
     }
     const a = typeof to === "function" ? to() : to;
     const dst = a ? { addr: this.#local(a, true), port: a.port } : null;
-    // IPV6_FLOWINFO_SEND: the label of the destination's sin6_flowinfo goes out (its traffic
-    // class bits do not: the socket's does). Linux checks a label only against exclusive
-    // leases (IPV6_FLOWLABEL_MGR), which the stack has none of.
-    const flowLabel = (a?.flowinfo ?? 0) & IPV6_FLOWLABEL_MASK;
-    if (flowLabel && ep instanceof UDPEndpoint && this.stored.get(FLOWINFO_SEND)) {
-      ctl = { ...ctl, flowLabel };
-    }
+    // The flow label: with IPV6_FLOWINFO_SEND, the one of the destination's sin6_flowinfo
+    // (not its traffic class bits: the socket's go out); to the connected peer, the one
+    // connect(2) kept. Linux checks a label only against exclusive leases
+    // (IPV6_FLOWLABEL_MGR), which the stack has none of.
+    const flowinfo = a
+      ? (this.stored.get(FLOWINFO_SEND) ? a.flowinfo ?? 0 : 0)
+      : this.#peerFlowinfo;
+    const flowLabel = flowinfo & IPV6_FLOWLABEL_MASK;
+    if (flowLabel && ep instanceof UDPEndpoint) ctl = { ...ctl, flowLabel };
     if (
       dst && dst.port === 0 && (ep.protocol === IPPROTO_UDP || ep.protocol === IPPROTO_UDPLITE)
     ) {
@@ -521,7 +533,8 @@ export class InetSocket extends FileDescriptionBase {
     const ep = this.ep;
     const ok = ep instanceof TCPEndpoint ? ep.connected : ep.remoteAddr !== null;
     if (!ok || !ep.remoteAddr) throw new SysError(Errno.ENOTCONN);
-    return { addr: ep.remoteAddr, port: ep.remotePort };
+    const flowinfo = this.stored.get(FLOWINFO_SEND) ? this.#peerFlowinfo : 0;
+    return { addr: ep.remoteAddr, port: ep.remotePort, flowinfo };
   }
 
   /** The address to report for a family: an IPv4 socket's are v4-mapped inside. */

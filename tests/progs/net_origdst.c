@@ -160,6 +160,43 @@ static void v6(void) {
   f.sin6_flowinfo = htonl(0x000abcde);
   show("sendto with a label, class 0", sendto(s, "f", 1, 0, (struct sockaddr *)&f, len));
   receive(r, 512);
+
+  // Connected under IPV6_FLOWINFO_SEND: the label given to connect goes with each send (a
+  // sendto's own wins), and getpeername shows the flow information while the option is on.
+  int c = socket(AF_INET6, SOCK_DGRAM, 0);
+  set(c, SOL_IPV6, IPV6_AUTOFLOWLABEL, 0, "IPV6_AUTOFLOWLABEL");
+  set(c, SOL_IPV6, IPV6_FLOWINFO_SEND, 1, "IPV6_FLOWINFO_SEND");
+  f.sin6_flowinfo = htonl(0x00454321);
+  show("connect with flowinfo", connect(c, (struct sockaddr *)&f, len));
+  struct sockaddr_in6 p;
+  socklen_t pl = sizeof p;
+  getpeername(c, (struct sockaddr *)&p, &pl);
+  printf("getpeername flowinfo 0x%08x\n", ntohl(p.sin6_flowinfo));
+  send(c, "i", 1, 0);
+  receive(r, 512);
+  f.sin6_flowinfo = htonl(0x00011111);
+  sendto(c, "j", 1, 0, (struct sockaddr *)&f, len);
+  receive(r, 512);
+  set(c, SOL_IPV6, IPV6_FLOWINFO_SEND, 0, "IPV6_FLOWINFO_SEND");
+  pl = sizeof p;
+  getpeername(c, (struct sockaddr *)&p, &pl);
+  printf("getpeername flowinfo, option off 0x%08x\n", ntohl(p.sin6_flowinfo));
+  send(c, "k", 1, 0);
+  receive(r, 512);
+  close(c);
+  // Connected before the option was on: no label kept.
+  c = socket(AF_INET6, SOCK_DGRAM, 0);
+  set(c, SOL_IPV6, IPV6_AUTOFLOWLABEL, 0, "IPV6_AUTOFLOWLABEL");
+  f.sin6_flowinfo = htonl(0x00022222);
+  connect(c, (struct sockaddr *)&f, len);
+  set(c, SOL_IPV6, IPV6_FLOWINFO_SEND, 1, "IPV6_FLOWINFO_SEND");
+  pl = sizeof p;
+  getpeername(c, (struct sockaddr *)&p, &pl);
+  printf("getpeername flowinfo, connected before 0x%08x\n", ntohl(p.sin6_flowinfo));
+  send(c, "l", 1, 0);
+  receive(r, 512);
+  close(c);
+
   // Only ever asked for: off again, no message.
   set(r, SOL_IPV6, IPV6_FLOWINFO, 0, "IPV6_FLOWINFO");
   sendto(s, "f", 1, 0, (struct sockaddr *)&f, len);
