@@ -55,7 +55,15 @@ import {
   SOL_IPV6,
   SOL_SOCKET,
 } from "../../abi/linux/socket.ts";
-import { type IPAddress, isAny, isV4, v4Bytes, v4Mapped } from "./address.ts";
+import {
+  type IPAddress,
+  isAny,
+  isLinkLocal,
+  isMulticast,
+  isV4,
+  v4Bytes,
+  v4Mapped,
+} from "./address.ts";
 
 /** What a send's control messages ask of the packet; unset fields take the socket's. */
 export interface SendControl {
@@ -337,13 +345,13 @@ export function receiveControl(
       flowinfo: 0,
       addr: p.dst,
       // A link-local destination names its interface, as Linux's ipv6_iface_scope_id.
-      scopeId: isLinkLocal(p.dst) ? p.ifindex : 0,
+      scopeId: linkScoped(p.dst) ? p.ifindex : 0,
     };
     w.put(SOL_IPV6, IPV6_ORIGDSTADDR, SockaddrIn6.encode(sin6));
   }
 }
 
-/** fe80::/10, and the link-local multicast scope ff02::/16 (Linux's IPV6_ADDR_LINKLOCAL). */
-function isLinkLocal(a: IPAddress): boolean {
-  return (a[0] === 0xfe && (a[1] & 0xc0) === 0x80) || (a[0] === 0xff && (a[1] & 0x0f) === 2);
+/** fe80::/10, and multicast of link scope (ff02::/16): Linux's IPV6_ADDR_LINKLOCAL. */
+function linkScoped(a: IPAddress): boolean {
+  return isLinkLocal(a) || (isMulticast(a) && (a[1] & 0x0f) === 2);
 }
