@@ -20,6 +20,7 @@ import { hostKill } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../abi/linux/file.ts";
 import { Cap, geteuid, namespaces, pivotIntoEmptyRoot } from "../host/namespace.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
+import { type LandlockScope, scopeEverywhere } from "../host/landlock.ts";
 import { fromWire, hostInterfaces, type TakenInterface, takeOverInterfaces } from "./network.ts";
 import { sentryFilter } from "../host/filters.ts";
 import {
@@ -126,8 +127,12 @@ function confineBoot(
   confined: boolean,
   platform: string,
   network: string,
+  landlock: LandlockScope | null,
 ): Record<string, unknown> {
-  const applied: Record<string, unknown> = {};
+  // Applied at start-up (bootMain), logged with the rest.
+  const applied: Record<string, unknown> = {
+    landlock: landlock ?? "not applied: the kernel has no Landlock scoping (ABI 6)",
+  };
   if (confined) {
     pivotIntoEmptyRoot(STAGING);
     applied.root = "empty tmpfs + own /proc (read-only)";
@@ -225,6 +230,18 @@ export async function bootMain(args: string[]): Promise<number> {
     }
     closeFd(readyFd);
   };
+
+  // Before the platform makes its first stub or thread, so that they are in the Sentry's
+  // Landlock domain, within which it may still trace and signal (host/landlock.ts).
+  let landlock: LandlockScope | null;
+  try {
+    landlock = scopeEverywhere();
+  } catch (e) {
+    const msg = `cannot confine the sandbox: ${(e as Error).message}`;
+    log.error(msg);
+    ready({ ok: false, error: msg });
+    return 1;
+  }
 
   const netNsFd = Number(str(values, "net-ns-fd"));
   const networkMode = str(values, "network");
@@ -460,6 +477,7 @@ export async function bootMain(args: string[]): Promise<number> {
         bool(values, "confine"),
         sb?.platform ?? prepared?.platformName ?? str(values, "platform"),
         networkMode,
+        landlock,
       ),
     );
   } catch (e) {

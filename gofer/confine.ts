@@ -42,6 +42,7 @@ import {
 } from "../host/namespace.ts";
 import { AT_FDCWD } from "../abi/linux/file.ts";
 import { limitCapabilitiesEverywhere } from "../host/threads.ts";
+import { scopeEverywhere } from "../host/landlock.ts";
 import { goferFilter } from "../host/filters.ts";
 import {
   buildFilter,
@@ -123,12 +124,16 @@ export function confine(sources: readonly MountSource[]): ServedMount[] {
     filestore: s.filestore,
   }));
   limitCapabilitiesEverywhere(GOFER_CAPS);
+  // Its network namespace is its own, so no host abstract name is there to reach: the scope
+  // only keeps a compromised Gofer from the Sentry's (empty) one and from signalling out.
+  const landlock = scopeEverywhere();
   const filter = buildFilter(goferFilter());
   installFilter(filter, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG);
   log.debug("gofer: confined", {
     mounts: served.map((m, i) => `${m.path} -> /${names[i]}${m.readonly ? " (ro)" : ""}`),
     caps: GOFER_CAPS,
     noNewPrivs: true,
+    landlock: landlock ?? "not applied: the kernel has no Landlock scoping (ABI 6)",
     seccompInstructions: filter.length / 8,
   });
   return served;

@@ -151,6 +151,12 @@ const TTY_IOCTLS = [
   0x5450n, // FIONCLEX
   0x5451n, // FIOCLEX
 ];
+/**
+ * --network=host: the queue queries the Sentry passes to the application's host sockets
+ * (sentry/net/host_socket.ts), each writing one int: SIOCOUTQ (TIOCOUTQ) and SIOCATMARK
+ * (SIOCINQ is FIONREAD, above). Terminals' TIOCOUTQ only reads too.
+ */
+const HOST_SOCKET_IOCTLS = [0x5411n, 0x8905n];
 /** Every KVM request has type 0xAE in bits 8-15. */
 const KVM_IOCTL = argIs(1, 0xae00n, 0xff00n);
 
@@ -172,7 +178,8 @@ const KVM_IOCTL = argIs(1, 0xae00n, 0xff00n);
  * any host process looks at (its root is an empty read-only tmpfs); an abstract name is the
  * one gap: with --network=host the Sentry is in the host's network namespace, so it could take
  * a free abstract name there (and connect to one, which glibc's nscd lookup needs: connect is
- * allowed in every mode). Landlock's abstract-socket scoping (Linux 6.12) would close it.
+ * allowed in every mode). Landlock's abstract-socket scoping (Linux 6.12) closes the connect
+ * side where the kernel has it (host/landlock.ts, applied at the boot's start).
  */
 /** The socket type without SOCK_NONBLOCK and SOCK_CLOEXEC. */
 const SOCK_TYPE_MASK = 0xfn;
@@ -192,6 +199,7 @@ const HOST_SOCKETS: ArgCheck[][] = HOST_SOCKET_KINDS.flatMap(({ family, type, pr
 export function sentryFilter(platform: string, network = "sandbox"): FilterSpec {
   const ioctls = TTY_IOCTLS.map((r) => [argIs(1, r)]);
   if (platform === "kvm") ioctls.push([KVM_IOCTL]);
+  if (network === "host") ioctls.push(...HOST_SOCKET_IOCTLS.map((r) => [argIs(1, r)]));
   const rules: SyscallRule[] = [
     ...allow(RUNTIME),
     ...CLONE_RULES,

@@ -5,7 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
+import { compileProg, IS_ROOT, makeBundle, makeRoot, readOr } from "./harness.ts";
+import { bindUnix, listenFd, SOCK_STREAM, unixSocket } from "../host/socket.ts";
+import { closeFd } from "../host/libc.ts";
+import { landlockAbi } from "../host/landlock.ts";
 import { reachServers, run } from "./net_peer.ts";
 import { probeTests } from "./probe.ts";
 
@@ -50,4 +53,48 @@ Deno.test({
 probeTests([
   { prog: "net_host", runscFlags: ["--network=host"] },
   { prog: "net_bind_service", runscFlags: ["--network=host"] },
+  { prog: "net_accept_emfile", runscFlags: ["--network=host"] },
+  { prog: "net_sockioctl", runscFlags: ["--network=host"] },
+  { prog: "net_origdst", runscFlags: ["--network=host"] },
 ]);
+
+Deno.test({
+  name: "--network=host: a host abstract Unix socket is not reachable from the sandbox, as it " +
+    "is natively, and the Sentry says it is in a Landlock domain scoping them",
+  ignore: !IS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const prog = await compileProg("net_abstract");
+    // The whole of sun_path is the name (the probe pads it with NULs as bindUnix does).
+    const name = `runsc-test-abstract-${Deno.pid}-${Math.floor(Math.random() * 1e9)}`;
+    const srv = unixSocket(SOCK_STREAM);
+    const root = await makeRoot();
+    const bundle = await makeBundle({
+      args: ["/net_abstract", name],
+      files: { "net_abstract": prog },
+    });
+    try {
+      bindUnix(srv, `\0${name}`);
+      listenFd(srv, 8);
+      const native = await run(prog, name);
+      assert.equal(native.out, "socket: 0\nconnect abstract: 0\n");
+      const debugLog = `${bundle.dir}/debug.log`;
+      const r = await root.runsc(["run", "--bundle", bundle.dir, "abstract"], {
+        timeoutMs: 120_000,
+      }, ["--network=host", "--debug", `--debug-log=${debugLog}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "socket: 0\nconnect abstract: Connection refused\n");
+      if (landlockAbi() >= 6) {
+        assert.match(
+          readOr(debugLog),
+          /"landlock":\{"abi":\d+,"scoped":\["abstract_unix_socket","signal"\]\}/,
+        );
+      }
+    } finally {
+      closeFd(srv);
+      await root.cleanup();
+      await bundle.cleanup();
+    }
+  },
+});

@@ -15,6 +15,10 @@ probeTests([
   { prog: "net_udplite", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_bind_service", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_cmsg", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_accept_emfile", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_sockioctl", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_origdst", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_unix_cmsg_trunc", loopbackOnly: true, runscFlags: ["--network=none"] },
   // The host's interfaces, as natively in the host's namespace.
   { prog: "net_getifaddrs", runscFlags: ["--network=host"] },
 ]);

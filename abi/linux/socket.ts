@@ -76,6 +76,7 @@ export const MSG_CTRUNC = 0x8;
 export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_WAITALL = 0x100;
+export const MSG_ERRQUEUE = 0x2000;
 export const MSG_NOSIGNAL = 0x4000;
 export const MSG_WAITFORONE = 0x10000;
 export const MSG_CMSG_CLOEXEC = 0x40000000;
@@ -84,12 +85,19 @@ export const MSG_CMSG_CLOEXEC = 0x40000000;
 export const IP_TOS = 1;
 export const IP_TTL = 2;
 export const IP_PKTINFO = 8;
+export const IP_RECVERR = 11;
+/** The option that asks for IP_ORIGDSTADDR messages has the same number. */
+export const IP_RECVORIGDSTADDR = 20;
+export const IP_ORIGDSTADDR = 20;
 export const IP_RECVTTL = 12;
 export const IP_RECVTOS = 13;
 
 /** IPPROTO_IPV6 options and control messages (in6.h); the 2292 ones are RFC 2292's API. */
 export const IPV6_2292PKTINFO = 2;
 export const IPV6_2292HOPLIMIT = 8;
+export const IPV6_FLOWINFO = 11;
+export const IPV6_RECVERR = 25;
+export const IPV6_FLOWINFO_SEND = 33;
 export const IPV6_RECVPKTINFO = 49;
 export const IPV6_PKTINFO = 50;
 export const IPV6_RECVHOPLIMIT = 51;
@@ -97,6 +105,20 @@ export const IPV6_HOPLIMIT = 52;
 export const IPV6_DONTFRAG = 62;
 export const IPV6_RECVTCLASS = 66;
 export const IPV6_TCLASS = 67;
+export const IPV6_AUTOFLOWLABEL = 70;
+export const IPV6_RECVORIGDSTADDR = 74;
+export const IPV6_ORIGDSTADDR = 74;
+/** The flow label's bits in sin6_flowinfo and the header's first word. */
+export const IPV6_FLOWLABEL_MASK = 0xfffff;
+
+/** Socket queue ioctls (sockios.h): SIOCINQ is FIONREAD, SIOCOUTQ is TIOCOUTQ. */
+export const SIOCINQ = 0x541b;
+export const SIOCOUTQ = 0x5411;
+export const SIOCATMARK = 0x8905;
+
+/** SOL_SOCKET timestamps a receive gives (SO_TIMESTAMP_OLD, SO_TIMESTAMPNS_OLD on x86-64). */
+export const SO_TIMESTAMP = 29;
+export const SO_TIMESTAMPNS = 35;
 
 /** SOL_SOCKET control messages a send takes besides SCM_RIGHTS/SCM_CREDENTIALS. */
 export const SO_MARK = 36;

@@ -214,11 +214,17 @@ export class UnixSocket extends FileDescriptionBase {
   }
 
   /** Takes a pending connection, waiting unless nonblocking. */
-  async accept(t: Task): Promise<UnixSocket> {
+  /**
+   * The next connection of a listener. `checkFd` throws (EMFILE) when the caller could not
+   * install it: it runs before each look at the queue, so such a connection stays queued.
+   */
+  async accept(t: Task, checkFd = () => {}): Promise<UnixSocket> {
     if (!this.listening) throw new SysError(Errno.EINVAL);
+    checkFd();
     while (this.pending.length === 0) {
       if (this.flags & O_NONBLOCK) throw new SysError(Errno.EAGAIN);
       await waitOn(t, [this.queue]);
+      checkFd();
     }
     const s = this.pending.shift()!;
     this.queue.notify();

@@ -40,6 +40,11 @@ export function isAny(a: IPAddress): boolean {
   return a.every((b) => b === 0);
 }
 
+/** IPv6 link-local unicast, fe80::/10. */
+export function isLinkLocal(a: IPAddress): boolean {
+  return a[0] === 0xfe && (a[1] & 0xc0) === 0x80;
+}
+
 /** IPv4 224/4 or IPv6 ff00::/8. */
 export function isMulticast(a: IPAddress): boolean {
   return isV4(a) ? (a[12] & 0xf0) === 0xe0 : a[0] === 0xff;

@@ -3,8 +3,9 @@
  * between the application and the host socket, in either direction.
  *
  * Only messages whose data is a plain value pass: on receive, the timestamps (SO_TIMESTAMP,
- * SO_TIMESTAMPNS), IP_TOS, IP_TTL, IP_PKTINFO, IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS and the
- * error queue's IP_RECVERR and IPV6_RECVERR, which the host writes only for the options the
+ * SO_TIMESTAMPNS), IP_TOS, IP_TTL, IP_PKTINFO, IP_ORIGDSTADDR, IPV6_PKTINFO, IPV6_HOPLIMIT,
+ * IPV6_TCLASS, IPV6_FLOWINFO, IPV6_ORIGDSTADDR and the error queue's IP_RECVERR and
+ * IPV6_RECVERR, which the host writes only for the options the
  * application turned on; on send, IP_TTL, IP_TOS, IP_PKTINFO, IPV6_PKTINFO, IPV6_HOPLIMIT,
  * IPV6_TCLASS and IPV6_DONTFRAG on datagram sockets. SCM_RIGHTS never passes: the host cannot
  * put descriptors on an IP socket, and one that came anyway would be closed in the Sentry and
@@ -18,13 +19,34 @@
 
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { cmsgAlign } from "../../abi/linux/socket.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  cmsgAlign,
+  IP_ORIGDSTADDR,
+  IP_PKTINFO,
+  IP_RECVERR,
+  IP_TOS,
+  IP_TTL,
+  IPV6_DONTFRAG,
+  IPV6_FLOWINFO,
+  IPV6_HOPLIMIT,
+  IPV6_ORIGDSTADDR,
+  IPV6_PKTINFO,
+  IPV6_RECVERR,
+  IPV6_TCLASS,
+  SCM_CREDENTIALS,
+  SCM_RIGHTS,
+  SO_TIMESTAMP,
+  SO_TIMESTAMPNS,
+  SOL_IP,
+  SOL_IPV6,
+  SOL_SOCKET,
+} from "../../abi/linux/socket.ts";
 import { closeFd } from "../../host/libc.ts";
 
+/** sizeof(struct cmsghdr) on x86-64. */
 const CMSG_HDR = 16;
-const SOL_SOCKET = 1, SOL_IP = 0, SOL_IPV6 = 41;
-const SCM_RIGHTS = 1, SCM_CREDENTIALS = 2;
-const AF_INET6 = 10;
 
 /** Room asked of the host for received control messages: all the listed ones fit many times. */
 export const RECV_CONTROL_MAX = 1024;
@@ -35,23 +57,28 @@ const key = (level: number, type: number) => `${level}:${type}`;
 
 /** Received messages shown to the application. */
 const RECEIVED = new Set([
-  key(SOL_SOCKET, 29), // SO_TIMESTAMP (struct timeval)
-  key(SOL_SOCKET, 35), // SO_TIMESTAMPNS (struct timespec)
-  key(SOL_IP, 1), // IP_TOS (u8)
-  key(SOL_IP, 2), // IP_TTL (int)
-  key(SOL_IP, 8), // IP_PKTINFO (struct in_pktinfo)
-  key(SOL_IP, 11), // IP_RECVERR (struct sock_extended_err, the offender's sockaddr_in)
-  key(SOL_IPV6, 25), // IPV6_RECVERR (struct sock_extended_err, sockaddr_in6)
-  key(SOL_IPV6, 50), // IPV6_PKTINFO (struct in6_pktinfo)
-  key(SOL_IPV6, 52), // IPV6_HOPLIMIT (int)
-  key(SOL_IPV6, 67), // IPV6_TCLASS (int)
+  key(SOL_SOCKET, SO_TIMESTAMP), // struct timeval
+  key(SOL_SOCKET, SO_TIMESTAMPNS), // struct timespec
+  key(SOL_IP, IP_TOS), // u8
+  key(SOL_IP, IP_TTL), // int
+  key(SOL_IP, IP_PKTINFO), // struct in_pktinfo
+  key(SOL_IP, IP_RECVERR), // struct sock_extended_err, the offender's sockaddr_in
+  key(SOL_IP, IP_ORIGDSTADDR), // struct sockaddr_in
+  key(SOL_IPV6, IPV6_RECVERR), // struct sock_extended_err, sockaddr_in6
+  key(SOL_IPV6, IPV6_PKTINFO), // struct in6_pktinfo
+  key(SOL_IPV6, IPV6_HOPLIMIT), // int
+  key(SOL_IPV6, IPV6_TCLASS), // int
+  key(SOL_IPV6, IPV6_FLOWINFO), // __be32
+  key(SOL_IPV6, IPV6_ORIGDSTADDR), // struct sockaddr_in6
 ]);
 
 /** Messages an application may send on a datagram socket of the family, by level. */
 const SENT: Record<number, { level: number; types: ReadonlySet<number> }> = {
-  2: { level: SOL_IP, types: new Set([1, 2, 8]) }, // IP_TOS IP_TTL IP_PKTINFO
-  // IPV6_PKTINFO IPV6_HOPLIMIT IPV6_DONTFRAG IPV6_TCLASS
-  [AF_INET6]: { level: SOL_IPV6, types: new Set([50, 52, 62, 67]) },
+  [AF_INET]: { level: SOL_IP, types: new Set([IP_TOS, IP_TTL, IP_PKTINFO]) },
+  [AF_INET6]: {
+    level: SOL_IPV6,
+    types: new Set([IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_DONTFRAG, IPV6_TCLASS]),
+  },
 };
 
 interface Cmsg {

@@ -43,7 +43,7 @@ Deno.test("host_cmsg: descriptors a host receive carried are closed and never sh
 
 Deno.test("host_cmsg: unlisted or broken received messages are dropped", () => {
   const cred = cmsg(1, 2, new Uint8Array(12)); // SCM_CREDENTIALS
-  const orig = cmsg(0, 20, new Uint8Array(16)); // IP_ORIGDSTADDR: not listed
+  const orig = cmsg(0, 7, new Uint8Array(8)); // IP_RETOPTS: not listed
   const ttl = cmsg(0, 2, int(7));
   const broken = cmsg(0, 1, int(1), 8n); // shorter than its header: the walk stops
   assert.deepEqual(receivedControl(concat(cred, orig, ttl, broken, ttl)), ttl);

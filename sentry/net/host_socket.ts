@@ -25,31 +25,41 @@ import {
 } from "../../host/hostinet.ts";
 import { pollNow } from "../../host/io.ts";
 import type { Task } from "../kernel/task.ts";
-import { FileDescriptionBase, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP } from "../vfs/file.ts";
+import {
+  FileDescriptionBase,
+  O_NONBLOCK,
+  O_RDWR,
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  POLLOUT,
+} from "../vfs/file.ts";
 import type { Attr } from "../vfs/inode.ts";
+import {
+  MSG_DONTWAIT,
+  MSG_ERRQUEUE,
+  MSG_NOSIGNAL,
+  MSG_WAITALL,
+  SIOCATMARK,
+  SIOCINQ,
+  SIOCOUTQ,
+  SO_ERROR,
+  SO_LINGER,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from "../../abi/linux/socket.ts";
+import { SIG } from "../../abi/linux/signal.ts";
 import { interfaceIoctl } from "./ifioctl.ts";
 import { NetStack, socketAttr } from "./socket.ts";
 
-const POLLIN = 0x1;
-const POLLOUT = 0x4;
-const EAGAIN = 11;
-const EINPROGRESS = 115;
-const EPIPE = 32;
-const SIGPIPE = 13;
-const SOL_SOCKET = 1;
-const SO_ERROR = 4;
-const SO_LINGER = 13;
-const SOCK_STREAM = 1;
-const MSG_DONTWAIT = 0x40;
-const MSG_NOSIGNAL = 0x4000;
-const MSG_WAITALL = 0x100;
-const MSG_ERRQUEUE = 0x2000;
+const EAGAIN = Errno.EAGAIN;
+const SIGPIPE = SIG.PIPE;
 /** How often a poll or epoll of a host socket looks again (no host event reaches the Sentry). */
 const WATCH_MS = 10;
 /** One wait on a runtime thread lasts at most this long, so an interrupted wait ends soon. */
 const WAIT_SLICE_MS = 200;
-/** The bytes waiting to be read (SIOCINQ); the one request passed to the host socket. */
-const FIONREAD = 0x541b;
+/** The requests passed to the host socket: each writes one int, and none takes a pointer. */
+const PASSED_IOCTLS: ReadonlySet<number> = new Set([SIOCINQ, SIOCOUTQ, SIOCATMARK]);
 
 /** Throws the SysError of a host call's -errno; returns a non-negative result. */
 export function hostResult(r: number): number {
@@ -173,10 +183,15 @@ export class HostSocket extends FileDescriptionBase {
     });
   }
 
-  /** accept4(2): the next connection, waited for unless non-blocking. */
-  async accept(t: Task): Promise<{ fd: number; sa: Uint8Array }> {
+  /**
+   * accept4(2): the next connection, waited for unless non-blocking. `checkFd` throws
+   * (EMFILE) when the caller could not install it: it runs before each host accept, so such
+   * a connection stays in the host's queue.
+   */
+  async accept(t: Task, checkFd = () => {}): Promise<{ fd: number; sa: Uint8Array }> {
     let sa: Uint8Array = new Uint8Array(0);
     const fd = await this.retry(t, false, POLLIN, this.rcvTimeoutMs, () => {
+      checkFd();
       const a = hostAccept(this.hostFd);
       sa = a.sa;
       return a.r;
@@ -188,7 +203,7 @@ export class HostSocket extends FileDescriptionBase {
   connect(t: Task, sa: Uint8Array<ArrayBuffer>): Promise<void> {
     return this.#held(async () => {
       const r = hostConnect(this.hostFd, sa);
-      if (r !== -EINPROGRESS || this.nonblocking) {
+      if (r !== -Errno.EINPROGRESS || this.nonblocking) {
         hostResult(r);
         return;
       }
@@ -220,7 +235,7 @@ export class HostSocket extends FileDescriptionBase {
         () => hostSendmsg(this.hostFd, data, flags & ~MSG_DONTWAIT, to, control),
       );
     } catch (e) {
-      if (e instanceof SysError && e.errno === EPIPE && !(flags & MSG_NOSIGNAL)) {
+      if (e instanceof SysError && e.errno === Errno.EPIPE && !(flags & MSG_NOSIGNAL)) {
         t.sendSignal({ signo: SIGPIPE, errno: 0, code: 0, pid: t.tg.pid, uid: t.tg.uid });
       }
       throw e;
@@ -255,7 +270,9 @@ export class HostSocket extends FileDescriptionBase {
       last = hostRecv(this.hostFd, buf, host, controlSpace);
       return last.r;
     });
-    if (!(flags & MSG_WAITALL) || n === 0 || n >= buf.length || this.type !== 1) return last;
+    if (!(flags & MSG_WAITALL) || n === 0 || n >= buf.length || this.type !== SOCK_STREAM) {
+      return last;
+    }
     let got = n;
     while (got < buf.length) {
       const r = hostRecv(this.hostFd, buf.subarray(got), host);
@@ -303,7 +320,7 @@ export class HostSocket extends FileDescriptionBase {
   }
 
   override ioctl(t: Task, request: number, arg: bigint): number {
-    if (request !== FIONREAD) {
+    if (!PASSED_IOCTLS.has(request)) {
       // SIOCGIF*: the interfaces as the stack shows them (the host's, at start-up).
       const r = interfaceIoctl(t, NetStack.of(t.kernel).stack, request, arg);
       if (r !== null) return r;

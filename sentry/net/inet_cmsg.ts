@@ -1,8 +1,9 @@
 /**
  * IP-level control messages of AF_INET and AF_INET6 sockets: those a send carries (per-packet
  * TTL/hop limit, TOS/traffic class, source address and interface) and those a datagram brings
- * back when its socket asked for them (IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, IPV6_RECVPKTINFO,
- * IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS and RFC 2292's two).
+ * back when its socket asked for them (IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, IP_RECVORIGDSTADDR,
+ * IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_FLOWINFO, IPV6_RECVORIGDSTADDR
+ * and RFC 2292's two).
  *
  * The control buffer of a send is the application's bytes: every header is checked against
  * what is left of the buffer before its data is read, and a value of the wrong length or
@@ -15,13 +16,17 @@
 
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { decodeValue, encodeValue, i32, u8 } from "../../abi/linux/layout.ts";
+import { be32, decodeValue, encodeValue, i32, u8 } from "../../abi/linux/layout.ts";
 import {
+  AF_INET,
+  AF_INET6,
   cmsgAlign,
   Cmsghdr,
   In6Pktinfo,
   InPktinfo,
+  IP_ORIGDSTADDR,
   IP_PKTINFO,
+  IP_RECVORIGDSTADDR,
   IP_RECVTOS,
   IP_RECVTTL,
   IP_TOS,
@@ -29,9 +34,12 @@ import {
   IPV6_2292HOPLIMIT,
   IPV6_2292PKTINFO,
   IPV6_DONTFRAG,
+  IPV6_FLOWINFO,
   IPV6_HOPLIMIT,
+  IPV6_ORIGDSTADDR,
   IPV6_PKTINFO,
   IPV6_RECVHOPLIMIT,
+  IPV6_RECVORIGDSTADDR,
   IPV6_RECVPKTINFO,
   IPV6_RECVTCLASS,
   IPV6_TCLASS,
@@ -41,11 +49,21 @@ import {
   SO_MARK,
   SO_PRIORITY,
   SO_TIMESTAMPING_OLD,
+  SockaddrIn,
+  SockaddrIn6,
   SOL_IP,
   SOL_IPV6,
   SOL_SOCKET,
 } from "../../abi/linux/socket.ts";
-import { type IPAddress, isAny, isV4, v4Bytes, v4Mapped } from "./address.ts";
+import {
+  type IPAddress,
+  isAny,
+  isLinkLocal,
+  isMulticast,
+  isV4,
+  v4Bytes,
+  v4Mapped,
+} from "./address.ts";
 
 /** What a send's control messages ask of the packet; unset fields take the socket's. */
 export interface SendControl {
@@ -55,12 +73,18 @@ export interface SendControl {
   src?: IPAddress;
   /** The interface to send from (0: any). */
   ifindex?: number;
+  /** The IPv6 flow label (from sin6_flowinfo with IPV6_FLOWINFO_SEND). */
+  flowLabel?: number;
 }
 
 /** What the receiver may learn of a datagram besides its bytes and sender. */
 export interface PacketInfo {
   /** The header's destination (v4-mapped for IPv4). */
   dst: IPAddress;
+  /** The transport's destination port (0 for ping). */
+  port: number;
+  /** The IPv6 flow label (0 for IPv4). */
+  flow: number;
   /** The TTL or hop limit it arrived with. */
   ttl: number;
   /** The TOS byte or traffic class it arrived with. */
@@ -215,11 +239,14 @@ export interface ReceiveOptions {
   ipPktinfo: boolean;
   ipTtl: boolean;
   ipTos: boolean;
+  ipOrigDstAddr: boolean;
   ipv6Pktinfo: boolean;
   ipv6Hoplimit: boolean;
   ipv6Tclass: boolean;
+  ipv6Flowinfo: boolean;
   ipv6Pktinfo2292: boolean;
   ipv6Hoplimit2292: boolean;
+  ipv6OrigDstAddr: boolean;
 }
 
 /** The receive options and the option names that turn them on. */
@@ -227,11 +254,14 @@ export const RECEIVE_OPTIONS: Record<keyof ReceiveOptions, [number, number]> = {
   ipPktinfo: [SOL_IP, IP_PKTINFO],
   ipTtl: [SOL_IP, IP_RECVTTL],
   ipTos: [SOL_IP, IP_RECVTOS],
+  ipOrigDstAddr: [SOL_IP, IP_RECVORIGDSTADDR],
   ipv6Pktinfo: [SOL_IPV6, IPV6_RECVPKTINFO],
   ipv6Hoplimit: [SOL_IPV6, IPV6_RECVHOPLIMIT],
   ipv6Tclass: [SOL_IPV6, IPV6_RECVTCLASS],
+  ipv6Flowinfo: [SOL_IPV6, IPV6_FLOWINFO],
   ipv6Pktinfo2292: [SOL_IPV6, IPV6_2292PKTINFO],
   ipv6Hoplimit2292: [SOL_IPV6, IPV6_2292HOPLIMIT],
+  ipv6OrigDstAddr: [SOL_IPV6, IPV6_RECVORIGDSTADDR],
 };
 
 /** One control message's bytes and where they go in the application's buffer. */
@@ -290,13 +320,38 @@ export function receiveControl(
     if (on.ipTtl) w.put(SOL_IP, IP_TTL, int(p.ttl));
     // IP_TOS comes back as the byte itself.
     if (on.ipTos) w.put(SOL_IP, IP_TOS, Uint8Array.of(p.tos));
+    if (on.ipOrigDstAddr) {
+      const sin = { family: AF_INET, port: p.port, addr: v4Bytes(p.dst) };
+      w.put(SOL_IP, IP_ORIGDSTADDR, SockaddrIn.encode(sin));
+    }
     return;
   }
   if (!v6) return;
   if (on.ipv6Hoplimit) w.put(SOL_IPV6, IPV6_HOPLIMIT, int(p.ttl));
   if (on.ipv6Tclass) w.put(SOL_IPV6, IPV6_TCLASS, int(p.tos));
+  // The header's traffic class and flow label, as they are on the wire; none when both are 0.
+  const flowinfo = ((p.tos << 20) | p.flow) >>> 0;
+  if (on.ipv6Flowinfo && flowinfo !== 0) {
+    w.put(SOL_IPV6, IPV6_FLOWINFO, encodeValue(be32, flowinfo));
+  }
   if (on.ipv6Pktinfo2292) {
     w.put(SOL_IPV6, IPV6_2292PKTINFO, In6Pktinfo.encode({ addr: p.dst, ifindex: p.ifindex }));
   }
   if (on.ipv6Hoplimit2292) w.put(SOL_IPV6, IPV6_2292HOPLIMIT, int(p.ttl));
+  if (on.ipv6OrigDstAddr) {
+    const sin6 = {
+      family: AF_INET6,
+      port: p.port,
+      flowinfo: 0,
+      addr: p.dst,
+      // A link-local destination names its interface, as Linux's ipv6_iface_scope_id.
+      scopeId: linkScoped(p.dst) ? p.ifindex : 0,
+    };
+    w.put(SOL_IPV6, IPV6_ORIGDSTADDR, SockaddrIn6.encode(sin6));
+  }
+}
+
+/** fe80::/10, and multicast of link scope (ff02::/16): Linux's IPV6_ADDR_LINKLOCAL. */
+function linkScoped(a: IPAddress): boolean {
+  return isLinkLocal(a) || (isMulticast(a) && (a[1] & 0x0f) === 2);
 }

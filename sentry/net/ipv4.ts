@@ -25,6 +25,8 @@ export interface NetworkPacket {
   payload: Uint8Array;
   /** The whole packet (ICMP errors quote its start). */
   raw: Uint8Array;
+  /** An IPv6 header's flow label (0 for IPv4). */
+  flow?: number;
   /** An IPv4 fragment's place in its datagram (fragment.ts puts them back together). */
   fragment?: { id: number; offset: number; more: boolean };
 }

@@ -22,10 +22,11 @@ export function encodeIPv6(
   payload: Uint8Array,
   hopLimit: number,
   tclass: number,
+  flowLabel = 0,
 ): Uint8Array {
   const pkt = withRoom(payload, IPV6_HEADER_SIZE);
   const v = new DataView(pkt.buffer, pkt.byteOffset, IPV6_HEADER_SIZE);
-  v.setUint32(0, (IPV6_VERSION << 28) | ((tclass & 0xff) << 20));
+  v.setUint32(0, (IPV6_VERSION << 28) | ((tclass & 0xff) << 20) | (flowLabel & 0xfffff));
   v.setUint16(4, payload.length);
   pkt[6] = protocol;
   pkt[7] = hopLimit;
@@ -50,6 +51,7 @@ export function decodeIPv6(pkt: Uint8Array): NetworkPacket | null {
     protocol: pkt[6],
     ttl: pkt[7],
     tos: (v.getUint32(0) >>> 20) & 0xff,
+    flow: v.getUint32(0) & 0xfffff,
     payload: pkt.subarray(IPV6_HEADER_SIZE, end),
     raw: pkt.subarray(0, end),
   };

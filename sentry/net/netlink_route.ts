@@ -8,7 +8,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
-import { isV4, v4Bytes } from "./address.ts";
+import { isLinkLocal, isV4, v4Bytes } from "./address.ts";
 import { IFF_LOOPBACK, type NIC } from "./nic.ts";
 import type { Stack } from "./stack.ts";
 
@@ -152,7 +152,7 @@ function addrMessages(stack: Stack, family: number, h: NlHeader, flags: number):
         fixed[2] = IFA_F_PERMANENT;
         fixed[3] = nic.flags & IFF_LOOPBACK
           ? RT_SCOPE_HOST
-          : !v4 && a.addr[0] === 0xfe && (a.addr[1] & 0xc0) === 0x80
+          : !v4 && isLinkLocal(a.addr)
           ? RT_SCOPE_LINK
           : RT_SCOPE_UNIVERSE;
         new DataView(fixed.buffer).setUint32(4, nic.index, true);

@@ -59,7 +59,19 @@ import {
   SockaddrIn6,
 } from "../../abi/linux/socket.ts";
 import { SIG } from "../../abi/linux/signal.ts";
-import { FIONREAD, TIOCOUTQ } from "../../abi/linux/ioctl.ts";
+import {
+  IPV6_FLOWINFO_SEND,
+  IPV6_FLOWLABEL_MASK,
+  SIOCATMARK,
+  SIOCINQ,
+  SIOCOUTQ,
+  SOL_IPV6,
+} from "../../abi/linux/socket.ts";
+
+/** The key of IPV6_FLOWINFO_SEND among the stored options (sockopt.ts). */
+const FLOWINFO_SEND = `${SOL_IPV6}/${IPV6_FLOWINFO_SEND}`;
+/** sin6_flowinfo's traffic class and label (Linux's IPV6_FLOWINFO_MASK). */
+const FLOWINFO_MASK = 0x0fffffff;
 
 export { AF_INET, AF_INET6, AF_UNSPEC, SOCK_DGRAM, SOCK_STREAM };
 const SIGPIPE = SIG.PIPE;
@@ -157,6 +169,8 @@ export function socketAttr(uid: number, gid: number): Attr {
 export interface SockAddr {
   addr: IPAddress;
   port: number;
+  /** sin6_flowinfo, as given (IPv6 only). */
+  flowinfo?: number;
 }
 
 /** Encodes addr:port as the family's sockaddr. */
@@ -164,7 +178,7 @@ export function encodeSockAddr(family: number, a: SockAddr): Uint8Array {
   if (family === AF_INET) {
     return SockaddrIn.encode({ family, port: a.port, addr: v4Bytes(a.addr) });
   }
-  return SockaddrIn6.encode({ family, port: a.port, addr: a.addr });
+  return SockaddrIn6.encode({ family, port: a.port, flowinfo: a.flowinfo ?? 0, addr: a.addr });
 }
 
 /**
@@ -187,7 +201,7 @@ export function decodeSockAddr(family: number, raw: Uint8Array): SockAddr | null
   const full = new Uint8Array(SockaddrIn6.size);
   full.set(raw.subarray(0, SockaddrIn6.size));
   const sin6 = SockaddrIn6.decode(full);
-  return { addr: sin6.addr, port: sin6.port };
+  return { addr: sin6.addr, port: sin6.port, flowinfo: sin6.flowinfo };
 }
 
 export class InetSocket extends FileDescriptionBase {
@@ -197,6 +211,11 @@ export class InetSocket extends FileDescriptionBase {
   sndTimeoutMs = 0;
   /** Options that are kept and reported but change nothing on loopback. */
   readonly stored = new Map<string, number>();
+  /**
+   * A datagram socket's flow information from connect(2) under IPV6_FLOWINFO_SEND: its label
+   * goes out with each send to the peer, and getpeername shows it while the option is on.
+   */
+  #peerFlowinfo = 0;
   /** A non-blocking connect is under way or its outcome not yet asked for. */
   #connecting = false;
 
@@ -264,6 +283,9 @@ export class InetSocket extends FileDescriptionBase {
     if (ep instanceof UDPEndpoint) {
       if (a === null) ep.disconnect();
       else ep.connect(this.#local(a, true), a.port);
+      this.#peerFlowinfo = a && this.stored.get(FLOWINFO_SEND)
+        ? (a.flowinfo ?? 0) & FLOWINFO_MASK
+        : 0;
       return;
     }
     if (a === null) throw new SysError(Errno.EAFNOSUPPORT);
@@ -293,12 +315,17 @@ export class InetSocket extends FileDescriptionBase {
     if (!ep.connected) throw new SysError(ep.takeError() || Errno.ECONNREFUSED);
   }
 
-  async accept(t: Task, nonblock: boolean): Promise<TCPEndpoint> {
+  /**
+   * The next connection of a listener. `checkFd` throws (EMFILE) when the caller could not
+   * install it: it runs before each look at the queue, so such a connection stays queued.
+   */
+  async accept(t: Task, nonblock: boolean, checkFd = () => {}): Promise<TCPEndpoint> {
     const ep = this.ep;
     if (!(ep instanceof TCPEndpoint)) throw new SysError(Errno.EOPNOTSUPP);
     const deadline = this.rcvTimeoutMs > 0 ? performance.now() + this.rcvTimeoutMs : 0;
     for (;;) {
       if (ep.state !== TCPState.LISTEN) throw new SysError(Errno.EINVAL);
+      checkFd();
       const c = ep.acceptQueue.shift();
       if (c) return c;
       if (nonblock) throw new SysError(Errno.EAGAIN);
@@ -337,6 +364,15 @@ export class InetSocket extends FileDescriptionBase {
     }
     const a = typeof to === "function" ? to() : to;
     const dst = a ? { addr: this.#local(a, true), port: a.port } : null;
+    // The flow label: with IPV6_FLOWINFO_SEND, the one of the destination's sin6_flowinfo
+    // (not its traffic class bits: the socket's go out); to the connected peer, the one
+    // connect(2) kept. Linux checks a label only against exclusive leases
+    // (IPV6_FLOWLABEL_MGR), which the stack has none of.
+    const flowinfo = a
+      ? (this.stored.get(FLOWINFO_SEND) ? a.flowinfo ?? 0 : 0)
+      : this.#peerFlowinfo;
+    const flowLabel = flowinfo & IPV6_FLOWLABEL_MASK;
+    if (flowLabel && ep instanceof UDPEndpoint) ctl = { ...ctl, flowLabel };
     if (
       dst && dst.port === 0 && (ep.protocol === IPPROTO_UDP || ep.protocol === IPPROTO_UDPLITE)
     ) {
@@ -497,7 +533,8 @@ export class InetSocket extends FileDescriptionBase {
     const ep = this.ep;
     const ok = ep instanceof TCPEndpoint ? ep.connected : ep.remoteAddr !== null;
     if (!ok || !ep.remoteAddr) throw new SysError(Errno.ENOTCONN);
-    return { addr: ep.remoteAddr, port: ep.remotePort };
+    const flowinfo = this.stored.get(FLOWINFO_SEND) ? this.#peerFlowinfo : 0;
+    return { addr: ep.remoteAddr, port: ep.remotePort, flowinfo };
   }
 
   /** The address to report for a family: an IPv4 socket's are v4-mapped inside. */
@@ -505,27 +542,25 @@ export class InetSocket extends FileDescriptionBase {
     return this.family === AF_INET ? ANY4 : ANY6;
   }
 
+  /**
+   * The queue ioctls as Linux answers them: SIOCINQ (FIONREAD) is a TCP socket's unread
+   * bytes, a datagram socket's next datagram's size; SIOCOUTQ (TIOCOUTQ) a TCP socket's bytes
+   * not yet acknowledged (a datagram socket's are never held back); both EINVAL on a
+   * listener. SIOCATMARK is TCP's only, and 0: no urgent data is ever marked.
+   */
   override ioctl(t: Task, request: number, arg: bigint): number {
+    const ep = this.ep;
+    const tcp = ep instanceof TCPEndpoint ? ep : null;
+    const value = (n: number) => (t.mm.writeU32(arg, n), 0);
     switch (request) {
-      case FIONREAD: {
-        const ep = this.ep;
-        let n = 0;
-        if (ep instanceof TCPEndpoint) {
-          if (ep.state === TCPState.LISTEN) throw new SysError(Errno.EINVAL);
-          n = ep.readable;
-        } else {
-          try {
-            n = ep.read(0, true).full;
-          } catch {
-            n = 0;
-          }
-        }
-        t.mm.writeU32(arg, n);
-        return 0;
-      }
-      case TIOCOUTQ:
-        t.mm.writeU32(arg, this.ep instanceof TCPEndpoint ? this.ep.unacked : 0);
-        return 0;
+      case SIOCINQ:
+      case SIOCOUTQ:
+        if (!tcp) return value(request === SIOCINQ ? (ep as UDPEndpoint).nextLength : 0);
+        if (tcp.state === TCPState.LISTEN) throw new SysError(Errno.EINVAL);
+        return value(request === SIOCINQ ? tcp.readable : tcp.unacked);
+      case SIOCATMARK:
+        if (tcp) return value(0);
+        throw new SysError(Errno.ENOTTY);
     }
     const r = interfaceIoctl(t, NetStack.of(t.kernel).stack, request, arg);
     if (r !== null) return r;

@@ -216,11 +216,12 @@ export class Stack {
     ttl: number,
     tos: number,
     offload?: TransportOffload,
+    flowLabel = 0,
   ): void {
     const v4 = isV4(r.dst);
     const pkt = v4
       ? encodeIPv4(r.src, r.dst, protocol, payload, ttl, tos)
-      : encodeIPv6(r.src, r.dst, protocol, payload, ttl, tos);
+      : encodeIPv6(r.src, r.dst, protocol, payload, ttl, tos, flowLabel);
     r.nic.stats.txPackets++;
     r.nic.stats.txBytes += pkt.length;
     const type = v4 ? ETH_P_IP : ETH_P_IPV6;

@@ -35,8 +35,15 @@ interface Datagram {
 }
 
 /** What IP_PKTINFO, IP_RECVTTL and their kin report of a packet that arrived on nic. */
-export function packetInfo(pkt: NetworkPacket, nic: NIC): PacketInfo {
-  return { dst: pkt.dst, ttl: pkt.ttl, tos: pkt.tos, ifindex: nic.index };
+export function packetInfo(pkt: NetworkPacket, nic: NIC, port = 0): PacketInfo {
+  return {
+    dst: pkt.dst,
+    port,
+    ttl: pkt.ttl,
+    tos: pkt.tos,
+    flow: pkt.flow ?? 0,
+    ifindex: nic.index,
+  };
 }
 
 /** Builds a UDP (or UDP-Lite, checksum over all of it) datagram with its checksum. */
@@ -98,7 +105,7 @@ export class UDPProtocol {
       data: body.subarray(UDP_HEADER_SIZE),
       from: pkt.src,
       fromPort: sport,
-      info: packetInfo(pkt, nic),
+      info: packetInfo(pkt, nic, dport),
     });
   }
 
@@ -225,7 +232,8 @@ export class UDPEndpoint implements Endpoint {
     this.autobind();
     const o = this.options;
     const ttl = ctl.ttl ?? o.ttl, tos = ctl.tos ?? o.tos;
-    this.udp.stack.send(r, this.protocol, this.encode(r, dst.port, data), ttl, tos);
+    const packet = this.encode(r, dst.port, data);
+    this.udp.stack.send(r, this.protocol, packet, ttl, tos, undefined, ctl.flowLabel);
     return data.length;
   }
 
@@ -243,6 +251,11 @@ export class UDPEndpoint implements Endpoint {
     this.#rcv.push(d);
     this.#rcvBytes += d.data.length;
     this.queue.notify();
+  }
+
+  /** The size of the next datagram, 0 with none (SIOCINQ); a pending error stays. */
+  get nextLength(): number {
+    return this.#rcv[0]?.data.length ?? 0;
   }
 
   read(max: number, peek: boolean): ReadResult {

@@ -228,7 +228,7 @@ async function acceptCommon(t: Task, flags: number): Promise<number> {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new SysError(Errno.EINVAL);
   const s = sockOf(t, argInt(t, 0));
   if (s.type === SOCK_DGRAM) throw new SysError(Errno.EOPNOTSUPP);
-  const c = await s.accept(t);
+  const c = await s.accept(t, () => t.fdTable.checkFree());
   c.flags = (c.flags & ~O_NONBLOCK) | (flags & SOCK_NONBLOCK);
   const fd = t.fdTable.install(c, (flags & SOCK_CLOEXEC) !== 0);
   writeAddress(t, argPtr(t, 1), argPtr(t, 2), c.peer?.address ?? { kind: "none" });
@@ -392,20 +392,24 @@ async function recvmsgAt(t: Task, s: UnixSocket, addr: bigint, flags: number): P
   const ctl: number[] = [];
   const credLen = Cmsghdr.size + Ucred.size;
   // Sized by what can be written, not by the application's msg_controllen (any u64).
-  const most = cmsgAlign(credLen) + Cmsghdr.size + 4 * r.rights.length;
+  const most = cmsgAlign(credLen) + cmsgAlign(Cmsghdr.size + 4 * r.rights.length);
   const cbuf = new Uint8Array(Math.max(0, Math.min(m.controllen, most)));
   let used = 0;
   if (s.passcred && r.creds) {
-    if (used + credLen <= cbuf.length) {
-      Cmsghdr.encodeInto(cbuf, used, {
-        len: BigInt(credLen),
-        level: SOL_SOCKET,
-        type: SCM_CREDENTIALS,
-      });
-      Ucred.encodeInto(cbuf, used + Cmsghdr.size, r.creds);
-      used += cmsgAlign(credLen);
-    } else {
+    // As Linux: a message that does not fit whole is cut to the room left (its cmsg_len
+    // says so) with MSG_CTRUNC, unless not even its header fits; the padding after a whole
+    // one is counted only as far as the room goes.
+    const room = cbuf.length - used;
+    if (room < Cmsghdr.size) {
       outFlags |= MSG_CTRUNC;
+    } else {
+      const len = Math.min(credLen, room);
+      if (len < credLen) outFlags |= MSG_CTRUNC;
+      const whole = new Uint8Array(credLen);
+      Cmsghdr.encodeInto(whole, 0, { len: BigInt(len), level: SOL_SOCKET, type: SCM_CREDENTIALS });
+      Ucred.encodeInto(whole, Cmsghdr.size, r.creds);
+      cbuf.set(whole.subarray(0, len), used);
+      used += Math.min(cmsgAlign(credLen), room);
     }
   }
   if (r.rights.length > 0) {

@@ -103,6 +103,17 @@ export class FdTable {
     return fd;
   }
 
+  /**
+   * Throws EMFILE when install(_, _, min) would: for calls that, as Linux, make sure of a
+   * descriptor before they take what it is for (accept4 leaves the connection queued).
+   */
+  checkFree(min = 0): void {
+    let fd = Math.max(min, this.#nextFree);
+    while (this.#fds[fd]) fd++;
+    if (min <= this.#nextFree) this.#nextFree = fd;
+    if (fd >= this.limit) throw new SysError(Errno.EMFILE);
+  }
+
   /** Puts file at fd, closing what was there. Throws EBADF beyond the limit. */
   set(fd: number, file: FileDescription, cloexec = false): void {
     if (fd < 0 || fd >= this.limit) throw new SysError(Errno.EBADF);
