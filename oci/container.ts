@@ -200,7 +200,7 @@ export async function createContainer(
     }
     if (cacheDir) await warmRoleCache(cacheDir);
     if (cgroup) {
-      // This process enters the container's cgroup while it starts gofer and boot, so that
+      // This thread enters the container's cgroup while it starts gofer and boot, so that
       // they (and the stubs the boot starts) are born there: nothing runs outside it first.
       if (spec.linux?.cgroupsPath) {
         leaveCgroup = enterCgroup(cgroup);
@@ -418,21 +418,21 @@ function openNetworkNamespace(namespaces: { type: string; path?: string }[] | un
 }
 
 /**
- * Moves this process into `cg`; returns what moves it back. Only root can; as another user the
- * sandbox stays in the caller's cgroup.
+ * Moves the thread that spawns the sandbox into `cg` (Cgroup.joinThread); returns what moves it
+ * back. Only root can; as another user the sandbox stays in the caller's cgroup.
  */
 function enterCgroup(cg: Cgroup): (() => void) | null {
   if (Deno.uid() !== 0) return null;
-  const mine = Deno.readTextFileSync("/proc/self/cgroup");
+  const mine = Deno.readTextFileSync("/proc/thread-self/cgroup");
   const leave = () => {
     try {
-      Cgroup.restore(mine, Deno.pid);
+      Cgroup.restoreThread(mine);
     } catch (e) {
       log.warning(`cannot leave the container's cgroup: ${(e as Error).message}`);
     }
   };
   try {
-    cg.join(Deno.pid);
+    cg.joinThread();
   } catch (e) {
     // Out of the hierarchies joined before the failure, or removing them would wait on us.
     leave();
