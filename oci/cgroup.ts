@@ -288,12 +288,15 @@ export class Cgroup {
     }
   }
 
-  /** Removes the directories (they must be empty of processes); failures are logged. */
-  async remove(): Promise<void> {
+  /**
+   * Removes the directories (they must be empty of processes), retrying for up to `waitMs`
+   * while they are busy; failures are logged.
+   */
+  async remove(waitMs = REMOVE_WAIT_MS): Promise<void> {
     for (const d of this.dirs()) {
       // Busy while a dead process of it is not yet reaped (by its parent, maybe the caller's
       // shim, at the same moment): given a moment.
-      const deadline = Date.now() + REMOVE_WAIT_MS;
+      const deadline = Date.now() + waitMs;
       for (;;) {
         try {
           Deno.removeSync(d);

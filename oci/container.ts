@@ -194,6 +194,7 @@ export async function createContainer(
         goferPid: taken.goferPid,
         nsinit: taken.nsinit,
         spareProcs: taken.procs,
+        ...(taken.cgroupsPath ? { cgroupsPath: taken.cgroupsPath } : {}),
       };
       store.write(state);
       return state;
