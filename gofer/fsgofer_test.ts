@@ -244,3 +244,28 @@ Deno.test("the client reports a gofer that went away as EIO", () => {
     Deno.removeSync(g.bundle, { recursive: true });
   }
 });
+
+Deno.test("WalkStat answers what Walk finds, component by component", async () => {
+  await withGofer({}, (c) => {
+    const { root } = c.mount();
+    for (
+      const names of [
+        ["hello.txt"],
+        ["dir", "sub", "file.txt"],
+        ["dir", "link"],
+        ["dir", "nope"],
+        ["dir", "sub", "nope", "deeper"],
+        ["abs"],
+        ["abs", "passwd"],
+      ]
+    ) {
+      const w = c.walk(root, names);
+      const ws = c.walkStat(root, names);
+      assert.deepEqual(ws, w.inodes.map((i) => i.stat), names.join("/"));
+      c.close(w.inodes.map((i) => i.fd));
+    }
+    // A file in the middle of a path: both fail alike.
+    assertErrno(() => c.walk(root, ["hello.txt", "x"]), Errno.ENOTDIR);
+    assertErrno(() => c.walkStat(root, ["hello.txt", "x"]), Errno.ENOTDIR);
+  });
+});

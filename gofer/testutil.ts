@@ -29,6 +29,8 @@ export interface GoferOptions {
   confine?: boolean;
   /** More gofer flags (e.g. `--overlay2=root:self`, `--id=x`). */
   args?: string[];
+  /** Start it in a session of its own, as `runsc create` does. */
+  setsid?: boolean;
 }
 
 /**
@@ -91,7 +93,7 @@ export class GoferProcess {
     const run: ConfinedCommand = o.confine
       ? confinedCommand(argv, [[3, theirs]])
       : { path: argv[0], argv, fds: [[3, theirs]] };
-    this.pid = spawn(run);
+    this.pid = spawn({ ...run, setsid: o.setsid });
     closeFd(theirs);
     this.sock = ours;
   }

@@ -171,25 +171,83 @@ export function tryFlock(fd: number, op: number): boolean {
   }
 }
 
+/**
+ * fstat's buffer and the offsets of struct stat's fields, made once: the Gofer stats a file
+ * or two for every message, and a fresh buffer decoded field by field through the generic
+ * Struct cost ten times the system call (5 us against 0.3 us).
+ */
+const statBuf = new Uint8Array(new ArrayBuffer(Stat.size));
+const statView = new DataView(statBuf.buffer);
+/** statBuf's address (an ArrayBuffer's store lives outside V8's heap and never moves). */
+let statAddr = 0n;
+const ST = {
+  dev: Stat.offsetOf("dev"),
+  ino: Stat.offsetOf("ino"),
+  nlink: Stat.offsetOf("nlink"),
+  mode: Stat.offsetOf("mode"),
+  uid: Stat.offsetOf("uid"),
+  gid: Stat.offsetOf("gid"),
+  rdev: Stat.offsetOf("rdev"),
+  size: Stat.offsetOf("size"),
+  blksize: Stat.offsetOf("blksize"),
+  blocks: Stat.offsetOf("blocks"),
+  atime: Stat.offsetOf("atime"),
+  mtime: Stat.offsetOf("mtime"),
+  ctime: Stat.offsetOf("ctime"),
+};
+
+/** A struct timespec at `off` of the stat buffer, in nanoseconds. */
+function statNs(off: number): bigint {
+  return nsFromTimespec({
+    sec: statView.getBigInt64(off, true),
+    nsec: statView.getBigInt64(off + 8, true),
+  });
+}
+
 /** fstat(2); works on O_PATH descriptors. */
 export function fstat(fd: number): HostStat {
-  const buf = new Uint8Array(Stat.size);
-  check(`fstat fd ${fd}`, libc.symbols.fstat(fd, buf));
-  const s = Stat.decode(buf);
+  check(`fstat fd ${fd}`, libc.symbols.fstat(fd, statBuf));
+  return decodeStat();
+}
+
+/**
+ * fstatat(2) of `name` in directory `dirFd` with `flags` (AT_SYMLINK_NOFOLLOW to stat a
+ * symbolic link itself): the attributes of one name without opening it.
+ */
+export function fstatAt(dirFd: number, name: string, flags: number): HostStat {
+  const p = cstr(name);
+  statAddr ||= BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(statBuf)));
+  // SAFETY: `p` is held until the synchronous call returns; statBuf lives as long as the module.
+  const pathAddr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(p)));
+  for (;;) {
+    const r = rawSyscall(SYS.newfstatat, BigInt(dirFd), pathAddr, statAddr, BigInt(flags));
+    if (r >= 0n) {
+      void p;
+      return decodeStat();
+    }
+    if (Number(-r) !== Errno.EINTR) {
+      throw new HostError(`fstatat ${JSON.stringify(name)}`, Number(-r));
+    }
+  }
+}
+
+/** The struct stat the last fstat or fstatAt left in statBuf. */
+function decodeStat(): HostStat {
+  const v = statView;
   return {
-    dev: s.dev,
-    ino: s.ino,
-    nlink: Number(s.nlink),
-    mode: s.mode,
-    uid: s.uid,
-    gid: s.gid,
-    rdev: Number(s.rdev),
-    size: Number(s.size),
-    blksize: Number(s.blksize),
-    blocks: Number(s.blocks),
-    atimeNs: nsFromTimespec(s.atime),
-    mtimeNs: nsFromTimespec(s.mtime),
-    ctimeNs: nsFromTimespec(s.ctime),
+    dev: v.getBigUint64(ST.dev, true),
+    ino: v.getBigUint64(ST.ino, true),
+    nlink: Number(v.getBigUint64(ST.nlink, true)),
+    mode: v.getUint32(ST.mode, true),
+    uid: v.getUint32(ST.uid, true),
+    gid: v.getUint32(ST.gid, true),
+    rdev: Number(v.getBigUint64(ST.rdev, true)),
+    size: Number(v.getBigInt64(ST.size, true)),
+    blksize: Number(v.getBigInt64(ST.blksize, true)),
+    blocks: Number(v.getBigInt64(ST.blocks, true)),
+    atimeNs: statNs(ST.atime),
+    mtimeNs: statNs(ST.mtime),
+    ctimeNs: statNs(ST.ctime),
   };
 }
 

@@ -24,7 +24,7 @@ import {
   sendFds,
   STDIO_SOCKET,
 } from "../boot/control.ts";
-import { Cgroup } from "./cgroup.ts";
+import { Cgroup, defaultCgroupsPath } from "./cgroup.ts";
 import { openConsole } from "./console.ts";
 import { CliError, type Context } from "./command.ts";
 import { selfArgv } from "./reexec.ts";
@@ -165,7 +165,9 @@ export async function createContainer(
   // Checked before anything is made: a broken hook leaves nothing behind.
   const hooks = parseHooks(spec.hooks);
   const { store, global } = ctx;
-  const cgroup = Cgroup.of(spec.linux?.cgroupsPath);
+  // Without linux.cgroupsPath the sandbox still gets a cgroup of its own, if it can (cgroup.ts).
+  const cgroupsPath = spec.linux?.cgroupsPath || defaultCgroupsPath(id);
+  const cgroup = Cgroup.of(cgroupsPath);
   // As root the roles see Deno's cache read-only (deno_cache.ts); the CLI fills it for them.
   const cacheDir = geteuid() === 0 ? denoDir() : null;
   const role = (argv: string[]) => cacheDir ? readOnlyDenoDirArgv(cacheDir, argv) : argv;
@@ -192,16 +194,28 @@ export async function createContainer(
         goferPid: taken.goferPid,
         nsinit: taken.nsinit,
         spareProcs: taken.procs,
+        ...(taken.cgroupsPath ? { cgroupsPath: taken.cgroupsPath } : {}),
       };
       store.write(state);
       return state;
     }
     if (cacheDir) await warmRoleCache(cacheDir);
     if (cgroup) {
-      // This process enters the container's cgroup while it starts gofer and boot, so that
+      // This thread enters the container's cgroup while it starts gofer and boot, so that
       // they (and the stubs the boot starts) are born there: nothing runs outside it first.
-      leaveCgroup = enterCgroup(cgroup);
-      store.write({ ...store.read(id), cgroupsPath: spec.linux!.cgroupsPath });
+      if (spec.linux?.cgroupsPath) {
+        leaveCgroup = enterCgroup(cgroup);
+        store.write({ ...store.read(id), cgroupsPath });
+      } else {
+        try {
+          leaveCgroup = enterCgroup(cgroup);
+        } catch (e) {
+          // Only a scheduling aid: the sandbox starts without one where cgroups are read-only.
+          log.debug("create: no cgroup of its own", { error: (e as Error).message });
+          await cgroup.remove();
+        }
+        if (leaveCgroup) store.write({ ...store.read(id), cgroupsPath });
+      }
     }
     const [goferEnd, bootEnd] = socketpair(SOCK_STREAM, O_CLOEXEC);
     fds.push(goferEnd, bootEnd);
@@ -405,20 +419,27 @@ function openNetworkNamespace(namespaces: { type: string; path?: string }[] | un
 }
 
 /**
- * Moves this process into `cg`; returns what moves it back. Only root can; as another user the
- * sandbox stays in the caller's cgroup.
+ * Moves the thread that spawns the sandbox into `cg` (Cgroup.joinThread); returns what moves it
+ * back. Only root can; as another user the sandbox stays in the caller's cgroup.
  */
 function enterCgroup(cg: Cgroup): (() => void) | null {
   if (Deno.uid() !== 0) return null;
-  const mine = Deno.readTextFileSync("/proc/self/cgroup");
-  cg.join(Deno.pid);
-  return () => {
+  const mine = Deno.readTextFileSync("/proc/thread-self/cgroup");
+  const leave = () => {
     try {
-      Cgroup.restore(mine, Deno.pid);
+      Cgroup.restoreThread(mine);
     } catch (e) {
       log.warning(`cannot leave the container's cgroup: ${(e as Error).message}`);
     }
   };
+  try {
+    cg.joinThread();
+  } catch (e) {
+    // Out of the hierarchies joined before the failure, or removing them would wait on us.
+    leave();
+    throw e;
+  }
+  return leave;
 }
 
 /** The container's cgroup as its state records it. */

@@ -33,7 +33,7 @@
  * @module
  */
 
-import { join, resolve } from "../path.ts";
+import { basename, join, resolve } from "../path.ts";
 import { log } from "../log.ts";
 import { closeFd, socketpair, strerror } from "../host/libc.ts";
 import { fstat, openAt, openAt2, tryFlock } from "../host/fsops.ts";
@@ -68,6 +68,7 @@ import { openExitRecord, type ProcessId, writeFileAtomic } from "./state.ts";
 import type { HookKind } from "./hooks.ts";
 import { firstChild, procStat } from "./proc.ts";
 import { GOFER_SPARE_SOCKET, type GoferTakeReply } from "./spare_dir.ts";
+import { Cgroup } from "./cgroup.ts";
 
 /** The hooks that run before create returns (or as start begins): a spare's are past. */
 const CREATE_HOOKS: readonly HookKind[] = [
@@ -119,6 +120,8 @@ interface SpareRecord {
   /** The nsinit processes (boot's, then gofer's) as spawned. */
   boot: ProcessId;
   gofer: ProcessId;
+  /** The cgroup they were born in (spareCgroup), when they could be. */
+  cgroupsPath?: string;
 }
 
 /** What create records of a sandbox taken from a spare. */
@@ -131,6 +134,8 @@ export interface TakenSpare {
   nsinit: ProcessId;
   /** Every host process of the sandbox, nsinit parents first. */
   procs: ProcessId[];
+  /** Its cgroup, the container's from now on (delete removes it). */
+  cgroupsPath?: string;
 }
 
 /** The start time of `pid` (field 22 of /proc/<pid>/stat), or null when it is gone. */
@@ -235,13 +240,29 @@ function sameView(goferPid: number, bundle: string, spec: Spec): boolean {
   }
 }
 
-/** Removes a spare's directory and ends its processes. */
+/** Removes a spare's directory and cgroup and ends its processes. */
 async function discard(dir: string, procs: ProcessId[]): Promise<void> {
   await endProcesses(procs, 1000);
   try {
     Deno.removeSync(dir, { recursive: true });
   } catch { /* gone */ }
+  await spareCgroup(dir)?.remove(SPARE_CGROUP_WAIT_MS);
 }
+
+/**
+ * The cgroup a spare's gofer and boot are born in, named after its directory (whoever removes
+ * the one removes the other): as for a create without linux.cgroupsPath (cgroup.ts), it makes
+ * them one task group, so that a Gofer round trip is not a hand-off between two autogroups.
+ */
+function spareCgroup(dir: string): Cgroup | null {
+  return Cgroup.of(`/runsc-ts-${basename(dir).replace(/^\+/, "")}`);
+}
+
+/**
+ * How long removing an ended spare's cgroup waits for its dead processes to be reaped: their
+ * parent is whoever adopted them, and a create waiting on it is a create delayed.
+ */
+const SPARE_CGROUP_WAIT_MS = 1000;
 
 /**
  * Takes the spare under `--root` for container `id`, whose state directory exists (reserved):
@@ -389,7 +410,13 @@ async function takeClaimed(
     Deno.removeSync(dir, { recursive: true });
   } catch { /* another command's pruneSpares removes it as it removes one its maker left */ }
   log.phase("create: spare taken");
-  return { pid: boot.pid, goferPid: rec.gofer.pid, nsinit: rec.boot, procs };
+  return {
+    pid: boot.pid,
+    goferPid: rec.gofer.pid,
+    nsinit: rec.boot,
+    procs,
+    ...(rec.cgroupsPath ? { cgroupsPath: rec.cgroupsPath } : {}),
+  };
 }
 
 /**
@@ -598,6 +625,7 @@ async function pruneSpares(root: string): Promise<void> {
         if (readRecord(dir) === undefined) {
           await endProcesses(readSpawned(dir), 1000);
           removeDir(dir, 0);
+          await spareCgroup(dir)?.remove(SPARE_CGROUP_WAIT_MS);
         }
       } finally {
         closeFd(fd);
@@ -804,6 +832,15 @@ async function makeOne(ctx: Context): Promise<{ dir: string; procs: ProcessId[] 
   }
 }
 
+/** Moves this thread back to the cgroups `mine` (/proc/thread-self/cgroup) names. */
+function leaveSpareCgroup(mine: string): void {
+  try {
+    Cgroup.restoreThread(mine);
+  } catch (e) {
+    log.warning(`spare: cannot leave the spare's cgroup: ${(e as Error).message}`);
+  }
+}
+
 /** Adds `pid`, just spawned for the spare in `dir`, to `procs` and SPAWNED; returns its id. */
 function recordSpawned(dir: string, procs: ProcessId[], pid: number): ProcessId {
   const p = identify(pid);
@@ -834,6 +871,17 @@ async function spawnSpare(ctx: Context, dir: string, procs: ProcessId[]): Promis
   // CPU to the containers that run meanwhile. This thread gets its own value back after.
   const nice = threadNice() ?? 0;
   setThreadNice(0, Math.max(nice, SPARE_NICE));
+  // And in the spare's cgroup, which this thread leaves after.
+  const cgroup = spareCgroup(dir);
+  const mine = Deno.readTextFileSync("/proc/thread-self/cgroup");
+  let joined = false;
+  try {
+    cgroup?.joinThread();
+    joined = cgroup !== null;
+  } catch (e) {
+    log.debug("spare: no cgroup of its own", { error: (e as Error).message });
+    leaveSpareCgroup(mine);
+  }
   let nul = -1;
   let exitRecord = -1;
   try {
@@ -873,8 +921,15 @@ async function spawnSpare(ctx: Context, dir: string, procs: ProcessId[]): Promis
       procs,
       spawn({ ...boot, closeOthers: true, setsid: true, cwd: "/" }),
     );
-    return { flags: global.passOn, program: programStamp(), boot: b, gofer: g };
+    return {
+      flags: global.passOn,
+      program: programStamp(),
+      boot: b,
+      gofer: g,
+      ...(joined ? { cgroupsPath: `/${cgroup!.rel}` } : {}),
+    };
   } finally {
+    if (joined) leaveSpareCgroup(mine);
     setThreadNice(0, nice);
     closeFd(goferEnd);
     closeFd(bootEnd);

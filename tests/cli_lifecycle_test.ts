@@ -338,3 +338,46 @@ lifecycleTest("create fails cleanly when the executable is missing or not ELF", 
     await t.cleanup();
   }
 });
+
+/**
+ * The cgroup that schedules `pid` as /proc/<pid>/cgroup names it: v1's cpu hierarchy, or v2's
+ * unified one.
+ */
+function cpuCgroup(pid: number): string {
+  const lines = readOr(`/proc/${pid}/cgroup`).split("\n");
+  const v1 = lines.find((l) => /^\d+:([^:]*,)?cpu(,[^:]*)?:/.test(l));
+  const line = v1 ?? lines.find((l) => l.startsWith("0::"));
+  return line ? line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1) : "";
+}
+
+lifecycleTest(
+  "a spec without a cgroup: its gofer and boot share one of their own, gone after delete",
+  async () => {
+    const spin = await compileProg("spin");
+    const t = await makeRoot();
+    const b = await makeBundle({ args: ["/spin"], files: { "/spin": spin } });
+    try {
+      const c = await t.runsc(["create", "--bundle", b.dir, "g1"], {
+        outputFile: join(b.dir, "out"),
+      });
+      assert.equal(c.code, 0, c.stderr);
+      const st = JSON.parse(readOr(join(t.root, "g1", "state.json")));
+      // In sessions of their own, gofer and boot would otherwise each be an autogroup: every
+      // Gofer round trip a hand-off between two task groups (oci/cgroup.ts).
+      const boot = cpuCgroup(st.pid), gofer = cpuCgroup(st.goferPid);
+      assert.match(boot, /^\/runsc-ts-g1-[0-9a-f]{8}$/);
+      assert.equal(gofer, boot);
+      const v2 = readOr("/sys/fs/cgroup/cgroup.controllers") !== "";
+      const dirs = v2
+        ? [`/sys/fs/cgroup${boot}`]
+        : [`/sys/fs/cgroup/cpu${boot}`, `/sys/fs/cgroup/pids${boot}`];
+      assert.ok(dirs.every((d) => readOr(join(d, "cgroup.procs")) !== ""), "it is populated");
+      const d = await t.runsc(["delete", "--force", "g1"]);
+      assert.equal(d.code, 0, d.stderr);
+      for (const dir of dirs) assert.throws(() => Deno.statSync(dir), `${dir} is removed`);
+    } finally {
+      await b.cleanup();
+      await t.cleanup();
+    }
+  },
+);

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { PLATFORMS } from "./probe.ts";
 import {
   compileProg,
@@ -91,6 +91,20 @@ function stubsOf(pid: number): number[] {
   );
 }
 
+/** The cgroup that schedules `pid` (v1's cpu hierarchy, or v2's unified one). */
+function cpuCgroup(pid: number): string {
+  const lines = readOr(`/proc/${pid}/cgroup`).split("\n");
+  const line = lines.find((l) => /^\d+:([^:]*,)?cpu(,[^:]*)?:/.test(l)) ??
+    lines.find((l) => l.startsWith("0::"));
+  return line ? line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1) : "";
+}
+
+/** The directory of cgroup `path` in the hierarchy that schedules (see cpuCgroup). */
+function cpuCgroupDir(path: string): string {
+  const v2 = readOr("/sys/fs/cgroup/cgroup.controllers") !== "";
+  return v2 ? `/sys/fs/cgroup${path}` : `/sys/fs/cgroup/cpu${path}`;
+}
+
 async function withRoot(fn: (t: TestRoot) => Promise<void>): Promise<void> {
   const t = await makeRoot();
   try {
@@ -132,6 +146,11 @@ for (const platform of PLATFORMS) {
           assert.equal(c.code, 0, c.stderr);
           const st = JSON.parse(Deno.readTextFileSync(join(t.root, "s2", "state.json")));
           assert.equal(st.pid, boot, "the container's sandbox is the spare's boot");
+          // Born in one cgroup of the spare's (one task group: oci/cgroup.ts), the container's
+          // now.
+          assert.match(st.cgroupsPath, /^\/runsc-ts-spare-[0-9a-f]{8}$/);
+          assert.equal(cpuCgroup(st.pid), st.cgroupsPath);
+          assert.equal(cpuCgroup(childOf(spare.gofer.pid)), st.cgroupsPath);
           // A spare starts niced; taken, its threads and stubs run at the creator's priority.
           const next0 = (await offered(t.root))!;
           assert.equal(niceOf(next0.boot.pid), 10);
@@ -166,6 +185,13 @@ for (const platform of PLATFORMS) {
           const d = await t.runsc(["delete", "s2"]);
           assert.equal(d.code, 0, d.stderr);
           for (const p of [...st.spareProcs]) assert.ok(!sameProcess(p), `${p.pid} is gone`);
+          assert.throws(() => Deno.statSync(cpuCgroupDir(st.cgroupsPath)), "delete removed it");
+          // An untaken spare's cgroup goes with it.
+          const left = (await offered(t.root))!;
+          const leftCgroup = cpuCgroupDir(`/runsc-ts-${basename(left.dir).slice(1)}`);
+          assert.ok(Deno.statSync(leftCgroup).isDirectory);
+          await endSpares(t.root);
+          assert.throws(() => Deno.statSync(leftCgroup), "spare --stop removed it");
         } finally {
           await b.cleanup();
           await once.cleanup();

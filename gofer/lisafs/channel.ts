@@ -93,6 +93,97 @@ export function recvMessage(sock: number, maxSize: number): Message | null {
   }
 }
 
+/** Bytes a Receiver reads ahead: any request or response but bulk data fits at once. */
+const RECV_BUFFER = 64 * 1024;
+
+/**
+ * Receives framed messages from one socket, reading with each recvmsg as much as has arrived
+ * (up to RECV_BUFFER bytes): a message and its header in one system call rather than two.
+ * Bytes past the message stay for the next call, and so do descriptors past it: Linux ends a
+ * read right after the bytes that carried descriptors, and a sender attaches them to bytes of
+ * their own message (sendMessage: to its first), so they belong to the message holding the
+ * last byte of the read that brought them.
+ */
+export class Receiver {
+  #buf = new Uint8Array(RECV_BUFFER);
+  #view = new DataView(this.#buf.buffer);
+  #start = 0;
+  #end = 0;
+  /** Descriptors read ahead, each with the buffer offset just past the read that brought it. */
+  #pending: { at: number; fds: number[] }[] = [];
+
+  /** @param sock a connected SOCK_STREAM Unix socket (not owned). */
+  constructor(readonly sock: number) {}
+
+  /** As recvMessage, from this receiver's socket and what it read ahead. */
+  recv(maxSize: number): Message | null {
+    const fds: number[] = [];
+    try {
+      if (!this.#fill(HEADER_SIZE)) {
+        const got = this.#end - this.#start;
+        if (got === 0) {
+          this.#take(this.#end, fds);
+          closeAll(fds);
+          return null;
+        }
+        throw new FramingError(EPROTO, `truncated header: ${got} of ${HEADER_SIZE} bytes`);
+      }
+      const len = this.#view.getUint32(this.#start, true);
+      const mid = this.#view.getUint16(this.#start + 4, true);
+      if (len > maxSize - HEADER_SIZE) {
+        throw new FramingError(
+          EMSGSIZE,
+          `payload of ${len} bytes exceeds ${maxSize - HEADER_SIZE}`,
+        );
+      }
+      this.#start += HEADER_SIZE;
+      const payload = new Uint8Array(len);
+      const have = Math.min(len, this.#end - this.#start);
+      payload.set(this.#buf.subarray(this.#start, this.#start + have));
+      this.#start += have;
+      this.#take(this.#start, fds);
+      if (have < len) {
+        // Read ahead is used up: the rest goes straight into the payload, and no further.
+        const n = recvFull(this.sock, payload.subarray(have), fds);
+        if (have + n < len) {
+          throw new FramingError(EPROTO, `truncated payload: ${have + n} of ${len} bytes`);
+        }
+      }
+      return { mid, payload, fds };
+    } catch (e) {
+      // The stream cannot go on: descriptors read ahead go too.
+      this.#take(Infinity, fds);
+      closeAll(fds);
+      throw e;
+    }
+  }
+
+  /** Moves into `fds` the descriptors that came with bytes before buffer offset `upTo`. */
+  #take(upTo: number, fds: number[]): void {
+    while (this.#pending.length > 0 && this.#pending[0].at <= upTo) {
+      fds.push(...this.#pending.shift()!.fds);
+    }
+  }
+
+  /** Reads until `n` bytes are buffered; false when the stream ends first. */
+  #fill(n: number): boolean {
+    while (this.#end - this.#start < n) {
+      if (this.#start === this.#end || this.#buf.length - this.#start < n) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+        for (const p of this.#pending) p.at -= this.#start;
+        this.#end -= this.#start;
+        this.#start = 0;
+      }
+      const r = recvMsg(this.sock, this.#buf.subarray(this.#end));
+      this.#end += r.n;
+      if (r.fds.length > 0) this.#pending.push({ at: this.#end, fds: r.fds });
+      if (r.truncatedFds) throw new FramingError(EPROTO, "descriptors were truncated");
+      if (r.n === 0) return false;
+    }
+    return true;
+  }
+}
+
 /** Closes every descriptor in `fds`. */
 export function closeAll(fds: readonly number[]): void {
   for (const fd of fds) closeFd(fd);

@@ -9,7 +9,7 @@
 
 import { Errno, errnoName } from "../../abi/linux/errno.ts";
 import { closeFd, HostError } from "../../host/libc.ts";
-import { closeAll, FramingError, recvMessage, sendMessage } from "./channel.ts";
+import { closeAll, FramingError, Receiver, sendMessage } from "./channel.ts";
 import { decode, DecodeError, encode } from "./codec.ts";
 import {
   ErrorResp,
@@ -71,8 +71,12 @@ export class LisafsClient {
   #maxMessageSize = MAX_MESSAGE_SIZE;
   #supported: ReadonlySet<number> = new Set();
 
+  #receiver: Receiver;
+
   /** @param sockFd a connected SOCK_STREAM Unix socket to the Gofer (the client does not own it). */
-  constructor(readonly sockFd: number) {}
+  constructor(readonly sockFd: number) {
+    this.#receiver = new Receiver(sockFd);
+  }
 
   /** The message ids the server announced in Mount. */
   get supported(): ReadonlySet<number> {
@@ -89,7 +93,7 @@ export class LisafsClient {
     let msg;
     try {
       sendMessage(this.sockFd, mid, encode(spec.req as never, req as never));
-      msg = recvMessage(this.sockFd, this.#maxMessageSize);
+      msg = this.#receiver.recv(this.#maxMessageSize);
     } catch (e) {
       if (e instanceof HostError || e instanceof FramingError) {
         throw new LisafsError(Errno.EIO, `${what}: connection failed (${e.message})`);

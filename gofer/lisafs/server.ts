@@ -14,7 +14,7 @@
 import { Errno } from "../../abi/linux/errno.ts";
 import { closeFd, HostError } from "../../host/libc.ts";
 import { log } from "../../log.ts";
-import { closeAll, FramingError, recvMessage, sendMessage } from "./channel.ts";
+import { closeAll, FramingError, Receiver, sendMessage } from "./channel.ts";
 import { decode, DecodeError, encode } from "./codec.ts";
 import {
   ErrorResp,
@@ -279,11 +279,12 @@ export class Connection {
    * framing or fails (returns 1). Blocks this thread.
    */
   serve(): number {
+    const receiver = new Receiver(this.sock);
     try {
       for (;;) {
         let msg;
         try {
-          msg = recvMessage(this.sock, MAX_MESSAGE_SIZE);
+          msg = receiver.recv(MAX_MESSAGE_SIZE);
         } catch (e) {
           if (!(e instanceof FramingError)) throw e;
           log.warning(`gofer: closing connection: ${e.message}`);

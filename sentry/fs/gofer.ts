@@ -316,6 +316,12 @@ export class GoferInode extends Inode {
     const syn = this.synthetic.get(name);
     if (syn) return syn;
     if (this.#absent?.has(name)) return null;
+    // A listing kept with exclusive access is complete: a name it lacks is missing, with no
+    // round trip (an import system lists a directory, then probes many names absent from it).
+    if (this.#listing && !this.#listedNames(this.#listing).has(name)) {
+      this.#gone(name);
+      return null;
+    }
     let w;
     try {
       w = this.fs.client.walk(this.controlFd, [name]);
@@ -339,6 +345,16 @@ export class GoferInode extends Inode {
    * round trips to the Gofer.
    */
   #listing?: DirEntry[];
+
+  /** The names of `listing`, made once for each listing kept. */
+  #names?: { of: DirEntry[]; names: Set<string> };
+
+  #listedNames(listing: DirEntry[]): Set<string> {
+    if (this.#names?.of !== listing) {
+      this.#names = { of: listing, names: new Set(listing.map((d) => d.name)) };
+    }
+    return this.#names.names;
+  }
 
   override entries(): readonly DirEntry[] {
     const listed = this.#listing ?? this.#list();

@@ -196,3 +196,25 @@ Deno.test("gofer fs, shared access: a path's cached directories and its last nam
     fs.flushCloses();
   });
 });
+
+Deno.test("gofer fs, exclusive access: a listed directory answers for names it lacks without a round trip", async () => {
+  await withGofer({}, (c, g) => {
+    const fs = new GoferFilesystem(c);
+    const dir = fs.root().lookup("dir") as GoferInode;
+    dir.entries();
+    const calls = countCalls(c);
+    assert.equal(dir.lookup("nope"), null);
+    assert.equal(dir.lookup("link.txt"), null);
+    assert.deepEqual(Object.fromEntries(calls), {});
+    // A listed name is still walked to, for its inode.
+    assert.equal((dir.lookup("sub") as GoferInode).isDir, true);
+    assert.deepEqual(Object.fromEntries(calls), { [MID.Walk]: 1 });
+    // A name made through the Sentry is found (the change dropped the listing), and so is one
+    // the listing had.
+    dir.mkdir("made", 0o755, ROOT_CREDS);
+    assert.ok(Deno.statSync(`${g.bundle}/rootfs/dir/made`).isDirectory);
+    dir.entries();
+    assert.notEqual(dir.lookup("made"), null);
+    assert.notEqual(dir.lookup("link"), null);
+  });
+});
