@@ -18,6 +18,7 @@ probeTests([
   { prog: "fs_pipe_io" },
   { prog: "fs_unix" },
   { prog: "fs_locks_splice" },
+  { prog: "splice_race" },
   { prog: "fs_xattr_tmpfile" },
   { prog: "fs_stdin", stdin: "hello from stdin\n" },
   { prog: "fs_pty" },

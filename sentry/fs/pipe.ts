@@ -59,6 +59,13 @@ export class Pipe {
   writers = 0;
   /** Whether a writer ever opened it (a FIFO read before any writer does not see EOF yet). */
   hadWriter = false;
+  /**
+   * Set while a splice or sendfile writes out bytes it peeked from this pipe (the write may
+   * wait): readers, tees and other splices wait for it, as Linux's pipe lock makes them, or
+   * they would get bytes the splice consumes afterwards, and the splice would consume bytes
+   * nobody got.
+   */
+  #spliceBusy = false;
   /** Notified on every change, for poll and epoll. */
   readonly queue = new WaitQueue();
   /** Readers blocked on an empty pipe: woken when data arrives or the last writer goes. */
@@ -136,6 +143,26 @@ export class Pipe {
     if (done > 0) this.queue.notify();
     if (freed) this.writeWait.notify();
     return done;
+  }
+
+  get spliceBusy(): boolean {
+    return this.#spliceBusy;
+  }
+
+  /** Begins a splice from this pipe (see PipeFile.peekInto). */
+  lockSplice(): void {
+    this.#spliceBusy = true;
+  }
+
+  /**
+   * Ends what PipeFile.peekInto began: consumes `taken`, the first bytes peeked (those the
+   * output took), and lets readers in again.
+   */
+  endSplice(taken: Uint8Array): void {
+    this.#spliceBusy = false;
+    if (taken.length > 0) this.take(new BufferIo(taken));
+    this.queue.notify();
+    this.readWait.notify();
   }
 
   /** Copies up to dst.length buffered bytes into dst, leaving them buffered (tee). */
@@ -276,6 +303,8 @@ export class PipeFile extends FileDescriptionBase {
     if (dst.remaining === 0) return 0;
     const attempt = (): number | undefined => {
       const p = this.pipe;
+      // Waited for even when non-blocking: Linux's readers sleep on the pipe lock too.
+      if (p.spliceBusy) return undefined;
       if (p.size > 0) return doneOrFault(dst, p.take(dst));
       if (p.writers === 0 && p.hadWriter) return 0;
       if (this.flags & O_NONBLOCK) {
@@ -289,15 +318,21 @@ export class PipeFile extends FileDescriptionBase {
 
   /**
    * Reads as readTo does, blocking the same way, but leaves the bytes buffered: splice and
-   * sendfile consume only what their output took (Pipe.take), so that a full output loses
-   * nothing of the pipe.
+   * sendfile consume only what their output took, so that a full output loses nothing of the
+   * pipe. When it returns bytes, the pipe stays locked against other readers until the caller
+   * calls Pipe.endSplice, which it must do whatever happens to its write.
    */
   peekInto(t: Task, dst: Uint8Array): MaybeAsync<number> {
     if (!this.#reads) throw new SysError(Errno.EBADF);
     if (dst.length === 0) return 0;
     const attempt = (): number | undefined => {
       const p = this.pipe;
-      if (p.size > 0) return p.peek(dst);
+      if (p.spliceBusy) return undefined;
+      if (p.size > 0) {
+        // Locked in the same step as the peek: nothing may read in between.
+        p.lockSplice();
+        return p.peek(dst);
+      }
       if (p.writers === 0 && p.hadWriter) return 0;
       if (this.flags & O_NONBLOCK) {
         if (p.writers === 0) return 0;
