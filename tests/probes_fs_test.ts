@@ -46,6 +46,7 @@ probeTests([
   { prog: "fs_inotify" },
   { prog: "fs_dnotify" },
   { prog: "fs_async" },
+  { prog: "fs_async_pipe" },
   { prog: "fs_mount" },
   { prog: "epoll_exclusive" },
   { prog: "tee_wait" },

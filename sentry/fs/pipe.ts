@@ -72,6 +72,16 @@ export class Pipe {
   readonly readWait = new WaitQueue();
   /** Writers blocked on a full pipe: woken when a slot frees or the last reader goes. */
   readonly writeWait = new WaitQueue();
+  /**
+   * O_ASYNC read ends, told of each write call (and splice or tee into the pipe), and of an end
+   * closing, whatever it changed: Linux signals them then (POLL_IN).
+   */
+  readonly readerEvents = new WaitQueue();
+  /**
+   * O_ASYNC write ends, told of each read call, even one that found nothing, of a splice that
+   * freed a slot, and of an end closing (POLL_OUT).
+   */
+  readonly writerEvents = new WaitQueue();
 
   /** Bytes the pipe holds at most (F_GETPIPE_SZ). */
   get capacity(): number {
@@ -160,7 +170,9 @@ export class Pipe {
    */
   endSplice(taken: Uint8Array): void {
     this.#spliceBusy = false;
+    const used = this.#used;
     if (taken.length > 0) this.take(new BufferIo(taken));
+    if (this.#used < used) this.writerEvents.notify();
     this.queue.notify();
     this.readWait.notify();
   }
@@ -305,6 +317,8 @@ export class PipeFile extends FileDescriptionBase {
       const p = this.pipe;
       // Waited for even when non-blocking: Linux's readers sleep on the pipe lock too.
       if (p.spliceBusy) return undefined;
+      // Each try, whatever it finds (before the reader sleeps, too), as Linux.
+      p.writerEvents.notify();
       if (p.size > 0) return doneOrFault(dst, p.take(dst));
       if (p.writers === 0 && p.hadWriter) return 0;
       if (this.flags & O_NONBLOCK) {
@@ -365,6 +379,9 @@ export class PipeFile extends FileDescriptionBase {
         // Out of memory after part of a blocking write went through: report that part.
         if (done > 0 && e instanceof SysError) return done;
         throw e;
+      } finally {
+        // Each try, whatever it added (before the writer sleeps, too), as Linux.
+        p.readerEvents.notify();
       }
       first = false;
       if (src.remaining === 0 || src.faulted) return doneOrFault(src, done);
@@ -397,6 +414,14 @@ export class PipeFile extends FileDescriptionBase {
       const r = attempt();
       if (r !== undefined) return r;
     }
+  }
+
+  /** Implements FileDescription.subscribeAsync: each end hears its side's events. */
+  subscribeAsync(signal: (band: number) => void): () => void {
+    const stops: (() => void)[] = [];
+    if (this.#reads) stops.push(this.pipe.readerEvents.subscribe(() => signal(POLLIN)));
+    if (this.#writes) stops.push(this.pipe.writerEvents.subscribe(() => signal(POLLOUT)));
+    return () => stops.forEach((stop) => stop());
   }
 
   override readiness(mask: number): number {
@@ -433,6 +458,10 @@ export class PipeFile extends FileDescriptionBase {
     if (this.#reads) this.pipe.readers--;
     if (this.#writes) this.pipe.writers--;
     if (this.pipe.readers === 0 && this.pipe.writers === 0) this.pipe.releaseBuffer();
+    else {
+      this.pipe.readerEvents.notify();
+      this.pipe.writerEvents.notify();
+    }
     this.pipe.notifyAll();
   }
 }

@@ -200,6 +200,7 @@ function tee(t: Task): number | Promise<number> {
       return undefined;
     }
     const n = out.pipe.put(new BufferIo(data), true);
+    if (n > 0) out.pipe.readerEvents.notify();
     if (n === 0) {
       if (nonblock) throw new SysError(Errno.EAGAIN);
       return undefined;
