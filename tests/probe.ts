@@ -127,6 +127,11 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
   const scratch = p.writableRoot ? await Deno.makeTempDir({ prefix: "runsc-native-upper-" }) : "";
   const cgroup = p.pidsLimit === undefined ? "" : pidsCgroup();
   const setup = [
+    // Descriptors the runner's parents left open (a CI runner's, a shell's) would reach the
+    // program natively but never the sandbox's application, changing the numbers it gets and
+    // its descriptor table's size: only stdio goes on, as in the sandbox. (bash: dash cannot
+    // name descriptors past 9.)
+    'for f in /proc/$$/fd/*; do n="${f##*/}"; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done',
     'root="$1"; shift',
     ...(cgroup
       ? [
@@ -145,7 +150,9 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     ...(p.loopbackOnly ? ["/usr/sbin/ip link set lo up || exit 125"] : []),
     'mkdir -p "$root/proc" "$root/dev" "$root/tmp" 2>/dev/null',
     'mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" && ' +
-    'mount -t tmpfs tmpfs "$root/tmp" && exec /usr/sbin/chroot "$root" "$@"',
+    // Not exec: a fork gives the program a descriptor table sized for stdio again (Linux does
+    // not shrink one when descriptors close, and select(2) ignores bits past its size).
+    'mount -t tmpfs tmpfs "$root/tmp" && /usr/sbin/chroot "$root" "$@"',
   ].join("\n");
   // timeout(1) leads a process group of its own and kills all of it: a program that blocks
   // natively fails its probe instead of hanging the suite.
@@ -159,10 +166,10 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
       ...(p.loopbackOnly ? ["--net"] : []),
       "--propagation",
       "private",
-      "/bin/sh",
+      "/bin/bash",
       "-c",
       setup,
-      "sh",
+      "bash",
       root,
       ...argv,
     ],
