@@ -24,7 +24,7 @@ import {
   POLLRDNORM,
   POLLWRNORM,
 } from "../vfs/file.ts";
-import { type Attr, Filesystem, Inode, nowNs, S_IFIFO } from "../vfs/inode.ts";
+import { type Attr, Filesystem, Inode, nowNs, pseudoAttr, S_IFIFO } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { BufferIo, doneOrFault, type IoSequence } from "../mm/io.ts";
@@ -484,21 +484,7 @@ export function newPipe(flags: number): [PipeFile, PipeFile] {
   const p = new Pipe();
   const ino = pipeIno++;
   const t = nowNs();
-  const attr = (): Attr => ({
-    dev: pipefs.dev,
-    ino,
-    nlink: 1,
-    mode: S_IFIFO | 0o600,
-    uid: 0,
-    gid: 0,
-    rdev: 0,
-    size: 0n,
-    blksize: 4096,
-    blocks: 0n,
-    atimeNs: t,
-    mtimeNs: t,
-    ctimeNs: t,
-  });
+  const attr = (): Attr => pseudoAttr(pipefs, ino, S_IFIFO | 0o600, t);
   return [new PipeFile(p, O_RDONLY | flags, attr), new PipeFile(p, O_WRONLY | flags, attr)];
 }
 
