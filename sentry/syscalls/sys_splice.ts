@@ -112,6 +112,8 @@ async function sendfile(t: Task): Promise<number> {
   const offAddr = argPtr(t, 2);
   const off = readOff(t, offAddr);
   if (off && inp instanceof PipeFile) throw new SysError(Errno.ESPIPE);
+  // Linux cannot read a pipe for sendfile (pipes have no splice_read): splice does that.
+  if (inp instanceof PipeFile) throw new SysError(Errno.EINVAL);
   const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(3))), MAX_RW_COUNT);
   const n = await transfer(t, inp, out, count, off, null);
   writeOff(t, offAddr, off);
