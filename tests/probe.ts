@@ -150,6 +150,9 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     ...(p.loopbackOnly ? ["/usr/sbin/ip link set lo up || exit 125"] : []),
     'mkdir -p "$root/proc" "$root/dev" "$root/tmp" 2>/dev/null',
     'mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" && ' +
+    // Terminals of its own, numbered from 0 as in the sandbox, whatever ptys the host has open.
+    '{ mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts" && ' +
+    'mount --bind "$root/dev/pts/ptmx" "$root/dev/ptmx" || true; } && ' +
     // Not exec: a fork gives the program a descriptor table sized for stdio again (Linux does
     // not shrink one when descriptors close, and select(2) ignores bits past its size).
     'mount -t tmpfs tmpfs "$root/tmp" && /usr/sbin/chroot "$root" "$@"',
