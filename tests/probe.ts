@@ -158,9 +158,12 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     'mount -t tmpfs tmpfs "$root/tmp" && /usr/sbin/chroot "$root" "$@"',
   ].join("\n");
   // timeout(1) leads a process group of its own and kills all of it: a program that blocks
-  // natively fails its probe instead of hanging the suite.
-  const child = new Deno.Command("/usr/bin/timeout", {
+  // natively fails its probe instead of hanging the suite. setsid(1) first (in place: the
+  // child leads no group) leaves the runner's controlling terminal behind, which the sandbox's
+  // application never has either (a test run from a terminal saw /dev/tty open natively).
+  const child = new Deno.Command("/usr/bin/setsid", {
     args: [
+      "/usr/bin/timeout",
       "-s",
       "KILL",
       String(NATIVE_TIMEOUT_S),
