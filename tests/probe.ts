@@ -132,6 +132,8 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     // its descriptor table's size: only stdio goes on, as in the sandbox. (bash: dash cannot
     // name descriptors past 9.)
     'for f in /proc/$$/fd/*; do n="${f##*/}"; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done',
+    // The sandbox's process starts with umask 022 (Linux's init's); the runner's may differ.
+    "umask 022",
     'root="$1"; shift',
     ...(cgroup
       ? [
