@@ -137,8 +137,7 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     'root="$1"; shift',
     ...(cgroup
       ? [
-        `mkdir "${cgroup}" && echo ${p.pidsLimit} > "${cgroup}/pids.max" && ` +
-        `echo $$ > "${cgroup}/cgroup.procs" || exit 125`,
+        `mkdir "${cgroup}" && echo ${p.pidsLimit} > "${cgroup}/pids.max" || exit 125`,
       ]
       : []),
     ...(scratch
@@ -155,9 +154,14 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     // Terminals of its own, numbered from 0 as in the sandbox, whatever ptys the host has open.
     '{ mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts" && ' +
     'mount --bind "$root/dev/pts/ptmx" "$root/dev/ptmx" || true; } && ' +
-    // Not exec: a fork gives the program a descriptor table sized for stdio again (Linux does
-    // not shrink one when descriptors close, and select(2) ignores bits past its size).
-    'mount -t tmpfs tmpfs "$root/tmp" && /usr/sbin/chroot "$root" "$@"',
+    // In a subshell, with a command after it so that bash cannot exec it in place: a fork
+    // gives the program a descriptor table sized for stdio again (Linux does not shrink one
+    // when descriptors close, and select(2) ignores bits past its size). Only the program
+    // joins the pids cgroup, as only it counts in the sandbox's.
+    'mount -t tmpfs tmpfs "$root/tmp" && ( ' +
+    (cgroup ? `{ echo $BASHPID > "${cgroup}/cgroup.procs" || exit 125; } && ` : "") +
+    'exec /usr/sbin/chroot "$root" "$@" )',
+    "exit $?",
   ].join("\n");
   // timeout(1) leads a process group of its own and kills all of it: a program that blocks
   // natively fails its probe instead of hanging the suite. setsid(1) first (in place: the
