@@ -10,6 +10,7 @@
  */
 
 import { errnoName } from "../abi/linux/errno.ts";
+import { SYS } from "../abi/linux/syscalls.ts";
 import { encodeBytes } from "./utf8b.ts";
 
 const I64 = "i64" as const;
@@ -201,6 +202,20 @@ export function rawSyscall(
   const r = sym.syscall(BigInt(nr), a0, a1, a2, a3, a4, a5) as bigint;
   if (r === -1n) return -BigInt(errno());
   return r;
+}
+
+const RLIMIT_NOFILE = 7;
+
+/**
+ * This process's soft RLIMIT_NOFILE (prlimit64(2)): how many descriptors it may hold at once,
+ * or null when it cannot be read.
+ */
+export function nofileLimit(): number | null {
+  const lim = new BigUint64Array(2);
+  // SAFETY: `lim` is referenced until the call returns, and the kernel writes its 16 bytes.
+  const p = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(lim)));
+  if (rawSyscall(SYS.prlimit64, 0n, BigInt(RLIMIT_NOFILE), 0n, p) < 0n) return null;
+  return lim[0] > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(lim[0]);
 }
 
 /** sched_yield(2): lets another runnable thread have this CPU. */

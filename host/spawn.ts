@@ -47,10 +47,6 @@ export interface SpawnOptions {
   onlyFds?: boolean;
 }
 
-// Scratch descriptors used while remapping, chosen above anything the runtime opens so that a
-// move never overwrites a source that a later move still reads.
-const SCRATCH_FD_BASE = 900;
-
 /** A NULL-terminated char*[] that keeps its strings alive as long as it is referenced. */
 class CStringArray {
   readonly strings: Uint8Array<ArrayBuffer>[];
@@ -76,6 +72,7 @@ function sigset(signals: number[]): Uint8Array<ArrayBuffer> {
 }
 
 const F_GETFD = 1;
+const F_DUPFD_CLOEXEC = 1030;
 const FD_CLOEXEC = 1;
 
 /** Our descriptors that a child would inherit across execve: those without close-on-exec. */
@@ -95,15 +92,20 @@ export function spawn(opts: SpawnOptions): number {
   const attr = new Uint8Array(512); // posix_spawnattr_t is 336 bytes on glibc
   check("posix_spawn_file_actions_init", -(sym.posix_spawn_file_actions_init(actions) !== 0));
   check("posix_spawnattr_init", -(sym.posix_spawnattr_init(attr) !== 0));
+  const fds = opts.fds ?? [];
+  // Each source is first copied, close-on-exec, above every descriptor the child is given: a
+  // dup2 into a child's number then never overwrites a source a later one still reads, and
+  // the copies go at exec. (The lowest free numbers there, never a fixed high one: a caller's
+  // low RLIMIT_NOFILE, `ulimit -n 256`, would refuse that.)
+  const above = Math.max(2, ...fds.map(([child]) => child)) + 1;
+  const scratch: number[] = [];
   try {
-    const fds = opts.fds ?? [];
-    fds.forEach(([, parent], i) => {
-      sym.posix_spawn_file_actions_adddup2(actions, parent, SCRATCH_FD_BASE + i);
-    });
-    fds.forEach(([child], i) => {
-      sym.posix_spawn_file_actions_adddup2(actions, SCRATCH_FD_BASE + i, child);
-    });
-    fds.forEach((_, i) => sym.posix_spawn_file_actions_addclose(actions, SCRATCH_FD_BASE + i));
+    for (const [, parent] of fds) {
+      const copy = sym.fcntl(parent, F_DUPFD_CLOEXEC, BigInt(above)) as number;
+      if (copy < 0) throw new HostError(`fcntl F_DUPFD_CLOEXEC ${parent}`, errno());
+      scratch.push(copy);
+    }
+    fds.forEach(([child], i) => sym.posix_spawn_file_actions_adddup2(actions, scratch[i], child));
     if (opts.onlyFds) {
       // Close-on-exec descriptors go at exec; close every other one but those mapped. (Not
       // closefrom: the executable itself may be one of ours, /proc/self/fd/N.)
@@ -155,6 +157,7 @@ export function spawn(opts: SpawnOptions): number {
     if (err !== 0) throw new HostError(`posix_spawn ${opts.path}`, err);
     return pid[0];
   } finally {
+    for (const fd of scratch) sym.close(fd);
     sym.posix_spawn_file_actions_destroy(actions);
     sym.posix_spawnattr_destroy(attr);
   }

@@ -86,7 +86,9 @@ for (const platform of PLATFORMS) {
         const run = root.runsc(["run", "--bundle", bundle.dir, "shared"], {}, [
           `--platform=${platform}`,
         ]);
-        for (let i = 0; i < 500; i++) {
+        // Up to a minute: a loaded machine may take long to start the sandbox, and changes
+        // made before the program's first look would change its first lines.
+        for (let i = 0; i < 3000; i++) {
           if (await Deno.stat(`${dir}/started`).then(() => true, () => false)) break;
           await new Promise((r) => setTimeout(r, 20));
         }

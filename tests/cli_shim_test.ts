@@ -67,6 +67,18 @@ function reapZombies(pids: number[]): void {
   }
 }
 
+/**
+ * Ends a test that made this process a subreaper: reaps the processes it adopted (waiting a
+ * little for them to end) and stops being one.
+ */
+async function releaseAdopted(adopted: number[]): Promise<void> {
+  await waitFor(() => {
+    reapZombies(adopted);
+    return adopted.every((p) => !readOr(`/proc/${p}/stat`));
+  }, 5000);
+  setChildSubreaper(false);
+}
+
 shimTest("create --pid-file names a process that ends with the container's status", async () => {
   setChildSubreaper(true);
   const rootfs = await busyboxRootfs();
@@ -123,11 +135,7 @@ shimTest("create --pid-file names a process that ends with the container's statu
     assert.deepEqual(listDir(t.root), []);
   } finally {
     await t.cleanup();
-    await waitFor(() => {
-      reapZombies(adopted);
-      return adopted.every((p) => !readOr(`/proc/${p}/stat`));
-    }, 5000);
-    setChildSubreaper(false);
+    await releaseAdopted(adopted);
   }
 }, true);
 
@@ -192,11 +200,7 @@ shimTest("exec --detach --pid-file names a host process standing for the exec'd 
   } finally {
     await t.cleanup();
     await b.cleanup();
-    await waitFor(() => {
-      reapZombies(adopted);
-      return adopted.every((p) => !readOr(`/proc/${p}/stat`));
-    }, 5000);
-    setChildSubreaper(false);
+    await releaseAdopted(adopted);
   }
 }, true);
 

@@ -127,11 +127,17 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
   const scratch = p.writableRoot ? await Deno.makeTempDir({ prefix: "runsc-native-upper-" }) : "";
   const cgroup = p.pidsLimit === undefined ? "" : pidsCgroup();
   const setup = [
+    // Descriptors the runner's parents left open (a CI runner's, a shell's) would reach the
+    // program natively but never the sandbox's application, changing the numbers it gets and
+    // its descriptor table's size: only stdio goes on, as in the sandbox. (bash: dash cannot
+    // name descriptors past 9.)
+    'for f in /proc/$$/fd/*; do n="${f##*/}"; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done',
+    // The sandbox's process starts with umask 022 (Linux's init's); the runner's may differ.
+    "umask 022",
     'root="$1"; shift',
     ...(cgroup
       ? [
-        `mkdir "${cgroup}" && echo ${p.pidsLimit} > "${cgroup}/pids.max" && ` +
-        `echo $$ > "${cgroup}/cgroup.procs" || exit 125`,
+        `mkdir "${cgroup}" && echo ${p.pidsLimit} > "${cgroup}/pids.max" || exit 125`,
       ]
       : []),
     ...(scratch
@@ -145,12 +151,25 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     ...(p.loopbackOnly ? ["/usr/sbin/ip link set lo up || exit 125"] : []),
     'mkdir -p "$root/proc" "$root/dev" "$root/tmp" 2>/dev/null',
     'mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" && ' +
-    'mount -t tmpfs tmpfs "$root/tmp" && exec /usr/sbin/chroot "$root" "$@"',
+    // Terminals of its own, numbered from 0 as in the sandbox, whatever ptys the host has open.
+    '{ mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts" && ' +
+    'mount --bind "$root/dev/pts/ptmx" "$root/dev/ptmx" || true; } && ' +
+    // In a subshell, with a command after it so that bash cannot exec it in place: a fork
+    // gives the program a descriptor table sized for stdio again (Linux does not shrink one
+    // when descriptors close, and select(2) ignores bits past its size). Only the program
+    // joins the pids cgroup, as only it counts in the sandbox's.
+    'mount -t tmpfs tmpfs "$root/tmp" && ( ' +
+    (cgroup ? `{ echo $BASHPID > "${cgroup}/cgroup.procs" || exit 125; } && ` : "") +
+    'exec /usr/sbin/chroot "$root" "$@" )',
+    "exit $?",
   ].join("\n");
   // timeout(1) leads a process group of its own and kills all of it: a program that blocks
-  // natively fails its probe instead of hanging the suite.
-  const child = new Deno.Command("/usr/bin/timeout", {
+  // natively fails its probe instead of hanging the suite. setsid(1) first (in place: the
+  // child leads no group) leaves the runner's controlling terminal behind, which the sandbox's
+  // application never has either (a test run from a terminal saw /dev/tty open natively).
+  const child = new Deno.Command("/usr/bin/setsid", {
     args: [
+      "/usr/bin/timeout",
       "-s",
       "KILL",
       String(NATIVE_TIMEOUT_S),
@@ -159,10 +178,10 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
       ...(p.loopbackOnly ? ["--net"] : []),
       "--propagation",
       "private",
-      "/bin/sh",
+      "/bin/bash",
       "-c",
       setup,
-      "sh",
+      "bash",
       root,
       ...argv,
     ],

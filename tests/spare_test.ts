@@ -115,6 +115,56 @@ async function withRoot(fn: (t: TestRoot) => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * Runs `args` under t with `flags`, which must end with `code` and leave a spare; returns that
+ * spare once it serves its control socket.
+ */
+async function spareAfter(
+  t: TestRoot,
+  args: string[],
+  flags = ["--spare"],
+  code = 0,
+): Promise<{ dir: string; boot: ProcessId; gofer: ProcessId }> {
+  const r = await t.runsc(args, {}, flags);
+  assert.equal(r.code, code, r.stderr);
+  const spare = await offered(t.root);
+  assert.ok(spare, `${args[0]} leaves a spare`);
+  await started(spare.dir);
+  return spare;
+}
+
+/** Mounts a tmpfs at `mnt` (which the spare's mount namespace cannot see) holding `prog`. */
+async function tmpfsWith(mnt: string, prog: string): Promise<void> {
+  const mk = await new Deno.Command("mount", { args: ["-t", "tmpfs", "tmpfs", mnt] }).output();
+  assert.ok(mk.success);
+  Deno.copyFileSync(prog, join(mnt, "hello"));
+  Deno.chmodSync(join(mnt, "hello"), 0o755);
+}
+
+/**
+ * Points bundle `dir`'s root at `root`, runs it as `id` with --spare and checks that it ran as
+ * natively (the first line: the rest names its path and pid) and that `spare`, unfit for that
+ * root, was ended rather than taken.
+ */
+async function runsWithoutSpare(
+  t: TestRoot,
+  dir: string,
+  root: string,
+  id: string,
+  prog: string,
+  spare: { boot: ProcessId },
+): Promise<void> {
+  const config = JSON.parse(Deno.readTextFileSync(join(dir, "config.json")));
+  config.root.path = root;
+  Deno.writeTextFileSync(join(dir, "config.json"), JSON.stringify(config));
+  const native = await new Deno.Command(prog).output();
+  const run = await t.runsc(["run", "--bundle", dir, id], {}, ["--spare"]);
+  assert.equal(run.code, 0, run.stderr);
+  const first = (s: string) => s.split("\n")[0];
+  assert.equal(first(run.stdout), first(new TextDecoder().decode(native.stdout)));
+  assert.ok(!sameProcess(spare.boot), "the unfit spare was ended");
+}
+
 for (const platform of PLATFORMS) {
   spareTest(
     `--spare: a create takes the spare the last command left; stdio, exit, exec and delete as usual (${platform})`,
@@ -134,12 +184,8 @@ for (const platform of PLATFORMS) {
           files: { sh: "/bin/busybox" },
         });
         try {
-          const first = await t.runsc(["run", "--bundle", once.dir, "s1"], {}, flags);
-          assert.equal(first.code, 3, first.stderr);
-          const spare = await offered(t.root);
-          assert.ok(spare, "run leaves a spare");
+          const spare = await spareAfter(t, ["run", "--bundle", once.dir, "s1"], flags, 3);
           assert.ok(sameProcess(spare.boot) && sameProcess(spare.gofer));
-          await started(spare.dir);
           const boot = childOf(spare.boot.pid);
           const out = join(b.dir, "out");
           const c = await t.runsc(["create", "--bundle", b.dir, "s2"], { outputFile: out }, flags);
@@ -206,11 +252,7 @@ spareTest(
     withRoot(async (t) => {
       const b = await makeBundle({ args: ["/true"], files: { true: await compileProg("true") } });
       try {
-        const r = await t.runsc(["run", "--bundle", b.dir, "c1"], {}, ["--spare"]);
-        assert.equal(r.code, 0, r.stderr);
-        const spare = await offered(t.root);
-        assert.ok(spare);
-        await started(spare.dir);
+        const spare = await spareAfter(t, ["run", "--bundle", b.dir, "c1"]);
         // Its maker named each process as it spawned it, before the record.
         const spawned = JSON.parse(readOr(join(spare.dir, "spawned.json")) || "[]");
         const key = (p: ProcessId) => `${p.pid}/${p.start}`;
@@ -264,10 +306,7 @@ spareTest(
         const names = () => [...Deno.readDirSync(t.root)].map((e) => e.name).sort();
         assert.deepEqual(names(), ["c0"]);
         assert.equal((await t.runsc(["delete", "--force", "c0"])).code, 0);
-        const r = await t.runsc(["run", "--bundle", b.dir, "c1"], {}, ["--spare"]);
-        assert.equal(r.code, 0, r.stderr);
-        const spare = await offered(t.root);
-        assert.ok(spare);
+        const spare = await spareAfter(t, ["run", "--bundle", b.dir, "c1"]);
         // containerd's shim reaps the process in --pid-file: it must be the create's child.
         const pidFile = join(b.dir, "pid");
         const out = join(b.dir, "out");
@@ -281,22 +320,9 @@ spareTest(
         assert.ok(sameProcess(spare.boot));
         assert.equal((await t.runsc(["delete", "--force", "c2"])).code, 0);
         // A root the spare's mount namespace cannot see: a tmpfs mounted now.
-        const mk = await new Deno.Command("mount", { args: ["-t", "tmpfs", "tmpfs", mnt] })
-          .output();
-        assert.ok(mk.success);
         mounted = true;
-        Deno.copyFileSync(prog, join(mnt, "hello"));
-        Deno.chmodSync(join(mnt, "hello"), 0o755);
-        const config = JSON.parse(Deno.readTextFileSync(join(b.dir, "config.json")));
-        config.root.path = mnt;
-        Deno.writeTextFileSync(join(b.dir, "config.json"), JSON.stringify(config));
-        const native = await new Deno.Command(prog).output();
-        const run = await t.runsc(["run", "--bundle", b.dir, "c3"], {}, ["--spare"]);
-        assert.equal(run.code, 0, run.stderr);
-        // Its first line (the rest names its path and pid, which differ).
-        const first = (s: string) => s.split("\n")[0];
-        assert.equal(first(run.stdout), first(new TextDecoder().decode(native.stdout)));
-        assert.ok(!sameProcess(spare.boot), "the unfit spare was ended");
+        await tmpfsWith(mnt, prog);
+        await runsWithoutSpare(t, b.dir, mnt, "c3", prog, spare);
       } finally {
         if (mounted) await new Deno.Command("umount", { args: [mnt] }).output();
         await Deno.remove(mnt, { recursive: true });
@@ -349,7 +375,6 @@ spareTest(
     }),
 );
 
-/** Whether `path` exists (a dangling link counts). */
 /** A `sleep` of ours standing for a spare's process, known by pid and start time. */
 function sleeper(): { id: ProcessId; end: () => Promise<void> } {
   const child = new Deno.Command("sleep", { args: ["300"] }).spawn();
@@ -366,6 +391,7 @@ function sleeper(): { id: ProcessId; end: () => Promise<void> } {
   };
 }
 
+/** Whether `path` exists (a dangling link counts). */
 function exists(path: string): boolean {
   try {
     Deno.lstatSync(path);
@@ -458,29 +484,13 @@ spareTest(
       const links = await Deno.makeTempDir({ prefix: "runsc-spare-link-" });
       let mounted = false;
       try {
-        const r = await t.runsc(["run", "--bundle", b.dir, "c1"], {}, ["--spare"]);
-        assert.equal(r.code, 0, r.stderr);
-        const spare = await offered(t.root);
-        assert.ok(spare);
-        await started(spare.dir);
-        const mk = await new Deno.Command("mount", { args: ["-t", "tmpfs", "tmpfs", mnt] })
-          .output();
-        assert.ok(mk.success);
+        const spare = await spareAfter(t, ["run", "--bundle", b.dir, "c1"]);
         mounted = true;
-        Deno.copyFileSync(prog, join(mnt, "hello"));
-        Deno.chmodSync(join(mnt, "hello"), 0o755);
+        await tmpfsWith(mnt, prog);
         // Here the link leads into the tmpfs; in the spare's mount namespace, to an empty
         // directory.
         Deno.symlinkSync(mnt, join(links, "root"));
-        const config = JSON.parse(Deno.readTextFileSync(join(b.dir, "config.json")));
-        config.root.path = join(links, "root");
-        Deno.writeTextFileSync(join(b.dir, "config.json"), JSON.stringify(config));
-        const native = await new Deno.Command(prog).output();
-        const run = await t.runsc(["run", "--bundle", b.dir, "c2"], {}, ["--spare"]);
-        assert.equal(run.code, 0, run.stderr);
-        const first = (s: string) => s.split("\n")[0];
-        assert.equal(first(run.stdout), first(new TextDecoder().decode(native.stdout)));
-        assert.ok(!sameProcess(spare.boot), "the unfit spare was ended");
+        await runsWithoutSpare(t, b.dir, join(links, "root"), "c2", prog, spare);
       } finally {
         if (mounted) await new Deno.Command("umount", { args: [mnt] }).output();
         await Deno.remove(mnt, { recursive: true });
@@ -551,11 +561,7 @@ spareTest(
         config: { hooks: { poststart: [hook("poststart")], poststop: [hook("poststop")] } },
       });
       try {
-        const s = await t.runsc(["spare"], {}, ["--spare"]);
-        assert.equal(s.code, 0, s.stderr);
-        const spare = await offered(t.root);
-        assert.ok(spare);
-        await started(spare.dir);
+        await spareAfter(t, ["spare"]);
         const c = await t.runsc(["create", "--bundle", b.dir, "h1"], {
           outputFile: join(b.dir, "out"),
         }, ["--spare"]);

@@ -34,6 +34,7 @@ probeTests([
     runscFlags: ["--overlay2=none"],
   },
   { prog: "mmap_args" },
+  { prog: "mm_mincore" },
   { prog: "mremap_dontunmap", args: ["/tmp"] },
   {
     prog: "mremap_dontunmap",

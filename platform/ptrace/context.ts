@@ -16,6 +16,7 @@ import {
   type SwitchResult,
 } from "../platform.ts";
 import { R, type Registers } from "../registers.ts";
+import { FpOut, FXSAVE_SIZE, limitFeatures, MXCSR_MASK, SW_RESERVED } from "../fp_state.ts";
 import type { Subprocess, ThreadTimes } from "./subprocess.ts";
 import type { Waiter } from "./waiter.ts";
 import { SIG } from "../../abi/linux/signal.ts";
@@ -27,7 +28,6 @@ const SYS_SECCOMP = 1;
 const SEGV_MAPERR = 1;
 /** The legacy vsyscall page (see sentry/kernel/vsyscall.ts). */
 const VSYSCALL_ADDR = 0xffff_ffff_ff60_0000n;
-const FXSAVE_SIZE = 512;
 /**
  * Room for the largest XSAVE area a CPU may report. The host's NT_X86_XSTATE regset is as
  * large as every user state component it supports (about 11 KiB with AMX tile data), and
@@ -49,12 +49,6 @@ let regsetBuf: Uint8Array<ArrayBuffer> | null = null;
  * for that was a GETREGSET per signal.
  */
 let stateLayout: FpLayout | null = null;
-/** Offset of the software-reserved bytes in the FXSAVE image; the regset puts XCR0 there. */
-const SW_RESERVED = 464;
-/** Offset of MXCSR_MASK in the FXSAVE image. */
-const MXCSR_MASK = 28;
-/** Offset of the XSAVE header's XSTATE_BV. */
-const XSTATE_BV = 512;
 /**
  * The size of the area a task's state fits in (see fpState): the host's less the components
  * that need a permission the stubs never get, learnt once.
@@ -85,8 +79,8 @@ export class PtraceContext implements Context {
    * padding of a SETREGSET image).
    */
   #pendingBuf: Uint8Array<ArrayBuffer> | null = null;
-  /** What fpState returns, kept from one call to the next (see Context.fpState). */
-  #fpOut: Uint8Array<ArrayBuffer> | null = null;
+  /** What fpState returns (see FpOut). */
+  readonly #fp = new FpOut();
   /** CPU time of stub threads this context ran in before the current one. */
   #cpuDone = { user: 0n, sys: 0n };
   #cpuBase = { user: 0n, sys: 0n };
@@ -212,31 +206,23 @@ export class PtraceContext implements Context {
    * stacks sized for Linux). Its software bytes hold the features it covers.
    */
   fpState(): Uint8Array<ArrayBuffer> {
-    if (this.#pendingFp) return this.#toOut(this.#pendingFp, this.#pendingFp.length);
-    if (!this.#bound) {
-      // Never ran: the state a new thread starts with (x87 control word 0x37f, MXCSR 0x1f80).
-      const b = this.#out(FXSAVE_SIZE).fill(0);
-      const v = new DataView(b.buffer);
-      v.setUint16(0, 0x37f, true);
-      v.setUint32(24, 0x1f80, true);
-      return b;
-    }
+    if (this.#pendingFp) return this.#fp.copyOf(this.#pendingFp, this.#pendingFp.length);
+    if (!this.#bound) return this.#fp.initial();
     const buf = regsetBuf ??= new Uint8Array(XSTATE_MAX);
     const len = this.#xstate(PTRACE.GETREGSET, this.#bound.tid, buf);
     const v = new DataView(buf.buffer);
     const mxcsrMask = v.getUint32(MXCSR_MASK, true);
     if (len <= FXSAVE_SIZE) {
       stateLayout ??= { size: len, features: 0n, mxcsrMask };
-      return this.#toOut(buf, len);
+      return this.#fp.copyOf(buf, len);
     }
     const host = v.getBigUint64(SW_RESERVED, true);
     const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
     taskXstateSize ??= features === host ? len : xsaveSizeFor(features) ?? len;
-    v.setBigUint64(SW_RESERVED, features, true);
-    v.setBigUint64(XSTATE_BV, v.getBigUint64(XSTATE_BV, true) & features, true);
+    limitFeatures(buf, features);
     const size = Math.min(taskXstateSize, len);
     stateLayout ??= { size, features, mxcsrMask };
-    return this.#toOut(buf, size);
+    return this.#fp.copyOf(buf, size);
   }
 
   /**
@@ -245,18 +231,6 @@ export class PtraceContext implements Context {
    */
   fpLayout(): FpLayout | null {
     return this.#pendingFp || !this.#bound ? null : stateLayout;
-  }
-
-  /** #fpOut as `len` bytes: the same buffer from one call to the next while the size holds. */
-  #out(len: number): Uint8Array<ArrayBuffer> {
-    if (this.#fpOut?.length !== len) this.#fpOut = new Uint8Array(len);
-    return this.#fpOut;
-  }
-
-  #toOut(src: Uint8Array<ArrayBuffer>, len: number): Uint8Array<ArrayBuffer> {
-    const out = this.#out(len);
-    out.set(src.subarray(0, len));
-    return out;
   }
 
   /**

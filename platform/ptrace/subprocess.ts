@@ -19,7 +19,7 @@
  * @module
  */
 
-import { closeFd, HostError, preadFd, schedYield, writeAll } from "../../host/libc.ts";
+import { closeFd, HostError, nofileLimit, preadFd, schedYield, writeAll } from "../../host/libc.ts";
 import { openAt } from "../../host/fsops.ts";
 import { memfdCreate } from "../../host/mman.ts";
 import { PTRACE, ptrace, PTRACE_EVENT, PTRACE_O, ptraceBuf } from "../../host/ptrace.ts";
@@ -98,6 +98,21 @@ export interface ThreadTimes {
   sys: bigint;
 }
 
+/** A thread whose stat file is not held open, but opened at each reading. */
+const STAT_REOPEN = -1;
+/** Stub threads' stat files held open, in all stub processes: each holds a descriptor. */
+let statFdsKept = 0;
+let statFdsMax: number | undefined;
+/**
+ * How many stat files may be held open: half of the descriptors the Sentry may hold. Beyond
+ * that (thousands of threads under a caller's low RLIMIT_NOFILE) they are opened at each
+ * reading, so that threads never take the descriptors the rest of the Sentry needs (the runtime
+ * aborts on EMFILE in places).
+ */
+function statFdBudget(): number {
+  return statFdsMax ??= Math.floor((nofileLimit() ?? 1024) / 2);
+}
+
 /** Implements AddressSpace for the ptrace platform. */
 export class Subprocess implements AddressSpace {
   readonly pid: number;
@@ -116,8 +131,8 @@ export class Subprocess implements AddressSpace {
   /** Stopped threads no task uses, ready for newThread, with the CPU time they had used. */
   #idle: { tid: number; times: ThreadTimes }[] = [];
   /**
-   * Each thread's /proc stat file, held open: reading it again costs a third of opening it
-   * anew, and every task's exit reads it.
+   * Each thread's /proc stat file, held open (reading it again costs a third of opening it
+   * anew, and every task's exit reads it), or STAT_REOPEN past the budget (statFdBudget).
    */
   #statFds = new Map<number, number>();
   #statBuf = new Uint8Array(1024);
@@ -339,14 +354,22 @@ export class Subprocess implements AddressSpace {
    * stub is reaped); returns the CPU time it has used so far.
    */
   watchTimes(tid: number): ThreadTimes {
-    try {
-      const path = `/proc/${this.pid}/task/${tid}/stat`;
-      this.#statFds.set(tid, openAt(AT_FDCWD, path, O_RDONLY_CLOEXEC));
-    } catch (e) {
-      // Without its stat file, the thread's CPU time reads as zero.
-      if (!(e instanceof HostError)) throw e;
+    let fd = STAT_REOPEN;
+    if (statFdsKept < statFdBudget()) {
+      try {
+        fd = openAt(AT_FDCWD, this.#statPath(tid), O_RDONLY_CLOEXEC);
+        statFdsKept++;
+      } catch (e) {
+        // Opened at each reading instead; gone, the thread's CPU time reads as zero.
+        if (!(e instanceof HostError)) throw e;
+      }
     }
+    this.#statFds.set(tid, fd);
     return this.threadTimes(tid) ?? { user: 0n, sys: 0n };
+  }
+
+  #statPath(tid: number): string {
+    return `/proc/${this.pid}/task/${tid}/stat`;
   }
 
   /** Closes what watchTimes opened for `tid`. */
@@ -358,12 +381,21 @@ export class Subprocess implements AddressSpace {
   threadTimes(tid: number): ThreadTimes | null {
     const fd = this.#statFds.get(tid);
     if (fd === undefined) return null;
-    let stat: string;
+    let n: number;
     try {
-      stat = new TextDecoder().decode(this.#statBuf.subarray(0, preadFd(fd, this.#statBuf, 0)));
+      if (fd !== STAT_REOPEN) n = preadFd(fd, this.#statBuf, 0);
+      else {
+        const once = openAt(AT_FDCWD, this.#statPath(tid), O_RDONLY_CLOEXEC);
+        try {
+          n = preadFd(once, this.#statBuf, 0);
+        } finally {
+          closeFd(once);
+        }
+      }
     } catch {
       return null;
     }
+    const stat = new TextDecoder().decode(this.#statBuf.subarray(0, n));
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (f.length < 13) return null;
     // Fields 14 and 15 (utime, stime), counted from the state field (3), in clock ticks.
@@ -374,7 +406,9 @@ export class Subprocess implements AddressSpace {
     const fd = this.#statFds.get(tid);
     if (fd === undefined) return;
     this.#statFds.delete(tid);
+    if (fd === STAT_REOPEN) return;
     closeFd(fd);
+    statFdsKept--;
   }
 
   /**

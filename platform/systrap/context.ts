@@ -16,6 +16,14 @@ import { XFEATURE_MASK_USER_DYNAMIC, xsaveSizeFor } from "../../host/cpuid.ts";
 import { type AddressSpace, type Context, PROT_EXEC, PROT_READ, PROT_WRITE } from "../platform.ts";
 import type { FpLayout, SwitchResult } from "../platform.ts";
 import { R, type Registers, SIGCONTEXT_REGS } from "../registers.ts";
+import {
+  FpOut,
+  FXSAVE_SIZE,
+  limitFeatures,
+  MXCSR_MASK,
+  SW_RESERVED,
+  XSTATE_BV,
+} from "../fp_state.ts";
 import type { ThreadTimes } from "../ptrace/subprocess.ts";
 import type { Region, StubThread, SystrapSpace } from "./address_space.ts";
 import { ALTSTACK_OFFSET, CTL, PREEMPT_SIGNAL, REGION, STATE } from "./stub.ts";
@@ -41,11 +49,7 @@ const UC_SIZE = UC_SIGMASK + 8;
 const SC_CS = 144, SC_SS = 150, SC_ERR = 152, SC_TRAPNO = 160, SC_FPSTATE = 184;
 
 // The XSAVE area of a frame: its software bytes say what it holds.
-const FXSAVE_SIZE = 512;
-const SW_RESERVED = 464;
-const MXCSR_MASK = 28;
 const FP_XSTATE_MAGIC1 = 0x46505853;
-const XSTATE_BV = 512;
 /** The cut a task's XSAVE area gets (see the ptrace platform's fpState), learnt once. */
 let taskXstateSize: number | undefined;
 
@@ -139,12 +143,8 @@ export class SystrapContext implements Context {
   #pendingFp: Uint8Array<ArrayBuffer> | null = null;
   /** #pendingFp's storage, kept from one call to the next. */
   #pendingBuf: Uint8Array<ArrayBuffer> | null = null;
-  /**
-   * What fpState returns, kept from one call to the next (see Context.fpState): a signal's
-   * delivery and its sigreturn each read the state, and a new buffer each time cost more
-   * than the rest of the signal.
-   */
-  #fpOut: Uint8Array<ArrayBuffer> | null = null;
+  /** What fpState returns (see FpOut). */
+  readonly #fp = new FpOut();
   /**
    * The frame of the thread's current stop, as #decode checked it: the next switch writes
    * there without reading the handler's pointers again (they are read once per stop; any
@@ -357,19 +357,12 @@ export class SystrapContext implements Context {
 
   /** Implements Context.fpState: the XSAVE area of the thread's frame. */
   fpState(): Uint8Array<ArrayBuffer> {
-    if (this.#pendingFp) return this.#toOut(this.#pendingFp, this.#pendingFp.length);
+    if (this.#pendingFp) return this.#fp.copyOf(this.#pendingFp, this.#pendingFp.length);
     const t = this.#thread;
     const f = t && (this.#stopFrame ?? this.#frame(t));
-    if (!t || !f) {
-      // Never ran: the state a new thread starts with (x87 control word 0x37f, MXCSR 0x1f80).
-      const b = this.#out(FXSAVE_SIZE).fill(0);
-      const v = new DataView(b.buffer);
-      v.setUint16(0, 0x37f, true);
-      v.setUint32(24, 0x1f80, true);
-      return b;
-    }
+    if (!t || !f) return this.#fp.initial();
     const frame = t.region.view.subarray(f.fp, f.fp + f.fpSize);
-    if (f.fpSize <= FXSAVE_SIZE) return this.#toOut(frame, f.fpSize);
+    if (f.fpSize <= FXSAVE_SIZE) return this.#fp.copyOf(frame, f.fpSize);
     // The ptrace regset's form, which the Sentry's frames expect: XCR0 in the software bytes.
     const host = frameLayout?.features ?? 3n;
     const features = host & ~XFEATURE_MASK_USER_DYNAMIC;
@@ -377,11 +370,9 @@ export class SystrapContext implements Context {
     // Copied before it is read: the application can rewrite the frame at any moment.
     const size = Math.min(taskXstateSize, f.fpSize);
     stateLayout ??= { size, features, mxcsrMask: frameLayout!.mxcsrMask };
-    const area = this.#toOut(frame, size);
-    const v = new DataView(area.buffer);
+    const area = this.#fp.copyOf(frame, size);
     area.fill(0, SW_RESERVED, FXSAVE_SIZE);
-    v.setBigUint64(SW_RESERVED, features, true);
-    v.setBigUint64(XSTATE_BV, v.getBigUint64(XSTATE_BV, true) & features, true);
+    limitFeatures(area, features);
     return area;
   }
 
@@ -397,18 +388,6 @@ export class SystrapContext implements Context {
       return { size: frameLayout.size, features: 0n, mxcsrMask: frameLayout.mxcsrMask };
     }
     return stateLayout;
-  }
-
-  /** #fpOut as `len` bytes: the same buffer from one call to the next while the size holds. */
-  #out(len: number): Uint8Array<ArrayBuffer> {
-    if (this.#fpOut?.length !== len) this.#fpOut = new Uint8Array(len);
-    return this.#fpOut;
-  }
-
-  #toOut(src: Uint8Array<ArrayBuffer>, len: number): Uint8Array<ArrayBuffer> {
-    const out = this.#out(len);
-    out.set(src.subarray(0, len));
-    return out;
   }
 
   /** Implements Context.setFpState: written into the frame before the next switch. */

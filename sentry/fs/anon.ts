@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Attr, Filesystem, type Inode } from "../vfs/inode.ts";
+import { type Attr, Filesystem, type Inode, pseudoAttr } from "../vfs/inode.ts";
 
 class AnonFs extends Filesystem {
   readonly name = "anon_inodefs";
@@ -19,19 +19,5 @@ const ANON_INO = anonfs.nextIno();
 
 /** The attributes every anonymous-inode file reports. */
 export function anonAttr(t: bigint): Attr {
-  return {
-    dev: anonfs.dev,
-    ino: ANON_INO,
-    nlink: 1,
-    mode: 0o600,
-    uid: 0,
-    gid: 0,
-    rdev: 0,
-    size: 0n,
-    blksize: 4096,
-    blocks: 0n,
-    atimeNs: t,
-    mtimeNs: t,
-    ctimeNs: t,
-  };
+  return pseudoAttr(anonfs, ANON_INO, 0o600, t);
 }

@@ -24,7 +24,7 @@ import {
   POLLRDNORM,
   POLLWRNORM,
 } from "../vfs/file.ts";
-import { type Attr, Filesystem, Inode, nowNs, S_IFIFO } from "../vfs/inode.ts";
+import { type Attr, Filesystem, Inode, nowNs, pseudoAttr, S_IFIFO } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { waitOn, WaitQueue } from "../vfs/waiter.ts";
 import { BufferIo, doneOrFault, type IoSequence } from "../mm/io.ts";
@@ -59,12 +59,29 @@ export class Pipe {
   writers = 0;
   /** Whether a writer ever opened it (a FIFO read before any writer does not see EOF yet). */
   hadWriter = false;
+  /**
+   * Set while a splice or sendfile writes out bytes it peeked from this pipe (the write may
+   * wait): readers, tees and other splices wait for it, as Linux's pipe lock makes them, or
+   * they would get bytes the splice consumes afterwards, and the splice would consume bytes
+   * nobody got.
+   */
+  #spliceBusy = false;
   /** Notified on every change, for poll and epoll. */
   readonly queue = new WaitQueue();
   /** Readers blocked on an empty pipe: woken when data arrives or the last writer goes. */
   readonly readWait = new WaitQueue();
   /** Writers blocked on a full pipe: woken when a slot frees or the last reader goes. */
   readonly writeWait = new WaitQueue();
+  /**
+   * O_ASYNC read ends, told of each write call (and splice or tee into the pipe), and of an end
+   * closing, whatever it changed: Linux signals them then (POLL_IN).
+   */
+  readonly readerEvents = new WaitQueue();
+  /**
+   * O_ASYNC write ends, told of each read call, even one that found nothing, of a splice that
+   * freed a slot, and of an end closing (POLL_OUT).
+   */
+  readonly writerEvents = new WaitQueue();
 
   /** Bytes the pipe holds at most (F_GETPIPE_SZ). */
   get capacity(): number {
@@ -136,6 +153,28 @@ export class Pipe {
     if (done > 0) this.queue.notify();
     if (freed) this.writeWait.notify();
     return done;
+  }
+
+  get spliceBusy(): boolean {
+    return this.#spliceBusy;
+  }
+
+  /** Begins a splice from this pipe (see PipeFile.peekInto). */
+  lockSplice(): void {
+    this.#spliceBusy = true;
+  }
+
+  /**
+   * Ends what PipeFile.peekInto began: consumes `taken`, the first bytes peeked (those the
+   * output took), and lets readers in again.
+   */
+  endSplice(taken: Uint8Array): void {
+    this.#spliceBusy = false;
+    const used = this.#used;
+    if (taken.length > 0) this.take(new BufferIo(taken));
+    if (this.#used < used) this.writerEvents.notify();
+    this.queue.notify();
+    this.readWait.notify();
   }
 
   /** Copies up to dst.length buffered bytes into dst, leaving them buffered (tee). */
@@ -276,6 +315,10 @@ export class PipeFile extends FileDescriptionBase {
     if (dst.remaining === 0) return 0;
     const attempt = (): number | undefined => {
       const p = this.pipe;
+      // Waited for even when non-blocking: Linux's readers sleep on the pipe lock too.
+      if (p.spliceBusy) return undefined;
+      // Each try, whatever it finds (before the reader sleeps, too), as Linux.
+      p.writerEvents.notify();
       if (p.size > 0) return doneOrFault(dst, p.take(dst));
       if (p.writers === 0 && p.hadWriter) return 0;
       if (this.flags & O_NONBLOCK) {
@@ -289,15 +332,21 @@ export class PipeFile extends FileDescriptionBase {
 
   /**
    * Reads as readTo does, blocking the same way, but leaves the bytes buffered: splice and
-   * sendfile consume only what their output took (Pipe.take), so that a full output loses
-   * nothing of the pipe.
+   * sendfile consume only what their output took, so that a full output loses nothing of the
+   * pipe. When it returns bytes, the pipe stays locked against other readers until the caller
+   * calls Pipe.endSplice, which it must do whatever happens to its write.
    */
   peekInto(t: Task, dst: Uint8Array): MaybeAsync<number> {
     if (!this.#reads) throw new SysError(Errno.EBADF);
     if (dst.length === 0) return 0;
     const attempt = (): number | undefined => {
       const p = this.pipe;
-      if (p.size > 0) return p.peek(dst);
+      if (p.spliceBusy) return undefined;
+      if (p.size > 0) {
+        // Locked in the same step as the peek: nothing may read in between.
+        p.lockSplice();
+        return p.peek(dst);
+      }
       if (p.writers === 0 && p.hadWriter) return 0;
       if (this.flags & O_NONBLOCK) {
         if (p.writers === 0) return 0;
@@ -330,6 +379,9 @@ export class PipeFile extends FileDescriptionBase {
         // Out of memory after part of a blocking write went through: report that part.
         if (done > 0 && e instanceof SysError) return done;
         throw e;
+      } finally {
+        // Each try, whatever it added (before the writer sleeps, too), as Linux.
+        p.readerEvents.notify();
       }
       first = false;
       if (src.remaining === 0 || src.faulted) return doneOrFault(src, done);
@@ -362,6 +414,14 @@ export class PipeFile extends FileDescriptionBase {
       const r = attempt();
       if (r !== undefined) return r;
     }
+  }
+
+  /** Implements FileDescription.subscribeAsync: each end hears its side's events. */
+  subscribeAsync(signal: (band: number) => void): () => void {
+    const stops: (() => void)[] = [];
+    if (this.#reads) stops.push(this.pipe.readerEvents.subscribe(() => signal(POLLIN)));
+    if (this.#writes) stops.push(this.pipe.writerEvents.subscribe(() => signal(POLLOUT)));
+    return () => stops.forEach((stop) => stop());
   }
 
   override readiness(mask: number): number {
@@ -398,6 +458,10 @@ export class PipeFile extends FileDescriptionBase {
     if (this.#reads) this.pipe.readers--;
     if (this.#writes) this.pipe.writers--;
     if (this.pipe.readers === 0 && this.pipe.writers === 0) this.pipe.releaseBuffer();
+    else {
+      this.pipe.readerEvents.notify();
+      this.pipe.writerEvents.notify();
+    }
     this.pipe.notifyAll();
   }
 }
@@ -420,21 +484,7 @@ export function newPipe(flags: number): [PipeFile, PipeFile] {
   const p = new Pipe();
   const ino = pipeIno++;
   const t = nowNs();
-  const attr = (): Attr => ({
-    dev: pipefs.dev,
-    ino,
-    nlink: 1,
-    mode: S_IFIFO | 0o600,
-    uid: 0,
-    gid: 0,
-    rdev: 0,
-    size: 0n,
-    blksize: 4096,
-    blocks: 0n,
-    atimeNs: t,
-    mtimeNs: t,
-    ctimeNs: t,
-  });
+  const attr = (): Attr => pseudoAttr(pipefs, ino, S_IFIFO | 0o600, t);
   return [new PipeFile(p, O_RDONLY | flags, attr), new PipeFile(p, O_WRONLY | flags, attr)];
 }
 

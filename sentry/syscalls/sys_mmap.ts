@@ -188,7 +188,11 @@ function msync(t: Task): number {
 /** Pages mincore(2) answers per copy-out: a huge mapping never needs a huge buffer. */
 const MINCORE_CHUNK = 1 << 16;
 
-/** Implements Linux syscall mincore(2): every mapped page is resident. */
+/**
+ * Implements Linux syscall mincore(2): a page is resident when the memory file holds data for
+ * it (it was touched, or a file's page is cached); never-touched memory, a file's holes and
+ * the part of a file mapping past the file's end are not.
+ */
 function mincore(t: Task): number {
   const addr = argPtr(t, 0);
   const len = pageRoundUp(argPtr(t, 1));
@@ -196,11 +200,25 @@ function mincore(t: Task): number {
   if (!t.mm.fullyMapped(addr, addr + len)) throw new SysError(Errno.ENOMEM);
   const vec = argPtr(t, 2);
   const pages = len / PAGE_SIZE;
-  const ones = new Uint8Array(Number(pages < BigInt(MINCORE_CHUNK) ? pages : MINCORE_CHUNK));
-  ones.fill(1);
-  for (let done = 0n; done < pages; done += BigInt(ones.length)) {
-    const n = pages - done < BigInt(ones.length) ? Number(pages - done) : ones.length;
-    t.mm.copyOut(vec + done, ones.subarray(0, n));
+  const chunk = BigInt(MINCORE_CHUNK) * PAGE_SIZE;
+  const bits = new Uint8Array(Number(pages < BigInt(MINCORE_CHUNK) ? pages : MINCORE_CHUNK));
+  for (let start = addr; start < addr + len; start += chunk) {
+    const end = addr + len - start < chunk ? addr + len : start + chunk;
+    bits.fill(0);
+    for (const v of t.mm.vmasIn(start, end)) {
+      if (v.unbacked) continue;
+      const s = v.start > start ? v.start : start;
+      const e = v.end < end ? v.end : end;
+      t.mm.mf.forEachData(v.fileOffset + (s - v.start), e - s, (ds, de) => {
+        const from = Number((v.start + (ds - v.fileOffset) - start) / PAGE_SIZE);
+        const to = Number((pageRoundUp(v.start + (de - v.fileOffset)) - start) / PAGE_SIZE);
+        bits.fill(1, from, to);
+      });
+    }
+    t.mm.copyOut(
+      vec + (start - addr) / PAGE_SIZE,
+      bits.subarray(0, Number((end - start) / PAGE_SIZE)),
+    );
   }
   return 0;
 }

@@ -48,15 +48,17 @@ async function transfer(
   let done = 0;
   while (done < count) {
     const buf = new Uint8Array(Math.min(CHUNK, count - done));
-    // A pipe cannot take bytes back: its piece is peeked and only what the output took is
-    // consumed below.
+    // A pipe cannot take bytes back: its piece is peeked, the pipe locked against other
+    // readers, and only what the output took is consumed (endSplice).
+    const pipe = src instanceof PipeFile ? src.pipe : null;
     let n = src instanceof PipeFile
       ? src.peekInto(t, buf)
       : src.read(t, buf, inOff ? inOff.v : undefined);
     if (n instanceof Promise) n = await n;
+    // (No bytes: the pipe was not locked.)
     if (n === 0) break;
     if (inOff) inOff.v += BigInt(n);
-    let w: number;
+    let w = 0;
     try {
       const p = dst.write(t, buf.subarray(0, n), outOff ? outOff.v : undefined);
       w = p instanceof Promise ? await p : p;
@@ -67,8 +69,9 @@ async function transfer(
       giveBack(t, src, inOff, n);
       if (done > 0) return done;
       throw e;
+    } finally {
+      pipe?.endSplice(buf.subarray(0, w));
     }
-    if (src instanceof PipeFile) src.pipe.take(new BufferIo(buf.subarray(0, w)));
     if (outOff) outOff.v += BigInt(w);
     done += w;
     if (w < n) {
@@ -109,6 +112,8 @@ async function sendfile(t: Task): Promise<number> {
   const offAddr = argPtr(t, 2);
   const off = readOff(t, offAddr);
   if (off && inp instanceof PipeFile) throw new SysError(Errno.ESPIPE);
+  // Linux cannot read a pipe for sendfile (pipes have no splice_read): splice does that.
+  if (inp instanceof PipeFile) throw new SysError(Errno.EINVAL);
   const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(3))), MAX_RW_COUNT);
   const n = await transfer(t, inp, out, count, off, null);
   writeOff(t, offAddr, off);
@@ -126,6 +131,9 @@ async function splice(t: Task): Promise<number> {
   readable(inp);
   writable(out);
   if (!(inp instanceof PipeFile) && !(out instanceof PipeFile)) throw new SysError(Errno.EINVAL);
+  if (inp instanceof PipeFile && out instanceof PipeFile && inp.pipe === out.pipe) {
+    throw new SysError(Errno.EINVAL);
+  }
   if (
     (inp instanceof PipeFile && inOffAddr !== 0n) || (out instanceof PipeFile && outOffAddr !== 0n)
   ) {
@@ -185,6 +193,8 @@ function tee(t: Task): number | Promise<number> {
   const count = Math.min(Number(BigInt.asUintN(64, t.regs.arg(2))), CHUNK);
   const nonblock = (argInt(t, 3) & SPLICE_F_NONBLOCK) !== 0;
   const attempt = (): number | undefined => {
+    // A splice from the input is still deciding what it consumes (see PipeFile.peekInto).
+    if (inp.pipe.spliceBusy) return undefined;
     const data = new Uint8Array(Math.min(count, inp.pipe.size));
     if (inp.pipe.peek(data) === 0) {
       if (inp.pipe.writers === 0) return 0;
@@ -192,6 +202,7 @@ function tee(t: Task): number | Promise<number> {
       return undefined;
     }
     const n = out.pipe.put(new BufferIo(data), true);
+    if (n > 0) out.pipe.readerEvents.notify();
     if (n === 0) {
       if (nonblock) throw new SysError(Errno.EAGAIN);
       return undefined;

@@ -8,7 +8,8 @@
  * Readiness comes from the file's wait queue, which is told of every change: a change that
  * leaves the file readable is reported (Linux signals on each arrival of data), while "writable"
  * is reported only when the file was not writable before (otherwise an always-writable socket
- * would signal on every read of it).
+ * would signal on every read of it). A file that tells its events itself
+ * (FileDescription.subscribeAsync: pipes) is signalled on each of them instead.
  *
  * @module
  */
@@ -148,6 +149,10 @@ export function setAsync(file: FileDescription, fd: number, on: boolean): void {
     return;
   }
   if (a.stop) return;
+  if (file.subscribeAsync) {
+    a.stop = file.subscribeAsync((band) => signal(a, band === POLLIN ? POLL_IN : POLL_OUT));
+    return;
+  }
   a.last = file.readiness(ALL);
   a.stop = file.queue.subscribe(() => changed(file, a));
 }
@@ -164,14 +169,18 @@ function changed(file: FileDescription, a: Async): void {
   const now = file.readiness(ALL);
   const was = a.last;
   a.last = now;
-  if (!a.owner || a.owner.id === 0) return;
   let reason = 0;
   if (now & POLLERR) reason = POLL_ERR;
   else if (now & POLLHUP) reason = POLL_HUP;
   else if (now & POLLPRI) reason = POLL_PRI;
   else if (now & POLLIN) reason = POLL_IN;
   else if ((now & POLLOUT) && !(was & POLLOUT)) reason = POLL_OUT;
-  if (reason === 0) return;
+  if (reason !== 0) signal(a, reason);
+}
+
+/** Signals the owner, if any, that `reason` (a POLL_* si_code) happened. */
+function signal(a: Async, reason: number): void {
+  if (!a.owner || a.owner.id === 0) return;
   const info: SigInfo = a.sig === 0
     ? { signo: SIGIO, errno: 0, code: SI_KERNEL }
     : { signo: a.sig, errno: 0, code: reason, band: BigInt(BANDS[reason]), fd: a.fd };

@@ -120,6 +120,12 @@ export interface FileDescription {
   /** Notified when readiness may have changed. */
   readonly queue: WaitQueue;
   /**
+   * For files whose O_ASYNC signals follow their operations rather than changes of readiness
+   * (pipes: Linux signals on every read and write call): subscribes `signal` to those events,
+   * each given as the poll band it reports (POLLIN or POLLOUT); returns what unsubscribes.
+   */
+  subscribeAsync?(signal: (band: number) => void): () => void;
+  /**
    * Prepares a mapping of the file (mmap(2)): checks the access opts ask for against the
    * description, bounds opts.maxPerms, and sets opts.mappable. Throws SysError: EACCES for an
    * access the description does not allow, ENODEV for a file that cannot be mapped (also when

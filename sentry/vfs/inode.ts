@@ -195,6 +195,28 @@ export function nowNs(): bigint {
 }
 
 /**
+ * The attributes of an inode with no storage behind it (a pipe's, an anonymous inode's): one
+ * link, no size, and every time `t`.
+ */
+export function pseudoAttr(fs: Filesystem, ino: bigint, mode: number, t: bigint): Attr {
+  return {
+    dev: fs.dev,
+    ino,
+    nlink: 1,
+    mode,
+    uid: 0,
+    gid: 0,
+    rdev: 0,
+    size: 0n,
+    blksize: 4096,
+    blocks: 0n,
+    atimeNs: t,
+    mtimeNs: t,
+    ctimeNs: t,
+  };
+}
+
+/**
  * One file. Subclasses override what their kind of file supports; the defaults answer the
  * errno Linux gives for the operation on a file that does not support it.
  */

@@ -158,11 +158,13 @@ int main(void) {
   struct sigaction sa = {0};
   sa.sa_handler = on_alarm;
   sigaction(SIGALRM, &sa, NULL);
-  struct itimerval it = {{0, 0}, {0, 100000}};
-  setitimer(ITIMER_REAL, &it, NULL);
+  // Every 100 ms, not once: on a loaded host a single alarm could come before the write
+  // blocks, and the write would then wait for ever.
+  struct itimerval it = {{0, 100000}, {0, 100000}}, off = {{0, 0}, {0, 0}};
   char *much = calloc(1, 1 << 18);
-  show("write interrupted after 64 KiB", write(p[1], much, 1 << 18));
   setitimer(ITIMER_REAL, &it, NULL);
+  show("write interrupted after 64 KiB", write(p[1], much, 1 << 18));
   show("write interrupted before any", write(p[1], much, 10));
+  setitimer(ITIMER_REAL, &off, NULL);
   return 0;
 }

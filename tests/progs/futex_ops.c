@@ -3,7 +3,8 @@
 // misses the waiter's leaves it waiting), CMP_REQUEUE (value check, one woken, the rest moved
 // and woken from the second word), WAKE_OP (the operation on the second word and its
 // comparison), an absolute FUTEX_WAIT_BITSET deadline, and thread exits waking their joiners.
-// The waiters are given a pause to reach their wait, as futex_robust's are.
+// Each step waits until the waiters are in their wait, counted with a requeue of the word onto
+// itself (which wakes nobody), so that no answer depends on how fast the host runs them.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
@@ -66,10 +67,14 @@ static void reset(void) {
   for (int i = 0; i < 8; i++) results[i] = -1;
 }
 
-// Waits until n threads have started and, as far as a pause can tell, are in their wait.
+// How many threads wait on addr: a requeue onto the same word moves them all and wakes none.
+static long waiters(int *addr) {
+  return futex(addr, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)(long)__INT_MAX__, addr, *addr);
+}
+
+// Waits until n threads wait on word.
 static void settle(int n) {
-  while (atomic_load(&started) < n) usleep(1000);
-  usleep(100 * 1000);
+  while (waiters(&word) < n) usleep(1000);
 }
 
 // Wakes word until n waiters in all have been woken (a wake may come before a wait).
@@ -91,8 +96,19 @@ static void interrupted(int restart) {
   settle(1);
   pthread_kill(t, SIGUSR1);
   while (atomic_load(&handled) == 0) usleep(1000);
-  usleep(50 * 1000);
-  int still = atomic_load(&finished) == 0;
+  // After its handler the waiter either returns or waits again: whichever shows first.
+  int still;
+  for (;;) {
+    if (atomic_load(&finished)) {
+      still = 0;
+      break;
+    }
+    if (waiters(&word) == 1) {
+      still = 1;
+      break;
+    }
+    usleep(1000);
+  }
   if (still) wake_all(&word, 1);
   pthread_join(t, NULL);
   printf("signal during wait, SA_RESTART=%d: handled, still waiting after it: %d, result: %s\n",

@@ -147,6 +147,14 @@ static void echo_server(void) {
   close(l);
 }
 
+// Waits (up to 10 s: only a bound on a hang) until fd has `events`, or with 0 an error or a
+// hang-up: a loaded host may deliver loopback segments late, and the answers that follow
+// depend on their having come.
+static void until(int fd, short events) {
+  struct pollfd p = {.fd = fd, .events = events};
+  poll(&p, 1, 10000);
+}
+
 static void refused_and_resets(void) {
   int l = listener(4);
   int port = port_of(l);
@@ -158,9 +166,8 @@ static void refused_and_resets(void) {
   int c = dial(port_of(l));
   int a = accept(l, NULL, NULL);
   write(c, "unread", 6);
-  usleep(20000);
+  until(a, POLLIN);  // unread at a: its close resets
   close(a);
-  usleep(20000);
   char b[16];
   show("read after reset", read(c, b, sizeof b));
   show("read after reset again", read(c, b, sizeof b));
@@ -176,7 +183,7 @@ static void refused_and_resets(void) {
   struct linger lg = {1, 0};
   show("linger", setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg));
   close(c);
-  usleep(20000);
+  until(a, 0);  // the reset has come
   struct pollfd p = {.fd = a, .events = POLLIN | POLLOUT | POLLRDHUP};
   poll(&p, 1, 1000);
   printf("after linger-0 close revents %#x\n", p.revents);
@@ -194,7 +201,7 @@ static void refused_and_resets(void) {
   usleep(20000);
   show("read eof", read(c, b, sizeof b));
   show("first write to closed peer", write(c, "x", 1));
-  usleep(20000);
+  until(c, 0);  // the peer's reset has come
   show("second write", send(c, "x", 1, MSG_NOSIGNAL));
   close(c);
   close(l);

@@ -49,8 +49,15 @@ int main(void) {
   cpu_set_t set;
   CPU_ZERO(&set);
   sched_getaffinity(0, sizeof set, &set);
-  printf("cpus=%d (sysconf %ld)\n", CPU_COUNT(&set), sysconf(_SC_NPROCESSORS_ONLN));
-  printf("priority before=%d", getpriority(PRIO_PROCESS, 0));
+  // How many CPUs is the host's (and the runner's affinity and CPU quota): only that there
+  // are some, and no more in the mask than are online, is the same everywhere.
+  int cpus = CPU_COUNT(&set);
+  printf("cpus: some %d, within those online %d\n", cpus >= 1,
+         cpus <= sysconf(_SC_NPROCESSORS_ONLN));
+  // The nice value it starts with is the runner's (nice(1), a niced CI): only its range.
+  errno = 0;
+  int before = getpriority(PRIO_PROCESS, 0);
+  printf("priority before is a nice value %d", errno == 0 && before >= -20 && before <= 19);
   setpriority(PRIO_PROCESS, 0, 5);
   printf(" after=%d\n", getpriority(PRIO_PROCESS, 0));
   printf("sched policy=%d\n", sched_getscheduler(0));

@@ -10,7 +10,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   compileProg,
+  DENO,
   IS_ROOT,
+  MAIN,
   makeBundle,
   makeRoot,
   readOr,
@@ -18,7 +20,7 @@ import {
   waitFor,
 } from "../harness.ts";
 import { DEFAULT_PIDS_LIMIT } from "../../sentry/kernel/kernel.ts";
-import { probeTests } from "../probe.ts";
+import { platformUnavailable, probeTests } from "../probe.ts";
 
 // Zombies keep their place under the pids limit until they are reaped, as in a pids cgroup.
 probeTests([
@@ -205,6 +207,56 @@ Deno.test({
     }
   },
 });
+
+for (const platform of ["ptrace", "systrap"]) {
+  const skip = platformUnavailable(platform);
+  Deno.test({
+    name: `a caller's RLIMIT_NOFILE of 256 (hard too) still runs 600 threads (${platform})` +
+      (skip === null ? "" : ` [ignored: ${skip}]`),
+    ignore: !IS_ROOT || skip !== null,
+    async fn() {
+      // The CLI once moved descriptors through fixed numbers past 256 (posix_spawn failed), and
+      // the Sentry held a host descriptor per stub thread until the runtime aborted on EMFILE.
+      const exe = await compileProg("sec_bomb", { flags: ["-pthread"] });
+      const bundle = await makeBundle({
+        args: ["/sec_bomb", "thread", "600"],
+        files: { sec_bomb: exe },
+      });
+      const root = await makeRoot();
+      try {
+        const r = await new Deno.Command("/bin/bash", {
+          args: [
+            "-c",
+            'ulimit -n 256 && exec "$@"',
+            "bash",
+            DENO,
+            "run",
+            "-A",
+            "--quiet",
+            MAIN,
+            "--root",
+            root.root,
+            `--platform=${platform}`,
+            "run",
+            "--bundle",
+            bundle.dir,
+            "lowfd",
+          ],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(120_000),
+        }).output();
+        const err = new TextDecoder().decode(r.stderr);
+        assert.equal(r.code, 0, err);
+        assert.equal(new TextDecoder().decode(r.stdout), "thread: made=600 errno=none\n", err);
+      } finally {
+        await root.cleanup();
+        await bundle.cleanup();
+      }
+    },
+  });
+}
 
 /** The host RSS of the boot process of container id, in bytes. */
 function bootRss(root: TestRoot, id: string): number {
