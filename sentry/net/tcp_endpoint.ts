@@ -27,6 +27,7 @@ import {
 import { WaitQueue } from "../vfs/waiter.ts";
 import { ANY4, ANY6, type IPAddress, isAny, isV4 } from "./address.ts";
 import { ByteQueue } from "./byte_queue.ts";
+import { release, retain } from "./buffer_pool.ts";
 import { type Endpoint, EndpointOptions, type ReadResult, TCP_AUTO_BUFFER } from "./endpoint.ts";
 import type { Route } from "./route.ts";
 import type { ProcInfo } from "./proc_net.ts";
@@ -647,6 +648,7 @@ export class TCPEndpoint implements Endpoint {
     if (ahead <= 0 || ahead + data.length > this.#rcvWindow() - this.#oooBytes) return;
     if (this.#ooo.some((o) => o.seq === seq)) return;
     if (!chargeKernel(data.length)) return;
+    retain(data);
     this.#ooo.push({ seq, data, fin });
     this.#oooBytes += data.length;
   }
@@ -663,13 +665,15 @@ export class TCPEndpoint implements Endpoint {
       this.#oooBytes -= o.data.length;
       unchargeKernel(o.data.length);
       const skip = seqDiff(this.#rcvNxt, o.seq);
-      if (skip > o.data.length) continue;
-      const part = o.data.subarray(skip);
+      const part = o.data.subarray(Math.min(skip, o.data.length));
       const take = Math.min(this.#rcvLimit - this.#rcvBuf.length, part.length);
-      if (take > 0 && chargeKernel(take)) {
+      if (skip <= o.data.length && take > 0 && chargeKernel(take)) {
         this.#rcvBuf.push(part.subarray(0, take));
         this.#rcvNxt = seqAdd(this.#rcvNxt, take);
       }
+      // The receive buffer holds what it took of it now.
+      release(o.data);
+      if (skip > o.data.length) continue;
       if (take < part.length) break;
       fin = o.fin;
     }
@@ -677,6 +681,7 @@ export class TCPEndpoint implements Endpoint {
   }
 
   #dropOutOfOrder(): void {
+    for (const o of this.#ooo) release(o.data);
     unchargeKernel(this.#oooBytes);
     this.#ooo = [];
     this.#oooBytes = 0;
@@ -728,6 +733,9 @@ export class TCPEndpoint implements Endpoint {
       this.options.tos,
       offload ? { checksumOffset: 16, headerLength: (b[12] >> 4) * 4, segmentSize } : undefined,
     );
+    // A segment copied into a buffer of its own is ours to give back (whoever queued it holds
+    // it still); one built in place is the send buffer's.
+    if (!(s.data instanceof Uint8Array && s.data.buffer === b.buffer)) release(b);
   }
 
   /**
@@ -1152,6 +1160,11 @@ export class TCPEndpoint implements Endpoint {
     return n;
   }
 
+  /**
+   * Takes up to max received bytes (one buffered chunk's worth). The data is a view that
+   * belongs to the stack's buffer pool once consumed: the caller copies it out before
+   * anything else sends on the stack (the socket copies it to the application at once).
+   */
   read(max: number, peek: boolean): ReadResult {
     if (this.state === TCPState.LISTEN) throw new SysError(Errno.ENOTCONN);
     const have = this.#rcvBuf.length;

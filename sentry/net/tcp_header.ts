@@ -8,7 +8,8 @@
 import type { IPAddress } from "./address.ts";
 import { finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
 import { IPPROTO_TCP } from "./stack.ts";
-import { giveRoom, HEADROOM, takeRoom, transportBuffer } from "./ipv4.ts";
+import { giveRoom, HEADROOM, takeRoom } from "./ipv4.ts";
+import { allocate } from "./buffer_pool.ts";
 
 export const TCP_HEADER_SIZE = 20;
 export const FIN = 0x01;
@@ -64,7 +65,9 @@ export interface OutSegment extends Omit<Segment, "data"> {
 /**
  * Builds a segment over src -> dst, with its checksum unless the link checks for us
  * (offload: loopback, where nothing can corrupt it, as Linux and gVisor skip it there) or
- * completes it (partial: a packet socket's checksum offload).
+ * completes it (partial: a packet socket's checksum offload). A segment built around its
+ * data in place shares the data's buffer; any other is a buffer of its own that the caller
+ * holds (buffer_pool.ts) and releases once it has sent it.
  */
 export function encodeTCP(
   src: IPAddress,
@@ -95,7 +98,9 @@ export function encodeTCP(
     b = new Uint8Array(d.buffer, d.byteOffset - hlen, hlen + d.length);
     giveRoom(b);
   } else {
-    b = transportBuffer(hlen + d.length);
+    // Every byte of it is written below (header, options, data): a reused buffer shows none
+    // of its last bytes.
+    b = allocate(hlen + d.length, HEADROOM);
     if (d instanceof Uint8Array) b.set(d, hlen);
     else d.copyTo(b.subarray(hlen));
   }
@@ -125,10 +130,12 @@ const TCP_MAX_HEADER = 60;
 /**
  * A buffer for n bytes of a stream's data with room before them for the TCP and network
  * headers: the first segment that carries them from their start is built around them in
- * place (encodeTCP), with no copy.
+ * place (encodeTCP), with no copy. Pooled (buffer_pool.ts): the caller holds it and releases
+ * it when done; its bytes are whatever the buffer last held, so the caller writes all n of
+ * them or passes on only what it wrote.
  */
-export function streamBuffer(n: number): Uint8Array {
-  return transportBuffer(n, TCP_MAX_HEADER + HEADROOM);
+export function streamBuffer(n: number): Uint8Array<ArrayBuffer> {
+  return allocate(n, TCP_MAX_HEADER + HEADROOM);
 }
 
 /** Parses a segment; null for one to drop (short, bad offset or checksum when verified). */

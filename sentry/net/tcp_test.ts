@@ -60,7 +60,8 @@ Deno.test("tcp endpoints echo a megabyte through the loopback in both directions
   for (let round = 0; round < 100000 && back < total; round++) {
     if (sent < total) sent += tryOp(() => c.write(out.subarray(sent, sent + 100000), null)) ?? 0;
     const r = tryOp(() => s.read(65536, false));
-    if (r) pending.push(r.data);
+    // Kept across sends: a copy (the view's pooled buffer may be reused once consumed).
+    if (r) pending.push(r.data.slice());
     while (pending.length) {
       const n = tryOp(() => s.write(pending[0], null));
       if (n === null) break;
