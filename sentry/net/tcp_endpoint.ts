@@ -165,7 +165,10 @@ export class TCPEndpoint implements Endpoint {
    */
   #ooo: { seq: number; data: Uint8Array; fin: boolean }[] = [];
   #oooBytes = 0;
-  #lastAdvertised = 0;
+  /** The right edge of the window last advertised: rcvNxt then, plus the window. */
+  #rcvAdvEdge = 0;
+  /** The window field of the last ACK sent. */
+  #rcvAdvField = 0;
 
   /** Linux's sk_shutdown bits. */
   #shutdown = 0;
@@ -720,7 +723,10 @@ export class TCPEndpoint implements Endpoint {
     const seg: OutSegment = { sport: this.localPort, dport: this.remotePort, ...s };
     if (s.flags & ACK) {
       this.#ackPending = false;
-      this.#lastAdvertised = (s.window << this.#rcvWScale) >>> 0;
+      // A SYN's window is never scaled.
+      const wnd = s.flags & SYN ? s.window : (s.window << this.#rcvWScale) >>> 0;
+      this.#rcvAdvEdge = seqAdd(s.ack, wnd);
+      this.#rcvAdvField = s.window;
     }
     const link = r.nic.link;
     const offload = (link.offloadMaxSize ?? 0) > 0;
@@ -1188,12 +1194,26 @@ export class TCPEndpoint implements Endpoint {
     throw new SysError(Errno.EAGAIN);
   }
 
-  /** After a read: tells the peer when the window opened by a segment or half of it. */
+  /**
+   * After a read: tells the peer the window opened, once it is at least twice what the peer
+   * may still send and larger by a segment (or half the buffer), as Linux decides. A reader
+   * that keeps up sends no update (the ACKs of the data carry the window): one segment less
+   * per read on a stream. Behind a gap, though, the sender counts duplicate ACKs, which must
+   * carry an unchanged window (RFC 5681): a window that grew is told at once, on its own,
+   * rather than on the next ACK, which would then not count.
+   */
   #windowUpdate(): void {
     if (!this.connected) return;
+    if (this.#ooo.length > 0) {
+      if (this.#advertised() !== this.#rcvAdvField) this.#sendAck();
+      return;
+    }
     const wnd = this.#rcvWindow();
-    const grown = wnd - this.#lastAdvertised;
-    if (grown >= this.#sndMss || grown >= this.#rcvLimit / 2) this.#sendAck();
+    const left = Math.max(0, seqDiff(this.#rcvAdvEdge, this.#rcvNxt));
+    const grown = wnd - left;
+    if (wnd >= 2 * left && (grown >= this.#sndMss || grown >= this.#rcvLimit / 2)) {
+      this.#sendAck();
+    }
   }
 
   readiness(): number {

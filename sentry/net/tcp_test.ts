@@ -210,3 +210,39 @@ Deno.test("three duplicate ACKs resend the lost segment at once, and a partial A
   assert.equal(fromUs().seq, first + 3000);
   s.close();
 });
+
+Deno.test("a reader that keeps up sends no window updates; one that frees a full buffer does", async () => {
+  const ns = new NetStack();
+  const [, c, s] = await connected(ns);
+  const lo = ns.stack.nics[0].link as unknown as { packets: number };
+  const chunk = new Uint8Array(65536).fill(7);
+  const rounds = 16;
+  let before = 0;
+  for (let i = -2; i < rounds; i++) {
+    // Two rounds first: the window of the handshake (unscaled, 64 KiB) opens to the buffer's.
+    if (i === 0) before = lo.packets;
+    assert.equal(c.write(chunk, null), chunk.length);
+    await settle();
+    assert.equal(readAll(s).length, chunk.length);
+    await settle();
+  }
+  // Per write: its segments (65536 bytes need two) and one ACK that carries the window; the
+  // reads add nothing.
+  assert.equal(lo.packets - before, rounds * 3);
+
+  // The receiver's buffer filled: the writer waits for the window, and a read opens it.
+  let sent = 0;
+  for (let i = 0; i < 1000; i++) {
+    const n = tryOp(() => c.write(chunk, null));
+    if (n === null) break;
+    sent += n;
+    await settle();
+  }
+  await settle();
+  const first = readAll(s).length;
+  assert.ok(first > 0 && first < sent, "the window closed with data still to send");
+  // The window update lets the rest through at once (a persist probe would take 200 ms).
+  await settle();
+  await settle();
+  assert.equal(first + readAll(s).length, sent);
+});
