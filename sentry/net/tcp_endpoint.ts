@@ -3,8 +3,10 @@
  * peer's window in segments of at most its MSS, window scaling, FIN and half-close, RST,
  * TIME_WAIT), retransmission with exponential back-off, congestion control
  * (tcp_congestion.ts) with fast retransmit and a recovery guided by selective
- * acknowledgments when both sides permit them (tcp_sack.ts), keep-alive probes, and for a
- * listener its queue of connections waiting for accept.
+ * acknowledgments when both sides permit them (tcp_sack.ts), keep-alive probes, timestamps
+ * (RFC 7323: round-trip times for the retransmission timeout and the congestion control,
+ * and old duplicates dropped by PAWS), and for a listener its queue of connections waiting
+ * for accept.
  *
  * Segments that arrive out of order are kept within the window and reported in SACK blocks;
  * the sender's retransmission fills the gap.
@@ -48,6 +50,7 @@ import {
   seqLT,
   SYN,
   TCP_HEADER_SIZE,
+  TIMESTAMPS_SIZE,
 } from "./tcp_header.ts";
 import type { TCPProtocol } from "./tcp.ts";
 import type { ICMPError } from "./icmp.ts";
@@ -58,6 +61,7 @@ import {
   TCP_CA_RECOVERY,
   TCP_INFINITE_SSTHRESH,
   TCPI_OPT_SACK,
+  TCPI_OPT_TIMESTAMPS,
   TCPI_OPT_WSCALE,
   type TcpInfo,
 } from "../../abi/linux/tcp.ts";
@@ -210,6 +214,17 @@ export class TCPEndpoint implements Endpoint {
   #lastRecv = 0;
   #ackPending = false;
 
+  /** Both SYNs carried timestamps: every segment does (RFC 7323). */
+  #tsOk = false;
+  /** This connection's offset of the timestamp clock (RFC 7323 section 5.4: not the uptime). */
+  readonly #tsOffset = (Math.random() * 0x100000000) >>> 0;
+  /** The peer's timestamp to echo (TS.Recent) and rcvNxt of our last ACK (Last.ACK.sent). */
+  #tsRecent = 0;
+  #lastAckSent = 0;
+  /** Smoothed round-trip time and its variation (ms, RFC 6298); srtt < 0: no sample yet. */
+  #srtt = -1;
+  #rttvar = 0;
+
   constructor(readonly tcp: TCPProtocol, readonly v4: boolean) {
     this.localAddr = v4 ? ANY4 : ANY6;
     this.#congestion = tcp.congestion;
@@ -276,6 +291,11 @@ export class TCPEndpoint implements Endpoint {
     this.#registered = false;
   }
 
+  /** What options take of every segment (the MSS counts data only, as Linux's mss_cache). */
+  #optionSize(): number {
+    return this.#tsOk ? TIMESTAMPS_SIZE : 0;
+  }
+
   #mssFor(r: Route): number {
     const ipHeader = isV4(r.dst) ? 20 : 40;
     // An IPv4 packet's total length is 16 bits: a 64 KiB MTU still carries at most 65535.
@@ -335,8 +355,17 @@ export class TCPEndpoint implements Endpoint {
       wscale: ack && this.#rcvWScale === 0 ? null : OUR_WSCALE,
       // The same for SACK: a SYN offers it, a SYN-ACK accepts it only when offered.
       sackPermitted: ack ? this.#sackOk : this.tcp.sack,
+      // And for timestamps; a SYN echoes nothing yet.
+      ts: (ack ? this.#tsOk : this.tcp.timestamps)
+        ? { val: this.#tsNow(), ecr: ack ? this.#tsRecent : 0 }
+        : undefined,
       data: new Uint8Array(0),
     });
+  }
+
+  /** The timestamp clock: milliseconds, from this connection's offset. */
+  #tsNow(): number {
+    return (Math.floor(performance.now()) + this.#tsOffset) >>> 0;
   }
 
   /** Accepts a connection request on a listener: a child in SYN_RECV. */
@@ -381,8 +410,11 @@ export class TCPEndpoint implements Endpoint {
   }
 
   #setPeerOptions(s: Segment, r: Route): void {
+    // A SYN-ACK with timestamps answers our offer; a SYN's is accepted if we offer them too.
+    this.#tsOk = s.ts !== undefined && this.tcp.timestamps;
+    if (s.ts) this.#tsRecent = s.ts.val;
     const peerMss = s.mss ?? (isV4(r.dst) ? DEFAULT_MSS4 : DEFAULT_MSS6);
-    this.#sndMss = Math.max(64, Math.min(peerMss, this.#mssFor(r)));
+    this.#sndMss = Math.max(64, Math.min(peerMss, this.#mssFor(r))) - this.#optionSize();
     this.#cc = newCongestionControl(this.#congestion, this.#sndMss);
     this.#sackOk = s.sackPermitted === true && this.tcp.sack;
     if (s.wscale !== null) {
@@ -435,7 +467,7 @@ export class TCPEndpoint implements Endpoint {
     this.state = TCPState.ESTABLISHED;
     this.#done = true;
     this.#retries = 0;
-    this.#rto = this.tcp.rtoMinMs;
+    this.#rto = this.#rtoFromRtt();
     this.#clearRetransmit();
     this.#armKeepalive();
     this.queue.notify();
@@ -462,9 +494,24 @@ export class TCPEndpoint implements Endpoint {
       this.tcp.handleAgain(pkt, s);
       return;
     }
+    if (this.#tsOk && s.ts && !(s.flags & RST)) {
+      // PAWS (RFC 7323 section 5.3): a segment stamped before the latest one is an old
+      // duplicate, even with a sequence number that looks current (wrapped): dropped, and
+      // acknowledged so that the peer learns where we are.
+      if (seqLT(s.ts.val, this.#tsRecent)) {
+        this.#sendAck();
+        return;
+      }
+    }
     if (!this.#inWindow(s)) {
       if (!(s.flags & RST)) this.#sendAck();
       return;
+    }
+    // Only an acceptable segment sets the stamp to echo (one outside the window could push it
+    // ahead and make PAWS drop the real ones): that of the segment that reached where our
+    // last ACK said, so that the peer's round trip includes any delay of ours (RFC 7323 4.3).
+    if (this.#tsOk && s.ts && !(s.flags & RST) && seqLE(s.seq, this.#lastAckSent)) {
+      this.#tsRecent = s.ts.val;
     }
     if (s.flags & RST) {
       if (this.state === TCPState.SYN_RECV) {
@@ -533,11 +580,16 @@ export class TCPEndpoint implements Endpoint {
       this.#sndUna = s.ack;
       this.#softError = 0;
       this.#scoreboard.advance(s.ack);
+      if (this.#tsOk && s.ts && s.ts.ecr !== 0 && this.#retries === 0) {
+        // The echo of our clock (RFC 7323 section 4): the round trip of what this ACK
+        // covers (after a timeout it may echo the first transmission: Karn's rule).
+        this.#rttSample(seqDiff(this.#tsNow(), s.ts.ecr));
+      }
       this.#retries = 0;
-      this.#rto = this.tcp.rtoMinMs;
+      this.#rto = this.#rtoFromRtt();
       this.#dupAcks = 0;
       if (this.#recover === null) {
-        this.#cc.onAck(acked, this.#sndMss);
+        this.#cc.onAck(acked, this.#sndMss, this.#srtt);
       } else if (seqLT(s.ack, this.#recover)) {
         // A partial ACK: the next hole is resent at once.
         this.#recoverySend(true);
@@ -721,7 +773,11 @@ export class TCPEndpoint implements Endpoint {
     const r = this.#route;
     if (!r) return;
     const seg: OutSegment = { sport: this.localPort, dport: this.remotePort, ...s };
+    if (this.#tsOk && !(s.flags & (RST | SYN))) {
+      seg.ts = { val: this.#tsNow(), ecr: this.#tsRecent };
+    }
     if (s.flags & ACK) {
+      this.#lastAckSent = s.ack;
       this.#ackPending = false;
       // A SYN's window is never scaled.
       const wnd = s.flags & SYN ? s.window : (s.window << this.#rcvWScale) >>> 0;
@@ -910,6 +966,26 @@ export class TCPEndpoint implements Endpoint {
     return n > 0 ? [from, n] : null;
   }
 
+  /** Adds a round-trip time (ms) to the estimate (RFC 6298 section 2). */
+  #rttSample(rtt: number): void {
+    if (rtt < 0 || rtt > RTO_MAX_MS) return;
+    if (this.#srtt < 0) {
+      this.#srtt = rtt;
+      this.#rttvar = rtt / 2;
+    } else {
+      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - rtt);
+      this.#srtt = 0.875 * this.#srtt + 0.125 * rtt;
+    }
+  }
+
+  /** The retransmission timeout the estimate gives, never below the floor (rtoMinMs). */
+  #rtoFromRtt(): number {
+    const floor = this.tcp.rtoMinMs;
+    if (this.#srtt < 0) return floor;
+    // The clock's granularity (1 ms) bounds the variation's share from below.
+    return Math.min(RTO_MAX_MS, Math.max(floor, this.#srtt + Math.max(1, 4 * this.#rttvar)));
+  }
+
   #armRetransmit(restart = false): void {
     const now = performance.now();
     if (this.#rtxTimer !== undefined) {
@@ -1026,7 +1102,7 @@ export class TCPEndpoint implements Endpoint {
    * what was sent is sent again in the new size at once (it was dropped, not congested).
    */
   #pathMtuReduced(): void {
-    const mss = Math.max(64, this.#mssFor(this.#route!));
+    const mss = Math.max(64, this.#mssFor(this.#route!)) - this.#optionSize();
     if (mss >= this.#sndMss) return;
     this.#sndMss = mss;
     if (this.state === TCPState.SYN_SENT) return;
@@ -1345,9 +1421,13 @@ export class TCPEndpoint implements Endpoint {
         : TCP_CA_OPEN,
       retransmits: Math.min(this.#retries, 255),
       backoff: Math.min(this.#retries, 255),
-      options: (this.#sackOk ? TCPI_OPT_SACK : 0) | (this.#rcvWScale ? TCPI_OPT_WSCALE : 0),
+      options: (this.#sackOk ? TCPI_OPT_SACK : 0) | (this.#rcvWScale ? TCPI_OPT_WSCALE : 0) |
+        (this.#tsOk ? TCPI_OPT_TIMESTAMPS : 0),
       wscale: this.#sndWScale | (this.#rcvWScale << 4),
       rto: this.#rto * 1000,
+      // In microseconds; Linux reports its smoothed estimate, and no sample as 0.
+      rtt: this.#srtt < 0 ? 0 : Math.round(this.#srtt * 1000),
+      rttvar: Math.round(this.#rttvar * 1000),
       sndMss: mss,
       rcvMss: Math.min(mss, this.#mssFor(r)),
       unacked: segs(Math.max(0, seqDiff(this.#sndNxt, this.#sndUna))),
