@@ -63,6 +63,21 @@ export class ByteQueue {
   }
 
   /**
+   * How many of the n bytes from `offset` come before the first chunk of at least `min`
+   * bytes that begins inside them (n if none does): a segment cut there lets the next one
+   * start that chunk, and be built around it in place.
+   */
+  beforeLargeChunk(offset: number, n: number, min: number): number {
+    let at = -this.#head;
+    for (const c of this.#chunks) {
+      if (at >= offset + n) break;
+      if (at > offset && c.length >= min) return at - offset;
+      at += c.length;
+    }
+    return n;
+  }
+
+  /**
    * Copies the n bytes starting `offset` bytes in to dst (which has room for them), walking
    * the chunks: a segment that spans two chunks is built with one copy, not two.
    */

@@ -106,6 +106,9 @@ const MAX_TIME_WAIT = 16384;
 const DEFAULT_MSS4 = 536;
 const DEFAULT_MSS6 = 1220;
 
+/** Chunks of the send buffer this large are worth a segment of their own start (no copy). */
+const IN_PLACE_MIN = 16 << 10;
+
 /** Duplicate ACKs that start a fast retransmit (RFC 5681's and Linux's tcp_reordering). */
 const DUPACK_THRESHOLD = 3;
 
@@ -155,6 +158,8 @@ export class TCPEndpoint implements Endpoint {
   #sndWnd = 0;
   #sndWScale = 0;
   #sndMss = DEFAULT_MSS4;
+  /** The largest window the peer offered (silly window avoidance). */
+  #maxSndWnd = 0;
   /** Bytes from sndUna on: sent and not yet acknowledged, then not yet sent. */
   readonly #sndBuf = new ByteQueue();
   #finSent = false;
@@ -399,7 +404,7 @@ export class TCPEndpoint implements Endpoint {
     c.#sndNxt = c.#sndMax = seqAdd(c.#iss, 1);
     c.#rcvNxt = seqAdd(s.seq, 1);
     c.#setPeerOptions(s, r);
-    c.#sndWnd = s.window;
+    c.#sndWnd = c.#maxSndWnd = s.window;
     c.state = TCPState.SYN_RECV;
     this.tcp.stack.ports.share(IPPROTO_TCP, c.localAddr, c.localPort, c);
     c.#reserved = true;
@@ -458,7 +463,7 @@ export class TCPEndpoint implements Endpoint {
     if (!(s.flags & ACK)) return; // A simultaneous open is not supported: wait for SYN-ACK.
     this.#sndUna = s.ack;
     // The window of a SYN-ACK is never scaled.
-    this.#sndWnd = s.window;
+    this.#sndWnd = this.#maxSndWnd = s.window;
     this.#established();
     this.#sendAck();
   }
@@ -534,6 +539,7 @@ export class TCPEndpoint implements Endpoint {
       }
       this.#sndUna = s.ack;
       this.#sndWnd = s.window << this.#sndWScale;
+      this.#maxSndWnd = this.#sndWnd;
       const parent = this.#parent;
       this.#established();
       if (parent) {
@@ -569,7 +575,10 @@ export class TCPEndpoint implements Endpoint {
       // Each further duplicate means a segment left the network: room for another.
       else if (this.#recover !== null) this.#recoverySend(false);
     }
-    if (seqLE(this.#sndUna, s.ack)) this.#sndWnd = s.window << this.#sndWScale;
+    if (seqLE(this.#sndUna, s.ack)) {
+      this.#sndWnd = s.window << this.#sndWScale;
+      this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
+    }
     if (seqLT(this.#sndUna, s.ack)) {
       let acked = seqDiff(s.ack, this.#sndUna);
       const finAcked = this.#finSent && s.ack === this.#sndNxt;
@@ -847,6 +856,15 @@ export class TCPEndpoint implements Endpoint {
         break;
       }
       let n = Math.min(unsent, wnd, this.#sndMss);
+      // Sender silly window avoidance (RFC 9293 3.8.6.2.1): a sliver of window left by the
+      // last segment waits for the ACKs in flight to open more, unless it takes all that
+      // is to send or half the largest window the peer offered.
+      if (
+        n < this.#sndMss && n < unsent && inFlight > 0 && n < this.#maxSndWnd / 2 &&
+        this.#sndBuf.beforeLargeChunk(inFlight, n, IN_PLACE_MIN) === n
+      ) {
+        break;
+      }
       // The congestion window counts what is in the network; a segment goes out whole, not
       // cut to the last bytes of room (the ACKs that follow open more).
       const room = this.#cc.cwnd - this.#pipe();
@@ -857,6 +875,9 @@ export class TCPEndpoint implements Endpoint {
         const whole = Math.max(n, room - room % this.#sndMss);
         n = Math.min(unsent, wnd, limit, whole);
       }
+      // A segment that a window cut left mid-chunk ends where the next large write's chunk
+      // begins, so that segments from there on are built in place again, not copied.
+      n = this.#sndBuf.beforeLargeChunk(inFlight, n, IN_PLACE_MIN);
       this.#emit({
         seq: this.#sndNxt,
         ack: this.#rcvNxt,

@@ -13,6 +13,7 @@ import { IPPROTO_TCP } from "./stack.ts";
 import { ACK, decodeTCP, encodeTCP, SYN } from "./tcp_header.ts";
 import { NetStack } from "./socket.ts";
 import type { TCPEndpoint } from "./tcp_endpoint.ts";
+import { TCP_AUTO_BUFFER } from "./endpoint.ts";
 
 /** Lets the loopback deliver what is queued (microtasks and a macrotask turn). */
 function settle(): Promise<void> {
@@ -245,4 +246,39 @@ Deno.test("a reader that keeps up sends no window updates; one that frees a full
   await settle();
   await settle();
   assert.equal(first + readAll(s).length, sent);
+});
+
+Deno.test("a window-limited stream of large writes keeps its segments on the writes' boundaries", async () => {
+  const ns = new NetStack();
+  const [, c, s] = await connected(ns);
+  const lo = ns.stack.nics[0].link;
+  const segs: { seq: number; len: number }[] = [];
+  const write = lo.writePacket.bind(lo);
+  lo.writePacket = (type, pkt, ...rest) => {
+    const ip = decodeIPv4(pkt, false)!;
+    const t = decodeTCP(ip.src, ip.dst, ip.payload, false)!;
+    if (t.sport === c.localPort && t.data.length > 0) segs.push({ seq: t.seq, len: t.data.length });
+    write(type, pkt, ...rest);
+  };
+  const chunk = new Uint8Array(65536).fill(3);
+  const total = 48 * chunk.length;
+  let sent = 0, read = 0;
+  for (let round = 0; round < 10000 && read < total; round++) {
+    // The writer stays ahead: the reader's buffer fills, and each read opens the window by
+    // less than a write. Whole writes only (a write cut short would make a chunk of its own).
+    while (sent < total && c.unacked + chunk.length <= TCP_AUTO_BUFFER) {
+      assert.equal(c.write(chunk, null), chunk.length);
+      sent += chunk.length;
+    }
+    const r = tryOp(() => s.read(20000, false));
+    if (r) read += r.data.length;
+    await settle();
+  }
+  assert.equal(read, total);
+  const base = segs[0].seq;
+  // Each segment begins a write or ends one (a write is one full segment and a tail).
+  const astray = segs.filter(({ seq, len }) =>
+    ((seq - base) >>> 0) % chunk.length !== 0 && ((seq - base + len) >>> 0) % chunk.length !== 0
+  );
+  assert.deepEqual(astray, [], "no segment straddles two writes or starts inside one");
 });
