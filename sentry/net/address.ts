@@ -59,11 +59,13 @@ export function key(a: IPAddress): string {
 
 /** Whether a lies in prefix/len. */
 export function inPrefix(a: IPAddress, prefix: IPAddress, len: number): boolean {
-  for (let bit = 0; bit < len; bit++) {
-    const i = bit >> 3, m = 0x80 >> (bit & 7);
-    if ((a[i] & m) !== (prefix[i] & m)) return false;
-  }
-  return true;
+  // Whole bytes first, then the bits of a partial last byte (every arriving packet asks).
+  const whole = len >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== prefix[i]) return false;
+  const bits = len & 7;
+  if (bits === 0) return true;
+  const m = (0xff00 >> bits) & 0xff;
+  return (a[whole] & m) === (prefix[whole] & m);
 }
 
 /** Text form, as /proc and logs show it. */
