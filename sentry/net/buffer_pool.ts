@@ -21,8 +21,13 @@
 
 import { giveRoom } from "./ipv4.ts";
 
-/** The sizes a buffer comes in (room for headers included): smaller requests are not pooled. */
-const CLASSES = [16 << 10, 64 << 10, 256 << 10];
+/** Room for headers in front of a payload (TCP's largest and IPv6's, rounded up). */
+const HEADER_SLACK = 128;
+/**
+ * The sizes a buffer comes in: payloads of 16, 64 and 256 KiB with their headers' room (a
+ * 64 KiB write takes a 64 KiB buffer, not the next class). Smaller requests are not pooled.
+ */
+const CLASSES = [16 << 10, 64 << 10, 256 << 10].map((n) => n + HEADER_SLACK);
 /** Idle buffers kept per class, at most this many bytes' worth (the rest is left to the GC). */
 const FREE_BYTES_PER_CLASS = 4 << 20;
 /** Below this a fresh allocation is as cheap as the pool's book-keeping. */

@@ -26,6 +26,12 @@ Deno.test("a pooled buffer is handed out again only after its last holder releas
   release(c);
 });
 
+Deno.test("a 64 KiB write with its headers' room takes a 64 KiB buffer, not a 256 KiB one", () => {
+  const a = allocate(65536, 100);
+  assert.ok(a.buffer.byteLength < 65536 + 1024, `${a.buffer.byteLength} bytes`);
+  release(a);
+});
+
 Deno.test("small buffers are not pooled and releasing them does nothing", () => {
   const a = allocate(100, 40);
   assert.ok(!isPooled(a));
