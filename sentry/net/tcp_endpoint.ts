@@ -106,6 +106,9 @@ const MAX_TIME_WAIT = 16384;
 const DEFAULT_MSS4 = 536;
 const DEFAULT_MSS6 = 1220;
 
+/** How far past the send buffer's limit a write that finds room may reach (Linux: one skb). */
+const SND_OVERSHOOT = 64 << 10;
+
 /** Chunks of the send buffer this large are worth a segment of their own start (no copy). */
 const IN_PLACE_MIN = 16 << 10;
 
@@ -1254,7 +1257,10 @@ export class TCPEndpoint implements Endpoint {
     }
     const room = this.#sndLimit - this.#sndBuf.length;
     if (room <= 0) throw new SysError(Errno.EAGAIN);
-    const n = Math.min(room, data.length);
+    // While there is room at all, up to a segment's worth more is taken, as Linux queues a
+    // whole buffer past sk_sndbuf: a blocked writer woken by an ACK that freed a little does
+    // not queue a sliver of its write (and wait again for the rest).
+    const n = Math.min(room + SND_OVERSHOOT, data.length);
     if (n === 0) return 0;
     if (!chargeKernel(n)) throw new SysError(Errno.ENOBUFS);
     // A buffer handed over (owned) is kept as it is; any other is copied.

@@ -282,3 +282,21 @@ Deno.test("a window-limited stream of large writes keeps its segments on the wri
   );
   assert.deepEqual(astray, [], "no segment straddles two writes or starts inside one");
 });
+
+Deno.test("a write that finds room in the send buffer is taken whole, up to 64 KiB past it", async () => {
+  const ns = new NetStack();
+  const [, c] = await connected(ns);
+  // Nobody reads: the peer's window and then the send buffer fill. Writes of an odd size
+  // never end exactly at the limit.
+  const chunk = new Uint8Array(50000);
+  let queued = 0;
+  for (let i = 0; i < 1000; i++) {
+    const n = tryOp(() => c.write(chunk, null));
+    await settle();
+    if (n === null) break;
+    assert.equal(n, chunk.length, `write ${i} was taken whole`);
+    queued += n;
+  }
+  assert.ok(c.unacked > TCP_AUTO_BUFFER && c.unacked < TCP_AUTO_BUFFER + 65536, `${c.unacked}`);
+  assert.ok(queued > c.unacked, "the peer holds the rest");
+});
