@@ -213,7 +213,10 @@ export class TCPEndpoint implements Endpoint {
   /** Where the last out-of-order segment began (its block is reported first). */
   #lastOutOfOrder = 0;
   #rtxTimer: number | undefined;
-  /** When the retransmission timer is due, and when its host timer fires (performance.now()). */
+  /**
+   * When the retransmission timer is due (0: stopped), and when its host timer fires
+   * (performance.now()).
+   */
   #rtxDeadline = 0;
   #rtxFiresAt = 0;
   #waitTimer: number | undefined;
@@ -1013,7 +1016,7 @@ export class TCPEndpoint implements Endpoint {
   #armRetransmit(restart = false): void {
     const now = performance.now();
     if (this.#rtxTimer !== undefined) {
-      if (!restart) return;
+      if (!restart && this.#rtxDeadline !== 0) return;
       // Restarted on every ACK that moves sndUna: the deadline moves later and the timer,
       // when it fires early, sleeps again for the rest (one host timer per RTO, not one per
       // ACK); only a deadline earlier than the timer's (the RTO fell back after a back-off)
@@ -1026,13 +1029,25 @@ export class TCPEndpoint implements Endpoint {
     this.#rtxTimer = timer(() => this.#onRetransmitTimer(), this.#rto);
   }
 
+  /**
+   * Stops the retransmission timer. Its host timer is left to fire and find nothing due: on a
+   * stream every write starts the timer again after an ACK stopped it, and a host timer made
+   * and cancelled each time cost more than the stack's own work on the segment.
+   */
   #clearRetransmit(): void {
+    this.#rtxDeadline = 0;
+  }
+
+  /** Stops the retransmission timer and its host timer (the connection is over). */
+  #cancelRetransmit(): void {
     if (this.#rtxTimer !== undefined) clearTimeout(this.#rtxTimer);
     this.#rtxTimer = undefined;
+    this.#rtxDeadline = 0;
   }
 
   #onRetransmitTimer(): void {
     this.#rtxTimer = undefined;
+    if (this.#rtxDeadline === 0) return;
     const now = performance.now();
     const early = this.#rtxDeadline - now;
     if (early > 1) {
@@ -1190,7 +1205,7 @@ export class TCPEndpoint implements Endpoint {
     }
     this.tcp.timeWaitCount++;
     this.state = TCPState.TIME_WAIT;
-    this.#clearRetransmit();
+    this.#cancelRetransmit();
     if (this.#keepTimer !== undefined) clearTimeout(this.#keepTimer);
     this.#keepTimer = undefined;
     if (this.#waitTimer === undefined) this.#waitTimer = timer(() => this.#finish(), TIME_WAIT_MS);
@@ -1209,7 +1224,7 @@ export class TCPEndpoint implements Endpoint {
     const wasSynRecv = this.state === TCPState.SYN_RECV;
     if (this.state === TCPState.TIME_WAIT) this.tcp.timeWaitCount--;
     this.state = TCPState.CLOSE;
-    this.#clearRetransmit();
+    this.#cancelRetransmit();
     if (this.#waitTimer !== undefined) clearTimeout(this.#waitTimer);
     if (this.#keepTimer !== undefined) clearTimeout(this.#keepTimer);
     this.#waitTimer = this.#keepTimer = undefined;
