@@ -15,11 +15,17 @@ export const LOOPBACK6: IPAddress = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 export const ANY4: IPAddress = v4Mapped(Uint8Array.of(0, 0, 0, 0));
 export const LOOPBACK4: IPAddress = v4Mapped(Uint8Array.of(127, 0, 0, 1));
 
-/** The v4-mapped form of a 4-byte IPv4 address. */
-export function v4Mapped(a4: Uint8Array): IPAddress {
+/**
+ * The v4-mapped form of the 4-byte IPv4 address at `at` in a4 (byte by byte: every arriving
+ * packet makes two, and the views to copy them from cost more than the copy).
+ */
+export function v4Mapped(a4: Uint8Array, at = 0): IPAddress {
   const a = new Uint8Array(16);
   a[10] = a[11] = 0xff;
-  a.set(a4.subarray(0, 4), 12);
+  a[12] = a4[at];
+  a[13] = a4[at + 1];
+  a[14] = a4[at + 2];
+  a[15] = a4[at + 3];
   return a;
 }
 

@@ -1014,9 +1014,9 @@ export class TCPEndpoint implements Endpoint {
   }
 
   #armRetransmit(restart = false): void {
+    if (this.#rtxTimer !== undefined && !restart && this.#rtxDeadline !== 0) return;
     const now = performance.now();
     if (this.#rtxTimer !== undefined) {
-      if (!restart && this.#rtxDeadline !== 0) return;
       // Restarted on every ACK that moves sndUna: the deadline moves later and the timer,
       // when it fires early, sleeps again for the rest (one host timer per RTO, not one per
       // ACK); only a deadline earlier than the timer's (the RTO fell back after a back-off)
