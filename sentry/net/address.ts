@@ -15,11 +15,17 @@ export const LOOPBACK6: IPAddress = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 export const ANY4: IPAddress = v4Mapped(Uint8Array.of(0, 0, 0, 0));
 export const LOOPBACK4: IPAddress = v4Mapped(Uint8Array.of(127, 0, 0, 1));
 
-/** The v4-mapped form of a 4-byte IPv4 address. */
-export function v4Mapped(a4: Uint8Array): IPAddress {
+/**
+ * The v4-mapped form of the 4-byte IPv4 address at `at` in a4 (byte by byte: every arriving
+ * packet makes two, and the views to copy them from cost more than the copy).
+ */
+export function v4Mapped(a4: Uint8Array, at = 0): IPAddress {
   const a = new Uint8Array(16);
   a[10] = a[11] = 0xff;
-  a.set(a4.subarray(0, 4), 12);
+  a[12] = a4[at];
+  a[13] = a4[at + 1];
+  a[14] = a4[at + 2];
+  a[15] = a4[at + 3];
   return a;
 }
 
@@ -64,11 +70,13 @@ export function key(a: IPAddress): string {
 
 /** Whether a lies in prefix/len. */
 export function inPrefix(a: IPAddress, prefix: IPAddress, len: number): boolean {
-  for (let bit = 0; bit < len; bit++) {
-    const i = bit >> 3, m = 0x80 >> (bit & 7);
-    if ((a[i] & m) !== (prefix[i] & m)) return false;
-  }
-  return true;
+  // Whole bytes first, then the bits of a partial last byte (every arriving packet asks).
+  const whole = len >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== prefix[i]) return false;
+  const bits = len & 7;
+  if (bits === 0) return true;
+  const m = (0xff00 >> bits) & 0xff;
+  return (a[whole] & m) === (prefix[whole] & m);
 }
 
 /** Text form, as /proc and logs show it. */

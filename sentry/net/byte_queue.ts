@@ -1,9 +1,13 @@
 /**
  * A queue of bytes kept as the chunks they arrived in: TCP's send and receive buffers.
- * Appending never copies what is already queued; reading copies out.
+ * Appending never copies what is already queued; reading copies out. Each chunk holds a
+ * reference to its buffer while queued (buffer_pool.ts), so a pooled buffer is not reused
+ * before the queue is done with it.
  *
  * @module
  */
+
+import { release, retain } from "./buffer_pool.ts";
 
 export class ByteQueue {
   #chunks: Uint8Array[] = [];
@@ -13,6 +17,7 @@ export class ByteQueue {
 
   push(b: Uint8Array): void {
     if (b.length === 0) return;
+    retain(b);
     this.#chunks.push(b);
     this.length += b.length;
   }
@@ -34,7 +39,8 @@ export class ByteQueue {
 
   /**
    * Up to n bytes from the front that lie in one chunk, as a view (no copy): a reader that
-   * copies them straight out takes the queue a chunk at a time.
+   * copies them straight out takes the queue a chunk at a time. The view stays valid after
+   * consume only until the next pooled allocation: it is copied out at once.
    */
   front(n: number): Uint8Array {
     const c0 = this.#chunks[0];
@@ -57,6 +63,21 @@ export class ByteQueue {
   }
 
   /**
+   * How many of the n bytes from `offset` come before the first chunk of at least `min`
+   * bytes that begins inside them (n if none does): a segment cut there lets the next one
+   * start that chunk, and be built around it in place.
+   */
+  beforeLargeChunk(offset: number, n: number, min: number): number {
+    let at = -this.#head;
+    for (const c of this.#chunks) {
+      if (at >= offset + n) break;
+      if (at > offset && c.length >= min) return at - offset;
+      at += c.length;
+    }
+    return n;
+  }
+
+  /**
    * Copies the n bytes starting `offset` bytes in to dst (which has room for them), walking
    * the chunks: a segment that spans two chunks is built with one copy, not two.
    */
@@ -73,6 +94,9 @@ export class ByteQueue {
       o += k;
       skip = 0;
     }
+    // Asked for more than is queued (a bug of the caller's): dst may be a reused buffer, and
+    // what it last held must not go out.
+    if (o < n) dst.fill(0, o, n);
   }
 
   /** Drops n bytes from the front. */
@@ -84,7 +108,7 @@ export class ByteQueue {
       const left = c.length - this.#head;
       if (n >= left) {
         n -= left;
-        this.#chunks.shift();
+        release(this.#chunks.shift()!);
         this.#head = 0;
       } else {
         this.#head += n;
@@ -94,6 +118,7 @@ export class ByteQueue {
   }
 
   clear(): void {
+    for (const c of this.#chunks) release(c);
     this.#chunks = [];
     this.#head = 0;
     this.length = 0;

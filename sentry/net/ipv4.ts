@@ -119,8 +119,8 @@ export function decodeIPv4(pkt: Uint8Array, verify: boolean): NetworkPacket | nu
   const frag = v.getUint16(6);
   const fragmented = (frag & FLAG_MF) !== 0 || (frag & OFFSET_MASK) !== 0;
   return {
-    src: v4Mapped(pkt.subarray(12, 16)),
-    dst: v4Mapped(pkt.subarray(16, 20)),
+    src: v4Mapped(pkt, 12),
+    dst: v4Mapped(pkt, 16),
     protocol: pkt[9],
     ttl: pkt[8],
     tos: pkt[1],

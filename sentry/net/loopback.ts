@@ -8,6 +8,7 @@
  */
 
 import type { LinkEndpoint, NetworkDispatcher } from "./link.ts";
+import { release, retain } from "./buffer_pool.ts";
 
 const ARPHRD_LOOPBACK = 772;
 /** Linux's loopback MTU. */
@@ -33,6 +34,8 @@ export class LoopbackEndpoint implements LinkEndpoint {
   writePacket(ethType: number, packet: Uint8Array): void {
     this.packets++;
     this.bytes += packet.length;
+    // A packet in a pooled buffer is held until delivered (the receiver then holds its data).
+    retain(packet);
     this.#pending.push([ethType, packet]);
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -47,7 +50,11 @@ export class LoopbackEndpoint implements LinkEndpoint {
     let i = 0;
     for (; i < this.#pending.length && i < DRAIN_BATCH; i++) {
       const [type, pkt] = this.#pending[i];
-      this.#dispatch?.(type, pkt);
+      try {
+        this.#dispatch?.(type, pkt);
+      } finally {
+        release(pkt);
+      }
     }
     this.#pending = this.#pending.slice(i);
     if (this.#pending.length > 0) {

@@ -12,6 +12,7 @@
 
 import { type IPAddress, key } from "./address.ts";
 import type { Offload } from "./link.ts";
+import { release, retain } from "./buffer_pool.ts";
 
 /** Solicitations sent before a next hop counts as unreachable (Linux's ucast/mcast_solicit). */
 const MAX_SOLICIT = 3;
@@ -64,8 +65,14 @@ export class NeighborCache {
       e = { addr: addr.slice(), mac: null, expires: 0, pending: [], attempts: 0, timer: undefined };
       this.#insert(k, e);
     }
-    if (e.pending.length >= MAX_PENDING) this.#pendingBytes -= e.pending.shift()![1].length;
+    if (e.pending.length >= MAX_PENDING) {
+      const [, old] = e.pending.shift()!;
+      this.#pendingBytes -= old.length;
+      release(old);
+    }
     if (this.#pendingBytes + packet.length <= MAX_PENDING_BYTES) {
+      // A packet built in a pooled buffer (a segment's data) stays held while it waits.
+      retain(packet);
       e.pending.push([ethType, packet, offload]);
       this.#pendingBytes += packet.length;
     }
@@ -115,14 +122,17 @@ export class NeighborCache {
     if (e.timer !== undefined) clearTimeout(e.timer);
     e.timer = undefined;
     e.attempts = 0;
-    const pending = e.pending;
+    // Sent, then dropped: the queue holds each packet's buffer until it is on its way.
+    for (const [type, pkt, offload] of e.pending) this.link.transmit(e.mac, type, pkt, offload);
     this.#drop(e);
-    for (const [type, pkt, offload] of pending) this.link.transmit(e.mac, type, pkt, offload);
   }
 
   /** Forgets the packets waiting on e. */
   #drop(e: Entry): void {
-    for (const [, pkt] of e.pending) this.#pendingBytes -= pkt.length;
+    for (const [, pkt] of e.pending) {
+      this.#pendingBytes -= pkt.length;
+      release(pkt);
+    }
     e.pending = [];
   }
 
@@ -134,7 +144,10 @@ export class NeighborCache {
 
   /** Stops every retransmission timer. */
   close(): void {
-    for (const e of this.#entries.values()) if (e.timer !== undefined) clearTimeout(e.timer);
+    for (const e of this.#entries.values()) {
+      if (e.timer !== undefined) clearTimeout(e.timer);
+      this.#drop(e);
+    }
     this.#entries.clear();
     this.#pendingBytes = 0;
   }

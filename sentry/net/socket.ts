@@ -42,6 +42,7 @@ import { PingEndpoint, PingProtocol } from "./ping.ts";
 import { TCPProtocol } from "./tcp.ts";
 import { TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
 import { streamBuffer } from "./tcp_header.ts";
+import { release } from "./buffer_pool.ts";
 import { UDPEndpoint, UDPProtocol } from "./udp.ts";
 import {
   AF_INET,
@@ -383,35 +384,50 @@ export class InetSocket extends FileDescriptionBase {
     const dgram = ep instanceof UDPEndpoint;
     let done = 0;
     let piece: Uint8Array | null = null;
-    for (;;) {
-      try {
-        piece ??= source(done, dgram ? total : Math.min(total - done, SEND_PIECE));
-        const n: number = this.ep.write(piece, dst, true, ctl);
-        done += n;
-        piece = n < piece.length ? piece.subarray(n) : null;
-        if (done >= total || dgram) return done;
-        if (piece === null) continue;
-      } catch (e) {
-        if (!(e instanceof SysError)) throw e;
-        if (done > 0 && e.errno !== Errno.EAGAIN) return done;
-        if (e.errno === Errno.EPIPE) this.#epipe(t, flags);
-        if (e.errno !== Errno.EAGAIN) throw e;
+    // The piece as source made it: a stream's comes from the buffer pool, held by this call
+    // until the endpoint took all of it (its send buffer then holds it) or the call ends.
+    let held: Uint8Array | null = null;
+    try {
+      for (;;) {
+        try {
+          if (piece === null) {
+            piece = held = source(done, dgram ? total : Math.min(total - done, SEND_PIECE));
+          }
+          const n: number = this.ep.write(piece, dst, true, ctl);
+          done += n;
+          if (n < piece.length) {
+            piece = piece.subarray(n);
+          } else {
+            piece = null;
+            release(held!);
+            held = null;
+          }
+          if (done >= total || dgram) return done;
+          if (piece === null) continue;
+        } catch (e) {
+          if (!(e instanceof SysError)) throw e;
+          if (done > 0 && e.errno !== Errno.EAGAIN) return done;
+          if (e.errno === Errno.EPIPE) this.#epipe(t, flags);
+          if (e.errno !== Errno.EAGAIN) throw e;
+        }
+        if (nonblock) {
+          if (done > 0) return done;
+          throw new SysError(Errno.EAGAIN);
+        }
+        const left = deadline ? deadline - performance.now() : 0;
+        if (deadline && left <= 0) {
+          if (done > 0) return done;
+          throw new SysError(Errno.EAGAIN);
+        }
+        try {
+          await this.#wait(t, left);
+        } catch (e) {
+          if (done > 0) return done;
+          throw e;
+        }
       }
-      if (nonblock) {
-        if (done > 0) return done;
-        throw new SysError(Errno.EAGAIN);
-      }
-      const left = deadline ? deadline - performance.now() : 0;
-      if (deadline && left <= 0) {
-        if (done > 0) return done;
-        throw new SysError(Errno.EAGAIN);
-      }
-      try {
-        await this.#wait(t, left);
-      } catch (e) {
-        if (done > 0) return done;
-        throw e;
-      }
+    } finally {
+      if (held) release(held);
     }
   }
 

@@ -7,6 +7,7 @@
  */
 
 import {
+  equal,
   inPrefix,
   type IPAddress,
   isAny,
@@ -60,19 +61,31 @@ export interface TransportProtocol {
   handlePacket(pkt: NetworkPacket, nic: NIC): void;
 }
 
-function tupleKey(la: IPAddress, lp: number, ra: IPAddress, rp: number): string {
-  return `${key(la)}${lp}/${key(ra)}${rp}`;
+/**
+ * Connections are found by their ports first, then their addresses compared in place: no
+ * key is built for each arriving packet.
+ */
+function portsKey(localPort: number, remotePort: number): number {
+  return localPort * 0x10000 + remotePort;
 }
 
 /** Endpoints of one transport protocol, by port and by connection. */
 export class TransportTable<E extends TransportEndpoint> {
-  readonly #connected = new Map<string, E>();
+  readonly #connected = new Map<number, E[]>();
   readonly #bound = new Map<number, E[]>();
 
   /** Makes ep findable at its current addresses. */
   add(ep: E): void {
     if (ep.remoteAddr) {
-      this.#connected.set(tupleKey(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort), ep);
+      const k = portsKey(ep.localPort, ep.remotePort);
+      let l = this.#connected.get(k);
+      if (!l) this.#connected.set(k, l = []);
+      // One endpoint per 4-tuple: a new one takes the place of the last.
+      const i = l.findIndex((e) =>
+        equal(e.localAddr, ep.localAddr) && equal(e.remoteAddr!, ep.remoteAddr!)
+      );
+      if (i >= 0) l[i] = ep;
+      else l.push(ep);
     } else {
       let l = this.#bound.get(ep.localPort);
       if (!l) this.#bound.set(ep.localPort, l = []);
@@ -82,8 +95,11 @@ export class TransportTable<E extends TransportEndpoint> {
 
   remove(ep: E): void {
     if (ep.remoteAddr) {
-      const k = tupleKey(ep.localAddr, ep.localPort, ep.remoteAddr, ep.remotePort);
-      if (this.#connected.get(k) === ep) this.#connected.delete(k);
+      const k = portsKey(ep.localPort, ep.remotePort);
+      const l = this.#connected.get(k);
+      const i = l?.indexOf(ep) ?? -1;
+      if (i >= 0) l!.splice(i, 1);
+      if (l && l.length === 0) this.#connected.delete(k);
     } else {
       const l = this.#bound.get(ep.localPort);
       const i = l?.indexOf(ep) ?? -1;
@@ -94,8 +110,10 @@ export class TransportTable<E extends TransportEndpoint> {
 
   /** The endpoint a packet src:sport -> dst:dport is for, or null. */
   find(dst: IPAddress, dport: number, src: IPAddress, sport: number): E | null {
-    const c = this.#connected.get(tupleKey(dst, dport, src, sport));
-    if (c) return c;
+    const conns = this.#connected.get(portsKey(dport, sport));
+    if (conns) {
+      for (const c of conns) if (equal(c.localAddr, dst) && equal(c.remoteAddr!, src)) return c;
+    }
     const l = this.#bound.get(dport);
     if (!l) return null;
     const v4 = isV4(dst);
@@ -127,7 +145,7 @@ export class TransportTable<E extends TransportEndpoint> {
 
   /** Every endpoint, for /proc/net. */
   all(): E[] {
-    return [...this.#connected.values(), ...[...this.#bound.values()].flat()];
+    return [...[...this.#connected.values()].flat(), ...[...this.#bound.values()].flat()];
   }
 }
 

@@ -21,6 +21,8 @@ export class TCPProtocol {
   timeWaitCount = 0;
   /** Whether SYNs offer selective acknowledgments (Linux's net.ipv4.tcp_sack). */
   sack = true;
+  /** Whether SYNs offer timestamps (RFC 7323; Linux's net.ipv4.tcp_timestamps). */
+  timestamps = true;
   /** The retransmission timeout's floor once connected (Linux's TCP_RTO_MIN, tcp_rto_min_us). */
   rtoMinMs = 200;
   /** New sockets' congestion control (Linux's net.ipv4.tcp_congestion_control). */

@@ -18,8 +18,11 @@ export interface CongestionControl {
   cwnd: number;
   /** The slow start threshold (unbounded until the first loss). */
   ssthresh: number;
-  /** New data was acknowledged outside a recovery. */
-  onAck(acked: number, mss: number): void;
+  /**
+   * New data was acknowledged outside a recovery; srtt is the smoothed round-trip time in
+   * ms (negative: none measured).
+   */
+  onAck(acked: number, mss: number, srtt?: number): void;
   /** A loss detected by duplicate ACKs: the window shrinks for the recovery. */
   onFastRetransmit(flight: number, mss: number): void;
   /** The recovery ended with everything up to its point acknowledged. */
@@ -124,7 +127,7 @@ export class Cubic implements CongestionControl {
     this.cwnd = INITIAL_WINDOW_SEGMENTS * mss;
   }
 
-  onAck(acked: number, mss: number): void {
+  onAck(acked: number, mss: number, srtt = -1): void {
     if (this.cwnd < this.ssthresh) {
       slowStart(this, acked, mss);
       return;
@@ -137,7 +140,9 @@ export class Cubic implements CongestionControl {
       this.#k = w < this.#wMax ? Math.cbrt((this.#wMax - w) / C) : 0;
       this.#wEst = w;
     }
-    const t = (now - this.#epoch) / 1000;
+    // The window the curve gives one round trip from now (RFC 9438 section 4.2), when the
+    // round trip is known (timestamps).
+    const t = (now - this.#epoch + Math.max(0, srtt)) / 1000;
     // The curve's target, bounded so that one window of ACKs grows it by half at most.
     let target = this.#origin + C * (t - this.#k) ** 3;
     target = Math.min(Math.max(target, w), 1.5 * w);

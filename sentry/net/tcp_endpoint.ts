@@ -3,8 +3,10 @@
  * peer's window in segments of at most its MSS, window scaling, FIN and half-close, RST,
  * TIME_WAIT), retransmission with exponential back-off, congestion control
  * (tcp_congestion.ts) with fast retransmit and a recovery guided by selective
- * acknowledgments when both sides permit them (tcp_sack.ts), keep-alive probes, and for a
- * listener its queue of connections waiting for accept.
+ * acknowledgments when both sides permit them (tcp_sack.ts), keep-alive probes, timestamps
+ * (RFC 7323: round-trip times for the retransmission timeout and the congestion control,
+ * and old duplicates dropped by PAWS), and for a listener its queue of connections waiting
+ * for accept.
  *
  * Segments that arrive out of order are kept within the window and reported in SACK blocks;
  * the sender's retransmission fills the gap.
@@ -27,6 +29,7 @@ import {
 import { WaitQueue } from "../vfs/waiter.ts";
 import { ANY4, ANY6, type IPAddress, isAny, isV4 } from "./address.ts";
 import { ByteQueue } from "./byte_queue.ts";
+import { release, retain } from "./buffer_pool.ts";
 import { type Endpoint, EndpointOptions, type ReadResult, TCP_AUTO_BUFFER } from "./endpoint.ts";
 import type { Route } from "./route.ts";
 import type { ProcInfo } from "./proc_net.ts";
@@ -47,6 +50,7 @@ import {
   seqLT,
   SYN,
   TCP_HEADER_SIZE,
+  TIMESTAMPS_SIZE,
 } from "./tcp_header.ts";
 import type { TCPProtocol } from "./tcp.ts";
 import type { ICMPError } from "./icmp.ts";
@@ -57,6 +61,7 @@ import {
   TCP_CA_RECOVERY,
   TCP_INFINITE_SSTHRESH,
   TCPI_OPT_SACK,
+  TCPI_OPT_TIMESTAMPS,
   TCPI_OPT_WSCALE,
   type TcpInfo,
 } from "../../abi/linux/tcp.ts";
@@ -100,6 +105,12 @@ const MAX_TIME_WAIT = 16384;
 /** The MSS assumed when a SYN has none (RFC 9293: 536 for IPv4, 1220 for IPv6). */
 const DEFAULT_MSS4 = 536;
 const DEFAULT_MSS6 = 1220;
+
+/** How far past the send buffer's limit a write that finds room may reach (Linux: one skb). */
+const SND_OVERSHOOT = 64 << 10;
+
+/** Chunks of the send buffer this large are worth a segment of their own start (no copy). */
+const IN_PLACE_MIN = 16 << 10;
 
 /** Duplicate ACKs that start a fast retransmit (RFC 5681's and Linux's tcp_reordering). */
 const DUPACK_THRESHOLD = 3;
@@ -150,6 +161,8 @@ export class TCPEndpoint implements Endpoint {
   #sndWnd = 0;
   #sndWScale = 0;
   #sndMss = DEFAULT_MSS4;
+  /** The largest window the peer offered (silly window avoidance). */
+  #maxSndWnd = 0;
   /** Bytes from sndUna on: sent and not yet acknowledged, then not yet sent. */
   readonly #sndBuf = new ByteQueue();
   #finSent = false;
@@ -164,7 +177,10 @@ export class TCPEndpoint implements Endpoint {
    */
   #ooo: { seq: number; data: Uint8Array; fin: boolean }[] = [];
   #oooBytes = 0;
-  #lastAdvertised = 0;
+  /** The right edge of the window last advertised: rcvNxt then, plus the window. */
+  #rcvAdvEdge = 0;
+  /** The window field of the last ACK sent. */
+  #rcvAdvField = 0;
 
   /** Linux's sk_shutdown bits. */
   #shutdown = 0;
@@ -197,7 +213,10 @@ export class TCPEndpoint implements Endpoint {
   /** Where the last out-of-order segment began (its block is reported first). */
   #lastOutOfOrder = 0;
   #rtxTimer: number | undefined;
-  /** When the retransmission timer is due, and when its host timer fires (performance.now()). */
+  /**
+   * When the retransmission timer is due (0: stopped), and when its host timer fires
+   * (performance.now()).
+   */
   #rtxDeadline = 0;
   #rtxFiresAt = 0;
   #waitTimer: number | undefined;
@@ -205,6 +224,17 @@ export class TCPEndpoint implements Endpoint {
   #keepProbes = 0;
   #lastRecv = 0;
   #ackPending = false;
+
+  /** Both SYNs carried timestamps: every segment does (RFC 7323). */
+  #tsOk = false;
+  /** This connection's offset of the timestamp clock (RFC 7323 section 5.4: not the uptime). */
+  readonly #tsOffset = (Math.random() * 0x100000000) >>> 0;
+  /** The peer's timestamp to echo (TS.Recent) and rcvNxt of our last ACK (Last.ACK.sent). */
+  #tsRecent = 0;
+  #lastAckSent = 0;
+  /** Smoothed round-trip time and its variation (ms, RFC 6298); srtt < 0: no sample yet. */
+  #srtt = -1;
+  #rttvar = 0;
 
   constructor(readonly tcp: TCPProtocol, readonly v4: boolean) {
     this.localAddr = v4 ? ANY4 : ANY6;
@@ -272,6 +302,11 @@ export class TCPEndpoint implements Endpoint {
     this.#registered = false;
   }
 
+  /** What options take of every segment (the MSS counts data only, as Linux's mss_cache). */
+  #optionSize(): number {
+    return this.#tsOk ? TIMESTAMPS_SIZE : 0;
+  }
+
   #mssFor(r: Route): number {
     const ipHeader = isV4(r.dst) ? 20 : 40;
     // An IPv4 packet's total length is 16 bits: a 64 KiB MTU still carries at most 65535.
@@ -331,8 +366,17 @@ export class TCPEndpoint implements Endpoint {
       wscale: ack && this.#rcvWScale === 0 ? null : OUR_WSCALE,
       // The same for SACK: a SYN offers it, a SYN-ACK accepts it only when offered.
       sackPermitted: ack ? this.#sackOk : this.tcp.sack,
+      // And for timestamps; a SYN echoes nothing yet.
+      ts: (ack ? this.#tsOk : this.tcp.timestamps)
+        ? { val: this.#tsNow(), ecr: ack ? this.#tsRecent : 0 }
+        : undefined,
       data: new Uint8Array(0),
     });
+  }
+
+  /** The timestamp clock: milliseconds, from this connection's offset. */
+  #tsNow(): number {
+    return (Math.floor(performance.now()) + this.#tsOffset) >>> 0;
   }
 
   /** Accepts a connection request on a listener: a child in SYN_RECV. */
@@ -366,7 +410,7 @@ export class TCPEndpoint implements Endpoint {
     c.#sndNxt = c.#sndMax = seqAdd(c.#iss, 1);
     c.#rcvNxt = seqAdd(s.seq, 1);
     c.#setPeerOptions(s, r);
-    c.#sndWnd = s.window;
+    c.#sndWnd = c.#maxSndWnd = s.window;
     c.state = TCPState.SYN_RECV;
     this.tcp.stack.ports.share(IPPROTO_TCP, c.localAddr, c.localPort, c);
     c.#reserved = true;
@@ -377,8 +421,11 @@ export class TCPEndpoint implements Endpoint {
   }
 
   #setPeerOptions(s: Segment, r: Route): void {
+    // A SYN-ACK with timestamps answers our offer; a SYN's is accepted if we offer them too.
+    this.#tsOk = s.ts !== undefined && this.tcp.timestamps;
+    if (s.ts) this.#tsRecent = s.ts.val;
     const peerMss = s.mss ?? (isV4(r.dst) ? DEFAULT_MSS4 : DEFAULT_MSS6);
-    this.#sndMss = Math.max(64, Math.min(peerMss, this.#mssFor(r)));
+    this.#sndMss = Math.max(64, Math.min(peerMss, this.#mssFor(r))) - this.#optionSize();
     this.#cc = newCongestionControl(this.#congestion, this.#sndMss);
     this.#sackOk = s.sackPermitted === true && this.tcp.sack;
     if (s.wscale !== null) {
@@ -422,7 +469,7 @@ export class TCPEndpoint implements Endpoint {
     if (!(s.flags & ACK)) return; // A simultaneous open is not supported: wait for SYN-ACK.
     this.#sndUna = s.ack;
     // The window of a SYN-ACK is never scaled.
-    this.#sndWnd = s.window;
+    this.#sndWnd = this.#maxSndWnd = s.window;
     this.#established();
     this.#sendAck();
   }
@@ -431,7 +478,7 @@ export class TCPEndpoint implements Endpoint {
     this.state = TCPState.ESTABLISHED;
     this.#done = true;
     this.#retries = 0;
-    this.#rto = this.tcp.rtoMinMs;
+    this.#rto = this.#rtoFromRtt();
     this.#clearRetransmit();
     this.#armKeepalive();
     this.queue.notify();
@@ -458,9 +505,24 @@ export class TCPEndpoint implements Endpoint {
       this.tcp.handleAgain(pkt, s);
       return;
     }
+    if (this.#tsOk && s.ts && !(s.flags & RST)) {
+      // PAWS (RFC 7323 section 5.3): a segment stamped before the latest one is an old
+      // duplicate, even with a sequence number that looks current (wrapped): dropped, and
+      // acknowledged so that the peer learns where we are.
+      if (seqLT(s.ts.val, this.#tsRecent)) {
+        this.#sendAck();
+        return;
+      }
+    }
     if (!this.#inWindow(s)) {
       if (!(s.flags & RST)) this.#sendAck();
       return;
+    }
+    // Only an acceptable segment sets the stamp to echo (one outside the window could push it
+    // ahead and make PAWS drop the real ones): that of the segment that reached where our
+    // last ACK said, so that the peer's round trip includes any delay of ours (RFC 7323 4.3).
+    if (this.#tsOk && s.ts && !(s.flags & RST) && seqLE(s.seq, this.#lastAckSent)) {
+      this.#tsRecent = s.ts.val;
     }
     if (s.flags & RST) {
       if (this.state === TCPState.SYN_RECV) {
@@ -483,6 +545,7 @@ export class TCPEndpoint implements Endpoint {
       }
       this.#sndUna = s.ack;
       this.#sndWnd = s.window << this.#sndWScale;
+      this.#maxSndWnd = this.#sndWnd;
       const parent = this.#parent;
       this.#established();
       if (parent) {
@@ -519,7 +582,10 @@ export class TCPEndpoint implements Endpoint {
       // Each further duplicate means a segment left the network: room for another.
       else if (this.#recover !== null) this.#recoverySend(false);
     }
-    if (seqLE(this.#sndUna, s.ack)) this.#sndWnd = s.window << this.#sndWScale;
+    if (seqLE(this.#sndUna, s.ack)) {
+      this.#sndWnd = s.window << this.#sndWScale;
+      this.#maxSndWnd = Math.max(this.#maxSndWnd, this.#sndWnd);
+    }
     if (seqLT(this.#sndUna, s.ack)) {
       let acked = seqDiff(s.ack, this.#sndUna);
       const finAcked = this.#finSent && s.ack === this.#sndNxt;
@@ -530,11 +596,16 @@ export class TCPEndpoint implements Endpoint {
       this.#sndUna = s.ack;
       this.#softError = 0;
       this.#scoreboard.advance(s.ack);
+      if (this.#tsOk && s.ts && s.ts.ecr !== 0 && this.#retries === 0) {
+        // The echo of our clock (RFC 7323 section 4): the round trip of what this ACK
+        // covers (after a timeout it may echo the first transmission: Karn's rule).
+        this.#rttSample(seqDiff(this.#tsNow(), s.ts.ecr));
+      }
       this.#retries = 0;
-      this.#rto = this.tcp.rtoMinMs;
+      this.#rto = this.#rtoFromRtt();
       this.#dupAcks = 0;
       if (this.#recover === null) {
-        this.#cc.onAck(acked, this.#sndMss);
+        this.#cc.onAck(acked, this.#sndMss, this.#srtt);
       } else if (seqLT(s.ack, this.#recover)) {
         // A partial ACK: the next hole is resent at once.
         this.#recoverySend(true);
@@ -648,6 +719,7 @@ export class TCPEndpoint implements Endpoint {
     if (ahead <= 0 || ahead + data.length > this.#rcvWindow() - this.#oooBytes) return;
     if (this.#ooo.some((o) => o.seq === seq)) return;
     if (!chargeKernel(data.length)) return;
+    retain(data);
     this.#ooo.push({ seq, data, fin });
     this.#oooBytes += data.length;
   }
@@ -664,13 +736,15 @@ export class TCPEndpoint implements Endpoint {
       this.#oooBytes -= o.data.length;
       unchargeKernel(o.data.length);
       const skip = seqDiff(this.#rcvNxt, o.seq);
-      if (skip > o.data.length) continue;
-      const part = o.data.subarray(skip);
+      const part = o.data.subarray(Math.min(skip, o.data.length));
       const take = Math.min(this.#rcvLimit - this.#rcvBuf.length, part.length);
-      if (take > 0 && chargeKernel(take)) {
+      if (skip <= o.data.length && take > 0 && chargeKernel(take)) {
         this.#rcvBuf.push(part.subarray(0, take));
         this.#rcvNxt = seqAdd(this.#rcvNxt, take);
       }
+      // The receive buffer holds what it took of it now.
+      release(o.data);
+      if (skip > o.data.length) continue;
       if (take < part.length) break;
       fin = o.fin;
     }
@@ -678,6 +752,7 @@ export class TCPEndpoint implements Endpoint {
   }
 
   #dropOutOfOrder(): void {
+    for (const o of this.#ooo) release(o.data);
     unchargeKernel(this.#oooBytes);
     this.#ooo = [];
     this.#oooBytes = 0;
@@ -714,9 +789,16 @@ export class TCPEndpoint implements Endpoint {
     const r = this.#route;
     if (!r) return;
     const seg: OutSegment = { sport: this.localPort, dport: this.remotePort, ...s };
+    if (this.#tsOk && !(s.flags & (RST | SYN))) {
+      seg.ts = { val: this.#tsNow(), ecr: this.#tsRecent };
+    }
     if (s.flags & ACK) {
+      this.#lastAckSent = s.ack;
       this.#ackPending = false;
-      this.#lastAdvertised = (s.window << this.#rcvWScale) >>> 0;
+      // A SYN's window is never scaled.
+      const wnd = s.flags & SYN ? s.window : (s.window << this.#rcvWScale) >>> 0;
+      this.#rcvAdvEdge = seqAdd(s.ack, wnd);
+      this.#rcvAdvField = s.window;
     }
     const link = r.nic.link;
     const offload = (link.offloadMaxSize ?? 0) > 0;
@@ -729,6 +811,9 @@ export class TCPEndpoint implements Endpoint {
       this.options.tos,
       offload ? { checksumOffset: 16, headerLength: (b[12] >> 4) * 4, segmentSize } : undefined,
     );
+    // A segment copied into a buffer of its own is ours to give back (whoever queued it holds
+    // it still); one built in place is the send buffer's.
+    if (!(s.data instanceof Uint8Array && s.data.buffer === b.buffer)) release(b);
   }
 
   /**
@@ -778,6 +863,15 @@ export class TCPEndpoint implements Endpoint {
         break;
       }
       let n = Math.min(unsent, wnd, this.#sndMss);
+      // Sender silly window avoidance (RFC 9293 3.8.6.2.1): a sliver of window left by the
+      // last segment waits for the ACKs in flight to open more, unless it takes all that
+      // is to send or half the largest window the peer offered.
+      if (
+        n < this.#sndMss && n < unsent && inFlight > 0 && n < this.#maxSndWnd / 2 &&
+        this.#sndBuf.beforeLargeChunk(inFlight, n, IN_PLACE_MIN) === n
+      ) {
+        break;
+      }
       // The congestion window counts what is in the network; a segment goes out whole, not
       // cut to the last bytes of room (the ACKs that follow open more).
       const room = this.#cc.cwnd - this.#pipe();
@@ -788,6 +882,9 @@ export class TCPEndpoint implements Endpoint {
         const whole = Math.max(n, room - room % this.#sndMss);
         n = Math.min(unsent, wnd, limit, whole);
       }
+      // A segment that a window cut left mid-chunk ends where the next large write's chunk
+      // begins, so that segments from there on are built in place again, not copied.
+      n = this.#sndBuf.beforeLargeChunk(inFlight, n, IN_PLACE_MIN);
       this.#emit({
         seq: this.#sndNxt,
         ack: this.#rcvNxt,
@@ -899,10 +996,30 @@ export class TCPEndpoint implements Endpoint {
     return n > 0 ? [from, n] : null;
   }
 
+  /** Adds a round-trip time (ms) to the estimate (RFC 6298 section 2). */
+  #rttSample(rtt: number): void {
+    if (rtt < 0 || rtt > RTO_MAX_MS) return;
+    if (this.#srtt < 0) {
+      this.#srtt = rtt;
+      this.#rttvar = rtt / 2;
+    } else {
+      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - rtt);
+      this.#srtt = 0.875 * this.#srtt + 0.125 * rtt;
+    }
+  }
+
+  /** The retransmission timeout the estimate gives, never below the floor (rtoMinMs). */
+  #rtoFromRtt(): number {
+    const floor = this.tcp.rtoMinMs;
+    if (this.#srtt < 0) return floor;
+    // The clock's granularity (1 ms) bounds the variation's share from below.
+    return Math.min(RTO_MAX_MS, Math.max(floor, this.#srtt + Math.max(1, 4 * this.#rttvar)));
+  }
+
   #armRetransmit(restart = false): void {
+    if (this.#rtxTimer !== undefined && !restart && this.#rtxDeadline !== 0) return;
     const now = performance.now();
     if (this.#rtxTimer !== undefined) {
-      if (!restart) return;
       // Restarted on every ACK that moves sndUna: the deadline moves later and the timer,
       // when it fires early, sleeps again for the rest (one host timer per RTO, not one per
       // ACK); only a deadline earlier than the timer's (the RTO fell back after a back-off)
@@ -915,13 +1032,25 @@ export class TCPEndpoint implements Endpoint {
     this.#rtxTimer = timer(() => this.#onRetransmitTimer(), this.#rto);
   }
 
+  /**
+   * Stops the retransmission timer. Its host timer is left to fire and find nothing due: on a
+   * stream every write starts the timer again after an ACK stopped it, and a host timer made
+   * and cancelled each time cost more than the stack's own work on the segment.
+   */
   #clearRetransmit(): void {
+    this.#rtxDeadline = 0;
+  }
+
+  /** Stops the retransmission timer and its host timer (the connection is over). */
+  #cancelRetransmit(): void {
     if (this.#rtxTimer !== undefined) clearTimeout(this.#rtxTimer);
     this.#rtxTimer = undefined;
+    this.#rtxDeadline = 0;
   }
 
   #onRetransmitTimer(): void {
     this.#rtxTimer = undefined;
+    if (this.#rtxDeadline === 0) return;
     const now = performance.now();
     const early = this.#rtxDeadline - now;
     if (early > 1) {
@@ -1034,7 +1163,7 @@ export class TCPEndpoint implements Endpoint {
    * what was sent is sent again in the new size at once (it was dropped, not congested).
    */
   #pathMtuReduced(): void {
-    const mss = Math.max(64, this.#mssFor(this.#route!));
+    const mss = Math.max(64, this.#mssFor(this.#route!)) - this.#optionSize();
     if (mss >= this.#sndMss) return;
     this.#sndMss = mss;
     if (this.state === TCPState.SYN_SENT) return;
@@ -1098,7 +1227,7 @@ export class TCPEndpoint implements Endpoint {
     }
     this.tcp.timeWaitCount++;
     this.state = TCPState.TIME_WAIT;
-    this.#clearRetransmit();
+    this.#cancelRetransmit();
     if (this.#keepTimer !== undefined) clearTimeout(this.#keepTimer);
     this.#keepTimer = undefined;
     if (this.#waitTimer === undefined) this.#waitTimer = timer(() => this.#finish(), TIME_WAIT_MS);
@@ -1117,7 +1246,7 @@ export class TCPEndpoint implements Endpoint {
     const wasSynRecv = this.state === TCPState.SYN_RECV;
     if (this.state === TCPState.TIME_WAIT) this.tcp.timeWaitCount--;
     this.state = TCPState.CLOSE;
-    this.#clearRetransmit();
+    this.#cancelRetransmit();
     if (this.#waitTimer !== undefined) clearTimeout(this.#waitTimer);
     if (this.#keepTimer !== undefined) clearTimeout(this.#keepTimer);
     this.#waitTimer = this.#keepTimer = undefined;
@@ -1165,7 +1294,10 @@ export class TCPEndpoint implements Endpoint {
     }
     const room = this.#sndLimit - this.#sndBuf.length;
     if (room <= 0) throw new SysError(Errno.EAGAIN);
-    const n = Math.min(room, data.length);
+    // While there is room at all, up to a segment's worth more is taken, as Linux queues a
+    // whole buffer past sk_sndbuf: a blocked writer woken by an ACK that freed a little does
+    // not queue a sliver of its write (and wait again for the rest).
+    const n = Math.min(room + SND_OVERSHOOT, data.length);
     if (n === 0) return 0;
     if (!chargeKernel(n)) throw new SysError(Errno.ENOBUFS);
     // A buffer handed over (owned) is kept as it is; any other is copied.
@@ -1174,6 +1306,11 @@ export class TCPEndpoint implements Endpoint {
     return n;
   }
 
+  /**
+   * Takes up to max received bytes (one buffered chunk's worth). The data is a view that
+   * belongs to the stack's buffer pool once consumed: the caller copies it out before
+   * anything else sends on the stack (the socket copies it to the application at once).
+   */
   read(max: number, peek: boolean): ReadResult {
     if (this.state === TCPState.LISTEN) throw new SysError(Errno.ENOTCONN);
     const have = this.#rcvBuf.length;
@@ -1197,12 +1334,26 @@ export class TCPEndpoint implements Endpoint {
     throw new SysError(Errno.EAGAIN);
   }
 
-  /** After a read: tells the peer when the window opened by a segment or half of it. */
+  /**
+   * After a read: tells the peer the window opened, once it is at least twice what the peer
+   * may still send and larger by a segment (or half the buffer), as Linux decides. A reader
+   * that keeps up sends no update (the ACKs of the data carry the window): one segment less
+   * per read on a stream. Behind a gap, though, the sender counts duplicate ACKs, which must
+   * carry an unchanged window (RFC 5681): a window that grew is told at once, on its own,
+   * rather than on the next ACK, which would then not count.
+   */
   #windowUpdate(): void {
     if (!this.connected) return;
+    if (this.#ooo.length > 0) {
+      if (this.#advertised() !== this.#rcvAdvField) this.#sendAck();
+      return;
+    }
     const wnd = this.#rcvWindow();
-    const grown = wnd - this.#lastAdvertised;
-    if (grown >= this.#sndMss || grown >= this.#rcvLimit / 2) this.#sendAck();
+    const left = Math.max(0, seqDiff(this.#rcvAdvEdge, this.#rcvNxt));
+    const grown = wnd - left;
+    if (wnd >= 2 * left && (grown >= this.#sndMss || grown >= this.#rcvLimit / 2)) {
+      this.#sendAck();
+    }
   }
 
   readiness(): number {
@@ -1334,9 +1485,13 @@ export class TCPEndpoint implements Endpoint {
         : TCP_CA_OPEN,
       retransmits: Math.min(this.#retries, 255),
       backoff: Math.min(this.#retries, 255),
-      options: (this.#sackOk ? TCPI_OPT_SACK : 0) | (this.#rcvWScale ? TCPI_OPT_WSCALE : 0),
+      options: (this.#sackOk ? TCPI_OPT_SACK : 0) | (this.#rcvWScale ? TCPI_OPT_WSCALE : 0) |
+        (this.#tsOk ? TCPI_OPT_TIMESTAMPS : 0),
       wscale: this.#sndWScale | (this.#rcvWScale << 4),
       rto: this.#rto * 1000,
+      // In microseconds; Linux reports its smoothed estimate, and no sample as 0.
+      rtt: this.#srtt < 0 ? 0 : Math.round(this.#srtt * 1000),
+      rttvar: Math.round(this.#rttvar * 1000),
       sndMss: mss,
       rcvMss: Math.min(mss, this.#mssFor(r)),
       unacked: segs(Math.max(0, seqDiff(this.#sndNxt, this.#sndUna))),

@@ -1,6 +1,6 @@
 /**
  * TCP segments (RFC 9293): the header, the options the stack uses (MSS, window scale,
- * SACK-permitted and SACK blocks of RFC 2018) and the checksum.
+ * SACK-permitted and SACK blocks of RFC 2018, timestamps of RFC 7323) and the checksum.
  *
  * @module
  */
@@ -8,7 +8,8 @@
 import type { IPAddress } from "./address.ts";
 import { finish, pseudoHeaderSum, sumBytes } from "./checksum.ts";
 import { IPPROTO_TCP } from "./stack.ts";
-import { giveRoom, HEADROOM, takeRoom, transportBuffer } from "./ipv4.ts";
+import { giveRoom, HEADROOM, takeRoom } from "./ipv4.ts";
+import { allocate } from "./buffer_pool.ts";
 
 export const TCP_HEADER_SIZE = 20;
 export const FIN = 0x01;
@@ -24,8 +25,11 @@ const OPT_MSS = 2;
 const OPT_WS = 3;
 const OPT_SACK_PERMITTED = 4;
 const OPT_SACK = 5;
+const OPT_TIMESTAMPS = 8;
 /** SACK blocks that fit in the 40 bytes of options beside nothing else (RFC 2018). */
 export const MAX_SACK_BLOCKS = 4;
+/** What the timestamps option takes of every segment once negotiated (aligned: 2 NOPs first). */
+export const TIMESTAMPS_SIZE = 12;
 
 /** A range of sequence space [start, end) the receiver holds beyond its cumulative ACK. */
 export interface SackBlock {
@@ -45,8 +49,10 @@ export interface Segment {
   wscale: number | null;
   /** SACK-permitted (a SYN's option). */
   sackPermitted?: boolean;
-  /** SACK blocks (at most MAX_SACK_BLOCKS). */
+  /** SACK blocks (at most MAX_SACK_BLOCKS, one less beside timestamps). */
   sack?: SackBlock[];
+  /** The timestamps option (RFC 7323): the sender's clock, and the peer's value it echoes. */
+  ts?: { val: number; ecr: number };
   data: Uint8Array;
 }
 
@@ -64,7 +70,9 @@ export interface OutSegment extends Omit<Segment, "data"> {
 /**
  * Builds a segment over src -> dst, with its checksum unless the link checks for us
  * (offload: loopback, where nothing can corrupt it, as Linux and gVisor skip it there) or
- * completes it (partial: a packet socket's checksum offload).
+ * completes it (partial: a packet socket's checksum offload). A segment built around its
+ * data in place shares the data's buffer; any other is a buffer of its own that the caller
+ * holds (buffer_pool.ts) and releases once it has sent it.
  */
 export function encodeTCP(
   src: IPAddress,
@@ -77,7 +85,14 @@ export function encodeTCP(
   if (s.mss !== null) opts.push(OPT_MSS, 4, (s.mss >> 8) & 0xff, s.mss & 0xff);
   if (s.wscale !== null) opts.push(OPT_NOP, OPT_WS, 3, s.wscale);
   if (s.sackPermitted) opts.push(OPT_NOP, OPT_NOP, OPT_SACK_PERMITTED, 2);
-  const blocks = s.sack?.slice(0, MAX_SACK_BLOCKS) ?? [];
+  if (s.ts) {
+    opts.push(OPT_NOP, OPT_NOP, OPT_TIMESTAMPS, 10);
+    for (const x of [s.ts.val >>> 0, s.ts.ecr >>> 0]) {
+      opts.push(x >>> 24, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff);
+    }
+  }
+  // The options' 40 bytes hold 3 blocks beside timestamps.
+  const blocks = s.sack?.slice(0, s.ts ? MAX_SACK_BLOCKS - 1 : MAX_SACK_BLOCKS) ?? [];
   if (blocks.length > 0) {
     opts.push(OPT_NOP, OPT_NOP, OPT_SACK, 2 + 8 * blocks.length);
     for (const { start, end } of blocks) {
@@ -95,7 +110,9 @@ export function encodeTCP(
     b = new Uint8Array(d.buffer, d.byteOffset - hlen, hlen + d.length);
     giveRoom(b);
   } else {
-    b = transportBuffer(hlen + d.length);
+    // Every byte of it is written below (header, options, data): a reused buffer shows none
+    // of its last bytes.
+    b = allocate(hlen + d.length, HEADROOM);
     if (d instanceof Uint8Array) b.set(d, hlen);
     else d.copyTo(b.subarray(hlen));
   }
@@ -125,10 +142,12 @@ const TCP_MAX_HEADER = 60;
 /**
  * A buffer for n bytes of a stream's data with room before them for the TCP and network
  * headers: the first segment that carries them from their start is built around them in
- * place (encodeTCP), with no copy.
+ * place (encodeTCP), with no copy. Pooled (buffer_pool.ts): the caller holds it and releases
+ * it when done; its bytes are whatever the buffer last held, so the caller writes all n of
+ * them or passes on only what it wrote.
  */
-export function streamBuffer(n: number): Uint8Array {
-  return transportBuffer(n, TCP_MAX_HEADER + HEADROOM);
+export function streamBuffer(n: number): Uint8Array<ArrayBuffer> {
+  return allocate(n, TCP_MAX_HEADER + HEADROOM);
 }
 
 /** Parses a segment; null for one to drop (short, bad offset or checksum when verified). */
@@ -147,6 +166,7 @@ export function decodeTCP(
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let mss: number | null = null, wscale: number | null = null, sackPermitted = false;
   const sack: SackBlock[] = [];
+  let ts: { val: number; ecr: number } | undefined;
   for (let i = TCP_HEADER_SIZE; i < hlen;) {
     const kind = b[i];
     if (kind === OPT_END) break;
@@ -160,6 +180,9 @@ export function decodeTCP(
     if (kind === OPT_MSS && len === 4) mss = (b[i + 2] << 8) | b[i + 3];
     if (kind === OPT_WS && len === 3) wscale = Math.min(b[i + 2], 14);
     if (kind === OPT_SACK_PERMITTED && len === 2) sackPermitted = true;
+    if (kind === OPT_TIMESTAMPS && len === 10) {
+      ts = { val: v.getUint32(i + 2), ecr: v.getUint32(i + 6) };
+    }
     // Blocks of 8 bytes each; an option of any other length is ignored whole.
     if (kind === OPT_SACK && (len - 2) % 8 === 0 && len <= 2 + 8 * MAX_SACK_BLOCKS) {
       for (let j = i + 2; j < i + len; j += 8) {
@@ -179,6 +202,7 @@ export function decodeTCP(
     wscale,
     sackPermitted,
     sack,
+    ts,
     data: b.subarray(hlen),
   };
 }

@@ -15,10 +15,11 @@ import { IPPROTO_ICMP } from "./stack.ts";
 import { ETH_P_IP, type LinkEndpoint, type NetworkDispatcher } from "./link.ts";
 import { IFF_UP } from "./nic.ts";
 import { NetStack } from "./socket.ts";
-import { decodeTCP, type Segment, seqDiff, SYN } from "./tcp_header.ts";
+import { decodeTCP, encodeTCP, type Segment, seqAdd, seqDiff, SYN } from "./tcp_header.ts";
+import { IPPROTO_TCP } from "./stack.ts";
 import { type TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
 import { CONGESTION_CONTROLS, type CongestionName } from "./tcp_congestion.ts";
-import { TCPI_OPT_SACK } from "../../abi/linux/tcp.ts";
+import { TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS } from "../../abi/linux/tcp.ts";
 
 const MTU = 1500;
 const MSS = MTU - 40;
@@ -35,6 +36,8 @@ class LossyLink implements LinkEndpoint {
   drop: (seg: Segment, packet: Uint8Array) => boolean = () => false;
   /** Every segment this end sent, lost or not. */
   readonly sent: Segment[] = [];
+  /** How long a batch takes to cross (0: the next turn of the event loop). */
+  delayMs = 0;
   #pending: Uint8Array[] = [];
 
   attach(d: NetworkDispatcher): void {
@@ -46,7 +49,7 @@ class LossyLink implements LinkEndpoint {
     const seg = decodeTCP(ip.src, ip.dst, ip.payload, true)!;
     this.sent.push({ ...seg, data: seg.data.slice() });
     if (this.drop(seg, p)) return;
-    if (this.#pending.length === 0) setTimeout(() => this.#deliver(), 0);
+    if (this.#pending.length === 0) setTimeout(() => this.#deliver(), this.delayMs);
     this.#pending.push(p.slice());
   }
 
@@ -61,8 +64,11 @@ function host(n: number): IPAddress {
   return v4Mapped(Uint8Array.of(10, 0, 0, n));
 }
 
-/** Two stacks joined by a LossyLink: a (10.0.0.1) and b (10.0.0.2). */
-function twoStacks(sack: boolean, congestion: CongestionName = "cubic") {
+/**
+ * Two stacks joined by a LossyLink: a (10.0.0.1) and b (10.0.0.2). Without timestamps unless
+ * asked: the offsets the tests lose count segments of MSS bytes, and timestamps take 12.
+ */
+function twoStacks(sack: boolean, congestion: CongestionName = "cubic", timestamps = false) {
   const ends = [new LossyLink(), new LossyLink()];
   ends[0].peer = ends[1];
   ends[1].peer = ends[0];
@@ -70,6 +76,7 @@ function twoStacks(sack: boolean, congestion: CongestionName = "cubic") {
     const ns = new NetStack();
     ns.tcp.sack = sack;
     ns.tcp.congestion = congestion;
+    ns.tcp.timestamps = timestamps;
     // What is observed here is recovered without the retransmission timer: on a loaded host a
     // pause of the test's own process must not look like a loss.
     ns.tcp.rtoMinMs = 60_000;
@@ -427,6 +434,89 @@ Deno.test("ACKs that come after the retransmission timer fired (a spurious timeo
   assert.deepEqual(all, out);
   assert.ok(eof, "the reader saw the end of the stream");
   assert.equal(c.state, TCPState.FIN_WAIT2, "the sender took the late ACK of its FIN");
+  c.close();
+  s.close();
+});
+
+Deno.test("timestamps: offered by both SYNs, on every segment after, and the echo measures the round trip", async () => {
+  const { a, b, linkA, linkB } = twoStacks(true, "cubic", true);
+  // Each way takes 20 ms: a round trip at least 40.
+  linkA.delayMs = linkB.delayMs = 20;
+  const [c, s] = await connect(a, b);
+  const total = 8 * MSS;
+  assert.equal(c.write(new Uint8Array(total).fill(1), null), total);
+  let read = 0;
+  const deadline = performance.now() + 30_000;
+  // Until everything is read and acknowledged (the ACKs take 20 ms to come back).
+  while ((read < total || c.unacked > 0) && performance.now() < deadline) {
+    for (let r; (r = tryOp(() => s.read(total, false))) && r.data.length > 0;) {
+      read += r.data.length;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(read, total);
+  assert.equal(c.unacked, 0);
+  const [syn, synAck] = [linkA.sent[0], linkB.sent[0]];
+  assert.ok(syn.flags & SYN && syn.ts && syn.ts.ecr === 0, "the SYN offers timestamps");
+  assert.equal(synAck.ts?.ecr, syn.ts.val, "the SYN-ACK accepts, echoing the SYN's");
+  for (const x of [...linkA.sent, ...linkB.sent]) assert.ok(x.ts, "every segment carries them");
+  // Data segments leave room for the option: MSS - 12 bytes of data each.
+  assert.equal(Math.max(...linkA.sent.map((x) => x.data.length)), MSS - 12);
+  const info = c.tcpInfo();
+  assert.equal(info.options! & TCPI_OPT_TIMESTAMPS, TCPI_OPT_TIMESTAMPS);
+  assert.equal(info.sndMss, MSS - 12);
+  // (40 ms at least; a millisecond clock and a timer that fires a little early lose a few.)
+  assert.ok(info.rtt! >= 30_000, `TCP_INFO's rtt (${info.rtt} us) is the round trip's`);
+  assert.ok(info.rto! >= info.rtt!, "the retransmission timeout covers it");
+  c.close();
+  s.close();
+});
+
+Deno.test("timestamps: not used when the peer does not offer them", async () => {
+  const { a, b, linkA, linkB } = twoStacks(true, "cubic", true);
+  b.tcp.timestamps = false;
+  const [c, s] = await connect(a, b);
+  assert.equal(c.write(new Uint8Array(3 * MSS), null), 3 * MSS);
+  for (let i = 0; i < 20 && s.readable < 3 * MSS; i++) await settle();
+  assert.equal(s.readable, 3 * MSS);
+  assert.ok(linkA.sent[0].ts, "offered");
+  assert.ok([...linkA.sent.slice(1), ...linkB.sent].every((x) => !x.ts), "and then not used");
+  assert.equal(Math.max(...linkA.sent.map((x) => x.data.length)), MSS);
+  assert.equal(c.tcpInfo().options! & TCPI_OPT_TIMESTAMPS, 0);
+  c.close();
+  s.close();
+});
+
+Deno.test("PAWS: an old duplicate whose sequence number looks current is dropped and answered", async () => {
+  const { a, b, linkA, linkB } = twoStacks(true, "cubic", true);
+  const [c, s] = await connect(a, b);
+  const packets: Uint8Array[] = [];
+  linkA.drop = (seg, p) => {
+    if (seg.data.length > 0) packets.push(p.slice());
+    return false;
+  };
+  assert.equal(c.write(new Uint8Array(1000).fill(0xaa), null), 1000);
+  for (let i = 0; i < 20 && s.readable < 1000; i++) await settle();
+  assert.equal(s.read(1000, false).data.length, 1000);
+  // The clock moves on (milliseconds), and the next segment carries a later stamp.
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(c.write(new Uint8Array(1000).fill(0xbb), null), 1000);
+  for (let i = 0; i < 20 && s.readable < 1000; i++) await settle();
+  assert.deepEqual(new Set(s.read(1000, false).data), new Set([0xbb]));
+  // The first segment again, as if it had wandered the network while the sequence numbers
+  // wrapped: its sequence number is where the stream is now, its stamp is the old one.
+  const ip = decodeIPv4(packets[0], true)!;
+  const old = decodeTCP(ip.src, ip.dst, ip.payload, true)!;
+  const forged = encodeTCP(ip.src, ip.dst, { ...old, seq: seqAdd(old.seq, 2000) });
+  const acks = linkB.sent.length;
+  linkB.dispatch(ETH_P_IP, encodeIPv4(ip.src, ip.dst, IPPROTO_TCP, forged, 64, 0));
+  for (let i = 0; i < 5; i++) await settle();
+  assert.equal(s.readable, 0, "its bytes are not taken");
+  assert.ok(linkB.sent.length > acks, "it is answered with an ACK");
+  // The connection goes on.
+  assert.equal(c.write(new Uint8Array(10).fill(0xcc), null), 10);
+  for (let i = 0; i < 20 && s.readable < 10; i++) await settle();
+  assert.deepEqual(s.read(10, false).data, new Uint8Array(10).fill(0xcc));
   c.close();
   s.close();
 });

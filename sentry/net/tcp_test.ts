@@ -13,6 +13,7 @@ import { IPPROTO_TCP } from "./stack.ts";
 import { ACK, decodeTCP, encodeTCP, SYN } from "./tcp_header.ts";
 import { NetStack } from "./socket.ts";
 import type { TCPEndpoint } from "./tcp_endpoint.ts";
+import { TCP_AUTO_BUFFER } from "./endpoint.ts";
 
 /** Lets the loopback deliver what is queued (microtasks and a macrotask turn). */
 function settle(): Promise<void> {
@@ -60,7 +61,8 @@ Deno.test("tcp endpoints echo a megabyte through the loopback in both directions
   for (let round = 0; round < 100000 && back < total; round++) {
     if (sent < total) sent += tryOp(() => c.write(out.subarray(sent, sent + 100000), null)) ?? 0;
     const r = tryOp(() => s.read(65536, false));
-    if (r) pending.push(r.data);
+    // Kept across sends: a copy (the view's pooled buffer may be reused once consumed).
+    if (r) pending.push(r.data.slice());
     while (pending.length) {
       const n = tryOp(() => s.write(pending[0], null));
       if (n === null) break;
@@ -208,4 +210,93 @@ Deno.test("three duplicate ACKs resend the lost segment at once, and a partial A
   seg(1001, first + 3000, ACK);
   assert.equal(fromUs().seq, first + 3000);
   s.close();
+});
+
+Deno.test("a reader that keeps up sends no window updates; one that frees a full buffer does", async () => {
+  const ns = new NetStack();
+  const [, c, s] = await connected(ns);
+  const lo = ns.stack.nics[0].link as unknown as { packets: number };
+  const chunk = new Uint8Array(65536).fill(7);
+  const rounds = 16;
+  let before = 0;
+  for (let i = -2; i < rounds; i++) {
+    // Two rounds first: the window of the handshake (unscaled, 64 KiB) opens to the buffer's.
+    if (i === 0) before = lo.packets;
+    assert.equal(c.write(chunk, null), chunk.length);
+    await settle();
+    assert.equal(readAll(s).length, chunk.length);
+    await settle();
+  }
+  // Per write: its segments (65536 bytes need two) and one ACK that carries the window; the
+  // reads add nothing.
+  assert.equal(lo.packets - before, rounds * 3);
+
+  // The receiver's buffer filled: the writer waits for the window, and a read opens it.
+  let sent = 0;
+  for (let i = 0; i < 1000; i++) {
+    const n = tryOp(() => c.write(chunk, null));
+    if (n === null) break;
+    sent += n;
+    await settle();
+  }
+  await settle();
+  const first = readAll(s).length;
+  assert.ok(first > 0 && first < sent, "the window closed with data still to send");
+  // The window update lets the rest through at once (a persist probe would take 200 ms).
+  await settle();
+  await settle();
+  assert.equal(first + readAll(s).length, sent);
+});
+
+Deno.test("a window-limited stream of large writes keeps its segments on the writes' boundaries", async () => {
+  const ns = new NetStack();
+  const [, c, s] = await connected(ns);
+  const lo = ns.stack.nics[0].link;
+  const segs: { seq: number; len: number }[] = [];
+  const write = lo.writePacket.bind(lo);
+  lo.writePacket = (type, pkt, ...rest) => {
+    const ip = decodeIPv4(pkt, false)!;
+    const t = decodeTCP(ip.src, ip.dst, ip.payload, false)!;
+    if (t.sport === c.localPort && t.data.length > 0) segs.push({ seq: t.seq, len: t.data.length });
+    write(type, pkt, ...rest);
+  };
+  const chunk = new Uint8Array(65536).fill(3);
+  const total = 48 * chunk.length;
+  let sent = 0, read = 0;
+  for (let round = 0; round < 10000 && read < total; round++) {
+    // The writer stays ahead: the reader's buffer fills, and each read opens the window by
+    // less than a write. Whole writes only (a write cut short would make a chunk of its own).
+    while (sent < total && c.unacked + chunk.length <= TCP_AUTO_BUFFER) {
+      assert.equal(c.write(chunk, null), chunk.length);
+      sent += chunk.length;
+    }
+    const r = tryOp(() => s.read(20000, false));
+    if (r) read += r.data.length;
+    await settle();
+  }
+  assert.equal(read, total);
+  const base = segs[0].seq;
+  // Each segment begins a write or ends one (a write is one full segment and a tail).
+  const astray = segs.filter(({ seq, len }) =>
+    ((seq - base) >>> 0) % chunk.length !== 0 && ((seq - base + len) >>> 0) % chunk.length !== 0
+  );
+  assert.deepEqual(astray, [], "no segment straddles two writes or starts inside one");
+});
+
+Deno.test("a write that finds room in the send buffer is taken whole, up to 64 KiB past it", async () => {
+  const ns = new NetStack();
+  const [, c] = await connected(ns);
+  // Nobody reads: the peer's window and then the send buffer fill. Writes of an odd size
+  // never end exactly at the limit.
+  const chunk = new Uint8Array(50000);
+  let queued = 0;
+  for (let i = 0; i < 1000; i++) {
+    const n = tryOp(() => c.write(chunk, null));
+    await settle();
+    if (n === null) break;
+    assert.equal(n, chunk.length, `write ${i} was taken whole`);
+    queued += n;
+  }
+  assert.ok(c.unacked > TCP_AUTO_BUFFER && c.unacked < TCP_AUTO_BUFFER + 65536, `${c.unacked}`);
+  assert.ok(queued > c.unacked, "the peer holds the rest");
 });

@@ -407,6 +407,15 @@ static void tcp_info_check(void) {
            ti.tcpi_state, ti.tcpi_ca_state, ti.tcpi_options & 6, ti.tcpi_snd_cwnd >= 10,
            ti.tcpi_pmtu, ti.tcpi_retrans, ti.tcpi_total_retrans, ti.tcpi_snd_mss > 1000,
            len >= 104);
+    // Timestamps are on as net.ipv4.tcp_timestamps says (1 by default; a sandbox without the
+    // file has them on, as gVisor and Linux by default), whatever a runner's host set.
+    int want = 1;
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_timestamps", "r");
+    if (f) {
+      if (fscanf(f, "%d", &want) != 1) want = 1;
+      fclose(f);
+    }
+    printf("tcp_info timestamps as configured %d\n", !!(ti.tcpi_options & TCPI_OPT_TIMESTAMPS) == !!want);
     if (round == 0) {
       static char buf[MB];
       memset(buf, 'i', sizeof buf);
