@@ -170,13 +170,16 @@ export interface RunscOptions {
   outputFile?: string;
   /** Variables added to its environment. */
   env?: Record<string, string>;
+  /** A named network namespace (`ip netns add`) to run it in. */
+  netns?: string;
 }
 
 /** Runs `deno run -A main.ts ...args` and captures its output and exit code. */
 export async function runsc(args: string[], opts: RunscOptions = {}): Promise<RunResult> {
-  const argv = [DENO, "run", "-A", "--quiet", MAIN, ...args];
+  const inNetns = opts.netns ? ["/usr/sbin/ip", "netns", "exec", opts.netns] : [];
+  const argv = [...inNetns, DENO, "run", "-A", "--quiet", MAIN, ...args];
   const file = opts.outputFile;
-  const child = new Deno.Command(file ? "/bin/sh" : DENO, {
+  const child = new Deno.Command(file ? "/bin/sh" : argv[0], {
     args: file
       ? ["-c", 'out="$1"; shift; exec "$@" >>"$out" 2>>"$out.err"', "sh", file, ...argv]
       : argv.slice(1),

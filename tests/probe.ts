@@ -85,6 +85,12 @@ export interface Probe {
    * sandbox's --network=none (so routes and ports of the host do not change the answers).
    */
   loopbackOnly?: boolean;
+  /**
+   * Both runs happen in a network namespace of their own, made for the test with these
+   * interfaces (`ip -n NS` commands' arguments after `-n NS`): for a probe of the host's
+   * interfaces (--network=host), which other tests add to and remove from the host's namespace.
+   */
+  netns?: string[][];
 }
 
 interface Outcome {
@@ -120,7 +126,12 @@ const NATIVE_TIMEOUT_S = 120;
  * Runs the program natively in a chroot of the rootfs the sandbox gets, so that paths mean
  * the same thing in both runs.
  */
-async function native(root: string, argv: string[], p: Probe): Promise<Outcome> {
+async function native(
+  root: string,
+  argv: string[],
+  p: Probe,
+  netns: string | null,
+): Promise<Outcome> {
   // A private mount namespace gives the chroot /proc, /dev and an empty /tmp, as the sandbox
   // has, and takes them away again when the program ends: nothing is left in the rootfs. A
   // writable root is an overlayfs over it, with the upper layer thrown away afterwards.
@@ -167,8 +178,9 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
   // natively fails its probe instead of hanging the suite. setsid(1) first (in place: the
   // child leads no group) leaves the runner's controlling terminal behind, which the sandbox's
   // application never has either (a test run from a terminal saw /dev/tty open natively).
-  const child = new Deno.Command("/usr/bin/setsid", {
+  const child = new Deno.Command(netns ? "/usr/sbin/ip" : "/usr/bin/setsid", {
     args: [
+      ...(netns ? ["netns", "exec", netns, "/usr/bin/setsid"] : []),
       "/usr/bin/timeout",
       "-s",
       "KILL",
@@ -209,6 +221,28 @@ async function native(root: string, argv: string[], p: Probe): Promise<Outcome> 
     stderr += `\n(the native run was killed after ${NATIVE_TIMEOUT_S} s)`;
   }
   return { stdout: new TextDecoder().decode(r.stdout), stderr, status };
+}
+
+/** Runs ip(8), throwing with its stderr when it fails. */
+async function ip(...args: string[]): Promise<void> {
+  const r = await new Deno.Command("/usr/sbin/ip", { args, stdout: "null", stderr: "piped" })
+    .output();
+  if (!r.success) {
+    throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(r.stderr).trim()}`);
+  }
+}
+
+/** A new named network namespace with the given interfaces (`ip -n NS` arguments each). */
+async function makeNetns(commands: string[][]): Promise<string> {
+  const name = `runsc-probe-${crypto.randomUUID().slice(0, 8)}`;
+  await ip("netns", "add", name);
+  try {
+    for (const c of commands) await ip("-n", name, ...c);
+  } catch (e) {
+    await ip("netns", "del", name).catch(() => {});
+    throw e;
+  }
+  return name;
 }
 
 /** A new pids cgroup's path (v1's pids hierarchy, or the v2 root's), not made yet. */
@@ -296,21 +330,23 @@ export function probeTests(probes: Probe[], missing: string | null = null): void
             await Deno.writeTextFile(file, JSON.stringify(config, null, 2));
           }
           const root = await makeRoot();
+          const netns = probe.netns ? await makeNetns(probe.netns) : null;
           try {
             // The sandbox first: its root is read-only, so only the native run can leave
             // anything behind in the shared rootfs.
             const got = await root.runsc(
               ["run", "--bundle", bundle.dir, "probe"],
-              { stdin: probe.stdin },
+              { stdin: probe.stdin, netns: netns ?? undefined },
               [`--platform=${platform}`, ...(probe.runscFlags ?? [])],
             );
-            const want = await native(rootfs, probe.nativeArgv ?? argv, probe);
+            const want = await native(rootfs, probe.nativeArgv ?? argv, probe, netns);
             const why = `sandbox stderr: ${got.stderr}\nnative stderr: ${want.stderr}`;
             assert.equal(got.stdout, want.stdout, `stdout differs; ${why}`);
             assert.equal(got.code, want.status, `status differs; ${why}`);
           } finally {
             await root.cleanup();
             await bundle.cleanup();
+            if (netns) await ip("netns", "del", netns).catch(() => {});
             if (made) await Deno.remove(made, { recursive: true });
             if (own) await Deno.remove(own, { recursive: true });
           }
