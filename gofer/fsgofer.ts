@@ -105,6 +105,9 @@ import {
 } from "./lisafs/server.ts";
 
 const NAME_MAX = 255;
+
+/** FALLOC_FL_KEEP_SIZE | PUNCH_HOLE | NO_HIDE_STALE | COLLAPSE_RANGE | ZERO_RANGE | INSERT_RANGE | UNSHARE_RANGE. */
+const FALLOC_FL_KNOWN = 0x7f;
 /** The largest extended attribute value or name list Linux handles (XATTR_SIZE_MAX). */
 const XATTR_SIZE_MAX = 65536;
 const XATTR_NAME_MAX = 255;
@@ -643,6 +646,8 @@ const HANDLERS: FileOps = {
     if ((f.flags & O_ACCMODE) === O_RDONLY) {
       throw new LinuxError(Errno.EBADF, "not open for writing");
     }
+    // Bits Linux does not know are EOPNOTSUPP there too; the host call never sees them.
+    if (mode & ~FALLOC_FL_KNOWN) throw new LinuxError(Errno.EOPNOTSUPP, `fallocate mode ${mode}`);
     fallocate(f.host, mode, offset, length);
     return { resp: {} };
   },

@@ -56,6 +56,9 @@ for (const { name, confine } of MODES) {
       c.flush(made.openFd);
       c.fallocate(made.openFd, 0, 0n, 4096n);
       assert.equal(c.fstat(made.child.fd).size, 4096);
+      // A mode of unknown bits (the top one too: a u32 the host's int must not choke on).
+      assertErrno(() => c.fallocate(made.openFd, 0x80000000, 0n, 1n), Errno.EOPNOTSUPP);
+      assertErrno(() => c.fallocate(made.openFd, 0x100, 0n, 1n), Errno.EOPNOTSUPP);
       // A write larger than one message is split.
       const big = new Uint8Array(3 << 20).fill(0x61);
       assert.equal(c.pwrite(made.openFd, 0n, big), big.length);

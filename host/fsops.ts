@@ -430,7 +430,8 @@ export function ftruncate(fd: number, size: bigint): void {
 
 /** fallocate(2). */
 export function fallocate(fd: number, mode: number, offset: bigint, length: bigint): void {
-  retry(`fallocate fd ${fd}`, () => fs.fallocate(fd, mode, offset, length));
+  // The mode is the kernel's int: a u32 with the top bit set is passed as the same bits.
+  retry(`fallocate fd ${fd}`, () => fs.fallocate(fd, mode | 0, offset, length));
 }
 
 /** fsync(2). */
