@@ -38,6 +38,8 @@ export interface FuzzResult {
   errors: Record<string, number>;
   /** Successful responses by message name. */
   ok: Record<string, number>;
+  /** The Gofer's own log lines about handlers that failed unexpectedly (answered EIO). */
+  bugs: string[];
 }
 
 const NAMES = [
@@ -138,7 +140,7 @@ export async function fuzzLisafs(ms: number, seed = 1): Promise<FuzzResult> {
   const secret = Deno.readTextFileSync(`${g.bundle}/outside.txt`);
   const before = outside();
   const host = hostSnapshot({ markers: [g.bundle] });
-  const result: FuzzResult = { messages: 0, seconds: 0, errors: {}, ok: {} };
+  const result: FuzzResult = { messages: 0, seconds: 0, errors: {}, ok: {}, bugs: [] };
   const c = new LisafsClient(g.sock);
   const { root } = c.mount();
   const pool: number[] = [root];
@@ -249,6 +251,7 @@ export async function fuzzLisafs(ms: number, seed = 1): Promise<FuzzResult> {
     error = e;
   } finally {
     const log = g.logText();
+    result.bugs = log.split("\n").filter((l) => l.includes("failed unexpectedly"));
     const after = outside();
     const secretAfter = Deno.readTextFileSync(`${g.bundle}/outside.txt`);
     const code = await g.stop();
@@ -274,4 +277,5 @@ if (import.meta.main) {
   );
   console.log(`  answered: ${JSON.stringify(r.ok)}`);
   console.log(`  errors: ${JSON.stringify(r.errors)}`);
+  for (const b of r.bugs) console.log(`  bug: ${b}`);
 }

@@ -576,6 +576,8 @@ Deno.test("escape: hostile LISAFS requests for 3 s leave the Gofer serving and t
   // The long run is bench/lisafs_fuzz.ts; this keeps it working and finds the shallow bugs.
   const r = await fuzzLisafs(3000, 20261205);
   assert.ok(r.messages > 1000, `only ${r.messages} messages`);
+  // EIO is the Gofer's answer when a handler throws what it did not mean to: a bug.
+  assert.equal(r.errors.EIO ?? 0, 0, `handlers failed unexpectedly:\n${r.bugs.join("\n")}`);
   assert.ok(
     Object.keys(r.ok).length > 10,
     `few messages got past validation: ${JSON.stringify(r.ok)}`,
