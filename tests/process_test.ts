@@ -22,6 +22,7 @@ probeTests([
   { prog: "itimer" },
   { prog: "sigchld" },
   { prog: "process_misc" },
+  { prog: "proc_state" },
   { prog: "futex_robust" },
   { prog: "futex_ops" },
   { prog: "thread_cputime" },

@@ -484,7 +484,7 @@ function pidStat(tg: ThreadGroup): string {
   const f: (string | number | bigint)[] = [
     tg.pid,
     `(${tg.comm})`,
-    tg.zombie ? "Z" : tg.stopped ? "T" : "R",
+    procState(tg, tg.zombie)[0],
     ppid,
     tg.pgid,
     tg.sid,
@@ -534,12 +534,22 @@ function signalStatusLines(tg: ThreadGroup): string[] {
   ];
 }
 
+/**
+ * The state /proc shows for a process: its leader's, as Linux shows the thread group leader's
+ * (a process whose main thread waits is S while another thread runs).
+ */
+function procState(tg: ThreadGroup, dead: boolean): string {
+  if (dead) return "Z (zombie)";
+  if (tg.stopped) return "T (stopped)";
+  return tg.leader?.sleeping ? "S (sleeping)" : "R (running)";
+}
+
 function pidStatus(tg: ThreadGroup): string {
   const kb = vmSize(tg) / 1024n;
   return [
     `Name:\t${tg.comm}`,
     `Umask:\t${FsContext.of(tg).umask.toString(8).padStart(4, "0")}`,
-    `State:\t${tg.exiting ? "Z (zombie)" : "R (running)"}`,
+    `State:\t${procState(tg, tg.exiting)}`,
     `Tgid:\t${tg.pid}`,
     `Ngid:\t0`,
     `Pid:\t${tg.pid}`,

@@ -353,6 +353,12 @@ export class Task {
   /** sched_setaffinity(2)'s CPU mask (bit n: CPU n), inherited by clone; null: every CPU. */
   cpuMask: bigint | null = null;
   #wake: (() => void) | null = null;
+
+  /** In a wait a wake-up or a signal ends (/proc's S state), not running or runnable. */
+  get sleeping(): boolean {
+    return this.#wake !== null;
+  }
+
   /** Where the task last faulted: a second fault there in a row is not a stale one. */
   #lastFault: { addr: bigint; mm: MemoryManager; generation: number } | null = null;
   #inPlatform = false;
