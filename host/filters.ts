@@ -153,10 +153,10 @@ const TTY_IOCTLS = [
 ];
 /**
  * --network=host: the queue queries the Sentry passes to the application's host sockets
- * (sentry/net/host_socket.ts), each writing one int: SIOCOUTQ (TIOCOUTQ) and SIOCATMARK
- * (SIOCINQ is FIONREAD, above). Terminals' TIOCOUTQ only reads too.
+ * (sentry/net/host_socket.ts), each writing one int: SIOCOUTQ (TIOCOUTQ), SIOCATMARK and
+ * SIOCOUTQNSD (SIOCINQ is FIONREAD, above). Terminals' TIOCOUTQ only reads too.
  */
-const HOST_SOCKET_IOCTLS = [0x5411n, 0x8905n];
+const HOST_SOCKET_IOCTLS = [0x5411n, 0x8905n, 0x894bn];
 /** Every KVM request has type 0xAE in bits 8-15. */
 const KVM_IOCTL = argIs(1, 0xae00n, 0xff00n);
 

@@ -114,6 +114,8 @@ export const IPV6_FLOWLABEL_MASK = 0xfffff;
 /** Socket queue ioctls (sockios.h): SIOCINQ is FIONREAD, SIOCOUTQ is TIOCOUTQ. */
 export const SIOCINQ = 0x541b;
 export const SIOCOUTQ = 0x5411;
+/** A TCP socket's bytes not yet sent (sockios.h). */
+export const SIOCOUTQNSD = 0x894b;
 export const SIOCATMARK = 0x8905;
 
 /** SOL_SOCKET timestamps a receive gives (SO_TIMESTAMP_OLD, SO_TIMESTAMPNS_OLD on x86-64). */

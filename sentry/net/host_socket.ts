@@ -43,6 +43,7 @@ import {
   SIOCATMARK,
   SIOCINQ,
   SIOCOUTQ,
+  SIOCOUTQNSD,
   SO_ERROR,
   SO_LINGER,
   SOCK_STREAM,
@@ -59,7 +60,7 @@ const WATCH_MS = 10;
 /** One wait on a runtime thread lasts at most this long, so an interrupted wait ends soon. */
 const WAIT_SLICE_MS = 200;
 /** The requests passed to the host socket: each writes one int, and none takes a pointer. */
-const PASSED_IOCTLS: ReadonlySet<number> = new Set([SIOCINQ, SIOCOUTQ, SIOCATMARK]);
+const PASSED_IOCTLS: ReadonlySet<number> = new Set([SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, SIOCATMARK]);
 
 /** Throws the SysError of a host call's -errno; returns a non-negative result. */
 export function hostResult(r: number): number {

@@ -66,6 +66,7 @@ import {
   SIOCATMARK,
   SIOCINQ,
   SIOCOUTQ,
+  SIOCOUTQNSD,
   SOL_IPV6,
 } from "../../abi/linux/socket.ts";
 
@@ -562,7 +563,8 @@ export class InetSocket extends FileDescriptionBase {
    * The queue ioctls as Linux answers them: SIOCINQ (FIONREAD) is a TCP socket's unread
    * bytes, a datagram socket's next datagram's size; SIOCOUTQ (TIOCOUTQ) a TCP socket's bytes
    * not yet acknowledged (a datagram socket's are never held back); both EINVAL on a
-   * listener. SIOCATMARK is TCP's only, and 0: no urgent data is ever marked.
+   * listener. SIOCOUTQNSD is a TCP socket's bytes not yet sent. SIOCATMARK is TCP's only, and
+   * 0: no urgent data is ever marked.
    */
   override ioctl(t: Task, request: number, arg: bigint): number {
     const ep = this.ep;
@@ -574,6 +576,10 @@ export class InetSocket extends FileDescriptionBase {
         if (!tcp) return value(request === SIOCINQ ? (ep as UDPEndpoint).nextLength : 0);
         if (tcp.state === TCPState.LISTEN) throw new SysError(Errno.EINVAL);
         return value(request === SIOCINQ ? tcp.readable : tcp.unacked);
+      case SIOCOUTQNSD:
+        if (!tcp) throw new SysError(Errno.ENOTTY);
+        if (tcp.state === TCPState.LISTEN) throw new SysError(Errno.EINVAL);
+        return value(tcp.unsent);
       case SIOCATMARK:
         if (tcp) return value(0);
         throw new SysError(Errno.ENOTTY);

@@ -271,6 +271,14 @@ export class TCPEndpoint implements Endpoint {
   get unacked(): number {
     return this.#sndBuf.length;
   }
+  /**
+   * Bytes not yet sent (SIOCOUTQNSD): past the highest byte sent, so that what a timeout
+   * resends again does not count as unsent.
+   */
+  get unsent(): number {
+    const sent = Math.max(0, seqDiff(this.#sndMax, this.#sndUna));
+    return Math.max(0, this.#sndBuf.length - sent);
+  }
 
   bind(addr: IPAddress, port: number): void {
     if (this.#bound || this.state !== TCPState.CLOSE) throw new SysError(Errno.EINVAL);

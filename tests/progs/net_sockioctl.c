@@ -62,6 +62,7 @@ static void tcp(void) {
   showq("SIOCINQ listener", l, SIOCINQ);
   showq("SIOCOUTQ listener", l, SIOCOUTQ);
   showq("SIOCATMARK listener", l, SIOCATMARK);
+  showq("SIOCOUTQNSD listener", l, SIOCOUTQNSD);
   int c = socket(AF_INET, SOCK_STREAM, 0);
   connect(c, (struct sockaddr *)&a, len);
   int s = accept(l, NULL, NULL);
@@ -89,6 +90,8 @@ static void tcp(void) {
   }
   int outq = q(c, SIOCOUTQ);
   printf("SIOCOUTQ of a full window is > 0 and <= what was sent: %d\n", outq > 0 && outq <= sent);
+  int nsd = q(c, SIOCOUTQNSD);
+  printf("SIOCOUTQNSD of a full window is >= 0 and <= SIOCOUTQ: %d\n", nsd >= 0 && nsd <= outq);
   static char sink[65536];
   long got = 0;
   fcntl(s, F_SETFL, O_NONBLOCK);
@@ -99,6 +102,7 @@ static void tcp(void) {
   }
   printf("read everything: %d\n", got == sent + 8);
   printf("SIOCOUTQ drains to 0: %d\n", wait_q(c, SIOCOUTQ, 0));
+  showq("SIOCOUTQNSD when all is acknowledged", c, SIOCOUTQNSD);
   showq("SIOCINQ when all is read", s, SIOCINQ);
   close(c);
   waitfor(s, POLLIN);
@@ -117,6 +121,7 @@ static void udp(void) {
   showq("SIOCINQ empty", u, SIOCINQ);
   showq("SIOCOUTQ", u, SIOCOUTQ);
   showq("SIOCATMARK", u, SIOCATMARK);
+  showq("SIOCOUTQNSD", u, SIOCOUTQNSD);
   sendto(u, "abc", 3, 0, (struct sockaddr *)&a, len);
   sendto(u, "0123456789", 10, 0, (struct sockaddr *)&a, len);
   waitfor(u, POLLIN);
