@@ -23,6 +23,7 @@ probeTests([
   { prog: "sigchld" },
   { prog: "process_misc" },
   { prog: "proc_state" },
+  { prog: "proc_task" },
   { prog: "futex_robust" },
   { prog: "futex_ops" },
   { prog: "thread_cputime" },

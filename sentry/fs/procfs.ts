@@ -353,8 +353,12 @@ function fileVd(f: FileDescription): VirtualDentry | null {
   return new VirtualDentry(m, m.root);
 }
 
-function pidDir(fs: ProcFilesystem, tg: ThreadGroup): Inode {
-  const key = `${tg.pid}`;
+/**
+ * /proc/[pid], or with `thread` /proc/[pid]/task/[tid]: the same files, but stat, status and
+ * comm speak for that thread (its id, name and state), and there is no task/ below it.
+ */
+function pidDir(fs: ProcFilesystem, tg: ThreadGroup, thread?: Task): Inode {
+  const key = thread ? `${tg.pid}/task/${thread.tid}` : `${tg.pid}`;
   const k = fs.kernel;
   const file = (name: string, gen: (t: Task) => string | Uint8Array): [string, Factory] => [
     name,
@@ -363,17 +367,17 @@ function pidDir(fs: ProcFilesystem, tg: ThreadGroup): Inode {
   const list = () =>
     entries([
       file("cmdline", () => tg.argv.length ? tg.argv.join("\0") + "\0" : ""),
-      file("comm", () => tg.comm + "\n"),
+      file("comm", () => (thread ? thread.name || tg.comm : tg.comm) + "\n"),
       file("environ", () => {
         const env = tg.envp;
         return env.length ? env.join("\0") + "\0" : "";
       }),
-      file("stat", () => pidStat(tg)),
+      file("stat", () => pidStat(tg, thread)),
       file("statm", () => {
         const pages = vmSize(tg) / 4096n;
         return `${pages} ${pages} 0 0 0 ${pages} 0\n`;
       }),
-      file("status", () => pidStatus(tg)),
+      file("status", () => pidStatus(tg, thread)),
       file("maps", () => maps(tg)),
       file("smaps", () => smaps(tg)),
       file("mounts", () => mountsText(fs, tg, false)),
@@ -411,15 +415,17 @@ function pidDir(fs: ProcFilesystem, tg: ThreadGroup): Inode {
       ],
       ["fd", () => new ProcDir(fs, `${key}/fd`, 0o500, () => fdEntries(fs, tg, false))],
       ["fdinfo", () => new ProcDir(fs, `${key}/fdinfo`, 0o500, () => fdEntries(fs, tg, true))],
-      [
-        "task",
-        () =>
-          new ProcDir(fs, `${key}/task`, 0o555, () => {
-            const m = new Map<string, Factory>();
-            for (const t of tg.tasks) m.set(String(t.tid), () => pidDir(fs, tg));
-            return m;
-          }),
-      ],
+      ...(thread ? [] : [
+        [
+          "task",
+          () =>
+            new ProcDir(fs, `${key}/task`, 0o555, () => {
+              const m = new Map<string, Factory>();
+              for (const t of tg.tasks) m.set(String(t.tid), () => pidDir(fs, tg, t));
+              return m;
+            }),
+        ] as [string, Factory],
+      ]),
     ]);
   const d = new ProcDir(fs, key, 0o555, list);
   d.uid = tg.uid;
@@ -468,7 +474,7 @@ function vmSize(tg: ThreadGroup): bigint {
   return mm.vmas.reduce((s, v) => s + (v.end - v.start), 0n);
 }
 
-function pidStat(tg: ThreadGroup): string {
+function pidStat(tg: ThreadGroup, thread?: Task): string {
   const ppid = tg.parent?.pid ?? 0;
   const vsz = vmSize(tg);
   // Times are in clock ticks (USER_HZ = 100).
@@ -482,9 +488,9 @@ function pidStat(tg: ThreadGroup): string {
     )
     : 0n;
   const f: (string | number | bigint)[] = [
-    tg.pid,
-    `(${tg.comm})`,
-    procState(tg, tg.zombie)[0],
+    thread?.tid ?? tg.pid,
+    `(${thread ? thread.name || tg.comm : tg.comm})`,
+    procState(tg, tg.zombie, thread)[0],
     ppid,
     tg.pgid,
     tg.sid,
@@ -536,23 +542,23 @@ function signalStatusLines(tg: ThreadGroup): string[] {
 
 /**
  * The state /proc shows for a process: its leader's, as Linux shows the thread group leader's
- * (a process whose main thread waits is S while another thread runs).
+ * (a process whose main thread waits is S while another thread runs); a thread's own in task/.
  */
-function procState(tg: ThreadGroup, dead: boolean): string {
+function procState(tg: ThreadGroup, dead: boolean, thread?: Task): string {
   if (dead) return "Z (zombie)";
   if (tg.stopped) return "T (stopped)";
-  return tg.leader?.sleeping ? "S (sleeping)" : "R (running)";
+  return (thread ?? tg.leader)?.sleeping ? "S (sleeping)" : "R (running)";
 }
 
-function pidStatus(tg: ThreadGroup): string {
+function pidStatus(tg: ThreadGroup, thread?: Task): string {
   const kb = vmSize(tg) / 1024n;
   return [
-    `Name:\t${tg.comm}`,
+    `Name:\t${thread ? thread.name || tg.comm : tg.comm}`,
     `Umask:\t${FsContext.of(tg).umask.toString(8).padStart(4, "0")}`,
-    `State:\t${procState(tg, tg.exiting)}`,
+    `State:\t${procState(tg, tg.exiting, thread)}`,
     `Tgid:\t${tg.pid}`,
     `Ngid:\t0`,
-    `Pid:\t${tg.pid}`,
+    `Pid:\t${thread?.tid ?? tg.pid}`,
     `PPid:\t${tg.parent?.pid ?? 0}`,
     `TracerPid:\t0`,
     `Uid:\t${tg.uid}\t${tg.euid}\t${tg.suid}\t${tg.euid}`,
