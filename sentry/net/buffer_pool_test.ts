@@ -5,10 +5,10 @@
 
 import assert from "node:assert/strict";
 import { allocate, isPooled, poolStats, release, retain } from "./buffer_pool.ts";
-import { LOOPBACK4 } from "./address.ts";
 import { NetStack } from "./socket.ts";
 import { streamBuffer } from "./tcp_header.ts";
 import type { TCPEndpoint } from "./tcp_endpoint.ts";
+import { connectedPair, settle } from "./testutil.ts";
 
 Deno.test("a pooled buffer is handed out again only after its last holder released it", () => {
   const a = allocate(30000, 100);
@@ -39,21 +39,6 @@ Deno.test("small buffers are not pooled and releasing them does nothing", () => 
   assert.notEqual(allocate(100, 40).buffer, a.buffer);
 });
 
-function settle(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 0));
-}
-
-async function pair(ns: NetStack): Promise<[TCPEndpoint, TCPEndpoint]> {
-  const l = ns.tcp.newEndpoint(true);
-  l.bind(LOOPBACK4, 0);
-  l.listen(8);
-  const c = ns.tcp.newEndpoint(true);
-  assert.throws(() => c.connect(LOOPBACK4, l.localPort), /EINPROGRESS|115/);
-  await settle();
-  const s = l.acceptQueue.shift()!;
-  return [c, s];
-}
-
 /** What the endpoint has buffered, copied out as the socket does. */
 function drain(ep: TCPEndpoint): number[] {
   const out: number[] = [];
@@ -72,8 +57,8 @@ function write(ep: TCPEndpoint, n: number, fill: number, written = n): void {
 
 Deno.test("pooled buffers are reused only when unread, and only with the bytes written", async () => {
   const ns = new NetStack();
-  const [c1, s1] = await pair(ns);
-  const [c2, s2] = await pair(ns);
+  const [, c1, s1] = await connectedPair(ns);
+  const [, c2, s2] = await connectedPair(ns);
   const before = poolStats.reused;
   for (let round = 0; round < 8; round++) {
     // A secret sent on one connection, delivered and acknowledged, not yet read.

@@ -6,7 +6,6 @@
  */
 
 import assert from "node:assert/strict";
-import { SysError } from "../../abi/linux/error.ts";
 import { type IPAddress, v4Mapped } from "./address.ts";
 import { decodeIPv4, encodeIPv4 } from "./ipv4.ts";
 import { checksum } from "./checksum.ts";
@@ -20,6 +19,7 @@ import { IPPROTO_TCP } from "./stack.ts";
 import { type TCPEndpoint, TCPState } from "./tcp_endpoint.ts";
 import { CONGESTION_CONTROLS, type CongestionName } from "./tcp_congestion.ts";
 import { TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS } from "../../abi/linux/tcp.ts";
+import { settle, tryOp } from "./testutil.ts";
 
 const MTU = 1500;
 const MSS = MTU - 40;
@@ -86,19 +86,6 @@ function twoStacks(sack: boolean, congestion: CongestionName = "cubic", timestam
     return ns;
   });
   return { a: stacks[0], b: stacks[1], linkA: ends[0], linkB: ends[1] };
-}
-
-function settle(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 0));
-}
-
-function tryOp<T>(f: () => T): T | null {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof SysError && e.errno === 11) return null;
-    throw e;
-  }
 }
 
 async function connect(

@@ -4,8 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { SysError } from "../../abi/linux/error.ts";
-import { LOOPBACK4, LOOPBACK6, v4Mapped } from "./address.ts";
+import { LOOPBACK6, v4Mapped } from "./address.ts";
 import { decodeIPv4, encodeIPv4 } from "./ipv4.ts";
 import { ETH_P_IP, type LinkEndpoint, type NetworkDispatcher } from "./link.ts";
 import { IFF_UP } from "./nic.ts";
@@ -14,20 +13,7 @@ import { ACK, decodeTCP, encodeTCP, SYN } from "./tcp_header.ts";
 import { NetStack } from "./socket.ts";
 import type { TCPEndpoint } from "./tcp_endpoint.ts";
 import { TCP_AUTO_BUFFER } from "./endpoint.ts";
-
-/** Lets the loopback deliver what is queued (microtasks and a macrotask turn). */
-function settle(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 0));
-}
-
-function tryOp<T>(f: () => T): T | null {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof SysError && e.errno === 11) return null;
-    throw e;
-  }
-}
+import { connectedPair, settle, tryOp } from "./testutil.ts";
 
 /** What the endpoint has buffered (its reads hand out one chunk at a time). */
 function readAll(ep: TCPEndpoint): Uint8Array {
@@ -38,22 +24,9 @@ function readAll(ep: TCPEndpoint): Uint8Array {
   return out;
 }
 
-async function connected(ns: NetStack): Promise<[TCPEndpoint, TCPEndpoint, TCPEndpoint]> {
-  const l = ns.tcp.newEndpoint(true);
-  l.bind(LOOPBACK4, 0);
-  l.listen(8);
-  const c = ns.tcp.newEndpoint(true);
-  assert.throws(() => c.connect(LOOPBACK4, l.localPort), /EINPROGRESS|115/);
-  await settle();
-  const s = l.acceptQueue.shift();
-  assert.ok(s, "a connection is waiting for accept");
-  assert.ok(c.connected);
-  return [l, c, s];
-}
-
 Deno.test("tcp endpoints echo a megabyte through the loopback in both directions", async () => {
   const ns = new NetStack();
-  const [, c, s] = await connected(ns);
+  const [, c, s] = await connectedPair(ns);
   const total = 1 << 20;
   const out = new Uint8Array(total).map((_, i) => (i * 7) & 0xff);
   let sent = 0, echoed = 0, back = 0;
@@ -214,7 +187,7 @@ Deno.test("three duplicate ACKs resend the lost segment at once, and a partial A
 
 Deno.test("a reader that keeps up sends no window updates; one that frees a full buffer does", async () => {
   const ns = new NetStack();
-  const [, c, s] = await connected(ns);
+  const [, c, s] = await connectedPair(ns);
   const lo = ns.stack.nics[0].link as unknown as { packets: number };
   const chunk = new Uint8Array(65536).fill(7);
   const rounds = 16;
@@ -250,7 +223,7 @@ Deno.test("a reader that keeps up sends no window updates; one that frees a full
 
 Deno.test("a window-limited stream of large writes keeps its segments on the writes' boundaries", async () => {
   const ns = new NetStack();
-  const [, c, s] = await connected(ns);
+  const [, c, s] = await connectedPair(ns);
   const lo = ns.stack.nics[0].link;
   const segs: { seq: number; len: number }[] = [];
   const write = lo.writePacket.bind(lo);
@@ -285,7 +258,7 @@ Deno.test("a window-limited stream of large writes keeps its segments on the wri
 
 Deno.test("a write that finds room in the send buffer is taken whole, up to 64 KiB past it", async () => {
   const ns = new NetStack();
-  const [, c] = await connected(ns);
+  const [, c] = await connectedPair(ns);
   // Nobody reads: the peer's window and then the send buffer fill. Writes of an odd size
   // never end exactly at the limit.
   const chunk = new Uint8Array(50000);

@@ -1,0 +1,44 @@
+/**
+ * Helpers of the stack's unit tests: a turn of the event loop, a non-blocking call, and a
+ * connected pair of TCP endpoints over one stack's loopback.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { SysError } from "../../abi/linux/error.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+import { LOOPBACK4 } from "./address.ts";
+import type { NetStack } from "./socket.ts";
+import type { TCPEndpoint } from "./tcp_endpoint.ts";
+
+/** Lets the links deliver what is queued (microtasks and a macrotask turn). */
+export function settle(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
+}
+
+/** f's result, or null where it would block (EAGAIN). */
+export function tryOp<T>(f: () => T): T | null {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof SysError && e.errno === Errno.EAGAIN) return null;
+    throw e;
+  }
+}
+
+/** A listener on 127.0.0.1 and a connection to it: [listener, client, accepted]. */
+export async function connectedPair(
+  ns: NetStack,
+): Promise<[TCPEndpoint, TCPEndpoint, TCPEndpoint]> {
+  const l = ns.tcp.newEndpoint(true);
+  l.bind(LOOPBACK4, 0);
+  l.listen(8);
+  const c = ns.tcp.newEndpoint(true);
+  assert.throws(() => c.connect(LOOPBACK4, l.localPort), /EINPROGRESS|115/);
+  await settle();
+  const s = l.acceptQueue.shift();
+  assert.ok(s, "a connection is waiting for accept");
+  assert.ok(c.connected);
+  return [l, c, s];
+}
