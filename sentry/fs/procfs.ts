@@ -367,7 +367,7 @@ function pidDir(fs: ProcFilesystem, tg: ThreadGroup, thread?: Task): Inode {
   const list = () =>
     entries([
       file("cmdline", () => tg.argv.length ? tg.argv.join("\0") + "\0" : ""),
-      file("comm", () => (thread ? thread.name || tg.comm : tg.comm) + "\n"),
+      file("comm", () => commOf(tg, thread) + "\n"),
       file("environ", () => {
         const env = tg.envp;
         return env.length ? env.join("\0") + "\0" : "";
@@ -489,7 +489,7 @@ function pidStat(tg: ThreadGroup, thread?: Task): string {
     : 0n;
   const f: (string | number | bigint)[] = [
     thread?.tid ?? tg.pid,
-    `(${thread ? thread.name || tg.comm : tg.comm})`,
+    `(${commOf(tg, thread)})`,
     procState(tg, tg.zombie, thread)[0],
     ppid,
     tg.pgid,
@@ -540,6 +540,11 @@ function signalStatusLines(tg: ThreadGroup): string[] {
   ];
 }
 
+/** The name /proc shows: the process's (its leader's), or a thread's own (PR_SET_NAME). */
+function commOf(tg: ThreadGroup, thread?: Task): string {
+  return thread?.name || tg.comm;
+}
+
 /**
  * The state /proc shows for a process: its leader's, as Linux shows the thread group leader's
  * (a process whose main thread waits is S while another thread runs); a thread's own in task/.
@@ -553,7 +558,7 @@ function procState(tg: ThreadGroup, dead: boolean, thread?: Task): string {
 function pidStatus(tg: ThreadGroup, thread?: Task): string {
   const kb = vmSize(tg) / 1024n;
   return [
-    `Name:\t${thread ? thread.name || tg.comm : tg.comm}`,
+    `Name:\t${commOf(tg, thread)}`,
     `Umask:\t${FsContext.of(tg).umask.toString(8).padStart(4, "0")}`,
     `State:\t${procState(tg, tg.exiting, thread)}`,
     `Tgid:\t${tg.pid}`,
