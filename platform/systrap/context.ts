@@ -124,6 +124,30 @@ function inStack(region: Region, w: Uint32Array, at: number, size: number): numb
   return off;
 }
 
+/**
+ * The stub threads of every address space that the Sentry resumed and has not yet seen stop:
+ * each has a task waiting for it (in #waitRun or on its doorbell).
+ */
+const resumed = new Set<StubThread>();
+
+function stopped(t: StubThread): boolean {
+  return Atomics.load(t.region.i32, CTL.state / 4) === STATE.stopped;
+}
+
+/**
+ * Whether a resumed thread other than `self` has stopped; one whose task waits on its doorbell
+ * is handed its stop now rather than when the doorbell's runtime thread reports it.
+ */
+function anotherStopped(self: StubThread): boolean {
+  let found = false;
+  for (const t of resumed) {
+    if (t === self || !stopped(t)) continue;
+    t.space.doorbell.collectOne(t);
+    found = true;
+  }
+  return found;
+}
+
 /** The commonest stop, one object for all (the task loop only reads it). */
 const SYSCALL: SwitchResult = Object.freeze({ kind: "syscall" });
 
@@ -200,17 +224,43 @@ export class SystrapContext implements Context {
       futexWake(t.region.hostAddr + BigInt(CTL.state), true);
     }
     this.#running = true;
+    resumed.add(t);
     try {
-      const stopped = this.#waitStop(t);
-      if (!(stopped === true || await stopped)) {
+      if (!await this.#waitRun(t)) {
         this.#lost = true;
         return { kind: "lost", reason: `systrap: stub thread ${t.tid} is gone or does not answer` };
       }
     } finally {
+      resumed.delete(t);
       this.#running = false;
       this.#signalledAt = 0;
     }
     return this.#decode(t, regs);
+  }
+
+  /**
+   * Waits for `t`, just resumed, to stop: as #waitStop, but the JavaScript thread never polls
+   * for it while other work of the Sentry's is ready. Its first step is a turn of the
+   * microtask queue, so that tasks a system call just woke start their own stub threads
+   * before this one polls; and it turns again each time another resumed thread has stopped,
+   * so that the task waiting for that one runs at once instead of after this one's stop.
+   */
+  async #waitRun(t: StubThread): Promise<boolean> {
+    let polls = 0;
+    for (;;) {
+      await null;
+      while (polls < SPIN_POLLS) {
+        if (stopped(t)) return true;
+        if (resumed.size > 1 && anotherStopped(t)) break;
+        schedYield();
+        polls++;
+      }
+      if (polls >= SPIN_POLLS) break;
+    }
+    // Long enough that the application computes: sleep on the doorbell, on this thread only
+    // while no other thread is in flight (each of theirs could stop meanwhile).
+    if (resumed.size === 1 && t.space.doorbell.waitBriefly(t, SYNC_WAIT_NS)) return true;
+    return t.space.doorbell.wait(t, () => this.#giveUp(t));
   }
 
   /**

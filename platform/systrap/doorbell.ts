@@ -64,6 +64,15 @@ export class Doorbell {
     return true;
   }
 
+  /** Resolves the waiter of `t` if there is one and `t` has stopped. */
+  collectOne(t: StubThread): void {
+    const w = this.#waiters.get(t);
+    if (w && Atomics.load(t.region.i32, CTL.state / 4) === STATE.stopped) {
+      this.#waiters.delete(t);
+      w.resolve(true);
+    }
+  }
+
   /**
    * Resolves the waiters whose thread stopped; after a timeout, also those that died or
    * whose waiter gives up.
