@@ -102,10 +102,14 @@ const SA_SIGINFO = 4, SA_ONSTACK = 0x0800_0000, SA_RESTORER = 0x0400_0000;
  * How the handler waits for the Sentry: a few pause loops, then sched_yield calls, then it
  * sleeps. Yielding rather than spinning measured best on 2 busy CPUs (bench/platform_bench.ts:
  * 4-6 us a round trip where pause spins of 2000 took 8-30 us): the Sentry is often waiting for
- * the very CPU the stub thread holds, and on an idle CPU sched_yield returns at once.
+ * the very CPU the stub thread holds, and on an idle CPU sched_yield returns at once. The
+ * yields last about as long as the Sentry takes to serve a call while it serves others too:
+ * with 30 of them a third of the resumes of a TCP stream between two processes had to wake a
+ * sleeping stub thread (a futex wake and a cross-CPU wake-up each), with 200 a tenth, which
+ * took the 1-byte round trip from ~205 to ~120 us.
  */
 const HANDLER_SPIN = 4;
-const HANDLER_YIELDS = 30;
+const HANDLER_YIELDS = 200;
 
 // Layout of the page (offsets). Everything up to PROCESS_FILTER is the ptrace stub's image.
 const CODE_OFFSET = 0x800;
