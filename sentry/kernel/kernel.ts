@@ -26,6 +26,23 @@ export const DEFAULT_PIDS_LIMIT = 4096;
 /** How long tasks may keep the event loop from the control socket and timers (ms). */
 const EVENT_LOOP_SLICE_MS = 20;
 
+/**
+ * Runs `f` as a macrotask: after the event loop has polled for I/O and run the timers that are
+ * due. A message through a channel of the Sentry's own takes tens of microseconds where
+ * setTimeout(f, 0) waits for the timers' next millisecond (2.2 ms measured), which cost a busy
+ * sandbox a tenth of its time at one turn per slice. The channel never keeps the process alive.
+ */
+const macrotask: (f: () => void) => void = (() => {
+  const { port1, port2 } = new MessageChannel();
+  const queued: (() => void)[] = [];
+  port1.onmessage = () => queued.shift()?.();
+  (port1 as unknown as { unref(): void }).unref();
+  return (f: () => void) => {
+    queued.push(f);
+    port2.postMessage(null);
+  };
+})();
+
 export interface KernelOptions {
   platform: Platform;
   memoryFile: MemoryFile;
@@ -129,11 +146,11 @@ export class Kernel {
     const since = Date.now() - this.#lastTurn;
     if (since >= 0 && since < EVENT_LOOP_SLICE_MS) return null;
     return this.#turn = new Promise((resolve) => {
-      setTimeout(() => {
+      macrotask(() => {
         this.#lastTurn = Date.now();
         this.#turn = null;
         resolve();
-      }, 0);
+      });
     });
   }
 
