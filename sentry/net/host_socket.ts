@@ -5,6 +5,8 @@
  * application's memory and its own buffers, passes only the socket options it knows
  * (never one that carries a pointer, such as SO_ATTACH_FILTER), and waits for readiness
  * with poll on a runtime thread, so a blocked call never blocks the host thread or other tasks.
+ * poll, select and epoll of these sockets are woken by the host's own epoll
+ * (host_readiness.ts).
  *
  * @module
  */
@@ -52,10 +54,14 @@ import {
 import { SIG } from "../../abi/linux/signal.ts";
 import { interfaceIoctl } from "./ifioctl.ts";
 import { NetStack, socketAttr } from "./socket.ts";
+import { hostReadiness } from "./host_readiness.ts";
 
 const EAGAIN = Errno.EAGAIN;
 const SIGPIPE = SIG.PIPE;
-/** How often a poll or epoll of a host socket looks again (no host event reaches the Sentry). */
+/**
+ * How often a poll or epoll of a host socket looks again when the host's epoll could not take
+ * it (host_readiness.ts): no host event reaches the Sentry then.
+ */
 const WATCH_MS = 10;
 /** One wait on a runtime thread lasts at most this long, so an interrupted wait ends soon. */
 const WAIT_SLICE_MS = 200;
@@ -87,6 +93,8 @@ export class HostSocket extends FileDescriptionBase {
   #hostClosed = false;
   /** Calls in flight across an await, and runtime-thread polls pending, on #fd. */
   #inFlight = 0;
+  /** Its id in hostReadiness: 0 before the first readiness(), -1 if the host refused it. */
+  #watchId = 0;
   /** SO_RCVTIMEO and SO_SNDTIMEO in milliseconds (0: wait for ever). */
   rcvTimeoutMs = 0;
   sndTimeoutMs = 0;
@@ -292,7 +300,10 @@ export class HostSocket extends FileDescriptionBase {
     return { ...last, r: got };
   }
 
-  /** Notifies the queue every few milliseconds while waiters are subscribed (poll, epoll). */
+  /**
+   * Where the host's epoll could not take the socket: notifies the queue every few
+   * milliseconds while waiters are subscribed (poll, epoll).
+   */
   #watch(): void {
     if (this.#timer !== undefined || this.#closed) return;
     const tick = () => {
@@ -305,8 +316,11 @@ export class HostSocket extends FileDescriptionBase {
   }
 
   override readiness(mask: number): number {
+    // Added to the host's epoll before the look below: a change after it is reported.
+    if (this.#watchId === 0) this.#watchId = hostReadiness.watch(this.hostFd, this.queue) || -1;
+    if (this.#watchId > 0) hostReadiness.run();
     const r = pollNow(this.hostFd, mask & 0xffff);
-    if ((r & mask) === 0) this.#watch();
+    if ((r & mask) === 0 && this.#watchId < 0) this.#watch();
     return r & (mask | POLLERR | POLLHUP);
   }
 
@@ -351,6 +365,7 @@ export class HostSocket extends FileDescriptionBase {
   #closeHost(): void {
     if (this.#hostClosed) return;
     this.#hostClosed = true;
+    if (this.#watchId > 0) hostReadiness.unwatch(this.#watchId, this.#fd);
     if (this.type === SOCK_STREAM) {
       const l = hostGetsockopt(this.#fd, SOL_SOCKET, SO_LINGER, 8);
       if (l.r >= 0 && l.val.length === 8) {
