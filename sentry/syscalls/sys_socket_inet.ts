@@ -103,6 +103,7 @@ async function accept(t: Task, s: InetSocket, flags: number): Promise<number> {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new SysError(Errno.EINVAL);
   const ep = await s.accept(t, (s.flags & O_NONBLOCK) !== 0, () => t.fdTable.checkFree());
   const c = new InetSocket(s.family, s.type, ep, flags & SOCK_NONBLOCK, t.tg.uid, t.tg.gid);
+  c.inheritOptions(s);
   const fd = t.fdTable.install(c, (flags & SOCK_CLOEXEC) !== 0);
   writeSockAddr(t, s, argPtr(t, 1), argPtr(t, 2), c.peerName());
   return fd;
