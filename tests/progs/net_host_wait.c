@@ -3,16 +3,20 @@
 // process; an edge-triggered epoll reports a byte left unread once, not again and again while
 // nothing new comes (at most one late report is let through: a sandbox hears of a socket's
 // change a moment after the change), and again when a new byte comes; a socket closed while
-// another thread waits in epoll leaves that wait to the socket accepted next.
+// another thread waits in epoll leaves that wait to the socket accepted next; a signal ends a
+// recv waiting under SO_RCVTIMEO with EINTR, SA_RESTART or not, and one without a timeout is
+// restarted.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,6 +171,54 @@ static void closed_while_waited(void) {
   close(s2);
 }
 
+static int alarm_peer = -1;
+static int alarm_writes_after;
+static volatile sig_atomic_t alarms;
+
+/** Counts the timer's signals; the n-th writes a byte to alarm_peer. */
+static void on_alarm(int sig) {
+  (void)sig;
+  if (++alarms == alarm_writes_after && write(alarm_peer, "x", 1) < 0) {
+  }
+}
+
+static void timer(int on) {
+  // Every 20 ms, so that one comes while the recv waits, however late it starts to.
+  struct itimerval it = {{0, on ? 20000 : 0}, {0, on ? 20000 : 0}};
+  setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void interrupted(void) {
+  int c, s;
+  if (connection(&c, &s) < 0) {
+    show("connection", -1);
+    return;
+  }
+  struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+  sigaction(SIGALRM, &sa, NULL);
+  struct timeval tv = {60, 0};
+  show("SO_RCVTIMEO 60 s", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+  // A recv restarted in spite of its timeout gets a byte after 100 signals (2 s) instead of
+  // failing.
+  alarm_peer = c;
+  alarm_writes_after = 100;
+  alarms = 0;
+  char b[4];
+  timer(1);
+  show("recv under SO_RCVTIMEO, signals coming", recv(s, b, sizeof b, 0));
+  timer(0);
+  struct timeval none = {0, 0};
+  show("SO_RCVTIMEO none", setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none));
+  alarm_writes_after = 1;
+  alarms = 0;
+  timer(1);
+  show("recv, restarted after the first signal", recv(s, b, sizeof b, 0));
+  timer(0);
+  signal(SIGALRM, SIG_IGN);
+  close(c);
+  close(s);
+}
+
 int main(void) {
   listener = socket(AF_INET, SOCK_STREAM, 0);
   bound.sin_family = AF_INET;
@@ -180,5 +232,6 @@ int main(void) {
   round_trips();
   edge_triggered();
   closed_while_waited();
+  interrupted();
   return 0;
 }
