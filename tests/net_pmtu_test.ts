@@ -51,10 +51,9 @@ async function makePath(n: number): Promise<Path> {
     await run("ip", "netns", "del", peer);
   };
   try {
-    // The sandbox's side: a veth into the router namespace.
-    await must("ip", "link", "add", sIf, "type", "veth", "peer", "name", sPeer);
-    await must("ip", "link", "set", sIf, "netns", ns);
-    await must("ip", "link", "set", sPeer, "netns", router);
+    // The sandbox's side: a veth into the router namespace, made there.
+    await must("ip", "-n", router, "link", "add", sPeer, "type", "veth", "peer", "name", sIf);
+    await must("ip", "-n", router, "link", "set", sIf, "netns", ns);
     await must("ip", "-n", ns, "addr", "add", `${inner}.2/24`, "dev", sIf);
     await must("ip", "-n", ns, "link", "set", sIf, "up");
     await must("ip", "-n", ns, "link", "set", "lo", "up");
