@@ -160,8 +160,16 @@ function checkLevel(s: InetSocket, level: number): void {
   throw new SysError(Errno.ENOPROTOOPT);
 }
 
-/** The value of an option, as bytes (the caller cuts them to the user's length). */
-export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Array {
+/**
+ * The value of an option, as bytes (the caller cuts them to the user's length, `room`, which
+ * IPV6_2292PKTOPTIONS lays its control messages out in).
+ */
+export function getSockOpt(
+  s: InetSocket,
+  level: number,
+  name: number,
+  room = Number.MAX_SAFE_INTEGER,
+): Uint8Array {
   checkLevel(s, level);
   const o = s.ep.options;
   const ep = s.ep;
@@ -219,7 +227,7 @@ export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Arr
           return int(o.tos);
         case IPV6_2292PKTOPTIONS:
           if (!tcp) throw new SysError(Errno.ENOPROTOOPT);
-          return segmentControl(s, tcp);
+          return segmentControl(s, tcp, room);
       }
       break;
     case SOL_TCP:
@@ -255,10 +263,11 @@ export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Arr
 /**
  * IPV6_2292PKTOPTIONS on TCP: the control messages of the last segment received that the
  * receive options ask for, of those the stack keeps (its traffic class and flow label).
- * IPV6_FLOWINFO answers even a zero one, as Linux does for a segment it kept no copy of.
+ * IPV6_FLOWINFO answers even a zero one, as Linux does for a segment it kept no copy of. They
+ * are cut to `room` bytes by recvmsg's rules.
  */
-function segmentControl(s: InetSocket, tcp: TCPEndpoint): Uint8Array {
-  const w = new ControlWriter(64);
+function segmentControl(s: InetSocket, tcp: TCPEndpoint, room: number): Uint8Array {
+  const w = new ControlWriter(room);
   const flowinfo = tcp.rcvFlowinfo;
   if (optionOn(s, SOL_IPV6, IPV6_RECVTCLASS)) {
     w.put(SOL_IPV6, IPV6_TCLASS, int((flowinfo >>> 20) & 0xff));

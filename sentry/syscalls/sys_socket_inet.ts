@@ -291,7 +291,7 @@ function getsockopt(t: Task, s: InetSocket): number {
   const level = argInt(t, 1), name = argInt(t, 2);
   const valAddr = argPtr(t, 3), lenAddr = argPtr(t, 4);
   const have = copyInSocklen(t, lenAddr);
-  copyOutOptval(t, valAddr, lenAddr, have, getSockOpt(s, level, name));
+  copyOutOptval(t, valAddr, lenAddr, have, getSockOpt(s, level, name, have));
   return 0;
 }
 

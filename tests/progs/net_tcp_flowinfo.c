@@ -22,10 +22,11 @@
 #define IPV6_AUTOFLOWLABEL 70
 #endif
 
-/** Prints the control messages getsockopt(IPV6_2292PKTOPTIONS) answers on s. */
-static void pktoptions(int s, const char *what) {
+/** Prints the control messages getsockopt(IPV6_2292PKTOPTIONS) answers on s in room bytes. */
+static void pktoptions_in(int s, const char *what, socklen_t room) {
   unsigned char ctl[256];
-  socklen_t len = sizeof ctl;
+  memset(ctl, 0xee, sizeof ctl);
+  socklen_t len = room;
   if (getsockopt(s, SOL_IPV6, IPV6_2292PKTOPTIONS, ctl, &len) < 0) {
     printf("%s: pktoptions: %s\n", what, strerror(errno));
     return;
@@ -40,6 +41,8 @@ static void pktoptions(int s, const char *what) {
   }
   printf("\n");
 }
+
+static void pktoptions(int s, const char *what) { pktoptions_in(s, what, 256); }
 
 static void run(unsigned flowinfo, int send_opt, int tclass) {
   printf("-- sin6_flowinfo %#x, IPV6_FLOWINFO_SEND %d, IPV6_TCLASS %#x\n", flowinfo, send_opt,
@@ -80,6 +83,11 @@ static void run(unsigned flowinfo, int send_opt, int tclass) {
   show("write", write(c, "data", 4));
   show("read", read(s, b, sizeof b));
   pktoptions(s, "after data");
+  // Too short for all: cut as recvmsg cuts control messages.
+  pktoptions_in(s, "in 28 bytes", 28);
+  pktoptions_in(s, "in 20 bytes", 20);
+  pktoptions_in(s, "in 18 bytes", 18);
+  pktoptions_in(s, "in 10 bytes", 10);
   show("answer", write(s, "back", 4));
   show("read", read(c, b, sizeof b));
   pktoptions(c, "sender, no IPV6_FLOWINFO");
