@@ -80,6 +80,11 @@ export class HostReadiness {
     this.#loop().catch((e) => log.warning(`host sockets: readiness loop: ${e}`));
   }
 
+  /** A wait on the host is pending (it ends within SLICE_MS once nobody waits). */
+  get running(): boolean {
+    return this.#running;
+  }
+
   #waited(): boolean {
     for (const q of this.#queues.values()) if (q.size > 0) return true;
     return false;
