@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
 import { must, run, type ServersSeen } from "./net_peer.ts";
 
@@ -91,7 +92,7 @@ async function routerUnreachables(p: Path): Promise<number> {
  * waiting for ever on a stalled connection.
  */
 async function reach(p: Path, port: number): Promise<ServersSeen> {
-  const script = new URL("./net_peer.ts", import.meta.url).pathname;
+  const script = join(import.meta.dirname!, "net_peer.ts");
   const r = await new Deno.Command("ip", {
     args: ["netns", "exec", p.peer, Deno.execPath(), "run", "-A", "--quiet", script, "reach"]
       .concat([p.ip, String(port)]),

@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
 import { must, run } from "./net_peer.ts";
 import type { PeerArgs, Seen } from "./net_veth_peer.ts";
@@ -103,7 +104,7 @@ async function peer(
   start: () => Promise<string>,
 ): Promise<{ seen: Seen; output: string }> {
   const args: PeerArgs = { ...v, port, frames };
-  const script = new URL("./net_veth_peer.ts", import.meta.url).pathname;
+  const script = join(import.meta.dirname!, "net_veth_peer.ts");
   const child = new Deno.Command("ip", {
     args: ["netns", "exec", v.peerNs, Deno.execPath(), "run", "-A", "--quiet", script]
       .concat([JSON.stringify(args)]),
