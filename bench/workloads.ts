@@ -188,6 +188,21 @@ export const WORKLOADS: Workload[] = [
     },
   },
   {
+    // --network=host: host sockets, the answering side asleep in poll or epoll before each
+    // recv (woken by the host's epoll: sentry/net/host_readiness.ts).
+    name: "TCP round trip waited in poll/epoll (--network=host)",
+    prog: "bench_net_poll",
+    args: ["500"],
+    measure: {
+      kind: "reported",
+      metrics: [
+        { key: "us_per_rt_poll", unit: "us", label: "poll" },
+        { key: "us_per_rt_epoll", unit: "us", label: "epoll" },
+      ],
+    },
+    flags: ["--network=host"],
+  },
+  {
     // The Sentry's stack on a veth (--network=sandbox: frames through a packet socket) against
     // the host's kernel in the same namespace natively and gVisor's netstack on the same veth.
     name: "TCP over a veth to a peer outside (--network=sandbox)",

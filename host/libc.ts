@@ -143,6 +143,13 @@ export const libc = dlopenLazy("libc.so.6", {
     result: "i32",
     nonblocking: true,
   },
+  // Waits for the host sockets of --network=host (host/epoll.ts) on a runtime thread.
+  epoll_wait_async: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   prctl: { parameters: ["i32", I64, I64, I64, I64], result: "i32" },
   setsid: { parameters: [], result: "i32" },
 });

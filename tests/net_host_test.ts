@@ -49,13 +49,15 @@ Deno.test({
 
 // Host sockets answer as the host's own: other protocols, bad addresses, SO_LINGER (and a
 // lingering close that leaves the other processes running), a socket closed while a thread
-// waits on it, control messages, and ports below 1024 with and without CAP_NET_BIND_SERVICE.
+// waits on it, control messages, ports below 1024 with and without CAP_NET_BIND_SERVICE, and
+// waits in poll, select and epoll woken by the host's changes.
 probeTests([
   { prog: "net_host", runscFlags: ["--network=host"] },
   { prog: "net_bind_service", runscFlags: ["--network=host"] },
   { prog: "net_accept_emfile", runscFlags: ["--network=host"] },
   { prog: "net_sockioctl", runscFlags: ["--network=host"] },
   { prog: "net_origdst", runscFlags: ["--network=host"] },
+  { prog: "net_host_wait", runscFlags: ["--network=host"] },
 ]);
 
 Deno.test({

@@ -107,3 +107,15 @@ export async function reachServers(ip: string, port: number): Promise<ServersSee
   client.close();
   return { tcpClientGot, tcpClientBulk, udpClientGot };
 }
+
+// `deno run -A tests/net_peer.ts reach IP PORT`: reachServers from a process of its own, so that
+// a test can start it in a network namespace (`ip netns exec`); prints what it saw as JSON.
+if (import.meta.main) {
+  const [what, ip, port] = Deno.args;
+  if (what !== "reach" || !ip || !(Number(port) > 0)) {
+    console.error("usage: net_peer.ts reach IP PORT");
+    Deno.exit(2);
+  }
+  console.log(JSON.stringify(await reachServers(ip, Number(port))));
+  Deno.exit(0);
+}

@@ -1,15 +1,17 @@
 /**
  * --network=sandbox: the sandbox takes over the interface of the network namespace its spec
- * names (a veth pair this test makes), and the peer end of the veth, in the host's namespace,
- * talks to it: TCP and UDP both ways and ping, with malformed frames sent at it in between
- * (tests/progs/net_frames.c). The same program (tests/progs/net_peer.c) runs natively in a
- * namespace set up the same way, and both runs must be seen alike from the peer.
+ * names (a veth pair this test makes), and the peer end of the veth, in a namespace of its own
+ * (tests/net_veth_peer.ts), talks to it: TCP and UDP both ways and ping, with malformed frames
+ * sent at it in between (tests/progs/net_frames.c). The same program (tests/progs/net_peer.c)
+ * runs natively in a namespace set up the same way, and both runs must be seen alike from the
+ * peer.
  */
 
 import assert from "node:assert/strict";
-import dgram from "node:dgram";
+import { join } from "node:path";
 import { compileProg, IS_ROOT, makeBundle, makeRoot } from "./harness.ts";
-import { must, reachServers, run, welcome } from "./net_peer.ts";
+import { must, run } from "./net_peer.ts";
+import type { PeerArgs, Seen } from "./net_veth_peer.ts";
 
 function haveIp(): boolean {
   try {
@@ -37,9 +39,13 @@ const SKIP = !IS_ROOT
   : "";
 if (SKIP) console.warn(`net_veth tests skipped: ${SKIP}`);
 
-/** A namespace with one end of a veth pair (addressed .2/24, default route via .1). */
+/**
+ * A namespace with one end of a veth pair (addressed .2/24, default route via .1), the other
+ * end (.1) in the peer's namespace: neither is ever in the host's.
+ */
 interface Veth {
   ns: string;
+  peerNs: string;
   hostIf: string;
   peerIp: string;
   ip: string;
@@ -51,52 +57,45 @@ interface Veth {
 
 async function makeVeth(subnet: number): Promise<Veth> {
   const tag = `${Deno.pid % 10000}${Math.floor(Math.random() * 1000)}`;
-  const ns = `runsc-veth-${tag}`;
+  const ns = `runsc-veth-${tag}`, peerNs = `runsc-vethp-${tag}`;
   const hostIf = `rvh${tag}`, nsIf = `rvc${tag}`;
   const peerIp = `10.99.${subnet}.1`, ip = `10.99.${subnet}.2`;
   const peerIp6 = `fd99:${subnet}::1`, ip6 = `fd99:${subnet}::2`;
   await must("ip", "netns", "add", ns);
+  await must("ip", "netns", "add", peerNs);
+  // Deleting a namespace deletes its end of the veth, and so the pair.
   const cleanup = async () => {
     await run("ip", "netns", "del", ns);
-    await run("ip", "link", "del", hostIf);
+    await run("ip", "netns", "del", peerNs);
   };
   try {
-    await must("ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
-    await must("ip", "link", "set", nsIf, "netns", ns);
-    await must("ip", "addr", "add", `${peerIp}/24`, "dev", hostIf);
-    await must("ip", "addr", "add", `${peerIp6}/64`, "dev", hostIf, "nodad");
-    await must("ip", "link", "set", hostIf, "up");
+    const p = ["-n", peerNs];
+    await must("ip", ...p, "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
+    await must("ip", ...p, "link", "set", nsIf, "netns", ns);
+    await must("ip", ...p, "addr", "add", `${peerIp}/24`, "dev", hostIf);
+    await must("ip", ...p, "addr", "add", `${peerIp6}/64`, "dev", hostIf, "nodad");
+    await must("ip", ...p, "link", "set", hostIf, "up");
+    await must("ip", ...p, "link", "set", "lo", "up");
     await must("ip", "-n", ns, "addr", "add", `${ip}/24`, "dev", nsIf);
     await must("ip", "-n", ns, "addr", "add", `${ip6}/64`, "dev", nsIf, "nodad");
     await must("ip", "-n", ns, "link", "set", nsIf, "up");
     await must("ip", "-n", ns, "link", "set", "lo", "up");
     await must("ip", "-n", ns, "route", "add", "default", "via", peerIp);
     const mac = JSON.parse(await must("ip", "-n", ns, "-j", "link", "show", nsIf))[0].address;
-    return { ns, hostIf, peerIp, ip, peerIp6, ip6, mac, cleanup };
+    return { ns, peerNs, hostIf, peerIp, ip, peerIp6, ip6, mac, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
   }
 }
 
-/** What the peer saw of one run of net_peer. */
-interface Seen {
-  tcpServerGot: string;
-  udpServerGot: string;
-  ping: boolean;
-  bigPing: boolean;
-  ping6: boolean;
-  bigPing6: boolean;
-  tcp6ServerGot: string;
-  tcpClientGot: string;
-  tcpClientBulk: string;
-  udpClientGot: string;
-}
+/** How long the peer may take once net_peer has ended (it is then done or stuck). */
+const PEER_GRACE_MS = 30_000;
 
 /**
  * Plays the peer of a net_peer started with `start` (which returns its output when it
- * exits): serves its clients, then pings it, sends it malformed frames and reaches its
- * servers.
+ * exits): tests/net_veth_peer.ts, run in the peer's namespace, serves its clients, then pings
+ * it, sends it malformed frames and reaches its servers.
  */
 async function peer(
   v: Veth,
@@ -104,51 +103,46 @@ async function peer(
   frames: string,
   start: () => Promise<string>,
 ): Promise<{ seen: Seen; output: string }> {
-  const seen: Seen = {
-    tcpServerGot: "",
-    udpServerGot: "",
-    ping: false,
-    bigPing: false,
-    ping6: false,
-    bigPing6: false,
-    tcp6ServerGot: "",
-    tcpClientGot: "",
-    tcpClientBulk: "",
-    udpClientGot: "",
+  const args: PeerArgs = { ...v, port, frames };
+  const script = join(import.meta.dirname!, "net_veth_peer.ts");
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", v.peerNs, Deno.execPath(), "run", "-A", "--quiet", script]
+      .concat([JSON.stringify(args)]),
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(180_000),
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const readUntil = async (done: (t: string) => boolean) => {
+    while (!done(text)) {
+      const r = await lines.read();
+      if (r.done) break;
+      text += r.value;
+    }
   };
-  const listener = Deno.listen({ hostname: v.peerIp, port: port + 1 });
-  const listener6 = Deno.listen({ hostname: v.peerIp6, port: port + 1 });
-  const udp = dgram.createSocket("udp4");
-  await new Promise<void>((r) => udp.bind(port + 3, v.peerIp, () => r()));
-  udp.on("message", (msg, rinfo) => {
-    seen.udpServerGot = msg.toString();
-    udp.send(`pong: ${msg}`, rinfo.port, rinfo.address);
-  });
+  await readUntil((t) => t.includes("ready\n"));
+  if (!text.includes("ready\n")) {
+    await child.status;
+    throw new Error(`the peer did not start: ${text}${await stderr}`);
+  }
+  text = text.slice(text.indexOf("ready\n") + "ready\n".length);
   const output = start();
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => grace = setTimeout(() => child.kill("SIGKILL"), PEER_GRACE_MS);
+  void output.then(arm, arm);
   try {
-    // The container is up once its client reaches us.
-    const c = await Promise.race([
-      listener.accept(),
-      output.then((o) => Promise.reject(new Error(`exited early: ${o}`))),
-    ]);
-    seen.tcpServerGot = await welcome(c, true);
-    seen.tcp6ServerGot = await welcome(await listener6.accept());
-
-    seen.ping = (await run("busybox", "ping", "-c", "1", "-W", "5", v.ip)).ok;
-    // An echo of 3000 bytes comes in fragments and is answered in fragments.
-    seen.bigPing = (await run("busybox", "ping", "-c", "1", "-W", "5", "-s", "3000", v.ip)).ok;
-    seen.ping6 = (await run("busybox", "ping", "-6", "-c", "1", "-W", "5", v.ip6)).ok;
-    seen.bigPing6 = (await run("busybox", "ping", "-6", "-c", "1", "-W", "5", "-s", "3000", v.ip6))
-      .ok;
-    const sent = await must(frames, v.hostIf, v.mac, v.ip, "3000");
-    assert.match(sent, /^sent \d+ frames/);
-
-    Object.assign(seen, await reachServers(v.ip, port));
-    return { seen, output: await output };
+    await readUntil(() => false);
+    const status = await child.status;
+    if (!status.success) {
+      throw new Error(
+        `the peer failed (${status.code}): ${await stderr}; net_peer said: ${await output}`,
+      );
+    }
+    return { seen: JSON.parse(text), output: await output };
   } finally {
-    listener.close();
-    listener6.close();
-    udp.close();
+    clearTimeout(grace);
   }
 }
 
@@ -218,6 +212,8 @@ Deno.test({
       assert.match(native.seen.tcpClientBulk, /^2097152 bytes, hash \w+, 0 wrong/);
       assert.deepEqual(sandboxed.seen, native.seen);
       assert.equal(sandboxed.output, native.output);
+      // Nothing of the test is in the host's namespace (other tests run at the same time).
+      assert.ok(!(await run("ip", "link", "show", v.hostIf)).ok, `${v.hostIf} is in the host's`);
       // The host's kernel answers nothing for the address while the sandbox holds it.
       const left = await must("ip", "-n", v.ns, "-j", "addr", "show");
       assert.doesNotMatch(left, new RegExp(v.ip.replaceAll(".", "\\.")));

@@ -18,6 +18,7 @@ probeTests([
   { prog: "net_accept_emfile", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_sockioctl", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_origdst", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_tcp_flowinfo", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_unix_cmsg_trunc", loopbackOnly: true, runscFlags: ["--network=none"] },
   // The host's interfaces, as natively in the host's namespace: one made for the test (other
   // tests add veths to the host's own while this runs).

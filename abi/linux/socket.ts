@@ -94,6 +94,8 @@ export const IP_RECVTOS = 13;
 
 /** IPPROTO_IPV6 options and control messages (in6.h); the 2292 ones are RFC 2292's API. */
 export const IPV6_2292PKTINFO = 2;
+/** getsockopt on TCP: the control messages of the last segment received. */
+export const IPV6_2292PKTOPTIONS = 6;
 export const IPV6_2292HOPLIMIT = 8;
 export const IPV6_FLOWINFO = 11;
 export const IPV6_RECVERR = 25;

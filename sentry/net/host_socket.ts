@@ -3,15 +3,17 @@
  * Sentry made and drives (host/hostinet.ts). The application's calls are still served by the
  * Sentry (sentry/syscalls/sys_socket_host.ts): it copies addresses and data between the
  * application's memory and its own buffers, passes only the socket options it knows
- * (never one that carries a pointer, such as SO_ATTACH_FILTER), and waits for readiness
- * with poll on a runtime thread, so a blocked call never blocks the host thread or other tasks.
+ * (never one that carries a pointer, such as SO_ATTACH_FILTER). A blocked call, and poll,
+ * select and epoll of these sockets, are woken by the host's own epoll, waited on from a
+ * runtime thread (host_readiness.ts), so a blocked call never blocks the host thread or other
+ * tasks.
  *
  * @module
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { closeFd, pollAsync } from "../../host/libc.ts";
+import { closeFd } from "../../host/libc.ts";
 import {
   hostAccept,
   hostConnect,
@@ -35,6 +37,7 @@ import {
   POLLOUT,
 } from "../vfs/file.ts";
 import type { Attr } from "../vfs/inode.ts";
+import { waitOn } from "../vfs/waiter.ts";
 import {
   MSG_DONTWAIT,
   MSG_ERRQUEUE,
@@ -52,13 +55,15 @@ import {
 import { SIG } from "../../abi/linux/signal.ts";
 import { interfaceIoctl } from "./ifioctl.ts";
 import { NetStack, socketAttr } from "./socket.ts";
+import { hostReadiness } from "./host_readiness.ts";
 
 const EAGAIN = Errno.EAGAIN;
 const SIGPIPE = SIG.PIPE;
-/** How often a poll or epoll of a host socket looks again (no host event reaches the Sentry). */
+/**
+ * How often a poll or epoll of a host socket looks again when the host's epoll could not take
+ * it (host_readiness.ts): no host event reaches the Sentry then.
+ */
 const WATCH_MS = 10;
-/** One wait on a runtime thread lasts at most this long, so an interrupted wait ends soon. */
-const WAIT_SLICE_MS = 200;
 /** The requests passed to the host socket: each writes one int, and none takes a pointer. */
 const PASSED_IOCTLS: ReadonlySet<number> = new Set([SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, SIOCATMARK]);
 
@@ -85,8 +90,10 @@ export class HostSocket extends FileDescriptionBase {
   #closed = false;
   /** The host descriptor is closed: the number may belong to another file now. */
   #hostClosed = false;
-  /** Calls in flight across an await, and runtime-thread polls pending, on #fd. */
+  /** Calls in flight across an await on #fd. */
   #inFlight = 0;
+  /** Its id in hostReadiness: 0 before the first readiness(), -1 if the host refused it. */
+  #watchId = 0;
   /** SO_RCVTIMEO and SO_SNDTIMEO in milliseconds (0: wait for ever). */
   rcvTimeoutMs = 0;
   sndTimeoutMs = 0;
@@ -147,21 +154,25 @@ export class HostSocket extends FileDescriptionBase {
   }
 
   /**
-   * Waits until the host socket has one of events (or an error or hang-up). A signal ends
-   * the wait (ERESTARTSYS); after timeoutMs (0: none) EAGAIN, as SO_RCVTIMEO makes it.
+   * Waits until the host socket has one of events (or an error or hang-up), woken by the
+   * host's epoll as poll(2) is (readiness()). A signal ends the wait: ERESTARTSYS, or EINTR
+   * with a timeout, as Linux's sockets answer; after timeoutMs (0: none) EAGAIN, as
+   * SO_RCVTIMEO makes it.
    */
   waitFor(t: Task, events: number, timeoutMs = 0): Promise<void> {
     return this.#held(async () => {
       const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+      const wanted = events | POLLERR | POLLHUP;
       for (;;) {
-        const slice = Math.min(WAIT_SLICE_MS, Math.max(0, deadline - Date.now()));
-        // The poll runs on a runtime thread and outlives an interrupted wait: it holds the
-        // descriptor until it returns, so that it never polls a number reused meanwhile.
-        this.#inFlight++;
-        const poll = pollAsync(this.hostFd, events, slice).finally(() => this.#drop());
-        const r = await t.block(poll);
-        if (r & (events | POLLERR | POLLHUP)) return;
-        if (Date.now() >= deadline) throw new SysError(Errno.EAGAIN);
+        if (this.readiness(wanted) & wanted) return;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new SysError(Errno.EAGAIN);
+        await waitOn(
+          t,
+          [this.queue],
+          left === Infinity ? undefined : left,
+          timeoutMs > 0 ? Errno.EINTR : Errno.ERESTARTSYS,
+        );
       }
     });
   }
@@ -292,12 +303,15 @@ export class HostSocket extends FileDescriptionBase {
     return { ...last, r: got };
   }
 
-  /** Notifies the queue every few milliseconds while waiters are subscribed (poll, epoll). */
+  /**
+   * Where the host's epoll could not take the socket: notifies the queue every few
+   * milliseconds while waiters are subscribed (poll, epoll).
+   */
   #watch(): void {
-    if (this.#timer !== undefined || this.#closed) return;
+    if (this.#timer !== undefined || this.#hostClosed) return;
     const tick = () => {
       this.#timer = undefined;
-      if (this.queue.size === 0 || this.#closed) return;
+      if (this.queue.size === 0 || this.#hostClosed) return;
       if (pollNow(this.hostFd, POLLIN | POLLOUT) !== 0) this.queue.notify();
       this.#timer = setTimeout(tick, WATCH_MS);
     };
@@ -305,8 +319,11 @@ export class HostSocket extends FileDescriptionBase {
   }
 
   override readiness(mask: number): number {
+    // Added to the host's epoll before the look below: a change after it is reported.
+    if (this.#watchId === 0) this.#watchId = hostReadiness.watch(this.hostFd, this.queue) || -1;
+    if (this.#watchId > 0) hostReadiness.run();
     const r = pollNow(this.hostFd, mask & 0xffff);
-    if ((r & mask) === 0) this.#watch();
+    if ((r & mask) === 0 && this.#watchId < 0) this.#watch();
     return r & (mask | POLLERR | POLLHUP);
   }
 
@@ -335,7 +352,6 @@ export class HostSocket extends FileDescriptionBase {
 
   override release(): void {
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#inFlight === 0) this.#closeHost();
   }
 
@@ -351,6 +367,8 @@ export class HostSocket extends FileDescriptionBase {
   #closeHost(): void {
     if (this.#hostClosed) return;
     this.#hostClosed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#watchId > 0) hostReadiness.unwatch(this.#watchId, this.#fd);
     if (this.type === SOCK_STREAM) {
       const l = hostGetsockopt(this.#fd, SOL_SOCKET, SO_LINGER, 8);
       if (l.r >= 0 && l.val.length === 8) {

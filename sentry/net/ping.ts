@@ -46,7 +46,10 @@ export class PingProtocol {
     }
     const ident = (p[4] << 8) | p[5];
     const ep = this.table.find(pkt.dst, ident, pkt.src, 0);
-    ep?.deliver({ data: p.slice(), from: pkt.src, fromPort: 0, info: packetInfo(pkt, nic) });
+    // IP(V6)_ORIGDSTADDR's port is the transport header's third and fourth bytes, whatever
+    // the transport (Linux takes every one to start with its ports): ICMP's checksum.
+    const info = packetInfo(pkt, nic, (p[2] << 8) | p[3]);
+    ep?.deliver({ data: p.slice(), from: pkt.src, fromPort: 0, info });
   }
 }
 

@@ -68,12 +68,15 @@ import {
   SIOCOUTQ,
   SIOCOUTQNSD,
   SOL_IPV6,
+  SOL_TCP,
 } from "../../abi/linux/socket.ts";
 
 /** The key of IPV6_FLOWINFO_SEND among the stored options (sockopt.ts). */
 const FLOWINFO_SEND = `${SOL_IPV6}/${IPV6_FLOWINFO_SEND}`;
 /** sin6_flowinfo's traffic class and label (Linux's IPV6_FLOWINFO_MASK). */
 const FLOWINFO_MASK = 0x0fffffff;
+/** The two ECN bits of sin6_flowinfo's traffic class. */
+const FLOWINFO_ECN = 0x00300000;
 
 export { AF_INET, AF_INET6, AF_UNSPEC, SOCK_DGRAM, SOCK_STREAM };
 const SIGPIPE = SIG.PIPE;
@@ -214,8 +217,9 @@ export class InetSocket extends FileDescriptionBase {
   /** Options that are kept and reported but change nothing on loopback. */
   readonly stored = new Map<string, number>();
   /**
-   * A datagram socket's flow information from connect(2) under IPV6_FLOWINFO_SEND: its label
-   * goes out with each send to the peer, and getpeername shows it while the option is on.
+   * The flow information from connect(2) under IPV6_FLOWINFO_SEND: its label goes out with
+   * each send to the peer (a TCP endpoint's every segment), and getpeername shows it while the
+   * option is on.
    */
   #peerFlowinfo = 0;
   /** A non-blocking connect is under way or its outcome not yet asked for. */
@@ -299,6 +303,11 @@ export class InetSocket extends FileDescriptionBase {
       const err = ep.takeError();
       if (err) throw new SysError(err);
     }
+    // Only the label goes out (the socket's traffic class does); Linux keeps the traffic
+    // class without its ECN bits for getpeername.
+    const flowinfo = this.stored.get(FLOWINFO_SEND) ? (a.flowinfo ?? 0) & FLOWINFO_MASK : 0;
+    ep.flowLabel = flowinfo & IPV6_FLOWLABEL_MASK;
+    this.#peerFlowinfo = flowinfo & ~FLOWINFO_ECN;
     try {
       ep.connect(this.#local(a, true), a.port);
     } catch (e) {
@@ -538,6 +547,16 @@ export class InetSocket extends FileDescriptionBase {
 
   shutdown(how: number): void {
     this.ep.shutdown(how);
+  }
+
+  /**
+   * A socket accept(2) made from listener takes its socket and IP options, as Linux's copy of
+   * the listener's socket does (the TCP endpoint took its own options already).
+   */
+  inheritOptions(listener: InetSocket): void {
+    for (const [k, v] of listener.stored) {
+      if (!k.startsWith(`${SOL_TCP}/`)) this.stored.set(k, v);
+    }
   }
 
   /** The bound address (getsockname): the unspecified one before bind. */

@@ -25,6 +25,7 @@ import {
   IP_TTL,
   IPV6_2292HOPLIMIT,
   IPV6_2292PKTINFO,
+  IPV6_2292PKTOPTIONS,
   IPV6_AUTOFLOWLABEL,
   IPV6_FLOWINFO,
   IPV6_FLOWINFO_SEND,
@@ -61,6 +62,8 @@ import {
   SOL_TCP,
 } from "../../abi/linux/socket.ts";
 import { Timeval } from "../../abi/linux/time.ts";
+import { be32, encodeValue } from "../../abi/linux/layout.ts";
+import { ControlWriter } from "./inet_cmsg.ts";
 
 export { SOL_IP, SOL_IPV6, SOL_SOCKET, SOL_TCP };
 
@@ -157,8 +160,16 @@ function checkLevel(s: InetSocket, level: number): void {
   throw new SysError(Errno.ENOPROTOOPT);
 }
 
-/** The value of an option, as bytes (the caller cuts them to the user's length). */
-export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Array {
+/**
+ * The value of an option, as bytes (the caller cuts them to the user's length, `room`, which
+ * IPV6_2292PKTOPTIONS lays its control messages out in).
+ */
+export function getSockOpt(
+  s: InetSocket,
+  level: number,
+  name: number,
+  room = Number.MAX_SAFE_INTEGER,
+): Uint8Array {
   checkLevel(s, level);
   const o = s.ep.options;
   const ep = s.ep;
@@ -214,6 +225,9 @@ export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Arr
           return int(o.ttl);
         case IPV6_TCLASS:
           return int(o.tos);
+        case IPV6_2292PKTOPTIONS:
+          if (!tcp) throw new SysError(Errno.ENOPROTOOPT);
+          return segmentControl(s, tcp, room);
       }
       break;
     case SOL_TCP:
@@ -244,6 +258,26 @@ export function getSockOpt(s: InetSocket, level: number, name: number): Uint8Arr
   const stored = s.stored.get(k) ?? STORED[k];
   if (stored !== undefined) return int(stored);
   throw new SysError(Errno.ENOPROTOOPT);
+}
+
+/**
+ * IPV6_2292PKTOPTIONS on TCP: the control messages of the last segment received that the
+ * receive options ask for, of those the stack keeps (its traffic class and flow label).
+ * IPV6_FLOWINFO answers even a zero one, as Linux does for a segment it kept no copy of. They
+ * are cut to `room` bytes by recvmsg's rules.
+ */
+function segmentControl(s: InetSocket, tcp: TCPEndpoint, room: number): Uint8Array {
+  const w = new ControlWriter(room);
+  const flowinfo = tcp.rcvFlowinfo;
+  if (optionOn(s, SOL_IPV6, IPV6_RECVTCLASS)) {
+    w.put(SOL_IPV6, IPV6_TCLASS, int((flowinfo >>> 20) & 0xff));
+  }
+  if (optionOn(s, SOL_IPV6, IPV6_FLOWINFO)) {
+    w.put(SOL_IPV6, IPV6_FLOWINFO, encodeValue(be32, flowinfo));
+  }
+  const out = new Uint8Array(w.used);
+  for (const p of w.pieces) out.set(p.bytes, p.at);
+  return out;
 }
 
 /** Reads an int option: 4 bytes, except that IPv4's options also take a single byte (Linux). */

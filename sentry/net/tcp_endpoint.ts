@@ -147,6 +147,10 @@ export class TCPEndpoint implements Endpoint {
   /** In the protocol's table (bound, listening or connected). */
   #registered = false;
   #route: Route | null = null;
+  /** The IPv6 flow label every segment carries (connect's, under IPV6_FLOWINFO_SEND). */
+  flowLabel = 0;
+  /** The last segment's IPv6 traffic class and flow label (IPV6_2292PKTOPTIONS). */
+  rcvFlowinfo = 0;
 
   // Listener.
   backlog = 0;
@@ -445,7 +449,11 @@ export class TCPEndpoint implements Endpoint {
   }
 
   /** Handles a segment for this endpoint (the protocol found it by its addresses). */
-  handleSegment(pkt: { src: IPAddress; dst: IPAddress }, s: Segment): void {
+  handleSegment(
+    pkt: { src: IPAddress; dst: IPAddress; tos?: number; flow?: number },
+    s: Segment,
+  ): void {
+    if (!isV4(pkt.dst)) this.rcvFlowinfo = (((pkt.tos ?? 0) << 20) | (pkt.flow ?? 0)) >>> 0;
     this.#lastRecv = performance.now();
     this.#keepProbes = 0;
     switch (this.state) {
@@ -818,6 +826,7 @@ export class TCPEndpoint implements Endpoint {
       this.options.ttl,
       this.options.tos,
       offload ? { checksumOffset: 16, headerLength: (b[12] >> 4) * 4, segmentSize } : undefined,
+      this.flowLabel,
     );
     // A segment copied into a buffer of its own is ours to give back (whoever queued it holds
     // it still); one built in place is the send buffer's.

@@ -103,6 +103,7 @@ async function accept(t: Task, s: InetSocket, flags: number): Promise<number> {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new SysError(Errno.EINVAL);
   const ep = await s.accept(t, (s.flags & O_NONBLOCK) !== 0, () => t.fdTable.checkFree());
   const c = new InetSocket(s.family, s.type, ep, flags & SOCK_NONBLOCK, t.tg.uid, t.tg.gid);
+  c.inheritOptions(s);
   const fd = t.fdTable.install(c, (flags & SOCK_CLOEXEC) !== 0);
   writeSockAddr(t, s, argPtr(t, 1), argPtr(t, 2), c.peerName());
   return fd;
@@ -290,7 +291,7 @@ function getsockopt(t: Task, s: InetSocket): number {
   const level = argInt(t, 1), name = argInt(t, 2);
   const valAddr = argPtr(t, 3), lenAddr = argPtr(t, 4);
   const have = copyInSocklen(t, lenAddr);
-  copyOutOptval(t, valAddr, lenAddr, have, getSockOpt(s, level, name));
+  copyOutOptval(t, valAddr, lenAddr, have, getSockOpt(s, level, name, have));
   return 0;
 }
 

@@ -1,0 +1,114 @@
+/**
+ * --network=host: wakes the waiters of the application's host sockets (poll, select, epoll,
+ * O_ASYNC) when the host says a socket changed. Each socket someone has looked at is in one
+ * host epoll instance, edge-triggered, so the host reports each change once, as a wait queue's
+ * wake-up; one wait on a runtime thread covers them all, and the Sentry's JavaScript thread only
+ * hears of the results. A socket that is ready when it is added is reported at once, so nothing
+ * that happens between a readiness check and the wait that follows it is missed.
+ *
+ * Sockets are named to the host's epoll by an id of their own, never by descriptor number: an
+ * event the host reported for a socket closed since (its number perhaps reused) finds no id and
+ * is dropped. The epoll instance is never closed, so the wait never uses a number that could be
+ * reused under it.
+ *
+ * @module
+ */
+
+import { EPOLLET, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, HostEpoll } from "../../host/epoll.ts";
+import { log } from "../../log.ts";
+import type { WaitQueue } from "../vfs/waiter.ts";
+
+/** Everything a waiter may wait for (errors and hang-ups are always reported). */
+const EVENTS = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+/**
+ * One wait lasts at most this long, so that the loop ends soon once nobody waits (a pending
+ * call on a runtime thread would keep the event loop alive).
+ */
+const SLICE_MS = 500;
+const MAX_EVENTS = 64;
+/** After a failed wait (a signal on that thread), the pause before the next. */
+const RETRY_MS = 10;
+
+export class HostReadiness {
+  /** undefined: not made yet; null: the host refused one (EMFILE...), so none is used. */
+  #ep: HostEpoll | null | undefined;
+  readonly #queues = new Map<number, WaitQueue>();
+  #nextId = 1;
+  #running = false;
+
+  #epoll(): HostEpoll | null {
+    if (this.#ep === undefined) {
+      const ep = HostEpoll.create();
+      if (typeof ep === "number") {
+        log.warning(`host sockets: no host epoll (errno ${-ep}); polling them every few ms`);
+        this.#ep = null;
+      } else this.#ep = ep;
+    }
+    return this.#ep;
+  }
+
+  /**
+   * Adds host descriptor fd, whose changes notify queue: its id, or 0 when the host cannot
+   * take it (ENOSPC past max_user_watches, ENOMEM), and the caller has to poll.
+   */
+  watch(fd: number, queue: WaitQueue): number {
+    const ep = this.#epoll();
+    if (!ep) return 0;
+    const id = this.#nextId++;
+    const r = ep.add(fd, id, EVENTS);
+    if (r < 0) {
+      log.warning(`host sockets: epoll cannot take fd ${fd} (errno ${-r}); polling it`);
+      return 0;
+    }
+    this.#queues.set(id, queue);
+    return id;
+  }
+
+  /** Removes what watch(fd) added, as id; call it before fd is closed. */
+  unwatch(id: number, fd: number): void {
+    if (!this.#queues.delete(id)) return;
+    this.#ep?.remove(fd);
+  }
+
+  /**
+   * Starts the wait on the host unless it runs: the caller is about to wait on a socket (its
+   * waiter subscribes after this returns, so the loop waits once before it looks for waiters).
+   */
+  run(): void {
+    if (this.#running || !this.#ep) return;
+    this.#running = true;
+    this.#loop().catch((e) => log.warning(`host sockets: readiness loop: ${e}`));
+  }
+
+  /** A wait on the host is pending (it ends within SLICE_MS once nobody waits). */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  #waited(): boolean {
+    for (const q of this.#queues.values()) if (q.size > 0) return true;
+    return false;
+  }
+
+  async #loop(): Promise<void> {
+    const ep = this.#ep!;
+    try {
+      do {
+        const events = await ep.wait(MAX_EVENTS, SLICE_MS);
+        if (events === null) {
+          // Not knowing what changed meanwhile, every waiter looks again.
+          for (const q of this.#queues.values()) q.notify();
+          await new Promise((r) => setTimeout(r, RETRY_MS));
+          continue;
+        }
+        for (const e of events) this.#queues.get(e.data)?.notify();
+      } while (this.#waited());
+    } finally {
+      // In the same turn as the last look for waiters: a run() after it starts a new loop.
+      this.#running = false;
+    }
+  }
+}
+
+/** The Sentry's one instance: the host sockets of every task share it. */
+export const hostReadiness: HostReadiness = new HostReadiness();
