@@ -50,7 +50,8 @@ export function encodeIPv4(
   const v = new DataView(pkt.buffer, pkt.byteOffset, IPV4_HEADER_SIZE);
   pkt[0] = (IPV4_VERSION << 4) | 5;
   pkt[1] = tos;
-  v.setUint16(2, total);
+  // Past 16 bits (loopback's large packets, nowhere else), 0: the packet's length says it.
+  v.setUint16(2, total > 0xffff ? 0 : total);
   v.setUint16(4, nextId++ & 0xffff);
   v.setUint16(6, FLAG_DF);
   pkt[8] = ttl;
@@ -113,7 +114,9 @@ export function decodeIPv4(pkt: Uint8Array, verify: boolean): NetworkPacket | nu
   if (pkt.length < IPV4_HEADER_SIZE || pkt[0] >> 4 !== IPV4_VERSION) return null;
   const ihl = (pkt[0] & 0xf) * 4;
   const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
-  const total = v.getUint16(2);
+  // 0 stands for a length past 16 bits (encodeIPv4); a packet that short is malformed.
+  const field = v.getUint16(2);
+  const total = field === 0 && pkt.length > 0xffff ? pkt.length : field;
   if (ihl < IPV4_HEADER_SIZE || total < ihl || total > pkt.length) return null;
   if (verify && checksum(pkt.subarray(0, ihl)) !== 0) return null;
   const frag = v.getUint16(6);

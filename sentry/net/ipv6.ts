@@ -27,7 +27,9 @@ export function encodeIPv6(
   const pkt = withRoom(payload, IPV6_HEADER_SIZE);
   const v = new DataView(pkt.buffer, pkt.byteOffset, IPV6_HEADER_SIZE);
   v.setUint32(0, (IPV6_VERSION << 28) | ((tclass & 0xff) << 20) | (flowLabel & 0xfffff));
-  v.setUint16(4, payload.length);
+  // Past 16 bits (loopback's large packets, nowhere else), 0 as Linux's BIG TCP: no jumbo
+  // option, the packet's length says it.
+  v.setUint16(4, payload.length > 0xffff ? 0 : payload.length);
   pkt[6] = protocol;
   pkt[7] = hopLimit;
   pkt.set(src, 8);
@@ -39,7 +41,10 @@ export function encodeIPv6(
 export function decodeIPv6(pkt: Uint8Array): NetworkPacket | null {
   if (pkt.length < IPV6_HEADER_SIZE || pkt[0] >> 4 !== IPV6_VERSION) return null;
   const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
-  const len = v.getUint16(4);
+  const field = v.getUint16(4);
+  const len = field === 0 && pkt.length - IPV6_HEADER_SIZE > 0xffff
+    ? pkt.length - IPV6_HEADER_SIZE
+    : field;
   if (IPV6_HEADER_SIZE + len > pkt.length) return null;
   // The stack holds IPv4 addresses in their v4-mapped form: such an address on the wire
   // would pass for an IPv4 peer (or for one of the interface's IPv4 addresses).

@@ -81,27 +81,11 @@ export function encodeTCP(
   offload = false,
   partial = false,
 ): Uint8Array {
-  const opts: number[] = [];
-  if (s.mss !== null) opts.push(OPT_MSS, 4, (s.mss >> 8) & 0xff, s.mss & 0xff);
-  if (s.wscale !== null) opts.push(OPT_NOP, OPT_WS, 3, s.wscale);
-  if (s.sackPermitted) opts.push(OPT_NOP, OPT_NOP, OPT_SACK_PERMITTED, 2);
-  if (s.ts) {
-    opts.push(OPT_NOP, OPT_NOP, OPT_TIMESTAMPS, 10);
-    for (const x of [s.ts.val >>> 0, s.ts.ecr >>> 0]) {
-      opts.push(x >>> 24, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff);
-    }
-  }
   // The options' 40 bytes hold 3 blocks beside timestamps.
-  const blocks = s.sack?.slice(0, s.ts ? MAX_SACK_BLOCKS - 1 : MAX_SACK_BLOCKS) ?? [];
-  if (blocks.length > 0) {
-    opts.push(OPT_NOP, OPT_NOP, OPT_SACK, 2 + 8 * blocks.length);
-    for (const { start, end } of blocks) {
-      for (const x of [start >>> 0, end >>> 0]) {
-        opts.push(x >>> 24, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff);
-      }
-    }
-  }
-  const hlen = TCP_HEADER_SIZE + opts.length;
+  const nblocks = Math.min(s.sack?.length ?? 0, s.ts ? MAX_SACK_BLOCKS - 1 : MAX_SACK_BLOCKS);
+  const olen = (s.mss !== null ? 4 : 0) + (s.wscale !== null ? 4 : 0) +
+    (s.sackPermitted ? 4 : 0) + (s.ts ? TIMESTAMPS_SIZE : 0) + (nblocks > 0 ? 4 + 8 * nblocks : 0);
+  const hlen = TCP_HEADER_SIZE + olen;
   // Data from a stream buffer with room before it (streamBuffer) takes its header there: the
   // segment is built without a copy.
   const d = s.data;
@@ -125,7 +109,48 @@ export function encodeTCP(
   b[13] = s.flags;
   v.setUint16(14, Math.min(s.window, 0xffff));
   v.setUint32(16, 0); // checksum and urgent pointer
-  b.set(opts, TCP_HEADER_SIZE);
+  // Options written in place (no array of bytes per segment: each one has timestamps).
+  let o = TCP_HEADER_SIZE;
+  if (s.mss !== null) {
+    b[o] = OPT_MSS;
+    b[o + 1] = 4;
+    v.setUint16(o + 2, s.mss);
+    o += 4;
+  }
+  if (s.wscale !== null) {
+    b[o] = OPT_NOP;
+    b[o + 1] = OPT_WS;
+    b[o + 2] = 3;
+    b[o + 3] = s.wscale;
+    o += 4;
+  }
+  if (s.sackPermitted) {
+    b[o] = OPT_NOP;
+    b[o + 1] = OPT_NOP;
+    b[o + 2] = OPT_SACK_PERMITTED;
+    b[o + 3] = 2;
+    o += 4;
+  }
+  if (s.ts) {
+    b[o] = OPT_NOP;
+    b[o + 1] = OPT_NOP;
+    b[o + 2] = OPT_TIMESTAMPS;
+    b[o + 3] = 10;
+    v.setUint32(o + 4, s.ts.val >>> 0);
+    v.setUint32(o + 8, s.ts.ecr >>> 0);
+    o += TIMESTAMPS_SIZE;
+  }
+  if (nblocks > 0) {
+    b[o] = OPT_NOP;
+    b[o + 1] = OPT_NOP;
+    b[o + 2] = OPT_SACK;
+    b[o + 3] = 2 + 8 * nblocks;
+    o += 4;
+    for (let i = 0; i < nblocks; i++, o += 8) {
+      v.setUint32(o, s.sack![i].start >>> 0);
+      v.setUint32(o + 4, s.sack![i].end >>> 0);
+    }
+  }
   if (partial) {
     // The link completes it (checksum offload): the field holds the pseudo-header's sum, folded
     // and not complemented, which the sum from the header's start then covers.
@@ -165,7 +190,7 @@ export function decodeTCP(
   }
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let mss: number | null = null, wscale: number | null = null, sackPermitted = false;
-  const sack: SackBlock[] = [];
+  let sack: SackBlock[] | undefined;
   let ts: { val: number; ecr: number } | undefined;
   for (let i = TCP_HEADER_SIZE; i < hlen;) {
     const kind = b[i];
@@ -186,7 +211,7 @@ export function decodeTCP(
     // Blocks of 8 bytes each; an option of any other length is ignored whole.
     if (kind === OPT_SACK && (len - 2) % 8 === 0 && len <= 2 + 8 * MAX_SACK_BLOCKS) {
       for (let j = i + 2; j < i + len; j += 8) {
-        sack.push({ start: v.getUint32(j), end: v.getUint32(j + 4) });
+        (sack ??= []).push({ start: v.getUint32(j), end: v.getUint32(j + 4) });
       }
     }
     i += len;

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { LOOPBACK6, v4Mapped } from "./address.ts";
-import { decodeIPv4, encodeIPv4 } from "./ipv4.ts";
+import { decodeIPv4, encodeIPv4, IPV4_HEADER_SIZE } from "./ipv4.ts";
 import { ETH_P_IP, type LinkEndpoint, type NetworkDispatcher } from "./link.ts";
 import { IFF_UP } from "./nic.ts";
 import { IPPROTO_TCP } from "./stack.ts";
@@ -200,9 +200,9 @@ Deno.test("a reader that keeps up sends no window updates; one that frees a full
     assert.equal(readAll(s).length, chunk.length);
     await settle();
   }
-  // Per write: its segments (65536 bytes need two) and one ACK that carries the window; the
-  // reads add nothing.
-  assert.equal(lo.packets - before, rounds * 3);
+  // Per write: one packet (loopback carries the 65536 bytes whole, where its MTU would cut
+  // them into two) and one ACK that carries the window; the reads add nothing.
+  assert.equal(lo.packets - before, rounds * 2);
 
   // The receiver's buffer filled: the writer waits for the window, and a read opens it.
   let sent = 0;
@@ -272,4 +272,59 @@ Deno.test("a write that finds room in the send buffer is taken whole, up to 64 K
   }
   assert.ok(c.unacked > TCP_AUTO_BUFFER && c.unacked < TCP_AUTO_BUFFER + 65536, `${c.unacked}`);
   assert.ok(queued > c.unacked, "the peer holds the rest");
+});
+
+Deno.test("loopback carries a 256 KiB write in one packet whole, over IPv4 and IPv6", async () => {
+  for (const v6 of [false, true]) {
+    const ns = new NetStack();
+    let l: TCPEndpoint, c: TCPEndpoint, s: TCPEndpoint;
+    if (v6) {
+      l = ns.tcp.newEndpoint(false);
+      l.bind(LOOPBACK6, 0);
+      l.listen(1);
+      c = ns.tcp.newEndpoint(false);
+      assert.throws(() => c.connect(LOOPBACK6, l.localPort), /EINPROGRESS|115/);
+      await settle();
+      s = l.acceptQueue.shift()!;
+    } else {
+      [l, c, s] = await connectedPair(ns);
+    }
+    assert.ok(s && c.connected);
+    // A first write: the handshake's window (unscaled, 64 KiB) opens to the buffer's.
+    assert.equal(c.write(new Uint8Array(1000), null), 1000);
+    await settle();
+    assert.equal(readAll(s).length, 1000);
+    await settle();
+    const lo = ns.stack.nics[0].link;
+    const sizes: number[] = [];
+    const write = lo.writePacket.bind(lo);
+    lo.writePacket = (type, pkt, ...rest) => {
+      sizes.push(pkt.length);
+      write(type, pkt, ...rest);
+    };
+    // Every byte distinct within 251 (a prime): a piece out of place shows.
+    const data = new Uint8Array(256 << 10).map((_, i) => i % 251);
+    assert.equal(c.write(data, null), data.length);
+    await settle();
+    const got = readAll(s);
+    assert.equal(got.length, data.length);
+    assert.ok(got.every((b, i) => b === i % 251), "the bytes arrive as written");
+    // Past 16 bits of IP length: the data went in one packet (the rest are ACKs).
+    const big = sizes.filter((n) => n > 0xffff);
+    assert.equal(big.length, 1, `packets ${sizes}`);
+    assert.ok(big[0] > data.length, "headers and all the data");
+    l.close();
+  }
+});
+
+Deno.test("an IPv4 length of 0 stands for a length past 16 bits only: a short packet saying it is dropped", () => {
+  const a = v4Mapped(Uint8Array.of(10, 0, 0, 1));
+  const small = encodeIPv4(a, a, IPPROTO_TCP, new Uint8Array(100), 64, 0);
+  assert.ok(decodeIPv4(small, true));
+  small[2] = small[3] = 0;
+  assert.equal(decodeIPv4(small, false), null);
+  const large = encodeIPv4(a, a, IPPROTO_TCP, new Uint8Array(0x10000), 64, 0);
+  assert.equal((large[2] << 8) | large[3], 0);
+  assert.equal(decodeIPv4(large, false)?.payload.length, 0x10000);
+  assert.equal(large.length, IPV4_HEADER_SIZE + 0x10000);
 });
