@@ -11,7 +11,14 @@ import { Errno } from "../../abi/linux/errno.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { FileDescriptionBase, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP } from "../vfs/file.ts";
+import {
+  FileDescriptionBase,
+  type MaybeAsync,
+  O_NONBLOCK,
+  O_RDWR,
+  POLLERR,
+  POLLHUP,
+} from "../vfs/file.ts";
 import { type Attr, Filesystem, type Inode, nowNs, S_IFSOCK } from "../vfs/inode.ts";
 import { waitOn, type WaitQueue } from "../vfs/waiter.ts";
 import { doneOrFault, type IoSequence } from "../mm/io.ts";
@@ -509,15 +516,41 @@ export class InetSocket extends FileDescriptionBase {
    * Implements FileDescription.readTo: received bytes go from the receive buffer straight to
    * the application's memory.
    */
-  async readTo(t: Task, dst: IoSequence, offset?: bigint): Promise<number> {
+  readTo(t: Task, dst: IoSequence, offset?: bigint): MaybeAsync<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
     let moved = 0;
-    const r = await this.recv(t, dst.remaining, 0, (chunk) => {
+    const sink = (chunk: Uint8Array) => {
       moved += dst.copyOut(chunk);
-    });
+    };
     // A fault part way drops what was taken from the queue past it (the read returns what
     // reached the application; it asked for the rest into memory it cannot write).
-    return doneOrFault(dst, Math.min(moved, r.n));
+    const now = this.#readNow(dst.remaining, sink);
+    if (now !== null) return doneOrFault(dst, Math.min(moved, now));
+    return this.recv(t, dst.remaining, 0, sink).then((r) => doneOrFault(dst, Math.min(moved, r.n)));
+  }
+
+  /**
+   * A stream read (no flags) served at once, without a promise: what is buffered, or 0 at the
+   * end; null when the read would wait (recv then takes it from the start) or the socket is
+   * not a stream. As recv does for it: a chunk at a time, all that is there now.
+   */
+  #readNow(max: number, sink: DataSink): number | null {
+    const ep = this.ep;
+    if (!(ep instanceof TCPEndpoint) || max === 0) return null;
+    let got = 0;
+    for (;;) {
+      let r: ReadResult;
+      try {
+        r = ep.read(max - got, false);
+      } catch (e) {
+        if (got > 0) return got;
+        if (e instanceof SysError && e.errno === Errno.EAGAIN) return null;
+        throw e;
+      }
+      if (r.data.length > 0) sink(r.data, got);
+      got += r.data.length;
+      if (r.data.length === 0 || got >= max || ep.readable === 0) return got;
+    }
   }
 
   /**
