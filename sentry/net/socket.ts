@@ -557,9 +557,22 @@ export class InetSocket extends FileDescriptionBase {
    * Implements FileDescription.writeFrom: each piece is copied from the application's memory
    * once, into the buffer the endpoint keeps.
    */
-  writeFrom(t: Task, src: IoSequence, offset?: bigint): Promise<number> {
+  writeFrom(t: Task, src: IoSequence, offset?: bigint): MaybeAsync<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
-    const stream = this.ep instanceof TCPEndpoint;
+    const ep = this.ep;
+    const stream = ep instanceof TCPEndpoint;
+    const total = src.remaining;
+    // A stream write the send buffer takes whole now is served without a promise.
+    if (stream && total > 0 && total <= SEND_PIECE && ep.takesWhole(total)) {
+      const b = streamBuffer(total);
+      try {
+        const m = src.copyIn(b);
+        if (m === 0) throw new SysError(Errno.EFAULT);
+        return ep.write(m < total ? b.subarray(0, m) : b, null, true);
+      } finally {
+        release(b);
+      }
+    }
     return this.send(
       t,
       src.remaining,

@@ -1324,6 +1324,14 @@ export class TCPEndpoint implements Endpoint {
     return n;
   }
 
+  /** Whether write would take n bytes whole now (connected, no error, room in the buffer). */
+  takesWhole(n: number): boolean {
+    const room = this.#sndLimit - this.#sndBuf.length;
+    return !this.#error && !(this.#shutdown & SEND_SHUTDOWN) && room > 0 &&
+      n <= room + SND_OVERSHOOT &&
+      (this.state === TCPState.ESTABLISHED || this.state === TCPState.CLOSE_WAIT);
+  }
+
   /**
    * Takes up to max received bytes (one buffered chunk's worth). The data is a view that
    * belongs to the stack's buffer pool once consumed: the caller copies it out before
