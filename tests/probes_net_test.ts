@@ -8,6 +8,7 @@ import { probeTests } from "./probe.ts";
 probeTests([
   { prog: "net_udp", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_tcp", loopbackOnly: true, runscFlags: ["--network=none"] },
+  { prog: "net_tcp_stream", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_ifaces", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_hostile", loopbackOnly: true, runscFlags: ["--network=none"] },
   { prog: "net_ping", loopbackOnly: true, runscFlags: ["--network=none"] },
