@@ -110,13 +110,14 @@ export function withRoom(payload: Uint8Array, header: number): Uint8Array {
 }
 
 /** Parses and checks an IPv4 packet; null for one to drop. */
-export function decodeIPv4(pkt: Uint8Array, verify: boolean): NetworkPacket | null {
+export function decodeIPv4(pkt: Uint8Array, verify: boolean, big = false): NetworkPacket | null {
   if (pkt.length < IPV4_HEADER_SIZE || pkt[0] >> 4 !== IPV4_VERSION) return null;
   const ihl = (pkt[0] & 0xf) * 4;
   const v = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
-  // 0 stands for a length past 16 bits (encodeIPv4); a packet that short is malformed.
+  // 0 stands for a length past 16 bits (encodeIPv4) on a link that carries such packets
+  // (`big`: loopback's); anywhere else, and on a packet that short, it is malformed.
   const field = v.getUint16(2);
-  const total = field === 0 && pkt.length > 0xffff ? pkt.length : field;
+  const total = big && field === 0 && pkt.length > 0xffff ? pkt.length : field;
   if (ihl < IPV4_HEADER_SIZE || total < ihl || total > pkt.length) return null;
   if (verify && checksum(pkt.subarray(0, ihl)) !== 0) return null;
   const frag = v.getUint16(6);

@@ -269,10 +269,12 @@ export class Stack {
   #deliver(nic: NIC, type: number, bytes: Uint8Array): void {
     nic.stats.rxPackets++;
     nic.stats.rxBytes += bytes.length;
+    // Packets past an IP length's 16 bits come only from a link that sends them (loopback).
+    const big = (nic.link.offloadMaxSize ?? 0) > 0xffff;
     let pkt = type === ETH_P_IP
-      ? decodeIPv4(bytes, !nic.link.checksumOffload)
+      ? decodeIPv4(bytes, !nic.link.checksumOffload, big)
       : type === ETH_P_IPV6
-      ? decodeIPv6(bytes)
+      ? decodeIPv6(bytes, big)
       : null;
     if (pkt?.fragment) {
       const f = pkt.fragment;
