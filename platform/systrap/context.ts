@@ -251,9 +251,12 @@ export class SystrapContext implements Context {
       await null;
       while (polls < SPIN_POLLS) {
         if (stopped(t)) return true;
+        // Counted as a poll too: a state word the application forges (its region is writable)
+        // can make another thread look stopped over and over, and this loop, which never gives
+        // the event loop a turn, must still end.
+        polls++;
         if (resumed.size > 1 && anotherStopped(t)) break;
         schedYield();
-        polls++;
       }
       if (polls >= SPIN_POLLS) break;
     }

@@ -453,6 +453,8 @@ export class InetSocket extends FileDescriptionBase {
    * as they come: MSG_WAITALL on a stream waits for all of them without gathering them in
    * the Sentry. Returns the bytes delivered and the datagram's full length.
    */
+  // #readNow serves a flag-less stream read that need not wait as this does: a change to what
+  // a stream read takes here is made there too.
   async recv(t: Task, max: number, flags: number, sink: DataSink): Promise<Received> {
     const nonblock = this.#nonblocking(flags);
     const peek = (flags & MSG_PEEK) !== 0;

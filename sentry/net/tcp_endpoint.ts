@@ -1324,7 +1324,11 @@ export class TCPEndpoint implements Endpoint {
     return n;
   }
 
-  /** Whether write would take n bytes whole now (connected, no error, room in the buffer). */
+  /**
+   * Whether write would take n bytes whole now (connected, no error, room in the buffer): the
+   * conditions write checks above, all of them, so that a caller that skips the socket's
+   * waiting and error paths (socket.ts writeFrom) never needs them.
+   */
   takesWhole(n: number): boolean {
     const room = this.#sndLimit - this.#sndBuf.length;
     return !this.#error && !(this.#shutdown & SEND_SHUTDOWN) && room > 0 &&
