@@ -82,6 +82,11 @@ export interface Endpoint extends TransportEndpoint, PortOwner {
   ): number;
   /** Reads up to max bytes (a datagram, cut); an empty result is end of file. */
   read(max: number, peek: boolean): ReadResult;
+  /**
+   * read, but null where read throws EAGAIN (nothing to read yet): a blocking socket finds
+   * its queue empty on nearly every wait, and a thrown error costs microseconds.
+   */
+  tryRead(max: number, peek: boolean): ReadResult | null;
   /** poll events ready now. */
   readiness(): number;
   shutdown(how: number): void;

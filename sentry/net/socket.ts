@@ -464,8 +464,14 @@ export class InetSocket extends FileDescriptionBase {
     let got = 0;
     let first: ReadResult | null = null;
     for (;;) {
+      let r: ReadResult | null;
       try {
-        const r = this.ep.read(max - got, peek);
+        r = this.ep.tryRead(max - got, peek);
+      } catch (e) {
+        if (got > 0) break;
+        throw e;
+      }
+      if (r !== null) {
         first ??= r;
         if (r.data.length > 0) sink(r.data, got);
         got += r.data.length;
@@ -474,11 +480,8 @@ export class InetSocket extends FileDescriptionBase {
         // now is taken at once, as one read of it.
         if (stream && !peek && (this.ep as TCPEndpoint).readable > 0) continue;
         if (!waitall) break;
-      } catch (e) {
-        if (!(e instanceof SysError) || e.errno !== Errno.EAGAIN || got > 0 && nonblock) {
-          if (got > 0) break;
-          throw e;
-        }
+      } else if (got > 0 && nonblock) {
+        break;
       }
       if (nonblock) throw new SysError(Errno.EAGAIN);
       const left = deadline ? deadline - performance.now() : 0;
@@ -541,14 +544,14 @@ export class InetSocket extends FileDescriptionBase {
     if (!(ep instanceof TCPEndpoint) || max === 0) return null;
     let got = 0;
     for (;;) {
-      let r: ReadResult;
+      let r: ReadResult | null;
       try {
-        r = ep.read(max - got, false);
+        r = ep.tryRead(max - got, false);
       } catch (e) {
         if (got > 0) return got;
-        if (e instanceof SysError && e.errno === Errno.EAGAIN) return null;
         throw e;
       }
+      if (r === null) return got > 0 ? got : null;
       if (r.data.length > 0) sink(r.data, got);
       got += r.data.length;
       if (r.data.length === 0 || got >= max || ep.readable === 0) return got;

@@ -1342,6 +1342,12 @@ export class TCPEndpoint implements Endpoint {
    * anything else sends on the stack (the socket copies it to the application at once).
    */
   read(max: number, peek: boolean): ReadResult {
+    const r = this.tryRead(max, peek);
+    if (r === null) throw new SysError(Errno.EAGAIN);
+    return r;
+  }
+
+  tryRead(max: number, peek: boolean): ReadResult | null {
     if (this.state === TCPState.LISTEN) throw new SysError(Errno.ENOTCONN);
     const have = this.#rcvBuf.length;
     if (have > 0) {
@@ -1361,7 +1367,7 @@ export class TCPEndpoint implements Endpoint {
       return { data: new Uint8Array(0), full: 0, from: null, fromPort: 0 };
     }
     if (this.state === TCPState.CLOSE) throw new SysError(Errno.ENOTCONN);
-    throw new SysError(Errno.EAGAIN);
+    return null;
   }
 
   /**

@@ -259,12 +259,18 @@ export class UDPEndpoint implements Endpoint {
   }
 
   read(max: number, peek: boolean): ReadResult {
+    const r = this.tryRead(max, peek);
+    if (r === null) throw new SysError(Errno.EAGAIN);
+    return r;
+  }
+
+  tryRead(max: number, peek: boolean): ReadResult | null {
     const d = this.#rcv[0];
     if (!d) {
       const err = this.takeError();
       if (err) throw new SysError(err);
       if (this.#shutRead) return { data: new Uint8Array(0), full: 0, from: null, fromPort: 0 };
-      throw new SysError(Errno.EAGAIN);
+      return null;
     }
     if (!peek) {
       this.#rcv.shift();
