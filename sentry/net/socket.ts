@@ -410,17 +410,21 @@ export class InetSocket extends FileDescriptionBase {
           if (piece === null) {
             piece = held = source(done, dgram ? total : Math.min(total - done, SEND_PIECE));
           }
-          const n: number = this.ep.write(piece, dst, true, ctl);
-          done += n;
-          if (n < piece.length) {
-            piece = piece.subarray(n);
-          } else {
-            piece = null;
-            release(held!);
-            held = null;
+          // A stream whose send buffer is full waits without a thrown EAGAIN (a blocked
+          // writer finds it so on nearly every wait).
+          if (!(ep instanceof TCPEndpoint && ep.wouldBlock())) {
+            const n: number = this.ep.write(piece, dst, true, ctl);
+            done += n;
+            if (n < piece.length) {
+              piece = piece.subarray(n);
+            } else {
+              piece = null;
+              release(held!);
+              held = null;
+            }
+            if (done >= total || dgram) return done;
+            if (piece === null) continue;
           }
-          if (done >= total || dgram) return done;
-          if (piece === null) continue;
         } catch (e) {
           if (!(e instanceof SysError)) throw e;
           if (done > 0 && e.errno !== Errno.EAGAIN) return done;

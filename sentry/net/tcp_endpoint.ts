@@ -1324,6 +1324,14 @@ export class TCPEndpoint implements Endpoint {
     return n;
   }
 
+  /** Whether write would throw EAGAIN now, and nothing else (write's checks, in its order). */
+  wouldBlock(): boolean {
+    if (this.#error || this.#shutdown & SEND_SHUTDOWN) return false;
+    if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) return true;
+    if (this.state !== TCPState.ESTABLISHED && this.state !== TCPState.CLOSE_WAIT) return false;
+    return this.#sndLimit - this.#sndBuf.length <= 0;
+  }
+
   /**
    * Whether write would take n bytes whole now (connected, no error, room in the buffer): the
    * conditions write checks above, all of them, so that a caller that skips the socket's
