@@ -118,6 +118,9 @@ const DUPACK_THRESHOLD = 3;
 const RCV_SHUTDOWN = 1;
 const SEND_SHUTDOWN = 2;
 
+/** #writeBar's answer for a pending error (SO_ERROR), which write takes as it fails. */
+const PENDING_ERROR = -1;
+
 function timer(fn: () => void, ms: number): number {
   const id = setTimeout(fn, ms) as unknown as number;
   // Timers of the stack never keep the sandbox alive once the application is gone.
@@ -1302,16 +1305,10 @@ export class TCPEndpoint implements Endpoint {
     _to: { addr: IPAddress; port: number } | null,
     owned = false,
   ): number {
-    if (this.#error) throw new SysError(this.takeError());
-    if (this.#shutdown & SEND_SHUTDOWN) throw new SysError(Errno.EPIPE);
-    if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) {
-      throw new SysError(Errno.EAGAIN);
-    }
-    if (this.state !== TCPState.ESTABLISHED && this.state !== TCPState.CLOSE_WAIT) {
-      throw new SysError(Errno.EPIPE);
-    }
+    const bar = this.#writeBar();
+    if (bar === PENDING_ERROR) throw new SysError(this.takeError());
+    if (bar !== 0) throw new SysError(bar);
     const room = this.#sndLimit - this.#sndBuf.length;
-    if (room <= 0) throw new SysError(Errno.EAGAIN);
     // While there is room at all, up to a segment's worth more is taken, as Linux queues a
     // whole buffer past sk_sndbuf: a blocked writer woken by an ACK that freed a little does
     // not queue a sliver of its write (and wait again for the rest).
@@ -1324,24 +1321,33 @@ export class TCPEndpoint implements Endpoint {
     return n;
   }
 
-  /** Whether write would throw EAGAIN now, and nothing else (write's checks, in its order). */
+  /**
+   * What keeps write from taking data now, in the order it is reported: 0 when nothing does,
+   * PENDING_ERROR for an error the write takes and fails with, else the errno (EPIPE, or
+   * EAGAIN for a handshake not done or a full send buffer). The socket's fast paths ask it
+   * too (wouldBlock, takesWhole), so that they and write can never disagree.
+   */
+  #writeBar(): number {
+    if (this.#error) return PENDING_ERROR;
+    if (this.#shutdown & SEND_SHUTDOWN) return Errno.EPIPE;
+    if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) return Errno.EAGAIN;
+    if (this.state !== TCPState.ESTABLISHED && this.state !== TCPState.CLOSE_WAIT) {
+      return Errno.EPIPE;
+    }
+    return this.#sndLimit - this.#sndBuf.length <= 0 ? Errno.EAGAIN : 0;
+  }
+
+  /** Whether write would fail with EAGAIN now (a blocked writer waits without the throw). */
   wouldBlock(): boolean {
-    if (this.#error || this.#shutdown & SEND_SHUTDOWN) return false;
-    if (this.state === TCPState.SYN_SENT || this.state === TCPState.SYN_RECV) return true;
-    if (this.state !== TCPState.ESTABLISHED && this.state !== TCPState.CLOSE_WAIT) return false;
-    return this.#sndLimit - this.#sndBuf.length <= 0;
+    return this.#writeBar() === Errno.EAGAIN;
   }
 
   /**
-   * Whether write would take n bytes whole now (connected, no error, room in the buffer): the
-   * conditions write checks above, all of them, so that a caller that skips the socket's
+   * Whether write would take n bytes whole now, so that a caller that skips the socket's
    * waiting and error paths (socket.ts writeFrom) never needs them.
    */
   takesWhole(n: number): boolean {
-    const room = this.#sndLimit - this.#sndBuf.length;
-    return !this.#error && !(this.#shutdown & SEND_SHUTDOWN) && room > 0 &&
-      n <= room + SND_OVERSHOOT &&
-      (this.state === TCPState.ESTABLISHED || this.state === TCPState.CLOSE_WAIT);
+    return this.#writeBar() === 0 && n <= this.#sndLimit - this.#sndBuf.length + SND_OVERSHOOT;
   }
 
   /**

@@ -14,6 +14,11 @@ import { NetStack } from "./socket.ts";
 import type { TCPEndpoint } from "./tcp_endpoint.ts";
 import { TCP_AUTO_BUFFER } from "./endpoint.ts";
 import { connectedPair, settle, tryOp } from "./testutil.ts";
+import { SysError } from "../../abi/linux/error.ts";
+import { Errno } from "../../abi/linux/errno.ts";
+
+/** shutdown(2)'s how for the sending side. */
+const SHUT_WR = 1;
 
 /** What the endpoint has buffered (its reads hand out one chunk at a time). */
 function readAll(ep: TCPEndpoint): Uint8Array {
@@ -329,4 +334,72 @@ Deno.test("an IPv4 length of 0 stands for a length past 16 bits only from loopba
   // From a link that sends no such packets (an Ethernet device), the same is malformed.
   assert.equal(decodeIPv4(large, false), null);
   assert.equal(large.length, IPV4_HEADER_SIZE + 0x10000);
+});
+
+/** The errno write fails with, or 0 when it takes the byte. */
+function writeErrno(ep: TCPEndpoint): number {
+  try {
+    ep.write(Uint8Array.of(1), null);
+    return 0;
+  } catch (e) {
+    if (e instanceof SysError) return e.errno;
+    throw e;
+  }
+}
+
+Deno.test("wouldBlock says true exactly where write fails with EAGAIN, in each state", async () => {
+  const ns = new NetStack();
+  // The handshake not done yet.
+  const l = ns.tcp.newEndpoint(true);
+  l.bind(v4Mapped(Uint8Array.of(127, 0, 0, 1)), 0);
+  l.listen(1);
+  const early = ns.tcp.newEndpoint(true);
+  assert.throws(
+    () => early.connect(v4Mapped(Uint8Array.of(127, 0, 0, 1)), l.localPort),
+    /EINPROGRESS/,
+  );
+  assert.equal(early.wouldBlock(), true);
+  assert.equal(writeErrno(early), Errno.EAGAIN);
+  // Connected with room; then full, the peer reading nothing.
+  const [, c, s] = await connectedPair(ns);
+  assert.equal(c.wouldBlock(), false);
+  assert.equal(writeErrno(c), 0);
+  const piece = new Uint8Array(1 << 16);
+  for (let i = 0; i < 1000 && !c.wouldBlock(); i++) {
+    c.write(piece, null);
+    await settle();
+  }
+  assert.equal(c.wouldBlock(), true, "the send buffer fills while the peer reads nothing");
+  assert.equal(writeErrno(c), Errno.EAGAIN);
+  assert.equal(c.takesWhole(1), false);
+  // Room again once the peer reads: the ACK that opens its window frees the send buffer.
+  while (s.readable > 0) s.read(s.readable, false);
+  await settle();
+  assert.equal(c.wouldBlock(), false);
+  // Shut for writing: EPIPE, never a wait.
+  c.shutdown(SHUT_WR);
+  assert.equal(c.wouldBlock(), false);
+  assert.equal(writeErrno(c), Errno.EPIPE);
+  // A pending error (a refused connection): write takes it and fails with it.
+  const refused = ns.tcp.newEndpoint(false);
+  assert.throws(() => refused.connect(LOOPBACK6, 9), /EINPROGRESS/);
+  await settle();
+  assert.equal(refused.wouldBlock(), false);
+  assert.equal(writeErrno(refused), Errno.ECONNREFUSED);
+});
+
+Deno.test("tryRead says null where read fails with EAGAIN, and both hand out what arrived", async () => {
+  const ns = new NetStack();
+  const [, c, s] = await connectedPair(ns);
+  assert.equal(s.tryRead(10, false), null);
+  assert.throws(() => s.read(10, false), (e) => e instanceof SysError && e.errno === Errno.EAGAIN);
+  c.write(Uint8Array.of(4, 5, 6), null);
+  await settle();
+  assert.deepEqual(s.tryRead(10, true)?.data, Uint8Array.of(4, 5, 6));
+  assert.deepEqual(s.tryRead(10, false)?.data, Uint8Array.of(4, 5, 6));
+  assert.equal(s.tryRead(10, false), null);
+  // At the end of the stream: an empty result, not null.
+  c.shutdown(SHUT_WR);
+  await settle();
+  assert.equal(s.tryRead(10, false)?.data.length, 0);
 });
