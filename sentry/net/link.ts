@@ -31,6 +31,29 @@ export interface Offload {
 /** Hands arriving packets to the stack. */
 export type NetworkDispatcher = (ethType: number, packet: Uint8Array) => void;
 
+/**
+ * A transport packet that crosses a link without being written out as bytes (loopback, where
+ * nothing between the two ends reads them): the network header's fields, and the transport's
+ * own parsed form of the rest, exactly what the receiver would have decoded.
+ */
+export interface LocalPacket {
+  src: IPAddress;
+  dst: IPAddress;
+  protocol: number;
+  tos: number;
+  /** IPv6's flow label (0 for IPv4). */
+  flow: number;
+  /** What the packet would number in bytes (the interfaces' counters). */
+  length: number;
+  /** The transport's parsed packet (TCP: a Segment). */
+  transport: unknown;
+  /** The view its data lives in, held (buffer_pool.ts) by the link until delivered. */
+  data: Uint8Array;
+}
+
+/** Hands a LocalPacket that arrived to the stack. */
+export type LocalDispatcher = (packet: LocalPacket) => void;
+
 export interface LinkEndpoint {
   /** Largest network packet the link carries. */
   readonly mtu: number;
@@ -44,12 +67,19 @@ export interface LinkEndpoint {
    * out); absent or 0: the link offloads nothing.
    */
   readonly offloadMaxSize?: number;
-  /** Starts delivering arriving packets to dispatch. */
-  attach(dispatch: NetworkDispatcher): void;
+  /** Starts delivering arriving packets to dispatch (and parsed ones to local). */
+  attach(dispatch: NetworkDispatcher, local?: LocalDispatcher): void;
   /**
    * Sends one network packet; nextHop is the gateway a route names (absent: the packet's
    * destination), which a link with neighbours resolves. An offload only where the link has
    * an offloadMaxSize.
    */
   writePacket(ethType: number, packet: Uint8Array, nextHop?: IPAddress, offload?: Offload): void;
+  /**
+   * Whether the link takes packets in their parsed form (writeLocal): only one that delivers
+   * to its own stack, and on which nothing sees the bytes (loopback).
+   */
+  readonly parsed?: boolean;
+  /** Sends a packet in its parsed form, in order with those written as bytes. */
+  writeLocal?(packet: LocalPacket): void;
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { LinkEndpoint, NetworkDispatcher } from "./link.ts";
+import type { LinkEndpoint, LocalDispatcher, LocalPacket, NetworkDispatcher } from "./link.ts";
 import { release, retain } from "./buffer_pool.ts";
 
 const ARPHRD_LOOPBACK = 772;
@@ -30,15 +30,20 @@ export class LoopbackEndpoint implements LinkEndpoint {
   readonly offloadMaxSize = LOOPBACK_GSO_MAX_SIZE;
   readonly arpType = ARPHRD_LOOPBACK;
   readonly hardwareAddress = new Uint8Array(6);
+  /** Segments go parsed (writeLocal); false: written out as bytes (tests compare the two). */
+  parsed = true;
   #dispatch: NetworkDispatcher | null = null;
-  #pending: [number, Uint8Array][] = [];
+  #local: LocalDispatcher | null = null;
+  /** Packets written as bytes ([type, bytes]) and parsed ones, in the order sent. */
+  #pending: ([number, Uint8Array] | LocalPacket)[] = [];
   #scheduled = false;
   /** Counters for /proc/net/dev. */
   packets = 0;
   bytes = 0;
 
-  attach(dispatch: NetworkDispatcher): void {
+  attach(dispatch: NetworkDispatcher, local?: LocalDispatcher): void {
     this.#dispatch = dispatch;
+    this.#local = local ?? null;
   }
 
   writePacket(ethType: number, packet: Uint8Array): void {
@@ -46,7 +51,22 @@ export class LoopbackEndpoint implements LinkEndpoint {
     this.bytes += packet.length;
     // A packet in a pooled buffer is held until delivered (the receiver then holds its data).
     retain(packet);
-    this.#pending.push([ethType, packet]);
+    this.#queue([ethType, packet]);
+  }
+
+  /**
+   * Nobody sees loopback's bytes (the sandbox has no packet or raw IP sockets), so a segment
+   * need not be written out and parsed again: it is handed over as its sender built it.
+   */
+  writeLocal(packet: LocalPacket): void {
+    this.packets++;
+    this.bytes += packet.length;
+    retain(packet.data);
+    this.#queue(packet);
+  }
+
+  #queue(p: [number, Uint8Array] | LocalPacket): void {
+    this.#pending.push(p);
     if (!this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(() => this.#drain());
@@ -59,11 +79,19 @@ export class LoopbackEndpoint implements LinkEndpoint {
     // rest waits for a macrotask, after the tasks and timers that are due.
     let i = 0;
     for (; i < this.#pending.length && i < DRAIN_BATCH; i++) {
-      const [type, pkt] = this.#pending[i];
-      try {
-        this.#dispatch?.(type, pkt);
-      } finally {
-        release(pkt);
+      const p = this.#pending[i];
+      if (Array.isArray(p)) {
+        try {
+          this.#dispatch?.(p[0], p[1]);
+        } finally {
+          release(p[1]);
+        }
+      } else {
+        try {
+          this.#local?.(p);
+        } finally {
+          release(p.data);
+        }
       }
     }
     this.#pending = this.#pending.slice(i);

@@ -17,7 +17,7 @@ import {
   LOOPBACK6,
   v4Mapped,
 } from "./address.ts";
-import { ETH_P_IP, ETH_P_IPV6, type LinkEndpoint } from "./link.ts";
+import { ETH_P_IP, ETH_P_IPV6, type LinkEndpoint, type LocalPacket } from "./link.ts";
 import { decodeIPv4, encodeIPv4, type NetworkPacket } from "./ipv4.ts";
 import { decodeIPv6, encodeIPv6 } from "./ipv6.ts";
 import { IFF_LOOPBACK, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, NIC } from "./nic.ts";
@@ -59,6 +59,8 @@ export interface TransportEndpoint {
 export interface TransportProtocol {
   /** Handles pkt (already checked to be for a local address); sets nothing on drop. */
   handlePacket(pkt: NetworkPacket, nic: NIC): void;
+  /** Handles a packet of this protocol that crossed its link parsed (sendLocal). */
+  handleLocal?(pkt: LocalPacket): void;
 }
 
 /**
@@ -183,7 +185,7 @@ export class Stack {
   addNIC(name: string, link: LinkEndpoint, flags: number): NIC {
     const nic = new NIC(this.nics.length + 1, name, link, flags);
     this.nics.push(nic);
-    link.attach((type, pkt) => this.#deliver(nic, type, pkt));
+    link.attach((type, pkt) => this.#deliver(nic, type, pkt), (p) => this.#deliverLocal(nic, p));
     return nic;
   }
 
@@ -264,6 +266,31 @@ export class Stack {
       return;
     }
     r.nic.link.writePacket(type, pkt, r.gateway ?? r.dst);
+  }
+
+  /** Whether packets along r may go in their parsed form (sendLocal). */
+  sendsLocal(r: Route): boolean {
+    return r.nic.link.parsed === true;
+  }
+
+  /** Sends a transport packet along r in its parsed form (only where sendsLocal(r)). */
+  sendLocal(r: Route, p: LocalPacket): void {
+    r.nic.stats.txPackets++;
+    r.nic.stats.txBytes += p.length;
+    r.nic.link.writeLocal!(p);
+  }
+
+  #deliverLocal(nic: NIC, p: LocalPacket): void {
+    nic.stats.rxPackets++;
+    nic.stats.rxBytes += p.length;
+    const handler = this.isLocal(p.dst) && !isAny(p.dst)
+      ? this.#protocols.get(p.protocol)
+      : undefined;
+    if (!handler?.handleLocal) {
+      nic.stats.rxDropped++;
+      return;
+    }
+    handler.handleLocal(p);
   }
 
   #deliver(nic: NIC, type: number, bytes: Uint8Array): void {

@@ -9,6 +9,7 @@ import type { IPAddress } from "./address.ts";
 import type { NetworkPacket } from "./ipv4.ts";
 import type { ICMPError } from "./icmp.ts";
 import type { NIC } from "./nic.ts";
+import type { LocalPacket } from "./link.ts";
 import { IPPROTO_TCP, type Stack, TransportTable } from "./stack.ts";
 import { TCPEndpoint } from "./tcp_endpoint.ts";
 import type { CongestionName } from "./tcp_congestion.ts";
@@ -39,6 +40,10 @@ export class TCPProtocol {
     const s = decodeTCP(pkt.src, pkt.dst, pkt.payload, !nic.link.checksumOffload);
     if (!s) return;
     this.handleAgain(pkt, s);
+  }
+
+  handleLocal(pkt: LocalPacket): void {
+    this.handleAgain(pkt, pkt.transport as Segment);
   }
 
   /** Dispatches a parsed segment (again, when a TIME_WAIT endpoint gave way to a new SYN). */

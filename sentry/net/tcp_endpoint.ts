@@ -29,15 +29,19 @@ import {
 import { WaitQueue } from "../vfs/waiter.ts";
 import { ANY4, ANY6, type IPAddress, isAny, isV4 } from "./address.ts";
 import { ByteQueue } from "./byte_queue.ts";
-import { release, retain } from "./buffer_pool.ts";
+import { allocate, release, retain } from "./buffer_pool.ts";
+import { IPV4_HEADER_SIZE } from "./ipv4.ts";
+import { IPV6_HEADER_SIZE } from "./ipv6.ts";
 import { type Endpoint, EndpointOptions, type ReadResult, TCP_AUTO_BUFFER } from "./endpoint.ts";
 import type { Route } from "./route.ts";
 import type { ProcInfo } from "./proc_net.ts";
 import { IPPROTO_TCP } from "./stack.ts";
 import {
   ACK,
+  asReceived,
   encodeTCP,
   FIN,
+  headerLength,
   MAX_SACK_BLOCKS,
   type OutSegment,
   type Payload,
@@ -819,6 +823,11 @@ export class TCPEndpoint implements Endpoint {
       this.#rcvAdvEdge = seqAdd(s.ack, wnd);
       this.#rcvAdvField = s.window;
     }
+    const stack = this.tcp.stack;
+    if (stack.sendsLocal(r)) {
+      this.#emitLocal(r, seg);
+      return;
+    }
     const link = r.nic.link;
     const offload = (link.offloadMaxSize ?? 0) > 0;
     // A link that checks for us (loopback) needs no partial sum either.
@@ -835,6 +844,31 @@ export class TCPEndpoint implements Endpoint {
     // A segment copied into a buffer of its own is ours to give back (whoever queued it holds
     // it still); one built in place is the send buffer's.
     if (!(s.data instanceof Uint8Array && s.data.buffer === b.buffer)) release(b);
+  }
+
+  /** Hands seg to a link that takes it parsed (loopback): no header is written or read. */
+  #emitLocal(r: Route, seg: OutSegment): void {
+    const d = seg.data;
+    let data: Uint8Array;
+    if (d instanceof Uint8Array) {
+      data = d;
+    } else {
+      data = allocate(d.length, 0);
+      d.copyTo(data);
+    }
+    const v4 = isV4(r.dst);
+    this.tcp.stack.sendLocal(r, {
+      src: r.src,
+      dst: r.dst,
+      protocol: IPPROTO_TCP,
+      tos: this.options.tos & 0xff,
+      flow: v4 ? 0 : this.flowLabel & 0xfffff,
+      length: (v4 ? IPV4_HEADER_SIZE : IPV6_HEADER_SIZE) + headerLength(seg) + data.length,
+      transport: asReceived(seg, data),
+      data,
+    });
+    // The link holds a buffer of our own now; one from the send buffer stays its.
+    if (data !== d) release(data);
   }
 
   /**

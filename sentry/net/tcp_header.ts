@@ -67,6 +67,47 @@ export interface OutSegment extends Omit<Segment, "data"> {
   data: Payload;
 }
 
+/** How many of s's SACK blocks it carries: the options' 40 bytes hold 3 beside timestamps. */
+function sackBlocksSent(s: Omit<Segment, "data">): number {
+  return Math.min(s.sack?.length ?? 0, s.ts ? MAX_SACK_BLOCKS - 1 : MAX_SACK_BLOCKS);
+}
+
+/** The length of s's header with its options. */
+export function headerLength(s: Omit<Segment, "data">): number {
+  const nblocks = sackBlocksSent(s);
+  return TCP_HEADER_SIZE + (s.mss !== null ? 4 : 0) + (s.wscale !== null ? 4 : 0) +
+    (s.sackPermitted ? 4 : 0) + (s.ts ? TIMESTAMPS_SIZE : 0) + (nblocks > 0 ? 4 + 8 * nblocks : 0);
+}
+
+/**
+ * The segment a receiver would decode from s once encoded (decodeTCP of encodeTCP), built
+ * without the bytes: for a link that hands segments over parsed (link.ts writeLocal).
+ */
+export function asReceived(s: OutSegment, data: Uint8Array): Segment {
+  const n = sackBlocksSent(s);
+  let sack: SackBlock[] | undefined;
+  if (n > 0) {
+    sack = [];
+    for (let i = 0; i < n; i++) {
+      sack.push({ start: s.sack![i].start >>> 0, end: s.sack![i].end >>> 0 });
+    }
+  }
+  return {
+    sport: s.sport & 0xffff,
+    dport: s.dport & 0xffff,
+    seq: s.seq >>> 0,
+    ack: s.ack >>> 0,
+    flags: s.flags & 0xff,
+    window: Math.min(s.window, 0xffff),
+    mss: s.mss === null ? null : s.mss & 0xffff,
+    wscale: s.wscale === null ? null : Math.min(s.wscale & 0xff, 14),
+    sackPermitted: s.sackPermitted === true,
+    sack,
+    ts: s.ts ? { val: s.ts.val >>> 0, ecr: s.ts.ecr >>> 0 } : undefined,
+    data,
+  };
+}
+
 /**
  * Builds a segment over src -> dst, with its checksum unless the link checks for us
  * (offload: loopback, where nothing can corrupt it, as Linux and gVisor skip it there) or
@@ -81,11 +122,8 @@ export function encodeTCP(
   offload = false,
   partial = false,
 ): Uint8Array {
-  // The options' 40 bytes hold 3 blocks beside timestamps.
-  const nblocks = Math.min(s.sack?.length ?? 0, s.ts ? MAX_SACK_BLOCKS - 1 : MAX_SACK_BLOCKS);
-  const olen = (s.mss !== null ? 4 : 0) + (s.wscale !== null ? 4 : 0) +
-    (s.sackPermitted ? 4 : 0) + (s.ts ? TIMESTAMPS_SIZE : 0) + (nblocks > 0 ? 4 + 8 * nblocks : 0);
-  const hlen = TCP_HEADER_SIZE + olen;
+  const nblocks = sackBlocksSent(s);
+  const hlen = headerLength(s);
   // Data from a stream buffer with room before it (streamBuffer) takes its header there: the
   // segment is built without a copy.
   const d = s.data;

@@ -13,7 +13,8 @@ import { ACK, decodeTCP, encodeTCP, SYN } from "./tcp_header.ts";
 import { NetStack } from "./socket.ts";
 import type { TCPEndpoint } from "./tcp_endpoint.ts";
 import { TCP_AUTO_BUFFER } from "./endpoint.ts";
-import { connectedPair, settle, tryOp } from "./testutil.ts";
+import { connectedPair, settle, tryOp, watchLoopback } from "./testutil.ts";
+import type { LoopbackEndpoint } from "./loopback.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { Errno } from "../../abi/linux/errno.ts";
 
@@ -229,15 +230,10 @@ Deno.test("a reader that keeps up sends no window updates; one that frees a full
 Deno.test("a window-limited stream of large writes keeps its segments on the writes' boundaries", async () => {
   const ns = new NetStack();
   const [, c, s] = await connectedPair(ns);
-  const lo = ns.stack.nics[0].link;
   const segs: { seq: number; len: number }[] = [];
-  const write = lo.writePacket.bind(lo);
-  lo.writePacket = (type, pkt, ...rest) => {
-    const ip = decodeIPv4(pkt, false, true)!;
-    const t = decodeTCP(ip.src, ip.dst, ip.payload, false)!;
+  watchLoopback(ns, (t) => {
     if (t.sport === c.localPort && t.data.length > 0) segs.push({ seq: t.seq, len: t.data.length });
-    write(type, pkt, ...rest);
-  };
+  });
   const chunk = new Uint8Array(65536).fill(3);
   const total = 48 * chunk.length;
   let sent = 0, read = 0;
@@ -279,9 +275,10 @@ Deno.test("a write that finds room in the send buffer is taken whole, up to 64 K
   assert.ok(queued > c.unacked, "the peer holds the rest");
 });
 
-Deno.test("loopback carries a 256 KiB write in one packet whole, over IPv4 and IPv6", async () => {
-  for (const v6 of [false, true]) {
+Deno.test("loopback carries a 256 KiB write in one packet whole, over IPv4 and IPv6, parsed or as bytes", async () => {
+  for (const [v6, parsed] of [[false, true], [true, true], [false, false], [true, false]]) {
     const ns = new NetStack();
+    (ns.stack.nics[0].link as LoopbackEndpoint).parsed = parsed;
     let l: TCPEndpoint, c: TCPEndpoint, s: TCPEndpoint;
     if (v6) {
       l = ns.tcp.newEndpoint(false);
@@ -300,13 +297,8 @@ Deno.test("loopback carries a 256 KiB write in one packet whole, over IPv4 and I
     await settle();
     assert.equal(readAll(s).length, 1000);
     await settle();
-    const lo = ns.stack.nics[0].link;
     const sizes: number[] = [];
-    const write = lo.writePacket.bind(lo);
-    lo.writePacket = (type, pkt, ...rest) => {
-      sizes.push(pkt.length);
-      write(type, pkt, ...rest);
-    };
+    watchLoopback(ns, (_, length) => sizes.push(length));
     // Every byte distinct within 251 (a prime): a piece out of place shows.
     const data = new Uint8Array(256 << 10).map((_, i) => i % 251);
     assert.equal(c.write(data, null), data.length);
