@@ -107,6 +107,18 @@ export interface Received {
   info?: PacketInfo;
 }
 
+/** A receive in progress: what it asks for and what it has taken so far. */
+interface Receiving {
+  max: number;
+  peek: boolean;
+  /** MSG_WAITALL on a stream: complete only with max bytes (or the end, or an error). */
+  waitall: boolean;
+  got: number;
+  /** The first read's result (a datagram's sender and length). */
+  first: ReadResult | null;
+  sink: DataSink;
+}
+
 /** How much of a stream send is copied in from the application at a time. */
 const SEND_PIECE = 256 * 1024;
 /** The largest UDP payload over IPv6 or IPv4 on the loopback's MTU. */
@@ -337,20 +349,36 @@ export class InetSocket extends FileDescriptionBase {
    * The next connection of a listener. `checkFd` throws (EMFILE) when the caller could not
    * install it: it runs before each look at the queue, so such a connection stays queued.
    */
-  async accept(t: Task, nonblock: boolean, checkFd = () => {}): Promise<TCPEndpoint> {
+  accept(t: Task, nonblock: boolean, checkFd = () => {}): MaybeAsync<TCPEndpoint> {
     const ep = this.ep;
     if (!(ep instanceof TCPEndpoint)) throw new SysError(Errno.EOPNOTSUPP);
     const deadline = this.rcvTimeoutMs > 0 ? performance.now() + this.rcvTimeoutMs : 0;
+    // A queued connection, or a nonblocking listener's EAGAIN, without a promise.
+    const c = this.#acceptNow(ep, checkFd);
+    if (c) return c;
+    if (nonblock) throw new SysError(Errno.EAGAIN);
+    return this.#acceptWaiting(t, ep, checkFd, deadline);
+  }
+
+  async #acceptWaiting(
+    t: Task,
+    ep: TCPEndpoint,
+    checkFd: () => void,
+    deadline: number,
+  ): Promise<TCPEndpoint> {
     for (;;) {
-      if (ep.state !== TCPState.LISTEN) throw new SysError(Errno.EINVAL);
-      checkFd();
-      const c = ep.acceptQueue.shift();
-      if (c) return c;
-      if (nonblock) throw new SysError(Errno.EAGAIN);
       const left = deadline ? deadline - performance.now() : 0;
       if (deadline && left <= 0) throw new SysError(Errno.EAGAIN);
       await this.#wait(t, left);
+      const c = this.#acceptNow(ep, checkFd);
+      if (c) return c;
     }
+  }
+
+  #acceptNow(ep: TCPEndpoint, checkFd: () => void): TCPEndpoint | undefined {
+    if (ep.state !== TCPState.LISTEN) throw new SysError(Errno.EINVAL);
+    checkFd();
+    return ep.acceptQueue.shift();
   }
 
   #epipe(t: Task, flags: number): never {
@@ -455,65 +483,90 @@ export class InetSocket extends FileDescriptionBase {
   /**
    * Receives up to max bytes into sink(chunk, at), which copies them out to the application
    * as they come: MSG_WAITALL on a stream waits for all of them without gathering them in
-   * the Sentry. Returns the bytes delivered and the datagram's full length.
+   * the Sentry. Returns the bytes delivered and the datagram's full length. What is there
+   * now is taken without a promise, and a nonblocking receive that finds nothing fails
+   * at once: an event loop's read until EAGAIN pays no rejected promise per empty read.
    */
-  // #readNow serves a flag-less stream read that need not wait as this does: a change to what
-  // a stream read takes here is made there too.
-  async recv(t: Task, max: number, flags: number, sink: DataSink): Promise<Received> {
-    const nonblock = this.#nonblocking(flags);
-    const peek = (flags & MSG_PEEK) !== 0;
-    const stream = this.ep instanceof TCPEndpoint;
-    const waitall = stream && (flags & MSG_WAITALL) !== 0 && !peek;
+  recv(t: Task, max: number, flags: number, sink: DataSink): MaybeAsync<Received> {
+    const rx: Receiving = {
+      max,
+      peek: (flags & MSG_PEEK) !== 0,
+      waitall: false,
+      got: 0,
+      first: null,
+      sink,
+    };
+    rx.waitall = this.ep instanceof TCPEndpoint && (flags & MSG_WAITALL) !== 0 && !rx.peek;
     const deadline = this.rcvTimeoutMs > 0 ? performance.now() + this.rcvTimeoutMs : 0;
-    let got = 0;
-    let first: ReadResult | null = null;
+    if (this.#receiveNow(rx)) return this.#received(rx);
+    // A nonblocking receive returns what it took (MSG_WAITALL short of its length too).
+    if (this.#nonblocking(flags)) {
+      if (rx.got > 0) return this.#received(rx);
+      throw new SysError(Errno.EAGAIN);
+    }
+    return this.#receiveWaiting(t, rx, deadline);
+  }
+
+  async #receiveWaiting(t: Task, rx: Receiving, deadline: number): Promise<Received> {
     for (;;) {
-      let r: ReadResult | null;
-      try {
-        r = this.ep.tryRead(max - got, peek);
-      } catch (e) {
-        if (got > 0) break;
-        throw e;
-      }
-      if (r !== null) {
-        first ??= r;
-        if (r.data.length > 0) sink(r.data, got);
-        got += r.data.length;
-        if (r.data.length === 0 || got >= max) break;
-        // A stream read hands out one buffered chunk at a time: the rest of what is there
-        // now is taken at once, as one read of it.
-        if (stream && !peek && (this.ep as TCPEndpoint).readable > 0) continue;
-        if (!waitall) break;
-      } else if (got > 0 && nonblock) {
-        break;
-      }
-      if (nonblock) throw new SysError(Errno.EAGAIN);
       const left = deadline ? deadline - performance.now() : 0;
       if (deadline && left <= 0) {
-        if (got > 0) break;
+        if (rx.got > 0) break;
         throw new SysError(Errno.EAGAIN);
       }
       try {
         await this.#wait(t, left);
       } catch (e) {
-        if (got > 0) break;
+        if (rx.got > 0) break;
         throw e;
       }
+      if (this.#receiveNow(rx)) break;
     }
-    const full = stream ? got : first?.full ?? got;
+    return this.#received(rx);
+  }
+
+  /**
+   * Takes into rx what the endpoint holds now: true when the receive is complete (its
+   * length reached, the end of the stream, an error after some bytes, or a datagram or
+   * stream read that took something and need not wait for more), false when it would wait.
+   */
+  #receiveNow(rx: Receiving): boolean {
+    const ep = this.ep;
+    for (;;) {
+      let r: ReadResult | null;
+      try {
+        r = ep.tryRead(rx.max - rx.got, rx.peek);
+      } catch (e) {
+        if (rx.got > 0) return true;
+        throw e;
+      }
+      if (r === null) return false;
+      rx.first ??= r;
+      if (r.data.length > 0) rx.sink(r.data, rx.got);
+      rx.got += r.data.length;
+      if (r.data.length === 0 || rx.got >= rx.max) return true;
+      // A stream read hands out one buffered chunk at a time: the rest of what is there
+      // now is taken at once, as one read of it.
+      if (!rx.peek && ep instanceof TCPEndpoint && ep.readable > 0) continue;
+      return !rx.waitall;
+    }
+  }
+
+  #received(rx: Receiving): Received {
+    const first = rx.first;
     return {
-      n: got,
-      full,
+      n: rx.got,
+      full: this.ep instanceof TCPEndpoint ? rx.got : first?.full ?? rx.got,
       from: first?.from ?? null,
       fromPort: first?.fromPort ?? 0,
       info: first?.info,
     };
   }
 
-  override async read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
+  override read(t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): MaybeAsync<number> {
     if (offset !== undefined) throw new SysError(Errno.ESPIPE);
-    const r = await this.recv(t, dst.length, 0, (chunk, at) => dst.set(chunk, at));
-    return r.n;
+    const r = this.recv(t, dst.length, 0, (chunk, at) => dst.set(chunk, at));
+    return r instanceof Promise ? r.then((r) => r.n) : r.n;
   }
 
   override write(t: Task, src: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
@@ -533,33 +586,9 @@ export class InetSocket extends FileDescriptionBase {
     };
     // A fault part way drops what was taken from the queue past it (the read returns what
     // reached the application; it asked for the rest into memory it cannot write).
-    const now = this.#readNow(dst.remaining, sink);
-    if (now !== null) return doneOrFault(dst, Math.min(moved, now));
-    return this.recv(t, dst.remaining, 0, sink).then((r) => doneOrFault(dst, Math.min(moved, r.n)));
-  }
-
-  /**
-   * A stream read (no flags) served at once, without a promise: what is buffered, or 0 at the
-   * end; null when the read would wait (recv then takes it from the start) or the socket is
-   * not a stream. As recv does for it: a chunk at a time, all that is there now.
-   */
-  #readNow(max: number, sink: DataSink): number | null {
-    const ep = this.ep;
-    if (!(ep instanceof TCPEndpoint) || max === 0) return null;
-    let got = 0;
-    for (;;) {
-      let r: ReadResult | null;
-      try {
-        r = ep.tryRead(max - got, false);
-      } catch (e) {
-        if (got > 0) return got;
-        throw e;
-      }
-      if (r === null) return got > 0 ? got : null;
-      if (r.data.length > 0) sink(r.data, got);
-      got += r.data.length;
-      if (r.data.length === 0 || got >= max || ep.readable === 0) return got;
-    }
+    const r = this.recv(t, dst.remaining, 0, sink);
+    if (r instanceof Promise) return r.then((r) => doneOrFault(dst, Math.min(moved, r.n)));
+    return doneOrFault(dst, Math.min(moved, r.n));
   }
 
   /**

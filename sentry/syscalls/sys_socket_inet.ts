@@ -18,8 +18,10 @@ import {
   InetSocket,
   NetStack,
   newInetSocket,
+  type Received,
   type SockAddr,
 } from "../net/socket.ts";
+import type { TCPEndpoint } from "../net/tcp_endpoint.ts";
 import { getSockOpt, optionOn, setSockOpt } from "../net/sockopt.ts";
 import {
   ControlWriter,
@@ -32,7 +34,7 @@ import {
 } from "../net/inet_cmsg.ts";
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP } from "../net/stack.ts";
 import { CAP, capable } from "../kernel/task_creds.ts";
-import { O_NONBLOCK } from "../vfs/file.ts";
+import { type MaybeAsync, O_NONBLOCK } from "../vfs/file.ts";
 import { accessOk, argInt, argPtr, argSize, MAX_RW_COUNT } from "./args.ts";
 import { SysError } from "../../abi/linux/error.ts";
 import { OPTMEM_MAX, readMsgHdr, recvEachMmsg, sendEachMmsg } from "./sys_socket.ts";
@@ -99,14 +101,17 @@ function listen(t: Task, s: InetSocket): number {
   return 0;
 }
 
-async function accept(t: Task, s: InetSocket, flags: number): Promise<number> {
+function accept(t: Task, s: InetSocket, flags: number): MaybeAsync<number> {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) throw new SysError(Errno.EINVAL);
-  const ep = await s.accept(t, (s.flags & O_NONBLOCK) !== 0, () => t.fdTable.checkFree());
-  const c = new InetSocket(s.family, s.type, ep, flags & SOCK_NONBLOCK, t.tg.uid, t.tg.gid);
-  c.inheritOptions(s);
-  const fd = t.fdTable.install(c, (flags & SOCK_CLOEXEC) !== 0);
-  writeSockAddr(t, s, argPtr(t, 1), argPtr(t, 2), c.peerName());
-  return fd;
+  const done = (ep: TCPEndpoint) => {
+    const c = new InetSocket(s.family, s.type, ep, flags & SOCK_NONBLOCK, t.tg.uid, t.tg.gid);
+    c.inheritOptions(s);
+    const fd = t.fdTable.install(c, (flags & SOCK_CLOEXEC) !== 0);
+    writeSockAddr(t, s, argPtr(t, 1), argPtr(t, 2), c.peerName());
+    return fd;
+  };
+  const ep = s.accept(t, (s.flags & O_NONBLOCK) !== 0, () => t.fdTable.checkFree());
+  return ep instanceof Promise ? ep.then(done) : done(ep);
 }
 
 async function connect(t: Task, s: InetSocket): Promise<number> {
@@ -195,19 +200,22 @@ function sendto(t: Task, s: InetSocket): Promise<number> {
   return s.send(t, argSize(t, 2), (at, n) => t.mm.copyIn(buf + BigInt(at), n), flags, to);
 }
 
-async function recvfrom(t: Task, s: InetSocket): Promise<number> {
+function recvfrom(t: Task, s: InetSocket): MaybeAsync<number> {
   const buf = argPtr(t, 1);
   accessOk(t, buf, BigInt(argSize(t, 2)));
   const flags = argInt(t, 3);
   // A stream has no urgent data to give; a datagram socket ignores the flag (Linux).
   if (flags & MSG_OOB && s.protocol === IPPROTO_TCP) throw new SysError(Errno.EINVAL);
-  const r = await s.recv(t, argSize(t, 2), flags, (c, at) => t.mm.copyOut(buf + BigInt(at), c));
-  if (argPtr(t, 4) !== 0n && r.from) {
-    writeSockAddr(t, s, argPtr(t, 4), argPtr(t, 5), { addr: r.from, port: r.fromPort });
-  } else if (argPtr(t, 5) !== 0n && argPtr(t, 4) !== 0n) {
-    t.mm.writeU32(argPtr(t, 5), 0);
-  }
-  return flags & MSG_TRUNC ? r.full : r.n;
+  const done = (r: Received) => {
+    if (argPtr(t, 4) !== 0n && r.from) {
+      writeSockAddr(t, s, argPtr(t, 4), argPtr(t, 5), { addr: r.from, port: r.fromPort });
+    } else if (argPtr(t, 5) !== 0n && argPtr(t, 4) !== 0n) {
+      t.mm.writeU32(argPtr(t, 5), 0);
+    }
+    return flags & MSG_TRUNC ? r.full : r.n;
+  };
+  const r = s.recv(t, argSize(t, 2), flags, (c, at) => t.mm.copyOut(buf + BigInt(at), c));
+  return r instanceof Promise ? r.then(done) : done(r);
 }
 
 /** A send's control messages (IP_TTL, IPV6_HOPLIMIT, IPV6_PKTINFO...), copied in and checked. */

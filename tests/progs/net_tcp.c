@@ -104,6 +104,15 @@ static void echo_server(void) {
   show("peek", recv(c, b, 3, MSG_PEEK | MSG_WAITALL));
   show("waitall", recv(c, b, 5, MSG_WAITALL));
   printf("echo %.5s\n", b);
+  // MSG_WAITALL with MSG_DONTWAIT: what is there, short of the length, not EAGAIN (and no
+  // byte lost); then with nothing there, EAGAIN.
+  show("small write", write(c, "abc", 3));
+  struct pollfd pf = {.fd = c, .events = POLLIN};
+  show("poll", poll(&pf, 1, 5000));
+  memset(b, 0, sizeof b);
+  show("waitall dontwait", recv(c, b, 8, MSG_WAITALL | MSG_DONTWAIT));
+  printf("echo %.3s\n", b);
+  show("waitall dontwait empty", recv(c, b, 8, MSG_WAITALL | MSG_DONTWAIT));
   // A megabyte, written and read back in pieces by a second process of ours.
   static char out[MB], in[MB];
   for (int i = 0; i < MB; i++) out[i] = (char)(i * 7 + i / 4096);
