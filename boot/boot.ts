@@ -30,6 +30,7 @@ import {
   SECCOMP_FILTER_FLAG_TSYNC,
 } from "../host/seccomp.ts";
 import { SYSCALL_NAMES } from "../abi/linux/syscalls.ts";
+import { ErrnoError } from "../abi/linux/error.ts";
 import { log } from "../log.ts";
 import { bool, type FlagDef, parseFlags, str } from "../oci/flags.ts";
 import { debugLogPath, GLOBAL_FLAGS } from "../oci/global.ts";
@@ -205,6 +206,8 @@ export async function bootMain(args: string[]): Promise<number> {
 
   log.prefix = spareDir ? "boot[spare] " : `boot[${id}] `;
   log.minLevel = bool(values, "debug") ? "debug" : "warning";
+  // Where a system call's error came from, for whoever reads the debug log.
+  ErrnoError.captureStacks = bool(values, "debug");
   const debugLog = debugLogPath(str(values, "debug-log"), spareDir ? "spare" : id, "boot");
   const logFormat = str(values, "log-format") === "json" ? "json" : "text";
   const addSink = (path: string, format: "text" | "json") => {

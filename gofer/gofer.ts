@@ -32,6 +32,7 @@ import {
 } from "../host/fsops.ts";
 import { geteuid } from "../host/namespace.ts";
 import { AT_FDCWD } from "../abi/linux/file.ts";
+import { ErrnoError } from "../abi/linux/error.ts";
 import { log } from "../log.ts";
 import { parseOverlay2 } from "../oci/overlay.ts";
 import { confine, type MountSource } from "./confine.ts";
@@ -121,7 +122,11 @@ function configureLog(
   id: string,
 ): void {
   const format = values["log-format"] === "json" ? "json" : "text";
-  if (values.debug) log.minLevel = "debug";
+  if (values.debug) {
+    log.minLevel = "debug";
+    // Where a failed host call or request came from, for whoever reads the debug log.
+    ErrnoError.captureStacks = true;
+  }
   for (const p of [values.log, values["debug-log"]]) {
     if (!p) continue;
     // gVisor's log path patterns.

@@ -176,7 +176,9 @@ export function putDtable(v: DataView, off: number, base: bigint, limit: number)
 export class KvmError extends HostError {
   constructor(op: string, errnum: number) {
     super(`kvm: ${op}`, errnum);
-    this.name = "KvmError";
+  }
+  override get name(): string {
+    return "KvmError";
   }
 }
 

@@ -10,6 +10,7 @@
  */
 
 import { errnoName } from "../abi/linux/errno.ts";
+import { ErrnoError } from "../abi/linux/error.ts";
 import { SYS } from "../abi/linux/syscalls.ts";
 import { encodeBytes } from "./utf8b.ts";
 
@@ -164,10 +165,12 @@ export function errno(): number {
 }
 
 /** A failed host call: carries the errno and what was being done. */
-export class HostError extends Error {
-  constructor(readonly op: string, readonly errno: number) {
-    super(`host: ${op}: ${errnoName(errno)} (${errno})`);
-    this.name = "HostError";
+export class HostError extends ErrnoError {
+  constructor(readonly op: string, errno: number) {
+    super(errno, `host: ${op}: ${errnoName(errno)} (${errno})`);
+  }
+  get name(): string {
+    return "HostError";
   }
 }
 

@@ -8,6 +8,7 @@
  */
 
 import { Errno, errnoName } from "../../abi/linux/errno.ts";
+import { ErrnoError } from "../../abi/linux/error.ts";
 import { closeFd, HostError } from "../../host/libc.ts";
 import { closeAll, FramingError, Receiver, sendMessage } from "./channel.ts";
 import { decode, DecodeError, encode } from "./codec.ts";
@@ -51,10 +52,12 @@ export interface Owner {
 }
 
 /** A request the Gofer answered with an Error, or a broken connection (EIO). */
-export class LisafsError extends Error {
-  constructor(readonly errno: number, message: string) {
-    super(`lisafs: ${message}: ${errnoName(errno)}`);
-    this.name = "LisafsError";
+export class LisafsError extends ErrnoError {
+  constructor(errno: number, message: string) {
+    super(errno, `lisafs: ${message}: ${errnoName(errno)}`);
+  }
+  get name(): string {
+    return "LisafsError";
   }
 }
 

@@ -12,6 +12,7 @@
  */
 
 import { Errno } from "../../abi/linux/errno.ts";
+import { ErrnoError } from "../../abi/linux/error.ts";
 import { closeFd, HostError } from "../../host/libc.ts";
 import { log } from "../../log.ts";
 import { closeAll, FramingError, Receiver, sendMessage } from "./channel.ts";
@@ -29,10 +30,12 @@ import {
 } from "./message.ts";
 
 /** A request that fails with a Linux errno. */
-export class LinuxError extends Error {
-  constructor(readonly errno: number, message: string) {
-    super(`lisafs: ${message}`);
-    this.name = "LinuxError";
+export class LinuxError extends ErrnoError {
+  constructor(errno: number, message: string) {
+    super(errno, `lisafs: ${message}`);
+  }
+  get name(): string {
+    return "LinuxError";
   }
 }
 

@@ -604,7 +604,9 @@ export class Task {
       // A Sentry bug: the application cannot continue, but the sandbox must stay up to
       // report what happened.
       k.sentryErrors++;
-      k.log.error(`tid ${this.tid}: sentry error: ${e instanceof Error ? e.stack : e}`);
+      k.log.error(
+        `tid ${this.tid}: sentry error: ${e instanceof Error ? e.stack ?? String(e) : e}`,
+      );
       this.tg.beginExit(signaledStatus(SIG.KILL));
     } finally {
       this.#exitCleanup();
