@@ -17,8 +17,8 @@ const DRAIN_BATCH = 4096;
 
 /**
  * The largest TCP packet loopback carries: several segments' worth (a socket's 256 KiB piece
- * fits), delivered whole, as Linux's BIG TCP does (past 16 bits, an IP length field says 0).
- * A 64 KiB write is then one packet where the 64 KiB MTU cut it into two (the second of 53
+ * fits), delivered whole, as Linux's BIG TCP does (written as bytes, past 16 bits, its IP
+ * length field says 0). A 64 KiB write is then one packet where the 64 KiB MTU cut it into two (the second of 53
  * bytes), each with its ACK: on this stack a packet costs microseconds, in Linux's far less.
  */
 export const LOOPBACK_GSO_MAX_SIZE = 512 << 10;
