@@ -19,10 +19,11 @@ import {
 } from "../../host/io.ts";
 import type { Task } from "../kernel/task.ts";
 import { SysError } from "../../abi/linux/error.ts";
-import { FileDescriptionBase, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT } from "../vfs/file.ts";
+import { FileDescriptionBase, O_NONBLOCK, POLLERR, POLLHUP, POLLIN } from "../vfs/file.ts";
 import { type Attr, Inode } from "../vfs/inode.ts";
 import type { VirtualDentry } from "../vfs/vfs.ts";
 import { pipefs } from "./pipe.ts";
+import { HostFdWatch } from "../net/host_readiness.ts";
 import { Stat } from "../../abi/linux/stat.ts";
 import { nsFromTimespec } from "../../abi/linux/time.ts";
 import { TCGETS, Termios, TIOCGWINSZ, Winsize } from "../../abi/linux/ioctl.ts";
@@ -53,30 +54,14 @@ export function decodeHostStat(b: Uint8Array<ArrayBuffer>): Attr {
   };
 }
 
-/** How often a waiter on a host descriptor looks again (no host event reaches the Sentry). */
-const POLL_INTERVAL_MS = 10;
-
 /** Implements FileDescription over a host descriptor. */
 export class HostFile extends FileDescriptionBase {
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Wakes poll and epoll when the host says the descriptor changed (a regular file never waits). */
+  readonly #watch: HostFdWatch;
 
   constructor(readonly hostFd: number, flags: number, readonly owned = false) {
     super(flags);
-  }
-
-  /**
-   * Notifies waiters on the queue every few milliseconds while some are subscribed, so that
-   * poll and epoll on a host descriptor see it become ready.
-   */
-  #watch(): void {
-    if (this.#timer !== undefined) return;
-    const tick = () => {
-      this.#timer = undefined;
-      if (this.queue.size === 0) return;
-      if (pollNow(this.hostFd, POLLIN | POLLOUT) !== 0) this.queue.notify();
-      this.#timer = setTimeout(tick, POLL_INTERVAL_MS);
-    };
-    this.#timer = setTimeout(tick, POLL_INTERVAL_MS);
+    this.#watch = new HostFdWatch(hostFd, this.queue);
   }
 
   override async read(_t: Task, dst: Uint8Array<ArrayBuffer>, offset?: bigint): Promise<number> {
@@ -114,12 +99,12 @@ export class HostFile extends FileDescriptionBase {
 
   override readiness(mask: number): number {
     const r = pollNow(this.hostFd, mask & 0xffff);
-    if (r === 0) this.#watch();
+    if ((r & mask) === 0) this.#watch.notReady();
     return r & (mask | POLLERR | POLLHUP);
   }
 
   override release(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#watch.close();
     if (this.owned) closeFd(this.hostFd);
   }
 

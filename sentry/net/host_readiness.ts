@@ -1,6 +1,7 @@
 /**
- * --network=host: wakes the waiters of the application's host sockets (poll, select, epoll,
- * O_ASYNC) when the host says a socket changed. Each socket someone has looked at is in one
+ * Wakes the waiters of host descriptors the application uses (poll, select, epoll, O_ASYNC)
+ * when the host says one changed: its sockets with --network=host, and the container's stdio
+ * (pipes, terminals). Each socket someone has looked at is in one
  * host epoll instance, edge-triggered, so the host reports each change once, as a wait queue's
  * wake-up; one wait on a runtime thread covers them all, and the Sentry's JavaScript thread only
  * hears of the results. A socket that is ready when it is added is reported at once, so nothing
@@ -15,8 +16,10 @@
  */
 
 import { EPOLLET, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, HostEpoll } from "../../host/epoll.ts";
+import { pollNow } from "../../host/io.ts";
 import { log } from "../../log.ts";
 import type { WaitQueue } from "../vfs/waiter.ts";
+import { POLLIN, POLLOUT } from "../vfs/file.ts";
 
 /** Everything a waiter may wait for (errors and hang-ups are always reported). */
 const EVENTS = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -28,6 +31,8 @@ const SLICE_MS = 500;
 const MAX_EVENTS = 64;
 /** After a failed wait (a signal on that thread), the pause before the next. */
 const RETRY_MS = 10;
+/** Where the host's epoll cannot take a descriptor: how often its waiters look again. */
+const POLL_MS = 10;
 
 export class HostReadiness {
   /** undefined: not made yet; null: the host refused one (EMFILE...), so none is used. */
@@ -40,7 +45,7 @@ export class HostReadiness {
     if (this.#ep === undefined) {
       const ep = HostEpoll.create();
       if (typeof ep === "number") {
-        log.warning(`host sockets: no host epoll (errno ${-ep}); polling them every few ms`);
+        log.warning(`host descriptors: no host epoll (errno ${-ep}); polling them every few ms`);
         this.#ep = null;
       } else this.#ep = ep;
     }
@@ -57,7 +62,7 @@ export class HostReadiness {
     const id = this.#nextId++;
     const r = ep.add(fd, id, EVENTS);
     if (r < 0) {
-      log.warning(`host sockets: epoll cannot take fd ${fd} (errno ${-r}); polling it`);
+      log.warning(`host descriptors: epoll cannot take fd ${fd} (errno ${-r}); polling it`);
       return 0;
     }
     this.#queues.set(id, queue);
@@ -77,7 +82,7 @@ export class HostReadiness {
   run(): void {
     if (this.#running || !this.#ep) return;
     this.#running = true;
-    this.#loop().catch((e) => log.warning(`host sockets: readiness loop: ${e}`));
+    this.#loop().catch((e) => log.warning(`host descriptors: readiness loop: ${e}`));
   }
 
   /** A wait on the host is pending (it ends within SLICE_MS once nobody waits). */
@@ -110,5 +115,47 @@ export class HostReadiness {
   }
 }
 
-/** The Sentry's one instance: the host sockets of every task share it. */
+/** The Sentry's one instance: the host descriptors of every task share it. */
 export const hostReadiness: HostReadiness = new HostReadiness();
+
+/**
+ * One host descriptor's readiness told to its file's wait queue: through hostReadiness, or,
+ * where the host's epoll refuses the descriptor, by a look every POLL_MS while waiters are
+ * subscribed. The file calls notReady when a readiness check found nothing it asked for: a
+ * waiter is about to subscribe. The descriptor is added then, and a change between the check
+ * and the add is not missed: the add reports a descriptor that is ready already.
+ */
+export class HostFdWatch {
+  /** Its id in hostReadiness: 0 before the first wait, -1 if the host refused it. */
+  #id = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(readonly fd: number, readonly queue: WaitQueue) {}
+
+  notReady(): void {
+    if (this.#closed) return;
+    if (this.#id === 0) this.#id = hostReadiness.watch(this.fd, this.queue) || -1;
+    if (this.#id > 0) hostReadiness.run();
+    else this.#poll();
+  }
+
+  #poll(): void {
+    if (this.#timer !== undefined) return;
+    const tick = () => {
+      this.#timer = undefined;
+      if (this.queue.size === 0 || this.#closed) return;
+      if (pollNow(this.fd, POLLIN | POLLOUT) !== 0) this.queue.notify();
+      this.#timer = setTimeout(tick, POLL_MS);
+    };
+    this.#timer = setTimeout(tick, POLL_MS);
+  }
+
+  /** Stops watching; call it before the descriptor is closed. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#id > 0) hostReadiness.unwatch(this.#id, this.fd);
+  }
+}

@@ -55,15 +55,10 @@ import {
 import { SIG } from "../../abi/linux/signal.ts";
 import { interfaceIoctl } from "./ifioctl.ts";
 import { NetStack, socketAttr } from "./socket.ts";
-import { hostReadiness } from "./host_readiness.ts";
+import { HostFdWatch } from "./host_readiness.ts";
 
 const EAGAIN = Errno.EAGAIN;
 const SIGPIPE = SIG.PIPE;
-/**
- * How often a poll or epoll of a host socket looks again when the host's epoll could not take
- * it (host_readiness.ts): no host event reaches the Sentry then.
- */
-const WATCH_MS = 10;
 /** The requests passed to the host socket: each writes one int, and none takes a pointer. */
 const PASSED_IOCTLS: ReadonlySet<number> = new Set([SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, SIOCATMARK]);
 
@@ -84,16 +79,14 @@ export function hostResult(r: number): number {
  * cannot be reused under it by another socket. Once it is closed, any use answers EBADF.
  */
 export class HostSocket extends FileDescriptionBase {
-  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #fd: number;
+  readonly #watch: HostFdWatch;
   /** The last descriptor is closed (release()). */
   #closed = false;
   /** The host descriptor is closed: the number may belong to another file now. */
   #hostClosed = false;
   /** Calls in flight across an await on #fd. */
   #inFlight = 0;
-  /** Its id in hostReadiness: 0 before the first readiness(), -1 if the host refused it. */
-  #watchId = 0;
   /** SO_RCVTIMEO and SO_SNDTIMEO in milliseconds (0: wait for ever). */
   rcvTimeoutMs = 0;
   sndTimeoutMs = 0;
@@ -107,6 +100,7 @@ export class HostSocket extends FileDescriptionBase {
   ) {
     super(O_RDWR | (flags & O_NONBLOCK));
     this.#fd = hostFd;
+    this.#watch = new HostFdWatch(hostFd, this.queue);
   }
 
   /** The host descriptor; EBADF once it is closed (its number may be another file's). */
@@ -303,27 +297,9 @@ export class HostSocket extends FileDescriptionBase {
     return { ...last, r: got };
   }
 
-  /**
-   * Where the host's epoll could not take the socket: notifies the queue every few
-   * milliseconds while waiters are subscribed (poll, epoll).
-   */
-  #watch(): void {
-    if (this.#timer !== undefined || this.#hostClosed) return;
-    const tick = () => {
-      this.#timer = undefined;
-      if (this.queue.size === 0 || this.#hostClosed) return;
-      if (pollNow(this.hostFd, POLLIN | POLLOUT) !== 0) this.queue.notify();
-      this.#timer = setTimeout(tick, WATCH_MS);
-    };
-    this.#timer = setTimeout(tick, WATCH_MS);
-  }
-
   override readiness(mask: number): number {
-    // Added to the host's epoll before the look below: a change after it is reported.
-    if (this.#watchId === 0) this.#watchId = hostReadiness.watch(this.hostFd, this.queue) || -1;
-    if (this.#watchId > 0) hostReadiness.run();
     const r = pollNow(this.hostFd, mask & 0xffff);
-    if ((r & mask) === 0 && this.#watchId < 0) this.#watch();
+    if ((r & mask) === 0) this.#watch.notReady();
     return r & (mask | POLLERR | POLLHUP);
   }
 
@@ -367,8 +343,7 @@ export class HostSocket extends FileDescriptionBase {
   #closeHost(): void {
     if (this.#hostClosed) return;
     this.#hostClosed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#watchId > 0) hostReadiness.unwatch(this.#watchId, this.#fd);
+    this.#watch.close();
     if (this.type === SOCK_STREAM) {
       const l = hostGetsockopt(this.#fd, SOL_SOCKET, SO_LINGER, 8);
       if (l.r >= 0 && l.val.length === 8) {
