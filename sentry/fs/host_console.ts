@@ -7,7 +7,9 @@
  *
  * The host side is only read, written and asked its window size (TIOCGWINSZ), which Docker
  * changes on the master when the user's terminal is resized; the Sentry looks every
- * POLL_INTERVAL_MS and passes a change on as the application's SIGWINCH.
+ * WINSIZE_INTERVAL_MS and passes a change on as the application's SIGWINCH. Bytes move when
+ * the host's epoll says the terminal changed (HostFdWatch), or when the application wrote:
+ * an idle console costs the Sentry no wake-ups but the window size's.
  *
  * @module
  */
@@ -19,12 +21,14 @@ import { O_RDWR } from "../vfs/file.ts";
 import { DevptsFilesystem, devptsFor, type Pty, TtyFile } from "./tty.ts";
 import { TIOCGWINSZ as TIOCGWINSZ_REQUEST, Winsize } from "../../abi/linux/ioctl.ts";
 import { decodeValue, u32 } from "../../abi/linux/layout.ts";
+import { HostFdWatch } from "../net/host_readiness.ts";
+import { WaitQueue } from "../vfs/waiter.ts";
 
 const TIOCGWINSZ = BigInt(TIOCGWINSZ_REQUEST);
 const POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 0x10;
 const EAGAIN = 11, EINTR = 4;
-/** How often the host terminal is looked at (no host event reaches the Sentry). */
-const POLL_INTERVAL_MS = 10;
+/** How often drain looks whether the output went. */
+const DRAIN_POLL_MS = 10;
 /** How often its window size is compared. */
 const WINSIZE_INTERVAL_MS = 200;
 const CHUNK = 4096;
@@ -37,6 +41,11 @@ export class HostConsole {
   readonly #master: TtyFile;
   #pending: Uint8Array = new Uint8Array(0);
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** Told by the host's epoll when the terminal has bytes for us or room for ours. */
+  readonly #hostQueue = new WaitQueue();
+  readonly #watch: HostFdWatch;
+  /** A pump is due on a macrotask (more was left to move than one pump moves). */
+  #again = false;
   #lastWinsize = 0;
   #closed = false;
 
@@ -47,6 +56,7 @@ export class HostConsole {
     const ino = devpts.inodeFor(this.pty);
     this.#master = new TtyFile(this.pty, true, ino, devpts.vdFor(ino), O_RDWR);
     this.slave = new TtyFile(this.pty, false, ino, devpts.vdFor(ino), O_RDWR);
+    this.#watch = new HostFdWatch(hostFd, this.#hostQueue);
     this.#readWinsize();
   }
 
@@ -59,15 +69,10 @@ export class HostConsole {
   /** Starts moving bytes both ways and watching the window size. */
   start(): void {
     this.#readWinsize();
-    let ticks = 0;
-    this.#timer = setInterval(() => {
-      if (++ticks * POLL_INTERVAL_MS >= WINSIZE_INTERVAL_MS) {
-        ticks = 0;
-        this.#readWinsize();
-      }
-      this.#pump();
-    }, POLL_INTERVAL_MS);
+    this.#timer = setInterval(() => this.#readWinsize(), WINSIZE_INTERVAL_MS);
+    this.#hostQueue.subscribe(() => this.#pump());
     this.pty.queue.subscribe(() => queueMicrotask(() => this.#pump()));
+    this.#pump();
   }
 
   /** Waits (at most `ms`) until what the application wrote has reached the host terminal. */
@@ -78,7 +83,7 @@ export class HostConsole {
       (this.pty.masterAvailable > 0 || this.#pending.length > 0)
     ) {
       this.#pump();
-      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     }
   }
 
@@ -87,15 +92,23 @@ export class HostConsole {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#watch.close();
     this.#master.release();
   }
 
+  /**
+   * Moves at most a chunk each way. The host's epoll reports a change once (edge-triggered):
+   * while more is left to move than one pump moves, the next pump comes on a macrotask (so
+   * that a paste cannot hold the Sentry), and only then is the host asked to tell.
+   */
   #pump(): void {
     if (this.#closed) return;
     const ev = pollNow(this.hostFd, POLLIN | POLLOUT);
+    let more = false;
     if (ev & POLLIN) {
       const buf = new Uint8Array(CHUNK);
       const n = readFd(this.hostFd, buf);
+      more = n === CHUNK;
       // A resize just before typing must not be missed by what the typing runs.
       if (n > 0) this.#readWinsize();
       if (n > 0) {
@@ -114,7 +127,20 @@ export class HostConsole {
     if (this.#pending.length > 0 && (ev & POLLOUT)) {
       const n = writeFd(this.hostFd, this.#pending as Uint8Array<ArrayBuffer>);
       if (n > 0) this.#pending = this.#pending.subarray(n);
-      else if (n < 0 && n !== -EAGAIN && n !== -EINTR) this.#hangup();
+      else if (n < 0 && n !== -EAGAIN && n !== -EINTR) return this.#hangup();
+      if (n > 0) more ||= this.#pending.length > 0 || this.pty.masterAvailable > 0;
+    }
+    if (this.#closed) return;
+    if (more) {
+      if (!this.#again) {
+        this.#again = true;
+        setTimeout(() => {
+          this.#again = false;
+          this.#pump();
+        }, 0);
+      }
+    } else {
+      this.#watch.notReady();
     }
   }
 
