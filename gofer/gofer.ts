@@ -19,7 +19,7 @@
 import { isAbsolute, join, resolve } from "../path.ts";
 import { bool, type FlagDef, parseFlags, str as flag } from "../oci/flags.ts";
 import { GLOBAL_FLAGS } from "../oci/global.ts";
-import { bindAllSymbols, closeFd, HostError } from "../host/libc.ts";
+import { bindAllSymbols, closeFd, HostError, reserveDescriptors } from "../host/libc.ts";
 import {
   fstat,
   O_CLOEXEC,
@@ -48,6 +48,9 @@ export class GoferError extends Error {
     this.name = "GoferError";
   }
 }
+
+/** Descriptors the Gofer's table holds from the start (host/libc.ts reserveDescriptors). */
+const GOFER_DESCRIPTORS = 4096;
 
 /** What the gofer serves, from the bundle's config.json. */
 export interface GoferRoot {
@@ -231,6 +234,9 @@ export async function goferMain(args: string[]): Promise<number> {
     confine: bool(flags, "confine"),
     overlay2: str("overlay2"),
   };
+  // Before anything waits for the Gofer: the node descriptors it keeps for the Sentry would
+  // otherwise grow the table while it serves, stalling a request at each doubling.
+  reserveDescriptors(GOFER_DESCRIPTORS);
   // A spare learns its bundle and id only when taken: nothing of a container is open before.
   let takeConn: Deno.Conn | undefined;
   const spareSock = str("spare-sock");

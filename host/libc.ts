@@ -239,6 +239,27 @@ export function closeFd(fd: number): void {
 
 const F_DUPFD_CLOEXEC = 1030;
 
+/**
+ * Grows this process's descriptor table now to hold `n` descriptors (fewer under a lower
+ * RLIMIT_NOFILE), best effort. Linux grows a table that threads share (every Deno process's) by
+ * doubling it, and each growth waits for an RCU grace period (expand_fdtable's synchronize_rcu;
+ * 8-26 ms measured here) while the thread that asked for a descriptor stands still: a Gofer
+ * opening its 65th stalled the application's request that long. Grown once where nothing waits
+ * for it, the table never grows again below n (Linux does not shrink it).
+ */
+export function reserveDescriptors(n: number): void {
+  const top = Math.min(n, nofileLimit() ?? n) - 1;
+  if (top < 64) return;
+  // Any open descriptor serves as the one duplicated; stdio is open in every role.
+  for (const fd of [0, 1, 2]) {
+    const r = sym.fcntl(fd, F_DUPFD_CLOEXEC, BigInt(top));
+    if (r >= 0) {
+      sym.close(r);
+      return;
+    }
+  }
+}
+
 /** A close-on-exec duplicate of `fd`; throws HostError (EMFILE...) on failure. */
 export function dupCloexec(fd: number): number {
   const r = sym.fcntl(fd, F_DUPFD_CLOEXEC, 0n);
