@@ -37,16 +37,24 @@ function stubPids(): Set<number> {
 
 /**
  * What the host still holds of the container: live processes whose argv names its id or bundle,
- * stubs started since `stubsBefore` whose parent is gone (or init), and its state directory.
+ * stubs of its session started since `stubsBefore` whose parent is gone (or init), and its state
+ * directory. (Other files' sandboxes run meanwhile: a stub of theirs, orphaned for a moment as
+ * its sandbox ends, is in a session of its own.)
  */
-function leftovers(t: TestRoot, id: string, bundle: string, stubsBefore: Set<number>): string[] {
+function leftovers(
+  t: TestRoot,
+  id: string,
+  bundle: string,
+  stubsBefore: Set<number>,
+  session: number,
+): string[] {
   const all = procs().filter((p) => p.state !== "Z" && p.pid !== Deno.pid);
   const live = new Set(all.map((p) => p.pid));
   const left: string[] = [];
   for (const p of all) {
     const named = p.argv.some((a) => a === id || a.includes(bundle)) &&
       (p.argv.includes("boot") || p.argv.includes("gofer"));
-    const orphanStub = isStub(p) && !stubsBefore.has(p.pid) &&
+    const orphanStub = isStub(p) && p.session === session && !stubsBefore.has(p.pid) &&
       (p.ppid <= 1 || !live.has(p.ppid));
     if (named || orphanStub) left.push(`${p.pid} ${p.state} ${p.argv.join(" ")}`);
   }
@@ -57,10 +65,23 @@ function leftovers(t: TestRoot, id: string, bundle: string, stubsBefore: Set<num
   return left;
 }
 
-async function stillThere(t: TestRoot, id: string, bundle: string, before: Set<number>) {
+/** The session of the container's processes (its stubs'), while the boot runs. */
+function sessionOf(bootPid: number): number {
+  const p = procs().find((p) => p.pid === bootPid);
+  assert.ok(p, `no process ${bootPid}`);
+  return p.session;
+}
+
+async function stillThere(
+  t: TestRoot,
+  id: string,
+  bundle: string,
+  before: Set<number>,
+  session: number,
+) {
   // SIGKILL is asynchronous for the processes delete --force does not wait on (orphaned stubs).
-  await waitFor(() => leftovers(t, id, bundle, before).length === 0, 3000);
-  return leftovers(t, id, bundle, before);
+  await waitFor(() => leftovers(t, id, bundle, before, session).length === 0, 3000);
+  return leftovers(t, id, bundle, before, session);
 }
 
 lifecycleTest("delete --force ends a sandbox whose boot process is stopped (SIGSTOP)", async () => {
@@ -89,7 +110,7 @@ lifecycleTest("delete --force ends a sandbox whose boot process is stopped (SIGS
     const d = await t.runsc(["delete", "--force", "f1"], { timeoutMs: 30_000 });
     assert.equal(d.code, 0, d.stderr);
     assert.ok(Date.now() - t0 < 20_000, `delete --force took ${Date.now() - t0} ms`);
-    assert.deepEqual(await stillThere(t, "f1", b.dir, before), []);
+    assert.deepEqual(await stillThere(t, "f1", b.dir, before, session), []);
   } finally {
     await b.cleanup();
     await t.cleanup();
@@ -138,9 +159,10 @@ lifecycleTest("delete --force cleans up after a create whose CLI was killed half
     // What the killed create left: its boot and gofer, still running.
     const live = procs().filter((p) => p.state !== "Z").map((p) => p.pid);
     assert.ok(live.includes(st.pid) && live.includes(st.goferPid), "boot or gofer not running");
+    const session = sessionOf(st.pid);
     const d = await t.runsc(["delete", "--force", "k1"], { timeoutMs: 30_000 });
     assert.equal(d.code, 0, d.stderr);
-    assert.deepEqual(await stillThere(t, "k1", b.dir, before), []);
+    assert.deepEqual(await stillThere(t, "k1", b.dir, before, session), []);
     // The overlay's filestore beside the rootfs went with it.
     const stores = [b.dir, b.rootfs].flatMap((dir) =>
       [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes("filestore"))
@@ -217,6 +239,7 @@ lifecycleTest("kill KILL ends a sandbox that does not answer; state says stopped
     });
     assert.equal(r.code, 0, r.stderr);
     const st = JSON.parse(Deno.readTextFileSync(join(t.root, "w1", "state.json")));
+    const session = sessionOf(st.pid);
     for (const p of procs()) if (p.session === st.pid) Deno.kill(p.pid, "SIGSTOP");
     const t0 = Date.now();
     const k = await t.runsc(["kill", "w1", "KILL"], { timeoutMs: 30_000 });
@@ -226,7 +249,7 @@ lifecycleTest("kill KILL ends a sandbox that does not answer; state says stopped
     assert.equal(JSON.parse(s.stdout).status, "stopped", s.stderr);
     const d = await t.runsc(["delete", "w1"]);
     assert.equal(d.code, 0, d.stderr);
-    assert.deepEqual(await stillThere(t, "w1", b.dir, before), []);
+    assert.deepEqual(await stillThere(t, "w1", b.dir, before, session), []);
   } finally {
     await b.cleanup();
     await t.cleanup();
