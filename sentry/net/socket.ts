@@ -488,15 +488,9 @@ export class InetSocket extends FileDescriptionBase {
    * at once: an event loop's read until EAGAIN pays no rejected promise per empty read.
    */
   recv(t: Task, max: number, flags: number, sink: DataSink): MaybeAsync<Received> {
-    const rx: Receiving = {
-      max,
-      peek: (flags & MSG_PEEK) !== 0,
-      waitall: false,
-      got: 0,
-      first: null,
-      sink,
-    };
-    rx.waitall = this.ep instanceof TCPEndpoint && (flags & MSG_WAITALL) !== 0 && !rx.peek;
+    const peek = (flags & MSG_PEEK) !== 0;
+    const waitall = this.ep instanceof TCPEndpoint && (flags & MSG_WAITALL) !== 0 && !peek;
+    const rx: Receiving = { max, peek, waitall, got: 0, first: null, sink };
     const deadline = this.rcvTimeoutMs > 0 ? performance.now() + this.rcvTimeoutMs : 0;
     if (this.#receiveNow(rx)) return this.#received(rx);
     // A nonblocking receive returns what it took (MSG_WAITALL short of its length too).
