@@ -445,7 +445,41 @@ const ENTRY_HEX = [
   "0f05", // syscall
 ];
 
-/** CODE_HEX then ENTRY_HEX and its jump back to _start; returns the code and the entry offset. */
+/** The descriptor table the child starts with (see ROOM_HEX). */
+const ROOM_FDS = 4096;
+const F_DUPFD_CLOEXEC = 1030;
+
+/**
+ * Called in place of the `mov eax,pipe2` before the fork. While nsinit is single-threaded it
+ * grows its descriptor table to ROOM_FDS slots (F_DUPFD_CLOEXEC of stderr to the last one; a
+ * failure changes nothing), so that the child, whose table fork copies up to the highest open
+ * descriptor, hands the boot or the Gofer that room through execve. A Deno process's threads
+ * share its table, and Linux grows a shared table only after an RCU grace period (8-26 ms
+ * measured here) with the opening thread stopped: every task of a Sentry stalled so at its
+ * 65th, 129th... host descriptor. The duplicate is close-on-exec (the child's execve drops it)
+ * and the parent closes it with the rest. It ends as the instruction it replaces would:
+ * eax = pipe2, and rdx back to the 0 it held.
+ */
+const ROOM_HEX = [
+  movEax(SYS.fcntl), // mov eax,fcntl
+  "bf02000000", // mov edi,0x2
+  "be" + le32(F_DUPFD_CLOEXEC), // mov esi,F_DUPFD_CLOEXEC
+  "ba" + le32(ROOM_FDS - 1), // mov edx,ROOM_FDS-1
+  "0f05", // syscall
+  "31d2", // xor edx,edx
+  movEax(SYS.pipe2), // mov eax,pipe2
+  "c3", // ret
+];
+
+/** A 32-bit little-endian immediate as hex. */
+function le32(v: number): string {
+  return [0, 8, 16, 24].map((s) => ((v >> s) & 0xff).toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * CODE_HEX then ENTRY_HEX and its jump back to _start, then ROOM_HEX, called from where
+ * CODE_HEX loads pipe2's number; returns the code and the entry offset.
+ */
 function nsinitCode(): { code: Uint8Array; entry: number } {
   const bytes = (hex: string[]) => hex.join("").match(/../g)!.map((h) => parseInt(h, 16));
   const body = bytes(CODE_HEX);
@@ -454,7 +488,15 @@ function nsinitCode(): { code: Uint8Array; entry: number } {
   const rel = new Uint8Array(4);
   new DataView(rel.buffer).setInt32(0, -jmpEnd, true);
   entry.splice(entry.length - 4, 4, ...rel);
-  return { code: new Uint8Array([...body, ...entry]), entry: body.length };
+  // `mov eax,pipe2` (5 bytes) becomes `call rel32 room` (5 bytes): nothing else moves.
+  const at = CODE_HEX.indexOf(movEax(SYS.pipe2));
+  const callAt = bytes(CODE_HEX.slice(0, at)).length;
+  const room = body.length + entry.length;
+  const call = new Uint8Array(5);
+  call[0] = 0xe8;
+  new DataView(call.buffer).setInt32(1, room - (callAt + 5), true);
+  body.splice(callAt, 5, ...call);
+  return { code: new Uint8Array([...body, ...entry, ...bytes(ROOM_HEX)]), entry: body.length };
 }
 
 /**
