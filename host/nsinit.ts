@@ -14,9 +14,10 @@
  *   propagates back to the host;
  * - without a new PID namespace: execve of argv[1..] with the environment (nothing is left
  *   behind);
- * - with one: fork. The child (init of the new namespace) asks for SIGKILL on its parent's
- *   death, checks the parent was not already gone (a close-on-exec pipe whose write end only
- *   the parent holds: a hang-up means it died), mounts a fresh proc on /proc (the ptrace
+ * - with one: grows its descriptor table to ROOM_FDS (ROOM_HEX), then forks. The child (init
+ *   of the new namespace) asks for SIGKILL on its parent's death, checks the parent was not
+ *   already gone (a close-on-exec pipe whose write end only the parent holds: a hang-up means
+ *   it died), mounts a fresh proc on /proc (the ptrace
  *   platform execs its stubs through /proc before the Sentry pivots) and execs argv[1..]. The
  *   parent sets no_new_privs, makes itself not dumpable with no core file (a sandbox that gets
  *   its init killed by SIGSEGV must not have us write a core into the host's /), empties its
