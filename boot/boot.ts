@@ -14,7 +14,7 @@
  */
 
 import { dirname, join } from "../path.ts";
-import { bindAllSymbols, closeFd, reserveDescriptors, writeAll } from "../host/libc.ts";
+import { bindAllSymbols, closeFd, writeAll } from "../host/libc.ts";
 import { openAt } from "../host/fsops.ts";
 import { hostKill } from "../host/spawn.ts";
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_TRUNC, O_WRONLY } from "../abi/linux/file.ts";
@@ -170,12 +170,6 @@ const HOST_NETWORK_CAPS: readonly number[] = [Cap.NET_BIND_SERVICE];
 
 /** How long replies to `wait` get to leave before the process ends. */
 const REPLY_FLUSH_MS = 50;
-/**
- * The descriptor table a spare Sentry grows to while it waits (host/libc.ts
- * reserveDescriptors); a Sentry started for its container grows it as it goes, rather than
- * wait a grace period before its container starts.
- */
-const SENTRY_DESCRIPTORS = 4096;
 
 /**
  * Ends this process as init ended: killed by the same signal when its default action only
@@ -508,8 +502,6 @@ export async function bootMain(args: string[]): Promise<number> {
     const idle = setTimeout(destroyRequested, spareIdleMs());
     // Bound while idle rather than on first use within the take.
     bindAllSymbols();
-    // Grown while idle too: each doubling later would stop every task for an RCU grace period.
-    reserveDescriptors(SENTRY_DESCRIPTORS);
     const wasTakenNow = await Promise.race([taken.then(() => true), destroyed.then(() => false)]);
     clearTimeout(idle);
     if (!wasTakenNow) {

@@ -235,7 +235,9 @@ export async function goferMain(args: string[]): Promise<number> {
     overlay2: str("overlay2"),
   };
   // Before anything waits for the Gofer: the node descriptors it keeps for the Sentry would
-  // otherwise grow the table while it serves, stalling a request at each doubling.
+  // otherwise grow the table while it serves, stalling a request at each doubling. Under
+  // nsinit (--confine) the table has that room already (host/nsinit.ts ROOM_HEX) and this
+  // costs one fcntl; an unconfined Gofer, started without nsinit, grows it here.
   reserveDescriptors(GOFER_DESCRIPTORS);
   // A spare learns its bundle and id only when taken: nothing of a container is open before.
   let takeConn: Deno.Conn | undefined;

@@ -192,7 +192,7 @@ for (const platform of PLATFORMS) {
           assert.equal(c.code, 0, c.stderr);
           const st = JSON.parse(Deno.readTextFileSync(join(t.root, "s2", "state.json")));
           assert.equal(st.pid, boot, "the container's sandbox is the spare's boot");
-          // Its descriptor table was grown while it waited (host/libc.ts reserveDescriptors).
+          // Its descriptor table came with room from nsinit (host/nsinit.ts ROOM_HEX).
           const fdSize = Number(/FDSize:\s+(\d+)/.exec(readOr(`/proc/${boot}/status`))![1]);
           assert.ok(fdSize >= 4096, `FDSize ${fdSize}`);
           // Born in one cgroup of the spare's (one task group: oci/cgroup.ts), the container's
